@@ -1,0 +1,692 @@
+//===- TmixOps.cpp - Spec and statement ops of the tmix dialect -----------===//
+//
+// Builders, the custom assembly and the verifiers of tmix.attention,
+// tmix.recurrence and their statement ops. The expression ops are in
+// TmixExprOps.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TmixOps.h"
+
+#include "dialect/TmixOpsSupport.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+#define GET_OP_CLASSES
+#include "dialect/TmixOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shared helpers (declared in TmixOpsSupport.h)
+//===----------------------------------------------------------------------===//
+
+std::string mlir::tmix::formatTypes(TypeRange types) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << '(';
+  llvm::interleaveComma(types, os);
+  os << ')';
+  return text;
+}
+
+std::string mlir::tmix::formatDim(Attribute dim) {
+  if (auto symbol = llvm::dyn_cast<StringAttr>(dim))
+    return symbol.getValue().str();
+  if (auto size = llvm::dyn_cast<IntegerAttr>(dim))
+    return std::to_string(size.getInt());
+  return "?";
+}
+
+std::string mlir::tmix::formatDims(ArrayRef<Attribute> dims) {
+  std::string text = "[";
+  llvm::interleave(
+      dims, [&](Attribute dim) { text += formatDim(dim); }, [&] { text += ", "; });
+  return text + "]";
+}
+
+Type mlir::tmix::getF32Value(MLIRContext *context, ArrayRef<Attribute> dims) {
+  Type f32 = Float32Type::get(context);
+  if (dims.empty())
+    return f32;
+  return SpecTensorType::get(context, dims, f32);
+}
+
+LogicalResult mlir::tmix::verifyRegionSignature(Operation *op, Region &region,
+                                                TypeRange arguments, TypeRange yields) {
+  Block &block = region.front();
+  if (!llvm::equal(block.getArgumentTypes(), arguments))
+    return op->emitOpError() << "block arguments must be " << formatTypes(arguments)
+                             << ", got " << formatTypes(block.getArgumentTypes());
+  auto yield = block.empty() ? YieldOp() : llvm::dyn_cast<YieldOp>(block.back());
+  if (!yield)
+    return op->emitOpError("region must end with tmix.yield");
+  if (!llvm::equal(yield.getOperandTypes(), yields))
+    return op->emitOpError() << "must yield " << formatTypes(yields) << ", got "
+                             << formatTypes(yield.getOperandTypes());
+  return success();
+}
+
+Operation *mlir::tmix::getEnclosingSpec(Operation *op) {
+  for (Operation *parent = op->getParentOp(); parent; parent = parent->getParentOp())
+    if (llvm::isa<AttentionOp, RecurrenceOp>(parent))
+      return parent;
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// Spec ops: builders, assembly, signature
+//===----------------------------------------------------------------------===//
+
+/// Adds the signature properties and the body block (with one argument per spec
+/// argument) shared by tmix.attention and tmix.recurrence.
+template <typename SpecOp>
+static void buildSpec(OpBuilder &builder, OperationState &state, StringRef name,
+                      ArrayRef<StringRef> argNames, ArrayRef<Type> argTypes,
+                      ArrayRef<Attribute> argDefaults, ArrayRef<StringRef> resultNames,
+                      ArrayRef<Type> resultTypes) {
+  OperationName opName = state.name;
+  SmallVector<Attribute> defaults(argDefaults);
+  if (defaults.size() < argTypes.size())
+    defaults.resize(argTypes.size(), builder.getUnitAttr());
+  state.addAttribute(SpecOp::getSymNameAttrName(opName), builder.getStringAttr(name));
+  state.addAttribute(SpecOp::getFunctionTypeAttrName(opName),
+                     TypeAttr::get(builder.getFunctionType(argTypes, resultTypes)));
+  state.addAttribute(SpecOp::getArgNamesAttrName(opName), builder.getStrArrayAttr(argNames));
+  state.addAttribute(SpecOp::getArgDefaultsAttrName(opName), builder.getArrayAttr(defaults));
+  state.addAttribute(SpecOp::getResultNamesAttrName(opName),
+                     builder.getStrArrayAttr(resultNames));
+  Block *body = new Block();
+  state.addRegion()->push_back(body);
+  body->addArguments(argTypes, SmallVector<Location>(argTypes.size(), state.location));
+}
+
+void AttentionOp::build(OpBuilder &builder, OperationState &state, StringRef name,
+                        ArrayRef<StringRef> argNames, ArrayRef<Type> argTypes,
+                        ArrayRef<Attribute> argDefaults, ArrayRef<StringRef> resultNames,
+                        ArrayRef<Type> resultTypes) {
+  buildSpec<AttentionOp>(builder, state, name, argNames, argTypes, argDefaults, resultNames,
+                         resultTypes);
+}
+
+void RecurrenceOp::build(OpBuilder &builder, OperationState &state, StringRef name,
+                         ArrayRef<StringRef> argNames, ArrayRef<Type> argTypes,
+                         ArrayRef<Attribute> argDefaults, ArrayRef<StringRef> resultNames,
+                         ArrayRef<Type> resultTypes, StringRef timeSymbol) {
+  buildSpec<RecurrenceOp>(builder, state, name, argNames, argTypes, argDefaults, resultNames,
+                          resultTypes);
+  state.addAttribute(getTimeSymbolAttrName(state.name), builder.getStringAttr(timeSymbol));
+}
+
+/// spec ::= `@`name `(` arg (`,` arg)* `)` `->` `(` result (`,` result)* `)`
+///          [`time` string] [`attributes` dict] region
+/// arg ::= `%`name `:` type [`=` literal]
+/// result ::= name `:` type
+template <typename SpecOp>
+static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool hasTime) {
+  Builder &builder = parser.getBuilder();
+  OperationName opName = result.name;
+  StringAttr name;
+  if (parser.parseSymbolName(name))
+    return failure();
+
+  SmallVector<OpAsmParser::Argument> args;
+  SmallVector<Attribute> argNames, defaults;
+  auto parseArg = [&]() -> ParseResult {
+    OpAsmParser::Argument &arg = args.emplace_back();
+    if (parser.parseArgument(arg, /*allowType=*/true))
+      return failure();
+    argNames.push_back(builder.getStringAttr(arg.ssaName.name.drop_front()));
+    Attribute value = builder.getUnitAttr();
+    if (succeeded(parser.parseOptionalEqual())) {
+      // A default on a tensor parses with its own type; the verifier rejects it.
+      if (isSpecScalarType(arg.type) ? parser.parseAttribute(value, arg.type)
+                                     : parser.parseAttribute(value))
+        return failure();
+    }
+    defaults.push_back(value);
+    return success();
+  };
+
+  SmallVector<Attribute> resultNames;
+  SmallVector<Type> resultTypes;
+  auto parseResult = [&]() -> ParseResult {
+    std::string resultName;
+    Type type;
+    if (parser.parseKeywordOrString(&resultName) || parser.parseColonType(type))
+      return failure();
+    resultNames.push_back(builder.getStringAttr(resultName));
+    resultTypes.push_back(type);
+    return success();
+  };
+
+  if (parser.parseCommaSeparatedList(OpAsmParser::Delimiter::Paren, parseArg) ||
+      parser.parseArrow() ||
+      parser.parseCommaSeparatedList(OpAsmParser::Delimiter::Paren, parseResult))
+    return failure();
+  if (hasTime) {
+    std::string time;
+    if (parser.parseKeyword("time") || parser.parseString(&time))
+      return failure();
+    result.addAttribute(RecurrenceOp::getTimeSymbolAttrName(opName),
+                        builder.getStringAttr(time));
+  }
+  if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
+    return failure();
+
+  SmallVector<Type> argTypes;
+  for (const OpAsmParser::Argument &arg : args)
+    argTypes.push_back(arg.type);
+  result.addAttribute(SpecOp::getSymNameAttrName(opName), name);
+  result.addAttribute(SpecOp::getFunctionTypeAttrName(opName),
+                      TypeAttr::get(builder.getFunctionType(argTypes, resultTypes)));
+  result.addAttribute(SpecOp::getArgNamesAttrName(opName), builder.getArrayAttr(argNames));
+  result.addAttribute(SpecOp::getArgDefaultsAttrName(opName), builder.getArrayAttr(defaults));
+  result.addAttribute(SpecOp::getResultNamesAttrName(opName),
+                      builder.getArrayAttr(resultNames));
+  return parser.parseRegion(*result.addRegion(), args);
+}
+
+template <typename SpecOp>
+static void printSpec(OpAsmPrinter &printer, SpecOp op) {
+  printer << ' ';
+  printer.printSymbolName(op.getSymName());
+  printer << '(';
+  Block &body = op.getBodyBlock();
+  ArrayRef<Attribute> defaults = op.getArgDefaults().getValue();
+  llvm::interleaveComma(llvm::enumerate(body.getArguments()), printer, [&](auto item) {
+    printer.printRegionArgument(item.value());
+    if (item.index() < defaults.size() && !llvm::isa<UnitAttr>(defaults[item.index()])) {
+      printer << " = ";
+      printer.printAttributeWithoutType(defaults[item.index()]);
+    }
+  });
+  printer << ") -> (";
+  llvm::interleaveComma(llvm::seq<unsigned>(0, op.getNumSpecResults()), printer,
+                        [&](unsigned index) {
+                          printer.printKeywordOrString(op.getResultName(index));
+                          printer << ": " << op.getSpecResultTypes()[index];
+                        });
+  printer << ')';
+  if constexpr (std::is_same_v<SpecOp, RecurrenceOp>) {
+    printer << " time ";
+    printer.printString(op.getTimeSymbol());
+  }
+  SmallVector<StringRef> elided{"sym_name", "function_type", "arg_names", "arg_defaults",
+                                "result_names", "time_symbol"};
+  printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
+                                           elided);
+  printer << ' ';
+  printer.printRegion(op.getBody(), /*printEntryBlockArgs=*/false,
+                      /*printBlockTerminators=*/false);
+}
+
+ParseResult AttentionOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseSpec<AttentionOp>(parser, result, /*hasTime=*/false);
+}
+void AttentionOp::print(OpAsmPrinter &printer) { printSpec(printer, *this); }
+ParseResult RecurrenceOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseSpec<RecurrenceOp>(parser, result, /*hasTime=*/true);
+}
+void RecurrenceOp::print(OpAsmPrinter &printer) { printSpec(printer, *this); }
+
+/// Names the body's block arguments after the spec's arguments.
+static void nameSpecArguments(Region &region, ArrayAttr argNames,
+                              OpAsmSetValueNameFn setNameFn) {
+  if (region.empty())
+    return;
+  for (auto [arg, name] : llvm::zip(region.front().getArguments(), argNames))
+    if (auto text = llvm::dyn_cast<StringAttr>(name); text && !text.getValue().empty())
+      setNameFn(arg, text.getValue());
+}
+
+void AttentionOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  nameSpecArguments(region, getArgNames(), setNameFn);
+}
+void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  nameSpecArguments(region, getArgNames(), setNameFn);
+}
+
+#define TMIX_SPEC_ACCESSORS(SpecOp)                                                     \
+  StringRef SpecOp::getArgName(unsigned index) {                                        \
+    return llvm::cast<StringAttr>(getArgNames()[index]).getValue();                     \
+  }                                                                                      \
+  StringRef SpecOp::getResultName(unsigned index) {                                     \
+    return llvm::cast<StringAttr>(getResultNames()[index]).getValue();                  \
+  }                                                                                      \
+  unsigned SpecOp::getNumSpecResults() { return getFunctionType().getNumResults(); }    \
+  ArrayRef<Type> SpecOp::getSpecArgTypes() { return getFunctionType().getInputs(); }    \
+  ArrayRef<Type> SpecOp::getSpecResultTypes() { return getFunctionType().getResults(); } \
+  Block &SpecOp::getBodyBlock() { return getBody().front(); }
+TMIX_SPEC_ACCESSORS(AttentionOp)
+TMIX_SPEC_ACCESSORS(RecurrenceOp)
+#undef TMIX_SPEC_ACCESSORS
+
+/// Checks what both spec ops share: property lengths, unique names, argument and
+/// result types, defaults (only on scalars, of the argument's type).
+static LogicalResult verifySignature(Operation *op, FunctionType type, ArrayAttr argNames,
+                                     ArrayAttr argDefaults, ArrayAttr resultNames,
+                                     Region &body, unsigned firstExtraArg) {
+  ArrayRef<Type> inputs = type.getInputs();
+  if (argNames.size() != inputs.size())
+    return op->emitOpError() << "arg_names has " << argNames.size() << " entries for "
+                             << inputs.size() << " arguments";
+  if (argDefaults.size() != inputs.size())
+    return op->emitOpError() << "arg_defaults has " << argDefaults.size()
+                             << " entries for " << inputs.size() << " arguments";
+  if (resultNames.size() != type.getNumResults())
+    return op->emitOpError() << "result_names has " << resultNames.size()
+                             << " entries for " << type.getNumResults() << " results";
+  TypeRange blockTypes = body.front().getArgumentTypes();
+  if (!llvm::equal(blockTypes, inputs))
+    return op->emitOpError() << "body arguments " << formatTypes(blockTypes)
+                             << " do not match the signature " << formatTypes(inputs);
+
+  llvm::StringSet<> seen;
+  for (Attribute name : llvm::concat<const Attribute>(argNames.getValue(),
+                                                      resultNames.getValue())) {
+    StringRef text = llvm::cast<StringAttr>(name).getValue();
+    if (!seen.insert(text).second)
+      return op->emitOpError() << "name '" << text << "' is used twice";
+  }
+
+  for (auto [index, argType] : llvm::enumerate(inputs)) {
+    StringRef name = llvm::cast<StringAttr>(argNames[index]).getValue();
+    bool isTensor = llvm::isa<SpecTensorType>(argType);
+    if (index >= firstExtraArg && !isTensor && !isSpecScalarType(argType))
+      return op->emitOpError() << "argument '" << name
+                               << "' must be a !tmix.tensor or a scalar (f32, f16, bf16, "
+                                  "i32, i64, i1), got "
+                               << argType;
+    Attribute value = argDefaults[index];
+    if (llvm::isa<UnitAttr>(value))
+      continue;
+    if (isTensor)
+      return op->emitOpError() << "tensor argument '" << name << "' cannot have a default";
+    auto typed = llvm::dyn_cast<TypedAttr>(value);
+    if (!typed || typed.getType() != argType)
+      return op->emitOpError() << "default of argument '" << name
+                               << "' must be a literal of type " << argType << ", got " << value;
+  }
+  for (auto [index, resultType] : llvm::enumerate(type.getResults()))
+    if (!llvm::isa<SpecTensorType>(resultType))
+      return op->emitOpError() << "result '"
+                               << llvm::cast<StringAttr>(resultNames[index]).getValue()
+                               << "' must be a !tmix.tensor, got " << resultType;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// tmix.attention
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// One of q, k, v, o, lse, with its type.
+struct Role {
+  StringRef name;
+  SpecTensorType type;
+};
+} // namespace
+
+/// Dimension `index` of `a` must equal dimension `otherIndex` of `b`.
+static LogicalResult checkAgree(AttentionOp op, Role a, unsigned index, Role b,
+                                unsigned otherIndex, StringRef what) {
+  Attribute lhs = a.type.getDims()[index], rhs = b.type.getDims()[otherIndex];
+  if (lhs == rhs)
+    return success();
+  return op.emitOpError() << "'" << a.name << "' " << what << " " << formatDim(lhs)
+                          << " does not match '" << b.name << "' " << what << " "
+                          << formatDim(rhs);
+}
+
+/// The statements: only statement ops, each at most once; rope needs an even D.
+static LogicalResult verifyAttentionBody(AttentionOp op, Role q) {
+  llvm::StringSet<> seen;
+  for (Operation &statement : op.getBodyBlock()) {
+    StringRef name = statement.getName().getStringRef();
+    if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement))
+      return op.emitOpError() << "body may only hold statements (tmix.scale, tmix.mask, "
+                                 "tmix.score, tmix.sink, tmix.rope), found '"
+                              << name << "'";
+    if (!seen.insert(name).second)
+      return op.emitOpError() << "'" << name << "' appears more than once";
+    std::optional<int64_t> headDim = q.type.getStaticSize(3);
+    if (llvm::isa<RopeOp>(statement) && headDim && *headDim % 2 != 0)
+      return op.emitOpError() << "rope needs an even head dim, got " << *headDim;
+  }
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  FunctionType type = getFunctionType();
+  if (type.getNumInputs() < 3)
+    return emitOpError() << "expects at least 3 arguments (q, k, v), got "
+                         << type.getNumInputs();
+  if (type.getNumResults() < 1 || type.getNumResults() > 2)
+    return emitOpError() << "expects results (o) or (o, lse), got " << type.getNumResults()
+                         << " results";
+  if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
+                             getBody(), /*firstExtraArg=*/3)))
+    return failure();
+
+  // q, k, v and o: rank-4 float tensors of one element type.
+  SmallVector<Role> roles;
+  Type roleTypes[] = {type.getInput(0), type.getInput(1), type.getInput(2),
+                      type.getResult(0)};
+  for (auto [name, roleType] : llvm::zip(ArrayRef<StringRef>{"q", "k", "v", "o"}, roleTypes)) {
+    auto tensor = llvm::dyn_cast<SpecTensorType>(roleType);
+    if (!tensor || tensor.getRank() != 4 || !tensor.isFloat())
+      return emitOpError() << "'" << name
+                           << "' must be a rank-4 !tmix.tensor of f32, f16 or bf16, got "
+                           << roleType;
+    if (!roles.empty() && tensor.getElementType() != roles[0].type.getElementType())
+      return emitOpError() << "'" << name << "' element type " << tensor.getElementType()
+                           << " does not match 'q' element type "
+                           << roles[0].type.getElementType();
+    roles.push_back({name, tensor});
+  }
+  Role q = roles[0], k = roles[1], v = roles[2], o = roles[3];
+  std::optional<Role> lse;
+  if (type.getNumResults() == 2) {
+    auto tensor = llvm::dyn_cast<SpecTensorType>(type.getResult(1));
+    if (!tensor || tensor.getRank() != 3 || !tensor.getElementType().isF32())
+      return emitOpError() << "'lse' must be a rank-3 f32 !tmix.tensor, got "
+                           << type.getResult(1);
+    lse = Role{"lse", tensor};
+  }
+
+  // q [B, H, N, D], k [B, HK, M, D], v [B, HK, M, DV], o [B, H, N, DV], lse [B, H, N].
+  if (failed(checkAgree(*this, k, 0, q, 0, "batch dim")) ||
+      failed(checkAgree(*this, v, 0, q, 0, "batch dim")) ||
+      failed(checkAgree(*this, o, 0, q, 0, "batch dim")) ||
+      failed(checkAgree(*this, k, 3, q, 3, "head dim")) ||
+      failed(checkAgree(*this, v, 1, k, 1, "head count")) ||
+      failed(checkAgree(*this, v, 2, k, 2, "key length")) ||
+      failed(checkAgree(*this, o, 1, q, 1, "head count")) ||
+      failed(checkAgree(*this, o, 2, q, 2, "query length")) ||
+      failed(checkAgree(*this, o, 3, v, 3, "value dim")))
+    return failure();
+  if (lse && (failed(checkAgree(*this, *lse, 0, q, 0, "batch dim")) ||
+              failed(checkAgree(*this, *lse, 1, q, 1, "head count")) ||
+              failed(checkAgree(*this, *lse, 2, q, 2, "query length"))))
+    return failure();
+  std::optional<int64_t> heads = q.type.getStaticSize(1), kvHeads = k.type.getStaticSize(1);
+  if (heads && kvHeads && *heads % *kvHeads != 0)
+    return emitOpError() << "'q' head count " << *heads
+                         << " is not a multiple of 'k' head count " << *kvHeads;
+  return verifyAttentionBody(*this, q);
+}
+
+//===----------------------------------------------------------------------===//
+// tmix.recurrence
+//===----------------------------------------------------------------------===//
+
+/// The index of the time symbol among `type`'s dims, if it is a tensor that has it.
+static std::optional<unsigned> findTimeDim(Type type, StringRef timeSymbol) {
+  auto tensor = llvm::dyn_cast<SpecTensorType>(type);
+  if (!tensor)
+    return std::nullopt;
+  for (unsigned index = 0; index < tensor.getRank(); ++index)
+    if (tensor.getSymbol(index) == timeSymbol)
+      return index;
+  return std::nullopt;
+}
+
+SmallVector<StateOp, 4> RecurrenceOp::getStateOps() {
+  return llvm::to_vector(getBodyBlock().getOps<StateOp>());
+}
+
+StepOp RecurrenceOp::getStepOp() {
+  auto steps = getBodyBlock().getOps<StepOp>();
+  return steps.empty() ? StepOp() : *steps.begin();
+}
+
+FinalOp RecurrenceOp::getFinalOp(unsigned index) {
+  for (FinalOp final : getBodyBlock().getOps<FinalOp>())
+    if (StringAttr result = final.getResultAttr(); result && result == getResultNames()[index])
+      return final;
+  return {};
+}
+
+SmallVector<unsigned> RecurrenceOp::getPerStepResults() {
+  SmallVector<unsigned> indices;
+  for (unsigned index = 0; index < getNumSpecResults(); ++index)
+    if (!getFinalOp(index))
+      indices.push_back(index);
+  return indices;
+}
+
+SmallVector<Attribute> RecurrenceOp::getParallelDims() {
+  SmallVector<unsigned> perStep = getPerStepResults();
+  if (perStep.empty())
+    return {};
+  Type type = getSpecResultTypes()[perStep.front()];
+  std::optional<unsigned> time = findTimeDim(type, getTimeSymbol());
+  if (!time)
+    return {};
+  return llvm::to_vector(llvm::cast<SpecTensorType>(type).getDims().take_front(*time));
+}
+
+Type RecurrenceOp::getPerStepType(unsigned index) {
+  Type type = getSpecResultTypes()[index];
+  std::optional<unsigned> time = findTimeDim(type, getTimeSymbol());
+  if (!time)
+    return {};
+  return getF32Value(getContext(),
+                     llvm::cast<SpecTensorType>(type).getDims().drop_front(*time + 1));
+}
+
+LogicalResult RecurrenceOp::verify() {
+  return verifySignature(*this, getFunctionType(), getArgNames(), getArgDefaults(),
+                         getResultNames(), getBody(), /*firstExtraArg=*/0);
+}
+
+/// The body's shape: states, then one step, then finals naming a result and a state.
+static LogicalResult verifyRecurrenceBody(RecurrenceOp op) {
+  llvm::StringSet<> states;
+  unsigned numSteps = 0;
+  for (Operation &statement : op.getBodyBlock()) {
+    if (auto state = llvm::dyn_cast<StateOp>(statement)) {
+      if (numSteps)
+        return op.emitOpError() << "tmix.state '" << state.getSymName()
+                                << "' must come before tmix.step";
+      if (!states.insert(state.getSymName()).second)
+        return op.emitOpError() << "state '" << state.getSymName() << "' is declared twice";
+    } else if (llvm::isa<StepOp>(statement)) {
+      ++numSteps;
+    } else if (!llvm::isa<FinalOp>(statement)) {
+      return op.emitOpError() << "body may only hold tmix.state, tmix.step and "
+                                 "tmix.final, found '"
+                              << statement.getName() << "'";
+    }
+  }
+  if (numSteps != 1)
+    return op.emitOpError() << "expects exactly one tmix.step, found " << numSteps;
+
+  llvm::StringSet<> finalResults;
+  for (FinalOp final : op.getBodyBlock().getOps<FinalOp>()) {
+    if (!llvm::is_contained(op.getResultNames(), final.getResultAttr()))
+      return op.emitOpError() << "tmix.final names '" << final.getResult()
+                              << "', which is not a result";
+    if (!states.contains(final.getState()))
+      return op.emitOpError() << "tmix.final reads '" << final.getState()
+                              << "', which is not a declared state";
+    if (!finalResults.insert(final.getResult()).second)
+      return op.emitOpError() << "result '" << final.getResult()
+                              << "' is produced by more than one tmix.final";
+  }
+  return success();
+}
+
+/// Per-step outputs: each has the time dimension, and all share the parallel dims.
+static LogicalResult verifyPerStepOutputs(RecurrenceOp op) {
+  SmallVector<unsigned> perStep = op.getPerStepResults();
+  if (perStep.empty())
+    return op.emitOpError("needs at least one per-step output (a result that is not a "
+                          "tmix.final)");
+  SmallVector<Attribute> parallel;
+  for (unsigned index : perStep) {
+    Type type = op.getSpecResultTypes()[index];
+    std::optional<unsigned> time = findTimeDim(type, op.getTimeSymbol());
+    if (!time)
+      return op.emitOpError() << "per-step output '" << op.getResultName(index)
+                              << "' has no time dimension '" << op.getTimeSymbol() << "'";
+    ArrayRef<Attribute> dims = llvm::cast<SpecTensorType>(type).getDims().take_front(*time);
+    if (index == perStep.front())
+      parallel.assign(dims.begin(), dims.end());
+    else if (dims != ArrayRef<Attribute>(parallel))
+      return op.emitOpError() << "per-step output '" << op.getResultName(index)
+                              << "' has parallel dims " << formatDims(dims) << " but '"
+                              << op.getResultName(perStep.front()) << "' has "
+                              << formatDims(parallel);
+  }
+  return success();
+}
+
+/// The dims of a state value: its tensor dims, none for a scalar.
+static ArrayRef<Attribute> getStateDims(StateOp state) {
+  if (auto tensor = llvm::dyn_cast<SpecTensorType>(state.getType()))
+    return tensor.getDims();
+  return {};
+}
+
+/// Inits and finals are the parallel dims followed by the state's dims.
+static LogicalResult verifyStatesAndFinals(RecurrenceOp op) {
+  SmallVector<Attribute> parallel = op.getParallelDims();
+  llvm::StringMap<StateOp> states;
+  for (StateOp state : op.getStateOps()) {
+    states[state.getSymName()] = state;
+    SmallVector<Attribute> dims(parallel);
+    llvm::append_range(dims, getStateDims(state));
+    if (!state.getInit())
+      continue;
+    Type initType = state.getInit().getType();
+    auto tensor = llvm::dyn_cast<SpecTensorType>(initType);
+    ArrayRef<Attribute> initDims = tensor ? tensor.getDims() : ArrayRef<Attribute>();
+    if (initDims != ArrayRef<Attribute>(dims))
+      return op.emitOpError() << "init of state '" << state.getSymName() << "' must have dims "
+                              << formatDims(dims)
+                              << " (the parallel dims then the state's), got " << initType;
+    Type element = tensor ? tensor.getElementType() : initType;
+    if (!llvm::isa<FloatType>(element))
+      return op.emitOpError() << "init of state '" << state.getSymName()
+                              << "' must have a float element type, got " << element;
+  }
+  for (FinalOp final : op.getBodyBlock().getOps<FinalOp>()) {
+    unsigned index = llvm::find(op.getResultNames(), final.getResultAttr()) -
+                     op.getResultNames().begin();
+    SmallVector<Attribute> dims(parallel);
+    llvm::append_range(dims, getStateDims(states[final.getState()]));
+    Type expected = getF32Value(op.getContext(), dims);
+    if (op.getSpecResultTypes()[index] != expected)
+      return op.emitOpError() << "final result '" << final.getResult() << "' must be "
+                              << expected << " (the parallel dims then the state's), got "
+                              << op.getSpecResultTypes()[index];
+  }
+  return success();
+}
+
+/// The step maps (t, states...) to (new states..., per-step outputs...).
+static LogicalResult verifyStep(RecurrenceOp op) {
+  SmallVector<Type> arguments{IntegerType::get(op.getContext(), 64)};
+  SmallVector<Type> yields;
+  for (StateOp state : op.getStateOps()) {
+    arguments.push_back(state.getType());
+    yields.push_back(state.getType());
+  }
+  for (unsigned index : op.getPerStepResults())
+    yields.push_back(op.getPerStepType(index));
+  StepOp step = op.getStepOp();
+  return verifyRegionSignature(step, step.getBody(), arguments, yields);
+}
+
+LogicalResult RecurrenceOp::verifyRegions() {
+  if (failed(verifyRecurrenceBody(*this)) || failed(verifyPerStepOutputs(*this)) ||
+      failed(verifyStatesAndFinals(*this)))
+    return failure();
+  return verifyStep(*this);
+}
+
+//===----------------------------------------------------------------------===//
+// Statement ops
+//===----------------------------------------------------------------------===//
+
+void ScaleOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void MaskOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void ScoreOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void SinkOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void RopeOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void StepOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+
+/// The index names of attention statement regions: b h i j, then s for score.
+static void nameIndexArguments(Region &region, OpAsmSetValueNameFn setNameFn) {
+  static constexpr StringRef kNames[] = {"b", "h", "i", "j", "s"};
+  if (region.empty())
+    return;
+  for (auto [arg, name] : llvm::zip(region.front().getArguments(), kNames))
+    setNameFn(arg, name);
+}
+
+void MaskOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  nameIndexArguments(region, setNameFn);
+}
+void ScoreOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  nameIndexArguments(region, setNameFn);
+}
+void SinkOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  nameIndexArguments(region, setNameFn);
+}
+
+/// The step's arguments: t, then the state names.
+void StepOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  auto recurrence = llvm::dyn_cast_or_null<RecurrenceOp>((*this)->getParentOp());
+  if (region.empty() || region.front().getNumArguments() == 0 || !recurrence)
+    return;
+  setNameFn(region.front().getArgument(0), "t");
+  for (auto [arg, state] :
+       llvm::zip(region.front().getArguments().drop_front(), recurrence.getStateOps()))
+    if (StringAttr name = state.getSymNameAttr(); name && !name.getValue().empty())
+      setNameFn(arg, name.getValue());
+}
+
+LogicalResult ScaleOp::verify() {
+  Builder builder(getContext());
+  return verifyRegionSignature(*this, getBody(), {}, {builder.getF32Type()});
+}
+
+LogicalResult MaskOp::verify() {
+  Builder builder(getContext());
+  SmallVector<Type> indices(4, builder.getI64Type());
+  return verifyRegionSignature(*this, getBody(), indices, {builder.getI1Type()});
+}
+
+LogicalResult ScoreOp::verify() {
+  Builder builder(getContext());
+  SmallVector<Type> arguments(4, builder.getI64Type());
+  arguments.push_back(builder.getF32Type());
+  return verifyRegionSignature(*this, getBody(), arguments, {builder.getF32Type()});
+}
+
+LogicalResult SinkOp::verify() {
+  Builder builder(getContext());
+  SmallVector<Type> indices(2, builder.getI64Type());
+  return verifyRegionSignature(*this, getBody(), indices, {builder.getF32Type()});
+}
+
+LogicalResult RopeOp::verify() {
+  Builder builder(getContext());
+  return verifyRegionSignature(*this, getBody(), {}, {builder.getF32Type()});
+}
+
+LogicalResult StateOp::verify() {
+  Type type = getType();
+  auto tensor = llvm::dyn_cast<SpecTensorType>(type);
+  if (!(tensor ? tensor.getElementType().isF32() : type.isF32()))
+    return emitOpError() << "state type must be f32 or an f32 !tmix.tensor, got " << type;
+  return success();
+}

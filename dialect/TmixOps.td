@@ -1,0 +1,499 @@
+//===- TmixOps.td - Ops of the tmix dialect ------------------*- tablegen -*-===//
+//
+// The spec ops (tmix.attention, tmix.recurrence), their statement ops and the
+// expression ops. Syntax and semantics: docs/dialect.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_OPS_TD
+#define TMIX_OPS_TD
+
+include "dialect/TmixDialect.td"
+include "dialect/TmixTypes.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/IR/OpAsmInterface.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Tmix_Tensor : Type<CPred<"::llvm::isa<::mlir::tmix::SpecTensorType>($_self)">,
+                       "!tmix.tensor", "::mlir::tmix::SpecTensorType">;
+
+def Tmix_BlockArgNames
+    : DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>;
+
+//===----------------------------------------------------------------------===//
+// Spec ops
+//===----------------------------------------------------------------------===//
+
+class Tmix_SpecOp<string mnemonic, list<Trait> traits = []>
+    : Tmix_Op<mnemonic, traits # [Symbol, IsolatedFromAbove, SingleBlock, NoTerminator,
+                                   Tmix_BlockArgNames]> {
+  let regions = (region SizedRegion<1>:$body);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  code specClassDeclaration = [{
+    /// The spec's name of argument `index` (also the body's block argument).
+    ::llvm::StringRef getArgName(unsigned index);
+    /// The spec's name of result `index`.
+    ::llvm::StringRef getResultName(unsigned index);
+    /// The number of outputs in the signature.
+    unsigned getNumSpecResults();
+    /// The types of the spec's arguments and outputs.
+    ::llvm::ArrayRef<::mlir::Type> getSpecArgTypes();
+    ::llvm::ArrayRef<::mlir::Type> getSpecResultTypes();
+    /// The body's single block.
+    ::mlir::Block &getBodyBlock();
+  }];
+}
+
+def Tmix_AttentionOp : Tmix_SpecOp<"attention"> {
+  let summary = "a softmax attention spec";
+  let description = [{
+    For every batch `b`, query head `h` and query position `i`:
+
+    ```
+    s_ij       = score(scale * dot(q[b,h,i,:], k[b,h/(H/HK),j,:]))   for j with mask(b,h,i,j)
+    o[b,h,i,:] = sum_j softmax_j(s_ij) * v[b,h/(H/HK),j,:]
+    lse[b,h,i] = log(sum_j exp(s_ij))
+    ```
+
+    The first three arguments are q `[B, H, N, D]`, k `[B, HK, M, D]` and
+    v `[B, HK, M, DV]`; the outputs are o `[B, H, N, DV]` and optionally lse
+    `[B, H, N]` (f32). The body holds the statements (`tmix.scale`, `tmix.mask`,
+    `tmix.score`, `tmix.sink`, `tmix.rope`), each at most once.
+
+    ```mlir
+    tmix.attention @causal(%q: !tmix.tensor<[B, H, N, 64], f16>,
+                           %k: !tmix.tensor<[B, H, N, 64], f16>,
+                           %v: !tmix.tensor<[B, H, N, 64], f16>, %window: i32 = 4096)
+        -> (o: !tmix.tensor<[B, H, N, 64], f16>) {
+      tmix.mask {
+      ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+        %keep = arith.cmpi sle, %j, %i : i64
+        tmix.yield %keep : i1
+      }
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<FunctionType>:$function_type,
+                       StrArrayAttr:$arg_names,
+                       ArrayAttr:$arg_defaults,
+                       StrArrayAttr:$result_names);
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "::llvm::StringRef":$name,
+                   "::llvm::ArrayRef<::llvm::StringRef>":$argNames,
+                   "::llvm::ArrayRef<::mlir::Type>":$argTypes,
+                   "::llvm::ArrayRef<::mlir::Attribute>":$argDefaults,
+                   "::llvm::ArrayRef<::llvm::StringRef>":$resultNames,
+                   "::llvm::ArrayRef<::mlir::Type>":$resultTypes)>
+  ];
+  let extraClassDeclaration = specClassDeclaration;
+}
+
+def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
+  let summary = "a linear recurrence (state-space / linear attention) spec";
+  let description = [{
+    For every point of the parallel dimensions (those of the first per-step output
+    before its time dimension) the states start at their `init` argument (or 0) and,
+    for `t = 0 .. T-1`, `tmix.step` maps `(t, states)` to the new states and the
+    per-step outputs at `t`:
+
+    ```
+    S_0 = init;   (S_{t+1}, out[t]) = step(t, S_t);   final = S_T
+    ```
+
+    ```mlir
+    tmix.recurrence @retnet(%q: !tmix.tensor<[B, H, T, K], bf16>, ...)
+        -> (o: !tmix.tensor<[B, H, T, V], bf16>) time "T" {
+      tmix.state "S" : !tmix.tensor<[K, V], f32>
+      tmix.step {
+      ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+        ...
+        tmix.yield %S2, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+      }
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<FunctionType>:$function_type,
+                       StrArrayAttr:$arg_names,
+                       ArrayAttr:$arg_defaults,
+                       StrArrayAttr:$result_names,
+                       StrAttr:$time_symbol);
+  let hasRegionVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "::llvm::StringRef":$name,
+                   "::llvm::ArrayRef<::llvm::StringRef>":$argNames,
+                   "::llvm::ArrayRef<::mlir::Type>":$argTypes,
+                   "::llvm::ArrayRef<::mlir::Attribute>":$argDefaults,
+                   "::llvm::ArrayRef<::llvm::StringRef>":$resultNames,
+                   "::llvm::ArrayRef<::mlir::Type>":$resultTypes,
+                   "::llvm::StringRef":$timeSymbol)>
+  ];
+  let extraClassDeclaration = specClassDeclaration # [{
+    /// The dims of the first per-step output before its time dimension (empty when
+    /// there is no per-step output or it lacks the time dimension).
+    ::llvm::SmallVector<::mlir::Attribute> getParallelDims();
+    /// The tmix.state ops in declaration order.
+    ::llvm::SmallVector<StateOp, 4> getStateOps();
+    /// The tmix.step op (null when missing).
+    StepOp getStepOp();
+    /// The tmix.final op producing result `index` (null for a per-step output).
+    FinalOp getFinalOp(unsigned index);
+    /// The indices of the per-step outputs (results not produced by a tmix.final).
+    ::llvm::SmallVector<unsigned> getPerStepResults();
+    /// The value type of a per-step output at one step: its dims after the time
+    /// dimension with element f32, or f32 when none (null without a time dimension).
+    ::mlir::Type getPerStepType(unsigned index);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Attention statements
+//===----------------------------------------------------------------------===//
+
+class Tmix_StatementOp<string mnemonic, list<Trait> traits = []>
+    : Tmix_Op<mnemonic, traits # [HasParent<"AttentionOp">]> {
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$body attr-dict";
+  let hasVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [OpBuilder<(ins)>];
+}
+
+def Tmix_ScaleOp : Tmix_StatementOp<"scale"> {
+  let summary = "the factor applied to dot(q, k)";
+  let description = [{
+    `s = scale * dot(q[b,h,i,:], k[b,h/(H/HK),j,:])`; the default is `1 / sqrt(D)`.
+    The region takes no arguments and yields an `f32`.
+
+    ```mlir
+    tmix.scale {
+      %c = arith.constant 0.125 : f32
+      tmix.yield %c : f32
+    }
+    ```
+  }];
+}
+
+def Tmix_MaskOp : Tmix_StatementOp<"mask", [Tmix_BlockArgNames]> {
+  let summary = "which keys each query attends to";
+  let description = [{
+    Key `j` joins the softmax of query `i` (batch `b`, head `h`) exactly when the
+    region yields true; the default keeps every key. A fully masked row gives
+    `o = 0`, `lse = -inf`.
+
+    ```mlir
+    tmix.mask {
+    ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+      %keep = arith.cmpi sle, %j, %i : i64
+      tmix.yield %keep : i1
+    }
+    ```
+  }];
+}
+
+def Tmix_ScoreOp : Tmix_StatementOp<"score", [Tmix_BlockArgNames]> {
+  let summary = "a replacement for the scaled score before the softmax";
+  let description = [{
+    `s_ij = score(b, h, i, j, s)` where `s` is the scaled dot product; the default
+    is `s` itself.
+
+    ```mlir
+    tmix.score {
+    ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+      %c = arith.constant 50.0 : f32
+      %x = arith.divf %s, %c : f32
+      %t = math.tanh %x : f32
+      %r = arith.mulf %c, %t : f32
+      tmix.yield %r : f32
+    }
+    ```
+  }];
+}
+
+def Tmix_SinkOp : Tmix_StatementOp<"sink", [Tmix_BlockArgNames]> {
+  let summary = "an extra logit per (batch, head) in the softmax denominator";
+  let description = [{
+    `lse[b,h,i] = log(exp(sink(b, h)) + sum_j exp(s_ij))`, and the softmax weights
+    are divided by the same sum; the sink has no value row.
+
+    ```mlir
+    tmix.sink {
+    ^bb0(%b: i64, %h: i64):
+      %c = arith.constant 0.0 : f32
+      tmix.yield %c : f32
+    }
+    ```
+  }];
+}
+
+def Tmix_RopeOp : Tmix_StatementOp<"rope"> {
+  let summary = "rotary position embedding of q and k";
+  let description = [{
+    Before the dot product, q at position `i` and k at position `j` are rotated
+    (half-split convention): for `p < D/2`, with `a = x[p]`, `c = x[p + D/2]` and
+    angle `pos * theta^(-2p/D)`, `x[p] = a cos - c sin`, `x[p + D/2] = c cos + a sin`.
+    The region yields `theta`; `D` must be even.
+
+    ```mlir
+    tmix.rope {
+      %theta = arith.constant 10000.0 : f32
+      tmix.yield %theta : f32
+    }
+    ```
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Recurrence statements
+//===----------------------------------------------------------------------===//
+
+def Tmix_StateOp : Tmix_Op<"state", [HasParent<"RecurrenceOp">]> {
+  let summary = "a recurrent state, per point of the parallel dimensions";
+  let description = [{
+    Declares the state `sym_name` of type `type` (an f32 `!tmix.tensor`, or `f32` for
+    a scalar state). It starts at `init`, a spec argument whose dims are the parallel
+    dims followed by the state's, or at 0 without one.
+
+    ```mlir
+    tmix.state "S" : !tmix.tensor<[K, V], f32> init %s0 : !tmix.tensor<[B, H, K, V], f32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$sym_name, TypeAttr:$type, Optional<AnyType>:$init);
+  let assemblyFormat = [{
+    $sym_name `:` $type (`init` $init^ `:` type($init))? attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def Tmix_StepOp : Tmix_Op<"step", [HasParent<"RecurrenceOp">, Tmix_BlockArgNames]> {
+  let summary = "one step of a recurrence";
+  let description = [{
+    `(S'..., out[t]...) = step(t, S...)`: the region's arguments are the step index
+    `t` (i64) and the state values in declaration order; it yields the new states
+    (declaration order) and then the per-step outputs in result order.
+
+    ```mlir
+    tmix.step {
+    ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+      %k = tmix.slice %key[%t] : !tmix.tensor<[B, H, T, K], bf16> -> !tmix.tensor<[K], f32>
+      %v = tmix.slice %value[%t] : !tmix.tensor<[B, H, T, V], bf16> -> !tmix.tensor<[V], f32>
+      %kv = tmix.outer %k, %v : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+      ...
+      tmix.yield %S2, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+    }
+    ```
+  }];
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$body attr-dict";
+  let skipDefaultBuilders = 1;
+  let builders = [OpBuilder<(ins)>];
+}
+
+def Tmix_FinalOp : Tmix_Op<"final", [HasParent<"RecurrenceOp">]> {
+  let summary = "an output that is a state after the last step";
+  let description = [{
+    `result[p..., :] = state_T[p..., :]` for every parallel point `p`; the result's
+    dims are the parallel dims followed by the state's dims.
+
+    ```mlir
+    tmix.final "ht" = "S"
+    ```
+  }];
+  let arguments = (ins StrAttr:$result, StrAttr:$state);
+  let assemblyFormat = "$result `=` $state attr-dict";
+}
+
+//===----------------------------------------------------------------------===//
+// Expression ops
+//===----------------------------------------------------------------------===//
+
+def Tmix_SizeOp : Tmix_Op<"size", [Pure]> {
+  let summary = "the run-time value of a size symbol";
+  let description = [{
+    The value of the size symbol `symbol` of the enclosing spec (a dimension symbol
+    of one of its arguments or results), as an i64.
+
+    ```mlir
+    %n = tmix.size "N" : i64
+    ```
+  }];
+  let arguments = (ins StrAttr:$symbol);
+  let results = (outs I64:$result);
+  let assemblyFormat = "$symbol attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tmix_ReadOp : Tmix_Op<"read", [Pure]> {
+  let summary = "an element of a tensor argument";
+  let description = [{
+    `tensor[indices...]`, one i64 index per dimension. A read outside the tensor
+    gives 0 (false for i1). Float tensors read as f32; integer ones keep their type.
+
+    ```mlir
+    %d = tmix.read %doc[%b, %i] : !tmix.tensor<[1, N], i32> -> i32
+    ```
+  }];
+  let arguments = (ins Tmix_Tensor:$tensor, Variadic<I64>:$indices);
+  let results = (outs AnyType:$result);
+  let assemblyFormat = [{
+    $tensor `[` $indices `]` attr-dict `:` qualified(type($tensor)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tmix_SliceOp : Tmix_Op<"slice", [Pure]> {
+  let summary = "a recurrence argument at the current parallel point (and step)";
+  let description = [{
+    The argument's dims are some of the parallel dims (in order), then the time
+    symbol exactly when `time` is given, then the per-step dims. The result is the
+    argument at the current parallel point and step:
+    `x[p..., t, :]`, with the per-step dims and element f32 (an integer element type
+    stays), or a scalar when no dims remain.
+
+    | argument (parallel `[B, H]`, time `T`) | `time` | result |
+    | --- | --- | --- |
+    | `[B, H, T, K]` bf16 | `%t` | `!tmix.tensor<[K], f32>` |
+    | `[B, T, N]` f32 (shared by all heads) | `%t` | `!tmix.tensor<[N], f32>` |
+    | `[B, H, T]` f32 | `%t` | `f32` |
+    | `[H]` f32 (per-head constant) | none | `f32` |
+
+    ```mlir
+    %a = tmix.slice %alpha[%t] : !tmix.tensor<[B, H, T], f32> -> f32
+    %g = tmix.slice %A : !tmix.tensor<[H], f32> -> f32
+    ```
+  }];
+  let arguments = (ins Tmix_Tensor:$source, Optional<I64>:$time);
+  let results = (outs AnyType:$result);
+  let assemblyFormat = [{
+    $source (`[` $time^ `]`)? attr-dict `:` qualified(type($source)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+class Tmix_AlgebraOp<string mnemonic> : Tmix_Op<mnemonic, [Pure]> {
+  let arguments = (ins Tmix_Tensor:$lhs, Tmix_Tensor:$rhs);
+  let results = (outs AnyType:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` qualified(type($lhs)) `,` qualified(type($rhs)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tmix_OuterOp : Tmix_AlgebraOp<"outer"> {
+  let summary = "outer product of two vectors";
+  let description = [{
+    `r[k, v] = a[k] * b[v]`: `[K] x [V] -> [K, V]` (a column times a row).
+
+    ```mlir
+    %kv = tmix.outer %k, %v : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    ```
+  }];
+}
+
+def Tmix_VecMatOp : Tmix_AlgebraOp<"vecmat"> {
+  let summary = "vector times matrix";
+  let description = [{
+    `r[v] = sum_k a[k] * S[k, v]` (`a @ S`): `[K] x [K, V] -> [V]`.
+
+    ```mlir
+    %o = tmix.vecmat %q, %S : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    ```
+  }];
+}
+
+def Tmix_MatVecOp : Tmix_AlgebraOp<"matvec"> {
+  let summary = "matrix times vector";
+  let description = [{
+    `r[k] = sum_v S[k, v] * a[v]` (`S @ a`): `[K, V] x [V] -> [K]`.
+
+    ```mlir
+    %r = tmix.matvec %S, %a : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K], f32>
+    ```
+  }];
+}
+
+def Tmix_DotOp : Tmix_AlgebraOp<"dot"> {
+  let summary = "dot product of two vectors";
+  let results = (outs F32:$result);
+  let description = [{
+    `r = sum_k a[k] * b[k]`: `[K] x [K] -> f32`.
+
+    ```mlir
+    %y = tmix.dot %c, %h : !tmix.tensor<[N], f32>, !tmix.tensor<[N], f32> -> f32
+    ```
+  }];
+}
+
+def Tmix_SumOp : Tmix_Op<"sum", [Pure]> {
+  let summary = "sum of all elements";
+  let description = [{
+    `r = sum_{i...} a[i...]` over every element of an f32 vector or matrix.
+
+    ```mlir
+    %s = tmix.sum %a : !tmix.tensor<[K, V], f32> -> f32
+    ```
+  }];
+  let arguments = (ins Tmix_Tensor:$input);
+  let results = (outs F32:$result);
+  let assemblyFormat = "$input attr-dict `:` qualified(type($input)) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Tmix_MapOp : Tmix_Op<"map", [Pure]> {
+  let summary = "element-wise scalar code over vectors and matrices";
+  let description = [{
+    `r[idx] = f(x0[idx0], x1[idx1], ...)` for every element `idx` of the result. Each
+    operand is a scalar (the same value everywhere), of the result's shape
+    (`idx0 = idx`), or, for a matrix result `[K, V]`, a vector `[K]` (a diagonal
+    gate, `idx0 = idx[0]`, the same over a row). The region's arguments have the
+    operands' element types (a scalar operand: its own type) and it yields the
+    result's element type.
+
+    | operand | result `[K, V]` |
+    | --- | --- |
+    | `f32` | broadcast everywhere |
+    | `[K, V]` | element-wise |
+    | `[K]` | `x[k]` on row `k` |
+
+    ```mlir
+    %S2 = tmix.map %g, %S : (!tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %z = arith.mulf %x, %y : f32
+      tmix.yield %z : f32
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyType>:$inputs);
+  let results = (outs Tmix_Tensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` functional-type($inputs, $result) $body
+  }];
+  let hasVerifier = 1;
+}
+
+def Tmix_YieldOp : Tmix_Op<"yield", [Pure, ReturnLike, Terminator,
+    ParentOneOf<["ScaleOp", "MaskOp", "ScoreOp", "SinkOp", "RopeOp", "StepOp",
+                 "MapOp"]>]> {
+  let summary = "the values of a statement, step or map region";
+  let description = [{
+    Terminates the region of every statement op, of `tmix.step` and of `tmix.map`;
+    the parent checks the types.
+
+    ```mlir
+    tmix.yield %keep : i1
+    ```
+  }];
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
+#endif // TMIX_OPS_TD

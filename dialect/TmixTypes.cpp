@@ -1,0 +1,127 @@
+//===- TmixTypes.cpp - Types of the tmix dialect --------------------------===//
+//
+// Parses, prints and verifies !tmix.tensor<[B, H, N, 128], bf16>.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TmixTypes.h"
+
+#include "dialect/TmixDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+#define GET_TYPEDEF_CLASSES
+#include "dialect/TmixTypes.cpp.inc"
+
+void TmixDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialect/TmixTypes.cpp.inc"
+      >();
+}
+
+bool mlir::tmix::isSpecScalarType(Type type) {
+  return type.isF32() || type.isF16() || type.isBF16() || type.isInteger(32) ||
+         type.isInteger(64) || type.isInteger(1);
+}
+
+/// An identifier: [A-Za-z_][A-Za-z0-9_]*.
+static bool isIdentifier(StringRef name) {
+  if (name.empty() || !(llvm::isAlpha(name[0]) || name[0] == '_'))
+    return false;
+  return llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; });
+}
+
+/// tensor-type ::= `<` `[` dim (`,` dim)* `]` `,` element-type `>`
+/// dim ::= integer-literal | bare-identifier
+Type SpecTensorType::parse(AsmParser &parser) {
+  MLIRContext *context = parser.getContext();
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<Attribute> dims;
+  auto parseDim = [&]() -> ParseResult {
+    int64_t size;
+    OptionalParseResult integer = parser.parseOptionalInteger(size);
+    if (integer.has_value()) {
+      if (failed(*integer))
+        return failure();
+      dims.push_back(IntegerAttr::get(IntegerType::get(context, 64), size));
+      return success();
+    }
+    StringRef symbol;
+    if (parser.parseKeyword(&symbol))
+      return failure();
+    dims.push_back(StringAttr::get(context, symbol));
+    return success();
+  };
+  Type elementType;
+  if (parser.parseLess() ||
+      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseDim,
+                                     " in a !tmix.tensor dimension list") ||
+      parser.parseComma() || parser.parseType(elementType) || parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, context, dims, elementType);
+}
+
+void SpecTensorType::print(AsmPrinter &printer) const {
+  printer << "<[";
+  llvm::interleaveComma(getDims(), printer, [&](Attribute dim) {
+    if (auto symbol = llvm::dyn_cast<StringAttr>(dim))
+      printer << symbol.getValue();
+    else
+      printer << llvm::cast<IntegerAttr>(dim).getInt();
+  });
+  printer << "], " << getElementType() << ">";
+}
+
+LogicalResult SpecTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                     ArrayRef<Attribute> dims, Type elementType) {
+  if (dims.empty())
+    return emitError() << "!tmix.tensor needs at least one dimension (use a scalar type "
+                          "for rank 0)";
+  for (auto [index, dim] : llvm::enumerate(dims)) {
+    // Only builders can make other attributes; the parser makes i64s and strings.
+    auto size = llvm::dyn_cast<IntegerAttr>(dim);
+    auto symbol = llvm::dyn_cast<StringAttr>(dim);
+    if ((!size || !size.getType().isInteger(64)) && !symbol)
+      return emitError() << "dimension #" << index
+                         << " must be an i64 integer or a size symbol, got " << dim;
+    if (size) {
+      if (size.getInt() <= 0)
+        return emitError() << "dimension #" << index << " is " << size.getInt()
+                           << "; sizes must be positive";
+      continue;
+    }
+    if (!isIdentifier(symbol.getValue()))
+      return emitError() << "dimension #" << index << " '" << symbol.getValue()
+                         << "' is not a size symbol (an identifier)";
+  }
+  if (!isSpecScalarType(elementType))
+    return emitError() << "element type must be one of f32 f16 bf16 i32 i64 i1, got "
+                       << elementType;
+  return success();
+}
+
+unsigned SpecTensorType::getRank() const { return getDims().size(); }
+
+std::optional<int64_t> SpecTensorType::getStaticSize(unsigned index) const {
+  if (auto size = llvm::dyn_cast<IntegerAttr>(getDims()[index]))
+    return size.getInt();
+  return std::nullopt;
+}
+
+StringRef SpecTensorType::getSymbol(unsigned index) const {
+  if (auto symbol = llvm::dyn_cast<StringAttr>(getDims()[index]))
+    return symbol.getValue();
+  return {};
+}
+
+bool SpecTensorType::isFloat() const {
+  Type type = getElementType();
+  return type.isF32() || type.isF16() || type.isBF16();
+}

@@ -1,0 +1,260 @@
+//===- AST.h - Syntax tree of a .tmix file ----------------------*- C++ -*-===//
+//
+// What the parser builds and Sema annotates: specs, their signatures, statements and
+// expressions, each with the source location it came from. Sema writes each
+// expression's type into it; IRGen reads the annotated tree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_FRONTEND_AST_H
+#define TMIX_FRONTEND_AST_H
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/SMLoc.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tmix {
+
+/// A dimension of a declared shape: a literal size or a size symbol.
+struct Dim {
+  llvm::SMLoc loc;
+  std::string symbol; // empty for a literal
+  int64_t size = 0;
+
+  bool isSymbol() const { return !symbol.empty(); }
+  bool operator==(const Dim &o) const {
+    return symbol == o.symbol && (isSymbol() || size == o.size);
+  }
+  bool operator!=(const Dim &o) const { return !(*this == o); }
+  std::string str() const { return isSymbol() ? symbol : std::to_string(size); }
+};
+
+enum class ElemType { F32, F16, BF16, I32, I64, Bool };
+const char *spelling(ElemType type);
+inline bool isFloat(ElemType type) {
+  return type == ElemType::F32 || type == ElemType::F16 || type == ElemType::BF16;
+}
+
+/// `f32` or `bf16[B, H, N, 128]`.
+struct TypeDecl {
+  llvm::SMLoc loc;
+  ElemType elem = ElemType::F32;
+  bool isTensor = false;
+  std::vector<Dim> dims;
+};
+
+/// A literal default of a scalar argument.
+struct Literal {
+  llvm::SMLoc loc;
+  enum Kind { Int, Float, Bool } kind = Int;
+  int64_t intValue = 0;
+  double floatValue = 0.0;
+  bool boolValue = false;
+};
+
+struct Param {
+  llvm::SMLoc loc;
+  std::string name;
+  TypeDecl type;
+  std::optional<Literal> defaultValue;
+};
+
+struct ResultDecl {
+  llvm::SMLoc loc;
+  std::string name;
+  TypeDecl type;
+  int finalState = -1; // recurrence: the state this output takes at the end (Sema)
+};
+
+//===----------------------------------------------------------------------===//
+// Value types (filled in by Sema)
+//===----------------------------------------------------------------------===//
+
+/// The type of an expression: a bool, int or float scalar, or an f32 vector or
+/// matrix (recurrences only) with symbolic dims.
+struct ValueType {
+  enum Kind { Invalid, Bool, Int, Float } kind = Invalid;
+  std::vector<Dim> dims; // empty: a scalar
+
+  static ValueType scalar(Kind kind) { return ValueType{kind, {}}; }
+  bool isScalar() const { return dims.empty(); }
+  bool isInvalid() const { return kind == Invalid; }
+  bool isNumber() const { return kind == Int || kind == Float; }
+  bool sameShape(const ValueType &o) const { return dims == o.dims; }
+  std::string str() const;
+};
+
+//===----------------------------------------------------------------------===//
+// Expressions
+//===----------------------------------------------------------------------===//
+
+class Expr {
+public:
+  enum Kind { Number, BoolLiteral, Name, Index, Call, Unary, Binary, Ternary };
+  Expr(Kind kind, llvm::SMLoc loc) : kind(kind), loc(loc) {}
+  virtual ~Expr() = default;
+
+  Kind getKind() const { return kind; }
+  llvm::SMLoc getLoc() const { return loc; }
+
+  /// Written by Sema.
+  ValueType type;
+  /// The height of this expression's tree; the parser bounds it so that the recursive
+  /// passes over expressions cannot exhaust the stack.
+  unsigned height = 1;
+
+private:
+  Kind kind;
+  llvm::SMLoc loc;
+};
+using ExprPtr = std::unique_ptr<Expr>;
+
+struct NumberExpr : Expr {
+  NumberExpr(llvm::SMLoc loc, bool isInt, int64_t intValue, double floatValue)
+      : Expr(Number, loc), isInt(isInt), intValue(intValue), floatValue(floatValue) {}
+  bool isInt;
+  int64_t intValue;
+  double floatValue;
+  static bool classof(const Expr *e) { return e->getKind() == Number; }
+};
+
+struct BoolLiteralExpr : Expr {
+  BoolLiteralExpr(llvm::SMLoc loc, bool value) : Expr(BoolLiteral, loc), value(value) {}
+  bool value;
+  static bool classof(const Expr *e) { return e->getKind() == BoolLiteral; }
+};
+
+struct Stmt;
+
+/// What a name refers to; Sema resolves it, IRGen reads it.
+struct NameRef {
+  enum Kind {
+    Unresolved,
+    Index,      // b, h, i, j (number: 0..3)
+    Score,      // s
+    Time,       // t
+    SizeSymbol, // a dimension symbol (symbol: its name)
+    Param,      // an argument (number: its position)
+    Let,        // let (stmt)
+    State,      // a recurrence state (number: its declaration index)
+  } kind = Unresolved;
+  unsigned number = 0;
+  const Stmt *stmt = nullptr;
+};
+
+struct NameExpr : Expr {
+  NameExpr(llvm::SMLoc loc, std::string name) : Expr(Name, loc), name(std::move(name)) {}
+  std::string name;
+  NameRef ref;
+  static bool classof(const Expr *e) { return e->getKind() == Name; }
+};
+
+/// `doc[b, i]` in attention, `x[t]` in a recurrence.
+struct IndexExpr : Expr {
+  IndexExpr(llvm::SMLoc loc, std::string name, std::vector<ExprPtr> indices)
+      : Expr(Index, loc), name(std::move(name)), indices(std::move(indices)) {}
+  std::string name;
+  unsigned param = 0; // the argument read, set by Sema
+  std::vector<ExprPtr> indices;
+  static bool classof(const Expr *e) { return e->getKind() == Index; }
+};
+
+struct CallExpr : Expr {
+  CallExpr(llvm::SMLoc loc, std::string callee, std::vector<ExprPtr> args)
+      : Expr(Call, loc), callee(std::move(callee)), args(std::move(args)) {}
+  std::string callee;
+  std::vector<ExprPtr> args;
+  static bool classof(const Expr *e) { return e->getKind() == Call; }
+};
+
+struct UnaryExpr : Expr {
+  enum Op { Neg, Plus, Not };
+  UnaryExpr(llvm::SMLoc loc, Op op, ExprPtr operand)
+      : Expr(Unary, loc), op(op), operand(std::move(operand)) {}
+  Op op;
+  ExprPtr operand;
+  static bool classof(const Expr *e) { return e->getKind() == Unary; }
+};
+
+struct BinaryExpr : Expr {
+  enum Op { Add, Sub, Mul, Div, Rem, MatMul, And, Or, Eq, Ne, Lt, Le, Gt, Ge };
+  BinaryExpr(llvm::SMLoc loc, Op op, ExprPtr lhs, ExprPtr rhs)
+      : Expr(Binary, loc), op(op), lhs(std::move(lhs)), rhs(std::move(rhs)) {}
+  Op op;
+  ExprPtr lhs, rhs;
+  static const char *spelling(Op op);
+  static bool classof(const Expr *e) { return e->getKind() == Binary; }
+};
+
+struct TernaryExpr : Expr {
+  TernaryExpr(llvm::SMLoc loc, ExprPtr cond, ExprPtr thenExpr, ExprPtr elseExpr)
+      : Expr(Ternary, loc), cond(std::move(cond)), thenExpr(std::move(thenExpr)),
+        elseExpr(std::move(elseExpr)) {}
+  ExprPtr cond, thenExpr, elseExpr;
+  static bool classof(const Expr *e) { return e->getKind() == Ternary; }
+};
+
+//===----------------------------------------------------------------------===//
+// Statements and specs
+//===----------------------------------------------------------------------===//
+
+struct Stmt {
+  enum Kind {
+    Invalid, // not a statement (only while parsing)
+    // Attention: `scale = E`, `mask = E`, `score = E`, `rope = E`, `sink = E`.
+    Scale,
+    Mask,
+    Score,
+    Rope,
+    Sink,
+    Let,        // let NAME = E
+    State,      // state NAME: TYPE [= INIT]
+    Assign,     // NAME = E           (a state update, or FINAL = S)
+    StepAssign, // NAME[INDICES] = E  (a per-step output)
+  };
+  Kind kind = Invalid;
+  llvm::SMLoc loc;     // the statement's first token
+  bool broken = false; // had a syntax error (already reported)
+  std::string name; // Let, State, Assign, StepAssign
+  llvm::SMLoc nameLoc;
+  ExprPtr value;                // all but State
+  std::vector<ExprPtr> indices; // StepAssign
+  TypeDecl stateType;           // State
+  std::string init;             // State: argument name, or empty
+  llvm::SMLoc initLoc;
+  unsigned target = 0;  // Sema: the state updated (Assign), the output (StepAssign),
+                        // or the argument holding the initial state (State with init)
+  bool isFinal = false; // Sema: an Assign that names the final value of a state
+
+  static const char *keyword(Kind kind);
+};
+
+struct Spec {
+  enum Kind { Attention, Recurrence } kind = Attention;
+  llvm::SMLoc loc;
+  std::string name;
+  llvm::SMLoc nameLoc;
+  std::vector<Param> params;
+  std::vector<ResultDecl> results;
+  std::vector<Stmt> body;
+  llvm::SMLoc closeLoc; // the closing '}'
+  bool hasBrokenStatements = false;
+
+  // Recurrences, filled in by Sema.
+  std::string timeSymbol;
+  std::vector<Dim> parallelDims;
+};
+
+struct Module {
+  // Specs hold their own addresses (NameRef::stmt), so they never move.
+  std::vector<std::unique_ptr<Spec>> specs;
+};
+
+} // namespace tmix
+
+#endif // TMIX_FRONTEND_AST_H

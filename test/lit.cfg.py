@@ -1,0 +1,43 @@
+# lit.cfg.py: the tmix lit suite. Tools resolve through PATH: the build's bin/ first
+# (tmix-opt, tmixc), then LLVM's (FileCheck, not, count, split-file).
+import os
+import shutil
+
+import lit.formats
+
+config.name = "tmix"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".tmix", ".test"]
+config.excludes = ["Inputs", "fuzz", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.tmix_obj_root, "test")
+
+llvm_tools_dir = getattr(config, "llvm_tools_dir", "") or "/usr/lib/llvm-22/bin"
+path = [config.tmix_tools_dir, llvm_tools_dir, config.environment.get("PATH", os.environ.get("PATH", ""))]
+config.environment["PATH"] = os.pathsep.join(path)
+
+config.substitutions.append(("%examples", os.path.join(config.tmix_src_root, "examples")))
+
+
+def find_ptxas():
+    """ptxas from the configure step, else CUDA_HOME/bin, /usr/local/cuda/bin, PATH."""
+    if getattr(config, "ptxas", "") and os.path.exists(config.ptxas):
+        return config.ptxas
+    candidates = []
+    if os.environ.get("CUDA_HOME"):
+        candidates.append(os.path.join(os.environ["CUDA_HOME"], "bin", "ptxas"))
+    candidates.append("/usr/local/cuda/bin/ptxas")
+    for candidate in candidates:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("ptxas")
+
+
+ptxas = find_ptxas()
+if ptxas:
+    config.available_features.add("ptxas")
+    config.environment["PATH"] = os.pathsep.join([os.path.dirname(ptxas), config.environment["PATH"]])
+    for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"):
+        if var in os.environ:
+            config.environment[var] = os.environ[var]

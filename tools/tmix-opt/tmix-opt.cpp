@@ -1,0 +1,24 @@
+//===- tmix-opt.cpp - mlir-opt with the tmix dialect ----------------------===//
+//
+// Parses, verifies, transforms and prints tmix IR; the driver of the dialect and pass
+// tests. Every upstream dialect and pass is registered too, so lowered IR round-trips.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TmixDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllPasses();
+  registry.insert<mlir::tmix::TmixDialect>();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "tmix optimizer driver\n", registry));
+}

@@ -1,0 +1,190 @@
+//===- tmixc.cpp - The tmix compiler driver -------------------------------===//
+//
+// `tmixc check|emit|run|build FILE.tmix [options]`, the command-line contract of
+// DESIGN.md. Bad input gives one clear error and exit status 1; subcommands and stages
+// that later work brings say so with exit status 2.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TmixOps.h"
+#include "frontend/Frontend.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <optional>
+#include <string>
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitNotImplemented = 2;
+
+const char *const kUsage =
+    "usage: tmixc check FILE.tmix\n"
+    "       tmixc emit FILE.tmix --stage=spec|tiled|llvm|ptx [--target=cpu|sm_80|sm_90a] "
+    "[--kernel=NAME]\n"
+    "       tmixc run FILE.tmix --kernel=NAME --sizes=B=2,H=8,... [--set=NAME=VALUE] "
+    "[--target=cpu] [--seed=N]\n"
+    "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench]\n"
+    "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR\n";
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "tmixc: error: " << message << "\n";
+  return kExitError;
+}
+
+/// The options of every subcommand; each subcommand accepts the ones it uses.
+struct Options {
+  std::string command;
+  std::string file;
+  std::optional<std::string> stage, target, kernel, sizes, seed, inputs, outputs, output;
+  llvm::SmallVector<std::string> sets;
+  bool check = false, bench = false;
+};
+
+/// Parses `argv` into `options`; returns an error message or an empty string.
+std::string parseArgs(int argc, char **argv, Options &options) {
+  if (argc < 2)
+    return "missing subcommand";
+  options.command = argv[1];
+  for (int index = 2; index < argc; ++index) {
+    llvm::StringRef arg = argv[index];
+    if (!arg.starts_with("-")) {
+      if (!options.file.empty())
+        return "more than one input file ('" + options.file + "' and '" + arg.str() +
+               "')";
+      options.file = arg.str();
+      continue;
+    }
+    if (arg == "-o") {
+      if (index + 1 >= argc)
+        return "'-o' needs a directory";
+      options.output = argv[++index];
+      continue;
+    }
+    if (arg == "--check" || arg == "--bench") {
+      (arg == "--check" ? options.check : options.bench) = true;
+      continue;
+    }
+    auto [key, value] = arg.split('=');
+    if (!arg.contains('='))
+      return "unknown option '" + arg.str() + "'";
+    if (value.empty())
+      return "option '" + key.str() + "' needs a value";
+    std::optional<std::string> *slot =
+        llvm::StringSwitch<std::optional<std::string> *>(key)
+            .Case("--stage", &options.stage)
+            .Case("--target", &options.target)
+            .Case("--kernel", &options.kernel)
+            .Case("--sizes", &options.sizes)
+            .Case("--seed", &options.seed)
+            .Case("--inputs", &options.inputs)
+            .Case("--outputs", &options.outputs)
+            .Default(nullptr);
+    if (key == "--set") {
+      options.sets.push_back(value.str());
+      continue;
+    }
+    if (!slot)
+      return "unknown option '" + key.str() + "'";
+    *slot = value.str();
+  }
+  if (options.file.empty())
+    return "missing input file";
+  return {};
+}
+
+/// Reads and compiles the file; null after printing the diagnostics.
+mlir::OwningOpRef<mlir::ModuleOp> compileFile(const Options &options,
+                                              llvm::SourceMgr &sourceMgr,
+                                              mlir::MLIRContext &context) {
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(options.file, /*IsText=*/true);
+  if (std::error_code error = buffer.getError()) {
+    fail("cannot open '" + options.file + "': " + error.message());
+    return nullptr;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  mlir::OwningOpRef<mlir::ModuleOp> module = tmix::compileSpecs(sourceMgr, context);
+  if (module && mlir::failed(mlir::verify(*module))) {
+    fail("internal error: the IR built for '" + options.file +
+         "' does not verify (see above); please report this spec");
+    return nullptr;
+  }
+  return module;
+}
+
+int emit(const Options &options, mlir::ModuleOp module) {
+  std::string stage = options.stage.value_or("");
+  if (stage.empty())
+    return fail("'emit' needs --stage=spec|tiled|llvm|ptx");
+  if (stage == "tiled" || stage == "llvm" || stage == "ptx") {
+    llvm::errs() << "tmixc: --stage=" << stage
+                 << " is not implemented yet (it comes with the code generators)\n";
+    return kExitNotImplemented;
+  }
+  if (stage != "spec")
+    return fail("unknown stage '" + stage + "' (expected spec, tiled, llvm or ptx)");
+  if (options.target && *options.target != "cpu" && *options.target != "sm_80" &&
+      *options.target != "sm_90a")
+    return fail("unknown target '" + *options.target +
+                "' (expected cpu, sm_80 or sm_90a)");
+
+  if (options.kernel) {
+    mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(module, *options.kernel);
+    if (!spec)
+      return fail("no spec named '" + *options.kernel + "' in '" + options.file + "'");
+    // Keep only the requested spec.
+    for (mlir::Operation &op : llvm::make_early_inc_range(*module.getBody()))
+      if (&op != spec)
+        op.erase();
+  }
+  module.print(llvm::outs());
+  llvm::outs() << "\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options options;
+  std::string error = parseArgs(argc, argv, options);
+  if (!error.empty()) {
+    if (argc >= 2 &&
+        (llvm::StringRef(argv[1]) == "--help" || llvm::StringRef(argv[1]) == "-h")) {
+      llvm::outs() << kUsage;
+      return 0;
+    }
+    llvm::errs() << "tmixc: error: " << error << "\n" << kUsage;
+    return kExitError;
+  }
+  bool known = llvm::StringSwitch<bool>(options.command)
+                   .Cases({"check", "emit", "run", "build"}, true)
+                   .Default(false);
+  if (!known)
+    return fail("unknown subcommand '" + options.command +
+                "' (expected check, emit, run "
+                "or build)");
+
+  mlir::MLIRContext context;
+  tmix::loadFrontendDialects(context);
+  llvm::SourceMgr sourceMgr;
+  mlir::OwningOpRef<mlir::ModuleOp> module = compileFile(options, sourceMgr, context);
+  if (!module)
+    return kExitError;
+
+  if (options.command == "check")
+    return 0;
+  if (options.command == "emit")
+    return emit(options, *module);
+  llvm::errs() << "tmixc: '" << options.command
+               << "' is not implemented yet (it comes with the CPU and GPU code "
+                  "generators)\n";
+  return kExitNotImplemented;
+}
