@@ -220,7 +220,7 @@ struct Stmt {
   Kind kind = Invalid;
   llvm::SMLoc loc;     // the statement's first token
   bool broken = false; // had a syntax error (already reported)
-  std::string name; // Let, State, Assign, StepAssign
+  std::string name;    // Let, State, Assign, StepAssign
   llvm::SMLoc nameLoc;
   ExprPtr value;                // all but State
   std::vector<ExprPtr> indices; // StepAssign

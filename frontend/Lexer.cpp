@@ -173,6 +173,13 @@ Token Lexer::next() {
     report(cookie, llvm::SMLoc::getFromPointer(start),
            llvm::Twine("unexpected byte 0x") + llvm::Twine::utohexstr(byte) +
                " (tmix source is ASCII)");
+  // A multi-byte UTF-8 character is one mistake: skip its continuation bytes.
+  constexpr unsigned char kUtf8LeadMin = 0xC0, kUtf8ContinuationMask = 0xC0,
+                          kUtf8Continuation = 0x80;
+  if (byte >= kUtf8LeadMin)
+    while (cur != buffer.end() && (static_cast<unsigned char>(*cur) &
+                                   kUtf8ContinuationMask) == kUtf8Continuation)
+      ++cur;
   return make(TokenKind::Error, start, startsLine);
 }
 

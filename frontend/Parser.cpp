@@ -40,9 +40,11 @@ bool Parser::consumeIf(TokenKind kind) {
 }
 
 void Parser::errorHere(const llvm::Twine &message) {
-  // The lexer has already reported a bad token; one error per mistake.
-  if (tok.is(TokenKind::Error))
+  // The lexer has already reported a bad token, and a second error at the place of the
+  // last one (an unfinished statement at the end of the file) only echoes it.
+  if (tok.is(TokenKind::Error) || tok.loc == lastErrorLoc)
     return;
+  lastErrorLoc = tok.loc;
   diags.error(tok.loc, message);
 }
 
@@ -78,6 +80,9 @@ bool Parser::atStatementStart() const {
 }
 
 void Parser::skipToStatementStart() {
+  // The spec's closing brace ends recovery: it is not part of the broken statement.
+  if (tok.is(TokenKind::RBrace) || tok.is(TokenKind::Eof))
+    return;
   consume();
   while (!tok.is(TokenKind::Eof) && !tok.is(TokenKind::RBrace) && !atStatementStart() &&
          !(tok.startsLine &&
@@ -367,7 +372,8 @@ bool Parser::parseStatementInto(Stmt &stmt) {
   }
   std::string target = stmt.kind == Stmt::Assign || stmt.kind == Stmt::StepAssign
                            ? stmt.name
-                           : Stmt::keyword(stmt.kind);
+                       : stmt.kind == Stmt::Let ? "let " + stmt.name
+                                                : Stmt::keyword(stmt.kind);
   if (!expect(TokenKind::Assign, "after '" + target + "'"))
     return false;
   stmt.value = parseExpr();

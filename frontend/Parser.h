@@ -66,7 +66,8 @@ private:
   Lexer lexer;
   SourceDiagnostics &diags;
   Token tok;
-  unsigned depth = 0; // of parseExpr/parseUnary recursion
+  unsigned depth = 0;
+  llvm::SMLoc lastErrorLoc; // of parseExpr/parseUnary recursion
 };
 
 } // namespace tmix

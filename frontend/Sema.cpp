@@ -93,6 +93,9 @@ private:
   void checkSignatureNames();
   void checkDefaults();
   void checkBoundSymbols(const TypeDecl &type, const Twine &what);
+  bool isBound(const Dim &dim) const;
+  /// False when a dimension uses a size symbol already reported as bad.
+  bool allValid(const std::vector<Dim> &dims) const;
   void checkAttentionSignature();
   void checkSameDim(const Param &a, size_t dimA, const TypeDecl &b,
                     const std::string &nameB, size_t dimB, const char *role);
@@ -130,7 +133,8 @@ private:
   llvm::StringMap<unsigned> letIndexUse; // attention: IndexBits a let reads
   llvm::StringMap<unsigned> states;      // name -> declaration index
   llvm::StringMap<const Stmt *> laterStates;
-  llvm::StringSet<> broken; // names declared by statements with syntax errors
+  llvm::StringSet<> broken;          // names declared by statements with reported errors
+  llvm::StringSet<> rejectedSymbols; // size symbols with a reported error
   std::vector<const Stmt *> stateDecls;
 };
 
@@ -173,18 +177,23 @@ void SpecChecker::checkSignatureNames() {
       results[result.name] = index;
 
   // Size symbols are bound by the arguments' shapes.
+  // A rejected symbol is reported once and then treated as bound, so that its other
+  // uses do not echo the error.
   for (const Param &param : spec.params)
     for (const Dim &dim : param.type.dims) {
-      if (!dim.isSymbol() || sizeSymbols.contains(dim.symbol))
+      if (!dim.isSymbol() || sizeSymbols.contains(dim.symbol) ||
+          rejectedSymbols.contains(dim.symbol))
         continue;
       if (declared.contains(dim.symbol)) {
         error(dim.loc, "size symbol '" + dim.symbol + "' is already declared as " +
                            declared[dim.symbol]);
+        rejectedSymbols.insert(dim.symbol);
         continue;
       }
       if (const char *meaning = reservedMeaning(dim.symbol)) {
         error(dim.loc, "'" + dim.symbol + "' is reserved for " + meaning +
                            " and can't name a size symbol");
+        rejectedSymbols.insert(dim.symbol);
         continue;
       }
       sizeSymbols.insert(dim.symbol);
@@ -199,9 +208,21 @@ void SpecChecker::checkSignatureNames() {
 
 void SpecChecker::checkBoundSymbols(const TypeDecl &type, const Twine &what) {
   for (const Dim &dim : type.dims)
-    if (dim.isSymbol() && !sizeSymbols.contains(dim.symbol))
+    if (!isBound(dim)) {
       error(dim.loc, "size symbol '" + dim.symbol + "' of " + what +
                          " is not bound by any argument's shape");
+      rejectedSymbols.insert(dim.symbol);
+    }
+}
+
+bool SpecChecker::isBound(const Dim &dim) const {
+  return !dim.isSymbol() || sizeSymbols.contains(dim.symbol) ||
+         rejectedSymbols.contains(dim.symbol);
+}
+
+bool SpecChecker::allValid(const std::vector<Dim> &dims) const {
+  return llvm::none_of(
+      dims, [&](const Dim &dim) { return rejectedSymbols.contains(dim.symbol); });
 }
 
 void SpecChecker::checkDefaults() {
@@ -235,7 +256,8 @@ void SpecChecker::checkDefaults() {
 void SpecChecker::checkSameDim(const Param &a, size_t dimA, const TypeDecl &b,
                                const std::string &nameB, size_t dimB, const char *role) {
   const Dim &da = a.type.dims[dimA], &db = b.dims[dimB];
-  if (da != db)
+  if (da != db && !rejectedSymbols.contains(da.symbol) &&
+      !rejectedSymbols.contains(db.symbol))
     error(db.loc, Twine("'") + nameB + "' has " + role + " " + db.str() + " but '" +
                       a.name + "' has " + da.str() +
                       "; they must be the same symbol or literal");
@@ -552,8 +574,12 @@ void SpecChecker::checkStateDecl(Stmt &stmt) {
       stmt.target = it->second;
     }
   }
-  if (!declareName(stmt.name, stmt.nameLoc, "a state") || !ok)
+  if (!declareName(stmt.name, stmt.nameLoc, "a state"))
     return;
+  if (!ok) {
+    broken.insert(stmt.name); // its uses would only echo the error
+    return;
+  }
   states[stmt.name] = stateDecls.size();
   stateDecls.push_back(&stmt);
 }
@@ -564,10 +590,15 @@ void SpecChecker::checkAssign(Stmt &stmt) {
     ResultDecl &result = spec.results[it->second];
     stmt.target = it->second;
     auto *name = llvm::dyn_cast<NameExpr>(stmt.value.get());
+    // On an error the output counts as assigned: "never assigned" would only echo it.
+    stmt.broken = true;
+    if (name && broken.contains(name->name))
+      return;
     if (llvm::is_contained(result.type.dims, Dim{{}, spec.timeSymbol, 0})) {
       error(stmt.nameLoc, "output '" + stmt.name + "' has the time dimension " +
                               spec.timeSymbol + ": write it per step as '" + stmt.name +
                               "[t] = ...'");
+      stmt.broken = false; // not an assignment of the output
       return;
     }
     if (!name || !states.contains(name->name)) {
@@ -588,10 +619,12 @@ void SpecChecker::checkAssign(Stmt &stmt) {
     }
     if (result.finalState >= 0) {
       error(stmt.loc, "output '" + stmt.name + "' is assigned twice");
+      stmt.broken = false; // the first assignment counts
       return;
     }
     result.finalState = state;
     stmt.isFinal = true;
+    stmt.broken = false;
     return;
   }
 
@@ -651,7 +684,7 @@ void SpecChecker::checkStepAssign(Stmt &stmt) {
               dimList(spec.parallelDims) + " then the time dimension " + spec.timeSymbol);
     return;
   }
-  if (type.isInvalid())
+  if (type.isInvalid() || !allValid(dims))
     return;
   ValueType expected{ValueType::Float, std::vector<Dim>(time + 1, dims.end())};
   if (!type.isNumber() || type.dims != expected.dims)
@@ -887,7 +920,8 @@ ValueType SpecChecker::checkIndex(IndexExpr &expr, Context &ctx) {
   if (expr.indices.size() != param.type.dims.size()) {
     error(expr.getLoc(), "'" + expr.name + "' has " + Twine(param.type.dims.size()) +
                              " dimensions but is read with " +
-                             Twine(expr.indices.size()) + " indices");
+                             Twine(expr.indices.size()) +
+                             (expr.indices.size() == 1 ? " index" : " indices"));
     return invalid;
   }
   return ok ? ValueType::scalar(kindOf(param.type.elem)) : invalid;

@@ -2,6 +2,7 @@
 # (tmix-opt, tmixc), then LLVM's (FileCheck, not, count, split-file).
 import os
 import shutil
+import subprocess
 
 import lit.formats
 
@@ -41,3 +42,8 @@ if ptxas:
     for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"):
         if var in os.environ:
             config.environment[var] = os.environ[var]
+
+# The numpy cross-check of the end-to-end tests runs with Debian's python3 and numpy.
+if subprocess.run(["/usr/bin/python3", "-c", "import numpy"], capture_output=True).returncode == 0:
+    config.available_features.add("numpy")
+config.substitutions.append(("%python", "/usr/bin/python3"))

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # libclang-rt-22-dev (sanitizers, libFuzzer) is only a Recommends of clang-22: named so
 # that the fuzzer links where apt skips recommended packages.
 packages=(cmake ninja-build ccache clang-22 libclang-rt-22-dev libmlir-22-dev
-          mlir-22-tools llvm-22-dev llvm-22-tools libfmt-dev)
+          mlir-22-tools llvm-22-dev llvm-22-tools libfmt-dev libgtest-dev python3-numpy)
 llvm_prefix=/usr/lib/llvm-22
 jobs=${TMIX_JOBS:-2}
 

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -18,6 +19,7 @@ int main(int argc, char **argv) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::registerAllPasses();
+  mlir::tmix::registerTmixPasses();
   registry.insert<mlir::tmix::TmixDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "tmix optimizer driver\n", registry));

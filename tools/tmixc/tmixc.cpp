@@ -8,6 +8,7 @@
 
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
+#include "tools/tmixc/RunCommand.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/SymbolTable.h"
@@ -32,7 +33,8 @@ const char *const kUsage =
     "[--kernel=NAME]\n"
     "       tmixc run FILE.tmix --kernel=NAME --sizes=B=2,H=8,... [--set=NAME=VALUE] "
     "[--target=cpu] [--seed=N]\n"
-    "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench]\n"
+    "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
+    "[--schedule=block_m=16,block_n=64]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR\n";
 
 int fail(const llvm::Twine &message) {
@@ -44,7 +46,8 @@ int fail(const llvm::Twine &message) {
 struct Options {
   std::string command;
   std::string file;
-  std::optional<std::string> stage, target, kernel, sizes, seed, inputs, outputs, output;
+  std::optional<std::string> stage, target, kernel, sizes, seed, inputs, outputs, output,
+      schedule;
   llvm::SmallVector<std::string> sets;
   bool check = false, bench = false;
 };
@@ -87,6 +90,7 @@ std::string parseArgs(int argc, char **argv, Options &options) {
             .Case("--seed", &options.seed)
             .Case("--inputs", &options.inputs)
             .Case("--outputs", &options.outputs)
+            .Case("--schedule", &options.schedule)
             .Default(nullptr);
     if (key == "--set") {
       options.sets.push_back(value.str());
@@ -183,6 +187,21 @@ int main(int argc, char **argv) {
     return 0;
   if (options.command == "emit")
     return emit(options, *module);
+  if (options.command == "run") {
+    tmix::RunOptions run;
+    run.file = options.file;
+    run.kernel = options.kernel;
+    run.sizes = options.sizes;
+    run.target = options.target;
+    run.seed = options.seed;
+    run.inputs = options.inputs;
+    run.outputs = options.outputs;
+    run.schedule = options.schedule;
+    run.sets.assign(options.sets.begin(), options.sets.end());
+    run.check = options.check;
+    run.bench = options.bench;
+    return tmix::runSpec(*module, run);
+  }
   llvm::errs() << "tmixc: '" << options.command
                << "' is not implemented yet (it comes with the CPU and GPU code "
                   "generators)\n";

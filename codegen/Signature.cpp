@@ -1,0 +1,73 @@
+//===- Signature.cpp - The runtime's view of a spec op --------------------===//
+//
+// One ParamDecl per argument and output, read from the spec op's properties.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Signature.h"
+
+#include "dialect/TmixOps.h"
+
+using namespace mlir;
+namespace rt = ::tmix::rt;
+using mlir::tmix::AttentionOp;
+using mlir::tmix::SpecTensorType;
+
+static rt::DType dtypeOf(Type type) {
+  if (type.isF16())
+    return rt::DType::F16;
+  if (type.isBF16())
+    return rt::DType::BF16;
+  if (type.isF32())
+    return rt::DType::F32;
+  if (type.isInteger(1))
+    return rt::DType::Bool;
+  if (type.isInteger(32))
+    return rt::DType::I32;
+  if (type.isInteger(64))
+    return rt::DType::I64;
+  return rt::DType::F64;
+}
+
+static rt::ParamDecl paramOf(StringRef name, Type type, Attribute defaultValue) {
+  rt::ParamDecl param;
+  param.name = name.str();
+  auto tensor = dyn_cast<SpecTensorType>(type);
+  param.isTensor = static_cast<bool>(tensor);
+  param.dtype = dtypeOf(tensor ? tensor.getElementType() : type);
+  if (tensor)
+    for (Attribute dim : tensor.getDims()) {
+      rt::DimDecl decl;
+      if (auto symbol = dyn_cast<StringAttr>(dim))
+        decl.symbol = symbol.getValue().str();
+      else
+        decl.size = cast<IntegerAttr>(dim).getInt();
+      param.dims.push_back(decl);
+    }
+  if (auto value = dyn_cast_or_null<FloatAttr>(defaultValue))
+    param.defaultValue = value.getValueAsDouble();
+  else if (auto value = dyn_cast_or_null<IntegerAttr>(defaultValue))
+    param.defaultValue = static_cast<double>(value.getValue().getSExtValue());
+  else if (auto value = dyn_cast_or_null<BoolAttr>(defaultValue))
+    param.defaultValue = value.getValue() ? 1.0 : 0.0;
+  return param;
+}
+
+rt::SpecSignature (::tmix::signatureOf)(Operation *specOp) {
+  rt::SpecSignature signature;
+  signature.name = SymbolTable::getSymbolName(specOp).getValue().str();
+  signature.isAttention = isa<AttentionOp>(specOp);
+  auto functionType =
+      cast<FunctionType>(cast<TypeAttr>(specOp->getAttr("function_type")).getValue());
+  auto argNames = cast<ArrayAttr>(specOp->getAttr("arg_names"));
+  auto defaults = cast<ArrayAttr>(specOp->getAttr("arg_defaults"));
+  auto resultNames = cast<ArrayAttr>(specOp->getAttr("result_names"));
+  for (auto [index, type] : llvm::enumerate(functionType.getInputs()))
+    signature.args.push_back(
+        paramOf(cast<StringAttr>(argNames[index]).getValue(), type,
+                index < defaults.size() ? defaults[index] : Attribute()));
+  for (auto [index, type] : llvm::enumerate(functionType.getResults()))
+    signature.results.push_back(
+        paramOf(cast<StringAttr>(resultNames[index]).getValue(), type, Attribute()));
+  return signature;
+}

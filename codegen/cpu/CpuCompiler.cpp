@@ -1,0 +1,132 @@
+//===- CpuCompiler.cpp - Specs to JIT-compiled CPU programs ---------------===//
+//
+// tmix passes take a spec to a loop program (passes/), upstream conversions take it to
+// the LLVM dialect, and the ExecutionEngine compiles it at -O3 for the host CPU (its
+// features, so that LLVM may vectorise for AVX-512 or AVX2).
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/cpu/CpuCompiler.h"
+
+#include "codegen/Signature.h"
+#include "dialect/TmixOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+
+using namespace mlir;
+namespace rt = ::tmix::rt;
+namespace cpu = ::tmix::cpu;
+using ::tmix::signatureOf;
+
+static constexpr unsigned kOptLevel = 3;
+
+LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &schedule) {
+  PassManager pm(module.getContext());
+  mlir::tmix::ScheduleOptions scheduleOptions;
+  if (schedule.blockM > 0)
+    scheduleOptions.blockM = schedule.blockM;
+  if (schedule.blockN > 0)
+    scheduleOptions.blockN = schedule.blockN;
+  pm.addPass(mlir::tmix::createSchedule(scheduleOptions));
+  pm.addPass(mlir::tmix::createLowerAttentionToLoops());
+  pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());
+  return pm.run(module);
+}
+
+LogicalResult cpu::lowerLoopsToLLVMDialect(ModuleOp module) {
+  PassManager pm(module.getContext());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(arith::createArithExpandOpsPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  return pm.run(module);
+}
+
+/// Reads the grid and size-symbol order the lowering put on the program function.
+static rt::KernelManifest manifestOf(Operation *specOp, func::FuncOp program) {
+  rt::KernelManifest manifest;
+  manifest.signature = signatureOf(specOp);
+  for (Attribute symbol : program->getAttrOfType<ArrayAttr>("tmix.size_symbols"))
+    manifest.sizeSymbols.push_back(cast<StringAttr>(symbol).getValue().str());
+  for (Attribute entry : program->getAttrOfType<ArrayAttr>("tmix.grid")) {
+    auto pair = cast<ArrayAttr>(entry);
+    rt::GridDimDecl dim;
+    if (auto symbol = dyn_cast<StringAttr>(pair[0]))
+      dim.dim.symbol = symbol.getValue().str();
+    else
+      dim.dim.size = cast<IntegerAttr>(pair[0]).getInt();
+    dim.tile = cast<IntegerAttr>(pair[1]).getInt();
+    manifest.grid.push_back(dim);
+  }
+  return manifest;
+}
+
+llvm::Expected<cpu::CompiledKernel> cpu::compileForCpu(Operation *specOp,
+                                                       const cpu::ScheduleOverride &schedule) {
+  static const bool targetsInitialized = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)targetsInitialized;
+
+  MLIRContext *context = specOp->getContext();
+  registerBuiltinDialectTranslation(*context);
+  registerLLVMDialectTranslation(*context);
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(specOp->getLoc());
+  module->getBody()->push_back(specOp->clone());
+  StringRef name = SymbolTable::getSymbolName(specOp).getValue();
+
+  // The manifest is read from the loop program, before the LLVM conversion drops the
+  // attributes it carries.
+  if (failed(lowerToLoops(*module, schedule)))
+    return llvm::createStringError("lowering '%s' to loops failed", name.str().c_str());
+  cpu::CompiledKernel kernel;
+  kernel.manifest = manifestOf(specOp, module->lookupSymbol<func::FuncOp>(name));
+  if (failed(lowerLoopsToLLVMDialect(*module)))
+    return llvm::createStringError("lowering '%s' to LLVM failed", name.str().c_str());
+
+  auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!machineBuilder)
+    return machineBuilder.takeError();
+  machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto targetMachine = machineBuilder->createTargetMachine();
+  if (!targetMachine)
+    return targetMachine.takeError();
+  auto transformer =
+      makeOptimizingTransformer(kOptLevel, /*sizeLevel=*/0, targetMachine->get());
+
+  ExecutionEngineOptions options;
+  options.transformer = transformer;
+  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine = ExecutionEngine::create(*module, options, std::move(*targetMachine));
+  if (!engine)
+    return engine.takeError();
+  (*engine)->initialize();
+  auto program = (*engine)->lookupPacked(("_mlir_ciface_" + name).str());
+  if (!program)
+    return program.takeError();
+  kernel.program = *program;
+  kernel.engine = std::move(*engine);
+  return kernel;
+}

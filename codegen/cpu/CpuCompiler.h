@@ -1,0 +1,45 @@
+//===- CpuCompiler.h - Specs to JIT-compiled CPU programs -------*- C++ -*-===//
+//
+// The CPU pipeline of one spec: schedule, lower to a loop program, lower to the LLVM
+// dialect, compile for the host with the ExecutionEngine. The result is a program
+// function and its manifest, which the runtime launches.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_CODEGEN_CPU_CPUCOMPILER_H
+#define TMIX_CODEGEN_CPU_CPUCOMPILER_H
+
+#include "runtime/CpuLauncher.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+
+namespace tmix::cpu {
+
+/// Tile sizes; 0 keeps the schedule pass's choice.
+struct ScheduleOverride {
+  int64_t blockM = 0;
+  int64_t blockN = 0;
+};
+
+struct CompiledKernel {
+  std::unique_ptr<mlir::ExecutionEngine> engine; // owns the code
+  rt::ProgramFn program = nullptr;
+  rt::KernelManifest manifest;
+};
+
+/// Lowers the spec ops of `module` to loop programs (the schedule, then the tmix
+/// lowerings), and loop programs to the LLVM dialect.
+mlir::LogicalResult lowerToLoops(mlir::ModuleOp module, const ScheduleOverride &schedule);
+mlir::LogicalResult lowerLoopsToLLVMDialect(mlir::ModuleOp module);
+
+/// Compiles one spec op for the host CPU.
+llvm::Expected<CompiledKernel> compileForCpu(mlir::Operation *specOp,
+                                             const ScheduleOverride &schedule);
+
+} // namespace tmix::cpu
+
+#endif // TMIX_CODEGEN_CPU_CPUCOMPILER_H

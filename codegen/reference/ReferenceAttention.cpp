@@ -1,0 +1,225 @@
+//===- ReferenceAttention.cpp - Reference softmax attention ---------------===//
+//
+// DSL.md's attention formula with plain loops in double: for every (b, h, i), the
+// scores of the kept keys (rope, scale, score), a max-subtracted softmax with the sink
+// logit in the denominator, o and lse.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/reference/SpecEvaluators.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace ::tmix::reference;
+namespace rt = ::tmix::rt;
+
+namespace {
+
+/// The statement ops of an attention body (null when absent).
+struct Statements {
+  mlir::tmix::ScaleOp scale;
+  mlir::tmix::MaskOp mask;
+  mlir::tmix::ScoreOp score;
+  mlir::tmix::SinkOp sink;
+  mlir::tmix::RopeOp rope;
+};
+
+Statements collectStatements(mlir::tmix::AttentionOp op) {
+  Statements statements;
+  for (Operation &statement : op.getBodyBlock()) {
+    if (auto scale = llvm::dyn_cast<mlir::tmix::ScaleOp>(statement))
+      statements.scale = scale;
+    else if (auto mask = llvm::dyn_cast<mlir::tmix::MaskOp>(statement))
+      statements.mask = mask;
+    else if (auto score = llvm::dyn_cast<mlir::tmix::ScoreOp>(statement))
+      statements.score = score;
+    else if (auto sink = llvm::dyn_cast<mlir::tmix::SinkOp>(statement))
+      statements.sink = sink;
+    else if (auto rope = llvm::dyn_cast<mlir::tmix::RopeOp>(statement))
+      statements.rope = rope;
+  }
+  return statements;
+}
+
+/// Row `[a, b, c, :]` of a rank-4 tensor, as doubles.
+std::vector<double> row(const rt::HostTensor &tensor, int64_t a, int64_t b, int64_t c) {
+  const std::vector<int64_t> &shape = tensor.shape();
+  int64_t base = ((a * shape[1] + b) * shape[2] + c) * shape[3];
+  std::vector<double> values(shape[3]);
+  for (int64_t d = 0; d < shape[3]; ++d)
+    values[d] = tensor.get(base + d);
+  return values;
+}
+
+/// Rotary embedding at position `pos`, half-split convention (DSL.md): for p < D/2,
+/// angle = pos * theta^(-2p/D), out[p] = a cos - c sin, out[p + D/2] = c cos + a sin,
+/// with a = x[p], c = x[p + D/2].
+std::vector<double> rotate(const std::vector<double> &x, int64_t pos, double theta) {
+  int64_t dim = static_cast<int64_t>(x.size()), half = dim / 2;
+  std::vector<double> out(dim);
+  for (int64_t p = 0; p < half; ++p) {
+    double angle =
+        static_cast<double>(pos) *
+        std::pow(theta, -2.0 * static_cast<double>(p) / static_cast<double>(dim));
+    double a = x[p], c = x[p + half];
+    out[p] = a * std::cos(angle) - c * std::sin(angle);
+    out[p + half] = c * std::cos(angle) + a * std::sin(angle);
+  }
+  return out;
+}
+
+double dot(const std::vector<double> &a, const std::vector<double> &b) {
+  double sum = 0.0;
+  for (size_t d = 0; d < a.size(); ++d)
+    sum += a[d] * b[d];
+  return sum;
+}
+
+/// A statement's scalar value as a double, checking that it is one.
+llvm::Expected<double> runFloat(RegionInterpreter &interpreter, Region &region,
+                                llvm::ArrayRef<RefValue> arguments) {
+  auto value = interpreter.runScalar(region, arguments);
+  if (!value)
+    return value.takeError();
+  return value->asDouble();
+}
+
+} // namespace
+
+namespace tmix::reference {
+
+llvm::Expected<std::vector<rt::HostTensor>>
+evaluateAttention(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter) {
+  const rt::HostTensor &q = interpreter.argumentTensor(0);
+  const rt::HostTensor &k = interpreter.argumentTensor(1);
+  const rt::HostTensor &v = interpreter.argumentTensor(2);
+  // Shapes were checked against the signature, so q/k/v agree where the spec says so.
+  int64_t batch = q.shape()[0], heads = q.shape()[1], queries = q.shape()[2],
+          headDim = q.shape()[3];
+  int64_t kvHeads = k.shape()[1], keys = k.shape()[2], valueDim = v.shape()[3];
+  if (kvHeads <= 0 || heads % kvHeads != 0)
+    return makeError("the query head count " + llvm::Twine(heads) +
+                     " is not a multiple of the key/value head count " +
+                     llvm::Twine(kvHeads));
+  int64_t group = heads / kvHeads;
+
+  Statements statements = collectStatements(op);
+  double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
+  if (statements.scale) {
+    auto value = runFloat(interpreter, statements.scale.getBody(), {});
+    if (!value)
+      return value.takeError();
+    scale = *value;
+  }
+  std::optional<double> theta;
+  if (statements.rope) {
+    if (headDim % 2 != 0)
+      return makeError("rope needs an even head dim, got " + llvm::Twine(headDim));
+    auto value = runFloat(interpreter, statements.rope.getBody(), {});
+    if (!value)
+      return value.takeError();
+    theta = *value;
+  }
+
+  std::vector<rt::HostTensor> outputs;
+  for (Type type : op.getSpecResultTypes()) {
+    auto shape = interpreter.resolveShape(llvm::cast<mlir::tmix::SpecTensorType>(type));
+    if (!shape)
+      return shape.takeError();
+    outputs.emplace_back(rt::DType::F64, *shape);
+  }
+  rt::HostTensor &o = outputs[0];
+  rt::HostTensor *lse = outputs.size() > 1 ? &outputs[1] : nullptr;
+  if (o.shape() != std::vector<int64_t>{batch, heads, queries, valueDim} ||
+      (lse && lse->shape() != std::vector<int64_t>{batch, heads, queries}))
+    return makeError("the outputs' shapes do not match q and v");
+  const double negInf = -std::numeric_limits<double>::infinity();
+
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      int64_t hk = h / group; // grouped-query attention: h / (H / HK)
+      std::optional<double> sink;
+      if (statements.sink) {
+        auto value = runFloat(interpreter, statements.sink.getBody(),
+                              {RefValue::ofInt(b), RefValue::ofInt(h)});
+        if (!value)
+          return value.takeError();
+        sink = *value;
+      }
+      std::vector<std::vector<double>> keyRows(keys);
+      for (int64_t j = 0; j < keys; ++j) {
+        keyRows[j] = row(k, b, hk, j);
+        if (theta)
+          keyRows[j] = rotate(keyRows[j], j, *theta);
+      }
+
+      for (int64_t i = 0; i < queries; ++i) {
+        std::vector<double> query = row(q, b, h, i);
+        if (theta)
+          query = rotate(query, i, *theta);
+
+        // Scores of the kept keys.
+        std::vector<int64_t> kept;
+        std::vector<double> scores;
+        for (int64_t j = 0; j < keys; ++j) {
+          llvm::SmallVector<RefValue, 5> indices = {
+              RefValue::ofInt(b), RefValue::ofInt(h), RefValue::ofInt(i),
+              RefValue::ofInt(j)};
+          if (statements.mask) {
+            auto keep = interpreter.runScalar(statements.mask.getBody(), indices);
+            if (!keep)
+              return keep.takeError();
+            if (keep->kind != RefValue::Kind::Bool)
+              return makeError("the mask must yield an i1");
+            if (!keep->b)
+              continue;
+          }
+          double s = scale * dot(query, keyRows[j]);
+          if (statements.score) {
+            indices.push_back(RefValue::ofFloat(s));
+            auto value = runFloat(interpreter, statements.score.getBody(), indices);
+            if (!value)
+              return value.takeError();
+            s = *value;
+          }
+          kept.push_back(j);
+          scores.push_back(s);
+        }
+
+        // Softmax with the max subtracted; the sink joins the denominator and lse only.
+        double maxScore = sink ? *sink : negInf;
+        for (double s : scores)
+          if (s > maxScore)
+            maxScore = s;
+        int64_t outBase = ((b * heads + h) * queries + i) * valueDim;
+        int64_t lseIndex = (b * heads + h) * queries + i;
+        if (maxScore == negInf) {
+          // No kept key (and no finite sink or score): o = 0, lse = -inf, never NaN.
+          for (int64_t d = 0; d < valueDim; ++d)
+            o.set(outBase + d, 0.0);
+          if (lse)
+            lse->set(lseIndex, negInf);
+          continue;
+        }
+        double denominator = sink ? std::exp(*sink - maxScore) : 0.0;
+        std::vector<double> acc(valueDim, 0.0);
+        for (size_t n = 0; n < kept.size(); ++n) {
+          double weight = std::exp(scores[n] - maxScore);
+          denominator += weight;
+          std::vector<double> value = row(v, b, hk, kept[n]);
+          for (int64_t d = 0; d < valueDim; ++d)
+            acc[d] += weight * value[d];
+        }
+        for (int64_t d = 0; d < valueDim; ++d)
+          o.set(outBase + d, acc[d] / denominator);
+        if (lse)
+          lse->set(lseIndex, maxScore + std::log(denominator));
+      }
+    }
+  }
+  return outputs;
+}
+
+} // namespace tmix::reference

@@ -1,0 +1,34 @@
+//===- ReferenceEvaluator.h - The float64 numerical oracle ------*- C++ -*-===//
+//
+// Evaluates a spec-level tmix.attention or tmix.recurrence directly from the
+// language's semantics, in double precision with plain loops. It shares no code with
+// the compiled path, so that the two can check each other: obviously correct, not fast.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_CODEGEN_REFERENCE_REFERENCEEVALUATOR_H
+#define TMIX_CODEGEN_REFERENCE_REFERENCEEVALUATOR_H
+
+#include "runtime/Bindings.h"
+#include "runtime/HostTensor.h"
+
+#include "llvm/Support/Error.h"
+
+#include <vector>
+
+namespace mlir {
+class Operation;
+} // namespace mlir
+
+namespace tmix {
+
+/// Evaluates a tmix.attention or tmix.recurrence op on `bindings` (one tensor or scalar
+/// per argument, every size symbol bound) in float64; returns one F64 HostTensor per
+/// output (shape from the output's declared dims under bindings.sizes), or an error
+/// message.
+llvm::Expected<std::vector<rt::HostTensor>>
+evaluateReference(mlir::Operation *specOp, const rt::Bindings &bindings);
+
+} // namespace tmix
+
+#endif // TMIX_CODEGEN_REFERENCE_REFERENCEEVALUATOR_H

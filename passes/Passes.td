@@ -1,0 +1,64 @@
+//===- Passes.td - tmix passes -------------------------------*- tablegen -*-===//
+//
+// Every tmix pass: one file per pass in passes/, named after it, with a lit test of
+// the same name in test/passes/.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_TD
+#define TMIX_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
+  let summary = "choose the schedule (tile sizes) of every spec";
+  let description = [{
+    Attaches `tmix.schedule` to every spec op: for attention, `block_m` query rows per
+    program and `block_n` keys per KV tile. Specs say what to compute; how to tile it
+    is decided here (heuristics now, autotuning later) and can be overridden for
+    experiments. An existing `tmix.schedule` is kept.
+  }];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", /*default=*/"16",
+           "query rows per attention program">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
+           "keys per attention KV tile">,
+  ];
+}
+
+def LowerAttentionToLoops : Pass<"tmix-lower-attention-to-loops", "::mlir::ModuleOp"> {
+  let summary = "lower tmix.attention to a program of loops with online softmax";
+  let description = [{
+    Replaces each `tmix.attention` by a `func.func` of the same name: one program of
+    the grid (batch, head, query tile of `block_m` rows). The program walks the keys in
+    tiles of `block_n` and carries the online-softmax state per row (running max and
+    sum in the log2 domain, the f32 accumulator): per tile, the masked scores, the tile
+    max, the rescale of the state, then the weighted sum of values. Fully masked rows
+    give o = 0 and lse = -inf; a sink logit joins the denominator at the end. See
+    KernelBuilder.h for the program's ABI.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "attention specs lowered">,
+  ];
+}
+
+def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::ModuleOp"> {
+  let summary = "lower tmix.recurrence to a step-by-step program of loops";
+  let description = [{
+    Replaces each `tmix.recurrence` by a `func.func` of the same name: one program per
+    point of the parallel dimensions, which runs the step region for t = 0 .. T-1 on
+    f32 state buffers. Vectors and matrices of the step become buffers allocated once
+    per program; tmix.map, outer, vecmat, matvec, dot and sum become loops.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "recurrence specs lowered">,
+  ];
+}
+
+#endif // TMIX_PASSES_TD

@@ -1,0 +1,42 @@
+//===- Schedule.cpp - Choose the tile sizes of every spec -----------------===//
+//
+// The schedule is decided here, never in a spec: query rows per attention program and
+// keys per KV tile, from the pass options (a fixed heuristic for now).
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TmixOps.h"
+#include "passes/Passes.h"
+
+namespace mlir::tmix {
+#define GEN_PASS_DEF_SCHEDULE
+#include "passes/Passes.h.inc"
+} // namespace mlir::tmix
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+namespace {
+struct Schedule : tmix::impl::ScheduleBase<Schedule> {
+  using ScheduleBase::ScheduleBase;
+
+  void runOnOperation() override {
+    if (blockM < 1 || blockN < 1) {
+      getOperation().emitError("tile sizes must be positive (block-m=")
+          << static_cast<int64_t>(blockM) << ", block-n=" << static_cast<int64_t>(blockN)
+          << ")";
+      return signalPassFailure();
+    }
+    Builder builder(&getContext());
+    getOperation().walk([&](AttentionOp op) {
+      if (op->hasAttr(kScheduleAttr))
+        return;
+      op->setAttr(
+          kScheduleAttr,
+          builder.getDictionaryAttr(
+              {builder.getNamedAttr("block_m", builder.getI64IntegerAttr(blockM)),
+               builder.getNamedAttr("block_n", builder.getI64IntegerAttr(blockN))}));
+    });
+  }
+};
+} // namespace

@@ -1,0 +1,129 @@
+//===- Bindings.cpp - Values bound to a spec's arguments ------------------===//
+//
+// Binds size symbols from the shapes of the tensors a call gets and checks them
+// against the declarations, so that a shape mismatch is one clear message naming both
+// places instead of a kernel reading out of bounds.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Bindings.h"
+
+#include <cassert>
+
+using namespace tmix::rt;
+
+namespace {
+
+/// Where a size symbol got its value, to name both places in a conflict.
+struct SymbolSource {
+  int64_t value = 0;
+  std::string argument; // empty: given by --sizes
+  size_t dim = 0;
+};
+
+std::string describeSource(const SymbolSource &source) {
+  return "argument '" + source.argument + "' (dim " + std::to_string(source.dim) + ")";
+}
+
+/// Checks that every size symbol a declaration uses is bound.
+std::string checkBound(const ParamDecl &decl, const char *role,
+                       const std::map<std::string, int64_t> &sizes) {
+  for (const DimDecl &dim : decl.dims) {
+    if (!dim.symbol.empty() && !sizes.count(dim.symbol))
+      return "size symbol '" + dim.symbol + "' of " + role + " '" + decl.name +
+             "' is not bound by any argument; give it with --sizes";
+  }
+  return "";
+}
+
+} // namespace
+
+std::string tmix::rt::declaredShapeString(const ParamDecl &decl) {
+  std::string text = "[";
+  for (size_t i = 0; i < decl.dims.size(); ++i) {
+    if (i)
+      text += ", ";
+    const DimDecl &dim = decl.dims[i];
+    text += dim.symbol.empty() ? std::to_string(dim.size) : dim.symbol;
+  }
+  return text + "]";
+}
+
+std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindings) {
+  std::map<std::string, SymbolSource> sources;
+  for (const auto &[symbol, value] : bindings.sizes) {
+    if (value <= 0)
+      return "--sizes gives " + symbol + "=" + std::to_string(value) +
+             "; sizes must be positive";
+    sources[symbol] = SymbolSource{value, "", 0};
+  }
+
+  if (bindings.tensors.size() < signature.args.size())
+    return "spec '" + signature.name + "' has " + std::to_string(signature.args.size()) +
+           " arguments but the call binds " + std::to_string(bindings.tensors.size());
+
+  for (size_t argIndex = 0; argIndex < signature.args.size(); ++argIndex) {
+    const ParamDecl &decl = signature.args[argIndex];
+    if (!decl.isTensor)
+      continue; // scalars have no shape to bind
+    const HostTensor &tensor = bindings.tensors[argIndex];
+    const std::vector<int64_t> &shape = tensor.shape();
+    if (shape.size() != decl.dims.size())
+      return "argument '" + decl.name + "' has rank " + std::to_string(shape.size()) +
+             " but is declared " + declaredShapeString(decl);
+
+    for (size_t dimIndex = 0; dimIndex < shape.size(); ++dimIndex) {
+      const DimDecl &dim = decl.dims[dimIndex];
+      int64_t actual = shape[dimIndex];
+      if (actual <= 0)
+        return "argument '" + decl.name + "' has size " + std::to_string(actual) +
+               " at dim " + std::to_string(dimIndex) + " (declared " +
+               declaredShapeString(decl) + "); sizes must be positive";
+      if (dim.symbol.empty()) {
+        if (actual != dim.size)
+          return "argument '" + decl.name + "' has " + std::to_string(actual) +
+                 " at dim " + std::to_string(dimIndex) + " but is declared " +
+                 declaredShapeString(decl);
+        continue;
+      }
+      auto [it, inserted] =
+          sources.try_emplace(dim.symbol, SymbolSource{actual, decl.name, dimIndex});
+      if (inserted || it->second.value == actual)
+        continue;
+      const SymbolSource &first = it->second;
+      if (first.argument.empty())
+        return "--sizes gives " + dim.symbol + "=" + std::to_string(first.value) +
+               " but argument '" + decl.name + "' has " + std::to_string(actual);
+      return "size symbol '" + dim.symbol + "' is " + std::to_string(first.value) +
+             " from " + describeSource(first) + " but " + std::to_string(actual) +
+             " from argument '" + decl.name + "' (dim " + std::to_string(dimIndex) + ")";
+    }
+  }
+
+  for (const auto &[symbol, source] : sources)
+    bindings.sizes[symbol] = source.value;
+
+  // Results take their shapes from the bound symbols, so each must have a value now.
+  for (const ParamDecl &result : signature.results) {
+    if (std::string error = checkBound(result, "result", bindings.sizes); !error.empty())
+      return error;
+  }
+  return "";
+}
+
+std::vector<int64_t> tmix::rt::shapeOf(const ParamDecl &decl,
+                                       const std::map<std::string, int64_t> &sizes) {
+  std::vector<int64_t> shape;
+  shape.reserve(decl.dims.size());
+  for (const DimDecl &dim : decl.dims) {
+    if (dim.symbol.empty()) {
+      shape.push_back(dim.size);
+      continue;
+    }
+    auto it = sizes.find(dim.symbol);
+    assert(it != sizes.end() && "shapeOf with an unbound size symbol");
+    // Without assertions an unbound symbol gives -1, which no tensor accepts.
+    shape.push_back(it == sizes.end() ? -1 : it->second);
+  }
+  return shape;
+}

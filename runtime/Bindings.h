@@ -1,0 +1,66 @@
+//===- Bindings.h - Values bound to a spec's arguments ----------*- C++ -*-===//
+//
+// What a call of a compiled spec (or of the reference evaluator) gets: one tensor or
+// scalar per spec argument, and the value of every size symbol. The kernel signature
+// describes the arguments without MLIR, so that the runtime can bind and check shapes
+// on its own.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_RUNTIME_BINDINGS_H
+#define TMIX_RUNTIME_BINDINGS_H
+
+#include "runtime/HostTensor.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tmix::rt {
+
+/// A dimension of a declared shape: a literal or a size symbol.
+struct DimDecl {
+  std::string symbol; // empty for a literal
+  int64_t size = 0;
+};
+
+/// One argument or output of a spec, as declared.
+struct ParamDecl {
+  std::string name;
+  DType dtype = DType::F32;
+  bool isTensor = false;
+  std::vector<DimDecl> dims;
+  std::optional<double> defaultValue; // scalars only
+};
+
+struct SpecSignature {
+  std::string name;
+  bool isAttention = true;
+  std::vector<ParamDecl> args;
+  std::vector<ParamDecl> results;
+};
+
+/// Values for every argument of one call.
+struct Bindings {
+  std::vector<HostTensor> tensors; // per argument; empty for scalar arguments
+  std::vector<double> scalars;     // per argument; unused for tensor arguments
+  std::map<std::string, int64_t> sizes;
+};
+
+/// Binds size symbols from the tensors' actual shapes and checks every literal and
+/// every repeated symbol. `sizes` may hold values given by the user (--sizes) for
+/// symbols no tensor binds or to check against. Returns an error message, or empty.
+std::string bindSizes(const SpecSignature &signature, Bindings &bindings);
+
+/// "[B, HK, M, 128]": a declared shape as written in the spec, for messages.
+std::string declaredShapeString(const ParamDecl &decl);
+
+/// The shape of a declared tensor under bound sizes (all symbols must be bound).
+std::vector<int64_t> shapeOf(const ParamDecl &decl,
+                             const std::map<std::string, int64_t> &sizes);
+
+} // namespace tmix::rt
+
+#endif // TMIX_RUNTIME_BINDINGS_H

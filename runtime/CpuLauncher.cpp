@@ -1,0 +1,111 @@
+//===- CpuLauncher.cpp - Running a compiled program grid on the CPU -------===//
+//
+// Builds the memref descriptors of the kernel ABI once per launch; each program call
+// only adds its own program id.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/CpuLauncher.h"
+
+#include <cstring>
+
+using namespace tmix::rt;
+
+namespace {
+
+/// A strided memref descriptor of any rank, laid out as MLIR's C interface expects:
+/// {T *allocated, T *aligned, int64 offset, int64 sizes[rank], int64 strides[rank]}.
+class MemRefDescriptor {
+public:
+  MemRefDescriptor(void *data, const std::vector<int64_t> &shape) {
+    fields.resize(3 + 2 * shape.size());
+    auto address = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
+    fields[0] = fields[1] = address;
+    fields[2] = 0;
+    int64_t stride = 1;
+    for (size_t dim = shape.size(); dim-- > 0;) {
+      fields[3 + dim] = shape[dim];
+      fields[3 + shape.size() + dim] = stride;
+      stride *= shape[dim];
+    }
+    pointer = fields.data();
+  }
+  /// The ABI passes a pointer to the descriptor; the packed entry a pointer to that.
+  void *packed() { return &pointer; }
+
+private:
+  std::vector<int64_t> fields;
+  void *pointer = nullptr;
+};
+
+int64_t dimValue(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) {
+  if (dim.symbol.empty())
+    return dim.size;
+  auto it = sizes.find(dim.symbol);
+  return it == sizes.end() ? -1 : it->second;
+}
+
+} // namespace
+
+int64_t tmix::rt::gridSize(const KernelManifest &manifest,
+                           const std::map<std::string, int64_t> &sizes) {
+  int64_t count = 1;
+  for (const GridDimDecl &dim : manifest.grid) {
+    int64_t extent = dimValue(dim.dim, sizes);
+    count *= (extent + dim.tile - 1) / dim.tile;
+  }
+  return count;
+}
+
+std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manifest,
+                                  Bindings &bindings, std::vector<HostTensor> &outputs,
+                                  ThreadPool &pool) {
+  const SpecSignature &signature = manifest.signature;
+  if (bindings.tensors.size() != signature.args.size() ||
+      outputs.size() != signature.results.size())
+    return "internal error: the call does not match the kernel's signature";
+
+  std::vector<int64_t> sizes;
+  for (const std::string &symbol : manifest.sizeSymbols) {
+    auto it = bindings.sizes.find(symbol);
+    if (it == bindings.sizes.end())
+      return "size symbol '" + symbol + "' is not bound";
+    sizes.push_back(it->second);
+  }
+
+  // One slot per ABI argument after the program id; descriptors own their storage.
+  std::vector<MemRefDescriptor> descriptors;
+  descriptors.reserve(signature.args.size() + signature.results.size() + 1);
+  std::vector<double> floatScalars(signature.args.size());
+  std::vector<int64_t> intScalars(signature.args.size());
+  std::vector<void *> slots;
+  for (size_t index = 0; index < signature.args.size(); ++index) {
+    const ParamDecl &arg = signature.args[index];
+    if (arg.isTensor) {
+      HostTensor &tensor = bindings.tensors[index];
+      descriptors.emplace_back(tensor.data(), tensor.shape());
+      slots.push_back(descriptors.back().packed());
+    } else if (isFloat(arg.dtype)) {
+      floatScalars[index] = bindings.scalars[index];
+      slots.push_back(&floatScalars[index]);
+    } else {
+      intScalars[index] = static_cast<int64_t>(bindings.scalars[index]);
+      slots.push_back(&intScalars[index]);
+    }
+  }
+  for (HostTensor &output : outputs) {
+    descriptors.emplace_back(output.data(), output.shape());
+    slots.push_back(descriptors.back().packed());
+  }
+  descriptors.emplace_back(sizes.data(), std::vector<int64_t>{(int64_t)sizes.size()});
+  slots.push_back(descriptors.back().packed());
+
+  pool.parallelFor(gridSize(manifest, bindings.sizes), [&](int64_t pid) {
+    std::vector<void *> args;
+    args.reserve(slots.size() + 1);
+    args.push_back(&pid);
+    args.insert(args.end(), slots.begin(), slots.end());
+    program(args.data());
+  });
+  return {};
+}

@@ -1,0 +1,45 @@
+//===- CpuLauncher.h - Running a compiled program grid on the CPU -*- C++ -*-===//
+//
+// A compiled spec is a program function (one program of the grid, see the kernel ABI in
+// passes/KernelBuilder.h) plus a manifest. The launcher binds tensors and scalars to
+// the ABI and runs every program of the grid on a thread pool. No MLIR here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_RUNTIME_CPULAUNCHER_H
+#define TMIX_RUNTIME_CPULAUNCHER_H
+
+#include "runtime/Bindings.h"
+#include "runtime/ThreadPool.h"
+
+namespace tmix::rt {
+
+/// The packed entry point of a program: one pointer per ABI argument.
+using ProgramFn = void (*)(void **);
+
+/// A dimension of the grid: ceil(dim / tile) programs.
+struct GridDimDecl {
+  DimDecl dim;
+  int64_t tile = 1;
+};
+
+struct KernelManifest {
+  SpecSignature signature;
+  std::vector<std::string> sizeSymbols; // the order of the program's sizes argument
+  std::vector<GridDimDecl> grid;        // outermost first
+};
+
+/// The number of programs of the grid under bound sizes.
+int64_t gridSize(const KernelManifest &manifest,
+                 const std::map<std::string, int64_t> &sizes);
+
+/// Runs every program of the grid. `outputs` hold one tensor per spec output, already
+/// shaped (shapeOf) and typed as declared; `bindings` have all sizes bound. Returns an
+/// error message, or empty.
+std::string launchOnCpu(ProgramFn program, const KernelManifest &manifest,
+                        Bindings &bindings, std::vector<HostTensor> &outputs,
+                        ThreadPool &pool);
+
+} // namespace tmix::rt
+
+#endif // TMIX_RUNTIME_CPULAUNCHER_H

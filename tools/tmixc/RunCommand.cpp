@@ -1,0 +1,481 @@
+//===- RunCommand.cpp - `tmixc run`: compile, run and check a spec --------===//
+//
+// Every user mistake (an unknown kernel, a missing size, a bad --set, a .npy of the
+// wrong shape or type) ends here as one `tmixc: error:` line and exit status 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/tmixc/RunCommand.h"
+
+#include "codegen/Signature.h"
+#include "codegen/cpu/CpuCompiler.h"
+#include "codegen/reference/ReferenceEvaluator.h"
+#include "codegen/reference/RegionInterpreter.h"
+#include "dialect/TmixOps.h"
+#include "runtime/Npy.h"
+#include "runtime/Random.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <unistd.h>
+
+using namespace tmix;
+using mlir::Operation;
+using rt::DType;
+using rt::HostTensor;
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr uint64_t kDefaultSeed = 0;
+constexpr int kBenchRuns = 7;
+/// Random integer tensors (document ids, lengths) take values in [0, kRandomIntMax].
+constexpr double kRandomIntMax = 7;
+/// Above this many (b, h, i, j) pairs the mask density is estimated from a sample.
+constexpr int64_t kExactDensityPairs = 1 << 22;
+constexpr int64_t kDensitySamples = 1 << 20;
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "tmixc: error: " << message << "\n";
+  return kExitError;
+}
+
+/// ‖out − ref‖ / ‖ref‖ bounds per storage type of the inputs (DSL contract).
+double errorBound(DType dtype) {
+  switch (dtype) {
+  case DType::F16: return 2e-3;
+  case DType::BF16: return 1e-2;
+  default: return 1e-5;
+  }
+}
+
+/// Parses "A=1,B=2" into pairs.
+std::string parsePairs(llvm::StringRef text, llvm::StringRef option,
+                       std::vector<std::pair<std::string, std::string>> &out) {
+  llvm::SmallVector<llvm::StringRef> items;
+  text.split(items, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef item : items) {
+    auto [key, value] = item.split('=');
+    if (!item.contains('=') || key.trim().empty() || value.trim().empty())
+      return ("bad " + option + " entry '" + item + "' (expected NAME=VALUE)").str();
+    out.emplace_back(key.trim().str(), value.trim().str());
+  }
+  return {};
+}
+
+struct Runner {
+  Operation *spec = nullptr;
+  rt::SpecSignature signature;
+  rt::Bindings bindings;
+  const RunOptions &options;
+
+  explicit Runner(const RunOptions &options) : options(options) {}
+
+  std::string bindSizesFromOption();
+  std::string bindScalars();
+  std::string bindTensors(uint64_t seed);
+  std::string allocateOutputs(std::vector<HostTensor> &outputs);
+  std::string checkShapes();
+  int check(const std::vector<HostTensor> &outputs);
+  double flopCount();
+};
+
+std::string Runner::bindSizesFromOption() {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (options.sizes)
+    if (std::string error = parsePairs(*options.sizes, "--sizes", pairs); !error.empty())
+      return error;
+  std::set<std::string> symbols;
+  for (const auto &params : {signature.args, signature.results})
+    for (const rt::ParamDecl &param : params)
+      for (const rt::DimDecl &dim : param.dims)
+        if (!dim.symbol.empty())
+          symbols.insert(dim.symbol);
+  for (auto &[name, text] : pairs) {
+    if (!symbols.count(name))
+      return "--sizes names '" + name + "', which is not a size symbol of '" +
+             signature.name + "' (its symbols: " + llvm::join(symbols, ", ") + ")";
+    long long value;
+    if (llvm::StringRef(text).getAsInteger(10, value) || value <= 0)
+      return "--sizes gives " + name + "=" + text + ": sizes are positive integers";
+    bindings.sizes[name] = value;
+  }
+  return {};
+}
+
+std::string Runner::bindScalars() {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const std::string &set : options.sets)
+    if (std::string error = parsePairs(set, "--set", pairs); !error.empty())
+      return error;
+  bindings.scalars.assign(signature.args.size(), 0.0);
+  std::vector<bool> given(signature.args.size(), false);
+  for (auto &pair : pairs) {
+    const std::string &name = pair.first, &text = pair.second;
+    auto it = llvm::find_if(signature.args,
+                            [&](const rt::ParamDecl &p) { return p.name == name; });
+    if (it == signature.args.end() || it->isTensor)
+      return "--set names '" + name + "', which is not a scalar argument of '" +
+             signature.name + "'";
+    size_t index = it - signature.args.begin();
+    double value;
+    llvm::StringRef spelling(text);
+    if (it->dtype == DType::Bool) {
+      if (spelling != "true" && spelling != "false" && spelling != "0" && spelling != "1")
+        return "--set " + name + "=" + text + ": '" + name + "' is bool (true or false)";
+      value = spelling == "true" || spelling == "1";
+    } else if (!rt::isFloat(it->dtype)) {
+      long long integer;
+      if (spelling.getAsInteger(10, integer))
+        return "--set " + name + "=" + text + ": '" + name + "' is " +
+               rt::dtypeName(it->dtype) + " and needs an integer";
+      if (it->dtype == DType::I32 && (integer < INT32_MIN || integer > INT32_MAX))
+        return "--set " + name + "=" + text + " does not fit in i32";
+      value = static_cast<double>(integer);
+    } else if (spelling == "inf" || spelling == "-inf") {
+      value = spelling == "inf" ? INFINITY : -INFINITY;
+    } else if (spelling.getAsDouble(value)) {
+      return "--set " + name + "=" + text + ": '" + name + "' needs a number";
+    }
+    bindings.scalars[index] = value;
+    given[index] = true;
+  }
+  for (auto [index, arg] : llvm::enumerate(signature.args)) {
+    if (arg.isTensor || given[index])
+      continue;
+    if (!arg.defaultValue)
+      return "scalar '" + arg.name + "' has no default: give it with --set=" + arg.name +
+             "=VALUE";
+    bindings.scalars[index] = *arg.defaultValue;
+  }
+  return {};
+}
+
+std::string Runner::bindTensors(uint64_t seed) {
+  bindings.tensors.assign(signature.args.size(), HostTensor());
+  std::vector<bool> loaded(signature.args.size(), false);
+  // Tensors from --inputs first: their shapes bind sizes.
+  for (auto [index, arg] : llvm::enumerate(signature.args)) {
+    if (!arg.isTensor || !options.inputs)
+      continue;
+    llvm::SmallString<256> path(*options.inputs);
+    llvm::sys::path::append(path, arg.name + ".npy");
+    if (!llvm::sys::fs::exists(path))
+      continue;
+    HostTensor tensor;
+    if (std::string error = rt::readNpy(path.str().str(), tensor); !error.empty())
+      return error;
+    bool floatOk = rt::isFloat(arg.dtype) && rt::isFloat(tensor.dtype());
+    bool intOk = !rt::isFloat(arg.dtype) && tensor.dtype() == arg.dtype;
+    if (!floatOk && !intOk)
+      return "'" + path.str().str() + "' holds " + rt::dtypeName(tensor.dtype()) +
+             " but '" + arg.name + "' is " + rt::dtypeName(arg.dtype) +
+             (rt::isFloat(arg.dtype) ? " (give float32)" : "");
+    bindings.tensors[index] = tensor.convertedTo(arg.dtype);
+    loaded[index] = true;
+  }
+  // Check the loaded shapes and bind their sizes before making the rest.
+  {
+    rt::Bindings partial;
+    partial.sizes = bindings.sizes;
+    rt::SpecSignature loadedOnly = signature;
+    for (auto [index, arg] : llvm::enumerate(loadedOnly.args))
+      if (!loaded[index])
+        arg.isTensor = false;
+    partial.tensors = bindings.tensors;
+    if (std::string error = rt::bindSizes(loadedOnly, partial); !error.empty())
+      return error;
+    bindings.sizes = partial.sizes;
+  }
+  for (auto [index, arg] : llvm::enumerate(signature.args))
+    for (const rt::DimDecl &dim : arg.dims)
+      if (arg.isTensor && !loaded[index] && !dim.symbol.empty() &&
+          !bindings.sizes.count(dim.symbol))
+        return "size '" + dim.symbol + "' of '" + arg.name +
+               "' is unknown: give it with " + "--sizes=" + dim.symbol +
+               "=... (or its tensor with --inputs)";
+  if (std::string error = checkShapes(); !error.empty())
+    return error;
+  for (auto [index, arg] : llvm::enumerate(signature.args)) {
+    if (!arg.isTensor || loaded[index])
+      continue;
+    for (const rt::DimDecl &dim : arg.dims)
+      if (!dim.symbol.empty() && !bindings.sizes.count(dim.symbol))
+        return "size '" + dim.symbol + "' of '" + arg.name +
+               "' is unknown: give it with " + "--sizes=" + dim.symbol +
+               "=... (or its tensor with --inputs)";
+    HostTensor tensor(arg.dtype, rt::shapeOf(arg, bindings.sizes));
+    bool integer = !rt::isFloat(arg.dtype);
+    rt::fillRandom(tensor, seed + index, integer ? 0.0 : -1.0,
+                   integer ? kRandomIntMax : 1.0);
+    bindings.tensors[index] = std::move(tensor);
+  }
+  return rt::bindSizes(signature, bindings);
+}
+
+/// Checks, before any allocation, what shapes alone can get wrong: every tensor fits in
+/// memory, and in attention HK divides H.
+std::string Runner::checkShapes() {
+  auto sizeOf = [&](const rt::DimDecl &dim) -> int64_t {
+    if (dim.symbol.empty())
+      return dim.size;
+    auto it = bindings.sizes.find(dim.symbol);
+    return it == bindings.sizes.end() ? 1 : it->second;
+  };
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                        static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  double total = 0;
+  for (const auto &params : {signature.args, signature.results})
+    for (const rt::ParamDecl &param : params) {
+      if (!param.isTensor)
+        continue;
+      double bytes = static_cast<double>(rt::dtypeSize(param.dtype));
+      for (const rt::DimDecl &dim : param.dims)
+        bytes *= static_cast<double>(sizeOf(dim));
+      total += bytes;
+    }
+  if (total > memory)
+    return "the tensors of '" + signature.name + "' need " +
+           llvm::formatv("{0:F1}", total / (1 << 30)).str() + " GiB, more than this " +
+           "machine's " + llvm::formatv("{0:F1}", memory / (1 << 30)).str() + " GiB";
+  if (signature.isAttention) {
+    const rt::DimDecl &headDim = signature.args[0].dims[1];
+    const rt::DimDecl &kvHeadDim = signature.args[1].dims[1];
+    auto spell = [&](const rt::DimDecl &dim) {
+      std::string value = std::to_string(sizeOf(dim));
+      return dim.symbol.empty() ? value : dim.symbol + "=" + value;
+    };
+    if (sizeOf(headDim) % sizeOf(kvHeadDim) != 0)
+      return "the KV head count " + spell(kvHeadDim) + " must divide the head count " +
+             spell(headDim) + " (grouped-query attention)";
+  }
+  return {};
+}
+
+std::string Runner::allocateOutputs(std::vector<HostTensor> &outputs) {
+  for (const rt::ParamDecl &result : signature.results) {
+    for (const rt::DimDecl &dim : result.dims)
+      if (!dim.symbol.empty() && !bindings.sizes.count(dim.symbol))
+        return "size '" + dim.symbol + "' of output '" + result.name +
+               "' is unknown: give it with --sizes=" + dim.symbol + "=...";
+    outputs.emplace_back(result.dtype, rt::shapeOf(result, bindings.sizes));
+  }
+  return {};
+}
+
+/// Compares each output with the reference: ‖out − ref‖ / ‖ref‖ over finite reference
+/// entries; an infinite reference entry (lse of an empty row) must be matched exactly.
+int Runner::check(const std::vector<HostTensor> &outputs) {
+  auto reference = evaluateReference(spec, bindings);
+  if (!reference)
+    return fail("reference evaluation failed: " + llvm::toString(reference.takeError()));
+  DType inputType = signature.args.front().dtype;
+  double worst = 0.0;
+  bool pass = true;
+  for (auto [index, output] : llvm::enumerate(outputs)) {
+    const HostTensor &ref = (*reference)[index];
+    double diff = 0.0, norm = 0.0;
+    bool infinitiesMatch = true;
+    for (int64_t e = 0; e < output.numElements(); ++e) {
+      double want = ref.get(e), got = output.get(e);
+      if (std::isinf(want)) {
+        infinitiesMatch &= got == want;
+        continue;
+      }
+      diff += (got - want) * (got - want);
+      norm += want * want;
+    }
+    double error = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+    if (std::isnan(error) || !infinitiesMatch)
+      error = INFINITY;
+    worst = std::max(worst, error);
+    double bound = errorBound(inputType);
+    bool ok = error <= bound;
+    pass &= ok;
+    llvm::outs() << "output " << signature.results[index].name << ": rel_err=" << error
+                 << " (bound " << bound << ")" << (ok ? "" : " FAIL") << "\n";
+  }
+  llvm::outs() << "max_rel_err=" << worst << "\n" << (pass ? "PASS" : "FAIL") << "\n";
+  return pass ? 0 : kExitError;
+}
+
+/// Attention: 4·B·H·N·M·D times the fraction of (b, h, i, j) the mask keeps (exact for
+/// small problems, sampled above kExactDensityPairs). Recurrences: 2 FLOPs per element of
+/// every vector/matrix product and 1 per element of every element-wise op, per step.
+double Runner::flopCount() {
+  auto get = [&](const rt::ParamDecl &param, size_t dim) {
+    const rt::DimDecl &d = param.dims[dim];
+    return static_cast<double>(d.symbol.empty() ? d.size : bindings.sizes[d.symbol]);
+  };
+  if (signature.isAttention) {
+    const rt::ParamDecl &q = signature.args[0], &k = signature.args[1];
+    double b = get(q, 0), h = get(q, 1), n = get(q, 2), d = get(q, 3), m = get(k, 2);
+    double dense = 4.0 * b * h * n * m * d;
+    auto attention = mlir::cast<mlir::tmix::AttentionOp>(spec);
+    auto masks = attention.getBodyBlock().getOps<mlir::tmix::MaskOp>();
+    if (masks.empty())
+      return dense;
+    mlir::tmix::MaskOp mask = *masks.begin();
+    reference::RegionInterpreter interpreter(spec, bindings);
+    if (llvm::Error error = interpreter.initialize()) {
+      llvm::consumeError(std::move(error));
+      return dense;
+    }
+    int64_t pairs = static_cast<int64_t>(b * h * n * m);
+    bool exact = pairs <= kExactDensityPairs;
+    int64_t samples = exact ? pairs : kDensitySamples;
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    int64_t kept = 0;
+    for (int64_t s = 0; s < samples; ++s) {
+      int64_t linear = s;
+      if (!exact) { // xorshift64: a cheap deterministic sample of the pairs
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        linear = static_cast<int64_t>(state % static_cast<uint64_t>(pairs));
+      }
+      int64_t j = linear % (int64_t)m, i = linear / (int64_t)m % (int64_t)n;
+      int64_t hh = linear / (int64_t)(m * n) % (int64_t)h,
+              bb = linear / (int64_t)(m * n * h);
+      auto keep = interpreter.runScalar(
+          mask.getBody(), {reference::RefValue::ofInt(bb), reference::RefValue::ofInt(hh),
+                           reference::RefValue::ofInt(i), reference::RefValue::ofInt(j)});
+      if (!keep) {
+        llvm::consumeError(keep.takeError());
+        return dense;
+      }
+      kept += keep->asDouble() != 0.0;
+    }
+    return dense * static_cast<double>(kept) / static_cast<double>(samples);
+  }
+  auto recurrence = mlir::cast<mlir::tmix::RecurrenceOp>(spec);
+  auto stepDims = [&](mlir::Type type) {
+    double count = 1;
+    if (auto tensor = mlir::dyn_cast<mlir::tmix::SpecTensorType>(type))
+      for (mlir::Attribute dim : tensor.getDims())
+        count *= mlir::isa<mlir::IntegerAttr>(dim)
+                     ? mlir::cast<mlir::IntegerAttr>(dim).getInt()
+                     : bindings.sizes[mlir::cast<mlir::StringAttr>(dim).getValue().str()];
+    return count;
+  };
+  double perStep = 0;
+  recurrence.getStepOp().walk([&](mlir::Operation *op) {
+    if (mlir::isa<mlir::tmix::VecMatOp, mlir::tmix::MatVecOp>(op))
+      perStep += 2 * std::max(stepDims(op->getOperand(0).getType()),
+                              stepDims(op->getOperand(1).getType()));
+    else if (mlir::isa<mlir::tmix::OuterOp, mlir::tmix::MapOp>(op))
+      perStep += stepDims(op->getResult(0).getType());
+    else if (mlir::isa<mlir::tmix::DotOp, mlir::tmix::SumOp>(op))
+      perStep += 2 * stepDims(op->getOperand(0).getType());
+  });
+  double points = 1;
+  for (mlir::Attribute dim : recurrence.getParallelDims())
+    points *= mlir::isa<mlir::IntegerAttr>(dim)
+                  ? mlir::cast<mlir::IntegerAttr>(dim).getInt()
+                  : bindings.sizes[mlir::cast<mlir::StringAttr>(dim).getValue().str()];
+  return perStep * points * bindings.sizes[recurrence.getTimeSymbol().str()];
+}
+
+} // namespace
+
+int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
+  if (options.target && *options.target != "cpu")
+    return fail("'run' executes on the CPU only (--target=cpu); GPU kernels are built "
+                "with 'tmixc build'");
+  Runner runner(options);
+  llvm::SmallVector<Operation *> specs;
+  for (Operation &op : *module.getBody())
+    specs.push_back(&op);
+  if (options.kernel) {
+    runner.spec = mlir::SymbolTable::lookupSymbolIn(module, *options.kernel);
+    if (!runner.spec)
+      return fail("no spec named '" + *options.kernel + "' in '" + options.file + "'");
+  } else if (specs.size() == 1) {
+    runner.spec = specs.front();
+  } else {
+    return fail("'" + options.file + "' holds " + llvm::Twine(specs.size()) +
+                " specs: choose one with --kernel=NAME");
+  }
+  runner.signature = signatureOf(runner.spec);
+
+  uint64_t seed = kDefaultSeed;
+  if (options.seed && llvm::StringRef(*options.seed).getAsInteger(10, seed))
+    return fail("--seed=" + *options.seed + " is not a non-negative integer");
+  cpu::ScheduleOverride schedule;
+  if (options.schedule) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    if (std::string error = parsePairs(*options.schedule, "--schedule", pairs);
+        !error.empty())
+      return fail(error);
+    for (auto &[key, text] : pairs) {
+      long long value;
+      if (llvm::StringRef(text).getAsInteger(10, value) || value <= 0)
+        return fail("--schedule " + key + "=" + text +
+                    ": tile sizes are positive integers");
+      if (key == "block_m")
+        schedule.blockM = value;
+      else if (key == "block_n")
+        schedule.blockN = value;
+      else
+        return fail("unknown --schedule key '" + key + "' (expected block_m or block_n)");
+    }
+  }
+
+  for (std::string error :
+       {runner.bindSizesFromOption(), runner.bindScalars(), runner.bindTensors(seed)})
+    if (!error.empty())
+      return fail(error);
+  std::vector<HostTensor> outputs;
+  if (std::string error = runner.allocateOutputs(outputs); !error.empty())
+    return fail(error);
+
+  auto kernel = cpu::compileForCpu(runner.spec, schedule);
+  if (!kernel)
+    return fail("compiling '" + runner.signature.name +
+                "' failed: " + llvm::toString(kernel.takeError()));
+  rt::ThreadPool pool;
+  if (std::string error = rt::launchOnCpu(kernel->program, kernel->manifest,
+                                          runner.bindings, outputs, pool);
+      !error.empty())
+    return fail(error);
+
+  if (options.outputs) {
+    if (std::error_code error = llvm::sys::fs::create_directories(*options.outputs))
+      return fail("cannot create '" + *options.outputs + "': " + error.message());
+    for (auto [index, output] : llvm::enumerate(outputs)) {
+      llvm::SmallString<256> path(*options.outputs);
+      llvm::sys::path::append(path, runner.signature.results[index].name + ".npy");
+      if (std::string error = rt::writeNpy(path.str().str(), output); !error.empty())
+        return fail(error);
+    }
+  }
+
+  int status = 0;
+  if (options.check)
+    status = runner.check(outputs);
+
+  if (options.bench) {
+    std::vector<double> times;
+    for (int run = 0; run < kBenchRuns; ++run) {
+      auto start = std::chrono::steady_clock::now();
+      rt::launchOnCpu(kernel->program, kernel->manifest, runner.bindings, outputs, pool);
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    std::sort(times.begin(), times.end());
+    double median = times[times.size() / 2];
+    double gflops = runner.flopCount() / (median * 1e6);
+    llvm::outs() << llvm::format("time_ms=%.3f gflops=%.2f\n", median, gflops);
+  }
+  return status;
+}

@@ -1,0 +1,33 @@
+//===- RunCommand.h - `tmixc run`: compile, run and check a spec -*- C++ -*-===//
+//
+// Binds sizes, scalars and tensors (from .npy files or random), JIT-compiles the spec
+// for the CPU, runs its grid on all cores, and optionally checks the outputs against the
+// float64 reference, writes them as .npy, and times the kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_TOOLS_TMIXC_RUNCOMMAND_H
+#define TMIX_TOOLS_TMIXC_RUNCOMMAND_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tmix {
+
+struct RunOptions {
+  std::string file;
+  std::optional<std::string> kernel, sizes, target, seed, inputs, outputs, schedule;
+  std::vector<std::string> sets;
+  bool check = false;
+  bool bench = false;
+};
+
+/// Runs `tmixc run`; returns the exit status (errors are printed).
+int runSpec(mlir::ModuleOp module, const RunOptions &options);
+
+} // namespace tmix
+
+#endif // TMIX_TOOLS_TMIXC_RUNCOMMAND_H
