@@ -55,6 +55,14 @@ public:
   void lower();
 
 private:
+  /// The online-softmax step that raises the running max m to max(m, candidate):
+  /// alpha = exp2(m - m_new) rescales the accumulator (done here) and the running sum
+  /// (by the caller). While nothing is kept (m_new = -inf) alpha is 1.
+  struct MaxUpdate {
+    Value max, anyKept, alpha;
+  };
+  MaxUpdate raiseMax(Value m, Value candidate);
+
   Value cst(double value) { return kb->f32(value); }
   /// q[b, h, i, :] rotated by RoPE into qRow (or copied).
   void loadQueryRow(Value i);
@@ -161,18 +169,8 @@ void AttentionLowering::lower() {
                                         ValueRange{arith::SubIOp::create(b, j, tile)});
                 return SmallVector<Value>{arith::MaximumFOp::create(b, mx[0], s)};
               })[0];
-          // Online softmax: rescale by exp2(m - m_new) unless nothing was kept yet.
-          Value mNew = arith::MaximumFOp::create(b, m, tileMax);
-          Value anyKept =
-              arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, negInf);
-          Value alpha = arith::SelectOp::create(
-              b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew)),
-              cst(1.0));
-          kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-            Value a = memref::LoadOp::create(b, acc, d);
-            memref::StoreOp::create(b, arith::MulFOp::create(b, a, alpha), acc, d);
-            return SmallVector<Value>{};
-          });
+          MaxUpdate update = raiseMax(m, tileMax);
+          Value mNew = update.max, anyKept = update.anyKept, alpha = update.alpha;
           // acc += P V, l += sum(P).
           Value tileSum =
               kb->loop(tile, tileEnd, one, {cst(0.0)}, [&](Value j, ValueRange sum) {
@@ -202,21 +200,12 @@ void AttentionLowering::lower() {
       Value sink =
           kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
       sink = arith::MulFOp::create(b, sink, cst(kLog2e));
-      Value mNew = arith::MaximumFOp::create(b, m, sink);
-      Value anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, negInf);
-      Value alpha = arith::SelectOp::create(
-          b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew)),
-          cst(1.0));
+      MaxUpdate update = raiseMax(m, sink);
       Value p = arith::SelectOp::create(
-          b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, sink, mNew)),
-          cst(0.0));
-      kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-        Value a = memref::LoadOp::create(b, acc, d);
-        memref::StoreOp::create(b, arith::MulFOp::create(b, a, alpha), acc, d);
-        return SmallVector<Value>{};
-      });
-      l = arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha), p);
-      m = mNew;
+          b, update.anyKept,
+          math::Exp2Op::create(b, arith::SubFOp::create(b, sink, update.max)), cst(0.0));
+      l = arith::AddFOp::create(b, arith::MulFOp::create(b, l, update.alpha), p);
+      m = update.max;
     }
 
     // ---- o = acc / l; a row with nothing kept gives o = 0 and lse = -inf ----
@@ -237,6 +226,21 @@ void AttentionLowering::lower() {
     }
     return SmallVector<Value>{};
   });
+}
+
+AttentionLowering::MaxUpdate AttentionLowering::raiseMax(Value m, Value candidate) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value mNew = arith::MaximumFOp::create(b, m, candidate);
+  Value anyKept =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, cst(-INFINITY));
+  Value alpha = arith::SelectOp::create(
+      b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew)), cst(1.0));
+  kb->loop(kb->index(0), numDV, kb->index(1), {}, [&](Value d, ValueRange) {
+    Value a = memref::LoadOp::create(b, acc, d);
+    memref::StoreOp::create(b, arith::MulFOp::create(b, a, alpha), acc, d);
+    return SmallVector<Value>{};
+  });
+  return {mNew, anyKept, alpha};
 }
 
 Value AttentionLowering::ropeAngle(Value pos, Value p) {

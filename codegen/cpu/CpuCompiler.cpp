@@ -18,9 +18,9 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/Passes.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 
@@ -80,8 +80,8 @@ static rt::KernelManifest manifestOf(Operation *specOp, func::FuncOp program) {
   return manifest;
 }
 
-llvm::Expected<cpu::CompiledKernel> cpu::compileForCpu(Operation *specOp,
-                                                       const cpu::ScheduleOverride &schedule) {
+llvm::Expected<cpu::CompiledKernel>
+cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule) {
   static const bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();

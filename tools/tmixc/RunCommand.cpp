@@ -8,7 +8,7 @@
 #include "tools/tmixc/RunCommand.h"
 
 #include "codegen/Signature.h"
-#include "codegen/cpu/CpuCompiler.h"
+#include "codegen/cpu/KernelCache.h"
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
 #include "dialect/TmixOps.h"
@@ -438,12 +438,13 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
   if (std::string error = runner.allocateOutputs(outputs); !error.empty())
     return fail(error);
 
-  auto kernel = cpu::compileForCpu(runner.spec, schedule);
+  cpu::KernelCache cache;
+  auto kernel = cache.getOrCompile(runner.spec, schedule);
   if (!kernel)
     return fail("compiling '" + runner.signature.name +
                 "' failed: " + llvm::toString(kernel.takeError()));
   rt::ThreadPool pool;
-  if (std::string error = rt::launchOnCpu(kernel->program, kernel->manifest,
+  if (std::string error = rt::launchOnCpu((*kernel)->program, (*kernel)->manifest,
                                           runner.bindings, outputs, pool);
       !error.empty())
     return fail(error);
@@ -467,7 +468,8 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
     std::vector<double> times;
     for (int run = 0; run < kBenchRuns; ++run) {
       auto start = std::chrono::steady_clock::now();
-      rt::launchOnCpu(kernel->program, kernel->manifest, runner.bindings, outputs, pool);
+      rt::launchOnCpu((*kernel)->program, (*kernel)->manifest, runner.bindings, outputs,
+                      pool);
       times.push_back(std::chrono::duration<double, std::milli>(
                           std::chrono::steady_clock::now() - start)
                           .count());
