@@ -11,6 +11,7 @@
 #include "dialect/TmixOps.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
+#include "passes/TileMaskBounds.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -66,8 +67,13 @@ private:
   Value cst(double value) { return kb->f32(value); }
   /// q[b, h, i, :] rotated by RoPE into qRow (or copied).
   void loadQueryRow(Value i);
-  /// log2-domain score of key j for the current row, or -inf when masked.
-  Value score(Value i, Value j);
+  /// log2-domain score of key j for the current row, or -inf when masked (the mask is
+  /// evaluated only when `masked`: on a tile it may be false on).
+  Value score(Value i, Value j, bool masked);
+  /// One KV tile [tile, tileEnd) of row i: scores, the online-softmax update of (m, l)
+  /// and acc. Returns the new (m, l).
+  SmallVector<Value> kvTile(Value i, Value tile, Value tileEnd, Value m, Value l,
+                            bool masked);
   Value dotWithKey(Value j, Value i);
   /// The RoPE angle of pair p at position pos: pos * theta^(-2p/D).
   Value ropeAngle(Value pos, Value p);
@@ -155,43 +161,32 @@ void AttentionLowering::lower() {
     });
 
     // ---- walk the KV tiles: (m, l) carried, acc updated in place ----
+    // With a mask, each tile is first classified for this row: an empty tile is
+    // skipped, a full one runs without the mask, a partial one with it.
+    Type f32 = b.getF32Type();
     SmallVector<Value> state = kb->loop(
         zero, numM, kb->index(blockN), {negInf, cst(0.0)},
         [&](Value tile, ValueRange ml) {
           Value m = ml[0], l = ml[1];
           Value tileEnd = arith::MinUIOp::create(
               b, arith::AddIOp::create(b, tile, kb->index(blockN)), numM);
-          // S = scale * Q K^T (masked), and its row max.
-          Value tileMax =
-              kb->loop(tile, tileEnd, one, {negInf}, [&](Value j, ValueRange mx) {
-                Value s = score(i, j);
-                memref::StoreOp::create(b, s, scores,
-                                        ValueRange{arith::SubIOp::create(b, j, tile)});
-                return SmallVector<Value>{arith::MaximumFOp::create(b, mx[0], s)};
-              })[0];
-          MaxUpdate update = raiseMax(m, tileMax);
-          Value mNew = update.max, anyKept = update.anyKept, alpha = update.alpha;
-          // acc += P V, l += sum(P).
-          Value tileSum =
-              kb->loop(tile, tileEnd, one, {cst(0.0)}, [&](Value j, ValueRange sum) {
-                Value s = memref::LoadOp::create(
-                    b, scores, ValueRange{arith::SubIOp::create(b, j, tile)});
-                Value p = arith::SelectOp::create(
-                    b, anyKept,
-                    math::Exp2Op::create(b, arith::SubFOp::create(b, s, mNew)), cst(0.0));
-                kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-                  Value vd = kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d});
-                  Value a = memref::LoadOp::create(b, acc, d);
-                  memref::StoreOp::create(
-                      b, arith::AddFOp::create(b, a, arith::MulFOp::create(b, p, vd)),
-                      acc, d);
-                  return SmallVector<Value>{};
-                });
-                return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p)};
-              })[0];
-          Value lNew =
-              arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha), tileSum);
-          return SmallVector<Value>{mNew, lNew};
+          if (!maskOp)
+            return kvTile(i, tile, tileEnd, m, l, /*masked=*/false);
+          Value row = kb->toI64(i);
+          TileClass tileClass = classifyMaskTile(
+              *kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx), row, row,
+              kb->toI64(tile), kb->toI64(arith::SubIOp::create(b, tileEnd, one)));
+          return kb->ifElse(
+              tileClass.canBeTrue, {f32, f32},
+              [&] {
+                return kb->ifElse(
+                    tileClass.canBeFalse, {f32, f32},
+                    [&] { return kvTile(i, tile, tileEnd, m, l, /*masked=*/true); },
+                    [&] { return kvTile(i, tile, tileEnd, m, l, /*masked=*/false); });
+              },
+              [&] {
+                return SmallVector<Value>{m, l};
+              });
         });
     Value m = state[0], l = state[1];
 
@@ -226,6 +221,38 @@ void AttentionLowering::lower() {
     }
     return SmallVector<Value>{};
   });
+}
+
+SmallVector<Value> AttentionLowering::kvTile(Value i, Value tile, Value tileEnd, Value m,
+                                             Value l, bool masked) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  Value negInf = cst(-INFINITY);
+  // S = scale * Q K^T (masked), and its row max.
+  Value tileMax = kb->loop(tile, tileEnd, one, {negInf}, [&](Value j, ValueRange mx) {
+    Value s = score(i, j, masked);
+    memref::StoreOp::create(b, s, scores, ValueRange{arith::SubIOp::create(b, j, tile)});
+    return SmallVector<Value>{arith::MaximumFOp::create(b, mx[0], s)};
+  })[0];
+  MaxUpdate update = raiseMax(m, tileMax);
+  Value mNew = update.max, anyKept = update.anyKept, alpha = update.alpha;
+  // acc += P V, l += sum(P).
+  Value tileSum = kb->loop(tile, tileEnd, one, {cst(0.0)}, [&](Value j, ValueRange sum) {
+    Value s =
+        memref::LoadOp::create(b, scores, ValueRange{arith::SubIOp::create(b, j, tile)});
+    Value p = arith::SelectOp::create(
+        b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, s, mNew)), cst(0.0));
+    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+      Value vd = kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d});
+      Value a = memref::LoadOp::create(b, acc, d);
+      memref::StoreOp::create(
+          b, arith::AddFOp::create(b, a, arith::MulFOp::create(b, p, vd)), acc, d);
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p)};
+  })[0];
+  Value lNew = arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha), tileSum);
+  return SmallVector<Value>{mNew, lNew};
 }
 
 AttentionLowering::MaxUpdate AttentionLowering::raiseMax(Value m, Value candidate) {
@@ -314,7 +341,7 @@ Value AttentionLowering::dotWithKey(Value j, Value) {
   })[0];
 }
 
-Value AttentionLowering::score(Value i, Value j) {
+Value AttentionLowering::score(Value i, Value j, bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx), iI = kb->toI64(i), jI = kb->toI64(j);
   auto compute = [&] {
@@ -325,7 +352,7 @@ Value AttentionLowering::score(Value i, Value j) {
     }
     return SmallVector<Value>{s};
   };
-  if (!maskOp)
+  if (!maskOp || !masked)
     return compute()[0];
   Value keep = kb->inlineRegion(maskOp.getBody(), {bI, hI, iI, jI})[0];
   return kb->ifElse(keep, b.getF32Type(), compute,

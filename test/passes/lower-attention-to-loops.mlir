@@ -70,3 +70,42 @@ tmix.attention @extras(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B,
     tmix.yield %x : f32
   }
 }
+
+// Block sparsity: per row and KV tile, the mask is bounded over the tile's key range
+// [j0, j1 - 1] (interval arithmetic, the run-time window scalar included); the tile
+// is skipped when the mask cannot be true there, and runs without the mask when it
+// cannot be false.
+// CHECK-LABEL: func.func @window(
+// CHECK: scf.for %[[TILE:[^ ]*]] = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args
+// CHECK: %[[ROW:.*]] = arith.index_cast %{{.*}} : index to i64
+// CHECK: %[[JLO:.*]] = arith.index_cast %[[TILE]] : index to i64
+// CHECK: %[[JHI:.*]] = arith.index_cast %{{.*}} : index to i64
+// CHECK: %[[CAUSAL_TRUE:.*]] = arith.cmpi sle, %[[JLO]], %[[ROW]] : i64
+// CHECK: %[[CAUSAL_FALSE:.*]] = arith.cmpi sgt, %[[JHI]], %[[ROW]] : i64
+// CHECK: %[[DIST_LO:.*]] = arith.subi %[[ROW]], %[[JHI]] : i64
+// CHECK: %[[DIST_HI:.*]] = arith.subi %[[ROW]], %[[JLO]] : i64
+// CHECK: %[[WINDOW_TRUE:.*]] = arith.cmpi slt, %[[DIST_LO]], %{{.*}} : i64
+// CHECK: %[[WINDOW_FALSE:.*]] = arith.cmpi sge, %[[DIST_HI]], %{{.*}} : i64
+// CHECK: %[[CAN_FALSE:.*]] = arith.ori %[[CAUSAL_FALSE]], %[[WINDOW_FALSE]] : i1
+// CHECK: %[[CAN_TRUE:.*]] = arith.andi %[[CAUSAL_TRUE]], %[[WINDOW_TRUE]] : i1
+// CHECK: scf.if %[[CAN_TRUE]] -> (f32, f32)
+// CHECK: scf.if %[[CAN_FALSE]] -> (f32, f32)
+// The partial tile evaluates the mask per key, the full one does not.
+// CHECK: arith.cmpi sle
+// CHECK: } else {
+// CHECK-NOT: arith.cmpi sle
+// An empty tile leaves the running max and sum (the loop's carried values) as they are.
+// CHECK: scf.yield %arg9, %arg10 : f32, f32
+tmix.attention @window(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                       %v: !tmix.tensor<[B, H, N, 8], f32>, %w: i32 = 4)
+    -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+  tmix.mask {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %c = arith.cmpi sle, %j, %i : i64
+    %d = arith.subi %i, %j : i64
+    %w64 = arith.extsi %w : i32 to i64
+    %n = arith.cmpi slt, %d, %w64 : i64
+    %keep = arith.andi %c, %n : i1
+    tmix.yield %keep : i1
+  }
+}
