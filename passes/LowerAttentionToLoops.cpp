@@ -33,6 +33,9 @@ constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 constexpr int64_t kDefaultBlockM = 16;
 constexpr int64_t kDefaultBlockN = 64;
+/// Sums over a head dim or a tile may be reassociated: LLVM then vectorises them.
+constexpr arith::FastMathFlags kReduction =
+    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
 
 template <typename OpTy> OpTy findStatement(AttentionOp op) {
   auto range = op.getBodyBlock().getOps<OpTy>();
@@ -246,10 +249,13 @@ SmallVector<Value> AttentionLowering::kvTile(Value i, Value tile, Value tileEnd,
       Value vd = kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d});
       Value a = memref::LoadOp::create(b, acc, d);
       memref::StoreOp::create(
-          b, arith::AddFOp::create(b, a, arith::MulFOp::create(b, p, vd)), acc, d);
+          b,
+          arith::AddFOp::create(b, a, arith::MulFOp::create(b, p, vd, kReduction),
+                                kReduction),
+          acc, d);
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p)};
+    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p, kReduction)};
   })[0];
   Value lNew = arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha), tileSum);
   return SmallVector<Value>{mNew, lNew};
@@ -320,7 +326,7 @@ Value AttentionLowering::dotWithKey(Value j, Value) {
       Value qd = memref::LoadOp::create(b, qRow, d);
       Value kd = kb->loadF32(k, ValueRange{bIdx, hkIdx, j, d});
       return SmallVector<Value>{
-          arith::AddFOp::create(b, sum[0], arith::MulFOp::create(b, qd, kd))};
+          arith::AddFOp::create(b, sum[0], arith::MulFOp::create(b, qd, kd), kReduction)};
     })[0];
   // The key is rotated at its own position j, pair by pair.
   return kb->loop(zero, halfD, one, {cst(0.0)}, [&](Value p, ValueRange sum) {
@@ -337,7 +343,7 @@ Value AttentionLowering::dotWithKey(Value j, Value) {
     Value qc = memref::LoadOp::create(b, qRow, p2);
     Value term = arith::AddFOp::create(b, arith::MulFOp::create(b, qa, ka),
                                        arith::MulFOp::create(b, qc, kc));
-    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term, kReduction)};
   })[0];
 }
 

@@ -163,7 +163,11 @@ void RecurrenceLowering::lowerOp(Operation &stepOp) {
     return Value(memref::LoadOp::create(b, buffers.lookup(value), indices));
   };
   auto mul = [&](Value x, Value y) { return Value(arith::MulFOp::create(b, x, y)); };
-  auto add = [&](Value x, Value y) { return Value(arith::AddFOp::create(b, x, y)); };
+  // Sums over a vector may be reassociated: LLVM then vectorises them.
+  auto add = [&](Value x, Value y) {
+    return Value(arith::AddFOp::create(
+        b, x, y, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract));
+  };
   auto vectorLength = [&](Value vector) {
     return kb->dimValue(cast<SpecTensorType>(vector.getType()).getDims()[0]);
   };
