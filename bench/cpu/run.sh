@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 tmixc=build/bin/tmixc
-[ -x "$tmixc" ] || tools/setup.sh >/dev/null
+tools/setup.sh >/dev/null # builds tmixc if anything changed
 lengths=("$@")
 [ "${#lengths[@]}" -gt 0 ] || lengths=(1024 2048)
 
