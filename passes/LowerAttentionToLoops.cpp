@@ -239,12 +239,19 @@ SmallVector<Value> AttentionLowering::kvTile(Value i, Value tile, Value tileEnd,
   })[0];
   MaxUpdate update = raiseMax(m, tileMax);
   Value mNew = update.max, anyKept = update.anyKept, alpha = update.alpha;
-  // acc += P V, l += sum(P).
+  // P = exp2(S - m_new) and l += sum(P), in a loop of its own that LLVM vectorises.
   Value tileSum = kb->loop(tile, tileEnd, one, {cst(0.0)}, [&](Value j, ValueRange sum) {
-    Value s =
-        memref::LoadOp::create(b, scores, ValueRange{arith::SubIOp::create(b, j, tile)});
+    Value offset = arith::SubIOp::create(b, j, tile);
+    Value s = memref::LoadOp::create(b, scores, offset);
     Value p = arith::SelectOp::create(
         b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, s, mNew)), cst(0.0));
+    memref::StoreOp::create(b, p, scores, offset);
+    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p, kReduction)};
+  })[0];
+  // acc += P V.
+  kb->loop(tile, tileEnd, one, {}, [&](Value j, ValueRange) {
+    Value p =
+        memref::LoadOp::create(b, scores, ValueRange{arith::SubIOp::create(b, j, tile)});
     kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
       Value vd = kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d});
       Value a = memref::LoadOp::create(b, acc, d);
@@ -255,8 +262,8 @@ SmallVector<Value> AttentionLowering::kvTile(Value i, Value tile, Value tileEnd,
           acc, d);
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p, kReduction)};
-  })[0];
+    return SmallVector<Value>{};
+  });
   Value lNew = arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha), tileSum);
   return SmallVector<Value>{mNew, lNew};
 }

@@ -61,4 +61,16 @@ def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::Mod
   ];
 }
 
+def PolynomialMath : Pass<"tmix-polynomial-math"> {
+  let summary = "replace exp, exp2, log, tanh and friends by inline polynomials";
+  let description = [{
+    Upstream's polynomial approximations (f32, within a few ulp), applied before the
+    LLVM conversion: a kernel then calls no libm function in its inner loops, and LLVM
+    can vectorise the loops that compute exponentials (the softmax probabilities of a
+    tile). `exp2` is first expanded to `exp`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // TMIX_PASSES_TD
