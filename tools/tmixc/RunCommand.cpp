@@ -109,7 +109,8 @@ std::string Runner::bindSizesFromOption() {
     long long value;
     if (llvm::StringRef(text).getAsInteger(10, value) || value <= 0)
       return "--sizes gives " + name + "=" + text + ": sizes are positive integers";
-    bindings.sizes[name] = value;
+    if (!bindings.sizes.emplace(name, value).second)
+      return "--sizes gives " + name + " twice";
   }
   return {};
 }
@@ -121,8 +122,11 @@ std::string Runner::bindScalars() {
       return error;
   bindings.scalars.assign(signature.args.size(), 0.0);
   std::vector<bool> given(signature.args.size(), false);
+  std::set<std::string> seen;
   for (auto &pair : pairs) {
     const std::string &name = pair.first, &text = pair.second;
+    if (!seen.insert(name).second)
+      return "--set gives '" + name + "' twice";
     auto it = llvm::find_if(signature.args,
                             [&](const rt::ParamDecl &p) { return p.name == name; });
     if (it == signature.args.end() || it->isTensor)
@@ -165,6 +169,8 @@ std::string Runner::bindScalars() {
 std::string Runner::bindTensors(uint64_t seed) {
   bindings.tensors.assign(signature.args.size(), HostTensor());
   std::vector<bool> loaded(signature.args.size(), false);
+  if (options.inputs && !llvm::sys::fs::is_directory(*options.inputs))
+    return "--inputs=" + *options.inputs + " is not a directory";
   // Tensors from --inputs first: their shapes bind sizes.
   for (auto [index, arg] : llvm::enumerate(signature.args)) {
     if (!arg.isTensor || !options.inputs)
