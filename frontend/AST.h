@@ -218,9 +218,11 @@ struct Stmt {
     StepAssign, // NAME[INDICES] = E  (a per-step output)
   };
   Kind kind = Invalid;
-  llvm::SMLoc loc;     // the statement's first token
-  bool broken = false; // had a syntax error (already reported)
-  std::string name;    // Let, State, Assign, StepAssign
+  llvm::SMLoc loc;          // the statement's first token
+  bool broken = false;      // had an error already reported: Sema neither checks it
+                            // nor reports what only its absence would cause
+  bool syntaxError = false; // the parser's part of `broken`
+  std::string name;         // Let, State, Assign, StepAssign
   llvm::SMLoc nameLoc;
   ExprPtr value;                // all but State
   std::vector<ExprPtr> indices; // StepAssign

@@ -310,7 +310,7 @@ bool Parser::parseStatement(Spec &spec) {
   // A statement that failed after its kind was known stays in the body, marked broken,
   // so that Sema neither checks it nor reports what only its absence would cause.
   if (!ok && stmt.kind != Stmt::Invalid) {
-    stmt.broken = true;
+    stmt.broken = stmt.syntaxError = true;
     spec.hasBrokenStatements = true;
   }
   if (stmt.kind != Stmt::Invalid)

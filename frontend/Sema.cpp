@@ -75,15 +75,33 @@ ValueType::Kind kindOf(ElemType elem) {
   return elem == ElemType::Bool ? ValueType::Bool : ValueType::Int;
 }
 
+/// Clears what a run of the checker writes into the spec, so that another run (a
+/// silent trial, then the real one) starts from what the parser built.
+void resetAnnotations(Spec &spec) {
+  spec.timeSymbol.clear();
+  spec.parallelDims.clear();
+  for (ResultDecl &result : spec.results)
+    result.finalState = -1;
+  for (Stmt &stmt : spec.body) {
+    stmt.isFinal = false;
+    stmt.broken = stmt.syntaxError;
+  }
+}
+
 class SpecChecker {
 public:
-  SpecChecker(Spec &spec, SourceDiagnostics &diags) : spec(spec), diags(diags) {}
+  /// A silent checker counts errors without printing them: it tries one reading of an
+  /// ambiguous spec (a candidate time dimension).
+  SpecChecker(Spec &spec, SourceDiagnostics &diags, bool silent = false,
+              std::optional<size_t> timePosition = std::nullopt)
+      : spec(spec), diags(diags), silent(silent), timePosition(timePosition) {}
   bool run();
 
 private:
   void error(SMLoc loc, const Twine &message) {
     ++numErrors;
-    diags.error(loc, message);
+    if (!silent)
+      diags.error(loc, message);
   }
   bool isAttention() const { return spec.kind == Spec::Attention; }
   const char *reservedMeaning(llvm::StringRef name) const;
@@ -123,6 +141,8 @@ private:
 
   Spec &spec;
   SourceDiagnostics &diags;
+  bool silent;
+  std::optional<size_t> timePosition; // in the first per-step output, when forced
   unsigned numErrors = 0;
 
   llvm::StringMap<unsigned> params;      // name -> position
@@ -387,18 +407,33 @@ bool SpecChecker::inferTimeDimension() {
     return false;
   }
 
+  // Candidates, from the right. With several (`o: [B, H, T, D]` and arguments
+  // `[B, H, T, D]`: T and D), the time dimension is the rightmost under which the whole
+  // spec checks; when none does, the rightmost, and its errors are reported.
   const std::vector<Dim> &dims = out->type.dims;
+  llvm::SmallVector<size_t> candidates;
   for (size_t pos = dims.size(); pos-- > 0;) {
     const Dim &dim = dims[pos];
-    if (!dim.isSymbol())
-      continue;
-    bool inAll = llvm::all_of(
-        stepArgs, [&](const Param *p) { return llvm::is_contained(p->type.dims, dim); });
-    if (!inAll)
-      continue;
-    spec.timeSymbol = dim.symbol;
-    spec.parallelDims.assign(dims.begin(), dims.begin() + pos);
-    break;
+    bool inAll = dim.isSymbol() && llvm::all_of(stepArgs, [&](const Param *p) {
+                   return llvm::is_contained(p->type.dims, dim);
+                 });
+    if (inAll)
+      candidates.push_back(pos);
+  }
+  std::optional<size_t> chosen = timePosition;
+  if (!chosen && candidates.size() > 1) {
+    for (size_t pos : candidates)
+      if (SpecChecker(spec, diags, /*silent=*/true, pos).run()) {
+        chosen = pos;
+        break;
+      }
+    resetAnnotations(spec);
+  }
+  if (!chosen && !candidates.empty())
+    chosen = candidates.front();
+  if (chosen) {
+    spec.timeSymbol = dims[*chosen].symbol;
+    spec.parallelDims.assign(dims.begin(), dims.begin() + *chosen);
   }
   if (spec.timeSymbol.empty()) {
     std::string names;
@@ -417,6 +452,7 @@ bool SpecChecker::inferTimeDimension() {
 //===----------------------------------------------------------------------===//
 
 bool SpecChecker::run() {
+  resetAnnotations(spec);
   checkSignatureNames();
   checkDefaults();
   if (isAttention()) {

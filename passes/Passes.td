@@ -73,4 +73,32 @@ def PolynomialMath : Pass<"tmix-polynomial-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def ClassifyRecurrences : Pass<"tmix-classify-recurrences", "::mlir::ModuleOp"> {
+  let summary = "record the update class of every recurrent state";
+  let description = [{
+    Attaches `tmix.update_class` to each `tmix.state`: the class of its update
+    S' = A_t(S) + U_t, found by following the state through the step region
+    (RecurrenceClasses.h). The classes and the chunk-parallel algorithms they allow:
+
+    | class            | A_t(S)                                 | example        |
+    | ---------------- | -------------------------------------- | -------------- |
+    | `scalar_decay`   | a_t * S (a_t = 1 included)             | RetNet, SSD    |
+    | `diagonal_decay` | g_t ⊙ S, a [K] row gate or a matrix    | GLA, Mamba1    |
+    | `delta`          | (I - b_t k_t k_t^T) S                  | DeltaNet       |
+    | `gated_delta`    | (I - b_t k_t k_t^T)(g_t ⊙ S)           | Gated DeltaNet |
+    | `general`        | anything else: run step by step        |                |
+
+    The analysis is conservative: when in doubt, `general`.
+  }];
+}
+
+def TestPrintRecurrenceClasses : Pass<"tmix-test-print-recurrence-classes",
+                                      "::mlir::ModuleOp"> {
+  let summary = "print the update class of every recurrent state as remarks";
+  let description = [{
+    Test hook of the recurrence class analysis: one remark per `tmix.state`,
+    `state 'S': scalar_decay`.
+  }];
+}
+
 #endif // TMIX_PASSES_TD

@@ -393,6 +393,24 @@ double Runner::flopCount() {
 
 } // namespace
 
+std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &schedule) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (std::string error = parsePairs(text, "--schedule", pairs); !error.empty())
+    return error;
+  for (auto &[key, value] : pairs) {
+    long long size;
+    if (llvm::StringRef(value).getAsInteger(10, size) || size <= 0)
+      return "--schedule " + key + "=" + value + ": tile sizes are positive integers";
+    if (key == "block_m")
+      schedule.blockM = size;
+    else if (key == "block_n")
+      schedule.blockN = size;
+    else
+      return "unknown --schedule key '" + key + "' (expected block_m or block_n)";
+  }
+  return {};
+}
+
 int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
   if (options.target && *options.target != "cpu")
     return fail("'run' executes on the CPU only (--target=cpu); GPU kernels are built "
@@ -417,24 +435,9 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
   if (options.seed && llvm::StringRef(*options.seed).getAsInteger(10, seed))
     return fail("--seed=" + *options.seed + " is not a non-negative integer");
   cpu::ScheduleOverride schedule;
-  if (options.schedule) {
-    std::vector<std::pair<std::string, std::string>> pairs;
-    if (std::string error = parsePairs(*options.schedule, "--schedule", pairs);
-        !error.empty())
+  if (options.schedule)
+    if (std::string error = parseSchedule(*options.schedule, schedule); !error.empty())
       return fail(error);
-    for (auto &[key, text] : pairs) {
-      long long value;
-      if (llvm::StringRef(text).getAsInteger(10, value) || value <= 0)
-        return fail("--schedule " + key + "=" + text +
-                    ": tile sizes are positive integers");
-      if (key == "block_m")
-        schedule.blockM = value;
-      else if (key == "block_n")
-        schedule.blockN = value;
-      else
-        return fail("unknown --schedule key '" + key + "' (expected block_m or block_n)");
-    }
-  }
 
   for (std::string error :
        {runner.bindSizesFromOption(), runner.bindScalars(), runner.bindTensors(seed)})

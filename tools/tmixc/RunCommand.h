@@ -10,6 +10,7 @@
 #define TMIX_TOOLS_TMIXC_RUNCOMMAND_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <optional>
 #include <string>
@@ -24,6 +25,13 @@ struct RunOptions {
   bool check = false;
   bool bench = false;
 };
+
+namespace cpu {
+struct ScheduleOverride;
+} // namespace cpu
+
+/// Parses `--schedule=block_m=16,block_n=64`; returns an error message or empty.
+std::string parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &schedule);
 
 /// Runs `tmixc run`; returns the exit status (errors are printed).
 int runSpec(mlir::ModuleOp module, const RunOptions &options);

@@ -6,15 +6,23 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/cpu/CpuCompiler.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
+#include "passes/Passes.h"
 #include "tools/tmixc/RunCommand.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -128,17 +136,17 @@ int emit(const Options &options, mlir::ModuleOp module) {
   std::string stage = options.stage.value_or("");
   if (stage.empty())
     return fail("'emit' needs --stage=spec|tiled|llvm|ptx");
-  if (stage == "tiled" || stage == "llvm" || stage == "ptx") {
-    llvm::errs() << "tmixc: --stage=" << stage
-                 << " is not implemented yet (it comes with the code generators)\n";
+  if (stage != "spec" && stage != "tiled" && stage != "llvm" && stage != "ptx")
+    return fail("unknown stage '" + stage + "' (expected spec, tiled, llvm or ptx)");
+  std::string target = options.target.value_or("cpu");
+  if (target != "cpu" && target != "sm_80" && target != "sm_90a")
+    return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
+  // The tiled level is shared by the targets; LLVM IR exists for the CPU so far.
+  if (stage == "ptx" || (stage == "llvm" && target != "cpu")) {
+    llvm::errs() << "tmixc: --stage=" << stage << " is not implemented yet for --target="
+                 << target << " (it comes with the GPU code generator)\n";
     return kExitNotImplemented;
   }
-  if (stage != "spec")
-    return fail("unknown stage '" + stage + "' (expected spec, tiled, llvm or ptx)");
-  if (options.target && *options.target != "cpu" && *options.target != "sm_80" &&
-      *options.target != "sm_90a")
-    return fail("unknown target '" + *options.target +
-                "' (expected cpu, sm_80 or sm_90a)");
 
   if (options.kernel) {
     mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(module, *options.kernel);
@@ -149,8 +157,39 @@ int emit(const Options &options, mlir::ModuleOp module) {
       if (&op != spec)
         op.erase();
   }
-  module.print(llvm::outs());
-  llvm::outs() << "\n";
+  if (stage == "spec") {
+    // The spec as written, plus the analyses' findings as discardable attributes.
+    mlir::PassManager pm(module->getContext());
+    pm.addPass(mlir::tmix::createClassifyRecurrences());
+    if (mlir::failed(pm.run(module)))
+      return fail("internal error: classifying the recurrences of '" + options.file +
+                  "' failed");
+    module.print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
+  tmix::cpu::ScheduleOverride schedule;
+  if (options.schedule)
+    if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
+        !error.empty())
+      return fail(error);
+  if (mlir::failed(tmix::cpu::lowerToLoops(module, schedule)))
+    return fail("internal error: lowering '" + options.file + "' to loops failed");
+  if (stage == "tiled") {
+    module.print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
+  if (mlir::failed(tmix::cpu::lowerLoopsToLLVMDialect(module)))
+    return fail("internal error: lowering '" + options.file + "' to LLVM failed");
+  mlir::registerBuiltinDialectTranslation(*module->getContext());
+  mlir::registerLLVMDialectTranslation(*module->getContext());
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, llvmContext);
+  if (!llvmModule)
+    return fail("internal error: translating '" + options.file + "' to LLVM IR failed");
+  llvmModule->print(llvm::outs(), nullptr);
   return 0;
 }
 

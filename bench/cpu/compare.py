@@ -1,0 +1,246 @@
+"""tmix against ONNX Runtime on the CPU: f32 attention, four masks, same inputs.
+
+Run through bench/cpu/compare.sh (it makes bench/.venv and the FMA probe). For every
+(variant, D, N) it writes random q, k, v (and the document ids) as .npy, times
+`tmixc run --bench` on them (median of tmixc's 7 runs) and then ONNX Runtime on the same
+arrays (2 intra-op threads, median of >= 5 runs after a warm-up), and compares the two
+outputs (max |tmix - ORT|). Both GFLOP/s use the same count: 4*B*H*N*M*D times the
+exact fraction of (i, j) pairs the mask keeps. Prints a markdown table.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SPEC = os.path.join(ROOT, "bench", "cpu", "attention_variants.tmix")
+TMIXC = os.path.join(ROOT, "build", "bin", "tmixc")
+B, H, WINDOW, DOCS = 1, 8, 256, 8
+VARIANTS = ["dense", "causal", "window", "documents"]
+
+
+def doc_ids(n):
+    return (np.arange(n) // (n // DOCS)).astype(np.int32)[None, :]  # [1, N]
+
+
+def keep_mask(variant, n):
+    """Boolean [N, N]: True where query i may see key j."""
+    i = np.arange(n)[:, None]
+    j = np.arange(n)[None, :]
+    if variant == "dense":
+        return np.ones((n, n), dtype=bool)
+    if variant == "causal":
+        return j <= i
+    if variant == "window":
+        return (j <= i) & (i - j < WINDOW)
+    doc = doc_ids(n)[0]
+    return (doc[:, None] == doc[None, :]) & (j <= i)
+
+
+def kept_fraction(variant, n):
+    if variant == "dense":
+        return 1.0
+    if variant == "causal":
+        return (n + 1) / (2 * n)
+    if variant == "window":
+        kept = sum(min(i + 1, WINDOW) for i in range(n))
+        return kept / (n * n)
+    length = n // DOCS
+    return DOCS * length * (length + 1) / 2 / (n * n)
+
+
+# ---------------------------------------------------------------- ONNX Runtime side
+
+
+def attention_model(variant, d, n, op):
+    """An ONNX model o = attention(q, k, v[, mask]) with inputs [B, H, N, D] f32.
+
+    op == "Attention": the opset-23 Attention op (is_causal for causal; an additive
+    float mask [N, N] for window and documents). op == "MatMul": MatMul, Softmax,
+    MatMul with the same additive mask (causal then needs the mask too)."""
+    shape = [B, H, n, d]
+    q = helper.make_tensor_value_info("q", TensorProto.FLOAT, shape)
+    k = helper.make_tensor_value_info("k", TensorProto.FLOAT, shape)
+    v = helper.make_tensor_value_info("v", TensorProto.FLOAT, shape)
+    o = helper.make_tensor_value_info("o", TensorProto.FLOAT, shape)
+    mask = helper.make_tensor_value_info("mask", TensorProto.FLOAT, [n, n])
+    scale = 1.0 / np.sqrt(d)
+    if op == "Attention":
+        needs_mask = variant in ("window", "documents")
+        node = helper.make_node(
+            "Attention",
+            ["q", "k", "v"] + (["mask"] if needs_mask else []),
+            ["o"],
+            is_causal=1 if variant == "causal" else 0,
+            scale=float(scale),
+        )
+        graph = helper.make_graph([node], "attn", [q, k, v] + ([mask] if needs_mask else []), [o])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)]), needs_mask
+    needs_mask = variant != "dense"
+    scale_t = helper.make_tensor("scale", TensorProto.FLOAT, [], [float(scale)])
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["s0"]),
+        helper.make_node("Mul", ["s0", "scale"], ["s1"]),
+    ]
+    last = "s1"
+    if needs_mask:
+        nodes.append(helper.make_node("Add", ["s1", "mask"], ["s2"]))
+        last = "s2"
+    nodes += [
+        helper.make_node("Softmax", [last], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["o"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "attn", [q, k, v] + ([mask] if needs_mask else []), [o], initializer=[scale_t]
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)]), needs_mask
+
+
+def session(model, threads):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def pick_op(threads):
+    """The opset-23 Attention op if this ORT runs it (checked against numpy on a small
+    causal case), else the explicit MatMul-Softmax-MatMul graph."""
+    n, d = 64, 16
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.uniform(-1, 1, (B, H, n, d)).astype(np.float32) for _ in range(3))
+    s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d)
+    s = np.where(keep_mask("window", n), s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    want = (p / p.sum(-1, keepdims=True)) @ v
+    try:
+        model, _ = attention_model("window", d, n, "Attention")
+        feeds = {"q": q, "k": k, "v": v, "mask": additive_mask("window", n)}
+        got = session(model, threads).run(None, feeds)[0]
+        if np.abs(got - want).max() < 1e-4:
+            return "Attention", ""
+        return "MatMul", "opset-23 Attention gave wrong results"
+    except Exception as error:  # noqa: BLE001 - any failure means: fall back
+        return "MatMul", "opset-23 Attention failed: %s" % str(error).splitlines()[0]
+
+
+def additive_mask(variant, n):
+    return np.where(keep_mask(variant, n), 0.0, -np.inf).astype(np.float32)
+
+
+def time_ort(sess, feeds, reps):
+    sess.run(None, feeds)  # warm-up
+    times = []
+    out = None
+    for _ in range(reps):
+        start = time.perf_counter()
+        out = sess.run(None, feeds)[0]
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times)), out
+
+
+# ---------------------------------------------------------------- tmix side
+
+
+def time_tmix(variant, d, n, inputs, outputs):
+    command = [
+        TMIXC, "run", SPEC, "--kernel=" + variant,
+        "--sizes=B=%d,H=%d,N=%d,D=%d" % (B, H, n, d),
+        "--inputs=" + inputs, "--outputs=" + outputs, "--bench",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError("tmixc failed: %s\n%s" % (" ".join(command), result.stdout + result.stderr))
+    last = result.stdout.strip().splitlines()[-1]  # time_ms=<median> gflops=<x>
+    fields = dict(part.split("=") for part in last.split())
+    return float(fields["time_ms"]), np.load(os.path.join(outputs, "o.npy"))
+
+
+# ---------------------------------------------------------------- driver
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lengths", default="1024,2048,4096")
+    parser.add_argument("--dims", default="64,128")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--peak", type=float, default=0.0, help="all-core FMA GFLOP/s")
+    args = parser.parse_args()
+    lengths = [int(x) for x in args.lengths.split(",")]
+    dims = [int(x) for x in args.dims.split(",")]
+    variants = args.variants.split(",")
+
+    op, why = pick_op(args.threads)
+    if op == "Attention":
+        print("ORT %s: ONNX opset-23 `Attention` op (CPUExecutionProvider), %d intra-op threads"
+              % (ort.__version__, args.threads))
+    else:
+        print("ORT %s: explicit MatMul-Softmax-MatMul graph (%s), %d intra-op threads"
+              % (ort.__version__, why, args.threads))
+    print("masks: causal via is_causal=1; window and documents via an additive float "
+          "[N, N] mask (0 / -inf)" if op == "Attention" else
+          "masks: an additive float [N, N] mask (0 / -inf)")
+    print()
+    print("| variant | D | N | tmix ms | tmix GFLOP/s | ORT ms | ORT GFLOP/s | tmix/ORT speed "
+          "| tmix % of FMA peak | max abs diff |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    sys.stdout.flush()
+    rng = np.random.default_rng(1234)
+    worst = {}
+    with tempfile.TemporaryDirectory(prefix="tmix-compare-") as tmp:
+        inputs, outputs = os.path.join(tmp, "in"), os.path.join(tmp, "out")
+        os.makedirs(inputs)
+        os.makedirs(outputs)
+        for variant in variants:
+            for d in dims:
+                for n in lengths:
+                    for name in os.listdir(inputs):
+                        os.remove(os.path.join(inputs, name))
+                    q, k, v = (rng.uniform(-1, 1, (B, H, n, d)).astype(np.float32) for _ in range(3))
+                    for name, array in (("q", q), ("k", k), ("v", v)):
+                        np.save(os.path.join(inputs, name + ".npy"), array)
+                    if variant == "documents":
+                        np.save(os.path.join(inputs, "doc.npy"), doc_ids(n))
+                    flops = 4.0 * B * H * n * n * d * kept_fraction(variant, n)
+
+                    tmix_ms, tmix_out = time_tmix(variant, d, n, inputs, outputs)
+
+                    model, needs_mask = attention_model(variant, d, n, op)
+                    feeds = {"q": q, "k": k, "v": v}
+                    if needs_mask:
+                        feeds["mask"] = additive_mask(variant, n)
+                    reps = 7 if n <= 2048 else 5
+                    ort_ms, ort_out = time_ort(session(model, args.threads), feeds, reps)
+
+                    diff = float(np.abs(tmix_out - ort_out).max())
+                    worst[variant] = max(worst.get(variant, 0.0), diff)
+                    tmix_gf, ort_gf = flops / tmix_ms * 1e-6, flops / ort_ms * 1e-6
+                    peak = "%.0f%%" % (100 * tmix_gf / args.peak) if args.peak else "-"
+                    print("| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.2f | %s | %.1e |" % (
+                        variant, d, n, tmix_ms, tmix_gf, ort_ms, ort_gf, ort_ms / tmix_ms,
+                        peak, diff))
+                    sys.stdout.flush()
+    print()
+    for variant in variants:
+        verdict = "agree" if worst[variant] < 1e-3 else "DISAGREE"
+        print("check %s: tmix and ORT %s (max abs diff %.1e over all shapes, bound 1e-3)"
+              % (variant, verdict, worst[variant]))
+    return 0 if all(w < 1e-3 for w in worst.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
