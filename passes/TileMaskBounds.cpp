@@ -10,6 +10,7 @@
 #include "dialect/TmixOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <optional>
@@ -18,6 +19,10 @@ using namespace mlir;
 using namespace mlir::tmix;
 
 namespace {
+
+/// The largest box of a tensor whose values a tile's classification reads (a row of
+/// document ids over one KV tile is block_n elements).
+constexpr int64_t kMaxBoxElements = 4096;
 
 /// Bounds of one value of the mask region: [lo, hi] for integers, (canBeFalse,
 /// canBeTrue) in (lo, hi) for i1. A value with no entry is unbounded.
@@ -49,6 +54,7 @@ private:
   Value notI(Value x) { return arith::XOrIOp::create(b, x, i1(true)); }
 
   std::optional<Bounds> visit(Operation &op);
+  std::optional<Bounds> readBounds(ReadOp read);
   std::optional<Bounds> compare(arith::CmpIOp op, Bounds x, Bounds y);
 
   KernelBuilder &kb;
@@ -194,11 +200,101 @@ std::optional<Bounds> MaskBoundsEmitter::visit(Operation &op) {
                         orI(andI(c->hi, x->hi), andI(c->lo, y->hi))};
         return Bounds{min(x->lo, y->lo), max(x->hi, y->hi)};
       })
+      .Case([&](ReadOp read) { return readBounds(read); })
       .Case([&](SizeOp size) -> std::optional<Bounds> {
         Value value = kb.toI64(kb.sizeValue(size.getSymbol()));
         return Bounds{value, value};
       })
       .Default([](Operation *) { return std::nullopt; });
+}
+
+/// A read of an i32 or bool tensor over a box of indices: the min and max of the values
+/// in the box, found by a loop when the box is small (a document-id row over one KV
+/// tile), and 0 (false) included when the box leaves the tensor, since such reads give
+/// 0. Larger boxes get the type's whole range. Wider integers and floats are not
+/// tracked: their bounds could overflow the interval arithmetic that follows.
+std::optional<Bounds> MaskBoundsEmitter::readBounds(ReadOp read) {
+  auto arg = cast<BlockArgument>(read.getTensor());
+  auto type = cast<SpecTensorType>(arg.getType());
+  Type elem = type.getElementType();
+  bool isBool = elem.isInteger(1);
+  if (!isBool && !elem.isInteger(32))
+    return std::nullopt;
+  SmallVector<Bounds> box;
+  for (Value index : read.getIndices()) {
+    std::optional<Bounds> range = lookup(index);
+    if (!range)
+      return std::nullopt;
+    box.push_back(*range);
+  }
+
+  auto i64Constant = [&](int64_t value) {
+    return Value(arith::ConstantOp::create(b, b.getI64IntegerAttr(value)));
+  };
+  // Clamp the box to the tensor; remember whether it reaches outside.
+  Value outside = i1(false), empty = i1(false), count = i64Constant(1);
+  SmallVector<Value> lows, highs;
+  for (auto [dim, range] : llvm::zip(type.getDims(), box)) {
+    Value last = arith::SubIOp::create(b, kb.toI64(kb.dimValue(dim)), i64Constant(1));
+    Value lo = max(range.lo, i64Constant(0)), hi = min(range.hi, last);
+    outside = orI(outside, orI(cmp(arith::CmpIPredicate::slt, range.lo, i64Constant(0)),
+                               cmp(arith::CmpIPredicate::sgt, range.hi, last)));
+    empty = orI(empty, cmp(arith::CmpIPredicate::sgt, lo, hi));
+    count = arith::MulIOp::create(
+        b, count,
+        arith::AddIOp::create(b, arith::SubIOp::create(b, hi, lo), i64Constant(1)));
+    lows.push_back(lo);
+    highs.push_back(hi);
+  }
+  Value small = andI(notI(empty),
+                     cmp(arith::CmpIPredicate::sle, count, i64Constant(kMaxBoxElements)));
+
+  // min and max in the element type (for bools: and and or).
+  auto typed = [&](int64_t value) {
+    return Value(arith::ConstantOp::create(b, b.getIntegerAttr(elem, value)));
+  };
+  int64_t typeMin = isBool ? 0 : std::numeric_limits<int32_t>::min();
+  int64_t typeMax = isBool ? 1 : std::numeric_limits<int32_t>::max();
+  Value memref = kb.argMemRef(arg.getArgNumber());
+  SmallVector<Value> minMax = kb.ifElse(
+      small, TypeRange{elem, elem},
+      [&] {
+        SmallVector<Value> indices;
+        std::function<SmallVector<Value>(size_t, ValueRange)> nest =
+            [&](size_t level, ValueRange acc) -> SmallVector<Value> {
+          if (level == lows.size()) {
+            Value x = memref::LoadOp::create(b, memref, indices);
+            if (isBool)
+              return {arith::AndIOp::create(b, acc[0], x),
+                      arith::OrIOp::create(b, acc[1], x)};
+            return {min(acc[0], x), max(acc[1], x)};
+          }
+          return kb.loop(
+              kb.toIndex(lows[level]),
+              kb.toIndex(arith::AddIOp::create(b, highs[level], i64Constant(1))),
+              kb.index(1), acc, [&](Value iv, ValueRange carried) {
+                indices.push_back(iv);
+                SmallVector<Value> result = nest(level + 1, carried);
+                indices.pop_back();
+                return result;
+              });
+        };
+        return nest(0, ValueRange{typed(typeMax), typed(typeMin)});
+      },
+      [&] {
+        return SmallVector<Value>{typed(typeMin), typed(typeMax)};
+      });
+  Value lo = minMax[0], hi = minMax[1];
+  // Reads outside the tensor give 0 (false).
+  Value zero = typed(0);
+  if (isBool) {
+    lo = arith::AndIOp::create(b, lo, notI(orI(outside, empty)));
+    return Bounds{notI(lo), hi};
+  }
+  Value withZero = orI(outside, empty);
+  lo = arith::SelectOp::create(b, withZero, min(lo, zero), lo);
+  hi = arith::SelectOp::create(b, withZero, max(hi, zero), hi);
+  return Bounds{lo, hi};
 }
 
 TileClass MaskBoundsEmitter::run(Region &region, ArrayRef<Bounds> args) {
