@@ -1,10 +1,12 @@
 //===- LowerAttentionToLoops.cpp - tmix.attention to an online-softmax program -===//
 //
-// One program per (batch, head, query tile). Per query row, the keys are walked in
-// tiles carrying (m, l, acc): m the running max and l the running sum of exp2 of the
-// scores in the log2 domain, acc the unnormalised output row. Scores are kept in the
-// log2 domain so that every exponential is an exp2; without a score statement log2(e)
-// is folded into the scale.
+// One program per (batch, head, query tile). The program walks the KV tiles; each tile
+// is staged transposed (K^T, zero past the last key) and then serves every query row,
+// whose scores are one vector of block_n lanes built by one FMA per head-dim element.
+// Each row keeps (m, l, acc) in buffers: m the running max and l the running sum of
+// exp2 of the scores in the log2 domain, acc the unnormalised output row. Scores are in
+// the log2 domain so that every exponential is an exp2; without a score statement
+// log2(e) is folded into the scale, which is folded into the query rows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +18,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
 
@@ -59,25 +62,24 @@ public:
   void lower();
 
 private:
-  /// The online-softmax step that raises the running max m to max(m, candidate):
-  /// alpha = exp2(m - m_new) rescales the accumulator (done here) and the running sum
-  /// (by the caller). While nothing is kept (m_new = -inf) alpha is 1.
+  /// The online-softmax step of row r that raises its running max m to
+  /// max(m, candidate): alpha = exp2(m - m_new) rescales the row's accumulator (done
+  /// here) and running sum (by the caller). While nothing is kept (m_new = -inf) alpha
+  /// is 1.
   struct MaxUpdate {
     Value max, anyKept, alpha;
   };
-  MaxUpdate raiseMax(Value m, Value candidate);
+  MaxUpdate raiseMax(Value r, Value m, Value candidate);
 
   Value cst(double value) { return kb->f32(value); }
-  /// q[b, h, i, :] rotated by RoPE into qRow (or copied).
-  void loadQueryRow(Value i);
-  /// log2-domain score of key j for the current row, or -inf when masked (the mask is
-  /// evaluated only when `masked`: on a tile it may be false on).
-  Value score(Value i, Value j, bool masked);
-  /// One KV tile [tile, tileEnd) of row i: scores, the online-softmax update of (m, l)
-  /// and acc. Returns the new (m, l).
-  SmallVector<Value> kvTile(Value i, Value tile, Value tileEnd, Value m, Value l,
-                            bool masked);
-  Value dotWithKey(Value j, Value i);
+  /// Rotates (RoPE) or copies src[prefix..., pos, :]: a query row into qRows[row, :]
+  /// times `factor`, or (dst null) a key into column `row` of the K^T tile.
+  void loadRotatedRow(Value src, ValueRange prefix, Value pos, Value dst, Value row,
+                      Value factor);
+  /// One KV tile of query row r (position i): S = q K^T as one vector of block_n
+  /// scores from the staged K^T tile, the score statement, the mask when `masked`, and
+  /// the online-softmax update of the row's (m, l, acc) buffers.
+  void rowTile(Value r, Value i, Value tile, Value tileEnd, bool masked);
   /// The RoPE angle of pair p at position pos: pos * theta^(-2p/D).
   Value ropeAngle(Value pos, Value p);
 
@@ -94,7 +96,10 @@ private:
   Value q, k, v, o, lse;
   Value scaleLog2; // scale * log2(e) without a score statement, else scale
   Value theta;     // RoPE base
-  Value qRow, acc, scores;
+  // Buffers: the program's query rows (scaled), the K tile transposed ([D, block_n],
+  // zero past the last key), one row of scores, and per row the running max, sum and
+  // accumulator.
+  Value qRows, kTile, scores, rowMax, rowSum, acc;
 };
 
 void AttentionLowering::lower() {
@@ -145,60 +150,107 @@ void AttentionLowering::lower() {
 
   // ---- per-program buffers ----
   Type f32 = b.getF32Type();
-  auto dynamicRow = MemRefType::get({ShapedType::kDynamic}, f32);
-  qRow = memref::AllocaOp::create(b, dynamicRow, ValueRange{numD});
-  acc = memref::AllocaOp::create(b, dynamicRow, ValueRange{numDV});
+  int64_t dynamic = ShapedType::kDynamic;
+  qRows = memref::AllocaOp::create(b, MemRefType::get({blockM, dynamic}, f32),
+                                   ValueRange{numD});
+  kTile = memref::AllocaOp::create(b, MemRefType::get({dynamic, blockN}, f32),
+                                   ValueRange{numD});
   scores = memref::AllocaOp::create(b, MemRefType::get({blockN}, f32));
+  rowMax = memref::AllocaOp::create(b, MemRefType::get({blockM}, f32));
+  rowSum = memref::AllocaOp::create(b, MemRefType::get({blockM}, f32));
+  acc = memref::AllocaOp::create(b, MemRefType::get({blockM, dynamic}, f32),
+                                 ValueRange{numDV});
 
   Value zero = kb->index(0), one = kb->index(1);
   Value negInf = cst(-INFINITY);
   Value rowBegin = arith::MulIOp::create(b, qTile, kb->index(blockM));
   Value rowEnd = arith::MinUIOp::create(
       b, arith::AddIOp::create(b, rowBegin, kb->index(blockM)), numN);
-
-  kb->loop(rowBegin, rowEnd, one, {}, [&](Value i, ValueRange) {
-    loadQueryRow(i);
-    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, cst(0.0), acc, d);
+  Value numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
+  auto forEachRow = [&](function_ref<void(Value r, Value i)> body) {
+    kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+      body(r, arith::AddIOp::create(b, rowBegin, r));
       return SmallVector<Value>{};
     });
+  };
 
-    // ---- walk the KV tiles: (m, l) carried, acc updated in place ----
-    // With a mask, each tile is first classified for this row: an empty tile is
-    // skipped, a full one runs without the mask, a partial one with it.
-    Type f32 = b.getF32Type();
-    SmallVector<Value> state = kb->loop(
-        zero, numM, kb->index(blockN), {negInf, cst(0.0)},
-        [&](Value tile, ValueRange ml) {
-          Value m = ml[0], l = ml[1];
-          Value tileEnd = arith::MinUIOp::create(
-              b, arith::AddIOp::create(b, tile, kb->index(blockN)), numM);
-          if (!maskOp)
-            return kvTile(i, tile, tileEnd, m, l, /*masked=*/false);
-          Value row = kb->toI64(i);
-          TileClass tileClass = classifyMaskTile(
-              *kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx), row, row,
-              kb->toI64(tile), kb->toI64(arith::SubIOp::create(b, tileEnd, one)));
-          return kb->ifElse(
-              tileClass.canBeTrue, {f32, f32},
-              [&] {
-                return kb->ifElse(
-                    tileClass.canBeFalse, {f32, f32},
-                    [&] { return kvTile(i, tile, tileEnd, m, l, /*masked=*/true); },
-                    [&] { return kvTile(i, tile, tileEnd, m, l, /*masked=*/false); });
-              },
-              [&] {
-                return SmallVector<Value>{m, l};
-              });
+  // The query rows, rotated and scaled once; the state of each row.
+  forEachRow([&](Value r, Value i) {
+    loadRotatedRow(q, {bIdx, hIdx}, i, qRows, r, scaleLog2);
+    memref::StoreOp::create(b, negInf, rowMax, r);
+    memref::StoreOp::create(b, cst(0.0), rowSum, r);
+    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+      memref::StoreOp::create(b, cst(0.0), acc, ValueRange{r, d});
+      return SmallVector<Value>{};
+    });
+  });
+
+  // ---- walk the KV tiles; each is classified for the whole query tile first (an
+  // empty one is not even loaded), then for each row: empty rows skip it, full rows
+  // run without the mask, partial ones with it ----
+  kb->loop(zero, numM, kb->index(blockN), {}, [&](Value tile, ValueRange) {
+    Value tileEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, tile, kb->index(blockN)), numM);
+    Value lastKey = kb->toI64(arith::SubIOp::create(b, tileEnd, one));
+    auto classify = [&](Value iLo, Value iHi) {
+      return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
+                              kb->toI64(iLo), kb->toI64(iHi), kb->toI64(tile), lastKey);
+    };
+    auto process = [&] {
+      // K^T of the tile, zero past its last key: S = q K^T is then one vector FMA per
+      // head-dim element.
+      Value count = arith::SubIOp::create(b, tileEnd, tile);
+      kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
+        loadRotatedRow(k, {bIdx, hkIdx}, arith::AddIOp::create(b, tile, jj), Value(), jj,
+                       Value());
+        return SmallVector<Value>{};
+      });
+      kb->loop(count, kb->index(blockN), one, {}, [&](Value jj, ValueRange) {
+        kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+          memref::StoreOp::create(b, cst(0.0), kTile, ValueRange{d, jj});
+          return SmallVector<Value>{};
         });
-    Value m = state[0], l = state[1];
+        return SmallVector<Value>{};
+      });
+      forEachRow([&](Value r, Value i) {
+        if (!maskOp)
+          return rowTile(r, i, tile, tileEnd, /*masked=*/false);
+        TileClass rowClass = classify(i, i);
+        kb->ifElse(
+            rowClass.canBeTrue, {},
+            [&] {
+              kb->ifElse(
+                  rowClass.canBeFalse, {},
+                  [&] {
+                    rowTile(r, i, tile, tileEnd, /*masked=*/true);
+                    return SmallVector<Value>{};
+                  },
+                  [&] {
+                    rowTile(r, i, tile, tileEnd, /*masked=*/false);
+                    return SmallVector<Value>{};
+                  });
+              return SmallVector<Value>{};
+            },
+            [&] { return SmallVector<Value>{}; });
+      });
+      return SmallVector<Value>{};
+    };
+    if (!maskOp)
+      return process();
+    TileClass tileClass = classify(rowBegin, arith::SubIOp::create(b, rowEnd, one));
+    kb->ifElse(tileClass.canBeTrue, {}, process, [&] { return SmallVector<Value>{}; });
+    return SmallVector<Value>{};
+  });
 
+  forEachRow([&](Value r, Value i) {
+    Value m = memref::LoadOp::create(b, rowMax, r);
+    Value l = memref::LoadOp::create(b, rowSum, r);
     // ---- the sink logit joins the denominator, with no value row ----
     if (sinkOp) {
       Value sink =
           kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
       sink = arith::MulFOp::create(b, sink, cst(kLog2e));
-      MaxUpdate update = raiseMax(m, sink);
+      MaxUpdate update = raiseMax(r, m, sink);
       Value p = arith::SelectOp::create(
           b, update.anyKept,
           math::Exp2Op::create(b, arith::SubFOp::create(b, sink, update.max)), cst(0.0));
@@ -211,7 +263,7 @@ void AttentionLowering::lower() {
     Value inverse = arith::SelectOp::create(b, empty, cst(0.0),
                                             arith::DivFOp::create(b, cst(1.0), l));
     kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      Value a = memref::LoadOp::create(b, acc, d);
+      Value a = memref::LoadOp::create(b, acc, ValueRange{r, d});
       kb->storeF32(arith::MulFOp::create(b, a, inverse), o, ValueRange{bIdx, hIdx, i, d});
       return SmallVector<Value>{};
     });
@@ -222,53 +274,86 @@ void AttentionLowering::lower() {
       kb->storeF32(arith::SelectOp::create(b, empty, negInf, value), lse,
                    ValueRange{bIdx, hIdx, i});
     }
-    return SmallVector<Value>{};
   });
 }
 
-SmallVector<Value> AttentionLowering::kvTile(Value i, Value tile, Value tileEnd, Value m,
-                                             Value l, bool masked) {
+void AttentionLowering::rowTile(Value r, Value i, Value tile, Value tileEnd,
+                                bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
   Value negInf = cst(-INFINITY);
-  // S = scale * Q K^T (masked), and its row max.
-  Value tileMax = kb->loop(tile, tileEnd, one, {negInf}, [&](Value j, ValueRange mx) {
-    Value s = score(i, j, masked);
-    memref::StoreOp::create(b, s, scores, ValueRange{arith::SubIOp::create(b, j, tile)});
+  Value count = arith::SubIOp::create(b, tileEnd, tile);
+  auto forEachKey = [&](ValueRange inits,
+                        function_ref<SmallVector<Value>(Value jj, ValueRange)> body) {
+    return kb->loop(zero, count, one, inits, body);
+  };
+
+  // S = q K^T: block_n scores in one vector, one FMA per head-dim element (the scale
+  // is in q).
+  auto scoreVector = VectorType::get({blockN}, b.getF32Type());
+  Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(scoreVector, 0.0f));
+  Value s = kb->loop(zero, numD, one, {init}, [&](Value d, ValueRange sum) {
+    Value qd = memref::LoadOp::create(b, qRows, ValueRange{r, d});
+    Value keys = vector::LoadOp::create(b, scoreVector, kTile, ValueRange{d, zero});
+    Value splat = vector::BroadcastOp::create(b, scoreVector, qd);
+    return SmallVector<Value>{vector::FMAOp::create(b, splat, keys, sum[0])};
+  })[0];
+  vector::StoreOp::create(b, s, scores, ValueRange{zero});
+
+  // The score statement, the mask (partial tiles only) and the row max of the tile.
+  Value tileMax = forEachKey({negInf}, [&](Value jj, ValueRange mx) {
+    Value s = memref::LoadOp::create(b, scores, jj);
+    Value j = arith::AddIOp::create(b, tile, jj);
+    Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx), iI = kb->toI64(i),
+          jI = kb->toI64(j);
+    if (scoreOp) {
+      s = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI, jI, s})[0];
+      s = arith::MulFOp::create(b, s, cst(kLog2e));
+    }
+    if (masked) {
+      Value keep = kb->inlineRegion(maskOp.getBody(), {bI, hI, iI, jI})[0];
+      s = arith::SelectOp::create(b, keep, s, negInf);
+    }
+    memref::StoreOp::create(b, s, scores, jj);
     return SmallVector<Value>{arith::MaximumFOp::create(b, mx[0], s)};
   })[0];
-  MaxUpdate update = raiseMax(m, tileMax);
-  Value mNew = update.max, anyKept = update.anyKept, alpha = update.alpha;
+
+  Value m = memref::LoadOp::create(b, rowMax, r);
+  Value l = memref::LoadOp::create(b, rowSum, r);
+  MaxUpdate update = raiseMax(r, m, tileMax);
   // P = exp2(S - m_new) and l += sum(P), in a loop of its own that LLVM vectorises.
-  Value tileSum = kb->loop(tile, tileEnd, one, {cst(0.0)}, [&](Value j, ValueRange sum) {
-    Value offset = arith::SubIOp::create(b, j, tile);
-    Value s = memref::LoadOp::create(b, scores, offset);
+  Value tileSum = forEachKey({cst(0.0)}, [&](Value jj, ValueRange sum) {
+    Value s = memref::LoadOp::create(b, scores, jj);
     Value p = arith::SelectOp::create(
-        b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, s, mNew)), cst(0.0));
-    memref::StoreOp::create(b, p, scores, offset);
+        b, update.anyKept,
+        math::Exp2Op::create(b, arith::SubFOp::create(b, s, update.max)), cst(0.0));
+    memref::StoreOp::create(b, p, scores, jj);
     return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p, kReduction)};
   })[0];
   // acc += P V.
-  kb->loop(tile, tileEnd, one, {}, [&](Value j, ValueRange) {
-    Value p =
-        memref::LoadOp::create(b, scores, ValueRange{arith::SubIOp::create(b, j, tile)});
+  forEachKey({}, [&](Value jj, ValueRange) {
+    Value p = memref::LoadOp::create(b, scores, jj);
+    Value j = arith::AddIOp::create(b, tile, jj);
     kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
       Value vd = kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d});
-      Value a = memref::LoadOp::create(b, acc, d);
+      Value a = memref::LoadOp::create(b, acc, ValueRange{r, d});
       memref::StoreOp::create(
           b,
           arith::AddFOp::create(b, a, arith::MulFOp::create(b, p, vd, kReduction),
                                 kReduction),
-          acc, d);
+          acc, ValueRange{r, d});
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
   });
-  Value lNew = arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha), tileSum);
-  return SmallVector<Value>{mNew, lNew};
+  memref::StoreOp::create(b, update.max, rowMax, r);
+  memref::StoreOp::create(
+      b, arith::AddFOp::create(b, arith::MulFOp::create(b, l, update.alpha), tileSum),
+      rowSum, r);
 }
 
-AttentionLowering::MaxUpdate AttentionLowering::raiseMax(Value m, Value candidate) {
+AttentionLowering::MaxUpdate AttentionLowering::raiseMax(Value r, Value m,
+                                                         Value candidate) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value mNew = arith::MaximumFOp::create(b, m, candidate);
   Value anyKept =
@@ -276,8 +361,8 @@ AttentionLowering::MaxUpdate AttentionLowering::raiseMax(Value m, Value candidat
   Value alpha = arith::SelectOp::create(
       b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew)), cst(1.0));
   kb->loop(kb->index(0), numDV, kb->index(1), {}, [&](Value d, ValueRange) {
-    Value a = memref::LoadOp::create(b, acc, d);
-    memref::StoreOp::create(b, arith::MulFOp::create(b, a, alpha), acc, d);
+    Value a = memref::LoadOp::create(b, acc, ValueRange{r, d});
+    memref::StoreOp::create(b, arith::MulFOp::create(b, a, alpha), acc, ValueRange{r, d});
     return SmallVector<Value>{};
   });
   return {mNew, anyKept, alpha};
@@ -296,80 +381,42 @@ Value AttentionLowering::ropeAngle(Value pos, Value p) {
   return arith::MulFOp::create(b, position, frequency);
 }
 
-void AttentionLowering::loadQueryRow(Value i) {
+/// With RoPE, the half-split rotation of the pairs (a, c) at (p, p + D/2):
+/// (a cos - c sin, c cos + a sin) at angle pos * theta^(-2p/D). Without, a copy.
+void AttentionLowering::loadRotatedRow(Value src, ValueRange prefix, Value pos, Value dst,
+                                       Value row, Value factor) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
+  auto load = [&](Value d) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.append({pos, d});
+    return kb->loadF32(src, indices);
+  };
+  auto store = [&](Value d, Value x) {
+    if (dst)
+      memref::StoreOp::create(b, arith::MulFOp::create(b, x, factor), dst,
+                              ValueRange{row, d});
+    else
+      memref::StoreOp::create(b, x, kTile, ValueRange{d, row});
+  };
   if (!ropeOp) {
     kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, kb->loadF32(q, ValueRange{bIdx, hIdx, i, d}), qRow, d);
+      store(d, load(d));
       return SmallVector<Value>{};
     });
     return;
   }
-  // Half-split rotation: (a, c) at (p, p + D/2) -> (a cos - c sin, c cos + a sin).
   kb->loop(zero, halfD, one, {}, [&](Value p, ValueRange) {
     Value p2 = arith::AddIOp::create(b, p, halfD);
-    Value a = kb->loadF32(q, ValueRange{bIdx, hIdx, i, p});
-    Value c = kb->loadF32(q, ValueRange{bIdx, hIdx, i, p2});
-    Value angle = ropeAngle(i, p);
+    Value a = load(p), c = load(p2);
+    Value angle = ropeAngle(pos, p);
     Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
-    memref::StoreOp::create(b,
-                            arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                                  arith::MulFOp::create(b, c, sin)),
-                            qRow, p);
-    memref::StoreOp::create(b,
-                            arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                                  arith::MulFOp::create(b, a, sin)),
-                            qRow, p2);
+    store(p, arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                   arith::MulFOp::create(b, c, sin)));
+    store(p2, arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                    arith::MulFOp::create(b, a, sin)));
     return SmallVector<Value>{};
   });
-}
-
-Value AttentionLowering::dotWithKey(Value j, Value) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value zero = kb->index(0), one = kb->index(1);
-  if (!ropeOp)
-    return kb->loop(zero, numD, one, {cst(0.0)}, [&](Value d, ValueRange sum) {
-      Value qd = memref::LoadOp::create(b, qRow, d);
-      Value kd = kb->loadF32(k, ValueRange{bIdx, hkIdx, j, d});
-      return SmallVector<Value>{
-          arith::AddFOp::create(b, sum[0], arith::MulFOp::create(b, qd, kd), kReduction)};
-    })[0];
-  // The key is rotated at its own position j, pair by pair.
-  return kb->loop(zero, halfD, one, {cst(0.0)}, [&](Value p, ValueRange sum) {
-    Value p2 = arith::AddIOp::create(b, p, halfD);
-    Value a = kb->loadF32(k, ValueRange{bIdx, hkIdx, j, p});
-    Value c = kb->loadF32(k, ValueRange{bIdx, hkIdx, j, p2});
-    Value angle = ropeAngle(j, p);
-    Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
-    Value ka = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                     arith::MulFOp::create(b, c, sin));
-    Value kc = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                     arith::MulFOp::create(b, a, sin));
-    Value qa = memref::LoadOp::create(b, qRow, p);
-    Value qc = memref::LoadOp::create(b, qRow, p2);
-    Value term = arith::AddFOp::create(b, arith::MulFOp::create(b, qa, ka),
-                                       arith::MulFOp::create(b, qc, kc));
-    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term, kReduction)};
-  })[0];
-}
-
-Value AttentionLowering::score(Value i, Value j, bool masked) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx), iI = kb->toI64(i), jI = kb->toI64(j);
-  auto compute = [&] {
-    Value s = arith::MulFOp::create(b, scaleLog2, dotWithKey(j, i));
-    if (scoreOp) {
-      s = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI, jI, s})[0];
-      s = arith::MulFOp::create(b, s, cst(kLog2e));
-    }
-    return SmallVector<Value>{s};
-  };
-  if (!maskOp || !masked)
-    return compute()[0];
-  Value keep = kb->inlineRegion(maskOp.getBody(), {bI, hI, iI, jI})[0];
-  return kb->ifElse(keep, b.getF32Type(), compute,
-                    [&] { return SmallVector<Value>{cst(-INFINITY)}; })[0];
 }
 
 struct LowerAttentionToLoops

@@ -31,15 +31,18 @@ def LowerAttentionToLoops : Pass<"tmix-lower-attention-to-loops", "::mlir::Modul
   let description = [{
     Replaces each `tmix.attention` by a `func.func` of the same name: one program of
     the grid (batch, head, query tile of `block_m` rows). The program walks the keys in
-    tiles of `block_n` and carries the online-softmax state per row (running max and
-    sum in the log2 domain, the f32 accumulator): per tile, the masked scores, the tile
-    max, the rescale of the state, then the weighted sum of values. Fully masked rows
-    give o = 0 and lse = -inf; a sink logit joins the denominator at the end. See
-    KernelBuilder.h for the program's ABI.
+    tiles of `block_n`, stages each tile as K^T, and for each query row computes the
+    tile's scores as one vector (an FMA per head-dim element), the masked scores, the
+    tile max, the rescale of the row's online-softmax state (running max and sum in the
+    log2 domain, the f32 accumulator), then the weighted sum of values. Tiles are
+    classified by the mask's interval bounds (TileMaskBounds.h): for the whole query
+    tile, then per row. Fully masked rows give o = 0 and lse = -inf; a sink logit joins
+    the denominator at the end. See KernelBuilder.h for the program's ABI.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
   let statistics = [
     Statistic<"numLowered", "num-lowered", "attention specs lowered">,
   ];

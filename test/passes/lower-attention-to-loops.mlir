@@ -12,15 +12,24 @@
 // The default scale 1/sqrt(D) with log2(e) folded in.
 // CHECK: math.sqrt
 // CHECK: arith.constant 1.44269502 : f32
-// CHECK: memref.alloca({{.*}}) : memref<?xf32>
+// The query rows, the K^T tile, a row of scores, and per row m, l and acc.
+// CHECK: memref.alloca({{.*}}) : memref<4x?xf32>
+// CHECK: memref.alloca({{.*}}) : memref<?x8xf32>
 // CHECK: memref.alloca() : memref<8xf32>
-// CHECK: scf.for
-// CHECK: scf.for
+// CHECK: memref.alloca() : memref<4xf32>
+// CHECK: memref.alloca() : memref<4xf32>
+// CHECK: memref.alloca({{.*}}) : memref<4x?xf32>
+// The query rows are loaded (bf16 widened) once; then the KV tile loop.
+// CHECK: arith.extf {{.*}} : bf16 to f32
+// CHECK: scf.for %{{.*}} step %c8
 // CHECK: arith.cmpi sle
 // CHECK: scf.if
-// CHECK: arith.extf {{.*}} : bf16 to f32
+// S = q K^T as one vector FMA per head-dim element.
+// CHECK: vector.load {{.*}} : memref<?x8xf32>, vector<8xf32>
+// CHECK: vector.fma
 // CHECK: arith.maximumf
 // CHECK: math.exp2
+// CHECK: arith.extf {{.*}} : bf16 to f32
 // CHECK: arith.cmpf oeq
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: math.log2
@@ -71,31 +80,40 @@ tmix.attention @extras(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B,
   }
 }
 
-// Block sparsity: per row and KV tile, the mask is bounded over the tile's key range
-// [j0, j1 - 1] (interval arithmetic, the run-time window scalar included); the tile
-// is skipped when the mask cannot be true there, and runs without the mask when it
-// cannot be false.
+// Block sparsity: the mask is bounded over a KV tile's key range [j0, j1 - 1] by
+// interval arithmetic (the run-time window scalar included), first for all the rows of
+// the program, then for each row; a tile is skipped where the mask cannot be true, and
+// runs without the mask where it cannot be false.
 // CHECK-LABEL: func.func @window(
-// CHECK: scf.for %[[TILE:[^ ]*]] = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args
-// CHECK: %[[ROW:.*]] = arith.index_cast %{{.*}} : index to i64
-// CHECK: %[[JLO:.*]] = arith.index_cast %[[TILE]] : index to i64
-// CHECK: %[[JHI:.*]] = arith.index_cast %{{.*}} : index to i64
-// CHECK: %[[CAUSAL_TRUE:.*]] = arith.cmpi sle, %[[JLO]], %[[ROW]] : i64
-// CHECK: %[[CAUSAL_FALSE:.*]] = arith.cmpi sgt, %[[JHI]], %[[ROW]] : i64
-// CHECK: %[[DIST_LO:.*]] = arith.subi %[[ROW]], %[[JHI]] : i64
-// CHECK: %[[DIST_HI:.*]] = arith.subi %[[ROW]], %[[JLO]] : i64
-// CHECK: %[[WINDOW_TRUE:.*]] = arith.cmpi slt, %[[DIST_LO]], %{{.*}} : i64
-// CHECK: %[[WINDOW_FALSE:.*]] = arith.cmpi sge, %[[DIST_HI]], %{{.*}} : i64
-// CHECK: %[[CAN_FALSE:.*]] = arith.ori %[[CAUSAL_FALSE]], %[[WINDOW_FALSE]] : i1
-// CHECK: %[[CAN_TRUE:.*]] = arith.andi %[[CAUSAL_TRUE]], %[[WINDOW_TRUE]] : i1
-// CHECK: scf.if %[[CAN_TRUE]] -> (f32, f32)
-// CHECK: scf.if %[[CAN_FALSE]] -> (f32, f32)
-// The partial tile evaluates the mask per key, the full one does not.
+// CHECK: scf.for %{{.*}} step %c8
+// The whole query tile against the tile's keys: skipped, K^T not even staged, when the
+// mask cannot be true anywhere on it.
+// CHECK: arith.cmpi sle
+// CHECK: arith.cmpi sgt
+// CHECK: arith.subi
+// CHECK: arith.subi
+// CHECK: arith.cmpi slt
+// CHECK: arith.cmpi sge
+// CHECK: arith.ori
+// CHECK-NEXT: %[[TILE_TRUE:.*]] = arith.andi
+// CHECK-NEXT: scf.if %[[TILE_TRUE]] {
+// CHECK: memref.store {{.*}} : memref<?x8xf32>
+// Then each row: skipped, run without the mask, or with it.
+// CHECK: arith.cmpi sle
+// CHECK: arith.cmpi sgt
+// CHECK: arith.cmpi slt
+// CHECK: arith.cmpi sge
+// CHECK: %[[CAN_FALSE:.*]] = arith.ori
+// CHECK-NEXT: %[[CAN_TRUE:.*]] = arith.andi
+// CHECK-NEXT: scf.if %[[CAN_TRUE]] {
+// CHECK-NEXT: scf.if %[[CAN_FALSE]] {
+// The partial row evaluates the mask per key, the full one does not.
+// CHECK: vector.fma
 // CHECK: arith.cmpi sle
 // CHECK: } else {
+// CHECK: vector.fma
 // CHECK-NOT: arith.cmpi sle
-// An empty tile leaves the running max and sum (the loop's carried values) as they are.
-// CHECK: scf.yield %arg9, %arg10 : f32, f32
+// CHECK: arith.cmpf oeq
 tmix.attention @window(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
                        %v: !tmix.tensor<[B, H, N, 8], f32>, %w: i32 = 4)
     -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
