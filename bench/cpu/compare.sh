@@ -14,6 +14,13 @@ venv=bench/.venv
 if [ ! -f "$venv/.installed" ]; then
   python=/usr/bin/python3
   [ -x "$python" ] || python=python3
+  # Debian's python3 makes virtual environments only with python3-venv installed.
+  if ! "$python" -c "import ensurepip" 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y python3-venv
+  fi
+  rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     onnxruntime==1.32.0 onnx==1.23.2 numpy==2.4.6
