@@ -44,16 +44,17 @@ static rt::ParamDecl paramOf(StringRef name, Type type, Attribute defaultValue) 
         decl.size = cast<IntegerAttr>(dim).getInt();
       param.dims.push_back(decl);
     }
-  if (auto value = dyn_cast_or_null<FloatAttr>(defaultValue))
-    param.defaultValue = value.getValueAsDouble();
-  else if (auto value = dyn_cast_or_null<IntegerAttr>(defaultValue))
-    param.defaultValue = static_cast<double>(value.getValue().getSExtValue());
-  else if (auto value = dyn_cast_or_null<BoolAttr>(defaultValue))
-    param.defaultValue = value.getValue() ? 1.0 : 0.0;
+  // A BoolAttr is an i1 IntegerAttr (whose signed value is -1 for true): test it first.
+  if (auto flag = dyn_cast_or_null<BoolAttr>(defaultValue))
+    param.defaultValue = flag.getValue() ? 1.0 : 0.0;
+  else if (auto real = dyn_cast_or_null<FloatAttr>(defaultValue))
+    param.defaultValue = real.getValueAsDouble();
+  else if (auto integer = dyn_cast_or_null<IntegerAttr>(defaultValue))
+    param.defaultValue = static_cast<double>(integer.getValue().getSExtValue());
   return param;
 }
 
-rt::SpecSignature (::tmix::signatureOf)(Operation *specOp) {
+rt::SpecSignature(::tmix::signatureOf)(Operation *specOp) {
   rt::SpecSignature signature;
   signature.name = SymbolTable::getSymbolName(specOp).getValue().str();
   signature.isAttention = isa<AttentionOp>(specOp);

@@ -292,13 +292,13 @@ void AttentionLowering::rowTile(Value r, Value i, Value tile, Value tileEnd,
   // is in q).
   auto scoreVector = VectorType::get({blockN}, b.getF32Type());
   Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(scoreVector, 0.0f));
-  Value s = kb->loop(zero, numD, one, {init}, [&](Value d, ValueRange sum) {
+  Value scoreRow = kb->loop(zero, numD, one, {init}, [&](Value d, ValueRange sum) {
     Value qd = memref::LoadOp::create(b, qRows, ValueRange{r, d});
     Value keys = vector::LoadOp::create(b, scoreVector, kTile, ValueRange{d, zero});
     Value splat = vector::BroadcastOp::create(b, scoreVector, qd);
     return SmallVector<Value>{vector::FMAOp::create(b, splat, keys, sum[0])};
   })[0];
-  vector::StoreOp::create(b, s, scores, ValueRange{zero});
+  vector::StoreOp::create(b, scoreRow, scores, ValueRange{zero});
 
   // The score statement, the mask (partial tiles only) and the row max of the tile.
   Value tileMax = forEachKey({negInf}, [&](Value jj, ValueRange mx) {

@@ -108,6 +108,24 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
     if (std::string error = checkBound(result, "result", bindings.sizes); !error.empty())
       return error;
   }
+
+  // Grouped-query attention: the KV head count must divide the head count (the
+  // kernels map head h to KV head h / (H / HK)).
+  if (signature.isAttention && signature.args.size() >= 2 &&
+      signature.args[0].dims.size() > 1 && signature.args[1].dims.size() > 1) {
+    auto valueOf = [&](const DimDecl &dim) {
+      return dim.symbol.empty() ? dim.size : bindings.sizes.at(dim.symbol);
+    };
+    auto spell = [&](const DimDecl &dim) {
+      std::string value = std::to_string(valueOf(dim));
+      return dim.symbol.empty() ? value : dim.symbol + "=" + value;
+    };
+    const DimDecl &heads = signature.args[0].dims[1],
+                  &kvHeads = signature.args[1].dims[1];
+    if (valueOf(heads) % valueOf(kvHeads) != 0)
+      return "the KV head count " + spell(kvHeads) + " must divide the head count " +
+             spell(heads) + " (grouped-query attention)";
+  }
   return "";
 }
 

@@ -89,6 +89,9 @@ struct Runner {
   std::string checkShapes();
   int check(const std::vector<HostTensor> &outputs);
   double flopCount();
+  /// The run-time size of a dimension (1 for a symbol not bound yet).
+  int64_t sizeOf(const rt::DimDecl &dim) const;
+  int64_t sizeOf(mlir::Attribute dim) const;
 };
 
 std::string Runner::bindSizesFromOption() {
@@ -230,15 +233,23 @@ std::string Runner::bindTensors(uint64_t seed) {
   return rt::bindSizes(signature, bindings);
 }
 
-/// Checks, before any allocation, what shapes alone can get wrong: every tensor fits in
-/// memory, and in attention HK divides H.
+/// Checks, before any allocation, that every tensor fits in this machine's memory.
+int64_t Runner::sizeOf(const rt::DimDecl &dim) const {
+  if (dim.symbol.empty())
+    return dim.size;
+  auto it = bindings.sizes.find(dim.symbol);
+  return it == bindings.sizes.end() ? 1 : it->second;
+}
+
+int64_t Runner::sizeOf(mlir::Attribute dim) const {
+  if (auto size = mlir::dyn_cast<mlir::IntegerAttr>(dim))
+    return size.getInt();
+  rt::DimDecl decl;
+  decl.symbol = mlir::cast<mlir::StringAttr>(dim).getValue().str();
+  return sizeOf(decl);
+}
+
 std::string Runner::checkShapes() {
-  auto sizeOf = [&](const rt::DimDecl &dim) -> int64_t {
-    if (dim.symbol.empty())
-      return dim.size;
-    auto it = bindings.sizes.find(dim.symbol);
-    return it == bindings.sizes.end() ? 1 : it->second;
-  };
   const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
                         static_cast<double>(sysconf(_SC_PAGE_SIZE));
   double total = 0;
@@ -255,17 +266,6 @@ std::string Runner::checkShapes() {
     return "the tensors of '" + signature.name + "' need " +
            llvm::formatv("{0:F1}", total / (1 << 30)).str() + " GiB, more than this " +
            "machine's " + llvm::formatv("{0:F1}", memory / (1 << 30)).str() + " GiB";
-  if (signature.isAttention) {
-    const rt::DimDecl &headDim = signature.args[0].dims[1];
-    const rt::DimDecl &kvHeadDim = signature.args[1].dims[1];
-    auto spell = [&](const rt::DimDecl &dim) {
-      std::string value = std::to_string(sizeOf(dim));
-      return dim.symbol.empty() ? value : dim.symbol + "=" + value;
-    };
-    if (sizeOf(headDim) % sizeOf(kvHeadDim) != 0)
-      return "the KV head count " + spell(kvHeadDim) + " must divide the head count " +
-             spell(headDim) + " (grouped-query attention)";
-  }
   return {};
 }
 
@@ -321,8 +321,7 @@ int Runner::check(const std::vector<HostTensor> &outputs) {
 /// every vector/matrix product and 1 per element of every element-wise op, per step.
 double Runner::flopCount() {
   auto get = [&](const rt::ParamDecl &param, size_t dim) {
-    const rt::DimDecl &d = param.dims[dim];
-    return static_cast<double>(d.symbol.empty() ? d.size : bindings.sizes[d.symbol]);
+    return static_cast<double>(sizeOf(param.dims[dim]));
   };
   if (signature.isAttention) {
     const rt::ParamDecl &q = signature.args[0], &k = signature.args[1];
@@ -368,9 +367,7 @@ double Runner::flopCount() {
     double count = 1;
     if (auto tensor = mlir::dyn_cast<mlir::tmix::SpecTensorType>(type))
       for (mlir::Attribute dim : tensor.getDims())
-        count *= mlir::isa<mlir::IntegerAttr>(dim)
-                     ? mlir::cast<mlir::IntegerAttr>(dim).getInt()
-                     : bindings.sizes[mlir::cast<mlir::StringAttr>(dim).getValue().str()];
+        count *= sizeOf(dim);
     return count;
   };
   double perStep = 0;
@@ -385,10 +382,10 @@ double Runner::flopCount() {
   });
   double points = 1;
   for (mlir::Attribute dim : recurrence.getParallelDims())
-    points *= mlir::isa<mlir::IntegerAttr>(dim)
-                  ? mlir::cast<mlir::IntegerAttr>(dim).getInt()
-                  : bindings.sizes[mlir::cast<mlir::StringAttr>(dim).getValue().str()];
-  return perStep * points * bindings.sizes[recurrence.getTimeSymbol().str()];
+    points *= sizeOf(dim);
+  rt::DimDecl time;
+  time.symbol = recurrence.getTimeSymbol().str();
+  return perStep * points * sizeOf(time);
 }
 
 } // namespace
