@@ -1,12 +1,22 @@
 //===- LowerAttentionToLoops.cpp - tmix.attention to an online-softmax program -===//
 //
-// One program per (batch, head, query tile). The program walks the KV tiles; each tile
-// is staged transposed (K^T, zero past the last key) and then serves every query row,
-// whose scores are one vector of block_n lanes built by one FMA per head-dim element.
-// Each row keeps (m, l, acc) in buffers: m the running max and l the running sum of
-// exp2 of the scores in the log2 domain, acc the unnormalised output row. Scores are in
-// the log2 domain so that every exponential is an exp2; without a score statement
-// log2(e) is folded into the scale, which is folded into the query rows.
+// One program per (batch, head, query tile). Query rows live in vector lanes: a tile
+// of block_m rows is G = ceil(block_m / L) vectors of L lanes (the schedule's `lanes`:
+// 16 for AVX-512), so the whole online-softmax state of a tile (running max m, running
+// sum l, one accumulator vector per value column) is lane-wise and the softmax needs
+// no horizontal reductions. Per KV tile:
+//   S^T = K Q^T     register-blocked over R keys: G*R accumulators; per head-dim
+//                   element, G query-vector loads and R broadcasts from the K tile,
+//                   packed in panels of R keys so that those R are adjacent;
+//   score, mask     scalar loops over (key, row), which LLVM vectorises;
+//   P^T = exp2(S^T - m), l = l * alpha + sum P^T, alpha = exp2(m_old - m);
+//   O^T = O^T * alpha + V^T P^T, register-blocked over R value columns.
+// R is the most that keeps the accumulators, row vectors and broadcasts in the
+// target's vector registers. Scores are in the log2 domain so that every exponential
+// is an exp2; without a score statement log2(e) is folded into the scale, which is
+// folded into Q^T. KV tiles are classified by the mask's interval bounds
+// (TileMaskBounds.h), first by ranges of tiles: empty ones are skipped, full ones run
+// without mask code.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,11 +44,26 @@ namespace {
 
 constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
-constexpr int64_t kDefaultBlockM = 16;
+constexpr int64_t kDefaultBlockM = 32;
 constexpr int64_t kDefaultBlockN = 64;
-/// Sums over a head dim or a tile may be reassociated: LLVM then vectorises them.
-constexpr arith::FastMathFlags kReduction =
-    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+constexpr int64_t kDefaultLanes = 16;
+constexpr int64_t kDefaultVectorRegisters = 32;
+
+/// KV tiles per range of the first, coarse level of mask classification.
+constexpr int64_t kTilesPerRange = 8;
+
+/// Names the class branches of the op just built (an scf.if), so that the tiled IR
+/// (`tmixc emit --stage=tiled`) shows which branch runs which tile class.
+void tagLastOp(ImplicitLocOpBuilder &b, StringRef name, Attribute value) {
+  std::prev(b.getInsertionPoint())->setAttr(name, value);
+}
+
+/// The register block of a micro-kernel with `groups` lane vectors of rows: the most
+/// keys (or value columns) R such that the G*R accumulators, the G row vectors and the
+/// R broadcasts fit in the vector registers, with two to spare for LLVM.
+int64_t registerBlock(int64_t groups, int64_t registers) {
+  return std::max<int64_t>(1, (registers - 2 - groups) / (groups + 1));
+}
 
 template <typename OpTy> OpTy findStatement(AttentionOp op) {
   auto range = op.getBodyBlock().getOps<OpTy>();
@@ -57,34 +82,55 @@ class AttentionLowering {
 public:
   AttentionLowering(AttentionOp op)
       : op(op), blockM(scheduleValue(op, "block_m", kDefaultBlockM)),
-        blockN(scheduleValue(op, "block_n", kDefaultBlockN)) {}
+        blockN(scheduleValue(op, "block_n", kDefaultBlockN)),
+        lanes(scheduleValue(op, "lanes", kDefaultLanes)),
+        groups((blockM + lanes - 1) / lanes),
+        keysPerBlock(std::min(
+            blockN, registerBlock(groups, scheduleValue(op, "vector_registers",
+                                                        kDefaultVectorRegisters)))),
+        valueColsPerBlock(registerBlock(
+            groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))),
+        numPanels((blockN + keysPerBlock - 1) / keysPerBlock) {}
 
   void lower();
 
 private:
-  /// The online-softmax step of row r that raises its running max m to
-  /// max(m, candidate): alpha = exp2(m - m_new) rescales the row's accumulator (done
-  /// here) and running sum (by the caller). While nothing is kept (m_new = -inf) alpha
-  /// is 1.
-  struct MaxUpdate {
-    Value max, anyKept, alpha;
-  };
-  MaxUpdate raiseMax(Value r, Value m, Value candidate);
-
   Value cst(double value) { return kb->f32(value); }
-  /// Rotates (RoPE) or copies src[prefix..., pos, :]: a query row into qRows[row, :]
-  /// times `factor`, or (dst null) a key into column `row` of the K^T tile.
-  void loadRotatedRow(Value src, ValueRange prefix, Value pos, Value dst, Value row,
-                      Value factor);
-  /// One KV tile of query row r (position i): S = q K^T as one vector of block_n
-  /// scores from the staged K^T tile, the score statement, the mask when `masked`, and
-  /// the online-softmax update of the row's (m, l, acc) buffers.
-  void rowTile(Value r, Value i, Value tile, Value tileEnd, bool masked);
+  Value splat(double value) {
+    return arith::ConstantOp::create(kb->builder(),
+                                     DenseElementsAttr::get(laneType, float(value)));
+  }
+  Value laneOffset(int64_t g) { return kb->index(g * lanes); }
+
+  /// The class of the mask over the program's rows and the keys [first, end).
+  TileClass classifyKeys(Value first, Value end);
+  /// Stages the KV tile [tile, tile + count) as f32: K (rotated) and V rows.
+  void stageTile(Value tile, Value count);
+  /// S^T[j, :] = K[j] . Q^T for the block_n keys of the staged tile.
+  void scoreTile();
+  /// The keys of K panel `panel` (`width` of them) in the score micro-kernel.
+  void scoreBlock(Value panel, int64_t width);
+  /// The score statement and, when `masked`, the mask over the valid (key, row)
+  /// pairs; keys past the tile's end become -inf.
+  void modifyScores(Value tile, Value count, bool masked);
+  /// The online-softmax update with the scores of the tile: P^T replaces S^T in the
+  /// score buffer; returns alpha, the per-lane rescale of the accumulators.
+  SmallVector<Value> softmaxTile();
+  /// O^T = O^T * alpha + V^T P^T over the tile's `count` keys.
+  void accumulateTile(Value count, ValueRange alpha);
+  /// Value columns [first, first + width) of the accumulate micro-kernel.
+  void accumulateBlock(Value first, int64_t width, Value count, ValueRange alpha);
+
+  /// Rotates (RoPE) or copies src[prefix..., pos, :] and hands each element to
+  /// `store(d, x)`.
+  void loadRotatedRow(Value src, ValueRange prefix, Value pos,
+                      function_ref<void(Value d, Value x)> store);
   /// The RoPE angle of pair p at position pos: pos * theta^(-2p/D).
   Value ropeAngle(Value pos, Value p);
 
   AttentionOp op;
-  int64_t blockM, blockN;
+  int64_t blockM, blockN, lanes, groups, keysPerBlock, valueColsPerBlock, numPanels;
+  VectorType laneType;
   std::unique_ptr<KernelBuilder> kb;
   MaskOp maskOp;
   ScoreOp scoreOp;
@@ -92,14 +138,15 @@ private:
   RopeOp ropeOp;
 
   // Program-wide values.
-  Value bIdx, hIdx, hkIdx, numD, numDV, numM, halfD;
+  Value bIdx, hIdx, hkIdx, numD, numDV, numM, halfD, rowBegin, rowEnd, numRows;
   Value q, k, v, o, lse;
   Value scaleLog2; // scale * log2(e) without a score statement, else scale
   Value theta;     // RoPE base
-  // Buffers: the program's query rows (scaled), the K tile transposed ([D, block_n],
-  // zero past the last key), one row of scores, and per row the running max, sum and
-  // accumulator.
-  Value qRows, kTile, scores, rowMax, rowSum, acc;
+  // Buffers, rows in lanes: Q^T [D, G*L] (scaled, zero past the last row); the staged
+  // K tile packed in panels of keysPerBlock keys, [panel, D, key] so that the keys of
+  // one head-dim element are adjacent; the V tile [block_n, DV]; S^T / P^T
+  // [block_n, G*L]; O^T [DV, G*L]; the running max and sum [G*L].
+  Value qT, kPanels, vTile, scoresT, accT, rowMax, rowSum;
 };
 
 void AttentionLowering::lower() {
@@ -111,6 +158,8 @@ void AttentionLowering::lower() {
   kb = std::make_unique<KernelBuilder>(
       op, ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], blockM}});
   ImplicitLocOpBuilder &b = kb->builder();
+  Type f32 = b.getF32Type();
+  laneType = VectorType::get({lanes}, f32);
   maskOp = findStatement<MaskOp>(op);
   scoreOp = findStatement<ScoreOp>(op);
   sinkOp = findStatement<SinkOp>(op);
@@ -139,7 +188,7 @@ void AttentionLowering::lower() {
   if (scaleOp) {
     scale = kb->inlineRegion(scaleOp.getBody(), {})[0];
   } else {
-    Value d = arith::UIToFPOp::create(b, b.getF32Type(), kb->toI64(numD));
+    Value d = arith::UIToFPOp::create(b, f32, kb->toI64(numD));
     scale = arith::DivFOp::create(b, cst(1.0), math::SqrtOp::create(b, d));
   }
   scaleLog2 = scoreOp ? scale : arith::MulFOp::create(b, scale, cst(kLog2e));
@@ -149,223 +198,361 @@ void AttentionLowering::lower() {
   }
 
   // ---- per-program buffers ----
-  Type f32 = b.getF32Type();
-  int64_t dynamic = ShapedType::kDynamic;
-  qRows = memref::AllocaOp::create(b, MemRefType::get({blockM, dynamic}, f32),
-                                   ValueRange{numD});
-  kTile = memref::AllocaOp::create(b, MemRefType::get({dynamic, blockN}, f32),
-                                   ValueRange{numD});
-  scores = memref::AllocaOp::create(b, MemRefType::get({blockN}, f32));
-  rowMax = memref::AllocaOp::create(b, MemRefType::get({blockM}, f32));
-  rowSum = memref::AllocaOp::create(b, MemRefType::get({blockM}, f32));
-  acc = memref::AllocaOp::create(b, MemRefType::get({blockM, dynamic}, f32),
-                                 ValueRange{numDV});
+  int64_t dynamic = ShapedType::kDynamic, width = groups * lanes;
+  qT = memref::AllocaOp::create(b, MemRefType::get({dynamic, width}, f32),
+                                ValueRange{numD});
+  kPanels = memref::AllocaOp::create(
+      b, MemRefType::get({numPanels, dynamic, keysPerBlock}, f32), ValueRange{numD});
+  vTile = memref::AllocaOp::create(b, MemRefType::get({blockN, dynamic}, f32),
+                                   ValueRange{numDV});
+  scoresT = memref::AllocaOp::create(b, MemRefType::get({blockN, width}, f32));
+  accT = memref::AllocaOp::create(b, MemRefType::get({dynamic, width}, f32),
+                                  ValueRange{numDV});
+  rowMax = memref::AllocaOp::create(b, MemRefType::get({width}, f32));
+  rowSum = memref::AllocaOp::create(b, MemRefType::get({width}, f32));
 
   Value zero = kb->index(0), one = kb->index(1);
-  Value negInf = cst(-INFINITY);
-  Value rowBegin = arith::MulIOp::create(b, qTile, kb->index(blockM));
-  Value rowEnd = arith::MinUIOp::create(
+  rowBegin = arith::MulIOp::create(b, qTile, kb->index(blockM));
+  rowEnd = arith::MinUIOp::create(
       b, arith::AddIOp::create(b, rowBegin, kb->index(blockM)), numN);
-  Value numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
+  numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
   auto forEachRow = [&](function_ref<void(Value r, Value i)> body) {
     kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
       body(r, arith::AddIOp::create(b, rowBegin, r));
       return SmallVector<Value>{};
     });
   };
-
-  // The query rows, rotated and scaled once; the state of each row.
-  forEachRow([&](Value r, Value i) {
-    loadRotatedRow(q, {bIdx, hIdx}, i, qRows, r, scaleLog2);
-    memref::StoreOp::create(b, negInf, rowMax, r);
-    memref::StoreOp::create(b, cst(0.0), rowSum, r);
-    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, cst(0.0), acc, ValueRange{r, d});
+  auto forEachLaneVector = [&](Value buffer, Value count, Value value) {
+    kb->loop(zero, count, one, {}, [&](Value x, ValueRange) {
+      for (int64_t g = 0; g < groups; ++g)
+        vector::StoreOp::create(b, value, buffer, ValueRange{x, laneOffset(g)});
       return SmallVector<Value>{};
     });
-  });
+  };
 
-  // ---- walk the KV tiles; each is classified for the whole query tile first (an
-  // empty one is not even loaded), then for each row: empty rows skip it, full rows
-  // run without the mask, partial ones with it ----
-  kb->loop(zero, numM, kb->index(blockN), {}, [&](Value tile, ValueRange) {
-    Value tileEnd = arith::MinUIOp::create(
-        b, arith::AddIOp::create(b, tile, kb->index(blockN)), numM);
-    Value lastKey = kb->toI64(arith::SubIOp::create(b, tileEnd, one));
-    auto classify = [&](Value iLo, Value iHi) {
-      return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
-                              kb->toI64(iLo), kb->toI64(iHi), kb->toI64(tile), lastKey);
-    };
-    auto process = [&] {
-      // K^T of the tile, zero past its last key: S = q K^T is then one vector FMA per
-      // head-dim element.
-      Value count = arith::SubIOp::create(b, tileEnd, tile);
-      kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
-        loadRotatedRow(k, {bIdx, hkIdx}, arith::AddIOp::create(b, tile, jj), Value(), jj,
-                       Value());
-        return SmallVector<Value>{};
-      });
-      kb->loop(count, kb->index(blockN), one, {}, [&](Value jj, ValueRange) {
-        kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
-          memref::StoreOp::create(b, cst(0.0), kTile, ValueRange{d, jj});
-          return SmallVector<Value>{};
-        });
-        return SmallVector<Value>{};
-      });
-      forEachRow([&](Value r, Value i) {
-        if (!maskOp)
-          return rowTile(r, i, tile, tileEnd, /*masked=*/false);
-        TileClass rowClass = classify(i, i);
-        kb->ifElse(
-            rowClass.canBeTrue, {},
-            [&] {
-              kb->ifElse(
-                  rowClass.canBeFalse, {},
-                  [&] {
-                    rowTile(r, i, tile, tileEnd, /*masked=*/true);
-                    return SmallVector<Value>{};
-                  },
-                  [&] {
-                    rowTile(r, i, tile, tileEnd, /*masked=*/false);
-                    return SmallVector<Value>{};
-                  });
-              return SmallVector<Value>{};
-            },
-            [&] { return SmallVector<Value>{}; });
-      });
+  // Q^T, rotated and scaled once, zero in the lanes past the last row (their scores
+  // stay finite and are never stored); O^T = 0, m = -inf, l = 0; the staged K tile
+  // starts zeroed so that keys past the end of a last tile are finite.
+  forEachLaneVector(qT, numD, splat(0.0));
+  forEachRow([&](Value r, Value i) {
+    loadRotatedRow(q, {bIdx, hIdx}, i, [&](Value d, Value x) {
+      memref::StoreOp::create(b, arith::MulFOp::create(b, x, scaleLog2), qT,
+                              ValueRange{d, r});
+    });
+  });
+  forEachLaneVector(accT, numDV, splat(0.0));
+  for (int64_t g = 0; g < groups; ++g) {
+    vector::StoreOp::create(b, splat(-INFINITY), rowMax, ValueRange{laneOffset(g)});
+    vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
+  }
+  kb->loop(zero, kb->index(numPanels), one, {}, [&](Value panel, ValueRange) {
+    kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+      for (int64_t key = 0; key < keysPerBlock; ++key)
+        memref::StoreOp::create(b, cst(0.0), kPanels,
+                                ValueRange{panel, d, kb->index(key)});
       return SmallVector<Value>{};
-    };
-    if (!maskOp)
-      return process();
-    TileClass tileClass = classify(rowBegin, arith::SubIOp::create(b, rowEnd, one));
-    kb->ifElse(tileClass.canBeTrue, {}, process, [&] { return SmallVector<Value>{}; });
+    });
     return SmallVector<Value>{};
   });
 
+  // ---- walk the KV tiles, each classified for the whole query tile: an empty one is
+  // not even loaded, a full one runs without mask code. Ranges of kTilesPerRange tiles
+  // are classified first, so that a band (a window, causal's triangle) costs one test
+  // per empty range rather than one per empty tile ----
+  auto walkTiles = [&](Value first, Value last) {
+    kb->loop(first, last, kb->index(blockN), {}, [&](Value tile, ValueRange) {
+      Value tileEnd = arith::MinUIOp::create(
+          b, arith::AddIOp::create(b, tile, kb->index(blockN)), numM);
+      Value count = arith::SubIOp::create(b, tileEnd, tile);
+      auto process = [&](bool masked) {
+        stageTile(tile, count);
+        scoreTile();
+        modifyScores(tile, count, masked);
+        SmallVector<Value> alpha = softmaxTile();
+        accumulateTile(count, alpha);
+        return SmallVector<Value>{};
+      };
+      if (!maskOp)
+        return process(/*masked=*/false);
+      TileClass tileClass = classifyKeys(tile, tileEnd);
+      kb->ifElse(
+          tileClass.canBeTrue, {},
+          [&] {
+            kb->ifElse(
+                tileClass.canBeFalse, {}, [&] { return process(/*masked=*/true); },
+                [&] { return process(/*masked=*/false); });
+            tagLastOp(b, "tmix.tile_classes", b.getStrArrayAttr({"partial", "full"}));
+            return SmallVector<Value>{};
+          },
+          [&] { return SmallVector<Value>{}; });
+      tagLastOp(b, "tmix.tile_classes", b.getStrArrayAttr({"non-empty", "empty"}));
+      return SmallVector<Value>{};
+    });
+  };
+  if (!maskOp) {
+    walkTiles(zero, numM);
+  } else {
+    Value rangeKeys = kb->index(kTilesPerRange * blockN);
+    kb->loop(zero, numM, rangeKeys, {}, [&](Value first, ValueRange) {
+      Value last = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, rangeKeys),
+                                          numM);
+      kb->ifElse(
+          classifyKeys(first, last).canBeTrue, {},
+          [&] {
+            walkTiles(first, last);
+            return SmallVector<Value>{};
+          },
+          [&] { return SmallVector<Value>{}; });
+      tagLastOp(b, "tmix.tile_classes", b.getStrArrayAttr({"non-empty", "empty"}));
+      return SmallVector<Value>{};
+    });
+  }
+
+  // ---- per row: the sink logit joins the denominator (with no value row); then
+  // o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf ----
   forEachRow([&](Value r, Value i) {
     Value m = memref::LoadOp::create(b, rowMax, r);
     Value l = memref::LoadOp::create(b, rowSum, r);
-    // ---- the sink logit joins the denominator, with no value row ----
+    Value accScale = cst(1.0);
     if (sinkOp) {
       Value sink =
           kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
       sink = arith::MulFOp::create(b, sink, cst(kLog2e));
-      MaxUpdate update = raiseMax(r, m, sink);
-      Value p = arith::SelectOp::create(
-          b, update.anyKept,
-          math::Exp2Op::create(b, arith::SubFOp::create(b, sink, update.max)), cst(0.0));
-      l = arith::AddFOp::create(b, arith::MulFOp::create(b, l, update.alpha), p);
-      m = update.max;
+      Value mNew = arith::MaximumFOp::create(b, m, sink);
+      Value anyKept =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, cst(-INFINITY));
+      auto exp2Below = [&](Value x, Value fallback) {
+        return arith::SelectOp::create(
+            b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, x, mNew)),
+            fallback);
+      };
+      accScale = exp2Below(m, cst(1.0));
+      l = arith::AddFOp::create(b, arith::MulFOp::create(b, l, accScale),
+                                exp2Below(sink, cst(0.0)));
+      m = mNew;
     }
-
-    // ---- o = acc / l; a row with nothing kept gives o = 0 and lse = -inf ----
     Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cst(0.0));
-    Value inverse = arith::SelectOp::create(b, empty, cst(0.0),
-                                            arith::DivFOp::create(b, cst(1.0), l));
+    Value factor = arith::SelectOp::create(b, empty, cst(0.0),
+                                           arith::DivFOp::create(b, accScale, l));
     kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      Value a = memref::LoadOp::create(b, acc, ValueRange{r, d});
-      kb->storeF32(arith::MulFOp::create(b, a, inverse), o, ValueRange{bIdx, hIdx, i, d});
+      Value a = memref::LoadOp::create(b, accT, ValueRange{d, r});
+      kb->storeF32(arith::MulFOp::create(b, a, factor), o, ValueRange{bIdx, hIdx, i, d});
       return SmallVector<Value>{};
     });
     if (lse) {
       // lse = ln(sum exp(s)) = (m + log2(l)) * ln(2) in the log2 domain.
       Value value = arith::MulFOp::create(
           b, arith::AddFOp::create(b, m, math::Log2Op::create(b, l)), cst(kLn2));
-      kb->storeF32(arith::SelectOp::create(b, empty, negInf, value), lse,
+      kb->storeF32(arith::SelectOp::create(b, empty, cst(-INFINITY), value), lse,
                    ValueRange{bIdx, hIdx, i});
     }
   });
 }
 
-void AttentionLowering::rowTile(Value r, Value i, Value tile, Value tileEnd,
-                                bool masked) {
+TileClass AttentionLowering::classifyKeys(Value first, Value end) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value one = kb->index(1);
+  return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
+                          kb->toI64(rowBegin),
+                          kb->toI64(arith::SubIOp::create(b, rowEnd, one)),
+                          kb->toI64(first), kb->toI64(arith::SubIOp::create(b, end, one)));
+}
+
+void AttentionLowering::stageTile(Value tile, Value count) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
-  Value negInf = cst(-INFINITY);
-  Value count = arith::SubIOp::create(b, tileEnd, tile);
-  auto forEachKey = [&](ValueRange inits,
-                        function_ref<SmallVector<Value>(Value jj, ValueRange)> body) {
-    return kb->loop(zero, count, one, inits, body);
-  };
-
-  // S = q K^T: block_n scores in one vector, one FMA per head-dim element (the scale
-  // is in q).
-  auto scoreVector = VectorType::get({blockN}, b.getF32Type());
-  Value init = arith::ConstantOp::create(b, DenseElementsAttr::get(scoreVector, 0.0f));
-  Value scoreRow = kb->loop(zero, numD, one, {init}, [&](Value d, ValueRange sum) {
-    Value qd = memref::LoadOp::create(b, qRows, ValueRange{r, d});
-    Value keys = vector::LoadOp::create(b, scoreVector, kTile, ValueRange{d, zero});
-    Value splat = vector::BroadcastOp::create(b, scoreVector, qd);
-    return SmallVector<Value>{vector::FMAOp::create(b, splat, keys, sum[0])};
-  })[0];
-  vector::StoreOp::create(b, scoreRow, scores, ValueRange{zero});
-
-  // The score statement, the mask (partial tiles only) and the row max of the tile.
-  Value tileMax = forEachKey({negInf}, [&](Value jj, ValueRange mx) {
-    Value s = memref::LoadOp::create(b, scores, jj);
+  Value keysPerPanel = kb->index(keysPerBlock);
+  kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
     Value j = arith::AddIOp::create(b, tile, jj);
-    Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx), iI = kb->toI64(i),
-          jI = kb->toI64(j);
-    if (scoreOp) {
-      s = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI, jI, s})[0];
-      s = arith::MulFOp::create(b, s, cst(kLog2e));
-    }
-    if (masked) {
-      Value keep = kb->inlineRegion(maskOp.getBody(), {bI, hI, iI, jI})[0];
-      s = arith::SelectOp::create(b, keep, s, negInf);
-    }
-    memref::StoreOp::create(b, s, scores, jj);
-    return SmallVector<Value>{arith::MaximumFOp::create(b, mx[0], s)};
-  })[0];
-
-  Value m = memref::LoadOp::create(b, rowMax, r);
-  Value l = memref::LoadOp::create(b, rowSum, r);
-  MaxUpdate update = raiseMax(r, m, tileMax);
-  // P = exp2(S - m_new) and l += sum(P), in a loop of its own that LLVM vectorises.
-  Value tileSum = forEachKey({cst(0.0)}, [&](Value jj, ValueRange sum) {
-    Value s = memref::LoadOp::create(b, scores, jj);
-    Value p = arith::SelectOp::create(
-        b, update.anyKept,
-        math::Exp2Op::create(b, arith::SubFOp::create(b, s, update.max)), cst(0.0));
-    memref::StoreOp::create(b, p, scores, jj);
-    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], p, kReduction)};
-  })[0];
-  // acc += P V.
-  forEachKey({}, [&](Value jj, ValueRange) {
-    Value p = memref::LoadOp::create(b, scores, jj);
-    Value j = arith::AddIOp::create(b, tile, jj);
+    Value panel = arith::DivUIOp::create(b, jj, keysPerPanel);
+    Value key = arith::RemUIOp::create(b, jj, keysPerPanel);
+    loadRotatedRow(k, {bIdx, hkIdx}, j, [&](Value d, Value x) {
+      memref::StoreOp::create(b, x, kPanels, ValueRange{panel, d, key});
+    });
     kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      Value vd = kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d});
-      Value a = memref::LoadOp::create(b, acc, ValueRange{r, d});
-      memref::StoreOp::create(
-          b,
-          arith::AddFOp::create(b, a, arith::MulFOp::create(b, p, vd, kReduction),
-                                kReduction),
-          acc, ValueRange{r, d});
+      memref::StoreOp::create(b, kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d}), vTile,
+                              ValueRange{jj, d});
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
   });
-  memref::StoreOp::create(b, update.max, rowMax, r);
-  memref::StoreOp::create(
-      b, arith::AddFOp::create(b, arith::MulFOp::create(b, l, update.alpha), tileSum),
-      rowSum, r);
 }
 
-AttentionLowering::MaxUpdate AttentionLowering::raiseMax(Value r, Value m,
-                                                         Value candidate) {
+void AttentionLowering::scoreTile() {
+  int64_t fullPanels = blockN / keysPerBlock;
+  kb->loop(kb->index(0), kb->index(fullPanels), kb->index(1), {},
+           [&](Value panel, ValueRange) {
+             scoreBlock(panel, keysPerBlock);
+             return SmallVector<Value>{};
+           });
+  if (fullPanels < numPanels)
+    scoreBlock(kb->index(fullPanels), blockN - fullPanels * keysPerBlock);
+}
+
+void AttentionLowering::scoreBlock(Value panel, int64_t width) {
   ImplicitLocOpBuilder &b = kb->builder();
-  Value mNew = arith::MaximumFOp::create(b, m, candidate);
-  Value anyKept =
-      arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, cst(-INFINITY));
-  Value alpha = arith::SelectOp::create(
-      b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew)), cst(1.0));
-  kb->loop(kb->index(0), numDV, kb->index(1), {}, [&](Value d, ValueRange) {
-    Value a = memref::LoadOp::create(b, acc, ValueRange{r, d});
-    memref::StoreOp::create(b, arith::MulFOp::create(b, a, alpha), acc, ValueRange{r, d});
+  Value first = arith::MulIOp::create(b, panel, kb->index(keysPerBlock));
+  SmallVector<Value> keys;
+  for (int64_t jj = 0; jj < width; ++jj)
+    keys.push_back(arith::AddIOp::create(b, first, kb->index(jj)));
+  SmallVector<Value> inits(groups * width, splat(0.0));
+  SmallVector<Value> sums =
+      kb->loop(kb->index(0), numD, kb->index(1), inits, [&](Value d, ValueRange acc) {
+        SmallVector<Value> queries;
+        for (int64_t g = 0; g < groups; ++g)
+          queries.push_back(vector::LoadOp::create(b, laneType, qT,
+                                                   ValueRange{d, laneOffset(g)}));
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t jj = 0; jj < width; ++jj) {
+          Value key = vector::BroadcastOp::create(
+              b, laneType,
+              memref::LoadOp::create(b, kPanels, ValueRange{panel, d, kb->index(jj)}));
+          for (int64_t g = 0; g < groups; ++g)
+            next[jj * groups + g] =
+                vector::FMAOp::create(b, queries[g], key, next[jj * groups + g]);
+        }
+        return next;
+      });
+  for (int64_t jj = 0; jj < width; ++jj)
+    for (int64_t g = 0; g < groups; ++g)
+      vector::StoreOp::create(b, sums[jj * groups + g], scoresT,
+                              ValueRange{keys[jj], laneOffset(g)});
+}
+
+void AttentionLowering::modifyScores(Value tile, Value count, bool masked) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  if (scoreOp || masked) {
+    Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx);
+    kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
+      Value jI = kb->toI64(arith::AddIOp::create(b, tile, jj));
+      kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+        Value iI = kb->toI64(arith::AddIOp::create(b, rowBegin, r));
+        Value s = memref::LoadOp::create(b, scoresT, ValueRange{jj, r});
+        if (scoreOp) {
+          s = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI, jI, s})[0];
+          s = arith::MulFOp::create(b, s, cst(kLog2e));
+        }
+        if (masked) {
+          Value keep = kb->inlineRegion(maskOp.getBody(), {bI, hI, iI, jI})[0];
+          s = arith::SelectOp::create(b, keep, s, cst(-INFINITY));
+        }
+        memref::StoreOp::create(b, s, scoresT, ValueRange{jj, r});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  }
+  // Keys past the end of the last tile are never kept.
+  Value negInf = splat(-INFINITY);
+  kb->loop(count, kb->index(blockN), one, {}, [&](Value jj, ValueRange) {
+    for (int64_t g = 0; g < groups; ++g)
+      vector::StoreOp::create(b, negInf, scoresT, ValueRange{jj, laneOffset(g)});
     return SmallVector<Value>{};
   });
-  return {mNew, anyKept, alpha};
+}
+
+SmallVector<Value> AttentionLowering::softmaxTile() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1), end = kb->index(blockN);
+  auto loadLanes = [&](Value buffer, Value row, int64_t g) -> Value {
+    if (row)
+      return vector::LoadOp::create(b, laneType, buffer, ValueRange{row, laneOffset(g)});
+    return vector::LoadOp::create(b, laneType, buffer, ValueRange{laneOffset(g)});
+  };
+  SmallVector<Value> tileMax =
+      kb->loop(zero, end, one, SmallVector<Value>(groups, splat(-INFINITY)),
+               [&](Value jj, ValueRange mx) {
+                 SmallVector<Value> next;
+                 for (int64_t g = 0; g < groups; ++g)
+                   next.push_back(arith::MaximumFOp::create(
+                       b, mx[g], loadLanes(scoresT, jj, g)));
+                 return next;
+               });
+  // m_new = max(m, tile max); while a lane keeps nothing (m_new = -inf) its alpha is
+  // 1 and its probabilities 0.
+  SmallVector<Value> mNew, anyKept, alpha;
+  for (int64_t g = 0; g < groups; ++g) {
+    Value m = loadLanes(rowMax, Value(), g);
+    mNew.push_back(arith::MaximumFOp::create(b, m, tileMax[g]));
+    anyKept.push_back(
+        arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew[g], splat(-INFINITY)));
+    alpha.push_back(arith::SelectOp::create(
+        b, anyKept[g], math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew[g])),
+        splat(1.0)));
+  }
+  SmallVector<Value> tileSum =
+      kb->loop(zero, end, one, SmallVector<Value>(groups, splat(0.0)),
+               [&](Value jj, ValueRange sum) {
+                 SmallVector<Value> next;
+                 for (int64_t g = 0; g < groups; ++g) {
+                   Value s = loadLanes(scoresT, jj, g);
+                   Value p = arith::SelectOp::create(
+                       b, anyKept[g],
+                       math::Exp2Op::create(b, arith::SubFOp::create(b, s, mNew[g])),
+                       splat(0.0));
+                   vector::StoreOp::create(b, p, scoresT, ValueRange{jj, laneOffset(g)});
+                   next.push_back(arith::AddFOp::create(b, sum[g], p));
+                 }
+                 return next;
+               });
+  for (int64_t g = 0; g < groups; ++g) {
+    Value l = loadLanes(rowSum, Value(), g);
+    vector::StoreOp::create(b, mNew[g], rowMax, ValueRange{laneOffset(g)});
+    vector::StoreOp::create(
+        b, arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha[g]), tileSum[g]),
+        rowSum, ValueRange{laneOffset(g)});
+  }
+  return alpha;
+}
+
+void AttentionLowering::accumulateTile(Value count, ValueRange alpha) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value step = kb->index(valueColsPerBlock);
+  // Whole blocks of value columns, then the remaining columns one at a time.
+  Value fullEnd = arith::SubIOp::create(b, numDV, arith::RemUIOp::create(b, numDV, step));
+  kb->loop(kb->index(0), fullEnd, step, {}, [&](Value first, ValueRange) {
+    accumulateBlock(first, valueColsPerBlock, count, alpha);
+    return SmallVector<Value>{};
+  });
+  kb->loop(fullEnd, numDV, kb->index(1), {}, [&](Value first, ValueRange) {
+    accumulateBlock(first, 1, count, alpha);
+    return SmallVector<Value>{};
+  });
+}
+
+void AttentionLowering::accumulateBlock(Value first, int64_t width, Value count,
+                                        ValueRange alpha) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  SmallVector<Value> columns, inits;
+  for (int64_t c = 0; c < width; ++c) {
+    columns.push_back(arith::AddIOp::create(b, first, kb->index(c)));
+    for (int64_t g = 0; g < groups; ++g)
+      inits.push_back(arith::MulFOp::create(
+          b,
+          vector::LoadOp::create(b, laneType, accT, ValueRange{columns[c], laneOffset(g)}),
+          alpha[g]));
+  }
+  SmallVector<Value> sums =
+      kb->loop(kb->index(0), count, kb->index(1), inits, [&](Value jj, ValueRange acc) {
+        SmallVector<Value> probabilities;
+        for (int64_t g = 0; g < groups; ++g)
+          probabilities.push_back(vector::LoadOp::create(b, laneType, scoresT,
+                                                         ValueRange{jj, laneOffset(g)}));
+        SmallVector<Value> next(acc.begin(), acc.end());
+        for (int64_t c = 0; c < width; ++c) {
+          Value value = vector::BroadcastOp::create(
+              b, laneType, memref::LoadOp::create(b, vTile, ValueRange{jj, columns[c]}));
+          for (int64_t g = 0; g < groups; ++g)
+            next[c * groups + g] =
+                vector::FMAOp::create(b, probabilities[g], value, next[c * groups + g]);
+        }
+        return next;
+      });
+  for (int64_t c = 0; c < width; ++c)
+    for (int64_t g = 0; g < groups; ++g)
+      vector::StoreOp::create(b, sums[c * groups + g], accT,
+                              ValueRange{columns[c], laneOffset(g)});
 }
 
 Value AttentionLowering::ropeAngle(Value pos, Value p) {
@@ -383,21 +570,14 @@ Value AttentionLowering::ropeAngle(Value pos, Value p) {
 
 /// With RoPE, the half-split rotation of the pairs (a, c) at (p, p + D/2):
 /// (a cos - c sin, c cos + a sin) at angle pos * theta^(-2p/D). Without, a copy.
-void AttentionLowering::loadRotatedRow(Value src, ValueRange prefix, Value pos, Value dst,
-                                       Value row, Value factor) {
+void AttentionLowering::loadRotatedRow(Value src, ValueRange prefix, Value pos,
+                                       function_ref<void(Value d, Value x)> store) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
   auto load = [&](Value d) {
     SmallVector<Value> indices(prefix.begin(), prefix.end());
     indices.append({pos, d});
     return kb->loadF32(src, indices);
-  };
-  auto store = [&](Value d, Value x) {
-    if (dst)
-      memref::StoreOp::create(b, arith::MulFOp::create(b, x, factor), dst,
-                              ValueRange{row, d});
-    else
-      memref::StoreOp::create(b, x, kTile, ValueRange{d, row});
   };
   if (!ropeOp) {
     kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {

@@ -14,15 +14,20 @@ def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
   let summary = "choose the schedule (tile sizes) of every spec";
   let description = [{
     Attaches `tmix.schedule` to every spec op: for attention, `block_m` query rows per
-    program and `block_n` keys per KV tile. Specs say what to compute; how to tile it
+    program, `block_n` keys per KV tile, and the target's vector shape (`lanes`,
+    `vector_registers`) that the CPU micro-kernels are blocked for. Specs say what to compute; how to tile it
     is decided here (heuristics now, autotuning later) and can be overridden for
     experiments. An existing `tmix.schedule` is kept.
   }];
   let options = [
-    Option<"blockM", "block-m", "int64_t", /*default=*/"16",
+    Option<"blockM", "block-m", "int64_t", /*default=*/"32",
            "query rows per attention program">,
     Option<"blockN", "block-n", "int64_t", /*default=*/"64",
            "keys per attention KV tile">,
+    Option<"lanes", "lanes", "int64_t", /*default=*/"16",
+           "f32 lanes of the target's vector registers (16: AVX-512, 8: AVX2)">,
+    Option<"vectorRegisters", "vector-registers", "int64_t", /*default=*/"32",
+           "vector registers of the target, which bound the micro-kernels' blocks">,
   ];
 }
 

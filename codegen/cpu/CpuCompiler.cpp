@@ -23,6 +23,7 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 namespace rt = ::tmix::rt;
@@ -31,6 +32,17 @@ using ::tmix::signatureOf;
 
 static constexpr unsigned kOptLevel = 3;
 
+/// The host's f32 lanes per vector register and its vector register count: AVX-512
+/// has 32 registers of 16 lanes, AVX2 16 of 8; other hosts get 16 of 4 (SSE, NEON).
+static std::pair<int64_t, int64_t> hostVectorShape() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return {16, 32};
+  if (features.lookup("avx2"))
+    return {8, 16};
+  return {4, 16};
+}
+
 LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &schedule) {
   PassManager pm(module.getContext());
   mlir::tmix::ScheduleOptions scheduleOptions;
@@ -38,6 +50,7 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
     scheduleOptions.blockM = schedule.blockM;
   if (schedule.blockN > 0)
     scheduleOptions.blockN = schedule.blockN;
+  std::tie(scheduleOptions.lanes, scheduleOptions.vectorRegisters) = hostVectorShape();
   pm.addPass(mlir::tmix::createSchedule(scheduleOptions));
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());

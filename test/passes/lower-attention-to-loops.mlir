@@ -1,7 +1,10 @@
 // RUN: tmix-opt %s --tmix-schedule="block-m=4 block-n=8" --tmix-lower-attention-to-loops | FileCheck %s --implicit-check-not=tmix.attention --implicit-check-not=tmix.mask
 
-// The program of a causal GQA spec with lse: the ABI signature, the grid, the mask
-// inlined in the score loop, exp2-based online softmax, fully masked rows handled.
+// The program of a causal GQA spec with lse: the ABI signature, the grid, rows in
+// vector lanes, register-blocked micro-kernels, the mask inlined in the partial tiles,
+// exp2-based online softmax, fully masked rows handled. With block_m = 4 the query
+// rows fill one 16-lane vector; with block_n = 8 the K tile is one panel of 8 keys
+// (the register block of one row vector on 32 registers is 14, capped by block_n).
 // CHECK-LABEL: func.func @causal(
 // CHECK-SAME: %arg0: i64, %arg1: memref<?x?x?x?xbf16>, %arg2: memref<?x?x?x?xbf16>, %arg3: memref<?x?x?x?xbf16>,
 // CHECK-SAME: %arg4: memref<?x?x?x?xbf16>, %arg5: memref<?x?x?xf32>, %[[SIZES:arg6]]: memref<?xi64>)
@@ -12,24 +15,60 @@
 // The default scale 1/sqrt(D) with log2(e) folded in.
 // CHECK: math.sqrt
 // CHECK: arith.constant 1.44269502 : f32
-// The query rows, the K^T tile, a row of scores, and per row m, l and acc.
-// CHECK: memref.alloca({{.*}}) : memref<4x?xf32>
-// CHECK: memref.alloca({{.*}}) : memref<?x8xf32>
-// CHECK: memref.alloca() : memref<8xf32>
-// CHECK: memref.alloca() : memref<4xf32>
-// CHECK: memref.alloca() : memref<4xf32>
-// CHECK: memref.alloca({{.*}}) : memref<4x?xf32>
-// The query rows are loaded (bf16 widened) once; then the KV tile loop.
+// Q^T [D, lanes], the K panels [panel, D, key], the V tile, S^T, O^T, m and l.
+// CHECK: %[[QT:.*]] = memref.alloca({{.*}}) : memref<?x16xf32>
+// CHECK: %[[KP:.*]] = memref.alloca({{.*}}) : memref<1x?x8xf32>
+// CHECK: %[[VT:.*]] = memref.alloca({{.*}}) : memref<8x?xf32>
+// CHECK: %[[ST:.*]] = memref.alloca() : memref<8x16xf32>
+// CHECK: %[[OT:.*]] = memref.alloca({{.*}}) : memref<?x16xf32>
+// CHECK: %[[M:.*]] = memref.alloca() : memref<16xf32>
+// CHECK: %[[L:.*]] = memref.alloca() : memref<16xf32>
+// The query rows are loaded (bf16 widened) once, transposed into Q^T.
 // CHECK: arith.extf {{.*}} : bf16 to f32
-// CHECK: scf.for %{{.*}} step %c8
-// CHECK: arith.cmpi sle
+// CHECK: memref.store {{.*}}, %[[QT]]
+// Ranges of 8 KV tiles, then the tiles; each classified before it is staged.
+// CHECK: scf.for %{{.*}} step %c64
 // CHECK: scf.if
-// S = q K^T as one vector FMA per head-dim element.
-// CHECK: vector.load {{.*}} : memref<?x8xf32>, vector<8xf32>
+// CHECK: scf.for %{{.*}} step %c8
+// CHECK: scf.if
+// CHECK: scf.if
+// K into its panel, V into its tile.
+// CHECK: memref.store {{.*}}, %[[KP]]
+// CHECK: memref.store {{.*}}, %[[VT]]
+// S^T = K Q^T: 8 accumulators carried over the head dim, one broadcast key each.
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.load %[[QT]]
+// CHECK: memref.load %[[KP]]
+// CHECK: vector.broadcast
 // CHECK: vector.fma
-// CHECK: arith.maximumf
-// CHECK: math.exp2
-// CHECK: arith.extf {{.*}} : bf16 to f32
+// CHECK: vector.store {{.*}}, %[[ST]]
+// The partial tile evaluates the mask per (key, row).
+// CHECK: arith.cmpi sle
+// CHECK: arith.select
+// The lane-wise online softmax.
+// CHECK: arith.maximumf {{.*}} : vector<16xf32>
+// CHECK: math.exp2 {{.*}} : vector<16xf32>
+// CHECK: arith.select {{.*}} : vector<16xi1>, vector<16xf32>
+// CHECK: vector.store {{.*}}, %[[M]]
+// CHECK: vector.store {{.*}}, %[[L]]
+// O^T = O^T * alpha + V^T P^T, 14 value columns per block (D = 64: 4 blocks and 8
+// single columns).
+// CHECK: scf.for %{{.*}} step %c14
+// CHECK: vector.load %[[OT]]
+// CHECK: arith.mulf {{.*}} : vector<16xf32>
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: vector.load %[[ST]]
+// CHECK: memref.load %[[VT]]
+// CHECK: vector.fma
+// CHECK: vector.store {{.*}}, %[[OT]]
+// The full tile: the same without the mask.
+// CHECK: } else {
+// CHECK-NOT: arith.cmpi sle
+// CHECK: vector.fma
+// CHECK: } {tmix.tile_classes = ["partial", "full"]}
+// CHECK: } {tmix.tile_classes = ["non-empty", "empty"]}
+// CHECK: } {tmix.tile_classes = ["non-empty", "empty"]}
+// Per row: o = acc / l (0 for a fully masked row), narrowed to bf16, and lse.
 // CHECK: arith.cmpf oeq
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: math.log2
@@ -80,25 +119,21 @@ tmix.attention @extras(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B,
   }
 }
 
-// Block sparsity: the mask is bounded over a KV tile's key range [j0, j1 - 1] by
-// interval arithmetic (the run-time window scalar included), first for all the rows of
-// the program, then for each row; a tile is skipped where the mask cannot be true, and
-// runs without the mask where it cannot be false.
+// Block sparsity: the mask is bounded over a key range [j0, j1 - 1] by interval
+// arithmetic (the run-time window scalar included), for all the rows of the program:
+// first over a range of 8 tiles (64 keys), then over each tile. A range or tile is
+// skipped where the mask cannot be true anywhere on it, and a tile runs without the
+// mask where the mask cannot be false.
 // CHECK-LABEL: func.func @window(
-// CHECK: scf.for %{{.*}} step %c8
-// The whole query tile against the tile's keys: skipped, K^T not even staged, when the
-// mask cannot be true anywhere on it.
+// CHECK: scf.for %{{.*}} step %c64
 // CHECK: arith.cmpi sle
 // CHECK: arith.cmpi sgt
-// CHECK: arith.subi
-// CHECK: arith.subi
 // CHECK: arith.cmpi slt
 // CHECK: arith.cmpi sge
 // CHECK: arith.ori
-// CHECK-NEXT: %[[TILE_TRUE:.*]] = arith.andi
-// CHECK-NEXT: scf.if %[[TILE_TRUE]] {
-// CHECK: memref.store {{.*}} : memref<?x8xf32>
-// Then each row: skipped, run without the mask, or with it.
+// CHECK-NEXT: %[[RANGE_TRUE:.*]] = arith.andi
+// CHECK-NEXT: scf.if %[[RANGE_TRUE]] {
+// CHECK: scf.for %{{.*}} step %c8
 // CHECK: arith.cmpi sle
 // CHECK: arith.cmpi sgt
 // CHECK: arith.cmpi slt
@@ -107,12 +142,13 @@ tmix.attention @extras(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B,
 // CHECK-NEXT: %[[CAN_TRUE:.*]] = arith.andi
 // CHECK-NEXT: scf.if %[[CAN_TRUE]] {
 // CHECK-NEXT: scf.if %[[CAN_FALSE]] {
-// The partial row evaluates the mask per key, the full one does not.
+// The partial tile evaluates the mask per (key, row), the full one does not.
 // CHECK: vector.fma
 // CHECK: arith.cmpi sle
 // CHECK: } else {
 // CHECK: vector.fma
 // CHECK-NOT: arith.cmpi sle
+// CHECK: } {tmix.tile_classes = ["partial", "full"]}
 // CHECK: arith.cmpf oeq
 tmix.attention @window(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
                        %v: !tmix.tensor<[B, H, N, 8], f32>, %w: i32 = 4)
