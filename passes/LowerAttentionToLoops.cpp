@@ -104,12 +104,13 @@ private:
 
   /// The class of the mask over the program's rows and the keys [first, end).
   TileClass classifyKeys(Value first, Value end);
-  /// Stages the KV tile [tile, tile + count) as f32: K (rotated) and V rows.
+  /// Stages what the micro-kernels cannot read in place from the KV tile
+  /// [tile, tile + count): K (rotated, widened) into panels, V (widened) rows.
   void stageTile(Value tile, Value count);
-  /// S^T[j, :] = K[j] . Q^T for the block_n keys of the staged tile.
-  void scoreTile();
+  /// S^T[j, :] = K[j] . Q^T for the block_n keys of the tile.
+  void scoreTile(Value tile);
   /// The keys of K panel `panel` (`width` of them) in the score micro-kernel.
-  void scoreBlock(Value panel, int64_t width);
+  void scoreBlock(Value tile, Value panel, int64_t width);
   /// The score statement and, when `masked`, the mask over the valid (key, row)
   /// pairs; keys past the tile's end become -inf.
   void modifyScores(Value tile, Value count, bool masked);
@@ -117,9 +118,10 @@ private:
   /// score buffer; returns alpha, the per-lane rescale of the accumulators.
   SmallVector<Value> softmaxTile();
   /// O^T = O^T * alpha + V^T P^T over the tile's `count` keys.
-  void accumulateTile(Value count, ValueRange alpha);
+  void accumulateTile(Value tile, Value count, ValueRange alpha);
   /// Value columns [first, first + width) of the accumulate micro-kernel.
-  void accumulateBlock(Value first, int64_t width, Value count, ValueRange alpha);
+  void accumulateBlock(Value tile, Value first, int64_t width, Value count,
+                       ValueRange alpha);
 
   /// Rotates (RoPE) or copies src[prefix..., pos, :] and hands each element to
   /// `store(d, x)`.
@@ -130,6 +132,9 @@ private:
 
   AttentionOp op;
   int64_t blockM, blockN, lanes, groups, keysPerBlock, valueColsPerBlock, numPanels;
+  // Whether the micro-kernels read K and V in place: f32 tensors (and K unrotated)
+  // need no staging copy.
+  bool kInPlace = false, vInPlace = false;
   VectorType laneType;
   std::unique_ptr<KernelBuilder> kb;
   MaskOp maskOp;
@@ -165,6 +170,8 @@ void AttentionLowering::lower() {
   sinkOp = findStatement<SinkOp>(op);
   ropeOp = findStatement<RopeOp>(op);
   ScaleOp scaleOp = findStatement<ScaleOp>(op);
+  kInPlace = kType.getElementType().isF32() && !ropeOp;
+  vInPlace = vType.getElementType().isF32();
 
   bIdx = kb->gridIndex(0);
   hIdx = kb->gridIndex(1);
@@ -201,10 +208,12 @@ void AttentionLowering::lower() {
   int64_t dynamic = ShapedType::kDynamic, width = groups * lanes;
   qT = memref::AllocaOp::create(b, MemRefType::get({dynamic, width}, f32),
                                 ValueRange{numD});
-  kPanels = memref::AllocaOp::create(
-      b, MemRefType::get({numPanels, dynamic, keysPerBlock}, f32), ValueRange{numD});
-  vTile = memref::AllocaOp::create(b, MemRefType::get({blockN, dynamic}, f32),
-                                   ValueRange{numDV});
+  if (!kInPlace)
+    kPanels = memref::AllocaOp::create(
+        b, MemRefType::get({numPanels, dynamic, keysPerBlock}, f32), ValueRange{numD});
+  if (!vInPlace)
+    vTile = memref::AllocaOp::create(b, MemRefType::get({blockN, dynamic}, f32),
+                                     ValueRange{numDV});
   scoresT = memref::AllocaOp::create(b, MemRefType::get({blockN, width}, f32));
   accT = memref::AllocaOp::create(b, MemRefType::get({dynamic, width}, f32),
                                   ValueRange{numDV});
@@ -231,8 +240,8 @@ void AttentionLowering::lower() {
   };
 
   // Q^T, rotated and scaled once, zero in the lanes past the last row (their scores
-  // stay finite and are never stored); O^T = 0, m = -inf, l = 0; the staged K tile
-  // starts zeroed so that keys past the end of a last tile are finite.
+  // stay finite and are never stored); O^T = 0, m = -inf, l = 0; staged K panels
+  // start zeroed so that keys past the end of a last tile are finite.
   forEachLaneVector(qT, numD, splat(0.0));
   forEachRow([&](Value r, Value i) {
     loadRotatedRow(q, {bIdx, hIdx}, i, [&](Value d, Value x) {
@@ -245,15 +254,16 @@ void AttentionLowering::lower() {
     vector::StoreOp::create(b, splat(-INFINITY), rowMax, ValueRange{laneOffset(g)});
     vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
   }
-  kb->loop(zero, kb->index(numPanels), one, {}, [&](Value panel, ValueRange) {
-    kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
-      for (int64_t key = 0; key < keysPerBlock; ++key)
-        memref::StoreOp::create(b, cst(0.0), kPanels,
-                                ValueRange{panel, d, kb->index(key)});
+  if (!kInPlace)
+    kb->loop(zero, kb->index(numPanels), one, {}, [&](Value panel, ValueRange) {
+      kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+        for (int64_t key = 0; key < keysPerBlock; ++key)
+          memref::StoreOp::create(b, cst(0.0), kPanels,
+                                  ValueRange{panel, d, kb->index(key)});
+        return SmallVector<Value>{};
+      });
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
-  });
 
   // ---- walk the KV tiles, each classified for the whole query tile: an empty one is
   // not even loaded, a full one runs without mask code. Ranges of kTilesPerRange tiles
@@ -266,10 +276,10 @@ void AttentionLowering::lower() {
       Value count = arith::SubIOp::create(b, tileEnd, tile);
       auto process = [&](bool masked) {
         stageTile(tile, count);
-        scoreTile();
+        scoreTile(tile);
         modifyScores(tile, count, masked);
         SmallVector<Value> alpha = softmaxTile();
-        accumulateTile(count, alpha);
+        accumulateTile(tile, count, alpha);
         return SmallVector<Value>{};
       };
       if (!maskOp)
@@ -359,42 +369,54 @@ TileClass AttentionLowering::classifyKeys(Value first, Value end) {
 }
 
 void AttentionLowering::stageTile(Value tile, Value count) {
+  if (kInPlace && vInPlace)
+    return;
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
   Value keysPerPanel = kb->index(keysPerBlock);
   kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
     Value j = arith::AddIOp::create(b, tile, jj);
-    Value panel = arith::DivUIOp::create(b, jj, keysPerPanel);
-    Value key = arith::RemUIOp::create(b, jj, keysPerPanel);
-    loadRotatedRow(k, {bIdx, hkIdx}, j, [&](Value d, Value x) {
-      memref::StoreOp::create(b, x, kPanels, ValueRange{panel, d, key});
-    });
-    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d}), vTile,
-                              ValueRange{jj, d});
-      return SmallVector<Value>{};
-    });
+    if (!kInPlace) {
+      Value panel = arith::DivUIOp::create(b, jj, keysPerPanel);
+      Value key = arith::RemUIOp::create(b, jj, keysPerPanel);
+      loadRotatedRow(k, {bIdx, hkIdx}, j, [&](Value d, Value x) {
+        memref::StoreOp::create(b, x, kPanels, ValueRange{panel, d, key});
+      });
+    }
+    if (!vInPlace)
+      kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+        memref::StoreOp::create(b, kb->loadF32(v, ValueRange{bIdx, hkIdx, j, d}),
+                                vTile, ValueRange{jj, d});
+        return SmallVector<Value>{};
+      });
     return SmallVector<Value>{};
   });
 }
 
-void AttentionLowering::scoreTile() {
+void AttentionLowering::scoreTile(Value tile) {
   int64_t fullPanels = blockN / keysPerBlock;
   kb->loop(kb->index(0), kb->index(fullPanels), kb->index(1), {},
            [&](Value panel, ValueRange) {
-             scoreBlock(panel, keysPerBlock);
+             scoreBlock(tile, panel, keysPerBlock);
              return SmallVector<Value>{};
            });
   if (fullPanels < numPanels)
-    scoreBlock(kb->index(fullPanels), blockN - fullPanels * keysPerBlock);
+    scoreBlock(tile, kb->index(fullPanels), blockN - fullPanels * keysPerBlock);
 }
 
-void AttentionLowering::scoreBlock(Value panel, int64_t width) {
+void AttentionLowering::scoreBlock(Value tile, Value panel, int64_t width) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value first = arith::MulIOp::create(b, panel, kb->index(keysPerBlock));
-  SmallVector<Value> keys;
-  for (int64_t jj = 0; jj < width; ++jj)
+  SmallVector<Value> keys, keyRows;
+  Value lastRow = arith::SubIOp::create(b, numM, kb->index(1));
+  for (int64_t jj = 0; jj < width; ++jj) {
     keys.push_back(arith::AddIOp::create(b, first, kb->index(jj)));
+    // Read in place, a key past the end of the last tile reads the last key: its
+    // score is finite and replaced by -inf.
+    if (kInPlace)
+      keyRows.push_back(arith::MinUIOp::create(
+          b, arith::AddIOp::create(b, tile, keys.back()), lastRow));
+  }
   SmallVector<Value> inits(groups * width, splat(0.0));
   SmallVector<Value> sums =
       kb->loop(kb->index(0), numD, kb->index(1), inits, [&](Value d, ValueRange acc) {
@@ -404,9 +426,12 @@ void AttentionLowering::scoreBlock(Value panel, int64_t width) {
                                                    ValueRange{d, laneOffset(g)}));
         SmallVector<Value> next(acc.begin(), acc.end());
         for (int64_t jj = 0; jj < width; ++jj) {
-          Value key = vector::BroadcastOp::create(
-              b, laneType,
-              memref::LoadOp::create(b, kPanels, ValueRange{panel, d, kb->index(jj)}));
+          Value element =
+              kInPlace
+                  ? memref::LoadOp::create(b, k, ValueRange{bIdx, hkIdx, keyRows[jj], d})
+                  : memref::LoadOp::create(b, kPanels,
+                                           ValueRange{panel, d, kb->index(jj)});
+          Value key = vector::BroadcastOp::create(b, laneType, element);
           for (int64_t g = 0; g < groups; ++g)
             next[jj * groups + g] =
                 vector::FMAOp::create(b, queries[g], key, next[jj * groups + g]);
@@ -506,23 +531,23 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
   return alpha;
 }
 
-void AttentionLowering::accumulateTile(Value count, ValueRange alpha) {
+void AttentionLowering::accumulateTile(Value tile, Value count, ValueRange alpha) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value step = kb->index(valueColsPerBlock);
   // Whole blocks of value columns, then the remaining columns one at a time.
   Value fullEnd = arith::SubIOp::create(b, numDV, arith::RemUIOp::create(b, numDV, step));
   kb->loop(kb->index(0), fullEnd, step, {}, [&](Value first, ValueRange) {
-    accumulateBlock(first, valueColsPerBlock, count, alpha);
+    accumulateBlock(tile, first, valueColsPerBlock, count, alpha);
     return SmallVector<Value>{};
   });
   kb->loop(fullEnd, numDV, kb->index(1), {}, [&](Value first, ValueRange) {
-    accumulateBlock(first, 1, count, alpha);
+    accumulateBlock(tile, first, 1, count, alpha);
     return SmallVector<Value>{};
   });
 }
 
-void AttentionLowering::accumulateBlock(Value first, int64_t width, Value count,
-                                        ValueRange alpha) {
+void AttentionLowering::accumulateBlock(Value tile, Value first, int64_t width,
+                                        Value count, ValueRange alpha) {
   ImplicitLocOpBuilder &b = kb->builder();
   SmallVector<Value> columns, inits;
   for (int64_t c = 0; c < width; ++c) {
@@ -541,8 +566,13 @@ void AttentionLowering::accumulateBlock(Value first, int64_t width, Value count,
                                                          ValueRange{jj, laneOffset(g)}));
         SmallVector<Value> next(acc.begin(), acc.end());
         for (int64_t c = 0; c < width; ++c) {
-          Value value = vector::BroadcastOp::create(
-              b, laneType, memref::LoadOp::create(b, vTile, ValueRange{jj, columns[c]}));
+          Value element =
+              vInPlace ? memref::LoadOp::create(
+                             b, v,
+                             ValueRange{bIdx, hkIdx, arith::AddIOp::create(b, tile, jj),
+                                        columns[c]})
+                       : memref::LoadOp::create(b, vTile, ValueRange{jj, columns[c]});
+          Value value = vector::BroadcastOp::create(b, laneType, element);
           for (int64_t g = 0; g < groups; ++g)
             next[c * groups + g] =
                 vector::FMAOp::create(b, probabilities[g], value, next[c * groups + g]);
