@@ -6,8 +6,7 @@
 // sum l, one accumulator vector per value column) is lane-wise and the softmax needs
 // no horizontal reductions. Per KV tile:
 //   S^T = K Q^T     register-blocked over R keys: G*R accumulators; per head-dim
-//                   element, G query-vector loads and R broadcasts from the K tile,
-//                   packed in panels of R keys so that those R are adjacent;
+//                   element, G query-vector loads and R broadcasts of K elements;
 //   score, mask     scalar loops over (key, row), which LLVM vectorises;
 //   P^T = exp2(S^T - m), l = l * alpha + sum P^T, alpha = exp2(m_old - m);
 //   O^T = O^T * alpha + V^T P^T, register-blocked over R value columns.
@@ -89,8 +88,7 @@ public:
             blockN, registerBlock(groups, scheduleValue(op, "vector_registers",
                                                         kDefaultVectorRegisters)))),
         valueColsPerBlock(registerBlock(
-            groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))),
-        numPanels((blockN + keysPerBlock - 1) / keysPerBlock) {}
+            groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))) {}
 
   void lower();
 
@@ -105,12 +103,12 @@ private:
   /// The class of the mask over the program's rows and the keys [first, end).
   TileClass classifyKeys(Value first, Value end);
   /// Stages what the micro-kernels cannot read in place from the KV tile
-  /// [tile, tile + count): K (rotated, widened) into panels, V (widened) rows.
+  /// [tile, tile + count): K (rotated, widened) and V (widened) rows.
   void stageTile(Value tile, Value count);
   /// S^T[j, :] = K[j] . Q^T for the block_n keys of the tile.
   void scoreTile(Value tile);
-  /// The keys of K panel `panel` (`width` of them) in the score micro-kernel.
-  void scoreBlock(Value tile, Value panel, int64_t width);
+  /// Keys [first, first + width) of the tile in the score micro-kernel.
+  void scoreBlock(Value tile, Value first, int64_t width);
   /// The score statement and, when `masked`, the mask over the valid (key, row)
   /// pairs; keys past the tile's end become -inf.
   void modifyScores(Value tile, Value count, bool masked);
@@ -131,7 +129,7 @@ private:
   Value ropeAngle(Value pos, Value p);
 
   AttentionOp op;
-  int64_t blockM, blockN, lanes, groups, keysPerBlock, valueColsPerBlock, numPanels;
+  int64_t blockM, blockN, lanes, groups, keysPerBlock, valueColsPerBlock;
   // Whether the micro-kernels read K and V in place: f32 tensors (and K unrotated)
   // need no staging copy.
   bool kInPlace = false, vInPlace = false;
@@ -148,10 +146,9 @@ private:
   Value scaleLog2; // scale * log2(e) without a score statement, else scale
   Value theta;     // RoPE base
   // Buffers, rows in lanes: Q^T [D, G*L] (scaled, zero past the last row); the staged
-  // K tile packed in panels of keysPerBlock keys, [panel, D, key] so that the keys of
-  // one head-dim element are adjacent; the V tile [block_n, DV]; S^T / P^T
+  // K [block_n, D] and V [block_n, DV] tiles, when not read in place; S^T / P^T
   // [block_n, G*L]; O^T [DV, G*L]; the running max and sum [G*L].
-  Value qT, kPanels, vTile, scoresT, accT, rowMax, rowSum;
+  Value qT, kTile, vTile, scoresT, accT, rowMax, rowSum;
 };
 
 void AttentionLowering::lower() {
@@ -209,8 +206,8 @@ void AttentionLowering::lower() {
   qT = memref::AllocaOp::create(b, MemRefType::get({dynamic, width}, f32),
                                 ValueRange{numD});
   if (!kInPlace)
-    kPanels = memref::AllocaOp::create(
-        b, MemRefType::get({numPanels, dynamic, keysPerBlock}, f32), ValueRange{numD});
+    kTile = memref::AllocaOp::create(b, MemRefType::get({blockN, dynamic}, f32),
+                                     ValueRange{numD});
   if (!vInPlace)
     vTile = memref::AllocaOp::create(b, MemRefType::get({blockN, dynamic}, f32),
                                      ValueRange{numDV});
@@ -240,7 +237,7 @@ void AttentionLowering::lower() {
   };
 
   // Q^T, rotated and scaled once, zero in the lanes past the last row (their scores
-  // stay finite and are never stored); O^T = 0, m = -inf, l = 0; staged K panels
+  // stay finite and are never stored); O^T = 0, m = -inf, l = 0; a staged K tile
   // start zeroed so that keys past the end of a last tile are finite.
   forEachLaneVector(qT, numD, splat(0.0));
   forEachRow([&](Value r, Value i) {
@@ -255,11 +252,9 @@ void AttentionLowering::lower() {
     vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
   }
   if (!kInPlace)
-    kb->loop(zero, kb->index(numPanels), one, {}, [&](Value panel, ValueRange) {
+    kb->loop(zero, kb->index(blockN), one, {}, [&](Value key, ValueRange) {
       kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
-        for (int64_t key = 0; key < keysPerBlock; ++key)
-          memref::StoreOp::create(b, cst(0.0), kPanels,
-                                  ValueRange{panel, d, kb->index(key)});
+        memref::StoreOp::create(b, cst(0.0), kTile, ValueRange{key, d});
         return SmallVector<Value>{};
       });
       return SmallVector<Value>{};
@@ -373,14 +368,11 @@ void AttentionLowering::stageTile(Value tile, Value count) {
     return;
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
-  Value keysPerPanel = kb->index(keysPerBlock);
   kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
     Value j = arith::AddIOp::create(b, tile, jj);
     if (!kInPlace) {
-      Value panel = arith::DivUIOp::create(b, jj, keysPerPanel);
-      Value key = arith::RemUIOp::create(b, jj, keysPerPanel);
       loadRotatedRow(k, {bIdx, hkIdx}, j, [&](Value d, Value x) {
-        memref::StoreOp::create(b, x, kPanels, ValueRange{panel, d, key});
+        memref::StoreOp::create(b, x, kTile, ValueRange{jj, d});
       });
     }
     if (!vInPlace)
@@ -394,19 +386,18 @@ void AttentionLowering::stageTile(Value tile, Value count) {
 }
 
 void AttentionLowering::scoreTile(Value tile) {
-  int64_t fullPanels = blockN / keysPerBlock;
-  kb->loop(kb->index(0), kb->index(fullPanels), kb->index(1), {},
-           [&](Value panel, ValueRange) {
-             scoreBlock(tile, panel, keysPerBlock);
+  int64_t fullEnd = blockN / keysPerBlock * keysPerBlock;
+  kb->loop(kb->index(0), kb->index(fullEnd), kb->index(keysPerBlock), {},
+           [&](Value first, ValueRange) {
+             scoreBlock(tile, first, keysPerBlock);
              return SmallVector<Value>{};
            });
-  if (fullPanels < numPanels)
-    scoreBlock(tile, kb->index(fullPanels), blockN - fullPanels * keysPerBlock);
+  if (fullEnd < blockN)
+    scoreBlock(tile, kb->index(fullEnd), blockN - fullEnd);
 }
 
-void AttentionLowering::scoreBlock(Value tile, Value panel, int64_t width) {
+void AttentionLowering::scoreBlock(Value tile, Value first, int64_t width) {
   ImplicitLocOpBuilder &b = kb->builder();
-  Value first = arith::MulIOp::create(b, panel, kb->index(keysPerBlock));
   SmallVector<Value> keys, keyRows;
   Value lastRow = arith::SubIOp::create(b, numM, kb->index(1));
   for (int64_t jj = 0; jj < width; ++jj) {
@@ -429,8 +420,7 @@ void AttentionLowering::scoreBlock(Value tile, Value panel, int64_t width) {
           Value element =
               kInPlace
                   ? memref::LoadOp::create(b, k, ValueRange{bIdx, hkIdx, keyRows[jj], d})
-                  : memref::LoadOp::create(b, kPanels,
-                                           ValueRange{panel, d, kb->index(jj)});
+                  : memref::LoadOp::create(b, kTile, ValueRange{keys[jj], d});
           Value key = vector::BroadcastOp::create(b, laneType, element);
           for (int64_t g = 0; g < groups; ++g)
             next[jj * groups + g] =
