@@ -1,11 +1,14 @@
-"""tmix against ONNX Runtime on the CPU: f32 attention, four masks, same inputs.
+"""tmix against ONNX Runtime and PyTorch on the CPU: f32 attention, four masks.
 
 Run through bench/cpu/compare.sh (it makes bench/.venv and the FMA probe). For every
 (variant, D, N) it writes random q, k, v (and the document ids) as .npy, times
-`tmixc run --bench` on them (median of tmixc's 7 runs) and then ONNX Runtime on the same
-arrays (2 intra-op threads, median of >= 5 runs after a warm-up), and compares the two
-outputs (max |tmix - ORT|). Both GFLOP/s use the same count: 4*B*H*N*M*D times the
-exact fraction of (i, j) pairs the mask keeps. Prints a markdown table.
+`tmixc run --bench` on them (median of tmixc's 7 runs), then ONNX Runtime on the same
+arrays (2 intra-op threads, median of >= 5 runs after a warm-up), then, when torch
+imports, PyTorch's scaled_dot_product_attention and FlexAttention (torch.compile'd, its
+block mask built beforehand; compile and mask time are not counted), all on the same
+threads. It compares every output with tmix's (max abs diff). All GFLOP/s use the same
+count: 4*B*H*N*M*D times the exact fraction of (i, j) pairs the mask keeps. Prints a
+markdown table; speed ratios are peer ms / tmix ms (above 1: tmix is faster).
 """
 
 import argparse
@@ -19,6 +22,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
+
+try:
+    import torch
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+except ImportError:  # the table then has no PyTorch columns
+    torch = None
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPEC = os.path.join(ROOT, "bench", "cpu", "attention_variants.tmix")
@@ -152,6 +161,53 @@ def time_ort(sess, feeds, reps):
     return 1e3 * float(np.median(times)), out
 
 
+# ---------------------------------------------------------------- PyTorch side
+
+
+def torch_mask_mod(variant, doc):
+    """FlexAttention's mask_mod for a variant (None for dense)."""
+    if variant == "dense":
+        return None
+    if variant == "causal":
+        return lambda b, h, i, j: j <= i
+    if variant == "window":
+        return lambda b, h, i, j: (j <= i) & (i - j < WINDOW)
+    return lambda b, h, i, j: (doc[i] == doc[j]) & (j <= i)
+
+
+def time_torch(fn, reps):
+    with torch.no_grad():
+        fn()  # warm-up (and, for FlexAttention, the compile)
+        times = []
+        out = None
+        for _ in range(reps):
+            start = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times)), out.numpy()
+
+
+def run_torch(variant, q, k, v, n, reps, flex):
+    """(sdpa ms, sdpa out, flex ms, flex out) on the same arrays."""
+    tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
+    if variant == "dense":
+        sdpa = lambda: torch.nn.functional.scaled_dot_product_attention(tq, tk, tv)
+    elif variant == "causal":
+        sdpa = lambda: torch.nn.functional.scaled_dot_product_attention(
+            tq, tk, tv, is_causal=True)
+    else:
+        keep = torch.from_numpy(keep_mask(variant, n))
+        sdpa = lambda: torch.nn.functional.scaled_dot_product_attention(
+            tq, tk, tv, attn_mask=keep)
+    sdpa_ms, sdpa_out = time_torch(sdpa, reps)
+    if not flex:
+        return sdpa_ms, sdpa_out, None, None
+    mod = torch_mask_mod(variant, torch.from_numpy(doc_ids(n)[0]))
+    block_mask = None if mod is None else create_block_mask(mod, None, None, n, n, device="cpu")
+    flex_ms, flex_out = time_torch(lambda: flex(tq, tk, tv, block_mask=block_mask), reps)
+    return sdpa_ms, sdpa_out, flex_ms, flex_out
+
+
 # ---------------------------------------------------------------- tmix side
 
 
@@ -174,11 +230,13 @@ def time_tmix(variant, d, n, inputs, outputs):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--lengths", default="1024,2048,4096")
+    parser.add_argument("--lengths", default="1024,2048,4096,8192")
     parser.add_argument("--dims", default="64,128")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--peak", type=float, default=0.0, help="all-core FMA GFLOP/s")
+    parser.add_argument("--no-flex", action="store_true",
+                        help="skip FlexAttention (its CPU compile takes ~30 s a shape)")
     args = parser.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")]
     dims = [int(x) for x in args.dims.split(",")]
@@ -194,10 +252,21 @@ def main():
     print("masks: causal via is_causal=1; window and documents via an additive float "
           "[N, N] mask (0 / -inf)" if op == "Attention" else
           "masks: an additive float [N, N] mask (0 / -inf)")
+    flex = None
+    if torch is None:
+        print("PyTorch: not installed, no SDPA / FlexAttention columns")
+    else:
+        torch.set_num_threads(args.threads)
+        if not args.no_flex:
+            # Dynamic shapes: one compile per mask and head dim, not one per length.
+            flex = torch.compile(flex_attention, dynamic=True)
+        print("PyTorch %s: SDPA (boolean mask for window and documents)%s, %d threads"
+              % (torch.__version__, "" if flex is None else ", FlexAttention (compiled)",
+                 args.threads))
     print()
-    print("| variant | D | N | tmix ms | tmix GFLOP/s | ORT ms | ORT GFLOP/s | tmix/ORT speed "
-          "| tmix % of FMA peak | max abs diff |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| variant | D | N | tmix ms | tmix GFLOP/s | ORT GFLOP/s | SDPA GFLOP/s "
+          "| Flex GFLOP/s | vs ORT | vs SDPA | vs Flex | tmix % of FMA peak | max abs diff |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     sys.stdout.flush()
     rng = np.random.default_rng(1234)
     worst = {}
@@ -226,18 +295,27 @@ def main():
                     reps = 7 if n <= 2048 else 5
                     ort_ms, ort_out = time_ort(session(model, args.threads), feeds, reps)
 
-                    diff = float(np.abs(tmix_out - ort_out).max())
+                    peers = [(ort_ms, ort_out)]
+                    if torch is not None:
+                        sdpa_ms, sdpa_out, flex_ms, flex_out = run_torch(
+                            variant, q, k, v, n, reps, flex)
+                        peers += [(sdpa_ms, sdpa_out), (flex_ms, flex_out)]
+                    diff = max(float(np.abs(tmix_out - out).max())
+                               for ms, out in peers if out is not None)
                     worst[variant] = max(worst.get(variant, 0.0), diff)
-                    tmix_gf, ort_gf = flops / tmix_ms * 1e-6, flops / ort_ms * 1e-6
-                    peak = "%.0f%%" % (100 * tmix_gf / args.peak) if args.peak else "-"
-                    print("| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.2f | %s | %.1e |" % (
-                        variant, d, n, tmix_ms, tmix_gf, ort_ms, ort_gf, ort_ms / tmix_ms,
-                        peak, diff))
+                    gflops = lambda ms: flops / ms * 1e-6
+                    peers += [(None, None)] * (3 - len(peers))
+                    rates = ["%.1f" % gflops(ms) if ms else "-" for ms, _ in peers]
+                    ratios = ["%.2f" % (ms / tmix_ms) if ms else "-" for ms, _ in peers]
+                    peak = "%.0f%%" % (100 * gflops(tmix_ms) / args.peak) if args.peak else "-"
+                    print("| %s | %d | %d | %.1f | %.1f | %s | %s | %s | %.1e |" % (
+                        variant, d, n, tmix_ms, gflops(tmix_ms), " | ".join(rates),
+                        " | ".join(ratios), peak, diff))
                     sys.stdout.flush()
     print()
     for variant in variants:
         verdict = "agree" if worst[variant] < 1e-3 else "DISAGREE"
-        print("check %s: tmix and ORT %s (max abs diff %.1e over all shapes, bound 1e-3)"
+        print("check %s: tmix and its peers %s (max abs diff %.1e over all shapes, bound 1e-3)"
               % (variant, verdict, worst[variant]))
     return 0 if all(w < 1e-3 for w in worst.values()) else 1
 

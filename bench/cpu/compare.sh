@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# tmix against ONNX Runtime on the CPU, with the machine's FMA peak: f32 attention,
-# B=1 H=8, D in {64, 128}, N in {1024, 2048, 4096} (8192 too with TMIX_BENCH_8192=1),
-# dense, causal, sliding window 256 and 8 packed documents. Prints the FMA peak and a
-# markdown table (bench/cpu/compare.py says how each number is measured).
+# tmix against ONNX Runtime and PyTorch (SDPA, FlexAttention) on the CPU, with the
+# machine's FMA peak: f32 attention, B=1 H=8, D in {64, 128}, N in {1024, 2048, 4096,
+# 8192}, dense, causal, sliding window 256 and 8 packed documents. Prints the FMA peak
+# and a markdown table (bench/cpu/compare.py says how each number is measured).
 #
-# The first run makes bench/.venv (python3 -m venv; onnxruntime, onnx, numpy from PyPI).
-# PyTorch is not installed: its PyPI wheel pulls gigabytes of CUDA libraries.
+# The first run makes bench/.venv (python3 -m venv; onnxruntime, onnx, numpy from PyPI)
+# and tries PyTorch there too (PyPI's torch wheel, with its CUDA libraries: about 3 GB;
+# TMIX_BENCH_TORCH=0 skips it). Without torch the table has no PyTorch columns.
 # Usage: bench/cpu/compare.sh [compare.py options, e.g. --lengths=1024 --dims=64]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -26,6 +27,11 @@ if [ ! -f "$venv/.installed" ]; then
     onnxruntime==1.32.0 onnx==1.23.2 numpy==2.4.6
   touch "$venv/.installed"
 fi
+if [ "${TMIX_BENCH_TORCH:-1}" = 1 ] && [ ! -f "$venv/.torch-tried" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check torch==2.11.0 ||
+    echo "compare: torch did not install; the table has no PyTorch columns" >&2
+  touch "$venv/.torch-tried"
+fi
 
 tools/setup.sh >/dev/null # builds tmixc if anything changed
 
@@ -36,7 +42,4 @@ echo "$peak_output"
 peak=$(echo "$peak_output" | tail -n 1 | sed -E 's/.*gflops=//')
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F)"
 
-lengths=1024,2048,4096
-[ "${TMIX_BENCH_8192:-0}" = 1 ] && lengths=$lengths,8192
-exec "$venv/bin/python" bench/cpu/compare.py --lengths="$lengths" --threads="$(nproc)" \
-  --peak="$peak" "$@"
+exec "$venv/bin/python" bench/cpu/compare.py --threads="$(nproc)" --peak="$peak" "$@"
