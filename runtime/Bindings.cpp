@@ -110,9 +110,14 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
   }
 
   // Grouped-query attention: the KV head count must divide the head count (the
-  // kernels map head h to KV head h / (H / HK)).
+  // kernels map head h to KV head h / (H / HK)). A caller binding in stages may not
+  // know both counts yet; the check then waits for the binding that does.
+  auto isBound = [&](const DimDecl &dim) {
+    return dim.symbol.empty() || bindings.sizes.count(dim.symbol);
+  };
   if (signature.isAttention && signature.args.size() >= 2 &&
-      signature.args[0].dims.size() > 1 && signature.args[1].dims.size() > 1) {
+      signature.args[0].dims.size() > 1 && signature.args[1].dims.size() > 1 &&
+      isBound(signature.args[0].dims[1]) && isBound(signature.args[1].dims[1])) {
     auto valueOf = [&](const DimDecl &dim) {
       return dim.symbol.empty() ? dim.size : bindings.sizes.at(dim.symbol);
     };

@@ -51,6 +51,10 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
   if (schedule.blockN > 0)
     scheduleOptions.blockN = schedule.blockN;
   std::tie(scheduleOptions.lanes, scheduleOptions.vectorRegisters) = hostVectorShape();
+  if (schedule.lanes > 0)
+    scheduleOptions.lanes = schedule.lanes;
+  if (schedule.vectorRegisters > 0)
+    scheduleOptions.vectorRegisters = schedule.vectorRegisters;
   pm.addPass(mlir::tmix::createSchedule(scheduleOptions));
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());

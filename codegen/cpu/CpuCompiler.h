@@ -19,10 +19,14 @@
 
 namespace tmix::cpu {
 
-/// Tile sizes; 0 keeps the schedule pass's choice.
+/// Tile sizes and the vector shape the micro-kernels are blocked for (f32 lanes per
+/// register, register count); 0 keeps the schedule pass's choice (the vector shape:
+/// the host's). A narrower shape than the host's runs correctly, only slower.
 struct ScheduleOverride {
   int64_t blockM = 0;
   int64_t blockN = 0;
+  int64_t lanes = 0;
+  int64_t vectorRegisters = 0;
 };
 
 struct CompiledKernel {

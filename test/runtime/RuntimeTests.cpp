@@ -665,6 +665,28 @@ TEST(Bindings, ResultSymbolsMustBeBound) {
   EXPECT_EQ(shapeOf(signature.results[0], bindings.sizes), (std::vector<int64_t>{5, 3}));
 }
 
+TEST(Bindings, KVHeadsMustDivideHeads) {
+  SpecSignature signature = attentionSignature();
+  signature.isAttention = true;
+  Bindings bindings = bindingsFor({{2, 6, 100, 64}, {2, 4, 77, 64}, {2, 4, 77, 64}});
+  EXPECT_EQ(bindSizes(signature, bindings),
+            "the KV head count HK=4 must divide the head count H=6 (grouped-query "
+            "attention)");
+  Bindings divides = bindingsFor({{2, 6, 100, 64}, {2, 3, 77, 64}, {2, 3, 77, 64}});
+  EXPECT_EQ(bindSizes(signature, divides), "");
+}
+
+TEST(Bindings, KVHeadCheckWaitsForBothCounts) {
+  // A caller binding in stages (tmixc run binds the --inputs tensors first) may know H
+  // but not HK yet: no error and no crash; the full binding checks it.
+  SpecSignature signature = attentionSignature();
+  signature.isAttention = true;
+  signature.args[1].isTensor = signature.args[2].isTensor = false;
+  Bindings bindings = bindingsFor({{2, 6, 100, 64}, {2, 4, 77, 64}, {2, 4, 77, 64}});
+  EXPECT_EQ(bindSizes(signature, bindings), "");
+  EXPECT_EQ(bindings.sizes.count("HK"), 0u);
+}
+
 TEST(Bindings, MissingArguments) {
   Bindings bindings;
   bindings.tensors = {HostTensor(DType::F32, {2, 8, 10, 64})};

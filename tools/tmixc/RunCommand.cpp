@@ -402,8 +402,15 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
       schedule.blockM = size;
     else if (key == "block_n")
       schedule.blockN = size;
+    else if (key == "lanes")
+      schedule.lanes = size;
+    else if (key == "vector_registers" && size < 4)
+      return "--schedule vector_registers=" + value + ": at least 4";
+    else if (key == "vector_registers")
+      schedule.vectorRegisters = size;
     else
-      return "unknown --schedule key '" + key + "' (expected block_m or block_n)";
+      return "unknown --schedule key '" + key +
+             "' (expected block_m, block_n, lanes or vector_registers)";
   }
   return {};
 }

@@ -42,7 +42,7 @@ const char *const kUsage =
     "       tmixc run FILE.tmix --kernel=NAME --sizes=B=2,H=8,... [--set=NAME=VALUE] "
     "[--target=cpu] [--seed=N]\n"
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
-    "[--schedule=block_m=16,block_n=64]\n"
+    "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR\n";
 
 int fail(const llvm::Twine &message) {
