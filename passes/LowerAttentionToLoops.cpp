@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/bit.h"
 
 #include <cmath>
 
@@ -523,17 +524,24 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
 
 void AttentionLowering::accumulateTile(Value tile, Value count, ValueRange alpha) {
   ImplicitLocOpBuilder &b = kb->builder();
-  Value step = kb->index(valueColsPerBlock);
-  // Whole blocks of value columns, then the remaining columns one at a time.
-  Value fullEnd = arith::SubIOp::create(b, numDV, arith::RemUIOp::create(b, numDV, step));
-  kb->loop(kb->index(0), fullEnd, step, {}, [&](Value first, ValueRange) {
-    accumulateBlock(tile, first, valueColsPerBlock, count, alpha);
-    return SmallVector<Value>{};
-  });
-  kb->loop(fullEnd, numDV, kb->index(1), {}, [&](Value first, ValueRange) {
-    accumulateBlock(tile, first, 1, count, alpha);
-    return SmallVector<Value>{};
-  });
+  // Whole blocks of value columns, then the remaining ones in blocks of halving widths
+  // (DV may be known only at run time): a remainder of 2 columns at D = 128 runs as
+  // one block of 2, not as two single columns that each reload the probabilities.
+  Value first = kb->index(0);
+  for (int64_t width = valueColsPerBlock; width >= 1;
+       width = width == valueColsPerBlock ? static_cast<int64_t>(llvm::bit_floor(uint64_t(width - 1))) : width / 2) {
+    Value step = kb->index(width);
+    Value end = arith::SubIOp::create(
+        b, numDV,
+        arith::RemUIOp::create(b, arith::SubIOp::create(b, numDV, first), step));
+    kb->loop(first, end, step, {}, [&](Value column, ValueRange) {
+      accumulateBlock(tile, column, width, count, alpha);
+      return SmallVector<Value>{};
+    });
+    first = end;
+    if (width == 1)
+      break;
+  }
 }
 
 void AttentionLowering::accumulateBlock(Value tile, Value first, int64_t width,
