@@ -51,8 +51,8 @@
 // CHECK: arith.select {{.*}} : vector<16xi1>, vector<16xf32>
 // CHECK: vector.store {{.*}}, %[[M]]
 // CHECK: vector.store {{.*}}, %[[L]]
-// O^T = O^T * alpha + V^T P^T, 14 value columns per block (D = 64: 4 blocks and 8
-// single columns).
+// O^T = O^T * alpha + V^T P^T, 14 value columns per block, then the remaining columns
+// in blocks of 8, 4, 2 and 1 (D = 64: 4 blocks of 14 and one of 8).
 // CHECK: scf.for %{{.*}} step %c14
 // CHECK: vector.load %[[OT]]
 // CHECK: arith.mulf {{.*}} : vector<16xf32>
@@ -61,6 +61,10 @@
 // CHECK: memref.load %[[VT]]
 // CHECK: vector.fma
 // CHECK: vector.store {{.*}}, %[[OT]]
+// CHECK: scf.for %{{.*}} step %c8
+// CHECK: scf.for %{{.*}} step %c4
+// CHECK: scf.for %{{.*}} step %c2
+// CHECK: scf.for %{{.*}} step %c1
 // The full tile: the same without the mask.
 // CHECK: } else {
 // CHECK-NOT: arith.cmpi sle
