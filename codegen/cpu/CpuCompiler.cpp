@@ -38,6 +38,12 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
     scheduleOptions.blockM = schedule.blockM;
   if (schedule.blockN > 0)
     scheduleOptions.blockN = schedule.blockN;
+  if (!schedule.recurrenceForm.empty())
+    scheduleOptions.recurrenceForm = schedule.recurrenceForm;
+  if (schedule.chunk > 0) {
+    scheduleOptions.chunk = schedule.chunk;
+    scheduleOptions.chunkedMinSteps = schedule.chunk;
+  }
   pm.addPass(mlir::tmix::createSchedule(scheduleOptions));
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());

@@ -16,13 +16,16 @@
 #include "llvm/Support/Error.h"
 
 #include <memory>
+#include <string>
 
 namespace tmix::cpu {
 
-/// Tile sizes; 0 keeps the schedule pass's choice.
+/// Tile sizes and the recurrence form; 0 or empty keeps the schedule pass's choice.
 struct ScheduleOverride {
   int64_t blockM = 0;
   int64_t blockN = 0;
+  std::string recurrenceForm; // "auto", "chunked" or "recurrent"
+  int64_t chunk = 0;          // steps per chunk of a chunked recurrence
 };
 
 struct CompiledKernel {

@@ -20,7 +20,8 @@ std::string KernelCache::keyOf(mlir::Operation *specOp,
   llvm::raw_string_ostream os(text);
   specOp->print(os, mlir::OpPrintingFlags().useLocalScope());
   os << "\ntarget=" << llvm::sys::getProcessTriple() << "/" << llvm::sys::getHostCPUName()
-     << "\nschedule=" << schedule.blockM << "," << schedule.blockN;
+     << "\nschedule=" << schedule.blockM << "," << schedule.blockN << ","
+     << schedule.recurrenceForm << "," << schedule.chunk;
   std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(text));
   return llvm::toHex(digest, /*LowerCase=*/true);
 }
