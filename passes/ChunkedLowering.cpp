@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/ChunkedLowering.h"
+#include "passes/VectorRows.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -36,7 +37,10 @@ struct StateChunk {
   Value kSize, vSize, gateSize; // gateSize: K for a row gate, 1 for a scalar gate
   Value logGate, sign;          // [C, gateSize]: cumulative log and sign of Γ
   SmallVector<Value> keys, values;     // per term: [C, K], [C, V]
+  SmallVector<Value> keysByColumn;     // scalar gate, per term: [K, C], keys transposed
+  Value scores;                        // scalar gate: [1, C], one row of q_i · k_s
   SmallVector<Value> queries, outputs; // per readout: [C, K], [C, V]
+  Value weights;                       // [max(C, K)]: the weights of one row sum
 };
 
 class ChunkedLowering {
@@ -164,11 +168,22 @@ void ChunkedLowering::allocate() {
     for (size_t term = 0; term < form.terms.size(); ++term) {
       chunk.keys.push_back(alloc(chunk.kSize));
       chunk.values.push_back(alloc(chunk.vSize));
+      if (!form.hasRowGate())
+        chunk.keysByColumn.push_back(memref::AllocOp::create(
+            b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
+            ValueRange{chunk.kSize, rows}));
     }
+    if (!form.hasRowGate())
+      chunk.scores = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
+          ValueRange{kb.index(1), rows});
     for (size_t r = 0; r < form.readouts.size(); ++r) {
       chunk.queries.push_back(alloc(chunk.kSize));
       chunk.outputs.push_back(alloc(chunk.vSize));
     }
+    Value most = arith::MaxUIOp::create(b, rows, chunk.kSize);
+    chunk.weights = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{most});
     chunks.push_back(chunk);
   }
 }
@@ -232,6 +247,8 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
       if (chunk.sign)
         key = mul(key, signAt(k));
       store(key, chunk.keys[index], {row, k});
+      if (!chunk.keysByColumn.empty())
+        store(key, chunk.keysByColumn[index], {k, row});
     });
     forRange(chunk.vSize, [&](Value v) {
       store(steps.element(term.value, {}, v), chunk.values[index], {row, v});
@@ -254,40 +271,42 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
   Value queries = chunk.queries[index], out = chunk.outputs[index];
   bool rowGate = chunk.form->hasRowGate();
   forRange(length, [&](Value i) {
-    forRange(chunk.vSize, [&](Value v) { store(kb.f32(0.0), out, {i, v}); });
     // ---- the chunk's start state ----
     forRange(chunk.kSize, [&](Value k) {
-      Value weight =
-          mul(load(queries, {i, k}), exp(load(chunk.logGate, {i, gateIndex(chunk, k)})));
-      forRange(chunk.vSize, [&](Value v) {
-        store(add(load(out, {i, v}), mul(weight, load(state, {k, v}))), out, {i, v});
-      });
+      Value decay = exp(load(chunk.logGate, {i, gateIndex(chunk, k)}));
+      store(mul(load(queries, {i, k}), decay), chunk.weights, k);
     });
+    auto weightAt = [&](Value s) { return load(chunk.weights, s); };
+    combineRows(kb, out, i, chunk.vSize, Value(), weightAt, state, chunk.kSize);
     // ---- the chunk's own steps s <= i ----
     Value through = arith::AddIOp::create(b, i, kb.index(1));
-    forRange(through, [&](Value s) {
-      for (size_t term = 0; term < chunk.keys.size(); ++term) {
-        Value keys = chunk.keys[term];
+    for (size_t term = 0; term < chunk.keys.size(); ++term) {
+      Value keys = chunk.keys[term];
+      Value zero = kb.index(0);
+      if (!rowGate) {
+        // q_i · k_s for every s <= i at once, a row combination of the keys' columns.
+        auto queryAt = [&](Value k) { return load(queries, {i, k}); };
+        combineRows(kb, chunk.scores, zero, through, Value(), queryAt,
+                    chunk.keysByColumn[term], chunk.kSize);
+      }
+      forRange(through, [&](Value s) {
         Value score;
         if (rowGate) {
           score = sumRange(chunk.kSize, [&](Value k) {
-            Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {s, k})));
+            Value decay =
+                exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {s, k})));
             return mul(mul(load(queries, {i, k}), load(keys, {s, k})), decay);
           });
         } else {
-          Value dot = sumRange(chunk.kSize, [&](Value k) {
-            return mul(load(queries, {i, k}), load(keys, {s, k}));
-          });
-          Value zero = kb.index(0);
-          score = mul(dot, exp(sub(load(chunk.logGate, {i, zero}),
-                                   load(chunk.logGate, {s, zero}))));
+          score = mul(load(chunk.scores, {zero, s}),
+                      exp(sub(load(chunk.logGate, {i, zero}),
+                              load(chunk.logGate, {s, zero}))));
         }
-        Value values = chunk.values[term];
-        forRange(chunk.vSize, [&](Value v) {
-          store(add(load(out, {i, v}), mul(score, load(values, {s, v}))), out, {i, v});
-        });
-      }
-    });
+        store(score, chunk.weights, s);
+      });
+      combineRows(kb, out, i, chunk.vSize, kb.f32(1.0), weightAt, chunk.values[term],
+                  through);
+    }
   });
 }
 
@@ -298,22 +317,22 @@ void ChunkedLowering::update(StateChunk &chunk, Value length) {
   forRange(chunk.kSize, [&](Value k) {
     Value g = gateIndex(chunk, k);
     Value logLast = load(chunk.logGate, {last, g});
+    Value signLast = chunk.sign ? load(chunk.sign, {last, g}) : Value();
     Value decay = exp(logLast);
-    if (chunk.sign)
-      decay = mul(decay, load(chunk.sign, {last, g}));
-    forRange(chunk.vSize, [&](Value v) {
-      store(mul(decay, load(state, {k, v})), state, {k, v});
-    });
+    if (signLast)
+      decay = mul(decay, signLast);
     for (size_t term = 0; term < chunk.keys.size(); ++term) {
-      Value keys = chunk.keys[term], values = chunk.values[term];
+      Value keys = chunk.keys[term];
       forRange(length, [&](Value s) {
-        Value weight = mul(load(keys, {s, k}), exp(sub(logLast, load(chunk.logGate, {s, g}))));
-        if (chunk.sign)
-          weight = mul(weight, load(chunk.sign, {last, g}));
-        forRange(chunk.vSize, [&](Value v) {
-          store(add(load(state, {k, v}), mul(weight, load(values, {s, v}))), state, {k, v});
-        });
+        Value weight =
+            mul(load(keys, {s, k}), exp(sub(logLast, load(chunk.logGate, {s, g}))));
+        if (signLast)
+          weight = mul(weight, signLast);
+        store(weight, chunk.weights, s);
       });
+      combineRows(
+          kb, state, k, chunk.vSize, term == 0 ? decay : kb.f32(1.0),
+          [&](Value s) { return load(chunk.weights, s); }, chunk.values[term], length);
     }
   });
 }
@@ -356,7 +375,10 @@ void ChunkedLowering::lower() {
     return SmallVector<Value>{};
   });
   for (StateChunk &state : chunks) {
-    SmallVector<Value> buffers{state.logGate};
+    SmallVector<Value> buffers{state.logGate, state.weights};
+    if (state.scores)
+      buffers.push_back(state.scores);
+    llvm::append_range(buffers, state.keysByColumn);
     if (state.sign)
       buffers.push_back(state.sign);
     llvm::append_range(buffers, state.keys);

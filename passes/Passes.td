@@ -76,7 +76,8 @@ def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::Mod
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
   let statistics = [
     Statistic<"numLowered", "num-lowered", "recurrence specs lowered">,
   ];

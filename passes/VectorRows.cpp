@@ -1,0 +1,47 @@
+//===- VectorRows.cpp - Row combinations of f32 buffers as vectors --------===//
+//
+// One vector accumulator per kRowLanes columns: the sum over s runs inside the
+// column loop, so the accumulator lives in a register and each term is one
+// broadcast, one load and one FMA.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/VectorRows.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+void mlir::tmix::combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value length,
+                             Value scale, function_ref<Value(Value)> weight, Value rows,
+                             Value count) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  auto vectorType = VectorType::get({kRowLanes}, b.getF32Type());
+  auto maskType = VectorType::get({kRowLanes}, b.getI1Type());
+  Value zeros = arith::ConstantOp::create(b, DenseElementsAttr::get(vectorType, 0.0f));
+  kb.loop(kb.index(0), length, kb.index(kRowLanes), {}, [&](Value column, ValueRange) {
+    Value left = arith::SubIOp::create(b, length, column);
+    Value lanes = arith::MinUIOp::create(b, left, kb.index(kRowLanes));
+    Value mask = vector::CreateMaskOp::create(b, maskType, ValueRange{lanes});
+    Value init = zeros;
+    if (scale) {
+      Value old = vector::MaskedLoadOp::create(b, vectorType, dst,
+                                               ValueRange{dstRow, column}, mask, zeros);
+      init = arith::MulFOp::create(b, vector::BroadcastOp::create(b, vectorType, scale),
+                                   old);
+    }
+    Value sum = kb.loop(kb.index(0), count, kb.index(1), {init},
+                        [&](Value s, ValueRange acc) {
+                          Value row = vector::MaskedLoadOp::create(
+                              b, vectorType, rows, ValueRange{s, column}, mask, zeros);
+                          Value splat = vector::BroadcastOp::create(b, vectorType, weight(s));
+                          return SmallVector<Value>{
+                              vector::FMAOp::create(b, splat, row, acc[0])};
+                        })[0];
+    vector::MaskedStoreOp::create(b, dst, ValueRange{dstRow, column}, mask, sum);
+    return SmallVector<Value>{};
+  });
+}
