@@ -114,8 +114,10 @@ public:
     if (!stateType || stateType.getRank() != 2)
       return std::nullopt; // vectors and scalars: no matrix product to gain
     Value next = cast<YieldOp>(body.getTerminator()).getValues()[stateIndex];
-    if (!linear(next, {}, false) || !sawState || form.terms.empty())
+    if (!linear(next, {}, false) || !sawState || (form.terms.empty() && !form.delta))
       return std::nullopt;
+    if (form.delta && form.hasRowGate())
+      return std::nullopt; // a row-gated delta rule (KDA) runs step by step
     if (!checkUses(next))
       return std::nullopt;
     return std::move(form);
@@ -161,6 +163,9 @@ private:
     case Arith::Add:
     case Arith::Sub: {
       bool lhsDependent = !independent(ops[0]), rhsDependent = !independent(ops[1]);
+      if (lhsDependent && rhsDependent && arith->kind == Arith::Add && scale.empty() &&
+          !negated && !form.delta)
+        return deltaRule(ops[0], ops[1]) || deltaRule(ops[1], ops[0]);
       if (lhsDependent == rhsDependent)
         return false;
       bool sub = arith->kind == Arith::Sub;
@@ -180,6 +185,54 @@ private:
     }
     }
     return false;
+  }
+
+  /// gated + (product of scalars) * outer(k, v - k' @ gated), k' the same vector as k.
+  bool deltaRule(Value gated, Value update) {
+    SmallVector<ChunkFactor> strength;
+    SmallVector<Operation *> ops;
+    Value term = update;
+    while (auto map = term.getDefiningOp<MapOp>()) {
+      std::optional<MapArith> arith = getMapArith(map);
+      if (!arith || (arith->kind != Arith::Mul && arith->kind != Arith::Div))
+        return false;
+      bool div = arith->kind == Arith::Div;
+      unsigned matrix = arith->operands[0].getType() == stateType ? 0 : 1;
+      Value factor = arith->operands[1 - matrix];
+      if ((div && matrix != 0) || isa<SpecTensorType>(factor.getType()))
+        return false;
+      std::optional<ChunkFactor> scalar = factorOf(factor, div);
+      if (!scalar)
+        return false;
+      strength.push_back(*scalar);
+      ops.push_back(map);
+      term = arith->operands[matrix];
+    }
+    auto outer = term.getDefiningOp<OuterOp>();
+    auto difference = outer ? outer.getRhs().getDefiningOp<MapOp>() : MapOp();
+    std::optional<MapArith> arith =
+        difference ? getMapArith(difference) : std::nullopt;
+    if (!outer || outer.getResult().getType() != stateType ||
+        !independent(outer.getLhs()) || !arith || arith->kind != Arith::Sub)
+      return false;
+    auto projection = arith->operands[1].getDefiningOp<VecMatOp>();
+    if (!projection || projection.getRhs() != gated || !independent(arith->operands[0]) ||
+        !sameVector(projection.getLhs(), outer.getLhs()) ||
+        arith->operands[0].getType() != outer.getRhs().getType())
+      return false;
+    ops.append({outer, difference, projection});
+    form.chain.insert(ops.begin(), ops.end());
+    form.delta = DeltaTerm{outer.getLhs(), arith->operands[0], strength};
+    return linear(gated, {}, false);
+  }
+
+  /// The same value, or two slices of the same argument at the same step.
+  static bool sameVector(Value lhs, Value rhs) {
+    if (lhs == rhs)
+      return true;
+    auto a = lhs.getDefiningOp<SliceOp>(), b = rhs.getDefiningOp<SliceOp>();
+    return a && b && a.getSource() == b.getSource() && a.getTime() == b.getTime() &&
+           lhs.getType() == rhs.getType();
   }
 
   /// `value`, independent, = (sign) (product of `scale`) ⊙ (sum of rank-one terms).

@@ -5,6 +5,10 @@
 //
 //   S_t = G_t ⊙ S_{t-1} + sum_j c_tj ⊙ outer(k_tj, v_tj),     o_tr = q_tr @ S_t
 //
+// and for delta / gated_delta (a scalar gate G_t, possibly 1), those of
+//
+//   S_t = Y + b_t outer(k_t, v_t - k_t @ Y),   Y = G_t S_{t-1}
+//
 // as values of the step region: the factors of the gate G_t (scalars or [K] row gates;
 // exp(x) factors keep x, so that the log of a decay near 0 is exact), the rank-one
 // terms with their scale factors, and the readouts q @ S_t. Found by following the
@@ -42,12 +46,21 @@ struct RankOneTerm {
   bool negated = false;
 };
 
+/// The delta rule's part of S_t = (I - b_t k_t k_t^T) (G_t S_{t-1}) + b_t k_t v_t^T,
+/// b_t the product of `strength`.
+struct DeltaTerm {
+  Value key, value;
+  SmallVector<ChunkFactor> strength;
+};
+
 struct ChunkForm {
   unsigned stateIndex = 0;
   /// G_t = sign * product of the factors (the empty product: 1).
   SmallVector<ChunkFactor> gate;
   bool negatedGate = false;
   SmallVector<RankOneTerm> terms;
+  /// A delta rule (then `terms` is empty and the gate a scalar).
+  std::optional<DeltaTerm> delta;
   /// q @ S_t for each readout (its lhs is q).
   SmallVector<VecMatOp> readouts;
   /// The ops of the update chain, replaced by the chunked loops.

@@ -41,6 +41,7 @@ struct StateChunk {
   Value scores;                        // scalar gate: [1, C], one row of q_i · k_s
   SmallVector<Value> queries, outputs; // per readout: [C, K], [C, V]
   Value weights;                       // [max(C, K)]: the weights of one row sum
+  Value strengths;                     // delta rule: [C], b_i
 };
 
 class ChunkedLowering {
@@ -54,6 +55,8 @@ private:
   void collectOps();
   void allocate();
   void stage(StateChunk &chunk, Value row);
+  void stageDelta(StateChunk &chunk, Value row);
+  void solveDelta(StateChunk &chunk, Value length);
   void readout(StateChunk &chunk, unsigned index, Value length);
   void update(StateChunk &chunk, Value length);
 
@@ -133,6 +136,11 @@ void ChunkedLowering::collectOps() {
       for (const ChunkFactor &factor : term.factors)
         stagedRoots.push_back(factor.value);
     }
+    if (form.delta) {
+      stagedRoots.append({form.delta->key, form.delta->value});
+      for (const ChunkFactor &factor : form.delta->strength)
+        stagedRoots.push_back(factor.value);
+    }
     for (VecMatOp readout : form.readouts) {
       stagedRoots.push_back(readout.getLhs());
       replaced.insert(readout);
@@ -165,7 +173,8 @@ void ChunkedLowering::allocate() {
     chunk.logGate = alloc(chunk.gateSize);
     if (form.needsSign())
       chunk.sign = alloc(chunk.gateSize);
-    for (size_t term = 0; term < form.terms.size(); ++term) {
+    size_t numTerms = form.delta ? 1 : form.terms.size();
+    for (size_t term = 0; term < numTerms; ++term) {
       chunk.keys.push_back(alloc(chunk.kSize));
       chunk.values.push_back(alloc(chunk.vSize));
       if (!form.hasRowGate())
@@ -181,6 +190,9 @@ void ChunkedLowering::allocate() {
       chunk.queries.push_back(alloc(chunk.kSize));
       chunk.outputs.push_back(alloc(chunk.vSize));
     }
+    if (form.delta)
+      chunk.strengths = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{rows});
     Value most = arith::MaxUIOp::create(b, rows, chunk.kSize);
     chunk.weights = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{most});
@@ -233,6 +245,8 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
 
   // ---- keys (with their factors and SG_s), values, queries (with SG_i) ----
   auto signAt = [&](Value k) { return load(chunk.sign, {row, gateIndex(chunk, k)}); };
+  if (form.delta)
+    stageDelta(chunk, row);
   for (size_t index = 0; index < form.terms.size(); ++index) {
     const RankOneTerm &term = form.terms[index];
     forRange(chunk.kSize, [&](Value k) {
@@ -263,6 +277,61 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
       store(query, chunk.queries[index], {row, k});
     });
   }
+}
+
+/// Delta rule: keys SG_i k_i (also by column), values b_i v_i (the right-hand side
+/// of the solve), b_i.
+void ChunkedLowering::stageDelta(StateChunk &chunk, Value row) {
+  const DeltaTerm &delta = *chunk.form->delta;
+  Value strength = kb.f32(1.0);
+  for (const ChunkFactor &factor : delta.strength) {
+    Value value = factorValue(factor, Value());
+    strength = factor.inverse ? Value(arith::DivFOp::create(b, strength, value))
+                              : mul(strength, value);
+  }
+  store(strength, chunk.strengths, row);
+  Value zero = kb.index(0);
+  forRange(chunk.kSize, [&](Value k) {
+    Value key = steps.element(delta.key, {}, k);
+    if (chunk.sign)
+      key = mul(key, load(chunk.sign, {row, zero}));
+    store(key, chunk.keys[0], {row, k});
+    store(key, chunk.keysByColumn[0], {k, row});
+  });
+  forRange(chunk.vSize, [&](Value v) {
+    store(mul(strength, steps.element(delta.value, {}, v)), chunk.values[0], {row, v});
+  });
+}
+
+/// The WY / UT form of the delta rule: S_i = Γ_i S0 + sum_{s <= i} (Γ_i / Γ_s) k_s w_s
+/// with pseudo-values w solving the unit lower-triangular system
+///   w_i + b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s = b_i (v_i - Γ_i S0^T k_i),
+/// by forward substitution, row by row, in place of the staged b_i v_i. The readouts
+/// and the state update then treat w as the values of a scalar decay.
+void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
+  Value state = steps.stateBuffer(chunk.form->stateIndex);
+  Value keys = chunk.keys[0], pseudo = chunk.values[0], zero = kb.index(0);
+  auto weightAt = [&](Value s) { return load(chunk.weights, s); };
+  forRange(length, [&](Value i) {
+    Value strength = load(chunk.strengths, i);
+    Value logI = load(chunk.logGate, {i, zero});
+    // ---- w_i = b_i v_i - b_i Γ_i S0^T k_i ----
+    Value startWeight = arith::NegFOp::create(b, mul(strength, exp(logI)));
+    combineRows(
+        kb, pseudo, i, chunk.vSize, kb.f32(1.0),
+        [&](Value k) { return mul(startWeight, load(keys, {i, k})); }, state,
+        chunk.kSize);
+    // ---- w_i -= b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s ----
+    combineRows(
+        kb, chunk.scores, zero, i, Value(), [&](Value k) { return load(keys, {i, k}); },
+        chunk.keysByColumn[0], chunk.kSize);
+    forRange(i, [&](Value s) {
+      Value decay = exp(sub(logI, load(chunk.logGate, {s, zero})));
+      Value weight = mul(mul(strength, decay), load(chunk.scores, {zero, s}));
+      store(arith::NegFOp::create(b, weight), chunk.weights, s);
+    });
+    combineRows(kb, pseudo, i, chunk.vSize, kb.f32(1.0), weightAt, pseudo, i);
+  });
 }
 
 /// outputs[index][i] = (q_i ⊙ Γ_i) @ S0 + sum_{s <= i} scores(i, s) v_s.
@@ -354,6 +423,8 @@ void ChunkedLowering::lower() {
     });
     // ---- (2) readouts from the start state, then the state at the chunk's end ----
     for (StateChunk &state : chunks) {
+      if (state.form->delta)
+        solveDelta(state, length);
       for (size_t index = 0; index < state.queries.size(); ++index)
         readout(state, index, length);
       update(state, length);
@@ -378,6 +449,8 @@ void ChunkedLowering::lower() {
     SmallVector<Value> buffers{state.logGate, state.weights};
     if (state.scores)
       buffers.push_back(state.scores);
+    if (state.strengths)
+      buffers.push_back(state.strengths);
     llvm::append_range(buffers, state.keysByColumn);
     if (state.sign)
       buffers.push_back(state.sign);

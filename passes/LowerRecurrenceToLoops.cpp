@@ -31,8 +31,7 @@ SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op) {
   SmallVector<ChunkForm, 1> forms;
   RecurrenceClasses classes(op);
   for (auto [index, updateClass] : llvm::enumerate(classes.getClasses())) {
-    if (updateClass != UpdateClass::ScalarDecay &&
-        updateClass != UpdateClass::DiagonalDecay)
+    if (updateClass == UpdateClass::General)
       continue;
     if (std::optional<ChunkForm> form = getChunkForm(op, index))
       forms.push_back(std::move(*form));
