@@ -37,8 +37,10 @@ struct StateChunk {
   Value kSize, vSize, gateSize; // gateSize: K for a row gate, 1 for a scalar gate
   Value logGate, sign;          // [C, gateSize]: cumulative log and sign of Γ
   SmallVector<Value> keys, values;     // per term: [C, K], [C, V]
-  SmallVector<Value> keysByColumn;     // scalar gate, per term: [K, C], keys transposed
-  Value scores;                        // scalar gate: [1, C], one row of q_i · k_s
+  // Per term, [K, C]: the keys transposed (scalar gate), or the keys decayed to the
+  // row before the current sub-chunk, transposed (row gate).
+  SmallVector<Value> keysByColumn;
+  Value scores; // [1, C]: the intra-chunk scores of one row
   SmallVector<Value> queries, outputs; // per readout: [C, K], [C, V]
   Value weights;                       // [max(C, K)]: the weights of one row sum
   Value strengths;                     // delta rule: [C], b_i
@@ -58,6 +60,7 @@ private:
   void stageDelta(StateChunk &chunk, Value row);
   void solveDelta(StateChunk &chunk, Value length);
   void readout(StateChunk &chunk, unsigned index, Value length);
+  void rowGateScores(StateChunk &chunk, unsigned term, Value queries, Value i);
   void update(StateChunk &chunk, Value length);
 
   // Arithmetic with the flags that let LLVM vectorise and contract.
@@ -177,13 +180,11 @@ void ChunkedLowering::allocate() {
     for (size_t term = 0; term < numTerms; ++term) {
       chunk.keys.push_back(alloc(chunk.kSize));
       chunk.values.push_back(alloc(chunk.vSize));
-      if (!form.hasRowGate())
-        chunk.keysByColumn.push_back(memref::AllocOp::create(
-            b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
-            ValueRange{chunk.kSize, rows}));
+      chunk.keysByColumn.push_back(memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
+          ValueRange{chunk.kSize, rows}));
     }
-    if (!form.hasRowGate())
-      chunk.scores = memref::AllocOp::create(
+    chunk.scores = memref::AllocOp::create(
           b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
           ValueRange{kb.index(1), rows});
     for (size_t r = 0; r < form.readouts.size(); ++r) {
@@ -261,7 +262,7 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
       if (chunk.sign)
         key = mul(key, signAt(k));
       store(key, chunk.keys[index], {row, k});
-      if (!chunk.keysByColumn.empty())
+      if (!form.hasRowGate())
         store(key, chunk.keysByColumn[index], {k, row});
     });
     forRange(chunk.vSize, [&](Value v) {
@@ -334,6 +335,59 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
   });
 }
 
+/// scores[0, s] = sum_k q_i[k] k_s[k] exp(LG_i[k] - LG_s[k]) for s <= i, with a row
+/// gate. Per element, that is an exp per (i, s, k); instead, keys of the sub-chunks
+/// before i's go through the reference row r = (start of i's sub-chunk) - 1:
+///   exp(LG_i - LG_s) = exp(LG_i - LG_r) exp(LG_r - LG_s),   s <= r < i,
+/// both factors products of gates over steps, so neither overflows for decays <= 1
+/// (a factor that underflows means the product does too), and the scores of those keys
+/// are one row combination of the decayed keys' columns. Keys of i's own sub-chunk
+/// take the exp per element.
+void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value queries,
+                                    Value i) {
+  Value keys = chunk.keys[term], decayedKeys = chunk.keysByColumn[term];
+  Value zero = kb.index(0), one = kb.index(1), subChunk = kb.index(kSubChunk);
+  Value within = arith::RemUIOp::create(b, i, subChunk);
+  Value base = arith::SubIOp::create(b, i, within);
+  Value through = arith::AddIOp::create(b, i, one);
+  // ---- on entering a sub-chunk: the earlier keys decayed to its reference row ----
+  Value entering = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, within, zero),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ne, i, zero));
+  kb.ifElse(
+      entering, {},
+      [&] {
+        Value reference = arith::SubIOp::create(b, i, one);
+        forRange(chunk.kSize, [&](Value k) {
+          Value logReference = load(chunk.logGate, {reference, k});
+          forRange(i, [&](Value s) {
+            Value decay = exp(sub(logReference, load(chunk.logGate, {s, k})));
+            store(mul(load(keys, {s, k}), decay), decayedKeys, {k, s});
+          });
+        });
+        return SmallVector<Value>{};
+      },
+      [] { return SmallVector<Value>{}; });
+  // ---- keys before the sub-chunk: q_i decayed from the reference row ----
+  Value reference = arith::SubIOp::create(b, arith::MaxUIOp::create(b, base, one), one);
+  forRange(chunk.kSize, [&](Value k) {
+    Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {reference, k})));
+    store(mul(load(queries, {i, k}), decay), chunk.weights, k);
+  });
+  combineRows(
+      kb, chunk.scores, zero, base, Value(), [&](Value k) { return load(chunk.weights, k); },
+      decayedKeys, chunk.kSize);
+  // ---- keys of i's own sub-chunk, an exp per element ----
+  kb.loop(base, through, one, {}, [&](Value s, ValueRange) {
+    Value score = sumRange(chunk.kSize, [&](Value k) {
+      Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {s, k})));
+      return mul(mul(load(queries, {i, k}), load(keys, {s, k})), decay);
+    });
+    store(score, chunk.scores, {zero, s});
+    return SmallVector<Value>{};
+  });
+}
+
 /// outputs[index][i] = (q_i ⊙ Γ_i) @ S0 + sum_{s <= i} scores(i, s) v_s.
 void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
   Value state = steps.stateBuffer(chunk.form->stateIndex);
@@ -352,26 +406,22 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
     for (size_t term = 0; term < chunk.keys.size(); ++term) {
       Value keys = chunk.keys[term];
       Value zero = kb.index(0);
-      if (!rowGate) {
-        // q_i · k_s for every s <= i at once, a row combination of the keys' columns.
-        auto queryAt = [&](Value k) { return load(queries, {i, k}); };
-        combineRows(kb, chunk.scores, zero, through, Value(), queryAt,
-                    chunk.keysByColumn[term], chunk.kSize);
+      if (rowGate) {
+        rowGateScores(chunk, term, queries, i);
+        combineRows(
+            kb, out, i, chunk.vSize, kb.f32(1.0),
+            [&](Value s) { return load(chunk.scores, {zero, s}); }, chunk.values[term],
+            through);
+        continue;
       }
+      // q_i · k_s for every s <= i at once, a row combination of the keys' columns.
+      auto queryAt = [&](Value k) { return load(queries, {i, k}); };
+      combineRows(kb, chunk.scores, zero, through, Value(), queryAt,
+                  chunk.keysByColumn[term], chunk.kSize);
       forRange(through, [&](Value s) {
-        Value score;
-        if (rowGate) {
-          score = sumRange(chunk.kSize, [&](Value k) {
-            Value decay =
-                exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {s, k})));
-            return mul(mul(load(queries, {i, k}), load(keys, {s, k})), decay);
-          });
-        } else {
-          score = mul(load(chunk.scores, {zero, s}),
-                      exp(sub(load(chunk.logGate, {i, zero}),
-                              load(chunk.logGate, {s, zero}))));
-        }
-        store(score, chunk.weights, s);
+        Value decay =
+            exp(sub(load(chunk.logGate, {i, zero}), load(chunk.logGate, {s, zero})));
+        store(mul(load(chunk.scores, {zero, s}), decay), chunk.weights, s);
       });
       combineRows(kb, out, i, chunk.vSize, kb.f32(1.0), weightAt, chunk.values[term],
                   through);

@@ -21,6 +21,11 @@ namespace mlir::tmix {
 /// chunk small enough that their differences stay accurate.
 inline constexpr double kLogDecayFloor = -30.0;
 
+/// Rows per sub-chunk of the intra-chunk scores under a row gate: keys of earlier
+/// sub-chunks go through one reference row (a row combination), keys of the same
+/// sub-chunk take an exp per element.
+inline constexpr int64_t kSubChunk = 16;
+
 /// Emits steps 0 .. T-1 of `steps`' recurrence in chunks of `chunkSize` at the
 /// builder's insertion point, the states of `forms` in chunk-parallel form.
 void lowerChunked(StepLowering &steps, ArrayRef<ChunkForm> forms, int64_t chunkSize);

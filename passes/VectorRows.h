@@ -17,6 +17,9 @@ namespace mlir::tmix {
 
 /// f32 lanes per vector: one AVX-512 register (two AVX2 ones).
 inline constexpr int64_t kRowLanes = 16;
+/// Vectors per pass over a row: 4 x 16 columns (a head dim of 64 in one pass), four
+/// independent FMA chains to hide the FMA latency.
+inline constexpr int64_t kRowVectors = 4;
 
 /// dst[dstRow, 0:length] = (scale ? scale * dst[dstRow, :] : 0)
 ///                         + sum_{s < count} weight(s) * rows[s, 0:length].
