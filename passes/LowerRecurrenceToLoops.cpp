@@ -1,19 +1,20 @@
-//===- LowerRecurrenceToLoops.cpp - tmix.recurrence, step by step ---------===//
+//===- LowerRecurrenceToLoops.cpp - tmix.recurrence to loop programs ------===//
 //
-// One program per point of the parallel dimensions. Every vector or matrix value of
-// the step region gets an f32 buffer, allocated once per program (shapes do not change
-// from step to step); the step's ops become loops over those buffers, and its scalar
-// ops are cloned as they are. A state is written back from the value the step yields
-// only after all outputs of the step are stored.
+// One program per point of the parallel dimensions, in one of two forms: step by step
+// (StepLowering.h), or chunk-parallel for the matrix states with a chunk form
+// (ChunkedLowering.h). The schedule's `recurrence_form` chooses: `recurrent`,
+// `chunked`, or `auto`, a run-time branch on the number of steps T: chunked when
+// T >= `chunked_min_steps`, else step by step (decode and short prompts).
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
-#include "passes/KernelBuilder.h"
+#include "passes/ChunkedLowering.h"
 #include "passes/Passes.h"
+#include "passes/RecurrenceClasses.h"
+#include "passes/StepLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERRECURRENCETOLOOPS
@@ -25,329 +26,62 @@ using namespace mlir::tmix;
 
 namespace {
 
-class RecurrenceLowering {
-public:
-  explicit RecurrenceLowering(RecurrenceOp op) : op(op) {}
-  void lower();
-
-private:
-  /// An f32 buffer with the given dims (rank 0 for a scalar).
-  Value allocate(ArrayRef<Attribute> dims);
-  /// Loop nest over `dims`; `body` gets the indices.
-  void forEach(ArrayRef<Attribute> dims, function_ref<void(ValueRange)> body);
-  /// Indices into an argument or output whose dims are (some) parallel dims, then the
-  /// time dim when `time` is given, then per-step dims indexed by `inner`.
-  SmallVector<Value> outerIndices(ArrayRef<Attribute> dims, Value time, ValueRange inner);
-  /// The f32 (or integer) scalar of `value` at `indices` of its buffer.
-  Value element(Value value, ArrayRef<Attribute> resultDims, ValueRange indices);
-
-  void lowerOp(Operation &stepOp);
-  void lowerSlice(SliceOp slice);
-  void lowerMap(MapOp map);
-
-  RecurrenceOp op;
-  std::unique_ptr<KernelBuilder> kb;
-  SmallVector<Attribute> parallelDims;
-  SmallVector<Value> parallelIndices;
-  StringAttr timeSymbol;
-  Value time;                     // index of the current step
-  DenseMap<Value, Value> buffers; // vector/matrix values -> their buffers
-  IRMapping scalars;              // scalar values of the step
-};
-
-Value RecurrenceLowering::allocate(ArrayRef<Attribute> dims) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  SmallVector<int64_t> shape(dims.size(), ShapedType::kDynamic);
-  SmallVector<Value> sizes;
-  for (Attribute dim : dims)
-    sizes.push_back(kb->dimValue(dim));
-  return memref::AllocOp::create(b, MemRefType::get(shape, b.getF32Type()), sizes);
-}
-
-void RecurrenceLowering::forEach(ArrayRef<Attribute> dims,
-                                 function_ref<void(ValueRange)> body) {
-  SmallVector<Value> indices;
-  std::function<void(size_t)> nest = [&](size_t level) {
-    if (level == dims.size())
-      return body(indices);
-    kb->loop(kb->index(0), kb->dimValue(dims[level]), kb->index(1), {},
-             [&](Value iv, ValueRange) {
-               indices.push_back(iv);
-               nest(level + 1);
-               indices.pop_back();
-               return SmallVector<Value>{};
-             });
-  };
-  nest(0);
-}
-
-SmallVector<Value> RecurrenceLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
-                                                    ValueRange inner) {
-  // The verifier guarantees the layout: parallel dims (a subset, in order), the time
-  // dim when read at a step, then the per-step dims.
-  SmallVector<Value> indices;
-  size_t pos = 0;
-  for (size_t parallel = 0; pos < dims.size() && isa<StringAttr>(dims[pos]); ++pos) {
-    auto found =
-        std::find(parallelDims.begin() + parallel, parallelDims.end(), dims[pos]);
-    if (found == parallelDims.end())
-      break;
-    parallel = found - parallelDims.begin() + 1;
-    indices.push_back(parallelIndices[parallel - 1]);
-  }
-  if (t && pos < dims.size() && dims[pos] == timeSymbol) {
-    indices.push_back(t);
-    ++pos;
-  }
-  llvm::append_range(indices, inner);
-  return indices;
-}
-
-Value RecurrenceLowering::element(Value value, ArrayRef<Attribute> resultDims,
-                                  ValueRange indices) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  auto type = dyn_cast<SpecTensorType>(value.getType());
-  if (!type)
-    return scalars.lookup(value);
-  Value buffer = buffers.lookup(value);
-  // A vector over the rows of a matrix: a diagonal gate.
-  if (type.getRank() == 1 && resultDims.size() == 2)
-    return memref::LoadOp::create(b, buffer, indices.take_front(1));
-  return memref::LoadOp::create(b, buffer, indices);
-}
-
-void RecurrenceLowering::lowerSlice(SliceOp slice) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  auto source = cast<BlockArgument>(slice.getSource());
-  Value memref = kb->argMemRef(source.getArgNumber());
-  ArrayRef<Attribute> sourceDims = cast<SpecTensorType>(source.getType()).getDims();
-  Value t = slice.getTime() ? time : Value();
-  auto resultType = dyn_cast<SpecTensorType>(slice.getResult().getType());
-  if (!resultType) {
-    scalars.map(slice.getResult(), kb->loadF32(memref, outerIndices(sourceDims, t, {})));
-    return;
-  }
-  Value buffer = buffers.lookup(slice.getResult());
-  forEach(resultType.getDims(), [&](ValueRange inner) {
-    memref::StoreOp::create(b, kb->loadF32(memref, outerIndices(sourceDims, t, inner)),
-                            buffer, inner);
-  });
-}
-
-void RecurrenceLowering::lowerMap(MapOp map) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  ArrayRef<Attribute> dims = map.getResult().getType().getDims();
-  Value buffer = buffers.lookup(map.getResult());
-  forEach(dims, [&](ValueRange indices) {
-    SmallVector<Value> args;
-    for (Value input : map.getInputs())
-      args.push_back(element(input, dims, indices));
-    IRMapping mapping = scalars;
-    Block &body = map.getBody().front();
-    mapping.map(body.getArguments(), args);
-    for (Operation &inner : body) {
-      if (auto yield = dyn_cast<YieldOp>(inner)) {
-        memref::StoreOp::create(b, mapping.lookup(yield.getValues()[0]), buffer, indices);
-        break;
-      }
-      kb->cloneScalarOp(inner, mapping);
-    }
-  });
-}
-
-void RecurrenceLowering::lowerOp(Operation &stepOp) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value zero = kb->index(0), one = kb->index(1);
-  Value fzero = kb->f32(0.0);
-  auto load = [&](Value value, ValueRange indices) {
-    return Value(memref::LoadOp::create(b, buffers.lookup(value), indices));
-  };
-  auto mul = [&](Value x, Value y) { return Value(arith::MulFOp::create(b, x, y)); };
-  // Sums over a vector may be reassociated: LLVM then vectorises them.
-  auto add = [&](Value x, Value y) {
-    return Value(arith::AddFOp::create(
-        b, x, y, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract));
-  };
-  auto vectorLength = [&](Value vector) {
-    return kb->dimValue(cast<SpecTensorType>(vector.getType()).getDims()[0]);
-  };
-
-  if (auto slice = dyn_cast<SliceOp>(stepOp))
-    return lowerSlice(slice);
-  if (auto map = dyn_cast<MapOp>(stepOp))
-    return lowerMap(map);
-  if (auto outer = dyn_cast<OuterOp>(stepOp)) {
-    // out[r, c] = a[r] * b[c]
-    Value out = buffers.lookup(outer.getResult());
-    forEach(
-        cast<SpecTensorType>(outer.getResult().getType()).getDims(), [&](ValueRange rc) {
-          memref::StoreOp::create(
-              b, mul(load(outer.getLhs(), rc[0]), load(outer.getRhs(), rc[1])), out, rc);
-        });
-    return;
-  }
-  if (auto vecmat = dyn_cast<VecMatOp>(stepOp)) {
-    // out[c] = sum_r a[r] S[r, c]
-    Value out = buffers.lookup(vecmat.getResult());
-    forEach(
-        cast<SpecTensorType>(vecmat.getResult().getType()).getDims(), [&](ValueRange c) {
-          Value sum = kb->loop(zero, vectorLength(vecmat.getLhs()), one, {fzero},
-                               [&](Value r, ValueRange acc) {
-                                 return SmallVector<Value>{
-                                     add(acc[0], mul(load(vecmat.getLhs(), r),
-                                                     load(vecmat.getRhs(), {r, c[0]})))};
-                               })[0];
-          memref::StoreOp::create(b, sum, out, c);
-        });
-    return;
-  }
-  if (auto matvec = dyn_cast<MatVecOp>(stepOp)) {
-    // out[r] = sum_c S[r, c] a[c]
-    Value out = buffers.lookup(matvec.getResult());
-    forEach(cast<SpecTensorType>(matvec.getResult().getType()).getDims(),
-            [&](ValueRange r) {
-              Value sum = kb->loop(zero, vectorLength(matvec.getRhs()), one, {fzero},
-                                   [&](Value c, ValueRange acc) {
-                                     return SmallVector<Value>{
-                                         add(acc[0], mul(load(matvec.getLhs(), {r[0], c}),
-                                                         load(matvec.getRhs(), c)))};
-                                   })[0];
-              memref::StoreOp::create(b, sum, out, r);
-            });
-    return;
-  }
-  if (auto dot = dyn_cast<DotOp>(stepOp)) {
-    Value sum = kb->loop(
-        zero, vectorLength(dot.getLhs()), one, {fzero}, [&](Value r, ValueRange acc) {
-          return SmallVector<Value>{
-              add(acc[0], mul(load(dot.getLhs(), r), load(dot.getRhs(), r)))};
-        })[0];
-    scalars.map(dot.getResult(), sum);
-    return;
-  }
-  if (auto sumOp = dyn_cast<SumOp>(stepOp)) {
-    // A rank-0 accumulator keeps the loop nest free of carried values.
-    Value acc = memref::AllocaOp::create(b, MemRefType::get({}, b.getF32Type()));
-    memref::StoreOp::create(b, fzero, acc);
-    forEach(cast<SpecTensorType>(sumOp.getInput().getType()).getDims(),
-            [&](ValueRange at) {
-              Value current = memref::LoadOp::create(b, acc);
-              memref::StoreOp::create(b, add(current, load(sumOp.getInput(), at)), acc);
-            });
-    scalars.map(sumOp.getResult(), memref::LoadOp::create(b, acc));
-    return;
-  }
-  kb->cloneScalarOp(stepOp, scalars);
-}
-
-void RecurrenceLowering::lower() {
-  parallelDims = op.getParallelDims();
-  SmallVector<GridDim> grid;
-  for (Attribute dim : parallelDims)
-    grid.push_back({dim, 1});
-  kb = std::make_unique<KernelBuilder>(op, grid);
-  ImplicitLocOpBuilder &b = kb->builder();
-  for (unsigned dim = 0; dim < grid.size(); ++dim)
-    parallelIndices.push_back(kb->gridIndex(dim));
-  timeSymbol = b.getStringAttr(op.getTimeSymbol());
-  scalars = kb->scalarMapping();
-
-  // ---- state buffers, initialised from their argument or to zero ----
-  StepOp step = op.getStepOp();
-  Block &stepBody = step.getBody().front();
-  SmallVector<StateOp> states = op.getStateOps();
-  SmallVector<Value> stateBuffers;
-  SmallVector<SmallVector<Attribute>> stateDims;
-  for (auto [index, state] : llvm::enumerate(states)) {
-    SmallVector<Attribute> dims;
-    if (auto type = dyn_cast<SpecTensorType>(state.getType()))
-      dims.assign(type.getDims().begin(), type.getDims().end());
-    Value buffer = allocate(dims);
-    stateBuffers.push_back(buffer);
-    stateDims.push_back(dims);
-    Value init = state.getInit();
-    ArrayRef<Attribute> initDims =
-        init ? cast<SpecTensorType>(init.getType()).getDims() : ArrayRef<Attribute>();
-    Value initMemRef =
-        init ? kb->argMemRef(cast<BlockArgument>(init).getArgNumber()) : Value();
-    forEach(dims, [&](ValueRange at) {
-      Value value =
-          init ? kb->loadF32(initMemRef, outerIndices(initDims, {}, at)) : kb->f32(0.0);
-      memref::StoreOp::create(b, value, buffer, at);
-    });
-    Value arg = stepBody.getArgument(index + 1);
-    if (!dims.empty())
-      buffers[arg] = buffer;
-  }
-
-  // ---- a buffer for every vector or matrix of the step ----
-  for (Operation &inner : stepBody)
-    for (Value result : inner.getResults())
-      if (auto type = dyn_cast<SpecTensorType>(result.getType()))
-        buffers[result] = allocate(type.getDims());
-
-  // ---- the steps ----
-  auto resultTypes = op.getSpecResultTypes();
-  SmallVector<unsigned> perStep = op.getPerStepResults();
-  Value numSteps = kb->sizeValue(op.getTimeSymbol());
-  kb->loop(kb->index(0), numSteps, kb->index(1), {}, [&](Value t, ValueRange) {
-    time = t;
-    scalars.map(stepBody.getArgument(0), kb->toI64(t));
-    for (auto [index, buffer] : llvm::enumerate(stateBuffers))
-      if (stateDims[index].empty())
-        scalars.map(stepBody.getArgument(index + 1), memref::LoadOp::create(b, buffer));
-    for (Operation &inner : stepBody) {
-      auto yield = dyn_cast<YieldOp>(inner);
-      if (!yield) {
-        lowerOp(inner);
-        continue;
-      }
-      // Outputs at step t first, then the states for step t + 1.
-      ValueRange values = yield.getValues();
-      for (auto [position, result] : llvm::enumerate(perStep)) {
-        Value value = values[states.size() + position];
-        Value out = kb->resultMemRef(result);
-        ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
-        auto valueType = dyn_cast<SpecTensorType>(value.getType());
-        forEach(
-            valueType ? valueType.getDims() : ArrayRef<Attribute>(), [&](ValueRange at) {
-              kb->storeF32(element(value, {}, at), out, outerIndices(outDims, time, at));
-            });
-      }
-      for (size_t index = 0; index < stateBuffers.size(); ++index) {
-        Value value = values[index], buffer = stateBuffers[index];
-        if (buffers.lookup(value) == buffer)
-          continue; // the state is unchanged
-        forEach(stateDims[index], [&](ValueRange at) {
-          memref::StoreOp::create(b, element(value, {}, at), buffer, at);
-        });
-      }
-    }
-    return SmallVector<Value>{};
-  });
-
-  // ---- final states ----
-  for (unsigned result = 0; result < resultTypes.size(); ++result) {
-    FinalOp final = op.getFinalOp(result);
-    if (!final)
+/// The chunk forms of the states whose class has a chunk-parallel algorithm.
+SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op) {
+  SmallVector<ChunkForm, 1> forms;
+  RecurrenceClasses classes(op);
+  for (auto [index, updateClass] : llvm::enumerate(classes.getClasses())) {
+    if (updateClass == UpdateClass::General)
       continue;
-    auto stateIt = llvm::find_if(
-        states, [&](StateOp s) { return s.getSymName() == final.getState(); });
-    unsigned index = stateIt - states.begin();
-    Value out = kb->resultMemRef(result);
-    ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
-    forEach(stateDims[index], [&](ValueRange at) {
-      Value value = memref::LoadOp::create(b, stateBuffers[index], at);
-      kb->storeF32(value, out, outerIndices(outDims, {}, at));
-    });
+    if (std::optional<ChunkForm> form = getChunkForm(op, index))
+      forms.push_back(std::move(*form));
   }
+  return forms;
+}
 
-  for (Value buffer : stateBuffers)
-    memref::DeallocOp::create(b, buffer);
-  for (Operation &inner : stepBody)
-    for (Value result : inner.getResults())
-      if (isa<SpecTensorType>(result.getType()))
-        memref::DeallocOp::create(b, buffers.lookup(result));
+/// The schedule's entry `name` (defaults when the schedule pass did not run).
+int64_t scheduleInt(RecurrenceOp op, StringRef name, int64_t fallback) {
+  auto schedule = op->getAttrOfType<DictionaryAttr>(kScheduleAttr);
+  auto value = schedule ? schedule.getAs<IntegerAttr>(name) : IntegerAttr();
+  return value ? value.getInt() : fallback;
+}
+
+StringRef scheduleForm(RecurrenceOp op) {
+  auto schedule = op->getAttrOfType<DictionaryAttr>(kScheduleAttr);
+  auto value = schedule ? schedule.getAs<StringAttr>("recurrence_form") : StringAttr();
+  return value ? value.getValue() : "auto";
+}
+
+void lowerRecurrence(RecurrenceOp op) {
+  StepLowering steps(op);
+  KernelBuilder &kb = steps.kernel();
+  StringRef form = scheduleForm(op);
+  int64_t chunkSize = scheduleInt(op, "chunk", kDefaultChunkSize);
+  SmallVector<ChunkForm, 1> forms;
+  if (form != "recurrent")
+    forms = getChunkForms(op);
+  auto recurrent = [&] {
+    kb.loop(kb.index(0), steps.numSteps(), kb.index(1), {}, [&](Value t, ValueRange) {
+      steps.lowerStep(t);
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  };
+  auto chunked = [&] {
+    lowerChunked(steps, forms, chunkSize);
+    return SmallVector<Value>{};
+  };
+  if (forms.empty()) {
+    recurrent();
+  } else if (form == "chunked") {
+    chunked();
+  } else {
+    int64_t minSteps = scheduleInt(op, "chunked_min_steps", chunkSize);
+    Value longEnough = arith::CmpIOp::create(kb.builder(), arith::CmpIPredicate::uge,
+                                             steps.numSteps(), kb.index(minSteps));
+    kb.ifElse(longEnough, {}, chunked, recurrent);
+  }
+  steps.finish();
 }
 
 struct LowerRecurrenceToLoops
@@ -355,7 +89,7 @@ struct LowerRecurrenceToLoops
   void runOnOperation() override {
     SmallVector<RecurrenceOp> specs(getOperation().getOps<RecurrenceOp>());
     for (RecurrenceOp op : specs) {
-      RecurrenceLowering(op).lower();
+      lowerRecurrence(op);
       op.erase();
       ++numLowered;
     }

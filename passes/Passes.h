@@ -26,6 +26,9 @@ namespace mlir::tmix {
 /// The attribute the schedule pass attaches to spec ops.
 inline constexpr llvm::StringLiteral kScheduleAttr = "tmix.schedule";
 
+/// Steps per chunk of a chunked recurrence when no schedule says otherwise.
+inline constexpr int64_t kDefaultChunkSize = 64;
+
 } // namespace mlir::tmix
 
 #endif // TMIX_PASSES_PASSES_H

@@ -11,13 +11,17 @@
 include "mlir/Pass/PassBase.td"
 
 def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
-  let summary = "choose the schedule (tile sizes) of every spec";
+  let summary = "choose the schedule (tile sizes, chunking) of every spec";
   let description = [{
     Attaches `tmix.schedule` to every spec op: for attention, `block_m` query rows per
     program, `block_n` keys per KV tile, and the target's vector shape (`lanes`,
-    `vector_registers`) that the CPU micro-kernels are blocked for. Specs say what to compute; how to tile it
-    is decided here (heuristics now, autotuning later) and can be overridden for
-    experiments. An existing `tmix.schedule` is kept.
+    `vector_registers`) that the CPU micro-kernels are blocked for; for a recurrence,
+    `recurrence_form` (`auto`, `chunked` or `recurrent`), `chunk` (steps per chunk of
+    the chunked form) and `chunked_min_steps` (under `auto`, the number of steps T from
+    which the program takes the chunked form; a run-time branch, since T is a run-time
+    size). Specs say what to compute; how to tile it is decided here (heuristics now,
+    autotuning later) and can be overridden for experiments. An existing
+    `tmix.schedule` is kept.
   }];
   let options = [
     Option<"blockM", "block-m", "int64_t", /*default=*/"32",
@@ -28,6 +32,12 @@ def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
            "f32 lanes of the target's vector registers (16: AVX-512, 8: AVX2)">,
     Option<"vectorRegisters", "vector-registers", "int64_t", /*default=*/"32",
            "vector registers of the target, which bound the micro-kernels' blocks">,
+    Option<"recurrenceForm", "recurrence-form", "std::string", /*default=*/"\"auto\"",
+           "recurrence form: auto, chunked or recurrent">,
+    Option<"chunk", "chunk", "int64_t", /*default=*/"64",
+           "steps per chunk of a chunked recurrence">,
+    Option<"chunkedMinSteps", "chunked-min-steps", "int64_t", /*default=*/"64",
+           "under recurrence-form=auto, the chunked form from this many steps">,
   ];
 }
 
@@ -54,16 +64,25 @@ def LowerAttentionToLoops : Pass<"tmix-lower-attention-to-loops", "::mlir::Modul
 }
 
 def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::ModuleOp"> {
-  let summary = "lower tmix.recurrence to a step-by-step program of loops";
+  let summary = "lower tmix.recurrence to a program of loops, step by step or chunked";
   let description = [{
     Replaces each `tmix.recurrence` by a `func.func` of the same name: one program per
-    point of the parallel dimensions, which runs the step region for t = 0 .. T-1 on
-    f32 state buffers. Vectors and matrices of the step become buffers allocated once
-    per program; tmix.map, outer, vecmat, matvec, dot and sum become loops.
+    point of the parallel dimensions, on f32 state buffers. Vectors and matrices of
+    the step become buffers allocated once per program; tmix.map, outer, vecmat,
+    matvec, dot and sum become loops.
+
+    Step by step, the program runs the step region for t = 0 .. T-1. Chunked (the
+    schedule's `recurrence_form`, `chunk`), the matrix states of class scalar_decay or
+    diagonal_decay whose update is a gated copy plus rank-one terms read out as q @ S
+    (ChunkForm.h) advance a chunk at a time: per chunk an intra-chunk quadratic part
+    with decays from differences of cumulative log gates, and one state update at the
+    chunk's end; the rest of the step still runs step by step. Under `auto` both forms
+    are emitted behind a branch on T >= `chunked_min_steps`.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
   let statistics = [
     Statistic<"numLowered", "num-lowered", "recurrence specs lowered">,
   ];

@@ -1,8 +1,9 @@
 //===- Schedule.cpp - Choose the tile sizes of every spec -----------------===//
 //
 // The schedule is decided here, never in a spec: query rows per attention program and
-// keys per KV tile, from the pass options (a fixed heuristic for now), and the vector
-// shape of the target that the CPU micro-kernels are register-blocked for.
+// keys per KV tile, and the vector shape of the target that the CPU micro-kernels are
+// register-blocked for; the form and chunk size of a recurrence. From the pass options
+// (a fixed heuristic for now).
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,7 +35,30 @@ struct Schedule : tmix::impl::ScheduleBase<Schedule> {
           << ")";
       return signalPassFailure();
     }
+    if (chunk < 1 || chunkedMinSteps < 1) {
+      getOperation().emitError("chunk sizes must be positive (chunk=")
+          << static_cast<int64_t>(chunk)
+          << ", chunked-min-steps=" << static_cast<int64_t>(chunkedMinSteps) << ")";
+      return signalPassFailure();
+    }
+    if (recurrenceForm != "auto" && recurrenceForm != "chunked" &&
+        recurrenceForm != "recurrent") {
+      getOperation().emitError("unknown recurrence form '")
+          << recurrenceForm << "' (expected auto, chunked or recurrent)";
+      return signalPassFailure();
+    }
     Builder builder(&getContext());
+    getOperation().walk([&](RecurrenceOp op) {
+      if (op->hasAttr(kScheduleAttr))
+        return;
+      op->setAttr(kScheduleAttr,
+                  builder.getDictionaryAttr(
+                      {builder.getNamedAttr("chunk", builder.getI64IntegerAttr(chunk)),
+                       builder.getNamedAttr("chunked_min_steps",
+                                            builder.getI64IntegerAttr(chunkedMinSteps)),
+                       builder.getNamedAttr("recurrence_form",
+                                            builder.getStringAttr(recurrenceForm))}));
+    });
     getOperation().walk([&](AttentionOp op) {
       if (op->hasAttr(kScheduleAttr))
         return;

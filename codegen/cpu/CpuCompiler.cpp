@@ -55,6 +55,12 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
     scheduleOptions.lanes = schedule.lanes;
   if (schedule.vectorRegisters > 0)
     scheduleOptions.vectorRegisters = schedule.vectorRegisters;
+  if (!schedule.recurrenceForm.empty())
+    scheduleOptions.recurrenceForm = schedule.recurrenceForm;
+  if (schedule.chunk > 0) {
+    scheduleOptions.chunk = schedule.chunk;
+    scheduleOptions.chunkedMinSteps = schedule.chunk;
+  }
   pm.addPass(mlir::tmix::createSchedule(scheduleOptions));
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());

@@ -16,17 +16,21 @@
 #include "llvm/Support/Error.h"
 
 #include <memory>
+#include <string>
 
 namespace tmix::cpu {
 
-/// Tile sizes and the vector shape the micro-kernels are blocked for (f32 lanes per
-/// register, register count); 0 keeps the schedule pass's choice (the vector shape:
-/// the host's). A narrower shape than the host's runs correctly, only slower.
+/// Tile sizes, the vector shape the micro-kernels are blocked for (f32 lanes per
+/// register, register count) and the recurrence form; 0 or empty keeps the schedule
+/// pass's choice (the vector shape: the host's). A narrower vector shape than the
+/// host's runs correctly, only slower.
 struct ScheduleOverride {
   int64_t blockM = 0;
   int64_t blockN = 0;
   int64_t lanes = 0;
   int64_t vectorRegisters = 0;
+  std::string recurrenceForm; // "auto", "chunked" or "recurrent"
+  int64_t chunk = 0;          // steps per chunk of a chunked recurrence
 };
 
 struct CompiledKernel {

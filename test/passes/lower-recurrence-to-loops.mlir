@@ -48,3 +48,132 @@ tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, 
   }
   tmix.final "ht" = "S"
 }
+
+// The chunked form (schedule recurrence_form = "chunked", chunk = 16), a row gate
+// given as exp(g): chunk buffers of 16 rows, a loop over chunks, the log gate staged
+// as g itself (no exp, no log) clamped from below and summed over the chunk, the
+// start state's readout and the intra-chunk values as vector FMAs, the intra-chunk
+// decays as exp of differences of cumulative logs, then the state update.
+// CHECK-LABEL: func.func @gla_chunked(
+// CHECK-NOT: scf.if
+// CHECK: %[[LOGGATE:.*]] = memref.alloc(%c16{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16
+// CHECK-NOT: math.log
+// CHECK: arith.maxnumf %{{.*}}, %{{.*}} : f32
+// CHECK: memref.store {{.*}}, %[[LOGGATE]]
+// CHECK: math.exp
+// CHECK: vector.fma {{.*}} : vector<16xf32>
+// CHECK: %[[LOG_I:.*]] = memref.load %[[LOGGATE]]
+// CHECK: %[[LOG_S:.*]] = memref.load %[[LOGGATE]]
+// CHECK: %[[DIFF:.*]] = arith.subf %[[LOG_I]], %[[LOG_S]] : f32
+// CHECK: math.exp %[[DIFF]] : f32
+// CHECK: vector.fma {{.*}} : vector<16xf32>
+// CHECK: vector.maskedstore
+// CHECK: memref.store {{.*}}, %arg6[{{.*}}] : memref<?x?x?x?xbf16>
+// CHECK: memref.store {{.*}}, %arg7
+tmix.recurrence @gla_chunked(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, H, T, K], bf16>,
+                     %v: !tmix.tensor<[B, H, T, V], bf16>, %g: !tmix.tensor<[B, H, T, K], f32>,
+                     %h0: !tmix.tensor<[B, H, K, V], f32>)
+    -> (o: !tmix.tensor<[B, H, T, V], bf16>, ht: !tmix.tensor<[B, H, K, V], f32>) time "T"
+    attributes {tmix.schedule = {chunk = 16 : i64, chunked_min_steps = 16 : i64, recurrence_form = "chunked"}} {
+  tmix.state "S" : !tmix.tensor<[K, V], f32> init %h0 : !tmix.tensor<[B, H, K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %g_t = tmix.slice %g[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %gate = tmix.map %g_t : (!tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%x: f32):
+      %e = math.exp %x : f32
+      tmix.yield %e : f32
+    }
+    %decayed = tmix.map %gate, %S : (!tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %m = arith.mulf %x, %y : f32
+      tmix.yield %m : f32
+    }
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, K], bf16> -> !tmix.tensor<[K], f32>
+    %v_t = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], bf16> -> !tmix.tensor<[V], f32>
+    %kv = tmix.outer %k_t, %v_t : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %S1 = tmix.map %decayed, %kv : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %a = arith.addf %x, %y : f32
+      tmix.yield %a : f32
+    }
+    %q_t = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, K], bf16> -> !tmix.tensor<[K], f32>
+    %o = tmix.vecmat %q_t, %S1 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %S1, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+  tmix.final "ht" = "S"
+}
+
+// A scalar decay given by value (may be negative): log |gamma| and its sign; under
+// `auto` a run-time branch on T >= chunked_min_steps picks the chunked form, else
+// the steps.
+// CHECK-LABEL: func.func @retention_auto(
+// CHECK: %[[LONG:.*]] = arith.cmpi uge, %{{.*}}, %c48 : index
+// CHECK: scf.if %[[LONG]] {
+// CHECK: math.absf
+// CHECK: math.log
+// CHECK: arith.cmpf olt
+// CHECK: vector.fma
+// CHECK: } else {
+// CHECK-NOT: vector.fma
+// CHECK: memref.store {{.*}}, %arg5
+// CHECK: }
+tmix.recurrence @retention_auto(%q: !tmix.tensor<[B, H, T, K], f32>, %k: !tmix.tensor<[B, H, T, K], f32>,
+                        %v: !tmix.tensor<[B, H, T, V], f32>, %gamma: !tmix.tensor<[H], f32>)
+    -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T"
+    attributes {tmix.schedule = {chunk = 32 : i64, chunked_min_steps = 48 : i64, recurrence_form = "auto"}} {
+  tmix.state "S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %gamma_h = tmix.slice %gamma : !tmix.tensor<[H], f32> -> f32
+    %decayed = tmix.map %gamma_h, %S : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %m = arith.mulf %x, %y : f32
+      tmix.yield %m : f32
+    }
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %v_t = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], f32> -> !tmix.tensor<[V], f32>
+    %kv = tmix.outer %k_t, %v_t : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %S1 = tmix.map %decayed, %kv : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %a = arith.addf %x, %y : f32
+      tmix.yield %a : f32
+    }
+    %q_t = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %o = tmix.vecmat %q_t, %S1 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %S1, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}
+
+// A general update (tanh of the state) has no chunk form: step by step even when
+// the schedule asks for chunks.
+// CHECK-LABEL: func.func @general_chunked(
+// CHECK-NOT: scf.if
+// CHECK-NOT: vector.
+// CHECK: scf.for
+// CHECK: math.tanh
+// CHECK: return
+tmix.recurrence @general_chunked(%k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>)
+    -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T"
+    attributes {tmix.schedule = {chunk = 16 : i64, chunked_min_steps = 16 : i64, recurrence_form = "chunked"}} {
+  tmix.state "S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %squashed = tmix.map %S : (!tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32):
+      %th = math.tanh %x : f32
+      tmix.yield %th : f32
+    }
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %v_t = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], f32> -> !tmix.tensor<[V], f32>
+    %kv = tmix.outer %k_t, %v_t : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %S1 = tmix.map %squashed, %kv : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %a = arith.addf %x, %y : f32
+      tmix.yield %a : f32
+    }
+    %o = tmix.vecmat %k_t, %S1 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %S1, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}

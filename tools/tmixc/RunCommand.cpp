@@ -391,10 +391,26 @@ double Runner::flopCount() {
 } // namespace
 
 std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &schedule) {
+  // A bare form name stands for form=NAME: --schedule=chunked,chunk=32.
+  llvm::SmallVector<llvm::StringRef> items;
+  text.split(items, ',', -1, /*KeepEmpty=*/false);
+  std::string normalised;
+  for (llvm::StringRef item : items) {
+    llvm::StringRef word = item.trim();
+    if (!normalised.empty())
+      normalised += ",";
+    normalised += word.contains('=') ? word.str() : "form=" + word.str();
+  }
   std::vector<std::pair<std::string, std::string>> pairs;
-  if (std::string error = parsePairs(text, "--schedule", pairs); !error.empty())
+  if (std::string error = parsePairs(normalised, "--schedule", pairs); !error.empty())
     return error;
   for (auto &[key, value] : pairs) {
+    if (key == "form") {
+      if (value != "auto" && value != "chunked" && value != "recurrent")
+        return "--schedule form=" + value + ": expected auto, chunked or recurrent";
+      schedule.recurrenceForm = value;
+      continue;
+    }
     long long size;
     if (llvm::StringRef(value).getAsInteger(10, size) || size <= 0)
       return "--schedule " + key + "=" + value + ": tile sizes are positive integers";
@@ -408,9 +424,12 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
       return "--schedule vector_registers=" + value + ": at least 4";
     else if (key == "vector_registers")
       schedule.vectorRegisters = size;
+    else if (key == "chunk")
+      schedule.chunk = size;
     else
       return "unknown --schedule key '" + key +
-             "' (expected block_m, block_n, lanes or vector_registers)";
+             "' (expected block_m, block_n, lanes, vector_registers, chunk, or a form: "
+             "auto, chunked, recurrent)";
   }
   return {};
 }

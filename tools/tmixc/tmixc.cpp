@@ -43,6 +43,7 @@ const char *const kUsage =
     "[--target=cpu] [--seed=N]\n"
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
     "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32]\n"
+    "             [--schedule=chunked|recurrent|auto[,chunk=64]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR\n";
 
 int fail(const llvm::Twine &message) {

@@ -1,0 +1,80 @@
+//===- ChunkForm.h - A decaying state update, term by term ------*- C++ -*-===//
+//
+// The chunk-parallel form of a matrix state S: [K, V] whose update class is
+// scalar_decay or diagonal_decay (RecurrenceClasses.h) needs the parts of
+//
+//   S_t = G_t ⊙ S_{t-1} + sum_j c_tj ⊙ outer(k_tj, v_tj),     o_tr = q_tr @ S_t
+//
+// and for delta / gated_delta (a scalar gate G_t, possibly 1), those of
+//
+//   S_t = Y + b_t outer(k_t, v_t - k_t @ Y),   Y = G_t S_{t-1}
+//
+// as values of the step region: the factors of the gate G_t (scalars or [K] row gates;
+// exp(x) factors keep x, so that the log of a decay near 0 is exact), the rank-one
+// terms with their scale factors, and the readouts q @ S_t. Found by following the
+// chain of tmix.map ops from the state's block argument to the value the step yields;
+// any other use of the state (a matrix gate, S @ a, an output reading an
+// intermediate value, a coupled state) gives no chunk form: the state then runs step
+// by step.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_CHUNKFORM_H
+#define TMIX_PASSES_CHUNKFORM_H
+
+#include "dialect/TmixOps.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+
+namespace mlir::tmix {
+
+/// One factor of a product: `value` (a scalar, or a [K] vector over the rows), or
+/// 1 / value. When `isExp`, the factor is exp(value) and `value` is its log.
+struct ChunkFactor {
+  Value value;
+  bool inverse = false;
+  bool isExp = false;
+};
+
+/// sign * (product of `factors`) ⊙ outer(key, value).
+struct RankOneTerm {
+  Value key, value;
+  SmallVector<ChunkFactor> factors;
+  bool negated = false;
+};
+
+/// The delta rule's part of S_t = (I - b_t k_t k_t^T) (G_t S_{t-1}) + b_t k_t v_t^T,
+/// b_t the product of `strength`.
+struct DeltaTerm {
+  Value key, value;
+  SmallVector<ChunkFactor> strength;
+};
+
+struct ChunkForm {
+  unsigned stateIndex = 0;
+  /// G_t = sign * product of the factors (the empty product: 1).
+  SmallVector<ChunkFactor> gate;
+  bool negatedGate = false;
+  SmallVector<RankOneTerm> terms;
+  /// A delta rule (then `terms` is empty and the gate a scalar).
+  std::optional<DeltaTerm> delta;
+  /// q @ S_t for each readout (its lhs is q).
+  SmallVector<VecMatOp> readouts;
+  /// The ops of the update chain, replaced by the chunked loops.
+  llvm::SetVector<Operation *> chain;
+
+  /// Whether some gate factor is a [K] row gate (else G_t is a scalar per step).
+  bool hasRowGate() const;
+  /// Whether the gate may be negative, so that the chunked form tracks its sign.
+  bool needsSign() const;
+};
+
+/// The chunk form of state `stateIndex` of `op`, when it has one.
+std::optional<ChunkForm> getChunkForm(RecurrenceOp op, unsigned stateIndex);
+
+} // namespace mlir::tmix
+
+#endif // TMIX_PASSES_CHUNKFORM_H

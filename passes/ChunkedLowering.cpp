@@ -1,0 +1,521 @@
+//===- ChunkedLowering.cpp - Decaying recurrences, chunk by chunk ---------===//
+//
+// For a chunk of L steps starting at state S0, with Γ_i the product of the gates of
+// the chunk's steps 0..i (kept as a cumulative log LG_i and a sign SG_i = ±1):
+//
+//   o_i = (q_i ⊙ Γ_i) @ S0 + sum_{s <= i} (q_i · (Γ_i / Γ_s) ⊙ k_s) v_s
+//   S_L = Γ_L ⊙ S0 + sum_s ((Γ_L / Γ_s) ⊙ k_s) outer v_s
+//
+// Ratios of gates are exp of differences of cumulative logs, never exp(-LG) alone,
+// which overflows for decays near 0. Signs (gates that may be negative) are folded
+// into the staged queries and keys: SG_i q_i, SG_s k_s.
+//
+// Phases per chunk: (1) the step ops the chunk needs (gates, keys, values, queries),
+// staged as rows of chunk buffers; (2) readouts and the state update, as loops whose
+// innermost dimension is contiguous (V for the row updates, K for the scores) so
+// LLVM vectorises them; (3) the rest of the step, step by step, with the readouts
+// read from the chunk buffers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/ChunkedLowering.h"
+#include "passes/VectorRows.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/ADT/DenseSet.h"
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+namespace {
+
+/// The chunk buffers of one state: one row per step of the chunk.
+struct StateChunk {
+  const ChunkForm *form;
+  Value kSize, vSize, gateSize; // gateSize: K for a row gate, 1 for a scalar gate
+  Value logGate, sign;          // [C, gateSize]: cumulative log and sign of Γ
+  SmallVector<Value> keys, values;     // per term: [C, K], [C, V]
+  // Per term, [K, C]: the keys transposed (scalar gate), or the keys decayed to the
+  // row before the current sub-chunk, transposed (row gate).
+  SmallVector<Value> keysByColumn;
+  Value scores; // [1, C]: the intra-chunk scores of one row
+  SmallVector<Value> queries, outputs; // per readout: [C, K], [C, V]
+  Value weights;                       // [max(C, K)]: the weights of one row sum
+  Value strengths;                     // delta rule: [C], b_i
+};
+
+class ChunkedLowering {
+public:
+  ChunkedLowering(StepLowering &steps, ArrayRef<ChunkForm> forms, int64_t chunkSize)
+      : steps(steps), kb(steps.kernel()), b(kb.builder()), forms(forms),
+        chunkSize(chunkSize) {}
+  void lower();
+
+private:
+  void collectOps();
+  void allocate();
+  void stage(StateChunk &chunk, Value row);
+  void stageDelta(StateChunk &chunk, Value row);
+  void solveDelta(StateChunk &chunk, Value length);
+  void readout(StateChunk &chunk, unsigned index, Value length);
+  void rowGateScores(StateChunk &chunk, unsigned term, Value queries, Value i);
+  void update(StateChunk &chunk, Value length);
+
+  // Arithmetic with the flags that let LLVM vectorise and contract.
+  Value add(Value x, Value y) {
+    return arith::AddFOp::create(b, x, y,
+                                 arith::FastMathFlags::reassoc |
+                                     arith::FastMathFlags::contract);
+  }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  Value mul(Value x, Value y) {
+    return arith::MulFOp::create(b, x, y, arith::FastMathFlags::contract);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, x); }
+  Value load(Value buffer, ValueRange indices) {
+    return memref::LoadOp::create(b, buffer, indices);
+  }
+  void store(Value value, Value buffer, ValueRange indices) {
+    memref::StoreOp::create(b, value, buffer, indices);
+  }
+  /// The log-gate row index: k for a row gate, 0 for a scalar one.
+  Value gateIndex(const StateChunk &chunk, Value k) {
+    return chunk.form->hasRowGate() ? k : kb.index(0);
+  }
+  /// for (iv = 0; iv < ub; ++iv)
+  void forRange(Value ub, function_ref<void(Value)> body) {
+    kb.loop(kb.index(0), ub, kb.index(1), {}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>{};
+    });
+  }
+  /// sum over iv < ub of term(iv), reassociable.
+  Value sumRange(Value ub, function_ref<Value(Value)> term) {
+    return kb.loop(kb.index(0), ub, kb.index(1), {kb.f32(0.0)},
+                   [&](Value iv, ValueRange acc) {
+                     return SmallVector<Value>{add(acc[0], term(iv))};
+                   })[0];
+  }
+  /// The element of an independent factor, vector or scalar, at row k.
+  Value factorValue(const ChunkFactor &factor, Value k);
+
+  StepLowering &steps;
+  KernelBuilder &kb;
+  ImplicitLocOpBuilder &b;
+  ArrayRef<ChunkForm> forms;
+  int64_t chunkSize;
+  SmallVector<StateChunk, 1> chunks;
+  DenseSet<Operation *> stagedOps, stepOps;
+  DenseSet<unsigned> chunkedStates;
+};
+
+/// The ops of the step body that `roots` need, not looking through `stop`.
+void collectBackward(Block &body, ArrayRef<Value> roots,
+                     const DenseSet<Operation *> &stop, DenseSet<Operation *> &ops) {
+  SmallVector<Value> worklist(roots.begin(), roots.end());
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val().getDefiningOp();
+    if (!op || op->getBlock() != &body || stop.contains(op) || !ops.insert(op).second)
+      continue;
+    op->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        worklist.push_back(operand);
+    });
+  }
+}
+
+void ChunkedLowering::collectOps() {
+  Block &body = steps.stepBody();
+  SmallVector<Value> stagedRoots;
+  DenseSet<Operation *> replaced;
+  for (const ChunkForm &form : forms) {
+    chunkedStates.insert(form.stateIndex);
+    for (const ChunkFactor &factor : form.gate)
+      stagedRoots.push_back(factor.value);
+    for (const RankOneTerm &term : form.terms) {
+      stagedRoots.append({term.key, term.value});
+      for (const ChunkFactor &factor : term.factors)
+        stagedRoots.push_back(factor.value);
+    }
+    if (form.delta) {
+      stagedRoots.append({form.delta->key, form.delta->value});
+      for (const ChunkFactor &factor : form.delta->strength)
+        stagedRoots.push_back(factor.value);
+    }
+    for (VecMatOp readout : form.readouts) {
+      stagedRoots.push_back(readout.getLhs());
+      replaced.insert(readout);
+    }
+    replaced.insert(form.chain.begin(), form.chain.end());
+  }
+  collectBackward(body, stagedRoots, {}, stagedOps);
+  SmallVector<Value> stepRoots;
+  for (auto [index, value] : llvm::enumerate(steps.stepYield().getValues()))
+    if (!chunkedStates.contains(index))
+      stepRoots.push_back(value);
+  collectBackward(body, stepRoots, replaced, stepOps);
+}
+
+void ChunkedLowering::allocate() {
+  Value rows = kb.index(chunkSize);
+  auto alloc = [&](Value cols) {
+    auto type = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                b.getF32Type());
+    return Value(memref::AllocOp::create(b, type, ValueRange{rows, cols}));
+  };
+  for (const ChunkForm &form : forms) {
+    StateChunk chunk;
+    chunk.form = &form;
+    auto stateType = cast<SpecTensorType>(
+        steps.stepBody().getArgument(1 + form.stateIndex).getType());
+    chunk.kSize = kb.dimValue(stateType.getDims()[0]);
+    chunk.vSize = kb.dimValue(stateType.getDims()[1]);
+    chunk.gateSize = form.hasRowGate() ? chunk.kSize : kb.index(1);
+    chunk.logGate = alloc(chunk.gateSize);
+    if (form.needsSign())
+      chunk.sign = alloc(chunk.gateSize);
+    size_t numTerms = form.delta ? 1 : form.terms.size();
+    for (size_t term = 0; term < numTerms; ++term) {
+      chunk.keys.push_back(alloc(chunk.kSize));
+      chunk.values.push_back(alloc(chunk.vSize));
+      chunk.keysByColumn.push_back(memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
+          ValueRange{chunk.kSize, rows}));
+    }
+    chunk.scores = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
+          ValueRange{kb.index(1), rows});
+    for (size_t r = 0; r < form.readouts.size(); ++r) {
+      chunk.queries.push_back(alloc(chunk.kSize));
+      chunk.outputs.push_back(alloc(chunk.vSize));
+    }
+    if (form.delta)
+      chunk.strengths = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{rows});
+    Value most = arith::MaxUIOp::create(b, rows, chunk.kSize);
+    chunk.weights = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{most});
+    chunks.push_back(chunk);
+  }
+}
+
+Value ChunkedLowering::factorValue(const ChunkFactor &factor, Value k) {
+  bool vector = isa<SpecTensorType>(factor.value.getType());
+  Value value = steps.element(factor.value, {}, vector ? ValueRange{k} : ValueRange{});
+  return factor.isExp ? exp(value) : value;
+}
+
+/// Stages row `row` of the chunk buffers from the current step's values.
+void ChunkedLowering::stage(StateChunk &chunk, Value row) {
+  const ChunkForm &form = *chunk.form;
+  Value zero = kb.index(0), one = kb.index(1);
+  Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, row, zero);
+  Value previous =
+      arith::SelectOp::create(b, first, zero, arith::SubIOp::create(b, row, one));
+
+  // ---- LG_i = LG_{i-1} + max(log |G_i|, floor), SG_i = SG_{i-1} * sign(G_i) ----
+  forRange(chunk.gateSize, [&](Value g) {
+    Value log = kb.f32(0.0);
+    Value sign = kb.f32(form.negatedGate ? -1.0 : 1.0);
+    for (const ChunkFactor &factor : form.gate) {
+      bool vector = isa<SpecTensorType>(factor.value.getType());
+      Value value =
+          steps.element(factor.value, {}, vector ? ValueRange{g} : ValueRange{});
+      Value factorLog = value;
+      if (!factor.isExp) {
+        factorLog = math::LogOp::create(b, math::AbsFOp::create(b, value));
+        Value negative =
+            arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, value, kb.f32(0.0));
+        sign = arith::SelectOp::create(b, negative, arith::NegFOp::create(b, sign), sign);
+      }
+      log = factor.inverse ? sub(log, factorLog) : add(log, factorLog);
+    }
+    // maximumf: a NaN or -inf log (a zero gate) becomes the floor too.
+    log = arith::MaxNumFOp::create(b, log, kb.f32(kLogDecayFloor));
+    Value before = load(chunk.logGate, {previous, g});
+    store(add(arith::SelectOp::create(b, first, kb.f32(0.0), before), log), chunk.logGate,
+          {row, g});
+    if (chunk.sign) {
+      Value signBefore = load(chunk.sign, {previous, g});
+      store(mul(arith::SelectOp::create(b, first, kb.f32(1.0), signBefore), sign),
+            chunk.sign, {row, g});
+    }
+  });
+
+  // ---- keys (with their factors and SG_s), values, queries (with SG_i) ----
+  auto signAt = [&](Value k) { return load(chunk.sign, {row, gateIndex(chunk, k)}); };
+  if (form.delta)
+    stageDelta(chunk, row);
+  for (size_t index = 0; index < form.terms.size(); ++index) {
+    const RankOneTerm &term = form.terms[index];
+    forRange(chunk.kSize, [&](Value k) {
+      Value key = steps.element(term.key, {}, k);
+      for (const ChunkFactor &factor : term.factors) {
+        Value value = factorValue(factor, k);
+        key = factor.inverse ? Value(arith::DivFOp::create(b, key, value))
+                             : mul(key, value);
+      }
+      if (term.negated)
+        key = arith::NegFOp::create(b, key);
+      if (chunk.sign)
+        key = mul(key, signAt(k));
+      store(key, chunk.keys[index], {row, k});
+      if (!form.hasRowGate())
+        store(key, chunk.keysByColumn[index], {k, row});
+    });
+    forRange(chunk.vSize, [&](Value v) {
+      store(steps.element(term.value, {}, v), chunk.values[index], {row, v});
+    });
+  }
+  for (size_t index = 0; index < form.readouts.size(); ++index) {
+    VecMatOp readout = form.readouts[index];
+    forRange(chunk.kSize, [&](Value k) {
+      Value query = steps.element(readout.getLhs(), {}, k);
+      if (chunk.sign)
+        query = mul(query, signAt(k));
+      store(query, chunk.queries[index], {row, k});
+    });
+  }
+}
+
+/// Delta rule: keys SG_i k_i (also by column), values b_i v_i (the right-hand side
+/// of the solve), b_i.
+void ChunkedLowering::stageDelta(StateChunk &chunk, Value row) {
+  const DeltaTerm &delta = *chunk.form->delta;
+  Value strength = kb.f32(1.0);
+  for (const ChunkFactor &factor : delta.strength) {
+    Value value = factorValue(factor, Value());
+    strength = factor.inverse ? Value(arith::DivFOp::create(b, strength, value))
+                              : mul(strength, value);
+  }
+  store(strength, chunk.strengths, row);
+  Value zero = kb.index(0);
+  forRange(chunk.kSize, [&](Value k) {
+    Value key = steps.element(delta.key, {}, k);
+    if (chunk.sign)
+      key = mul(key, load(chunk.sign, {row, zero}));
+    store(key, chunk.keys[0], {row, k});
+    store(key, chunk.keysByColumn[0], {k, row});
+  });
+  forRange(chunk.vSize, [&](Value v) {
+    store(mul(strength, steps.element(delta.value, {}, v)), chunk.values[0], {row, v});
+  });
+}
+
+/// The WY / UT form of the delta rule: S_i = Γ_i S0 + sum_{s <= i} (Γ_i / Γ_s) k_s w_s
+/// with pseudo-values w solving the unit lower-triangular system
+///   w_i + b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s = b_i (v_i - Γ_i S0^T k_i),
+/// by forward substitution, row by row, in place of the staged b_i v_i. The readouts
+/// and the state update then treat w as the values of a scalar decay.
+void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
+  Value state = steps.stateBuffer(chunk.form->stateIndex);
+  Value keys = chunk.keys[0], pseudo = chunk.values[0], zero = kb.index(0);
+  auto weightAt = [&](Value s) { return load(chunk.weights, s); };
+  forRange(length, [&](Value i) {
+    Value strength = load(chunk.strengths, i);
+    Value logI = load(chunk.logGate, {i, zero});
+    // ---- w_i = b_i v_i - b_i Γ_i S0^T k_i ----
+    Value startWeight = arith::NegFOp::create(b, mul(strength, exp(logI)));
+    combineRows(
+        kb, pseudo, i, chunk.vSize, kb.f32(1.0),
+        [&](Value k) { return mul(startWeight, load(keys, {i, k})); }, state,
+        chunk.kSize);
+    // ---- w_i -= b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s ----
+    combineRows(
+        kb, chunk.scores, zero, i, Value(), [&](Value k) { return load(keys, {i, k}); },
+        chunk.keysByColumn[0], chunk.kSize);
+    forRange(i, [&](Value s) {
+      Value decay = exp(sub(logI, load(chunk.logGate, {s, zero})));
+      Value weight = mul(mul(strength, decay), load(chunk.scores, {zero, s}));
+      store(arith::NegFOp::create(b, weight), chunk.weights, s);
+    });
+    combineRows(kb, pseudo, i, chunk.vSize, kb.f32(1.0), weightAt, pseudo, i);
+  });
+}
+
+/// scores[0, s] = sum_k q_i[k] k_s[k] exp(LG_i[k] - LG_s[k]) for s <= i, with a row
+/// gate. Per element, that is an exp per (i, s, k); instead, keys of the sub-chunks
+/// before i's go through the reference row r = (start of i's sub-chunk) - 1:
+///   exp(LG_i - LG_s) = exp(LG_i - LG_r) exp(LG_r - LG_s),   s <= r < i,
+/// both factors products of gates over steps, so neither overflows for decays <= 1
+/// (a factor that underflows means the product does too), and the scores of those keys
+/// are one row combination of the decayed keys' columns. Keys of i's own sub-chunk
+/// take the exp per element.
+void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value queries,
+                                    Value i) {
+  Value keys = chunk.keys[term], decayedKeys = chunk.keysByColumn[term];
+  Value zero = kb.index(0), one = kb.index(1), subChunk = kb.index(kSubChunk);
+  Value within = arith::RemUIOp::create(b, i, subChunk);
+  Value base = arith::SubIOp::create(b, i, within);
+  Value through = arith::AddIOp::create(b, i, one);
+  // ---- on entering a sub-chunk: the earlier keys decayed to its reference row ----
+  Value entering = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, within, zero),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ne, i, zero));
+  kb.ifElse(
+      entering, {},
+      [&] {
+        Value reference = arith::SubIOp::create(b, i, one);
+        forRange(chunk.kSize, [&](Value k) {
+          Value logReference = load(chunk.logGate, {reference, k});
+          forRange(i, [&](Value s) {
+            Value decay = exp(sub(logReference, load(chunk.logGate, {s, k})));
+            store(mul(load(keys, {s, k}), decay), decayedKeys, {k, s});
+          });
+        });
+        return SmallVector<Value>{};
+      },
+      [] { return SmallVector<Value>{}; });
+  // ---- keys before the sub-chunk: q_i decayed from the reference row ----
+  Value reference = arith::SubIOp::create(b, arith::MaxUIOp::create(b, base, one), one);
+  forRange(chunk.kSize, [&](Value k) {
+    Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {reference, k})));
+    store(mul(load(queries, {i, k}), decay), chunk.weights, k);
+  });
+  combineRows(
+      kb, chunk.scores, zero, base, Value(), [&](Value k) { return load(chunk.weights, k); },
+      decayedKeys, chunk.kSize);
+  // ---- keys of i's own sub-chunk, an exp per element ----
+  kb.loop(base, through, one, {}, [&](Value s, ValueRange) {
+    Value score = sumRange(chunk.kSize, [&](Value k) {
+      Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {s, k})));
+      return mul(mul(load(queries, {i, k}), load(keys, {s, k})), decay);
+    });
+    store(score, chunk.scores, {zero, s});
+    return SmallVector<Value>{};
+  });
+}
+
+/// outputs[index][i] = (q_i ⊙ Γ_i) @ S0 + sum_{s <= i} scores(i, s) v_s.
+void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
+  Value state = steps.stateBuffer(chunk.form->stateIndex);
+  Value queries = chunk.queries[index], out = chunk.outputs[index];
+  bool rowGate = chunk.form->hasRowGate();
+  forRange(length, [&](Value i) {
+    // ---- the chunk's start state ----
+    forRange(chunk.kSize, [&](Value k) {
+      Value decay = exp(load(chunk.logGate, {i, gateIndex(chunk, k)}));
+      store(mul(load(queries, {i, k}), decay), chunk.weights, k);
+    });
+    auto weightAt = [&](Value s) { return load(chunk.weights, s); };
+    combineRows(kb, out, i, chunk.vSize, Value(), weightAt, state, chunk.kSize);
+    // ---- the chunk's own steps s <= i ----
+    Value through = arith::AddIOp::create(b, i, kb.index(1));
+    for (size_t term = 0; term < chunk.keys.size(); ++term) {
+      Value keys = chunk.keys[term];
+      Value zero = kb.index(0);
+      if (rowGate) {
+        rowGateScores(chunk, term, queries, i);
+        combineRows(
+            kb, out, i, chunk.vSize, kb.f32(1.0),
+            [&](Value s) { return load(chunk.scores, {zero, s}); }, chunk.values[term],
+            through);
+        continue;
+      }
+      // q_i · k_s for every s <= i at once, a row combination of the keys' columns.
+      auto queryAt = [&](Value k) { return load(queries, {i, k}); };
+      combineRows(kb, chunk.scores, zero, through, Value(), queryAt,
+                  chunk.keysByColumn[term], chunk.kSize);
+      forRange(through, [&](Value s) {
+        Value decay =
+            exp(sub(load(chunk.logGate, {i, zero}), load(chunk.logGate, {s, zero})));
+        store(mul(load(chunk.scores, {zero, s}), decay), chunk.weights, s);
+      });
+      combineRows(kb, out, i, chunk.vSize, kb.f32(1.0), weightAt, chunk.values[term],
+                  through);
+    }
+  });
+}
+
+/// S = SG_L ⊙ (exp(LG_L) ⊙ S + sum_s exp(LG_L - LG_s) ⊙ k_s outer v_s).
+void ChunkedLowering::update(StateChunk &chunk, Value length) {
+  Value state = steps.stateBuffer(chunk.form->stateIndex);
+  Value last = arith::SubIOp::create(b, length, kb.index(1));
+  forRange(chunk.kSize, [&](Value k) {
+    Value g = gateIndex(chunk, k);
+    Value logLast = load(chunk.logGate, {last, g});
+    Value signLast = chunk.sign ? load(chunk.sign, {last, g}) : Value();
+    Value decay = exp(logLast);
+    if (signLast)
+      decay = mul(decay, signLast);
+    for (size_t term = 0; term < chunk.keys.size(); ++term) {
+      Value keys = chunk.keys[term];
+      forRange(length, [&](Value s) {
+        Value weight =
+            mul(load(keys, {s, k}), exp(sub(logLast, load(chunk.logGate, {s, g}))));
+        if (signLast)
+          weight = mul(weight, signLast);
+        store(weight, chunk.weights, s);
+      });
+      combineRows(
+          kb, state, k, chunk.vSize, term == 0 ? decay : kb.f32(1.0),
+          [&](Value s) { return load(chunk.weights, s); }, chunk.values[term], length);
+    }
+  });
+}
+
+void ChunkedLowering::lower() {
+  collectOps();
+  allocate();
+  Value numSteps = steps.numSteps();
+  Value chunk = kb.index(chunkSize);
+  kb.loop(kb.index(0), numSteps, chunk, {}, [&](Value start, ValueRange) {
+    Value length = arith::MinUIOp::create(
+        b, chunk, arith::SubIOp::create(b, numSteps, start).getResult());
+    // ---- (1) stage what the chunk needs, step by step ----
+    forRange(length, [&](Value row) {
+      steps.beginStep(arith::AddIOp::create(b, start, row));
+      steps.lowerOps([&](Operation *op) { return stagedOps.contains(op); });
+      for (StateChunk &state : chunks)
+        stage(state, row);
+    });
+    // ---- (2) readouts from the start state, then the state at the chunk's end ----
+    for (StateChunk &state : chunks) {
+      if (state.form->delta)
+        solveDelta(state, length);
+      for (size_t index = 0; index < state.queries.size(); ++index)
+        readout(state, index, length);
+      update(state, length);
+    }
+    // ---- (3) the rest of each step, with the readouts from (2) ----
+    forRange(length, [&](Value row) {
+      steps.beginStep(arith::AddIOp::create(b, start, row));
+      for (StateChunk &state : chunks)
+        for (size_t index = 0; index < state.form->readouts.size(); ++index) {
+          VecMatOp readoutOp = state.form->readouts[index];
+          Value target = steps.bufferOf(readoutOp.getResult());
+          Value out = state.outputs[index];
+          forRange(state.vSize, [&](Value v) { store(load(out, {row, v}), target, v); });
+        }
+      steps.lowerOps([&](Operation *op) { return stepOps.contains(op); });
+      steps.storeOutputs();
+      steps.writeBackStates([&](unsigned index) { return !chunkedStates.contains(index); });
+    });
+    return SmallVector<Value>{};
+  });
+  for (StateChunk &state : chunks) {
+    SmallVector<Value> buffers{state.logGate, state.weights};
+    if (state.scores)
+      buffers.push_back(state.scores);
+    if (state.strengths)
+      buffers.push_back(state.strengths);
+    llvm::append_range(buffers, state.keysByColumn);
+    if (state.sign)
+      buffers.push_back(state.sign);
+    llvm::append_range(buffers, state.keys);
+    llvm::append_range(buffers, state.values);
+    llvm::append_range(buffers, state.queries);
+    llvm::append_range(buffers, state.outputs);
+    for (Value buffer : buffers)
+      memref::DeallocOp::create(b, buffer);
+  }
+}
+
+} // namespace
+
+void mlir::tmix::lowerChunked(StepLowering &steps, ArrayRef<ChunkForm> forms,
+                              int64_t chunkSize) {
+  ChunkedLowering(steps, forms, chunkSize).lower();
+}

@@ -1,0 +1,35 @@
+//===- ChunkedLowering.h - Decaying recurrences, chunk by chunk -*- C++ -*-===//
+//
+// The chunk-parallel form of the states that have a chunk form (ChunkForm.h): the
+// steps run in chunks of C; within a chunk the readouts are an intra-chunk quadratic
+// part plus the chunk's start state, and the state moves to the chunk's end in one
+// update. Everything else of the step (other states, the outputs around the
+// readouts) still runs step by step inside the chunk.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_CHUNKEDLOWERING_H
+#define TMIX_PASSES_CHUNKEDLOWERING_H
+
+#include "passes/ChunkForm.h"
+#include "passes/StepLowering.h"
+
+namespace mlir::tmix {
+
+/// Per step, a decay's log is clamped from below here: exp(-30) ≈ 1e-13 is below
+/// f32 resolution against the new terms, and the bound keeps the cumulative logs of a
+/// chunk small enough that their differences stay accurate.
+inline constexpr double kLogDecayFloor = -30.0;
+
+/// Rows per sub-chunk of the intra-chunk scores under a row gate: keys of earlier
+/// sub-chunks go through one reference row (a row combination), keys of the same
+/// sub-chunk take an exp per element.
+inline constexpr int64_t kSubChunk = 16;
+
+/// Emits steps 0 .. T-1 of `steps`' recurrence in chunks of `chunkSize` at the
+/// builder's insertion point, the states of `forms` in chunk-parallel form.
+void lowerChunked(StepLowering &steps, ArrayRef<ChunkForm> forms, int64_t chunkSize);
+
+} // namespace mlir::tmix
+
+#endif // TMIX_PASSES_CHUNKEDLOWERING_H

@@ -1,0 +1,79 @@
+//===- StepLowering.h - The ops of a recurrence step as loops ---*- C++ -*-===//
+//
+// The vocabulary of both recurrence lowerings (step by step and chunked): f32 buffers
+// for the states and for every vector or matrix value of the step region (allocated
+// once per program: shapes do not change from step to step), and each op of the step
+// as loops over those buffers, for one step t. The chunked lowering runs a subset of
+// the step's ops per step and replaces the rest by chunk-level loops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_STEPLOWERING_H
+#define TMIX_PASSES_STEPLOWERING_H
+
+#include "dialect/TmixOps.h"
+#include "passes/KernelBuilder.h"
+
+namespace mlir::tmix {
+
+class StepLowering {
+public:
+  /// Emits the program function of `op` (one program per parallel point), with the
+  /// state buffers initialised and a buffer for every value of the step.
+  explicit StepLowering(RecurrenceOp op);
+
+  KernelBuilder &kernel() { return *kb; }
+  ImplicitLocOpBuilder &builder() { return kb->builder(); }
+  RecurrenceOp recurrence() { return op; }
+  Block &stepBody() { return op.getStepOp().getBody().front(); }
+  YieldOp stepYield() { return cast<YieldOp>(stepBody().getTerminator()); }
+  Value numSteps() { return kb->sizeValue(op.getTimeSymbol()); }
+
+  /// Binds `t` and the scalar states for the step at `t`.
+  void beginStep(Value t);
+  /// Lowers the ops of the step (not the yield) for which `include` holds, in order.
+  void lowerOps(function_ref<bool(Operation *)> include);
+  /// Stores the per-step outputs of the current step.
+  void storeOutputs();
+  /// Writes back the new value of every state for which `include` holds.
+  void writeBackStates(function_ref<bool(unsigned)> include);
+  /// The whole step at `t`: every op, the outputs, then every state.
+  void lowerStep(Value t);
+  /// Copies the final states out and frees the buffers; the end of the program.
+  void finish();
+
+  /// The f32 buffer of a vector or matrix value of the step, or of a state.
+  Value bufferOf(Value value) { return buffers.lookup(value); }
+  Value stateBuffer(unsigned index) { return stateBuffers[index]; }
+  /// The scalar of `value` (scalar values), or its element at `indices` (a [K] vector
+  /// read with the indices of a [K, V] matrix uses the row index).
+  Value element(Value value, ArrayRef<Attribute> resultDims, ValueRange indices);
+  /// An f32 buffer with the given dims (rank 0 for a scalar).
+  Value allocate(ArrayRef<Attribute> dims);
+  /// Loop nest over `dims`; `body` gets the indices.
+  void forEach(ArrayRef<Attribute> dims, function_ref<void(ValueRange)> body);
+
+private:
+  /// Indices into an argument or output whose dims are (some) parallel dims, then the
+  /// time dim when `time` is given, then per-step dims indexed by `inner`.
+  SmallVector<Value> outerIndices(ArrayRef<Attribute> dims, Value time, ValueRange inner);
+  void lowerOp(Operation &stepOp);
+  void lowerSlice(SliceOp slice);
+  void lowerMap(MapOp map);
+
+  RecurrenceOp op;
+  std::unique_ptr<KernelBuilder> kb;
+  SmallVector<Attribute> parallelDims;
+  SmallVector<Value> parallelIndices;
+  StringAttr timeSymbol;
+  Value time;                     // index of the current step
+  DenseMap<Value, Value> buffers; // vector/matrix values -> their buffers
+  IRMapping scalars;              // scalar values of the step
+  SmallVector<StateOp> states;
+  SmallVector<Value> stateBuffers;
+  SmallVector<SmallVector<Attribute>> stateDims;
+};
+
+} // namespace mlir::tmix
+
+#endif // TMIX_PASSES_STEPLOWERING_H

@@ -1,0 +1,34 @@
+//===- VectorRows.h - Row combinations of f32 buffers as vectors -*- C++ -*-===//
+//
+// The inner loops of the chunked recurrences are combinations of buffer rows,
+// dst[r, :] = scale * dst[r, :] + sum_s w[s] * rows[s, :], over a contiguous row of
+// run-time length. Written with vector<kRowLanes x f32> accumulators, masked loads
+// and stores for the tail, so that each accumulator stays in a register across the
+// sum instead of being loaded and stored per term.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_VECTORROWS_H
+#define TMIX_PASSES_VECTORROWS_H
+
+#include "passes/KernelBuilder.h"
+
+namespace mlir::tmix {
+
+/// f32 lanes per vector: one AVX-512 register (two AVX2 ones).
+inline constexpr int64_t kRowLanes = 16;
+/// Vectors per pass over a row: 4 x 16 columns (a head dim of 64 in one pass), four
+/// independent FMA chains to hide the FMA latency.
+inline constexpr int64_t kRowVectors = 4;
+
+/// dst[dstRow, 0:length] = (scale ? scale * dst[dstRow, :] : 0)
+///                         + sum_{s < count} weight(s) * rows[s, 0:length].
+/// `dst` and `rows` are [?, ?] f32 buffers; `weight` emits the f32 weight of row s (a
+/// load: it runs once per kRowLanes columns); `scale` is an f32 value or null (start
+/// from 0).
+void combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value length, Value scale,
+                 function_ref<Value(Value)> weight, Value rows, Value count);
+
+} // namespace mlir::tmix
+
+#endif // TMIX_PASSES_VECTORROWS_H
