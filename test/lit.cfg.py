@@ -36,6 +36,9 @@ def find_ptxas():
 
 
 ptxas = find_ptxas()
+if not ptxas:
+    lit_config.note("ptxas not found (CUDA_HOME, /usr/local/cuda/bin, PATH): the tests "
+                    "that assemble PTX (REQUIRES: ptxas) are reported UNSUPPORTED")
 if ptxas:
     config.available_features.add("ptxas")
     config.environment["PATH"] = os.pathsep.join([os.path.dirname(ptxas), config.environment["PATH"]])

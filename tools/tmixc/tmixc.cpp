@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/cpu/CpuCompiler.h"
+#include "codegen/nvidia/NvidiaCompiler.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
@@ -132,6 +133,28 @@ mlir::OwningOpRef<mlir::ModuleOp> compileFile(const Options &options,
   return module;
 }
 
+/// Recurrences have no GPU code generator yet (issue 6): exit status 2 with a message.
+int rejectRecurrences(mlir::ModuleOp module, llvm::StringRef target) {
+  for (auto recurrence : module.getOps<mlir::tmix::RecurrenceOp>()) {
+    llvm::errs() << "tmixc: recurrence '" << recurrence.getSymName()
+                 << "': GPU code generation (--target=" << target
+                 << ") is not supported yet for recurrences\n";
+    return kExitNotImplemented;
+  }
+  return 0;
+}
+
+int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef target) {
+  if (int status = rejectRecurrences(module, target))
+    return status;
+  mlir::FailureOr<tmix::nvidia::GpuKernels> kernels =
+      tmix::nvidia::compileToPtx(module, target);
+  if (mlir::failed(kernels))
+    return fail("cannot generate PTX for '" + options.file + "' (see above)");
+  llvm::outs() << kernels->ptx;
+  return 0;
+}
+
 int emit(const Options &options, mlir::ModuleOp module) {
   std::string stage = options.stage.value_or("");
   if (stage.empty())
@@ -141,8 +164,10 @@ int emit(const Options &options, mlir::ModuleOp module) {
   std::string target = options.target.value_or("cpu");
   if (target != "cpu" && target != "sm_80" && target != "sm_90a")
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
-  // The tiled level is shared by the targets; LLVM IR exists for the CPU so far.
-  if (stage == "ptx" || (stage == "llvm" && target != "cpu")) {
+  if (stage == "ptx" && target == "cpu")
+    return fail("--stage=ptx needs --target=sm_80 or --target=sm_90a");
+  // LLVM IR is printed for the CPU only; the GPU path goes to PTX.
+  if (stage == "llvm" && target != "cpu") {
     llvm::errs() << "tmixc: --stage=" << stage << " is not implemented yet for --target="
                  << target << " (it comes with the GPU code generator)\n";
     return kExitNotImplemented;
@@ -157,6 +182,8 @@ int emit(const Options &options, mlir::ModuleOp module) {
       if (&op != spec)
         op.erase();
   }
+  if (stage == "ptx")
+    return emitPtx(options, module, target);
   if (stage == "spec") {
     // The spec as written, plus the analyses' findings as discardable attributes.
     mlir::PassManager pm(module->getContext());
