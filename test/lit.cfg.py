@@ -19,6 +19,9 @@ path = [config.tmix_tools_dir, llvm_tools_dir, config.environment.get("PATH", os
 config.environment["PATH"] = os.pathsep.join(path)
 
 config.substitutions.append(("%examples", os.path.join(config.tmix_src_root, "examples")))
+config.substitutions.append(("%tmix_src", config.tmix_src_root))
+config.substitutions.append(("%tmix_lib", os.path.join(config.tmix_obj_root, "lib")))
+config.substitutions.append(("%cc", getattr(config, "c_compiler", "") or "cc"))
 
 
 def find_ptxas():

@@ -11,6 +11,7 @@
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
+#include "tools/tmixc/BuildCommand.h"
 #include "tools/tmixc/RunCommand.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -268,8 +269,26 @@ int main(int argc, char **argv) {
     run.bench = options.bench;
     return tmix::runSpec(*module, run);
   }
-  llvm::errs() << "tmixc: '" << options.command
-               << "' is not implemented yet (it comes with the CPU and GPU code "
-                  "generators)\n";
-  return kExitNotImplemented;
+  // build
+  std::string target = options.target.value_or("");
+  if (target.empty())
+    return fail("'build' needs --target=cpu|sm_80|sm_90a");
+  if (target != "cpu" && !tmix::nvidia::isGpuTarget(target))
+    return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
+  if (!options.output)
+    return fail("'build' needs an output directory: -o DIR");
+  if (target == "cpu") {
+    llvm::errs() << "tmixc: 'build' is not implemented yet for --target=cpu (the CPU "
+                    "path runs through the JIT: tmixc run)\n";
+    return kExitNotImplemented;
+  }
+  if (options.kernel) {
+    mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(*module, *options.kernel);
+    if (!spec)
+      return fail("no spec named '" + *options.kernel + "' in '" + options.file + "'");
+    for (mlir::Operation &op : llvm::make_early_inc_range(*module->getBody()))
+      if (&op != spec)
+        op.erase();
+  }
+  return tmix::buildGpuArtifacts(*module, options.file, target, *options.output);
 }
