@@ -106,8 +106,12 @@ private:
 
   /// Copies rows [pos0, pos0 + count) of src[prefix..., pos, :] (zeros past count) into
   /// `tile` as the MMA type; RoPE-rotated at each row's position when `rotate`.
+  /// 16-bit operands without RoPE are copied with cp.async: their tokens are appended
+  /// to `tokens`, for one waitAsync after all the copies of a tile are issued.
   void stage(Value src, ValueRange prefix, Value pos0, Value count, Value tile, int64_t dim,
-             bool rotate);
+             bool rotate, SmallVectorImpl<Value> &tokens);
+  /// Commits the copies of `tokens` as one group and waits for it.
+  void waitAsync(ArrayRef<Value> tokens);
   Value ropeElement(Value src, ValueRange prefix, Value pos, Value d, int64_t dim);
   /// One KV tile for this warp's 16 rows; `masked` applies the bounds and the mask.
   State computeTile(Value tile, ValueRange state, bool masked);
@@ -262,8 +266,10 @@ void NvgpuAttentionLowering::buildKernelBody() {
   vTile = view(vTileType);
 
   // ---- the query tile, staged once ----
+  SmallVector<Value> qTokens;
   stage(q, {bIdx, hIdx}, rowBegin, arith::SubIOp::create(b, rowEnd, rowBegin), qTile,
-        headDim, /*rotate=*/ropeOp != nullptr);
+        headDim, /*rotate=*/ropeOp != nullptr, qTokens);
+  waitAsync(qTokens);
 
   // ---- state: m = -inf, l = 0, O = 0 ----
   Type f32 = b.getF32Type();
@@ -295,8 +301,11 @@ void NvgpuAttentionLowering::buildKernelBody() {
     auto process = [&]() -> State {
       // Every warp is done with the previous tile before it is overwritten.
       gpu::BarrierOp::create(b);
-      stage(k, {bIdx, hkIdx}, tile, count, kTile, headDim, /*rotate=*/ropeOp != nullptr);
-      stage(v, {bIdx, hkIdx}, tile, count, vTile, valueDim, /*rotate=*/false);
+      SmallVector<Value> tokens;
+      stage(k, {bIdx, hkIdx}, tile, count, kTile, headDim, /*rotate=*/ropeOp != nullptr,
+            tokens);
+      stage(v, {bIdx, hkIdx}, tile, count, vTile, valueDim, /*rotate=*/false, tokens);
+      waitAsync(tokens);
       gpu::BarrierOp::create(b);
       Value run = warpHasRows;
       Value needMask = arith::XOrIOp::create(
@@ -324,10 +333,34 @@ void NvgpuAttentionLowering::buildKernelBody() {
 }
 
 void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Value count,
-                                   Value tile, int64_t dim, bool rotate) {
+                                   Value tile, int64_t dim, bool rotate,
+                                   SmallVectorImpl<Value> &tokens) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   int64_t rows = cast<MemRefType>(tile.getType()).getDimSize(0);
+  Type element = cast<MemRefType>(src.getType()).getElementType();
+  if (!rotate && element == mmaType) {
+    // ---- cp.async: 16 bytes (8 elements) per copy, rows past `count` zero-filled.
+    // rows * dim / 8 copies are an exact multiple of the CTA's threads (dim % 16 == 0),
+    // so each thread issues the same number, unrolled here. ----
+    constexpr int64_t kVector = 8;
+    int64_t chunksPerRow = dim / kVector;
+    Value last = arith::SubIOp::create(b, count, idx(1));
+    for (int64_t it = 0; it < rows * chunksPerRow / kThreads; ++it) {
+      Value chunk = add(tid, idx(it * kThreads));
+      Value r = arith::DivUIOp::create(b, chunk, idx(chunksPerRow));
+      Value d = mul(arith::RemUIOp::create(b, chunk, idx(chunksPerRow)), idx(kVector));
+      // A zero-filled copy reads nothing, but its address stays inside the tensor.
+      Value pos = add(pos0, arith::MinUIOp::create(b, r, last));
+      Value srcElements = arith::SelectOp::create(b, ult(r, count), idx(kVector), idx(0));
+      SmallVector<Value> srcIndices(prefix.begin(), prefix.end());
+      srcIndices.append({pos, d});
+      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, ValueRange{r, d}, src,
+          srcIndices, b.getIndexAttr(kVector), srcElements, b.getUnitAttr()));
+    }
+    return;
+  }
   kb->loop(tid, idx(rows * dim), idx(kThreads), {}, [&](Value e, ValueRange) {
     Value r = arith::DivUIOp::create(b, e, idx(dim));
     Value d = arith::RemUIOp::create(b, e, idx(dim));
@@ -346,6 +379,15 @@ void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Val
                             ValueRange{r, d});
     return SmallVector<Value>{};
   });
+}
+
+void NvgpuAttentionLowering::waitAsync(ArrayRef<Value> tokens) {
+  if (tokens.empty())
+    return;
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  nvgpu::DeviceAsyncWaitOp::create(b, group, b.getI32IntegerAttr(0));
 }
 
 /// Element d of the half-split rotation of src[prefix..., pos, :]: for p < D/2 with

@@ -18,10 +18,17 @@
 // CHECK: gpu.block_id x
 // CHECK: gpu.dynamic_shared_memory
 // CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// Q is copied with cp.async, 16 bytes per copy, zero-filled past N.
+// CHECK: nvgpu.device_async_copy %arg0[{{.*}}], %{{.*}}[{{.*}}], 8, %{{.*}} {bypassL1} : memref<?x?x?x?xbf16> to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_create_group
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
 // CHECK: scf.for
 // CHECK: arith.cmpi sle
 // CHECK: scf.if
 // CHECK: gpu.barrier
+// CHECK: nvgpu.device_async_copy %arg1
+// CHECK: nvgpu.device_async_copy %arg2
+// CHECK: nvgpu.device_async_wait
 // CHECK: gpu.barrier
 // CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
@@ -57,6 +64,26 @@ tmix.attention @causal(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[
 tmix.attention @dense(%q: !tmix.tensor<[B, H, N, 128], f16>, %k: !tmix.tensor<[B, H, M, 128], f16>,
                       %v: !tmix.tensor<[B, H, M, 64], f16>)
     -> (o: !tmix.tensor<[B, H, N, 64], f16>) {
+}
+
+// -----
+
+// f32 inputs and RoPE: staged element by element (rotated in f32, rounded to bf16), no
+// cp.async; V (never rotated) is f32 too, so also element by element.
+// CHECK-LABEL: gpu.func @rotary(
+// CHECK-NOT: nvgpu.device_async_copy
+// CHECK: math.cos
+// CHECK: math.sin
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+// CHECK: memref.store {{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
+// CHECK: nvvm.mma.sync
+tmix.attention @rotary(%q: !tmix.tensor<[B, H, N, 32], f32>, %k: !tmix.tensor<[B, H, N, 32], f32>,
+                       %v: !tmix.tensor<[B, H, N, 32], f32>)
+    -> (o: !tmix.tensor<[B, H, N, 32], f32>) {
+  tmix.rope {
+    %theta = arith.constant 10000.0 : f32
+    tmix.yield %theta : f32
+  }
 }
 
 // -----
