@@ -64,17 +64,21 @@ template <typename OpTy> OpTy findStatement(AttentionOp op) {
   return range.empty() ? OpTy() : *range.begin();
 }
 
-/// The literal value of a head dim, or nullopt for a size symbol.
-std::optional<int64_t> literalDim(Attribute dim) {
+/// The value of a head dim: a literal, or a size symbol fixed by `specialize`.
+std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
   if (auto value = dyn_cast<IntegerAttr>(dim))
     return value.getInt();
+  auto found = fixed.find(cast<StringAttr>(dim).getValue());
+  if (found != fixed.end())
+    return found->second;
   return std::nullopt;
 }
 
 class NvgpuAttentionLowering {
 public:
-  NvgpuAttentionLowering(AttentionOp op, gpu::GPUModuleOp gpuModule)
-      : op(op), gpuModule(gpuModule) {}
+  NvgpuAttentionLowering(AttentionOp op, gpu::GPUModuleOp gpuModule,
+                         const llvm::StringMap<int64_t> &fixed)
+      : op(op), gpuModule(gpuModule), fixed(fixed) {}
 
   LogicalResult lower();
 
@@ -119,6 +123,9 @@ private:
 
   AttentionOp op;
   gpu::GPUModuleOp gpuModule;
+  const llvm::StringMap<int64_t> &fixed;
+  /// The symbols of `fixed` that this spec uses as head dims.
+  SmallVector<NamedAttribute> specialized;
   std::unique_ptr<KernelBuilder> kb;
   MaskOp maskOp;
   ScoreOp scoreOp;
@@ -146,12 +153,19 @@ LogicalResult NvgpuAttentionLowering::lower() {
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
   auto vType = cast<SpecTensorType>(types[2]);
-  std::optional<int64_t> d = literalDim(qType.getDims()[3]);
-  std::optional<int64_t> dv = literalDim(vType.getDims()[3]);
+  std::optional<int64_t> d = fixedDim(qType.getDims()[3], fixed);
+  std::optional<int64_t> dv = fixedDim(vType.getDims()[3], fixed);
   if (!d || !dv)
     return op.emitOpError("the GPU code generator needs the head dims (D of q and k, DV "
-                          "of v) fixed at compile time; write them as literals, e.g. "
-                          "q: bf16[B, H, N, 128]");
+                          "of v) fixed at compile time; write them as literals "
+                          "(q: bf16[B, H, N, 128]) or fix the symbol (tmixc --sizes=D=128)");
+  Builder builder(op.getContext());
+  for (Attribute dim : {qType.getDims()[3], vType.getDims()[3]})
+    if (auto symbol = dyn_cast<StringAttr>(dim))
+      if (!llvm::any_of(specialized,
+                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
+        specialized.push_back(builder.getNamedAttr(
+            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
   for (int64_t dim : {*d, *dv})
     if (dim % kMmaK != 0 || dim > kMaxHeadDim)
       return op.emitOpError("the GPU code generator supports head dims that are "
@@ -677,6 +691,8 @@ void NvgpuAttentionLowering::moveIntoGpuModule() {
                   mb.getDictionaryAttr({mb.getNamedAttr("block_m", mb.getI64IntegerAttr(kBlockM)),
                                         mb.getNamedAttr("block_n", mb.getI64IntegerAttr(kBlockN)),
                                         mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
+  if (!specialized.empty())
+    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
   kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
 
   kernel.getBody().takeBody(program.getBody());
@@ -695,17 +711,29 @@ void NvgpuAttentionLowering::moveIntoGpuModule() {
 
 struct LowerAttentionToNVGPU
     : tmix::impl::LowerAttentionToNVGPUBase<LowerAttentionToNVGPU> {
+  using LowerAttentionToNVGPUBase::LowerAttentionToNVGPUBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<AttentionOp> specs(module.getOps<AttentionOp>());
     if (specs.empty())
       return;
+    llvm::StringMap<int64_t> fixed;
+    for (const std::string &entry : specialize) {
+      auto [symbol, text] = StringRef(entry).split('=');
+      int64_t value = 0;
+      if (symbol.empty() || text.getAsInteger(10, value) || value <= 0) {
+        module.emitError() << "bad specialization '" << entry
+                           << "' (expected SYMBOL=POSITIVE_INTEGER)";
+        return signalPassFailure();
+      }
+      fixed[symbol] = value;
+    }
     OpBuilder builder(module.getBodyRegion());
     builder.setInsertionPointToEnd(module.getBody());
     auto gpuModule = gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), builder.getUnitAttr());
     for (AttentionOp op : specs) {
-      if (failed(NvgpuAttentionLowering(op, gpuModule).lower()))
+      if (failed(NvgpuAttentionLowering(op, gpuModule, fixed).lower()))
         return signalPassFailure();
       op.erase();
       ++numLowered;

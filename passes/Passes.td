@@ -64,8 +64,13 @@ def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::Modul
     kernel's arguments are the loop program's ABI (KernelBuilder.h) without the program
     id, which is the block id; `tmix.grid`, `tmix.size_symbols`, `tmix.block_threads`,
     `tmix.shared_bytes` and `tmix.schedule` describe the launch. Head dims must be
-    literals, multiples of 16, at most 256.
+    literals, multiples of 16, at most 256, or size symbols fixed by `specialize`
+    (recorded as `tmix.specialized` for the runtime to check).
   }];
+  let options = [
+    ListOption<"specialize", "specialize", "std::string",
+               "size symbols fixed at compile time, SYMBOL=VALUE (symbolic head dims)">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

@@ -68,6 +68,10 @@ rt::GpuManifest manifestOf(gpu::GPUFuncOp kernel, rt::SpecSignature signature,
   for (NamedAttribute entry : kernel->getAttrOfType<DictionaryAttr>("tmix.schedule"))
     manifest.schedule.emplace_back(entry.getName().str(),
                                    cast<IntegerAttr>(entry.getValue()).getInt());
+  if (auto specialized = kernel->getAttrOfType<DictionaryAttr>("tmix.specialized"))
+    for (NamedAttribute entry : specialized)
+      manifest.specialized.emplace_back(entry.getName().str(),
+                                        cast<IntegerAttr>(entry.getValue()).getInt());
   return manifest;
 }
 } // namespace
@@ -76,7 +80,8 @@ bool nvidia::isGpuTarget(StringRef target) {
   return target == "sm_80" || target == "sm_90a";
 }
 
-FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef target) {
+FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef target,
+                                                  ArrayRef<std::string> specialize) {
   MLIRContext *context = module.getContext();
   DialectRegistry registry;
   registerAllExtensions(registry);
@@ -92,7 +97,9 @@ FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef ta
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
 
   PassManager lower(context);
-  lower.addPass(mlir::tmix::createLowerAttentionToNVGPU());
+  mlir::tmix::LowerAttentionToNVGPUOptions lowerOptions;
+  lowerOptions.specialize.assign(specialize.begin(), specialize.end());
+  lower.addPass(mlir::tmix::createLowerAttentionToNVGPU(lowerOptions));
   lower.addPass(mlir::tmix::createPolynomialMath());
   lower.addPass(createCanonicalizerPass());
   lower.addPass(createCSEPass());

@@ -29,8 +29,10 @@ struct GpuKernels {
 };
 
 /// Compiles every tmix.attention of `module` (which must hold no recurrence) for
-/// `target`. Errors (an unsupported head dim, ...) are emitted as diagnostics.
-mlir::FailureOr<GpuKernels> compileToPtx(mlir::ModuleOp module, llvm::StringRef target);
+/// `target`; `specialize` fixes size symbols ("D=128") that are head dims. Errors (an
+/// unsupported head dim, ...) are emitted as diagnostics.
+mlir::FailureOr<GpuKernels> compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
+                                         llvm::ArrayRef<std::string> specialize = {});
 
 /// ptxas from CUDA_HOME, CUDA_PATH, /usr/local/cuda/bin or PATH; nullopt when absent.
 std::optional<std::string> findPtxas();

@@ -62,6 +62,12 @@ std::string tmix::rt::sizesFromList(const GpuManifest &manifest,
              " must be positive";
     bound[symbols[index]] = sizes[index];
   }
+  for (const auto &[symbol, value] : manifest.specialized)
+    if (bound[symbol] != value)
+      return "kernel '" + manifest.kernel.signature.name + "' was compiled for " + symbol +
+             "=" + std::to_string(value) + ", not " + symbol + "=" +
+             std::to_string(bound[symbol]) + " (rebuild it with tmixc --sizes=" + symbol +
+             "=" + std::to_string(bound[symbol]) + ")";
   const SpecSignature &signature = manifest.kernel.signature;
   if (signature.isAttention && signature.args.size() >= 2 &&
       signature.args[0].dims.size() == 4 && signature.args[1].dims.size() == 4) {

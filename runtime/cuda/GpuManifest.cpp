@@ -145,14 +145,15 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
     return number(manifest.blockThreads);
   if (key == "shared_bytes")
     return number(manifest.sharedBytes);
-  if (key == "schedule") {
+  if (key == "schedule" || key == "specialize") {
     for (size_t index = 1; index < words.size(); ++index) {
       size_t equals = words[index].find('=');
       int64_t value = 0;
       if (equals == std::string::npos ||
           !parseInt(std::string_view(words[index]).substr(equals + 1), value))
-        return "bad schedule entry '" + words[index] + "' (expected NAME=INT)";
-      manifest.schedule.emplace_back(words[index].substr(0, equals), value);
+        return "bad " + key + " entry '" + words[index] + "' (expected NAME=INT)";
+      (key == "schedule" ? manifest.schedule : manifest.specialized)
+          .emplace_back(words[index].substr(0, equals), value);
     }
     return {};
   }
@@ -203,6 +204,11 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
   out << "schedule";
   for (const auto &[name, value] : manifest.schedule)
     out << ' ' << name << '=' << value;
+  if (!manifest.specialized.empty()) {
+    out << "\nspecialize";
+    for (const auto &[name, value] : manifest.specialized)
+      out << ' ' << name << '=' << value;
+  }
   out << "\nsizes";
   for (const std::string &symbol : manifest.kernel.sizeSymbols)
     out << ' ' << symbol;
@@ -271,6 +277,9 @@ std::string tmix::rt::parseGpuManifest(std::string_view text, GpuManifest &manif
         return true;
     return false;
   };
+  for (const auto &[symbol, value] : manifest.specialized)
+    if (!known(DimDecl{symbol, 0}))
+      return "specialized symbol '" + symbol + "' is not in 'sizes'";
   for (const GridDimDecl &dim : manifest.kernel.grid)
     if (!known(dim.dim))
       return "grid symbol '" + dim.dim.symbol + "' is not in 'sizes'";

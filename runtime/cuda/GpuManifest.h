@@ -12,6 +12,7 @@
 //   block_threads 128
 //   shared_bytes 52224                  dynamic shared memory per CTA
 //   schedule block_m=64 block_n=64 warps=4
+//   specialize D=128                    size symbols fixed when compiling (optional)
 //   sizes B H N HK M                    the order of the kernel's sizes argument
 //   grid B:1 H:1 N:64                   blocks = prod ceil(dim / tile), row-major
 //   arg q tensor f16 B H N 64
@@ -45,6 +46,9 @@ struct GpuManifest {
   int64_t blockThreads = 0;
   int64_t sharedBytes = 0;
   std::vector<std::pair<std::string, int64_t>> schedule;
+  /// Size symbols the kernel was compiled for (symbolic head dims): a launch with
+  /// other values is refused.
+  std::vector<std::pair<std::string, int64_t>> specialized;
 };
 
 /// The manifest as text (the format above).

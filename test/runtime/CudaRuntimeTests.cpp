@@ -135,6 +135,22 @@ TEST(CudaLauncher, SizesAreCheckedBeforeLaunch) {
   EXPECT_EQ(bound["M"], 90);
 }
 
+TEST(CudaLauncher, SpecializedSymbolsMustMatch) {
+  std::string text = kCausal;
+  text.replace(text.find("sizes B H N HK M"), 16, "specialize D=64\nsizes B H N HK M D");
+  GpuManifest manifest = parsed(text);
+  ASSERT_EQ(manifest.specialized.size(), 1u);
+  EXPECT_NE(writeGpuManifest(manifest).find("\nspecialize D=64\n"), std::string::npos);
+  std::map<std::string, int64_t> bound;
+  EXPECT_EQ(sizesFromList(manifest, {2, 8, 100, 2, 90, 64}, bound), "");
+  EXPECT_EQ(sizesFromList(manifest, {2, 8, 100, 2, 90, 128}, bound),
+            "kernel 'causal' was compiled for D=64, not D=128 (rebuild it with tmixc "
+            "--sizes=D=128)");
+  text.replace(text.find("sizes B H N HK M D"), 18, "sizes B H N HK M");
+  GpuManifest bad;
+  EXPECT_EQ(parseGpuManifest(text, bad), "specialized symbol 'D' is not in 'sizes'");
+}
+
 TEST(CudaLauncher, PacksMemRefDescriptorsScalarsAndSizes) {
   GpuManifest manifest = parsed(kCausal);
   std::map<std::string, int64_t> bound;

@@ -117,7 +117,8 @@ std::string headerOf(const rt::GpuManifest &manifest, const std::string &stem) {
 } // namespace
 
 int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
-                            const std::string &target, const std::string &dir) {
+                            const std::string &target, const std::string &dir,
+                            const std::vector<std::string> &specialize) {
   for (auto recurrence : module.getOps<mlir::tmix::RecurrenceOp>()) {
     llvm::errs() << "tmixc: recurrence '" << recurrence.getSymName()
                  << "': GPU code generation (--target=" << target
@@ -136,7 +137,7 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
     // Each spec is compiled alone: one PTX module, cubin and manifest per kernel.
     OwningOpRef<ModuleOp> single = ModuleOp::create(module.getLoc());
     single->getBody()->push_back(spec->clone());
-    FailureOr<::tmix::nvidia::GpuKernels> kernels = ::tmix::nvidia::compileToPtx(*single, target);
+    FailureOr<::tmix::nvidia::GpuKernels> kernels = ::tmix::nvidia::compileToPtx(*single, target, specialize);
     if (failed(kernels))
       return fail("cannot generate PTX for '" + file + "' (see above)");
     rt::GpuManifest manifest = kernels->kernels.front();

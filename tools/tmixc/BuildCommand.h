@@ -12,13 +12,16 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
+#include <vector>
 
 namespace tmix {
 
 /// Writes DIR/<spec>.<target>.{ptx,cubin,manifest,h}; returns the exit status (errors
 /// are printed): 1 for bad input, 2 for what is not supported yet (recurrences).
+/// `specialize` fixes size symbols ("D=128") used as head dims.
 int buildGpuArtifacts(mlir::ModuleOp module, const std::string &file,
-                      const std::string &target, const std::string &dir);
+                      const std::string &target, const std::string &dir,
+                      const std::vector<std::string> &specialize);
 
 } // namespace tmix
 

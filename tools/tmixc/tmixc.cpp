@@ -45,7 +45,9 @@ const char *const kUsage =
     "[--target=cpu] [--seed=N]\n"
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
     "[--schedule=block_m=16,block_n=64]\n"
-    "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR\n";
+    "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128]\n"
+    "  (emit --stage=ptx and build: --sizes fixes size symbols at compile time; the GPU\n"
+    "   path needs head dims fixed)\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "tmixc: error: " << message << "\n";
@@ -145,11 +147,23 @@ int rejectRecurrences(mlir::ModuleOp module, llvm::StringRef target) {
   return 0;
 }
 
+/// `--sizes=D=128,...` on the GPU path: size symbols fixed at compile time.
+std::vector<std::string> specializations(const Options &options) {
+  std::vector<std::string> entries;
+  if (!options.sizes)
+    return entries;
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(*options.sizes).split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef part : parts)
+    entries.push_back(part.trim().str());
+  return entries;
+}
+
 int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef target) {
   if (int status = rejectRecurrences(module, target))
     return status;
   mlir::FailureOr<tmix::nvidia::GpuKernels> kernels =
-      tmix::nvidia::compileToPtx(module, target);
+      tmix::nvidia::compileToPtx(module, target, specializations(options));
   if (mlir::failed(kernels))
     return fail("cannot generate PTX for '" + options.file + "' (see above)");
   llvm::outs() << kernels->ptx;
@@ -290,5 +304,6 @@ int main(int argc, char **argv) {
       if (&op != spec)
         op.erase();
   }
-  return tmix::buildGpuArtifacts(*module, options.file, target, *options.output);
+  return tmix::buildGpuArtifacts(*module, options.file, target, *options.output,
+                                 specializations(options));
 }
