@@ -44,6 +44,7 @@ Driver *load(std::string &error) {
   TMIX_RESOLVE(cuDeviceGetCount);
   TMIX_RESOLVE(cuDeviceGet);
   TMIX_RESOLVE(cuDeviceGetAttribute);
+  TMIX_RESOLVE(cuDeviceGetName);
   TMIX_RESOLVE(cuDevicePrimaryCtxRetain);
   TMIX_RESOLVE(cuCtxSetCurrent);
   TMIX_RESOLVE(cuCtxSynchronize);

@@ -374,3 +374,26 @@ extern "C" int tmix_cuda_launch(const char *manifest_path, const uint64_t *tenso
   std::vector<double> scalarList(scalars, scalars + signature.args.size());
   return report(kernel->launch(deviceTensors, scalarList, sizeList, stream));
 }
+
+extern "C" int tmix_cuda_device(char *name, size_t name_size, int *major, int *minor) {
+  std::string error;
+  Driver *driver = openDriver(error);
+  auto copy = [&](const std::string &text) {
+    if (name && name_size > 0) {
+      std::strncpy(name, text.c_str(), name_size - 1);
+      name[name_size - 1] = '\0';
+    }
+  };
+  if (!driver)
+    return copy(error), 1;
+  char buffer[256] = {};
+  if (CUresult result = driver->cuDeviceGetName(buffer, sizeof(buffer), driver->device);
+      result != kCudaSuccess)
+    return copy(driver->error(result, "cuDeviceGetName")), 1;
+  if (major)
+    driver->cuDeviceGetAttribute(major, kDeviceAttrComputeMajor, driver->device);
+  if (minor)
+    driver->cuDeviceGetAttribute(minor, kDeviceAttrComputeMinor, driver->device);
+  copy(buffer);
+  return 0;
+}

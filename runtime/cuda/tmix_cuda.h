@@ -22,6 +22,10 @@ int tmix_cuda_launch(const char *manifest_path, const uint64_t *tensors,
                      const double *scalars, const int64_t *sizes, void *stream,
                      char *error, size_t error_size);
 
+/* Device 0: 0 with its name and compute capability, else 1 with the error (for example
+ * "no CUDA device (cannot open the CUDA driver library ...)") in `name`. */
+int tmix_cuda_device(char *name, size_t name_size, int *major, int *minor);
+
 #ifdef __cplusplus
 }
 #endif

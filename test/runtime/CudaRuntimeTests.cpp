@@ -223,6 +223,13 @@ TEST_F(CudaWithoutDevice, TheCApiReportsIt) {
   EXPECT_EQ(std::strncmp(message, "no CUDA device", 14), 0) << message;
 }
 
+TEST_F(CudaWithoutDevice, DeviceQuerySaysNoCudaDevice) {
+  char name[256] = {};
+  int major = -1, minor = -1;
+  EXPECT_EQ(tmix_cuda_device(name, sizeof(name), &major, &minor), 1);
+  EXPECT_EQ(std::strncmp(name, "no CUDA device", 14), 0) << name;
+}
+
 TEST_F(CudaWithoutDevice, ShapeErrorsComeFirst) {
   Bindings bindings;
   bindings.tensors = {HostTensor(DType::F32, {2, 8, 100, 128}),
