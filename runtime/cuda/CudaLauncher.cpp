@@ -16,6 +16,7 @@ using namespace tmix::rt::cuda;
 namespace {
 constexpr int64_t kStaticSharedLimit = 48 * 1024;
 constexpr int64_t kMaxGridX = (int64_t(1) << 31) - 1;
+constexpr unsigned long long kTensorAlignment = 16;
 
 bool readFile(const std::string &path, std::string &contents) {
   std::ifstream in(path, std::ios::binary);
@@ -107,6 +108,10 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
              declaredShapeString(decl);
     if (tensor.address == 0)
       return "tensor '" + decl.name + "' has a null device address";
+    // The kernels copy 16-byte vectors (cp.async) from contiguous, aligned tensors.
+    if (tensor.address % kTensorAlignment != 0)
+      return "tensor '" + decl.name + "' is not " + std::to_string(kTensorAlignment) +
+             "-byte aligned (pass contiguous tensors that start at an aligned address)";
     pushDescriptor(params, tensor.address, tensor.shape);
     return {};
   };

@@ -40,7 +40,8 @@ std::string sizesFromList(const GpuManifest &manifest, const std::vector<int64_t
 
 /// Packs the kernel ABI: per argument a memref descriptor (tensors, whose shapes must
 /// match the declared ones under `bound`) or one f64/i64 word (scalars), per result a
-/// descriptor, then the descriptor of the sizes array at `sizesAddress`. `tensors` holds
+/// descriptor, then the descriptor of the sizes array at `sizesAddress`. Tensors are
+/// contiguous (row-major) and 16-byte aligned. `tensors` holds
 /// one entry per argument (ignored for scalars) then one per result; `scalars` one per
 /// argument. Returns an error or empty.
 std::string packKernelParams(const GpuManifest &manifest,

@@ -173,6 +173,11 @@ TEST(CudaLauncher, PacksMemRefDescriptorsScalarsAndSizes) {
   std::vector<uint64_t> sizes(params.words.end() - 5, params.words.end());
   EXPECT_EQ(sizes, (std::vector<uint64_t>{0x6000, 0x6000, 0, 5, 1}));
 
+  tensors[2].address = 0x3008;
+  EXPECT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 256}, bound, 0x6000, params),
+            "tensor 'v' is not 16-byte aligned (pass contiguous tensors that start at an "
+            "aligned address)");
+  tensors[2].address = 0x3000;
   tensors[1].shape = {2, 2, 91, 128};
   EXPECT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 256}, bound, 0x6000, params),
             "tensor 'k' does not have its declared shape [B, HK, M, 128]");
