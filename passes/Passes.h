@@ -25,6 +25,8 @@ namespace mlir::tmix {
 
 /// The attribute the schedule pass attaches to spec ops.
 inline constexpr llvm::StringLiteral kScheduleAttr = "tmix.schedule";
+/// The gpu.module that holds the GPU kernels of a module's specs.
+inline constexpr llvm::StringLiteral kGpuModuleName = "tmix_kernels";
 
 /// Steps per chunk of a chunked recurrence when no schedule says otherwise.
 inline constexpr int64_t kDefaultChunkSize = 64;

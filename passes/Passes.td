@@ -63,6 +63,39 @@ def LowerAttentionToLoops : Pass<"tmix-lower-attention-to-loops", "::mlir::Modul
   ];
 }
 
+def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::ModuleOp"> {
+  let summary = "lower tmix.attention to an sm_80 tensor-core kernel (gpu + nvgpu + nvvm)";
+  let description = [{
+    Replaces each `tmix.attention` by a `gpu.func` kernel of the same name in the
+    `gpu.module @tmix_kernels`: one CTA of 4 warps per (batch, head, query tile of 64
+    rows), each warp owning 16 rows. Q and each KV tile of 64 keys are staged through
+    dynamic shared memory as bf16 (f16 for f16 specs; f32 specs are rounded to bf16);
+    S = Q K^T and O += P V run on `ldmatrix` and m16n8k16 `mma.sync` with f32
+    accumulators (`nvgpu.mma.sync` for f16, `nvvm.mma.sync` for bf16, which nvgpu lacks);
+    the online softmax (log2 domain, `ex2.approx`) and the spec's scale, score, mask,
+    sink and rope statements are applied per element exactly as in
+    `tmix-lower-attention-to-loops`. KV tiles are classified by TileMaskBounds: empty
+    for the CTA (not loaded), empty for a warp (skipped), full (no mask code). The
+    kernel's arguments are the loop program's ABI (KernelBuilder.h) without the program
+    id, which is the block id; `tmix.grid`, `tmix.size_symbols`, `tmix.block_threads`,
+    `tmix.shared_bytes` and `tmix.schedule` describe the launch. Head dims must be
+    literals, multiples of 16, at most 256, or size symbols fixed by `specialize`
+    (recorded as `tmix.specialized` for the runtime to check).
+  }];
+  let options = [
+    ListOption<"specialize", "specialize", "std::string",
+               "size symbols fixed at compile time, SYMBOL=VALUE (symbolic head dims)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "attention specs lowered">,
+  ];
+}
+
 def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::ModuleOp"> {
   let summary = "lower tmix.recurrence to a program of loops, step by step or chunked";
   let description = [{

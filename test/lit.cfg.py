@@ -19,6 +19,9 @@ path = [config.tmix_tools_dir, llvm_tools_dir, config.environment.get("PATH", os
 config.environment["PATH"] = os.pathsep.join(path)
 
 config.substitutions.append(("%examples", os.path.join(config.tmix_src_root, "examples")))
+config.substitutions.append(("%tmix_src", config.tmix_src_root))
+config.substitutions.append(("%tmix_lib", os.path.join(config.tmix_obj_root, "lib")))
+config.substitutions.append(("%cc", getattr(config, "c_compiler", "") or "cc"))
 
 
 def find_ptxas():
@@ -36,6 +39,9 @@ def find_ptxas():
 
 
 ptxas = find_ptxas()
+if not ptxas:
+    lit_config.note("ptxas not found (CUDA_HOME, /usr/local/cuda/bin, PATH): the tests "
+                    "that assemble PTX (REQUIRES: ptxas) are reported UNSUPPORTED")
 if ptxas:
     config.available_features.add("ptxas")
     config.environment["PATH"] = os.pathsep.join([os.path.dirname(ptxas), config.environment["PATH"]])

@@ -30,7 +30,7 @@ namespace cpu {
 struct ScheduleOverride;
 } // namespace cpu
 
-/// Parses `--schedule=block_m=16,block_n=64`; returns an error message or empty.
+/// Parses `--schedule=block_m=32,block_n=64,...`; returns an error message or empty.
 std::string parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &schedule);
 
 /// Runs `tmixc run`; returns the exit status (errors are printed).

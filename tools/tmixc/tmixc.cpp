@@ -7,9 +7,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/cpu/CpuCompiler.h"
+#include "codegen/nvidia/NvidiaCompiler.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
+#include "tools/tmixc/BuildCommand.h"
 #include "tools/tmixc/RunCommand.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -44,7 +46,9 @@ const char *const kUsage =
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
     "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32]\n"
     "             [--schedule=chunked|recurrent|auto[,chunk=64]]\n"
-    "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR\n";
+    "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128]\n"
+    "  (emit --stage=ptx and build: --sizes fixes size symbols at compile time; the GPU\n"
+    "   path needs head dims fixed)\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "tmixc: error: " << message << "\n";
@@ -133,6 +137,40 @@ mlir::OwningOpRef<mlir::ModuleOp> compileFile(const Options &options,
   return module;
 }
 
+/// Recurrences have no GPU code generator yet (issue 6): exit status 2 with a message.
+int rejectRecurrences(mlir::ModuleOp module, llvm::StringRef target) {
+  for (auto recurrence : module.getOps<mlir::tmix::RecurrenceOp>()) {
+    llvm::errs() << "tmixc: recurrence '" << recurrence.getSymName()
+                 << "': GPU code generation (--target=" << target
+                 << ") is not supported yet for recurrences\n";
+    return kExitNotImplemented;
+  }
+  return 0;
+}
+
+/// `--sizes=D=128,...` on the GPU path: size symbols fixed at compile time.
+std::vector<std::string> specializations(const Options &options) {
+  std::vector<std::string> entries;
+  if (!options.sizes)
+    return entries;
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(*options.sizes).split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef part : parts)
+    entries.push_back(part.trim().str());
+  return entries;
+}
+
+int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef target) {
+  if (int status = rejectRecurrences(module, target))
+    return status;
+  mlir::FailureOr<tmix::nvidia::GpuKernels> kernels =
+      tmix::nvidia::compileToPtx(module, target, specializations(options));
+  if (mlir::failed(kernels))
+    return fail("cannot generate PTX for '" + options.file + "' (see above)");
+  llvm::outs() << kernels->ptx;
+  return 0;
+}
+
 int emit(const Options &options, mlir::ModuleOp module) {
   std::string stage = options.stage.value_or("");
   if (stage.empty())
@@ -142,8 +180,10 @@ int emit(const Options &options, mlir::ModuleOp module) {
   std::string target = options.target.value_or("cpu");
   if (target != "cpu" && target != "sm_80" && target != "sm_90a")
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
-  // The tiled level is shared by the targets; LLVM IR exists for the CPU so far.
-  if (stage == "ptx" || (stage == "llvm" && target != "cpu")) {
+  if (stage == "ptx" && target == "cpu")
+    return fail("--stage=ptx needs --target=sm_80 or --target=sm_90a");
+  // LLVM IR is printed for the CPU only; the GPU path goes to PTX.
+  if (stage == "llvm" && target != "cpu") {
     llvm::errs() << "tmixc: --stage=" << stage << " is not implemented yet for --target="
                  << target << " (it comes with the GPU code generator)\n";
     return kExitNotImplemented;
@@ -158,6 +198,8 @@ int emit(const Options &options, mlir::ModuleOp module) {
       if (&op != spec)
         op.erase();
   }
+  if (stage == "ptx")
+    return emitPtx(options, module, target);
   if (stage == "spec") {
     // The spec as written, plus the analyses' findings as discardable attributes.
     mlir::PassManager pm(module->getContext());
@@ -242,8 +284,27 @@ int main(int argc, char **argv) {
     run.bench = options.bench;
     return tmix::runSpec(*module, run);
   }
-  llvm::errs() << "tmixc: '" << options.command
-               << "' is not implemented yet (it comes with the CPU and GPU code "
-                  "generators)\n";
-  return kExitNotImplemented;
+  // build
+  std::string target = options.target.value_or("");
+  if (target.empty())
+    return fail("'build' needs --target=cpu|sm_80|sm_90a");
+  if (target != "cpu" && !tmix::nvidia::isGpuTarget(target))
+    return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
+  if (!options.output)
+    return fail("'build' needs an output directory: -o DIR");
+  if (target == "cpu") {
+    llvm::errs() << "tmixc: 'build' is not implemented yet for --target=cpu (the CPU "
+                    "path runs through the JIT: tmixc run)\n";
+    return kExitNotImplemented;
+  }
+  if (options.kernel) {
+    mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(*module, *options.kernel);
+    if (!spec)
+      return fail("no spec named '" + *options.kernel + "' in '" + options.file + "'");
+    for (mlir::Operation &op : llvm::make_early_inc_range(*module->getBody()))
+      if (&op != spec)
+        op.erase();
+  }
+  return tmix::buildGpuArtifacts(*module, options.file, target, *options.output,
+                                 specializations(options));
 }

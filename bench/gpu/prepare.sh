@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run on a development machine (MLIR, tmixc, numpy): builds the GPU artifacts that
+# bench/gpu/run.sh uses on the GPU machine, where there is no MLIR.
+#   bench/gpu/artifacts/<target>/<kernel>.<target>.{ptx,cubin,manifest,h}
+#   bench/gpu/artifacts/data/<kernel>/  inputs (*.npy, float32 or int32) and the CPU
+#     path's outputs for them (tmixc run --check: itself checked against the float64
+#     reference), the oracle of the GPU run; sizes.txt holds the sizes used.
+# Usage: bench/gpu/prepare.sh [build-dir]   (default: build; TARGETS="sm_80 sm_90a" to
+# build both, default sm_90a only: the H200 runs those, and the whole must stay small
+# enough to carry to the GPU machine)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+build=${1:-build}
+tmixc=$build/bin/tmixc
+[ -x "$tmixc" ] || { echo "prepare.sh: no $tmixc (build tmixc first)" >&2; exit 1; }
+out=bench/gpu/artifacts
+rm -rf "$out" && mkdir -p "$out/data"
+
+# Examples whose head dim is a symbol are fixed here.
+declare -A fixed=([alibi_bias]=D=64 [gqa]=D=128 [mqa_decode]=D=128)
+specs=()
+for file in examples/*.tmix bench/gpu/attention_bf16.tmix; do
+  grep -q '^attention' "$file" || continue
+  specs+=("$file")
+done
+TARGETS=${TARGETS:-sm_90a}
+for target in $TARGETS; do
+  for file in "${specs[@]}"; do
+    name=$(basename "$file" .tmix)
+    sizes=${fixed[$name]:-}
+    "$tmixc" build "$file" --target="$target" -o "$out/$target" ${sizes:+--sizes=$sizes}
+  done
+done
+
+# Correctness data: inputs at awkward sizes (N = 200, M = 233: partial tiles), CPU
+# outputs.
+for file in "${specs[@]}"; do
+  for manifest in "$out"/${TARGETS%% *}/*.manifest; do
+    kernel=$(sed -n 's/^kernel //p' "$manifest")
+    grep -q "^attention $kernel(" "$file" || continue
+    dir=$out/data/$kernel
+    mkdir -p "$dir"
+    sizes=$(/usr/bin/python3 bench/gpu/make_inputs.py "$manifest" "$dir")
+    echo "$sizes" > "$dir/sizes.txt"
+    "$tmixc" run "$file" --kernel="$kernel" --sizes="$sizes" --inputs="$dir" \
+      --outputs="$dir/expected" --check | tail -n 1 | sed "s/^/$kernel: /"
+  done
+done
+echo "prepare.sh: artifacts in $out ($(du -sh "$out" | cut -f1))"

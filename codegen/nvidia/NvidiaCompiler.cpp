@@ -1,0 +1,167 @@
+//===- NvidiaCompiler.cpp - Attention specs to PTX for sm_80 / sm_90a -----===//
+//
+// The kernels' launch parameters are read from the gpu.func attributes that
+// tmix-lower-attention-to-nvgpu sets, before the GPU-to-NVVM pipeline serialises the
+// gpu.module into a gpu.binary whose object is the PTX text.
+//
+// sm_90a is, for now, the sm_80 mma.sync kernel compiled for sm_90a (wgmma, TMA and
+// mbarrier pipelines are not generated yet).
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/nvidia/NvidiaCompiler.h"
+
+#include "codegen/Signature.h"
+#include "dialect/TmixOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cstdlib>
+#include <map>
+
+using namespace mlir;
+namespace rt = ::tmix::rt;
+namespace nvidia = ::tmix::nvidia;
+
+namespace {
+/// The PTX ISA version given with every chip: sm_90a needs 8.0 or later, and CUDA 13's
+/// ptxas accepts it for both targets.
+constexpr const char *kPtxFeatures = "+ptx80";
+constexpr int kOptLevel = 3;
+
+rt::DimDecl dimOf(Attribute attr) {
+  rt::DimDecl dim;
+  if (auto symbol = dyn_cast<StringAttr>(attr))
+    dim.symbol = symbol.getValue().str();
+  else
+    dim.size = cast<IntegerAttr>(attr).getInt();
+  return dim;
+}
+
+rt::GpuManifest manifestOf(gpu::GPUFuncOp kernel, rt::SpecSignature signature,
+                           StringRef target) {
+  rt::GpuManifest manifest;
+  manifest.kernel.signature = std::move(signature);
+  manifest.target = target.str();
+  for (Attribute symbol : kernel->getAttrOfType<ArrayAttr>("tmix.size_symbols"))
+    manifest.kernel.sizeSymbols.push_back(cast<StringAttr>(symbol).getValue().str());
+  for (Attribute entry : kernel->getAttrOfType<ArrayAttr>("tmix.grid")) {
+    auto pair = cast<ArrayAttr>(entry);
+    manifest.kernel.grid.push_back({dimOf(pair[0]), cast<IntegerAttr>(pair[1]).getInt()});
+  }
+  manifest.blockThreads = kernel->getAttrOfType<IntegerAttr>("tmix.block_threads").getInt();
+  manifest.sharedBytes = kernel->getAttrOfType<IntegerAttr>("tmix.shared_bytes").getInt();
+  for (NamedAttribute entry : kernel->getAttrOfType<DictionaryAttr>("tmix.schedule"))
+    manifest.schedule.emplace_back(entry.getName().str(),
+                                   cast<IntegerAttr>(entry.getValue()).getInt());
+  if (auto specialized = kernel->getAttrOfType<DictionaryAttr>("tmix.specialized"))
+    for (NamedAttribute entry : specialized)
+      manifest.specialized.emplace_back(entry.getName().str(),
+                                        cast<IntegerAttr>(entry.getValue()).getInt());
+  return manifest;
+}
+} // namespace
+
+bool nvidia::isGpuTarget(StringRef target) {
+  return target == "sm_80" || target == "sm_90a";
+}
+
+FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef target,
+                                                  ArrayRef<std::string> specialize) {
+  MLIRContext *context = module.getContext();
+  DialectRegistry registry;
+  registerAllExtensions(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  context->appendDialectRegistry(registry);
+
+  std::map<std::string, rt::SpecSignature> signatures;
+  for (auto spec : module.getOps<mlir::tmix::AttentionOp>())
+    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
+
+  PassManager lower(context);
+  mlir::tmix::LowerAttentionToNVGPUOptions lowerOptions;
+  lowerOptions.specialize.assign(specialize.begin(), specialize.end());
+  lower.addPass(mlir::tmix::createLowerAttentionToNVGPU(lowerOptions));
+  lower.addPass(mlir::tmix::createPolynomialMath());
+  lower.addPass(createCanonicalizerPass());
+  lower.addPass(createCSEPass());
+  if (failed(lower.run(module)))
+    return failure();
+
+  GpuKernels result;
+  module.walk([&](gpu::GPUFuncOp kernel) {
+    result.kernels.push_back(
+        manifestOf(kernel, signatures[kernel.getName().str()], target));
+  });
+
+  PassManager toPtx(context);
+  gpu::GPUToNVVMPipelineOptions options;
+  options.cubinChip = target.str();
+  options.cubinFeatures = kPtxFeatures;
+  options.cubinFormat = "isa";
+  options.optLevel = kOptLevel;
+  gpu::buildLowerToNVVMPassPipeline(toPtx, options);
+  if (failed(toPtx.run(module)))
+    return failure();
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute object : binary.getObjects())
+      result.ptx += cast<gpu::ObjectAttr>(object).getObject().getValue().str();
+  });
+  if (result.ptx.empty())
+    return module.emitError("the NVPTX backend produced no PTX"), failure();
+  return result;
+}
+
+std::optional<std::string> nvidia::findPtxas() {
+  for (const char *variable : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (const char *root = std::getenv(variable)) {
+      llvm::SmallString<256> path(root);
+      llvm::sys::path::append(path, "bin", "ptxas");
+      if (llvm::sys::fs::can_execute(path))
+        return path.str().str();
+    }
+  if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/ptxas"))
+    return std::string("/usr/local/cuda/bin/ptxas");
+  if (auto path = llvm::sys::findProgramByName("ptxas"))
+    return *path;
+  return std::nullopt;
+}
+
+std::string nvidia::runPtxas(const std::string &ptxas, const std::string &ptxFile,
+                             StringRef target, const std::string &cubinFile) {
+  llvm::SmallString<128> log;
+  if (std::error_code error = llvm::sys::fs::createTemporaryFile("tmix-ptxas", "log", log))
+    return "cannot create a temporary file: " + error.message();
+  std::string arch = "-arch=" + target.str();
+  llvm::SmallVector<llvm::StringRef> args{ptxas, arch, ptxFile, "-o", cubinFile};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
+                                                llvm::StringRef(log)};
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0, 0,
+                                         &message);
+  std::string output;
+  if (auto buffer = llvm::MemoryBuffer::getFile(log))
+    output = (*buffer)->getBuffer().str();
+  llvm::sys::fs::remove(log);
+  if (status != 0)
+    return "ptxas failed" + (message.empty() ? "" : " (" + message + ")") + ":\n" + output;
+  return {};
+}

@@ -1,0 +1,46 @@
+//===- NvidiaCompiler.h - Attention specs to PTX for sm_80 / sm_90a -*- C++ -*-===//
+//
+// The NVIDIA pipeline: tmix-lower-attention-to-nvgpu builds one gpu.func kernel per
+// attention spec, upstream's GPU-to-NVVM pipeline lowers it, and LLVM's NVPTX backend
+// writes the PTX (no CUDA toolkit needed). ptxas, when found, makes a cubin of it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_CODEGEN_NVIDIA_NVIDIACOMPILER_H
+#define TMIX_CODEGEN_NVIDIA_NVIDIACOMPILER_H
+
+#include "runtime/cuda/GpuManifest.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tmix::nvidia {
+
+/// Whether `target` names a GPU target (sm_80, sm_90a).
+bool isGpuTarget(llvm::StringRef target);
+
+struct GpuKernels {
+  std::string ptx;                      // one PTX module holding every kernel
+  std::vector<rt::GpuManifest> kernels; // file names left empty
+};
+
+/// Compiles every tmix.attention of `module` (which must hold no recurrence) for
+/// `target`; `specialize` fixes size symbols ("D=128") that are head dims. Errors (an
+/// unsupported head dim, ...) are emitted as diagnostics.
+mlir::FailureOr<GpuKernels> compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
+                                         llvm::ArrayRef<std::string> specialize = {});
+
+/// ptxas from CUDA_HOME, CUDA_PATH, /usr/local/cuda/bin or PATH; nullopt when absent.
+std::optional<std::string> findPtxas();
+/// Assembles `ptxFile` into `cubinFile` for `target`; returns an error message (with
+/// ptxas's own output) or empty.
+std::string runPtxas(const std::string &ptxas, const std::string &ptxFile,
+                     llvm::StringRef target, const std::string &cubinFile);
+
+} // namespace tmix::nvidia
+
+#endif // TMIX_CODEGEN_NVIDIA_NVIDIACOMPILER_H

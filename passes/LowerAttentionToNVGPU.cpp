@@ -1,0 +1,744 @@
+//===- LowerAttentionToNVGPU.cpp - tmix.attention to an sm_80 tensor-core kernel -===//
+//
+// One CTA per (batch, head, query tile of 64 rows): 4 warps, each owning 16 query rows.
+// The query tile and then each KV tile (64 keys) are staged through shared memory as the
+// MMA element type (bf16, or f16 for f16 specs), rows padded by 8 elements so that the
+// eight row addresses of an ldmatrix fall in different banks. Per KV tile each warp
+// computes S = Q K^T with nvgpu.ldmatrix + m16n8k16 mma.sync (f32 accumulators), applies
+// scale, score and mask per element in registers, updates its online-softmax state
+// (running max and sum in the log2 domain, exactly as LowerAttentionToLoops.cpp does),
+// reuses the S accumulators as the A operand of P V (the m16n8k16 C and A fragment
+// layouts line up) and accumulates O in registers.
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16; lane = 4 g + t):
+//   A (16x16): [0] (g, 2t..2t+1)  [1] (g+8, 2t..)  [2] (g, 2t+8..)  [3] (g+8, 2t+8..)
+//   B (16x8):  [0] (k = 2t..2t+1, n = g)  [1] (k = 2t+8.., n = g)
+//   C (16x8):  [0] (g, 2t..2t+1)  [1] (g+8, 2t..2t+1)
+// so each thread holds two query rows, g and g + 8, and a row's statistics are reduced
+// over the four lanes of a group with two xor shuffles.
+//
+// Block classes come from TileMaskBounds: a KV tile empty for the whole CTA is neither
+// loaded nor computed; per warp, empty tiles are skipped and full ones (all keys in
+// range) run without any mask code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TmixOps.h"
+#include "passes/KernelBuilder.h"
+#include "passes/Passes.h"
+#include "passes/TileMaskBounds.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+
+#include <cmath>
+
+namespace mlir::tmix {
+#define GEN_PASS_DEF_LOWERATTENTIONTONVGPU
+#include "passes/Passes.h.inc"
+} // namespace mlir::tmix
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;
+constexpr double kLn2 = 0.6931471805599453;
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kWarps = 4;
+constexpr int64_t kWarpRows = 16; // the M of mma.m16n8k16
+constexpr int64_t kBlockM = kWarps * kWarpRows;
+constexpr int64_t kBlockN = 64;
+constexpr int64_t kThreads = kWarps * kWarpSize;
+constexpr int64_t kMmaK = 16;
+constexpr int64_t kMmaN = 8;
+/// Elements of padding per shared-memory row (16 bytes).
+constexpr int64_t kPad = 8;
+constexpr int64_t kMaxHeadDim = 256;
+
+template <typename OpTy> OpTy findStatement(AttentionOp op) {
+  auto range = op.getBodyBlock().getOps<OpTy>();
+  return range.empty() ? OpTy() : *range.begin();
+}
+
+/// The value of a head dim: a literal, or a size symbol fixed by `specialize`.
+std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
+  if (auto value = dyn_cast<IntegerAttr>(dim))
+    return value.getInt();
+  auto found = fixed.find(cast<StringAttr>(dim).getValue());
+  if (found != fixed.end())
+    return found->second;
+  return std::nullopt;
+}
+
+class NvgpuAttentionLowering {
+public:
+  NvgpuAttentionLowering(AttentionOp op, gpu::GPUModuleOp gpuModule,
+                         const llvm::StringMap<int64_t> &fixed)
+      : op(op), gpuModule(gpuModule), fixed(fixed) {}
+
+  LogicalResult lower();
+
+private:
+  /// Online-softmax state of one thread: max and partial sum of rows g and g + 8 (log2
+  /// domain), then DV / 8 accumulator fragments.
+  using State = SmallVector<Value>;
+
+  void buildKernelBody();
+  void moveIntoGpuModule();
+
+  // ---- small vocabulary ----
+  Value idx(int64_t v) { return kb->index(v); }
+  Value cst(double v) { return kb->f32(v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(kb->builder(), x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(kb->builder(), x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(kb->builder(), arith::CmpIPredicate::ult, x, y);
+  }
+  Value exp2(Value x);
+  Value log2(Value x);
+  /// Reduces `x` over the four lanes of a group (one query row).
+  Value groupReduce(Value x, bool isMax);
+  Value ldmatrix(Value tile, Value row, Value col, bool transpose);
+  /// The two B fragments of an x4 ldmatrix: `half` 0 or 1.
+  Value bPair(Value x4, int64_t half);
+  /// D = A B + C for one m16n8k16 tile.
+  Value mma(Value a, Value bFrag, Value c);
+
+  /// Copies rows [pos0, pos0 + count) of src[prefix..., pos, :] (zeros past count) into
+  /// `tile` as the MMA type; RoPE-rotated at each row's position when `rotate`.
+  /// 16-bit operands without RoPE are copied with cp.async: their tokens are appended
+  /// to `tokens`, for one waitAsync after all the copies of a tile are issued.
+  void stage(Value src, ValueRange prefix, Value pos0, Value count, Value tile, int64_t dim,
+             bool rotate, SmallVectorImpl<Value> &tokens);
+  /// Commits the copies of `tokens` as one group and waits for it.
+  void waitAsync(ArrayRef<Value> tokens);
+  Value ropeElement(Value src, ValueRange prefix, Value pos, Value d, int64_t dim);
+  /// One KV tile for this warp's 16 rows; `masked` applies the bounds and the mask.
+  State computeTile(Value tile, ValueRange state, bool masked);
+  void epilogue(ValueRange state);
+
+  AttentionOp op;
+  gpu::GPUModuleOp gpuModule;
+  const llvm::StringMap<int64_t> &fixed;
+  /// The symbols of `fixed` that this spec uses as head dims.
+  SmallVector<NamedAttribute> specialized;
+  std::unique_ptr<KernelBuilder> kb;
+  MaskOp maskOp;
+  ScoreOp scoreOp;
+  SinkOp sinkOp;
+  RopeOp ropeOp;
+  ScaleOp scaleOp;
+
+  int64_t headDim = 0, valueDim = 0;
+  Type mmaType;
+  MemRefType qTileType, kTileType, vTileType;
+  int64_t sharedBytes = 0;
+
+  Value bIdx, hIdx, hkIdx, numN, numM, rowBegin, rowEnd;
+  Value q, k, v, o, lse;
+  Value scaleLog2, theta;
+  Value qTile, kTile, vTile;
+  // Lane geometry.
+  Value warpRow, groupRow, groupCol2; // warp * 16, g, 2t
+  Value aRow, aCol, kRow, kCol, vRow, vCol;
+  Value rowPos[2];   // the query positions of rows g and g + 8
+  Value rowValid[2]; // whether they are < N
+};
+
+LogicalResult NvgpuAttentionLowering::lower() {
+  auto types = op.getSpecArgTypes();
+  auto qType = cast<SpecTensorType>(types[0]);
+  auto vType = cast<SpecTensorType>(types[2]);
+  std::optional<int64_t> d = fixedDim(qType.getDims()[3], fixed);
+  std::optional<int64_t> dv = fixedDim(vType.getDims()[3], fixed);
+  if (!d || !dv)
+    return op.emitOpError("the GPU code generator needs the head dims (D of q and k, DV "
+                          "of v) fixed at compile time; write them as literals "
+                          "(q: bf16[B, H, N, 128]) or fix the symbol (tmixc --sizes=D=128)");
+  Builder builder(op.getContext());
+  for (Attribute dim : {qType.getDims()[3], vType.getDims()[3]})
+    if (auto symbol = dyn_cast<StringAttr>(dim))
+      if (!llvm::any_of(specialized,
+                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
+        specialized.push_back(builder.getNamedAttr(
+            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
+  for (int64_t dim : {*d, *dv})
+    if (dim % kMmaK != 0 || dim > kMaxHeadDim)
+      return op.emitOpError("the GPU code generator supports head dims that are "
+                            "multiples of 16 up to 256, not ")
+             << dim;
+  headDim = *d;
+  valueDim = *dv;
+  Type element = qType.getElementType();
+  MLIRContext *ctx = op.getContext();
+  // f16 specs run in f16; bf16 and f32 specs in bf16 (f32 inputs are rounded to bf16
+  // when staged: the range of f32, 8 bits of mantissa).
+  mmaType = element.isF16() ? Type(Float16Type::get(ctx)) : Type(BFloat16Type::get(ctx));
+  auto shared = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto tileType = [&](int64_t rows, int64_t dim) {
+    return MemRefType::get({rows, dim + kPad}, mmaType, MemRefLayoutAttrInterface(),
+                           shared);
+  };
+  qTileType = tileType(kBlockM, headDim);
+  kTileType = tileType(kBlockN, headDim);
+  vTileType = tileType(kBlockN, valueDim);
+  auto bytes = [](MemRefType type) {
+    return type.getNumElements() * type.getElementTypeBitWidth() / 8;
+  };
+  sharedBytes = bytes(qTileType) + bytes(kTileType) + bytes(vTileType);
+
+  maskOp = findStatement<MaskOp>(op);
+  scoreOp = findStatement<ScoreOp>(op);
+  sinkOp = findStatement<SinkOp>(op);
+  ropeOp = findStatement<RopeOp>(op);
+  scaleOp = findStatement<ScaleOp>(op);
+  ArrayRef<Attribute> qDims = qType.getDims();
+  kb = std::make_unique<KernelBuilder>(
+      op, ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], kBlockM}});
+  buildKernelBody();
+  moveIntoGpuModule();
+  return success();
+}
+
+void NvgpuAttentionLowering::buildKernelBody() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  auto types = op.getSpecArgTypes();
+  auto qType = cast<SpecTensorType>(types[0]);
+  auto kType = cast<SpecTensorType>(types[1]);
+  ArrayRef<Attribute> qDims = qType.getDims();
+  bIdx = kb->gridIndex(0);
+  hIdx = kb->gridIndex(1);
+  Value qTileIdx = kb->gridIndex(2);
+  Value numH = kb->dimValue(qDims[1]);
+  Value numHK = kb->dimValue(kType.getDims()[1]);
+  numN = kb->dimValue(qDims[2]);
+  numM = kb->dimValue(kType.getDims()[2]);
+  // GQA: query head h reads KV head h / (H / HK).
+  hkIdx = arith::DivUIOp::create(b, hIdx, arith::DivUIOp::create(b, numH, numHK));
+  q = kb->argMemRef(0);
+  k = kb->argMemRef(1);
+  v = kb->argMemRef(2);
+  o = kb->resultMemRef(0);
+  lse = op.getNumSpecResults() > 1 ? kb->resultMemRef(1) : Value();
+
+  // ---- scale (default 1 / sqrt(D), D being fixed here); log2(e) folded in unless a
+  // score statement needs the natural-domain score ----
+  Value scale = scaleOp ? kb->inlineRegion(scaleOp.getBody(), {})[0]
+                        : cst(1.0 / std::sqrt(static_cast<double>(headDim)));
+  scaleLog2 = scoreOp ? scale : arith::MulFOp::create(b, scale, cst(kLog2e));
+  if (ropeOp)
+    theta = kb->inlineRegion(ropeOp.getBody(), {})[0];
+
+  // ---- lane geometry ----
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, tid, idx(kWarpSize));
+  Value lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
+  Value g = arith::DivUIOp::create(b, lane, idx(4));
+  Value t = arith::RemUIOp::create(b, lane, idx(4));
+  Value lane8 = arith::RemUIOp::create(b, lane, idx(8));
+  Value lane16 = arith::RemUIOp::create(b, lane, idx(16));
+  Value half16 = mul(arith::DivUIOp::create(b, lane, idx(16)), idx(8)); // (lane/16)*8
+  Value half8 = mul(arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)),
+                                           idx(2)),
+                    idx(8)); // ((lane/8)%2)*8
+  warpRow = mul(warp, idx(kWarpRows));
+  groupRow = g;
+  groupCol2 = mul(t, idx(2));
+  // ldmatrix x4 row addresses (see the fragment table above).
+  aRow = add(warpRow, lane16); // Q: rows 0-15 of the warp, column halves by lane/16
+  aCol = half16;
+  kRow = add(half16, lane8); // K: two n-tiles of 8 keys, column halves by (lane/8)%2
+  kCol = half8;
+  vRow = add(half8, lane8); // V (transposed): key halves by (lane/8)%2, n-tiles by lane/16
+  vCol = half16;
+
+  rowBegin = mul(qTileIdx, idx(kBlockM));
+  rowEnd = arith::MinUIOp::create(b, add(rowBegin, idx(kBlockM)), numN);
+  for (int r = 0; r < 2; ++r) {
+    rowPos[r] = add(add(rowBegin, warpRow), add(g, idx(8 * r)));
+    rowValid[r] = ult(rowPos[r], numN);
+  }
+
+  // ---- shared memory: Q, K and V tiles in one dynamic allocation ----
+  auto sharedSpace =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  Value base = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                         MemRefLayoutAttrInterface(), sharedSpace));
+  int64_t offset = 0;
+  auto view = [&](MemRefType type) {
+    Value tile = memref::ViewOp::create(b, type, base, idx(offset), ValueRange{});
+    offset += type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    return tile;
+  };
+  qTile = view(qTileType);
+  kTile = view(kTileType);
+  vTile = view(vTileType);
+
+  // ---- the query tile, staged once ----
+  SmallVector<Value> qTokens;
+  stage(q, {bIdx, hIdx}, rowBegin, arith::SubIOp::create(b, rowEnd, rowBegin), qTile,
+        headDim, /*rotate=*/ropeOp != nullptr, qTokens);
+  waitAsync(qTokens);
+
+  // ---- state: m = -inf, l = 0, O = 0 ----
+  Type f32 = b.getF32Type();
+  auto accType = VectorType::get({2, 2}, f32);
+  Value zeroAcc = arith::ConstantOp::create(b, DenseElementsAttr::get(accType, 0.0f));
+  State init{cst(-INFINITY), cst(-INFINITY), cst(0.0), cst(0.0)};
+  init.append(valueDim / kMmaN, zeroAcc);
+  SmallVector<Type> stateTypes;
+  for (Value value : init)
+    stateTypes.push_back(value.getType());
+
+  Value warpBegin = add(rowBegin, warpRow);
+  Value warpHasRows = ult(warpBegin, numN);
+  Value warpLast = arith::SubIOp::create(
+      b, arith::MinUIOp::create(b, add(warpBegin, idx(kWarpRows)), numN), idx(1));
+
+  // ---- walk the KV tiles ----
+  State final = kb->loop(idx(0), numM, idx(kBlockN), init, [&](Value tile, ValueRange st) -> SmallVector<Value> {
+    Value tileEnd = arith::MinUIOp::create(b, add(tile, idx(kBlockN)), numM);
+    Value count = arith::SubIOp::create(b, tileEnd, tile);
+    Value lastKey = kb->toI64(arith::SubIOp::create(b, tileEnd, idx(1)));
+    Value fullKeys =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, count, idx(kBlockN));
+    auto classify = [&](Value iLo, Value iHi) {
+      return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
+                              kb->toI64(iLo), kb->toI64(iHi), kb->toI64(tile), lastKey);
+    };
+    auto keep = [&] { return State(st); };
+    auto process = [&]() -> State {
+      // Every warp is done with the previous tile before it is overwritten.
+      gpu::BarrierOp::create(b);
+      SmallVector<Value> tokens;
+      stage(k, {bIdx, hkIdx}, tile, count, kTile, headDim, /*rotate=*/ropeOp != nullptr,
+            tokens);
+      stage(v, {bIdx, hkIdx}, tile, count, vTile, valueDim, /*rotate=*/false, tokens);
+      waitAsync(tokens);
+      gpu::BarrierOp::create(b);
+      Value run = warpHasRows;
+      Value needMask = arith::XOrIOp::create(
+          b, fullKeys, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+      if (maskOp) {
+        TileClass warpClass = classify(warpBegin, warpLast);
+        run = arith::AndIOp::create(b, run, warpClass.canBeTrue);
+        needMask = arith::OrIOp::create(b, needMask, warpClass.canBeFalse);
+      }
+      return kb->ifElse(
+          run, stateTypes,
+          [&] {
+            return kb->ifElse(
+                needMask, stateTypes, [&] { return computeTile(tile, st, true); },
+                [&] { return computeTile(tile, st, false); });
+          },
+          keep);
+    };
+    if (!maskOp)
+      return process();
+    TileClass ctaClass = classify(rowBegin, arith::SubIOp::create(b, rowEnd, idx(1)));
+    return kb->ifElse(ctaClass.canBeTrue, stateTypes, process, keep);
+  });
+  epilogue(final);
+}
+
+void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Value count,
+                                   Value tile, int64_t dim, bool rotate,
+                                   SmallVectorImpl<Value> &tokens) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  int64_t rows = cast<MemRefType>(tile.getType()).getDimSize(0);
+  Type element = cast<MemRefType>(src.getType()).getElementType();
+  if (!rotate && element == mmaType) {
+    // ---- cp.async: 16 bytes (8 elements) per copy, rows past `count` zero-filled.
+    // rows * dim / 8 copies are an exact multiple of the CTA's threads (dim % 16 == 0),
+    // so each thread issues the same number, unrolled here. ----
+    constexpr int64_t kVector = 8;
+    int64_t chunksPerRow = dim / kVector;
+    Value last = arith::SubIOp::create(b, count, idx(1));
+    for (int64_t it = 0; it < rows * chunksPerRow / kThreads; ++it) {
+      Value chunk = add(tid, idx(it * kThreads));
+      Value r = arith::DivUIOp::create(b, chunk, idx(chunksPerRow));
+      Value d = mul(arith::RemUIOp::create(b, chunk, idx(chunksPerRow)), idx(kVector));
+      // A zero-filled copy reads nothing, but its address stays inside the tensor.
+      Value pos = add(pos0, arith::MinUIOp::create(b, r, last));
+      Value srcElements = arith::SelectOp::create(b, ult(r, count), idx(kVector), idx(0));
+      SmallVector<Value> srcIndices(prefix.begin(), prefix.end());
+      srcIndices.append({pos, d});
+      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, ValueRange{r, d}, src,
+          srcIndices, b.getIndexAttr(kVector), srcElements, b.getUnitAttr()));
+    }
+    return;
+  }
+  kb->loop(tid, idx(rows * dim), idx(kThreads), {}, [&](Value e, ValueRange) {
+    Value r = arith::DivUIOp::create(b, e, idx(dim));
+    Value d = arith::RemUIOp::create(b, e, idx(dim));
+    Value pos = add(pos0, r);
+    Value x = kb->ifElse(
+        ult(r, count), {b.getF32Type()},
+        [&] {
+          if (rotate)
+            return SmallVector<Value>{ropeElement(src, prefix, pos, d, dim)};
+          SmallVector<Value> indices(prefix.begin(), prefix.end());
+          indices.append({pos, d});
+          return SmallVector<Value>{kb->loadF32(src, indices)};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    memref::StoreOp::create(b, arith::TruncFOp::create(b, mmaType, x), tile,
+                            ValueRange{r, d});
+    return SmallVector<Value>{};
+  });
+}
+
+void NvgpuAttentionLowering::waitAsync(ArrayRef<Value> tokens) {
+  if (tokens.empty())
+    return;
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  nvgpu::DeviceAsyncWaitOp::create(b, group, b.getI32IntegerAttr(0));
+}
+
+/// Element d of the half-split rotation of src[prefix..., pos, :]: for p < D/2 with
+/// a = x[p], c = x[p + D/2] at angle pos * theta^(-2p/D): a cos - c sin at p and
+/// c cos + a sin at p + D/2.
+Value NvgpuAttentionLowering::ropeElement(Value src, ValueRange prefix, Value pos, Value d,
+                                          int64_t dim) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type f32 = b.getF32Type();
+  Value half = idx(dim / 2);
+  Value low = ult(d, half);
+  Value p = arith::SelectOp::create(b, low, d, arith::SubIOp::create(b, d, half));
+  auto load = [&](Value at) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.append({pos, at});
+    return kb->loadF32(src, indices);
+  };
+  Value a = load(p), c = load(add(p, half));
+  // theta^(-2p/D) = exp2(-(2p/D) log2(theta))
+  Value exponent = arith::DivFOp::create(
+      b, arith::MulFOp::create(b, cst(-2.0), arith::UIToFPOp::create(b, f32, kb->toI64(p))),
+      cst(static_cast<double>(dim)));
+  Value frequency = math::Exp2Op::create(
+      b, arith::MulFOp::create(b, exponent, math::Log2Op::create(b, theta)));
+  Value angle = arith::MulFOp::create(
+      b, arith::UIToFPOp::create(b, f32, kb->toI64(pos)), frequency);
+  Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
+  Value first = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                      arith::MulFOp::create(b, c, sin));
+  Value second = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                       arith::MulFOp::create(b, a, sin));
+  return arith::SelectOp::create(b, low, first, second);
+}
+
+NvgpuAttentionLowering::State
+NvgpuAttentionLowering::computeTile(Value tile, ValueRange state, bool masked) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type f32 = b.getF32Type();
+  auto accType = VectorType::get({2, 2}, f32);
+  Value zeroAcc = arith::ConstantOp::create(b, DenseElementsAttr::get(accType, 0.0f));
+  constexpr int64_t kTilesN = kBlockN / kMmaN;
+
+  // ---- S = Q K^T: per 16-wide slice of D, one A fragment and four x4 B loads ----
+  SmallVector<Value> s(kTilesN, zeroAcc);
+  for (int64_t kk = 0; kk < headDim / kMmaK; ++kk) {
+    Value a = ldmatrix(qTile, aRow, add(aCol, idx(kk * kMmaK)), /*transpose=*/false);
+    for (int64_t np = 0; np < kTilesN / 2; ++np) {
+      Value bx4 = ldmatrix(kTile, add(kRow, idx(np * 16)), add(kCol, idx(kk * kMmaK)),
+                           /*transpose=*/false);
+      s[2 * np] = mma(a, bPair(bx4, 0), s[2 * np]);
+      s[2 * np + 1] = mma(a, bPair(bx4, 1), s[2 * np + 1]);
+    }
+  }
+
+  // ---- score, mask and the tile max, per element: element (nt, r, c) is query row
+  // g + 8r, key tile + 8 nt + 2t + c ----
+  Value negInf = cst(-INFINITY);
+  Value jBase = add(tile, groupCol2);
+  Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx);
+  Value iI[2] = {kb->toI64(rowPos[0]), kb->toI64(rowPos[1])};
+  SmallVector<Value> scores(kTilesN * 4);
+  Value tileMax[2] = {negInf, negInf};
+  for (int64_t nt = 0; nt < kTilesN; ++nt)
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t c = 0; c < 2; ++c) {
+        Value x = vector::ExtractOp::create(b, s[nt], ArrayRef<int64_t>{r, c});
+        x = arith::MulFOp::create(b, x, scaleLog2);
+        Value j = add(jBase, idx(nt * kMmaN + c));
+        if (scoreOp) {
+          x = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI[r], kb->toI64(j), x})[0];
+          x = arith::MulFOp::create(b, x, cst(kLog2e));
+        }
+        if (masked) {
+          Value keepIt = ult(j, numM);
+          if (maskOp) // past M the mask's tensor reads give 0: never out of bounds
+            keepIt = arith::AndIOp::create(
+                b, keepIt,
+                kb->inlineRegion(maskOp.getBody(), {bI, hI, iI[r], kb->toI64(j)})[0]);
+          x = arith::SelectOp::create(b, keepIt, x, negInf);
+        }
+        scores[nt * 4 + r * 2 + c] = x;
+        tileMax[r] = arith::MaximumFOp::create(b, tileMax[r], x);
+      }
+
+  // ---- online softmax: m_new = max(m, rowmax), alpha = exp2(m - m_new) ----
+  State next(state.begin(), state.end());
+  Value alpha[2], mNew[2], anyKept[2];
+  for (int r = 0; r < 2; ++r) {
+    Value m = state[r];
+    mNew[r] = arith::MaximumFOp::create(b, m, groupReduce(tileMax[r], /*isMax=*/true));
+    anyKept[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew[r], negInf);
+    alpha[r] = arith::SelectOp::create(
+        b, anyKept[r], exp2(arith::SubFOp::create(b, m, mNew[r])), cst(1.0));
+    next[r] = mNew[r];
+  }
+  // P = exp2(S - m_new); each thread keeps a partial row sum (reduced at the end).
+  Value rowSum[2] = {cst(0.0), cst(0.0)};
+  SmallVector<Value> pFrag(kTilesN * 2); // (nt, r) -> vector<2 x mma type>
+  auto pairType = VectorType::get({2}, f32);
+  for (int64_t nt = 0; nt < kTilesN; ++nt)
+    for (int64_t r = 0; r < 2; ++r) {
+      Value pc[2];
+      for (int64_t c = 0; c < 2; ++c) {
+        Value x = scores[nt * 4 + r * 2 + c];
+        pc[c] = arith::SelectOp::create(
+            b, anyKept[r], exp2(arith::SubFOp::create(b, x, mNew[r])), cst(0.0));
+        rowSum[r] = arith::AddFOp::create(b, rowSum[r], pc[c]);
+      }
+      Value pair = vector::FromElementsOp::create(b, pairType, ValueRange{pc[0], pc[1]});
+      pFrag[nt * 2 + r] =
+          arith::TruncFOp::create(b, VectorType::get({2}, mmaType), pair);
+    }
+  for (int r = 0; r < 2; ++r)
+    next[2 + r] = arith::AddFOp::create(
+        b, arith::MulFOp::create(b, state[2 + r], alpha[r]), rowSum[r]);
+
+  // ---- O = alpha O + P V; P's C fragments are the A fragments of the product ----
+  Value alphaFrag = vector::FromElementsOp::create(
+      b, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
+  SmallVector<Value> acc;
+  for (int64_t dt = 0; dt < valueDim / kMmaN; ++dt)
+    acc.push_back(arith::MulFOp::create(b, state[4 + dt], alphaFrag));
+  auto aType = VectorType::get({4, 2}, mmaType);
+  for (int64_t kc = 0; kc < kBlockN / kMmaK; ++kc) {
+    Value a = arith::ConstantOp::create(b, DenseElementsAttr::get(aType, 0.0f));
+    int64_t order[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}}; // (n-tile, row half)
+    for (int64_t slot = 0; slot < 4; ++slot)
+      a = vector::InsertOp::create(
+          b, pFrag[(2 * kc + order[slot][0]) * 2 + order[slot][1]], a,
+          ArrayRef<int64_t>{slot});
+    for (int64_t np = 0; np < valueDim / 16; ++np) {
+      Value bx4 = ldmatrix(vTile, add(vRow, idx(kc * kMmaK)), add(vCol, idx(np * 16)),
+                           /*transpose=*/true);
+      acc[2 * np] = mma(a, bPair(bx4, 0), acc[2 * np]);
+      acc[2 * np + 1] = mma(a, bPair(bx4, 1), acc[2 * np + 1]);
+    }
+  }
+  for (auto [dt, value] : llvm::enumerate(acc))
+    next[4 + dt] = value;
+  return next;
+}
+
+void NvgpuAttentionLowering::epilogue(ValueRange state) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value negInf = cst(-INFINITY);
+  Value m[2] = {state[0], state[1]};
+  Value l[2] = {groupReduce(state[2], /*isMax=*/false),
+                groupReduce(state[3], /*isMax=*/false)};
+  Value alpha[2] = {cst(1.0), cst(1.0)};
+  // ---- the sink logit joins the denominator, with no value row ----
+  if (sinkOp) {
+    Value sink =
+        kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
+    sink = arith::MulFOp::create(b, sink, cst(kLog2e));
+    for (int r = 0; r < 2; ++r) {
+      Value mNew = arith::MaximumFOp::create(b, m[r], sink);
+      Value anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, negInf);
+      alpha[r] = arith::SelectOp::create(
+          b, anyKept, exp2(arith::SubFOp::create(b, m[r], mNew)), cst(1.0));
+      Value p = arith::SelectOp::create(
+          b, anyKept, exp2(arith::SubFOp::create(b, sink, mNew)), cst(0.0));
+      l[r] = arith::AddFOp::create(b, arith::MulFOp::create(b, l[r], alpha[r]), p);
+      m[r] = mNew;
+    }
+  }
+  // ---- o = O / l; a row with nothing kept gives o = 0 and lse = -inf ----
+  Value empty[2], factor[2];
+  for (int r = 0; r < 2; ++r) {
+    empty[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l[r], cst(0.0));
+    factor[r] = arith::SelectOp::create(
+        b, empty[r], cst(0.0),
+        arith::DivFOp::create(b, alpha[r], l[r])); // the sink's rescale folded in
+  }
+  for (int r = 0; r < 2; ++r) {
+    kb->ifElse(
+        rowValid[r], {},
+        [&] {
+          for (int64_t dt = 0; dt < valueDim / kMmaN; ++dt)
+            for (int64_t c = 0; c < 2; ++c) {
+              Value x = vector::ExtractOp::create(b, state[4 + dt], ArrayRef<int64_t>{r, c});
+              Value d = add(groupCol2, idx(dt * kMmaN + c));
+              kb->storeF32(arith::MulFOp::create(b, x, factor[r]), o,
+                           ValueRange{bIdx, hIdx, rowPos[r], d});
+            }
+          if (lse) {
+            // One lane per group writes the row's lse = (m + log2 l) ln 2.
+            Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, groupCol2,
+                                                idx(0));
+            kb->ifElse(
+                first, {},
+                [&] {
+                  Value value = arith::MulFOp::create(
+                      b, arith::AddFOp::create(b, m[r], log2(l[r])), cst(kLn2));
+                  kb->storeF32(arith::SelectOp::create(b, empty[r], negInf, value), lse,
+                               ValueRange{bIdx, hIdx, rowPos[r]});
+                  return SmallVector<Value>{};
+                },
+                [&] { return SmallVector<Value>{}; });
+          }
+          return SmallVector<Value>{};
+        },
+        [&] { return SmallVector<Value>{}; });
+  }
+}
+
+Value NvgpuAttentionLowering::exp2(Value x) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  return NVVM::InlinePtxOp::create(b, TypeRange{b.getF32Type()}, ValueRange{x},
+                                   ValueRange{}, "ex2.approx.ftz.f32 $0, $1;", Value())
+      ->getResult(0);
+}
+
+Value NvgpuAttentionLowering::log2(Value x) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  return NVVM::InlinePtxOp::create(b, TypeRange{b.getF32Type()}, ValueRange{x},
+                                   ValueRange{}, "lg2.approx.f32 $0, $1;", Value())
+      ->getResult(0);
+}
+
+Value NvgpuAttentionLowering::groupReduce(Value x, bool isMax) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  for (int32_t offset : {1, 2}) {
+    Value other = gpu::ShuffleOp::create(b, x, offset, kWarpSize, gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+    x = isMax ? Value(arith::MaximumFOp::create(b, x, other))
+              : Value(arith::AddFOp::create(b, x, other));
+  }
+  return x;
+}
+
+Value NvgpuAttentionLowering::ldmatrix(Value tile, Value row, Value col, bool transpose) {
+  return nvgpu::LdMatrixOp::create(kb->builder(), VectorType::get({4, 2}, mmaType), tile,
+                                   ValueRange{row, col}, transpose, /*numTiles=*/4);
+}
+
+Value NvgpuAttentionLowering::bPair(Value x4, int64_t half) {
+  return vector::ShuffleOp::create(kb->builder(), x4, x4,
+                                   ArrayRef<int64_t>{2 * half, 2 * half + 1});
+}
+
+Value NvgpuAttentionLowering::mma(Value a, Value bFrag, Value c) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  if (mmaType.isF16())
+    return nvgpu::MmaSyncOp::create(b, a, bFrag, c,
+                                    ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK});
+  // nvgpu.mma.sync has no bf16 form in MLIR 22: nvvm.mma.sync on packed bf16x2 words.
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto words = [&](Value frag, int64_t count) {
+    SmallVector<Value> out;
+    for (int64_t index = 0; index < count; ++index)
+      out.push_back(LLVM::BitcastOp::create(
+          b, i32, vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{index})));
+    return out;
+  };
+  SmallVector<Value> cs;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t col = 0; col < 2; ++col)
+      cs.push_back(vector::ExtractOp::create(b, c, ArrayRef<int64_t>{r, col}));
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  Value d = NVVM::MmaOp::create(
+      b, resultType, words(a, 4), words(bFrag, 2), cs,
+      ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK}, std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+  SmallVector<Value> ds;
+  for (int64_t index = 0; index < 4; ++index)
+    ds.push_back(LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{index}));
+  return vector::FromElementsOp::create(b, c.getType(), ds);
+}
+
+/// The program function becomes a gpu.func kernel: the program id is the block id, and
+/// the launch parameters travel as attributes for the manifest.
+void NvgpuAttentionLowering::moveIntoGpuModule() {
+  func::FuncOp program = kb->function();
+  MLIRContext *ctx = op.getContext();
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(gpuModule.getBody());
+  auto inputs = program.getFunctionType().getInputs().drop_front();
+  auto kernel = gpu::GPUFuncOp::create(mb, program.getLoc(), program.getName(),
+                                       FunctionType::get(ctx, inputs, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
+  for (StringRef name : {"tmix.size_symbols", "tmix.grid"})
+    kernel->setAttr(name, program->getAttr(name));
+  kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(kThreads));
+  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(sharedBytes));
+  kernel->setAttr("tmix.schedule",
+                  mb.getDictionaryAttr({mb.getNamedAttr("block_m", mb.getI64IntegerAttr(kBlockM)),
+                                        mb.getNamedAttr("block_n", mb.getI64IntegerAttr(kBlockN)),
+                                        mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
+  if (!specialized.empty())
+    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
+  kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
+
+  kernel.getBody().takeBody(program.getBody());
+  Block &entry = kernel.getBody().front();
+  mb.setInsertionPointToStart(&entry);
+  Value blockId = gpu::BlockIdOp::create(mb, program.getLoc(), gpu::Dimension::x);
+  Value pid = arith::IndexCastOp::create(mb, program.getLoc(), mb.getI64Type(), blockId);
+  entry.getArgument(0).replaceAllUsesWith(pid);
+  entry.eraseArgument(0);
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  mb.setInsertionPoint(ret);
+  gpu::ReturnOp::create(mb, ret.getLoc());
+  ret.erase();
+  program.erase();
+}
+
+struct LowerAttentionToNVGPU
+    : tmix::impl::LowerAttentionToNVGPUBase<LowerAttentionToNVGPU> {
+  using LowerAttentionToNVGPUBase::LowerAttentionToNVGPUBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<AttentionOp> specs(module.getOps<AttentionOp>());
+    if (specs.empty())
+      return;
+    llvm::StringMap<int64_t> fixed;
+    for (const std::string &entry : specialize) {
+      auto [symbol, text] = StringRef(entry).split('=');
+      int64_t value = 0;
+      if (symbol.empty() || text.getAsInteger(10, value) || value <= 0) {
+        module.emitError() << "bad specialization '" << entry
+                           << "' (expected SYMBOL=POSITIVE_INTEGER)";
+        return signalPassFailure();
+      }
+      fixed[symbol] = value;
+    }
+    OpBuilder builder(module.getBodyRegion());
+    builder.setInsertionPointToEnd(module.getBody());
+    auto gpuModule = gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), builder.getUnitAttr());
+    for (AttentionOp op : specs) {
+      if (failed(NvgpuAttentionLowering(op, gpuModule, fixed).lower()))
+        return signalPassFailure();
+      op.erase();
+      ++numLowered;
+    }
+  }
+};
+
+} // namespace

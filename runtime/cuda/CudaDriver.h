@@ -1,0 +1,66 @@
+//===- CudaDriver.h - The CUDA driver API, opened at run time ---*- C++ -*-===//
+//
+// libcuda.so.1 is opened with dlopen on first use (TMIX_LIBCUDA names another file,
+// for tests), so that nothing links against it: binaries run on machines without a GPU
+// and report "no CUDA device". Only the handful of entry points tmix needs, declared
+// here with their C types (no CUDA headers needed to build).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_RUNTIME_CUDA_CUDADRIVER_H
+#define TMIX_RUNTIME_CUDA_CUDADRIVER_H
+
+#include <cstddef>
+#include <string>
+
+namespace tmix::rt::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+
+constexpr CUresult kCudaSuccess = 0;
+constexpr int kAttrMaxDynamicSharedBytes = 8;   // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+constexpr int kDeviceAttrComputeMajor = 75;     // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+constexpr int kDeviceAttrComputeMinor = 76;     // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
+constexpr int kDeviceAttrMaxSharedOptin = 97;   // ..._MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
+
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, CUstream, void **, void **);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*cuGetErrorName)(CUresult, const char **);
+
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+
+  /// "cuLaunchKernel failed: CUDA_ERROR_INVALID_VALUE".
+  std::string error(CUresult result, const char *call) const;
+};
+
+/// The process's driver (device 0, its primary context current on this thread), or
+/// null with `error` set: "no CUDA device (...)" when libcuda or a device is missing.
+Driver *openDriver(std::string &error);
+
+} // namespace tmix::rt::cuda
+
+#endif // TMIX_RUNTIME_CUDA_CUDADRIVER_H

@@ -1,0 +1,13 @@
+/* Calls the typed launch function of a header written by `tmixc build`; without a CUDA
+ * driver it must report "no CUDA device" and return 1. */
+#include "swa_alibi.sm_80.h"
+
+#include <stdio.h>
+
+int main(int argc, char **argv) {
+  char error[512] = {0};
+  int status = tmix_launch_swa_alibi(argc > 1 ? argv[1] : "swa_alibi.sm_80.manifest", 0, 0,
+                                     0, 4096, 0, 0, 1, 8, 128, 2, 0, error, sizeof error);
+  printf("status=%d error=%s\n", status, error);
+  return 0;
+}

@@ -1,0 +1,28 @@
+//===- BuildCommand.h - `tmixc build`: ahead-of-time GPU artifacts -*- C++ -*-===//
+//
+// For every attention spec of a file and one GPU target: the PTX, the cubin (when ptxas
+// is found), the manifest the runtime launches from, and a C header with a typed
+// launch function (runtime/cuda/tmix_cuda.h).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_TOOLS_TMIXC_BUILDCOMMAND_H
+#define TMIX_TOOLS_TMIXC_BUILDCOMMAND_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace tmix {
+
+/// Writes DIR/<spec>.<target>.{ptx,cubin,manifest,h}; returns the exit status (errors
+/// are printed): 1 for bad input, 2 for what is not supported yet (recurrences).
+/// `specialize` fixes size symbols ("D=128") used as head dims.
+int buildGpuArtifacts(mlir::ModuleOp module, const std::string &file,
+                      const std::string &target, const std::string &dir,
+                      const std::vector<std::string> &specialize);
+
+} // namespace tmix
+
+#endif // TMIX_TOOLS_TMIXC_BUILDCOMMAND_H
