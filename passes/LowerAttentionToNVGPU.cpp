@@ -27,6 +27,7 @@
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
+#include "passes/WarpMma.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -103,16 +104,22 @@ private:
   Value ult(Value x, Value y) {
     return arith::CmpIOp::create(kb->builder(), arith::CmpIPredicate::ult, x, y);
   }
-  Value exp2(Value x);
-  Value log2(Value x);
+  Value exp2(Value x) { return warp::exp2Approx(kb->builder(), x); }
+  Value log2(Value x) { return warp::log2Approx(kb->builder(), x); }
   /// Reduces `x` over the four lanes of a group (one query row).
-  Value groupReduce(Value x, bool isMax);
+  Value groupReduce(Value x, bool isMax) { return warp::quadReduce(kb->builder(), x, isMax); }
   /// ldmatrix.x4 at tile[row, col] (Q) or tile[buffer, row, col] (K, V).
-  Value ldmatrix(Value tile, Value buffer, Value row, Value col, bool transpose);
+  Value ldmatrix(Value tile, Value buffer, Value row, Value col, bool transpose) {
+    SmallVector<Value> indices;
+    if (buffer)
+      indices.push_back(buffer);
+    indices.append({row, col});
+    return warp::ldmatrixX4(kb->builder(), mmaType, tile, indices, transpose);
+  }
   /// The two B fragments of an x4 ldmatrix: `half` 0 or 1.
-  Value bPair(Value x4, int64_t half);
+  Value bPair(Value x4, int64_t half) { return warp::fragmentPair(kb->builder(), x4, half); }
   /// D = A B + C for one m16n8k16 tile.
-  Value mma(Value a, Value bFrag, Value c);
+  Value mma(Value a, Value bFrag, Value c) { return warp::mmaM16N8K16(kb->builder(), a, bFrag, c); }
 
   /// Copies rows [pos0, pos0 + count) of src[prefix..., pos, :] (zeros past count) into
   /// `tile` as the MMA type; RoPE-rotated at each row's position when `rotate`.
@@ -741,76 +748,6 @@ void NvgpuAttentionLowering::epilogue(ValueRange state) {
         },
         [&] { return SmallVector<Value>{}; });
   }
-}
-
-Value NvgpuAttentionLowering::exp2(Value x) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  return NVVM::InlinePtxOp::create(b, TypeRange{b.getF32Type()}, ValueRange{x},
-                                   ValueRange{}, "ex2.approx.ftz.f32 $0, $1;", Value())
-      ->getResult(0);
-}
-
-Value NvgpuAttentionLowering::log2(Value x) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  return NVVM::InlinePtxOp::create(b, TypeRange{b.getF32Type()}, ValueRange{x},
-                                   ValueRange{}, "lg2.approx.f32 $0, $1;", Value())
-      ->getResult(0);
-}
-
-Value NvgpuAttentionLowering::groupReduce(Value x, bool isMax) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  for (int32_t offset : {1, 2}) {
-    Value other = gpu::ShuffleOp::create(b, x, offset, kWarpSize, gpu::ShuffleMode::XOR)
-                      .getShuffleResult();
-    x = isMax ? Value(arith::MaximumFOp::create(b, x, other))
-              : Value(arith::AddFOp::create(b, x, other));
-  }
-  return x;
-}
-
-Value NvgpuAttentionLowering::ldmatrix(Value tile, Value buffer, Value row, Value col,
-                                       bool transpose) {
-  SmallVector<Value> indices;
-  if (buffer)
-    indices.push_back(buffer);
-  indices.append({row, col});
-  return nvgpu::LdMatrixOp::create(kb->builder(), VectorType::get({4, 2}, mmaType), tile,
-                                   indices, transpose, /*numTiles=*/4);
-}
-
-Value NvgpuAttentionLowering::bPair(Value x4, int64_t half) {
-  return vector::ShuffleOp::create(kb->builder(), x4, x4,
-                                   ArrayRef<int64_t>{2 * half, 2 * half + 1});
-}
-
-Value NvgpuAttentionLowering::mma(Value a, Value bFrag, Value c) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  if (mmaType.isF16())
-    return nvgpu::MmaSyncOp::create(b, a, bFrag, c,
-                                    ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK});
-  // nvgpu.mma.sync has no bf16 form in MLIR 22: nvvm.mma.sync on packed bf16x2 words.
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto words = [&](Value frag, int64_t count) {
-    SmallVector<Value> out;
-    for (int64_t index = 0; index < count; ++index)
-      out.push_back(LLVM::BitcastOp::create(
-          b, i32, vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{index})));
-    return out;
-  };
-  SmallVector<Value> cs;
-  for (int64_t r = 0; r < 2; ++r)
-    for (int64_t col = 0; col < 2; ++col)
-      cs.push_back(vector::ExtractOp::create(b, c, ArrayRef<int64_t>{r, col}));
-  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-  Value d = NVVM::MmaOp::create(
-      b, resultType, words(a, 4), words(bFrag, 2), cs,
-      ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK}, std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-  SmallVector<Value> ds;
-  for (int64_t index = 0; index < 4; ++index)
-    ds.push_back(LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{index}));
-  return vector::FromElementsOp::create(b, c.getType(), ds);
 }
 
 /// The program function becomes a gpu.func kernel: the program id is the block id, and
