@@ -21,6 +21,10 @@
 // loaded nor computed; per warp, empty tiles are skipped and full ones (all keys in
 // range) run without any mask code.
 //
+// 16-bit operands without RoPE are copied with cp.async (16 bytes, zero-filled past the
+// last row); then, if two K/V buffers fit, the next tile's copies fly while this one is
+// computed (pipelinedLoop). f32 inputs and RoPE go through registers, one buffer.
+//
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
