@@ -434,8 +434,11 @@ NvgpuAttentionLowering::State NvgpuAttentionLowering::singleStageLoop(ValueRange
 
 /// Two K/V buffers. Every iteration commits exactly one cp.async group (empty when
 /// there is no next tile to prefetch, or it is empty for the CTA), so "wait until at
-/// most one group is pending" always means "this tile has landed". All conditions
-/// here are uniform over the CTA, so every thread reaches every barrier.
+/// most one group is pending" always means "this tile has landed". Barriers run only
+/// when needed, so that runs of empty tiles (outside a window) cost no
+/// synchronisation: before copies into the other buffer (every warp has left the
+/// computes that read it), and before computing a tile (its copies are visible). All
+/// conditions here are uniform over the CTA, so every thread reaches every barrier.
 NvgpuAttentionLowering::State NvgpuAttentionLowering::pipelinedLoop(ValueRange init) {
   ImplicitLocOpBuilder &b = kb->builder();
   Type tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
@@ -463,8 +466,15 @@ NvgpuAttentionLowering::State NvgpuAttentionLowering::pipelinedLoop(ValueRange i
         ValueRange state = st.drop_back(2);
         Value nonEmpty = st[st.size() - 2], buffer = st.back();
         Value other = arith::SubIOp::create(b, idx(1), buffer);
-        // The other buffer was read by the previous tile: all warps are done with it.
-        gpu::BarrierOp::create(b);
+        auto barrierIf = [&](Value cond) {
+          kb->ifElse(
+              cond, {},
+              [&] {
+                gpu::BarrierOp::create(b);
+                return SmallVector<Value>{};
+              },
+              [&] { return SmallVector<Value>{}; });
+        };
         Value next = add(tile, idx(kBlockN));
         Value nextNonEmpty = kb->ifElse(
             ult(next, numM), {b.getI1Type()},
@@ -472,9 +482,10 @@ NvgpuAttentionLowering::State NvgpuAttentionLowering::pipelinedLoop(ValueRange i
             [&] {
               return SmallVector<Value>{arith::ConstantIntOp::create(b, b.getI1Type(), 0)};
             })[0];
+        barrierIf(nextNonEmpty);
         Value group = prefetchIf(nextNonEmpty, next, other);
         nvgpu::DeviceAsyncWaitOp::create(b, group, b.getI32IntegerAttr(1));
-        gpu::BarrierOp::create(b);
+        barrierIf(nonEmpty);
         State updated = kb->ifElse(
             nonEmpty, stateTypes, [&] { return warpTile(tile, buffer, state); },
             [&] { return State(state); });

@@ -39,14 +39,18 @@
 // CHECK: nvgpu.device_async_copy %arg1[{{.*}}], %{{.*}}[%c0{{.*}}], 8, %{{.*}} {bypassL1} : memref<?x?x?x?xbf16> to memref<2x64x72xbf16
 // CHECK: nvgpu.device_async_copy %arg2
 // CHECK: nvgpu.device_async_create_group{{ *$}}
-// CHECK: scf.for {{.*}} -> ({{.*}}, i1, index)
-// CHECK: gpu.barrier
-// CHECK: scf.if
+// CHECK: scf.for {{.*}} iter_args({{.*}}, %[[NONEMPTY:.*]] = %{{.*}}, %{{.*}} = %{{.*}}) -> ({{.*}}, i1, index)
+// CHECK: %[[NEXT:.*]] = scf.if {{.*}} -> (i1)
+// Barriers only where needed: before copies into the other buffer, before a compute.
+// CHECK: scf.if %[[NEXT]] {
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.if %[[NEXT]] {
 // CHECK: nvgpu.device_async_copy %arg1
 // CHECK: nvgpu.device_async_copy %arg2
 // CHECK: nvgpu.device_async_create_group{{ *$}}
 // CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
-// CHECK: gpu.barrier
+// CHECK: scf.if %[[NONEMPTY]] {
+// CHECK-NEXT: gpu.barrier
 // CHECK: scf.if
 // CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK: nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
