@@ -21,12 +21,17 @@
 // loaded nor computed; per warp, empty tiles are skipped and full ones (all keys in
 // range) run without any mask code.
 //
+// 16-bit operands without RoPE are copied with cp.async (16 bytes, zero-filled past the
+// last row); then, if two K/V buffers fit, the next tile's copies fly while this one is
+// computed (pipelinedLoop). f32 inputs and RoPE go through registers, one buffer.
+//
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
+#include "passes/WarpMma.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -58,6 +63,11 @@ constexpr int64_t kMmaN = 8;
 /// Elements of padding per shared-memory row (16 bytes).
 constexpr int64_t kPad = 8;
 constexpr int64_t kMaxHeadDim = 256;
+/// K/V buffers when the next tile is prefetched while this one is computed.
+constexpr int64_t kPipelineStages = 2;
+/// The most dynamic shared memory an sm_80 CTA may opt in to (A100: 163 KiB); a
+/// two-stage pipeline that would need more runs with one stage.
+constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
 
 template <typename OpTy> OpTy findStatement(AttentionOp op) {
   auto range = op.getBodyBlock().getOps<OpTy>();
@@ -98,27 +108,50 @@ private:
   Value ult(Value x, Value y) {
     return arith::CmpIOp::create(kb->builder(), arith::CmpIPredicate::ult, x, y);
   }
-  Value exp2(Value x);
-  Value log2(Value x);
+  Value exp2(Value x) { return warp::exp2Approx(kb->builder(), x); }
+  Value log2(Value x) { return warp::log2Approx(kb->builder(), x); }
   /// Reduces `x` over the four lanes of a group (one query row).
-  Value groupReduce(Value x, bool isMax);
-  Value ldmatrix(Value tile, Value row, Value col, bool transpose);
+  Value groupReduce(Value x, bool isMax) { return warp::quadReduce(kb->builder(), x, isMax); }
+  /// ldmatrix.x4 at tile[row, col] (Q) or tile[buffer, row, col] (K, V).
+  Value ldmatrix(Value tile, Value buffer, Value row, Value col, bool transpose) {
+    SmallVector<Value> indices;
+    if (buffer)
+      indices.push_back(buffer);
+    indices.append({row, col});
+    return warp::ldmatrixX4(kb->builder(), mmaType, tile, indices, transpose);
+  }
   /// The two B fragments of an x4 ldmatrix: `half` 0 or 1.
-  Value bPair(Value x4, int64_t half);
+  Value bPair(Value x4, int64_t half) { return warp::fragmentPair(kb->builder(), x4, half); }
   /// D = A B + C for one m16n8k16 tile.
-  Value mma(Value a, Value bFrag, Value c);
+  Value mma(Value a, Value bFrag, Value c) { return warp::mmaM16N8K16(kb->builder(), a, bFrag, c); }
 
   /// Copies rows [pos0, pos0 + count) of src[prefix..., pos, :] (zeros past count) into
   /// `tile` as the MMA type; RoPE-rotated at each row's position when `rotate`.
   /// 16-bit operands without RoPE are copied with cp.async: their tokens are appended
   /// to `tokens`, for one waitAsync after all the copies of a tile are issued.
-  void stage(Value src, ValueRange prefix, Value pos0, Value count, Value tile, int64_t dim,
-             bool rotate, SmallVectorImpl<Value> &tokens);
+  /// `buffer` (null for Q) selects the K/V buffer.
+  void stage(Value src, ValueRange prefix, Value pos0, Value count, Value tile,
+             Value buffer, int64_t dim, bool rotate, SmallVectorImpl<Value> &tokens);
+  /// Whether an operand of `element` type is staged with cp.async (16-bit, not rotated).
+  bool isAsyncCopied(Value src, bool rotate) const {
+    return !rotate && cast<MemRefType>(src.getType()).getElementType() == mmaType;
+  }
   /// Commits the copies of `tokens` as one group and waits for it.
   void waitAsync(ArrayRef<Value> tokens);
   Value ropeElement(Value src, ValueRange prefix, Value pos, Value d, int64_t dim);
   /// One KV tile for this warp's 16 rows; `masked` applies the bounds and the mask.
-  State computeTile(Value tile, ValueRange state, bool masked);
+  State computeTile(Value tile, Value buffer, ValueRange state, bool masked);
+  /// This warp's part of KV tile `tile` (in K/V buffer `buffer`): skipped when empty for
+  /// its rows, without mask code when full and all keys are in range.
+  State warpTile(Value tile, Value buffer, ValueRange state);
+  /// Whether KV tile `tile` can hold a kept key for the CTA's rows (i1).
+  Value ctaNonEmpty(Value tile);
+  /// Issues the copies of K and V tile `tile` into buffer `buffer`.
+  void stageKV(Value tile, Value buffer, SmallVectorImpl<Value> &tokens);
+  /// The KV loop, one buffer: stage a tile, wait, compute.
+  State singleStageLoop(ValueRange init);
+  /// The KV loop, two buffers: tile t + 1's copies fly while tile t is computed.
+  State pipelinedLoop(ValueRange init);
   void epilogue(ValueRange state);
 
   AttentionOp op;
@@ -133,12 +166,14 @@ private:
   RopeOp ropeOp;
   ScaleOp scaleOp;
 
-  int64_t headDim = 0, valueDim = 0;
+  int64_t headDim = 0, valueDim = 0, stages = 1;
   Type mmaType;
   MemRefType qTileType, kTileType, vTileType;
   int64_t sharedBytes = 0;
 
   Value bIdx, hIdx, hkIdx, numN, numM, rowBegin, rowEnd;
+  Value warpBegin, warpLast, warpHasRows; // this warp's query rows
+  SmallVector<Type> stateTypes;
   Value q, k, v, o, lse;
   Value scaleLog2, theta;
   Value qTile, kTile, vTile;
@@ -173,6 +208,7 @@ LogicalResult NvgpuAttentionLowering::lower() {
              << dim;
   headDim = *d;
   valueDim = *dv;
+  ropeOp = findStatement<RopeOp>(op);
   Type element = qType.getElementType();
   MLIRContext *ctx = op.getContext();
   // f16 specs run in f16; bf16 and f32 specs in bf16 (f32 inputs are rounded to bf16
@@ -183,13 +219,26 @@ LogicalResult NvgpuAttentionLowering::lower() {
     return MemRefType::get({rows, dim + kPad}, mmaType, MemRefLayoutAttrInterface(),
                            shared);
   };
-  qTileType = tileType(kBlockM, headDim);
-  kTileType = tileType(kBlockN, headDim);
-  vTileType = tileType(kBlockN, valueDim);
+  auto buffersType = [&](int64_t buffers, int64_t rows, int64_t dim) {
+    return MemRefType::get({buffers, rows, dim + kPad}, mmaType, MemRefLayoutAttrInterface(),
+                           shared);
+  };
   auto bytes = [](MemRefType type) {
     return type.getNumElements() * type.getElementTypeBitWidth() / 8;
   };
-  sharedBytes = bytes(qTileType) + bytes(kTileType) + bytes(vTileType);
+  qTileType = tileType(kBlockM, headDim);
+  // K and V both copied with cp.async (16-bit, no RoPE): two buffers, so that the next
+  // tile's copies overlap this tile's tensor-core work, when they fit.
+  bool asyncKV = !ropeOp && element == mmaType;
+  stages = 1;
+  for (int64_t candidate : {kPipelineStages, int64_t(1)}) {
+    kTileType = buffersType(candidate, kBlockN, headDim);
+    vTileType = buffersType(candidate, kBlockN, valueDim);
+    sharedBytes = bytes(qTileType) + bytes(kTileType) + bytes(vTileType);
+    stages = candidate;
+    if (candidate == 1 || (asyncKV && sharedBytes <= kMaxSharedBytesSm80))
+      break;
+  }
 
   maskOp = findStatement<MaskOp>(op);
   scoreOp = findStatement<ScoreOp>(op);
@@ -282,7 +331,7 @@ void NvgpuAttentionLowering::buildKernelBody() {
   // ---- the query tile, staged once ----
   SmallVector<Value> qTokens;
   stage(q, {bIdx, hIdx}, rowBegin, arith::SubIOp::create(b, rowEnd, rowBegin), qTile,
-        headDim, /*rotate=*/ropeOp != nullptr, qTokens);
+        Value(), headDim, /*rotate=*/ropeOp != nullptr, qTokens);
   waitAsync(qTokens);
 
   // ---- state: m = -inf, l = 0, O = 0 ----
@@ -295,65 +344,173 @@ void NvgpuAttentionLowering::buildKernelBody() {
   for (Value value : init)
     stateTypes.push_back(value.getType());
 
-  Value warpBegin = add(rowBegin, warpRow);
-  Value warpHasRows = ult(warpBegin, numN);
-  Value warpLast = arith::SubIOp::create(
+  warpBegin = add(rowBegin, warpRow);
+  warpHasRows = ult(warpBegin, numN);
+  warpLast = arith::SubIOp::create(
       b, arith::MinUIOp::create(b, add(warpBegin, idx(kWarpRows)), numN), idx(1));
+  this->stateTypes = stateTypes;
 
   // ---- walk the KV tiles ----
-  State final = kb->loop(idx(0), numM, idx(kBlockN), init, [&](Value tile, ValueRange st) -> SmallVector<Value> {
-    Value tileEnd = arith::MinUIOp::create(b, add(tile, idx(kBlockN)), numM);
-    Value count = arith::SubIOp::create(b, tileEnd, tile);
-    Value lastKey = kb->toI64(arith::SubIOp::create(b, tileEnd, idx(1)));
-    Value fullKeys =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, count, idx(kBlockN));
-    auto classify = [&](Value iLo, Value iHi) {
-      return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
-                              kb->toI64(iLo), kb->toI64(iHi), kb->toI64(tile), lastKey);
-    };
-    auto keep = [&] { return State(st); };
-    auto process = [&]() -> State {
-      // Every warp is done with the previous tile before it is overwritten.
-      gpu::BarrierOp::create(b);
-      SmallVector<Value> tokens;
-      stage(k, {bIdx, hkIdx}, tile, count, kTile, headDim, /*rotate=*/ropeOp != nullptr,
-            tokens);
-      stage(v, {bIdx, hkIdx}, tile, count, vTile, valueDim, /*rotate=*/false, tokens);
-      waitAsync(tokens);
-      gpu::BarrierOp::create(b);
-      Value run = warpHasRows;
-      Value needMask = arith::XOrIOp::create(
-          b, fullKeys, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
-      if (maskOp) {
-        TileClass warpClass = classify(warpBegin, warpLast);
-        run = arith::AndIOp::create(b, run, warpClass.canBeTrue);
-        needMask = arith::OrIOp::create(b, needMask, warpClass.canBeFalse);
-      }
-      return kb->ifElse(
-          run, stateTypes,
-          [&] {
-            return kb->ifElse(
-                needMask, stateTypes, [&] { return computeTile(tile, st, true); },
-                [&] { return computeTile(tile, st, false); });
-          },
-          keep);
-    };
-    if (!maskOp)
-      return process();
-    TileClass ctaClass = classify(rowBegin, arith::SubIOp::create(b, rowEnd, idx(1)));
-    return kb->ifElse(ctaClass.canBeTrue, stateTypes, process, keep);
-  });
+  State final = stages > 1 ? pipelinedLoop(init) : singleStageLoop(init);
   epilogue(final);
 }
 
+/// The range [tile, tileEnd) of a KV tile and its last key as an i64.
+static std::pair<Value, Value> tileRange(KernelBuilder &kb, Value tile, Value numM) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value tileEnd = arith::MinUIOp::create(b, arith::AddIOp::create(b, tile, kb.index(kBlockN)),
+                                         numM);
+  return {tileEnd, kb.toI64(arith::SubIOp::create(b, tileEnd, kb.index(1)))};
+}
+
+Value NvgpuAttentionLowering::ctaNonEmpty(Value tile) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  if (!maskOp)
+    return arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+  Value lastKey = tileRange(*kb, tile, numM).second;
+  return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
+                          kb->toI64(rowBegin),
+                          kb->toI64(arith::SubIOp::create(b, rowEnd, idx(1))),
+                          kb->toI64(tile), lastKey)
+      .canBeTrue;
+}
+
+void NvgpuAttentionLowering::stageKV(Value tile, Value buffer,
+                                     SmallVectorImpl<Value> &tokens) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value count = arith::SubIOp::create(b, tileRange(*kb, tile, numM).first, tile);
+  stage(k, {bIdx, hkIdx}, tile, count, kTile, buffer, headDim,
+        /*rotate=*/ropeOp != nullptr, tokens);
+  stage(v, {bIdx, hkIdx}, tile, count, vTile, buffer, valueDim, /*rotate=*/false, tokens);
+}
+
+NvgpuAttentionLowering::State
+NvgpuAttentionLowering::warpTile(Value tile, Value buffer, ValueRange state) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  auto [tileEnd, lastKey] = tileRange(*kb, tile, numM);
+  Value fullKeys = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                         arith::SubIOp::create(b, tileEnd, tile),
+                                         idx(kBlockN));
+  Value run = warpHasRows;
+  Value needMask = arith::XOrIOp::create(
+      b, fullKeys, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+  if (maskOp) {
+    TileClass warpClass =
+        classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
+                         kb->toI64(warpBegin), kb->toI64(warpLast), kb->toI64(tile), lastKey);
+    run = arith::AndIOp::create(b, run, warpClass.canBeTrue);
+    needMask = arith::OrIOp::create(b, needMask, warpClass.canBeFalse);
+  }
+  return kb->ifElse(
+      run, stateTypes,
+      [&] {
+        return kb->ifElse(
+            needMask, stateTypes, [&] { return computeTile(tile, buffer, state, true); },
+            [&] { return computeTile(tile, buffer, state, false); });
+      },
+      [&] { return State(state); });
+}
+
+NvgpuAttentionLowering::State NvgpuAttentionLowering::singleStageLoop(ValueRange init) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value buffer = idx(0);
+  return kb->loop(idx(0), numM, idx(kBlockN), init,
+                  [&](Value tile, ValueRange st) -> SmallVector<Value> {
+                    return kb->ifElse(
+                        ctaNonEmpty(tile), stateTypes,
+                        [&] {
+                          // Every warp is done with the previous tile before it is
+                          // overwritten; the copies land before any warp reads them.
+                          gpu::BarrierOp::create(b);
+                          SmallVector<Value> tokens;
+                          stageKV(tile, buffer, tokens);
+                          waitAsync(tokens);
+                          gpu::BarrierOp::create(b);
+                          return warpTile(tile, buffer, st);
+                        },
+                        [&] { return State(st); });
+                  });
+}
+
+/// Two K/V buffers. Every iteration commits exactly one cp.async group (empty when
+/// there is no next tile to prefetch, or it is empty for the CTA), so "wait until at
+/// most one group is pending" always means "this tile has landed". Barriers run only
+/// when needed, so that runs of empty tiles (outside a window) cost no
+/// synchronisation: before copies into the other buffer (every warp has left the
+/// computes that read it), and before computing a tile (its copies are visible). All
+/// conditions here are uniform over the CTA, so every thread reaches every barrier.
+NvgpuAttentionLowering::State NvgpuAttentionLowering::pipelinedLoop(ValueRange init) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  auto prefetchIf = [&](Value cond, Value tile, Value buffer) {
+    kb->ifElse(
+        cond, {},
+        [&] {
+          SmallVector<Value> tokens;
+          stageKV(tile, buffer, tokens);
+          return SmallVector<Value>{};
+        },
+        [&] { return SmallVector<Value>{}; });
+    // The group's tokens live inside the if; the commit needs none.
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
+  };
+  // ---- prologue: tile 0 into buffer 0 ----
+  Value firstNonEmpty = ctaNonEmpty(idx(0));
+  prefetchIf(firstNonEmpty, idx(0), idx(0));
+
+  State carried(init.begin(), init.end());
+  carried.append({firstNonEmpty, idx(0)});
+  State result = kb->loop(
+      idx(0), numM, idx(kBlockN), carried,
+      [&](Value tile, ValueRange st) -> SmallVector<Value> {
+        ValueRange state = st.drop_back(2);
+        Value nonEmpty = st[st.size() - 2], buffer = st.back();
+        Value other = arith::SubIOp::create(b, idx(1), buffer);
+        auto barrierIf = [&](Value cond) {
+          kb->ifElse(
+              cond, {},
+              [&] {
+                gpu::BarrierOp::create(b);
+                return SmallVector<Value>{};
+              },
+              [&] { return SmallVector<Value>{}; });
+        };
+        Value next = add(tile, idx(kBlockN));
+        Value nextNonEmpty = kb->ifElse(
+            ult(next, numM), {b.getI1Type()},
+            [&] { return SmallVector<Value>{ctaNonEmpty(next)}; },
+            [&] {
+              return SmallVector<Value>{arith::ConstantIntOp::create(b, b.getI1Type(), 0)};
+            })[0];
+        barrierIf(nextNonEmpty);
+        Value group = prefetchIf(nextNonEmpty, next, other);
+        nvgpu::DeviceAsyncWaitOp::create(b, group, b.getI32IntegerAttr(1));
+        barrierIf(nonEmpty);
+        State updated = kb->ifElse(
+            nonEmpty, stateTypes, [&] { return warpTile(tile, buffer, state); },
+            [&] { return State(state); });
+        updated.append({nextNonEmpty, other});
+        return updated;
+      });
+  result.resize(init.size());
+  return result;
+}
+
 void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Value count,
-                                   Value tile, int64_t dim, bool rotate,
+                                   Value tile, Value buffer, int64_t dim, bool rotate,
                                    SmallVectorImpl<Value> &tokens) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  int64_t rows = cast<MemRefType>(tile.getType()).getDimSize(0);
-  Type element = cast<MemRefType>(src.getType()).getElementType();
-  if (!rotate && element == mmaType) {
+  auto tileType = cast<MemRefType>(tile.getType());
+  int64_t rows = tileType.getDimSize(tileType.getRank() - 2);
+  auto at = [&](Value r, Value d) {
+    SmallVector<Value> indices;
+    if (buffer)
+      indices.push_back(buffer);
+    indices.append({r, d});
+    return indices;
+  };
+  if (isAsyncCopied(src, rotate)) {
     // ---- cp.async: 16 bytes (8 elements) per copy, rows past `count` zero-filled.
     // rows * dim / 8 copies are an exact multiple of the CTA's threads (dim % 16 == 0),
     // so each thread issues the same number, unrolled here. ----
@@ -370,7 +527,7 @@ void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Val
       SmallVector<Value> srcIndices(prefix.begin(), prefix.end());
       srcIndices.append({pos, d});
       tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, ValueRange{r, d}, src,
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, at(r, d), src,
           srcIndices, b.getIndexAttr(kVector), srcElements, b.getUnitAttr()));
     }
     return;
@@ -389,8 +546,7 @@ void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Val
           return SmallVector<Value>{kb->loadF32(src, indices)};
         },
         [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-    memref::StoreOp::create(b, arith::TruncFOp::create(b, mmaType, x), tile,
-                            ValueRange{r, d});
+    memref::StoreOp::create(b, arith::TruncFOp::create(b, mmaType, x), tile, at(r, d));
     return SmallVector<Value>{};
   });
 }
@@ -437,7 +593,8 @@ Value NvgpuAttentionLowering::ropeElement(Value src, ValueRange prefix, Value po
 }
 
 NvgpuAttentionLowering::State
-NvgpuAttentionLowering::computeTile(Value tile, ValueRange state, bool masked) {
+NvgpuAttentionLowering::computeTile(Value tile, Value buffer, ValueRange state,
+                                    bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
   auto accType = VectorType::get({2, 2}, f32);
@@ -447,9 +604,10 @@ NvgpuAttentionLowering::computeTile(Value tile, ValueRange state, bool masked) {
   // ---- S = Q K^T: per 16-wide slice of D, one A fragment and four x4 B loads ----
   SmallVector<Value> s(kTilesN, zeroAcc);
   for (int64_t kk = 0; kk < headDim / kMmaK; ++kk) {
-    Value a = ldmatrix(qTile, aRow, add(aCol, idx(kk * kMmaK)), /*transpose=*/false);
+    Value a = ldmatrix(qTile, Value(), aRow, add(aCol, idx(kk * kMmaK)),
+                       /*transpose=*/false);
     for (int64_t np = 0; np < kTilesN / 2; ++np) {
-      Value bx4 = ldmatrix(kTile, add(kRow, idx(np * 16)), add(kCol, idx(kk * kMmaK)),
+      Value bx4 = ldmatrix(kTile, buffer, add(kRow, idx(np * 16)), add(kCol, idx(kk * kMmaK)),
                            /*transpose=*/false);
       s[2 * np] = mma(a, bPair(bx4, 0), s[2 * np]);
       s[2 * np + 1] = mma(a, bPair(bx4, 1), s[2 * np + 1]);
@@ -533,7 +691,7 @@ NvgpuAttentionLowering::computeTile(Value tile, ValueRange state, bool masked) {
           b, pFrag[(2 * kc + order[slot][0]) * 2 + order[slot][1]], a,
           ArrayRef<int64_t>{slot});
     for (int64_t np = 0; np < valueDim / 16; ++np) {
-      Value bx4 = ldmatrix(vTile, add(vRow, idx(kc * kMmaK)), add(vCol, idx(np * 16)),
+      Value bx4 = ldmatrix(vTile, buffer, add(vRow, idx(kc * kMmaK)), add(vCol, idx(np * 16)),
                            /*transpose=*/true);
       acc[2 * np] = mma(a, bPair(bx4, 0), acc[2 * np]);
       acc[2 * np + 1] = mma(a, bPair(bx4, 1), acc[2 * np + 1]);
@@ -607,71 +765,6 @@ void NvgpuAttentionLowering::epilogue(ValueRange state) {
   }
 }
 
-Value NvgpuAttentionLowering::exp2(Value x) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  return NVVM::InlinePtxOp::create(b, TypeRange{b.getF32Type()}, ValueRange{x},
-                                   ValueRange{}, "ex2.approx.ftz.f32 $0, $1;", Value())
-      ->getResult(0);
-}
-
-Value NvgpuAttentionLowering::log2(Value x) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  return NVVM::InlinePtxOp::create(b, TypeRange{b.getF32Type()}, ValueRange{x},
-                                   ValueRange{}, "lg2.approx.f32 $0, $1;", Value())
-      ->getResult(0);
-}
-
-Value NvgpuAttentionLowering::groupReduce(Value x, bool isMax) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  for (int32_t offset : {1, 2}) {
-    Value other = gpu::ShuffleOp::create(b, x, offset, kWarpSize, gpu::ShuffleMode::XOR)
-                      .getShuffleResult();
-    x = isMax ? Value(arith::MaximumFOp::create(b, x, other))
-              : Value(arith::AddFOp::create(b, x, other));
-  }
-  return x;
-}
-
-Value NvgpuAttentionLowering::ldmatrix(Value tile, Value row, Value col, bool transpose) {
-  return nvgpu::LdMatrixOp::create(kb->builder(), VectorType::get({4, 2}, mmaType), tile,
-                                   ValueRange{row, col}, transpose, /*numTiles=*/4);
-}
-
-Value NvgpuAttentionLowering::bPair(Value x4, int64_t half) {
-  return vector::ShuffleOp::create(kb->builder(), x4, x4,
-                                   ArrayRef<int64_t>{2 * half, 2 * half + 1});
-}
-
-Value NvgpuAttentionLowering::mma(Value a, Value bFrag, Value c) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  if (mmaType.isF16())
-    return nvgpu::MmaSyncOp::create(b, a, bFrag, c,
-                                    ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK});
-  // nvgpu.mma.sync has no bf16 form in MLIR 22: nvvm.mma.sync on packed bf16x2 words.
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto words = [&](Value frag, int64_t count) {
-    SmallVector<Value> out;
-    for (int64_t index = 0; index < count; ++index)
-      out.push_back(LLVM::BitcastOp::create(
-          b, i32, vector::ExtractOp::create(b, frag, ArrayRef<int64_t>{index})));
-    return out;
-  };
-  SmallVector<Value> cs;
-  for (int64_t r = 0; r < 2; ++r)
-    for (int64_t col = 0; col < 2; ++col)
-      cs.push_back(vector::ExtractOp::create(b, c, ArrayRef<int64_t>{r, col}));
-  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-  Value d = NVVM::MmaOp::create(
-      b, resultType, words(a, 4), words(bFrag, 2), cs,
-      ArrayRef<int64_t>{kWarpRows, kMmaN, kMmaK}, std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-  SmallVector<Value> ds;
-  for (int64_t index = 0; index < 4; ++index)
-    ds.push_back(LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{index}));
-  return vector::FromElementsOp::create(b, c.getType(), ds);
-}
-
 /// The program function becomes a gpu.func kernel: the program id is the block id, and
 /// the launch parameters travel as attributes for the manifest.
 void NvgpuAttentionLowering::moveIntoGpuModule() {
@@ -690,7 +783,8 @@ void NvgpuAttentionLowering::moveIntoGpuModule() {
   kernel->setAttr("tmix.schedule",
                   mb.getDictionaryAttr({mb.getNamedAttr("block_m", mb.getI64IntegerAttr(kBlockM)),
                                         mb.getNamedAttr("block_n", mb.getI64IntegerAttr(kBlockN)),
-                                        mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
+                                        mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps)),
+                                        mb.getNamedAttr("stages", mb.getI64IntegerAttr(stages))}));
   if (!specialized.empty())
     kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
   kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));

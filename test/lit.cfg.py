@@ -49,6 +49,17 @@ if ptxas:
         if var in os.environ:
             config.environment[var] = os.environ[var]
 
+# GPU execution tests need a CUDA device: tmix-cuda-run --probe finds one (or says why not).
+probe = os.path.join(config.tmix_tools_dir, "tmix-cuda-run")
+if os.path.exists(probe):
+    result = subprocess.run([probe, "--probe"], capture_output=True, text=True)
+    if result.returncode == 0:
+        config.available_features.add("cuda-device")
+        lit_config.note("CUDA device: " + result.stdout.strip())
+    else:
+        lit_config.note("GPU execution tests (REQUIRES: cuda-device) are skipped: " +
+                        result.stdout.strip())
+
 # The numpy cross-check of the end-to-end tests runs with Debian's python3 and numpy.
 if subprocess.run(["/usr/bin/python3", "-c", "import numpy"], capture_output=True).returncode == 0:
     config.available_features.add("numpy")

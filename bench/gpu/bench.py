@@ -107,8 +107,28 @@ def torch_reference(kernel, inputs, scalars, sizes):
     return p @ v
 
 
+def load_npy(path):
+    """A .npy file (little-endian f4/i4/i8, C order) as a CPU tensor, without numpy (the
+    GPU machine's torch may come without it)."""
+    import ast
+    import torch
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:6] != b"\x93NUMPY":
+        raise ValueError(f"{path}: not a .npy file")
+    major = data[6]
+    header_len = int.from_bytes(data[8:10] if major == 1 else data[8:12], "little")
+    start = (10 if major == 1 else 12) + header_len
+    header = ast.literal_eval(data[10 if major == 1 else 12:start].decode("latin1"))
+    dtype = {"<f4": torch.float32, "<i4": torch.int32, "<i8": torch.int64,
+             "|b1": torch.bool}[header["descr"]]
+    if header["fortran_order"]:
+        raise ValueError(f"{path}: Fortran order is not supported")
+    tensor = torch.frombuffer(bytearray(data[start:]), dtype=dtype)
+    return tensor.reshape(header["shape"])
+
+
 def check(kernel, data_dir):
-    import numpy as np
     import torch
     m = kernel.m
     sizes = dict(kv.split("=") for kv in open(f"{data_dir}/sizes.txt").read().strip().split(","))
@@ -116,7 +136,7 @@ def check(kernel, data_dir):
     inputs, scalars = {}, {}
     for a in m["args"]:
         if a["tensor"]:
-            inputs[a["name"]] = torch.from_numpy(np.load(f"{data_dir}/{a['name']}.npy")).to(
+            inputs[a["name"]] = load_npy(f"{data_dir}/{a['name']}.npy").to(
                 "cuda", torch_dtype(a["dtype"]))
         else:
             scalars[a["name"]] = a["default"] if a["default"] is not None else 0.0
@@ -126,7 +146,7 @@ def check(kernel, data_dir):
     torch.cuda.synchronize()
     errors = {}
     for r in m["results"]:
-        expected = torch.from_numpy(np.load(f"{data_dir}/expected/{r['name']}.npy")).cuda()
+        expected = load_npy(f"{data_dir}/expected/{r['name']}.npy").cuda()
         errors[r["name"]] = rel_err(outputs[r["name"]], expected)
     if kernel.name in TORCH_MASKS:
         errors["o_vs_torch"] = rel_err(outputs["o"], torch_reference(kernel, inputs, scalars, sizes))

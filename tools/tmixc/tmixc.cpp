@@ -42,7 +42,7 @@ const char *const kUsage =
     "       tmixc emit FILE.tmix --stage=spec|tiled|llvm|ptx [--target=cpu|sm_80|sm_90a] "
     "[--kernel=NAME]\n"
     "       tmixc run FILE.tmix --kernel=NAME --sizes=B=2,H=8,... [--set=NAME=VALUE] "
-    "[--target=cpu] [--seed=N]\n"
+    "[--target=cpu|sm_80|sm_90a] [--seed=N]\n"
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
     "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32]\n"
     "             [--schedule=chunked|recurrent|auto[,chunk=64]]\n"

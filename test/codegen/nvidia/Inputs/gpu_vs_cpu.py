@@ -1,0 +1,79 @@
+"""gpu_vs_cpu.py SPEC KERNEL SIZES TARGET WORK [--fix=D=64] [--set=x=1]: builds KERNEL of
+SPEC for TARGET (tmixc build), makes random inputs from its manifest (floats rounded to
+bf16; `doc` as sorted document ids, other integer tensors as lengths in 1..M), runs the
+CPU path (tmixc run --outputs) and the GPU (tmix-cuda-run) on them, and prints
+PASS/FAIL with ||gpu - cpu|| / ||cpu|| per output (tolerance 1e-2). Tools from PATH."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+
+def manifest_of(path):
+    args, results, sizes = [], [], []
+    for line in open(path):
+        words = line.split("#")[0].split()
+        if not words:
+            continue
+        if words[0] == "sizes":
+            sizes = words[1:]
+        elif words[0] in ("arg", "result"):
+            param = {"name": words[1], "tensor": words[2] == "tensor", "dtype": words[3],
+                     "dims": [w for w in words[4:] if not w.startswith("default=")]}
+            (args if words[0] == "arg" else results).append(param)
+    return args, results, sizes
+
+
+def main():
+    spec, kernel, sizes_text, target, work = sys.argv[1:6]
+    extra = sys.argv[6:]
+    fix = [e[len("--fix="):] for e in extra if e.startswith("--fix=")]
+    sets = [e for e in extra if e.startswith("--set=")]
+    sizes = dict(kv.split("=") for kv in sizes_text.split(","))
+    sizes = {k: int(v) for k, v in sizes.items()}
+    art, inputs, cpu, gpu = (os.path.join(work, d) for d in ("art", "in", "cpu", "gpu"))
+    for d in (inputs, cpu, gpu):
+        os.makedirs(d, exist_ok=True)
+    build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
+    if fix:
+        build.append("--sizes=" + ",".join(fix))
+    subprocess.run(build, check=True)
+    manifest = os.path.join(art, f"{kernel}.{target}.manifest")
+    args, results, _ = manifest_of(manifest)
+    rng = np.random.default_rng(7)
+    for arg in args:
+        if not arg["tensor"]:
+            continue
+        shape = [int(d) if d.isdigit() else sizes[d] for d in arg["dims"]]
+        if arg["dtype"] in ("i32", "i64"):
+            if arg["name"] == "doc":
+                value = np.sort(rng.integers(0, 4, size=shape), axis=-1)
+            else:
+                value = rng.integers(1, sizes.get("M", sizes.get("N", 1)) + 1, size=shape)
+            value = value.astype(np.int32)
+        else:
+            x = rng.standard_normal(shape).astype(np.float32)
+            value = (x.view(np.uint32) & 0xFFFF0000).view(np.float32)
+        np.save(os.path.join(inputs, arg["name"] + ".npy"), value)
+    subprocess.run(["tmixc", "run", spec, f"--kernel={kernel}", f"--sizes={sizes_text}",
+                    f"--inputs={inputs}", f"--outputs={cpu}"] + sets, check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["tmix-cuda-run", manifest, f"--inputs={inputs}", f"--outputs={gpu}"]
+                   + sets, check=True)
+    worst, report = 0.0, []
+    for result in results:
+        e = np.load(os.path.join(cpu, result["name"] + ".npy")).astype(np.float64)
+        a = np.load(os.path.join(gpu, result["name"] + ".npy")).astype(np.float64)
+        finite = np.isfinite(e)
+        if a.shape != e.shape or not np.array_equal(finite, np.isfinite(a)):
+            err = float("inf")
+        else:
+            err = np.linalg.norm(a[finite] - e[finite]) / max(np.linalg.norm(e[finite]), 1e-30)
+        worst = max(worst, err)
+        report.append(f"{result['name']}={err:.3e}")
+    print(("PASS " if worst < 1e-2 else "FAIL ") + kernel + " " + " ".join(report))
+
+
+if __name__ == "__main__":
+    main()

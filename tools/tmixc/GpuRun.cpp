@@ -1,0 +1,52 @@
+//===- GpuRun.cpp - `tmixc run --target=sm_80|sm_90a` ---------------------===//
+
+#include "tools/tmixc/GpuRun.h"
+
+#include "codegen/nvidia/NvidiaCompiler.h"
+#include "runtime/cuda/CudaLauncher.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace {
+std::string writeFile(const std::string &path, llvm::StringRef contents) {
+  std::error_code error;
+  llvm::raw_fd_ostream out(path, error);
+  if (error)
+    return "cannot write '" + path + "': " + error.message();
+  out << contents;
+  return {};
+}
+} // namespace
+
+std::string tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bindings,
+                           std::vector<rt::HostTensor> &outputs) {
+  // Every bound size may fix a head dim; only head dims are used as such.
+  std::vector<std::string> specialize;
+  for (const auto &[symbol, value] : bindings.sizes)
+    specialize.push_back(symbol + "=" + std::to_string(value));
+  OwningOpRef<ModuleOp> module = ModuleOp::create(spec->getLoc());
+  module->getBody()->push_back(spec->clone());
+  FailureOr<nvidia::GpuKernels> kernels = nvidia::compileToPtx(*module, target, specialize);
+  if (failed(kernels))
+    return "cannot generate PTX (see above)";
+
+  llvm::SmallString<128> dir;
+  if (std::error_code error = llvm::sys::fs::createUniqueDirectory("tmix-run", dir))
+    return "cannot create a temporary directory: " + error.message();
+  rt::GpuManifest manifest = kernels->kernels.front();
+  manifest.ptxFile = "kernel.ptx";
+  std::string manifestPath = (dir + "/kernel.manifest").str();
+  std::string error = writeFile((dir + "/kernel.ptx").str(), kernels->ptx);
+  if (error.empty())
+    error = writeFile(manifestPath, rt::writeGpuManifest(manifest));
+  if (error.empty())
+    error = rt::launchOnCuda(manifestPath, bindings, outputs);
+  llvm::sys::fs::remove_directories(dir);
+  return error;
+}
