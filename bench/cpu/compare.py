@@ -31,7 +31,7 @@ except ImportError:  # the table then has no PyTorch columns
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPEC = os.path.join(ROOT, "bench", "cpu", "attention_variants.tmix")
-TMIXC = os.path.join(ROOT, "build", "bin", "tmixc")
+TMIXC = os.environ.get("TMIXC", os.path.join(ROOT, "build", "bin", "tmixc"))
 B, H, WINDOW, DOCS = 1, 8, 256, 8
 VARIANTS = ["dense", "causal", "window", "documents"]
 
