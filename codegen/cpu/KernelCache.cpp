@@ -21,7 +21,8 @@ std::string KernelCache::keyOf(mlir::Operation *specOp,
   specOp->print(os, mlir::OpPrintingFlags().useLocalScope());
   os << "\ntarget=" << llvm::sys::getProcessTriple() << "/" << llvm::sys::getHostCPUName()
      << "\nschedule=" << schedule.blockM << "," << schedule.blockN << ","
-     << schedule.recurrenceForm << "," << schedule.chunk;
+     << schedule.recurrenceForm << "," << schedule.chunk << ","
+     << schedule.chunkedMinSteps;
   std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(text));
   return llvm::toHex(digest, /*LowerCase=*/true);
 }

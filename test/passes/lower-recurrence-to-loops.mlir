@@ -1,9 +1,10 @@
 // RUN: tmix-opt %s --tmix-lower-recurrence-to-loops | FileCheck %s --implicit-check-not=tmix.recurrence --implicit-check-not=tmix.step --implicit-check-not=tmix.map
 
-// Gated linear attention with an initial and a final state: one program per (b, h),
-// the state initialised from h0, a buffer per vector/matrix value, the diagonal gate
-// broadcast over the rows, the output stored per step, the state written back after
-// the outputs, and the final state copied out.
+// Step by step (recurrence_form = "recurrent"; without a schedule the chunked form is
+// the default). Gated linear attention with an initial and a final state: one program
+// per (b, h), the state initialised from h0, a buffer per vector/matrix value, the
+// diagonal gate broadcast over the rows, the output stored per step, the state written
+// back after the outputs, and the final state copied out.
 // CHECK-LABEL: func.func @gla(
 // CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1]]
 // CHECK: %[[STATE:.*]] = memref.alloc({{.*}}) : memref<?x?xf32>
@@ -19,7 +20,8 @@
 tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, H, T, K], bf16>,
                      %v: !tmix.tensor<[B, H, T, V], bf16>, %g: !tmix.tensor<[B, H, T, K], f32>,
                      %h0: !tmix.tensor<[B, H, K, V], f32>)
-    -> (o: !tmix.tensor<[B, H, T, V], bf16>, ht: !tmix.tensor<[B, H, K, V], f32>) time "T" {
+    -> (o: !tmix.tensor<[B, H, T, V], bf16>, ht: !tmix.tensor<[B, H, K, V], f32>) time "T"
+    attributes {tmix.schedule = {recurrence_form = "recurrent"}} {
   tmix.state "S" : !tmix.tensor<[K, V], f32> init %h0 : !tmix.tensor<[B, H, K, V], f32>
   tmix.step {
   ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):

@@ -43,7 +43,7 @@ const char *const kUsage =
     "[--target=cpu] [--seed=N]\n"
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
     "[--schedule=block_m=16,block_n=64]\n"
-    "             [--schedule=chunked|recurrent|auto[,chunk=64]]\n"
+    "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR\n";
 
 int fail(const llvm::Twine &message) {
