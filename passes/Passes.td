@@ -124,4 +124,14 @@ def TestPrintRecurrenceClasses : Pass<"tmix-test-print-recurrence-classes",
   }];
 }
 
+def TestPrintChunkForms : Pass<"tmix-test-print-chunk-forms", "::mlir::ModuleOp"> {
+  let summary = "print the chunk form of every recurrent state as remarks";
+  let description = [{
+    Test hook of the chunk form analysis (ChunkForm.h): one remark per `tmix.state`,
+    the factors of its gate (`exp(row)`, `scalar`, `1/scalar`, ...), its rank-one terms
+    with their factors, a delta rule's strength and the number of readouts
+    (`state 'S': gate exp(row); term 1; 1 readout`), or `no chunk form`.
+  }];
+}
+
 #endif // TMIX_PASSES_TD
