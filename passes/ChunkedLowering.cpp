@@ -8,13 +8,13 @@
 //
 // Ratios of gates are exp of differences of cumulative logs, never exp(-LG) alone,
 // which overflows for decays near 0. Signs (gates that may be negative) are folded
-// into the staged queries and keys: SG_i q_i, SG_s k_s.
+// into the staged queries and keys: SG_i q_i, SG_s k_s. A delta rule is the same
+// with pseudo-values w_s in place of v_s, solved for first (solveDelta).
 //
 // Phases per chunk: (1) the step ops the chunk needs (gates, keys, values, queries),
-// staged as rows of chunk buffers; (2) readouts and the state update, as loops whose
-// innermost dimension is contiguous (V for the row updates, K for the scores) so
-// LLVM vectorises them; (3) the rest of the step, step by step, with the readouts
-// read from the chunk buffers.
+// staged as rows of chunk buffers; (2) the delta rule's solve, the readouts and the
+// state update, mostly as row combinations in vector FMAs (VectorRows.h); (3) the
+// rest of the step, step by step, with the readouts read from the chunk buffers.
 //
 //===----------------------------------------------------------------------===//
 

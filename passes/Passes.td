@@ -68,12 +68,13 @@ def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::Mod
     matvec, dot and sum become loops.
 
     Step by step, the program runs the step region for t = 0 .. T-1. Chunked (the
-    schedule's `recurrence_form`, `chunk`), the matrix states of class scalar_decay or
-    diagonal_decay whose update is a gated copy plus rank-one terms read out as q @ S
-    (ChunkForm.h) advance a chunk at a time: per chunk an intra-chunk quadratic part
-    with decays from differences of cumulative log gates, and one state update at the
-    chunk's end; the rest of the step still runs step by step. Under `auto` both forms
-    are emitted behind a branch on T >= `chunked_min_steps`.
+    schedule's `recurrence_form`, `chunk`), the matrix states with a chunk form
+    (ChunkForm.h: a gated copy plus rank-one terms, or a (gated) delta rule, read out
+    as q @ S) advance a chunk at a time: per chunk an intra-chunk quadratic part with
+    decays from differences of cumulative log gates (the delta rule's pseudo-values
+    first, by a triangular solve: its WY form), and one state update at the chunk's
+    end; the rest of the step still runs step by step. Under `auto` both forms are
+    emitted behind a branch on T >= `chunked_min_steps` (none when it is 1).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
