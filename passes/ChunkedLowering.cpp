@@ -35,7 +35,9 @@ namespace {
 struct StateChunk {
   const ChunkForm *form;
   Value kSize, vSize, gateSize; // gateSize: K for a row gate, 1 for a scalar gate
-  Value logGate, sign;          // [C, gateSize]: cumulative log and sign of Γ
+  // [C, gateSize]: the cumulative log of Γ as hi + lo (a float-float pair, so that the
+  // difference of two large cumulative logs keeps its low bits), and the sign of Γ.
+  Value logGate, logGateLow, sign;
   SmallVector<Value> keys, values;     // per term: [C, K], [C, V]
   // Per term, [K, C]: the keys transposed (scalar gate), or the keys decayed to the
   // row before the current sub-chunk, transposed (row gate).
@@ -79,6 +81,17 @@ private:
   }
   void store(Value value, Value buffer, ValueRange indices) {
     memref::StoreOp::create(b, value, buffer, indices);
+  }
+  /// log Γ_row at gate index g.
+  Value logOf(const StateChunk &chunk, Value row, Value g) {
+    return add(load(chunk.logGate, {row, g}), load(chunk.logGateLow, {row, g}));
+  }
+  /// log(Γ_to / Γ_from) = (hi_to - hi_from) + (lo_to - lo_from): the high parts of
+  /// nearby rows subtract exactly, so a small ratio after large decays stays exact.
+  Value logRatio(const StateChunk &chunk, Value to, Value from, Value g) {
+    Value high = sub(load(chunk.logGate, {to, g}), load(chunk.logGate, {from, g}));
+    Value low = sub(load(chunk.logGateLow, {to, g}), load(chunk.logGateLow, {from, g}));
+    return arith::AddFOp::create(b, high, low);
   }
   /// The log-gate row index: k for a row gate, 0 for a scalar one.
   Value gateIndex(const StateChunk &chunk, Value k) {
@@ -174,6 +187,7 @@ void ChunkedLowering::allocate() {
     chunk.vSize = kb.dimValue(stateType.getDims()[1]);
     chunk.gateSize = form.hasRowGate() ? chunk.kSize : kb.index(1);
     chunk.logGate = alloc(chunk.gateSize);
+    chunk.logGateLow = alloc(chunk.gateSize);
     if (form.needsSign())
       chunk.sign = alloc(chunk.gateSize);
     size_t numTerms = form.delta ? 1 : form.terms.size();
@@ -234,9 +248,20 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
     }
     // maximumf: a NaN or -inf log (a zero gate) becomes the floor too.
     log = arith::MaxNumFOp::create(b, log, kb.f32(kLogDecayFloor));
-    Value before = load(chunk.logGate, {previous, g});
-    store(add(arith::SelectOp::create(b, first, kb.f32(0.0), before), log), chunk.logGate,
-          {row, g});
+    // The running sum in f64, stored as hi = f32(sum), lo = f32(sum - hi).
+    Type f64 = b.getF64Type();
+    auto wide = [&](Value x) { return Value(arith::ExtFOp::create(b, f64, x)); };
+    auto narrow = [&](Value x) {
+      return Value(arith::TruncFOp::create(b, b.getF32Type(), x));
+    };
+    Value before = arith::AddFOp::create(b, wide(load(chunk.logGate, {previous, g})),
+                                         wide(load(chunk.logGateLow, {previous, g})));
+    Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+    Value sum = arith::AddFOp::create(
+        b, arith::SelectOp::create(b, first, zero64, before).getResult(), wide(log));
+    Value high = narrow(sum);
+    store(high, chunk.logGate, {row, g});
+    store(narrow(arith::SubFOp::create(b, sum, wide(high))), chunk.logGateLow, {row, g});
     if (chunk.sign) {
       Value signBefore = load(chunk.sign, {previous, g});
       store(mul(arith::SelectOp::create(b, first, kb.f32(1.0), signBefore), sign),
@@ -315,7 +340,7 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
   auto weightAt = [&](Value s) { return load(chunk.weights, s); };
   forRange(length, [&](Value i) {
     Value strength = load(chunk.strengths, i);
-    Value logI = load(chunk.logGate, {i, zero});
+    Value logI = logOf(chunk, i, zero);
     // ---- w_i = b_i v_i - b_i Γ_i S0^T k_i ----
     Value startWeight = arith::NegFOp::create(b, mul(strength, exp(logI)));
     combineRows(
@@ -327,7 +352,7 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
         kb, chunk.scores, zero, i, Value(), [&](Value k) { return load(keys, {i, k}); },
         chunk.keysByColumn[0], chunk.kSize);
     forRange(i, [&](Value s) {
-      Value decay = exp(sub(logI, load(chunk.logGate, {s, zero})));
+      Value decay = exp(logRatio(chunk, i, s, zero));
       Value weight = mul(mul(strength, decay), load(chunk.scores, {zero, s}));
       store(arith::NegFOp::create(b, weight), chunk.weights, s);
     });
@@ -359,9 +384,8 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
       [&] {
         Value reference = arith::SubIOp::create(b, i, one);
         forRange(chunk.kSize, [&](Value k) {
-          Value logReference = load(chunk.logGate, {reference, k});
           forRange(i, [&](Value s) {
-            Value decay = exp(sub(logReference, load(chunk.logGate, {s, k})));
+            Value decay = exp(logRatio(chunk, reference, s, k));
             store(mul(load(keys, {s, k}), decay), decayedKeys, {k, s});
           });
         });
@@ -371,7 +395,7 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
   // ---- keys before the sub-chunk: q_i decayed from the reference row ----
   Value reference = arith::SubIOp::create(b, arith::MaxUIOp::create(b, base, one), one);
   forRange(chunk.kSize, [&](Value k) {
-    Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {reference, k})));
+    Value decay = exp(logRatio(chunk, i, reference, k));
     store(mul(load(queries, {i, k}), decay), chunk.weights, k);
   });
   combineRows(
@@ -380,7 +404,7 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
   // ---- keys of i's own sub-chunk, an exp per element ----
   kb.loop(base, through, one, {}, [&](Value s, ValueRange) {
     Value score = sumRange(chunk.kSize, [&](Value k) {
-      Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {s, k})));
+      Value decay = exp(logRatio(chunk, i, s, k));
       return mul(mul(load(queries, {i, k}), load(keys, {s, k})), decay);
     });
     store(score, chunk.scores, {zero, s});
@@ -396,7 +420,7 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
   forRange(length, [&](Value i) {
     // ---- the chunk's start state ----
     forRange(chunk.kSize, [&](Value k) {
-      Value decay = exp(load(chunk.logGate, {i, gateIndex(chunk, k)}));
+      Value decay = exp(logOf(chunk, i, gateIndex(chunk, k)));
       store(mul(load(queries, {i, k}), decay), chunk.weights, k);
     });
     auto weightAt = [&](Value s) { return load(chunk.weights, s); };
@@ -420,7 +444,7 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
                   chunk.keysByColumn[term], chunk.kSize);
       forRange(through, [&](Value s) {
         Value decay =
-            exp(sub(load(chunk.logGate, {i, zero}), load(chunk.logGate, {s, zero})));
+            exp(logRatio(chunk, i, s, zero));
         store(mul(load(chunk.scores, {zero, s}), decay), chunk.weights, s);
       });
       combineRows(kb, out, i, chunk.vSize, kb.f32(1.0), weightAt, chunk.values[term],
@@ -435,16 +459,15 @@ void ChunkedLowering::update(StateChunk &chunk, Value length) {
   Value last = arith::SubIOp::create(b, length, kb.index(1));
   forRange(chunk.kSize, [&](Value k) {
     Value g = gateIndex(chunk, k);
-    Value logLast = load(chunk.logGate, {last, g});
     Value signLast = chunk.sign ? load(chunk.sign, {last, g}) : Value();
-    Value decay = exp(logLast);
+    Value decay = exp(logOf(chunk, last, g));
     if (signLast)
       decay = mul(decay, signLast);
     for (size_t term = 0; term < chunk.keys.size(); ++term) {
       Value keys = chunk.keys[term];
       forRange(length, [&](Value s) {
         Value weight =
-            mul(load(keys, {s, k}), exp(sub(logLast, load(chunk.logGate, {s, g}))));
+            mul(load(keys, {s, k}), exp(logRatio(chunk, last, s, g)));
         if (signLast)
           weight = mul(weight, signLast);
         store(weight, chunk.weights, s);
@@ -496,7 +519,7 @@ void ChunkedLowering::lower() {
     return SmallVector<Value>{};
   });
   for (StateChunk &state : chunks) {
-    SmallVector<Value> buffers{state.logGate, state.weights};
+    SmallVector<Value> buffers{state.logGate, state.logGateLow, state.weights};
     if (state.scores)
       buffers.push_back(state.scores);
     if (state.strengths)

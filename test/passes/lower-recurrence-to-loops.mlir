@@ -53,21 +53,29 @@ tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, 
 
 // The chunked form (schedule recurrence_form = "chunked", chunk = 16), a row gate
 // given as exp(g): chunk buffers of 16 rows, a loop over chunks, the log gate staged
-// as g itself (no exp, no log) clamped from below and summed over the chunk, the
-// start state's readout and the intra-chunk values as vector FMAs, the intra-chunk
-// decays as exp of differences of cumulative logs, then the state update.
+// as g itself (no exp, no log) clamped from below and summed over the chunk in f64
+// (kept as an f32 hi + lo pair), the start state's readout and the intra-chunk values
+// as vector FMAs, the intra-chunk decays as exp of differences of cumulative logs,
+// then the state update.
 // CHECK-LABEL: func.func @gla_chunked(
 // CHECK-NOT: scf.if
 // CHECK: %[[LOGGATE:.*]] = memref.alloc(%c16{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK: %[[LOGLOW:.*]] = memref.alloc(%c16{{.*}}, %{{.*}}) : memref<?x?xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16
 // CHECK-NOT: math.log
 // CHECK: arith.maxnumf %{{.*}}, %{{.*}} : f32
+// CHECK: arith.addf {{.*}} : f64
 // CHECK: memref.store {{.*}}, %[[LOGGATE]]
+// CHECK: memref.store {{.*}}, %[[LOGLOW]]
 // CHECK: math.exp
 // CHECK: vector.fma {{.*}} : vector<16xf32>
 // CHECK: %[[LOG_I:.*]] = memref.load %[[LOGGATE]]
 // CHECK: %[[LOG_S:.*]] = memref.load %[[LOGGATE]]
-// CHECK: %[[DIFF:.*]] = arith.subf %[[LOG_I]], %[[LOG_S]] : f32
+// CHECK: %[[HIGH:.*]] = arith.subf %[[LOG_I]], %[[LOG_S]] : f32
+// CHECK: %[[LOW_I:.*]] = memref.load %[[LOGLOW]]
+// CHECK: %[[LOW_S:.*]] = memref.load %[[LOGLOW]]
+// CHECK: %[[LOW:.*]] = arith.subf %[[LOW_I]], %[[LOW_S]] : f32
+// CHECK: %[[DIFF:.*]] = arith.addf %[[HIGH]], %[[LOW]] : f32
 // CHECK: math.exp %[[DIFF]] : f32
 // CHECK: vector.fma {{.*}} : vector<16xf32>
 // CHECK: vector.maskedstore
