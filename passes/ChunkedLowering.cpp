@@ -38,11 +38,12 @@ struct StateChunk {
   // [C, gateSize]: the cumulative log of Γ as hi + lo (a float-float pair, so that the
   // difference of two large cumulative logs keeps its low bits), and the sign of Γ.
   Value logGate, logGateLow, sign;
-  SmallVector<Value> keys, values;     // per term: [C, K], [C, V]
-  // Per term, [K, C]: the keys transposed (scalar gate), or the keys decayed to the
-  // row before the current sub-chunk, transposed (row gate).
+  SmallVector<Value> keys, values; // per term: [C, K], [C, V]
+  // Per term: [K, C], the keys transposed (scalar gate), or [C, K], the keys decayed
+  // to the row before the current sub-chunk (row gate).
   SmallVector<Value> keysByColumn;
-  Value scores; // [1, C]: the intra-chunk scores of one row
+  Value decayedKeys; // [C, K]: one term's keys decayed to the chunk's end
+  Value scores;      // [1, C]: the intra-chunk scores of one row
   SmallVector<Value> queries, outputs; // per readout: [C, K], [C, V]
   Value weights;                       // [max(C, K)]: the weights of one row sum
   Value strengths;                     // delta rule: [C], b_i
@@ -67,9 +68,8 @@ private:
 
   // Arithmetic with the flags that let LLVM vectorise and contract.
   Value add(Value x, Value y) {
-    return arith::AddFOp::create(b, x, y,
-                                 arith::FastMathFlags::reassoc |
-                                     arith::FastMathFlags::contract);
+    return arith::AddFOp::create(
+        b, x, y, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
   }
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
   Value mul(Value x, Value y) {
@@ -173,16 +173,20 @@ void ChunkedLowering::collectOps() {
 
 void ChunkedLowering::allocate() {
   Value rows = kb.index(chunkSize);
+  auto type =
+      MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
+  // [C, cols], one row per step; [rowsOf, C], one column per step.
   auto alloc = [&](Value cols) {
-    auto type = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                                b.getF32Type());
     return Value(memref::AllocOp::create(b, type, ValueRange{rows, cols}));
+  };
+  auto allocTransposed = [&](Value rowsOf) {
+    return Value(memref::AllocOp::create(b, type, ValueRange{rowsOf, rows}));
   };
   for (const ChunkForm &form : forms) {
     StateChunk chunk;
     chunk.form = &form;
-    auto stateType = cast<SpecTensorType>(
-        steps.stepBody().getArgument(1 + form.stateIndex).getType());
+    auto stateType =
+        cast<SpecTensorType>(steps.stepBody().getArgument(1 + form.stateIndex).getType());
     chunk.kSize = kb.dimValue(stateType.getDims()[0]);
     chunk.vSize = kb.dimValue(stateType.getDims()[1]);
     chunk.gateSize = form.hasRowGate() ? chunk.kSize : kb.index(1);
@@ -194,13 +198,11 @@ void ChunkedLowering::allocate() {
     for (size_t term = 0; term < numTerms; ++term) {
       chunk.keys.push_back(alloc(chunk.kSize));
       chunk.values.push_back(alloc(chunk.vSize));
-      chunk.keysByColumn.push_back(memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
-          ValueRange{chunk.kSize, rows}));
+      chunk.keysByColumn.push_back(form.hasRowGate() ? alloc(chunk.kSize)
+                                                     : allocTransposed(chunk.kSize));
     }
-    chunk.scores = memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
-          ValueRange{kb.index(1), rows});
+    chunk.decayedKeys = alloc(chunk.kSize);
+    chunk.scores = allocTransposed(kb.index(1));
     for (size_t r = 0; r < form.readouts.size(); ++r) {
       chunk.queries.push_back(alloc(chunk.kSize));
       chunk.outputs.push_back(alloc(chunk.vSize));
@@ -345,11 +347,16 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
     Value startWeight = arith::NegFOp::create(b, mul(strength, exp(logI)));
     combineRows(
         kb, pseudo, i, chunk.vSize, kb.f32(1.0),
-        [&](Value k) { return mul(startWeight, load(keys, {i, k})); }, state,
-        chunk.kSize);
+        [&](Value k) {
+          return mul(startWeight, load(keys, {i, k}));
+        },
+        state, chunk.kSize);
     // ---- w_i -= b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s ----
     combineRows(
-        kb, chunk.scores, zero, i, Value(), [&](Value k) { return load(keys, {i, k}); },
+        kb, chunk.scores, zero, i, Value(),
+        [&](Value k) {
+          return load(keys, {i, k});
+        },
         chunk.keysByColumn[0], chunk.kSize);
     forRange(i, [&](Value s) {
       Value decay = exp(logRatio(chunk, i, s, zero));
@@ -366,8 +373,8 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
 ///   exp(LG_i - LG_s) = exp(LG_i - LG_r) exp(LG_r - LG_s),   s <= r < i,
 /// both factors products of gates over steps, so neither overflows for decays <= 1
 /// (a factor that underflows means the product does too), and the scores of those keys
-/// are one row combination of the decayed keys' columns. Keys of i's own sub-chunk
-/// take the exp per element.
+/// are plain dot products with the decayed keys. Keys of i's own sub-chunk take the
+/// exp per element.
 void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value queries,
                                     Value i) {
   Value keys = chunk.keys[term], decayedKeys = chunk.keysByColumn[term];
@@ -383,10 +390,10 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
       entering, {},
       [&] {
         Value reference = arith::SubIOp::create(b, i, one);
-        forRange(chunk.kSize, [&](Value k) {
-          forRange(i, [&](Value s) {
+        forRange(i, [&](Value s) {
+          forRange(chunk.kSize, [&](Value k) {
             Value decay = exp(logRatio(chunk, reference, s, k));
-            store(mul(load(keys, {s, k}), decay), decayedKeys, {k, s});
+            store(mul(load(keys, {s, k}), decay), decayedKeys, {s, k});
           });
         });
         return SmallVector<Value>{};
@@ -398,9 +405,12 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
     Value decay = exp(logRatio(chunk, i, reference, k));
     store(mul(load(queries, {i, k}), decay), chunk.weights, k);
   });
-  combineRows(
-      kb, chunk.scores, zero, base, Value(), [&](Value k) { return load(chunk.weights, k); },
-      decayedKeys, chunk.kSize);
+  forRange(base, [&](Value s) {
+    Value score = sumRange(chunk.kSize, [&](Value k) {
+      return mul(load(chunk.weights, k), load(decayedKeys, {s, k}));
+    });
+    store(score, chunk.scores, {zero, s});
+  });
   // ---- keys of i's own sub-chunk, an exp per element ----
   kb.loop(base, through, one, {}, [&](Value s, ValueRange) {
     Value score = sumRange(chunk.kSize, [&](Value k) {
@@ -434,8 +444,10 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
         rowGateScores(chunk, term, queries, i);
         combineRows(
             kb, out, i, chunk.vSize, kb.f32(1.0),
-            [&](Value s) { return load(chunk.scores, {zero, s}); }, chunk.values[term],
-            through);
+            [&](Value s) {
+              return load(chunk.scores, {zero, s});
+            },
+            chunk.values[term], through);
         continue;
       }
       // q_i · k_s for every s <= i at once, a row combination of the keys' columns.
@@ -443,8 +455,7 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
       combineRows(kb, chunk.scores, zero, through, Value(), queryAt,
                   chunk.keysByColumn[term], chunk.kSize);
       forRange(through, [&](Value s) {
-        Value decay =
-            exp(logRatio(chunk, i, s, zero));
+        Value decay = exp(logRatio(chunk, i, s, zero));
         store(mul(load(chunk.scores, {zero, s}), decay), chunk.weights, s);
       });
       combineRows(kb, out, i, chunk.vSize, kb.f32(1.0), weightAt, chunk.values[term],
@@ -457,26 +468,36 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
 void ChunkedLowering::update(StateChunk &chunk, Value length) {
   Value state = steps.stateBuffer(chunk.form->stateIndex);
   Value last = arith::SubIOp::create(b, length, kb.index(1));
-  forRange(chunk.kSize, [&](Value k) {
-    Value g = gateIndex(chunk, k);
-    Value signLast = chunk.sign ? load(chunk.sign, {last, g}) : Value();
-    Value decay = exp(logOf(chunk, last, g));
-    if (signLast)
-      decay = mul(decay, signLast);
-    for (size_t term = 0; term < chunk.keys.size(); ++term) {
-      Value keys = chunk.keys[term];
-      forRange(length, [&](Value s) {
-        Value weight =
-            mul(load(keys, {s, k}), exp(logRatio(chunk, last, s, g)));
-        if (signLast)
-          weight = mul(weight, signLast);
-        store(weight, chunk.weights, s);
+  for (size_t term = 0; term < chunk.keys.size(); ++term) {
+    // ---- the keys decayed to the chunk's end, row by row (contiguous in k) ----
+    Value keys = chunk.keys[term];
+    forRange(length, [&](Value s) {
+      forRange(chunk.kSize, [&](Value k) {
+        Value g = gateIndex(chunk, k);
+        Value weight = mul(load(keys, {s, k}), exp(logRatio(chunk, last, s, g)));
+        if (chunk.sign)
+          weight = mul(weight, load(chunk.sign, {last, g}));
+        store(weight, chunk.decayedKeys, {s, k});
       });
+    });
+    // ---- each row of S: decayed (first term), plus the decayed keys' outer products
+    // ----
+    forRange(chunk.kSize, [&](Value k) {
+      Value scale = kb.f32(1.0);
+      if (term == 0) {
+        Value g = gateIndex(chunk, k);
+        scale = exp(logOf(chunk, last, g));
+        if (chunk.sign)
+          scale = mul(scale, load(chunk.sign, {last, g}));
+      }
       combineRows(
-          kb, state, k, chunk.vSize, term == 0 ? decay : kb.f32(1.0),
-          [&](Value s) { return load(chunk.weights, s); }, chunk.values[term], length);
-    }
-  });
+          kb, state, k, chunk.vSize, scale,
+          [&](Value s) {
+            return load(chunk.decayedKeys, {s, k});
+          },
+          chunk.values[term], length);
+    });
+  }
 }
 
 void ChunkedLowering::lower() {
@@ -514,12 +535,14 @@ void ChunkedLowering::lower() {
         }
       steps.lowerOps([&](Operation *op) { return stepOps.contains(op); });
       steps.storeOutputs();
-      steps.writeBackStates([&](unsigned index) { return !chunkedStates.contains(index); });
+      steps.writeBackStates(
+          [&](unsigned index) { return !chunkedStates.contains(index); });
     });
     return SmallVector<Value>{};
   });
   for (StateChunk &state : chunks) {
-    SmallVector<Value> buffers{state.logGate, state.logGateLow, state.weights};
+    SmallVector<Value> buffers{state.logGate, state.logGateLow, state.weights,
+                               state.decayedKeys};
     if (state.scores)
       buffers.push_back(state.scores);
     if (state.strengths)
