@@ -45,7 +45,8 @@ std::optional<MapArith> getMapArith(MapOp map) {
     return std::nullopt;
   Operation &inner = body.front();
   auto yield = dyn_cast<YieldOp>(body.getTerminator());
-  if (!yield || yield->getNumOperands() != 1 || yield->getOperand(0) != inner.getResult(0))
+  if (!yield || yield->getNumOperands() != 1 ||
+      yield->getOperand(0) != inner.getResult(0))
     return std::nullopt;
   MapArith result;
   if (isa<arith::AddFOp>(inner))
@@ -210,8 +211,7 @@ private:
     }
     auto outer = term.getDefiningOp<OuterOp>();
     auto difference = outer ? outer.getRhs().getDefiningOp<MapOp>() : MapOp();
-    std::optional<MapArith> arith =
-        difference ? getMapArith(difference) : std::nullopt;
+    std::optional<MapArith> arith = difference ? getMapArith(difference) : std::nullopt;
     if (!outer || outer.getResult().getType() != stateType ||
         !independent(outer.getLhs()) || !arith || arith->kind != Arith::Sub)
       return false;

@@ -8,13 +8,13 @@
 //
 // Ratios of gates are exp of differences of cumulative logs, never exp(-LG) alone,
 // which overflows for decays near 0. Signs (gates that may be negative) are folded
-// into the staged queries and keys: SG_i q_i, SG_s k_s.
+// into the staged queries and keys: SG_i q_i, SG_s k_s. A delta rule is the same
+// with pseudo-values w_s in place of v_s, solved for first (solveDelta).
 //
 // Phases per chunk: (1) the step ops the chunk needs (gates, keys, values, queries),
-// staged as rows of chunk buffers; (2) readouts and the state update, as loops whose
-// innermost dimension is contiguous (V for the row updates, K for the scores) so
-// LLVM vectorises them; (3) the rest of the step, step by step, with the readouts
-// read from the chunk buffers.
+// staged as rows of chunk buffers; (2) the delta rule's solve, the readouts and the
+// state update, mostly as row combinations in vector FMAs (VectorRows.h); (3) the
+// rest of the step, step by step, with the readouts read from the chunk buffers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,12 +35,15 @@ namespace {
 struct StateChunk {
   const ChunkForm *form;
   Value kSize, vSize, gateSize; // gateSize: K for a row gate, 1 for a scalar gate
-  Value logGate, sign;          // [C, gateSize]: cumulative log and sign of Γ
-  SmallVector<Value> keys, values;     // per term: [C, K], [C, V]
-  // Per term, [K, C]: the keys transposed (scalar gate), or the keys decayed to the
-  // row before the current sub-chunk, transposed (row gate).
+  // [C, gateSize]: the cumulative log of Γ as hi + lo (a float-float pair, so that the
+  // difference of two large cumulative logs keeps its low bits), and the sign of Γ.
+  Value logGate, logGateLow, sign;
+  SmallVector<Value> keys, values; // per term: [C, K], [C, V]
+  // Per term: [K, C], the keys transposed (scalar gate), or [C, K], the keys decayed
+  // to the row before the current sub-chunk (row gate).
   SmallVector<Value> keysByColumn;
-  Value scores; // [1, C]: the intra-chunk scores of one row
+  Value decayedKeys; // [C, K]: one term's keys decayed to the chunk's end
+  Value scores;      // [1, C]: the intra-chunk scores of one row
   SmallVector<Value> queries, outputs; // per readout: [C, K], [C, V]
   Value weights;                       // [max(C, K)]: the weights of one row sum
   Value strengths;                     // delta rule: [C], b_i
@@ -65,9 +68,8 @@ private:
 
   // Arithmetic with the flags that let LLVM vectorise and contract.
   Value add(Value x, Value y) {
-    return arith::AddFOp::create(b, x, y,
-                                 arith::FastMathFlags::reassoc |
-                                     arith::FastMathFlags::contract);
+    return arith::AddFOp::create(
+        b, x, y, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
   }
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
   Value mul(Value x, Value y) {
@@ -79,6 +81,17 @@ private:
   }
   void store(Value value, Value buffer, ValueRange indices) {
     memref::StoreOp::create(b, value, buffer, indices);
+  }
+  /// log Γ_row at gate index g.
+  Value logOf(const StateChunk &chunk, Value row, Value g) {
+    return add(load(chunk.logGate, {row, g}), load(chunk.logGateLow, {row, g}));
+  }
+  /// log(Γ_to / Γ_from) = (hi_to - hi_from) + (lo_to - lo_from): the high parts of
+  /// nearby rows subtract exactly, so a small ratio after large decays stays exact.
+  Value logRatio(const StateChunk &chunk, Value to, Value from, Value g) {
+    Value high = sub(load(chunk.logGate, {to, g}), load(chunk.logGate, {from, g}));
+    Value low = sub(load(chunk.logGateLow, {to, g}), load(chunk.logGateLow, {from, g}));
+    return arith::AddFOp::create(b, high, low);
   }
   /// The log-gate row index: k for a row gate, 0 for a scalar one.
   Value gateIndex(const StateChunk &chunk, Value k) {
@@ -160,33 +173,36 @@ void ChunkedLowering::collectOps() {
 
 void ChunkedLowering::allocate() {
   Value rows = kb.index(chunkSize);
+  auto type =
+      MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
+  // [C, cols], one row per step; [rowsOf, C], one column per step.
   auto alloc = [&](Value cols) {
-    auto type = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                                b.getF32Type());
     return Value(memref::AllocOp::create(b, type, ValueRange{rows, cols}));
+  };
+  auto allocTransposed = [&](Value rowsOf) {
+    return Value(memref::AllocOp::create(b, type, ValueRange{rowsOf, rows}));
   };
   for (const ChunkForm &form : forms) {
     StateChunk chunk;
     chunk.form = &form;
-    auto stateType = cast<SpecTensorType>(
-        steps.stepBody().getArgument(1 + form.stateIndex).getType());
+    auto stateType =
+        cast<SpecTensorType>(steps.stepBody().getArgument(1 + form.stateIndex).getType());
     chunk.kSize = kb.dimValue(stateType.getDims()[0]);
     chunk.vSize = kb.dimValue(stateType.getDims()[1]);
     chunk.gateSize = form.hasRowGate() ? chunk.kSize : kb.index(1);
     chunk.logGate = alloc(chunk.gateSize);
+    chunk.logGateLow = alloc(chunk.gateSize);
     if (form.needsSign())
       chunk.sign = alloc(chunk.gateSize);
     size_t numTerms = form.delta ? 1 : form.terms.size();
     for (size_t term = 0; term < numTerms; ++term) {
       chunk.keys.push_back(alloc(chunk.kSize));
       chunk.values.push_back(alloc(chunk.vSize));
-      chunk.keysByColumn.push_back(memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
-          ValueRange{chunk.kSize, rows}));
+      chunk.keysByColumn.push_back(form.hasRowGate() ? alloc(chunk.kSize)
+                                                     : allocTransposed(chunk.kSize));
     }
-    chunk.scores = memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type()),
-          ValueRange{kb.index(1), rows});
+    chunk.decayedKeys = alloc(chunk.kSize);
+    chunk.scores = allocTransposed(kb.index(1));
     for (size_t r = 0; r < form.readouts.size(); ++r) {
       chunk.queries.push_back(alloc(chunk.kSize));
       chunk.outputs.push_back(alloc(chunk.vSize));
@@ -234,9 +250,20 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
     }
     // maximumf: a NaN or -inf log (a zero gate) becomes the floor too.
     log = arith::MaxNumFOp::create(b, log, kb.f32(kLogDecayFloor));
-    Value before = load(chunk.logGate, {previous, g});
-    store(add(arith::SelectOp::create(b, first, kb.f32(0.0), before), log), chunk.logGate,
-          {row, g});
+    // The running sum in f64, stored as hi = f32(sum), lo = f32(sum - hi).
+    Type f64 = b.getF64Type();
+    auto wide = [&](Value x) { return Value(arith::ExtFOp::create(b, f64, x)); };
+    auto narrow = [&](Value x) {
+      return Value(arith::TruncFOp::create(b, b.getF32Type(), x));
+    };
+    Value before = arith::AddFOp::create(b, wide(load(chunk.logGate, {previous, g})),
+                                         wide(load(chunk.logGateLow, {previous, g})));
+    Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+    Value sum = arith::AddFOp::create(
+        b, arith::SelectOp::create(b, first, zero64, before).getResult(), wide(log));
+    Value high = narrow(sum);
+    store(high, chunk.logGate, {row, g});
+    store(narrow(arith::SubFOp::create(b, sum, wide(high))), chunk.logGateLow, {row, g});
     if (chunk.sign) {
       Value signBefore = load(chunk.sign, {previous, g});
       store(mul(arith::SelectOp::create(b, first, kb.f32(1.0), signBefore), sign),
@@ -315,19 +342,24 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
   auto weightAt = [&](Value s) { return load(chunk.weights, s); };
   forRange(length, [&](Value i) {
     Value strength = load(chunk.strengths, i);
-    Value logI = load(chunk.logGate, {i, zero});
+    Value logI = logOf(chunk, i, zero);
     // ---- w_i = b_i v_i - b_i Γ_i S0^T k_i ----
     Value startWeight = arith::NegFOp::create(b, mul(strength, exp(logI)));
     combineRows(
         kb, pseudo, i, chunk.vSize, kb.f32(1.0),
-        [&](Value k) { return mul(startWeight, load(keys, {i, k})); }, state,
-        chunk.kSize);
+        [&](Value k) {
+          return mul(startWeight, load(keys, {i, k}));
+        },
+        state, chunk.kSize);
     // ---- w_i -= b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s ----
     combineRows(
-        kb, chunk.scores, zero, i, Value(), [&](Value k) { return load(keys, {i, k}); },
+        kb, chunk.scores, zero, i, Value(),
+        [&](Value k) {
+          return load(keys, {i, k});
+        },
         chunk.keysByColumn[0], chunk.kSize);
     forRange(i, [&](Value s) {
-      Value decay = exp(sub(logI, load(chunk.logGate, {s, zero})));
+      Value decay = exp(logRatio(chunk, i, s, zero));
       Value weight = mul(mul(strength, decay), load(chunk.scores, {zero, s}));
       store(arith::NegFOp::create(b, weight), chunk.weights, s);
     });
@@ -341,8 +373,8 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
 ///   exp(LG_i - LG_s) = exp(LG_i - LG_r) exp(LG_r - LG_s),   s <= r < i,
 /// both factors products of gates over steps, so neither overflows for decays <= 1
 /// (a factor that underflows means the product does too), and the scores of those keys
-/// are one row combination of the decayed keys' columns. Keys of i's own sub-chunk
-/// take the exp per element.
+/// are plain dot products with the decayed keys. Keys of i's own sub-chunk take the
+/// exp per element.
 void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value queries,
                                     Value i) {
   Value keys = chunk.keys[term], decayedKeys = chunk.keysByColumn[term];
@@ -358,11 +390,10 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
       entering, {},
       [&] {
         Value reference = arith::SubIOp::create(b, i, one);
-        forRange(chunk.kSize, [&](Value k) {
-          Value logReference = load(chunk.logGate, {reference, k});
-          forRange(i, [&](Value s) {
-            Value decay = exp(sub(logReference, load(chunk.logGate, {s, k})));
-            store(mul(load(keys, {s, k}), decay), decayedKeys, {k, s});
+        forRange(i, [&](Value s) {
+          forRange(chunk.kSize, [&](Value k) {
+            Value decay = exp(logRatio(chunk, reference, s, k));
+            store(mul(load(keys, {s, k}), decay), decayedKeys, {s, k});
           });
         });
         return SmallVector<Value>{};
@@ -371,16 +402,19 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
   // ---- keys before the sub-chunk: q_i decayed from the reference row ----
   Value reference = arith::SubIOp::create(b, arith::MaxUIOp::create(b, base, one), one);
   forRange(chunk.kSize, [&](Value k) {
-    Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {reference, k})));
+    Value decay = exp(logRatio(chunk, i, reference, k));
     store(mul(load(queries, {i, k}), decay), chunk.weights, k);
   });
-  combineRows(
-      kb, chunk.scores, zero, base, Value(), [&](Value k) { return load(chunk.weights, k); },
-      decayedKeys, chunk.kSize);
+  forRange(base, [&](Value s) {
+    Value score = sumRange(chunk.kSize, [&](Value k) {
+      return mul(load(chunk.weights, k), load(decayedKeys, {s, k}));
+    });
+    store(score, chunk.scores, {zero, s});
+  });
   // ---- keys of i's own sub-chunk, an exp per element ----
   kb.loop(base, through, one, {}, [&](Value s, ValueRange) {
     Value score = sumRange(chunk.kSize, [&](Value k) {
-      Value decay = exp(sub(load(chunk.logGate, {i, k}), load(chunk.logGate, {s, k})));
+      Value decay = exp(logRatio(chunk, i, s, k));
       return mul(mul(load(queries, {i, k}), load(keys, {s, k})), decay);
     });
     store(score, chunk.scores, {zero, s});
@@ -396,7 +430,7 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
   forRange(length, [&](Value i) {
     // ---- the chunk's start state ----
     forRange(chunk.kSize, [&](Value k) {
-      Value decay = exp(load(chunk.logGate, {i, gateIndex(chunk, k)}));
+      Value decay = exp(logOf(chunk, i, gateIndex(chunk, k)));
       store(mul(load(queries, {i, k}), decay), chunk.weights, k);
     });
     auto weightAt = [&](Value s) { return load(chunk.weights, s); };
@@ -410,8 +444,10 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
         rowGateScores(chunk, term, queries, i);
         combineRows(
             kb, out, i, chunk.vSize, kb.f32(1.0),
-            [&](Value s) { return load(chunk.scores, {zero, s}); }, chunk.values[term],
-            through);
+            [&](Value s) {
+              return load(chunk.scores, {zero, s});
+            },
+            chunk.values[term], through);
         continue;
       }
       // q_i · k_s for every s <= i at once, a row combination of the keys' columns.
@@ -419,8 +455,7 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
       combineRows(kb, chunk.scores, zero, through, Value(), queryAt,
                   chunk.keysByColumn[term], chunk.kSize);
       forRange(through, [&](Value s) {
-        Value decay =
-            exp(sub(load(chunk.logGate, {i, zero}), load(chunk.logGate, {s, zero})));
+        Value decay = exp(logRatio(chunk, i, s, zero));
         store(mul(load(chunk.scores, {zero, s}), decay), chunk.weights, s);
       });
       combineRows(kb, out, i, chunk.vSize, kb.f32(1.0), weightAt, chunk.values[term],
@@ -433,27 +468,36 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
 void ChunkedLowering::update(StateChunk &chunk, Value length) {
   Value state = steps.stateBuffer(chunk.form->stateIndex);
   Value last = arith::SubIOp::create(b, length, kb.index(1));
-  forRange(chunk.kSize, [&](Value k) {
-    Value g = gateIndex(chunk, k);
-    Value logLast = load(chunk.logGate, {last, g});
-    Value signLast = chunk.sign ? load(chunk.sign, {last, g}) : Value();
-    Value decay = exp(logLast);
-    if (signLast)
-      decay = mul(decay, signLast);
-    for (size_t term = 0; term < chunk.keys.size(); ++term) {
-      Value keys = chunk.keys[term];
-      forRange(length, [&](Value s) {
-        Value weight =
-            mul(load(keys, {s, k}), exp(sub(logLast, load(chunk.logGate, {s, g}))));
-        if (signLast)
-          weight = mul(weight, signLast);
-        store(weight, chunk.weights, s);
+  for (size_t term = 0; term < chunk.keys.size(); ++term) {
+    // ---- the keys decayed to the chunk's end, row by row (contiguous in k) ----
+    Value keys = chunk.keys[term];
+    forRange(length, [&](Value s) {
+      forRange(chunk.kSize, [&](Value k) {
+        Value g = gateIndex(chunk, k);
+        Value weight = mul(load(keys, {s, k}), exp(logRatio(chunk, last, s, g)));
+        if (chunk.sign)
+          weight = mul(weight, load(chunk.sign, {last, g}));
+        store(weight, chunk.decayedKeys, {s, k});
       });
+    });
+    // ---- each row of S: decayed (first term), plus the decayed keys' outer products
+    // ----
+    forRange(chunk.kSize, [&](Value k) {
+      Value scale = kb.f32(1.0);
+      if (term == 0) {
+        Value g = gateIndex(chunk, k);
+        scale = exp(logOf(chunk, last, g));
+        if (chunk.sign)
+          scale = mul(scale, load(chunk.sign, {last, g}));
+      }
       combineRows(
-          kb, state, k, chunk.vSize, term == 0 ? decay : kb.f32(1.0),
-          [&](Value s) { return load(chunk.weights, s); }, chunk.values[term], length);
-    }
-  });
+          kb, state, k, chunk.vSize, scale,
+          [&](Value s) {
+            return load(chunk.decayedKeys, {s, k});
+          },
+          chunk.values[term], length);
+    });
+  }
 }
 
 void ChunkedLowering::lower() {
@@ -491,12 +535,14 @@ void ChunkedLowering::lower() {
         }
       steps.lowerOps([&](Operation *op) { return stepOps.contains(op); });
       steps.storeOutputs();
-      steps.writeBackStates([&](unsigned index) { return !chunkedStates.contains(index); });
+      steps.writeBackStates(
+          [&](unsigned index) { return !chunkedStates.contains(index); });
     });
     return SmallVector<Value>{};
   });
   for (StateChunk &state : chunks) {
-    SmallVector<Value> buffers{state.logGate, state.weights};
+    SmallVector<Value> buffers{state.logGate, state.logGateLow, state.weights,
+                               state.decayedKeys};
     if (state.scores)
       buffers.push_back(state.scores);
     if (state.strengths)

@@ -4,7 +4,9 @@
 // (StepLowering.h), or chunk-parallel for the matrix states with a chunk form
 // (ChunkedLowering.h). The schedule's `recurrence_form` chooses: `recurrent`,
 // `chunked`, or `auto`, a run-time branch on the number of steps T: chunked when
-// T >= `chunked_min_steps`, else step by step (decode and short prompts).
+// T >= `chunked_min_steps`, else step by step (decode and short prompts). With
+// chunked_min_steps = 1 (the CPU default: chunked measured faster at every T, T = 1
+// included) there is no branch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,12 +73,12 @@ void lowerRecurrence(RecurrenceOp op) {
     lowerChunked(steps, forms, chunkSize);
     return SmallVector<Value>{};
   };
+  int64_t minSteps = scheduleInt(op, "chunked_min_steps", 1);
   if (forms.empty()) {
     recurrent();
-  } else if (form == "chunked") {
+  } else if (form == "chunked" || minSteps <= 1) {
     chunked();
   } else {
-    int64_t minSteps = scheduleInt(op, "chunked_min_steps", chunkSize);
     Value longEnough = arith::CmpIOp::create(kb.builder(), arith::CmpIPredicate::uge,
                                              steps.numSteps(), kb.index(minSteps));
     kb.ifElse(longEnough, {}, chunked, recurrent);

@@ -36,8 +36,9 @@ def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
            "recurrence form: auto, chunked or recurrent">,
     Option<"chunk", "chunk", "int64_t", /*default=*/"64",
            "steps per chunk of a chunked recurrence">,
-    Option<"chunkedMinSteps", "chunked-min-steps", "int64_t", /*default=*/"64",
-           "under recurrence-form=auto, the chunked form from this many steps">,
+    Option<"chunkedMinSteps", "chunked-min-steps", "int64_t", /*default=*/"1",
+           "under recurrence-form=auto, the chunked form from this many steps (1: "
+           "always; on the CPU the chunked form is measured faster at every T)">,
   ];
 }
 
@@ -107,12 +108,13 @@ def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::Mod
     matvec, dot and sum become loops.
 
     Step by step, the program runs the step region for t = 0 .. T-1. Chunked (the
-    schedule's `recurrence_form`, `chunk`), the matrix states of class scalar_decay or
-    diagonal_decay whose update is a gated copy plus rank-one terms read out as q @ S
-    (ChunkForm.h) advance a chunk at a time: per chunk an intra-chunk quadratic part
-    with decays from differences of cumulative log gates, and one state update at the
-    chunk's end; the rest of the step still runs step by step. Under `auto` both forms
-    are emitted behind a branch on T >= `chunked_min_steps`.
+    schedule's `recurrence_form`, `chunk`), the matrix states with a chunk form
+    (ChunkForm.h: a gated copy plus rank-one terms, or a (gated) delta rule, read out
+    as q @ S) advance a chunk at a time: per chunk an intra-chunk quadratic part with
+    decays from differences of cumulative log gates (the delta rule's pseudo-values
+    first, by a triangular solve: its WY form), and one state update at the chunk's
+    end; the rest of the step still runs step by step. Under `auto` both forms are
+    emitted behind a branch on T >= `chunked_min_steps` (none when it is 1).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
@@ -160,6 +162,16 @@ def TestPrintRecurrenceClasses : Pass<"tmix-test-print-recurrence-classes",
   let description = [{
     Test hook of the recurrence class analysis: one remark per `tmix.state`,
     `state 'S': scalar_decay`.
+  }];
+}
+
+def TestPrintChunkForms : Pass<"tmix-test-print-chunk-forms", "::mlir::ModuleOp"> {
+  let summary = "print the chunk form of every recurrent state as remarks";
+  let description = [{
+    Test hook of the chunk form analysis (ChunkForm.h): one remark per `tmix.state`,
+    the factors of its gate (`exp(row)`, `scalar`, `1/scalar`, ...), its rank-one terms
+    with their factors, a delta rule's strength and the number of readouts
+    (`state 'S': gate exp(row); term 1; 1 readout`), or `no chunk form`.
   }];
 }
 

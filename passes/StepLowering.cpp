@@ -25,7 +25,7 @@ Value StepLowering::allocate(ArrayRef<Attribute> dims) {
 }
 
 void StepLowering::forEach(ArrayRef<Attribute> dims,
-                                 function_ref<void(ValueRange)> body) {
+                           function_ref<void(ValueRange)> body) {
   SmallVector<Value> indices;
   std::function<void(size_t)> nest = [&](size_t level) {
     if (level == dims.size())
@@ -42,7 +42,7 @@ void StepLowering::forEach(ArrayRef<Attribute> dims,
 }
 
 SmallVector<Value> StepLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
-                                                    ValueRange inner) {
+                                              ValueRange inner) {
   // The verifier guarantees the layout: parallel dims (a subset, in order), the time
   // dim when read at a step, then the per-step dims.
   SmallVector<Value> indices;
@@ -64,7 +64,7 @@ SmallVector<Value> StepLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
 }
 
 Value StepLowering::element(Value value, ArrayRef<Attribute> resultDims,
-                                  ValueRange indices) {
+                            ValueRange indices) {
   ImplicitLocOpBuilder &b = kb->builder();
   auto type = dyn_cast<SpecTensorType>(value.getType());
   if (!type)

@@ -55,8 +55,8 @@ void mlir::tmix::combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value l
           return next;
         });
     for (int64_t part = 0; part < kRowVectors; ++part)
-      vector::MaskedStoreOp::create(b, dst, ValueRange{dstRow, columns[part]}, masks[part],
-                                    sums[part]);
+      vector::MaskedStoreOp::create(b, dst, ValueRange{dstRow, columns[part]},
+                                    masks[part], sums[part]);
     return SmallVector<Value>{};
   });
 }

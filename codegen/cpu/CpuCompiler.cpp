@@ -57,10 +57,10 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
     scheduleOptions.vectorRegisters = schedule.vectorRegisters;
   if (!schedule.recurrenceForm.empty())
     scheduleOptions.recurrenceForm = schedule.recurrenceForm;
-  if (schedule.chunk > 0) {
+  if (schedule.chunk > 0)
     scheduleOptions.chunk = schedule.chunk;
-    scheduleOptions.chunkedMinSteps = schedule.chunk;
-  }
+  if (schedule.chunkedMinSteps > 0)
+    scheduleOptions.chunkedMinSteps = schedule.chunkedMinSteps;
   pm.addPass(mlir::tmix::createSchedule(scheduleOptions));
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());

@@ -31,6 +31,7 @@ struct ScheduleOverride {
   int64_t vectorRegisters = 0;
   std::string recurrenceForm; // "auto", "chunked" or "recurrent"
   int64_t chunk = 0;          // steps per chunk of a chunked recurrence
+  int64_t chunkedMinSteps = 0; // under "auto", the chunked form from this many steps
 };
 
 struct CompiledKernel {

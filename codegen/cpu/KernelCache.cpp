@@ -22,7 +22,8 @@ std::string KernelCache::keyOf(mlir::Operation *specOp,
   os << "\ntarget=" << llvm::sys::getProcessTriple() << "/" << llvm::sys::getHostCPUName()
      << "\nschedule=" << schedule.blockM << "," << schedule.blockN << ","
      << schedule.lanes << "," << schedule.vectorRegisters << ","
-     << schedule.recurrenceForm << "," << schedule.chunk;
+     << schedule.recurrenceForm << "," << schedule.chunk << ","
+     << schedule.chunkedMinSteps;
   std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(text));
   return llvm::toHex(digest, /*LowerCase=*/true);
 }

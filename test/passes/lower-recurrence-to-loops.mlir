@@ -1,9 +1,10 @@
 // RUN: tmix-opt %s --tmix-lower-recurrence-to-loops | FileCheck %s --implicit-check-not=tmix.recurrence --implicit-check-not=tmix.step --implicit-check-not=tmix.map
 
-// Gated linear attention with an initial and a final state: one program per (b, h),
-// the state initialised from h0, a buffer per vector/matrix value, the diagonal gate
-// broadcast over the rows, the output stored per step, the state written back after
-// the outputs, and the final state copied out.
+// Step by step (recurrence_form = "recurrent"; without a schedule the chunked form is
+// the default). Gated linear attention with an initial and a final state: one program
+// per (b, h), the state initialised from h0, a buffer per vector/matrix value, the
+// diagonal gate broadcast over the rows, the output stored per step, the state written
+// back after the outputs, and the final state copied out.
 // CHECK-LABEL: func.func @gla(
 // CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1]]
 // CHECK: %[[STATE:.*]] = memref.alloc({{.*}}) : memref<?x?xf32>
@@ -19,7 +20,8 @@
 tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, H, T, K], bf16>,
                      %v: !tmix.tensor<[B, H, T, V], bf16>, %g: !tmix.tensor<[B, H, T, K], f32>,
                      %h0: !tmix.tensor<[B, H, K, V], f32>)
-    -> (o: !tmix.tensor<[B, H, T, V], bf16>, ht: !tmix.tensor<[B, H, K, V], f32>) time "T" {
+    -> (o: !tmix.tensor<[B, H, T, V], bf16>, ht: !tmix.tensor<[B, H, K, V], f32>) time "T"
+    attributes {tmix.schedule = {recurrence_form = "recurrent"}} {
   tmix.state "S" : !tmix.tensor<[K, V], f32> init %h0 : !tmix.tensor<[B, H, K, V], f32>
   tmix.step {
   ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
@@ -51,21 +53,29 @@ tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, 
 
 // The chunked form (schedule recurrence_form = "chunked", chunk = 16), a row gate
 // given as exp(g): chunk buffers of 16 rows, a loop over chunks, the log gate staged
-// as g itself (no exp, no log) clamped from below and summed over the chunk, the
-// start state's readout and the intra-chunk values as vector FMAs, the intra-chunk
-// decays as exp of differences of cumulative logs, then the state update.
+// as g itself (no exp, no log) clamped from below and summed over the chunk in f64
+// (kept as an f32 hi + lo pair), the start state's readout and the intra-chunk values
+// as vector FMAs, the intra-chunk decays as exp of differences of cumulative logs,
+// then the state update.
 // CHECK-LABEL: func.func @gla_chunked(
 // CHECK-NOT: scf.if
 // CHECK: %[[LOGGATE:.*]] = memref.alloc(%c16{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK: %[[LOGLOW:.*]] = memref.alloc(%c16{{.*}}, %{{.*}}) : memref<?x?xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16
 // CHECK-NOT: math.log
 // CHECK: arith.maxnumf %{{.*}}, %{{.*}} : f32
+// CHECK: arith.addf {{.*}} : f64
 // CHECK: memref.store {{.*}}, %[[LOGGATE]]
+// CHECK: memref.store {{.*}}, %[[LOGLOW]]
 // CHECK: math.exp
 // CHECK: vector.fma {{.*}} : vector<16xf32>
 // CHECK: %[[LOG_I:.*]] = memref.load %[[LOGGATE]]
 // CHECK: %[[LOG_S:.*]] = memref.load %[[LOGGATE]]
-// CHECK: %[[DIFF:.*]] = arith.subf %[[LOG_I]], %[[LOG_S]] : f32
+// CHECK: %[[HIGH:.*]] = arith.subf %[[LOG_I]], %[[LOG_S]] : f32
+// CHECK: %[[LOW_I:.*]] = memref.load %[[LOGLOW]]
+// CHECK: %[[LOW_S:.*]] = memref.load %[[LOGLOW]]
+// CHECK: %[[LOW:.*]] = arith.subf %[[LOW_I]], %[[LOW_S]] : f32
+// CHECK: %[[DIFF:.*]] = arith.addf %[[HIGH]], %[[LOW]] : f32
 // CHECK: math.exp %[[DIFF]] : f32
 // CHECK: vector.fma {{.*}} : vector<16xf32>
 // CHECK: vector.maskedstore

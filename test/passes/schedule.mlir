@@ -31,11 +31,11 @@ tmix.attention @chosen(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B
 // A recurrence: its form (auto: a run-time choice on T), chunk size and the T from
 // which auto takes the chunked form.
 // DEFAULT-LABEL: tmix.recurrence @decay
-// DEFAULT: attributes {tmix.schedule = {chunk = 64 : i64, chunked_min_steps = 64 : i64, recurrence_form = "auto"}}
+// DEFAULT: attributes {tmix.schedule = {chunk = 64 : i64, chunked_min_steps = 1 : i64, recurrence_form = "auto"}}
 // CHUNKED-LABEL: tmix.recurrence @decay
 // CHUNKED: attributes {tmix.schedule = {chunk = 32 : i64, chunked_min_steps = 100 : i64, recurrence_form = "chunked"}}
 // BADFORM: error: unknown recurrence form 'parallel' (expected auto, chunked or recurrent)
-// BADCHUNK: error: chunk sizes must be positive (chunk=0, chunked-min-steps=64)
+// BADCHUNK: error: chunk sizes must be positive (chunk=0, chunked-min-steps=1)
 tmix.recurrence @decay(%k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>)
     -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T" {
   tmix.state "S" : !tmix.tensor<[K, V], f32>

@@ -431,10 +431,12 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
       schedule.vectorRegisters = size;
     else if (key == "chunk")
       schedule.chunk = size;
+    else if (key == "chunked_min_steps")
+      schedule.chunkedMinSteps = size;
     else
       return "unknown --schedule key '" + key +
-             "' (expected block_m, block_n, lanes, vector_registers, chunk, or a form: "
-             "auto, chunked, recurrent)";
+             "' (expected block_m, block_n, lanes, vector_registers, chunk, "
+             "chunked_min_steps, or a form: auto, chunked, recurrent)";
   }
   return {};
 }

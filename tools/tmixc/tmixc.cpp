@@ -45,7 +45,7 @@ const char *const kUsage =
     "[--target=cpu|sm_80|sm_90a] [--seed=N]\n"
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
     "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32]\n"
-    "             [--schedule=chunked|recurrent|auto[,chunk=64]]\n"
+    "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128]\n"
     "  (emit --stage=ptx and build: --sizes fixes size symbols at compile time; the GPU\n"
     "   path needs head dims fixed)\n";
