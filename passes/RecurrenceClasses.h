@@ -5,14 +5,13 @@
 // its block argument to the value the step yields, the update is normalised to
 // S' = A_t(S) + U_t with U_t independent of every state, and classified:
 //
-// | class            | A_t(S)                                   | models | |
-// ---------------- | ---------------------------------------- | ---------------------- |
-// | `scalar_decay`   | a_t * S (a_t = 1: plain accumulation)    | RetNet, Mamba2/SSD | |
-// `diagonal_decay` | g_t ⊙ S, g_t a [K] row gate or a matrix  | GLA, HGRN2, Mamba1     |
-// | `delta`          | (I - b_t k_t k_t^T) S, U_t = k_t u_t^T   | DeltaNet | |
-// `gated_delta`    | (I - b_t k_t k_t^T) (g_t ⊙ S), g_t a scalar or a row gate | Gated
-// DeltaNet, KDA | | `general`        | anything else                            | step by
-// step           |
+//   class            A_t(S)                                      models
+//   scalar_decay     a_t * S (a_t = 1: plain accumulation)       RetNet, Mamba2/SSD
+//   diagonal_decay   g_t ⊙ S, g_t a [K] row gate or a matrix     GLA, HGRN2, Mamba1
+//   delta            (I - b_t k_t k_t^T) S, U_t = k_t u_t^T      DeltaNet
+//   gated_delta      (I - b_t k_t k_t^T) (g_t ⊙ S), g_t a        Gated DeltaNet, KDA
+//                    scalar or a row gate
+//   general          anything else                               step by step
 //
 // The analysis is conservative: what it cannot follow (a nonlinear use of a state, a
 // state read by another state's update, S @ q, a map region of more than one op) is
