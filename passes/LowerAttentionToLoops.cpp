@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
+#include "passes/AttentionStatements.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
@@ -42,8 +43,6 @@ using namespace mlir::tmix;
 
 namespace {
 
-constexpr double kLog2e = 1.4426950408889634;
-constexpr double kLn2 = 0.6931471805599453;
 constexpr int64_t kDefaultBlockM = 32;
 constexpr int64_t kDefaultBlockN = 64;
 constexpr int64_t kDefaultLanes = 16;
@@ -63,11 +62,6 @@ void tagLastOp(ImplicitLocOpBuilder &b, StringRef name, Attribute value) {
 /// R broadcasts fit in the vector registers, with two to spare for LLVM.
 int64_t registerBlock(int64_t groups, int64_t registers) {
   return std::max<int64_t>(1, (registers - 2 - groups) / (groups + 1));
-}
-
-template <typename OpTy> OpTy findStatement(AttentionOp op) {
-  auto range = op.getBodyBlock().getOps<OpTy>();
-  return range.empty() ? OpTy() : *range.begin();
 }
 
 int64_t scheduleValue(AttentionOp op, StringRef key, int64_t fallback) {
@@ -121,6 +115,14 @@ private:
   /// Value columns [first, first + width) of the accumulate micro-kernel.
   void accumulateBlock(Value tile, Value first, int64_t width, Value count,
                        ValueRange alpha);
+
+  /// The register-blocked outer products both micro-kernels are: for x in
+  /// [0, extent), acc[c * G + g] += rows[x, g-th lane vector] * broadcast(element(x, c))
+  /// for the width = inits.size() / G columns c; acc starts at `inits`.
+  SmallVector<Value> outerProducts(Value extent, ValueRange inits, Value rows,
+                                   function_ref<Value(Value x, int64_t c)> element);
+  /// Stores vectors[c * G + g] at buffer[rows[c], g-th lane vector].
+  void storeLanes(ValueRange vectors, Value buffer, ArrayRef<Value> rows);
 
   /// Rotates (RoPE) or copies src[prefix..., pos, :] and hands each element to
   /// `store(d, x)`.
@@ -409,30 +411,14 @@ void AttentionLowering::scoreBlock(Value tile, Value first, int64_t width) {
       keyRows.push_back(arith::MinUIOp::create(
           b, arith::AddIOp::create(b, tile, keys.back()), lastRow));
   }
-  SmallVector<Value> inits(groups * width, splat(0.0));
-  SmallVector<Value> sums =
-      kb->loop(kb->index(0), numD, kb->index(1), inits, [&](Value d, ValueRange acc) {
-        SmallVector<Value> queries;
-        for (int64_t g = 0; g < groups; ++g)
-          queries.push_back(vector::LoadOp::create(b, laneType, qT,
-                                                   ValueRange{d, laneOffset(g)}));
-        SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t jj = 0; jj < width; ++jj) {
-          Value element =
-              kInPlace
-                  ? memref::LoadOp::create(b, k, ValueRange{bIdx, hkIdx, keyRows[jj], d})
-                  : memref::LoadOp::create(b, kTile, ValueRange{keys[jj], d});
-          Value key = vector::BroadcastOp::create(b, laneType, element);
-          for (int64_t g = 0; g < groups; ++g)
-            next[jj * groups + g] =
-                vector::FMAOp::create(b, queries[g], key, next[jj * groups + g]);
-        }
-        return next;
+  SmallVector<Value> sums = outerProducts(
+      numD, SmallVector<Value>(groups * width, splat(0.0)), qT,
+      [&](Value d, int64_t jj) -> Value {
+        if (kInPlace)
+          return memref::LoadOp::create(b, k, ValueRange{bIdx, hkIdx, keyRows[jj], d});
+        return memref::LoadOp::create(b, kTile, ValueRange{keys[jj], d});
       });
-  for (int64_t jj = 0; jj < width; ++jj)
-    for (int64_t g = 0; g < groups; ++g)
-      vector::StoreOp::create(b, sums[jj * groups + g], scoresT,
-                              ValueRange{keys[jj], laneOffset(g)});
+  storeLanes(sums, scoresT, keys);
 }
 
 void AttentionLowering::modifyScores(Value tile, Value count, bool masked) {
@@ -557,30 +543,44 @@ void AttentionLowering::accumulateBlock(Value tile, Value first, int64_t width,
           alpha[g]));
   }
   SmallVector<Value> sums =
-      kb->loop(kb->index(0), count, kb->index(1), inits, [&](Value jj, ValueRange acc) {
-        SmallVector<Value> probabilities;
-        for (int64_t g = 0; g < groups; ++g)
-          probabilities.push_back(vector::LoadOp::create(b, laneType, scoresT,
-                                                         ValueRange{jj, laneOffset(g)}));
-        SmallVector<Value> next(acc.begin(), acc.end());
-        for (int64_t c = 0; c < width; ++c) {
-          Value element =
-              vInPlace ? memref::LoadOp::create(
-                             b, v,
-                             ValueRange{bIdx, hkIdx, arith::AddIOp::create(b, tile, jj),
-                                        columns[c]})
-                       : memref::LoadOp::create(b, vTile, ValueRange{jj, columns[c]});
-          Value value = vector::BroadcastOp::create(b, laneType, element);
-          for (int64_t g = 0; g < groups; ++g)
-            next[c * groups + g] =
-                vector::FMAOp::create(b, probabilities[g], value, next[c * groups + g]);
-        }
-        return next;
+      outerProducts(count, inits, scoresT, [&](Value jj, int64_t c) -> Value {
+        if (vInPlace)
+          return memref::LoadOp::create(
+              b, v,
+              ValueRange{bIdx, hkIdx, arith::AddIOp::create(b, tile, jj), columns[c]});
+        return memref::LoadOp::create(b, vTile, ValueRange{jj, columns[c]});
       });
-  for (int64_t c = 0; c < width; ++c)
+  storeLanes(sums, accT, columns);
+}
+
+SmallVector<Value>
+AttentionLowering::outerProducts(Value extent, ValueRange inits, Value rows,
+                                 function_ref<Value(Value x, int64_t c)> element) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  int64_t width = inits.size() / groups;
+  return kb->loop(kb->index(0), extent, kb->index(1), inits, [&](Value x, ValueRange acc) {
+    SmallVector<Value> rowVectors;
     for (int64_t g = 0; g < groups; ++g)
-      vector::StoreOp::create(b, sums[c * groups + g], accT,
-                              ValueRange{columns[c], laneOffset(g)});
+      rowVectors.push_back(
+          vector::LoadOp::create(b, laneType, rows, ValueRange{x, laneOffset(g)}));
+    SmallVector<Value> next(acc.begin(), acc.end());
+    for (int64_t c = 0; c < width; ++c) {
+      Value broadcast = vector::BroadcastOp::create(b, laneType, element(x, c));
+      for (int64_t g = 0; g < groups; ++g)
+        next[c * groups + g] =
+            vector::FMAOp::create(b, rowVectors[g], broadcast, next[c * groups + g]);
+    }
+    return next;
+  });
+}
+
+void AttentionLowering::storeLanes(ValueRange vectors, Value buffer,
+                                   ArrayRef<Value> rows) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  for (auto [c, row] : llvm::enumerate(rows))
+    for (int64_t g = 0; g < groups; ++g)
+      vector::StoreOp::create(b, vectors[c * groups + g], buffer,
+                              ValueRange{row, laneOffset(g)});
 }
 
 Value AttentionLowering::ropeAngle(Value pos, Value p) {

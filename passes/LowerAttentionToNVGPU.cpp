@@ -28,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
+#include "passes/AttentionStatements.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
@@ -50,8 +51,6 @@ using namespace mlir::tmix;
 
 namespace {
 
-constexpr double kLog2e = 1.4426950408889634;
-constexpr double kLn2 = 0.6931471805599453;
 constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarps = 4;
 constexpr int64_t kWarpRows = 16; // the M of mma.m16n8k16
@@ -68,11 +67,6 @@ constexpr int64_t kPipelineStages = 2;
 /// The most dynamic shared memory an sm_80 CTA may opt in to (A100: 163 KiB); a
 /// two-stage pipeline that would need more runs with one stage.
 constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
-
-template <typename OpTy> OpTy findStatement(AttentionOp op) {
-  auto range = op.getBodyBlock().getOps<OpTy>();
-  return range.empty() ? OpTy() : *range.begin();
-}
 
 /// The value of a head dim: a literal, or a size symbol fixed by `specialize`.
 std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
