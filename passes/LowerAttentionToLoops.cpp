@@ -204,21 +204,23 @@ void AttentionLowering::lower() {
     halfD = arith::DivUIOp::create(b, numD, kb->index(2));
   }
 
-  // ---- per-program buffers ----
+  // ---- per-program buffers, on the heap: their sizes grow with the head dims and
+  // the tile sizes, which no thread's stack bounds ----
   int64_t dynamic = ShapedType::kDynamic, width = groups * lanes;
-  qT = memref::AllocaOp::create(b, MemRefType::get({dynamic, width}, f32),
-                                ValueRange{numD});
+  SmallVector<Value> buffers;
+  auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
+    buffers.push_back(memref::AllocOp::create(b, MemRefType::get(shape, f32), sizes));
+    return buffers.back();
+  };
+  qT = allocate({dynamic, width}, numD);
   if (!kInPlace)
-    kTile = memref::AllocaOp::create(b, MemRefType::get({blockN, dynamic}, f32),
-                                     ValueRange{numD});
+    kTile = allocate({blockN, dynamic}, numD);
   if (!vInPlace)
-    vTile = memref::AllocaOp::create(b, MemRefType::get({blockN, dynamic}, f32),
-                                     ValueRange{numDV});
-  scoresT = memref::AllocaOp::create(b, MemRefType::get({blockN, width}, f32));
-  accT = memref::AllocaOp::create(b, MemRefType::get({dynamic, width}, f32),
-                                  ValueRange{numDV});
-  rowMax = memref::AllocaOp::create(b, MemRefType::get({width}, f32));
-  rowSum = memref::AllocaOp::create(b, MemRefType::get({width}, f32));
+    vTile = allocate({blockN, dynamic}, numDV);
+  scoresT = allocate({blockN, width}, {});
+  accT = allocate({dynamic, width}, numDV);
+  rowMax = allocate({width}, {});
+  rowSum = allocate({width}, {});
 
   Value zero = kb->index(0), one = kb->index(1);
   rowBegin = arith::MulIOp::create(b, qTile, kb->index(blockM));
@@ -355,6 +357,8 @@ void AttentionLowering::lower() {
                    ValueRange{bIdx, hIdx, i});
     }
   });
+  for (Value buffer : buffers)
+    memref::DeallocOp::create(b, buffer);
 }
 
 TileClass AttentionLowering::classifyKeys(Value first, Value end) {

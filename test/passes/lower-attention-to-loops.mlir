@@ -15,14 +15,15 @@
 // The default scale 1/sqrt(D) with log2(e) folded in.
 // CHECK: math.sqrt
 // CHECK: arith.constant 1.44269502 : f32
-// Q^T [D, lanes], the (bf16, so staged) K and V tiles, S^T, O^T, m and l.
-// CHECK: %[[QT:.*]] = memref.alloca({{.*}}) : memref<?x16xf32>
-// CHECK: %[[KT:.*]] = memref.alloca({{.*}}) : memref<8x?xf32>
-// CHECK: %[[VT:.*]] = memref.alloca({{.*}}) : memref<8x?xf32>
-// CHECK: %[[ST:.*]] = memref.alloca() : memref<8x16xf32>
-// CHECK: %[[OT:.*]] = memref.alloca({{.*}}) : memref<?x16xf32>
-// CHECK: %[[M:.*]] = memref.alloca() : memref<16xf32>
-// CHECK: %[[L:.*]] = memref.alloca() : memref<16xf32>
+// Q^T [D, lanes], the (bf16, so staged) K and V tiles, S^T, O^T, m and l, on the heap
+// (their sizes grow with the head dims and tiles; no stack bounds them).
+// CHECK: %[[QT:.*]] = memref.alloc({{.*}}) : memref<?x16xf32>
+// CHECK: %[[KT:.*]] = memref.alloc({{.*}}) : memref<8x?xf32>
+// CHECK: %[[VT:.*]] = memref.alloc({{.*}}) : memref<8x?xf32>
+// CHECK: %[[ST:.*]] = memref.alloc() : memref<8x16xf32>
+// CHECK: %[[OT:.*]] = memref.alloc({{.*}}) : memref<?x16xf32>
+// CHECK: %[[M:.*]] = memref.alloc() : memref<16xf32>
+// CHECK: %[[L:.*]] = memref.alloc() : memref<16xf32>
 // The query rows are loaded (bf16 widened) once, transposed into Q^T.
 // CHECK: arith.extf {{.*}} : bf16 to f32
 // CHECK: memref.store {{.*}}, %[[QT]]
@@ -76,6 +77,14 @@
 // CHECK: arith.cmpf oeq
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: math.log2
+// CHECK: memref.dealloc %[[QT]]
+// CHECK: memref.dealloc %[[KT]]
+// CHECK: memref.dealloc %[[VT]]
+// CHECK: memref.dealloc %[[ST]]
+// CHECK: memref.dealloc %[[OT]]
+// CHECK: memref.dealloc %[[M]]
+// CHECK: memref.dealloc %[[L]]
+// CHECK-NEXT: return
 tmix.attention @causal(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, HK, M, 64], bf16>,
                        %v: !tmix.tensor<[B, HK, M, 64], bf16>)
     -> (o: !tmix.tensor<[B, H, N, 64], bf16>, lse: !tmix.tensor<[B, H, N], f32>) {

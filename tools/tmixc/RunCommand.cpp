@@ -423,10 +423,12 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
       schedule.blockM = size;
     else if (key == "block_n")
       schedule.blockN = size;
+    else if (key == "lanes" && size > 64)
+      return "--schedule lanes=" + value + ": at most 64";
     else if (key == "lanes")
       schedule.lanes = size;
-    else if (key == "vector_registers" && size < 4)
-      return "--schedule vector_registers=" + value + ": at least 4";
+    else if (key == "vector_registers" && (size < 4 || size > 256))
+      return "--schedule vector_registers=" + value + ": between 4 and 256";
     else if (key == "vector_registers")
       schedule.vectorRegisters = size;
     else if (key == "chunk")
