@@ -79,11 +79,9 @@ public:
         blockN(scheduleValue(op, "block_n", kDefaultBlockN)),
         lanes(scheduleValue(op, "lanes", kDefaultLanes)),
         groups((blockM + lanes - 1) / lanes),
-        keysPerBlock(std::min(
-            blockN, registerBlock(groups, scheduleValue(op, "vector_registers",
-                                                        kDefaultVectorRegisters)))),
         valueColsPerBlock(registerBlock(
-            groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))) {}
+            groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))),
+        keysPerBlock(std::min(blockN, valueColsPerBlock)) {}
 
   void lower();
 
@@ -132,7 +130,9 @@ private:
   Value ropeAngle(Value pos, Value p);
 
   AttentionOp op;
-  int64_t blockM, blockN, lanes, groups, keysPerBlock, valueColsPerBlock;
+  // One register block serves both micro-kernels: R value columns, and R keys
+  // (fewer if the tile has fewer).
+  int64_t blockM, blockN, lanes, groups, valueColsPerBlock, keysPerBlock;
   // Whether the micro-kernels read K and V in place: f32 tensors (and K unrotated)
   // need no staging copy.
   bool kInPlace = false, vInPlace = false;

@@ -8,6 +8,8 @@
 
 #include "runtime/Bindings.h"
 
+#include <algorithm>
+
 #include <cassert>
 
 using namespace tmix::rt;
@@ -47,6 +49,33 @@ std::string tmix::rt::declaredShapeString(const ParamDecl &decl) {
     text += dim.symbol.empty() ? std::to_string(dim.size) : dim.symbol;
   }
   return text + "]";
+}
+
+static std::string trimmed(const std::string &text) {
+  size_t first = text.find_first_not_of(" \t");
+  if (first == std::string::npos)
+    return {};
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+std::string
+tmix::rt::parseNamePairs(const std::string &text, const std::string &option,
+                         std::vector<std::pair<std::string, std::string>> &pairs) {
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = std::min(text.find(',', begin), text.size());
+    std::string item = text.substr(begin, end - begin);
+    begin = end + 1;
+    if (item.empty())
+      continue;
+    size_t equals = item.find('=');
+    std::string name = trimmed(item.substr(0, equals));
+    std::string value = equals == std::string::npos ? "" : trimmed(item.substr(equals + 1));
+    if (equals == std::string::npos || name.empty() || value.empty())
+      return "bad " + option + " entry '" + item + "' (expected NAME=VALUE)";
+    pairs.emplace_back(std::move(name), std::move(value));
+  }
+  return {};
 }
 
 std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindings) {

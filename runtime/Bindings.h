@@ -54,6 +54,12 @@ struct Bindings {
 /// symbols no tensor binds or to check against. Returns an error message, or empty.
 std::string bindSizes(const SpecSignature &signature, Bindings &bindings);
 
+/// Splits a command-line list "A=1, B=2" (--sizes, --set, --schedule) into trimmed
+/// (name, value) pairs in order; empty items are skipped. Returns an error naming
+/// `option` for an item without a name or a value, or empty.
+std::string parseNamePairs(const std::string &text, const std::string &option,
+                           std::vector<std::pair<std::string, std::string>> &pairs);
+
 /// "[B, HK, M, 128]": a declared shape as written in the spec, for messages.
 std::string declaredShapeString(const ParamDecl &decl);
 

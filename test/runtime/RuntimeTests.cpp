@@ -687,6 +687,19 @@ TEST(Bindings, KVHeadCheckWaitsForBothCounts) {
   EXPECT_EQ(bindings.sizes.count("HK"), 0u);
 }
 
+TEST(Bindings, ParsesNamePairs) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  ASSERT_EQ(parseNamePairs(" B=2,, H = 8 ,window=-1", "--sizes", pairs), "");
+  EXPECT_EQ(pairs, (std::vector<std::pair<std::string, std::string>>{
+                       {"B", "2"}, {"H", "8"}, {"window", "-1"}}));
+  std::vector<std::pair<std::string, std::string>> bad;
+  EXPECT_EQ(parseNamePairs("B=2,window", "--set", bad),
+            "bad --set entry 'window' (expected NAME=VALUE)");
+  EXPECT_EQ(parseNamePairs("=3", "--sizes", bad), "bad --sizes entry '=3' (expected NAME=VALUE)");
+  EXPECT_EQ(parseNamePairs("N= ", "--sizes", bad),
+            "bad --sizes entry 'N= ' (expected NAME=VALUE)");
+}
+
 TEST(Bindings, MissingArguments) {
   Bindings bindings;
   bindings.tensors = {HostTensor(DType::F32, {2, 8, 10, 64})};

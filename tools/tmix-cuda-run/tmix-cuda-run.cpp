@@ -31,20 +31,6 @@ int fail(const std::string &message) {
   return 1;
 }
 
-/// "A=1,B=2" into pairs; returns an error or empty.
-std::string parsePairs(const std::string &text, const char *option,
-                       std::map<std::string, std::string> &pairs) {
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    size_t equals = item.find('=');
-    if (equals == std::string::npos || equals == 0 || equals + 1 == item.size())
-      return std::string(option) + " expects NAME=VALUE, got '" + item + "'";
-    pairs[item.substr(0, equals)] = item.substr(equals + 1);
-  }
-  return {};
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -99,8 +85,8 @@ int main(int argc, char **argv) {
   const SpecSignature &signature = manifest.kernel.signature;
 
   Bindings bindings;
-  std::map<std::string, std::string> pairs;
-  if (std::string error = parsePairs(sizesText, "--sizes", pairs); !error.empty())
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (std::string error = parseNamePairs(sizesText, "--sizes", pairs); !error.empty())
     return fail(error);
   for (const auto &[name, value] : pairs) {
     char *end = nullptr;
@@ -110,9 +96,13 @@ int main(int argc, char **argv) {
     bindings.sizes[name] = size;
   }
   std::map<std::string, std::string> scalars;
-  for (const std::string &set : sets)
-    if (std::string error = parsePairs(set, "--set", scalars); !error.empty())
+  for (const std::string &set : sets) {
+    std::vector<std::pair<std::string, std::string>> setPairs;
+    if (std::string error = parseNamePairs(set, "--set", setPairs); !error.empty())
       return fail(error);
+    for (auto &[name, value] : setPairs)
+      scalars[name] = value;
+  }
   bindings.tensors.resize(signature.args.size());
   bindings.scalars.assign(signature.args.size(), 0.0);
   for (size_t index = 0; index < signature.args.size(); ++index) {

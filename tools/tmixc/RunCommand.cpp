@@ -61,20 +61,6 @@ double errorBound(DType dtype) {
   }
 }
 
-/// Parses "A=1,B=2" into pairs.
-std::string parsePairs(llvm::StringRef text, llvm::StringRef option,
-                       std::vector<std::pair<std::string, std::string>> &out) {
-  llvm::SmallVector<llvm::StringRef> items;
-  text.split(items, ',', -1, /*KeepEmpty=*/false);
-  for (llvm::StringRef item : items) {
-    auto [key, value] = item.split('=');
-    if (!item.contains('=') || key.trim().empty() || value.trim().empty())
-      return ("bad " + option + " entry '" + item + "' (expected NAME=VALUE)").str();
-    out.emplace_back(key.trim().str(), value.trim().str());
-  }
-  return {};
-}
-
 struct Runner {
   Operation *spec = nullptr;
   rt::SpecSignature signature;
@@ -99,7 +85,7 @@ struct Runner {
 std::string Runner::bindSizesFromOption() {
   std::vector<std::pair<std::string, std::string>> pairs;
   if (options.sizes)
-    if (std::string error = parsePairs(*options.sizes, "--sizes", pairs); !error.empty())
+    if (std::string error = rt::parseNamePairs(*options.sizes, "--sizes", pairs); !error.empty())
       return error;
   std::set<std::string> symbols;
   for (const auto &params : {signature.args, signature.results})
@@ -123,7 +109,7 @@ std::string Runner::bindSizesFromOption() {
 std::string Runner::bindScalars() {
   std::vector<std::pair<std::string, std::string>> pairs;
   for (const std::string &set : options.sets)
-    if (std::string error = parsePairs(set, "--set", pairs); !error.empty())
+    if (std::string error = rt::parseNamePairs(set, "--set", pairs); !error.empty())
       return error;
   bindings.scalars.assign(signature.args.size(), 0.0);
   std::vector<bool> given(signature.args.size(), false);
@@ -407,7 +393,7 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
     normalised += word.contains('=') ? word.str() : "form=" + word.str();
   }
   std::vector<std::pair<std::string, std::string>> pairs;
-  if (std::string error = parsePairs(normalised, "--schedule", pairs); !error.empty())
+  if (std::string error = rt::parseNamePairs(normalised, "--schedule", pairs); !error.empty())
     return error;
   for (auto &[key, value] : pairs) {
     if (key == "form") {
