@@ -1,5 +1,6 @@
 """bench/gpu: every tmix GPU kernel carried in artifacts/ on the GPU, then the headline
-timings against PyTorch's SDPA (FlashAttention and cuDNN backends) and FlexAttention.
+timings against PyTorch's SDPA (FlashAttention and cuDNN backends) and FlexAttention,
+and the recurrences' against flash-linear-attention (recurrences.py).
 
 Correctness: each kernel runs on the inputs prepare.sh made (N = 200, M = 233: partial
 tiles, GQA, masks) and is compared with the tmix CPU path's outputs for them (checked
@@ -17,6 +18,7 @@ import os
 import sys
 
 from manifest import parse_manifest
+import recurrences
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOLERANCE = 1e-2
@@ -247,6 +249,9 @@ def main():
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--heads", type=int, default=16)
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--rec-length", type=int, default=8192)
+    parser.add_argument("--rec-batch", type=int, default=4)
+    parser.add_argument("--rec-heads", type=int, default=8)
     args = parser.parse_args()
 
     lib = load_runtime(args.lib)
@@ -300,6 +305,15 @@ def main():
                   f"{ratio} | {row['err']:.2e} |")
     except Exception as error:
         print(f"timing failed: {type(error).__name__}: {error}")
+        failures += 1
+    sys.stdout.flush()
+
+    try:
+        rows = recurrences.headline(kernels, args, time_ms, rel_err)
+        recurrences.print_table(rows)
+        failures += not recurrences.all_pass(rows, TOLERANCE)
+    except Exception as error:
+        print(f"recurrence timing failed: {type(error).__name__}: {error}")
         failures += 1
     return 1 if failures else 0
 

@@ -5,6 +5,9 @@
 #   bench/gpu/artifacts/data/<kernel>/  inputs (*.npy, float32 or int32) and the CPU
 #     path's outputs for them (tmixc run --check: itself checked against the float64
 #     reference), the oracle of the GPU run; sizes.txt holds the sizes used.
+#   bench/gpu/artifacts/wheels/  flash-linear-attention (fla-core, pure Python) from
+#     PyPI, the recurrences' peer, which run.sh installs there (no network on the GPU
+#     machine). Its other needs (torch, triton, einops) are on that machine.
 # Usage: bench/gpu/prepare.sh [build-dir]   (default: build; TARGETS="sm_80 sm_90a" to
 # build both, default sm_90a only: the H200 runs those, and the whole must stay small
 # enough to carry to the GPU machine)
@@ -19,8 +22,8 @@ rm -rf "$out" && mkdir -p "$out/data"
 # Examples whose head dim is a symbol are fixed here.
 declare -A fixed=([alibi_bias]=D=64 [gqa]=D=128 [mqa_decode]=D=128)
 specs=()
-for file in examples/*.tmix bench/gpu/attention_bf16.tmix; do
-  grep -q '^attention' "$file" || continue
+for file in examples/*.tmix bench/gpu/attention_bf16.tmix bench/gpu/recurrences_bf16.tmix; do
+  grep -q '^\(attention\|recurrence\)' "$file" || continue
   specs+=("$file")
 done
 TARGETS=${TARGETS:-sm_90a}
@@ -28,7 +31,13 @@ for target in $TARGETS; do
   for file in "${specs[@]}"; do
     name=$(basename "$file" .tmix)
     sizes=${fixed[$name]:-}
-    "$tmixc" build "$file" --target="$target" -o "$out/$target" ${sizes:+--sizes=$sizes}
+    if grep -q '^attention' "$file"; then
+      "$tmixc" build "$file" --target="$target" -o "$out/$target" ${sizes:+--sizes=$sizes}
+    elif ! log=$("$tmixc" build "$file" --target="$target" -o "$out/$target" \
+                   ${sizes:+--sizes=$sizes} 2>&1); then
+      # A recurrence the GPU path does not chunk says why; the others must build.
+      echo "prepare.sh: $name not built for $target: $log" >&2
+    fi
   done
 done
 
@@ -37,7 +46,7 @@ done
 for file in "${specs[@]}"; do
   for manifest in "$out"/${TARGETS%% *}/*.manifest; do
     kernel=$(sed -n 's/^kernel //p' "$manifest")
-    grep -q "^attention $kernel(" "$file" || continue
+    grep -q "^\(attention\|recurrence\) $kernel(" "$file" || continue
     dir=$out/data/$kernel
     mkdir -p "$dir"
     sizes=$(/usr/bin/python3 bench/gpu/make_inputs.py "$manifest" "$dir")
@@ -46,4 +55,12 @@ for file in "${specs[@]}"; do
       --outputs="$dir/expected" --check | tail -n 1 | sed "s/^/$kernel: /"
   done
 done
+# The recurrences' peer, carried as a wheel (pinned: the version bench.py was written
+# against).
+mkdir -p "$out/wheels"
+if ! /usr/bin/python3 -m pip download --quiet --no-deps --dest "$out/wheels" \
+     fla-core==0.6.0 2>/dev/null && ! python3 -m pip download --quiet --no-deps \
+     --dest "$out/wheels" fla-core==0.6.0; then
+  echo "prepare.sh: could not download fla-core: the recurrences run without their peer" >&2
+fi
 echo "prepare.sh: artifacts in $out ($(du -sh "$out" | cut -f1))"

@@ -4,7 +4,8 @@
 # bench.py checks every kernel of bench/gpu/artifacts (made by prepare.sh on a
 # development machine) and times the headline shapes against SDPA and FlexAttention.
 # Without a GPU it stops with "no CUDA device". Extra arguments go to bench.py
-# (--length=8192 --batch=2 --heads=16 --reps=10).
+# (--length=8192 --batch=2 --heads=16 --reps=10; recurrences: --rec-length=8192
+# --rec-batch=4 --rec-heads=8).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 build=${TMIX_RUNTIME_BUILD:-build-runtime}
@@ -24,4 +25,11 @@ else
 fi
 echo "bench/gpu: runtime built: $lib"
 python=${PYTHON:-python3}
+# flash-linear-attention, carried as a wheel (prepare.sh), installed beside the
+# artifacts: the GPU machine has no network, and its own packages stay untouched.
+wheels=(bench/gpu/artifacts/wheels/*.whl)
+if [ -e "${wheels[0]}" ]; then
+  "$python" -m pip install --quiet --no-index --no-deps --target bench/gpu/artifacts/pydeps \
+    "${wheels[@]}" && export PYTHONPATH=$PWD/bench/gpu/artifacts/pydeps${PYTHONPATH:+:$PYTHONPATH}
+fi
 exec "$python" bench/gpu/bench.py --lib="$lib" "$@"
