@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <unistd.h>
 
@@ -282,14 +283,17 @@ int Runner::check(const std::vector<HostTensor> &outputs) {
   bool pass = true;
   for (auto [index, output] : llvm::enumerate(outputs)) {
     const HostTensor &ref = (*reference)[index];
-    double diff = 0.0, norm = 0.0;
+    double diff = 0.0, norm = 0.0, largest = 0.0;
     bool infinitiesMatch = true;
+    int64_t nonFinite = 0; // outputs that are NaN or infinite where the reference is finite
     for (int64_t e = 0; e < output.numElements(); ++e) {
       double want = ref.get(e), got = output.get(e);
       if (std::isinf(want)) {
         infinitiesMatch &= got == want;
         continue;
       }
+      nonFinite += !std::isfinite(got) && std::isfinite(want);
+      largest = std::max(largest, std::fabs(want));
       diff += (got - want) * (got - want);
       norm += want * want;
     }
@@ -302,6 +306,19 @@ int Runner::check(const std::vector<HostTensor> &outputs) {
     pass &= ok;
     llvm::outs() << "output " << signature.results[index].name << ": rel_err=" << error
                  << " (bound " << bound << ")" << (ok ? "" : " FAIL") << "\n";
+    // Growing states (gates above 1, a delta rule with |beta k k^T| > 2) overflow f32
+    // long before the float64 reference does: say so rather than leave a bare INF.
+    if (nonFinite > 0)
+      llvm::outs() << "note: " << nonFinite << " entries of "
+                   << signature.results[index].name
+                   << " are NaN or infinite where the float64 reference is finite (its "
+                      "largest magnitude is "
+                   << llvm::format("%.3g", largest)
+                   << (largest > std::numeric_limits<float>::max()
+                           ? ", beyond f32's range: the inputs make the computation "
+                             "overflow; give bounded inputs with --inputs=DIR"
+                           : "")
+                   << ")\n";
   }
   llvm::outs() << "max_rel_err=" << worst << "\n" << (pass ? "PASS" : "FAIL") << "\n";
   return pass ? 0 : kExitError;
