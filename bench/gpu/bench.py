@@ -22,6 +22,9 @@ import recurrences
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOLERANCE = 1e-2
+# Where the tensors live: "cuda" on the GPU machine; dry_run.py sets "cpu" to run the
+# whole script without a GPU.
+DEVICE = "cuda"
 
 # Independent float32 references: kernel -> mask(i, j, inputs, scalars) on index grids.
 TORCH_MASKS = {
@@ -139,28 +142,42 @@ def check(kernel, data_dir):
     for a in m["args"]:
         if a["tensor"]:
             inputs[a["name"]] = load_npy(f"{data_dir}/{a['name']}.npy").to(
-                "cuda", torch_dtype(a["dtype"]))
+                DEVICE, torch_dtype(a["dtype"]))
         else:
             scalars[a["name"]] = a["default"] if a["default"] is not None else 0.0
     outputs = {r["name"]: torch.zeros(shape_of(r, sizes), dtype=torch_dtype(r["dtype"]),
-                                      device="cuda") for r in m["results"]}
+                                      device=DEVICE) for r in m["results"]}
     kernel({**inputs, **outputs}, scalars, sizes)
-    torch.cuda.synchronize()
+    synchronize()
     errors = {}
     for r in m["results"]:
-        expected = load_npy(f"{data_dir}/expected/{r['name']}.npy").cuda()
+        expected = load_npy(f"{data_dir}/expected/{r['name']}.npy").to(DEVICE)
         errors[r["name"]] = rel_err(outputs[r["name"]], expected)
     if kernel.name in TORCH_MASKS:
         errors["o_vs_torch"] = rel_err(outputs["o"], torch_reference(kernel, inputs, scalars, sizes))
     return errors
 
 
+def synchronize():
+    import torch
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
 def time_ms(fn, reps):
+    """The median of `reps` timed calls after two warm-up calls: CUDA events on the GPU,
+    the wall clock elsewhere."""
+    import time
     import torch
     for _ in range(2):
         fn()
     times = []
     for _ in range(reps):
+        if DEVICE != "cuda":
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1e3)
+            continue
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
@@ -176,10 +193,10 @@ def headline(kernels, args):
     import torch.nn.functional as F
     B, H, N, D = args.batch, args.heads, args.length, 128
     window = 1024
-    gen = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, generator=gen)
+    gen = torch.Generator(device=DEVICE).manual_seed(0)
+    q, k, v = (torch.randn(B, H, N, D, device=DEVICE, dtype=torch.bfloat16, generator=gen)
                for _ in range(3))
-    docs = torch.sort(torch.randint(0, 8, (1, N), device="cuda", generator=gen), -1).values
+    docs = torch.sort(torch.randint(0, 8, (1, N), device=DEVICE, generator=gen), -1).values
     doc32 = docs.to(torch.int32)
     lengths = torch.bincount(docs[0], minlength=8).double()
     pairs = {"causal_bf16": B * H * N * (N + 1) / 2,
@@ -207,8 +224,8 @@ def headline(kernels, args):
         row["tmix"] = flops / tmix_ms / 1e9
         # Accuracy at full size on two heads, against float32.
         ref_heads = slice(0, 2)
-        i = torch.arange(N, device="cuda")[:, None]
-        j = torch.arange(N, device="cuda")[None, :]
+        i = torch.arange(N, device=DEVICE)[:, None]
+        j = torch.arange(N, device=DEVICE)[None, :]
         keep = masks[name](0, 0, i, j)
         s = (qq[0, ref_heads].float() @ kk[0, ref_heads].float().transpose(-1, -2)) / math.sqrt(D)
         ref = torch.softmax(s.masked_fill(~keep, float("-inf")), -1) @ vv[0, ref_heads].float()
@@ -228,7 +245,7 @@ def headline(kernels, args):
         try:
             from torch.nn.attention.flex_attention import create_block_mask, flex_attention
             flex = torch.compile(flex_attention)
-            block_mask = create_block_mask(masks[name], batch, H, N, N, device="cuda")
+            block_mask = create_block_mask(masks[name], batch, H, N, N, device=DEVICE)
             ms = time_ms(lambda: flex(qq, kk, vv, block_mask=block_mask), args.reps)
             row["flex"] = flops / ms / 1e9
         except Exception as error:
@@ -309,7 +326,7 @@ def main():
     sys.stdout.flush()
 
     try:
-        rows = recurrences.headline(kernels, args, time_ms, rel_err)
+        rows = recurrences.headline(kernels, args, time_ms, rel_err, DEVICE)
         recurrences.print_table(rows)
         failures += not recurrences.all_pass(rows, TOLERANCE)
     except Exception as error:
