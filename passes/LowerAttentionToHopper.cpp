@@ -55,6 +55,7 @@
 
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
+#include "passes/FragmentSoftmax.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
@@ -91,8 +92,7 @@ constexpr int64_t kMmaN = 8;
 constexpr int64_t kBlockN = 64;
 constexpr int64_t kStages = 2;
 constexpr int64_t kMaxHeadDim = 256;
-/// setmaxnreg: 128 * 40 + 256 * 232 = 64512 of the SM's 65536 registers (the producer
-/// evaluates the mask classification of each tile, which 24 registers spill).
+/// setmaxnreg: 128 * 24 + 256 * 240 = 64512 of the SM's 65536 registers.
 constexpr int32_t kProducerRegisters = 24;
 constexpr int32_t kConsumerRegisters = 240;
 /// H100/H200 opt-in dynamic shared memory per CTA (227 KiB).
@@ -173,9 +173,6 @@ private:
   Value toI32(Value index) {
     return arith::IndexCastOp::create(kb->builder(), kb->builder().getI32Type(), index);
   }
-  Value exp2(Value x) { return warp::exp2Approx(kb->builder(), x); }
-  Value log2(Value x) { return warp::log2Approx(kb->builder(), x); }
-  Value groupReduce(Value x, bool isMax) { return warp::quadReduce(kb->builder(), x, isMax); }
   void when(Value cond, function_ref<void()> body) {
     kb->ifElse(
         cond, {},
@@ -213,6 +210,8 @@ private:
   State warpgroupTile(Value tile, Value stage, ValueRange state);
   State computeTile(Value tile, Value stage, ValueRange state, bool masked);
   void epilogue(ValueRange state);
+  /// This consumer thread's rows and the statements, for FragmentSoftmax.h.
+  FragmentRows fragmentRows() const;
 
   AttentionOp op;
   gpu::GPUModuleOp gpuModule;
@@ -268,7 +267,7 @@ LogicalResult HopperAttentionLowering::lower() {
              << dim;
   headDim = *d;
   valueDim = *dv;
-  // Tiles are whole 128-byte TMA boxes: a head dim that is not a multiple of 64 reads
+  // Tiles are whole 64-column TMA boxes: a head dim that is not a multiple of 64 reads
   // zeros past its end (TMA's out-of-range fill), which add nothing to Q K^T, and O's
   // extra columns are not stored.
   qkWidth = llvm::alignTo(headDim, wgmma::kSwizzleElements);
@@ -314,8 +313,10 @@ LogicalResult HopperAttentionLowering::lower() {
   }
   sharedBytes = offset + kTileAlignment; // + the slack of the base's alignment
   if (sharedBytes > kMaxSharedBytesSm90)
-    return op.emitOpError("the sm_90a kernel needs ") << sharedBytes
-           << " bytes of shared memory, more than the 227 KiB of a CTA";
+    return op.emitOpError("the sm_90a kernel needs ")
+           << sharedBytes
+           << " bytes of shared memory (f32 and rotated operands are staged twice), more "
+              "than the 227 KiB of a CTA; use --target=sm_80";
 
   ArrayRef<Attribute> qDims = qType.getDims();
   kb = std::make_unique<KernelBuilder>(
@@ -668,9 +669,6 @@ HopperAttentionLowering::State
 HopperAttentionLowering::computeTile(Value tile, Value stage, ValueRange state,
                                      bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
-  Type f32 = b.getF32Type();
-  auto accType = VectorType::get({2, 2}, f32);
-  const int64_t tilesN = blockN / kMmaN;
   constexpr int64_t kStepsPerRow = wgmma::kSwizzleBytes / (kMmaK * 2); // 4 k16 per row
 
   // ---- S = Q K^T: D / 16 wgmmas m64 n BLOCK_N k16, both operands K-major ----
@@ -692,76 +690,22 @@ HopperAttentionLowering::computeTile(Value tile, Value stage, ValueRange state,
   NVVM::WgmmaGroupSyncAlignedOp::create(b);
   NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
 
-  // ---- score, mask and the tile max, per element: element (nt, r, c) is query row
-  // g + 8r of the warp, key tile + 8 nt + 2t + c ----
-  Value negInf = cst(-INFINITY);
-  Value jBase = add(tile, groupCol2);
-  Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx);
-  Value iI[2] = {kb->toI64(rowPos[0]), kb->toI64(rowPos[1])};
-  SmallVector<Value> scores(tilesN * 4);
-  Value tileMax[2] = {negInf, negInf};
-  for (int64_t nt = 0; nt < tilesN; ++nt)
-    for (int64_t r = 0; r < 2; ++r)
-      for (int64_t c = 0; c < 2; ++c) {
-        Value x = vector::ExtractOp::create(b, s[nt], ArrayRef<int64_t>{r, c});
-        x = arith::MulFOp::create(b, x, scaleLog2);
-        Value j = add(jBase, idx(nt * kMmaN + c));
-        if (scoreOp) {
-          x = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI[r], kb->toI64(j), x})[0];
-          x = arith::MulFOp::create(b, x, cst(kLog2e));
-        }
-        if (masked) {
-          Value keepIt = ult(j, numM);
-          if (maskOp) // past M the mask's tensor reads give 0: never out of bounds
-            keepIt = arith::AndIOp::create(
-                b, keepIt,
-                kb->inlineRegion(maskOp.getBody(), {bI, hI, iI[r], kb->toI64(j)})[0]);
-          x = arith::SelectOp::create(b, keepIt, x, negInf);
-        }
-        scores[nt * 4 + r * 2 + c] = x;
-        tileMax[r] = arith::MaximumFOp::create(b, tileMax[r], x);
-      }
-
-  // ---- online softmax: m_new = max(m, rowmax), alpha = exp2(m - m_new) ----
+  // ---- softmax (FragmentSoftmax.h); P in pairs is one A register each ----
+  SoftmaxTile softmax = softmaxTile(*kb, fragmentRows(), s, tile, {state[0], state[1]},
+                                    {state[2], state[3]}, masked, mmaType);
   State next(state.begin(), state.end());
-  Value alpha[2], mNew[2], anyKept[2];
   for (int r = 0; r < 2; ++r) {
-    Value m = state[r];
-    mNew[r] = arith::MaximumFOp::create(b, m, groupReduce(tileMax[r], /*isMax=*/true));
-    anyKept[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew[r], negInf);
-    alpha[r] = arith::SelectOp::create(
-        b, anyKept[r], exp2(arith::SubFOp::create(b, m, mNew[r])), cst(1.0));
-    next[r] = mNew[r];
+    next[r] = softmax.m[r];
+    next[2 + r] = softmax.l[r];
   }
-  // P = exp2(S - m_new), rounded to the MMA type in pairs (one A register each).
-  Value rowSum[2] = {cst(0.0), cst(0.0)};
-  SmallVector<Value> pWords(tilesN * 2); // (nt, r) -> i32 of two packed elements
-  auto pairType = VectorType::get({2}, f32);
-  for (int64_t nt = 0; nt < tilesN; ++nt)
-    for (int64_t r = 0; r < 2; ++r) {
-      Value pc[2];
-      for (int64_t c = 0; c < 2; ++c) {
-        Value x = scores[nt * 4 + r * 2 + c];
-        pc[c] = arith::SelectOp::create(
-            b, anyKept[r], exp2(arith::SubFOp::create(b, x, mNew[r])), cst(0.0));
-        rowSum[r] = arith::AddFOp::create(b, rowSum[r], pc[c]);
-      }
-      Value pair = vector::FromElementsOp::create(b, pairType, ValueRange{pc[0], pc[1]});
-      pWords[nt * 2 + r] = wgmma::packWord(
-          b, arith::TruncFOp::create(b, VectorType::get({2}, mmaType), pair));
-    }
-  for (int r = 0; r < 2; ++r)
-    next[2 + r] = arith::AddFOp::create(
-        b, arith::MulFOp::create(b, state[2 + r], alpha[r]), rowSum[r]);
+  SmallVector<Value> pWords;
+  for (Value pair : softmax.p)
+    pWords.push_back(wgmma::packWord(b, pair));
 
   // ---- O = alpha O + P V: BLOCK_N / 16 wgmmas m64 n DV k16, A = P from registers
   // (k slice kc: a0..a3 = (n-tile 2kc, rows g / g+8), (n-tile 2kc+1, rows g / g+8)),
   // B = V MN-major ----
-  Value alphaTile = vector::FromElementsOp::create(
-      b, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-  SmallVector<Value> acc;
-  for (int64_t dt = 0; dt < vWidth / kMmaN; ++dt)
-    acc.push_back(arith::MulFOp::create(b, state[4 + dt], alphaTile));
+  SmallVector<Value> acc = rescaleRows(*kb, llvm::to_vector(state.drop_front(4)), softmax.alpha);
   Value vBase = add(add(sharedBase, i64(v.tileOffset)),
                     kb->toI64(mul(stage, idx(v.tileBytes()))));
   NVVM::WgmmaFenceAlignedOp::create(b);
@@ -782,52 +726,25 @@ HopperAttentionLowering::computeTile(Value tile, Value stage, ValueRange state,
 }
 
 void HopperAttentionLowering::epilogue(ValueRange state) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value negInf = cst(-INFINITY);
-  Value m[2] = {state[0], state[1]};
-  Value l[2] = {groupReduce(state[2], /*isMax=*/false),
-                groupReduce(state[3], /*isMax=*/false)};
-  Value alpha[2] = {cst(1.0), cst(1.0)};
-  // ---- the sink logit joins the denominator, with no value row ----
-  if (sinkOp) {
-    Value sink =
-        kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
-    sink = arith::MulFOp::create(b, sink, cst(kLog2e));
-    for (int r = 0; r < 2; ++r) {
-      Value mNew = arith::MaximumFOp::create(b, m[r], sink);
-      Value anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, negInf);
-      alpha[r] = arith::SelectOp::create(
-          b, anyKept, exp2(arith::SubFOp::create(b, m[r], mNew)), cst(1.0));
-      Value p = arith::SelectOp::create(
-          b, anyKept, exp2(arith::SubFOp::create(b, sink, mNew)), cst(0.0));
-      l[r] = arith::AddFOp::create(b, arith::MulFOp::create(b, l[r], alpha[r]), p);
-      m[r] = mNew;
-    }
-  }
-  // ---- o = O / l; a row with nothing kept gives o = 0 and lse = -inf ----
-  Value empty[2], factor[2];
-  for (int r = 0; r < 2; ++r) {
-    empty[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l[r], cst(0.0));
-    factor[r] = arith::SelectOp::create(b, empty[r], cst(0.0),
-                                        arith::DivFOp::create(b, alpha[r], l[r]));
-  }
-  for (int r = 0; r < 2; ++r)
-    when(rowValid[r], [&] {
-      for (int64_t dt = 0; dt < valueDim / kMmaN; ++dt)
-        for (int64_t c = 0; c < 2; ++c) {
-          Value x = vector::ExtractOp::create(b, state[4 + dt], ArrayRef<int64_t>{r, c});
-          Value d = add(groupCol2, idx(dt * kMmaN + c));
-          kb->storeF32(arith::MulFOp::create(b, x, factor[r]), o,
-                       ValueRange{bIdx, hIdx, rowPos[r], d});
-        }
-      if (lse) // one lane per group writes the row's lse = (m + log2 l) ln 2
-        when(eq(groupCol2, idx(0)), [&] {
-          Value value = arith::MulFOp::create(
-              b, arith::AddFOp::create(b, m[r], log2(l[r])), cst(kLn2));
-          kb->storeF32(arith::SelectOp::create(b, empty[r], negInf, value), lse,
-                       ValueRange{bIdx, hIdx, rowPos[r]});
-        });
-    });
+  storeRows(*kb, fragmentRows(), {state[0], state[1]}, {state[2], state[3]},
+            llvm::to_vector(state.drop_front(4)), valueDim, o, lse);
+}
+
+FragmentRows HopperAttentionLowering::fragmentRows() const {
+  FragmentRows rows;
+  rows.batch = bIdx;
+  rows.head = hIdx;
+  rows.rowPos[0] = rowPos[0];
+  rows.rowPos[1] = rowPos[1];
+  rows.rowValid[0] = rowValid[0];
+  rows.rowValid[1] = rowValid[1];
+  rows.groupCol2 = groupCol2;
+  rows.numM = numM;
+  rows.scaleLog2 = scaleLog2;
+  rows.mask = maskOp;
+  rows.score = scoreOp;
+  rows.sink = sinkOp;
+  return rows;
 }
 
 /// The program function becomes a gpu.func kernel: the program id is the block id; the

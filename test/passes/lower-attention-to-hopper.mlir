@@ -183,3 +183,13 @@ tmix.attention @staged(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B
     tmix.yield %theta : f32
   }
 }
+
+// -----
+
+// f32 at D = DV = 256: the staging buffers do not fit next to the operand tiles.
+// expected-error @+1 {{the sm_90a kernel needs 591872 bytes of shared memory (f32 and rotated operands are staged twice), more than the 227 KiB of a CTA; use --target=sm_80}}
+tmix.attention @too_big(%q: !tmix.tensor<[B, H, N, 256], f32>, %k: !tmix.tensor<[B, H, N, 256], f32>,
+                        %v: !tmix.tensor<[B, H, N, 256], f32>)
+    -> (o: !tmix.tensor<[B, H, N, 256], f32>) {
+}
+
