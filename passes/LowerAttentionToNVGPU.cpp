@@ -29,6 +29,7 @@
 
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
+#include "passes/FragmentSoftmax.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
@@ -102,10 +103,6 @@ private:
   Value ult(Value x, Value y) {
     return arith::CmpIOp::create(kb->builder(), arith::CmpIPredicate::ult, x, y);
   }
-  Value exp2(Value x) { return warp::exp2Approx(kb->builder(), x); }
-  Value log2(Value x) { return warp::log2Approx(kb->builder(), x); }
-  /// Reduces `x` over the four lanes of a group (one query row).
-  Value groupReduce(Value x, bool isMax) { return warp::quadReduce(kb->builder(), x, isMax); }
   /// ldmatrix.x4 at tile[row, col] (Q) or tile[buffer, row, col] (K, V).
   Value ldmatrix(Value tile, Value buffer, Value row, Value col, bool transpose) {
     SmallVector<Value> indices;
@@ -147,6 +144,8 @@ private:
   /// The KV loop, two buffers: tile t + 1's copies fly while tile t is computed.
   State pipelinedLoop(ValueRange init);
   void epilogue(ValueRange state);
+  /// This thread's rows and the statements, for FragmentSoftmax.h.
+  FragmentRows fragmentRows() const;
 
   AttentionOp op;
   gpu::GPUModuleOp gpuModule;
@@ -608,74 +607,17 @@ NvgpuAttentionLowering::computeTile(Value tile, Value buffer, ValueRange state,
     }
   }
 
-  // ---- score, mask and the tile max, per element: element (nt, r, c) is query row
-  // g + 8r, key tile + 8 nt + 2t + c ----
-  Value negInf = cst(-INFINITY);
-  Value jBase = add(tile, groupCol2);
-  Value bI = kb->toI64(bIdx), hI = kb->toI64(hIdx);
-  Value iI[2] = {kb->toI64(rowPos[0]), kb->toI64(rowPos[1])};
-  SmallVector<Value> scores(kTilesN * 4);
-  Value tileMax[2] = {negInf, negInf};
-  for (int64_t nt = 0; nt < kTilesN; ++nt)
-    for (int64_t r = 0; r < 2; ++r)
-      for (int64_t c = 0; c < 2; ++c) {
-        Value x = vector::ExtractOp::create(b, s[nt], ArrayRef<int64_t>{r, c});
-        x = arith::MulFOp::create(b, x, scaleLog2);
-        Value j = add(jBase, idx(nt * kMmaN + c));
-        if (scoreOp) {
-          x = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI[r], kb->toI64(j), x})[0];
-          x = arith::MulFOp::create(b, x, cst(kLog2e));
-        }
-        if (masked) {
-          Value keepIt = ult(j, numM);
-          if (maskOp) // past M the mask's tensor reads give 0: never out of bounds
-            keepIt = arith::AndIOp::create(
-                b, keepIt,
-                kb->inlineRegion(maskOp.getBody(), {bI, hI, iI[r], kb->toI64(j)})[0]);
-          x = arith::SelectOp::create(b, keepIt, x, negInf);
-        }
-        scores[nt * 4 + r * 2 + c] = x;
-        tileMax[r] = arith::MaximumFOp::create(b, tileMax[r], x);
-      }
-
-  // ---- online softmax: m_new = max(m, rowmax), alpha = exp2(m - m_new) ----
+  // ---- softmax (FragmentSoftmax.h), then O = alpha O + P V; P's C fragments are the A
+  // fragments of the product ----
+  SoftmaxTile softmax = softmaxTile(*kb, fragmentRows(), s, tile, {state[0], state[1]},
+                                    {state[2], state[3]}, masked, mmaType);
   State next(state.begin(), state.end());
-  Value alpha[2], mNew[2], anyKept[2];
   for (int r = 0; r < 2; ++r) {
-    Value m = state[r];
-    mNew[r] = arith::MaximumFOp::create(b, m, groupReduce(tileMax[r], /*isMax=*/true));
-    anyKept[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew[r], negInf);
-    alpha[r] = arith::SelectOp::create(
-        b, anyKept[r], exp2(arith::SubFOp::create(b, m, mNew[r])), cst(1.0));
-    next[r] = mNew[r];
+    next[r] = softmax.m[r];
+    next[2 + r] = softmax.l[r];
   }
-  // P = exp2(S - m_new); each thread keeps a partial row sum (reduced at the end).
-  Value rowSum[2] = {cst(0.0), cst(0.0)};
-  SmallVector<Value> pFrag(kTilesN * 2); // (nt, r) -> vector<2 x mma type>
-  auto pairType = VectorType::get({2}, f32);
-  for (int64_t nt = 0; nt < kTilesN; ++nt)
-    for (int64_t r = 0; r < 2; ++r) {
-      Value pc[2];
-      for (int64_t c = 0; c < 2; ++c) {
-        Value x = scores[nt * 4 + r * 2 + c];
-        pc[c] = arith::SelectOp::create(
-            b, anyKept[r], exp2(arith::SubFOp::create(b, x, mNew[r])), cst(0.0));
-        rowSum[r] = arith::AddFOp::create(b, rowSum[r], pc[c]);
-      }
-      Value pair = vector::FromElementsOp::create(b, pairType, ValueRange{pc[0], pc[1]});
-      pFrag[nt * 2 + r] =
-          arith::TruncFOp::create(b, VectorType::get({2}, mmaType), pair);
-    }
-  for (int r = 0; r < 2; ++r)
-    next[2 + r] = arith::AddFOp::create(
-        b, arith::MulFOp::create(b, state[2 + r], alpha[r]), rowSum[r]);
-
-  // ---- O = alpha O + P V; P's C fragments are the A fragments of the product ----
-  Value alphaFrag = vector::FromElementsOp::create(
-      b, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-  SmallVector<Value> acc;
-  for (int64_t dt = 0; dt < valueDim / kMmaN; ++dt)
-    acc.push_back(arith::MulFOp::create(b, state[4 + dt], alphaFrag));
+  ArrayRef<Value> pFrag = softmax.p;
+  SmallVector<Value> acc = rescaleRows(*kb, llvm::to_vector(state.drop_front(4)), softmax.alpha);
   auto aType = VectorType::get({4, 2}, mmaType);
   for (int64_t kc = 0; kc < kBlockN / kMmaK; ++kc) {
     Value a = arith::ConstantOp::create(b, DenseElementsAttr::get(aType, 0.0f));
@@ -697,66 +639,25 @@ NvgpuAttentionLowering::computeTile(Value tile, Value buffer, ValueRange state,
 }
 
 void NvgpuAttentionLowering::epilogue(ValueRange state) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value negInf = cst(-INFINITY);
-  Value m[2] = {state[0], state[1]};
-  Value l[2] = {groupReduce(state[2], /*isMax=*/false),
-                groupReduce(state[3], /*isMax=*/false)};
-  Value alpha[2] = {cst(1.0), cst(1.0)};
-  // ---- the sink logit joins the denominator, with no value row ----
-  if (sinkOp) {
-    Value sink =
-        kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
-    sink = arith::MulFOp::create(b, sink, cst(kLog2e));
-    for (int r = 0; r < 2; ++r) {
-      Value mNew = arith::MaximumFOp::create(b, m[r], sink);
-      Value anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, negInf);
-      alpha[r] = arith::SelectOp::create(
-          b, anyKept, exp2(arith::SubFOp::create(b, m[r], mNew)), cst(1.0));
-      Value p = arith::SelectOp::create(
-          b, anyKept, exp2(arith::SubFOp::create(b, sink, mNew)), cst(0.0));
-      l[r] = arith::AddFOp::create(b, arith::MulFOp::create(b, l[r], alpha[r]), p);
-      m[r] = mNew;
-    }
-  }
-  // ---- o = O / l; a row with nothing kept gives o = 0 and lse = -inf ----
-  Value empty[2], factor[2];
-  for (int r = 0; r < 2; ++r) {
-    empty[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l[r], cst(0.0));
-    factor[r] = arith::SelectOp::create(
-        b, empty[r], cst(0.0),
-        arith::DivFOp::create(b, alpha[r], l[r])); // the sink's rescale folded in
-  }
-  for (int r = 0; r < 2; ++r) {
-    kb->ifElse(
-        rowValid[r], {},
-        [&] {
-          for (int64_t dt = 0; dt < valueDim / kMmaN; ++dt)
-            for (int64_t c = 0; c < 2; ++c) {
-              Value x = vector::ExtractOp::create(b, state[4 + dt], ArrayRef<int64_t>{r, c});
-              Value d = add(groupCol2, idx(dt * kMmaN + c));
-              kb->storeF32(arith::MulFOp::create(b, x, factor[r]), o,
-                           ValueRange{bIdx, hIdx, rowPos[r], d});
-            }
-          if (lse) {
-            // One lane per group writes the row's lse = (m + log2 l) ln 2.
-            Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, groupCol2,
-                                                idx(0));
-            kb->ifElse(
-                first, {},
-                [&] {
-                  Value value = arith::MulFOp::create(
-                      b, arith::AddFOp::create(b, m[r], log2(l[r])), cst(kLn2));
-                  kb->storeF32(arith::SelectOp::create(b, empty[r], negInf, value), lse,
-                               ValueRange{bIdx, hIdx, rowPos[r]});
-                  return SmallVector<Value>{};
-                },
-                [&] { return SmallVector<Value>{}; });
-          }
-          return SmallVector<Value>{};
-        },
-        [&] { return SmallVector<Value>{}; });
-  }
+  storeRows(*kb, fragmentRows(), {state[0], state[1]}, {state[2], state[3]},
+            llvm::to_vector(state.drop_front(4)), valueDim, o, lse);
+}
+
+FragmentRows NvgpuAttentionLowering::fragmentRows() const {
+  FragmentRows rows;
+  rows.batch = bIdx;
+  rows.head = hIdx;
+  rows.rowPos[0] = rowPos[0];
+  rows.rowPos[1] = rowPos[1];
+  rows.rowValid[0] = rowValid[0];
+  rows.rowValid[1] = rowValid[1];
+  rows.groupCol2 = groupCol2;
+  rows.numM = numM;
+  rows.scaleLog2 = scaleLog2;
+  rows.mask = maskOp;
+  rows.score = scoreOp;
+  rows.sink = sinkOp;
+  return rows;
 }
 
 /// The program function becomes a gpu.func kernel: the program id is the block id, and

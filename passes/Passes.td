@@ -99,6 +99,51 @@ def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::Modul
   ];
 }
 
+def LowerAttentionToHopper : Pass<"tmix-lower-attention-to-hopper", "::mlir::ModuleOp"> {
+  let summary = "lower tmix.attention to an sm_90a kernel: TMA, mbarrier, wgmma, warp specialisation";
+  let description = [{
+    Replaces each `tmix.attention` by a `gpu.func` kernel of the same name in the
+    `gpu.module @tmix_kernels`, in FlashAttention-3's shape: one CTA of three
+    warpgroups per (batch, head, query tile of 128 rows). Warpgroup 0 (the producer,
+    `setmaxnreg` down to 24) has one thread copy Q once and every K/V tile that is not
+    empty for the CTA's rows with TMA (`cp.async.bulk.tensor`, 128-byte swizzle) into a
+    two-stage ring, completing on a "full" `mbarrier` per stage (`arrive.expect_tx`);
+    it waits on the stage's "empty" mbarrier before reusing it. Warpgroups 1 and 2 (the
+    consumers, `setmaxnreg` up to 240) own 64 query rows each: per tile they wait on
+    "full" (phase parity (n / 2) % 2 for the n-th tile processed), compute S = Q K^T
+    with `wgmma.mma_async` m64nBLOCK_Nk16 (both operands from shared memory through
+    matrix descriptors, K-major), apply the spec's scale, score, mask and sink and the
+    online softmax exactly as `tmix-lower-attention-to-nvgpu` does, then O += P V with
+    wgmma m64nDVk16, P from registers (the S accumulator layout is the A fragment
+    layout) and V MN-major, and arrive on "empty". KV tiles of 64 keys; head dims that
+    are not multiples of 64 are read as whole 64-column boxes (TMA fills zeros).
+
+    The kernel's arguments are the loop program's ABI (KernelBuilder.h) without the
+    program id, plus a final pointer to the TMA descriptors (CUtensorMap, 128 bytes
+    each) that the runtime encodes on the host from `tmix.tensor_maps` ([argument,
+    box columns, box rows] per map: q, k, v). Also sets `tmix.grid`,
+    `tmix.size_symbols`, `tmix.block_threads` (384), `tmix.shared_bytes`,
+    `tmix.schedule` and `nvvm.maxntid` / `nvvm.minctasm` (the register cap that
+    `setmaxnreg` needs). f32 operands, and q and k under rope, are copied raw by TMA
+    into staging buffers and written into the operand layout (rounded to bf16, rotated)
+    by the consumer threads, followed by `fence.proxy.async` and a named barrier of
+    the consumers. Head dims must be literals, multiples of 16, at most 256, or size
+    symbols fixed by `specialize`.
+  }];
+  let options = [
+    ListOption<"specialize", "specialize", "std::string",
+               "size symbols fixed at compile time, SYMBOL=VALUE (symbolic head dims)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "attention specs lowered">,
+  ];
+}
+
 def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::ModuleOp"> {
   let summary = "lower tmix.recurrence to a program of loops, step by step or chunked";
   let description = [{

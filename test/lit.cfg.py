@@ -56,6 +56,9 @@ if os.path.exists(probe):
     if result.returncode == 0:
         config.available_features.add("cuda-device")
         lit_config.note("CUDA device: " + result.stdout.strip())
+        # The sm_90a kernels (wgmma, setmaxnreg) run on compute capability 9.x only.
+        if "(sm_9" in result.stdout:
+            config.available_features.add("cuda-sm90")
     else:
         lit_config.note("GPU execution tests (REQUIRES: cuda-device) are skipped: " +
                         result.stdout.strip())

@@ -7,7 +7,7 @@ def _dim(text):
 
 def parse_manifest(path):
     m = {"args": [], "results": [], "schedule": {}, "specialize": {}, "sizes": [],
-         "grid": [], "cubin": None}
+         "grid": [], "cubin": None, "tma": []}
     with open(path) as f:
         lines = [l.split("#")[0].strip() for l in f]
     lines = [l for l in lines if l]
@@ -34,4 +34,13 @@ def parse_manifest(path):
                 else:
                     p["dims"].append(_dim(w))
             m["args" if key == "arg" else "results"].append(p)
+        elif key == "tma":
+            # sm_90a: a TMA descriptor the runtime encodes at launch (libtmix_cuda does it;
+            # kept here so that a dump of the manifest shows it).
+            columns, rows = words[2][len("box="):].split("x")
+            swizzle = words[3][len("swizzle="):]
+            m["tma"].append({"arg": words[0], "dtype": words[1], "box": (int(columns), int(rows)),
+                             "swizzle": 0 if swizzle == "none" else int(swizzle)})
+        else:
+            raise ValueError(f"{path}: unknown record '{key}'")
     return m

@@ -21,6 +21,7 @@ else
   ${CXX:-c++} -std=c++17 -O2 -fPIC -shared -I. runtime/Bindings.cpp runtime/CpuLauncher.cpp \
     runtime/HostTensor.cpp runtime/Npy.cpp runtime/Random.cpp runtime/ThreadPool.cpp \
     runtime/cuda/GpuManifest.cpp runtime/cuda/CudaDriver.cpp runtime/cuda/CudaLauncher.cpp \
+    runtime/cuda/TensorMap.cpp \
     -ldl -lpthread -o "$lib"
 fi
 echo "bench/gpu: runtime built: $lib"

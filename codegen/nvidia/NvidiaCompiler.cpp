@@ -4,8 +4,9 @@
 // tmix-lower-attention-to-nvgpu sets, before the GPU-to-NVVM pipeline serialises the
 // gpu.module into a gpu.binary whose object is the PTX text.
 //
-// sm_90a is, for now, the sm_80 mma.sync kernel compiled for sm_90a (wgmma, TMA and
-// mbarrier pipelines are not generated yet).
+// sm_80 gets tmix-lower-attention-to-nvgpu (mma.sync, ldmatrix, cp.async); sm_90a gets
+// tmix-lower-attention-to-hopper (wgmma, TMA, mbarrier, warp specialisation), whose
+// `tmix.tensor_maps` become the manifest's `tma` records.
 //
 //===----------------------------------------------------------------------===//
 
@@ -68,6 +69,20 @@ rt::GpuManifest manifestOf(gpu::GPUFuncOp kernel, rt::SpecSignature signature,
   for (NamedAttribute entry : kernel->getAttrOfType<DictionaryAttr>("tmix.schedule"))
     manifest.schedule.emplace_back(entry.getName().str(),
                                    cast<IntegerAttr>(entry.getValue()).getInt());
+  if (auto maps = kernel->getAttrOfType<ArrayAttr>("tmix.tensor_maps"))
+    for (Attribute entry : maps) {
+      // [argument, box columns, box rows, swizzle bytes]
+      auto record = cast<ArrayAttr>(entry);
+      const rt::ParamDecl &arg =
+          manifest.kernel.signature.args[cast<IntegerAttr>(record[0]).getInt()];
+      rt::TensorMapDecl map;
+      map.arg = arg.name;
+      map.dtype = arg.dtype;
+      map.boxColumns = cast<IntegerAttr>(record[1]).getInt();
+      map.boxRows = cast<IntegerAttr>(record[2]).getInt();
+      map.swizzleBytes = cast<IntegerAttr>(record[3]).getInt();
+      manifest.tensorMaps.push_back(map);
+    }
   if (auto specialized = kernel->getAttrOfType<DictionaryAttr>("tmix.specialized"))
     for (NamedAttribute entry : specialized)
       manifest.specialized.emplace_back(entry.getName().str(),
@@ -97,9 +112,15 @@ FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef ta
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
 
   PassManager lower(context);
-  mlir::tmix::LowerAttentionToNVGPUOptions lowerOptions;
-  lowerOptions.specialize.assign(specialize.begin(), specialize.end());
-  lower.addPass(mlir::tmix::createLowerAttentionToNVGPU(lowerOptions));
+  if (target == "sm_90a") {
+    mlir::tmix::LowerAttentionToHopperOptions lowerOptions;
+    lowerOptions.specialize.assign(specialize.begin(), specialize.end());
+    lower.addPass(mlir::tmix::createLowerAttentionToHopper(lowerOptions));
+  } else {
+    mlir::tmix::LowerAttentionToNVGPUOptions lowerOptions;
+    lowerOptions.specialize.assign(specialize.begin(), specialize.end());
+    lower.addPass(mlir::tmix::createLowerAttentionToNVGPU(lowerOptions));
+  }
   lower.addPass(mlir::tmix::createPolynomialMath());
   lower.addPass(createCanonicalizerPass());
   lower.addPass(createCSEPass());

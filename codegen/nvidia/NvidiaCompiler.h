@@ -1,8 +1,9 @@
 //===- NvidiaCompiler.h - Attention specs to PTX for sm_80 / sm_90a -*- C++ -*-===//
 //
-// The NVIDIA pipeline: tmix-lower-attention-to-nvgpu builds one gpu.func kernel per
-// attention spec, upstream's GPU-to-NVVM pipeline lowers it, and LLVM's NVPTX backend
-// writes the PTX (no CUDA toolkit needed). ptxas, when found, makes a cubin of it.
+// The NVIDIA pipeline: tmix-lower-attention-to-nvgpu (sm_80) or
+// tmix-lower-attention-to-hopper (sm_90a) builds one gpu.func kernel per attention spec,
+// upstream's GPU-to-NVVM pipeline lowers it, and LLVM's NVPTX backend writes the PTX (no
+// CUDA toolkit needed). ptxas, when found, makes a cubin of it.
 //
 //===----------------------------------------------------------------------===//
 

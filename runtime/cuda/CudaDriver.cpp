@@ -59,6 +59,7 @@ Driver *load(std::string &error) {
   TMIX_RESOLVE(cuMemsetD8);
   TMIX_RESOLVE(cuGetErrorName);
 #undef TMIX_RESOLVE
+  resolve(library, "cuTensorMapEncodeTiled", driver.cuTensorMapEncodeTiled); // optional
   if (!ok) {
     error = std::string("no CUDA device ('") + path +
             "' lacks a driver API entry point tmix needs)";

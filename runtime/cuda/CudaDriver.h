@@ -11,6 +11,7 @@
 #define TMIX_RUNTIME_CUDA_CUDADRIVER_H
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace tmix::rt::cuda {
@@ -49,6 +50,14 @@ struct Driver {
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
   CUresult (*cuGetErrorName)(CUresult, const char **);
+  /// CUDA 12.0 and later; null with an older driver (only sm_90a kernels need it).
+  /// Enum arguments as int (values in TensorMap.h), the map as 16 64-bit words.
+  CUresult (*cuTensorMapEncodeTiled)(void *tensorMap, int dataType, unsigned rank,
+                                     void *globalAddress, const uint64_t *globalDims,
+                                     const uint64_t *globalStrides,
+                                     const uint32_t *boxDims, const uint32_t *elementStrides,
+                                     int interleave, int swizzle, int l2Promotion,
+                                     int oobFill) = nullptr;
 
   CUdevice device = 0;
   CUcontext context = nullptr;

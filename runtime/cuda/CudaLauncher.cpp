@@ -3,6 +3,7 @@
 #include "runtime/cuda/CudaLauncher.h"
 
 #include "runtime/cuda/CudaDriver.h"
+#include "runtime/cuda/TensorMap.h"
 #include "runtime/cuda/tmix_cuda.h"
 
 #include <cstring>
@@ -89,7 +90,8 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
                                        const std::vector<double> &scalars,
                                        const std::map<std::string, int64_t> &bound,
                                        unsigned long long sizesAddress,
-                                       KernelParams &params) {
+                                       KernelParams &params,
+                                       unsigned long long tensorMapsAddress) {
   const SpecSignature &signature = manifest.kernel.signature;
   size_t numArgs = signature.args.size();
   if (tensors.size() != numArgs + signature.results.size())
@@ -138,6 +140,11 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
       return error;
   pushDescriptor(params, sizesAddress,
                  {static_cast<int64_t>(manifest.kernel.sizeSymbols.size())});
+  if (!manifest.tensorMaps.empty()) {
+    if (tensorMapsAddress == 0)
+      return "kernel '" + signature.name + "' reads TMA descriptors, but none were given";
+    params.words.push_back(tensorMapsAddress);
+  }
   for (uint64_t &word : params.words)
     params.pointers.push_back(&word);
   return {};
@@ -202,9 +209,57 @@ std::string CudaKernel::load(const std::string &manifestPath,
 
 CudaKernel::~CudaKernel() {
   std::string error;
-  if (sizesBuffer_)
-    if (Driver *driver = openDriver(error))
-      driver->cuMemFree(sizesBuffer_);
+  for (unsigned long long buffer : {sizesBuffer_, tensorMapsBuffer_})
+    if (buffer)
+      if (Driver *driver = openDriver(error))
+        driver->cuMemFree(buffer);
+}
+
+/// Encodes the manifest's TMA descriptors over this launch's tensors (checked) and
+/// uploads them into tensorMapsBuffer_ (once per change: like the sizes array, a later launch with the same tensors reuses
+/// them). The copy is synchronous, so a kernel still running with the previous
+/// descriptors on the legacy default stream finishes first.
+std::string CudaKernel::uploadTensorMaps(Driver &driver,
+                                         const std::vector<DeviceTensor> &tensors) {
+  const std::vector<TensorMapDecl> &maps = manifest_.tensorMaps;
+  if (maps.empty())
+    return {};
+  if (!driver.cuTensorMapEncodeTiled)
+    return "kernel '" + manifest_.kernel.signature.name +
+           "' needs cuTensorMapEncodeTiled, which this CUDA driver lacks (CUDA 12 or later)";
+  constexpr size_t kWords = tensormap::kBytes / sizeof(uint64_t);
+  std::vector<uint64_t> encoded(maps.size() * kWords, 0);
+  const std::vector<ParamDecl> &args = manifest_.kernel.signature.args;
+  for (size_t index = 0; index < maps.size(); ++index) {
+    size_t arg = 0;
+    while (arg < args.size() && args[arg].name != maps[index].arg)
+      ++arg;
+    if (arg == args.size() || arg >= tensors.size())
+      return "TMA descriptor of '" + maps[index].arg + "', which is not an argument";
+    TensorMapArgs call;
+    if (std::string error = tensorMapArgs(maps[index], tensors[arg].address,
+                                          tensors[arg].shape, call);
+        !error.empty())
+      return error;
+    if (CUresult result = driver.cuTensorMapEncodeTiled(
+            &encoded[index * kWords], call.dataType, call.rank,
+            reinterpret_cast<void *>(static_cast<uintptr_t>(call.globalAddress)),
+            call.globalDims.data(), call.globalStrides.data(), call.boxDims.data(),
+            call.elementStrides.data(), call.interleave, call.swizzle, call.l2Promotion,
+            call.oobFill);
+        result != kCudaSuccess)
+      return driver.error(result, ("cuTensorMapEncodeTiled of '" + maps[index].arg + "'").c_str());
+  }
+  if (tensorMapsBuffer_ % tensormap::kAlignment != 0)
+    return "the TMA descriptors' buffer is not 64-byte aligned";
+  if (encoded != uploadedTensorMaps_) {
+    if (CUresult result = driver.cuMemcpyHtoD(tensorMapsBuffer_, encoded.data(),
+                                              encoded.size() * sizeof(uint64_t));
+        result != kCudaSuccess)
+      return driver.error(result, "cuMemcpyHtoD");
+    uploadedTensorMaps_ = std::move(encoded);
+  }
+  return {};
 }
 
 std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
@@ -232,11 +287,19 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
       return driver->error(result, "cuMemcpyHtoD");
     uploadedSizes_ = sizes;
   }
+  size_t mapBytes = manifest_.tensorMaps.size() * tensormap::kBytes;
+  if (mapBytes && !tensorMapsBuffer_)
+    if (CUresult result = driver->cuMemAlloc(&tensorMapsBuffer_, mapBytes);
+        result != kCudaSuccess)
+      return driver->error(result, "cuMemAlloc");
   KernelParams params;
-  if (std::string packError =
-          packKernelParams(manifest_, tensors, scalars, bound, sizesBuffer_, params);
+  if (std::string packError = packKernelParams(manifest_, tensors, scalars, bound,
+                                               sizesBuffer_, params, tensorMapsBuffer_);
       !packError.empty())
     return packError;
+  // After packKernelParams: the shapes are checked.
+  if (std::string mapError = uploadTensorMaps(*driver, tensors); !mapError.empty())
+    return mapError;
   if (blocks == 0)
     return {};
   if (CUresult result = driver->cuLaunchKernel(

@@ -21,6 +21,10 @@
 
 namespace tmix::rt {
 
+namespace cuda {
+struct Driver;
+} // namespace cuda
+
 /// A row-major tensor in device memory.
 struct DeviceTensor {
   unsigned long long address = 0;
@@ -40,7 +44,8 @@ std::string sizesFromList(const GpuManifest &manifest, const std::vector<int64_t
 
 /// Packs the kernel ABI: per argument a memref descriptor (tensors, whose shapes must
 /// match the declared ones under `bound`) or one f64/i64 word (scalars), per result a
-/// descriptor, then the descriptor of the sizes array at `sizesAddress`. Tensors are
+/// descriptor, then the descriptor of the sizes array at `sizesAddress`, then, for a
+/// kernel with TMA descriptors, their device address `tensorMapsAddress`. Tensors are
 /// contiguous (row-major) and 16-byte aligned. `tensors` holds
 /// one entry per argument (ignored for scalars) then one per result; `scalars` one per
 /// argument. Returns an error or empty.
@@ -48,7 +53,8 @@ std::string packKernelParams(const GpuManifest &manifest,
                              const std::vector<DeviceTensor> &tensors,
                              const std::vector<double> &scalars,
                              const std::map<std::string, int64_t> &bound,
-                             unsigned long long sizesAddress, KernelParams &params);
+                             unsigned long long sizesAddress, KernelParams &params,
+                             unsigned long long tensorMapsAddress = 0);
 
 /// A loaded kernel.
 class CudaKernel {
@@ -67,10 +73,15 @@ public:
                      void *stream);
 
 private:
+  std::string uploadTensorMaps(cuda::Driver &driver, const std::vector<DeviceTensor> &tensors);
+
   GpuManifest manifest_;
   void *function_ = nullptr;
   unsigned long long sizesBuffer_ = 0;
   std::vector<int64_t> uploadedSizes_;
+  /// The TMA descriptors in device memory, uploaded again only when they change.
+  unsigned long long tensorMapsBuffer_ = 0;
+  std::vector<uint64_t> uploadedTensorMaps_;
 };
 
 /// Host-level convenience (tests, tools): binds and checks shapes as the CPU path does

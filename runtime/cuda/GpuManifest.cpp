@@ -115,6 +115,35 @@ std::string parseParam(const std::vector<std::string> &words, ParamDecl &param) 
   return {};
 }
 
+/// `tma ARG DTYPE box=COLUMNSxROWS swizzle=BYTES|none`
+std::string parseTensorMap(const std::vector<std::string> &words, TensorMapDecl &map) {
+  if (words.size() != 5)
+    return "expected 'tma ARG DTYPE box=COLUMNSxROWS swizzle=BYTES'";
+  map.arg = words[1];
+  if (!parseDType(words[2], map.dtype) ||
+      (map.dtype != DType::BF16 && map.dtype != DType::F16 && map.dtype != DType::F32))
+    return "a TMA descriptor's dtype must be bf16, f16 or f32, not '" + words[2] + "'";
+  std::string_view box = words[3];
+  size_t cross = box.find('x', 4);
+  if (box.rfind("box=", 0) != 0 || cross == std::string_view::npos ||
+      !parseInt(box.substr(4, cross - 4), map.boxColumns) ||
+      !parseInt(box.substr(cross + 1), map.boxRows) || map.boxColumns <= 0 ||
+      map.boxRows <= 0 || map.boxColumns > 256 || map.boxRows > 256)
+    return "bad TMA box '" + words[3] + "' (expected box=COLUMNSxROWS, each 1..256)";
+  std::string_view swizzle = words[4];
+  if (swizzle == "swizzle=none")
+    map.swizzleBytes = 0;
+  else if (swizzle.rfind("swizzle=", 0) != 0 ||
+           !parseInt(swizzle.substr(8), map.swizzleBytes) ||
+           (map.swizzleBytes != 32 && map.swizzleBytes != 64 && map.swizzleBytes != 128))
+    return "bad TMA swizzle '" + words[4] + "' (expected swizzle=32|64|128|none)";
+  int64_t rowBytes = map.boxColumns * static_cast<int64_t>(dtypeSize(map.dtype));
+  if (map.swizzleBytes != 0 && rowBytes > map.swizzleBytes)
+    return "a TMA box row of " + std::to_string(rowBytes) +
+           " bytes is wider than its " + std::to_string(map.swizzleBytes) + "-byte swizzle";
+  return {};
+}
+
 std::string parseLine(const std::vector<std::string> &words, GpuManifest &manifest) {
   const std::string &key = words[0];
   auto single = [&](std::string &slot) -> std::string {
@@ -178,6 +207,13 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
     }
     return {};
   }
+  if (key == "tma") {
+    TensorMapDecl map;
+    if (std::string error = parseTensorMap(words, map); !error.empty())
+      return error;
+    manifest.tensorMaps.push_back(map);
+    return {};
+  }
   if (key == "arg" || key == "result") {
     ParamDecl param;
     if (std::string error = parseParam(words, param); !error.empty())
@@ -220,6 +256,15 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
     writeParam(out, "arg", param);
   for (const ParamDecl &param : manifest.kernel.signature.results)
     writeParam(out, "result", param);
+  for (const TensorMapDecl &map : manifest.tensorMaps) {
+    out << "tma " << map.arg << ' ' << dtypeName(map.dtype) << " box=" << map.boxColumns
+        << 'x' << map.boxRows << " swizzle=";
+    if (map.swizzleBytes == 0)
+      out << "none";
+    else
+      out << map.swizzleBytes;
+    out << '\n';
+  }
   return out.str();
 }
 
@@ -289,5 +334,19 @@ std::string tmix::rt::parseGpuManifest(std::string_view text, GpuManifest &manif
       for (const DimDecl &dim : param.dims)
         if (!known(dim))
           return "symbol '" + dim.symbol + "' of '" + param.name + "' is not in 'sizes'";
+  // A TMA descriptor covers a 4-D tensor argument of its dtype.
+  for (const TensorMapDecl &map : manifest.tensorMaps) {
+    const ParamDecl *arg = nullptr;
+    for (const ParamDecl &param : manifest.kernel.signature.args)
+      if (param.name == map.arg)
+        arg = &param;
+    if (!arg || !arg->isTensor)
+      return "TMA descriptor of '" + map.arg + "', which is not a tensor argument";
+    if (arg->dims.size() != 4)
+      return "TMA descriptor of '" + map.arg + "', which is not 4-D";
+    if (arg->dtype != map.dtype)
+      return "TMA descriptor of '" + map.arg + "' as " + dtypeName(map.dtype) +
+             ", but it is " + dtypeName(arg->dtype);
+  }
   return {};
 }

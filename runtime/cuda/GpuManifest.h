@@ -18,11 +18,17 @@
 //   arg q tensor f16 B H N 64
 //   arg window scalar i32 default=4096
 //   result o tensor f16 B H N 64
+//   tma q f16 box=64x128 swizzle=128    sm_90a only: one TMA descriptor per record
 //
 // The kernel ABI is the loop program's (passes/KernelBuilder.h) without the program
 // id: per tensor a memref descriptor (allocated and aligned pointer, offset 0, sizes,
 // row-major strides), per scalar one f64 or i64, per output a descriptor, then a
-// descriptor of the i64 sizes array (in device memory).
+// descriptor of the i64 sizes array (in device memory). A kernel with `tma` records
+// takes one more word: the device address of its TMA descriptors (CUtensorMap, 128
+// bytes each, in record order), which the runtime encodes at launch with
+// cuTensorMapEncodeTiled over the named 4-D argument [B, H, N, D] (dims innermost
+// first: D, N, H, B; a box of COLUMNSxROWS elements over D and N, 1 over H and B;
+// the swizzle in bytes, 0 for none; out-of-range elements read as zeros).
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +44,14 @@
 
 namespace tmix::rt {
 
+/// One TMA descriptor the kernel reads (a `tma` record).
+struct TensorMapDecl {
+  std::string arg;    // a 4-D tensor argument
+  DType dtype = DType::BF16;
+  int64_t boxColumns = 0, boxRows = 0;
+  int64_t swizzleBytes = 0; // 0 (none), 32, 64 or 128
+};
+
 struct GpuManifest {
   KernelManifest kernel; // signature, size-symbol order, grid
   std::string target;    // sm_80 or sm_90a
@@ -49,6 +63,8 @@ struct GpuManifest {
   /// Size symbols the kernel was compiled for (symbolic head dims): a launch with
   /// other values is refused.
   std::vector<std::pair<std::string, int64_t>> specialized;
+  /// TMA descriptors, in the order of the kernel's descriptor array (sm_90a).
+  std::vector<TensorMapDecl> tensorMaps;
 };
 
 /// The manifest as text (the format above).

@@ -8,6 +8,7 @@
 
 #include "runtime/cuda/CudaLauncher.h"
 #include "runtime/cuda/GpuManifest.h"
+#include "runtime/cuda/TensorMap.h"
 #include "runtime/cuda/tmix_cuda.h"
 
 #include <gtest/gtest.h>
@@ -186,6 +187,124 @@ TEST(CudaLauncher, PacksMemRefDescriptorsScalarsAndSizes) {
             "kernel 'causal' takes 6 tensor slots (arguments, then results) but got 5");
 }
 
+/// kCausal as an sm_90a kernel with TMA descriptors of q, k and v.
+std::string hopperManifest() {
+  std::string text = kCausal;
+  text.replace(text.find("target sm_80"), 12, "target sm_90a");
+  return text + "tma q bf16 box=64x128 swizzle=128\n"
+                "tma k bf16 box=64x64 swizzle=128\n"
+                "tma v bf16 box=64x64 swizzle=none\n";
+}
+
+TEST(GpuManifest, ParsesAndWritesTensorMaps) {
+  GpuManifest manifest = parsed(hopperManifest());
+  ASSERT_EQ(manifest.tensorMaps.size(), 3u);
+  EXPECT_EQ(manifest.tensorMaps[0].arg, "q");
+  EXPECT_EQ(manifest.tensorMaps[0].dtype, DType::BF16);
+  EXPECT_EQ(manifest.tensorMaps[0].boxColumns, 64);
+  EXPECT_EQ(manifest.tensorMaps[0].boxRows, 128);
+  EXPECT_EQ(manifest.tensorMaps[0].swizzleBytes, 128);
+  EXPECT_EQ(manifest.tensorMaps[1].boxRows, 64);
+  EXPECT_EQ(manifest.tensorMaps[2].swizzleBytes, 0);
+  std::string written = writeGpuManifest(manifest);
+  EXPECT_NE(written.find("\ntma q bf16 box=64x128 swizzle=128\ntma k bf16 box=64x64 "
+                         "swizzle=128\ntma v bf16 box=64x64 swizzle=none\n"),
+            std::string::npos)
+      << written;
+  GpuManifest again = parsed(written);
+  EXPECT_EQ(again.tensorMaps.size(), 3u);
+}
+
+TEST(GpuManifest, RejectsBadTensorMaps) {
+  auto errorOf = [](const std::string &record) {
+    GpuManifest manifest;
+    return parseGpuManifest(std::string(kCausal) + record + "\n", manifest);
+  };
+  EXPECT_EQ(errorOf("tma q bf16 box=64x128"),
+            "line 18: expected 'tma ARG DTYPE box=COLUMNSxROWS swizzle=BYTES'");
+  EXPECT_EQ(errorOf("tma q i32 box=64x128 swizzle=128"),
+            "line 18: a TMA descriptor's dtype must be bf16, f16 or f32, not 'i32'");
+  EXPECT_EQ(errorOf("tma q f32 box=64x128 swizzle=128"),
+            "line 18: a TMA box row of 256 bytes is wider than its 128-byte swizzle");
+  EXPECT_EQ(errorOf("tma q bf16 box=64x512 swizzle=128"),
+            "line 18: bad TMA box 'box=64x512' (expected box=COLUMNSxROWS, each 1..256)");
+  EXPECT_EQ(errorOf("tma q bf16 box=64 swizzle=128"),
+            "line 18: bad TMA box 'box=64' (expected box=COLUMNSxROWS, each 1..256)");
+  EXPECT_EQ(errorOf("tma q bf16 box=64x128 swizzle=256"),
+            "line 18: bad TMA swizzle 'swizzle=256' (expected swizzle=32|64|128|none)");
+  EXPECT_EQ(errorOf("tma q bf16 box=128x128 swizzle=128"),
+            "line 18: a TMA box row of 256 bytes is wider than its 128-byte swizzle");
+  EXPECT_EQ(errorOf("tma window bf16 box=64x128 swizzle=128"),
+            "TMA descriptor of 'window', which is not a tensor argument");
+  EXPECT_EQ(errorOf("tma lse bf16 box=64x128 swizzle=128"),
+            "TMA descriptor of 'lse', which is not a tensor argument");
+  EXPECT_EQ(errorOf("tma k f16 box=64x128 swizzle=128"),
+            "TMA descriptor of 'k' as f16, but it is bf16");
+}
+
+TEST(TensorMap, EncodeArgumentsOfA4DTensor) {
+  GpuManifest manifest = parsed(hopperManifest());
+  TensorMapArgs args;
+  // k: [B=2, HK=2, M=90, 128] bf16 at 0x2000.
+  ASSERT_EQ(tensorMapArgs(manifest.tensorMaps[1], 0x2000, {2, 2, 90, 128}, args), "");
+  EXPECT_EQ(args.dataType, 9); // CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+  EXPECT_EQ(args.rank, 4u);
+  EXPECT_EQ(args.globalAddress, 0x2000u);
+  EXPECT_EQ(args.globalDims, (std::array<uint64_t, 4>{128, 90, 2, 2}));
+  EXPECT_EQ(args.globalStrides,
+            (std::array<uint64_t, 3>{128 * 2, 90 * 128 * 2, 2 * 90 * 128 * 2}));
+  EXPECT_EQ(args.boxDims, (std::array<uint32_t, 4>{64, 64, 1, 1}));
+  EXPECT_EQ(args.elementStrides, (std::array<uint32_t, 4>{1, 1, 1, 1}));
+  EXPECT_EQ(args.interleave, 0);
+  EXPECT_EQ(args.swizzle, 3);     // CU_TENSOR_MAP_SWIZZLE_128B
+  EXPECT_EQ(args.l2Promotion, 2); // CU_TENSOR_MAP_L2_PROMOTION_L2_128B
+  EXPECT_EQ(args.oobFill, 0);     // zeros past the edges
+  ASSERT_EQ(tensorMapArgs(manifest.tensorMaps[2], 0x3000, {2, 2, 90, 128}, args), "");
+  EXPECT_EQ(args.swizzle, 0);
+
+  GpuManifest f16 = manifest;
+  f16.tensorMaps[0].dtype = DType::F16;
+  ASSERT_EQ(tensorMapArgs(f16.tensorMaps[0], 0x1000, {1, 1, 1, 64}, args), "");
+  EXPECT_EQ(args.dataType, 6); // CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+  // A raw f32 tile for staging: 4-byte elements, no swizzle.
+  TensorMapDecl raw{"q", DType::F32, 64, 128, 0};
+  ASSERT_EQ(tensorMapArgs(raw, 0x1000, {2, 8, 100, 64}, args), "");
+  EXPECT_EQ(args.dataType, 7); // CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+  EXPECT_EQ(args.globalStrides,
+            (std::array<uint64_t, 3>{64 * 4, 100 * 64 * 4, 8 * 100 * 64 * 4}));
+  EXPECT_EQ(args.swizzle, 0);
+
+  EXPECT_EQ(tensorMapArgs(manifest.tensorMaps[0], 0x1008, {2, 8, 100, 128}, args),
+            "TMA descriptor of 'q': the tensor is not 16-byte aligned");
+  EXPECT_EQ(tensorMapArgs(manifest.tensorMaps[0], 0x1000, {2, 8, 100, 4}, args),
+            "TMA descriptor of 'q': a row stride of 8 bytes is not a multiple of 16 below "
+            "2^40");
+  EXPECT_EQ(tensorMapArgs(manifest.tensorMaps[0], 0x1000, {8, 100, 128}, args),
+            "TMA descriptor of 'q': the tensor is not 4-D");
+}
+
+TEST(CudaLauncher, PacksTheTensorMapAddressLast) {
+  GpuManifest manifest = parsed(hopperManifest());
+  std::map<std::string, int64_t> bound;
+  ASSERT_EQ(sizesFromList(manifest, {2, 8, 100, 2, 90}, bound), "");
+  std::vector<DeviceTensor> tensors{{0x1000, {2, 8, 100, 128}}, {0x2000, {2, 2, 90, 128}},
+                                    {0x3000, {2, 2, 90, 128}}, {0, {}},
+                                    {0x4000, {2, 8, 100, 128}}, {0x5000, {2, 8, 100}}};
+  KernelParams params;
+  ASSERT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 256}, bound, 0x6000, params,
+                             0x7000),
+            "");
+  // As for sm_80, then one word: the descriptors' device address.
+  ASSERT_EQ(params.words.size(), 3u * 11 + 1 + 11 + 9 + 5 + 1);
+  ASSERT_EQ(params.pointers.size(), params.words.size());
+  EXPECT_EQ(params.words.back(), 0x7000u);
+  EXPECT_EQ(*static_cast<uint64_t *>(params.pointers.back()), 0x7000u);
+  std::vector<uint64_t> sizes(params.words.end() - 6, params.words.end() - 1);
+  EXPECT_EQ(sizes, (std::vector<uint64_t>{0x6000, 0x6000, 0, 5, 1}));
+  EXPECT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 256}, bound, 0x6000, params),
+            "kernel 'causal' reads TMA descriptors, but none were given");
+}
+
 class CudaWithoutDevice : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -220,6 +339,18 @@ TEST_F(CudaWithoutDevice, LoadSaysNoCudaDevice) {
 TEST_F(CudaWithoutDevice, TheCApiReportsIt) {
   char message[256] = {};
   uint64_t tensors[6] = {};
+  double scalars[4] = {};
+  int64_t sizes[5] = {1, 1, 1, 1, 1};
+  EXPECT_EQ(tmix_cuda_launch(manifestPath.c_str(), tensors, scalars, sizes, nullptr,
+                             message, sizeof(message)),
+            1);
+  EXPECT_EQ(std::strncmp(message, "no CUDA device", 14), 0) << message;
+}
+
+TEST_F(CudaWithoutDevice, AHopperKernelSaysNoCudaDeviceToo) {
+  std::ofstream(manifestPath) << hopperManifest();
+  char message[256] = {};
+  uint64_t tensors[6] = {0x1000, 0x2000, 0x3000, 0, 0x4000, 0x5000};
   double scalars[4] = {};
   int64_t sizes[5] = {1, 1, 1, 1, 1};
   EXPECT_EQ(tmix_cuda_launch(manifestPath.c_str(), tensors, scalars, sizes, nullptr,

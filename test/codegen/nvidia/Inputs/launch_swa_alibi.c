@@ -1,6 +1,10 @@
-/* Calls the typed launch function of a header written by `tmixc build`; without a CUDA
- * driver it must report "no CUDA device" and return 1. */
-#include "swa_alibi.sm_80.h"
+/* Calls the typed launch function of a header written by `tmixc build` (for sm_80
+ * unless TMIX_HEADER names another); without a CUDA driver it must report "no CUDA
+ * device" and return 1. */
+#ifndef TMIX_HEADER
+#define TMIX_HEADER "swa_alibi.sm_80.h"
+#endif
+#include TMIX_HEADER
 
 #include <stdio.h>
 
