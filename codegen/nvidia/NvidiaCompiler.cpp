@@ -1,7 +1,7 @@
-//===- NvidiaCompiler.cpp - Attention specs to PTX for sm_80 / sm_90a -----===//
+//===- NvidiaCompiler.cpp - Attention and recurrence specs to PTX for sm_80 / sm_90a -===//
 //
 // The kernels' launch parameters are read from the gpu.func attributes that
-// tmix-lower-attention-to-nvgpu sets, before the GPU-to-NVVM pipeline serialises the
+// tmix-lower-attention-to-nvgpu and tmix-lower-recurrence-to-nvgpu set, before the GPU-to-NVVM pipeline serialises the
 // gpu.module into a gpu.binary whose object is the PTX text.
 //
 // sm_90a is, for now, the sm_80 mma.sync kernel compiled for sm_90a (wgmma, TMA and
@@ -95,11 +95,16 @@ FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef ta
   std::map<std::string, rt::SpecSignature> signatures;
   for (auto spec : module.getOps<mlir::tmix::AttentionOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
+  for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
+    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
 
   PassManager lower(context);
   mlir::tmix::LowerAttentionToNVGPUOptions lowerOptions;
   lowerOptions.specialize.assign(specialize.begin(), specialize.end());
   lower.addPass(mlir::tmix::createLowerAttentionToNVGPU(lowerOptions));
+  mlir::tmix::LowerRecurrenceToNVGPUOptions recurrenceOptions;
+  recurrenceOptions.specialize.assign(specialize.begin(), specialize.end());
+  lower.addPass(mlir::tmix::createLowerRecurrenceToNVGPU(recurrenceOptions));
   lower.addPass(mlir::tmix::createPolynomialMath());
   lower.addPass(createCanonicalizerPass());
   lower.addPass(createCSEPass());

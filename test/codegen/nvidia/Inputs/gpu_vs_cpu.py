@@ -1,6 +1,7 @@
-"""gpu_vs_cpu.py SPEC KERNEL SIZES TARGET WORK [--fix=D=64] [--set=x=1]: builds KERNEL of
-SPEC for TARGET (tmixc build), makes random inputs from its manifest (floats rounded to
-bf16; `doc` as sorted document ids, other integer tensors as lengths in 1..M), runs the
+"""gpu_vs_cpu.py SPEC KERNEL SIZES TARGET WORK [--fix=D=64] [--set=x=1] [--uniform=g=-3:0]:
+builds KERNEL of SPEC for TARGET (tmixc build), makes random inputs from its manifest
+(floats standard normal, or uniform in [LO, HI) for the tensors named by --uniform: the
+gates of a recurrence; rounded to bf16; `doc` as sorted document ids, other integer tensors as lengths in 1..M), runs the
 CPU path (tmixc run --outputs) and the GPU (tmix-cuda-run) on them, and prints
 PASS/FAIL with ||gpu - cpu|| / ||cpu|| per output (tolerance 1e-2). Tools from PATH."""
 import os
@@ -30,6 +31,11 @@ def main():
     extra = sys.argv[6:]
     fix = [e[len("--fix="):] for e in extra if e.startswith("--fix=")]
     sets = [e for e in extra if e.startswith("--set=")]
+    uniform = {}
+    for e in extra:
+        if e.startswith("--uniform="):
+            name, bounds = e[len("--uniform="):].split("=")
+            uniform[name] = tuple(float(b) for b in bounds.split(":"))
     sizes = dict(kv.split("=") for kv in sizes_text.split(","))
     sizes = {k: int(v) for k, v in sizes.items()}
     art, inputs, cpu, gpu = (os.path.join(work, d) for d in ("art", "in", "cpu", "gpu"))
@@ -53,7 +59,10 @@ def main():
                 value = rng.integers(1, sizes.get("M", sizes.get("N", 1)) + 1, size=shape)
             value = value.astype(np.int32)
         else:
-            x = rng.standard_normal(shape).astype(np.float32)
+            if arg["name"] in uniform:
+                x = rng.uniform(*uniform[arg["name"]], size=shape).astype(np.float32)
+            else:
+                x = rng.standard_normal(shape).astype(np.float32)
             value = (x.view(np.uint32) & 0xFFFF0000).view(np.float32)
         np.save(os.path.join(inputs, arg["name"] + ".npy"), value)
     subprocess.run(["tmixc", "run", spec, f"--kernel={kernel}", f"--sizes={sizes_text}",
