@@ -21,6 +21,11 @@
 //              per-step output, element by element, from the step region.
 //   (4) S = SG_L ⊙ (exp(LG_L) ⊙ S + (k̂ ⊙ exp(LG_L - LG_s))^T v)   (mma.sync).
 //
+// A delta rule (scalar gate, possibly 1) first solves for pseudo-values w, which then
+// stand for v in (3) and (4) (ChunkedLowering.cpp's WY form, same system):
+//   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i S),
+// the system and the right-hand side on mma.sync, the forward substitution in f32.
+//
 // Every MMA operand other than v and S is built per element in registers from the f32
 // shared buffers (the decay factors differ per operand), in the PTX ISA's fragment
 // layouts (lane = 4 g + t):
@@ -33,8 +38,8 @@
 // The values the chunk needs (gates, keys, values, queries, the per-step outputs
 // around the readout) are evaluated element by element from the step region: slices
 // load from the arguments, maps and scalar ops are cloned. What that cannot evaluate
-// (a dot or sum in those values, more than one state, vector states, a delta rule) is
-// an error, never a wrong kernel.
+// (a dot or sum in those values, more than one state, vector states, a row-gated delta
+// rule) is an error, never a wrong kernel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -143,13 +148,23 @@ private:
   // ---- the phases of a chunk ----
   void stageLogGates(Value start, Value length);
   void stageRows(Value start, Value length);
-  SmallVector<Value> scalarGateScores();
+  /// (rows k̂^T)[i, s] exp(LG_i - LG_s) under a scalar gate, for s <= i (s < i when
+  /// `strict`), this warp's rows: the scores (rows = q̂) or the delta rule's system
+  /// (rows = k̂).
+  SmallVector<Value> scalarGateScores(Value rows, bool strict);
+  /// (rows ⊙ exp(LG)) S0 for this warp's rows: C fragments over the value block.
+  SmallVector<Value> startStateProduct(Value rows);
+  void solveDelta();
   SmallVector<Value> rowGateScores();
   Value diagonalScores(int64_t nTile);
   void readout(ArrayRef<Value> scores);
   SmallVector<Value> updateState(ValueRange state, Value length);
   void storeStateTile(ValueRange state);
   void storeOutputs(Value start, Value length);
+
+  /// The rank-one term's (or the delta rule's) key and value.
+  Value updateKey() { return form->delta ? form->delta->key : form->terms[0].key; }
+  Value updateValue() { return form->delta ? form->delta->value : form->terms[0].value; }
 
   // ---- small vocabulary ----
   ImplicitLocOpBuilder &builder() { return kb->builder(); }
@@ -191,6 +206,13 @@ private:
   /// The B fragment (16 x 8, k x n) whose element at (k, n) is at(k, n).
   Value bFragment(function_ref<Value(Value k, Value n)> at);
   Value mma(Value a, Value b, Value c) { return warp::mmaM16N8K16(builder(), a, b, c); }
+  /// for (iv = 0; iv < ub; ++iv)
+  void forRange(Value ub, function_ref<void(Value)> body) {
+    kb->loop(idx(0), ub, idx(1), {}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>{};
+    });
+  }
   Value zeroAccumulator();
   /// B fragments of n-tiles 2 np and 2 np + 1 of tile[row0.., col0..] (ldmatrix.trans).
   std::pair<Value, Value> bPairTransposed(Value tile, Value row0, Value col0);
@@ -207,6 +229,7 @@ private:
   int64_t sharedBytes = 0;
   Type mmaType;
   MemRefType logGateType, rowsType, valuesType, stateTileType, outputsType;
+  MemRefType strengthsType, gramType;
 
   // Kernel values.
   SmallVector<Attribute> parallelDims;
@@ -216,6 +239,7 @@ private:
   Value stepTime, readoutValue;
   Value numSteps, valueBegin;
   Value logGate, signs, queries, keys, values, stateTile, outputs;
+  Value strengths, gram, pseudoValues; // the delta rule's
   Value tid, warp, groupRow, groupCol2, warpRow, stateRow, vRow, vCol;
 };
 
@@ -244,11 +268,7 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
            << name << "' of class '" << stringifyUpdateClass(updateClass)
            << "' has no chunk form (a row-gated delta rule, or the state read outside "
               "its update and readouts)";
-  if (form->delta)
-    return op.emitOpError("state '")
-           << name << "' of class '" << stringifyUpdateClass(updateClass)
-           << "': the delta rule is not generated for the GPU yet";
-  if (form->terms.size() != 1)
+  if (!form->delta && form->terms.size() != 1)
     return op.emitOpError("the GPU code generator needs one rank-one term outer(k, v) "
                           "in the update of state '")
            << name << "', not " << form->terms.size();
@@ -290,11 +310,11 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
 
   // ---- every value the kernel evaluates element by element ----
   Block &body = op.getStepOp().getBody().front();
-  SmallVector<Value> staged{form->terms[0].key, form->terms[0].value,
-                            readoutOp.getLhs()};
+  SmallVector<Value> staged{updateKey(), updateValue(), readoutOp.getLhs()};
   for (const ChunkFactor &factor : form->gate)
     staged.push_back(factor.value);
-  for (const ChunkFactor &factor : form->terms[0].factors)
+  for (const ChunkFactor &factor :
+       form->delta ? form->delta->strength : form->terms[0].factors)
     staged.push_back(factor.value);
   auto yield = cast<YieldOp>(body.getTerminator());
   SmallVector<Value> perStep;
@@ -338,8 +358,12 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
   auto bytes = [](MemRefType type) {
     return type.getNumElements() * type.getElementTypeBitWidth() / 8;
   };
+  strengthsType = sharedType(kChunk, 1, f32);
+  gramType = sharedType(kChunk, kChunk, f32);
   sharedBytes = bytes(logGateType) * (form->needsSign() ? 2 : 1) + 2 * bytes(rowsType) +
                 bytes(valuesType) + bytes(stateTileType) + bytes(outputsType);
+  if (form->delta) // b, the strictly lower system, the pseudo-values w
+    sharedBytes += bytes(strengthsType) + bytes(gramType) + bytes(outputsType);
   if (sharedBytes > kMaxSharedBytesSm80)
     return op.emitOpError("the GPU kernel of state [")
            << keyDim << ", " << valueDim << "] needs " << sharedBytes
@@ -536,12 +560,11 @@ void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
   });
 }
 
-/// q̂_i = SG_i q_i and k̂_s = SG_s (factors) k_s as f32 rows, v_s as the MMA type; zero
-/// past the last step.
+/// q̂_i = SG_i q_i and k̂_s = SG_s (factors) k_s as f32 rows, v_s as the MMA type (the
+/// delta rule: v_s as f32 and b_s, for the solve); zero past the last step.
 void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
   ImplicitLocOpBuilder &b = builder();
   Type f32 = b.getF32Type();
-  const RankOneTerm &term = form->terms[0];
   kb->loop(tid, idx(kChunk * keyDim), idx(kThreads), {}, [&](Value e, ValueRange) {
     Value row = arith::DivUIOp::create(b, e, idx(keyDim));
     Value k = arith::RemUIOp::create(b, e, idx(keyDim));
@@ -550,9 +573,13 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
         [&] {
           stepTime = add(start, row);
           Value sign = signAt(row, k);
-          Value key = factorProduct(term.factors, k, elementAt(term.key, k));
-          if (term.negated)
-            key = arith::NegFOp::create(b, key);
+          Value key = elementAt(updateKey(), k);
+          if (!form->delta) {
+            const RankOneTerm &term = form->terms[0];
+            key = factorProduct(term.factors, k, key);
+            if (term.negated)
+              key = arith::NegFOp::create(b, key);
+          }
           Value query = elementAt(readoutOp.getLhs(), k);
           return SmallVector<Value>{fmul(sign, query), fmul(sign, key)};
         },
@@ -568,24 +595,40 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
         ult(row, length), {f32},
         [&] {
           stepTime = add(start, row);
-          return SmallVector<Value>{elementAt(term.value, add(valueBegin, column))};
+          return SmallVector<Value>{elementAt(updateValue(), add(valueBegin, column))};
         },
         [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-    store(arith::TruncFOp::create(b, mmaType, value), values, {row, column});
+    if (form->delta)
+      store(value, pseudoValues, {row, column});
+    else
+      store(arith::TruncFOp::create(b, mmaType, value), values, {row, column});
+    return SmallVector<Value>{};
+  });
+  if (!form->delta)
+    return;
+  // b = 0 past the last step: those rows' pseudo-values are 0.
+  kb->loop(tid, idx(kChunk), idx(kThreads), {}, [&](Value row, ValueRange) {
+    Value strength = kb->ifElse(
+        ult(row, length), {f32},
+        [&] {
+          stepTime = add(start, row);
+          return SmallVector<Value>{factorProduct(form->delta->strength, Value(), cst(1.0))};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    store(strength, strengths, {row, idx(0)});
     return SmallVector<Value>{};
   });
 }
 
 // ---- (2) scores: this warp's rows i = 16 w + g (+ 8), all 64 keys in 8 n-tiles ----
 
-/// Scalar gate: (q̂ k̂^T)[i, s] exp(LG_i - LG_s), s <= i.
-SmallVector<Value> NvgpuRecurrenceLowering::scalarGateScores() {
+SmallVector<Value> NvgpuRecurrenceLowering::scalarGateScores(Value rows, bool strict) {
   ImplicitLocOpBuilder &b = builder();
   constexpr int64_t kTilesN = kChunk / kMmaN;
   SmallVector<Value> acc(kTilesN, zeroAccumulator());
   for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
     Value a = aFragment([&](Value row, Value col) {
-      return load(queries, {add(warpRow, row), add(col, idx(kk * kMmaK))});
+      return load(rows, {add(warpRow, row), add(col, idx(kk * kMmaK))});
     });
     for (int64_t nt = 0; nt < kTilesN; ++nt) {
       Value bFrag = bFragment([&](Value k, Value n) {
@@ -602,9 +645,9 @@ SmallVector<Value> NvgpuRecurrenceLowering::scalarGateScores() {
         Value i = add(warpRow, add(groupRow, idx(8 * r)));
         Value s = add(groupCol2, idx(nt * kMmaN + c));
         Value ratio = exp(fsub(load(logGate, {i, zero}), load(logGate, {s, zero})));
-        elements.push_back(
-            arith::SelectOp::create(b, ule(s, i), fmul(extract(acc[nt], r, c), ratio),
-                                    cst(0.0)));
+        Value kept = strict ? ult(s, i) : ule(s, i);
+        elements.push_back(arith::SelectOp::create(
+            b, kept, fmul(extract(acc[nt], r, c), ratio), cst(0.0)));
       }
     acc[nt] = vector::FromElementsOp::create(b, acc[nt].getType(), elements);
   }
@@ -688,10 +731,69 @@ SmallVector<Value> NvgpuRecurrenceLowering::rowGateScores() {
 
 // ---- (3) readout ----
 
+SmallVector<Value> NvgpuRecurrenceLowering::startStateProduct(Value rows) {
+  SmallVector<Value> acc(valueBlock / kMmaN, zeroAccumulator());
+  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
+    Value a = aFragment([&](Value row, Value col) {
+      Value i = add(warpRow, row), k = add(col, idx(kk * kMmaK));
+      return fmul(load(rows, {i, k}), exp(logGateAt(i, k)));
+    });
+    for (int64_t np = 0; np < valueBlock / 16; ++np) {
+      auto [b0, b1] = bPairTransposed(stateTile, idx(kk * kMmaK), idx(np * 16));
+      acc[2 * np] = mma(a, b0, acc[2 * np]);
+      acc[2 * np + 1] = mma(a, b1, acc[2 * np + 1]);
+    }
+  }
+  return acc;
+}
+
+/// The delta rule's pseudo-values w (ChunkedLowering.cpp's solveDelta):
+///   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i S0),
+/// the system and the right-hand side on the tensor cores (this warp's rows), then a
+/// forward substitution in f32, one thread per value column (it owns the column of
+/// every row, so no barrier between rows). w replaces v in the `values` tile.
+void NvgpuRecurrenceLowering::solveDelta() {
+  ImplicitLocOpBuilder &b = builder();
+  SmallVector<Value> system = scalarGateScores(keys, /*strict=*/true);
+  SmallVector<Value> start = startStateProduct(keys);
+  Value zero = idx(0);
+  for (int64_t r = 0; r < 2; ++r) {
+    Value i = add(warpRow, add(groupRow, idx(8 * r)));
+    Value strength = load(strengths, {i, zero});
+    for (int64_t c = 0; c < 2; ++c) {
+      for (auto [nt, tile] : llvm::enumerate(system))
+        store(fmul(strength, extract(tile, r, c)), gram,
+              {i, add(groupCol2, idx(int64_t(nt) * kMmaN + c))});
+      for (auto [nt, tile] : llvm::enumerate(start)) {
+        Value v = add(groupCol2, idx(int64_t(nt) * kMmaN + c));
+        Value rhs = fsub(load(pseudoValues, {i, v}), extract(tile, r, c));
+        store(fmul(strength, rhs), pseudoValues, {i, v});
+      }
+    }
+  }
+  gpu::BarrierOp::create(b);
+  kb->ifElse(
+      ult(tid, idx(valueBlock)), {},
+      [&] {
+        Value v = tid;
+        forRange(idx(kChunk), [&](Value i) {
+          Value sum = kb->loop(zero, i, idx(1), {cst(0.0)}, [&](Value s, ValueRange acc) {
+            return SmallVector<Value>{
+                fadd(acc[0], fmul(load(gram, {i, s}), load(pseudoValues, {s, v})))};
+          })[0];
+          Value w = fsub(load(pseudoValues, {i, v}), sum);
+          store(w, pseudoValues, {i, v});
+          store(arith::TruncFOp::create(b, mmaType, w), values, {i, v});
+        });
+        return SmallVector<Value>{};
+      },
+      [] { return SmallVector<Value>{}; });
+  gpu::BarrierOp::create(b);
+}
+
 /// O = A v + (q̂ ⊙ exp(LG)) S for this warp's rows, to `outputs`.
 void NvgpuRecurrenceLowering::readout(ArrayRef<Value> scores) {
-  ImplicitLocOpBuilder &b = builder();
-  SmallVector<Value> acc(valueBlock / kMmaN, zeroAccumulator());
+  SmallVector<Value> acc = startStateProduct(queries);
   // ---- the chunk's own steps: the scores' C fragments are A's fragments ----
   for (int64_t kc = 0; kc < kChunk / kMmaK; ++kc) {
     SmallVector<Value> elements;
@@ -705,25 +807,12 @@ void NvgpuRecurrenceLowering::readout(ArrayRef<Value> scores) {
       acc[2 * np + 1] = mma(a, b1, acc[2 * np + 1]);
     }
   }
-  // ---- the chunk's start state ----
-  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
-    Value a = aFragment([&](Value row, Value col) {
-      Value i = add(warpRow, row), k = add(col, idx(kk * kMmaK));
-      return fmul(load(queries, {i, k}), exp(logGateAt(i, k)));
-    });
-    for (int64_t np = 0; np < valueBlock / 16; ++np) {
-      auto [b0, b1] = bPairTransposed(stateTile, idx(kk * kMmaK), idx(np * 16));
-      acc[2 * np] = mma(a, b0, acc[2 * np]);
-      acc[2 * np + 1] = mma(a, b1, acc[2 * np + 1]);
-    }
-  }
   for (auto [nt, tile] : llvm::enumerate(acc))
     for (int64_t r = 0; r < 2; ++r)
       for (int64_t c = 0; c < 2; ++c)
         store(extract(tile, r, c), outputs,
               {add(warpRow, add(groupRow, idx(8 * r))),
                add(groupCol2, idx(int64_t(nt) * kMmaN + c))});
-  (void)b;
 }
 
 // ---- (4) the state at the chunk's end ----
@@ -853,6 +942,11 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
   logGate = view(logGateType);
   if (form->needsSign())
     signs = view(logGateType);
+  if (form->delta) {
+    strengths = view(strengthsType);
+    gram = view(gramType);
+    pseudoValues = view(outputsType);
+  }
   assert(offset == sharedBytes && "the views cover the allocation");
 
   // ---- the initial state, from its argument or 0 ----
@@ -889,7 +983,9 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
     gpu::BarrierOp::create(b);
     stageRows(start, length);
     gpu::BarrierOp::create(b);
-    readout(form->hasRowGate() ? rowGateScores() : scalarGateScores());
+    if (form->delta)
+      solveDelta();
+    readout(form->hasRowGate() ? rowGateScores() : scalarGateScores(queries, false));
     SmallVector<Value> next = updateState(carried, length);
     gpu::BarrierOp::create(b); // every warp has read the state tile and its outputs
     storeStateTile(next);

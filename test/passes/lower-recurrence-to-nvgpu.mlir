@@ -168,7 +168,25 @@ tmix.recurrence @selective_scan(%x: !tmix.tensor<[B, C, T], f32>, %dt: !tmix.ten
 
 // -----
 
-// expected-error @+1 {{state 'S' of class 'delta': the delta rule is not generated for the GPU yet}}
+// DeltaNet (128 x 128, Vb = 32): b, the system and the pseudo-values in shared memory
+// too; per chunk, after staging, the system and the right-hand side on the tensor cores,
+// a barrier, the forward substitution by the threads of the value columns (a loop over
+// the earlier rows in a loop over the rows), a barrier, then the scores.
+// CHECK-LABEL: gpu.func @delta_net(
+// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], [128, 32]]
+// CHECK-SAME: tmix.schedule = {block_v = 32 : i64, chunk = 64 : i64, warps = 4 : i64}
+// CHECK: memref.view {{.*}} to memref<64x1xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x32xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: gpu.barrier
+// CHECK: nvvm.mma.sync
 tmix.recurrence @delta_net(%q: !tmix.tensor<[B, H, T, 128], bf16>, %k: !tmix.tensor<[B, H, T, 128], bf16>, %v: !tmix.tensor<[B, H, T, 128], bf16>, %beta: !tmix.tensor<[B, H, T], f32>) -> (o: !tmix.tensor<[B, H, T, 128], bf16>) time "T" {
   tmix.state "S" : !tmix.tensor<[128, 128], f32> {tmix.update_class = "delta"}
   tmix.step {
