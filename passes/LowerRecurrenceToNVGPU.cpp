@@ -1,4 +1,5 @@
-//===- LowerRecurrenceToNVGPU.cpp - Chunked recurrences to an sm_80 tensor-core kernel -===//
+//===- LowerRecurrenceToNVGPU.cpp - Chunked recurrences to an sm_80 tensor-core kernel
+//-===//
 //
 // The chunk-parallel form of ChunkedLowering.cpp (same definitions, same numerics of
 // the gates) as one gpu.func: one CTA of 4 warps per (parallel point, block of Vb value
@@ -50,6 +51,7 @@
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/RecurrenceClasses.h"
+#include "passes/StepElements.h"
 #include "passes/WarpMma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -99,29 +101,6 @@ std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &f
   return std::nullopt;
 }
 
-/// The first op that `roots` need (not looking through `stop`) that cannot be
-/// evaluated element by element: anything but slices, maps and scalar ops.
-Operation *firstNonElementwise(Block &body, ArrayRef<Value> roots, Operation *stop) {
-  SmallVector<Value> worklist(roots.begin(), roots.end());
-  DenseSet<Operation *> seen;
-  while (!worklist.empty()) {
-    Operation *op = worklist.pop_back_val().getDefiningOp();
-    if (!op || op == stop || op->getBlock() != &body || !seen.insert(op).second)
-      continue;
-    if (isa<OuterOp, VecMatOp, MatVecOp, DotOp, SumOp>(op))
-      return op;
-    if (auto map = dyn_cast<MapOp>(op)) {
-      if (map.getResult().getType().getRank() > 1)
-        return op;
-    } else if (!isa<SliceOp>(op) &&
-               llvm::any_of(op->getResultTypes(), llvm::IsaPred<SpecTensorType>)) {
-      return op;
-    }
-    llvm::append_range(worklist, op->getOperands());
-  }
-  return nullptr;
-}
-
 class NvgpuRecurrenceLowering {
 public:
   NvgpuRecurrenceLowering(RecurrenceOp op, gpu::GPUModuleOp gpuModule,
@@ -134,16 +113,6 @@ private:
   LogicalResult analyse();
   void buildKernelBody();
   void moveIntoGpuModule();
-
-  // ---- the step region, element by element ----
-  /// The element of step value `value` at `indices` (none for a scalar) at the step
-  /// `stepTime`; the readout is `readoutValue`.
-  Value elementAt(Value value, ValueRange indices);
-  /// Indices into an argument whose dims are (some) parallel dims, the time dim when
-  /// `time` is given, then per-step dims (the layout the verifier guarantees).
-  SmallVector<Value> outerIndices(ArrayRef<Attribute> dims, Value time, ValueRange inner);
-  /// The product of `factors` at gate/key index `k` (exp for the exp factors).
-  Value factorProduct(ArrayRef<ChunkFactor> factors, Value k, Value init);
 
   // ---- the phases of a chunk ----
   void stageLogGates(Value start, Value length);
@@ -232,11 +201,7 @@ private:
   MemRefType strengthsType, gramType;
 
   // Kernel values.
-  SmallVector<Attribute> parallelDims;
-  SmallVector<Value> parallelIndices;
-  StringAttr timeSymbol;
-  IRMapping scalarArgs;
-  Value stepTime, readoutValue;
+  std::unique_ptr<StepElements> stepElements; // the step region, element by element
   Value numSteps, valueBegin;
   Value logGate, signs, queries, keys, values, stateTile, outputs;
   Value strengths, gram, pseudoValues; // the delta rule's
@@ -328,9 +293,10 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
                 "outputs per block of value columns";
     perStep.push_back(value);
   }
-  for (auto [roots, stop] : {std::pair{ArrayRef<Value>(staged), (Operation *)nullptr},
-                             std::pair{ArrayRef<Value>(perStep), readoutOp.getOperation()}})
-    if (Operation *bad = firstNonElementwise(body, roots, stop))
+  for (auto [roots, stop] :
+       {std::pair{ArrayRef<Value>(staged), (Operation *)nullptr},
+        std::pair{ArrayRef<Value>(perStep), readoutOp.getOperation()}})
+    if (Operation *bad = StepElements::firstNonElementwise(body, roots, stop))
       return op.emitOpError("the GPU code generator evaluates the step's gates, keys, "
                             "values, queries and outputs element by element; '")
              << bad->getName() << "' in them is not supported";
@@ -344,7 +310,8 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
       anyBF16 |= tensor.getElementType().isBF16();
     }
   // f16 specs run in f16; bf16, f32 and mixed specs in bf16 (the range of f32).
-  mmaType = anyF16 && !anyBF16 ? Type(Float16Type::get(ctx)) : Type(BFloat16Type::get(ctx));
+  mmaType =
+      anyF16 && !anyBF16 ? Type(Float16Type::get(ctx)) : Type(BFloat16Type::get(ctx));
   auto shared = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto sharedType = [&](int64_t rows, int64_t cols, Type element) {
     return MemRefType::get({rows, cols}, element, MemRefLayoutAttrInterface(), shared);
@@ -374,7 +341,7 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
 LogicalResult NvgpuRecurrenceLowering::lower() {
   if (failed(analyse()))
     return failure();
-  parallelDims = op.getParallelDims();
+  SmallVector<Attribute> parallelDims = op.getParallelDims();
   SmallVector<GridDim> grid;
   for (Attribute dim : parallelDims)
     grid.push_back({dim, 1});
@@ -385,98 +352,13 @@ LogicalResult NvgpuRecurrenceLowering::lower() {
   return success();
 }
 
-// ---- the step region, element by element ----
-
-SmallVector<Value> NvgpuRecurrenceLowering::outerIndices(ArrayRef<Attribute> dims,
-                                                         Value time, ValueRange inner) {
-  SmallVector<Value> indices;
-  size_t pos = 0;
-  for (size_t parallel = 0; pos < dims.size() && isa<StringAttr>(dims[pos]); ++pos) {
-    auto found = std::find(parallelDims.begin() + parallel, parallelDims.end(), dims[pos]);
-    if (found == parallelDims.end())
-      break;
-    parallel = found - parallelDims.begin() + 1;
-    indices.push_back(parallelIndices[parallel - 1]);
-  }
-  if (time && pos < dims.size() && dims[pos] == timeSymbol) {
-    indices.push_back(time);
-    ++pos;
-  }
-  llvm::append_range(indices, inner);
-  return indices;
-}
-
-Value NvgpuRecurrenceLowering::elementAt(Value value, ValueRange indices) {
-  ImplicitLocOpBuilder &b = builder();
-  if (readoutOp && value == readoutOp.getResult())
-    return readoutValue;
-  if (Value scalar = scalarArgs.lookupOrNull(value))
-    return scalar; // a scalar argument of the spec
-  if (auto arg = dyn_cast<BlockArgument>(value)) {
-    assert(arg.getArgNumber() == 0 && "only the step index is read here");
-    return kb->toI64(stepTime);
-  }
-  Operation *def = value.getDefiningOp();
-  if (auto slice = dyn_cast<SliceOp>(def)) {
-    auto source = cast<BlockArgument>(slice.getSource());
-    ArrayRef<Attribute> sourceDims = cast<SpecTensorType>(source.getType()).getDims();
-    return kb->loadF32(kb->argMemRef(source.getArgNumber()),
-                       outerIndices(sourceDims, slice.getTime() ? stepTime : Value(),
-                                    indices));
-  }
-  if (auto map = dyn_cast<MapOp>(def)) {
-    int64_t rank = map.getResult().getType().getRank();
-    IRMapping mapping = scalarArgs;
-    Block &mapBody = map.getBody().front();
-    for (auto [arg, input] : llvm::zip(mapBody.getArguments(), map.getInputs())) {
-      auto type = dyn_cast<SpecTensorType>(input.getType());
-      // A vector over the rows of a matrix map reads the row index.
-      ValueRange at = !type ? ValueRange{} : indices.take_front(type.getRank());
-      assert((!type || type.getRank() <= rank) && "map inputs broadcast to the result");
-      mapping.map(arg, elementAt(input, at));
-    }
-    for (Operation &inner : mapBody) {
-      // Scalars of the step that the body reads from above.
-      for (Value operand : inner.getOperands())
-        if (!mapping.contains(operand) && operand.getParentRegion() != &map.getBody())
-          mapping.map(operand, elementAt(operand, {}));
-      if (auto yield = dyn_cast<YieldOp>(inner))
-        return mapping.lookup(yield.getValues()[0]);
-      kb->cloneScalarOp(inner, mapping);
-    }
-    llvm_unreachable("a map body ends in tmix.yield");
-  }
-  // A scalar op of the step: its scalar operands first.
-  IRMapping mapping = scalarArgs;
-  for (Value operand : def->getOperands())
-    if (!mapping.contains(operand))
-      mapping.map(operand, elementAt(operand, {}));
-  kb->cloneScalarOp(*def, mapping);
-  (void)b;
-  return mapping.lookup(value);
-}
-
-Value NvgpuRecurrenceLowering::factorProduct(ArrayRef<ChunkFactor> factors, Value k,
-                                             Value init) {
-  Value product = init;
-  for (const ChunkFactor &factor : factors) {
-    bool vector = isa<SpecTensorType>(factor.value.getType());
-    Value value = elementAt(factor.value, vector ? ValueRange{k} : ValueRange{});
-    if (factor.isExp)
-      value = math::ExpOp::create(builder(), value);
-    product = factor.inverse ? Value(arith::DivFOp::create(builder(), product, value))
-                             : fmul(product, value);
-  }
-  return product;
-}
-
 // ---- fragments ----
 
 Value NvgpuRecurrenceLowering::toFragment(ArrayRef<Value> elements,
                                           ArrayRef<int64_t> shape) {
   ImplicitLocOpBuilder &b = builder();
-  Value wide = vector::FromElementsOp::create(b, VectorType::get(shape, b.getF32Type()),
-                                              elements);
+  Value wide =
+      vector::FromElementsOp::create(b, VectorType::get(shape, b.getF32Type()), elements);
   return arith::TruncFOp::create(b, VectorType::get(shape, mmaType), wide);
 }
 
@@ -484,8 +366,8 @@ Value NvgpuRecurrenceLowering::aFragment(function_ref<Value(Value, Value)> at) {
   SmallVector<Value> elements;
   for (int64_t reg = 0; reg < 4; ++reg)
     for (int64_t e = 0; e < 2; ++e)
-      elements.push_back(at(add(groupRow, idx(8 * (reg % 2))),
-                            add(groupCol2, idx(e + 8 * (reg / 2)))));
+      elements.push_back(
+          at(add(groupRow, idx(8 * (reg % 2))), add(groupCol2, idx(e + 8 * (reg / 2)))));
   return toFragment(elements, {4, 2});
 }
 
@@ -520,42 +402,45 @@ void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
   Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
   kb->loop(tid, idx(gateColumns), idx(kThreads), {}, [&](Value column, ValueRange) {
-    kb->loop(idx(0), idx(kChunk), idx(1), {zero64, cst(1.0)},
-             [&](Value row, ValueRange carried) {
-               SmallVector<Value> step = kb->ifElse(
-                   ult(row, length), {f32, f32},
-                   [&] {
-                     stepTime = add(start, row);
-                     Value log = cst(0.0);
-                     Value sign = cst(form->negatedGate ? -1.0 : 1.0);
-                     for (const ChunkFactor &factor : form->gate) {
-                       bool vector = isa<SpecTensorType>(factor.value.getType());
-                       Value value = elementAt(factor.value,
-                                               vector ? ValueRange{column} : ValueRange{});
-                       Value factorLog = value;
-                       if (!factor.isExp) {
-                         factorLog = math::LogOp::create(b, math::AbsFOp::create(b, value));
-                         Value negative = arith::CmpFOp::create(
-                             b, arith::CmpFPredicate::OLT, value, cst(0.0));
-                         sign = arith::SelectOp::create(
-                             b, negative, arith::NegFOp::create(b, sign), sign);
-                       }
-                       log = factor.inverse ? fsub(log, factorLog) : fadd(log, factorLog);
-                     }
-                     // maxnumf: a NaN or -inf log (a zero gate) becomes the floor too.
-                     log = arith::MaxNumFOp::create(b, log, cst(kLogDecayFloor));
-                     return SmallVector<Value>{log, sign};
-                   },
-                   // Past the last step: log 1 = 0, so the last row's Γ carries on.
-                   [&] { return SmallVector<Value>{cst(0.0), cst(1.0)}; });
-               Value sum = arith::AddFOp::create(b, carried[0],
-                                                 arith::ExtFOp::create(b, f64, step[0]));
-               store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
-               Value sign = fmul(carried[1], step[1]);
-               if (signs)
-                 store(sign, signs, {row, column});
-               return SmallVector<Value>{sum, sign};
-             });
+    kb->loop(
+        idx(0), idx(kChunk), idx(1), {zero64, cst(1.0)},
+        [&](Value row, ValueRange carried) {
+          SmallVector<Value> step = kb->ifElse(
+              ult(row, length), {f32, f32},
+              [&] {
+                stepElements->setStep(add(start, row));
+                Value log = cst(0.0);
+                Value sign = cst(form->negatedGate ? -1.0 : 1.0);
+                for (const ChunkFactor &factor : form->gate) {
+                  bool vector = isa<SpecTensorType>(factor.value.getType());
+                  Value value = stepElements->at(factor.value, vector ? ValueRange{column}
+                                                                      : ValueRange{});
+                  Value factorLog = value;
+                  if (!factor.isExp) {
+                    factorLog = math::LogOp::create(b, math::AbsFOp::create(b, value));
+                    Value negative = arith::CmpFOp::create(b, arith::CmpFPredicate::OLT,
+                                                           value, cst(0.0));
+                    sign = arith::SelectOp::create(b, negative,
+                                                   arith::NegFOp::create(b, sign), sign);
+                  }
+                  log = factor.inverse ? fsub(log, factorLog) : fadd(log, factorLog);
+                }
+                // maxnumf: a NaN or -inf log (a zero gate) becomes the floor too.
+                log = arith::MaxNumFOp::create(b, log, cst(kLogDecayFloor));
+                return SmallVector<Value>{log, sign};
+              },
+              // Past the last step: log 1 = 0, so the last row's Γ carries on.
+              [&] {
+                return SmallVector<Value>{cst(0.0), cst(1.0)};
+              });
+          Value sum = arith::AddFOp::create(b, carried[0],
+                                            arith::ExtFOp::create(b, f64, step[0]));
+          store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
+          Value sign = fmul(carried[1], step[1]);
+          if (signs)
+            store(sign, signs, {row, column});
+          return SmallVector<Value>{sum, sign};
+        });
     return SmallVector<Value>{};
   });
 }
@@ -571,19 +456,21 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
     SmallVector<Value> qk = kb->ifElse(
         ult(row, length), {f32, f32},
         [&] {
-          stepTime = add(start, row);
+          stepElements->setStep(add(start, row));
           Value sign = signAt(row, k);
-          Value key = elementAt(updateKey(), k);
+          Value key = stepElements->at(updateKey(), k);
           if (!form->delta) {
             const RankOneTerm &term = form->terms[0];
-            key = factorProduct(term.factors, k, key);
+            key = stepElements->factorProduct(term.factors, k, key);
             if (term.negated)
               key = arith::NegFOp::create(b, key);
           }
-          Value query = elementAt(readoutOp.getLhs(), k);
+          Value query = stepElements->at(readoutOp.getLhs(), k);
           return SmallVector<Value>{fmul(sign, query), fmul(sign, key)};
         },
-        [&] { return SmallVector<Value>{cst(0.0), cst(0.0)}; });
+        [&] {
+          return SmallVector<Value>{cst(0.0), cst(0.0)};
+        });
     store(qk[0], queries, {row, k});
     store(qk[1], keys, {row, k});
     return SmallVector<Value>{};
@@ -594,8 +481,9 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
     Value value = kb->ifElse(
         ult(row, length), {f32},
         [&] {
-          stepTime = add(start, row);
-          return SmallVector<Value>{elementAt(updateValue(), add(valueBegin, column))};
+          stepElements->setStep(add(start, row));
+          return SmallVector<Value>{
+              stepElements->at(updateValue(), add(valueBegin, column))};
         },
         [&] { return SmallVector<Value>{cst(0.0)}; })[0];
     if (form->delta)
@@ -611,8 +499,9 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
     Value strength = kb->ifElse(
         ult(row, length), {f32},
         [&] {
-          stepTime = add(start, row);
-          return SmallVector<Value>{factorProduct(form->delta->strength, Value(), cst(1.0))};
+          stepElements->setStep(add(start, row));
+          return SmallVector<Value>{
+              stepElements->factorProduct(form->delta->strength, Value(), cst(1.0))};
         },
         [&] { return SmallVector<Value>{cst(0.0)}; })[0];
     store(strength, strengths, {row, idx(0)});
@@ -671,8 +560,8 @@ Value NvgpuRecurrenceLowering::diagonalScores(int64_t nt) {
           for (int64_t c = 0; c < 2; ++c) {
             Value decay =
                 exp(fsub(load(logGate, {rows[r], k}), load(logGate, {cols[c], k})));
-            Value product = fmul(fmul(load(queries, {rows[r], k}), load(keys, {cols[c], k})),
-                                 decay);
+            Value product =
+                fmul(fmul(load(queries, {rows[r], k}), load(keys, {cols[c], k})), decay);
             next.push_back(fadd(acc[2 * r + c], product));
           }
         return next;
@@ -682,8 +571,8 @@ Value NvgpuRecurrenceLowering::diagonalScores(int64_t nt) {
     for (int64_t c = 0; c < 2; ++c)
       elements.push_back(
           arith::SelectOp::create(b, ule(cols[c], rows[r]), sums[2 * r + c], cst(0.0)));
-  return vector::FromElementsOp::create(
-      b, VectorType::get({2, 2}, b.getF32Type()), elements);
+  return vector::FromElementsOp::create(b, VectorType::get({2, 2}, b.getF32Type()),
+                                        elements);
 }
 
 /// Row gate: keys of earlier sub-chunks through the reference row r = 16 w - 1 on the
@@ -693,8 +582,8 @@ SmallVector<Value> NvgpuRecurrenceLowering::rowGateScores() {
   Type accType = VectorType::get({2, 2}, b.getF32Type());
   constexpr int64_t kTilesN = kChunk / kMmaN;
   // Warp 0 has no earlier sub-chunk; its (unused) reference is row 0.
-  Value reference = arith::SubIOp::create(b, arith::MaxUIOp::create(b, warpRow, idx(1)),
-                                          idx(1));
+  Value reference =
+      arith::SubIOp::create(b, arith::MaxUIOp::create(b, warpRow, idx(1)), idx(1));
   SmallVector<Value> decayedQueries;
   for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk)
     decayedQueries.push_back(aFragment([&](Value row, Value col) {
@@ -748,7 +637,8 @@ SmallVector<Value> NvgpuRecurrenceLowering::startStateProduct(Value rows) {
 }
 
 /// The delta rule's pseudo-values w (ChunkedLowering.cpp's solveDelta):
-///   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i S0),
+///   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i
+///   S0),
 /// the system and the right-hand side on the tensor cores (this warp's rows), then a
 /// forward substitution in f32, one thread per value column (it owns the column of
 /// every row, so no barrier between rows). w replaces v in the `values` tile.
@@ -883,13 +773,15 @@ void NvgpuRecurrenceLowering::storeOutputs(Value start, Value length) {
     kb->ifElse(
         ult(row, length), {},
         [&] {
-          stepTime = add(start, row);
-          readoutValue = load(outputs, {row, column});
+          stepElements->setStep(add(start, row));
+          stepElements->setReadout(readoutOp, load(outputs, {row, column}));
           Value v = add(valueBegin, column);
           for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
-            Value value = elementAt(yield.getValues()[numStates + position], v);
-            ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
-            kb->storeF32(value, kb->resultMemRef(result), outerIndices(outDims, stepTime, v));
+            Value value = stepElements->at(yield.getValues()[numStates + position], v);
+            ArrayRef<Attribute> outDims =
+                cast<SpecTensorType>(resultTypes[result]).getDims();
+            kb->storeF32(value, kb->resultMemRef(result),
+                         stepElements->outerIndices(outDims, stepElements->step(), v));
           }
           return SmallVector<Value>{};
         },
@@ -900,11 +792,8 @@ void NvgpuRecurrenceLowering::storeOutputs(Value start, Value length) {
 
 void NvgpuRecurrenceLowering::buildKernelBody() {
   ImplicitLocOpBuilder &b = kb->builder();
-  timeSymbol = b.getStringAttr(op.getTimeSymbol());
-  scalarArgs = kb->scalarMapping();
-  for (unsigned dim = 0; dim < parallelDims.size(); ++dim)
-    parallelIndices.push_back(kb->gridIndex(dim));
-  valueBegin = mul(kb->gridIndex(parallelDims.size()), idx(valueBlock));
+  stepElements = std::make_unique<StepElements>(op, *kb);
+  valueBegin = mul(kb->gridIndex(op.getParallelDims().size()), idx(valueBlock));
   numSteps = kb->sizeValue(op.getTimeSymbol());
 
   // ---- lane geometry ----
@@ -915,18 +804,21 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
   groupCol2 = mul(arith::RemUIOp::create(b, lane, idx(4)), idx(2));
   warpRow = mul(warp, idx(kMmaM));
   stateRow = mul(warp, idx(keyDim / kWarps));
-  // ldmatrix.x4.trans row addresses: contraction halves by (lane/8)%2, n-tiles by lane/16.
+  // ldmatrix.x4.trans row addresses: contraction halves by (lane/8)%2, n-tiles by
+  // lane/16.
   Value lane8 = arith::RemUIOp::create(b, lane, idx(8));
-  vRow = add(mul(arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)), idx(2)),
-                 idx(8)),
-             lane8);
+  vRow =
+      add(mul(arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)), idx(2)),
+              idx(8)),
+          lane8);
   vCol = mul(arith::DivUIOp::create(b, lane, idx(16)), idx(8));
 
   // ---- shared memory, one dynamic allocation ----
-  auto sharedSpace = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto sharedSpace =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   Value base = gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(),
-                         sharedSpace));
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                         MemRefLayoutAttrInterface(), sharedSpace));
   int64_t offset = 0;
   auto view = [&](MemRefType type) {
     Value tile = memref::ViewOp::create(b, type, base, idx(offset), ValueRange{});
@@ -967,7 +859,8 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
         for (int64_t c = 0; c < 2; ++c) {
           Value k = add(stateRow, add(groupRow, idx(mt * kMmaM + 8 * r)));
           Value v = add(valueBegin, add(groupCol2, idx(nt * kMmaN + c)));
-          elements.push_back(kb->loadF32(memref, outerIndices(initDims, {}, {k, v})));
+          elements.push_back(
+              kb->loadF32(memref, stepElements->outerIndices(initDims, {}, {k, v})));
         }
       state.push_back(vector::FromElementsOp::create(
           b, VectorType::get({2, 2}, b.getF32Type()), elements));
@@ -975,23 +868,24 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
   storeStateTile(state);
 
   // ---- the chunks, in order ----
-  state = kb->loop(idx(0), numSteps, idx(kChunk), state, [&](Value start, ValueRange carried) {
-    Value length = arith::MinUIOp::create(b, idx(kChunk),
-                                          arith::SubIOp::create(b, numSteps, start));
-    gpu::BarrierOp::create(b); // the last chunk's outputs are read
-    stageLogGates(start, length);
-    gpu::BarrierOp::create(b);
-    stageRows(start, length);
-    gpu::BarrierOp::create(b);
-    if (form->delta)
-      solveDelta();
-    readout(form->hasRowGate() ? rowGateScores() : scalarGateScores(queries, false));
-    SmallVector<Value> next = updateState(carried, length);
-    gpu::BarrierOp::create(b); // every warp has read the state tile and its outputs
-    storeStateTile(next);
-    storeOutputs(start, length);
-    return next;
-  });
+  state = kb->loop(
+      idx(0), numSteps, idx(kChunk), state, [&](Value start, ValueRange carried) {
+        Value length = arith::MinUIOp::create(b, idx(kChunk),
+                                              arith::SubIOp::create(b, numSteps, start));
+        gpu::BarrierOp::create(b); // the last chunk's outputs are read
+        stageLogGates(start, length);
+        gpu::BarrierOp::create(b);
+        stageRows(start, length);
+        gpu::BarrierOp::create(b);
+        if (form->delta)
+          solveDelta();
+        readout(form->hasRowGate() ? rowGateScores() : scalarGateScores(queries, false));
+        SmallVector<Value> next = updateState(carried, length);
+        gpu::BarrierOp::create(b); // every warp has read the state tile and its outputs
+        storeStateTile(next);
+        storeOutputs(start, length);
+        return next;
+      });
 
   // ---- final states ----
   auto resultTypes = op.getSpecResultTypes();
@@ -1006,7 +900,7 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
             Value k = add(stateRow, add(groupRow, idx(mt * kMmaM + 8 * r)));
             Value v = add(valueBegin, add(groupCol2, idx(nt * kMmaN + c)));
             kb->storeF32(extract(state[mt * tilesN + nt], r, c), kb->resultMemRef(result),
-                         outerIndices(outDims, {}, {k, v}));
+                         stepElements->outerIndices(outDims, {}, {k, v}));
           }
   }
 }
@@ -1026,11 +920,11 @@ void NvgpuRecurrenceLowering::moveIntoGpuModule() {
     kernel->setAttr(name, program->getAttr(name));
   kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(kThreads));
   kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(sharedBytes));
-  kernel->setAttr("tmix.schedule",
-                  mb.getDictionaryAttr(
-                      {mb.getNamedAttr("chunk", mb.getI64IntegerAttr(kChunk)),
-                       mb.getNamedAttr("block_v", mb.getI64IntegerAttr(valueBlock)),
-                       mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
+  kernel->setAttr(
+      "tmix.schedule",
+      mb.getDictionaryAttr({mb.getNamedAttr("chunk", mb.getI64IntegerAttr(kChunk)),
+                            mb.getNamedAttr("block_v", mb.getI64IntegerAttr(valueBlock)),
+                            mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
   if (!specialized.empty())
     kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
   kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
@@ -1074,7 +968,8 @@ struct LowerRecurrenceToNVGPU
       OpBuilder builder(module.getBodyRegion());
       builder.setInsertionPointToEnd(module.getBody());
       gpuModule = gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
-      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), builder.getUnitAttr());
+      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                      builder.getUnitAttr());
     }
     bool failed = false;
     for (RecurrenceOp op : specs) {

@@ -14,9 +14,12 @@ definitions, written here from the ISA text (not from the compiler's helpers):
     C[g+8][2t+i] (i in {0, 1}).
 
 bf16 and f16 values are f32 arrays rounded to the type; shared-memory views are
-separate arrays, checked not to overlap and to fit the launch's shared bytes. An
-out-of-bounds access, a barrier under divergence or a warp-wide op in a divergent warp
-is an error."""
+separate arrays, checked not to overlap and to fit the launch's shared bytes. Lock step
+would hide a missing barrier, so every shared-memory element records, per barrier
+interval, its writer and readers: a read of another thread's write, or a write over
+another thread's read or write, in the same interval is a race. An out-of-bounds
+access, a race, a barrier under divergence or a warp-wide op in a divergent warp is an
+error."""
 import re
 
 import numpy as np
@@ -101,10 +104,47 @@ CMPF = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_
         6: np.not_equal}
 
 
+class Accesses:
+    """Who wrote and who read each element of a shared view in the current interval
+    between barriers (thread -2: several readers)."""
+
+    def __init__(self, shape):
+        self.write_interval = np.full(shape, -1)
+        self.writer = np.full(shape, -1)
+        self.read_interval = np.full(shape, -1)
+        self.reader = np.full(shape, -1)
+
+    def record(self, flat, threads, interval, write):
+        if ((self.write_interval.flat[flat] == interval) &
+                (self.writer.flat[flat] != threads)).any():
+            raise RuntimeError("race: another thread wrote this element since the last barrier")
+        unique, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        if write:
+            if ((self.read_interval.flat[flat] == interval) &
+                    (self.reader.flat[flat] != threads)).any():
+                raise RuntimeError("race: another thread read this element since the last barrier")
+            if (counts > 1).any():
+                raise RuntimeError("race: two threads write one element")
+            self.write_interval.flat[flat] = interval
+            self.writer.flat[flat] = threads
+            return
+        first = np.zeros(len(unique), np.int64)
+        first[inverse] = threads
+        several = np.zeros(len(unique), bool)
+        np.logical_or.at(several, inverse, threads != first[inverse])
+        reader = np.where(several, -2, first)
+        current = self.reader.flat[unique]
+        fresh = self.read_interval.flat[unique] != interval
+        self.reader.flat[unique] = np.where(fresh | (current == reader), reader, -2)
+        self.read_interval.flat[unique] = interval
+
+
 class Cta:
     def __init__(self, kernel, args, block_id, shared_bytes):
         self.kernel, self.block_id, self.shared_bytes = kernel, block_id, shared_bytes
         self.views = []
+        self.accesses = {}  # id(shared view) -> Accesses
+        self.interval = 0
         self.env = dict(zip(kernel.regions[0][0], args))
 
     def run(self):
@@ -210,6 +250,7 @@ class Cta:
             return np.full(THREADS, self.block_id, np.int64)
         if n == "gpu.barrier":
             assert mask.all(), "barrier under divergence"
+            self.interval += 1
             return None
         if n == "gpu.dynamic_shared_memory":
             return "shared"
@@ -223,11 +264,14 @@ class Cta:
             for begin, end in self.views:
                 assert offset >= end or offset + size <= begin, "overlapping views"
             self.views.append((offset, offset + size))
-            return np.zeros(shape, np.float64 if element == "f64" else np.float32)
+            view = np.zeros(shape, np.float64 if element == "f64" else np.float32)
+            self.accesses[id(view)] = Accesses(shape)
+            return view
         if n == "memref.load":
             return self.load(x[0], x[1:], mask)
         if n == "memref.store":
             idx = self.indices(x[1], x[2:], mask)
+            self.record(x[1], idx, np.nonzero(mask)[0], write=True)
             x[1][idx] = np.broadcast_to(x[0], mask.shape)[mask]
             return None
         if n == "vector.from_elements":
@@ -278,6 +322,8 @@ class Cta:
                 if k:
                     row[:k] = src[s_[:-1]][s_[-1]:s_[-1] + k]
                     assert row[:k].shape == (k,) and s_[-1] + k <= src.shape[-1]
+                idx = tuple(np.full(count, v) for v in d[:-1]) + (np.arange(d[-1], d[-1] + count),)
+                self.record(dst, idx, np.full(count, lane), write=True)
                 dst[d[:-1]][d[-1]:d[-1] + count] = row
             return np.zeros(THREADS)
         if n in ("nvgpu.device_async_create_group", "nvgpu.device_async_wait"):
@@ -336,8 +382,16 @@ class Cta:
 
     def load(self, array, idx, mask):
         result = np.zeros(THREADS, array.dtype)
-        result[mask] = array[self.indices(array, idx, mask)]
+        idx = self.indices(array, idx, mask)
+        self.record(array, idx, np.nonzero(mask)[0], write=False)
+        result[mask] = array[idx]
         return result
+
+    def record(self, array, idx, threads, write):
+        accesses = self.accesses.get(id(array))
+        if accesses is not None and len(threads):
+            flat = np.ravel_multi_index(idx, array.shape)
+            accesses.record(flat, threads, self.interval, write)
 
     def warps(self, mask):
         for w in range(THREADS // WARP):
@@ -354,7 +408,11 @@ class Cta:
             r, c = indices[-2][lanes], indices[-1][lanes]
 
             def row(lane):
-                plane = array[tuple(int(i[lane]) for i in lead)]
+                at = tuple(int(i[lane]) for i in lead)
+                plane = array[at]
+                columns = np.arange(c[lane], min(c[lane] + 8, plane.shape[-1]))
+                idx = tuple(np.full(len(columns), v) for v in at + (int(r[lane]),)) + (columns,)
+                self.record(array, idx, np.full(len(columns), lanes.start + lane), write=False)
                 return plane[r[lane], c[lane]:c[lane] + 8]
 
             for m in range(4):
