@@ -1,5 +1,4 @@
-//===- LowerRecurrenceToNVGPU.cpp - Chunked recurrences to an sm_80 tensor-core kernel
-//-===//
+//===- LowerRecurrenceToNVGPU.cpp - Chunked recurrences on sm_80 tensor cores --===//
 //
 // The chunk-parallel form of ChunkedLowering.cpp (same definitions, same numerics of
 // the gates) as one gpu.func: one CTA of 4 warps per (parallel point, block of Vb value
@@ -36,11 +35,15 @@
 // v and the copy of S ([contraction rows, Vb columns] tiles, rows padded by 8 elements)
 // feed B through ldmatrix.x4.trans exactly as V does in LowerAttentionToNVGPU.cpp.
 //
-// The values the chunk needs (gates, keys, values, queries, the per-step outputs
-// around the readout) are evaluated element by element from the step region: slices
-// load from the arguments, maps and scalar ops are cloned. What that cannot evaluate
-// (a dot or sum in those values, more than one state, vector states, a row-gated delta
-// rule) is an error, never a wrong kernel.
+// Vector states beside S (linear attention's normaliser z = z + phi(k)) run step by
+// step: thread k scans element k over the chunk's steps; the dot products the outputs
+// read (dot(phi(q), z)) are then summed per step, before the outputs are computed.
+//
+// The values the chunk needs (gates, keys, values, queries, strengths, vector state
+// updates, the per-step outputs around the readout and the dots) are evaluated element
+// by element from the step region (StepElements.h). What this kernel cannot run (a dot
+// or sum in those values, a second matrix state, a scalar state, a row-gated delta
+// rule, ...) is an error, never a wrong kernel.
 //
 //===----------------------------------------------------------------------===//
 
@@ -111,6 +114,11 @@ public:
 
 private:
   LogicalResult analyse();
+  /// Each vector state's update is element-wise and reads no other state.
+  LogicalResult analyseVectorStates();
+  /// Whether `roots` need `value` (not looking through `isLeaf` ops).
+  bool readsValue(ArrayRef<Value> roots, Value value,
+                  function_ref<bool(Operation *)> isLeaf);
   void buildKernelBody();
   void moveIntoGpuModule();
 
@@ -130,6 +138,10 @@ private:
   SmallVector<Value> updateState(ValueRange state, Value length);
   void storeStateTile(ValueRange state);
   void storeOutputs(Value start, Value length);
+  void scanVectorStates(Value start, Value length);
+  void computeDots(Value start, Value length);
+  /// Binds each vector state, before and after step `row`, at element `k`.
+  void bindVectorStates(Value row, Value k);
 
   /// The rank-one term's (or the delta rule's) key and value.
   Value updateKey() { return form->delta ? form->delta->key : form->terms[0].key; }
@@ -186,6 +198,17 @@ private:
   /// B fragments of n-tiles 2 np and 2 np + 1 of tile[row0.., col0..] (ldmatrix.trans).
   std::pair<Value, Value> bPairTransposed(Value tile, Value row0, Value col0);
 
+  /// A vector state, run step by step in the kernel: one thread per element scans the
+  /// chunk's steps; `history` [C + 1, size] holds it before the chunk (row 0) and after
+  /// each step (row i + 1), and row C carries it to the next chunk.
+  struct VectorState {
+    unsigned index;
+    BlockArgument arg; // before the step
+    Value next;        // after it
+    int64_t size;
+    Value history;
+  };
+
   RecurrenceOp op;
   gpu::GPUModuleOp gpuModule;
   const llvm::StringMap<int64_t> &fixed;
@@ -194,6 +217,11 @@ private:
   std::optional<ChunkForm> form;
   SpecTensorType stateType;
   VecMatOp readoutOp;
+  unsigned matrixIndex = 0;
+  SmallVector<VectorState> vectorStates;
+  /// The dot products the outputs read, one f32 per step of the chunk in `dotRows`.
+  SmallVector<DotOp> dots;
+  Value dotRows;
   int64_t keyDim = 0, valueDim = 0, valueBlock = 0, gateColumns = 1;
   int64_t sharedBytes = 0;
   Type mmaType;
@@ -210,24 +238,49 @@ private:
 
 LogicalResult NvgpuRecurrenceLowering::analyse() {
   SmallVector<StateOp, 4> states = op.getStateOps();
-  for (StateOp state : states) {
+  Block &body = op.getStepOp().getBody().front();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  std::optional<unsigned> matrix;
+  for (auto [index, state] : llvm::enumerate(states)) {
     auto type = dyn_cast<SpecTensorType>(state.getType());
-    if (!type || type.getRank() != 2)
+    if (!type)
       return op.emitOpError("state '")
              << state.getSymName()
-             << "' is not a matrix: the GPU code generator chunks matrix states only "
-                "(the CPU path runs vector and scalar states step by step)";
+             << "' is a scalar: the GPU code generator runs one matrix state chunked "
+                "and vector states step by step (the CPU path runs scalar states)";
+    if (type.getRank() == 1) {
+      vectorStates.push_back({unsigned(index), body.getArgument(1 + index),
+                              yield.getValues()[index], 0, Value()});
+      continue;
+    }
+    if (matrix)
+      return op.emitOpError("the GPU code generator chunks one matrix state, not '")
+             << states[*matrix].getSymName() << "' and '" << state.getSymName() << "'";
+    matrix = index;
   }
-  if (states.size() != 1)
-    return op.emitOpError("the GPU code generator chunks recurrences of one state, not ")
-           << states.size();
+  if (!matrix)
+    return op.emitOpError("the GPU code generator needs a matrix state to chunk; state '")
+           << states.front().getSymName()
+           << "' is a vector (the CPU path runs such recurrences step by step)";
+  matrixIndex = *matrix;
+  for (VectorState &vector : vectorStates) {
+    auto type = cast<SpecTensorType>(states[vector.index].getType());
+    std::optional<int64_t> size = fixedDim(type.getDims()[0], fixed);
+    if (!size)
+      return op.emitOpError("vector state '")
+             << states[vector.index].getSymName()
+             << "' needs its size fixed at compile time (a literal, or tmixc --sizes)";
+    vector.size = *size;
+  }
+  if (LogicalResult checked = analyseVectorStates(); failed(checked))
+    return checked;
   RecurrenceClasses classes(op);
-  UpdateClass updateClass = classes.getClass(0);
-  StringRef name = states[0].getSymName();
+  UpdateClass updateClass = classes.getClass(matrixIndex);
+  StringRef name = states[matrixIndex].getSymName();
   if (updateClass == UpdateClass::General)
     return op.emitOpError("state '")
            << name << "' has update class 'general': no chunk-parallel form for the GPU";
-  form = getChunkForm(op, 0);
+  form = getChunkForm(op, matrixIndex);
   if (!form)
     return op.emitOpError("state '")
            << name << "' of class '" << stringifyUpdateClass(updateClass)
@@ -242,7 +295,7 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
            << name << "', not " << form->readouts.size();
   readoutOp = form->readouts.front();
 
-  stateType = cast<SpecTensorType>(states[0].getType());
+  stateType = cast<SpecTensorType>(states[matrixIndex].getType());
   ArrayRef<Attribute> dims = stateType.getDims();
   std::optional<int64_t> k = fixedDim(dims[0], fixed), v = fixedDim(dims[1], fixed);
   if (!k || !v)
@@ -274,14 +327,12 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
   gateColumns = form->hasRowGate() ? keyDim : 1;
 
   // ---- every value the kernel evaluates element by element ----
-  Block &body = op.getStepOp().getBody().front();
   SmallVector<Value> staged{updateKey(), updateValue(), readoutOp.getLhs()};
   for (const ChunkFactor &factor : form->gate)
     staged.push_back(factor.value);
   for (const ChunkFactor &factor :
        form->delta ? form->delta->strength : form->terms[0].factors)
     staged.push_back(factor.value);
-  auto yield = cast<YieldOp>(body.getTerminator());
   SmallVector<Value> perStep;
   for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
     Value value = yield.getValues()[states.size() + position];
@@ -293,13 +344,33 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
                 "outputs per block of value columns";
     perStep.push_back(value);
   }
-  for (auto [roots, stop] :
-       {std::pair{ArrayRef<Value>(staged), (Operation *)nullptr},
-        std::pair{ArrayRef<Value>(perStep), readoutOp.getOperation()}})
-    if (Operation *bad = StepElements::firstNonElementwise(body, roots, stop))
-      return op.emitOpError("the GPU code generator evaluates the step's gates, keys, "
-                            "values, queries and outputs element by element; '")
-             << bad->getName() << "' in them is not supported";
+  // The outputs may read the readout and dot products, computed per step before.
+  llvm::SetVector<Operation *> outputDots;
+  auto outputLeaf = [&](Operation *inner) {
+    if (isa<DotOp>(inner))
+      outputDots.insert(inner);
+    return inner == readoutOp.getOperation() || isa<DotOp>(inner);
+  };
+  auto none = [](Operation *) { return false; };
+  Operation *bad = StepElements::firstNonElementwise(body, staged, none);
+  if (!bad)
+    bad = StepElements::firstNonElementwise(body, perStep, outputLeaf);
+  for (Operation *dot : outputDots)
+    if (!bad)
+      bad = StepElements::firstNonElementwise(body, llvm::to_vector(dot->getOperands()),
+                                              none);
+  if (bad)
+    return op.emitOpError("the GPU code generator evaluates the step's gates, keys, "
+                          "values, queries and outputs element by element; '")
+           << bad->getName() << "' in them is not supported";
+  for (Operation *dot : outputDots)
+    dots.push_back(cast<DotOp>(dot));
+  for (const VectorState &vector : vectorStates)
+    if (readsValue(perStep, vector.arg, outputLeaf) ||
+        readsValue(perStep, vector.next, outputLeaf))
+      return op.emitOpError("a per-step output reads vector state '")
+             << states[vector.index].getSymName()
+             << "' other than through dot(): not supported by the GPU code generator";
 
   // ---- the MMA type and the shared memory ----
   MLIRContext *ctx = op.getContext();
@@ -331,6 +402,10 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
                 bytes(valuesType) + bytes(stateTileType) + bytes(outputsType);
   if (form->delta) // b, the strictly lower system, the pseudo-values w
     sharedBytes += bytes(strengthsType) + bytes(gramType) + bytes(outputsType);
+  for (const VectorState &vector : vectorStates)
+    sharedBytes += bytes(sharedType(kChunk + 1, vector.size, f32));
+  if (!dots.empty())
+    sharedBytes += bytes(sharedType(dots.size(), kChunk, f32));
   if (sharedBytes > kMaxSharedBytesSm80)
     return op.emitOpError("the GPU kernel of state [")
            << keyDim << ", " << valueDim << "] needs " << sharedBytes
@@ -507,6 +582,101 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
     store(strength, strengths, {row, idx(0)});
     return SmallVector<Value>{};
   });
+}
+
+bool NvgpuRecurrenceLowering::readsValue(ArrayRef<Value> roots, Value value,
+                                         function_ref<bool(Operation *)> isLeaf) {
+  SmallVector<Value> worklist(roots.begin(), roots.end());
+  DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value next = worklist.pop_back_val();
+    if (next == value)
+      return true;
+    Operation *def = next.getDefiningOp();
+    if (!def || isLeaf(def) || !seen.insert(next).second)
+      continue;
+    def->walk(
+        [&](Operation *nested) { llvm::append_range(worklist, nested->getOperands()); });
+  }
+  return false;
+}
+
+LogicalResult NvgpuRecurrenceLowering::analyseVectorStates() {
+  Block &body = op.getStepOp().getBody().front();
+  SmallVector<StateOp, 4> states = op.getStateOps();
+  auto none = [](Operation *) { return false; };
+  for (const VectorState &vector : vectorStates) {
+    StringRef name = states[vector.index].getSymName();
+    if (Operation *bad = StepElements::firstNonElementwise(body, vector.next, none))
+      return op.emitOpError("vector state '")
+             << name << "' is updated through '" << bad->getName()
+             << "': the GPU kernel runs vector states element by element";
+    for (auto [index, state] : llvm::enumerate(states))
+      if (index != vector.index &&
+          readsValue(vector.next, body.getArgument(1 + index), none))
+        return op.emitOpError("vector state '")
+               << name << "' reads state '" << state.getSymName()
+               << "': not supported by the GPU code generator";
+  }
+  return success();
+}
+
+/// Vector states, step by step: thread k scans element k of each over the chunk's
+/// steps (past the last step it stays), from row C (the last chunk's end) on.
+void NvgpuRecurrenceLowering::scanVectorStates(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  for (VectorState &vector : vectorStates)
+    kb->loop(tid, idx(vector.size), idx(kThreads), {}, [&](Value k, ValueRange) {
+      Value before = load(vector.history, {idx(kChunk), k});
+      store(before, vector.history, {idx(0), k});
+      kb->loop(idx(0), idx(kChunk), idx(1), {before}, [&](Value row, ValueRange carried) {
+        Value after = kb->ifElse(
+            ult(row, length), {b.getF32Type()},
+            [&] {
+              stepElements->setStep(add(start, row));
+              stepElements->bind(vector.arg, carried[0]);
+              return SmallVector<Value>{stepElements->at(vector.next, k)};
+            },
+            [&] { return SmallVector<Value>{carried[0]}; })[0];
+        store(after, vector.history, {add(row, idx(1)), k});
+        return SmallVector<Value>{after};
+      });
+      return SmallVector<Value>{};
+    });
+}
+
+void NvgpuRecurrenceLowering::bindVectorStates(Value row, Value k) {
+  for (const VectorState &vector : vectorStates) {
+    stepElements->bind(vector.arg, load(vector.history, {row, k}));
+    stepElements->bind(vector.next, load(vector.history, {add(row, idx(1)), k}));
+  }
+}
+
+/// The dot products the outputs read, one thread per step of the chunk, from the
+/// vector states' history.
+void NvgpuRecurrenceLowering::computeDots(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  for (size_t index = 0; index < dots.size(); ++index) {
+    DotOp dot = dots[index];
+    Value size = kb->dimValue(cast<SpecTensorType>(dot.getLhs().getType()).getDims()[0]);
+    kb->loop(tid, idx(kChunk), idx(kThreads), {}, [&](Value row, ValueRange) {
+      Value sum = kb->ifElse(
+          ult(row, length), {b.getF32Type()},
+          [&] {
+            stepElements->setStep(add(start, row));
+            return kb->loop(idx(0), size, idx(1), {cst(0.0)},
+                            [&](Value k, ValueRange acc) {
+                              bindVectorStates(row, k);
+                              Value product = fmul(stepElements->at(dot.getLhs(), k),
+                                                   stepElements->at(dot.getRhs(), k));
+                              return SmallVector<Value>{fadd(acc[0], product)};
+                            });
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(sum, dotRows, {idx(index), row});
+      return SmallVector<Value>{};
+    });
+  }
 }
 
 // ---- (2) scores: this warp's rows i = 16 w + g (+ 8), all 64 keys in 8 n-tiles ----
@@ -774,7 +944,9 @@ void NvgpuRecurrenceLowering::storeOutputs(Value start, Value length) {
         ult(row, length), {},
         [&] {
           stepElements->setStep(add(start, row));
-          stepElements->setReadout(readoutOp, load(outputs, {row, column}));
+          stepElements->bind(readoutOp.getResult(), load(outputs, {row, column}));
+          for (auto [index, dot] : llvm::enumerate(dots))
+            stepElements->bind(dot.getResult(), load(dotRows, {idx(index), row}));
           Value v = add(valueBegin, column);
           for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
             Value value = stepElements->at(yield.getValues()[numStates + position], v);
@@ -834,6 +1006,14 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
   logGate = view(logGateType);
   if (form->needsSign())
     signs = view(logGateType);
+  Type f32 = b.getF32Type();
+  auto shared = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  for (VectorState &vector : vectorStates)
+    vector.history = view(MemRefType::get({kChunk + 1, vector.size}, f32,
+                                          MemRefLayoutAttrInterface(), shared));
+  if (!dots.empty())
+    dotRows = view(MemRefType::get({int64_t(dots.size()), kChunk}, f32,
+                                   MemRefLayoutAttrInterface(), shared));
   if (form->delta) {
     strengths = view(strengthsType);
     gram = view(gramType);
@@ -842,7 +1022,22 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
   assert(offset == sharedBytes && "the views cover the allocation");
 
   // ---- the initial state, from its argument or 0 ----
-  StateOp stateOp = op.getStateOps().front();
+  // Vector states: row C is what the first chunk's scan starts from.
+  for (VectorState &vector : vectorStates) {
+    Value vectorInit = op.getStateOps()[vector.index].getInit();
+    kb->loop(tid, idx(vector.size), idx(kThreads), {}, [&](Value k, ValueRange) {
+      Value value = cst(0.0);
+      if (vectorInit) {
+        ArrayRef<Attribute> initDims =
+            cast<SpecTensorType>(vectorInit.getType()).getDims();
+        value = kb->loadF32(kb->argMemRef(cast<BlockArgument>(vectorInit).getArgNumber()),
+                            stepElements->outerIndices(initDims, {}, {k}));
+      }
+      store(value, vector.history, {idx(kChunk), k});
+      return SmallVector<Value>{};
+    });
+  }
+  StateOp stateOp = op.getStateOps()[matrixIndex];
   Value init = stateOp.getInit();
   int64_t tilesN = valueBlock / kMmaN;
   SmallVector<Value> state;
@@ -874,8 +1069,10 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
                                               arith::SubIOp::create(b, numSteps, start));
         gpu::BarrierOp::create(b); // the last chunk's outputs are read
         stageLogGates(start, length);
+        scanVectorStates(start, length);
         gpu::BarrierOp::create(b);
         stageRows(start, length);
+        computeDots(start, length);
         gpu::BarrierOp::create(b);
         if (form->delta)
           solveDelta();
@@ -889,10 +1086,24 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
 
   // ---- final states ----
   auto resultTypes = op.getSpecResultTypes();
+  SmallVector<StateOp, 4> states = op.getStateOps();
   for (unsigned result = 0; result < resultTypes.size(); ++result) {
-    if (!op.getFinalOp(result))
+    FinalOp final = op.getFinalOp(result);
+    if (!final)
       continue;
     ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
+    if (final.getState() != states[matrixIndex].getSymName()) {
+      // A vector state: each element by the thread that scanned it.
+      const VectorState &vector = *llvm::find_if(vectorStates, [&](const VectorState &v) {
+        return states[v.index].getSymName() == final.getState();
+      });
+      kb->loop(tid, idx(vector.size), idx(kThreads), {}, [&](Value k, ValueRange) {
+        kb->storeF32(load(vector.history, {idx(kChunk), k}), kb->resultMemRef(result),
+                     stepElements->outerIndices(outDims, {}, {k}));
+        return SmallVector<Value>{};
+      });
+      continue;
+    }
     for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt)
       for (int64_t nt = 0; nt < tilesN; ++nt)
         for (int64_t r = 0; r < 2; ++r)

@@ -119,16 +119,18 @@ def LowerRecurrenceToNVGPU : Pass<"tmix-lower-recurrence-to-nvgpu", "::mlir::Mod
     | output | O = A v + (q ⊙ exp(LG)) S, then the per-step outputs | mma.sync, f32 |
     | state  | S = SG_L (exp(LG_L) S + (k ⊙ exp(LG_L - LG_s))^T v)  | mma.sync, f32 |
 
-    (w in place of v for a delta rule.) Under a row gate the scores of keys in
-    earlier 16-row sub-chunks go through the sub-chunk's reference row (both decay
-    factors <= 1), those of the warp's own sub-chunk take an exp per element. MMA
-    operands are bf16 (f16 for f16 specs). Gates, keys, values, queries and the
-    per-step outputs around the readout are evaluated element by element from the
-    step region. What the kernel cannot chunk (class general, vector states, more
-    states or terms, row-gated delta rules, dots or sums in those values, symbolic K
-    or V not fixed by `specialize`) is an error. The kernel ABI and launch attributes
-    are those of `tmix-lower-attention-to-nvgpu`; `tmix.grid` is the parallel dims
-    then ceil(V / Vb).
+    (w in place of v for a delta rule.) Vector states beside S whose updates are
+    element-wise (linear attention's normaliser) run step by step, a thread per
+    element, and the dots the outputs read are summed per step. Under a row gate the
+    scores of keys in earlier 16-row sub-chunks go through the sub-chunk's reference
+    row (both decay factors <= 1), those of the warp's own sub-chunk take an exp per
+    element. MMA operands are bf16 (f16 for f16 specs). Gates, keys, values, queries
+    and the per-step outputs around the readout are evaluated element by element from
+    the step region. What the kernel cannot run (class general, no matrix state or more
+    than one, scalar states, more terms, row-gated delta rules, dots or sums in those
+    values, symbolic K or V not fixed by `specialize`) is an error. The kernel ABI
+    and launch attributes are those of `tmix-lower-attention-to-nvgpu`; `tmix.grid`
+    is the parallel dims then ceil(V / Vb).
   }];
   let options = [
     ListOption<"specialize", "specialize", "std::string",

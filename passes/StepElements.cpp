@@ -38,8 +38,8 @@ SmallVector<Value> StepElements::outerIndices(ArrayRef<Attribute> dims, Value ti
 }
 
 Value StepElements::at(Value value, ValueRange indices) {
-  if (readoutOp && value == readoutOp.getResult())
-    return readoutValue;
+  if (Value bound = bindings.lookupOrNull(value))
+    return bound;
   if (Value scalar = scalarArgs.lookupOrNull(value))
     return scalar; // a scalar argument of the spec
   if (auto arg = dyn_cast<BlockArgument>(value)) {
@@ -98,12 +98,12 @@ Value StepElements::factorProduct(ArrayRef<ChunkFactor> factors, Value k, Value 
 }
 
 Operation *StepElements::firstNonElementwise(Block &body, ArrayRef<Value> roots,
-                                             Operation *stop) {
+                                             function_ref<bool(Operation *)> isLeaf) {
   SmallVector<Value> worklist(roots.begin(), roots.end());
   DenseSet<Operation *> seen;
   while (!worklist.empty()) {
     Operation *op = worklist.pop_back_val().getDefiningOp();
-    if (!op || op == stop || op->getBlock() != &body || !seen.insert(op).second)
+    if (!op || op->getBlock() != &body || isLeaf(op) || !seen.insert(op).second)
       continue;
     if (isa<OuterOp, VecMatOp, MatVecOp, DotOp, SumOp>(op))
       return op;

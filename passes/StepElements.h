@@ -27,11 +27,9 @@ public:
   /// Binds the step index (an index value) for the evaluations that follow.
   void setStep(Value time) { stepTime = time; }
   Value step() const { return stepTime; }
-  /// Binds `readout`'s result to the scalar `value` (its element at the current index).
-  void setReadout(VecMatOp readout, Value value) {
-    readoutOp = readout;
-    readoutValue = value;
-  }
+  /// Binds a step value (a readout, a dot, a vector state before or after the step) to
+  /// the scalar `element`: its element at the index being evaluated.
+  void bind(Value value, Value element) { bindings.map(value, element); }
 
   /// The element of step value `value` at `indices` (none for a scalar), as f32 (i64
   /// for the step index).
@@ -42,19 +40,18 @@ public:
   /// time dim when `time` is given, then `inner` (the layout the verifier guarantees).
   SmallVector<Value> outerIndices(ArrayRef<Attribute> dims, Value time, ValueRange inner);
 
-  /// The first op of `body` that `roots` need (not looking through `stop`) that `at`
-  /// cannot evaluate, or null.
+  /// The first op of `body` that `roots` need (not looking through the ops for which
+  /// `isLeaf` holds: values bound when evaluated) that `at` cannot evaluate, or null.
   static Operation *firstNonElementwise(Block &body, ArrayRef<Value> roots,
-                                        Operation *stop);
+                                        function_ref<bool(Operation *)> isLeaf);
 
 private:
   KernelBuilder &kb;
   SmallVector<Attribute> parallelDims;
   SmallVector<Value> parallelIndices;
   StringAttr timeSymbol;
-  IRMapping scalarArgs;
-  Value stepTime, readoutValue;
-  VecMatOp readoutOp;
+  IRMapping scalarArgs, bindings;
+  Value stepTime;
 };
 
 } // namespace mlir::tmix

@@ -123,7 +123,7 @@ tmix.recurrence @retnet(%q: !tmix.tensor<[B, H, T, K], f16>, %k: !tmix.tensor<[B
 
 // -----
 
-// expected-error @+1 {{state 'h' is not a matrix: the GPU code generator chunks matrix states only}}
+// expected-error @+1 {{the GPU code generator needs a matrix state to chunk; state 'h' is a vector}}
 tmix.recurrence @selective_scan(%x: !tmix.tensor<[B, C, T], f32>, %dt: !tmix.tensor<[B, C, T], f32>, %A: !tmix.tensor<[C, N], f32>, %Bm: !tmix.tensor<[B, T, N], f32>, %Cm: !tmix.tensor<[B, T, N], f32>) -> (y: !tmix.tensor<[B, C, T], f32>) time "T" {
   tmix.state "h" : !tmix.tensor<[N], f32> {tmix.update_class = "diagonal_decay"}
   tmix.step {
@@ -275,3 +275,239 @@ tmix.recurrence @normed(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B,
   }
 }
 
+// -----
+
+// expected-error @+1 {{the GPU code generator chunks one matrix state, not 'S' and 'R'}}
+tmix.recurrence @two(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.state "R" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>, %R: !tmix.tensor<[64, 64], f32>):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %4 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %5 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %6 = tmix.outer %4, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %7 = tmix.map %R, %6 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %8 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %9 = tmix.vecmat %8, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %10 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %11 = tmix.vecmat %10, %7 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %12 = tmix.map %9, %11 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    tmix.yield %3, %7, %12 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{vector state 'z' reads state 'y': not supported by the GPU code generator}}
+tmix.recurrence @coupled(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.state "y" : !tmix.tensor<[64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.state "z" : !tmix.tensor<[64], f32> {tmix.update_class = "general"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>, %y: !tmix.tensor<[64], f32>, %z: !tmix.tensor<[64], f32>):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %4 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %5 = tmix.map %y, %4 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %6 = tmix.map %z, %5 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %7 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %8 = tmix.vecmat %7, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %9 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %10 = tmix.dot %9, %6 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> f32
+    %cst = arith.constant 1.000000e+00 : f32
+    %11 = arith.addf %10, %cst : f32
+    %12 = tmix.map %8, %11 : (!tmix.tensor<[64], f32>, f32) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.divf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    tmix.yield %3, %5, %6, %12 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{a per-step output reads vector state 'z' other than through dot()}}
+tmix.recurrence @direct(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.state "z" : !tmix.tensor<[64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>, %z: !tmix.tensor<[64], f32>):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %9 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %9 : f32
+    }
+    %4 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %5 = tmix.map %z, %4 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %9 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %9 : f32
+    }
+    %6 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %7 = tmix.vecmat %6, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %8 = tmix.map %7, %5 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %9 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %9 : f32
+    }
+    tmix.yield %3, %5, %8 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{state 'n' is a scalar: the GPU code generator runs one matrix state chunked and vector states step by step}}
+tmix.recurrence @counted(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.state "n" : f32 {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>, %n: f32):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %8 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %8 : f32
+    }
+    %cst = arith.constant 1.000000e+00 : f32
+    %4 = arith.addf %n, %cst : f32
+    %5 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %6 = tmix.vecmat %5, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %7 = tmix.map %6, %4 : (!tmix.tensor<[64], f32>, f32) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %8 = arith.divf %arg0, %arg1 : f32
+      tmix.yield %8 : f32
+    }
+    tmix.yield %3, %4, %7 : !tmix.tensor<[64, 64], f32>, f32, !tmix.tensor<[64], f32>
+  }
+}
+
+// -----
+
+// Linear attention: the normaliser z, a vector state, runs step by step (thread k scans
+// element k of the chunk into a [65, K] history: before the chunk, then after each
+// step), and dot(phi_q, z) is computed per step into a [1, 64] buffer before the
+// outputs read it. Its size must be fixed like the matrix state's.
+// FIXED-LABEL: gpu.func @linear_attention(
+// FIXED-SAME: tmix.specialized = {K = 128 : i64, V = 128 : i64}
+// FIXED: memref.view {{.*}} to memref<65x128xf32, #gpu.address_space<workgroup>>
+// FIXED: memref.view {{.*}} to memref<1x64xf32, #gpu.address_space<workgroup>>
+// FIXED: scf.for
+// FIXED: memref.store {{.*}} : memref<65x128xf32, #gpu.address_space<workgroup>>
+// FIXED: gpu.barrier
+// FIXED: scf.for {{.*}} -> (f32)
+// FIXED: memref.store {{.*}} : memref<1x64xf32, #gpu.address_space<workgroup>>
+// FIXED: memref.load {{.*}} : memref<1x64xf32, #gpu.address_space<workgroup>>
+// FIXED: arith.divf
+// expected-error @+1 {{vector state 'z' needs its size fixed at compile time}}
+tmix.recurrence @linear_attention(%q: !tmix.tensor<[B, H, T, K], f32>, %k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>, %eps: f32 = 9.99999997E-7) -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[K, V], f32> {tmix.update_class = "scalar_decay"}
+  tmix.state "z" : !tmix.tensor<[K], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>, %z: !tmix.tensor<[K], f32>):
+    %0 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %cst = arith.constant 0.000000e+00 : f32
+    %1 = tmix.map %0, %cst : (!tmix.tensor<[K], f32>, f32) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.maximumf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %2 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %cst_0 = arith.constant 0.000000e+00 : f32
+    %3 = tmix.map %2, %cst_0 : (!tmix.tensor<[K], f32>, f32) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.minimumf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %4 = tmix.map %3 : (!tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32):
+      %20 = math.exp %arg0 : f32
+      tmix.yield %20 : f32
+    }
+    %5 = tmix.map %1, %4 : (!tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %6 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %cst_1 = arith.constant 0.000000e+00 : f32
+    %7 = tmix.map %6, %cst_1 : (!tmix.tensor<[K], f32>, f32) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.maximumf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %8 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %cst_2 = arith.constant 0.000000e+00 : f32
+    %9 = tmix.map %8, %cst_2 : (!tmix.tensor<[K], f32>, f32) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.minimumf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %10 = tmix.map %9 : (!tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32):
+      %20 = math.exp %arg0 : f32
+      tmix.yield %20 : f32
+    }
+    %11 = tmix.map %7, %10 : (!tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %12 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], f32> -> !tmix.tensor<[V], f32>
+    %13 = tmix.outer %11, %12 : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %14 = tmix.map %S, %13 : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %15 = tmix.map %z, %11 : (!tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    %16 = tmix.vecmat %5, %14 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %17 = tmix.dot %5, %15 : !tmix.tensor<[K], f32>, !tmix.tensor<[K], f32> -> f32
+    %18 = arith.addf %17, %eps : f32
+    %19 = tmix.map %16, %18 : (!tmix.tensor<[V], f32>, f32) -> !tmix.tensor<[V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %20 = arith.divf %arg0, %arg1 : f32
+      tmix.yield %20 : f32
+    }
+    tmix.yield %14, %15, %19 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32>
+  }
+}
