@@ -143,6 +143,17 @@ private:
   /// Binds each vector state, before and after step `row`, at element `k`.
   void bindVectorStates(Value row, Value k);
 
+  bool isReadout(Operation *inner) {
+    return llvm::is_contained(form->readouts, dyn_cast<VecMatOp>(inner));
+  }
+  /// The same value, or slices of one argument at the same step.
+  static bool sameVector(Value lhs, Value rhs) {
+    if (lhs == rhs)
+      return true;
+    auto a = lhs.getDefiningOp<SliceOp>(), b = rhs.getDefiningOp<SliceOp>();
+    return a && b && a.getSource() == b.getSource() && a.getTime() == b.getTime() &&
+           lhs.getType() == rhs.getType();
+  }
   /// The rank-one term's (or the delta rule's) key and value.
   Value updateKey() { return form->delta ? form->delta->key : form->terms[0].key; }
   Value updateValue() { return form->delta ? form->delta->value : form->terms[0].value; }
@@ -290,10 +301,13 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
     return op.emitOpError("the GPU code generator needs one rank-one term outer(k, v) "
                           "in the update of state '")
            << name << "', not " << form->terms.size();
-  if (form->readouts.size() != 1)
-    return op.emitOpError("the GPU code generator needs one readout q @ S of state '")
-           << name << "', not " << form->readouts.size();
+  // Readouts of one query (q[t] @ S written twice) share the kernel's output tile.
   readoutOp = form->readouts.front();
+  for (VecMatOp readout : form->readouts)
+    if (!sameVector(readout.getLhs(), readoutOp.getLhs()))
+      return op.emitOpError("the GPU code generator needs one query q in the readouts "
+                            "q @ S of state '")
+             << name << "'";
 
   stateType = cast<SpecTensorType>(states[matrixIndex].getType());
   ArrayRef<Attribute> dims = stateType.getDims();
@@ -349,7 +363,7 @@ LogicalResult NvgpuRecurrenceLowering::analyse() {
   auto outputLeaf = [&](Operation *inner) {
     if (isa<DotOp>(inner))
       outputDots.insert(inner);
-    return inner == readoutOp.getOperation() || isa<DotOp>(inner);
+    return isReadout(inner) || isa<DotOp>(inner);
   };
   auto none = [](Operation *) { return false; };
   Operation *bad = StepElements::firstNonElementwise(body, staged, none);
@@ -944,7 +958,9 @@ void NvgpuRecurrenceLowering::storeOutputs(Value start, Value length) {
         ult(row, length), {},
         [&] {
           stepElements->setStep(add(start, row));
-          stepElements->bind(readoutOp.getResult(), load(outputs, {row, column}));
+          Value readoutValue = load(outputs, {row, column});
+          for (VecMatOp readout : form->readouts)
+            stepElements->bind(readout.getResult(), readoutValue);
           for (auto [index, dot] : llvm::enumerate(dots))
             stepElements->bind(dot.getResult(), load(dotRows, {idx(index), row}));
           Value v = add(valueBegin, column);

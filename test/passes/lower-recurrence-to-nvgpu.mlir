@@ -419,6 +419,34 @@ tmix.recurrence @counted(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B
 
 // -----
 
+// expected-error @+1 {{the GPU code generator needs one query q in the readouts q @ S of state 'S'}}
+tmix.recurrence @two_queries(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %9 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %9 : f32
+    }
+    %4 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %5 = tmix.vecmat %4, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %6 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %7 = tmix.vecmat %6, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %8 = tmix.map %5, %7 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %9 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %9 : f32
+    }
+    tmix.yield %3, %8 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+  }
+}
+
+// -----
+
 // Linear attention: the normaliser z, a vector state, runs step by step (thread k scans
 // element k of the chunk into a [65, K] history: before the chunk, then after each
 // step), and dot(phi_q, z) is computed per step into a [1, 64] buffer before the
