@@ -53,7 +53,7 @@
 #include "passes/ChunkedLowering.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
-#include "passes/RecurrenceClasses.h"
+#include "passes/RecurrenceKernelPlan.h"
 #include "passes/StepElements.h"
 #include "passes/WarpMma.h"
 
@@ -74,35 +74,9 @@ namespace mlir::tmix {
 
 using namespace mlir;
 using namespace mlir::tmix;
+using namespace mlir::tmix::recurrence_kernel;
 
 namespace {
-
-constexpr int64_t kWarpSize = 32;
-constexpr int64_t kWarps = 4;
-constexpr int64_t kThreads = kWarps * kWarpSize;
-constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
-/// Steps per chunk: one 16-row m-tile per warp.
-constexpr int64_t kChunk = kWarps * kMmaM;
-/// Sub-chunks of the row-gate scores: one per warp, of one m-tile.
-static_assert(kSubChunk == kMmaM, "the row-gate scores take one sub-chunk per warp");
-/// State rows: K / 4 per warp, a multiple of the m-tile.
-constexpr int64_t kStateRowMultiple = kWarps * kMmaM;
-constexpr int64_t kMaxStateRows = 256;
-/// f32 state accumulator fragments per thread: Vb = kStateFragments * 8 * 64 / K.
-constexpr int64_t kStateFragments = 8;
-/// Elements of padding per row of an ldmatrix tile (16 bytes: conflict-free rows).
-constexpr int64_t kPad = 8;
-/// The most dynamic shared memory an sm_80 CTA may opt in to (A100: 163 KiB).
-constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
-
-std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
-  if (auto value = dyn_cast<IntegerAttr>(dim))
-    return value.getInt();
-  auto found = fixed.find(cast<StringAttr>(dim).getValue());
-  if (found != fixed.end())
-    return found->second;
-  return std::nullopt;
-}
 
 class NvgpuRecurrenceLowering {
 public:
@@ -113,12 +87,6 @@ public:
   LogicalResult lower();
 
 private:
-  LogicalResult analyse();
-  /// Each vector state's update is element-wise and reads no other state.
-  LogicalResult analyseVectorStates();
-  /// Whether `roots` need `value` (not looking through `isLeaf` ops).
-  bool readsValue(ArrayRef<Value> roots, Value value,
-                  function_ref<bool(Operation *)> isLeaf);
   void buildKernelBody();
   void moveIntoGpuModule();
 
@@ -142,21 +110,6 @@ private:
   void computeDots(Value start, Value length);
   /// Binds each vector state, before and after step `row`, at element `k`.
   void bindVectorStates(Value row, Value k);
-
-  bool isReadout(Operation *inner) {
-    return llvm::is_contained(form->readouts, dyn_cast<VecMatOp>(inner));
-  }
-  /// The same value, or slices of one argument at the same step.
-  static bool sameVector(Value lhs, Value rhs) {
-    if (lhs == rhs)
-      return true;
-    auto a = lhs.getDefiningOp<SliceOp>(), b = rhs.getDefiningOp<SliceOp>();
-    return a && b && a.getSource() == b.getSource() && a.getTime() == b.getTime() &&
-           lhs.getType() == rhs.getType();
-  }
-  /// The rank-one term's (or the delta rule's) key and value.
-  Value updateKey() { return form->delta ? form->delta->key : form->terms[0].key; }
-  Value updateValue() { return form->delta ? form->delta->value : form->terms[0].value; }
 
   // ---- small vocabulary ----
   ImplicitLocOpBuilder &builder() { return kb->builder(); }
@@ -185,7 +138,7 @@ private:
     return vector::ExtractOp::create(builder(), fragment, ArrayRef<int64_t>{r, c});
   }
   /// The gate column of key index k: k for a row gate, 0 for a scalar gate.
-  Value gateColumn(Value k) { return form->hasRowGate() ? k : idx(0); }
+  Value gateColumn(Value k) { return plan.form.hasRowGate() ? k : idx(0); }
   /// log Γ_row at gate column of k, and the sign of Γ_row there (1 without signs).
   Value logGateAt(Value row, Value k) { return load(logGate, {row, gateColumn(k)}); }
   Value signAt(Value row, Value k) {
@@ -209,232 +162,34 @@ private:
   /// B fragments of n-tiles 2 np and 2 np + 1 of tile[row0.., col0..] (ldmatrix.trans).
   std::pair<Value, Value> bPairTransposed(Value tile, Value row0, Value col0);
 
-  /// A vector state, run step by step in the kernel: one thread per element scans the
-  /// chunk's steps; `history` [C + 1, size] holds it before the chunk (row 0) and after
-  /// each step (row i + 1), and row C carries it to the next chunk.
-  struct VectorState {
-    unsigned index;
-    BlockArgument arg; // before the step
-    Value next;        // after it
-    int64_t size;
-    Value history;
-  };
-
   RecurrenceOp op;
   gpu::GPUModuleOp gpuModule;
   const llvm::StringMap<int64_t> &fixed;
-  SmallVector<NamedAttribute> specialized;
+  RecurrenceKernelPlan plan;
   std::unique_ptr<KernelBuilder> kb;
-  std::optional<ChunkForm> form;
-  SpecTensorType stateType;
-  VecMatOp readoutOp;
-  unsigned matrixIndex = 0;
-  SmallVector<VectorState> vectorStates;
-  /// The dot products the outputs read, one f32 per step of the chunk in `dotRows`.
-  SmallVector<DotOp> dots;
-  Value dotRows;
-  int64_t keyDim = 0, valueDim = 0, valueBlock = 0, gateColumns = 1;
-  int64_t sharedBytes = 0;
-  Type mmaType;
-  MemRefType logGateType, rowsType, valuesType, stateTileType, outputsType;
-  MemRefType strengthsType, gramType;
 
   // Kernel values.
   std::unique_ptr<StepElements> stepElements; // the step region, element by element
   Value numSteps, valueBegin;
   Value logGate, signs, queries, keys, values, stateTile, outputs;
   Value strengths, gram, pseudoValues; // the delta rule's
+  /// Per vector state, [C + 1, size]: before the chunk (row 0), after each step (row
+  /// i + 1); row C carries it to the next chunk.
+  SmallVector<Value> histories;
+  Value dotRows;
   Value tid, warp, groupRow, groupCol2, warpRow, stateRow, vRow, vCol;
 };
 
-LogicalResult NvgpuRecurrenceLowering::analyse() {
-  SmallVector<StateOp, 4> states = op.getStateOps();
-  Block &body = op.getStepOp().getBody().front();
-  auto yield = cast<YieldOp>(body.getTerminator());
-  std::optional<unsigned> matrix;
-  for (auto [index, state] : llvm::enumerate(states)) {
-    auto type = dyn_cast<SpecTensorType>(state.getType());
-    if (!type)
-      return op.emitOpError("state '")
-             << state.getSymName()
-             << "' is a scalar: the GPU code generator runs one matrix state chunked "
-                "and vector states step by step (the CPU path runs scalar states)";
-    if (type.getRank() == 1) {
-      vectorStates.push_back({unsigned(index), body.getArgument(1 + index),
-                              yield.getValues()[index], 0, Value()});
-      continue;
-    }
-    if (matrix)
-      return op.emitOpError("the GPU code generator chunks one matrix state, not '")
-             << states[*matrix].getSymName() << "' and '" << state.getSymName() << "'";
-    matrix = index;
-  }
-  if (!matrix)
-    return op.emitOpError("the GPU code generator needs a matrix state to chunk; state '")
-           << states.front().getSymName()
-           << "' is a vector (the CPU path runs such recurrences step by step)";
-  matrixIndex = *matrix;
-  for (VectorState &vector : vectorStates) {
-    auto type = cast<SpecTensorType>(states[vector.index].getType());
-    std::optional<int64_t> size = fixedDim(type.getDims()[0], fixed);
-    if (!size)
-      return op.emitOpError("vector state '")
-             << states[vector.index].getSymName()
-             << "' needs its size fixed at compile time (a literal, or tmixc --sizes)";
-    vector.size = *size;
-  }
-  if (LogicalResult checked = analyseVectorStates(); failed(checked))
-    return checked;
-  RecurrenceClasses classes(op);
-  UpdateClass updateClass = classes.getClass(matrixIndex);
-  StringRef name = states[matrixIndex].getSymName();
-  if (updateClass == UpdateClass::General)
-    return op.emitOpError("state '")
-           << name << "' has update class 'general': no chunk-parallel form for the GPU";
-  form = getChunkForm(op, matrixIndex);
-  if (!form)
-    return op.emitOpError("state '")
-           << name << "' of class '" << stringifyUpdateClass(updateClass)
-           << "' has no chunk form (a row-gated delta rule, or the state read outside "
-              "its update and readouts)";
-  if (!form->delta && form->terms.size() != 1)
-    return op.emitOpError("the GPU code generator needs one rank-one term outer(k, v) "
-                          "in the update of state '")
-           << name << "', not " << form->terms.size();
-  // Readouts of one query (q[t] @ S written twice) share the kernel's output tile.
-  readoutOp = form->readouts.front();
-  for (VecMatOp readout : form->readouts)
-    if (!sameVector(readout.getLhs(), readoutOp.getLhs()))
-      return op.emitOpError("the GPU code generator needs one query q in the readouts "
-                            "q @ S of state '")
-             << name << "'";
-
-  stateType = cast<SpecTensorType>(states[matrixIndex].getType());
-  ArrayRef<Attribute> dims = stateType.getDims();
-  std::optional<int64_t> k = fixedDim(dims[0], fixed), v = fixedDim(dims[1], fixed);
-  if (!k || !v)
-    return op.emitOpError("the GPU code generator needs the state dims (K and V of S: "
-                          "[K, V]) fixed at compile time; write them as literals "
-                          "(state S: f32[64, 64]) or fix the symbols (tmixc "
-                          "--sizes=K=64,V=64)");
-  Builder builder(op.getContext());
-  for (Attribute dim : dims)
-    if (auto symbol = dyn_cast<StringAttr>(dim))
-      if (!llvm::any_of(specialized,
-                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
-        specialized.push_back(builder.getNamedAttr(
-            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
-  if (*k % kStateRowMultiple != 0 || *k > kMaxStateRows || *v % kMmaK != 0)
-    return op.emitOpError("the GPU code generator supports states [K, V] with K a "
-                          "multiple of 64 up to 256 and V a multiple of 16, not [")
-           << *k << ", " << *v << "]";
-  keyDim = *k;
-  valueDim = *v;
-  // Vb: the widest of 64, 32, 16 dividing V that keeps the state at kStateFragments
-  // accumulators per thread (64 at K = 64, 32 at K = 128, 16 at K = 256).
-  int64_t widest = kStateFragments * kMmaN * kStateRowMultiple / keyDim;
-  for (int64_t candidate : {int64_t(64), int64_t(32), int64_t(16)})
-    if (candidate <= widest && valueDim % candidate == 0) {
-      valueBlock = candidate;
-      break;
-    }
-  gateColumns = form->hasRowGate() ? keyDim : 1;
-
-  // ---- every value the kernel evaluates element by element ----
-  SmallVector<Value> staged{updateKey(), updateValue(), readoutOp.getLhs()};
-  for (const ChunkFactor &factor : form->gate)
-    staged.push_back(factor.value);
-  for (const ChunkFactor &factor :
-       form->delta ? form->delta->strength : form->terms[0].factors)
-    staged.push_back(factor.value);
-  SmallVector<Value> perStep;
-  for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
-    Value value = yield.getValues()[states.size() + position];
-    auto type = dyn_cast<SpecTensorType>(value.getType());
-    if (!type || type.getRank() != 1 || type.getDims()[0] != dims[1])
-      return op.emitOpError("per-step output '")
-             << op.getResultName(result)
-             << "' is not a vector over the state's value dim: the GPU kernel computes "
-                "outputs per block of value columns";
-    perStep.push_back(value);
-  }
-  // The outputs may read the readout and dot products, computed per step before.
-  llvm::SetVector<Operation *> outputDots;
-  auto outputLeaf = [&](Operation *inner) {
-    if (isa<DotOp>(inner))
-      outputDots.insert(inner);
-    return isReadout(inner) || isa<DotOp>(inner);
-  };
-  auto none = [](Operation *) { return false; };
-  Operation *bad = StepElements::firstNonElementwise(body, staged, none);
-  if (!bad)
-    bad = StepElements::firstNonElementwise(body, perStep, outputLeaf);
-  for (Operation *dot : outputDots)
-    if (!bad)
-      bad = StepElements::firstNonElementwise(body, llvm::to_vector(dot->getOperands()),
-                                              none);
-  if (bad)
-    return op.emitOpError("the GPU code generator evaluates the step's gates, keys, "
-                          "values, queries and outputs element by element; '")
-           << bad->getName() << "' in them is not supported";
-  for (Operation *dot : outputDots)
-    dots.push_back(cast<DotOp>(dot));
-  for (const VectorState &vector : vectorStates)
-    if (readsValue(perStep, vector.arg, outputLeaf) ||
-        readsValue(perStep, vector.next, outputLeaf))
-      return op.emitOpError("a per-step output reads vector state '")
-             << states[vector.index].getSymName()
-             << "' other than through dot(): not supported by the GPU code generator";
-
-  // ---- the MMA type and the shared memory ----
-  MLIRContext *ctx = op.getContext();
-  bool anyF16 = false, anyBF16 = false;
-  for (Type type : op.getSpecArgTypes())
-    if (auto tensor = dyn_cast<SpecTensorType>(type)) {
-      anyF16 |= tensor.getElementType().isF16();
-      anyBF16 |= tensor.getElementType().isBF16();
-    }
-  // f16 specs run in f16; bf16, f32 and mixed specs in bf16 (the range of f32).
-  mmaType =
-      anyF16 && !anyBF16 ? Type(Float16Type::get(ctx)) : Type(BFloat16Type::get(ctx));
-  auto shared = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  auto sharedType = [&](int64_t rows, int64_t cols, Type element) {
-    return MemRefType::get({rows, cols}, element, MemRefLayoutAttrInterface(), shared);
-  };
-  Type f32 = Float32Type::get(ctx);
-  logGateType = sharedType(kChunk, gateColumns, f32);
-  rowsType = sharedType(kChunk, keyDim, f32);
-  valuesType = sharedType(kChunk, valueBlock + kPad, mmaType);
-  stateTileType = sharedType(keyDim, valueBlock + kPad, mmaType);
-  outputsType = sharedType(kChunk, valueBlock, f32);
-  auto bytes = [](MemRefType type) {
-    return type.getNumElements() * type.getElementTypeBitWidth() / 8;
-  };
-  strengthsType = sharedType(kChunk, 1, f32);
-  gramType = sharedType(kChunk, kChunk, f32);
-  sharedBytes = bytes(logGateType) * (form->needsSign() ? 2 : 1) + 2 * bytes(rowsType) +
-                bytes(valuesType) + bytes(stateTileType) + bytes(outputsType);
-  if (form->delta) // b, the strictly lower system, the pseudo-values w
-    sharedBytes += bytes(strengthsType) + bytes(gramType) + bytes(outputsType);
-  for (const VectorState &vector : vectorStates)
-    sharedBytes += bytes(sharedType(kChunk + 1, vector.size, f32));
-  if (!dots.empty())
-    sharedBytes += bytes(sharedType(dots.size(), kChunk, f32));
-  if (sharedBytes > kMaxSharedBytesSm80)
-    return op.emitOpError("the GPU kernel of state [")
-           << keyDim << ", " << valueDim << "] needs " << sharedBytes
-           << " bytes of shared memory, more than the 163 KiB of an sm_80 CTA";
-  return success();
-}
-
 LogicalResult NvgpuRecurrenceLowering::lower() {
-  if (failed(analyse()))
+  FailureOr<RecurrenceKernelPlan> planned = planRecurrenceKernel(op, fixed);
+  if (failed(planned))
     return failure();
+  plan = std::move(*planned);
   SmallVector<Attribute> parallelDims = op.getParallelDims();
   SmallVector<GridDim> grid;
   for (Attribute dim : parallelDims)
     grid.push_back({dim, 1});
-  grid.push_back({stateType.getDims()[1], valueBlock});
+  grid.push_back({plan.stateType.getDims()[1], plan.valueBlock});
   kb = std::make_unique<KernelBuilder>(op, grid);
   buildKernelBody();
   moveIntoGpuModule();
@@ -448,7 +203,7 @@ Value NvgpuRecurrenceLowering::toFragment(ArrayRef<Value> elements,
   ImplicitLocOpBuilder &b = builder();
   Value wide =
       vector::FromElementsOp::create(b, VectorType::get(shape, b.getF32Type()), elements);
-  return arith::TruncFOp::create(b, VectorType::get(shape, mmaType), wide);
+  return arith::TruncFOp::create(b, VectorType::get(shape, plan.mmaType), wide);
 }
 
 Value NvgpuRecurrenceLowering::aFragment(function_ref<Value(Value, Value)> at) {
@@ -476,7 +231,7 @@ Value NvgpuRecurrenceLowering::zeroAccumulator() {
 std::pair<Value, Value> NvgpuRecurrenceLowering::bPairTransposed(Value tile, Value row0,
                                                                  Value col0) {
   ImplicitLocOpBuilder &b = builder();
-  Value x4 = warp::ldmatrixX4(b, mmaType, tile, {add(vRow, row0), add(vCol, col0)},
+  Value x4 = warp::ldmatrixX4(b, plan.mmaType, tile, {add(vRow, row0), add(vCol, col0)},
                               /*transpose=*/true);
   return {warp::fragmentPair(b, x4, 0), warp::fragmentPair(b, x4, 1)};
 }
@@ -490,7 +245,7 @@ void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
   ImplicitLocOpBuilder &b = builder();
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
   Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
-  kb->loop(tid, idx(gateColumns), idx(kThreads), {}, [&](Value column, ValueRange) {
+  kb->loop(tid, idx(plan.gateColumns), idx(kThreads), {}, [&](Value column, ValueRange) {
     kb->loop(
         idx(0), idx(kChunk), idx(1), {zero64, cst(1.0)},
         [&](Value row, ValueRange carried) {
@@ -499,8 +254,8 @@ void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
               [&] {
                 stepElements->setStep(add(start, row));
                 Value log = cst(0.0);
-                Value sign = cst(form->negatedGate ? -1.0 : 1.0);
-                for (const ChunkFactor &factor : form->gate) {
+                Value sign = cst(plan.form.negatedGate ? -1.0 : 1.0);
+                for (const ChunkFactor &factor : plan.form.gate) {
                   bool vector = isa<SpecTensorType>(factor.value.getType());
                   Value value = stepElements->at(factor.value, vector ? ValueRange{column}
                                                                       : ValueRange{});
@@ -539,22 +294,22 @@ void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
 void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
   ImplicitLocOpBuilder &b = builder();
   Type f32 = b.getF32Type();
-  kb->loop(tid, idx(kChunk * keyDim), idx(kThreads), {}, [&](Value e, ValueRange) {
-    Value row = arith::DivUIOp::create(b, e, idx(keyDim));
-    Value k = arith::RemUIOp::create(b, e, idx(keyDim));
+  kb->loop(tid, idx(kChunk * plan.keyDim), idx(kThreads), {}, [&](Value e, ValueRange) {
+    Value row = arith::DivUIOp::create(b, e, idx(plan.keyDim));
+    Value k = arith::RemUIOp::create(b, e, idx(plan.keyDim));
     SmallVector<Value> qk = kb->ifElse(
         ult(row, length), {f32, f32},
         [&] {
           stepElements->setStep(add(start, row));
           Value sign = signAt(row, k);
-          Value key = stepElements->at(updateKey(), k);
-          if (!form->delta) {
-            const RankOneTerm &term = form->terms[0];
+          Value key = stepElements->at(plan.updateKey(), k);
+          if (!plan.form.delta) {
+            const RankOneTerm &term = plan.form.terms[0];
             key = stepElements->factorProduct(term.factors, k, key);
             if (term.negated)
               key = arith::NegFOp::create(b, key);
           }
-          Value query = stepElements->at(readoutOp.getLhs(), k);
+          Value query = stepElements->at(plan.readoutOp.getLhs(), k);
           return SmallVector<Value>{fmul(sign, query), fmul(sign, key)};
         },
         [&] {
@@ -564,24 +319,25 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
     store(qk[1], keys, {row, k});
     return SmallVector<Value>{};
   });
-  kb->loop(tid, idx(kChunk * valueBlock), idx(kThreads), {}, [&](Value e, ValueRange) {
-    Value row = arith::DivUIOp::create(b, e, idx(valueBlock));
-    Value column = arith::RemUIOp::create(b, e, idx(valueBlock));
-    Value value = kb->ifElse(
-        ult(row, length), {f32},
-        [&] {
-          stepElements->setStep(add(start, row));
-          return SmallVector<Value>{
-              stepElements->at(updateValue(), add(valueBegin, column))};
-        },
-        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-    if (form->delta)
-      store(value, pseudoValues, {row, column});
-    else
-      store(arith::TruncFOp::create(b, mmaType, value), values, {row, column});
-    return SmallVector<Value>{};
-  });
-  if (!form->delta)
+  kb->loop(
+      tid, idx(kChunk * plan.valueBlock), idx(kThreads), {}, [&](Value e, ValueRange) {
+        Value row = arith::DivUIOp::create(b, e, idx(plan.valueBlock));
+        Value column = arith::RemUIOp::create(b, e, idx(plan.valueBlock));
+        Value value = kb->ifElse(
+            ult(row, length), {f32},
+            [&] {
+              stepElements->setStep(add(start, row));
+              return SmallVector<Value>{
+                  stepElements->at(plan.updateValue(), add(valueBegin, column))};
+            },
+            [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+        if (plan.form.delta)
+          store(value, pseudoValues, {row, column});
+        else
+          store(arith::TruncFOp::create(b, plan.mmaType, value), values, {row, column});
+        return SmallVector<Value>{};
+      });
+  if (!plan.form.delta)
     return;
   // b = 0 past the last step: those rows' pseudo-values are 0.
   kb->loop(tid, idx(kChunk), idx(kThreads), {}, [&](Value row, ValueRange) {
@@ -590,7 +346,7 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
         [&] {
           stepElements->setStep(add(start, row));
           return SmallVector<Value>{
-              stepElements->factorProduct(form->delta->strength, Value(), cst(1.0))};
+              stepElements->factorProduct(plan.form.delta->strength, Value(), cst(1.0))};
         },
         [&] { return SmallVector<Value>{cst(0.0)}; })[0];
     store(strength, strengths, {row, idx(0)});
@@ -598,51 +354,16 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
   });
 }
 
-bool NvgpuRecurrenceLowering::readsValue(ArrayRef<Value> roots, Value value,
-                                         function_ref<bool(Operation *)> isLeaf) {
-  SmallVector<Value> worklist(roots.begin(), roots.end());
-  DenseSet<Value> seen;
-  while (!worklist.empty()) {
-    Value next = worklist.pop_back_val();
-    if (next == value)
-      return true;
-    Operation *def = next.getDefiningOp();
-    if (!def || isLeaf(def) || !seen.insert(next).second)
-      continue;
-    def->walk(
-        [&](Operation *nested) { llvm::append_range(worklist, nested->getOperands()); });
-  }
-  return false;
-}
-
-LogicalResult NvgpuRecurrenceLowering::analyseVectorStates() {
-  Block &body = op.getStepOp().getBody().front();
-  SmallVector<StateOp, 4> states = op.getStateOps();
-  auto none = [](Operation *) { return false; };
-  for (const VectorState &vector : vectorStates) {
-    StringRef name = states[vector.index].getSymName();
-    if (Operation *bad = StepElements::firstNonElementwise(body, vector.next, none))
-      return op.emitOpError("vector state '")
-             << name << "' is updated through '" << bad->getName()
-             << "': the GPU kernel runs vector states element by element";
-    for (auto [index, state] : llvm::enumerate(states))
-      if (index != vector.index &&
-          readsValue(vector.next, body.getArgument(1 + index), none))
-        return op.emitOpError("vector state '")
-               << name << "' reads state '" << state.getSymName()
-               << "': not supported by the GPU code generator";
-  }
-  return success();
-}
-
 /// Vector states, step by step: thread k scans element k of each over the chunk's
 /// steps (past the last step it stays), from row C (the last chunk's end) on.
 void NvgpuRecurrenceLowering::scanVectorStates(Value start, Value length) {
   ImplicitLocOpBuilder &b = builder();
-  for (VectorState &vector : vectorStates)
+  for (size_t index = 0; index < histories.size(); ++index) {
+    const RecurrenceKernelPlan::VectorState &vector = plan.vectorStates[index];
+    Value history = histories[index];
     kb->loop(tid, idx(vector.size), idx(kThreads), {}, [&](Value k, ValueRange) {
-      Value before = load(vector.history, {idx(kChunk), k});
-      store(before, vector.history, {idx(0), k});
+      Value before = load(history, {idx(kChunk), k});
+      store(before, history, {idx(0), k});
       kb->loop(idx(0), idx(kChunk), idx(1), {before}, [&](Value row, ValueRange carried) {
         Value after = kb->ifElse(
             ult(row, length), {b.getF32Type()},
@@ -652,17 +373,18 @@ void NvgpuRecurrenceLowering::scanVectorStates(Value start, Value length) {
               return SmallVector<Value>{stepElements->at(vector.next, k)};
             },
             [&] { return SmallVector<Value>{carried[0]}; })[0];
-        store(after, vector.history, {add(row, idx(1)), k});
+        store(after, history, {add(row, idx(1)), k});
         return SmallVector<Value>{after};
       });
       return SmallVector<Value>{};
     });
+  }
 }
 
 void NvgpuRecurrenceLowering::bindVectorStates(Value row, Value k) {
-  for (const VectorState &vector : vectorStates) {
-    stepElements->bind(vector.arg, load(vector.history, {row, k}));
-    stepElements->bind(vector.next, load(vector.history, {add(row, idx(1)), k}));
+  for (auto [vector, history] : llvm::zip(plan.vectorStates, histories)) {
+    stepElements->bind(vector.arg, load(history, {row, k}));
+    stepElements->bind(vector.next, load(history, {add(row, idx(1)), k}));
   }
 }
 
@@ -670,8 +392,8 @@ void NvgpuRecurrenceLowering::bindVectorStates(Value row, Value k) {
 /// vector states' history.
 void NvgpuRecurrenceLowering::computeDots(Value start, Value length) {
   ImplicitLocOpBuilder &b = builder();
-  for (size_t index = 0; index < dots.size(); ++index) {
-    DotOp dot = dots[index];
+  for (size_t index = 0; index < plan.dots.size(); ++index) {
+    DotOp dot = plan.dots[index];
     Value size = kb->dimValue(cast<SpecTensorType>(dot.getLhs().getType()).getDims()[0]);
     kb->loop(tid, idx(kChunk), idx(kThreads), {}, [&](Value row, ValueRange) {
       Value sum = kb->ifElse(
@@ -699,7 +421,7 @@ SmallVector<Value> NvgpuRecurrenceLowering::scalarGateScores(Value rows, bool st
   ImplicitLocOpBuilder &b = builder();
   constexpr int64_t kTilesN = kChunk / kMmaN;
   SmallVector<Value> acc(kTilesN, zeroAccumulator());
-  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
+  for (int64_t kk = 0; kk < plan.keyDim / kMmaK; ++kk) {
     Value a = aFragment([&](Value row, Value col) {
       return load(rows, {add(warpRow, row), add(col, idx(kk * kMmaK))});
     });
@@ -738,7 +460,7 @@ Value NvgpuRecurrenceLowering::diagonalScores(int64_t nt) {
     cols[c] = add(groupCol2, idx(nt * kMmaN + c));
   SmallVector<Value> init(4, cst(0.0));
   SmallVector<Value> sums =
-      kb->loop(idx(0), idx(keyDim), idx(1), init, [&](Value k, ValueRange acc) {
+      kb->loop(idx(0), idx(plan.keyDim), idx(1), init, [&](Value k, ValueRange acc) {
         SmallVector<Value> next;
         for (int64_t r = 0; r < 2; ++r)
           for (int64_t c = 0; c < 2; ++c) {
@@ -769,7 +491,7 @@ SmallVector<Value> NvgpuRecurrenceLowering::rowGateScores() {
   Value reference =
       arith::SubIOp::create(b, arith::MaxUIOp::create(b, warpRow, idx(1)), idx(1));
   SmallVector<Value> decayedQueries;
-  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk)
+  for (int64_t kk = 0; kk < plan.keyDim / kMmaK; ++kk)
     decayedQueries.push_back(aFragment([&](Value row, Value col) {
       Value i = add(warpRow, row), k = add(col, idx(kk * kMmaK));
       return fmul(load(queries, {i, k}),
@@ -782,7 +504,7 @@ SmallVector<Value> NvgpuRecurrenceLowering::rowGateScores() {
         ult(subChunk, warp), {accType},
         [&] {
           Value tile = zeroAccumulator();
-          for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
+          for (int64_t kk = 0; kk < plan.keyDim / kMmaK; ++kk) {
             Value bFrag = bFragment([&](Value kOffset, Value n) {
               Value s = add(n, idx(nt * kMmaN)), k = add(kOffset, idx(kk * kMmaK));
               return fmul(load(keys, {s, k}), exp(fsub(load(logGate, {reference, k}),
@@ -805,13 +527,13 @@ SmallVector<Value> NvgpuRecurrenceLowering::rowGateScores() {
 // ---- (3) readout ----
 
 SmallVector<Value> NvgpuRecurrenceLowering::startStateProduct(Value rows) {
-  SmallVector<Value> acc(valueBlock / kMmaN, zeroAccumulator());
-  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
+  SmallVector<Value> acc(plan.valueBlock / kMmaN, zeroAccumulator());
+  for (int64_t kk = 0; kk < plan.keyDim / kMmaK; ++kk) {
     Value a = aFragment([&](Value row, Value col) {
       Value i = add(warpRow, row), k = add(col, idx(kk * kMmaK));
       return fmul(load(rows, {i, k}), exp(logGateAt(i, k)));
     });
-    for (int64_t np = 0; np < valueBlock / 16; ++np) {
+    for (int64_t np = 0; np < plan.valueBlock / 16; ++np) {
       auto [b0, b1] = bPairTransposed(stateTile, idx(kk * kMmaK), idx(np * 16));
       acc[2 * np] = mma(a, b0, acc[2 * np]);
       acc[2 * np + 1] = mma(a, b1, acc[2 * np + 1]);
@@ -847,7 +569,7 @@ void NvgpuRecurrenceLowering::solveDelta() {
   }
   gpu::BarrierOp::create(b);
   kb->ifElse(
-      ult(tid, idx(valueBlock)), {},
+      ult(tid, idx(plan.valueBlock)), {},
       [&] {
         Value v = tid;
         forRange(idx(kChunk), [&](Value i) {
@@ -857,7 +579,7 @@ void NvgpuRecurrenceLowering::solveDelta() {
           })[0];
           Value w = fsub(load(pseudoValues, {i, v}), sum);
           store(w, pseudoValues, {i, v});
-          store(arith::TruncFOp::create(b, mmaType, w), values, {i, v});
+          store(arith::TruncFOp::create(b, plan.mmaType, w), values, {i, v});
         });
         return SmallVector<Value>{};
       },
@@ -875,7 +597,7 @@ void NvgpuRecurrenceLowering::readout(ArrayRef<Value> scores) {
       for (int64_t c = 0; c < 2; ++c)
         elements.push_back(extract(scores[2 * kc + reg / 2], reg % 2, c));
     Value a = toFragment(elements, {4, 2});
-    for (int64_t np = 0; np < valueBlock / 16; ++np) {
+    for (int64_t np = 0; np < plan.valueBlock / 16; ++np) {
       auto [b0, b1] = bPairTransposed(values, idx(kc * kMmaK), idx(np * 16));
       acc[2 * np] = mma(a, b0, acc[2 * np]);
       acc[2 * np + 1] = mma(a, b1, acc[2 * np + 1]);
@@ -896,9 +618,9 @@ void NvgpuRecurrenceLowering::readout(ArrayRef<Value> scores) {
 SmallVector<Value> NvgpuRecurrenceLowering::updateState(ValueRange state, Value length) {
   ImplicitLocOpBuilder &b = builder();
   Value last = arith::SubIOp::create(b, length, idx(1));
-  int64_t tilesN = valueBlock / kMmaN;
+  int64_t tilesN = plan.valueBlock / kMmaN;
   SmallVector<Value> next(state.begin(), state.end());
-  for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt) {
+  for (int64_t mt = 0; mt < plan.keyDim / kStateRowMultiple; ++mt) {
     Value rowBase = add(stateRow, idx(mt * kMmaM));
     // ---- S = SG_L exp(LG_L) ⊙ S, per row ----
     Value scale[2];
@@ -918,7 +640,7 @@ SmallVector<Value> NvgpuRecurrenceLowering::updateState(ValueRange state, Value 
         Value decay = exp(fsub(logGateAt(last, k), logGateAt(s, k)));
         return fmul(fmul(load(keys, {s, k}), decay), signAt(last, k));
       });
-      for (int64_t np = 0; np < valueBlock / 16; ++np) {
+      for (int64_t np = 0; np < plan.valueBlock / 16; ++np) {
         auto [b0, b1] = bPairTransposed(values, idx(kc * kMmaK), idx(np * 16));
         Value &even = next[mt * tilesN + 2 * np], &odd = next[mt * tilesN + 2 * np + 1];
         even = mma(a, b0, even);
@@ -932,13 +654,13 @@ SmallVector<Value> NvgpuRecurrenceLowering::updateState(ValueRange state, Value 
 /// The MMA-type copy of the state that the next chunk's readout reads.
 void NvgpuRecurrenceLowering::storeStateTile(ValueRange state) {
   ImplicitLocOpBuilder &b = builder();
-  int64_t tilesN = valueBlock / kMmaN;
-  for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt)
+  int64_t tilesN = plan.valueBlock / kMmaN;
+  for (int64_t mt = 0; mt < plan.keyDim / kStateRowMultiple; ++mt)
     for (int64_t nt = 0; nt < tilesN; ++nt)
       for (int64_t r = 0; r < 2; ++r)
         for (int64_t c = 0; c < 2; ++c) {
           Value x = extract(state[mt * tilesN + nt], r, c);
-          store(arith::TruncFOp::create(b, mmaType, x), stateTile,
+          store(arith::TruncFOp::create(b, plan.mmaType, x), stateTile,
                 {add(stateRow, add(groupRow, idx(mt * kMmaM + 8 * r))),
                  add(groupCol2, idx(nt * kMmaN + c))});
         }
@@ -951,47 +673,50 @@ void NvgpuRecurrenceLowering::storeOutputs(Value start, Value length) {
   auto yield = cast<YieldOp>(op.getStepOp().getBody().front().getTerminator());
   size_t numStates = op.getStateOps().size();
   auto resultTypes = op.getSpecResultTypes();
-  kb->loop(tid, idx(kChunk * valueBlock), idx(kThreads), {}, [&](Value e, ValueRange) {
-    Value row = arith::DivUIOp::create(b, e, idx(valueBlock));
-    Value column = arith::RemUIOp::create(b, e, idx(valueBlock));
-    kb->ifElse(
-        ult(row, length), {},
-        [&] {
-          stepElements->setStep(add(start, row));
-          Value readoutValue = load(outputs, {row, column});
-          for (VecMatOp readout : form->readouts)
-            stepElements->bind(readout.getResult(), readoutValue);
-          for (auto [index, dot] : llvm::enumerate(dots))
-            stepElements->bind(dot.getResult(), load(dotRows, {idx(index), row}));
-          Value v = add(valueBegin, column);
-          for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
-            Value value = stepElements->at(yield.getValues()[numStates + position], v);
-            ArrayRef<Attribute> outDims =
-                cast<SpecTensorType>(resultTypes[result]).getDims();
-            kb->storeF32(value, kb->resultMemRef(result),
-                         stepElements->outerIndices(outDims, stepElements->step(), v));
-          }
-          return SmallVector<Value>{};
-        },
-        [] { return SmallVector<Value>{}; });
-    return SmallVector<Value>{};
-  });
+  kb->loop(
+      tid, idx(kChunk * plan.valueBlock), idx(kThreads), {}, [&](Value e, ValueRange) {
+        Value row = arith::DivUIOp::create(b, e, idx(plan.valueBlock));
+        Value column = arith::RemUIOp::create(b, e, idx(plan.valueBlock));
+        kb->ifElse(
+            ult(row, length), {},
+            [&] {
+              stepElements->setStep(add(start, row));
+              Value readoutValue = load(outputs, {row, column});
+              for (VecMatOp readout : plan.form.readouts)
+                stepElements->bind(readout.getResult(), readoutValue);
+              for (auto [index, dot] : llvm::enumerate(plan.dots))
+                stepElements->bind(dot.getResult(), load(dotRows, {idx(index), row}));
+              Value v = add(valueBegin, column);
+              for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
+                Value value =
+                    stepElements->at(yield.getValues()[numStates + position], v);
+                ArrayRef<Attribute> outDims =
+                    cast<SpecTensorType>(resultTypes[result]).getDims();
+                kb->storeF32(
+                    value, kb->resultMemRef(result),
+                    stepElements->outerIndices(outDims, stepElements->step(), v));
+              }
+              return SmallVector<Value>{};
+            },
+            [] { return SmallVector<Value>{}; });
+        return SmallVector<Value>{};
+      });
 }
 
 void NvgpuRecurrenceLowering::buildKernelBody() {
   ImplicitLocOpBuilder &b = kb->builder();
   stepElements = std::make_unique<StepElements>(op, *kb);
-  valueBegin = mul(kb->gridIndex(op.getParallelDims().size()), idx(valueBlock));
+  valueBegin = mul(kb->gridIndex(op.getParallelDims().size()), idx(plan.valueBlock));
   numSteps = kb->sizeValue(op.getTimeSymbol());
 
   // ---- lane geometry ----
   tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  warp = arith::DivUIOp::create(b, tid, idx(kWarpSize));
-  Value lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
+  warp = arith::DivUIOp::create(b, tid, idx(recurrence_kernel::kWarpSize));
+  Value lane = arith::RemUIOp::create(b, tid, idx(recurrence_kernel::kWarpSize));
   groupRow = arith::DivUIOp::create(b, lane, idx(4));
   groupCol2 = mul(arith::RemUIOp::create(b, lane, idx(4)), idx(2));
   warpRow = mul(warp, idx(kMmaM));
-  stateRow = mul(warp, idx(keyDim / kWarps));
+  stateRow = mul(warp, idx(plan.keyDim / kWarps));
   // ldmatrix.x4.trans row addresses: contraction halves by (lane/8)%2, n-tiles by
   // lane/16.
   Value lane8 = arith::RemUIOp::create(b, lane, idx(8));
@@ -1014,32 +739,30 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
     return tile;
   };
   // The ldmatrix tiles first: their rows need 16-byte alignment.
-  values = view(valuesType);
-  stateTile = view(stateTileType);
-  queries = view(rowsType);
-  keys = view(rowsType);
-  outputs = view(outputsType);
-  logGate = view(logGateType);
-  if (form->needsSign())
-    signs = view(logGateType);
-  Type f32 = b.getF32Type();
-  auto shared = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  for (VectorState &vector : vectorStates)
-    vector.history = view(MemRefType::get({kChunk + 1, vector.size}, f32,
-                                          MemRefLayoutAttrInterface(), shared));
-  if (!dots.empty())
-    dotRows = view(MemRefType::get({int64_t(dots.size()), kChunk}, f32,
-                                   MemRefLayoutAttrInterface(), shared));
-  if (form->delta) {
-    strengths = view(strengthsType);
-    gram = view(gramType);
-    pseudoValues = view(outputsType);
+  values = view(plan.valuesType);
+  stateTile = view(plan.stateTileType);
+  queries = view(plan.rowsType);
+  keys = view(plan.rowsType);
+  outputs = view(plan.outputsType);
+  logGate = view(plan.logGateType);
+  if (plan.form.needsSign())
+    signs = view(plan.logGateType);
+  for (MemRefType type : plan.historyTypes)
+    histories.push_back(view(type));
+  if (!plan.dots.empty())
+    dotRows = view(plan.dotRowsType);
+  if (plan.form.delta) {
+    strengths = view(plan.strengthsType);
+    gram = view(plan.gramType);
+    pseudoValues = view(plan.outputsType);
   }
-  assert(offset == sharedBytes && "the views cover the allocation");
+  assert(offset == plan.sharedBytes && "the views cover the allocation");
 
   // ---- the initial state, from its argument or 0 ----
   // Vector states: row C is what the first chunk's scan starts from.
-  for (VectorState &vector : vectorStates) {
+  for (size_t index = 0; index < histories.size(); ++index) {
+    const RecurrenceKernelPlan::VectorState &vector = plan.vectorStates[index];
+    Value history = histories[index];
     Value vectorInit = op.getStateOps()[vector.index].getInit();
     kb->loop(tid, idx(vector.size), idx(kThreads), {}, [&](Value k, ValueRange) {
       Value value = cst(0.0);
@@ -1049,15 +772,15 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
         value = kb->loadF32(kb->argMemRef(cast<BlockArgument>(vectorInit).getArgNumber()),
                             stepElements->outerIndices(initDims, {}, {k}));
       }
-      store(value, vector.history, {idx(kChunk), k});
+      store(value, history, {idx(kChunk), k});
       return SmallVector<Value>{};
     });
   }
-  StateOp stateOp = op.getStateOps()[matrixIndex];
+  StateOp stateOp = op.getStateOps()[plan.matrixIndex];
   Value init = stateOp.getInit();
-  int64_t tilesN = valueBlock / kMmaN;
+  int64_t tilesN = plan.valueBlock / kMmaN;
   SmallVector<Value> state;
-  for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt)
+  for (int64_t mt = 0; mt < plan.keyDim / kStateRowMultiple; ++mt)
     for (int64_t nt = 0; nt < tilesN; ++nt) {
       if (!init) {
         state.push_back(zeroAccumulator());
@@ -1090,9 +813,10 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
         stageRows(start, length);
         computeDots(start, length);
         gpu::BarrierOp::create(b);
-        if (form->delta)
+        if (plan.form.delta)
           solveDelta();
-        readout(form->hasRowGate() ? rowGateScores() : scalarGateScores(queries, false));
+        readout(plan.form.hasRowGate() ? rowGateScores()
+                                       : scalarGateScores(queries, false));
         SmallVector<Value> next = updateState(carried, length);
         gpu::BarrierOp::create(b); // every warp has read the state tile and its outputs
         storeStateTile(next);
@@ -1108,19 +832,24 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
     if (!final)
       continue;
     ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
-    if (final.getState() != states[matrixIndex].getSymName()) {
+    if (final.getState() != states[plan.matrixIndex].getSymName()) {
       // A vector state: each element by the thread that scanned it.
-      const VectorState &vector = *llvm::find_if(vectorStates, [&](const VectorState &v) {
-        return states[v.index].getSymName() == final.getState();
-      });
-      kb->loop(tid, idx(vector.size), idx(kThreads), {}, [&](Value k, ValueRange) {
-        kb->storeF32(load(vector.history, {idx(kChunk), k}), kb->resultMemRef(result),
-                     stepElements->outerIndices(outDims, {}, {k}));
-        return SmallVector<Value>{};
-      });
+      size_t position =
+          llvm::find_if(plan.vectorStates,
+                        [&](const RecurrenceKernelPlan::VectorState &v) {
+                          return states[v.index].getSymName() == final.getState();
+                        }) -
+          plan.vectorStates.begin();
+      Value history = histories[position];
+      kb->loop(tid, idx(plan.vectorStates[position].size), idx(kThreads), {},
+               [&](Value k, ValueRange) {
+                 kb->storeF32(load(history, {idx(kChunk), k}), kb->resultMemRef(result),
+                              stepElements->outerIndices(outDims, {}, {k}));
+                 return SmallVector<Value>{};
+               });
       continue;
     }
-    for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt)
+    for (int64_t mt = 0; mt < plan.keyDim / kStateRowMultiple; ++mt)
       for (int64_t nt = 0; nt < tilesN; ++nt)
         for (int64_t r = 0; r < 2; ++r)
           for (int64_t c = 0; c < 2; ++c) {
@@ -1146,14 +875,14 @@ void NvgpuRecurrenceLowering::moveIntoGpuModule() {
   for (StringRef name : {"tmix.size_symbols", "tmix.grid"})
     kernel->setAttr(name, program->getAttr(name));
   kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(kThreads));
-  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(sharedBytes));
-  kernel->setAttr(
-      "tmix.schedule",
-      mb.getDictionaryAttr({mb.getNamedAttr("chunk", mb.getI64IntegerAttr(kChunk)),
-                            mb.getNamedAttr("block_v", mb.getI64IntegerAttr(valueBlock)),
-                            mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
-  if (!specialized.empty())
-    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
+  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(plan.sharedBytes));
+  kernel->setAttr("tmix.schedule",
+                  mb.getDictionaryAttr(
+                      {mb.getNamedAttr("chunk", mb.getI64IntegerAttr(kChunk)),
+                       mb.getNamedAttr("block_v", mb.getI64IntegerAttr(plan.valueBlock)),
+                       mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
+  if (!plan.specialized.empty())
+    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(plan.specialized));
   kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
 
   kernel.getBody().takeBody(program.getBody());

@@ -447,6 +447,27 @@ tmix.recurrence @two_queries(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tenso
 
 // -----
 
+// expected-error @+1 {{the GPU code generator needs a readout q @ S of state 'S' in the per-step outputs}}
+tmix.recurrence @no_readout(%k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>, ht: !tmix.tensor<[B, 64, 64], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %5 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %5 : f32
+    }
+    %4 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    tmix.yield %3, %4 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+  }
+  tmix.final "ht" = "S"
+}
+
+// -----
+
 // Linear attention: the normaliser z, a vector state, runs step by step (thread k scans
 // element k of the chunk into a [65, K] history: before the chunk, then after each
 // step), and dot(phi_q, z) is computed per step into a [1, 64] buffer before the
