@@ -123,8 +123,13 @@ LogicalResult PlanBuilder::build() {
                           "[K, V]) fixed at compile time; write them as literals "
                           "(state S: f32[64, 64]) or fix the symbols (tmixc "
                           "--sizes=K=64,V=64)");
+  // The symbols the kernel's shapes rely on, recorded for the runtime to check.
   Builder builder(op.getContext());
-  for (Attribute dim : dims)
+  SmallVector<Attribute> fixedDims(dims.begin(), dims.end());
+  for (const RecurrenceKernelPlan::VectorState &vector : vectorStates)
+    fixedDims.push_back(
+        cast<SpecTensorType>(states[vector.index].getType()).getDims()[0]);
+  for (Attribute dim : fixedDims)
     if (auto symbol = dyn_cast<StringAttr>(dim))
       if (!llvm::any_of(specialized,
                         [&](NamedAttribute entry) { return entry.getName() == symbol; }))
