@@ -19,8 +19,10 @@ tmixc=$build/bin/tmixc
 out=bench/gpu/artifacts
 rm -rf "$out" && mkdir -p "$out/data"
 
-# Examples whose head dim is a symbol are fixed here.
-declare -A fixed=([alibi_bias]=D=64 [gqa]=D=128 [mqa_decode]=D=128)
+# Examples whose head dim (or recurrence state size) is a symbol are fixed here.
+declare -A fixed=([alibi_bias]=D=64 [gqa]=D=128 [mqa_decode]=D=128 [gla]=K=64,V=64
+                  [retnet]=K=64,V=64 [ssd]=N=64,P=64 [gated_delta]=K=128,V=128
+                  [linear_attention]=K=64,V=64)
 specs=()
 for file in examples/*.tmix bench/gpu/attention_bf16.tmix bench/gpu/recurrences_bf16.tmix; do
   grep -q '^\(attention\|recurrence\)' "$file" || continue
