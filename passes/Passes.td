@@ -144,6 +144,51 @@ def LowerAttentionToHopper : Pass<"tmix-lower-attention-to-hopper", "::mlir::Mod
   ];
 }
 
+def LowerRecurrenceToNVGPU : Pass<"tmix-lower-recurrence-to-nvgpu", "::mlir::ModuleOp"> {
+  let summary = "lower a chunkable tmix.recurrence to an sm_80 tensor-core kernel";
+  let description = [{
+    Replaces each `tmix.recurrence` by a `gpu.func` kernel of the same name in the
+    `gpu.module @tmix_kernels`, the chunk-parallel form of `ChunkedLowering.cpp` for
+    one matrix state S: [K, V] of class scalar_decay or diagonal_decay (one rank-one
+    term) or delta / gated_delta (a scalar gate), with one readout q @ S. One CTA of 4
+    warps per (parallel point, block of Vb value columns: 64 at K = 64, 32 at K = 128,
+    16 at K = 256) walks the chunks of 64 steps, the f32 state in registers (warp w:
+    rows w K/4 ..). Per chunk, with cumulative log gates LG (f64 sums stored as f32)
+    and signs SG folded into q and k:
+
+    | phase  | what                                                | how           |
+    |--------|-----------------------------------------------------|---------------|
+    | stage  | LG, SG [64, G]; q, k [64, K] f32; v [64, Vb] bf16    | shared memory |
+    | solve  | delta rule: (I + strict(b k k^T ⊙ decay)) w = b (v - Γ k S) | mma.sync, then f32 substitution |
+    | scores | A = q k^T ⊙ exp(LG_i - LG_s), s <= i                 | mma.sync, f32 |
+    | output | O = A v + (q ⊙ exp(LG)) S, then the per-step outputs | mma.sync, f32 |
+    | state  | S = SG_L (exp(LG_L) S + (k ⊙ exp(LG_L - LG_s))^T v)  | mma.sync, f32 |
+
+    (w in place of v for a delta rule.) Under a row gate the scores of keys in
+    earlier 16-row sub-chunks go through the sub-chunk's reference row (both decay
+    factors <= 1), those of the warp's own sub-chunk take an exp per element. MMA
+    operands are bf16 (f16 for f16 specs). Gates, keys, values, queries and the
+    per-step outputs around the readout are evaluated element by element from the
+    step region. What the kernel cannot chunk (class general, vector states, more
+    states or terms, row-gated delta rules, dots or sums in those values, symbolic K
+    or V not fixed by `specialize`) is an error. The kernel ABI and launch attributes
+    are those of `tmix-lower-attention-to-nvgpu`; `tmix.grid` is the parallel dims
+    then ceil(V / Vb).
+  }];
+  let options = [
+    ListOption<"specialize", "specialize", "std::string",
+               "size symbols fixed at compile time, SYMBOL=VALUE (symbolic state dims)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "recurrence specs lowered">,
+  ];
+}
+
 def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::ModuleOp"> {
   let summary = "lower tmix.recurrence to a program of loops, step by step or chunked";
   let description = [{

@@ -1,8 +1,8 @@
-//===- NvidiaCompiler.cpp - Attention specs to PTX for sm_80 / sm_90a -----===//
+//===- NvidiaCompiler.cpp - Attention and recurrence specs to PTX ---------===//
 //
-// The kernels' launch parameters are read from the gpu.func attributes that
-// tmix-lower-attention-to-nvgpu sets, before the GPU-to-NVVM pipeline serialises the
-// gpu.module into a gpu.binary whose object is the PTX text.
+// The kernels' launch parameters are read from the gpu.func attributes that the
+// tmix-lower-*-to-nvgpu / -to-hopper passes set, before the GPU-to-NVVM pipeline
+// serialises the gpu.module into a gpu.binary whose object is the PTX text.
 //
 // sm_80 gets tmix-lower-attention-to-nvgpu (mma.sync, ldmatrix, cp.async); sm_90a gets
 // tmix-lower-attention-to-hopper (wgmma, TMA, mbarrier, warp specialisation), whose
@@ -110,6 +110,8 @@ FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef ta
   std::map<std::string, rt::SpecSignature> signatures;
   for (auto spec : module.getOps<mlir::tmix::AttentionOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
+  for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
+    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
 
   PassManager lower(context);
   if (target == "sm_90a") {
@@ -121,6 +123,11 @@ FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef ta
     lowerOptions.specialize.assign(specialize.begin(), specialize.end());
     lower.addPass(mlir::tmix::createLowerAttentionToNVGPU(lowerOptions));
   }
+  // Recurrences: the mma.sync kernel on both targets (wgmma gains little at the
+  // chunk's 64 x 64 products).
+  mlir::tmix::LowerRecurrenceToNVGPUOptions recurrenceOptions;
+  recurrenceOptions.specialize.assign(specialize.begin(), specialize.end());
+  lower.addPass(mlir::tmix::createLowerRecurrenceToNVGPU(recurrenceOptions));
   lower.addPass(mlir::tmix::createPolynomialMath());
   lower.addPass(createCanonicalizerPass());
   lower.addPass(createCSEPass());

@@ -29,8 +29,8 @@ struct GpuKernels {
   std::vector<rt::GpuManifest> kernels; // file names left empty
 };
 
-/// Compiles every tmix.attention of `module` (which must hold no recurrence) for
-/// `target`; `specialize` fixes size symbols ("D=128") that are head dims. Errors (an
+/// Compiles every tmix.attention and tmix.recurrence of `module` for `target`;
+/// `specialize` fixes size symbols ("D=128", "K=64") that are head or state dims. Errors (an
 /// unsupported head dim, ...) are emitted as diagnostics.
 mlir::FailureOr<GpuKernels> compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
                                          llvm::ArrayRef<std::string> specialize = {});

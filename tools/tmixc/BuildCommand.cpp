@@ -18,7 +18,6 @@ namespace rt = ::tmix::rt;
 
 namespace {
 constexpr int kExitError = 1;
-constexpr int kExitNotImplemented = 2;
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "tmixc: error: " << message << "\n";
@@ -119,12 +118,6 @@ std::string headerOf(const rt::GpuManifest &manifest, const std::string &stem) {
 int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
                             const std::string &target, const std::string &dir,
                             const std::vector<std::string> &specialize) {
-  for (auto recurrence : module.getOps<mlir::tmix::RecurrenceOp>()) {
-    llvm::errs() << "tmixc: recurrence '" << recurrence.getSymName()
-                 << "': GPU code generation (--target=" << target
-                 << ") is not supported yet for recurrences\n";
-    return kExitNotImplemented;
-  }
   if (std::error_code error = llvm::sys::fs::create_directories(dir))
     return fail("cannot create '" + dir + "': " + error.message());
   std::optional<std::string> ptxas = ::tmix::nvidia::findPtxas();
@@ -132,8 +125,11 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
     llvm::errs() << "tmixc: note: ptxas not found (CUDA_HOME, /usr/local/cuda/bin, PATH): "
                     "writing PTX only, no cubin\n";
 
-  SmallVector<mlir::tmix::AttentionOp> specs(module.getOps<mlir::tmix::AttentionOp>());
-  for (mlir::tmix::AttentionOp spec : specs) {
+  SmallVector<SymbolOpInterface> specs;
+  for (Operation &op : *module.getBody())
+    if (isa<mlir::tmix::AttentionOp, mlir::tmix::RecurrenceOp>(op))
+      specs.push_back(cast<SymbolOpInterface>(op));
+  for (SymbolOpInterface spec : specs) {
     // Each spec is compiled alone: one PTX module, cubin and manifest per kernel.
     OwningOpRef<ModuleOp> single = ModuleOp::create(module.getLoc());
     single->getBody()->push_back(spec->clone());
@@ -141,7 +137,7 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
     if (failed(kernels))
       return fail("cannot generate PTX for '" + file + "' (see above)");
     rt::GpuManifest manifest = kernels->kernels.front();
-    std::string stem = spec.getSymName().str() + "." + target;
+    std::string stem = spec.getName().str() + "." + target;
     manifest.ptxFile = stem + ".ptx";
     if (!writeFile(pathIn(dir, manifest.ptxFile), kernels->ptx))
       return kExitError;
@@ -150,7 +146,7 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
       if (std::string error = ::tmix::nvidia::runPtxas(*ptxas, pathIn(dir, manifest.ptxFile), target,
                                                pathIn(dir, manifest.cubinFile));
           !error.empty())
-        return fail("kernel '" + spec.getSymName() + "': " + error);
+        return fail("kernel '" + spec.getName() + "': " + error);
     }
     if (!writeFile(pathIn(dir, stem + ".manifest"), rt::writeGpuManifest(manifest)) ||
         !writeFile(pathIn(dir, stem + ".h"), headerOf(manifest, stem)))

@@ -485,12 +485,6 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
                 " specs: choose one with --kernel=NAME");
   }
   runner.signature = signatureOf(runner.spec);
-  if (onGpu && !runner.signature.isAttention) {
-    llvm::errs() << "tmixc: recurrence '" << runner.signature.name
-                 << "': GPU code generation (--target=" << target
-                 << ") is not supported yet for recurrences\n";
-    return 2;
-  }
 
   uint64_t seed = kDefaultSeed;
   if (options.seed && llvm::StringRef(*options.seed).getAsInteger(10, seed))

@@ -137,17 +137,6 @@ mlir::OwningOpRef<mlir::ModuleOp> compileFile(const Options &options,
   return module;
 }
 
-/// Recurrences have no GPU code generator yet (issue 6): exit status 2 with a message.
-int rejectRecurrences(mlir::ModuleOp module, llvm::StringRef target) {
-  for (auto recurrence : module.getOps<mlir::tmix::RecurrenceOp>()) {
-    llvm::errs() << "tmixc: recurrence '" << recurrence.getSymName()
-                 << "': GPU code generation (--target=" << target
-                 << ") is not supported yet for recurrences\n";
-    return kExitNotImplemented;
-  }
-  return 0;
-}
-
 /// `--sizes=D=128,...` on the GPU path: size symbols fixed at compile time.
 std::vector<std::string> specializations(const Options &options) {
   std::vector<std::string> entries;
@@ -161,8 +150,6 @@ std::vector<std::string> specializations(const Options &options) {
 }
 
 int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef target) {
-  if (int status = rejectRecurrences(module, target))
-    return status;
   mlir::FailureOr<tmix::nvidia::GpuKernels> kernels =
       tmix::nvidia::compileToPtx(module, target, specializations(options));
   if (mlir::failed(kernels))

@@ -1,8 +1,10 @@
-"""gpu_vs_cpu.py SPEC KERNEL SIZES TARGET WORK [--fix=D=64] [--set=x=1]: builds KERNEL of
-SPEC for TARGET (tmixc build), makes random inputs from its manifest (floats rounded to
-bf16; `doc` as sorted document ids, other integer tensors as lengths in 1..M), runs the
-CPU path (tmixc run --outputs) and the GPU (tmix-cuda-run) on them, and prints
-PASS/FAIL with ||gpu - cpu|| / ||cpu|| per output (tolerance 1e-2). Tools from PATH."""
+"""gpu_vs_cpu.py SPEC KERNEL SIZES TARGET WORK [--fix=D=64] [--set=x=1] [--uniform=g=-3:0]:
+builds KERNEL of SPEC for TARGET (tmixc build), makes random inputs from its manifest
+(floats standard normal, or uniform in [LO, HI) for the tensors named by --uniform, such
+as a recurrence's gates, all rounded to bf16; `doc` as sorted document ids, other
+integer tensors as lengths in 1..M), runs the CPU path (tmixc run --outputs) and the GPU
+(tmix-cuda-run) on them, and prints PASS/FAIL with ||gpu - cpu|| / ||cpu|| per output
+(tolerance 1e-2). Tools from PATH."""
 import os
 import subprocess
 import sys
@@ -25,22 +27,20 @@ def manifest_of(path):
     return args, results, sizes
 
 
-def main():
-    spec, kernel, sizes_text, target, work = sys.argv[1:6]
-    extra = sys.argv[6:]
+def options(extra):
+    """--fix=S=N (symbols fixed at compile time), --set=x=1, --uniform=NAME=LO:HI."""
     fix = [e[len("--fix="):] for e in extra if e.startswith("--fix=")]
     sets = [e for e in extra if e.startswith("--set=")]
-    sizes = dict(kv.split("=") for kv in sizes_text.split(","))
-    sizes = {k: int(v) for k, v in sizes.items()}
-    art, inputs, cpu, gpu = (os.path.join(work, d) for d in ("art", "in", "cpu", "gpu"))
-    for d in (inputs, cpu, gpu):
-        os.makedirs(d, exist_ok=True)
-    build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
-    if fix:
-        build.append("--sizes=" + ",".join(fix))
-    subprocess.run(build, check=True)
-    manifest = os.path.join(art, f"{kernel}.{target}.manifest")
-    args, results, _ = manifest_of(manifest)
+    uniform = {}
+    for e in extra:
+        if e.startswith("--uniform="):
+            name, bounds = e[len("--uniform="):].split("=")
+            uniform[name] = tuple(float(b) for b in bounds.split(":"))
+    return fix, sets, uniform
+
+
+def make_inputs(args, sizes, uniform, inputs):
+    """Random inputs for the tensor arguments of a manifest, as .npy files in `inputs`."""
     rng = np.random.default_rng(7)
     for arg in args:
         if not arg["tensor"]:
@@ -53,14 +53,16 @@ def main():
                 value = rng.integers(1, sizes.get("M", sizes.get("N", 1)) + 1, size=shape)
             value = value.astype(np.int32)
         else:
-            x = rng.standard_normal(shape).astype(np.float32)
+            if arg["name"] in uniform:
+                x = rng.uniform(*uniform[arg["name"]], size=shape).astype(np.float32)
+            else:
+                x = rng.standard_normal(shape).astype(np.float32)
             value = (x.view(np.uint32) & 0xFFFF0000).view(np.float32)
         np.save(os.path.join(inputs, arg["name"] + ".npy"), value)
-    subprocess.run(["tmixc", "run", spec, f"--kernel={kernel}", f"--sizes={sizes_text}",
-                    f"--inputs={inputs}", f"--outputs={cpu}"] + sets, check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(["tmix-cuda-run", manifest, f"--inputs={inputs}", f"--outputs={gpu}"]
-                   + sets, check=True)
+
+
+def compare(kernel, results, cpu, gpu):
+    """PASS/FAIL with ||gpu - cpu|| / ||cpu|| per output (tolerance 1e-2)."""
     worst, report = 0.0, []
     for result in results:
         e = np.load(os.path.join(cpu, result["name"] + ".npy")).astype(np.float64)
@@ -72,7 +74,31 @@ def main():
             err = np.linalg.norm(a[finite] - e[finite]) / max(np.linalg.norm(e[finite]), 1e-30)
         worst = max(worst, err)
         report.append(f"{result['name']}={err:.3e}")
-    print(("PASS " if worst < 1e-2 else "FAIL ") + kernel + " " + " ".join(report))
+    return ("PASS " if worst < 1e-2 else "FAIL ") + kernel + " " + " ".join(report)
+
+
+def main():
+    spec, kernel, sizes_text, target, work = sys.argv[1:6]
+    extra = sys.argv[6:]
+    fix, sets, uniform = options(extra)
+    sizes = dict(kv.split("=") for kv in sizes_text.split(","))
+    sizes = {k: int(v) for k, v in sizes.items()}
+    art, inputs, cpu, gpu = (os.path.join(work, d) for d in ("art", "in", "cpu", "gpu"))
+    for d in (inputs, cpu, gpu):
+        os.makedirs(d, exist_ok=True)
+    build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
+    if fix:
+        build.append("--sizes=" + ",".join(fix))
+    subprocess.run(build, check=True)
+    manifest = os.path.join(art, f"{kernel}.{target}.manifest")
+    args, results, _ = manifest_of(manifest)
+    make_inputs(args, sizes, uniform, inputs)
+    subprocess.run(["tmixc", "run", spec, f"--kernel={kernel}", f"--sizes={sizes_text}",
+                    f"--inputs={inputs}", f"--outputs={cpu}"] + sets, check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["tmix-cuda-run", manifest, f"--inputs={inputs}", f"--outputs={gpu}"]
+                   + sets, check=True)
+    print(compare(kernel, results, cpu, gpu))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,988 @@
+//===- LowerRecurrenceToNVGPU.cpp - Chunked recurrences to an sm_80 tensor-core kernel
+//-===//
+//
+// The chunk-parallel form of ChunkedLowering.cpp (same definitions, same numerics of
+// the gates) as one gpu.func: one CTA of 4 warps per (parallel point, block of Vb value
+// columns) walks the chunks of C = 64 steps in order, the f32 state S [K, Vb] in
+// registers as m16n8k16 accumulators (warp w owns rows [w K/4, (w+1) K/4)). Per chunk,
+// with Γ_i the product of the gates of the chunk's steps 0..i (log LG_i, sign SG_i) and
+// q̂_i = SG_i q_i, k̂_s = SG_s (factors) k_s as in the CPU path:
+//
+//   (1) stage  LG [C, G] f32 (G = K for a row gate, 1 for a scalar one), SG, q̂ and k̂
+//              [C, K] f32, v [C, Vb] as the MMA type, all in shared memory; rows past
+//              the last step are zero (q, k, v) or repeat the last log (log 1 = 0).
+//   (2) scores A[i, s] = sum_k q̂_i k̂_s Γ_i/Γ_s for s <= i (warp w: rows 16w..16w+15):
+//              scalar gate: mma.sync of q̂ k̂^T, then times exp(LG_i - LG_s);
+//              row gate: 16-row sub-chunks; keys of earlier sub-chunks go through the
+//              reference row r = 16w - 1 (q̂_i exp(LG_i - LG_r)) (k̂_s exp(LG_r - LG_s))^T
+//              on mma.sync, both factors <= 1 for decays <= 1; the warp's own
+//              sub-chunk takes an exp per element, in f32.
+//   (3) O = A v + (q̂ ⊙ exp(LG)) S   (mma.sync; A's C fragments are the A operand of
+//              A v, S read from a bf16 copy in shared memory) -> shared, then each
+//              per-step output, element by element, from the step region.
+//   (4) S = SG_L ⊙ (exp(LG_L) ⊙ S + (k̂ ⊙ exp(LG_L - LG_s))^T v)   (mma.sync).
+//
+// A delta rule (scalar gate, possibly 1) first solves for pseudo-values w, which then
+// stand for v in (3) and (4) (ChunkedLowering.cpp's WY form, same system):
+//   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i S),
+// the system and the right-hand side on mma.sync, the forward substitution in f32.
+//
+// Every MMA operand other than v and S is built per element in registers from the f32
+// shared buffers (the decay factors differ per operand), in the PTX ISA's fragment
+// layouts (lane = 4 g + t):
+//   A (16x16): [0] (g, 2t..2t+1)  [1] (g+8, 2t..)  [2] (g, 2t+8..)  [3] (g+8, 2t+8..)
+//   B (16x8):  [0] (k = 2t..2t+1, n = g)  [1] (k = 2t+8.., n = g)
+//   C (16x8):  [r][c] = (g + 8r, 2t + c)
+// v and the copy of S ([contraction rows, Vb columns] tiles, rows padded by 8 elements)
+// feed B through ldmatrix.x4.trans exactly as V does in LowerAttentionToNVGPU.cpp.
+//
+// The values the chunk needs (gates, keys, values, queries, the per-step outputs
+// around the readout) are evaluated element by element from the step region: slices
+// load from the arguments, maps and scalar ops are cloned. What that cannot evaluate
+// (a dot or sum in those values, more than one state, vector states, a row-gated delta
+// rule) is an error, never a wrong kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TmixOps.h"
+#include "passes/AttentionStatements.h"
+#include "passes/ChunkForm.h"
+#include "passes/ChunkedLowering.h"
+#include "passes/KernelBuilder.h"
+#include "passes/Passes.h"
+#include "passes/RecurrenceClasses.h"
+#include "passes/StepElements.h"
+#include "passes/WarpMma.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace mlir::tmix {
+#define GEN_PASS_DEF_LOWERRECURRENCETONVGPU
+#include "passes/Passes.h.inc"
+} // namespace mlir::tmix
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+constexpr int64_t kWarps = 4;
+constexpr int64_t kThreads = kWarps * kWarpSize;
+constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
+/// Steps per chunk: one 16-row m-tile per warp.
+constexpr int64_t kChunk = kWarps * kMmaM;
+/// Sub-chunks of the row-gate scores: one per warp, of one m-tile.
+static_assert(kSubChunk == kMmaM, "the row-gate scores take one sub-chunk per warp");
+/// State rows: K / 4 per warp, a multiple of the m-tile.
+constexpr int64_t kStateRowMultiple = kWarps * kMmaM;
+constexpr int64_t kMaxStateRows = 256;
+/// f32 state accumulator fragments per thread: Vb = kStateFragments * 8 * 64 / K.
+constexpr int64_t kStateFragments = 8;
+/// Elements of padding per row of an ldmatrix tile (16 bytes: conflict-free rows).
+constexpr int64_t kPad = 8;
+/// The most dynamic shared memory an sm_80 CTA may opt in to (A100: 163 KiB).
+constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
+
+std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
+  if (auto value = dyn_cast<IntegerAttr>(dim))
+    return value.getInt();
+  auto found = fixed.find(cast<StringAttr>(dim).getValue());
+  if (found != fixed.end())
+    return found->second;
+  return std::nullopt;
+}
+
+class NvgpuRecurrenceLowering {
+public:
+  NvgpuRecurrenceLowering(RecurrenceOp op, gpu::GPUModuleOp gpuModule,
+                          const llvm::StringMap<int64_t> &fixed)
+      : op(op), gpuModule(gpuModule), fixed(fixed) {}
+
+  LogicalResult lower();
+
+private:
+  LogicalResult analyse();
+  void buildKernelBody();
+  void moveIntoGpuModule();
+
+  // ---- the phases of a chunk ----
+  void stageLogGates(Value start, Value length);
+  void stageRows(Value start, Value length);
+  /// (rows k̂^T)[i, s] exp(LG_i - LG_s) under a scalar gate, for s <= i (s < i when
+  /// `strict`), this warp's rows: the scores (rows = q̂) or the delta rule's system
+  /// (rows = k̂).
+  SmallVector<Value> scalarGateScores(Value rows, bool strict);
+  /// (rows ⊙ exp(LG)) S0 for this warp's rows: C fragments over the value block.
+  SmallVector<Value> startStateProduct(Value rows);
+  void solveDelta();
+  SmallVector<Value> rowGateScores();
+  Value diagonalScores(int64_t nTile);
+  void readout(ArrayRef<Value> scores);
+  SmallVector<Value> updateState(ValueRange state, Value length);
+  void storeStateTile(ValueRange state);
+  void storeOutputs(Value start, Value length);
+
+  /// The rank-one term's (or the delta rule's) key and value.
+  Value updateKey() { return form->delta ? form->delta->key : form->terms[0].key; }
+  Value updateValue() { return form->delta ? form->delta->value : form->terms[0].value; }
+
+  // ---- small vocabulary ----
+  ImplicitLocOpBuilder &builder() { return kb->builder(); }
+  Value idx(int64_t v) { return kb->index(v); }
+  Value cst(double v) { return kb->f32(v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(builder(), x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(builder(), x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(builder(), arith::CmpIPredicate::ult, x, y);
+  }
+  Value ule(Value x, Value y) {
+    return arith::CmpIOp::create(builder(), arith::CmpIPredicate::ule, x, y);
+  }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(builder(), x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(builder(), x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(builder(), x, y); }
+  /// exp(x) as ex2.approx(x log2 e); exp(-inf) = 0.
+  Value exp(Value x) { return warp::exp2Approx(builder(), fmul(x, cst(kLog2e))); }
+  Value load(Value buffer, ValueRange indices) {
+    return memref::LoadOp::create(builder(), buffer, indices);
+  }
+  void store(Value value, Value buffer, ValueRange indices) {
+    memref::StoreOp::create(builder(), value, buffer, indices);
+  }
+  Value extract(Value fragment, int64_t r, int64_t c) {
+    return vector::ExtractOp::create(builder(), fragment, ArrayRef<int64_t>{r, c});
+  }
+  /// The gate column of key index k: k for a row gate, 0 for a scalar gate.
+  Value gateColumn(Value k) { return form->hasRowGate() ? k : idx(0); }
+  /// log Γ_row at gate column of k, and the sign of Γ_row there (1 without signs).
+  Value logGateAt(Value row, Value k) { return load(logGate, {row, gateColumn(k)}); }
+  Value signAt(Value row, Value k) {
+    return signs ? load(signs, {row, gateColumn(k)}) : cst(1.0);
+  }
+  /// An MMA operand fragment of `shape` from f32 elements, rounded to the MMA type.
+  Value toFragment(ArrayRef<Value> elements, ArrayRef<int64_t> shape);
+  /// The A fragment (16 x 16) whose element at (row, col) is at(row, col).
+  Value aFragment(function_ref<Value(Value row, Value col)> at);
+  /// The B fragment (16 x 8, k x n) whose element at (k, n) is at(k, n).
+  Value bFragment(function_ref<Value(Value k, Value n)> at);
+  Value mma(Value a, Value b, Value c) { return warp::mmaM16N8K16(builder(), a, b, c); }
+  /// for (iv = 0; iv < ub; ++iv)
+  void forRange(Value ub, function_ref<void(Value)> body) {
+    kb->loop(idx(0), ub, idx(1), {}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>{};
+    });
+  }
+  Value zeroAccumulator();
+  /// B fragments of n-tiles 2 np and 2 np + 1 of tile[row0.., col0..] (ldmatrix.trans).
+  std::pair<Value, Value> bPairTransposed(Value tile, Value row0, Value col0);
+
+  RecurrenceOp op;
+  gpu::GPUModuleOp gpuModule;
+  const llvm::StringMap<int64_t> &fixed;
+  SmallVector<NamedAttribute> specialized;
+  std::unique_ptr<KernelBuilder> kb;
+  std::optional<ChunkForm> form;
+  SpecTensorType stateType;
+  VecMatOp readoutOp;
+  int64_t keyDim = 0, valueDim = 0, valueBlock = 0, gateColumns = 1;
+  int64_t sharedBytes = 0;
+  Type mmaType;
+  MemRefType logGateType, rowsType, valuesType, stateTileType, outputsType;
+  MemRefType strengthsType, gramType;
+
+  // Kernel values.
+  std::unique_ptr<StepElements> stepElements; // the step region, element by element
+  Value numSteps, valueBegin;
+  Value logGate, signs, queries, keys, values, stateTile, outputs;
+  Value strengths, gram, pseudoValues; // the delta rule's
+  Value tid, warp, groupRow, groupCol2, warpRow, stateRow, vRow, vCol;
+};
+
+LogicalResult NvgpuRecurrenceLowering::analyse() {
+  SmallVector<StateOp, 4> states = op.getStateOps();
+  for (StateOp state : states) {
+    auto type = dyn_cast<SpecTensorType>(state.getType());
+    if (!type || type.getRank() != 2)
+      return op.emitOpError("state '")
+             << state.getSymName()
+             << "' is not a matrix: the GPU code generator chunks matrix states only "
+                "(the CPU path runs vector and scalar states step by step)";
+  }
+  if (states.size() != 1)
+    return op.emitOpError("the GPU code generator chunks recurrences of one state, not ")
+           << states.size();
+  RecurrenceClasses classes(op);
+  UpdateClass updateClass = classes.getClass(0);
+  StringRef name = states[0].getSymName();
+  if (updateClass == UpdateClass::General)
+    return op.emitOpError("state '")
+           << name << "' has update class 'general': no chunk-parallel form for the GPU";
+  form = getChunkForm(op, 0);
+  if (!form)
+    return op.emitOpError("state '")
+           << name << "' of class '" << stringifyUpdateClass(updateClass)
+           << "' has no chunk form (a row-gated delta rule, or the state read outside "
+              "its update and readouts)";
+  if (!form->delta && form->terms.size() != 1)
+    return op.emitOpError("the GPU code generator needs one rank-one term outer(k, v) "
+                          "in the update of state '")
+           << name << "', not " << form->terms.size();
+  if (form->readouts.size() != 1)
+    return op.emitOpError("the GPU code generator needs one readout q @ S of state '")
+           << name << "', not " << form->readouts.size();
+  readoutOp = form->readouts.front();
+
+  stateType = cast<SpecTensorType>(states[0].getType());
+  ArrayRef<Attribute> dims = stateType.getDims();
+  std::optional<int64_t> k = fixedDim(dims[0], fixed), v = fixedDim(dims[1], fixed);
+  if (!k || !v)
+    return op.emitOpError("the GPU code generator needs the state dims (K and V of S: "
+                          "[K, V]) fixed at compile time; write them as literals "
+                          "(state S: f32[64, 64]) or fix the symbols (tmixc "
+                          "--sizes=K=64,V=64)");
+  Builder builder(op.getContext());
+  for (Attribute dim : dims)
+    if (auto symbol = dyn_cast<StringAttr>(dim))
+      if (!llvm::any_of(specialized,
+                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
+        specialized.push_back(builder.getNamedAttr(
+            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
+  if (*k % kStateRowMultiple != 0 || *k > kMaxStateRows || *v % kMmaK != 0)
+    return op.emitOpError("the GPU code generator supports states [K, V] with K a "
+                          "multiple of 64 up to 256 and V a multiple of 16, not [")
+           << *k << ", " << *v << "]";
+  keyDim = *k;
+  valueDim = *v;
+  // Vb: the widest of 64, 32, 16 dividing V that keeps the state at kStateFragments
+  // accumulators per thread (64 at K = 64, 32 at K = 128, 16 at K = 256).
+  int64_t widest = kStateFragments * kMmaN * kStateRowMultiple / keyDim;
+  for (int64_t candidate : {int64_t(64), int64_t(32), int64_t(16)})
+    if (candidate <= widest && valueDim % candidate == 0) {
+      valueBlock = candidate;
+      break;
+    }
+  gateColumns = form->hasRowGate() ? keyDim : 1;
+
+  // ---- every value the kernel evaluates element by element ----
+  Block &body = op.getStepOp().getBody().front();
+  SmallVector<Value> staged{updateKey(), updateValue(), readoutOp.getLhs()};
+  for (const ChunkFactor &factor : form->gate)
+    staged.push_back(factor.value);
+  for (const ChunkFactor &factor :
+       form->delta ? form->delta->strength : form->terms[0].factors)
+    staged.push_back(factor.value);
+  auto yield = cast<YieldOp>(body.getTerminator());
+  SmallVector<Value> perStep;
+  for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
+    Value value = yield.getValues()[states.size() + position];
+    auto type = dyn_cast<SpecTensorType>(value.getType());
+    if (!type || type.getRank() != 1 || type.getDims()[0] != dims[1])
+      return op.emitOpError("per-step output '")
+             << op.getResultName(result)
+             << "' is not a vector over the state's value dim: the GPU kernel computes "
+                "outputs per block of value columns";
+    perStep.push_back(value);
+  }
+  for (auto [roots, stop] :
+       {std::pair{ArrayRef<Value>(staged), (Operation *)nullptr},
+        std::pair{ArrayRef<Value>(perStep), readoutOp.getOperation()}})
+    if (Operation *bad = StepElements::firstNonElementwise(body, roots, stop))
+      return op.emitOpError("the GPU code generator evaluates the step's gates, keys, "
+                            "values, queries and outputs element by element; '")
+             << bad->getName() << "' in them is not supported";
+
+  // ---- the MMA type and the shared memory ----
+  MLIRContext *ctx = op.getContext();
+  bool anyF16 = false, anyBF16 = false;
+  for (Type type : op.getSpecArgTypes())
+    if (auto tensor = dyn_cast<SpecTensorType>(type)) {
+      anyF16 |= tensor.getElementType().isF16();
+      anyBF16 |= tensor.getElementType().isBF16();
+    }
+  // f16 specs run in f16; bf16, f32 and mixed specs in bf16 (the range of f32).
+  mmaType =
+      anyF16 && !anyBF16 ? Type(Float16Type::get(ctx)) : Type(BFloat16Type::get(ctx));
+  auto shared = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto sharedType = [&](int64_t rows, int64_t cols, Type element) {
+    return MemRefType::get({rows, cols}, element, MemRefLayoutAttrInterface(), shared);
+  };
+  Type f32 = Float32Type::get(ctx);
+  logGateType = sharedType(kChunk, gateColumns, f32);
+  rowsType = sharedType(kChunk, keyDim, f32);
+  valuesType = sharedType(kChunk, valueBlock + kPad, mmaType);
+  stateTileType = sharedType(keyDim, valueBlock + kPad, mmaType);
+  outputsType = sharedType(kChunk, valueBlock, f32);
+  auto bytes = [](MemRefType type) {
+    return type.getNumElements() * type.getElementTypeBitWidth() / 8;
+  };
+  strengthsType = sharedType(kChunk, 1, f32);
+  gramType = sharedType(kChunk, kChunk, f32);
+  sharedBytes = bytes(logGateType) * (form->needsSign() ? 2 : 1) + 2 * bytes(rowsType) +
+                bytes(valuesType) + bytes(stateTileType) + bytes(outputsType);
+  if (form->delta) // b, the strictly lower system, the pseudo-values w
+    sharedBytes += bytes(strengthsType) + bytes(gramType) + bytes(outputsType);
+  if (sharedBytes > kMaxSharedBytesSm80)
+    return op.emitOpError("the GPU kernel of state [")
+           << keyDim << ", " << valueDim << "] needs " << sharedBytes
+           << " bytes of shared memory, more than the 163 KiB of an sm_80 CTA";
+  return success();
+}
+
+LogicalResult NvgpuRecurrenceLowering::lower() {
+  if (failed(analyse()))
+    return failure();
+  SmallVector<Attribute> parallelDims = op.getParallelDims();
+  SmallVector<GridDim> grid;
+  for (Attribute dim : parallelDims)
+    grid.push_back({dim, 1});
+  grid.push_back({stateType.getDims()[1], valueBlock});
+  kb = std::make_unique<KernelBuilder>(op, grid);
+  buildKernelBody();
+  moveIntoGpuModule();
+  return success();
+}
+
+// ---- fragments ----
+
+Value NvgpuRecurrenceLowering::toFragment(ArrayRef<Value> elements,
+                                          ArrayRef<int64_t> shape) {
+  ImplicitLocOpBuilder &b = builder();
+  Value wide =
+      vector::FromElementsOp::create(b, VectorType::get(shape, b.getF32Type()), elements);
+  return arith::TruncFOp::create(b, VectorType::get(shape, mmaType), wide);
+}
+
+Value NvgpuRecurrenceLowering::aFragment(function_ref<Value(Value, Value)> at) {
+  SmallVector<Value> elements;
+  for (int64_t reg = 0; reg < 4; ++reg)
+    for (int64_t e = 0; e < 2; ++e)
+      elements.push_back(
+          at(add(groupRow, idx(8 * (reg % 2))), add(groupCol2, idx(e + 8 * (reg / 2)))));
+  return toFragment(elements, {4, 2});
+}
+
+Value NvgpuRecurrenceLowering::bFragment(function_ref<Value(Value, Value)> at) {
+  SmallVector<Value> elements;
+  for (int64_t reg = 0; reg < 2; ++reg)
+    for (int64_t e = 0; e < 2; ++e)
+      elements.push_back(at(add(groupCol2, idx(e + 8 * reg)), groupRow));
+  return toFragment(elements, {2, 2});
+}
+
+Value NvgpuRecurrenceLowering::zeroAccumulator() {
+  auto type = VectorType::get({2, 2}, builder().getF32Type());
+  return arith::ConstantOp::create(builder(), DenseElementsAttr::get(type, 0.0f));
+}
+
+std::pair<Value, Value> NvgpuRecurrenceLowering::bPairTransposed(Value tile, Value row0,
+                                                                 Value col0) {
+  ImplicitLocOpBuilder &b = builder();
+  Value x4 = warp::ldmatrixX4(b, mmaType, tile, {add(vRow, row0), add(vCol, col0)},
+                              /*transpose=*/true);
+  return {warp::fragmentPair(b, x4, 0), warp::fragmentPair(b, x4, 1)};
+}
+
+// ---- (1) staging ----
+
+/// LG[i, g] = sum_{j <= i} max(log |G_j[g]|, floor), SG[i, g] = prod sign(G_j[g]), one
+/// thread per gate column, summed in f64 and stored as f32: the MMA operands are 16-bit,
+/// so the CPU path's hi + lo pair would buy no accuracy here.
+void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+  kb->loop(tid, idx(gateColumns), idx(kThreads), {}, [&](Value column, ValueRange) {
+    kb->loop(
+        idx(0), idx(kChunk), idx(1), {zero64, cst(1.0)},
+        [&](Value row, ValueRange carried) {
+          SmallVector<Value> step = kb->ifElse(
+              ult(row, length), {f32, f32},
+              [&] {
+                stepElements->setStep(add(start, row));
+                Value log = cst(0.0);
+                Value sign = cst(form->negatedGate ? -1.0 : 1.0);
+                for (const ChunkFactor &factor : form->gate) {
+                  bool vector = isa<SpecTensorType>(factor.value.getType());
+                  Value value = stepElements->at(factor.value, vector ? ValueRange{column}
+                                                                      : ValueRange{});
+                  Value factorLog = value;
+                  if (!factor.isExp) {
+                    factorLog = math::LogOp::create(b, math::AbsFOp::create(b, value));
+                    Value negative = arith::CmpFOp::create(b, arith::CmpFPredicate::OLT,
+                                                           value, cst(0.0));
+                    sign = arith::SelectOp::create(b, negative,
+                                                   arith::NegFOp::create(b, sign), sign);
+                  }
+                  log = factor.inverse ? fsub(log, factorLog) : fadd(log, factorLog);
+                }
+                // maxnumf: a NaN or -inf log (a zero gate) becomes the floor too.
+                log = arith::MaxNumFOp::create(b, log, cst(kLogDecayFloor));
+                return SmallVector<Value>{log, sign};
+              },
+              // Past the last step: log 1 = 0, so the last row's Γ carries on.
+              [&] {
+                return SmallVector<Value>{cst(0.0), cst(1.0)};
+              });
+          Value sum = arith::AddFOp::create(b, carried[0],
+                                            arith::ExtFOp::create(b, f64, step[0]));
+          store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
+          Value sign = fmul(carried[1], step[1]);
+          if (signs)
+            store(sign, signs, {row, column});
+          return SmallVector<Value>{sum, sign};
+        });
+    return SmallVector<Value>{};
+  });
+}
+
+/// q̂_i = SG_i q_i and k̂_s = SG_s (factors) k_s as f32 rows, v_s as the MMA type (the
+/// delta rule: v_s as f32 and b_s, for the solve); zero past the last step.
+void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  Type f32 = b.getF32Type();
+  kb->loop(tid, idx(kChunk * keyDim), idx(kThreads), {}, [&](Value e, ValueRange) {
+    Value row = arith::DivUIOp::create(b, e, idx(keyDim));
+    Value k = arith::RemUIOp::create(b, e, idx(keyDim));
+    SmallVector<Value> qk = kb->ifElse(
+        ult(row, length), {f32, f32},
+        [&] {
+          stepElements->setStep(add(start, row));
+          Value sign = signAt(row, k);
+          Value key = stepElements->at(updateKey(), k);
+          if (!form->delta) {
+            const RankOneTerm &term = form->terms[0];
+            key = stepElements->factorProduct(term.factors, k, key);
+            if (term.negated)
+              key = arith::NegFOp::create(b, key);
+          }
+          Value query = stepElements->at(readoutOp.getLhs(), k);
+          return SmallVector<Value>{fmul(sign, query), fmul(sign, key)};
+        },
+        [&] {
+          return SmallVector<Value>{cst(0.0), cst(0.0)};
+        });
+    store(qk[0], queries, {row, k});
+    store(qk[1], keys, {row, k});
+    return SmallVector<Value>{};
+  });
+  kb->loop(tid, idx(kChunk * valueBlock), idx(kThreads), {}, [&](Value e, ValueRange) {
+    Value row = arith::DivUIOp::create(b, e, idx(valueBlock));
+    Value column = arith::RemUIOp::create(b, e, idx(valueBlock));
+    Value value = kb->ifElse(
+        ult(row, length), {f32},
+        [&] {
+          stepElements->setStep(add(start, row));
+          return SmallVector<Value>{
+              stepElements->at(updateValue(), add(valueBegin, column))};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    if (form->delta)
+      store(value, pseudoValues, {row, column});
+    else
+      store(arith::TruncFOp::create(b, mmaType, value), values, {row, column});
+    return SmallVector<Value>{};
+  });
+  if (!form->delta)
+    return;
+  // b = 0 past the last step: those rows' pseudo-values are 0.
+  kb->loop(tid, idx(kChunk), idx(kThreads), {}, [&](Value row, ValueRange) {
+    Value strength = kb->ifElse(
+        ult(row, length), {f32},
+        [&] {
+          stepElements->setStep(add(start, row));
+          return SmallVector<Value>{
+              stepElements->factorProduct(form->delta->strength, Value(), cst(1.0))};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    store(strength, strengths, {row, idx(0)});
+    return SmallVector<Value>{};
+  });
+}
+
+// ---- (2) scores: this warp's rows i = 16 w + g (+ 8), all 64 keys in 8 n-tiles ----
+
+SmallVector<Value> NvgpuRecurrenceLowering::scalarGateScores(Value rows, bool strict) {
+  ImplicitLocOpBuilder &b = builder();
+  constexpr int64_t kTilesN = kChunk / kMmaN;
+  SmallVector<Value> acc(kTilesN, zeroAccumulator());
+  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
+    Value a = aFragment([&](Value row, Value col) {
+      return load(rows, {add(warpRow, row), add(col, idx(kk * kMmaK))});
+    });
+    for (int64_t nt = 0; nt < kTilesN; ++nt) {
+      Value bFrag = bFragment([&](Value k, Value n) {
+        return load(keys, {add(n, idx(nt * kMmaN)), add(k, idx(kk * kMmaK))});
+      });
+      acc[nt] = mma(a, bFrag, acc[nt]);
+    }
+  }
+  Value zero = idx(0);
+  for (int64_t nt = 0; nt < kTilesN; ++nt) {
+    SmallVector<Value> elements;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t c = 0; c < 2; ++c) {
+        Value i = add(warpRow, add(groupRow, idx(8 * r)));
+        Value s = add(groupCol2, idx(nt * kMmaN + c));
+        Value ratio = exp(fsub(load(logGate, {i, zero}), load(logGate, {s, zero})));
+        Value kept = strict ? ult(s, i) : ule(s, i);
+        elements.push_back(arith::SelectOp::create(
+            b, kept, fmul(extract(acc[nt], r, c), ratio), cst(0.0)));
+      }
+    acc[nt] = vector::FromElementsOp::create(b, acc[nt].getType(), elements);
+  }
+  return acc;
+}
+
+/// Row gate, n-tile nt in the warp's own sub-chunk: sum_k q̂_i k̂_s exp(LG_i - LG_s) per
+/// element, s <= i (the exp of a later key may overflow: it is selected away).
+Value NvgpuRecurrenceLowering::diagonalScores(int64_t nt) {
+  ImplicitLocOpBuilder &b = builder();
+  Value rows[2], cols[2];
+  for (int64_t r = 0; r < 2; ++r)
+    rows[r] = add(warpRow, add(groupRow, idx(8 * r)));
+  for (int64_t c = 0; c < 2; ++c)
+    cols[c] = add(groupCol2, idx(nt * kMmaN + c));
+  SmallVector<Value> init(4, cst(0.0));
+  SmallVector<Value> sums =
+      kb->loop(idx(0), idx(keyDim), idx(1), init, [&](Value k, ValueRange acc) {
+        SmallVector<Value> next;
+        for (int64_t r = 0; r < 2; ++r)
+          for (int64_t c = 0; c < 2; ++c) {
+            Value decay =
+                exp(fsub(load(logGate, {rows[r], k}), load(logGate, {cols[c], k})));
+            Value product =
+                fmul(fmul(load(queries, {rows[r], k}), load(keys, {cols[c], k})), decay);
+            next.push_back(fadd(acc[2 * r + c], product));
+          }
+        return next;
+      });
+  SmallVector<Value> elements;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t c = 0; c < 2; ++c)
+      elements.push_back(
+          arith::SelectOp::create(b, ule(cols[c], rows[r]), sums[2 * r + c], cst(0.0)));
+  return vector::FromElementsOp::create(b, VectorType::get({2, 2}, b.getF32Type()),
+                                        elements);
+}
+
+/// Row gate: keys of earlier sub-chunks through the reference row r = 16 w - 1 on the
+/// tensor cores, keys of the warp's sub-chunk per element, later keys 0.
+SmallVector<Value> NvgpuRecurrenceLowering::rowGateScores() {
+  ImplicitLocOpBuilder &b = builder();
+  Type accType = VectorType::get({2, 2}, b.getF32Type());
+  constexpr int64_t kTilesN = kChunk / kMmaN;
+  // Warp 0 has no earlier sub-chunk; its (unused) reference is row 0.
+  Value reference =
+      arith::SubIOp::create(b, arith::MaxUIOp::create(b, warpRow, idx(1)), idx(1));
+  SmallVector<Value> decayedQueries;
+  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk)
+    decayedQueries.push_back(aFragment([&](Value row, Value col) {
+      Value i = add(warpRow, row), k = add(col, idx(kk * kMmaK));
+      return fmul(load(queries, {i, k}),
+                  exp(fsub(load(logGate, {i, k}), load(logGate, {reference, k}))));
+    }));
+  SmallVector<Value> acc;
+  for (int64_t nt = 0; nt < kTilesN; ++nt) {
+    Value subChunk = idx(nt * kMmaN / kSubChunk);
+    acc.push_back(kb->ifElse(
+        ult(subChunk, warp), {accType},
+        [&] {
+          Value tile = zeroAccumulator();
+          for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
+            Value bFrag = bFragment([&](Value kOffset, Value n) {
+              Value s = add(n, idx(nt * kMmaN)), k = add(kOffset, idx(kk * kMmaK));
+              return fmul(load(keys, {s, k}), exp(fsub(load(logGate, {reference, k}),
+                                                       load(logGate, {s, k}))));
+            });
+            tile = mma(decayedQueries[kk], bFrag, tile);
+          }
+          return SmallVector<Value>{tile};
+        },
+        [&] {
+          Value same = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, subChunk, warp);
+          return kb->ifElse(
+              same, {accType}, [&] { return SmallVector<Value>{diagonalScores(nt)}; },
+              [&] { return SmallVector<Value>{zeroAccumulator()}; });
+        })[0]);
+  }
+  return acc;
+}
+
+// ---- (3) readout ----
+
+SmallVector<Value> NvgpuRecurrenceLowering::startStateProduct(Value rows) {
+  SmallVector<Value> acc(valueBlock / kMmaN, zeroAccumulator());
+  for (int64_t kk = 0; kk < keyDim / kMmaK; ++kk) {
+    Value a = aFragment([&](Value row, Value col) {
+      Value i = add(warpRow, row), k = add(col, idx(kk * kMmaK));
+      return fmul(load(rows, {i, k}), exp(logGateAt(i, k)));
+    });
+    for (int64_t np = 0; np < valueBlock / 16; ++np) {
+      auto [b0, b1] = bPairTransposed(stateTile, idx(kk * kMmaK), idx(np * 16));
+      acc[2 * np] = mma(a, b0, acc[2 * np]);
+      acc[2 * np + 1] = mma(a, b1, acc[2 * np + 1]);
+    }
+  }
+  return acc;
+}
+
+/// The delta rule's pseudo-values w (ChunkedLowering.cpp's solveDelta):
+///   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i
+///   S0),
+/// the system and the right-hand side on the tensor cores (this warp's rows), then a
+/// forward substitution in f32, one thread per value column (it owns the column of
+/// every row, so no barrier between rows). w replaces v in the `values` tile.
+void NvgpuRecurrenceLowering::solveDelta() {
+  ImplicitLocOpBuilder &b = builder();
+  SmallVector<Value> system = scalarGateScores(keys, /*strict=*/true);
+  SmallVector<Value> start = startStateProduct(keys);
+  Value zero = idx(0);
+  for (int64_t r = 0; r < 2; ++r) {
+    Value i = add(warpRow, add(groupRow, idx(8 * r)));
+    Value strength = load(strengths, {i, zero});
+    for (int64_t c = 0; c < 2; ++c) {
+      for (auto [nt, tile] : llvm::enumerate(system))
+        store(fmul(strength, extract(tile, r, c)), gram,
+              {i, add(groupCol2, idx(int64_t(nt) * kMmaN + c))});
+      for (auto [nt, tile] : llvm::enumerate(start)) {
+        Value v = add(groupCol2, idx(int64_t(nt) * kMmaN + c));
+        Value rhs = fsub(load(pseudoValues, {i, v}), extract(tile, r, c));
+        store(fmul(strength, rhs), pseudoValues, {i, v});
+      }
+    }
+  }
+  gpu::BarrierOp::create(b);
+  kb->ifElse(
+      ult(tid, idx(valueBlock)), {},
+      [&] {
+        Value v = tid;
+        forRange(idx(kChunk), [&](Value i) {
+          Value sum = kb->loop(zero, i, idx(1), {cst(0.0)}, [&](Value s, ValueRange acc) {
+            return SmallVector<Value>{
+                fadd(acc[0], fmul(load(gram, {i, s}), load(pseudoValues, {s, v})))};
+          })[0];
+          Value w = fsub(load(pseudoValues, {i, v}), sum);
+          store(w, pseudoValues, {i, v});
+          store(arith::TruncFOp::create(b, mmaType, w), values, {i, v});
+        });
+        return SmallVector<Value>{};
+      },
+      [] { return SmallVector<Value>{}; });
+  gpu::BarrierOp::create(b);
+}
+
+/// O = A v + (q̂ ⊙ exp(LG)) S for this warp's rows, to `outputs`.
+void NvgpuRecurrenceLowering::readout(ArrayRef<Value> scores) {
+  SmallVector<Value> acc = startStateProduct(queries);
+  // ---- the chunk's own steps: the scores' C fragments are A's fragments ----
+  for (int64_t kc = 0; kc < kChunk / kMmaK; ++kc) {
+    SmallVector<Value> elements;
+    for (int64_t reg = 0; reg < 4; ++reg) // (n-tile 2 kc + reg / 2, row half reg % 2)
+      for (int64_t c = 0; c < 2; ++c)
+        elements.push_back(extract(scores[2 * kc + reg / 2], reg % 2, c));
+    Value a = toFragment(elements, {4, 2});
+    for (int64_t np = 0; np < valueBlock / 16; ++np) {
+      auto [b0, b1] = bPairTransposed(values, idx(kc * kMmaK), idx(np * 16));
+      acc[2 * np] = mma(a, b0, acc[2 * np]);
+      acc[2 * np + 1] = mma(a, b1, acc[2 * np + 1]);
+    }
+  }
+  for (auto [nt, tile] : llvm::enumerate(acc))
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t c = 0; c < 2; ++c)
+        store(extract(tile, r, c), outputs,
+              {add(warpRow, add(groupRow, idx(8 * r))),
+               add(groupCol2, idx(int64_t(nt) * kMmaN + c))});
+}
+
+// ---- (4) the state at the chunk's end ----
+
+/// Fragment (mt, nt) of the state holds rows stateRow + 16 mt + g (+ 8), value columns
+/// 8 nt + 2t (+ 1) of the block.
+SmallVector<Value> NvgpuRecurrenceLowering::updateState(ValueRange state, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  Value last = arith::SubIOp::create(b, length, idx(1));
+  int64_t tilesN = valueBlock / kMmaN;
+  SmallVector<Value> next(state.begin(), state.end());
+  for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt) {
+    Value rowBase = add(stateRow, idx(mt * kMmaM));
+    // ---- S = SG_L exp(LG_L) ⊙ S, per row ----
+    Value scale[2];
+    for (int64_t r = 0; r < 2; ++r) {
+      Value k = add(rowBase, add(groupRow, idx(8 * r)));
+      scale[r] = fmul(signAt(last, k), exp(logGateAt(last, k)));
+    }
+    Value scales = vector::FromElementsOp::create(
+        b, VectorType::get({2, 2}, b.getF32Type()),
+        ValueRange{scale[0], scale[0], scale[1], scale[1]});
+    for (int64_t nt = 0; nt < tilesN; ++nt)
+      next[mt * tilesN + nt] = arith::MulFOp::create(b, next[mt * tilesN + nt], scales);
+    // ---- S += (SG_L k̂_s exp(LG_L - LG_s))^T v_s ----
+    for (int64_t kc = 0; kc < kChunk / kMmaK; ++kc) {
+      Value a = aFragment([&](Value row, Value col) {
+        Value k = add(rowBase, row), s = add(col, idx(kc * kMmaK));
+        Value decay = exp(fsub(logGateAt(last, k), logGateAt(s, k)));
+        return fmul(fmul(load(keys, {s, k}), decay), signAt(last, k));
+      });
+      for (int64_t np = 0; np < valueBlock / 16; ++np) {
+        auto [b0, b1] = bPairTransposed(values, idx(kc * kMmaK), idx(np * 16));
+        Value &even = next[mt * tilesN + 2 * np], &odd = next[mt * tilesN + 2 * np + 1];
+        even = mma(a, b0, even);
+        odd = mma(a, b1, odd);
+      }
+    }
+  }
+  return next;
+}
+
+/// The MMA-type copy of the state that the next chunk's readout reads.
+void NvgpuRecurrenceLowering::storeStateTile(ValueRange state) {
+  ImplicitLocOpBuilder &b = builder();
+  int64_t tilesN = valueBlock / kMmaN;
+  for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt)
+    for (int64_t nt = 0; nt < tilesN; ++nt)
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value x = extract(state[mt * tilesN + nt], r, c);
+          store(arith::TruncFOp::create(b, mmaType, x), stateTile,
+                {add(stateRow, add(groupRow, idx(mt * kMmaM + 8 * r))),
+                 add(groupCol2, idx(nt * kMmaN + c))});
+        }
+}
+
+/// Each per-step output of the chunk's steps, element by element, the readout read
+/// from `outputs`.
+void NvgpuRecurrenceLowering::storeOutputs(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  auto yield = cast<YieldOp>(op.getStepOp().getBody().front().getTerminator());
+  size_t numStates = op.getStateOps().size();
+  auto resultTypes = op.getSpecResultTypes();
+  kb->loop(tid, idx(kChunk * valueBlock), idx(kThreads), {}, [&](Value e, ValueRange) {
+    Value row = arith::DivUIOp::create(b, e, idx(valueBlock));
+    Value column = arith::RemUIOp::create(b, e, idx(valueBlock));
+    kb->ifElse(
+        ult(row, length), {},
+        [&] {
+          stepElements->setStep(add(start, row));
+          stepElements->setReadout(readoutOp, load(outputs, {row, column}));
+          Value v = add(valueBegin, column);
+          for (auto [position, result] : llvm::enumerate(op.getPerStepResults())) {
+            Value value = stepElements->at(yield.getValues()[numStates + position], v);
+            ArrayRef<Attribute> outDims =
+                cast<SpecTensorType>(resultTypes[result]).getDims();
+            kb->storeF32(value, kb->resultMemRef(result),
+                         stepElements->outerIndices(outDims, stepElements->step(), v));
+          }
+          return SmallVector<Value>{};
+        },
+        [] { return SmallVector<Value>{}; });
+    return SmallVector<Value>{};
+  });
+}
+
+void NvgpuRecurrenceLowering::buildKernelBody() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  stepElements = std::make_unique<StepElements>(op, *kb);
+  valueBegin = mul(kb->gridIndex(op.getParallelDims().size()), idx(valueBlock));
+  numSteps = kb->sizeValue(op.getTimeSymbol());
+
+  // ---- lane geometry ----
+  tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  warp = arith::DivUIOp::create(b, tid, idx(kWarpSize));
+  Value lane = arith::RemUIOp::create(b, tid, idx(kWarpSize));
+  groupRow = arith::DivUIOp::create(b, lane, idx(4));
+  groupCol2 = mul(arith::RemUIOp::create(b, lane, idx(4)), idx(2));
+  warpRow = mul(warp, idx(kMmaM));
+  stateRow = mul(warp, idx(keyDim / kWarps));
+  // ldmatrix.x4.trans row addresses: contraction halves by (lane/8)%2, n-tiles by
+  // lane/16.
+  Value lane8 = arith::RemUIOp::create(b, lane, idx(8));
+  vRow =
+      add(mul(arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)), idx(2)),
+              idx(8)),
+          lane8);
+  vCol = mul(arith::DivUIOp::create(b, lane, idx(16)), idx(8));
+
+  // ---- shared memory, one dynamic allocation ----
+  auto sharedSpace =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  Value base = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                         MemRefLayoutAttrInterface(), sharedSpace));
+  int64_t offset = 0;
+  auto view = [&](MemRefType type) {
+    Value tile = memref::ViewOp::create(b, type, base, idx(offset), ValueRange{});
+    offset += type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    return tile;
+  };
+  // The ldmatrix tiles first: their rows need 16-byte alignment.
+  values = view(valuesType);
+  stateTile = view(stateTileType);
+  queries = view(rowsType);
+  keys = view(rowsType);
+  outputs = view(outputsType);
+  logGate = view(logGateType);
+  if (form->needsSign())
+    signs = view(logGateType);
+  if (form->delta) {
+    strengths = view(strengthsType);
+    gram = view(gramType);
+    pseudoValues = view(outputsType);
+  }
+  assert(offset == sharedBytes && "the views cover the allocation");
+
+  // ---- the initial state, from its argument or 0 ----
+  StateOp stateOp = op.getStateOps().front();
+  Value init = stateOp.getInit();
+  int64_t tilesN = valueBlock / kMmaN;
+  SmallVector<Value> state;
+  for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt)
+    for (int64_t nt = 0; nt < tilesN; ++nt) {
+      if (!init) {
+        state.push_back(zeroAccumulator());
+        continue;
+      }
+      ArrayRef<Attribute> initDims = cast<SpecTensorType>(init.getType()).getDims();
+      Value memref = kb->argMemRef(cast<BlockArgument>(init).getArgNumber());
+      SmallVector<Value> elements;
+      for (int64_t r = 0; r < 2; ++r)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value k = add(stateRow, add(groupRow, idx(mt * kMmaM + 8 * r)));
+          Value v = add(valueBegin, add(groupCol2, idx(nt * kMmaN + c)));
+          elements.push_back(
+              kb->loadF32(memref, stepElements->outerIndices(initDims, {}, {k, v})));
+        }
+      state.push_back(vector::FromElementsOp::create(
+          b, VectorType::get({2, 2}, b.getF32Type()), elements));
+    }
+  storeStateTile(state);
+
+  // ---- the chunks, in order ----
+  state = kb->loop(
+      idx(0), numSteps, idx(kChunk), state, [&](Value start, ValueRange carried) {
+        Value length = arith::MinUIOp::create(b, idx(kChunk),
+                                              arith::SubIOp::create(b, numSteps, start));
+        gpu::BarrierOp::create(b); // the last chunk's outputs are read
+        stageLogGates(start, length);
+        gpu::BarrierOp::create(b);
+        stageRows(start, length);
+        gpu::BarrierOp::create(b);
+        if (form->delta)
+          solveDelta();
+        readout(form->hasRowGate() ? rowGateScores() : scalarGateScores(queries, false));
+        SmallVector<Value> next = updateState(carried, length);
+        gpu::BarrierOp::create(b); // every warp has read the state tile and its outputs
+        storeStateTile(next);
+        storeOutputs(start, length);
+        return next;
+      });
+
+  // ---- final states ----
+  auto resultTypes = op.getSpecResultTypes();
+  for (unsigned result = 0; result < resultTypes.size(); ++result) {
+    if (!op.getFinalOp(result))
+      continue;
+    ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
+    for (int64_t mt = 0; mt < keyDim / kStateRowMultiple; ++mt)
+      for (int64_t nt = 0; nt < tilesN; ++nt)
+        for (int64_t r = 0; r < 2; ++r)
+          for (int64_t c = 0; c < 2; ++c) {
+            Value k = add(stateRow, add(groupRow, idx(mt * kMmaM + 8 * r)));
+            Value v = add(valueBegin, add(groupCol2, idx(nt * kMmaN + c)));
+            kb->storeF32(extract(state[mt * tilesN + nt], r, c), kb->resultMemRef(result),
+                         stepElements->outerIndices(outDims, {}, {k, v}));
+          }
+  }
+}
+
+/// The program function becomes a gpu.func kernel: the program id is the block id, and
+/// the launch parameters travel as attributes for the manifest.
+void NvgpuRecurrenceLowering::moveIntoGpuModule() {
+  func::FuncOp program = kb->function();
+  MLIRContext *ctx = op.getContext();
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(gpuModule.getBody());
+  auto inputs = program.getFunctionType().getInputs().drop_front();
+  auto kernel = gpu::GPUFuncOp::create(mb, program.getLoc(), program.getName(),
+                                       FunctionType::get(ctx, inputs, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
+  for (StringRef name : {"tmix.size_symbols", "tmix.grid"})
+    kernel->setAttr(name, program->getAttr(name));
+  kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(kThreads));
+  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(sharedBytes));
+  kernel->setAttr(
+      "tmix.schedule",
+      mb.getDictionaryAttr({mb.getNamedAttr("chunk", mb.getI64IntegerAttr(kChunk)),
+                            mb.getNamedAttr("block_v", mb.getI64IntegerAttr(valueBlock)),
+                            mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
+  if (!specialized.empty())
+    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
+  kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
+
+  kernel.getBody().takeBody(program.getBody());
+  Block &entry = kernel.getBody().front();
+  mb.setInsertionPointToStart(&entry);
+  Value blockId = gpu::BlockIdOp::create(mb, program.getLoc(), gpu::Dimension::x);
+  Value pid = arith::IndexCastOp::create(mb, program.getLoc(), mb.getI64Type(), blockId);
+  entry.getArgument(0).replaceAllUsesWith(pid);
+  entry.eraseArgument(0);
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  mb.setInsertionPoint(ret);
+  gpu::ReturnOp::create(mb, ret.getLoc());
+  ret.erase();
+  program.erase();
+}
+
+struct LowerRecurrenceToNVGPU
+    : tmix::impl::LowerRecurrenceToNVGPUBase<LowerRecurrenceToNVGPU> {
+  using LowerRecurrenceToNVGPUBase::LowerRecurrenceToNVGPUBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<RecurrenceOp> specs(module.getOps<RecurrenceOp>());
+    if (specs.empty())
+      return;
+    llvm::StringMap<int64_t> fixed;
+    for (const std::string &entry : specialize) {
+      auto [symbol, text] = StringRef(entry).split('=');
+      int64_t value = 0;
+      if (symbol.empty() || text.getAsInteger(10, value) || value <= 0) {
+        module.emitError() << "bad specialization '" << entry
+                           << "' (expected SYMBOL=POSITIVE_INTEGER)";
+        return signalPassFailure();
+      }
+      fixed[symbol] = value;
+    }
+    // The attention lowering may have made the kernel module already.
+    auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGpuModuleName);
+    if (!gpuModule) {
+      OpBuilder builder(module.getBodyRegion());
+      builder.setInsertionPointToEnd(module.getBody());
+      gpuModule = gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
+      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                      builder.getUnitAttr());
+    }
+    bool failed = false;
+    for (RecurrenceOp op : specs) {
+      if (mlir::failed(NvgpuRecurrenceLowering(op, gpuModule, fixed).lower())) {
+        failed = true;
+        continue;
+      }
+      op.erase();
+      ++numLowered;
+    }
+    if (failed)
+      signalPassFailure();
+  }
+};
+
+} // namespace

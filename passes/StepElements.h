@@ -1,0 +1,62 @@
+//===- StepElements.h - A recurrence step's values, element by element -*- C++ -*-===//
+//
+// The GPU recurrence kernel evaluates the values its chunks need (gates, keys, values,
+// queries, the per-step outputs around a readout) one element at a time where it uses
+// them, instead of materialising the step's vectors as StepLowering does: a slice is a
+// load from its argument, a map or a scalar op of the step is cloned with its operands
+// evaluated first. Only slices, maps of rank <= 1 and scalar ops can be evaluated so;
+// `firstNonElementwise` names the first other op a value needs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_STEPELEMENTS_H
+#define TMIX_PASSES_STEPELEMENTS_H
+
+#include "dialect/TmixOps.h"
+#include "passes/ChunkForm.h"
+#include "passes/KernelBuilder.h"
+
+namespace mlir::tmix {
+
+class StepElements {
+public:
+  /// For the step region of `op` in the program `kb` builds, whose grid dimensions
+  /// 0 .. n-1 are the recurrence's parallel dims.
+  StepElements(RecurrenceOp op, KernelBuilder &kb);
+
+  /// Binds the step index (an index value) for the evaluations that follow.
+  void setStep(Value time) { stepTime = time; }
+  Value step() const { return stepTime; }
+  /// Binds `readout`'s result to the scalar `value` (its element at the current index).
+  void setReadout(VecMatOp readout, Value value) {
+    readoutOp = readout;
+    readoutValue = value;
+  }
+
+  /// The element of step value `value` at `indices` (none for a scalar), as f32 (i64
+  /// for the step index).
+  Value at(Value value, ValueRange indices);
+  /// The product of `factors` at row `k` (exp(x) for the exp factors) times `init`.
+  Value factorProduct(ArrayRef<ChunkFactor> factors, Value k, Value init);
+  /// Indices into an argument or output whose dims are (some) parallel dims, then the
+  /// time dim when `time` is given, then `inner` (the layout the verifier guarantees).
+  SmallVector<Value> outerIndices(ArrayRef<Attribute> dims, Value time, ValueRange inner);
+
+  /// The first op of `body` that `roots` need (not looking through `stop`) that `at`
+  /// cannot evaluate, or null.
+  static Operation *firstNonElementwise(Block &body, ArrayRef<Value> roots,
+                                        Operation *stop);
+
+private:
+  KernelBuilder &kb;
+  SmallVector<Attribute> parallelDims;
+  SmallVector<Value> parallelIndices;
+  StringAttr timeSymbol;
+  IRMapping scalarArgs;
+  Value stepTime, readoutValue;
+  VecMatOp readoutOp;
+};
+
+} // namespace mlir::tmix
+
+#endif // TMIX_PASSES_STEPELEMENTS_H

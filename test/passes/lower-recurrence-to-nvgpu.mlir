@@ -1,0 +1,277 @@
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-recurrence-to-nvgpu | FileCheck %s --implicit-check-not=tmix.recurrence --implicit-check-not=func.func
+// RUN: not tmix-opt %s --split-input-file --tmix-lower-recurrence-to-nvgpu=specialize=K=128,V=128 2>&1 | FileCheck %s --check-prefix=FIXED
+
+// GLA with literal 64 x 64 state (a row gate exp(g), an initial and a final state): one
+// kernel, the grid (B, H, V blocks of 64), shared memory for v and the bf16 state copy
+// (ldmatrix tiles, rows padded by 8), q, k, the outputs and the log gates (f32); the
+// initial state loaded into 8 accumulator fragments carried through the chunk loop;
+// per chunk a barrier, the log-gate scan (f64 sum), the staged rows, the scores (per
+// n-tile: tensor cores for earlier sub-chunks, a loop over K for the warp's own), A v
+// and q S on transposed ldmatrix + bf16 mma.sync, the state update, a barrier, the
+// state copy and the outputs; the final state stored after the loop.
+// CHECK: module attributes {gpu.container_module}
+// CHECK: gpu.module @tmix_kernels
+// CHECK-LABEL: gpu.func @gla(
+// CHECK-SAME: %arg0: memref<?x?x?x?xbf16>, %arg1: memref<?x?x?x?xbf16>, %arg2: memref<?x?x?x?xbf16>, %arg3: memref<?x?x?x?xf32>, %arg4: memref<?x?x?x?xf32>,
+// CHECK-SAME: %[[O:.*]]: memref<?x?x?x?xbf16>, %[[HT:.*]]: memref<?x?x?x?xf32>, %{{.*}}: memref<?xi64>) kernel
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], [64, 64]]
+// CHECK-SAME: tmix.schedule = {block_v = 64 : i64, chunk = 64 : i64, warps = 4 : i64}
+// CHECK-SAME: tmix.shared_bytes = 83968 : i64
+// CHECK-SAME: tmix.size_symbols = ["B", "H", "T"]
+// CHECK: gpu.block_id x
+// CHECK: gpu.dynamic_shared_memory
+// CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-4: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.view
+// CHECK: memref.load %arg4
+// CHECK: scf.for {{.*}} step %c64{{.*}} iter_args({{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>)
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %thread_id_x to %c64{{.*}} step %c128
+// CHECK: arith.addf {{.*}} : f64
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %thread_id_x to %c4096{{.*}} step %c128
+// CHECK: gpu.barrier
+// CHECK: scf.if {{.*}} -> (vector<2x2xf32>)
+// CHECK: nvvm.mma.sync
+// CHECK: } else {
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32)
+// CHECK: ex2.approx.ftz.f32
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// CHECK: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: memref.store {{.*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.store {{.*}}, %[[O]]
+// CHECK: scf.yield {{.*}} : vector<2x2xf32>
+// CHECK: memref.store {{.*}}, %[[HT]]
+// CHECK: gpu.return
+
+module {
+  tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %g: !tmix.tensor<[B, H, T, 64], f32>, %h0: !tmix.tensor<[B, H, 64, 64], f32>) -> (o: !tmix.tensor<[B, H, T, 64], bf16>, ht: !tmix.tensor<[B, H, 64, 64], f32>) time "T" {
+    tmix.state "S" : !tmix.tensor<[64, 64], f32> init %h0 : !tmix.tensor<[B, H, 64, 64], f32> {tmix.update_class = "diagonal_decay"}
+    tmix.step {
+    ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>):
+      %0 = tmix.slice %g[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %1 = tmix.map %0 : (!tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32):
+        %9 = math.exp %arg0 : f32
+        tmix.yield %9 : f32
+      }
+      %2 = tmix.map %1, %S : (!tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %9 = arith.mulf %arg0, %arg1 : f32
+        tmix.yield %9 : f32
+      }
+      %3 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %4 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %5 = tmix.outer %3, %4 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %6 = tmix.map %2, %5 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %9 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %9 : f32
+      }
+      %7 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %8 = tmix.vecmat %7, %6 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      tmix.yield %6, %8 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+    }
+    tmix.final "ht" = "S"
+  }
+}
+
+
+// -----
+
+// RetNet: a scalar gate that may be negative (signs tracked), f16 operands. Symbolic
+// K and V must be fixed; `specialize` records them for the runtime to check, and picks
+// Vb = 32 for K = 128.
+// FIXED-LABEL: gpu.func @retnet(
+// FIXED-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], ["V", 32]]
+// FIXED-SAME: tmix.schedule = {block_v = 32 : i64, chunk = 64 : i64, warps = 4 : i64}
+// FIXED-SAME: tmix.specialized = {K = 128 : i64, V = 128 : i64}
+// FIXED: memref<64x40xf16, #gpu.address_space<workgroup>>
+// FIXED: memref<128x40xf16, #gpu.address_space<workgroup>>
+// FIXED: memref<64x1xf32, #gpu.address_space<workgroup>>
+// FIXED: memref<64x1xf32, #gpu.address_space<workgroup>>
+// FIXED: math.log
+// FIXED: nvgpu.mma.sync
+// expected-error @+1 {{the GPU code generator needs the state dims (K and V of S: [K, V]) fixed at compile time}}
+tmix.recurrence @retnet(%q: !tmix.tensor<[B, H, T, K], f16>, %k: !tmix.tensor<[B, H, T, K], f16>, %v: !tmix.tensor<[B, H, T, V], f16>, %gamma: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, T, V], f16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[K, V], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %0 = tmix.slice %gamma : !tmix.tensor<[H], f32> -> f32
+    %1 = tmix.map %0, %S : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %8 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %8 : f32
+    }
+    %2 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, K], f16> -> !tmix.tensor<[K], f32>
+    %3 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], f16> -> !tmix.tensor<[V], f32>
+    %4 = tmix.outer %2, %3 : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %5 = tmix.map %1, %4 : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %8 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %8 : f32
+    }
+    %6 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, K], f16> -> !tmix.tensor<[K], f32>
+    %7 = tmix.vecmat %6, %5 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %5, %7 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}
+
+
+// -----
+
+// expected-error @+1 {{state 'h' is not a matrix: the GPU code generator chunks matrix states only}}
+tmix.recurrence @selective_scan(%x: !tmix.tensor<[B, C, T], f32>, %dt: !tmix.tensor<[B, C, T], f32>, %A: !tmix.tensor<[C, N], f32>, %Bm: !tmix.tensor<[B, T, N], f32>, %Cm: !tmix.tensor<[B, T, N], f32>) -> (y: !tmix.tensor<[B, C, T], f32>) time "T" {
+  tmix.state "h" : !tmix.tensor<[N], f32> {tmix.update_class = "diagonal_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %h: !tmix.tensor<[N], f32>):
+    %0 = tmix.slice %dt[%t] : !tmix.tensor<[B, C, T], f32> -> f32
+    %1 = tmix.slice %A : !tmix.tensor<[C, N], f32> -> !tmix.tensor<[N], f32>
+    %2 = tmix.map %0, %1 : (f32, !tmix.tensor<[N], f32>) -> !tmix.tensor<[N], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %3 = tmix.map %2 : (!tmix.tensor<[N], f32>) -> !tmix.tensor<[N], f32> {
+    ^bb0(%arg0: f32):
+      %13 = math.exp %arg0 : f32
+      tmix.yield %13 : f32
+    }
+    %4 = tmix.map %3, %h : (!tmix.tensor<[N], f32>, !tmix.tensor<[N], f32>) -> !tmix.tensor<[N], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %5 = tmix.slice %dt[%t] : !tmix.tensor<[B, C, T], f32> -> f32
+    %6 = tmix.slice %x[%t] : !tmix.tensor<[B, C, T], f32> -> f32
+    %7 = arith.mulf %5, %6 : f32
+    %8 = tmix.slice %Bm[%t] : !tmix.tensor<[B, T, N], f32> -> !tmix.tensor<[N], f32>
+    %9 = tmix.map %7, %8 : (f32, !tmix.tensor<[N], f32>) -> !tmix.tensor<[N], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %10 = tmix.map %4, %9 : (!tmix.tensor<[N], f32>, !tmix.tensor<[N], f32>) -> !tmix.tensor<[N], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %13 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %13 : f32
+    }
+    %11 = tmix.slice %Cm[%t] : !tmix.tensor<[B, T, N], f32> -> !tmix.tensor<[N], f32>
+    %12 = tmix.dot %11, %10 : !tmix.tensor<[N], f32>, !tmix.tensor<[N], f32> -> f32
+    tmix.yield %10, %12 : !tmix.tensor<[N], f32>, f32
+  }
+}
+
+
+// -----
+
+// DeltaNet (128 x 128, Vb = 32): b, the system and the pseudo-values in shared memory
+// too; per chunk, after staging, the system and the right-hand side on the tensor cores,
+// a barrier, the forward substitution by the threads of the value columns (a loop over
+// the earlier rows in a loop over the rows), a barrier, then the scores.
+// CHECK-LABEL: gpu.func @delta_net(
+// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], [128, 32]]
+// CHECK-SAME: tmix.schedule = {block_v = 32 : i64, chunk = 64 : i64, warps = 4 : i64}
+// CHECK: memref.view {{.*}} to memref<64x1xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x32xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: gpu.barrier
+// CHECK: nvvm.mma.sync
+tmix.recurrence @delta_net(%q: !tmix.tensor<[B, H, T, 128], bf16>, %k: !tmix.tensor<[B, H, T, 128], bf16>, %v: !tmix.tensor<[B, H, T, 128], bf16>, %beta: !tmix.tensor<[B, H, T], f32>) -> (o: !tmix.tensor<[B, H, T, 128], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[128, 128], f32> {tmix.update_class = "delta"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[128, 128], f32>):
+    %0 = tmix.slice %beta[%t] : !tmix.tensor<[B, H, T], f32> -> f32
+    %1 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 128], bf16> -> !tmix.tensor<[128], f32>
+    %2 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 128], bf16> -> !tmix.tensor<[128], f32>
+    %3 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 128], bf16> -> !tmix.tensor<[128], f32>
+    %4 = tmix.vecmat %3, %S : !tmix.tensor<[128], f32>, !tmix.tensor<[128, 128], f32> -> !tmix.tensor<[128], f32>
+    %5 = tmix.map %2, %4 : (!tmix.tensor<[128], f32>, !tmix.tensor<[128], f32>) -> !tmix.tensor<[128], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %11 = arith.subf %arg0, %arg1 : f32
+      tmix.yield %11 : f32
+    }
+    %6 = tmix.outer %1, %5 : !tmix.tensor<[128], f32>, !tmix.tensor<[128], f32> -> !tmix.tensor<[128, 128], f32>
+    %7 = tmix.map %0, %6 : (f32, !tmix.tensor<[128, 128], f32>) -> !tmix.tensor<[128, 128], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %11 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %11 : f32
+    }
+    %8 = tmix.map %S, %7 : (!tmix.tensor<[128, 128], f32>, !tmix.tensor<[128, 128], f32>) -> !tmix.tensor<[128, 128], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %11 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %11 : f32
+    }
+    %9 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 128], bf16> -> !tmix.tensor<[128], f32>
+    %10 = tmix.vecmat %9, %8 : !tmix.tensor<[128], f32>, !tmix.tensor<[128, 128], f32> -> !tmix.tensor<[128], f32>
+    tmix.yield %8, %10 : !tmix.tensor<[128, 128], f32>, !tmix.tensor<[128], f32>
+  }
+}
+
+
+// -----
+
+// expected-error @+1 {{state 'S' has update class 'general': no chunk-parallel form for the GPU}}
+tmix.recurrence @general(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "general"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>):
+    %0 = tmix.map %S, %S : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %7 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %7 : f32
+    }
+    %1 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %3 = tmix.outer %1, %2 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %4 = tmix.map %0, %3 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %7 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %7 : f32
+    }
+    %5 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %6 = tmix.vecmat %5, %4 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    tmix.yield %4, %6 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+  }
+}
+
+
+// -----
+
+// expected-error @+1 {{'tmix.dot' in them is not supported}}
+tmix.recurrence @normed(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %2 = tmix.slice %k[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %3 = tmix.dot %1, %2 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> f32
+    %4 = tmix.map %0, %3 : (!tmix.tensor<[64], f32>, f32) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %10 = arith.divf %arg0, %arg1 : f32
+      tmix.yield %10 : f32
+    }
+    %5 = tmix.slice %v[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %6 = tmix.outer %4, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %7 = tmix.map %S, %6 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %10 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %10 : f32
+    }
+    %8 = tmix.slice %q[%t] : !tmix.tensor<[B, T, 64], bf16> -> !tmix.tensor<[64], f32>
+    %9 = tmix.vecmat %8, %7 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    tmix.yield %7, %9 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+  }
+}
+
