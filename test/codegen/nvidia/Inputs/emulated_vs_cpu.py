@@ -106,7 +106,7 @@ def main():
         memory, addresses = {}, {}
         for i, arg in enumerate(args):
             if arg["tensor"]:
-                address = TENSOR_ADDRESS + (i << 20) * 64
+                address = TENSOR_ADDRESS + (i << 26)  # as tmix-cuda-run --tensor-maps
                 dtype = {"f16": np.float16, "f32": np.float32}.get(arg["dtype"])
                 data = values[i]
                 if arg["dtype"] == "bf16":
@@ -117,11 +117,26 @@ def main():
                     raw = data.astype(np.int32).view(np.uint8)
                 memory[address] = raw.ravel()
                 addresses[arg["name"]] = (address, data.shape, arg["dtype"])
+        # The tensor maps: the cuTensorMapEncodeTiled arguments of the runtime itself
+        # (tmix-cuda-run --tensor-maps), checked as the driver would.
+        listing = subprocess.run(
+            ["tmix-cuda-run", manifest, f"--inputs={inputs}", f"--sizes={sizes_text}",
+             f"--tensor-maps={TENSOR_ADDRESS}"] + sets,
+            check=True, capture_output=True, text=True).stdout.split("\n")
         tensor_maps = []
-        for name, dtype, columns, rows, swizzle in maps:
-            address, shape, arg_dtype = addresses[name]
-            assert dtype == arg_dtype, f"tma record of {name}: {dtype}, the tensor is {arg_dtype}"
-            tensor_maps.append(hopper.tensor_map(dtype, address, shape, columns, rows, swizzle))
+        for line, (name, dtype, _, _, _) in zip([l for l in listing if l], maps):
+            words = line.split()
+            assert words[:2] == ["tma", name], line
+            params = {}
+            for word in words[2:]:
+                key, value = word.split("=")
+                params[key] = [int(v) for v in value.split(",")] if "," in value or key in (
+                    "globalDims", "globalStrides", "boxDims", "elementStrides") else int(value)
+            assert params["dataType"] == hopper.DATA_TYPES[addresses[name][2]], \
+                f"the tensor map of {name} has data type {params['dataType']}, the tensor is {addresses[name][2]}"
+            hopper.check_tensor_map(params, memory)
+            tensor_maps.append(params)
+        assert len(tensor_maps) == len(maps)
         maps_arg = np.full(simt.THREADS, MAPS_ADDRESS, np.int64)
         try:
             for block in range(blocks):

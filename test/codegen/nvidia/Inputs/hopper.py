@@ -33,13 +33,17 @@ text, not from the kernel's helpers:
   Swizzle (CU_TENSOR_MAP_SWIZZLE_128B / 64B / 32B; wgmma layout mode 1 / 2 / 3) is a
     function of the shared-memory address: bits [4, 4 + s) ^= bits [7, 7 + s), s = 3 /
     2 / 1. So 16-byte chunk c of row r of a 1024-byte-aligned 8 x 128-byte atom lands at
-    chunk c ^ (r % 8); a buffer that is not 1024-aligned gets another pattern.
+    chunk c ^ (r % 8); a buffer that is not 1024-aligned gets another pattern. A
+    swizzled TMA destination must be 1024-aligned here, where this reading and one
+    relative to the box's start agree.
   cuTensorMapEncodeTiled: globalAddress 16-byte aligned, globalStrides (bytes, dims
     1..rank-1) multiples of 16 below 2^40, boxDim in 1..256, boxDim[0] * element bytes a
     multiple of 16 and at most the swizzle span, elementStrides 1 (as used here).
   Matrix descriptor (64 bits): start address >> 4 in bits 0-13, leading byte offset >> 4
-    in 16-29, stride byte offset >> 4 in 32-45, base offset in 49-51 (must be 0 here:
-    the swizzle is taken from the address bits), layout in 62-63 (1 = 128B swizzle;
+    in 16-29, stride byte offset >> 4 in 32-45, base offset in 49-51 (must be 0 here,
+    and the start at an 8-row boundary of the pattern, (start >> 7) % 8 == 0: there the
+    ISA's base-offset rule and the address-bit reading agree; a k step inside the
+    128-byte row, start + 32 kk, is such a start), layout in 62-63 (1 = 128B swizzle;
     others are not modelled). Canonical layouts (element units, T = 8 16-bit elements =
     16 bytes), 128B swizzle, before the address swizzle:
       K-major  ((8, m), (T, 2k)) : ((8T, SBO), (1, T))
@@ -283,6 +287,11 @@ class Cta:
         tensor_map = self.maps[offset // 128]
         check(destination % 128 == 0, f"cp.async.bulk.tensor: destination {destination:#x} "
               "is not 128-byte aligned")
+        # A swizzled box at a 1024-byte boundary: where the pattern taken from address
+        # bits and one taken from the box's start agree.
+        check(tensor_map["swizzle"] == 0 or destination % 1024 == 0,
+              f"cp.async.bulk.tensor: swizzled destination {destination:#x} is not "
+              "1024-byte aligned")
         self.mbarrier(barrier, agent)
         self.in_flight.append((destination, tensor_map, coordinates, barrier,
                                self.vc[agent].copy()))
@@ -292,7 +301,7 @@ class Cta:
         dtype, size = DTYPES[m["dataType"]]
         dims, strides, box = m["globalDims"], [size] + list(m["globalStrides"]), m["boxDims"]
         rank = m["rank"]
-        check(m["elementStrides"] == [1] * rank and m["interleave"] == 0 and m["oobFill"] == 0,
+        check(list(m["elementStrides"]) == [1] * rank and m["interleave"] == 0 and m["oobFill"] == 0,
               "tensor map: element strides, interleave or OOB fill not modelled")
         memory = self.memory[m["globalAddress"]]
         grids = np.meshgrid(*[np.arange(box[d]) for d in reversed(range(rank))], indexing="ij")
@@ -532,10 +541,17 @@ class Warpgroup(simt.Cta):
             return self.get(op.operands[0])
         if n in ("llvm.inttoptr", "llvm.addrspacecast"):
             return self.get(op.operands[0])
-        if n in ("arith.shrui", "arith.shli", "arith.maxsi", "arith.minsi"):
+        if n in ("arith.shrui", "arith.shli", "arith.maxsi", "arith.minsi", "arith.floordivsi",
+                 "arith.divsi", "arith.remsi"):
             f = {"arith.shrui": np.right_shift, "arith.shli": np.left_shift,
-                 "arith.maxsi": np.maximum, "arith.minsi": np.minimum}[n]
+                 "arith.maxsi": np.maximum, "arith.minsi": np.minimum,
+                 "arith.floordivsi": np.floor_divide,
+                 "arith.divsi": lambda a, b: np.trunc(a / b).astype(np.int64),
+                 "arith.remsi": np.fmod}[n]
             return f(self.get(op.operands[0]), self.get(op.operands[1]))
+        if n == "math.rsqrt":
+            with np.errstate(all="ignore"):
+                return (1 / np.sqrt(self.get(op.operands[0]))).astype(np.float32)
         if n == "llvm.mlir.undef":
             return np.full(WG, np.nan, np.float32)
         if n == "llvm.getelementptr":
@@ -785,6 +801,10 @@ class Warpgroup(simt.Cta):
         check(reserved == 0, f"descriptor {d:#x}: reserved bits set")
         check(layout == 1, f"descriptor {d:#x}: layout {layout} (only 128B swizzle modelled)")
         check(base_offset == 0, f"descriptor {d:#x}: base offset {base_offset} not modelled")
+        # The ISA asks for a base offset when the start is not at a pattern repeat
+        # boundary; accept only starts where that and the address-bit reading agree.
+        check((start >> 7) & 7 == 0, f"descriptor {d:#x}: start {start:#x} is not at an "
+              "8-row boundary of the swizzle pattern (a base offset would be needed)")
         x = np.arange(rows)[:, None]
         kk = np.arange(k)[None, :]
         if mn_major:
@@ -799,24 +819,27 @@ class Warpgroup(simt.Cta):
         return values, byte.ravel()
 
 
-def tensor_map(dtype, address, shape, box_columns, box_rows, swizzle_bytes):
-    """The cuTensorMapEncodeTiled parameters of a 4-D row-major tensor, with the checks
-    the driver makes (see the docstring); the runtime's tensorMapArgs computes them."""
-    code = {"f16": 6, "f32": 7, "bf16": 9}[dtype]
-    size = DTYPES[code][1]
-    check(address % 16 == 0, "tensor map: address not 16-byte aligned")
-    dims = [int(s) for s in reversed(shape)]
-    strides, stride = [], size
-    for d in dims[:-1]:
-        stride *= d
-        check(stride % 16 == 0 and stride < 1 << 40, f"tensor map: stride {stride}")
-        strides.append(stride)
-    box = [box_columns, box_rows, 1, 1]
-    check(all(1 <= b <= 256 for b in box), "tensor map: box dims in 1..256")
-    check(box[0] * size % 16 == 0, "tensor map: inner box bytes not a multiple of 16")
-    if swizzle_bytes:
-        check(box[0] * size <= swizzle_bytes, "tensor map: inner box wider than the swizzle")
-    return {"dataType": code, "rank": 4, "globalAddress": address, "globalDims": dims,
-            "globalStrides": strides, "boxDims": box, "elementStrides": [1, 1, 1, 1],
-            "interleave": 0, "swizzle": {0: 0, 32: 1, 64: 2, 128: 3}[swizzle_bytes],
-            "oobFill": 0}
+def check_tensor_map(m, memory):
+    """What cuTensorMapEncodeTiled requires of its arguments `m` (see the docstring), and
+    that the tensor lies in `memory` (address -> bytes)."""
+    check(m["dataType"] in DTYPES, f"tensor map: data type {m['dataType']} not modelled")
+    size = DTYPES[m["dataType"]][1]
+    rank = m["rank"]
+    check(rank == len(m["globalDims"]) == len(m["boxDims"]) == len(m["globalStrides"]) + 1,
+          "tensor map: rank")
+    check(m["globalAddress"] % 16 == 0, "tensor map: address not 16-byte aligned")
+    check(m["globalAddress"] in memory, "tensor map: the address is not a tensor's")
+    check(all(1 <= d <= 1 << 32 for d in m["globalDims"]), "tensor map: dims")
+    check(all(s % 16 == 0 and s < 1 << 40 for s in m["globalStrides"]),
+          f"tensor map: strides {m['globalStrides']}")
+    check(all(1 <= b <= 256 for b in m["boxDims"]), "tensor map: box dims in 1..256")
+    check(m["boxDims"][0] * size % 16 == 0, "tensor map: inner box bytes not a multiple of 16")
+    span = {0: None, 1: 32, 2: 64, 3: 128}[m["swizzle"]]
+    if span:
+        check(m["boxDims"][0] * size <= span, "tensor map: inner box wider than the swizzle")
+    extent = size * (m["globalDims"][0] - 1) + sum(
+        s * (d - 1) for s, d in zip(m["globalStrides"], m["globalDims"][1:])) + size
+    check(extent <= len(memory[m["globalAddress"]]), "tensor map: past the tensor's bytes")
+
+
+DATA_TYPES = {"f16": 6, "f32": 7, "bf16": 9}
