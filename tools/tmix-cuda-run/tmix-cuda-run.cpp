@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (manifestPath.empty() || inputs.empty() || (outputs.empty() && tensorMapsBase.empty()))
-    return fail("usage: tmix-cuda-run MANIFEST --inputs=DIR --outputs=DIR "
+    return fail("usage: tmix-cuda-run MANIFEST --inputs=DIR --outputs=DIR|--tensor-maps=BASE "
                 "[--sizes=N=..] [--set=NAME=VALUE] | tmix-cuda-run --probe");
 
   std::ifstream file(manifestPath);

@@ -12,9 +12,9 @@ starts at `shared_base`, not 1024-aligned, so the kernel's alignment is exercise
 global tensors are bytes at device addresses, read by TMA through the tensor-map
 parameters that the runtime gives cuTensorMapEncodeTiled.
 
-Definitions used, from the PTX ISA (9.7.13.15 mbarrier, 9.7.9.25 cp.async.bulk.tensor,
-9.7.15 wgmma) and the CUDA driver API (cuTensorMapEncodeTiled), written here from their
-text, not from the kernel's helpers:
+Definitions used, from the PTX ISA (its mbarrier, cp.async.bulk.tensor, tensor-map
+swizzle and wgmma sections) and the CUDA driver API (cuTensorMapEncodeTiled), written
+here from their text, not from the kernel's helpers:
 
   mbarrier.init [b], n: phase 0, expected = pending = n arrivals, tx-count 0.
   mbarrier.arrive: pending -= 1 per executing thread (more than pending: an error).
@@ -90,7 +90,9 @@ included. (3) A wgmma's shared reads may happen any time up to its retirement.
 from bits 8-10, 'sbo' reads descriptors' stride byte offset as 512, 'parity' makes
 try_wait wait for the parity it is given instead of its completion, 'expect' counts one
 byte fewer per copy, 'empty' lets every wait on an mbarrier of several arrivals (the
-consumers' "empty") succeed at once, 'fence' drops fence.proxy.async."""
+consumers' "empty") succeed at once, 'fence' drops fence.proxy.async, 'relaxed' makes
+the arrivals on such an mbarrier relaxed (no release: the producer's next copy into the
+stage is not ordered after the consumers' reads)."""
 import re
 
 import numpy as np
@@ -580,7 +582,10 @@ class Warpgroup(simt.Cta):
             tx = self.uniform(self.get(op.operands[1]), mask, "expect_tx") if len(op.operands) > 1 else 0
             agents = self.warp_agents(mask)
             b = cta.mbarrier(address, agents[0])
-            b.arrive(int(mask.sum()), tx * int(mask.sum()), self.release(agents))
+            vc = self.release(agents)
+            if cta.corrupt == "relaxed" and b.expected > 1:
+                vc = np.zeros(MAX_AGENTS, np.int64)  # "empty" arrivals without release
+            b.arrive(int(mask.sum()), tx * int(mask.sum()), vc)
             return None
         if n == "nvvm.cp.async.bulk.tensor.shared.cluster.global":
             sizes = [int(v) for v in re.search(r"operandSegmentSizes = array<i32: ([^>]*)>", p).group(1).split(",")]
