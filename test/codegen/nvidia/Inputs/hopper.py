@@ -17,6 +17,8 @@ swizzle and wgmma sections) and the CUDA driver API (cuTensorMapEncodeTiled), wr
 here from their text, not from the kernel's helpers:
 
   mbarrier.init [b], n: phase 0, expected = pending = n arrivals, tx-count 0.
+  fence.mbarrier_init: makes the thread's prior inits visible to the async proxy (TMA
+    completes on a barrier only after it; here: the initialising warp's fence).
   mbarrier.arrive: pending -= 1 per executing thread (more than pending: an error).
   mbarrier.arrive.expect_tx [b], x: tx-count += x, then arrive.
   complete_tx (by a TMA copy): tx-count -= the copy's bytes.
@@ -92,7 +94,7 @@ try_wait wait for the parity it is given instead of its completion, 'expect' cou
 byte fewer per copy, 'empty' lets every wait on an mbarrier of several arrivals (the
 consumers' "empty") succeed at once, 'fence' drops fence.proxy.async, 'relaxed' makes
 the arrivals on such an mbarrier relaxed (no release: the producer's next copy into the
-stage is not ordered after the consumers' reads)."""
+stage is not ordered after the consumers' reads), 'initfence' drops fence.mbarrier_init."""
 import re
 
 import numpy as np
@@ -150,6 +152,7 @@ class Mbarrier:
         self.address, self.expected, self.pending = address, count, count
         self.tx, self.phase = 0, 0
         self.init_agent, self.init_clock = agent, clock
+        self.fenced = False  # fence.mbarrier_init by the initialising warp since
         self.release = np.zeros(MAX_AGENTS, np.int64)  # joined by this phase's arrivals
         self.completed = {}  # phase -> vector clock made visible by its completion
 
@@ -294,7 +297,9 @@ class Cta:
         check(tensor_map["swizzle"] == 0 or destination % 1024 == 0,
               f"cp.async.bulk.tensor: swizzled destination {destination:#x} is not "
               "1024-byte aligned")
-        self.mbarrier(barrier, agent)
+        check(self.mbarrier(barrier, agent).fenced, f"cp.async.bulk.tensor completes on the "
+              f"mbarrier at {barrier:#x}, whose init no fence.mbarrier_init made visible to "
+              "the async proxy")
         self.in_flight.append((destination, tensor_map, coordinates, barrier,
                                self.vc[agent].copy()))
 
@@ -571,6 +576,9 @@ class Warpgroup(simt.Cta):
                 cta.barrier_bytes[a:a + 8] = True
             return None
         if n == "nvvm.fence.mbarrier.init":
+            for b in [] if cta.corrupt == "initfence" else cta.mbarriers.values():
+                if b.init_agent in self.warp_agents(mask):
+                    b.fenced = True
             return None
         if n == "nvvm.setmaxregister":
             check(mask.all(), "setmaxnreg not executed by the whole warpgroup")
