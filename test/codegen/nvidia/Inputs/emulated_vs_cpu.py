@@ -133,7 +133,8 @@ def main():
                 params[key] = [int(v) for v in value.split(",")] if "," in value or key in (
                     "globalDims", "globalStrides", "boxDims", "elementStrides") else int(value)
             assert params["dataType"] == hopper.DATA_TYPES[addresses[name][2]], \
-                f"the tensor map of {name} has data type {params['dataType']}, the tensor is {addresses[name][2]}"
+                f"the tensor map of {name} has data type {params['dataType']}, " \
+                f"the tensor is {addresses[name][2]}"
             hopper.check_tensor_map(params, memory)
             tensor_maps.append(params)
         assert len(tensor_maps) == len(maps)

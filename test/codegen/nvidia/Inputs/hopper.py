@@ -233,13 +233,15 @@ class Cta:
         wa = self.wr_agent[addresses].astype(np.int64)
         other = (wa >= 0) & (wa != agent)
         late = other & (self.wr_clock[addresses] > vc[np.maximum(wa, 0)])
-        check(not late.any(), lambda: f"race: {what} at {int(addresses[late][0]):#x} is not ordered "
+        check(not late.any(), lambda: f"race: {what} at {int(addresses[late][0]):#x} is not "
+              "ordered "
               f"after its write by {self.agent_name(int(wa[late][0]))}")
         if write:
             for b in range(MAX_AGENTS):
                 if b != agent:
                     bad = self.rd_clock[b, addresses] > vc[b]
-                    check(not bad.any(), lambda: f"race: {what} at {int(addresses[bad][0]):#x} is not "
+                    check(not bad.any(), lambda: f"race: {what} at "
+                          f"{int(addresses[bad][0]):#x} is not "
                           f"ordered after its read by {self.agent_name(b)}")
             self.wr_agent[addresses] = agent
             self.wr_clock[addresses] = vc[agent]
@@ -247,12 +249,14 @@ class Cta:
             self.rd_clock[:, addresses] = 0
             self.written[addresses] = True
         else:
-            check(self.written[addresses].all(), lambda: f"{what}: reads shared bytes nothing wrote "
+            check(self.written[addresses].all(), lambda: f"{what}: reads shared bytes nothing "
+                  "wrote "
                   f"({int(addresses[~self.written[addresses]][0]):#x})")
             if not generic:  # the async proxy reads st.shared data: fenced by its writer?
                 gw = self.wr_generic[addresses] & (wa >= 0)
                 unfenced = gw & (self.fence_clock[np.maximum(wa, 0)] < self.wr_clock[addresses])
-                check(not unfenced.any(), lambda: f"{what} at {int(addresses[unfenced][0]):#x} reads "
+                check(not unfenced.any(), lambda: f"{what} at "
+                      f"{int(addresses[unfenced][0]):#x} reads "
                       f"st.shared data without a fence.proxy.async of its writer")
             self.rd_clock[agent, addresses] = np.maximum(self.rd_clock[agent, addresses],
                                                          vc[agent])
@@ -308,7 +312,8 @@ class Cta:
         dtype, size = DTYPES[m["dataType"]]
         dims, strides, box = m["globalDims"], [size] + list(m["globalStrides"]), m["boxDims"]
         rank = m["rank"]
-        check(list(m["elementStrides"]) == [1] * rank and m["interleave"] == 0 and m["oobFill"] == 0,
+        check(list(m["elementStrides"]) == [1] * rank and m["interleave"] == 0
+              and m["oobFill"] == 0,
               "tensor map: element strides, interleave or OOB fill not modelled")
         memory = self.memory[m["globalAddress"]]
         grids = np.meshgrid(*[np.arange(box[d]) for d in reversed(range(rank))], indexing="ij")
@@ -518,7 +523,8 @@ class Warpgroup(simt.Cta):
             lanes = mask[w * 32:(w + 1) * 32]
             check(lanes.all() or not lanes.any(), "bar.sync in a divergent warp")
         agents = self.warp_agents(mask)
-        state = self.cta.bars.setdefault(bar_id, {"threads": 0, "vc": np.zeros(MAX_AGENTS, np.int64),
+        state = self.cta.bars.setdefault(bar_id, {"threads": 0,
+                                                  "vc": np.zeros(MAX_AGENTS, np.int64),
                                                   "generation": 0, "done": {}})
         generation = state["generation"]
         state["threads"] += 32 * len(agents)
@@ -587,7 +593,9 @@ class Warpgroup(simt.Cta):
             return None
         if n in ("nvvm.mbarrier.arrive", "nvvm.mbarrier.arrive.expect_tx"):
             address = self.uniform(self.get(op.operands[0]), mask, "mbarrier.arrive")
-            tx = self.uniform(self.get(op.operands[1]), mask, "expect_tx") if len(op.operands) > 1 else 0
+            tx = 0
+            if len(op.operands) > 1:
+                tx = self.uniform(self.get(op.operands[1]), mask, "expect_tx")
             agents = self.warp_agents(mask)
             b = cta.mbarrier(address, agents[0])
             vc = self.release(agents)
@@ -596,7 +604,8 @@ class Warpgroup(simt.Cta):
             b.arrive(int(mask.sum()), tx * int(mask.sum()), vc)
             return None
         if n == "nvvm.cp.async.bulk.tensor.shared.cluster.global":
-            sizes = [int(v) for v in re.search(r"operandSegmentSizes = array<i32: ([^>]*)>", p).group(1).split(",")]
+            sizes = [int(v) for v in re.search(r"operandSegmentSizes = array<i32: ([^>]*)>",
+                                               p).group(1).split(",")]
             check(sizes[0] == 1 and sizes[1] == 1 and sizes[3] == 1 and not any(sizes[4:]),
                   "cp.async.bulk.tensor: only the tile form without multicast is modelled")
             check("tma_load_mode<tile>" in p, "cp.async.bulk.tensor: not tile mode")
