@@ -1,12 +1,13 @@
 """emulated_vs_cpu.py SPEC KERNEL SIZES WORK [--fix=K=64] [--uniform=g=-3:0]
-[--target=sm_90a] [--corrupt=WHAT]: the GPU kernel of a spec (tmix-lower-recurrence-to-nvgpu
+[--target=sm_90a] [--corrupt=WHAT] [--eager]: the GPU kernel of a spec (tmix-lower-recurrence-to-nvgpu
 or tmix-lower-attention-to-nvgpu, or with --target=sm_90a tmix-lower-attention-to-hopper;
 then canonicalize, cse: the IR that the NVVM lowering takes) run by the emulator (simt.py,
 hopper.py for sm_90a) on every CTA of its grid, against the CPU path (tmixc run) on the
 same inputs (gpu_vs_cpu.py's), printing PASS/FAIL with ||emulated - cpu|| / ||cpu|| per
 output, or EMULATION ERROR and what the emulator found. Checks the kernel's indexing,
 fragment layouts, barriers and numerics where no GPU is at hand. --corrupt (hopper.py's
-test-only faults) checks that the emulator catches a wrong layout. Tools from PATH."""
+test-only faults) checks that the emulator catches a wrong layout; --eager completes
+TMA copies as early as possible instead of as late. Tools from PATH."""
 import math
 import os
 import subprocess
@@ -50,12 +51,14 @@ def main():
     spec, kernel, sizes_text, work = sys.argv[1:5]
     fix, sets, uniform = gpu_vs_cpu.options(sys.argv[5:])
     target = "sm_80"
-    corrupt = None
+    corrupt, eager = None, False
     for e in sys.argv[5:]:
         if e.startswith("--target="):
             target = e[len("--target="):]
         elif e.startswith("--corrupt="):
             corrupt = e[len("--corrupt="):]
+        elif e == "--eager":
+            eager = True
     sizes = {k: int(v) for k, v in (kv.split("=") for kv in sizes_text.split(","))}
     art, inputs, cpu, emulated = (os.path.join(work, d) for d in ("art", "in", "cpu", "emu"))
     for d in (inputs, cpu, emulated):
@@ -142,7 +145,8 @@ def main():
         try:
             for block in range(blocks):
                 hopper.Cta(function, values + outputs + [size_values, maps_arg], block,
-                           shared_bytes, tensor_maps, memory, corrupt=corrupt).run()
+                           shared_bytes, tensor_maps, memory, corrupt=corrupt,
+                           eager=eager).run()
         except hopper.EmulationError as error:
             print(f"EMULATION ERROR (CTA {block}): {error}")
             sys.exit(1)

@@ -5,7 +5,8 @@ Each warpgroup is a coroutine (a Python generator) whose 128 threads run in lock
 in simt.py (whose interpreter it extends); the warpgroups are scheduled separately, so the
 producer and the consumers really wait on each other: a coroutine yields when an mbarrier
 wait or a barrier cannot complete, TMA copies complete only when every coroutine is
-blocked (as late as allowed, so that a read before the data arrives is seen), and when
+blocked (as late as allowed, so that a read before the data arrives is seen; `eager`:
+as soon as the issuing warpgroup yields, the other extreme), and when
 nothing can move the run stops with the barriers, phases and waits of every coroutine
 (a deadlock). Shared memory is bytes at shared-window addresses (the dynamic allocation
 starts at `shared_base`, not 1024-aligned, so the kernel's alignment is exercised);
@@ -193,9 +194,10 @@ class Cta:
     three warpgroups."""
 
     def __init__(self, kernel, args, block_id, shared_bytes, maps, memory,
-                 shared_base=0x410, corrupt=None):
+                 shared_base=0x410, corrupt=None, eager=False):
         self.kernel, self.block_id, self.shared_bytes = kernel, block_id, shared_bytes
         self.maps, self.memory, self.corrupt = maps, memory, corrupt
+        self.eager = eager  # copies complete at once rather than as late as possible
         self.base = shared_base
         check(self.base % 16 == 0 and self.base + shared_bytes <= SMEM_WINDOW,
               "dynamic shared memory outside the shared window")
@@ -354,6 +356,8 @@ class Cta:
                 except StopIteration:
                     done[i] = True
                 progressed = True
+                while self.eager and self.in_flight:
+                    self.complete_copy()
             if not progressed:
                 if self.in_flight:
                     self.complete_copy()
