@@ -5,13 +5,17 @@
 // argument from DIR/<arg>.npy (converted to the declared dtype), launches it on GPU 0
 // and writes DIR/<result>.npy as float32 (or the declared integer type), like
 // `tmixc run --outputs`. `tmix-cuda-run --probe` prints the device or the reason there
-// is none. Runtime only (no MLIR), so it builds with -DTMIX_RUNTIME_ONLY=ON on a GPU
+// is none. `tmix-cuda-run MANIFEST --inputs=DIR --tensor-maps=BASE` launches nothing: it
+// prints, one line per TMA record, the cuTensorMapEncodeTiled arguments that a launch
+// would pass (runtime/cuda/TensorMap.h) with tensor argument i at address BASE + i * 2^26,
+// for the sm_90a emulator of the tests (test/codegen/nvidia/Inputs/hopper.py). Runtime only (no MLIR), so it builds with -DTMIX_RUNTIME_ONLY=ON on a GPU
 // machine. Errors: one line, exit status 1.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Npy.h"
 #include "runtime/cuda/CudaLauncher.h"
+#include "runtime/cuda/TensorMap.h"
 #include "runtime/cuda/tmix_cuda.h"
 
 #include <cstdio>
@@ -34,7 +38,7 @@ int fail(const std::string &message) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string manifestPath, inputs, outputs, sizesText;
+  std::string manifestPath, inputs, outputs, sizesText, tensorMapsBase;
   std::vector<std::string> sets;
   bool probe = false;
   for (int index = 1; index < argc; ++index) {
@@ -53,6 +57,8 @@ int main(int argc, char **argv) {
       sizesText = v;
     else if (const char *v = value("--set="))
       sets.push_back(v);
+    else if (const char *v = value("--tensor-maps="))
+      tensorMapsBase = v;
     else if (arg.rfind("-", 0) == 0)
       return fail("unknown option '" + arg + "'");
     else if (manifestPath.empty())
@@ -70,8 +76,8 @@ int main(int argc, char **argv) {
     std::printf("%s (sm_%d%d)\n", name, major, minor);
     return 0;
   }
-  if (manifestPath.empty() || inputs.empty() || outputs.empty())
-    return fail("usage: tmix-cuda-run MANIFEST --inputs=DIR --outputs=DIR "
+  if (manifestPath.empty() || inputs.empty() || (outputs.empty() && tensorMapsBase.empty()))
+    return fail("usage: tmix-cuda-run MANIFEST --inputs=DIR --outputs=DIR|--tensor-maps=BASE "
                 "[--sizes=N=..] [--set=NAME=VALUE] | tmix-cuda-run --probe");
 
   std::ifstream file(manifestPath);
@@ -126,6 +132,39 @@ int main(int argc, char **argv) {
     } else {
       return fail("scalar '" + decl.name + "' has no default: give it with --set");
     }
+  }
+
+  if (!tensorMapsBase.empty()) {
+    // The encode arguments of every TMA record, as a launch computes them.
+    unsigned long long base = std::strtoull(tensorMapsBase.c_str(), nullptr, 0);
+    for (const TensorMapDecl &map : manifest.tensorMaps) {
+      size_t arg = 0;
+      while (arg < signature.args.size() && signature.args[arg].name != map.arg)
+        ++arg;
+      if (arg == signature.args.size())
+        return fail("TMA record of '" + map.arg + "', which is not an argument");
+      TensorMapArgs call;
+      if (std::string error = tensorMapArgs(map, base + (static_cast<unsigned long long>(arg) << 26),
+                                            bindings.tensors[arg].shape(), call);
+          !error.empty())
+        return fail(error);
+      auto list = [](const auto &values, size_t count) {
+        std::string text;
+        for (size_t index = 0; index < count; ++index)
+          text += (index ? "," : "") + std::to_string(values[index]);
+        return text;
+      };
+      std::printf("tma %s dataType=%d rank=%u globalAddress=%llu globalDims=%s "
+                  "globalStrides=%s boxDims=%s elementStrides=%s interleave=%d swizzle=%d "
+                  "l2Promotion=%d oobFill=%d\n",
+                  map.arg.c_str(), call.dataType, call.rank, call.globalAddress,
+                  list(call.globalDims, call.rank).c_str(),
+                  list(call.globalStrides, call.rank - 1).c_str(),
+                  list(call.boxDims, call.rank).c_str(),
+                  list(call.elementStrides, call.rank).c_str(), call.interleave, call.swizzle,
+                  call.l2Promotion, call.oobFill);
+    }
+    return 0;
   }
 
   std::vector<HostTensor> results;

@@ -1,9 +1,13 @@
-"""emulated_vs_cpu.py SPEC KERNEL SIZES WORK [--fix=K=64] [--uniform=g=-3:0]: the GPU
-kernel of a spec (tmix-lower-recurrence-to-nvgpu or tmix-lower-attention-to-nvgpu,
-canonicalize, cse: the IR that the NVVM lowering takes) run by the SIMT emulator of simt.py on every CTA of its grid,
-against the CPU path (tmixc run) on the same inputs (gpu_vs_cpu.py's), printing
-PASS/FAIL with ||emulated - cpu|| / ||cpu|| per output. Checks the kernel's indexing,
-fragment layouts, barriers and numerics where no GPU is at hand. Tools from PATH."""
+"""emulated_vs_cpu.py SPEC KERNEL SIZES WORK [--fix=K=64] [--uniform=g=-3:0]
+[--target=sm_90a] [--corrupt=WHAT] [--eager]: the GPU kernel of a spec (tmix-lower-recurrence-to-nvgpu
+or tmix-lower-attention-to-nvgpu, or with --target=sm_90a tmix-lower-attention-to-hopper;
+then canonicalize, cse: the IR that the NVVM lowering takes) run by the emulator (simt.py,
+hopper.py for sm_90a) on every CTA of its grid, against the CPU path (tmixc run) on the
+same inputs (gpu_vs_cpu.py's), printing PASS/FAIL with ||emulated - cpu|| / ||cpu|| per
+output, or EMULATION ERROR and what the emulator found. Checks the kernel's indexing,
+fragment layouts, barriers and numerics where no GPU is at hand. --corrupt (hopper.py's
+test-only faults) checks that the emulator catches a wrong layout; --eager completes
+TMA copies as early as possible instead of as late. Tools from PATH."""
 import math
 import os
 import subprocess
@@ -14,15 +18,25 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_vs_cpu  # noqa: E402
+import hopper  # noqa: E402
 import simt  # noqa: E402
+
+# Where the emulated launch puts things: the tensors (1 MiB apart) and the tensor maps.
+TENSOR_ADDRESS = 0x7F0000000000
+MAPS_ADDRESS = 0x7E0000000000
 
 
 def launch_of(path):
     """grid (pairs of dim, tile), shared_bytes and the scalar defaults of a manifest."""
-    grid, shared, defaults = [], 0, {}
+    grid, shared, defaults, maps = [], 0, {}, []
     for line in open(path):
         words = line.split()
-        if words and words[0] == "grid":
+        if words and words[0] == "tma":  # tma ARG DTYPE box=COLUMNSxROWS swizzle=BYTES|none
+            columns, rows = words[3][len("box="):].split("x")
+            swizzle = words[4][len("swizzle="):]
+            maps.append((words[1], words[2], int(columns), int(rows),
+                         0 if swizzle == "none" else int(swizzle)))
+        elif words and words[0] == "grid":
             grid = [w.rsplit(":", 1) for w in words[1:]]
         elif words and words[0] == "shared_bytes":
             shared = int(words[1])
@@ -30,28 +44,37 @@ def launch_of(path):
             for w in words:
                 if w.startswith("default="):
                     defaults[words[1]] = float(w[len("default="):])
-    return grid, shared, defaults
+    return grid, shared, defaults, maps
 
 
 def main():
     spec, kernel, sizes_text, work = sys.argv[1:5]
     fix, sets, uniform = gpu_vs_cpu.options(sys.argv[5:])
+    target = "sm_80"
+    corrupt, eager = None, False
+    for e in sys.argv[5:]:
+        if e.startswith("--target="):
+            target = e[len("--target="):]
+        elif e.startswith("--corrupt="):
+            corrupt = e[len("--corrupt="):]
+        elif e == "--eager":
+            eager = True
     sizes = {k: int(v) for k, v in (kv.split("=") for kv in sizes_text.split(","))}
     art, inputs, cpu, emulated = (os.path.join(work, d) for d in ("art", "in", "cpu", "emu"))
     for d in (inputs, cpu, emulated):
         os.makedirs(d, exist_ok=True)
-    build = ["tmixc", "build", spec, "--target=sm_80", f"--kernel={kernel}", "-o", art]
+    build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
     if fix:
         build.append("--sizes=" + ",".join(fix))
     subprocess.run(build, check=True)
-    manifest = os.path.join(art, f"{kernel}.sm_80.manifest")
+    manifest = os.path.join(art, f"{kernel}.{target}.manifest")
     args, results, symbols = gpu_vs_cpu.manifest_of(manifest)
-    grid, shared_bytes, defaults = launch_of(manifest)
+    grid, shared_bytes, defaults, maps = launch_of(manifest)
     spec_ir = subprocess.run(["tmixc", "emit", spec, "--stage=spec", f"--kernel={kernel}"],
                              check=True, capture_output=True, text=True).stdout
     kind = "recurrence" if spec_ir.lstrip().startswith("module {\n  tmix.recurrence") \
         or "tmix.recurrence @" + kernel in spec_ir else "attention"
-    lower = f"--tmix-lower-{kind}-to-nvgpu"
+    lower = f"--tmix-lower-{kind}-to-" + ("hopper" if target == "sm_90a" else "nvgpu")
     if fix:
         lower += "=specialize=" + ",".join(fix)
     kernel_ir = subprocess.run(["tmix-opt", "-", lower, "--canonicalize", "--cse",
@@ -80,8 +103,56 @@ def main():
     module = simt.parse(kernel_ir)
     function = simt.find_kernel(module, kernel)
     blocks = math.prod(-(-(int(d) if d.isdigit() else sizes[d]) // int(t)) for d, t in grid)
-    for block in range(blocks):
-        simt.Cta(function, values + outputs + [size_values], block, shared_bytes).run()
+    if target == "sm_90a":
+        # The launch's global memory: each tensor argument's bytes at a device address,
+        # and the tensor maps that the runtime would encode for them.
+        memory, addresses = {}, {}
+        for i, arg in enumerate(args):
+            if arg["tensor"]:
+                address = TENSOR_ADDRESS + (i << 26)  # as tmix-cuda-run --tensor-maps
+                dtype = {"f16": np.float16, "f32": np.float32}.get(arg["dtype"])
+                data = values[i]
+                if arg["dtype"] == "bf16":
+                    raw = (data.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8)
+                elif dtype is not None:
+                    raw = data.astype(dtype).view(np.uint8)
+                else:
+                    raw = data.astype(np.int32).view(np.uint8)
+                memory[address] = raw.ravel()
+                addresses[arg["name"]] = (address, data.shape, arg["dtype"])
+        # The tensor maps: the cuTensorMapEncodeTiled arguments of the runtime itself
+        # (tmix-cuda-run --tensor-maps), checked as the driver would.
+        listing = subprocess.run(
+            ["tmix-cuda-run", manifest, f"--inputs={inputs}", f"--sizes={sizes_text}",
+             f"--tensor-maps={TENSOR_ADDRESS}"] + sets,
+            check=True, capture_output=True, text=True).stdout.split("\n")
+        tensor_maps = []
+        for line, (name, dtype, _, _, _) in zip([l for l in listing if l], maps):
+            words = line.split()
+            assert words[:2] == ["tma", name], line
+            params = {}
+            for word in words[2:]:
+                key, value = word.split("=")
+                params[key] = [int(v) for v in value.split(",")] if "," in value or key in (
+                    "globalDims", "globalStrides", "boxDims", "elementStrides") else int(value)
+            assert params["dataType"] == hopper.DATA_TYPES[addresses[name][2]], \
+                f"the tensor map of {name} has data type {params['dataType']}, " \
+                f"the tensor is {addresses[name][2]}"
+            hopper.check_tensor_map(params, memory)
+            tensor_maps.append(params)
+        assert len(tensor_maps) == len(maps)
+        maps_arg = np.full(simt.THREADS, MAPS_ADDRESS, np.int64)
+        try:
+            for block in range(blocks):
+                hopper.Cta(function, values + outputs + [size_values, maps_arg], block,
+                           shared_bytes, tensor_maps, memory, corrupt=corrupt,
+                           eager=eager).run()
+        except hopper.EmulationError as error:
+            print(f"EMULATION ERROR (CTA {block}): {error}")
+            sys.exit(1)
+    else:
+        for block in range(blocks):
+            simt.Cta(function, values + outputs + [size_values], block, shared_bytes).run()
     for result, value in zip(results, outputs):
         np.save(os.path.join(emulated, result["name"] + ".npy"), value)
     print(gpu_vs_cpu.compare(kernel, results, cpu, emulated))
