@@ -56,6 +56,7 @@
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
 #include "passes/FragmentSoftmax.h"
+#include "passes/GpuKernel.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
@@ -126,14 +127,6 @@ struct Operand {
   int64_t copyBytes() const { return staged ? rawBytes() : tileBytes(); }
 };
 
-std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
-  if (auto value = dyn_cast<IntegerAttr>(dim))
-    return value.getInt();
-  auto found = fixed.find(cast<StringAttr>(dim).getValue());
-  if (found != fixed.end())
-    return found->second;
-  return std::nullopt;
-}
 
 class HopperAttentionLowering {
 public:
@@ -752,50 +745,27 @@ FragmentRows HopperAttentionLowering::fragmentRows() const {
 /// the manifest; nvvm.maxntid + nvvm.minctasm give ptxas the register cap at entry that
 /// setmaxnreg needs.
 void HopperAttentionLowering::moveIntoGpuModule() {
-  func::FuncOp program = kb->function();
   MLIRContext *ctx = op.getContext();
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(gpuModule.getBody());
-  SmallVector<Type> inputs(program.getFunctionType().getInputs().drop_front());
-  inputs.push_back(LLVM::LLVMPointerType::get(ctx));
-  auto kernel = gpu::GPUFuncOp::create(mb, program.getLoc(), program.getName(),
-                                       FunctionType::get(ctx, inputs, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  for (StringRef name : {"tmix.size_symbols", "tmix.grid"})
-    kernel->setAttr(name, program->getAttr(name));
-  kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(kThreads));
-  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(sharedBytes));
-  kernel->setAttr(
-      "tmix.schedule",
-      mb.getDictionaryAttr({mb.getNamedAttr("block_m", mb.getI64IntegerAttr(kBlockM)),
-                            mb.getNamedAttr("block_n", mb.getI64IntegerAttr(blockN)),
-                            mb.getNamedAttr("warpgroups", mb.getI64IntegerAttr(1 + kConsumers)),
-                            mb.getNamedAttr("stages", mb.getI64IntegerAttr(kStages))}));
+  Builder b(ctx);
+  auto attr = [&](StringRef name, int64_t value) {
+    return b.getNamedAttr(name, b.getI64IntegerAttr(value));
+  };
+  gpu::GPUFuncOp kernel = moveProgramToKernel(
+      kb->function(), gpuModule,
+      {kThreads, sharedBytes,
+       b.getDictionaryAttr({attr("block_m", kBlockM), attr("block_n", blockN),
+                            attr("warpgroups", 1 + kConsumers), attr("stages", kStages)}),
+       specialized},
+      {LLVM::LLVMPointerType::get(ctx)});
   // One record per tensor map, in map order (q, k, v): [argument index, box columns,
   // box rows, swizzle bytes (0: a raw tile for staging)].
   auto record = [&](const Operand &operand) {
-    return mb.getI64ArrayAttr({operand.arg, wgmma::kSwizzleElements, operand.rows,
-                               operand.staged ? 0 : wgmma::kSwizzleBytes});
+    return b.getI64ArrayAttr({operand.arg, wgmma::kSwizzleElements, operand.rows,
+                              operand.staged ? 0 : wgmma::kSwizzleBytes});
   };
-  kernel->setAttr("tmix.tensor_maps", mb.getArrayAttr({record(q), record(k), record(v)}));
-  if (!specialized.empty())
-    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
-  kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
-  kernel->setAttr("nvvm.maxntid", mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
-  kernel->setAttr("nvvm.minctasm", mb.getI32IntegerAttr(1));
-
-  kernel.getBody().takeBody(program.getBody());
-  Block &entry = kernel.getBody().front();
-  mb.setInsertionPointToStart(&entry);
-  Value blockId = gpu::BlockIdOp::create(mb, program.getLoc(), gpu::Dimension::x);
-  Value pid = arith::IndexCastOp::create(mb, program.getLoc(), mb.getI64Type(), blockId);
-  entry.getArgument(0).replaceAllUsesWith(pid);
-  entry.eraseArgument(0);
-  auto ret = cast<func::ReturnOp>(entry.getTerminator());
-  mb.setInsertionPoint(ret);
-  gpu::ReturnOp::create(mb, ret.getLoc());
-  ret.erase();
-  program.erase();
+  kernel->setAttr("tmix.tensor_maps", b.getArrayAttr({record(q), record(k), record(v)}));
+  kernel->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
+  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
 }
 
 struct LowerAttentionToHopper
@@ -806,23 +776,12 @@ struct LowerAttentionToHopper
     SmallVector<AttentionOp> specs(module.getOps<AttentionOp>());
     if (specs.empty())
       return;
-    llvm::StringMap<int64_t> fixed;
-    for (const std::string &entry : specialize) {
-      auto [symbol, text] = StringRef(entry).split('=');
-      int64_t value = 0;
-      if (symbol.empty() || text.getAsInteger(10, value) || value <= 0) {
-        module.emitError() << "bad specialization '" << entry
-                           << "' (expected SYMBOL=POSITIVE_INTEGER)";
-        return signalPassFailure();
-      }
-      fixed[symbol] = value;
-    }
-    OpBuilder builder(module.getBodyRegion());
-    builder.setInsertionPointToEnd(module.getBody());
-    auto gpuModule = gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), builder.getUnitAttr());
+    FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
+    if (failed(fixed))
+      return signalPassFailure();
+    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
     for (AttentionOp op : specs) {
-      if (failed(HopperAttentionLowering(op, gpuModule, fixed).lower()))
+      if (failed(HopperAttentionLowering(op, gpuModule, *fixed).lower()))
         return signalPassFailure();
       op.erase();
       ++numLowered;

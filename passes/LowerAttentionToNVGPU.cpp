@@ -30,6 +30,7 @@
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
 #include "passes/FragmentSoftmax.h"
+#include "passes/GpuKernel.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/TileMaskBounds.h"
@@ -70,14 +71,6 @@ constexpr int64_t kPipelineStages = 2;
 constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
 
 /// The value of a head dim: a literal, or a size symbol fixed by `specialize`.
-std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
-  if (auto value = dyn_cast<IntegerAttr>(dim))
-    return value.getInt();
-  auto found = fixed.find(cast<StringAttr>(dim).getValue());
-  if (found != fixed.end())
-    return found->second;
-  return std::nullopt;
-}
 
 class NvgpuAttentionLowering {
 public:
@@ -663,39 +656,15 @@ FragmentRows NvgpuAttentionLowering::fragmentRows() const {
 /// The program function becomes a gpu.func kernel: the program id is the block id, and
 /// the launch parameters travel as attributes for the manifest.
 void NvgpuAttentionLowering::moveIntoGpuModule() {
-  func::FuncOp program = kb->function();
-  MLIRContext *ctx = op.getContext();
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(gpuModule.getBody());
-  auto inputs = program.getFunctionType().getInputs().drop_front();
-  auto kernel = gpu::GPUFuncOp::create(mb, program.getLoc(), program.getName(),
-                                       FunctionType::get(ctx, inputs, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  for (StringRef name : {"tmix.size_symbols", "tmix.grid"})
-    kernel->setAttr(name, program->getAttr(name));
-  kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(kThreads));
-  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(sharedBytes));
-  kernel->setAttr("tmix.schedule",
-                  mb.getDictionaryAttr({mb.getNamedAttr("block_m", mb.getI64IntegerAttr(kBlockM)),
-                                        mb.getNamedAttr("block_n", mb.getI64IntegerAttr(kBlockN)),
-                                        mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps)),
-                                        mb.getNamedAttr("stages", mb.getI64IntegerAttr(stages))}));
-  if (!specialized.empty())
-    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(specialized));
-  kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
-
-  kernel.getBody().takeBody(program.getBody());
-  Block &entry = kernel.getBody().front();
-  mb.setInsertionPointToStart(&entry);
-  Value blockId = gpu::BlockIdOp::create(mb, program.getLoc(), gpu::Dimension::x);
-  Value pid = arith::IndexCastOp::create(mb, program.getLoc(), mb.getI64Type(), blockId);
-  entry.getArgument(0).replaceAllUsesWith(pid);
-  entry.eraseArgument(0);
-  auto ret = cast<func::ReturnOp>(entry.getTerminator());
-  mb.setInsertionPoint(ret);
-  gpu::ReturnOp::create(mb, ret.getLoc());
-  ret.erase();
-  program.erase();
+  Builder b(op.getContext());
+  auto attr = [&](StringRef name, int64_t value) {
+    return b.getNamedAttr(name, b.getI64IntegerAttr(value));
+  };
+  moveProgramToKernel(kb->function(), gpuModule,
+                      {kThreads, sharedBytes,
+                       b.getDictionaryAttr({attr("block_m", kBlockM), attr("block_n", kBlockN),
+                                            attr("warps", kWarps), attr("stages", stages)}),
+                       specialized});
 }
 
 struct LowerAttentionToNVGPU
@@ -706,23 +675,12 @@ struct LowerAttentionToNVGPU
     SmallVector<AttentionOp> specs(module.getOps<AttentionOp>());
     if (specs.empty())
       return;
-    llvm::StringMap<int64_t> fixed;
-    for (const std::string &entry : specialize) {
-      auto [symbol, text] = StringRef(entry).split('=');
-      int64_t value = 0;
-      if (symbol.empty() || text.getAsInteger(10, value) || value <= 0) {
-        module.emitError() << "bad specialization '" << entry
-                           << "' (expected SYMBOL=POSITIVE_INTEGER)";
-        return signalPassFailure();
-      }
-      fixed[symbol] = value;
-    }
-    OpBuilder builder(module.getBodyRegion());
-    builder.setInsertionPointToEnd(module.getBody());
-    auto gpuModule = gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), builder.getUnitAttr());
+    FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
+    if (failed(fixed))
+      return signalPassFailure();
+    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
     for (AttentionOp op : specs) {
-      if (failed(NvgpuAttentionLowering(op, gpuModule, fixed).lower()))
+      if (failed(NvgpuAttentionLowering(op, gpuModule, *fixed).lower()))
         return signalPassFailure();
       op.erase();
       ++numLowered;

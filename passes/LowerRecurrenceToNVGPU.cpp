@@ -51,6 +51,7 @@
 #include "passes/AttentionStatements.h"
 #include "passes/ChunkForm.h"
 #include "passes/ChunkedLowering.h"
+#include "passes/GpuKernel.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
 #include "passes/RecurrenceKernelPlan.h"
@@ -864,39 +865,16 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
 /// The program function becomes a gpu.func kernel: the program id is the block id, and
 /// the launch parameters travel as attributes for the manifest.
 void NvgpuRecurrenceLowering::moveIntoGpuModule() {
-  func::FuncOp program = kb->function();
-  MLIRContext *ctx = op.getContext();
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(gpuModule.getBody());
-  auto inputs = program.getFunctionType().getInputs().drop_front();
-  auto kernel = gpu::GPUFuncOp::create(mb, program.getLoc(), program.getName(),
-                                       FunctionType::get(ctx, inputs, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  for (StringRef name : {"tmix.size_symbols", "tmix.grid"})
-    kernel->setAttr(name, program->getAttr(name));
-  kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(kThreads));
-  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(plan.sharedBytes));
-  kernel->setAttr("tmix.schedule",
-                  mb.getDictionaryAttr(
-                      {mb.getNamedAttr("chunk", mb.getI64IntegerAttr(kChunk)),
-                       mb.getNamedAttr("block_v", mb.getI64IntegerAttr(plan.valueBlock)),
-                       mb.getNamedAttr("warps", mb.getI64IntegerAttr(kWarps))}));
-  if (!plan.specialized.empty())
-    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(plan.specialized));
-  kernel.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr({kThreads, 1, 1}));
-
-  kernel.getBody().takeBody(program.getBody());
-  Block &entry = kernel.getBody().front();
-  mb.setInsertionPointToStart(&entry);
-  Value blockId = gpu::BlockIdOp::create(mb, program.getLoc(), gpu::Dimension::x);
-  Value pid = arith::IndexCastOp::create(mb, program.getLoc(), mb.getI64Type(), blockId);
-  entry.getArgument(0).replaceAllUsesWith(pid);
-  entry.eraseArgument(0);
-  auto ret = cast<func::ReturnOp>(entry.getTerminator());
-  mb.setInsertionPoint(ret);
-  gpu::ReturnOp::create(mb, ret.getLoc());
-  ret.erase();
-  program.erase();
+  Builder b(op.getContext());
+  auto attr = [&](StringRef name, int64_t value) {
+    return b.getNamedAttr(name, b.getI64IntegerAttr(value));
+  };
+  moveProgramToKernel(kb->function(), gpuModule,
+                      {kThreads, plan.sharedBytes,
+                       b.getDictionaryAttr({attr("chunk", kChunk),
+                                            attr("block_v", plan.valueBlock),
+                                            attr("warps", kWarps)}),
+                       plan.specialized});
 }
 
 struct LowerRecurrenceToNVGPU
@@ -907,29 +885,14 @@ struct LowerRecurrenceToNVGPU
     SmallVector<RecurrenceOp> specs(module.getOps<RecurrenceOp>());
     if (specs.empty())
       return;
-    llvm::StringMap<int64_t> fixed;
-    for (const std::string &entry : specialize) {
-      auto [symbol, text] = StringRef(entry).split('=');
-      int64_t value = 0;
-      if (symbol.empty() || text.getAsInteger(10, value) || value <= 0) {
-        module.emitError() << "bad specialization '" << entry
-                           << "' (expected SYMBOL=POSITIVE_INTEGER)";
-        return signalPassFailure();
-      }
-      fixed[symbol] = value;
-    }
+    FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
+    if (failed(fixed))
+      return signalPassFailure();
     // The attention lowering may have made the kernel module already.
-    auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(kGpuModuleName);
-    if (!gpuModule) {
-      OpBuilder builder(module.getBodyRegion());
-      builder.setInsertionPointToEnd(module.getBody());
-      gpuModule = gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
-      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                      builder.getUnitAttr());
-    }
+    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
     bool failed = false;
     for (RecurrenceOp op : specs) {
-      if (mlir::failed(NvgpuRecurrenceLowering(op, gpuModule, fixed).lower())) {
+      if (mlir::failed(NvgpuRecurrenceLowering(op, gpuModule, *fixed).lower())) {
         failed = true;
         continue;
       }

@@ -1,6 +1,7 @@
 //===- RecurrenceKernelPlan.cpp - What the GPU recurrence kernel runs -----===//
 
 #include "passes/RecurrenceKernelPlan.h"
+#include "passes/GpuKernel.h"
 #include "passes/RecurrenceClasses.h"
 #include "passes/StepElements.h"
 
@@ -14,14 +15,6 @@ using namespace mlir::tmix::recurrence_kernel;
 
 namespace {
 
-std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
-  if (auto value = dyn_cast<IntegerAttr>(dim))
-    return value.getInt();
-  auto found = fixed.find(cast<StringAttr>(dim).getValue());
-  if (found != fixed.end())
-    return found->second;
-  return std::nullopt;
-}
 
 /// The same value, or slices of one argument at the same step.
 bool sameVector(Value lhs, Value rhs) {

@@ -1,6 +1,7 @@
 //===- StepElements.cpp - A recurrence step's values, element by element --===//
 
 #include "passes/StepElements.h"
+#include "passes/StepLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -19,22 +20,7 @@ StepElements::StepElements(RecurrenceOp op, KernelBuilder &kb)
 
 SmallVector<Value> StepElements::outerIndices(ArrayRef<Attribute> dims, Value time,
                                               ValueRange inner) {
-  SmallVector<Value> indices;
-  size_t pos = 0;
-  for (size_t parallel = 0; pos < dims.size() && isa<StringAttr>(dims[pos]); ++pos) {
-    auto found =
-        std::find(parallelDims.begin() + parallel, parallelDims.end(), dims[pos]);
-    if (found == parallelDims.end())
-      break;
-    parallel = found - parallelDims.begin() + 1;
-    indices.push_back(parallelIndices[parallel - 1]);
-  }
-  if (time && pos < dims.size() && dims[pos] == timeSymbol) {
-    indices.push_back(time);
-    ++pos;
-  }
-  llvm::append_range(indices, inner);
-  return indices;
+  return recurrenceIndices(dims, parallelDims, parallelIndices, timeSymbol, time, inner);
 }
 
 Value StepElements::at(Value value, ValueRange indices) {

@@ -41,10 +41,10 @@ void StepLowering::forEach(ArrayRef<Attribute> dims,
   nest(0);
 }
 
-SmallVector<Value> StepLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
-                                              ValueRange inner) {
-  // The verifier guarantees the layout: parallel dims (a subset, in order), the time
-  // dim when read at a step, then the per-step dims.
+SmallVector<Value> tmix::recurrenceIndices(ArrayRef<Attribute> dims,
+                                           ArrayRef<Attribute> parallelDims,
+                                           ValueRange parallelIndices, StringAttr timeSymbol,
+                                           Value time, ValueRange inner) {
   SmallVector<Value> indices;
   size_t pos = 0;
   for (size_t parallel = 0; pos < dims.size() && isa<StringAttr>(dims[pos]); ++pos) {
@@ -55,12 +55,17 @@ SmallVector<Value> StepLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
     parallel = found - parallelDims.begin() + 1;
     indices.push_back(parallelIndices[parallel - 1]);
   }
-  if (t && pos < dims.size() && dims[pos] == timeSymbol) {
-    indices.push_back(t);
+  if (time && pos < dims.size() && dims[pos] == timeSymbol) {
+    indices.push_back(time);
     ++pos;
   }
   llvm::append_range(indices, inner);
   return indices;
+}
+
+SmallVector<Value> StepLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
+                                              ValueRange inner) {
+  return recurrenceIndices(dims, parallelDims, parallelIndices, timeSymbol, t, inner);
 }
 
 Value StepLowering::element(Value value, ArrayRef<Attribute> resultDims,

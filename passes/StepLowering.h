@@ -16,6 +16,15 @@
 
 namespace mlir::tmix {
 
+/// Indices into a recurrence argument or output with dims `dims`: the parallel dims it
+/// has (a subset of `parallelDims`, in order) at `parallelIndices`, then the time dim at
+/// `time` when `time` is given, then the per-step dims at `inner`. The verifier
+/// guarantees that layout.
+SmallVector<Value> recurrenceIndices(ArrayRef<Attribute> dims,
+                                     ArrayRef<Attribute> parallelDims,
+                                     ValueRange parallelIndices, StringAttr timeSymbol,
+                                     Value time, ValueRange inner);
+
 class StepLowering {
 public:
   /// Emits the program function of `op` (one program per parallel point), with the

@@ -60,14 +60,8 @@ def main():
         elif e == "--eager":
             eager = True
     sizes = {k: int(v) for k, v in (kv.split("=") for kv in sizes_text.split(","))}
-    art, inputs, cpu, emulated = (os.path.join(work, d) for d in ("art", "in", "cpu", "emu"))
-    for d in (inputs, cpu, emulated):
-        os.makedirs(d, exist_ok=True)
-    build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
-    if fix:
-        build.append("--sizes=" + ",".join(fix))
-    subprocess.run(build, check=True)
-    manifest = os.path.join(art, f"{kernel}.{target}.manifest")
+    manifest, (inputs, cpu, emulated) = gpu_vs_cpu.build_kernel(spec, kernel, target, fix,
+                                                                work, "emu")
     args, results, symbols = gpu_vs_cpu.manifest_of(manifest)
     grid, shared_bytes, defaults, maps = launch_of(manifest)
     spec_ir = subprocess.run(["tmixc", "emit", spec, "--stage=spec", f"--kernel={kernel}"],

@@ -77,20 +77,28 @@ def compare(kernel, results, cpu, gpu):
     return ("PASS " if worst < 1e-2 else "FAIL ") + kernel + " " + " ".join(report)
 
 
+def build_kernel(spec, kernel, target, fix, work, run):
+    """`tmixc build` of one kernel into WORK/art (symbols `fix` fixed); returns its
+    manifest and the folders WORK/in, WORK/cpu and WORK/`run` (inputs, the CPU path's
+    outputs, the run's outputs), made."""
+    folders = [os.path.join(work, d) for d in ("in", "cpu", run)]
+    for d in folders:
+        os.makedirs(d, exist_ok=True)
+    art = os.path.join(work, "art")
+    build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
+    if fix:
+        build.append("--sizes=" + ",".join(fix))
+    subprocess.run(build, check=True)
+    return os.path.join(art, f"{kernel}.{target}.manifest"), folders
+
+
 def main():
     spec, kernel, sizes_text, target, work = sys.argv[1:6]
     extra = sys.argv[6:]
     fix, sets, uniform = options(extra)
     sizes = dict(kv.split("=") for kv in sizes_text.split(","))
     sizes = {k: int(v) for k, v in sizes.items()}
-    art, inputs, cpu, gpu = (os.path.join(work, d) for d in ("art", "in", "cpu", "gpu"))
-    for d in (inputs, cpu, gpu):
-        os.makedirs(d, exist_ok=True)
-    build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
-    if fix:
-        build.append("--sizes=" + ",".join(fix))
-    subprocess.run(build, check=True)
-    manifest = os.path.join(art, f"{kernel}.{target}.manifest")
+    manifest, (inputs, cpu, gpu) = build_kernel(spec, kernel, target, fix, work, "gpu")
     args, results, _ = manifest_of(manifest)
     make_inputs(args, sizes, uniform, inputs)
     subprocess.run(["tmixc", "run", spec, f"--kernel={kernel}", f"--sizes={sizes_text}",

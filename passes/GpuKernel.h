@@ -1,0 +1,55 @@
+//===- GpuKernel.h - What the GPU lowerings share ---------------*- C++ -*-===//
+//
+// The three GPU lowerings (tmix-lower-attention-to-nvgpu, -to-hopper and
+// tmix-lower-recurrence-to-nvgpu) build a loop program with KernelBuilder, then move it
+// into the gpu.module @tmix_kernels as a gpu.func whose attributes carry the launch
+// parameters that codegen/nvidia writes into the manifest. This is that shared part:
+// the `specialize` option, fixed dims, the kernel module and the move.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_GPUKERNEL_H
+#define TMIX_PASSES_GPUKERNEL_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::tmix {
+
+/// Size symbols fixed at compile time, from a pass's `specialize` entries
+/// (SYMBOL=POSITIVE_INTEGER); failure after an error on `module`.
+FailureOr<llvm::StringMap<int64_t>> parseSpecializations(ModuleOp module,
+                                                         ArrayRef<std::string> entries);
+
+/// The value of a dim: a literal, or a size symbol fixed by `specialize`.
+std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed);
+
+/// The module's gpu.module @tmix_kernels, made (and the module marked as a container
+/// of GPU modules) when absent.
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
+
+/// The launch parameters a kernel records for the manifest.
+struct KernelLaunch {
+  int64_t threads = 0;     // tmix.block_threads, and the known block size
+  int64_t sharedBytes = 0; // tmix.shared_bytes: dynamic shared memory per CTA
+  DictionaryAttr schedule; // tmix.schedule
+  ArrayRef<NamedAttribute> specialized; // tmix.specialized, when not empty
+};
+
+/// Replaces `program` (a loop program of KernelBuilder's ABI: the program id first) by
+/// a gpu.func kernel of the same name at the end of `gpuModule`: the program id is the
+/// block id; `extraInputs` are the types of arguments that the body's entry block has
+/// after the program's own (added while building it); the program's size symbols and
+/// grid travel with `launch` as attributes. Returns the kernel.
+gpu::GPUFuncOp moveProgramToKernel(func::FuncOp program, gpu::GPUModuleOp gpuModule,
+                                   const KernelLaunch &launch,
+                                   ArrayRef<Type> extraInputs = {});
+
+} // namespace mlir::tmix
+
+#endif // TMIX_PASSES_GPUKERNEL_H
