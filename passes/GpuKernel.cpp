@@ -30,6 +30,39 @@ std::optional<int64_t> tmix::fixedDim(Attribute dim, const llvm::StringMap<int64
   return std::nullopt;
 }
 
+void tmix::recordSpecialized(MLIRContext *ctx, ArrayRef<Attribute> dims,
+                             const llvm::StringMap<int64_t> &fixed,
+                             SmallVectorImpl<NamedAttribute> &specialized) {
+  Builder builder(ctx);
+  for (Attribute dim : dims)
+    if (auto symbol = dyn_cast<StringAttr>(dim))
+      if (!llvm::any_of(specialized,
+                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
+        specialized.push_back(builder.getNamedAttr(
+            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
+}
+
+FailureOr<std::pair<int64_t, int64_t>>
+tmix::gpuHeadDims(AttentionOp op, const llvm::StringMap<int64_t> &fixed,
+                  SmallVectorImpl<NamedAttribute> &specialized) {
+  constexpr int64_t kMmaK = 16, kMaxHeadDim = 256;
+  auto types = op.getSpecArgTypes();
+  Attribute qDim = cast<SpecTensorType>(types[0]).getDims()[3];
+  Attribute vDim = cast<SpecTensorType>(types[2]).getDims()[3];
+  std::optional<int64_t> d = fixedDim(qDim, fixed), dv = fixedDim(vDim, fixed);
+  if (!d || !dv)
+    return op.emitOpError("the GPU code generator needs the head dims (D of q and k, DV "
+                          "of v) fixed at compile time; write them as literals "
+                          "(q: bf16[B, H, N, 128]) or fix the symbol (tmixc --sizes=D=128)");
+  recordSpecialized(op.getContext(), {qDim, vDim}, fixed, specialized);
+  for (int64_t dim : {*d, *dv})
+    if (dim % kMmaK != 0 || dim > kMaxHeadDim)
+      return op.emitOpError("the GPU code generator supports head dims that are "
+                            "multiples of 16 up to 256, not ")
+             << dim;
+  return std::make_pair(*d, *dv);
+}
+
 gpu::GPUModuleOp tmix::getOrCreateKernelModule(ModuleOp module) {
   if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kGpuModuleName))
     return existing;

@@ -11,6 +11,8 @@
 #ifndef TMIX_PASSES_GPUKERNEL_H
 #define TMIX_PASSES_GPUKERNEL_H
 
+#include "dialect/TmixOps.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -28,6 +30,19 @@ FailureOr<llvm::StringMap<int64_t>> parseSpecializations(ModuleOp module,
 
 /// The value of a dim: a literal, or a size symbol fixed by `specialize`.
 std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed);
+
+/// Appends to `specialized` (once each) the size symbols among `dims` with their values
+/// in `fixed`: what the kernel was compiled for, recorded for the runtime to check.
+void recordSpecialized(MLIRContext *ctx, ArrayRef<Attribute> dims,
+                       const llvm::StringMap<int64_t> &fixed,
+                       SmallVectorImpl<NamedAttribute> &specialized);
+
+/// The head dims (D of q and k, DV of v) of an attention spec for a tensor-core
+/// kernel: fixed at compile time, multiples of 16 up to 256; their symbols are
+/// recorded in `specialized`. Failure after an error on `op`.
+FailureOr<std::pair<int64_t, int64_t>>
+gpuHeadDims(AttentionOp op, const llvm::StringMap<int64_t> &fixed,
+            SmallVectorImpl<NamedAttribute> &specialized);
 
 /// The module's gpu.module @tmix_kernels, made (and the module marked as a container
 /// of GPU modules) when absent.

@@ -92,7 +92,6 @@ constexpr int64_t kMmaN = 8;
 /// registers; 64 spills nowhere, D = 256 included.
 constexpr int64_t kBlockN = 64;
 constexpr int64_t kStages = 2;
-constexpr int64_t kMaxHeadDim = 256;
 /// setmaxnreg: 128 * 24 + 256 * 240 = 64512 of the SM's 65536 registers.
 constexpr int32_t kProducerRegisters = 24;
 constexpr int32_t kConsumerRegisters = 240;
@@ -239,27 +238,10 @@ private:
 LogicalResult HopperAttentionLowering::lower() {
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
-  auto vType = cast<SpecTensorType>(types[2]);
-  std::optional<int64_t> d = fixedDim(qType.getDims()[3], fixed);
-  std::optional<int64_t> dv = fixedDim(vType.getDims()[3], fixed);
-  if (!d || !dv)
-    return op.emitOpError("the GPU code generator needs the head dims (D of q and k, DV "
-                          "of v) fixed at compile time; write them as literals "
-                          "(q: bf16[B, H, N, 128]) or fix the symbol (tmixc --sizes=D=128)");
-  Builder builder(op.getContext());
-  for (Attribute dim : {qType.getDims()[3], vType.getDims()[3]})
-    if (auto symbol = dyn_cast<StringAttr>(dim))
-      if (!llvm::any_of(specialized,
-                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
-        specialized.push_back(builder.getNamedAttr(
-            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
-  for (int64_t dim : {*d, *dv})
-    if (dim % kMmaK != 0 || dim > kMaxHeadDim)
-      return op.emitOpError("the GPU code generator supports head dims that are "
-                            "multiples of 16 up to 256, not ")
-             << dim;
-  headDim = *d;
-  valueDim = *dv;
+  FailureOr<std::pair<int64_t, int64_t>> dims = gpuHeadDims(op, fixed, specialized);
+  if (failed(dims))
+    return failure();
+  std::tie(headDim, valueDim) = *dims;
   // Tiles are whole 64-column TMA boxes: a head dim that is not a multiple of 64 reads
   // zeros past its end (TMA's out-of-range fill), which add nothing to Q K^T, and O's
   // extra columns are not stored.

@@ -63,7 +63,6 @@ constexpr int64_t kMmaK = 16;
 constexpr int64_t kMmaN = 8;
 /// Elements of padding per shared-memory row (16 bytes).
 constexpr int64_t kPad = 8;
-constexpr int64_t kMaxHeadDim = 256;
 /// K/V buffers when the next tile is prefetched while this one is computed.
 constexpr int64_t kPipelineStages = 2;
 /// The most dynamic shared memory an sm_80 CTA may opt in to (A100: 163 KiB); a
@@ -173,27 +172,10 @@ private:
 LogicalResult NvgpuAttentionLowering::lower() {
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
-  auto vType = cast<SpecTensorType>(types[2]);
-  std::optional<int64_t> d = fixedDim(qType.getDims()[3], fixed);
-  std::optional<int64_t> dv = fixedDim(vType.getDims()[3], fixed);
-  if (!d || !dv)
-    return op.emitOpError("the GPU code generator needs the head dims (D of q and k, DV "
-                          "of v) fixed at compile time; write them as literals "
-                          "(q: bf16[B, H, N, 128]) or fix the symbol (tmixc --sizes=D=128)");
-  Builder builder(op.getContext());
-  for (Attribute dim : {qType.getDims()[3], vType.getDims()[3]})
-    if (auto symbol = dyn_cast<StringAttr>(dim))
-      if (!llvm::any_of(specialized,
-                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
-        specialized.push_back(builder.getNamedAttr(
-            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
-  for (int64_t dim : {*d, *dv})
-    if (dim % kMmaK != 0 || dim > kMaxHeadDim)
-      return op.emitOpError("the GPU code generator supports head dims that are "
-                            "multiples of 16 up to 256, not ")
-             << dim;
-  headDim = *d;
-  valueDim = *dv;
+  FailureOr<std::pair<int64_t, int64_t>> dims = gpuHeadDims(op, fixed, specialized);
+  if (failed(dims))
+    return failure();
+  std::tie(headDim, valueDim) = *dims;
   ropeOp = findStatement<RopeOp>(op);
   Type element = qType.getElementType();
   MLIRContext *ctx = op.getContext();

@@ -117,17 +117,11 @@ LogicalResult PlanBuilder::build() {
                           "(state S: f32[64, 64]) or fix the symbols (tmixc "
                           "--sizes=K=64,V=64)");
   // The symbols the kernel's shapes rely on, recorded for the runtime to check.
-  Builder builder(op.getContext());
   SmallVector<Attribute> fixedDims(dims.begin(), dims.end());
   for (const RecurrenceKernelPlan::VectorState &vector : vectorStates)
     fixedDims.push_back(
         cast<SpecTensorType>(states[vector.index].getType()).getDims()[0]);
-  for (Attribute dim : fixedDims)
-    if (auto symbol = dyn_cast<StringAttr>(dim))
-      if (!llvm::any_of(specialized,
-                        [&](NamedAttribute entry) { return entry.getName() == symbol; }))
-        specialized.push_back(builder.getNamedAttr(
-            symbol, builder.getI64IntegerAttr(fixed.lookup(symbol.getValue()))));
+  recordSpecialized(op.getContext(), fixedDims, fixed, specialized);
   if (*k % kStateRowMultiple != 0 || *k > kMaxStateRows || *v % kMmaK != 0)
     return op.emitOpError("the GPU code generator supports states [K, V] with K a "
                           "multiple of 64 up to 256 and V a multiple of 16, not [")
