@@ -378,7 +378,9 @@ LogicalResult AttentionOp::verify() {
   SmallVector<Role> roles;
   Type roleTypes[] = {type.getInput(0), type.getInput(1), type.getInput(2),
                       type.getResult(0)};
-  for (auto [name, roleType] : llvm::zip(ArrayRef<StringRef>{"q", "k", "v", "o"}, roleTypes)) {
+  // A named array: the elements of a braced temporary would die before the loop body.
+  static constexpr llvm::StringLiteral roleNames[] = {"q", "k", "v", "o"};
+  for (auto [name, roleType] : llvm::zip(roleNames, roleTypes)) {
     auto tensor = llvm::dyn_cast<SpecTensorType>(roleType);
     if (!tensor || tensor.getRank() != 4 || !tensor.isFloat())
       return emitOpError() << "'" << name

@@ -16,7 +16,11 @@
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -87,9 +91,9 @@ LogicalResult cpu::lowerLoopsToLLVMDialect(ModuleOp module) {
 }
 
 /// Reads the grid and size-symbol order the lowering put on the program function.
-static rt::KernelManifest manifestOf(Operation *specOp, func::FuncOp program) {
+static rt::KernelManifest manifestOf(rt::SpecSignature signature, func::FuncOp program) {
   rt::KernelManifest manifest;
-  manifest.signature = signatureOf(specOp);
+  manifest.signature = std::move(signature);
   for (Attribute symbol : program->getAttrOfType<ArrayAttr>("tmix.size_symbols"))
     manifest.sizeSymbols.push_back(cast<StringAttr>(symbol).getValue().str());
   for (Attribute entry : program->getAttrOfType<ArrayAttr>("tmix.grid")) {
@@ -105,8 +109,52 @@ static rt::KernelManifest manifestOf(Operation *specOp, func::FuncOp program) {
   return manifest;
 }
 
+cpu::SpecText cpu::printSpec(Operation *specOp) {
+  // Local scope: only the spec op is read, not the module around it, which the caller
+  // may be changing. Assumed verified: printing must not run the verifier on a context
+  // other threads share.
+  OpPrintingFlags flags;
+  flags.useLocalScope().assumeVerified().printGenericOpForm();
+  cpu::SpecText text;
+  llvm::raw_string_ostream keyStream(text.keyText);
+  specOp->print(keyStream, flags);
+  llvm::raw_string_ostream sourceStream(text.sourceText);
+  specOp->print(sourceStream, flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false));
+  return text;
+}
+
+/// "file:line:col: error: message" for a diagnostic of the private context.
+static void appendDiagnostic(Diagnostic &diagnostic, std::string &out) {
+  llvm::raw_string_ostream os(out);
+  if (!out.empty())
+    os << "\n";
+  FileLineColLoc position;
+  diagnostic.getLocation()->walk([&](Location loc) {
+    if (auto fileLoc = dyn_cast<FileLineColLoc>(loc)) {
+      position = fileLoc;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (position)
+    os << position.getFilename().getValue() << ":" << position.getLine() << ":"
+       << position.getColumn() << ": ";
+  switch (diagnostic.getSeverity()) {
+  case DiagnosticSeverity::Error: os << "error: "; break;
+  case DiagnosticSeverity::Warning: os << "warning: "; break;
+  case DiagnosticSeverity::Note: os << "note: "; break;
+  case DiagnosticSeverity::Remark: os << "remark: "; break;
+  }
+  os << diagnostic.str();
+}
+
 llvm::Expected<cpu::CompiledKernel>
 cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule) {
+  return compileForCpu(printSpec(specOp), schedule);
+}
+
+llvm::Expected<cpu::CompiledKernel>
+cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &schedule) {
   static const bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -114,22 +162,43 @@ cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule) {
   }();
   (void)targetsInitialized;
 
-  MLIRContext *context = specOp->getContext();
-  registerBuiltinDialectTranslation(*context);
-  registerLLVMDialectTranslation(*context);
+  // A private context: the passes load dialects and register translations into it,
+  // which must never happen to a context that another thread uses. One program is one
+  // function, so the context's own thread pool would gain nothing.
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
+  context.loadDialect<mlir::tmix::TmixDialect, arith::ArithDialect, math::MathDialect>();
+  std::string diagnostics;
+  ScopedDiagnosticHandler collect(&context, [&](Diagnostic &diagnostic) {
+    appendDiagnostic(diagnostic, diagnostics);
+    return success();
+  });
+  auto failure = [&](const llvm::Twine &what) {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        what + (diagnostics.empty() ? "" : ":\n" + llvm::Twine(diagnostics)));
+  };
 
-  OwningOpRef<ModuleOp> module = ModuleOp::create(specOp->getLoc());
-  module->getBody()->push_back(specOp->clone());
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(spec.sourceText, ParserConfig(&context));
+  if (!module || module->getBody()->getOperations().size() != 1)
+    return failure("internal error: the spec does not parse in a private context");
+  Operation *specOp = &module->getBody()->front();
   StringRef name = SymbolTable::getSymbolName(specOp).getValue();
+  std::string signatureName = name.str();
 
   // The manifest is read from the loop program, before the LLVM conversion drops the
   // attributes it carries.
-  if (failed(lowerToLoops(*module, schedule)))
-    return llvm::createStringError("lowering '%s' to loops failed", name.str().c_str());
   cpu::CompiledKernel kernel;
-  kernel.manifest = manifestOf(specOp, module->lookupSymbol<func::FuncOp>(name));
+  kernel.manifest.signature = signatureOf(specOp);
+  if (failed(lowerToLoops(*module, schedule)))
+    return failure("lowering '" + signatureName + "' to loops failed");
+  kernel.manifest = manifestOf(kernel.manifest.signature,
+                               module->lookupSymbol<func::FuncOp>(signatureName));
   if (failed(lowerLoopsToLLVMDialect(*module)))
-    return llvm::createStringError("lowering '%s' to LLVM failed", name.str().c_str());
+    return failure("lowering '" + signatureName + "' to LLVM failed");
 
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machineBuilder)
@@ -144,11 +213,15 @@ cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule) {
   ExecutionEngineOptions options;
   options.transformer = transformer;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  // MLIR's default perf listener writes a jitdump file and folder per compile under
+  // $JITDUMPDIR or $HOME/.debug (or ./.debug), never removed and shared between users;
+  // profiling is not worth that litter on every run.
+  options.enablePerfNotificationListener = false;
   auto engine = ExecutionEngine::create(*module, options, std::move(*targetMachine));
   if (!engine)
     return engine.takeError();
   (*engine)->initialize();
-  auto program = (*engine)->lookupPacked(("_mlir_ciface_" + name).str());
+  auto program = (*engine)->lookupPacked("_mlir_ciface_" + signatureName);
   if (!program)
     return program.takeError();
   kernel.program = *program;

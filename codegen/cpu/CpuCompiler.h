@@ -45,7 +45,22 @@ struct CompiledKernel {
 mlir::LogicalResult lowerToLoops(mlir::ModuleOp module, const ScheduleOverride &schedule);
 mlir::LogicalResult lowerLoopsToLLVMDialect(mlir::ModuleOp module);
 
-/// Compiles one spec op for the host CPU.
+/// A spec op as text, taken from its context once: the key text (no locations) that the
+/// kernel cache hashes, and the text that compileForCpu parses (with locations).
+struct SpecText {
+  std::string keyText;
+  std::string sourceText;
+};
+
+/// Prints `specOp` (verified; only read, never changed) for the cache and the compiler.
+SpecText printSpec(mlir::Operation *specOp);
+
+/// Compiles one spec for the host CPU in a private MLIRContext, so that any number of
+/// threads may compile at once, from one shared context or from many: the spec's own
+/// context is only read (printSpec), never changed. A failure's message holds the
+/// compiler's diagnostics, located in the spec's source.
+llvm::Expected<CompiledKernel> compileForCpu(const SpecText &spec,
+                                             const ScheduleOverride &schedule);
 llvm::Expected<CompiledKernel> compileForCpu(mlir::Operation *specOp,
                                              const ScheduleOverride &schedule);
 

@@ -5,6 +5,11 @@
 // target and the schedule: sizes and scalars are not part of the key, since they are
 // run-time arguments of the program.
 //
+// Thread-safe: any number of threads may ask at once, with specs from one shared
+// MLIRContext or from their own. Each kernel is compiled once (a second thread asking
+// for it waits for the first), different kernels compile in parallel, and compiling
+// only reads the spec's context (CpuCompiler.h).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef TMIX_CODEGEN_CPU_KERNELCACHE_H
@@ -14,6 +19,7 @@
 
 #include "llvm/ADT/StringMap.h"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -21,20 +27,30 @@ namespace tmix::cpu {
 
 class KernelCache {
 public:
-  /// The kernel of `specOp` under `schedule`, compiled on the first request.
+  /// The kernel of `specOp` under `schedule`, compiled on the first request. A failed
+  /// compile is remembered too: asking again gives the same error without recompiling.
   llvm::Expected<const CompiledKernel *> getOrCompile(mlir::Operation *specOp,
                                                       const ScheduleOverride &schedule);
 
   /// How many kernels were compiled (misses) so far.
-  unsigned numCompiled() const { return compiled; }
+  unsigned numCompiled() const { return compiled.load(); }
 
   /// The cache key: a hash of the IR, the host target and the schedule, in hex.
   static std::string keyOf(mlir::Operation *specOp, const ScheduleOverride &schedule);
 
 private:
-  std::mutex mutex;
-  llvm::StringMap<std::unique_ptr<CompiledKernel>> kernels;
-  unsigned compiled = 0;
+  /// One kernel, compiled by the first thread that asks for it.
+  struct Entry {
+    std::once_flag once;
+    std::unique_ptr<CompiledKernel> kernel;
+    std::string error; // set when the compile failed
+  };
+
+  static std::string keyOf(const SpecText &spec, const ScheduleOverride &schedule);
+
+  std::mutex mutex; // guards `kernels` (the map, not the entries' contents)
+  llvm::StringMap<std::unique_ptr<Entry>> kernels;
+  std::atomic<unsigned> compiled{0};
 };
 
 } // namespace tmix::cpu
