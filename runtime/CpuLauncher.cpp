@@ -7,6 +7,9 @@
 
 #include "runtime/CpuLauncher.h"
 
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 using namespace tmix::rt;
@@ -47,14 +50,39 @@ int64_t dimValue(const DimDecl &dim, const std::map<std::string, int64_t> &sizes
 
 } // namespace
 
-int64_t tmix::rt::gridSize(const KernelManifest &manifest,
-                           const std::map<std::string, int64_t> &sizes) {
+std::optional<int64_t> tmix::rt::gridSize(const KernelManifest &manifest,
+                                          const std::map<std::string, int64_t> &sizes) {
   int64_t count = 1;
   for (const GridDimDecl &dim : manifest.grid) {
     int64_t extent = dimValue(dim.dim, sizes);
-    count *= (extent + dim.tile - 1) / dim.tile;
+    if (extent <= 0 || dim.tile <= 0)
+      return std::nullopt;
+    // ceil(extent / tile) without the overflow of extent + tile - 1.
+    int64_t programs = extent / dim.tile + (extent % dim.tile != 0);
+    if (__builtin_mul_overflow(count, programs, &count))
+      return std::nullopt;
   }
   return count;
+}
+
+std::string tmix::rt::integerScalar(const std::string &name, DType dtype, double value,
+                                    int64_t &out) {
+  // 2^63 is exactly representable; every double below it converts without overflow.
+  constexpr double kTwoTo63 = 9223372036854775808.0;
+  double low = -kTwoTo63, high = kTwoTo63;
+  if (dtype == DType::I32)
+    low = INT32_MIN, high = double(INT32_MAX) + 1;
+  else if (dtype == DType::Bool)
+    low = 0, high = 2;
+  if (!std::isfinite(value) || value != std::trunc(value) || value < low || value >= high)
+  {
+    char spelled[32];
+    std::snprintf(spelled, sizeof spelled, "%.17g", value);
+    return "scalar '" + name + "' = " + spelled + " is not a " + dtypeName(dtype) +
+           " value";
+  }
+  out = static_cast<int64_t>(value);
+  return {};
 }
 
 std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manifest,
@@ -89,7 +117,10 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
       floatScalars[index] = bindings.scalars[index];
       slots.push_back(&floatScalars[index]);
     } else {
-      intScalars[index] = static_cast<int64_t>(bindings.scalars[index]);
+      if (std::string error = integerScalar(arg.name, arg.dtype, bindings.scalars[index],
+                                            intScalars[index]);
+          !error.empty())
+        return error;
       slots.push_back(&intScalars[index]);
     }
   }
@@ -100,7 +131,10 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
   descriptors.emplace_back(sizes.data(), std::vector<int64_t>{(int64_t)sizes.size()});
   slots.push_back(descriptors.back().packed());
 
-  pool.parallelFor(gridSize(manifest, bindings.sizes), [&](int64_t pid) {
+  std::optional<int64_t> programs = gridSize(manifest, bindings.sizes);
+  if (!programs)
+    return "the grid of '" + signature.name + "' has more than 2^63 programs";
+  pool.parallelFor(*programs, [&](int64_t pid) {
     std::vector<void *> args;
     args.reserve(slots.size() + 1);
     args.push_back(&pid);

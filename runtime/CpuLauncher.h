@@ -12,6 +12,8 @@
 #include "runtime/Bindings.h"
 #include "runtime/ThreadPool.h"
 
+#include <optional>
+
 namespace tmix::rt {
 
 /// The packed entry point of a program: one pointer per ABI argument.
@@ -29,9 +31,16 @@ struct KernelManifest {
   std::vector<GridDimDecl> grid;        // outermost first
 };
 
-/// The number of programs of the grid under bound sizes.
-int64_t gridSize(const KernelManifest &manifest,
-                 const std::map<std::string, int64_t> &sizes);
+/// The number of programs of the grid under bound sizes; nullopt when a symbol is not
+/// bound, a size or tile is not positive, or the count overflows int64.
+std::optional<int64_t> gridSize(const KernelManifest &manifest,
+                                const std::map<std::string, int64_t> &sizes);
+
+/// An integer scalar as the kernel ABI passes it (i64): an error when `value` is not a
+/// finite integer in the range of `dtype` (a double beyond int64's range would be
+/// undefined behaviour to cast).
+std::string integerScalar(const std::string &name, DType dtype, double value,
+                          int64_t &out);
 
 /// Runs every program of the grid. `outputs` hold one tensor per spec output, already
 /// shaped (shapeOf) and typed as declared; `bindings` have all sizes bound. Returns an

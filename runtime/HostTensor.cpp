@@ -130,6 +130,19 @@ size_t tmix::rt::dtypeSize(DType dtype) {
   return 0;
 }
 
+double tmix::rt::largestFinite(DType dtype) {
+  switch (dtype) {
+  case DType::F32: return std::numeric_limits<float>::max();
+  case DType::F16: return 65504.0;
+  case DType::BF16: return 3.38953138925153547590e38; // (2 - 2^-7) * 2^127
+  case DType::I32: return std::numeric_limits<int32_t>::max();
+  case DType::I64: return 9223372036854775807.0;
+  case DType::Bool: return 1;
+  case DType::F64: return std::numeric_limits<double>::max();
+  }
+  return 0;
+}
+
 bool tmix::rt::isFloat(DType dtype) {
   switch (dtype) {
   case DType::F32:

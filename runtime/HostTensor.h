@@ -25,6 +25,8 @@ const char *dtypeName(DType dtype);
 /// Bytes per element (bool: 1).
 size_t dtypeSize(DType dtype);
 bool isFloat(DType dtype);
+/// The largest finite value of `dtype` (f16: 65504, bf16: about 3.39e38, ...).
+double largestFinite(DType dtype);
 /// "[2, 8, 1000, 64]" (rank 0: "[]"), for messages.
 std::string shapeString(const std::vector<int64_t> &shape);
 

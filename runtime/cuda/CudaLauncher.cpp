@@ -268,7 +268,10 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
   std::map<std::string, int64_t> bound;
   if (std::string error = sizesFromList(manifest_, sizes, bound); !error.empty())
     return error;
-  int64_t blocks = gridSize(manifest_.kernel, bound);
+  std::optional<int64_t> programs = gridSize(manifest_.kernel, bound);
+  if (!programs)
+    return "the grid has more than 2^63 blocks";
+  int64_t blocks = *programs;
   if (blocks > kMaxGridX)
     return "the grid of " + std::to_string(blocks) + " blocks is too large for one launch";
   std::string error;

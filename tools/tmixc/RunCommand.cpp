@@ -47,6 +47,8 @@ constexpr double kRandomIntMax = 7;
 /// Above this many (b, h, i, j) pairs the mask density is estimated from a sample.
 constexpr int64_t kExactDensityPairs = 1 << 22;
 constexpr int64_t kDensitySamples = 1 << 20;
+/// The largest integer every smaller one of which a double holds exactly.
+constexpr long long kLargestExactInteger = 1LL << 53;
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "tmixc: error: " << message << "\n";
@@ -138,11 +140,20 @@ std::string Runner::bindScalars() {
                rt::dtypeName(it->dtype) + " and needs an integer";
       if (it->dtype == DType::I32 && (integer < INT32_MIN || integer > INT32_MAX))
         return "--set " + name + "=" + text + " does not fit in i32";
+      // Scalars travel as doubles (rt::Bindings): beyond 2^53 an i64 would be rounded.
+      if (integer < -kLargestExactInteger || integer > kLargestExactInteger)
+        return "--set " + name + "=" + text + ": i64 scalars are limited to magnitudes "
+               "up to 2^53 (" + std::to_string(kLargestExactInteger) + ")";
       value = static_cast<double>(integer);
     } else if (spelling == "inf" || spelling == "-inf") {
       value = spelling == "inf" ? INFINITY : -INFINITY;
-    } else if (spelling.getAsDouble(value)) {
+    } else if (spelling.getAsDouble(value) || std::isnan(value)) {
       return "--set " + name + "=" + text + ": '" + name + "' needs a number";
+    } else if (std::fabs(value) > rt::largestFinite(it->dtype)) {
+      // 1e400 parses as inf, and 1e39 would become inf in f32: say so rather than run
+      // with an infinity nobody asked for. An infinity is given as inf or -inf.
+      return "--set " + name + "=" + text + " is beyond the range of " +
+             rt::dtypeName(it->dtype) + " (give inf or -inf for an infinity)";
     }
     bindings.scalars[index] = value;
     given[index] = true;
