@@ -163,14 +163,20 @@ std::string Runner::bindTensors(uint64_t seed) {
   std::vector<bool> loaded(signature.args.size(), false);
   if (options.inputs && !llvm::sys::fs::is_directory(*options.inputs))
     return "--inputs=" + *options.inputs + " is not a directory";
-  // Tensors from --inputs first: their shapes bind sizes.
+  // Tensors from --inputs first: their shapes bind sizes. Every tensor argument must
+  // be there: a file left out (or misnamed) is an error, never silently random data.
   for (auto [index, arg] : llvm::enumerate(signature.args)) {
     if (!arg.isTensor || !options.inputs)
       continue;
     llvm::SmallString<256> path(*options.inputs);
     llvm::sys::path::append(path, arg.name + ".npy");
-    if (!llvm::sys::fs::exists(path))
-      continue;
+    // Not following links: a dangling one exists, and readNpy says it dangles.
+    llvm::sys::fs::file_status status;
+    if (llvm::sys::fs::status(path, status, /*follow=*/false) ==
+        std::errc::no_such_file_or_directory)
+      return "no input for tensor argument '" + arg.name + "': '" + path.str().str() +
+             "' does not exist (--inputs=DIR needs DIR/NAME.npy for every tensor "
+             "argument)";
     HostTensor tensor;
     if (std::string error = rt::readNpy(path.str().str(), tensor); !error.empty())
       return error;
