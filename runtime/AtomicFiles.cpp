@@ -147,8 +147,9 @@ std::string AtomicFileSet::commit() {
   for (size_t index = 0; index < staged_.size(); ++index) {
     if (::rename(staged_[index].tempPath.c_str(), staged_[index].path.c_str()) == 0)
       continue;
-    // Only a directory changed under us gets here: take back the files already
-    // renamed, so that no part of the set stays.
+    // Rare after the check above (the directory changed under us, a sticky directory
+    // holding another user's file): take back the files already renamed, so that no
+    // part of the set stays.
     std::string error = errnoMessage("cannot write", staged_[index].path, errno);
     for (size_t done = 0; done < index; ++done)
       ::unlink(staged_[done].path.c_str());
