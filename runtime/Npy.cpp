@@ -2,18 +2,29 @@
 //
 // The .npy reader parses the header as the Python dict literal it is (not by
 // searching for substrings), so that every malformed, truncated or unsupported file
-// gets one clear message naming it instead of a crash or silently wrong data.
+// gets one clear message naming it instead of a crash or silently wrong data. From a
+// file it reads only what the header declares, and only from a regular file whose size
+// matches the declaration exactly: a FIFO, a device or a header that lies never makes
+// it block or read without end.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Npy.h"
 
+#include "runtime/AtomicFiles.h"
+
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
-#include <memory>
+#include <fcntl.h>
+#include <limits>
 #include <optional>
+#include <string_view>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace tmix::rt;
 
@@ -26,6 +37,15 @@ constexpr size_t kMagicSize = sizeof(kMagic) - 1;
 constexpr size_t kVersionSize = 2;
 constexpr size_t kHeaderLenSizeV1 = 2;
 constexpr size_t kHeaderLenSizeV2 = 4;
+/// Enough of a file's start for any preamble.
+constexpr size_t kMaxPreambleSize = kMagicSize + kVersionSize + kHeaderLenSizeV2;
+/// The longest header read. NumPy writes about a hundred bytes (and its own reader
+/// refuses more than 10000 unless told otherwise); a version 2.0 length field could
+/// claim 4 GiB.
+constexpr size_t kMaxHeaderBytes = 1 << 20;
+/// pread() moves at most about 2 GiB at a time on Linux; read in pieces of 1 GiB.
+constexpr size_t kMaxReadChunk = size_t(1) << 30;
+constexpr double kBytesPerGiB = double(1 << 30);
 constexpr int kMaxMajorVersion = 3;
 /// NumPy pads the preamble and header to this so that the data is aligned.
 constexpr size_t kHeaderAlignment = 64;
@@ -252,7 +272,7 @@ private:
   size_t pos_ = 0;
 };
 
-uint64_t readLittleEndian(const std::string &bytes, size_t offset, size_t size) {
+uint64_t readLittleEndian(std::string_view bytes, size_t offset, size_t size) {
   uint64_t value = 0;
   for (size_t i = 0; i < size; ++i)
     value |= uint64_t(static_cast<unsigned char>(bytes[offset + i]))
@@ -266,19 +286,26 @@ template <typename T> T loadRaw(const char *data, int64_t index) {
   return value;
 }
 
+/// Whether the file's bytes are the tensor's bytes (no widening).
+bool loadsVerbatim(const NpyType &type) { return dtypeSize(type.dtype) == type.itemSize; }
+
+/// NumPy's bool is 0 or 1, but a hand-made file may hold any byte: normalise.
+void normaliseBools(HostTensor &out) {
+  if (out.dtype() != DType::Bool)
+    return;
+  auto *bytes = static_cast<unsigned char *>(out.data());
+  for (size_t i = 0; i < out.numBytes(); ++i)
+    bytes[i] = bytes[i] ? 1 : 0;
+}
+
 /// Copies or widens the data of `type` into `out` (already shaped).
 void loadData(const NpyType &type, const char *data, HostTensor &out) {
   int64_t count = out.numElements();
   if (count == 0)
     return; // an empty tensor has no storage to copy into
-  if (dtypeSize(out.dtype()) == type.itemSize) {
+  if (loadsVerbatim(type)) {
     std::memcpy(out.data(), data, out.numBytes());
-    if (out.dtype() == DType::Bool) {
-      // NumPy's bool is 0 or 1, but a hand-made file may hold any byte: normalise.
-      auto *bytes = static_cast<unsigned char *>(out.data());
-      for (int64_t i = 0; i < count; ++i)
-        bytes[i] = bytes[i] ? 1 : 0;
-    }
+    normaliseBools(out);
     return;
   }
   // Narrow integers widen; every such value is exact in double.
@@ -309,35 +336,57 @@ const char *descrFor(DType dtype) {
   return "<f4";
 }
 
-} // namespace
+/// Where the header of a file lies, as its preamble says.
+struct Preamble {
+  size_t headerStart = 0;
+  size_t headerLength = 0;
+  size_t dataOffset() const { return headerStart + headerLength; }
+};
 
-std::string tmix::rt::parseNpy(const std::string &name, const std::string &contents,
-                               HostTensor &out) {
-  const std::string file = quoted(name);
-  if (contents.size() < kMagicSize || contents.compare(0, kMagicSize, kMagic) != 0)
+/// Parses the preamble from `prefix`, the first min(fileSize, kMaxPreambleSize) bytes
+/// of a file of `fileSize` bytes, and checks that the header it announces fits.
+std::string parsePreamble(const std::string &file, std::string_view prefix,
+                          uint64_t fileSize, Preamble &out) {
+  if (prefix.size() < kMagicSize || prefix.compare(0, kMagicSize, kMagic) != 0)
     return file + " is not a .npy file (bad magic)";
   if (!hostIsLittleEndian())
     return "cannot read " + file +
            ": .npy files are only supported on little-endian hosts";
-  if (contents.size() < kMagicSize + kVersionSize)
+  if (prefix.size() < kMagicSize + kVersionSize)
     return file + " is truncated (no version)";
-  int major = static_cast<unsigned char>(contents[kMagicSize]);
-  int minor = static_cast<unsigned char>(contents[kMagicSize + 1]);
+  int major = static_cast<unsigned char>(prefix[kMagicSize]);
+  int minor = static_cast<unsigned char>(prefix[kMagicSize + 1]);
   if (major < 1 || major > kMaxMajorVersion || minor != 0)
     return file + " has unsupported .npy version " + std::to_string(major) + "." +
            std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)";
 
   size_t lenSize = major == 1 ? kHeaderLenSizeV1 : kHeaderLenSizeV2;
   size_t headerStart = kMagicSize + kVersionSize + lenSize;
-  if (contents.size() < headerStart)
+  if (prefix.size() < headerStart)
     return file + " is truncated (no header length)";
-  uint64_t headerLen = readLittleEndian(contents, kMagicSize + kVersionSize, lenSize);
-  if (headerLen > contents.size() - headerStart)
+  uint64_t headerLen = readLittleEndian(prefix, kMagicSize + kVersionSize, lenSize);
+  if (headerLen > fileSize - headerStart)
     return file + " is truncated (the header is " + std::to_string(headerLen) +
-           " bytes, the file has " + std::to_string(contents.size() - headerStart) +
+           " bytes, the file has " + std::to_string(fileSize - headerStart) +
            " after the preamble)";
-  std::string header = contents.substr(headerStart, headerLen);
+  if (headerLen > kMaxHeaderBytes)
+    return file + " has a header of " + std::to_string(headerLen) +
+           " bytes, more than the " + std::to_string(kMaxHeaderBytes) + " allowed";
+  out.headerStart = headerStart;
+  out.headerLength = static_cast<size_t>(headerLen);
+  return "";
+}
 
+/// What a header declares: the element type, the shape and the size of the data.
+struct Layout {
+  const NpyType *type = nullptr;
+  std::vector<int64_t> shape;
+  size_t count = 0; // elements
+  size_t dataBytes = 0;
+};
+
+/// Parses the header dict and works out the data's layout.
+std::string parseHeader(const std::string &file, const std::string &header, Layout &out) {
   std::vector<std::pair<std::string, HeaderValue>> entries;
   if (std::string error = HeaderParser(header).parseDict(entries); !error.empty())
     return file + " has a malformed header: " + error;
@@ -396,42 +445,192 @@ std::string tmix::rt::parseNpy(const std::string &name, const std::string &conte
            "' (supported: float16, float32, float64, int8, int16, int32, int64, uint8, "
            "uint16, uint32, bool)";
 
+  // Every partial product must stay within int64, which HostTensor counts in: a zero
+  // after two huge dimensions makes an empty tensor, but only after an overflow.
   size_t count = 1;
   for (int64_t dim : shape->ints)
-    if (__builtin_mul_overflow(count, static_cast<size_t>(dim), &count))
+    if (__builtin_mul_overflow(count, static_cast<size_t>(dim), &count) ||
+        count > static_cast<size_t>(std::numeric_limits<int64_t>::max()))
       return file + " has an impossibly large shape " + pythonShape(shape->ints);
-  size_t expected;
-  if (__builtin_mul_overflow(count, type->itemSize, &expected))
+  size_t dataBytes;
+  if (__builtin_mul_overflow(count, type->itemSize, &dataBytes))
     return file + " has an impossibly large shape " + pythonShape(shape->ints);
-  size_t dataSize = contents.size() - headerStart - headerLen;
-  if (dataSize != expected)
-    return file + ": data is " + std::to_string(dataSize) + " bytes, expected " +
-           std::to_string(expected) + " for shape " + pythonShape(shape->ints) + " " +
-           type->numpyName;
+  out.type = type;
+  out.shape = shape->ints;
+  out.count = count;
+  out.dataBytes = dataBytes;
+  return "";
+}
 
-  HostTensor tensor(type->dtype, shape->ints);
-  loadData(*type, contents.data() + headerStart + headerLen, tensor);
+/// The data must be exactly what the header declares: no less (truncated) and no more
+/// (a wrong header, or two arrays in one file).
+std::string checkDataSize(const std::string &file, const Layout &layout,
+                          uint64_t available) {
+  if (available == layout.dataBytes)
+    return "";
+  return file + ": data is " + std::to_string(available) + " bytes, expected " +
+         std::to_string(layout.dataBytes) + " for shape " + pythonShape(layout.shape) +
+         " " + layout.type->numpyName;
+}
+
+/// "a directory", "a FIFO", ...: what a path is when it is not a regular file.
+const char *fileKind(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+/// Closes a file descriptor when it goes out of scope.
+struct FileDescriptor {
+  int fd;
+  ~FileDescriptor() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+/// Reads exactly `size` bytes at `offset`; a file that ends early has shrunk since it
+/// was measured.
+std::string readAt(int fd, const std::string &file, uint64_t offset, void *buffer,
+                   size_t size) {
+  auto *bytes = static_cast<char *>(buffer);
+  while (size > 0) {
+    ssize_t got =
+        ::pread(fd, bytes, std::min(size, kMaxReadChunk), static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR)
+        continue;
+      return "cannot read " + file + ": " + std::strerror(errno);
+    }
+    if (got == 0)
+      return file + " became shorter while it was read";
+    bytes += got;
+    offset += static_cast<uint64_t>(got);
+    size -= static_cast<size_t>(got);
+  }
+  return "";
+}
+
+double physicalMemoryBytes() {
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+         static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
+
+std::string gibibytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f GiB", bytes / kBytesPerGiB);
+  return text;
+}
+
+} // namespace
+
+std::string tmix::rt::parseNpy(const std::string &name, const std::string &contents,
+                               HostTensor &out) {
+  const std::string file = quoted(name);
+  Preamble preamble;
+  std::string_view prefix(contents.data(), std::min(contents.size(), kMaxPreambleSize));
+  if (std::string error = parsePreamble(file, prefix, contents.size(), preamble);
+      !error.empty())
+    return error;
+  Layout layout;
+  if (std::string error = parseHeader(
+          file, contents.substr(preamble.headerStart, preamble.headerLength), layout);
+      !error.empty())
+    return error;
+  if (std::string error =
+          checkDataSize(file, layout, contents.size() - preamble.dataOffset());
+      !error.empty())
+    return error;
+  HostTensor tensor(layout.type->dtype, layout.shape);
+  loadData(*layout.type, contents.data() + preamble.dataOffset(), tensor);
   out = std::move(tensor);
   return "";
 }
 
 std::string tmix::rt::readNpy(const std::string &path, HostTensor &out) {
-  std::unique_ptr<FILE, int (*)(FILE *)> file(std::fopen(path.c_str(), "rb"),
-                                              &std::fclose);
-  if (!file)
-    return "cannot open " + quoted(path) + ": " + std::strerror(errno);
-  std::string contents;
-  constexpr size_t kChunkSize = 1 << 20;
-  std::vector<char> buffer(kChunkSize);
-  while (true) {
-    size_t got = std::fread(buffer.data(), 1, buffer.size(), file.get());
-    contents.append(buffer.data(), got);
-    if (got < buffer.size())
-      break;
+  const std::string file = quoted(path);
+  // Only a regular file has a size to hold the header to: a FIFO would block and a
+  // device (/dev/zero) never end. stat() follows links (a link to a .npy is fine) and,
+  // unlike open(), has no effect on a device.
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) {
+    int error = errno;
+    struct stat link;
+    if (error == ENOENT && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t length = ::readlink(path.c_str(), target, sizeof(target));
+      return file + " is a dangling symbolic link" +
+             (length > 0 ? " (to " + quoted(std::string(target, length)) + ")" : "");
+    }
+    return "cannot open " + file + ": " + std::strerror(error);
   }
-  if (std::ferror(file.get()))
-    return "cannot read " + quoted(path) + ": " + std::strerror(errno);
-  return parseNpy(path, contents, out);
+  if (!S_ISREG(info.st_mode))
+    return file + " is not a regular file (it is " + fileKind(info.st_mode) + ")";
+  // The path may have changed since stat(): O_NONBLOCK keeps open() of a FIFO from
+  // waiting for a writer, and fstat() checks what was opened.
+  FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  if (fd.fd < 0)
+    return "cannot open " + file + ": " + std::strerror(errno);
+  if (::fstat(fd.fd, &info) != 0)
+    return "cannot read " + file + ": " + std::strerror(errno);
+  if (!S_ISREG(info.st_mode))
+    return file + " is not a regular file (it is " + fileKind(info.st_mode) + ")";
+  const uint64_t fileSize = static_cast<uint64_t>(info.st_size);
+
+  // Preamble, header, then exactly the data they declare: nothing unbounded is read.
+  std::string prefix(std::min<uint64_t>(fileSize, kMaxPreambleSize), '\0');
+  if (std::string error = readAt(fd.fd, file, 0, prefix.data(), prefix.size());
+      !error.empty())
+    return error;
+  Preamble preamble;
+  if (std::string error = parsePreamble(file, prefix, fileSize, preamble); !error.empty())
+    return error;
+  std::string header(preamble.headerLength, '\0');
+  if (std::string error =
+          readAt(fd.fd, file, preamble.headerStart, header.data(), header.size());
+      !error.empty())
+    return error;
+  Layout layout;
+  if (std::string error = parseHeader(file, header, layout); !error.empty())
+    return error;
+  if (std::string error = checkDataSize(file, layout, fileSize - preamble.dataOffset());
+      !error.empty())
+    return error;
+  // The size matches the file, but a sparse file can be larger than memory.
+  double tensorBytes = static_cast<double>(layout.count) *
+                       static_cast<double>(dtypeSize(layout.type->dtype));
+  double memory = physicalMemoryBytes();
+  if (tensorBytes > memory)
+    return file + " holds " + gibibytes(tensorBytes) + " (shape " +
+           pythonShape(layout.shape) + " " + layout.type->numpyName +
+           "), more than this machine's " + gibibytes(memory) + " of memory";
+
+  HostTensor tensor(layout.type->dtype, layout.shape);
+  if (loadsVerbatim(*layout.type)) {
+    // Straight into the tensor: no second copy of a large file.
+    if (std::string error =
+            readAt(fd.fd, file, preamble.dataOffset(), tensor.data(), layout.dataBytes);
+        !error.empty())
+      return error;
+    normaliseBools(tensor);
+  } else {
+    std::string data(layout.dataBytes, '\0');
+    if (std::string error =
+            readAt(fd.fd, file, preamble.dataOffset(), data.data(), data.size());
+        !error.empty())
+      return error;
+    loadData(*layout.type, data.data(), tensor);
+  }
+  out = std::move(tensor);
+  return "";
 }
 
 std::string tmix::rt::serializeNpy(const HostTensor &t) {
@@ -489,17 +688,10 @@ std::string tmix::rt::writeNpy(const std::string &path, const HostTensor &t) {
   if (!hostIsLittleEndian())
     return "cannot write " + quoted(path) +
            ": .npy files are only supported on little-endian hosts";
-  std::string image = serializeNpy(t);
-  FILE *file = std::fopen(path.c_str(), "wb");
-  if (!file)
-    return "cannot write " + quoted(path) + ": " + std::strerror(errno);
-  bool ok = std::fwrite(image.data(), 1, image.size(), file) == image.size();
-  int writeErrno = errno;
-  if (std::fclose(file) != 0 && ok) {
-    ok = false;
-    writeErrno = errno;
-  }
-  if (!ok)
-    return "cannot write " + quoted(path) + ": " + std::strerror(writeErrno);
-  return "";
+  // A temporary renamed into place: a reader never sees half a file, and a link at
+  // `path` is replaced rather than followed.
+  AtomicFileSet file;
+  if (std::string error = file.write(path, serializeNpy(t)); !error.empty())
+    return error;
+  return file.commit();
 }

@@ -18,8 +18,11 @@ namespace tmix::rt {
 /// Loads `path` into `out` in the file's own element type: '<f4' F32, '<f8' F64,
 /// '<f2' F16, '<i4' I32, '<i8' I64, '|b1' Bool; the narrower integers ('|i1', '|u1',
 /// '<i2', '<u2') widen to I32 and '<u4' to I64, exactly. The caller converts with
-/// HostTensor::convertedTo. C order, little-endian only. Returns an error message
-/// naming the file, or empty on success (then `out` is replaced).
+/// HostTensor::convertedTo. C order, little-endian only. `path` must be a regular file
+/// (or a link to one) whose size is exactly what its header declares, and the tensor
+/// must fit in physical memory; a FIFO, a device or a dangling link is an error, never
+/// a wait or an endless read. Returns an error message naming the file, or empty on
+/// success (then `out` is replaced).
 std::string readNpy(const std::string &path, HostTensor &out);
 
 /// Parses an in-memory .npy image; `name` is how messages name it.
@@ -27,8 +30,10 @@ std::string parseNpy(const std::string &name, const std::string &contents,
                      HostTensor &out);
 
 /// Writes `t` to `path` as .npy (version 1.0, or 2.0 for a huge header): F32, F16,
-/// BF16 and F64 as float32 ('<f4'), I32 '<i4', I64 '<i8', Bool '|b1'. Returns an
-/// error message, or empty.
+/// BF16 and F64 as float32 ('<f4'), I32 '<i4', I64 '<i8', Bool '|b1'. The file is
+/// written beside `path` and renamed into place (AtomicFileSet): a link at `path` is
+/// replaced, not followed, and a failure leaves nothing behind. Returns an error
+/// message, or empty.
 std::string writeNpy(const std::string &path, const HostTensor &t);
 
 /// The .npy image writeNpy would write.

@@ -18,7 +18,7 @@ if [ "${TMIX_USE_CMAKE:-1}" = 1 ] && command -v cmake >/dev/null; then
 else
   mkdir -p "$build/lib"
   lib=$build/lib/libtmix_cuda.so
-  ${CXX:-c++} -std=c++17 -O2 -fPIC -shared -I. runtime/Bindings.cpp runtime/CpuLauncher.cpp \
+  ${CXX:-c++} -std=c++17 -O2 -fPIC -shared -I. runtime/AtomicFiles.cpp runtime/Bindings.cpp runtime/CpuLauncher.cpp \
     runtime/HostTensor.cpp runtime/Npy.cpp runtime/Random.cpp runtime/ThreadPool.cpp \
     runtime/cuda/GpuManifest.cpp runtime/cuda/CudaDriver.cpp runtime/cuda/CudaLauncher.cpp \
     runtime/cuda/TensorMap.cpp \

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/AtomicFiles.h"
 #include "runtime/Bindings.h"
 #include "runtime/HostTensor.h"
 #include "runtime/Npy.h"
@@ -19,10 +20,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <set>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -287,6 +291,18 @@ TEST(HostTensor, ConvertedTo) {
 // .npy
 //===----------------------------------------------------------------------===//
 
+/// The names in `dir`, hidden ones included (a leftover temporary would be one).
+std::set<std::string> entriesOf(const std::string &dir) {
+  std::set<std::string> names;
+  if (DIR *stream = opendir(dir.c_str())) {
+    while (dirent *entry = readdir(stream))
+      if (std::strcmp(entry->d_name, ".") && std::strcmp(entry->d_name, ".."))
+        names.insert(entry->d_name);
+    closedir(stream);
+  }
+  return names;
+}
+
 /// A scratch directory removed with its files at the end of the test.
 class NpyFiles : public ::testing::Test {
 protected:
@@ -546,6 +562,162 @@ TEST_F(NpyFiles, FileErrors) {
   HostTensor kept(DType::I32, {3});
   EXPECT_NE(readNpy(garbage, kept), "");
   EXPECT_EQ(kept.shape(), (std::vector<int64_t>{3}));
+}
+
+// Hostile files: each must give one message, never a wait, an endless read, an
+// allocation of what the header merely claims, or an overflow.
+TEST_F(NpyFiles, OnlyRegularFiles) {
+  HostTensor t;
+  std::string fifo = path("fifo.npy");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // Before: open() waited for a writer forever.
+  EXPECT_EQ(readNpy(fifo, t), "'" + fifo + "' is not a regular file (it is a FIFO)");
+  // Before: read /dev/zero until the allocation failed.
+  std::string zero = path("zero.npy");
+  ASSERT_EQ(symlink("/dev/zero", zero.c_str()), 0);
+  EXPECT_EQ(readNpy(zero, t),
+            "'" + zero + "' is not a regular file (it is a character device)");
+  std::string dangling = path("dangling.npy");
+  ASSERT_EQ(symlink("no-such-target", dangling.c_str()), 0);
+  EXPECT_EQ(readNpy(dangling, t),
+            "'" + dangling + "' is a dangling symbolic link (to 'no-such-target')");
+  EXPECT_EQ(readNpy(dir_, t), "'" + dir_ + "' is not a regular file (it is a directory)");
+  // A link to a good file is fine.
+  std::string good = path("good.npy");
+  ASSERT_EQ(writeNpy(good, HostTensor(DType::I32, {2})), "");
+  std::string link = path("link.npy");
+  ASSERT_EQ(symlink(good.c_str(), link.c_str()), 0);
+  EXPECT_EQ(readNpy(link, t), "");
+  EXPECT_EQ(t.shape(), (std::vector<int64_t>{2}));
+}
+
+TEST_F(NpyFiles, HeaderLengthIsBounded) {
+  // A version 2.0 header of 2 MiB, with the bytes to back it: refused before a byte of
+  // it is read.
+  constexpr uint32_t kHugeHeader = 2u << 20;
+  std::string image = "\x93NUMPY\x02";
+  image += '\0';
+  for (int i = 0; i < 4; ++i)
+    image += static_cast<char>((kHugeHeader >> (8 * i)) & 0xff);
+  image.resize(image.size() + kHugeHeader, ' ');
+  std::string file = writeRaw("huge-header.npy", image);
+  HostTensor t;
+  EXPECT_EQ(readNpy(file, t), "'" + file +
+                                  "' has a header of 2097152 bytes, more than the "
+                                  "1048576 allowed");
+}
+
+TEST_F(NpyFiles, SparseFileLargerThanMemory) {
+  // The header and the file size agree, but the tensor would not fit in memory: a
+  // sparse file makes that cheap to build. Before: read it all, then bad_alloc.
+  double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                  static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  auto elements = static_cast<int64_t>(2 * memory);
+  std::string header =
+      npyImage(dictFor("|u1", "(" + std::to_string(elements) + ",)"), "");
+  std::string file = writeRaw("sparse.npy", header);
+  if (truncate(file.c_str(), static_cast<off_t>(header.size()) + elements) != 0)
+    GTEST_SKIP() << "this file system has no sparse file of " << elements << " bytes";
+  HostTensor t;
+  std::string error = readNpy(file, t);
+  EXPECT_NE(error.find("'" + file + "' holds "), std::string::npos) << error;
+  EXPECT_NE(error.find("GiB of memory"), std::string::npos) << error;
+}
+
+TEST_F(NpyFiles, ReadsOnlyWhatTheHeaderDeclares) {
+  // One float more than the shape: an error, as in memory.
+  std::string file =
+      writeRaw("long.npy", npyImage(dictFor("<f4", "(2,)"), bytesOf<float>({1, 2, 3})));
+  HostTensor t;
+  EXPECT_EQ(readNpy(file, t),
+            "'" + file + "': data is 12 bytes, expected 8 for shape (2,) float32");
+  // The same file read from memory and from disk says the same.
+  std::string widened =
+      writeRaw("u1.npy", npyImage(dictFor("|u1", "(3,)"), std::string("\x01\x02\xff")));
+  ASSERT_EQ(readNpy(widened, t), "");
+  EXPECT_EQ(t.dtype(), DType::I32);
+  EXPECT_EQ(t.get(2), 255);
+}
+
+TEST(Npy, ShapeProductStaysInInt64) {
+  // (2^32, 2^31, 0) holds no element, but HostTensor's element count would overflow
+  // int64 on the way to 0. Before: accepted (an overflow the sanitizer reports).
+  HostTensor t;
+  EXPECT_EQ(
+      parseNpy("x.npy", npyImage(dictFor("<f4", "(4294967296, 2147483648, 0)"), ""), t),
+      "'x.npy' has an impossibly large shape (4294967296, 2147483648, 0)");
+  // A zero first keeps every product at 0: a valid empty array.
+  EXPECT_EQ(
+      parseNpy("x.npy", npyImage(dictFor("<f4", "(0, 4294967296, 2147483648)"), ""), t),
+      "");
+  EXPECT_EQ(t.numElements(), 0);
+}
+
+TEST_F(NpyFiles, WriteReplacesALinkAndLeavesNoTemporary) {
+  std::string target = writeRaw("target", "untouched");
+  std::string link = path("o.npy");
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  // Before: fopen followed the link and overwrote the target.
+  ASSERT_EQ(writeNpy(link, HostTensor(DType::F32, {2})), "");
+  std::ifstream in(target);
+  std::string contents((std::istreambuf_iterator<char>(in)),
+                       std::istreambuf_iterator<char>());
+  EXPECT_EQ(contents, "untouched");
+  struct stat info;
+  ASSERT_EQ(lstat(link.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISREG(info.st_mode));
+  // A directory in the way: an error, and no temporary left beside it.
+  std::string blocked = dir_ + "/blocked.npy";
+  ASSERT_EQ(mkdir(blocked.c_str(), 0700), 0);
+  EXPECT_EQ(writeNpy(blocked, HostTensor(DType::F32, {2})),
+            "cannot write '" + blocked + "': it is a directory");
+  rmdir(blocked.c_str());
+  EXPECT_EQ(entriesOf(dir_), (std::set<std::string>{"o.npy", "target"}));
+}
+
+//===----------------------------------------------------------------------===//
+// AtomicFileSet
+//===----------------------------------------------------------------------===//
+
+TEST_F(NpyFiles, AtomicSetAllOrNothing) {
+  // A failure in the middle (the second path is a directory) leaves nothing.
+  std::string blocked = dir_ + "/b";
+  ASSERT_EQ(mkdir(blocked.c_str(), 0700), 0);
+  {
+    AtomicFileSet files;
+    ASSERT_EQ(files.write(dir_ + "/a", "first"), "");
+    ASSERT_EQ(files.write(blocked, "second"), "");
+    ASSERT_EQ(files.write(dir_ + "/c", "third"), "");
+    EXPECT_EQ(files.commit(), "cannot write '" + blocked + "': it is a directory");
+  }
+  EXPECT_EQ(entriesOf(dir_), (std::set<std::string>{"b"}));
+  rmdir(blocked.c_str());
+  // Discarded without commit: nothing, and the directories it made are gone too.
+  {
+    AtomicFileSet files;
+    ASSERT_EQ(files.createDirectories(dir_ + "/x/y"), "");
+    ASSERT_EQ(files.write(dir_ + "/x/y/a", "first"), "");
+  }
+  EXPECT_EQ(entriesOf(dir_), std::set<std::string>{});
+  // Committed: every file in place, nothing else.
+  {
+    AtomicFileSet files;
+    ASSERT_EQ(files.createDirectories(dir_ + "/x"), "");
+    std::string temp;
+    ASSERT_EQ(files.reserve(dir_ + "/x/r.cubin", temp), "");
+    EXPECT_EQ(temp.substr(temp.size() - 6), ".cubin"); // the extension is kept
+    ASSERT_EQ(files.write(dir_ + "/x/a", "first"), "");
+    EXPECT_EQ(files.commit(), "");
+  }
+  EXPECT_EQ(entriesOf(dir_ + "/x"), (std::set<std::string>{"a", "r.cubin"}));
+  files_.push_back(dir_ + "/x/a");
+  files_.push_back(dir_ + "/x/r.cubin");
+  files_.push_back(dir_ + "/x");
+  // A file where a directory should be.
+  AtomicFileSet files;
+  EXPECT_EQ(files.createDirectories(dir_ + "/x/a/b"),
+            "cannot create '" + dir_ + "/x/a/b': '" + dir_ +
+                "/x/a' exists and is not a directory");
 }
 
 //===----------------------------------------------------------------------===//

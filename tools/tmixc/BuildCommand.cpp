@@ -1,13 +1,18 @@
 //===- BuildCommand.cpp - `tmixc build`: ahead-of-time GPU artifacts ------===//
+//
+// Writes, per spec and target, the PTX, the cubin (with ptxas), the manifest and a C
+// header, as one all-or-nothing set of files.
+//
+//===----------------------------------------------------------------------===//
 
 #include "tools/tmixc/BuildCommand.h"
 
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "dialect/TmixOps.h"
+#include "runtime/AtomicFiles.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SmallString.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -28,17 +33,6 @@ std::string pathIn(const std::string &dir, const std::string &name) {
   llvm::SmallString<256> path(dir);
   llvm::sys::path::append(path, name);
   return path.str().str();
-}
-
-bool writeFile(const std::string &path, llvm::StringRef contents) {
-  std::error_code error;
-  llvm::raw_fd_ostream out(path, error);
-  if (error) {
-    fail("cannot write '" + path + "': " + error.message());
-    return false;
-  }
-  out << contents;
-  return true;
 }
 
 const char *cScalarType(rt::DType dtype) {
@@ -118,8 +112,13 @@ std::string headerOf(const rt::GpuManifest &manifest, const std::string &stem) {
 int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
                             const std::string &target, const std::string &dir,
                             const std::vector<std::string> &specialize) {
-  if (std::error_code error = llvm::sys::fs::create_directories(dir))
-    return fail("cannot create '" + dir + "': " + error.message());
+  // Every artifact of every spec is staged beside its final path and renamed into
+  // place only once all of them are written: a failure (a spec that does not compile,
+  // ptxas, a header path that is a directory) leaves `dir` as it was, and a link at an
+  // artifact's path is replaced, not followed.
+  rt::AtomicFileSet artifacts;
+  if (std::string error = artifacts.createDirectories(dir); !error.empty())
+    return fail(error);
   std::optional<std::string> ptxas = ::tmix::nvidia::findPtxas();
   if (!ptxas)
     llvm::errs() << "tmixc: note: ptxas not found (CUDA_HOME, /usr/local/cuda/bin, PATH): "
@@ -139,18 +138,32 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
     rt::GpuManifest manifest = kernels->kernels.front();
     std::string stem = spec.getName().str() + "." + target;
     manifest.ptxFile = stem + ".ptx";
-    if (!writeFile(pathIn(dir, manifest.ptxFile), kernels->ptx))
-      return kExitError;
+    std::string ptxTemp;
+    if (std::string error =
+            artifacts.write(pathIn(dir, manifest.ptxFile), kernels->ptx, &ptxTemp);
+        !error.empty())
+      return fail(error);
     if (ptxas) {
+      // ptxas reads and writes the staged files; the manifest names the final ones.
       manifest.cubinFile = stem + ".cubin";
-      if (std::string error = ::tmix::nvidia::runPtxas(*ptxas, pathIn(dir, manifest.ptxFile), target,
-                                               pathIn(dir, manifest.cubinFile));
+      std::string cubinTemp;
+      if (std::string error =
+              artifacts.reserve(pathIn(dir, manifest.cubinFile), cubinTemp);
+          !error.empty())
+        return fail(error);
+      if (std::string error =
+              ::tmix::nvidia::runPtxas(*ptxas, ptxTemp, target, cubinTemp);
           !error.empty())
         return fail("kernel '" + spec.getName() + "': " + error);
     }
-    if (!writeFile(pathIn(dir, stem + ".manifest"), rt::writeGpuManifest(manifest)) ||
-        !writeFile(pathIn(dir, stem + ".h"), headerOf(manifest, stem)))
-      return kExitError;
+    for (auto [name, contents] :
+         {std::pair{stem + ".manifest", rt::writeGpuManifest(manifest)},
+          std::pair{stem + ".h", headerOf(manifest, stem)}})
+      if (std::string error = artifacts.write(pathIn(dir, name), contents);
+          !error.empty())
+        return fail(error);
   }
+  if (std::string error = artifacts.commit(); !error.empty())
+    return fail(error);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
 #include "dialect/TmixOps.h"
+#include "runtime/AtomicFiles.h"
 #include "runtime/Npy.h"
 #include "tools/tmixc/GpuRun.h"
 #include "runtime/Random.h"
@@ -174,14 +175,20 @@ std::string Runner::bindTensors(uint64_t seed) {
   std::vector<bool> loaded(signature.args.size(), false);
   if (options.inputs && !llvm::sys::fs::is_directory(*options.inputs))
     return "--inputs=" + *options.inputs + " is not a directory";
-  // Tensors from --inputs first: their shapes bind sizes.
+  // Tensors from --inputs first: their shapes bind sizes. Every tensor argument must
+  // be there: a file left out (or misnamed) is an error, never silently random data.
   for (auto [index, arg] : llvm::enumerate(signature.args)) {
     if (!arg.isTensor || !options.inputs)
       continue;
     llvm::SmallString<256> path(*options.inputs);
     llvm::sys::path::append(path, arg.name + ".npy");
-    if (!llvm::sys::fs::exists(path))
-      continue;
+    // Not following links: a dangling one exists, and readNpy says it dangles.
+    llvm::sys::fs::file_status status;
+    if (llvm::sys::fs::status(path, status, /*follow=*/false) ==
+        std::errc::no_such_file_or_directory)
+      return "no input for tensor argument '" + arg.name + "': '" + path.str().str() +
+             "' does not exist (--inputs=DIR needs DIR/NAME.npy for every tensor "
+             "argument)";
     HostTensor tensor;
     if (std::string error = rt::readNpy(path.str().str(), tensor); !error.empty())
       return error;
@@ -457,20 +464,25 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
   return {};
 }
 
-/// --outputs=DIR: one .npy per result; returns an error or empty.
+/// --outputs=DIR: one .npy per result, all written or none (an AtomicFileSet: each
+/// to a temporary renamed into place once every one is written, so that a failure
+/// leaves no partial set and a link at an output path is replaced, not followed).
+/// Returns an error or empty.
 static std::string writeOutputs(const Runner &runner, std::vector<HostTensor> &outputs) {
   const RunOptions &options = runner.options;
   if (!options.outputs)
     return {};
-  if (std::error_code error = llvm::sys::fs::create_directories(*options.outputs))
-    return "cannot create '" + *options.outputs + "': " + error.message();
+  rt::AtomicFileSet files;
+  if (std::string error = files.createDirectories(*options.outputs); !error.empty())
+    return error;
   for (auto [index, output] : llvm::enumerate(outputs)) {
     llvm::SmallString<256> path(*options.outputs);
     llvm::sys::path::append(path, runner.signature.results[index].name + ".npy");
-    if (std::string error = rt::writeNpy(path.str().str(), output); !error.empty())
+    if (std::string error = files.write(path.str().str(), rt::serializeNpy(output));
+        !error.empty())
       return error;
   }
-  return {};
+  return files.commit();
 }
 
 int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
