@@ -2,6 +2,7 @@
 
 #include "runtime/cuda/CudaDriver.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <dlfcn.h>
 #include <mutex>
@@ -55,9 +56,15 @@ Driver *load(std::string &error) {
   TMIX_RESOLVE(cuMemAlloc);
   TMIX_RESOLVE(cuMemFree);
   TMIX_RESOLVE(cuMemcpyHtoD);
+  TMIX_RESOLVE(cuMemcpyHtoDAsync);
   TMIX_RESOLVE(cuMemcpyDtoH);
   TMIX_RESOLVE(cuMemsetD8);
   TMIX_RESOLVE(cuGetErrorName);
+  TMIX_RESOLVE(cuEventCreate);
+  TMIX_RESOLVE(cuEventRecord);
+  TMIX_RESOLVE(cuEventQuery);
+  TMIX_RESOLVE(cuEventSynchronize);
+  TMIX_RESOLVE(cuEventDestroy);
 #undef TMIX_RESOLVE
   resolve(library, "cuTensorMapEncodeTiled", driver.cuTensorMapEncodeTiled); // optional
   if (!ok) {
@@ -87,7 +94,15 @@ Driver *load(std::string &error) {
 }
 } // namespace
 
+namespace {
+std::atomic<Driver *> testDriver{nullptr};
+} // namespace
+
+void tmix::rt::cuda::overrideDriverForTesting(Driver *driver) { testDriver = driver; }
+
 Driver *tmix::rt::cuda::openDriver(std::string &error) {
+  if (Driver *fake = testDriver.load())
+    return fake;
   static std::once_flag once;
   static Driver *driver = nullptr;
   static std::string loadError;

@@ -23,8 +23,11 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
 
 constexpr CUresult kCudaSuccess = 0;
+constexpr CUresult kCudaErrorNotReady = 600;    // CUDA_ERROR_NOT_READY
+constexpr unsigned kEventDisableTiming = 2;     // CU_EVENT_DISABLE_TIMING
 constexpr int kAttrMaxDynamicSharedBytes = 8;   // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
 constexpr int kDeviceAttrComputeMajor = 75;     // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
 constexpr int kDeviceAttrComputeMinor = 76;     // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
@@ -47,9 +50,15 @@ struct Driver {
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemFree)(CUdeviceptr);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
   CUresult (*cuGetErrorName)(CUresult, const char **);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventQuery)(CUevent);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventDestroy)(CUevent);
   /// CUDA 12.0 and later; null with an older driver (only sm_90a kernels need it).
   /// Enum arguments as int (values in TensorMap.h), the map as 16 64-bit words.
   CUresult (*cuTensorMapEncodeTiled)(void *tensorMap, int dataType, unsigned rank,
@@ -69,6 +78,10 @@ struct Driver {
 /// The process's driver (device 0, its primary context current on this thread), or
 /// null with `error` set: "no CUDA device (...)" when libcuda or a device is missing.
 Driver *openDriver(std::string &error);
+
+/// Tests only: openDriver returns `driver` (a table of fakes) until called again with
+/// null, so that the launcher's device-side logic runs without a GPU.
+void overrideDriverForTesting(Driver *driver);
 
 } // namespace tmix::rt::cuda
 

@@ -6,46 +6,72 @@
 #include "runtime/cuda/TensorMap.h"
 #include "runtime/cuda/tmix_cuda.h"
 
+#include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <mutex>
-#include <sstream>
 
 using namespace tmix::rt;
 using namespace tmix::rt::cuda;
 
 namespace {
+/// Dynamic shared memory a kernel gets without the opt-in attribute.
 constexpr int64_t kStaticSharedLimit = 48 * 1024;
-constexpr int64_t kMaxGridX = (int64_t(1) << 31) - 1;
 constexpr unsigned long long kTensorAlignment = 16;
+/// A stand-in for a launch buffer's addresses while a call is checked (non-zero and
+/// aligned like the real ones, which only exist once the call is known to be good).
+constexpr unsigned long long kPlaceholderAddress = tensormap::kAlignment;
+constexpr size_t kTensorMapWords = tensormap::kBytes / sizeof(uint64_t);
 
-bool readFile(const std::string &path, std::string &contents) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  contents = buffer.str();
+std::string joined(const std::vector<std::string> &names) {
+  std::string text;
+  for (const std::string &name : names)
+    text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+/// Row-major strides of `shape`, or false if one overflows int64.
+bool rowMajorStrides(const std::vector<int64_t> &shape, std::vector<int64_t> &strides) {
+  strides.assign(shape.size(), 1);
+  for (size_t dim = shape.size(); dim-- > 1;)
+    if (__builtin_mul_overflow(strides[dim], shape[dim], &strides[dim - 1]))
+      return false;
   return true;
 }
 
-std::string directoryOf(const std::string &path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+/// The bytes of `decl` under `bound`, or false if they overflow int64.
+bool tensorBytes(const ParamDecl &decl, const std::map<std::string, int64_t> &bound,
+                 int64_t &bytes) {
+  bytes = static_cast<int64_t>(dtypeSize(decl.dtype));
+  for (int64_t size : shapeOf(decl, bound))
+    if (size <= 0 || __builtin_mul_overflow(bytes, size, &bytes))
+      return false;
+  return true;
 }
 
-void pushDescriptor(KernelParams &params, unsigned long long address,
-                    const std::vector<int64_t> &shape) {
+std::string pushDescriptor(KernelParams &params, const std::string &name,
+                           unsigned long long address, const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides;
+  if (!rowMajorStrides(shape, strides))
+    return "tensor '" + name + "' of shape " + shapeString(shape) + " is too large";
   params.words.push_back(address); // allocated pointer
   params.words.push_back(address); // aligned pointer
   params.words.push_back(0);       // offset
   for (int64_t size : shape)
     params.words.push_back(static_cast<uint64_t>(size));
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (size_t dim = shape.size(); dim-- > 1;)
-    strides[dim - 1] = strides[dim] * shape[dim];
   for (int64_t stride : strides)
     params.words.push_back(static_cast<uint64_t>(stride));
+  return {};
+}
+
+/// The one word of a scalar argument: its value as f64 (floats) or i64 (integers and
+/// bool), after checkScalarValue, so that the cast to int64 is always defined.
+std::string scalarWord(const ParamDecl &decl, double value, uint64_t &word) {
+  if (std::string error = checkScalarValue(decl, value); !error.empty())
+    return error;
+  if (isFloat(decl.dtype))
+    std::memcpy(&word, &value, sizeof(word));
+  else
+    word = static_cast<uint64_t>(static_cast<int64_t>(value));
+  return {};
 }
 } // namespace
 
@@ -55,7 +81,7 @@ std::string tmix::rt::sizesFromList(const GpuManifest &manifest,
   const std::vector<std::string> &symbols = manifest.kernel.sizeSymbols;
   if (sizes.size() != symbols.size())
     return "kernel '" + manifest.kernel.signature.name + "' takes " +
-           std::to_string(symbols.size()) + " sizes but got " +
+           std::to_string(symbols.size()) + " sizes (" + joined(symbols) + ") but got " +
            std::to_string(sizes.size());
   bound.clear();
   for (size_t index = 0; index < sizes.size(); ++index) {
@@ -70,7 +96,16 @@ std::string tmix::rt::sizesFromList(const GpuManifest &manifest,
              "=" + std::to_string(value) + ", not " + symbol + "=" +
              std::to_string(bound[symbol]) + " (rebuild it with tmixc --sizes=" + symbol +
              "=" + std::to_string(bound[symbol]) + ")";
+  // Every tensor's bytes fit in int64, so that sizes, strides and byte counts derived
+  // from them never wrap.
   const SpecSignature &signature = manifest.kernel.signature;
+  for (const auto *params : {&signature.args, &signature.results})
+    for (const ParamDecl &param : *params) {
+      int64_t bytes = 0;
+      if (param.isTensor && !tensorBytes(param, bound, bytes))
+        return "tensor '" + param.name + "' of shape " + shapeString(shapeOf(param, bound)) +
+               " is too large (2^63 bytes or more)";
+    }
   if (signature.isAttention && signature.args.size() >= 2 &&
       signature.args[0].dims.size() == 4 && signature.args[1].dims.size() == 4) {
     auto value = [&](const DimDecl &dim) {
@@ -82,6 +117,49 @@ std::string tmix::rt::sizesFromList(const GpuManifest &manifest,
       return "the KV heads (" + std::to_string(kvHeads) + ") must divide the query heads (" +
              std::to_string(heads) + ")";
   }
+  return {};
+}
+
+std::string tmix::rt::cudaGridOf(const GpuManifest &manifest,
+                                 const std::map<std::string, int64_t> &bound,
+                                 CudaGrid &grid) {
+  // Blocks = prod ceil(dim / tile). The ceiling as a quotient plus a carry, so that
+  // dim + tile - 1 never overflows; the product with an overflow check.
+  int64_t blocks = 1;
+  std::string factors;
+  bool overflow = false;
+  for (const GridDimDecl &dim : manifest.kernel.grid) {
+    int64_t extent = dim.dim.size;
+    if (!dim.dim.symbol.empty()) {
+      auto found = bound.find(dim.dim.symbol);
+      if (found == bound.end())
+        return "grid symbol '" + dim.dim.symbol + "' is not bound";
+      extent = found->second;
+    }
+    if (extent <= 0 || dim.tile <= 0)
+      return "a grid dimension of " + std::to_string(extent) + " / " +
+             std::to_string(dim.tile) + " is not positive";
+    int64_t count = extent / dim.tile + (extent % dim.tile != 0);
+    factors += (factors.empty() ? "" : " x ") +
+               (dim.dim.symbol.empty() ? std::to_string(extent)
+                                       : dim.dim.symbol + "=" + std::to_string(extent)) +
+               (dim.tile == 1 ? "" : "/" + std::to_string(dim.tile));
+    overflow = overflow || __builtin_mul_overflow(blocks, count, &blocks);
+  }
+  const std::string &name = manifest.kernel.signature.name;
+  if (overflow)
+    return "kernel '" + name + "' needs a grid of more than 2^63 blocks (" + factors +
+           "); CUDA launches at most " + std::to_string(kMaxCudaGridX);
+  // The kernels take their program id from %ctaid.x alone: the grid is (blocks, 1, 1).
+  int64_t extents[3] = {blocks, 1, 1};
+  int64_t limits[3] = {kMaxCudaGridX, kMaxCudaGridYZ, kMaxCudaGridYZ};
+  for (int axis = 0; axis < 3; ++axis)
+    if (extents[axis] < 1 || extents[axis] > limits[axis])
+      return "kernel '" + name + "' needs a grid of " + std::to_string(extents[axis]) +
+             " blocks (" + factors + "); CUDA launches at most " +
+             std::to_string(limits[axis]) + " along " + "xyz"[axis];
+  grid = CudaGrid{static_cast<unsigned>(extents[0]), static_cast<unsigned>(extents[1]),
+                  static_cast<unsigned>(extents[2])};
   return {};
 }
 
@@ -114,8 +192,7 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
     if (tensor.address % kTensorAlignment != 0)
       return "tensor '" + decl.name + "' is not " + std::to_string(kTensorAlignment) +
              "-byte aligned (pass contiguous tensors that start at an aligned address)";
-    pushDescriptor(params, tensor.address, tensor.shape);
-    return {};
+    return pushDescriptor(params, decl.name, tensor.address, tensor.shape);
   };
   for (size_t index = 0; index < numArgs; ++index) {
     const ParamDecl &decl = signature.args[index];
@@ -125,12 +202,8 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
       continue;
     }
     uint64_t word = 0;
-    if (isFloat(decl.dtype)) {
-      double value = scalars[index];
-      std::memcpy(&word, &value, sizeof(word));
-    } else {
-      word = static_cast<uint64_t>(static_cast<int64_t>(scalars[index]));
-    }
+    if (std::string error = scalarWord(decl, scalars[index], word); !error.empty())
+      return error;
     params.words.push_back(word);
   }
   for (size_t index = 0; index < signature.results.size(); ++index)
@@ -138,8 +211,11 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
             tensorParam(signature.results[index], tensors[numArgs + index]);
         !error.empty())
       return error;
-  pushDescriptor(params, sizesAddress,
-                 {static_cast<int64_t>(manifest.kernel.sizeSymbols.size())});
+  if (std::string error =
+          pushDescriptor(params, "sizes", sizesAddress,
+                         {static_cast<int64_t>(manifest.kernel.sizeSymbols.size())});
+      !error.empty())
+    return error;
   if (!manifest.tensorMaps.empty()) {
     if (tensorMapsAddress == 0)
       return "kernel '" + signature.name + "' reads TMA descriptors, but none were given";
@@ -150,52 +226,83 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
   return {};
 }
 
+/// One launch's buffer: the TMA descriptors (64-byte aligned, at offset 0) then the
+/// sizes array, in device memory, and the host words they are copied from. The copy,
+/// the launch and `done` are enqueued on the launch's stream in that order, so the
+/// buffer (host and device side) is free again once `done` has fired.
+struct CudaKernel::LaunchBuffer {
+  CUdeviceptr device = 0;
+  std::vector<uint64_t> host;
+  CUevent done = nullptr;
+  /// Set when recording `done` failed: the buffer may still be in use, forever.
+  bool retired = false;
+  /// The number of the launch that used it last (CudaKernel::launches_).
+  uint64_t sequence = 0;
+};
+
+CudaKernel::CudaKernel() = default;
+
 std::string CudaKernel::load(const std::string &manifestPath,
                              std::unique_ptr<CudaKernel> &kernel) {
-  std::string text;
-  if (!readFile(manifestPath, text))
-    return "cannot read the manifest '" + manifestPath + "'";
-  auto loaded = std::unique_ptr<CudaKernel>(new CudaKernel());
-  if (std::string error = parseGpuManifest(text, loaded->manifest_); !error.empty())
-    return manifestPath + ": " + error;
+  GpuArtifact artifact;
+  if (std::string error = readGpuArtifact(manifestPath, artifact); !error.empty())
+    return error;
+  return load(artifact, kernel);
+}
+
+std::string CudaKernel::load(const GpuArtifact &artifact,
+                             std::unique_ptr<CudaKernel> &kernel) {
+  // readGpuArtifact checked all this; an artifact built in memory gets the same checks.
+  const std::string &path = artifact.manifestPath;
+  if (std::string error = validateGpuManifest(artifact.manifest); !error.empty())
+    return path + ": " + error;
+  if (artifact.cubin.empty() && artifact.ptx.empty())
+    return path + ": no cubin or PTX to load";
+  if (!artifact.cubin.empty())
+    if (std::string reason = checkCubinImage(artifact.cubin); !reason.empty())
+      return path + ": the cubin is not a complete ELF file (" + reason + ")";
+  if (!artifact.ptx.empty())
+    if (std::string reason = checkPtxImage(artifact.ptx, artifact.manifest.kernel.signature.name);
+        !reason.empty())
+      return path + ": the PTX " + reason;
   std::string error;
   Driver *driver = openDriver(error);
   if (!driver)
     return error;
+  auto loaded = std::unique_ptr<CudaKernel>(new CudaKernel());
+  loaded->manifest_ = artifact.manifest;
   const GpuManifest &manifest = loaded->manifest_;
-  std::string dir = directoryOf(manifestPath);
+  const std::string &name = manifest.kernel.signature.name;
   CUmodule module = nullptr;
   std::string loadErrors;
   // The cubin when the device runs it (same architecture); else the PTX, which the
-  // driver compiles for whatever device this is.
-  for (const std::string *file : {&manifest.cubinFile, &manifest.ptxFile}) {
-    if (file->empty())
+  // driver compiles for whatever device this is. Both were checked (GpuArtifact.h).
+  for (const std::string *image : {&artifact.cubin, &artifact.ptx}) {
+    if (image->empty())
       continue;
-    std::string image;
-    if (!readFile(dir + "/" + *file, image)) {
-      loadErrors += " cannot read '" + dir + "/" + *file + "';";
-      continue;
-    }
-    image.push_back('\0'); // PTX is loaded as a C string
-    CUresult result = driver->cuModuleLoadData(&module, image.data());
+    std::string terminated = *image + '\0'; // PTX is loaded as a C string
+    CUresult result = driver->cuModuleLoadData(&module, terminated.data());
     if (result == kCudaSuccess)
       break;
     module = nullptr;
-    loadErrors += " " + *file + ": " + driver->error(result, "cuModuleLoadData") + ";";
+    loadErrors += std::string(" ") + (image == &artifact.cubin ? "the cubin" : "the PTX") +
+                  ": " + driver->error(result, "cuModuleLoadData") + ";";
   }
   if (!module)
-    return "cannot load kernel '" + manifest.kernel.signature.name + "':" + loadErrors;
+    return "cannot load kernel '" + name + "':" + loadErrors;
   CUfunction function = nullptr;
-  if (CUresult result = driver->cuModuleGetFunction(
-          &function, module, manifest.kernel.signature.name.c_str());
+  if (CUresult result = driver->cuModuleGetFunction(&function, module, name.c_str());
       result != kCudaSuccess)
     return driver->error(result, "cuModuleGetFunction");
   if (manifest.sharedBytes > kStaticSharedLimit) {
+    // The manifest was checked against its target's limit; the device may have less.
     int limit = 0;
-    driver->cuDeviceGetAttribute(&limit, kDeviceAttrMaxSharedOptin, driver->device);
-    if (limit > 0 && manifest.sharedBytes > limit)
-      return "kernel '" + manifest.kernel.signature.name + "' needs " +
-             std::to_string(manifest.sharedBytes) +
+    if (CUresult result =
+            driver->cuDeviceGetAttribute(&limit, kDeviceAttrMaxSharedOptin, driver->device);
+        result != kCudaSuccess)
+      return driver->error(result, "cuDeviceGetAttribute");
+    if (manifest.sharedBytes > limit)
+      return "kernel '" + name + "' needs " + std::to_string(manifest.sharedBytes) +
              " bytes of shared memory; this device allows " + std::to_string(limit);
     if (CUresult result = driver->cuFuncSetAttribute(
             function, kAttrMaxDynamicSharedBytes, static_cast<int>(manifest.sharedBytes));
@@ -209,26 +316,29 @@ std::string CudaKernel::load(const std::string &manifestPath,
 
 CudaKernel::~CudaKernel() {
   std::string error;
-  for (unsigned long long buffer : {sizesBuffer_, tensorMapsBuffer_})
-    if (buffer)
-      if (Driver *driver = openDriver(error))
-        driver->cuMemFree(buffer);
+  Driver *driver = buffers_.empty() ? nullptr : openDriver(error);
+  if (!driver)
+    return;
+  for (const std::unique_ptr<LaunchBuffer> &buffer : buffers_) {
+    if (buffer->retired)
+      continue; // never known to be free: leaked rather than freed under a kernel
+    driver->cuEventSynchronize(buffer->done);
+    driver->cuEventDestroy(buffer->done);
+    driver->cuMemFree(buffer->device);
+  }
 }
 
-/// Encodes the manifest's TMA descriptors over this launch's tensors (checked) and
-/// uploads them into tensorMapsBuffer_ (once per change: like the sizes array, a later launch with the same tensors reuses
-/// them). The copy is synchronous, so a kernel still running with the previous
-/// descriptors on the legacy default stream finishes first.
-std::string CudaKernel::uploadTensorMaps(Driver &driver,
-                                         const std::vector<DeviceTensor> &tensors) {
+/// The encoded TMA descriptors of this launch's tensors (their shapes already checked).
+std::string CudaKernel::encodeTensorMaps(Driver &driver,
+                                         const std::vector<DeviceTensor> &tensors,
+                                         std::vector<uint64_t> &encoded) {
   const std::vector<TensorMapDecl> &maps = manifest_.tensorMaps;
+  encoded.assign(maps.size() * kTensorMapWords, 0);
   if (maps.empty())
     return {};
   if (!driver.cuTensorMapEncodeTiled)
     return "kernel '" + manifest_.kernel.signature.name +
            "' needs cuTensorMapEncodeTiled, which this CUDA driver lacks (CUDA 12 or later)";
-  constexpr size_t kWords = tensormap::kBytes / sizeof(uint64_t);
-  std::vector<uint64_t> encoded(maps.size() * kWords, 0);
   const std::vector<ParamDecl> &args = manifest_.kernel.signature.args;
   for (size_t index = 0; index < maps.size(); ++index) {
     size_t arg = 0;
@@ -242,7 +352,7 @@ std::string CudaKernel::uploadTensorMaps(Driver &driver,
         !error.empty())
       return error;
     if (CUresult result = driver.cuTensorMapEncodeTiled(
-            &encoded[index * kWords], call.dataType, call.rank,
+            &encoded[index * kTensorMapWords], call.dataType, call.rank,
             reinterpret_cast<void *>(static_cast<uintptr_t>(call.globalAddress)),
             call.globalDims.data(), call.globalStrides.data(), call.boxDims.data(),
             call.elementStrides.data(), call.interleave, call.swizzle, call.l2Promotion,
@@ -250,80 +360,151 @@ std::string CudaKernel::uploadTensorMaps(Driver &driver,
         result != kCudaSuccess)
       return driver.error(result, ("cuTensorMapEncodeTiled of '" + maps[index].arg + "'").c_str());
   }
-  if (tensorMapsBuffer_ % tensormap::kAlignment != 0)
-    return "the TMA descriptors' buffer is not 64-byte aligned";
-  if (encoded != uploadedTensorMaps_) {
-    if (CUresult result = driver.cuMemcpyHtoD(tensorMapsBuffer_, encoded.data(),
-                                              encoded.size() * sizeof(uint64_t));
-        result != kCudaSuccess)
-      return driver.error(result, "cuMemcpyHtoD");
-    uploadedTensorMaps_ = std::move(encoded);
-  }
   return {};
+}
+
+/// A launch buffer no launch in flight uses: the first whose event has fired (looking
+/// from the one after the last taken, the likeliest); else a new one, up to
+/// kMaxLaunchesInFlight; else the one of the oldest launch, once it has finished.
+std::string CudaKernel::acquireBuffer(Driver &driver, LaunchBuffer *&buffer) {
+  size_t count = buffers_.size();
+  for (size_t step = 0; step < count; ++step) {
+    size_t index = (nextBuffer_ + step) % count;
+    if (buffers_[index]->retired)
+      continue;
+    CUresult result = driver.cuEventQuery(buffers_[index]->done);
+    if (result == kCudaErrorNotReady)
+      continue;
+    if (result != kCudaSuccess)
+      return driver.error(result, "cuEventQuery");
+    buffer = buffers_[index].get();
+    nextBuffer_ = index + 1;
+    return {};
+  }
+  if (count < kMaxLaunchesInFlight) {
+    auto fresh = std::make_unique<LaunchBuffer>();
+    fresh->host.assign(manifest_.tensorMaps.size() * kTensorMapWords +
+                           std::max<size_t>(manifest_.kernel.sizeSymbols.size(), 1),
+                       0);
+    if (CUresult result =
+            driver.cuMemAlloc(&fresh->device, fresh->host.size() * sizeof(uint64_t));
+        result != kCudaSuccess)
+      return driver.error(result, "cuMemAlloc");
+    if (fresh->device % tensormap::kAlignment != 0) {
+      driver.cuMemFree(fresh->device);
+      return "cuMemAlloc gave an address that is not " +
+             std::to_string(tensormap::kAlignment) + "-byte aligned";
+    }
+    if (CUresult result = driver.cuEventCreate(&fresh->done, kEventDisableTiming);
+        result != kCudaSuccess) {
+      driver.cuMemFree(fresh->device);
+      return driver.error(result, "cuEventCreate");
+    }
+    buffers_.push_back(std::move(fresh));
+    buffer = buffers_.back().get();
+    nextBuffer_ = 0; // the oldest is the first again
+    return {};
+  }
+  // Every buffer is in flight: wait for the one of the oldest launch.
+  LaunchBuffer *oldest = nullptr;
+  for (const std::unique_ptr<LaunchBuffer> &candidate : buffers_)
+    if (!candidate->retired && (!oldest || candidate->sequence < oldest->sequence))
+      oldest = candidate.get();
+  if (oldest) {
+    if (CUresult result = driver.cuEventSynchronize(oldest->done); result != kCudaSuccess)
+      return driver.error(result, "cuEventSynchronize");
+    buffer = oldest;
+    return {};
+  }
+  return "every launch buffer of kernel '" + manifest_.kernel.signature.name +
+         "' was lost to earlier CUDA errors";
 }
 
 std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
                                const std::vector<double> &scalars,
                                const std::vector<int64_t> &sizes, void *stream) {
+  // ---- checks: no driver call until the call is known to be good ----
   std::map<std::string, int64_t> bound;
   if (std::string error = sizesFromList(manifest_, sizes, bound); !error.empty())
     return error;
-  std::optional<int64_t> programs = gridSize(manifest_.kernel, bound);
-  if (!programs)
-    return "the grid has more than 2^63 blocks";
-  int64_t blocks = *programs;
-  if (blocks > kMaxGridX)
-    return "the grid of " + std::to_string(blocks) + " blocks is too large for one launch";
+  CudaGrid grid;
+  if (std::string error = cudaGridOf(manifest_, bound, grid); !error.empty())
+    return error;
+  KernelParams params;
+  if (std::string error = packKernelParams(manifest_, tensors, scalars, bound,
+                                           kPlaceholderAddress, params, kPlaceholderAddress);
+      !error.empty())
+    return error;
+  for (const TensorMapDecl &map : manifest_.tensorMaps) {
+    size_t arg = 0;
+    while (manifest_.kernel.signature.args[arg].name != map.arg)
+      ++arg; // the manifest's TMA records name arguments
+    TensorMapArgs call;
+    if (std::string error = tensorMapArgs(map, tensors[arg].address, tensors[arg].shape, call);
+        !error.empty())
+      return error;
+  }
+
+  // ---- the launch ----
   std::string error;
   Driver *driver = openDriver(error);
   if (!driver)
     return error;
-  // The sizes array lives on the device; uploaded again only when it changes.
-  size_t bytes = std::max<size_t>(sizes.size(), 1) * sizeof(int64_t);
-  if (!sizesBuffer_)
-    if (CUresult result = driver->cuMemAlloc(&sizesBuffer_, bytes); result != kCudaSuccess)
-      return driver->error(result, "cuMemAlloc");
-  if (sizes != uploadedSizes_) {
-    if (CUresult result = driver->cuMemcpyHtoD(sizesBuffer_, sizes.data(),
-                                               sizes.size() * sizeof(int64_t));
-        result != kCudaSuccess)
-      return driver->error(result, "cuMemcpyHtoD");
-    uploadedSizes_ = sizes;
-  }
-  size_t mapBytes = manifest_.tensorMaps.size() * tensormap::kBytes;
-  if (mapBytes && !tensorMapsBuffer_)
-    if (CUresult result = driver->cuMemAlloc(&tensorMapsBuffer_, mapBytes);
-        result != kCudaSuccess)
-      return driver->error(result, "cuMemAlloc");
-  KernelParams params;
-  if (std::string packError = packKernelParams(manifest_, tensors, scalars, bound,
-                                               sizesBuffer_, params, tensorMapsBuffer_);
+  std::vector<uint64_t> tensorMaps;
+  if (std::string mapError = encodeTensorMaps(*driver, tensors, tensorMaps); !mapError.empty())
+    return mapError;
+  std::lock_guard<std::mutex> lock(mutex_);
+  LaunchBuffer *buffer = nullptr;
+  if (std::string bufferError = acquireBuffer(*driver, buffer); !bufferError.empty())
+    return bufferError;
+  buffer->sequence = ++launches_;
+  // The buffer's host words: descriptors, then sizes. Untouched until `done` fires, so
+  // the asynchronous copy reads them whenever the stream gets to it.
+  std::copy(tensorMaps.begin(), tensorMaps.end(), buffer->host.begin());
+  size_t sizesOffset = tensorMaps.size();
+  for (size_t index = 0; index < sizes.size(); ++index)
+    buffer->host[sizesOffset + index] = static_cast<uint64_t>(sizes[index]);
+  CUdeviceptr sizesAddress = buffer->device + sizesOffset * sizeof(uint64_t);
+  if (std::string packError =
+          packKernelParams(manifest_, tensors, scalars, bound, sizesAddress, params,
+                           tensorMaps.empty() ? 0 : buffer->device);
       !packError.empty())
     return packError;
-  // After packKernelParams: the shapes are checked.
-  if (std::string mapError = uploadTensorMaps(*driver, tensors); !mapError.empty())
-    return mapError;
-  if (blocks == 0)
-    return {};
-  if (CUresult result = driver->cuLaunchKernel(
-          static_cast<CUfunction>(function_), static_cast<unsigned>(blocks), 1, 1,
-          static_cast<unsigned>(manifest_.blockThreads), 1, 1,
-          static_cast<unsigned>(manifest_.sharedBytes), static_cast<CUstream>(stream),
-          params.pointers.data(), nullptr);
+  auto cudaStream = static_cast<CUstream>(stream);
+  if (CUresult result =
+          driver->cuMemcpyHtoDAsync(buffer->device, buffer->host.data(),
+                                    buffer->host.size() * sizeof(uint64_t), cudaStream);
       result != kCudaSuccess)
-    return driver->error(result, "cuLaunchKernel");
+    return driver->error(result, "cuMemcpyHtoDAsync");
+  CUresult launched = driver->cuLaunchKernel(
+      static_cast<CUfunction>(function_), grid.x, grid.y, grid.z,
+      static_cast<unsigned>(manifest_.blockThreads), 1, 1,
+      static_cast<unsigned>(manifest_.sharedBytes), cudaStream, params.pointers.data(),
+      nullptr);
+  // Recorded even when the launch failed: the copy was enqueued and reads the buffer.
+  if (CUresult result = driver->cuEventRecord(buffer->done, cudaStream);
+      result != kCudaSuccess) {
+    buffer->retired = true;
+    return driver->error(result, "cuEventRecord");
+  }
+  if (launched != kCudaSuccess)
+    return driver->error(launched, "cuLaunchKernel");
   return {};
 }
 
 std::string tmix::rt::launchOnCuda(const std::string &manifestPath, Bindings &bindings,
                                    std::vector<HostTensor> &outputs) {
-  // Shapes first: a wrong call is reported the same with or without a GPU.
-  std::string text;
-  if (!readFile(manifestPath, text))
-    return "cannot read the manifest '" + manifestPath + "'";
-  GpuManifest manifest;
-  if (std::string error = parseGpuManifest(text, manifest); !error.empty())
-    return manifestPath + ": " + error;
+  GpuArtifact artifact;
+  if (std::string error = readGpuArtifact(manifestPath, artifact); !error.empty())
+    return error;
+  return launchOnCuda(artifact, bindings, outputs);
+}
+
+std::string tmix::rt::launchOnCuda(const GpuArtifact &artifact, Bindings &bindings,
+                                   std::vector<HostTensor> &outputs) {
+  // Shapes, sizes, grid and scalars first: a wrong call is reported the same with or
+  // without a GPU.
+  const GpuManifest &manifest = artifact.manifest;
   const SpecSignature &signature = manifest.kernel.signature;
   if (std::string error = bindSizes(signature, bindings); !error.empty())
     return error;
@@ -334,12 +515,24 @@ std::string tmix::rt::launchOnCuda(const std::string &manifestPath, Bindings &bi
       return "size symbol '" + symbol + "' is not bound";
     sizes.push_back(found->second);
   }
-  outputs.clear();
-  for (const ParamDecl &result : signature.results)
-    outputs.emplace_back(result.dtype, shapeOf(result, bindings.sizes));
+  std::map<std::string, int64_t> bound;
+  if (std::string error = sizesFromList(manifest, sizes, bound); !error.empty())
+    return error;
+  CudaGrid grid;
+  if (std::string error = cudaGridOf(manifest, bound, grid); !error.empty())
+    return error;
+  if (bindings.scalars.size() < signature.args.size() ||
+      bindings.tensors.size() < signature.args.size())
+    return "kernel '" + signature.name + "' takes " + std::to_string(signature.args.size()) +
+           " arguments";
+  for (size_t index = 0; index < signature.args.size(); ++index)
+    if (!signature.args[index].isTensor)
+      if (std::string error = checkScalarValue(signature.args[index], bindings.scalars[index]);
+          !error.empty())
+        return error;
 
   std::unique_ptr<CudaKernel> kernel;
-  if (std::string error = CudaKernel::load(manifestPath, kernel); !error.empty())
+  if (std::string error = CudaKernel::load(artifact, kernel); !error.empty())
     return error;
   std::string error;
   Driver *driver = openDriver(error);
@@ -353,20 +546,21 @@ std::string tmix::rt::launchOnCuda(const std::string &manifestPath, Bindings &bi
   };
   auto upload = [&](const HostTensor *host, const ParamDecl &decl) -> std::string {
     DeviceTensor tensor;
-    tensor.shape = shapeOf(decl, bindings.sizes);
-    size_t bytes = dtypeSize(decl.dtype);
-    for (int64_t size : tensor.shape)
-      bytes *= static_cast<size_t>(size);
-    if (CUresult result = driver->cuMemAlloc(&tensor.address, std::max<size_t>(bytes, 1));
+    tensor.shape = shapeOf(decl, bound);
+    int64_t bytes = 0;
+    tensorBytes(decl, bound, bytes); // checked by sizesFromList
+    if (CUresult result = driver->cuMemAlloc(&tensor.address,
+                                             std::max<size_t>(static_cast<size_t>(bytes), 1));
         result != kCudaSuccess)
-      return driver->error(result, "cuMemAlloc");
+      return driver->error(result, ("allocating '" + decl.name + "' on the device").c_str());
     allocations.push_back(tensor.address);
     CUresult result = kCudaSuccess;
     if (host) {
       HostTensor converted = host->convertedTo(decl.dtype);
-      result = driver->cuMemcpyHtoD(tensor.address, converted.data(), bytes);
+      result = driver->cuMemcpyHtoD(tensor.address, converted.data(),
+                                    static_cast<size_t>(bytes));
     } else {
-      result = driver->cuMemsetD8(tensor.address, 0, bytes);
+      result = driver->cuMemsetD8(tensor.address, 0, static_cast<size_t>(bytes));
     }
     if (result != kCudaSuccess)
       return driver->error(result, ("copying '" + decl.name + "' to the device").c_str());
@@ -394,6 +588,10 @@ std::string tmix::rt::launchOnCuda(const std::string &manifestPath, Bindings &bi
     return release(), launchError;
   if (CUresult result = driver->cuCtxSynchronize(); result != kCudaSuccess)
     return release(), driver->error(result, "cuCtxSynchronize");
+  // The host outputs only now: the device held them, so their size is a real one.
+  outputs.clear();
+  for (const ParamDecl &result : signature.results)
+    outputs.emplace_back(result.dtype, shapeOf(result, bound));
   for (size_t index = 0; index < outputs.size(); ++index) {
     const DeviceTensor &tensor = tensors[signature.args.size() + index];
     if (CUresult result = driver->cuMemcpyDtoH(outputs[index].data(), tensor.address,
@@ -418,14 +616,23 @@ extern "C" int tmix_cuda_launch(const char *manifest_path, const uint64_t *tenso
     }
     return message.empty() ? 0 : 1;
   };
-  std::lock_guard<std::mutex> lock(mutex);
-  std::unique_ptr<CudaKernel> &kernel = kernels[manifest_path];
-  if (!kernel)
-    if (std::string message = CudaKernel::load(manifest_path, kernel); !message.empty())
-      return report(message);
-  const GpuManifest &manifest = kernel->manifest();
+  if (!manifest_path)
+    return report("tmix_cuda_launch: the manifest path is null");
+  std::unique_ptr<CudaKernel> *kernel = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    kernel = &kernels[manifest_path];
+    if (!*kernel)
+      if (std::string message = CudaKernel::load(manifest_path, *kernel); !message.empty())
+        return report(message);
+  }
+  const GpuManifest &manifest = (*kernel)->manifest();
   const SpecSignature &signature = manifest.kernel.signature;
-  std::vector<int64_t> sizeList(sizes, sizes + manifest.kernel.sizeSymbols.size());
+  size_t numSizes = manifest.kernel.sizeSymbols.size();
+  if (!tensors || !scalars || (numSizes > 0 && !sizes))
+    return report("tmix_cuda_launch: null tensors, scalars or sizes for kernel '" +
+                  signature.name + "'");
+  std::vector<int64_t> sizeList(sizes, sizes + numSizes);
   std::map<std::string, int64_t> bound;
   if (std::string message = sizesFromList(manifest, sizeList, bound); !message.empty())
     return report(message);
@@ -443,7 +650,9 @@ extern "C" int tmix_cuda_launch(const char *manifest_path, const uint64_t *tenso
   for (const ParamDecl &decl : signature.results)
     add(decl, tensors[slot++]);
   std::vector<double> scalarList(scalars, scalars + signature.args.size());
-  return report(kernel->launch(deviceTensors, scalarList, sizeList, stream));
+  // CudaKernel::launch is thread-safe: launches of different kernels (or streams) from
+  // several threads do not wait on each other here.
+  return report((*kernel)->launch(deviceTensors, scalarList, sizeList, stream));
 }
 
 extern "C" int tmix_cuda_device(char *name, size_t name_size, int *major, int *minor) {

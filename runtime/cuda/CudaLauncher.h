@@ -1,21 +1,27 @@
 //===- CudaLauncher.h - Loading and launching tmix GPU kernels --*- C++ -*-===//
 //
-// A GPU kernel is a PTX or cubin file plus its manifest (GpuManifest.h). The launcher
-// checks sizes, packs the kernel ABI (memref descriptors expanded into words), loads
-// the module (cubin when the device takes it, else the PTX, compiled by the driver),
-// raises the dynamic shared-memory limit when the kernel needs more than 48 KiB, and
-// launches the manifest's grid. No MLIR, no CUDA headers.
+// A GPU kernel is a PTX or cubin file plus its manifest (GpuManifest.h), read and
+// checked by GpuArtifact.h before the driver is opened. The launcher checks sizes
+// (tensor bytes and the grid with overflow checks), scalars (range before any cast),
+// packs the kernel ABI (memref descriptors expanded into words), loads the module
+// (cubin when the device takes it, else the PTX, compiled by the driver), raises the
+// dynamic shared-memory limit when the kernel needs more than 48 KiB, and launches the
+// manifest's grid. Each launch gets its own device buffer for the sizes array and the
+// TMA descriptors, written in stream order, so launches on several streams never share
+// one. No MLIR, no CUDA headers.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef TMIX_RUNTIME_CUDA_CUDALAUNCHER_H
 #define TMIX_RUNTIME_CUDA_CUDALAUNCHER_H
 
+#include "runtime/cuda/GpuArtifact.h"
 #include "runtime/cuda/GpuManifest.h"
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,18 +43,35 @@ struct KernelParams {
   std::vector<void *> pointers;
 };
 
-/// The value of every size symbol from `sizes` (manifest order), checked: positive, and
-/// for attention the KV heads divide the query heads. Returns an error or empty.
+/// The value of every size symbol from `sizes` (manifest order), checked: positive,
+/// the specialized values, every tensor's bytes below 2^63, and for attention the KV
+/// heads divide the query heads. Returns an error or empty.
 std::string sizesFromList(const GpuManifest &manifest, const std::vector<int64_t> &sizes,
                           std::map<std::string, int64_t> &bound);
 
+/// CUDA's grid limits (blocks per launch along x, and along y and z).
+constexpr int64_t kMaxCudaGridX = (int64_t(1) << 31) - 1;
+constexpr int64_t kMaxCudaGridYZ = 65535;
+
+/// The CUDA grid of a launch.
+struct CudaGrid {
+  unsigned x = 1, y = 1, z = 1;
+};
+
+/// The manifest's grid of programs under `bound` sizes as a CUDA grid: the product of
+/// ceil(dim / tile) over its dimensions, linearised into x (the kernels read only
+/// %ctaid.x), computed with overflow checks and checked against kMaxCudaGrid*.
+/// Returns an error naming the sizes, or empty.
+std::string cudaGridOf(const GpuManifest &manifest, const std::map<std::string, int64_t> &bound,
+                       CudaGrid &grid);
+
 /// Packs the kernel ABI: per argument a memref descriptor (tensors, whose shapes must
-/// match the declared ones under `bound`) or one f64/i64 word (scalars), per result a
-/// descriptor, then the descriptor of the sizes array at `sizesAddress`, then, for a
-/// kernel with TMA descriptors, their device address `tensorMapsAddress`. Tensors are
-/// contiguous (row-major) and 16-byte aligned. `tensors` holds
-/// one entry per argument (ignored for scalars) then one per result; `scalars` one per
-/// argument. Returns an error or empty.
+/// match the declared ones under `bound`) or one f64/i64 word (scalars, range-checked
+/// by checkScalarValue), per result a descriptor, then the descriptor of the sizes
+/// array at `sizesAddress`, then, for a kernel with TMA descriptors, their device
+/// address `tensorMapsAddress`. Tensors are contiguous (row-major) and 16-byte aligned.
+/// `tensors` holds one entry per argument (ignored for scalars) then one per result;
+/// `scalars` one per argument. Pure: no driver call. Returns an error or empty.
 std::string packKernelParams(const GpuManifest &manifest,
                              const std::vector<DeviceTensor> &tensors,
                              const std::vector<double> &scalars,
@@ -56,37 +79,53 @@ std::string packKernelParams(const GpuManifest &manifest,
                              unsigned long long sizesAddress, KernelParams &params,
                              unsigned long long tensorMapsAddress = 0);
 
-/// A loaded kernel.
+/// Launches in flight at once per kernel, each holding one of its launch buffers; a
+/// launch beyond waits for the oldest to finish.
+constexpr size_t kMaxLaunchesInFlight = 64;
+
+/// A loaded kernel. launch() may be called from several threads.
 class CudaKernel {
 public:
-  /// Loads the manifest at `manifestPath` and its cubin or PTX (paths relative to the
-  /// manifest's directory). Errors: "no CUDA device (...)", a bad manifest, a load error.
+  /// Reads and checks the manifest at `manifestPath` and its cubin and PTX (inside the
+  /// manifest's directory; GpuArtifact.h), then loads the module. Errors: a bad file or
+  /// manifest (before the driver is opened), "no CUDA device (...)", a load error.
   static std::string load(const std::string &manifestPath,
                           std::unique_ptr<CudaKernel> &kernel);
+  /// The same from an artifact already read and checked.
+  static std::string load(const GpuArtifact &artifact, std::unique_ptr<CudaKernel> &kernel);
   ~CudaKernel();
 
   const GpuManifest &manifest() const { return manifest_; }
   /// Launches on `stream` (null: the default stream) with device tensors (arguments,
-  /// then results), scalars per argument and sizes in manifest order.
+  /// then results), scalars per argument and sizes in manifest order. Every check runs
+  /// before the first driver call of the launch.
   std::string launch(const std::vector<DeviceTensor> &tensors,
                      const std::vector<double> &scalars, const std::vector<int64_t> &sizes,
                      void *stream);
 
 private:
-  std::string uploadTensorMaps(cuda::Driver &driver, const std::vector<DeviceTensor> &tensors);
+  struct LaunchBuffer;
+  CudaKernel();
+  std::string encodeTensorMaps(cuda::Driver &driver, const std::vector<DeviceTensor> &tensors,
+                               std::vector<uint64_t> &encoded);
+  std::string acquireBuffer(cuda::Driver &driver, LaunchBuffer *&buffer);
 
   GpuManifest manifest_;
   void *function_ = nullptr;
-  unsigned long long sizesBuffer_ = 0;
-  std::vector<int64_t> uploadedSizes_;
-  /// The TMA descriptors in device memory, uploaded again only when they change.
-  unsigned long long tensorMapsBuffer_ = 0;
-  std::vector<uint64_t> uploadedTensorMaps_;
+  /// Launch buffers: TMA descriptors then the sizes array, in device memory, with a
+  /// host copy that stays untouched until the event recorded after the launch fires.
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<LaunchBuffer>> buffers_;
+  size_t nextBuffer_ = 0;
+  uint64_t launches_ = 0;
 };
 
 /// Host-level convenience (tests, tools): binds and checks shapes as the CPU path does
-/// (bindSizes), copies the tensors to the device, launches, copies `outputs` back.
+/// (bindSizes), checks sizes, grid and scalars, all before the driver is opened; then
+/// copies the tensors to the device, launches, copies `outputs` back.
 std::string launchOnCuda(const std::string &manifestPath, Bindings &bindings,
+                         std::vector<HostTensor> &outputs);
+std::string launchOnCuda(const GpuArtifact &artifact, Bindings &bindings,
                          std::vector<HostTensor> &outputs);
 
 } // namespace tmix::rt

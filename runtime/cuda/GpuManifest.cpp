@@ -1,23 +1,46 @@
 //===- GpuManifest.cpp - Writing and parsing GPU kernel manifests ---------===//
 //
-// The line format of GpuManifest.h. The parser checks every field, so that a damaged
-// or hand-edited manifest gives one clear error instead of a wrong launch.
+// The line format of GpuManifest.h. The parser checks every field and the validator
+// the whole, so that a damaged, hand-edited or hostile manifest gives one clear error
+// instead of a wrong launch.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cuda/GpuManifest.h"
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <map>
 #include <sstream>
 
 using namespace tmix::rt;
+namespace limits = tmix::rt::manifest_limits;
 
 namespace {
 
 constexpr std::string_view kMagic = "tmix-gpu-manifest 1";
+/// Records that a manifest holds at most once (`arg`, `result` and `tma` repeat).
+constexpr std::string_view kSingleRecords[] = {
+    "kernel", "target",   "ptx",        "cubin", "block_threads",
+    "shared_bytes", "schedule", "specialize", "sizes", "grid"};
+/// Words of a memref descriptor: allocated and aligned pointers, offset, then a size
+/// and a stride per dimension.
+constexpr size_t kDescriptorWords = 3;
+/// The largest finite values of the float dtypes a scalar may have.
+constexpr double kMaxF16 = 65504.0;
+constexpr double kMaxBF16 = 3.3895313892515355e38; // (2 - 2^-7) * 2^127
 
 std::string dimString(const DimDecl &dim) {
   return dim.symbol.empty() ? std::to_string(dim.size) : dim.symbol;
+}
+
+/// The shortest text that reads back as `value` ("1e+300", "2147483648", "0.5").
+std::string numberString(double value) {
+  char buffer[64];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return error == std::errc() ? std::string(buffer, end) : std::string("?");
 }
 
 void writeParam(std::ostringstream &out, const char *kind, const ParamDecl &param) {
@@ -53,11 +76,32 @@ bool parseInt(std::string_view text, int64_t &value) {
   return error == std::errc() && end == text.data() + text.size();
 }
 
+/// An integer in [low, high].
+bool parseIntIn(std::string_view text, int64_t low, int64_t high, int64_t &value) {
+  return parseInt(text, value) && value >= low && value <= high;
+}
+
+/// A C identifier of at most kMaxNameLength characters: kernel, argument and symbol
+/// names reach PTX entry names, C headers and messages.
 bool isSymbol(std::string_view text) {
-  if (text.empty() || !(std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_'))
+  if (text.empty() || text.size() > limits::kMaxNameLength ||
+      !(std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_'))
     return false;
   for (char c : text)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
+  return true;
+}
+
+/// A file name, not a path: no '/' (so neither absolute nor `..`-relative), not `.` or
+/// `..`, of portable characters. The loader resolves it inside the manifest's
+/// directory and checks again after following symlinks (GpuArtifact.h).
+bool isPlainFileName(std::string_view name) {
+  if (name.empty() || name.size() > limits::kMaxNameLength || name == "." || name == "..")
+    return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+          c == '+'))
       return false;
   return true;
 }
@@ -67,7 +111,7 @@ bool parseDim(std::string_view text, DimDecl &dim) {
     dim.symbol = std::string(text);
     return true;
   }
-  return parseInt(text, dim.size) && dim.size > 0;
+  return parseIntIn(text, 1, limits::kMaxLiteral, dim.size);
 }
 
 bool parseDType(std::string_view text, DType &dtype) {
@@ -84,6 +128,8 @@ bool parseDType(std::string_view text, DType &dtype) {
 std::string parseParam(const std::vector<std::string> &words, ParamDecl &param) {
   if (words.size() < 4)
     return "expected '" + words[0] + " NAME tensor|scalar DTYPE [DIMS...]'";
+  if (!isSymbol(words[1]))
+    return "bad name '" + words[1] + "' (expected an identifier)";
   param.name = words[1];
   if (words[2] != "tensor" && words[2] != "scalar")
     return "expected 'tensor' or 'scalar', found '" + words[2] + "'";
@@ -95,11 +141,15 @@ std::string parseParam(const std::vector<std::string> &words, ParamDecl &param) 
     if (word.rfind("default=", 0) == 0) {
       if (param.isTensor)
         return "a tensor has no default value";
+      if (param.defaultValue)
+        return "scalar '" + param.name + "' has its default given twice";
       std::string text(word.substr(8));
       char *end = nullptr;
       double value = std::strtod(text.c_str(), &end);
       if (text.empty() || *end != '\0')
         return "bad default value '" + text + "'";
+      if (std::string error = checkScalarValue(param, value); !error.empty())
+        return "the default of " + error;
       param.defaultValue = value;
       continue;
     }
@@ -107,11 +157,15 @@ std::string parseParam(const std::vector<std::string> &words, ParamDecl &param) 
       return "a scalar has no dimensions";
     DimDecl dim;
     if (!parseDim(word, dim))
-      return "bad dimension '" + std::string(word) + "'";
+      return "bad dimension '" + std::string(word) + "' (a size symbol or an integer in 1.." +
+             std::to_string(limits::kMaxLiteral) + ")";
     param.dims.push_back(dim);
   }
   if (param.isTensor && param.dims.empty())
     return "tensor '" + param.name + "' has no dimensions";
+  if (param.dims.size() > limits::kMaxRank)
+    return "'" + param.name + "' has rank " + std::to_string(param.dims.size()) +
+           "; at most " + std::to_string(limits::kMaxRank);
   return {};
 }
 
@@ -144,6 +198,27 @@ std::string parseTensorMap(const std::vector<std::string> &words, TensorMapDecl 
   return {};
 }
 
+/// `schedule|specialize NAME=INT...`, each name once.
+std::string parseNamedValues(const std::vector<std::string> &words, int64_t low,
+                             std::vector<std::pair<std::string, int64_t>> &entries) {
+  const std::string &key = words[0];
+  for (size_t index = 1; index < words.size(); ++index) {
+    size_t equals = words[index].find('=');
+    int64_t value = 0;
+    if (equals == std::string::npos || !isSymbol(words[index].substr(0, equals)) ||
+        !parseIntIn(std::string_view(words[index]).substr(equals + 1), low,
+                    limits::kMaxLiteral, value))
+      return "bad " + key + " entry '" + words[index] + "' (expected NAME=INT, INT in " +
+             std::to_string(low) + ".." + std::to_string(limits::kMaxLiteral) + ")";
+    std::string name = words[index].substr(0, equals);
+    for (const auto &entry : entries)
+      if (entry.first == name)
+        return key + " entry '" + name + "' given twice";
+    entries.emplace_back(name, value);
+  }
+  return {};
+}
+
 std::string parseLine(const std::vector<std::string> &words, GpuManifest &manifest) {
   const std::string &key = words[0];
   auto single = [&](std::string &slot) -> std::string {
@@ -152,57 +227,71 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
     slot = words[1];
     return {};
   };
+  auto file = [&](std::string &slot) -> std::string {
+    if (std::string error = single(slot); !error.empty())
+      return error;
+    if (!isPlainFileName(slot))
+      return "'" + key + "' must be a file name in the manifest's directory, not '" + slot +
+             "'";
+    return {};
+  };
   auto number = [&](int64_t &slot) -> std::string {
     if (words.size() != 2 || !parseInt(words[1], slot) || slot < 0)
       return "'" + key + "' takes one non-negative integer";
     return {};
   };
-  if (key == "kernel")
-    return single(manifest.kernel.signature.name);
+  if (key == "kernel") {
+    if (std::string error = single(manifest.kernel.signature.name); !error.empty())
+      return error;
+    if (!isSymbol(manifest.kernel.signature.name))
+      return "bad kernel name '" + manifest.kernel.signature.name +
+             "' (expected an identifier, the PTX entry point)";
+    return {};
+  }
   if (key == "target") {
     if (std::string error = single(manifest.target); !error.empty())
       return error;
-    if (manifest.target != "sm_80" && manifest.target != "sm_90a")
+    if (maxSharedBytes(manifest.target) == 0)
       return "unknown target '" + manifest.target + "' (expected sm_80 or sm_90a)";
     return {};
   }
   if (key == "ptx")
-    return single(manifest.ptxFile);
+    return file(manifest.ptxFile);
   if (key == "cubin")
-    return single(manifest.cubinFile);
+    return file(manifest.cubinFile);
   if (key == "block_threads")
     return number(manifest.blockThreads);
   if (key == "shared_bytes")
     return number(manifest.sharedBytes);
-  if (key == "schedule" || key == "specialize") {
-    for (size_t index = 1; index < words.size(); ++index) {
-      size_t equals = words[index].find('=');
-      int64_t value = 0;
-      if (equals == std::string::npos ||
-          !parseInt(std::string_view(words[index]).substr(equals + 1), value))
-        return "bad " + key + " entry '" + words[index] + "' (expected NAME=INT)";
-      (key == "schedule" ? manifest.schedule : manifest.specialized)
-          .emplace_back(words[index].substr(0, equals), value);
-    }
-    return {};
-  }
+  if (key == "schedule")
+    return parseNamedValues(words, 0, manifest.schedule);
+  if (key == "specialize")
+    return parseNamedValues(words, 1, manifest.specialized);
   if (key == "sizes") {
+    std::vector<std::string> &symbols = manifest.kernel.sizeSymbols;
     for (size_t index = 1; index < words.size(); ++index) {
       if (!isSymbol(words[index]))
         return "bad size symbol '" + words[index] + "'";
-      manifest.kernel.sizeSymbols.push_back(words[index]);
+      for (const std::string &symbol : symbols)
+        if (symbol == words[index])
+          return "size symbol '" + symbol + "' given twice";
+      symbols.push_back(words[index]);
     }
     return {};
   }
   if (key == "grid") {
+    if (words.size() - 1 > limits::kMaxRank)
+      return "a grid of " + std::to_string(words.size() - 1) + " dimensions; at most " +
+             std::to_string(limits::kMaxRank);
     for (size_t index = 1; index < words.size(); ++index) {
       size_t colon = words[index].find(':');
       GridDimDecl dim;
       if (colon == std::string::npos ||
           !parseDim(std::string_view(words[index]).substr(0, colon), dim.dim) ||
-          !parseInt(std::string_view(words[index]).substr(colon + 1), dim.tile) ||
-          dim.tile <= 0)
-        return "bad grid dimension '" + words[index] + "' (expected DIM:TILE)";
+          !parseIntIn(std::string_view(words[index]).substr(colon + 1), 1,
+                      limits::kMaxLiteral, dim.tile))
+        return "bad grid dimension '" + words[index] + "' (expected DIM:TILE, TILE in 1.." +
+               std::to_string(limits::kMaxLiteral) + ")";
       manifest.kernel.grid.push_back(dim);
     }
     return {};
@@ -227,12 +316,150 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
 
 } // namespace
 
+int64_t tmix::rt::maxSharedBytes(std::string_view target) {
+  if (target == "sm_80")
+    return limits::kMaxSharedBytesSm80;
+  if (target == "sm_90a")
+    return limits::kMaxSharedBytesSm90a;
+  return 0;
+}
+
+size_t tmix::rt::kernelParamWords(const GpuManifest &manifest) {
+  size_t words = kDescriptorWords + 2; // the sizes array: rank 1
+  for (const auto *params :
+       {&manifest.kernel.signature.args, &manifest.kernel.signature.results})
+    for (const ParamDecl &param : *params)
+      words += param.isTensor ? kDescriptorWords + 2 * param.dims.size() : 1;
+  if (!manifest.tensorMaps.empty())
+    ++words;
+  return words;
+}
+
+std::string tmix::rt::checkScalarValue(const ParamDecl &param, double value) {
+  std::string name = "scalar '" + param.name + "'";
+  if (std::isnan(value))
+    return name + " is NaN";
+  std::string spelled = name + " = " + numberString(value);
+  if (isFloat(param.dtype)) {
+    double largest = param.dtype == DType::F16    ? kMaxF16
+                     : param.dtype == DType::BF16 ? kMaxBF16
+                     : param.dtype == DType::F32  ? double(std::numeric_limits<float>::max())
+                                                  : std::numeric_limits<double>::max();
+    // An infinity is a value the kernel computes with (a bound of +-inf); a finite value
+    // that the dtype cannot hold would silently become one.
+    if (std::isfinite(value) && std::fabs(value) > largest)
+      return spelled + " is out of range for " + dtypeName(param.dtype);
+    return {};
+  }
+  if (param.dtype == DType::Bool) {
+    if (value != 0.0 && value != 1.0)
+      return spelled + " is not a bool (0 or 1)";
+    return {};
+  }
+  // The exact limits as doubles: -2^31 and 2^31 for i32, -2^63 and 2^63 for i64.
+  double low = param.dtype == DType::I32 ? double(std::numeric_limits<int32_t>::min())
+                                         : double(std::numeric_limits<int64_t>::min());
+  double high = -low;
+  if (!std::isfinite(value) || value < low || value >= high)
+    return spelled + " is out of range for " + dtypeName(param.dtype);
+  if (std::trunc(value) != value)
+    return spelled + " is not an integer (" + dtypeName(param.dtype) + ")";
+  return {};
+}
+
+std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
+  const SpecSignature &signature = manifest.kernel.signature;
+  if (signature.name.empty())
+    return "missing 'kernel'";
+  if (manifest.target.empty())
+    return "missing 'target'";
+  int64_t sharedLimit = maxSharedBytes(manifest.target);
+  if (sharedLimit == 0)
+    return "unknown target '" + manifest.target + "' (expected sm_80 or sm_90a)";
+  if (manifest.ptxFile.empty() && manifest.cubinFile.empty())
+    return "missing 'ptx' or 'cubin'";
+  for (const std::string *file : {&manifest.ptxFile, &manifest.cubinFile})
+    if (!file->empty() && !isPlainFileName(*file))
+      return "'" + *file + "' must be a file name in the manifest's directory";
+  if (manifest.blockThreads <= 0 || manifest.blockThreads > limits::kMaxBlockThreads)
+    return "'block_threads' must be in 1.." + std::to_string(limits::kMaxBlockThreads);
+  if (manifest.sharedBytes < 0 || manifest.sharedBytes > sharedLimit)
+    return "'shared_bytes' of " + std::to_string(manifest.sharedBytes) +
+           " is more than " + manifest.target + " allows (" + std::to_string(sharedLimit) +
+           ")";
+  if (manifest.kernel.grid.empty())
+    return "missing 'grid'";
+  if (signature.args.empty())
+    return "missing 'arg'";
+  if (signature.results.empty())
+    return "missing 'result'";
+  // Names: unique across arguments and results (the .npy files and the C header's
+  // parameters are named after them).
+  std::vector<const std::string *> names;
+  for (const auto *params : {&signature.args, &signature.results})
+    for (const ParamDecl &param : *params) {
+      for (const std::string *name : names)
+        if (*name == param.name)
+          return "'" + param.name + "' declared twice";
+      names.push_back(&param.name);
+      if (params == &signature.results && !param.isTensor)
+        return "result '" + param.name + "' is not a tensor";
+    }
+  // Every symbol a tensor or the grid uses must be in the sizes argument.
+  auto known = [&](const DimDecl &dim) {
+    if (dim.symbol.empty())
+      return true;
+    for (const std::string &symbol : manifest.kernel.sizeSymbols)
+      if (symbol == dim.symbol)
+        return true;
+    return false;
+  };
+  for (const auto &[symbol, value] : manifest.specialized)
+    if (!known(DimDecl{symbol, 0}))
+      return "specialized symbol '" + symbol + "' is not in 'sizes'";
+  for (const GridDimDecl &dim : manifest.kernel.grid)
+    if (!known(dim.dim))
+      return "grid symbol '" + dim.dim.symbol + "' is not in 'sizes'";
+  for (const auto *params : {&signature.args, &signature.results})
+    for (const ParamDecl &param : *params)
+      for (const DimDecl &dim : param.dims)
+        if (!known(dim))
+          return "symbol '" + dim.symbol + "' of '" + param.name + "' is not in 'sizes'";
+  // A TMA descriptor covers a distinct 4-D tensor argument of its dtype, on sm_90a.
+  if (!manifest.tensorMaps.empty() && manifest.target != "sm_90a")
+    return "'tma' records are for sm_90a kernels, not " + manifest.target;
+  for (size_t index = 0; index < manifest.tensorMaps.size(); ++index) {
+    const TensorMapDecl &map = manifest.tensorMaps[index];
+    const ParamDecl *arg = nullptr;
+    for (const ParamDecl &param : signature.args)
+      if (param.name == map.arg)
+        arg = &param;
+    if (!arg || !arg->isTensor)
+      return "TMA descriptor of '" + map.arg + "', which is not a tensor argument";
+    if (arg->dims.size() != 4)
+      return "TMA descriptor of '" + map.arg + "', which is not 4-D";
+    if (arg->dtype != map.dtype)
+      return "TMA descriptor of '" + map.arg + "' as " + dtypeName(map.dtype) +
+             ", but it is " + dtypeName(arg->dtype);
+    for (size_t before = 0; before < index; ++before)
+      if (manifest.tensorMaps[before].arg == map.arg)
+        return "two TMA descriptors of '" + map.arg + "'";
+  }
+  size_t paramBytes = kernelParamWords(manifest) * sizeof(uint64_t);
+  if (paramBytes > limits::kMaxParamBytes)
+    return "the kernel ABI takes " + std::to_string(paramBytes) +
+           " bytes of kernel parameters; CUDA takes at most " +
+           std::to_string(limits::kMaxParamBytes);
+  return {};
+}
+
 std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
   std::ostringstream out;
   out << kMagic << '\n';
   out << "kernel " << manifest.kernel.signature.name << '\n';
   out << "target " << manifest.target << '\n';
-  out << "ptx " << manifest.ptxFile << '\n';
+  if (!manifest.ptxFile.empty())
+    out << "ptx " << manifest.ptxFile << '\n';
   if (!manifest.cubinFile.empty())
     out << "cubin " << manifest.cubinFile << '\n';
   out << "block_threads " << manifest.blockThreads << '\n';
@@ -271,6 +498,9 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
 std::string tmix::rt::parseGpuManifest(std::string_view text, GpuManifest &manifest) {
   manifest = GpuManifest();
   manifest.kernel.signature.isAttention = true;
+  if (text.size() > limits::kMaxBytes)
+    return "the manifest is larger than " + std::to_string(limits::kMaxBytes) + " bytes";
+  std::map<std::string, int, std::less<>> firstLine; // of each single record
   size_t pos = 0;
   int lineNumber = 0;
   bool sawMagic = false;
@@ -296,57 +526,24 @@ std::string tmix::rt::parseGpuManifest(std::string_view text, GpuManifest &manif
       sawMagic = true;
       continue;
     }
-    if (std::string error = parseLine(split(line), manifest); !error.empty())
+    std::vector<std::string> words = split(line);
+    if (words.empty()) // a line of spaces and carriage returns
+      continue;
+    for (std::string_view single : kSingleRecords)
+      if (words[0] == single) {
+        auto [first, inserted] = firstLine.try_emplace(words[0], lineNumber);
+        if (!inserted)
+          return where("'" + words[0] + "' given twice (first on line " +
+                       std::to_string(first->second) + ")");
+      }
+    if (std::string error = parseLine(words, manifest); !error.empty())
       return where(error);
   }
   if (!sawMagic)
     return "empty manifest";
-  if (manifest.kernel.signature.name.empty())
-    return "missing 'kernel'";
-  if (manifest.target.empty())
-    return "missing 'target'";
-  if (manifest.ptxFile.empty() && manifest.cubinFile.empty())
-    return "missing 'ptx' or 'cubin'";
-  if (manifest.blockThreads <= 0 || manifest.blockThreads > 1024)
-    return "'block_threads' must be in 1..1024";
-  if (manifest.kernel.grid.empty())
-    return "missing 'grid'";
-  if (manifest.kernel.signature.results.empty())
-    return "missing 'result'";
-  // Every symbol a tensor or the grid uses must be in the sizes argument.
-  auto known = [&](const DimDecl &dim) {
-    if (dim.symbol.empty())
-      return true;
-    for (const std::string &symbol : manifest.kernel.sizeSymbols)
-      if (symbol == dim.symbol)
-        return true;
-    return false;
-  };
-  for (const auto &[symbol, value] : manifest.specialized)
-    if (!known(DimDecl{symbol, 0}))
-      return "specialized symbol '" + symbol + "' is not in 'sizes'";
-  for (const GridDimDecl &dim : manifest.kernel.grid)
-    if (!known(dim.dim))
-      return "grid symbol '" + dim.dim.symbol + "' is not in 'sizes'";
-  for (const auto *params :
-       {&manifest.kernel.signature.args, &manifest.kernel.signature.results})
-    for (const ParamDecl &param : *params)
-      for (const DimDecl &dim : param.dims)
-        if (!known(dim))
-          return "symbol '" + dim.symbol + "' of '" + param.name + "' is not in 'sizes'";
-  // A TMA descriptor covers a 4-D tensor argument of its dtype.
-  for (const TensorMapDecl &map : manifest.tensorMaps) {
-    const ParamDecl *arg = nullptr;
-    for (const ParamDecl &param : manifest.kernel.signature.args)
-      if (param.name == map.arg)
-        arg = &param;
-    if (!arg || !arg->isTensor)
-      return "TMA descriptor of '" + map.arg + "', which is not a tensor argument";
-    if (arg->dims.size() != 4)
-      return "TMA descriptor of '" + map.arg + "', which is not 4-D";
-    if (arg->dtype != map.dtype)
-      return "TMA descriptor of '" + map.arg + "' as " + dtypeName(map.dtype) +
-             ", but it is " + dtypeName(arg->dtype);
-  }
-  return {};
+  // Records whose absence validateGpuManifest cannot see in the parsed values.
+  for (const char *required : {"kernel", "target", "block_threads", "shared_bytes", "sizes"})
+    if (!firstLine.count(required))
+      return "missing '" + std::string(required) + "'";
+  return validateGpuManifest(manifest);
 }

@@ -30,6 +30,11 @@
 // first: D, N, H, B; a box of COLUMNSxROWS elements over D and N, 1 over H and B;
 // the swizzle in bytes, 0 for none; out-of-range elements read as zeros).
 //
+// A manifest is input, not trusted: the parser checks every record's syntax and range,
+// that each single record appears once, and that the ABI it describes is consistent
+// (names, symbols, TMA records, the kernel-parameter budget), so that a damaged or
+// hostile manifest gives one clear error before anything touches a file or the device.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef TMIX_RUNTIME_CUDA_GPUMANIFEST_H
@@ -37,6 +42,8 @@
 
 #include "runtime/CpuLauncher.h"
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,9 +74,53 @@ struct GpuManifest {
   std::vector<TensorMapDecl> tensorMaps;
 };
 
+/// What a manifest may hold: far beyond what tmix generates, and within what the CUDA
+/// driver and the kernel ABI take.
+namespace manifest_limits {
+/// Bytes of manifest text (tmix's are under 1 KiB).
+constexpr size_t kMaxBytes = size_t(1) << 20;
+/// Characters of a kernel, argument or size-symbol name, or a file name (NAME_MAX).
+constexpr size_t kMaxNameLength = 255;
+/// Threads per CTA (CUDA's limit on every architecture tmix targets).
+constexpr int64_t kMaxBlockThreads = 1024;
+/// Dynamic shared memory per CTA with the opt-in: 163 KiB on sm_80 (A100), 227 KiB on
+/// sm_90 (H100, H200). The device's own attribute is checked again at load.
+constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
+constexpr int64_t kMaxSharedBytesSm90a = 227 * 1024;
+/// A literal dimension, grid tile, schedule or specialized value: below 2^31, so that
+/// products of a few of them with run-time sizes are checked, not wrapped.
+constexpr int64_t kMaxLiteral = (int64_t(1) << 31) - 1;
+/// Tensor rank and grid rank.
+constexpr size_t kMaxRank = 8;
+/// cuLaunchKernel's portable budget for kernel parameters.
+constexpr size_t kMaxParamBytes = 4096;
+} // namespace manifest_limits
+
+/// The opt-in dynamic shared memory per CTA of `target` (sm_80, sm_90a), or 0.
+int64_t maxSharedBytes(std::string_view target);
+
+/// The 64-bit words of the kernel ABI the manifest describes (passes/KernelBuilder.h):
+/// a descriptor per tensor (3 + 2 x rank), a word per scalar, the sizes descriptor, and
+/// the TMA descriptors' address when there are `tma` records.
+size_t kernelParamWords(const GpuManifest &manifest);
+
+/// Whether `value` is one a scalar of `param`'s dtype can take: not NaN; for integers
+/// (and bool) finite, integral and in the dtype's range (no cast of 1e300 to i64); for
+/// floats within the dtype's finite range or an infinity. Returns an error naming the
+/// scalar ("scalar 'window' = 1e+300 is out of range for i32"), or empty.
+std::string checkScalarValue(const ParamDecl &param, double value);
+
+/// The cross-record checks of a parsed manifest (also for manifests built in memory):
+/// required records, unique names, symbols in `sizes`, shared memory within the target,
+/// TMA records only for sm_90a over distinct 4-D arguments, the parameter budget.
+/// Returns an error, or empty.
+std::string validateGpuManifest(const GpuManifest &manifest);
+
 /// The manifest as text (the format above).
 std::string writeGpuManifest(const GpuManifest &manifest);
-/// Parses `text`; returns "line N: message" for malformed input, or empty.
+/// Parses and validates `text` (at most manifest_limits::kMaxBytes); returns
+/// "line N: message" for a malformed record, a message for an inconsistent manifest,
+/// or empty.
 std::string parseGpuManifest(std::string_view text, GpuManifest &manifest);
 
 } // namespace tmix::rt

@@ -10,15 +10,20 @@
 #include "runtime/cuda/GpuManifest.h"
 #include "runtime/cuda/TensorMap.h"
 #include "runtime/cuda/tmix_cuda.h"
+#include "test/runtime/FakeCudaDriver.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace tmix::rt;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -106,15 +111,15 @@ TEST(GpuManifest, MalformedInputsSayWhatAndWhere) {
   EXPECT_EQ(errorWith("block_threads 128", "block_threads many"),
             "line 7: 'block_threads' takes one non-negative integer");
   EXPECT_EQ(errorWith("grid B:1 H:1 N:64", "grid B:1 H N:64"),
-            "line 11: bad grid dimension 'H' (expected DIM:TILE)");
+            "line 11: bad grid dimension 'H' (expected DIM:TILE, TILE in 1..2147483647)");
   EXPECT_EQ(errorWith("grid B:1 H:1 N:64", "grid B:1 H:1 N:0"),
-            "line 11: bad grid dimension 'N:0' (expected DIM:TILE)");
+            "line 11: bad grid dimension 'N:0' (expected DIM:TILE, TILE in 1..2147483647)");
   EXPECT_EQ(errorWith("arg q tensor bf16", "arg q tensor f8"), "line 12: unknown dtype 'f8'");
   EXPECT_EQ(errorWith("arg q tensor bf16", "arg q matrix bf16"),
             "line 12: expected 'tensor' or 'scalar', found 'matrix'");
   EXPECT_EQ(errorWith("default=4096", "default=lots"), "line 15: bad default value 'lots'");
   EXPECT_EQ(errorWith("schedule block_m=64", "schedule block_m"),
-            "line 9: bad schedule entry 'block_m' (expected NAME=INT)");
+            "line 9: bad schedule entry 'block_m' (expected NAME=INT, INT in 0..2147483647)");
   EXPECT_EQ(errorWith("shared_bytes 52224", "stages 2"), "line 8: unknown record 'stages'");
   EXPECT_EQ(errorWith("sizes B H N HK M", "sizes B H N M"),
             "symbol 'HK' of 'k' is not in 'sizes'");
@@ -127,7 +132,7 @@ TEST(CudaLauncher, SizesAreCheckedBeforeLaunch) {
   GpuManifest manifest = parsed(kCausal);
   std::map<std::string, int64_t> bound;
   EXPECT_EQ(sizesFromList(manifest, {2, 8, 100}, bound),
-            "kernel 'causal' takes 5 sizes but got 3");
+            "kernel 'causal' takes 5 sizes (B, H, N, HK, M) but got 3");
   EXPECT_EQ(sizesFromList(manifest, {2, 8, 100, 0, 100}, bound),
             "size HK=0 must be positive");
   EXPECT_EQ(sizesFromList(manifest, {2, 8, 100, 3, 100}, bound),
@@ -217,8 +222,10 @@ TEST(GpuManifest, ParsesAndWritesTensorMaps) {
 
 TEST(GpuManifest, RejectsBadTensorMaps) {
   auto errorOf = [](const std::string &record) {
+    std::string text = kCausal;
+    text.replace(text.find("target sm_80"), 12, "target sm_90a");
     GpuManifest manifest;
-    return parseGpuManifest(std::string(kCausal) + record + "\n", manifest);
+    return parseGpuManifest(text + record + "\n", manifest);
   };
   EXPECT_EQ(errorOf("tma q bf16 box=64x128"),
             "line 18: expected 'tma ARG DTYPE box=COLUMNSxROWS swizzle=BYTES'");
@@ -305,6 +312,38 @@ TEST(CudaLauncher, PacksTheTensorMapAddressLast) {
             "kernel 'causal' reads TMA descriptors, but none were given");
 }
 
+/// A minimal 64-bit little-endian CUDA ELF: header, a null section and a section-name
+/// table, as ptxas writes (with many more sections).
+std::string minimalCubin() {
+  std::string image(202, '\0');
+  auto put = [&](size_t at, uint64_t value, size_t bytes) {
+    std::memcpy(&image[at], &value, bytes);
+  };
+  image.replace(0, 4, "\x7f" "ELF");
+  image[4] = 2;      // ELFCLASS64
+  image[5] = 1;      // little-endian
+  image[6] = 1;      // EV_CURRENT
+  image[7] = 0x41;   // the CUDA OS ABI
+  put(16, 2, 2);     // ET_EXEC
+  put(18, 190, 2);   // EM_CUDA
+  put(20, 1, 4);     // version
+  put(40, 64, 8);    // e_shoff
+  put(52, 64, 2);    // e_ehsize
+  put(54, 56, 2);    // e_phentsize
+  put(58, 64, 2);    // e_shentsize
+  put(60, 2, 2);     // e_shnum
+  put(62, 1, 2);     // e_shstrndx
+  size_t names = 64 + 64; // section 1: SHT_STRTAB at 192, 10 bytes
+  put(names + 4, 3, 4);
+  put(names + 24, 192, 8);
+  put(names + 32, 10, 8);
+  image.replace(192, 10, std::string("\0.shstrtab", 10));
+  return image;
+}
+
+const char *const kCausalPtx = "//\n.version 8.0\n.target sm_80\n.address_size 64\n"
+                               ".visible .entry causal(\n.param .u64 p0\n)\n{\nret;\n}\n";
+
 class CudaWithoutDevice : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -315,10 +354,12 @@ protected:
     dir = pattern;
     manifestPath = dir + "/causal.manifest";
     std::ofstream(manifestPath) << kCausal;
-    std::ofstream(dir + "/causal.sm_80.ptx") << "// not loaded\n";
+    std::ofstream(dir + "/causal.sm_80.ptx") << kCausalPtx;
+    std::ofstream(dir + "/causal.sm_80.cubin", std::ios::binary) << minimalCubin();
   }
   void TearDown() override {
     std::remove((dir + "/causal.sm_80.ptx").c_str());
+    std::remove((dir + "/causal.sm_80.cubin").c_str());
     std::remove(manifestPath.c_str());
     rmdir(dir.c_str());
   }
@@ -385,7 +426,430 @@ TEST_F(CudaWithoutDevice, ShapeErrorsComeFirst) {
 TEST(CudaLauncher, MissingManifest) {
   std::unique_ptr<CudaKernel> kernel;
   EXPECT_EQ(CudaKernel::load("/nonexistent/x.manifest", kernel),
-            "cannot read the manifest '/nonexistent/x.manifest'");
+            "cannot read the manifest '/nonexistent/x.manifest' (No such file or directory)");
+}
+
+//===----------------------------------------------------------------------===//
+// Hostile artifacts: manifests, kernel images and calls that must be refused with one
+// clear error before any device call (issue 11). Each names the input it stands for.
+//===----------------------------------------------------------------------===//
+
+/// The error of kCausal with `from` replaced by `to` (every occurrence of `from` must
+/// exist), or of kCausal plus `to` when `from` is empty.
+std::string hostileError(const std::string &from, const std::string &to) {
+  std::string text = kCausal;
+  if (from.empty()) {
+    text += to;
+  } else {
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos)
+      text.replace(at, from.size(), to);
+  }
+  GpuManifest manifest;
+  return parseGpuManifest(text, manifest);
+}
+
+TEST(HostileManifest, FilesMustBePlainNamesInTheManifestsDirectory) {
+  EXPECT_THAT(hostileError("ptx causal.sm_80.ptx", "ptx ../../../../etc/passwd"),
+              HasSubstr("'ptx' must be a file name in the manifest's directory"));
+  EXPECT_THAT(hostileError("ptx causal.sm_80.ptx", "ptx /etc/passwd"),
+              HasSubstr("'ptx' must be a file name in the manifest's directory"));
+  EXPECT_THAT(hostileError("cubin causal.sm_80.cubin", "cubin sub/../causal.sm_80.cubin"),
+              HasSubstr("'cubin' must be a file name in the manifest's directory"));
+  EXPECT_THAT(hostileError("cubin causal.sm_80.cubin", "cubin .."),
+              HasSubstr("'cubin' must be a file name in the manifest's directory"));
+}
+
+TEST(HostileManifest, RecordsGivenTwiceOrMissing) {
+  EXPECT_THAT(hostileError("target sm_80\n", "target sm_80\nkernel other\n"),
+              HasSubstr("'kernel' given twice"));
+  EXPECT_THAT(hostileError("grid B:1 H:1 N:64\n", "grid B:1 H:1 N:64\ngrid B:1\n"),
+              HasSubstr("'grid' given twice"));
+  EXPECT_THAT(hostileError("arg window", "arg q tensor bf16 B H N 128\narg window"),
+              HasSubstr("'q' declared twice"));
+  EXPECT_THAT(hostileError("result lse tensor f32 B H N", "result q tensor f32 B H N"),
+              HasSubstr("'q' declared twice"));
+  EXPECT_THAT(hostileError("sizes B H N HK M", "sizes B H N HK M N"),
+              HasSubstr("size symbol 'N' given twice"));
+  EXPECT_THAT(hostileError("block_threads 128\n", ""), HasSubstr("missing 'block_threads'"));
+  EXPECT_THAT(hostileError("shared_bytes 52224\n", ""), HasSubstr("missing 'shared_bytes'"));
+  EXPECT_THAT(hostileError("sizes B H N HK M\n", ""), HasSubstr("missing 'sizes'"));
+  std::string noArgs = kCausal;
+  for (const char *line : {"arg q tensor bf16 B H N 128\n", "arg k tensor bf16 B HK M 128\n",
+                           "arg v tensor bf16 B HK M 128\n", "arg window scalar i32 default=4096\n"})
+    noArgs.erase(noArgs.find(line), std::strlen(line));
+  GpuManifest manifest;
+  EXPECT_THAT(parseGpuManifest(noArgs, manifest), HasSubstr("missing 'arg'"));
+}
+
+TEST(HostileManifest, FieldsOutOfRange) {
+  EXPECT_THAT(hostileError("shared_bytes 52224", "shared_bytes 4294967296"),
+              HasSubstr("'shared_bytes' of 4294967296 is more than sm_80 allows (166912)"));
+  EXPECT_THAT(hostileError("shared_bytes 52224", "shared_bytes 200000"),
+              HasSubstr("'shared_bytes' of 200000 is more than sm_80 allows (166912)"));
+  EXPECT_THAT(hostileError("grid B:1 H:1 N:64", "grid B:1 H:1 N:9223372036854775807"),
+              HasSubstr("bad grid dimension 'N:9223372036854775807'"));
+  EXPECT_THAT(hostileError("grid B:1 H:1 N:64", "grid B:1 H:1 N:-64"),
+              HasSubstr("bad grid dimension 'N:-64'"));
+  EXPECT_THAT(hostileError("arg q tensor bf16 B H N 128", "arg q tensor bf16 B H N 1099511627776"),
+              HasSubstr("bad dimension '1099511627776'"));
+  EXPECT_THAT(hostileError("arg q tensor bf16 B H N 128", "arg q tensor bf16 B H N 128 1 1 1 1 1"),
+              HasSubstr("'q' has rank 9; at most 8"));
+  EXPECT_THAT(hostileError("kernel causal", "kernel ca/usal"), HasSubstr("bad kernel name 'ca/usal'"));
+  EXPECT_THAT(hostileError("arg q tensor", "arg q-1 tensor"), HasSubstr("bad name 'q-1'"));
+  EXPECT_THAT(hostileError("default=4096", "default=1e300"),
+              HasSubstr("'window' = 1e+300 is out of range for i32"));
+  EXPECT_THAT(hostileError("default=4096", "default=nan"), HasSubstr("'window' is NaN"));
+  EXPECT_THAT(hostileError("default=4096", "default=2.5"),
+              HasSubstr("'window' = 2.5 is not an integer"));
+  EXPECT_THAT(hostileError("default=4096", "default=1 default=2"),
+              HasSubstr("default given twice"));
+  EXPECT_THAT(hostileError("result lse tensor f32 B H N", "result lse scalar f32"),
+              HasSubstr("result 'lse' is not a tensor"));
+  EXPECT_THAT(hostileError("schedule block_m=64", "schedule block_m=64 block_m=32"),
+              HasSubstr("'block_m' given twice"));
+  EXPECT_THAT(hostileError("", "tma q bf16 box=64x128 swizzle=128\n"),
+              HasSubstr("'tma' records are for sm_90a"));
+  // An ABI beyond cuLaunchKernel's 4 KiB of parameters.
+  std::string many;
+  for (int index = 0; index < 30; ++index)
+    many += "arg t" + std::to_string(index) + " tensor f32 B H N 1 1 1 1 1\n";
+  EXPECT_THAT(hostileError("arg window", many + "arg window"),
+              HasSubstr("bytes of kernel parameters; CUDA takes at most 4096"));
+}
+
+/// A manifest directory (kCausal, its PTX and a minimal cubin) and a fake driver.
+class HostileFiles : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/tmix-hostile-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir = pattern;
+    manifestPath = dir + "/causal.manifest";
+    write("causal.manifest", kCausal);
+    write("causal.sm_80.ptx", kCausalPtx);
+    write("causal.sm_80.cubin", minimalCubin());
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir + "'").c_str()); }
+  void write(const std::string &name, const std::string &contents) {
+    std::ofstream(dir + "/" + name, std::ios::binary | std::ios::trunc) << contents;
+  }
+  std::string load(const std::string &path) {
+    std::unique_ptr<CudaKernel> kernel;
+    return CudaKernel::load(path, kernel);
+  }
+  std::string dir, manifestPath;
+  cuda::FakeCuda fake;
+};
+
+TEST_F(HostileFiles, AGoodArtifactLoads) {
+  EXPECT_EQ(load(manifestPath), "");
+  ASSERT_EQ(fake.moduleLoads.size(), 1u);
+  EXPECT_EQ(fake.moduleLoads[0], "\x7f" "ELF"); // the cubin first
+}
+
+TEST_F(HostileFiles, ATruncatedCubinNeverReachesTheDriver) {
+  write("causal.sm_80.cubin", minimalCubin().substr(0, 100));
+  EXPECT_THAT(load(manifestPath), HasSubstr("causal.sm_80.cubin' is not a complete ELF"));
+  EXPECT_TRUE(fake.moduleLoads.empty());
+  write("causal.sm_80.cubin", minimalCubin().substr(0, 40));
+  EXPECT_THAT(load(manifestPath), HasSubstr("causal.sm_80.cubin' is not a complete ELF"));
+  write("causal.sm_80.cubin", "not an elf at all, but long enough to hold a header........");
+  EXPECT_THAT(load(manifestPath), HasSubstr("causal.sm_80.cubin' is not a complete ELF"));
+  EXPECT_TRUE(fake.moduleLoads.empty());
+}
+
+TEST_F(HostileFiles, AMissingCubinIsAnError) {
+  std::remove((dir + "/causal.sm_80.cubin").c_str());
+  EXPECT_THAT(load(manifestPath), HasSubstr("cannot read the cubin '" + dir +
+                                            "/causal.sm_80.cubin' (No such file or directory)"));
+  EXPECT_TRUE(fake.moduleLoads.empty());
+}
+
+TEST_F(HostileFiles, APtxWithoutTheEntryIsAnError) {
+  write("causal.sm_80.ptx", ".version 8.0\n.target sm_80\n.visible .entry causal2(\n)\n");
+  EXPECT_THAT(load(manifestPath),
+              HasSubstr("causal.sm_80.ptx' has no '.entry causal'"));
+  write("causal.sm_80.ptx", std::string(".visible .entry causal(\0", 24));
+  EXPECT_THAT(load(manifestPath), HasSubstr("causal.sm_80.ptx' is not text"));
+  EXPECT_TRUE(fake.moduleLoads.empty());
+}
+
+TEST_F(HostileFiles, ASymlinkOutOfTheDirectoryIsRefused) {
+  std::string outside = dir + "-outside.ptx";
+  std::ofstream(outside) << kCausalPtx;
+  std::remove((dir + "/causal.sm_80.ptx").c_str());
+  ASSERT_EQ(symlink(outside.c_str(), (dir + "/causal.sm_80.ptx").c_str()), 0);
+  EXPECT_THAT(load(manifestPath), HasSubstr("causal.sm_80.ptx' resolves to '" + outside +
+                                            "', outside the manifest's directory"));
+  std::remove(outside.c_str());
+  EXPECT_TRUE(fake.moduleLoads.empty());
+  // A link inside the directory is fine.
+  std::remove((dir + "/causal.sm_80.ptx").c_str());
+  write("real.ptx", kCausalPtx);
+  ASSERT_EQ(symlink("real.ptx", (dir + "/causal.sm_80.ptx").c_str()), 0);
+  EXPECT_EQ(load(manifestPath), "");
+}
+
+TEST_F(HostileFiles, AFifoOrADeviceIsNotAManifest) {
+  std::string fifo = dir + "/fifo.manifest";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THAT(load(fifo), HasSubstr("'" + fifo + "' is not a regular file"));
+  EXPECT_THAT(load("/dev/zero"), HasSubstr("'/dev/zero' is not a regular file"));
+  std::remove((dir + "/causal.sm_80.cubin").c_str());
+  ASSERT_EQ(mkfifo((dir + "/causal.sm_80.cubin").c_str(), 0600), 0);
+  EXPECT_THAT(load(manifestPath), HasSubstr("causal.sm_80.cubin' is not a regular file"));
+  EXPECT_EQ(fake.calls, 0);
+}
+
+TEST_F(HostileFiles, AnOversizedManifestIsRefused) {
+  write("big.manifest", std::string(kCausal) + std::string(1 << 20, '#'));
+  EXPECT_THAT(load(dir + "/big.manifest"), HasSubstr("is larger than 1048576 bytes"));
+}
+
+/// kCausal loaded against the fake driver, and the tensors of one call.
+class HostileLaunches : public HostileFiles {
+protected:
+  void SetUp() override {
+    HostileFiles::SetUp();
+    ASSERT_EQ(CudaKernel::load(manifestPath, kernel), "");
+    fake.paramWords = kWords;
+  }
+  std::vector<DeviceTensor> tensorsFor(int64_t b, int64_t h, int64_t n, int64_t hk,
+                                       int64_t m) {
+    return {{0x1000, {b, h, n, 128}}, {0x2000, {b, hk, m, 128}}, {0x3000, {b, hk, m, 128}},
+            {0, {}},                  {0x4000, {b, h, n, 128}},  {0x5000, {b, h, n}}};
+  }
+  std::string launch(std::vector<int64_t> sizes, double window = 256,
+                     void *stream = nullptr) {
+    return kernel->launch(tensorsFor(sizes[0], sizes[1], sizes[2], sizes[3], sizes[4]),
+                          {0, 0, 0, window}, sizes, stream);
+  }
+  /// Five rank-4 descriptors, a scalar, a rank-3 descriptor, the sizes descriptor.
+  static constexpr size_t kWords = 3 * 11 + 1 + 11 + 9 + 5;
+  static constexpr size_t kSizesPointer = kWords - 4; // its aligned pointer
+  std::unique_ptr<CudaKernel> kernel;
+};
+
+TEST_F(HostileLaunches, AGoodLaunch) {
+  ASSERT_EQ(launch({2, 8, 100, 2, 90}), "");
+  ASSERT_EQ(fake.launches.size(), 1u);
+  EXPECT_EQ(fake.launches[0].grid[0], 2u * 8 * 2);
+  EXPECT_EQ(fake.launches[0].block[0], 128u);
+  EXPECT_EQ(fake.launches[0].sharedBytes, 52224u);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(fake.launches[0].words[kSizesPointer], 5),
+            (std::vector<int64_t>{2, 8, 100, 2, 90}));
+}
+
+TEST_F(HostileLaunches, AGridThatWrapsIsAnError) {
+  constexpr int64_t k2To32 = int64_t(1) << 32;
+  EXPECT_THAT(launch({k2To32, k2To32, 1, k2To32, 1}), HasSubstr("too large"));
+  EXPECT_THAT(launch({65536, 65536, 1, 65536, 1}),
+              HasSubstr("kernel 'causal' needs a grid of 4294967296 blocks (B=65536 x "
+                        "H=65536 x N=1/64); CUDA launches at most 2147483647 along x"));
+  EXPECT_TRUE(fake.launches.empty());
+}
+
+TEST_F(HostileLaunches, IntegerScalarsAreRangeChecked) {
+  EXPECT_THAT(launch({1, 1, 1, 1, 1}, NAN), HasSubstr("scalar 'window' is NaN"));
+  EXPECT_THAT(launch({1, 1, 1, 1, 1}, 1e300),
+              HasSubstr("scalar 'window' = 1e+300 is out of range for i32"));
+  EXPECT_THAT(launch({1, 1, 1, 1, 1}, INFINITY),
+              HasSubstr("scalar 'window' = inf is out of range for i32"));
+  EXPECT_THAT(launch({1, 1, 1, 1, 1}, 2147483648.0),
+              HasSubstr("scalar 'window' = 2147483648 is out of range for i32"));
+  EXPECT_THAT(launch({1, 1, 1, 1, 1}, 0.5), HasSubstr("scalar 'window' = 0.5 is not an integer"));
+  EXPECT_TRUE(fake.launches.empty());
+  EXPECT_EQ(launch({1, 1, 1, 1, 1}, -2147483648.0), "");
+}
+
+TEST_F(HostileLaunches, TwoStreamsGetTheirOwnSizes) {
+  auto *first = reinterpret_cast<void *>(uintptr_t(0x51));
+  auto *second = reinterpret_cast<void *>(uintptr_t(0x52));
+  ASSERT_EQ(launch({2, 8, 100, 2, 90}, 256, first), "");
+  ASSERT_EQ(launch({1, 4, 64, 4, 32}, 256, second), "");
+  ASSERT_EQ(fake.launches.size(), 2u);
+  uint64_t a = fake.launches[0].words[kSizesPointer];
+  uint64_t b = fake.launches[1].words[kSizesPointer];
+  // Both launches are still in flight: each must still see its own sizes.
+  EXPECT_NE(a, b);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(a, 5), (std::vector<int64_t>{2, 8, 100, 2, 90}));
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(b, 5), (std::vector<int64_t>{1, 4, 64, 4, 32}));
+  // And each copy is ordered on its launch's stream.
+  for (const cuda::FakeCuda::Copy &copy : fake.copies)
+    EXPECT_TRUE(copy.async && (copy.stream == first || copy.stream == second));
+}
+
+TEST_F(HostileFiles, TheCApiRefusesNullArrays) {
+  char message[256] = {};
+  int64_t sizes[5] = {1, 1, 1, 1, 1};
+  EXPECT_EQ(tmix_cuda_launch(manifestPath.c_str(), nullptr, nullptr, sizes, nullptr, message,
+                             sizeof(message)),
+            1);
+  EXPECT_THAT(message, HasSubstr("null"));
+  EXPECT_EQ(tmix_cuda_launch(nullptr, nullptr, nullptr, sizes, nullptr, message,
+                             sizeof(message)),
+            1);
+  EXPECT_TRUE(fake.launches.empty());
+}
+
+TEST_F(HostileLaunches, ABufferIsReusedOnlyOnceItsLaunchFinished) {
+  ASSERT_EQ(launch({2, 8, 100, 2, 90}), "");
+  ASSERT_EQ(launch({2, 8, 100, 2, 90}), "");
+  EXPECT_NE(fake.launches[0].words[kSizesPointer], fake.launches[1].words[kSizesPointer]);
+  fake.finishAll();
+  ASSERT_EQ(launch({1, 4, 64, 4, 32}), "");
+  // The first buffer again (its launch finished), holding the new sizes.
+  EXPECT_EQ(fake.launches[2].words[kSizesPointer], fake.launches[0].words[kSizesPointer]);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(fake.launches[2].words[kSizesPointer], 5),
+            (std::vector<int64_t>{1, 4, 64, 4, 32}));
+  // With every buffer in flight, a launch waits for the oldest rather than share one.
+  fake.finishAll();
+  fake.launches.clear();
+  for (size_t index = 0; index < kMaxLaunchesInFlight; ++index)
+    ASSERT_EQ(launch({2, 8, 100, 2, 90}), "");
+  EXPECT_EQ(fake.waits, 0);
+  ASSERT_EQ(launch({2, 8, 100, 2, 90}), "");
+  EXPECT_EQ(fake.waits, 1);
+  EXPECT_EQ(fake.launches.back().words[kSizesPointer], fake.launches[0].words[kSizesPointer]);
+}
+
+TEST_F(HostileLaunches, CallErrorsComeBeforeAnyDriverCall) {
+  int before = fake.calls;
+  EXPECT_THAT(launch({1, 1, 1, 1, 1}, NAN), HasSubstr("NaN"));
+  EXPECT_THAT(launch({1, 1, 1, 1, 0}), HasSubstr("must be positive"));
+  std::vector<DeviceTensor> tensors = tensorsFor(1, 1, 1, 1, 1);
+  tensors[1].address = 0x2008;
+  EXPECT_THAT(kernel->launch(tensors, {0, 0, 0, 1}, {1, 1, 1, 1, 1}, nullptr),
+              HasSubstr("'k' is not 16-byte aligned"));
+  EXPECT_EQ(fake.calls, before);
+}
+
+TEST_F(HostileFiles, TheDevicesSharedMemoryLimitIsChecked) {
+  fake.attributes[cuda::kDeviceAttrMaxSharedOptin] = 50000;
+  EXPECT_EQ(load(manifestPath),
+            "kernel 'causal' needs 52224 bytes of shared memory; this device allows 50000");
+}
+
+TEST_F(HostileFiles, HopperLaunchesGetTheirOwnDescriptors) {
+  write("causal.manifest", hopperManifest());
+  std::unique_ptr<CudaKernel> kernel;
+  ASSERT_EQ(CudaKernel::load(manifestPath, kernel), "");
+  fake.paramWords = 3 * 11 + 1 + 11 + 9 + 5 + 1;
+  auto tensors = [](uint64_t base) {
+    return std::vector<DeviceTensor>{{base, {1, 2, 64, 128}},      {base + 0x100000, {1, 2, 64, 128}},
+                                     {base + 0x200000, {1, 2, 64, 128}}, {0, {}},
+                                     {base + 0x300000, {1, 2, 64, 128}}, {base + 0x400000, {1, 2, 64}}};
+  };
+  std::vector<int64_t> sizes{1, 2, 64, 2, 64};
+  ASSERT_EQ(kernel->launch(tensors(0x10000000), {0, 0, 0, 1}, sizes, nullptr), "");
+  ASSERT_EQ(kernel->launch(tensors(0x20000000), {0, 0, 0, 1}, sizes, nullptr), "");
+  uint64_t first = fake.launches[0].words.back(), second = fake.launches[1].words.back();
+  EXPECT_NE(first, second);
+  EXPECT_EQ(first % 64, 0u);
+  // The fake encodes a descriptor as its tensor's address: q's, k's, v's.
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(first, 1)[0], 0x10000000);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(first + 128, 1)[0], 0x10100000);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(second, 1)[0], 0x20000000);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(second + 256, 1)[0], 0x20200000);
+  // The sizes follow the three descriptors in the same buffer.
+  EXPECT_EQ(fake.launches[1].words[fake.paramWords - 5], second + 3 * 128);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(second + 3 * 128, 5), sizes);
+}
+
+TEST(HostileScalars, FloatScalars) {
+  ParamDecl eps{"eps", DType::F32, false, {}, std::nullopt};
+  EXPECT_EQ(checkScalarValue(eps, NAN), "scalar 'eps' is NaN");
+  EXPECT_EQ(checkScalarValue(eps, INFINITY), "");
+  EXPECT_EQ(checkScalarValue(eps, -INFINITY), "");
+  EXPECT_EQ(checkScalarValue(eps, 1e-6), "");
+  EXPECT_EQ(checkScalarValue(eps, 1e300), "scalar 'eps' = 1e+300 is out of range for f32");
+  eps.dtype = DType::F16;
+  EXPECT_EQ(checkScalarValue(eps, 65504), "");
+  EXPECT_EQ(checkScalarValue(eps, 70000), "scalar 'eps' = 70000 is out of range for f16");
+  eps.dtype = DType::F64;
+  EXPECT_EQ(checkScalarValue(eps, 1e300), "");
+  ParamDecl flag{"flag", DType::Bool, false, {}, std::nullopt};
+  EXPECT_EQ(checkScalarValue(flag, 1), "");
+  EXPECT_EQ(checkScalarValue(flag, 2), "scalar 'flag' = 2 is not a bool (0 or 1)");
+  ParamDecl offset{"offset", DType::I64, false, {}, std::nullopt};
+  EXPECT_EQ(checkScalarValue(offset, -9223372036854775808.0), "");
+  EXPECT_EQ(checkScalarValue(offset, 9223372036854775808.0),
+            "scalar 'offset' = 9223372036854775808 is out of range for i64");
+}
+
+TEST(HostileImages, CubinStructure) {
+  std::string good = minimalCubin();
+  EXPECT_EQ(checkCubinImage(good), "");
+  auto with = [&](size_t at, uint64_t value, size_t bytes) {
+    std::string image = good;
+    std::memcpy(&image[at], &value, bytes);
+    return checkCubinImage(image);
+  };
+  EXPECT_EQ(checkCubinImage(""), "shorter than an ELF header");
+  EXPECT_EQ(with(0, 0x464c457e, 4), "no ELF magic");
+  EXPECT_EQ(with(4, 1, 1), "not a 64-bit little-endian ELF");
+  EXPECT_EQ(with(18, 62, 2), "machine 62, not CUDA (190)");
+  EXPECT_EQ(with(60, 0, 2), "no sections");
+  EXPECT_EQ(with(60, 3, 2), "the section table ends past the end of the file");
+  EXPECT_EQ(with(40, ~uint64_t(0), 8), "the section table ends past the end of the file");
+  EXPECT_EQ(with(58, 40, 2), "section headers of 40 bytes");
+  EXPECT_EQ(with(62, 2, 2), "the section-name index is out of range");
+  EXPECT_EQ(with(128 + 32, 11, 8), "section 1 ends past the end of the file");
+  EXPECT_EQ(with(128 + 24, ~uint64_t(0) - 4, 8), "section 1 ends past the end of the file");
+  // A program header table appended to the file: one segment.
+  std::string segmented = good + std::string(56, '\0');
+  auto put = [&](std::string &image, size_t at, uint64_t value, size_t bytes) {
+    std::memcpy(&image[at], &value, bytes);
+  };
+  put(segmented, 32, good.size(), 8); // e_phoff
+  put(segmented, 56, 1, 2);           // e_phnum
+  put(segmented, good.size() + 32, 64, 8);
+  EXPECT_EQ(checkCubinImage(segmented), "");
+  std::string longSegment = segmented;
+  put(longSegment, good.size() + 32, 1000, 8); // p_filesz
+  EXPECT_EQ(checkCubinImage(longSegment), "segment 0 ends past the end of the file");
+  std::string farTable = segmented;
+  put(farTable, 32, 4096, 8);
+  EXPECT_EQ(checkCubinImage(farTable), "the program header table ends past the end of the file");
+  std::string oddEntries = segmented;
+  put(oddEntries, 54, 40, 2);
+  EXPECT_EQ(checkCubinImage(oddEntries), "program headers of 40 bytes");
+}
+
+TEST(HostileImages, PtxEntry) {
+  EXPECT_EQ(checkPtxImage(kCausalPtx, "causal"), "");
+  EXPECT_EQ(checkPtxImage(".entry\tcausal\n(", "causal"), "");
+  EXPECT_EQ(checkPtxImage(".entry causal_2(", "causal"), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage(".entrycausal(", "causal"), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage(".entry causa", "causal"), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage("", "causal"), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage(std::string(".entry causal(\0)", 16), "causal"),
+            "is not text (it holds a NUL byte)");
+}
+
+TEST(HostileManifest, RoundTripsWithoutPtxAndRefusesHugeText) {
+  std::string text = kCausal;
+  text.erase(text.find("ptx causal.sm_80.ptx\n"), 21);
+  GpuManifest manifest = parsed(text);
+  EXPECT_EQ(manifest.ptxFile, "");
+  EXPECT_EQ(writeGpuManifest(parsed(writeGpuManifest(manifest))), writeGpuManifest(manifest));
+  GpuManifest huge;
+  EXPECT_EQ(parseGpuManifest(std::string(kCausal) + std::string(1 << 20, '#'), huge),
+            "the manifest is larger than 1048576 bytes");
+}
+
+TEST_F(HostileFiles, ReadsAtMostTheLimit) {
+  write("four", "1234");
+  std::string contents;
+  EXPECT_EQ(readRegularFile(dir + "/four", 4, "the file", contents), "");
+  EXPECT_EQ(contents, "1234");
+  EXPECT_EQ(readRegularFile(dir + "/four", 3, "the file", contents),
+            "the file '" + dir + "/four' is larger than 3 bytes");
+  EXPECT_EQ(contents, "");
+  EXPECT_EQ(readRegularFile(dir, 3, "the file", contents),
+            "the file '" + dir + "' is not a regular file");
 }
 
 } // namespace
