@@ -262,7 +262,8 @@ std::string CudaKernel::load(const GpuArtifact &artifact,
     if (std::string reason = checkCubinImage(artifact.cubin); !reason.empty())
       return path + ": the cubin is not a complete ELF file (" + reason + ")";
   if (!artifact.ptx.empty())
-    if (std::string reason = checkPtxImage(artifact.ptx, artifact.manifest.kernel.signature.name);
+    if (std::string reason = checkPtxImage(artifact.ptx, artifact.manifest.kernel.signature.name,
+                                           kernelParamWords(artifact.manifest));
         !reason.empty())
       return path + ": the PTX " + reason;
   std::string error;

@@ -198,7 +198,33 @@ std::string tmix::rt::checkCubinImage(std::string_view image) {
   return {};
 }
 
-std::string tmix::rt::checkPtxImage(std::string_view text, std::string_view kernel) {
+/// Why the parameter list that opens at `text[open]` ('(') does not declare `paramWords`
+/// 8-byte parameters (`.param .u64 ...`, `.param .f64 ...`), or empty.
+static std::string checkPtxParams(std::string_view text, size_t open, size_t paramWords) {
+  size_t close = text.find(')', open);
+  if (close == std::string_view::npos)
+    return "has an unterminated parameter list";
+  std::string_view list = text.substr(open + 1, close - open - 1);
+  constexpr std::string_view kParam = ".param";
+  size_t declared = 0;
+  for (size_t at = list.find(kParam); at != std::string_view::npos;
+       at = list.find(kParam, at + kParam.size())) {
+    ++declared;
+    std::string_view type = list.substr(at + kParam.size());
+    type.remove_prefix(std::min(type.find_first_not_of(" \t\r\n"), type.size()));
+    if (!(type.rfind(".u64", 0) == 0 || type.rfind(".b64", 0) == 0 ||
+          type.rfind(".s64", 0) == 0 || type.rfind(".f64", 0) == 0))
+      return "declares a parameter that is not 8 bytes ('" +
+             std::string(type.substr(0, type.find_first_of(" ,\n"))) + "')";
+  }
+  if (declared != paramWords)
+    return "declares " + std::to_string(declared) + " parameters, but the manifest's " +
+           "arguments make " + std::to_string(paramWords);
+  return {};
+}
+
+std::string tmix::rt::checkPtxImage(std::string_view text, std::string_view kernel,
+                                    size_t paramWords) {
   // The driver takes PTX as a C string: a NUL would cut it short.
   if (text.find('\0') != std::string_view::npos)
     return "is not text (it holds a NUL byte)";
@@ -210,9 +236,15 @@ std::string tmix::rt::checkPtxImage(std::string_view text, std::string_view kern
       continue;
     while (name < text.size() && std::isspace(static_cast<unsigned char>(text[name])))
       ++name;
-    if (text.compare(name, kernel.size(), kernel) == 0 &&
-        (name + kernel.size() == text.size() || !isIdentifierChar(text[name + kernel.size()])))
-      return {};
+    size_t end = name + kernel.size();
+    if (text.compare(name, kernel.size(), kernel) != 0 ||
+        (end < text.size() && isIdentifierChar(text[end])))
+      continue;
+    while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end])))
+      ++end;
+    if (end == text.size() || text[end] != '(')
+      return "has no parameter list after '.entry " + std::string(kernel) + "'";
+    return checkPtxParams(text, end, paramWords);
   }
   return "has no '.entry " + std::string(kernel) + "'";
 }
@@ -252,7 +284,8 @@ std::string tmix::rt::readGpuArtifact(const std::string &manifestPath, GpuArtifa
     if (std::string error = readImage(dir, realDir, manifest.ptxFile, what, artifact.ptx);
         !error.empty())
       return error;
-    if (std::string reason = checkPtxImage(artifact.ptx, manifest.kernel.signature.name);
+    if (std::string reason = checkPtxImage(artifact.ptx, manifest.kernel.signature.name,
+                                           kernelParamWords(manifest));
         !reason.empty())
       return what + " '" + dir + "/" + manifest.ptxFile + "' " + reason;
   }

@@ -41,9 +41,11 @@ std::string readRegularFile(const std::string &path, size_t limit, const std::st
 /// and section tables and every section's bytes inside it), or empty.
 std::string checkCubinImage(std::string_view image);
 
-/// Why `text` is not PTX text holding `.entry <kernel>` ("has no '.entry causal'"), or
+/// Why `text` is not PTX text holding `.entry <kernel>` ("has no '.entry causal'") whose
+/// parameters are `paramWords` 8-byte values (the manifest's ABI, kernelParamWords), or
 /// empty.
-std::string checkPtxImage(std::string_view text, std::string_view kernel);
+std::string checkPtxImage(std::string_view text, std::string_view kernel,
+                          size_t paramWords);
 
 /// Reads and parses (validates) the manifest at `path`. Errors: "cannot read the
 /// manifest ...", "PATH: line N: ...".

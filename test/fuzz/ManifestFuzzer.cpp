@@ -124,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string_view input(reinterpret_cast<const char *>(data), size);
   // The kernel-image checks take any bytes (the corpus holds a minimal cubin).
   (void)checkCubinImage(input);
-  (void)checkPtxImage(input, "causal");
+  (void)checkPtxImage(input, "causal", /*paramWords=*/49);
 
   GpuManifest manifest;
   if (!parseGpuManifest(input, manifest).empty())

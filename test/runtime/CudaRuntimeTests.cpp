@@ -193,6 +193,21 @@ TEST(CudaLauncher, PacksMemRefDescriptorsScalarsAndSizes) {
 }
 
 /// kCausal as an sm_90a kernel with TMA descriptors of q, k and v.
+/// A PTX kernel `name` with `params` 8-byte parameters and an empty body.
+std::string ptxWithParams(const std::string &name, size_t params) {
+  std::string text = "//\n.version 8.0\n.target sm_80\n.address_size 64\n"
+                     ".visible .entry " + name + "(\n";
+  for (size_t index = 0; index < params; ++index)
+    text += "\t.param .u64 " + name + "_param_" + std::to_string(index) +
+            (index + 1 < params ? ",\n" : "\n");
+  return text + ")\n{\nret;\n}\n";
+}
+
+/// kCausal's ABI: q, k, v and o (rank 4: 3 + 2 * 4 words each), window, lse (rank 3)
+/// and the sizes array (rank 1).
+constexpr size_t kCausalParamWords = 4 * (3 + 2 * 4) + 1 + (3 + 2 * 3) + (3 + 2 * 1);
+const std::string kCausalPtx = ptxWithParams("causal", kCausalParamWords);
+
 std::string hopperManifest() {
   std::string text = kCausal;
   text.replace(text.find("target sm_80"), 12, "target sm_90a");
@@ -200,6 +215,9 @@ std::string hopperManifest() {
                 "tma k bf16 box=64x64 swizzle=128\n"
                 "tma v bf16 box=64x64 swizzle=none\n";
 }
+
+/// hopperManifest()'s kernel: kCausal's parameters and the TMA descriptors' address.
+const std::string kHopperPtx = ptxWithParams("causal", kCausalParamWords + 1);
 
 TEST(GpuManifest, ParsesAndWritesTensorMaps) {
   GpuManifest manifest = parsed(hopperManifest());
@@ -341,8 +359,7 @@ std::string minimalCubin() {
   return image;
 }
 
-const char *const kCausalPtx = "//\n.version 8.0\n.target sm_80\n.address_size 64\n"
-                               ".visible .entry causal(\n.param .u64 p0\n)\n{\nret;\n}\n";
+
 
 class CudaWithoutDevice : public ::testing::Test {
 protected:
@@ -390,6 +407,7 @@ TEST_F(CudaWithoutDevice, TheCApiReportsIt) {
 
 TEST_F(CudaWithoutDevice, AHopperKernelSaysNoCudaDeviceToo) {
   std::ofstream(manifestPath) << hopperManifest();
+  std::ofstream(dir + "/causal.sm_80.ptx") << kHopperPtx;
   char message[256] = {};
   uint64_t tensors[6] = {0x1000, 0x2000, 0x3000, 0, 0x4000, 0x5000};
   double scalars[4] = {};
@@ -734,6 +752,7 @@ TEST_F(HostileFiles, TheDevicesSharedMemoryLimitIsChecked) {
 
 TEST_F(HostileFiles, HopperLaunchesGetTheirOwnDescriptors) {
   write("causal.manifest", hopperManifest());
+  write("causal.sm_80.ptx", kHopperPtx);
   std::unique_ptr<CudaKernel> kernel;
   ASSERT_EQ(CudaKernel::load(manifestPath, kernel), "");
   fake.paramWords = 3 * 11 + 1 + 11 + 9 + 5 + 1;
@@ -819,14 +838,31 @@ TEST(HostileImages, CubinStructure) {
 }
 
 TEST(HostileImages, PtxEntry) {
-  EXPECT_EQ(checkPtxImage(kCausalPtx, "causal"), "");
-  EXPECT_EQ(checkPtxImage(".entry\tcausal\n(", "causal"), "");
-  EXPECT_EQ(checkPtxImage(".entry causal_2(", "causal"), "has no '.entry causal'");
-  EXPECT_EQ(checkPtxImage(".entrycausal(", "causal"), "has no '.entry causal'");
-  EXPECT_EQ(checkPtxImage(".entry causa", "causal"), "has no '.entry causal'");
-  EXPECT_EQ(checkPtxImage("", "causal"), "has no '.entry causal'");
-  EXPECT_EQ(checkPtxImage(std::string(".entry causal(\0)", 16), "causal"),
+  EXPECT_EQ(checkPtxImage(kCausalPtx, "causal", kCausalParamWords), "");
+  EXPECT_EQ(checkPtxImage(".entry\tcausal\n(.param .u64 a)", "causal", 1), "");
+  EXPECT_EQ(checkPtxImage(".entry causal_2(", "causal", 1), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage(".entrycausal(", "causal", 1), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage(".entry causa", "causal", 1), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage("", "causal", 1), "has no '.entry causal'");
+  EXPECT_EQ(checkPtxImage(std::string(".entry causal(\0)", 16), "causal", 1),
             "is not text (it holds a NUL byte)");
+}
+
+// The manifest's ABI against the kernel's: a manifest that drops or adds an argument
+// (or a PTX that does) would launch with the wrong parameters.
+TEST(HostileImages, PtxParametersMatchTheManifest) {
+  GpuManifest manifest = parsed(kCausal);
+  EXPECT_EQ(kernelParamWords(manifest), kCausalParamWords);
+  EXPECT_EQ(checkPtxImage(kCausalPtx, "causal", kCausalParamWords - 11),
+            "declares 59 parameters, but the manifest's arguments make 48");
+  EXPECT_EQ(checkPtxImage(ptxWithParams("causal", 60), "causal", kCausalParamWords),
+            "declares 60 parameters, but the manifest's arguments make 59");
+  EXPECT_EQ(checkPtxImage(".entry causal(.param .u32 a)", "causal", 1),
+            "declares a parameter that is not 8 bytes ('.u32')");
+  EXPECT_EQ(checkPtxImage(".entry causal(.param .u64 a", "causal", 1),
+            "has an unterminated parameter list");
+  EXPECT_EQ(checkPtxImage(".entry causal;", "causal", 1),
+            "has no parameter list after '.entry causal'");
 }
 
 TEST(HostileManifest, RoundTripsWithoutPtxAndRefusesHugeText) {

@@ -180,7 +180,8 @@ def setup_probes():
     manifest_probe("grid-tile-i64-max", replaced(r"N:64", "N:" + I64_MAX))
     manifest_probe("grid-tile-0", replaced(r"N:64", "N:0"))
     manifest_probe("arg-repeated", replaced(r"^(arg q .*)$", r"\1\n\1"))
-    manifest_probe("arg-missing", replaced(r"^arg k .*\n", ""))
+    # The manifest's ABI no longer matches the kernel's parameters.
+    manifest_probe("arg-missing", replaced(r"^arg k .*\n", ""), "parameters")
     manifest_probe("kernel-twice", replaced(r"^(kernel .*)$", r"\1\n\1"))
     manifest_probe("kernel-missing", replaced(r"^kernel .*\n", ""))
     manifest_probe("unknown-key", manifest + "launch_everything 1\n")
@@ -193,9 +194,11 @@ def setup_probes():
             cubin = f.read()
         with open(truncated, "wb") as f:
             f.write(cubin[: len(cubin) // 3])
-        manifest_probe("cubin-truncated", replaced(r"^cubin .*$", "cubin truncated.cubin"))
-        manifest_probe("cubin-missing", replaced(r"^cubin .*$", "cubin nothing.cubin"))
-    manifest_probe("ptx-missing", replaced(r"^ptx .*$", "ptx nothing.ptx"))
+        manifest_probe("cubin-truncated", replaced(r"^cubin .*$", "cubin truncated.cubin"),
+                       "cubin")
+        manifest_probe("cubin-missing", replaced(r"^cubin .*$", "cubin nothing.cubin"),
+                       "cubin")
+    manifest_probe("ptx-missing", replaced(r"^ptx .*$", "ptx nothing.ptx"), "PTX")
     fifo = os.path.join(art, "fifo.manifest")
     os.mkfifo(fifo)
     probe("manifest-fifo", ["tmix-cuda-run", fifo, "--inputs=" + cuda_inputs,
