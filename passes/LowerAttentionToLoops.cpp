@@ -205,12 +205,11 @@ void AttentionLowering::lower() {
   }
 
   // ---- per-program buffers, on the heap: their sizes grow with the head dims and
-  // the tile sizes, which no thread's stack bounds ----
+  // the tile sizes, which no thread's stack bounds. The work runs only once all are
+  // allocated (KernelBuilder's status word) ----
   int64_t dynamic = ShapedType::kDynamic, width = groups * lanes;
-  SmallVector<Value> buffers;
   auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
-    buffers.push_back(memref::AllocOp::create(b, MemRefType::get(shape, f32), sizes));
-    return buffers.back();
+    return kb->allocateScratch(MemRefType::get(shape, f32), sizes);
   };
   qT = allocate({dynamic, width}, numD);
   if (!kInPlace)
@@ -221,6 +220,7 @@ void AttentionLowering::lower() {
   accT = allocate({dynamic, width}, numDV);
   rowMax = allocate({width}, {});
   rowSum = allocate({width}, {});
+  kb->guardScratch();
 
   Value zero = kb->index(0), one = kb->index(1);
   rowBegin = arith::MulIOp::create(b, qTile, kb->index(blockM));
@@ -357,8 +357,7 @@ void AttentionLowering::lower() {
                    ValueRange{bIdx, hIdx, i});
     }
   });
-  for (Value buffer : buffers)
-    memref::DeallocOp::create(b, buffer);
+  kb->freeScratch();
 }
 
 TileClass AttentionLowering::classifyKeys(Value first, Value end) {

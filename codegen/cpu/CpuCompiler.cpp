@@ -106,7 +106,8 @@ static rt::KernelManifest manifestOf(Operation *specOp, func::FuncOp program) {
 }
 
 llvm::Expected<cpu::CompiledKernel>
-cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule) {
+cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule,
+                   JitSymbols symbols) {
   static const bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -147,6 +148,9 @@ cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule) {
   auto engine = ExecutionEngine::create(*module, options, std::move(*targetMachine));
   if (!engine)
     return engine.takeError();
+  // Before anything is linked: initialize() may already materialise the program.
+  if (symbols)
+    (*engine)->registerSymbols(symbols);
   (*engine)->initialize();
   auto program = (*engine)->lookupPacked(("_mlir_ciface_" + name).str());
   if (!program)
