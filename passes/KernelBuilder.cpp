@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -164,6 +165,15 @@ void KernelBuilder::storeF32(Value value, Value memref, ValueRange indices) {
 }
 
 Value KernelBuilder::allocateScratch(MemRefType type, ValueRange dynamicSizes) {
+  // What the compile time knows of its size: static dims and constant dynamic ones.
+  uint64_t bytes = llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+  unsigned next = 0;
+  for (int64_t dim : type.getShape()) {
+    std::optional<int64_t> known =
+        ShapedType::isDynamic(dim) ? getConstantIntValue(dynamicSizes[next++]) : dim;
+    bytes = llvm::SaturatingMultiply(bytes, static_cast<uint64_t>(known.value_or(1)));
+  }
+  staticScratchBytes = llvm::SaturatingAdd(staticScratchBytes, bytes);
   Value buffer = memref::AllocOp::create(b, type, dynamicSizes);
   unguardedScratch.push_back(buffer);
   return buffer;

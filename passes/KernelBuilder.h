@@ -75,6 +75,9 @@ public:
   void guardScratch();
   /// Leaves the innermost guard and frees its buffers (allocated or not).
   void freeScratch();
+  /// The scratch bytes of every buffer allocated so far, as far as they are known at
+  /// compile time: a dim known only at run time counts as 1. Saturates.
+  uint64_t knownScratchBytes() const { return staticScratchBytes; }
 
   /// for (iv = lb; iv < ub; iv += step) with loop-carried values; `body` returns the
   /// values carried to the next iteration. Returns the final carried values.
@@ -119,6 +122,7 @@ private:
     SmallVector<Value> buffers;
   };
   SmallVector<ScratchGuard> scratchGuards;
+  uint64_t staticScratchBytes = 0;
 };
 
 } // namespace mlir::tmix

@@ -23,6 +23,7 @@
 #include "passes/AttentionStatements.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
+#include "passes/ScheduleBounds.h"
 #include "passes/TileMaskBounds.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -83,7 +84,8 @@ public:
             groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))),
         keysPerBlock(std::min(blockN, valueColsPerBlock)) {}
 
-  void lower();
+  /// Emits the program; failure after an error on the op (scratch buffers too large).
+  LogicalResult lower();
 
 private:
   Value cst(double value) { return kb->f32(value); }
@@ -154,7 +156,7 @@ private:
   Value qT, kTile, vTile, scoresT, accT, rowMax, rowSum;
 };
 
-void AttentionLowering::lower() {
+LogicalResult AttentionLowering::lower() {
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
@@ -220,6 +222,11 @@ void AttentionLowering::lower() {
   accT = allocate({dynamic, width}, numDV);
   rowMax = allocate({width}, {});
   rowSum = allocate({width}, {});
+  if (kb->knownScratchBytes() > static_cast<uint64_t>(kMaxProgramScratchBytes))
+    return op.emitOpError("needs ")
+           << kb->knownScratchBytes() << " bytes of scratch buffers per program (block_m="
+           << blockM << ", block_n=" << blockN << " and the fixed head dims), more than "
+           << kMaxProgramScratchBytes << ": choose smaller tiles";
   kb->guardScratch();
 
   Value zero = kb->index(0), one = kb->index(1);
@@ -358,6 +365,7 @@ void AttentionLowering::lower() {
     }
   });
   kb->freeScratch();
+  return success();
 }
 
 TileClass AttentionLowering::classifyKeys(Value first, Value end) {
@@ -635,7 +643,10 @@ struct LowerAttentionToLoops
   void runOnOperation() override {
     SmallVector<AttentionOp> specs(getOperation().getOps<AttentionOp>());
     for (AttentionOp op : specs) {
-      AttentionLowering(op).lower();
+      // The schedule may be hand-written: checked before any size is derived from it.
+      if (failed(verifySchedule(op, kDefaultBlockM, kDefaultLanes)) ||
+          failed(AttentionLowering(op).lower()))
+        return signalPassFailure();
       op.erase();
       ++numLowered;
     }

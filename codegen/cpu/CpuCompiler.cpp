@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -105,6 +106,33 @@ static rt::KernelManifest manifestOf(Operation *specOp, func::FuncOp program) {
   return manifest;
 }
 
+namespace {
+/// Collects the errors that the passes report while it lives, as "file:line:col:
+/// message", so that they reach the caller in its one error message rather than on
+/// stderr before it (an out-of-range hand-written schedule, scratch buffers too large).
+class PipelineErrors {
+public:
+  explicit PipelineErrors(MLIRContext *context)
+      : handler(context, [this](Diagnostic &diagnostic) {
+          if (diagnostic.getSeverity() != DiagnosticSeverity::Error)
+            return success();
+          llvm::raw_string_ostream os(text);
+          os << (text.empty() ? ": " : "; ");
+          if (auto loc = diagnostic.getLocation()->findInstanceOf<FileLineColLoc>())
+            os << loc.getFilename().getValue() << ":" << loc.getLine() << ":"
+               << loc.getColumn() << ": ";
+          os << diagnostic.str();
+          return success();
+        }) {}
+  /// ": <first error>; <second error>...", or empty.
+  const std::string &str() const { return text; }
+
+private:
+  std::string text;
+  ScopedDiagnosticHandler handler;
+};
+} // namespace
+
 llvm::Expected<cpu::CompiledKernel>
 cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule,
                    JitSymbols symbols) {
@@ -125,12 +153,15 @@ cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule,
 
   // The manifest is read from the loop program, before the LLVM conversion drops the
   // attributes it carries.
+  PipelineErrors errors(context);
   if (failed(lowerToLoops(*module, schedule)))
-    return llvm::createStringError("lowering '%s' to loops failed", name.str().c_str());
+    return llvm::createStringError("lowering '%s' to loops failed%s", name.str().c_str(),
+                                   errors.str().c_str());
   cpu::CompiledKernel kernel;
   kernel.manifest = manifestOf(specOp, module->lookupSymbol<func::FuncOp>(name));
   if (failed(lowerLoopsToLLVMDialect(*module)))
-    return llvm::createStringError("lowering '%s' to LLVM failed", name.str().c_str());
+    return llvm::createStringError("lowering '%s' to LLVM failed%s", name.str().c_str(),
+                                   errors.str().c_str());
 
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machineBuilder)

@@ -12,6 +12,7 @@
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
 #include "dialect/TmixOps.h"
+#include "passes/ScheduleBounds.h"
 #include "runtime/Npy.h"
 #include "tools/tmixc/GpuRun.h"
 #include "runtime/Random.h"
@@ -419,30 +420,40 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
       schedule.recurrenceForm = value;
       continue;
     }
-    long long size;
-    if (llvm::StringRef(value).getAsInteger(10, size) || size <= 0)
+    std::optional<mlir::tmix::ScheduleRange> range = mlir::tmix::scheduleRange(key);
+    if (!range)
+      return "unknown --schedule key '" + key +
+             "' (expected block_m, block_n, lanes, vector_registers, chunk, "
+             "chunked_min_steps, or a form: auto, chunked, recurrent)";
+    // Every value has a range (passes/ScheduleBounds.h): it reaches tile sizes, unrolled
+    // blocks and buffer sizes. Digits past int64 are out of range too.
+    int64_t size;
+    bool digits = !value.empty() && llvm::all_of(value, llvm::isDigit);
+    if (llvm::StringRef(value).getAsInteger(10, size))
+      size = digits ? std::numeric_limits<int64_t>::max() : 0;
+    if (size <= 0)
       return "--schedule " + key + "=" + value + ": tile sizes are positive integers";
+    if (std::string error = mlir::tmix::scheduleRangeError(*range, size); !error.empty())
+      return "--schedule " + key + "=" + value + ": " + error;
     if (key == "block_m")
       schedule.blockM = size;
     else if (key == "block_n")
       schedule.blockN = size;
-    else if (key == "lanes" && size > 64)
-      return "--schedule lanes=" + value + ": at most 64";
     else if (key == "lanes")
       schedule.lanes = size;
-    else if (key == "vector_registers" && (size < 4 || size > 256))
-      return "--schedule vector_registers=" + value + ": between 4 and 256";
     else if (key == "vector_registers")
       schedule.vectorRegisters = size;
     else if (key == "chunk")
       schedule.chunk = size;
-    else if (key == "chunked_min_steps")
-      schedule.chunkedMinSteps = size;
     else
-      return "unknown --schedule key '" + key +
-             "' (expected block_m, block_n, lanes, vector_registers, chunk, "
-             "chunked_min_steps, or a form: auto, chunked, recurrent)";
+      schedule.chunkedMinSteps = size;
   }
+  // The lane vectors of a query tile, when both are given (else the schedule pass checks
+  // them with the host's lanes).
+  if (schedule.blockM > 0 && schedule.lanes > 0)
+    if (std::string error = mlir::tmix::rowVectorsError(schedule.blockM, schedule.lanes);
+        !error.empty())
+      return "--schedule " + error;
   return {};
 }
 
