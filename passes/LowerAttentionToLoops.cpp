@@ -326,7 +326,8 @@ LogicalResult AttentionLowering::lower() {
   }
 
   // ---- per row: the sink logit joins the denominator (with no value row); then
-  // o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf ----
+  // o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf (a row that saw
+  // a NaN has l = NaN, not empty: o and lse are NaN) ----
   forEachRow([&](Value r, Value i) {
     Value m = memref::LoadOp::create(b, rowMax, r);
     Value l = memref::LoadOp::create(b, rowSum, r);
@@ -336,8 +337,9 @@ LogicalResult AttentionLowering::lower() {
           kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
       sink = arith::MulFOp::create(b, sink, cst(kLog2e));
       Value mNew = arith::MaximumFOp::create(b, m, sink);
+      // NaN (a NaN score or sink) counts as kept, as in softmaxTile: it propagates.
       Value anyKept =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, cst(-INFINITY));
+          arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew, cst(-INFINITY));
       auto exp2Below = [&](Value x, Value fallback) {
         return arith::SelectOp::create(
             b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, x, mNew)),
@@ -483,13 +485,15 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
                  return next;
                });
   // m_new = max(m, tile max); while a lane keeps nothing (m_new = -inf) its alpha is
-  // 1 and its probabilities 0.
+  // 1 and its probabilities 0. A NaN score makes m_new NaN (maximumf propagates it),
+  // and NaN counts as kept (an unordered compare), so that alpha, P, l and O become NaN
+  // and the row's outputs say so rather than look empty.
   SmallVector<Value> mNew, anyKept, alpha;
   for (int64_t g = 0; g < groups; ++g) {
     Value m = loadLanes(rowMax, Value(), g);
     mNew.push_back(arith::MaximumFOp::create(b, m, tileMax[g]));
     anyKept.push_back(
-        arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew[g], splat(-INFINITY)));
+        arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew[g], splat(-INFINITY)));
     alpha.push_back(arith::SelectOp::create(
         b, anyKept[g], math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew[g])),
         splat(1.0)));
