@@ -106,8 +106,8 @@ std::string launch(const cpu::CompiledKernel &kernel, const Call &call,
   rt::ThreadPool pool(2);
   failFrom = limit;
   numFailed = 0;
-  std::string error = rt::launchOnCpu(kernel.program, kernel.manifest, bindings, outputs,
-                                      pool);
+  std::string error =
+      rt::launchOnCpu(kernel.program, kernel.manifest, bindings, outputs, pool);
   failFrom = std::numeric_limits<size_t>::max();
   return error;
 }
@@ -123,8 +123,8 @@ TEST(ScratchAllocation, AttentionReportsOutOfMemory) {
   SpecFixture fixture;
   mlir::Operation *spec = fixture.compile(kAttentionSpec);
   ASSERT_NE(spec, nullptr);
-  auto kernel = cpu::compileForCpu(spec, {kBlockM, kBlockN, kLanes, kRegisters},
-                                   limitedAllocator);
+  auto kernel =
+      cpu::compileForCpu(spec, {kBlockM, kBlockN, kLanes, kRegisters}, limitedAllocator);
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
 
   // D = 8192: Q^T and O^T (D x 32 f32) are 1 MiB each and fail; S^T (64 x 32), m and
@@ -141,9 +141,9 @@ TEST(ScratchAllocation, AttentionReportsOutOfMemory) {
   EXPECT_EQ(numLive, 0);
 
   // The same kernel with malloc working: the reference's numbers.
-  EXPECT_EQ(launch(*kernel, call, {1, 1, n, d}, std::numeric_limits<size_t>::max(),
-                   outputs),
-            "");
+  EXPECT_EQ(
+      launch(*kernel, call, {1, 1, n, d}, std::numeric_limits<size_t>::max(), outputs),
+      "");
   EXPECT_EQ(numLive, 0);
   std::vector<rt::HostTensor> reference = evaluate(spec, call);
   ASSERT_EQ(reference.size(), 1u);
@@ -194,7 +194,8 @@ TEST(ScratchAllocation, ChunkBuffersReportOutOfMemory) {
   Call call = recurrenceCall(steps, k, v);
   std::vector<rt::HostTensor> outputs;
   std::string error = launch(*kernel, call, {1, 1, steps, v}, kOneMiB, outputs);
-  EXPECT_TRUE(llvm::StringRef(error).starts_with("a program of 'decay' could not allocate"))
+  EXPECT_TRUE(
+      llvm::StringRef(error).starts_with("a program of 'decay' could not allocate"))
       << error;
   EXPECT_GT(numFailed, 0);
   EXPECT_EQ(numLive, 0);
