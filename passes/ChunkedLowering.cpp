@@ -176,7 +176,9 @@ void ChunkedLowering::allocate() {
   auto type =
       MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
   // [C, cols], one row per step; [rowsOf, C], one column per step.
-  auto alloc = [&](Value cols) { return kb.allocateScratch(type, ValueRange{rows, cols}); };
+  auto alloc = [&](Value cols) {
+    return kb.allocateScratch(type, ValueRange{rows, cols});
+  };
   auto allocTransposed = [&](Value rowsOf) {
     return kb.allocateScratch(type, ValueRange{rowsOf, rows});
   };

@@ -224,8 +224,9 @@ LogicalResult AttentionLowering::lower() {
   rowSum = allocate({width}, {});
   if (kb->knownScratchBytes() > static_cast<uint64_t>(kMaxProgramScratchBytes))
     return op.emitOpError("needs ")
-           << kb->knownScratchBytes() << " bytes of scratch buffers per program (block_m="
-           << blockM << ", block_n=" << blockN << " and the fixed head dims), more than "
+           << kb->knownScratchBytes()
+           << " bytes of scratch buffers per program (block_m=" << blockM
+           << ", block_n=" << blockN << " and the fixed head dims), more than "
            << kMaxProgramScratchBytes << ": choose smaller tiles";
   kb->guardScratch();
 

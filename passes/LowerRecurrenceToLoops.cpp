@@ -89,9 +89,10 @@ LogicalResult lowerRecurrence(RecurrenceOp op) {
   // Counted over both forms of `auto`, though a program runs one: a bound, not a sum.
   if (kb.knownScratchBytes() > static_cast<uint64_t>(kMaxProgramScratchBytes))
     return op.emitOpError("needs ")
-           << kb.knownScratchBytes() << " bytes of scratch buffers per program (chunk="
-           << chunkSize << " and the fixed state and step dims), more than "
-           << kMaxProgramScratchBytes << ": choose a smaller chunk";
+           << kb.knownScratchBytes()
+           << " bytes of scratch buffers per program (chunk=" << chunkSize
+           << " and the fixed state and step dims), more than " << kMaxProgramScratchBytes
+           << ": choose a smaller chunk";
   return success();
 }
 

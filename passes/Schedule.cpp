@@ -27,9 +27,9 @@ struct Schedule : tmix::impl::ScheduleBase<Schedule> {
     // Every integer option in its range (ScheduleBounds.h), then the lane vectors of a
     // query tile.
     std::pair<StringRef, Option<int64_t> *> options[] = {
-        {"block_m", &blockM}, {"block_n", &blockN}, {"lanes", &lanes},
-        {"vector_registers", &vectorRegisters}, {"chunk", &chunk},
-        {"chunked_min_steps", &chunkedMinSteps}};
+        {"block_m", &blockM}, {"block_n", &blockN},
+        {"lanes", &lanes},    {"vector_registers", &vectorRegisters},
+        {"chunk", &chunk},    {"chunked_min_steps", &chunkedMinSteps}};
     for (auto [key, option] : options) {
       int64_t value = *option;
       std::string error = scheduleRangeError(*scheduleRange(key), value);

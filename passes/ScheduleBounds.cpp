@@ -20,7 +20,8 @@ LogicalResult mlir::tmix::verifySchedule(Operation *op, int64_t defaultBlockM,
   if (!schedule && op->hasAttr(kScheduleAttr))
     return op->emitOpError("'") << kScheduleAttr << "' must be a dictionary";
   int64_t blockM = defaultBlockM, lanes = defaultLanes;
-  for (NamedAttribute entry : schedule ? schedule.getValue() : ArrayRef<NamedAttribute>()) {
+  for (NamedAttribute entry :
+       schedule ? schedule.getValue() : ArrayRef<NamedAttribute>()) {
     if (entry.getName() == "recurrence_form") {
       auto form = dyn_cast<StringAttr>(entry.getValue());
       if (!form || !llvm::is_contained({"auto", "chunked", "recurrent"}, form.getValue()))

@@ -47,8 +47,7 @@ mlir::LogicalResult lowerLoopsToLLVMDialect(mlir::ModuleOp module);
 
 /// Symbols that the JIT resolves before the process's own: tests replace `malloc`
 /// with one that fails, to see the programs handle it (KernelBuilder's status word).
-using JitSymbols =
-    llvm::function_ref<llvm::orc::SymbolMap(llvm::orc::MangleAndInterner)>;
+using JitSymbols = llvm::function_ref<llvm::orc::SymbolMap(llvm::orc::MangleAndInterner)>;
 
 /// Compiles one spec op for the host CPU.
 llvm::Expected<CompiledKernel> compileForCpu(mlir::Operation *specOp,
