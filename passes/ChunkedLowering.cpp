@@ -177,10 +177,10 @@ void ChunkedLowering::allocate() {
       MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
   // [C, cols], one row per step; [rowsOf, C], one column per step.
   auto alloc = [&](Value cols) {
-    return Value(memref::AllocOp::create(b, type, ValueRange{rows, cols}));
+    return kb.allocateScratch(type, ValueRange{rows, cols});
   };
   auto allocTransposed = [&](Value rowsOf) {
-    return Value(memref::AllocOp::create(b, type, ValueRange{rowsOf, rows}));
+    return kb.allocateScratch(type, ValueRange{rowsOf, rows});
   };
   for (const ChunkForm &form : forms) {
     StateChunk chunk;
@@ -207,12 +207,11 @@ void ChunkedLowering::allocate() {
       chunk.queries.push_back(alloc(chunk.kSize));
       chunk.outputs.push_back(alloc(chunk.vSize));
     }
+    auto vectorType = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
     if (form.delta)
-      chunk.strengths = memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{rows});
+      chunk.strengths = kb.allocateScratch(vectorType, ValueRange{rows});
     Value most = arith::MaxUIOp::create(b, rows, chunk.kSize);
-    chunk.weights = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{most});
+    chunk.weights = kb.allocateScratch(vectorType, ValueRange{most});
     chunks.push_back(chunk);
   }
 }
@@ -502,7 +501,10 @@ void ChunkedLowering::update(StateChunk &chunk, Value length) {
 
 void ChunkedLowering::lower() {
   collectOps();
+  // The chunk buffers; the chunks run only once all are allocated (KernelBuilder's
+  // status word).
   allocate();
+  kb.guardScratch();
   Value numSteps = steps.numSteps();
   Value chunk = kb.index(chunkSize);
   kb.loop(kb.index(0), numSteps, chunk, {}, [&](Value start, ValueRange) {
@@ -540,23 +542,7 @@ void ChunkedLowering::lower() {
     });
     return SmallVector<Value>{};
   });
-  for (StateChunk &state : chunks) {
-    SmallVector<Value> buffers{state.logGate, state.logGateLow, state.weights,
-                               state.decayedKeys};
-    if (state.scores)
-      buffers.push_back(state.scores);
-    if (state.strengths)
-      buffers.push_back(state.strengths);
-    llvm::append_range(buffers, state.keysByColumn);
-    if (state.sign)
-      buffers.push_back(state.sign);
-    llvm::append_range(buffers, state.keys);
-    llvm::append_range(buffers, state.values);
-    llvm::append_range(buffers, state.queries);
-    llvm::append_range(buffers, state.outputs);
-    for (Value buffer : buffers)
-      memref::DeallocOp::create(b, buffer);
-  }
+  kb.freeScratch();
 }
 
 } // namespace

@@ -56,13 +56,15 @@ SoftmaxTile tmix::softmaxTile(KernelBuilder &kb, FragmentRows rows,
         tileMax[r] = arith::MaximumFOp::create(b, tileMax[r], x);
       }
 
-  // ---- online softmax: m_new = max(m, rowmax), alpha = exp2(m - m_new) ----
+  // ---- online softmax: m_new = max(m, rowmax), alpha = exp2(m - m_new); a NaN score
+  // makes m_new NaN, which counts as kept (an unordered compare), so that the row's
+  // outputs are NaN rather than those of an empty row ----
   SoftmaxTile result;
   Value anyKept[2];
   for (int r = 0; r < 2; ++r) {
     Value rowMax = warp::quadReduce(b, tileMax[r], /*isMax=*/true);
     result.m[r] = arith::MaximumFOp::create(b, m[r], rowMax);
-    anyKept[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, result.m[r], negInf);
+    anyKept[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, result.m[r], negInf);
     result.alpha[r] = arith::SelectOp::create(
         b, anyKept[r], warp::exp2Approx(b, arith::SubFOp::create(b, m[r], result.m[r])),
         kb.f32(1.0));
@@ -119,7 +121,7 @@ void tmix::storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> mIn,
     sink = arith::MulFOp::create(b, sink, kb.f32(kLog2e));
     for (int r = 0; r < 2; ++r) {
       Value mNew = arith::MaximumFOp::create(b, m[r], sink);
-      Value anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, negInf);
+      Value anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew, negInf);
       alpha[r] = arith::SelectOp::create(
           b, anyKept, warp::exp2Approx(b, arith::SubFOp::create(b, m[r], mNew)),
           kb.f32(1.0));

@@ -12,6 +12,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::tmix;
@@ -84,8 +86,9 @@ KernelBuilder::KernelBuilder(Operation *specOp, ArrayRef<GridDim> grid)
   func::ReturnOp::create(b);
   b.setInsertionPointToStart(entry);
 
-  // Sizes, loaded once.
+  // Sizes, loaded once; the status word follows them.
   sizesMemRef = entry->getArguments().back();
+  statusPosition = static_cast<int64_t>(symbols.size());
   for (auto [position, symbol] : llvm::enumerate(symbols)) {
     Value value = memref::LoadOp::create(b, sizesMemRef, ValueRange{index(position)});
     sizes[symbol] = toIndex(value);
@@ -159,6 +162,54 @@ void KernelBuilder::storeF32(Value value, Value memref, ValueRange indices) {
   if (element != value.getType())
     value = arith::TruncFOp::create(b, element, value);
   memref::StoreOp::create(b, value, memref, indices);
+}
+
+Value KernelBuilder::allocateScratch(MemRefType type, ValueRange dynamicSizes) {
+  // What the compile time knows of its size: static dims and constant dynamic ones.
+  uint64_t bytes = llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+  unsigned next = 0;
+  for (int64_t dim : type.getShape()) {
+    std::optional<int64_t> known =
+        ShapedType::isDynamic(dim) ? getConstantIntValue(dynamicSizes[next++]) : dim;
+    bytes = llvm::SaturatingMultiply(bytes, static_cast<uint64_t>(known.value_or(1)));
+  }
+  staticScratchBytes = llvm::SaturatingAdd(staticScratchBytes, bytes);
+  Value buffer = memref::AllocOp::create(b, type, dynamicSizes);
+  unguardedScratch.push_back(buffer);
+  return buffer;
+}
+
+void KernelBuilder::guardScratch() {
+  Value zero = index(0);
+  Value allocated = arith::ConstantOp::create(b, b.getBoolAttr(true));
+  for (Value buffer : unguardedScratch) {
+    Value pointer = memref::ExtractAlignedPointerAsIndexOp::create(b, buffer);
+    Value nonNull = arith::CmpIOp::create(b, arith::CmpIPredicate::ne, pointer, zero);
+    allocated = arith::AndIOp::create(b, allocated, nonNull);
+  }
+  auto ifOp = scf::IfOp::create(b, TypeRange{}, allocated, /*withElseRegion=*/true);
+  // Out of memory (rare): the byte count, computed here only, for the message.
+  b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+  Value bytes = zero;
+  for (Value buffer : unguardedScratch) {
+    auto type = cast<MemRefType>(buffer.getType());
+    Value size = index(llvm::divideCeil(type.getElementTypeBitWidth(), 8));
+    for (unsigned dim = 0; dim < type.getRank(); ++dim)
+      size = arith::MulIOp::create(b, size, memref::DimOp::create(b, buffer, dim));
+    bytes = arith::AddIOp::create(b, bytes, size);
+  }
+  memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::maxs, toI64(bytes), sizesMemRef,
+                              ValueRange{index(statusPosition)});
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  scratchGuards.push_back({ifOp, std::move(unguardedScratch)});
+  unguardedScratch.clear();
+}
+
+void KernelBuilder::freeScratch() {
+  ScratchGuard guard = scratchGuards.pop_back_val();
+  b.setInsertionPointAfter(guard.ifOp);
+  for (Value buffer : guard.buffers)
+    memref::DeallocOp::create(b, buffer);
 }
 
 SmallVector<Value>

@@ -12,6 +12,13 @@
 // with attributes `tmix.size_symbols` (the order of %sizes) and `tmix.grid` (one
 // [dim, tile] pair per grid dimension, outermost first: extent = ceil(dim / tile)).
 //
+// The status word: a program with per-program scratch buffers on the heap (the CPU
+// programs) also takes %sizes[number of size symbols], one i64 that the caller sets to
+// 0 before the grid and reads after it. A program that could not allocate its buffers
+// skips its work and raises the word to their byte count (an atomic max), so that the
+// caller reports out of memory rather than a wrong result. The GPU programs have no
+// such buffers: they never touch it, and their callers pass the sizes alone.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef TMIX_PASSES_KERNELBUILDER_H
@@ -58,6 +65,20 @@ public:
   /// Stores an f32 `value` at `memref[indices]`, narrowed to the storage type.
   void storeF32(Value value, Value memref, ValueRange indices);
 
+  // ---- per-program scratch buffers, on the heap (see the status word above) ----
+  /// A heap buffer of this program (memref.alloc). Its allocation may fail: the code
+  /// that touches it goes between guardScratch() and freeScratch().
+  Value allocateScratch(MemRefType type, ValueRange dynamicSizes);
+  /// Emits `if (every buffer allocated since the last guard is non-null)` and moves the
+  /// builder into it; otherwise the program skips that work and raises the status word
+  /// to those buffers' byte count.
+  void guardScratch();
+  /// Leaves the innermost guard and frees its buffers (allocated or not).
+  void freeScratch();
+  /// The scratch bytes of every buffer allocated so far, as far as they are known at
+  /// compile time: a dim known only at run time counts as 1. Saturates.
+  uint64_t knownScratchBytes() const { return staticScratchBytes; }
+
   /// for (iv = lb; iv < ub; iv += step) with loop-carried values; `body` returns the
   /// values carried to the next iteration. Returns the final carried values.
   SmallVector<Value>
@@ -92,6 +113,16 @@ private:
   IRMapping scalarArgs; // spec body block arguments (scalars) -> program values
   unsigned firstResultArg = 0;
   Value sizesMemRef;
+  int64_t statusPosition = 0; // of the status word in %sizes
+
+  /// Scratch buffers not yet guarded, and the guards open, innermost last.
+  SmallVector<Value> unguardedScratch;
+  struct ScratchGuard {
+    Operation *ifOp;
+    SmallVector<Value> buffers;
+  };
+  SmallVector<ScratchGuard> scratchGuards;
+  uint64_t staticScratchBytes = 0;
 };
 
 } // namespace mlir::tmix

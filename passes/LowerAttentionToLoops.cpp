@@ -23,6 +23,7 @@
 #include "passes/AttentionStatements.h"
 #include "passes/KernelBuilder.h"
 #include "passes/Passes.h"
+#include "passes/ScheduleBounds.h"
 #include "passes/TileMaskBounds.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -83,7 +84,8 @@ public:
             groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))),
         keysPerBlock(std::min(blockN, valueColsPerBlock)) {}
 
-  void lower();
+  /// Emits the program; failure after an error on the op (scratch buffers too large).
+  LogicalResult lower();
 
 private:
   Value cst(double value) { return kb->f32(value); }
@@ -154,7 +156,7 @@ private:
   Value qT, kTile, vTile, scoresT, accT, rowMax, rowSum;
 };
 
-void AttentionLowering::lower() {
+LogicalResult AttentionLowering::lower() {
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
@@ -205,12 +207,11 @@ void AttentionLowering::lower() {
   }
 
   // ---- per-program buffers, on the heap: their sizes grow with the head dims and
-  // the tile sizes, which no thread's stack bounds ----
+  // the tile sizes, which no thread's stack bounds. The work runs only once all are
+  // allocated (KernelBuilder's status word) ----
   int64_t dynamic = ShapedType::kDynamic, width = groups * lanes;
-  SmallVector<Value> buffers;
   auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
-    buffers.push_back(memref::AllocOp::create(b, MemRefType::get(shape, f32), sizes));
-    return buffers.back();
+    return kb->allocateScratch(MemRefType::get(shape, f32), sizes);
   };
   qT = allocate({dynamic, width}, numD);
   if (!kInPlace)
@@ -221,6 +222,13 @@ void AttentionLowering::lower() {
   accT = allocate({dynamic, width}, numDV);
   rowMax = allocate({width}, {});
   rowSum = allocate({width}, {});
+  if (kb->knownScratchBytes() > static_cast<uint64_t>(kMaxProgramScratchBytes))
+    return op.emitOpError("needs ")
+           << kb->knownScratchBytes()
+           << " bytes of scratch buffers per program (block_m=" << blockM
+           << ", block_n=" << blockN << " and the fixed head dims), more than "
+           << kMaxProgramScratchBytes << ": choose smaller tiles";
+  kb->guardScratch();
 
   Value zero = kb->index(0), one = kb->index(1);
   rowBegin = arith::MulIOp::create(b, qTile, kb->index(blockM));
@@ -319,7 +327,8 @@ void AttentionLowering::lower() {
   }
 
   // ---- per row: the sink logit joins the denominator (with no value row); then
-  // o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf ----
+  // o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf (a row that saw
+  // a NaN has l = NaN, not empty: o and lse are NaN) ----
   forEachRow([&](Value r, Value i) {
     Value m = memref::LoadOp::create(b, rowMax, r);
     Value l = memref::LoadOp::create(b, rowSum, r);
@@ -329,8 +338,9 @@ void AttentionLowering::lower() {
           kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
       sink = arith::MulFOp::create(b, sink, cst(kLog2e));
       Value mNew = arith::MaximumFOp::create(b, m, sink);
+      // NaN (a NaN score or sink) counts as kept, as in softmaxTile: it propagates.
       Value anyKept =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew, cst(-INFINITY));
+          arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew, cst(-INFINITY));
       auto exp2Below = [&](Value x, Value fallback) {
         return arith::SelectOp::create(
             b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, x, mNew)),
@@ -357,8 +367,8 @@ void AttentionLowering::lower() {
                    ValueRange{bIdx, hIdx, i});
     }
   });
-  for (Value buffer : buffers)
-    memref::DeallocOp::create(b, buffer);
+  kb->freeScratch();
+  return success();
 }
 
 TileClass AttentionLowering::classifyKeys(Value first, Value end) {
@@ -476,13 +486,15 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
                  return next;
                });
   // m_new = max(m, tile max); while a lane keeps nothing (m_new = -inf) its alpha is
-  // 1 and its probabilities 0.
+  // 1 and its probabilities 0. A NaN score makes m_new NaN (maximumf propagates it),
+  // and NaN counts as kept (an unordered compare), so that alpha, P, l and O become NaN
+  // and the row's outputs say so rather than look empty.
   SmallVector<Value> mNew, anyKept, alpha;
   for (int64_t g = 0; g < groups; ++g) {
     Value m = loadLanes(rowMax, Value(), g);
     mNew.push_back(arith::MaximumFOp::create(b, m, tileMax[g]));
     anyKept.push_back(
-        arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, mNew[g], splat(-INFINITY)));
+        arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew[g], splat(-INFINITY)));
     alpha.push_back(arith::SelectOp::create(
         b, anyKept[g], math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew[g])),
         splat(1.0)));
@@ -636,7 +648,10 @@ struct LowerAttentionToLoops
   void runOnOperation() override {
     SmallVector<AttentionOp> specs(getOperation().getOps<AttentionOp>());
     for (AttentionOp op : specs) {
-      AttentionLowering(op).lower();
+      // The schedule may be hand-written: checked before any size is derived from it.
+      if (failed(verifySchedule(op, kDefaultBlockM, kDefaultLanes)) ||
+          failed(AttentionLowering(op).lower()))
+        return signalPassFailure();
       op.erase();
       ++numLowered;
     }

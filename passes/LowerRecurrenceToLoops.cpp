@@ -14,6 +14,7 @@
 #include "passes/ChunkedLowering.h"
 #include "passes/Passes.h"
 #include "passes/RecurrenceClasses.h"
+#include "passes/ScheduleBounds.h"
 #include "passes/StepLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -54,7 +55,8 @@ StringRef scheduleForm(RecurrenceOp op) {
   return value ? value.getValue() : "auto";
 }
 
-void lowerRecurrence(RecurrenceOp op) {
+/// Emits the program of `op`; failure after an error on it (scratch buffers too large).
+LogicalResult lowerRecurrence(RecurrenceOp op) {
   StepLowering steps(op);
   KernelBuilder &kb = steps.kernel();
   StringRef form = scheduleForm(op);
@@ -84,6 +86,14 @@ void lowerRecurrence(RecurrenceOp op) {
     kb.ifElse(longEnough, {}, chunked, recurrent);
   }
   steps.finish();
+  // Counted over both forms of `auto`, though a program runs one: a bound, not a sum.
+  if (kb.knownScratchBytes() > static_cast<uint64_t>(kMaxProgramScratchBytes))
+    return op.emitOpError("needs ")
+           << kb.knownScratchBytes()
+           << " bytes of scratch buffers per program (chunk=" << chunkSize
+           << " and the fixed state and step dims), more than " << kMaxProgramScratchBytes
+           << ": choose a smaller chunk";
+  return success();
 }
 
 struct LowerRecurrenceToLoops
@@ -91,7 +101,9 @@ struct LowerRecurrenceToLoops
   void runOnOperation() override {
     SmallVector<RecurrenceOp> specs(getOperation().getOps<RecurrenceOp>());
     for (RecurrenceOp op : specs) {
-      lowerRecurrence(op);
+      // The schedule may be hand-written: checked before any size is derived from it.
+      if (failed(verifySchedule(op)) || failed(lowerRecurrence(op)))
+        return signalPassFailure();
       op.erase();
       ++numLowered;
     }

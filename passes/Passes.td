@@ -20,8 +20,9 @@ def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
     the chunked form) and `chunked_min_steps` (under `auto`, the number of steps T from
     which the program takes the chunked form; a run-time branch, since T is a run-time
     size). Specs say what to compute; how to tile it is decided here (heuristics now,
-    autotuning later) and can be overridden for experiments. An existing
-    `tmix.schedule` is kept.
+    autotuning later) and can be overridden for experiments, each option within its
+    range (passes/ScheduleBounds.h; an option out of range is an error). An existing
+    `tmix.schedule` is kept; the lowerings check it against the same ranges.
   }];
   let options = [
     Option<"blockM", "block-m", "int64_t", /*default=*/"32",

@@ -3,12 +3,13 @@
 // The schedule is decided here, never in a spec: query rows per attention program and
 // keys per KV tile, and the vector shape of the target that the CPU micro-kernels are
 // register-blocked for; the form and chunk size of a recurrence. From the pass options
-// (a fixed heuristic for now).
+// (a fixed heuristic for now), each checked against its range (ScheduleBounds.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
 #include "passes/Passes.h"
+#include "passes/ScheduleBounds.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_SCHEDULE
@@ -23,22 +24,23 @@ struct Schedule : tmix::impl::ScheduleBase<Schedule> {
   using ScheduleBase::ScheduleBase;
 
   void runOnOperation() override {
-    if (lanes < 1 || vectorRegisters < 4) {
-      getOperation().emitError("bad vector shape (lanes=")
-          << static_cast<int64_t>(lanes)
-          << ", vector-registers=" << static_cast<int64_t>(vectorRegisters) << ")";
+    // Every integer option in its range (ScheduleBounds.h), then the lane vectors of a
+    // query tile.
+    std::pair<StringRef, Option<int64_t> *> options[] = {
+        {"block_m", &blockM}, {"block_n", &blockN},
+        {"lanes", &lanes},    {"vector_registers", &vectorRegisters},
+        {"chunk", &chunk},    {"chunked_min_steps", &chunkedMinSteps}};
+    for (auto [key, option] : options) {
+      int64_t value = *option;
+      std::string error = scheduleRangeError(*scheduleRange(key), value);
+      if (error.empty())
+        continue;
+      getOperation().emitError("bad schedule option ")
+          << option->getArgStr() << "=" << value << ": " << error;
       return signalPassFailure();
     }
-    if (blockM < 1 || blockN < 1) {
-      getOperation().emitError("tile sizes must be positive (block-m=")
-          << static_cast<int64_t>(blockM) << ", block-n=" << static_cast<int64_t>(blockN)
-          << ")";
-      return signalPassFailure();
-    }
-    if (chunk < 1 || chunkedMinSteps < 1) {
-      getOperation().emitError("chunk sizes must be positive (chunk=")
-          << static_cast<int64_t>(chunk)
-          << ", chunked-min-steps=" << static_cast<int64_t>(chunkedMinSteps) << ")";
+    if (std::string error = rowVectorsError(blockM, lanes); !error.empty()) {
+      getOperation().emitError("bad schedule options: ") << error;
       return signalPassFailure();
     }
     if (recurrenceForm != "auto" && recurrenceForm != "chunked" &&

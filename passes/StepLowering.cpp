@@ -21,7 +21,7 @@ Value StepLowering::allocate(ArrayRef<Attribute> dims) {
   SmallVector<Value> sizes;
   for (Attribute dim : dims)
     sizes.push_back(kb->dimValue(dim));
-  return memref::AllocOp::create(b, MemRefType::get(shape, b.getF32Type()), sizes);
+  return kb->allocateScratch(MemRefType::get(shape, b.getF32Type()), sizes);
 }
 
 void StepLowering::forEach(ArrayRef<Attribute> dims,
@@ -217,36 +217,38 @@ StepLowering::StepLowering(RecurrenceOp op) : op(op) {
   timeSymbol = b.getStringAttr(op.getTimeSymbol());
   scalars = kb->scalarMapping();
 
-  // ---- state buffers, initialised from their argument or to zero ----
+  // ---- state buffers, and a buffer for every vector or matrix of the step; the
+  // program runs only once all are allocated (KernelBuilder's status word) ----
   Block &body = stepBody();
   states = op.getStateOps();
   for (auto [index, state] : llvm::enumerate(states)) {
     SmallVector<Attribute> dims;
     if (auto type = dyn_cast<SpecTensorType>(state.getType()))
       dims.assign(type.getDims().begin(), type.getDims().end());
-    Value buffer = allocate(dims);
-    stateBuffers.push_back(buffer);
+    stateBuffers.push_back(allocate(dims));
     stateDims.push_back(dims);
-    Value init = state.getInit();
-    ArrayRef<Attribute> initDims =
-        init ? cast<SpecTensorType>(init.getType()).getDims() : ArrayRef<Attribute>();
-    Value initMemRef =
-        init ? kb->argMemRef(cast<BlockArgument>(init).getArgNumber()) : Value();
-    forEach(dims, [&](ValueRange at) {
-      Value value =
-          init ? kb->loadF32(initMemRef, outerIndices(initDims, {}, at)) : kb->f32(0.0);
-      memref::StoreOp::create(b, value, buffer, at);
-    });
-    Value arg = body.getArgument(index + 1);
     if (!dims.empty())
-      buffers[arg] = buffer;
+      buffers[body.getArgument(index + 1)] = stateBuffers.back();
   }
-
-  // ---- a buffer for every vector or matrix of the step ----
   for (Operation &inner : body)
     for (Value result : inner.getResults())
       if (auto type = dyn_cast<SpecTensorType>(result.getType()))
         buffers[result] = allocate(type.getDims());
+  kb->guardScratch();
+
+  // ---- the states, initialised from their argument or to zero ----
+  for (auto [index, state] : llvm::enumerate(states)) {
+    Value init = state.getInit(), buffer = stateBuffers[index];
+    ArrayRef<Attribute> initDims =
+        init ? cast<SpecTensorType>(init.getType()).getDims() : ArrayRef<Attribute>();
+    Value initMemRef =
+        init ? kb->argMemRef(cast<BlockArgument>(init).getArgNumber()) : Value();
+    forEach(stateDims[index], [&](ValueRange at) {
+      Value value =
+          init ? kb->loadF32(initMemRef, outerIndices(initDims, {}, at)) : kb->f32(0.0);
+      memref::StoreOp::create(b, value, buffer, at);
+    });
+  }
 }
 
 void StepLowering::beginStep(Value t) {
@@ -318,10 +320,5 @@ void StepLowering::finish() {
     });
   }
 
-  for (Value buffer : stateBuffers)
-    memref::DeallocOp::create(b, buffer);
-  for (Operation &inner : stepBody())
-    for (Value result : inner.getResults())
-      if (isa<SpecTensorType>(result.getType()))
-        memref::DeallocOp::create(b, buffers.lookup(result));
+  kb->freeScratch();
 }

@@ -100,6 +100,9 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
       return "size symbol '" + symbol + "' is not bound";
     sizes.push_back(it->second);
   }
+  // The status word after the sizes (the kernel ABI, passes/KernelBuilder.h): a program
+  // that cannot allocate its scratch buffers raises it to their byte count.
+  sizes.push_back(0);
 
   // One slot per ABI argument after the program id; descriptors own their storage.
   std::vector<MemRefDescriptor> descriptors;
@@ -141,5 +144,8 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
     args.insert(args.end(), slots.begin(), slots.end());
     program(args.data());
   });
+  if (int64_t bytes = sizes.back())
+    return "a program of '" + signature.name + "' could not allocate its " +
+           std::to_string(bytes) + "-byte scratch buffers (out of memory)";
   return {};
 }

@@ -44,7 +44,8 @@ std::string integerScalar(const std::string &name, DType dtype, double value,
 
 /// Runs every program of the grid. `outputs` hold one tensor per spec output, already
 /// shaped (shapeOf) and typed as declared; `bindings` have all sizes bound. Returns an
-/// error message, or empty.
+/// error message (also when a program could not allocate its scratch buffers: the
+/// outputs are then incomplete), or empty.
 std::string launchOnCpu(ProgramFn program, const KernelManifest &manifest,
                         Bindings &bindings, std::vector<HostTensor> &outputs,
                         ThreadPool &pool);

@@ -123,38 +123,30 @@ cpu::SpecText cpu::printSpec(Operation *specOp) {
   return text;
 }
 
-/// "file:line:col: error: message" for a diagnostic of the private context.
-static void appendDiagnostic(Diagnostic &diagnostic, std::string &out) {
+/// Appends an error of the private context to `out` as "; file:line:col: message", so
+/// that the passes' errors (an out-of-range hand-written schedule, scratch buffers too
+/// large) reach the caller in its one error line.
+static void appendError(Diagnostic &diagnostic, std::string &out) {
+  if (diagnostic.getSeverity() != DiagnosticSeverity::Error)
+    return;
   llvm::raw_string_ostream os(out);
   if (!out.empty())
-    os << "\n";
-  FileLineColLoc position;
-  diagnostic.getLocation()->walk([&](Location loc) {
-    if (auto fileLoc = dyn_cast<FileLineColLoc>(loc)) {
-      position = fileLoc;
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  if (position)
-    os << position.getFilename().getValue() << ":" << position.getLine() << ":"
-       << position.getColumn() << ": ";
-  switch (diagnostic.getSeverity()) {
-  case DiagnosticSeverity::Error: os << "error: "; break;
-  case DiagnosticSeverity::Warning: os << "warning: "; break;
-  case DiagnosticSeverity::Note: os << "note: "; break;
-  case DiagnosticSeverity::Remark: os << "remark: "; break;
-  }
+    os << "; ";
+  if (auto loc = diagnostic.getLocation()->findInstanceOf<FileLineColLoc>())
+    os << loc.getFilename().getValue() << ":" << loc.getLine() << ":" << loc.getColumn()
+       << ": ";
   os << diagnostic.str();
 }
 
 llvm::Expected<cpu::CompiledKernel>
-cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule) {
-  return compileForCpu(printSpec(specOp), schedule);
+cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule,
+                   JitSymbols symbols) {
+  return compileForCpu(printSpec(specOp), schedule, symbols);
 }
 
 llvm::Expected<cpu::CompiledKernel>
-cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &schedule) {
+cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &schedule,
+                   JitSymbols symbols) {
   static const bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -172,13 +164,13 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
   context.loadDialect<mlir::tmix::TmixDialect, arith::ArithDialect, math::MathDialect>();
   std::string diagnostics;
   ScopedDiagnosticHandler collect(&context, [&](Diagnostic &diagnostic) {
-    appendDiagnostic(diagnostic, diagnostics);
+    appendError(diagnostic, diagnostics);
     return success();
   });
   auto failure = [&](const llvm::Twine &what) {
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
-        what + (diagnostics.empty() ? "" : ":\n" + llvm::Twine(diagnostics)));
+        what + (diagnostics.empty() ? "" : ": " + llvm::Twine(diagnostics)));
   };
 
   OwningOpRef<ModuleOp> module =
@@ -220,6 +212,9 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
   auto engine = ExecutionEngine::create(*module, options, std::move(*targetMachine));
   if (!engine)
     return engine.takeError();
+  // Before anything is linked: initialize() may already materialise the program.
+  if (symbols)
+    (*engine)->registerSymbols(symbols);
   (*engine)->initialize();
   auto program = (*engine)->lookupPacked("_mlir_ciface_" + signatureName);
   if (!program)

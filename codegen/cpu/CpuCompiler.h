@@ -55,14 +55,20 @@ struct SpecText {
 /// Prints `specOp` (verified; only read, never changed) for the cache and the compiler.
 SpecText printSpec(mlir::Operation *specOp);
 
+/// Symbols that the JIT resolves before the process's own: tests replace `malloc`
+/// with one that fails, to see the programs handle it (KernelBuilder's status word).
+using JitSymbols = llvm::function_ref<llvm::orc::SymbolMap(llvm::orc::MangleAndInterner)>;
+
 /// Compiles one spec for the host CPU in a private MLIRContext, so that any number of
 /// threads may compile at once, from one shared context or from many: the spec's own
-/// context is only read (printSpec), never changed. A failure's message holds the
-/// compiler's diagnostics, located in the spec's source.
+/// context is only read (printSpec), never changed. A failure is one line that holds
+/// the compiler's errors, located in the spec's source.
 llvm::Expected<CompiledKernel> compileForCpu(const SpecText &spec,
-                                             const ScheduleOverride &schedule);
+                                             const ScheduleOverride &schedule,
+                                             JitSymbols symbols = {});
 llvm::Expected<CompiledKernel> compileForCpu(mlir::Operation *specOp,
-                                             const ScheduleOverride &schedule);
+                                             const ScheduleOverride &schedule,
+                                             JitSymbols symbols = {});
 
 } // namespace tmix::cpu
 

@@ -2,7 +2,8 @@
 //
 // DSL.md's attention formula with plain loops in double: for every (b, h, i), the
 // scores of the kept keys (rope, scale, score), a max-subtracted softmax with the sink
-// logit in the denominator, o and lse.
+// logit in the denominator, o and lse. NaN propagates: a row with a NaN among its kept
+// scores (or a NaN sink) gives NaN in o and lse; a masked key's scores are never read.
 //
 //===----------------------------------------------------------------------===//
 
@@ -189,10 +190,12 @@ evaluateAttention(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter) {
         }
 
         // Softmax with the max subtracted; the sink joins the denominator and lse only.
+        // A NaN score (or sink) is the max, so that o and lse are NaN on the rows that
+        // see it, as in PyTorch; a max that skipped it made an all-NaN row look empty.
         double maxScore = sink ? *sink : negInf;
         for (double s : scores)
-          if (s > maxScore)
-            maxScore = s;
+          if (s > maxScore || std::isnan(s))
+            maxScore = std::isnan(maxScore) ? maxScore : s;
         int64_t outBase = ((b * heads + h) * queries + i) * valueDim;
         int64_t lseIndex = (b * heads + h) * queries + i;
         if (maxScore == negInf) {

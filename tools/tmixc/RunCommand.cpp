@@ -12,6 +12,7 @@
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
 #include "dialect/TmixOps.h"
+#include "passes/ScheduleBounds.h"
 #include "runtime/AtomicFiles.h"
 #include "runtime/Npy.h"
 #include "tools/tmixc/GpuRun.h"
@@ -288,7 +289,8 @@ std::string Runner::allocateOutputs(std::vector<HostTensor> &outputs) {
 }
 
 /// Compares each output with the reference: ‖out − ref‖ / ‖ref‖ over finite reference
-/// entries; an infinite reference entry (lse of an empty row) must be matched exactly.
+/// entries; an infinite reference entry (lse of an empty row) must be matched exactly,
+/// and a NaN one (a row that saw a NaN input) by a NaN.
 int Runner::check(const std::vector<HostTensor> &outputs) {
   auto reference = evaluateReference(spec, bindings);
   if (!reference)
@@ -302,12 +304,12 @@ int Runner::check(const std::vector<HostTensor> &outputs) {
   for (auto [index, output] : llvm::enumerate(outputs)) {
     const HostTensor &ref = (*reference)[index];
     double diff = 0.0, norm = 0.0, largest = 0.0;
-    bool infinitiesMatch = true;
+    int64_t unmatched = 0; // outputs that differ where the reference is infinite or NaN
     int64_t nonFinite = 0; // outputs that are NaN or infinite where the reference is finite
     for (int64_t e = 0; e < output.numElements(); ++e) {
       double want = ref.get(e), got = output.get(e);
-      if (std::isinf(want)) {
-        infinitiesMatch &= got == want;
+      if (!std::isfinite(want)) {
+        unmatched += std::isnan(want) ? !std::isnan(got) : got != want;
         continue;
       }
       nonFinite += !std::isfinite(got) && std::isfinite(want);
@@ -316,7 +318,7 @@ int Runner::check(const std::vector<HostTensor> &outputs) {
       norm += want * want;
     }
     double error = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-    if (std::isnan(error) || !infinitiesMatch)
+    if (std::isnan(error) || unmatched > 0)
       error = INFINITY;
     worst = std::max(worst, error);
     double bound = errorBound(inputType);
@@ -324,6 +326,11 @@ int Runner::check(const std::vector<HostTensor> &outputs) {
     pass &= ok;
     llvm::outs() << "output " << signature.results[index].name << ": rel_err=" << error
                  << " (bound " << bound << ")" << (ok ? "" : " FAIL") << "\n";
+    if (unmatched > 0)
+      llvm::outs() << "note: " << unmatched << " entries of "
+                   << signature.results[index].name
+                   << " differ where the float64 reference is infinite or NaN (these "
+                      "must match exactly)\n";
     // Growing states (gates above 1, a delta rule with |beta k k^T| > 2) overflow f32
     // long before the float64 reference does: say so rather than leave a bare INF.
     if (nonFinite > 0)
@@ -437,30 +444,40 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
       schedule.recurrenceForm = value;
       continue;
     }
-    long long size;
-    if (llvm::StringRef(value).getAsInteger(10, size) || size <= 0)
+    std::optional<mlir::tmix::ScheduleRange> range = mlir::tmix::scheduleRange(key);
+    if (!range)
+      return "unknown --schedule key '" + key +
+             "' (expected block_m, block_n, lanes, vector_registers, chunk, "
+             "chunked_min_steps, or a form: auto, chunked, recurrent)";
+    // Every value has a range (passes/ScheduleBounds.h): it reaches tile sizes, unrolled
+    // blocks and buffer sizes. Digits past int64 are out of range too.
+    int64_t size;
+    bool digits = !value.empty() && llvm::all_of(value, llvm::isDigit);
+    if (llvm::StringRef(value).getAsInteger(10, size))
+      size = digits ? std::numeric_limits<int64_t>::max() : 0;
+    if (size <= 0)
       return "--schedule " + key + "=" + value + ": tile sizes are positive integers";
+    if (std::string error = mlir::tmix::scheduleRangeError(*range, size); !error.empty())
+      return "--schedule " + key + "=" + value + ": " + error;
     if (key == "block_m")
       schedule.blockM = size;
     else if (key == "block_n")
       schedule.blockN = size;
-    else if (key == "lanes" && size > 64)
-      return "--schedule lanes=" + value + ": at most 64";
     else if (key == "lanes")
       schedule.lanes = size;
-    else if (key == "vector_registers" && (size < 4 || size > 256))
-      return "--schedule vector_registers=" + value + ": between 4 and 256";
     else if (key == "vector_registers")
       schedule.vectorRegisters = size;
     else if (key == "chunk")
       schedule.chunk = size;
-    else if (key == "chunked_min_steps")
-      schedule.chunkedMinSteps = size;
     else
-      return "unknown --schedule key '" + key +
-             "' (expected block_m, block_n, lanes, vector_registers, chunk, "
-             "chunked_min_steps, or a form: auto, chunked, recurrent)";
+      schedule.chunkedMinSteps = size;
   }
+  // The lane vectors of a query tile, when both are given (else the schedule pass checks
+  // them with the host's lanes).
+  if (schedule.blockM > 0 && schedule.lanes > 0)
+    if (std::string error = mlir::tmix::rowVectorsError(schedule.blockM, schedule.lanes);
+        !error.empty())
+      return "--schedule " + error;
   return {};
 }
 

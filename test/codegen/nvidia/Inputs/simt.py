@@ -100,8 +100,10 @@ def memref_shape(type_text):
 CMPI = {0: np.equal, 1: np.not_equal, 2: np.less, 3: np.less_equal, 4: np.greater,
         5: np.greater_equal, 6: np.less, 7: np.less_equal, 8: np.greater,
         9: np.greater_equal}
+# arith.cmpf predicates by number; une (13, numpy's not_equal: true for NaN) keeps a
+# NaN row max "kept" in the online softmax, so that NaN propagates.
 CMPF = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal,
-        6: np.not_equal}
+        6: np.not_equal, 13: np.not_equal}
 
 
 class Accesses:
