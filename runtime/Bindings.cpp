@@ -9,6 +9,9 @@
 #include "runtime/Bindings.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
 
 #include <cassert>
 
@@ -178,4 +181,40 @@ std::vector<int64_t> tmix::rt::shapeOf(const ParamDecl &decl,
     shape.push_back(it == sizes.end() ? -1 : it->second);
   }
   return shape;
+}
+
+/// The shortest text that reads back as `value` ("1e+300", "2147483648", "0.5").
+static std::string shortestNumber(double value) {
+  char buffer[64];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return error == std::errc() ? std::string(buffer, end) : std::string("?");
+}
+
+std::string tmix::rt::checkScalarValue(const ParamDecl &param, double value) {
+  std::string name = "scalar '" + param.name + "'";
+  if (std::isnan(value))
+    return name + " is NaN";
+  std::string spelled = name + " = " + shortestNumber(value);
+  if (isFloat(param.dtype)) {
+    double largest = largestFinite(param.dtype);
+    // An infinity is a value the kernel computes with (a bound of +-inf); a finite value
+    // that the dtype cannot hold would silently become one.
+    if (std::isfinite(value) && std::fabs(value) > largest)
+      return spelled + " is out of range for " + dtypeName(param.dtype);
+    return {};
+  }
+  if (param.dtype == DType::Bool) {
+    if (value != 0.0 && value != 1.0)
+      return spelled + " is not a bool (0 or 1)";
+    return {};
+  }
+  // The exact limits as doubles: -2^31 and 2^31 for i32, -2^63 and 2^63 for i64.
+  double low = param.dtype == DType::I32 ? double(std::numeric_limits<int32_t>::min())
+                                         : double(std::numeric_limits<int64_t>::min());
+  double high = -low;
+  if (!std::isfinite(value) || value < low || value >= high)
+    return spelled + " is out of range for " + dtypeName(param.dtype);
+  if (std::trunc(value) != value)
+    return spelled + " is not an integer (" + dtypeName(param.dtype) + ")";
+  return {};
 }

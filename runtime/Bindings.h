@@ -60,6 +60,13 @@ std::string bindSizes(const SpecSignature &signature, Bindings &bindings);
 std::string parseNamePairs(const std::string &text, const std::string &option,
                            std::vector<std::pair<std::string, std::string>> &pairs);
 
+/// Whether `value` is one a scalar of `param`'s dtype can take: not NaN; for integers
+/// (and bool) finite, integral and in the dtype's range (no cast of 1e300 to i64); for
+/// floats within the dtype's finite range or an infinity. Returns an error naming the
+/// scalar ("scalar 'window' = 1e+300 is out of range for i32"), or empty. Every
+/// launcher checks its scalars with it before they reach a kernel's ABI.
+std::string checkScalarValue(const ParamDecl &param, double value);
+
 /// "[B, HK, M, 128]": a declared shape as written in the spec, for messages.
 std::string declaredShapeString(const ParamDecl &decl);
 

@@ -65,26 +65,6 @@ std::optional<int64_t> tmix::rt::gridSize(const KernelManifest &manifest,
   return count;
 }
 
-std::string tmix::rt::integerScalar(const std::string &name, DType dtype, double value,
-                                    int64_t &out) {
-  // 2^63 is exactly representable; every double below it converts without overflow.
-  constexpr double kTwoTo63 = 9223372036854775808.0;
-  double low = -kTwoTo63, high = kTwoTo63;
-  if (dtype == DType::I32)
-    low = INT32_MIN, high = double(INT32_MAX) + 1;
-  else if (dtype == DType::Bool)
-    low = 0, high = 2;
-  if (!std::isfinite(value) || value != std::trunc(value) || value < low || value >= high)
-  {
-    char spelled[32];
-    std::snprintf(spelled, sizeof spelled, "%.17g", value);
-    return "scalar '" + name + "' = " + spelled + " is not a " + dtypeName(dtype) +
-           " value";
-  }
-  out = static_cast<int64_t>(value);
-  return {};
-}
-
 std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manifest,
                                   Bindings &bindings, std::vector<HostTensor> &outputs,
                                   ThreadPool &pool) {
@@ -116,14 +96,17 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
       HostTensor &tensor = bindings.tensors[index];
       descriptors.emplace_back(tensor.data(), tensor.shape());
       slots.push_back(descriptors.back().packed());
-    } else if (isFloat(arg.dtype)) {
-      floatScalars[index] = bindings.scalars[index];
+      continue;
+    }
+    // Checked first: the cast of a double beyond int64's range is undefined.
+    double value = bindings.scalars[index];
+    if (std::string error = checkScalarValue(arg, value); !error.empty())
+      return error;
+    if (isFloat(arg.dtype)) {
+      floatScalars[index] = value;
       slots.push_back(&floatScalars[index]);
     } else {
-      if (std::string error = integerScalar(arg.name, arg.dtype, bindings.scalars[index],
-                                            intScalars[index]);
-          !error.empty())
-        return error;
+      intScalars[index] = static_cast<int64_t>(value);
       slots.push_back(&intScalars[index]);
     }
   }

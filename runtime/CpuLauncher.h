@@ -36,11 +36,6 @@ struct KernelManifest {
 std::optional<int64_t> gridSize(const KernelManifest &manifest,
                                 const std::map<std::string, int64_t> &sizes);
 
-/// An integer scalar as the kernel ABI passes it (i64): an error when `value` is not a
-/// finite integer in the range of `dtype` (a double beyond int64's range would be
-/// undefined behaviour to cast).
-std::string integerScalar(const std::string &name, DType dtype, double value,
-                          int64_t &out);
 
 /// Runs every program of the grid. `outputs` hold one tensor per spec output, already
 /// shaped (shapeOf) and typed as declared; `bindings` have all sizes bound. Returns an

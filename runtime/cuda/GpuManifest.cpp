@@ -28,9 +28,6 @@ constexpr std::string_view kSingleRecords[] = {
 /// Words of a memref descriptor: allocated and aligned pointers, offset, then a size
 /// and a stride per dimension.
 constexpr size_t kDescriptorWords = 3;
-/// The largest finite values of the float dtypes a scalar may have.
-constexpr double kMaxF16 = 65504.0;
-constexpr double kMaxBF16 = 3.3895313892515355e38; // (2 - 2^-7) * 2^127
 
 std::string dimString(const DimDecl &dim) {
   return dim.symbol.empty() ? std::to_string(dim.size) : dim.symbol;
@@ -335,37 +332,6 @@ size_t tmix::rt::kernelParamWords(const GpuManifest &manifest) {
   return words;
 }
 
-std::string tmix::rt::checkScalarValue(const ParamDecl &param, double value) {
-  std::string name = "scalar '" + param.name + "'";
-  if (std::isnan(value))
-    return name + " is NaN";
-  std::string spelled = name + " = " + numberString(value);
-  if (isFloat(param.dtype)) {
-    double largest = param.dtype == DType::F16    ? kMaxF16
-                     : param.dtype == DType::BF16 ? kMaxBF16
-                     : param.dtype == DType::F32  ? double(std::numeric_limits<float>::max())
-                                                  : std::numeric_limits<double>::max();
-    // An infinity is a value the kernel computes with (a bound of +-inf); a finite value
-    // that the dtype cannot hold would silently become one.
-    if (std::isfinite(value) && std::fabs(value) > largest)
-      return spelled + " is out of range for " + dtypeName(param.dtype);
-    return {};
-  }
-  if (param.dtype == DType::Bool) {
-    if (value != 0.0 && value != 1.0)
-      return spelled + " is not a bool (0 or 1)";
-    return {};
-  }
-  // The exact limits as doubles: -2^31 and 2^31 for i32, -2^63 and 2^63 for i64.
-  double low = param.dtype == DType::I32 ? double(std::numeric_limits<int32_t>::min())
-                                         : double(std::numeric_limits<int64_t>::min());
-  double high = -low;
-  if (!std::isfinite(value) || value < low || value >= high)
-    return spelled + " is out of range for " + dtypeName(param.dtype);
-  if (std::trunc(value) != value)
-    return spelled + " is not an integer (" + dtypeName(param.dtype) + ")";
-  return {};
-}
 
 std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
   const SpecSignature &signature = manifest.kernel.signature;

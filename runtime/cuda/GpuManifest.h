@@ -104,11 +104,6 @@ int64_t maxSharedBytes(std::string_view target);
 /// the TMA descriptors' address when there are `tma` records.
 size_t kernelParamWords(const GpuManifest &manifest);
 
-/// Whether `value` is one a scalar of `param`'s dtype can take: not NaN; for integers
-/// (and bool) finite, integral and in the dtype's range (no cast of 1e300 to i64); for
-/// floats within the dtype's finite range or an infinity. Returns an error naming the
-/// scalar ("scalar 'window' = 1e+300 is out of range for i32"), or empty.
-std::string checkScalarValue(const ParamDecl &param, double value);
 
 /// The cross-record checks of a parsed manifest (also for manifests built in memory):
 /// required records, unique names, symbols in `sizes`, shared memory within the target,

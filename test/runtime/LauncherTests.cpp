@@ -2,8 +2,8 @@
 //
 // Numbers that reach the grid or the kernel ABI are range-checked (issue 11): a grid
 // whose program count overflows int64 is refused (B = H = 2^32 once wrapped to 0
-// programs and "succeeded"), and an integer scalar must be a finite integer in its
-// dtype's range before the double -> int64 cast, which is undefined beyond it.
+// programs and "succeeded"), and a scalar must be one its dtype can take
+// (checkScalarValue) before the double -> int64 cast, which is undefined beyond int64.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 
 using namespace tmix::rt;
@@ -56,29 +57,46 @@ TEST(GridSize, RefusesUnboundAndNonPositive) {
   EXPECT_EQ(gridSize(manifest, {{"B", 1}, {"H", 1}, {"N", 5}}), std::nullopt);
 }
 
-TEST(IntegerScalar, AcceptsIntegersInRange) {
-  int64_t out = 0;
-  EXPECT_EQ(integerScalar("n", DType::I64, -9007199254740992.0, out), "");
-  EXPECT_EQ(out, -9007199254740992);
-  EXPECT_EQ(integerScalar("n", DType::I64, -9223372036854775808.0, out), "");
-  EXPECT_EQ(out, INT64_MIN);
-  EXPECT_EQ(integerScalar("n", DType::I32, 2147483647.0, out), "");
-  EXPECT_EQ(out, 2147483647);
-  EXPECT_EQ(integerScalar("b", DType::Bool, 1.0, out), "");
-  EXPECT_EQ(out, 1);
+/// A program that counts its calls: a launch refused for a bad scalar never calls it.
+std::atomic<int> programCalls{0};
+void countingProgram(void **) { ++programCalls; }
+
+/// One launch of a scalar-only kernel whose grid is one program, with `value` for its
+/// scalar of `dtype`. Returns launchOnCpu's error.
+std::string launchWithScalar(DType dtype, double value) {
+  KernelManifest manifest;
+  manifest.signature.name = "scalar";
+  ParamDecl scalar;
+  scalar.name = "limit";
+  scalar.dtype = dtype;
+  manifest.signature.args.push_back(scalar);
+  Bindings bindings;
+  bindings.tensors.resize(1);
+  bindings.scalars = {value};
+  std::vector<HostTensor> outputs;
+  ThreadPool pool(1);
+  return launchOnCpu(countingProgram, manifest, bindings, outputs, pool);
 }
 
-TEST(IntegerScalar, RefusesWhatTheCastCannotTake) {
-  int64_t out = 0;
-  // 2^63 - 1 as a double is 2^63: out of int64's range.
-  EXPECT_EQ(integerScalar("limit", DType::I64, 9223372036854775807.0, out),
-            "scalar 'limit' = 9.2233720368547758e+18 is not a i64 value");
-  EXPECT_NE(integerScalar("limit", DType::I64, 1e300, out), "");
-  EXPECT_NE(integerScalar("limit", DType::I64, NAN, out), "");
-  EXPECT_NE(integerScalar("limit", DType::I64, -INFINITY, out), "");
-  EXPECT_NE(integerScalar("limit", DType::I64, 2.5, out), "");
-  EXPECT_NE(integerScalar("window", DType::I32, 2147483648.0, out), "");
-  EXPECT_NE(integerScalar("causal", DType::Bool, 2.0, out), "");
+TEST(CpuLaunch, ChecksScalarsBeforeTheInt64Cast) {
+  programCalls = 0;
+  EXPECT_EQ(launchWithScalar(DType::I64, -9223372036854775808.0), "");
+  EXPECT_EQ(launchWithScalar(DType::I32, 2147483647.0), "");
+  EXPECT_EQ(launchWithScalar(DType::F32, INFINITY), "");
+  EXPECT_EQ(programCalls, 3);
+  // 2^63 - 1 as a double is 2^63: out of int64's range, an undefined cast.
+  EXPECT_EQ(launchWithScalar(DType::I64, 9223372036854775807.0),
+            "scalar 'limit' = 9223372036854775808 is out of range for i64");
+  EXPECT_EQ(launchWithScalar(DType::I64, NAN), "scalar 'limit' is NaN");
+  EXPECT_EQ(launchWithScalar(DType::I64, 1e300),
+            "scalar 'limit' = 1e+300 is out of range for i64");
+  EXPECT_EQ(launchWithScalar(DType::I64, 2.5), "scalar 'limit' = 2.5 is not an integer (i64)");
+  EXPECT_EQ(launchWithScalar(DType::I32, 2147483648.0),
+            "scalar 'limit' = 2147483648 is out of range for i32");
+  EXPECT_EQ(launchWithScalar(DType::Bool, 2), "scalar 'limit' = 2 is not a bool (0 or 1)");
+  EXPECT_EQ(launchWithScalar(DType::F32, 1e39), "scalar 'limit' = 1e+39 is out of range for f32");
+  EXPECT_EQ(launchWithScalar(DType::F32, NAN), "scalar 'limit' is NaN");
+  EXPECT_EQ(programCalls, 3);
 }
 
 } // namespace
