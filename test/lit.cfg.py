@@ -21,7 +21,10 @@ config.environment["PATH"] = os.pathsep.join(path)
 config.substitutions.append(("%examples", os.path.join(config.tmix_src_root, "examples")))
 config.substitutions.append(("%tmix_src", config.tmix_src_root))
 config.substitutions.append(("%tmix_lib", os.path.join(config.tmix_obj_root, "lib")))
-config.substitutions.append(("%cc", getattr(config, "c_compiler", "") or "cc"))
+c_compiler = getattr(config, "c_compiler", "") or "cc"
+if getattr(config, "sanitizer", ""):
+    c_compiler += " -fsanitize=" + config.sanitizer
+config.substitutions.append(("%cc", c_compiler))
 
 
 def find_ptxas():

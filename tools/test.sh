@@ -113,7 +113,9 @@ if [ "$sanitize" = 1 ]; then
     failed=$((failed + 1))
   else
     echo "test: 16 threads compiling and launching under ThreadSanitizer"
-    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    # MLIR and LLVM are uninstrumented: reports inside them are suppressed (tsan.supp).
+    tsan_suppressions="$PWD/test/codegen/cpu/tsan.supp"
+    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$tsan_suppressions" \
        build-tsan/bin/tmix-cpu-tests --gtest_brief=1 \
          --gtest_filter='ConcurrentJit.*:KernelCache.*' >build-tsan/stress.log 2>&1; then
       echo "test: ThreadSanitizer found nothing"
