@@ -123,20 +123,19 @@ cpu::SpecText cpu::printSpec(Operation *specOp) {
   return text;
 }
 
-/// Appends an error of the private context to `out` as "; file:line:col: message", so
-/// that the passes' errors (an out-of-range hand-written schedule, scratch buffers too
-/// large) reach the caller in its one error line.
-static void appendError(Diagnostic &diagnostic, std::string &out) {
-  if (diagnostic.getSeverity() != DiagnosticSeverity::Error)
-    return;
-  llvm::raw_string_ostream os(out);
-  if (!out.empty())
-    os << "; ";
-  if (auto loc = diagnostic.getLocation()->findInstanceOf<FileLineColLoc>())
-    os << loc.getFilename().getValue() << ":" << loc.getLine() << ":" << loc.getColumn()
-       << ": ";
-  os << diagnostic.str();
-}
+cpu::ErrorCollector::ErrorCollector(MLIRContext *context)
+    : handler(context, [this](Diagnostic &diagnostic) {
+        if (diagnostic.getSeverity() != DiagnosticSeverity::Error)
+          return success();
+        llvm::raw_string_ostream os(errors);
+        if (!errors.empty())
+          os << "; ";
+        if (auto loc = diagnostic.getLocation()->findInstanceOf<FileLineColLoc>())
+          os << loc.getFilename().getValue() << ":" << loc.getLine() << ":"
+             << loc.getColumn() << ": ";
+        os << diagnostic.str();
+        return success();
+      }) {}
 
 llvm::Expected<cpu::CompiledKernel>
 cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule,
@@ -162,15 +161,11 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
   registerLLVMDialectTranslation(registry);
   MLIRContext context(registry, MLIRContext::Threading::DISABLED);
   context.loadDialect<mlir::tmix::TmixDialect, arith::ArithDialect, math::MathDialect>();
-  std::string diagnostics;
-  ScopedDiagnosticHandler collect(&context, [&](Diagnostic &diagnostic) {
-    appendError(diagnostic, diagnostics);
-    return success();
-  });
+  ErrorCollector errors(&context);
   auto failure = [&](const llvm::Twine &what) {
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
-        what + (diagnostics.empty() ? "" : ": " + llvm::Twine(diagnostics)));
+        what + (errors.str().empty() ? "" : ": " + llvm::Twine(errors.str())));
   };
 
   OwningOpRef<ModuleOp> module =

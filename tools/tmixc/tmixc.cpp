@@ -203,15 +203,21 @@ int emit(const Options &options, mlir::ModuleOp module) {
     if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
         !error.empty())
       return fail(error);
+  // A pass's error (scratch buffers too large for the schedule) is the user's: one line.
+  tmix::cpu::ErrorCollector errors(module->getContext());
+  auto lowering = [&](llvm::StringRef what) {
+    return fail("lowering '" + options.file + "' to " + what + " failed" +
+                (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
+  };
   if (mlir::failed(tmix::cpu::lowerToLoops(module, schedule)))
-    return fail("internal error: lowering '" + options.file + "' to loops failed");
+    return lowering("loops");
   if (stage == "tiled") {
     module.print(llvm::outs());
     llvm::outs() << "\n";
     return 0;
   }
   if (mlir::failed(tmix::cpu::lowerLoopsToLLVMDialect(module)))
-    return fail("internal error: lowering '" + options.file + "' to LLVM failed");
+    return lowering("LLVM");
   mlir::registerBuiltinDialectTranslation(*module->getContext());
   mlir::registerLLVMDialectTranslation(*module->getContext());
   llvm::LLVMContext llvmContext;

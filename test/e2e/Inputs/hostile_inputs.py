@@ -81,6 +81,12 @@ def setup_probes():
               "schedule")
     probe("schedule-form", ["tmixc", "run", gla, gla_sizes, "--schedule=sideways"],
           "schedule")
+    # Each value in range, but their product makes too much scratch: the lowering's error.
+    for stage in ["tiled", "llvm"]:
+        probe("emit-%s-scratch" % stage,
+              ["tmixc", "emit", os.path.join(EXAMPLES, "causal.tmix"), "--stage=" + stage,
+               "--schedule=block_m=4096,block_n=4096"], "scratch")
+    probe("run-scratch", causal(SIZES, "--schedule=block_m=4096,block_n=4096"), "scratch")
 
     # ---- sizes ----
     probe("sizes-2^32-heads", causal("--sizes=B=4294967296,H=4294967296,N=1"))
