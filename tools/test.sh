@@ -130,13 +130,16 @@ fi
 
 # ---- fuzzing ----
 # Runs one libFuzzer target for $fuzz_seconds on a scratch copy of its corpus in the tree
-# (libFuzzer adds to the copy as it runs). fuzz NAME SEED_DIR DICT
+# (libFuzzer adds to the copy as it runs). fuzz NAME DICT SEED_DIR...
 fuzz() {
-  local name=$1 seeds=$2 dict=$3
+  local name=$1 dict=$2 seeds
+  shift 2
   local corpus=build-fuzz/corpus/$name artifacts=build-fuzz/artifacts/$name
   rm -rf "$corpus"
   mkdir -p "$corpus" "$artifacts"
-  cp "$seeds"/* "$corpus"/
+  for seeds in "$@"; do
+    cp "$seeds"/* "$corpus"/
+  done
   echo "test: fuzzing $name for ${fuzz_seconds}s"
   if ASAN_OPTIONS=allow_user_poisoning=0 \
      ASAN_SYMBOLIZER_PATH="$llvm_prefix/bin/llvm-symbolizer" \
@@ -162,9 +165,9 @@ if [ "$fuzz_seconds" -gt 0 ] 2>/dev/null; then
     echo "test: the fuzzers did not build"
     failed=$((failed + 1))
   else
-    fuzz tmix-frontend-fuzzer examples test/fuzz/tmix.dict
-    fuzz tmix-npy-fuzzer test/fuzz/corpus/npy test/fuzz/npy.dict
-    fuzz tmix-manifest-fuzzer test/fuzz/corpus/manifest test/fuzz/manifest.dict
+    fuzz tmix-frontend-fuzzer test/fuzz/tmix.dict examples test/fuzz/corpus/frontend
+    fuzz tmix-npy-fuzzer test/fuzz/npy.dict test/fuzz/corpus/npy
+    fuzz tmix-manifest-fuzzer test/fuzz/manifest.dict test/fuzz/corpus/manifest
   fi
 fi
 
