@@ -61,10 +61,11 @@ configure() {
   shift
   if [ ! -f "$dir/build.ninja" ]; then
     echo "test: configuring $dir/"
+    mkdir -p "$dir"
     cmake -G Ninja -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
       -DMLIR_DIR="$llvm_prefix/lib/cmake/mlir" \
-      -DLLVM_EXTERNAL_LIT="$llvm_prefix/bin/lit" "$@" >"$dir.configure.log" 2>&1 || true
+      -DLLVM_EXTERNAL_LIT="$llvm_prefix/bin/lit" "$@" >"$dir/configure.log" 2>&1 || true
   fi
   [ -f "$dir/build.ninja" ]
 }
@@ -77,7 +78,7 @@ if [ "$sanitize" = 1 ]; then
   # with ASan, so objects that the uninstrumented libMLIR.so allocates from a slab our
   # inlined code started would read as poisoned.
   if ! configure build-asan -DTMIX_SANITIZER=address,undefined; then
-    errors+=("build-asan/ did not configure: see build-asan.configure.log")
+    errors+=("build-asan/ did not configure: see build-asan/configure.log")
   else
     asan_log=build-asan/check-tmix.log
     set +e
@@ -106,7 +107,7 @@ if [ "$sanitize" = 1 ]; then
 
   # ThreadSanitizer: only what the multi-threaded compile + launch test needs.
   if ! configure build-tsan -DTMIX_SANITIZER=thread; then
-    errors+=("build-tsan/ did not configure: see build-tsan.configure.log")
+    errors+=("build-tsan/ did not configure: see build-tsan/configure.log")
   elif ! ninja -C build-tsan -j"$jobs" tmix-cpu-tests >build-tsan/build.log 2>&1; then
     tail -n 40 build-tsan/build.log
     echo "test: the ThreadSanitizer build failed"
@@ -159,7 +160,7 @@ fuzz() {
 if [ "$fuzz_seconds" -gt 0 ] 2>/dev/null; then
   fuzzers=(tmix-frontend-fuzzer tmix-npy-fuzzer tmix-manifest-fuzzer)
   if ! configure build-fuzz -DTMIX_BUILD_FUZZER=ON; then
-    echo "test: build-fuzz/ did not configure"
+    echo "test: build-fuzz/ did not configure: see build-fuzz/configure.log"
     failed=$((failed + 1))
   elif ! ninja -C build-fuzz -j"$jobs" "${fuzzers[@]}"; then
     echo "test: the fuzzers did not build"
