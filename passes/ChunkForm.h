@@ -72,6 +72,18 @@ struct ChunkForm {
   bool needsSign() const;
 };
 
+/// The numerics every target's chunked form shares.
+///
+/// Per step, a decay's log is clamped from below here: exp(-30) ≈ 1e-13 is below
+/// f32 resolution against the new terms, and the bound keeps the cumulative logs of a
+/// chunk small enough that their differences stay accurate.
+inline constexpr double kLogDecayFloor = -30.0;
+
+/// Rows per sub-chunk of the intra-chunk scores under a row gate: keys of earlier
+/// sub-chunks go through one reference row (a row combination), keys of the same
+/// sub-chunk take an exp per element.
+inline constexpr int64_t kSubChunk = 16;
+
 /// The chunk form of state `stateIndex` of `op`, when it has one.
 std::optional<ChunkForm> getChunkForm(RecurrenceOp op, unsigned stateIndex);
 

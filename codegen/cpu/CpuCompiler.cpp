@@ -10,7 +10,7 @@
 
 #include "codegen/Signature.h"
 #include "dialect/TmixOps.h"
-#include "passes/Passes.h"
+#include "codegen/cpu/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"

@@ -14,7 +14,7 @@
 
 #include "codegen/Signature.h"
 #include "dialect/TmixOps.h"
-#include "passes/Passes.h"
+#include "codegen/nvidia/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Pipelines/Passes.h"

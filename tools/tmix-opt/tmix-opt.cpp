@@ -6,7 +6,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixDialect.h"
+#include "codegen/cpu/Passes.h"
+#include "codegen/nvidia/Passes.h"
 #include "passes/Passes.h"
+#include "test/lib/TestPasses.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -20,6 +23,9 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   mlir::registerAllPasses();
   mlir::tmix::registerTmixPasses();
+  mlir::tmix::registerTmixCpuPasses();
+  mlir::tmix::registerTmixNvidiaPasses();
+  mlir::tmix::registerTmixTestPasses();
   registry.insert<mlir::tmix::TmixDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "tmix optimizer driver\n", registry));

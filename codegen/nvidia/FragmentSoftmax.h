@@ -12,8 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_FRAGMENTSOFTMAX_H
-#define TMIX_PASSES_FRAGMENTSOFTMAX_H
+#ifndef TMIX_CODEGEN_NVIDIA_FRAGMENTSOFTMAX_H
+#define TMIX_CODEGEN_NVIDIA_FRAGMENTSOFTMAX_H
 
 #include "dialect/TmixOps.h"
 #include "passes/KernelBuilder.h"
@@ -60,4 +60,4 @@ void storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> m,
 
 } // namespace mlir::tmix
 
-#endif // TMIX_PASSES_FRAGMENTSOFTMAX_H
+#endif // TMIX_CODEGEN_NVIDIA_FRAGMENTSOFTMAX_H

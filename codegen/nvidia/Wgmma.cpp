@@ -1,6 +1,6 @@
 //===- Wgmma.cpp - Warpgroup tensor-core vocabulary for sm_90a -------------===//
 
-#include "passes/Wgmma.h"
+#include "codegen/nvidia/Wgmma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"

@@ -1,6 +1,6 @@
 //===- WarpMma.cpp - Warp-level tensor-core vocabulary for sm_80 ----------===//
 
-#include "passes/WarpMma.h"
+#include "codegen/nvidia/WarpMma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"

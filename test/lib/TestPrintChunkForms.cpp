@@ -8,11 +8,11 @@
 
 #include "dialect/TmixOps.h"
 #include "passes/ChunkForm.h"
-#include "passes/Passes.h"
+#include "test/lib/TestPasses.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_TESTPRINTCHUNKFORMS
-#include "passes/Passes.h.inc"
+#include "test/lib/TestPasses.h.inc"
 } // namespace mlir::tmix
 
 using namespace mlir;

@@ -18,8 +18,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/ChunkedLowering.h"
-#include "passes/VectorRows.h"
+#include "codegen/cpu/ChunkedLowering.h"
+#include "codegen/cpu/VectorRows.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"

@@ -9,8 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_STEPELEMENTS_H
-#define TMIX_PASSES_STEPELEMENTS_H
+#ifndef TMIX_CODEGEN_NVIDIA_STEPELEMENTS_H
+#define TMIX_CODEGEN_NVIDIA_STEPELEMENTS_H
 
 #include "dialect/TmixOps.h"
 #include "passes/ChunkForm.h"
@@ -56,4 +56,4 @@ private:
 
 } // namespace mlir::tmix
 
-#endif // TMIX_PASSES_STEPELEMENTS_H
+#endif // TMIX_CODEGEN_NVIDIA_STEPELEMENTS_H

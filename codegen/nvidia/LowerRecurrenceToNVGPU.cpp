@@ -50,13 +50,12 @@
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
 #include "passes/ChunkForm.h"
-#include "passes/ChunkedLowering.h"
-#include "passes/GpuKernel.h"
+#include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
-#include "passes/Passes.h"
-#include "passes/RecurrenceKernelPlan.h"
-#include "passes/StepElements.h"
-#include "passes/WarpMma.h"
+#include "codegen/nvidia/Passes.h"
+#include "codegen/nvidia/RecurrenceKernelPlan.h"
+#include "codegen/nvidia/StepElements.h"
+#include "codegen/nvidia/WarpMma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -70,7 +69,7 @@
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERRECURRENCETONVGPU
-#include "passes/Passes.h.inc"
+#include "codegen/nvidia/Passes.h.inc"
 } // namespace mlir::tmix
 
 using namespace mlir;

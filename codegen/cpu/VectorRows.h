@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_VECTORROWS_H
-#define TMIX_PASSES_VECTORROWS_H
+#ifndef TMIX_CODEGEN_CPU_VECTORROWS_H
+#define TMIX_CODEGEN_CPU_VECTORROWS_H
 
 #include "passes/KernelBuilder.h"
 
@@ -31,4 +31,4 @@ void combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value length, Value
 
 } // namespace mlir::tmix
 
-#endif // TMIX_PASSES_VECTORROWS_H
+#endif // TMIX_CODEGEN_CPU_VECTORROWS_H

@@ -11,8 +11,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
-#include "passes/ChunkedLowering.h"
-#include "passes/Passes.h"
+#include "codegen/cpu/ChunkedLowering.h"
+#include "codegen/cpu/Passes.h"
 #include "passes/RecurrenceClasses.h"
 #include "passes/ScheduleBounds.h"
 #include "passes/StepLowering.h"
@@ -21,7 +21,7 @@
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERRECURRENCETOLOOPS
-#include "passes/Passes.h.inc"
+#include "codegen/cpu/Passes.h.inc"
 } // namespace mlir::tmix
 
 using namespace mlir;

@@ -8,23 +8,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_CHUNKEDLOWERING_H
-#define TMIX_PASSES_CHUNKEDLOWERING_H
+#ifndef TMIX_CODEGEN_CPU_CHUNKEDLOWERING_H
+#define TMIX_CODEGEN_CPU_CHUNKEDLOWERING_H
 
 #include "passes/ChunkForm.h"
 #include "passes/StepLowering.h"
 
 namespace mlir::tmix {
-
-/// Per step, a decay's log is clamped from below here: exp(-30) ≈ 1e-13 is below
-/// f32 resolution against the new terms, and the bound keeps the cumulative logs of a
-/// chunk small enough that their differences stay accurate.
-inline constexpr double kLogDecayFloor = -30.0;
-
-/// Rows per sub-chunk of the intra-chunk scores under a row gate: keys of earlier
-/// sub-chunks go through one reference row (a row combination), keys of the same
-/// sub-chunk take an exp per element.
-inline constexpr int64_t kSubChunk = 16;
 
 /// Emits steps 0 .. T-1 of `steps`' recurrence in chunks of `chunkSize` at the
 /// builder's insertion point, the states of `forms` in chunk-parallel form.
@@ -32,4 +22,4 @@ void lowerChunked(StepLowering &steps, ArrayRef<ChunkForm> forms, int64_t chunkS
 
 } // namespace mlir::tmix
 
-#endif // TMIX_PASSES_CHUNKEDLOWERING_H
+#endif // TMIX_CODEGEN_CPU_CHUNKEDLOWERING_H

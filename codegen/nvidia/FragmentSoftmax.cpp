@@ -1,9 +1,9 @@
 //===- FragmentSoftmax.cpp - Online softmax on accumulator fragments ------===//
 
-#include "passes/FragmentSoftmax.h"
+#include "codegen/nvidia/FragmentSoftmax.h"
 
 #include "passes/AttentionStatements.h"
-#include "passes/WarpMma.h"
+#include "codegen/nvidia/WarpMma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"

@@ -1,9 +1,9 @@
 //===- RecurrenceKernelPlan.cpp - What the GPU recurrence kernel runs -----===//
 
-#include "passes/RecurrenceKernelPlan.h"
-#include "passes/GpuKernel.h"
+#include "codegen/nvidia/RecurrenceKernelPlan.h"
+#include "codegen/nvidia/GpuKernel.h"
 #include "passes/RecurrenceClasses.h"
-#include "passes/StepElements.h"
+#include "codegen/nvidia/StepElements.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "llvm/ADT/DenseSet.h"

@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_GPUKERNEL_H
-#define TMIX_PASSES_GPUKERNEL_H
+#ifndef TMIX_CODEGEN_NVIDIA_GPUKERNEL_H
+#define TMIX_CODEGEN_NVIDIA_GPUKERNEL_H
 
 #include "dialect/TmixOps.h"
 
@@ -67,4 +67,4 @@ gpu::GPUFuncOp moveProgramToKernel(func::FuncOp program, gpu::GPUModuleOp gpuMod
 
 } // namespace mlir::tmix
 
-#endif // TMIX_PASSES_GPUKERNEL_H
+#endif // TMIX_CODEGEN_NVIDIA_GPUKERNEL_H

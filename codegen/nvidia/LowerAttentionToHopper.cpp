@@ -55,13 +55,13 @@
 
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
-#include "passes/FragmentSoftmax.h"
-#include "passes/GpuKernel.h"
+#include "codegen/nvidia/FragmentSoftmax.h"
+#include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
-#include "passes/Passes.h"
+#include "codegen/nvidia/Passes.h"
 #include "passes/TileMaskBounds.h"
-#include "passes/WarpMma.h"
-#include "passes/Wgmma.h"
+#include "codegen/nvidia/WarpMma.h"
+#include "codegen/nvidia/Wgmma.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -71,7 +71,7 @@
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERATTENTIONTOHOPPER
-#include "passes/Passes.h.inc"
+#include "codegen/nvidia/Passes.h.inc"
 } // namespace mlir::tmix
 
 using namespace mlir;

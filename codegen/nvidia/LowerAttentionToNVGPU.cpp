@@ -29,12 +29,12 @@
 
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
-#include "passes/FragmentSoftmax.h"
-#include "passes/GpuKernel.h"
+#include "codegen/nvidia/FragmentSoftmax.h"
+#include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
-#include "passes/Passes.h"
+#include "codegen/nvidia/Passes.h"
 #include "passes/TileMaskBounds.h"
-#include "passes/WarpMma.h"
+#include "codegen/nvidia/WarpMma.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -45,7 +45,7 @@
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERATTENTIONTONVGPU
-#include "passes/Passes.h.inc"
+#include "codegen/nvidia/Passes.h.inc"
 } // namespace mlir::tmix
 
 using namespace mlir;

@@ -6,12 +6,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
-#include "passes/Passes.h"
+#include "test/lib/TestPasses.h"
 #include "passes/RecurrenceClasses.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_TESTPRINTRECURRENCECLASSES
-#include "passes/Passes.h.inc"
+#include "test/lib/TestPasses.h.inc"
 } // namespace mlir::tmix
 
 using namespace mlir;

@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_WARPMMA_H
-#define TMIX_PASSES_WARPMMA_H
+#ifndef TMIX_CODEGEN_NVIDIA_WARPMMA_H
+#define TMIX_CODEGEN_NVIDIA_WARPMMA_H
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -33,4 +33,4 @@ Value quadReduce(ImplicitLocOpBuilder &b, Value x, bool isMax);
 
 } // namespace mlir::tmix::warp
 
-#endif // TMIX_PASSES_WARPMMA_H
+#endif // TMIX_CODEGEN_NVIDIA_WARPMMA_H

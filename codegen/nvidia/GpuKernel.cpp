@@ -1,6 +1,6 @@
 //===- GpuKernel.cpp - What the GPU lowerings share -----------------------===//
 
-#include "passes/GpuKernel.h"
+#include "codegen/nvidia/GpuKernel.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -1,6 +1,6 @@
 //===- StepElements.cpp - A recurrence step's values, element by element --===//
 
-#include "passes/StepElements.h"
+#include "codegen/nvidia/StepElements.h"
 #include "passes/StepLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -15,8 +15,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_WGMMA_H
-#define TMIX_PASSES_WGMMA_H
+#ifndef TMIX_CODEGEN_NVIDIA_WGMMA_H
+#define TMIX_CODEGEN_NVIDIA_WGMMA_H
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -57,4 +57,4 @@ Value packWord(ImplicitLocOpBuilder &b, Value pair);
 
 } // namespace mlir::tmix::wgmma
 
-#endif // TMIX_PASSES_WGMMA_H
+#endif // TMIX_CODEGEN_NVIDIA_WGMMA_H

@@ -22,7 +22,7 @@
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
 #include "passes/KernelBuilder.h"
-#include "passes/Passes.h"
+#include "codegen/cpu/Passes.h"
 #include "passes/ScheduleBounds.h"
 #include "passes/TileMaskBounds.h"
 
@@ -36,7 +36,7 @@
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERATTENTIONTOLOOPS
-#include "passes/Passes.h.inc"
+#include "codegen/cpu/Passes.h.inc"
 } // namespace mlir::tmix
 
 using namespace mlir;

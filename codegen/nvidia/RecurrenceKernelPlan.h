@@ -8,12 +8,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_RECURRENCEKERNELPLAN_H
-#define TMIX_PASSES_RECURRENCEKERNELPLAN_H
+#ifndef TMIX_CODEGEN_NVIDIA_RECURRENCEKERNELPLAN_H
+#define TMIX_CODEGEN_NVIDIA_RECURRENCEKERNELPLAN_H
 
 #include "dialect/TmixOps.h"
 #include "passes/ChunkForm.h"
-#include "passes/ChunkedLowering.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/StringMap.h"
@@ -90,4 +89,4 @@ planRecurrenceKernel(RecurrenceOp op, const llvm::StringMap<int64_t> &fixed);
 
 } // namespace mlir::tmix
 
-#endif // TMIX_PASSES_RECURRENCEKERNELPLAN_H
+#endif // TMIX_CODEGEN_NVIDIA_RECURRENCEKERNELPLAN_H
