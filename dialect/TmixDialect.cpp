@@ -6,6 +6,7 @@
 
 #include "dialect/TmixDialect.h"
 
+#include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
 #include "dialect/TmixTypes.h"
 
@@ -33,6 +34,7 @@ struct TmixFoldInterface : public DialectFoldInterface {
 
 void TmixDialect::initialize() {
   registerTypes();
+  registerAttributes();
   addOperations<
 #define GET_OP_LIST
 #include "dialect/TmixOps.cpp.inc"

@@ -23,9 +23,12 @@ def Tmix_Dialect : Dialect {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
   let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
   let extraClassDeclaration = [{
     /// Adds the dialect's types (in TmixTypes.cpp, beside their storage classes).
     void registerTypes();
+    /// Adds the dialect's attributes (in TmixAttrs.cpp).
+    void registerAttributes();
   }];
 }
 
