@@ -20,7 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
-#include "passes/AttentionStatements.h"
+#include "passes/AttentionMath.h"
 #include "passes/KernelBuilder.h"
 #include "codegen/cpu/Passes.h"
 #include "passes/ScheduleBounds.h"
@@ -71,6 +71,11 @@ int64_t scheduleValue(AttentionOp op, StringRef key, int64_t fallback) {
     return value.getInt();
   return fallback;
 }
+
+/// The CPU's exponentials: math ops, which tmix-polynomial-math turns into inline
+/// polynomials that LLVM vectorises.
+Value mathExp2(ImplicitLocOpBuilder &b, Value x) { return math::Exp2Op::create(b, x); }
+Value mathLog2(ImplicitLocOpBuilder &b, Value x) { return math::Log2Op::create(b, x); }
 
 /// Emits the program of one attention spec.
 class AttentionLowering {
@@ -128,8 +133,6 @@ private:
   /// `store(d, x)`.
   void loadRotatedRow(Value src, ValueRange prefix, Value pos,
                       function_ref<void(Value d, Value x)> store);
-  /// The RoPE angle of pair p at position pos: pos * theta^(-2p/D).
-  Value ropeAngle(Value pos, Value p);
 
   AttentionOp op;
   // One register block serves both micro-kernels: R value columns, and R keys
@@ -171,7 +174,6 @@ LogicalResult AttentionLowering::lower() {
   scoreOp = findStatement<ScoreOp>(op);
   sinkOp = findStatement<SinkOp>(op);
   ropeOp = findStatement<RopeOp>(op);
-  ScaleOp scaleOp = findStatement<ScaleOp>(op);
   kInPlace = kType.getElementType().isF32() && !ropeOp;
   vInPlace = vType.getElementType().isF32();
 
@@ -192,15 +194,8 @@ LogicalResult AttentionLowering::lower() {
   o = kb->resultMemRef(0);
   lse = op.getNumSpecResults() > 1 ? kb->resultMemRef(1) : Value();
 
-  // ---- scale (default 1 / sqrt(D)) ----
-  Value scale;
-  if (scaleOp) {
-    scale = kb->inlineRegion(scaleOp.getBody(), {})[0];
-  } else {
-    Value d = arith::UIToFPOp::create(b, f32, kb->toI64(numD));
-    scale = arith::DivFOp::create(b, cst(1.0), math::SqrtOp::create(b, d));
-  }
-  scaleLog2 = scoreOp ? scale : arith::MulFOp::create(b, scale, cst(kLog2e));
+  // ---- scale (default 1 / sqrt(D)), log2(e) folded in (AttentionMath.h) ----
+  scaleLog2 = scoreScale(*kb, op, numD);
   if (ropeOp) {
     theta = kb->inlineRegion(ropeOp.getBody(), {})[0];
     halfD = arith::DivUIOp::create(b, numD, kb->index(2));
@@ -332,40 +327,15 @@ LogicalResult AttentionLowering::lower() {
   forEachRow([&](Value r, Value i) {
     Value m = memref::LoadOp::create(b, rowMax, r);
     Value l = memref::LoadOp::create(b, rowSum, r);
-    Value accScale = cst(1.0);
-    if (sinkOp) {
-      Value sink =
-          kb->inlineRegion(sinkOp.getBody(), {kb->toI64(bIdx), kb->toI64(hIdx)})[0];
-      sink = arith::MulFOp::create(b, sink, cst(kLog2e));
-      Value mNew = arith::MaximumFOp::create(b, m, sink);
-      // NaN (a NaN score or sink) counts as kept, as in softmaxTile: it propagates.
-      Value anyKept =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew, cst(-INFINITY));
-      auto exp2Below = [&](Value x, Value fallback) {
-        return arith::SelectOp::create(
-            b, anyKept, math::Exp2Op::create(b, arith::SubFOp::create(b, x, mNew)),
-            fallback);
-      };
-      accScale = exp2Below(m, cst(1.0));
-      l = arith::AddFOp::create(b, arith::MulFOp::create(b, l, accScale),
-                                exp2Below(sink, cst(0.0)));
-      m = mNew;
-    }
-    Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l, cst(0.0));
-    Value factor = arith::SelectOp::create(b, empty, cst(0.0),
-                                           arith::DivFOp::create(b, accScale, l));
+    Value sink = sinkOp ? sinkLogit(*kb, sinkOp, kb->toI64(bIdx), kb->toI64(hIdx)) : Value();
+    RowResult row = finishRow(b, m, l, sink, mathExp2);
     kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
       Value a = memref::LoadOp::create(b, accT, ValueRange{d, r});
-      kb->storeF32(arith::MulFOp::create(b, a, factor), o, ValueRange{bIdx, hIdx, i, d});
+      kb->storeF32(arith::MulFOp::create(b, a, row.factor), o, ValueRange{bIdx, hIdx, i, d});
       return SmallVector<Value>{};
     });
-    if (lse) {
-      // lse = ln(sum exp(s)) = (m + log2(l)) * ln(2) in the log2 domain.
-      Value value = arith::MulFOp::create(
-          b, arith::AddFOp::create(b, m, math::Log2Op::create(b, l)), cst(kLn2));
-      kb->storeF32(arith::SelectOp::create(b, empty, cst(-INFINITY), value), lse,
-                   ValueRange{bIdx, hIdx, i});
-    }
+    if (lse)
+      kb->storeF32(rowLogSumExp(b, row, mathLog2), lse, ValueRange{bIdx, hIdx, i});
   });
   kb->freeScratch();
   return success();
@@ -445,14 +415,7 @@ void AttentionLowering::modifyScores(Value tile, Value count, bool masked) {
       kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
         Value iI = kb->toI64(arith::AddIOp::create(b, rowBegin, r));
         Value s = memref::LoadOp::create(b, scoresT, ValueRange{jj, r});
-        if (scoreOp) {
-          s = kb->inlineRegion(scoreOp.getBody(), {bI, hI, iI, jI, s})[0];
-          s = arith::MulFOp::create(b, s, cst(kLog2e));
-        }
-        if (masked) {
-          Value keep = kb->inlineRegion(maskOp.getBody(), {bI, hI, iI, jI})[0];
-          s = arith::SelectOp::create(b, keep, s, cst(-INFINITY));
-        }
+        s = scoreElement(*kb, op, bI, hI, iI, jI, s, masked);
         memref::StoreOp::create(b, s, scoresT, ValueRange{jj, r});
         return SmallVector<Value>{};
       });
@@ -485,30 +448,19 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
                        b, mx[g], loadLanes(scoresT, jj, g)));
                  return next;
                });
-  // m_new = max(m, tile max); while a lane keeps nothing (m_new = -inf) its alpha is
-  // 1 and its probabilities 0. A NaN score makes m_new NaN (maximumf propagates it),
-  // and NaN counts as kept (an unordered compare), so that alpha, P, l and O become NaN
-  // and the row's outputs say so rather than look empty.
-  SmallVector<Value> mNew, anyKept, alpha;
+  // The online-softmax update (AttentionMath.h), a lane vector of rows at a time.
+  SmallVector<RunningMax> update;
+  SmallVector<Value> alpha;
   for (int64_t g = 0; g < groups; ++g) {
-    Value m = loadLanes(rowMax, Value(), g);
-    mNew.push_back(arith::MaximumFOp::create(b, m, tileMax[g]));
-    anyKept.push_back(
-        arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew[g], splat(-INFINITY)));
-    alpha.push_back(arith::SelectOp::create(
-        b, anyKept[g], math::Exp2Op::create(b, arith::SubFOp::create(b, m, mNew[g])),
-        splat(1.0)));
+    update.push_back(updateRunningMax(b, loadLanes(rowMax, Value(), g), tileMax[g], mathExp2));
+    alpha.push_back(update[g].alpha);
   }
   SmallVector<Value> tileSum =
       kb->loop(zero, end, one, SmallVector<Value>(groups, splat(0.0)),
                [&](Value jj, ValueRange sum) {
                  SmallVector<Value> next;
                  for (int64_t g = 0; g < groups; ++g) {
-                   Value s = loadLanes(scoresT, jj, g);
-                   Value p = arith::SelectOp::create(
-                       b, anyKept[g],
-                       math::Exp2Op::create(b, arith::SubFOp::create(b, s, mNew[g])),
-                       splat(0.0));
+                   Value p = softmaxProbability(b, update[g], loadLanes(scoresT, jj, g), mathExp2);
                    vector::StoreOp::create(b, p, scoresT, ValueRange{jj, laneOffset(g)});
                    next.push_back(arith::AddFOp::create(b, sum[g], p));
                  }
@@ -516,10 +468,9 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
                });
   for (int64_t g = 0; g < groups; ++g) {
     Value l = loadLanes(rowSum, Value(), g);
-    vector::StoreOp::create(b, mNew[g], rowMax, ValueRange{laneOffset(g)});
-    vector::StoreOp::create(
-        b, arith::AddFOp::create(b, arith::MulFOp::create(b, l, alpha[g]), tileSum[g]),
-        rowSum, ValueRange{laneOffset(g)});
+    vector::StoreOp::create(b, update[g].max, rowMax, ValueRange{laneOffset(g)});
+    vector::StoreOp::create(b, updateRunningSum(b, l, alpha[g], tileSum[g]), rowSum,
+                            ValueRange{laneOffset(g)});
   }
   return alpha;
 }
@@ -599,19 +550,6 @@ void AttentionLowering::storeLanes(ValueRange vectors, Value buffer,
                               ValueRange{row, laneOffset(g)});
 }
 
-Value AttentionLowering::ropeAngle(Value pos, Value p) {
-  // theta^(-2p/D) = exp2(-(2p/D) log2(theta))
-  ImplicitLocOpBuilder &b = kb->builder();
-  Type f32 = b.getF32Type();
-  Value pf = arith::UIToFPOp::create(b, f32, kb->toI64(p));
-  Value df = arith::UIToFPOp::create(b, f32, kb->toI64(numD));
-  Value exponent = arith::DivFOp::create(b, arith::MulFOp::create(b, cst(-2.0), pf), df);
-  Value frequency = math::Exp2Op::create(
-      b, arith::MulFOp::create(b, exponent, math::Log2Op::create(b, theta)));
-  Value position = arith::UIToFPOp::create(b, f32, kb->toI64(pos));
-  return arith::MulFOp::create(b, position, frequency);
-}
-
 /// With RoPE, the half-split rotation of the pairs (a, c) at (p, p + D/2):
 /// (a cos - c sin, c cos + a sin) at angle pos * theta^(-2p/D). Without, a copy.
 void AttentionLowering::loadRotatedRow(Value src, ValueRange prefix, Value pos,
@@ -633,12 +571,9 @@ void AttentionLowering::loadRotatedRow(Value src, ValueRange prefix, Value pos,
   kb->loop(zero, halfD, one, {}, [&](Value p, ValueRange) {
     Value p2 = arith::AddIOp::create(b, p, halfD);
     Value a = load(p), c = load(p2);
-    Value angle = ropeAngle(pos, p);
-    Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
-    store(p, arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                   arith::MulFOp::create(b, c, sin)));
-    store(p2, arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                    arith::MulFOp::create(b, a, sin)));
+    auto [first, second] = rotatePair(b, a, c, ropeAngle(*kb, pos, p, numD, theta));
+    store(p, first);
+    store(p2, second);
     return SmallVector<Value>{};
   });
 }

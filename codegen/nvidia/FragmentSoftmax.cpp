@@ -2,7 +2,7 @@
 
 #include "codegen/nvidia/FragmentSoftmax.h"
 
-#include "passes/AttentionStatements.h"
+#include "passes/AttentionMath.h"
 #include "codegen/nvidia/WarpMma.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -15,6 +15,10 @@ using namespace mlir::tmix;
 
 namespace {
 constexpr int64_t kTileColumns = 8; // columns per accumulator tile
+
+/// The GPU's exponentials: ex2.approx / lg2.approx.
+Value approxExp2(ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, x); }
+Value approxLog2(ImplicitLocOpBuilder &b, Value x) { return warp::log2Approx(b, x); }
 } // namespace
 
 SoftmaxTile tmix::softmaxTile(KernelBuilder &kb, FragmentRows rows,
@@ -40,34 +44,23 @@ SoftmaxTile tmix::softmaxTile(KernelBuilder &kb, FragmentRows rows,
         Value x = vector::ExtractOp::create(b, s[nt], ArrayRef<int64_t>{r, c});
         x = arith::MulFOp::create(b, x, rows.scaleLog2);
         Value j = add(jBase, idx(nt * kTileColumns + c));
-        if (rows.score) {
-          x = kb.inlineRegion(rows.score.getBody(), {bI, hI, iI[r], kb.toI64(j), x})[0];
-          x = arith::MulFOp::create(b, x, kb.f32(kLog2e));
-        }
-        if (masked) {
-          Value keepIt = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, rows.numM);
-          if (rows.mask) // past M the mask's tensor reads give 0: never out of bounds
-            keepIt = arith::AndIOp::create(
-                b, keepIt,
-                kb.inlineRegion(rows.mask.getBody(), {bI, hI, iI[r], kb.toI64(j)})[0]);
-          x = arith::SelectOp::create(b, keepIt, x, negInf);
-        }
+        auto keyBound = [&] {
+          return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, rows.numM);
+        };
+        x = scoreElement(kb, rows.spec, bI, hI, iI[r], kb.toI64(j), x, masked, keyBound);
         scores[nt * 4 + r * 2 + c] = x;
         tileMax[r] = arith::MaximumFOp::create(b, tileMax[r], x);
       }
 
-  // ---- online softmax: m_new = max(m, rowmax), alpha = exp2(m - m_new); a NaN score
-  // makes m_new NaN, which counts as kept (an unordered compare), so that the row's
-  // outputs are NaN rather than those of an empty row ----
+  // ---- the online-softmax update (AttentionMath.h), the row max over the 4 lanes of
+  // a row ----
   SoftmaxTile result;
-  Value anyKept[2];
+  RunningMax update[2];
   for (int r = 0; r < 2; ++r) {
     Value rowMax = warp::quadReduce(b, tileMax[r], /*isMax=*/true);
-    result.m[r] = arith::MaximumFOp::create(b, m[r], rowMax);
-    anyKept[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, result.m[r], negInf);
-    result.alpha[r] = arith::SelectOp::create(
-        b, anyKept[r], warp::exp2Approx(b, arith::SubFOp::create(b, m[r], result.m[r])),
-        kb.f32(1.0));
+    update[r] = updateRunningMax(b, m[r], rowMax, approxExp2);
+    result.m[r] = update[r].max;
+    result.alpha[r] = update[r].alpha;
   }
   // P = exp2(S - m_new); each thread keeps a partial row sum (reduced at the end).
   Value rowSum[2] = {kb.f32(0.0), kb.f32(0.0)};
@@ -77,18 +70,14 @@ SoftmaxTile tmix::softmaxTile(KernelBuilder &kb, FragmentRows rows,
     for (int64_t r = 0; r < 2; ++r) {
       Value pc[2];
       for (int64_t c = 0; c < 2; ++c) {
-        Value x = scores[nt * 4 + r * 2 + c];
-        pc[c] = arith::SelectOp::create(
-            b, anyKept[r], warp::exp2Approx(b, arith::SubFOp::create(b, x, result.m[r])),
-            kb.f32(0.0));
+        pc[c] = softmaxProbability(b, update[r], scores[nt * 4 + r * 2 + c], approxExp2);
         rowSum[r] = arith::AddFOp::create(b, rowSum[r], pc[c]);
       }
       Value pair = vector::FromElementsOp::create(b, pairType, ValueRange{pc[0], pc[1]});
       result.p[nt * 2 + r] = arith::TruncFOp::create(b, VectorType::get({2}, element), pair);
     }
   for (int r = 0; r < 2; ++r)
-    result.l[r] =
-        arith::AddFOp::create(b, arith::MulFOp::create(b, l[r], result.alpha[r]), rowSum[r]);
+    result.l[r] = updateRunningSum(b, l[r], result.alpha[r], rowSum[r]);
   return result;
 }
 
@@ -109,37 +98,14 @@ void tmix::storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> mIn,
                      Value o, Value lse) {
   ImplicitLocOpBuilder &b = kb.builder();
   auto none = [] { return SmallVector<Value>{}; };
-  Value negInf = kb.f32(-INFINITY);
-  Value m[2] = {mIn[0], mIn[1]};
-  Value l[2] = {warp::quadReduce(b, lPartial[0], /*isMax=*/false),
-                warp::quadReduce(b, lPartial[1], /*isMax=*/false)};
-  Value alpha[2] = {kb.f32(1.0), kb.f32(1.0)};
-  // ---- the sink logit joins the denominator, with no value row ----
-  if (rows.sink) {
-    Value sink = kb.inlineRegion(rows.sink.getBody(),
-                                 {kb.toI64(rows.batch), kb.toI64(rows.head)})[0];
-    sink = arith::MulFOp::create(b, sink, kb.f32(kLog2e));
-    for (int r = 0; r < 2; ++r) {
-      Value mNew = arith::MaximumFOp::create(b, m[r], sink);
-      Value anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, mNew, negInf);
-      alpha[r] = arith::SelectOp::create(
-          b, anyKept, warp::exp2Approx(b, arith::SubFOp::create(b, m[r], mNew)),
-          kb.f32(1.0));
-      Value p = arith::SelectOp::create(
-          b, anyKept, warp::exp2Approx(b, arith::SubFOp::create(b, sink, mNew)),
-          kb.f32(0.0));
-      l[r] = arith::AddFOp::create(b, arith::MulFOp::create(b, l[r], alpha[r]), p);
-      m[r] = mNew;
-    }
-  }
-  // ---- o = O / l; a row with nothing kept gives o = 0 and lse = -inf ----
-  Value empty[2], factor[2];
-  for (int r = 0; r < 2; ++r) {
-    empty[r] = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, l[r], kb.f32(0.0));
-    factor[r] = arith::SelectOp::create(
-        b, empty[r], kb.f32(0.0),
-        arith::DivFOp::create(b, alpha[r], l[r])); // the sink's rescale folded in
-  }
+  // ---- the sink joins the denominator; o = O / l, and a row with nothing kept
+  // gives o = 0 and lse = -inf (AttentionMath.h) ----
+  Value sink = rows.sink ? sinkLogit(kb, rows.sink, kb.toI64(rows.batch), kb.toI64(rows.head))
+                         : Value();
+  RowResult row[2];
+  for (int r = 0; r < 2; ++r)
+    row[r] = finishRow(b, mIn[r], warp::quadReduce(b, lPartial[r], /*isMax=*/false), sink,
+                       approxExp2);
   for (int r = 0; r < 2; ++r) {
     kb.ifElse(
         rows.rowValid[r], {},
@@ -149,7 +115,7 @@ void tmix::storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> mIn,
               Value x = vector::ExtractOp::create(b, acc[dt], ArrayRef<int64_t>{r, c});
               Value d = arith::AddIOp::create(b, rows.groupCol2,
                                               kb.index(dt * kTileColumns + c));
-              kb.storeF32(arith::MulFOp::create(b, x, factor[r]), o,
+              kb.storeF32(arith::MulFOp::create(b, x, row[r].factor), o,
                           ValueRange{rows.batch, rows.head, rows.rowPos[r], d});
             }
           if (lse) {
@@ -159,10 +125,7 @@ void tmix::storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> mIn,
             kb.ifElse(
                 first, {},
                 [&] {
-                  Value value = arith::MulFOp::create(
-                      b, arith::AddFOp::create(b, m[r], warp::log2Approx(b, l[r])),
-                      kb.f32(kLn2));
-                  kb.storeF32(arith::SelectOp::create(b, empty[r], negInf, value), lse,
+                  kb.storeF32(rowLogSumExp(b, row[r], approxLog2), lse,
                               ValueRange{rows.batch, rows.head, rows.rowPos[r]});
                   return SmallVector<Value>{};
                 },

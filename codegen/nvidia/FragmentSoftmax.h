@@ -8,7 +8,8 @@
 // score, mask and `j < M` (partial tiles only), the running max over the 4 lanes of a
 // row, alpha = exp2(m - m_new), P = exp2(S - m_new), per-lane partial row sums; at the
 // end the sink, o = O / l (0 for a row that kept nothing) and lse = (m + log2 l) ln 2
-// (-inf for such a row), exactly as LowerAttentionToLoops.cpp.
+// (-inf for such a row): the formulas of passes/AttentionMath.h, which the CPU's
+// LowerAttentionToLoops.cpp uses too. What is here is the fragment layout.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,8 +30,7 @@ struct FragmentRows {
   Value groupCol2;    // 2t (index)
   Value numM;         // keys (index)
   Value scaleLog2;    // the score scale, log2 e folded in unless `score` is set
-  MaskOp mask;
-  ScoreOp score;
+  AttentionOp spec;  // its score and mask statements
   SinkOp sink;
 };
 

@@ -54,7 +54,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
-#include "passes/AttentionStatements.h"
+#include "passes/AttentionMath.h"
 #include "codegen/nvidia/FragmentSoftmax.h"
 #include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
@@ -452,18 +452,9 @@ void HopperAttentionLowering::stageOperands(ArrayRef<const Operand *> operands, 
         Value p = arith::SelectOp::create(b, low, c, arith::SubIOp::create(b, c, idx(half)));
         Value a = rawElement(*operand, raw, r, p);
         Value partner = rawElement(*operand, raw, r, add(p, idx(half)));
-        Value exponent = arith::DivFOp::create(
-            b, arith::MulFOp::create(b, cst(-2.0), arith::UIToFPOp::create(b, f32, kb->toI64(p))),
-            cst(static_cast<double>(operand->dim)));
-        Value frequency = math::Exp2Op::create(
-            b, arith::MulFOp::create(b, exponent, math::Log2Op::create(b, theta)));
-        Value angle = arith::MulFOp::create(
-            b, arith::UIToFPOp::create(b, f32, kb->toI64(add(pos0, r))), frequency);
-        Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
-        Value first = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                            arith::MulFOp::create(b, partner, sin));
-        Value second = arith::AddFOp::create(b, arith::MulFOp::create(b, partner, cos),
-                                             arith::MulFOp::create(b, a, sin));
+        auto [first, second] = rotatePair(
+            b, a, partner,
+            ropeAngle(*kb, add(pos0, r), p, b.getI64IntegerAttr(operand->dim), theta));
         x = arith::SelectOp::create(
             b, ult(c, idx(operand->dim)),
             arith::SelectOp::create(b, low, first, second), x);
@@ -561,9 +552,7 @@ void HopperAttentionLowering::consumer() {
 
   // ---- scale (default 1 / sqrt(D)); log2(e) folded in unless a score statement needs
   // the natural-domain score ----
-  Value scale = scaleOp ? kb->inlineRegion(scaleOp.getBody(), {})[0]
-                        : cst(1.0 / std::sqrt(static_cast<double>(headDim)));
-  scaleLog2 = scoreOp ? scale : arith::MulFOp::create(b, scale, cst(kLog2e));
+  scaleLog2 = scoreScale(*kb, op, b.getI64IntegerAttr(headDim));
 
   // ---- state: m = -inf, l = 0, O = 0 ----
   auto accType = VectorType::get({2, 2}, b.getF32Type());
@@ -716,8 +705,7 @@ FragmentRows HopperAttentionLowering::fragmentRows() const {
   rows.groupCol2 = groupCol2;
   rows.numM = numM;
   rows.scaleLog2 = scaleLog2;
-  rows.mask = maskOp;
-  rows.score = scoreOp;
+  rows.spec = op;
   rows.sink = sinkOp;
   return rows;
 }

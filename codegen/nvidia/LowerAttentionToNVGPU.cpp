@@ -28,7 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
-#include "passes/AttentionStatements.h"
+#include "passes/AttentionMath.h"
 #include "codegen/nvidia/FragmentSoftmax.h"
 #include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
@@ -244,9 +244,7 @@ void NvgpuAttentionLowering::buildKernelBody() {
 
   // ---- scale (default 1 / sqrt(D), D being fixed here); log2(e) folded in unless a
   // score statement needs the natural-domain score ----
-  Value scale = scaleOp ? kb->inlineRegion(scaleOp.getBody(), {})[0]
-                        : cst(1.0 / std::sqrt(static_cast<double>(headDim)));
-  scaleLog2 = scoreOp ? scale : arith::MulFOp::create(b, scale, cst(kLog2e));
+  scaleLog2 = scoreScale(*kb, op, b.getI64IntegerAttr(headDim));
   if (ropeOp)
     theta = kb->inlineRegion(ropeOp.getBody(), {})[0];
 
@@ -544,19 +542,8 @@ Value NvgpuAttentionLowering::ropeElement(Value src, ValueRange prefix, Value po
     return kb->loadF32(src, indices);
   };
   Value a = load(p), c = load(add(p, half));
-  // theta^(-2p/D) = exp2(-(2p/D) log2(theta))
-  Value exponent = arith::DivFOp::create(
-      b, arith::MulFOp::create(b, cst(-2.0), arith::UIToFPOp::create(b, f32, kb->toI64(p))),
-      cst(static_cast<double>(dim)));
-  Value frequency = math::Exp2Op::create(
-      b, arith::MulFOp::create(b, exponent, math::Log2Op::create(b, theta)));
-  Value angle = arith::MulFOp::create(
-      b, arith::UIToFPOp::create(b, f32, kb->toI64(pos)), frequency);
-  Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
-  Value first = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
-                                      arith::MulFOp::create(b, c, sin));
-  Value second = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
-                                       arith::MulFOp::create(b, a, sin));
+  auto [first, second] =
+      rotatePair(b, a, c, ropeAngle(*kb, pos, p, b.getI64IntegerAttr(dim), theta));
   return arith::SelectOp::create(b, low, first, second);
 }
 
@@ -629,8 +616,7 @@ FragmentRows NvgpuAttentionLowering::fragmentRows() const {
   rows.groupCol2 = groupCol2;
   rows.numM = numM;
   rows.scaleLog2 = scaleLog2;
-  rows.mask = maskOp;
-  rows.score = scoreOp;
+  rows.spec = op;
   rows.sink = sinkOp;
   return rows;
 }

@@ -1,0 +1,138 @@
+//===- AttentionMath.cpp - The formulas of attention, written once --------===//
+
+#include "passes/AttentionMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+Value tmix::f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value) {
+  if (auto vector = dyn_cast<VectorType>(type))
+    return arith::ConstantOp::create(b,
+                                     DenseElementsAttr::get(vector, static_cast<float>(value)));
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(value)));
+}
+
+Value tmix::scoreScale(KernelBuilder &kb, AttentionOp op, OpFoldResult headDim) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value scale;
+  if (ScaleOp scaleOp = findStatement<ScaleOp>(op)) {
+    scale = kb.inlineRegion(scaleOp.getBody(), {})[0];
+  } else if (auto literal = dyn_cast<Attribute>(headDim)) {
+    scale = kb.f32(1.0 / std::sqrt(static_cast<double>(cast<IntegerAttr>(literal).getInt())));
+  } else {
+    Value d = arith::UIToFPOp::create(b, b.getF32Type(), kb.toI64(cast<Value>(headDim)));
+    scale = arith::DivFOp::create(b, kb.f32(1.0), math::SqrtOp::create(b, d));
+  }
+  if (findStatement<ScoreOp>(op))
+    return scale;
+  return arith::MulFOp::create(b, scale, kb.f32(kLog2e));
+}
+
+Value tmix::scoreElement(KernelBuilder &kb, AttentionOp op, Value batch, Value head,
+                         Value i, Value j, Value s, bool masked,
+                         function_ref<Value()> keyBound) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  if (ScoreOp scoreOp = findStatement<ScoreOp>(op)) {
+    s = kb.inlineRegion(scoreOp.getBody(), {batch, head, i, j, s})[0];
+    s = arith::MulFOp::create(b, s, kb.f32(kLog2e));
+  }
+  if (!masked)
+    return s;
+  Value keep = keyBound ? keyBound() : Value();
+  // Past the keys the mask's tensor reads give 0: never out of bounds.
+  if (MaskOp maskOp = findStatement<MaskOp>(op)) {
+    Value maskValue = kb.inlineRegion(maskOp.getBody(), {batch, head, i, j})[0];
+    keep = keep ? arith::AndIOp::create(b, keep, maskValue) : maskValue;
+  }
+  if (!keep)
+    return s;
+  return arith::SelectOp::create(b, keep, s, kb.f32(-INFINITY));
+}
+
+RunningMax tmix::updateRunningMax(ImplicitLocOpBuilder &b, Value max, Value tileMax,
+                                  UnaryMathFn exp2) {
+  Type type = max.getType();
+  RunningMax update;
+  update.max = arith::MaximumFOp::create(b, max, tileMax);
+  update.anyKept = arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, update.max,
+                                         f32ConstantOf(b, type, -INFINITY));
+  update.alpha = arith::SelectOp::create(
+      b, update.anyKept, exp2(b, arith::SubFOp::create(b, max, update.max)),
+      f32ConstantOf(b, type, 1.0));
+  return update;
+}
+
+Value tmix::softmaxProbability(ImplicitLocOpBuilder &b, const RunningMax &update, Value s,
+                               UnaryMathFn exp2) {
+  return arith::SelectOp::create(b, update.anyKept,
+                                 exp2(b, arith::SubFOp::create(b, s, update.max)),
+                                 f32ConstantOf(b, s.getType(), 0.0));
+}
+
+Value tmix::updateRunningSum(ImplicitLocOpBuilder &b, Value sum, Value alpha,
+                             Value tileSum) {
+  return arith::AddFOp::create(b, arith::MulFOp::create(b, sum, alpha), tileSum);
+}
+
+Value tmix::sinkLogit(KernelBuilder &kb, SinkOp sink, Value batch, Value head) {
+  Value logit = kb.inlineRegion(sink.getBody(), {batch, head})[0];
+  return arith::MulFOp::create(kb.builder(), logit, kb.f32(kLog2e));
+}
+
+RowResult tmix::finishRow(ImplicitLocOpBuilder &b, Value max, Value sum, Value sink,
+                          UnaryMathFn exp2) {
+  Type type = max.getType();
+  RowResult row{Value(), Value(), max, sum};
+  Value alpha = f32ConstantOf(b, type, 1.0);
+  if (sink) {
+    RunningMax update = updateRunningMax(b, max, sink, exp2);
+    alpha = update.alpha;
+    row.sum = updateRunningSum(b, sum, alpha, softmaxProbability(b, update, sink, exp2));
+    row.max = update.max;
+  }
+  row.empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, row.sum,
+                                    f32ConstantOf(b, type, 0.0));
+  // The sink's rescale of the accumulator folds into the factor.
+  row.factor = arith::SelectOp::create(b, row.empty, f32ConstantOf(b, type, 0.0),
+                                       arith::DivFOp::create(b, alpha, row.sum));
+  return row;
+}
+
+Value tmix::rowLogSumExp(ImplicitLocOpBuilder &b, const RowResult &row, UnaryMathFn log2) {
+  Type type = row.max.getType();
+  Value value = arith::MulFOp::create(
+      b, arith::AddFOp::create(b, row.max, log2(b, row.sum)), f32ConstantOf(b, type, kLn2));
+  return arith::SelectOp::create(b, row.empty, f32ConstantOf(b, type, -INFINITY), value);
+}
+
+Value tmix::ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
+                      Value theta) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type f32 = b.getF32Type();
+  Value pf = arith::UIToFPOp::create(b, f32, kb.toI64(p));
+  Value df;
+  if (auto literal = dyn_cast<Attribute>(headDim))
+    df = kb.f32(static_cast<double>(cast<IntegerAttr>(literal).getInt()));
+  else
+    df = arith::UIToFPOp::create(b, f32, kb.toI64(cast<Value>(headDim)));
+  Value exponent = arith::DivFOp::create(b, arith::MulFOp::create(b, kb.f32(-2.0), pf), df);
+  Value frequency = math::Exp2Op::create(
+      b, arith::MulFOp::create(b, exponent, math::Log2Op::create(b, theta)));
+  Value position = arith::UIToFPOp::create(b, f32, kb.toI64(pos));
+  return arith::MulFOp::create(b, position, frequency);
+}
+
+std::pair<Value, Value> tmix::rotatePair(ImplicitLocOpBuilder &b, Value a, Value c,
+                                         Value angle) {
+  Value cos = math::CosOp::create(b, angle), sin = math::SinOp::create(b, angle);
+  Value first = arith::SubFOp::create(b, arith::MulFOp::create(b, a, cos),
+                                      arith::MulFOp::create(b, c, sin));
+  Value second = arith::AddFOp::create(b, arith::MulFOp::create(b, c, cos),
+                                       arith::MulFOp::create(b, a, sin));
+  return {first, second};
+}

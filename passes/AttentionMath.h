@@ -1,0 +1,100 @@
+//===- AttentionMath.h - The formulas of attention, written once -*- C++ -*-===//
+//
+// Every target runs the same attention arithmetic on its own tile layout: the CPU on
+// lane vectors of query rows, the GPUs on the scalars of accumulator fragments. The
+// formulas live here, once, on values that are f32 scalars or vectors of f32 alike
+// (arith and math ops apply element-wise), with the target's exponential passed in:
+//
+//   scale      scale_log2 = scale * log2(e), scale = the `scale` statement or 1/sqrt(D)
+//              (log2(e) is left out when a `score` statement needs natural units)
+//   score      s = score(b, h, i, j, s) * log2(e); masked: s = keep ? s : -inf
+//   max        m' = max(m, rowmax(s)); alpha = exp2(m - m') (1 while nothing is kept)
+//   p          p = exp2(s - m') (0 while nothing is kept)
+//   sum        l' = l * alpha + rowsum(p)
+//   finish     the sink joins as one more score (max, p, sum) with no value row;
+//              o = acc * alpha / l, lse = (m + log2 l) ln 2; o = 0, lse = -inf where
+//              nothing was kept
+//   rope       the half-split rotation of (a, c) at (p, p + D/2):
+//              (a cos - c sin, c cos + a sin) at angle pos * theta^(-2p/D)
+//
+// A NaN score makes m' NaN, and NaN counts as kept (an unordered compare), so that a
+// row that saw a NaN gives NaN outputs rather than those of an empty row.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_PASSES_ATTENTIONMATH_H
+#define TMIX_PASSES_ATTENTIONMATH_H
+
+#include "passes/AttentionStatements.h"
+#include "passes/KernelBuilder.h"
+
+#include "mlir/IR/OpDefinition.h"
+
+namespace mlir::tmix {
+
+/// A target's exp2 or log2 of f32 scalars or vectors (math.exp2 on the CPU, which
+/// becomes a polynomial; ex2.approx on the GPUs).
+using UnaryMathFn = function_ref<Value(ImplicitLocOpBuilder &b, Value x)>;
+
+/// An f32 constant of `type` (f32, or a vector of f32: a splat).
+Value f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value);
+
+/// The factor the raw scores q.k are multiplied by: the `scale` statement's value, or
+/// 1/sqrt(D) (`headDim`: a literal, folded at compile time, or a run-time index);
+/// times log2(e) unless the spec has a `score` statement, which reads natural units.
+Value scoreScale(KernelBuilder &kb, AttentionOp op, OpFoldResult headDim);
+
+/// The spec's score and mask statements on one (already scaled) score `s` of query
+/// `i` and key `j` (i64 indices, as `batch` and `head`): the score statement's value
+/// back in the log2 domain; under `masked`, -inf where `keyBound` (when given: it
+/// builds the i1 "key j exists") and the mask (when the spec has one) do not both hold.
+Value scoreElement(KernelBuilder &kb, AttentionOp op, Value batch, Value head, Value i,
+                   Value j, Value s, bool masked,
+                   function_ref<Value()> keyBound = nullptr);
+
+/// The running max of a row after a tile whose max is `tileMax`.
+struct RunningMax {
+  Value max;     // m' = max(m, tile max)
+  Value anyKept; // m' != -inf: the row has kept a key (or seen a NaN)
+  Value alpha;   // exp2(m - m'), the rescale of what the row has summed so far
+};
+RunningMax updateRunningMax(ImplicitLocOpBuilder &b, Value max, Value tileMax,
+                            UnaryMathFn exp2);
+
+/// The probability of score `s` under the row's new max: exp2(s - m'), 0 while the
+/// row keeps nothing.
+Value softmaxProbability(ImplicitLocOpBuilder &b, const RunningMax &update, Value s,
+                         UnaryMathFn exp2);
+
+/// l * alpha + the tile's sum of probabilities.
+Value updateRunningSum(ImplicitLocOpBuilder &b, Value sum, Value alpha, Value tileSum);
+
+/// The sink logit of (batch, head) in the log2 domain (i64 indices).
+Value sinkLogit(KernelBuilder &kb, SinkOp sink, Value batch, Value head);
+
+/// The end of a row: o = acc * factor, and what its lse needs.
+struct RowResult {
+  Value factor; // alpha / l, or 0 for a row that kept nothing
+  Value empty;  // l == 0: the row kept nothing
+  Value max, sum;
+};
+
+/// Finishes a row of running max `max` and sum `sum`: the sink logit `sink` (log2
+/// domain; null for none) joins the denominator with no value row.
+RowResult finishRow(ImplicitLocOpBuilder &b, Value max, Value sum, Value sink,
+                    UnaryMathFn exp2);
+
+/// The row's lse = (m + log2 l) ln 2, -inf for a row that kept nothing.
+Value rowLogSumExp(ImplicitLocOpBuilder &b, const RowResult &row, UnaryMathFn log2);
+
+/// The RoPE angle of pair p (index) at position `pos` (index):
+/// pos * theta^(-2p/D) = pos * exp2(-(2p/D) log2 theta), `headDim` D a literal or a
+/// run-time index.
+Value ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim, Value theta);
+
+/// The half-split rotation of the pair (a, c) by `angle`: (a cos - c sin, c cos + a sin).
+std::pair<Value, Value> rotatePair(ImplicitLocOpBuilder &b, Value a, Value c, Value angle);
+
+} // namespace mlir::tmix
+
+#endif // TMIX_PASSES_ATTENTIONMATH_H
