@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/cpu/ChunkedLowering.h"
+#include "passes/ChunkMath.h"
 #include "codegen/cpu/VectorRows.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -232,23 +233,10 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
 
   // ---- LG_i = LG_{i-1} + max(log |G_i|, floor), SG_i = SG_{i-1} * sign(G_i) ----
   forRange(chunk.gateSize, [&](Value g) {
-    Value log = kb.f32(0.0);
-    Value sign = kb.f32(form.negatedGate ? -1.0 : 1.0);
-    for (const ChunkFactor &factor : form.gate) {
+    auto [log, sign] = stepGateLog(kb, form, [&](const ChunkFactor &factor) {
       bool vector = isa<SpecTensorType>(factor.value.getType());
-      Value value =
-          steps.element(factor.value, {}, vector ? ValueRange{g} : ValueRange{});
-      Value factorLog = value;
-      if (!factor.isExp) {
-        factorLog = math::LogOp::create(b, math::AbsFOp::create(b, value));
-        Value negative =
-            arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, value, kb.f32(0.0));
-        sign = arith::SelectOp::create(b, negative, arith::NegFOp::create(b, sign), sign);
-      }
-      log = factor.inverse ? sub(log, factorLog) : add(log, factorLog);
-    }
-    // maximumf: a NaN or -inf log (a zero gate) becomes the floor too.
-    log = arith::MaxNumFOp::create(b, log, kb.f32(kLogDecayFloor));
+      return steps.element(factor.value, {}, vector ? ValueRange{g} : ValueRange{});
+    });
     // The running sum in f64, stored as hi = f32(sum), lo = f32(sum - hi).
     Type f64 = b.getF64Type();
     auto wide = [&](Value x) { return Value(arith::ExtFOp::create(b, f64, x)); };

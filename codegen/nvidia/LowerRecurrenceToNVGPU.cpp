@@ -50,6 +50,7 @@
 #include "dialect/TmixOps.h"
 #include "passes/AttentionStatements.h"
 #include "passes/ChunkForm.h"
+#include "passes/ChunkMath.h"
 #include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
 #include "codegen/nvidia/Passes.h"
@@ -253,25 +254,12 @@ void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
               ult(row, length), {f32, f32},
               [&] {
                 stepElements->setStep(add(start, row));
-                Value log = cst(0.0);
-                Value sign = cst(plan.form.negatedGate ? -1.0 : 1.0);
-                for (const ChunkFactor &factor : plan.form.gate) {
+                StepGateLog gate = stepGateLog(*kb, plan.form, [&](const ChunkFactor &factor) {
                   bool vector = isa<SpecTensorType>(factor.value.getType());
-                  Value value = stepElements->at(factor.value, vector ? ValueRange{column}
-                                                                      : ValueRange{});
-                  Value factorLog = value;
-                  if (!factor.isExp) {
-                    factorLog = math::LogOp::create(b, math::AbsFOp::create(b, value));
-                    Value negative = arith::CmpFOp::create(b, arith::CmpFPredicate::OLT,
-                                                           value, cst(0.0));
-                    sign = arith::SelectOp::create(b, negative,
-                                                   arith::NegFOp::create(b, sign), sign);
-                  }
-                  log = factor.inverse ? fsub(log, factorLog) : fadd(log, factorLog);
-                }
-                // maxnumf: a NaN or -inf log (a zero gate) becomes the floor too.
-                log = arith::MaxNumFOp::create(b, log, cst(kLogDecayFloor));
-                return SmallVector<Value>{log, sign};
+                  return stepElements->at(factor.value,
+                                          vector ? ValueRange{column} : ValueRange{});
+                });
+                return SmallVector<Value>{gate.log, gate.sign};
               },
               // Past the last step: log 1 = 0, so the last row's Γ carries on.
               [&] {

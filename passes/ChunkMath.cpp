@@ -1,0 +1,31 @@
+//===- ChunkMath.cpp - The formulas of the chunked recurrences ------------===//
+
+#include "passes/ChunkMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+StepGateLog tmix::stepGateLog(KernelBuilder &kb, const ChunkForm &form,
+                              function_ref<Value(const ChunkFactor &factor)> element) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value log = kb.f32(0.0);
+  Value sign = kb.f32(form.negatedGate ? -1.0 : 1.0);
+  for (const ChunkFactor &factor : form.gate) {
+    Value value = element(factor);
+    Value factorLog = value;
+    if (!factor.isExp) {
+      factorLog = math::LogOp::create(b, math::AbsFOp::create(b, value));
+      Value negative =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, value, kb.f32(0.0));
+      sign = arith::SelectOp::create(b, negative, arith::NegFOp::create(b, sign), sign);
+    }
+    log = factor.inverse ? arith::SubFOp::create(b, log, factorLog).getResult()
+                         : arith::AddFOp::create(b, log, factorLog).getResult();
+  }
+  // maxnumf: a NaN or -inf log (a zero gate) becomes the floor too.
+  log = arith::MaxNumFOp::create(b, log, kb.f32(kLogDecayFloor));
+  return {log, sign};
+}
