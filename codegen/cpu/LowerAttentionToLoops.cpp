@@ -22,9 +22,9 @@
 #include "dialect/TmixOps.h"
 #include "passes/AttentionMath.h"
 #include "passes/KernelBuilder.h"
+#include "passes/KeyTiles.h"
 #include "codegen/cpu/Passes.h"
 #include "passes/ScheduleBounds.h"
-#include "passes/TileMaskBounds.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -51,12 +51,6 @@ constexpr int64_t kDefaultVectorRegisters = 32;
 
 /// KV tiles per range of the first, coarse level of mask classification.
 constexpr int64_t kTilesPerRange = 8;
-
-/// Names the class branches of the op just built (an scf.if), so that the tiled IR
-/// (`tmixc emit --stage=tiled`) shows which branch runs which tile class.
-void tagLastOp(ImplicitLocOpBuilder &b, StringRef name, Attribute value) {
-  std::prev(b.getInsertionPoint())->setAttr(name, value);
-}
 
 /// The register block of a micro-kernel with `groups` lane vectors of rows: the most
 /// keys (or value columns) R such that the G*R accumulators, the G row vectors and the
@@ -101,7 +95,7 @@ private:
   Value laneOffset(int64_t g) { return kb->index(g * lanes); }
 
   /// The class of the mask over the program's rows and the keys [first, end).
-  TileClass classifyKeys(Value first, Value end);
+  KeyTileClass classifyKeys(Value first, Value end);
   /// Stages what the micro-kernels cannot read in place from the KV tile
   /// [tile, tile + count): K (rotated, widened) and V (widened) rows.
   void stageTile(Value tile, Value count);
@@ -285,21 +279,7 @@ LogicalResult AttentionLowering::lower() {
         accumulateTile(tile, count, alpha);
         return SmallVector<Value>{};
       };
-      if (!maskOp)
-        return process(/*masked=*/false);
-      TileClass tileClass = classifyKeys(tile, tileEnd);
-      kb->ifElse(
-          tileClass.canBeTrue, {},
-          [&] {
-            kb->ifElse(
-                tileClass.canBeFalse, {}, [&] { return process(/*masked=*/true); },
-                [&] { return process(/*masked=*/false); });
-            tagLastOp(b, "tmix.tile_classes", b.getStrArrayAttr({"partial", "full"}));
-            return SmallVector<Value>{};
-          },
-          [&] { return SmallVector<Value>{}; });
-      tagLastOp(b, "tmix.tile_classes", b.getStrArrayAttr({"non-empty", "empty"}));
-      return SmallVector<Value>{};
+      return runKeyTile(*kb, classifyKeys(tile, tileEnd), {}, {}, process);
     });
   };
   if (!maskOp) {
@@ -309,15 +289,12 @@ LogicalResult AttentionLowering::lower() {
     kb->loop(zero, numM, rangeKeys, {}, [&](Value first, ValueRange) {
       Value last = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, rangeKeys),
                                           numM);
-      kb->ifElse(
-          classifyKeys(first, last).canBeTrue, {},
-          [&] {
-            walkTiles(first, last);
-            return SmallVector<Value>{};
-          },
-          [&] { return SmallVector<Value>{}; });
-      tagLastOp(b, "tmix.tile_classes", b.getStrArrayAttr({"non-empty", "empty"}));
-      return SmallVector<Value>{};
+      // A range is only skipped or walked: its tiles are classified one by one.
+      KeyTileClass rangeClass{classifyKeys(first, last).run, /*needMask=*/Value()};
+      return runKeyTile(*kb, rangeClass, {}, {}, [&](bool) {
+        walkTiles(first, last);
+        return SmallVector<Value>{};
+      });
     });
   }
 
@@ -341,13 +318,11 @@ LogicalResult AttentionLowering::lower() {
   return success();
 }
 
-TileClass AttentionLowering::classifyKeys(Value first, Value end) {
+KeyTileClass AttentionLowering::classifyKeys(Value first, Value end) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value one = kb->index(1);
-  return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
-                          kb->toI64(rowBegin),
-                          kb->toI64(arith::SubIOp::create(b, rowEnd, one)),
-                          kb->toI64(first), kb->toI64(arith::SubIOp::create(b, end, one)));
+  return classifyKeyTile(*kb, op, bIdx, hIdx, rowBegin, arith::SubIOp::create(b, rowEnd, one),
+                         first, arith::SubIOp::create(b, end, one));
 }
 
 void AttentionLowering::stageTile(Value tile, Value count) {

@@ -58,8 +58,8 @@
 #include "codegen/nvidia/FragmentSoftmax.h"
 #include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
+#include "passes/KeyTiles.h"
 #include "codegen/nvidia/Passes.h"
-#include "passes/TileMaskBounds.h"
 #include "codegen/nvidia/WarpMma.h"
 #include "codegen/nvidia/Wgmma.h"
 
@@ -487,12 +487,10 @@ Value HopperAttentionLowering::ctaNonEmpty(Value tile) {
   if (!maskOp)
     return arith::ConstantIntOp::create(b, b.getI1Type(), 1);
   Value tileEnd = arith::MinUIOp::create(b, add(tile, idx(blockN)), numM);
-  return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
-                          kb->toI64(rowBegin),
-                          kb->toI64(arith::SubIOp::create(b, rowEnd, idx(1))),
-                          kb->toI64(tile),
-                          kb->toI64(arith::SubIOp::create(b, tileEnd, idx(1))))
-      .canBeTrue;
+  return classifyKeyTile(*kb, op, bIdx, hIdx, rowBegin,
+                         arith::SubIOp::create(b, rowEnd, idx(1)), tile,
+                         arith::SubIOp::create(b, tileEnd, idx(1)))
+      .run;
 }
 
 void HopperAttentionLowering::producer() {
@@ -606,27 +604,17 @@ HopperAttentionLowering::State
 HopperAttentionLowering::warpgroupTile(Value tile, Value stage, ValueRange state) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value tileEnd = arith::MinUIOp::create(b, add(tile, idx(blockN)), numM);
-  Value lastKey = kb->toI64(arith::SubIOp::create(b, tileEnd, idx(1)));
+  Value lastKey = arith::SubIOp::create(b, tileEnd, idx(1));
   Value fullKeys = eq(arith::SubIOp::create(b, tileEnd, tile), idx(blockN));
-  Value run = wgHasRows;
-  Value needMask =
+  // Keys past M in a last, short tile are dropped by the mask code.
+  Value keysPartial =
       arith::XOrIOp::create(b, fullKeys, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
-  if (maskOp) {
-    TileClass wgClass =
-        classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
-                         kb->toI64(wgBegin), kb->toI64(wgLast), kb->toI64(tile), lastKey);
-    run = arith::AndIOp::create(b, run, wgClass.canBeTrue);
-    needMask = arith::OrIOp::create(b, needMask, wgClass.canBeFalse);
-  }
+  KeyTileClass wgClass = classifyKeyTile(*kb, op, bIdx, hIdx, wgBegin, wgLast, tile,
+                                         lastKey, wgHasRows, keysPartial);
   // Both conditions are uniform over the warpgroup, as wgmma requires.
-  return kb->ifElse(
-      run, stateTypes,
-      [&] {
-        return kb->ifElse(
-            needMask, stateTypes, [&] { return computeTile(tile, stage, state, true); },
-            [&] { return computeTile(tile, stage, state, false); });
-      },
-      [&] { return State(state); });
+  return runKeyTile(*kb, wgClass, stateTypes, state, [&](bool masked) {
+    return computeTile(tile, stage, state, masked);
+  });
 }
 
 HopperAttentionLowering::State

@@ -32,8 +32,8 @@
 #include "codegen/nvidia/FragmentSoftmax.h"
 #include "codegen/nvidia/GpuKernel.h"
 #include "passes/KernelBuilder.h"
+#include "passes/KeyTiles.h"
 #include "codegen/nvidia/Passes.h"
-#include "passes/TileMaskBounds.h"
 #include "codegen/nvidia/WarpMma.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -321,12 +321,12 @@ void NvgpuAttentionLowering::buildKernelBody() {
   epilogue(final);
 }
 
-/// The range [tile, tileEnd) of a KV tile and its last key as an i64.
+/// The range [tile, tileEnd) of a KV tile and its last key.
 static std::pair<Value, Value> tileRange(KernelBuilder &kb, Value tile, Value numM) {
   ImplicitLocOpBuilder &b = kb.builder();
   Value tileEnd = arith::MinUIOp::create(b, arith::AddIOp::create(b, tile, kb.index(kBlockN)),
                                          numM);
-  return {tileEnd, kb.toI64(arith::SubIOp::create(b, tileEnd, kb.index(1)))};
+  return {tileEnd, arith::SubIOp::create(b, tileEnd, kb.index(1))};
 }
 
 Value NvgpuAttentionLowering::ctaNonEmpty(Value tile) {
@@ -334,11 +334,9 @@ Value NvgpuAttentionLowering::ctaNonEmpty(Value tile) {
   if (!maskOp)
     return arith::ConstantIntOp::create(b, b.getI1Type(), 1);
   Value lastKey = tileRange(*kb, tile, numM).second;
-  return classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
-                          kb->toI64(rowBegin),
-                          kb->toI64(arith::SubIOp::create(b, rowEnd, idx(1))),
-                          kb->toI64(tile), lastKey)
-      .canBeTrue;
+  return classifyKeyTile(*kb, op, bIdx, hIdx, rowBegin,
+                         arith::SubIOp::create(b, rowEnd, idx(1)), tile, lastKey)
+      .run;
 }
 
 void NvgpuAttentionLowering::stageKV(Value tile, Value buffer,
@@ -357,24 +355,14 @@ NvgpuAttentionLowering::warpTile(Value tile, Value buffer, ValueRange state) {
   Value fullKeys = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
                                          arith::SubIOp::create(b, tileEnd, tile),
                                          idx(kBlockN));
-  Value run = warpHasRows;
-  Value needMask = arith::XOrIOp::create(
+  // Keys past M in a last, short tile are dropped by the mask code.
+  Value keysPartial = arith::XOrIOp::create(
       b, fullKeys, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
-  if (maskOp) {
-    TileClass warpClass =
-        classifyMaskTile(*kb, maskOp.getBody(), kb->toI64(bIdx), kb->toI64(hIdx),
-                         kb->toI64(warpBegin), kb->toI64(warpLast), kb->toI64(tile), lastKey);
-    run = arith::AndIOp::create(b, run, warpClass.canBeTrue);
-    needMask = arith::OrIOp::create(b, needMask, warpClass.canBeFalse);
-  }
-  return kb->ifElse(
-      run, stateTypes,
-      [&] {
-        return kb->ifElse(
-            needMask, stateTypes, [&] { return computeTile(tile, buffer, state, true); },
-            [&] { return computeTile(tile, buffer, state, false); });
-      },
-      [&] { return State(state); });
+  KeyTileClass warpClass = classifyKeyTile(*kb, op, bIdx, hIdx, warpBegin, warpLast, tile,
+                                           lastKey, warpHasRows, keysPartial);
+  return runKeyTile(*kb, warpClass, stateTypes, state, [&](bool masked) {
+    return computeTile(tile, buffer, state, masked);
+  });
 }
 
 NvgpuAttentionLowering::State NvgpuAttentionLowering::singleStageLoop(ValueRange init) {
