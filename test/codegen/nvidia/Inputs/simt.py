@@ -213,9 +213,10 @@ class Cta:
                 return np.full(THREADS, bits.view(dtype)[0], dtype)
             return np.full(THREADS, float(text), dtype)
         if n in ("arith.addi", "arith.subi", "arith.muli", "arith.minui", "arith.maxui",
-                 "arith.andi", "arith.ori", "arith.xori"):
+                 "arith.minsi", "arith.maxsi", "arith.andi", "arith.ori", "arith.xori"):
             f = {"arith.addi": np.add, "arith.subi": np.subtract, "arith.muli": np.multiply,
                  "arith.minui": np.minimum, "arith.maxui": np.maximum,
+                 "arith.minsi": np.minimum, "arith.maxsi": np.maximum,
                  "arith.andi": np.logical_and if x[0].dtype == bool else np.bitwise_and,
                  "arith.ori": np.logical_or if x[0].dtype == bool else np.bitwise_or,
                  "arith.xori": np.logical_xor if x[0].dtype == bool else np.bitwise_xor}[n]
