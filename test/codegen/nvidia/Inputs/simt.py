@@ -13,19 +13,35 @@ definitions, written here from the ISA text (not from the compiler's helpers):
     A[g][2t+8+i], A[g+8][2t+8+i]; b0..b3 = B[2t+i][g], B[2t+8+i][g]; c0..c3 = C[g][2t+i],
     C[g+8][2t+i] (i in {0, 1}).
 
+  cp.async (nvgpu.device_async_copy): in flight from its issue until a wait retires it.
+    cp.async.commit_group (nvgpu.device_async_create_group) closes all of the thread's
+    uncommitted copies into one group, whatever tokens it names, and opens a group even
+    when there are none; cp.async.wait_group N (nvgpu.device_async_wait, numGroups N)
+    retires all but the thread's newest N groups, and only then do their bytes land.
+
 bf16 and f16 values are f32 arrays rounded to the type; shared-memory views are
 separate arrays, checked not to overlap and to fit the launch's shared bytes. Lock step
 would hide a missing barrier, so every shared-memory element records, per barrier
 interval, its writer and readers: a read of another thread's write, or a write over
-another thread's read or write, in the same interval is a race. An out-of-bounds
-access, a race, a barrier under divergence or a warp-wide op in a divergent warp is an
-error."""
+another thread's read or write, in the same interval is a race. Lock step would also
+hide a missing or late wait, so any access to the destination of a cp.async in flight
+is an error, and the copy counts as a write both when issued (over reads earlier in the
+interval) and when retired (another thread reads it only after a barrier that follows
+the wait). An out-of-bounds access, a race, an access to a copy in flight, a barrier
+under divergence or a warp-wide op in a divergent warp is an error.
+
+`corrupt` (tests of this emulator): 'nowait' makes cp.async.wait_group retire nothing,
+'waitone' makes it leave one group more in flight than it says."""
 import re
 
 import numpy as np
 
 THREADS = 128
 WARP = 32
+
+
+class EmulationError(RuntimeError):
+    """A fault of the kernel that the emulator found: a race, a copy read in flight."""
 
 
 class Op:
@@ -115,18 +131,20 @@ class Accesses:
         self.writer = np.full(shape, -1)
         self.read_interval = np.full(shape, -1)
         self.reader = np.full(shape, -1)
+        self.in_flight = np.full(shape, -1)  # the thread whose cp.async writes it, or -1
+        self.flying = 0  # elements in flight: no check while there are none
 
     def record(self, flat, threads, interval, write):
         if ((self.write_interval.flat[flat] == interval) &
                 (self.writer.flat[flat] != threads)).any():
-            raise RuntimeError("race: another thread wrote this element since the last barrier")
+            raise EmulationError("race: another thread wrote this element since the last barrier")
         unique, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
         if write:
             if ((self.read_interval.flat[flat] == interval) &
                     (self.reader.flat[flat] != threads)).any():
-                raise RuntimeError("race: another thread read this element since the last barrier")
+                raise EmulationError("race: another thread read this element since the last barrier")
             if (counts > 1).any():
-                raise RuntimeError("race: two threads write one element")
+                raise EmulationError("race: two threads write one element")
             self.write_interval.flat[flat] = interval
             self.writer.flat[flat] = threads
             return
@@ -142,12 +160,18 @@ class Accesses:
 
 
 class Cta:
-    def __init__(self, kernel, args, block_id, shared_bytes):
+    def __init__(self, kernel, args, block_id, shared_bytes, corrupt=None):
         self.kernel, self.block_id, self.shared_bytes = kernel, block_id, shared_bytes
+        assert corrupt in (None, "nowait", "waitone"), f"no such fault: {corrupt}"
+        self.corrupt = corrupt
         self.views = []
         self.accesses = {}  # id(shared view) -> Accesses
         self.interval = 0
         self.env = dict(zip(kernel.regions[0][0], args))
+        # Per thread: its cp.async copies not yet committed, and its committed groups,
+        # oldest first; a copy is (view, indices, bytes to land).
+        self.uncommitted = [[] for _ in range(THREADS)]
+        self.groups = [[] for _ in range(THREADS)]
 
     def run(self):
         self.exec_ops(self.kernel.regions[0][1], np.ones(THREADS, bool))
@@ -189,9 +213,10 @@ class Cta:
                 return np.full(THREADS, bits.view(dtype)[0], dtype)
             return np.full(THREADS, float(text), dtype)
         if n in ("arith.addi", "arith.subi", "arith.muli", "arith.minui", "arith.maxui",
-                 "arith.andi", "arith.ori", "arith.xori"):
+                 "arith.minsi", "arith.maxsi", "arith.andi", "arith.ori", "arith.xori"):
             f = {"arith.addi": np.add, "arith.subi": np.subtract, "arith.muli": np.multiply,
                  "arith.minui": np.minimum, "arith.maxui": np.maximum,
+                 "arith.minsi": np.minimum, "arith.maxsi": np.maximum,
                  "arith.andi": np.logical_and if x[0].dtype == bool else np.bitwise_and,
                  "arith.ori": np.logical_or if x[0].dtype == bool else np.bitwise_or,
                  "arith.xori": np.logical_xor if x[0].dtype == bool else np.bitwise_xor}[n]
@@ -309,7 +334,7 @@ class Cta:
                 pass  # warp-wide: every lane of an active warp takes part
             return [x[0][source], np.ones(THREADS, bool)]
         if n == "nvgpu.device_async_copy":
-            # Done at once: dst[dst_idx][0:n] = src[src_idx][0:src_n], zeros after.
+            # In flight until retired: dst[dst_idx][0:n] = src[src_idx][0:src_n], zeros after.
             sizes = [int(v) for v in re.search(r"operandSegmentSizes = array<i32: ([^>]*)>", p).group(1).split(",")]
             count = int(re.search(r"dstElements = (\d+)", p).group(1))
             dst, dst_idx = x[0], x[1:1 + sizes[1]]
@@ -326,10 +351,31 @@ class Cta:
                     assert row[:k].shape == (k,) and s_[-1] + k <= src.shape[-1]
                 idx = tuple(np.full(count, v) for v in d[:-1]) + (np.arange(d[-1], d[-1] + count),)
                 self.record(dst, idx, np.full(count, lane), write=True)
-                dst[d[:-1]][d[-1]:d[-1] + count] = row
+                self.accesses[id(dst)].in_flight[idx] = lane
+                self.accesses[id(dst)].flying += count
+                self.uncommitted[lane].append((dst, idx, row))
             return np.zeros(THREADS)
-        if n in ("nvgpu.device_async_create_group", "nvgpu.device_async_wait"):
+        if n == "nvgpu.device_async_create_group":
+            for lane in np.nonzero(mask)[0]:
+                self.groups[lane].append(self.uncommitted[lane])
+                self.uncommitted[lane] = []
             return np.zeros(THREADS)
+        if n == "nvgpu.device_async_wait":
+            m = re.search(r"numGroups = (\d+)", p)
+            keep = int(m.group(1)) if m else 0
+            if self.corrupt == "nowait":
+                return None
+            if self.corrupt == "waitone":
+                keep += 1
+            for lane in np.nonzero(mask)[0]:
+                while len(self.groups[lane]) > keep:
+                    for dst, idx, row in self.groups[lane].pop(0):
+                        self.accesses[id(dst)].in_flight[idx] = -1
+                        self.accesses[id(dst)].flying -= len(row)
+                        # Landed now: other threads read it after the next barrier.
+                        self.record(dst, idx, np.full(len(row), lane), write=True)
+                        dst[idx] = row
+            return None
         if n == "scf.yield":
             return x
         if n == "scf.if":
@@ -393,6 +439,13 @@ class Cta:
         accesses = self.accesses.get(id(array))
         if accesses is not None and len(threads):
             flat = np.ravel_multi_index(idx, array.shape)
+            if accesses.flying:
+                copier = accesses.in_flight.flat[flat]
+                if (copier >= 0).any():
+                    raise EmulationError(
+                        f"{'writes' if write else 'reads'} shared memory that a cp.async "
+                        f"of thread {copier[copier >= 0][0]} writes, before that thread's "
+                        "cp.async.wait_group retired it")
             accesses.record(flat, threads, self.interval, write)
 
     def warps(self, mask):
