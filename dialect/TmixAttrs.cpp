@@ -296,6 +296,9 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!threads && hasGpuParts)
     return emitError() << "shared_bytes, specialized and tensor_maps are parts of a GPU "
                           "launch: they need threads";
+  // The runtime launches (blocks, 1, 1) from the grid's product, never an empty one.
+  if (threads && grid.empty())
+    return emitError() << "a GPU kernel's grid needs at least one dimension";
   if (threads && (*threads < 1 || *threads > limits::kMaxThreads))
     return emitError() << "threads must be in 1.." << limits::kMaxThreads << ", got "
                        << *threads;

@@ -132,7 +132,8 @@ def Tmix_KernelAttr : Tmix_Attr<"Kernel", "kernel"> {
     appear twice, a grid dimension or specialised size naming no size symbol, tiles,
     literal dims and specialised values outside 1..2^31 - 1, threads outside 1..1024,
     shared bytes beyond the largest target's opt-in limit, TMA boxes outside 1..256,
-    swizzles other than 0, 32, 64 and 128, and GPU launch parts without `threads`.
+    swizzles other than 0, 32, 64 and 128, GPU launch parts without `threads`, and a
+    GPU kernel without a grid.
   }];
   let parameters = (ins ArrayRefParameter<"StringAttr">:$sizes,
                         ArrayRefParameter<"GridDimAttr">:$grid,
@@ -152,8 +153,6 @@ def Tmix_KernelAttr : Tmix_Attr<"Kernel", "kernel"> {
                           ArrayRef<NamedAttribute> specialized) const;
     /// This ABI with the TMA descriptors its kernel reads.
     KernelAttr withTensorMaps(ArrayRef<TensorMapAttr> maps) const;
-    /// Whether this is a GPU kernel's ABI (one with `threads`).
-    bool isGpuKernel() const { return getThreads().has_value(); }
   }];
 }
 

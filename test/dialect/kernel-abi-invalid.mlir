@@ -40,22 +40,27 @@ func.func private @f() attributes {dim = #tmix.grid_dim<N:4294967296>}
 // -----
 
 // expected-error @+1 {{threads must be in 1..1024, got 0}}
-func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], threads = 0>}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [1:1], threads = 0>}
 
 // -----
 
 // expected-error @+1 {{threads must be in 1..1024, got 2048}}
-func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], threads = 2048>}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [1:1], threads = 2048>}
 
 // -----
 
 // expected-error @+1 {{shared_bytes must be in 0..232448, got -1}}
-func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], threads = 128, shared_bytes = -1>}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [1:1], threads = 128, shared_bytes = -1>}
 
 // -----
 
 // expected-error @+1 {{shared_bytes must be in 0..232448, got 232449}}
-func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], threads = 128, shared_bytes = 232449>}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [1:1], threads = 128, shared_bytes = 232449>}
+
+// -----
+
+// expected-error @+1 {{a GPU kernel's grid needs at least one dimension}}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], threads = 128, shared_bytes = 0>}
 
 // -----
 
@@ -70,12 +75,12 @@ func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [N], grid 
 // -----
 
 // expected-error @+1 {{specialized size 'D' must be in 1..2147483647, got 0}}
-func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [D], grid = [], threads = 128, shared_bytes = 0, specialized = {D = 0}>}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [D], grid = [1:1], threads = 128, shared_bytes = 0, specialized = {D = 0}>}
 
 // -----
 
 // expected-error @+1 {{specialized size 'D' appears twice}}
-func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [D], grid = [], threads = 128, shared_bytes = 0, specialized = {D = 64, D = 128}>}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [D], grid = [1:1], threads = 128, shared_bytes = 0, specialized = {D = 64, D = 128}>}
 
 // -----
 
@@ -100,7 +105,7 @@ func.func private @f() attributes {map = #tmix.tensor_map<arg = 0, box = [64, 64
 // -----
 
 // expected-error @+1 {{tensor maps #0 and #1 read the same argument 0}}
-func.func private @f(i64) attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], threads = 384, shared_bytes = 0, tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 64], swizzle = 128>, #tmix.tensor_map<arg = 0, box = [64, 128], swizzle = 128>]>}
+func.func private @f(i64) attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [1:1], threads = 384, shared_bytes = 0, tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 64], swizzle = 128>, #tmix.tensor_map<arg = 0, box = [64, 128], swizzle = 128>]>}
 
 // -----
 
@@ -121,4 +126,4 @@ module attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = []>} {}
 // -----
 
 // expected-error @+1 {{tensor map argument 2 is not an argument of the kernel (it has 2)}}
-func.func private @f(i64, i64) attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], threads = 384, shared_bytes = 0, tensor_maps = [#tmix.tensor_map<arg = 2, box = [64, 64], swizzle = 128>]>}
+func.func private @f(i64, i64) attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [1:1], threads = 384, shared_bytes = 0, tensor_maps = [#tmix.tensor_map<arg = 2, box = [64, 64], swizzle = 128>]>}
