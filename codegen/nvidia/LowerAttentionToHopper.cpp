@@ -48,8 +48,8 @@
 // CUTLASS does).
 //
 // The TMA descriptors (CUtensorMap, 128 bytes each) are encoded on the host by
-// runtime/cuda from the `tmix.tensor_maps` records and passed as one extra kernel
-// argument: a pointer to them in device memory (map 0: q, 1: k, 2: v).
+// runtime/cuda from the kernel ABI's tensor maps (#tmix.tensor_map) and passed as one
+// extra kernel argument: a pointer to them in device memory (map 0: q, 1: k, 2: v).
 //
 //===----------------------------------------------------------------------===//
 
