@@ -2,7 +2,8 @@
 //
 // codegen/KernelAbi turns #tmix.kernel into the runtime's manifests: every part lands
 // in its field, and an ABI at the dialect verifier's limits gives a manifest that the
-// runtime's own checks accept (the two sets of limits agree).
+// runtime's own checks accept (the two sets of limits agree). Also the verifier's
+// checks that no text can reach: built attributes, verified on their function.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,7 +12,11 @@
 #include "dialect/TmixDialect.h"
 
 #include "mlir/AsmParser/AsmParser.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 
 #include <gtest/gtest.h>
 
@@ -63,12 +68,12 @@ TEST(KernelAbi, ProgramGivesSizesAndGrid) {
 
 TEST(KernelAbi, GpuKernelGivesTheLaunch) {
   mlir::MLIRContext context;
-  auto abi = parseAbi(context,
-                      "#tmix.kernel<sizes = [B, H, N, D], grid = [B:1, H:1, N:128], "
-                      "threads = 384, shared_bytes = 51200, specialized = {D = 64}, "
-                      "tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128], "
-                      "swizzle = 128>, #tmix.tensor_map<arg = 2, box = [64, 64], "
-                      "swizzle = 0>]>");
+  auto abi =
+      parseAbi(context, "#tmix.kernel<sizes = [B, H, N, D], grid = [B:1, H:1, N:128], "
+                        "threads = 384, shared_bytes = 51200, specialized = {D = 64}, "
+                        "tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128], "
+                        "swizzle = 128>, #tmix.tensor_map<arg = 2, box = [64, 64], "
+                        "swizzle = 0>]>");
   ASSERT_TRUE(abi);
   rt::GpuManifest manifest = gpuManifestOf(abi, attentionSignature(), "sm_90a");
   EXPECT_EQ(manifest.target, "sm_90a");
@@ -91,16 +96,78 @@ TEST(KernelAbi, GpuKernelGivesTheLaunch) {
 // Every value at the largest the verifier takes: the runtime takes it too.
 TEST(KernelAbi, VerifierLimitsAreTheRuntimes) {
   mlir::MLIRContext context;
-  auto abi = parseAbi(context,
-                      "#tmix.kernel<sizes = [B, H, N, D], grid = [B:2147483647, "
-                      "H:1, N:1, 2147483647:1, 1:1, 1:1, 1:1, 1:1], threads = 1024, "
-                      "shared_bytes = 232448, specialized = {D = 2147483647}, "
-                      "tensor_maps = [#tmix.tensor_map<arg = 1, box = [256, 256], "
-                      "swizzle = 0>]>");
+  auto abi =
+      parseAbi(context, "#tmix.kernel<sizes = [B, H, N, D], grid = [B:2147483647, "
+                        "H:1, N:1, 2147483647:1, 1:1, 1:1, 1:1, 1:1], threads = 1024, "
+                        "shared_bytes = 232448, specialized = {D = 2147483647}, "
+                        "tensor_maps = [#tmix.tensor_map<arg = 1, box = [256, 256], "
+                        "swizzle = 0>]>");
   ASSERT_TRUE(abi);
   rt::GpuManifest manifest = gpuManifestOf(abi, attentionSignature(), "sm_90a");
   manifest.ptxFile = "causal.sm_90a.ptx";
   EXPECT_EQ(rt::validateGpuManifest(manifest), "");
+}
+
+/// The errors `check` reports through a handler on `context`, joined by "; ".
+std::string diagnosticsOf(mlir::MLIRContext &context, llvm::function_ref<void()> check) {
+  std::string errors;
+  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &diagnostic) {
+    errors += (errors.empty() ? "" : "; ") + diagnostic.str();
+    return mlir::success();
+  });
+  check();
+  return errors;
+}
+
+// What only a builder can get wrong (the parser makes i64s and strings): a grid dim or
+// a specialised size of another kind.
+TEST(KernelAbi, VerifierRejectsWhatOnlyBuildersMake) {
+  mlir::MLIRContext context;
+  context.loadDialect<mlir::tmix::TmixDialect>();
+  mlir::Builder b(&context);
+  auto emitError = [&] { return mlir::emitError(b.getUnknownLoc()); };
+
+  mlir::Attribute notADim = b.getF32FloatAttr(4);
+  EXPECT_EQ(diagnosticsOf(context,
+                          [&] {
+                            EXPECT_FALSE(mlir::tmix::GridDimAttr::getChecked(
+                                emitError, &context, notADim, int64_t{1}));
+                          }),
+            "grid dimension must be an i64 size or a size symbol, got "
+            "4.000000e+00 : f32");
+
+  mlir::StringAttr n = b.getStringAttr("N");
+  auto grid = mlir::tmix::GridDimAttr::get(&context, n, /*tile=*/64);
+  mlir::DictionaryAttr i32Value =
+      b.getDictionaryAttr({b.getNamedAttr("N", b.getI32IntegerAttr(64))});
+  EXPECT_EQ(diagnosticsOf(context,
+                          [&] {
+                            EXPECT_FALSE(mlir::tmix::KernelAttr::getChecked(
+                                emitError, &context, {n}, {grid}, /*threads=*/128,
+                                /*shared_bytes=*/0, i32Value, /*tensor_maps=*/{}));
+                          }),
+            "specialized size 'N' must be an i64, got 64 : i32");
+}
+
+// A lowering builds the attribute unchecked; the dialect verifies it on the function.
+TEST(KernelAbi, FunctionVerifierChecksTheBuiltAttribute) {
+  mlir::MLIRContext context;
+  context.loadDialect<mlir::tmix::TmixDialect, mlir::func::FuncDialect>();
+  mlir::OpBuilder b(&context);
+  auto module = mlir::ModuleOp::create(b.getUnknownLoc());
+  b.setInsertionPointToEnd(module.getBody());
+  auto function = mlir::func::FuncOp::create(b, b.getUnknownLoc(), "kernel",
+                                             b.getFunctionType({}, {}));
+  function.setPrivate();
+  auto grid = mlir::tmix::GridDimAttr::get(&context, b.getI64IntegerAttr(64), 64);
+  auto abi = mlir::tmix::KernelAttr::getProgram(&context, {}, {grid});
+  mlir::tmix::setKernelAbi(function, abi.withLaunch(/*threads=*/2048, 0, {}));
+  EXPECT_EQ(
+      diagnosticsOf(context, [&] { EXPECT_TRUE(mlir::failed(mlir::verify(module))); }),
+      "'func.func' op threads must be in 1..1024, got 2048");
+  mlir::tmix::setKernelAbi(function, abi.withLaunch(/*threads=*/128, 0, {}));
+  EXPECT_TRUE(mlir::succeeded(mlir::verify(module)));
+  module->erase();
 }
 
 } // namespace
