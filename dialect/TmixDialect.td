@@ -24,6 +24,8 @@ def Tmix_Dialect : Dialect {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
+  // `tmix.kernel` on a function: the kernel ABI (TmixAttrs.cpp).
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Adds the dialect's types (in TmixTypes.cpp, beside their storage classes).
     void registerTypes();

@@ -31,8 +31,7 @@ bool mlir::tmix::isSpecScalarType(Type type) {
          type.isInteger(64) || type.isInteger(1);
 }
 
-/// An identifier: [A-Za-z_][A-Za-z0-9_]*.
-static bool isIdentifier(StringRef name) {
+bool mlir::tmix::isSizeSymbolName(StringRef name) {
   if (name.empty() || !(llvm::isAlpha(name[0]) || name[0] == '_'))
     return false;
   return llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; });
@@ -97,7 +96,7 @@ LogicalResult SpecTensorType::verify(function_ref<InFlightDiagnostic()> emitErro
                            << "; sizes must be positive";
       continue;
     }
-    if (!isIdentifier(symbol.getValue()))
+    if (!isSizeSymbolName(symbol.getValue()))
       return emitError() << "dimension #" << index << " '" << symbol.getValue()
                          << "' is not a size symbol (an identifier)";
   }

@@ -22,6 +22,9 @@ namespace mlir::tmix {
 /// these are also the element types of !tmix.tensor.
 bool isSpecScalarType(Type type);
 
+/// Whether `name` can be a size symbol: an identifier, [A-Za-z_][A-Za-z0-9_]*.
+bool isSizeSymbolName(StringRef name);
+
 } // namespace mlir::tmix
 
 #endif // TMIX_DIALECT_TMIXTYPES_H

@@ -7,6 +7,7 @@
 
 #include "passes/KernelBuilder.h"
 
+#include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -72,14 +73,10 @@ KernelBuilder::KernelBuilder(Operation *specOp, ArrayRef<GridDim> grid)
   b.setInsertionPoint(specOp);
   func = func::FuncOp::create(b, name, b.getFunctionType(inputs, {}));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  SmallVector<Attribute> symbolAttrs;
-  for (StringRef symbol : symbols)
-    symbolAttrs.push_back(b.getStringAttr(symbol));
-  func->setAttr("tmix.size_symbols", b.getArrayAttr(symbolAttrs));
-  SmallVector<Attribute> gridAttrs;
+  SmallVector<GridDimAttr> gridAttrs;
   for (const GridDim &dim : grid)
-    gridAttrs.push_back(b.getArrayAttr({dim.dim, b.getI64IntegerAttr(dim.tile)}));
-  func->setAttr("tmix.grid", b.getArrayAttr(gridAttrs));
+    gridAttrs.push_back(GridDimAttr::get(b.getContext(), dim.dim, dim.tile));
+  setKernelAbi(func, KernelAttr::getProgram(b.getContext(), symbols, gridAttrs));
 
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);

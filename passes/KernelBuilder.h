@@ -9,8 +9,9 @@
 //   (%pid: i64, one memref per tensor argument (declared rank, dynamic dims, storage
 //    element type), one f64 (float) or i64 (int, bool) per scalar argument, one memref
 //    per output, %sizes: memref<?xi64>)
-// with attributes `tmix.size_symbols` (the order of %sizes) and `tmix.grid` (one
-// [dim, tile] pair per grid dimension, outermost first: extent = ceil(dim / tile)).
+// with the attribute `tmix.kernel` (#tmix.kernel, dialect/TmixAttrs.td): the size
+// symbols (the order of %sizes) and the grid (one dim:tile per grid dimension,
+// outermost first: extent = ceil(dim / tile)).
 //
 // The status word: a program with per-program scratch buffers on the heap (the CPU
 // programs) also takes %sizes[number of size symbols], one i64 that the caller sets to

@@ -8,6 +8,7 @@
 
 #include "codegen/cpu/CpuCompiler.h"
 
+#include "codegen/KernelAbi.h"
 #include "codegen/Signature.h"
 #include "dialect/TmixOps.h"
 #include "codegen/cpu/Passes.h"
@@ -90,25 +91,6 @@ LogicalResult cpu::lowerLoopsToLLVMDialect(ModuleOp module) {
   return pm.run(module);
 }
 
-/// Reads the grid and size-symbol order the lowering put on the program function.
-static rt::KernelManifest manifestOf(rt::SpecSignature signature, func::FuncOp program) {
-  rt::KernelManifest manifest;
-  manifest.signature = std::move(signature);
-  for (Attribute symbol : program->getAttrOfType<ArrayAttr>("tmix.size_symbols"))
-    manifest.sizeSymbols.push_back(cast<StringAttr>(symbol).getValue().str());
-  for (Attribute entry : program->getAttrOfType<ArrayAttr>("tmix.grid")) {
-    auto pair = cast<ArrayAttr>(entry);
-    rt::GridDimDecl dim;
-    if (auto symbol = dyn_cast<StringAttr>(pair[0]))
-      dim.dim.symbol = symbol.getValue().str();
-    else
-      dim.dim.size = cast<IntegerAttr>(pair[0]).getInt();
-    dim.tile = cast<IntegerAttr>(pair[1]).getInt();
-    manifest.grid.push_back(dim);
-  }
-  return manifest;
-}
-
 cpu::SpecText cpu::printSpec(Operation *specOp) {
   // Local scope: only the spec op is read, not the module around it, which the caller
   // may be changing. Assumed verified: printing must not run the verifier on a context
@@ -182,8 +164,9 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
   kernel.manifest.signature = signatureOf(specOp);
   if (failed(lowerToLoops(*module, schedule)))
     return failure("lowering '" + signatureName + "' to loops failed");
-  kernel.manifest = manifestOf(kernel.manifest.signature,
-                               module->lookupSymbol<func::FuncOp>(signatureName));
+  kernel.manifest = kernelManifestOf(
+      mlir::tmix::getKernelAbi(module->lookupSymbol<func::FuncOp>(signatureName)),
+      kernel.manifest.signature);
   if (failed(lowerLoopsToLLVMDialect(*module)))
     return failure("lowering '" + signatureName + "' to LLVM failed");
 

@@ -83,13 +83,10 @@ gpu::GPUFuncOp tmix::moveProgramToKernel(func::FuncOp program, gpu::GPUModuleOp 
   auto kernel = gpu::GPUFuncOp::create(mb, program.getLoc(), program.getName(),
                                        FunctionType::get(ctx, inputs, {}));
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  for (StringRef name : {"tmix.size_symbols", "tmix.grid"})
-    kernel->setAttr(name, program->getAttr(name));
-  kernel->setAttr("tmix.block_threads", mb.getI64IntegerAttr(launch.threads));
-  kernel->setAttr("tmix.shared_bytes", mb.getI64IntegerAttr(launch.sharedBytes));
+  KernelAttr abi = getKernelAbi(program);
+  setKernelAbi(kernel,
+               abi.withLaunch(launch.threads, launch.sharedBytes, launch.specialized));
   kernel->setAttr(kScheduleAttr, launch.schedule);
-  if (!launch.specialized.empty())
-    kernel->setAttr("tmix.specialized", mb.getDictionaryAttr(launch.specialized));
   kernel.setKnownBlockSizeAttr(
       mb.getDenseI32ArrayAttr({static_cast<int32_t>(launch.threads), 1, 1}));
 

@@ -11,6 +11,7 @@
 #ifndef TMIX_CODEGEN_NVIDIA_GPUKERNEL_H
 #define TMIX_CODEGEN_NVIDIA_GPUKERNEL_H
 
+#include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -48,19 +49,20 @@ gpuHeadDims(AttentionOp op, const llvm::StringMap<int64_t> &fixed,
 /// of GPU modules) when absent.
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 
-/// The launch parameters a kernel records for the manifest.
+/// The launch parameters a kernel records for the manifest (in its #tmix.kernel, but
+/// the schedule).
 struct KernelLaunch {
-  int64_t threads = 0;     // tmix.block_threads, and the known block size
-  int64_t sharedBytes = 0; // tmix.shared_bytes: dynamic shared memory per CTA
+  int64_t threads = 0;     // threads per CTA, also the known block size
+  int64_t sharedBytes = 0; // dynamic shared memory per CTA
   DictionaryAttr schedule; // tmix.schedule
-  ArrayRef<NamedAttribute> specialized; // tmix.specialized, when not empty
+  ArrayRef<NamedAttribute> specialized; // size symbols fixed at compile time
 };
 
 /// Replaces `program` (a loop program of KernelBuilder's ABI: the program id first) by
 /// a gpu.func kernel of the same name at the end of `gpuModule`: the program id is the
 /// block id; `extraInputs` are the types of arguments that the body's entry block has
-/// after the program's own (added while building it); the program's size symbols and
-/// grid travel with `launch` as attributes. Returns the kernel.
+/// after the program's own (added while building it); the program's kernel ABI travels,
+/// completed with `launch`. Returns the kernel.
 gpu::GPUFuncOp moveProgramToKernel(func::FuncOp program, gpu::GPUModuleOp gpuModule,
                                    const KernelLaunch &launch,
                                    ArrayRef<Type> extraInputs = {});

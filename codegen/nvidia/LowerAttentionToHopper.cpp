@@ -48,8 +48,8 @@
 // CUTLASS does).
 //
 // The TMA descriptors (CUtensorMap, 128 bytes each) are encoded on the host by
-// runtime/cuda from the `tmix.tensor_maps` records and passed as one extra kernel
-// argument: a pointer to them in device memory (map 0: q, 1: k, 2: v).
+// runtime/cuda from the kernel ABI's tensor maps (#tmix.tensor_map) and passed as one
+// extra kernel argument: a pointer to them in device memory (map 0: q, 1: k, 2: v).
 //
 //===----------------------------------------------------------------------===//
 
@@ -715,13 +715,14 @@ void HopperAttentionLowering::moveIntoGpuModule() {
                             attr("warpgroups", 1 + kConsumers), attr("stages", kStages)}),
        specialized},
       {LLVM::LLVMPointerType::get(ctx)});
-  // One record per tensor map, in map order (q, k, v): [argument index, box columns,
-  // box rows, swizzle bytes (0: a raw tile for staging)].
-  auto record = [&](const Operand &operand) {
-    return b.getI64ArrayAttr({operand.arg, wgmma::kSwizzleElements, operand.rows,
-                              operand.staged ? 0 : wgmma::kSwizzleBytes});
+  // One tensor map per operand, in map order (q, k, v); swizzle 0: a raw tile for
+  // staging.
+  auto tensorMap = [&](const Operand &operand) {
+    return TensorMapAttr::get(ctx, operand.arg, wgmma::kSwizzleElements, operand.rows,
+                              operand.staged ? 0 : wgmma::kSwizzleBytes);
   };
-  kernel->setAttr("tmix.tensor_maps", b.getArrayAttr({record(q), record(k), record(v)}));
+  setKernelAbi(kernel, getKernelAbi(kernel).withTensorMaps(
+                           {tensorMap(q), tensorMap(k), tensorMap(v)}));
   kernel->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
   kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
 }

@@ -1,17 +1,19 @@
 //===- NvidiaCompiler.cpp - Attention and recurrence specs to PTX ---------===//
 //
-// The kernels' launch parameters are read from the gpu.func attributes that the
-// tmix-lower-*-to-nvgpu / -to-hopper passes set, before the GPU-to-NVVM pipeline
-// serialises the gpu.module into a gpu.binary whose object is the PTX text.
+// The kernels' launch parameters are read from the kernel ABI (#tmix.kernel) and the
+// schedule that the tmix-lower-*-to-nvgpu / -to-hopper passes set on each gpu.func,
+// before the GPU-to-NVVM pipeline serialises the gpu.module into a gpu.binary whose
+// object is the PTX text.
 //
 // sm_80 gets tmix-lower-attention-to-nvgpu (mma.sync, ldmatrix, cp.async); sm_90a gets
 // tmix-lower-attention-to-hopper (wgmma, TMA, mbarrier, warp specialisation), whose
-// `tmix.tensor_maps` become the manifest's `tma` records.
+// tensor maps (in the kernel's #tmix.kernel) become the manifest's `tma` records.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/nvidia/NvidiaCompiler.h"
 
+#include "codegen/KernelAbi.h"
 #include "codegen/Signature.h"
 #include "dialect/TmixOps.h"
 #include "codegen/nvidia/Passes.h"
@@ -44,49 +46,14 @@ namespace {
 constexpr const char *kPtxFeatures = "+ptx80";
 constexpr int kOptLevel = 3;
 
-rt::DimDecl dimOf(Attribute attr) {
-  rt::DimDecl dim;
-  if (auto symbol = dyn_cast<StringAttr>(attr))
-    dim.symbol = symbol.getValue().str();
-  else
-    dim.size = cast<IntegerAttr>(attr).getInt();
-  return dim;
-}
-
+/// The manifest of `kernel`: its ABI (codegen/KernelAbi.h) and its schedule.
 rt::GpuManifest manifestOf(gpu::GPUFuncOp kernel, rt::SpecSignature signature,
                            StringRef target) {
-  rt::GpuManifest manifest;
-  manifest.kernel.signature = std::move(signature);
-  manifest.target = target.str();
-  for (Attribute symbol : kernel->getAttrOfType<ArrayAttr>("tmix.size_symbols"))
-    manifest.kernel.sizeSymbols.push_back(cast<StringAttr>(symbol).getValue().str());
-  for (Attribute entry : kernel->getAttrOfType<ArrayAttr>("tmix.grid")) {
-    auto pair = cast<ArrayAttr>(entry);
-    manifest.kernel.grid.push_back({dimOf(pair[0]), cast<IntegerAttr>(pair[1]).getInt()});
-  }
-  manifest.blockThreads = kernel->getAttrOfType<IntegerAttr>("tmix.block_threads").getInt();
-  manifest.sharedBytes = kernel->getAttrOfType<IntegerAttr>("tmix.shared_bytes").getInt();
+  mlir::tmix::KernelAttr abi = mlir::tmix::getKernelAbi(kernel);
+  rt::GpuManifest manifest = ::tmix::gpuManifestOf(abi, std::move(signature), target);
   for (NamedAttribute entry : kernel->getAttrOfType<DictionaryAttr>("tmix.schedule"))
     manifest.schedule.emplace_back(entry.getName().str(),
                                    cast<IntegerAttr>(entry.getValue()).getInt());
-  if (auto maps = kernel->getAttrOfType<ArrayAttr>("tmix.tensor_maps"))
-    for (Attribute entry : maps) {
-      // [argument, box columns, box rows, swizzle bytes]
-      auto record = cast<ArrayAttr>(entry);
-      const rt::ParamDecl &arg =
-          manifest.kernel.signature.args[cast<IntegerAttr>(record[0]).getInt()];
-      rt::TensorMapDecl map;
-      map.arg = arg.name;
-      map.dtype = arg.dtype;
-      map.boxColumns = cast<IntegerAttr>(record[1]).getInt();
-      map.boxRows = cast<IntegerAttr>(record[2]).getInt();
-      map.swizzleBytes = cast<IntegerAttr>(record[3]).getInt();
-      manifest.tensorMaps.push_back(map);
-    }
-  if (auto specialized = kernel->getAttrOfType<DictionaryAttr>("tmix.specialized"))
-    for (NamedAttribute entry : specialized)
-      manifest.specialized.emplace_back(entry.getName().str(),
-                                        cast<IntegerAttr>(entry.getValue()).getInt());
   return manifest;
 }
 } // namespace

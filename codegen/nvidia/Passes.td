@@ -26,10 +26,10 @@ def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::Modul
     `tmix-lower-attention-to-loops`. KV tiles are classified by TileMaskBounds: empty
     for the CTA (not loaded), empty for a warp (skipped), full (no mask code). The
     kernel's arguments are the loop program's ABI (KernelBuilder.h) without the program
-    id, which is the block id; `tmix.grid`, `tmix.size_symbols`, `tmix.block_threads`,
-    `tmix.shared_bytes` and `tmix.schedule` describe the launch. Head dims must be
-    literals, multiples of 16, at most 256, or size symbols fixed by `specialize`
-    (recorded as `tmix.specialized` for the runtime to check).
+    id, which is the block id; its `tmix.kernel` (grid, size symbols, threads, shared
+    bytes) and `tmix.schedule` describe the launch. Head dims must be literals,
+    multiples of 16, at most 256, or size symbols fixed by `specialize` (recorded as the
+    kernel ABI's `specialized` sizes for the runtime to check).
   }];
   let options = [
     ListOption<"specialize", "specialize", "std::string",
@@ -66,10 +66,10 @@ def LowerAttentionToHopper : Pass<"tmix-lower-attention-to-hopper", "::mlir::Mod
 
     The kernel's arguments are the loop program's ABI (KernelBuilder.h) without the
     program id, plus a final pointer to the TMA descriptors (CUtensorMap, 128 bytes
-    each) that the runtime encodes on the host from `tmix.tensor_maps` ([argument,
-    box columns, box rows] per map: q, k, v). Also sets `tmix.grid`,
-    `tmix.size_symbols`, `tmix.block_threads` (384), `tmix.shared_bytes`,
-    `tmix.schedule` and `nvvm.maxntid` / `nvvm.minctasm` (the register cap that
+    each) that the runtime encodes on the host from the kernel ABI's `tensor_maps`
+    (argument, box, swizzle per map: q, k, v). Also sets the rest of `tmix.kernel`
+    (grid, size symbols, 384 threads, shared bytes), `tmix.schedule` and
+    `nvvm.maxntid` / `nvvm.minctasm` (the register cap that
     `setmaxnreg` needs). f32 operands, and q and k under rope, are copied raw by TMA
     into staging buffers and written into the operand layout (rounded to bf16, rotated)
     by the consumer threads, followed by `fence.proxy.async` and a named barrier of
@@ -120,8 +120,8 @@ def LowerRecurrenceToNVGPU : Pass<"tmix-lower-recurrence-to-nvgpu", "::mlir::Mod
     the step region. What the kernel cannot run (class general, no matrix state or more
     than one, scalar states, more terms, row-gated delta rules, dots or sums in those
     values, symbolic K or V not fixed by `specialize`) is an error. The kernel ABI
-    and launch attributes are those of `tmix-lower-attention-to-nvgpu`; `tmix.grid`
-    is the parallel dims then ceil(V / Vb).
+    and launch attributes are those of `tmix-lower-attention-to-nvgpu`; the grid is
+    the parallel dims then ceil(V / Vb).
   }];
   let options = [
     ListOption<"specialize", "specialize", "std::string",

@@ -9,8 +9,7 @@
 // CHECK-SAME: %arg0: i64, %arg1: memref<?x?x?x?xbf16>, %arg2: memref<?x?x?x?xbf16>, %arg3: memref<?x?x?x?xbf16>,
 // CHECK-SAME: %arg4: memref<?x?x?x?xbf16>, %arg5: memref<?x?x?xf32>, %[[SIZES:arg6]]: memref<?xi64>)
 // CHECK-SAME: llvm.emit_c_interface
-// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], ["N", 4]]
-// CHECK-SAME: tmix.size_symbols = ["B", "H", "N", "HK", "M"]
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:4]>
 // CHECK: memref.load %[[SIZES]]
 // The default scale 1/sqrt(D) with log2(e) folded in.
 // CHECK: math.sqrt

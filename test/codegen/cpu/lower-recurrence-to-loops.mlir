@@ -6,7 +6,7 @@
 // diagonal gate broadcast over the rows, the output stored per step, the state written
 // back after the outputs, and the final state copied out.
 // CHECK-LABEL: func.func @gla(
-// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1]]
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, T, K, V], grid = [B:1, H:1]>
 // CHECK: %[[STATE:.*]] = memref.alloc({{.*}}) : memref<?x?xf32>
 // CHECK: memref.load %arg5[{{.*}}] : memref<?x?x?x?xf32>
 // CHECK: memref.store {{.*}}, %[[STATE]]

@@ -4,7 +4,7 @@
 // A symbolic head dim fixed by `specialize` is recorded for the runtime to check (the
 // run fails on the other error cases below, hence `not`).
 // FIXED-LABEL: gpu.func @symbolic(
-// FIXED-SAME: tmix.specialized = {D = 128 : i64}
+// FIXED-SAME: threads = 384, shared_bytes = {{[0-9]+}}, specialized = {D = 128}
 
 // A causal bf16 spec with lse, D = DV = 64: 384 threads (producer + 2 consumer
 // warpgroups), 128 query rows per CTA, 64-key tiles, two stages; the tensor-map
@@ -15,11 +15,9 @@
 // CHECK-SAME: %arg3: memref<?x?x?x?xbf16>, %arg4: memref<?x?x?xf32>, %arg5: memref<?xi64>, %[[MAPS:.*]]: !llvm.ptr) kernel
 // CHECK-SAME: known_block_size = array<i32: 384, 1, 1>
 // CHECK-SAME: nvvm.maxntid = array<i32: 384, 1, 1>, nvvm.minctasm = 1 : i32
-// CHECK-SAME: tmix.block_threads = 384 : i64
-// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], ["N", 128]]
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:128], threads = 384, shared_bytes = 51200,
+// CHECK-SAME: tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128], swizzle = 128>, #tmix.tensor_map<arg = 1, box = [64, 64], swizzle = 128>, #tmix.tensor_map<arg = 2, box = [64, 64], swizzle = 128>]>
 // CHECK-SAME: tmix.schedule = {block_m = 128 : i64, block_n = 64 : i64, stages = 2 : i64, warpgroups = 3 : i64}
-// CHECK-SAME: tmix.shared_bytes = 51200 : i64
-// CHECK-SAME: tmix.tensor_maps = {{\[\[}}0, 64, 128, 128], [1, 64, 64, 128], [2, 64, 64, 128]]
 // The base of dynamic shared memory rounded up to 1024 bytes.
 // CHECK: gpu.dynamic_shared_memory
 // CHECK: memref.extract_aligned_pointer_as_index
@@ -90,9 +88,8 @@ tmix.attention @causal(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[
 // f16, D = DV = 256, no mask: Q in four 64-column boxes (65536 bytes), S by m64n64k16 f16, O by m64n256k16; no
 // tile classification. Shared bytes: 1024 + 65536 + 2 x (32768 + 32768) + 1024.
 // CHECK-LABEL: gpu.func @wide(
+// CHECK-SAME: shared_bytes = 198656, tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128], swizzle = 128>, #tmix.tensor_map<arg = 1, box = [64, 64], swizzle = 128>, #tmix.tensor_map<arg = 2, box = [64, 64], swizzle = 128>]>
 // CHECK-SAME: tmix.schedule = {block_m = 128 : i64, block_n = 64 : i64, stages = 2 : i64, warpgroups = 3 : i64}
-// CHECK-SAME: tmix.shared_bytes = 198656 : i64
-// CHECK-SAME: tmix.tensor_maps = {{\[\[}}0, 64, 128, 128], [1, 64, 64, 128], [2, 64, 64, 128]]
 // CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c65536_i32
 // CHECK-COUNT-4: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // CHECK-NOT: arith.cmpi sle
@@ -118,8 +115,7 @@ tmix.attention @symbolic(%q: !tmix.tensor<[B, H, N, D], bf16>, %k: !tmix.tensor<
 // zeros), so S = Q K^T still runs 4 k16 steps and O is 64 wide; the epilogue stores
 // only the 48 real columns (6 tiles of 8 x 2 elements per row half).
 // CHECK-LABEL: gpu.func @narrow(
-// CHECK-SAME: tmix.shared_bytes = 51200 : i64
-// CHECK-SAME: tmix.tensor_maps = {{\[\[}}0, 64, 128, 128], [1, 64, 64, 128], [2, 64, 64, 128]]
+// CHECK-SAME: shared_bytes = 51200, tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128], swizzle = 128>, #tmix.tensor_map<arg = 1, box = [64, 64], swizzle = 128>, #tmix.tensor_map<arg = 2, box = [64, 64], swizzle = 128>]>
 // CHECK: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c16384_i32
 // CHECK-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 0, 0;
 // CHECK-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, p, 1, 1, 1;
@@ -150,8 +146,7 @@ tmix.attention @odd(%q: !tmix.tensor<[B, H, N, 72], bf16>, %k: !tmix.tensor<[B, 
 // + 2 x 16384 (raw K) + 2 x 16384 (raw V) + 1024. Q's TMA brings 32768 bytes, K and V's
 // 32768 together.
 // CHECK-LABEL: gpu.func @staged(
-// CHECK-SAME: tmix.shared_bytes = 149504 : i64
-// CHECK-SAME: tmix.tensor_maps = {{\[\[}}0, 64, 128, 0], [1, 64, 64, 0], [2, 64, 64, 0]]
+// CHECK-SAME: shared_bytes = 149504, tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128], swizzle = 0>, #tmix.tensor_map<arg = 1, box = [64, 64], swizzle = 0>, #tmix.tensor_map<arg = 2, box = [64, 64], swizzle = 0>]>
 // CHECK-DAG: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
 // CHECK-DAG: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
 // CHECK: nvvm.setmaxregister  increase 240

@@ -4,7 +4,7 @@
 // A symbolic head dim fixed by `specialize` is recorded for the runtime to check (the
 // run fails on the other error cases below, hence `not`).
 // FIXED-LABEL: gpu.func @symbolic(
-// FIXED-SAME: tmix.specialized = {D = 32 : i64}
+// FIXED-SAME: threads = 128, shared_bytes = {{[0-9]+}}, specialized = {D = 32}>
 // FIXED: memref<64x40xbf16, #gpu.address_space<workgroup>>
 
 // A causal bf16 spec with lse: one kernel in the gpu.module, its launch attributes, the
@@ -20,10 +20,8 @@
 // CHECK-SAME: %arg0: memref<?x?x?x?xbf16>, %arg1: memref<?x?x?x?xbf16>, %arg2: memref<?x?x?x?xbf16>,
 // CHECK-SAME: %arg3: memref<?x?x?x?xbf16>, %arg4: memref<?x?x?xf32>, %{{.*}}: memref<?xi64>) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: tmix.block_threads = 128 : i64
-// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], ["N", 64]]
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:64], threads = 128, shared_bytes = 46080>
 // CHECK-SAME: tmix.schedule = {block_m = 64 : i64, block_n = 64 : i64, stages = 2 : i64, warps = 4 : i64}
-// CHECK-SAME: tmix.shared_bytes = 46080 : i64
 // CHECK: gpu.block_id x
 // CHECK: gpu.dynamic_shared_memory
 // CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
@@ -78,7 +76,7 @@ tmix.attention @causal(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[
 // f16 without a mask: nvgpu.mma.sync, no tile classification; D = 128 and DV = 64
 // shape the shared tiles (64 x 136 for Q and K, 64 x 72 for V).
 // CHECK-LABEL: gpu.func @dense(
-// CHECK-SAME: tmix.shared_bytes = 70656 : i64
+// CHECK-SAME: shared_bytes = 70656>
 // CHECK: memref<64x136xf16, #gpu.address_space<workgroup>>
 // CHECK: memref<2x64x136xf16, #gpu.address_space<workgroup>>
 // CHECK: memref<2x64x72xf16, #gpu.address_space<workgroup>>

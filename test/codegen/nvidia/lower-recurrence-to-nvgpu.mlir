@@ -15,10 +15,8 @@
 // CHECK-SAME: %arg0: memref<?x?x?x?xbf16>, %arg1: memref<?x?x?x?xbf16>, %arg2: memref<?x?x?x?xbf16>, %arg3: memref<?x?x?x?xf32>, %arg4: memref<?x?x?x?xf32>,
 // CHECK-SAME: %[[O:.*]]: memref<?x?x?x?xbf16>, %[[HT:.*]]: memref<?x?x?x?xf32>, %{{.*}}: memref<?xi64>) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
-// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], [64, 64]]
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, T], grid = [B:1, H:1, 64:64], threads = 128, shared_bytes = 83968>
 // CHECK-SAME: tmix.schedule = {block_v = 64 : i64, chunk = 64 : i64, warps = 4 : i64}
-// CHECK-SAME: tmix.shared_bytes = 83968 : i64
-// CHECK-SAME: tmix.size_symbols = ["B", "H", "T"]
 // CHECK: gpu.block_id x
 // CHECK: gpu.dynamic_shared_memory
 // CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
@@ -86,9 +84,8 @@ module {
 // K and V must be fixed; `specialize` records them for the runtime to check, and picks
 // Vb = 32 for K = 128.
 // FIXED-LABEL: gpu.func @retnet(
-// FIXED-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], ["V", 32]]
+// FIXED-SAME: grid = [B:1, H:1, V:32], threads = 128, shared_bytes = {{[0-9]+}}, specialized = {K = 128, V = 128}>
 // FIXED-SAME: tmix.schedule = {block_v = 32 : i64, chunk = 64 : i64, warps = 4 : i64}
-// FIXED-SAME: tmix.specialized = {K = 128 : i64, V = 128 : i64}
 // FIXED: memref<64x40xf16, #gpu.address_space<workgroup>>
 // FIXED: memref<128x40xf16, #gpu.address_space<workgroup>>
 // FIXED: memref<64x1xf32, #gpu.address_space<workgroup>>
@@ -173,7 +170,7 @@ tmix.recurrence @selective_scan(%x: !tmix.tensor<[B, C, T], f32>, %dt: !tmix.ten
 // a barrier, the forward substitution by the threads of the value columns (a loop over
 // the earlier rows in a loop over the rows), a barrier, then the scores.
 // CHECK-LABEL: gpu.func @delta_net(
-// CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], [128, 32]]
+// CHECK-SAME: grid = [B:1, H:1, 128:32]
 // CHECK-SAME: tmix.schedule = {block_v = 32 : i64, chunk = 64 : i64, warps = 4 : i64}
 // CHECK: memref.view {{.*}} to memref<64x1xf32, #gpu.address_space<workgroup>>
 // CHECK: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
@@ -473,7 +470,7 @@ tmix.recurrence @no_readout(%k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor
 // step), and dot(phi_q, z) is computed per step into a [1, 64] buffer before the
 // outputs read it. Its size must be fixed like the matrix state's.
 // FIXED-LABEL: gpu.func @linear_attention(
-// FIXED-SAME: tmix.specialized = {K = 128 : i64, V = 128 : i64}
+// FIXED-SAME: specialized = {K = 128, V = 128}>
 // FIXED: memref.view {{.*}} to memref<65x128xf32, #gpu.address_space<workgroup>>
 // FIXED: memref.view {{.*}} to memref<1x64xf32, #gpu.address_space<workgroup>>
 // FIXED: scf.for
