@@ -22,7 +22,7 @@ std::string KernelCache::keyOf(const SpecText &spec, const ScheduleOverride &sch
   os << spec.keyText << "\ntarget=" << llvm::sys::getProcessTriple() << "/"
      << llvm::sys::getHostCPUName() << "\nschedule=" << schedule.blockM << ","
      << schedule.blockN << "," << schedule.lanes << "," << schedule.vectorRegisters
-     << "," << schedule.recurrenceForm << "," << schedule.chunk << ","
+     << "," << schedule.warps << "," << schedule.stages << "," << schedule.recurrenceForm << "," << schedule.chunk << ","
      << schedule.chunkedMinSteps;
   std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(text));
   return llvm::toHex(digest, /*LowerCase=*/true);

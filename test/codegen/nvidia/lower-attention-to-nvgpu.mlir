@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-attention-to-nvgpu | FileCheck %s --implicit-check-not=tmix.attention --implicit-check-not=func.func
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-attention-to-nvgpu | FileCheck %s --implicit-check-not="tmix.attention @" --implicit-check-not=func.func
 // RUN: not tmix-opt %s --split-input-file --tmix-lower-attention-to-nvgpu=specialize=D=32 2>&1 | FileCheck %s --check-prefix=FIXED
 
 // A symbolic head dim fixed by `specialize` is recorded for the runtime to check (the
@@ -22,7 +22,7 @@
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-SAME: tmix.block_threads = 128 : i64
 // CHECK-SAME: tmix.grid = {{\[\[}}"B", 1], ["H", 1], ["N", 64]]
-// CHECK-SAME: tmix.schedule = {block_m = 64 : i64, block_n = 64 : i64, stages = 2 : i64, warps = 4 : i64}
+// CHECK-SAME: tmix.schedule = #tmix.attention_schedule<block_m = 64, block_n = 64, warps = 4, stages = 2>
 // CHECK-SAME: tmix.shared_bytes = 46080 : i64
 // CHECK: gpu.block_id x
 // CHECK: gpu.dynamic_shared_memory
