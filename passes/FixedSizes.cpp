@@ -15,8 +15,8 @@ FailureOr<tmix::FixedSizes> tmix::parseSpecializations(ModuleOp module,
     auto [symbol, text] = StringRef(entry).split('=');
     int64_t value = 0;
     if (symbol.empty() || text.getAsInteger(10, value) || value <= 0)
-      return module.emitError() << "bad specialization '" << entry
-                                << "' (expected SYMBOL=POSITIVE_INTEGER)";
+      return module.emitError()
+             << "bad specialization '" << entry << "' (expected SYMBOL=POSITIVE_INTEGER)";
     fixed[symbol] = value;
   }
   return fixed;

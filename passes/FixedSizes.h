@@ -23,7 +23,8 @@ using FixedSizes = llvm::StringMap<int64_t>;
 
 /// Size symbols fixed at compile time, from a pass's `specialize` entries
 /// (SYMBOL=POSITIVE_INTEGER); failure after an error on `module`.
-FailureOr<FixedSizes> parseSpecializations(ModuleOp module, ArrayRef<std::string> entries);
+FailureOr<FixedSizes> parseSpecializations(ModuleOp module,
+                                           ArrayRef<std::string> entries);
 
 /// The value of a dim: a literal, or a size symbol fixed by `specialize`.
 std::optional<int64_t> fixedDim(Attribute dim, const FixedSizes &fixed);

@@ -31,14 +31,10 @@ struct Schedule : tmix::impl::ScheduleBase<Schedule> {
                     ArrayRef<std::string> sizes) {
     targetName = target.str();
     std::pair<int64_t, Option<int64_t> *> values[] = {
-        {overrides.blockM, &blockM},
-        {overrides.blockN, &blockN},
-        {overrides.lanes, &lanes},
-        {overrides.vectorRegisters, &vectorRegisters},
-        {overrides.warps, &warps},
-        {overrides.stages, &stages},
-        {overrides.chunk, &chunk},
-        {overrides.chunkedMinSteps, &chunkedMinSteps}};
+        {overrides.blockM, &blockM}, {overrides.blockN, &blockN},
+        {overrides.lanes, &lanes},   {overrides.vectorRegisters, &vectorRegisters},
+        {overrides.warps, &warps},   {overrides.stages, &stages},
+        {overrides.chunk, &chunk},   {overrides.chunkedMinSteps, &chunkedMinSteps}};
     for (auto [value, option] : values)
       if (value != 0)
         *option = value;
@@ -114,8 +110,8 @@ private:
     AttentionScheduleAttr schedule = AttentionScheduleAttr::getChecked(
         emitError, op.getContext(), chosen(blockM, base.getBlockM()),
         chosen(blockN, base.getBlockN()), chosen(lanes, base.getLanes()),
-        chosen(vectorRegisters, base.getVectorRegisters()), chosen(warps, base.getWarps()),
-        chosen(stages, base.getStages()));
+        chosen(vectorRegisters, base.getVectorRegisters()),
+        chosen(warps, base.getWarps()), chosen(stages, base.getStages()));
     if (!schedule)
       return failure();
     if (std::string error = target.checkSchedule(op, schedule, fixed); !error.empty())
@@ -133,7 +129,8 @@ private:
     RecurrenceScheduleAttr schedule = RecurrenceScheduleAttr::getChecked(
         emitError, op.getContext(),
         recurrenceForm.hasValue() ? StringRef(recurrenceForm.getValue()) : base.getForm(),
-        chosen(chunk, base.getChunk()), chosen(chunkedMinSteps, base.getChunkedMinSteps()));
+        chosen(chunk, base.getChunk()),
+        chosen(chunkedMinSteps, base.getChunkedMinSteps()));
     if (!schedule)
       return failure();
     if (std::string error = target.checkSchedule(op, schedule, fixed); !error.empty())

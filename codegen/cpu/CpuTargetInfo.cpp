@@ -55,8 +55,9 @@ public:
           .str();
     };
     if (schedule.getLanes() == 0)
-      return refuse("lanes", 0, "its micro-kernels need a vector shape (lanes and "
-                                "vector_registers, e.g. 16 and 32)");
+      return refuse("lanes", 0,
+                    "its micro-kernels need a vector shape (lanes and "
+                    "vector_registers, e.g. 16 and 32)");
     if (schedule.getVectorRegisters() == 0)
       return refuse("vector_registers", 0,
                     "its micro-kernels need a vector shape (lanes and vector_registers, "
@@ -64,7 +65,8 @@ public:
     if (schedule.getWarps() != 0)
       return refuse("warps", schedule.getWarps(), "warps is a GPU value (0 on the CPU)");
     if (schedule.getStages() != 0)
-      return refuse("stages", schedule.getStages(), "stages is a GPU value (0 on the CPU)");
+      return refuse("stages", schedule.getStages(),
+                    "stages is a GPU value (0 on the CPU)");
     return {};
   }
 

@@ -85,7 +85,6 @@ namespace {
 constexpr int64_t kWarpSize = kWarpThreads;
 constexpr int64_t kWarpgroupThreads = sm90a::kWarpgroupWarps * kWarpSize;
 constexpr int64_t kConsumers = sm90a::kConsumerWarpgroups;
-constexpr int64_t kThreads = sm90a::kWarps * kWarpSize;
 using sm90a::kWarpgroupRows;
 constexpr int64_t kMmaK = 16;
 constexpr int64_t kMmaN = 8;
@@ -213,9 +212,9 @@ private:
 
   int64_t headDim = 0, valueDim = 0;
   // The schedule (checked by sm_90a's TargetInfo): rows per CTA, keys per KV tile, the
-  // stages of the K/V ring.
+  // CTA's warps (and their threads), the stages of the K/V ring.
   AttentionScheduleAttr schedule;
-  int64_t blockM = 0, blockN = 0, stages = 0;
+  int64_t blockM = 0, blockN = 0, threads = 0, stages = 0;
   /// The head dims rounded up to whole 64-column TMA boxes.
   int64_t qkWidth = 0, vWidth = 0;
   Type mmaType;
@@ -252,12 +251,14 @@ LogicalResult HopperAttentionLowering::lower() {
   MLIRContext *ctx = op.getContext();
   mmaType = qType.getElementType().isF16() ? Type(Float16Type::get(ctx))
                                            : Type(BFloat16Type::get(ctx));
-  FailureOr<AttentionScheduleAttr> checked = getSm90aTargetInfo().getCheckedSchedule(op, fixed);
+  FailureOr<AttentionScheduleAttr> checked =
+      getSm90aTargetInfo().getCheckedSchedule(op, fixed);
   if (failed(checked))
     return failure();
   schedule = *checked;
   blockM = schedule.getBlockM();
   blockN = schedule.getBlockN();
+  threads = schedule.getWarps() * kWarpSize;
   stages = schedule.getStages();
   bool rope = findStatement<RopeOp>(op) != nullptr;
   auto describe = [&](Operand &operand, int64_t arg, int64_t rows, int64_t dim,
@@ -662,7 +663,8 @@ HopperAttentionLowering::computeTile(Value tile, Value stage, ValueRange state,
   for (int64_t kk = 0; kk < qkWidth / kMmaK; ++kk) {
     int64_t block = kk / kStepsPerRow, inRow = (kk % kStepsPerRow) * kMmaK * 2;
     Value descQ = wgmma::sharedDescriptor(
-        b, add(add(sharedBase, qBase), i64(block * blockM * wgmma::kSwizzleBytes + inRow)),
+        b,
+        add(add(sharedBase, qBase), i64(block * blockM * wgmma::kSwizzleBytes + inRow)),
         /*leadingBytes=*/16, wgmma::kAtomBytes);
     Value descK = wgmma::sharedDescriptor(
         b, add(add(sharedBase, kBase), i64(block * blockN * wgmma::kSwizzleBytes + inRow)),
@@ -737,8 +739,7 @@ void HopperAttentionLowering::moveIntoGpuModule() {
   MLIRContext *ctx = op.getContext();
   Builder b(ctx);
   gpu::GPUFuncOp kernel = moveProgramToKernel(
-      kb->function(), gpuModule,
-      {kThreads, sharedBytes, schedule, specialized},
+      kb->function(), gpuModule, {threads, sharedBytes, schedule, specialized},
       {LLVM::LLVMPointerType::get(ctx)});
   // One record per tensor map, in map order (q, k, v): [argument index, box columns,
   // box rows, swizzle bytes (0: a raw tile for staging)].
@@ -747,7 +748,8 @@ void HopperAttentionLowering::moveIntoGpuModule() {
                               operand.staged ? 0 : wgmma::kSwizzleBytes});
   };
   kernel->setAttr("tmix.tensor_maps", b.getArrayAttr({record(q), record(k), record(v)}));
-  kernel->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
+  kernel->setAttr("nvvm.maxntid",
+                  b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
 }
 

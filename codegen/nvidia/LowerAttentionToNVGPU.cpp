@@ -190,7 +190,8 @@ LogicalResult NvgpuAttentionLowering::lower() {
   auto bytes = [](MemRefType type) {
     return type.getNumElements() * type.getElementTypeBitWidth() / 8;
   };
-  FailureOr<AttentionScheduleAttr> checked = getSm80TargetInfo().getCheckedSchedule(op, fixed);
+  FailureOr<AttentionScheduleAttr> checked =
+      getSm80TargetInfo().getCheckedSchedule(op, fixed);
   if (failed(checked))
     return failure();
   schedule = *checked;
@@ -328,8 +329,8 @@ void NvgpuAttentionLowering::buildKernelBody() {
 static std::pair<Value, Value> tileRange(KernelBuilder &kb, Value tile, Value numM,
                                          int64_t blockN) {
   ImplicitLocOpBuilder &b = kb.builder();
-  Value tileEnd = arith::MinUIOp::create(b, arith::AddIOp::create(b, tile, kb.index(blockN)),
-                                         numM);
+  Value tileEnd =
+      arith::MinUIOp::create(b, arith::AddIOp::create(b, tile, kb.index(blockN)), numM);
   return {tileEnd, kb.toI64(arith::SubIOp::create(b, tileEnd, kb.index(1)))};
 }
 
@@ -358,9 +359,8 @@ NvgpuAttentionLowering::State
 NvgpuAttentionLowering::warpTile(Value tile, Value buffer, ValueRange state) {
   ImplicitLocOpBuilder &b = kb->builder();
   auto [tileEnd, lastKey] = tileRange(*kb, tile, numM, blockN);
-  Value fullKeys = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                         arith::SubIOp::create(b, tileEnd, tile),
-                                         idx(blockN));
+  Value fullKeys = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::eq, arith::SubIOp::create(b, tileEnd, tile), idx(blockN));
   Value run = warpHasRows;
   Value needMask = arith::XOrIOp::create(
       b, fullKeys, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
@@ -569,14 +569,14 @@ NvgpuAttentionLowering::computeTile(Value tile, Value buffer, ValueRange state,
   Type f32 = b.getF32Type();
   auto accType = VectorType::get({2, 2}, f32);
   Value zeroAcc = arith::ConstantOp::create(b, DenseElementsAttr::get(accType, 0.0f));
-  const int64_t kTilesN = blockN / kMmaN;
+  const int64_t tilesN = blockN / kMmaN;
 
   // ---- S = Q K^T: per 16-wide slice of D, one A fragment and four x4 B loads ----
-  SmallVector<Value> s(kTilesN, zeroAcc);
+  SmallVector<Value> s(tilesN, zeroAcc);
   for (int64_t kk = 0; kk < headDim / kMmaK; ++kk) {
     Value a = ldmatrix(qTile, Value(), aRow, add(aCol, idx(kk * kMmaK)),
                        /*transpose=*/false);
-    for (int64_t np = 0; np < kTilesN / 2; ++np) {
+    for (int64_t np = 0; np < tilesN / 2; ++np) {
       Value bx4 = ldmatrix(kTile, buffer, add(kRow, idx(np * 16)), add(kCol, idx(kk * kMmaK)),
                            /*transpose=*/false);
       s[2 * np] = mma(a, bPair(bx4, 0), s[2 * np]);

@@ -188,7 +188,8 @@ LogicalResult NvgpuRecurrenceLowering::lower() {
     return failure();
   plan = std::move(*planned);
   // The kernel runs chunks of kChunk steps only (the TargetInfo's check), on both chips.
-  FailureOr<RecurrenceScheduleAttr> checked = getSm80TargetInfo().getCheckedSchedule(op, fixed);
+  FailureOr<RecurrenceScheduleAttr> checked =
+      getSm80TargetInfo().getCheckedSchedule(op, fixed);
   if (failed(checked))
     return failure();
   schedule = *checked;

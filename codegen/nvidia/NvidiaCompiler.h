@@ -35,9 +35,10 @@ struct GpuKernels {
 /// `schedule` holds the values the caller chose (tmixc --schedule), the rest are the
 /// target's. Errors (an unsupported head dim, a schedule the kernel cannot run, ...)
 /// are emitted as diagnostics.
-mlir::FailureOr<GpuKernels> compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
-                                         llvm::ArrayRef<std::string> specialize = {},
-                                         const mlir::tmix::ScheduleOverride &schedule = {});
+mlir::FailureOr<GpuKernels>
+compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
+             llvm::ArrayRef<std::string> specialize = {},
+             const mlir::tmix::ScheduleOverride &schedule = {});
 
 /// ptxas from CUDA_HOME, CUDA_PATH, /usr/local/cuda/bin or PATH; nullopt when absent.
 std::optional<std::string> findPtxas();

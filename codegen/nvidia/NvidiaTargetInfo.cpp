@@ -58,8 +58,8 @@ public:
       if (!bytes || *bytes <= sm80::kMaxSharedBytes)
         stages = sm80::kPipelineStages;
     }
-    return AttentionScheduleAttr::get(ctx, sm80::kBlockM, sm80::kBlockN, 0, 0, sm80::kWarps,
-                                      stages);
+    return AttentionScheduleAttr::get(ctx, sm80::kBlockM, sm80::kBlockN, 0, 0,
+                                      sm80::kWarps, stages);
   }
 
   RecurrenceScheduleAttr getDefaultSchedule(RecurrenceOp op,
@@ -104,8 +104,9 @@ public:
     }
     if (schedule.getBlockM() != sm80::kBlockM)
       return refuse("block_m", schedule.getBlockM(),
-                    "block_m must be " + Twine(sm80::kBlockM) + " (" + Twine(sm80::kWarps) +
-                        " warps of " + Twine(sm80::kWarpRows) + " rows)");
+                    "block_m must be " + Twine(sm80::kBlockM) + " (" +
+                        Twine(sm80::kWarps) + " warps of " + Twine(sm80::kWarpRows) +
+                        " rows)");
     if (schedule.getWarps() != sm80::kWarps)
       return refuse("warps", schedule.getWarps(),
                     "warps must be " + Twine(sm80::kWarps) + " (" + Twine(sm80::kWarps) +
@@ -126,7 +127,8 @@ public:
         sm80SharedBytes(op, fixed, schedule.getBlockM(), schedule.getBlockN(), stages);
     if (bytes && *bytes > sm80::kMaxSharedBytes)
       return refuse("stages", stages,
-                    "it needs " + Twine(*bytes) + " bytes of shared memory, more than the " +
+                    "it needs " + Twine(*bytes) +
+                        " bytes of shared memory, more than the " +
                         Twine(sm80::kMaxSharedBytes) + " (163 KiB) of an sm_80 CTA");
     return {};
   }

@@ -23,8 +23,8 @@ namespace tmix {
 /// Compiles `spec` for `target` (bound head dims fixed) and launches it with `bindings`
 /// (sizes already bound) and the values of `--schedule`; `outputs` receive the results.
 /// Returns an error or empty.
-std::string runOnGpu(mlir::Operation *spec, llvm::StringRef target, rt::Bindings &bindings,
-                     const mlir::tmix::ScheduleOverride &schedule,
+std::string runOnGpu(mlir::Operation *spec, llvm::StringRef target,
+                     rt::Bindings &bindings, const mlir::tmix::ScheduleOverride &schedule,
                      std::vector<rt::HostTensor> &outputs);
 
 } // namespace tmix

@@ -550,7 +550,8 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
     return fail(error);
 
   if (onGpu) {
-    if (std::string error = runOnGpu(runner.spec, target, runner.bindings, schedule, outputs);
+    if (std::string error =
+            runOnGpu(runner.spec, target, runner.bindings, schedule, outputs);
         !error.empty())
       return fail(error);
     if (std::string error = writeOutputs(runner, outputs); !error.empty())

@@ -308,7 +308,8 @@ int main(int argc, char **argv) {
   }
   tmix::cpu::ScheduleOverride schedule;
   if (options.schedule)
-    if (std::string error = tmix::parseSchedule(*options.schedule, schedule); !error.empty())
+    if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
+        !error.empty())
       return fail(error);
   return tmix::buildGpuArtifacts(*module, options.file, target, *options.output,
                                  specializations(options), schedule);
