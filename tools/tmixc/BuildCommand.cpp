@@ -7,6 +7,7 @@
 
 #include "tools/tmixc/BuildCommand.h"
 
+#include "codegen/cpu/CpuCompiler.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "dialect/TmixOps.h"
 #include "runtime/AtomicFiles.h"
@@ -133,10 +134,13 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
     // Each spec is compiled alone: one PTX module, cubin and manifest per kernel.
     OwningOpRef<ModuleOp> single = ModuleOp::create(module.getLoc());
     single->getBody()->push_back(spec->clone());
+    // A pass's error (a head dim not fixed, a schedule the kernel cannot run): one line.
+    ::tmix::cpu::ErrorCollector errors(single->getContext());
     FailureOr<::tmix::nvidia::GpuKernels> kernels =
         ::tmix::nvidia::compileToPtx(*single, target, specialize, schedule);
     if (failed(kernels))
-      return fail("cannot generate PTX for '" + file + "' (see above)");
+      return fail("cannot generate PTX for '" + file + "'" +
+                  (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
     rt::GpuManifest manifest = kernels->kernels.front();
     std::string stem = spec.getName().str() + "." + target;
     manifest.ptxFile = stem + ".ptx";

@@ -2,6 +2,7 @@
 
 #include "tools/tmixc/GpuRun.h"
 
+#include "codegen/cpu/CpuCompiler.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "runtime/cuda/CudaLauncher.h"
 
@@ -34,10 +35,13 @@ auto ::tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bin
     specialize.push_back(symbol + "=" + std::to_string(value));
   OwningOpRef<ModuleOp> module = ModuleOp::create(spec->getLoc());
   module->getBody()->push_back(spec->clone());
+  // A pass's error (a schedule the kernel cannot run) is the user's: one line.
+  cpu::ErrorCollector errors(module->getContext());
   FailureOr<nvidia::GpuKernels> kernels =
       nvidia::compileToPtx(*module, target, specialize, schedule);
   if (failed(kernels))
-    return "cannot generate PTX (see above)";
+    return "cannot generate PTX" +
+           (errors.str().empty() ? std::string(" (internal error)") : ": " + errors.str());
 
   llvm::SmallString<128> dir;
   if (std::error_code error = llvm::sys::fs::createUniqueDirectory("tmix-run", dir))

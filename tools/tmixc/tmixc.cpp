@@ -155,10 +155,14 @@ std::vector<std::string> specializations(const Options &options) {
 
 int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef target,
             const mlir::tmix::ScheduleOverride &schedule) {
+  // A pass's error (a head dim not fixed, a schedule the kernel cannot run) is the
+  // user's: one line.
+  tmix::cpu::ErrorCollector errors(module->getContext());
   mlir::FailureOr<tmix::nvidia::GpuKernels> kernels =
       tmix::nvidia::compileToPtx(module, target, specializations(options), schedule);
   if (mlir::failed(kernels))
-    return fail("cannot generate PTX for '" + options.file + "' (see above)");
+    return fail("cannot generate PTX for '" + options.file + "'" +
+                (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
   llvm::outs() << kernels->ptx;
   return 0;
 }
