@@ -1,14 +1,14 @@
 //===- LowerAttentionToNVGPU.cpp - tmix.attention to an sm_80 tensor-core kernel -===//
 //
 // One CTA per (batch, head, query tile of 64 rows): 4 warps, each owning 16 query rows.
-// The query tile and then each KV tile (64 keys) are staged through shared memory as the
-// MMA element type (bf16, or f16 for f16 specs), rows padded by 8 elements so that the
-// eight row addresses of an ldmatrix fall in different banks. Per KV tile each warp
-// computes S = Q K^T with nvgpu.ldmatrix + m16n8k16 mma.sync (f32 accumulators), applies
-// scale, score and mask per element in registers, updates its online-softmax state
-// (running max and sum in the log2 domain, exactly as LowerAttentionToLoops.cpp does),
-// reuses the S accumulators as the A operand of P V (the m16n8k16 C and A fragment
-// layouts line up) and accumulates O in registers.
+// The query tile and then each KV tile (block_n keys: 64, or 128) are staged through
+// shared memory as the MMA element type (bf16, or f16 for f16 specs), rows padded by 8
+// elements so that the eight row addresses of an ldmatrix fall in different banks. Per
+// KV tile each warp computes S = Q K^T with nvgpu.ldmatrix + m16n8k16 mma.sync (f32
+// accumulators), applies scale, score and mask per element in registers, updates its
+// online-softmax state (running max and sum in the log2 domain, exactly as
+// LowerAttentionToLoops.cpp does), reuses the S accumulators as the A operand of P V
+// (the m16n8k16 C and A fragment layouts line up) and accumulates O in registers.
 //
 // Fragment layouts (PTX ISA, mma.m16n8k16; lane = 4 g + t):
 //   A (16x16): [0] (g, 2t..2t+1)  [1] (g+8, 2t..)  [2] (g, 2t+8..)  [3] (g+8, 2t+8..)

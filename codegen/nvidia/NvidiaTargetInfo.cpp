@@ -111,10 +111,12 @@ public:
       return refuse("warps", schedule.getWarps(),
                     "warps must be " + Twine(sm80::kWarps) + " (" + Twine(sm80::kWarps) +
                         " warps of " + Twine(sm80::kWarpRows) + " rows)");
-    if (schedule.getBlockN() != sm80::kBlockN)
+    if (schedule.getBlockN() != sm80::kBlockN && schedule.getBlockN() != sm80::kWideBlockN)
       return refuse("block_n", schedule.getBlockN(),
-                    "block_n must be " + Twine(sm80::kBlockN) +
-                        " (its fragment loops are unrolled for 8 mma n-tiles of 8 keys)");
+                    "block_n must be " + Twine(sm80::kBlockN) + " or " +
+                        Twine(sm80::kWideBlockN) +
+                        " (its fragment loops are unrolled for 8 or 16 mma n-tiles of 8 "
+                        "keys)");
     int64_t stages = schedule.getStages();
     if (stages < 1 || stages > sm80::kPipelineStages)
       return refuse("stages", stages,
@@ -125,11 +127,15 @@ public:
                     "operands, no rope); use stages=1");
     std::optional<int64_t> bytes =
         sm80SharedBytes(op, fixed, schedule.getBlockM(), schedule.getBlockN(), stages);
+    // Both values make the buffers: name both, and the smaller choice that helps.
     if (bytes && *bytes > sm80::kMaxSharedBytes)
-      return refuse("stages", stages,
-                    "it needs " + Twine(*bytes) +
-                        " bytes of shared memory, more than the " +
-                        Twine(sm80::kMaxSharedBytes) + " (163 KiB) of an sm_80 CTA");
+      return ("schedule block_n=" + Twine(schedule.getBlockN()) +
+              ", stages=" + Twine(stages) + " does not fit " + getName() +
+              "'s attention kernel: it needs " + Twine(*bytes) +
+              " bytes of shared memory, more than the " + Twine(sm80::kMaxSharedBytes) +
+              " (163 KiB) of an sm_80 CTA; use " +
+              (stages > 1 ? Twine("stages=1") : "block_n=" + Twine(sm80::kBlockN)))
+          .str();
     return {};
   }
 

@@ -27,8 +27,11 @@ inline constexpr int64_t kMaxRegisters = 255;
 inline constexpr int64_t kWarps = 4;
 inline constexpr int64_t kWarpRows = 16;
 inline constexpr int64_t kBlockM = kWarps * kWarpRows;
-/// Keys per KV tile: the S = Q K^T fragments of a warp are 8 n-tiles of 8 keys.
+/// Keys per KV tile: the S = Q K^T fragments of a warp are 8 n-tiles of 8 keys; twice
+/// that (16 n-tiles, 255 registers without spills) also runs. Fewer would split a
+/// tile's cp.async copies unevenly over the CTA's threads.
 inline constexpr int64_t kBlockN = 64;
+inline constexpr int64_t kWideBlockN = 128;
 /// K/V buffers when the next tile's cp.async copies overlap this tile's work.
 inline constexpr int64_t kPipelineStages = 2;
 /// Elements of padding per shared-memory row (16 bytes: conflict-free ldmatrix rows).

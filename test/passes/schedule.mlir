@@ -89,7 +89,7 @@ tmix.attention @chosen(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B
 // SM80-D256: attributes {tmix.schedule = #tmix.attention_schedule<block_m = 64, block_n = 64, warps = 4, stages = 1>}
 // SM80-ONE-LABEL: tmix.attention @bf16
 // SM80-ONE: attributes {tmix.schedule = #tmix.attention_schedule<block_m = 64, block_n = 64, warps = 4, stages = 1>}
-// SM80-SHARED: error: schedule stages=2 does not fit sm_80's attention kernel: it needs 168960 bytes of shared memory, more than the 166912 (163 KiB) of an sm_80 CTA
+// SM80-SHARED: error: schedule block_n=64, stages=2 does not fit sm_80's attention kernel: it needs 168960 bytes of shared memory, more than the 166912 (163 KiB) of an sm_80 CTA; use stages=1
 tmix.attention @bf16(%q: !tmix.tensor<[B, H, N, D], bf16>, %k: !tmix.tensor<[B, H, M, D], bf16>,
                      %v: !tmix.tensor<[B, H, M, D], bf16>)
     -> (o: !tmix.tensor<[B, H, N, D], bf16>) {
