@@ -27,7 +27,8 @@ def Tmix_AttentionScheduleAttr : Tmix_Attr<"AttentionSchedule", "attention_sched
     `block_m` query rows per program and `block_n` keys per KV tile, on every target;
     the CPU's vector shape (`lanes` f32 lanes per register, `vector_registers`) that
     its micro-kernels are register-blocked for; a GPU kernel's `warps` per program and
-    `stages` of its K/V ring. A value a target does not use is 0.
+    `stages` of its K/V ring. Each value in its range (dialect/ScheduleBounds.h); a
+    value a target does not use is 0.
 
     ```mlir
     #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 16, vector_registers = 32>

@@ -12,35 +12,54 @@
 include "mlir/Pass/PassBase.td"
 
 def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
-  let summary = "choose the schedule (tile sizes, chunking) of every spec";
+  let summary = "choose the schedule (tile sizes, chunking) of every spec for a target";
   let description = [{
-    Attaches `tmix.schedule` to every spec op: for attention, `block_m` query rows per
-    program, `block_n` keys per KV tile, and the target's vector shape (`lanes`,
-    `vector_registers`) that the CPU micro-kernels are blocked for; for a recurrence,
-    `recurrence_form` (`auto`, `chunked` or `recurrent`), `chunk` (steps per chunk of
-    the chunked form) and `chunked_min_steps` (under `auto`, the number of steps T from
-    which the program takes the chunked form; a run-time branch, since T is a run-time
-    size). Specs say what to compute; how to tile it is decided here (heuristics now,
-    autotuning later) and can be overridden for experiments, each option within its
-    range (passes/ScheduleBounds.h; an option out of range is an error). An existing
-    `tmix.schedule` is kept; the lowerings check it against the same ranges.
+    Attaches `tmix.schedule` to every spec op, chosen for the `target` by its
+    TargetInfo (passes/TargetInfo.h): for attention a `#tmix.attention_schedule`
+    (`block_m` query rows per program, `block_n` keys per KV tile; on the CPU the
+    vector shape `lanes` x `vector_registers` that the micro-kernels are blocked for,
+    on a GPU the kernel's `warps` and the `stages` of its K/V ring), for a recurrence
+    a `#tmix.recurrence_schedule` (`form`: `auto`, `chunked` or `recurrent`; `chunk`
+    steps per chunk; `chunked_min_steps`, the number of steps T from which `auto`
+    takes the chunked form, a run-time branch since T is a run-time size).
+
+    Per spec: the target's default, then every option given explicitly (each in its
+    range, dialect/ScheduleBounds.h), then the target's check of the result, which
+    rejects what its kernels cannot run with one error that names the value and what
+    fits. Specs say what to compute; how to tile it is decided here (heuristics now,
+    autotuning later). An existing `tmix.schedule` is checked, not replaced.
+
+    | target   | attention default                                   | recurrence default |
+    | -------- | --------------------------------------------------- | ------------------ |
+    | `cpu`    | block_m 32, block_n 64, the host's lanes, registers | auto, chunk 64     |
+    | `sm_80`  | block_m 64 (4 warps x 16 rows), block_n 64, stages 2 when two K/V buffers fit, else 1 | chunked, chunk 64 |
+    | `sm_90a` | block_m 128 (2 consumer warpgroups), block_n 64, 12 warps, stages 2 | chunked, chunk 64 |
   }];
   let options = [
-    Option<"blockM", "block-m", "int64_t", /*default=*/"32",
-           "query rows per attention program">,
-    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
-           "keys per attention KV tile">,
-    Option<"lanes", "lanes", "int64_t", /*default=*/"16",
-           "f32 lanes of the target's vector registers (16: AVX-512, 8: AVX2)">,
-    Option<"vectorRegisters", "vector-registers", "int64_t", /*default=*/"32",
-           "vector registers of the target, which bound the micro-kernels' blocks">,
+    Option<"targetName", "target", "std::string", /*default=*/"\"cpu\"",
+           "the target whose TargetInfo chooses and checks: cpu, sm_80 or sm_90a">,
+    Option<"blockM", "block-m", "int64_t", /*default=*/"0",
+           "query rows per attention program (default: the target's)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"0",
+           "keys per attention KV tile (default: the target's)">,
+    Option<"lanes", "lanes", "int64_t", /*default=*/"0",
+           "CPU: f32 lanes of the vector registers (16: AVX-512, 8: AVX2; default: the host's)">,
+    Option<"vectorRegisters", "vector-registers", "int64_t", /*default=*/"0",
+           "CPU: vector registers, which bound the micro-kernels' blocks (default: the host's)">,
+    Option<"warps", "warps", "int64_t", /*default=*/"0",
+           "GPU: warps per attention program (default: the target's)">,
+    Option<"stages", "stages", "int64_t", /*default=*/"0",
+           "GPU: buffers of the attention kernel's K/V ring (default: the target's)">,
     Option<"recurrenceForm", "recurrence-form", "std::string", /*default=*/"\"auto\"",
-           "recurrence form: auto, chunked or recurrent">,
-    Option<"chunk", "chunk", "int64_t", /*default=*/"64",
-           "steps per chunk of a chunked recurrence">,
-    Option<"chunkedMinSteps", "chunked-min-steps", "int64_t", /*default=*/"1",
-           "under recurrence-form=auto, the chunked form from this many steps (1: "
-           "always; on the CPU the chunked form is measured faster at every T)">,
+           "recurrence form: auto, chunked or recurrent (default: the target's)">,
+    Option<"chunk", "chunk", "int64_t", /*default=*/"0",
+           "steps per chunk of a chunked recurrence (default: the target's)">,
+    Option<"chunkedMinSteps", "chunked-min-steps", "int64_t", /*default=*/"0",
+           "under recurrence-form=auto, the chunked form from this many steps (default: "
+           "1, always; on the CPU the chunked form is measured faster at every T)">,
+    ListOption<"specialize", "specialize", "std::string",
+               "size symbols fixed at compile time, SYMBOL=VALUE (the GPU's head and "
+               "state dims, which decide what fits in shared memory)">,
   ];
 }
 

@@ -1,15 +1,18 @@
-//===- Schedule.cpp - Choose the tile sizes of every spec -----------------===//
+//===- Schedule.cpp - Choose the schedule of every spec for a target ------===//
 //
-// The schedule is decided here, never in a spec: query rows per attention program and
-// keys per KV tile, and the vector shape of the target that the CPU micro-kernels are
-// register-blocked for; the form and chunk size of a recurrence. From the pass options
-// (a fixed heuristic for now), each checked against its range (ScheduleBounds.h).
+// The schedule is decided here, never in a spec: per spec, the target's default
+// (TargetInfo.h), the options given explicitly on top, each in its range
+// (dialect/ScheduleBounds.h), and the target's check of the result. A schedule already
+// on a spec is checked, not replaced.
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/ScheduleBounds.h"
 #include "dialect/TmixOps.h"
 #include "passes/Passes.h"
-#include "passes/ScheduleBounds.h"
+#include "passes/TargetInfo.h"
+
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_SCHEDULE
@@ -23,56 +26,125 @@ namespace {
 struct Schedule : tmix::impl::ScheduleBase<Schedule> {
   using ScheduleBase::ScheduleBase;
 
+  /// Sets the values `overrides` holds as if given on the command line (hasValue()).
+  void setOverrides(StringRef target, const ScheduleOverride &overrides,
+                    ArrayRef<std::string> sizes) {
+    targetName = target.str();
+    std::pair<int64_t, Option<int64_t> *> values[] = {
+        {overrides.blockM, &blockM}, {overrides.blockN, &blockN},
+        {overrides.lanes, &lanes},   {overrides.vectorRegisters, &vectorRegisters},
+        {overrides.warps, &warps},   {overrides.stages, &stages},
+        {overrides.chunk, &chunk},   {overrides.chunkedMinSteps, &chunkedMinSteps}};
+    for (auto [value, option] : values)
+      if (value != 0)
+        *option = value;
+    if (!overrides.recurrenceForm.empty())
+      recurrenceForm = overrides.recurrenceForm;
+    if (!sizes.empty())
+      specialize = sizes;
+  }
+
   void runOnOperation() override {
-    // Every integer option in its range (ScheduleBounds.h), then the lane vectors of a
-    // query tile.
+    ModuleOp module = getOperation();
+    const TargetInfo *target = lookupTargetInfo(targetName);
+    if (!target) {
+      module.emitError("unknown target '")
+          << targetName << "' (expected one of " << registeredTargetNames() << ")";
+      return signalPassFailure();
+    }
+    if (failed(checkOptions()))
+      return signalPassFailure();
+    FailureOr<FixedSizes> fixed = parseSpecializations(module, specialize);
+    if (failed(fixed))
+      return signalPassFailure();
+
+    bool failed = false;
+    module.walk([&](Operation *op) {
+      LogicalResult result =
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](AttentionOp spec) { return schedule(*target, spec, *fixed); })
+              .Case([&](RecurrenceOp spec) { return schedule(*target, spec, *fixed); })
+              .Default([](Operation *) { return success(); });
+      failed |= mlir::failed(result);
+    });
+    if (failed)
+      signalPassFailure();
+  }
+
+private:
+  /// Every option given explicitly in its range, and a known recurrence form.
+  LogicalResult checkOptions() {
     std::pair<StringRef, Option<int64_t> *> options[] = {
         {"block_m", &blockM}, {"block_n", &blockN},
         {"lanes", &lanes},    {"vector_registers", &vectorRegisters},
+        {"warps", &warps},    {"stages", &stages},
         {"chunk", &chunk},    {"chunked_min_steps", &chunkedMinSteps}};
     for (auto [key, option] : options) {
+      if (!option->hasValue())
+        continue;
       int64_t value = *option;
       std::string error = scheduleRangeError(*scheduleRange(key), value);
       if (error.empty())
         continue;
-      getOperation().emitError("bad schedule option ")
-          << option->getArgStr() << "=" << value << ": " << error;
-      return signalPassFailure();
+      return getOperation().emitError("bad schedule option ")
+             << option->getArgStr() << "=" << value << ": " << error;
     }
-    if (std::string error = rowVectorsError(blockM, lanes); !error.empty()) {
-      getOperation().emitError("bad schedule options: ") << error;
-      return signalPassFailure();
-    }
-    if (recurrenceForm != "auto" && recurrenceForm != "chunked" &&
-        recurrenceForm != "recurrent") {
-      getOperation().emitError("unknown recurrence form '")
-          << recurrenceForm << "' (expected auto, chunked or recurrent)";
-      return signalPassFailure();
-    }
-    Builder builder(&getContext());
-    getOperation().walk([&](RecurrenceOp op) {
-      if (op->hasAttr(kScheduleAttr))
-        return;
-      op->setAttr(kScheduleAttr,
-                  builder.getDictionaryAttr(
-                      {builder.getNamedAttr("chunk", builder.getI64IntegerAttr(chunk)),
-                       builder.getNamedAttr("chunked_min_steps",
-                                            builder.getI64IntegerAttr(chunkedMinSteps)),
-                       builder.getNamedAttr("recurrence_form",
-                                            builder.getStringAttr(recurrenceForm))}));
-    });
-    getOperation().walk([&](AttentionOp op) {
-      if (op->hasAttr(kScheduleAttr))
-        return;
-      op->setAttr(
-          kScheduleAttr,
-          builder.getDictionaryAttr(
-              {builder.getNamedAttr("block_m", builder.getI64IntegerAttr(blockM)),
-               builder.getNamedAttr("block_n", builder.getI64IntegerAttr(blockN)),
-               builder.getNamedAttr("lanes", builder.getI64IntegerAttr(lanes)),
-               builder.getNamedAttr("vector_registers",
-                                    builder.getI64IntegerAttr(vectorRegisters))}));
-    });
+    std::string form = recurrenceForm;
+    if (recurrenceForm.hasValue() && !llvm::is_contained(kRecurrenceForms, form))
+      return getOperation().emitError("unknown recurrence form '")
+             << form << "' (expected auto, chunked or recurrent)";
+    return success();
+  }
+
+  /// `value` when its option was given, else `fallback`.
+  template <typename T> static T chosen(const Option<T> &option, T fallback) {
+    return option.hasValue() ? T(option) : fallback;
+  }
+
+  LogicalResult schedule(const TargetInfo &target, AttentionOp op,
+                         const FixedSizes &fixed) {
+    if (op->hasAttr(kScheduleAttr))
+      return target.getCheckedSchedule(op, fixed);
+    AttentionScheduleAttr base = target.getDefaultSchedule(op, fixed);
+    auto emitError = [&] { return op.emitError(); };
+    AttentionScheduleAttr schedule = AttentionScheduleAttr::getChecked(
+        emitError, op.getContext(), chosen(blockM, base.getBlockM()),
+        chosen(blockN, base.getBlockN()), chosen(lanes, base.getLanes()),
+        chosen(vectorRegisters, base.getVectorRegisters()),
+        chosen(warps, base.getWarps()), chosen(stages, base.getStages()));
+    if (!schedule)
+      return failure();
+    if (std::string error = target.checkSchedule(op, schedule, fixed); !error.empty())
+      return op.emitError(error);
+    op->setAttr(kScheduleAttr, schedule);
+    return success();
+  }
+
+  LogicalResult schedule(const TargetInfo &target, RecurrenceOp op,
+                         const FixedSizes &fixed) {
+    if (op->hasAttr(kScheduleAttr))
+      return target.getCheckedSchedule(op, fixed);
+    RecurrenceScheduleAttr base = target.getDefaultSchedule(op, fixed);
+    auto emitError = [&] { return op.emitError(); };
+    RecurrenceScheduleAttr schedule = RecurrenceScheduleAttr::getChecked(
+        emitError, op.getContext(),
+        recurrenceForm.hasValue() ? StringRef(recurrenceForm.getValue()) : base.getForm(),
+        chosen(chunk, base.getChunk()),
+        chosen(chunkedMinSteps, base.getChunkedMinSteps()));
+    if (!schedule)
+      return failure();
+    if (std::string error = target.checkSchedule(op, schedule, fixed); !error.empty())
+      return op.emitError(error);
+    op->setAttr(kScheduleAttr, schedule);
+    return success();
   }
 };
 } // namespace
+
+std::unique_ptr<Pass> mlir::tmix::createSchedule(StringRef target,
+                                                 const ScheduleOverride &overrides,
+                                                 ArrayRef<std::string> specialize) {
+  auto pass = std::make_unique<Schedule>();
+  pass->setOverrides(target, overrides, specialize);
+  return pass;
+}

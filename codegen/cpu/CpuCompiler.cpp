@@ -11,6 +11,7 @@
 #include "codegen/KernelAbi.h"
 #include "codegen/Signature.h"
 #include "dialect/TmixOps.h"
+#include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -28,7 +29,6 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/TargetSelect.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 namespace rt = ::tmix::rt;
@@ -37,36 +37,12 @@ using ::tmix::signatureOf;
 
 static constexpr unsigned kOptLevel = 3;
 
-/// The host's f32 lanes per vector register and its vector register count: AVX-512
-/// has 32 registers of 16 lanes, AVX2 16 of 8; other hosts get 16 of 4 (SSE, NEON).
-static std::pair<int64_t, int64_t> hostVectorShape() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  if (features.lookup("avx512f"))
-    return {16, 32};
-  if (features.lookup("avx2"))
-    return {8, 16};
-  return {4, 16};
-}
-
 LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &schedule) {
   PassManager pm(module.getContext());
-  mlir::tmix::ScheduleOptions scheduleOptions;
-  if (schedule.blockM > 0)
-    scheduleOptions.blockM = schedule.blockM;
-  if (schedule.blockN > 0)
-    scheduleOptions.blockN = schedule.blockN;
-  std::tie(scheduleOptions.lanes, scheduleOptions.vectorRegisters) = hostVectorShape();
-  if (schedule.lanes > 0)
-    scheduleOptions.lanes = schedule.lanes;
-  if (schedule.vectorRegisters > 0)
-    scheduleOptions.vectorRegisters = schedule.vectorRegisters;
-  if (!schedule.recurrenceForm.empty())
-    scheduleOptions.recurrenceForm = schedule.recurrenceForm;
-  if (schedule.chunk > 0)
-    scheduleOptions.chunk = schedule.chunk;
-  if (schedule.chunkedMinSteps > 0)
-    scheduleOptions.chunkedMinSteps = schedule.chunkedMinSteps;
-  pm.addPass(mlir::tmix::createSchedule(scheduleOptions));
+  // The schedule pass takes the unset values from the CPU target (the host's vector
+  // shape).
+  mlir::tmix::registerCpuTargetInfo();
+  pm.addPass(mlir::tmix::createSchedule(mlir::tmix::kCpuTarget, schedule));
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());
   return pm.run(module);

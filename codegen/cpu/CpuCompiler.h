@@ -9,6 +9,7 @@
 #ifndef TMIX_CODEGEN_CPU_CPUCOMPILER_H
 #define TMIX_CODEGEN_CPU_CPUCOMPILER_H
 
+#include "passes/Passes.h"
 #include "runtime/CpuLauncher.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -21,19 +22,8 @@
 
 namespace tmix::cpu {
 
-/// Tile sizes, the vector shape the micro-kernels are blocked for (f32 lanes per
-/// register, register count) and the recurrence form; 0 or empty keeps the schedule
-/// pass's choice (the vector shape: the host's). A narrower vector shape than the
-/// host's runs correctly, only slower.
-struct ScheduleOverride {
-  int64_t blockM = 0;
-  int64_t blockN = 0;
-  int64_t lanes = 0;
-  int64_t vectorRegisters = 0;
-  std::string recurrenceForm; // "auto", "chunked" or "recurrent"
-  int64_t chunk = 0;          // steps per chunk of a chunked recurrence
-  int64_t chunkedMinSteps = 0; // under "auto", the chunked form from this many steps
-};
+/// The schedule values a caller sets (passes/Passes.h); the rest are the CPU target's.
+using ScheduleOverride = mlir::tmix::ScheduleOverride;
 
 struct CompiledKernel {
   std::unique_ptr<mlir::ExecutionEngine> engine; // owns the code

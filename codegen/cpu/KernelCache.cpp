@@ -21,9 +21,9 @@ std::string KernelCache::keyOf(const SpecText &spec, const ScheduleOverride &sch
   llvm::raw_string_ostream os(text);
   os << spec.keyText << "\ntarget=" << llvm::sys::getProcessTriple() << "/"
      << llvm::sys::getHostCPUName() << "\nschedule=" << schedule.blockM << ","
-     << schedule.blockN << "," << schedule.lanes << "," << schedule.vectorRegisters
-     << "," << schedule.recurrenceForm << "," << schedule.chunk << ","
-     << schedule.chunkedMinSteps;
+     << schedule.blockN << "," << schedule.lanes << "," << schedule.vectorRegisters << ","
+     << schedule.warps << "," << schedule.stages << "," << schedule.recurrenceForm << ","
+     << schedule.chunk << "," << schedule.chunkedMinSteps;
   std::array<uint8_t, 32> digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(text));
   return llvm::toHex(digest, /*LowerCase=*/true);
 }

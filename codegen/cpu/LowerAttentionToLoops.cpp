@@ -23,8 +23,9 @@
 #include "passes/AttentionMath.h"
 #include "passes/KernelBuilder.h"
 #include "passes/KeyTiles.h"
+#include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/Passes.h"
-#include "passes/ScheduleBounds.h"
+#include "dialect/ScheduleBounds.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -44,11 +45,6 @@ using namespace mlir::tmix;
 
 namespace {
 
-constexpr int64_t kDefaultBlockM = 32;
-constexpr int64_t kDefaultBlockN = 64;
-constexpr int64_t kDefaultLanes = 16;
-constexpr int64_t kDefaultVectorRegisters = 32;
-
 /// KV tiles per range of the first, coarse level of mask classification.
 constexpr int64_t kTilesPerRange = 8;
 
@@ -59,13 +55,6 @@ int64_t registerBlock(int64_t groups, int64_t registers) {
   return std::max<int64_t>(1, (registers - 2 - groups) / (groups + 1));
 }
 
-int64_t scheduleValue(AttentionOp op, StringRef key, int64_t fallback) {
-  auto schedule = op->getAttrOfType<DictionaryAttr>(kScheduleAttr);
-  if (auto value = schedule ? schedule.getAs<IntegerAttr>(key) : IntegerAttr())
-    return value.getInt();
-  return fallback;
-}
-
 /// The CPU's exponentials: math ops, which tmix-polynomial-math turns into inline
 /// polynomials that LLVM vectorises.
 Value mathExp2(ImplicitLocOpBuilder &b, Value x) { return math::Exp2Op::create(b, x); }
@@ -74,13 +63,10 @@ Value mathLog2(ImplicitLocOpBuilder &b, Value x) { return math::Log2Op::create(b
 /// Emits the program of one attention spec.
 class AttentionLowering {
 public:
-  AttentionLowering(AttentionOp op)
-      : op(op), blockM(scheduleValue(op, "block_m", kDefaultBlockM)),
-        blockN(scheduleValue(op, "block_n", kDefaultBlockN)),
-        lanes(scheduleValue(op, "lanes", kDefaultLanes)),
-        groups((blockM + lanes - 1) / lanes),
-        valueColsPerBlock(registerBlock(
-            groups, scheduleValue(op, "vector_registers", kDefaultVectorRegisters))),
+  AttentionLowering(AttentionOp op, AttentionScheduleAttr schedule)
+      : op(op), blockM(schedule.getBlockM()), blockN(schedule.getBlockN()),
+        lanes(schedule.getLanes()), groups((blockM + lanes - 1) / lanes),
+        valueColsPerBlock(registerBlock(groups, schedule.getVectorRegisters())),
         keysPerBlock(std::min(blockN, valueColsPerBlock)) {}
 
   /// Emits the program; failure after an error on the op (scratch buffers too large).
@@ -558,9 +544,11 @@ struct LowerAttentionToLoops
   void runOnOperation() override {
     SmallVector<AttentionOp> specs(getOperation().getOps<AttentionOp>());
     for (AttentionOp op : specs) {
-      // The schedule may be hand-written: checked before any size is derived from it.
-      if (failed(verifySchedule(op, kDefaultBlockM, kDefaultLanes)) ||
-          failed(AttentionLowering(op).lower()))
+      // The schedule may be hand-written: checked before any size is derived from it
+      // (without one: the CPU target's default).
+      FailureOr<AttentionScheduleAttr> schedule =
+          getCpuTargetInfo().getCheckedSchedule(op, /*fixed=*/{});
+      if (failed(schedule) || failed(AttentionLowering(op, *schedule).lower()))
         return signalPassFailure();
       op.erase();
       ++numLowered;

@@ -2,7 +2,7 @@
 //
 // One program per point of the parallel dimensions, in one of two forms: step by step
 // (StepLowering.h), or chunk-parallel for the matrix states with a chunk form
-// (ChunkedLowering.h). The schedule's `recurrence_form` chooses: `recurrent`,
+// (ChunkedLowering.h). The schedule's `form` chooses: `recurrent`,
 // `chunked`, or `auto`, a run-time branch on the number of steps T: chunked when
 // T >= `chunked_min_steps`, else step by step (decode and short prompts). With
 // chunked_min_steps = 1 (the CPU default: chunked measured faster at every T, T = 1
@@ -12,9 +12,10 @@
 
 #include "dialect/TmixOps.h"
 #include "codegen/cpu/ChunkedLowering.h"
+#include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/Passes.h"
+#include "dialect/ScheduleBounds.h"
 #include "passes/RecurrenceClasses.h"
-#include "passes/ScheduleBounds.h"
 #include "passes/StepLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -42,25 +43,12 @@ SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op) {
   return forms;
 }
 
-/// The schedule's entry `name` (defaults when the schedule pass did not run).
-int64_t scheduleInt(RecurrenceOp op, StringRef name, int64_t fallback) {
-  auto schedule = op->getAttrOfType<DictionaryAttr>(kScheduleAttr);
-  auto value = schedule ? schedule.getAs<IntegerAttr>(name) : IntegerAttr();
-  return value ? value.getInt() : fallback;
-}
-
-StringRef scheduleForm(RecurrenceOp op) {
-  auto schedule = op->getAttrOfType<DictionaryAttr>(kScheduleAttr);
-  auto value = schedule ? schedule.getAs<StringAttr>("recurrence_form") : StringAttr();
-  return value ? value.getValue() : "auto";
-}
-
 /// Emits the program of `op`; failure after an error on it (scratch buffers too large).
-LogicalResult lowerRecurrence(RecurrenceOp op) {
+LogicalResult lowerRecurrence(RecurrenceOp op, RecurrenceScheduleAttr schedule) {
   StepLowering steps(op);
   KernelBuilder &kb = steps.kernel();
-  StringRef form = scheduleForm(op);
-  int64_t chunkSize = scheduleInt(op, "chunk", kDefaultChunkSize);
+  StringRef form = schedule.getForm();
+  int64_t chunkSize = schedule.getChunk();
   SmallVector<ChunkForm, 1> forms;
   if (form != "recurrent")
     forms = getChunkForms(op);
@@ -75,7 +63,7 @@ LogicalResult lowerRecurrence(RecurrenceOp op) {
     lowerChunked(steps, forms, chunkSize);
     return SmallVector<Value>{};
   };
-  int64_t minSteps = scheduleInt(op, "chunked_min_steps", 1);
+  int64_t minSteps = schedule.getChunkedMinSteps();
   if (forms.empty()) {
     recurrent();
   } else if (form == "chunked" || minSteps <= 1) {
@@ -101,8 +89,11 @@ struct LowerRecurrenceToLoops
   void runOnOperation() override {
     SmallVector<RecurrenceOp> specs(getOperation().getOps<RecurrenceOp>());
     for (RecurrenceOp op : specs) {
-      // The schedule may be hand-written: checked before any size is derived from it.
-      if (failed(verifySchedule(op)) || failed(lowerRecurrence(op)))
+      // The schedule may be hand-written: checked before any size is derived from it
+      // (without one: the CPU target's default).
+      FailureOr<RecurrenceScheduleAttr> schedule =
+          getCpuTargetInfo().getCheckedSchedule(op, /*fixed=*/{});
+      if (failed(schedule) || failed(lowerRecurrence(op, *schedule)))
         return signalPassFailure();
       op.erase();
       ++numLowered;

@@ -7,29 +7,6 @@
 
 using namespace mlir;
 
-FailureOr<llvm::StringMap<int64_t>>
-tmix::parseSpecializations(ModuleOp module, ArrayRef<std::string> entries) {
-  llvm::StringMap<int64_t> fixed;
-  for (const std::string &entry : entries) {
-    auto [symbol, text] = StringRef(entry).split('=');
-    int64_t value = 0;
-    if (symbol.empty() || text.getAsInteger(10, value) || value <= 0)
-      return module.emitError() << "bad specialization '" << entry
-                                << "' (expected SYMBOL=POSITIVE_INTEGER)";
-    fixed[symbol] = value;
-  }
-  return fixed;
-}
-
-std::optional<int64_t> tmix::fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed) {
-  if (auto value = dyn_cast<IntegerAttr>(dim))
-    return value.getInt();
-  auto found = fixed.find(cast<StringAttr>(dim).getValue());
-  if (found != fixed.end())
-    return found->second;
-  return std::nullopt;
-}
-
 void tmix::recordSpecialized(MLIRContext *ctx, ArrayRef<Attribute> dims,
                              const llvm::StringMap<int64_t> &fixed,
                              SmallVectorImpl<NamedAttribute> &specialized) {

@@ -13,6 +13,7 @@
 
 #include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
+#include "passes/FixedSizes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -23,14 +24,6 @@
 #include <string>
 
 namespace mlir::tmix {
-
-/// Size symbols fixed at compile time, from a pass's `specialize` entries
-/// (SYMBOL=POSITIVE_INTEGER); failure after an error on `module`.
-FailureOr<llvm::StringMap<int64_t>> parseSpecializations(ModuleOp module,
-                                                         ArrayRef<std::string> entries);
-
-/// The value of a dim: a literal, or a size symbol fixed by `specialize`.
-std::optional<int64_t> fixedDim(Attribute dim, const llvm::StringMap<int64_t> &fixed);
 
 /// Appends to `specialized` (once each) the size symbols among `dims` with their values
 /// in `fixed`: what the kernel was compiled for, recorded for the runtime to check.
@@ -54,7 +47,7 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 struct KernelLaunch {
   int64_t threads = 0;     // threads per CTA, also the known block size
   int64_t sharedBytes = 0; // dynamic shared memory per CTA
-  DictionaryAttr schedule; // tmix.schedule
+  Attribute schedule;      // tmix.schedule: the typed schedule the kernel was built for
   ArrayRef<NamedAttribute> specialized; // size symbols fixed at compile time
 };
 

@@ -57,6 +57,7 @@
 #include "passes/AttentionMath.h"
 #include "codegen/nvidia/FragmentSoftmax.h"
 #include "codegen/nvidia/GpuKernel.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "passes/KernelBuilder.h"
 #include "passes/KeyTiles.h"
 #include "codegen/nvidia/Passes.h"
@@ -79,24 +80,18 @@ using namespace mlir::tmix;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
-constexpr int64_t kWarpgroupThreads = 128;
-constexpr int64_t kConsumers = 2;
-constexpr int64_t kThreads = (1 + kConsumers) * kWarpgroupThreads;
-constexpr int64_t kWarpgroupRows = 64; // the M of wgmma
-constexpr int64_t kBlockM = kConsumers * kWarpgroupRows;
+// The kernel's geometry (warpgroups, the rows each consumer owns) is sm_90a's
+// TargetInfo's (NvidiaTargetInfo.h); its tile sizes and stages are the schedule's.
+constexpr int64_t kWarpSize = kWarpThreads;
+constexpr int64_t kWarpgroupThreads = sm90a::kWarpgroupWarps * kWarpSize;
+constexpr int64_t kConsumers = sm90a::kConsumerWarpgroups;
+using sm90a::kWarpgroupRows;
 constexpr int64_t kMmaK = 16;
 constexpr int64_t kMmaN = 8;
-/// Keys per KV tile. 128 (FlashAttention-3's choice for D = 64) made ptxas spill a few
-/// words in the consumers of the masked examples (sliding window, sinks) at 240
-/// registers; 64 spills nowhere, D = 256 included.
-constexpr int64_t kBlockN = 64;
-constexpr int64_t kStages = 2;
 /// setmaxnreg: 128 * 24 + 256 * 240 = 64512 of the SM's 65536 registers.
 constexpr int32_t kProducerRegisters = 24;
 constexpr int32_t kConsumerRegisters = 240;
-/// H100/H200 opt-in dynamic shared memory per CTA (227 KiB).
-constexpr int64_t kMaxSharedBytesSm90 = 227 * 1024;
+using sm90a::kMaxSharedBytes;
 /// Alignment of the 128B-swizzled tiles, and the slack allocated to reach it.
 constexpr int64_t kTileAlignment = 1024;
 constexpr int64_t kBarrierBytes = 8;
@@ -215,7 +210,11 @@ private:
   SinkOp sinkOp;
   ScaleOp scaleOp;
 
-  int64_t headDim = 0, valueDim = 0, blockN = kBlockN;
+  int64_t headDim = 0, valueDim = 0;
+  // The schedule (checked by sm_90a's TargetInfo): rows per CTA, keys per KV tile, the
+  // CTA's warps (and their threads), the stages of the K/V ring.
+  AttentionScheduleAttr schedule;
+  int64_t blockM = 0, blockN = 0, threads = 0, stages = 0;
   /// The head dims rounded up to whole 64-column TMA boxes.
   int64_t qkWidth = 0, vWidth = 0;
   Type mmaType;
@@ -252,6 +251,15 @@ LogicalResult HopperAttentionLowering::lower() {
   MLIRContext *ctx = op.getContext();
   mmaType = qType.getElementType().isF16() ? Type(Float16Type::get(ctx))
                                            : Type(BFloat16Type::get(ctx));
+  FailureOr<AttentionScheduleAttr> checked =
+      getSm90aTargetInfo().getCheckedSchedule(op, fixed);
+  if (failed(checked))
+    return failure();
+  schedule = *checked;
+  blockM = schedule.getBlockM();
+  blockN = schedule.getBlockN();
+  threads = schedule.getWarps() * kWarpSize;
+  stages = schedule.getStages();
   bool rope = findStatement<RopeOp>(op) != nullptr;
   auto describe = [&](Operand &operand, int64_t arg, int64_t rows, int64_t dim,
                       bool rotate) {
@@ -263,9 +271,9 @@ LogicalResult HopperAttentionLowering::lower() {
     operand.rotate = rotate;
     operand.staged = rotate || operand.rawType != mmaType;
   };
-  describe(q, 0, kBlockM, headDim, rope);
-  describe(k, 1, kBlockN, headDim, rope);
-  describe(v, 2, kBlockN, valueDim, /*rotate=*/false);
+  describe(q, 0, blockM, headDim, rope);
+  describe(k, 1, blockN, headDim, rope);
+  describe(v, 2, blockN, valueDim, /*rotate=*/false);
   maskOp = findStatement<MaskOp>(op);
   scoreOp = findStatement<ScoreOp>(op);
   sinkOp = findStatement<SinkOp>(op);
@@ -274,20 +282,20 @@ LogicalResult HopperAttentionLowering::lower() {
   // ---- shared memory ----
   qFullOffset = 0;
   fullOffset = qFullOffset + kBarrierBytes;
-  emptyOffset = fullOffset + kStages * kBarrierBytes;
+  emptyOffset = fullOffset + stages * kBarrierBytes;
   // Operand tiles, then raw tiles; every size is a multiple of 1024 bytes (rows * 128
   // bytes per 64-column block, rows a multiple of 8).
   int64_t offset = kTileAlignment;
   for (Operand *operand : {&q, &k, &v}) {
     operand->tileOffset = offset;
-    offset += (operand == &q ? 1 : kStages) * operand->tileBytes();
+    offset += (operand == &q ? 1 : stages) * operand->tileBytes();
   }
   for (Operand *operand : {&q, &k, &v}) {
     operand->rawOffset = offset;
-    offset += (operand == &q ? 1 : kStages) * operand->rawBytes();
+    offset += (operand == &q ? 1 : stages) * operand->rawBytes();
   }
   sharedBytes = offset + kTileAlignment; // + the slack of the base's alignment
-  if (sharedBytes > kMaxSharedBytesSm90)
+  if (sharedBytes > kMaxSharedBytes)
     return op.emitOpError("the sm_90a kernel needs ")
            << sharedBytes
            << " bytes of shared memory (f32 and rotated operands are staged twice), more "
@@ -295,7 +303,7 @@ LogicalResult HopperAttentionLowering::lower() {
 
   ArrayRef<Attribute> qDims = qType.getDims();
   kb = std::make_unique<KernelBuilder>(
-      op, ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], kBlockM}});
+      op, ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], blockM}});
   buildKernelBody();
   moveIntoGpuModule();
   return success();
@@ -338,8 +346,8 @@ void HopperAttentionLowering::buildKernelBody() {
   hkIdx = arith::DivUIOp::create(b, hIdx, arith::DivUIOp::create(b, numH, numHK));
   o = kb->resultMemRef(0);
   lse = op.getNumSpecResults() > 1 ? kb->resultMemRef(1) : Value();
-  rowBegin = mul(qTileIdx, idx(kBlockM));
-  rowEnd = arith::MinUIOp::create(b, add(rowBegin, idx(kBlockM)), numN);
+  rowBegin = mul(qTileIdx, idx(blockM));
+  rowEnd = arith::MinUIOp::create(b, add(rowBegin, idx(blockM)), numN);
   // The tensor maps: one pointer argument after the loop program's ABI.
   Block &entry = kb->function().getBody().front();
   tensorMaps = entry.addArgument(LLVM::LLVMPointerType::get(ctx), op.getLoc());
@@ -358,7 +366,7 @@ void HopperAttentionLowering::buildKernelBody() {
   tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   when(eq(tid, idx(0)), [&] {
     NVVM::MBarrierInitOp::create(b, sharedPointer(qFullOffset), i32(1), Value());
-    for (int64_t stage = 0; stage < kStages; ++stage) {
+    for (int64_t stage = 0; stage < stages; ++stage) {
       // full: the producer's arrive.expect_tx, then the TMA bytes.
       NVVM::MBarrierInitOp::create(b, fullBarrier(idx(stage)), i32(1), Value());
       // empty: every consumer thread, once its wgmmas have read the stage.
@@ -509,9 +517,9 @@ void HopperAttentionLowering::producer() {
                return kb->ifElse(
                    ctaNonEmpty(tile), {b.getIndexType()},
                    [&] {
-                     Value stage = arith::RemUIOp::create(b, count, idx(kStages));
+                     Value stage = arith::RemUIOp::create(b, count, idx(stages));
                      Value parity = arith::RemUIOp::create(
-                         b, arith::DivUIOp::create(b, count, idx(kStages)), idx(2));
+                         b, arith::DivUIOp::create(b, count, idx(stages)), idx(2));
                      // The consumers are done with this stage's previous tile.
                      waitParity(emptyBarrier(stage),
                                 toI32(arith::XOrIOp::create(b, parity, idx(1))));
@@ -578,9 +586,9 @@ void HopperAttentionLowering::consumer() {
         return kb->ifElse(
             ctaNonEmpty(tile), carriedTypes,
             [&] {
-              Value stage = arith::RemUIOp::create(b, count, idx(kStages));
+              Value stage = arith::RemUIOp::create(b, count, idx(stages));
               Value parity = arith::RemUIOp::create(
-                  b, arith::DivUIOp::create(b, count, idx(kStages)), idx(2));
+                  b, arith::DivUIOp::create(b, count, idx(stages)), idx(2));
               waitParity(fullBarrier(stage), toI32(parity));
               SmallVector<const Operand *> staged;
               for (const Operand *operand : {&k, &v})
@@ -632,7 +640,8 @@ HopperAttentionLowering::computeTile(Value tile, Value stage, ValueRange state,
   for (int64_t kk = 0; kk < qkWidth / kMmaK; ++kk) {
     int64_t block = kk / kStepsPerRow, inRow = (kk % kStepsPerRow) * kMmaK * 2;
     Value descQ = wgmma::sharedDescriptor(
-        b, add(add(sharedBase, qBase), i64(block * kBlockM * wgmma::kSwizzleBytes + inRow)),
+        b,
+        add(add(sharedBase, qBase), i64(block * blockM * wgmma::kSwizzleBytes + inRow)),
         /*leadingBytes=*/16, wgmma::kAtomBytes);
     Value descK = wgmma::sharedDescriptor(
         b, add(add(sharedBase, kBase), i64(block * blockN * wgmma::kSwizzleBytes + inRow)),
@@ -705,15 +714,8 @@ FragmentRows HopperAttentionLowering::fragmentRows() const {
 void HopperAttentionLowering::moveIntoGpuModule() {
   MLIRContext *ctx = op.getContext();
   Builder b(ctx);
-  auto attr = [&](StringRef name, int64_t value) {
-    return b.getNamedAttr(name, b.getI64IntegerAttr(value));
-  };
   gpu::GPUFuncOp kernel = moveProgramToKernel(
-      kb->function(), gpuModule,
-      {kThreads, sharedBytes,
-       b.getDictionaryAttr({attr("block_m", kBlockM), attr("block_n", blockN),
-                            attr("warpgroups", 1 + kConsumers), attr("stages", kStages)}),
-       specialized},
+      kb->function(), gpuModule, {threads, sharedBytes, schedule, specialized},
       {LLVM::LLVMPointerType::get(ctx)});
   // One tensor map per operand, in map order (q, k, v); swizzle 0: a raw tile for
   // staging.
@@ -723,7 +725,8 @@ void HopperAttentionLowering::moveIntoGpuModule() {
   };
   setKernelAbi(kernel, getKernelAbi(kernel).withTensorMaps(
                            {tensorMap(q), tensorMap(k), tensorMap(v)}));
-  kernel->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({kThreads, 1, 1}));
+  kernel->setAttr("nvvm.maxntid",
+                  b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
 }
 

@@ -1,14 +1,14 @@
 //===- LowerAttentionToNVGPU.cpp - tmix.attention to an sm_80 tensor-core kernel -===//
 //
 // One CTA per (batch, head, query tile of 64 rows): 4 warps, each owning 16 query rows.
-// The query tile and then each KV tile (64 keys) are staged through shared memory as the
-// MMA element type (bf16, or f16 for f16 specs), rows padded by 8 elements so that the
-// eight row addresses of an ldmatrix fall in different banks. Per KV tile each warp
-// computes S = Q K^T with nvgpu.ldmatrix + m16n8k16 mma.sync (f32 accumulators), applies
-// scale, score and mask per element in registers, updates its online-softmax state
-// (running max and sum in the log2 domain, exactly as LowerAttentionToLoops.cpp does),
-// reuses the S accumulators as the A operand of P V (the m16n8k16 C and A fragment
-// layouts line up) and accumulates O in registers.
+// The query tile and then each KV tile (block_n keys: 64, or 128) are staged through
+// shared memory as the MMA element type (bf16, or f16 for f16 specs), rows padded by 8
+// elements so that the eight row addresses of an ldmatrix fall in different banks. Per
+// KV tile each warp computes S = Q K^T with nvgpu.ldmatrix + m16n8k16 mma.sync (f32
+// accumulators), applies scale, score and mask per element in registers, updates its
+// online-softmax state (running max and sum in the log2 domain, exactly as
+// LowerAttentionToLoops.cpp does), reuses the S accumulators as the A operand of P V
+// (the m16n8k16 C and A fragment layouts line up) and accumulates O in registers.
 //
 // Fragment layouts (PTX ISA, mma.m16n8k16; lane = 4 g + t):
 //   A (16x16): [0] (g, 2t..2t+1)  [1] (g+8, 2t..)  [2] (g, 2t+8..)  [3] (g+8, 2t+8..)
@@ -31,6 +31,7 @@
 #include "passes/AttentionMath.h"
 #include "codegen/nvidia/FragmentSoftmax.h"
 #include "codegen/nvidia/GpuKernel.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "passes/KernelBuilder.h"
 #include "passes/KeyTiles.h"
 #include "codegen/nvidia/Passes.h"
@@ -53,21 +54,12 @@ using namespace mlir::tmix;
 
 namespace {
 
-constexpr int64_t kWarpSize = 32;
-constexpr int64_t kWarps = 4;
-constexpr int64_t kWarpRows = 16; // the M of mma.m16n8k16
-constexpr int64_t kBlockM = kWarps * kWarpRows;
-constexpr int64_t kBlockN = 64;
-constexpr int64_t kThreads = kWarps * kWarpSize;
+// The kernel's geometry (warps of 16 rows, the padding of shared rows) is sm_80's
+// TargetInfo's (NvidiaTargetInfo.h); its tile sizes, warps and stages are the schedule's.
+using sm80::kPad;
+using sm80::kWarpRows;
 constexpr int64_t kMmaK = 16;
 constexpr int64_t kMmaN = 8;
-/// Elements of padding per shared-memory row (16 bytes).
-constexpr int64_t kPad = 8;
-/// K/V buffers when the next tile is prefetched while this one is computed.
-constexpr int64_t kPipelineStages = 2;
-/// The most dynamic shared memory an sm_80 CTA may opt in to (A100: 163 KiB); a
-/// two-stage pipeline that would need more runs with one stage.
-constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
 
 /// The value of a head dim: a literal, or a size symbol fixed by `specialize`.
 
@@ -151,7 +143,11 @@ private:
   RopeOp ropeOp;
   ScaleOp scaleOp;
 
-  int64_t headDim = 0, valueDim = 0, stages = 1;
+  int64_t headDim = 0, valueDim = 0;
+  // The schedule (checked by sm_80's TargetInfo): rows per CTA, keys per KV tile, warps
+  // (and their threads), K/V buffers.
+  AttentionScheduleAttr schedule;
+  int64_t blockM = 0, blockN = 0, warps = 0, threads = 0, stages = 0;
   Type mmaType;
   MemRefType qTileType, kTileType, vTileType;
   int64_t sharedBytes = 0;
@@ -194,19 +190,25 @@ LogicalResult NvgpuAttentionLowering::lower() {
   auto bytes = [](MemRefType type) {
     return type.getNumElements() * type.getElementTypeBitWidth() / 8;
   };
-  qTileType = tileType(kBlockM, headDim);
-  // K and V both copied with cp.async (16-bit, no RoPE): two buffers, so that the next
-  // tile's copies overlap this tile's tensor-core work, when they fit.
-  bool asyncKV = !ropeOp && element == mmaType;
-  stages = 1;
-  for (int64_t candidate : {kPipelineStages, int64_t(1)}) {
-    kTileType = buffersType(candidate, kBlockN, headDim);
-    vTileType = buffersType(candidate, kBlockN, valueDim);
-    sharedBytes = bytes(qTileType) + bytes(kTileType) + bytes(vTileType);
-    stages = candidate;
-    if (candidate == 1 || (asyncKV && sharedBytes <= kMaxSharedBytesSm80))
-      break;
-  }
+  FailureOr<AttentionScheduleAttr> checked =
+      getSm80TargetInfo().getCheckedSchedule(op, fixed);
+  if (failed(checked))
+    return failure();
+  schedule = *checked;
+  blockM = schedule.getBlockM();
+  blockN = schedule.getBlockN();
+  warps = schedule.getWarps();
+  threads = warps * kWarpThreads;
+  // Two K/V buffers (when the copies are cp.async and they fit: the TargetInfo's
+  // choice) let the next tile's copies overlap this tile's tensor-core work.
+  stages = schedule.getStages();
+  qTileType = tileType(blockM, headDim);
+  kTileType = buffersType(stages, blockN, headDim);
+  vTileType = buffersType(stages, blockN, valueDim);
+  sharedBytes = sm80::attentionSharedBytes(blockM, blockN, stages, headDim, valueDim);
+  assert(sharedBytes == bytes(qTileType) + bytes(kTileType) + bytes(vTileType) &&
+         "the TargetInfo counts the buffers the kernel allocates");
+  (void)bytes;
 
   maskOp = findStatement<MaskOp>(op);
   scoreOp = findStatement<ScoreOp>(op);
@@ -215,7 +217,7 @@ LogicalResult NvgpuAttentionLowering::lower() {
   scaleOp = findStatement<ScaleOp>(op);
   ArrayRef<Attribute> qDims = qType.getDims();
   kb = std::make_unique<KernelBuilder>(
-      op, ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], kBlockM}});
+      op, ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], blockM}});
   buildKernelBody();
   moveIntoGpuModule();
   return success();
@@ -271,8 +273,8 @@ void NvgpuAttentionLowering::buildKernelBody() {
   vRow = add(half8, lane8); // V (transposed): key halves by (lane/8)%2, n-tiles by lane/16
   vCol = half16;
 
-  rowBegin = mul(qTileIdx, idx(kBlockM));
-  rowEnd = arith::MinUIOp::create(b, add(rowBegin, idx(kBlockM)), numN);
+  rowBegin = mul(qTileIdx, idx(blockM));
+  rowEnd = arith::MinUIOp::create(b, add(rowBegin, idx(blockM)), numN);
   for (int r = 0; r < 2; ++r) {
     rowPos[r] = add(add(rowBegin, warpRow), add(g, idx(8 * r)));
     rowValid[r] = ult(rowPos[r], numN);
@@ -321,11 +323,12 @@ void NvgpuAttentionLowering::buildKernelBody() {
   epilogue(final);
 }
 
-/// The range [tile, tileEnd) of a KV tile and its last key.
-static std::pair<Value, Value> tileRange(KernelBuilder &kb, Value tile, Value numM) {
+/// The range [tile, tileEnd) of a KV tile of `blockN` keys and its last key.
+static std::pair<Value, Value> tileRange(KernelBuilder &kb, Value tile, Value numM,
+                                         int64_t blockN) {
   ImplicitLocOpBuilder &b = kb.builder();
-  Value tileEnd = arith::MinUIOp::create(b, arith::AddIOp::create(b, tile, kb.index(kBlockN)),
-                                         numM);
+  Value tileEnd =
+      arith::MinUIOp::create(b, arith::AddIOp::create(b, tile, kb.index(blockN)), numM);
   return {tileEnd, arith::SubIOp::create(b, tileEnd, kb.index(1))};
 }
 
@@ -333,7 +336,7 @@ Value NvgpuAttentionLowering::ctaNonEmpty(Value tile) {
   ImplicitLocOpBuilder &b = kb->builder();
   if (!maskOp)
     return arith::ConstantIntOp::create(b, b.getI1Type(), 1);
-  Value lastKey = tileRange(*kb, tile, numM).second;
+  Value lastKey = tileRange(*kb, tile, numM, blockN).second;
   return classifyKeyTile(*kb, op, bIdx, hIdx, rowBegin,
                          arith::SubIOp::create(b, rowEnd, idx(1)), tile, lastKey)
       .run;
@@ -342,7 +345,7 @@ Value NvgpuAttentionLowering::ctaNonEmpty(Value tile) {
 void NvgpuAttentionLowering::stageKV(Value tile, Value buffer,
                                      SmallVectorImpl<Value> &tokens) {
   ImplicitLocOpBuilder &b = kb->builder();
-  Value count = arith::SubIOp::create(b, tileRange(*kb, tile, numM).first, tile);
+  Value count = arith::SubIOp::create(b, tileRange(*kb, tile, numM, blockN).first, tile);
   stage(k, {bIdx, hkIdx}, tile, count, kTile, buffer, headDim,
         /*rotate=*/ropeOp != nullptr, tokens);
   stage(v, {bIdx, hkIdx}, tile, count, vTile, buffer, valueDim, /*rotate=*/false, tokens);
@@ -351,10 +354,9 @@ void NvgpuAttentionLowering::stageKV(Value tile, Value buffer,
 NvgpuAttentionLowering::State
 NvgpuAttentionLowering::warpTile(Value tile, Value buffer, ValueRange state) {
   ImplicitLocOpBuilder &b = kb->builder();
-  auto [tileEnd, lastKey] = tileRange(*kb, tile, numM);
-  Value fullKeys = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                         arith::SubIOp::create(b, tileEnd, tile),
-                                         idx(kBlockN));
+  auto [tileEnd, lastKey] = tileRange(*kb, tile, numM, blockN);
+  Value fullKeys = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::eq, arith::SubIOp::create(b, tileEnd, tile), idx(blockN));
   // Keys past M in a last, short tile are dropped by the mask code.
   Value keysPartial = arith::XOrIOp::create(
       b, fullKeys, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
@@ -368,7 +370,7 @@ NvgpuAttentionLowering::warpTile(Value tile, Value buffer, ValueRange state) {
 NvgpuAttentionLowering::State NvgpuAttentionLowering::singleStageLoop(ValueRange init) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value buffer = idx(0);
-  return kb->loop(idx(0), numM, idx(kBlockN), init,
+  return kb->loop(idx(0), numM, idx(blockN), init,
                   [&](Value tile, ValueRange st) -> SmallVector<Value> {
                     return kb->ifElse(
                         ctaNonEmpty(tile), stateTypes,
@@ -415,7 +417,7 @@ NvgpuAttentionLowering::State NvgpuAttentionLowering::pipelinedLoop(ValueRange i
   State carried(init.begin(), init.end());
   carried.append({firstNonEmpty, idx(0)});
   State result = kb->loop(
-      idx(0), numM, idx(kBlockN), carried,
+      idx(0), numM, idx(blockN), carried,
       [&](Value tile, ValueRange st) -> SmallVector<Value> {
         ValueRange state = st.drop_back(2);
         Value nonEmpty = st[st.size() - 2], buffer = st.back();
@@ -429,7 +431,7 @@ NvgpuAttentionLowering::State NvgpuAttentionLowering::pipelinedLoop(ValueRange i
               },
               [&] { return SmallVector<Value>{}; });
         };
-        Value next = add(tile, idx(kBlockN));
+        Value next = add(tile, idx(blockN));
         Value nextNonEmpty = kb->ifElse(
             ult(next, numM), {b.getI1Type()},
             [&] { return SmallVector<Value>{ctaNonEmpty(next)}; },
@@ -471,8 +473,8 @@ void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Val
     constexpr int64_t kVector = 8;
     int64_t chunksPerRow = dim / kVector;
     Value last = arith::SubIOp::create(b, count, idx(1));
-    for (int64_t it = 0; it < rows * chunksPerRow / kThreads; ++it) {
-      Value chunk = add(tid, idx(it * kThreads));
+    for (int64_t it = 0; it < rows * chunksPerRow / threads; ++it) {
+      Value chunk = add(tid, idx(it * threads));
       Value r = arith::DivUIOp::create(b, chunk, idx(chunksPerRow));
       Value d = mul(arith::RemUIOp::create(b, chunk, idx(chunksPerRow)), idx(kVector));
       // A zero-filled copy reads nothing, but its address stays inside the tensor.
@@ -486,7 +488,7 @@ void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Val
     }
     return;
   }
-  kb->loop(tid, idx(rows * dim), idx(kThreads), {}, [&](Value e, ValueRange) {
+  kb->loop(tid, idx(rows * dim), idx(threads), {}, [&](Value e, ValueRange) {
     Value r = arith::DivUIOp::create(b, e, idx(dim));
     Value d = arith::RemUIOp::create(b, e, idx(dim));
     Value pos = add(pos0, r);
@@ -542,14 +544,14 @@ NvgpuAttentionLowering::computeTile(Value tile, Value buffer, ValueRange state,
   Type f32 = b.getF32Type();
   auto accType = VectorType::get({2, 2}, f32);
   Value zeroAcc = arith::ConstantOp::create(b, DenseElementsAttr::get(accType, 0.0f));
-  constexpr int64_t kTilesN = kBlockN / kMmaN;
+  const int64_t tilesN = blockN / kMmaN;
 
   // ---- S = Q K^T: per 16-wide slice of D, one A fragment and four x4 B loads ----
-  SmallVector<Value> s(kTilesN, zeroAcc);
+  SmallVector<Value> s(tilesN, zeroAcc);
   for (int64_t kk = 0; kk < headDim / kMmaK; ++kk) {
     Value a = ldmatrix(qTile, Value(), aRow, add(aCol, idx(kk * kMmaK)),
                        /*transpose=*/false);
-    for (int64_t np = 0; np < kTilesN / 2; ++np) {
+    for (int64_t np = 0; np < tilesN / 2; ++np) {
       Value bx4 = ldmatrix(kTile, buffer, add(kRow, idx(np * 16)), add(kCol, idx(kk * kMmaK)),
                            /*transpose=*/false);
       s[2 * np] = mma(a, bPair(bx4, 0), s[2 * np]);
@@ -569,7 +571,7 @@ NvgpuAttentionLowering::computeTile(Value tile, Value buffer, ValueRange state,
   ArrayRef<Value> pFrag = softmax.p;
   SmallVector<Value> acc = rescaleRows(*kb, llvm::to_vector(state.drop_front(4)), softmax.alpha);
   auto aType = VectorType::get({4, 2}, mmaType);
-  for (int64_t kc = 0; kc < kBlockN / kMmaK; ++kc) {
+  for (int64_t kc = 0; kc < blockN / kMmaK; ++kc) {
     Value a = arith::ConstantOp::create(b, DenseElementsAttr::get(aType, 0.0f));
     int64_t order[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}}; // (n-tile, row half)
     for (int64_t slot = 0; slot < 4; ++slot)
@@ -612,15 +614,8 @@ FragmentRows NvgpuAttentionLowering::fragmentRows() const {
 /// The program function becomes a gpu.func kernel: the program id is the block id, and
 /// the launch parameters travel as attributes for the manifest.
 void NvgpuAttentionLowering::moveIntoGpuModule() {
-  Builder b(op.getContext());
-  auto attr = [&](StringRef name, int64_t value) {
-    return b.getNamedAttr(name, b.getI64IntegerAttr(value));
-  };
   moveProgramToKernel(kb->function(), gpuModule,
-                      {kThreads, sharedBytes,
-                       b.getDictionaryAttr({attr("block_m", kBlockM), attr("block_n", kBlockN),
-                                            attr("warps", kWarps), attr("stages", stages)}),
-                       specialized});
+                      {threads, sharedBytes, schedule, specialized});
 }
 
 struct LowerAttentionToNVGPU

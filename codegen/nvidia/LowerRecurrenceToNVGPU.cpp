@@ -52,6 +52,7 @@
 #include "passes/ChunkForm.h"
 #include "passes/ChunkMath.h"
 #include "codegen/nvidia/GpuKernel.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "passes/KernelBuilder.h"
 #include "codegen/nvidia/Passes.h"
 #include "codegen/nvidia/RecurrenceKernelPlan.h"
@@ -167,6 +168,7 @@ private:
   gpu::GPUModuleOp gpuModule;
   const llvm::StringMap<int64_t> &fixed;
   RecurrenceKernelPlan plan;
+  RecurrenceScheduleAttr schedule;
   std::unique_ptr<KernelBuilder> kb;
 
   // Kernel values.
@@ -186,6 +188,12 @@ LogicalResult NvgpuRecurrenceLowering::lower() {
   if (failed(planned))
     return failure();
   plan = std::move(*planned);
+  // The kernel runs chunks of kChunk steps only (the TargetInfo's check), on both chips.
+  FailureOr<RecurrenceScheduleAttr> checked =
+      getSm80TargetInfo().getCheckedSchedule(op, fixed);
+  if (failed(checked))
+    return failure();
+  schedule = *checked;
   SmallVector<Attribute> parallelDims = op.getParallelDims();
   SmallVector<GridDim> grid;
   for (Attribute dim : parallelDims)
@@ -852,16 +860,8 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
 /// The program function becomes a gpu.func kernel: the program id is the block id, and
 /// the launch parameters travel as attributes for the manifest.
 void NvgpuRecurrenceLowering::moveIntoGpuModule() {
-  Builder b(op.getContext());
-  auto attr = [&](StringRef name, int64_t value) {
-    return b.getNamedAttr(name, b.getI64IntegerAttr(value));
-  };
   moveProgramToKernel(kb->function(), gpuModule,
-                      {kThreads, plan.sharedBytes,
-                       b.getDictionaryAttr({attr("chunk", kChunk),
-                                            attr("block_v", plan.valueBlock),
-                                            attr("warps", kWarps)}),
-                       plan.specialized});
+                      {kThreads, plan.sharedBytes, schedule, plan.specialized});
 }
 
 struct LowerRecurrenceToNVGPU

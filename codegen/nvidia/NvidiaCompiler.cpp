@@ -16,7 +16,9 @@
 #include "codegen/KernelAbi.h"
 #include "codegen/Signature.h"
 #include "dialect/TmixOps.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "codegen/nvidia/Passes.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Pipelines/Passes.h"
@@ -46,24 +48,44 @@ namespace {
 constexpr const char *kPtxFeatures = "+ptx80";
 constexpr int kOptLevel = 3;
 
+/// The manifest's `schedule` line: the integer values the kernel was built for (those
+/// a target uses; a GPU recurrence kernel is always chunked, so only its chunk).
+std::vector<std::pair<std::string, int64_t>> scheduleEntries(Attribute schedule) {
+  std::vector<std::pair<std::string, int64_t>> entries;
+  if (auto attention = dyn_cast<mlir::tmix::AttentionScheduleAttr>(schedule)) {
+    std::pair<const char *, int64_t> values[] = {
+        {"block_m", attention.getBlockM()},
+        {"block_n", attention.getBlockN()},
+        {"lanes", attention.getLanes()},
+        {"vector_registers", attention.getVectorRegisters()},
+        {"warps", attention.getWarps()},
+        {"stages", attention.getStages()}};
+    for (auto [name, value] : values)
+      if (value != 0)
+        entries.emplace_back(name, value);
+  } else if (auto recurrence = dyn_cast<mlir::tmix::RecurrenceScheduleAttr>(schedule)) {
+    entries.emplace_back("chunk", recurrence.getChunk());
+  }
+  return entries;
+}
+
 /// The manifest of `kernel`: its ABI (codegen/KernelAbi.h) and its schedule.
 rt::GpuManifest manifestOf(gpu::GPUFuncOp kernel, rt::SpecSignature signature,
                            StringRef target) {
   mlir::tmix::KernelAttr abi = mlir::tmix::getKernelAbi(kernel);
   rt::GpuManifest manifest = ::tmix::gpuManifestOf(abi, std::move(signature), target);
-  for (NamedAttribute entry : kernel->getAttrOfType<DictionaryAttr>("tmix.schedule"))
-    manifest.schedule.emplace_back(entry.getName().str(),
-                                   cast<IntegerAttr>(entry.getValue()).getInt());
+  manifest.schedule = scheduleEntries(kernel->getAttr(mlir::tmix::kScheduleAttr));
   return manifest;
 }
 } // namespace
 
 bool nvidia::isGpuTarget(StringRef target) {
-  return target == "sm_80" || target == "sm_90a";
+  return target == mlir::tmix::kSm80Target || target == mlir::tmix::kSm90aTarget;
 }
 
-FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef target,
-                                                  ArrayRef<std::string> specialize) {
+FailureOr<nvidia::GpuKernels>
+nvidia::compileToPtx(ModuleOp module, StringRef target, ArrayRef<std::string> specialize,
+                     const mlir::tmix::ScheduleOverride &schedule) {
   MLIRContext *context = module.getContext();
   DialectRegistry registry;
   registerAllExtensions(registry);
@@ -80,8 +102,12 @@ FailureOr<nvidia::GpuKernels> nvidia::compileToPtx(ModuleOp module, StringRef ta
   for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
 
+  // The schedule first: the target's defaults, the caller's values on top, each checked
+  // against what the target's kernels can run; the lowerings build what it says.
+  mlir::tmix::registerNvidiaTargetInfos();
   PassManager lower(context);
-  if (target == "sm_90a") {
+  lower.addPass(mlir::tmix::createSchedule(target, schedule, specialize));
+  if (target == mlir::tmix::kSm90aTarget) {
     mlir::tmix::LowerAttentionToHopperOptions lowerOptions;
     lowerOptions.specialize.assign(specialize.begin(), specialize.end());
     lower.addPass(mlir::tmix::createLowerAttentionToHopper(lowerOptions));

@@ -10,6 +10,7 @@
 #ifndef TMIX_CODEGEN_NVIDIA_NVIDIACOMPILER_H
 #define TMIX_CODEGEN_NVIDIA_NVIDIACOMPILER_H
 
+#include "passes/Passes.h"
 #include "runtime/cuda/GpuManifest.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -30,10 +31,14 @@ struct GpuKernels {
 };
 
 /// Compiles every tmix.attention and tmix.recurrence of `module` for `target`;
-/// `specialize` fixes size symbols ("D=128", "K=64") that are head or state dims. Errors (an
-/// unsupported head dim, ...) are emitted as diagnostics.
-mlir::FailureOr<GpuKernels> compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
-                                         llvm::ArrayRef<std::string> specialize = {});
+/// `specialize` fixes size symbols ("D=128", "K=64") that are head or state dims;
+/// `schedule` holds the values the caller chose (tmixc --schedule), the rest are the
+/// target's. Errors (an unsupported head dim, a schedule the kernel cannot run, ...)
+/// are emitted as diagnostics.
+mlir::FailureOr<GpuKernels>
+compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
+             llvm::ArrayRef<std::string> specialize = {},
+             const mlir::tmix::ScheduleOverride &schedule = {});
 
 /// ptxas from CUDA_HOME, CUDA_PATH, /usr/local/cuda/bin or PATH; nullopt when absent.
 std::optional<std::string> findPtxas();

@@ -15,10 +15,13 @@ def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::Modul
   let description = [{
     Replaces each `tmix.attention` by a `gpu.func` kernel of the same name in the
     `gpu.module @tmix_kernels`: one CTA of 4 warps per (batch, head, query tile of 64
-    rows), each warp owning 16 rows. Q and each KV tile of 64 keys are staged through
-    dynamic shared memory as bf16 (f16 for f16 specs; f32 specs are rounded to bf16),
-    with cp.async for 16-bit operands without RoPE and, when two K/V buffers fit in
-    163 KiB, a two-stage pipeline (the next tile's copies overlap this tile's work);
+    rows), each warp owning 16 rows. Q and each KV tile of `block_n` keys (64, or 128)
+    are staged through dynamic shared memory as bf16 (f16 for f16 specs; f32 specs are
+    rounded to bf16), with cp.async for 16-bit operands without RoPE and, with
+    `stages` = 2 (the default when two K/V buffers fit in 163 KiB), a two-stage
+    pipeline (the next tile's copies overlap this tile's work); block_m, block_n,
+    warps and stages are the `tmix.schedule`'s (sm_80's TargetInfo's default without
+    one, checked either way);
     S = Q K^T and O += P V run on `ldmatrix` and m16n8k16 `mma.sync` with f32
     accumulators (`nvgpu.mma.sync` for f16, `nvvm.mma.sync` for bf16, which nvgpu lacks);
     the online softmax (log2 domain, `ex2.approx`) and the spec's scale, score, mask,

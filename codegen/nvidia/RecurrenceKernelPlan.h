@@ -12,6 +12,7 @@
 #define TMIX_CODEGEN_NVIDIA_RECURRENCEKERNELPLAN_H
 
 #include "dialect/TmixOps.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "passes/ChunkForm.h"
 
 #include "mlir/IR/BuiltinTypes.h"
@@ -24,8 +25,10 @@ constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarps = 4;
 constexpr int64_t kThreads = kWarps * kWarpSize;
 constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
-/// Steps per chunk: one 16-row m-tile per warp.
+/// Steps per chunk: one 16-row m-tile per warp (what the TargetInfo allows).
 constexpr int64_t kChunk = kWarps * kMmaM;
+static_assert(kChunk == kChunkSteps && kWarps == kChunkWarps,
+              "the kernel is the one NvidiaTargetInfo.h describes");
 /// Sub-chunks of the row-gate scores: one per warp, of one m-tile.
 static_assert(kSubChunk == kMmaM, "the row-gate scores take one sub-chunk per warp");
 /// State rows: K / 4 per warp, a multiple of the m-tile.
@@ -36,7 +39,7 @@ constexpr int64_t kStateFragments = 8;
 /// Elements of padding per row of an ldmatrix tile (16 bytes: conflict-free rows).
 constexpr int64_t kPad = 8;
 /// The most dynamic shared memory an sm_80 CTA may opt in to (A100: 163 KiB).
-constexpr int64_t kMaxSharedBytesSm80 = 163 * 1024;
+constexpr int64_t kMaxSharedBytesSm80 = sm80::kMaxSharedBytes;
 } // namespace recurrence_kernel
 
 struct RecurrenceKernelPlan {

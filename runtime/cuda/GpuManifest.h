@@ -11,7 +11,7 @@
 //   cubin causal.sm_80.cubin            (absent when ptxas was not found)
 //   block_threads 128
 //   shared_bytes 87040                  dynamic shared memory per CTA
-//   schedule block_m=64 block_n=64 stages=2 warps=4
+//   schedule block_m=64 block_n=64 warps=4 stages=2  the schedule built
 //   specialize D=128                    size symbols fixed when compiling (optional)
 //   sizes B H N HK M                    the order of the kernel's sizes argument
 //   grid B:1 H:1 N:64                   blocks = prod ceil(dim / tile), row-major

@@ -946,3 +946,59 @@ tmix.recurrence @r(%k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.tensor<[B, H, 
     tmix.yield %s0, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
   }
 }
+
+// -----
+
+// The schedules' ranges (dialect/ScheduleBounds.h), checked when a schedule is parsed:
+// a hand-written one never reaches a tile size, a loop step or a buffer size out of
+// range.
+// expected-error @+1 {{schedule block_m=0: at least 1}}
+func.func private @f() attributes {s = #tmix.attention_schedule<block_m = 0, block_n = 64>}
+
+// -----
+
+// block_n = 2^63 - 1 made `8 * block_n` overflow: all-zero outputs.
+// expected-error @+1 {{schedule block_n=9223372036854775807: at most 4096}}
+func.func private @f() attributes {s = #tmix.attention_schedule<block_m = 32, block_n = 9223372036854775807>}
+
+// -----
+
+// expected-error @+1 {{schedule lanes=65: at most 64}}
+func.func private @f() attributes {s = #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 65>}
+
+// -----
+
+// expected-error @+1 {{schedule vector_registers=2: between 4 and 256}}
+func.func private @f() attributes {s = #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 16, vector_registers = 2>}
+
+// -----
+
+// expected-error @+1 {{schedule warps=-1: at least 1}}
+func.func private @f() attributes {s = #tmix.attention_schedule<block_m = 64, block_n = 64, warps = -1>}
+
+// -----
+
+// expected-error @+1 {{schedule stages=9: at most 8}}
+func.func private @f() attributes {s = #tmix.attention_schedule<block_m = 64, block_n = 64, warps = 4, stages = 9>}
+
+// -----
+
+// The lane vectors of a tile are unrolled in every micro-kernel step.
+// expected-error @+1 {{schedule block_m=1024 with lanes=1 needs more than 256 lane vectors per tile: at most block_m=256}}
+func.func private @f() attributes {s = #tmix.attention_schedule<block_m = 1024, block_n = 64, lanes = 1, vector_registers = 32>}
+
+// -----
+
+// expected-error @+1 {{unknown recurrence form 'parallel' (expected auto, chunked or recurrent)}}
+func.func private @f() attributes {s = #tmix.recurrence_schedule<form = "parallel", chunk = 64>}
+
+// -----
+
+// chunk = 2^63 - 1 made every chunk buffer a malloc of 2^64 - 16 bytes.
+// expected-error @+1 {{schedule chunk=9223372036854775807: at most 1024}}
+func.func private @f() attributes {s = #tmix.recurrence_schedule<form = "chunked", chunk = 9223372036854775807>}
+
+// -----
+
+// expected-error @+1 {{schedule chunked_min_steps=0: at least 1}}
+func.func private @f() attributes {s = #tmix.recurrence_schedule<form = "auto", chunk = 64, chunked_min_steps = 0>}

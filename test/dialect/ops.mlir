@@ -149,3 +149,18 @@ tmix.recurrence @scan(%x: !tmix.tensor<[B, C, T], f32>, %A: !tmix.tensor<[C, N],
     tmix.yield %h1, %y : !tmix.tensor<[N], f32>, f32
   }
 }
+
+// The typed schedules (TmixAttrs.td): parameters a target does not use (0, the
+// recurrence's chunked_min_steps = 1) are elided.
+// CHECK-LABEL: func.func private @schedules()
+// CHECK-SAME: cpu = #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 16, vector_registers = 32>
+// CHECK-SAME: gpu = #tmix.attention_schedule<block_m = 64, block_n = 64, warps = 4, stages = 2>
+// CHECK-SAME: minimal = #tmix.attention_schedule<block_m = 1, block_n = 1>
+// CHECK-SAME: recurrence = #tmix.recurrence_schedule<form = "auto", chunk = 64>
+// CHECK-SAME: recurrent = #tmix.recurrence_schedule<form = "recurrent", chunk = 1024, chunked_min_steps = 4294967296>
+func.func private @schedules() attributes {
+  cpu = #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 16, vector_registers = 32>,
+  gpu = #tmix.attention_schedule<block_m = 64, block_n = 64, lanes = 0, warps = 4, stages = 2>,
+  minimal = #tmix.attention_schedule<block_m = 1, block_n = 1>,
+  recurrence = #tmix.recurrence_schedule<form = "auto", chunk = 64, chunked_min_steps = 1>,
+  recurrent = #tmix.recurrence_schedule<form = "recurrent", chunk = 1024, chunked_min_steps = 4294967296>}

@@ -6,7 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixDialect.h"
+#include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/Passes.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "codegen/nvidia/Passes.h"
 #include "passes/Passes.h"
 #include "test/lib/TestPasses.h"
@@ -26,6 +28,9 @@ int main(int argc, char **argv) {
   mlir::tmix::registerTmixCpuPasses();
   mlir::tmix::registerTmixNvidiaPasses();
   mlir::tmix::registerTmixTestPasses();
+  // The targets that tmix-schedule chooses and checks schedules for.
+  mlir::tmix::registerCpuTargetInfo();
+  mlir::tmix::registerNvidiaTargetInfos();
   registry.insert<mlir::tmix::TmixDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "tmix optimizer driver\n", registry));

@@ -7,6 +7,7 @@
 
 #include "tools/tmixc/BuildCommand.h"
 
+#include "codegen/cpu/CpuCompiler.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "dialect/TmixOps.h"
 #include "runtime/AtomicFiles.h"
@@ -110,8 +111,9 @@ std::string headerOf(const rt::GpuManifest &manifest, const std::string &stem) {
 } // namespace
 
 int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
-                            const std::string &target, const std::string &dir,
-                            const std::vector<std::string> &specialize) {
+                              const std::string &target, const std::string &dir,
+                              const std::vector<std::string> &specialize,
+                              const mlir::tmix::ScheduleOverride &schedule) {
   // Every artifact of every spec is staged beside its final path and renamed into
   // place only once all of them are written: a failure (a spec that does not compile,
   // ptxas, a header path that is a directory) leaves `dir` as it was, and a link at an
@@ -132,9 +134,13 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
     // Each spec is compiled alone: one PTX module, cubin and manifest per kernel.
     OwningOpRef<ModuleOp> single = ModuleOp::create(module.getLoc());
     single->getBody()->push_back(spec->clone());
-    FailureOr<::tmix::nvidia::GpuKernels> kernels = ::tmix::nvidia::compileToPtx(*single, target, specialize);
+    // A pass's error (a head dim not fixed, a schedule the kernel cannot run): one line.
+    ::tmix::cpu::ErrorCollector errors(single->getContext());
+    FailureOr<::tmix::nvidia::GpuKernels> kernels =
+        ::tmix::nvidia::compileToPtx(*single, target, specialize, schedule);
     if (failed(kernels))
-      return fail("cannot generate PTX for '" + file + "' (see above)");
+      return fail("cannot generate PTX for '" + file + "'" +
+                  (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
     rt::GpuManifest manifest = kernels->kernels.front();
     std::string stem = spec.getName().str() + "." + target;
     manifest.ptxFile = stem + ".ptx";

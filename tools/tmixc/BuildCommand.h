@@ -9,6 +9,8 @@
 #ifndef TMIX_TOOLS_TMIXC_BUILDCOMMAND_H
 #define TMIX_TOOLS_TMIXC_BUILDCOMMAND_H
 
+#include "passes/Passes.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
@@ -18,10 +20,12 @@ namespace tmix {
 
 /// Writes DIR/<spec>.<target>.{ptx,cubin,manifest,h}; returns the exit status (errors
 /// are printed): 1 for bad input, 2 for what is not supported yet (recurrences).
-/// `specialize` fixes size symbols ("D=128") used as head dims.
+/// `specialize` fixes size symbols ("D=128") used as head dims; `schedule` holds the
+/// values of `--schedule` (the rest are the target's).
 int buildGpuArtifacts(mlir::ModuleOp module, const std::string &file,
                       const std::string &target, const std::string &dir,
-                      const std::vector<std::string> &specialize);
+                      const std::vector<std::string> &specialize,
+                      const mlir::tmix::ScheduleOverride &schedule);
 
 } // namespace tmix
 

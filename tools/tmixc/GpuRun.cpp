@@ -2,6 +2,7 @@
 
 #include "tools/tmixc/GpuRun.h"
 
+#include "codegen/cpu/CpuCompiler.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "runtime/cuda/CudaLauncher.h"
 
@@ -24,17 +25,23 @@ std::string writeFile(const std::string &path, llvm::StringRef contents) {
 }
 } // namespace
 
-std::string tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bindings,
-                           std::vector<rt::HostTensor> &outputs) {
+// (`mlir::tmix` is visible too: the return type trails so that `::tmix` names this one.)
+auto ::tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bindings,
+                      const mlir::tmix::ScheduleOverride &schedule,
+                      std::vector<rt::HostTensor> &outputs) -> std::string {
   // Every bound size may fix a head dim; only head dims are used as such.
   std::vector<std::string> specialize;
   for (const auto &[symbol, value] : bindings.sizes)
     specialize.push_back(symbol + "=" + std::to_string(value));
   OwningOpRef<ModuleOp> module = ModuleOp::create(spec->getLoc());
   module->getBody()->push_back(spec->clone());
-  FailureOr<nvidia::GpuKernels> kernels = nvidia::compileToPtx(*module, target, specialize);
+  // A pass's error (a schedule the kernel cannot run) is the user's: one line.
+  cpu::ErrorCollector errors(module->getContext());
+  FailureOr<nvidia::GpuKernels> kernels =
+      nvidia::compileToPtx(*module, target, specialize, schedule);
   if (failed(kernels))
-    return "cannot generate PTX (see above)";
+    return "cannot generate PTX" +
+           (errors.str().empty() ? std::string(" (internal error)") : ": " + errors.str());
 
   llvm::SmallString<128> dir;
   if (std::error_code error = llvm::sys::fs::createUniqueDirectory("tmix-run", dir))

@@ -9,6 +9,7 @@
 #ifndef TMIX_TOOLS_TMIXC_GPURUN_H
 #define TMIX_TOOLS_TMIXC_GPURUN_H
 
+#include "passes/Passes.h"
 #include "runtime/Bindings.h"
 
 #include "mlir/IR/Operation.h"
@@ -20,8 +21,10 @@
 namespace tmix {
 
 /// Compiles `spec` for `target` (bound head dims fixed) and launches it with `bindings`
-/// (sizes already bound); `outputs` receive the results. Returns an error or empty.
-std::string runOnGpu(mlir::Operation *spec, llvm::StringRef target, rt::Bindings &bindings,
+/// (sizes already bound) and the values of `--schedule`; `outputs` receive the results.
+/// Returns an error or empty.
+std::string runOnGpu(mlir::Operation *spec, llvm::StringRef target,
+                     rt::Bindings &bindings, const mlir::tmix::ScheduleOverride &schedule,
                      std::vector<rt::HostTensor> &outputs);
 
 } // namespace tmix

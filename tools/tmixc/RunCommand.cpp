@@ -9,10 +9,12 @@
 
 #include "codegen/Signature.h"
 #include "codegen/cpu/KernelCache.h"
+#include "codegen/nvidia/NvidiaCompiler.h"
+#include "passes/TargetInfo.h"
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
 #include "dialect/TmixOps.h"
-#include "passes/ScheduleBounds.h"
+#include "dialect/ScheduleBounds.h"
 #include "runtime/AtomicFiles.h"
 #include "runtime/Npy.h"
 #include "tools/tmixc/GpuRun.h"
@@ -423,7 +425,8 @@ double Runner::flopCount() {
 
 } // namespace
 
-std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &schedule) {
+std::string tmix::parseSchedule(llvm::StringRef text,
+                                mlir::tmix::ScheduleOverride &schedule) {
   // A bare form name stands for form=NAME: --schedule=chunked,chunk=32.
   llvm::SmallVector<llvm::StringRef> items;
   text.split(items, ',', -1, /*KeepEmpty=*/false);
@@ -447,9 +450,9 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
     std::optional<mlir::tmix::ScheduleRange> range = mlir::tmix::scheduleRange(key);
     if (!range)
       return "unknown --schedule key '" + key +
-             "' (expected block_m, block_n, lanes, vector_registers, chunk, "
-             "chunked_min_steps, or a form: auto, chunked, recurrent)";
-    // Every value has a range (passes/ScheduleBounds.h): it reaches tile sizes, unrolled
+             "' (expected block_m, block_n, lanes, vector_registers, warps, stages, "
+             "chunk, chunked_min_steps, or a form: auto, chunked, recurrent)";
+    // Every value has a range (dialect/ScheduleBounds.h): it reaches tile sizes, unrolled
     // blocks and buffer sizes. Digits past int64 are out of range too.
     int64_t size;
     bool digits = !value.empty() && llvm::all_of(value, llvm::isDigit);
@@ -467,6 +470,10 @@ std::string tmix::parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &sch
       schedule.lanes = size;
     else if (key == "vector_registers")
       schedule.vectorRegisters = size;
+    else if (key == "warps")
+      schedule.warps = size;
+    else if (key == "stages")
+      schedule.stages = size;
     else if (key == "chunk")
       schedule.chunk = size;
     else
@@ -503,9 +510,9 @@ static std::string writeOutputs(const Runner &runner, std::vector<HostTensor> &o
 }
 
 int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
-  std::string target = options.target.value_or("cpu");
-  bool onGpu = target == "sm_80" || target == "sm_90a";
-  if (target != "cpu" && !onGpu)
+  std::string target = options.target.value_or(mlir::tmix::kCpuTarget.str());
+  bool onGpu = nvidia::isGpuTarget(target);
+  if (target != mlir::tmix::kCpuTarget && !onGpu)
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
   if (onGpu && options.bench)
     return fail("--bench times the CPU kernels; GPU timings come from bench/gpu");
@@ -543,7 +550,8 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
     return fail(error);
 
   if (onGpu) {
-    if (std::string error = runOnGpu(runner.spec, target, runner.bindings, outputs);
+    if (std::string error =
+            runOnGpu(runner.spec, target, runner.bindings, schedule, outputs);
         !error.empty())
       return fail(error);
     if (std::string error = writeOutputs(runner, outputs); !error.empty())

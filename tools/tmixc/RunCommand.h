@@ -9,6 +9,8 @@
 #ifndef TMIX_TOOLS_TMIXC_RUNCOMMAND_H
 #define TMIX_TOOLS_TMIXC_RUNCOMMAND_H
 
+#include "passes/Passes.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -26,12 +28,9 @@ struct RunOptions {
   bool bench = false;
 };
 
-namespace cpu {
-struct ScheduleOverride;
-} // namespace cpu
-
-/// Parses `--schedule=block_m=32,block_n=64,...`; returns an error message or empty.
-std::string parseSchedule(llvm::StringRef text, cpu::ScheduleOverride &schedule);
+/// Parses `--schedule=block_m=32,block_n=64,...` (each value in its range; what fits a
+/// target is the schedule pass's to check); returns an error message or empty.
+std::string parseSchedule(llvm::StringRef text, mlir::tmix::ScheduleOverride &schedule);
 
 /// Runs `tmixc run`; returns the exit status (errors are printed).
 int runSpec(mlir::ModuleOp module, const RunOptions &options);

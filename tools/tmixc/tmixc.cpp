@@ -7,10 +7,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/cpu/CpuCompiler.h"
+#include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
+#include "passes/TargetInfo.h"
 #include "tools/tmixc/BuildCommand.h"
 #include "tools/tmixc/RunCommand.h"
 
@@ -44,9 +47,10 @@ const char *const kUsage =
     "       tmixc run FILE.tmix --kernel=NAME --sizes=B=2,H=8,... [--set=NAME=VALUE] "
     "[--target=cpu|sm_80|sm_90a] [--seed=N]\n"
     "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
-    "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32]\n"
+    "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32,warps=4,stages=2]\n"
     "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
-    "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128]\n"
+    "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128] "
+    "[--schedule=stages=1]\n"
     "  (emit --stage=ptx and build: --sizes fixes size symbols at compile time; the GPU\n"
     "   path needs head dims fixed)\n";
 
@@ -149,11 +153,16 @@ std::vector<std::string> specializations(const Options &options) {
   return entries;
 }
 
-int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef target) {
+int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef target,
+            const mlir::tmix::ScheduleOverride &schedule) {
+  // A pass's error (a head dim not fixed, a schedule the kernel cannot run) is the
+  // user's: one line.
+  tmix::cpu::ErrorCollector errors(module->getContext());
   mlir::FailureOr<tmix::nvidia::GpuKernels> kernels =
-      tmix::nvidia::compileToPtx(module, target, specializations(options));
+      tmix::nvidia::compileToPtx(module, target, specializations(options), schedule);
   if (mlir::failed(kernels))
-    return fail("cannot generate PTX for '" + options.file + "' (see above)");
+    return fail("cannot generate PTX for '" + options.file + "'" +
+                (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
   llvm::outs() << kernels->ptx;
   return 0;
 }
@@ -164,13 +173,14 @@ int emit(const Options &options, mlir::ModuleOp module) {
     return fail("'emit' needs --stage=spec|tiled|llvm|ptx");
   if (stage != "spec" && stage != "tiled" && stage != "llvm" && stage != "ptx")
     return fail("unknown stage '" + stage + "' (expected spec, tiled, llvm or ptx)");
-  std::string target = options.target.value_or("cpu");
-  if (target != "cpu" && target != "sm_80" && target != "sm_90a")
+  std::string target = options.target.value_or(mlir::tmix::kCpuTarget.str());
+  bool onCpu = target == mlir::tmix::kCpuTarget;
+  if (!onCpu && !tmix::nvidia::isGpuTarget(target))
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
-  if (stage == "ptx" && target == "cpu")
+  if (stage == "ptx" && onCpu)
     return fail("--stage=ptx needs --target=sm_80 or --target=sm_90a");
   // LLVM IR is printed for the CPU only; the GPU path goes to PTX.
-  if (stage == "llvm" && target != "cpu") {
+  if (stage == "llvm" && !onCpu) {
     llvm::errs() << "tmixc: --stage=" << stage << " is not implemented yet for --target="
                  << target << " (it comes with the GPU code generator)\n";
     return kExitNotImplemented;
@@ -185,8 +195,13 @@ int emit(const Options &options, mlir::ModuleOp module) {
       if (&op != spec)
         op.erase();
   }
+  tmix::cpu::ScheduleOverride schedule;
+  if (options.schedule)
+    if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
+        !error.empty())
+      return fail(error);
   if (stage == "ptx")
-    return emitPtx(options, module, target);
+    return emitPtx(options, module, target, schedule);
   if (stage == "spec") {
     // The spec as written, plus the analyses' findings as discardable attributes.
     mlir::PassManager pm(module->getContext());
@@ -198,11 +213,6 @@ int emit(const Options &options, mlir::ModuleOp module) {
     llvm::outs() << "\n";
     return 0;
   }
-  tmix::cpu::ScheduleOverride schedule;
-  if (options.schedule)
-    if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
-        !error.empty())
-      return fail(error);
   // A pass's error (scratch buffers too large for the schedule) is the user's: one line.
   tmix::cpu::ErrorCollector errors(module->getContext());
   auto lowering = [&](llvm::StringRef what) {
@@ -251,6 +261,8 @@ int main(int argc, char **argv) {
                 "' (expected check, emit, run "
                 "or build)");
 
+  mlir::tmix::registerCpuTargetInfo();
+  mlir::tmix::registerNvidiaTargetInfos();
   mlir::MLIRContext context;
   tmix::loadFrontendDialects(context);
   llvm::SourceMgr sourceMgr;
@@ -281,11 +293,11 @@ int main(int argc, char **argv) {
   std::string target = options.target.value_or("");
   if (target.empty())
     return fail("'build' needs --target=cpu|sm_80|sm_90a");
-  if (target != "cpu" && !tmix::nvidia::isGpuTarget(target))
+  if (target != mlir::tmix::kCpuTarget && !tmix::nvidia::isGpuTarget(target))
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
   if (!options.output)
     return fail("'build' needs an output directory: -o DIR");
-  if (target == "cpu") {
+  if (target == mlir::tmix::kCpuTarget) {
     llvm::errs() << "tmixc: 'build' is not implemented yet for --target=cpu (the CPU "
                     "path runs through the JIT: tmixc run)\n";
     return kExitNotImplemented;
@@ -298,6 +310,11 @@ int main(int argc, char **argv) {
       if (&op != spec)
         op.erase();
   }
+  tmix::cpu::ScheduleOverride schedule;
+  if (options.schedule)
+    if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
+        !error.empty())
+      return fail(error);
   return tmix::buildGpuArtifacts(*module, options.file, target, *options.output,
-                                 specializations(options));
+                                 specializations(options), schedule);
 }

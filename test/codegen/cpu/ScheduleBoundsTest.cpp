@@ -65,6 +65,15 @@ TEST(ScheduleBounds, CompilerRejectsOutOfRangeOverrides) {
                 "bad schedule option chunk=" + std::to_string(kHuge) + ": at most 1024"))
       << compileError(spec, chunk);
 
+  // A GPU value in range: the CPU target's check refuses it (it was not a value of the
+  // CPU's schedule before).
+  cpu::ScheduleOverride stages;
+  stages.stages = 2;
+  EXPECT_TRUE(failsWith(compileError(spec, stages),
+                        "schedule stages=2 does not fit the CPU's attention program: "
+                        "stages is a GPU value (0 on the CPU)"))
+      << compileError(spec, stages);
+
   // In range each, too large together: the scratch buffers' bound, on the spec.
   cpu::ScheduleOverride tiles{/*blockM=*/4096, /*blockN=*/4096, /*lanes=*/16};
   std::string error = compileError(spec, tiles);

@@ -1,6 +1,6 @@
 // RUN: tmix-opt %s --tmix-lower-recurrence-to-loops | FileCheck %s --implicit-check-not=tmix.recurrence --implicit-check-not=tmix.step --implicit-check-not=tmix.map
 
-// Step by step (recurrence_form = "recurrent"; without a schedule the chunked form is
+// Step by step (form = "recurrent"; without a schedule the chunked form is
 // the default). Gated linear attention with an initial and a final state: one program
 // per (b, h), the state initialised from h0, a buffer per vector/matrix value, the
 // diagonal gate broadcast over the rows, the output stored per step, the state written
@@ -21,7 +21,7 @@ tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, 
                      %v: !tmix.tensor<[B, H, T, V], bf16>, %g: !tmix.tensor<[B, H, T, K], f32>,
                      %h0: !tmix.tensor<[B, H, K, V], f32>)
     -> (o: !tmix.tensor<[B, H, T, V], bf16>, ht: !tmix.tensor<[B, H, K, V], f32>) time "T"
-    attributes {tmix.schedule = {recurrence_form = "recurrent"}} {
+    attributes {tmix.schedule = #tmix.recurrence_schedule<form = "recurrent", chunk = 64>} {
   tmix.state "S" : !tmix.tensor<[K, V], f32> init %h0 : !tmix.tensor<[B, H, K, V], f32>
   tmix.step {
   ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
@@ -51,7 +51,7 @@ tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.tensor<[B, 
   tmix.final "ht" = "S"
 }
 
-// The chunked form (schedule recurrence_form = "chunked", chunk = 16), a row gate
+// The chunked form (schedule form = "chunked", chunk = 16), a row gate
 // given as exp(g): chunk buffers of 16 rows, a loop over chunks, the log gate staged
 // as g itself (no exp, no log) clamped from below and summed over the chunk in f64
 // (kept as an f32 hi + lo pair), the start state's readout and the intra-chunk values
@@ -86,7 +86,7 @@ tmix.recurrence @gla_chunked(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.ten
                      %v: !tmix.tensor<[B, H, T, V], bf16>, %g: !tmix.tensor<[B, H, T, K], f32>,
                      %h0: !tmix.tensor<[B, H, K, V], f32>)
     -> (o: !tmix.tensor<[B, H, T, V], bf16>, ht: !tmix.tensor<[B, H, K, V], f32>) time "T"
-    attributes {tmix.schedule = {chunk = 16 : i64, chunked_min_steps = 16 : i64, recurrence_form = "chunked"}} {
+    attributes {tmix.schedule = #tmix.recurrence_schedule<form = "chunked", chunk = 16, chunked_min_steps = 16>} {
   tmix.state "S" : !tmix.tensor<[K, V], f32> init %h0 : !tmix.tensor<[B, H, K, V], f32>
   tmix.step {
   ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
@@ -133,7 +133,7 @@ tmix.recurrence @gla_chunked(%q: !tmix.tensor<[B, H, T, K], bf16>, %k: !tmix.ten
 tmix.recurrence @retention_auto(%q: !tmix.tensor<[B, H, T, K], f32>, %k: !tmix.tensor<[B, H, T, K], f32>,
                         %v: !tmix.tensor<[B, H, T, V], f32>, %gamma: !tmix.tensor<[H], f32>)
     -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T"
-    attributes {tmix.schedule = {chunk = 32 : i64, chunked_min_steps = 48 : i64, recurrence_form = "auto"}} {
+    attributes {tmix.schedule = #tmix.recurrence_schedule<form = "auto", chunk = 32, chunked_min_steps = 48>} {
   tmix.state "S" : !tmix.tensor<[K, V], f32>
   tmix.step {
   ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
@@ -167,7 +167,7 @@ tmix.recurrence @retention_auto(%q: !tmix.tensor<[B, H, T, K], f32>, %k: !tmix.t
 // CHECK: return
 tmix.recurrence @general_chunked(%k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>)
     -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T"
-    attributes {tmix.schedule = {chunk = 16 : i64, chunked_min_steps = 16 : i64, recurrence_form = "chunked"}} {
+    attributes {tmix.schedule = #tmix.recurrence_schedule<form = "chunked", chunk = 16, chunked_min_steps = 16>} {
   tmix.state "S" : !tmix.tensor<[K, V], f32>
   tmix.step {
   ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):

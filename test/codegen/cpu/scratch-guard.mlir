@@ -32,7 +32,7 @@
 tmix.attention @attention(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B, H, M, D], f32>,
                           %v: !tmix.tensor<[B, H, M, D], f32>)
     -> (o: !tmix.tensor<[B, H, N, D], f32>)
-    attributes {tmix.schedule = {block_m = 16 : i64, block_n = 8 : i64, lanes = 16 : i64}} {
+    attributes {tmix.schedule = #tmix.attention_schedule<block_m = 16, block_n = 8, lanes = 16, vector_registers = 32>} {
 }
 
 // A chunked recurrence: the step's buffers are checked first, then, inside, the chunk
@@ -58,7 +58,7 @@ tmix.attention @attention(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<
 // CHECK: return
 tmix.recurrence @decay(%k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>)
     -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T"
-    attributes {tmix.schedule = {chunk = 16 : i64, chunked_min_steps = 1 : i64, recurrence_form = "chunked"}} {
+    attributes {tmix.schedule = #tmix.recurrence_schedule<form = "chunked", chunk = 16>} {
   tmix.state "S" : !tmix.tensor<[K, V], f32>
   tmix.step {
   ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):

@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-attention-to-nvgpu | FileCheck %s --implicit-check-not=tmix.attention --implicit-check-not=func.func
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-attention-to-nvgpu | FileCheck %s --implicit-check-not="tmix.attention @" --implicit-check-not=func.func
 // RUN: not tmix-opt %s --split-input-file --tmix-lower-attention-to-nvgpu=specialize=D=32 2>&1 | FileCheck %s --check-prefix=FIXED
 
 // A symbolic head dim fixed by `specialize` is recorded for the runtime to check (the
@@ -21,7 +21,7 @@
 // CHECK-SAME: %arg3: memref<?x?x?x?xbf16>, %arg4: memref<?x?x?xf32>, %{{.*}}: memref<?xi64>) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:64], threads = 128, shared_bytes = 46080>
-// CHECK-SAME: tmix.schedule = {block_m = 64 : i64, block_n = 64 : i64, stages = 2 : i64, warps = 4 : i64}
+// CHECK-SAME: tmix.schedule = #tmix.attention_schedule<block_m = 64, block_n = 64, warps = 4, stages = 2>
 // CHECK: gpu.block_id x
 // CHECK: gpu.dynamic_shared_memory
 // CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>

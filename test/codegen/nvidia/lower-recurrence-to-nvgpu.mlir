@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-recurrence-to-nvgpu | FileCheck %s --implicit-check-not=tmix.recurrence --implicit-check-not=func.func
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-recurrence-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @" --implicit-check-not=func.func
 // RUN: not tmix-opt %s --split-input-file --tmix-lower-recurrence-to-nvgpu=specialize=K=128,V=128 2>&1 | FileCheck %s --check-prefix=FIXED
 
 // GLA with literal 64 x 64 state (a row gate exp(g), an initial and a final state): one
@@ -16,7 +16,7 @@
 // CHECK-SAME: %[[O:.*]]: memref<?x?x?x?xbf16>, %[[HT:.*]]: memref<?x?x?x?xf32>, %{{.*}}: memref<?xi64>) kernel
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, T], grid = [B:1, H:1, 64:64], threads = 128, shared_bytes = 83968>
-// CHECK-SAME: tmix.schedule = {block_v = 64 : i64, chunk = 64 : i64, warps = 4 : i64}
+// CHECK-SAME: tmix.schedule = #tmix.recurrence_schedule<form = "chunked", chunk = 64>
 // CHECK: gpu.block_id x
 // CHECK: gpu.dynamic_shared_memory
 // CHECK: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
@@ -85,7 +85,7 @@ module {
 // Vb = 32 for K = 128.
 // FIXED-LABEL: gpu.func @retnet(
 // FIXED-SAME: grid = [B:1, H:1, V:32], threads = 128, shared_bytes = {{[0-9]+}}, specialized = {K = 128, V = 128}>
-// FIXED-SAME: tmix.schedule = {block_v = 32 : i64, chunk = 64 : i64, warps = 4 : i64}
+// FIXED-SAME: tmix.schedule = #tmix.recurrence_schedule<form = "chunked", chunk = 64>
 // FIXED: memref<64x40xf16, #gpu.address_space<workgroup>>
 // FIXED: memref<128x40xf16, #gpu.address_space<workgroup>>
 // FIXED: memref<64x1xf32, #gpu.address_space<workgroup>>
@@ -171,7 +171,7 @@ tmix.recurrence @selective_scan(%x: !tmix.tensor<[B, C, T], f32>, %dt: !tmix.ten
 // the earlier rows in a loop over the rows), a barrier, then the scores.
 // CHECK-LABEL: gpu.func @delta_net(
 // CHECK-SAME: grid = [B:1, H:1, 128:32]
-// CHECK-SAME: tmix.schedule = {block_v = 32 : i64, chunk = 64 : i64, warps = 4 : i64}
+// CHECK-SAME: tmix.schedule = #tmix.recurrence_schedule<form = "chunked", chunk = 64>
 // CHECK: memref.view {{.*}} to memref<64x1xf32, #gpu.address_space<workgroup>>
 // CHECK: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
 // CHECK: memref.view {{.*}} to memref<64x32xf32, #gpu.address_space<workgroup>>

@@ -1,5 +1,5 @@
 """emulated_vs_cpu.py SPEC KERNEL SIZES WORK [--fix=K=64] [--uniform=g=-3:0]
-[--target=sm_90a] [--corrupt=WHAT] [--eager]: the GPU kernel of a spec (tmix-lower-recurrence-to-nvgpu
+[--target=sm_90a] [--schedule=stages=1] [--corrupt=WHAT] [--eager]: the GPU kernel of a spec (tmix-lower-recurrence-to-nvgpu
 or tmix-lower-attention-to-nvgpu, or with --target=sm_90a tmix-lower-attention-to-hopper;
 then canonicalize, cse: the IR that the NVVM lowering takes) run by the emulator (simt.py,
 hopper.py for sm_90a) on every CTA of its grid, against the CPU path (tmixc run) on the
@@ -9,7 +9,8 @@ what the emulator found (a race, a read of a cp.async in flight, ...). Checks th
 kernel's indexing, fragment layouts, barriers and numerics where no GPU is at hand.
 --corrupt (the test-only faults of simt.py, or hopper.py for sm_90a) checks that the
 emulator catches a wrong layout or protocol; --eager completes TMA copies as early as
-possible instead of as late. Tools from PATH."""
+possible instead of as late; --schedule builds the kernel with those values (tmixc
+--schedule, the tmix-schedule pass). Tools from PATH."""
 import math
 import os
 import subprocess
@@ -59,17 +60,19 @@ def main():
     spec, kernel, sizes_text, work = sys.argv[1:5]
     fix, sets, uniform = gpu_vs_cpu.options(sys.argv[5:])
     target = "sm_80"
-    corrupt, eager = None, False
+    corrupt, eager, schedule = None, False, None
     for e in sys.argv[5:]:
         if e.startswith("--target="):
             target = e[len("--target="):]
+        elif e.startswith("--schedule="):
+            schedule = e[len("--schedule="):]
         elif e.startswith("--corrupt="):
             corrupt = e[len("--corrupt="):]
         elif e == "--eager":
             eager = True
     sizes = {k: int(v) for k, v in (kv.split("=") for kv in sizes_text.split(","))}
     manifest, (inputs, cpu, emulated) = gpu_vs_cpu.build_kernel(spec, kernel, target, fix,
-                                                                work, "emu")
+                                                                work, "emu", schedule)
     args, results, symbols = gpu_vs_cpu.manifest_of(manifest)
     grid, shared_bytes, defaults, maps = launch_of(manifest)
     spec_ir = subprocess.run(["tmixc", "emit", spec, "--stage=spec", f"--kernel={kernel}"],
@@ -79,7 +82,18 @@ def main():
     lower = f"--tmix-lower-{kind}-to-" + ("hopper" if target == "sm_90a" else "nvgpu")
     if fix:
         lower += "=specialize=" + ",".join(fix)
-    kernel_ir = subprocess.run(["tmix-opt", "-", lower, "--canonicalize", "--cse",
+    # The schedule as tmixc chooses it (the lowering's own default without --schedule).
+    passes = [lower]
+    if schedule:
+        # block_m=64 on the command line is block-m=64 as a pass option.
+        options = [f"target={target}"]
+        for entry in schedule.split(","):
+            key, value = entry.split("=")
+            options.append(key.replace("_", "-") + "=" + value)
+        if fix:
+            options.append("specialize=" + ",".join(fix))
+        passes = ["--tmix-schedule=" + " ".join(options), lower]
+    kernel_ir = subprocess.run(["tmix-opt", "-"] + passes + ["--canonicalize", "--cse",
                                 "--mlir-print-op-generic"], input=spec_ir, check=True,
                                capture_output=True, text=True).stdout
     gpu_vs_cpu.make_inputs(args, sizes, uniform, inputs)

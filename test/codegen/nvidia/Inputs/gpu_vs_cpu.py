@@ -87,10 +87,10 @@ def compare(kernel, results, cpu, gpu, elementwise=None):
     return ("FAIL " if failed else "PASS ") + kernel + " " + " ".join(report)
 
 
-def build_kernel(spec, kernel, target, fix, work, run):
-    """`tmixc build` of one kernel into WORK/art (symbols `fix` fixed); returns its
-    manifest and the folders WORK/in, WORK/cpu and WORK/`run` (inputs, the CPU path's
-    outputs, the run's outputs), made."""
+def build_kernel(spec, kernel, target, fix, work, run, schedule=None):
+    """`tmixc build` of one kernel into WORK/art (symbols `fix` fixed, `--schedule`
+    values `schedule`); returns its manifest and the folders WORK/in, WORK/cpu and
+    WORK/`run` (inputs, the CPU path's outputs, the run's outputs), made."""
     folders = [os.path.join(work, d) for d in ("in", "cpu", run)]
     for d in folders:
         os.makedirs(d, exist_ok=True)
@@ -98,6 +98,8 @@ def build_kernel(spec, kernel, target, fix, work, run):
     build = ["tmixc", "build", spec, f"--target={target}", f"--kernel={kernel}", "-o", art]
     if fix:
         build.append("--sizes=" + ",".join(fix))
+    if schedule:
+        build.append("--schedule=" + schedule)
     subprocess.run(build, check=True)
     return os.path.join(art, f"{kernel}.{target}.manifest"), folders
 

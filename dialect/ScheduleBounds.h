@@ -2,17 +2,19 @@
 //
 // Every value of a `tmix.schedule` becomes a tile size, a loop step, an unrolled
 // register block or a buffer size, so each has a range, kept here, in one place for
-// the command line (`tmixc --schedule`), the tmix-schedule pass and the CPU lowerings,
-// which must not trust a hand-written attribute (docs/cpu-kernels.md, "Schedule
-// bounds"). The bounds leave room above every schedule that is fast, and keep the
-// compile time, the code size and the per-program buffers of any allowed one modest.
+// the attributes' verifiers (#tmix.attention_schedule, #tmix.recurrence_schedule: a
+// hand-written schedule is checked when it is parsed), the command line (`tmixc
+// --schedule`), the tmix-schedule pass and the CPU lowerings (docs/cpu-kernels.md,
+// "Schedule bounds"). These are the target-independent ranges; what one target's
+// kernels can run is its TargetInfo's to say (passes/TargetInfo.h). The bounds leave
+// room above every schedule that is fast, and keep the compile time, the code size and
+// the per-program buffers of any allowed one modest.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TMIX_PASSES_SCHEDULEBOUNDS_H
-#define TMIX_PASSES_SCHEDULEBOUNDS_H
+#ifndef TMIX_DIALECT_SCHEDULEBOUNDS_H
+#define TMIX_DIALECT_SCHEDULEBOUNDS_H
 
-#include "mlir/IR/Operation.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -39,6 +41,10 @@ inline constexpr int64_t kMaxRowVectors = 256;
 inline constexpr int64_t kMaxChunk = 1024;
 /// The T from which `auto` takes the chunked form: any T past this is "never".
 inline constexpr int64_t kMaxChunkedMinSteps = int64_t{1} << 32;
+/// Warps per GPU program: a CTA has at most 1024 threads.
+inline constexpr int64_t kMaxWarps = 32;
+/// Buffers of a GPU kernel's K/V ring (each a whole KV tile in shared memory).
+inline constexpr int64_t kMaxStages = 8;
 
 /// Per program, the bytes of scratch buffers that the lowerings can count at compile
 /// time (from the schedule and the fixed dims; a dim known only at run time counts as
@@ -46,8 +52,13 @@ inline constexpr int64_t kMaxChunkedMinSteps = int64_t{1} << 32;
 /// 64 MiB for the largest tiles; the default tiles need 20 KiB at D = 64.
 inline constexpr int64_t kMaxProgramScratchBytes = int64_t{64} << 20;
 
-/// The range of one integer entry of `tmix.schedule`; the key is the attribute's
-/// (snake_case) and the command line's name.
+/// The forms of a recurrence: a run-time choice on T, always chunked, step by step.
+inline constexpr llvm::StringLiteral kRecurrenceForms[] = {"auto", "chunked",
+                                                           "recurrent"};
+
+/// The range of one integer parameter of a schedule attribute; the key is the
+/// attribute's (snake_case) and the command line's name. A parameter that a target
+/// does not use is 0 in the attribute, outside its range.
 struct ScheduleRange {
   llvm::StringLiteral key;
   int64_t min, max;
@@ -58,6 +69,8 @@ inline constexpr ScheduleRange kScheduleRanges[] = {
     {"block_n", 1, kMaxBlockN},
     {"lanes", 1, kMaxLanes},
     {"vector_registers", kMinVectorRegisters, kMaxVectorRegisters},
+    {"warps", 1, kMaxWarps},
+    {"stages", 1, kMaxStages},
     {"chunk", 1, kMaxChunk},
     {"chunked_min_steps", 1, kMaxChunkedMinSteps},
 };
@@ -93,13 +106,6 @@ inline std::string rowVectorsError(int64_t blockM, int64_t lanes) {
          std::to_string(kMaxRowVectors * lanes);
 }
 
-/// Checks the `tmix.schedule` of a spec op before a lowering reads it: every integer
-/// entry an i64 in its range, block_m over lanes within kMaxRowVectors (the defaults
-/// stand for absent entries; 0: no default), a known recurrence_form. Failure after an
-/// error on `op`.
-LogicalResult verifySchedule(Operation *op, int64_t defaultBlockM = 0,
-                             int64_t defaultLanes = 0);
-
 } // namespace mlir::tmix
 
-#endif // TMIX_PASSES_SCHEDULEBOUNDS_H
+#endif // TMIX_DIALECT_SCHEDULEBOUNDS_H

@@ -1,0 +1,33 @@
+//===- CpuTargetInfo.h - The host CPU as a schedule target ------*- C++ -*-===//
+//
+// The CPU's TargetInfo: its vector shape (f32 lanes per register, register count),
+// which the micro-kernels of tmix-lower-attention-to-loops are register-blocked for,
+// and the default tile and chunk sizes of its programs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_CODEGEN_CPU_CPUTARGETINFO_H
+#define TMIX_CODEGEN_CPU_CPUTARGETINFO_H
+
+#include "passes/TargetInfo.h"
+
+namespace mlir::tmix {
+
+/// f32 lanes per vector register and the vector register count of a CPU.
+struct VectorShape {
+  int64_t lanes;
+  int64_t registers;
+};
+
+/// The host's vector shape: AVX-512 has 32 registers of 16 lanes, AVX2 16 of 8; other
+/// hosts get 16 of 4 (SSE, NEON).
+VectorShape hostVectorShape();
+
+/// The host CPU's TargetInfo (its vector shape is the host's), registered as
+/// kCpuTarget by registerCpuTargetInfo().
+const TargetInfo &getCpuTargetInfo();
+void registerCpuTargetInfo();
+
+} // namespace mlir::tmix
+
+#endif // TMIX_CODEGEN_CPU_CPUTARGETINFO_H
