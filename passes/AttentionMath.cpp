@@ -10,6 +10,29 @@
 using namespace mlir;
 using namespace mlir::tmix;
 
+AttentionProgram tmix::readAttentionProgram(KernelBuilder &kb, AttentionOp op) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  auto types = op.getSpecArgTypes();
+  ArrayRef<Attribute> qDims = cast<SpecTensorType>(types[0]).getDims();
+  ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
+  AttentionProgram program;
+  program.batch = kb.gridIndex(0);
+  program.head = kb.gridIndex(1);
+  program.queryTile = kb.gridIndex(2);
+  Value numH = kb.dimValue(qDims[1]);
+  Value numHK = kb.dimValue(kDims[1]);
+  program.numN = kb.dimValue(qDims[2]);
+  program.numM = kb.dimValue(kDims[2]);
+  program.kvHead =
+      arith::DivUIOp::create(b, program.head, arith::DivUIOp::create(b, numH, numHK));
+  program.q = kb.argMemRef(0);
+  program.k = kb.argMemRef(1);
+  program.v = kb.argMemRef(2);
+  program.o = kb.resultMemRef(0);
+  program.lse = op.getNumSpecResults() > 1 ? kb.resultMemRef(1) : Value();
+  return program;
+}
+
 Value tmix::f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value) {
   if (auto vector = dyn_cast<VectorType>(type))
     return arith::ConstantOp::create(b,

@@ -32,6 +32,18 @@
 
 namespace mlir::tmix {
 
+/// Where one program of an attention grid (batch x head x query tile) stands, and the
+/// spec's operands: what every target's program reads first (KernelBuilder's ABI).
+struct AttentionProgram {
+  Value batch, head, queryTile; // the program's grid coordinates (index)
+  Value kvHead;                 // GQA: query head h reads KV head h / (H / HK)
+  Value numN, numM;             // query and key lengths (index)
+  Value q, k, v, o, lse;        // memrefs; lse is null when the spec has none
+};
+
+/// Reads the program's coordinates, lengths and operands from `kb`'s program.
+AttentionProgram readAttentionProgram(KernelBuilder &kb, AttentionOp op);
+
 /// A target's exp2 or log2 of f32 scalars or vectors (math.exp2 on the CPU, which
 /// becomes a polynomial; ex2.approx on the GPUs).
 using UnaryMathFn = function_ref<Value(ImplicitLocOpBuilder &b, Value x)>;

@@ -157,22 +157,20 @@ LogicalResult AttentionLowering::lower() {
   kInPlace = kType.getElementType().isF32() && !ropeOp;
   vInPlace = vType.getElementType().isF32();
 
-  bIdx = kb->gridIndex(0);
-  hIdx = kb->gridIndex(1);
-  Value qTile = kb->gridIndex(2);
-  Value numH = kb->dimValue(qDims[1]);
-  Value numHK = kb->dimValue(kType.getDims()[1]);
-  Value numN = kb->dimValue(qDims[2]);
-  numM = kb->dimValue(kType.getDims()[2]);
+  AttentionProgram program = readAttentionProgram(*kb, op);
+  bIdx = program.batch;
+  hIdx = program.head;
+  hkIdx = program.kvHead;
+  Value qTile = program.queryTile;
+  Value numN = program.numN;
+  numM = program.numM;
   numD = kb->dimValue(qDims[3]);
   numDV = kb->dimValue(vType.getDims()[3]);
-  // GQA: query head h reads KV head h / (H / HK).
-  hkIdx = arith::DivUIOp::create(b, hIdx, arith::DivUIOp::create(b, numH, numHK));
-  q = kb->argMemRef(0);
-  k = kb->argMemRef(1);
-  v = kb->argMemRef(2);
-  o = kb->resultMemRef(0);
-  lse = op.getNumSpecResults() > 1 ? kb->resultMemRef(1) : Value();
+  q = program.q;
+  k = program.k;
+  v = program.v;
+  o = program.o;
+  lse = program.lse;
 
   // ---- scale (default 1 / sqrt(D)), log2(e) folded in (AttentionMath.h) ----
   scaleLog2 = scoreScale(*kb, op, numD);

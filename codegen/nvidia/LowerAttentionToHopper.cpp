@@ -335,17 +335,15 @@ void HopperAttentionLowering::buildKernelBody() {
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
   ArrayRef<Attribute> qDims = qType.getDims();
-  bIdx = kb->gridIndex(0);
-  hIdx = kb->gridIndex(1);
-  Value qTileIdx = kb->gridIndex(2);
-  Value numH = kb->dimValue(qDims[1]);
-  Value numHK = kb->dimValue(kType.getDims()[1]);
-  numN = kb->dimValue(qDims[2]);
-  numM = kb->dimValue(kType.getDims()[2]);
-  // GQA: query head h reads KV head h / (H / HK) (the TMA coordinate of k and v).
-  hkIdx = arith::DivUIOp::create(b, hIdx, arith::DivUIOp::create(b, numH, numHK));
-  o = kb->resultMemRef(0);
-  lse = op.getNumSpecResults() > 1 ? kb->resultMemRef(1) : Value();
+  AttentionProgram program = readAttentionProgram(*kb, op);
+  bIdx = program.batch;
+  hIdx = program.head;
+  hkIdx = program.kvHead;
+  Value qTileIdx = program.queryTile;
+  numN = program.numN;
+  numM = program.numM;
+  o = program.o;
+  lse = program.lse;
   rowBegin = mul(qTileIdx, idx(blockM));
   rowEnd = arith::MinUIOp::create(b, add(rowBegin, idx(blockM)), numN);
   // The tensor maps: one pointer argument after the loop program's ABI.

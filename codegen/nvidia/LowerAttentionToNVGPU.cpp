@@ -229,20 +229,18 @@ void NvgpuAttentionLowering::buildKernelBody() {
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
   ArrayRef<Attribute> qDims = qType.getDims();
-  bIdx = kb->gridIndex(0);
-  hIdx = kb->gridIndex(1);
-  Value qTileIdx = kb->gridIndex(2);
-  Value numH = kb->dimValue(qDims[1]);
-  Value numHK = kb->dimValue(kType.getDims()[1]);
-  numN = kb->dimValue(qDims[2]);
-  numM = kb->dimValue(kType.getDims()[2]);
-  // GQA: query head h reads KV head h / (H / HK).
-  hkIdx = arith::DivUIOp::create(b, hIdx, arith::DivUIOp::create(b, numH, numHK));
-  q = kb->argMemRef(0);
-  k = kb->argMemRef(1);
-  v = kb->argMemRef(2);
-  o = kb->resultMemRef(0);
-  lse = op.getNumSpecResults() > 1 ? kb->resultMemRef(1) : Value();
+  AttentionProgram program = readAttentionProgram(*kb, op);
+  bIdx = program.batch;
+  hIdx = program.head;
+  hkIdx = program.kvHead;
+  Value qTileIdx = program.queryTile;
+  numN = program.numN;
+  numM = program.numM;
+  q = program.q;
+  k = program.k;
+  v = program.v;
+  o = program.o;
+  lse = program.lse;
 
   // ---- scale (default 1 / sqrt(D), D being fixed here); log2(e) folded in unless a
   // score statement needs the natural-domain score ----

@@ -83,25 +83,10 @@ bool nvidia::isGpuTarget(StringRef target) {
   return target == mlir::tmix::kSm80Target || target == mlir::tmix::kSm90aTarget;
 }
 
-FailureOr<nvidia::GpuKernels>
-nvidia::compileToPtx(ModuleOp module, StringRef target, ArrayRef<std::string> specialize,
-                     const mlir::tmix::ScheduleOverride &schedule) {
+LogicalResult nvidia::lowerToKernels(ModuleOp module, StringRef target,
+                                     ArrayRef<std::string> specialize,
+                                     const mlir::tmix::ScheduleOverride &schedule) {
   MLIRContext *context = module.getContext();
-  DialectRegistry registry;
-  registerAllExtensions(registry);
-  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
-  registerBuiltinDialectTranslation(registry);
-  registerGPUDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
-  registerNVVMDialectTranslation(registry);
-  context->appendDialectRegistry(registry);
-
-  std::map<std::string, rt::SpecSignature> signatures;
-  for (auto spec : module.getOps<mlir::tmix::AttentionOp>())
-    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
-  for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
-    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
-
   // The schedule first: the target's defaults, the caller's values on top, each checked
   // against what the target's kernels can run; the lowerings build what it says.
   mlir::tmix::registerNvidiaTargetInfos();
@@ -124,7 +109,29 @@ nvidia::compileToPtx(ModuleOp module, StringRef target, ArrayRef<std::string> sp
   lower.addPass(mlir::tmix::createPolynomialMath());
   lower.addPass(createCanonicalizerPass());
   lower.addPass(createCSEPass());
-  if (failed(lower.run(module)))
+  return lower.run(module);
+}
+
+FailureOr<nvidia::GpuKernels>
+nvidia::compileToPtx(ModuleOp module, StringRef target, ArrayRef<std::string> specialize,
+                     const mlir::tmix::ScheduleOverride &schedule) {
+  MLIRContext *context = module.getContext();
+  DialectRegistry registry;
+  registerAllExtensions(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  context->appendDialectRegistry(registry);
+
+  std::map<std::string, rt::SpecSignature> signatures;
+  for (auto spec : module.getOps<mlir::tmix::AttentionOp>())
+    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
+  for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
+    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
+
+  if (failed(lowerToKernels(module, target, specialize, schedule)))
     return failure();
 
   GpuKernels result;

@@ -30,6 +30,14 @@ struct GpuKernels {
   std::vector<rt::GpuManifest> kernels; // file names left empty
 };
 
+/// Replaces every tmix.attention and tmix.recurrence of `module` by its kernel for
+/// `target`, a gpu.func in the gpu.module @tmix_kernels, scheduled (the tmix-schedule
+/// pass), lowered and simplified, before the NVVM conversion: what `tmixc emit
+/// --stage=tiled` prints for a GPU target. Arguments and errors as compileToPtx's.
+mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, llvm::StringRef target,
+                                   llvm::ArrayRef<std::string> specialize = {},
+                                   const mlir::tmix::ScheduleOverride &schedule = {});
+
 /// Compiles every tmix.attention and tmix.recurrence of `module` for `target`;
 /// `specialize` fixes size symbols ("D=128", "K=64") that are head or state dims;
 /// `schedule` holds the values the caller chose (tmixc --schedule), the rest are the

@@ -51,8 +51,8 @@ const char *const kUsage =
     "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128] "
     "[--schedule=stages=1]\n"
-    "  (emit --stage=ptx and build: --sizes fixes size symbols at compile time; the GPU\n"
-    "   path needs head dims fixed)\n";
+    "  (emit --stage=tiled|ptx for a GPU target and build: --sizes fixes size symbols at\n"
+    "   compile time; the GPU path needs head dims fixed)\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "tmixc: error: " << message << "\n";
@@ -219,6 +219,16 @@ int emit(const Options &options, mlir::ModuleOp module) {
     return fail("lowering '" + options.file + "' to " + what + " failed" +
                 (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
   };
+  if (!onCpu) {
+    // A GPU target's tiled stage: its kernels, scheduled and tiled, before the NVVM
+    // conversion (docs/tiled-level.md).
+    if (mlir::failed(tmix::nvidia::lowerToKernels(module, target, specializations(options),
+                                                  schedule)))
+      return lowering(target + " kernels");
+    module.print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
   if (mlir::failed(tmix::cpu::lowerToLoops(module, schedule)))
     return lowering("loops");
   if (stage == "tiled") {
