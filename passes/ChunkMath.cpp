@@ -2,14 +2,14 @@
 
 #include "passes/ChunkMath.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
 using namespace mlir::tmix;
 
 StepGateLog tmix::stepGateLog(KernelBuilder &kb, const ChunkForm &form,
-                              function_ref<Value(const ChunkFactor &factor)> element) {
+                              function_ref<Value(const ChunkFactor &factor)> element,
+                              arith::FastMathFlags addFlags) {
   ImplicitLocOpBuilder &b = kb.builder();
   Value log = kb.f32(0.0);
   Value sign = kb.f32(form.negatedGate ? -1.0 : 1.0);
@@ -23,7 +23,7 @@ StepGateLog tmix::stepGateLog(KernelBuilder &kb, const ChunkForm &form,
       sign = arith::SelectOp::create(b, negative, arith::NegFOp::create(b, sign), sign);
     }
     log = factor.inverse ? arith::SubFOp::create(b, log, factorLog).getResult()
-                         : arith::AddFOp::create(b, log, factorLog).getResult();
+                         : arith::AddFOp::create(b, log, factorLog, addFlags).getResult();
   }
   // maxnumf: a NaN or -inf log (a zero gate) becomes the floor too.
   log = arith::MaxNumFOp::create(b, log, kb.f32(kLogDecayFloor));

@@ -17,6 +17,8 @@
 #include "passes/ChunkForm.h"
 #include "passes/KernelBuilder.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
 namespace mlir::tmix {
 
 /// One step's gate, in log space.
@@ -26,9 +28,11 @@ struct StepGateLog {
 };
 
 /// The gate log of one step and gate column of `form`'s state; `element` gives the
-/// f32 value of a gate factor at that step and column.
+/// f32 value of a gate factor at that step and column. `addFlags` go on the sum of
+/// the factors' logs (the CPU lets LLVM reassociate and contract it).
 StepGateLog stepGateLog(KernelBuilder &kb, const ChunkForm &form,
-                        function_ref<Value(const ChunkFactor &factor)> element);
+                        function_ref<Value(const ChunkFactor &factor)> element,
+                        arith::FastMathFlags addFlags = arith::FastMathFlags::none);
 
 } // namespace mlir::tmix
 

@@ -101,17 +101,15 @@ private:
     return option.hasValue() ? T(option) : fallback;
   }
 
-  LogicalResult schedule(const TargetInfo &target, AttentionOp op,
-                         const FixedSizes &fixed) {
+  /// Sets the `tmix.schedule` of `op`: one it has already is checked; else the
+  /// target's default with the options given on top (`overridden`), checked.
+  template <typename SpecOp, typename Overridden>
+  LogicalResult scheduleSpec(const TargetInfo &target, SpecOp op, const FixedSizes &fixed,
+                             Overridden overridden) {
     if (op->hasAttr(kScheduleAttr))
       return target.getCheckedSchedule(op, fixed);
-    AttentionScheduleAttr base = target.getDefaultSchedule(op, fixed);
     auto emitError = [&] { return op.emitError(); };
-    AttentionScheduleAttr schedule = AttentionScheduleAttr::getChecked(
-        emitError, op.getContext(), chosen(blockM, base.getBlockM()),
-        chosen(blockN, base.getBlockN()), chosen(lanes, base.getLanes()),
-        chosen(vectorRegisters, base.getVectorRegisters()),
-        chosen(warps, base.getWarps()), chosen(stages, base.getStages()));
+    auto schedule = overridden(target.getDefaultSchedule(op, fixed), emitError);
     if (!schedule)
       return failure();
     if (std::string error = target.checkSchedule(op, schedule, fixed); !error.empty())
@@ -120,23 +118,25 @@ private:
     return success();
   }
 
+  LogicalResult schedule(const TargetInfo &target, AttentionOp op,
+                         const FixedSizes &fixed) {
+    return scheduleSpec(target, op, fixed, [&](AttentionScheduleAttr base, auto emitError) {
+      return AttentionScheduleAttr::getChecked(
+          emitError, op.getContext(), chosen(blockM, base.getBlockM()),
+          chosen(blockN, base.getBlockN()), chosen(lanes, base.getLanes()),
+          chosen(vectorRegisters, base.getVectorRegisters()),
+          chosen(warps, base.getWarps()), chosen(stages, base.getStages()));
+    });
+  }
+
   LogicalResult schedule(const TargetInfo &target, RecurrenceOp op,
                          const FixedSizes &fixed) {
-    if (op->hasAttr(kScheduleAttr))
-      return target.getCheckedSchedule(op, fixed);
-    RecurrenceScheduleAttr base = target.getDefaultSchedule(op, fixed);
-    auto emitError = [&] { return op.emitError(); };
-    RecurrenceScheduleAttr schedule = RecurrenceScheduleAttr::getChecked(
-        emitError, op.getContext(),
-        recurrenceForm.hasValue() ? StringRef(recurrenceForm.getValue()) : base.getForm(),
-        chosen(chunk, base.getChunk()),
-        chosen(chunkedMinSteps, base.getChunkedMinSteps()));
-    if (!schedule)
-      return failure();
-    if (std::string error = target.checkSchedule(op, schedule, fixed); !error.empty())
-      return op.emitError(error);
-    op->setAttr(kScheduleAttr, schedule);
-    return success();
+    return scheduleSpec(target, op, fixed, [&](RecurrenceScheduleAttr base, auto emitError) {
+      return RecurrenceScheduleAttr::getChecked(
+          emitError, op.getContext(),
+          recurrenceForm.hasValue() ? StringRef(recurrenceForm.getValue()) : base.getForm(),
+          chosen(chunk, base.getChunk()), chosen(chunkedMinSteps, base.getChunkedMinSteps()));
+    });
   }
 };
 } // namespace

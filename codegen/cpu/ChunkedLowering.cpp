@@ -68,10 +68,9 @@ private:
   void update(StateChunk &chunk, Value length);
 
   // Arithmetic with the flags that let LLVM vectorise and contract.
-  Value add(Value x, Value y) {
-    return arith::AddFOp::create(
-        b, x, y, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
-  }
+  static constexpr arith::FastMathFlags kFastAdd =
+      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, x, y, kFastAdd); }
   Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
   Value mul(Value x, Value y) {
     return arith::MulFOp::create(b, x, y, arith::FastMathFlags::contract);
@@ -233,10 +232,13 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
 
   // ---- LG_i = LG_{i-1} + max(log |G_i|, floor), SG_i = SG_{i-1} * sign(G_i) ----
   forRange(chunk.gateSize, [&](Value g) {
-    auto [log, sign] = stepGateLog(kb, form, [&](const ChunkFactor &factor) {
-      bool vector = isa<SpecTensorType>(factor.value.getType());
-      return steps.element(factor.value, {}, vector ? ValueRange{g} : ValueRange{});
-    });
+    auto [log, sign] = stepGateLog(
+        kb, form,
+        [&](const ChunkFactor &factor) {
+          bool vector = isa<SpecTensorType>(factor.value.getType());
+          return steps.element(factor.value, {}, vector ? ValueRange{g} : ValueRange{});
+        },
+        kFastAdd);
     // The running sum in f64, stored as hi = f32(sum), lo = f32(sum - hi).
     Type f64 = b.getF64Type();
     auto wide = [&](Value x) { return Value(arith::ExtFOp::create(b, f64, x)); };
