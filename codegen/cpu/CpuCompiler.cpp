@@ -9,6 +9,7 @@
 #include "codegen/cpu/CpuCompiler.h"
 
 #include "codegen/KernelAbi.h"
+#include "codegen/ErrorCollector.h"
 #include "codegen/Signature.h"
 #include "dialect/TmixOps.h"
 #include "codegen/cpu/CpuTargetInfo.h"
@@ -80,20 +81,6 @@ cpu::SpecText cpu::printSpec(Operation *specOp) {
   specOp->print(sourceStream, flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false));
   return text;
 }
-
-cpu::ErrorCollector::ErrorCollector(MLIRContext *context)
-    : handler(context, [this](Diagnostic &diagnostic) {
-        if (diagnostic.getSeverity() != DiagnosticSeverity::Error)
-          return success();
-        llvm::raw_string_ostream os(errors);
-        if (!errors.empty())
-          os << "; ";
-        if (auto loc = diagnostic.getLocation()->findInstanceOf<FileLineColLoc>())
-          os << loc.getFilename().getValue() << ":" << loc.getLine() << ":"
-             << loc.getColumn() << ": ";
-        os << diagnostic.str();
-        return success();
-      }) {}
 
 llvm::Expected<cpu::CompiledKernel>
 cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule,

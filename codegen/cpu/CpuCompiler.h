@@ -36,20 +36,6 @@ struct CompiledKernel {
 mlir::LogicalResult lowerToLoops(mlir::ModuleOp module, const ScheduleOverride &schedule);
 mlir::LogicalResult lowerLoopsToLLVMDialect(mlir::ModuleOp module);
 
-/// Collects the errors reported on a context while it lives, as "file:line:col:
-/// message" joined by "; ", so that a pass's error (an out-of-range hand-written
-/// schedule, scratch buffers too large) reaches the user in one error line.
-class ErrorCollector {
-public:
-  explicit ErrorCollector(mlir::MLIRContext *context);
-  /// The errors so far, or empty.
-  const std::string &str() const { return errors; }
-
-private:
-  std::string errors;
-  mlir::ScopedDiagnosticHandler handler;
-};
-
 /// A spec op as text, taken from its context once: the key text (no locations) that the
 /// kernel cache hashes, and the text that compileForCpu parses (with locations).
 struct SpecText {

@@ -7,6 +7,7 @@
 
 #include "tools/tmixc/BuildCommand.h"
 
+#include "codegen/ErrorCollector.h"
 #include "codegen/cpu/CpuCompiler.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "dialect/TmixOps.h"
@@ -135,7 +136,7 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
     OwningOpRef<ModuleOp> single = ModuleOp::create(module.getLoc());
     single->getBody()->push_back(spec->clone());
     // A pass's error (a head dim not fixed, a schedule the kernel cannot run): one line.
-    ::tmix::cpu::ErrorCollector errors(single->getContext());
+    ::tmix::ErrorCollector errors(single->getContext());
     FailureOr<::tmix::nvidia::GpuKernels> kernels =
         ::tmix::nvidia::compileToPtx(*single, target, specialize, schedule);
     if (failed(kernels))

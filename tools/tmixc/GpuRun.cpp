@@ -2,6 +2,7 @@
 
 #include "tools/tmixc/GpuRun.h"
 
+#include "codegen/ErrorCollector.h"
 #include "codegen/cpu/CpuCompiler.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "runtime/cuda/CudaLauncher.h"
@@ -36,7 +37,7 @@ auto ::tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bin
   OwningOpRef<ModuleOp> module = ModuleOp::create(spec->getLoc());
   module->getBody()->push_back(spec->clone());
   // A pass's error (a schedule the kernel cannot run) is the user's: one line.
-  cpu::ErrorCollector errors(module->getContext());
+  ErrorCollector errors(module->getContext());
   FailureOr<nvidia::GpuKernels> kernels =
       nvidia::compileToPtx(*module, target, specialize, schedule);
   if (failed(kernels))

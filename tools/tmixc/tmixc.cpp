@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/ErrorCollector.h"
 #include "codegen/cpu/CpuCompiler.h"
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
@@ -157,7 +158,7 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
             const mlir::tmix::ScheduleOverride &schedule) {
   // A pass's error (a head dim not fixed, a schedule the kernel cannot run) is the
   // user's: one line.
-  tmix::cpu::ErrorCollector errors(module->getContext());
+  tmix::ErrorCollector errors(module->getContext());
   mlir::FailureOr<tmix::nvidia::GpuKernels> kernels =
       tmix::nvidia::compileToPtx(module, target, specializations(options), schedule);
   if (mlir::failed(kernels))
@@ -214,7 +215,7 @@ int emit(const Options &options, mlir::ModuleOp module) {
     return 0;
   }
   // A pass's error (scratch buffers too large for the schedule) is the user's: one line.
-  tmix::cpu::ErrorCollector errors(module->getContext());
+  tmix::ErrorCollector errors(module->getContext());
   auto lowering = [&](llvm::StringRef what) {
     return fail("lowering '" + options.file + "' to " + what + " failed" +
                 (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
