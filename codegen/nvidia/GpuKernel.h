@@ -42,6 +42,39 @@ gpuHeadDims(AttentionOp op, const llvm::StringMap<int64_t> &fixed,
 /// of GPU modules) when absent.
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 
+/// The body of each GPU lowering pass: every SpecOp of `module` becomes a kernel of the
+/// kernel module through `lower(op, gpuModule, fixed)` (the size symbols that
+/// `specialize` fixes) and is erased. Stops at the first spec that fails, or, with
+/// `reportEvery`, lowers the others too so that each one's error is reported. Returns
+/// the number lowered, or failure.
+template <typename SpecOp, typename Lower>
+FailureOr<int64_t> lowerSpecsToKernels(ModuleOp module, ArrayRef<std::string> specialize,
+                                       bool reportEvery, Lower lower) {
+  SmallVector<SpecOp> specs(module.getOps<SpecOp>());
+  if (specs.empty())
+    return 0;
+  FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
+  if (failed(fixed))
+    return failure();
+  // Another GPU lowering may have made the kernel module already.
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
+  int64_t lowered = 0;
+  bool anyFailed = false;
+  for (SpecOp op : specs) {
+    if (failed(lower(op, gpuModule, *fixed))) {
+      if (!reportEvery)
+        return failure();
+      anyFailed = true;
+      continue;
+    }
+    op.erase();
+    ++lowered;
+  }
+  if (anyFailed)
+    return failure();
+  return lowered;
+}
+
 /// The launch parameters a kernel records for the manifest (in its #tmix.kernel, but
 /// the schedule).
 struct KernelLaunch {

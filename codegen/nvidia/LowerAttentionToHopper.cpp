@@ -732,20 +732,14 @@ struct LowerAttentionToHopper
     : tmix::impl::LowerAttentionToHopperBase<LowerAttentionToHopper> {
   using LowerAttentionToHopperBase::LowerAttentionToHopperBase;
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    SmallVector<AttentionOp> specs(module.getOps<AttentionOp>());
-    if (specs.empty())
-      return;
-    FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
-    if (failed(fixed))
+    FailureOr<int64_t> lowered = lowerSpecsToKernels<AttentionOp>(
+        getOperation(), specialize, /*reportEvery=*/false,
+        [](auto op, gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed) {
+          return HopperAttentionLowering(op, gpuModule, fixed).lower();
+        });
+    if (failed(lowered))
       return signalPassFailure();
-    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
-    for (AttentionOp op : specs) {
-      if (failed(HopperAttentionLowering(op, gpuModule, *fixed).lower()))
-        return signalPassFailure();
-      op.erase();
-      ++numLowered;
-    }
+    numLowered += *lowered;
   }
 };
 

@@ -868,26 +868,14 @@ struct LowerRecurrenceToNVGPU
     : tmix::impl::LowerRecurrenceToNVGPUBase<LowerRecurrenceToNVGPU> {
   using LowerRecurrenceToNVGPUBase::LowerRecurrenceToNVGPUBase;
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    SmallVector<RecurrenceOp> specs(module.getOps<RecurrenceOp>());
-    if (specs.empty())
-      return;
-    FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
-    if (failed(fixed))
+    FailureOr<int64_t> lowered = lowerSpecsToKernels<RecurrenceOp>(
+        getOperation(), specialize, /*reportEvery=*/true,
+        [](auto op, gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed) {
+          return NvgpuRecurrenceLowering(op, gpuModule, fixed).lower();
+        });
+    if (failed(lowered))
       return signalPassFailure();
-    // The attention lowering may have made the kernel module already.
-    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
-    bool failed = false;
-    for (RecurrenceOp op : specs) {
-      if (mlir::failed(NvgpuRecurrenceLowering(op, gpuModule, *fixed).lower())) {
-        failed = true;
-        continue;
-      }
-      op.erase();
-      ++numLowered;
-    }
-    if (failed)
-      signalPassFailure();
+    numLowered += *lowered;
   }
 };
 
