@@ -6,6 +6,7 @@
 
 #include "dialect/TmixTypes.h"
 
+#include "dialect/DimList.h"
 #include "dialect/TmixDialect.h"
 
 #include "mlir/IR/Builders.h"
@@ -37,52 +38,40 @@ bool mlir::tmix::isSizeSymbolName(StringRef name) {
   return llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; });
 }
 
-/// tensor-type ::= `<` `[` dim (`,` dim)* `]` `,` element-type `>`
-/// dim ::= integer-literal | bare-identifier
-Type SpecTensorType::parse(AsmParser &parser) {
-  MLIRContext *context = parser.getContext();
-  SMLoc loc = parser.getCurrentLocation();
-  SmallVector<Attribute> dims;
+ParseResult mlir::tmix::parseDimList(AsmParser &parser, SmallVectorImpl<Attribute> &dims,
+                                     StringRef context) {
+  MLIRContext *ctx = parser.getContext();
   auto parseDim = [&]() -> ParseResult {
     int64_t size;
     OptionalParseResult integer = parser.parseOptionalInteger(size);
     if (integer.has_value()) {
       if (failed(*integer))
         return failure();
-      dims.push_back(IntegerAttr::get(IntegerType::get(context, 64), size));
+      dims.push_back(IntegerAttr::get(IntegerType::get(ctx, 64), size));
       return success();
     }
     StringRef symbol;
     if (parser.parseKeyword(&symbol))
       return failure();
-    dims.push_back(StringAttr::get(context, symbol));
+    dims.push_back(StringAttr::get(ctx, symbol));
     return success();
   };
-  Type elementType;
-  if (parser.parseLess() ||
-      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseDim,
-                                     " in a !tmix.tensor dimension list") ||
-      parser.parseComma() || parser.parseType(elementType) || parser.parseGreater())
-    return {};
-  return getChecked([&] { return parser.emitError(loc); }, context, dims, elementType);
+  return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseDim, context);
 }
 
-void SpecTensorType::print(AsmPrinter &printer) const {
-  printer << "<[";
-  llvm::interleaveComma(getDims(), printer, [&](Attribute dim) {
+void mlir::tmix::printDimList(AsmPrinter &printer, ArrayRef<Attribute> dims) {
+  printer << "[";
+  llvm::interleaveComma(dims, printer, [&](Attribute dim) {
     if (auto symbol = llvm::dyn_cast<StringAttr>(dim))
       printer << symbol.getValue();
     else
       printer << llvm::cast<IntegerAttr>(dim).getInt();
   });
-  printer << "], " << getElementType() << ">";
+  printer << "]";
 }
 
-LogicalResult SpecTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
-                                     ArrayRef<Attribute> dims, Type elementType) {
-  if (dims.empty())
-    return emitError() << "!tmix.tensor needs at least one dimension (use a scalar type "
-                          "for rank 0)";
+LogicalResult mlir::tmix::verifyDimList(function_ref<InFlightDiagnostic()> emitError,
+                                        ArrayRef<Attribute> dims) {
   for (auto [index, dim] : llvm::enumerate(dims)) {
     // Only builders can make other attributes; the parser makes i64s and strings.
     auto size = llvm::dyn_cast<IntegerAttr>(dim);
@@ -100,6 +89,35 @@ LogicalResult SpecTensorType::verify(function_ref<InFlightDiagnostic()> emitErro
       return emitError() << "dimension #" << index << " '" << symbol.getValue()
                          << "' is not a size symbol (an identifier)";
   }
+  return success();
+}
+
+/// tensor-type ::= `<` dim-list `,` element-type `>`
+Type SpecTensorType::parse(AsmParser &parser) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<Attribute> dims;
+  Type elementType;
+  if (parser.parseLess() ||
+      parseDimList(parser, dims, " in a !tmix.tensor dimension list") ||
+      parser.parseComma() || parser.parseType(elementType) || parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(), dims,
+                    elementType);
+}
+
+void SpecTensorType::print(AsmPrinter &printer) const {
+  printer << "<";
+  printDimList(printer, getDims());
+  printer << ", " << getElementType() << ">";
+}
+
+LogicalResult SpecTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                     ArrayRef<Attribute> dims, Type elementType) {
+  if (dims.empty())
+    return emitError() << "!tmix.tensor needs at least one dimension (use a scalar type "
+                          "for rank 0)";
+  if (failed(verifyDimList(emitError, dims)))
+    return failure();
   if (!isSpecScalarType(elementType))
     return emitError() << "element type must be one of f32 f16 bf16 i32 i64 i1, got "
                        << elementType;

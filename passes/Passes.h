@@ -7,6 +7,8 @@
 #ifndef TMIX_PASSES_PASSES_H
 #define TMIX_PASSES_PASSES_H
 
+#include "dialect/TileOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"

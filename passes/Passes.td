@@ -63,6 +63,24 @@ def Schedule : Pass<"tmix-schedule", "::mlir::ModuleOp"> {
   ];
 }
 
+def TileAttention : Pass<"tmix-tile-attention", "::mlir::ModuleOp"> {
+  let summary = "write each scheduled attention spec as a program of tile ops";
+  let description = [{
+    After every `tmix.attention` with a `#tmix.attention_schedule` (tmix-schedule),
+    adds its `tmix_tile.attention` program: one program of the grid (batch, head,
+    query tile) in tiles, the same for every target up to the schedule. The program
+    loads its query rows (rotated, scaled), walks the KV tiles carrying the online
+    softmax state (S = Q K^T, the spec's score and mask, the update, O = O * rescale +
+    P V), finishes its rows (sink, lse) and stores them. The spec stays: it holds the
+    statements the tile ops apply. Target-independent: the target lowerings
+    (codegen/<target>/) replace the program and its spec by their kernels.
+  }];
+  let dependentDialects = ["::mlir::tmix::tile::TmixTileDialect"];
+  let statistics = [
+    Statistic<"numTiled", "num-tiled", "attention specs tiled">,
+  ];
+}
+
 def PolynomialMath : Pass<"tmix-polynomial-math"> {
   let summary = "replace exp, exp2, log, tanh and friends by inline polynomials";
   let description = [{

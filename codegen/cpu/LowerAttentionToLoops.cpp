@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/TileOps.h"
 #include "dialect/TmixOps.h"
 #include "passes/AttentionMath.h"
 #include "passes/KernelBuilder.h"
@@ -31,6 +32,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/ADT/bit.h"
 
 #include <cmath>
@@ -63,16 +65,31 @@ Value mathLog2(ImplicitLocOpBuilder &b, Value x) { return math::Log2Op::create(b
 /// Emits the program of one attention spec.
 class AttentionLowering {
 public:
-  AttentionLowering(AttentionOp op, AttentionScheduleAttr schedule)
-      : op(op), blockM(schedule.getBlockM()), blockN(schedule.getBlockN()),
+  AttentionLowering(tile::AttentionProgramOp program, AttentionOp op,
+                    AttentionScheduleAttr schedule)
+      : program(program), op(op), blockM(schedule.getBlockM()), blockN(schedule.getBlockN()),
         lanes(schedule.getLanes()), groups((blockM + lanes - 1) / lanes),
         valueColsPerBlock(registerBlock(groups, schedule.getVectorRegisters())),
         keysPerBlock(std::min(blockN, valueColsPerBlock)) {}
 
-  /// Emits the program; failure after an error on the op (scratch buffers too large).
+  /// Emits the program; failure after an error on the tile program or the spec
+  /// (an op this lowering does not run, scratch buffers too large).
   LogicalResult lower();
 
 private:
+  /// What a tile value of the program is, to the CPU: the buffer it lives in (the
+  /// state is updated in place) and how far through a KV tile's work it is.
+  enum class Tile { Query, Keys, Values, Scores, ScoresModified, Probabilities, Acc,
+                    AccRescaled, Max, Sum, Rescale };
+  /// Emits the ops of the program's body, or of a KV tile's body (`keyTile`,
+  /// `keyCount`, `masked` set); failure after an error on the op it does not run.
+  LogicalResult emitOps(Block &block, Value keyTile = {}, Value keyCount = {},
+                        bool masked = false);
+  LogicalResult emitKeyValueLoop(tile::KeyValueLoopOp loop);
+  LogicalResult emitFinalize(tile::FinalizeOp finalize);
+  /// Checks that `value` is the tile `expected` of this lowering's buffers.
+  LogicalResult expect(Operation *user, Value value, Tile expected);
+
   Value cst(double value) { return kb->f32(value); }
   Value splat(double value) {
     return arith::ConstantOp::create(kb->builder(),
@@ -114,7 +131,11 @@ private:
   void loadRotatedRow(Value src, ValueRange prefix, Value pos,
                       function_ref<void(Value d, Value x)> store);
 
+  tile::AttentionProgramOp program;
   AttentionOp op;
+  DenseMap<Value, Tile> tiles;
+  // The per-lane rescale of the accumulators after the last softmax update.
+  SmallVector<Value> alpha;
   // One register block serves both micro-kernels: R value columns, and R keys
   // (fewer if the tile has fewer).
   int64_t blockM, blockN, lanes, groups, valueColsPerBlock, keysPerBlock;
@@ -140,6 +161,23 @@ private:
 };
 
 LogicalResult AttentionLowering::lower() {
+  // The coordinates of the tile ops are the program's (batch, head, first row) and the
+  // KV loop's first key, which this lowering computes itself.
+  WalkResult coordinates = program.getBody().walk([&](Operation *user) {
+    for (Value operand : user->getOperands()) {
+      auto arg = dyn_cast<BlockArgument>(operand);
+      if (operand.getType().isIndex() &&
+          (!arg || !isa<tile::AttentionProgramOp, tile::KeyValueLoopOp>(
+                       arg.getOwner()->getParentOp()))) {
+        user->emitOpError("is not in the form the CPU lowering runs: its coordinates "
+                          "must be the program's (batch, head, row) and the KV loop's key");
+        return WalkResult::interrupt();
+      }
+    }
+    return WalkResult::advance();
+  });
+  if (coordinates.wasInterrupted())
+    return failure();
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
@@ -157,20 +195,20 @@ LogicalResult AttentionLowering::lower() {
   kInPlace = kType.getElementType().isF32() && !ropeOp;
   vInPlace = vType.getElementType().isF32();
 
-  AttentionProgram program = readAttentionProgram(*kb, op);
-  bIdx = program.batch;
-  hIdx = program.head;
-  hkIdx = program.kvHead;
-  Value qTile = program.queryTile;
-  Value numN = program.numN;
-  numM = program.numM;
+  AttentionProgram args = readAttentionProgram(*kb, op);
+  bIdx = args.batch;
+  hIdx = args.head;
+  hkIdx = args.kvHead;
+  Value qTile = args.queryTile;
+  Value numN = args.numN;
+  numM = args.numM;
   numD = kb->dimValue(qDims[3]);
   numDV = kb->dimValue(vType.getDims()[3]);
-  q = program.q;
-  k = program.k;
-  v = program.v;
-  o = program.o;
-  lse = program.lse;
+  q = args.q;
+  k = args.k;
+  v = args.v;
+  o = args.o;
+  lse = args.lse;
 
   // ---- scale (default 1 / sqrt(D)), log2(e) folded in (AttentionMath.h) ----
   scaleLog2 = scoreScale(*kb, op, numD);
@@ -203,17 +241,31 @@ LogicalResult AttentionLowering::lower() {
            << kMaxProgramScratchBytes << ": choose smaller tiles";
   kb->guardScratch();
 
-  Value zero = kb->index(0), one = kb->index(1);
   rowBegin = arith::MulIOp::create(b, qTile, kb->index(blockM));
   rowEnd = arith::MinUIOp::create(
       b, arith::AddIOp::create(b, rowBegin, kb->index(blockM)), numN);
   numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
-  auto forEachRow = [&](function_ref<void(Value r, Value i)> body) {
-    kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
-      body(r, arith::AddIOp::create(b, rowBegin, r));
-      return SmallVector<Value>{};
-    });
-  };
+  // Walk the tile program; each op is one step of the CPU's program, on the buffers
+  // above (the state updated in place).
+  if (failed(emitOps(program.getBodyBlock())))
+    return failure();
+  kb->freeScratch();
+  return success();
+}
+
+LogicalResult AttentionLowering::expect(Operation *user, Value value, Tile expected) {
+  auto it = tiles.find(value);
+  if (it != tiles.end() && it->second == expected)
+    return success();
+  return user->emitOpError(
+      "is not in the form the CPU lowering runs (as tmix-tile-attention writes it): an "
+      "operand is not the tile it expects there");
+}
+
+LogicalResult AttentionLowering::emitOps(Block &block, Value keyTile, Value keyCount,
+                                         bool masked) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
   auto forEachLaneVector = [&](Value buffer, Value count, Value value) {
     kb->loop(zero, count, one, {}, [&](Value x, ValueRange) {
       for (int64_t g = 0; g < groups; ++g)
@@ -221,22 +273,124 @@ LogicalResult AttentionLowering::lower() {
       return SmallVector<Value>{};
     });
   };
-
-  // Q^T, rotated and scaled once, zero in the lanes past the last row (their scores
-  // stay finite and are never stored); O^T = 0, m = -inf, l = 0; a staged K tile
-  // start zeroed so that keys past the end of a last tile are finite.
-  forEachLaneVector(qT, numD, splat(0.0));
-  forEachRow([&](Value r, Value i) {
-    loadRotatedRow(q, {bIdx, hIdx}, i, [&](Value d, Value x) {
-      memref::StoreOp::create(b, arith::MulFOp::create(b, x, scaleLog2), qT,
-                              ValueRange{d, r});
-    });
-  });
-  forEachLaneVector(accT, numDV, splat(0.0));
-  for (int64_t g = 0; g < groups; ++g) {
-    vector::StoreOp::create(b, splat(-INFINITY), rowMax, ValueRange{laneOffset(g)});
-    vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
+  for (Operation &operation : block) {
+    Operation *opPtr = &operation;
+    LogicalResult ok =
+        llvm::TypeSwitch<Operation *, LogicalResult>(opPtr)
+            // Q^T, rotated and scaled once, zero in the lanes past the last row
+            // (their scores stay finite and are never stored).
+            .Case([&](tile::LoadQueryOp load) {
+              forEachLaneVector(qT, numD, splat(0.0));
+              kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+                Value i = arith::AddIOp::create(b, rowBegin, r);
+                loadRotatedRow(q, {bIdx, hIdx}, i, [&](Value d, Value x) {
+                  memref::StoreOp::create(b, arith::MulFOp::create(b, x, scaleLog2), qT,
+                                          ValueRange{d, r});
+                });
+                return SmallVector<Value>{};
+              });
+              tiles[load.getQuery()] = Tile::Query;
+              return success();
+            })
+            // O^T = 0, m = -inf, l = 0.
+            .Case([&](tile::SoftmaxInitOp init) {
+              forEachLaneVector(accT, numDV, splat(0.0));
+              for (int64_t g = 0; g < groups; ++g) {
+                vector::StoreOp::create(b, splat(-INFINITY), rowMax,
+                                        ValueRange{laneOffset(g)});
+                vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
+              }
+              tiles[init.getAcc()] = Tile::Acc;
+              tiles[init.getMax()] = Tile::Max;
+              tiles[init.getSum()] = Tile::Sum;
+              return success();
+            })
+            .Case([&](tile::KeyValueLoopOp loop) { return emitKeyValueLoop(loop); })
+            .Case([&](tile::LoadKeyValueOp load) {
+              stageTile(keyTile, keyCount);
+              tiles[load.getKeys()] = Tile::Keys;
+              tiles[load.getValues()] = Tile::Values;
+              return success();
+            })
+            .Case([&](tile::DotOp dot) -> LogicalResult {
+              if (dot.getTransposeRhs()) { // S^T = K Q^T
+                if (dot.getAcc() || failed(expect(dot, dot.getLhs(), Tile::Query)) ||
+                    failed(expect(dot, dot.getRhs(), Tile::Keys)))
+                  return failure();
+                scoreTile(keyTile);
+                tiles[dot.getResult()] = Tile::Scores;
+                return success();
+              }
+              // O^T = O^T * alpha + V^T P^T
+              if (!dot.getAcc() || failed(expect(dot, dot.getLhs(), Tile::Probabilities)) ||
+                  failed(expect(dot, dot.getRhs(), Tile::Values)) ||
+                  failed(expect(dot, dot.getAcc(), Tile::AccRescaled)))
+                return failure();
+              accumulateTile(keyTile, keyCount, alpha);
+              tiles[dot.getResult()] = Tile::Acc;
+              return success();
+            })
+            .Case([&](tile::ScoreOp score) {
+              if (failed(expect(score, score.getScores(), Tile::Scores)))
+                return failure();
+              modifyScores(keyTile, keyCount, masked);
+              tiles[score.getResult()] = Tile::ScoresModified;
+              return success();
+            })
+            .Case([&](tile::SoftmaxUpdateOp update) {
+              if (failed(expect(update, update.getScores(), Tile::ScoresModified)) ||
+                  failed(expect(update, update.getMax(), Tile::Max)) ||
+                  failed(expect(update, update.getSum(), Tile::Sum)))
+                return failure();
+              alpha = softmaxTile();
+              tiles[update.getProbabilities()] = Tile::Probabilities;
+              tiles[update.getNewMax()] = Tile::Max;
+              tiles[update.getNewSum()] = Tile::Sum;
+              tiles[update.getRescale()] = Tile::Rescale;
+              return success();
+            })
+            // Folded into the accumulation's register block (acc * alpha, then FMAs).
+            .Case([&](tile::RescaleOp rescale) {
+              if (failed(expect(rescale, rescale.getTile(), Tile::Acc)) ||
+                  failed(expect(rescale, rescale.getFactor(), Tile::Rescale)))
+                return failure();
+              tiles[rescale.getResult()] = Tile::AccRescaled;
+              return success();
+            })
+            .Case([&](tile::YieldOp yield) -> LogicalResult {
+              Tile carried[] = {Tile::Acc, Tile::Max, Tile::Sum};
+              for (auto [value, expected] : llvm::zip(yield.getValues(), carried))
+                if (failed(expect(yield, value, expected)))
+                  return failure();
+              return success();
+            })
+            .Case([&](tile::FinalizeOp finalize) { return emitFinalize(finalize); })
+            // Stored by the finalize step, row by row.
+            .Case([&](tile::StoreOp) { return success(); })
+            .Default([&](Operation *other) {
+              return other->emitOpError("is not run by the CPU lowering of a tile program");
+            });
+    if (failed(ok))
+      return failure();
   }
+  return success();
+}
+
+LogicalResult AttentionLowering::emitKeyValueLoop(tile::KeyValueLoopOp loop) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  if (failed(expect(loop, loop.getAcc(), Tile::Acc)) ||
+      failed(expect(loop, loop.getMax(), Tile::Max)) ||
+      failed(expect(loop, loop.getSum(), Tile::Sum)))
+    return failure();
+  // The state lives in its buffers: the body's block arguments and the loop's results
+  // are those buffers too.
+  Block &body = loop.getBodyBlock();
+  tiles[body.getArgument(1)] = tiles[loop.getFinalAcc()] = Tile::Acc;
+  tiles[body.getArgument(2)] = tiles[loop.getFinalMax()] = Tile::Max;
+  tiles[body.getArgument(3)] = tiles[loop.getFinalSum()] = Tile::Sum;
+
+  // A staged K tile starts zeroed, so that keys past the end of a last tile are finite.
   if (!kInPlace)
     kb->loop(zero, kb->index(blockN), one, {}, [&](Value key, ValueRange) {
       kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
@@ -246,21 +400,19 @@ LogicalResult AttentionLowering::lower() {
       return SmallVector<Value>{};
     });
 
-  // ---- walk the KV tiles, each classified for the whole query tile: an empty one is
-  // not even loaded, a full one runs without mask code. Ranges of kTilesPerRange tiles
-  // are classified first, so that a band (a window, causal's triangle) costs one test
-  // per empty range rather than one per empty tile ----
+  // Each KV tile is classified for the whole query tile: an empty one is not even
+  // loaded, a full one runs without mask code. Ranges of kTilesPerRange tiles are
+  // classified first, so that a band (a window, causal's triangle) costs one test per
+  // empty range rather than one per empty tile.
+  LogicalResult status = success();
   auto walkTiles = [&](Value first, Value last) {
     kb->loop(first, last, kb->index(blockN), {}, [&](Value tile, ValueRange) {
       Value tileEnd = arith::MinUIOp::create(
           b, arith::AddIOp::create(b, tile, kb->index(blockN)), numM);
       Value count = arith::SubIOp::create(b, tileEnd, tile);
       auto process = [&](bool masked) {
-        stageTile(tile, count);
-        scoreTile(tile);
-        modifyScores(tile, count, masked);
-        SmallVector<Value> alpha = softmaxTile();
-        accumulateTile(tile, count, alpha);
+        if (failed(emitOps(body, tile, count, masked)))
+          status = failure();
         return SmallVector<Value>{};
       };
       return runKeyTile(*kb, classifyKeys(tile, tileEnd), {}, {}, process);
@@ -281,11 +433,30 @@ LogicalResult AttentionLowering::lower() {
       });
     });
   }
+  return status;
+}
 
-  // ---- per row: the sink logit joins the denominator (with no value row); then
-  // o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf (a row that saw
-  // a NaN has l = NaN, not empty: o and lse are NaN) ----
-  forEachRow([&](Value r, Value i) {
+/// Per row: the sink logit joins the denominator (with no value row); then
+/// o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf (a row that saw
+/// a NaN has l = NaN, not empty: o and lse are NaN). The stores of the program's
+/// tmix_tile.store run here, in the same loop over rows.
+LogicalResult AttentionLowering::emitFinalize(tile::FinalizeOp finalize) {
+  if (failed(expect(finalize, finalize.getAcc(), Tile::Acc)) ||
+      failed(expect(finalize, finalize.getMax(), Tile::Max)) ||
+      failed(expect(finalize, finalize.getSum(), Tile::Sum)))
+    return failure();
+  auto storedOnce = [&](Value value) {
+    return value.use_empty() ||
+           (value.hasOneUse() && isa<tile::StoreOp>(*value.getUsers().begin()));
+  };
+  if (!storedOnce(finalize.getOutput()) || !storedOnce(finalize.getLse()))
+    return finalize.emitOpError(
+        "is not in the form the CPU lowering runs: its results may only be stored");
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  bool storeLse = !finalize.getLse().use_empty();
+  kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+    Value i = arith::AddIOp::create(b, rowBegin, r);
     Value m = memref::LoadOp::create(b, rowMax, r);
     Value l = memref::LoadOp::create(b, rowSum, r);
     Value sink = sinkOp ? sinkLogit(*kb, sinkOp, kb->toI64(bIdx), kb->toI64(hIdx)) : Value();
@@ -295,10 +466,10 @@ LogicalResult AttentionLowering::lower() {
       kb->storeF32(arith::MulFOp::create(b, a, row.factor), o, ValueRange{bIdx, hIdx, i, d});
       return SmallVector<Value>{};
     });
-    if (lse)
+    if (storeLse)
       kb->storeF32(rowLogSumExp(b, row, mathLog2), lse, ValueRange{bIdx, hIdx, i});
+    return SmallVector<Value>{};
   });
-  kb->freeScratch();
   return success();
 }
 
@@ -540,16 +711,32 @@ void AttentionLowering::loadRotatedRow(Value src, ValueRange prefix, Value pos,
 struct LowerAttentionToLoops
     : tmix::impl::LowerAttentionToLoopsBase<LowerAttentionToLoops> {
   void runOnOperation() override {
-    SmallVector<AttentionOp> specs(getOperation().getOps<AttentionOp>());
-    for (AttentionOp op : specs) {
-      // The schedule may be hand-written: checked before any size is derived from it
-      // (without one: the CPU target's default).
-      FailureOr<AttentionScheduleAttr> schedule =
-          getCpuTargetInfo().getCheckedSchedule(op, /*fixed=*/{});
-      if (failed(schedule) || failed(AttentionLowering(op, *schedule).lower()))
+    SmallVector<tile::AttentionProgramOp> programs(
+        getOperation().getOps<tile::AttentionProgramOp>());
+    for (tile::AttentionProgramOp program : programs) {
+      AttentionOp op = program.getSpecOp();
+      if (!op) {
+        program.emitOpError() << "names " << program.getSpecAttr()
+                              << ", which is not a tmix.attention spec";
         return signalPassFailure();
+      }
+      // The schedule may be hand-written: checked before any size is derived from it.
+      AttentionScheduleAttr schedule = program.getSchedule();
+      if (std::string error = getCpuTargetInfo().checkSchedule(op, schedule, {});
+          !error.empty()) {
+        program.emitError(error);
+        return signalPassFailure();
+      }
+      if (failed(AttentionLowering(program, op, schedule).lower()))
+        return signalPassFailure();
+      program.erase();
       op.erase();
       ++numLowered;
+    }
+    // A spec without its tile program was never tiled.
+    for (AttentionOp op : getOperation().getOps<AttentionOp>()) {
+      op.emitOpError("has no tile program: run tmix-tile-attention first");
+      return signalPassFailure();
     }
   }
 };

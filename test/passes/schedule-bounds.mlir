@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s -split-input-file -verify-diagnostics --tmix-lower-attention-to-loops --tmix-lower-recurrence-to-loops -o %t
+// RUN: tmix-opt %s -split-input-file -verify-diagnostics --tmix-tile-attention --tmix-lower-attention-to-loops --tmix-lower-recurrence-to-loops -o %t
 
 // The CPU lowerings read `tmix.schedule`, which may be written by hand: its ranges are
 // the attribute's to check (dialect/ScheduleBounds.h, test/dialect/invalid.mlir), its
@@ -6,7 +6,7 @@
 // size, a loop step or a buffer size; then the lowering counts the per-program
 // scratch buffers that the schedule and the fixed dims make known at compile time.
 
-// expected-error @+1 {{'tmix.attention' op 'tmix.schedule' must be a #tmix.attention_schedule, not {block_n = "64"}}}
+// expected-error @+1 {{'tmix.attention' op has a schedule that is not a #tmix.attention_schedule: {block_n = "64"}}}
 tmix.attention @not_a_schedule(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
                                %v: !tmix.tensor<[B, H, M, 64], f32>)
     -> (o: !tmix.tensor<[B, H, N, 64], f32>)

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/TileOps.h"
 #include "dialect/TmixDialect.h"
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/Passes.h"
@@ -31,7 +32,7 @@ int main(int argc, char **argv) {
   // The targets that tmix-schedule chooses and checks schedules for.
   mlir::tmix::registerCpuTargetInfo();
   mlir::tmix::registerNvidiaTargetInfos();
-  registry.insert<mlir::tmix::TmixDialect>();
+  registry.insert<mlir::tmix::TmixDialect, mlir::tmix::tile::TmixTileDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "tmix optimizer driver\n", registry));
 }

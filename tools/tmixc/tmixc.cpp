@@ -43,7 +43,7 @@ constexpr int kExitNotImplemented = 2;
 
 const char *const kUsage =
     "usage: tmixc check FILE.tmix\n"
-    "       tmixc emit FILE.tmix --stage=spec|tiled|llvm|ptx [--target=cpu|sm_80|sm_90a] "
+    "       tmixc emit FILE.tmix --stage=spec|tiled|kernel|llvm|ptx [--target=cpu|sm_80|sm_90a] "
     "[--kernel=NAME]\n"
     "       tmixc run FILE.tmix --kernel=NAME --sizes=B=2,H=8,... [--set=NAME=VALUE] "
     "[--target=cpu|sm_80|sm_90a] [--seed=N]\n"
@@ -52,7 +52,7 @@ const char *const kUsage =
     "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128] "
     "[--schedule=stages=1]\n"
-    "  (emit --stage=tiled|ptx for a GPU target and build: --sizes fixes size symbols at\n"
+    "  (emit --stage=tiled|kernel|ptx for a GPU target and build: --sizes fixes size symbols at\n"
     "   compile time; the GPU path needs head dims fixed)\n";
 
 int fail(const llvm::Twine &message) {
@@ -171,9 +171,10 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
 int emit(const Options &options, mlir::ModuleOp module) {
   std::string stage = options.stage.value_or("");
   if (stage.empty())
-    return fail("'emit' needs --stage=spec|tiled|llvm|ptx");
-  if (stage != "spec" && stage != "tiled" && stage != "llvm" && stage != "ptx")
-    return fail("unknown stage '" + stage + "' (expected spec, tiled, llvm or ptx)");
+    return fail("'emit' needs --stage=spec|tiled|kernel|llvm|ptx");
+  if (stage != "spec" && stage != "tiled" && stage != "kernel" && stage != "llvm" &&
+      stage != "ptx")
+    return fail("unknown stage '" + stage + "' (expected spec, tiled, kernel, llvm or ptx)");
   std::string target = options.target.value_or(mlir::tmix::kCpuTarget.str());
   bool onCpu = target == mlir::tmix::kCpuTarget;
   if (!onCpu && !tmix::nvidia::isGpuTarget(target))
@@ -220,9 +221,21 @@ int emit(const Options &options, mlir::ModuleOp module) {
     return fail("lowering '" + options.file + "' to " + what + " failed" +
                 (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
   };
+  if (stage == "tiled") {
+    // The tiled level: each attention spec's tile program, the same for every target
+    // up to its schedule (docs/tiled-level.md). Recurrences keep their spec op and
+    // schedule until they have tile ops of their own.
+    mlir::PassManager pm(module->getContext());
+    pm.addPass(mlir::tmix::createSchedule(target, schedule, specializations(options)));
+    pm.addPass(mlir::tmix::createTileAttention());
+    if (mlir::failed(pm.run(module)))
+      return lowering("the tiled level");
+    module.print(llvm::outs());
+    llvm::outs() << "\n";
+    return 0;
+  }
   if (!onCpu) {
-    // A GPU target's tiled stage: its kernels, scheduled and tiled, before the NVVM
-    // conversion (docs/tiled-level.md).
+    // A GPU target's kernel stage: its kernels before the NVVM conversion.
     if (mlir::failed(tmix::nvidia::lowerToKernels(module, target, specializations(options),
                                                   schedule)))
       return lowering(target + " kernels");
@@ -232,7 +245,7 @@ int emit(const Options &options, mlir::ModuleOp module) {
   }
   if (mlir::failed(tmix::cpu::lowerToLoops(module, schedule)))
     return lowering("loops");
-  if (stage == "tiled") {
+  if (stage == "kernel") {
     module.print(llvm::outs());
     llvm::outs() << "\n";
     return 0;

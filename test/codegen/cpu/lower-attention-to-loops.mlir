@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --tmix-schedule="block-m=4 block-n=8 lanes=16 vector-registers=32" --tmix-lower-attention-to-loops | FileCheck %s --implicit-check-not=tmix.attention --implicit-check-not=tmix.mask
+// RUN: tmix-opt %s --tmix-schedule="block-m=4 block-n=8 lanes=16 vector-registers=32" --tmix-tile-attention --tmix-lower-attention-to-loops | FileCheck %s --implicit-check-not=tmix.attention --implicit-check-not=tmix.mask --implicit-check-not=tmix_tile
 
 // The program of a causal GQA spec with lse: the ABI signature, the grid, rows in
 // vector lanes, register-blocked micro-kernels, the mask inlined in the partial tiles,

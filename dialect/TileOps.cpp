@@ -1,0 +1,285 @@
+//===- TileOps.cpp - The tiled level of tmix ------------------------------===//
+//
+// The tmix_tile dialect: its types and the verifiers of its ops. The shapes of a
+// program's tiles are checked against the spec it implements in
+// AttentionProgramOp::verifySymbolUses, where the spec can be looked up.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/TileOps.h"
+
+#include "dialect/DimList.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using mlir::tmix::AttentionOp;
+using mlir::tmix::SpecTensorType;
+using mlir::tmix::parseDimList;
+using mlir::tmix::printDimList;
+using mlir::tmix::verifyDimList;
+namespace tile = mlir::tmix::tile;
+using namespace mlir::tmix::tile;
+
+#include "dialect/TileDialect.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialect/TileTypes.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/TileOps.cpp.inc"
+
+void TmixTileDialect::initialize() {
+  registerTypes();
+  addOperations<
+#define GET_OP_LIST
+#include "dialect/TileOps.cpp.inc"
+      >();
+}
+
+void TmixTileDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialect/TileTypes.cpp.inc"
+      >();
+}
+
+bool tile::isBlockExtent(Attribute dim) {
+  auto name = dyn_cast<StringAttr>(dim);
+  return name && (name.getValue() == kBlockM || name.getValue() == kBlockN);
+}
+
+//===----------------------------------------------------------------------===//
+// Types
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// `<` dim-list `>` with `rank` dimensions.
+template <typename TypeT> Type parseExtents(AsmParser &parser, StringRef name) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<Attribute> dims;
+  if (parser.parseLess() || parseDimList(parser, dims, name) || parser.parseGreater())
+    return {};
+  return TypeT::getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                           dims);
+}
+
+LogicalResult verifyExtents(function_ref<InFlightDiagnostic()> emitError,
+                            ArrayRef<Attribute> dims, size_t rank, StringRef name) {
+  if (dims.size() != rank)
+    return emitError() << name << " has " << rank << " extent" << (rank > 1 ? "s" : "")
+                       << ", not " << dims.size();
+  return verifyDimList(emitError, dims);
+}
+} // namespace
+
+Type TileType::parse(AsmParser &parser) {
+  return parseExtents<TileType>(parser, " in a !tmix_tile.tile extent list");
+}
+void TileType::print(AsmPrinter &printer) const {
+  printer << "<";
+  printDimList(printer, getDims());
+  printer << ">";
+}
+LogicalResult TileType::verify(function_ref<InFlightDiagnostic()> emitError,
+                               ArrayRef<Attribute> dims) {
+  return verifyExtents(emitError, dims, 2, "!tmix_tile.tile");
+}
+
+Type RowsType::parse(AsmParser &parser) {
+  return parseExtents<RowsType>(parser, " in a !tmix_tile.rows extent list");
+}
+void RowsType::print(AsmPrinter &printer) const {
+  printer << "<";
+  printDimList(printer, getDims());
+  printer << ">";
+}
+LogicalResult RowsType::verify(function_ref<InFlightDiagnostic()> emitError,
+                               ArrayRef<Attribute> dims) {
+  return verifyExtents(emitError, dims, 1, "!tmix_tile.rows");
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+namespace {
+Attribute rowsOf(Value tile) { return cast<TileType>(tile.getType()).getDims()[0]; }
+Attribute columnsOf(Value tile) { return cast<TileType>(tile.getType()).getDims()[1]; }
+Attribute extentOf(Value rows) { return cast<RowsType>(rows.getType()).getDims()[0]; }
+
+/// `[block_m]`, `[block_m, 64]`, ...: a type's extents as written.
+std::string spell(ArrayRef<Attribute> dims) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "[";
+  llvm::interleaveComma(dims, os, [&](Attribute dim) {
+    if (auto symbol = dyn_cast<StringAttr>(dim))
+      os << symbol.getValue();
+    else
+      os << cast<IntegerAttr>(dim).getInt();
+  });
+  os << "]";
+  return text;
+}
+
+/// Checks that a tile's rows match a per-row value's extent.
+LogicalResult verifySameRows(Operation *op, Value tile, Value rows, StringRef tileName,
+                             StringRef rowsName) {
+  if (rowsOf(tile) != extentOf(rows))
+    return op->emitOpError() << tileName << " has rows " << spell(rowsOf(tile)) << " but "
+                             << rowsName << " has " << spell(extentOf(rows));
+  return success();
+}
+} // namespace
+
+LogicalResult SoftmaxInitOp::verify() {
+  return verifySameRows(*this, getAcc(), getMax(), "the accumulator", "the row state");
+}
+
+LogicalResult DotOp::verify() {
+  ArrayRef<Attribute> lhs = getLhs().getType().getDims();
+  ArrayRef<Attribute> rhs = getRhs().getType().getDims();
+  ArrayRef<Attribute> result = getResult().getType().getDims();
+  Attribute rhsInner = getTransposeRhs() ? rhs[1] : rhs[0];
+  Attribute rhsOuter = getTransposeRhs() ? rhs[0] : rhs[1];
+  if (lhs[1] != rhsInner)
+    return emitOpError() << "contracts lhs " << spell(lhs) << " with rhs " << spell(rhs)
+                         << (getTransposeRhs() ? " (transposed)" : "")
+                         << ": the inner extents differ";
+  SmallVector<Attribute> expected{lhs[0], rhsOuter};
+  if (result != ArrayRef<Attribute>(expected))
+    return emitOpError() << "result must be " << spell(expected) << ", not "
+                         << spell(result);
+  if (getAcc() && getAcc().getType() != getResult().getType())
+    return emitOpError() << "accumulator " << spell(getAcc().getType().getDims())
+                         << " differs from the result " << spell(result);
+  return success();
+}
+
+LogicalResult ScoreOp::verify() {
+  ArrayRef<Attribute> dims = getScores().getType().getDims();
+  Builder b(getContext());
+  if (dims[0] != b.getStringAttr(kBlockM) || dims[1] != b.getStringAttr(kBlockN))
+    return emitOpError() << "applies to a tile of scores [block_m, block_n], not "
+                         << spell(dims);
+  return success();
+}
+
+LogicalResult SoftmaxUpdateOp::verify() {
+  return verifySameRows(*this, getScores(), getMax(), "the score tile", "the row state");
+}
+
+LogicalResult RescaleOp::verify() {
+  return verifySameRows(*this, getTile(), getFactor(), "the tile", "the factor");
+}
+
+LogicalResult FinalizeOp::verify() {
+  return verifySameRows(*this, getAcc(), getMax(), "the accumulator", "the row state");
+}
+
+//===----------------------------------------------------------------------===//
+// The KV walk
+//===----------------------------------------------------------------------===//
+
+void KeyValueLoopOp::getAsmBlockArgumentNames(Region &region,
+                                              OpAsmSetValueNameFn setNameFn) {
+  static constexpr const char *names[] = {"key", "acc", "max", "sum"};
+  for (auto [arg, name] : llvm::zip(region.getArguments(), names))
+    setNameFn(arg, name);
+}
+
+LogicalResult KeyValueLoopOp::verifyRegions() {
+  Block &block = getBodyBlock();
+  SmallVector<Type> expected{IndexType::get(getContext()), getAcc().getType(),
+                             getMax().getType(), getSum().getType()};
+  if (block.getArgumentTypes() != ArrayRef<Type>(expected))
+    return emitOpError("body must take (index, the accumulator, max and sum types): the "
+                       "first key of the tile and the carried state");
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return emitOpError("body must end in tmix_tile.yield");
+  if (yield.getValues().getTypes() != ArrayRef<Type>(expected).drop_front())
+    return yield.emitOpError("must yield the carried state (accumulator, max, sum) of "
+                             "the loop's types");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The program
+//===----------------------------------------------------------------------===//
+
+void AttentionProgramOp::getAsmBlockArgumentNames(Region &region,
+                                                  OpAsmSetValueNameFn setNameFn) {
+  static constexpr const char *names[] = {"batch", "head", "row"};
+  for (auto [arg, name] : llvm::zip(region.getArguments(), names))
+    setNameFn(arg, name);
+}
+
+LogicalResult AttentionProgramOp::verifyRegions() {
+  Block &block = getBodyBlock();
+  if (block.getNumArguments() != 3 ||
+      !llvm::all_of(block.getArgumentTypes(), [](Type t) { return t.isIndex(); }))
+    return emitOpError("body must take (batch, head, row) as three index values");
+  return success();
+}
+
+AttentionOp AttentionProgramOp::getSpecOp() {
+  return SymbolTable::lookupNearestSymbolFrom<AttentionOp>(*this, getSpecAttr());
+}
+
+LogicalResult AttentionProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto spec = symbolTable.lookupNearestSymbolFrom<AttentionOp>(*this, getSpecAttr());
+  if (!spec)
+    return emitOpError() << "names " << getSpecAttr()
+                         << ", which is not a tmix.attention spec";
+  ArrayRef<Type> args = spec.getSpecArgTypes();
+  auto q = cast<SpecTensorType>(args[0]), v = cast<SpecTensorType>(args[2]);
+  for (Attribute dim : llvm::concat<const Attribute>(q.getDims(), v.getDims()))
+    if (isBlockExtent(dim))
+      return emitOpError() << "cannot tile a spec with a size symbol named " << dim
+                           << ": the tile types reserve block_m and block_n";
+
+  // What the loads give and the store takes, against the spec's dims.
+  Builder b(getContext());
+  Attribute blockM = b.getStringAttr(kBlockM), blockN = b.getStringAttr(kBlockN);
+  Attribute headDim = q.getDims()[3], valueDim = v.getDims()[3];
+  auto expectTile = [&](Operation *op, Value tile, Attribute rows, Attribute columns,
+                        StringRef what) -> LogicalResult {
+    SmallVector<Attribute> expected{rows, columns};
+    ArrayRef<Attribute> dims = cast<TileType>(tile.getType()).getDims();
+    if (dims != ArrayRef<Attribute>(expected))
+      return op->emitOpError() << what << " of spec " << getSpecAttr() << " is a tile "
+                               << spell(expected) << ", not " << spell(dims);
+    return success();
+  };
+  bool specHasLse = spec.getNumSpecResults() == 2;
+  WalkResult result = getBody().walk([&](Operation *op) -> WalkResult {
+    LogicalResult ok =
+        llvm::TypeSwitch<Operation *, LogicalResult>(op)
+            .Case([&](LoadQueryOp load) {
+              return expectTile(load, load.getQuery(), blockM, headDim, "the query");
+            })
+            .Case([&](LoadKeyValueOp load) {
+              if (failed(expectTile(load, load.getKeys(), blockN, headDim, "a key tile")))
+                return failure();
+              return expectTile(load, load.getValues(), blockN, valueDim, "a value tile");
+            })
+            .Case([&](StoreOp store) -> LogicalResult {
+              if (failed(expectTile(store, store.getOutput(), blockM, valueDim,
+                                    "the output")))
+                return failure();
+              if (bool(store.getLse()) != specHasLse)
+                return store.emitOpError()
+                       << (specHasLse ? "must store lse: spec " : "stores lse, but spec ")
+                       << getSpecAttr() << (specHasLse ? " has" : " has no")
+                       << " lse output";
+              return success();
+            })
+            .Default([](Operation *) { return success(); });
+    return failed(ok) ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}

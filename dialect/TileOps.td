@@ -1,0 +1,240 @@
+//===- TileOps.td - Ops of the tiled level --------------------*- tablegen -*-===//
+//
+// One attention program of the grid in tiles (docs/tiled-level.md). The formulas
+// behind each op are in passes/AttentionMath.h, written once for every target.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TMIX_TILE_OPS_TD
+#define TMIX_TILE_OPS_TD
+
+include "dialect/TileDialect.td"
+include "dialect/TmixAttrs.td"
+include "mlir/IR/OpAsmInterface.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def TmixTile_Tile : Type<CPred<"::llvm::isa<::mlir::tmix::tile::TileType>($_self)">,
+                         "!tmix_tile.tile", "::mlir::tmix::tile::TileType">;
+def TmixTile_Rows : Type<CPred<"::llvm::isa<::mlir::tmix::tile::RowsType>($_self)">,
+                         "!tmix_tile.rows", "::mlir::tmix::tile::RowsType">;
+
+//===----------------------------------------------------------------------===//
+// The program
+//===----------------------------------------------------------------------===//
+
+def TmixTile_AttentionProgramOp : TmixTile_Op<"attention", [
+    IsolatedFromAbove, SingleBlock, NoTerminator,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "one program of an attention grid, in tiles";
+  let description = [{
+    The program of the grid point (batch, head, query tile) of the attention spec
+    `spec`, tiled by `schedule`: its block's arguments are the batch, the query head
+    and the first query row (the query tile times `block_m`). The spec's statements
+    are applied by the ops that name them (`load_query`, `load_kv`: rope and scale;
+    `score`: score and mask; `finalize`: sink). A lowering for a target replaces the
+    program and its spec by that target's kernel.
+
+    ```mlir
+    tmix_tile.attention @causal schedule #tmix.attention_schedule<block_m = 64, block_n = 64, warps = 4, stages = 2> {
+    ^bb0(%batch: index, %head: index, %row: index):
+      %q = tmix_tile.load_query %batch, %head, %row : !tmix_tile.tile<[block_m, 64]>
+      %acc0, %max0, %sum0 = tmix_tile.softmax_init : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+      %acc, %max, %sum = tmix_tile.kv_loop %batch, %head, %row carry(%acc0, %max0, %sum0) ... {
+      ^bb0(%key: index, %a: ..., %m: ..., %l: ...):
+        ...
+        tmix_tile.yield %a2, %m2, %l2 : ...
+      }
+      %o, %lse = tmix_tile.finalize %batch, %head, %acc, %max, %sum : ...
+      tmix_tile.store %batch, %head, %row, %o : !tmix_tile.tile<[block_m, 64]>
+    }
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$spec, Tmix_AttentionScheduleAttr:$schedule);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$spec `schedule` qualified($schedule) attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The program's block: (batch, head, first query row).
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+    ::mlir::Value getBatch() { return getBodyBlock().getArgument(0); }
+    ::mlir::Value getHead() { return getBodyBlock().getArgument(1); }
+    ::mlir::Value getRow() { return getBodyBlock().getArgument(2); }
+    /// The spec the program implements (its symbol resolved in the nearest symbol
+    /// table), or null.
+    ::mlir::tmix::AttentionOp getSpecOp();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Loads and stores
+//===----------------------------------------------------------------------===//
+
+def TmixTile_LoadQueryOp : TmixTile_Op<"load_query",
+    [HasParent<"AttentionProgramOp">]> {
+  let summary = "the program's query rows, rotated and scaled";
+  let description = [{
+    Rows `[row, row + block_m)` of q at (batch, head), as a `[block_m, D]` tile: the
+    spec's rope applied, multiplied by the score scale (the spec's `scale`, or
+    1/sqrt(D); times log2(e) unless the spec has a `score` statement, so that the
+    softmax runs in the log2 domain). Rows past the spec's N are 0.
+  }];
+  let arguments = (ins Index:$batch, Index:$head, Index:$row);
+  let results = (outs TmixTile_Tile:$query);
+  let assemblyFormat = "$batch `,` $head `,` $row attr-dict `:` type($query)";
+}
+
+def TmixTile_LoadKeyValueOp : TmixTile_Op<"load_kv", [HasParent<"KeyValueLoopOp">]> {
+  let summary = "a KV tile: keys (rotated) and values";
+  let description = [{
+    Keys `[key, key + block_n)` of k and v at the batch and the KV head that query
+    `head` reads (head / (H / HK)), as `[block_n, D]` and `[block_n, DV]` tiles, the
+    keys rotated by the spec's rope. Keys past the spec's M are finite and never kept
+    (`score` makes their scores -inf).
+  }];
+  let arguments = (ins Index:$batch, Index:$head, Index:$key);
+  let results = (outs TmixTile_Tile:$keys, TmixTile_Tile:$values);
+  let assemblyFormat =
+      "$batch `,` $head `,` $key attr-dict `:` type($keys) `,` type($values)";
+}
+
+def TmixTile_StoreOp : TmixTile_Op<"store", [HasParent<"AttentionProgramOp">]> {
+  let summary = "stores the program's rows of o (and lse)";
+  let description = [{
+    Rows `[row, row + block_m)` of the tile `output` into the spec's output o at
+    (batch, head), and of `lse` into its lse output when the spec has one. Rows past
+    the spec's N are not stored.
+  }];
+  let arguments = (ins Index:$batch, Index:$head, Index:$row, TmixTile_Tile:$output,
+                       Optional<TmixTile_Rows>:$lse);
+  let assemblyFormat = "$batch `,` $head `,` $row `,` $output (`,` $lse^)? attr-dict "
+                       "`:` type($output) (`,` type($lse)^)?";
+}
+
+//===----------------------------------------------------------------------===//
+// The KV walk and the online softmax
+//===----------------------------------------------------------------------===//
+
+def TmixTile_SoftmaxInitOp : TmixTile_Op<"softmax_init", [Pure,
+    AllTypesMatch<["max", "sum"]>]> {
+  let summary = "the online softmax's state before any key";
+  let description = [{
+    The accumulator 0, the running max -inf and the running sum 0 of every row.
+  }];
+  let results = (outs TmixTile_Tile:$acc, TmixTile_Rows:$max, TmixTile_Rows:$sum);
+  let assemblyFormat = "attr-dict `:` type($acc) `,` type($max)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_KeyValueLoopOp : TmixTile_Op<"kv_loop", [
+    AllTypesMatch<["acc", "final_acc"]>,
+    AllTypesMatch<["max", "sum", "final_max", "final_sum"]>, SingleBlock,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "the walk over the KV tiles, carrying the online-softmax state";
+  let description = [{
+    Runs the body for the KV tiles `key = 0, block_n, 2 block_n, ...` below the spec's
+    key length M, carrying (acc, max, sum) from one to the next. A tile where the
+    spec's mask drops every pair of the rows `[row, row + block_m)` is skipped (its
+    update would be the identity); where the mask keeps every pair, the `score` op
+    runs without it. These classes come from the mask's interval bounds
+    (passes/KeyTiles.h); a target may first classify ranges of tiles.
+  }];
+  let arguments = (ins Index:$batch, Index:$head, Index:$row, TmixTile_Tile:$acc,
+                       TmixTile_Rows:$max, TmixTile_Rows:$sum);
+  let results = (outs TmixTile_Tile:$final_acc, TmixTile_Rows:$final_max,
+                      TmixTile_Rows:$final_sum);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$batch `,` $head `,` $row `carry` `(` $acc `,` $max `,` $sum `)` "
+                       "`:` type($acc) `,` type($max) attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
+def TmixTile_YieldOp : TmixTile_Op<"yield", [Pure, Terminator,
+                                             HasParent<"KeyValueLoopOp">]> {
+  let summary = "the state carried to the next KV tile";
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
+def TmixTile_DotOp : TmixTile_Op<"dot", [Pure]> {
+  let summary = "a tile product, optionally accumulated";
+  let description = [{
+    `lhs [M, K] x rhs [K, N] (+ acc [M, N])`; with `transpose_rhs`, rhs is `[N, K]`
+    (S = Q K^T).
+
+    ```mlir
+    %s = tmix_tile.dot %q, %k {transpose_rhs} : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.tile<[block_n, 64]> -> !tmix_tile.tile<[block_m, block_n]>
+    ```
+  }];
+  let arguments = (ins TmixTile_Tile:$lhs, TmixTile_Tile:$rhs,
+                       Optional<TmixTile_Tile>:$acc, UnitAttr:$transpose_rhs);
+  let results = (outs TmixTile_Tile:$result);
+  let assemblyFormat = "$lhs `,` $rhs (`acc` $acc^)? attr-dict `:` type($lhs) `,` "
+                       "type($rhs) (`,` type($acc)^)? `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_ScoreOp : TmixTile_Op<"score", [HasParent<"KeyValueLoopOp">,
+    AllTypesMatch<["scores", "result"]>]> {
+  let summary = "the spec's score and mask statements on a tile of scores";
+  let description = [{
+    For the rows `i = row + r` and keys `j = key + c` of the tile: the spec's `score`
+    statement on each (already scaled) score, back in the log2 domain; -inf where the
+    spec's `mask` drops (i, j) (in a tile the enclosing loop classified as partial) or
+    where j is past the spec's M.
+  }];
+  let arguments = (ins TmixTile_Tile:$scores, Index:$batch, Index:$head, Index:$row,
+                       Index:$key);
+  let results = (outs TmixTile_Tile:$result);
+  let assemblyFormat = "$scores `at` `(` $batch `,` $head `,` $row `,` $key `)` attr-dict "
+                       "`:` type($scores)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_SoftmaxUpdateOp : TmixTile_Op<"softmax_update", [Pure,
+    AllTypesMatch<["scores", "probabilities"]>,
+    AllTypesMatch<["max", "sum", "new_max", "new_sum", "rescale"]>]> {
+  let summary = "the online-softmax update with a tile of scores";
+  let description = [{
+    Per row: `max' = max(max, rowmax(s))`, `p = exp2(s - max')`,
+    `rescale = exp2(max - max')`, `sum' = sum * rescale + rowsum(p)`; while a row has
+    kept nothing, p = 0 and rescale = 1 (AttentionMath.h).
+  }];
+  let arguments = (ins TmixTile_Tile:$scores, TmixTile_Rows:$max, TmixTile_Rows:$sum);
+  let results = (outs TmixTile_Tile:$probabilities, TmixTile_Rows:$new_max,
+                      TmixTile_Rows:$new_sum, TmixTile_Rows:$rescale);
+  let assemblyFormat = "$scores `,` $max `,` $sum attr-dict `:` type($scores) `,` "
+                       "type($max)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_RescaleOp : TmixTile_Op<"rescale", [Pure,
+    AllTypesMatch<["tile", "result"]>]> {
+  let summary = "multiplies each row of a tile by a per-row factor";
+  let arguments = (ins TmixTile_Tile:$tile, TmixTile_Rows:$factor);
+  let results = (outs TmixTile_Tile:$result);
+  let assemblyFormat = "$tile `,` $factor attr-dict `:` type($tile) `,` type($factor)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_FinalizeOp : TmixTile_Op<"finalize", [HasParent<"AttentionProgramOp">,
+    AllTypesMatch<["acc", "output"]>, AllTypesMatch<["max", "sum", "lse"]>]> {
+  let summary = "the rows' outputs from the online-softmax state";
+  let description = [{
+    Per row: the spec's sink logit joins the sum as one more score with no value row;
+    then `o = acc / sum` and `lse = (max + log2 sum) ln 2`. A row that kept nothing
+    gives o = 0 and lse = -inf; a row that saw a NaN gives NaN (AttentionMath.h).
+  }];
+  let arguments = (ins Index:$batch, Index:$head, TmixTile_Tile:$acc, TmixTile_Rows:$max,
+                       TmixTile_Rows:$sum);
+  let results = (outs TmixTile_Tile:$output, TmixTile_Rows:$lse);
+  let assemblyFormat = "$batch `,` $head `,` $acc `,` $max `,` $sum attr-dict `:` "
+                       "type($acc) `,` type($max)";
+  let hasVerifier = 1;
+}
+
+#endif // TMIX_TILE_OPS_TD
