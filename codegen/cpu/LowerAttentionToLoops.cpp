@@ -1,6 +1,7 @@
 //===- LowerAttentionToLoops.cpp - tmix.attention to an online-softmax program -===//
 //
-// One program per (batch, head, query tile). Query rows live in vector lanes: a tile
+// The CPU program of a tmix_tile.attention program (AttentionProgramForm.h), one op at
+// a time. One program per (batch, head, query tile). Query rows live in vector lanes: a tile
 // of block_m rows is G = ceil(block_m / L) vectors of L lanes (the schedule's `lanes`:
 // 16 for AVX-512), so the whole online-softmax state of a tile (running max m, running
 // sum l, one accumulator vector per value column) is lane-wise and the softmax needs
@@ -22,6 +23,7 @@
 #include "dialect/TileOps.h"
 #include "dialect/TmixOps.h"
 #include "passes/AttentionMath.h"
+#include "passes/AttentionProgramForm.h"
 #include "passes/KernelBuilder.h"
 #include "passes/KeyTiles.h"
 #include "codegen/cpu/CpuTargetInfo.h"
@@ -65,9 +67,9 @@ Value mathLog2(ImplicitLocOpBuilder &b, Value x) { return math::Log2Op::create(b
 /// Emits the program of one attention spec.
 class AttentionLowering {
 public:
-  AttentionLowering(tile::AttentionProgramOp program, AttentionOp op,
-                    AttentionScheduleAttr schedule)
-      : program(program), op(op), blockM(schedule.getBlockM()), blockN(schedule.getBlockN()),
+  AttentionLowering(tile::AttentionProgramOp program, const AttentionProgramForm &form,
+                    AttentionOp op, AttentionScheduleAttr schedule)
+      : program(program), form(form), op(op), blockM(schedule.getBlockM()), blockN(schedule.getBlockN()),
         lanes(schedule.getLanes()), groups((blockM + lanes - 1) / lanes),
         valueColsPerBlock(registerBlock(groups, schedule.getVectorRegisters())),
         keysPerBlock(std::min(blockN, valueColsPerBlock)) {}
@@ -77,18 +79,12 @@ public:
   LogicalResult lower();
 
 private:
-  /// What a tile value of the program is, to the CPU: the buffer it lives in (the
-  /// state is updated in place) and how far through a KV tile's work it is.
-  enum class Tile { Query, Keys, Values, Scores, ScoresModified, Probabilities, Acc,
-                    AccRescaled, Max, Sum, Rescale };
   /// Emits the ops of the program's body, or of a KV tile's body (`keyTile`,
-  /// `keyCount`, `masked` set); failure after an error on the op it does not run.
-  LogicalResult emitOps(Block &block, Value keyTile = {}, Value keyCount = {},
-                        bool masked = false);
-  LogicalResult emitKeyValueLoop(tile::KeyValueLoopOp loop);
-  LogicalResult emitFinalize(tile::FinalizeOp finalize);
-  /// Checks that `value` is the tile `expected` of this lowering's buffers.
-  LogicalResult expect(Operation *user, Value value, Tile expected);
+  /// `keyCount`, `masked` set), in order: each op of the matched form is one step of
+  /// the loop program, on the buffers below (the state updated in place).
+  void emitOps(Block &block, Value keyTile = {}, Value keyCount = {}, bool masked = false);
+  void emitKeyValueLoop(tile::KeyValueLoopOp loop);
+  void emitFinalize();
 
   Value cst(double value) { return kb->f32(value); }
   Value splat(double value) {
@@ -132,8 +128,8 @@ private:
                       function_ref<void(Value d, Value x)> store);
 
   tile::AttentionProgramOp program;
+  AttentionProgramForm form;
   AttentionOp op;
-  DenseMap<Value, Tile> tiles;
   // The per-lane rescale of the accumulators after the last softmax update.
   SmallVector<Value> alpha;
   // One register block serves both micro-kernels: R value columns, and R keys
@@ -161,23 +157,6 @@ private:
 };
 
 LogicalResult AttentionLowering::lower() {
-  // The coordinates of the tile ops are the program's (batch, head, first row) and the
-  // KV loop's first key, which this lowering computes itself.
-  WalkResult coordinates = program.getBody().walk([&](Operation *user) {
-    for (Value operand : user->getOperands()) {
-      auto arg = dyn_cast<BlockArgument>(operand);
-      if (operand.getType().isIndex() &&
-          (!arg || !isa<tile::AttentionProgramOp, tile::KeyValueLoopOp>(
-                       arg.getOwner()->getParentOp()))) {
-        user->emitOpError("is not in the form the CPU lowering runs: its coordinates "
-                          "must be the program's (batch, head, row) and the KV loop's key");
-        return WalkResult::interrupt();
-      }
-    }
-    return WalkResult::advance();
-  });
-  if (coordinates.wasInterrupted())
-    return failure();
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
@@ -247,23 +226,13 @@ LogicalResult AttentionLowering::lower() {
   numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
   // Walk the tile program; each op is one step of the CPU's program, on the buffers
   // above (the state updated in place).
-  if (failed(emitOps(program.getBodyBlock())))
-    return failure();
+  emitOps(program.getBodyBlock());
   kb->freeScratch();
   return success();
 }
 
-LogicalResult AttentionLowering::expect(Operation *user, Value value, Tile expected) {
-  auto it = tiles.find(value);
-  if (it != tiles.end() && it->second == expected)
-    return success();
-  return user->emitOpError(
-      "is not in the form the CPU lowering runs (as tmix-tile-attention writes it): an "
-      "operand is not the tile it expects there");
-}
-
-LogicalResult AttentionLowering::emitOps(Block &block, Value keyTile, Value keyCount,
-                                         bool masked) {
+void AttentionLowering::emitOps(Block &block, Value keyTile, Value keyCount,
+                                bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
   auto forEachLaneVector = [&](Value buffer, Value count, Value value) {
@@ -274,122 +243,49 @@ LogicalResult AttentionLowering::emitOps(Block &block, Value keyTile, Value keyC
     });
   };
   for (Operation &operation : block) {
-    Operation *opPtr = &operation;
-    LogicalResult ok =
-        llvm::TypeSwitch<Operation *, LogicalResult>(opPtr)
-            // Q^T, rotated and scaled once, zero in the lanes past the last row
-            // (their scores stay finite and are never stored).
-            .Case([&](tile::LoadQueryOp load) {
-              forEachLaneVector(qT, numD, splat(0.0));
-              kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
-                Value i = arith::AddIOp::create(b, rowBegin, r);
-                loadRotatedRow(q, {bIdx, hIdx}, i, [&](Value d, Value x) {
-                  memref::StoreOp::create(b, arith::MulFOp::create(b, x, scaleLog2), qT,
-                                          ValueRange{d, r});
-                });
-                return SmallVector<Value>{};
-              });
-              tiles[load.getQuery()] = Tile::Query;
-              return success();
-            })
-            // O^T = 0, m = -inf, l = 0.
-            .Case([&](tile::SoftmaxInitOp init) {
-              forEachLaneVector(accT, numDV, splat(0.0));
-              for (int64_t g = 0; g < groups; ++g) {
-                vector::StoreOp::create(b, splat(-INFINITY), rowMax,
-                                        ValueRange{laneOffset(g)});
-                vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
-              }
-              tiles[init.getAcc()] = Tile::Acc;
-              tiles[init.getMax()] = Tile::Max;
-              tiles[init.getSum()] = Tile::Sum;
-              return success();
-            })
-            .Case([&](tile::KeyValueLoopOp loop) { return emitKeyValueLoop(loop); })
-            .Case([&](tile::LoadKeyValueOp load) {
-              stageTile(keyTile, keyCount);
-              tiles[load.getKeys()] = Tile::Keys;
-              tiles[load.getValues()] = Tile::Values;
-              return success();
-            })
-            .Case([&](tile::DotOp dot) -> LogicalResult {
-              if (dot.getTransposeRhs()) { // S^T = K Q^T
-                if (dot.getAcc() || failed(expect(dot, dot.getLhs(), Tile::Query)) ||
-                    failed(expect(dot, dot.getRhs(), Tile::Keys)))
-                  return failure();
-                scoreTile(keyTile);
-                tiles[dot.getResult()] = Tile::Scores;
-                return success();
-              }
-              // O^T = O^T * alpha + V^T P^T
-              if (!dot.getAcc() || failed(expect(dot, dot.getLhs(), Tile::Probabilities)) ||
-                  failed(expect(dot, dot.getRhs(), Tile::Values)) ||
-                  failed(expect(dot, dot.getAcc(), Tile::AccRescaled)))
-                return failure();
-              accumulateTile(keyTile, keyCount, alpha);
-              tiles[dot.getResult()] = Tile::Acc;
-              return success();
-            })
-            .Case([&](tile::ScoreOp score) {
-              if (failed(expect(score, score.getScores(), Tile::Scores)))
-                return failure();
-              modifyScores(keyTile, keyCount, masked);
-              tiles[score.getResult()] = Tile::ScoresModified;
-              return success();
-            })
-            .Case([&](tile::SoftmaxUpdateOp update) {
-              if (failed(expect(update, update.getScores(), Tile::ScoresModified)) ||
-                  failed(expect(update, update.getMax(), Tile::Max)) ||
-                  failed(expect(update, update.getSum(), Tile::Sum)))
-                return failure();
-              alpha = softmaxTile();
-              tiles[update.getProbabilities()] = Tile::Probabilities;
-              tiles[update.getNewMax()] = Tile::Max;
-              tiles[update.getNewSum()] = Tile::Sum;
-              tiles[update.getRescale()] = Tile::Rescale;
-              return success();
-            })
-            // Folded into the accumulation's register block (acc * alpha, then FMAs).
-            .Case([&](tile::RescaleOp rescale) {
-              if (failed(expect(rescale, rescale.getTile(), Tile::Acc)) ||
-                  failed(expect(rescale, rescale.getFactor(), Tile::Rescale)))
-                return failure();
-              tiles[rescale.getResult()] = Tile::AccRescaled;
-              return success();
-            })
-            .Case([&](tile::YieldOp yield) -> LogicalResult {
-              Tile carried[] = {Tile::Acc, Tile::Max, Tile::Sum};
-              for (auto [value, expected] : llvm::zip(yield.getValues(), carried))
-                if (failed(expect(yield, value, expected)))
-                  return failure();
-              return success();
-            })
-            .Case([&](tile::FinalizeOp finalize) { return emitFinalize(finalize); })
-            // Stored by the finalize step, row by row.
-            .Case([&](tile::StoreOp) { return success(); })
-            .Default([&](Operation *other) {
-              return other->emitOpError("is not run by the CPU lowering of a tile program");
+    llvm::TypeSwitch<Operation *>(&operation)
+        // Q^T, rotated and scaled once, zero in the lanes past the last row (their
+        // scores stay finite and are never stored).
+        .Case([&](tile::LoadQueryOp) {
+          forEachLaneVector(qT, numD, splat(0.0));
+          kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+            Value i = arith::AddIOp::create(b, rowBegin, r);
+            loadRotatedRow(q, {bIdx, hIdx}, i, [&](Value d, Value x) {
+              memref::StoreOp::create(b, arith::MulFOp::create(b, x, scaleLog2), qT,
+                                      ValueRange{d, r});
             });
-    if (failed(ok))
-      return failure();
+            return SmallVector<Value>{};
+          });
+        })
+        // O^T = 0, m = -inf, l = 0.
+        .Case([&](tile::SoftmaxInitOp) {
+          forEachLaneVector(accT, numDV, splat(0.0));
+          for (int64_t g = 0; g < groups; ++g) {
+            vector::StoreOp::create(b, splat(-INFINITY), rowMax, ValueRange{laneOffset(g)});
+            vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
+          }
+        })
+        .Case([&](tile::KeyValueLoopOp loop) { emitKeyValueLoop(loop); })
+        .Case([&](tile::LoadKeyValueOp) { stageTile(keyTile, keyCount); })
+        .Case([&](tile::DotOp dot) {
+          if (dot == form.scores)
+            scoreTile(keyTile);                       // S^T = K Q^T
+          else
+            accumulateTile(keyTile, keyCount, alpha); // O^T = O^T * alpha + V^T P^T
+        })
+        .Case([&](tile::ScoreOp) { modifyScores(keyTile, keyCount, masked); })
+        .Case([&](tile::SoftmaxUpdateOp) { alpha = softmaxTile(); })
+        // The rescale is folded into the accumulation's register block: acc * alpha,
+        // then the FMAs; the stores of tmix_tile.store run in the finalize step's loop
+        // over rows; the state is updated in place.
+        .Case<tile::RescaleOp, tile::StoreOp, tile::YieldOp>([](Operation *) {})
+        .Case([&](tile::FinalizeOp) { emitFinalize(); });
   }
-  return success();
 }
 
-LogicalResult AttentionLowering::emitKeyValueLoop(tile::KeyValueLoopOp loop) {
+void AttentionLowering::emitKeyValueLoop(tile::KeyValueLoopOp loop) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
-  if (failed(expect(loop, loop.getAcc(), Tile::Acc)) ||
-      failed(expect(loop, loop.getMax(), Tile::Max)) ||
-      failed(expect(loop, loop.getSum(), Tile::Sum)))
-    return failure();
-  // The state lives in its buffers: the body's block arguments and the loop's results
-  // are those buffers too.
-  Block &body = loop.getBodyBlock();
-  tiles[body.getArgument(1)] = tiles[loop.getFinalAcc()] = Tile::Acc;
-  tiles[body.getArgument(2)] = tiles[loop.getFinalMax()] = Tile::Max;
-  tiles[body.getArgument(3)] = tiles[loop.getFinalSum()] = Tile::Sum;
-
   // A staged K tile starts zeroed, so that keys past the end of a last tile are finite.
   if (!kInPlace)
     kb->loop(zero, kb->index(blockN), one, {}, [&](Value key, ValueRange) {
@@ -404,15 +300,13 @@ LogicalResult AttentionLowering::emitKeyValueLoop(tile::KeyValueLoopOp loop) {
   // loaded, a full one runs without mask code. Ranges of kTilesPerRange tiles are
   // classified first, so that a band (a window, causal's triangle) costs one test per
   // empty range rather than one per empty tile.
-  LogicalResult status = success();
   auto walkTiles = [&](Value first, Value last) {
     kb->loop(first, last, kb->index(blockN), {}, [&](Value tile, ValueRange) {
       Value tileEnd = arith::MinUIOp::create(
           b, arith::AddIOp::create(b, tile, kb->index(blockN)), numM);
       Value count = arith::SubIOp::create(b, tileEnd, tile);
       auto process = [&](bool masked) {
-        if (failed(emitOps(body, tile, count, masked)))
-          status = failure();
+        emitOps(loop.getBodyBlock(), tile, count, masked);
         return SmallVector<Value>{};
       };
       return runKeyTile(*kb, classifyKeys(tile, tileEnd), {}, {}, process);
@@ -420,41 +314,29 @@ LogicalResult AttentionLowering::emitKeyValueLoop(tile::KeyValueLoopOp loop) {
   };
   if (!maskOp) {
     walkTiles(zero, numM);
-  } else {
-    Value rangeKeys = kb->index(kTilesPerRange * blockN);
-    kb->loop(zero, numM, rangeKeys, {}, [&](Value first, ValueRange) {
-      Value last = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, rangeKeys),
-                                          numM);
-      // A range is only skipped or walked: its tiles are classified one by one.
-      KeyTileClass rangeClass{classifyKeys(first, last).run, /*needMask=*/Value()};
-      return runKeyTile(*kb, rangeClass, {}, {}, [&](bool) {
-        walkTiles(first, last);
-        return SmallVector<Value>{};
-      });
-    });
+    return;
   }
-  return status;
+  Value rangeKeys = kb->index(kTilesPerRange * blockN);
+  kb->loop(zero, numM, rangeKeys, {}, [&](Value first, ValueRange) {
+    Value last =
+        arith::MinUIOp::create(b, arith::AddIOp::create(b, first, rangeKeys), numM);
+    // A range is only skipped or walked: its tiles are classified one by one.
+    KeyTileClass rangeClass{classifyKeys(first, last).run, /*needMask=*/Value()};
+    return runKeyTile(*kb, rangeClass, {}, {}, [&](bool) {
+      walkTiles(first, last);
+      return SmallVector<Value>{};
+    });
+  });
 }
 
 /// Per row: the sink logit joins the denominator (with no value row); then
 /// o = acc / l, and a row with nothing kept gives o = 0 and lse = -inf (a row that saw
-/// a NaN has l = NaN, not empty: o and lse are NaN). The stores of the program's
-/// tmix_tile.store run here, in the same loop over rows.
-LogicalResult AttentionLowering::emitFinalize(tile::FinalizeOp finalize) {
-  if (failed(expect(finalize, finalize.getAcc(), Tile::Acc)) ||
-      failed(expect(finalize, finalize.getMax(), Tile::Max)) ||
-      failed(expect(finalize, finalize.getSum(), Tile::Sum)))
-    return failure();
-  auto storedOnce = [&](Value value) {
-    return value.use_empty() ||
-           (value.hasOneUse() && isa<tile::StoreOp>(*value.getUsers().begin()));
-  };
-  if (!storedOnce(finalize.getOutput()) || !storedOnce(finalize.getLse()))
-    return finalize.emitOpError(
-        "is not in the form the CPU lowering runs: its results may only be stored");
+/// a NaN has l = NaN, not empty: o and lse are NaN). The program's tmix_tile.store
+/// runs here, in the same loop over rows.
+void AttentionLowering::emitFinalize() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
-  bool storeLse = !finalize.getLse().use_empty();
+  bool storeLse = bool(form.store.getLse());
   kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
     Value i = arith::AddIOp::create(b, rowBegin, r);
     Value m = memref::LoadOp::create(b, rowMax, r);
@@ -470,7 +352,6 @@ LogicalResult AttentionLowering::emitFinalize(tile::FinalizeOp finalize) {
       kb->storeF32(rowLogSumExp(b, row, mathLog2), lse, ValueRange{bIdx, hIdx, i});
     return SmallVector<Value>{};
   });
-  return success();
 }
 
 KeyTileClass AttentionLowering::classifyKeys(Value first, Value end) {
@@ -720,6 +601,9 @@ struct LowerAttentionToLoops
                               << ", which is not a tmix.attention spec";
         return signalPassFailure();
       }
+      FailureOr<AttentionProgramForm> form = matchAttentionProgram(program, kCpuTarget);
+      if (failed(form))
+        return signalPassFailure();
       // The schedule may be hand-written: checked before any size is derived from it.
       AttentionScheduleAttr schedule = program.getSchedule();
       if (std::string error = getCpuTargetInfo().checkSchedule(op, schedule, {});
@@ -727,7 +611,7 @@ struct LowerAttentionToLoops
         program.emitError(error);
         return signalPassFailure();
       }
-      if (failed(AttentionLowering(program, op, schedule).lower()))
+      if (failed(AttentionLowering(program, *form, op, schedule).lower()))
         return signalPassFailure();
       program.erase();
       op.erase();

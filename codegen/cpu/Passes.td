@@ -11,17 +11,21 @@
 include "mlir/Pass/PassBase.td"
 
 def LowerAttentionToLoops : Pass<"tmix-lower-attention-to-loops", "::mlir::ModuleOp"> {
-  let summary = "lower tmix.attention to a program of loops with online softmax";
+  let summary = "lower tile programs of attention to loop programs with online softmax";
   let description = [{
-    Replaces each `tmix.attention` by a `func.func` of the same name: one program of
-    the grid (batch, head, query tile of `block_m` rows). The program walks the keys in
-    tiles of `block_n`, stages each tile as K^T, and for each query row computes the
-    tile's scores as one vector (an FMA per head-dim element), the masked scores, the
-    tile max, the rescale of the row's online-softmax state (running max and sum in the
-    log2 domain, the f32 accumulator), then the weighted sum of values. Tiles are
-    classified by the mask's interval bounds (TileMaskBounds.h): for the whole query
-    tile, then per row. Fully masked rows give o = 0 and lse = -inf; a sink logit joins
-    the denominator at the end. See KernelBuilder.h for the program's ABI.
+    Replaces each `tmix_tile.attention` program (tmix-tile-attention; its form checked
+    by passes/AttentionProgramForm.h, its schedule by the CPU's TargetInfo) and its
+    `tmix.attention` spec by a `func.func` of the same name: one program of the grid
+    (batch, head, query tile of `block_m` rows), query rows in vector lanes. Each tile
+    op is one step of the loop program, on per-program buffers updated in place:
+    load_query stages Q^T (rotated, scaled); the KV loop walks tiles of `block_n` keys,
+    classified by the mask's interval bounds (TileMaskBounds.h: per range of tiles,
+    then per tile; an empty tile is skipped, a full one runs without mask code);
+    load_kv stages K and V where they cannot be read in place; the score product and
+    the accumulation (with the rescale folded in) are register-blocked micro-kernels;
+    score inlines the spec's score and mask; softmax_update runs in the log2 domain.
+    finalize and store run per row: fully masked rows give o = 0 and lse = -inf; a
+    sink logit joins the denominator. See KernelBuilder.h for the program's ABI.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

@@ -4,16 +4,20 @@
 // tmix-lower-recurrence-to-nvgpu) build a loop program with KernelBuilder, then move it
 // into the gpu.module @tmix_kernels as a gpu.func whose attributes carry the launch
 // parameters that codegen/nvidia writes into the manifest. This is that shared part:
-// the `specialize` option, fixed dims, the kernel module and the move.
+// the `specialize` option, fixed dims, the kernel module, the walk over the tile
+// programs (attention) or specs (recurrences) and the move.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef TMIX_CODEGEN_NVIDIA_GPUKERNEL_H
 #define TMIX_CODEGEN_NVIDIA_GPUKERNEL_H
 
+#include "dialect/TileOps.h"
 #include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
+#include "passes/AttentionProgramForm.h"
 #include "passes/FixedSizes.h"
+#include "passes/TargetInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -72,6 +76,50 @@ FailureOr<int64_t> lowerSpecsToKernels(ModuleOp module, ArrayRef<std::string> sp
   }
   if (anyFailed)
     return failure();
+  return lowered;
+}
+
+/// The body of the GPU attention lowering passes: every tmix_tile.attention program of
+/// `module` that matches the online-softmax form (AttentionProgramForm.h), with a
+/// schedule that `target` can run, becomes a kernel of the kernel module through
+/// `lower(spec, schedule, gpuModule, fixed)`; the program and its spec are erased. An
+/// attention spec without a program was never tiled: an error. Stops at the first
+/// failure. Returns the number lowered, or failure.
+template <typename Lower>
+FailureOr<int64_t> lowerAttentionProgramsToKernels(ModuleOp module,
+                                                   ArrayRef<std::string> specialize,
+                                                   const TargetInfo &target, Lower lower) {
+  for (AttentionOp spec : module.getOps<AttentionOp>())
+    if (llvm::none_of(module.getOps<tile::AttentionProgramOp>(),
+                      [&](tile::AttentionProgramOp program) {
+                        return program.getSpec() == spec.getSymName();
+                      }))
+      return spec.emitOpError("has no tile program: run tmix-tile-attention first");
+  SmallVector<tile::AttentionProgramOp> programs(module.getOps<tile::AttentionProgramOp>());
+  if (programs.empty())
+    return 0;
+  FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
+  if (failed(fixed))
+    return failure();
+  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
+  int64_t lowered = 0;
+  for (tile::AttentionProgramOp program : programs) {
+    AttentionOp spec = program.getSpecOp();
+    if (!spec)
+      return program.emitOpError() << "names " << program.getSpecAttr()
+                                   << ", which is not a tmix.attention spec";
+    if (failed(matchAttentionProgram(program, target.getName())))
+      return failure();
+    // The schedule may be hand-written: checked before any size is derived from it.
+    AttentionScheduleAttr schedule = program.getSchedule();
+    if (std::string error = target.checkSchedule(spec, schedule, *fixed); !error.empty())
+      return program.emitError(error);
+    if (failed(lower(spec, schedule, gpuModule, *fixed)))
+      return failure();
+    program.erase();
+    spec.erase();
+    ++lowered;
+  }
   return lowered;
 }
 

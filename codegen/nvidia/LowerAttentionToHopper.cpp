@@ -124,9 +124,9 @@ struct Operand {
 
 class HopperAttentionLowering {
 public:
-  HopperAttentionLowering(AttentionOp op, gpu::GPUModuleOp gpuModule,
-                          const llvm::StringMap<int64_t> &fixed)
-      : op(op), gpuModule(gpuModule), fixed(fixed) {}
+  HopperAttentionLowering(AttentionOp op, AttentionScheduleAttr schedule,
+                         gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed)
+      : op(op), gpuModule(gpuModule), fixed(fixed), schedule(schedule) {}
 
   LogicalResult lower();
 
@@ -251,11 +251,6 @@ LogicalResult HopperAttentionLowering::lower() {
   MLIRContext *ctx = op.getContext();
   mmaType = qType.getElementType().isF16() ? Type(Float16Type::get(ctx))
                                            : Type(BFloat16Type::get(ctx));
-  FailureOr<AttentionScheduleAttr> checked =
-      getSm90aTargetInfo().getCheckedSchedule(op, fixed);
-  if (failed(checked))
-    return failure();
-  schedule = *checked;
   blockM = schedule.getBlockM();
   blockN = schedule.getBlockN();
   threads = schedule.getWarps() * kWarpSize;
@@ -732,10 +727,11 @@ struct LowerAttentionToHopper
     : tmix::impl::LowerAttentionToHopperBase<LowerAttentionToHopper> {
   using LowerAttentionToHopperBase::LowerAttentionToHopperBase;
   void runOnOperation() override {
-    FailureOr<int64_t> lowered = lowerSpecsToKernels<AttentionOp>(
-        getOperation(), specialize, /*reportEvery=*/false,
-        [](auto op, gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed) {
-          return HopperAttentionLowering(op, gpuModule, fixed).lower();
+    FailureOr<int64_t> lowered = lowerAttentionProgramsToKernels(
+        getOperation(), specialize, getSm90aTargetInfo(),
+        [](AttentionOp op, AttentionScheduleAttr schedule, gpu::GPUModuleOp gpuModule,
+           const llvm::StringMap<int64_t> &fixed) {
+          return HopperAttentionLowering(op, schedule, gpuModule, fixed).lower();
         });
     if (failed(lowered))
       return signalPassFailure();

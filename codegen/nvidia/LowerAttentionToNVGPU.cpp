@@ -65,9 +65,9 @@ constexpr int64_t kMmaN = 8;
 
 class NvgpuAttentionLowering {
 public:
-  NvgpuAttentionLowering(AttentionOp op, gpu::GPUModuleOp gpuModule,
-                         const llvm::StringMap<int64_t> &fixed)
-      : op(op), gpuModule(gpuModule), fixed(fixed) {}
+  NvgpuAttentionLowering(AttentionOp op, AttentionScheduleAttr schedule,
+                         gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed)
+      : op(op), gpuModule(gpuModule), fixed(fixed), schedule(schedule) {}
 
   LogicalResult lower();
 
@@ -190,11 +190,6 @@ LogicalResult NvgpuAttentionLowering::lower() {
   auto bytes = [](MemRefType type) {
     return type.getNumElements() * type.getElementTypeBitWidth() / 8;
   };
-  FailureOr<AttentionScheduleAttr> checked =
-      getSm80TargetInfo().getCheckedSchedule(op, fixed);
-  if (failed(checked))
-    return failure();
-  schedule = *checked;
   blockM = schedule.getBlockM();
   blockN = schedule.getBlockN();
   warps = schedule.getWarps();
@@ -620,10 +615,11 @@ struct LowerAttentionToNVGPU
     : tmix::impl::LowerAttentionToNVGPUBase<LowerAttentionToNVGPU> {
   using LowerAttentionToNVGPUBase::LowerAttentionToNVGPUBase;
   void runOnOperation() override {
-    FailureOr<int64_t> lowered = lowerSpecsToKernels<AttentionOp>(
-        getOperation(), specialize, /*reportEvery=*/false,
-        [](auto op, gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed) {
-          return NvgpuAttentionLowering(op, gpuModule, fixed).lower();
+    FailureOr<int64_t> lowered = lowerAttentionProgramsToKernels(
+        getOperation(), specialize, getSm80TargetInfo(),
+        [](AttentionOp op, AttentionScheduleAttr schedule, gpu::GPUModuleOp gpuModule,
+           const llvm::StringMap<int64_t> &fixed) {
+          return NvgpuAttentionLowering(op, schedule, gpuModule, fixed).lower();
         });
     if (failed(lowered))
       return signalPassFailure();

@@ -92,6 +92,7 @@ LogicalResult nvidia::lowerToKernels(ModuleOp module, StringRef target,
   mlir::tmix::registerNvidiaTargetInfos();
   PassManager lower(context);
   lower.addPass(mlir::tmix::createSchedule(target, schedule, specialize));
+  lower.addPass(mlir::tmix::createTileAttention());
   if (target == mlir::tmix::kSm90aTarget) {
     mlir::tmix::LowerAttentionToHopperOptions lowerOptions;
     lowerOptions.specialize.assign(specialize.begin(), specialize.end());

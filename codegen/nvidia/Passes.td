@@ -11,9 +11,11 @@
 include "mlir/Pass/PassBase.td"
 
 def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::ModuleOp"> {
-  let summary = "lower tmix.attention to an sm_80 tensor-core kernel (gpu + nvgpu + nvvm)";
+  let summary = "lower tile programs of attention to sm_80 tensor-core kernels (gpu + nvgpu + nvvm)";
   let description = [{
-    Replaces each `tmix.attention` by a `gpu.func` kernel of the same name in the
+    Replaces each `tmix_tile.attention` program (tmix-tile-attention; its form checked
+    by passes/AttentionProgramForm.h, its schedule by sm_80's TargetInfo) and its
+    `tmix.attention` spec by a `gpu.func` kernel of the same name in the
     `gpu.module @tmix_kernels`: one CTA of 4 warps per (batch, head, query tile of 64
     rows), each warp owning 16 rows. Q and each KV tile of `block_n` keys (64, or 128)
     are staged through dynamic shared memory as bf16 (f16 for f16 specs; f32 specs are
@@ -49,9 +51,11 @@ def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::Modul
 }
 
 def LowerAttentionToHopper : Pass<"tmix-lower-attention-to-hopper", "::mlir::ModuleOp"> {
-  let summary = "lower tmix.attention to an sm_90a kernel: TMA, mbarrier, wgmma, warp specialisation";
+  let summary = "lower tile programs of attention to sm_90a kernels: TMA, mbarrier, wgmma, warp specialisation";
   let description = [{
-    Replaces each `tmix.attention` by a `gpu.func` kernel of the same name in the
+    Replaces each `tmix_tile.attention` program (tmix-tile-attention; its form checked
+    by passes/AttentionProgramForm.h, its schedule by sm_90a's TargetInfo) and its
+    `tmix.attention` spec by a `gpu.func` kernel of the same name in the
     `gpu.module @tmix_kernels`, in FlashAttention-3's shape: one CTA of three
     warpgroups per (batch, head, query tile of 128 rows). Warpgroup 0 (the producer,
     `setmaxnreg` down to 24) has one thread copy Q once and every K/V tile that is not

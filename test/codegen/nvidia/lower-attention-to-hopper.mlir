@@ -1,5 +1,5 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-attention-to-hopper | FileCheck %s --implicit-check-not="tmix.attention @" --implicit-check-not=func.func
-// RUN: not tmix-opt %s --split-input-file --tmix-lower-attention-to-hopper=specialize=D=128 2>&1 | FileCheck %s --check-prefix=FIXED
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_90a --tmix-tile-attention --tmix-lower-attention-to-hopper | FileCheck %s --implicit-check-not="tmix.attention @" --implicit-check-not=func.func --implicit-check-not=tmix_tile
+// RUN: not tmix-opt %s --split-input-file --tmix-schedule="target=sm_90a specialize=D=128" --tmix-tile-attention --tmix-lower-attention-to-hopper=specialize=D=128 2>&1 | FileCheck %s --check-prefix=FIXED
 
 // A symbolic head dim fixed by `specialize` is recorded for the runtime to check (the
 // run fails on the other error cases below, hence `not`).

@@ -82,17 +82,16 @@ def main():
     lower = f"--tmix-lower-{kind}-to-" + ("hopper" if target == "sm_90a" else "nvgpu")
     if fix:
         lower += "=specialize=" + ",".join(fix)
-    # The schedule as tmixc chooses it (the lowering's own default without --schedule).
-    passes = [lower]
-    if schedule:
-        # block_m=64 on the command line is block-m=64 as a pass option.
-        options = [f"target={target}"]
-        for entry in schedule.split(","):
-            key, value = entry.split("=")
-            options.append(key.replace("_", "-") + "=" + value)
-        if fix:
-            options.append("specialize=" + ",".join(fix))
-        passes = ["--tmix-schedule=" + " ".join(options), lower]
+    # The schedule as tmixc chooses it: the target's default, the --schedule values on
+    # top (block_m=64 on the command line is block-m=64 as a pass option); then the
+    # tile program that the lowering runs.
+    options = [f"target={target}"]
+    for entry in schedule.split(",") if schedule else []:
+        key, value = entry.split("=")
+        options.append(key.replace("_", "-") + "=" + value)
+    if fix:
+        options.append("specialize=" + ",".join(fix))
+    passes = ["--tmix-schedule=" + " ".join(options), "--tmix-tile-attention", lower]
     kernel_ir = subprocess.run(["tmix-opt", "-"] + passes + ["--canonicalize", "--cse",
                                 "--mlir-print-op-generic"], input=spec_ir, check=True,
                                capture_output=True, text=True).stdout

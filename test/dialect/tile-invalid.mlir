@@ -1,0 +1,172 @@
+// RUN: tmix-opt %s -split-input-file -verify-diagnostics
+
+// The verifiers of the tmix_tile types and ops.
+
+// expected-error @+1 {{!tmix_tile.tile has 2 extents, not 3}}
+func.func private @three_extents(!tmix_tile.tile<[block_m, 64, 2]>)
+
+// -----
+
+// expected-error @+1 {{!tmix_tile.rows has 1 extent, not 2}}
+func.func private @rows_of_two(!tmix_tile.rows<[block_m, 64]>)
+
+// -----
+
+// expected-error @+1 {{dimension #1 is 0; sizes must be positive}}
+func.func private @zero_extent(!tmix_tile.tile<[block_m, 0]>)
+
+// -----
+
+func.func @inner_extents(%q: !tmix_tile.tile<[block_m, 64]>, %k: !tmix_tile.tile<[block_n, 32]>) {
+  // expected-error @+1 {{'tmix_tile.dot' op contracts lhs [block_m, 64] with rhs [block_n, 32] (transposed): the inner extents differ}}
+  %s = tmix_tile.dot %q, %k {transpose_rhs} : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.tile<[block_n, 32]> -> !tmix_tile.tile<[block_m, block_n]>
+  return
+}
+
+// -----
+
+func.func @dot_result(%p: !tmix_tile.tile<[block_m, block_n]>, %v: !tmix_tile.tile<[block_n, 32]>) {
+  // expected-error @+1 {{'tmix_tile.dot' op result must be [block_m, 32], not [block_m, block_n]}}
+  %o = tmix_tile.dot %p, %v : !tmix_tile.tile<[block_m, block_n]>, !tmix_tile.tile<[block_n, 32]> -> !tmix_tile.tile<[block_m, block_n]>
+  return
+}
+
+// -----
+
+func.func @dot_acc(%p: !tmix_tile.tile<[block_m, block_n]>, %v: !tmix_tile.tile<[block_n, 32]>, %acc: !tmix_tile.tile<[block_m, 64]>) {
+  // expected-error @+1 {{'tmix_tile.dot' op accumulator [block_m, 64] differs from the result [block_m, 32]}}
+  %o = tmix_tile.dot %p, %v acc %acc : !tmix_tile.tile<[block_m, block_n]>, !tmix_tile.tile<[block_n, 32]>, !tmix_tile.tile<[block_m, 64]> -> !tmix_tile.tile<[block_m, 32]>
+  return
+}
+
+// -----
+
+func.func @update_rows(%s: !tmix_tile.tile<[block_m, block_n]>, %m: !tmix_tile.rows<[block_n]>) {
+  // expected-error @+1 {{'tmix_tile.softmax_update' op the score tile has rows [block_m] but the row state has [block_n]}}
+  %p, %m2, %l2, %r = tmix_tile.softmax_update %s, %m, %m : !tmix_tile.tile<[block_m, block_n]>, !tmix_tile.rows<[block_n]>
+  return
+}
+
+// -----
+
+func.func @rescale_rows(%a: !tmix_tile.tile<[block_m, 64]>, %r: !tmix_tile.rows<[64]>) {
+  // expected-error @+1 {{'tmix_tile.rescale' op the tile has rows [block_m] but the factor has [64]}}
+  %b = tmix_tile.rescale %a, %r : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[64]>
+  return
+}
+
+// -----
+
+func.func @init_rows() {
+  // expected-error @+1 {{'tmix_tile.softmax_init' op the accumulator has rows [block_n] but the row state has [block_m]}}
+  %acc, %max, %sum = tmix_tile.softmax_init : !tmix_tile.tile<[block_n, 64]>, !tmix_tile.rows<[block_m]>
+  return
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+// expected-error @+1 {{'tmix_tile.attention' op names @nowhere, which is not a tmix.attention spec}}
+tmix_tile.attention @nowhere schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index, %row: index):
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+// expected-error @+1 {{'tmix_tile.attention' op body must take (batch, head, row) as three index values}}
+tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index):
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index, %row: index):
+  // expected-error @+1 {{'tmix_tile.load_query' op the query of spec @a is a tile [block_m, 64], not [block_m, 32]}}
+  %q = tmix_tile.load_query %batch, %head, %row : !tmix_tile.tile<[block_m, 32]>
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index, %row: index):
+  %acc, %max, %sum = tmix_tile.softmax_init : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+  %o, %lse = tmix_tile.finalize %batch, %head, %acc, %max, %sum : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+  // expected-error @+1 {{'tmix_tile.store' op stores lse, but spec @a has no lse output}}
+  tmix_tile.store %batch, %head, %row, %o, %lse : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, block_n], f32>, %k: !tmix.tensor<[B, H, M, block_n], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+// expected-error @+1 {{'tmix_tile.attention' op cannot tile a spec with a size symbol named "block_n": the tile types reserve block_m and block_n}}
+tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index, %row: index):
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index, %row: index):
+  %acc0, %max0, %sum0 = tmix_tile.softmax_init : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+  // expected-error @+1 {{'tmix_tile.kv_loop' op body must take (index, the accumulator, max and sum types): the first key of the tile and the carried state}}
+  %acc, %max, %sum = tmix_tile.kv_loop %batch, %head, %row carry(%acc0, %max0, %sum0) : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]> {
+  ^bb0(%key: index):
+    tmix_tile.yield
+  }
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index, %row: index):
+  %acc0, %max0, %sum0 = tmix_tile.softmax_init : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+  %acc, %max, %sum = tmix_tile.kv_loop %batch, %head, %row carry(%acc0, %max0, %sum0) : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]> {
+  ^bb0(%key: index, %a: !tmix_tile.tile<[block_m, 64]>, %m: !tmix_tile.rows<[block_m]>, %l: !tmix_tile.rows<[block_m]>):
+    // expected-error @+1 {{'tmix_tile.yield' op must yield the carried state (accumulator, max, sum) of the loop's types}}
+    tmix_tile.yield %a, %m : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+  }
+}
+
+// -----
+
+func.func @score_shape(%s: !tmix_tile.tile<[block_m, 64]>, %i: index) {
+  // expected-error @+1 {{'tmix_tile.score' op expects parent op 'tmix_tile.kv_loop'}}
+  %t = tmix_tile.score %s at(%i, %i, %i, %i) : !tmix_tile.tile<[block_m, 64]>
+  return
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
+^bb0(%batch: index, %head: index, %row: index):
+  %acc0, %max0, %sum0 = tmix_tile.softmax_init : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+  %acc, %max, %sum = tmix_tile.kv_loop %batch, %head, %row carry(%acc0, %max0, %sum0) : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]> {
+  ^bb0(%key: index, %a: !tmix_tile.tile<[block_m, 64]>, %m: !tmix_tile.rows<[block_m]>, %l: !tmix_tile.rows<[block_m]>):
+    // expected-error @+1 {{'tmix_tile.score' op applies to a tile of scores [block_m, block_n], not [block_m, 64]}}
+    %t = tmix_tile.score %a at(%batch, %head, %row, %key) : !tmix_tile.tile<[block_m, 64]>
+    tmix_tile.yield %a, %m, %l : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>, !tmix_tile.rows<[block_m]>
+  }
+}
