@@ -181,6 +181,28 @@ LogicalResult FinalizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// Result names: what each tile is, in the printed program
+//===----------------------------------------------------------------------===//
+
+void LoadQueryOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getQuery(), "query");
+}
+void DotOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getResult(), getAcc() ? "acc" : "scores");
+}
+void ScoreOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getResult(), "scores");
+}
+void RescaleOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getResult(), "rescaled");
+}
+void KeyValueLoopOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getFinalAcc(), "acc");
+  setNameFn(getFinalMax(), "max");
+  setNameFn(getFinalSum(), "sum");
+}
+
+//===----------------------------------------------------------------------===//
 // The KV walk
 //===----------------------------------------------------------------------===//
 

@@ -72,7 +72,7 @@ def TmixTile_AttentionProgramOp : TmixTile_Op<"attention", [
 //===----------------------------------------------------------------------===//
 
 def TmixTile_LoadQueryOp : TmixTile_Op<"load_query",
-    [HasParent<"AttentionProgramOp">]> {
+    [HasParent<"AttentionProgramOp">, DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
   let summary = "the program's query rows, rotated and scaled";
   let description = [{
     Rows `[row, row + block_m)` of q at (batch, head), as a `[block_m, D]` tile: the
@@ -130,7 +130,8 @@ def TmixTile_SoftmaxInitOp : TmixTile_Op<"softmax_init", [Pure,
 def TmixTile_KeyValueLoopOp : TmixTile_Op<"kv_loop", [
     AllTypesMatch<["acc", "final_acc"]>,
     AllTypesMatch<["max", "sum", "final_max", "final_sum"]>, SingleBlock,
-    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames",
+                                                 "getAsmResultNames"]>]> {
   let summary = "the walk over the KV tiles, carrying the online-softmax state";
   let description = [{
     Runs the body for the KV tiles `key = 0, block_n, 2 block_n, ...` below the spec's
@@ -160,7 +161,7 @@ def TmixTile_YieldOp : TmixTile_Op<"yield", [Pure, Terminator,
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
-def TmixTile_DotOp : TmixTile_Op<"dot", [Pure]> {
+def TmixTile_DotOp : TmixTile_Op<"dot", [Pure, DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
   let summary = "a tile product, optionally accumulated";
   let description = [{
     `lhs [M, K] x rhs [K, N] (+ acc [M, N])`; with `transpose_rhs`, rhs is `[N, K]`
@@ -178,7 +179,7 @@ def TmixTile_DotOp : TmixTile_Op<"dot", [Pure]> {
   let hasVerifier = 1;
 }
 
-def TmixTile_ScoreOp : TmixTile_Op<"score", [HasParent<"KeyValueLoopOp">,
+def TmixTile_ScoreOp : TmixTile_Op<"score", [HasParent<"KeyValueLoopOp">, DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>,
     AllTypesMatch<["scores", "result"]>]> {
   let summary = "the spec's score and mask statements on a tile of scores";
   let description = [{
@@ -212,7 +213,7 @@ def TmixTile_SoftmaxUpdateOp : TmixTile_Op<"softmax_update", [Pure,
   let hasVerifier = 1;
 }
 
-def TmixTile_RescaleOp : TmixTile_Op<"rescale", [Pure,
+def TmixTile_RescaleOp : TmixTile_Op<"rescale", [Pure, DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>,
     AllTypesMatch<["tile", "result"]>]> {
   let summary = "multiplies each row of a tile by a per-row factor";
   let arguments = (ins TmixTile_Tile:$tile, TmixTile_Rows:$factor);

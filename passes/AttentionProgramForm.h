@@ -27,6 +27,8 @@
 #define TMIX_PASSES_ATTENTIONPROGRAMFORM_H
 
 #include "dialect/TileOps.h"
+#include "passes/FixedSizes.h"
+#include "passes/TargetInfo.h"
 
 namespace mlir::tmix {
 
@@ -49,6 +51,26 @@ struct AttentionProgramForm {
 /// first op that differs, saying that `target`'s lowering does not run it.
 FailureOr<AttentionProgramForm> matchAttentionProgram(tile::AttentionProgramOp program,
                                                       StringRef target);
+
+/// A tile program that a target's lowering can run: its spec, its form, and its
+/// schedule, which the target has checked.
+struct RunnableAttentionProgram {
+  AttentionOp spec;
+  AttentionProgramForm form;
+  AttentionScheduleAttr schedule;
+};
+
+/// What every target's lowering checks of `program` before it emits anything: that it
+/// names an attention spec, has the online-softmax form, and has a schedule `target`
+/// can run with the size symbols `fixed` fixes (the schedule may be hand-written).
+/// Failure after one error.
+FailureOr<RunnableAttentionProgram> checkAttentionProgram(tile::AttentionProgramOp program,
+                                                          const TargetInfo &target,
+                                                          const FixedSizes &fixed);
+
+/// Fails after an error on the first attention spec of `module` without a tile program
+/// (never tiled: tmix-tile-attention did not run).
+LogicalResult checkEveryAttentionTiled(ModuleOp module);
 
 } // namespace mlir::tmix
 

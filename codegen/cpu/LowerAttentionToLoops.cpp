@@ -1,4 +1,4 @@
-//===- LowerAttentionToLoops.cpp - tmix.attention to an online-softmax program -===//
+//===- LowerAttentionToLoops.cpp - Tile programs of attention to loop programs -===//
 //
 // The CPU program of a tmix_tile.attention program (AttentionProgramForm.h), one op at
 // a time. One program per (batch, head, query tile). Query rows live in vector lanes: a tile
@@ -592,35 +592,20 @@ void AttentionLowering::loadRotatedRow(Value src, ValueRange prefix, Value pos,
 struct LowerAttentionToLoops
     : tmix::impl::LowerAttentionToLoopsBase<LowerAttentionToLoops> {
   void runOnOperation() override {
+    if (failed(checkEveryAttentionTiled(getOperation())))
+      return signalPassFailure();
     SmallVector<tile::AttentionProgramOp> programs(
         getOperation().getOps<tile::AttentionProgramOp>());
     for (tile::AttentionProgramOp program : programs) {
-      AttentionOp op = program.getSpecOp();
-      if (!op) {
-        program.emitOpError() << "names " << program.getSpecAttr()
-                              << ", which is not a tmix.attention spec";
-        return signalPassFailure();
-      }
-      FailureOr<AttentionProgramForm> form = matchAttentionProgram(program, kCpuTarget);
-      if (failed(form))
-        return signalPassFailure();
-      // The schedule may be hand-written: checked before any size is derived from it.
-      AttentionScheduleAttr schedule = program.getSchedule();
-      if (std::string error = getCpuTargetInfo().checkSchedule(op, schedule, {});
-          !error.empty()) {
-        program.emitError(error);
-        return signalPassFailure();
-      }
-      if (failed(AttentionLowering(program, *form, op, schedule).lower()))
+      FailureOr<RunnableAttentionProgram> runnable =
+          checkAttentionProgram(program, getCpuTargetInfo(), /*fixed=*/{});
+      if (failed(runnable) || failed(AttentionLowering(program, runnable->form,
+                                                       runnable->spec, runnable->schedule)
+                                         .lower()))
         return signalPassFailure();
       program.erase();
-      op.erase();
+      runnable->spec.erase();
       ++numLowered;
-    }
-    // A spec without its tile program was never tiled.
-    for (AttentionOp op : getOperation().getOps<AttentionOp>()) {
-      op.emitOpError("has no tile program: run tmix-tile-attention first");
-      return signalPassFailure();
     }
   }
 };

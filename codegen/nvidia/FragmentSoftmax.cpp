@@ -136,3 +136,24 @@ void tmix::storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> mIn,
         none);
   }
 }
+
+FragmentRows FragmentAttentionKernel::fragmentRows() const {
+  FragmentRows rows;
+  rows.batch = bIdx;
+  rows.head = hIdx;
+  rows.rowPos[0] = rowPos[0];
+  rows.rowPos[1] = rowPos[1];
+  rows.rowValid[0] = rowValid[0];
+  rows.rowValid[1] = rowValid[1];
+  rows.groupCol2 = groupCol2;
+  rows.numM = numM;
+  rows.scaleLog2 = scaleLog2;
+  rows.spec = op;
+  rows.sink = sinkOp;
+  return rows;
+}
+
+void FragmentAttentionKernel::epilogue(ValueRange state) {
+  storeRows(*kb, fragmentRows(), {state[0], state[1]}, {state[2], state[3]},
+            llvm::to_vector(state.drop_front(4)), valueDim, o, lse);
+}

@@ -16,8 +16,14 @@
 #ifndef TMIX_CODEGEN_NVIDIA_FRAGMENTSOFTMAX_H
 #define TMIX_CODEGEN_NVIDIA_FRAGMENTSOFTMAX_H
 
+#include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
 #include "passes/KernelBuilder.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <memory>
 
 namespace mlir::tmix {
 
@@ -57,6 +63,44 @@ SmallVector<Value> rescaleRows(KernelBuilder &kb, ArrayRef<Value> acc, const Val
 void storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> m,
                ArrayRef<Value> lPartial, ArrayRef<Value> acc, int64_t valueDim, Value o,
                Value lse);
+
+/// What the sm_80 and sm_90a attention kernels share around their fragments: the spec
+/// and its statements, the schedule, the program's coordinates and outputs, and one
+/// thread's two rows; and the epilogue that stores those rows. Each kernel derives
+/// from it and fills these in as it builds its body.
+class FragmentAttentionKernel {
+protected:
+  FragmentAttentionKernel(AttentionOp op, AttentionScheduleAttr schedule,
+                          gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed)
+      : op(op), gpuModule(gpuModule), fixed(fixed), schedule(schedule) {}
+
+  /// This thread's rows and the statements, for the fragment softmax.
+  FragmentRows fragmentRows() const;
+  /// Stores this thread's rows of o (and lse) from the final state (m[2], l[2], the
+  /// accumulator fragments).
+  void epilogue(ValueRange state);
+
+  AttentionOp op;
+  gpu::GPUModuleOp gpuModule;
+  const llvm::StringMap<int64_t> &fixed;
+  /// The symbols of `fixed` that this spec uses as head dims.
+  SmallVector<NamedAttribute> specialized;
+  std::unique_ptr<KernelBuilder> kb;
+  MaskOp maskOp;
+  ScoreOp scoreOp;
+  SinkOp sinkOp;
+  ScaleOp scaleOp;
+  /// The schedule, checked by the target's TargetInfo.
+  AttentionScheduleAttr schedule;
+  int64_t headDim = 0, valueDim = 0;
+
+  Value bIdx, hIdx, hkIdx, numN, numM, rowBegin, rowEnd;
+  Value o, lse;
+  Value scaleLog2, theta;
+  Value groupCol2;   // 2t
+  Value rowPos[2];   // the query positions of rows g and g + 8
+  Value rowValid[2]; // whether they are < N
+};
 
 } // namespace mlir::tmix
 

@@ -49,6 +49,14 @@ gpu::GPUModuleOp tmix::getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
 }
 
+FailureOr<tmix::KernelModule> tmix::prepareKernelModule(ModuleOp module,
+                                                  ArrayRef<std::string> specialize) {
+  FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
+  if (failed(fixed))
+    return failure();
+  return KernelModule{getOrCreateKernelModule(module), std::move(*fixed)};
+}
+
 gpu::GPUFuncOp tmix::moveProgramToKernel(func::FuncOp program, gpu::GPUModuleOp gpuModule,
                                          const KernelLaunch &launch,
                                          ArrayRef<Type> extraInputs) {

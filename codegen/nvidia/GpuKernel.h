@@ -51,21 +51,28 @@ gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 /// `specialize` fixes) and is erased. Stops at the first spec that fails, or, with
 /// `reportEvery`, lowers the others too so that each one's error is reported. Returns
 /// the number lowered, or failure.
+/// The kernel module of `module` (made when absent: another GPU lowering may have made
+/// it already) and the size symbols that `specialize` fixes.
+struct KernelModule {
+  gpu::GPUModuleOp gpuModule;
+  llvm::StringMap<int64_t> fixed;
+};
+FailureOr<KernelModule> prepareKernelModule(ModuleOp module,
+                                            ArrayRef<std::string> specialize);
+
 template <typename SpecOp, typename Lower>
 FailureOr<int64_t> lowerSpecsToKernels(ModuleOp module, ArrayRef<std::string> specialize,
                                        bool reportEvery, Lower lower) {
   SmallVector<SpecOp> specs(module.getOps<SpecOp>());
   if (specs.empty())
     return 0;
-  FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
-  if (failed(fixed))
+  FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
+  if (failed(kernels))
     return failure();
-  // Another GPU lowering may have made the kernel module already.
-  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
   int64_t lowered = 0;
   bool anyFailed = false;
   for (SpecOp op : specs) {
-    if (failed(lower(op, gpuModule, *fixed))) {
+    if (failed(lower(op, kernels->gpuModule, kernels->fixed))) {
       if (!reportEvery)
         return failure();
       anyFailed = true;
@@ -80,44 +87,30 @@ FailureOr<int64_t> lowerSpecsToKernels(ModuleOp module, ArrayRef<std::string> sp
 }
 
 /// The body of the GPU attention lowering passes: every tmix_tile.attention program of
-/// `module` that matches the online-softmax form (AttentionProgramForm.h), with a
-/// schedule that `target` can run, becomes a kernel of the kernel module through
-/// `lower(spec, schedule, gpuModule, fixed)`; the program and its spec are erased. An
-/// attention spec without a program was never tiled: an error. Stops at the first
-/// failure. Returns the number lowered, or failure.
+/// `module` that `target` can run (checkAttentionProgram) becomes a kernel of the
+/// kernel module through `lower(spec, schedule, gpuModule, fixed)`; the program and its
+/// spec are erased. Stops at the first failure. Returns the number lowered, or failure.
 template <typename Lower>
 FailureOr<int64_t> lowerAttentionProgramsToKernels(ModuleOp module,
                                                    ArrayRef<std::string> specialize,
                                                    const TargetInfo &target, Lower lower) {
-  for (AttentionOp spec : module.getOps<AttentionOp>())
-    if (llvm::none_of(module.getOps<tile::AttentionProgramOp>(),
-                      [&](tile::AttentionProgramOp program) {
-                        return program.getSpec() == spec.getSymName();
-                      }))
-      return spec.emitOpError("has no tile program: run tmix-tile-attention first");
+  if (failed(checkEveryAttentionTiled(module)))
+    return failure();
   SmallVector<tile::AttentionProgramOp> programs(module.getOps<tile::AttentionProgramOp>());
   if (programs.empty())
     return 0;
-  FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);
-  if (failed(fixed))
+  FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
+  if (failed(kernels))
     return failure();
-  gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(module);
   int64_t lowered = 0;
   for (tile::AttentionProgramOp program : programs) {
-    AttentionOp spec = program.getSpecOp();
-    if (!spec)
-      return program.emitOpError() << "names " << program.getSpecAttr()
-                                   << ", which is not a tmix.attention spec";
-    if (failed(matchAttentionProgram(program, target.getName())))
-      return failure();
-    // The schedule may be hand-written: checked before any size is derived from it.
-    AttentionScheduleAttr schedule = program.getSchedule();
-    if (std::string error = target.checkSchedule(spec, schedule, *fixed); !error.empty())
-      return program.emitError(error);
-    if (failed(lower(spec, schedule, gpuModule, *fixed)))
+    FailureOr<RunnableAttentionProgram> runnable =
+        checkAttentionProgram(program, target, kernels->fixed);
+    if (failed(runnable) || failed(lower(runnable->spec, runnable->schedule,
+                                         kernels->gpuModule, kernels->fixed)))
       return failure();
     program.erase();
-    spec.erase();
+    runnable->spec.erase();
     ++lowered;
   }
   return lowered;

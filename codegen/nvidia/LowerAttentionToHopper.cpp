@@ -122,11 +122,11 @@ struct Operand {
 };
 
 
-class HopperAttentionLowering {
+class HopperAttentionLowering : FragmentAttentionKernel {
 public:
   HopperAttentionLowering(AttentionOp op, AttentionScheduleAttr schedule,
                          gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed)
-      : op(op), gpuModule(gpuModule), fixed(fixed), schedule(schedule) {}
+      : FragmentAttentionKernel(op, schedule, gpuModule, fixed) {}
 
   LogicalResult lower();
 
@@ -196,24 +196,9 @@ private:
   /// empty for its 64 rows, without mask code when full and all keys are in range.
   State warpgroupTile(Value tile, Value stage, ValueRange state);
   State computeTile(Value tile, Value stage, ValueRange state, bool masked);
-  void epilogue(ValueRange state);
-  /// This consumer thread's rows and the statements, for FragmentSoftmax.h.
-  FragmentRows fragmentRows() const;
 
-  AttentionOp op;
-  gpu::GPUModuleOp gpuModule;
-  const llvm::StringMap<int64_t> &fixed;
-  SmallVector<NamedAttribute> specialized;
-  std::unique_ptr<KernelBuilder> kb;
-  MaskOp maskOp;
-  ScoreOp scoreOp;
-  SinkOp sinkOp;
-  ScaleOp scaleOp;
-
-  int64_t headDim = 0, valueDim = 0;
-  // The schedule (checked by sm_90a's TargetInfo): rows per CTA, keys per KV tile, the
-  // CTA's warps (and their threads), the stages of the K/V ring.
-  AttentionScheduleAttr schedule;
+  // The schedule's rows per CTA, keys per KV tile, the CTA's warps (and their
+  // threads), the stages of the K/V ring.
   int64_t blockM = 0, blockN = 0, threads = 0, stages = 0;
   /// The head dims rounded up to whole 64-column TMA boxes.
   int64_t qkWidth = 0, vWidth = 0;
@@ -223,15 +208,11 @@ private:
   Operand q, k, v;
   int64_t sharedBytes = 0;
 
-  Value bIdx, hIdx, hkIdx, numN, numM, rowBegin, rowEnd;
   Value tensorMaps, sharedBase, tid;
   SmallVector<Type> stateTypes;
-  Value o, lse;
-  Value scaleLog2, theta;
   // Consumer geometry.
-  Value consumerIdx, groupCol2;
+  Value consumerIdx;
   Value wgBegin, wgLast, wgHasRows;
-  Value rowPos[2], rowValid[2];
 };
 
 LogicalResult HopperAttentionLowering::lower() {
@@ -677,27 +658,6 @@ HopperAttentionLowering::computeTile(Value tile, Value stage, ValueRange state,
   for (auto [dt, value] : llvm::enumerate(acc))
     next[4 + dt] = value;
   return next;
-}
-
-void HopperAttentionLowering::epilogue(ValueRange state) {
-  storeRows(*kb, fragmentRows(), {state[0], state[1]}, {state[2], state[3]},
-            llvm::to_vector(state.drop_front(4)), valueDim, o, lse);
-}
-
-FragmentRows HopperAttentionLowering::fragmentRows() const {
-  FragmentRows rows;
-  rows.batch = bIdx;
-  rows.head = hIdx;
-  rows.rowPos[0] = rowPos[0];
-  rows.rowPos[1] = rowPos[1];
-  rows.rowValid[0] = rowValid[0];
-  rows.rowValid[1] = rowValid[1];
-  rows.groupCol2 = groupCol2;
-  rows.numM = numM;
-  rows.scaleLog2 = scaleLog2;
-  rows.spec = op;
-  rows.sink = sinkOp;
-  return rows;
 }
 
 /// The program function becomes a gpu.func kernel: the program id is the block id; the

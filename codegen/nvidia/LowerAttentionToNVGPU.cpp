@@ -63,11 +63,11 @@ constexpr int64_t kMmaN = 8;
 
 /// The value of a head dim: a literal, or a size symbol fixed by `specialize`.
 
-class NvgpuAttentionLowering {
+class NvgpuAttentionLowering : FragmentAttentionKernel {
 public:
   NvgpuAttentionLowering(AttentionOp op, AttentionScheduleAttr schedule,
                          gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed)
-      : op(op), gpuModule(gpuModule), fixed(fixed), schedule(schedule) {}
+      : FragmentAttentionKernel(op, schedule, gpuModule, fixed) {}
 
   LogicalResult lower();
 
@@ -127,42 +127,22 @@ private:
   State singleStageLoop(ValueRange init);
   /// The KV loop, two buffers: tile t + 1's copies fly while tile t is computed.
   State pipelinedLoop(ValueRange init);
-  void epilogue(ValueRange state);
-  /// This thread's rows and the statements, for FragmentSoftmax.h.
-  FragmentRows fragmentRows() const;
 
-  AttentionOp op;
-  gpu::GPUModuleOp gpuModule;
-  const llvm::StringMap<int64_t> &fixed;
-  /// The symbols of `fixed` that this spec uses as head dims.
-  SmallVector<NamedAttribute> specialized;
-  std::unique_ptr<KernelBuilder> kb;
-  MaskOp maskOp;
-  ScoreOp scoreOp;
-  SinkOp sinkOp;
   RopeOp ropeOp;
-  ScaleOp scaleOp;
-
-  int64_t headDim = 0, valueDim = 0;
-  // The schedule (checked by sm_80's TargetInfo): rows per CTA, keys per KV tile, warps
-  // (and their threads), K/V buffers.
-  AttentionScheduleAttr schedule;
+  // The schedule's rows per CTA, keys per KV tile, warps (and their threads), K/V
+  // buffers.
   int64_t blockM = 0, blockN = 0, warps = 0, threads = 0, stages = 0;
   Type mmaType;
   MemRefType qTileType, kTileType, vTileType;
   int64_t sharedBytes = 0;
 
-  Value bIdx, hIdx, hkIdx, numN, numM, rowBegin, rowEnd;
   Value warpBegin, warpLast, warpHasRows; // this warp's query rows
   SmallVector<Type> stateTypes;
-  Value q, k, v, o, lse;
-  Value scaleLog2, theta;
+  Value q, k, v;
   Value qTile, kTile, vTile;
   // Lane geometry.
-  Value warpRow, groupRow, groupCol2; // warp * 16, g, 2t
+  Value warpRow, groupRow; // warp * 16, g
   Value aRow, aCol, kRow, kCol, vRow, vCol;
-  Value rowPos[2];   // the query positions of rows g and g + 8
-  Value rowValid[2]; // whether they are < N
 };
 
 LogicalResult NvgpuAttentionLowering::lower() {
@@ -581,27 +561,6 @@ NvgpuAttentionLowering::computeTile(Value tile, Value buffer, ValueRange state,
   for (auto [dt, value] : llvm::enumerate(acc))
     next[4 + dt] = value;
   return next;
-}
-
-void NvgpuAttentionLowering::epilogue(ValueRange state) {
-  storeRows(*kb, fragmentRows(), {state[0], state[1]}, {state[2], state[3]},
-            llvm::to_vector(state.drop_front(4)), valueDim, o, lse);
-}
-
-FragmentRows NvgpuAttentionLowering::fragmentRows() const {
-  FragmentRows rows;
-  rows.batch = bIdx;
-  rows.head = hIdx;
-  rows.rowPos[0] = rowPos[0];
-  rows.rowPos[1] = rowPos[1];
-  rows.rowValid[0] = rowValid[0];
-  rows.rowValid[1] = rowValid[1];
-  rows.groupCol2 = groupCol2;
-  rows.numM = numM;
-  rows.scaleLog2 = scaleLog2;
-  rows.spec = op;
-  rows.sink = sinkOp;
-  return rows;
 }
 
 /// The program function becomes a gpu.func kernel: the program id is the block id, and

@@ -13,7 +13,7 @@ tmix.attention @gqa(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B, HK
 // CHECK-NEXT: ^bb0(%batch: index, %head: index, %row: index):
 // CHECK-NEXT: %[[Q:.*]] = tmix_tile.load_query %batch, %head, %row : <[block_m, D]>
 // CHECK-NEXT: %acc, %max, %sum = tmix_tile.softmax_init : <[block_m, 32]>, <[block_m]>
-// CHECK-NEXT: %[[LOOP:.*]]:3 = tmix_tile.kv_loop %batch, %head, %row carry(%acc, %max, %sum) : <[block_m, 32]>, <[block_m]> {
+// CHECK-NEXT: %[[ACC:.*]], %[[MAX:.*]], %[[SUM:.*]] = tmix_tile.kv_loop %batch, %head, %row carry(%acc, %max, %sum) : <[block_m, 32]>, <[block_m]> {
 // CHECK-NEXT: ^bb0(%key: index, %[[A:.*]]: !tmix_tile.tile<[block_m, 32]>, %[[M:.*]]: !tmix_tile.rows<[block_m]>, %[[L:.*]]: !tmix_tile.rows<[block_m]>):
 // CHECK-NEXT: %keys, %values = tmix_tile.load_kv %batch, %head, %key : <[block_n, D]>, <[block_n, 32]>
 // CHECK-NEXT: %[[S:.*]] = tmix_tile.dot %[[Q]], %keys {transpose_rhs} : <[block_m, D]>, <[block_n, D]> -> <[block_m, block_n]>
@@ -23,7 +23,7 @@ tmix.attention @gqa(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B, HK
 // CHECK-NEXT: %[[O:.*]] = tmix_tile.dot %probabilities, %values acc %[[R]] : <[block_m, block_n]>, <[block_n, 32]>, !tmix_tile.tile<[block_m, 32]> -> <[block_m, 32]>
 // CHECK-NEXT: tmix_tile.yield %[[O]], %new_max, %new_sum : !tmix_tile.tile<[block_m, 32]>, !tmix_tile.rows<[block_m]>, !tmix_tile.rows<[block_m]>
 // CHECK-NEXT: }
-// CHECK-NEXT: %output, %lse = tmix_tile.finalize %batch, %head, %[[LOOP]]#0, %[[LOOP]]#1, %[[LOOP]]#2 : <[block_m, 32]>, <[block_m]>
+// CHECK-NEXT: %output, %lse = tmix_tile.finalize %batch, %head, %[[ACC]], %[[MAX]], %[[SUM]] : <[block_m, 32]>, <[block_m]>
 // CHECK-NEXT: tmix_tile.store %batch, %head, %row, %output, %lse : <[block_m, 32]>, !tmix_tile.rows<[block_m]>
 tmix_tile.attention @gqa schedule #tmix.attention_schedule<block_m = 64, block_n = 32, warps = 4, stages = 1> {
 ^bb0(%batch: index, %head: index, %row: index):

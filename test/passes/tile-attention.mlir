@@ -12,7 +12,7 @@
 // CHECK-NEXT: ^bb0(%batch: index, %head: index, %row: index):
 // CHECK-NEXT: %[[Q:.*]] = tmix_tile.load_query %batch, %head, %row : <[block_m, D]>
 // CHECK-NEXT: %acc, %max, %sum = tmix_tile.softmax_init : <[block_m, DV]>, <[block_m]>
-// CHECK-NEXT: %[[LOOP:.*]]:3 = tmix_tile.kv_loop %batch, %head, %row carry(%acc, %max, %sum)
+// CHECK-NEXT: %[[ACC:.*]], %[[MAX:.*]], %[[SUM:.*]] = tmix_tile.kv_loop %batch, %head, %row carry(%acc, %max, %sum)
 // CHECK: %keys, %values = tmix_tile.load_kv %batch, %head, %key : <[block_n, D]>, <[block_n, DV]>
 // CHECK-NEXT: %[[S:.*]] = tmix_tile.dot %[[Q]], %keys {transpose_rhs} : <[block_m, D]>, <[block_n, D]> -> <[block_m, block_n]>
 // CHECK-NEXT: %[[S2:.*]] = tmix_tile.score %[[S]] at(%batch, %head, %row, %key)
@@ -20,7 +20,7 @@
 // CHECK-NEXT: %[[R:.*]] = tmix_tile.rescale %{{.*}}, %rescale
 // CHECK-NEXT: %[[O:.*]] = tmix_tile.dot %probabilities, %values acc %[[R]]
 // CHECK-NEXT: tmix_tile.yield %[[O]], %new_max, %new_sum
-// CHECK: %output, %lse = tmix_tile.finalize %batch, %head, %[[LOOP]]#0, %[[LOOP]]#1, %[[LOOP]]#2
+// CHECK: %output, %lse = tmix_tile.finalize %batch, %head, %[[ACC]], %[[MAX]], %[[SUM]]
 // CHECK-NEXT: tmix_tile.store %batch, %head, %row, %output, %lse
 tmix.attention @sinks(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B, H, M, D], f32>,
                       %v: !tmix.tensor<[B, H, M, DV], f32>, %s: !tmix.tensor<[H], f32>)
