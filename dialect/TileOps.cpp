@@ -176,6 +176,10 @@ LogicalResult RescaleOp::verify() {
   return verifySameRows(*this, getTile(), getFactor(), "the tile", "the factor");
 }
 
+LogicalResult MergeOp::verify() {
+  return verifySameRows(*this, getOutput(), getLse(), "the output", "the lse");
+}
+
 LogicalResult FinalizeOp::verify() {
   return verifySameRows(*this, getAcc(), getMax(), "the accumulator", "the row state");
 }

@@ -238,4 +238,33 @@ def TmixTile_FinalizeOp : TmixTile_Op<"finalize", [HasParent<"AttentionProgramOp
   let hasVerifier = 1;
 }
 
+def TmixTile_MergeOp : TmixTile_Op<"merge", [Pure,
+    AllTypesMatch<["output", "other_output", "merged_output"]>,
+    AllTypesMatch<["lse", "other_lse", "merged_lse"]>]> {
+  let summary = "the associative merge of two partial attention results";
+  let description = [{
+    Two results for the same rows over disjoint sets of keys, `(o1, lse1)` and
+    `(o2, lse2)` (o normalised, lse in natural units as `finalize` gives them), give
+    the result over the union of the keys:
+
+    ```
+    lse = log(exp(lse1) + exp(lse2))
+    o   = o1 exp(lse1 - lse) + o2 exp(lse2 - lse)
+    ```
+
+    A part that kept nothing (lse = -inf) leaves the other unchanged; two such parts
+    give (0, -inf); a NaN in either part gives NaN. The merge is associative and
+    commutative (DESIGN.md, decision 5): split-KV decode, cascade (shared-prefix)
+    attention and ring attention merge their partial results with it in any order.
+    No target lowers it yet: the split-KV programs that produce partial results are
+    the next step (docs/tiled-level.md).
+  }];
+  let arguments = (ins TmixTile_Tile:$output, TmixTile_Rows:$lse,
+                       TmixTile_Tile:$other_output, TmixTile_Rows:$other_lse);
+  let results = (outs TmixTile_Tile:$merged_output, TmixTile_Rows:$merged_lse);
+  let assemblyFormat = "$output `,` $lse `with` $other_output `,` $other_lse attr-dict "
+                       "`:` type($output) `,` type($lse)";
+  let hasVerifier = 1;
+}
+
 #endif // TMIX_TILE_OPS_TD

@@ -170,3 +170,11 @@ tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n =
     tmix_tile.yield %a, %m, %l : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>, !tmix_tile.rows<[block_m]>
   }
 }
+
+// -----
+
+func.func @merge_rows(%o1: !tmix_tile.tile<[block_m, 64]>, %l1: !tmix_tile.rows<[block_n]>) {
+  // expected-error @+1 {{'tmix_tile.merge' op the output has rows [block_m] but the lse has [block_n]}}
+  %o, %lse = tmix_tile.merge %o1, %l1 with %o1, %l1 : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_n]>
+  return
+}

@@ -42,3 +42,12 @@ tmix_tile.attention @gqa schedule #tmix.attention_schedule<block_m = 64, block_n
   %o, %lse = tmix_tile.finalize %batch, %head, %acc, %max, %sum : !tmix_tile.tile<[block_m, 32]>, !tmix_tile.rows<[block_m]>
   tmix_tile.store %batch, %head, %row, %o, %lse : !tmix_tile.tile<[block_m, 32]>, !tmix_tile.rows<[block_m]>
 }
+
+// The merge of two partial results (split-KV, ring attention).
+// CHECK-LABEL: func.func @merge(
+// CHECK: tmix_tile.merge %arg0, %arg1 with %arg2, %arg3 : <[block_m, 64]>, <[block_m]>
+func.func @merge(%o1: !tmix_tile.tile<[block_m, 64]>, %l1: !tmix_tile.rows<[block_m]>,
+                 %o2: !tmix_tile.tile<[block_m, 64]>, %l2: !tmix_tile.rows<[block_m]>) {
+  %o, %lse = tmix_tile.merge %o1, %l1 with %o2, %l2 : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_m]>
+  return
+}
