@@ -16,6 +16,7 @@
 
 using namespace mlir;
 using mlir::tmix::AttentionOp;
+using mlir::tmix::RecurrenceOp;
 using mlir::tmix::SpecTensorType;
 using mlir::tmix::parseDimList;
 using mlir::tmix::printDimList;
@@ -46,9 +47,10 @@ void TmixTileDialect::registerTypes() {
       >();
 }
 
-bool tile::isBlockExtent(Attribute dim) {
+bool tile::isScheduleExtent(Attribute dim) {
   auto name = dyn_cast<StringAttr>(dim);
-  return name && (name.getValue() == kBlockM || name.getValue() == kBlockN);
+  return name && (name.getValue() == kBlockM || name.getValue() == kBlockN ||
+                  name.getValue() == kChunk);
 }
 
 //===----------------------------------------------------------------------===//
@@ -264,9 +266,9 @@ LogicalResult AttentionProgramOp::verifySymbolUses(SymbolTableCollection &symbol
   ArrayRef<Type> args = spec.getSpecArgTypes();
   auto q = cast<SpecTensorType>(args[0]), v = cast<SpecTensorType>(args[2]);
   for (Attribute dim : llvm::concat<const Attribute>(q.getDims(), v.getDims()))
-    if (isBlockExtent(dim))
+    if (isScheduleExtent(dim))
       return emitOpError() << "cannot tile a spec with a size symbol named " << dim
-                           << ": the tile types reserve block_m and block_n";
+                           << ": the tile types reserve block_m, block_n and chunk";
 
   // What the loads give and the store takes, against the spec's dims.
   Builder b(getContext());
@@ -306,6 +308,108 @@ LogicalResult AttentionProgramOp::verifySymbolUses(SymbolTableCollection &symbol
             })
             .Default([](Operation *) { return success(); });
     return failed(ok) ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
+//===----------------------------------------------------------------------===//
+// Recurrences
+//===----------------------------------------------------------------------===//
+
+void ChunkLoopOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  static constexpr const char *names[] = {"start", "length"};
+  for (auto [arg, name] : llvm::zip(region.getArguments(), names))
+    setNameFn(arg, name);
+}
+
+LogicalResult ChunkLoopOp::verifyRegions() {
+  Block &block = getBodyBlock();
+  if (block.getNumArguments() != 2 ||
+      !llvm::all_of(block.getArgumentTypes(), [](Type t) { return t.isIndex(); }))
+    return emitOpError("body must take (start, length) as two index values: the chunk's "
+                       "first step and its number of steps");
+  return success();
+}
+
+LogicalResult GateLogsOp::verify() {
+  Attribute rows = rowsOf(getLogs());
+  if (rows != StringAttr::get(getContext(), kChunk))
+    return emitOpError() << "gives one row per step of the chunk, [chunk, ...], not "
+                         << spell(getLogs().getType().getDims());
+  return success();
+}
+
+LogicalResult ChunkScoresOp::verify() {
+  Attribute chunk = StringAttr::get(getContext(), kChunk);
+  ArrayRef<Attribute> dims = getScores().getType().getDims();
+  if (dims[0] != chunk || dims[1] != chunk)
+    return emitOpError() << "gives the scores of the chunk's steps against its steps, "
+                            "[chunk, chunk], not "
+                         << spell(dims);
+  return success();
+}
+
+RecurrenceOp RecurrenceProgramOp::getSpecOp() {
+  return SymbolTable::lookupNearestSymbolFrom<RecurrenceOp>(*this, getSpecAttr());
+}
+
+ChunkLoopOp RecurrenceProgramOp::getChunkLoop() {
+  auto loops = getBodyBlock().getOps<ChunkLoopOp>();
+  return loops.empty() ? ChunkLoopOp() : *loops.begin();
+}
+
+StepLoopOp RecurrenceProgramOp::getStepLoop() {
+  auto loops = getBodyBlock().getOps<StepLoopOp>();
+  return loops.empty() ? StepLoopOp() : *loops.begin();
+}
+
+LogicalResult RecurrenceProgramOp::verifyRegions() {
+  // [chunk_loop], [step_loop] or [chunk_loop, step_loop].
+  SmallVector<Operation *> ops = llvm::map_to_vector(getBodyBlock(), [](Operation &op) {
+    return &op;
+  });
+  bool shaped = (ops.size() == 1 && isa<ChunkLoopOp, StepLoopOp>(ops[0])) ||
+                (ops.size() == 2 && isa<ChunkLoopOp>(ops[0]) && isa<StepLoopOp>(ops[1]));
+  if (!shaped)
+    return emitOpError("body must be a chunk_loop, a step_loop, or a chunk_loop and then "
+                       "a step_loop (taken below the schedule's chunked_min_steps)");
+  return success();
+}
+
+LogicalResult
+RecurrenceProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto spec = symbolTable.lookupNearestSymbolFrom<RecurrenceOp>(*this, getSpecAttr());
+  if (!spec)
+    return emitOpError() << "names " << getSpecAttr()
+                         << ", which is not a tmix.recurrence spec";
+  // Each state an op names is a matrix state of the spec; its gate logs have the rows
+  // of a chunk and one column per key row (a row gate) or one (a scalar gate).
+  llvm::StringMap<SpecTensorType> matrixStates;
+  for (tmix::StateOp state : spec.getStateOps())
+    if (auto type = dyn_cast<SpecTensorType>(state.getType());
+        type && type.getRank() == 2)
+      matrixStates[state.getSymName()] = type;
+  WalkResult result = getBody().walk([&](Operation *op) -> WalkResult {
+    auto name = op->getAttrOfType<StringAttr>("state");
+    if (!name)
+      return WalkResult::advance();
+    auto it = matrixStates.find(name.getValue());
+    if (it == matrixStates.end()) {
+      op->emitOpError() << "names state " << name << ", which is not a matrix state of "
+                        << getSpecAttr();
+      return WalkResult::interrupt();
+    }
+    if (auto logs = dyn_cast<GateLogsOp>(op)) {
+      Attribute columns = columnsOf(logs.getLogs());
+      Attribute one = IntegerAttr::get(IntegerType::get(getContext(), 64), 1);
+      if (columns != it->second.getDims()[0] && columns != one) {
+        logs.emitOpError() << "of state " << name << " has one column per key row ("
+                           << spell(it->second.getDims().take_front()) << ") or one, not "
+                           << spell(columns);
+        return WalkResult::interrupt();
+      }
+    }
+    return WalkResult::advance();
   });
   return failure(result.wasInterrupted());
 }

@@ -26,12 +26,14 @@
 
 namespace mlir::tmix::tile {
 
-/// The names the tile extents give the schedule's block sizes.
+/// The names the tile extents give the schedule's sizes: attention's block sizes and
+/// a recurrence's chunk.
 inline constexpr llvm::StringLiteral kBlockM = "block_m";
 inline constexpr llvm::StringLiteral kBlockN = "block_n";
+inline constexpr llvm::StringLiteral kChunk = "chunk";
 
-/// Whether the extent `dim` of a tile type is one of the schedule's block sizes.
-bool isBlockExtent(Attribute dim);
+/// Whether the extent `dim` of a tile type is one of the schedule's sizes.
+bool isScheduleExtent(Attribute dim);
 
 } // namespace mlir::tmix::tile
 

@@ -267,4 +267,167 @@ def TmixTile_MergeOp : TmixTile_Op<"merge", [Pure,
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Recurrences: the chunked form
+//===----------------------------------------------------------------------===//
+
+def TmixTile_RecurrenceProgramOp : TmixTile_Op<"recurrence", [
+    IsolatedFromAbove, SingleBlock, NoTerminator,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "one program of a recurrence's grid, chunk by chunk or step by step";
+  let description = [{
+    The program of one point of the parallel dimensions of the recurrence spec `spec`,
+    run by `schedule`. Its states start at their `init` argument (or 0) and the spec's
+    final-state outputs are stored at its end. The body holds a `chunk_loop` (the
+    chunk-parallel form of the states with a chunk form, passes/ChunkForm.h), a
+    `step_loop` (every step in order), or both, in that order: then the program runs
+    the chunk loop when the number of steps T is at least the schedule's
+    `chunked_min_steps`, else the step loop.
+
+    ```mlir
+    tmix_tile.recurrence @gla schedule #tmix.recurrence_schedule<form = "chunked", chunk = 64> {
+      tmix_tile.chunk_loop {
+      ^bb0(%start: index, %length: index):
+        tmix_tile.stage_steps %start, %length
+        %logs = tmix_tile.gate_logs "S" : <[chunk, K]>
+        %scores = tmix_tile.chunk_scores "S" readout 0, %logs : <[chunk, K]> -> <[chunk, chunk]>
+        %o = tmix_tile.chunk_readout "S" readout 0, %scores, %logs : ...
+        tmix_tile.state_update "S", %logs : <[chunk, K]>
+        tmix_tile.finish_steps %start, %length, %o : <[chunk, V]>
+      }
+    }
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$spec, Tmix_RecurrenceScheduleAttr:$schedule);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$spec `schedule` qualified($schedule) attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+    /// The spec the program implements, or null.
+    ::mlir::tmix::RecurrenceOp getSpecOp();
+    /// The program's loops: the chunk loop and the step loop, either may be null.
+    ChunkLoopOp getChunkLoop();
+    StepLoopOp getStepLoop();
+  }];
+}
+
+def TmixTile_StepLoopOp : TmixTile_Op<"step_loop", [HasParent<"RecurrenceProgramOp">]> {
+  let summary = "every step of the spec, in order";
+  let description = [{
+    For t = 0 .. T-1, the spec's step region on all states: the recurrence as written
+    (decode, short prompts, states with no chunk form).
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
+def TmixTile_ChunkLoopOp : TmixTile_Op<"chunk_loop", [
+    HasParent<"RecurrenceProgramOp">, SingleBlock, NoTerminator,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "the walk over the chunks of steps";
+  let description = [{
+    Runs the body for the chunks of the schedule's `chunk` steps, in order: its block
+    arguments are the chunk's first step and its number of steps (the last chunk may
+    be shorter). The states with a chunk form advance a whole chunk at a time
+    (`state_update`); the others step by step (`finish_steps`).
+  }];
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+    ::mlir::Value getStart() { return getBodyBlock().getArgument(0); }
+    ::mlir::Value getLength() { return getBodyBlock().getArgument(1); }
+  }];
+}
+
+def TmixTile_StageStepsOp : TmixTile_Op<"stage_steps", [HasParent<"ChunkLoopOp">]> {
+  let summary = "the step values the chunk's states need";
+  let description = [{
+    For each step of the chunk, the values of the step region that the chunked states
+    read: their gates, keys, values, queries and delta strengths.
+  }];
+  let arguments = (ins Index:$start, Index:$length);
+  let assemblyFormat = "$start `,` $length attr-dict";
+}
+
+def TmixTile_GateLogsOp : TmixTile_Op<"gate_logs", [HasParent<"ChunkLoopOp">]> {
+  let summary = "the chunk's cumulative gate logs of a state";
+  let description = [{
+    LG_i = sum of log G_s over the chunk's steps s <= i (each clamped below at
+    kLogDecayFloor, passes/ChunkMath.h), with the sign of G_i tracked apart: a
+    `[chunk, K]` tile for a row gate, `[chunk, 1]` for a scalar one. Ratios of gates
+    are exp of differences of these logs, never exp(-LG) alone.
+  }];
+  let arguments = (ins StrAttr:$state);
+  let results = (outs TmixTile_Tile:$logs);
+  let assemblyFormat = "$state attr-dict `:` type($logs)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_DeltaSolveOp : TmixTile_Op<"delta_solve", [HasParent<"ChunkLoopOp">]> {
+  let summary = "the delta rule's pseudo-values: the WY solve";
+  let description = [{
+    The pseudo-values w of the chunk, solving the unit lower-triangular system
+    `w_i + b_i sum_{s<i} (Γ_i/Γ_s)(k_i · k_s) w_s = b_i (v_i - Γ_i S^T k_i)` from the
+    state S at the chunk's start (passes/ChunkMath.h); the readouts and the state
+    update then use w in place of the values.
+  }];
+  let arguments = (ins StrAttr:$state, TmixTile_Tile:$logs);
+  let results = (outs TmixTile_Tile:$pseudo_values);
+  let assemblyFormat = "$state `,` $logs attr-dict `:` type($logs) `->` type($pseudo_values)";
+}
+
+def TmixTile_ChunkScoresOp : TmixTile_Op<"chunk_scores", [HasParent<"ChunkLoopOp">]> {
+  let summary = "the intra-chunk scores of a readout";
+  let description = [{
+    `A[i, s] = sum_k q_i[k] k_s[k] (Γ_i / Γ_s)[k]` for s <= i, 0 above the diagonal:
+    the queries of readout `readout` of the state against its keys.
+  }];
+  let arguments = (ins StrAttr:$state, I64Attr:$readout, TmixTile_Tile:$logs);
+  let results = (outs TmixTile_Tile:$scores);
+  let assemblyFormat = "$state `readout` $readout `,` $logs attr-dict `:` type($logs) `->` "
+                       "type($scores)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_ChunkReadoutOp : TmixTile_Op<"chunk_readout", [HasParent<"ChunkLoopOp">]> {
+  let summary = "a readout q @ S_t for every step of the chunk";
+  let description = [{
+    `O = A v + (q ⊙ Γ) S` with S the state at the chunk's start: the intra-chunk part
+    through the scores, the rest through the start state (v: the pseudo-values of a
+    delta rule).
+  }];
+  let arguments = (ins StrAttr:$state, I64Attr:$readout, TmixTile_Tile:$scores,
+                       TmixTile_Tile:$logs, Optional<TmixTile_Tile>:$pseudo_values);
+  let results = (outs TmixTile_Tile:$outputs);
+  let assemblyFormat = "$state `readout` $readout `,` $scores `,` $logs (`,` $pseudo_values^)? "
+                       "attr-dict `:` type($scores) `,` type($logs) "
+                       "(`,` type($pseudo_values)^)? `->` type($outputs)";
+}
+
+def TmixTile_StateUpdateOp : TmixTile_Op<"state_update", [HasParent<"ChunkLoopOp">]> {
+  let summary = "a state at the chunk's end";
+  let description = [{
+    `S = Γ_L ⊙ S + sum_s ((Γ_L / Γ_s) ⊙ k_s) outer v_s` over the chunk's L steps (v:
+    the pseudo-values of a delta rule).
+  }];
+  let arguments = (ins StrAttr:$state, TmixTile_Tile:$logs,
+                       Optional<TmixTile_Tile>:$pseudo_values);
+  let assemblyFormat = "$state `,` $logs (`,` $pseudo_values^)? attr-dict `:` type($logs) "
+                       "(`,` type($pseudo_values)^)?";
+}
+
+def TmixTile_FinishStepsOp : TmixTile_Op<"finish_steps", [HasParent<"ChunkLoopOp">]> {
+  let summary = "the rest of each step of the chunk, with its readouts";
+  let description = [{
+    For each step of the chunk, in order: the step region's remaining values, with the
+    readouts of the chunked states read from `readouts` (in the order of the states
+    and their readouts), the states without a chunk form advanced by one step, and the
+    per-step outputs stored.
+  }];
+  let arguments = (ins Index:$start, Index:$length, Variadic<TmixTile_Tile>:$readouts);
+  let assemblyFormat = "$start `,` $length (`,` $readouts^ `:` type($readouts))? attr-dict";
+}
+
 #endif // TMIX_TILE_OPS_TD

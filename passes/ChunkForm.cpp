@@ -10,6 +10,8 @@
 
 #include "passes/ChunkForm.h"
 
+#include "passes/RecurrenceClasses.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "llvm/ADT/DenseSet.h"
@@ -321,4 +323,16 @@ std::optional<ChunkForm> mlir::tmix::getChunkForm(RecurrenceOp op, unsigned stat
   if (!step || step.getBody().empty())
     return std::nullopt;
   return ChunkFormBuilder(op, stateIndex).build();
+}
+
+SmallVector<ChunkForm, 1> tmix::getChunkForms(RecurrenceOp op) {
+  SmallVector<ChunkForm, 1> forms;
+  RecurrenceClasses classes(op);
+  for (auto [index, updateClass] : llvm::enumerate(classes.getClasses())) {
+    if (updateClass == UpdateClass::General)
+      continue;
+    if (std::optional<ChunkForm> form = getChunkForm(op, index))
+      forms.push_back(std::move(*form));
+  }
+  return forms;
 }

@@ -87,6 +87,11 @@ inline constexpr int64_t kSubChunk = 16;
 /// The chunk form of state `stateIndex` of `op`, when it has one.
 std::optional<ChunkForm> getChunkForm(RecurrenceOp op, unsigned stateIndex);
 
+/// The chunk forms of the states of `op` whose update class has a chunk-parallel
+/// algorithm (RecurrenceClasses.h), in declaration order: what every target's chunked
+/// form advances a chunk at a time.
+SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op);
+
 } // namespace mlir::tmix
 
 #endif // TMIX_PASSES_CHUNKFORM_H

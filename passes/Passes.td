@@ -81,6 +81,26 @@ def TileAttention : Pass<"tmix-tile-attention", "::mlir::ModuleOp"> {
   ];
 }
 
+def TileRecurrence : Pass<"tmix-tile-recurrence", "::mlir::ModuleOp"> {
+  let summary = "write each scheduled recurrence spec as a program of tile ops";
+  let description = [{
+    After every `tmix.recurrence` with a `#tmix.recurrence_schedule` (tmix-schedule),
+    adds its `tmix_tile.recurrence` program, the same for every target up to the
+    schedule. Unless the schedule's form is `recurrent`, the states with a chunk form
+    (passes/ChunkForm.h) advance in a `chunk_loop`: per chunk, the step values they
+    need, then per state its cumulative gate logs, the delta rule's solve, the scores
+    and readouts, the state at the chunk's end, and then the rest of each step. A
+    `step_loop` runs the recurrence step by step: alone when no state has a chunk form
+    or the form is `recurrent`, after the chunk loop under `auto` with
+    `chunked_min_steps` > 1. Target-independent: the target lowerings replace the
+    program and its spec by their kernels.
+  }];
+  let dependentDialects = ["::mlir::tmix::tile::TmixTileDialect"];
+  let statistics = [
+    Statistic<"numTiled", "num-tiled", "recurrence specs tiled">,
+  ];
+}
+
 def PolynomialMath : Pass<"tmix-polynomial-math"> {
   let summary = "replace exp, exp2, log, tanh and friends by inline polynomials";
   let description = [{

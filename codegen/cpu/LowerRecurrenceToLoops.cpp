@@ -30,19 +30,6 @@ using namespace mlir::tmix;
 
 namespace {
 
-/// The chunk forms of the states whose class has a chunk-parallel algorithm.
-SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op) {
-  SmallVector<ChunkForm, 1> forms;
-  RecurrenceClasses classes(op);
-  for (auto [index, updateClass] : llvm::enumerate(classes.getClasses())) {
-    if (updateClass == UpdateClass::General)
-      continue;
-    if (std::optional<ChunkForm> form = getChunkForm(op, index))
-      forms.push_back(std::move(*form));
-  }
-  return forms;
-}
-
 /// Emits the program of `op`; failure after an error on it (scratch buffers too large).
 LogicalResult lowerRecurrence(RecurrenceOp op, RecurrenceScheduleAttr schedule) {
   StepLowering steps(op);
