@@ -29,3 +29,32 @@ StepGateLog tmix::stepGateLog(KernelBuilder &kb, const ChunkForm &form,
   log = arith::MaxNumFOp::create(b, log, kb.f32(kLogDecayFloor));
   return {log, sign};
 }
+
+Value tmix::deltaSystemEntry(ImplicitLocOpBuilder &b, Value strength, Value keyScore,
+                             arith::FastMathFlags mulFlags) {
+  return arith::MulFOp::create(b, strength, keyScore, mulFlags);
+}
+
+Value tmix::deltaRightHandSide(ImplicitLocOpBuilder &b, Value strength, Value value,
+                               Value prediction, arith::FastMathFlags mulFlags) {
+  Value residual = arith::SubFOp::create(b, value, prediction);
+  return arith::MulFOp::create(b, strength, residual, mulFlags);
+}
+
+void tmix::substituteDeltaRows(KernelBuilder &kb, Value rows,
+                               function_ref<void(Value i)> beginRow,
+                               function_ref<Value(Value i, Value s)> entry,
+                               DeltaRowSum sum) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  kb.loop(kb.index(0), rows, kb.index(1), {}, [&](Value i, ValueRange) {
+    if (beginRow)
+      beginRow(i);
+    // ---- w_i = r_i - sum_{s < i} A_is w_s, from the rows solved before it ----
+    sum(
+        i, i, [&](Value s) { return entry(i, s); },
+        [&](Value row, Value rowSum) {
+          return Value(arith::SubFOp::create(b, row, rowSum));
+        });
+    return SmallVector<Value>{};
+  });
+}

@@ -9,7 +9,8 @@
 // Ratios of gates are exp of differences of cumulative logs, never exp(-LG) alone,
 // which overflows for decays near 0. Signs (gates that may be negative) are folded
 // into the staged queries and keys: SG_i q_i, SG_s k_s. A delta rule is the same
-// with pseudo-values w_s in place of v_s, solved for first (solveDelta).
+// with pseudo-values w_s in place of v_s, solved for first (solveDelta: ChunkMath.h's
+// WY solve).
 //
 // Phases per chunk: (1) the step ops the chunk needs (gates, keys, values, queries),
 // staged as rows of chunk buffers; (2) the delta rule's solve, the readouts and the
@@ -25,6 +26,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/DenseSet.h"
 
 using namespace mlir;
@@ -296,8 +298,8 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
   }
 }
 
-/// Delta rule: keys SG_i k_i (also by column), values b_i v_i (the right-hand side
-/// of the solve), b_i.
+/// Delta rule: keys SG_i k_i (also by column), values v_i and strengths b_i (for the
+/// solve's right-hand sides).
 void ChunkedLowering::stageDelta(StateChunk &chunk, Value row) {
   const DeltaTerm &delta = *chunk.form->delta;
   Value strength = kb.f32(1.0);
@@ -316,31 +318,34 @@ void ChunkedLowering::stageDelta(StateChunk &chunk, Value row) {
     store(key, chunk.keysByColumn[0], {k, row});
   });
   forRange(chunk.vSize, [&](Value v) {
-    store(mul(strength, steps.element(delta.value, {}, v)), chunk.values[0], {row, v});
+    store(steps.element(delta.value, {}, v), chunk.values[0], {row, v});
   });
 }
 
-/// The WY / UT form of the delta rule: S_i = Γ_i S0 + sum_{s <= i} (Γ_i / Γ_s) k_s w_s
-/// with pseudo-values w solving the unit lower-triangular system
-///   w_i + b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s = b_i (v_i - Γ_i S0^T k_i),
-/// by forward substitution, row by row, in place of the staged b_i v_i. The readouts
-/// and the state update then treat w as the values of a scalar decay.
+/// The delta rule's WY solve (ChunkMath.h): pseudo-values w in place of the staged
+/// values, a row at a time; each sum over rows (the start state's prediction p_i, the
+/// keys' scores, the earlier w_s) is a row combination in vector FMAs. The readouts and
+/// the state update then treat w as the values of a scalar decay.
 void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
   Value state = steps.stateBuffer(chunk.form->stateIndex);
   Value keys = chunk.keys[0], pseudo = chunk.values[0], zero = kb.index(0);
-  auto weightAt = [&](Value s) { return load(chunk.weights, s); };
-  forRange(length, [&](Value i) {
+  auto lanes = VectorType::get({kRowLanes}, b.getF32Type());
+  auto beginRow = [&](Value i) {
     Value strength = load(chunk.strengths, i);
-    Value logI = logOf(chunk, i, zero);
-    // ---- w_i = b_i v_i - b_i Γ_i S0^T k_i ----
-    Value startWeight = arith::NegFOp::create(b, mul(strength, exp(logI)));
-    combineRows(
-        kb, pseudo, i, chunk.vSize, kb.f32(1.0),
+    // ---- r_i = b_i (v_i - p_i), p_i = Γ_i S0^T k_i ----
+    Value startDecay = exp(logOf(chunk, i, zero));
+    Value strengthLanes = vector::BroadcastOp::create(b, lanes, strength);
+    combineRowsInto(
+        kb, pseudo, i, chunk.vSize,
+        [&](Value value, Value prediction) {
+          return deltaRightHandSide(b, strengthLanes, value, prediction,
+                                    arith::FastMathFlags::contract);
+        },
         [&](Value k) {
-          return mul(startWeight, load(keys, {i, k}));
+          return mul(startDecay, load(keys, {i, k}));
         },
         state, chunk.kSize);
-    // ---- w_i -= b_i sum_{s < i} (Γ_i / Γ_s) (k_i · k_s) w_s ----
+    // ---- A_is = b_i D_is, D_is = (Γ_i / Γ_s) (k_i · k_s), s < i ----
     combineRows(
         kb, chunk.scores, zero, i, Value(),
         [&](Value k) {
@@ -349,11 +354,18 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
         chunk.keysByColumn[0], chunk.kSize);
     forRange(i, [&](Value s) {
       Value decay = exp(logRatio(chunk, i, s, zero));
-      Value weight = mul(mul(strength, decay), load(chunk.scores, {zero, s}));
-      store(arith::NegFOp::create(b, weight), chunk.weights, s);
+      Value score = mul(load(chunk.scores, {zero, s}), decay);
+      store(deltaSystemEntry(b, strength, score, arith::FastMathFlags::contract),
+            chunk.weights, s);
     });
-    combineRows(kb, pseudo, i, chunk.vSize, kb.f32(1.0), weightAt, pseudo, i);
-  });
+  };
+  // ---- w_i = r_i - sum_{s < i} A_is w_s ----
+  substituteDeltaRows(
+      kb, length, beginRow, [&](Value, Value s) { return load(chunk.weights, s); },
+      [&](Value i, Value count, function_ref<Value(Value)> entry,
+          function_ref<Value(Value, Value)> finish) {
+        combineRowsInto(kb, pseudo, i, chunk.vSize, finish, entry, pseudo, count);
+      });
 }
 
 /// scores[0, s] = sum_k q_i[k] k_s[k] exp(LG_i[k] - LG_s[k]) for s <= i, with a row

@@ -2,7 +2,8 @@
 //
 // One vector accumulator per kRowLanes columns: the sum over s runs inside the
 // column loop, so the accumulator lives in a register and each term is one
-// broadcast, one load and one FMA.
+// broadcast, one load and one FMA. The old row is scaled into the accumulator before
+// the sum (combineRows) or handed with the sum to a formula after it (combineRowsInto).
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,9 +16,11 @@
 using namespace mlir;
 using namespace mlir::tmix;
 
-void mlir::tmix::combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value length,
-                             Value scale, function_ref<Value(Value)> weight, Value rows,
-                             Value count) {
+/// combineRows (a `scale`, or none) and combineRowsInto (a `finish`) alike.
+static void buildCombination(KernelBuilder &kb, Value dst, Value dstRow, Value length,
+                             Value scale,
+                             function_ref<Value(Value old, Value sum)> finish,
+                             function_ref<Value(Value)> weight, Value rows, Value count) {
   ImplicitLocOpBuilder &b = kb.builder();
   auto vectorType = VectorType::get({kRowLanes}, b.getF32Type());
   auto maskType = VectorType::get({kRowLanes}, b.getI1Type());
@@ -54,9 +57,31 @@ void mlir::tmix::combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value l
           }
           return next;
         });
-    for (int64_t part = 0; part < kRowVectors; ++part)
+    for (int64_t part = 0; part < kRowVectors; ++part) {
+      Value result = sums[part];
+      if (finish) {
+        Value old = vector::MaskedLoadOp::create(
+            b, vectorType, dst, ValueRange{dstRow, columns[part]}, masks[part], zeros);
+        result = finish(old, result);
+      }
       vector::MaskedStoreOp::create(b, dst, ValueRange{dstRow, columns[part]},
-                                    masks[part], sums[part]);
+                                    masks[part], result);
+    }
     return SmallVector<Value>{};
   });
+}
+
+void mlir::tmix::combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value length,
+                             Value scale, function_ref<Value(Value)> weight, Value rows,
+                             Value count) {
+  buildCombination(kb, dst, dstRow, length, scale, /*finish=*/nullptr, weight, rows,
+                   count);
+}
+
+void mlir::tmix::combineRowsInto(KernelBuilder &kb, Value dst, Value dstRow, Value length,
+                                 function_ref<Value(Value old, Value sum)> finish,
+                                 function_ref<Value(Value)> weight, Value rows,
+                                 Value count) {
+  buildCombination(kb, dst, dstRow, length, /*scale=*/Value(), finish, weight, rows,
+                   count);
 }

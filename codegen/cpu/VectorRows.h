@@ -29,6 +29,14 @@ inline constexpr int64_t kRowVectors = 4;
 void combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value length, Value scale,
                  function_ref<Value(Value)> weight, Value rows, Value count);
 
+/// dst[dstRow, 0:length] = finish(dst[dstRow, :], sum), where
+/// sum = sum_{s < count} weight(s) * rows[s, 0:length], accumulated from 0; `finish` is
+/// applied to each vector<kRowLanes x f32> of the row (the old lanes, the sum's), as the
+/// formulas of passes/ChunkMath.h take them.
+void combineRowsInto(KernelBuilder &kb, Value dst, Value dstRow, Value length,
+                     function_ref<Value(Value old, Value sum)> finish,
+                     function_ref<Value(Value)> weight, Value rows, Value count);
+
 } // namespace mlir::tmix
 
 #endif // TMIX_CODEGEN_CPU_VECTORROWS_H

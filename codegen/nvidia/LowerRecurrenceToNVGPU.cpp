@@ -22,7 +22,7 @@
 //   (4) S = SG_L ⊙ (exp(LG_L) ⊙ S + (k̂ ⊙ exp(LG_L - LG_s))^T v)   (mma.sync).
 //
 // A delta rule (scalar gate, possibly 1) first solves for pseudo-values w, which then
-// stand for v in (3) and (4) (ChunkedLowering.cpp's WY form, same system):
+// stand for v in (3) and (4): ChunkMath.h's WY solve, the CPU's system,
 //   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i S),
 // the system and the right-hand side on mma.sync, the forward substitution in f32.
 //
@@ -153,13 +153,6 @@ private:
   /// The B fragment (16 x 8, k x n) whose element at (k, n) is at(k, n).
   Value bFragment(function_ref<Value(Value k, Value n)> at);
   Value mma(Value a, Value b, Value c) { return warp::mmaM16N8K16(builder(), a, b, c); }
-  /// for (iv = 0; iv < ub; ++iv)
-  void forRange(Value ub, function_ref<void(Value)> body) {
-    kb->loop(idx(0), ub, idx(1), {}, [&](Value iv, ValueRange) {
-      body(iv);
-      return SmallVector<Value>{};
-    });
-  }
   Value zeroAccumulator();
   /// B fragments of n-tiles 2 np and 2 np + 1 of tile[row0.., col0..] (ldmatrix.trans).
   std::pair<Value, Value> bPairTransposed(Value tile, Value row0, Value col0);
@@ -538,28 +531,28 @@ SmallVector<Value> NvgpuRecurrenceLowering::startStateProduct(Value rows) {
   return acc;
 }
 
-/// The delta rule's pseudo-values w (ChunkedLowering.cpp's solveDelta):
-///   w_i + b_i sum_{s < i} exp(LG_i - LG_s) (k̂_i · k̂_s) w_s = b_i (v_i - exp(LG_i) k̂_i
-///   S0),
-/// the system and the right-hand side on the tensor cores (this warp's rows), then a
-/// forward substitution in f32, one thread per value column (it owns the column of
-/// every row, so no barrier between rows). w replaces v in the `values` tile.
+/// The delta rule's WY solve (ChunkMath.h) for the pseudo-values w: the system's
+/// entries A_is = b_i D_is and right-hand sides r_i = b_i (v_i - p_i), from the keys'
+/// scores D and the start state's prediction p on the tensor cores (this warp's rows);
+/// then the forward substitution in f32, one thread per value column (it owns the column
+/// of every row, so no barrier between rows). w replaces v in the `values` tile.
 void NvgpuRecurrenceLowering::solveDelta() {
   ImplicitLocOpBuilder &b = builder();
-  SmallVector<Value> system = scalarGateScores(keys, /*strict=*/true);
-  SmallVector<Value> start = startStateProduct(keys);
+  SmallVector<Value> scores = scalarGateScores(keys, /*strict=*/true);
+  SmallVector<Value> prediction = startStateProduct(keys);
   Value zero = idx(0);
   for (int64_t r = 0; r < 2; ++r) {
     Value i = add(warpRow, add(groupRow, idx(8 * r)));
     Value strength = load(strengths, {i, zero});
     for (int64_t c = 0; c < 2; ++c) {
-      for (auto [nt, tile] : llvm::enumerate(system))
-        store(fmul(strength, extract(tile, r, c)), gram,
+      for (auto [nt, tile] : llvm::enumerate(scores))
+        store(deltaSystemEntry(b, strength, extract(tile, r, c)), gram,
               {i, add(groupCol2, idx(int64_t(nt) * kMmaN + c))});
-      for (auto [nt, tile] : llvm::enumerate(start)) {
+      for (auto [nt, tile] : llvm::enumerate(prediction)) {
         Value v = add(groupCol2, idx(int64_t(nt) * kMmaN + c));
-        Value rhs = fsub(load(pseudoValues, {i, v}), extract(tile, r, c));
-        store(fmul(strength, rhs), pseudoValues, {i, v});
+        Value value = load(pseudoValues, {i, v});
+        store(deltaRightHandSide(b, strength, value, extract(tile, r, c)), pseudoValues,
+              {i, v});
       }
     }
   }
@@ -568,15 +561,22 @@ void NvgpuRecurrenceLowering::solveDelta() {
       ult(tid, idx(plan.valueBlock)), {},
       [&] {
         Value v = tid;
-        forRange(idx(kChunk), [&](Value i) {
-          Value sum = kb->loop(zero, i, idx(1), {cst(0.0)}, [&](Value s, ValueRange acc) {
-            return SmallVector<Value>{
-                fadd(acc[0], fmul(load(gram, {i, s}), load(pseudoValues, {s, v})))};
-          })[0];
-          Value w = fsub(load(pseudoValues, {i, v}), sum);
-          store(w, pseudoValues, {i, v});
-          store(arith::TruncFOp::create(b, plan.mmaType, w), values, {i, v});
-        });
+        substituteDeltaRows(
+            *kb, idx(kChunk), /*beginRow=*/nullptr,
+            [&](Value i, Value s) {
+              return load(gram, {i, s});
+            },
+            [&](Value i, Value count, function_ref<Value(Value)> entry,
+                function_ref<Value(Value, Value)> finish) {
+              Value sum =
+                  kb->loop(zero, count, idx(1), {cst(0.0)}, [&](Value s, ValueRange acc) {
+                    Value term = fmul(entry(s), load(pseudoValues, {s, v}));
+                    return SmallVector<Value>{fadd(acc[0], term)};
+                  })[0];
+              Value w = finish(load(pseudoValues, {i, v}), sum);
+              store(w, pseudoValues, {i, v});
+              store(arith::TruncFOp::create(b, plan.mmaType, w), values, {i, v});
+            });
         return SmallVector<Value>{};
       },
       [] { return SmallVector<Value>{}; });

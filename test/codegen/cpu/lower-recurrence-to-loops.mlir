@@ -188,3 +188,62 @@ tmix.recurrence @general_chunked(%k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.
     tmix.yield %S1, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
   }
 }
+
+// A delta rule, chunked: ChunkMath.h's WY solve, a row at a time, in place of the
+// staged values v_i. Per row i: r_i = b_i (v_i - p_i) once the start state's FMAs have
+// summed p_i = Γ_i S0^T k_i; the entries A_is = b_i D_is of the earlier rows s < i
+// (D_is the keys' decayed score); then w_i = r_i - (the FMAs over the earlier rows).
+// CHECK-LABEL: func.func @delta_chunked(
+// CHECK: %[[STRENGTHS:.*]] = vector.broadcast %[[STRENGTH:.*]] : f32 to vector<16xf32>
+// CHECK: %[[PREDICTION:.*]]:4 = scf.for
+// CHECK: vector.fma
+// CHECK: scf.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[VALUE:.*]] = vector.maskedload %[[ROWS:.*]][%[[ROW:.*]], %[[COLUMN:.*]]],
+// CHECK-NEXT: %[[RESIDUAL:.*]] = arith.subf %[[VALUE]], %[[PREDICTION]]#0 : vector<16xf32>
+// CHECK-NEXT: %[[RHS:.*]] = arith.mulf %[[STRENGTHS]], %[[RESIDUAL]] fastmath<contract> : vector<16xf32>
+// CHECK-NEXT: vector.maskedstore %[[ROWS]][%[[ROW]], %[[COLUMN]]], %{{.*}}, %[[RHS]]
+// CHECK: scf.for %[[S:.*]] = %{{.*}} to %[[ROW]] step
+// CHECK: math.exp
+// CHECK: %[[SCORE:.*]] = arith.mulf %{{.*}}, %{{.*}} fastmath<contract> : f32
+// CHECK-NEXT: %[[ENTRY:.*]] = arith.mulf %[[STRENGTH]], %[[SCORE]] fastmath<contract> : f32
+// CHECK-NEXT: memref.store %[[ENTRY]], %{{.*}}[%[[S]]]
+// CHECK: %[[SUM:.*]]:4 = scf.for %{{.*}} = %{{.*}} to %[[ROW]] step
+// CHECK: vector.fma
+// CHECK: scf.yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[OLD:.*]] = vector.maskedload %[[ROWS]][%[[ROW]], %[[COLUMN2:.*]]],
+// CHECK-NEXT: %[[W:.*]] = arith.subf %[[OLD]], %[[SUM]]#0 : vector<16xf32>
+// CHECK-NEXT: vector.maskedstore %[[ROWS]][%[[ROW]], %[[COLUMN2]]], %{{.*}}, %[[W]]
+tmix.recurrence @delta_chunked(%q: !tmix.tensor<[B, H, T, K], f32>, %k: !tmix.tensor<[B, H, T, K], f32>,
+                               %v: !tmix.tensor<[B, H, T, V], f32>, %beta: !tmix.tensor<[B, H, T], f32>)
+    -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T"
+    attributes {tmix.schedule = #tmix.recurrence_schedule<form = "chunked", chunk = 16, chunked_min_steps = 16>} {
+  tmix.state "S" : !tmix.tensor<[K, V], f32> {tmix.update_class = "delta"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %b_t = tmix.slice %beta[%t] : !tmix.tensor<[B, H, T], f32> -> f32
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %v_t = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], f32> -> !tmix.tensor<[V], f32>
+    %kS = tmix.vecmat %k_t, %S : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %err = tmix.map %v_t, %kS : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %d = arith.subf %x, %y : f32
+      tmix.yield %d : f32
+    }
+    %kv = tmix.outer %k_t, %err : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %bkv = tmix.map %b_t, %kv : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %m = arith.mulf %x, %y : f32
+      tmix.yield %m : f32
+    }
+    %S1 = tmix.map %S, %bkv : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %a = arith.addf %x, %y : f32
+      tmix.yield %a : f32
+    }
+    %q_t = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %o = tmix.vecmat %q_t, %S1 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %S1, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}
