@@ -28,6 +28,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::tmix;
@@ -54,9 +55,10 @@ struct StateChunk {
 
 class ChunkedLowering {
 public:
-  ChunkedLowering(StepLowering &steps, ArrayRef<ChunkForm> forms, int64_t chunkSize)
-      : steps(steps), kb(steps.kernel()), b(kb.builder()), forms(forms),
-        chunkSize(chunkSize) {}
+  ChunkedLowering(StepLowering &steps, const RecurrenceProgramForm &program,
+                  int64_t chunkSize)
+      : steps(steps), kb(steps.kernel()), b(kb.builder()), program(program),
+        forms(program.forms), chunkSize(chunkSize) {}
   void lower();
 
 private:
@@ -68,6 +70,14 @@ private:
   void readout(StateChunk &chunk, unsigned index, Value length);
   void rowGateScores(StateChunk &chunk, unsigned term, Value queries, Value i);
   void update(StateChunk &chunk, Value length);
+  /// The chunk buffers of the state a program op names.
+  StateChunk &chunkOf(Operation *op) {
+    for (const ChunkedStateOps &state : program.states)
+      if (state.solve == op || state.update == op ||
+          llvm::is_contained(state.readouts, op))
+        return chunks[state.formIndex];
+    llvm_unreachable("an op of the matched chunk loop names a chunked state");
+  }
 
   // Arithmetic with the flags that let LLVM vectorise and contract.
   static constexpr arith::FastMathFlags kFastAdd =
@@ -119,6 +129,7 @@ private:
   StepLowering &steps;
   KernelBuilder &kb;
   ImplicitLocOpBuilder &b;
+  const RecurrenceProgramForm &program;
   ArrayRef<ChunkForm> forms;
   int64_t chunkSize;
   SmallVector<StateChunk, 1> chunks;
@@ -512,36 +523,46 @@ void ChunkedLowering::lower() {
   kb.loop(kb.index(0), numSteps, chunk, {}, [&](Value start, ValueRange) {
     Value length = arith::MinUIOp::create(
         b, chunk, arith::SubIOp::create(b, numSteps, start).getResult());
-    // ---- (1) stage what the chunk needs, step by step ----
-    forRange(length, [&](Value row) {
-      steps.beginStep(arith::AddIOp::create(b, start, row));
-      steps.lowerOps([&](Operation *op) { return stagedOps.contains(op); });
-      for (StateChunk &state : chunks)
-        stage(state, row);
-    });
-    // ---- (2) readouts from the start state, then the state at the chunk's end ----
-    for (StateChunk &state : chunks) {
-      if (state.form->delta)
-        solveDelta(state, length);
-      for (size_t index = 0; index < state.queries.size(); ++index)
-        readout(state, index, length);
-      update(state, length);
-    }
-    // ---- (3) the rest of each step, with the readouts from (2) ----
-    forRange(length, [&](Value row) {
-      steps.beginStep(arith::AddIOp::create(b, start, row));
-      for (StateChunk &state : chunks)
-        for (size_t index = 0; index < state.form->readouts.size(); ++index) {
-          VecMatOp readoutOp = state.form->readouts[index];
-          Value target = steps.bufferOf(readoutOp.getResult());
-          Value out = state.outputs[index];
-          forRange(state.vSize, [&](Value v) { store(load(out, {row, v}), target, v); });
-        }
-      steps.lowerOps([&](Operation *op) { return stepOps.contains(op); });
-      steps.storeOutputs();
-      steps.writeBackStates(
-          [&](unsigned index) { return !chunkedStates.contains(index); });
-    });
+    // One step of the chunk's work per op of the program's chunk loop.
+    tile::ChunkLoopOp chunkLoop = program.chunkLoop;
+    for (Operation &op : chunkLoop.getBodyBlock())
+      llvm::TypeSwitch<Operation *>(&op)
+          // ---- (1) stage what the chunk needs, step by step: the step values, the
+          // cumulative gate logs (so gate_logs has nothing left to do) ----
+          .Case([&](tile::StageStepsOp) {
+            forRange(length, [&](Value row) {
+              steps.beginStep(arith::AddIOp::create(b, start, row));
+              steps.lowerOps([&](Operation *op) { return stagedOps.contains(op); });
+              for (StateChunk &state : chunks)
+                stage(state, row);
+            });
+          })
+          // ---- (2) readouts from the start state (their scores a row at a time,
+          // inside the readout), then the state at the chunk's end ----
+          .Case([&](tile::DeltaSolveOp solve) { solveDelta(chunkOf(solve), length); })
+          .Case([&](tile::ChunkReadoutOp readoutOp) {
+            readout(chunkOf(readoutOp), readoutOp.getReadout(), length);
+          })
+          .Case([&](tile::StateUpdateOp updateOp) { update(chunkOf(updateOp), length); })
+          .Case<tile::GateLogsOp, tile::ChunkScoresOp>([](Operation *) {})
+          // ---- (3) the rest of each step, with the readouts from (2) ----
+          .Case([&](tile::FinishStepsOp) {
+            forRange(length, [&](Value row) {
+              steps.beginStep(arith::AddIOp::create(b, start, row));
+              for (StateChunk &state : chunks)
+                for (size_t index = 0; index < state.form->readouts.size(); ++index) {
+                  VecMatOp readoutOp = state.form->readouts[index];
+                  Value target = steps.bufferOf(readoutOp.getResult());
+                  Value out = state.outputs[index];
+                  forRange(state.vSize,
+                           [&](Value v) { store(load(out, {row, v}), target, v); });
+                }
+              steps.lowerOps([&](Operation *op) { return stepOps.contains(op); });
+              steps.storeOutputs();
+              steps.writeBackStates(
+                  [&](unsigned index) { return !chunkedStates.contains(index); });
+            });
+          });
     return SmallVector<Value>{};
   });
   kb.freeScratch();
@@ -549,7 +570,7 @@ void ChunkedLowering::lower() {
 
 } // namespace
 
-void mlir::tmix::lowerChunked(StepLowering &steps, ArrayRef<ChunkForm> forms,
+void mlir::tmix::lowerChunked(StepLowering &steps, const RecurrenceProgramForm &program,
                               int64_t chunkSize) {
-  ChunkedLowering(steps, forms, chunkSize).lower();
+  ChunkedLowering(steps, program, chunkSize).lower();
 }

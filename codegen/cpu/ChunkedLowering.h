@@ -11,14 +11,17 @@
 #ifndef TMIX_CODEGEN_CPU_CHUNKEDLOWERING_H
 #define TMIX_CODEGEN_CPU_CHUNKEDLOWERING_H
 
-#include "passes/ChunkForm.h"
+#include "passes/RecurrenceProgramForm.h"
 #include "passes/StepLowering.h"
 
 namespace mlir::tmix {
 
 /// Emits steps 0 .. T-1 of `steps`' recurrence in chunks of `chunkSize` at the
-/// builder's insertion point, the states of `forms` in chunk-parallel form.
-void lowerChunked(StepLowering &steps, ArrayRef<ChunkForm> forms, int64_t chunkSize);
+/// builder's insertion point: the chunk loop of `program` (matched by
+/// RecurrenceProgramForm.h), one step of the chunk's work per op, the states of its
+/// chunk forms in chunk-parallel form.
+void lowerChunked(StepLowering &steps, const RecurrenceProgramForm &program,
+                  int64_t chunkSize);
 
 } // namespace mlir::tmix
 

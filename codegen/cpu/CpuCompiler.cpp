@@ -45,6 +45,7 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
   mlir::tmix::registerCpuTargetInfo();
   pm.addPass(mlir::tmix::createSchedule(mlir::tmix::kCpuTarget, schedule));
   pm.addPass(mlir::tmix::createTileAttention());
+  pm.addPass(mlir::tmix::createTileRecurrence());
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());
   return pm.run(module);

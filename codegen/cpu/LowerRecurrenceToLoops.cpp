@@ -1,12 +1,12 @@
 //===- LowerRecurrenceToLoops.cpp - tmix.recurrence to loop programs ------===//
 //
-// One program per point of the parallel dimensions, in one of two forms: step by step
-// (StepLowering.h), or chunk-parallel for the matrix states with a chunk form
-// (ChunkedLowering.h). The schedule's `form` chooses: `recurrent`,
-// `chunked`, or `auto`, a run-time branch on the number of steps T: chunked when
-// T >= `chunked_min_steps`, else step by step (decode and short prompts). With
-// chunked_min_steps = 1 (the CPU default: chunked measured faster at every T, T = 1
-// included) there is no branch.
+// The CPU program of a tmix_tile.recurrence program (RecurrenceProgramForm.h): one
+// program per point of the parallel dimensions, running the program's step loop (step
+// by step, StepLowering.h), its chunk loop (chunk-parallel for the matrix states with
+// a chunk form, ChunkedLowering.h), or both behind a run-time branch on the number of
+// steps T: chunked when T >= the schedule's `chunked_min_steps`, else step by step
+// (decode and short prompts). With chunked_min_steps = 1 (the CPU default: chunked
+// measured faster at every T, T = 1 included) there is no branch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,7 +15,7 @@
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/Passes.h"
 #include "dialect/ScheduleBounds.h"
-#include "passes/RecurrenceClasses.h"
+#include "passes/RecurrenceProgramForm.h"
 #include "passes/StepLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -30,15 +30,13 @@ using namespace mlir::tmix;
 
 namespace {
 
-/// Emits the program of `op`; failure after an error on it (scratch buffers too large).
-LogicalResult lowerRecurrence(RecurrenceOp op, RecurrenceScheduleAttr schedule) {
+/// Emits the program of `op` from its tile program's form; failure after an error on
+/// it (scratch buffers too large).
+LogicalResult lowerRecurrence(RecurrenceOp op, RecurrenceScheduleAttr schedule,
+                              const RecurrenceProgramForm &program) {
   StepLowering steps(op);
   KernelBuilder &kb = steps.kernel();
-  StringRef form = schedule.getForm();
   int64_t chunkSize = schedule.getChunk();
-  SmallVector<ChunkForm, 1> forms;
-  if (form != "recurrent")
-    forms = getChunkForms(op);
   auto recurrent = [&] {
     kb.loop(kb.index(0), steps.numSteps(), kb.index(1), {}, [&](Value t, ValueRange) {
       steps.lowerStep(t);
@@ -47,17 +45,18 @@ LogicalResult lowerRecurrence(RecurrenceOp op, RecurrenceScheduleAttr schedule) 
     return SmallVector<Value>{};
   };
   auto chunked = [&] {
-    lowerChunked(steps, forms, chunkSize);
+    lowerChunked(steps, program, chunkSize);
     return SmallVector<Value>{};
   };
-  int64_t minSteps = schedule.getChunkedMinSteps();
-  if (forms.empty()) {
+  // The chunk loop, the step loop, or both: the chunk loop from chunked_min_steps on.
+  if (!program.chunkLoop) {
     recurrent();
-  } else if (form == "chunked" || minSteps <= 1) {
+  } else if (!program.stepLoop) {
     chunked();
   } else {
-    Value longEnough = arith::CmpIOp::create(kb.builder(), arith::CmpIPredicate::uge,
-                                             steps.numSteps(), kb.index(minSteps));
+    Value longEnough =
+        arith::CmpIOp::create(kb.builder(), arith::CmpIPredicate::uge, steps.numSteps(),
+                              kb.index(schedule.getChunkedMinSteps()));
     kb.ifElse(longEnough, {}, chunked, recurrent);
   }
   steps.finish();
@@ -74,15 +73,18 @@ LogicalResult lowerRecurrence(RecurrenceOp op, RecurrenceScheduleAttr schedule) 
 struct LowerRecurrenceToLoops
     : tmix::impl::LowerRecurrenceToLoopsBase<LowerRecurrenceToLoops> {
   void runOnOperation() override {
-    SmallVector<RecurrenceOp> specs(getOperation().getOps<RecurrenceOp>());
-    for (RecurrenceOp op : specs) {
-      // The schedule may be hand-written: checked before any size is derived from it
-      // (without one: the CPU target's default).
-      FailureOr<RecurrenceScheduleAttr> schedule =
-          getCpuTargetInfo().getCheckedSchedule(op, /*fixed=*/{});
-      if (failed(schedule) || failed(lowerRecurrence(op, *schedule)))
+    if (failed(checkEveryRecurrenceTiled(getOperation())))
+      return signalPassFailure();
+    SmallVector<tile::RecurrenceProgramOp> programs(
+        getOperation().getOps<tile::RecurrenceProgramOp>());
+    for (tile::RecurrenceProgramOp program : programs) {
+      FailureOr<RunnableRecurrenceProgram> runnable =
+          checkRecurrenceProgram(program, getCpuTargetInfo(), /*fixed=*/{});
+      if (failed(runnable) ||
+          failed(lowerRecurrence(runnable->spec, runnable->schedule, runnable->form)))
         return signalPassFailure();
-      op.erase();
+      program.erase();
+      runnable->spec.erase();
       ++numLowered;
     }
   }

@@ -16,6 +16,7 @@
 #include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
 #include "passes/AttentionProgramForm.h"
+#include "passes/RecurrenceProgramForm.h"
 #include "passes/FixedSizes.h"
 #include "passes/TargetInfo.h"
 
@@ -46,11 +47,6 @@ gpuHeadDims(AttentionOp op, const llvm::StringMap<int64_t> &fixed,
 /// of GPU modules) when absent.
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
 
-/// The body of each GPU lowering pass: every SpecOp of `module` becomes a kernel of the
-/// kernel module through `lower(op, gpuModule, fixed)` (the size symbols that
-/// `specialize` fixes) and is erased. Stops at the first spec that fails, or, with
-/// `reportEvery`, lowers the others too so that each one's error is reported. Returns
-/// the number lowered, or failure.
 /// The kernel module of `module` (made when absent: another GPU lowering may have made
 /// it already) and the size symbols that `specialize` fixes.
 struct KernelModule {
@@ -60,59 +56,56 @@ struct KernelModule {
 FailureOr<KernelModule> prepareKernelModule(ModuleOp module,
                                             ArrayRef<std::string> specialize);
 
-template <typename SpecOp, typename Lower>
-FailureOr<int64_t> lowerSpecsToKernels(ModuleOp module, ArrayRef<std::string> specialize,
-                                       bool reportEvery, Lower lower) {
-  SmallVector<SpecOp> specs(module.getOps<SpecOp>());
-  if (specs.empty())
-    return 0;
-  FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
-  if (failed(kernels))
-    return failure();
-  int64_t lowered = 0;
-  bool anyFailed = false;
-  for (SpecOp op : specs) {
-    if (failed(lower(op, kernels->gpuModule, kernels->fixed))) {
-      if (!reportEvery)
-        return failure();
-      anyFailed = true;
-      continue;
-    }
-    op.erase();
-    ++lowered;
-  }
-  if (anyFailed)
-    return failure();
-  return lowered;
+/// What a GPU lowering checks of a tile program before it emits its kernel
+/// (AttentionProgramForm.h, RecurrenceProgramForm.h), by the program's kind.
+inline FailureOr<RunnableAttentionProgram>
+checkProgram(tile::AttentionProgramOp program, const TargetInfo &target,
+             const FixedSizes &fixed) {
+  return checkAttentionProgram(program, target, fixed);
+}
+inline FailureOr<RunnableRecurrenceProgram>
+checkProgram(tile::RecurrenceProgramOp program, const TargetInfo &target,
+             const FixedSizes &fixed) {
+  return checkRecurrenceProgram(program, target, fixed);
 }
 
-/// The body of the GPU attention lowering passes: every tmix_tile.attention program of
-/// `module` that `target` can run (checkAttentionProgram) becomes a kernel of the
-/// kernel module through `lower(spec, schedule, gpuModule, fixed)`; the program and its
-/// spec are erased. Stops at the first failure. Returns the number lowered, or failure.
-template <typename Lower>
-FailureOr<int64_t> lowerAttentionProgramsToKernels(ModuleOp module,
-                                                   ArrayRef<std::string> specialize,
-                                                   const TargetInfo &target, Lower lower) {
-  if (failed(checkEveryAttentionTiled(module)))
+/// The body of each GPU lowering pass: every tile program of kind ProgramOp in
+/// `module` that `target` can run (checkProgram) becomes a kernel of the kernel module
+/// through `lower(runnable, gpuModule, fixed)` (the size symbols that `specialize`
+/// fixes); the program and its spec are erased. A spec of that kind without a program
+/// was never tiled: an error. Stops at the first program that fails, or, with
+/// `reportEvery`, lowers the others too so that each one's error is reported. Returns
+/// the number lowered, or failure.
+template <typename ProgramOp, typename Lower>
+FailureOr<int64_t> lowerProgramsToKernels(ModuleOp module, ArrayRef<std::string> specialize,
+                                          const TargetInfo &target, bool reportEvery,
+                                          Lower lower) {
+  constexpr bool isAttention = std::is_same_v<ProgramOp, tile::AttentionProgramOp>;
+  if (failed(isAttention ? checkEveryAttentionTiled(module)
+                         : checkEveryRecurrenceTiled(module)))
     return failure();
-  SmallVector<tile::AttentionProgramOp> programs(module.getOps<tile::AttentionProgramOp>());
+  SmallVector<ProgramOp> programs(module.getOps<ProgramOp>());
   if (programs.empty())
     return 0;
   FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
   if (failed(kernels))
     return failure();
   int64_t lowered = 0;
-  for (tile::AttentionProgramOp program : programs) {
-    FailureOr<RunnableAttentionProgram> runnable =
-        checkAttentionProgram(program, target, kernels->fixed);
-    if (failed(runnable) || failed(lower(runnable->spec, runnable->schedule,
-                                         kernels->gpuModule, kernels->fixed)))
-      return failure();
+  bool anyFailed = false;
+  for (ProgramOp program : programs) {
+    auto runnable = checkProgram(program, target, kernels->fixed);
+    if (failed(runnable) || failed(lower(*runnable, kernels->gpuModule, kernels->fixed))) {
+      if (!reportEvery)
+        return failure();
+      anyFailed = true;
+      continue;
+    }
     program.erase();
     runnable->spec.erase();
     ++lowered;
   }
+  if (anyFailed)
+    return failure();
   return lowered;
 }
 

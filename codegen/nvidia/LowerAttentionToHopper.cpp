@@ -687,11 +687,11 @@ struct LowerAttentionToHopper
     : tmix::impl::LowerAttentionToHopperBase<LowerAttentionToHopper> {
   using LowerAttentionToHopperBase::LowerAttentionToHopperBase;
   void runOnOperation() override {
-    FailureOr<int64_t> lowered = lowerAttentionProgramsToKernels(
-        getOperation(), specialize, getSm90aTargetInfo(),
-        [](AttentionOp op, AttentionScheduleAttr schedule, gpu::GPUModuleOp gpuModule,
+    FailureOr<int64_t> lowered = lowerProgramsToKernels<tile::AttentionProgramOp>(
+        getOperation(), specialize, getSm90aTargetInfo(), /*reportEvery=*/false,
+        [](const RunnableAttentionProgram &program, gpu::GPUModuleOp gpuModule,
            const llvm::StringMap<int64_t> &fixed) {
-          return HopperAttentionLowering(op, schedule, gpuModule, fixed).lower();
+          return HopperAttentionLowering(program.spec, program.schedule, gpuModule, fixed).lower();
         });
     if (failed(lowered))
       return signalPassFailure();

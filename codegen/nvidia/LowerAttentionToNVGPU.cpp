@@ -574,11 +574,11 @@ struct LowerAttentionToNVGPU
     : tmix::impl::LowerAttentionToNVGPUBase<LowerAttentionToNVGPU> {
   using LowerAttentionToNVGPUBase::LowerAttentionToNVGPUBase;
   void runOnOperation() override {
-    FailureOr<int64_t> lowered = lowerAttentionProgramsToKernels(
-        getOperation(), specialize, getSm80TargetInfo(),
-        [](AttentionOp op, AttentionScheduleAttr schedule, gpu::GPUModuleOp gpuModule,
+    FailureOr<int64_t> lowered = lowerProgramsToKernels<tile::AttentionProgramOp>(
+        getOperation(), specialize, getSm80TargetInfo(), /*reportEvery=*/false,
+        [](const RunnableAttentionProgram &program, gpu::GPUModuleOp gpuModule,
            const llvm::StringMap<int64_t> &fixed) {
-          return NvgpuAttentionLowering(op, schedule, gpuModule, fixed).lower();
+          return NvgpuAttentionLowering(program.spec, program.schedule, gpuModule, fixed).lower();
         });
     if (failed(lowered))
       return signalPassFailure();

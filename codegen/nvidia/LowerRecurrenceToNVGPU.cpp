@@ -68,6 +68,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERRECURRENCETONVGPU
@@ -82,9 +83,10 @@ namespace {
 
 class NvgpuRecurrenceLowering {
 public:
-  NvgpuRecurrenceLowering(RecurrenceOp op, gpu::GPUModuleOp gpuModule,
-                          const llvm::StringMap<int64_t> &fixed)
-      : op(op), gpuModule(gpuModule), fixed(fixed) {}
+  NvgpuRecurrenceLowering(const RunnableRecurrenceProgram &runnable,
+                          gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed)
+      : op(runnable.spec), program(runnable.form), gpuModule(gpuModule), fixed(fixed),
+        schedule(runnable.schedule) {}
 
   LogicalResult lower();
 
@@ -158,6 +160,8 @@ private:
   std::pair<Value, Value> bPairTransposed(Value tile, Value row0, Value col0);
 
   RecurrenceOp op;
+  /// The tile program's form: its chunk loop says what each chunk does.
+  const RecurrenceProgramForm &program;
   gpu::GPUModuleOp gpuModule;
   const llvm::StringMap<int64_t> &fixed;
   RecurrenceKernelPlan plan;
@@ -181,12 +185,9 @@ LogicalResult NvgpuRecurrenceLowering::lower() {
   if (failed(planned))
     return failure();
   plan = std::move(*planned);
-  // The kernel runs chunks of kChunk steps only (the TargetInfo's check), on both chips.
-  FailureOr<RecurrenceScheduleAttr> checked =
-      getSm80TargetInfo().getCheckedSchedule(op, fixed);
-  if (failed(checked))
-    return failure();
-  schedule = *checked;
+  if (!program.chunkLoop)
+    return op.emitOpError("the GPU kernel runs the chunked form only, and this program "
+                          "has no chunk loop");
   SmallVector<Attribute> parallelDims = op.getParallelDims();
   SmallVector<GridDim> grid;
   for (Attribute dim : parallelDims)
@@ -802,21 +803,37 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
       idx(0), numSteps, idx(kChunk), state, [&](Value start, ValueRange carried) {
         Value length = arith::MinUIOp::create(b, idx(kChunk),
                                               arith::SubIOp::create(b, numSteps, start));
-        gpu::BarrierOp::create(b); // the last chunk's outputs are read
-        stageLogGates(start, length);
-        scanVectorStates(start, length);
-        gpu::BarrierOp::create(b);
-        stageRows(start, length);
-        computeDots(start, length);
-        gpu::BarrierOp::create(b);
-        if (plan.form.delta)
-          solveDelta();
-        readout(plan.form.hasRowGate() ? rowGateScores()
-                                       : scalarGateScores(queries, false));
-        SmallVector<Value> next = updateState(carried, length);
-        gpu::BarrierOp::create(b); // every warp has read the state tile and its outputs
-        storeStateTile(next);
-        storeOutputs(start, length);
+        // One step of the chunk's work per op of the program's chunk loop.
+        SmallVector<Value> scores, next;
+        tile::ChunkLoopOp chunkLoop = program.chunkLoop;
+        for (Operation &chunkOp : chunkLoop.getBodyBlock())
+          llvm::TypeSwitch<Operation *>(&chunkOp)
+              // (1) the gate logs, the vector states' scans, the rows and the dots, in
+              // shared memory (so gate_logs has nothing left to do).
+              .Case([&](tile::StageStepsOp) {
+                gpu::BarrierOp::create(b); // the last chunk's outputs are read
+                stageLogGates(start, length);
+                scanVectorStates(start, length);
+                gpu::BarrierOp::create(b);
+                stageRows(start, length);
+                computeDots(start, length);
+                gpu::BarrierOp::create(b);
+              })
+              .Case([&](tile::GateLogsOp) {})
+              .Case([&](tile::DeltaSolveOp) { solveDelta(); })
+              // (2) the scores, (3) the readout from them and the start state.
+              .Case([&](tile::ChunkScoresOp) {
+                scores = plan.form.hasRowGate() ? rowGateScores()
+                                                : scalarGateScores(queries, false);
+              })
+              .Case([&](tile::ChunkReadoutOp) { readout(scores); })
+              // (4) the state at the chunk's end, in registers.
+              .Case([&](tile::StateUpdateOp) { next = updateState(carried, length); })
+              .Case([&](tile::FinishStepsOp) {
+                gpu::BarrierOp::create(b); // every warp has read the state tile and its outputs
+                storeStateTile(next);
+                storeOutputs(start, length);
+              });
         return next;
       });
 
@@ -868,10 +885,13 @@ struct LowerRecurrenceToNVGPU
     : tmix::impl::LowerRecurrenceToNVGPUBase<LowerRecurrenceToNVGPU> {
   using LowerRecurrenceToNVGPUBase::LowerRecurrenceToNVGPUBase;
   void runOnOperation() override {
-    FailureOr<int64_t> lowered = lowerSpecsToKernels<RecurrenceOp>(
-        getOperation(), specialize, /*reportEvery=*/true,
-        [](auto op, gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed) {
-          return NvgpuRecurrenceLowering(op, gpuModule, fixed).lower();
+    // One kernel for both chips (wgmma gains little at the chunk's 64 x 64 products):
+    // its schedule is checked by sm_80's TargetInfo (chunks of kChunk steps only).
+    FailureOr<int64_t> lowered = lowerProgramsToKernels<tile::RecurrenceProgramOp>(
+        getOperation(), specialize, getSm80TargetInfo(), /*reportEvery=*/true,
+        [](const RunnableRecurrenceProgram &program, gpu::GPUModuleOp gpuModule,
+           const llvm::StringMap<int64_t> &fixed) {
+          return NvgpuRecurrenceLowering(program, gpuModule, fixed).lower();
         });
     if (failed(lowered))
       return signalPassFailure();

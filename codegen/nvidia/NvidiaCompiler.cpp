@@ -93,6 +93,7 @@ LogicalResult nvidia::lowerToKernels(ModuleOp module, StringRef target,
   PassManager lower(context);
   lower.addPass(mlir::tmix::createSchedule(target, schedule, specialize));
   lower.addPass(mlir::tmix::createTileAttention());
+  lower.addPass(mlir::tmix::createTileRecurrence());
   if (target == mlir::tmix::kSm90aTarget) {
     mlir::tmix::LowerAttentionToHopperOptions lowerOptions;
     lowerOptions.specialize.assign(specialize.begin(), specialize.end());

@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s -split-input-file -verify-diagnostics --tmix-tile-attention --tmix-lower-attention-to-loops --tmix-lower-recurrence-to-loops -o %t
+// RUN: tmix-opt %s -split-input-file -verify-diagnostics --tmix-tile-attention --tmix-tile-recurrence --tmix-lower-attention-to-loops --tmix-lower-recurrence-to-loops -o %t
 
 // The CPU lowerings read `tmix.schedule`, which may be written by hand: its ranges are
 // the attribute's to check (dialect/ScheduleBounds.h, test/dialect/invalid.mlir), its
@@ -83,7 +83,7 @@ tmix.recurrence @huge_state(%k: !tmix.tensor<[B, H, T, 4096], f32>, %v: !tmix.te
 
 // -----
 
-// expected-error @+1 {{'tmix.recurrence' op 'tmix.schedule' must be a #tmix.recurrence_schedule, not #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 16, vector_registers = 32>}}
+// expected-error @+1 {{'tmix.recurrence' op has a schedule that is not a #tmix.recurrence_schedule: #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 16, vector_registers = 32>}}
 tmix.recurrence @attention_schedule(%k: !tmix.tensor<[B, H, T, K], f32>)
     -> (o: !tmix.tensor<[B, H, T, K], f32>) time "T"
     attributes {tmix.schedule = #tmix.attention_schedule<block_m = 32, block_n = 64, lanes = 16, vector_registers = 32>} {

@@ -228,6 +228,7 @@ int emit(const Options &options, mlir::ModuleOp module) {
     mlir::PassManager pm(module->getContext());
     pm.addPass(mlir::tmix::createSchedule(target, schedule, specializations(options)));
     pm.addPass(mlir::tmix::createTileAttention());
+    pm.addPass(mlir::tmix::createTileRecurrence());
     if (mlir::failed(pm.run(module)))
       return lowering("the tiled level");
     module.print(llvm::outs());

@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --tmix-lower-recurrence-to-loops | FileCheck %s --implicit-check-not=tmix.recurrence --implicit-check-not=tmix.step --implicit-check-not=tmix.map
+// RUN: tmix-opt %s --tmix-schedule --tmix-tile-recurrence --tmix-lower-recurrence-to-loops | FileCheck %s --implicit-check-not=tmix.recurrence --implicit-check-not=tmix.step --implicit-check-not=tmix.map --implicit-check-not=tmix_tile
 
 // Step by step (form = "recurrent"; without a schedule the chunked form is
 // the default). Gated linear attention with an initial and a final state: one program

@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --tmix-tile-attention --tmix-lower-attention-to-loops --tmix-lower-recurrence-to-loops | FileCheck %s
+// RUN: tmix-opt %s --tmix-tile-attention --tmix-tile-recurrence --tmix-lower-attention-to-loops --tmix-lower-recurrence-to-loops | FileCheck %s
 
 // The per-program scratch buffers of the CPU programs come from malloc, which may
 // fail: the program tests every buffer's pointer, does its work only when all are

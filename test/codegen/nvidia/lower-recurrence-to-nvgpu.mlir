@@ -1,5 +1,5 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-lower-recurrence-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @" --implicit-check-not=func.func
-// RUN: not tmix-opt %s --split-input-file --tmix-lower-recurrence-to-nvgpu=specialize=K=128,V=128 2>&1 | FileCheck %s --check-prefix=FIXED
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @" --implicit-check-not=func.func --implicit-check-not=tmix_tile
+// RUN: not tmix-opt %s --split-input-file --tmix-schedule="target=sm_80 specialize=K=128,V=128" --tmix-tile-recurrence --tmix-lower-recurrence-to-nvgpu=specialize=K=128,V=128 2>&1 | FileCheck %s --check-prefix=FIXED
 
 // GLA with literal 64 x 64 state (a row gate exp(g), an initial and a final state): one
 // kernel, the grid (B, H, V blocks of 64), shared memory for v and the bf16 state copy

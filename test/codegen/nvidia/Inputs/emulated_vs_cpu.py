@@ -91,7 +91,8 @@ def main():
         options.append(key.replace("_", "-") + "=" + value)
     if fix:
         options.append("specialize=" + ",".join(fix))
-    passes = ["--tmix-schedule=" + " ".join(options), "--tmix-tile-attention", lower]
+    passes = ["--tmix-schedule=" + " ".join(options), "--tmix-tile-attention",
+              "--tmix-tile-recurrence", lower]
     kernel_ir = subprocess.run(["tmix-opt", "-"] + passes + ["--canonicalize", "--cse",
                                 "--mlir-print-op-generic"], input=spec_ir, check=True,
                                capture_output=True, text=True).stdout
