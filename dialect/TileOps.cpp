@@ -202,6 +202,18 @@ void ScoreOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
 void RescaleOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
   setNameFn(getResult(), "rescaled");
 }
+void GateLogsOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getLogs(), "logs");
+}
+void DeltaSolveOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getPseudoValues(), "pseudo_values");
+}
+void ChunkScoresOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getScores(), "scores");
+}
+void ChunkReadoutOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getOutputs(), "readout");
+}
 void KeyValueLoopOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
   setNameFn(getFinalAcc(), "acc");
   setNameFn(getFinalMax(), "max");

@@ -351,7 +351,8 @@ def TmixTile_StageStepsOp : TmixTile_Op<"stage_steps", [HasParent<"ChunkLoopOp">
   let assemblyFormat = "$start `,` $length attr-dict";
 }
 
-def TmixTile_GateLogsOp : TmixTile_Op<"gate_logs", [HasParent<"ChunkLoopOp">]> {
+def TmixTile_GateLogsOp : TmixTile_Op<"gate_logs", [HasParent<"ChunkLoopOp">,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
   let summary = "the chunk's cumulative gate logs of a state";
   let description = [{
     LG_i = sum of log G_s over the chunk's steps s <= i (each clamped below at
@@ -365,7 +366,8 @@ def TmixTile_GateLogsOp : TmixTile_Op<"gate_logs", [HasParent<"ChunkLoopOp">]> {
   let hasVerifier = 1;
 }
 
-def TmixTile_DeltaSolveOp : TmixTile_Op<"delta_solve", [HasParent<"ChunkLoopOp">]> {
+def TmixTile_DeltaSolveOp : TmixTile_Op<"delta_solve", [HasParent<"ChunkLoopOp">,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
   let summary = "the delta rule's pseudo-values: the WY solve";
   let description = [{
     The pseudo-values w of the chunk, solving the unit lower-triangular system
@@ -378,7 +380,8 @@ def TmixTile_DeltaSolveOp : TmixTile_Op<"delta_solve", [HasParent<"ChunkLoopOp">
   let assemblyFormat = "$state `,` $logs attr-dict `:` type($logs) `->` type($pseudo_values)";
 }
 
-def TmixTile_ChunkScoresOp : TmixTile_Op<"chunk_scores", [HasParent<"ChunkLoopOp">]> {
+def TmixTile_ChunkScoresOp : TmixTile_Op<"chunk_scores", [HasParent<"ChunkLoopOp">,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
   let summary = "the intra-chunk scores of a readout";
   let description = [{
     `A[i, s] = sum_k q_i[k] k_s[k] (Γ_i / Γ_s)[k]` for s <= i, 0 above the diagonal:
@@ -391,7 +394,8 @@ def TmixTile_ChunkScoresOp : TmixTile_Op<"chunk_scores", [HasParent<"ChunkLoopOp
   let hasVerifier = 1;
 }
 
-def TmixTile_ChunkReadoutOp : TmixTile_Op<"chunk_readout", [HasParent<"ChunkLoopOp">]> {
+def TmixTile_ChunkReadoutOp : TmixTile_Op<"chunk_readout", [HasParent<"ChunkLoopOp">,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
   let summary = "a readout q @ S_t for every step of the chunk";
   let description = [{
     `O = A v + (q ⊙ Γ) S` with S the state at the chunk's start: the intra-chunk part

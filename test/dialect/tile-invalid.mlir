@@ -112,7 +112,7 @@ tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n =
 tmix.attention @a(%q: !tmix.tensor<[B, H, N, block_n], f32>, %k: !tmix.tensor<[B, H, M, block_n], f32>,
                   %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
 }
-// expected-error @+1 {{'tmix_tile.attention' op cannot tile a spec with a size symbol named "block_n": the tile types reserve block_m and block_n}}
+// expected-error @+1 {{'tmix_tile.attention' op cannot tile a spec with a size symbol named "block_n": the tile types reserve block_m, block_n and chunk}}
 tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n = 64> {
 ^bb0(%batch: index, %head: index, %row: index):
 }
@@ -176,5 +176,115 @@ tmix_tile.attention @a schedule #tmix.attention_schedule<block_m = 64, block_n =
 func.func @merge_rows(%o1: !tmix_tile.tile<[block_m, 64]>, %l1: !tmix_tile.rows<[block_n]>) {
   // expected-error @+1 {{'tmix_tile.merge' op the output has rows [block_m] but the lse has [block_n]}}
   %o, %lse = tmix_tile.merge %o1, %l1 with %o1, %l1 : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.rows<[block_n]>
+  return
+}
+
+// -----
+
+tmix.recurrence @r(%k: !tmix.tensor<[B, T, 4], f32>) -> (o: !tmix.tensor<[B, T, 4], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[4, 4], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[4, 4], f32>):
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, T, 4], f32> -> !tmix.tensor<[4], f32>
+    %o = tmix.vecmat %k_t, %S : !tmix.tensor<[4], f32>, !tmix.tensor<[4, 4], f32> -> !tmix.tensor<[4], f32>
+    tmix.yield %S, %o : !tmix.tensor<[4, 4], f32>, !tmix.tensor<[4], f32>
+  }
+}
+// expected-error @+1 {{'tmix_tile.recurrence' op body must be a chunk_loop, a step_loop, or a chunk_loop and then a step_loop (taken below the schedule's chunked_min_steps)}}
+tmix_tile.recurrence @r schedule #tmix.recurrence_schedule<form = "auto", chunk = 64> {
+  tmix_tile.step_loop
+  tmix_tile.step_loop
+}
+
+// -----
+
+tmix.attention @a(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+// expected-error @+1 {{'tmix_tile.recurrence' op names @a, which is not a tmix.recurrence spec}}
+tmix_tile.recurrence @a schedule #tmix.recurrence_schedule<form = "auto", chunk = 64> {
+  tmix_tile.step_loop
+}
+
+// -----
+
+tmix.recurrence @r(%k: !tmix.tensor<[B, T, 4], f32>) -> (o: !tmix.tensor<[B, T, 4], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[4, 4], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[4, 4], f32>):
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, T, 4], f32> -> !tmix.tensor<[4], f32>
+    %o = tmix.vecmat %k_t, %S : !tmix.tensor<[4], f32>, !tmix.tensor<[4, 4], f32> -> !tmix.tensor<[4], f32>
+    tmix.yield %S, %o : !tmix.tensor<[4, 4], f32>, !tmix.tensor<[4], f32>
+  }
+}
+tmix_tile.recurrence @r schedule #tmix.recurrence_schedule<form = "auto", chunk = 64> {
+  // expected-error @+1 {{'tmix_tile.chunk_loop' op body must take (start, length) as two index values: the chunk's first step and its number of steps}}
+  tmix_tile.chunk_loop {
+  ^bb0(%start: index):
+  }
+}
+
+// -----
+
+tmix.recurrence @r(%k: !tmix.tensor<[B, T, 4], f32>) -> (o: !tmix.tensor<[B, T, 4], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[4, 4], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[4, 4], f32>):
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, T, 4], f32> -> !tmix.tensor<[4], f32>
+    %o = tmix.vecmat %k_t, %S : !tmix.tensor<[4], f32>, !tmix.tensor<[4, 4], f32> -> !tmix.tensor<[4], f32>
+    tmix.yield %S, %o : !tmix.tensor<[4, 4], f32>, !tmix.tensor<[4], f32>
+  }
+}
+tmix_tile.recurrence @r schedule #tmix.recurrence_schedule<form = "auto", chunk = 64> {
+  tmix_tile.chunk_loop {
+  ^bb0(%start: index, %length: index):
+    // expected-error @+1 {{'tmix_tile.gate_logs' op names state "Z", which is not a matrix state of @r}}
+    %logs = tmix_tile.gate_logs "Z" : !tmix_tile.tile<[chunk, 1]>
+  }
+}
+
+// -----
+
+tmix.recurrence @r(%k: !tmix.tensor<[B, T, 4], f32>) -> (o: !tmix.tensor<[B, T, 4], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[4, 4], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[4, 4], f32>):
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, T, 4], f32> -> !tmix.tensor<[4], f32>
+    %o = tmix.vecmat %k_t, %S : !tmix.tensor<[4], f32>, !tmix.tensor<[4, 4], f32> -> !tmix.tensor<[4], f32>
+    tmix.yield %S, %o : !tmix.tensor<[4, 4], f32>, !tmix.tensor<[4], f32>
+  }
+}
+tmix_tile.recurrence @r schedule #tmix.recurrence_schedule<form = "auto", chunk = 64> {
+  tmix_tile.chunk_loop {
+  ^bb0(%start: index, %length: index):
+    // expected-error @+1 {{'tmix_tile.gate_logs' op of state "S" has one column per key row ([4]) or one, not [3]}}
+    %logs = tmix_tile.gate_logs "S" : !tmix_tile.tile<[chunk, 3]>
+  }
+}
+
+// -----
+
+func.func @gate_rows() {
+  tmix_tile.recurrence @nowhere schedule #tmix.recurrence_schedule<form = "auto", chunk = 64> {
+    tmix_tile.chunk_loop {
+    ^bb0(%start: index, %length: index):
+      // expected-error @+1 {{'tmix_tile.gate_logs' op gives one row per step of the chunk, [chunk, ...], not [block_m, 1]}}
+      %logs = tmix_tile.gate_logs "S" : !tmix_tile.tile<[block_m, 1]>
+    }
+  }
+  return
+}
+
+// -----
+
+func.func @scores_shape() {
+  tmix_tile.recurrence @nowhere schedule #tmix.recurrence_schedule<form = "auto", chunk = 64> {
+    tmix_tile.chunk_loop {
+    ^bb0(%start: index, %length: index):
+      %logs = tmix_tile.gate_logs "S" : !tmix_tile.tile<[chunk, 1]>
+      // expected-error @+1 {{'tmix_tile.chunk_scores' op gives the scores of the chunk's steps against its steps, [chunk, chunk], not [chunk, 64]}}
+      %a = tmix_tile.chunk_scores "S" readout 0, %logs : !tmix_tile.tile<[chunk, 1]> -> !tmix_tile.tile<[chunk, 64]>
+    }
+  }
   return
 }
