@@ -10,8 +10,6 @@
 
 #include "passes/AttentionProgramForm.h"
 
-#include "mlir/IR/BuiltinOps.h"
-#include "llvm/ADT/StringSet.h"
 
 using namespace mlir;
 using namespace mlir::tmix;
@@ -181,25 +179,13 @@ FailureOr<AttentionProgramForm> tmix::matchAttentionProgram(tile::AttentionProgr
 FailureOr<RunnableAttentionProgram>
 tmix::checkAttentionProgram(tile::AttentionProgramOp program, const TargetInfo &target,
                             const FixedSizes &fixed) {
-  AttentionOp spec = program.getSpecOp();
-  if (!spec)
-    return program.emitOpError() << "names " << program.getSpecAttr()
-                                 << ", which is not a tmix.attention spec";
-  FailureOr<AttentionProgramForm> form = matchAttentionProgram(program, target.getName());
-  if (failed(form))
-    return failure();
-  AttentionScheduleAttr schedule = program.getSchedule();
-  if (std::string error = target.checkSchedule(spec, schedule, fixed); !error.empty())
-    return program.emitError(error);
-  return RunnableAttentionProgram{spec, *form, schedule};
+  return checkProgram(program, target, fixed, "tmix.attention",
+                      [](tile::AttentionProgramOp program, AttentionOp, StringRef target) {
+                        return matchAttentionProgram(program, target);
+                      });
 }
 
 LogicalResult tmix::checkEveryAttentionTiled(ModuleOp module) {
-  llvm::StringSet<> tiled;
-  for (tile::AttentionProgramOp program : module.getOps<tile::AttentionProgramOp>())
-    tiled.insert(program.getSpec());
-  for (AttentionOp spec : module.getOps<AttentionOp>())
-    if (!tiled.contains(spec.getSymName()))
-      return spec.emitOpError("has no tile program: run tmix-tile-attention first");
-  return success();
+  return checkEveryTiled<tile::AttentionProgramOp, AttentionOp>(module,
+                                                                "tmix-tile-attention");
 }

@@ -27,8 +27,7 @@
 #define TMIX_PASSES_ATTENTIONPROGRAMFORM_H
 
 #include "dialect/TileOps.h"
-#include "passes/FixedSizes.h"
-#include "passes/TargetInfo.h"
+#include "passes/TileProgram.h"
 
 namespace mlir::tmix {
 
@@ -52,18 +51,11 @@ struct AttentionProgramForm {
 FailureOr<AttentionProgramForm> matchAttentionProgram(tile::AttentionProgramOp program,
                                                       StringRef target);
 
-/// A tile program that a target's lowering can run: its spec, its form, and its
-/// schedule, which the target has checked.
-struct RunnableAttentionProgram {
-  AttentionOp spec;
-  AttentionProgramForm form;
-  AttentionScheduleAttr schedule;
-};
+using RunnableAttentionProgram =
+    RunnableProgram<AttentionOp, AttentionProgramForm, AttentionScheduleAttr>;
 
-/// What every target's lowering checks of `program` before it emits anything: that it
-/// names an attention spec, has the online-softmax form, and has a schedule `target`
-/// can run with the size symbols `fixed` fixes (the schedule may be hand-written).
-/// Failure after one error.
+/// checkProgram (TileProgram.h) of an attention program: its spec, the online-softmax
+/// form, a schedule `target` runs. Failure after one error.
 FailureOr<RunnableAttentionProgram> checkAttentionProgram(tile::AttentionProgramOp program,
                                                           const TargetInfo &target,
                                                           const FixedSizes &fixed);

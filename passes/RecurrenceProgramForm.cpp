@@ -7,8 +7,6 @@
 
 #include "passes/RecurrenceProgramForm.h"
 
-#include "mlir/IR/BuiltinOps.h"
-#include "llvm/ADT/StringSet.h"
 
 using namespace mlir;
 using namespace mlir::tmix;
@@ -162,26 +160,10 @@ tmix::matchRecurrenceProgram(tile::RecurrenceProgramOp program, RecurrenceOp spe
 FailureOr<RunnableRecurrenceProgram>
 tmix::checkRecurrenceProgram(tile::RecurrenceProgramOp program, const TargetInfo &target,
                              const FixedSizes &fixed) {
-  RecurrenceOp spec = program.getSpecOp();
-  if (!spec)
-    return program.emitOpError() << "names " << program.getSpecAttr()
-                                 << ", which is not a tmix.recurrence spec";
-  FailureOr<RecurrenceProgramForm> form =
-      matchRecurrenceProgram(program, spec, target.getName());
-  if (failed(form))
-    return failure();
-  RecurrenceScheduleAttr schedule = program.getSchedule();
-  if (std::string error = target.checkSchedule(spec, schedule, fixed); !error.empty())
-    return program.emitError(error);
-  return RunnableRecurrenceProgram{spec, std::move(*form), schedule};
+  return checkProgram(program, target, fixed, "tmix.recurrence", matchRecurrenceProgram);
 }
 
 LogicalResult tmix::checkEveryRecurrenceTiled(ModuleOp module) {
-  llvm::StringSet<> tiled;
-  for (tile::RecurrenceProgramOp program : module.getOps<tile::RecurrenceProgramOp>())
-    tiled.insert(program.getSpec());
-  for (RecurrenceOp spec : module.getOps<RecurrenceOp>())
-    if (!tiled.contains(spec.getSymName()))
-      return spec.emitOpError("has no tile program: run tmix-tile-recurrence first");
-  return success();
+  return checkEveryTiled<tile::RecurrenceProgramOp, RecurrenceOp>(module,
+                                                                  "tmix-tile-recurrence");
 }

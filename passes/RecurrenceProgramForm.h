@@ -25,8 +25,7 @@
 
 #include "dialect/TileOps.h"
 #include "passes/ChunkForm.h"
-#include "passes/FixedSizes.h"
-#include "passes/TargetInfo.h"
+#include "passes/TileProgram.h"
 
 namespace mlir::tmix {
 
@@ -56,17 +55,11 @@ struct RecurrenceProgramForm {
 FailureOr<RecurrenceProgramForm> matchRecurrenceProgram(tile::RecurrenceProgramOp program,
                                                         RecurrenceOp spec, StringRef target);
 
-/// A recurrence program that a target's lowering can run: its spec, its form and its
-/// schedule, which the target has checked.
-struct RunnableRecurrenceProgram {
-  RecurrenceOp spec;
-  RecurrenceProgramForm form;
-  RecurrenceScheduleAttr schedule;
-};
+using RunnableRecurrenceProgram =
+    RunnableProgram<RecurrenceOp, RecurrenceProgramForm, RecurrenceScheduleAttr>;
 
-/// What every target's lowering checks of `program` before it emits anything: that it
-/// names a recurrence spec, has the form above, and has a schedule `target` can run
-/// with the size symbols `fixed` fixes. Failure after one error.
+/// checkProgram (TileProgram.h) of a recurrence program: its spec, the form above, a
+/// schedule `target` runs. Failure after one error.
 FailureOr<RunnableRecurrenceProgram> checkRecurrenceProgram(tile::RecurrenceProgramOp program,
                                                             const TargetInfo &target,
                                                             const FixedSizes &fixed);

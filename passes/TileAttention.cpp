@@ -21,6 +21,7 @@
 
 #include "dialect/TileOps.h"
 #include "dialect/TmixOps.h"
+#include "passes/TileProgram.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_TILEATTENTION
@@ -93,18 +94,11 @@ void buildAttentionProgram(AttentionOp spec, AttentionScheduleAttr schedule) {
 struct TileAttention : tmix::impl::TileAttentionBase<TileAttention> {
   void runOnOperation() override {
     for (AttentionOp spec : getOperation().getOps<AttentionOp>()) {
-      Attribute attr = spec->getAttr(kScheduleAttr);
-      auto schedule = dyn_cast_or_null<AttentionScheduleAttr>(attr);
-      if (!attr) {
-        spec.emitOpError("has no schedule: run tmix-schedule first");
+      FailureOr<AttentionScheduleAttr> schedule =
+          getScheduleOf<AttentionScheduleAttr>(spec, "attention_schedule");
+      if (failed(schedule))
         return signalPassFailure();
-      }
-      if (!schedule) {
-        spec.emitOpError() << "has a schedule that is not a #tmix.attention_schedule: "
-                           << attr;
-        return signalPassFailure();
-      }
-      buildAttentionProgram(spec, schedule);
+      buildAttentionProgram(spec, *schedule);
       ++numTiled;
     }
   }

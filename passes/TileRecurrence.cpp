@@ -23,6 +23,7 @@
 #include "dialect/TileOps.h"
 #include "dialect/TmixOps.h"
 #include "passes/ChunkForm.h"
+#include "passes/TileProgram.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_TILERECURRENCE
@@ -103,18 +104,11 @@ void buildRecurrenceProgram(RecurrenceOp spec, RecurrenceScheduleAttr schedule) 
 struct TileRecurrence : tmix::impl::TileRecurrenceBase<TileRecurrence> {
   void runOnOperation() override {
     for (RecurrenceOp spec : getOperation().getOps<RecurrenceOp>()) {
-      Attribute attr = spec->getAttr(kScheduleAttr);
-      if (!attr) {
-        spec.emitOpError("has no schedule: run tmix-schedule first");
+      FailureOr<RecurrenceScheduleAttr> schedule =
+          getScheduleOf<RecurrenceScheduleAttr>(spec, "recurrence_schedule");
+      if (failed(schedule))
         return signalPassFailure();
-      }
-      auto schedule = dyn_cast<RecurrenceScheduleAttr>(attr);
-      if (!schedule) {
-        spec.emitOpError() << "has a schedule that is not a #tmix.recurrence_schedule: "
-                           << attr;
-        return signalPassFailure();
-      }
-      buildRecurrenceProgram(spec, schedule);
+      buildRecurrenceProgram(spec, *schedule);
       ++numTiled;
     }
   }

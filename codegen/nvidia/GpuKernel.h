@@ -59,18 +59,18 @@ FailureOr<KernelModule> prepareKernelModule(ModuleOp module,
 /// What a GPU lowering checks of a tile program before it emits its kernel
 /// (AttentionProgramForm.h, RecurrenceProgramForm.h), by the program's kind.
 inline FailureOr<RunnableAttentionProgram>
-checkProgram(tile::AttentionProgramOp program, const TargetInfo &target,
+checkRunnable(tile::AttentionProgramOp program, const TargetInfo &target,
              const FixedSizes &fixed) {
   return checkAttentionProgram(program, target, fixed);
 }
 inline FailureOr<RunnableRecurrenceProgram>
-checkProgram(tile::RecurrenceProgramOp program, const TargetInfo &target,
+checkRunnable(tile::RecurrenceProgramOp program, const TargetInfo &target,
              const FixedSizes &fixed) {
   return checkRecurrenceProgram(program, target, fixed);
 }
 
 /// The body of each GPU lowering pass: every tile program of kind ProgramOp in
-/// `module` that `target` can run (checkProgram) becomes a kernel of the kernel module
+/// `module` that `target` can run (checkRunnable) becomes a kernel of the kernel module
 /// through `lower(runnable, gpuModule, fixed)` (the size symbols that `specialize`
 /// fixes); the program and its spec are erased. A spec of that kind without a program
 /// was never tiled: an error. Stops at the first program that fails, or, with
@@ -93,7 +93,7 @@ FailureOr<int64_t> lowerProgramsToKernels(ModuleOp module, ArrayRef<std::string>
   int64_t lowered = 0;
   bool anyFailed = false;
   for (ProgramOp program : programs) {
-    auto runnable = checkProgram(program, target, kernels->fixed);
+    auto runnable = checkRunnable(program, target, kernels->fixed);
     if (failed(runnable) || failed(lower(*runnable, kernels->gpuModule, kernels->fixed))) {
       if (!reportEvery)
         return failure();
@@ -108,6 +108,35 @@ FailureOr<int64_t> lowerProgramsToKernels(ModuleOp module, ArrayRef<std::string>
     return failure();
   return lowered;
 }
+
+/// The body of the attention lowering passes: `Kernel(spec, schedule, gpuModule,
+/// fixed).lower()` for every attention program that `target` runs.
+template <typename Kernel>
+FailureOr<int64_t> lowerAttentionKernels(ModuleOp module, ArrayRef<std::string> specialize,
+                                         const TargetInfo &target) {
+  return lowerProgramsToKernels<tile::AttentionProgramOp>(
+      module, specialize, target, /*reportEvery=*/false,
+      [](const RunnableAttentionProgram &program, gpu::GPUModuleOp gpuModule,
+         const llvm::StringMap<int64_t> &fixed) {
+        return Kernel(program.spec, program.schedule, gpuModule, fixed).lower();
+      });
+}
+
+/// Consecutive views of a kernel's dynamic shared memory (gpu.dynamic_shared_memory,
+/// made where this is constructed): each view starts where the last one ended.
+class SharedMemoryViews {
+public:
+  explicit SharedMemoryViews(ImplicitLocOpBuilder &b);
+  /// The next `type` (a memref in the workgroup address space) of the allocation.
+  Value view(MemRefType type);
+  /// The bytes of the views so far.
+  int64_t bytes() const { return offset; }
+
+private:
+  ImplicitLocOpBuilder &b;
+  Value base;
+  int64_t offset = 0;
+};
 
 /// The launch parameters a kernel records for the manifest (in its #tmix.kernel, but
 /// the schedule).
