@@ -49,6 +49,20 @@ gpu::GPUModuleOp tmix::getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(builder, module.getLoc(), kGpuModuleName);
 }
 
+tmix::SharedMemoryViews::SharedMemoryViews(ImplicitLocOpBuilder &b) : b(b) {
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  base = gpu::DynamicSharedMemoryOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), MemRefLayoutAttrInterface(),
+                         workgroup));
+}
+
+Value tmix::SharedMemoryViews::view(MemRefType type) {
+  Value region = memref::ViewOp::create(b, type, base,
+                                        arith::ConstantIndexOp::create(b, offset), ValueRange{});
+  offset += type.getNumElements() * type.getElementTypeBitWidth() / 8;
+  return region;
+}
+
 FailureOr<tmix::KernelModule> tmix::prepareKernelModule(ModuleOp module,
                                                   ArrayRef<std::string> specialize) {
   FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);

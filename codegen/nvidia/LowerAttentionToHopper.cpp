@@ -687,12 +687,8 @@ struct LowerAttentionToHopper
     : tmix::impl::LowerAttentionToHopperBase<LowerAttentionToHopper> {
   using LowerAttentionToHopperBase::LowerAttentionToHopperBase;
   void runOnOperation() override {
-    FailureOr<int64_t> lowered = lowerProgramsToKernels<tile::AttentionProgramOp>(
-        getOperation(), specialize, getSm90aTargetInfo(), /*reportEvery=*/false,
-        [](const RunnableAttentionProgram &program, gpu::GPUModuleOp gpuModule,
-           const llvm::StringMap<int64_t> &fixed) {
-          return HopperAttentionLowering(program.spec, program.schedule, gpuModule, fixed).lower();
-        });
+    FailureOr<int64_t> lowered = lowerAttentionKernels<HopperAttentionLowering>(
+        getOperation(), specialize, getSm90aTargetInfo());
     if (failed(lowered))
       return signalPassFailure();
     numLowered += *lowered;

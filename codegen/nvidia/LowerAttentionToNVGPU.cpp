@@ -254,20 +254,10 @@ void NvgpuAttentionLowering::buildKernelBody() {
   }
 
   // ---- shared memory: Q, K and V tiles in one dynamic allocation ----
-  auto sharedSpace =
-      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  Value base = gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                         MemRefLayoutAttrInterface(), sharedSpace));
-  int64_t offset = 0;
-  auto view = [&](MemRefType type) {
-    Value tile = memref::ViewOp::create(b, type, base, idx(offset), ValueRange{});
-    offset += type.getNumElements() * type.getElementTypeBitWidth() / 8;
-    return tile;
-  };
-  qTile = view(qTileType);
-  kTile = view(kTileType);
-  vTile = view(vTileType);
+  SharedMemoryViews shared(b);
+  qTile = shared.view(qTileType);
+  kTile = shared.view(kTileType);
+  vTile = shared.view(vTileType);
 
   // ---- the query tile, staged once ----
   SmallVector<Value> qTokens;
@@ -574,12 +564,8 @@ struct LowerAttentionToNVGPU
     : tmix::impl::LowerAttentionToNVGPUBase<LowerAttentionToNVGPU> {
   using LowerAttentionToNVGPUBase::LowerAttentionToNVGPUBase;
   void runOnOperation() override {
-    FailureOr<int64_t> lowered = lowerProgramsToKernels<tile::AttentionProgramOp>(
-        getOperation(), specialize, getSm80TargetInfo(), /*reportEvery=*/false,
-        [](const RunnableAttentionProgram &program, gpu::GPUModuleOp gpuModule,
-           const llvm::StringMap<int64_t> &fixed) {
-          return NvgpuAttentionLowering(program.spec, program.schedule, gpuModule, fixed).lower();
-        });
+    FailureOr<int64_t> lowered = lowerAttentionKernels<NvgpuAttentionLowering>(
+        getOperation(), specialize, getSm80TargetInfo());
     if (failed(lowered))
       return signalPassFailure();
     numLowered += *lowered;

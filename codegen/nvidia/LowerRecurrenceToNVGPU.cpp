@@ -724,17 +724,8 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
   vCol = mul(arith::DivUIOp::create(b, lane, idx(16)), idx(8));
 
   // ---- shared memory, one dynamic allocation ----
-  auto sharedSpace =
-      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  Value base = gpu::DynamicSharedMemoryOp::create(
-      b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                         MemRefLayoutAttrInterface(), sharedSpace));
-  int64_t offset = 0;
-  auto view = [&](MemRefType type) {
-    Value tile = memref::ViewOp::create(b, type, base, idx(offset), ValueRange{});
-    offset += type.getNumElements() * type.getElementTypeBitWidth() / 8;
-    return tile;
-  };
+  SharedMemoryViews shared(b);
+  auto view = [&](MemRefType type) { return shared.view(type); };
   // The ldmatrix tiles first: their rows need 16-byte alignment.
   values = view(plan.valuesType);
   stateTile = view(plan.stateTileType);
@@ -753,7 +744,7 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
     gram = view(plan.gramType);
     pseudoValues = view(plan.outputsType);
   }
-  assert(offset == plan.sharedBytes && "the views cover the allocation");
+  assert(shared.bytes() == plan.sharedBytes && "the views cover the allocation");
 
   // ---- the initial state, from its argument or 0 ----
   // Vector states: row C is what the first chunk's scan starts from.
