@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 
 using namespace tmix;
 using namespace mlir;
@@ -77,6 +78,8 @@ private:
   using ScalarFn = std::function<Value(ArrayRef<Value>, ArrayRef<ValueType::Kind>)>;
   Value elementwise(Location loc, ArrayRef<Typed> operands, const ValueType &result,
                     const ScalarFn &fn);
+  Value sigmoid(Location loc, Value x);
+  Value truncateToInt(Location loc, Value x);
   Value scalarCall(Location loc, llvm::StringRef callee, ArrayRef<Value> args,
                    ArrayRef<ValueType::Kind> kinds, ValueType::Kind result);
   Value scalarBinary(Location loc, BinaryExpr::Op op, Value lhs, ValueType::Kind lk,
@@ -466,10 +469,46 @@ Value SpecGenerator::elementwise(Location where, ArrayRef<Typed> operands,
   return map->getResult(0);
 }
 
+/// sigmoid(x) = 1 / (1 + exp(-x)): 0 and 1 at the infinities, NaN for NaN.
+Value SpecGenerator::sigmoid(Location where, Value x) {
+  Value one = floatConstant(where, 1.0);
+  Value e = math::ExpOp::create(builder, where, arith::NegFOp::create(builder, where, x));
+  return arith::DivFOp::create(builder, where, one,
+                               arith::AddFOp::create(builder, where, one, e));
+}
+
+/// int(x) of an f32: toward zero, as C and Python truncate; NaN gives 0, and values
+/// beyond the i64 range saturate (inf included), where a bare fptosi would be
+/// undefined.
+Value SpecGenerator::truncateToInt(Location where, Value x) {
+  Type i64 = builder.getI64Type();
+  auto predicate = [&](arith::CmpFPredicate p, Value lhs, double rhs) {
+    return arith::CmpFOp::create(builder, where, p, lhs, floatConstant(where, rhs));
+  };
+  auto integer = [&](int64_t value) {
+    return arith::ConstantOp::create(builder, where, builder.getI64IntegerAttr(value));
+  };
+  // 2^63 is exact in f32: the first value past INT64_MAX.
+  constexpr double kTwoTo63 = 9223372036854775808.0;
+  Value tooLarge = predicate(arith::CmpFPredicate::OGE, x, kTwoTo63);
+  Value tooSmall = predicate(arith::CmpFPredicate::OLT, x, -kTwoTo63);
+  Value notANumber = arith::CmpFOp::create(builder, where, arith::CmpFPredicate::UNO, x, x);
+  Value outside = arith::OrIOp::create(
+      builder, where, arith::OrIOp::create(builder, where, tooLarge, tooSmall), notANumber);
+  Value safe = arith::SelectOp::create(builder, where, outside, floatConstant(where, 0.0), x);
+  Value value = arith::FPToSIOp::create(builder, where, i64, safe);
+  value = arith::SelectOp::create(builder, where, tooLarge,
+                                  integer(std::numeric_limits<int64_t>::max()), value);
+  return arith::SelectOp::create(builder, where, tooSmall,
+                                 integer(std::numeric_limits<int64_t>::min()), value);
+}
+
 Value SpecGenerator::scalarCall(Location where, llvm::StringRef callee,
                                 ArrayRef<Value> args, ArrayRef<ValueType::Kind> kinds,
                                 ValueType::Kind result) {
   if (result == ValueType::Int) {
+    if (callee == "int")
+      return kinds[0] == ValueType::Int ? args[0] : truncateToInt(where, args[0]);
     // Integer abs, min, max, floor and ceil stay integers.
     if (callee == "abs")
       return math::AbsIOp::create(builder, where, args[0]);
@@ -485,8 +524,12 @@ Value SpecGenerator::scalarCall(Location where, llvm::StringRef callee,
   Value x = floats[0];
   if (callee == "exp")
     return math::ExpOp::create(builder, where, x);
+  if (callee == "exp2")
+    return math::Exp2Op::create(builder, where, x);
   if (callee == "log")
     return math::LogOp::create(builder, where, x);
+  if (callee == "log1p")
+    return math::Log1pOp::create(builder, where, x);
   if (callee == "sqrt")
     return math::SqrtOp::create(builder, where, x);
   if (callee == "rsqrt")
@@ -503,13 +546,40 @@ Value SpecGenerator::scalarCall(Location where, llvm::StringRef callee,
     return arith::MinimumFOp::create(builder, where, x, floats[1]);
   if (callee == "max")
     return arith::MaximumFOp::create(builder, where, x, floats[1]);
-  if (callee == "sigmoid") {
-    // sigmoid(x) = 1 / (1 + exp(-x))
-    Value one = floatConstant(where, 1.0);
-    Value e =
-        math::ExpOp::create(builder, where, arith::NegFOp::create(builder, where, x));
-    return arith::DivFOp::create(builder, where, one,
-                                 arith::AddFOp::create(builder, where, one, e));
+  if (callee == "sigmoid")
+    return sigmoid(where, x);
+  if (callee == "relu") // max(x, 0), NaN propagated
+    return arith::MaximumFOp::create(builder, where, x, floatConstant(where, 0.0));
+  if (callee == "elu") { // x > 0 ? x : exp(x) - 1
+    Value positive = arith::CmpFOp::create(builder, where, arith::CmpFPredicate::OGT, x,
+                                           floatConstant(where, 0.0));
+    return arith::SelectOp::create(builder, where, positive, x,
+                                   math::ExpM1Op::create(builder, where, x));
+  }
+  if (callee == "silu") {
+    // x * sigmoid(x); where sigmoid underflows to 0 (x below about -88, -inf included)
+    // the product is 0, not -inf * 0 = NaN.
+    Value gate = sigmoid(where, x);
+    Value vanished = arith::CmpFOp::create(builder, where, arith::CmpFPredicate::OEQ, gate,
+                                           floatConstant(where, 0.0));
+    return arith::SelectOp::create(builder, where, vanished, floatConstant(where, 0.0),
+                                   arith::MulFOp::create(builder, where, x, gate));
+  }
+  if (callee == "softplus" || callee == "logsigmoid") {
+    // softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), and logsigmoid(x) =
+    // -softplus(-x) = min(x, 0) - log1p(e^-|x|): e^-|x| <= 1 never overflows, and
+    // log1p keeps the tail (softplus(-100) = e^-100, not 0).
+    Value tail = math::Log1pOp::create(
+        builder, where,
+        math::ExpOp::create(builder, where,
+                            arith::NegFOp::create(builder, where,
+                                                  math::AbsFOp::create(builder, where, x))));
+    Value zero = floatConstant(where, 0.0);
+    if (callee == "softplus")
+      return arith::AddFOp::create(builder, where,
+                                   arith::MaximumFOp::create(builder, where, x, zero), tail);
+    return arith::SubFOp::create(builder, where,
+                                 arith::MinimumFOp::create(builder, where, x, zero), tail);
   }
   if (callee == "softcap") {
     // softcap(x, c) = c * tanh(x / c)

@@ -321,6 +321,14 @@ ValueType SpecChecker::checkCall(CallExpr &expr, Context &ctx) {
     shape = *joined;
   }
   ValueType::Kind kind = ValueType::Float;
+  if (builtin->result == Builtin::IntResult) {
+    // An index computed in the kernel (T5's buckets): a scalar, as indices are.
+    if (!shape.isScalar()) {
+      error(expr.getLoc(), "'int' takes a scalar, got " + shape.str());
+      return invalid;
+    }
+    return ValueType::scalar(ValueType::Int);
+  }
   if (shape.isScalar() && builtin->result == Builtin::SameKind)
     kind = args[0].kind;
   if (shape.isScalar() && builtin->result == Builtin::PromoteKind)

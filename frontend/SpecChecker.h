@@ -49,13 +49,15 @@ struct Context {
 /// An element-wise built-in function.
 struct Builtin {
   unsigned arity;
-  enum Result { FloatResult, SameKind, PromoteKind } result;
+  enum Result { FloatResult, SameKind, PromoteKind, IntResult } result;
 };
 
 inline std::optional<Builtin> lookupBuiltin(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<Builtin>>(name)
-      .Cases({"exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid"},
+      .Cases({"exp", "exp2", "log", "log1p", "sqrt", "rsqrt", "tanh", "sigmoid",
+              "softplus", "logsigmoid", "silu", "relu", "elu"},
              Builtin{1, Builtin::FloatResult})
+      .Case("int", Builtin{1, Builtin::IntResult})
       .Cases({"abs", "floor", "ceil"}, Builtin{1, Builtin::SameKind})
       .Cases({"min", "max"}, Builtin{2, Builtin::PromoteKind})
       .Case("softcap", Builtin{2, Builtin::FloatResult})

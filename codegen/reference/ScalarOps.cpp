@@ -193,6 +193,10 @@ Result evaluateScalarOp(Operation &op, llvm::ArrayRef<RefValue> x) {
       .Case([&](math::ExpOp) { return fl(std::exp(f(0))); })
       .Case([&](math::Exp2Op) { return fl(std::exp2(f(0))); })
       .Case([&](math::LogOp) { return fl(std::log(f(0))); })
+      .Case([&](math::Log1pOp) { return fl(std::log1p(f(0))); })
+      .Case([&](math::ExpM1Op) { return fl(std::expm1(f(0))); })
+      // In range by construction (the frontend's int() saturates first).
+      .Case([&](arith::FPToSIOp) { return in(static_cast<uint64_t>(static_cast<int64_t>(f(0)))); })
       .Case([&](math::SqrtOp) { return fl(std::sqrt(f(0))); })
       .Case([&](math::RsqrtOp) { return fl(1.0 / std::sqrt(f(0))); })
       .Case([&](math::TanhOp) { return fl(std::tanh(f(0))); })

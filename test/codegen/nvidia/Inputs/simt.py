@@ -119,7 +119,8 @@ CMPI = {0: np.equal, 1: np.not_equal, 2: np.less, 3: np.less_equal, 4: np.greate
 # arith.cmpf predicates by number; une (13, numpy's not_equal: true for NaN) keeps a
 # NaN row max "kept" in the online softmax, so that NaN propagates.
 CMPF = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal,
-        6: np.not_equal, 13: np.not_equal}
+        6: np.not_equal, 13: np.not_equal,
+        14: lambda a, b: np.isnan(a) | np.isnan(b)}  # uno: the frontend's int() of NaN
 
 
 class Accesses:
@@ -257,10 +258,13 @@ class Cta:
             return round_to(x[0].astype(np.float32), t)
         if n in ("arith.uitofp", "arith.sitofp"):
             return x[0].astype(np.float32)
+        if n == "arith.fptosi":  # the frontend's int() keeps the operand in range
+            return np.trunc(x[0]).astype(np.int64)
         if n.startswith("math."):
             f = {"math.exp": np.exp, "math.log": np.log, "math.absf": np.abs,
                  "math.exp2": np.exp2, "math.log2": np.log2, "math.sqrt": np.sqrt,
-                 "math.tanh": np.tanh, "math.cos": np.cos, "math.sin": np.sin}[n]
+                 "math.tanh": np.tanh, "math.cos": np.cos, "math.sin": np.sin,
+                 "math.log1p": np.log1p, "math.expm1": np.expm1}[n]
             with np.errstate(all="ignore"):
                 return f(x[0])
         if n == "nvvm.inline_ptx":
