@@ -113,16 +113,37 @@ public:
     }
   }
 
-  std::optional<ChunkForm> build() {
-    if (!stateType || stateType.getRank() != 2)
-      return std::nullopt; // vectors and scalars: no matrix product to gain
+  /// The chunk form, or none and why not (for the user: `tmixc --schedule=chunked`).
+  std::optional<ChunkForm> build(std::string &whyNot) {
+    if (!stateType || stateType.getRank() != 2) {
+      // Vectors and scalars: no matrix product to gain.
+      whyNot = "it is a vector or a scalar; the chunked form advances matrix states";
+      return std::nullopt;
+    }
     Value next = cast<YieldOp>(body.getTerminator()).getValues()[stateIndex];
-    if (!linear(next, {}, false) || !sawState || (form.terms.empty() && !form.delta))
+    if (!linear(next, {}, false)) {
+      whyNot = "its update is not a gate times the state plus outer-product terms, nor a "
+               "delta rule (a term reads the state, or a gate is not a scalar or a row "
+               "vector)";
       return std::nullopt;
-    if (form.delta && form.hasRowGate())
-      return std::nullopt; // a row-gated delta rule (KDA) runs step by step
-    if (!checkUses(next))
+    }
+    if (!sawState) {
+      whyNot = "its update does not read the state";
       return std::nullopt;
+    }
+    if (form.terms.empty() && !form.delta) {
+      whyNot = "its update adds no outer-product term";
+      return std::nullopt;
+    }
+    if (form.delta && form.hasRowGate()) {
+      whyNot = "it is a delta rule with a row gate (KDA), which runs step by step";
+      return std::nullopt;
+    }
+    if (!checkUses(next)) {
+      whyNot = "the state is used other than by its update and by readouts q @ S of the "
+               "updated state";
+      return std::nullopt;
+    }
     return std::move(form);
   }
 
@@ -318,11 +339,36 @@ private:
 
 } // namespace
 
-std::optional<ChunkForm> mlir::tmix::getChunkForm(RecurrenceOp op, unsigned stateIndex) {
+std::optional<ChunkForm> mlir::tmix::getChunkForm(RecurrenceOp op, unsigned stateIndex,
+                                                  std::string *whyNot) {
+  std::string reason = "the spec has no step";
+  std::optional<ChunkForm> form;
   StepOp step = op.getStepOp();
-  if (!step || step.getBody().empty())
-    return std::nullopt;
-  return ChunkFormBuilder(op, stateIndex).build();
+  if (step && !step.getBody().empty())
+    form = ChunkFormBuilder(op, stateIndex).build(reason);
+  if (!form && whyNot)
+    *whyNot = reason;
+  return form;
+}
+
+std::string tmix::explainMissingChunkForms(RecurrenceOp op) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  RecurrenceClasses classes(op);
+  SmallVector<StateOp, 4> states = op.getStateOps();
+  for (auto [index, updateClass] : llvm::enumerate(classes.getClasses())) {
+    std::string whyNot;
+    if (updateClass == UpdateClass::General) {
+      std::optional<ChunkForm> form = getChunkForm(op, index, &whyNot);
+      if (form)
+        whyNot = "its update class is 'general'";
+    } else if (getChunkForm(op, index, &whyNot)) {
+      continue;
+    }
+    os << (text.empty() ? "" : "; ") << "state '" << states[index].getSymName()
+       << "': " << whyNot;
+  }
+  return text;
 }
 
 SmallVector<ChunkForm, 1> tmix::getChunkForms(RecurrenceOp op) {

@@ -28,6 +28,7 @@
 #include "llvm/ADT/SmallVector.h"
 
 #include <optional>
+#include <string>
 
 namespace mlir::tmix {
 
@@ -84,8 +85,14 @@ inline constexpr double kLogDecayFloor = -30.0;
 /// sub-chunk take an exp per element.
 inline constexpr int64_t kSubChunk = 16;
 
-/// The chunk form of state `stateIndex` of `op`, when it has one.
-std::optional<ChunkForm> getChunkForm(RecurrenceOp op, unsigned stateIndex);
+/// The chunk form of state `stateIndex` of `op`, when it has one; else, in `whyNot`
+/// when given, which part of its update breaks the pattern.
+std::optional<ChunkForm> getChunkForm(RecurrenceOp op, unsigned stateIndex,
+                                      std::string *whyNot = nullptr);
+
+/// Why the states of `op` without a chunk form have none, one clause per state
+/// ("state 'S': its update ..."; empty when every state has one).
+std::string explainMissingChunkForms(RecurrenceOp op);
 
 /// The chunk forms of the states of `op` whose update class has a chunk-parallel
 /// algorithm (RecurrenceClasses.h), in declaration order: what every target's chunked

@@ -8,6 +8,8 @@
 
 #include "codegen/cpu/CpuTargetInfo.h"
 
+#include "passes/ChunkForm.h"
+
 #include "llvm/ADT/StringMap.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -70,9 +72,16 @@ public:
     return {};
   }
 
-  std::string checkSchedule(RecurrenceOp, RecurrenceScheduleAttr,
+  std::string checkSchedule(RecurrenceOp op, RecurrenceScheduleAttr schedule,
                             const FixedSizes &) const override {
-    return {}; // every form and chunk in range runs
+    // Every form and chunk in range runs, but the chunked form only with a state that
+    // has one: asked for, it must not quietly run step by step.
+    if (schedule.getForm() == "chunked" && getChunkForms(op).empty())
+      return ("schedule form=chunked does not fit '" + op.getSymName() +
+              "': no state has a chunk-parallel form (" + explainMissingChunkForms(op) +
+              "); use form=auto or form=recurrent")
+          .str();
+    return {};
   }
 
 private:
