@@ -29,7 +29,6 @@ llvm::StringRef tmix::describe(TokenKind kind) {
   case TokenKind::KwLet: return "'let'";
   case TokenKind::KwMask: return "'mask'";
   case TokenKind::KwScore: return "'score'";
-  case TokenKind::KwScale: return "'scale'";
   case TokenKind::KwRope: return "'rope'";
   case TokenKind::KwSink: return "'sink'";
   case TokenKind::KwTrue: return "'true'";
@@ -194,7 +193,6 @@ Token Lexer::lexIdentifier(const char *start) {
                        .Case("let", TokenKind::KwLet)
                        .Case("mask", TokenKind::KwMask)
                        .Case("score", TokenKind::KwScore)
-                       .Case("scale", TokenKind::KwScale)
                        .Case("rope", TokenKind::KwRope)
                        .Case("sink", TokenKind::KwSink)
                        .Case("true", TokenKind::KwTrue)

@@ -31,7 +31,6 @@ enum class TokenKind {
   KwLet,
   KwMask,
   KwScore,
-  KwScale,
   KwRope,
   KwSink,
   KwTrue,

@@ -67,7 +67,6 @@ static bool isStatementKeyword(TokenKind kind) {
   case TokenKind::KwLet:
   case TokenKind::KwMask:
   case TokenKind::KwScore:
-  case TokenKind::KwScale:
   case TokenKind::KwRope:
   case TokenKind::KwSink: return true;
   default: return false;
@@ -306,7 +305,7 @@ bool Parser::parseBody(Spec &spec) {
 bool Parser::parseStatement(Spec &spec) {
   Stmt stmt;
   stmt.loc = tok.loc;
-  bool ok = parseStatementInto(stmt);
+  bool ok = parseStatementInto(stmt, spec);
   // A statement that failed after its kind was known stays in the body, marked broken,
   // so that Sema neither checks it nor reports what only its absence would cause.
   if (!ok && stmt.kind != Stmt::Invalid) {
@@ -318,17 +317,32 @@ bool Parser::parseStatement(Spec &spec) {
   return ok;
 }
 
-bool Parser::parseStatementInto(Stmt &stmt) {
-  switch (tok.kind) {
-  case TokenKind::KwScale: stmt.kind = Stmt::Scale; break;
-  case TokenKind::KwMask: stmt.kind = Stmt::Mask; break;
-  case TokenKind::KwScore: stmt.kind = Stmt::Score; break;
-  case TokenKind::KwRope: stmt.kind = Stmt::Rope; break;
-  case TokenKind::KwSink: stmt.kind = Stmt::Sink; break;
-  case TokenKind::KwLet: stmt.kind = Stmt::Let; break;
-  case TokenKind::KwState: stmt.kind = Stmt::State; break;
-  case TokenKind::Identifier: stmt.kind = Stmt::Assign; break;
-  default: errorHere("expected a statement, found " + found(tok)); return false;
+/// `scale` is a contextual keyword, as fla's and FlashAttention's APIs name an argument
+/// so: at the start of a statement it is the scale statement, unless a recurrence
+/// declares an argument or output `scale`, which the statement then assigns.
+static bool isScaleStatement(const Token &tok, const Spec &spec) {
+  if (!tok.is(TokenKind::Identifier) || tok.spelling != "scale")
+    return false;
+  if (spec.kind == Spec::Attention)
+    return true;
+  auto named = [](const auto &decl) { return decl.name == "scale"; };
+  return llvm::none_of(spec.params, named) && llvm::none_of(spec.results, named);
+}
+
+bool Parser::parseStatementInto(Stmt &stmt, const Spec &spec) {
+  if (isScaleStatement(tok, spec)) {
+    stmt.kind = Stmt::Scale;
+  } else {
+    switch (tok.kind) {
+    case TokenKind::KwMask: stmt.kind = Stmt::Mask; break;
+    case TokenKind::KwScore: stmt.kind = Stmt::Score; break;
+    case TokenKind::KwRope: stmt.kind = Stmt::Rope; break;
+    case TokenKind::KwSink: stmt.kind = Stmt::Sink; break;
+    case TokenKind::KwLet: stmt.kind = Stmt::Let; break;
+    case TokenKind::KwState: stmt.kind = Stmt::State; break;
+    case TokenKind::Identifier: stmt.kind = Stmt::Assign; break;
+    default: errorHere("expected a statement, found " + found(tok)); return false;
+    }
   }
 
   if (stmt.kind == Stmt::Let || stmt.kind == Stmt::State) {

@@ -45,7 +45,7 @@ private:
   bool parseLiteral(Literal &literal);
   bool parseBody(Spec &spec);
   bool parseStatement(Spec &spec);
-  bool parseStatementInto(Stmt &stmt);
+  bool parseStatementInto(Stmt &stmt, const Spec &spec);
 
   // Expressions, lowest precedence first.
   ExprPtr parseExpr();
