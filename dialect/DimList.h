@@ -15,7 +15,8 @@ namespace mlir::tmix {
 /// dim-list ::= `[` dim (`,` dim)* `]`, dim ::= integer-literal | bare-identifier
 ParseResult parseDimList(AsmParser &parser, SmallVectorImpl<Attribute> &dims,
                          StringRef context);
-void printDimList(AsmPrinter &printer, ArrayRef<Attribute> dims);
+/// Prints `[B, H, 128]`: in a type, and in diagnostics that name a shape.
+void printDimList(raw_ostream &os, ArrayRef<Attribute> dims);
 
 /// Checks each dimension: a positive i64 or an identifier; errors name `#index`.
 LogicalResult verifyDimList(function_ref<InFlightDiagnostic()> emitError,

@@ -82,7 +82,7 @@ Type TileType::parse(AsmParser &parser) {
 }
 void TileType::print(AsmPrinter &printer) const {
   printer << "<";
-  printDimList(printer, getDims());
+  printDimList(printer.getStream(), getDims());
   printer << ">";
 }
 LogicalResult TileType::verify(function_ref<InFlightDiagnostic()> emitError,
@@ -95,7 +95,7 @@ Type RowsType::parse(AsmParser &parser) {
 }
 void RowsType::print(AsmPrinter &printer) const {
   printer << "<";
-  printDimList(printer, getDims());
+  printDimList(printer.getStream(), getDims());
   printer << ">";
 }
 LogicalResult RowsType::verify(function_ref<InFlightDiagnostic()> emitError,
@@ -116,14 +116,7 @@ Attribute extentOf(Value rows) { return cast<RowsType>(rows.getType()).getDims()
 std::string spell(ArrayRef<Attribute> dims) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "[";
-  llvm::interleaveComma(dims, os, [&](Attribute dim) {
-    if (auto symbol = dyn_cast<StringAttr>(dim))
-      os << symbol.getValue();
-    else
-      os << cast<IntegerAttr>(dim).getInt();
-  });
-  os << "]";
+  printDimList(os, dims);
   return text;
 }
 

@@ -59,15 +59,15 @@ ParseResult mlir::tmix::parseDimList(AsmParser &parser, SmallVectorImpl<Attribut
   return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseDim, context);
 }
 
-void mlir::tmix::printDimList(AsmPrinter &printer, ArrayRef<Attribute> dims) {
-  printer << "[";
-  llvm::interleaveComma(dims, printer, [&](Attribute dim) {
+void mlir::tmix::printDimList(raw_ostream &os, ArrayRef<Attribute> dims) {
+  os << "[";
+  llvm::interleaveComma(dims, os, [&](Attribute dim) {
     if (auto symbol = llvm::dyn_cast<StringAttr>(dim))
-      printer << symbol.getValue();
+      os << symbol.getValue();
     else
-      printer << llvm::cast<IntegerAttr>(dim).getInt();
+      os << llvm::cast<IntegerAttr>(dim).getInt();
   });
-  printer << "]";
+  os << "]";
 }
 
 LogicalResult mlir::tmix::verifyDimList(function_ref<InFlightDiagnostic()> emitError,
@@ -107,7 +107,7 @@ Type SpecTensorType::parse(AsmParser &parser) {
 
 void SpecTensorType::print(AsmPrinter &printer) const {
   printer << "<";
-  printDimList(printer, getDims());
+  printDimList(printer.getStream(), getDims());
   printer << ", " << getElementType() << ">";
 }
 

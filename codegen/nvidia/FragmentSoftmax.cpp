@@ -137,6 +137,18 @@ void tmix::storeRows(KernelBuilder &kb, FragmentRows rows, ArrayRef<Value> mIn,
   }
 }
 
+AttentionProgram FragmentAttentionKernel::readProgram() {
+  AttentionProgram program = readAttentionProgram(*kb, op);
+  bIdx = program.batch;
+  hIdx = program.head;
+  hkIdx = program.kvHead;
+  numN = program.numN;
+  numM = program.numM;
+  o = program.o;
+  lse = program.lse;
+  return program;
+}
+
 FragmentRows FragmentAttentionKernel::fragmentRows() const {
   FragmentRows rows;
   rows.batch = bIdx;

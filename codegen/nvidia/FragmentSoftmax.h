@@ -18,6 +18,7 @@
 
 #include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
+#include "passes/AttentionMath.h"
 #include "passes/KernelBuilder.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -74,6 +75,9 @@ protected:
                           gpu::GPUModuleOp gpuModule, const llvm::StringMap<int64_t> &fixed)
       : op(op), gpuModule(gpuModule), fixed(fixed), schedule(schedule) {}
 
+  /// Reads the program's coordinates, lengths and outputs into the members below
+  /// (readAttentionProgram); returns the whole, for the kernel's own operands.
+  AttentionProgram readProgram();
   /// This thread's rows and the statements, for the fragment softmax.
   FragmentRows fragmentRows() const;
   /// Stores this thread's rows of o (and lse) from the final state (m[2], l[2], the

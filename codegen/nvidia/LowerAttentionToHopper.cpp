@@ -311,15 +311,7 @@ void HopperAttentionLowering::buildKernelBody() {
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
   ArrayRef<Attribute> qDims = qType.getDims();
-  AttentionProgram program = readAttentionProgram(*kb, op);
-  bIdx = program.batch;
-  hIdx = program.head;
-  hkIdx = program.kvHead;
-  Value qTileIdx = program.queryTile;
-  numN = program.numN;
-  numM = program.numM;
-  o = program.o;
-  lse = program.lse;
+  Value qTileIdx = readProgram().queryTile;
   rowBegin = mul(qTileIdx, idx(blockM));
   rowEnd = arith::MinUIOp::create(b, add(rowBegin, idx(blockM)), numN);
   // The tensor maps: one pointer argument after the loop program's ABI.

@@ -204,18 +204,11 @@ void NvgpuAttentionLowering::buildKernelBody() {
   auto qType = cast<SpecTensorType>(types[0]);
   auto kType = cast<SpecTensorType>(types[1]);
   ArrayRef<Attribute> qDims = qType.getDims();
-  AttentionProgram program = readAttentionProgram(*kb, op);
-  bIdx = program.batch;
-  hIdx = program.head;
-  hkIdx = program.kvHead;
+  AttentionProgram program = readProgram();
   Value qTileIdx = program.queryTile;
-  numN = program.numN;
-  numM = program.numM;
   q = program.q;
   k = program.k;
   v = program.v;
-  o = program.o;
-  lse = program.lse;
 
   // ---- scale (default 1 / sqrt(D), D being fixed here); log2(e) folded in unless a
   // score statement needs the natural-domain score ----
