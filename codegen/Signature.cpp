@@ -35,8 +35,11 @@ static rt::ParamDecl paramOf(StringRef name, Type type, Attribute defaultValue) 
   auto tensor = dyn_cast<SpecTensorType>(type);
   param.isTensor = static_cast<bool>(tensor);
   param.dtype = dtypeOf(tensor ? tensor.getElementType() : type);
-  if (tensor)
-    for (Attribute dim : tensor.getDims()) {
+  // The dims as stored (what a caller's tensor has), and the layout that maps them to
+  // the logical order the kernel's memref reads.
+  if (tensor) {
+    for (unsigned position = 0; position < tensor.getRank(); ++position) {
+      Attribute dim = tensor.getDims()[tensor.getLogicalDim(position)];
       rt::DimDecl decl;
       if (auto symbol = dyn_cast<StringAttr>(dim))
         decl.symbol = symbol.getValue().str();
@@ -44,6 +47,8 @@ static rt::ParamDecl paramOf(StringRef name, Type type, Attribute defaultValue) 
         decl.size = cast<IntegerAttr>(dim).getInt();
       param.dims.push_back(decl);
     }
+    param.layout.assign(tensor.getLayout().begin(), tensor.getLayout().end());
+  }
   // A BoolAttr is an i1 IntegerAttr (whose signed value is -1 for true): test it first.
   if (auto flag = dyn_cast_or_null<BoolAttr>(defaultValue))
     param.defaultValue = flag.getValue() ? 1.0 : 0.0;

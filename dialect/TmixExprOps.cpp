@@ -47,6 +47,17 @@ LogicalResult SizeOp::verify() {
   return emitOpError() << "'" << getSymbol() << "' is not a size symbol of the enclosing spec";
 }
 
+LogicalResult ParallelIndexOp::verify() {
+  auto recurrence = llvm::dyn_cast_or_null<RecurrenceOp>(getEnclosingSpec(*this));
+  if (!recurrence)
+    return emitOpError("must be inside a tmix.recurrence");
+  int64_t parallel = recurrence.getParallelDims().size();
+  if (getDim() < 0 || getDim() >= parallel)
+    return emitOpError() << "dimension " << getDim() << " is not one of the recurrence's "
+                         << parallel << " parallel dimensions";
+  return success();
+}
+
 LogicalResult ReadOp::verify() {
   if (!isSpecArgument(getTensor()))
     return emitOpError("tensor must be an argument of the enclosing spec");

@@ -584,8 +584,11 @@ static LogicalResult verifyStatesAndFinals(RecurrenceOp op) {
                      op.getResultNames().begin();
     SmallVector<Attribute> dims(parallel);
     llvm::append_range(dims, getStateDims(states[final.getState()]));
+    // The logical type: a final state may be stored in another order (a layout).
     Type expected = getF32Value(op.getContext(), dims);
-    if (op.getSpecResultTypes()[index] != expected)
+    auto actual = llvm::dyn_cast<SpecTensorType>(op.getSpecResultTypes()[index]);
+    if (!actual || expected != SpecTensorType::get(op.getContext(), actual.getDims(),
+                                                   actual.getElementType()))
       return op.emitOpError() << "final result '" << final.getResult() << "' must be "
                               << expected << " (the parallel dims then the state's), got "
                               << op.getSpecResultTypes()[index];

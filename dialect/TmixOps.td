@@ -331,6 +331,24 @@ def Tmix_SizeOp : Tmix_Op<"size", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tmix_ParallelIndexOp : Tmix_Op<"parallel_index", [Pure]> {
+  let summary = "the coordinate of a recurrence's parallel point";
+  let description = [{
+    Inside a recurrence's step: the index, along parallel dimension `dim` (counted
+    from 0 among the recurrence's parallel dimensions), of the point the step runs at.
+    `h` in a recurrence whose parallel dimensions are [batch, head] is
+    `tmix.parallel_index 1`.
+
+    ```mlir
+    %h = tmix.parallel_index 1 : i64
+    ```
+  }];
+  let arguments = (ins I64Attr:$dim);
+  let results = (outs I64:$result);
+  let assemblyFormat = "$dim attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 def Tmix_ReadOp : Tmix_Op<"read", [Pure]> {
   let summary = "an element of a tensor argument";
   let description = [{

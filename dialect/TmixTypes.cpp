@@ -11,6 +11,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/Sequence.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -92,27 +93,70 @@ LogicalResult mlir::tmix::verifyDimList(function_ref<InFlightDiagnostic()> emitE
   return success();
 }
 
-/// tensor-type ::= `<` dim-list `,` element-type `>`
+/// tensor-type ::= `<` dim-list `,` element-type (`,` `layout` `[` int-list `]`)? `>`
 Type SpecTensorType::parse(AsmParser &parser) {
   SMLoc loc = parser.getCurrentLocation();
   SmallVector<Attribute> dims;
+  SmallVector<int64_t> layout;
   Type elementType;
   if (parser.parseLess() ||
       parseDimList(parser, dims, " in a !tmix.tensor dimension list") ||
-      parser.parseComma() || parser.parseType(elementType) || parser.parseGreater())
+      parser.parseComma() || parser.parseType(elementType))
+    return {};
+  if (succeeded(parser.parseOptionalComma())) {
+    auto parsePosition = [&]() -> ParseResult {
+      return parser.parseInteger(layout.emplace_back());
+    };
+    if (parser.parseKeyword("layout") ||
+        parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parsePosition,
+                                       " in a !tmix.tensor layout"))
+      return {};
+  }
+  if (parser.parseGreater())
     return {};
   return getChecked([&] { return parser.emitError(loc); }, parser.getContext(), dims,
-                    elementType);
+                    elementType, layout);
 }
 
 void SpecTensorType::print(AsmPrinter &printer) const {
   printer << "<";
   printDimList(printer.getStream(), getDims());
-  printer << ", " << getElementType() << ">";
+  printer << ", " << getElementType();
+  if (isPermuted()) {
+    printer << ", layout [";
+    llvm::interleaveComma(getLayout(), printer);
+    printer << "]";
+  }
+  printer << ">";
+}
+
+unsigned SpecTensorType::getLogicalDim(unsigned position) const {
+  return isPermuted() ? getLayout()[position] : position;
+}
+
+/// A layout is a permutation of the dims that is not the identity (written as no
+/// layout, so that one tensor has one type).
+static LogicalResult verifyLayout(function_ref<InFlightDiagnostic()> emitError,
+                                  size_t rank, ArrayRef<int64_t> layout) {
+  if (layout.empty())
+    return success();
+  if (layout.size() != rank)
+    return emitError() << "layout has " << layout.size() << " positions for " << rank
+                       << " dimensions";
+  SmallVector<bool> seen(rank, false);
+  for (int64_t dim : layout) {
+    if (dim < 0 || dim >= static_cast<int64_t>(rank) || seen[dim])
+      return emitError() << "layout must be a permutation of 0.." << rank - 1;
+    seen[dim] = true;
+  }
+  if (llvm::equal(layout, llvm::seq<int64_t>(0, rank)))
+    return emitError() << "an identity layout is written as none";
+  return success();
 }
 
 LogicalResult SpecTensorType::verify(function_ref<InFlightDiagnostic()> emitError,
-                                     ArrayRef<Attribute> dims, Type elementType) {
+                                     ArrayRef<Attribute> dims, Type elementType,
+                                     ArrayRef<int64_t> layout) {
   if (dims.empty())
     return emitError() << "!tmix.tensor needs at least one dimension (use a scalar type "
                           "for rank 0)";
@@ -121,7 +165,7 @@ LogicalResult SpecTensorType::verify(function_ref<InFlightDiagnostic()> emitErro
   if (!isSpecScalarType(elementType))
     return emitError() << "element type must be one of f32 f16 bf16 i32 i64 i1, got "
                        << elementType;
-  return success();
+  return verifyLayout(emitError, dims.size(), layout);
 }
 
 unsigned SpecTensorType::getRank() const { return getDims().size(); }

@@ -24,9 +24,28 @@ def Tmix_SpecTensorType : TypeDef<Tmix_Dialect, "SpecTensor"> {
     !tmix.tensor<[B, H, N, 128], bf16>   // q of a multi-head attention
     !tmix.tensor<[K, V], f32>            // a per-step state inside a recurrence
     ```
+
+    The dimensions are the tensor's logical order, the one the spec's semantics and
+    every lowering index by. An argument stored in another order (fla's and
+    FlashAttention's `[B, T, H, D]` for a logical `[B, H, T, D]`) carries its
+    `layout`: for each stored dimension, outermost first, the logical dimension it
+    holds. An identity layout is written as none, so that one tensor has one type.
+
+    ```mlir
+    !tmix.tensor<[B, H, T, K], bf16, layout [0, 2, 1, 3]>  // stored as [B, T, H, K]
+    ```
   }];
   let parameters = (ins ArrayRefParameter<"::mlir::Attribute", "dimensions">:$dims,
-                        "::mlir::Type":$elementType);
+                        "::mlir::Type":$elementType,
+                        OptionalArrayRefParameter<"int64_t", "stored order">:$layout);
+  let skipDefaultBuilders = 1;
+  let builders = [
+    TypeBuilder<(ins "::llvm::ArrayRef<::mlir::Attribute>":$dims,
+                     "::mlir::Type":$elementType,
+                     CArg<"::llvm::ArrayRef<int64_t>", "{}">:$layout), [{
+      return $_get($_ctxt, dims, elementType, layout);
+    }]>
+  ];
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -38,6 +57,10 @@ def Tmix_SpecTensorType : TypeDef<Tmix_Dialect, "SpecTensor"> {
     ::llvm::StringRef getSymbol(unsigned index) const;
     /// Whether the element type is f32, f16 or bf16.
     bool isFloat() const;
+    /// Whether the tensor is stored in an order other than its logical one.
+    bool isPermuted() const { return !getLayout().empty(); }
+    /// The logical dimension held by stored dimension `position`.
+    unsigned getLogicalDim(unsigned position) const;
   }];
 }
 

@@ -63,6 +63,7 @@ const char *Stmt::keyword(Kind kind) {
   case Score: return "score";
   case Rope: return "rope";
   case Sink: return "sink";
+  case Seq: return "seq";
   case Let: return "let";
   case State: return "state";
   case Assign:

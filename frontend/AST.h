@@ -45,7 +45,16 @@ struct TypeDecl {
   llvm::SMLoc loc;
   ElemType elem = ElemType::F32;
   bool isTensor = false;
+  /// The dims: as written, until Sema puts a tensor stored in another order (`seq = T`
+  /// with fla's `[B, T, H, D]`) into its logical order.
   std::vector<Dim> dims;
+  /// Set by Sema for such a tensor: the dims as written, and for each written (stored)
+  /// position the logical dim it holds.
+  std::vector<Dim> stored;
+  std::vector<int64_t> layout;
+
+  /// The dims in the order they were written.
+  const std::vector<Dim> &writtenDims() const { return layout.empty() ? dims : stored; }
 };
 
 /// A literal default of a scalar argument.
@@ -138,6 +147,7 @@ struct NameRef {
     Index,      // b, h, i, j (number: 0..3)
     Score,      // s
     Time,       // t
+    ParallelIndex, // h in a recurrence (number: the parallel dim it indexes)
     SizeSymbol, // a dimension symbol (symbol: its name)
     Param,      // an argument (number: its position)
     Let,        // let (stmt)
@@ -212,6 +222,7 @@ struct Stmt {
     Score,
     Rope,
     Sink,
+    Seq,        // seq = SYMBOL: the sequence (time) axis, which fixes the layouts
     Let,        // let NAME = E
     State,      // state NAME: TYPE [= INIT]
     Assign,     // NAME = E           (a state update, or FINAL = S)

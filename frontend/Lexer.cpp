@@ -48,6 +48,7 @@ llvm::StringRef tmix::describe(TokenKind kind) {
   case TokenKind::Plus: return "'+'";
   case TokenKind::Minus: return "'-'";
   case TokenKind::Star: return "'*'";
+  case TokenKind::StarStar: return "'**'";
   case TokenKind::Slash: return "'/'";
   case TokenKind::Percent: return "'%'";
   case TokenKind::At: return "'@'";
@@ -135,7 +136,8 @@ Token Lexer::next() {
   case ':': return make(TokenKind::Colon, start, startsLine);
   case '?': return make(TokenKind::Question, start, startsLine);
   case '+': return make(TokenKind::Plus, start, startsLine);
-  case '*': return make(TokenKind::Star, start, startsLine);
+  case '*':
+    return make(peekIs('*') ? TokenKind::StarStar : TokenKind::Star, start, startsLine);
   case '/': return make(TokenKind::Slash, start, startsLine);
   case '%': return make(TokenKind::Percent, start, startsLine);
   case '@': return make(TokenKind::At, start, startsLine);

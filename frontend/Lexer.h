@@ -51,6 +51,7 @@ enum class TokenKind {
   Plus,
   Minus,
   Star,
+  StarStar,
   Slash,
   Percent,
   At,

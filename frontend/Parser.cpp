@@ -298,7 +298,7 @@ bool Parser::parseBody(Spec &spec) {
   return true;
 }
 
-/// statement ::= ('scale' | 'mask' | 'score' | 'rope' | 'sink') '=' expr
+/// statement ::= ('scale' | 'seq' | 'mask' | 'score' | 'rope' | 'sink') '=' expr
 ///             | 'let' IDENT '=' expr
 ///             | 'state' IDENT ':' type ('=' IDENT)?
 ///             | IDENT ('[' expr (',' expr)* ']')? '=' expr
@@ -317,21 +317,29 @@ bool Parser::parseStatement(Spec &spec) {
   return ok;
 }
 
-/// `scale` is a contextual keyword, as fla's and FlashAttention's APIs name an argument
-/// so: at the start of a statement it is the scale statement, unless a recurrence
-/// declares an argument or output `scale`, which the statement then assigns.
-static bool isScaleStatement(const Token &tok, const Spec &spec) {
-  if (!tok.is(TokenKind::Identifier) || tok.spelling != "scale")
-    return false;
+/// `scale` and `seq` are contextual keywords, as fla's and FlashAttention's APIs name
+/// arguments so: at the start of a statement each is its statement, unless a
+/// recurrence declares an argument, output or (earlier) state of that name, which the
+/// statement then assigns.
+static Stmt::Kind contextualStatement(const Token &tok, const Spec &spec) {
+  if (!tok.is(TokenKind::Identifier) || (tok.spelling != "scale" && tok.spelling != "seq"))
+    return Stmt::Invalid;
+  Stmt::Kind kind = tok.spelling == "scale" ? Stmt::Scale : Stmt::Seq;
   if (spec.kind == Spec::Attention)
-    return true;
-  auto named = [](const auto &decl) { return decl.name == "scale"; };
-  return llvm::none_of(spec.params, named) && llvm::none_of(spec.results, named);
+    return kind;
+  auto named = [&](const auto &decl) { return decl.name == tok.spelling; };
+  auto namedState = [&](const Stmt &stmt) {
+    return stmt.kind == Stmt::State && stmt.name == tok.spelling;
+  };
+  if (llvm::any_of(spec.params, named) || llvm::any_of(spec.results, named) ||
+      llvm::any_of(spec.body, namedState))
+    return Stmt::Invalid;
+  return kind;
 }
 
 bool Parser::parseStatementInto(Stmt &stmt, const Spec &spec) {
-  if (isScaleStatement(tok, spec)) {
-    stmt.kind = Stmt::Scale;
+  if (Stmt::Kind kind = contextualStatement(tok, spec); kind != Stmt::Invalid) {
+    stmt.kind = kind;
   } else {
     switch (tok.kind) {
     case TokenKind::KwMask: stmt.kind = Stmt::Mask; break;
@@ -547,7 +555,26 @@ ExprPtr Parser::parseMultiplicative() {
                         });
 }
 
-/// unary ::= ('-' | '+' | '!') unary | primary
+/// power ::= primary ('**' unary)?
+/// As in Python: `**` binds tighter than a unary minus on its left (`-2 ** 2` is -4)
+/// and groups to the right (`2 ** 3 ** 2` is 2^9); `a ** b` is `pow(a, b)`.
+ExprPtr Parser::parsePower() {
+  ExprPtr base = parsePrimary();
+  if (!base || !tok.is(TokenKind::StarStar))
+    return base;
+  llvm::SMLoc loc = tok.loc;
+  consume();
+  ExprPtr exponent = parseUnary();
+  if (!exponent)
+    return nullptr;
+  unsigned height = std::max(base->height, exponent->height);
+  std::vector<ExprPtr> args;
+  args.push_back(std::move(base));
+  args.push_back(std::move(exponent));
+  return withHeight(std::make_unique<CallExpr>(loc, "pow", std::move(args)), height);
+}
+
+/// unary ::= ('-' | '+' | '!') unary | power
 ExprPtr Parser::parseUnary() {
   std::optional<UnaryExpr::Op> op;
   if (tok.is(TokenKind::Minus))
@@ -557,7 +584,7 @@ ExprPtr Parser::parseUnary() {
   else if (tok.is(TokenKind::Bang))
     op = UnaryExpr::Not;
   if (!op)
-    return parsePrimary();
+    return parsePower();
   DepthGuard guard(*this);
   if (guard.tooDeep()) {
     errorTooDeep(tok.loc);

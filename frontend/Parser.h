@@ -55,6 +55,7 @@ private:
   ExprPtr parseAdditive();
   ExprPtr parseMultiplicative();
   ExprPtr parseUnary();
+  ExprPtr parsePower();
   ExprPtr parsePrimary();
   bool parseExprList(TokenKind close, std::vector<ExprPtr> &out);
   ExprPtr parseLeftAssoc(ExprPtr (Parser::*next)(),

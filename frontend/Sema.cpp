@@ -29,6 +29,18 @@ const char *SpecChecker::reservedMeaning(llvm::StringRef name) const {
   return nullptr;
 }
 
+bool SpecChecker::specDeclares(llvm::StringRef name) const {
+  auto named = [&](const auto &decl) { return decl.name == name; };
+  auto inShape = [&](const TypeDecl &type) {
+    return llvm::any_of(type.dims, [&](const Dim &dim) { return dim.symbol == name; });
+  };
+  return llvm::any_of(spec.params, named) || llvm::any_of(spec.results, named) ||
+         llvm::any_of(spec.params, [&](const Param &p) { return inShape(p.type); }) ||
+         llvm::any_of(spec.body, [&](const Stmt &stmt) {
+           return (stmt.kind == Stmt::State || stmt.kind == Stmt::Let) && stmt.name == name;
+         });
+}
+
 /// Declares a name of the spec's scope; false (after an error) when it is taken.
 bool SpecChecker::declareName(llvm::StringRef name, SMLoc loc, const char *what) {
   if (const char *meaning = reservedMeaning(name)) {
@@ -209,15 +221,220 @@ void SpecChecker::checkAttentionSignature() {
                            " must divide the head count " + heads.str());
 }
 
-/// The time dimension of a recurrence is the last dimension of its first per-step
-/// output whose symbol appears in every argument read at step t (docs/language.md).
-bool SpecChecker::inferTimeDimension() {
-  const ResultDecl *out = nullptr;
-  for (const Stmt &stmt : spec.body)
-    if (stmt.kind == Stmt::StepAssign && results.contains(stmt.name)) {
-      out = &spec.results[results[stmt.name]];
-      break;
+//===----------------------------------------------------------------------===//
+// Layouts: `seq = X`
+//===----------------------------------------------------------------------===//
+
+/// A size symbol whose name says it is a sequence axis (fla's T, Mamba's L, `seqlen`;
+/// in attention also N and M). Used only to refuse a reading that would make it a head
+/// or parallel dimension, never to choose one.
+static bool looksLikeSequenceAxis(llvm::StringRef name, bool attention) {
+  if (name == "T" || name == "L" || name.starts_with_insensitive("seq"))
+    return true;
+  return attention && (name == "N" || name == "M");
+}
+
+void SpecChecker::findSeqStatement() {
+  for (const Stmt &stmt : spec.body) {
+    if (stmt.kind != Stmt::Seq || stmt.broken)
+      continue;
+    if (seqStmt) {
+      // The first one counts; a trial reading does not fail on this one.
+      unsigned line = diags.getSourceMgr().getLineAndColumn(seqStmt->loc).first;
+      if (!silent)
+        error(stmt.loc, "'seq' is given twice (first at line " + Twine(line) + ")");
+      continue;
     }
+    seqStmt = &stmt;
+    auto *name = llvm::dyn_cast<NameExpr>(stmt.value.get());
+    if (name && sizeSymbols.contains(name->name)) {
+      seqSymbol = name->name;
+      name->ref = NameRef{NameRef::SizeSymbol, 0, nullptr};
+    } else if (!name || !rejectedSymbols.contains(name->name)) {
+      error(stmt.value->getLoc(), "'seq' names the sequence axis: a size symbol of the "
+                                  "arguments' shapes, such as T or N");
+    }
+  }
+}
+
+/// Re-reads `type` in its logical order: logical dim `i` is written at `order[i]`.
+void SpecChecker::relayout(TypeDecl &type, const std::vector<unsigned> &order) {
+  bool identity = true;
+  for (size_t index = 0; index < order.size(); ++index)
+    identity &= order[index] == index;
+  if (identity)
+    return;
+  type.stored = type.dims;
+  type.layout.assign(order.size(), 0);
+  for (size_t logical = 0; logical < order.size(); ++logical) {
+    type.dims[logical] = type.stored[order[logical]];
+    type.layout[order[logical]] = logical;
+  }
+}
+
+/// Attention reads q, k, v and o as [batch, head, seq, dim]. `seq = N` with N at
+/// dimension 1 of q says that they are stored as [batch, seq, head, dim]
+/// (FlashAttention's layout); lse stays [B, H, N], as FlashAttention returns it.
+void SpecChecker::applyAttentionLayout() {
+  if (spec.params.empty() || !spec.params[0].type.isTensor ||
+      spec.params[0].type.dims.size() != 4)
+    return; // the signature's check says what is wrong
+  const std::vector<Dim> &q = spec.params[0].type.dims;
+  if (seqSymbol.empty()) {
+    if (!seqStmt && q[1].isSymbol() && q[1] != q[2] &&
+        looksLikeSequenceAxis(q[1].symbol, /*attention=*/true))
+      error(spec.params[0].type.loc,
+            "'" + q[1].symbol + "' is at the head position of '" + spec.params[0].name +
+                "' " + dimList(q) +
+                " (attention reads [batch, head, seq, dim]); for tensors stored as "
+                "[batch, seq, head, dim] (FlashAttention's layout), write 'seq = " +
+                q[1].symbol + "'; to read " + q[1].symbol +
+                " as the head count, write 'seq = " + q[2].str() + "'");
+    return;
+  }
+  if (q[2].symbol == seqSymbol)
+    return;
+  if (q[1].symbol != seqSymbol) {
+    error(seqStmt->value->getLoc(),
+          "'seq = " + seqSymbol + "' must name the sequence axis of '" +
+              spec.params[0].name + "' " + dimList(q) +
+              ": its dimension 2 ([batch, head, seq, dim]) or its dimension 1 "
+              "([batch, seq, head, dim])");
+    return;
+  }
+  const std::vector<unsigned> seqBeforeHeads{0, 2, 1, 3};
+  for (size_t index = 0; index < 3 && index < spec.params.size(); ++index)
+    if (spec.params[index].type.isTensor && spec.params[index].type.dims.size() == 4)
+      relayout(spec.params[index].type, seqBeforeHeads);
+  if (!spec.results.empty() && spec.results[0].type.isTensor &&
+      spec.results[0].type.dims.size() == 4)
+    relayout(spec.results[0].type, seqBeforeHeads);
+}
+
+/// With `seq = T`, T is the time dimension wherever it is written. The first per-step
+/// output's other dimensions are parallel, but for its last per-step ones: as many (at
+/// most two) as the spec checks with, the most first (so `o: [B, T, H, V]` with
+/// `o[t] = q[t] @ S` has the per-step [V], and the parallel [B, H]); when none
+/// checks, the count with the fewest errors, whose errors are reported. Every tensor is
+/// then re-read in the logical order: its parallel dimensions, T, its per-step ones,
+/// which must be written last (the parallel ones and T may come in any order).
+bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
+  const std::vector<Dim> &dims = out.type.dims;
+  auto time = llvm::find_if(dims, [&](const Dim &dim) { return dim.symbol == seqSymbol; });
+  if (time == dims.end()) {
+    error(seqStmt->value->getLoc(), "'seq = " + seqSymbol +
+                                        "' names the time axis, which must be a "
+                                        "dimension of the per-step output '" +
+                                        out.name + "' " + dimList(dims));
+    return false;
+  }
+  size_t position = time - dims.begin();
+  size_t perStep = std::min<size_t>(2, dims.size() - position - 1);
+  if (perStepCount) {
+    perStep = *perStepCount;
+  } else if (perStep > 0) {
+    // The reading with the fewest errors, none if one checks; on a tie, the one with
+    // more per-step dims.
+    std::optional<std::pair<unsigned, size_t>> best; // (errors, count)
+    for (size_t count = perStep + 1; count-- > 0;) {
+      SpecChecker trial(spec, diags, /*silent=*/true, std::nullopt, count);
+      trial.run();
+      if (!best || trial.numErrors < best->first)
+        best = {trial.numErrors, count};
+      if (best->first == 0)
+        break;
+    }
+    resetAnnotations(spec);
+    perStep = best->second;
+  }
+  spec.timeSymbol = seqSymbol;
+  spec.parallelDims.clear();
+  for (size_t index = 0; index + perStep < dims.size(); ++index)
+    if (index != position)
+      spec.parallelDims.push_back(dims[index]);
+
+  std::vector<Dim> parallel = spec.parallelDims;
+  auto toLogicalOrder = [&](TypeDecl &type, const std::string &name) {
+    if (!type.isTensor)
+      return true;
+    const std::vector<Dim> &written = type.dims;
+    std::vector<std::optional<unsigned>> parallelAt(parallel.size());
+    std::optional<unsigned> timeAt;
+    std::vector<unsigned> rest;
+    for (unsigned index = 0; index < written.size(); ++index) {
+      if (written[index].symbol == seqSymbol && !timeAt) {
+        timeAt = index;
+        continue;
+      }
+      bool matched = false;
+      for (size_t p = 0; p < parallel.size() && !matched; ++p)
+        if (!parallelAt[p] && parallel[p] == written[index]) {
+          parallelAt[p] = index;
+          matched = true;
+        }
+      if (!matched)
+        rest.push_back(index);
+    }
+    for (size_t index = 0; index < rest.size(); ++index)
+      if (rest[index] != written.size() - rest.size() + index) {
+        error(type.loc, "'" + name + "' " + dimList(written) +
+                            " must write its per-step dimensions last, after the time "
+                            "dimension " + seqSymbol +
+                            " and its parallel dimensions (those in any order)");
+        return false;
+      }
+    std::vector<unsigned> order;
+    for (const std::optional<unsigned> &at : parallelAt)
+      if (at)
+        order.push_back(*at);
+    if (timeAt)
+      order.push_back(*timeAt);
+    order.insert(order.end(), rest.begin(), rest.end());
+    relayout(type, order);
+    return true;
+  };
+  bool ok = true;
+  for (Param &param : spec.params)
+    ok &= toLogicalOrder(param.type, param.name);
+  for (ResultDecl &result : spec.results)
+    ok &= toLogicalOrder(result.type, result.name);
+  return ok;
+}
+
+/// Without `seq`, the time dimension is inferred from the canonical layout; a reading
+/// that makes a dimension named as a sequence axis parallel is refused, as it is most
+/// likely fla's [B, T, H, D] read over the heads. (Only for a spec that otherwise
+/// checks, as such a misreading does.)
+void SpecChecker::checkInferredTime(const ResultDecl &out) {
+  if (timePosition || seqStmt)
+    return;
+  for (const Dim &dim : spec.parallelDims)
+    if (dim.isSymbol() && dim.symbol != spec.timeSymbol &&
+        looksLikeSequenceAxis(dim.symbol, /*attention=*/false)) {
+      error(out.type.loc,
+            "the time dimension of '" + spec.name + "' is inferred as " + spec.timeSymbol +
+                " (the dimension of '" + out.name + "' " + dimList(out.type.dims) +
+                " before its per-step ones), which makes " + dim.symbol +
+                " a parallel dimension; if " + dim.symbol +
+                " is the sequence axis (flash-linear-attention's [B, T, H, D] layout), "
+                "write 'seq = " + dim.symbol + "'; to run over " + spec.timeSymbol +
+                ", write 'seq = " + spec.timeSymbol + "'");
+      return;
+    }
+}
+
+const ResultDecl *SpecChecker::firstStepOutput() {
+  for (const Stmt &stmt : spec.body)
+    if (stmt.kind == Stmt::StepAssign && results.contains(stmt.name))
+      return &spec.results[results[stmt.name]];
+  return nullptr;
+}
+
+/// The time dimension of a recurrence: named by `seq`, or else the last dimension of
+/// its first per-step output whose symbol appears in every argument read at step t
+/// (docs/language.md).
+bool SpecChecker::inferTimeDimension() {
+  const ResultDecl *out = firstStepOutput();
   // With a broken statement the missing piece may be in it: stay silent.
   if (!out) {
     if (!spec.hasBrokenStatements)
@@ -225,6 +442,10 @@ bool SpecChecker::inferTimeDimension() {
                               "' has no per-step output; write one as 'OUT[t] = ...'");
     return false;
   }
+  if (!seqSymbol.empty())
+    return applyRecurrenceLayout(*out);
+  if (seqStmt)
+    return false; // a bad `seq`, already reported
 
   // Arguments read as x[t] anywhere in the body.
   llvm::SmallVector<const Param *> stepArgs;
@@ -311,7 +532,9 @@ bool SpecChecker::run() {
   resetAnnotations(spec);
   checkSignatureNames();
   checkDefaults();
+  findSeqStatement();
   if (isAttention()) {
+    applyAttentionLayout();
     checkAttentionSignature();
     checkAttentionBody();
   } else {
@@ -320,8 +543,13 @@ bool SpecChecker::run() {
         error(result.type.loc, Twine("output '") + result.name +
                                    "' must be f32, f16 or bf16, not " +
                                    spelling(result.type.elem));
-    if (inferTimeDimension())
+    if (inferTimeDimension()) {
       checkRecurrenceBody();
+      // Once the rest checks (the file's syntax included): an error there is the
+      // better first word.
+      if (numErrors == 0 && !spec.hasBrokenStatements && diags.getNumErrors() == 0)
+        checkInferredTime(*firstStepOutput());
+    }
   }
   return numErrors == 0;
 }
@@ -343,6 +571,7 @@ void SpecChecker::checkAttentionBody() {
       error(stmt.loc, "unknown statement '" + stmt.name +
                           " ='; attention has scale, mask, score, rope, sink and let");
       continue;
+    case Stmt::Seq: continue; // read before the signature (findSeqStatement)
     case Stmt::Let: {
       Context ctx{"'let " + stmt.name + "'", kAllIndices};
       ValueType type = check(*stmt.value, ctx);
@@ -404,7 +633,8 @@ void SpecChecker::checkRecurrenceBody() {
       continue;
     }
     switch (stmt.kind) {
-    case Stmt::Invalid: continue;
+    case Stmt::Invalid:
+    case Stmt::Seq: continue;
     case Stmt::Scale:
     case Stmt::Mask:
     case Stmt::Score:

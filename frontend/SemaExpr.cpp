@@ -112,6 +112,17 @@ ValueType SpecChecker::checkName(NameExpr &expr, Context &ctx) {
     error(expr.getLoc(), "'" + name + "' is an output and can't be read");
     return invalid;
   }
+  if (!isAttention() && name == "h" && !specDeclares("h")) {
+    // As in attention: the head index, where the parallel dims are [batch, head].
+    if (spec.parallelDims.size() == 2) {
+      expr.ref = NameRef{NameRef::ParallelIndex, 1, nullptr};
+      return ValueType::scalar(ValueType::Int);
+    }
+    error(expr.getLoc(), "'h' is the head index of a recurrence whose parallel dimensions "
+                         "are [batch, head]; '" + spec.name + "' has the parallel "
+                         "dimensions " + dimList(spec.parallelDims));
+    return invalid;
+  }
   error(expr.getLoc(), "unknown name '" + name + "'");
   return invalid;
 }

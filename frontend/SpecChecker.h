@@ -60,7 +60,7 @@ inline std::optional<Builtin> lookupBuiltin(llvm::StringRef name) {
       .Case("int", Builtin{1, Builtin::IntResult})
       .Cases({"abs", "floor", "ceil"}, Builtin{1, Builtin::SameKind})
       .Cases({"min", "max"}, Builtin{2, Builtin::PromoteKind})
-      .Case("softcap", Builtin{2, Builtin::FloatResult})
+      .Cases({"softcap", "pow"}, Builtin{2, Builtin::FloatResult})
       .Case("alibi", Builtin{2, Builtin::FloatResult})
       .Default(std::nullopt);
 }
@@ -83,6 +83,17 @@ inline ValueType::Kind kindOf(ElemType elem) {
 inline void resetAnnotations(Spec &spec) {
   spec.timeSymbol.clear();
   spec.parallelDims.clear();
+  auto restoreWrittenOrder = [](TypeDecl &type) {
+    if (type.layout.empty())
+      return;
+    type.dims = std::move(type.stored);
+    type.stored.clear();
+    type.layout.clear();
+  };
+  for (Param &param : spec.params)
+    restoreWrittenOrder(param.type);
+  for (ResultDecl &result : spec.results)
+    restoreWrittenOrder(result.type);
   for (ResultDecl &result : spec.results)
     result.finalState = -1;
   for (Stmt &stmt : spec.body) {
@@ -94,10 +105,13 @@ inline void resetAnnotations(Spec &spec) {
 class SpecChecker {
 public:
   /// A silent checker counts errors without printing them: it tries one reading of an
-  /// ambiguous spec (a candidate time dimension).
+  /// ambiguous spec (a candidate time dimension; with `seq`, a count of per-step dims
+  /// of the first per-step output).
   SpecChecker(Spec &spec, SourceDiagnostics &diags, bool silent = false,
-              std::optional<size_t> timePosition = std::nullopt)
-      : spec(spec), diags(diags), silent(silent), timePosition(timePosition) {}
+              std::optional<size_t> timePosition = std::nullopt,
+              std::optional<size_t> perStepCount = std::nullopt)
+      : spec(spec), diags(diags), silent(silent), timePosition(timePosition),
+        perStepCount(perStepCount) {}
   bool run();
 
 private:
@@ -109,6 +123,9 @@ private:
   bool isAttention() const { return spec.kind == Spec::Attention; }
   const char *reservedMeaning(llvm::StringRef name) const;
   bool declareName(llvm::StringRef name, SMLoc loc, const char *what);
+  /// Whether the spec declares `name` anywhere (an argument, output, size symbol,
+  /// state or let, before or after the point being checked).
+  bool specDeclares(llvm::StringRef name) const;
 
   // Signature.
   void checkSignatureNames();
@@ -121,6 +138,14 @@ private:
   void checkSameDim(const Param &a, size_t dimA, const TypeDecl &b,
                     const std::string &nameB, size_t dimB, const char *role);
   bool inferTimeDimension();
+  const ResultDecl *firstStepOutput();
+
+  // Layouts (`seq = X`).
+  void findSeqStatement();
+  void applyAttentionLayout();
+  bool applyRecurrenceLayout(const ResultDecl &out);
+  void relayout(TypeDecl &type, const std::vector<unsigned> &order);
+  void checkInferredTime(const ResultDecl &out);
 
   // Bodies.
   void checkAttentionBody();
@@ -146,6 +171,9 @@ private:
   SourceDiagnostics &diags;
   bool silent;
   std::optional<size_t> timePosition; // in the first per-step output, when forced
+  std::optional<size_t> perStepCount; // of the first per-step output, when forced
+  std::string seqSymbol;              // `seq = X`, when given (and valid)
+  const Stmt *seqStmt = nullptr;
   unsigned numErrors = 0;
 
   llvm::StringMap<unsigned> params;      // name -> position

@@ -20,10 +20,19 @@ using namespace mlir;
 using namespace mlir::tmix;
 
 /// The memref a tensor of the spec is passed as: its rank, dynamic dims, the storage
-/// element type.
+/// element type, in the logical order. A tensor stored in another order is a strided
+/// view of its storage (the runtime permutes the strides): read in place, not copied.
+/// When its innermost dim stays innermost, that stride is a static 1, so that rows are
+/// still loaded as vectors.
 static MemRefType abiMemRefType(SpecTensorType type) {
   SmallVector<int64_t> shape(type.getRank(), ShapedType::kDynamic);
-  return MemRefType::get(shape, type.getElementType());
+  if (!type.isPermuted())
+    return MemRefType::get(shape, type.getElementType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  if (type.getLayout().back() == type.getRank() - 1)
+    strides.back() = 1;
+  auto layout = StridedLayoutAttr::get(type.getContext(), /*offset=*/0, strides);
+  return MemRefType::get(shape, type.getElementType(), layout);
 }
 
 /// Scalars cross the ABI as f64 (floats) or i64 (integers and bools).
@@ -304,6 +313,11 @@ void KernelBuilder::cloneScalarOp(Operation &op, IRMapping &mapping) {
     return cloneIntegerDivision(op, mapping);
   if (auto size = dyn_cast<SizeOp>(op)) {
     mapping.map(size.getResult(), toI64(sizeValue(size.getSymbol())));
+    return;
+  }
+  // A recurrence's program runs one parallel point: its grid coordinates.
+  if (auto index = dyn_cast<ParallelIndexOp>(op)) {
+    mapping.map(index.getResult(), toI64(gridIndex(index.getDim())));
     return;
   }
   if (isa<ReadOp>(op)) {

@@ -149,7 +149,7 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
   };
   if (signature.isAttention && signature.args.size() >= 2 &&
       signature.args[0].dims.size() > 1 && signature.args[1].dims.size() > 1 &&
-      isBound(signature.args[0].dims[1]) && isBound(signature.args[1].dims[1])) {
+      isBound(signature.args[0].logicalDim(1)) && isBound(signature.args[1].logicalDim(1))) {
     auto valueOf = [&](const DimDecl &dim) {
       return dim.symbol.empty() ? dim.size : bindings.sizes.at(dim.symbol);
     };
@@ -157,8 +157,8 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
       std::string value = std::to_string(valueOf(dim));
       return dim.symbol.empty() ? value : dim.symbol + "=" + value;
     };
-    const DimDecl &heads = signature.args[0].dims[1],
-                  &kvHeads = signature.args[1].dims[1];
+    const DimDecl &heads = signature.args[0].logicalDim(1),
+                  &kvHeads = signature.args[1].logicalDim(1);
     if (valueOf(heads) % valueOf(kvHeads) != 0)
       return "the KV head count " + spell(kvHeads) + " must divide the head count " +
              spell(heads) + " (grouped-query attention)";
@@ -217,4 +217,44 @@ std::string tmix::rt::checkScalarValue(const ParamDecl &param, double value) {
   if (std::trunc(value) != value)
     return spelled + " is not an integer (" + dtypeName(param.dtype) + ")";
   return {};
+}
+
+size_t tmix::rt::ParamDecl::storedPosition(size_t logical) const {
+  for (size_t position = 0; position < layout.size(); ++position)
+    if (layout[position] == static_cast<int64_t>(logical))
+      return position;
+  return logical;
+}
+
+tmix::rt::StridedView tmix::rt::logicalView(const ParamDecl &param,
+                                            const std::vector<int64_t> &storedShape) {
+  size_t rank = storedShape.size();
+  std::vector<int64_t> storedStrides(rank);
+  int64_t stride = 1;
+  for (size_t dim = rank; dim-- > 0;) {
+    storedStrides[dim] = stride;
+    stride *= storedShape[dim];
+  }
+  if (param.layout.size() != rank)
+    return {storedShape, storedStrides};
+  StridedView view{std::vector<int64_t>(rank), std::vector<int64_t>(rank)};
+  for (size_t position = 0; position < rank; ++position) {
+    view.sizes[param.layout[position]] = storedShape[position];
+    view.strides[param.layout[position]] = storedStrides[position];
+  }
+  return view;
+}
+
+bool tmix::rt::isValidLayout(const std::vector<int64_t> &layout, size_t rank) {
+  if (layout.empty())
+    return true;
+  if (layout.size() != rank)
+    return false;
+  std::vector<bool> seen(rank, false);
+  for (int64_t dim : layout) {
+    if (dim < 0 || dim >= static_cast<int64_t>(rank) || seen[dim])
+      return false;
+    seen[dim] = true;
+  }
+  return true;
 }

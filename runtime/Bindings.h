@@ -31,9 +31,31 @@ struct ParamDecl {
   std::string name;
   DType dtype = DType::F32;
   bool isTensor = false;
+  /// The dims in the order the tensor is stored (as written in the spec).
   std::vector<DimDecl> dims;
   std::optional<double> defaultValue; // scalars only
+  /// For each stored dim, the logical dim it holds (the order kernels index by); empty
+  /// when the two orders agree (docs/language.md, "Layouts").
+  std::vector<int64_t> layout;
+
+  /// The stored position of logical dim `logical`.
+  size_t storedPosition(size_t logical) const;
+  /// Logical dim `logical` as declared.
+  const DimDecl &logicalDim(size_t logical) const { return dims[storedPosition(logical)]; }
 };
+
+/// A tensor as the kernels see it: sizes and element strides in the logical order.
+struct StridedView {
+  std::vector<int64_t> sizes, strides;
+};
+
+/// The logical view of a row-major tensor of `storedShape` laid out as `param`
+/// declares: a permutation of its sizes and strides, no copy.
+StridedView logicalView(const ParamDecl &param, const std::vector<int64_t> &storedShape);
+
+/// Whether `layout` is one a ParamDecl may hold for `rank` dims: empty, or a
+/// permutation of 0..rank-1.
+bool isValidLayout(const std::vector<int64_t> &layout, size_t rank);
 
 struct SpecSignature {
   std::string name;

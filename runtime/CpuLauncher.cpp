@@ -20,16 +20,15 @@ namespace {
 /// {T *allocated, T *aligned, int64 offset, int64 sizes[rank], int64 strides[rank]}.
 class MemRefDescriptor {
 public:
-  MemRefDescriptor(void *data, const std::vector<int64_t> &shape) {
-    fields.resize(3 + 2 * shape.size());
+  MemRefDescriptor(void *data, const StridedView &view) {
+    size_t rank = view.sizes.size();
+    fields.resize(3 + 2 * rank);
     auto address = static_cast<int64_t>(reinterpret_cast<intptr_t>(data));
     fields[0] = fields[1] = address;
     fields[2] = 0;
-    int64_t stride = 1;
-    for (size_t dim = shape.size(); dim-- > 0;) {
-      fields[3 + dim] = shape[dim];
-      fields[3 + shape.size() + dim] = stride;
-      stride *= shape[dim];
+    for (size_t dim = 0; dim < rank; ++dim) {
+      fields[3 + dim] = view.sizes[dim];
+      fields[3 + rank + dim] = view.strides[dim];
     }
     pointer = fields.data();
   }
@@ -94,7 +93,7 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
     const ParamDecl &arg = signature.args[index];
     if (arg.isTensor) {
       HostTensor &tensor = bindings.tensors[index];
-      descriptors.emplace_back(tensor.data(), tensor.shape());
+      descriptors.emplace_back(tensor.data(), logicalView(arg, tensor.shape()));
       slots.push_back(descriptors.back().packed());
       continue;
     }
@@ -110,11 +109,13 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
       slots.push_back(&intScalars[index]);
     }
   }
-  for (HostTensor &output : outputs) {
-    descriptors.emplace_back(output.data(), output.shape());
+  for (size_t index = 0; index < outputs.size(); ++index) {
+    HostTensor &output = outputs[index];
+    descriptors.emplace_back(output.data(),
+                             logicalView(signature.results[index], output.shape()));
     slots.push_back(descriptors.back().packed());
   }
-  descriptors.emplace_back(sizes.data(), std::vector<int64_t>{(int64_t)sizes.size()});
+  descriptors.emplace_back(sizes.data(), StridedView{{(int64_t)sizes.size()}, {1}});
   slots.push_back(descriptors.back().packed());
 
   std::optional<int64_t> programs = gridSize(manifest, bindings.sizes);

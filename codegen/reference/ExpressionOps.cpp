@@ -118,6 +118,11 @@ llvm::Expected<RefValue> RegionInterpreter::evaluateTmixOp(Operation &op,
         return RefValue::ofInt(it->second);
       })
       .Case([&](mlir::tmix::ReadOp) { return evaluateRead(op, x); })
+      .Case([&](mlir::tmix::ParallelIndexOp index) -> Result {
+        if (index.getDim() < 0 || static_cast<size_t>(index.getDim()) >= parallelPoint.size())
+          return makeError("'tmix.parallel_index' outside a recurrence's parallel point");
+        return RefValue::ofInt(parallelPoint[index.getDim()]);
+      })
       .Case([&](mlir::tmix::SliceOp slice) -> Result {
         auto argument = llvm::dyn_cast<BlockArgument>(slice.getSource());
         if (!argument || argument.getOwner() != &specBody ||

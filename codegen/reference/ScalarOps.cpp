@@ -193,6 +193,7 @@ Result evaluateScalarOp(Operation &op, llvm::ArrayRef<RefValue> x) {
       .Case([&](math::ExpOp) { return fl(std::exp(f(0))); })
       .Case([&](math::Exp2Op) { return fl(std::exp2(f(0))); })
       .Case([&](math::LogOp) { return fl(std::log(f(0))); })
+      .Case([&](math::Log2Op) { return fl(std::log2(f(0))); })
       .Case([&](math::Log1pOp) { return fl(std::log1p(f(0))); })
       .Case([&](math::ExpM1Op) { return fl(std::expm1(f(0))); })
       // In range by construction (the frontend's int() saturates first).

@@ -47,17 +47,20 @@ bool tensorBytes(const ParamDecl &decl, const std::map<std::string, int64_t> &bo
   return true;
 }
 
-std::string pushDescriptor(KernelParams &params, const std::string &name,
+/// The memref descriptor of `decl`'s tensor at `address`: its logical view (a layout
+/// permutes the row-major strides of the stored shape).
+std::string pushDescriptor(KernelParams &params, const ParamDecl &decl,
                            unsigned long long address, const std::vector<int64_t> &shape) {
   std::vector<int64_t> strides;
   if (!rowMajorStrides(shape, strides))
-    return "tensor '" + name + "' of shape " + shapeString(shape) + " is too large";
+    return "tensor '" + decl.name + "' of shape " + shapeString(shape) + " is too large";
+  StridedView view = logicalView(decl, shape);
   params.words.push_back(address); // allocated pointer
   params.words.push_back(address); // aligned pointer
   params.words.push_back(0);       // offset
-  for (int64_t size : shape)
+  for (int64_t size : view.sizes)
     params.words.push_back(static_cast<uint64_t>(size));
-  for (int64_t stride : strides)
+  for (int64_t stride : view.strides)
     params.words.push_back(static_cast<uint64_t>(stride));
   return {};
 }
@@ -111,8 +114,8 @@ std::string tmix::rt::sizesFromList(const GpuManifest &manifest,
     auto value = [&](const DimDecl &dim) {
       return dim.symbol.empty() ? dim.size : bound[dim.symbol];
     };
-    int64_t heads = value(signature.args[0].dims[1]);
-    int64_t kvHeads = value(signature.args[1].dims[1]);
+    int64_t heads = value(signature.args[0].logicalDim(1));
+    int64_t kvHeads = value(signature.args[1].logicalDim(1));
     if (heads % kvHeads != 0)
       return "the KV heads (" + std::to_string(kvHeads) + ") must divide the query heads (" +
              std::to_string(heads) + ")";
@@ -192,7 +195,7 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
     if (tensor.address % kTensorAlignment != 0)
       return "tensor '" + decl.name + "' is not " + std::to_string(kTensorAlignment) +
              "-byte aligned (pass contiguous tensors that start at an aligned address)";
-    return pushDescriptor(params, decl.name, tensor.address, tensor.shape);
+    return pushDescriptor(params, decl, tensor.address, tensor.shape);
   };
   for (size_t index = 0; index < numArgs; ++index) {
     const ParamDecl &decl = signature.args[index];
@@ -212,7 +215,7 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
         !error.empty())
       return error;
   if (std::string error =
-          pushDescriptor(params, "sizes", sizesAddress,
+          pushDescriptor(params, ParamDecl{"sizes"}, sizesAddress,
                          {static_cast<int64_t>(manifest.kernel.sizeSymbols.size())});
       !error.empty())
     return error;
@@ -348,8 +351,9 @@ std::string CudaKernel::encodeTensorMaps(Driver &driver,
     if (arg == args.size() || arg >= tensors.size())
       return "TMA descriptor of '" + maps[index].arg + "', which is not an argument";
     TensorMapArgs call;
-    if (std::string error = tensorMapArgs(maps[index], tensors[arg].address,
-                                          tensors[arg].shape, call);
+    if (std::string error =
+            tensorMapArgs(maps[index], tensors[arg].address,
+                          logicalView(args[arg], tensors[arg].shape), call);
         !error.empty())
       return error;
     if (CUresult result = driver.cuTensorMapEncodeTiled(
@@ -441,7 +445,10 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
     while (manifest_.kernel.signature.args[arg].name != map.arg)
       ++arg; // the manifest's TMA records name arguments
     TensorMapArgs call;
-    if (std::string error = tensorMapArgs(map, tensors[arg].address, tensors[arg].shape, call);
+    if (std::string error =
+            tensorMapArgs(map, tensors[arg].address,
+                          logicalView(manifest_.kernel.signature.args[arg], tensors[arg].shape),
+                          call);
         !error.empty())
       return error;
   }

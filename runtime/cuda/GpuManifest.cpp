@@ -45,6 +45,11 @@ void writeParam(std::ostringstream &out, const char *kind, const ParamDecl &para
       << dtypeName(param.dtype);
   for (const DimDecl &dim : param.dims)
     out << ' ' << dimString(dim);
+  if (!param.layout.empty()) {
+    out << " layout=";
+    for (size_t index = 0; index < param.layout.size(); ++index)
+      out << (index ? "," : "") << param.layout[index];
+  }
   if (param.defaultValue) {
     std::ostringstream value;
     value.precision(17);
@@ -152,6 +157,25 @@ std::string parseParam(const std::vector<std::string> &words, ParamDecl &param) 
     }
     if (!param.isTensor)
       return "a scalar has no dimensions";
+    if (word.rfind("layout=", 0) == 0) {
+      if (!param.layout.empty())
+        return "tensor '" + param.name + "' has its layout given twice";
+      std::string_view list = word.substr(7);
+      while (true) {
+        size_t comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        int64_t position = -1;
+        auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), position);
+        if (item.empty() || error != std::errc() || end != item.data() + item.size() ||
+            position < 0 || position >= static_cast<int64_t>(limits::kMaxRank))
+          return "bad layout '" + std::string(word.substr(7)) + "'";
+        param.layout.push_back(position);
+        if (comma == std::string_view::npos)
+          break;
+        list = list.substr(comma + 1);
+      }
+      continue;
+    }
     DimDecl dim;
     if (!parseDim(word, dim))
       return "bad dimension '" + std::string(word) + "' (a size symbol or an integer in 1.." +
@@ -163,6 +187,8 @@ std::string parseParam(const std::vector<std::string> &words, ParamDecl &param) 
   if (param.dims.size() > limits::kMaxRank)
     return "'" + param.name + "' has rank " + std::to_string(param.dims.size()) +
            "; at most " + std::to_string(limits::kMaxRank);
+  if (!isValidLayout(param.layout, param.dims.size()))
+    return "the layout of '" + param.name + "' is not a permutation of its dims";
   return {};
 }
 

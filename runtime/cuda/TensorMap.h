@@ -11,6 +11,7 @@
 #ifndef TMIX_RUNTIME_CUDA_TENSORMAP_H
 #define TMIX_RUNTIME_CUDA_TENSORMAP_H
 
+#include "runtime/Bindings.h"
 #include "runtime/cuda/GpuManifest.h"
 
 #include <array>
@@ -37,8 +38,8 @@ constexpr size_t kBytes = 128;
 constexpr size_t kAlignment = 64;
 } // namespace tensormap
 
-/// The arguments of one cuTensorMapEncodeTiled call for a 4-D row-major tensor
-/// [B, H, N, D]: dims innermost first (D, N, H, B), byte strides of dims 1..3.
+/// The arguments of one cuTensorMapEncodeTiled call for a 4-D tensor [B, H, N, D] (in
+/// its logical order): dims innermost first (D, N, H, B), byte strides of dims 1..3.
 struct TensorMapArgs {
   int dataType = 0;
   uint32_t rank = 4;
@@ -53,10 +54,13 @@ struct TensorMapArgs {
   int oobFill = tensormap::kOobFillZeros;
 };
 
-/// The encode arguments of `map` over a tensor at `address` with `shape`; returns an
-/// error (a shape TMA cannot describe) or empty.
+/// The encode arguments of `map` over a row-major tensor at `address` with `shape`;
+/// returns an error (a shape TMA cannot describe) or empty.
 std::string tensorMapArgs(const TensorMapDecl &map, unsigned long long address,
                           const std::vector<int64_t> &shape, TensorMapArgs &args);
+/// The same over a tensor's logical view [B, H, N, D] (a layout permutes its strides).
+std::string tensorMapArgs(const TensorMapDecl &map, unsigned long long address,
+                          const StridedView &view, TensorMapArgs &args);
 
 } // namespace tmix::rt
 

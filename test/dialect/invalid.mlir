@@ -24,6 +24,26 @@ func.func private @f(!tmix.tensor<[N], f64>)
 
 // -----
 
+// expected-error @+1 {{layout has 2 positions for 3 dimensions}}
+func.func private @f(!tmix.tensor<[B, T, H], f32, layout [1, 0]>)
+
+// -----
+
+// expected-error @+1 {{layout must be a permutation of 0..2}}
+func.func private @f(!tmix.tensor<[B, T, H], f32, layout [0, 2, 2]>)
+
+// -----
+
+// expected-error @+1 {{layout must be a permutation of 0..2}}
+func.func private @f(!tmix.tensor<[B, T, H], f32, layout [0, 3, 1]>)
+
+// -----
+
+// expected-error @+1 {{an identity layout is written as none}}
+func.func private @f(!tmix.tensor<[B, T, H], f32, layout [0, 1, 2]>)
+
+// -----
+
 // expected-error @+1 {{arg_names has 1 entries for 3 arguments}}
 "tmix.attention"() <{sym_name = "a", function_type = (!tmix.tensor<[B, H, N, D], f32>, !tmix.tensor<[B, H, N, D], f32>, !tmix.tensor<[B, H, N, D], f32>) -> !tmix.tensor<[B, H, N, D], f32>, arg_names = ["q"], arg_defaults = [unit, unit, unit], result_names = ["o"]}> ({
 ^bb0(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B, H, N, D], f32>, %v: !tmix.tensor<[B, H, N, D], f32>):

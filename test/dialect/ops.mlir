@@ -164,3 +164,10 @@ func.func private @schedules() attributes {
   minimal = #tmix.attention_schedule<block_m = 1, block_n = 1>,
   recurrence = #tmix.recurrence_schedule<form = "auto", chunk = 64, chunked_min_steps = 1>,
   recurrent = #tmix.recurrence_schedule<form = "recurrent", chunk = 1024, chunked_min_steps = 4294967296>}
+
+// A tensor stored in another order than its logical one keeps its layout; an unpermuted
+// one has none.
+// CHECK-LABEL: func.func private @stored_bthd(!tmix.tensor<[B, H, T, K], bf16, layout [0, 2, 1, 3]>, !tmix.tensor<[B, H, T], f32, layout [0, 2, 1]>, !tmix.tensor<[H], f32>)
+func.func private @stored_bthd(!tmix.tensor<[B, H, T, K], bf16, layout [0, 2, 1, 3]>,
+                               !tmix.tensor<[B, H, T], f32, layout [0, 2, 1]>,
+                               !tmix.tensor<[H], f32>)

@@ -308,6 +308,74 @@ TEST(TensorMap, EncodeArgumentsOfA4DTensor) {
             "TMA descriptor of 'q': the tensor is not 4-D");
 }
 
+/// kCausal with q, k, v and o stored as [B, N, H, D] (`seq = N`, FlashAttention's
+/// layout): their dims as stored, and the layout back to [B, H, N, D].
+std::string bshdManifest() {
+  std::string text = kCausal;
+  auto replace = [&](const std::string &from, const std::string &to) {
+    text.replace(text.find(from), from.size(), to);
+  };
+  replace("arg q tensor bf16 B H N 128", "arg q tensor bf16 B N H 128 layout=0,2,1,3");
+  replace("arg k tensor bf16 B HK M 128", "arg k tensor bf16 B M HK 128 layout=0,2,1,3");
+  replace("arg v tensor bf16 B HK M 128", "arg v tensor bf16 B M HK 128 layout=0,2,1,3");
+  replace("result o tensor bf16 B H N 128", "result o tensor bf16 B N H 128 layout=0,2,1,3");
+  return text;
+}
+
+TEST(Layouts, ManifestsKeepThem) {
+  GpuManifest manifest = parsed(bshdManifest());
+  EXPECT_EQ(manifest.kernel.signature.args[1].layout, (std::vector<int64_t>{0, 2, 1, 3}));
+  EXPECT_EQ(manifest.kernel.signature.args[1].logicalDim(1).symbol, "HK");
+  EXPECT_EQ(manifest.kernel.signature.results[1].layout, std::vector<int64_t>{});
+  EXPECT_EQ(writeGpuManifest(parsed(writeGpuManifest(manifest))), writeGpuManifest(manifest));
+  GpuManifest bad;
+  std::string text = bshdManifest();
+  text.replace(text.find("layout=0,2,1,3"), 14, "layout=0,2,2,3");
+  EXPECT_EQ(parseGpuManifest(text, bad),
+            "line 12: the layout of 'q' is not a permutation of its dims");
+  text = bshdManifest();
+  text.replace(text.find("layout=0,2,1,3"), 14, "layout=0,x");
+  EXPECT_EQ(parseGpuManifest(text, bad), "line 12: bad layout '0,x'");
+}
+
+TEST(Layouts, DescriptorsPermuteTheStrides) {
+  GpuManifest manifest = parsed(bshdManifest());
+  std::map<std::string, int64_t> bound;
+  ASSERT_EQ(sizesFromList(manifest, {2, 8, 100, 2, 90}, bound), "");
+  // Tensors as stored: q [B=2, N=100, H=8, 128], k and v [B=2, M=90, HK=2, 128].
+  std::vector<DeviceTensor> tensors{{0x1000, {2, 100, 8, 128}}, {0x2000, {2, 90, 2, 128}},
+                                    {0x3000, {2, 90, 2, 128}}, {0, {}},
+                                    {0x4000, {2, 100, 8, 128}}, {0x5000, {2, 8, 100}}};
+  KernelParams params;
+  ASSERT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 256}, bound, 0x6000, params), "");
+  // k as the kernel reads it, [B, HK, M, D]: HK's stride is D, M's is HK * D.
+  std::vector<uint64_t> k(params.words.begin() + 11, params.words.begin() + 22);
+  EXPECT_EQ(k, (std::vector<uint64_t>{0x2000, 0x2000, 0, 2, 2, 90, 128, 90 * 2 * 128, 128,
+                                      2 * 128, 1}));
+  // The stored shape is the one checked.
+  tensors[0].shape = {2, 8, 100, 128};
+  EXPECT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 256}, bound, 0x6000, params),
+            "tensor 'q' does not have its declared shape [B, N, H, 128]");
+  // The head counts are read at their logical position: HK = 3 does not divide H = 8.
+  std::map<std::string, int64_t> odd;
+  EXPECT_THAT(sizesFromList(manifest, {2, 8, 100, 3, 90}, odd),
+              HasSubstr("must divide the query heads"));
+
+  // TMA over the logical view: N's stride is H * D elements.
+  TensorMapArgs args;
+  TensorMapDecl q{"q", DType::BF16, 64, 128, 128};
+  ASSERT_EQ(tensorMapArgs(q, 0x1000, logicalView(manifest.kernel.signature.args[0],
+                                                 {2, 100, 8, 128}),
+                          args),
+            "");
+  EXPECT_EQ(args.globalDims, (std::array<uint64_t, 4>{128, 100, 8, 2}));
+  EXPECT_EQ(args.globalStrides,
+            (std::array<uint64_t, 3>{8 * 128 * 2, 128 * 2, 100 * 8 * 128 * 2}));
+  // A view whose innermost dim is not contiguous has no TMA descriptor.
+  EXPECT_EQ(tensorMapArgs(q, 0x1000, StridedView{{2, 8, 100, 128}, {1, 2, 16, 1600}}, args),
+            "TMA descriptor of 'q': the innermost dimension is not contiguous");
+}
+
 TEST(CudaLauncher, PacksTheTensorMapAddressLast) {
   GpuManifest manifest = parsed(hopperManifest());
   std::map<std::string, int64_t> bound;

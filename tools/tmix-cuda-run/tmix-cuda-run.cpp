@@ -244,7 +244,10 @@ int main(int argc, char **argv) {
                     "' (BASE + " + std::to_string(arg) + " * 2^" +
                     std::to_string(kTensorSpacingLog2) + ") is past 2^64");
       TensorMapArgs call;
-      if (std::string error = tensorMapArgs(map, address, bindings.tensors[arg].shape(), call);
+      if (std::string error =
+              tensorMapArgs(map, address,
+                            logicalView(signature.args[arg], bindings.tensors[arg].shape()),
+                            call);
           !error.empty())
         return fail(error);
       auto list = [](const auto &values, size_t count) {

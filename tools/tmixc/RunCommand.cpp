@@ -356,7 +356,7 @@ int Runner::check(const std::vector<HostTensor> &outputs) {
 /// every vector/matrix product and 1 per element of every element-wise op, per step.
 double Runner::flopCount() {
   auto get = [&](const rt::ParamDecl &param, size_t dim) {
-    return static_cast<double>(sizeOf(param.dims[dim]));
+    return static_cast<double>(sizeOf(param.logicalDim(dim)));
   };
   if (signature.isAttention) {
     const rt::ParamDecl &q = signature.args[0], &k = signature.args[1];

@@ -93,6 +93,27 @@ def main():
         print("%s %s worst_rel=%.2e" % ("PASS" if ok else "FAIL", name, worst))
         failed += not ok
 
+    # ---- pow and **: every base against every exponent, C's special cases ----
+    exponents = np.array([-np.inf, -100.0, -3.0, -2.5, -2.0, -1.0, -0.5, -1e-7, 0.0, 1e-7,
+                          0.5, 1.0, 2.0, 2.5, 3.0, 7.0, 30.0, np.inf, np.nan], np.float32)
+    steps = exponents.size
+    bases = np.broadcast_to(x, (steps, n))[None]                          # [1, T, 19]
+    powers = np.stack([np.roll(exponents, step) for step in range(steps)])[None]
+    out = run(spec, "pows", "B=1,T=%d" % steps, {"x": bases, "y": powers}, work)
+    with np.errstate(all="ignore"):
+        # What the f32 result should be: the float64 power, rounded to f32 (overflow to
+        # inf, underflow to 0).
+        want = np.power(bases.astype(np.float64), powers.astype(np.float64))
+        want = want.astype(np.float32).astype(np.float64)
+    for name in ("pw", "op"):
+        ok, worst = close(out(name), want)
+        print("%s %s worst_rel=%.2e" % ("PASS" if ok else "FAIL", name, worst))
+        failed += not ok
+    grouping = out("grouping")
+    ok = bool(np.all(grouping == 2.0 ** 9 - 4.0 + 0.5))
+    print("%s grouping %s" % ("PASS" if ok else "FAIL", np.unique(grouping)))
+    failed += not ok
+
     # ---- int(): T5's buckets in the kernel ----
     rng = np.random.default_rng(7)
     B, H, N, D = 1, 3, 150, 16

@@ -105,16 +105,20 @@ def main():
     for entry in sets:  # --set=name=value overrides a scalar's default
         name, value = entry[len("--set="):].split("=")
         defaults[name] = float(value)
-    values = []
+    # Tensors as stored; the kernel gets their logical views (a layout permutes the axes).
+    stored, values = [], []
     for arg in args:
         if arg["tensor"]:
-            values.append(np.load(os.path.join(inputs, arg["name"] + ".npy")).astype(np.float32))
+            stored.append(np.load(os.path.join(inputs, arg["name"] + ".npy")).astype(np.float32))
+            values.append(gpu_vs_cpu.logical_view(arg, stored[-1]))
         else:
+            stored.append(None)
             values.append(np.full(simt.THREADS, defaults[arg["name"]]))
-    outputs = []
+    stored_outputs, outputs = [], []
     for result in results:
         shape = [int(d) if d.isdigit() else sizes[d] for d in result["dims"]]
-        outputs.append(np.full(shape, np.nan, np.float32))
+        stored_outputs.append(np.full(shape, np.nan, np.float32))
+        outputs.append(gpu_vs_cpu.logical_view(result, stored_outputs[-1]))
     size_values = np.array([sizes[s] for s in symbols], np.int64)
     module = simt.parse(kernel_ir)
     function = simt.find_kernel(module, kernel)
@@ -127,7 +131,7 @@ def main():
             if arg["tensor"]:
                 address = TENSOR_ADDRESS + (i << 26)  # as tmix-cuda-run --tensor-maps
                 dtype = {"f16": np.float16, "f32": np.float32}.get(arg["dtype"])
-                data = values[i]
+                data = stored[i]
                 if arg["dtype"] == "bf16":
                     raw = (data.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8)
                 elif dtype is not None:
@@ -174,7 +178,7 @@ def main():
         except simt.EmulationError as error:
             print(f"EMULATION ERROR (CTA {block}): {error}")
             sys.exit(1)
-    for result, value in zip(results, outputs):
+    for result, value in zip(results, stored_outputs):
         np.save(os.path.join(emulated, result["name"] + ".npy"), value)
     print(gpu_vs_cpu.compare(kernel, results, cpu, emulated, {"lse": LSE_TOLERANCE}))
 

@@ -22,9 +22,20 @@ def manifest_of(path):
             sizes = words[1:]
         elif words[0] in ("arg", "result"):
             param = {"name": words[1], "tensor": words[2] == "tensor", "dtype": words[3],
-                     "dims": [w for w in words[4:] if not w.startswith("default=")]}
+                     "dims": [w for w in words[4:] if "=" not in w], "layout": None}
+            for w in words[4:]:
+                if w.startswith("layout="):  # stored position -> logical dim
+                    param["layout"] = [int(p) for p in w[len("layout="):].split(",")]
             (args if words[0] == "arg" else results).append(param)
     return args, results, sizes
+
+
+def logical_view(param, stored):
+    """The array as the kernel indexes it: the stored one with its axes permuted by the
+    manifest's layout (a view, not a copy)."""
+    if not param["layout"]:
+        return stored
+    return np.transpose(stored, [param["layout"].index(l) for l in range(stored.ndim)])
 
 
 def options(extra):
