@@ -75,5 +75,10 @@ rt::SpecSignature(::tmix::signatureOf)(Operation *specOp) {
   for (auto [index, type] : llvm::enumerate(functionType.getResults()))
     signature.results.push_back(
         paramOf(cast<StringAttr>(resultNames[index]).getValue(), type, Attribute()));
+  if (auto recurrence = dyn_cast<mlir::tmix::RecurrenceOp>(specOp))
+    if (DictionaryAttr groups = recurrence.getGroupsAttr())
+      for (NamedAttribute group : groups)
+        signature.groups.emplace_back(group.getName().str(),
+                                      cast<StringAttr>(group.getValue()).str());
   return signature;
 }

@@ -70,11 +70,13 @@ LogicalResult ReadOp::verify() {
 }
 
 /// The number of leading `dims` that are parallel dims, in order (greedy).
-static unsigned countParallelPrefix(ArrayRef<Attribute> dims, ArrayRef<Attribute> parallel) {
+/// How many leading `dims` are parallel dims (or groups read in their place), in order.
+static unsigned countParallelPrefix(ArrayRef<Attribute> dims, ArrayRef<Attribute> parallel,
+                                    RecurrenceOp recurrence) {
   unsigned count = 0;
   const Attribute *next = parallel.begin();
   for (Attribute dim : dims) {
-    const Attribute *found = std::find(next, parallel.end(), dim);
+    const Attribute *found = std::find(next, parallel.end(), recurrence.resolveGroup(dim));
     if (found == parallel.end())
       break;
     next = found + 1;
@@ -106,7 +108,7 @@ LogicalResult SliceOp::verify() {
       return emitOpError() << "source has no time dimension '" << time
                            << "' to slice at a step";
     firstStepDim = timeDim - dims.begin();
-    if (countParallelPrefix(dims.take_front(firstStepDim), parallel) != firstStepDim)
+    if (countParallelPrefix(dims.take_front(firstStepDim), parallel, recurrence) != firstStepDim)
       return emitOpError() << "source dims " << formatDims(dims.take_front(firstStepDim))
                            << " before the time dimension must be parallel dims "
                            << formatDims(parallel) << ", in order";
@@ -115,7 +117,7 @@ LogicalResult SliceOp::verify() {
     if (timeDim != dims.end())
       return emitOpError() << "source has the time dimension '" << time
                            << "'; slice it at a step index";
-    firstStepDim = countParallelPrefix(dims, parallel);
+    firstStepDim = countParallelPrefix(dims, parallel, recurrence);
   }
 
   ArrayRef<Attribute> stepDims = dims.drop_front(firstStepDim);

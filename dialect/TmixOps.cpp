@@ -175,6 +175,12 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
       return failure();
     result.addAttribute(RecurrenceOp::getTimeSymbolAttrName(opName),
                         builder.getStringAttr(time));
+    DictionaryAttr groups;
+    if (succeeded(parser.parseOptionalKeyword("groups"))) {
+      if (parser.parseAttribute(groups))
+        return failure();
+      result.addAttribute(RecurrenceOp::getGroupsAttrName(opName), groups);
+    }
   }
   if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
     return failure();
@@ -216,9 +222,13 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
   if constexpr (std::is_same_v<SpecOp, RecurrenceOp>) {
     printer << " time ";
     printer.printString(op.getTimeSymbol());
+    if (DictionaryAttr groups = op.getGroupsAttr()) {
+      printer << " groups ";
+      printer.printAttribute(groups);
+    }
   }
   SmallVector<StringRef> elided{"sym_name", "function_type", "arg_names", "arg_defaults",
-                                "result_names", "time_symbol"};
+                                "result_names", "time_symbol", "groups"};
   printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
                                            elided);
   printer << ' ';
@@ -474,6 +484,15 @@ SmallVector<Attribute> RecurrenceOp::getParallelDims() {
   return llvm::to_vector(llvm::cast<SpecTensorType>(type).getDims().take_front(*time));
 }
 
+Attribute RecurrenceOp::resolveGroup(Attribute dim) {
+  auto symbol = llvm::dyn_cast<StringAttr>(dim);
+  if (!symbol || !getGroupsAttr())
+    return dim;
+  if (auto grouped = getGroupsAttr().getAs<StringAttr>(symbol.getValue()))
+    return grouped;
+  return dim;
+}
+
 Type RecurrenceOp::getPerStepType(unsigned index) {
   Type type = getSpecResultTypes()[index];
   std::optional<unsigned> time = findTimeDim(type, getTimeSymbol());
@@ -483,9 +502,14 @@ Type RecurrenceOp::getPerStepType(unsigned index) {
                      llvm::cast<SpecTensorType>(type).getDims().drop_front(*time + 1));
 }
 
+static LogicalResult verifyGroups(RecurrenceOp op);
+
 LogicalResult RecurrenceOp::verify() {
-  return verifySignature(*this, getFunctionType(), getArgNames(), getArgDefaults(),
-                         getResultNames(), getBody(), /*firstExtraArg=*/0);
+  // The groups first: the slices of the body read their dims through them.
+  if (failed(verifySignature(*this, getFunctionType(), getArgNames(), getArgDefaults(),
+                             getResultNames(), getBody(), /*firstExtraArg=*/0)))
+    return failure();
+  return verifyGroups(*this);
 }
 
 /// The body's shape: states, then one step, then finals naming a result and a state.
@@ -608,6 +632,27 @@ static LogicalResult verifyStep(RecurrenceOp op) {
     yields.push_back(op.getPerStepType(index));
   StepOp step = op.getStepOp();
   return verifyRegionSignature(step, step.getBody(), arguments, yields);
+}
+
+/// Each group symbol is a size symbol that is no parallel or time dim, and groups one
+/// parallel dim.
+static LogicalResult verifyGroups(RecurrenceOp op) {
+  DictionaryAttr groups = op.getGroupsAttr();
+  if (!groups)
+    return success();
+  SmallVector<Attribute> parallel = op.getParallelDims();
+  for (NamedAttribute group : groups) {
+    auto grouped = llvm::dyn_cast<StringAttr>(group.getValue());
+    if (!grouped || !llvm::is_contained(parallel, Attribute(grouped)))
+      return op.emitOpError() << "group '" << group.getName().getValue()
+                              << "' must name one of the parallel dims "
+                              << formatDims(parallel) << ", got " << group.getValue();
+    if (llvm::is_contained(parallel, Attribute(group.getName())) ||
+        group.getName().getValue() == op.getTimeSymbol())
+      return op.emitOpError() << "group '" << group.getName().getValue()
+                              << "' is a parallel or time dim itself";
+  }
+  return success();
 }
 
 LogicalResult RecurrenceOp::verifyRegions() {

@@ -107,6 +107,10 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
     S_0 = init;   (S_{t+1}, out[t]) = step(t, S_t);   final = S_T
     ```
 
+    `groups {G = "H"}` lets an argument hold a size symbol G where parallel dim H
+    stands (q and k with fewer heads than v, Mamba2's B and C per group of heads):
+    point h of H reads its index h / (H / G), as attention reads HK; G divides H.
+
     ```mlir
     tmix.recurrence @retnet(%q: !tmix.tensor<[B, H, T, K], bf16>, ...)
         -> (o: !tmix.tensor<[B, H, T, V], bf16>) time "T" {
@@ -124,7 +128,8 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
                        StrArrayAttr:$arg_names,
                        ArrayAttr:$arg_defaults,
                        StrArrayAttr:$result_names,
-                       StrAttr:$time_symbol);
+                       StrAttr:$time_symbol,
+                       OptionalAttr<DictionaryAttr>:$groups);
   let hasRegionVerifier = 1;
   let skipDefaultBuilders = 1;
   let builders = [
@@ -140,6 +145,9 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
     /// The dims of the first per-step output before its time dimension (empty when
     /// there is no per-step output or it lacks the time dimension).
     ::llvm::SmallVector<::mlir::Attribute> getParallelDims();
+    /// The parallel dim that `dim` stands for: itself, or the dim a group symbol
+    /// groups (`groups {G = "H"}`: G for H).
+    ::mlir::Attribute resolveGroup(::mlir::Attribute dim);
     /// The tmix.state ops in declaration order.
     ::llvm::SmallVector<StateOp, 4> getStateOps();
     /// The tmix.step op (null when missing).

@@ -261,6 +261,16 @@ struct Spec {
   // Recurrences, filled in by Sema.
   std::string timeSymbol;
   std::vector<Dim> parallelDims;
+  /// Head groups: a size symbol G read in place of parallel dim P (G -> P), as
+  /// attention reads HK in place of H.
+  std::vector<std::pair<std::string, std::string>> groups;
+  /// The parallel dim a group symbol stands for, or empty.
+  std::string groupedDim(const std::string &symbol) const {
+    for (const auto &[group, dim] : groups)
+      if (group == symbol)
+        return dim;
+    return {};
+  }
 };
 
 struct Module {

@@ -80,6 +80,7 @@ private:
                     const ScalarFn &fn);
   Value sigmoid(Location loc, Value x);
   Value power(Location loc, Value x, Value y);
+  Value l2norm(Location loc, const Typed &x);
   Value truncateToInt(Location loc, Value x);
   Value scalarCall(Location loc, llvm::StringRef callee, ArrayRef<Value> args,
                    ArrayRef<ValueType::Kind> kinds, ValueType::Kind result);
@@ -194,6 +195,12 @@ void SpecGenerator::generate() {
     auto op = mlir::tmix::RecurrenceOp::create(builder, specLoc, spec.name, argNames,
                                                argTypes, defaults, resultNames,
                                                resultTypes, spec.timeSymbol);
+    if (!spec.groups.empty()) {
+      llvm::SmallVector<mlir::NamedAttribute> groups;
+      for (const auto &[group, dim] : spec.groups)
+        groups.emplace_back(builder.getStringAttr(group), builder.getStringAttr(dim));
+      op.setGroupsAttr(builder.getDictionaryAttr(groups));
+    }
     generateRecurrence(op);
   }
 }
@@ -474,6 +481,45 @@ Value SpecGenerator::elementwise(Location where, ArrayRef<Typed> operands,
   return map->getResult(0);
 }
 
+/// l2norm(x) = x / sqrt(sum(x^2) + 1e-6), as flash-linear-attention's l2norm. Where
+/// sum(x^2) overflows f32 (|x| above about 1.8e19), it is computed from x scaled by
+/// 2^-70 instead, whose squares cannot overflow; a zero vector gives 0, tiny vectors
+/// x / sqrt(1e-6), and an infinity or a NaN gives NaN.
+Value SpecGenerator::l2norm(Location where, const Typed &x) {
+  constexpr double kEpsilon = 1e-6;
+  const double kDown = std::ldexp(1.0, -70);
+  ValueType scalar = ValueType::scalar(ValueType::Float);
+  auto squared = [&](const Typed &v) {
+    Value squares = elementwise(where, {v}, v.type, [&](ArrayRef<Value> e, auto) {
+      return Value(arith::MulFOp::create(builder, where, e[0], e[0]));
+    });
+    return Value(mlir::tmix::SumOp::create(builder, where, builder.getF32Type(), squares));
+  };
+  Typed scaled{elementwise(where, {x}, x.type,
+                           [&](ArrayRef<Value> e, auto) {
+                             return Value(arith::MulFOp::create(
+                                 builder, where, e[0], floatConstant(where, kDown)));
+                           }),
+               x.type};
+  Value sum = squared(x), scaledSum = squared(scaled);
+  Value direct = math::RsqrtOp::create(
+      builder, where, arith::AddFOp::create(builder, where, sum, floatConstant(where, kEpsilon)));
+  Value rescaled = math::RsqrtOp::create(builder, where, scaledSum);
+  Value overflow = arith::CmpFOp::create(builder, where, arith::CmpFPredicate::OEQ, sum,
+                                         floatConstant(where, INFINITY));
+  Value useScaled = arith::SelectOp::create(builder, where, overflow, floatConstant(where, 1.0),
+                                           floatConstant(where, 0.0));
+  return elementwise(
+      where, {x, scaled, {direct, scalar}, {rescaled, scalar}, {useScaled, scalar}}, x.type,
+      [&](ArrayRef<Value> e, auto) {
+        Value fromScaled = arith::MulFOp::create(builder, where, e[1], e[3]);
+        Value fromDirect = arith::MulFOp::create(builder, where, e[0], e[2]);
+        Value choose = arith::CmpFOp::create(builder, where, arith::CmpFPredicate::OGT, e[4],
+                                             floatConstant(where, 0.5));
+        return Value(arith::SelectOp::create(builder, where, choose, fromScaled, fromDirect));
+      });
+}
+
 /// pow(x, y) = 2^(y log2 |x|), with C's special cases: pow(x, 0) = 1 and pow(1, y) = 1
 /// (NaN included), pow(-1, ±inf) = 1; a negative x gives the sign (-1)^y for an integer
 /// y, and NaN for a finite x and a non-integer y.
@@ -674,6 +720,8 @@ Typed SpecGenerator::genCall(const CallExpr &expr, Scope &scope) {
             expr.type};
   if (callee == "sum")
     return {mlir::tmix::SumOp::create(builder, where, f32, args[0].value), expr.type};
+  if (callee == "l2norm")
+    return {l2norm(where, args[0]), expr.type};
   ValueType::Kind result = expr.type.kind;
   Value value =
       elementwise(where, args, expr.type,

@@ -352,6 +352,7 @@ bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
   for (size_t index = 0; index + perStep < dims.size(); ++index)
     if (index != position)
       spec.parallelDims.push_back(dims[index]);
+  findHeadGroups(out, perStep);
 
   std::vector<Dim> parallel = spec.parallelDims;
   auto toLogicalOrder = [&](TypeDecl &type, const std::string &name) {
@@ -368,7 +369,7 @@ bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
       }
       bool matched = false;
       for (size_t p = 0; p < parallel.size() && !matched; ++p)
-        if (!parallelAt[p] && parallel[p] == written[index]) {
+        if (!parallelAt[p] && standsFor(written[index], parallel[p])) {
           parallelAt[p] = index;
           matched = true;
         }
@@ -421,6 +422,76 @@ void SpecChecker::checkInferredTime(const ResultDecl &out) {
                 ", write 'seq = " + spec.timeSymbol + "'");
       return;
     }
+}
+
+bool SpecChecker::standsFor(const Dim &dim, const Dim &parallel) const {
+  return dim == parallel ||
+         (dim.isSymbol() && parallel.isSymbol() && spec.groupedDim(dim.symbol) == parallel.symbol);
+}
+
+/// Head groups (docs/language.md): a tensor with the time dimension, of the first
+/// per-step output's rank and with T at the same written position, may hold at the
+/// position of a parallel dimension P another size symbol G: a group of P, so that q
+/// and k may have fewer heads than v (grouped value heads) and Mamba2's B and C one
+/// row per group of heads. Point p of P reads G's index p / (P / G), as attention reads
+/// HK; G must divide P at run time. G must be no parallel or time dimension, no state's
+/// dimension, and written nowhere else (no per-step dimension of any tensor, no
+/// dimension of one that is not so aligned), so that a per-step dimension is never
+/// taken for one.
+void SpecChecker::findHeadGroups(const ResultDecl &out, size_t perStep) {
+  const std::vector<Dim> &outDims = out.type.dims;
+  auto time = llvm::find_if(outDims, [&](const Dim &dim) {
+    return dim.isSymbol() && dim.symbol == spec.timeSymbol;
+  });
+  if (time == outDims.end())
+    return;
+  size_t timeAt = time - outDims.begin();
+  auto aligned = [&](const Param &param) {
+    return param.type.isTensor && param.type.dims.size() == outDims.size() &&
+           param.type.dims[timeAt] == *time;
+  };
+  // Symbols written anywhere but at a parallel position of an aligned tensor.
+  llvm::StringSet<> elsewhere;
+  for (const Param &param : spec.params)
+    for (size_t index = 0; index < param.type.dims.size(); ++index)
+      if (!aligned(param) || index == timeAt || index + perStep >= outDims.size())
+        elsewhere.insert(param.type.dims[index].symbol);
+  auto excluded = [&](const std::string &symbol) {
+    if (symbol == spec.timeSymbol || !sizeSymbols.contains(symbol) ||
+        elsewhere.contains(symbol))
+      return true;
+    for (const Dim &dim : spec.parallelDims)
+      if (dim.symbol == symbol)
+        return true;
+    for (size_t index = outDims.size() - perStep; index < outDims.size(); ++index)
+      if (outDims[index].symbol == symbol)
+        return true;
+    for (const Stmt &stmt : spec.body)
+      if (stmt.kind == Stmt::State)
+        for (const Dim &dim : stmt.stateType.dims)
+          if (dim.symbol == symbol)
+            return true;
+    return false;
+  };
+  for (const Param &param : spec.params) {
+    const std::vector<Dim> &dims = param.type.dims;
+    if (!aligned(param))
+      continue;
+    for (size_t index = 0; index + perStep < dims.size(); ++index) {
+      const Dim &parallel = outDims[index], &dim = dims[index];
+      if (index == timeAt || dim == parallel || !dim.isSymbol() || !parallel.isSymbol() ||
+          excluded(dim.symbol))
+        continue;
+      std::string grouped = spec.groupedDim(dim.symbol);
+      if (grouped.empty())
+        spec.groups.emplace_back(dim.symbol, parallel.symbol);
+      else if (grouped != parallel.symbol)
+        error(dim.loc, "'" + dim.symbol + "' of '" + param.name +
+                           "' stands in for the parallel dimension " + parallel.symbol +
+                           ", but elsewhere for " + grouped +
+                           "; a group symbol groups one parallel dimension");
+    }
+  }
 }
 
 const ResultDecl *SpecChecker::firstStepOutput() {
@@ -511,6 +582,7 @@ bool SpecChecker::inferTimeDimension() {
   if (chosen) {
     spec.timeSymbol = dims[*chosen].symbol;
     spec.parallelDims.assign(dims.begin(), dims.begin() + *chosen);
+    findHeadGroups(*out, dims.size() - *chosen - 1);
   }
   if (spec.timeSymbol.empty()) {
     std::string names;

@@ -135,8 +135,8 @@ std::optional<ValueType> SpecChecker::stepSlice(const Param &param, bool atStep,
   size_t pos = 0;
   size_t parallel = 0;
   while (pos < dims.size() && dims[pos].isSymbol()) {
-    auto found = std::find(spec.parallelDims.begin() + parallel, spec.parallelDims.end(),
-                           dims[pos]);
+    auto found = std::find_if(spec.parallelDims.begin() + parallel, spec.parallelDims.end(),
+                              [&](const Dim &dim) { return standsFor(dims[pos], dim); });
     if (found == spec.parallelDims.end())
       break;
     parallel = found - spec.parallelDims.begin() + 1;
@@ -149,7 +149,8 @@ std::optional<ValueType> SpecChecker::stepSlice(const Param &param, bool atStep,
   std::vector<Dim> rest(dims.begin() + pos, dims.end());
   for (const Dim &dim : rest)
     if (dim.isSymbol() &&
-        (dim.symbol == spec.timeSymbol || llvm::is_contained(spec.parallelDims, dim))) {
+        (dim.symbol == spec.timeSymbol || llvm::is_contained(spec.parallelDims, dim) ||
+         !spec.groupedDim(dim.symbol).empty())) {
       error(use, "'" + param.name + "' " + dimList(dims) +
                      " must list its parallel dimensions (of " +
                      dimList(spec.parallelDims) +
@@ -271,11 +272,11 @@ ValueType SpecChecker::checkCall(CallExpr &expr, Context &ctx) {
   const std::string &name = expr.callee;
   unsigned arity = 0;
   std::optional<Builtin> builtin = lookupBuiltin(name);
-  bool isAlgebra = name == "outer" || name == "dot" || name == "sum";
+  bool isAlgebra = name == "outer" || name == "dot" || name == "sum" || name == "l2norm";
   if (builtin)
     arity = builtin->arity;
   else if (isAlgebra)
-    arity = name == "sum" ? 1 : 2;
+    arity = name == "sum" || name == "l2norm" ? 1 : 2;
   else {
     error(expr.getLoc(), "unknown function '" + name + "'");
     return invalid;
@@ -296,6 +297,13 @@ ValueType SpecChecker::checkCall(CallExpr &expr, Context &ctx) {
     }
 
   if (isAlgebra) {
+    if (name == "l2norm") {
+      if (args[0].dims.size() != 1) {
+        error(expr.args[0]->getLoc(), "'l2norm' takes a vector, got " + args[0].str());
+        return invalid;
+      }
+      return ValueType{ValueType::Float, args[0].dims};
+    }
     if (name == "sum") {
       if (args[0].isScalar()) {
         error(expr.args[0]->getLoc(),

@@ -83,6 +83,7 @@ inline ValueType::Kind kindOf(ElemType elem) {
 inline void resetAnnotations(Spec &spec) {
   spec.timeSymbol.clear();
   spec.parallelDims.clear();
+  spec.groups.clear();
   auto restoreWrittenOrder = [](TypeDecl &type) {
     if (type.layout.empty())
       return;
@@ -146,6 +147,9 @@ private:
   bool applyRecurrenceLayout(const ResultDecl &out);
   void relayout(TypeDecl &type, const std::vector<unsigned> &order);
   void checkInferredTime(const ResultDecl &out);
+  void findHeadGroups(const ResultDecl &out, size_t perStep);
+  /// Whether `dim` is parallel dim `parallel`, or a group read in its place.
+  bool standsFor(const Dim &dim, const Dim &parallel) const;
 
   // Bodies.
   void checkAttentionBody();

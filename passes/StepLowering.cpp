@@ -41,19 +41,40 @@ void StepLowering::forEach(ArrayRef<Attribute> dims,
   nest(0);
 }
 
+ParallelPoint ParallelPoint::of(RecurrenceOp op, KernelBuilder &kb) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  ParallelPoint point;
+  point.dims = op.getParallelDims();
+  for (unsigned dim = 0; dim < point.dims.size(); ++dim)
+    point.indices.push_back(kb.gridIndex(dim));
+  if (DictionaryAttr groups = op.getGroupsAttr())
+    for (NamedAttribute group : groups) {
+      Attribute grouped = group.getValue();
+      unsigned position = llvm::find(point.dims, grouped) - point.dims.begin();
+      // P / G points share a group; at least 1 (the runtime checks that G divides P).
+      Value perGroup = arith::MaxUIOp::create(
+          b, arith::DivUIOp::create(b, kb.dimValue(grouped), kb.dimValue(group.getName())),
+          kb.index(1));
+      point.groups[group.getName()] = {
+          grouped, arith::DivUIOp::create(b, point.indices[position], perGroup)};
+    }
+  return point;
+}
+
 SmallVector<Value> tmix::recurrenceIndices(ArrayRef<Attribute> dims,
-                                           ArrayRef<Attribute> parallelDims,
-                                           ValueRange parallelIndices, StringAttr timeSymbol,
+                                           const ParallelPoint &point, StringAttr timeSymbol,
                                            Value time, ValueRange inner) {
   SmallVector<Value> indices;
   size_t pos = 0;
   for (size_t parallel = 0; pos < dims.size() && isa<StringAttr>(dims[pos]); ++pos) {
-    auto found =
-        std::find(parallelDims.begin() + parallel, parallelDims.end(), dims[pos]);
-    if (found == parallelDims.end())
+    auto group = point.groups.find(dims[pos]);
+    Attribute standsFor = group == point.groups.end() ? dims[pos] : group->second.first;
+    auto found = std::find(point.dims.begin() + parallel, point.dims.end(), standsFor);
+    if (found == point.dims.end())
       break;
-    parallel = found - parallelDims.begin() + 1;
-    indices.push_back(parallelIndices[parallel - 1]);
+    parallel = found - point.dims.begin() + 1;
+    indices.push_back(group == point.groups.end() ? point.indices[parallel - 1]
+                                                   : group->second.second);
   }
   if (time && pos < dims.size() && dims[pos] == timeSymbol) {
     indices.push_back(time);
@@ -65,7 +86,7 @@ SmallVector<Value> tmix::recurrenceIndices(ArrayRef<Attribute> dims,
 
 SmallVector<Value> StepLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
                                               ValueRange inner) {
-  return recurrenceIndices(dims, parallelDims, parallelIndices, timeSymbol, t, inner);
+  return recurrenceIndices(dims, point, timeSymbol, t, inner);
 }
 
 Value StepLowering::element(Value value, ArrayRef<Attribute> resultDims,
@@ -206,14 +227,12 @@ void StepLowering::lowerOp(Operation &stepOp) {
 }
 
 StepLowering::StepLowering(RecurrenceOp op) : op(op) {
-  parallelDims = op.getParallelDims();
   SmallVector<GridDim> grid;
-  for (Attribute dim : parallelDims)
+  for (Attribute dim : op.getParallelDims())
     grid.push_back({dim, 1});
   kb = std::make_unique<KernelBuilder>(op, grid);
   ImplicitLocOpBuilder &b = kb->builder();
-  for (unsigned dim = 0; dim < grid.size(); ++dim)
-    parallelIndices.push_back(kb->gridIndex(dim));
+  point = ParallelPoint::of(op, *kb);
   timeSymbol = b.getStringAttr(op.getTimeSymbol());
   scalars = kb->scalarMapping();
 

@@ -16,14 +16,24 @@
 
 namespace mlir::tmix {
 
+/// The parallel point a recurrence program runs: its index along each parallel dim
+/// (the program's grid coordinates), and along each group symbol read in place of one
+/// (`groups {G = "H"}`: point h of H reads index h / (H / G) of G).
+struct ParallelPoint {
+  /// The point of the program `kb` builds for `op`.
+  static ParallelPoint of(RecurrenceOp op, KernelBuilder &kb);
+
+  SmallVector<Attribute> dims;
+  SmallVector<Value> indices;
+  DenseMap<Attribute, std::pair<Attribute, Value>> groups; // G -> (P, its index)
+};
+
 /// Indices into a recurrence argument or output with dims `dims`: the parallel dims it
-/// has (a subset of `parallelDims`, in order) at `parallelIndices`, then the time dim at
-/// `time` when `time` is given, then the per-step dims at `inner`. The verifier
-/// guarantees that layout.
-SmallVector<Value> recurrenceIndices(ArrayRef<Attribute> dims,
-                                     ArrayRef<Attribute> parallelDims,
-                                     ValueRange parallelIndices, StringAttr timeSymbol,
-                                     Value time, ValueRange inner);
+/// has (a subset of the point's, in order, a group symbol standing for its dim) at the
+/// point's indices, then the time dim at `time` when `time` is given, then the per-step
+/// dims at `inner`. The verifier guarantees that layout.
+SmallVector<Value> recurrenceIndices(ArrayRef<Attribute> dims, const ParallelPoint &point,
+                                     StringAttr timeSymbol, Value time, ValueRange inner);
 
 class StepLowering {
 public:
@@ -72,8 +82,7 @@ private:
 
   RecurrenceOp op;
   std::unique_ptr<KernelBuilder> kb;
-  SmallVector<Attribute> parallelDims;
-  SmallVector<Value> parallelIndices;
+  ParallelPoint point;
   StringAttr timeSymbol;
   Value time;                     // index of the current step
   DenseMap<Value, Value> buffers; // vector/matrix values -> their buffers

@@ -141,27 +141,42 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
       return error;
   }
 
-  // Grouped-query attention: the KV head count must divide the head count (the
-  // kernels map head h to KV head h / (H / HK)). A caller binding in stages may not
-  // know both counts yet; the check then waits for the binding that does.
+  return checkDivisibility(signature, bindings.sizes);
+}
+
+std::string tmix::rt::checkDivisibility(const SpecSignature &signature,
+                                        const std::map<std::string, int64_t> &sizes) {
+  // A caller binding in stages may not know both counts yet; the check then waits for
+  // the binding that does.
   auto isBound = [&](const DimDecl &dim) {
-    return dim.symbol.empty() || bindings.sizes.count(dim.symbol);
+    return dim.symbol.empty() || sizes.count(dim.symbol);
   };
+  auto valueOf = [&](const DimDecl &dim) {
+    return dim.symbol.empty() ? dim.size : sizes.at(dim.symbol);
+  };
+  auto spell = [&](const DimDecl &dim) {
+    std::string value = std::to_string(valueOf(dim));
+    return dim.symbol.empty() ? value : dim.symbol + "=" + value;
+  };
+  // Grouped-query attention: the kernels map head h to KV head h / (H / HK).
   if (signature.isAttention && signature.args.size() >= 2 &&
       signature.args[0].dims.size() > 1 && signature.args[1].dims.size() > 1 &&
       isBound(signature.args[0].logicalDim(1)) && isBound(signature.args[1].logicalDim(1))) {
-    auto valueOf = [&](const DimDecl &dim) {
-      return dim.symbol.empty() ? dim.size : bindings.sizes.at(dim.symbol);
-    };
-    auto spell = [&](const DimDecl &dim) {
-      std::string value = std::to_string(valueOf(dim));
-      return dim.symbol.empty() ? value : dim.symbol + "=" + value;
-    };
     const DimDecl &heads = signature.args[0].logicalDim(1),
                   &kvHeads = signature.args[1].logicalDim(1);
-    if (valueOf(heads) % valueOf(kvHeads) != 0)
+    if (valueOf(kvHeads) <= 0 || valueOf(heads) % valueOf(kvHeads) != 0)
       return "the KV head count " + spell(kvHeads) + " must divide the head count " +
              spell(heads) + " (grouped-query attention)";
+  }
+  // Recurrence groups: point p of P reads index p / (P / G) of G.
+  for (const auto &[group, grouped] : signature.groups) {
+    DimDecl groupDim{group, 0}, groupedDim{grouped, 0};
+    if (!isBound(groupDim) || !isBound(groupedDim))
+      continue;
+    if (valueOf(groupDim) <= 0 || valueOf(groupedDim) % valueOf(groupDim) != 0)
+      return "the group count " + spell(groupDim) + " must divide " + spell(groupedDim) +
+             " (" + grouped + " index p reads " + group + " index p / (" + grouped + " / " +
+             group + "))";
   }
   return "";
 }

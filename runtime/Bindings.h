@@ -62,6 +62,9 @@ struct SpecSignature {
   bool isAttention = true;
   std::vector<ParamDecl> args;
   std::vector<ParamDecl> results;
+  /// Recurrences: (G, P) for a group symbol G read in place of parallel dim P; G must
+  /// divide P (point p of P reads index p / (P / G) of G).
+  std::vector<std::pair<std::string, std::string>> groups;
 };
 
 /// Values for every argument of one call.
@@ -75,6 +78,12 @@ struct Bindings {
 /// every repeated symbol. `sizes` may hold values given by the user (--sizes) for
 /// symbols no tensor binds or to check against. Returns an error message, or empty.
 std::string bindSizes(const SpecSignature &signature, Bindings &bindings);
+
+/// The divisibility every launch needs once `sizes` are bound: HK divides H
+/// (attention), each group count divides the dim it groups (recurrences). Symbols not
+/// yet bound are skipped. Returns an error, or empty.
+std::string checkDivisibility(const SpecSignature &signature,
+                              const std::map<std::string, int64_t> &sizes);
 
 /// Splits a command-line list "A=1, B=2" (--sizes, --set, --schedule) into trimmed
 /// (name, value) pairs in order; empty items are skipped. Returns an error naming

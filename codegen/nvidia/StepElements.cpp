@@ -11,16 +11,13 @@ using namespace mlir;
 using namespace mlir::tmix;
 
 StepElements::StepElements(RecurrenceOp op, KernelBuilder &kb)
-    : kb(kb), parallelDims(op.getParallelDims()),
+    : kb(kb), point(ParallelPoint::of(op, kb)),
       timeSymbol(StringAttr::get(op.getContext(), op.getTimeSymbol())),
-      scalarArgs(kb.scalarMapping()) {
-  for (unsigned dim = 0; dim < parallelDims.size(); ++dim)
-    parallelIndices.push_back(kb.gridIndex(dim));
-}
+      scalarArgs(kb.scalarMapping()) {}
 
 SmallVector<Value> StepElements::outerIndices(ArrayRef<Attribute> dims, Value time,
                                               ValueRange inner) {
-  return recurrenceIndices(dims, parallelDims, parallelIndices, timeSymbol, time, inner);
+  return recurrenceIndices(dims, point, timeSymbol, time, inner);
 }
 
 Value StepElements::at(Value value, ValueRange indices) {

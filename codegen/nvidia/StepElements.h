@@ -15,6 +15,7 @@
 #include "dialect/TmixOps.h"
 #include "passes/ChunkForm.h"
 #include "passes/KernelBuilder.h"
+#include "passes/StepLowering.h"
 
 namespace mlir::tmix {
 
@@ -47,8 +48,7 @@ public:
 
 private:
   KernelBuilder &kb;
-  SmallVector<Attribute> parallelDims;
-  SmallVector<Value> parallelIndices;
+  ParallelPoint point;
   StringAttr timeSymbol;
   IRMapping scalarArgs, bindings;
   Value stepTime;

@@ -224,12 +224,28 @@ llvm::Expected<RefValue> RegionInterpreter::sliceArgument(BlockArgument argument
   llvm::SmallVector<int64_t> coords;
   unsigned next = 0;
   size_t pos = 0;
+  auto recurrence = llvm::cast<mlir::tmix::RecurrenceOp>(specOp);
   for (; pos < dims.size(); ++pos) {
-    auto *found = std::find(parallelDims.begin() + next, parallelDims.end(), dims[pos]);
+    Attribute standsFor = recurrence.resolveGroup(dims[pos]);
+    auto *found = std::find(parallelDims.begin() + next, parallelDims.end(), standsFor);
     if (found == parallelDims.end())
       break;
     next = found - parallelDims.begin() + 1;
-    coords.push_back(parallelPoint[found - parallelDims.begin()]);
+    int64_t coordinate = parallelPoint[found - parallelDims.begin()];
+    if (standsFor != dims[pos]) {
+      // A group symbol G read in place of P: point p reads group p / (P / G).
+      auto sizeOf = [&](Attribute dim) -> int64_t {
+        if (auto literal = llvm::dyn_cast<IntegerAttr>(dim))
+          return literal.getInt();
+        auto it = bindings.sizes.find(llvm::cast<StringAttr>(dim).getValue().str());
+        return it == bindings.sizes.end() ? 0 : it->second;
+      };
+      int64_t groups = sizeOf(dims[pos]), points = sizeOf(standsFor);
+      if (groups <= 0 || points % groups != 0)
+        return makeError("a group count must divide the parallel dimension it groups");
+      coordinate /= points / groups;
+    }
+    coords.push_back(coordinate);
   }
   // ...then the time dim takes the step...
   if (time) {

@@ -120,7 +120,8 @@ std::string tmix::rt::sizesFromList(const GpuManifest &manifest,
       return "the KV heads (" + std::to_string(kvHeads) + ") must divide the query heads (" +
              std::to_string(heads) + ")";
   }
-  return {};
+  // A recurrence's group counts divide the dims they group.
+  return checkDivisibility(signature, bound);
 }
 
 std::string tmix::rt::cudaGridOf(const GpuManifest &manifest,

@@ -24,7 +24,7 @@ constexpr std::string_view kMagic = "tmix-gpu-manifest 1";
 /// Records that a manifest holds at most once (`arg`, `result` and `tma` repeat).
 constexpr std::string_view kSingleRecords[] = {
     "kernel", "target",   "ptx",        "cubin", "block_threads",
-    "shared_bytes", "schedule", "specialize", "sizes", "grid"};
+    "shared_bytes", "schedule", "specialize", "sizes", "grid", "groups", "spec"};
 /// Words of a memref descriptor: allocated and aligned pointers, offset, then a size
 /// and a stride per dimension.
 constexpr size_t kDescriptorWords = 3;
@@ -278,6 +278,12 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
       return "unknown target '" + manifest.target + "' (expected sm_80 or sm_90a)";
     return {};
   }
+  if (key == "spec") { // spec attention|recurrence; manifests without it are attention's
+    if (words.size() != 2 || (words[1] != "attention" && words[1] != "recurrence"))
+      return "'spec' takes 'attention' or 'recurrence'";
+    manifest.kernel.signature.isAttention = words[1] == "attention";
+    return {};
+  }
   if (key == "ptx")
     return file(manifest.ptxFile);
   if (key == "cubin")
@@ -299,6 +305,17 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
         if (symbol == words[index])
           return "size symbol '" + symbol + "' given twice";
       symbols.push_back(words[index]);
+    }
+    return {};
+  }
+  if (key == "groups") { // groups G:P ...: G read in place of parallel dim P
+    for (size_t index = 1; index < words.size(); ++index) {
+      size_t colon = words[index].find(':');
+      std::string group = words[index].substr(0, colon);
+      std::string grouped = colon == std::string::npos ? "" : words[index].substr(colon + 1);
+      if (!isSymbol(group) || !isSymbol(grouped) || group == grouped)
+        return "bad group '" + words[index] + "' (expected G:P, two size symbols)";
+      manifest.kernel.signature.groups.emplace_back(group, grouped);
     }
     return {};
   }
@@ -412,6 +429,9 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
   for (const GridDimDecl &dim : manifest.kernel.grid)
     if (!known(dim.dim))
       return "grid symbol '" + dim.dim.symbol + "' is not in 'sizes'";
+  for (const auto &[group, grouped] : signature.groups)
+    if (!known(DimDecl{group, 0}) || !known(DimDecl{grouped, 0}))
+      return "group '" + group + ":" + grouped + "' names a symbol not in 'sizes'";
   for (const auto *params : {&signature.args, &signature.results})
     for (const ParamDecl &param : *params)
       for (const DimDecl &dim : param.dims)
@@ -450,6 +470,8 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
   out << kMagic << '\n';
   out << "kernel " << manifest.kernel.signature.name << '\n';
   out << "target " << manifest.target << '\n';
+  if (!manifest.kernel.signature.isAttention)
+    out << "spec recurrence\n";
   if (!manifest.ptxFile.empty())
     out << "ptx " << manifest.ptxFile << '\n';
   if (!manifest.cubinFile.empty())
@@ -470,6 +492,11 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
   out << "\ngrid";
   for (const GridDimDecl &dim : manifest.kernel.grid)
     out << ' ' << dimString(dim.dim) << ':' << dim.tile;
+  if (!manifest.kernel.signature.groups.empty()) {
+    out << "\ngroups";
+    for (const auto &[group, grouped] : manifest.kernel.signature.groups)
+      out << ' ' << group << ':' << grouped;
+  }
   out << '\n';
   for (const ParamDecl &param : manifest.kernel.signature.args)
     writeParam(out, "arg", param);

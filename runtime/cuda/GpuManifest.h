@@ -7,6 +7,7 @@
 //   tmix-gpu-manifest 1
 //   kernel causal                       the spec and the PTX entry point
 //   target sm_80
+//   spec recurrence                     a recurrence's kernel (absent: attention's)
 //   ptx causal.sm_80.ptx                files relative to the manifest's directory
 //   cubin causal.sm_80.cubin            (absent when ptxas was not found)
 //   block_threads 128
@@ -15,14 +16,18 @@
 //   specialize D=128                    size symbols fixed when compiling (optional)
 //   sizes B H N HK M                    the order of the kernel's sizes argument
 //   grid B:1 H:1 N:64                   blocks = prod ceil(dim / tile), row-major
-//   arg q tensor f16 B H N 64
+//   groups H:HV                         recurrences: H read in place of parallel HV
+//                                       (index p / (HV / H)); H must divide HV
+//   arg q tensor f16 B H N 64           dims as stored; `layout=0,2,1,3` after them
+//                                       when stored in another order than logical
 //   arg window scalar i32 default=4096
 //   result o tensor f16 B H N 64
 //   tma q f16 box=64x128 swizzle=128    sm_90a only: one TMA descriptor per record
 //
 // The kernel ABI is the loop program's (passes/KernelBuilder.h) without the program
-// id: per tensor a memref descriptor (allocated and aligned pointer, offset 0, sizes,
-// row-major strides), per scalar one f64 or i64, per output a descriptor, then a
+// id: per tensor a memref descriptor of its logical view (allocated and aligned
+// pointer, offset 0, sizes and strides: row-major, or permuted by its layout), per
+// scalar one f64 or i64, per output a descriptor, then a
 // descriptor of the i64 sizes array (in device memory). A kernel with `tma` records
 // takes one more word: the device address of its TMA descriptors (CUtensorMap, 128
 // bytes each, in record order), which the runtime encodes at launch with

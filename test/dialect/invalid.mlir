@@ -395,6 +395,44 @@ func.func @f() {
 
 // -----
 
+// expected-error @+1 {{group 'G' must name one of the parallel dims [B, H], got "K"}}
+tmix.recurrence @r(%k: !tmix.tensor<[B, G, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>)
+    -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T" groups {G = "K"} {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{group 'B' is a parallel or time dim itself}}
+tmix.recurrence @r(%v: !tmix.tensor<[B, H, T, V], f32>)
+    -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T" groups {B = "H"} {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// A group symbol that is not declared stands for nothing: the slice's dims must be
+// parallel dims.
+tmix.recurrence @r(%k: !tmix.tensor<[B, G, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>)
+    -> (o: !tmix.tensor<[B, H, T, K], f32>) time "T" {
+  tmix.step {
+  ^bb0(%t: i64):
+    // expected-error @+1 {{source dims [B, G] before the time dimension must be parallel dims [B, H], in order}}
+    %o = tmix.slice %k[%t] : !tmix.tensor<[B, G, T, K], f32> -> !tmix.tensor<[K], f32>
+    tmix.yield %o : !tmix.tensor<[K], f32>
+  }
+}
+
+// -----
+
 // expected-error @+1 {{tmix.state 'S' must come before tmix.step}}
 tmix.recurrence @r(%k: !tmix.tensor<[B, H, T, K], f32>, %v: !tmix.tensor<[B, H, T, V], f32>)
     -> (o: !tmix.tensor<[B, H, T, V], f32>) time "T" {

@@ -171,3 +171,18 @@ func.func private @schedules() attributes {
 func.func private @stored_bthd(!tmix.tensor<[B, H, T, K], bf16, layout [0, 2, 1, 3]>,
                                !tmix.tensor<[B, H, T], f32, layout [0, 2, 1]>,
                                !tmix.tensor<[H], f32>)
+
+// A recurrence whose k has G groups of the H heads: the slice of k stands in for H.
+// CHECK-LABEL: tmix.recurrence @grouped(
+// CHECK-SAME: time "T" groups {G = "H"} {
+// CHECK: tmix.slice %k[%t] : !tmix.tensor<[B, G, T, K], f32> -> !tmix.tensor<[K], f32>
+// CHECK: tmix.parallel_index 1 : i64
+tmix.recurrence @grouped(%k: !tmix.tensor<[B, G, T, K], f32>, %v: !tmix.tensor<[B, H, T, K], f32>)
+    -> (o: !tmix.tensor<[B, H, T, K], f32>) time "T" groups {G = "H"} {
+  tmix.step {
+  ^bb0(%t: i64):
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[B, G, T, K], f32> -> !tmix.tensor<[K], f32>
+    %h = tmix.parallel_index 1 : i64
+    tmix.yield %k_t : !tmix.tensor<[K], f32>
+  }
+}

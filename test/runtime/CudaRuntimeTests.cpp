@@ -376,6 +376,47 @@ TEST(Layouts, DescriptorsPermuteTheStrides) {
             "TMA descriptor of 'q': the innermost dimension is not contiguous");
 }
 
+TEST(Groups, ManifestsKeepThemAndLaunchesCheckThem) {
+  // A recurrence whose q has H heads under HV value heads: `groups H:HV`.
+  const std::string text = R"(tmix-gpu-manifest 1
+kernel gva
+target sm_80
+spec recurrence
+ptx gva.sm_80.ptx
+block_threads 128
+shared_bytes 1024
+sizes B T H HV
+grid B:1 HV:1
+groups H:HV
+arg q tensor bf16 B T H 64 layout=0,2,1,3
+arg v tensor bf16 B T HV 64 layout=0,2,1,3
+result o tensor bf16 B T HV 64 layout=0,2,1,3
+)";
+  GpuManifest manifest = parsed(text);
+  ASSERT_EQ(manifest.kernel.signature.groups.size(), 1u);
+  EXPECT_EQ(manifest.kernel.signature.groups[0],
+            (std::pair<std::string, std::string>{"H", "HV"}));
+  EXPECT_EQ(writeGpuManifest(parsed(writeGpuManifest(manifest))), writeGpuManifest(manifest));
+  std::map<std::string, int64_t> bound;
+  EXPECT_EQ(sizesFromList(manifest, {2, 100, 2, 6}, bound), "");
+  EXPECT_EQ(sizesFromList(manifest, {2, 100, 4, 6}, bound),
+            "the group count H=4 must divide HV=6 (HV index p reads H index p / (HV / H))");
+  GpuManifest bad;
+  std::string broken = text;
+  broken.replace(broken.find("groups H:HV"), 11, "groups H:Q");
+  EXPECT_EQ(parseGpuManifest(broken, bad), "group 'H:Q' names a symbol not in 'sizes'");
+  broken = text;
+  broken.replace(broken.find("groups H:HV"), 11, "groups H");
+  EXPECT_EQ(parseGpuManifest(broken, bad),
+            "line 10: bad group 'H' (expected G:P, two size symbols)");
+  // Without `spec recurrence` the manifest is attention's, whose q and k head counts
+  // (here H under HV) are checked as HK under H.
+  std::string attention = text;
+  attention.erase(attention.find("spec recurrence\n"), 16);
+  EXPECT_THAT(sizesFromList(parsed(attention), {2, 100, 2, 6}, bound),
+              HasSubstr("must divide the query heads"));
+}
+
 TEST(CudaLauncher, PacksTheTensorMapAddressLast) {
   GpuManifest manifest = parsed(hopperManifest());
   std::map<std::string, int64_t> bound;

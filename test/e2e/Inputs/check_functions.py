@@ -114,6 +114,19 @@ def main():
     print("%s grouping %s" % ("PASS" if ok else "FAIL", np.unique(grouping)))
     failed += not ok
 
+    # ---- l2norm: x / sqrt(sum(x^2) + 1e-6) at every scale ----
+    base = np.random.default_rng(3).standard_normal(n)
+    rows = [base, np.zeros(n), 1e-30 * base, 1e25 * base, 3e38 * np.sign(base),
+            np.where(np.arange(n) == 4, np.inf, base), np.where(np.arange(n) == 7, np.nan, base)]
+    vectors = np.stack(rows).astype(np.float32)[None]                   # [1, 7, 19]
+    out = run(spec, "norms", "B=1,T=%d" % len(rows), {"x": vectors}, work)
+    with np.errstate(all="ignore"):
+        v = vectors.astype(np.float64)
+        want = v / np.sqrt(np.sum(v * v, axis=-1, keepdims=True) + 1e-6)
+    ok, worst = close(out("nrm"), want)
+    print("%s l2norm worst_rel=%.2e" % ("PASS" if ok else "FAIL", worst))
+    failed += not ok
+
     # ---- int(): T5's buckets in the kernel ----
     rng = np.random.default_rng(7)
     B, H, N, D = 1, 3, 150, 16
