@@ -562,6 +562,12 @@ ExprPtr Parser::parsePower() {
   ExprPtr base = parsePrimary();
   if (!base || !tok.is(TokenKind::StarStar))
     return base;
+  // The exponent recurses (`2 ** 2 ** ...`): bounded, as every recursion here is.
+  DepthGuard guard(*this);
+  if (guard.tooDeep()) {
+    errorTooDeep(tok.loc);
+    return nullptr;
+  }
   llvm::SMLoc loc = tok.loc;
   consume();
   ExprPtr exponent = parseUnary();
