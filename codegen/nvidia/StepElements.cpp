@@ -37,6 +37,23 @@ Value StepElements::at(Value value, ValueRange indices) {
         kb.argMemRef(source.getArgNumber()),
         outerIndices(sourceDims, slice.getTime() ? stepTime : Value(), indices));
   }
+  // A reduction of vectors (l2norm's sum of squares, a dot): a loop over the vector,
+  // each element evaluated as above. It is recomputed wherever it is read, as every
+  // value here is: cheap next to the chunk's products at the vector lengths the kernel
+  // takes.
+  if (isa<SumOp, DotOp>(def)) {
+    ImplicitLocOpBuilder &b = kb.builder();
+    Value lhs = def->getOperand(0);
+    Value rhs = isa<DotOp>(def) ? def->getOperand(1) : Value();
+    Attribute length = cast<SpecTensorType>(lhs.getType()).getDims()[0];
+    return kb.loop(kb.index(0), kb.dimValue(length), kb.index(1), {kb.f32(0.0)},
+                   [&](Value k, ValueRange sum) {
+                     Value term = at(lhs, {k});
+                     if (rhs)
+                       term = arith::MulFOp::create(b, term, at(rhs, {k}));
+                     return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+                   })[0];
+  }
   if (auto map = dyn_cast<MapOp>(def)) {
     IRMapping mapping = scalarArgs;
     Block &mapBody = map.getBody().front();
@@ -80,6 +97,33 @@ Value StepElements::factorProduct(ArrayRef<ChunkFactor> factors, Value k, Value 
   return product;
 }
 
+/// Whether `op` reads, through the step's ops, a state (a step argument past t).
+static bool readsState(Block &body, Operation *op) {
+  SmallVector<Value> worklist(op->getOperands().begin(), op->getOperands().end());
+  DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    if (!seen.insert(value).second)
+      continue;
+    if (auto arg = dyn_cast<BlockArgument>(value)) {
+      if (arg.getOwner() == &body && arg.getArgNumber() > 0)
+        return true;
+      continue;
+    }
+    Operation *def = value.getDefiningOp();
+    if (def->getBlock() != &body)
+      continue;
+    llvm::append_range(worklist, def->getOperands());
+    // Values a map's body reads from the step.
+    def->walk([&](Operation *inner) {
+      for (Value operand : inner->getOperands())
+        if (operand.getParentBlock() == &body)
+          worklist.push_back(operand);
+    });
+  }
+  return false;
+}
+
 Operation *StepElements::firstNonElementwise(Block &body, ArrayRef<Value> roots,
                                              function_ref<bool(Operation *)> isLeaf) {
   SmallVector<Value> worklist(roots.begin(), roots.end());
@@ -88,7 +132,13 @@ Operation *StepElements::firstNonElementwise(Block &body, ArrayRef<Value> roots,
     Operation *op = worklist.pop_back_val().getDefiningOp();
     if (!op || op->getBlock() != &body || isLeaf(op) || !seen.insert(op).second)
       continue;
-    if (isa<OuterOp, VecMatOp, MatVecOp, DotOp, SumOp>(op))
+    if (isa<OuterOp, VecMatOp, MatVecOp>(op))
+      return op;
+    // A reduction of vectors is a loop of `at`, when what it reduces reads no state
+    // (`at` has one element of a state bound at a time, not the vector).
+    if (isa<SumOp, DotOp>(op) &&
+        (cast<SpecTensorType>(op->getOperand(0).getType()).getRank() != 1 ||
+         readsState(body, op)))
       return op;
     if (auto map = dyn_cast<MapOp>(op)) {
       if (map.getResult().getType().getRank() > 1)

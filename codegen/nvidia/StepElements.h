@@ -4,8 +4,9 @@
 // queries, the per-step outputs around a readout) one element at a time where it uses
 // them, instead of materialising the step's vectors as StepLowering does: a slice is a
 // load from its argument, a map or a scalar op of the step is cloned with its operands
-// evaluated first. Only slices, maps of rank <= 1 and scalar ops can be evaluated so;
-// `firstNonElementwise` names the first other op a value needs.
+// evaluated first, and a sum or dot of vectors is a loop of such evaluations. Only
+// slices, maps of rank <= 1, scalar ops and reductions of vectors that read no state
+// can be evaluated so; `firstNonElementwise` names the first other op a value needs.
 //
 //===----------------------------------------------------------------------===//
 

@@ -245,7 +245,11 @@ tmix.recurrence @general(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B
 
 // -----
 
-// expected-error @+1 {{'tmix.dot' in them is not supported}}
+// A key scaled by a dot of step values (k / (k . k)): the reduction is a loop inside
+// the element-wise evaluation of the key (StepElements), once per element.
+// CHECK-LABEL: gpu.func @normed(
+// CHECK: scf.for
+// CHECK: arith.divf
 tmix.recurrence @normed(%q: !tmix.tensor<[B, T, 64], bf16>, %k: !tmix.tensor<[B, T, 64], bf16>, %v: !tmix.tensor<[B, T, 64], bf16>) -> (o: !tmix.tensor<[B, T, 64], bf16>) time "T" {
   tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
   tmix.step {

@@ -264,7 +264,8 @@ class Cta:
             f = {"math.exp": np.exp, "math.log": np.log, "math.absf": np.abs,
                  "math.exp2": np.exp2, "math.log2": np.log2, "math.sqrt": np.sqrt,
                  "math.tanh": np.tanh, "math.cos": np.cos, "math.sin": np.sin,
-                 "math.log1p": np.log1p, "math.expm1": np.expm1}[n]
+                 "math.log1p": np.log1p, "math.expm1": np.expm1,
+                 "math.rsqrt": lambda v: 1.0 / np.sqrt(v)}[n]
             with np.errstate(all="ignore"):
                 return f(x[0])
         if n == "nvvm.inline_ptx":
