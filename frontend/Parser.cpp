@@ -430,17 +430,21 @@ void Parser::errorTooDeep(llvm::SMLoc loc) {
 struct Parser::DepthGuard {
   DepthGuard(Parser &parser) : parser(parser) { ++parser.depth; }
   ~DepthGuard() { --parser.depth; }
-  bool tooDeep() const { return parser.depth > kMaxExprHeight; }
+  /// Whether this level is past the limit, after saying so at the current token.
+  bool tooDeep() const {
+    if (parser.depth <= kMaxExprHeight)
+      return false;
+    parser.errorTooDeep(parser.tok.loc);
+    return true;
+  }
   Parser &parser;
 };
 
 /// expr ::= or ('?' expr ':' expr)?
 ExprPtr Parser::parseExpr() {
   DepthGuard guard(*this);
-  if (guard.tooDeep()) {
-    errorTooDeep(tok.loc);
+  if (guard.tooDeep())
     return nullptr;
-  }
   ExprPtr cond = parseOr();
   if (!cond || !tok.is(TokenKind::Question))
     return cond;
@@ -564,10 +568,8 @@ ExprPtr Parser::parsePower() {
     return base;
   // The exponent recurses (`2 ** 2 ** ...`): bounded, as every recursion here is.
   DepthGuard guard(*this);
-  if (guard.tooDeep()) {
-    errorTooDeep(tok.loc);
+  if (guard.tooDeep())
     return nullptr;
-  }
   llvm::SMLoc loc = tok.loc;
   consume();
   ExprPtr exponent = parseUnary();
@@ -592,10 +594,8 @@ ExprPtr Parser::parseUnary() {
   if (!op)
     return parsePower();
   DepthGuard guard(*this);
-  if (guard.tooDeep()) {
-    errorTooDeep(tok.loc);
+  if (guard.tooDeep())
     return nullptr;
-  }
   llvm::SMLoc loc = tok.loc;
   consume();
   ExprPtr operand = parseUnary();

@@ -41,6 +41,7 @@ done
 cases+=("bench/cpu/recurrences_f32.tmix gla B=1,H=8,T=8192 chunked -"
         "bench/cpu/recurrences_f32.tmix gated_delta B=1,H=8,T=8192 chunked -")
 
+source bench/cpu/common.sh
 ms() { # tmixc spec kernel sizes schedule inputs -> median time in ms
   local extra=()
   [ "$5" = - ] || extra+=(--schedule="$5")
@@ -48,22 +49,14 @@ ms() { # tmixc spec kernel sizes schedule inputs -> median time in ms
   "$1" run "$2" --kernel="$3" --sizes="$4" "${extra[@]}" --bench | tail -n 1 |
     sed -E 's/time_ms=([^ ]+) .*/\1/'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+run_old() { ms "$old" "$spec" "$kernel" "$sizes" "$schedule" "$inputs"; }
+run_new() { ms "$new" "$spec" "$kernel" "$sizes" "$schedule" "$inputs"; }
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u '+%F %H:%M')"
+machine_line
 echo "| kernel | sizes | old ms | new ms | new / old |"
 echo "| --- | --- | --- | --- | --- |"
 for entry in "${cases[@]}"; do
   read -r spec kernel sizes schedule inputs <<<"$entry"
-  olds="" news="" ratios=""
-  for ((round = 0; round < rounds; round++)); do
-    if ((round % 2 == 0)); then
-      a=$(ms "$old" "$spec" "$kernel" "$sizes" "$schedule" "$inputs"); b=$(ms "$new" "$spec" "$kernel" "$sizes" "$schedule" "$inputs")
-    else
-      b=$(ms "$new" "$spec" "$kernel" "$sizes" "$schedule" "$inputs"); a=$(ms "$old" "$spec" "$kernel" "$sizes" "$schedule" "$inputs")
-    fi
-    olds+=" $a" news+=" $b" ratios+=" $(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"
-  done
-  printf '| %s | %s | %.2f | %.2f | %.3f |\n' "$kernel" "$sizes" "$(median <<<"$olds")" \
-    "$(median <<<"$news")" "$(median <<<"$ratios")"
+  read -r a b ratio <<<"$(interleave "$rounds" run_old run_new)"
+  printf '| %s | %s | %.2f | %.2f | %.3f |\n' "$kernel" "$sizes" "$a" "$b" "$ratio"
 done

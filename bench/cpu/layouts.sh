@@ -14,26 +14,19 @@ tmixc=${1:-build/bin/tmixc} rounds=${2:-5}
 spec=bench/cpu/layouts_f32.tmix
 cases=("gla B=1,H=8,T=8192" "gated_delta B=1,H=8,T=8192" "causal B=1,H=8,HK=2,N=4096")
 
+source bench/cpu/common.sh
 ms() { # kernel sizes -> median time in ms
   "$tmixc" run "$spec" --kernel="$1" --sizes="$2" --bench | tail -n 1 |
     sed -E 's/time_ms=([^ ]+) .*/\1/'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+run_logical() { ms "bhtd_$kernel" "$sizes"; }
+run_stored() { ms "bthd_$kernel" "$sizes"; }
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u '+%F %H:%M')"
+machine_line
 echo "| kernel | sizes | [B, H, T, D] ms | [B, T, H, D] ms | bthd / bhtd |"
 echo "| --- | --- | --- | --- | --- |"
 for entry in "${cases[@]}"; do
   read -r kernel sizes <<<"$entry"
-  logical="" stored="" ratios=""
-  for ((round = 0; round < rounds; round++)); do
-    if ((round % 2 == 0)); then
-      a=$(ms "bhtd_$kernel" "$sizes"); b=$(ms "bthd_$kernel" "$sizes")
-    else
-      b=$(ms "bthd_$kernel" "$sizes"); a=$(ms "bhtd_$kernel" "$sizes")
-    fi
-    logical+=" $a" stored+=" $b" ratios+=" $(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"
-  done
-  printf '| %s | %s | %.2f | %.2f | %.3f |\n' "$kernel" "$sizes" "$(median <<<"$logical")" \
-    "$(median <<<"$stored")" "$(median <<<"$ratios")"
+  read -r a b ratio <<<"$(interleave "$rounds" run_logical run_stored)"
+  printf '| %s | %s | %.2f | %.2f | %.3f |\n' "$kernel" "$sizes" "$a" "$b" "$ratio"
 done

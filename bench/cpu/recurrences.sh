@@ -27,7 +27,7 @@ ms() { # spec kernel sizes [schedule] -> median time in ms
   "$tmixc" run "$1" --kernel="$2" --sizes="$3" ${4:+--schedule=$4} --bench | tail -n 1 |
     sed -E 's/time_ms=([^ ]+) .*/\1/'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+source bench/cpu/common.sh
 fmt() { case $1 in nan|-nan) echo "—" ;; *) awk -v x="$1" -v f="$2" 'BEGIN { printf f, x }' ;; esac; }
 
 echo "| T | GLA chunked tok/s | GLA recurrent tok/s | GLA speed-up | GDN chunked tok/s | GDN recurrent tok/s | GDN speed-up | causal attention tok/s | GLA chunked / attention |"
