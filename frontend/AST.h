@@ -52,9 +52,6 @@ struct TypeDecl {
   /// position the logical dim it holds.
   std::vector<Dim> stored;
   std::vector<int64_t> layout;
-
-  /// The dims in the order they were written.
-  const std::vector<Dim> &writtenDims() const { return layout.empty() ? dims : stored; }
 };
 
 /// A literal default of a scalar argument.

@@ -41,6 +41,17 @@ std::string checkBound(const ParamDecl &decl, const char *role,
   return "";
 }
 
+/// A bound dim's value.
+int64_t valueOf(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) {
+  return dim.symbol.empty() ? dim.size : sizes.at(dim.symbol);
+}
+
+/// "H=8" (or "8" for a literal), for messages.
+std::string spell(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) {
+  std::string value = std::to_string(valueOf(dim, sizes));
+  return dim.symbol.empty() ? value : dim.symbol + "=" + value;
+}
+
 } // namespace
 
 std::string tmix::rt::declaredShapeString(const ParamDecl &decl) {
@@ -141,40 +152,37 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
       return error;
   }
 
-  return checkDivisibility(signature, bindings.sizes);
-}
-
-std::string tmix::rt::checkDivisibility(const SpecSignature &signature,
-                                        const std::map<std::string, int64_t> &sizes) {
-  // A caller binding in stages may not know both counts yet; the check then waits for
-  // the binding that does.
+  // Grouped-query attention: the KV head count must divide the head count (the
+  // kernels map head h to KV head h / (H / HK)). A caller binding in stages may not
+  // know both counts yet; the check then waits for the binding that does.
   auto isBound = [&](const DimDecl &dim) {
-    return dim.symbol.empty() || sizes.count(dim.symbol);
+    return dim.symbol.empty() || bindings.sizes.count(dim.symbol);
   };
-  auto valueOf = [&](const DimDecl &dim) {
-    return dim.symbol.empty() ? dim.size : sizes.at(dim.symbol);
-  };
-  auto spell = [&](const DimDecl &dim) {
-    std::string value = std::to_string(valueOf(dim));
-    return dim.symbol.empty() ? value : dim.symbol + "=" + value;
-  };
-  // Grouped-query attention: the kernels map head h to KV head h / (H / HK).
   if (signature.isAttention && signature.args.size() >= 2 &&
       signature.args[0].dims.size() > 1 && signature.args[1].dims.size() > 1 &&
       isBound(signature.args[0].logicalDim(1)) && isBound(signature.args[1].logicalDim(1))) {
     const DimDecl &heads = signature.args[0].logicalDim(1),
                   &kvHeads = signature.args[1].logicalDim(1);
-    if (valueOf(kvHeads) <= 0 || valueOf(heads) % valueOf(kvHeads) != 0)
-      return "the KV head count " + spell(kvHeads) + " must divide the head count " +
-             spell(heads) + " (grouped-query attention)";
+    if (valueOf(kvHeads, bindings.sizes) <= 0 ||
+        valueOf(heads, bindings.sizes) % valueOf(kvHeads, bindings.sizes) != 0)
+      return "the KV head count " + spell(kvHeads, bindings.sizes) +
+             " must divide the head count " + spell(heads, bindings.sizes) +
+             " (grouped-query attention)";
   }
+  return checkGroupCounts(signature, bindings.sizes);
+}
+
+std::string tmix::rt::checkGroupCounts(const SpecSignature &signature,
+                                       const std::map<std::string, int64_t> &sizes) {
   // Recurrence groups: point p of P reads index p / (P / G) of G.
   for (const auto &[group, grouped] : signature.groups) {
     DimDecl groupDim{group, 0}, groupedDim{grouped, 0};
-    if (!isBound(groupDim) || !isBound(groupedDim))
-      continue;
-    if (valueOf(groupDim) <= 0 || valueOf(groupedDim) % valueOf(groupDim) != 0)
-      return "the group count " + spell(groupDim) + " must divide " + spell(groupedDim) +
+    if (!sizes.count(group) || !sizes.count(grouped))
+      continue; // bound in a later stage
+    if (valueOf(groupDim, sizes) <= 0 ||
+        valueOf(groupedDim, sizes) % valueOf(groupDim, sizes) != 0)
+      return "the group count " + spell(groupDim, sizes) + " must divide " +
+             spell(groupedDim, sizes) +
              " (" + grouped + " index p reads " + group + " index p / (" + grouped + " / " +
              group + "))";
   }

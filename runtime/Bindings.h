@@ -79,11 +79,11 @@ struct Bindings {
 /// symbols no tensor binds or to check against. Returns an error message, or empty.
 std::string bindSizes(const SpecSignature &signature, Bindings &bindings);
 
-/// The divisibility every launch needs once `sizes` are bound: HK divides H
-/// (attention), each group count divides the dim it groups (recurrences). Symbols not
-/// yet bound are skipped. Returns an error, or empty.
-std::string checkDivisibility(const SpecSignature &signature,
-                              const std::map<std::string, int64_t> &sizes);
+/// That each group count of a recurrence divides the dim it groups (point p of P reads
+/// index p / (P / G) of G), for every launcher once `sizes` are bound; groups with a
+/// symbol not yet bound are skipped. Returns an error, or empty.
+std::string checkGroupCounts(const SpecSignature &signature,
+                             const std::map<std::string, int64_t> &sizes);
 
 /// Splits a command-line list "A=1, B=2" (--sizes, --set, --schedule) into trimmed
 /// (name, value) pairs in order; empty items are skipped. Returns an error naming

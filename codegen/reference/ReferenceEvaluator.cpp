@@ -16,43 +16,35 @@ namespace {
 
 /// `tensor`, stored in the layout of `type`, copied into (toLogical) or out of its
 /// logical order. The oracle evaluates in the logical order, where the spec's semantics
-/// are written; the kernels read the stored tensor in place.
+/// are written; the kernels read the stored tensor in place, through the same strides
+/// (rt::logicalView) that this copy walks.
 tmix::rt::HostTensor relayout(const tmix::rt::HostTensor &tensor, SpecTensorType type,
                               bool toLogical) {
-  llvm::ArrayRef<int64_t> layout = type.getLayout();
-  size_t rank = layout.size();
-  const std::vector<int64_t> &shape = tensor.shape();
-  // Stored position p holds logical dim layout[p].
-  std::vector<int64_t> storedShape(rank), logicalShape(rank);
-  for (size_t p = 0; p < rank; ++p) {
-    storedShape[p] = toLogical ? shape[p] : shape[layout[p]];
-    logicalShape[layout[p]] = storedShape[p];
-  }
-  tmix::rt::HostTensor out(tensor.dtype(), toLogical ? logicalShape : storedShape);
-  std::vector<int64_t> logicalStrides(rank, 1);
-  for (size_t dim = rank; dim-- > 1;)
-    logicalStrides[dim - 1] = logicalStrides[dim] * logicalShape[dim];
-  std::vector<int64_t> index(rank, 0); // stored multi-index, row-major order
-  for (int64_t stored = 0; stored < tensor.numElements(); ++stored) {
-    int64_t logical = 0;
+  tmix::rt::ParamDecl stored;
+  stored.layout.assign(type.getLayout().begin(), type.getLayout().end());
+  size_t rank = stored.layout.size();
+  std::vector<int64_t> storedShape = tensor.shape();
+  if (!toLogical) // `tensor` is logical: stored position p holds logical dim layout[p]
     for (size_t p = 0; p < rank; ++p)
-      logical += index[p] * logicalStrides[layout[p]];
+      storedShape[p] = tensor.shape()[stored.layout[p]];
+  tmix::rt::StridedView view = tmix::rt::logicalView(stored, storedShape);
+  tmix::rt::HostTensor out(tensor.dtype(), toLogical ? view.sizes : storedShape);
+  std::vector<int64_t> index(rank, 0); // logical, row-major
+  for (int64_t logical = 0; logical < (toLogical ? out : tensor).numElements(); ++logical) {
+    int64_t offset = 0; // into the stored tensor
+    for (size_t dim = 0; dim < rank; ++dim)
+      offset += index[dim] * view.strides[dim];
     if (toLogical)
-      out.set(logical, tensor.get(stored));
+      out.set(logical, tensor.get(offset));
     else
-      out.set(stored, tensor.get(logical));
-    for (size_t p = rank; p-- > 0;) {
-      if (++index[p] < storedShape[p])
+      out.set(offset, tensor.get(logical));
+    for (size_t dim = rank; dim-- > 0;) {
+      if (++index[dim] < view.sizes[dim])
         break;
-      index[p] = 0;
+      index[dim] = 0;
     }
   }
   return out;
-}
-
-mlir::FunctionType functionTypeOf(mlir::Operation *specOp) {
-  return llvm::cast<mlir::FunctionType>(
-      llvm::cast<mlir::TypeAttr>(specOp->getAttr("function_type")).getValue());
 }
 
 } // namespace
@@ -75,9 +67,13 @@ evaluateInLogicalOrder(mlir::Operation *specOp, const tmix::rt::Bindings &bindin
 
 llvm::Expected<std::vector<tmix::rt::HostTensor>>
 tmix::evaluateReference(mlir::Operation *specOp, const rt::Bindings &bindings) {
-  if (!llvm::isa_and_nonnull<mlir::tmix::AttentionOp, mlir::tmix::RecurrenceOp>(specOp))
-    return evaluateInLogicalOrder(specOp, bindings);
-  mlir::FunctionType function = functionTypeOf(specOp);
+  mlir::FunctionType function;
+  if (auto attention = llvm::dyn_cast_or_null<mlir::tmix::AttentionOp>(specOp))
+    function = attention.getFunctionType();
+  else if (auto recurrence = llvm::dyn_cast_or_null<mlir::tmix::RecurrenceOp>(specOp))
+    function = recurrence.getFunctionType();
+  else
+    return evaluateInLogicalOrder(specOp, bindings); // says what it expects
   auto permuted = [](mlir::Type type) {
     auto tensor = llvm::dyn_cast<SpecTensorType>(type);
     return tensor && tensor.isPermuted();

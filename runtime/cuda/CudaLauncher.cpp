@@ -121,7 +121,7 @@ std::string tmix::rt::sizesFromList(const GpuManifest &manifest,
              std::to_string(heads) + ")";
   }
   // A recurrence's group counts divide the dims they group.
-  return checkDivisibility(signature, bound);
+  return checkGroupCounts(signature, bound);
 }
 
 std::string tmix::rt::cudaGridOf(const GpuManifest &manifest,
