@@ -6,6 +6,7 @@
 
 #include "codegen/Signature.h"
 
+#include "dialect/DimList.h"
 #include "dialect/TmixOps.h"
 
 using namespace mlir;
@@ -41,9 +42,12 @@ static rt::ParamDecl paramOf(StringRef name, Type type, Attribute defaultValue) 
     for (unsigned position = 0; position < tensor.getRank(); ++position) {
       Attribute dim = tensor.getDims()[tensor.getLogicalDim(position)];
       rt::DimDecl decl;
-      if (auto symbol = dyn_cast<StringAttr>(dim))
-        decl.symbol = symbol.getValue().str();
-      else
+      if (auto symbol = dyn_cast<StringAttr>(dim)) {
+        std::optional<mlir::tmix::SymbolicDim> split =
+            mlir::tmix::splitSymbolicDim(symbol.getValue());
+        decl.symbol = (split ? split->symbol : symbol.getValue()).str();
+        decl.offset = split ? split->offset : 0;
+      } else
         decl.size = cast<IntegerAttr>(dim).getInt();
       param.dims.push_back(decl);
     }
@@ -75,10 +79,13 @@ rt::SpecSignature(::tmix::signatureOf)(Operation *specOp) {
   for (auto [index, type] : llvm::enumerate(functionType.getResults()))
     signature.results.push_back(
         paramOf(cast<StringAttr>(resultNames[index]).getValue(), type, Attribute()));
-  if (auto recurrence = dyn_cast<mlir::tmix::RecurrenceOp>(specOp))
+  if (auto recurrence = dyn_cast<mlir::tmix::RecurrenceOp>(specOp)) {
     if (DictionaryAttr groups = recurrence.getGroupsAttr())
       for (NamedAttribute group : groups)
         signature.groups.emplace_back(group.getName().str(),
                                       cast<StringAttr>(group.getValue()).str());
+    signature.sequenceOffsets = recurrence.getOffsetsArgument();
+    signature.timeSymbol = recurrence.getTimeSymbol().str();
+  }
   return signature;
 }

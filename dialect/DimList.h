@@ -2,6 +2,8 @@
 //
 // The dimension lists of !tmix.tensor and of the tile types: each dimension an i64
 // literal (IntegerAttr) or an identifier (StringAttr, a size symbol), written once.
+// A symbol may carry a positive offset, `S + 1` (StringAttr "S + 1"): the S + 1
+// offsets of S packed sequences (docs/language.md, "Variable-length sequences").
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,7 +14,18 @@
 
 namespace mlir::tmix {
 
-/// dim-list ::= `[` dim (`,` dim)* `]`, dim ::= integer-literal | bare-identifier
+/// A symbolic dimension split into its size symbol and offset: "S" is (S, 0), "S + 1"
+/// is (S, 1). None for a spelling that is neither.
+struct SymbolicDim {
+  StringRef symbol;
+  int64_t offset = 0;
+};
+std::optional<SymbolicDim> splitSymbolicDim(StringRef spelling);
+/// The spelling of `symbol + offset`: "S", or "S + 1".
+std::string symbolicDimSpelling(StringRef symbol, int64_t offset);
+
+/// dim-list ::= `[` dim (`,` dim)* `]`
+/// dim ::= integer-literal | bare-identifier (`+` integer-literal)?
 ParseResult parseDimList(AsmParser &parser, SmallVectorImpl<Attribute> &dims,
                          StringRef context);
 /// Prints `[B, H, 128]`: in a type, and in diagnostics that name a shape.

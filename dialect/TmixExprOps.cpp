@@ -42,8 +42,9 @@ LogicalResult SizeOp::verify() {
   FunctionType type = getSpecFunctionType(spec);
   for (Type each : llvm::concat<const Type>(type.getInputs(), type.getResults()))
     if (auto tensor = llvm::dyn_cast<SpecTensorType>(each))
-      if (llvm::is_contained(tensor.getDims(), getSymbolAttr()))
-        return success();
+      for (unsigned dim = 0; dim < tensor.getRank(); ++dim)
+        if (tensor.getSymbol(dim) == getSymbol()) // S of `S + 1` too
+          return success();
   return emitOpError() << "'" << getSymbol() << "' is not a size symbol of the enclosing spec";
 }
 

@@ -8,6 +8,7 @@
 
 #include "dialect/TmixOps.h"
 
+#include "dialect/DimList.h"
 #include "dialect/TmixOpsSupport.h"
 
 #include "mlir/IR/Builders.h"
@@ -124,7 +125,8 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, StringRef na
 }
 
 /// spec ::= `@`name `(` arg (`,` arg)* `)` `->` `(` result (`,` result)* `)`
-///          [`time` string] [`attributes` dict] region
+///          [`time` string [`groups` dict] [`offsets` string]] [`attributes` dict]
+///          region
 /// arg ::= `%`name `:` type [`=` literal]
 /// result ::= name `:` type
 template <typename SpecOp>
@@ -181,6 +183,13 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
         return failure();
       result.addAttribute(RecurrenceOp::getGroupsAttrName(opName), groups);
     }
+    std::string offsets;
+    if (succeeded(parser.parseOptionalKeyword("offsets"))) {
+      if (parser.parseString(&offsets))
+        return failure();
+      result.addAttribute(RecurrenceOp::getOffsetsAttrName(opName),
+                          builder.getStringAttr(offsets));
+    }
   }
   if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
     return failure();
@@ -226,9 +235,13 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
       printer << " groups ";
       printer.printAttribute(groups);
     }
+    if (StringAttr offsets = op.getOffsetsAttr()) {
+      printer << " offsets ";
+      printer.printString(offsets.getValue());
+    }
   }
-  SmallVector<StringRef> elided{"sym_name", "function_type", "arg_names", "arg_defaults",
-                                "result_names", "time_symbol", "groups"};
+  SmallVector<StringRef> elided{"sym_name",     "function_type", "arg_names", "arg_defaults",
+                                "result_names", "time_symbol",   "groups",    "offsets"};
   printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
                                            elided);
   printer << ' ';
@@ -276,6 +289,34 @@ void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn 
 TMIX_SPEC_ACCESSORS(AttentionOp)
 TMIX_SPEC_ACCESSORS(RecurrenceOp)
 #undef TMIX_SPEC_ACCESSORS
+
+/// A dim with an offset (`S + 1`) is the offsets of packed sequences: only the
+/// argument `allowed` names them (a recurrence's `offsets`; ragged attention is to come).
+static LogicalResult verifyOffsetDims(Operation *op, FunctionType type,
+                                      std::optional<unsigned> allowed) {
+  auto check = [&](Type type, StringRef role, unsigned position) -> LogicalResult {
+    auto tensor = llvm::dyn_cast<SpecTensorType>(type);
+    if (!tensor)
+      return success();
+    for (Attribute dim : tensor.getDims())
+      if (auto symbol = llvm::dyn_cast<StringAttr>(dim)) {
+        std::optional<SymbolicDim> split = splitSymbolicDim(symbol.getValue());
+        if (split && split->offset != 0)
+          return op->emitOpError()
+                 << role << " #" << position << " has the dim '" << symbol.getValue()
+                 << "'; a dim with an offset is only the [S + 1] offsets of packed "
+                    "sequences (a recurrence's offsets)";
+      }
+    return success();
+  };
+  for (auto [position, input] : llvm::enumerate(type.getInputs()))
+    if (position != allowed && failed(check(input, "argument", position)))
+      return failure();
+  for (auto [position, output] : llvm::enumerate(type.getResults()))
+    if (failed(check(output, "result", position)))
+      return failure();
+  return success();
+}
 
 /// Checks what both spec ops share: property lengths, unique names, argument and
 /// result types, defaults (only on scalars, of the argument's type).
@@ -381,7 +422,8 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "expects results (o) or (o, lse), got " << type.getNumResults()
                          << " results";
   if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
-                             getBody(), /*firstExtraArg=*/3)))
+                             getBody(), /*firstExtraArg=*/3)) ||
+      failed(verifyOffsetDims(*this, type, /*allowed=*/std::nullopt)))
     return failure();
 
   // q, k, v and o: rank-4 float tensors of one element type.
@@ -481,7 +523,36 @@ SmallVector<Attribute> RecurrenceOp::getParallelDims() {
   std::optional<unsigned> time = findTimeDim(type, getTimeSymbol());
   if (!time)
     return {};
-  return llvm::to_vector(llvm::cast<SpecTensorType>(type).getDims().take_front(*time));
+  SmallVector<Attribute> dims;
+  if (StringAttr sequences = getSequenceDim())
+    dims.push_back(sequences);
+  llvm::append_range(dims, llvm::cast<SpecTensorType>(type).getDims().take_front(*time));
+  return dims;
+}
+
+std::optional<unsigned> RecurrenceOp::getOffsetsArgument() {
+  StringAttr offsets = getOffsetsAttr();
+  if (!offsets)
+    return std::nullopt;
+  auto found = llvm::find(getArgNames(), offsets);
+  if (found == getArgNames().end())
+    return std::nullopt;
+  return found - getArgNames().begin();
+}
+
+StringAttr RecurrenceOp::getSequenceDim() {
+  std::optional<unsigned> offsets = getOffsetsArgument();
+  if (!offsets)
+    return {};
+  auto type = llvm::dyn_cast<SpecTensorType>(getSpecArgTypes()[*offsets]);
+  if (!type || type.getRank() != 1)
+    return {};
+  auto spelling = llvm::dyn_cast<StringAttr>(type.getDims()[0]);
+  std::optional<SymbolicDim> dim =
+      spelling ? splitSymbolicDim(spelling.getValue()) : std::nullopt;
+  if (!dim || dim->offset != 1)
+    return {};
+  return StringAttr::get(getContext(), dim->symbol);
 }
 
 Attribute RecurrenceOp::resolveGroup(Attribute dim) {
@@ -503,13 +574,15 @@ Type RecurrenceOp::getPerStepType(unsigned index) {
 }
 
 static LogicalResult verifyGroups(RecurrenceOp op);
+static LogicalResult verifyOffsets(RecurrenceOp op);
 
 LogicalResult RecurrenceOp::verify() {
-  // The groups first: the slices of the body read their dims through them.
+  // The groups and offsets first: the slices of the body read their dims through them.
   if (failed(verifySignature(*this, getFunctionType(), getArgNames(), getArgDefaults(),
-                             getResultNames(), getBody(), /*firstExtraArg=*/0)))
+                             getResultNames(), getBody(), /*firstExtraArg=*/0)) ||
+      failed(verifyGroups(*this)) || failed(verifyOffsets(*this)))
     return failure();
-  return verifyGroups(*this);
+  return verifyOffsetDims(*this, getFunctionType(), getOffsetsArgument());
 }
 
 /// The body's shape: states, then one step, then finals naming a result and a state.
@@ -574,6 +647,24 @@ static LogicalResult verifyPerStepOutputs(RecurrenceOp op) {
   return success();
 }
 
+/// Whether `dims` are the parallel dims then `stateDims`, where a parallel dim that is
+/// the literal 1 may be left out (fla's [1, T, H, K] packing beside [N, H, K, V]
+/// states: the same data).
+static bool isParallelThenState(ArrayRef<Attribute> dims, ArrayRef<Attribute> parallel,
+                                ArrayRef<Attribute> stateDims) {
+  if (dims.size() < stateDims.size() || dims.take_back(stateDims.size()) != stateDims)
+    return false;
+  ArrayRef<Attribute> lead = dims.drop_back(stateDims.size());
+  size_t next = 0;
+  for (Attribute dim : parallel) {
+    if (next < lead.size() && lead[next] == dim)
+      ++next;
+    else if (auto literal = llvm::dyn_cast<IntegerAttr>(dim); !literal || literal.getInt() != 1)
+      return false;
+  }
+  return next == lead.size();
+}
+
 /// The dims of a state value: its tensor dims, none for a scalar.
 static ArrayRef<Attribute> getStateDims(StateOp state) {
   if (auto tensor = llvm::dyn_cast<SpecTensorType>(state.getType()))
@@ -594,7 +685,7 @@ static LogicalResult verifyStatesAndFinals(RecurrenceOp op) {
     Type initType = state.getInit().getType();
     auto tensor = llvm::dyn_cast<SpecTensorType>(initType);
     ArrayRef<Attribute> initDims = tensor ? tensor.getDims() : ArrayRef<Attribute>();
-    if (initDims != ArrayRef<Attribute>(dims))
+    if (!isParallelThenState(initDims, parallel, getStateDims(state)))
       return op.emitOpError() << "init of state '" << state.getSymName() << "' must have dims "
                               << formatDims(dims)
                               << " (the parallel dims then the state's), got " << initType;
@@ -607,12 +698,13 @@ static LogicalResult verifyStatesAndFinals(RecurrenceOp op) {
     unsigned index = llvm::find(op.getResultNames(), final.getResultAttr()) -
                      op.getResultNames().begin();
     SmallVector<Attribute> dims(parallel);
-    llvm::append_range(dims, getStateDims(states[final.getState()]));
-    // The logical type: a final state may be stored in another order (a layout).
+    ArrayRef<Attribute> stateDims = getStateDims(states[final.getState()]);
+    llvm::append_range(dims, stateDims);
     Type expected = getF32Value(op.getContext(), dims);
+    // The logical type: a final state may be stored in another order (a layout).
     auto actual = llvm::dyn_cast<SpecTensorType>(op.getSpecResultTypes()[index]);
-    if (!actual || expected != SpecTensorType::get(op.getContext(), actual.getDims(),
-                                                   actual.getElementType()))
+    if (!actual || !actual.getElementType().isF32() ||
+        !isParallelThenState(actual.getDims(), parallel, stateDims))
       return op.emitOpError() << "final result '" << final.getResult() << "' must be "
                               << expected << " (the parallel dims then the state's), got "
                               << op.getSpecResultTypes()[index];
@@ -652,6 +744,52 @@ static LogicalResult verifyGroups(RecurrenceOp op) {
       return op.emitOpError() << "group '" << group.getName().getValue()
                               << "' is a parallel or time dim itself";
   }
+  return success();
+}
+
+/// Packed sequences: `offsets` names an i32 or i64 [S + 1] argument; S is a new dim,
+/// and no tensor that has the time dimension (which holds every sequence) has it.
+static LogicalResult verifyOffsets(RecurrenceOp op) {
+  StringAttr offsets = op.getOffsetsAttr();
+  if (!offsets)
+    return success();
+  std::optional<unsigned> index = op.getOffsetsArgument();
+  if (!index)
+    return op.emitOpError() << "offsets names '" << offsets.getValue()
+                            << "', which is not an argument";
+  Type type = op.getSpecArgTypes()[*index];
+  auto tensor = llvm::dyn_cast<SpecTensorType>(type);
+  StringAttr sequences = op.getSequenceDim();
+  if (!sequences || !tensor.getElementType().isSignlessInteger() ||
+      tensor.getElementType().isInteger(1))
+    return op.emitOpError() << "offsets '" << offsets.getValue()
+                            << "' must be an i32 or i64 tensor [S + 1] (the starts of S "
+                               "sequences, then their end), got "
+                            << type;
+  if (sequences.getValue() == op.getTimeSymbol())
+    return op.emitOpError() << "the sequence dim '" << sequences.getValue()
+                            << "' is the time dim itself";
+  if (DictionaryAttr groups = op.getGroupsAttr())
+    for (NamedAttribute group : groups)
+      if (group.getName() == sequences || group.getValue() == sequences)
+        return op.emitOpError() << "the sequence dim '" << sequences.getValue()
+                                << "' can't be in a head group";
+  auto check = [&](Type type, StringRef role, StringRef name) -> LogicalResult {
+    auto tensor = llvm::dyn_cast<SpecTensorType>(type);
+    if (!tensor || !findTimeDim(tensor, op.getTimeSymbol()) ||
+        !llvm::is_contained(tensor.getDims(), Attribute(sequences)))
+      return success();
+    return op.emitOpError() << role << " '" << name << "' " << formatDims(tensor.getDims())
+                            << " has the time dim '" << op.getTimeSymbol()
+                            << "', which holds every sequence, and the sequence dim '"
+                            << sequences.getValue() << "' too";
+  };
+  for (auto [position, argType] : llvm::enumerate(op.getSpecArgTypes()))
+    if (failed(check(argType, "argument", op.getArgName(position))))
+      return failure();
+  for (auto [position, resultType] : llvm::enumerate(op.getSpecResultTypes()))
+    if (failed(check(resultType, "result", op.getResultName(position))))
+      return failure();
   return success();
 }
 

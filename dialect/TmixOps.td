@@ -111,6 +111,13 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
     stands (q and k with fewer heads than v, Mamba2's B and C per group of heads):
     point h of H reads its index h / (H / G), as attention reads HK; G divides H.
 
+    `offsets "cu_seqlens"` packs S sequences along the time dimension: the named
+    argument, an i32 or i64 `[S + 1]` tensor, holds their starts and the end T
+    (flash-linear-attention's `cu_seqlens`). S is then the first parallel dim: each
+    sequence s runs the steps `t = 0 .. offsets[s+1] - offsets[s] - 1` from its own
+    initial state, reading and writing the tensors that have the time dimension at
+    `offsets[s] + t`; those tensors hold every sequence and have no S dim.
+
     ```mlir
     tmix.recurrence @retnet(%q: !tmix.tensor<[B, H, T, K], bf16>, ...)
         -> (o: !tmix.tensor<[B, H, T, V], bf16>) time "T" {
@@ -129,7 +136,8 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
                        ArrayAttr:$arg_defaults,
                        StrArrayAttr:$result_names,
                        StrAttr:$time_symbol,
-                       OptionalAttr<DictionaryAttr>:$groups);
+                       OptionalAttr<DictionaryAttr>:$groups,
+                       OptionalAttr<StrAttr>:$offsets);
   let hasRegionVerifier = 1;
   let skipDefaultBuilders = 1;
   let builders = [
@@ -143,8 +151,14 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
   ];
   let extraClassDeclaration = specClassDeclaration # [{
     /// The dims of the first per-step output before its time dimension (empty when
-    /// there is no per-step output or it lacks the time dimension).
+    /// there is no per-step output or it lacks the time dimension), after the
+    /// sequence dim S of packed sequences (`offsets`).
     ::llvm::SmallVector<::mlir::Attribute> getParallelDims();
+    /// Packed sequences: the index of the `offsets` argument, if any.
+    ::std::optional<unsigned> getOffsetsArgument();
+    /// Packed sequences: the sequence dim S of the `offsets` argument's `[S + 1]`
+    /// (null without `offsets`, or when that argument is not so declared).
+    ::mlir::StringAttr getSequenceDim();
     /// The parallel dim that `dim` stands for: itself, or the dim a group symbol
     /// groups (`groups {G = "H"}`: G for H).
     ::mlir::Attribute resolveGroup(::mlir::Attribute dim);

@@ -54,7 +54,15 @@ ParseResult mlir::tmix::parseDimList(AsmParser &parser, SmallVectorImpl<Attribut
     StringRef symbol;
     if (parser.parseKeyword(&symbol))
       return failure();
-    dims.push_back(StringAttr::get(ctx, symbol));
+    int64_t offset = 0;
+    if (succeeded(parser.parseOptionalPlus())) {
+      SMLoc at = parser.getCurrentLocation();
+      if (parser.parseInteger(offset))
+        return failure();
+      if (offset <= 0)
+        return parser.emitError(at, "the offset of a dimension must be positive");
+    }
+    dims.push_back(StringAttr::get(ctx, symbolicDimSpelling(symbol, offset)));
     return success();
   };
   return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseDim, context);
@@ -86,11 +94,32 @@ LogicalResult mlir::tmix::verifyDimList(function_ref<InFlightDiagnostic()> emitE
                            << "; sizes must be positive";
       continue;
     }
-    if (!isSizeSymbolName(symbol.getValue()))
+    std::optional<SymbolicDim> split = splitSymbolicDim(symbol.getValue());
+    if (!split)
       return emitError() << "dimension #" << index << " '" << symbol.getValue()
-                         << "' is not a size symbol (an identifier)";
+                         << "' is not a size symbol (an identifier, or one plus a "
+                            "positive integer)";
   }
   return success();
+}
+
+std::optional<SymbolicDim> mlir::tmix::splitSymbolicDim(StringRef spelling) {
+  auto [symbol, rest] = spelling.split(" + ");
+  if (!isSizeSymbolName(symbol))
+    return std::nullopt;
+  if (rest.empty())
+    return spelling.contains('+') ? std::nullopt
+                                  : std::optional<SymbolicDim>(SymbolicDim{symbol, 0});
+  int64_t offset = 0;
+  // Canonical digits only (no sign, no leading zero), so that one dim has one spelling.
+  if (rest.getAsInteger(10, offset) || offset <= 0 || rest.front() == '0' ||
+      !llvm::all_of(rest, llvm::isDigit))
+    return std::nullopt;
+  return SymbolicDim{symbol, offset};
+}
+
+std::string mlir::tmix::symbolicDimSpelling(StringRef symbol, int64_t offset) {
+  return offset == 0 ? symbol.str() : (symbol + " + " + Twine(offset)).str();
 }
 
 /// tensor-type ::= `<` dim-list `,` element-type (`,` `layout` `[` int-list `]`)? `>`
@@ -178,7 +207,8 @@ std::optional<int64_t> SpecTensorType::getStaticSize(unsigned index) const {
 
 StringRef SpecTensorType::getSymbol(unsigned index) const {
   if (auto symbol = llvm::dyn_cast<StringAttr>(getDims()[index]))
-    return symbol.getValue();
+    if (std::optional<SymbolicDim> split = splitSymbolicDim(symbol.getValue()))
+      return split->symbol;
   return {};
 }
 

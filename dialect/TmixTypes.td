@@ -53,7 +53,7 @@ def Tmix_SpecTensorType : TypeDef<Tmix_Dialect, "SpecTensor"> {
     unsigned getRank() const;
     /// The size of dimension `index` when it is a literal.
     std::optional<int64_t> getStaticSize(unsigned index) const;
-    /// The size symbol of dimension `index`; empty for a literal.
+    /// The size symbol of dimension `index` (S of `S + 1`); empty for a literal.
     ::llvm::StringRef getSymbol(unsigned index) const;
     /// Whether the element type is f32, f16 or bf16.
     bool isFloat() const;

@@ -20,18 +20,26 @@
 
 namespace tmix {
 
-/// A dimension of a declared shape: a literal size or a size symbol.
+/// A dimension of a declared shape: a literal size, a size symbol, or a size symbol
+/// plus an offset (`S + 1`, the offsets of S packed sequences).
 struct Dim {
   llvm::SMLoc loc;
   std::string symbol; // empty for a literal
   int64_t size = 0;
+  int64_t offset = 0; // added to the symbol's value
 
   bool isSymbol() const { return !symbol.empty(); }
+  /// A plain size symbol: no literal, no offset.
+  bool isPlainSymbol() const { return isSymbol() && offset == 0; }
   bool operator==(const Dim &o) const {
-    return symbol == o.symbol && (isSymbol() || size == o.size);
+    return symbol == o.symbol && offset == o.offset && (isSymbol() || size == o.size);
   }
   bool operator!=(const Dim &o) const { return !(*this == o); }
-  std::string str() const { return isSymbol() ? symbol : std::to_string(size); }
+  std::string str() const {
+    if (!isSymbol())
+      return std::to_string(size);
+    return offset ? symbol + " + " + std::to_string(offset) : symbol;
+  }
 };
 
 enum class ElemType { F32, F16, BF16, I32, I64, Bool };
@@ -235,8 +243,8 @@ struct Stmt {
   ExprPtr value;                // all but State
   std::vector<ExprPtr> indices; // StepAssign
   TypeDecl stateType;           // State
-  std::string init;             // State: argument name, or empty
-  llvm::SMLoc initLoc;
+  std::string init;             // State: argument name, or empty;
+  llvm::SMLoc initLoc;          // Seq: the offsets of packed sequences (`by NAME`)
   unsigned target = 0;  // Sema: the state updated (Assign), the output (StepAssign),
                         // or the argument holding the initial state (State with init)
   bool isFinal = false; // Sema: an Assign that names the final value of a state
@@ -257,7 +265,20 @@ struct Spec {
 
   // Recurrences, filled in by Sema.
   std::string timeSymbol;
+  /// The dims of the first per-step output before the time dimension (the parallel
+  /// dims, but for the sequence dim of packed sequences, which comes first).
   std::vector<Dim> parallelDims;
+  /// Packed sequences (`seq = T by cu_seqlens`): the offsets argument and its S.
+  std::string sequenceOffsets;
+  std::string sequenceSymbol;
+  /// Every parallel dim: the sequence dim S, if any, then parallelDims.
+  std::vector<Dim> pointDims() const {
+    std::vector<Dim> dims;
+    if (!sequenceSymbol.empty())
+      dims.push_back(Dim{{}, sequenceSymbol, 0});
+    dims.insert(dims.end(), parallelDims.begin(), parallelDims.end());
+    return dims;
+  }
   /// Head groups: a size symbol G read in place of parallel dim P (G -> P), as
   /// attention reads HK in place of H.
   std::vector<std::pair<std::string, std::string>> groups;

@@ -9,6 +9,8 @@
 
 #include "frontend/IRGen.h"
 
+#include "dialect/DimList.h"
+
 #include "dialect/TmixOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -127,7 +129,7 @@ Type SpecGenerator::elementType(ElemType elem) {
 
 Attribute SpecGenerator::dimAttr(const Dim &dim) {
   if (dim.isSymbol())
-    return builder.getStringAttr(dim.symbol);
+    return builder.getStringAttr(mlir::tmix::symbolicDimSpelling(dim.symbol, dim.offset));
   return builder.getI64IntegerAttr(dim.size);
 }
 
@@ -201,6 +203,8 @@ void SpecGenerator::generate() {
         groups.emplace_back(builder.getStringAttr(group), builder.getStringAttr(dim));
       op.setGroupsAttr(builder.getDictionaryAttr(groups));
     }
+    if (!spec.sequenceOffsets.empty())
+      op.setOffsetsAttr(builder.getStringAttr(spec.sequenceOffsets));
     generateRecurrence(op);
   }
 }

@@ -224,7 +224,7 @@ bool Parser::parseType(TypeDecl &type, llvm::StringRef what) {
   return parseDims(type);
 }
 
-/// dims ::= '[' dim (',' dim)* ']'      dim ::= INTEGER | IDENT
+/// dims ::= '[' dim (',' dim)* ']'      dim ::= INTEGER | IDENT ('+' INTEGER)?
 bool Parser::parseDims(TypeDecl &type) {
   consume(); // '['
   do {
@@ -244,6 +244,16 @@ bool Parser::parseDims(TypeDecl &type) {
       return false;
     }
     consume();
+    // `S + 1`: the offsets of S packed sequences (Sema says where it may stand).
+    if (dim.isSymbol() && consumeIf(TokenKind::Plus)) {
+      if (!tok.is(TokenKind::Integer) || tok.intValue <= 0) {
+        errorHere("expected a positive integer after '" + dim.symbol + " +', found " +
+                  found(tok));
+        return false;
+      }
+      dim.offset = tok.intValue;
+      consume();
+    }
     type.dims.push_back(std::move(dim));
   } while (consumeIf(TokenKind::Comma));
   return expect(TokenKind::RBracket, "to close the dimensions");
@@ -299,6 +309,7 @@ bool Parser::parseBody(Spec &spec) {
 }
 
 /// statement ::= ('scale' | 'seq' | 'mask' | 'score' | 'rope' | 'sink') '=' expr
+///             | 'seq' '=' IDENT 'by' IDENT
 ///             | 'let' IDENT '=' expr
 ///             | 'state' IDENT ':' type ('=' IDENT)?
 ///             | IDENT ('[' expr (',' expr)* ']')? '=' expr
@@ -401,6 +412,18 @@ bool Parser::parseStatementInto(Stmt &stmt, const Spec &spec) {
   stmt.value = parseExpr();
   if (!stmt.value)
     return false;
+  // `seq = T by cu_seqlens`: T packs sequences that start at the offsets cu_seqlens.
+  if (stmt.kind == Stmt::Seq && tok.is(TokenKind::Identifier) && tok.spelling == "by" &&
+      !tok.startsLine) {
+    consume();
+    if (!tok.is(TokenKind::Identifier)) {
+      errorHere("expected the name of the sequence offsets after 'by', found " + found(tok));
+      return false;
+    }
+    stmt.init = tok.spelling.str();
+    stmt.initLoc = tok.loc;
+    consume();
+  }
   if (!tok.is(TokenKind::RBrace) && !tok.is(TokenKind::Eof) && !tok.startsLine) {
     errorHere("unexpected " + found(tok) + " after the expression");
     return false;

@@ -250,11 +250,96 @@ void SpecChecker::findSeqStatement() {
     if (name && sizeSymbols.contains(name->name)) {
       seqSymbol = name->name;
       name->ref = NameRef{NameRef::SizeSymbol, 0, nullptr};
+      if (!stmt.init.empty())
+        checkSequenceOffsets(stmt);
     } else if (!name || !rejectedSymbols.contains(name->name)) {
       error(stmt.value->getLoc(), "'seq' names the sequence axis: a size symbol of the "
                                   "arguments' shapes, such as T or N");
     }
   }
+  checkOffsetDims();
+}
+
+/// `seq = T by cu_seqlens` (docs/language.md, "Variable-length sequences"): T packs S
+/// sequences end to end, and cu_seqlens, an i32 or i64 [S + 1], holds the first step
+/// of each and then T. S becomes the first parallel dimension.
+void SpecChecker::checkSequenceOffsets(const Stmt &seq) {
+  if (isAttention()) {
+    error(seq.initLoc, "packed sequences ('seq = " + seqSymbol + " by " + seq.init +
+                           "') are for recurrences; ragged attention batches are not "
+                           "supported yet");
+    return;
+  }
+  auto it = params.find(seq.init);
+  if (it == params.end()) {
+    error(seq.initLoc, "'by' names the sequence offsets, an argument; '" + seq.init +
+                           "' is not one");
+    return;
+  }
+  const Param &offsets = spec.params[it->second];
+  const std::vector<Dim> &dims = offsets.type.dims;
+  bool integer = offsets.type.elem == ElemType::I32 || offsets.type.elem == ElemType::I64;
+  if (!offsets.type.isTensor || !integer || dims.size() != 1 || !dims[0].isSymbol() ||
+      dims[0].offset != 1) {
+    error(offsets.type.loc, "the sequence offsets '" + offsets.name +
+                                "' must be i32[S + 1] or i64[S + 1] (the first step of "
+                                "each of S sequences, then " + seqSymbol + "), not " +
+                                spelling(offsets.type.elem) +
+                                (offsets.type.isTensor ? dimList(dims) : std::string()));
+    return;
+  }
+  if (dims[0].symbol == seqSymbol) {
+    error(dims[0].loc, "the number of sequences needs its own size symbol, not the time "
+                       "dimension " + seqSymbol);
+    return;
+  }
+  spec.sequenceOffsets = offsets.name;
+  spec.sequenceSymbol = dims[0].symbol;
+}
+
+/// A dim with an offset (`S + 1`) is the shape of sequence offsets, and nothing else.
+void SpecChecker::checkOffsetDims() {
+  // The offsets' own type has its check (checkSequenceOffsets); with a `by` that names
+  // no argument, the error there is the one to read.
+  std::string offsets = seqStmt ? seqStmt->init : std::string();
+  if (!offsets.empty() && !params.contains(offsets))
+    return;
+  auto check = [&](const TypeDecl &type, const std::string &name) {
+    if (name == offsets)
+      return;
+    for (const Dim &dim : type.dims)
+      if (dim.offset != 0) {
+        error(dim.loc, "'" + dim.str() + "' in '" + name +
+                           "': a dimension with an offset is only the shape of the "
+                           "sequence offsets of 'seq = T by OFFSETS'");
+        return;
+      }
+  };
+  for (const Param &param : spec.params)
+    check(param.type, param.name);
+  for (const ResultDecl &result : spec.results)
+    check(result.type, result.name);
+  for (const Stmt &stmt : spec.body)
+    if (stmt.kind == Stmt::State)
+      check(stmt.stateType, stmt.name);
+}
+
+/// Whether `dims` are the parallel dims (the sequence dim first, if any) then
+/// `stateDims`; a parallel dim that is the literal 1 may be left out (fla's
+/// [1, T, H, K] packing beside [N, H, K, V] states).
+bool SpecChecker::isStateOf(const std::vector<Dim> &dims,
+                            const std::vector<Dim> &stateDims) const {
+  if (dims.size() < stateDims.size() ||
+      !std::equal(stateDims.begin(), stateDims.end(), dims.end() - stateDims.size()))
+    return false;
+  size_t lead = dims.size() - stateDims.size(), next = 0;
+  for (const Dim &dim : spec.pointDims()) {
+    if (next < lead && dims[next] == dim)
+      ++next;
+    else if (dim.isSymbol() || dim.size != 1)
+      return false;
+  }
+  return next == lead;
 }
 
 /// Re-reads `type` in its logical order: logical dim `i` is written at `order[i]`.
@@ -336,6 +421,7 @@ bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
     // The reading with the fewest errors, none if one checks; on a tie, the one with
     // more per-step dims.
     std::optional<std::pair<unsigned, size_t>> best; // (errors, count)
+    std::string offsets = spec.sequenceOffsets, sequences = spec.sequenceSymbol;
     for (size_t count = perStep + 1; count-- > 0;) {
       SpecChecker trial(spec, diags, /*silent=*/true, std::nullopt, count);
       trial.run();
@@ -345,6 +431,8 @@ bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
         break;
     }
     resetAnnotations(spec);
+    spec.sequenceOffsets = offsets;
+    spec.sequenceSymbol = sequences;
     perStep = best->second;
   }
   spec.timeSymbol = seqSymbol;
@@ -354,7 +442,7 @@ bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
       spec.parallelDims.push_back(dims[index]);
   findHeadGroups(out, perStep);
 
-  std::vector<Dim> parallel = spec.parallelDims;
+  std::vector<Dim> parallel = spec.pointDims();
   auto toLogicalOrder = [&](TypeDecl &type, const std::string &name) {
     if (!type.isTensor)
       return true;
@@ -757,9 +845,10 @@ void SpecChecker::checkStateDecl(Stmt &stmt) {
       ok = false;
     } else {
       const Param &init = spec.params[it->second];
-      std::vector<Dim> expected = spec.parallelDims;
+      std::vector<Dim> expected = spec.pointDims();
       expected.insert(expected.end(), type.dims.begin(), type.dims.end());
-      if (!init.type.isTensor || init.type.dims != expected || !isFloat(init.type.elem)) {
+      if (!init.type.isTensor || !isStateOf(init.type.dims, type.dims) ||
+          !isFloat(init.type.elem)) {
         error(stmt.initLoc, "initial state '" + stmt.init + "' must be a float tensor " +
                                 dimList(expected) +
                                 " (the parallel dimensions, then the state's)");
@@ -803,10 +892,10 @@ void SpecChecker::checkAssign(Stmt &stmt) {
     }
     unsigned state = states[name->name];
     name->ref = NameRef{NameRef::State, state, nullptr};
-    std::vector<Dim> expected = spec.parallelDims;
+    std::vector<Dim> expected = spec.pointDims();
     const TypeDecl &stateType = stateDecls[state]->stateType;
     expected.insert(expected.end(), stateType.dims.begin(), stateType.dims.end());
-    if (result.type.dims != expected || result.type.elem != ElemType::F32) {
+    if (!isStateOf(result.type.dims, stateType.dims) || result.type.elem != ElemType::F32) {
       error(result.type.loc, "output '" + result.name + "' holds final state '" +
                                  name->name + "' and must be f32" + dimList(expected));
       return;
@@ -871,6 +960,16 @@ void SpecChecker::checkStepAssign(Stmt &stmt) {
   ValueType type = check(*stmt.value, ctx);
   const std::vector<Dim> &dims = result.type.dims;
   auto time = llvm::find(dims, Dim{{}, spec.timeSymbol, 0});
+  if (!spec.sequenceSymbol.empty() &&
+      llvm::is_contained(dims, Dim{{}, spec.sequenceSymbol, 0})) {
+    const TypeDecl &type = result.type;
+    error(result.type.loc, "output '" + result.name + "' " +
+                               dimList(type.stored.empty() ? dims : type.stored) +
+                               " has the time dimension " + spec.timeSymbol +
+                               ", which packs every sequence, and the sequence dimension " +
+                               spec.sequenceSymbol + " too");
+    return;
+  }
   if (time == dims.end() || !std::equal(spec.parallelDims.begin(),
                                         spec.parallelDims.end(), dims.begin(), time)) {
     error(result.type.loc,

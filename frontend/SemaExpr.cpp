@@ -113,14 +113,19 @@ ValueType SpecChecker::checkName(NameExpr &expr, Context &ctx) {
     return invalid;
   }
   if (!isAttention() && name == "h" && !specDeclares("h")) {
-    // As in attention: the head index, where the parallel dims are [batch, head].
-    if (spec.parallelDims.size() == 2) {
-      expr.ref = NameRef{NameRef::ParallelIndex, 1, nullptr};
+    // As in attention: the head index, where the parallel dims are [batch, head]; with
+    // packed sequences the sequence is the batch, and fla's batch of 1 ([1, T, H, K])
+    // is no dimension of the grid.
+    std::vector<Dim> point = spec.pointDims();
+    bool unitBatch = !spec.sequenceSymbol.empty() && point.size() == 3 &&
+                     point[1] == Dim{{}, {}, 1};
+    if (point.size() == 2 || unitBatch) {
+      expr.ref = NameRef{NameRef::ParallelIndex, unsigned(point.size() - 1), nullptr};
       return ValueType::scalar(ValueType::Int);
     }
     error(expr.getLoc(), "'h' is the head index of a recurrence whose parallel dimensions "
                          "are [batch, head]; '" + spec.name + "' has the parallel "
-                         "dimensions " + dimList(spec.parallelDims));
+                         "dimensions " + dimList(point));
     return invalid;
   }
   error(expr.getLoc(), "unknown name '" + name + "'");
@@ -132,14 +137,16 @@ ValueType SpecChecker::checkName(NameExpr &expr, Context &ctx) {
 std::optional<ValueType> SpecChecker::stepSlice(const Param &param, bool atStep,
                                                 SMLoc use) {
   const std::vector<Dim> &dims = param.type.dims;
+  // The sequence dim of packed sequences is a parallel dim of the tensors without T.
+  const std::vector<Dim> pointDims = spec.pointDims();
   size_t pos = 0;
   size_t parallel = 0;
-  while (pos < dims.size() && dims[pos].isSymbol()) {
-    auto found = std::find_if(spec.parallelDims.begin() + parallel, spec.parallelDims.end(),
+  while (pos < dims.size()) {
+    auto found = std::find_if(pointDims.begin() + parallel, pointDims.end(),
                               [&](const Dim &dim) { return standsFor(dims[pos], dim); });
-    if (found == spec.parallelDims.end())
+    if (found == pointDims.end())
       break;
-    parallel = found - spec.parallelDims.begin() + 1;
+    parallel = found - pointDims.begin() + 1;
     ++pos;
   }
   bool hasTime =
@@ -149,15 +156,23 @@ std::optional<ValueType> SpecChecker::stepSlice(const Param &param, bool atStep,
   std::vector<Dim> rest(dims.begin() + pos, dims.end());
   for (const Dim &dim : rest)
     if (dim.isSymbol() &&
-        (dim.symbol == spec.timeSymbol || llvm::is_contained(spec.parallelDims, dim) ||
+        (dim.symbol == spec.timeSymbol || llvm::is_contained(pointDims, dim) ||
          !spec.groupedDim(dim.symbol).empty())) {
       error(use, "'" + param.name + "' " + dimList(dims) +
-                     " must list its parallel dimensions (of " +
-                     dimList(spec.parallelDims) +
+                     " must list its parallel dimensions (of " + dimList(pointDims) +
                      ", in that order) first, then the time dimension " +
                      spec.timeSymbol + ", then its per-step dimensions");
       return std::nullopt;
     }
+  if (hasTime && !spec.sequenceSymbol.empty() &&
+      llvm::is_contained(dims, Dim{{}, spec.sequenceSymbol, 0})) {
+    const TypeDecl &type = param.type;
+    error(use, "'" + param.name + "' " + dimList(type.stored.empty() ? dims : type.stored) +
+                   " has the time dimension " +
+                   spec.timeSymbol + ", which packs every sequence, and the sequence "
+                   "dimension " + spec.sequenceSymbol + " too");
+    return std::nullopt;
+  }
   if (atStep && !hasTime) {
     error(use, "'" + param.name + "' has no time dimension " + spec.timeSymbol +
                    "; read it without '[t]'");

@@ -83,6 +83,8 @@ inline ValueType::Kind kindOf(ElemType elem) {
 inline void resetAnnotations(Spec &spec) {
   spec.timeSymbol.clear();
   spec.parallelDims.clear();
+  spec.sequenceOffsets.clear();
+  spec.sequenceSymbol.clear();
   spec.groups.clear();
   auto restoreWrittenOrder = [](TypeDecl &type) {
     if (type.layout.empty())
@@ -147,6 +149,9 @@ private:
   bool applyRecurrenceLayout(const ResultDecl &out);
   void relayout(TypeDecl &type, const std::vector<unsigned> &order);
   void checkInferredTime(const ResultDecl &out);
+  void checkSequenceOffsets(const Stmt &seq);
+  void checkOffsetDims();
+  bool isStateOf(const std::vector<Dim> &dims, const std::vector<Dim> &stateDims) const;
   void findHeadGroups(const ResultDecl &out, size_t perStep);
   /// Whether `dim` is parallel dim `parallel`, or a group read in its place.
   bool standsFor(const Dim &dim, const Dim &parallel) const;

@@ -7,6 +7,8 @@
 
 #include "passes/KernelBuilder.h"
 
+#include "dialect/DimList.h"
+
 #include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
 
@@ -126,8 +128,12 @@ KernelBuilder::KernelBuilder(Operation *specOp, ArrayRef<GridDim> grid)
 }
 
 Value KernelBuilder::dimValue(Attribute dim) {
-  if (auto symbol = dyn_cast<StringAttr>(dim))
-    return sizeValue(symbol.getValue());
+  if (auto symbol = dyn_cast<StringAttr>(dim)) {
+    std::optional<SymbolicDim> split = splitSymbolicDim(symbol.getValue());
+    if (!split || split->offset == 0)
+      return sizeValue(symbol.getValue());
+    return arith::AddIOp::create(b, sizeValue(split->symbol), index(split->offset));
+  }
   return index(cast<IntegerAttr>(dim).getInt());
 }
 

@@ -58,15 +58,29 @@ ParallelPoint ParallelPoint::of(RecurrenceOp op, KernelBuilder &kb) {
       point.groups[group.getName()] = {
           grouped, arith::DivUIOp::create(b, point.indices[position], perGroup)};
     }
+  // The steps: all T, or its sequence's (the runtime checked that the offsets lie in
+  // 0 .. T and do not decrease).
+  if (std::optional<unsigned> offsets = op.getOffsetsArgument()) {
+    Value memref = kb.argMemRef(*offsets), sequence = point.indices[0];
+    auto offsetAt = [&](Value position) {
+      return Value(arith::IndexCastOp::create(b, b.getIndexType(),
+                                              memref::LoadOp::create(b, memref, position)));
+    };
+    point.firstStep = offsetAt(sequence);
+    point.numSteps = arith::SubIOp::create(
+        b, offsetAt(arith::AddIOp::create(b, sequence, kb.index(1))), point.firstStep);
+  } else {
+    point.numSteps = kb.sizeValue(op.getTimeSymbol());
+  }
   return point;
 }
 
-SmallVector<Value> tmix::recurrenceIndices(ArrayRef<Attribute> dims,
+SmallVector<Value> tmix::recurrenceIndices(ImplicitLocOpBuilder &b, ArrayRef<Attribute> dims,
                                            const ParallelPoint &point, StringAttr timeSymbol,
                                            Value time, ValueRange inner) {
   SmallVector<Value> indices;
   size_t pos = 0;
-  for (size_t parallel = 0; pos < dims.size() && isa<StringAttr>(dims[pos]); ++pos) {
+  for (size_t parallel = 0; pos < dims.size(); ++pos) {
     auto group = point.groups.find(dims[pos]);
     Attribute standsFor = group == point.groups.end() ? dims[pos] : group->second.first;
     auto found = std::find(point.dims.begin() + parallel, point.dims.end(), standsFor);
@@ -77,7 +91,8 @@ SmallVector<Value> tmix::recurrenceIndices(ArrayRef<Attribute> dims,
                                                    : group->second.second);
   }
   if (time && pos < dims.size() && dims[pos] == timeSymbol) {
-    indices.push_back(time);
+    indices.push_back(point.firstStep ? Value(arith::AddIOp::create(b, point.firstStep, time))
+                                      : time);
     ++pos;
   }
   llvm::append_range(indices, inner);
@@ -86,7 +101,7 @@ SmallVector<Value> tmix::recurrenceIndices(ArrayRef<Attribute> dims,
 
 SmallVector<Value> StepLowering::outerIndices(ArrayRef<Attribute> dims, Value t,
                                               ValueRange inner) {
-  return recurrenceIndices(dims, point, timeSymbol, t, inner);
+  return recurrenceIndices(kb->builder(), dims, point, timeSymbol, t, inner);
 }
 
 Value StepLowering::element(Value value, ArrayRef<Attribute> resultDims,

@@ -18,22 +18,31 @@ namespace mlir::tmix {
 
 /// The parallel point a recurrence program runs: its index along each parallel dim
 /// (the program's grid coordinates), and along each group symbol read in place of one
-/// (`groups {G = "H"}`: point h of H reads index h / (H / G) of G).
+/// (`groups {G = "H"}`: point h of H reads index h / (H / G) of G); and the steps it
+/// runs: all T, or with packed sequences (`offsets`) those of its sequence s, the
+/// first parallel dim: offsets[s] .. offsets[s + 1].
 struct ParallelPoint {
-  /// The point of the program `kb` builds for `op`.
+  /// The point of the program `kb` builds for `op`; its grid dimensions 0 .. n-1 are
+  /// the recurrence's parallel dims.
   static ParallelPoint of(RecurrenceOp op, KernelBuilder &kb);
 
   SmallVector<Attribute> dims;
   SmallVector<Value> indices;
   DenseMap<Attribute, std::pair<Attribute, Value>> groups; // G -> (P, its index)
+  /// The number of steps the point runs (an index value).
+  Value numSteps;
+  /// Packed sequences: the point's first step in T (step t is read at firstStep + t);
+  /// null otherwise.
+  Value firstStep;
 };
 
 /// Indices into a recurrence argument or output with dims `dims`: the parallel dims it
 /// has (a subset of the point's, in order, a group symbol standing for its dim) at the
-/// point's indices, then the time dim at `time` when `time` is given, then the per-step
-/// dims at `inner`. The verifier guarantees that layout.
-SmallVector<Value> recurrenceIndices(ArrayRef<Attribute> dims, const ParallelPoint &point,
-                                     StringAttr timeSymbol, Value time, ValueRange inner);
+/// point's indices, then the time dim at step `time` of the point when `time` is given,
+/// then the per-step dims at `inner`. The verifier guarantees that layout.
+SmallVector<Value> recurrenceIndices(ImplicitLocOpBuilder &b, ArrayRef<Attribute> dims,
+                                     const ParallelPoint &point, StringAttr timeSymbol,
+                                     Value time, ValueRange inner);
 
 class StepLowering {
 public:
@@ -46,9 +55,12 @@ public:
   RecurrenceOp recurrence() { return op; }
   Block &stepBody() { return op.getStepOp().getBody().front(); }
   YieldOp stepYield() { return cast<YieldOp>(stepBody().getTerminator()); }
-  Value numSteps() { return kb->sizeValue(op.getTimeSymbol()); }
+  /// The number of steps this program runs: T, or its sequence's length with packed
+  /// sequences (`offsets`).
+  Value numSteps() { return point.numSteps; }
 
-  /// Binds `t` and the scalar states for the step at `t`.
+  /// Binds `t` (counted from the program's first step) and the scalar states for the
+  /// step at `t`.
   void beginStep(Value t);
   /// Lowers the ops of the step (not the yield) for which `include` holds, in order.
   void lowerOps(function_ref<bool(Operation *)> include);
@@ -84,7 +96,7 @@ private:
   std::unique_ptr<KernelBuilder> kb;
   ParallelPoint point;
   StringAttr timeSymbol;
-  Value time;                     // index of the current step
+  Value time;                     // the current step, counted from the point's first
   DenseMap<Value, Value> buffers; // vector/matrix values -> their buffers
   IRMapping scalars;              // scalar values of the step
   SmallVector<StateOp> states;

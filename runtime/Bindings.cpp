@@ -24,10 +24,15 @@ struct SymbolSource {
   int64_t value = 0;
   std::string argument; // empty: given by --sizes
   size_t dim = 0;
+  int64_t offset = 0; // the dim is the symbol plus this (`S + 1`)
 };
 
-std::string describeSource(const SymbolSource &source) {
-  return "argument '" + source.argument + "' (dim " + std::to_string(source.dim) + ")";
+std::string describeSource(const SymbolSource &source, const std::string &symbol) {
+  std::string text = "argument '" + source.argument + "' (dim " + std::to_string(source.dim);
+  if (source.offset)
+    text += ", " + symbol + " + " + std::to_string(source.offset) + " = " +
+            std::to_string(source.value + source.offset);
+  return text + ")";
 }
 
 /// Checks that every size symbol a declaration uses is bound.
@@ -43,7 +48,14 @@ std::string checkBound(const ParamDecl &decl, const char *role,
 
 /// A bound dim's value.
 int64_t valueOf(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) {
-  return dim.symbol.empty() ? dim.size : sizes.at(dim.symbol);
+  return dim.symbol.empty() ? dim.size : sizes.at(dim.symbol) + dim.offset;
+}
+
+/// "S + 1", "H" or "128", as written.
+std::string spelling(const DimDecl &dim) {
+  if (dim.symbol.empty())
+    return std::to_string(dim.size);
+  return dim.offset ? dim.symbol + " + " + std::to_string(dim.offset) : dim.symbol;
 }
 
 /// "H=8" (or "8" for a literal), for messages.
@@ -59,8 +71,7 @@ std::string tmix::rt::declaredShapeString(const ParamDecl &decl) {
   for (size_t i = 0; i < decl.dims.size(); ++i) {
     if (i)
       text += ", ";
-    const DimDecl &dim = decl.dims[i];
-    text += dim.symbol.empty() ? std::to_string(dim.size) : dim.symbol;
+    text += spelling(decl.dims[i]);
   }
   return text + "]";
 }
@@ -129,17 +140,26 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
                  declaredShapeString(decl);
         continue;
       }
+      // `S + 1` binds S to one less; S must stay positive.
+      int64_t value = actual - dim.offset;
+      if (value <= 0)
+        return "argument '" + decl.name + "' has " + std::to_string(actual) + " at dim " +
+               std::to_string(dimIndex) + " (declared " + declaredShapeString(decl) +
+               "), so " + dim.symbol + " = " + std::to_string(value) +
+               "; sizes must be positive";
       auto [it, inserted] =
-          sources.try_emplace(dim.symbol, SymbolSource{actual, decl.name, dimIndex});
-      if (inserted || it->second.value == actual)
+          sources.try_emplace(dim.symbol, SymbolSource{value, decl.name, dimIndex, dim.offset});
+      if (inserted || it->second.value == value)
         continue;
       const SymbolSource &first = it->second;
       if (first.argument.empty())
         return "--sizes gives " + dim.symbol + "=" + std::to_string(first.value) +
-               " but argument '" + decl.name + "' has " + std::to_string(actual);
+               " but argument '" + decl.name + "' has " + std::to_string(actual) +
+               (dim.offset ? " (" + spelling(dim) + ")" : "");
       return "size symbol '" + dim.symbol + "' is " + std::to_string(first.value) +
-             " from " + describeSource(first) + " but " + std::to_string(actual) +
-             " from argument '" + decl.name + "' (dim " + std::to_string(dimIndex) + ")";
+             " from " + describeSource(first, dim.symbol) + " but " +
+             std::to_string(value) + " from " +
+             describeSource(SymbolSource{value, decl.name, dimIndex, dim.offset}, dim.symbol);
     }
   }
 
@@ -169,7 +189,45 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
              " must divide the head count " + spell(heads, bindings.sizes) +
              " (grouped-query attention)";
   }
-  return checkGroupCounts(signature, bindings.sizes);
+  if (std::string error = checkGroupCounts(signature, bindings.sizes); !error.empty())
+    return error;
+  if (signature.sequenceOffsets)
+    return checkSequenceOffsets(signature, bindings.tensors[*signature.sequenceOffsets],
+                                bindings.sizes);
+  return "";
+}
+
+static std::string shortestNumber(double value);
+
+std::string tmix::rt::checkSequenceOffsets(const SpecSignature &signature,
+                                           const HostTensor &offsets,
+                                           const std::map<std::string, int64_t> &sizes) {
+  const ParamDecl &decl = signature.args[*signature.sequenceOffsets];
+  auto steps = sizes.find(signature.timeSymbol);
+  if (steps == sizes.end() || offsets.shape().size() != 1)
+    return ""; // bound (and shaped) in a later stage
+  int64_t count = offsets.shape()[0];
+  std::string name = "the sequence offsets '" + decl.name + "'";
+  // HostTensor::get gives a double: exact for every offset up to 2^53, far above any T.
+  int64_t previous = 0;
+  for (int64_t index = 0; index < count; ++index) {
+    double value = offsets.get(index);
+    std::string at = name + "[" + std::to_string(index) + "] = ";
+    if (index == 0 && value != 0)
+      return at + shortestNumber(value) + ": the first offset must be 0";
+    if (value < static_cast<double>(previous))
+      return at + shortestNumber(value) + " is less than the offset before it (" +
+             std::to_string(previous) + "); offsets must not decrease";
+    if (value > static_cast<double>(steps->second))
+      return at + shortestNumber(value) + " is beyond " + signature.timeSymbol + " = " +
+             std::to_string(steps->second);
+    previous = static_cast<int64_t>(value);
+  }
+  if (previous != steps->second)
+    return name + " end at " + std::to_string(previous) + " but " + signature.timeSymbol +
+           " = " + std::to_string(steps->second) + ": the last offset must be " +
+           signature.timeSymbol + " (every step belongs to a sequence)";
+  return "";
 }
 
 std::string tmix::rt::checkGroupCounts(const SpecSignature &signature,
@@ -201,7 +259,7 @@ std::vector<int64_t> tmix::rt::shapeOf(const ParamDecl &decl,
     auto it = sizes.find(dim.symbol);
     assert(it != sizes.end() && "shapeOf with an unbound size symbol");
     // Without assertions an unbound symbol gives -1, which no tensor accepts.
-    shape.push_back(it == sizes.end() ? -1 : it->second);
+    shape.push_back(it == sizes.end() ? -1 : it->second + dim.offset);
   }
   return shape;
 }

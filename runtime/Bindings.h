@@ -20,10 +20,12 @@
 
 namespace tmix::rt {
 
-/// A dimension of a declared shape: a literal or a size symbol.
+/// A dimension of a declared shape: a literal, a size symbol, or a symbol plus an
+/// offset (`S + 1`: the S + 1 offsets of S packed sequences).
 struct DimDecl {
   std::string symbol; // empty for a literal
-  int64_t size = 0;
+  int64_t size = 0;   // the literal
+  int64_t offset = 0; // added to the symbol's value
 };
 
 /// One argument or output of a spec, as declared.
@@ -65,6 +67,10 @@ struct SpecSignature {
   /// Recurrences: (G, P) for a group symbol G read in place of parallel dim P; G must
   /// divide P (point p of P reads index p / (P / G) of G).
   std::vector<std::pair<std::string, std::string>> groups;
+  /// Recurrences over packed sequences (`seq = T by cu_seqlens`): the index of the
+  /// offsets argument (an i32 or i64 [S + 1] tensor), and the time symbol T.
+  std::optional<size_t> sequenceOffsets;
+  std::string timeSymbol;
 };
 
 /// Values for every argument of one call.
@@ -78,6 +84,14 @@ struct Bindings {
 /// every repeated symbol. `sizes` may hold values given by the user (--sizes) for
 /// symbols no tensor binds or to check against. Returns an error message, or empty.
 std::string bindSizes(const SpecSignature &signature, Bindings &bindings);
+
+/// That the offsets of a recurrence over packed sequences (`seq = T by cu_seqlens`)
+/// split its T steps: offsets[0] = 0, non-decreasing, offsets[S] = T (so every sequence
+/// lies within T, and none overlaps another). bindSizes calls it once T is bound; a
+/// launcher whose offsets live on a device checks a host copy. Returns an error, or
+/// empty.
+std::string checkSequenceOffsets(const SpecSignature &signature, const HostTensor &offsets,
+                                 const std::map<std::string, int64_t> &sizes);
 
 /// That each group count of a recurrence divides the dim it groups (point p of P reads
 /// index p / (P / G) of G), for every launcher once `sizes` are bound; groups with a

@@ -7,6 +7,9 @@
 
 #include "runtime/Random.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <cmath>
 
 using namespace tmix::rt;
@@ -117,4 +120,15 @@ void tmix::rt::fillRandom(HostTensor &t, uint64_t seed, double lo, double hi) {
     uint64_t offset = span == 0 ? rng.next() : rng.below(span);
     t.set(i, first + static_cast<double>(offset));
   }
+}
+
+void tmix::rt::fillRandomOffsets(HostTensor &t, uint64_t seed, int64_t steps) {
+  Rng rng(seed);
+  int64_t count = t.numElements();
+  std::vector<int64_t> cuts;
+  for (int64_t i = 1; i + 1 < count; ++i)
+    cuts.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(steps) + 1)));
+  std::sort(cuts.begin(), cuts.end());
+  for (int64_t i = 0; i < count; ++i)
+    t.set(i, i == 0 ? 0.0 : i + 1 == count ? double(steps) : double(cuts[i - 1]));
 }

@@ -46,6 +46,11 @@ private:
 /// integer's truth). Element i gets the i-th draw, so a prefix is stable across shapes.
 void fillRandom(HostTensor &t, uint64_t seed, double lo, double hi);
 
+/// Fills the [S + 1] offsets `t` of S sequences packed in `steps` steps: 0, then S - 1
+/// uniform cut points in [0, steps] in increasing order (so a sequence may be empty),
+/// then `steps`.
+void fillRandomOffsets(HostTensor &t, uint64_t seed, int64_t steps);
+
 } // namespace tmix::rt
 
 #endif // TMIX_RUNTIME_RANDOM_H

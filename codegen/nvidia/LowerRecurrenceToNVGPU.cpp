@@ -704,7 +704,7 @@ void NvgpuRecurrenceLowering::buildKernelBody() {
   ImplicitLocOpBuilder &b = kb->builder();
   stepElements = std::make_unique<StepElements>(op, *kb);
   valueBegin = mul(kb->gridIndex(op.getParallelDims().size()), idx(plan.valueBlock));
-  numSteps = kb->sizeValue(op.getTimeSymbol());
+  numSteps = stepElements->numSteps();
 
   // ---- lane geometry ----
   tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);

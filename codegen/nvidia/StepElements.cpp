@@ -17,7 +17,7 @@ StepElements::StepElements(RecurrenceOp op, KernelBuilder &kb)
 
 SmallVector<Value> StepElements::outerIndices(ArrayRef<Attribute> dims, Value time,
                                               ValueRange inner) {
-  return recurrenceIndices(dims, point, timeSymbol, time, inner);
+  return recurrenceIndices(kb.builder(), dims, point, timeSymbol, time, inner);
 }
 
 Value StepElements::at(Value value, ValueRange indices) {

@@ -26,7 +26,10 @@ public:
   /// 0 .. n-1 are the recurrence's parallel dims.
   StepElements(RecurrenceOp op, KernelBuilder &kb);
 
-  /// Binds the step index (an index value) for the evaluations that follow.
+  /// The number of steps of the program's point (T, or its packed sequence's).
+  Value numSteps() const { return point.numSteps; }
+  /// Binds the step index (an index value, counted from the point's first step) for
+  /// the evaluations that follow.
   void setStep(Value time) { stepTime = time; }
   Value step() const { return stepTime; }
   /// Binds a step value (a readout, a dot, a vector state before or after the step) to

@@ -85,23 +85,43 @@ evaluateRecurrence(mlir::tmix::RecurrenceOp op, RegionInterpreter &interpreter) 
   if (!numSteps)
     return numSteps.takeError();
 
-  // Outputs: per-step ones are [parallel..., T, per-step...], finals [parallel...,
-  // state...]; both are row-major, so a point's block is contiguous.
+  // Packed sequences: the offsets of each sequence's steps in T (checked by bindSizes).
+  std::optional<unsigned> offsetsArgument = op.getOffsetsArgument();
+  auto stepsOf = [&](llvm::ArrayRef<int64_t> point) -> std::pair<int64_t, int64_t> {
+    if (!offsetsArgument)
+      return {0, *numSteps};
+    const rt::HostTensor &offsets = interpreter.argumentTensor(*offsetsArgument);
+    auto first = static_cast<int64_t>(offsets.get(point[0]));
+    return {first, static_cast<int64_t>(offsets.get(point[0] + 1)) - first};
+  };
+
   std::vector<rt::HostTensor> outputs;
-  std::vector<int64_t> blockSizes; // elements per point (per step for per-step outputs)
   for (Type type : op.getSpecResultTypes()) {
     auto shape = interpreter.resolveShape(llvm::cast<mlir::tmix::SpecTensorType>(type));
     if (!shape)
       return shape.takeError();
-    int64_t count = 1;
-    for (int64_t size : *shape)
-      count *= size;
     outputs.emplace_back(rt::DType::F64, *shape);
-    blockSizes.push_back(numPoints == 0 ? 0 : count / numPoints);
   }
+  // Stores `value` as output `result`'s block at the current point (and step).
+  auto storeOutput = [&](unsigned result, std::optional<int64_t> time,
+                         const RefValue &value) -> llvm::Error {
+    auto type = llvm::cast<mlir::tmix::SpecTensorType>(op.getSpecResultTypes()[result]);
+    const std::vector<int64_t> &shape = outputs[result].shape();
+    size_t blockDims = 0;
+    auto base = interpreter.blockOffset(type.getDims(), shape, time, blockDims,
+                                        "output '" + op.getResultName(result) + "'");
+    if (!base)
+      return base.takeError();
+    int64_t count = 1;
+    for (size_t dim = blockDims; dim < shape.size(); ++dim)
+      count *= shape[dim];
+    if (countElements(value) != count)
+      return makeError("output '" + op.getResultName(result) +
+                       "' has the wrong number of elements");
+    store(outputs[result], *base, value);
+    return llvm::Error::success();
+  };
   llvm::SmallVector<unsigned> perStep = op.getPerStepResults();
-  for (unsigned index : perStep)
-    blockSizes[index] = *numSteps == 0 ? 0 : blockSizes[index] / *numSteps;
   // Final results and the index of the state each reads.
   llvm::SmallVector<std::pair<unsigned, unsigned>> finals;
   for (unsigned index = 0; index < outputs.size(); ++index) {
@@ -124,7 +144,8 @@ evaluateRecurrence(mlir::tmix::RecurrenceOp op, RegionInterpreter &interpreter) 
       point[dim] = rest % parallelSizes[dim];
       rest /= parallelSizes[dim];
     }
-    interpreter.setRecurrencePoint(parallelDims, point, timeSymbol);
+    auto [firstStep, steps] = stepsOf(point);
+    interpreter.setRecurrencePoint(parallelDims, point, timeSymbol, firstStep);
 
     llvm::SmallVector<RefValue, 4> stepArgs(1 + states.size());
     for (auto [index, state] : llvm::enumerate(states)) {
@@ -134,7 +155,7 @@ evaluateRecurrence(mlir::tmix::RecurrenceOp op, RegionInterpreter &interpreter) 
       stepArgs[index + 1] = std::move(*value);
     }
 
-    for (int64_t t = 0; t < *numSteps; ++t) {
+    for (int64_t t = 0; t < steps; ++t) {
       stepArgs[0] = RefValue::ofInt(t);
       auto yielded = interpreter.run(stepBlock, stepArgs);
       if (!yielded)
@@ -145,22 +166,14 @@ evaluateRecurrence(mlir::tmix::RecurrenceOp op, RegionInterpreter &interpreter) 
                          llvm::Twine(states.size() + perStep.size()));
       for (size_t index = 0; index < states.size(); ++index)
         stepArgs[index + 1] = (*yielded)[index];
-      for (auto [n, result] : llvm::enumerate(perStep)) {
-        const RefValue &value = (*yielded)[states.size() + n];
-        if (countElements(value) != blockSizes[result])
-          return makeError("per-step output '" + op.getResultName(result) +
-                           "' has the wrong number of elements");
-        store(outputs[result], (flat * *numSteps + t) * blockSizes[result], value);
-      }
+      for (auto [n, result] : llvm::enumerate(perStep))
+        if (llvm::Error error = storeOutput(result, t, (*yielded)[states.size() + n]))
+          return std::move(error);
     }
 
-    for (auto [result, stateIndex] : finals) {
-      const RefValue &value = stepArgs[stateIndex + 1];
-      if (countElements(value) != blockSizes[result])
-        return makeError("final output '" + op.getResultName(result) +
-                         "' has the wrong number of elements");
-      store(outputs[result], flat * blockSizes[result], value);
-    }
+    for (auto [result, stateIndex] : finals)
+      if (llvm::Error error = storeOutput(result, std::nullopt, stepArgs[stateIndex + 1]))
+        return std::move(error);
   }
   return outputs;
 }

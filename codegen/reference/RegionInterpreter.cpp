@@ -8,6 +8,7 @@
 
 #include "codegen/reference/RegionInterpreter.h"
 
+#include "dialect/DimList.h"
 #include "dialect/TmixOps.h"
 
 #include "llvm/ADT/APFloat.h"
@@ -184,11 +185,13 @@ llvm::Error RegionInterpreter::initialize() {
 llvm::Expected<int64_t> RegionInterpreter::resolveDim(Attribute dim) const {
   if (auto literal = llvm::dyn_cast<IntegerAttr>(dim))
     return literal.getInt();
-  StringRef symbol = llvm::cast<StringAttr>(dim).getValue();
+  StringRef spelling = llvm::cast<StringAttr>(dim).getValue();
+  std::optional<mlir::tmix::SymbolicDim> split = mlir::tmix::splitSymbolicDim(spelling);
+  StringRef symbol = split ? split->symbol : spelling;
   auto it = bindings.sizes.find(symbol.str());
   if (it == bindings.sizes.end())
     return makeError("size symbol '" + symbol + "' is not bound");
-  return it->second;
+  return it->second + (split ? split->offset : 0);
 }
 
 llvm::Expected<std::vector<int64_t>>
@@ -205,22 +208,20 @@ RegionInterpreter::resolveShape(SpecTensorType type) const {
 
 void RegionInterpreter::setRecurrencePoint(llvm::ArrayRef<Attribute> dims,
                                            llvm::ArrayRef<int64_t> point,
-                                           StringRef time) {
+                                           StringRef time, int64_t first) {
   parallelDims.assign(dims.begin(), dims.end());
   parallelPoint.assign(point.begin(), point.end());
   timeSymbol = time.str();
+  firstStep = first;
 }
 
-llvm::Expected<RefValue> RegionInterpreter::sliceArgument(BlockArgument argument,
-                                                          std::optional<int64_t> time,
-                                                          Type resultType) const {
-  auto type = llvm::cast<SpecTensorType>(argument.getType());
-  const rt::HostTensor &tensor = bindings.tensors[argument.getArgNumber()];
-  llvm::ArrayRef<Attribute> dims = type.getDims();
-  llvm::ArrayRef<int64_t> shape = tensor.shape();
-
-  // The leading dims that are parallel dims, in order, matched by symbol (greedily, as
-  // the verifier matches them), take the current point's coordinates...
+llvm::Expected<int64_t> RegionInterpreter::blockOffset(llvm::ArrayRef<Attribute> dims,
+                                                       llvm::ArrayRef<int64_t> shape,
+                                                       std::optional<int64_t> time,
+                                                       size_t &blockDims,
+                                                       const llvm::Twine &what) const {
+  // The leading dims that are parallel dims, in order, matched greedily (as the
+  // verifier matches them), take the current point's coordinates...
   llvm::SmallVector<int64_t> coords;
   unsigned next = 0;
   size_t pos = 0;
@@ -234,50 +235,58 @@ llvm::Expected<RefValue> RegionInterpreter::sliceArgument(BlockArgument argument
     int64_t coordinate = parallelPoint[found - parallelDims.begin()];
     if (standsFor != dims[pos]) {
       // A group symbol G read in place of P: point p reads group p / (P / G).
-      auto sizeOf = [&](Attribute dim) -> int64_t {
-        if (auto literal = llvm::dyn_cast<IntegerAttr>(dim))
-          return literal.getInt();
-        auto it = bindings.sizes.find(llvm::cast<StringAttr>(dim).getValue().str());
-        return it == bindings.sizes.end() ? 0 : it->second;
-      };
-      int64_t groups = sizeOf(dims[pos]), points = sizeOf(standsFor);
-      if (groups <= 0 || points % groups != 0)
+      auto groups = resolveDim(dims[pos]), points = resolveDim(standsFor);
+      if (!groups || !points)
+        return groups ? points.takeError() : groups.takeError();
+      if (*groups <= 0 || *points % *groups != 0)
         return makeError("a group count must divide the parallel dimension it groups");
-      coordinate /= points / groups;
+      coordinate /= *points / *groups;
     }
     coords.push_back(coordinate);
   }
-  // ...then the time dim takes the step...
+  // ...then the time dim takes the step, counted from the point's first step...
   if (time) {
     auto symbol =
         pos < dims.size() ? llvm::dyn_cast<StringAttr>(dims[pos]) : StringAttr();
     if (!symbol || symbol.getValue() != timeSymbol)
-      return makeError("argument '" + getArgName(specOp, argument.getArgNumber()) +
-                       "' has no time dimension '" + timeSymbol +
+      return makeError(what + " has no time dimension '" + timeSymbol +
                        "' after its parallel dims");
-    coords.push_back(*time);
+    coords.push_back(firstStep + *time);
     ++pos;
   }
-  // ...and the rest is the per-step value.
+  // ...and the rest is the block.
+  blockDims = pos;
+  int64_t base = 0;
+  for (size_t dim = 0; dim < shape.size(); ++dim)
+    base = base * shape[dim] + (dim < coords.size() ? coords[dim] : 0);
+  return base;
+}
+
+llvm::Expected<RefValue> RegionInterpreter::sliceArgument(BlockArgument argument,
+                                                          std::optional<int64_t> time,
+                                                          Type resultType) const {
+  auto type = llvm::cast<SpecTensorType>(argument.getType());
+  const rt::HostTensor &tensor = bindings.tensors[argument.getArgNumber()];
+  llvm::ArrayRef<int64_t> shape = tensor.shape();
+  std::string name = ("argument '" + getArgName(specOp, argument.getArgNumber()) + "'").str();
+  size_t pos = 0;
+  auto base = blockOffset(type.getDims(), shape, time, pos, name);
+  if (!base)
+    return base.takeError();
   std::vector<int64_t> stepShape(shape.begin() + pos, shape.end());
   auto resultTensor = llvm::dyn_cast<SpecTensorType>(resultType);
   size_t resultRank = resultTensor ? resultTensor.getRank() : 0;
   if (stepShape.size() != resultRank)
-    return makeError("slice of '" + getArgName(specOp, argument.getArgNumber()) +
-                     "' leaves " + llvm::Twine(stepShape.size()) + " dims, expected " +
-                     llvm::Twine(resultRank));
-
-  int64_t base = 0;
-  for (size_t dim = 0; dim < shape.size(); ++dim)
-    base = base * shape[dim] + (dim < coords.size() ? coords[dim] : 0);
+    return makeError("slice of " + name + " leaves " + llvm::Twine(stepShape.size()) +
+                     " dims, expected " + llvm::Twine(resultRank));
   if (!resultTensor)
-    return RefValue::ofScalar(resultType, tensor.get(base));
+    return RefValue::ofScalar(resultType, tensor.get(*base));
   RefTensor value;
   value.shape = std::move(stepShape);
   int64_t count = numElements(value.shape);
   value.data.resize(count);
   for (int64_t index = 0; index < count; ++index)
-    value.data[index] = tensor.get(base + index);
+    value.data[index] = tensor.get(*base + index);
   return RefValue::ofTensor(std::move(value));
 }
 

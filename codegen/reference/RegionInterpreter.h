@@ -90,10 +90,22 @@ public:
     return bindings.tensors[index];
   }
 
-  /// Inside a recurrence: the parallel dims, the point being evaluated and the time
-  /// symbol, which tmix.slice needs.
+  /// Inside a recurrence: the parallel dims, the point being evaluated, the time
+  /// symbol, which tmix.slice needs, and the point's first step in T (its sequence's
+  /// offset with packed sequences, else 0).
   void setRecurrencePoint(llvm::ArrayRef<mlir::Attribute> parallelDims,
-                          llvm::ArrayRef<int64_t> point, llvm::StringRef timeSymbol);
+                          llvm::ArrayRef<int64_t> point, llvm::StringRef timeSymbol,
+                          int64_t firstStep);
+
+  /// Where the block of a tensor with `dims` (logical) and `shape` at the current point
+  /// (and, given `time`, at that step of the point) starts, row-major: its leading
+  /// parallel dims (a group symbol for its dim, the literal 1 at 0) take the point's
+  /// coordinates, then the time dim the packed step; `blockDims` gets the number of
+  /// dims so indexed (the rest is the block). `what` names the tensor in errors.
+  llvm::Expected<int64_t> blockOffset(llvm::ArrayRef<mlir::Attribute> dims,
+                                      llvm::ArrayRef<int64_t> shape,
+                                      std::optional<int64_t> time, size_t &blockDims,
+                                      const llvm::Twine &what) const;
 
   /// The value of spec argument `argument` (a tensor) at the current parallel point and,
   /// when `time` is given, at that step (tmix.slice semantics). `resultType` is the
@@ -129,6 +141,7 @@ private:
   llvm::SmallVector<mlir::Attribute> parallelDims;
   llvm::SmallVector<int64_t> parallelPoint;
   std::string timeSymbol;
+  int64_t firstStep = 0;
 };
 
 } // namespace tmix::reference

@@ -426,6 +426,40 @@ std::string CudaKernel::acquireBuffer(Driver &driver, LaunchBuffer *&buffer) {
          "' was lost to earlier CUDA errors";
 }
 
+/// Packed sequences: the offsets live on the device, so a host copy of them (N + 1
+/// words) is checked as the host launchers check theirs (checkSequenceOffsets), once
+/// the work queued on `stream` before the launch, which may write them, is done. This
+/// waits for that work: a caller that keeps the offsets on the host as well may check
+/// them there and launch without the wait in a later version of this API.
+std::string CudaKernel::checkDeviceOffsets(Driver &driver,
+                                           const std::vector<DeviceTensor> &tensors,
+                                           const std::map<std::string, int64_t> &bound,
+                                           void *stream) {
+  const SpecSignature &signature = manifest_.kernel.signature;
+  if (!signature.sequenceOffsets)
+    return {};
+  size_t index = *signature.sequenceOffsets;
+  HostTensor offsets(signature.args[index].dtype, tensors[index].shape);
+  CUevent event = nullptr;
+  if (CUresult result = driver.cuEventCreate(&event, 0); result != kCudaSuccess)
+    return driver.error(result, "cuEventCreate");
+  CUresult result = driver.cuEventRecord(event, static_cast<CUstream>(stream));
+  const char *call = "cuEventRecord";
+  if (result == kCudaSuccess) {
+    result = driver.cuEventSynchronize(event);
+    call = "cuEventSynchronize";
+  }
+  if (result == kCudaSuccess) {
+    result = driver.cuMemcpyDtoH(offsets.data(), tensors[index].address,
+                                 offsets.numBytes());
+    call = "cuMemcpyDtoH";
+  }
+  driver.cuEventDestroy(event);
+  if (result != kCudaSuccess)
+    return driver.error(result, call);
+  return checkSequenceOffsets(signature, offsets, bound);
+}
+
 std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
                                const std::vector<double> &scalars,
                                const std::vector<int64_t> &sizes, void *stream) {
@@ -459,6 +493,9 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
   Driver *driver = openDriver(error);
   if (!driver)
     return error;
+  if (std::string offsetsError = checkDeviceOffsets(*driver, tensors, bound, stream);
+      !offsetsError.empty())
+    return offsetsError;
   std::vector<uint64_t> tensorMaps;
   if (std::string mapError = encodeTensorMaps(*driver, tensors, tensorMaps); !mapError.empty())
     return mapError;

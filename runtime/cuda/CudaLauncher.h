@@ -109,6 +109,8 @@ private:
   std::string encodeTensorMaps(cuda::Driver &driver, const std::vector<DeviceTensor> &tensors,
                                std::vector<uint64_t> &encoded);
   std::string acquireBuffer(cuda::Driver &driver, LaunchBuffer *&buffer);
+  std::string checkDeviceOffsets(cuda::Driver &driver, const std::vector<DeviceTensor> &tensors,
+                                 const std::map<std::string, int64_t> &bound, void *stream);
 
   GpuManifest manifest_;
   void *function_ = nullptr;

@@ -24,13 +24,17 @@ constexpr std::string_view kMagic = "tmix-gpu-manifest 1";
 /// Records that a manifest holds at most once (`arg`, `result` and `tma` repeat).
 constexpr std::string_view kSingleRecords[] = {
     "kernel", "target",   "ptx",        "cubin", "block_threads",
-    "shared_bytes", "schedule", "specialize", "sizes", "grid", "groups", "spec"};
+    "shared_bytes", "schedule", "specialize", "sizes", "grid", "groups", "spec",
+    "sequences"};
 /// Words of a memref descriptor: allocated and aligned pointers, offset, then a size
 /// and a stride per dimension.
 constexpr size_t kDescriptorWords = 3;
 
+/// `8`, `H`, or `N+1` (one word: the offsets of N packed sequences).
 std::string dimString(const DimDecl &dim) {
-  return dim.symbol.empty() ? std::to_string(dim.size) : dim.symbol;
+  if (dim.symbol.empty())
+    return std::to_string(dim.size);
+  return dim.offset ? dim.symbol + "+" + std::to_string(dim.offset) : dim.symbol;
 }
 
 /// The shortest text that reads back as `value` ("1e+300", "2147483648", "0.5").
@@ -109,6 +113,12 @@ bool isPlainFileName(std::string_view name) {
 }
 
 bool parseDim(std::string_view text, DimDecl &dim) {
+  size_t plus = text.find('+');
+  if (plus != std::string_view::npos && isSymbol(text.substr(0, plus)) &&
+      parseIntIn(text.substr(plus + 1), 1, limits::kMaxLiteral, dim.offset)) {
+    dim.symbol = std::string(text.substr(0, plus));
+    return true;
+  }
   if (isSymbol(text)) {
     dim.symbol = std::string(text);
     return true;
@@ -328,12 +338,25 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
       GridDimDecl dim;
       if (colon == std::string::npos ||
           !parseDim(std::string_view(words[index]).substr(0, colon), dim.dim) ||
+          dim.dim.offset != 0 ||
           !parseIntIn(std::string_view(words[index]).substr(colon + 1), 1,
                       limits::kMaxLiteral, dim.tile))
         return "bad grid dimension '" + words[index] + "' (expected DIM:TILE, TILE in 1.." +
                std::to_string(limits::kMaxLiteral) + ")";
       manifest.kernel.grid.push_back(dim);
     }
+    return {};
+  }
+  if (key == "sequences") { // sequences OFFSETS TIME: packed sequences, after the args
+    SpecSignature &signature = manifest.kernel.signature;
+    if (words.size() != 3 || !isSymbol(words[2]))
+      return "'sequences' takes the offsets argument and the time symbol";
+    for (size_t index = 0; index < signature.args.size(); ++index)
+      if (signature.args[index].name == words[1])
+        signature.sequenceOffsets = index;
+    if (!signature.sequenceOffsets)
+      return "'sequences' names '" + words[1] + "', which is not an argument before it";
+    signature.timeSymbol = words[2];
     return {};
   }
   if (key == "tma") {
@@ -434,9 +457,25 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
       return "group '" + group + ":" + grouped + "' names a symbol not in 'sizes'";
   for (const auto *params : {&signature.args, &signature.results})
     for (const ParamDecl &param : *params)
-      for (const DimDecl &dim : param.dims)
+      for (const DimDecl &dim : param.dims) {
         if (!known(dim))
           return "symbol '" + dim.symbol + "' of '" + param.name + "' is not in 'sizes'";
+        // A dim with an offset is the [N + 1] of the sequence offsets only.
+        bool offsets = signature.sequenceOffsets &&
+                       &param == &signature.args[*signature.sequenceOffsets];
+        if (dim.offset != 0 && !offsets)
+          return "'" + param.name + "' has the dim " + dimString(dim) +
+                 "; a dim with an offset is only that of the sequence offsets";
+      }
+  if (signature.sequenceOffsets) {
+    const ParamDecl &offsets = signature.args[*signature.sequenceOffsets];
+    if (signature.isAttention || !offsets.isTensor || offsets.dims.size() != 1 ||
+        offsets.dims[0].offset != 1 ||
+        (offsets.dtype != DType::I32 && offsets.dtype != DType::I64) ||
+        !known(DimDecl{signature.timeSymbol, 0}))
+      return "'sequences' needs a recurrence, an i32 or i64 [N+1] offsets tensor and a "
+             "time symbol in 'sizes'";
+  }
   // A TMA descriptor covers a distinct 4-D tensor argument of its dtype, on sm_90a.
   if (!manifest.tensorMaps.empty() && manifest.target != "sm_90a")
     return "'tma' records are for sm_90a kernels, not " + manifest.target;
@@ -502,6 +541,9 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
     writeParam(out, "arg", param);
   for (const ParamDecl &param : manifest.kernel.signature.results)
     writeParam(out, "result", param);
+  if (const std::optional<size_t> &offsets = manifest.kernel.signature.sequenceOffsets)
+    out << "sequences " << manifest.kernel.signature.args[*offsets].name << ' '
+        << manifest.kernel.signature.timeSymbol << '\n';
   for (const TensorMapDecl &map : manifest.tensorMaps) {
     out << "tma " << map.arg << ' ' << dtypeName(map.dtype) << " box=" << map.boxColumns
         << 'x' << map.boxRows << " swizzle=";

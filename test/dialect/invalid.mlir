@@ -14,7 +14,7 @@ func.func private @f(!tmix.tensor<[B, 0], f32>)
 
 // -----
 
-// expected-error @+1 {{dimension #0 'N.x' is not a size symbol (an identifier)}}
+// expected-error @+1 {{dimension #0 'N.x' is not a size symbol (an identifier, or one plus a positive integer)}}
 func.func private @f(!tmix.tensor<[N.x], f32>)
 
 // -----
@@ -1060,3 +1060,96 @@ func.func private @f() attributes {s = #tmix.recurrence_schedule<form = "chunked
 
 // expected-error @+1 {{schedule chunked_min_steps=0: at least 1}}
 func.func private @f() attributes {s = #tmix.recurrence_schedule<form = "auto", chunk = 64, chunked_min_steps = 0>}
+
+// -----
+
+// expected-error @+1 {{offsets names 'lengths', which is not an argument}}
+tmix.recurrence @r(%v: !tmix.tensor<[H, T, V], f32>, %cu: !tmix.tensor<[N + 1], i32>)
+    -> (o: !tmix.tensor<[H, T, V], f32>) time "T" offsets "lengths" {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{offsets 'cu' must be an i32 or i64 tensor [S + 1] (the starts of S sequences, then their end), got '!tmix.tensor<[N], i32>'}}
+tmix.recurrence @r(%v: !tmix.tensor<[H, T, V], f32>, %cu: !tmix.tensor<[N], i32>)
+    -> (o: !tmix.tensor<[H, T, V], f32>) time "T" offsets "cu" {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{offsets 'cu' must be an i32 or i64 tensor [S + 1] (the starts of S sequences, then their end), got '!tmix.tensor<[N + 1], f32>'}}
+tmix.recurrence @r(%v: !tmix.tensor<[H, T, V], f32>, %cu: !tmix.tensor<[N + 1], f32>)
+    -> (o: !tmix.tensor<[H, T, V], f32>) time "T" offsets "cu" {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{the sequence dim 'T' is the time dim itself}}
+tmix.recurrence @r(%v: !tmix.tensor<[H, T, V], f32>, %cu: !tmix.tensor<[T + 1], i32>)
+    -> (o: !tmix.tensor<[H, T, V], f32>) time "T" offsets "cu" {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{argument 'g' [N, H, T] has the time dim 'T', which holds every sequence, and the sequence dim 'N' too}}
+tmix.recurrence @r(%v: !tmix.tensor<[H, T, V], f32>, %g: !tmix.tensor<[N, H, T], f32>,
+                   %cu: !tmix.tensor<[N + 1], i32>)
+    -> (o: !tmix.tensor<[H, T, V], f32>) time "T" offsets "cu" {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{argument #1 has the dim 'H + 1'; a dim with an offset is only the [S + 1] offsets of packed sequences (a recurrence's offsets)}}
+tmix.recurrence @r(%v: !tmix.tensor<[H, T, V], f32>, %a: !tmix.tensor<[H + 1], f32>)
+    -> (o: !tmix.tensor<[H, T, V], f32>) time "T" {
+  tmix.step {
+  ^bb0(%t: i64):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[H, T, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %o : !tmix.tensor<[V], f32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{final result 'last' must be '!tmix.tensor<[N, H, K], f32>' (the parallel dims then the state's), got '!tmix.tensor<[H, K], f32>'}}
+tmix.recurrence @r(%v: !tmix.tensor<[H, T, K], f32>, %cu: !tmix.tensor<[N + 1], i32>)
+    -> (o: !tmix.tensor<[H, T, K], f32>, last: !tmix.tensor<[H, K], f32>) time "T" offsets "cu" {
+  tmix.state "z" : !tmix.tensor<[K], f32>
+  tmix.step {
+  ^bb0(%t: i64, %z: !tmix.tensor<[K], f32>):
+    %o = tmix.slice %v[%t] : !tmix.tensor<[H, T, K], f32> -> !tmix.tensor<[K], f32>
+    tmix.yield %o, %o : !tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>
+  }
+  tmix.final "last" = "z"
+}
+
+// -----
+
+// A dim's offset is positive.
+// expected-error @+1 {{the offset of a dimension must be positive}}
+func.func private @f(!tmix.tensor<[N + 0], i32>)

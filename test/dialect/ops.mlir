@@ -172,6 +172,28 @@ func.func private @stored_bthd(!tmix.tensor<[B, H, T, K], bf16, layout [0, 2, 1,
                                !tmix.tensor<[B, H, T], f32, layout [0, 2, 1]>,
                                !tmix.tensor<[H], f32>)
 
+// Packed sequences: `offsets` names the [N + 1] offsets; N is the first parallel dim,
+// of the init and the final (the literal batch 1 of the per-step tensors may be left
+// out there), and `tmix.size "N"` reads it.
+// CHECK-LABEL: tmix.recurrence @packed(
+// CHECK-SAME: %cu: !tmix.tensor<[N + 1], i64>
+// CHECK-SAME: time "T" offsets "cu" {
+// CHECK: tmix.parallel_index 0 : i64
+tmix.recurrence @packed(%k: !tmix.tensor<[1, H, T, K], f32>, %cu: !tmix.tensor<[N + 1], i64>,
+                        %h0: !tmix.tensor<[N, H, K], f32>)
+    -> (o: !tmix.tensor<[1, H, T, K], f32>, last: !tmix.tensor<[N, H, K], f32>)
+    time "T" offsets "cu" {
+  tmix.state "z" : !tmix.tensor<[K], f32> init %h0 : !tmix.tensor<[N, H, K], f32>
+  tmix.step {
+  ^bb0(%t: i64, %z: !tmix.tensor<[K], f32>):
+    %k_t = tmix.slice %k[%t] : !tmix.tensor<[1, H, T, K], f32> -> !tmix.tensor<[K], f32>
+    %s = tmix.parallel_index 0 : i64
+    %n = tmix.size "N" : i64
+    tmix.yield %k_t, %k_t : !tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>
+  }
+  tmix.final "last" = "z"
+}
+
 // A recurrence whose k has G groups of the H heads: the slice of k stands in for H.
 // CHECK-LABEL: tmix.recurrence @grouped(
 // CHECK-SAME: time "T" groups {G = "H"} {

@@ -417,6 +417,81 @@ result o tensor bf16 B T HV 64 layout=0,2,1,3
               HasSubstr("must divide the query heads"));
 }
 
+/// A recurrence over packed sequences: k [T, H, 64] with offsets cu [N + 1].
+const char *const kPacked = R"(tmix-gpu-manifest 1
+kernel packed
+target sm_80
+spec recurrence
+ptx packed.sm_80.ptx
+block_threads 128
+shared_bytes 1024
+sizes T H N
+grid N:1 H:1
+arg k tensor bf16 T H 64 layout=1,0,2
+arg cu tensor i32 N+1
+result o tensor bf16 T H 64 layout=1,0,2
+sequences cu T
+)";
+
+TEST(Sequences, ManifestsKeepThem) {
+  GpuManifest manifest = parsed(kPacked);
+  const SpecSignature &signature = manifest.kernel.signature;
+  ASSERT_EQ(signature.sequenceOffsets, std::optional<size_t>(1));
+  EXPECT_EQ(signature.timeSymbol, "T");
+  EXPECT_EQ(signature.args[1].dims[0].symbol, "N");
+  EXPECT_EQ(signature.args[1].dims[0].offset, 1);
+  EXPECT_EQ(writeGpuManifest(parsed(writeGpuManifest(manifest))), writeGpuManifest(manifest));
+  auto errorOf = [](const std::string &from, const std::string &to) {
+    std::string text = kPacked;
+    text.replace(text.find(from), from.size(), to);
+    GpuManifest manifest;
+    return parseGpuManifest(text, manifest);
+  };
+  EXPECT_EQ(errorOf("sequences cu T", "sequences lengths T"),
+            "line 13: 'sequences' names 'lengths', which is not an argument before it");
+  EXPECT_EQ(errorOf("arg cu tensor i32 N+1", "arg cu tensor f32 N+1"),
+            "'sequences' needs a recurrence, an i32 or i64 [N+1] offsets tensor and a time "
+            "symbol in 'sizes'");
+  EXPECT_EQ(errorOf("arg k tensor bf16 T H 64", "arg k tensor bf16 T H+1 64"),
+            "'k' has the dim H+1; a dim with an offset is only that of the sequence offsets");
+  EXPECT_EQ(errorOf("grid N:1", "grid N+1:1"),
+            "line 9: bad grid dimension 'N+1:1' (expected DIM:TILE, TILE in 1..2147483647)");
+}
+
+/// The launch reads the offsets back from the device and checks them first.
+TEST(Sequences, DeviceLaunchesCheckTheOffsets) {
+  char pattern[] = "/tmp/tmix-packed-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern;
+  std::ofstream(dir + "/packed.manifest") << kPacked;
+  // k and o: a descriptor of rank 3 each; cu: rank 1; the sizes.
+  std::ofstream(dir + "/packed.sm_80.ptx") << ptxWithParams("packed", 9 + 5 + 9 + 5);
+  cuda::FakeCuda fake;
+  fake.paramWords = 9 + 5 + 9 + 5;
+  std::unique_ptr<CudaKernel> kernel;
+  ASSERT_EQ(CudaKernel::load(dir + "/packed.manifest", kernel), "");
+  // Device memory is host memory in the fake driver.
+  std::vector<int32_t> offsets{0, 3, 3, 10};
+  auto launch = [&] {
+    std::vector<DeviceTensor> tensors{
+        {0x1000, {10, 2, 64}},
+        {reinterpret_cast<uintptr_t>(offsets.data()), {4}},
+        {0x2000, {10, 2, 64}}};
+    return kernel->launch(tensors, {0, 0}, {10, 2, 3}, nullptr);
+  };
+  EXPECT_EQ(launch(), "");
+  EXPECT_EQ(fake.launches.size(), 1u);
+  EXPECT_GE(fake.waits, 1); // the offsets were read once the stream's work was done
+  offsets = {0, 5, 3, 10};
+  EXPECT_EQ(launch(), "the sequence offsets 'cu'[2] = 3 is less than the offset before it "
+                      "(5); offsets must not decrease");
+  offsets = {0, 3, 3, 9};
+  EXPECT_EQ(launch(), "the sequence offsets 'cu' end at 9 but T = 10: the last offset must "
+                      "be T (every step belongs to a sequence)");
+  EXPECT_EQ(fake.launches.size(), 1u); // nothing launched
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 TEST(CudaLauncher, PacksTheTensorMapAddressLast) {
   GpuManifest manifest = parsed(hopperManifest());
   std::map<std::string, int64_t> bound;

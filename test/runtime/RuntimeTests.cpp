@@ -384,6 +384,44 @@ TEST(Bindings, SizesMustBePositive) {
             "--sizes gives N=0; sizes must be positive");
 }
 
+/// recurrence(k: f32[T, H], cu: i64[N + 1], h0: f32[N, H]) packed by cu.
+TEST(Bindings, SequenceOffsetsBindOneLessAndSplitT) {
+  SpecSignature signature;
+  signature.name = "packed";
+  signature.isAttention = false;
+  signature.args = {tensorDecl("k", {sym("T"), sym("H")}),
+                    tensorDecl("cu", {DimDecl{"N", 0, 1}}), tensorDecl("h0", {sym("N"), sym("H")})};
+  signature.args[1].dtype = DType::I64;
+  signature.sequenceOffsets = 1;
+  signature.timeSymbol = "T";
+  EXPECT_EQ(declaredShapeString(signature.args[1]), "[N + 1]");
+  auto bind = [&](std::vector<double> offsets, int64_t sequences) {
+    Bindings bindings;
+    bindings.tensors = {HostTensor(DType::F32, {10, 2}),
+                        HostTensor(DType::I64, {int64_t(offsets.size())}),
+                        HostTensor(DType::F32, {sequences, 2})};
+    for (size_t index = 0; index < offsets.size(); ++index)
+      bindings.tensors[1].set(int64_t(index), offsets[index]);
+    std::string error = bindSizes(signature, bindings);
+    if (error.empty())
+      EXPECT_EQ(bindings.sizes.at("N"), sequences);
+    return error;
+  };
+  EXPECT_EQ(bind({0, 4, 4, 10}, 3), "");
+  EXPECT_EQ(bind({0, 10}, 1), "");
+  EXPECT_EQ(shapeOf(signature.args[1], {{"N", 3}}), (std::vector<int64_t>{4}));
+  EXPECT_EQ(bind({0, 4, 10}, 3), "size symbol 'N' is 2 from argument 'cu' (dim 0, N + 1 = 3) "
+                                 "but 3 from argument 'h0' (dim 0)");
+  EXPECT_EQ(bind({0}, 1), "argument 'cu' has 1 at dim 0 (declared [N + 1]), so N = 0; sizes "
+                          "must be positive");
+  EXPECT_EQ(bind({2, 4, 10}, 2), "the sequence offsets 'cu'[0] = 2: the first offset must be 0");
+  EXPECT_EQ(bind({0, 11, 10}, 2), "the sequence offsets 'cu'[1] = 11 is beyond T = 10");
+  EXPECT_EQ(bind({0, 6, 5, 10}, 3), "the sequence offsets 'cu'[2] = 5 is less than the offset "
+                                    "before it (6); offsets must not decrease");
+  EXPECT_EQ(bind({0, 6, 8}, 2), "the sequence offsets 'cu' end at 8 but T = 10: the last "
+                                "offset must be T (every step belongs to a sequence)");
+}
+
 TEST(Bindings, ResultSymbolsMustBeBound) {
   SpecSignature signature;
   signature.name = "expand";
@@ -572,6 +610,26 @@ TEST(Random, Deterministic) {
   EXPECT_EQ(std::memcmp(a.data(), small.data(), small.numBytes()), 0);
   EXPECT_NE(deriveSeed(42, 0), deriveSeed(42, 1));
   EXPECT_EQ(deriveSeed(42, 1), deriveSeed(42, 1));
+}
+
+TEST(Random, OffsetsSplitTheSteps) {
+  for (int64_t steps : {1, 7, 200}) {
+    HostTensor offsets(DType::I32, {9});
+    fillRandomOffsets(offsets, 5, steps);
+    EXPECT_EQ(offsets.get(0), 0);
+    EXPECT_EQ(offsets.get(8), double(steps));
+    for (int64_t index = 1; index < 9; ++index)
+      EXPECT_LE(offsets.get(index - 1), offsets.get(index));
+    HostTensor again(DType::I32, {9});
+    fillRandomOffsets(again, 5, steps);
+    for (int64_t index = 0; index < 9; ++index)
+      EXPECT_EQ(offsets.get(index), again.get(index));
+  }
+  // One sequence: [0, T].
+  HostTensor single(DType::I64, {2});
+  fillRandomOffsets(single, 1, 50);
+  EXPECT_EQ(single.get(0), 0);
+  EXPECT_EQ(single.get(1), 50);
 }
 
 TEST(Random, FloatsInRange) {

@@ -51,12 +51,7 @@ std::string declString(const rt::ParamDecl &decl) {
   std::string text = std::string(rt::dtypeName(decl.dtype));
   if (!decl.isTensor)
     return text;
-  text += "[";
-  for (size_t index = 0; index < decl.dims.size(); ++index) {
-    const rt::DimDecl &dim = decl.dims[index];
-    text += (index ? ", " : "") + (dim.symbol.empty() ? std::to_string(dim.size) : dim.symbol);
-  }
-  return text + "]";
+  return text + rt::declaredShapeString(decl);
 }
 
 /// The C header: one static inline function that packs device pointers, scalars and

@@ -13,6 +13,7 @@
 #include "passes/TargetInfo.h"
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
+#include "dialect/DimList.h"
 #include "dialect/TmixOps.h"
 #include "dialect/ScheduleBounds.h"
 #include "runtime/AtomicFiles.h"
@@ -236,8 +237,11 @@ std::string Runner::bindTensors(uint64_t seed) {
                "=... (or its tensor with --inputs)";
     HostTensor tensor(arg.dtype, rt::shapeOf(arg, bindings.sizes));
     bool integer = !rt::isFloat(arg.dtype);
-    rt::fillRandom(tensor, seed + index, integer ? 0.0 : -1.0,
-                   integer ? kRandomIntMax : 1.0);
+    if (signature.sequenceOffsets == index)
+      rt::fillRandomOffsets(tensor, seed + index, bindings.sizes.at(signature.timeSymbol));
+    else
+      rt::fillRandom(tensor, seed + index, integer ? 0.0 : -1.0,
+                     integer ? kRandomIntMax : 1.0);
     bindings.tensors[index] = std::move(tensor);
   }
   return rt::bindSizes(signature, bindings);
@@ -248,14 +252,17 @@ int64_t Runner::sizeOf(const rt::DimDecl &dim) const {
   if (dim.symbol.empty())
     return dim.size;
   auto it = bindings.sizes.find(dim.symbol);
-  return it == bindings.sizes.end() ? 1 : it->second;
+  return (it == bindings.sizes.end() ? 1 : it->second) + dim.offset;
 }
 
 int64_t Runner::sizeOf(mlir::Attribute dim) const {
   if (auto size = mlir::dyn_cast<mlir::IntegerAttr>(dim))
     return size.getInt();
+  std::optional<mlir::tmix::SymbolicDim> split =
+      mlir::tmix::splitSymbolicDim(mlir::cast<mlir::StringAttr>(dim).getValue());
   rt::DimDecl decl;
-  decl.symbol = mlir::cast<mlir::StringAttr>(dim).getValue().str();
+  decl.symbol = split ? split->symbol.str() : "";
+  decl.offset = split ? split->offset : 0;
   return sizeOf(decl);
 }
 

@@ -9,6 +9,7 @@
 #include "ReferenceTestUtils.h"
 
 #include "codegen/reference/ReferenceEvaluator.h"
+#include "dialect/DimList.h"
 #include "dialect/TmixOps.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -80,15 +81,22 @@ Call bindExample(mlir::Operation *spec) {
     std::vector<int64_t> shape;
     for (unsigned dim = 0; dim < tensorType.getRank(); ++dim) {
       std::optional<int64_t> literal = tensorType.getStaticSize(dim);
-      shape.push_back(literal ? *literal : kSymbolSize);
+      // `N + 1`, the offsets of packed sequences: one more than the symbol.
+      std::optional<mlir::tmix::SymbolicDim> symbolic;
+      if (auto spelling = llvm::dyn_cast<mlir::StringAttr>(tensorType.getDims()[dim]))
+        symbolic = mlir::tmix::splitSymbolicDim(spelling.getValue());
+      shape.push_back(literal ? *literal : kSymbolSize + (symbolic ? symbolic->offset : 0));
       if (!literal)
         call.size(tensorType.getSymbol(dim).str(), kSymbolSize);
     }
     rt::DType dtype = dtypeOf(tensorType.getElementType());
     rt::HostTensor tensor(dtype, shape);
+    // Packed sequences' offsets split T evenly: 0, 1, ..., T (each of one step).
+    bool offsets = recurrence && recurrence.getOffsetsArgument() == index;
     for (int64_t index = 0; index < tensor.numElements(); ++index)
-      tensor.set(index,
-                 rt::isFloat(dtype) ? inputs.next() : static_cast<double>(index % 3));
+      tensor.set(index, rt::isFloat(dtype) ? inputs.next()
+                        : offsets          ? static_cast<double>(index)
+                                           : static_cast<double>(index % 3));
     call.tensor(std::move(tensor));
   }
   return call;

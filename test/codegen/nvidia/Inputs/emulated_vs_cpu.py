@@ -116,7 +116,7 @@ def main():
             values.append(np.full(simt.THREADS, defaults[arg["name"]]))
     stored_outputs, outputs = [], []
     for result in results:
-        shape = [int(d) if d.isdigit() else sizes[d] for d in result["dims"]]
+        shape = [gpu_vs_cpu.dim_size(d, sizes) for d in result["dims"]]
         stored_outputs.append(np.full(shape, np.nan, np.float32))
         outputs.append(gpu_vs_cpu.logical_view(result, stored_outputs[-1]))
     size_values = np.array([sizes[s] for s in symbols], np.int64)

@@ -12,6 +12,14 @@ import sys
 import numpy as np
 
 
+def dim_size(dim, sizes):
+    """A manifest dim's value: a literal, a size symbol, or `N+1`."""
+    if dim.isdigit():
+        return int(dim)
+    symbol, _, offset = dim.partition("+")
+    return sizes[symbol] + (int(offset) if offset else 0)
+
+
 def manifest_of(path):
     args, results, sizes = [], [], []
     for line in open(path):
@@ -20,6 +28,10 @@ def manifest_of(path):
             continue
         if words[0] == "sizes":
             sizes = words[1:]
+        elif words[0] == "sequences":  # sequences OFFSETS TIME: packed sequences
+            for arg in args:
+                if arg["name"] == words[1]:
+                    arg["offsets_of"] = words[2]
         elif words[0] in ("arg", "result"):
             param = {"name": words[1], "tensor": words[2] == "tensor", "dtype": words[3],
                      "dims": [w for w in words[4:] if "=" not in w], "layout": None}
@@ -56,8 +68,14 @@ def make_inputs(args, sizes, uniform, inputs):
     for arg in args:
         if not arg["tensor"]:
             continue
-        shape = [int(d) if d.isdigit() else sizes[d] for d in arg["dims"]]
-        if arg["dtype"] in ("i32", "i64"):
+        shape = [dim_size(d, sizes) for d in arg["dims"]]
+        if "offsets_of" in arg:
+            # Offsets that split T into the sequences: 0, sorted cut points, T.
+            steps = sizes[arg["offsets_of"]]
+            cuts = np.sort(rng.integers(0, steps + 1, size=shape[0] - 2))
+            value = np.concatenate([[0], cuts, [steps]]).astype(
+                np.int64 if arg["dtype"] == "i64" else np.int32)
+        elif arg["dtype"] in ("i32", "i64"):
             if arg["name"] == "doc":
                 value = np.sort(rng.integers(0, 4, size=shape), axis=-1)
             else:
