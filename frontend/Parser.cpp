@@ -61,6 +61,17 @@ bool Parser::expect(TokenKind kind, const llvm::Twine &context) {
   return false;
 }
 
+bool Parser::parseName(std::string &name, llvm::SMLoc &loc, const llvm::Twine &what) {
+  if (!tok.is(TokenKind::Identifier)) {
+    errorHere("expected " + what + ", found " + found(tok));
+    return false;
+  }
+  name = tok.spelling.str();
+  loc = tok.loc;
+  consume();
+  return true;
+}
+
 static bool isStatementKeyword(TokenKind kind) {
   switch (kind) {
   case TokenKind::KwState:
@@ -123,13 +134,8 @@ bool Parser::parseSpec(Spec &spec) {
   spec.kind = tok.is(TokenKind::KwAttention) ? Spec::Attention : Spec::Recurrence;
   spec.loc = tok.loc;
   consume();
-  if (!tok.is(TokenKind::Identifier)) {
-    errorHere("expected the spec's name, found " + found(tok));
+  if (!parseName(spec.name, spec.nameLoc, "the spec's name"))
     return false;
-  }
-  spec.name = tok.spelling.str();
-  spec.nameLoc = tok.loc;
-  consume();
   if (!expect(TokenKind::LParen, "to open the argument list"))
     return false;
   if (!tok.is(TokenKind::RParen)) {
@@ -384,16 +390,10 @@ bool Parser::parseStatementInto(Stmt &stmt, const Spec &spec) {
       return false;
     if (!parseType(stmt.stateType, "state '" + stmt.name + "'"))
       return false;
-    if (consumeIf(TokenKind::Assign)) {
-      if (!tok.is(TokenKind::Identifier)) {
-        errorHere("expected the name of an argument holding the initial state, found " +
-                  found(tok));
-        return false;
-      }
-      stmt.init = tok.spelling.str();
-      stmt.initLoc = tok.loc;
-      consume();
-    }
+    if (consumeIf(TokenKind::Assign) &&
+        !parseName(stmt.init, stmt.initLoc,
+                   "the name of an argument holding the initial state"))
+      return false;
     return true;
   }
 
@@ -416,13 +416,8 @@ bool Parser::parseStatementInto(Stmt &stmt, const Spec &spec) {
   if (stmt.kind == Stmt::Seq && tok.is(TokenKind::Identifier) && tok.spelling == "by" &&
       !tok.startsLine) {
     consume();
-    if (!tok.is(TokenKind::Identifier)) {
-      errorHere("expected the name of the sequence offsets after 'by', found " + found(tok));
+    if (!parseName(stmt.init, stmt.initLoc, "the name of the sequence offsets after 'by'"))
       return false;
-    }
-    stmt.init = tok.spelling.str();
-    stmt.initLoc = tok.loc;
-    consume();
   }
   if (!tok.is(TokenKind::RBrace) && !tok.is(TokenKind::Eof) && !tok.startsLine) {
     errorHere("unexpected " + found(tok) + " after the expression");

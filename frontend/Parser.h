@@ -30,6 +30,8 @@ private:
   void consume();
   bool consumeIf(TokenKind kind);
   bool expect(TokenKind kind, const llvm::Twine &context);
+  /// An identifier into `name` and `loc`, or an error "expected WHAT, found ...".
+  bool parseName(std::string &name, llvm::SMLoc &loc, const llvm::Twine &what);
   void errorHere(const llvm::Twine &message);
   bool atStatementStart() const;
   void skipToStatementStart();

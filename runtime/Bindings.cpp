@@ -46,9 +46,15 @@ std::string checkBound(const ParamDecl &decl, const char *role,
   return "";
 }
 
+/// A symbol's value plus a dim's offset; -1, which no size is, when that overflows.
+int64_t withOffset(int64_t value, int64_t offset) {
+  int64_t sum = 0;
+  return __builtin_add_overflow(value, offset, &sum) ? -1 : sum;
+}
+
 /// A bound dim's value.
 int64_t valueOf(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) {
-  return dim.symbol.empty() ? dim.size : sizes.at(dim.symbol) + dim.offset;
+  return dim.symbol.empty() ? dim.size : withOffset(sizes.at(dim.symbol), dim.offset);
 }
 
 /// "S + 1", "H" or "128", as written.
@@ -258,8 +264,9 @@ std::vector<int64_t> tmix::rt::shapeOf(const ParamDecl &decl,
     }
     auto it = sizes.find(dim.symbol);
     assert(it != sizes.end() && "shapeOf with an unbound size symbol");
-    // Without assertions an unbound symbol gives -1, which no tensor accepts.
-    shape.push_back(it == sizes.end() ? -1 : it->second + dim.offset);
+    // Without assertions an unbound symbol gives -1, which no tensor accepts; so does a
+    // symbol whose offset overflows.
+    shape.push_back(it == sizes.end() ? -1 : withOffset(it->second, dim.offset));
   }
   return shape;
 }

@@ -410,6 +410,9 @@ TEST(Bindings, SequenceOffsetsBindOneLessAndSplitT) {
   EXPECT_EQ(bind({0, 4, 4, 10}, 3), "");
   EXPECT_EQ(bind({0, 10}, 1), "");
   EXPECT_EQ(shapeOf(signature.args[1], {{"N", 3}}), (std::vector<int64_t>{4}));
+  // N + 1 past int64: a size no tensor has, never a wrapped one.
+  EXPECT_EQ(shapeOf(signature.args[1], {{"N", std::numeric_limits<int64_t>::max()}}),
+            (std::vector<int64_t>{-1}));
   EXPECT_EQ(bind({0, 4, 10}, 3), "size symbol 'N' is 2 from argument 'cu' (dim 0, N + 1 = 3) "
                                  "but 3 from argument 'h0' (dim 0)");
   EXPECT_EQ(bind({0}, 1), "argument 'cu' has 1 at dim 0 (declared [N + 1]), so N = 0; sizes "

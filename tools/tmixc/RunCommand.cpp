@@ -252,7 +252,11 @@ int64_t Runner::sizeOf(const rt::DimDecl &dim) const {
   if (dim.symbol.empty())
     return dim.size;
   auto it = bindings.sizes.find(dim.symbol);
-  return (it == bindings.sizes.end() ? 1 : it->second) + dim.offset;
+  int64_t size = 0;
+  // Saturated: the memory check that reads it refuses such a size.
+  if (__builtin_add_overflow(it == bindings.sizes.end() ? 1 : it->second, dim.offset, &size))
+    return std::numeric_limits<int64_t>::max();
+  return size;
 }
 
 int64_t Runner::sizeOf(mlir::Attribute dim) const {
