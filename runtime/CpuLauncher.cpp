@@ -7,6 +7,7 @@
 
 #include "runtime/CpuLauncher.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -62,6 +63,15 @@ std::optional<int64_t> tmix::rt::gridSize(const KernelManifest &manifest,
       return std::nullopt;
   }
   return count;
+}
+
+std::vector<int64_t> tmix::rt::longestSequencesFirst(const std::vector<int64_t> &lengths) {
+  std::vector<int64_t> sequences(lengths.size());
+  for (size_t index = 0; index < sequences.size(); ++index)
+    sequences[index] = static_cast<int64_t>(index);
+  std::stable_sort(sequences.begin(), sequences.end(),
+                   [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
+  return sequences;
 }
 
 std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manifest,
@@ -121,7 +131,26 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
   std::optional<int64_t> programs = gridSize(manifest, bindings.sizes);
   if (!programs)
     return "the grid of '" + signature.name + "' has more than 2^63 programs";
-  pool.parallelFor(*programs, [&](int64_t pid) {
+  // Packed sequences run longest first: the grid's outermost dim is the sequence, so
+  // program `index` of the launch is program index % perSequence of the sequence at
+  // position index / perSequence of that order.
+  std::vector<int64_t> sequences;
+  int64_t perSequence = 1;
+  if (std::optional<size_t> offsets = signature.sequenceOffsets) {
+    // Checked by bindSizes: offsets[0] = 0 <= ... <= offsets[N] = T.
+    const HostTensor &tensor = bindings.tensors[*offsets];
+    std::vector<int64_t> lengths;
+    for (int64_t index = 0; index + 1 < tensor.numElements(); ++index)
+      lengths.push_back(static_cast<int64_t>(tensor.get(index + 1) - tensor.get(index)));
+    if (!lengths.empty() && *programs % static_cast<int64_t>(lengths.size()) == 0) {
+      sequences = longestSequencesFirst(lengths);
+      perSequence = *programs / static_cast<int64_t>(lengths.size());
+    }
+  }
+  pool.parallelFor(*programs, [&](int64_t index) {
+    int64_t pid = sequences.empty() ? index
+                                    : sequences[index / perSequence] * perSequence +
+                                          index % perSequence;
     std::vector<void *> args;
     args.reserve(slots.size() + 1);
     args.push_back(&pid);

@@ -37,6 +37,12 @@ std::optional<int64_t> gridSize(const KernelManifest &manifest,
                                 const std::map<std::string, int64_t> &sizes);
 
 
+/// The order in which a launch runs the sequences of a recurrence over packed
+/// sequences (`lengths`: their steps), whose grid's outermost dimension is the sequence:
+/// the longest first, so that the programs of short ones fill the cores at the end; of
+/// equal lengths, in grid order.
+std::vector<int64_t> longestSequencesFirst(const std::vector<int64_t> &lengths);
+
 /// Runs every program of the grid. `outputs` hold one tensor per spec output, already
 /// shaped (shapeOf) and typed as declared; `bindings` have all sizes bound. Returns an
 /// error message (also when a program could not allocate its scratch buffers: the

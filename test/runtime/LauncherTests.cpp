@@ -99,4 +99,46 @@ TEST(CpuLaunch, ChecksScalarsBeforeTheInt64Cast) {
   EXPECT_EQ(programCalls, 3);
 }
 
+/// The program ids of a launch, in the order a one-thread pool runs them.
+std::vector<int64_t> programOrder;
+void recordingProgram(void **args) { programOrder.push_back(*static_cast<int64_t *>(args[0])); }
+
+TEST(CpuLaunch, PackedSequencesRunLongestFirst) {
+  // Lengths 3, 10, 0, 10, 5: the two of 10 in grid order, then 5, 3 and the empty one.
+  EXPECT_EQ(longestSequencesFirst({3, 10, 0, 10, 5}), (std::vector<int64_t>{1, 3, 4, 0, 2}));
+  EXPECT_EQ(longestSequencesFirst({7}), (std::vector<int64_t>{0}));
+  EXPECT_TRUE(longestSequencesFirst({}).empty());
+
+  // A launch over N = 3 sequences of lengths 2, 5, 3 and H = 2 heads (grid [N, H]):
+  // sequence 1's programs, then 2's, then 0's.
+  KernelManifest manifest;
+  manifest.signature.name = "packed";
+  manifest.signature.isAttention = false;
+  ParamDecl offsets;
+  offsets.name = "cu";
+  offsets.isTensor = true;
+  offsets.dtype = DType::I32;
+  offsets.dims = {DimDecl{"N", 0, 1}};
+  manifest.signature.args = {offsets};
+  manifest.signature.sequenceOffsets = 0;
+  manifest.signature.timeSymbol = "T";
+  manifest.sizeSymbols = {"N", "H", "T"};
+  for (const char *symbol : {"N", "H"}) {
+    GridDimDecl dim;
+    dim.dim.symbol = symbol;
+    manifest.grid.push_back(dim);
+  }
+  Bindings bindings;
+  bindings.tensors = {HostTensor(DType::I32, {4})};
+  for (int64_t index = 0; index < 4; ++index)
+    bindings.tensors[0].set(index, std::vector<double>{0, 2, 7, 10}[index]);
+  bindings.scalars = {0};
+  bindings.sizes = {{"N", 3}, {"H", 2}, {"T", 10}};
+  std::vector<HostTensor> outputs;
+  ThreadPool pool(1);
+  programOrder.clear();
+  ASSERT_EQ(launchOnCpu(recordingProgram, manifest, bindings, outputs, pool), "");
+  EXPECT_EQ(programOrder, (std::vector<int64_t>{2, 3, 4, 5, 0, 1}));
+}
+
 } // namespace
