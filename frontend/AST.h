@@ -29,8 +29,6 @@ struct Dim {
   int64_t offset = 0; // added to the symbol's value
 
   bool isSymbol() const { return !symbol.empty(); }
-  /// A plain size symbol: no literal, no offset.
-  bool isPlainSymbol() const { return isSymbol() && offset == 0; }
   bool operator==(const Dim &o) const {
     return symbol == o.symbol && offset == o.offset && (isSymbol() || size == o.size);
   }
@@ -243,8 +241,10 @@ struct Stmt {
   ExprPtr value;                // all but State
   std::vector<ExprPtr> indices; // StepAssign
   TypeDecl stateType;           // State
-  std::string init;             // State: argument name, or empty;
-  llvm::SMLoc initLoc;          // Seq: the offsets of packed sequences (`by NAME`)
+  std::string init;             // State: argument name, or empty
+  llvm::SMLoc initLoc;
+  std::string offsets;          // Seq: the offsets of packed sequences (`by NAME`), or empty
+  llvm::SMLoc offsetsLoc;
   unsigned target = 0;  // Sema: the state updated (Assign), the output (StepAssign),
                         // or the argument holding the initial state (State with init)
   bool isFinal = false; // Sema: an Assign that names the final value of a state

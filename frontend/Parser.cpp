@@ -416,7 +416,8 @@ bool Parser::parseStatementInto(Stmt &stmt, const Spec &spec) {
   if (stmt.kind == Stmt::Seq && tok.is(TokenKind::Identifier) && tok.spelling == "by" &&
       !tok.startsLine) {
     consume();
-    if (!parseName(stmt.init, stmt.initLoc, "the name of the sequence offsets after 'by'"))
+    if (!parseName(stmt.offsets, stmt.offsetsLoc,
+                   "the name of the sequence offsets after 'by'"))
       return false;
   }
   if (!tok.is(TokenKind::RBrace) && !tok.is(TokenKind::Eof) && !tok.startsLine) {

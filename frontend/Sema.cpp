@@ -235,6 +235,10 @@ static bool looksLikeSequenceAxis(llvm::StringRef name, bool attention) {
 }
 
 void SpecChecker::findSeqStatement() {
+  // What `seq = T by cu_seqlens` says follows from the statement alone: every run (a
+  // trial's too) sets it here, and resetAnnotations leaves it.
+  spec.sequenceOffsets.clear();
+  spec.sequenceSymbol.clear();
   for (const Stmt &stmt : spec.body) {
     if (stmt.kind != Stmt::Seq || stmt.broken)
       continue;
@@ -250,7 +254,7 @@ void SpecChecker::findSeqStatement() {
     if (name && sizeSymbols.contains(name->name)) {
       seqSymbol = name->name;
       name->ref = NameRef{NameRef::SizeSymbol, 0, nullptr};
-      if (!stmt.init.empty())
+      if (!stmt.offsets.empty())
         checkSequenceOffsets(stmt);
     } else if (!name || !rejectedSymbols.contains(name->name)) {
       error(stmt.value->getLoc(), "'seq' names the sequence axis: a size symbol of the "
@@ -265,14 +269,14 @@ void SpecChecker::findSeqStatement() {
 /// of each and then T. S becomes the first parallel dimension.
 void SpecChecker::checkSequenceOffsets(const Stmt &seq) {
   if (isAttention()) {
-    error(seq.initLoc, "packed sequences ('seq = " + seqSymbol + " by " + seq.init +
+    error(seq.offsetsLoc, "packed sequences ('seq = " + seqSymbol + " by " + seq.offsets +
                            "') are for recurrences; ragged attention batches are not "
                            "supported yet");
     return;
   }
-  auto it = params.find(seq.init);
+  auto it = params.find(seq.offsets);
   if (it == params.end()) {
-    error(seq.initLoc, "'by' names the sequence offsets, an argument; '" + seq.init +
+    error(seq.offsetsLoc, "'by' names the sequence offsets, an argument; '" + seq.offsets +
                            "' is not one");
     return;
   }
@@ -301,7 +305,7 @@ void SpecChecker::checkSequenceOffsets(const Stmt &seq) {
 void SpecChecker::checkOffsetDims() {
   // The offsets' own type has its check (checkSequenceOffsets); with a `by` that names
   // no argument, the error there is the one to read.
-  std::string offsets = seqStmt ? seqStmt->init : std::string();
+  std::string offsets = seqStmt ? seqStmt->offsets : std::string();
   if (!offsets.empty() && !params.contains(offsets))
     return;
   auto check = [&](const TypeDecl &type, const std::string &name) {
@@ -421,7 +425,6 @@ bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
     // The reading with the fewest errors, none if one checks; on a tie, the one with
     // more per-step dims.
     std::optional<std::pair<unsigned, size_t>> best; // (errors, count)
-    std::string offsets = spec.sequenceOffsets, sequences = spec.sequenceSymbol;
     for (size_t count = perStep + 1; count-- > 0;) {
       SpecChecker trial(spec, diags, /*silent=*/true, std::nullopt, count);
       trial.run();
@@ -431,8 +434,6 @@ bool SpecChecker::applyRecurrenceLayout(const ResultDecl &out) {
         break;
     }
     resetAnnotations(spec);
-    spec.sequenceOffsets = offsets;
-    spec.sequenceSymbol = sequences;
     perStep = best->second;
   }
   spec.timeSymbol = seqSymbol;

@@ -83,8 +83,6 @@ inline ValueType::Kind kindOf(ElemType elem) {
 inline void resetAnnotations(Spec &spec) {
   spec.timeSymbol.clear();
   spec.parallelDims.clear();
-  spec.sequenceOffsets.clear();
-  spec.sequenceSymbol.clear();
   spec.groups.clear();
   auto restoreWrittenOrder = [](TypeDecl &type) {
     if (type.layout.empty())

@@ -27,10 +27,25 @@ struct SymbolSource {
   int64_t offset = 0; // the dim is the symbol plus this (`S + 1`)
 };
 
+/// "S + 1", "H" or "128", as written.
+std::string spelling(const DimDecl &dim) {
+  if (dim.symbol.empty())
+    return std::to_string(dim.size);
+  return dim.offset ? dim.symbol + " + " + std::to_string(dim.offset) : dim.symbol;
+}
+
+/// The shortest text that reads back as `value` ("1e+300", "2147483648", "0.5").
+std::string shortestNumber(double value) {
+  char buffer[64];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return error == std::errc() ? std::string(buffer, end) : std::string("?");
+}
+
+/// "argument 'cu' (dim 0, N + 1 = 3)", for messages.
 std::string describeSource(const SymbolSource &source, const std::string &symbol) {
   std::string text = "argument '" + source.argument + "' (dim " + std::to_string(source.dim);
   if (source.offset)
-    text += ", " + symbol + " + " + std::to_string(source.offset) + " = " +
+    text += ", " + spelling(DimDecl{symbol, 0, source.offset}) + " = " +
             std::to_string(source.value + source.offset);
   return text + ")";
 }
@@ -55,13 +70,6 @@ int64_t withOffset(int64_t value, int64_t offset) {
 /// A bound dim's value.
 int64_t valueOf(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) {
   return dim.symbol.empty() ? dim.size : withOffset(sizes.at(dim.symbol), dim.offset);
-}
-
-/// "S + 1", "H" or "128", as written.
-std::string spelling(const DimDecl &dim) {
-  if (dim.symbol.empty())
-    return std::to_string(dim.size);
-  return dim.offset ? dim.symbol + " + " + std::to_string(dim.offset) : dim.symbol;
 }
 
 /// "H=8" (or "8" for a literal), for messages.
@@ -203,8 +211,6 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
   return "";
 }
 
-static std::string shortestNumber(double value);
-
 std::string tmix::rt::checkSequenceOffsets(const SpecSignature &signature,
                                            const HostTensor &offsets,
                                            const std::map<std::string, int64_t> &sizes) {
@@ -271,12 +277,6 @@ std::vector<int64_t> tmix::rt::shapeOf(const ParamDecl &decl,
   return shape;
 }
 
-/// The shortest text that reads back as `value` ("1e+300", "2147483648", "0.5").
-static std::string shortestNumber(double value) {
-  char buffer[64];
-  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  return error == std::errc() ? std::string(buffer, end) : std::string("?");
-}
 
 std::string tmix::rt::checkScalarValue(const ParamDecl &param, double value) {
   std::string name = "scalar '" + param.name + "'";
