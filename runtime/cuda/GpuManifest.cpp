@@ -37,13 +37,6 @@ std::string dimString(const DimDecl &dim) {
   return dim.offset ? dim.symbol + "+" + std::to_string(dim.offset) : dim.symbol;
 }
 
-/// The shortest text that reads back as `value` ("1e+300", "2147483648", "0.5").
-std::string numberString(double value) {
-  char buffer[64];
-  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  return error == std::errc() ? std::string(buffer, end) : std::string("?");
-}
-
 void writeParam(std::ostringstream &out, const char *kind, const ParamDecl &param) {
   out << kind << ' ' << param.name << ' ' << (param.isTensor ? "tensor" : "scalar") << ' '
       << dtypeName(param.dtype);
