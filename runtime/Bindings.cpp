@@ -118,24 +118,41 @@ tmix::rt::parseNamePairs(const std::string &text, const std::string &option,
 }
 
 std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindings) {
+  if (bindings.tensors.size() < signature.args.size())
+    return "spec '" + signature.name + "' has " + std::to_string(signature.args.size()) +
+           " arguments but the call binds " + std::to_string(bindings.tensors.size());
+  std::vector<const std::vector<int64_t> *> shapes;
+  for (const HostTensor &tensor : bindings.tensors)
+    shapes.push_back(&tensor.shape());
+  if (std::string error = bindShapeSizes(signature, shapes, bindings.sizes); !error.empty())
+    return error;
+  if (signature.sequenceOffsets)
+    return checkSequenceOffsets(signature, bindings.tensors[*signature.sequenceOffsets],
+                                bindings.sizes);
+  return "";
+}
+
+std::string
+tmix::rt::bindShapeSizes(const SpecSignature &signature,
+                         const std::vector<const std::vector<int64_t> *> &shapes,
+                         std::map<std::string, int64_t> &sizes) {
   std::map<std::string, SymbolSource> sources;
-  for (const auto &[symbol, value] : bindings.sizes) {
+  for (const auto &[symbol, value] : sizes) {
     if (value <= 0)
       return "--sizes gives " + symbol + "=" + std::to_string(value) +
              "; sizes must be positive";
     sources[symbol] = SymbolSource{value, "", 0};
   }
 
-  if (bindings.tensors.size() < signature.args.size())
+  if (shapes.size() < signature.args.size())
     return "spec '" + signature.name + "' has " + std::to_string(signature.args.size()) +
-           " arguments but the call binds " + std::to_string(bindings.tensors.size());
+           " arguments but the call binds " + std::to_string(shapes.size());
 
   for (size_t argIndex = 0; argIndex < signature.args.size(); ++argIndex) {
     const ParamDecl &decl = signature.args[argIndex];
     if (!decl.isTensor)
       continue; // scalars have no shape to bind
-    const HostTensor &tensor = bindings.tensors[argIndex];
-    const std::vector<int64_t> &shape = tensor.shape();
+    const std::vector<int64_t> &shape = *shapes[argIndex];
     if (shape.size() != decl.dims.size())
       return "argument '" + decl.name + "' has rank " + std::to_string(shape.size()) +
              " but is declared " + declaredShapeString(decl);
@@ -178,11 +195,11 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
   }
 
   for (const auto &[symbol, source] : sources)
-    bindings.sizes[symbol] = source.value;
+    sizes[symbol] = source.value;
 
   // Results take their shapes from the bound symbols, so each must have a value now.
   for (const ParamDecl &result : signature.results) {
-    if (std::string error = checkBound(result, "result", bindings.sizes); !error.empty())
+    if (std::string error = checkBound(result, "result", sizes); !error.empty())
       return error;
   }
 
@@ -190,40 +207,47 @@ std::string tmix::rt::bindSizes(const SpecSignature &signature, Bindings &bindin
   // kernels map head h to KV head h / (H / HK)). A caller binding in stages may not
   // know both counts yet; the check then waits for the binding that does.
   auto isBound = [&](const DimDecl &dim) {
-    return dim.symbol.empty() || bindings.sizes.count(dim.symbol);
+    return dim.symbol.empty() || sizes.count(dim.symbol);
   };
   if (signature.isAttention && signature.args.size() >= 2 &&
       signature.args[0].dims.size() > 1 && signature.args[1].dims.size() > 1 &&
       isBound(signature.args[0].logicalDim(1)) && isBound(signature.args[1].logicalDim(1))) {
     const DimDecl &heads = signature.args[0].logicalDim(1),
                   &kvHeads = signature.args[1].logicalDim(1);
-    if (valueOf(kvHeads, bindings.sizes) <= 0 ||
-        valueOf(heads, bindings.sizes) % valueOf(kvHeads, bindings.sizes) != 0)
-      return "the KV head count " + spell(kvHeads, bindings.sizes) +
-             " must divide the head count " + spell(heads, bindings.sizes) +
+    if (valueOf(kvHeads, sizes) <= 0 ||
+        valueOf(heads, sizes) % valueOf(kvHeads, sizes) != 0)
+      return "the KV head count " + spell(kvHeads, sizes) +
+             " must divide the head count " + spell(heads, sizes) +
              " (grouped-query attention)";
   }
-  if (std::string error = checkGroupCounts(signature, bindings.sizes); !error.empty())
+  if (std::string error = checkGroupCounts(signature, sizes); !error.empty())
     return error;
-  if (signature.sequenceOffsets)
-    return checkSequenceOffsets(signature, bindings.tensors[*signature.sequenceOffsets],
-                                bindings.sizes);
   return "";
 }
 
 std::string tmix::rt::checkSequenceOffsets(const SpecSignature &signature,
                                            const HostTensor &offsets,
                                            const std::map<std::string, int64_t> &sizes) {
+  if (offsets.shape().size() != 1)
+    return ""; // shaped in a later stage
+  // HostTensor::get gives a double: exact for every offset up to 2^53, far above any T.
+  std::vector<double> values(static_cast<size_t>(offsets.numElements()));
+  for (size_t index = 0; index < values.size(); ++index)
+    values[index] = offsets.get(static_cast<int64_t>(index));
+  return checkSequenceOffsets(signature, values, sizes);
+}
+
+std::string tmix::rt::checkSequenceOffsets(const SpecSignature &signature,
+                                           const std::vector<double> &offsets,
+                                           const std::map<std::string, int64_t> &sizes) {
   const ParamDecl &decl = signature.args[*signature.sequenceOffsets];
   auto steps = sizes.find(signature.timeSymbol);
-  if (steps == sizes.end() || offsets.shape().size() != 1)
-    return ""; // bound (and shaped) in a later stage
-  int64_t count = offsets.shape()[0];
+  if (steps == sizes.end())
+    return ""; // bound in a later stage
   std::string name = "the sequence offsets '" + decl.name + "'";
-  // HostTensor::get gives a double: exact for every offset up to 2^53, far above any T.
   int64_t previous = 0;
-  for (int64_t index = 0; index < count; ++index) {
-    double value = offsets.get(index);
+  for (size_t index = 0; index < offsets.size(); ++index) {
+    double value = offsets[index];
     std::string at = name + "[" + std::to_string(index) + "] = ";
     if (index == 0 && value != 0)
       return at + shortestNumber(value) + ": the first offset must be 0";
@@ -323,6 +347,13 @@ tmix::rt::StridedView tmix::rt::logicalView(const ParamDecl &param,
     storedStrides[dim] = stride;
     stride *= storedShape[dim];
   }
+  return logicalView(param, storedShape, storedStrides);
+}
+
+tmix::rt::StridedView tmix::rt::logicalView(const ParamDecl &param,
+                                            const std::vector<int64_t> &storedShape,
+                                            const std::vector<int64_t> &storedStrides) {
+  size_t rank = storedShape.size();
   if (param.layout.size() != rank)
     return {storedShape, storedStrides};
   StridedView view{std::vector<int64_t>(rank), std::vector<int64_t>(rank)};

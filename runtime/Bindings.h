@@ -54,6 +54,9 @@ struct StridedView {
 /// The logical view of a row-major tensor of `storedShape` laid out as `param`
 /// declares: a permutation of its sizes and strides, no copy.
 StridedView logicalView(const ParamDecl &param, const std::vector<int64_t> &storedShape);
+/// The same for a tensor stored with element strides `storedStrides` (a view).
+StridedView logicalView(const ParamDecl &param, const std::vector<int64_t> &storedShape,
+                        const std::vector<int64_t> &storedStrides);
 
 /// Whether `layout` is one a ParamDecl may hold for `rank` dims: empty, or a
 /// permutation of 0..rank-1.
@@ -85,12 +88,22 @@ struct Bindings {
 /// symbols no tensor binds or to check against. Returns an error message, or empty.
 std::string bindSizes(const SpecSignature &signature, Bindings &bindings);
 
+/// bindSizes from the arguments' shapes alone (`shapes`: one per argument, read for
+/// tensor arguments only): every check but that of the packed-sequence offsets, whose
+/// values the caller reads wherever they live.
+std::string bindShapeSizes(const SpecSignature &signature,
+                           const std::vector<const std::vector<int64_t> *> &shapes,
+                           std::map<std::string, int64_t> &sizes);
+
 /// That the offsets of a recurrence over packed sequences (`seq = T by cu_seqlens`)
 /// split its T steps: offsets[0] = 0, non-decreasing, offsets[S] = T (so every sequence
 /// lies within T, and none overlaps another). bindSizes calls it once T is bound; a
 /// launcher whose offsets live on a device checks a host copy. Returns an error, or
 /// empty.
 std::string checkSequenceOffsets(const SpecSignature &signature, const HostTensor &offsets,
+                                 const std::map<std::string, int64_t> &sizes);
+std::string checkSequenceOffsets(const SpecSignature &signature,
+                                 const std::vector<double> &offsets,
                                  const std::map<std::string, int64_t> &sizes);
 
 /// That each group count of a recurrence divides the dim it groups (point p of P reads

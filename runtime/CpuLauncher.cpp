@@ -77,15 +77,28 @@ std::vector<int64_t> tmix::rt::longestSequencesFirst(const std::vector<int64_t> 
 std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manifest,
                                   Bindings &bindings, std::vector<HostTensor> &outputs,
                                   ThreadPool &pool) {
+  std::vector<TensorView> tensors, outputViews;
+  for (HostTensor &tensor : bindings.tensors)
+    tensors.push_back(TensorView::of(tensor));
+  for (HostTensor &output : outputs)
+    outputViews.push_back(TensorView::of(output));
+  return launchOnCpu(program, manifest, tensors, bindings.scalars, bindings.sizes,
+                     outputViews, pool);
+}
+
+std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manifest,
+                                  const std::vector<TensorView> &tensors,
+                                  const std::vector<double> &scalars,
+                                  const std::map<std::string, int64_t> &boundSizes,
+                                  const std::vector<TensorView> &outputs, ThreadPool &pool) {
   const SpecSignature &signature = manifest.signature;
-  if (bindings.tensors.size() != signature.args.size() ||
-      outputs.size() != signature.results.size())
+  if (tensors.size() != signature.args.size() || outputs.size() != signature.results.size())
     return "internal error: the call does not match the kernel's signature";
 
   std::vector<int64_t> sizes;
   for (const std::string &symbol : manifest.sizeSymbols) {
-    auto it = bindings.sizes.find(symbol);
-    if (it == bindings.sizes.end())
+    auto it = boundSizes.find(symbol);
+    if (it == boundSizes.end())
       return "size symbol '" + symbol + "' is not bound";
     sizes.push_back(it->second);
   }
@@ -102,13 +115,16 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
   for (size_t index = 0; index < signature.args.size(); ++index) {
     const ParamDecl &arg = signature.args[index];
     if (arg.isTensor) {
-      HostTensor &tensor = bindings.tensors[index];
-      descriptors.emplace_back(tensor.data(), logicalView(arg, tensor.shape()));
+      const TensorView &tensor = tensors[index];
+      descriptors.emplace_back(tensor.data,
+                               logicalView(arg, tensor.shape, tensor.storedStrides()));
       slots.push_back(descriptors.back().packed());
       continue;
     }
+    if (index >= scalars.size())
+      return "internal error: no value for scalar '" + arg.name + "'";
     // Checked first: the cast of a double beyond int64's range is undefined.
-    double value = bindings.scalars[index];
+    double value = scalars[index];
     if (std::string error = checkScalarValue(arg, value); !error.empty())
       return error;
     if (isFloat(arg.dtype)) {
@@ -120,15 +136,15 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
     }
   }
   for (size_t index = 0; index < outputs.size(); ++index) {
-    HostTensor &output = outputs[index];
-    descriptors.emplace_back(output.data(),
-                             logicalView(signature.results[index], output.shape()));
+    const TensorView &output = outputs[index];
+    descriptors.emplace_back(output.data, logicalView(signature.results[index], output.shape,
+                                                      output.storedStrides()));
     slots.push_back(descriptors.back().packed());
   }
   descriptors.emplace_back(sizes.data(), StridedView{{(int64_t)sizes.size()}, {1}});
   slots.push_back(descriptors.back().packed());
 
-  std::optional<int64_t> programs = gridSize(manifest, bindings.sizes);
+  std::optional<int64_t> programs = gridSize(manifest, boundSizes);
   if (!programs)
     return "the grid of '" + signature.name + "' has more than 2^63 programs";
   // Packed sequences run longest first: the grid's outermost dim is the sequence, so
@@ -138,10 +154,10 @@ std::string tmix::rt::launchOnCpu(ProgramFn program, const KernelManifest &manif
   int64_t perSequence = 1;
   if (std::optional<size_t> offsets = signature.sequenceOffsets) {
     // Checked by bindSizes: offsets[0] = 0 <= ... <= offsets[N] = T.
-    const HostTensor &tensor = bindings.tensors[*offsets];
+    std::vector<double> starts = offsetValues(tensors[*offsets]);
     std::vector<int64_t> lengths;
-    for (int64_t index = 0; index + 1 < tensor.numElements(); ++index)
-      lengths.push_back(static_cast<int64_t>(tensor.get(index + 1) - tensor.get(index)));
+    for (size_t index = 0; index + 1 < starts.size(); ++index)
+      lengths.push_back(static_cast<int64_t>(starts[index + 1] - starts[index]));
     if (!lengths.empty() && *programs % static_cast<int64_t>(lengths.size()) == 0) {
       sequences = longestSequencesFirst(lengths);
       perSequence = *programs / static_cast<int64_t>(lengths.size());

@@ -10,6 +10,7 @@
 #define TMIX_RUNTIME_CPULAUNCHER_H
 
 #include "runtime/Bindings.h"
+#include "runtime/TensorView.h"
 #include "runtime/ThreadPool.h"
 
 #include <optional>
@@ -50,6 +51,16 @@ std::vector<int64_t> longestSequencesFirst(const std::vector<int64_t> &lengths);
 std::string launchOnCpu(ProgramFn program, const KernelManifest &manifest,
                         Bindings &bindings, std::vector<HostTensor> &outputs,
                         ThreadPool &pool);
+
+/// The same on views: `tensors` has one view per argument (unused for scalars),
+/// `scalars` one value per argument (unused for tensors), `sizes` every symbol bound
+/// (bindViewSizes); `outputs` one view per spec output, shaped and typed as declared
+/// (checkView). The views' strides reach the kernels as they are: no copy.
+std::string launchOnCpu(ProgramFn program, const KernelManifest &manifest,
+                        const std::vector<TensorView> &tensors,
+                        const std::vector<double> &scalars,
+                        const std::map<std::string, int64_t> &sizes,
+                        const std::vector<TensorView> &outputs, ThreadPool &pool);
 
 } // namespace tmix::rt
 

@@ -70,3 +70,23 @@ if os.path.exists(probe):
 if subprocess.run(["/usr/bin/python3", "-c", "import numpy"], capture_output=True).returncode == 0:
     config.available_features.add("numpy")
 config.substitutions.append(("%python", "/usr/bin/python3"))
+
+# Kernels that libtmix compiles are kept on disk (codegen/cpu/DiskCache.h): here, in the
+# build tree, not in the user's cache. Keys name the library's build, so a rebuilt tmix
+# never reuses an older build's entries.
+config.environment["TMIX_CACHE_DIR"] = os.path.join(config.tmix_obj_root, "test", "kernel-cache")
+
+# The Python package's tests (test/python/) run pytest under the build's Python (the
+# checkout's .venv/, with torch) on the package in the build tree.
+python_package_dir = getattr(config, "python_package_dir", "")
+python_executable = getattr(config, "python_executable", "")
+if python_package_dir and os.path.isdir(os.path.join(python_package_dir, "tmix")):
+    config.available_features.add("python-package")
+    config.substitutions.append((
+        "%pytest",
+        f"env PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={python_package_dir} {python_executable} -m pytest -q "
+        "-p no:cacheprovider -W error::pytest.PytestUnraisableExceptionWarning"))
+    config.substitutions.append(("%tmix_python", python_executable))
+else:
+    lit_config.note("the Python package was not built (no .venv/ with nanobind): the tests "
+                    "of test/python/ (REQUIRES: python-package) are skipped")

@@ -10,7 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # libclang-rt-22-dev (sanitizers, libFuzzer) is only a Recommends of clang-22: named so
 # that the fuzzer links where apt skips recommended packages.
 packages=(cmake ninja-build ccache clang-22 libclang-rt-22-dev libmlir-22-dev
-          mlir-22-tools llvm-22-dev llvm-22-tools libfmt-dev libgtest-dev python3-numpy)
+          mlir-22-tools llvm-22-dev llvm-22-tools libfmt-dev libgtest-dev python3-numpy
+          python3-venv python3-dev)
 llvm_prefix=/usr/lib/llvm-22
 jobs=${TMIX_JOBS:-2}
 
@@ -36,6 +37,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+
+# The Python package builds against .venv/ (git ignores it): nanobind and numpy here;
+# tools/test.sh adds torch and pytest for its tests.
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv/"
+  /usr/bin/python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import nanobind, numpy" 2>/dev/null; then
+  echo "setup: installing python/requirements-build.txt into .venv/"
+  .venv/bin/python -m pip install --disable-pip-version-check -q -r python/requirements-build.txt
+fi
+
+# A build/ configured before .venv/ existed lacks the Python package: configure again.
+if [ -f build/build.ninja ] && ! grep -q "_tmix" build/build.ninja; then
+  cmake -S . -B build >/dev/null
 fi
 
 if [ ! -f build/build.ninja ]; then

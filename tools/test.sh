@@ -20,6 +20,12 @@ sanitize=${TMIX_SANITIZE:-0}
 
 tools/setup.sh
 
+# The Python package's tests need torch and pytest (python/requirements.txt) in .venv/.
+if ! .venv/bin/python -c "import torch, pytest" 2>/dev/null; then
+  echo "test: installing python/requirements.txt into .venv/"
+  .venv/bin/python -m pip install --disable-pip-version-check -q -r python/requirements.txt
+fi
+
 # ---- lit suites ----
 mkdir -p build
 log=build/check-tmix.log
@@ -50,6 +56,10 @@ if [ -z "$discovered" ]; then
   errors+=("lit did not run (build error?): see $log")
 elif [ "$((passed + failed))" -eq 0 ]; then
   errors+=("no test ran ($skipped unsupported or skipped)")
+fi
+# The package's tests are UNSUPPORTED where it was not built: here it must have been.
+if ! ls build/python/tmix/_tmix*.so >/dev/null 2>&1; then
+  errors+=("the Python package was not built (build/python/tmix/): see build/CMakeCache.txt")
 fi
 if [ "$lit_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   errors+=("ninja check-tmix exited with status $lit_status")
@@ -108,7 +118,8 @@ if [ "$sanitize" = 1 ]; then
   # ThreadSanitizer: only what the multi-threaded compile + launch test needs.
   if ! configure build-tsan -DTMIX_SANITIZER=thread; then
     errors+=("build-tsan/ did not configure: see build-tsan/configure.log")
-  elif ! ninja -C build-tsan -j"$jobs" tmix-cpu-tests >build-tsan/build.log 2>&1; then
+  elif ! ninja -C build-tsan -j"$jobs" tmix-cpu-tests tmix-library-tests \
+         >build-tsan/build.log 2>&1; then
     tail -n 40 build-tsan/build.log
     echo "test: the ThreadSanitizer build failed"
     failed=$((failed + 1))
@@ -116,9 +127,12 @@ if [ "$sanitize" = 1 ]; then
     echo "test: 16 threads compiling and launching under ThreadSanitizer"
     # MLIR and LLVM are uninstrumented: reports inside them are suppressed (tsan.supp).
     tsan_suppressions="$PWD/test/codegen/cpu/tsan.supp"
+    # Then the same through libtmix's C API (16 threads compiling and launching).
     if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$tsan_suppressions" \
        build-tsan/bin/tmix-cpu-tests --gtest_brief=1 \
-         --gtest_filter='ConcurrentJit.*:KernelCache.*' >build-tsan/stress.log 2>&1; then
+         --gtest_filter='ConcurrentJit.*:KernelCache.*' >build-tsan/stress.log 2>&1 &&
+       TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$tsan_suppressions" \
+       build-tsan/bin/tmix-library-tests --gtest_brief=1 >>build-tsan/stress.log 2>&1; then
       echo "test: ThreadSanitizer found nothing"
       passed=$((passed + 1))
     else

@@ -28,7 +28,11 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
 
 using namespace mlir;
@@ -90,56 +94,96 @@ cpu::compileForCpu(Operation *specOp, const cpu::ScheduleOverride &schedule,
   return compileForCpu(printSpec(specOp), schedule, symbols);
 }
 
-llvm::Expected<cpu::CompiledKernel>
-cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &schedule,
-                   JitSymbols symbols) {
-  static const bool targetsInitialized = [] {
+namespace {
+
+/// A spec lowered to its loop program in a context of its own, with the manifest read
+/// from the program's kernel ABI.
+struct LoweredSpec {
+  std::unique_ptr<MLIRContext> context;
+  OwningOpRef<ModuleOp> module;
+  std::unique_ptr<::tmix::ErrorCollector> errors;
+  std::string name;
+  rt::KernelManifest manifest;
+
+  llvm::Error failure(const llvm::Twine &what) const {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        what + (errors->str().empty() ? "" : ": " + llvm::Twine(errors->str())));
+  }
+};
+
+void initializeNativeTarget() {
+  static const bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     return true;
   }();
-  (void)targetsInitialized;
+  (void)initialized;
+}
 
+llvm::Expected<LoweredSpec> lowerSpec(const cpu::SpecText &spec,
+                                      const cpu::ScheduleOverride &schedule) {
+  initializeNativeTarget();
   // A private context: the passes load dialects and register translations into it,
   // which must never happen to a context that another thread uses. One program is one
   // function, so the context's own thread pool would gain nothing.
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
-  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
-  context.loadDialect<mlir::tmix::TmixDialect, arith::ArithDialect, math::MathDialect>();
-  ErrorCollector errors(&context);
-  auto failure = [&](const llvm::Twine &what) {
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        what + (errors.str().empty() ? "" : ": " + llvm::Twine(errors.str())));
-  };
+  LoweredSpec lowered;
+  lowered.context = std::make_unique<MLIRContext>(registry, MLIRContext::Threading::DISABLED);
+  lowered.context->loadDialect<mlir::tmix::TmixDialect, arith::ArithDialect,
+                               math::MathDialect>();
+  lowered.errors = std::make_unique<::tmix::ErrorCollector>(lowered.context.get());
 
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(spec.sourceText, ParserConfig(&context));
-  if (!module || module->getBody()->getOperations().size() != 1)
-    return failure("internal error: the spec does not parse in a private context");
-  Operation *specOp = &module->getBody()->front();
-  StringRef name = SymbolTable::getSymbolName(specOp).getValue();
-  std::string signatureName = name.str();
+  lowered.module = parseSourceString<ModuleOp>(spec.sourceText,
+                                               ParserConfig(lowered.context.get()));
+  if (!lowered.module || lowered.module->getBody()->getOperations().size() != 1)
+    return lowered.failure("internal error: the spec does not parse in a private context");
+  Operation *specOp = &lowered.module->getBody()->front();
+  lowered.name = SymbolTable::getSymbolName(specOp).getValue().str();
 
   // The manifest is read from the loop program, before the LLVM conversion drops the
   // attributes it carries.
-  cpu::CompiledKernel kernel;
-  kernel.manifest.signature = signatureOf(specOp);
-  if (failed(lowerToLoops(*module, schedule)))
-    return failure("lowering '" + signatureName + "' to loops failed");
-  kernel.manifest = kernelManifestOf(
-      mlir::tmix::getKernelAbi(module->lookupSymbol<func::FuncOp>(signatureName)),
-      kernel.manifest.signature);
-  if (failed(lowerLoopsToLLVMDialect(*module)))
-    return failure("lowering '" + signatureName + "' to LLVM failed");
+  rt::SpecSignature signature = signatureOf(specOp);
+  if (failed(cpu::lowerToLoops(*lowered.module, schedule)))
+    return lowered.failure("lowering '" + lowered.name + "' to loops failed");
+  lowered.manifest = ::tmix::kernelManifestOf(
+      mlir::tmix::getKernelAbi(lowered.module->lookupSymbol<func::FuncOp>(lowered.name)),
+      signature);
+  return lowered;
+}
 
+/// The host's target machine. Position-independent code: the same object runs in the
+/// JIT, loads from the disk cache and links into a shared library.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> hostTargetMachine() {
   auto machineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!machineBuilder)
     return machineBuilder.takeError();
   machineBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  auto targetMachine = machineBuilder->createTargetMachine();
+  machineBuilder->setRelocationModel(llvm::Reloc::PIC_);
+  return machineBuilder->createTargetMachine();
+}
+
+/// The packed entry point of the program of spec `name` (ExecutionEngine's wrapper of
+/// the C interface function: one void* per argument).
+std::string packedEntryName(const std::string &name) { return "_mlir__mlir_ciface_" + name; }
+
+} // namespace
+
+llvm::Expected<cpu::CompiledKernel>
+cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &schedule,
+                   JitSymbols symbols, std::string *object) {
+  llvm::Expected<LoweredSpec> lowered = lowerSpec(spec, schedule);
+  if (!lowered)
+    return lowered.takeError();
+  cpu::CompiledKernel kernel;
+  kernel.manifest = lowered->manifest;
+  const std::string &signatureName = lowered->name;
+  if (failed(lowerLoopsToLLVMDialect(*lowered->module)))
+    return lowered->failure("lowering '" + signatureName + "' to LLVM failed");
+
+  auto targetMachine = hostTargetMachine();
   if (!targetMachine)
     return targetMachine.takeError();
   auto transformer =
@@ -152,7 +196,8 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
   // $JITDUMPDIR or $HOME/.debug (or ./.debug), never removed and shared between users;
   // profiling is not worth that litter on every run.
   options.enablePerfNotificationListener = false;
-  auto engine = ExecutionEngine::create(*module, options, std::move(*targetMachine));
+  options.enableObjectDump = object != nullptr;
+  auto engine = ExecutionEngine::create(*lowered->module, options, std::move(*targetMachine));
   if (!engine)
     return engine.takeError();
   // Before anything is linked: initialize() may already materialise the program.
@@ -163,6 +208,49 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
   if (!program)
     return program.takeError();
   kernel.program = *program;
+  if (object) {
+    // The engine hands its object out only as a file.
+    llvm::SmallString<128> path;
+    if (std::error_code error =
+            llvm::sys::fs::createTemporaryFile("tmix-kernel", "o", path))
+      return llvm::createStringError(error, "cannot create a temporary object file");
+    (*engine)->dumpToObjectFile(path);
+    auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+    llvm::sys::fs::remove(path);
+    if (!buffer)
+      return llvm::createStringError(buffer.getError(), "cannot read the kernel's object");
+    *object = (*buffer)->getBuffer().str();
+  }
   kernel.engine = std::move(*engine);
+  return kernel;
+}
+
+llvm::Expected<cpu::CompiledKernel> cpu::loadForCpu(const cpu::SpecText &spec,
+                                                    const cpu::ScheduleOverride &schedule,
+                                                    llvm::StringRef object) {
+  // The loop program again, for the manifest: cheap beside LLVM's code generation,
+  // which the object spares.
+  llvm::Expected<LoweredSpec> lowered = lowerSpec(spec, schedule);
+  if (!lowered)
+    return lowered.takeError();
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit)
+    return jit.takeError();
+  // The program calls libm and the C library (expf, malloc): the process's symbols.
+  auto processSymbols = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!processSymbols)
+    return processSymbols.takeError();
+  (*jit)->getMainJITDylib().addGenerator(std::move(*processSymbols));
+  if (llvm::Error error = (*jit)->addObjectFile(
+          llvm::MemoryBuffer::getMemBufferCopy(object, "tmix-cached-kernel")))
+    return std::move(error);
+  auto entry = (*jit)->lookup(packedEntryName(lowered->name));
+  if (!entry)
+    return entry.takeError();
+  cpu::CompiledKernel kernel;
+  kernel.manifest = lowered->manifest;
+  kernel.program = entry->toPtr<rt::ProgramFn>();
+  kernel.objectJit = std::move(*jit);
   return kernel;
 }

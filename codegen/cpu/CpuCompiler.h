@@ -13,6 +13,7 @@
 #include "runtime/CpuLauncher.h"
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/Support/Error.h"
@@ -26,7 +27,9 @@ namespace tmix::cpu {
 using ScheduleOverride = mlir::tmix::ScheduleOverride;
 
 struct CompiledKernel {
-  std::unique_ptr<mlir::ExecutionEngine> engine; // owns the code
+  /// Owns the code: the engine that compiled it, or the JIT that loaded its object.
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  std::unique_ptr<llvm::orc::LLJIT> objectJit;
   rt::ProgramFn program = nullptr;
   rt::KernelManifest manifest;
 };
@@ -54,9 +57,19 @@ using JitSymbols = llvm::function_ref<llvm::orc::SymbolMap(llvm::orc::MangleAndI
 /// threads may compile at once, from one shared context or from many: the spec's own
 /// context is only read (printSpec), never changed. A failure is one line that holds
 /// the compiler's errors, located in the spec's source.
+/// With `object`, also returns the program's relocatable, position-independent object
+/// file (the disk cache's entry).
 llvm::Expected<CompiledKernel> compileForCpu(const SpecText &spec,
                                              const ScheduleOverride &schedule,
-                                             JitSymbols symbols = {});
+                                             JitSymbols symbols = {},
+                                             std::string *object = nullptr);
+/// The kernel of `spec` from `object`, an object file compileForCpu returned for the
+/// same spec and schedule (in this process or another): the loop program is rebuilt for
+/// the manifest, LLVM's code generation is skipped.
+llvm::Expected<CompiledKernel> loadForCpu(const SpecText &spec,
+                                          const ScheduleOverride &schedule,
+                                          llvm::StringRef object);
+
 llvm::Expected<CompiledKernel> compileForCpu(mlir::Operation *specOp,
                                              const ScheduleOverride &schedule,
                                              JitSymbols symbols = {});

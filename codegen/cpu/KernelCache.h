@@ -16,6 +16,7 @@
 #define TMIX_CODEGEN_CPU_KERNELCACHE_H
 
 #include "codegen/cpu/CpuCompiler.h"
+#include "codegen/cpu/DiskCache.h"
 
 #include "llvm/ADT/StringMap.h"
 
@@ -27,6 +28,14 @@ namespace tmix::cpu {
 
 class KernelCache {
 public:
+  KernelCache() = default;
+  /// A cache that also keeps its kernels' objects in `disk`, and looks there before
+  /// compiling: a second process gets them without running LLVM.
+  explicit KernelCache(std::unique_ptr<DiskCache> disk) : disk(std::move(disk)) {}
+
+  /// The disk layer, or null.
+  DiskCache *diskCache() const { return disk.get(); }
+
   /// The kernel of `specOp` under `schedule`, compiled on the first request. A failed
   /// compile is remembered too: asking again gives the same error without recompiling.
   llvm::Expected<const CompiledKernel *> getOrCompile(mlir::Operation *specOp,
@@ -35,7 +44,8 @@ public:
   /// How many kernels were compiled (misses) so far.
   unsigned numCompiled() const { return compiled.load(); }
 
-  /// The cache key: a hash of the IR, the host target and the schedule, in hex.
+  /// The cache key: a hash of the IR, the host target, the schedule and the compiler
+  /// (its version and the build of the library that holds it), in hex.
   static std::string keyOf(mlir::Operation *specOp, const ScheduleOverride &schedule);
 
 private:
@@ -48,6 +58,7 @@ private:
 
   static std::string keyOf(const SpecText &spec, const ScheduleOverride &schedule);
 
+  std::unique_ptr<DiskCache> disk;
   std::mutex mutex; // guards `kernels` (the map, not the entries' contents)
   llvm::StringMap<std::unique_ptr<Entry>> kernels;
   std::atomic<unsigned> compiled{0};

@@ -1,0 +1,482 @@
+//===- Library.cpp - libtmix: the C API over the compiler and the runtime --===//
+//
+// A module owns the MLIRContext its specs were built in; a kernel is a compiled
+// program from the process-wide KernelCache plus its signature, and outlives the
+// module it came from (the cache keeps the code, the kernel keeps a copy of the
+// signature). Errors travel as the calling thread's message; nothing here throws, and
+// every C entry point checks its pointers before it reads them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tmix/tmix.h"
+
+#include "codegen/Signature.h"
+#include "codegen/cpu/CpuTargetInfo.h"
+#include "codegen/cpu/KernelCache.h"
+#include "frontend/Frontend.h"
+#include "runtime/CpuLauncher.h"
+#include "runtime/TensorView.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+using namespace tmix;
+
+namespace {
+
+thread_local std::string lastError;
+
+/// Sets the calling thread's message and returns `status`.
+tmix_status failWith(tmix_status status, std::string message) {
+  lastError = std::move(message);
+  return status;
+}
+
+/// The process-wide cache of JIT-compiled CPU kernels, shared by every module, over
+/// the user's disk cache (codegen/cpu/DiskCache.h; TMIX_DISK_CACHE=0 turns it off).
+/// Never destroyed: its engines' code may run until the process ends, and at exit
+/// LLVM's own statics (which the engines' destructors use) may already be gone.
+struct ProcessCache {
+  std::unique_ptr<cpu::KernelCache> kernels;
+  std::string error; // why the disk cache was refused: every compile reports it
+};
+
+const ProcessCache &processCache() {
+  static const ProcessCache *cache = [] {
+    auto *made = new ProcessCache;
+    const char *disabled = std::getenv("TMIX_DISK_CACHE");
+    std::unique_ptr<cpu::DiskCache> disk;
+    if (!disabled || std::string(disabled) != "0") {
+      llvm::Expected<std::string> directory = cpu::DiskCache::defaultDirectory();
+      llvm::Expected<cpu::DiskCache> opened =
+          directory ? cpu::DiskCache::open(*directory)
+                    : llvm::Expected<cpu::DiskCache>(directory.takeError());
+      if (opened)
+        disk = std::make_unique<cpu::DiskCache>(std::move(*opened));
+      else
+        made->error = llvm::toString(opened.takeError());
+    }
+    made->kernels = std::make_unique<cpu::KernelCache>(std::move(disk));
+    return made;
+  }();
+  return *cache;
+}
+
+void registerTargetsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { mlir::tmix::registerCpuTargetInfo(); });
+}
+
+rt::DType dtypeOf(tmix_dtype dtype) {
+  switch (dtype) {
+  case TMIX_F32: return rt::DType::F32;
+  case TMIX_F16: return rt::DType::F16;
+  case TMIX_BF16: return rt::DType::BF16;
+  case TMIX_I32: return rt::DType::I32;
+  case TMIX_I64: return rt::DType::I64;
+  case TMIX_BOOL: return rt::DType::Bool;
+  }
+  return rt::DType::F64; // no spec declares it: refused as a wrong dtype
+}
+
+tmix_dtype publicDtype(rt::DType dtype) {
+  switch (dtype) {
+  case rt::DType::F16: return TMIX_F16;
+  case rt::DType::BF16: return TMIX_BF16;
+  case rt::DType::I32: return TMIX_I32;
+  case rt::DType::I64: return TMIX_I64;
+  case rt::DType::Bool: return TMIX_BOOL;
+  default: return TMIX_F32;
+  }
+}
+
+} // namespace
+
+/// The specs of one source, in the context they were built in.
+struct ModuleState {
+  mlir::MLIRContext context{mlir::MLIRContext::Threading::DISABLED};
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::vector<std::string> names;
+  /// Serialises kernel lookups, which print the spec ops of `context`.
+  std::mutex mutex;
+};
+
+struct tmix_module {
+  std::unique_ptr<ModuleState> state;
+};
+
+/// The dims of a parameter as tmix_param_info shows them.
+struct DimTable {
+  std::vector<const char *> symbols;
+  std::vector<int64_t> values;
+};
+
+struct tmix_kernel {
+  explicit tmix_kernel(const cpu::CompiledKernel *compiled)
+      : compiled(compiled), signature(compiled->manifest.signature) {
+    for (const auto *params : {&signature.args, &signature.results}) {
+      std::vector<DimTable> &tables = params == &signature.args ? argDims : outputDims;
+      for (const rt::ParamDecl &param : *params) {
+        DimTable table;
+        for (const rt::DimDecl &dim : param.dims) {
+          table.symbols.push_back(dim.symbol.empty() ? nullptr : dim.symbol.c_str());
+          table.values.push_back(dim.symbol.empty() ? dim.size : dim.offset);
+        }
+        tables.push_back(std::move(table));
+      }
+    }
+  }
+
+  const cpu::CompiledKernel *compiled; // owned by processCache()
+  rt::SpecSignature signature;
+  std::vector<DimTable> argDims, outputDims; // point into `signature`
+};
+
+namespace {
+
+/// "file:line:col: error: message" lines of the frontend's diagnostics.
+void collectDiagnostic(const llvm::SMDiagnostic &diagnostic, void *context) {
+  std::string &text = *static_cast<std::string *>(context);
+  llvm::raw_string_ostream os(text);
+  if (!text.empty())
+    os << "\n";
+  const char *kind = diagnostic.getKind() == llvm::SourceMgr::DK_Error     ? "error"
+                     : diagnostic.getKind() == llvm::SourceMgr::DK_Warning ? "warning"
+                                                                           : "note";
+  os << diagnostic.getFilename() << ":" << diagnostic.getLineNo() << ":"
+     << diagnostic.getColumnNo() + 1 << ": " << kind << ": " << diagnostic.getMessage();
+}
+
+tmix_status compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, tmix_module **out) {
+  registerTargetsOnce();
+  auto state = std::make_unique<ModuleState>();
+  loadFrontendDialects(state->context);
+  llvm::SourceMgr sourceMgr;
+  std::string diagnostics;
+  sourceMgr.setDiagHandler(collectDiagnostic, &diagnostics);
+  std::string filename = buffer->getBufferIdentifier().str();
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  // MLIR's own diagnostics (a verifier's) are collected as well, not printed.
+  mlir::ScopedDiagnosticHandler handler(&state->context, [&](mlir::Diagnostic &diag) {
+    if (!diagnostics.empty())
+      diagnostics += "\n";
+    diagnostics += filename + ": error: " + diag.str();
+    return mlir::success();
+  });
+  state->module = compileSpecs(sourceMgr, state->context);
+  if (!state->module)
+    return failWith(TMIX_ERROR_COMPILE, diagnostics.empty() ? filename + ": error: the "
+                                                              "spec does not compile"
+                                                            : diagnostics);
+  if (mlir::failed(mlir::verify(*state->module)))
+    return failWith(TMIX_ERROR_COMPILE, "internal error: the IR built for '" + filename +
+                                            "' does not verify (" + diagnostics +
+                                            "); please report this spec");
+  for (mlir::Operation &op : state->module->getBody()->getOperations())
+    if (auto name = op.getAttrOfType<mlir::StringAttr>(mlir::SymbolTable::getSymbolAttrName()))
+      state->names.push_back(name.str());
+  *out = new tmix_module{std::move(state)};
+  return TMIX_OK;
+}
+
+void describe(const rt::ParamDecl &param, const DimTable &dims, tmix_param_info *info) {
+  info->dim_symbols = dims.symbols.data();
+  info->dim_values = dims.values.data();
+  info->name = param.name.c_str();
+  info->is_tensor = param.isTensor;
+  info->dtype = publicDtype(param.dtype);
+  info->rank = static_cast<int32_t>(param.dims.size());
+  info->has_default = param.defaultValue.has_value();
+  info->default_value = param.defaultValue.value_or(0.0);
+}
+
+/// A tmix_tensor as a runtime view; an error when its fields cannot describe a tensor.
+tmix_status viewOf(const tmix_tensor &tensor, const std::string &name, rt::TensorView &view) {
+  if (tensor.rank < 0 || tensor.rank > 16)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "'" + name + "' has rank " + std::to_string(tensor.rank) +
+                        " (tmix tensors have at most 16 dims)");
+  if (tensor.rank > 0 && !tensor.shape)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "'" + name + "' has no shape");
+  if (tensor.dtype < TMIX_F32 || tensor.dtype > TMIX_BOOL)
+    return failWith(TMIX_ERROR_TYPE, "'" + name + "' has an unknown dtype code " +
+                                         std::to_string(static_cast<int>(tensor.dtype)));
+  view.data = tensor.data;
+  view.dtype = dtypeOf(tensor.dtype);
+  view.shape.assign(tensor.shape, tensor.shape + tensor.rank);
+  if (tensor.strides)
+    view.strides.assign(tensor.strides, tensor.strides + tensor.rank);
+  view.device = tensor.device == TMIX_DEVICE_CUDA ? rt::DeviceKind::Cuda : rt::DeviceKind::Cpu;
+  return TMIX_OK;
+}
+
+tmix_status statusOf(rt::ViewProblem problem) {
+  switch (problem) {
+  case rt::ViewProblem::Type: return TMIX_ERROR_TYPE;
+  case rt::ViewProblem::Layout: return TMIX_ERROR_UNSUPPORTED;
+  default: return TMIX_ERROR_INVALID_ARGUMENT;
+  }
+}
+
+/// A call's arguments checked and bound: views, scalars and every size symbol.
+struct BoundCall {
+  std::vector<rt::TensorView> tensors;
+  std::vector<double> scalars;
+  std::map<std::string, int64_t> sizes;
+};
+
+tmix_status bindCall(const tmix_kernel &kernel, const tmix_arg *args, size_t numArgs,
+                     BoundCall &call) {
+  const rt::SpecSignature &signature = kernel.signature;
+  if (numArgs != signature.args.size())
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "'" + signature.name + "' takes " +
+                        std::to_string(signature.args.size()) + " arguments, not " +
+                        std::to_string(numArgs));
+  if (numArgs > 0 && !args)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "the arguments are a null pointer");
+  call.tensors.assign(numArgs, rt::TensorView());
+  call.scalars.assign(numArgs, 0.0);
+  for (size_t index = 0; index < numArgs; ++index) {
+    const rt::ParamDecl &param = signature.args[index];
+    const tmix_arg &arg = args[index];
+    if (!param.isTensor) {
+      if (arg.tensor)
+        return failWith(TMIX_ERROR_TYPE, "argument '" + param.name + "' is a scalar (" +
+                                             rt::dtypeName(param.dtype) +
+                                             "), not a tensor");
+      if (!arg.has_scalar && !param.defaultValue)
+        return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                        "scalar '" + param.name + "' has no default: give its value");
+      double value = arg.has_scalar ? arg.scalar : *param.defaultValue;
+      if (std::string error = rt::checkScalarValue(param, value); !error.empty())
+        return failWith(TMIX_ERROR_INVALID_ARGUMENT, error);
+      call.scalars[index] = value;
+      continue;
+    }
+    if (!arg.tensor)
+      return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                      "argument '" + param.name + "' is a tensor " +
+                          rt::declaredShapeString(param) + "; none was given");
+    if (tmix_status status = viewOf(*arg.tensor, param.name, call.tensors[index]))
+      return status;
+    if (call.tensors[index].device != rt::DeviceKind::Cpu)
+      return failWith(TMIX_ERROR_TYPE, "argument '" + param.name +
+                                           "' is on a CUDA device but the kernel was "
+                                           "compiled for the CPU");
+    rt::ViewProblem problem;
+    if (std::string error = rt::checkView(param, call.tensors[index], "argument", &problem);
+        !error.empty())
+      return failWith(statusOf(problem), error);
+  }
+  if (std::string error = rt::bindViewSizes(signature, call.tensors, call.sizes);
+      !error.empty())
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, error);
+  return TMIX_OK;
+}
+
+tmix_status paramInfo(const tmix_kernel *kernel, size_t index, tmix_param_info *info,
+                      bool output) {
+  if (!kernel || !info)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "a null kernel or info pointer");
+  const auto &params = output ? kernel->signature.results : kernel->signature.args;
+  if (index >= params.size())
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    std::string(output ? "output" : "argument") + " index " +
+                        std::to_string(index) + " is out of range ('" +
+                        kernel->signature.name + "' has " + std::to_string(params.size()) +
+                        ")");
+  describe(params[index], (output ? kernel->outputDims : kernel->argDims)[index], info);
+  return TMIX_OK;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *tmix_last_error(void) { return lastError.c_str(); }
+
+const char *tmix_version(void) { return TMIX_VERSION; }
+
+tmix_status tmix_compile(const char *source, size_t length, const char *filename,
+                         tmix_module **module) {
+  if (!module || (!source && length > 0))
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_compile: a null pointer");
+  *module = nullptr;
+  std::string name = filename && *filename ? filename : "<source>";
+  return compileBuffer(llvm::MemoryBuffer::getMemBufferCopy(
+                           llvm::StringRef(source ? source : "", length), name),
+                       module);
+}
+
+tmix_status tmix_compile_file(const char *path, tmix_module **module) {
+  if (!module || !path)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_compile_file: a null pointer");
+  *module = nullptr;
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (std::error_code error = buffer.getError())
+    return failWith(TMIX_ERROR_RUNTIME,
+                    std::string("cannot open '") + path + "': " + error.message());
+  return compileBuffer(std::move(*buffer), module);
+}
+
+void tmix_module_free(tmix_module *module) { delete module; }
+
+tmix_status tmix_get_cache_stats(tmix_cache_stats *stats) {
+  if (!stats)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_get_cache_stats: a null pointer");
+  const ProcessCache &cache = processCache();
+  *stats = tmix_cache_stats{};
+  stats->compiled = cache.kernels->numCompiled();
+  if (const cpu::DiskCache *disk = cache.kernels->diskCache()) {
+    cpu::DiskCache::Stats counts = disk->stats();
+    stats->disk_hits = counts.hits;
+    stats->disk_misses = counts.misses;
+    stats->disk_stores = counts.stores;
+    stats->disk_damaged = counts.damaged;
+    stats->disk_directory = disk->directory().c_str();
+  }
+  if (!cache.error.empty())
+    return failWith(TMIX_ERROR_RUNTIME, cache.error);
+  return TMIX_OK;
+}
+
+size_t tmix_module_num_kernels(const tmix_module *module) {
+  return module ? module->state->names.size() : 0;
+}
+
+const char *tmix_module_kernel_name(const tmix_module *module, size_t index) {
+  if (!module || index >= module->state->names.size())
+    return nullptr;
+  return module->state->names[index].c_str();
+}
+
+tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char *target,
+                               tmix_kernel **kernel) {
+  if (!module || !name || !kernel)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_module_kernel: a null pointer");
+  *kernel = nullptr;
+  std::string targetName = target ? target : "cpu";
+  if (targetName == "sm_80" || targetName == "sm_90a")
+    return failWith(TMIX_ERROR_UNSUPPORTED,
+                    "target '" + targetName + "': the library compiles for the CPU only "
+                    "for now; GPU kernels are built by `tmixc build` and run through "
+                    "libtmix_cuda");
+  if (targetName != "cpu")
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "unknown target '" + targetName + "' (expected cpu, sm_80 or sm_90a)");
+  ModuleState &state = *module->state;
+  std::lock_guard<std::mutex> lock(state.mutex);
+  mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(*state.module, name);
+  if (!spec) {
+    std::string known;
+    for (const std::string &each : state.names)
+      known += (known.empty() ? "" : ", ") + each;
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, std::string("no spec named '") + name +
+                                                     "' (the module has: " + known + ")");
+  }
+  const ProcessCache &cache = processCache();
+  if (!cache.error.empty())
+    return failWith(TMIX_ERROR_RUNTIME, cache.error);
+  llvm::Expected<const cpu::CompiledKernel *> compiled =
+      cache.kernels->getOrCompile(spec, cpu::ScheduleOverride());
+  if (!compiled)
+    return failWith(TMIX_ERROR_COMPILE, llvm::toString(compiled.takeError()));
+  *kernel = new tmix_kernel(*compiled);
+  return TMIX_OK;
+}
+
+void tmix_kernel_free(tmix_kernel *kernel) { delete kernel; }
+
+const char *tmix_kernel_name(const tmix_kernel *kernel) {
+  return kernel ? kernel->signature.name.c_str() : nullptr;
+}
+
+size_t tmix_kernel_num_args(const tmix_kernel *kernel) {
+  return kernel ? kernel->signature.args.size() : 0;
+}
+
+size_t tmix_kernel_num_outputs(const tmix_kernel *kernel) {
+  return kernel ? kernel->signature.results.size() : 0;
+}
+
+tmix_status tmix_kernel_arg_info(const tmix_kernel *kernel, size_t index,
+                                 tmix_param_info *info) {
+  return paramInfo(kernel, index, info, /*output=*/false);
+}
+
+tmix_status tmix_kernel_output_info(const tmix_kernel *kernel, size_t index,
+                                    tmix_param_info *info) {
+  return paramInfo(kernel, index, info, /*output=*/true);
+}
+
+tmix_status tmix_kernel_output_shapes(const tmix_kernel *kernel, const tmix_arg *args,
+                                      size_t numArgs, int64_t *shapes) {
+  if (!kernel || !shapes)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_kernel_output_shapes: a null pointer");
+  BoundCall call;
+  if (tmix_status status = bindCall(*kernel, args, numArgs, call))
+    return status;
+  for (const rt::ParamDecl &result : kernel->signature.results)
+    for (int64_t size : rt::shapeOf(result, call.sizes))
+      *shapes++ = size;
+  return TMIX_OK;
+}
+
+tmix_status tmix_kernel_launch(const tmix_kernel *kernel, const tmix_arg *args,
+                               size_t numArgs, const tmix_tensor *outputs,
+                               size_t numOutputs, void *stream) {
+  if (!kernel)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_kernel_launch: a null kernel");
+  const rt::SpecSignature &signature = kernel->signature;
+  if (stream)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "a stream was given but '" + signature.name + "' runs on the CPU");
+  BoundCall call;
+  if (tmix_status status = bindCall(*kernel, args, numArgs, call))
+    return status;
+  if (numOutputs != signature.results.size())
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "'" + signature.name + "' has " +
+                        std::to_string(signature.results.size()) + " outputs, not " +
+                        std::to_string(numOutputs));
+  if (numOutputs > 0 && !outputs)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "the outputs are a null pointer");
+  std::vector<rt::TensorView> outputViews(numOutputs);
+  for (size_t index = 0; index < numOutputs; ++index) {
+    const rt::ParamDecl &result = signature.results[index];
+    if (tmix_status status = viewOf(outputs[index], result.name, outputViews[index]))
+      return status;
+    if (outputViews[index].device != rt::DeviceKind::Cpu)
+      return failWith(TMIX_ERROR_TYPE, "output '" + result.name +
+                                           "' is on a CUDA device but the kernel was "
+                                           "compiled for the CPU");
+    rt::ViewProblem problem;
+    if (std::string error = rt::checkView(result, outputViews[index], "output", &problem);
+        !error.empty())
+      return failWith(statusOf(problem), error);
+    std::vector<int64_t> expected = rt::shapeOf(result, call.sizes);
+    if (outputViews[index].shape != expected)
+      return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                      "output '" + result.name + "' has shape " +
+                          rt::shapeString(outputViews[index].shape) + " but the call gives " +
+                          rt::declaredShapeString(result) + " = " +
+                          rt::shapeString(expected));
+  }
+  if (std::string error =
+          rt::launchOnCpu(kernel->compiled->program, kernel->compiled->manifest, call.tensors,
+                          call.scalars, call.sizes, outputViews, rt::defaultThreadPool());
+      !error.empty())
+    return failWith(TMIX_ERROR_RUNTIME, error);
+  return TMIX_OK;
+}
+
+} // extern "C"

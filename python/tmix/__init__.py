@@ -1,0 +1,327 @@
+"""tmix: attention and token-mixing kernels from a few lines of spec.
+
+    import tmix
+    mod = tmix.compile(open("swa_alibi.tmix").read())
+    f = mod["swa_alibi"]
+    o, lse = f(q, k, v, window=256)          # numpy arrays or torch tensors
+
+Tensors pass without a copy when their last dim is contiguous (any other strides are
+read in place), so a [B, N, H, D] buffer may be given as its [B, H, N, D] view. Outputs
+are allocated as the inputs are (numpy arrays for numpy inputs, torch tensors for torch
+ones), or written into `out=`. `f.torch_op()` registers the kernel as a PyTorch custom
+op (eager and `torch.compile(fullgraph=True)`). Every bad input raises: `TypeError`
+(a dtype or device), `ValueError` (a shape, a stride, a missing scalar) or
+`tmix.CompileError` (a spec error, `file:line:col: error: ...`).
+"""
+
+import sys
+
+from . import _tmix
+
+__all__ = ["CompileError", "Kernel", "Module", "cache_info", "compile", "compile_file",
+           "__version__"]
+
+__version__ = _tmix.version()
+
+CompileError = _tmix.CompileError
+CompileError.__module__ = "tmix"
+CompileError.__doc__ = "A spec that does not compile; the message says where (file:line:col)."
+
+# The C API's dtype codes (tmix.h) by name, and the numpy names of those numpy has.
+_DTYPE_NAMES = ("f32", "f16", "bf16", "i32", "i64", "bool")
+_NUMPY_DTYPES = {"f32": "float32", "f16": "float16", "i32": "int32", "i64": "int64",
+                 "bool": "bool"}
+_TORCH_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "i32": "int32",
+                 "i64": "int64", "bool": "bool"}
+_SCHEMA_TYPES = {"f32": "float", "f16": "float", "bf16": "float", "i32": "int",
+                 "i64": "int", "bool": "bool"}
+
+
+def _shape_of(value):
+    """The shape of a tensor argument (a described torch tensor is a tuple), or None."""
+    if isinstance(value, tuple):
+        return value[2] if len(value) == 6 else None
+    return getattr(value, "shape", None)
+
+
+class _Param:
+    __slots__ = ("name", "is_tensor", "dtype", "dims", "has_default", "default")
+
+    def __init__(self, name, is_tensor, dtype, dims, has_default, default):
+        self.name = name
+        self.is_tensor = is_tensor
+        self.dtype = _DTYPE_NAMES[dtype]
+        self.dims = dims  # (symbol or None, literal size or offset) per stored dim
+        self.has_default = has_default
+        self.default = default
+
+    def declared(self):
+        def spell(dim):
+            symbol, value = dim
+            if symbol is None:
+                return str(value)
+            return symbol if value == 0 else f"{symbol} + {value}"
+        return f"{self.dtype}[{', '.join(spell(d) for d in self.dims)}]"
+
+
+def _torch():
+    """torch if the program imported it (tmix never imports it for numpy users)."""
+    return sys.modules.get("torch")
+
+
+_torch_codes = None  # torch dtype -> the C API's dtype code, made on first use
+
+
+def _describe(tensor, name):
+    """A torch tensor as the extension's tuple (pointer, dtype code, shape, strides,
+    device, index): a fraction of a DLPack export's cost per call."""
+    global _torch_codes
+    if _torch_codes is None:
+        torch = _torch()
+        _torch_codes = {getattr(torch, _TORCH_DTYPES[name]): code
+                        for code, name in enumerate(_DTYPE_NAMES)}
+    device = tensor.device
+    if device.type not in ("cpu", "cuda"):
+        raise TypeError(f"'{name}' is on '{device}': tmix runs on the CPU and CUDA devices")
+    code = _torch_codes.get(tensor.dtype)
+    if code is None:
+        raise TypeError(f"'{name}' is {tensor.dtype}, which tmix does not take (f32, f16, "
+                        "bf16, i32, i64 or bool)")
+    return (tensor.data_ptr(), code, tuple(tensor.shape),
+            tensor.stride(), 1 if device.type == "cuda" else 0,
+            device.index if device.index is not None else 0)
+
+
+class Kernel:
+    """One compiled spec. Call it with the spec's arguments, positionally or by name."""
+
+    def __init__(self, handle, target):
+        self._handle = handle
+        self.name = handle.name
+        self.target = target
+        self.args = [_Param(*p) for p in handle.params(False)]
+        self.outputs = [_Param(*p) for p in handle.params(True)]
+        self._index = {p.name: i for i, p in enumerate(self.args)}
+        self._op = None
+
+    def __repr__(self):
+        args = ", ".join(f"{p.name}: {p.declared()}" if p.is_tensor else f"{p.name}: {p.dtype}"
+                         for p in self.args)
+        outs = ", ".join(f"{p.name}: {p.declared()}" for p in self.outputs)
+        return f"<tmix kernel {self.name}({args}) -> ({outs}) for {self.target}>"
+
+    def _values(self, args, kwargs):
+        """The call's values in the spec's argument order (None: a scalar's default)."""
+        if len(args) > len(self.args):
+            raise TypeError(f"{self.name}() takes {len(self.args)} arguments, "
+                            f"{len(args)} were given")
+        values = list(args) + [None] * (len(self.args) - len(args))
+        given = [True] * len(args) + [False] * (len(self.args) - len(args))
+        for name, value in kwargs.items():
+            index = self._index.get(name)
+            if index is None:
+                raise TypeError(f"{self.name}() has no argument '{name}' (its arguments: "
+                                f"{', '.join(self._index)})")
+            if given[index]:
+                raise TypeError(f"{self.name}() got argument '{name}' twice")
+            values[index] = value
+            given[index] = True
+        for param, value, was_given in zip(self.args, values, given):
+            if param.is_tensor and value is None:
+                raise TypeError(f"{self.name}() is missing tensor argument '{param.name}' "
+                                f"({param.declared()})")
+            if not param.is_tensor and value is None and not param.has_default:
+                raise TypeError(f"{self.name}() is missing scalar argument '{param.name}' "
+                                f"({param.dtype}, no default)")
+            if param.is_tensor and isinstance(value, tuple):
+                raise TypeError(f"'{param.name}' must be a tensor (numpy array, torch tensor "
+                                "or any DLPack tensor), not tuple")
+            if not param.is_tensor and value is not None and not isinstance(
+                    value, (bool, int, float)):
+                raise TypeError(f"scalar '{param.name}' ({param.dtype}) must be a number, "
+                                f"not {type(value).__name__}")
+        return values
+
+    def __call__(self, *args, out=None, **kwargs):
+        if out is not None:
+            out = list(out) if isinstance(out, (list, tuple)) else [out]
+            for param, tensor in zip(self.outputs, out):
+                if isinstance(tensor, tuple):
+                    raise TypeError(f"output '{param.name}' must be a tensor, not tuple")
+                writeable = getattr(getattr(tensor, "flags", None), "writeable", True)
+                if not writeable:
+                    raise ValueError(f"output '{param.name}' is read-only")
+        return self._run(self._values(args, kwargs), out, check_grad=True)
+
+    def _run(self, values, out, check_grad):
+        """Launches on `values` (the spec's argument order, checked by _values or by the
+        op's schema) into `out`, or into outputs allocated like the inputs."""
+        torch = _torch()
+        like = None  # the first torch tensor: outputs are made as it is
+        if torch is not None:
+            for index, value in enumerate(values):
+                if isinstance(value, torch.Tensor):
+                    if check_grad and value.requires_grad and torch.is_grad_enabled():
+                        raise ValueError(
+                            f"'{self.name}': an input requires grad, and tmix kernels have "
+                            "no backward yet; call under torch.no_grad() or detach() it")
+                    like = like if like is not None else value
+                    # The caller's list keeps the tensor alive through the launch.
+                    values[index] = _describe(value, self.args[index].name)
+        if out is None:
+            # The shapes from the declared symbols, in Python: one DLPack export of each
+            # input fewer than asking the library. The launch checks the whole call, so
+            # inputs that disagree are still reported as such.
+            shapes = self.output_shapes_of(
+                [_shape_of(value) if param.is_tensor else None
+                 for param, value in zip(self.args, values)])
+            out = [self._allocate(param, shape, like)
+                   for param, shape in zip(self.outputs, shapes)]
+        tensors = out
+        if torch is not None:
+            tensors = [_describe(t, p.name) if isinstance(t, torch.Tensor) else t
+                       for p, t in zip(self.outputs, out)]
+        self._handle.launch(values, tensors)
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def _allocate(self, param, shape, like):
+        if like is not None:
+            torch = _torch()
+            return torch.empty(shape, dtype=getattr(torch, _TORCH_DTYPES[param.dtype]),
+                               device=like.device)
+        import numpy
+        if param.dtype not in _NUMPY_DTYPES:
+            raise TypeError(f"output '{param.name}' is {param.dtype}, which numpy has not: "
+                            "pass torch tensors, or give out=")
+        return numpy.empty(shape, dtype=_NUMPY_DTYPES[param.dtype])
+
+    # ---- the PyTorch op ----
+
+    def output_shapes_of(self, shapes):
+        """The outputs' shapes for tensor arguments of `shapes` (one per argument, None
+        for scalars), from the declared size symbols: what a fake tensor needs."""
+        bound = {}
+        for param, shape in zip(self.args, shapes):
+            if param.is_tensor and shape is not None:
+                for (symbol, value), size in zip(param.dims, shape):
+                    if symbol is not None:
+                        bound.setdefault(symbol, size - value)
+        result = []
+        for param in self.outputs:
+            dims = []
+            for symbol, value in param.dims:
+                if symbol is None:
+                    dims.append(value)
+                elif symbol in bound:
+                    dims.append(max(bound[symbol] + value, 0))
+                else:  # a tensor of another rank: the launch says which
+                    dims.append(0)
+            result.append(dims)
+        return result
+
+    def _schema(self):
+        def default(param):
+            if not param.has_default:
+                return ""
+            value = param.default
+            if param.dtype == "bool":
+                return "=True" if value else "=False"
+            if _SCHEMA_TYPES[param.dtype] == "int":
+                return f"={int(value)}"
+            if value != value or value in (float("inf"), float("-inf")):
+                return ""  # the schema has no spelling for these: the argument is required
+            return f"={value!r}"
+        args = ", ".join(f"Tensor {p.name}" if p.is_tensor
+                         else f"{_SCHEMA_TYPES[p.dtype]} {p.name}{default(p)}"
+                         for p in self.args)
+        returns = ("Tensor" if len(self.outputs) == 1
+                   else "(" + ", ".join("Tensor" for _ in self.outputs) + ")")
+        return f"({args}) -> {returns}"
+
+    def torch_op(self, namespace="tmix"):
+        """Registers this kernel as the PyTorch custom op `torch.ops.<namespace>.<name>`
+        (a CPU implementation and a fake one, so that it traces under torch.compile) and
+        returns it. Gradients are not derived yet: a backward through it raises."""
+        if self._op is not None:
+            return self._op
+        import torch
+        qualname = f"{namespace}::{self.name}"
+        torch.library.define(qualname, self._schema())
+        kernel = self
+
+        def run(*args):
+            # Below autograd (the op's outputs get their grad_fn from register_autograd);
+            # the schema has checked and completed the arguments.
+            # Trailing defaulted scalars may be absent (None: the default).
+            values = list(args) + [None] * (len(kernel.args) - len(args))
+            return kernel._run(values, None, check_grad=False)
+
+        def fake(*args):
+            like = next(a for a in args if isinstance(a, torch.Tensor))
+            shapes = kernel.output_shapes_of(
+                [a.shape if isinstance(a, torch.Tensor) else None for a in args])
+            outs = tuple(like.new_empty(shape, dtype=getattr(torch, _TORCH_DTYPES[p.dtype]))
+                         for p, shape in zip(kernel.outputs, shapes))
+            return outs[0] if len(outs) == 1 else outs
+
+        def backward(ctx, *grads):
+            raise RuntimeError(f"tmix: '{kernel.name}' has no backward yet (gradients of "
+                               "tmix kernels come with the backward pass); detach its "
+                               "inputs or compute gradients elsewhere")
+
+        torch.library.impl(qualname, "CPU")(run)
+        torch.library.register_fake(qualname)(fake)
+        torch.library.register_autograd(qualname, backward)
+        self._op = getattr(getattr(torch.ops, namespace), self.name)
+        return self._op
+
+
+class Module:
+    """The specs of one source. `module[name]` is its CPU kernel, compiled once (and
+    cached for the process)."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._kernels = {}
+
+    def names(self):
+        return list(self._handle.names())
+
+    def kernel(self, name, target="cpu"):
+        key = (name, target)
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            if not isinstance(name, str):
+                raise TypeError(f"a kernel name is a str, not {type(name).__name__}")
+            kernel = Kernel(self._handle.kernel(name, target), target)
+            self._kernels[key] = kernel
+        return kernel
+
+    def __getitem__(self, name):
+        return self.kernel(name)
+
+    def __repr__(self):
+        return f"<tmix module: {', '.join(self.names())}>"
+
+
+def cache_info():
+    """What the process's kernel cache has done: kernels compiled, and its disk layer's
+    hits, misses, stores and damaged entries rebuilt, with its folder ($TMIX_CACHE_DIR,
+    else $XDG_CACHE_HOME/tmix, else ~/.cache/tmix; None with TMIX_DISK_CACHE=0). Raises
+    RuntimeError when the folder was refused (not the user's own, or writable by
+    others)."""
+    return _tmix.cache_stats()
+
+
+def compile(source, filename="<source>"):
+    """Compiles spec source text into a Module; raises CompileError on a spec error."""
+    if not isinstance(source, str):
+        raise TypeError(f"tmix.compile takes the spec text (a str), not "
+                        f"{type(source).__name__}; use tmix.compile_file for a path")
+    return Module(_tmix.compile(source, filename))
+
+
+def compile_file(path):
+    """Compiles the .tmix file at `path`."""
+    with open(path, encoding="utf-8") as file:
+        return compile(file.read(), str(path))

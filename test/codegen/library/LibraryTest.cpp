@@ -1,0 +1,229 @@
+//===- LibraryTest.cpp - libtmix's C API, from one thread and from sixteen ------===//
+//
+// The test links libtmix.so alone, as a user's program does, and checks the kernels'
+// outputs against a float64 attention written here. CI runs it under ThreadSanitizer
+// too (tools/test.sh, build-tsan/).
+//
+//===----------------------------------------------------------------------===//
+
+#include "tmix/tmix.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr char kSource[] = R"(
+attention windowed(q: f32[B, H, N, D], k: f32[B, HK, N, D], v: f32[B, HK, N, D],
+                   window: i32 = 5) -> (o: f32[B, H, N, D], lse: f32[B, H, N]) {
+  mask = j <= i && i - j < window
+})";
+
+/// A [B, H, N, D] f32 tensor, stored as [B, N, H, D] when `transposed` (the view then
+/// has strides that are not row-major: FlashAttention's layout read in place).
+struct Tensor {
+  std::vector<float> data;
+  std::vector<int64_t> shape, strides;
+  tmix_tensor view;
+
+  Tensor(int64_t b, int64_t h, int64_t n, int64_t d, bool transposed, std::mt19937 &random)
+      : data(b * h * n * d), shape{b, h, n, d} {
+    std::uniform_real_distribution<float> uniform(-1, 1);
+    for (float &x : data)
+      x = uniform(random);
+    strides = transposed ? std::vector<int64_t>{n * h * d, d, h * d, 1}
+                         : std::vector<int64_t>{h * n * d, n * d, d, 1};
+    view = {data.data(), TMIX_F32, 4, shape.data(), strides.data(), TMIX_DEVICE_CPU, 0};
+  }
+
+  double at(int64_t b, int64_t h, int64_t n, int64_t d) const {
+    return data[b * strides[0] + h * strides[1] + n * strides[2] + d * strides[3]];
+  }
+};
+
+/// The largest |o - ref| / (1 + |ref|) of windowed causal GQA attention, in float64.
+double worstError(const Tensor &q, const Tensor &k, const Tensor &v, int window,
+                  const std::vector<float> &o) {
+  int64_t b = q.shape[0], h = q.shape[1], n = q.shape[2], d = q.shape[3];
+  int64_t groups = h / k.shape[1];
+  double worst = 0;
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t hi = 0; hi < h; ++hi)
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<double> scores;
+        double top = -INFINITY;
+        for (int64_t j = 0; j <= i; ++j) {
+          double s = -INFINITY;
+          if (i - j < window) {
+            s = 0;
+            for (int64_t e = 0; e < d; ++e)
+              s += q.at(bi, hi, i, e) * k.at(bi, hi / groups, j, e);
+            s /= std::sqrt(double(d));
+          }
+          scores.push_back(s);
+          top = std::max(top, s);
+        }
+        double sum = 0;
+        for (double &s : scores)
+          sum += s = std::exp(s - top);
+        for (int64_t e = 0; e < d; ++e) {
+          double want = 0;
+          for (int64_t j = 0; j <= i; ++j)
+            want += scores[j] / sum * v.at(bi, hi / groups, j, e);
+          double got = o[((bi * h + hi) * n + i) * d + e];
+          worst = std::max(worst, std::fabs(got - want) / (1 + std::fabs(want)));
+        }
+      }
+  return worst;
+}
+
+/// Runs `kernel` on random inputs of length `n` (strided when `transposed`); returns the
+/// error against the reference, or a message.
+std::string runOnce(tmix_kernel *kernel, int64_t n, bool transposed, int window,
+                    unsigned seed, double &worst) {
+  std::mt19937 random(seed);
+  const int64_t b = 2, h = 4, hk = 2, d = 12;
+  Tensor q(b, h, n, d, transposed, random), k(b, hk, n, d, transposed, random),
+      v(b, hk, n, d, transposed, random);
+  tmix_arg args[4] = {{&q.view, 0, 0}, {&k.view, 0, 0}, {&v.view, 0, 0},
+                      {nullptr, double(window), 1}};
+  int64_t shapes[7];
+  if (tmix_kernel_output_shapes(kernel, args, 4, shapes) != TMIX_OK)
+    return tmix_last_error();
+  std::vector<float> o(b * h * n * d), lse(b * h * n);
+  tmix_tensor outputs[2] = {{o.data(), TMIX_F32, 4, shapes, nullptr, TMIX_DEVICE_CPU, 0},
+                            {lse.data(), TMIX_F32, 3, shapes + 4, nullptr, TMIX_DEVICE_CPU, 0}};
+  if (tmix_kernel_launch(kernel, args, 4, outputs, 2, nullptr) != TMIX_OK)
+    return tmix_last_error();
+  worst = worstError(q, k, v, window, o);
+  return "";
+}
+
+TEST(Library, CompilesDescribesAndRuns) {
+  tmix_module *module = nullptr;
+  ASSERT_EQ(tmix_compile(kSource, std::strlen(kSource), "windowed.tmix", &module), TMIX_OK)
+      << tmix_last_error();
+  ASSERT_EQ(tmix_module_num_kernels(module), 1u);
+  EXPECT_STREQ(tmix_module_kernel_name(module, 0), "windowed");
+  tmix_kernel *kernel = nullptr;
+  ASSERT_EQ(tmix_module_kernel(module, "windowed", "cpu", &kernel), TMIX_OK)
+      << tmix_last_error();
+  tmix_module_free(module); // the kernel outlives its module
+
+  ASSERT_EQ(tmix_kernel_num_args(kernel), 4u);
+  tmix_param_info info;
+  ASSERT_EQ(tmix_kernel_arg_info(kernel, 3, &info), TMIX_OK);
+  EXPECT_STREQ(info.name, "window");
+  EXPECT_FALSE(info.is_tensor);
+  EXPECT_TRUE(info.has_default);
+  EXPECT_EQ(info.default_value, 5);
+  ASSERT_EQ(tmix_kernel_output_info(kernel, 1, &info), TMIX_OK);
+  EXPECT_STREQ(info.name, "lse");
+  ASSERT_EQ(info.rank, 3);
+  EXPECT_STREQ(info.dim_symbols[2], "N");
+
+  for (bool transposed : {false, true}) {
+    double worst = INFINITY;
+    EXPECT_EQ(runOnce(kernel, 37, transposed, 6, 7, worst), "");
+    EXPECT_LT(worst, 1e-5) << (transposed ? "strided" : "contiguous");
+  }
+  tmix_kernel_free(kernel);
+}
+
+TEST(Library, ErrorsAreStatusesWithMessages) {
+  tmix_module *module = nullptr;
+  const char bad[] = "attention a(q: f32[B, H, N, 8]) -> o: f32[B, H, N, 8] {\n}\n";
+  EXPECT_EQ(tmix_compile(bad, std::strlen(bad), "bad.tmix", &module), TMIX_ERROR_COMPILE);
+  EXPECT_EQ(module, nullptr);
+  EXPECT_EQ(std::string(tmix_last_error()).rfind("bad.tmix:1:", 0), 0u) << tmix_last_error();
+  EXPECT_EQ(tmix_compile(nullptr, 3, "x", &module), TMIX_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(tmix_compile_file("/nonexistent/spec.tmix", &module), TMIX_ERROR_RUNTIME);
+
+  ASSERT_EQ(tmix_compile(kSource, std::strlen(kSource), nullptr, &module), TMIX_OK);
+  tmix_kernel *kernel = nullptr;
+  EXPECT_EQ(tmix_module_kernel(module, "nope", "cpu", &kernel), TMIX_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(tmix_last_error()).find("windowed"), std::string::npos);
+  EXPECT_EQ(tmix_module_kernel(module, "windowed", "tpu", &kernel),
+            TMIX_ERROR_INVALID_ARGUMENT);
+  ASSERT_EQ(tmix_module_kernel(module, "windowed", "cpu", &kernel), TMIX_OK);
+
+  std::mt19937 random(1);
+  Tensor q(1, 4, 9, 12, false, random), k(1, 2, 9, 12, false, random),
+      v(1, 2, 9, 12, false, random);
+  tmix_arg args[4] = {{&q.view, 0, 0}, {&k.view, 0, 0}, {&v.view, 0, 0}, {nullptr, 0, 0}};
+  int64_t shapes[7];
+  EXPECT_EQ(tmix_kernel_output_shapes(kernel, args, 3, shapes), TMIX_ERROR_INVALID_ARGUMENT);
+  k.view.dtype = TMIX_BF16;
+  EXPECT_EQ(tmix_kernel_output_shapes(kernel, args, 4, shapes), TMIX_ERROR_TYPE);
+  EXPECT_STREQ(tmix_last_error(), "argument 'k' is bf16 but is declared f32");
+  k.view.dtype = TMIX_F32;
+  k.strides[3] = 2; // the last dim must be contiguous
+  EXPECT_EQ(tmix_kernel_output_shapes(kernel, args, 4, shapes), TMIX_ERROR_UNSUPPORTED);
+  k.strides[3] = 1;
+  k.strides[0] = -1;
+  EXPECT_EQ(tmix_kernel_output_shapes(kernel, args, 4, shapes), TMIX_ERROR_UNSUPPORTED);
+  k.strides[0] = 2 * 9 * 12;
+  args[3] = {nullptr, 1e300, 1};
+  EXPECT_EQ(tmix_kernel_output_shapes(kernel, args, 4, shapes), TMIX_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(tmix_last_error()).find("out of range for i32"), std::string::npos);
+  args[3] = {nullptr, 0, 0};
+  ASSERT_EQ(tmix_kernel_output_shapes(kernel, args, 4, shapes), TMIX_OK);
+  std::vector<float> o(4 * 9 * 12), lse(4 * 9);
+  int64_t wrong[3] = {1, 4, 8};
+  tmix_tensor outputs[2] = {{o.data(), TMIX_F32, 4, shapes, nullptr, TMIX_DEVICE_CPU, 0},
+                            {lse.data(), TMIX_F32, 3, wrong, nullptr, TMIX_DEVICE_CPU, 0}};
+  EXPECT_EQ(tmix_kernel_launch(kernel, args, 4, outputs, 2, nullptr),
+            TMIX_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(tmix_last_error()).find("output 'lse' has shape [1, 4, 8]"),
+            std::string::npos);
+  outputs[1].device = TMIX_DEVICE_CUDA;
+  EXPECT_EQ(tmix_kernel_launch(kernel, args, 4, outputs, 2, nullptr), TMIX_ERROR_TYPE);
+  tmix_kernel_free(kernel);
+  tmix_module_free(module);
+}
+
+/// 16 threads at once: half compile the source themselves, half share one module; each
+/// takes the kernel (one compile in all: the cache is the process's), launches it on its
+/// own sizes, strided or not, and checks its outputs.
+TEST(Library, SixteenThreadsCompileAndLaunch) {
+  constexpr int kThreads = 16;
+  tmix_module *shared = nullptr;
+  ASSERT_EQ(tmix_compile(kSource, std::strlen(kSource), "shared.tmix", &shared), TMIX_OK);
+  std::vector<std::string> errors(kThreads);
+  std::vector<double> worst(kThreads, INFINITY);
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < kThreads; ++thread)
+    threads.emplace_back([&, thread] {
+      tmix_module *module = shared;
+      if (thread % 2 &&
+          tmix_compile(kSource, std::strlen(kSource), "own.tmix", &module) != TMIX_OK) {
+        errors[thread] = tmix_last_error();
+        return;
+      }
+      tmix_kernel *kernel = nullptr;
+      if (tmix_module_kernel(module, "windowed", "cpu", &kernel) != TMIX_OK)
+        errors[thread] = tmix_last_error();
+      else
+        for (int round = 0; round < 3 && errors[thread].empty(); ++round)
+          errors[thread] = runOnce(kernel, 11 + 5 * thread + round, (thread + round) % 2,
+                                   2 + thread % 7, 100 * thread + round, worst[thread]);
+      tmix_kernel_free(kernel);
+      if (module != shared)
+        tmix_module_free(module);
+    });
+  for (std::thread &thread : threads)
+    thread.join();
+  for (int thread = 0; thread < kThreads; ++thread) {
+    EXPECT_EQ(errors[thread], "") << "thread " << thread;
+    EXPECT_LT(worst[thread], 1e-5) << "thread " << thread;
+  }
+  tmix_module_free(shared);
+}
+
+} // namespace
