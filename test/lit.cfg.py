@@ -25,6 +25,10 @@ c_compiler = getattr(config, "c_compiler", "") or "cc"
 if getattr(config, "sanitizer", ""):
     c_compiler += " -fsanitize=" + config.sanitizer
 config.substitutions.append(("%cc", c_compiler))
+# The same compiler and sanitizer flags, apart, for CMake projects the tests build.
+config.substitutions.append(("%c_compiler", getattr(config, "c_compiler", "") or "cc"))
+config.substitutions.append(("%sanitizer_cflags", "-fsanitize=" + config.sanitizer
+                             if getattr(config, "sanitizer", "") else ""))
 
 
 def find_ptxas():

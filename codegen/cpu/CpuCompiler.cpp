@@ -33,7 +33,10 @@
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 namespace rt = ::tmix::rt;
@@ -165,6 +168,65 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>> hostTargetMachine() {
   return machineBuilder->createTargetMachine();
 }
 
+/// A target machine for the CPU that `tmixc build --cpu` names ("native": the host),
+/// and whether that CPU has AVX-512 and AVX2 (its vector shape).
+struct NamedTarget {
+  std::unique_ptr<llvm::TargetMachine> machine;
+  bool avx512 = false, avx2 = false;
+};
+
+llvm::Expected<NamedTarget> targetMachineFor(const std::string &cpu) {
+  NamedTarget named;
+  if (cpu == "native") {
+    auto machine = hostTargetMachine();
+    if (!machine)
+      return machine.takeError();
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    named.machine = std::move(*machine);
+    named.avx512 = features.lookup("avx512f");
+    named.avx2 = features.lookup("avx2");
+    return named;
+  }
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      target->createMCSubtargetInfo(triple, cpu, ""));
+  if (!subtarget || !subtarget->isCPUStringValid(cpu))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "unknown CPU '" + cpu + "' for " + triple.str() +
+            " (give native, x86-64-v2, x86-64-v3, x86-64-v4 or a CPU LLVM knows, such "
+            "as znver4 or sapphirerapids)");
+  named.avx512 = subtarget->checkFeatures("+avx512f");
+  named.avx2 = subtarget->checkFeatures("+avx2");
+  llvm::orc::JITTargetMachineBuilder builder(triple);
+  builder.setCPU(cpu);
+  builder.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  builder.setRelocationModel(llvm::Reloc::PIC_);
+  auto machine = builder.createTargetMachine();
+  if (!machine)
+    return machine.takeError();
+  named.machine = std::move(*machine);
+  return named;
+}
+
+/// The object file an engine created with enableObjectDump compiled (it hands it out
+/// only as a file).
+llvm::Expected<std::string> objectOf(ExecutionEngine &engine) {
+  llvm::SmallString<128> path;
+  if (std::error_code error = llvm::sys::fs::createTemporaryFile("tmix-kernel", "o", path))
+    return llvm::createStringError(error, "cannot create a temporary object file");
+  engine.dumpToObjectFile(path);
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  llvm::sys::fs::remove(path);
+  if (!buffer)
+    return llvm::createStringError(buffer.getError(), "cannot read the kernel's object");
+  return (*buffer)->getBuffer().str();
+}
+
 /// The packed entry point of the program of spec `name` (ExecutionEngine's wrapper of
 /// the C interface function: one void* per argument).
 std::string packedEntryName(const std::string &name) { return "_mlir__mlir_ciface_" + name; }
@@ -209,20 +271,57 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
     return program.takeError();
   kernel.program = *program;
   if (object) {
-    // The engine hands its object out only as a file.
-    llvm::SmallString<128> path;
-    if (std::error_code error =
-            llvm::sys::fs::createTemporaryFile("tmix-kernel", "o", path))
-      return llvm::createStringError(error, "cannot create a temporary object file");
-    (*engine)->dumpToObjectFile(path);
-    auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
-    llvm::sys::fs::remove(path);
-    if (!buffer)
-      return llvm::createStringError(buffer.getError(), "cannot read the kernel's object");
-    *object = (*buffer)->getBuffer().str();
+    llvm::Expected<std::string> bytes = objectOf(**engine);
+    if (!bytes)
+      return bytes.takeError();
+    *object = std::move(*bytes);
   }
   kernel.engine = std::move(*engine);
   return kernel;
+}
+
+llvm::Expected<cpu::CpuObject> cpu::compileObjectForCpu(const cpu::SpecText &spec,
+                                                       cpu::ScheduleOverride schedule,
+                                                       const std::string &cpu) {
+  initializeNativeTarget();
+  llvm::Expected<NamedTarget> target = targetMachineFor(cpu);
+  if (!target)
+    return target.takeError();
+  // The micro-kernels are register-blocked for the target CPU's vectors, not the host's.
+  mlir::tmix::VectorShape shape = mlir::tmix::vectorShapeOf(target->avx512, target->avx2);
+  if (!schedule.lanes)
+    schedule.lanes = shape.lanes;
+  if (!schedule.vectorRegisters)
+    schedule.vectorRegisters = shape.registers;
+  llvm::Expected<LoweredSpec> lowered = lowerSpec(spec, schedule);
+  if (!lowered)
+    return lowered.takeError();
+  if (failed(lowerLoopsToLLVMDialect(*lowered->module)))
+    return lowered->failure("lowering '" + lowered->name + "' to LLVM failed");
+  auto transformer =
+      makeOptimizingTransformer(kOptLevel, /*sizeLevel=*/0, target->machine.get());
+  ExecutionEngineOptions options;
+  options.transformer = transformer;
+  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  options.enablePerfNotificationListener = false;
+  options.enableObjectDump = true;
+  // The engine compiles (and links in memory, never runs) the program for `cpu`; its
+  // object keeps the packed entry point the runtime calls.
+  auto engine =
+      ExecutionEngine::create(*lowered->module, options, std::move(target->machine));
+  if (!engine)
+    return engine.takeError();
+  cpu::CpuObject result;
+  result.entry = packedEntryName(lowered->name);
+  if (auto program = (*engine)->lookupPacked("_mlir_ciface_" + lowered->name); !program)
+    return program.takeError();
+  llvm::Expected<std::string> object = objectOf(**engine);
+  if (!object)
+    return object.takeError();
+  result.object = std::move(*object);
+  result.manifest = lowered->manifest;
+  result.schedule = {{"lanes", schedule.lanes}, {"vector_registers", schedule.vectorRegisters}};
+  return result;
 }
 
 llvm::Expected<cpu::CompiledKernel> cpu::loadForCpu(const cpu::SpecText &spec,

@@ -70,6 +70,25 @@ llvm::Expected<CompiledKernel> loadForCpu(const SpecText &spec,
                                           const ScheduleOverride &schedule,
                                           llvm::StringRef object);
 
+/// A program compiled ahead of time (`tmixc build --target=cpu`): its object file,
+/// whose packed entry point is `entry` (void entry(void **), the ABI that
+/// rt::launchOnCpu calls), and its manifest.
+struct CpuObject {
+  std::string object;
+  std::string entry;
+  rt::KernelManifest manifest;
+  /// The vector shape the program was register-blocked for (the CPU's or the
+  /// schedule's): lanes and vector_registers.
+  std::vector<std::pair<std::string, int64_t>> schedule;
+};
+
+/// Compiles `spec` into an object for `cpu`: "native" (the host, its features) or a CPU
+/// LLVM knows (x86-64-v3, x86-64-v4, znver4, ...); the schedule's vector shape is that
+/// CPU's unless `schedule` sets it. An unknown CPU is an error that says so.
+llvm::Expected<CpuObject> compileObjectForCpu(const SpecText &spec,
+                                              ScheduleOverride schedule,
+                                              const std::string &cpu);
+
 llvm::Expected<CompiledKernel> compileForCpu(mlir::Operation *specOp,
                                              const ScheduleOverride &schedule,
                                              JitSymbols symbols = {});

@@ -90,13 +90,17 @@ private:
 
 } // namespace
 
-VectorShape tmix::hostVectorShape() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  if (features.lookup("avx512f"))
+VectorShape tmix::vectorShapeOf(bool hasAvx512, bool hasAvx2) {
+  if (hasAvx512)
     return {16, 32};
-  if (features.lookup("avx2"))
+  if (hasAvx2)
     return {8, 16};
   return {4, 16};
+}
+
+VectorShape tmix::hostVectorShape() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  return vectorShapeOf(features.lookup("avx512f"), features.lookup("avx2"));
 }
 
 const TargetInfo &tmix::getCpuTargetInfo() {

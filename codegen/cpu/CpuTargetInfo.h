@@ -22,6 +22,8 @@ struct VectorShape {
 /// The host's vector shape: AVX-512 has 32 registers of 16 lanes, AVX2 16 of 8; other
 /// hosts get 16 of 4 (SSE, NEON).
 VectorShape hostVectorShape();
+/// The vector shape of a CPU with these features ("avx512f", "avx2", ...: LLVM's names).
+VectorShape vectorShapeOf(bool hasAvx512, bool hasAvx2);
 
 /// The host CPU's TargetInfo (its vector shape is the host's), registered as
 /// kCpuTarget by registerCpuTargetInfo().

@@ -14,8 +14,7 @@
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/KernelCache.h"
 #include "frontend/Frontend.h"
-#include "runtime/CpuLauncher.h"
-#include "runtime/TensorView.h"
+#include "runtime/CApiCall.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/SymbolTable.h"
@@ -38,6 +37,10 @@ thread_local std::string lastError;
 tmix_status failWith(tmix_status status, std::string message) {
   lastError = std::move(message);
   return status;
+}
+
+tmix_status failWith(const rt::CallError &error) {
+  return failWith(error.status, error.message);
 }
 
 /// The process-wide cache of JIT-compiled CPU kernels, shared by every module, over
@@ -73,29 +76,6 @@ const ProcessCache &processCache() {
 void registerTargetsOnce() {
   static std::once_flag once;
   std::call_once(once, [] { mlir::tmix::registerCpuTargetInfo(); });
-}
-
-rt::DType dtypeOf(tmix_dtype dtype) {
-  switch (dtype) {
-  case TMIX_F32: return rt::DType::F32;
-  case TMIX_F16: return rt::DType::F16;
-  case TMIX_BF16: return rt::DType::BF16;
-  case TMIX_I32: return rt::DType::I32;
-  case TMIX_I64: return rt::DType::I64;
-  case TMIX_BOOL: return rt::DType::Bool;
-  }
-  return rt::DType::F64; // no spec declares it: refused as a wrong dtype
-}
-
-tmix_dtype publicDtype(rt::DType dtype) {
-  switch (dtype) {
-  case rt::DType::F16: return TMIX_F16;
-  case rt::DType::BF16: return TMIX_BF16;
-  case rt::DType::I32: return TMIX_I32;
-  case rt::DType::I64: return TMIX_I64;
-  case rt::DType::Bool: return TMIX_BOOL;
-  default: return TMIX_F32;
-  }
 }
 
 } // namespace
@@ -192,38 +172,10 @@ void describe(const rt::ParamDecl &param, const DimTable &dims, tmix_param_info 
   info->dim_values = dims.values.data();
   info->name = param.name.c_str();
   info->is_tensor = param.isTensor;
-  info->dtype = publicDtype(param.dtype);
+  info->dtype = rt::publicDtype(param.dtype);
   info->rank = static_cast<int32_t>(param.dims.size());
   info->has_default = param.defaultValue.has_value();
   info->default_value = param.defaultValue.value_or(0.0);
-}
-
-/// A tmix_tensor as a runtime view; an error when its fields cannot describe a tensor.
-tmix_status viewOf(const tmix_tensor &tensor, const std::string &name, rt::TensorView &view) {
-  if (tensor.rank < 0 || tensor.rank > 16)
-    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
-                    "'" + name + "' has rank " + std::to_string(tensor.rank) +
-                        " (tmix tensors have at most 16 dims)");
-  if (tensor.rank > 0 && !tensor.shape)
-    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "'" + name + "' has no shape");
-  if (tensor.dtype < TMIX_F32 || tensor.dtype > TMIX_BOOL)
-    return failWith(TMIX_ERROR_TYPE, "'" + name + "' has an unknown dtype code " +
-                                         std::to_string(static_cast<int>(tensor.dtype)));
-  view.data = tensor.data;
-  view.dtype = dtypeOf(tensor.dtype);
-  view.shape.assign(tensor.shape, tensor.shape + tensor.rank);
-  if (tensor.strides)
-    view.strides.assign(tensor.strides, tensor.strides + tensor.rank);
-  view.device = tensor.device == TMIX_DEVICE_CUDA ? rt::DeviceKind::Cuda : rt::DeviceKind::Cpu;
-  return TMIX_OK;
-}
-
-tmix_status statusOf(rt::ViewProblem problem) {
-  switch (problem) {
-  case rt::ViewProblem::Type: return TMIX_ERROR_TYPE;
-  case rt::ViewProblem::Layout: return TMIX_ERROR_UNSUPPORTED;
-  default: return TMIX_ERROR_INVALID_ARGUMENT;
-  }
 }
 
 /// A call's arguments checked and bound: views, scalars and every size symbol.
@@ -232,56 +184,6 @@ struct BoundCall {
   std::vector<double> scalars;
   std::map<std::string, int64_t> sizes;
 };
-
-tmix_status bindCall(const tmix_kernel &kernel, const tmix_arg *args, size_t numArgs,
-                     BoundCall &call) {
-  const rt::SpecSignature &signature = kernel.signature;
-  if (numArgs != signature.args.size())
-    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
-                    "'" + signature.name + "' takes " +
-                        std::to_string(signature.args.size()) + " arguments, not " +
-                        std::to_string(numArgs));
-  if (numArgs > 0 && !args)
-    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "the arguments are a null pointer");
-  call.tensors.assign(numArgs, rt::TensorView());
-  call.scalars.assign(numArgs, 0.0);
-  for (size_t index = 0; index < numArgs; ++index) {
-    const rt::ParamDecl &param = signature.args[index];
-    const tmix_arg &arg = args[index];
-    if (!param.isTensor) {
-      if (arg.tensor)
-        return failWith(TMIX_ERROR_TYPE, "argument '" + param.name + "' is a scalar (" +
-                                             rt::dtypeName(param.dtype) +
-                                             "), not a tensor");
-      if (!arg.has_scalar && !param.defaultValue)
-        return failWith(TMIX_ERROR_INVALID_ARGUMENT,
-                        "scalar '" + param.name + "' has no default: give its value");
-      double value = arg.has_scalar ? arg.scalar : *param.defaultValue;
-      if (std::string error = rt::checkScalarValue(param, value); !error.empty())
-        return failWith(TMIX_ERROR_INVALID_ARGUMENT, error);
-      call.scalars[index] = value;
-      continue;
-    }
-    if (!arg.tensor)
-      return failWith(TMIX_ERROR_INVALID_ARGUMENT,
-                      "argument '" + param.name + "' is a tensor " +
-                          rt::declaredShapeString(param) + "; none was given");
-    if (tmix_status status = viewOf(*arg.tensor, param.name, call.tensors[index]))
-      return status;
-    if (call.tensors[index].device != rt::DeviceKind::Cpu)
-      return failWith(TMIX_ERROR_TYPE, "argument '" + param.name +
-                                           "' is on a CUDA device but the kernel was "
-                                           "compiled for the CPU");
-    rt::ViewProblem problem;
-    if (std::string error = rt::checkView(param, call.tensors[index], "argument", &problem);
-        !error.empty())
-      return failWith(statusOf(problem), error);
-  }
-  if (std::string error = rt::bindViewSizes(signature, call.tensors, call.sizes);
-      !error.empty())
-    return failWith(TMIX_ERROR_INVALID_ARGUMENT, error);
-  return TMIX_OK;
-}
 
 tmix_status paramInfo(const tmix_kernel *kernel, size_t index, tmix_param_info *info,
                       bool output) {
@@ -422,9 +324,9 @@ tmix_status tmix_kernel_output_shapes(const tmix_kernel *kernel, const tmix_arg 
                                       size_t numArgs, int64_t *shapes) {
   if (!kernel || !shapes)
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_kernel_output_shapes: a null pointer");
-  BoundCall call;
-  if (tmix_status status = bindCall(*kernel, args, numArgs, call))
-    return status;
+  rt::BoundCall call;
+  if (rt::CallError error = rt::bindCall(kernel->signature, args, numArgs, call))
+    return failWith(error);
   for (const rt::ParamDecl &result : kernel->signature.results)
     for (int64_t size : rt::shapeOf(result, call.sizes))
       *shapes++ = size;
@@ -440,42 +342,13 @@ tmix_status tmix_kernel_launch(const tmix_kernel *kernel, const tmix_arg *args,
   if (stream)
     return failWith(TMIX_ERROR_INVALID_ARGUMENT,
                     "a stream was given but '" + signature.name + "' runs on the CPU");
-  BoundCall call;
-  if (tmix_status status = bindCall(*kernel, args, numArgs, call))
-    return status;
-  if (numOutputs != signature.results.size())
-    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
-                    "'" + signature.name + "' has " +
-                        std::to_string(signature.results.size()) + " outputs, not " +
-                        std::to_string(numOutputs));
-  if (numOutputs > 0 && !outputs)
-    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "the outputs are a null pointer");
-  std::vector<rt::TensorView> outputViews(numOutputs);
-  for (size_t index = 0; index < numOutputs; ++index) {
-    const rt::ParamDecl &result = signature.results[index];
-    if (tmix_status status = viewOf(outputs[index], result.name, outputViews[index]))
-      return status;
-    if (outputViews[index].device != rt::DeviceKind::Cpu)
-      return failWith(TMIX_ERROR_TYPE, "output '" + result.name +
-                                           "' is on a CUDA device but the kernel was "
-                                           "compiled for the CPU");
-    rt::ViewProblem problem;
-    if (std::string error = rt::checkView(result, outputViews[index], "output", &problem);
-        !error.empty())
-      return failWith(statusOf(problem), error);
-    std::vector<int64_t> expected = rt::shapeOf(result, call.sizes);
-    if (outputViews[index].shape != expected)
-      return failWith(TMIX_ERROR_INVALID_ARGUMENT,
-                      "output '" + result.name + "' has shape " +
-                          rt::shapeString(outputViews[index].shape) + " but the call gives " +
-                          rt::declaredShapeString(result) + " = " +
-                          rt::shapeString(expected));
-  }
-  if (std::string error =
-          rt::launchOnCpu(kernel->compiled->program, kernel->compiled->manifest, call.tensors,
-                          call.scalars, call.sizes, outputViews, rt::defaultThreadPool());
-      !error.empty())
-    return failWith(TMIX_ERROR_RUNTIME, error);
+  rt::BoundCall call;
+  if (rt::CallError error = rt::bindCall(signature, args, numArgs, call))
+    return failWith(error);
+  if (rt::CallError error = rt::launchCall(kernel->compiled->program,
+                                           kernel->compiled->manifest, call, outputs,
+                                           numOutputs))
+    return failWith(error);
   return TMIX_OK;
 }
 

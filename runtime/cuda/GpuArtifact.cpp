@@ -265,6 +265,9 @@ std::string tmix::rt::readGpuArtifact(const std::string &manifestPath, GpuArtifa
   if (std::string error = readGpuManifest(manifestPath, artifact.manifest); !error.empty())
     return error;
   const GpuManifest &manifest = artifact.manifest;
+  if (manifest.target == "cpu")
+    return "'" + manifestPath + "' is the manifest of a CPU kernel (its object is linked " +
+           "into the shared library that `tmixc build --target=cpu` wrote beside it)";
   std::string dir = directoryOf(manifestPath);
   std::string why;
   std::string realDir = resolved(dir, why);

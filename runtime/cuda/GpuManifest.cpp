@@ -23,7 +23,7 @@ namespace {
 constexpr std::string_view kMagic = "tmix-gpu-manifest 1";
 /// Records that a manifest holds at most once (`arg`, `result` and `tma` repeat).
 constexpr std::string_view kSingleRecords[] = {
-    "kernel", "target",   "ptx",        "cubin", "block_threads",
+    "kernel", "target",   "ptx",        "cubin", "object", "block_threads",
     "shared_bytes", "schedule", "specialize", "sizes", "grid", "groups", "spec",
     "sequences"};
 /// Words of a memref descriptor: allocated and aligned pointers, offset, then a size
@@ -277,8 +277,8 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
   if (key == "target") {
     if (std::string error = single(manifest.target); !error.empty())
       return error;
-    if (maxSharedBytes(manifest.target) == 0)
-      return "unknown target '" + manifest.target + "' (expected sm_80 or sm_90a)";
+    if (manifest.target != "cpu" && maxSharedBytes(manifest.target) == 0)
+      return "unknown target '" + manifest.target + "' (expected cpu, sm_80 or sm_90a)";
     return {};
   }
   if (key == "spec") { // spec attention|recurrence; manifests without it are attention's
@@ -291,6 +291,8 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
     return file(manifest.ptxFile);
   if (key == "cubin")
     return file(manifest.cubinFile);
+  if (key == "object")
+    return file(manifest.objectFile);
   if (key == "block_threads")
     return number(manifest.blockThreads);
   if (key == "shared_bytes")
@@ -398,20 +400,35 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
     return "missing 'kernel'";
   if (manifest.target.empty())
     return "missing 'target'";
-  int64_t sharedLimit = maxSharedBytes(manifest.target);
-  if (sharedLimit == 0)
-    return "unknown target '" + manifest.target + "' (expected sm_80 or sm_90a)";
-  if (manifest.ptxFile.empty() && manifest.cubinFile.empty())
-    return "missing 'ptx' or 'cubin'";
-  for (const std::string *file : {&manifest.ptxFile, &manifest.cubinFile})
+  for (const std::string *file :
+       {&manifest.ptxFile, &manifest.cubinFile, &manifest.objectFile})
     if (!file->empty() && !isPlainFileName(*file))
       return "'" + *file + "' must be a file name in the manifest's directory";
-  if (manifest.blockThreads <= 0 || manifest.blockThreads > limits::kMaxBlockThreads)
-    return "'block_threads' must be in 1.." + std::to_string(limits::kMaxBlockThreads);
-  if (manifest.sharedBytes < 0 || manifest.sharedBytes > sharedLimit)
-    return "'shared_bytes' of " + std::to_string(manifest.sharedBytes) +
-           " is more than " + manifest.target + " allows (" + std::to_string(sharedLimit) +
-           ")";
+  bool cpu = manifest.target == "cpu";
+  int64_t sharedLimit = maxSharedBytes(manifest.target);
+  if (!cpu && sharedLimit == 0)
+    return "unknown target '" + manifest.target + "' (expected cpu, sm_80 or sm_90a)";
+  if (cpu) {
+    // A CPU program: an object file, no CUDA block, no device resources.
+    if (manifest.objectFile.empty())
+      return "missing 'object'";
+    if (!manifest.ptxFile.empty() || !manifest.cubinFile.empty() ||
+        manifest.blockThreads != 0 || manifest.sharedBytes != 0 ||
+        !manifest.tensorMaps.empty())
+      return "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes' or "
+             "'tma'";
+  } else {
+    if (!manifest.objectFile.empty())
+      return "'object' is for cpu kernels, not " + manifest.target;
+    if (manifest.ptxFile.empty() && manifest.cubinFile.empty())
+      return "missing 'ptx' or 'cubin'";
+    if (manifest.blockThreads <= 0 || manifest.blockThreads > limits::kMaxBlockThreads)
+      return "'block_threads' must be in 1.." + std::to_string(limits::kMaxBlockThreads);
+    if (manifest.sharedBytes < 0 || manifest.sharedBytes > sharedLimit)
+      return "'shared_bytes' of " + std::to_string(manifest.sharedBytes) +
+             " is more than " + manifest.target + " allows (" +
+             std::to_string(sharedLimit) + ")";
+  }
   if (manifest.kernel.grid.empty())
     return "missing 'grid'";
   if (signature.args.empty())
@@ -490,7 +507,7 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
         return "two TMA descriptors of '" + map.arg + "'";
   }
   size_t paramBytes = kernelParamWords(manifest) * sizeof(uint64_t);
-  if (paramBytes > limits::kMaxParamBytes)
+  if (!cpu && paramBytes > limits::kMaxParamBytes)
     return "the kernel ABI takes " + std::to_string(paramBytes) +
            " bytes of kernel parameters; CUDA takes at most " +
            std::to_string(limits::kMaxParamBytes);
@@ -508,8 +525,12 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
     out << "ptx " << manifest.ptxFile << '\n';
   if (!manifest.cubinFile.empty())
     out << "cubin " << manifest.cubinFile << '\n';
-  out << "block_threads " << manifest.blockThreads << '\n';
-  out << "shared_bytes " << manifest.sharedBytes << '\n';
+  if (!manifest.objectFile.empty())
+    out << "object " << manifest.objectFile << '\n';
+  if (manifest.target != "cpu") {
+    out << "block_threads " << manifest.blockThreads << '\n';
+    out << "shared_bytes " << manifest.sharedBytes << '\n';
+  }
   out << "schedule";
   for (const auto &[name, value] : manifest.schedule)
     out << ' ' << name << '=' << value;
@@ -597,7 +618,9 @@ std::string tmix::rt::parseGpuManifest(std::string_view text, GpuManifest &manif
     return "empty manifest";
   // Records whose absence validateGpuManifest cannot see in the parsed values.
   for (const char *required : {"kernel", "target", "block_threads", "shared_bytes", "sizes"})
-    if (!firstLine.count(required))
+    if (!firstLine.count(required) &&
+        !(manifest.target == "cpu" && (std::string_view(required) == "block_threads" ||
+                                       std::string_view(required) == "shared_bytes")))
       return "missing '" + std::string(required) + "'";
   return validateGpuManifest(manifest);
 }

@@ -10,6 +10,8 @@
 //   spec recurrence                     a recurrence's kernel (absent: attention's)
 //   ptx causal.sm_80.ptx                files relative to the manifest's directory
 //   cubin causal.sm_80.cubin            (absent when ptxas was not found)
+//   object causal.cpu.o                 target cpu: the program's object file (then no
+//                                       ptx, cubin, block_threads, shared_bytes or tma)
 //   block_threads 128
 //   shared_bytes 87040                  dynamic shared memory per CTA
 //   schedule block_m=64 block_n=64 warps=4 stages=2  the schedule built
@@ -66,9 +68,10 @@ struct TensorMapDecl {
 
 struct GpuManifest {
   KernelManifest kernel; // signature, size-symbol order, grid
-  std::string target;    // sm_80 or sm_90a
+  std::string target;    // sm_80, sm_90a, or cpu
   std::string ptxFile;
   std::string cubinFile; // empty without ptxas
+  std::string objectFile; // target cpu: the program's object (tmixc build --target=cpu)
   int64_t blockThreads = 0;
   int64_t sharedBytes = 0;
   std::vector<std::pair<std::string, int64_t>> schedule;

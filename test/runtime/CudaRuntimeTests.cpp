@@ -101,13 +101,50 @@ TEST(GpuManifest, WriteThenParseIsIdentity) {
   EXPECT_EQ(writeGpuManifest(again), text);
 }
 
+/// The same format for CPU kernels built ahead of time: an object, no CUDA records.
+const char *const kCpuCausal = R"(tmix-gpu-manifest 1
+kernel causal
+target cpu
+object causal.cpu.o
+schedule lanes=8 vector_registers=16
+sizes B H N
+grid B:1 H:1 N:32
+arg q tensor f32 B H N 64
+arg k tensor f32 B H N 64
+arg v tensor f32 B H N 64
+result o tensor f32 B H N 64
+)";
+
+TEST(GpuManifest, CpuKernelsHaveAnObjectAndNoCudaRecords) {
+  GpuManifest manifest = parsed(kCpuCausal);
+  EXPECT_EQ(manifest.target, "cpu");
+  EXPECT_EQ(manifest.objectFile, "causal.cpu.o");
+  EXPECT_EQ(writeGpuManifest(manifest), kCpuCausal);
+  auto with = [](const std::string &from, const std::string &to) {
+    std::string text = kCpuCausal;
+    text.replace(text.find(from), from.size(), to);
+    GpuManifest ignored;
+    return parseGpuManifest(text, ignored);
+  };
+  EXPECT_EQ(with("object causal.cpu.o\n", ""), "missing 'object'");
+  EXPECT_EQ(with("object causal.cpu.o", "object ../causal.cpu.o"),
+            "line 4: 'object' must be a file name in the manifest's directory, not "
+            "'../causal.cpu.o'");
+  EXPECT_EQ(with("object causal.cpu.o", "object causal.cpu.o\nptx causal.ptx"),
+            "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes' or 'tma'");
+  EXPECT_EQ(with("object causal.cpu.o", "object causal.cpu.o\nblock_threads 128"),
+            "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes' or 'tma'");
+  EXPECT_EQ(errorWith("target sm_80", "target sm_80\nobject causal.o"),
+            "'object' is for cpu kernels, not sm_80");
+}
+
 TEST(GpuManifest, MalformedInputsSayWhatAndWhere) {
   GpuManifest manifest;
   EXPECT_EQ(parseGpuManifest("", manifest), "empty manifest");
   EXPECT_EQ(parseGpuManifest("kernel x\n", manifest),
             "line 1: not a tmix GPU manifest (expected 'tmix-gpu-manifest 1')");
   EXPECT_EQ(errorWith("target sm_80", "target sm_70"),
-            "line 4: unknown target 'sm_70' (expected sm_80 or sm_90a)");
+            "line 4: unknown target 'sm_70' (expected cpu, sm_80 or sm_90a)");
   EXPECT_EQ(errorWith("block_threads 128", "block_threads many"),
             "line 7: 'block_threads' takes one non-negative integer");
   EXPECT_EQ(errorWith("grid B:1 H:1 N:64", "grid B:1 H N:64"),

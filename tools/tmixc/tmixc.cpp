@@ -16,6 +16,7 @@
 #include "passes/Passes.h"
 #include "passes/TargetInfo.h"
 #include "tools/tmixc/BuildCommand.h"
+#include "tools/tmixc/CpuBuildCommand.h"
 #include "tools/tmixc/RunCommand.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -52,6 +53,7 @@ const char *const kUsage =
     "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128] "
     "[--schedule=stages=1]\n"
+    "             [--cpu=native|x86-64-v3|x86-64-v4|...] (--target=cpu: the instruction set)\n"
     "  (emit --stage=tiled|kernel|ptx for a GPU target and build: --sizes fixes size symbols at\n"
     "   compile time; the GPU path needs head dims fixed)\n";
 
@@ -65,7 +67,7 @@ struct Options {
   std::string command;
   std::string file;
   std::optional<std::string> stage, target, kernel, sizes, seed, inputs, outputs, output,
-      schedule;
+      schedule, cpu;
   llvm::SmallVector<std::string> sets;
   bool check = false, bench = false;
 };
@@ -109,6 +111,7 @@ std::string parseArgs(int argc, char **argv, Options &options) {
             .Case("--inputs", &options.inputs)
             .Case("--outputs", &options.outputs)
             .Case("--schedule", &options.schedule)
+            .Case("--cpu", &options.cpu)
             .Default(nullptr);
     if (key == "--set") {
       options.sets.push_back(value.str());
@@ -322,11 +325,7 @@ int main(int argc, char **argv) {
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
   if (!options.output)
     return fail("'build' needs an output directory: -o DIR");
-  if (target == mlir::tmix::kCpuTarget) {
-    llvm::errs() << "tmixc: 'build' is not implemented yet for --target=cpu (the CPU "
-                    "path runs through the JIT: tmixc run)\n";
-    return kExitNotImplemented;
-  }
+
   if (options.kernel) {
     mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(*module, *options.kernel);
     if (!spec)
@@ -340,6 +339,11 @@ int main(int argc, char **argv) {
     if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
         !error.empty())
       return fail(error);
+  if (target == mlir::tmix::kCpuTarget)
+    return tmix::buildCpuArtifacts(*module, options.file, *options.output,
+                                   options.cpu.value_or("native"), schedule);
+  if (options.cpu)
+    return fail("--cpu is for --target=cpu");
   return tmix::buildGpuArtifacts(*module, options.file, target, *options.output,
                                  specializations(options), schedule);
 }

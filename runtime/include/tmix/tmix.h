@@ -164,6 +164,27 @@ tmix_status tmix_kernel_launch(const tmix_kernel *kernel, const tmix_arg *args,
                                size_t num_args, const tmix_tensor *outputs,
                                size_t num_outputs, void *stream);
 
+/*===----------------------------------------------------------------------===*
+ * Kernels built ahead of time (`tmixc build FILE --target=cpu -o DIR`): DIR holds a
+ * shared library whose header declares one typed function per kernel; those functions
+ * call tmix_cpu_kernel_launch of libtmix_runtime, which needs neither the compiler nor
+ * MLIR. They report errors as the calls above do, through tmix_runtime_last_error().
+ *===----------------------------------------------------------------------===*/
+
+/** A kernel compiled ahead of time: its manifest (the text `tmixc build` writes beside
+    it) and its program's packed entry point. */
+typedef struct tmix_cpu_kernel {
+  const char *manifest;
+  void (*program)(void **);
+} tmix_cpu_kernel;
+
+/** Checks a call of `kernel` (as tmix_kernel_launch does) and runs it on the CPU. */
+tmix_status tmix_cpu_kernel_launch(const tmix_cpu_kernel *kernel, const tmix_arg *args,
+                                   size_t num_args, const tmix_tensor *outputs,
+                                   size_t num_outputs);
+/** The calling thread's message for its last failed tmix_cpu_kernel_launch. */
+const char *tmix_runtime_last_error(void);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

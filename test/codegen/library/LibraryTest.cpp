@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tmix/tmix.h"
+#include "tmix/tmix.hpp"
 
 #include <gtest/gtest.h>
 
@@ -186,6 +187,33 @@ TEST(Library, ErrorsAreStatusesWithMessages) {
   EXPECT_EQ(tmix_kernel_launch(kernel, args, 4, outputs, 2, nullptr), TMIX_ERROR_TYPE);
   tmix_kernel_free(kernel);
   tmix_module_free(module);
+}
+
+/// The C++ API (tmix.hpp): owners, output shapes, and errors as exceptions.
+TEST(Library, CppApiOwnsHandlesAndThrows) {
+  tmix::Module module = tmix::Module::compile(kSource, "windowed.tmix");
+  EXPECT_EQ(module.names(), std::vector<std::string>{"windowed"});
+  tmix::Kernel kernel = module.kernel("windowed");
+  std::mt19937 random(3);
+  Tensor q(1, 4, 21, 12, true, random), k(1, 2, 21, 12, false, random),
+      v(1, 2, 21, 12, true, random);
+  std::vector<tmix_arg> args = {tmix::arg(q.view), tmix::arg(k.view), tmix::arg(v.view),
+                                tmix::scalar(4)};
+  std::vector<std::vector<int64_t>> shapes = kernel.outputShapes(args);
+  ASSERT_EQ(shapes.size(), 2u);
+  EXPECT_EQ(shapes[1], (std::vector<int64_t>{1, 4, 21}));
+  std::vector<float> o(4 * 21 * 12), lse(4 * 21);
+  kernel.launch(args, {{o.data(), TMIX_F32, 4, shapes[0].data(), nullptr, TMIX_DEVICE_CPU, 0},
+                       {lse.data(), TMIX_F32, 3, shapes[1].data(), nullptr, TMIX_DEVICE_CPU, 0}});
+  EXPECT_LT(worstError(q, k, v, 4, o), 1e-5);
+  try {
+    module.kernel("missing");
+    ADD_FAILURE() << "no exception";
+  } catch (const tmix::Error &error) {
+    EXPECT_EQ(error.status(), TMIX_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(error.what()).find("no spec named 'missing'"), std::string::npos);
+  }
+  EXPECT_THROW(tmix::Module::compile("attention"), tmix::Error);
 }
 
 /// 16 threads at once: half compile the source themselves, half share one module; each

@@ -1,0 +1,156 @@
+//===- CApiCall.cpp - A call through tmix.h, checked and run on the CPU ---===//
+
+#include "runtime/CApiCall.h"
+
+using namespace tmix::rt;
+
+namespace {
+
+CallError failWith(tmix_status status, std::string message) {
+  return CallError{status, std::move(message)};
+}
+
+/// A tmix_tensor as a runtime view; an error when its fields cannot describe a tensor.
+CallError viewOf(const tmix_tensor &tensor, const std::string &name, TensorView &view) {
+  if (tensor.rank < 0 || tensor.rank > 16)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "'" + name + "' has rank " + std::to_string(tensor.rank) +
+                        " (tmix tensors have at most 16 dims)");
+  if (tensor.rank > 0 && !tensor.shape)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "'" + name + "' has no shape");
+  if (tensor.dtype < TMIX_F32 || tensor.dtype > TMIX_BOOL)
+    return failWith(TMIX_ERROR_TYPE, "'" + name + "' has an unknown dtype code " +
+                                         std::to_string(static_cast<int>(tensor.dtype)));
+  view.data = tensor.data;
+  view.dtype = dtypeOf(tensor.dtype);
+  view.shape.assign(tensor.shape, tensor.shape + tensor.rank);
+  if (tensor.strides)
+    view.strides.assign(tensor.strides, tensor.strides + tensor.rank);
+  view.device = tensor.device == TMIX_DEVICE_CUDA ? DeviceKind::Cuda : DeviceKind::Cpu;
+  return {};
+}
+
+tmix_status statusOf(ViewProblem problem) {
+  switch (problem) {
+  case ViewProblem::Type: return TMIX_ERROR_TYPE;
+  case ViewProblem::Layout: return TMIX_ERROR_UNSUPPORTED;
+  default: return TMIX_ERROR_INVALID_ARGUMENT;
+  }
+}
+
+} // namespace
+
+DType tmix::rt::dtypeOf(tmix_dtype dtype) {
+  switch (dtype) {
+  case TMIX_F32: return DType::F32;
+  case TMIX_F16: return DType::F16;
+  case TMIX_BF16: return DType::BF16;
+  case TMIX_I32: return DType::I32;
+  case TMIX_I64: return DType::I64;
+  case TMIX_BOOL: return DType::Bool;
+  }
+  return DType::F64; // no spec declares it: refused as a wrong dtype
+}
+
+tmix_dtype tmix::rt::publicDtype(DType dtype) {
+  switch (dtype) {
+  case DType::F16: return TMIX_F16;
+  case DType::BF16: return TMIX_BF16;
+  case DType::I32: return TMIX_I32;
+  case DType::I64: return TMIX_I64;
+  case DType::Bool: return TMIX_BOOL;
+  default: return TMIX_F32;
+  }
+}
+
+CallError tmix::rt::bindCall(const SpecSignature &signature, const tmix_arg *args,
+                             size_t numArgs, BoundCall &call) {
+  if (numArgs != signature.args.size())
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "'" + signature.name + "' takes " +
+                        std::to_string(signature.args.size()) + " arguments, not " +
+                        std::to_string(numArgs));
+  if (numArgs > 0 && !args)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "the arguments are a null pointer");
+  call.tensors.assign(numArgs, TensorView());
+  call.scalars.assign(numArgs, 0.0);
+  for (size_t index = 0; index < numArgs; ++index) {
+    const ParamDecl &param = signature.args[index];
+    const tmix_arg &arg = args[index];
+    if (!param.isTensor) {
+      if (arg.tensor)
+        return failWith(TMIX_ERROR_TYPE, "argument '" + param.name + "' is a scalar (" +
+                                             dtypeName(param.dtype) +
+                                             "), not a tensor");
+      if (!arg.has_scalar && !param.defaultValue)
+        return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                        "scalar '" + param.name + "' has no default: give its value");
+      double value = arg.has_scalar ? arg.scalar : *param.defaultValue;
+      if (std::string error = checkScalarValue(param, value); !error.empty())
+        return failWith(TMIX_ERROR_INVALID_ARGUMENT, error);
+      call.scalars[index] = value;
+      continue;
+    }
+    if (!arg.tensor)
+      return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                      "argument '" + param.name + "' is a tensor " +
+                          declaredShapeString(param) + "; none was given");
+    if (CallError error = viewOf(*arg.tensor, param.name, call.tensors[index]))
+      return error;
+    if (call.tensors[index].device != DeviceKind::Cpu)
+      return failWith(TMIX_ERROR_TYPE, "argument '" + param.name +
+                                           "' is on a CUDA device but the kernel was "
+                                           "compiled for the CPU");
+    ViewProblem problem;
+    if (std::string error = checkView(param, call.tensors[index], "argument", &problem);
+        !error.empty())
+      return failWith(statusOf(problem), error);
+  }
+  if (std::string error = bindViewSizes(signature, call.tensors, call.sizes);
+      !error.empty())
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, error);
+  return {};
+}
+
+CallError tmix::rt::launchCall(ProgramFn program, const KernelManifest &manifest,
+                               const BoundCall &call, const tmix_tensor *outputs,
+                               size_t numOutputs) {
+  const SpecSignature &signature = manifest.signature;
+  if (numOutputs != signature.results.size())
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                    "'" + signature.name + "' has " +
+                        std::to_string(signature.results.size()) + " outputs, not " +
+                        std::to_string(numOutputs));
+  if (numOutputs > 0 && !outputs)
+    return failWith(TMIX_ERROR_INVALID_ARGUMENT, "the outputs are a null pointer");
+  std::vector<TensorView> outputViews(numOutputs);
+  for (size_t index = 0; index < numOutputs; ++index) {
+    const ParamDecl &result = signature.results[index];
+    if (!outputs[index].data && !outputs[index].shape)
+      return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                      "output '" + result.name + "' was not given (a null tensor)");
+    if (CallError error = viewOf(outputs[index], result.name, outputViews[index]))
+      return error;
+    if (outputViews[index].device != DeviceKind::Cpu)
+      return failWith(TMIX_ERROR_TYPE, "output '" + result.name +
+                                           "' is on a CUDA device but the kernel was "
+                                           "compiled for the CPU");
+    ViewProblem problem;
+    if (std::string error = checkView(result, outputViews[index], "output", &problem);
+        !error.empty())
+      return failWith(statusOf(problem), error);
+    std::vector<int64_t> expected = shapeOf(result, call.sizes);
+    if (outputViews[index].shape != expected)
+      return failWith(TMIX_ERROR_INVALID_ARGUMENT,
+                      "output '" + result.name + "' has shape " +
+                          shapeString(outputViews[index].shape) + " but the call gives " +
+                          declaredShapeString(result) + " = " +
+                          shapeString(expected));
+  }
+  if (std::string error =
+          launchOnCpu(program, manifest, call.tensors,
+                          call.scalars, call.sizes, outputViews, defaultThreadPool());
+      !error.empty())
+    return failWith(TMIX_ERROR_RUNTIME, error);
+  return {};
+}
