@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a tmix build on Debian 12: installs what is missing (apt), configures build/
-# once, and builds tmixc and tmix-opt. Idempotent; safe to run from any directory.
+# Sets up a tmix build on Debian 12: installs what is missing (apt), makes .venv/ with
+# the Python package's build dependencies (pip), configures build/ once, and builds
+# tmixc and tmix-opt. Idempotent; safe to run from any directory.
 #
 # Environment: TMIX_JOBS (parallel build jobs, default 2).
 set -euo pipefail

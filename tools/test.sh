@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every tmix test: sets up and builds, runs the lit suites (check-tmix); with
-# TMIX_SANITIZE=1 runs them again under ASan + UBSan (build-asan/) and the multi-threaded
-# JIT test under ThreadSanitizer (build-tsan/); with TMIX_FUZZ_SECONDS set, runs each
+# Runs every tmix test: sets up and builds, installs the Python tests' torch and pytest
+# into .venv/, runs the lit suites (check-tmix, the Python package's pytest suites
+# among them); with TMIX_SANITIZE=1 runs them again under ASan + UBSan (build-asan/) and
+# the multi-threaded JIT and C API tests under ThreadSanitizer (build-tsan/); with TMIX_FUZZ_SECONDS set, runs each
 # fuzz target (frontend, .npy reader, GPU manifest) for that many seconds (build-fuzz/).
 # Ends with one line `N passed, M failed` (lit's tests, plus each sanitizer and fuzzing
 # run as one test); exits non-zero on any failure, on a lit or build error, or when no
@@ -127,6 +128,10 @@ if [ "$sanitize" = 1 ]; then
     echo "test: 16 threads compiling and launching under ThreadSanitizer"
     # MLIR and LLVM are uninstrumented: reports inside them are suppressed (tsan.supp).
     tsan_suppressions="$PWD/test/codegen/cpu/tsan.supp"
+    # libtmix's disk cache: the build's own folder, emptied, so that the C API's threads
+    # compile (and store) rather than load.
+    rm -rf build-tsan/kernel-cache
+    export TMIX_CACHE_DIR="$PWD/build-tsan/kernel-cache"
     # Then the same through libtmix's C API (16 threads compiling and launching).
     if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$tsan_suppressions" \
        build-tsan/bin/tmix-cpu-tests --gtest_brief=1 \
