@@ -10,6 +10,13 @@ CallError failWith(tmix_status status, std::string message) {
   return CallError{status, std::move(message)};
 }
 
+std::vector<const std::vector<int64_t> *> shapesOf(const std::vector<TensorView> &views) {
+  std::vector<const std::vector<int64_t> *> shapes;
+  for (const TensorView &view : views)
+    shapes.push_back(&view.shape);
+  return shapes;
+}
+
 /// A tmix_tensor as a runtime view; an error when its fields cannot describe a tensor.
 CallError viewOf(const tmix_tensor &tensor, const std::string &name, TensorView &view) {
   if (tensor.rank < 0 || tensor.rank > 16)
@@ -38,6 +45,44 @@ tmix_status statusOf(ViewProblem problem) {
   }
 }
 
+const char *deviceName(DeviceKind device) {
+  return device == DeviceKind::Cpu ? "the CPU" : "a CUDA device";
+}
+
+/// `tensor` as a view a kernel for `device` can read (or, for outputs, write) as
+/// `param`. The GPU kernels read tensors row-major in their stored order and 16-byte
+/// aligned (their vector loads).
+CallError viewFor(const tmix_tensor &tensor, const ParamDecl &param, const char *role,
+                  DeviceKind device, TensorView &view) {
+  if (CallError error = viewOf(tensor, param.name, view))
+    return error;
+  if (view.device != device)
+    return failWith(TMIX_ERROR_TYPE, std::string(role) + " '" + param.name + "' is on " +
+                                         deviceName(view.device) +
+                                         " but the kernel was compiled for " +
+                                         deviceName(device));
+  ViewProblem problem;
+  if (std::string error = checkView(param, view, role, &problem); !error.empty())
+    return failWith(statusOf(problem), error);
+  if (device == DeviceKind::Cuda) {
+    TensorView rowMajor = view;
+    rowMajor.strides.clear();
+    bool contiguous = true;
+    std::vector<int64_t> strides = view.storedStrides(), dense = rowMajor.storedStrides();
+    for (size_t dim = 0; dim < strides.size(); ++dim)
+      contiguous &= view.shape[dim] == 1 || strides[dim] == dense[dim];
+    if (!contiguous)
+      return failWith(TMIX_ERROR_UNSUPPORTED,
+                      std::string(role) + " '" + param.name + "' is not contiguous: the "
+                      "GPU kernels read tensors row-major as declared (call .contiguous())");
+    if (reinterpret_cast<uintptr_t>(view.data) % 16 != 0)
+      return failWith(TMIX_ERROR_UNSUPPORTED,
+                      std::string(role) + " '" + param.name + "' is not 16-byte aligned, "
+                      "which the GPU kernels' vector loads need");
+  }
+  return {};
+}
+
 } // namespace
 
 DType tmix::rt::dtypeOf(tmix_dtype dtype) {
@@ -64,7 +109,7 @@ tmix_dtype tmix::rt::publicDtype(DType dtype) {
 }
 
 CallError tmix::rt::bindCall(const SpecSignature &signature, const tmix_arg *args,
-                             size_t numArgs, BoundCall &call) {
+                             size_t numArgs, BoundCall &call, DeviceKind device) {
   if (numArgs != signature.args.size())
     return failWith(TMIX_ERROR_INVALID_ARGUMENT,
                     "'" + signature.name + "' takes " +
@@ -95,27 +140,22 @@ CallError tmix::rt::bindCall(const SpecSignature &signature, const tmix_arg *arg
       return failWith(TMIX_ERROR_INVALID_ARGUMENT,
                       "argument '" + param.name + "' is a tensor " +
                           declaredShapeString(param) + "; none was given");
-    if (CallError error = viewOf(*arg.tensor, param.name, call.tensors[index]))
+    if (CallError error =
+            viewFor(*arg.tensor, param, "argument", device, call.tensors[index]))
       return error;
-    if (call.tensors[index].device != DeviceKind::Cpu)
-      return failWith(TMIX_ERROR_TYPE, "argument '" + param.name +
-                                           "' is on a CUDA device but the kernel was "
-                                           "compiled for the CPU");
-    ViewProblem problem;
-    if (std::string error = checkView(param, call.tensors[index], "argument", &problem);
-        !error.empty())
-      return failWith(statusOf(problem), error);
   }
-  if (std::string error = bindViewSizes(signature, call.tensors, call.sizes);
-      !error.empty())
+  // Offsets on a device are checked there, by the CUDA launcher.
+  std::string error = device == DeviceKind::Cpu
+                          ? bindViewSizes(signature, call.tensors, call.sizes)
+                          : bindShapeSizes(signature, shapesOf(call.tensors), call.sizes);
+  if (!error.empty())
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, error);
   return {};
 }
 
-CallError tmix::rt::launchCall(ProgramFn program, const KernelManifest &manifest,
-                               const BoundCall &call, const tmix_tensor *outputs,
-                               size_t numOutputs) {
-  const SpecSignature &signature = manifest.signature;
+CallError tmix::rt::checkOutputs(const SpecSignature &signature, const BoundCall &call,
+                                 const tmix_tensor *outputs, size_t numOutputs,
+                                 DeviceKind device, std::vector<TensorView> &views) {
   if (numOutputs != signature.results.size())
     return failWith(TMIX_ERROR_INVALID_ARGUMENT,
                     "'" + signature.name + "' has " +
@@ -123,33 +163,33 @@ CallError tmix::rt::launchCall(ProgramFn program, const KernelManifest &manifest
                         std::to_string(numOutputs));
   if (numOutputs > 0 && !outputs)
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, "the outputs are a null pointer");
-  std::vector<TensorView> outputViews(numOutputs);
+  views.assign(numOutputs, TensorView());
   for (size_t index = 0; index < numOutputs; ++index) {
     const ParamDecl &result = signature.results[index];
     if (!outputs[index].data && !outputs[index].shape)
       return failWith(TMIX_ERROR_INVALID_ARGUMENT,
                       "output '" + result.name + "' was not given (a null tensor)");
-    if (CallError error = viewOf(outputs[index], result.name, outputViews[index]))
+    if (CallError error = viewFor(outputs[index], result, "output", device, views[index]))
       return error;
-    if (outputViews[index].device != DeviceKind::Cpu)
-      return failWith(TMIX_ERROR_TYPE, "output '" + result.name +
-                                           "' is on a CUDA device but the kernel was "
-                                           "compiled for the CPU");
-    ViewProblem problem;
-    if (std::string error = checkView(result, outputViews[index], "output", &problem);
-        !error.empty())
-      return failWith(statusOf(problem), error);
     std::vector<int64_t> expected = shapeOf(result, call.sizes);
-    if (outputViews[index].shape != expected)
+    if (views[index].shape != expected)
       return failWith(TMIX_ERROR_INVALID_ARGUMENT,
                       "output '" + result.name + "' has shape " +
-                          shapeString(outputViews[index].shape) + " but the call gives " +
-                          declaredShapeString(result) + " = " +
-                          shapeString(expected));
+                          shapeString(views[index].shape) + " but the call gives " +
+                          declaredShapeString(result) + " = " + shapeString(expected));
   }
-  if (std::string error =
-          launchOnCpu(program, manifest, call.tensors,
-                          call.scalars, call.sizes, outputViews, defaultThreadPool());
+  return {};
+}
+
+CallError tmix::rt::launchCall(ProgramFn program, const KernelManifest &manifest,
+                               const BoundCall &call, const tmix_tensor *outputs,
+                               size_t numOutputs) {
+  std::vector<TensorView> outputViews;
+  if (CallError error = checkOutputs(manifest.signature, call, outputs, numOutputs,
+                                     DeviceKind::Cpu, outputViews))
+    return error;
+  if (std::string error = launchOnCpu(program, manifest, call.tensors, call.scalars,
+                                      call.sizes, outputViews, defaultThreadPool());
       !error.empty())
     return failWith(TMIX_ERROR_RUNTIME, error);
   return {};

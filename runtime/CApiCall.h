@@ -32,13 +32,21 @@ struct BoundCall {
   std::map<std::string, int64_t> sizes;
 };
 
-/// Checks `args` (one per argument of `signature`: views of the declared dtype on the
-/// CPU, scalars in range or defaulted) and binds every size symbol.
+/// Checks `args` (one per argument of `signature`: views of the declared dtype on
+/// `device`, scalars in range or defaulted) and binds every size symbol. CUDA tensors
+/// must be contiguous and 16-byte aligned (what the GPU kernels read); their sequence
+/// offsets are checked by the CUDA launcher, on the device.
 CallError bindCall(const SpecSignature &signature, const tmix_arg *args, size_t numArgs,
-                   BoundCall &call);
+                   BoundCall &call, DeviceKind device = DeviceKind::Cpu);
 
-/// Checks `outputs` against the bound call (dtype, shape, writable layout) and runs
-/// `program` over its grid on the default thread pool.
+/// Checks `outputs` against the bound call (device, dtype, shape, writable layout) and
+/// returns their views.
+CallError checkOutputs(const SpecSignature &signature, const BoundCall &call,
+                       const tmix_tensor *outputs, size_t numOutputs, DeviceKind device,
+                       std::vector<TensorView> &views);
+
+/// Checks `outputs` (checkOutputs) and runs `program` over its grid on the default
+/// thread pool.
 CallError launchCall(ProgramFn program, const KernelManifest &manifest,
                      const BoundCall &call, const tmix_tensor *outputs, size_t numOutputs);
 

@@ -13,6 +13,7 @@
 #include "codegen/Signature.h"
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/KernelCache.h"
+#include "codegen/library/CudaKernels.h"
 #include "frontend/Frontend.h"
 #include "runtime/CApiCall.h"
 
@@ -100,8 +101,10 @@ struct DimTable {
 };
 
 struct tmix_kernel {
-  explicit tmix_kernel(const cpu::CompiledKernel *compiled)
-      : compiled(compiled), signature(compiled->manifest.signature) {
+  /// A CPU kernel (`compiled`) or a GPU one (`cuda`), with its signature.
+  tmix_kernel(const cpu::CompiledKernel *compiled, std::unique_ptr<library::CudaKernel> cuda,
+              rt::SpecSignature signatureOf)
+      : compiled(compiled), cuda(std::move(cuda)), signature(std::move(signatureOf)) {
     for (const auto *params : {&signature.args, &signature.results}) {
       std::vector<DimTable> &tables = params == &signature.args ? argDims : outputDims;
       for (const rt::ParamDecl &param : *params) {
@@ -115,8 +118,11 @@ struct tmix_kernel {
     }
   }
 
-  const cpu::CompiledKernel *compiled; // owned by processCache()
+  const cpu::CompiledKernel *compiled; // owned by processCache(); null for GPU kernels
+  std::unique_ptr<library::CudaKernel> cuda;
   rt::SpecSignature signature;
+
+  rt::DeviceKind device() const { return cuda ? rt::DeviceKind::Cuda : rt::DeviceKind::Cpu; }
   std::vector<DimTable> argDims, outputDims; // point into `signature`
 };
 
@@ -267,14 +273,15 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_module_kernel: a null pointer");
   *kernel = nullptr;
   std::string targetName = target ? target : "cpu";
-  if (targetName == "sm_80" || targetName == "sm_90a")
-    return failWith(TMIX_ERROR_UNSUPPORTED,
-                    "target '" + targetName + "': the library compiles for the CPU only "
-                    "for now; GPU kernels are built by `tmixc build` and run through "
-                    "libtmix_cuda");
-  if (targetName != "cpu")
+  bool gpu = targetName == "cuda" || targetName == "sm_80" || targetName == "sm_90a";
+  if (!gpu && targetName != "cpu")
     return failWith(TMIX_ERROR_INVALID_ARGUMENT,
-                    "unknown target '" + targetName + "' (expected cpu, sm_80 or sm_90a)");
+                    "unknown target '" + targetName +
+                        "' (expected cpu, cuda, sm_80 or sm_90a)");
+  std::string gpuTarget;
+  if (gpu)
+    if (rt::CallError error = library::resolveCudaTarget(targetName, gpuTarget))
+      return failWith(error);
   ModuleState &state = *module->state;
   std::lock_guard<std::mutex> lock(state.mutex);
   mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(*state.module, name);
@@ -285,6 +292,15 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, std::string("no spec named '") + name +
                                                      "' (the module has: " + known + ")");
   }
+  if (gpu) {
+    // Compiled on its first launch, when the head dims are known.
+    rt::SpecSignature signature = signatureOf(spec);
+    *kernel = new tmix_kernel(nullptr,
+                              std::make_unique<library::CudaKernel>(cpu::printSpec(spec),
+                                                                    gpuTarget, signature),
+                              signature);
+    return TMIX_OK;
+  }
   const ProcessCache &cache = processCache();
   if (!cache.error.empty())
     return failWith(TMIX_ERROR_RUNTIME, cache.error);
@@ -292,7 +308,7 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
       cache.kernels->getOrCompile(spec, cpu::ScheduleOverride());
   if (!compiled)
     return failWith(TMIX_ERROR_COMPILE, llvm::toString(compiled.takeError()));
-  *kernel = new tmix_kernel(*compiled);
+  *kernel = new tmix_kernel(*compiled, nullptr, (*compiled)->manifest.signature);
   return TMIX_OK;
 }
 
@@ -325,7 +341,8 @@ tmix_status tmix_kernel_output_shapes(const tmix_kernel *kernel, const tmix_arg 
   if (!kernel || !shapes)
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_kernel_output_shapes: a null pointer");
   rt::BoundCall call;
-  if (rt::CallError error = rt::bindCall(kernel->signature, args, numArgs, call))
+  if (rt::CallError error =
+          rt::bindCall(kernel->signature, args, numArgs, call, kernel->device()))
     return failWith(error);
   for (const rt::ParamDecl &result : kernel->signature.results)
     for (int64_t size : rt::shapeOf(result, call.sizes))
@@ -339,6 +356,11 @@ tmix_status tmix_kernel_launch(const tmix_kernel *kernel, const tmix_arg *args,
   if (!kernel)
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, "tmix_kernel_launch: a null kernel");
   const rt::SpecSignature &signature = kernel->signature;
+  if (kernel->cuda) {
+    if (rt::CallError error = kernel->cuda->launch(args, numArgs, outputs, numOutputs, stream))
+      return failWith(error);
+    return TMIX_OK;
+  }
   if (stream)
     return failWith(TMIX_ERROR_INVALID_ARGUMENT,
                     "a stream was given but '" + signature.name + "' runs on the CPU");

@@ -153,33 +153,9 @@ public:
     return list;
   }
 
-  /// The shapes of the outputs of a call on `values` (one per argument, in order: a
-  /// tensor, a number, or None for a scalar's default).
-  std::vector<std::vector<int64_t>> outputShapes(nb::sequence values) const {
-    std::vector<tmix_arg> args;
-    CallViews views(nb::len(values));
-    bind(values, args, views);
-    size_t outputs = tmix_kernel_num_outputs(kernel), total = 0;
-    std::vector<int32_t> ranks;
-    for (size_t index = 0; index < outputs; ++index) {
-      tmix_param_info info;
-      check(tmix_kernel_output_info(kernel, index, &info));
-      ranks.push_back(info.rank);
-      total += static_cast<size_t>(info.rank);
-    }
-    std::vector<int64_t> flat(total);
-    check(tmix_kernel_output_shapes(kernel, args.data(), args.size(), flat.data()));
-    std::vector<std::vector<int64_t>> shapes;
-    size_t at = 0;
-    for (int32_t rank : ranks) {
-      shapes.emplace_back(flat.begin() + at, flat.begin() + at + rank);
-      at += static_cast<size_t>(rank);
-    }
-    return shapes;
-  }
-
-  /// Runs the kernel on `values` into `outputs` (tensors shaped by outputShapes).
-  void launch(nb::sequence values, nb::sequence outputs) const {
+  /// Runs the kernel on `values` (one per argument, in order: a tensor, a number, or
+  /// None for a scalar's default) into `outputs`.
+  void launch(nb::sequence values, nb::sequence outputs, uintptr_t stream) const {
     std::vector<tmix_arg> args;
     CallViews views(nb::len(values));
     bind(values, args, views);
@@ -198,7 +174,7 @@ public:
       // Kernels run on libtmix's thread pool; other Python threads go on meanwhile.
       nb::gil_scoped_release release;
       status = tmix_kernel_launch(kernel, args.data(), args.size(), results.data(),
-                                  results.size(), nullptr);
+                                  results.size(), reinterpret_cast<void *>(stream));
     }
     check(status);
   }
@@ -299,6 +275,6 @@ NB_MODULE(_tmix, m) {
   nb::class_<Kernel>(m, "Kernel")
       .def_prop_ro("name", &Kernel::name)
       .def("params", &Kernel::params, nb::arg("outputs"))
-      .def("output_shapes", &Kernel::outputShapes)
-      .def("launch", &Kernel::launch);
+      .def("launch", &Kernel::launch, nb::arg("values"), nb::arg("outputs"),
+           nb::arg("stream") = 0);
 }

@@ -124,8 +124,14 @@ def test_errors_are_exceptions(mod):
         swa(q.requires_grad_(), k, v)
     with pytest.raises(ValueError, match="no spec named 'nope'"):
         mod["nope"]
-    with pytest.raises(ValueError, match="the library compiles for the CPU only"):
-        mod.kernel("swa", "sm_90a")
+    with pytest.raises(ValueError, match="unknown target 'tpu'"):
+        mod.kernel("swa", "tpu")
+    with pytest.raises(TypeError, match="'q' is on the CPU but the kernel was compiled "
+                                        "for a CUDA device"):
+        mod.kernel("swa", "sm_90a")(q.detach(), k, v)
+    if not torch.cuda.is_available():  # with a GPU, test_cuda.py runs the kernel
+        with pytest.raises(RuntimeError, match="target 'cuda': no CUDA device"):
+            mod.kernel("swa", "cuda")
 
 
 def test_spec_errors_raise_compile_error_with_a_location():

@@ -9,6 +9,7 @@ import torch
 from torch.nn.attention.flex_attention import flex_attention
 
 import tmix
+from numerics import DTYPES, check
 
 B, H, HK, N, M, D = 2, 4, 2, 77, 53, 40
 
@@ -64,19 +65,12 @@ attention bshd(q: {dt}[B, N, H, D], k: {dt}[B, N, HK, D], v: {dt}[B, N, HK, D])
 }}
 """
 
-DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
-BOUNDS = {"f32": 2e-5, "bf16": 1e-2}
 
 
 @pytest.fixture(scope="module", params=["f32", "bf16"])
 def case(request):
     """(dtype name, compiled module) per dtype, compiled once."""
     return request.param, tmix.compile(SPECS.format(dt=request.param), "attention.tmix")
-
-
-def rel_err(out, ref):
-    out, ref = out.double(), ref.double()
-    return ((out - ref).norm() / ref.norm()).item()
 
 
 def qkv(dtype, heads_k=H, keys=N, seed=0):
@@ -102,11 +96,6 @@ def causal_mask(n, m):
     i = torch.arange(n)[:, None]
     j = torch.arange(m)[None, :]
     return j <= i
-
-
-def check(name, got, ref):
-    err = rel_err(got, ref)
-    assert err <= BOUNDS[name], f"rel err {err:.3g} > {BOUNDS[name]}"
 
 
 def test_causal(case):

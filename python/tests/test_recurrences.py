@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import tmix
+from numerics import DTYPES, check
 
 B, T, H, K, V = 2, 37, 3, 16, 24
 
@@ -41,8 +42,6 @@ recurrence gated_delta(q: {dt}[B, T, H, K], k: {dt}[B, T, H, K], v: {dt}[B, T, H
 }}
 """
 
-DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
-BOUNDS = {"f32": 2e-5, "bf16": 1e-2}
 
 
 @pytest.fixture(scope="module", params=["f32", "bf16"])
@@ -73,11 +72,6 @@ def run_reference(q, k, v, h0, scale, update):
                 o[b, t, h] = (scale * q[b, t, h]) @ S
             final[b, h] = S
     return o, final
-
-
-def check(name, got, ref):
-    err = ((got.double() - ref).norm() / ref.norm()).item()
-    assert err <= BOUNDS[name], f"rel err {err:.3g} > {BOUNDS[name]}"
 
 
 def test_gla(case):

@@ -8,7 +8,8 @@
 Tensors pass without a copy when their last dim is contiguous (any other strides are
 read in place), so a [B, N, H, D] buffer may be given as its [B, H, N, D] view. Outputs
 are allocated as the inputs are (numpy arrays for numpy inputs, torch tensors for torch
-ones), or written into `out=`. `f.torch_op()` registers the kernel as a PyTorch custom
+ones, on their device), or written into `out=`. CUDA tensors run the GPU kernel on the
+current stream. `f.torch_op()` registers the kernel as a PyTorch custom
 op (eager and `torch.compile(fullgraph=True)`). Every bad input raises: `TypeError`
 (a dtype or device), `ValueError` (a shape, a stride, a missing scalar) or
 `tmix.CompileError` (a spec error, `file:line:col: error: ...`).
@@ -80,29 +81,45 @@ def _describe(tensor, name):
         torch = _torch()
         _torch_codes = {getattr(torch, _TORCH_DTYPES[name]): code
                         for code, name in enumerate(_DTYPE_NAMES)}
-    device = tensor.device
-    if device.type not in ("cpu", "cuda"):
-        raise TypeError(f"'{name}' is on '{device}': tmix runs on the CPU and CUDA devices")
     code = _torch_codes.get(tensor.dtype)
     if code is None:
         raise TypeError(f"'{name}' is {tensor.dtype}, which tmix does not take (f32, f16, "
                         "bf16, i32, i64 or bool)")
-    return (tensor.data_ptr(), code, tuple(tensor.shape),
-            tensor.stride(), 1 if device.type == "cuda" else 0,
-            device.index if device.index is not None else 0)
+    if tensor.is_cpu:
+        device, index = 0, 0
+    elif tensor.is_cuda:
+        device, index = 1, tensor.device.index or 0
+    else:
+        raise TypeError(f"'{name}' is on '{tensor.device}': tmix runs on the CPU and CUDA "
+                        "devices")
+    return (tensor.data_ptr(), code, tuple(tensor.shape), tensor.stride(), device, index)
 
 
 class Kernel:
     """One compiled spec. Call it with the spec's arguments, positionally or by name."""
 
-    def __init__(self, handle, target):
+    def __init__(self, handle, target, module):
         self._handle = handle
+        self._module = module  # for the CUDA kernel of the same spec
         self.name = handle.name
         self.target = target
         self.args = [_Param(*p) for p in handle.params(False)]
         self.outputs = [_Param(*p) for p in handle.params(True)]
         self._index = {p.name: i for i, p in enumerate(self.args)}
         self._op = None
+        # Where each output dim's size comes from: (argument, its dim, what to add) from
+        # the first tensor argument that declares the symbol, or (None, None, literal).
+        first = {}
+        for index, param in enumerate(self.args):
+            if param.is_tensor:
+                for position, (symbol, value) in enumerate(param.dims):
+                    if symbol is not None:
+                        first.setdefault(symbol, (index, position, -value))
+        self._output_dims = [
+            [(None, None, value) if symbol is None
+             else (first[symbol][0], first[symbol][1], first[symbol][2] + value)
+             for symbol, value in param.dims]
+            for param in self.outputs]
 
     def __repr__(self):
         args = ", ".join(f"{p.name}: {p.declared()}" if p.is_tensor else f"{p.name}: {p.dtype}"
@@ -178,10 +195,20 @@ class Kernel:
             out = [self._allocate(param, shape, like)
                    for param, shape in zip(self.outputs, shapes)]
         tensors = out
+        stream = 0
         if torch is not None:
             tensors = [_describe(t, p.name) if isinstance(t, torch.Tensor) else t
                        for p, t in zip(self.outputs, out)]
-        self._handle.launch(values, tensors)
+            if like is not None and like.is_cuda:
+                # CUDA tensors run the GPU kernel of the spec, on the current stream.
+                stream = torch.cuda.current_stream(like.device).cuda_stream
+                if self.target == "cpu":
+                    return self._module.kernel(self.name, "cuda")._launch(
+                        values, tensors, out, stream)
+        return self._launch(values, tensors, out, stream)
+
+    def _launch(self, values, tensors, out, stream):
+        self._handle.launch(values, tensors, stream)
         return out[0] if len(out) == 1 else tuple(out)
 
     def _allocate(self, param, shape, like):
@@ -199,24 +226,19 @@ class Kernel:
 
     def output_shapes_of(self, shapes):
         """The outputs' shapes for tensor arguments of `shapes` (one per argument, None
-        for scalars), from the declared size symbols: what a fake tensor needs."""
-        bound = {}
-        for param, shape in zip(self.args, shapes):
-            if param.is_tensor and shape is not None:
-                for (symbol, value), size in zip(param.dims, shape):
-                    if symbol is not None:
-                        bound.setdefault(symbol, size - value)
+        for scalars), from the declared size symbols: what a fake tensor needs. A shape
+        the call cannot have (a tensor of another rank) gets 0s: the launch says why."""
         result = []
-        for param in self.outputs:
-            dims = []
-            for symbol, value in param.dims:
-                if symbol is None:
-                    dims.append(value)
-                elif symbol in bound:
-                    dims.append(max(bound[symbol] + value, 0))
-                else:  # a tensor of another rank: the launch says which
-                    dims.append(0)
-            result.append(dims)
+        for dims in self._output_dims:
+            out = []
+            for arg, position, add in dims:
+                if arg is None:
+                    out.append(add)
+                    continue
+                shape = shapes[arg]
+                size = shape[position] + add if shape is not None and position < len(shape) else 0
+                out.append(size if not isinstance(size, int) or size >= 0 else 0)
+            result.append(out)
         return result
 
     def _schema(self):
@@ -270,6 +292,7 @@ class Kernel:
                                "inputs or compute gradients elsewhere")
 
         torch.library.impl(qualname, "CPU")(run)
+        torch.library.impl(qualname, "CUDA")(run)
         torch.library.register_fake(qualname)(fake)
         torch.library.register_autograd(qualname, backward)
         self._op = getattr(getattr(torch.ops, namespace), self.name)
@@ -277,8 +300,10 @@ class Kernel:
 
 
 class Module:
-    """The specs of one source. `module[name]` is its CPU kernel, compiled once (and
-    cached for the process)."""
+    """The specs of one source. `module[name]` is its kernel, compiled once (and cached
+    for the process): on the CPU, or, for CUDA tensors, on the GPU (target "cuda": device
+    0's sm_80 or sm_90a; compiled on the first launch with each set of head dims).
+    `module.kernel(name, target)` picks the target ("cpu", "cuda", "sm_80", "sm_90a")."""
 
     def __init__(self, handle):
         self._handle = handle
@@ -293,7 +318,7 @@ class Module:
         if kernel is None:
             if not isinstance(name, str):
                 raise TypeError(f"a kernel name is a str, not {type(name).__name__}")
-            kernel = Kernel(self._handle.kernel(name, target), target)
+            kernel = Kernel(self._handle.kernel(name, target), target, self)
             self._kernels[key] = kernel
         return kernel
 

@@ -53,9 +53,10 @@ GpuManifest parsed(const std::string &text) {
   return manifest;
 }
 
-/// The error of `text`, with the line `from` replaced by `to`.
-std::string errorWith(const std::string &from, const std::string &to) {
-  std::string text = kCausal;
+/// The error of manifest `base` (kCausal by default), with the line `from` replaced by
+/// `to`.
+std::string errorWith(const std::string &from, const std::string &to,
+                      std::string text = kCausal) {
   size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
   text.replace(at, from.size(), to);
@@ -121,10 +122,7 @@ TEST(GpuManifest, CpuKernelsHaveAnObjectAndNoCudaRecords) {
   EXPECT_EQ(manifest.objectFile, "causal.cpu.o");
   EXPECT_EQ(writeGpuManifest(manifest), kCpuCausal);
   auto with = [](const std::string &from, const std::string &to) {
-    std::string text = kCpuCausal;
-    text.replace(text.find(from), from.size(), to);
-    GpuManifest ignored;
-    return parseGpuManifest(text, ignored);
+    return errorWith(from, to, kCpuCausal);
   };
   EXPECT_EQ(with("object causal.cpu.o\n", ""), "missing 'object'");
   EXPECT_EQ(with("object causal.cpu.o", "object ../causal.cpu.o"),
@@ -479,10 +477,7 @@ TEST(Sequences, ManifestsKeepThem) {
   EXPECT_EQ(signature.args[1].dims[0].offset, 1);
   EXPECT_EQ(writeGpuManifest(parsed(writeGpuManifest(manifest))), writeGpuManifest(manifest));
   auto errorOf = [](const std::string &from, const std::string &to) {
-    std::string text = kPacked;
-    text.replace(text.find(from), from.size(), to);
-    GpuManifest manifest;
-    return parseGpuManifest(text, manifest);
+    return errorWith(from, to, kPacked);
   };
   EXPECT_EQ(errorOf("sequences cu T", "sequences lengths T"),
             "line 13: 'sequences' names 'lengths', which is not an argument before it");

@@ -23,15 +23,14 @@
 using namespace mlir;
 namespace rt = ::tmix::rt;
 
-namespace {
-constexpr int kExitError = 1;
+namespace tmix {
 
-int fail(const llvm::Twine &message) {
+int failBuild(const llvm::Twine &message) {
   llvm::errs() << "tmixc: error: " << message << "\n";
-  return kExitError;
+  return 1;
 }
 
-std::string pathIn(const std::string &dir, const std::string &name) {
+std::string pathIn(llvm::StringRef dir, llvm::StringRef name) {
   llvm::SmallString<256> path(dir);
   llvm::sys::path::append(path, name);
   return path.str().str();
@@ -40,12 +39,22 @@ std::string pathIn(const std::string &dir, const std::string &name) {
 const char *cScalarType(rt::DType dtype) {
   switch (dtype) {
   case rt::DType::F32: return "float";
+  case rt::DType::F16:
+  case rt::DType::BF16:
   case rt::DType::F64: return "double";
   case rt::DType::I32: return "int32_t";
   case rt::DType::Bool: return "int";
   default: return "int64_t";
   }
 }
+
+} // namespace tmix
+
+namespace {
+using ::tmix::cScalarType;
+using ::tmix::pathIn;
+
+int fail(const llvm::Twine &message) { return ::tmix::failBuild(message); }
 
 std::string declString(const rt::ParamDecl &decl) {
   std::string text = std::string(rt::dtypeName(decl.dtype));

@@ -10,6 +10,7 @@
 #define TMIX_TOOLS_TMIXC_BUILDCOMMAND_H
 
 #include "passes/Passes.h"
+#include "runtime/HostTensor.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -17,6 +18,12 @@
 #include <vector>
 
 namespace tmix {
+
+/// What both build commands share: an error line (returns exit status 1), a path in a
+/// folder, and the C type a generated header gives a scalar argument of `dtype`.
+int failBuild(const llvm::Twine &message);
+std::string pathIn(llvm::StringRef dir, llvm::StringRef name);
+const char *cScalarType(rt::DType dtype);
 
 /// Writes DIR/<spec>.<target>.{ptx,cubin,manifest,h}; returns the exit status (errors
 /// are printed): 1 for bad input, 2 for what is not supported yet (recurrences).

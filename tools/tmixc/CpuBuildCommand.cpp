@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/tmixc/CpuBuildCommand.h"
+#include "tools/tmixc/BuildCommand.h"
 
 #include "codegen/cpu/CpuCompiler.h"
 #include "dialect/TmixOps.h"
@@ -33,36 +34,15 @@ namespace cpu = ::tmix::cpu;
 
 namespace {
 
-constexpr int kExitError = 1;
-
 /// tmix.h's text, as the build embedded it: written into every CPU build folder.
 constexpr char kTmixHeader[] =
 #include "tools/tmixc/TmixHeader.inc"
     ;
 
-int fail(const llvm::Twine &message) {
-  llvm::errs() << "tmixc: error: " << message << "\n";
-  return kExitError;
-}
+using ::tmix::cScalarType;
+using ::tmix::pathIn;
 
-std::string pathIn(llvm::StringRef dir, llvm::StringRef name) {
-  llvm::SmallString<256> path(dir);
-  llvm::sys::path::append(path, name);
-  return path.str().str();
-}
-
-/// The C type of a scalar argument of `dtype`.
-const char *cScalarType(rt::DType dtype) {
-  switch (dtype) {
-  case rt::DType::F32: return "float";
-  case rt::DType::F16:
-  case rt::DType::BF16:
-  case rt::DType::F64: return "double";
-  case rt::DType::I32: return "int32_t";
-  case rt::DType::Bool: return "int";
-  default: return "int64_t";
-  }
-}
+int fail(const llvm::Twine &message) { return ::tmix::failBuild(message); }
 
 /// `text` as a C string literal.
 std::string cString(llvm::StringRef text) {

@@ -136,7 +136,11 @@ void tmix_module_free(tmix_module *module);
 size_t tmix_module_num_kernels(const tmix_module *module);
 const char *tmix_module_kernel_name(const tmix_module *module, size_t index);
 
-/** The kernel of spec `name` for `target` ("cpu"), compiled on the first request. */
+/** The kernel of spec `name` for `target`: "cpu" (compiled now, or loaded from the disk
+    cache), or a GPU: "sm_80", "sm_90a", or "cuda" (device 0's: compute capability 9.x
+    gives sm_90a, 8.x sm_80; an error without a device). A GPU kernel compiles on its
+    first launch with each set of head dims (they are fixed in its code) and runs
+    through libtmix_cuda's loader on CUDA device memory. */
 tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char *target,
                                tmix_kernel **kernel);
 void tmix_kernel_free(tmix_kernel *kernel);
@@ -158,8 +162,11 @@ tmix_status tmix_kernel_output_shapes(const tmix_kernel *kernel, const tmix_arg 
                                       size_t num_args, int64_t *shapes);
 
 /** Runs the kernel on `args` (one per spec argument) into `outputs` (one per spec
-    output, shaped as tmix_kernel_output_shapes says). `stream` is for CUDA kernels and
-    must be NULL on the CPU. Returns when the outputs are written. */
+    output, shaped as tmix_kernel_output_shapes says). On the CPU `stream` must be NULL
+    and the call returns when the outputs are written. A GPU kernel takes tensors in
+    CUDA device memory, contiguous and 16-byte aligned, and is enqueued on `stream` (a
+    CUstream; NULL: the default stream); the call returns once it is enqueued (after
+    reading packed-sequence offsets back, when the spec has them). */
 tmix_status tmix_kernel_launch(const tmix_kernel *kernel, const tmix_arg *args,
                                size_t num_args, const tmix_tensor *outputs,
                                size_t num_outputs, void *stream);

@@ -9,6 +9,8 @@
 #include "tmix/tmix.h"
 #include "tmix/tmix.hpp"
 
+#include "runtime/cuda/tmix_cuda.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -214,6 +216,64 @@ TEST(Library, CppApiOwnsHandlesAndThrows) {
     EXPECT_NE(std::string(error.what()).find("no spec named 'missing'"), std::string::npos);
   }
   EXPECT_THROW(tmix::Module::compile("attention"), tmix::Error);
+}
+
+/// GPU kernels through the same calls. Without a GPU (CI) the call is checked and the
+/// kernel compiled to PTX up to the CUDA driver, which is missing; the launch on a real
+/// device is test/python/cuda.test's.
+TEST(Library, GpuKernelsCheckTheirCallsUpToTheDriver) {
+  const char source[] = R"(
+attention causal64(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64])
+    -> o: f32[B, H, N, 64] {
+  mask = j <= i
+})";
+  tmix_module *module = nullptr;
+  ASSERT_EQ(tmix_compile(source, std::strlen(source), "gpu.tmix", &module), TMIX_OK);
+  char device[256];
+  int major = 0, minor = 0;
+  bool hasDevice = tmix_cuda_device(device, sizeof device, &major, &minor) == 0;
+  tmix_kernel *kernel = nullptr;
+  if (!hasDevice) {
+    EXPECT_EQ(tmix_module_kernel(module, "causal64", "cuda", &kernel), TMIX_ERROR_RUNTIME);
+    EXPECT_NE(std::string(tmix_last_error()).find("target 'cuda': no CUDA device"),
+              std::string::npos)
+        << tmix_last_error();
+  }
+  ASSERT_EQ(tmix_module_kernel(module, "causal64", "sm_80", &kernel), TMIX_OK)
+      << tmix_last_error();
+
+  int64_t shape[] = {1, 2, 40, 64}, strided[] = {2 * 40 * 64, 64, 128, 1};
+  alignas(16) static float host[2 * 40 * 64];
+  tmix_tensor onHost = {host, TMIX_F32, 4, shape, nullptr, TMIX_DEVICE_CPU, 0};
+  tmix_arg args[3] = {{&onHost, 0, 0}, {&onHost, 0, 0}, {&onHost, 0, 0}};
+  EXPECT_EQ(tmix_kernel_launch(kernel, args, 3, &onHost, 1, nullptr), TMIX_ERROR_TYPE);
+  EXPECT_STREQ(tmix_last_error(), "argument 'q' is on the CPU but the kernel was compiled "
+                                  "for a CUDA device");
+  // Device addresses are never dereferenced on the host: these are made up.
+  tmix_tensor onDevice = {reinterpret_cast<void *>(uintptr_t(1) << 40), TMIX_F32, 4, shape,
+                          nullptr, TMIX_DEVICE_CUDA, 0};
+  tmix_tensor stridedView = onDevice;
+  stridedView.strides = strided;
+  tmix_arg deviceArgs[3] = {{&onDevice, 0, 0}, {&stridedView, 0, 0}, {&onDevice, 0, 0}};
+  EXPECT_EQ(tmix_kernel_launch(kernel, deviceArgs, 3, &onDevice, 1, nullptr),
+            TMIX_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(tmix_last_error()).find("'k' is not contiguous"), std::string::npos);
+  tmix_tensor misaligned = onDevice;
+  misaligned.data = reinterpret_cast<void *>((uintptr_t(1) << 40) + 4);
+  deviceArgs[1].tensor = &misaligned;
+  EXPECT_EQ(tmix_kernel_launch(kernel, deviceArgs, 3, &onDevice, 1, nullptr),
+            TMIX_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(tmix_last_error()).find("16-byte aligned"), std::string::npos);
+  deviceArgs[1].tensor = &onDevice;
+  if (!hasDevice) {
+    // Checked, compiled for sm_80, then refused by the missing driver.
+    EXPECT_EQ(tmix_kernel_launch(kernel, deviceArgs, 3, &onDevice, 1, nullptr),
+              TMIX_ERROR_RUNTIME);
+    EXPECT_NE(std::string(tmix_last_error()).find("no CUDA device"), std::string::npos)
+        << tmix_last_error();
+  }
+  tmix_kernel_free(kernel);
+  tmix_module_free(module);
 }
 
 /// 16 threads at once: half compile the source themselves, half share one module; each
