@@ -158,7 +158,8 @@ fuzz() {
   rm -rf "$corpus"
   mkdir -p "$corpus" "$artifacts"
   for seeds in "$@"; do
-    cp "$seeds"/* "$corpus"/
+    # The files only: examples/ has folders too (cpu_aot/).
+    find "$seeds" -maxdepth 1 -type f -exec cp {} "$corpus"/ \;
   done
   echo "test: fuzzing $name for ${fuzz_seconds}s"
   if ASAN_OPTIONS=allow_user_poisoning=0 \

@@ -63,8 +63,14 @@ def main():
         spec_path = os.path.join(folder, "bench.tmix")
         with open(spec_path, "w") as file:
             file.write(SPEC)
-        print(f"machine: {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores; torch {torch.__version__}; tmix {tmix.__version__}")
+        cpu = platform.machine()
+        if os.path.exists("/proc/cpuinfo"):
+            with open("/proc/cpuinfo") as info:
+                names = [line.split(":", 1)[1].strip() for line in info
+                         if line.startswith("model name")]
+            cpu = names[0] if names else cpu
+        print(f"machine: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}; "
+              f"tmix {tmix.__version__}")
 
         # 1. Call overhead: a tiny problem, where the kernel costs microseconds.
         b, h, n, d = 1, 1, 16, 16

@@ -1,10 +1,11 @@
 //===- Library.cpp - libtmix: the C API over the compiler and the runtime --===//
 //
-// A module owns the MLIRContext its specs were built in; a kernel is a compiled
-// program from the process-wide KernelCache plus its signature, and outlives the
-// module it came from (the cache keeps the code, the kernel keeps a copy of the
-// signature). Errors travel as the calling thread's message; nothing here throws, and
-// every C entry point checks its pointers before it reads them.
+// A module owns the MLIRContext its specs were built in. A CPU kernel is a compiled
+// program from the process-wide KernelCache plus its signature; a GPU kernel holds its
+// spec's text and compiles on first launch (CudaKernels.h). Either outlives the module
+// it came from (the cache keeps the code, the kernel copies what it needs). Errors
+// travel as the calling thread's message; nothing here throws, and every C entry point
+// checks its pointers before it reads them.
 //
 //===----------------------------------------------------------------------===//
 
