@@ -10,9 +10,11 @@
 #include "tmix/tmix.hpp"
 
 #include "runtime/cuda/tmix_cuda.h"
+#include "test/runtime/FakeCudaDriver.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -272,6 +274,62 @@ attention causal64(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64]
     EXPECT_NE(std::string(tmix_last_error()).find("no CUDA device"), std::string::npos)
         << tmix_last_error();
   }
+  tmix_kernel_free(kernel);
+  tmix_module_free(module);
+}
+
+/// The GPU path end to end against the fake CUDA driver (device memory is host memory,
+/// launches are recorded, not run): the target `cuda` follows the device's compute
+/// capability, and a launch reaches cuLaunchKernel with the caller's tensors, sizes and
+/// stream; a second length reuses the loaded kernel.
+TEST(Library, GpuKernelsLaunchThroughTheCudaLoader) {
+  const char source[] = R"(
+attention causal64(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64])
+    -> o: f32[B, H, N, 64] {
+  mask = j <= i
+})";
+  tmix::rt::cuda::FakeCuda fake; // compute capability 9.0
+  tmix_module *module = nullptr;
+  ASSERT_EQ(tmix_compile(source, std::strlen(source), "gpu.tmix", &module), TMIX_OK);
+  tmix_kernel *kernel = nullptr;
+  ASSERT_EQ(tmix_module_kernel(module, "causal64", "cuda", &kernel), TMIX_OK)
+      << tmix_last_error();
+  tmix_kernel_free(kernel);
+  fake.attributes[tmix::rt::cuda::kDeviceAttrComputeMajor] = 7;
+  EXPECT_EQ(tmix_module_kernel(module, "causal64", "cuda", &kernel), TMIX_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(tmix_last_error()).find("compute capability 7.0"), std::string::npos)
+      << tmix_last_error();
+  ASSERT_EQ(tmix_module_kernel(module, "causal64", "sm_80", &kernel), TMIX_OK);
+
+  // Four rank-4 descriptors (q, k, v, o) and the sizes descriptor.
+  fake.paramWords = 4 * 11 + 5;
+  const size_t sizesPointer = fake.paramWords - 4;
+  alignas(16) static float q[2 * 50 * 64], k[2 * 50 * 64], v[2 * 50 * 64], o[2 * 50 * 64];
+  void *stream = reinterpret_cast<void *>(uintptr_t(0x77));
+  for (int64_t length : {40, 50}) {
+    int64_t shape[] = {1, 2, length, 64};
+    tmix_tensor tq = {q, TMIX_F32, 4, shape, nullptr, TMIX_DEVICE_CUDA, 0},
+                tk = {k, TMIX_F32, 4, shape, nullptr, TMIX_DEVICE_CUDA, 0},
+                tv = {v, TMIX_F32, 4, shape, nullptr, TMIX_DEVICE_CUDA, 0},
+                to = {o, TMIX_F32, 4, shape, nullptr, TMIX_DEVICE_CUDA, 0};
+    tmix_arg args[3] = {{&tq, 0, 0}, {&tk, 0, 0}, {&tv, 0, 0}};
+    ASSERT_EQ(tmix_kernel_launch(kernel, args, 3, &to, 1, stream), TMIX_OK)
+        << tmix_last_error();
+    const tmix::rt::cuda::FakeCuda::Launch &launch = fake.launches.back();
+    EXPECT_EQ(launch.stream, stream);
+    EXPECT_EQ(launch.words[0], reinterpret_cast<uintptr_t>(q));
+    EXPECT_EQ(launch.words[11], reinterpret_cast<uintptr_t>(k));
+    EXPECT_EQ(launch.words[22], reinterpret_cast<uintptr_t>(v));
+    EXPECT_EQ(launch.words[33], reinterpret_cast<uintptr_t>(o));
+    EXPECT_EQ(launch.words[33 + 5], length); // o's size along N
+    std::vector<int64_t> sizes =
+        tmix::rt::cuda::FakeCuda::deviceWords(launch.words[sizesPointer], 3);
+    std::sort(sizes.begin(), sizes.end());
+    EXPECT_EQ(sizes, (std::vector<int64_t>{1, 2, length})) << "B, H, N in some order";
+    fake.finishAll();
+  }
+  EXPECT_EQ(fake.launches.size(), 2u);
+  EXPECT_EQ(fake.moduleLoads.size(), 1u); // one set of head dims: one kernel
   tmix_kernel_free(kernel);
   tmix_module_free(module);
 }
