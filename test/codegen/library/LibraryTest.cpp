@@ -220,17 +220,19 @@ TEST(Library, CppApiOwnsHandlesAndThrows) {
   EXPECT_THROW(tmix::Module::compile("attention"), tmix::Error);
 }
 
-/// GPU kernels through the same calls. Without a GPU (CI) the call is checked and the
-/// kernel compiled to PTX up to the CUDA driver, which is missing; the launch on a real
-/// device is test/python/cuda.test's.
-TEST(Library, GpuKernelsCheckTheirCallsUpToTheDriver) {
-  const char source[] = R"(
+/// A spec the GPU kernels run (a literal head dim of 64).
+constexpr char kGpuSource[] = R"(
 attention causal64(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64])
     -> o: f32[B, H, N, 64] {
   mask = j <= i
 })";
+
+/// GPU kernels through the same calls. Without a GPU (CI) the call is checked and the
+/// kernel compiled to PTX up to the CUDA driver, which is missing; the launch on a real
+/// device is test/python/cuda.test's.
+TEST(Library, GpuKernelsCheckTheirCallsUpToTheDriver) {
   tmix_module *module = nullptr;
-  ASSERT_EQ(tmix_compile(source, std::strlen(source), "gpu.tmix", &module), TMIX_OK);
+  ASSERT_EQ(tmix_compile(kGpuSource, std::strlen(kGpuSource), "gpu.tmix", &module), TMIX_OK);
   char device[256];
   int major = 0, minor = 0;
   bool hasDevice = tmix_cuda_device(device, sizeof device, &major, &minor) == 0;
@@ -283,14 +285,9 @@ attention causal64(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64]
 /// capability, and a launch reaches cuLaunchKernel with the caller's tensors, sizes and
 /// stream; a second length reuses the loaded kernel.
 TEST(Library, GpuKernelsLaunchThroughTheCudaLoader) {
-  const char source[] = R"(
-attention causal64(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64])
-    -> o: f32[B, H, N, 64] {
-  mask = j <= i
-})";
   tmix::rt::cuda::FakeCuda fake; // compute capability 9.0
   tmix_module *module = nullptr;
-  ASSERT_EQ(tmix_compile(source, std::strlen(source), "gpu.tmix", &module), TMIX_OK);
+  ASSERT_EQ(tmix_compile(kGpuSource, std::strlen(kGpuSource), "gpu.tmix", &module), TMIX_OK);
   tmix_kernel *kernel = nullptr;
   ASSERT_EQ(tmix_module_kernel(module, "causal64", "cuda", &kernel), TMIX_OK)
       << tmix_last_error();
