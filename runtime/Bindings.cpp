@@ -338,16 +338,20 @@ size_t tmix::rt::ParamDecl::storedPosition(size_t logical) const {
   return logical;
 }
 
+std::vector<int64_t> tmix::rt::rowMajorStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides(shape.size());
+  int64_t stride = 1;
+  for (size_t dim = shape.size(); dim-- > 0;) {
+    strides[dim] = stride;
+    if (__builtin_mul_overflow(stride, shape[dim], &stride))
+      stride = INT64_MAX;
+  }
+  return strides;
+}
+
 tmix::rt::StridedView tmix::rt::logicalView(const ParamDecl &param,
                                             const std::vector<int64_t> &storedShape) {
-  size_t rank = storedShape.size();
-  std::vector<int64_t> storedStrides(rank);
-  int64_t stride = 1;
-  for (size_t dim = rank; dim-- > 0;) {
-    storedStrides[dim] = stride;
-    stride *= storedShape[dim];
-  }
-  return logicalView(param, storedShape, storedStrides);
+  return logicalView(param, storedShape, rowMajorStrides(storedShape));
 }
 
 tmix::rt::StridedView tmix::rt::logicalView(const ParamDecl &param,

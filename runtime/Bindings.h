@@ -51,6 +51,10 @@ struct StridedView {
   std::vector<int64_t> sizes, strides;
 };
 
+/// The element strides of a row-major tensor of `shape` (saturated at INT64_MAX where
+/// the product overflows: no tensor of such a shape exists to be read).
+std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape);
+
 /// The logical view of a row-major tensor of `storedShape` laid out as `param`
 /// declares: a permutation of its sizes and strides, no copy.
 StridedView logicalView(const ParamDecl &param, const std::vector<int64_t> &storedShape);

@@ -65,10 +65,8 @@ CallError viewFor(const tmix_tensor &tensor, const ParamDecl &param, const char 
   if (std::string error = checkView(param, view, role, &problem); !error.empty())
     return failWith(statusOf(problem), error);
   if (device == DeviceKind::Cuda) {
-    TensorView rowMajor = view;
-    rowMajor.strides.clear();
     bool contiguous = true;
-    std::vector<int64_t> strides = view.storedStrides(), dense = rowMajor.storedStrides();
+    std::vector<int64_t> strides = view.storedStrides(), dense = rowMajorStrides(view.shape);
     for (size_t dim = 0; dim < strides.size(); ++dim)
       contiguous &= view.shape[dim] == 1 || strides[dim] == dense[dim];
     if (!contiguous)

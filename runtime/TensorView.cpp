@@ -15,37 +15,29 @@ TensorView TensorView::of(HostTensor &tensor) {
 }
 
 std::vector<int64_t> TensorView::storedStrides() const {
-  if (!strides.empty())
-    return strides;
-  std::vector<int64_t> rowMajor(shape.size());
-  int64_t stride = 1;
-  for (size_t dim = shape.size(); dim-- > 0;) {
-    rowMajor[dim] = stride;
-    // Saturated: checkView refuses the extent of such a shape.
-    if (__builtin_mul_overflow(stride, shape[dim], &stride))
-      stride = INT64_MAX;
-  }
-  return rowMajor;
+  return strides.empty() ? rowMajorStrides(shape) : strides;
 }
 
 std::string tmix::rt::checkView(const ParamDecl &param, const TensorView &view,
                                 const char *role, ViewProblem *problem) {
-  ViewProblem ignored;
-  ViewProblem &kind = problem ? *problem : ignored;
-  kind = ViewProblem::Type;
+  auto refuse = [&](ViewProblem kind, std::string message) {
+    if (problem)
+      *problem = kind;
+    return message;
+  };
   std::string name = std::string(role) + " '" + param.name + "'";
   if (view.dtype != param.dtype)
-    return name + " is " + dtypeName(view.dtype) + " but is declared " +
-           dtypeName(param.dtype);
-  kind = ViewProblem::Other;
+    return refuse(ViewProblem::Type, name + " is " + dtypeName(view.dtype) +
+                                         " but is declared " + dtypeName(param.dtype));
   if (view.shape.size() != param.dims.size())
-    return name + " has rank " + std::to_string(view.shape.size()) + " but is declared " +
-           declaredShapeString(param);
+    return refuse(ViewProblem::Other, name + " has rank " + std::to_string(view.shape.size()) +
+                                          " but is declared " + declaredShapeString(param));
   if (!view.strides.empty() && view.strides.size() != view.shape.size())
-    return name + " has " + std::to_string(view.strides.size()) + " strides for " +
-           std::to_string(view.shape.size()) + " dims";
+    return refuse(ViewProblem::Other, name + " has " + std::to_string(view.strides.size()) +
+                                          " strides for " +
+                                          std::to_string(view.shape.size()) + " dims");
   if (!view.data)
-    return name + " has no data (a null pointer)";
+    return refuse(ViewProblem::Other, name + " has no data (a null pointer)");
   std::vector<int64_t> strides = view.storedStrides();
   // The largest element offset the kernel may form, and that no two indices of an
   // output meet at one element (a stride 0 over a dim of more than one).
@@ -54,27 +46,27 @@ std::string tmix::rt::checkView(const ParamDecl &param, const TensorView &view,
     int64_t size = view.shape[dim], stride = strides[dim];
     if (size <= 0)
       continue; // bindViewSizes says which size is wrong
-    kind = ViewProblem::Layout;
+    std::string at = " at dim " + std::to_string(dim);
     if (stride < 0)
-      return name + " has a negative stride (" + std::to_string(stride) + " at dim " +
-             std::to_string(dim) + "); give a tensor with non-negative strides";
+      return refuse(ViewProblem::Layout, name + " has a negative stride (" +
+                                             std::to_string(stride) + at +
+                                             "); give a tensor with non-negative strides");
     if (std::strcmp(role, "output") == 0 && stride == 0 && size > 1)
-      return name + " has stride 0 at dim " + std::to_string(dim) +
-             ": its elements overlap (an expanded tensor); give a tensor of its own";
+      return refuse(ViewProblem::Layout,
+                    name + " has stride 0" + at +
+                        ": its elements overlap (an expanded tensor); give a tensor of its own");
     int64_t span = 0;
     if (__builtin_mul_overflow(size - 1, stride, &span) ||
         __builtin_add_overflow(extent, span, &extent))
-      return name + " spans more than 2^63 elements";
-    kind = ViewProblem::Other;
+      return refuse(ViewProblem::Layout, name + " spans more than 2^63 elements");
   }
-  kind = ViewProblem::Layout;
   size_t last = view.shape.size();
   if (last > 0 && view.shape[last - 1] > 1 && strides[last - 1] != 1)
-    return name + " has stride " + std::to_string(strides[last - 1]) +
-           " in its last dim: kernels need the last dim contiguous (stride 1); other "
-           "dims may have any strides (call .contiguous() to copy)";
-  kind = ViewProblem::None;
-  return {};
+    return refuse(ViewProblem::Layout,
+                  name + " has stride " + std::to_string(strides[last - 1]) +
+                      " in its last dim: kernels need the last dim contiguous (stride 1); "
+                      "other dims may have any strides (call .contiguous() to copy)");
+  return refuse(ViewProblem::None, {});
 }
 
 std::vector<double> tmix::rt::offsetValues(const TensorView &view) {

@@ -213,6 +213,24 @@ llvm::Expected<NamedTarget> targetMachineFor(const std::string &cpu) {
   return named;
 }
 
+/// An engine that compiles `lowered`'s loop program at -O3 for `machine`; with
+/// `objectDump`, it keeps the object (objectOf).
+llvm::Expected<std::unique_ptr<ExecutionEngine>>
+createEngine(LoweredSpec &lowered, std::unique_ptr<llvm::TargetMachine> machine,
+             bool objectDump) {
+  if (failed(cpu::lowerLoopsToLLVMDialect(*lowered.module)))
+    return lowered.failure("lowering '" + lowered.name + "' to LLVM failed");
+  ExecutionEngineOptions options;
+  options.transformer = makeOptimizingTransformer(kOptLevel, /*sizeLevel=*/0, machine.get());
+  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  // MLIR's default perf listener writes a jitdump file and folder per compile under
+  // $JITDUMPDIR or $HOME/.debug (or ./.debug), never removed and shared between users;
+  // profiling is not worth that litter on every run.
+  options.enablePerfNotificationListener = false;
+  options.enableObjectDump = objectDump;
+  return ExecutionEngine::create(*lowered.module, options, std::move(machine));
+}
+
 /// The object file an engine created with enableObjectDump compiled (it hands it out
 /// only as a file).
 llvm::Expected<std::string> objectOf(ExecutionEngine &engine) {
@@ -242,24 +260,10 @@ cpu::compileForCpu(const cpu::SpecText &spec, const cpu::ScheduleOverride &sched
   cpu::CompiledKernel kernel;
   kernel.manifest = lowered->manifest;
   const std::string &signatureName = lowered->name;
-  if (failed(lowerLoopsToLLVMDialect(*lowered->module)))
-    return lowered->failure("lowering '" + signatureName + "' to LLVM failed");
-
   auto targetMachine = hostTargetMachine();
   if (!targetMachine)
     return targetMachine.takeError();
-  auto transformer =
-      makeOptimizingTransformer(kOptLevel, /*sizeLevel=*/0, targetMachine->get());
-
-  ExecutionEngineOptions options;
-  options.transformer = transformer;
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  // MLIR's default perf listener writes a jitdump file and folder per compile under
-  // $JITDUMPDIR or $HOME/.debug (or ./.debug), never removed and shared between users;
-  // profiling is not worth that litter on every run.
-  options.enablePerfNotificationListener = false;
-  options.enableObjectDump = object != nullptr;
-  auto engine = ExecutionEngine::create(*lowered->module, options, std::move(*targetMachine));
+  auto engine = createEngine(*lowered, std::move(*targetMachine), object != nullptr);
   if (!engine)
     return engine.takeError();
   // Before anything is linked: initialize() may already materialise the program.
@@ -296,19 +300,9 @@ llvm::Expected<cpu::CpuObject> cpu::compileObjectForCpu(const cpu::SpecText &spe
   llvm::Expected<LoweredSpec> lowered = lowerSpec(spec, schedule);
   if (!lowered)
     return lowered.takeError();
-  if (failed(lowerLoopsToLLVMDialect(*lowered->module)))
-    return lowered->failure("lowering '" + lowered->name + "' to LLVM failed");
-  auto transformer =
-      makeOptimizingTransformer(kOptLevel, /*sizeLevel=*/0, target->machine.get());
-  ExecutionEngineOptions options;
-  options.transformer = transformer;
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  options.enablePerfNotificationListener = false;
-  options.enableObjectDump = true;
   // The engine compiles (and links in memory, never runs) the program for `cpu`; its
   // object keeps the packed entry point the runtime calls.
-  auto engine =
-      ExecutionEngine::create(*lowered->module, options, std::move(target->machine));
+  auto engine = createEngine(*lowered, std::move(target->machine), /*objectDump=*/true);
   if (!engine)
     return engine.takeError();
   cpu::CpuObject result;

@@ -14,7 +14,6 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -44,15 +43,6 @@ rt::CallError artifactFolder(std::string &folder) {
   if (!error.empty())
     return failWith(TMIX_ERROR_RUNTIME, error);
   folder = made;
-  return {};
-}
-
-rt::CallError writeFile(const std::string &path, llvm::StringRef contents) {
-  std::error_code code;
-  llvm::raw_fd_ostream out(path, code);
-  if (code)
-    return failWith(TMIX_ERROR_RUNTIME, "cannot write '" + path + "': " + code.message());
-  out << contents;
   return {};
 }
 
@@ -127,14 +117,12 @@ rt::CallError CudaKernel::artifactFor(const std::map<std::string, int64_t> &size
   std::string folder;
   if (rt::CallError error = artifactFolder(folder))
     return error;
-  rt::GpuManifest manifest = kernels->kernels.front();
   std::string stem = signature.name + "." + target + "." + std::to_string(artifacts.size());
-  manifest.ptxFile = stem + ".ptx";
-  if (rt::CallError error = writeFile(folder + "/" + manifest.ptxFile, kernels->ptx))
-    return error;
-  Artifact artifact{folder + "/" + stem + ".manifest", manifest.kernel.sizeSymbols};
-  if (rt::CallError error = writeFile(artifact.manifestPath, rt::writeGpuManifest(manifest)))
-    return error;
+  Artifact artifact{"", kernels->kernels.front().kernel.sizeSymbols};
+  if (std::string error =
+          nvidia::writePtxArtifact(*kernels, folder, stem, artifact.manifestPath);
+      !error.empty())
+    return failWith(TMIX_ERROR_RUNTIME, error);
   manifestPath = artifact.manifestPath;
   sizeOrder = artifact.sizeSymbols;
   artifacts.emplace(key, std::move(artifact));

@@ -34,6 +34,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
 #include <map>
@@ -173,6 +174,24 @@ std::optional<std::string> nvidia::findPtxas() {
   if (auto path = llvm::sys::findProgramByName("ptxas"))
     return *path;
   return std::nullopt;
+}
+
+std::string nvidia::writePtxArtifact(const GpuKernels &kernels, const std::string &dir,
+                                     const std::string &stem, std::string &manifestPath) {
+  rt::GpuManifest manifest = kernels.kernels.front();
+  manifest.ptxFile = stem + ".ptx";
+  auto write = [](const std::string &path, llvm::StringRef contents) -> std::string {
+    std::error_code error;
+    llvm::raw_fd_ostream out(path, error);
+    if (error)
+      return "cannot write '" + path + "': " + error.message();
+    out << contents;
+    return {};
+  };
+  if (std::string error = write(dir + "/" + manifest.ptxFile, kernels.ptx); !error.empty())
+    return error;
+  manifestPath = dir + "/" + stem + ".manifest";
+  return write(manifestPath, rt::writeGpuManifest(manifest));
 }
 
 std::string nvidia::runPtxas(const std::string &ptxas, const std::string &ptxFile,

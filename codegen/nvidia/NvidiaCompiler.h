@@ -48,6 +48,12 @@ compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
              llvm::ArrayRef<std::string> specialize = {},
              const mlir::tmix::ScheduleOverride &schedule = {});
 
+/// Writes the PTX of `kernels` and the manifest of its first kernel (naming the PTX) as
+/// DIR/STEM.ptx and DIR/STEM.manifest, what the CUDA runtime loads a kernel from, and
+/// sets `manifestPath`. Returns an error or empty.
+std::string writePtxArtifact(const GpuKernels &kernels, const std::string &dir,
+                             const std::string &stem, std::string &manifestPath);
+
 /// ptxas from CUDA_HOME, CUDA_PATH, /usr/local/cuda/bin or PATH; nullopt when absent.
 std::optional<std::string> findPtxas();
 /// Assembles `ptxFile` into `cubinFile` for `target`; returns an error message (with

@@ -20,6 +20,7 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -180,12 +181,19 @@ std::string runtimeLibrary() {
 /// with the system's C compiler. Returns an error, or empty.
 std::string linkLibrary(const std::string &scratch, const std::string &library,
                         const std::vector<std::string> &objects, const std::string &source) {
+  // $CC when set; else cc, or the clang tools/setup.sh installs (a fresh Debian may
+  // have no cc).
   const char *cc = std::getenv("CC");
-  llvm::ErrorOr<std::string> compiler =
-      llvm::sys::findProgramByName(cc && *cc ? cc : "cc");
+  std::vector<std::string> candidates =
+      cc && *cc ? std::vector<std::string>{cc}
+                : std::vector<std::string>{"cc", "clang-22", "clang", "gcc"};
+  llvm::ErrorOr<std::string> compiler = std::make_error_code(std::errc::no_such_file_or_directory);
+  for (const std::string &candidate : candidates)
+    if ((compiler = llvm::sys::findProgramByName(candidate)))
+      break;
   if (!compiler)
-    return std::string("no C compiler to link the library with: '") + (cc && *cc ? cc : "cc") +
-           "' is not on PATH (set CC)";
+    return "no C compiler to link the library with: none of " +
+           llvm::join(candidates, ", ") + " is on PATH (set CC)";
   std::vector<std::string> args = {*compiler, "-shared", "-fPIC", "-O2", "-o", library,
                                    "-I" + scratch, source};
   args.insert(args.end(), objects.begin(), objects.end());

@@ -11,20 +11,8 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
-
-namespace {
-std::string writeFile(const std::string &path, llvm::StringRef contents) {
-  std::error_code error;
-  llvm::raw_fd_ostream out(path, error);
-  if (error)
-    return "cannot write '" + path + "': " + error.message();
-  out << contents;
-  return {};
-}
-} // namespace
 
 // (`mlir::tmix` is visible too: the return type trails so that `::tmix` names this one.)
 auto ::tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bindings,
@@ -47,12 +35,8 @@ auto ::tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bin
   llvm::SmallString<128> dir;
   if (std::error_code error = llvm::sys::fs::createUniqueDirectory("tmix-run", dir))
     return "cannot create a temporary directory: " + error.message();
-  rt::GpuManifest manifest = kernels->kernels.front();
-  manifest.ptxFile = "kernel.ptx";
-  std::string manifestPath = (dir + "/kernel.manifest").str();
-  std::string error = writeFile((dir + "/kernel.ptx").str(), kernels->ptx);
-  if (error.empty())
-    error = writeFile(manifestPath, rt::writeGpuManifest(manifest));
+  std::string manifestPath;
+  std::string error = nvidia::writePtxArtifact(*kernels, dir.str().str(), "kernel", manifestPath);
   if (error.empty())
     error = rt::launchOnCuda(manifestPath, bindings, outputs);
   llvm::sys::fs::remove_directories(dir);
