@@ -220,8 +220,11 @@ createEngine(LoweredSpec &lowered, std::unique_ptr<llvm::TargetMachine> machine,
              bool objectDump) {
   if (failed(cpu::lowerLoopsToLLVMDialect(*lowered.module)))
     return lowered.failure("lowering '" + lowered.name + "' to LLVM failed");
+  // Options hold the transformer by reference (a function_ref): it must outlive create().
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      makeOptimizingTransformer(kOptLevel, /*sizeLevel=*/0, machine.get());
   ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(kOptLevel, /*sizeLevel=*/0, machine.get());
+  options.transformer = transformer;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   // MLIR's default perf listener writes a jitdump file and folder per compile under
   // $JITDUMPDIR or $HOME/.debug (or ./.debug), never removed and shared between users;
