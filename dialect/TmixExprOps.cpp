@@ -12,17 +12,17 @@
 using namespace mlir;
 using namespace mlir::tmix;
 
-/// The signature of a tmix.attention or tmix.recurrence.
+/// The signature of a spec op (tmix.attention, tmix.attention_grad, tmix.recurrence).
 static FunctionType getSpecFunctionType(Operation *spec) {
-  if (auto attention = llvm::dyn_cast<AttentionOp>(spec))
-    return attention.getFunctionType();
-  return llvm::cast<RecurrenceOp>(spec).getFunctionType();
+  return llvm::cast<FunctionType>(
+      llvm::cast<TypeAttr>(spec->getAttr("function_type")).getValue());
 }
 
 /// Whether `value` is an argument of the spec op's body.
 static bool isSpecArgument(Value value) {
   auto arg = llvm::dyn_cast<BlockArgument>(value);
-  return arg && llvm::isa_and_nonnull<AttentionOp, RecurrenceOp>(arg.getOwner()->getParentOp());
+  return arg && llvm::isa_and_nonnull<AttentionOp, AttentionGradOp, RecurrenceOp>(
+                    arg.getOwner()->getParentOp());
 }
 
 static LogicalResult checkResultType(Operation *op, Type actual, Type expected) {

@@ -75,7 +75,7 @@ LogicalResult mlir::tmix::verifyRegionSignature(Operation *op, Region &region,
 
 Operation *mlir::tmix::getEnclosingSpec(Operation *op) {
   for (Operation *parent = op->getParentOp(); parent; parent = parent->getParentOp())
-    if (llvm::isa<AttentionOp, RecurrenceOp>(parent))
+    if (llvm::isa<AttentionOp, AttentionGradOp, RecurrenceOp>(parent))
       return parent;
   return nullptr;
 }
@@ -125,7 +125,9 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, StringRef na
 }
 
 /// spec ::= `@`name `(` arg (`,` arg)* `)` `->` `(` result (`,` result)* `)`
-///          [`time` string [`groups` dict] [`offsets` string]] [`attributes` dict]
+///          [`time` string [`groups` dict] [`offsets` string]]   (tmix.recurrence)
+///          [`forward` string `part` string]                     (tmix.attention_grad)
+///          [`attributes` dict]
 ///          region
 /// arg ::= `%`name `:` type [`=` literal]
 /// result ::= name `:` type
@@ -191,6 +193,15 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
                           builder.getStringAttr(offsets));
     }
   }
+  if constexpr (std::is_same_v<SpecOp, AttentionGradOp>) {
+    std::string forward, part;
+    if (parser.parseKeyword("forward") || parser.parseString(&forward) ||
+        parser.parseKeyword("part") || parser.parseString(&part))
+      return failure();
+    result.addAttribute(AttentionGradOp::getForwardAttrName(opName),
+                        builder.getStringAttr(forward));
+    result.addAttribute(AttentionGradOp::getPartAttrName(opName), builder.getStringAttr(part));
+  }
   if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
     return failure();
 
@@ -240,8 +251,15 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
       printer.printString(offsets.getValue());
     }
   }
+  if constexpr (std::is_same_v<SpecOp, AttentionGradOp>) {
+    printer << " forward ";
+    printer.printString(op.getForward());
+    printer << " part ";
+    printer.printString(op.getPart());
+  }
   SmallVector<StringRef> elided{"sym_name",     "function_type", "arg_names", "arg_defaults",
-                                "result_names", "time_symbol",   "groups",    "offsets"};
+                                "result_names", "time_symbol",   "groups",    "offsets",
+                                "forward",      "part"};
   printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
                                            elided);
   printer << ' ';
@@ -253,6 +271,10 @@ ParseResult AttentionOp::parse(OpAsmParser &parser, OperationState &result) {
   return parseSpec<AttentionOp>(parser, result, /*hasTime=*/false);
 }
 void AttentionOp::print(OpAsmPrinter &printer) { printSpec(printer, *this); }
+ParseResult AttentionGradOp::parse(OpAsmParser &parser, OperationState &result) {
+  return parseSpec<AttentionGradOp>(parser, result, /*hasTime=*/false);
+}
+void AttentionGradOp::print(OpAsmPrinter &printer) { printSpec(printer, *this); }
 ParseResult RecurrenceOp::parse(OpAsmParser &parser, OperationState &result) {
   return parseSpec<RecurrenceOp>(parser, result, /*hasTime=*/true);
 }
@@ -274,6 +296,10 @@ void AttentionOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn s
 void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
   nameSpecArguments(region, getArgNames(), setNameFn);
 }
+void AttentionGradOp::getAsmBlockArgumentNames(Region &region,
+                                               OpAsmSetValueNameFn setNameFn) {
+  nameSpecArguments(region, getArgNames(), setNameFn);
+}
 
 #define TMIX_SPEC_ACCESSORS(SpecOp)                                                     \
   StringRef SpecOp::getArgName(unsigned index) {                                        \
@@ -288,6 +314,7 @@ void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn 
   Block &SpecOp::getBodyBlock() { return getBody().front(); }
 TMIX_SPEC_ACCESSORS(AttentionOp)
 TMIX_SPEC_ACCESSORS(RecurrenceOp)
+TMIX_SPEC_ACCESSORS(AttentionGradOp)
 #undef TMIX_SPEC_ACCESSORS
 
 /// A dim with an offset (`S + 1`) is the offsets of packed sequences: only the
@@ -396,20 +423,27 @@ static LogicalResult checkAgree(AttentionOp op, Role a, unsigned index, Role b,
 }
 
 /// The statements: only statement ops, each at most once; rope needs an even D.
-static LogicalResult verifyAttentionBody(AttentionOp op, Role q) {
+/// A tmix.attention_grad's body also holds the derived tmix.score_grad.
+static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
+  bool grad = llvm::isa<AttentionGradOp>(op);
   llvm::StringSet<> seen;
-  for (Operation &statement : op.getBodyBlock()) {
+  for (Operation &statement : body) {
     StringRef name = statement.getName().getStringRef();
-    if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement))
-      return op.emitOpError() << "body may only hold statements (tmix.scale, tmix.mask, "
-                                 "tmix.score, tmix.sink, tmix.rope), found '"
-                              << name << "'";
+    if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement) &&
+        !(grad && llvm::isa<ScoreGradOp>(statement)))
+      return op->emitOpError() << "body may only hold statements (tmix.scale, tmix.mask, "
+                                  "tmix.score, tmix.sink, tmix.rope"
+                               << (grad ? ", tmix.score_grad" : "") << "), found '"
+                               << name << "'";
     if (!seen.insert(name).second)
-      return op.emitOpError() << "'" << name << "' appears more than once";
+      return op->emitOpError() << "'" << name << "' appears more than once";
     std::optional<int64_t> headDim = q.type.getStaticSize(3);
     if (llvm::isa<RopeOp>(statement) && headDim && *headDim % 2 != 0)
-      return op.emitOpError() << "rope needs an even head dim, got " << *headDim;
+      return op->emitOpError() << "rope needs an even head dim, got " << *headDim;
   }
+  if (grad && seen.contains(ScoreOp::getOperationName()) !=
+                  seen.contains(ScoreGradOp::getOperationName()))
+    return op->emitOpError("needs a tmix.score_grad exactly when it has a tmix.score");
   return success();
 }
 
@@ -473,7 +507,49 @@ LogicalResult AttentionOp::verify() {
   if (heads && kvHeads && *heads % *kvHeads != 0)
     return emitOpError() << "'q' head count " << *heads
                          << " is not a multiple of 'k' head count " << *kvHeads;
-  return verifyAttentionBody(*this, q);
+  return verifyAttentionBody(*this, getBodyBlock(), q);
+}
+
+//===----------------------------------------------------------------------===//
+// tmix.attention_grad
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionGradOp::verify() {
+  FunctionType type = getFunctionType();
+  if (type.getNumInputs() < 6)
+    return emitOpError() << "expects at least 6 arguments (q, k, v, o, lse, d_o), got "
+                         << type.getNumInputs();
+  if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
+                             getBody(), /*firstExtraArg=*/3)))
+    return failure();
+  bool query = isQueryPart();
+  if (!query && getPart() != kKeyValuePart)
+    return emitOpError() << "part must be \"" << kQueryPart << "\" or \""
+                         << kKeyValuePart << "\", got \"" << getPart() << "\"";
+  // q [B, H, N, D], k [B, HK, M, D], v [B, HK, M, DV]; o and d_o [B, H, N, DV] of one
+  // element type; lse [B, H, N] f32. The forward's verifier checked the rest.
+  auto tensorAt = [&](unsigned index) {
+    return llvm::dyn_cast<SpecTensorType>(type.getInput(index));
+  };
+  SpecTensorType q = tensorAt(0), k = tensorAt(1), v = tensorAt(2);
+  SpecTensorType o = tensorAt(getOutputArg()), lse = tensorAt(getLseArg());
+  for (auto [name, tensor] : {std::pair{"q", q}, {"k", k}, {"v", v}, {"o", o}})
+    if (!tensor || tensor.getRank() != 4 || !tensor.isFloat())
+      return emitOpError() << "'" << name << "' must be a rank-4 float !tmix.tensor";
+  if (type.getInput(getOutputGradArg()) != o)
+    return emitOpError() << "'d_o' must have o's type " << o << ", got "
+                         << type.getInput(getOutputGradArg());
+  if (!lse || lse.getRank() != 3 || !lse.getElementType().isF32() ||
+      lse.getDims() != o.getDims().take_front(3))
+    return emitOpError() << "'lse' must be an f32 !tmix.tensor of o's first three dims, got "
+                         << type.getInput(getLseArg());
+  SmallVector<Type> expected =
+      query ? SmallVector<Type>{q} : SmallVector<Type>{k, v};
+  if (!llvm::equal(type.getResults(), expected))
+    return emitOpError() << "part \"" << getPart() << "\" must produce "
+                         << formatTypes(expected) << ", got "
+                         << formatTypes(type.getResults());
+  return verifyAttentionBody(*this, getBodyBlock(), Role{"q", q});
 }
 
 //===----------------------------------------------------------------------===//
@@ -808,12 +884,14 @@ void ScaleOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void MaskOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void ScoreOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void SinkOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void ScoreGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void RopeOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void StepOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 
-/// The index names of attention statement regions: b h i j, then s for score.
+/// The index names of attention statement regions: b h i j, then s for score, then g
+/// for score_grad.
 static void nameIndexArguments(Region &region, OpAsmSetValueNameFn setNameFn) {
-  static constexpr StringRef kNames[] = {"b", "h", "i", "j", "s"};
+  static constexpr StringRef kNames[] = {"b", "h", "i", "j", "s", "g"};
   if (region.empty())
     return;
   for (auto [arg, name] : llvm::zip(region.front().getArguments(), kNames))
@@ -827,6 +905,9 @@ void ScoreOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNa
   nameIndexArguments(region, setNameFn);
 }
 void SinkOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  nameIndexArguments(region, setNameFn);
+}
+void ScoreGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
   nameIndexArguments(region, setNameFn);
 }
 
@@ -857,6 +938,13 @@ LogicalResult ScoreOp::verify() {
   Builder builder(getContext());
   SmallVector<Type> arguments(4, builder.getI64Type());
   arguments.push_back(builder.getF32Type());
+  return verifyRegionSignature(*this, getBody(), arguments, {builder.getF32Type()});
+}
+
+LogicalResult ScoreGradOp::verify() {
+  Builder builder(getContext());
+  SmallVector<Type> arguments(4, builder.getI64Type());
+  arguments.append(2, builder.getF32Type());
   return verifyRegionSignature(*this, getBody(), arguments, {builder.getF32Type()});
 }
 

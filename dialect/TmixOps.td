@@ -176,12 +176,55 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
   }];
 }
 
+def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
+  let summary = "one kernel of an attention spec's backward pass, derived from it";
+  let description = [{
+    Written by `tmix-derive-attention-grad` from the tmix.attention named `forward`
+    (docs/training.md); never by hand in a `.tmix` file. Its arguments are the
+    forward's arguments, then `o`, `lse` (f32 `[B, H, N]`) and `d_o`, the gradient of
+    the loss with respect to `o` (o's type). Its body holds the forward's statements
+    and the derived `tmix.score_grad`. FlashAttention-2's algorithm, split into two
+    kernels so that every gradient element is written by one program, in one order
+    (deterministic, no atomics):
+
+    ```
+    P_ij   = exp(score(b, h, i, j, scale * q_i . k_j) - lse_i)      (kept pairs)
+    dP_ij  = d_o_i . v_j,   D_i = d_o_i . o_i
+    dS_ij  = score_grad(b, h, i, j, s_ij, P_ij (dP_ij - D_i)) * scale
+    part "query":      dq_i = sum_j dS_ij k_j                          -> (dq)
+    part "key_value":  dk_j = sum_(h in j's group, i) dS_ij q_i,
+                       dv_j = sum_(h, i) P_ij d_o_i                     -> (dk, dv)
+    ```
+
+    with rope's rotation applied to q and k before the products and its transpose
+    to dq and dk after them.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<FunctionType>:$function_type,
+                       StrArrayAttr:$arg_names,
+                       ArrayAttr:$arg_defaults,
+                       StrArrayAttr:$result_names,
+                       StrAttr:$forward,
+                       StrAttr:$part);
+  let extraClassDeclaration = specClassDeclaration # [{
+    /// The part names of the two kernels.
+    static constexpr ::llvm::StringLiteral kQueryPart = "query";
+    static constexpr ::llvm::StringLiteral kKeyValuePart = "key_value";
+    bool isQueryPart() { return getPart() == kQueryPart; }
+    /// The forward's arguments come first; o, lse and d_o are the last three.
+    unsigned getNumForwardArgs() { return getFunctionType().getNumInputs() - 3; }
+    unsigned getOutputArg() { return getNumForwardArgs(); }
+    unsigned getLseArg() { return getNumForwardArgs() + 1; }
+    unsigned getOutputGradArg() { return getNumForwardArgs() + 2; }
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Attention statements
 //===----------------------------------------------------------------------===//
 
 class Tmix_StatementOp<string mnemonic, list<Trait> traits = []>
-    : Tmix_Op<mnemonic, traits # [HasParent<"AttentionOp">]> {
+    : Tmix_Op<mnemonic, traits # [ParentOneOf<["AttentionOp", "AttentionGradOp"]>]> {
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$body attr-dict";
   let hasVerifier = 1;
@@ -235,6 +278,24 @@ def Tmix_ScoreOp : Tmix_StatementOp<"score", [Tmix_BlockArgNames]> {
       %t = math.tanh %x : f32
       %r = arith.mulf %c, %t : f32
       tmix.yield %r : f32
+    }
+    ```
+  }];
+}
+
+def Tmix_ScoreGradOp : Tmix_StatementOp<"score_grad", [Tmix_BlockArgNames]> {
+  let summary = "the score statement's vector-Jacobian product, derived";
+  let description = [{
+    Only in a tmix.attention_grad, written by `tmix-derive-attention-grad` from the
+    forward's `tmix.score`: given the scaled score `s` of (b, h, i, j) and the
+    gradient `g` of the loss with respect to `score(b, h, i, j, s)`, yields the
+    gradient with respect to `s`, `g * d score / d s`.
+
+    ```mlir
+    tmix.score_grad {
+    ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+      ...
+      tmix.yield %ds : f32
     }
     ```
   }];
@@ -521,7 +582,7 @@ def Tmix_MapOp : Tmix_Op<"map", [Pure]> {
 }
 
 def Tmix_YieldOp : Tmix_Op<"yield", [Pure, ReturnLike, Terminator,
-    ParentOneOf<["ScaleOp", "MaskOp", "ScoreOp", "SinkOp", "RopeOp", "StepOp",
+    ParentOneOf<["ScaleOp", "MaskOp", "ScoreOp", "ScoreGradOp", "SinkOp", "RopeOp", "StepOp",
                  "MapOp"]>]> {
   let summary = "the values of a statement, step or map region";
   let description = [{

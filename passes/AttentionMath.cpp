@@ -40,7 +40,14 @@ Value tmix::f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value) {
   return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(value)));
 }
 
-Value tmix::scoreScale(KernelBuilder &kb, AttentionOp op, OpFoldResult headDim) {
+Value tmix::scoreScale(KernelBuilder &kb, Operation *op, OpFoldResult headDim) {
+  Value scale = naturalScale(kb, op, headDim);
+  if (findStatement<ScoreOp>(op))
+    return scale;
+  return arith::MulFOp::create(kb.builder(), scale, kb.f32(kLog2e));
+}
+
+Value tmix::naturalScale(KernelBuilder &kb, Operation *op, OpFoldResult headDim) {
   ImplicitLocOpBuilder &b = kb.builder();
   Value scale;
   if (ScaleOp scaleOp = findStatement<ScaleOp>(op)) {
@@ -51,12 +58,10 @@ Value tmix::scoreScale(KernelBuilder &kb, AttentionOp op, OpFoldResult headDim) 
     Value d = arith::UIToFPOp::create(b, b.getF32Type(), kb.toI64(cast<Value>(headDim)));
     scale = arith::DivFOp::create(b, kb.f32(1.0), math::SqrtOp::create(b, d));
   }
-  if (findStatement<ScoreOp>(op))
-    return scale;
-  return arith::MulFOp::create(b, scale, kb.f32(kLog2e));
+  return scale;
 }
 
-Value tmix::scoreElement(KernelBuilder &kb, AttentionOp op, Value batch, Value head,
+Value tmix::scoreElement(KernelBuilder &kb, Operation *op, Value batch, Value head,
                          Value i, Value j, Value s, bool masked,
                          function_ref<Value()> keyBound) {
   ImplicitLocOpBuilder &b = kb.builder();

@@ -51,16 +51,19 @@ using UnaryMathFn = function_ref<Value(ImplicitLocOpBuilder &b, Value x)>;
 /// An f32 constant of `type` (f32, or a vector of f32: a splat).
 Value f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value);
 
-/// The factor the raw scores q.k are multiplied by: the `scale` statement's value, or
-/// 1/sqrt(D) (`headDim`: a literal, folded at compile time, or a run-time index);
-/// times log2(e) unless the spec has a `score` statement, which reads natural units.
-Value scoreScale(KernelBuilder &kb, AttentionOp op, OpFoldResult headDim);
+/// The spec's scale in natural units: the `scale` statement's value, or 1/sqrt(D)
+/// (`headDim`: a literal, folded at compile time, or a run-time index).
+Value naturalScale(KernelBuilder &kb, Operation *op, OpFoldResult headDim);
+
+/// The factor the raw scores q.k are multiplied by: naturalScale, times log2(e) unless
+/// the spec has a `score` statement, which reads natural units.
+Value scoreScale(KernelBuilder &kb, Operation *op, OpFoldResult headDim);
 
 /// The spec's score and mask statements on one (already scaled) score `s` of query
 /// `i` and key `j` (i64 indices, as `batch` and `head`): the score statement's value
 /// back in the log2 domain; under `masked`, -inf where `keyBound` (when given: it
 /// builds the i1 "key j exists") and the mask (when the spec has one) do not both hold.
-Value scoreElement(KernelBuilder &kb, AttentionOp op, Value batch, Value head, Value i,
+Value scoreElement(KernelBuilder &kb, Operation *op, Value batch, Value head, Value i,
                    Value j, Value s, bool masked,
                    function_ref<Value()> keyBound = nullptr);
 

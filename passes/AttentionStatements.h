@@ -18,9 +18,10 @@ inline constexpr double kLog2e = 1.4426950408889634;
 /// ln(2): lse = (m + log2(l)) * ln(2) back in natural units.
 inline constexpr double kLn2 = 0.6931471805599453;
 
-/// The attention's statement of kind OpTy (mask, score, scale, sink, rope), or null.
-template <typename OpTy> OpTy findStatement(AttentionOp op) {
-  auto range = op.getBodyBlock().getOps<OpTy>();
+/// The statement of kind OpTy (mask, score, scale, sink, rope, score_grad) of a
+/// tmix.attention or tmix.attention_grad, or null.
+template <typename OpTy> OpTy findStatement(Operation *spec) {
+  auto range = spec->getRegion(0).front().getOps<OpTy>();
   return range.empty() ? OpTy() : *range.begin();
 }
 

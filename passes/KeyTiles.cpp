@@ -10,7 +10,7 @@
 using namespace mlir;
 using namespace mlir::tmix;
 
-KeyTileClass tmix::classifyKeyTile(KernelBuilder &kb, AttentionOp op, Value batch,
+KeyTileClass tmix::classifyKeyTile(KernelBuilder &kb, Operation *op, Value batch,
                                    Value head, Value rowFirst, Value rowLast,
                                    Value keyFirst, Value keyLast, Value rowsExist,
                                    Value keysPartial) {

@@ -26,10 +26,11 @@ struct KeyTileClass {
 };
 
 /// Classifies the query rows [rowFirst, rowLast] against the keys [keyFirst, keyLast]
-/// (inclusive, index values) by the mask of `op` (when it has one). `rowsExist` (i1:
+/// (inclusive, index values) by the mask of `op` (a tmix.attention or
+/// tmix.attention_grad; when it has one). `rowsExist` (i1:
 /// the block has rows at all) and `keysPartial` (i1: the tile has keys past the end,
 /// which the target drops with the mask code) join in when set.
-KeyTileClass classifyKeyTile(KernelBuilder &kb, AttentionOp op, Value batch, Value head,
+KeyTileClass classifyKeyTile(KernelBuilder &kb, Operation *op, Value batch, Value head,
                              Value rowFirst, Value rowLast, Value keyFirst, Value keyLast,
                              Value rowsExist = {}, Value keysPartial = {});
 

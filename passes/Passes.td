@@ -101,6 +101,26 @@ def TileRecurrence : Pass<"tmix-tile-recurrence", "::mlir::ModuleOp"> {
   ];
 }
 
+def DeriveAttentionGrad : Pass<"tmix-derive-attention-grad", "::mlir::ModuleOp"> {
+  let summary = "derive the backward kernels of every attention spec";
+  let description = [{
+    For every `tmix.attention @X` adds, after it:
+    - `@X_forward`, X with an `lse` output, when X has none (the backward recomputes
+      the probabilities from the lse that the forward saved);
+    - `@X_grad_q` and `@X_grad_kv`, the two `tmix.attention_grad` kernels of its
+      backward (FlashAttention-2's recompute algorithm): arguments X's, then o, lse
+      and the output's gradient d_o; results dq, and dk and dv. Each holds X's
+      statements and, when X has a `score`, its derived vector-Jacobian product
+      `tmix.score_grad` (passes/RegionGradient.h).
+
+    An op of the score statement that has no derivative rule is an error at that op;
+    a name that is taken already is an error at X.
+  }];
+  let statistics = [
+    Statistic<"numDerived", "num-derived", "attention specs given a backward">,
+  ];
+}
+
 def PolynomialMath : Pass<"tmix-polynomial-math"> {
   let summary = "replace exp, exp2, log, tanh and friends by inline polynomials";
   let description = [{

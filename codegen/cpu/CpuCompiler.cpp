@@ -54,6 +54,7 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
   pm.addPass(mlir::tmix::createTileAttention());
   pm.addPass(mlir::tmix::createTileRecurrence());
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
+  pm.addPass(mlir::tmix::createLowerAttentionGradToLoops());
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());
   return pm.run(module);
 }

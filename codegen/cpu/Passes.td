@@ -62,4 +62,27 @@ def LowerRecurrenceToLoops : Pass<"tmix-lower-recurrence-to-loops", "::mlir::Mod
   ];
 }
 
+def LowerAttentionGradToLoops
+    : Pass<"tmix-lower-attention-grad-to-loops", "::mlir::ModuleOp"> {
+  let summary = "lower tmix.attention_grad to loop programs (the attention backward)";
+  let description = [{
+    Replaces each `tmix.attention_grad` (tmix-derive-attention-grad) by a `func.func`
+    of the same name. Part "query": one program per (batch, head, 32 query rows),
+    which keeps its rows' rotated q, dq, lse and D = rowsum(d_o * o) and walks the
+    keys in tiles classified by the mask (empty ones skipped, full ones without mask
+    code). Part "key_value": one program per (batch, KV head, 32 keys), which walks
+    every query head of the group and its query rows the same way and sums dk and dv.
+    Per pair, the probability is recomputed from the saved lse, and the score's
+    derivative is the inlined `tmix.score_grad`. Scalar loops on per-program
+    buffers; every gradient element is summed by one program in one order
+    (deterministic at any thread count).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "attention grad kernels lowered">,
+  ];
+}
+
 #endif // TMIX_CODEGEN_CPU_PASSES_TD

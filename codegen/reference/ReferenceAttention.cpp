@@ -226,3 +226,179 @@ evaluateAttention(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter) {
 }
 
 } // namespace tmix::reference
+
+namespace tmix::reference {
+
+/// The derivative of the score statement at `s` by a central difference in double:
+/// the oracle does not share the derivation of the compiled path (RegionGradient.h).
+/// Its error, O(h^2) from the truncation and O(eps / h) from rounding, is ~1e-10
+/// relative at h = 1e-5 (1 + |s|): far below what an f32 gradient can resolve.
+static llvm::Expected<double> scoreDerivative(RegionInterpreter &interpreter,
+                                              Region &score,
+                                              llvm::SmallVector<RefValue, 5> indices,
+                                              double s) {
+  double h = 1e-5 * (1.0 + std::fabs(s));
+  indices.push_back(RefValue::ofFloat(s + h));
+  auto up = runFloat(interpreter, score, indices);
+  if (!up)
+    return up.takeError();
+  indices.back() = RefValue::ofFloat(s - h);
+  auto down = runFloat(interpreter, score, indices);
+  if (!down)
+    return down.takeError();
+  return (*up - *down) / (2.0 * h);
+}
+
+llvm::Expected<std::vector<rt::HostTensor>>
+evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter,
+                      const rt::HostTensor &outputGrad) {
+  const rt::HostTensor &q = interpreter.argumentTensor(0);
+  const rt::HostTensor &k = interpreter.argumentTensor(1);
+  const rt::HostTensor &v = interpreter.argumentTensor(2);
+  int64_t batch = q.shape()[0], heads = q.shape()[1], queries = q.shape()[2],
+          headDim = q.shape()[3];
+  int64_t kvHeads = k.shape()[1], keys = k.shape()[2], valueDim = v.shape()[3];
+  if (kvHeads <= 0 || heads % kvHeads != 0)
+    return makeError("the query head count is not a multiple of the key/value head count");
+  if (outputGrad.shape() != std::vector<int64_t>{batch, heads, queries, valueDim})
+    return makeError("the output's gradient does not have o's shape");
+  int64_t group = heads / kvHeads;
+
+  Statements statements = collectStatements(op);
+  double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
+  if (statements.scale) {
+    auto value = runFloat(interpreter, statements.scale.getBody(), {});
+    if (!value)
+      return value.takeError();
+    scale = *value;
+  }
+  std::optional<double> theta;
+  if (statements.rope) {
+    auto value = runFloat(interpreter, statements.rope.getBody(), {});
+    if (!value)
+      return value.takeError();
+    theta = *value;
+  }
+  // The transpose of the rotation at `pos`: the rotation by the opposite angle, which
+  // rotate() gives for the position -pos.
+  auto rotateBack = [&](const std::vector<double> &x, int64_t pos) {
+    return theta ? rotate(x, -pos, *theta) : x;
+  };
+
+  std::vector<rt::HostTensor> grads;
+  grads.emplace_back(rt::DType::F64, q.shape());
+  grads.emplace_back(rt::DType::F64, k.shape());
+  grads.emplace_back(rt::DType::F64, v.shape());
+  rt::HostTensor &dq = grads[0], &dk = grads[1], &dv = grads[2];
+  const double negInf = -std::numeric_limits<double>::infinity();
+
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t hk = 0; hk < kvHeads; ++hk) {
+      std::vector<std::vector<double>> keyRows(keys), valueRows(keys);
+      for (int64_t j = 0; j < keys; ++j) {
+        keyRows[j] = row(k, b, hk, j);
+        if (theta)
+          keyRows[j] = rotate(keyRows[j], j, *theta);
+        valueRows[j] = row(v, b, hk, j);
+      }
+      // dk in the rotated frame, summed over the group's query heads.
+      std::vector<std::vector<double>> keyGrad(keys, std::vector<double>(headDim, 0.0));
+      std::vector<std::vector<double>> valueGrad(keys,
+                                                 std::vector<double>(valueDim, 0.0));
+      for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+        std::optional<double> sink;
+        if (statements.sink) {
+          auto value = runFloat(interpreter, statements.sink.getBody(),
+                                {RefValue::ofInt(b), RefValue::ofInt(h)});
+          if (!value)
+            return value.takeError();
+          sink = *value;
+        }
+        for (int64_t i = 0; i < queries; ++i) {
+          std::vector<double> query = row(q, b, h, i);
+          if (theta)
+            query = rotate(query, i, *theta);
+          std::vector<double> outGrad = row(outputGrad, b, h, i);
+          std::vector<int64_t> kept;
+          std::vector<double> scaled, scores;
+          for (int64_t j = 0; j < keys; ++j) {
+            llvm::SmallVector<RefValue, 5> indices = {RefValue::ofInt(b), RefValue::ofInt(h),
+                                                      RefValue::ofInt(i), RefValue::ofInt(j)};
+            if (statements.mask) {
+              auto keep = interpreter.runScalar(statements.mask.getBody(), indices);
+              if (!keep)
+                return keep.takeError();
+              if (!keep->b)
+                continue;
+            }
+            double s = scale * dot(query, keyRows[j]), score = s;
+            if (statements.score) {
+              indices.push_back(RefValue::ofFloat(s));
+              auto value = runFloat(interpreter, statements.score.getBody(), indices);
+              if (!value)
+                return value.takeError();
+              score = *value;
+            }
+            kept.push_back(j);
+            scaled.push_back(s);
+            scores.push_back(score);
+          }
+          double maxScore = sink ? *sink : negInf;
+          for (double s : scores)
+            maxScore = std::max(maxScore, s);
+          if (maxScore == negInf)
+            continue; // a row that kept nothing: o = 0 whatever q, k and v are
+          double denominator = sink ? std::exp(*sink - maxScore) : 0.0;
+          for (double s : scores)
+            denominator += std::exp(s - maxScore);
+          // P, dP = dO . v, D = sum_j P dP (= dO . o), dS = P (dP - D) d score / d s.
+          std::vector<double> probability(kept.size()), outputDot(kept.size());
+          double delta = 0.0;
+          for (size_t n = 0; n < kept.size(); ++n) {
+            probability[n] = std::exp(scores[n] - maxScore) / denominator;
+            outputDot[n] = dot(outGrad, valueRows[kept[n]]);
+            delta += probability[n] * outputDot[n];
+          }
+          std::vector<double> queryGrad(headDim, 0.0);
+          for (size_t n = 0; n < kept.size(); ++n) {
+            int64_t j = kept[n];
+            double scoreGrad = probability[n] * (outputDot[n] - delta);
+            if (statements.score) {
+              auto derivative = scoreDerivative(
+                  interpreter, statements.score.getBody(),
+                  {RefValue::ofInt(b), RefValue::ofInt(h), RefValue::ofInt(i),
+                   RefValue::ofInt(j)},
+                  scaled[n]);
+              if (!derivative)
+                return derivative.takeError();
+              scoreGrad *= *derivative;
+            }
+            double dotGrad = scoreGrad * scale;
+            for (int64_t d = 0; d < headDim; ++d) {
+              queryGrad[d] += dotGrad * keyRows[j][d];
+              keyGrad[j][d] += dotGrad * query[d];
+            }
+            for (int64_t d = 0; d < valueDim; ++d)
+              valueGrad[j][d] += probability[n] * outGrad[d];
+          }
+          queryGrad = rotateBack(queryGrad, i);
+          int64_t base = ((b * heads + h) * queries + i) * headDim;
+          for (int64_t d = 0; d < headDim; ++d)
+            dq.set(base + d, queryGrad[d]);
+        }
+      }
+      for (int64_t j = 0; j < keys; ++j) {
+        std::vector<double> grad = rotateBack(keyGrad[j], j);
+        int64_t keyBase = ((b * kvHeads + hk) * keys + j) * headDim;
+        for (int64_t d = 0; d < headDim; ++d)
+          dk.set(keyBase + d, grad[d]);
+        int64_t valueBase = ((b * kvHeads + hk) * keys + j) * valueDim;
+        for (int64_t d = 0; d < valueDim; ++d)
+          dv.set(valueBase + d, valueGrad[j][d]);
+      }
+    }
+  }
+  return grads;
+}
+
+} // namespace tmix::reference

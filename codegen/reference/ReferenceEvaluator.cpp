@@ -96,3 +96,34 @@ tmix::evaluateReference(mlir::Operation *specOp, const rt::Bindings &bindings) {
       (*outputs)[index] = relayout((*outputs)[index], llvm::cast<SpecTensorType>(type), false);
   return outputs;
 }
+
+llvm::Expected<std::vector<tmix::rt::HostTensor>>
+tmix::evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &bindings,
+                            const rt::HostTensor &outputGrad) {
+  auto attention = llvm::dyn_cast_or_null<mlir::tmix::AttentionOp>(specOp);
+  if (!attention)
+    return makeError("gradients are derived for tmix.attention ops only so far");
+  mlir::FunctionType function = attention.getFunctionType();
+  // Evaluated in the logical order, as the forward (relayout above).
+  auto logicalOf = [](const rt::HostTensor &tensor, mlir::Type type) {
+    auto spec = llvm::cast<SpecTensorType>(type);
+    return spec.isPermuted() ? relayout(tensor, spec, true) : tensor;
+  };
+  rt::Bindings logical = bindings;
+  for (auto [index, type] : llvm::enumerate(function.getInputs()))
+    if (auto tensor = llvm::dyn_cast<SpecTensorType>(type);
+        tensor && tensor.isPermuted() && index < logical.tensors.size())
+      logical.tensors[index] = logicalOf(bindings.tensors[index], type);
+  RegionInterpreter interpreter(specOp, logical);
+  if (llvm::Error error = interpreter.initialize())
+    return std::move(error);
+  auto grads = evaluateAttentionGrad(attention, interpreter,
+                                     logicalOf(outputGrad, function.getResult(0)));
+  if (!grads)
+    return grads.takeError();
+  for (unsigned index = 0; index < 3; ++index)
+    if (auto tensor = llvm::cast<SpecTensorType>(function.getInput(index));
+        tensor.isPermuted())
+      (*grads)[index] = relayout((*grads)[index], tensor, false);
+  return grads;
+}

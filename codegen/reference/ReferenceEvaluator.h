@@ -29,6 +29,14 @@ namespace tmix {
 llvm::Expected<std::vector<rt::HostTensor>>
 evaluateReference(mlir::Operation *specOp, const rt::Bindings &bindings);
 
+/// The gradients of the loss sum(o * outputGrad) of a tmix.attention op with respect
+/// to q, k and v (F64 HostTensors of their stored shapes), in float64 from the
+/// language's semantics: the oracle of the derived backward kernels. `outputGrad` has
+/// o's stored shape.
+llvm::Expected<std::vector<rt::HostTensor>>
+evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &bindings,
+                      const rt::HostTensor &outputGrad);
+
 } // namespace tmix
 
 #endif // TMIX_CODEGEN_REFERENCE_REFERENCEEVALUATOR_H

@@ -21,7 +21,9 @@
 #include "tools/tmixc/GpuRun.h"
 #include "runtime/Random.h"
 
+#include "codegen/ErrorCollector.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
@@ -520,6 +522,182 @@ static std::string writeOutputs(const Runner &runner, std::vector<HostTensor> &o
   return files.commit();
 }
 
+/// The gradient of the loss that `--grad` draws: seeded apart from the inputs' seeds.
+constexpr uint64_t kOutputGradSeed = 0x6772616400000000ull; // "grad"
+
+/// Compares each gradient with the float64 reference (`Runner::check`'s measure);
+/// returns the exit status.
+static int checkGrads(const Runner &runner, const std::vector<HostTensor> &grads,
+                      const std::vector<std::string> &names,
+                      const std::vector<HostTensor> &reference) {
+  double worst = 0.0;
+  bool pass = true;
+  for (auto [index, grad] : llvm::enumerate(grads)) {
+    const HostTensor &want = reference[index];
+    double diff = 0.0, norm = 0.0;
+    int64_t nonFinite = 0;
+    for (int64_t e = 0; e < grad.numElements(); ++e) {
+      double expected = want.get(e), got = grad.get(e);
+      nonFinite += !std::isfinite(got);
+      diff += (got - expected) * (got - expected);
+      norm += expected * expected;
+    }
+    double error = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+    if (nonFinite > 0 || std::isnan(error))
+      error = INFINITY;
+    worst = std::max(worst, error);
+    double bound = errorBound(runner.signature.args[index].dtype);
+    bool ok = error <= bound;
+    pass &= ok;
+    llvm::outs() << "output " << names[index] << ": rel_err=" << error << " (bound "
+                 << bound << ")" << (ok ? "" : " FAIL") << "\n";
+  }
+  llvm::outs() << "max_rel_err=" << worst << "\n" << (pass ? "PASS" : "FAIL") << "\n";
+  return pass ? 0 : kExitError;
+}
+
+/// `tmixc run --grad`: the forward with lse, then the two derived backward kernels on
+/// a random gradient of o (docs/training.md).
+static int runGrad(Runner &runner, const RunOptions &options,
+                   const cpu::ScheduleOverride &schedule, uint64_t seed,
+                   unsigned threads) {
+  auto attention = mlir::cast<mlir::tmix::AttentionOp>(runner.spec);
+  // The spec alone in a module of its own, with its derived kernels beside it.
+  mlir::OpBuilder builder(runner.spec->getContext());
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(runner.spec->getLoc());
+  builder.setInsertionPointToEnd(module->getBody());
+  builder.clone(*runner.spec);
+  {
+    ErrorCollector errors(runner.spec->getContext());
+    mlir::PassManager pm(runner.spec->getContext());
+    pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+    if (mlir::failed(pm.run(*module)))
+      return fail("cannot derive the backward of '" + runner.signature.name +
+                  "': " + errors.str());
+  }
+  std::string name = runner.signature.name;
+  Operation *forward = mlir::SymbolTable::lookupSymbolIn(
+      *module, attention.getNumSpecResults() == 2 ? name : name + "_forward");
+  Operation *parts[] = {mlir::SymbolTable::lookupSymbolIn(*module, name + "_grad_q"),
+                        mlir::SymbolTable::lookupSymbolIn(*module, name + "_grad_kv")};
+
+  cpu::KernelCache cache;
+  rt::ThreadPool pool(threads);
+  auto launch = [&](Operation *spec, rt::Bindings &bindings,
+                    std::vector<HostTensor> &outputs) -> std::string {
+    auto kernel = cache.getOrCompile(spec, schedule);
+    if (!kernel)
+      return "compiling '" + mlir::SymbolTable::getSymbolName(spec).str() +
+             "' failed: " + llvm::toString(kernel.takeError());
+    outputs.clear();
+    for (const rt::ParamDecl &result : signatureOf(spec).results)
+      outputs.emplace_back(result.dtype, rt::shapeOf(result, bindings.sizes));
+    return rt::launchOnCpu((*kernel)->program, (*kernel)->manifest, bindings, outputs, pool);
+  };
+
+  // The forward: o and lse.
+  std::vector<HostTensor> forwardOutputs;
+  if (std::string error = launch(forward, runner.bindings, forwardOutputs); !error.empty())
+    return fail(error);
+  // d_o: DIR/d_<o>.npy under --inputs when there is one, else random.
+  HostTensor outputGrad(forwardOutputs[0].dtype(), forwardOutputs[0].shape());
+  std::string outputGradName = signatureOf(parts[0]).args.back().name;
+  llvm::SmallString<256> outputGradPath(options.inputs.value_or(""));
+  llvm::sys::path::append(outputGradPath, outputGradName + ".npy");
+  if (options.inputs && llvm::sys::fs::exists(outputGradPath)) {
+    HostTensor loaded;
+    if (std::string error = rt::readNpy(outputGradPath.str().str(), loaded); !error.empty())
+      return fail(error);
+    if (!rt::isFloat(loaded.dtype()) || loaded.shape() != outputGrad.shape())
+      return fail("'" + outputGradPath.str() + "' must hold floats of the shape of '" +
+                  runner.signature.results[0].name + "', [" +
+                  llvm::join(llvm::map_range(outputGrad.shape(),
+                                             [](int64_t n) { return std::to_string(n); }),
+                             ", ") +
+                  "]");
+    outputGrad = loaded.convertedTo(outputGrad.dtype());
+  } else {
+    rt::fillRandom(outputGrad, seed + kOutputGradSeed, -1.0, 1.0);
+  }
+
+  // The backward: the forward's arguments, then o, lse and d_o.
+  rt::Bindings gradBindings = runner.bindings;
+  gradBindings.tensors.insert(gradBindings.tensors.end(),
+                              {forwardOutputs[0], forwardOutputs[1], outputGrad});
+  gradBindings.scalars.resize(gradBindings.tensors.size(), 0.0);
+  std::vector<HostTensor> grads, partOutputs;
+  std::vector<std::string> names;
+  std::vector<double> times;
+  auto backward = [&]() -> std::string {
+    grads.clear();
+    for (Operation *part : parts) {
+      if (std::string error = launch(part, gradBindings, partOutputs); !error.empty())
+        return error;
+      grads.insert(grads.end(), partOutputs.begin(), partOutputs.end());
+    }
+    return {};
+  };
+  if (std::string error = backward(); !error.empty())
+    return fail(error);
+  for (Operation *part : parts)
+    for (const rt::ParamDecl &result : signatureOf(part).results)
+      names.push_back(result.name);
+
+  if (options.outputs) {
+    rt::AtomicFileSet files;
+    if (std::string error = files.createDirectories(*options.outputs); !error.empty())
+      return fail(error);
+    auto write = [&](const std::string &file, const HostTensor &tensor) {
+      llvm::SmallString<256> path(*options.outputs);
+      llvm::sys::path::append(path, file + ".npy");
+      return files.write(path.str().str(), rt::serializeNpy(tensor));
+    };
+    // o, lse and d_o under the backward's names for them, then the gradients.
+    const std::vector<rt::ParamDecl> &gradArgs = signatureOf(parts[0]).args;
+    size_t outputArg = gradArgs.size() - 3;
+    std::vector<std::pair<std::string, const HostTensor *>> written = {
+        {gradArgs[outputArg].name, &forwardOutputs[0]},
+        {gradArgs[outputArg + 1].name, &forwardOutputs[1]},
+        {gradArgs[outputArg + 2].name, &outputGrad}};
+    for (auto [index, grad] : llvm::enumerate(grads))
+      written.push_back({names[index], &grad});
+    for (auto &[file, tensor] : written)
+      if (std::string error = write(file, *tensor); !error.empty())
+        return fail(error);
+    if (std::string error = files.commit(); !error.empty())
+      return fail(error);
+  }
+
+  int status = 0;
+  if (options.check) {
+    auto reference = evaluateReferenceGrad(runner.spec, runner.bindings, outputGrad);
+    if (!reference)
+      return fail("reference evaluation failed: " + llvm::toString(reference.takeError()));
+    status = checkGrads(runner, grads, names, *reference);
+  }
+  if (options.bench) {
+    auto median = [&](auto &&run) {
+      std::vector<double> times;
+      for (int index = 0; index < kBenchRuns; ++index) {
+        auto start = std::chrono::steady_clock::now();
+        run();
+        times.push_back(std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+      }
+      std::sort(times.begin(), times.end());
+      return times[times.size() / 2];
+    };
+    double forwardMs = median([&] { (void)launch(forward, runner.bindings, forwardOutputs); });
+    double backwardMs = median([&] { (void)backward(); });
+    llvm::outs() << llvm::format("forward_ms=%.3f backward_ms=%.3f ratio=%.2f\n", forwardMs,
+                                 backwardMs, backwardMs / forwardMs)
+                 << llvm::format("time_ms=%.3f gflops=%.2f\n", backwardMs,
+                                 2.5 * runner.flopCount() / (backwardMs * 1e6));
+  }
+  return status;
+}
+
 int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
   std::string target = options.target.value_or(mlir::tmix::kCpuTarget.str());
   bool onGpu = nvidia::isGpuTarget(target);
@@ -543,6 +721,9 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
                 " specs: choose one with --kernel=NAME");
   }
   runner.signature = signatureOf(runner.spec);
+  if (options.grad && !mlir::isa<mlir::tmix::AttentionOp>(runner.spec))
+    return fail("--grad: backward kernels are derived for attention specs so far; '" +
+                runner.signature.name + "' is a recurrence");
 
   uint64_t seed = kDefaultSeed;
   if (options.seed && llvm::StringRef(*options.seed).getAsInteger(10, seed))
@@ -556,6 +737,20 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
        {runner.bindSizesFromOption(), runner.bindScalars(), runner.bindTensors(seed)})
     if (!error.empty())
       return fail(error);
+  unsigned threads = 0; // all cores
+  if (options.threads) {
+    long long count;
+    if (llvm::StringRef(*options.threads).getAsInteger(10, count) || count < 1 ||
+        count > 4096)
+      return fail("--threads=" + *options.threads + ": a thread count from 1 to 4096");
+    threads = static_cast<unsigned>(count);
+  }
+  if (options.grad) {
+    if (onGpu)
+      return fail("--grad runs the backward kernels on the CPU so far (no --target=" +
+                  target + ")");
+    return runGrad(runner, options, schedule, seed, threads);
+  }
   std::vector<HostTensor> outputs;
   if (std::string error = runner.allocateOutputs(outputs); !error.empty())
     return fail(error);
@@ -574,7 +769,7 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
   if (!kernel)
     return fail("compiling '" + runner.signature.name +
                 "' failed: " + llvm::toString(kernel.takeError()));
-  rt::ThreadPool pool;
+  rt::ThreadPool pool(threads);
   if (std::string error = rt::launchOnCpu((*kernel)->program, (*kernel)->manifest,
                                           runner.bindings, outputs, pool);
       !error.empty())

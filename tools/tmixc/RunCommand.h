@@ -22,10 +22,12 @@ namespace tmix {
 
 struct RunOptions {
   std::string file;
-  std::optional<std::string> kernel, sizes, target, seed, inputs, outputs, schedule;
+  std::optional<std::string> kernel, sizes, target, seed, inputs, outputs, schedule,
+      threads; // --threads=N: the CPU programs' threads (default: every core)
   std::vector<std::string> sets;
   bool check = false;
   bool bench = false;
+  bool grad = false; // run the forward and the derived backward (--check: its gradients)
 };
 
 /// Parses `--schedule=block_m=32,block_n=64,...` (each value in its range; what fits a

@@ -45,10 +45,10 @@ constexpr int kExitNotImplemented = 2;
 const char *const kUsage =
     "usage: tmixc check FILE.tmix\n"
     "       tmixc emit FILE.tmix --stage=spec|tiled|kernel|llvm|ptx [--target=cpu|sm_80|sm_90a] "
-    "[--kernel=NAME]\n"
+    "[--kernel=NAME] [--grad]\n"
     "       tmixc run FILE.tmix --kernel=NAME --sizes=B=2,H=8,... [--set=NAME=VALUE] "
     "[--target=cpu|sm_80|sm_90a] [--seed=N]\n"
-    "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] "
+    "             [--inputs=DIR] [--outputs=DIR] [--check] [--bench] [--grad] [--threads=N] "
     "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32,warps=4,stages=2]\n"
     "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128] "
@@ -67,9 +67,10 @@ struct Options {
   std::string command;
   std::string file;
   std::optional<std::string> stage, target, kernel, sizes, seed, inputs, outputs, output,
-      schedule, cpu;
+      schedule, cpu, threads;
   llvm::SmallVector<std::string> sets;
   bool check = false, bench = false;
+  bool grad = false; // the backward kernels too (emit), forward and backward (run)
 };
 
 /// Parses `argv` into `options`; returns an error message or an empty string.
@@ -92,6 +93,10 @@ std::string parseArgs(int argc, char **argv, Options &options) {
       options.output = argv[++index];
       continue;
     }
+    if (arg == "--grad") {
+      options.grad = true;
+      continue;
+    }
     if (arg == "--check" || arg == "--bench") {
       (arg == "--check" ? options.check : options.bench) = true;
       continue;
@@ -112,6 +117,7 @@ std::string parseArgs(int argc, char **argv, Options &options) {
             .Case("--outputs", &options.outputs)
             .Case("--schedule", &options.schedule)
             .Case("--cpu", &options.cpu)
+            .Case("--threads", &options.threads)
             .Default(nullptr);
     if (key == "--set") {
       options.sets.push_back(value.str());
@@ -205,6 +211,18 @@ int emit(const Options &options, mlir::ModuleOp module) {
     if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
         !error.empty())
       return fail(error);
+  if (options.grad) {
+    if (!onCpu && stage != "spec") {
+      llvm::errs() << "tmixc: --grad is not implemented yet for --target=" << target
+                   << " (the backward kernels run on the CPU so far)\n";
+      return kExitNotImplemented;
+    }
+    tmix::ErrorCollector errors(module->getContext());
+    mlir::PassManager pm(module->getContext());
+    pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+    if (mlir::failed(pm.run(module)))
+      return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
+  }
   if (stage == "ptx")
     return emitPtx(options, module, target, schedule);
   if (stage == "spec") {
@@ -315,6 +333,8 @@ int main(int argc, char **argv) {
     run.sets.assign(options.sets.begin(), options.sets.end());
     run.check = options.check;
     run.bench = options.bench;
+    run.grad = options.grad;
+    run.threads = options.threads;
     return tmix::runSpec(*module, run);
   }
   // build
@@ -325,6 +345,8 @@ int main(int argc, char **argv) {
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
   if (!options.output)
     return fail("'build' needs an output directory: -o DIR");
+  if (options.grad)
+    return fail("--grad is for emit and run; 'build' does not emit backward kernels yet");
 
   if (options.kernel) {
     mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(*module, *options.kernel);

@@ -1,0 +1,413 @@
+//===- LowerAttentionGradToLoops.cpp - Attention backward as loop programs ===//
+//
+// The CPU programs of the two tmix.attention_grad kernels (tmix-derive-attention-grad),
+// FlashAttention-2's backward with the probabilities recomputed from the saved lse:
+//
+//   part "query", grid B x H x N/kRowsPerProgram: the program keeps its rows' q
+//   (rotated), dq, lse and D_i = d_o_i . o_i, and walks the keys tile by tile
+//   (empty tiles skipped, full ones without mask code, as the forward);
+//   part "key_value", grid B x HK x M/kKeysPerProgram: the program keeps its keys'
+//   k (rotated), dk and dv, and walks every query head of its KV head's group and
+//   their query rows tile by tile.
+//
+// Per kept pair (log2 domain as the forward, AttentionMath.h):
+//   t = score(scale q.k) log2(e),  P = exp2(t - lse log2(e))   (0 on a row that kept
+//   nothing), dS = score_grad(s, P (d_o_i . v_j - D_i)) scale
+//   dq_i += dS k_j;  dk_j += dS q_i;  dv_j += P d_o_i
+// and dq, dk are rotated back by rope's transpose. Each gradient element is summed by
+// one program in one order: the result does not depend on the thread count.
+//
+// The programs are scalar loops on per-program buffers: correct first. The tiled
+// backward program and its micro-kernels are to come (docs/training.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/cpu/Passes.h"
+
+#include "dialect/ScheduleBounds.h"
+#include "dialect/TmixOps.h"
+#include "passes/AttentionMath.h"
+#include "passes/KeyTiles.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+#include <cmath>
+
+namespace mlir::tmix {
+#define GEN_PASS_DEF_LOWERATTENTIONGRADTOLOOPS
+#include "codegen/cpu/Passes.h.inc"
+} // namespace mlir::tmix
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+namespace {
+
+/// Query rows per program of part "query", keys per program of part "key_value", and
+/// the tile of the other side that one mask classification covers.
+constexpr int64_t kRowsPerProgram = 32;
+constexpr int64_t kKeysPerProgram = 32;
+constexpr int64_t kClassifiedTile = 64;
+
+class AttentionGradLowering {
+public:
+  explicit AttentionGradLowering(AttentionGradOp op) : op(op) {}
+  LogicalResult lower();
+
+private:
+  /// buffer[slot, :] = q or k row `pos` of (batch, head), rotated by rope.
+  void loadRotated(Value src, Value head, Value pos, Value buffer, Value slot);
+  /// dst[batch, head, pos, :] = buffer[slot, :] rotated back (rope's transpose).
+  void storeRotatedBack(Value buffer, Value slot, Value dst, Value head, Value pos);
+  /// sum_x a[x] b[x] over `count` elements, `load(x)` giving the two factors.
+  Value dotProduct(Value count, function_ref<std::pair<Value, Value>(Value x)> load);
+  /// buffer[slot, x] += factor * element(x) for x < count.
+  void addScaled(Value buffer, Value slot, Value count, Value factor,
+                 function_ref<Value(Value x)> element);
+  void zeroRow(Value buffer, Value slot, Value count);
+  /// D_i = d_o_i . o_i of row i of query head `head`.
+  Value outputDelta(Value head, Value i);
+
+  /// The probability and the gradient of q.k of the pair (i, j), from their raw dot
+  /// product `qk` and the row's lse (log2 domain), D_i and dP_ij; `masked`: the mask
+  /// runs (a partial tile).
+  struct PairGradient {
+    Value probability, dotGrad;
+  };
+  PairGradient pairGradient(Value head, Value i, Value j, Value qk, Value lseLog2,
+                            Value delta, Value dp, bool masked);
+
+  void lowerQueryPart();
+  void lowerKeyValuePart();
+
+  AttentionGradOp op;
+  std::unique_ptr<KernelBuilder> kb;
+  ScoreGradOp scoreGrad;
+  RopeOp rope;
+  Value batch, numN, numM, numD, numDV, halfD, theta, scale, group;
+  Value q, k, v, o, lse, outputGrad;
+};
+
+LogicalResult AttentionGradLowering::lower() {
+  auto types = op.getSpecArgTypes();
+  ArrayRef<Attribute> qDims = cast<SpecTensorType>(types[0]).getDims();
+  ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
+  ArrayRef<Attribute> vDims = cast<SpecTensorType>(types[2]).getDims();
+  bool query = op.isQueryPart();
+  kb = std::make_unique<KernelBuilder>(
+      op, query ? ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], kRowsPerProgram}}
+                : ArrayRef<GridDim>{{kDims[0], 1}, {kDims[1], 1}, {kDims[2], kKeysPerProgram}});
+  ImplicitLocOpBuilder &b = kb->builder();
+  scoreGrad = findStatement<ScoreGradOp>(op);
+  rope = findStatement<RopeOp>(op);
+  batch = kb->gridIndex(0);
+  numN = kb->dimValue(qDims[2]);
+  numM = kb->dimValue(kDims[2]);
+  numD = kb->dimValue(qDims[3]);
+  numDV = kb->dimValue(vDims[3]);
+  group = arith::DivUIOp::create(b, kb->dimValue(qDims[1]), kb->dimValue(kDims[1]));
+  q = kb->argMemRef(0);
+  k = kb->argMemRef(1);
+  v = kb->argMemRef(2);
+  o = kb->argMemRef(op.getOutputArg());
+  lse = kb->argMemRef(op.getLseArg());
+  outputGrad = kb->argMemRef(op.getOutputGradArg());
+  scale = naturalScale(*kb, op, numD);
+  if (rope) {
+    theta = kb->inlineRegion(rope.getBody(), {})[0];
+    halfD = arith::DivUIOp::create(b, numD, kb->index(2));
+  }
+  if (query)
+    lowerQueryPart();
+  else
+    lowerKeyValuePart();
+  if (kb->knownScratchBytes() > static_cast<uint64_t>(kMaxProgramScratchBytes))
+    return op.emitOpError("needs ")
+           << kb->knownScratchBytes() << " bytes of scratch buffers per program, more than "
+           << kMaxProgramScratchBytes << " (the fixed head dims are too large)";
+  return success();
+}
+
+void AttentionGradLowering::loadRotated(Value src, Value head, Value pos, Value buffer,
+                                        Value slot) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  auto load = [&](Value d) { return kb->loadF32(src, {batch, head, pos, d}); };
+  auto store = [&](Value x, Value d) {
+    memref::StoreOp::create(b, x, buffer, ValueRange{slot, d});
+  };
+  if (!rope) {
+    kb->loop(kb->index(0), numD, kb->index(1), {}, [&](Value d, ValueRange) {
+      store(load(d), d);
+      return SmallVector<Value>{};
+    });
+    return;
+  }
+  kb->loop(kb->index(0), halfD, kb->index(1), {}, [&](Value p, ValueRange) {
+    Value p2 = arith::AddIOp::create(b, p, halfD);
+    auto [first, second] =
+        rotatePair(b, load(p), load(p2), ropeAngle(*kb, pos, p, numD, theta));
+    store(first, p);
+    store(second, p2);
+    return SmallVector<Value>{};
+  });
+}
+
+void AttentionGradLowering::storeRotatedBack(Value buffer, Value slot, Value dst,
+                                             Value head, Value pos) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  auto load = [&](Value d) {
+    return memref::LoadOp::create(b, buffer, ValueRange{slot, d}).getResult();
+  };
+  auto store = [&](Value x, Value d) { kb->storeF32(x, dst, {batch, head, pos, d}); };
+  if (!rope) {
+    kb->loop(kb->index(0), numD, kb->index(1), {}, [&](Value d, ValueRange) {
+      store(load(d), d);
+      return SmallVector<Value>{};
+    });
+    return;
+  }
+  // The rotation is orthogonal: its transpose rotates by the opposite angle.
+  kb->loop(kb->index(0), halfD, kb->index(1), {}, [&](Value p, ValueRange) {
+    Value p2 = arith::AddIOp::create(b, p, halfD);
+    Value angle = arith::NegFOp::create(b, ropeAngle(*kb, pos, p, numD, theta));
+    auto [first, second] = rotatePair(b, load(p), load(p2), angle);
+    store(first, p);
+    store(second, p2);
+    return SmallVector<Value>{};
+  });
+}
+
+Value AttentionGradLowering::dotProduct(
+    Value count, function_ref<std::pair<Value, Value>(Value x)> load) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  return kb->loop(kb->index(0), count, kb->index(1), {kb->f32(0.0)},
+                  [&](Value x, ValueRange sum) {
+                    auto [lhs, rhs] = load(x);
+                    Value product = arith::MulFOp::create(b, lhs, rhs);
+                    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], product)};
+                  })[0];
+}
+
+void AttentionGradLowering::addScaled(Value buffer, Value slot, Value count, Value factor,
+                                      function_ref<Value(Value x)> element) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  kb->loop(kb->index(0), count, kb->index(1), {}, [&](Value x, ValueRange) {
+    Value old = memref::LoadOp::create(b, buffer, ValueRange{slot, x});
+    Value sum = arith::AddFOp::create(b, old, arith::MulFOp::create(b, factor, element(x)));
+    memref::StoreOp::create(b, sum, buffer, ValueRange{slot, x});
+    return SmallVector<Value>{};
+  });
+}
+
+void AttentionGradLowering::zeroRow(Value buffer, Value slot, Value count) {
+  kb->loop(kb->index(0), count, kb->index(1), {}, [&](Value x, ValueRange) {
+    memref::StoreOp::create(kb->builder(), kb->f32(0.0), buffer, ValueRange{slot, x});
+    return SmallVector<Value>{};
+  });
+}
+
+Value AttentionGradLowering::outputDelta(Value head, Value i) {
+  return dotProduct(numDV, [&](Value d) {
+    return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
+                     kb->loadF32(o, {batch, head, i, d})};
+  });
+}
+
+AttentionGradLowering::PairGradient
+AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk, Value lseLog2,
+                                    Value delta, Value dp, bool masked) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value s = arith::MulFOp::create(b, scale, qk); // natural units
+  // scoreElement reads s in the units the forward's softmax does (natural with a score
+  // statement, else log2) and gives the score in the log2 domain, -inf where dropped.
+  Value scoreInput = scoreGrad ? s : arith::MulFOp::create(b, s, kb->f32(kLog2e));
+  Value b64 = kb->toI64(batch), h64 = kb->toI64(head), i64 = kb->toI64(i),
+        j64 = kb->toI64(j);
+  Value t = scoreElement(*kb, op, b64, h64, i64, j64, scoreInput, masked);
+  // A row that kept nothing has lse = -inf: its probabilities are 0, not NaN.
+  Value emptyRow =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, lseLog2, kb->f32(-INFINITY));
+  Value p = arith::SelectOp::create(
+      b, emptyRow, kb->f32(0.0),
+      math::Exp2Op::create(b, arith::SubFOp::create(b, t, lseLog2)));
+  Value scoreGradValue = arith::MulFOp::create(b, p, arith::SubFOp::create(b, dp, delta));
+  Value sGrad = scoreGrad
+                    ? kb->inlineRegion(scoreGrad.getBody(),
+                                       {b64, h64, i64, j64, s, scoreGradValue})[0]
+                    : scoreGradValue;
+  return {p, arith::MulFOp::create(b, sGrad, scale)};
+}
+
+void AttentionGradLowering::lowerQueryPart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type f32 = b.getF32Type();
+  int64_t dynamic = ShapedType::kDynamic;
+  Value head = kb->gridIndex(1);
+  Value kvHead = arith::DivUIOp::create(b, head, group);
+  Value zero = kb->index(0), one = kb->index(1);
+
+  Value rowBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(kRowsPerProgram));
+  Value rowEnd = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, rowBegin, kb->index(kRowsPerProgram)), numN);
+  Value numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
+
+  Value qRows = kb->allocateScratch(MemRefType::get({kRowsPerProgram, dynamic}, f32), numD);
+  Value qGrad = kb->allocateScratch(MemRefType::get({kRowsPerProgram, dynamic}, f32), numD);
+  Value kRow = kb->allocateScratch(MemRefType::get({1, dynamic}, f32), numD);
+  Value rowLse = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
+  Value rowDelta = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
+  kb->guardScratch();
+
+  kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+    Value i = arith::AddIOp::create(b, rowBegin, r);
+    loadRotated(q, head, i, qRows, r);
+    zeroRow(qGrad, r, numD);
+    Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
+                                          kb->f32(kLog2e));
+    memref::StoreOp::create(b, lseLog2, rowLse, ValueRange{r});
+    memref::StoreOp::create(b, outputDelta(head, i), rowDelta, ValueRange{r});
+    return SmallVector<Value>{};
+  });
+
+  Value last = arith::SubIOp::create(b, rowEnd, one);
+  kb->loop(zero, numM, kb->index(kClassifiedTile), {}, [&](Value tile, ValueRange) {
+    Value tileEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, tile, kb->index(kClassifiedTile)), numM);
+    KeyTileClass tileClass =
+        classifyKeyTile(*kb, op, batch, head, rowBegin, last, tile,
+                        arith::SubIOp::create(b, tileEnd, one));
+    return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
+      kb->loop(tile, tileEnd, one, {}, [&](Value j, ValueRange) {
+        loadRotated(k, kvHead, j, kRow, zero);
+        kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+          Value i = arith::AddIOp::create(b, rowBegin, r);
+          Value qk = dotProduct(numD, [&](Value d) {
+            return std::pair{memref::LoadOp::create(b, qRows, ValueRange{r, d}).getResult(),
+                             memref::LoadOp::create(b, kRow, ValueRange{zero, d}).getResult()};
+          });
+          Value dp = dotProduct(numDV, [&](Value d) {
+            return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
+                             kb->loadF32(v, {batch, kvHead, j, d})};
+          });
+          Value lseLog2 = memref::LoadOp::create(b, rowLse, ValueRange{r});
+          Value delta = memref::LoadOp::create(b, rowDelta, ValueRange{r});
+          PairGradient pair = pairGradient(head, i, j, qk, lseLog2, delta, dp, masked);
+          addScaled(qGrad, r, numD, pair.dotGrad, [&](Value d) {
+            return memref::LoadOp::create(b, kRow, ValueRange{zero, d}).getResult();
+          });
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+  });
+
+  Value dq = kb->resultMemRef(0);
+  kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+    storeRotatedBack(qGrad, r, dq, head, arith::AddIOp::create(b, rowBegin, r));
+    return SmallVector<Value>{};
+  });
+  kb->freeScratch();
+}
+
+void AttentionGradLowering::lowerKeyValuePart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type f32 = b.getF32Type();
+  int64_t dynamic = ShapedType::kDynamic;
+  Value kvHead = kb->gridIndex(1);
+  Value zero = kb->index(0), one = kb->index(1);
+
+  Value keyBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(kKeysPerProgram));
+  Value keyEnd = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, keyBegin, kb->index(kKeysPerProgram)), numM);
+  Value numKeys = arith::SubIOp::create(b, keyEnd, keyBegin);
+
+  Value kRows = kb->allocateScratch(MemRefType::get({kKeysPerProgram, dynamic}, f32), numD);
+  Value kGrad = kb->allocateScratch(MemRefType::get({kKeysPerProgram, dynamic}, f32), numD);
+  Value vGrad = kb->allocateScratch(MemRefType::get({kKeysPerProgram, dynamic}, f32), numDV);
+  Value qRow = kb->allocateScratch(MemRefType::get({1, dynamic}, f32), numD);
+  kb->guardScratch();
+
+  kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+    loadRotated(k, kvHead, arith::AddIOp::create(b, keyBegin, c), kRows, c);
+    zeroRow(kGrad, c, numD);
+    zeroRow(vGrad, c, numDV);
+    return SmallVector<Value>{};
+  });
+
+  // Every query head of the group, in order: GQA's sum over the group is this loop.
+  Value lastKey = arith::SubIOp::create(b, keyEnd, one);
+  Value firstHead = arith::MulIOp::create(b, kvHead, group);
+  kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
+    Value head = arith::AddIOp::create(b, firstHead, g);
+    kb->loop(zero, numN, kb->index(kClassifiedTile), {}, [&](Value tile, ValueRange) {
+      Value tileEnd = arith::MinUIOp::create(
+          b, arith::AddIOp::create(b, tile, kb->index(kClassifiedTile)), numN);
+      KeyTileClass tileClass =
+          classifyKeyTile(*kb, op, batch, head, tile, arith::SubIOp::create(b, tileEnd, one),
+                          keyBegin, lastKey);
+      return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
+        kb->loop(tile, tileEnd, one, {}, [&](Value i, ValueRange) {
+          loadRotated(q, head, i, qRow, zero);
+          Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
+                                                kb->f32(kLog2e));
+          Value delta = outputDelta(head, i);
+          kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+            Value j = arith::AddIOp::create(b, keyBegin, c);
+            Value qk = dotProduct(numD, [&](Value d) {
+              return std::pair{
+                  memref::LoadOp::create(b, qRow, ValueRange{zero, d}).getResult(),
+                  memref::LoadOp::create(b, kRows, ValueRange{c, d}).getResult()};
+            });
+            Value dp = dotProduct(numDV, [&](Value d) {
+              return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
+                               kb->loadF32(v, {batch, kvHead, j, d})};
+            });
+            PairGradient pair = pairGradient(head, i, j, qk, lseLog2, delta, dp, masked);
+            addScaled(vGrad, c, numDV, pair.probability, [&](Value d) {
+              return kb->loadF32(outputGrad, {batch, head, i, d});
+            });
+            addScaled(kGrad, c, numD, pair.dotGrad, [&](Value d) {
+              return memref::LoadOp::create(b, qRow, ValueRange{zero, d}).getResult();
+            });
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+    });
+    return SmallVector<Value>{};
+  });
+
+  Value dk = kb->resultMemRef(0), dv = kb->resultMemRef(1);
+  kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+    Value j = arith::AddIOp::create(b, keyBegin, c);
+    storeRotatedBack(kGrad, c, dk, kvHead, j);
+    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+      kb->storeF32(memref::LoadOp::create(b, vGrad, ValueRange{c, d}), dv,
+                   {batch, kvHead, j, d});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  kb->freeScratch();
+}
+
+struct LowerAttentionGradToLoops
+    : tmix::impl::LowerAttentionGradToLoopsBase<LowerAttentionGradToLoops> {
+  void runOnOperation() override {
+    for (AttentionGradOp grad :
+         llvm::to_vector(getOperation().getOps<AttentionGradOp>())) {
+      if (failed(AttentionGradLowering(grad).lower()))
+        return signalPassFailure();
+      grad.erase();
+      ++numLowered;
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,37 @@
+// RUN: tmix-opt %s --tmix-lower-attention-grad-to-loops | FileCheck %s --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad
+
+// The two backward programs of a causal GQA spec (what tmix-derive-attention-grad
+// writes for it): the ABI signatures, the grids (queries of a query head; keys of a KV
+// head), per-program buffers, the mask's tile classes (empty tiles skipped, full ones
+// without mask code) and the probabilities recomputed from lse with exp2.
+// CHECK-LABEL: func.func @c_grad_q(
+// CHECK-SAME: %arg0: i64, %arg1: memref<?x?x?x?xf32>, %arg2: memref<?x?x?x?xf32>, %arg3: memref<?x?x?x?xf32>,
+// CHECK-SAME: %arg4: memref<?x?x?x?xf32>, %arg5: memref<?x?x?xf32>, %arg6: memref<?x?x?x?xf32>, %arg7: memref<?x?x?x?xf32>, %arg8: memref<?xi64>)
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:32]>
+// CHECK: memref.alloc({{.*}}) : memref<32x?xf32>
+// CHECK: math.exp2
+// CHECK: tmix.tile_classes = ["partial", "full"]
+// CHECK: tmix.tile_classes = ["non-empty", "empty"]
+// CHECK: memref.dealloc
+// CHECK-LABEL: func.func @c_grad_kv(
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, HK:1, M:32]>
+// CHECK: math.exp2
+// CHECK: tmix.tile_classes = ["partial", "full"]
+// CHECK: tmix.tile_classes = ["non-empty", "empty"]
+// CHECK: memref.dealloc
+
+tmix.attention_grad @c_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>, %v: !tmix.tensor<[B, HK, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>) -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "c" part "query" {
+  tmix.mask {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %0 = arith.cmpi sle, %j, %i : i64
+    tmix.yield %0 : i1
+  }
+}
+tmix.attention_grad @c_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>, %v: !tmix.tensor<[B, HK, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>) -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>) forward "c" part "key_value" {
+  tmix.mask {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %0 = arith.cmpi sle, %j, %i : i64
+    tmix.yield %0 : i1
+  }
+}
+

@@ -1,0 +1,98 @@
+// RUN: tmix-opt %s -split-input-file -verify-diagnostics | tmix-opt -split-input-file | FileCheck %s
+
+// tmix.attention_grad round-trips: the forward's arguments, then o, lse and d_o.
+// CHECK-LABEL: tmix.attention_grad @g_grad_q(
+// CHECK-SAME: -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
+// CHECK: tmix.score_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                              %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+}
+
+// -----
+
+// expected-error @+1 {{part must be "query" or "key_value", got "keys"}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>) forward "f" part "keys" {
+}
+
+// -----
+
+// expected-error @+1 {{'d_o' must have o's type '!tmix.tensor<[B, H, N, 4], f32>', got '!tmix.tensor<[B, H, N, 4], bf16>'}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
+}
+
+// -----
+
+// expected-error @+1 {{'lse' must be an f32 !tmix.tensor of o's first three dims, got '!tmix.tensor<[B, H, M], f32>'}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, M], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
+}
+
+// -----
+
+// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>), got (!tmix.tensor<[B, H, N, 8], f32>)}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "key_value" {
+}
+
+// -----
+
+// expected-error @+1 {{needs a tmix.score_grad exactly when it has a tmix.score}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+}
+
+// -----
+
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+  // expected-error @+1 {{'tmix.score_grad' op block arguments must be (i64, i64, i64, i64, f32, f32), got (i64, i64, i64, i64, f32)}}
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+}
+
+// -----
+
+// A score_grad belongs to an attention_grad only.
+// expected-error @+1 {{'tmix.attention' op body may only hold statements (tmix.scale, tmix.mask, tmix.score, tmix.sink, tmix.rope), found 'tmix.score_grad'}}
+tmix.attention @f(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                  %v: !tmix.tensor<[B, H, M, 4], f32>) -> (o: !tmix.tensor<[B, H, N, 4], f32>) {
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+}

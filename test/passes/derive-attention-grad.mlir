@@ -1,0 +1,104 @@
+// RUN: tmix-opt %s -split-input-file -verify-diagnostics --tmix-derive-attention-grad | FileCheck %s
+
+// A softcapped, windowed spec without lse: the forward with lse, then the two grad
+// kernels; each carries the statements and the derived score_grad, whose value is
+// g * cap * (1 - tanh(s / cap)^2) / cap (the tanh rule, the chain through the divide).
+tmix.attention @softcap(%q: !tmix.tensor<[B, H, N, 8], bf16>, %k: !tmix.tensor<[B, HK, M, 8], bf16>,
+                        %v: !tmix.tensor<[B, HK, M, 4], bf16>, %cap: f32 = 3.0) -> (o: !tmix.tensor<[B, H, N, 4], bf16>) {
+  tmix.mask {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %keep = arith.cmpi sle, %j, %i : i64
+    tmix.yield %keep : i1
+  }
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %x = arith.divf %s, %cap : f32
+    %t = math.tanh %x : f32
+    %r = arith.mulf %cap, %t : f32
+    tmix.yield %r : f32
+  }
+}
+// CHECK-LABEL: tmix.attention @softcap(
+// CHECK-LABEL: tmix.attention @softcap_forward(
+// CHECK-SAME: %cap: f32 = 3.000000e+00)
+// CHECK-SAME: -> (o: !tmix.tensor<[B, H, N, 4], bf16>, lse: !tmix.tensor<[B, H, N], f32>)
+// CHECK: tmix.mask
+// CHECK: tmix.score
+// CHECK-NOT: tmix.score_grad
+// CHECK-LABEL: tmix.attention_grad @softcap_grad_q(
+// CHECK-SAME: %cap: f32 = 3.000000e+00, %o: !tmix.tensor<[B, H, N, 4], bf16>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>)
+// CHECK-SAME: -> (d_q: !tmix.tensor<[B, H, N, 8], bf16>) forward "softcap_forward" part "query"
+// CHECK: tmix.mask
+// CHECK: tmix.score
+// CHECK: tmix.score_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+// CHECK-NEXT:   %[[X:.*]] = arith.divf %s, %cap
+// CHECK-NEXT:   %[[T:.*]] = math.tanh %[[X]]
+// CHECK-NEXT:   %[[GC:.*]] = arith.mulf %g, %cap
+// CHECK-NEXT:   %[[ONE:.*]] = arith.constant 1.0
+// CHECK-NEXT:   %[[T2:.*]] = arith.mulf %[[T]], %[[T]]
+// CHECK-NEXT:   %[[D:.*]] = arith.subf %[[ONE]], %[[T2]]
+// CHECK-NEXT:   %[[GX:.*]] = arith.mulf %[[GC]], %[[D]]
+// CHECK-NEXT:   %[[GS:.*]] = arith.divf %[[GX]], %cap
+// CHECK-NEXT:   tmix.yield %[[GS]] : f32
+// CHECK-LABEL: tmix.attention_grad @softcap_grad_kv(
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], bf16>, d_v: !tmix.tensor<[B, HK, M, 4], bf16>) forward "softcap_forward" part "key_value"
+// CHECK: tmix.score_grad
+
+// -----
+
+// With lse the spec is its own forward; without a score there is no score_grad; an
+// index-only term (ALiBi's) and a max with a constant: the adjoint of s passes the
+// subtraction and the maximum's select.
+tmix.attention @biased(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                       %v: !tmix.tensor<[B, H, N, 8], f32>) -> (o: !tmix.tensor<[B, H, N, 8], f32>, lse: !tmix.tensor<[B, H, N], f32>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %d = arith.subi %i, %j : i64
+    %f = arith.sitofp %d : i64 to f32
+    %t = arith.subf %s, %f : f32
+    %floor = arith.constant -5.0 : f32
+    %r = arith.maximumf %t, %floor : f32
+    tmix.yield %r : f32
+  }
+}
+// CHECK-LABEL: tmix.attention @biased(
+// CHECK-NOT: @biased_forward
+// CHECK-LABEL: tmix.attention_grad @biased_grad_q(
+// CHECK-SAME: forward "biased" part "query"
+// CHECK: tmix.score_grad {
+// CHECK: %[[KEEP:.*]] = arith.cmpf oge, %{{.*}}, %{{.*}} : f32
+// CHECK: %[[G:.*]] = arith.select %[[KEEP]], %g, %{{.*}} : f32
+// CHECK-NEXT: tmix.yield %[[G]] : f32
+
+// -----
+
+tmix.attention @plain(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                      %v: !tmix.tensor<[B, H, N, 8], f32>) -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+}
+// CHECK-LABEL: tmix.attention_grad @plain_grad_q(
+// CHECK-NOT: tmix.score_grad
+// CHECK-LABEL: tmix.attention_grad @plain_grad_kv(
+
+// -----
+
+// An op with no derivative rule on the path from s to the score is an error there.
+tmix.attention @sine(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                     %v: !tmix.tensor<[B, H, N, 8], f32>) -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    // expected-error @+1 {{'math.sin' op has no derivative rule: tmix cannot derive the gradient through it}}
+    %r = math.sin %s : f32
+    tmix.yield %r : f32
+  }
+}
+
+// -----
+
+// expected-error @+1 {{'tmix.attention' op derives its backward kernel 'taken_grad_q', but that name is taken}}
+tmix.attention @taken(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                      %v: !tmix.tensor<[B, H, N, 8], f32>) -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+}
+tmix.attention @taken_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                             %v: !tmix.tensor<[B, H, N, 8], f32>) -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+}
