@@ -57,6 +57,10 @@ public:
   LogicalResult lower();
 
 private:
+  /// Rope's rotation at `pos` (its transpose when `back`) of the row that `load` reads,
+  /// element by element into `store`; a copy without rope.
+  void rotateRow(Value pos, bool back, function_ref<Value(Value d)> load,
+                 function_ref<void(Value x, Value d)> store);
   /// buffer[slot, :] = q or k row `pos` of (batch, head), rotated by rope.
   void loadRotated(Value src, Value head, Value pos, Value buffer, Value slot);
   /// dst[batch, head, pos, :] = buffer[slot, :] rotated back (rope's transpose).
@@ -130,13 +134,10 @@ LogicalResult AttentionGradLowering::lower() {
   return success();
 }
 
-void AttentionGradLowering::loadRotated(Value src, Value head, Value pos, Value buffer,
-                                        Value slot) {
+void AttentionGradLowering::rotateRow(Value pos, bool back,
+                                      function_ref<Value(Value d)> load,
+                                      function_ref<void(Value x, Value d)> store) {
   ImplicitLocOpBuilder &b = kb->builder();
-  auto load = [&](Value d) { return kb->loadF32(src, {batch, head, pos, d}); };
-  auto store = [&](Value x, Value d) {
-    memref::StoreOp::create(b, x, buffer, ValueRange{slot, d});
-  };
   if (!rope) {
     kb->loop(kb->index(0), numD, kb->index(1), {}, [&](Value d, ValueRange) {
       store(load(d), d);
@@ -146,37 +147,36 @@ void AttentionGradLowering::loadRotated(Value src, Value head, Value pos, Value 
   }
   kb->loop(kb->index(0), halfD, kb->index(1), {}, [&](Value p, ValueRange) {
     Value p2 = arith::AddIOp::create(b, p, halfD);
-    auto [first, second] =
-        rotatePair(b, load(p), load(p2), ropeAngle(*kb, pos, p, numD, theta));
+    Value angle = ropeAngle(*kb, pos, p, numD, theta);
+    // The rotation is orthogonal: its transpose rotates by the opposite angle.
+    if (back)
+      angle = arith::NegFOp::create(b, angle);
+    auto [first, second] = rotatePair(b, load(p), load(p2), angle);
     store(first, p);
     store(second, p2);
     return SmallVector<Value>{};
   });
 }
 
+void AttentionGradLowering::loadRotated(Value src, Value head, Value pos, Value buffer,
+                                        Value slot) {
+  rotateRow(
+      pos, /*back=*/false,
+      [&](Value d) { return kb->loadF32(src, {batch, head, pos, d}); },
+      [&](Value x, Value d) {
+        memref::StoreOp::create(kb->builder(), x, buffer, ValueRange{slot, d});
+      });
+}
+
 void AttentionGradLowering::storeRotatedBack(Value buffer, Value slot, Value dst,
                                              Value head, Value pos) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  auto load = [&](Value d) {
-    return memref::LoadOp::create(b, buffer, ValueRange{slot, d}).getResult();
-  };
-  auto store = [&](Value x, Value d) { kb->storeF32(x, dst, {batch, head, pos, d}); };
-  if (!rope) {
-    kb->loop(kb->index(0), numD, kb->index(1), {}, [&](Value d, ValueRange) {
-      store(load(d), d);
-      return SmallVector<Value>{};
-    });
-    return;
-  }
-  // The rotation is orthogonal: its transpose rotates by the opposite angle.
-  kb->loop(kb->index(0), halfD, kb->index(1), {}, [&](Value p, ValueRange) {
-    Value p2 = arith::AddIOp::create(b, p, halfD);
-    Value angle = arith::NegFOp::create(b, ropeAngle(*kb, pos, p, numD, theta));
-    auto [first, second] = rotatePair(b, load(p), load(p2), angle);
-    store(first, p);
-    store(second, p2);
-    return SmallVector<Value>{};
-  });
+  rotateRow(
+      pos, /*back=*/true,
+      [&](Value d) {
+        return memref::LoadOp::create(kb->builder(), buffer, ValueRange{slot, d})
+            .getResult();
+      },
+      [&](Value x, Value d) { kb->storeF32(x, dst, {batch, head, pos, d}); });
 }
 
 Value AttentionGradLowering::dotProduct(

@@ -87,6 +87,33 @@ llvm::Expected<double> runFloat(RegionInterpreter &interpreter, Region &region,
   return value->asDouble();
 }
 
+/// The scale (the statement's, or 1/sqrt(D)) and rope's theta (when the spec has rope).
+struct ScaleAndRope {
+  double scale;
+  std::optional<double> theta;
+};
+
+llvm::Expected<ScaleAndRope> readScaleAndRope(RegionInterpreter &interpreter,
+                                              Statements statements,
+                                              int64_t headDim) {
+  ScaleAndRope result{1.0 / std::sqrt(static_cast<double>(headDim)), std::nullopt};
+  if (statements.scale) {
+    auto value = runFloat(interpreter, statements.scale.getBody(), {});
+    if (!value)
+      return value.takeError();
+    result.scale = *value;
+  }
+  if (statements.rope) {
+    if (headDim % 2 != 0)
+      return makeError("rope needs an even head dim, got " + llvm::Twine(headDim));
+    auto value = runFloat(interpreter, statements.rope.getBody(), {});
+    if (!value)
+      return value.takeError();
+    result.theta = *value;
+  }
+  return result;
+}
+
 } // namespace
 
 namespace tmix::reference {
@@ -107,22 +134,11 @@ evaluateAttention(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter) {
   int64_t group = heads / kvHeads;
 
   Statements statements = collectStatements(op);
-  double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
-  if (statements.scale) {
-    auto value = runFloat(interpreter, statements.scale.getBody(), {});
-    if (!value)
-      return value.takeError();
-    scale = *value;
-  }
-  std::optional<double> theta;
-  if (statements.rope) {
-    if (headDim % 2 != 0)
-      return makeError("rope needs an even head dim, got " + llvm::Twine(headDim));
-    auto value = runFloat(interpreter, statements.rope.getBody(), {});
-    if (!value)
-      return value.takeError();
-    theta = *value;
-  }
+  auto scaleAndRope = readScaleAndRope(interpreter, statements, headDim);
+  if (!scaleAndRope)
+    return scaleAndRope.takeError();
+  double scale = scaleAndRope->scale;
+  std::optional<double> theta = scaleAndRope->theta;
 
   std::vector<rt::HostTensor> outputs;
   for (Type type : op.getSpecResultTypes()) {
@@ -265,20 +281,11 @@ evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter
   int64_t group = heads / kvHeads;
 
   Statements statements = collectStatements(op);
-  double scale = 1.0 / std::sqrt(static_cast<double>(headDim));
-  if (statements.scale) {
-    auto value = runFloat(interpreter, statements.scale.getBody(), {});
-    if (!value)
-      return value.takeError();
-    scale = *value;
-  }
-  std::optional<double> theta;
-  if (statements.rope) {
-    auto value = runFloat(interpreter, statements.rope.getBody(), {});
-    if (!value)
-      return value.takeError();
-    theta = *value;
-  }
+  auto scaleAndRope = readScaleAndRope(interpreter, statements, headDim);
+  if (!scaleAndRope)
+    return scaleAndRope.takeError();
+  double scale = scaleAndRope->scale;
+  std::optional<double> theta = scaleAndRope->theta;
   // The transpose of the rotation at `pos`: the rotation by the opposite angle, which
   // rotate() gives for the position -pos.
   auto rotateBack = [&](const std::vector<double> &x, int64_t pos) {
