@@ -384,7 +384,7 @@ tmix.attention @a(%q: !tmix.tensor<[B, H, N, D], f32>, %k: !tmix.tensor<[B, H, N
 // -----
 
 func.func @f() {
-  // expected-error @+1 {{expects parent op 'tmix.attention'}}
+  // expected-error @+1 {{expects parent op to be one of 'tmix.attention, tmix.attention_grad'}}
   tmix.mask {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
     %t = arith.constant true
