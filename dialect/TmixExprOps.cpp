@@ -70,6 +70,25 @@ LogicalResult ReadOp::verify() {
   return checkResultType(*this, getResult().getType(), expected);
 }
 
+LogicalResult AccumulateOp::verify() {
+  if (!isSpecArgument(getTarget()))
+    return emitOpError("target must be an argument of the enclosing spec");
+  Type type = getTarget().getType();
+  if (auto tensor = llvm::dyn_cast<SpecTensorType>(type)) {
+    if (!tensor.isFloat())
+      return emitOpError() << "target must be a float tensor or scalar, got " << type;
+    if (getIndices().size() != tensor.getRank())
+      return emitOpError() << "expects " << tensor.getRank() << " indices for a rank-"
+                           << tensor.getRank() << " tensor, got " << getIndices().size();
+    return success();
+  }
+  if (!llvm::isa<FloatType>(type))
+    return emitOpError() << "target must be a float tensor or scalar, got " << type;
+  if (!getIndices().empty())
+    return emitOpError("a scalar target takes no indices");
+  return success();
+}
+
 /// The number of leading `dims` that are parallel dims, in order (greedy).
 /// How many leading `dims` are parallel dims (or groups read in their place), in order.
 static unsigned countParallelPrefix(ArrayRef<Attribute> dims, ArrayRef<Attribute> parallel,

@@ -126,7 +126,8 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, StringRef na
 
 /// spec ::= `@`name `(` arg (`,` arg)* `)` `->` `(` result (`,` result)* `)`
 ///          [`time` string [`groups` dict] [`offsets` string]]   (tmix.recurrence)
-///          [`forward` string `part` string]                     (tmix.attention_grad)
+///          [`forward` string `part` string [`lse_grad`]
+///           [`params` array `owned` array]]                     (tmix.attention_grad)
 ///          [`attributes` dict]
 ///          region
 /// arg ::= `%`name `:` type [`=` literal]
@@ -201,6 +202,17 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
     result.addAttribute(AttentionGradOp::getForwardAttrName(opName),
                         builder.getStringAttr(forward));
     result.addAttribute(AttentionGradOp::getPartAttrName(opName), builder.getStringAttr(part));
+    if (succeeded(parser.parseOptionalKeyword("lse_grad")))
+      result.addAttribute(AttentionGradOp::getLseGradAttrName(opName), builder.getUnitAttr());
+    if (succeeded(parser.parseOptionalKeyword("params"))) {
+      Attribute params, owned;
+      if (!(params = DenseI64ArrayAttr::parse(parser, Type())) ||
+          parser.parseKeyword("owned") ||
+          !(owned = DenseI64ArrayAttr::parse(parser, Type())))
+        return failure();
+      result.addAttribute(AttentionGradOp::getParamsAttrName(opName), params);
+      result.addAttribute(AttentionGradOp::getOwnedAttrName(opName), owned);
+    }
   }
   if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
     return failure();
@@ -256,10 +268,22 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
     printer.printString(op.getForward());
     printer << " part ";
     printer.printString(op.getPart());
+    if (op.getLseGrad())
+      printer << " lse_grad";
+    if (op.getParamsAttr()) {
+      printer << " params ";
+      op.getParamsAttr().print(printer);
+      printer << " owned ";
+      if (op.getOwnedAttr())
+        op.getOwnedAttr().print(printer);
+      else
+        printer << "[]";
+    }
   }
   SmallVector<StringRef> elided{"sym_name",     "function_type", "arg_names", "arg_defaults",
                                 "result_names", "time_symbol",   "groups",    "offsets",
-                                "forward",      "part"};
+                                "forward",      "part",          "params",    "owned",
+                                "lse_grad"};
   printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
                                            elided);
   printer << ' ';
@@ -423,26 +447,33 @@ static LogicalResult checkAgree(AttentionOp op, Role a, unsigned index, Role b,
 }
 
 /// The statements: only statement ops, each at most once; rope needs an even D.
-/// A tmix.attention_grad's body also holds the derived tmix.score_grad.
+/// A tmix.attention_grad's body also holds the derived statements of its part:
+/// tmix.score_grad (query, key_value), tmix.score_param_grad and tmix.sink_grad
+/// (params).
 static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
-  bool grad = llvm::isa<AttentionGradOp>(op);
+  auto grad = llvm::dyn_cast<AttentionGradOp>(op);
+  bool params = grad && grad.isParamsPart();
   llvm::StringSet<> seen;
   for (Operation &statement : body) {
     StringRef name = statement.getName().getStringRef();
-    if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement) &&
-        !(grad && llvm::isa<ScoreGradOp>(statement)))
+    bool derived = grad && (params ? llvm::isa<ScoreParamGradOp, SinkGradOp>(statement)
+                                   : llvm::isa<ScoreGradOp>(statement));
+    if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement) && !derived)
       return op->emitOpError() << "body may only hold statements (tmix.scale, tmix.mask, "
                                   "tmix.score, tmix.sink, tmix.rope"
-                               << (grad ? ", tmix.score_grad" : "") << "), found '"
-                               << name << "'";
+                               << (!grad    ? ""
+                                   : params ? ", tmix.score_param_grad, tmix.sink_grad"
+                                            : ", tmix.score_grad")
+                               << "), found '" << name << "'";
     if (!seen.insert(name).second)
       return op->emitOpError() << "'" << name << "' appears more than once";
     std::optional<int64_t> headDim = q.type.getStaticSize(3);
     if (llvm::isa<RopeOp>(statement) && headDim && *headDim % 2 != 0)
       return op->emitOpError() << "rope needs an even head dim, got " << *headDim;
   }
-  if (grad && seen.contains(ScoreOp::getOperationName()) !=
-                  seen.contains(ScoreGradOp::getOperationName()))
+  if (grad && !params &&
+      seen.contains(ScoreOp::getOperationName()) !=
+          seen.contains(ScoreGradOp::getOperationName()))
     return op->emitOpError("needs a tmix.score_grad exactly when it has a tmix.score");
   return success();
 }
@@ -514,18 +545,70 @@ LogicalResult AttentionOp::verify() {
 // tmix.attention_grad
 //===----------------------------------------------------------------------===//
 
+/// Part "params": one f32 result per param (an extra float argument: its dims, or [1]
+/// for a scalar), two owned positions per param.
+static bool verifyParams(AttentionGradOp op) {
+  ArrayRef<int64_t> params = op.getParamsAttr() ? op.getParamsAttr().asArrayRef()
+                                                : ArrayRef<int64_t>();
+  ArrayRef<int64_t> owned = op.getOwnedAttr() ? op.getOwnedAttr().asArrayRef()
+                                              : ArrayRef<int64_t>();
+  FunctionType type = op.getFunctionType();
+  if (params.empty() || params.size() != type.getNumResults() ||
+      owned.size() != 2 * params.size()) {
+    op.emitOpError() << "part \"params\" needs one result per param and two owned "
+                        "positions per param, got "
+                     << params.size() << " params, " << type.getNumResults()
+                     << " results and " << owned.size() << " owned positions";
+    return false;
+  }
+  Builder builder(op.getContext());
+  for (auto [position, argument] : llvm::enumerate(params)) {
+    if (argument < 3 || argument >= op.getNumForwardArgs()) {
+      op.emitOpError() << "param " << argument
+                       << " is not an extra argument of the forward (3 to "
+                       << op.getNumForwardArgs() - 1 << ")";
+      return false;
+    }
+    Type argType = type.getInput(argument);
+    auto tensor = llvm::dyn_cast<SpecTensorType>(argType);
+    if (tensor ? !tensor.isFloat() : !llvm::isa<FloatType>(argType)) {
+      op.emitOpError() << "param '" << op.getArgName(argument)
+                       << "' is not a float tensor or scalar";
+      return false;
+    }
+    Type expected =
+        tensor ? SpecTensorType::get(op.getContext(), tensor.getDims(), builder.getF32Type())
+               : SpecTensorType::get(op.getContext(), {builder.getI64IntegerAttr(1)},
+                                     builder.getF32Type());
+    if (type.getResult(position) != expected) {
+      op.emitOpError() << "the gradient of '" << op.getArgName(argument) << "' must be "
+                       << expected << ", got " << type.getResult(position);
+      return false;
+    }
+    unsigned rank = tensor ? tensor.getRank() : 0;
+    for (int64_t slot : owned.slice(2 * position, 2))
+      if (slot < -1 || slot >= static_cast<int64_t>(rank)) {
+        op.emitOpError() << "owned position " << slot << " of '" << op.getArgName(argument)
+                         << "' is not -1 or one of its " << rank << " dims";
+        return false;
+      }
+  }
+  return true;
+}
+
 LogicalResult AttentionGradOp::verify() {
   FunctionType type = getFunctionType();
-  if (type.getNumInputs() < 6)
-    return emitOpError() << "expects at least 6 arguments (q, k, v, o, lse, d_o), got "
-                         << type.getNumInputs();
+  unsigned least = getLseGrad() ? 7 : 6;
+  if (type.getNumInputs() < least)
+    return emitOpError() << "expects at least " << least << " arguments (q, k, v, o, lse, d_o"
+                         << (getLseGrad() ? ", d_lse" : "") << "), got " << type.getNumInputs();
   if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
                              getBody(), /*firstExtraArg=*/3)))
     return failure();
   bool query = isQueryPart();
-  if (!query && getPart() != kKeyValuePart)
-    return emitOpError() << "part must be \"" << kQueryPart << "\" or \""
-                         << kKeyValuePart << "\", got \"" << getPart() << "\"";
+  if (!query && !isParamsPart() && getPart() != kKeyValuePart)
+    return emitOpError() << "part must be \"" << kQueryPart << "\", \"" << kKeyValuePart
+                         << "\" or \"" << kParamsPart << "\", got \"" << getPart() << "\"";
   // q [B, H, N, D], k [B, HK, M, D], v [B, HK, M, DV]; o and d_o [B, H, N, DV] of one
   // element type; lse [B, H, N] f32. The forward's verifier checked the rest.
   auto tensorAt = [&](unsigned index) {
@@ -543,6 +626,14 @@ LogicalResult AttentionGradOp::verify() {
       lse.getDims() != o.getDims().take_front(3))
     return emitOpError() << "'lse' must be an f32 !tmix.tensor of o's first three dims, got "
                          << type.getInput(getLseArg());
+  if (getLseGrad() && type.getInput(getLseGradArg()) != lse)
+    return emitOpError() << "'d_lse' must have lse's type " << lse << ", got "
+                         << type.getInput(getLseGradArg());
+  if (isParamsPart())
+    return verifyParams(*this) ? verifyAttentionBody(*this, getBodyBlock(), Role{"q", q})
+                               : failure();
+  if (getParamsAttr() || getOwnedAttr())
+    return emitOpError("has params only in part \"params\"");
   SmallVector<Type> expected =
       query ? SmallVector<Type>{q} : SmallVector<Type>{k, v};
   if (!llvm::equal(type.getResults(), expected))
@@ -885,6 +976,8 @@ void MaskOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void ScoreOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void SinkOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void ScoreGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void ScoreParamGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void SinkGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void RopeOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void StepOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 
@@ -909,6 +1002,18 @@ void SinkOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNam
 }
 void ScoreGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
   nameIndexArguments(region, setNameFn);
+}
+void ScoreParamGradOp::getAsmBlockArgumentNames(Region &region,
+                                                OpAsmSetValueNameFn setNameFn) {
+  nameIndexArguments(region, setNameFn);
+}
+/// b, h, then g.
+void SinkGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  static constexpr StringRef kNames[] = {"b", "h", "g"};
+  if (region.empty())
+    return;
+  for (auto [arg, name] : llvm::zip(region.front().getArguments(), kNames))
+    setNameFn(arg, name);
 }
 
 /// The step's arguments: t, then the state names.
@@ -946,6 +1051,20 @@ LogicalResult ScoreGradOp::verify() {
   SmallVector<Type> arguments(4, builder.getI64Type());
   arguments.append(2, builder.getF32Type());
   return verifyRegionSignature(*this, getBody(), arguments, {builder.getF32Type()});
+}
+
+LogicalResult ScoreParamGradOp::verify() {
+  Builder builder(getContext());
+  SmallVector<Type> arguments(4, builder.getI64Type());
+  arguments.append(2, builder.getF32Type());
+  return verifyRegionSignature(*this, getBody(), arguments, {});
+}
+
+LogicalResult SinkGradOp::verify() {
+  Builder builder(getContext());
+  return verifyRegionSignature(
+      *this, getBody(), {builder.getI64Type(), builder.getI64Type(), builder.getF32Type()},
+      {});
 }
 
 LogicalResult SinkOp::verify() {

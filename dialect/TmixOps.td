@@ -182,7 +182,9 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     Written by `tmix-derive-attention-grad` from the tmix.attention named `forward`
     (docs/training.md); never by hand in a `.tmix` file. Its arguments are the
     forward's arguments, then `o`, `lse` (f32 `[B, H, N]`) and `d_o`, the gradient of
-    the loss with respect to `o` (o's type). Its body holds the forward's statements
+    the loss with respect to `o` (o's type), and with `lse_grad` (a forward that has
+    lse among its outputs) `d_lse`, the gradient with respect to lse (lse's type):
+    it joins as D_i - d_lse_i, since d lse_i / d s_ij = P_ij. Its body holds the forward's statements
     and the derived `tmix.score_grad`. FlashAttention-2's algorithm, split into two
     kernels so that every gradient element is written by one program, in one order
     (deterministic, no atomics):
@@ -198,6 +200,15 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
 
     with rope's rotation applied to q and k before the products and its transpose
     to dq and dk after them.
+
+    Part "params" (only for a spec whose `score` or `sink` reads float extra
+    arguments): the gradients of those arguments, in the order `params` lists their
+    argument indices, as f32 tensors of their dims (`[1]` for a scalar). The body's
+    `tmix.score_param_grad` and `tmix.sink_grad` accumulate them. `owned` holds two
+    entries per param: the position of the param's dim that every read indexes by
+    exactly `b`, and the one indexed by exactly `h` (-1 for none); the kernel's grid
+    runs over b (h) when every param has one, so that each program owns its slices
+    and sums them in one order.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<FunctionType>:$function_type,
@@ -205,17 +216,25 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
                        ArrayAttr:$arg_defaults,
                        StrArrayAttr:$result_names,
                        StrAttr:$forward,
-                       StrAttr:$part);
+                       StrAttr:$part,
+                       OptionalAttr<DenseI64ArrayAttr>:$params,
+                       OptionalAttr<DenseI64ArrayAttr>:$owned,
+                       UnitAttr:$lse_grad);
   let extraClassDeclaration = specClassDeclaration # [{
-    /// The part names of the two kernels.
+    /// The part names of the kernels.
     static constexpr ::llvm::StringLiteral kQueryPart = "query";
     static constexpr ::llvm::StringLiteral kKeyValuePart = "key_value";
+    static constexpr ::llvm::StringLiteral kParamsPart = "params";
     bool isQueryPart() { return getPart() == kQueryPart; }
-    /// The forward's arguments come first; o, lse and d_o are the last three.
-    unsigned getNumForwardArgs() { return getFunctionType().getNumInputs() - 3; }
+    bool isParamsPart() { return getPart() == kParamsPart; }
+    /// The forward's arguments come first, then o, lse, d_o and, with `lse_grad`, d_lse.
+    unsigned getNumForwardArgs() {
+      return getFunctionType().getNumInputs() - (getLseGrad() ? 4 : 3);
+    }
     unsigned getOutputArg() { return getNumForwardArgs(); }
     unsigned getLseArg() { return getNumForwardArgs() + 1; }
     unsigned getOutputGradArg() { return getNumForwardArgs() + 2; }
+    unsigned getLseGradArg() { return getNumForwardArgs() + 3; }
   }];
 }
 
@@ -298,6 +317,25 @@ def Tmix_ScoreGradOp : Tmix_StatementOp<"score_grad", [Tmix_BlockArgNames]> {
       tmix.yield %ds : f32
     }
     ```
+  }];
+}
+
+def Tmix_ScoreParamGradOp : Tmix_StatementOp<"score_param_grad", [Tmix_BlockArgNames]> {
+  let summary = "the score statement's gradients with respect to extra arguments";
+  let description = [{
+    Only in a tmix.attention_grad part "params": given the scaled score `s` of (b, h,
+    i, j) and the gradient `g` of the loss with respect to the score, accumulates `g`
+    times the score's derivative with respect to each float tensor element and float
+    scalar argument it reads (`tmix.accumulate`). Yields nothing.
+  }];
+}
+
+def Tmix_SinkGradOp : Tmix_StatementOp<"sink_grad", [Tmix_BlockArgNames]> {
+  let summary = "the sink statement's gradients with respect to extra arguments";
+  let description = [{
+    Only in a tmix.attention_grad part "params": given the gradient `g` of the loss
+    with respect to the sink logit of (b, h), accumulates `g` times the logit's
+    derivative with respect to what it reads (`tmix.accumulate`). Yields nothing.
   }];
 }
 
@@ -450,6 +488,26 @@ def Tmix_ReadOp : Tmix_Op<"read", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tmix_AccumulateOp : Tmix_Op<"accumulate", [
+    ParentOneOf<["ScoreParamGradOp", "SinkGradOp"]>]> {
+  let summary = "adds to the gradient of a float argument of the spec";
+  let description = [{
+    `d_target[indices...] += value`, for a float tensor argument (one i64 index per
+    dimension; an index outside the tensor adds nothing, as the read it comes from gave
+    0), or `d_target += value` for a float scalar argument (no indices). Written by
+    tmix-derive-attention-grad where the forward reads the argument.
+
+    ```mlir
+    tmix.accumulate %bias[%h, %x], %g : !tmix.tensor<[H, R], f32>
+    ```
+  }];
+  let arguments = (ins AnyType:$target, Variadic<I64>:$indices, F32:$value);
+  let assemblyFormat = [{
+    $target (`[` $indices^ `]`)? `,` $value attr-dict `:` qualified(type($target))
+  }];
+  let hasVerifier = 1;
+}
+
 def Tmix_SliceOp : Tmix_Op<"slice", [Pure]> {
   let summary = "a recurrence argument at the current parallel point (and step)";
   let description = [{
@@ -582,8 +640,8 @@ def Tmix_MapOp : Tmix_Op<"map", [Pure]> {
 }
 
 def Tmix_YieldOp : Tmix_Op<"yield", [Pure, ReturnLike, Terminator,
-    ParentOneOf<["ScaleOp", "MaskOp", "ScoreOp", "ScoreGradOp", "SinkOp", "RopeOp", "StepOp",
-                 "MapOp"]>]> {
+    ParentOneOf<["ScaleOp", "MaskOp", "ScoreOp", "ScoreGradOp", "ScoreParamGradOp",
+                 "SinkOp", "SinkGradOp", "RopeOp", "StepOp", "MapOp"]>]> {
   let summary = "the values of a statement, step or map region";
   let description = [{
     Terminates the region of every statement op, of `tmix.step` and of `tmix.map`;

@@ -6,6 +6,9 @@
 //                recomputes P_ij = exp(s_ij - lse_i) rather than storing P
 //   @X_grad_q    tmix.attention_grad part "query":     (X's args, o, lse, d_o) -> dq
 //   @X_grad_kv   tmix.attention_grad part "key_value": (X's args, o, lse, d_o) -> dk, dv
+//                (and d_lse after d_o when X has lse among its outputs)
+//   @X_grad_params  part "params", when X's score or sink reads float extra arguments
+//                (bias tables, sink logits, scalars): their gradients
 //
 // The two grad kernels carry X's statements, whose regions read X's arguments: they
 // are cloned with X's block arguments mapped to the grad op's, which start with the
@@ -82,8 +85,14 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
     argNames.push_back(spec.getArgName(index).str());
   argNames.append({outputName.str(), lseName, outputGradName});
   argTypes.append({outputType, lseType, outputType});
+  // A forward with lse among its outputs may have a loss that reads it: d_lse too.
+  bool lseGrad = spec.getNumSpecResults() == 2;
+  if (lseGrad) {
+    argNames.push_back("d_" + lseName);
+    argTypes.push_back(lseType);
+  }
   SmallVector<Attribute> defaults(spec.getArgDefaults().getValue());
-  defaults.append(3, b.getUnitAttr());
+  defaults.append(lseGrad ? 4 : 3, b.getUnitAttr());
 
   bool query = part == AttentionGradOp::kQueryPart;
   SmallVector<std::string> resultNames;
@@ -105,6 +114,8 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
   state.addAttribute("result_names", strings(resultNames));
   state.addAttribute("forward", b.getStringAttr(forwardName));
   state.addAttribute("part", b.getStringAttr(part));
+  if (lseGrad)
+    state.addAttribute("lse_grad", b.getUnitAttr());
   Region *body = state.addRegion();
   Block *block = new Block();
   body->push_back(block);
@@ -118,12 +129,95 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
     OpBuilder inside = OpBuilder::atBlockEnd(block);
     auto scoreGrad = ScoreGradOp::create(inside, score.getLoc());
     // Argument 4 of the score region is s.
-    if (failed(buildRegionGradient(score.getBody(), 4, scoreGrad.getBody(), mapping))) {
+    if (failed(buildRegionGradient(score.getBody(), scoreGrad.getBody(), mapping, 4,
+                                   /*params=*/false))) {
       grad.erase();
       return failure();
     }
   }
   return grad;
+}
+
+/// The part "params" of `spec`'s backward when its score or sink reads float extra
+/// arguments (null when they read none): their gradients, accumulated by the derived
+/// tmix.score_param_grad and tmix.sink_grad.
+FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
+                                           AttentionGradOp queryPart, StringRef name) {
+  // A copy of the query part's signature and statements, with the param regions
+  // instead of score_grad.
+  OpBuilder::InsertionGuard guard(b);
+  auto params = cast<AttentionGradOp>(b.clone(*queryPart));
+  params.setSymName(name);
+  params.setPart(AttentionGradOp::kParamsPart);
+  for (ScoreGradOp scoreGrad :
+       llvm::to_vector(params.getBodyBlock().getOps<ScoreGradOp>()))
+    scoreGrad.erase();
+  IRMapping mapping;
+  for (auto [source, target] : llvm::zip(spec.getBodyBlock().getArguments(),
+                                         params.getBodyBlock().getArguments()))
+    mapping.map(source, target);
+  OpBuilder inside = OpBuilder::atBlockEnd(&params.getBodyBlock());
+  for (ScoreOp score : spec.getBodyBlock().getOps<ScoreOp>()) {
+    auto grad = ScoreParamGradOp::create(inside, score.getLoc());
+    if (failed(buildRegionGradient(score.getBody(), grad.getBody(), mapping, std::nullopt,
+                                   /*params=*/true)))
+      return failure();
+  }
+  for (SinkOp sink : spec.getBodyBlock().getOps<SinkOp>()) {
+    auto grad = SinkGradOp::create(inside, sink.getLoc());
+    if (failed(buildRegionGradient(sink.getBody(), grad.getBody(), mapping, std::nullopt,
+                                   /*params=*/true)))
+      return failure();
+  }
+
+  // The params, in argument order; per param the dim that every accumulation indexes
+  // by exactly b (h) and that has q's batch (head) dim, or -1.
+  Block &body = params.getBodyBlock();
+  auto qDims = cast<SpecTensorType>(spec.getSpecArgTypes()[0]).getDims();
+  SmallVector<int64_t> indices, owned;
+  SmallVector<Type> resultTypes;
+  SmallVector<Attribute> resultNames;
+  for (unsigned argument = 3; argument < spec.getSpecArgTypes().size(); ++argument) {
+    SmallVector<AccumulateOp> uses;
+    params.walk([&](AccumulateOp op) {
+      if (op.getTarget() == body.getArgument(argument))
+        uses.push_back(op);
+    });
+    if (uses.empty())
+      continue;
+    indices.push_back(argument);
+    Type type = spec.getSpecArgTypes()[argument];
+    auto tensor = dyn_cast<SpecTensorType>(type);
+    resultTypes.push_back(
+        tensor ? SpecTensorType::get(b.getContext(), tensor.getDims(), b.getF32Type())
+               : SpecTensorType::get(b.getContext(), {b.getI64IntegerAttr(1)},
+                                     b.getF32Type()));
+    resultNames.push_back(b.getStringAttr("d_" + spec.getArgName(argument).str()));
+    for (unsigned which : {0u, 1u}) { // b, then h: the regions' block arguments 0 and 1
+      int64_t position = -1;
+      for (unsigned dim = 0; tensor && dim < tensor.getRank() && position < 0; ++dim) {
+        bool everywhere = tensor.getDims()[dim] == qDims[which] &&
+                          llvm::all_of(uses, [&](AccumulateOp op) {
+                            auto index = dyn_cast<BlockArgument>(op.getIndices()[dim]);
+                            return index && index.getArgNumber() == which &&
+                                   index.getOwner()->getParentOp() != params;
+                          });
+        if (everywhere)
+          position = dim;
+      }
+      owned.push_back(position);
+    }
+  }
+  if (indices.empty()) {
+    params.erase();
+    return AttentionGradOp();
+  }
+  auto inputs = params.getFunctionType().getInputs();
+  params.setFunctionType(FunctionType::get(b.getContext(), inputs, resultTypes));
+  params.setResultNamesAttr(b.getArrayAttr(resultNames));
+  params.setParamsAttr(b.getDenseI64ArrayAttr(indices));
+  params.setOwnedAttr(b.getDenseI64ArrayAttr(owned));
+  return params;
 }
 
 struct DeriveAttentionGrad
@@ -135,8 +229,9 @@ struct DeriveAttentionGrad
       std::string name = spec.getSymName().str();
       bool hasLse = spec.getNumSpecResults() == 2;
       std::string forwardName = hasLse ? name : name + "_forward";
-      std::string queryName = name + "_grad_q", keyValueName = name + "_grad_kv";
-      for (const std::string &derived : {forwardName, queryName, keyValueName})
+      std::string queryName = name + "_grad_q", keyValueName = name + "_grad_kv",
+                  paramsName = name + "_grad_params";
+      for (const std::string &derived : {forwardName, queryName, keyValueName, paramsName})
         if (derived != name && symbols.lookup(derived)) {
           spec.emitOpError() << "derives its backward kernel '" << derived
                              << "', but that name is taken";
@@ -153,6 +248,7 @@ struct DeriveAttentionGrad
         symbols.insert(forward);
         b.setInsertionPointAfter(forward);
       }
+      AttentionGradOp queryPart;
       for (auto [partName, part] : {std::pair{queryName, AttentionGradOp::kQueryPart},
                                     {keyValueName, AttentionGradOp::kKeyValuePart}}) {
         FailureOr<AttentionGradOp> grad =
@@ -161,7 +257,14 @@ struct DeriveAttentionGrad
           return signalPassFailure();
         symbols.insert(*grad);
         b.setInsertionPointAfter(*grad);
+        if (!queryPart)
+          queryPart = *grad;
       }
+      FailureOr<AttentionGradOp> params = buildParamsPart(b, spec, queryPart, paramsName);
+      if (failed(params))
+        return signalPassFailure();
+      if (*params)
+        symbols.insert(*params);
       ++numDerived;
     }
   }

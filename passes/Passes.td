@@ -111,7 +111,12 @@ def DeriveAttentionGrad : Pass<"tmix-derive-attention-grad", "::mlir::ModuleOp">
       backward (FlashAttention-2's recompute algorithm): arguments X's, then o, lse
       and the output's gradient d_o; results dq, and dk and dv. Each holds X's
       statements and, when X has a `score`, its derived vector-Jacobian product
-      `tmix.score_grad` (passes/RegionGradient.h).
+      `tmix.score_grad` (passes/RegionGradient.h);
+    - `@X_grad_params`, when X's score or sink reads float extra arguments (bias
+      tables, sink logits, float scalars): their gradients (f32), accumulated by the
+      derived `tmix.score_param_grad` and `tmix.sink_grad`, in a grid over the batch
+      and head dims that every param's reads index exactly, so that each program owns
+      its slices.
 
     An op of the score statement that has no derivative rule is an error at that op;
     a name that is taken already is an error at X.

@@ -155,8 +155,9 @@ LogicalResult AdjointBuilder::propagate(Operation &op,
 
 } // namespace
 
-LogicalResult mlir::tmix::buildRegionGradient(Region &source, unsigned wrt,
-                                              Region &target, const IRMapping &outside) {
+LogicalResult mlir::tmix::buildRegionGradient(Region &source, Region &target,
+                                              const IRMapping &outside,
+                                              std::optional<unsigned> wrt, bool params) {
   Block &from = source.front();
   Location loc = source.getParentOp()->getLoc();
   SmallVector<Type> argumentTypes(from.getArgumentTypes());
@@ -168,13 +169,32 @@ LogicalResult mlir::tmix::buildRegionGradient(Region &source, unsigned wrt,
     into->addArgument(type, loc);
   Value g = into->getArguments().back();
 
-  // 1. Activity.
-  llvm::DenseSet<Value> active{from.getArgument(wrt)};
-  for (Operation &op : from.without_terminator())
+  // 1. Activity: from the argument, and with params from the float reads and the float
+  // values from above (the spec's scalar arguments), in their order of first use.
+  llvm::DenseSet<Value> active;
+  SmallVector<Value> scalars; // float values from above
+  SmallVector<ReadOp> reads;  // float reads
+  if (wrt)
+    active.insert(from.getArgument(*wrt));
+  for (Operation &op : from.without_terminator()) {
+    if (params) {
+      for (Value operand : op.getOperands())
+        if (isa<FloatType>(operand.getType()) && operand.getParentRegion() != &source &&
+            !llvm::is_contained(scalars, operand)) {
+          scalars.push_back(operand);
+          active.insert(operand);
+        }
+      if (auto read = dyn_cast<ReadOp>(op); read && isa<FloatType>(read.getType())) {
+        reads.push_back(read);
+        active.insert(read.getResult());
+        continue;
+      }
+    }
     if (llvm::any_of(op.getOperands(), [&](Value v) { return active.contains(v); }))
       for (Value result : op.getResults())
         if (isa<FloatType>(result.getType()))
           active.insert(result);
+  }
 
   // 2. The primal.
   IRMapping primal = outside;
@@ -190,16 +210,34 @@ LogicalResult mlir::tmix::buildRegionGradient(Region &source, unsigned wrt,
   if (active.contains(yield.getOperand(0)))
     adjoints.seed(yield.getOperand(0), g);
   for (Operation &op : llvm::reverse(from.without_terminator())) {
-    if (op.getNumResults() == 0 ||
+    if (isa<ReadOp>(op) || op.getNumResults() == 0 ||
         llvm::none_of(op.getResults(), [&](Value r) { return adjoints.adjointOf(r); }))
       continue;
     if (failed(adjoints.propagate(op, active)))
       return failure();
   }
-  Value result = adjoints.adjointOf(from.getArgument(wrt));
-  if (!result)
-    result = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-  YieldOp::create(b, ValueRange{result});
+  // 4. What the region yields or accumulates.
+  for (ReadOp read : reads)
+    if (Value adjoint = adjoints.adjointOf(read.getResult())) {
+      SmallVector<Value> indices;
+      for (Value index : read.getIndices())
+        indices.push_back(primal.lookup(index));
+      AccumulateOp::create(b, primal.lookup(read.getTensor()), indices, adjoint);
+    }
+  for (Value scalar : scalars)
+    if (Value adjoint = adjoints.adjointOf(scalar)) {
+      if (adjoint.getType() != f32)
+        adjoint = arith::ExtFOp::create(b, f32, adjoint);
+      AccumulateOp::create(b, primal.lookup(scalar), ValueRange{}, adjoint);
+    }
+  if (wrt) {
+    Value result = adjoints.adjointOf(from.getArgument(*wrt));
+    if (!result)
+      result = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+    YieldOp::create(b, ValueRange{result});
+  } else {
+    YieldOp::create(b, ValueRange{});
+  }
   // The primal values no adjoint reads (y itself, often) are dead.
   for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*into)))
     if (isOpTriviallyDead(&op))

@@ -13,16 +13,22 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Region.h"
 
+#include <optional>
+
 namespace mlir::tmix {
 
-/// Writes the vector-Jacobian product of the single-block `source` region, which yields
-/// one f32 y, with respect to its block argument `wrt` (an f32), into the empty region
-/// `target`: target's block takes source's arguments and then g (f32) and yields
-/// g * dy / d(argument `wrt`). `outside` maps the values that `source` uses from
-/// above (the spec's arguments) to those `target` uses. Fails with an error at the
-/// first op whose derivative is unknown and that lies on a path from `wrt` to y.
-LogicalResult buildRegionGradient(Region &source, unsigned wrt, Region &target,
-                                  const IRMapping &outside);
+/// Writes a vector-Jacobian product of the single-block `source` region, which yields
+/// one f32 y, into the empty region `target`, whose block takes source's arguments and
+/// then g (f32). `outside` maps the values that `source` uses from above (the spec's
+/// arguments) to those `target` uses.
+///   - With `wrt`, target yields g * dy / d(argument *wrt) (an f32 argument).
+///   - With `params`, target accumulates (tmix.accumulate) g * dy / dx for every float
+///     x that source reads from the spec: each element a tmix.read of a float tensor
+///     gives, each float scalar argument. Without `wrt` it yields nothing.
+/// Fails with an error at the first op on a path from a differentiated value to y
+/// whose derivative is unknown.
+LogicalResult buildRegionGradient(Region &source, Region &target, const IRMapping &outside,
+                                  std::optional<unsigned> wrt, bool params);
 
 } // namespace mlir::tmix
 

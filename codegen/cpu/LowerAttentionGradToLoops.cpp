@@ -4,7 +4,7 @@
 // FlashAttention-2's backward with the probabilities recomputed from the saved lse:
 //
 //   part "query", grid B x H x N/kRowsPerProgram: the program keeps its rows' q
-//   (rotated), dq, lse and D_i = d_o_i . o_i, and walks the keys tile by tile
+//   (rotated), dq, lse and D_i = d_o_i . o_i (- d_lse_i), and walks the keys tile by tile
 //   (empty tiles skipped, full ones without mask code, as the forward);
 //   part "key_value", grid B x HK x M/kKeysPerProgram: the program keeps its keys'
 //   k (rotated), dk and dv, and walks every query head of its KV head's group and
@@ -71,27 +71,51 @@ private:
   void addScaled(Value buffer, Value slot, Value count, Value factor,
                  function_ref<Value(Value x)> element);
   void zeroRow(Value buffer, Value slot, Value count);
-  /// D_i = d_o_i . o_i of row i of query head `head`.
+  /// D_i = d_o_i . o_i - d_lse_i of row i of query head `head`.
   Value outputDelta(Value head, Value i);
 
   /// The probability and the gradient of q.k of the pair (i, j), from their raw dot
   /// product `qk` and the row's lse (log2 domain), D_i and dP_ij; `masked`: the mask
   /// runs (a partial tile).
   struct PairGradient {
-    Value probability, dotGrad;
+    Value probability; // P_ij
+    Value scaled;      // s = scale q.k, natural units
+    Value scoreGrad;   // the loss's gradient with respect to the score, P (dP - D)
+    Value dotGrad;     // ... with respect to q.k
   };
   PairGradient pairGradient(Value head, Value i, Value j, Value qk, Value lseLog2,
                             Value delta, Value dp, bool masked);
 
+  /// A tile of query rows [rowBegin, rowEnd) of one head and what the key walk keeps
+  /// per row: q rotated, lse (log2 domain), D.
+  struct QueryTile {
+    Value head, kvHead, rowBegin, rowEnd, numRows;
+    Value qRows, kRow, rowLse, rowDelta; // buffers
+  };
+  /// Allocates a query tile's buffers (before the scratch guard).
+  QueryTile allocateQueryTile();
+  /// Stages the rows [rowBegin, rowEnd) of `head` into `tile`'s buffers.
+  void stageQueryTile(QueryTile &tile, Value head, Value rowBegin, Value rowEnd);
+  /// Every kept (row, key) pair of the tile, in key-tile, key, row order (the mask's
+  /// tile classes skip empty key tiles): `pairWork(r, j, pair)`.
+  void walkKeys(const QueryTile &tile,
+                function_ref<void(Value r, Value i, Value j, const PairGradient &)> pairWork);
+  /// Inlines a tmix.score_param_grad or tmix.sink_grad region: its tmix.accumulate ops
+  /// add to the owned elements of the params' gradients.
+  void inlineParamRegion(Region &region, ValueRange args);
+
   void lowerQueryPart();
   void lowerKeyValuePart();
+  void lowerParamsPart();
 
   AttentionGradOp op;
   std::unique_ptr<KernelBuilder> kb;
+  bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
+  llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
   ScoreGradOp scoreGrad;
   RopeOp rope;
   Value batch, numN, numM, numD, numDV, halfD, theta, scale, group;
-  Value q, k, v, o, lse, outputGrad;
+  Value q, k, v, o, lse, outputGrad, lseGrad;
 };
 
 LogicalResult AttentionGradLowering::lower() {
@@ -100,13 +124,30 @@ LogicalResult AttentionGradLowering::lower() {
   ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
   ArrayRef<Attribute> vDims = cast<SpecTensorType>(types[2]).getDims();
   bool query = op.isQueryPart();
-  kb = std::make_unique<KernelBuilder>(
-      op, query ? ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], kRowsPerProgram}}
-                : ArrayRef<GridDim>{{kDims[0], 1}, {kDims[1], 1}, {kDims[2], kKeysPerProgram}});
+  SmallVector<GridDim> grid;
+  if (op.isParamsPart()) {
+    // Over the batch (head) dim when every param owns a dim indexed by exactly b (h).
+    ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
+    for (unsigned which : {0u, 1u}) {
+      bool split = true;
+      for (unsigned param = 0; 2 * param < owned.size(); ++param)
+        split &= owned[2 * param + which] >= 0;
+      splitParams[which] = split;
+      if (split)
+        grid.push_back({qDims[which], 1});
+    }
+    if (grid.empty())
+      grid.push_back({IntegerAttr::get(IntegerType::get(op.getContext(), 64), 1), 1});
+  } else if (query) {
+    grid = {{qDims[0], 1}, {qDims[1], 1}, {qDims[2], kRowsPerProgram}};
+  } else {
+    grid = {{kDims[0], 1}, {kDims[1], 1}, {kDims[2], kKeysPerProgram}};
+  }
+  kb = std::make_unique<KernelBuilder>(op, grid);
   ImplicitLocOpBuilder &b = kb->builder();
   scoreGrad = findStatement<ScoreGradOp>(op);
   rope = findStatement<RopeOp>(op);
-  batch = kb->gridIndex(0);
+  batch = op.isParamsPart() ? Value() : kb->gridIndex(0);
   numN = kb->dimValue(qDims[2]);
   numM = kb->dimValue(kDims[2]);
   numD = kb->dimValue(qDims[3]);
@@ -118,12 +159,15 @@ LogicalResult AttentionGradLowering::lower() {
   o = kb->argMemRef(op.getOutputArg());
   lse = kb->argMemRef(op.getLseArg());
   outputGrad = kb->argMemRef(op.getOutputGradArg());
+  lseGrad = op.getLseGrad() ? kb->argMemRef(op.getLseGradArg()) : Value();
   scale = naturalScale(*kb, op, numD);
   if (rope) {
     theta = kb->inlineRegion(rope.getBody(), {})[0];
     halfD = arith::DivUIOp::create(b, numD, kb->index(2));
   }
-  if (query)
+  if (op.isParamsPart())
+    lowerParamsPart();
+  else if (query)
     lowerQueryPart();
   else
     lowerKeyValuePart();
@@ -209,10 +253,15 @@ void AttentionGradLowering::zeroRow(Value buffer, Value slot, Value count) {
 }
 
 Value AttentionGradLowering::outputDelta(Value head, Value i) {
-  return dotProduct(numDV, [&](Value d) {
+  Value delta = dotProduct(numDV, [&](Value d) {
     return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
                      kb->loadF32(o, {batch, head, i, d})};
   });
+  // d lse_i / d s_ij = P_ij: the gradient of lse joins every dS_ij of the row as -D_i.
+  if (lseGrad)
+    delta = arith::SubFOp::create(kb->builder(), delta,
+                                  kb->loadF32(lseGrad, {batch, head, i}));
+  return delta;
 }
 
 AttentionGradLowering::PairGradient
@@ -222,7 +271,8 @@ AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk, Valu
   Value s = arith::MulFOp::create(b, scale, qk); // natural units
   // scoreElement reads s in the units the forward's softmax does (natural with a score
   // statement, else log2) and gives the score in the log2 domain, -inf where dropped.
-  Value scoreInput = scoreGrad ? s : arith::MulFOp::create(b, s, kb->f32(kLog2e));
+  Value scoreInput =
+      findStatement<ScoreOp>(op) ? s : arith::MulFOp::create(b, s, kb->f32(kLog2e));
   Value b64 = kb->toI64(batch), h64 = kb->toI64(head), i64 = kb->toI64(i),
         j64 = kb->toI64(j);
   Value t = scoreElement(*kb, op, b64, h64, i64, j64, scoreInput, masked);
@@ -237,66 +287,69 @@ AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk, Valu
                     ? kb->inlineRegion(scoreGrad.getBody(),
                                        {b64, h64, i64, j64, s, scoreGradValue})[0]
                     : scoreGradValue;
-  return {p, arith::MulFOp::create(b, sGrad, scale)};
+  return {p, s, scoreGradValue, arith::MulFOp::create(b, sGrad, scale)};
 }
 
-void AttentionGradLowering::lowerQueryPart() {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Type f32 = b.getF32Type();
+AttentionGradLowering::QueryTile AttentionGradLowering::allocateQueryTile() {
+  Type f32 = kb->builder().getF32Type();
   int64_t dynamic = ShapedType::kDynamic;
-  Value head = kb->gridIndex(1);
-  Value kvHead = arith::DivUIOp::create(b, head, group);
-  Value zero = kb->index(0), one = kb->index(1);
+  QueryTile tile;
+  tile.qRows = kb->allocateScratch(MemRefType::get({kRowsPerProgram, dynamic}, f32), numD);
+  tile.kRow = kb->allocateScratch(MemRefType::get({1, dynamic}, f32), numD);
+  tile.rowLse = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
+  tile.rowDelta = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
+  return tile;
+}
 
-  Value rowBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(kRowsPerProgram));
-  Value rowEnd = arith::MinUIOp::create(
-      b, arith::AddIOp::create(b, rowBegin, kb->index(kRowsPerProgram)), numN);
-  Value numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
-
-  Value qRows = kb->allocateScratch(MemRefType::get({kRowsPerProgram, dynamic}, f32), numD);
-  Value qGrad = kb->allocateScratch(MemRefType::get({kRowsPerProgram, dynamic}, f32), numD);
-  Value kRow = kb->allocateScratch(MemRefType::get({1, dynamic}, f32), numD);
-  Value rowLse = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
-  Value rowDelta = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
-  kb->guardScratch();
-
-  kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+void AttentionGradLowering::stageQueryTile(QueryTile &tile, Value head, Value rowBegin,
+                                           Value rowEnd) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  tile.head = head;
+  tile.kvHead = arith::DivUIOp::create(b, head, group);
+  tile.rowBegin = rowBegin;
+  tile.rowEnd = rowEnd;
+  tile.numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
+  kb->loop(kb->index(0), tile.numRows, kb->index(1), {}, [&](Value r, ValueRange) {
     Value i = arith::AddIOp::create(b, rowBegin, r);
-    loadRotated(q, head, i, qRows, r);
-    zeroRow(qGrad, r, numD);
+    loadRotated(q, head, i, tile.qRows, r);
     Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
                                           kb->f32(kLog2e));
-    memref::StoreOp::create(b, lseLog2, rowLse, ValueRange{r});
-    memref::StoreOp::create(b, outputDelta(head, i), rowDelta, ValueRange{r});
+    memref::StoreOp::create(b, lseLog2, tile.rowLse, ValueRange{r});
+    memref::StoreOp::create(b, outputDelta(head, i), tile.rowDelta, ValueRange{r});
     return SmallVector<Value>{};
   });
+}
 
-  Value last = arith::SubIOp::create(b, rowEnd, one);
-  kb->loop(zero, numM, kb->index(kClassifiedTile), {}, [&](Value tile, ValueRange) {
-    Value tileEnd = arith::MinUIOp::create(
-        b, arith::AddIOp::create(b, tile, kb->index(kClassifiedTile)), numM);
+void AttentionGradLowering::walkKeys(
+    const QueryTile &tile,
+    function_ref<void(Value r, Value i, Value j, const PairGradient &)> pairWork) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  Value last = arith::SubIOp::create(b, tile.rowEnd, one);
+  kb->loop(zero, numM, kb->index(kClassifiedTile), {}, [&](Value keys, ValueRange) {
+    Value keysEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, keys, kb->index(kClassifiedTile)), numM);
     KeyTileClass tileClass =
-        classifyKeyTile(*kb, op, batch, head, rowBegin, last, tile,
-                        arith::SubIOp::create(b, tileEnd, one));
+        classifyKeyTile(*kb, op, batch, tile.head, tile.rowBegin, last, keys,
+                        arith::SubIOp::create(b, keysEnd, one));
     return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
-      kb->loop(tile, tileEnd, one, {}, [&](Value j, ValueRange) {
-        loadRotated(k, kvHead, j, kRow, zero);
-        kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
-          Value i = arith::AddIOp::create(b, rowBegin, r);
+      kb->loop(keys, keysEnd, one, {}, [&](Value j, ValueRange) {
+        loadRotated(k, tile.kvHead, j, tile.kRow, zero);
+        kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
+          Value i = arith::AddIOp::create(b, tile.rowBegin, r);
           Value qk = dotProduct(numD, [&](Value d) {
-            return std::pair{memref::LoadOp::create(b, qRows, ValueRange{r, d}).getResult(),
-                             memref::LoadOp::create(b, kRow, ValueRange{zero, d}).getResult()};
+            return std::pair{
+                memref::LoadOp::create(b, tile.qRows, ValueRange{r, d}).getResult(),
+                memref::LoadOp::create(b, tile.kRow, ValueRange{zero, d}).getResult()};
           });
           Value dp = dotProduct(numDV, [&](Value d) {
-            return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
-                             kb->loadF32(v, {batch, kvHead, j, d})};
+            return std::pair{kb->loadF32(outputGrad, {batch, tile.head, i, d}),
+                             kb->loadF32(v, {batch, tile.kvHead, j, d})};
           });
-          Value lseLog2 = memref::LoadOp::create(b, rowLse, ValueRange{r});
-          Value delta = memref::LoadOp::create(b, rowDelta, ValueRange{r});
-          PairGradient pair = pairGradient(head, i, j, qk, lseLog2, delta, dp, masked);
-          addScaled(qGrad, r, numD, pair.dotGrad, [&](Value d) {
-            return memref::LoadOp::create(b, kRow, ValueRange{zero, d}).getResult();
-          });
+          Value lseLog2 = memref::LoadOp::create(b, tile.rowLse, ValueRange{r});
+          Value delta = memref::LoadOp::create(b, tile.rowDelta, ValueRange{r});
+          pairWork(r, i, j,
+                   pairGradient(tile.head, i, j, qk, lseLog2, delta, dp, masked));
           return SmallVector<Value>{};
         });
         return SmallVector<Value>{};
@@ -304,12 +357,188 @@ void AttentionGradLowering::lowerQueryPart() {
       return SmallVector<Value>{};
     });
   });
+}
+
+void AttentionGradLowering::lowerQueryPart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value head = kb->gridIndex(1);
+  Value zero = kb->index(0), one = kb->index(1);
+  Value rowBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(kRowsPerProgram));
+  Value rowEnd = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, rowBegin, kb->index(kRowsPerProgram)), numN);
+
+  QueryTile tile = allocateQueryTile();
+  Value qGrad = kb->allocateScratch(
+      MemRefType::get({kRowsPerProgram, ShapedType::kDynamic}, b.getF32Type()), numD);
+  kb->guardScratch();
+
+  stageQueryTile(tile, head, rowBegin, rowEnd);
+  kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
+    zeroRow(qGrad, r, numD);
+    return SmallVector<Value>{};
+  });
+  walkKeys(tile, [&](Value r, Value, Value, const PairGradient &pair) {
+    addScaled(qGrad, r, numD, pair.dotGrad, [&](Value d) {
+      return memref::LoadOp::create(b, tile.kRow, ValueRange{zero, d}).getResult();
+    });
+  });
 
   Value dq = kb->resultMemRef(0);
-  kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+  kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
     storeRotatedBack(qGrad, r, dq, head, arith::AddIOp::create(b, rowBegin, r));
     return SmallVector<Value>{};
   });
+  kb->freeScratch();
+}
+
+void AttentionGradLowering::inlineParamRegion(Region &region, ValueRange args) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  ArrayRef<int64_t> params = op.getParamsAttr().asArrayRef();
+  IRMapping mapping = kb->scalarMapping();
+  for (auto [arg, value] : llvm::zip(region.front().getArguments(), args))
+    mapping.map(arg, value);
+  for (Operation &inner : region.front().without_terminator()) {
+    auto accumulate = dyn_cast<AccumulateOp>(inner);
+    if (!accumulate) {
+      kb->cloneScalarOp(inner, mapping);
+      continue;
+    }
+    unsigned argument = cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
+    Value out = kb->resultMemRef(llvm::find(params, argument) - params.begin());
+    Value value = mapping.lookup(accumulate.getValue());
+    // An index outside the tensor adds nothing: the read it comes from gave 0.
+    SmallVector<Value> indices;
+    Value inBounds;
+    for (auto [dim, index] : llvm::enumerate(accumulate.getIndices())) {
+      Value i64 = mapping.lookup(index);
+      Value extent = kb->toI64(memref::DimOp::create(b, out, dim));
+      Value fits = arith::AndIOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, i64, kb->toI64(kb->index(0))),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i64, extent));
+      inBounds = inBounds ? arith::AndIOp::create(b, inBounds, fits).getResult() : fits;
+      indices.push_back(kb->toIndex(i64));
+    }
+    if (indices.empty()) {
+      // A scalar's gradient sums every pair's term, which cancel (they sum to 0 over
+      // a row): in f64, stored as f32 at the end (the one program owns it).
+      Value sum = scalarSums.lookup(argument);
+      Value old = memref::LoadOp::create(b, sum, ValueRange{kb->index(0)});
+      Value wide = arith::ExtFOp::create(b, b.getF64Type(), value);
+      memref::StoreOp::create(b, arith::AddFOp::create(b, old, wide), sum,
+                              ValueRange{kb->index(0)});
+      continue;
+    }
+    auto add = [&] {
+      Value old = memref::LoadOp::create(b, out, indices);
+      memref::StoreOp::create(b, arith::AddFOp::create(b, old, value), out, indices);
+      return SmallVector<Value>{};
+    };
+    if (inBounds)
+      kb->ifElse(inBounds, {}, add, [] { return SmallVector<Value>{}; });
+    else
+      add();
+  }
+}
+
+void AttentionGradLowering::lowerParamsPart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  auto qDims = cast<SpecTensorType>(op.getSpecArgTypes()[0]).getDims();
+  // The program's batches and heads: its own (split) or all.
+  unsigned gridDim = 0;
+  Value range[2][2];
+  for (unsigned which : {0u, 1u}) {
+    if (splitParams[which]) {
+      Value index = kb->gridIndex(gridDim++);
+      range[which][0] = index;
+      range[which][1] = arith::AddIOp::create(b, index, one);
+    } else {
+      range[which][0] = zero;
+      range[which][1] = kb->dimValue(qDims[which]);
+    }
+  }
+
+  // Zero the elements the program owns: the params' slices at its batch and head.
+  ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
+  for (unsigned param = 0; 2 * param < owned.size(); ++param) {
+    Value out = kb->resultMemRef(param);
+    unsigned rank = cast<MemRefType>(out.getType()).getRank();
+    SmallVector<Value> indices(rank);
+    std::function<void(unsigned)> zeroFrom = [&](unsigned dim) {
+      if (dim == rank) {
+        memref::StoreOp::create(b, kb->f32(0.0), out, indices);
+        return;
+      }
+      for (unsigned which : {0u, 1u})
+        if (splitParams[which] && owned[2 * param + which] == static_cast<int64_t>(dim)) {
+          indices[dim] = range[which][0];
+          zeroFrom(dim + 1);
+          return;
+        }
+      kb->loop(zero, memref::DimOp::create(b, out, dim), one, {}, [&](Value x, ValueRange) {
+        indices[dim] = x;
+        zeroFrom(dim + 1);
+        return SmallVector<Value>{};
+      });
+    };
+    zeroFrom(0);
+  }
+
+  auto scoreParams = findStatement<ScoreParamGradOp>(op);
+  auto sinkParams = findStatement<SinkGradOp>(op);
+  SinkOp sink = findStatement<SinkOp>(op);
+  QueryTile tile = allocateQueryTile();
+  ArrayRef<int64_t> params = op.getParamsAttr().asArrayRef();
+  for (int64_t argument : params)
+    if (!isa<SpecTensorType>(op.getSpecArgTypes()[argument]))
+      scalarSums[argument] =
+          kb->allocateScratch(MemRefType::get({1}, b.getF64Type()), ValueRange{});
+  kb->guardScratch();
+  for (auto [argument, sum] : scalarSums)
+    memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)), sum,
+                            ValueRange{zero});
+  kb->loop(range[0][0], range[0][1], one, {}, [&](Value batchIndex, ValueRange) {
+    batch = batchIndex;
+    kb->loop(range[1][0], range[1][1], one, {}, [&](Value head, ValueRange) {
+      Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
+      if (sinkParams) {
+        // d loss / d sink = -sum_i P_sink,i D_i, P_sink,i = exp2(sink - lse_i log2(e)).
+        Value sinkLog2 = sinkLogit(*kb, sink, b64, h64);
+        Value sum = kb->loop(zero, numN, one, {kb->f32(0.0)}, [&](Value i, ValueRange acc) {
+          Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
+                                                kb->f32(kLog2e));
+          Value emptyRow = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, lseLog2,
+                                                 kb->f32(-INFINITY));
+          Value p = arith::SelectOp::create(
+              b, emptyRow, kb->f32(0.0),
+              math::Exp2Op::create(b, arith::SubFOp::create(b, sinkLog2, lseLog2)));
+          Value term = arith::MulFOp::create(b, p, outputDelta(head, i));
+          return SmallVector<Value>{arith::AddFOp::create(b, acc[0], term)};
+        })[0];
+        inlineParamRegion(sinkParams.getBody(), {b64, h64, arith::NegFOp::create(b, sum)});
+      }
+      if (scoreParams)
+        kb->loop(zero, numN, kb->index(kRowsPerProgram), {}, [&](Value rowBegin, ValueRange) {
+          Value rowEnd = arith::MinUIOp::create(
+              b, arith::AddIOp::create(b, rowBegin, kb->index(kRowsPerProgram)), numN);
+          stageQueryTile(tile, head, rowBegin, rowEnd);
+          walkKeys(tile, [&](Value, Value i, Value j, const PairGradient &pair) {
+            inlineParamRegion(scoreParams.getBody(),
+                              {b64, h64, kb->toI64(i), kb->toI64(j), pair.scaled,
+                               pair.scoreGrad});
+          });
+          return SmallVector<Value>{};
+        });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+  for (auto [argument, sum] : scalarSums) {
+    Value total = memref::LoadOp::create(b, sum, ValueRange{zero});
+    Value out = kb->resultMemRef(llvm::find(params, argument) - params.begin());
+    memref::StoreOp::create(b, arith::TruncFOp::create(b, b.getF32Type(), total), out,
+                            ValueRange{zero});
+  }
   kb->freeScratch();
 }
 

@@ -16,11 +16,13 @@
 #include "codegen/cpu/KernelCache.h"
 #include "codegen/library/CudaKernels.h"
 #include "frontend/Frontend.h"
+#include "passes/Passes.h"
 #include "runtime/CApiCall.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -142,6 +144,21 @@ void collectDiagnostic(const llvm::SMDiagnostic &diagnostic, void *context) {
      << diagnostic.getColumnNo() + 1 << ": " << kind << ": " << diagnostic.getMessage();
 }
 
+/// Adds the backward kernels derived from the module's attention specs
+/// (tmix-derive-attention-grad), found by name but not listed: compiled only when asked
+/// for. Where a backward cannot be derived (an op without a derivative rule, a name
+/// taken), the module keeps its forward kernels alone, and asking for a backward
+/// kernel says that no spec has that name.
+void deriveBackward(ModuleState &state) {
+  mlir::OwningOpRef<mlir::ModuleOp> derived = state.module->clone();
+  mlir::ScopedDiagnosticHandler quiet(&state.context,
+                                      [](mlir::Diagnostic &) { return mlir::success(); });
+  mlir::PassManager pm(&state.context);
+  pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+  if (mlir::succeeded(pm.run(*derived)))
+    state.module = std::move(derived);
+}
+
 tmix_status compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, tmix_module **out) {
   registerTargetsOnce();
   auto state = std::make_unique<ModuleState>();
@@ -170,6 +187,7 @@ tmix_status compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, tmix_modul
   for (mlir::Operation &op : state->module->getBody()->getOperations())
     if (auto name = op.getAttrOfType<mlir::StringAttr>(mlir::SymbolTable::getSymbolAttrName()))
       state->names.push_back(name.str());
+  deriveBackward(*state);
   *out = new tmix_module{std::move(state)};
   return TMIX_OK;
 }

@@ -267,7 +267,7 @@ static llvm::Expected<double> scoreDerivative(RegionInterpreter &interpreter,
 
 llvm::Expected<std::vector<rt::HostTensor>>
 evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter,
-                      const rt::HostTensor &outputGrad) {
+                      const rt::HostTensor &outputGrad, const rt::HostTensor *lseGrad) {
   const rt::HostTensor &q = interpreter.argumentTensor(0);
   const rt::HostTensor &k = interpreter.argumentTensor(1);
   const rt::HostTensor &v = interpreter.argumentTensor(2);
@@ -278,6 +278,8 @@ evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter
     return makeError("the query head count is not a multiple of the key/value head count");
   if (outputGrad.shape() != std::vector<int64_t>{batch, heads, queries, valueDim})
     return makeError("the output's gradient does not have o's shape");
+  if (lseGrad && lseGrad->shape() != std::vector<int64_t>{batch, heads, queries})
+    return makeError("the lse's gradient does not have lse's shape");
   int64_t group = heads / kvHeads;
 
   Statements statements = collectStatements(op);
@@ -358,7 +360,8 @@ evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter
           double denominator = sink ? std::exp(*sink - maxScore) : 0.0;
           for (double s : scores)
             denominator += std::exp(s - maxScore);
-          // P, dP = dO . v, D = sum_j P dP (= dO . o), dS = P (dP - D) d score / d s.
+          // P, dP = dO . v, D = sum_j P dP (= dO . o) - dlse (d lse / d s_j = P_j),
+          // dS = P (dP - D) d score / d s.
           std::vector<double> probability(kept.size()), outputDot(kept.size());
           double delta = 0.0;
           for (size_t n = 0; n < kept.size(); ++n) {
@@ -366,6 +369,8 @@ evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter
             outputDot[n] = dot(outGrad, valueRows[kept[n]]);
             delta += probability[n] * outputDot[n];
           }
+          if (lseGrad)
+            delta -= lseGrad->get((b * heads + h) * queries + i);
           std::vector<double> queryGrad(headDim, 0.0);
           for (size_t n = 0; n < kept.size(); ++n) {
             int64_t j = kept[n];

@@ -9,6 +9,8 @@
 
 #include "codegen/reference/SpecEvaluators.h"
 
+#include <cmath>
+
 using namespace tmix::reference;
 using mlir::tmix::SpecTensorType;
 
@@ -99,10 +101,14 @@ tmix::evaluateReference(mlir::Operation *specOp, const rt::Bindings &bindings) {
 
 llvm::Expected<std::vector<tmix::rt::HostTensor>>
 tmix::evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &bindings,
-                            const rt::HostTensor &outputGrad) {
+                            const rt::HostTensor &outputGrad,
+                            const std::vector<unsigned> &params,
+                            const rt::HostTensor *lseGrad) {
   auto attention = llvm::dyn_cast_or_null<mlir::tmix::AttentionOp>(specOp);
   if (!attention)
     return makeError("gradients are derived for tmix.attention ops only so far");
+  if (lseGrad && attention.getNumSpecResults() != 2)
+    return makeError("a gradient of lse for a spec without lse");
   mlir::FunctionType function = attention.getFunctionType();
   // Evaluated in the logical order, as the forward (relayout above).
   auto logicalOf = [](const rt::HostTensor &tensor, mlir::Type type) {
@@ -118,12 +124,79 @@ tmix::evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &binding
   if (llvm::Error error = interpreter.initialize())
     return std::move(error);
   auto grads = evaluateAttentionGrad(attention, interpreter,
-                                     logicalOf(outputGrad, function.getResult(0)));
+                                     logicalOf(outputGrad, function.getResult(0)), lseGrad);
   if (!grads)
     return grads.takeError();
   for (unsigned index = 0; index < 3; ++index)
     if (auto tensor = llvm::cast<SpecTensorType>(function.getInput(index));
         tensor.isPermuted())
       (*grads)[index] = relayout((*grads)[index], tensor, false);
+  if (params.empty())
+    return grads;
+
+  // The params by central differences of sum(o * outputGrad): four forwards an element.
+  rt::HostTensor storedGrad = outputGrad.convertedTo(rt::DType::F64);
+  auto loss = [&](const rt::Bindings &perturbed) -> llvm::Expected<double> {
+    auto outputs = evaluateReference(specOp, perturbed);
+    if (!outputs)
+      return outputs.takeError();
+    double sum = 0.0;
+    for (int64_t e = 0; e < storedGrad.numElements(); ++e)
+      sum += (*outputs)[0].get(e) * storedGrad.get(e);
+    // An empty row's lse is -inf whatever the inputs: a constant, left out.
+    for (int64_t e = 0; lseGrad && e < lseGrad->numElements(); ++e)
+      if (std::isfinite((*outputs)[1].get(e)))
+        sum += (*outputs)[1].get(e) * lseGrad->get(e);
+    return sum;
+  };
+  const rt::HostTensor &q = bindings.tensors[0], &k = bindings.tensors[1];
+  // B H N D x HK M (both layouts start with B and end with D): at most HK times the
+  // forward's multiply-adds.
+  double forwardCost = static_cast<double>(q.numElements()) *
+                       static_cast<double>(k.numElements()) /
+                       static_cast<double>(k.shape().front() * k.shape().back());
+  for (unsigned argument : params) {
+    bool scalar = argument >= bindings.tensors.size() || bindings.tensors[argument].rank() == 0;
+    int64_t count = scalar ? 1 : bindings.tensors[argument].numElements();
+    constexpr double kLargestWork = 2e9;
+    if (4.0 * static_cast<double>(count) * forwardCost > kLargestWork)
+      return makeError("the reference differentiates extra arguments by central "
+                       "differences, four forwards an element: argument " +
+                       llvm::Twine(argument) + " has too many elements for these sizes "
+                       "(check gradients of extra arguments on small shapes)");
+    rt::HostTensor grad(rt::DType::F64, scalar ? std::vector<int64_t>{1}
+                                               : bindings.tensors[argument].shape());
+    rt::Bindings perturbed = bindings;
+    if (!scalar)
+      perturbed.tensors[argument] = bindings.tensors[argument].convertedTo(rt::DType::F64);
+    auto set = [&](int64_t e, double x) {
+      if (scalar)
+        perturbed.scalars[argument] = x;
+      else
+        perturbed.tensors[argument].set(e, x);
+    };
+    for (int64_t e = 0; e < count; ++e) {
+      double value = scalar ? bindings.scalars[argument] : perturbed.tensors[argument].get(e);
+      // A step of a power of two, 2^-8 of the value's binade: value +- step is exact
+      // even where the interpreter rounds a scalar to its f32 type. Richardson's
+      // extrapolation of the steps h and h/2 cancels the O(h^2) error of each.
+      double step = std::ldexp(1.0, std::ilogb(1.0 + std::fabs(value)) - 8);
+      double differences[2];
+      for (int halving = 0; halving < 2; ++halving) {
+        double h = step / (halving + 1), sides[2];
+        for (int side = 0; side < 2; ++side) {
+          set(e, value + (side == 0 ? h : -h));
+          auto l = loss(perturbed);
+          if (!l)
+            return l.takeError();
+          sides[side] = *l;
+        }
+        differences[halving] = (sides[0] - sides[1]) / (2.0 * h);
+      }
+      set(e, value);
+      grad.set(e, (4.0 * differences[1] - differences[0]) / 3.0);
+    }
+    grads->push_back(std::move(grad));
+  }
   return grads;
 }

@@ -29,13 +29,18 @@ namespace tmix {
 llvm::Expected<std::vector<rt::HostTensor>>
 evaluateReference(mlir::Operation *specOp, const rt::Bindings &bindings);
 
-/// The gradients of the loss sum(o * outputGrad) of a tmix.attention op with respect
+/// The gradients of the loss sum(o * outputGrad) (+ sum(lse * lseGrad), lse's finite
+/// entries, when given) of a tmix.attention op with respect
 /// to q, k and v (F64 HostTensors of their stored shapes), in float64 from the
 /// language's semantics: the oracle of the derived backward kernels. `outputGrad` has
-/// o's stored shape.
+/// o's stored shape. Then one gradient per argument index in `params` (float extra
+/// tensors, of their shapes, and float scalars, of shape [1]), by central differences
+/// of the forward: small shapes only (an error says when they are too large).
 llvm::Expected<std::vector<rt::HostTensor>>
 evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &bindings,
-                      const rt::HostTensor &outputGrad);
+                      const rt::HostTensor &outputGrad,
+                      const std::vector<unsigned> &params = {},
+                      const rt::HostTensor *lseGrad = nullptr);
 
 } // namespace tmix
 

@@ -18,12 +18,13 @@ namespace tmix::reference {
 llvm::Expected<std::vector<rt::HostTensor>>
 evaluateAttention(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter);
 
-/// The gradients (dq, dk, dv) of sum(o * outputGrad) for softmax attention, by reverse
+/// The gradients (dq, dk, dv) of sum(o * outputGrad) (+ sum(lse * lseGrad) when
+/// given) for softmax attention, by reverse
 /// mode written out in double (the score statement's derivative by central
 /// differences); logical layouts.
 llvm::Expected<std::vector<rt::HostTensor>>
 evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter,
-                      const rt::HostTensor &outputGrad);
+                      const rt::HostTensor &outputGrad, const rt::HostTensor *lseGrad);
 
 /// A recurrence run step by step at every point of its parallel dims.
 llvm::Expected<std::vector<rt::HostTensor>>

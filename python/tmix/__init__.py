@@ -10,7 +10,8 @@ read in place), so a [B, N, H, D] buffer may be given as its [B, H, N, D] view. 
 are allocated as the inputs are (numpy arrays for numpy inputs, torch tensors for torch
 ones, on their device), or written into `out=`. CUDA tensors run the GPU kernel on the
 current stream. `f.torch_op()` registers the kernel as a PyTorch custom
-op (eager and `torch.compile(fullgraph=True)`). Every bad input raises: `TypeError`
+op (eager and `torch.compile(fullgraph=True)`); an attention spec's op has a backward
+derived from the spec (CPU), and calling `f` with inputs that require grad uses it. Every bad input raises: `TypeError`
 (a dtype or device), `ValueError` (a shape, a stride, a missing scalar) or
 `tmix.CompileError` (a spec error, `file:line:col: error: ...`).
 """
@@ -168,9 +169,20 @@ class Kernel:
                 writeable = getattr(getattr(tensor, "flags", None), "writeable", True)
                 if not writeable:
                     raise ValueError(f"output '{param.name}' is read-only")
-        return self._run(self._values(args, kwargs), out, check_grad=True)
+        values = self._values(args, kwargs)
+        torch = _torch()
+        if torch is not None and torch.is_grad_enabled() and any(
+                isinstance(v, torch.Tensor) and v.requires_grad for v in values):
+            # Gradients go through the PyTorch op and its derived backward.
+            if out is not None:
+                raise ValueError(f"'{self.name}': out= does not record gradients; call "
+                                 "without it, or under torch.no_grad()")
+            filled = [param.default if value is None else value
+                      for param, value in zip(self.args, values)]
+            return self.torch_op(self._module._namespace())(*filled)
+        return self._run(values, out)
 
-    def _run(self, values, out, check_grad):
+    def _run(self, values, out):
         """Launches on `values` (the spec's argument order, checked by _values or by the
         op's schema) into `out`, or into outputs allocated like the inputs."""
         torch = _torch()
@@ -178,10 +190,6 @@ class Kernel:
         if torch is not None:
             for index, value in enumerate(values):
                 if isinstance(value, torch.Tensor):
-                    if check_grad and value.requires_grad and torch.is_grad_enabled():
-                        raise ValueError(
-                            f"'{self.name}': an input requires grad, and tmix kernels have "
-                            "no backward yet; call under torch.no_grad() or detach() it")
                     like = like if like is not None else value
                     # The caller's list keeps the tensor alive through the launch.
                     values[index] = _describe(value, self.args[index].name)
@@ -253,17 +261,79 @@ class Kernel:
             if value != value or value in (float("inf"), float("-inf")):
                 return ""  # the schema has no spelling for these: the argument is required
             return f"={value!r}"
+        # A schema's defaults are trailing (a derived backward kernel has o, lse and
+        # d_o after the forward's scalars): a default before a required one is left out.
+        trailing = len(self.args)
+        while trailing > 0 and not self.args[trailing - 1].is_tensor and default(
+                self.args[trailing - 1]):
+            trailing -= 1
         args = ", ".join(f"Tensor {p.name}" if p.is_tensor
-                         else f"{_SCHEMA_TYPES[p.dtype]} {p.name}{default(p)}"
-                         for p in self.args)
+                         else f"{_SCHEMA_TYPES[p.dtype]} {p.name}"
+                              f"{default(p) if index >= trailing else ''}"
+                         for index, p in enumerate(self.args))
         returns = ("Tensor" if len(self.outputs) == 1
                    else "(" + ", ".join("Tensor" for _ in self.outputs) + ")")
         return f"({args}) -> {returns}"
 
+    def _derived(self, part, namespace):
+        """The PyTorch op of the derived kernel `<name>_<part>` (docs/training.md), or
+        None when the module has none (a recurrence, or no such part)."""
+        try:
+            kernel = self._module.kernel(f"{self.name}_{part}")
+        except ValueError:
+            return None
+        return kernel, kernel.torch_op(namespace)
+
+    def _backward(self, ctx, grads, namespace):
+        """The gradients of the op's tensor inputs from those of its outputs: the
+        derived backward kernels, on the CPU."""
+        torch = _torch()
+        saved = list(ctx.saved_tensors)
+        values = [saved.pop(0) if is_tensor else scalar
+                  for is_tensor, scalar in zip(ctx.is_tensor, ctx.scalars)]
+        o = saved.pop(0)
+        if o.is_cuda:
+            raise RuntimeError(f"tmix: '{self.name}' has a backward on the CPU only so far "
+                               "(the GPU backward kernels are to come)")
+        grad_q = self._derived("grad_q", namespace)
+        if grad_q is None:
+            raise RuntimeError(f"tmix: '{self.name}' has no backward: backward kernels are "
+                               "derived for attention specs so far")
+        if len(self.outputs) == 2:
+            lse = saved.pop(0)
+            d_lse = grads[1] if grads[1] is not None else torch.zeros_like(lse)
+            tail = [d_lse.contiguous()]
+        else:
+            # The spec has no lse output: the forward with lse recomputes it.
+            lse = self._derived("forward", namespace)[1](*values)[1]
+            tail = []
+        d_o = grads[0] if grads[0] is not None else torch.zeros_like(o)
+        call = values + [o, lse, d_o.to(o.dtype).contiguous()] + tail
+        result = [None] * len(values)
+        (result[0],) = (grad_q[1](*call),)
+        result[1], result[2] = self._derived("grad_kv", namespace)[1](*call)
+        params = self._derived("grad_params", namespace)
+        if params is not None:
+            outs = params[1](*call)
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            for param, grad in zip(params[0].outputs, outs):
+                index = self._index[param.name[len("d_"):]]
+                if self.args[index].is_tensor:
+                    result[index] = grad.to(values[index].dtype)
+        for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
+            if needed and result[index] is None and self.args[index].is_tensor:
+                raise RuntimeError(
+                    f"tmix: '{self.args[index].name}' of '{self.name}' has no gradient: "
+                    "only float tensors that the score or the sink reads have one (a mask "
+                    "reads without a derivative); detach it")
+        return tuple(result)
+
     def torch_op(self, namespace="tmix"):
         """Registers this kernel as the PyTorch custom op `torch.ops.<namespace>.<name>`
         (a CPU implementation and a fake one, so that it traces under torch.compile) and
-        returns it. Gradients are not derived yet: a backward through it raises."""
+        returns it. An attention spec's op has the derived backward (docs/training.md):
+        the gradients of q, k, v and of the float tensors its score and sink read, on
+        the CPU; a recurrence's backward raises."""
         if self._op is not None:
             return self._op
         import torch
@@ -276,7 +346,7 @@ class Kernel:
             # the schema has checked and completed the arguments.
             # Trailing defaulted scalars may be absent (None: the default).
             values = list(args) + [None] * (len(kernel.args) - len(args))
-            return kernel._run(values, None, check_grad=False)
+            return kernel._run(values, None)
 
         def fake(*args):
             like = next(a for a in args if isinstance(a, torch.Tensor))
@@ -286,15 +356,22 @@ class Kernel:
                          for p, shape in zip(kernel.outputs, shapes))
             return outs[0] if len(outs) == 1 else outs
 
+        def setup_context(ctx, inputs, output):
+            inputs = list(inputs) + [None] * (len(kernel.args) - len(inputs))
+            ctx.is_tensor = [p.is_tensor for p in kernel.args]
+            ctx.scalars = [None if p.is_tensor else (p.default if v is None else v)
+                           for p, v in zip(kernel.args, inputs)]
+            outputs = output if isinstance(output, tuple) else (output,)
+            ctx.save_for_backward(*[v for p, v in zip(kernel.args, inputs) if p.is_tensor],
+                                  *outputs)
+
         def backward(ctx, *grads):
-            raise RuntimeError(f"tmix: '{kernel.name}' has no backward yet (gradients of "
-                               "tmix kernels come with the backward pass); detach its "
-                               "inputs or compute gradients elsewhere")
+            return kernel._backward(ctx, grads, namespace)
 
         torch.library.impl(qualname, "CPU")(run)
         torch.library.impl(qualname, "CUDA")(run)
         torch.library.register_fake(qualname)(fake)
-        torch.library.register_autograd(qualname, backward)
+        torch.library.register_autograd(qualname, backward, setup_context=setup_context)
         self._op = getattr(getattr(torch.ops, namespace), self.name)
         return self._op
 
@@ -305,9 +382,18 @@ class Module:
     0's sm_80 or sm_90a; compiled on the first launch with each set of head dims).
     `module.kernel(name, target)` picks the target ("cpu", "cuda", "sm_80", "sm_90a")."""
 
+    _modules = 0  # for the torch.library namespaces of the modules' ops
+
     def __init__(self, handle):
         self._handle = handle
         self._kernels = {}
+        Module._modules += 1
+        self._number = Module._modules
+
+    def _namespace(self):
+        """The torch.library namespace of the ops that calls with inputs requiring grad
+        register: one per module, so that two modules may have specs of one name."""
+        return f"tmix_module{self._number}"
 
     def names(self):
         return list(self._handle.names())

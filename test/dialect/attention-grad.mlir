@@ -21,7 +21,7 @@ tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.ten
 
 // -----
 
-// expected-error @+1 {{part must be "query" or "key_value", got "keys"}}
+// expected-error @+1 {{part must be "query", "key_value" or "params", got "keys"}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
@@ -94,5 +94,116 @@ tmix.attention @f(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M
   tmix.score_grad {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
     tmix.yield %g : f32
+  }
+}
+
+// -----
+
+// Part "params": f32 gradients of the extra arguments it lists, two owned positions each.
+// CHECK-LABEL: tmix.attention_grad @g_grad_params(
+// CHECK-SAME: -> (d_bias: !tmix.tensor<[H, R], f32>, d_t: !tmix.tensor<[1], f32>) forward "g" part "params" params [3, 4] owned [-1, 0, -1, -1] {
+// CHECK: tmix.accumulate %bias[%h, %j], %g : !tmix.tensor<[H, R], bf16>
+// CHECK: tmix.accumulate %t, %g : f32
+// CHECK: tmix.sink_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %g: f32):
+tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], bf16>, %t: f32,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_bias: !tmix.tensor<[H, R], f32>, d_t: !tmix.tensor<[1], f32>) forward "g" part "params" params [3, 4] owned [-1, 0, -1, -1] {
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.accumulate %bias[%h, %j], %g : !tmix.tensor<[H, R], bf16>
+    tmix.accumulate %t, %g : f32
+    tmix.yield
+  }
+  tmix.sink_grad {
+  ^bb0(%b: i64, %h: i64, %g: f32):
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{the gradient of 'bias' must be '!tmix.tensor<[H, R], f32>', got '!tmix.tensor<[H, R], bf16>'}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], bf16>,
+                       %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_bias: !tmix.tensor<[H, R], bf16>) forward "g" part "params" params [3] owned [-1, 0] {
+}
+
+// -----
+
+// expected-error @+1 {{param 1 is not an extra argument of the forward (3 to 3)}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>,
+                       %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>) forward "g" part "params" params [1] owned [-1, -1] {
+}
+
+// -----
+
+// expected-error @+1 {{owned position 2 of 'bias' is not -1 or one of its 2 dims}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>,
+                       %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_bias: !tmix.tensor<[H, R], f32>) forward "g" part "params" params [3] owned [-1, 2] {
+}
+
+// -----
+
+// expected-error @+1 {{has params only in part "params"}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>,
+                       %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" params [3] owned [-1, 0] {
+}
+
+// -----
+
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %doc: !tmix.tensor<[N], i32>, %t: f32,
+                       %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_t: !tmix.tensor<[1], f32>) forward "g" part "params" params [4] owned [-1, -1] {
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    // expected-error @+1 {{'tmix.accumulate' op target must be a float tensor or scalar, got '!tmix.tensor<[N], i32>'}}
+    tmix.accumulate %doc[%i], %g : !tmix.tensor<[N], i32>
+    tmix.yield
+  }
+}
+
+// -----
+
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %t: f32,
+                       %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_t: !tmix.tensor<[1], f32>) forward "g" part "params" params [3] owned [-1, -1] {
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    // expected-error @+1 {{'tmix.accumulate' op a scalar target takes no indices}}
+    tmix.accumulate %t[%i], %g : f32
+    tmix.yield
+  }
+}
+
+// -----
+
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %t: f32,
+                       %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_t: !tmix.tensor<[1], f32>) forward "g" part "params" params [3] owned [-1, -1] {
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    // expected-error @+1 {{'tmix.accumulate' op target must be an argument of the enclosing spec}}
+    tmix.accumulate %s, %g : f32
+    tmix.yield
   }
 }

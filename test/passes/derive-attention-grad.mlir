@@ -102,3 +102,56 @@ tmix.attention @taken(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, 
 tmix.attention @taken_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
                              %v: !tmix.tensor<[B, H, N, 8], f32>) -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
 }
+
+// -----
+
+// Extra float arguments read by the score and the sink get gradients (part "params"):
+// the table and the sink logits, whose dim 0 every read indexes by h (owned), and the
+// scalar, which has no such dim (so the kernel is one program rather than one per
+// head); the float tensor read only by the mask and the integer one get none.
+tmix.attention @learned(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                        %v: !tmix.tensor<[B, H, N, 8], f32>, %table: !tmix.tensor<[H, R], f32>,
+                        %sinks: !tmix.tensor<[H], f32>, %gate: !tmix.tensor<[N], f32>,
+                        %doc: !tmix.tensor<[N], i32>, %temperature: f32 = 1.0)
+    -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+  tmix.mask {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %g = tmix.read %gate[%j] : !tmix.tensor<[N], f32> -> f32
+    %zero = arith.constant 0.0 : f32
+    %keep = arith.cmpf ogt, %g, %zero : f32
+    tmix.yield %keep : i1
+  }
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %d = arith.subi %i, %j : i64
+    %bias = tmix.read %table[%h, %d] : !tmix.tensor<[H, R], f32> -> f32
+    %id = tmix.read %doc[%i] : !tmix.tensor<[N], i32> -> i32
+    %t = arith.divf %s, %temperature : f32
+    %r = arith.addf %t, %bias : f32
+    tmix.yield %r : f32
+  }
+  tmix.sink {
+  ^bb0(%b: i64, %h: i64):
+    %x = tmix.read %sinks[%h] : !tmix.tensor<[H], f32> -> f32
+    tmix.yield %x : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @learned_grad_params(
+// CHECK-SAME: -> (d_table: !tmix.tensor<[H, R], f32>, d_sinks: !tmix.tensor<[H], f32>, d_temperature: !tmix.tensor<[1], f32>)
+// CHECK-SAME: part "params" params [3, 4, 7] owned [-1, 0, -1, 0, -1, -1]
+// CHECK-NOT: tmix.score_grad
+// CHECK: tmix.score_param_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+// d/dT (s / T) = -(s / T) / T:
+// CHECK-NEXT:   %[[D:.*]] = arith.subi %i, %j
+// CHECK-NEXT:   %[[X:.*]] = arith.divf %s, %temperature
+// CHECK-NEXT:   %[[GX:.*]] = arith.mulf %g, %[[X]]
+// CHECK-NEXT:   %[[Q:.*]] = arith.divf %[[GX]], %temperature
+// CHECK-NEXT:   %[[DT:.*]] = arith.negf %[[Q]]
+// CHECK-NEXT:   tmix.accumulate %table[%h, %[[D]]], %g : !tmix.tensor<[H, R], f32>
+// CHECK-NEXT:   tmix.accumulate %temperature, %[[DT]] : f32
+// CHECK-NEXT:   tmix.yield
+// CHECK: tmix.sink_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %g: f32):
+// CHECK-NEXT:   tmix.accumulate %sinks[%h], %g : !tmix.tensor<[H], f32>
+// CHECK-NEXT:   tmix.yield

@@ -527,8 +527,9 @@ constexpr uint64_t kOutputGradSeed = 0x6772616400000000ull; // "grad"
 
 /// Compares each gradient with the float64 reference (`Runner::check`'s measure);
 /// returns the exit status.
-static int checkGrads(const Runner &runner, const std::vector<HostTensor> &grads,
+static int checkGrads(const std::vector<HostTensor> &grads,
                       const std::vector<std::string> &names,
+                      const std::vector<rt::DType> &dtypes,
                       const std::vector<HostTensor> &reference) {
   double worst = 0.0;
   bool pass = true;
@@ -546,7 +547,7 @@ static int checkGrads(const Runner &runner, const std::vector<HostTensor> &grads
     if (nonFinite > 0 || std::isnan(error))
       error = INFINITY;
     worst = std::max(worst, error);
-    double bound = errorBound(runner.signature.args[index].dtype);
+    double bound = errorBound(dtypes[index]);
     bool ok = error <= bound;
     pass &= ok;
     llvm::outs() << "output " << names[index] << ": rel_err=" << error << " (bound "
@@ -578,8 +579,17 @@ static int runGrad(Runner &runner, const RunOptions &options,
   std::string name = runner.signature.name;
   Operation *forward = mlir::SymbolTable::lookupSymbolIn(
       *module, attention.getNumSpecResults() == 2 ? name : name + "_forward");
-  Operation *parts[] = {mlir::SymbolTable::lookupSymbolIn(*module, name + "_grad_q"),
-                        mlir::SymbolTable::lookupSymbolIn(*module, name + "_grad_kv")};
+  // dq; dk and dv; and the gradients of the score's and sink's float extra arguments
+  // when they read any.
+  llvm::SmallVector<Operation *, 3> parts;
+  for (llvm::StringRef suffix : {"_grad_q", "_grad_kv", "_grad_params"})
+    if (Operation *part = mlir::SymbolTable::lookupSymbolIn(*module, name + suffix.str()))
+      parts.push_back(part);
+  std::vector<unsigned> paramArgs;
+  if (parts.size() == 3)
+    for (int64_t argument :
+         mlir::cast<mlir::tmix::AttentionGradOp>(parts[2]).getParamsAttr().asArrayRef())
+      paramArgs.push_back(static_cast<unsigned>(argument));
 
   cpu::KernelCache cache;
   rt::ThreadPool pool(threads);
@@ -601,7 +611,8 @@ static int runGrad(Runner &runner, const RunOptions &options,
     return fail(error);
   // d_o: DIR/d_<o>.npy under --inputs when there is one, else random.
   HostTensor outputGrad(forwardOutputs[0].dtype(), forwardOutputs[0].shape());
-  std::string outputGradName = signatureOf(parts[0]).args.back().name;
+  std::string outputGradName =
+      signatureOf(parts[0]).args[runner.signature.args.size() + 2].name;
   llvm::SmallString<256> outputGradPath(options.inputs.value_or(""));
   llvm::sys::path::append(outputGradPath, outputGradName + ".npy");
   if (options.inputs && llvm::sys::fs::exists(outputGradPath)) {
@@ -620,10 +631,34 @@ static int runGrad(Runner &runner, const RunOptions &options,
     rt::fillRandom(outputGrad, seed + kOutputGradSeed, -1.0, 1.0);
   }
 
-  // The backward: the forward's arguments, then o, lse and d_o.
+  // d_lse, when the spec's outputs have lse (its loss may read it): from --inputs too,
+  // else random.
+  bool lseGrad = attention.getNumSpecResults() == 2;
+  HostTensor lseGradient(DType::F32, forwardOutputs[1].shape());
+  if (lseGrad) {
+    llvm::SmallString<256> path(options.inputs.value_or(""));
+    llvm::sys::path::append(path,
+                            signatureOf(parts[0]).args[runner.signature.args.size() + 3].name +
+                                ".npy");
+    if (options.inputs && llvm::sys::fs::exists(path)) {
+      HostTensor loaded;
+      if (std::string error = rt::readNpy(path.str().str(), loaded); !error.empty())
+        return fail(error);
+      if (!rt::isFloat(loaded.dtype()) || loaded.shape() != lseGradient.shape())
+        return fail("'" + path.str() + "' must hold floats of the shape of '" +
+                    runner.signature.results[1].name + "'");
+      lseGradient = loaded.convertedTo(DType::F32);
+    } else {
+      rt::fillRandom(lseGradient, seed + kOutputGradSeed + 1, -1.0, 1.0);
+    }
+  }
+
+  // The backward: the forward's arguments, then o, lse, d_o (and d_lse).
   rt::Bindings gradBindings = runner.bindings;
   gradBindings.tensors.insert(gradBindings.tensors.end(),
                               {forwardOutputs[0], forwardOutputs[1], outputGrad});
+  if (lseGrad)
+    gradBindings.tensors.push_back(lseGradient);
   gradBindings.scalars.resize(gradBindings.tensors.size(), 0.0);
   std::vector<HostTensor> grads, partOutputs;
   std::vector<std::string> names;
@@ -654,11 +689,13 @@ static int runGrad(Runner &runner, const RunOptions &options,
     };
     // o, lse and d_o under the backward's names for them, then the gradients.
     const std::vector<rt::ParamDecl> &gradArgs = signatureOf(parts[0]).args;
-    size_t outputArg = gradArgs.size() - 3;
+    size_t outputArg = runner.signature.args.size();
     std::vector<std::pair<std::string, const HostTensor *>> written = {
         {gradArgs[outputArg].name, &forwardOutputs[0]},
         {gradArgs[outputArg + 1].name, &forwardOutputs[1]},
         {gradArgs[outputArg + 2].name, &outputGrad}};
+    if (lseGrad)
+      written.push_back({gradArgs[outputArg + 3].name, &lseGradient});
     for (auto [index, grad] : llvm::enumerate(grads))
       written.push_back({names[index], &grad});
     for (auto &[file, tensor] : written)
@@ -670,10 +707,17 @@ static int runGrad(Runner &runner, const RunOptions &options,
 
   int status = 0;
   if (options.check) {
-    auto reference = evaluateReferenceGrad(runner.spec, runner.bindings, outputGrad);
+    auto reference =
+        evaluateReferenceGrad(runner.spec, runner.bindings, outputGrad, paramArgs,
+                              lseGrad ? &lseGradient : nullptr);
     if (!reference)
       return fail("reference evaluation failed: " + llvm::toString(reference.takeError()));
-    status = checkGrads(runner, grads, names, *reference);
+    std::vector<rt::DType> dtypes;
+    for (unsigned argument : {0u, 1u, 2u})
+      dtypes.push_back(runner.signature.args[argument].dtype);
+    // A param's gradient is computed in f32 from inputs of the spec's dtype.
+    dtypes.resize(grads.size(), runner.signature.args[0].dtype);
+    status = checkGrads(grads, names, dtypes, *reference);
   }
   if (options.bench) {
     auto median = [&](auto &&run) {

@@ -140,7 +140,10 @@ const char *tmix_module_kernel_name(const tmix_module *module, size_t index);
     cache), or a GPU: "sm_80", "sm_90a", or "cuda" (device 0's: compute capability 9.x
     gives sm_90a, 8.x sm_80; an error without a device). A GPU kernel compiles on its
     first launch with each set of head dims (they are fixed in its code) and runs
-    through libtmix_cuda's loader on CUDA device memory. */
+    through libtmix_cuda's loader on CUDA device memory. The backward kernels derived
+    from each attention spec X (docs/training.md) are found by their names too, on the
+    CPU: X_forward (X with lse, when X has none), X_grad_q, X_grad_kv and, when X's
+    score or sink reads float extra arguments, X_grad_params. */
 tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char *target,
                                tmix_kernel **kernel);
 void tmix_kernel_free(tmix_kernel *kernel);

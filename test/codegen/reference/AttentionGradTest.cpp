@@ -23,9 +23,9 @@ using rt::DType;
 
 namespace {
 
-/// sum(o * outputGrad) of the reference forward on `bindings`.
+/// sum(o * outputGrad) (+ sum(lse * lseGrad)) of the reference forward on `bindings`.
 double loss(mlir::Operation *spec, const rt::Bindings &bindings,
-            const rt::HostTensor &outputGrad) {
+            const rt::HostTensor &outputGrad, const rt::HostTensor *lseGrad) {
   auto outputs = evaluateReference(spec, bindings);
   if (!outputs) {
     ADD_FAILURE() << llvm::toString(outputs.takeError());
@@ -34,16 +34,19 @@ double loss(mlir::Operation *spec, const rt::Bindings &bindings,
   double sum = 0.0;
   for (int64_t e = 0; e < outputGrad.numElements(); ++e)
     sum += (*outputs)[0].get(e) * outputGrad.get(e);
+  for (int64_t e = 0; lseGrad && e < lseGrad->numElements(); ++e)
+    sum += (*outputs)[1].get(e) * lseGrad->get(e);
   return sum;
 }
 
 /// Checks every element of the reference gradients of q, k and v against central
 /// differences of the loss.
 void expectGradientsMatchDifferences(mlir::Operation *spec, Call &call,
-                                     std::vector<int64_t> outputShape) {
+                                     std::vector<int64_t> outputShape,
+                                     const rt::HostTensor *lseGrad = nullptr) {
   rt::HostTensor outputGrad(DType::F64, outputShape);
   rt::fillRandom(outputGrad, 99, -1.0, 1.0);
-  auto grads = evaluateReferenceGrad(spec, call.bindings(), outputGrad);
+  auto grads = evaluateReferenceGrad(spec, call.bindings(), outputGrad, {}, lseGrad);
   ASSERT_TRUE(static_cast<bool>(grads)) << llvm::toString(grads.takeError());
   ASSERT_EQ(grads->size(), 3u);
   for (unsigned argument = 0; argument < 3; ++argument) {
@@ -56,9 +59,9 @@ void expectGradientsMatchDifferences(mlir::Operation *spec, Call &call,
     for (int64_t e = 0; e < x.numElements(); ++e) {
       double value = x.get(e), h = 1e-6;
       x.set(e, value + h);
-      double up = loss(spec, bindings, outputGrad);
+      double up = loss(spec, bindings, outputGrad, lseGrad);
       x.set(e, value - h);
-      double down = loss(spec, bindings, outputGrad);
+      double down = loss(spec, bindings, outputGrad, lseGrad);
       x.set(e, value);
       EXPECT_NEAR((*grads)[argument].get(e), (up - down) / (2 * h), 1e-7 * (1 + norm))
           << "argument " << argument << " element " << e;
@@ -108,6 +111,24 @@ attention g(q: f32[B, H, N, 3], k: f32[B, H, N, 3], v: f32[B, H, N, 2], sinks: f
       .tensor(makeTensor({2}, {0.3, -1.2}))
       .size("B", 2).size("H", 2).size("N", 4);
   expectGradientsMatchDifferences(spec, call, {2, 2, 4, 2});
+}
+
+TEST(ReferenceAttentionGrad, LossReadingLseMatchesDifferences) {
+  SpecFixture fixture;
+  // Every row keeps a key (causal), so that every lse is finite.
+  mlir::Operation *spec = fixture.compile(R"(
+attention g(q: f32[B, H, N, 3], k: f32[B, HK, N, 3], v: f32[B, HK, N, 2])
+    -> (o: f32[B, H, N, 2], lse: f32[B, H, N]) {
+  mask = j <= i
+})");
+  ASSERT_TRUE(spec);
+  Call call;
+  call.tensor(randomTensor({1, 2, 5, 3}, 8))
+      .tensor(randomTensor({1, 1, 5, 3}, 9))
+      .tensor(randomTensor({1, 1, 5, 2}, 10))
+      .size("B", 1).size("H", 2).size("HK", 1).size("N", 5);
+  rt::HostTensor lseGrad = randomTensor({1, 2, 5}, 11);
+  expectGradientsMatchDifferences(spec, call, {1, 2, 5, 2}, &lseGrad);
 }
 
 TEST(ReferenceAttentionGrad, RecurrencesHaveNoAttentionGradient) {

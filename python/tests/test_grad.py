@@ -1,0 +1,186 @@
+"""The derived backward through the PyTorch op (docs/training.md): gradients of q, k, v,
+of a bias table and of sink logits against torch autograd (float64, and SDPA in bf16),
+torch.autograd.gradcheck, a loss that reads lse, torch.compile, determinism, and the
+errors for what has no gradient."""
+
+import math
+
+import pytest
+import torch
+
+import tmix
+from numerics import BOUNDS, DTYPES, check
+
+SPECS = """
+attention swa(q: {dt}[B, H, N, D], k: {dt}[B, HK, N, D], v: {dt}[B, HK, N, D],
+              window: i32 = 32) -> (o: {dt}[B, H, N, D], lse: f32[B, H, N]) {{
+  mask = j <= i && i - j < window
+}}
+attention biased(q: {dt}[B, H, N, 16], k: {dt}[B, H, M, 16], v: {dt}[B, H, M, 8],
+                 bias: f32[H, R], sinks: f32[H], gate: f32[M]) -> o: {dt}[B, H, N, 8] {{
+  mask  = gate[j] > -1.5
+  score = softcap(s, 20.0) + bias[h, i - j + M]
+  sink  = sinks[h]
+}}
+attention causal(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D])
+    -> o: {dt}[B, H, N, D] {{
+  mask = j <= i
+}}
+"""
+
+RECURRENCE = """
+recurrence running(x: f32[B, T]) -> y: f32[B, T] {
+  state h: f32
+  h = 0.5 * h + x[t]
+  y[t] = h
+}
+"""
+
+
+@pytest.fixture(scope="module", params=list(DTYPES))
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def mod(dtype):
+    return tmix.compile(SPECS.format(dt=dtype), f"grad_{dtype}.tmix")
+
+
+def randn(*shape, seed, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=gen).to(dtype).requires_grad_()
+
+
+def leaves(*tensors):
+    """float64 copies that record their own gradients."""
+    return [t.detach().double().requires_grad_() for t in tensors]
+
+
+def swa_reference(q, k, v, window):
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)
+    n = q.shape[2]
+    i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    s = s.masked_fill(~((j <= i) & (i - j < window)), -math.inf)
+    return torch.softmax(s, -1) @ v, torch.logsumexp(s, -1)
+
+
+def test_gqa_window_and_a_loss_on_lse_match_float64_autograd(mod, dtype):
+    q = randn(2, 4, 45, 24, seed=1, dtype=DTYPES[dtype])
+    k = randn(2, 2, 45, 24, seed=2, dtype=DTYPES[dtype])
+    v = randn(2, 2, 45, 24, seed=3, dtype=DTYPES[dtype])
+    o, lse = mod["swa"](q, k, v, window=9)
+    (o.float().square().sum() + lse.sin().sum()).backward()
+    ref = leaves(q, k, v)
+    o_ref, lse_ref = swa_reference(*ref, 9)
+    (o_ref.square().sum() + lse_ref.sin().sum()).backward()
+    for got, want in zip((q, k, v), ref):
+        assert got.grad.dtype == got.dtype
+        check(dtype, got.grad, want.grad)
+
+
+def test_bias_table_sinks_and_softcap_match_float64_autograd(mod, dtype):
+    b, h, n, m = 2, 3, 21, 26
+    q = randn(b, h, n, 16, seed=4, dtype=DTYPES[dtype])
+    k = randn(b, h, m, 16, seed=5, dtype=DTYPES[dtype])
+    v = randn(b, h, m, 8, seed=6, dtype=DTYPES[dtype])
+    bias = randn(h, n + m, seed=7)
+    sinks = randn(h, seed=8)
+    gate = torch.randn(m, generator=torch.Generator().manual_seed(9))
+    mod["biased"](q, k, v, bias, sinks, gate).float().sum().backward()
+
+    rq, rk, rv, rbias, rsinks = leaves(q, k, v, bias, sinks)
+    i, j = torch.arange(n)[:, None], torch.arange(m)[None, :]
+    s = rq @ rk.transpose(-1, -2) / 4.0
+    s = 20.0 * torch.tanh(s / 20.0) + rbias[:, i - j + m][None]
+    s = s.masked_fill(~(gate[j] > -1.5), -math.inf)
+    s = torch.cat([s, rsinks[None, :, None, None].expand(b, h, n, 1)], -1)
+    (torch.softmax(s, -1)[..., :m] @ rv).sum().backward()
+    for got, want in zip((q, k, v, bias, sinks), (rq, rk, rv, rbias, rsinks)):
+        check(dtype, got.grad, want.grad)
+    assert bias.grad.dtype == torch.float32
+
+
+def test_bf16_gradients_are_as_close_as_torch_sdpa_in_bf16(dtype):
+    if dtype != "bf16":
+        pytest.skip("the bf16 comparison")
+    mod = tmix.compile(SPECS.format(dt="bf16"), "grad_sdpa.tmix")
+    q, k, v = (randn(1, 4, 70, 32, seed=s, dtype=torch.bfloat16) for s in (10, 11, 12))
+    mod["causal"](q, k, v).float().square().sum().backward()
+    sq, sk, sv = (t.detach().clone().requires_grad_() for t in (q, k, v))
+    torch.nn.functional.scaled_dot_product_attention(
+        sq, sk, sv, is_causal=True).float().square().sum().backward()
+    ref = leaves(q, k, v)
+    torch.nn.functional.scaled_dot_product_attention(
+        *ref, is_causal=True).square().sum().backward()
+    for got, torch_bf16, want in zip((q, k, v), (sq, sk, sv), ref):
+        ours = ((got.grad.double() - want.grad).norm() / want.grad.norm()).item()
+        theirs = ((torch_bf16.grad.double() - want.grad).norm() / want.grad.norm()).item()
+        assert ours <= max(2 * theirs, BOUNDS["bf16"]), (ours, theirs)
+
+
+@pytest.mark.filterwarnings("ignore:Input #")
+def test_gradcheck_in_f32():
+    # tmix has no f64 kernels: gradcheck's finite differences run in f32, with steps and
+    # tolerances to match (a wrong derivative is off by far more).
+    mod = tmix.compile(SPECS.format(dt="f32"), "grad_check.tmix")
+    op = mod["biased"].torch_op(namespace="tmix_gradcheck")
+    b, h, n, m = 1, 2, 5, 7
+    inputs = (randn(b, h, n, 16, seed=13), randn(b, h, m, 16, seed=14),
+              randn(b, h, m, 8, seed=15), randn(h, n + m, seed=16), randn(h, seed=17),
+              torch.zeros(m))
+    assert torch.autograd.gradcheck(op, inputs, eps=1e-2, atol=5e-3, rtol=5e-2)
+
+
+def test_gradients_are_deterministic(mod, dtype):
+    q, k, v = (randn(2, 4, 80, 16, seed=s, dtype=DTYPES[dtype]) for s in (20, 21, 22))
+    grads = []
+    for _ in range(2):
+        for t in (q, k, v):
+            t.grad = None
+        mod["swa"](q, k, v, window=40)[0].float().sum().backward()
+        grads.append([t.grad.clone() for t in (q, k, v)])
+    for first, second in zip(*grads):
+        assert torch.equal(first, second)
+
+
+def test_torch_compile_records_the_backward(mod, dtype):
+    if dtype != "f32":
+        pytest.skip("one dtype")
+    op = mod["swa"].torch_op(namespace="tmix_grad_compile")
+    q, k, v = (randn(1, 2, 30, 16, seed=s) for s in (30, 31, 32))
+
+    def loss(q, k, v):
+        o, lse = op(q, k, v, 7)
+        return o.square().sum() + lse.sum()
+
+    loss(q, k, v).backward()
+    eager = [t.grad.clone() for t in (q, k, v)]
+    for t in (q, k, v):
+        t.grad = None
+    torch.compile(loss, fullgraph=True, backend="aot_eager")(q, k, v).backward()
+    for got, want in zip((q, k, v), eager):
+        assert torch.allclose(got.grad, want, rtol=1e-6, atol=1e-6)
+
+
+def test_what_has_no_gradient_is_named(mod, dtype):
+    q = randn(1, 2, 6, 16, seed=40, dtype=DTYPES[dtype])
+    k = randn(1, 2, 7, 16, seed=41, dtype=DTYPES[dtype])
+    v = randn(1, 2, 7, 8, seed=42, dtype=DTYPES[dtype])
+    gate = torch.zeros(7, requires_grad=True)
+    o = mod["biased"](q, k, v, torch.zeros(2, 13), torch.zeros(2), gate)
+    with pytest.raises(RuntimeError, match="'gate' of 'biased' has no gradient"):
+        o.float().sum().backward()
+    with pytest.raises(ValueError, match="out= does not record gradients"):
+        mod["causal"](q, q, q, out=torch.empty_like(q))
+
+
+def test_recurrences_have_no_backward_yet():
+    kernel = tmix.compile(RECURRENCE, "rec.tmix")["running"]
+    x = torch.randn(2, 5, requires_grad=True)
+    y = kernel(x)
+    with pytest.raises(RuntimeError, match="no backward: backward kernels are derived for "
+                                           "attention specs so far"):
+        y.sum().backward()
