@@ -229,8 +229,12 @@ Value AttentionGradLowering::dotProduct(
   return kb->loop(kb->index(0), count, kb->index(1), {kb->f32(0.0)},
                   [&](Value x, ValueRange sum) {
                     auto [lhs, rhs] = load(x);
-                    Value product = arith::MulFOp::create(b, lhs, rhs);
-                    return SmallVector<Value>{arith::AddFOp::create(b, sum[0], product)};
+                    // Reassociable: LLVM vectorises the sum (in an order fixed at compile
+                    // time, so that results stay the same at any thread count).
+                    auto flags = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+                    Value product = arith::MulFOp::create(b, lhs, rhs, flags);
+                    return SmallVector<Value>{
+                        arith::AddFOp::create(b, sum[0], product, flags)};
                   })[0];
 }
 
