@@ -114,6 +114,45 @@ llvm::Expected<ScaleAndRope> readScaleAndRope(RegionInterpreter &interpreter,
   return result;
 }
 
+/// The keys that query row (b, h, i) keeps, with each kept key's scaled score s and
+/// its score statement's value.
+struct RowScores {
+  std::vector<int64_t> kept;
+  std::vector<double> scaled, scores;
+};
+
+llvm::Expected<RowScores> scoreRow(RegionInterpreter &interpreter,
+                                   Statements statements, double scale, int64_t b,
+                                   int64_t h, int64_t i, const std::vector<double> &query,
+                                   const std::vector<std::vector<double>> &keyRows) {
+  RowScores row;
+  for (int64_t j = 0; j < static_cast<int64_t>(keyRows.size()); ++j) {
+    llvm::SmallVector<RefValue, 5> indices = {RefValue::ofInt(b), RefValue::ofInt(h),
+                                              RefValue::ofInt(i), RefValue::ofInt(j)};
+    if (statements.mask) {
+      auto keep = interpreter.runScalar(statements.mask.getBody(), indices);
+      if (!keep)
+        return keep.takeError();
+      if (keep->kind != RefValue::Kind::Bool)
+        return makeError("the mask must yield an i1");
+      if (!keep->b)
+        continue;
+    }
+    double s = scale * dot(query, keyRows[j]), score = s;
+    if (statements.score) {
+      indices.push_back(RefValue::ofFloat(s));
+      auto value = runFloat(interpreter, statements.score.getBody(), indices);
+      if (!value)
+        return value.takeError();
+      score = *value;
+    }
+    row.kept.push_back(j);
+    row.scaled.push_back(s);
+    row.scores.push_back(score);
+  }
+  return row;
+}
+
 } // namespace
 
 namespace tmix::reference {
@@ -178,32 +217,11 @@ evaluateAttention(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter) {
           query = rotate(query, i, *theta);
 
         // Scores of the kept keys.
-        std::vector<int64_t> kept;
-        std::vector<double> scores;
-        for (int64_t j = 0; j < keys; ++j) {
-          llvm::SmallVector<RefValue, 5> indices = {
-              RefValue::ofInt(b), RefValue::ofInt(h), RefValue::ofInt(i),
-              RefValue::ofInt(j)};
-          if (statements.mask) {
-            auto keep = interpreter.runScalar(statements.mask.getBody(), indices);
-            if (!keep)
-              return keep.takeError();
-            if (keep->kind != RefValue::Kind::Bool)
-              return makeError("the mask must yield an i1");
-            if (!keep->b)
-              continue;
-          }
-          double s = scale * dot(query, keyRows[j]);
-          if (statements.score) {
-            indices.push_back(RefValue::ofFloat(s));
-            auto value = runFloat(interpreter, statements.score.getBody(), indices);
-            if (!value)
-              return value.takeError();
-            s = *value;
-          }
-          kept.push_back(j);
-          scores.push_back(s);
-        }
+        auto scored = scoreRow(interpreter, statements, scale, b, h, i, query, keyRows);
+        if (!scored)
+          return scored.takeError();
+        const std::vector<int64_t> &kept = scored->kept;
+        const std::vector<double> &scores = scored->scores;
 
         // Softmax with the max subtracted; the sink joins the denominator and lse only.
         // A NaN score (or sink) is the max, so that o and lse are NaN on the rows that
@@ -328,30 +346,11 @@ evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter
           if (theta)
             query = rotate(query, i, *theta);
           std::vector<double> outGrad = row(outputGrad, b, h, i);
-          std::vector<int64_t> kept;
-          std::vector<double> scaled, scores;
-          for (int64_t j = 0; j < keys; ++j) {
-            llvm::SmallVector<RefValue, 5> indices = {RefValue::ofInt(b), RefValue::ofInt(h),
-                                                      RefValue::ofInt(i), RefValue::ofInt(j)};
-            if (statements.mask) {
-              auto keep = interpreter.runScalar(statements.mask.getBody(), indices);
-              if (!keep)
-                return keep.takeError();
-              if (!keep->b)
-                continue;
-            }
-            double s = scale * dot(query, keyRows[j]), score = s;
-            if (statements.score) {
-              indices.push_back(RefValue::ofFloat(s));
-              auto value = runFloat(interpreter, statements.score.getBody(), indices);
-              if (!value)
-                return value.takeError();
-              score = *value;
-            }
-            kept.push_back(j);
-            scaled.push_back(s);
-            scores.push_back(score);
-          }
+          auto scored = scoreRow(interpreter, statements, scale, b, h, i, query, keyRows);
+          if (!scored)
+            return scored.takeError();
+          const std::vector<int64_t> &kept = scored->kept;
+          const std::vector<double> &scaled = scored->scaled, &scores = scored->scores;
           double maxScore = sink ? *sink : negInf;
           for (double s : scores)
             maxScore = std::max(maxScore, s);

@@ -609,49 +609,42 @@ static int runGrad(Runner &runner, const RunOptions &options,
   std::vector<HostTensor> forwardOutputs;
   if (std::string error = launch(forward, runner.bindings, forwardOutputs); !error.empty())
     return fail(error);
-  // d_o: DIR/d_<o>.npy under --inputs when there is one, else random.
-  HostTensor outputGrad(forwardOutputs[0].dtype(), forwardOutputs[0].shape());
-  std::string outputGradName =
-      signatureOf(parts[0]).args[runner.signature.args.size() + 2].name;
-  llvm::SmallString<256> outputGradPath(options.inputs.value_or(""));
-  llvm::sys::path::append(outputGradPath, outputGradName + ".npy");
-  if (options.inputs && llvm::sys::fs::exists(outputGradPath)) {
-    HostTensor loaded;
-    if (std::string error = rt::readNpy(outputGradPath.str().str(), loaded); !error.empty())
-      return fail(error);
-    if (!rt::isFloat(loaded.dtype()) || loaded.shape() != outputGrad.shape())
-      return fail("'" + outputGradPath.str() + "' must hold floats of the shape of '" +
-                  runner.signature.results[0].name + "', [" +
-                  llvm::join(llvm::map_range(outputGrad.shape(),
-                                             [](int64_t n) { return std::to_string(n); }),
-                             ", ") +
-                  "]");
-    outputGrad = loaded.convertedTo(outputGrad.dtype());
-  } else {
-    rt::fillRandom(outputGrad, seed + kOutputGradSeed, -1.0, 1.0);
-  }
-
-  // d_lse, when the spec's outputs have lse (its loss may read it): from --inputs too,
-  // else random.
-  bool lseGrad = attention.getNumSpecResults() == 2;
-  HostTensor lseGradient(DType::F32, forwardOutputs[1].shape());
-  if (lseGrad) {
+  // d_o (and d_lse, when the spec's outputs have lse: its loss may read it): DIR/<name>.npy
+  // under --inputs when there is one, else random.
+  const std::vector<rt::ParamDecl> &partArgs = signatureOf(parts[0]).args;
+  // `result`: the forward output (0: o, 1: lse) that `gradient` is the gradient of.
+  auto gradientOf = [&](const HostTensor &output, unsigned arg, unsigned result,
+                        HostTensor &gradient) -> std::string {
+    gradient = HostTensor(output.dtype(), output.shape());
     llvm::SmallString<256> path(options.inputs.value_or(""));
-    llvm::sys::path::append(path,
-                            signatureOf(parts[0]).args[runner.signature.args.size() + 3].name +
-                                ".npy");
-    if (options.inputs && llvm::sys::fs::exists(path)) {
-      HostTensor loaded;
-      if (std::string error = rt::readNpy(path.str().str(), loaded); !error.empty())
-        return fail(error);
-      if (!rt::isFloat(loaded.dtype()) || loaded.shape() != lseGradient.shape())
-        return fail("'" + path.str() + "' must hold floats of the shape of '" +
-                    runner.signature.results[1].name + "'");
-      lseGradient = loaded.convertedTo(DType::F32);
-    } else {
-      rt::fillRandom(lseGradient, seed + kOutputGradSeed + 1, -1.0, 1.0);
+    llvm::sys::path::append(path, partArgs[arg].name + ".npy");
+    if (!options.inputs || !llvm::sys::fs::exists(path)) {
+      rt::fillRandom(gradient, seed + kOutputGradSeed + result, -1.0, 1.0);
+      return {};
     }
-  }
+    HostTensor loaded;
+    if (std::string error = rt::readNpy(path.str().str(), loaded); !error.empty())
+      return error;
+    if (!rt::isFloat(loaded.dtype()) || loaded.shape() != gradient.shape())
+      return "'" + path.str().str() + "' must hold floats of the shape of '" +
+             runner.signature.results[result].name + "', [" +
+             llvm::join(llvm::map_range(gradient.shape(),
+                                        [](int64_t n) { return std::to_string(n); }),
+                        ", ") +
+             "]";
+    gradient = loaded.convertedTo(output.dtype());
+    return {};
+  };
+  size_t outputArg = runner.signature.args.size(); // o, lse, d_o, d_lse follow
+  bool lseGrad = attention.getNumSpecResults() == 2;
+  HostTensor outputGrad, lseGradient;
+  if (std::string error = gradientOf(forwardOutputs[0], outputArg + 2, 0, outputGrad);
+      !error.empty())
+    return fail(error);
+  if (lseGrad)
+    if (std::string error = gradientOf(forwardOutputs[1], outputArg + 3, 1, lseGradient);
+        !error.empty())
+      return fail(error);
 
   // The backward: the forward's arguments, then o, lse, d_o (and d_lse).
   rt::Bindings gradBindings = runner.bindings;
@@ -688,14 +681,12 @@ static int runGrad(Runner &runner, const RunOptions &options,
       return files.write(path.str().str(), rt::serializeNpy(tensor));
     };
     // o, lse and d_o under the backward's names for them, then the gradients.
-    const std::vector<rt::ParamDecl> &gradArgs = signatureOf(parts[0]).args;
-    size_t outputArg = runner.signature.args.size();
     std::vector<std::pair<std::string, const HostTensor *>> written = {
-        {gradArgs[outputArg].name, &forwardOutputs[0]},
-        {gradArgs[outputArg + 1].name, &forwardOutputs[1]},
-        {gradArgs[outputArg + 2].name, &outputGrad}};
+        {partArgs[outputArg].name, &forwardOutputs[0]},
+        {partArgs[outputArg + 1].name, &forwardOutputs[1]},
+        {partArgs[outputArg + 2].name, &outputGrad}};
     if (lseGrad)
-      written.push_back({gradArgs[outputArg + 3].name, &lseGradient});
+      written.push_back({partArgs[outputArg + 3].name, &lseGradient});
     for (auto [index, grad] : llvm::enumerate(grads))
       written.push_back({names[index], &grad});
     for (auto &[file, tensor] : written)
