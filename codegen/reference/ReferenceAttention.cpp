@@ -153,6 +153,35 @@ llvm::Expected<RowScores> scoreRow(RegionInterpreter &interpreter,
   return row;
 }
 
+/// The sizes of a call (q [B, H, N, D], k [B, HK, M, D], v [B, HK, M, DV]) and the
+/// statements with the scale and rope's theta, as the forward and its gradient read them.
+struct AttentionCall {
+  int64_t batch, heads, queries, headDim, kvHeads, keys, valueDim, group;
+  Statements statements;
+  ScaleAndRope scaleAndRope;
+};
+
+llvm::Expected<AttentionCall> readCall(mlir::tmix::AttentionOp op,
+                                       RegionInterpreter &interpreter) {
+  const rt::HostTensor &q = interpreter.argumentTensor(0);
+  const rt::HostTensor &k = interpreter.argumentTensor(1);
+  const rt::HostTensor &v = interpreter.argumentTensor(2);
+  // Shapes were checked against the signature, so q/k/v agree where the spec says so.
+  AttentionCall call{q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3],
+                     k.shape()[1], k.shape()[2], v.shape()[3], 0,
+                     collectStatements(op), {}};
+  if (call.kvHeads <= 0 || call.heads % call.kvHeads != 0)
+    return makeError("the query head count " + llvm::Twine(call.heads) +
+                     " is not a multiple of the key/value head count " +
+                     llvm::Twine(call.kvHeads));
+  call.group = call.heads / call.kvHeads;
+  auto scaleAndRope = readScaleAndRope(interpreter, call.statements, call.headDim);
+  if (!scaleAndRope)
+    return scaleAndRope.takeError();
+  call.scaleAndRope = *scaleAndRope;
+  return call;
+}
+
 } // namespace
 
 namespace tmix::reference {
@@ -162,22 +191,13 @@ evaluateAttention(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter) {
   const rt::HostTensor &q = interpreter.argumentTensor(0);
   const rt::HostTensor &k = interpreter.argumentTensor(1);
   const rt::HostTensor &v = interpreter.argumentTensor(2);
-  // Shapes were checked against the signature, so q/k/v agree where the spec says so.
-  int64_t batch = q.shape()[0], heads = q.shape()[1], queries = q.shape()[2],
-          headDim = q.shape()[3];
-  int64_t kvHeads = k.shape()[1], keys = k.shape()[2], valueDim = v.shape()[3];
-  if (kvHeads <= 0 || heads % kvHeads != 0)
-    return makeError("the query head count " + llvm::Twine(heads) +
-                     " is not a multiple of the key/value head count " +
-                     llvm::Twine(kvHeads));
-  int64_t group = heads / kvHeads;
-
-  Statements statements = collectStatements(op);
-  auto scaleAndRope = readScaleAndRope(interpreter, statements, headDim);
-  if (!scaleAndRope)
-    return scaleAndRope.takeError();
-  double scale = scaleAndRope->scale;
-  std::optional<double> theta = scaleAndRope->theta;
+  auto call = readCall(op, interpreter);
+  if (!call)
+    return call.takeError();
+  auto [batch, heads, queries, headDim, kvHeads, keys, valueDim, group, statements,
+        scaleAndRope] = *call;
+  double scale = scaleAndRope.scale;
+  std::optional<double> theta = scaleAndRope.theta;
 
   std::vector<rt::HostTensor> outputs;
   for (Type type : op.getSpecResultTypes()) {
@@ -289,23 +309,17 @@ evaluateAttentionGrad(mlir::tmix::AttentionOp op, RegionInterpreter &interpreter
   const rt::HostTensor &q = interpreter.argumentTensor(0);
   const rt::HostTensor &k = interpreter.argumentTensor(1);
   const rt::HostTensor &v = interpreter.argumentTensor(2);
-  int64_t batch = q.shape()[0], heads = q.shape()[1], queries = q.shape()[2],
-          headDim = q.shape()[3];
-  int64_t kvHeads = k.shape()[1], keys = k.shape()[2], valueDim = v.shape()[3];
-  if (kvHeads <= 0 || heads % kvHeads != 0)
-    return makeError("the query head count is not a multiple of the key/value head count");
+  auto call = readCall(op, interpreter);
+  if (!call)
+    return call.takeError();
+  auto [batch, heads, queries, headDim, kvHeads, keys, valueDim, group, statements,
+        scaleAndRope] = *call;
   if (outputGrad.shape() != std::vector<int64_t>{batch, heads, queries, valueDim})
     return makeError("the output's gradient does not have o's shape");
   if (lseGrad && lseGrad->shape() != std::vector<int64_t>{batch, heads, queries})
     return makeError("the lse's gradient does not have lse's shape");
-  int64_t group = heads / kvHeads;
-
-  Statements statements = collectStatements(op);
-  auto scaleAndRope = readScaleAndRope(interpreter, statements, headDim);
-  if (!scaleAndRope)
-    return scaleAndRope.takeError();
-  double scale = scaleAndRope->scale;
-  std::optional<double> theta = scaleAndRope->theta;
+  double scale = scaleAndRope.scale;
+  std::optional<double> theta = scaleAndRope.theta;
   // The transpose of the rotation at `pos`: the rotation by the opposite angle, which
   // rotate() gives for the position -pos.
   auto rotateBack = [&](const std::vector<double> &x, int64_t pos) {
