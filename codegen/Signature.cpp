@@ -66,7 +66,8 @@ static rt::ParamDecl paramOf(StringRef name, Type type, Attribute defaultValue) 
 rt::SpecSignature(::tmix::signatureOf)(Operation *specOp) {
   rt::SpecSignature signature;
   signature.name = SymbolTable::getSymbolName(specOp).getValue().str();
-  signature.isAttention = isa<AttentionOp>(specOp);
+  // The backward kernels read q, k and v as the forward does: the same GQA check.
+  signature.isAttention = isa<AttentionOp, mlir::tmix::AttentionGradOp>(specOp);
   auto functionType =
       cast<FunctionType>(cast<TypeAttr>(specOp->getAttr("function_type")).getValue());
   auto argNames = cast<ArrayAttr>(specOp->getAttr("arg_names"));

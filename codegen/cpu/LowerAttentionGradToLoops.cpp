@@ -1,6 +1,6 @@
 //===- LowerAttentionGradToLoops.cpp - Attention backward as loop programs ===//
 //
-// The CPU programs of the two tmix.attention_grad kernels (tmix-derive-attention-grad),
+// The CPU programs of the tmix.attention_grad kernels (tmix-derive-attention-grad),
 // FlashAttention-2's backward with the probabilities recomputed from the saved lse:
 //
 //   part "query", grid B x H x N/kRowsPerProgram: the program keeps its rows' q
@@ -8,7 +8,11 @@
 //   (empty tiles skipped, full ones without mask code, as the forward);
 //   part "key_value", grid B x HK x M/kKeysPerProgram: the program keeps its keys'
 //   k (rotated), dk and dv, and walks every query head of its KV head's group and
-//   their query rows tile by tile.
+//   their query rows tile by tile;
+//   part "params", grid over the batch and head dims its params own (or one program):
+//   the program zeroes its slices of the params' gradients and walks its (b, h)'s
+//   pairs as part "query" does, accumulating tmix.score_param_grad per pair and
+//   tmix.sink_grad per (b, h).
 //
 // Per kept pair (log2 domain as the forward, AttentionMath.h):
 //   t = score(scale q.k) log2(e),  P = exp2(t - lse log2(e))   (0 on a row that kept
@@ -17,8 +21,9 @@
 // and dq, dk are rotated back by rope's transpose. Each gradient element is summed by
 // one program in one order: the result does not depend on the thread count.
 //
-// The programs are scalar loops on per-program buffers: correct first. The tiled
-// backward program and its micro-kernels are to come (docs/training.md).
+// The programs are loops on per-program buffers (their dot products vectorised by
+// LLVM): correct first. The tiled backward program and its micro-kernels are to come
+// (docs/training.md).
 //
 //===----------------------------------------------------------------------===//
 

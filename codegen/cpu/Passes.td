@@ -73,9 +73,12 @@ def LowerAttentionGradToLoops
     code). Part "key_value": one program per (batch, KV head, 32 keys), which walks
     every query head of the group and its query rows the same way and sums dk and dv.
     Per pair, the probability is recomputed from the saved lse, and the score's
-    derivative is the inlined `tmix.score_grad`. Scalar loops on per-program
-    buffers; every gradient element is summed by one program in one order
-    (deterministic at any thread count).
+    derivative is the inlined `tmix.score_grad`. Part "params": one program per
+    (batch, head), batch, head or one, as the params' owned dims allow, which zeroes
+    its slices of their gradients and accumulates the inlined
+    `tmix.score_param_grad` and `tmix.sink_grad`. Loops on per-program buffers (the
+    dot products reassociable, for LLVM's vectoriser); every gradient element is
+    summed by one program in one order (deterministic at any thread count).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

@@ -240,7 +240,8 @@ int ::tmix::buildCpuArtifacts(ModuleOp module, const std::string &file,
 
   std::vector<BuiltKernel> kernels;
   for (Operation &op : *module.getBody()) {
-    if (!isa<mlir::tmix::AttentionOp, mlir::tmix::RecurrenceOp>(op))
+    if (!isa<mlir::tmix::AttentionOp, mlir::tmix::AttentionGradOp,
+             mlir::tmix::RecurrenceOp>(op))
       continue;
     llvm::Expected<cpu::CpuObject> object =
         cpu::compileObjectForCpu(cpu::printSpec(&op), schedule, cpu);

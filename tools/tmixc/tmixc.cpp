@@ -52,7 +52,7 @@ const char *const kUsage =
     "[--schedule=block_m=32,block_n=64,lanes=16,vector_registers=32,warps=4,stages=2]\n"
     "             [--schedule=chunked|recurrent|auto[,chunk=64][,chunked_min_steps=1]]\n"
     "       tmixc build FILE.tmix --target=cpu|sm_80|sm_90a -o DIR [--sizes=D=128] "
-    "[--schedule=stages=1]\n"
+    "[--schedule=stages=1] [--grad]\n"
     "             [--cpu=native|x86-64-v3|x86-64-v4|...] (--target=cpu: the instruction set)\n"
     "  (emit --stage=tiled|kernel|ptx for a GPU target and build: --sizes fixes size symbols at\n"
     "   compile time; the GPU path needs head dims fixed)\n";
@@ -345,8 +345,6 @@ int main(int argc, char **argv) {
     return fail("unknown target '" + target + "' (expected cpu, sm_80 or sm_90a)");
   if (!options.output)
     return fail("'build' needs an output directory: -o DIR");
-  if (options.grad)
-    return fail("--grad is for emit and run; 'build' does not emit backward kernels yet");
 
   if (options.kernel) {
     mlir::Operation *spec = mlir::SymbolTable::lookupSymbolIn(*module, *options.kernel);
@@ -361,6 +359,19 @@ int main(int argc, char **argv) {
     if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
         !error.empty())
       return fail(error);
+  if (options.grad) {
+    // The backward kernels beside the forward ones (docs/training.md), on the CPU.
+    if (target != mlir::tmix::kCpuTarget) {
+      llvm::errs() << "tmixc: --grad is not implemented yet for --target=" << target
+                   << " (the backward kernels run on the CPU so far)\n";
+      return kExitNotImplemented;
+    }
+    tmix::ErrorCollector errors(module->getContext());
+    mlir::PassManager pm(module->getContext());
+    pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+    if (mlir::failed(pm.run(*module)))
+      return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
+  }
   if (target == mlir::tmix::kCpuTarget)
     return tmix::buildCpuArtifacts(*module, options.file, *options.output,
                                    options.cpu.value_or("native"), schedule);
