@@ -177,6 +177,24 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
   return 0;
 }
 
+/// --grad: adds the backward kernels derived from the module's attention specs beside
+/// them (docs/training.md). `supported`: the target (or stage) has them, which so far
+/// is the CPU's, and the spec stage of any. Returns 0, or the exit status after an error.
+int deriveBackward(const Options &options, mlir::ModuleOp module, bool supported,
+                   llvm::StringRef target) {
+  if (!supported) {
+    llvm::errs() << "tmixc: --grad is not implemented yet for --target=" << target
+                 << " (the backward kernels run on the CPU so far)\n";
+    return kExitNotImplemented;
+  }
+  tmix::ErrorCollector errors(module->getContext());
+  mlir::PassManager pm(module->getContext());
+  pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+  if (mlir::failed(pm.run(module)))
+    return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
+  return 0;
+}
+
 int emit(const Options &options, mlir::ModuleOp module) {
   std::string stage = options.stage.value_or("");
   if (stage.empty())
@@ -211,18 +229,9 @@ int emit(const Options &options, mlir::ModuleOp module) {
     if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
         !error.empty())
       return fail(error);
-  if (options.grad) {
-    if (!onCpu && stage != "spec") {
-      llvm::errs() << "tmixc: --grad is not implemented yet for --target=" << target
-                   << " (the backward kernels run on the CPU so far)\n";
-      return kExitNotImplemented;
-    }
-    tmix::ErrorCollector errors(module->getContext());
-    mlir::PassManager pm(module->getContext());
-    pm.addPass(mlir::tmix::createDeriveAttentionGrad());
-    if (mlir::failed(pm.run(module)))
-      return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
-  }
+  if (options.grad)
+    if (int status = deriveBackward(options, module, onCpu || stage == "spec", target))
+      return status;
   if (stage == "ptx")
     return emitPtx(options, module, target, schedule);
   if (stage == "spec") {
@@ -359,19 +368,10 @@ int main(int argc, char **argv) {
     if (std::string error = tmix::parseSchedule(*options.schedule, schedule);
         !error.empty())
       return fail(error);
-  if (options.grad) {
-    // The backward kernels beside the forward ones (docs/training.md), on the CPU.
-    if (target != mlir::tmix::kCpuTarget) {
-      llvm::errs() << "tmixc: --grad is not implemented yet for --target=" << target
-                   << " (the backward kernels run on the CPU so far)\n";
-      return kExitNotImplemented;
-    }
-    tmix::ErrorCollector errors(module->getContext());
-    mlir::PassManager pm(module->getContext());
-    pm.addPass(mlir::tmix::createDeriveAttentionGrad());
-    if (mlir::failed(pm.run(*module)))
-      return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
-  }
+  if (options.grad)
+    if (int status =
+            deriveBackward(options, *module, target == mlir::tmix::kCpuTarget, target))
+      return status;
   if (target == mlir::tmix::kCpuTarget)
     return tmix::buildCpuArtifacts(*module, options.file, *options.output,
                                    options.cpu.value_or("native"), schedule);
