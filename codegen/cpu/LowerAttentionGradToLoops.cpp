@@ -79,17 +79,19 @@ private:
   /// D_i = d_o_i . o_i - d_lse_i of row i of query head `head`.
   Value outputDelta(Value head, Value i);
 
-  /// The probability and the gradient of q.k of the pair (i, j), from their raw dot
-  /// product `qk` and the row's lse (log2 domain), D_i and dP_ij; `masked`: the mask
-  /// runs (a partial tile).
+  /// The probability and the gradients of the pair (i, j) of query head `head`, from
+  /// the rotated q and k rows in `qRow` and `kRow`, the row's lse (log2 domain) and D_i;
+  /// `masked`: the mask runs (a partial tile).
   struct PairGradient {
     Value probability; // P_ij
     Value scaled;      // s = scale q.k, natural units
     Value scoreGrad;   // the loss's gradient with respect to the score, P (dP - D)
     Value dotGrad;     // ... with respect to q.k
   };
-  PairGradient pairGradient(Value head, Value i, Value j, Value qk, Value lseLog2,
-                            Value delta, Value dp, bool masked);
+  /// A row of a per-program buffer: (buffer, slot).
+  using BufferRow = std::pair<Value, Value>;
+  PairGradient pairGradient(Value head, Value kvHead, Value i, Value j, BufferRow qRow,
+                            BufferRow kRow, Value lseLog2, Value delta, bool masked);
 
   /// A tile of query rows [rowBegin, rowEnd) of one head and what the key walk keeps
   /// per row: q rotated, lse (log2 domain), D.
@@ -119,7 +121,8 @@ private:
   llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
   ScoreGradOp scoreGrad;
   RopeOp rope;
-  Value batch, numN, numM, numD, numDV, halfD, theta, scale, group;
+  Value batch, numN, numM, numD, numDV, halfD, theta, group;
+  Value scale, softmaxScale; // natural units; the forward's softmax's (AttentionMath.h)
   Value q, k, v, o, lse, outputGrad, lseGrad;
 };
 
@@ -166,6 +169,7 @@ LogicalResult AttentionGradLowering::lower() {
   outputGrad = kb->argMemRef(op.getOutputGradArg());
   lseGrad = op.getLseGrad() ? kb->argMemRef(op.getLseGradArg()) : Value();
   scale = naturalScale(*kb, op, numD);
+  softmaxScale = scoreScale(*kb, op, numD);
   if (rope) {
     theta = kb->inlineRegion(rope.getBody(), {})[0];
     halfD = arith::DivUIOp::create(b, numD, kb->index(2));
@@ -274,14 +278,24 @@ Value AttentionGradLowering::outputDelta(Value head, Value i) {
 }
 
 AttentionGradLowering::PairGradient
-AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk, Value lseLog2,
-                                    Value delta, Value dp, bool masked) {
+AttentionGradLowering::pairGradient(Value head, Value kvHead, Value i, Value j,
+                                    BufferRow qRow, BufferRow kRow, Value lseLog2,
+                                    Value delta, bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
+  auto element = [&](BufferRow row, Value d) {
+    return memref::LoadOp::create(b, row.first, ValueRange{row.second, d}).getResult();
+  };
+  Value qk = dotProduct(numD, [&](Value d) {
+    return std::pair{element(qRow, d), element(kRow, d)};
+  });
+  Value dp = dotProduct(numDV, [&](Value d) {
+    return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
+                     kb->loadF32(v, {batch, kvHead, j, d})};
+  });
   Value s = arith::MulFOp::create(b, scale, qk); // natural units
-  // scoreElement reads s in the units the forward's softmax does (natural with a score
-  // statement, else log2) and gives the score in the log2 domain, -inf where dropped.
-  Value scoreInput =
-      findStatement<ScoreOp>(op) ? s : arith::MulFOp::create(b, s, kb->f32(kLog2e));
+  // scoreElement reads the score in the units of the forward's softmax (scoreScale's)
+  // and gives it in the log2 domain, -inf where dropped.
+  Value scoreInput = arith::MulFOp::create(b, softmaxScale, qk);
   Value b64 = kb->toI64(batch), h64 = kb->toI64(head), i64 = kb->toI64(i),
         j64 = kb->toI64(j);
   Value t = scoreElement(*kb, op, b64, h64, i64, j64, scoreInput, masked);
@@ -346,19 +360,11 @@ void AttentionGradLowering::walkKeys(
         loadRotated(k, tile.kvHead, j, tile.kRow, zero);
         kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
           Value i = arith::AddIOp::create(b, tile.rowBegin, r);
-          Value qk = dotProduct(numD, [&](Value d) {
-            return std::pair{
-                memref::LoadOp::create(b, tile.qRows, ValueRange{r, d}).getResult(),
-                memref::LoadOp::create(b, tile.kRow, ValueRange{zero, d}).getResult()};
-          });
-          Value dp = dotProduct(numDV, [&](Value d) {
-            return std::pair{kb->loadF32(outputGrad, {batch, tile.head, i, d}),
-                             kb->loadF32(v, {batch, tile.kvHead, j, d})};
-          });
           Value lseLog2 = memref::LoadOp::create(b, tile.rowLse, ValueRange{r});
           Value delta = memref::LoadOp::create(b, tile.rowDelta, ValueRange{r});
           pairWork(r, i, j,
-                   pairGradient(tile.head, i, j, qk, lseLog2, delta, dp, masked));
+                   pairGradient(tile.head, tile.kvHead, i, j, {tile.qRows, r},
+                                {tile.kRow, zero}, lseLog2, delta, masked));
           return SmallVector<Value>{};
         });
         return SmallVector<Value>{};
@@ -595,16 +601,8 @@ void AttentionGradLowering::lowerKeyValuePart() {
           Value delta = outputDelta(head, i);
           kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
             Value j = arith::AddIOp::create(b, keyBegin, c);
-            Value qk = dotProduct(numD, [&](Value d) {
-              return std::pair{
-                  memref::LoadOp::create(b, qRow, ValueRange{zero, d}).getResult(),
-                  memref::LoadOp::create(b, kRows, ValueRange{c, d}).getResult()};
-            });
-            Value dp = dotProduct(numDV, [&](Value d) {
-              return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
-                               kb->loadF32(v, {batch, kvHead, j, d})};
-            });
-            PairGradient pair = pairGradient(head, i, j, qk, lseLog2, delta, dp, masked);
+            PairGradient pair = pairGradient(head, kvHead, i, j, {qRow, zero}, {kRows, c},
+                                             lseLog2, delta, masked);
             addScaled(vGrad, c, numDV, pair.probability, [&](Value d) {
               return kb->loadF32(outputGrad, {batch, head, i, d});
             });
