@@ -125,7 +125,8 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, StringRef na
 }
 
 /// spec ::= `@`name `(` arg (`,` arg)* `)` `->` `(` result (`,` result)* `)`
-///          [`time` string [`groups` dict] [`offsets` string]]   (tmix.recurrence)
+///          [`time` string [`groups` dict] [`offsets` string]
+///           [`forward` string]]                                 (tmix.recurrence)
 ///          [`forward` string `part` string [`lse_grad`]
 ///           [`params` array `owned` array]]                     (tmix.attention_grad)
 ///          [`attributes` dict]
@@ -192,6 +193,13 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
         return failure();
       result.addAttribute(RecurrenceOp::getOffsetsAttrName(opName),
                           builder.getStringAttr(offsets));
+    }
+    std::string forward;
+    if (succeeded(parser.parseOptionalKeyword("forward"))) {
+      if (parser.parseString(&forward))
+        return failure();
+      result.addAttribute(RecurrenceOp::getForwardAttrName(opName),
+                          builder.getStringAttr(forward));
     }
   }
   if constexpr (std::is_same_v<SpecOp, AttentionGradOp>) {
@@ -261,6 +269,10 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
     if (StringAttr offsets = op.getOffsetsAttr()) {
       printer << " offsets ";
       printer.printString(offsets.getValue());
+    }
+    if (StringAttr forward = op.getForwardAttr()) {
+      printer << " forward ";
+      printer.printString(forward.getValue());
     }
   }
   if constexpr (std::is_same_v<SpecOp, AttentionGradOp>) {
@@ -1079,6 +1091,18 @@ LogicalResult RopeOp::verify() {
 }
 
 LogicalResult StateOp::verify() {
+  Type type = getType();
+  auto tensor = llvm::dyn_cast<SpecTensorType>(type);
+  if (!(tensor ? tensor.getElementType().isF32() : type.isF32()))
+    return emitOpError() << "state type must be f32 or an f32 !tmix.tensor, got " << type;
+  return success();
+}
+
+LogicalResult ForwardStateOp::verify() {
+  auto recurrence = (*this)->getParentOfType<RecurrenceOp>();
+  if (!recurrence || !recurrence.getForwardAttr())
+    return emitOpError() << "reads a forward state, so its recurrence must be the adjoint "
+                            "of one (`forward \"X\"`)";
   Type type = getType();
   auto tensor = llvm::dyn_cast<SpecTensorType>(type);
   if (!(tensor ? tensor.getElementType().isF32() : type.isF32()))

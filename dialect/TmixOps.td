@@ -118,6 +118,12 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
     initial state, reading and writing the tensors that have the time dimension at
     `offsets[s] + t`; those tensors hold every sequence and have no S dim.
 
+    `forward "X"` makes it the adjoint (backward pass) of the recurrence spec X, written
+    by tmix-derive-recurrence-grad: its steps run in reverse, `t = T-1 .. 0`, its states
+    are the adjoints of X's (and the sums of the gradients of X's arguments read without
+    a time index), and `tmix.forward_state` in its step reads X's state before step `t`,
+    which the targets recompute from checkpoints. Its arguments begin with X's.
+
     ```mlir
     tmix.recurrence @retnet(%q: !tmix.tensor<[B, H, T, K], bf16>, ...)
         -> (o: !tmix.tensor<[B, H, T, V], bf16>) time "T" {
@@ -137,7 +143,8 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
                        StrArrayAttr:$result_names,
                        StrAttr:$time_symbol,
                        OptionalAttr<DictionaryAttr>:$groups,
-                       OptionalAttr<StrAttr>:$offsets);
+                       OptionalAttr<StrAttr>:$offsets,
+                       OptionalAttr<StrAttr>:$forward);
   let hasRegionVerifier = 1;
   let skipDefaultBuilders = 1;
   let builders = [
@@ -416,6 +423,24 @@ def Tmix_StepOp : Tmix_Op<"step", [HasParent<"RecurrenceOp">, Tmix_BlockArgNames
   let assemblyFormat = "$body attr-dict";
   let skipDefaultBuilders = 1;
   let builders = [OpBuilder<(ins)>];
+}
+
+def Tmix_ForwardStateOp : Tmix_Op<"forward_state", [HasParent<"StepOp">, Pure]> {
+  let summary = "in the adjoint of a recurrence: the forward's state before this step";
+  let description = [{
+    In the step of a recurrence with `forward "X"` (the adjoint of X): the value of X's
+    state `state` before X's step at the same `t` (X's S_t, with S_0 its initial value).
+    Targets recompute it from checkpoints of X's states, so the backward's memory stays
+    O(T / chunk * state).
+
+    ```mlir
+    %S = tmix.forward_state "S" : !tmix.tensor<[K, V], f32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$state);
+  let results = (outs AnyType:$result);
+  let assemblyFormat = "$state attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def Tmix_FinalOp : Tmix_Op<"final", [HasParent<"RecurrenceOp">]> {

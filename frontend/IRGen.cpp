@@ -488,7 +488,9 @@ Value SpecGenerator::elementwise(Location where, ArrayRef<Typed> operands,
 /// l2norm(x) = x / sqrt(sum(x^2) + 1e-6), as flash-linear-attention's l2norm. Where
 /// sum(x^2) overflows f32 (|x| above about 1.8e19), it is computed from x scaled by
 /// 2^-70 instead, whose squares cannot overflow; a zero vector gives 0, tiny vectors
-/// x / sqrt(1e-6), and an infinity or a NaN gives NaN.
+/// x / sqrt(1e-6), and an infinity or a NaN gives NaN. The scaled branch is computed
+/// always: its sum is kept at least FLT_MIN, so that it stays finite where it is not
+/// taken (its gradient there is 0, not 0 * inf = NaN).
 Value SpecGenerator::l2norm(Location where, const Typed &x) {
   constexpr double kEpsilon = 1e-6;
   const double kDown = std::ldexp(1.0, -70);
@@ -508,7 +510,10 @@ Value SpecGenerator::l2norm(Location where, const Typed &x) {
   Value sum = squared(x), scaledSum = squared(scaled);
   Value direct = math::RsqrtOp::create(
       builder, where, arith::AddFOp::create(builder, where, sum, floatConstant(where, kEpsilon)));
-  Value rescaled = math::RsqrtOp::create(builder, where, scaledSum);
+  Value rescaled = math::RsqrtOp::create(
+      builder, where,
+      arith::MaximumFOp::create(builder, where, scaledSum,
+                                floatConstant(where, std::numeric_limits<float>::min())));
   Value overflow = arith::CmpFOp::create(builder, where, arith::CmpFPredicate::OEQ, sum,
                                          floatConstant(where, INFINITY));
   Value useScaled = arith::SelectOp::create(builder, where, overflow, floatConstant(where, 1.0),

@@ -373,6 +373,9 @@ std::string tmix::explainMissingChunkForms(RecurrenceOp op) {
 
 SmallVector<ChunkForm, 1> tmix::getChunkForms(RecurrenceOp op) {
   SmallVector<ChunkForm, 1> forms;
+  // An adjoint (`forward "X"`) runs step by step: it has no chunk form yet.
+  if (op.getForwardAttr())
+    return forms;
   RecurrenceClasses classes(op);
   for (auto [index, updateClass] : llvm::enumerate(classes.getClasses())) {
     if (updateClass == UpdateClass::General)

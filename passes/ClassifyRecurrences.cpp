@@ -23,6 +23,8 @@ struct ClassifyRecurrences : tmix::impl::ClassifyRecurrencesBase<ClassifyRecurre
   void runOnOperation() override {
     Builder builder(&getContext());
     getOperation().walk([&](RecurrenceOp op) {
+      if (op.getForwardAttr())
+        return; // an adjoint runs step by step (getChunkForms)
       RecurrenceClasses classes(op);
       for (auto [state, updateClass] : llvm::zip(op.getStateOps(), classes.getClasses()))
         state->setAttr(kUpdateClassAttr,

@@ -101,6 +101,29 @@ def TileRecurrence : Pass<"tmix-tile-recurrence", "::mlir::ModuleOp"> {
   ];
 }
 
+def DeriveRecurrenceGrad : Pass<"tmix-derive-recurrence-grad", "::mlir::ModuleOp"> {
+  let summary = "derive the adjoint (backward) of every recurrence spec";
+  let description = [{
+    For every `tmix.recurrence @X` adds `@X_grad` after it: a recurrence with
+    `forward "X"` whose steps run in reverse and carry the adjoints of X's states.
+    Arguments: X's, then `d_<r>` for every result r of X. Results: the gradient of
+    every float argument X reads at each step (per step), of each state's initial
+    value, and of each float argument X reads without a time index (per-head
+    constants, scalars). Gradients that several parallel points add to are returned
+    per point, in the logical order `[parallel..., (T), own dims]`, for the caller to
+    sum (deterministic, no atomics). The step recomputes X's step from
+    `tmix.forward_state` and applies each op's adjoint in reverse (the scalar rules of
+    passes/RegionGradient.h; outer, vecmat, matvec, dot, sum and map here).
+
+    An op without a derivative rule, a float tensor element read with `tmix.read` in
+    the step, or a map region that reads a float value from outside is an error at
+    that op; a name that is taken already is an error at X.
+  }];
+  let statistics = [
+    Statistic<"numDerived", "num-derived", "recurrence specs given a backward">,
+  ];
+}
+
 def DeriveAttentionGrad : Pass<"tmix-derive-attention-grad", "::mlir::ModuleOp"> {
   let summary = "derive the backward kernels of every attention spec";
   let description = [{

@@ -25,6 +25,7 @@ using namespace mlir::tmix;
 
 namespace {
 
+/// The adjoints of the scalar region being differentiated, keyed by source value.
 class AdjointBuilder {
 public:
   AdjointBuilder(ImplicitLocOpBuilder &b, IRMapping &primal) : b(b), primal(primal) {}
@@ -35,40 +36,67 @@ public:
 
   /// Adds the contributions of `op` (whose results' adjoints are known) to the adjoints
   /// of its `active` operands.
-  LogicalResult propagate(Operation &op, const llvm::DenseSet<Value> &active);
+  LogicalResult propagate(Operation &op, const llvm::DenseSet<Value> &active) {
+    return emitScalarAdjoint(
+        b, op, adjointOf(op.getResult(0)), primal,
+        [&](Value v) { return active.contains(v); },
+        [&](Value x, Value contribution) {
+          Value &slot = adjoints[x];
+          slot = slot ? arith::AddFOp::create(b, slot, contribution).getResult()
+                      : contribution;
+        });
+  }
 
 private:
-  Value p(Value source) { return primal.lookup(source); }
-  Value constant(Type type, double value) {
-    return arith::ConstantOp::create(b, FloatAttr::get(type, value));
-  }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, x, y); }
-  Value neg(Value x) { return arith::NegFOp::create(b, x); }
-  Value select(Value c, Value x, Value y) { return arith::SelectOp::create(b, c, x, y); }
-  Value compare(arith::CmpFPredicate predicate, Value x, Value y) {
-    return arith::CmpFOp::create(b, predicate, x, y);
-  }
-  /// adjoint(x) += contribution, for an active x.
-  void add(Value x, Value contribution, const llvm::DenseSet<Value> &active) {
-    if (!active.contains(x))
-      return;
-    Value &slot = adjoints[x];
-    slot = slot ? arith::AddFOp::create(b, slot, contribution).getResult() : contribution;
-  }
-
   ImplicitLocOpBuilder &b;
   IRMapping &primal;
   llvm::DenseMap<Value, Value> adjoints;
 };
 
-LogicalResult AdjointBuilder::propagate(Operation &op,
-                                        const llvm::DenseSet<Value> &active) {
+} // namespace
+
+LogicalResult mlir::tmix::emitScalarAdjoint(ImplicitLocOpBuilder &b, Operation &op,
+                                            Value bar, const IRMapping &primal,
+                                            function_ref<bool(Value)> isActive,
+                                            function_ref<void(Value, Value)> accumulate) {
   if (op.getNumResults() != 1)
     return op.emitOpError("has no derivative rule (tmix derives gradients of "
                           "single-result scalar ops)");
+  auto p = [&](Value source) { return primal.lookup(source); };
+  auto constant = [&](Type type, double value) -> Value {
+    return arith::ConstantOp::create(b, FloatAttr::get(type, value));
+  };
+  auto mul = [&](Value x, Value y) -> Value { return arith::MulFOp::create(b, x, y); };
+  auto div = [&](Value x, Value y) -> Value { return arith::DivFOp::create(b, x, y); };
+  auto neg = [&](Value x) -> Value { return arith::NegFOp::create(b, x); };
+  auto select = [&](Value c, Value x, Value y) -> Value {
+    return arith::SelectOp::create(b, c, x, y);
+  };
+  auto compare = [&](arith::CmpFPredicate predicate, Value x, Value y) -> Value {
+    return arith::CmpFOp::create(b, predicate, x, y);
+  };
+  // adjoint(x) += contribution, for an active x.
+  // Where the local derivative can be infinite (sqrt, rsqrt, log at 0; a division by
+  // a computed 0), a zero adjoint gives a zero contribution, not 0 * inf = NaN: the
+  // branch a select did not take (`x > 0 ? sqrt(x) : 0`) stays harmless. A divisor from
+  // outside the region (a scalar argument) is the caller's to keep non-zero.
+  auto computed = [&](Value v) {
+    return v.getParentRegion() == op.getParentRegion() && !v.getDefiningOp<arith::ConstantOp>();
+  };
+  bool singular =
+      isa<math::SqrtOp, math::RsqrtOp, math::LogOp, math::Log2Op, math::Log1pOp>(op) ||
+      (isa<arith::DivFOp>(op) && computed(op.getOperand(1)));
+  auto add = [&](Value x, Value contribution) {
+    if (!isActive(x))
+      return;
+    if (singular) {
+      Value zero = arith::ConstantOp::create(b, FloatAttr::get(bar.getType(), 0.0));
+      Value none = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, bar, zero);
+      contribution = arith::SelectOp::create(b, none, zero, contribution);
+    }
+    accumulate(x, contribution);
+  };
   Value result = op.getResult(0);
-  Value bar = adjointOf(result);
   Type type = result.getType();
   auto operand = [&](unsigned index) { return op.getOperand(index); };
   auto one = [&] { return constant(type, 1.0); };
@@ -76,74 +104,73 @@ LogicalResult AdjointBuilder::propagate(Operation &op,
   Value y = p(result);
 
   if (isa<arith::AddFOp>(op)) {
-    add(operand(0), bar, active);
-    add(operand(1), bar, active);
+    add(operand(0), bar);
+    add(operand(1), bar);
   } else if (isa<arith::SubFOp>(op)) {
-    add(operand(0), bar, active);
-    if (active.contains(operand(1)))
-      add(operand(1), neg(bar), active);
+    add(operand(0), bar);
+    if (isActive(operand(1)))
+      add(operand(1), neg(bar));
   } else if (isa<arith::MulFOp>(op)) {
-    if (active.contains(operand(0)))
-      add(operand(0), mul(bar, p(operand(1))), active);
-    if (active.contains(operand(1)))
-      add(operand(1), mul(bar, p(operand(0))), active);
+    if (isActive(operand(0)))
+      add(operand(0), mul(bar, p(operand(1))));
+    if (isActive(operand(1)))
+      add(operand(1), mul(bar, p(operand(0))));
   } else if (isa<arith::DivFOp>(op)) { // y = a / b: da = g / b, db = -g y / b
     Value divisor = p(operand(1));
-    if (active.contains(operand(0)))
-      add(operand(0), div(bar, divisor), active);
-    if (active.contains(operand(1)))
-      add(operand(1), neg(div(mul(bar, y), divisor)), active);
+    if (isActive(operand(0)))
+      add(operand(0), div(bar, divisor));
+    if (isActive(operand(1)))
+      add(operand(1), neg(div(mul(bar, y), divisor)));
   } else if (isa<arith::RemFOp>(op)) { // y = a - b trunc(a / b)
-    add(operand(0), bar, active);
-    if (active.contains(operand(1))) {
+    add(operand(0), bar);
+    if (isActive(operand(1))) {
       Value quotient = math::TruncOp::create(b, div(p(operand(0)), p(operand(1))));
-      add(operand(1), neg(mul(bar, quotient)), active);
+      add(operand(1), neg(mul(bar, quotient)));
     }
   } else if (isa<arith::NegFOp>(op)) {
-    add(operand(0), neg(bar), active);
+    add(operand(0), neg(bar));
   } else if (isa<arith::MaximumFOp, arith::MinimumFOp>(op)) {
     // Ties go to the first operand, as torch.maximum's subgradient does not: it
     // splits them; a tie has measure zero on random inputs.
     auto predicate = isa<arith::MaximumFOp>(op) ? arith::CmpFPredicate::OGE
                                                 : arith::CmpFPredicate::OLE;
     Value first = compare(predicate, p(operand(0)), p(operand(1)));
-    if (active.contains(operand(0)))
-      add(operand(0), select(first, bar, zero()), active);
-    if (active.contains(operand(1)))
-      add(operand(1), select(first, zero(), bar), active);
+    if (isActive(operand(0)))
+      add(operand(0), select(first, bar, zero()));
+    if (isActive(operand(1)))
+      add(operand(1), select(first, zero(), bar));
   } else if (auto selectOp = dyn_cast<arith::SelectOp>(op)) {
     Value condition = p(selectOp.getCondition());
-    if (active.contains(selectOp.getTrueValue()))
-      add(selectOp.getTrueValue(), select(condition, bar, zero()), active);
-    if (active.contains(selectOp.getFalseValue()))
-      add(selectOp.getFalseValue(), select(condition, zero(), bar), active);
+    if (isActive(selectOp.getTrueValue()))
+      add(selectOp.getTrueValue(), select(condition, bar, zero()));
+    if (isActive(selectOp.getFalseValue()))
+      add(selectOp.getFalseValue(), select(condition, zero(), bar));
   } else if (isa<arith::ExtFOp>(op)) {
-    add(operand(0), arith::TruncFOp::create(b, operand(0).getType(), bar), active);
+    add(operand(0), arith::TruncFOp::create(b, operand(0).getType(), bar));
   } else if (isa<math::TanhOp>(op)) { // 1 - y^2
-    add(operand(0), mul(bar, arith::SubFOp::create(b, one(), mul(y, y))), active);
+    add(operand(0), mul(bar, arith::SubFOp::create(b, one(), mul(y, y))));
   } else if (isa<math::ExpOp>(op)) {
-    add(operand(0), mul(bar, y), active);
+    add(operand(0), mul(bar, y));
   } else if (isa<math::Exp2Op>(op)) {
-    add(operand(0), mul(bar, mul(y, constant(type, M_LN2))), active);
+    add(operand(0), mul(bar, mul(y, constant(type, M_LN2))));
   } else if (isa<math::ExpM1Op>(op)) {
-    add(operand(0), mul(bar, arith::AddFOp::create(b, y, one())), active);
+    add(operand(0), mul(bar, arith::AddFOp::create(b, y, one())));
   } else if (isa<math::LogOp>(op)) {
-    add(operand(0), div(bar, p(operand(0))), active);
+    add(operand(0), div(bar, p(operand(0))));
   } else if (isa<math::Log2Op>(op)) {
-    add(operand(0), div(bar, mul(p(operand(0)), constant(type, M_LN2))), active);
+    add(operand(0), div(bar, mul(p(operand(0)), constant(type, M_LN2))));
   } else if (isa<math::Log1pOp>(op)) {
-    add(operand(0), div(bar, arith::AddFOp::create(b, p(operand(0)), one())), active);
+    add(operand(0), div(bar, arith::AddFOp::create(b, p(operand(0)), one())));
   } else if (isa<math::SqrtOp>(op)) { // 1 / (2 y)
-    add(operand(0), div(bar, mul(constant(type, 2.0), y)), active);
+    add(operand(0), div(bar, mul(constant(type, 2.0), y)));
   } else if (isa<math::RsqrtOp>(op)) { // -y / (2 a)
-    add(operand(0), neg(div(mul(bar, y), mul(constant(type, 2.0), p(operand(0))))),
-        active);
+    add(operand(0), neg(div(mul(bar, y), mul(constant(type, 2.0), p(operand(0))))));
   } else if (isa<math::AbsFOp>(op)) { // sign(a), 0 at 0 (as torch.abs)
     Value a = p(operand(0)), z = zero();
     Value sign = select(compare(arith::CmpFPredicate::OGT, a, z), one(),
                         select(compare(arith::CmpFPredicate::OLT, a, z),
                                constant(type, -1.0), z));
-    add(operand(0), mul(bar, sign), active);
+    add(operand(0), mul(bar, sign));
   } else if (isa<math::FloorOp, math::CeilOp, math::TruncOp, math::RoundOp>(op)) {
     // Piecewise constant: no contribution.
   } else {
@@ -152,8 +179,6 @@ LogicalResult AdjointBuilder::propagate(Operation &op,
   }
   return success();
 }
-
-} // namespace
 
 LogicalResult mlir::tmix::buildRegionGradient(Region &source, Region &target,
                                               const IRMapping &outside,

@@ -11,6 +11,7 @@
 #define TMIX_PASSES_REGIONGRADIENT_H
 
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Region.h"
 
 #include <optional>
@@ -29,6 +30,15 @@ namespace mlir::tmix {
 /// whose derivative is unknown.
 LogicalResult buildRegionGradient(Region &source, Region &target, const IRMapping &outside,
                                   std::optional<unsigned> wrt, bool params);
+
+/// The reverse-mode rule of one scalar op (arith and math on floats, one result): given
+/// `bar`, the adjoint of its result, calls `accumulate(operand, contribution)` for each
+/// operand that `isActive`, emitting the contribution with `b` on the primal values that
+/// `primal` maps the op's operands and result to. Fails with an error at an op that has
+/// no rule. The statement gradients above and the recurrence steps' share it.
+LogicalResult emitScalarAdjoint(ImplicitLocOpBuilder &b, Operation &op, Value bar,
+                                const IRMapping &primal, function_ref<bool(Value)> isActive,
+                                function_ref<void(Value, Value)> accumulate);
 
 } // namespace mlir::tmix
 

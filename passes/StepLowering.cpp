@@ -175,6 +175,16 @@ void StepLowering::lowerOp(Operation &stepOp) {
 
   if (auto slice = dyn_cast<SliceOp>(stepOp))
     return lowerSlice(slice);
+  if (auto forwardState = dyn_cast<ForwardStateOp>(stepOp)) {
+    // X's state S_t, where the adjoint's program keeps it: read in place.
+    Value source = forwardStates.lookup(forwardState.getStateAttr());
+    assert(source && "the adjoint's lowering binds every forward state");
+    if (isa<SpecTensorType>(forwardState.getType()))
+      buffers[forwardState.getResult()] = source;
+    else
+      scalars.map(forwardState.getResult(), memref::LoadOp::create(b, source));
+    return;
+  }
   if (auto map = dyn_cast<MapOp>(stepOp))
     return lowerMap(map);
   if (auto outer = dyn_cast<OuterOp>(stepOp)) {
@@ -245,14 +255,32 @@ StepLowering::StepLowering(RecurrenceOp op) : op(op) {
   SmallVector<GridDim> grid;
   for (Attribute dim : op.getParallelDims())
     grid.push_back({dim, 1});
-  kb = std::make_unique<KernelBuilder>(op, grid);
-  ImplicitLocOpBuilder &b = kb->builder();
+  ownedKernel = std::make_unique<KernelBuilder>(op, grid);
+  kb = ownedKernel.get();
   point = ParallelPoint::of(op, *kb);
-  timeSymbol = b.getStringAttr(op.getTimeSymbol());
+  timeSymbol = kb->builder().getStringAttr(op.getTimeSymbol());
   scalars = kb->scalarMapping();
+  // The program runs only once all buffers are allocated (KernelBuilder's status word).
+  allocateBuffers();
+  kb->guardScratch();
+  initStates();
+}
 
-  // ---- state buffers, and a buffer for every vector or matrix of the step; the
-  // program runs only once all are allocated (KernelBuilder's status word) ----
+StepLowering::StepLowering(RecurrenceOp forward, StepLowering &adjoint)
+    : op(forward), kb(adjoint.kb), point(adjoint.point), timeSymbol(adjoint.timeSymbol) {
+  // forward's arguments are the adjoint's first ones: the same memrefs and scalars.
+  Block &own = forward.getBodyBlock(), &host = adjoint.op.getBodyBlock();
+  for (unsigned index = 0; index < own.getNumArguments(); ++index)
+    if (Value value = adjoint.scalars.lookupOrNull(host.getArgument(index)))
+      scalars.map(own.getArgument(index), value);
+  allocateBuffers();
+}
+
+StepLowering::~StepLowering() = default;
+
+/// A buffer for each state and for every vector or matrix value of the step: allocated
+/// once per program, as shapes do not change from step to step.
+void StepLowering::allocateBuffers() {
   Block &body = stepBody();
   states = op.getStateOps();
   for (auto [index, state] : llvm::enumerate(states)) {
@@ -264,13 +292,17 @@ StepLowering::StepLowering(RecurrenceOp op) : op(op) {
     if (!dims.empty())
       buffers[body.getArgument(index + 1)] = stateBuffers.back();
   }
-  for (Operation &inner : body)
+  for (Operation &inner : body) {
+    if (isa<ForwardStateOp>(inner))
+      continue; // read in place (bindForwardState)
     for (Value result : inner.getResults())
       if (auto type = dyn_cast<SpecTensorType>(result.getType()))
         buffers[result] = allocate(type.getDims());
-  kb->guardScratch();
+  }
+}
 
-  // ---- the states, initialised from their argument or to zero ----
+void StepLowering::initStates() {
+  ImplicitLocOpBuilder &b = kb->builder();
   for (auto [index, state] : llvm::enumerate(states)) {
     Value init = state.getInit(), buffer = stateBuffers[index];
     ArrayRef<Attribute> initDims =
@@ -283,6 +315,18 @@ StepLowering::StepLowering(RecurrenceOp op) : op(op) {
       memref::StoreOp::create(b, value, buffer, at);
     });
   }
+}
+
+llvm::DenseSet<Operation *> StepLowering::opsOfStates() {
+  llvm::DenseSet<Operation *> needed;
+  SmallVector<Value> worklist(stepYield().getValues().take_front(states.size()));
+  while (!worklist.empty()) {
+    Operation *def = worklist.pop_back_val().getDefiningOp();
+    if (!def || def->getParentOp() != op.getStepOp() || !needed.insert(def).second)
+      continue;
+    llvm::append_range(worklist, def->getOperands());
+  }
+  return needed;
 }
 
 void StepLowering::beginStep(Value t) {
@@ -356,3 +400,5 @@ void StepLowering::finish() {
 
   kb->freeScratch();
 }
+
+void StepLowering::release() { kb->freeScratch(); }

@@ -14,6 +14,8 @@
 #include "dialect/TmixOps.h"
 #include "passes/KernelBuilder.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 namespace mlir::tmix {
 
 /// The parallel point a recurrence program runs: its index along each parallel dim
@@ -49,6 +51,12 @@ public:
   /// Emits the program function of `op` (one program per parallel point), with the
   /// state buffers initialised and a buffer for every value of the step.
   explicit StepLowering(RecurrenceOp op);
+  /// The steps of `forward` inside the program of `adjoint`, the recurrence whose
+  /// arguments begin with forward's (`forward "X"`): the same point, forward's own
+  /// buffers. They are allocated but not guarded: the caller allocates what else it
+  /// needs, calls the kernel's guardScratch(), then initStates().
+  StepLowering(RecurrenceOp forward, StepLowering &adjoint);
+  ~StepLowering();
 
   KernelBuilder &kernel() { return *kb; }
   ImplicitLocOpBuilder &builder() { return kb->builder(); }
@@ -72,6 +80,18 @@ public:
   void lowerStep(Value t);
   /// Copies the final states out and frees the buffers; the end of the program.
   void finish();
+  /// Sets the states to their initial values (their argument, or 0).
+  void initStates();
+  /// Frees the buffers of a StepLowering built inside another's program.
+  void release();
+
+  /// The ops of the step the new states depend on (not those only the outputs need).
+  llvm::DenseSet<Operation *> opsOfStates();
+  /// An adjoint: tmix.forward_state "S" reads `buffer` (S's dims; rank 0 for a scalar).
+  void bindForwardState(StringAttr state, Value buffer) { forwardStates[state] = buffer; }
+  unsigned numStates() const { return states.size(); }
+  ArrayRef<Attribute> stateDimsOf(unsigned index) const { return stateDims[index]; }
+  StringAttr stateName(unsigned index) { return states[index].getSymNameAttr(); }
 
   /// The f32 buffer of a vector or matrix value of the step, or of a state.
   Value bufferOf(Value value) { return buffers.lookup(value); }
@@ -92,8 +112,11 @@ private:
   void lowerSlice(SliceOp slice);
   void lowerMap(MapOp map);
 
+  void allocateBuffers();
+
   RecurrenceOp op;
-  std::unique_ptr<KernelBuilder> kb;
+  std::unique_ptr<KernelBuilder> ownedKernel;
+  KernelBuilder *kb;
   ParallelPoint point;
   StringAttr timeSymbol;
   Value time;                     // the current step, counted from the point's first
@@ -102,6 +125,7 @@ private:
   SmallVector<StateOp> states;
   SmallVector<Value> stateBuffers;
   SmallVector<SmallVector<Attribute>> stateDims;
+  DenseMap<StringAttr, Value> forwardStates; // an adjoint's tmix.forward_state sources
 };
 
 } // namespace mlir::tmix

@@ -84,11 +84,25 @@ cpu::SpecText cpu::printSpec(Operation *specOp) {
   // other threads share.
   OpPrintingFlags flags;
   flags.useLocalScope().assumeVerified().printGenericOpForm();
+  // The adjoint of a recurrence runs its forward's steps: the forward comes first, in
+  // the key and the source alike (lowerSpec compiles the last op).
+  SmallVector<Operation *, 2> ops;
+  if (auto recurrence = dyn_cast<mlir::tmix::RecurrenceOp>(specOp))
+    if (StringAttr forward = recurrence.getForwardAttr())
+      if (Operation *op = SymbolTable::lookupSymbolIn(specOp->getParentOp(), forward))
+        ops.push_back(op);
+  ops.push_back(specOp);
   cpu::SpecText text;
   llvm::raw_string_ostream keyStream(text.keyText);
-  specOp->print(keyStream, flags);
   llvm::raw_string_ostream sourceStream(text.sourceText);
-  specOp->print(sourceStream, flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false));
+  OpPrintingFlags sourceFlags = flags;
+  sourceFlags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  for (Operation *op : ops) {
+    op->print(keyStream, flags);
+    keyStream << "\n";
+    op->print(sourceStream, sourceFlags);
+    sourceStream << "\n";
+  }
   return text;
 }
 
@@ -142,9 +156,10 @@ llvm::Expected<LoweredSpec> lowerSpec(const cpu::SpecText &spec,
 
   lowered.module = parseSourceString<ModuleOp>(spec.sourceText,
                                                ParserConfig(lowered.context.get()));
-  if (!lowered.module || lowered.module->getBody()->getOperations().size() != 1)
+  if (!lowered.module || lowered.module->getBody()->empty())
     return lowered.failure("internal error: the spec does not parse in a private context");
-  Operation *specOp = &lowered.module->getBody()->front();
+  // The kernel is the last op; those before it are the specs it reads (printSpec).
+  Operation *specOp = &lowered.module->getBody()->back();
   lowered.name = SymbolTable::getSymbolName(specOp).getValue().str();
 
   // The manifest is read from the loop program, before the LLVM conversion drops the
@@ -152,6 +167,10 @@ llvm::Expected<LoweredSpec> lowerSpec(const cpu::SpecText &spec,
   rt::SpecSignature signature = signatureOf(specOp);
   if (failed(cpu::lowerToLoops(*lowered.module, schedule)))
     return lowered.failure("lowering '" + lowered.name + "' to loops failed");
+  // Only the kernel's program is compiled.
+  for (auto function : llvm::make_early_inc_range(lowered.module->getOps<func::FuncOp>()))
+    if (function.getSymName() != lowered.name)
+      function.erase();
   lowered.manifest = ::tmix::kernelManifestOf(
       mlir::tmix::getKernelAbi(lowered.module->lookupSymbol<func::FuncOp>(lowered.name)),
       signature);

@@ -99,6 +99,59 @@ tmix::evaluateReference(mlir::Operation *specOp, const rt::Bindings &bindings) {
   return outputs;
 }
 
+/// The derivative of `loss` with respect to each element of argument `argument` (a
+/// float tensor, of its shape, or a float scalar, of shape [1]) by central differences:
+/// four evaluations of `loss` per element, each costing about `evaluationCost` multiply-
+/// adds; an error when they come to too many (small shapes only).
+static llvm::Expected<tmix::rt::HostTensor> centralDifferences(
+    const tmix::rt::Bindings &bindings, unsigned argument, double evaluationCost,
+    llvm::function_ref<llvm::Expected<double>(const tmix::rt::Bindings &)> loss) {
+  using tmix::rt::HostTensor;
+  bool scalar = argument >= bindings.tensors.size() || bindings.tensors[argument].rank() == 0;
+  int64_t count = scalar ? 1 : bindings.tensors[argument].numElements();
+  constexpr double kLargestWork = 2e9;
+  if (4.0 * static_cast<double>(count) * evaluationCost > kLargestWork)
+    return makeError("the reference differentiates by central differences, four "
+                     "evaluations an element: argument " +
+                     llvm::Twine(argument) + " has too many elements for these sizes "
+                     "(check gradients on small shapes)");
+  HostTensor grad(tmix::rt::DType::F64, scalar ? std::vector<int64_t>{1}
+                                               : bindings.tensors[argument].shape());
+  tmix::rt::Bindings perturbed = bindings;
+  if (!scalar)
+    perturbed.tensors[argument] = bindings.tensors[argument].convertedTo(tmix::rt::DType::F64);
+  auto set = [&](int64_t e, double x) {
+    if (scalar)
+      perturbed.scalars[argument] = x;
+    else
+      perturbed.tensors[argument].set(e, x);
+  };
+  for (int64_t e = 0; e < count; ++e) {
+    double value = scalar ? bindings.scalars[argument] : perturbed.tensors[argument].get(e);
+    // A step of a power of two, 2^-16 of the value's binade: value +- step is exact
+    // even where the interpreter rounds a scalar to its f32 type. Richardson's
+    // extrapolation of the steps h and h/2 cancels the O(h^2) error of each; a step
+    // this small keeps the O(h) error of a kink (max, min, abs) within reach of few
+    // elements, and the loss's rounding (1e-16 of it, over h) far below f32's.
+    double step = std::ldexp(1.0, std::ilogb(1.0 + std::fabs(value)) - 16);
+    double differences[2];
+    for (int halving = 0; halving < 2; ++halving) {
+      double h = step / (halving + 1), sides[2];
+      for (int side = 0; side < 2; ++side) {
+        set(e, value + (side == 0 ? h : -h));
+        auto l = loss(perturbed);
+        if (!l)
+          return l.takeError();
+        sides[side] = *l;
+      }
+      differences[halving] = (sides[0] - sides[1]) / (2.0 * h);
+    }
+    set(e, value);
+    grad.set(e, (4.0 * differences[1] - differences[0]) / 3.0);
+  }
+  return grad;
+}
+
 llvm::Expected<std::vector<tmix::rt::HostTensor>>
 tmix::evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &bindings,
                             const rt::HostTensor &outputGrad,
@@ -156,47 +209,58 @@ tmix::evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &binding
                        static_cast<double>(k.numElements()) /
                        static_cast<double>(k.shape().front() * k.shape().back());
   for (unsigned argument : params) {
-    bool scalar = argument >= bindings.tensors.size() || bindings.tensors[argument].rank() == 0;
-    int64_t count = scalar ? 1 : bindings.tensors[argument].numElements();
-    constexpr double kLargestWork = 2e9;
-    if (4.0 * static_cast<double>(count) * forwardCost > kLargestWork)
-      return makeError("the reference differentiates extra arguments by central "
-                       "differences, four forwards an element: argument " +
-                       llvm::Twine(argument) + " has too many elements for these sizes "
-                       "(check gradients of extra arguments on small shapes)");
-    rt::HostTensor grad(rt::DType::F64, scalar ? std::vector<int64_t>{1}
-                                               : bindings.tensors[argument].shape());
-    rt::Bindings perturbed = bindings;
-    if (!scalar)
-      perturbed.tensors[argument] = bindings.tensors[argument].convertedTo(rt::DType::F64);
-    auto set = [&](int64_t e, double x) {
-      if (scalar)
-        perturbed.scalars[argument] = x;
-      else
-        perturbed.tensors[argument].set(e, x);
-    };
-    for (int64_t e = 0; e < count; ++e) {
-      double value = scalar ? bindings.scalars[argument] : perturbed.tensors[argument].get(e);
-      // A step of a power of two, 2^-8 of the value's binade: value +- step is exact
-      // even where the interpreter rounds a scalar to its f32 type. Richardson's
-      // extrapolation of the steps h and h/2 cancels the O(h^2) error of each.
-      double step = std::ldexp(1.0, std::ilogb(1.0 + std::fabs(value)) - 8);
-      double differences[2];
-      for (int halving = 0; halving < 2; ++halving) {
-        double h = step / (halving + 1), sides[2];
-        for (int side = 0; side < 2; ++side) {
-          set(e, value + (side == 0 ? h : -h));
-          auto l = loss(perturbed);
-          if (!l)
-            return l.takeError();
-          sides[side] = *l;
-        }
-        differences[halving] = (sides[0] - sides[1]) / (2.0 * h);
-      }
-      set(e, value);
-      grad.set(e, (4.0 * differences[1] - differences[0]) / 3.0);
+    auto grad = centralDifferences(bindings, argument, forwardCost, loss);
+    if (!grad)
+      return grad.takeError();
+    grads->push_back(std::move(*grad));
+  }
+  return grads;
+}
+
+llvm::Expected<std::vector<tmix::rt::HostTensor>> tmix::evaluateReferenceRecurrenceGrad(
+    mlir::Operation *specOp, const rt::Bindings &bindings,
+    const std::vector<rt::HostTensor> &outputGrads, const std::vector<unsigned> &arguments) {
+  auto recurrence = llvm::dyn_cast_or_null<mlir::tmix::RecurrenceOp>(specOp);
+  if (!recurrence)
+    return makeError("expects a tmix.recurrence op");
+  if (outputGrads.size() != recurrence.getNumSpecResults())
+    return makeError("one output gradient per output is needed");
+  auto loss = [&](const rt::Bindings &perturbed) -> llvm::Expected<double> {
+    auto outputs = evaluateReference(specOp, perturbed);
+    if (!outputs)
+      return outputs.takeError();
+    double sum = 0.0;
+    for (auto [output, grad] : llvm::zip(*outputs, outputGrads))
+      for (int64_t e = 0; e < grad.numElements(); ++e)
+        sum += output.get(e) * grad.get(e);
+    return sum;
+  };
+  // A forward costs a few operations per state element and step of each point.
+  auto elementsOf = [&](mlir::Type type) {
+    auto tensor = llvm::dyn_cast_or_null<SpecTensorType>(type);
+    double count = 1.0;
+    for (unsigned dim = 0; tensor && dim < tensor.getRank(); ++dim) {
+      std::optional<int64_t> size = tensor.getStaticSize(dim);
+      auto bound = bindings.sizes.find(tensor.getSymbol(dim).str());
+      count *= static_cast<double>(
+          size ? *size : bound == bindings.sizes.end() ? 1 : bound->second);
     }
-    grads->push_back(std::move(grad));
+    return count;
+  };
+  double stateElements = 0.0;
+  for (mlir::tmix::StateOp state : recurrence.getStateOps())
+    stateElements += elementsOf(state.getType());
+  unsigned firstOutput = recurrence.getPerStepResults().front();
+  double pointSteps = elementsOf(recurrence.getSpecResultTypes()[firstOutput]) /
+                      elementsOf(recurrence.getPerStepType(firstOutput));
+  constexpr double kOperationsPerStateElement = 8.0;
+  double forwardCost = pointSteps * stateElements * kOperationsPerStateElement;
+  std::vector<rt::HostTensor> grads;
+  for (unsigned argument : arguments) {
+    auto grad = centralDifferences(bindings, argument, forwardCost, loss);
+    if (!grad)
+      return grad.takeError();
+    grads.push_back(std::move(*grad));
   }
   return grads;
 }

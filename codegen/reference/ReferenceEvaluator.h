@@ -42,6 +42,16 @@ evaluateReferenceGrad(mlir::Operation *specOp, const rt::Bindings &bindings,
                       const std::vector<unsigned> &params = {},
                       const rt::HostTensor *lseGrad = nullptr);
 
+/// The gradients of the loss sum_r sum(r * outputGrads[r]) over the outputs r of a
+/// tmix.recurrence op with respect to each argument index in `arguments` (float
+/// tensors, of their stored shapes, and float scalars, of shape [1]), in float64 by
+/// central differences of the reference forward: independent of the derived adjoint,
+/// and for small shapes only (an error says when they are too large).
+llvm::Expected<std::vector<rt::HostTensor>>
+evaluateReferenceRecurrenceGrad(mlir::Operation *specOp, const rt::Bindings &bindings,
+                                const std::vector<rt::HostTensor> &outputGrads,
+                                const std::vector<unsigned> &arguments);
+
 } // namespace tmix
 
 #endif // TMIX_CODEGEN_REFERENCE_REFERENCEEVALUATOR_H

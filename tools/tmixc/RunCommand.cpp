@@ -17,6 +17,7 @@
 #include "dialect/TmixOps.h"
 #include "dialect/ScheduleBounds.h"
 #include "runtime/AtomicFiles.h"
+#include "runtime/GradientReduction.h"
 #include "runtime/Npy.h"
 #include "tools/tmixc/GpuRun.h"
 #include "runtime/Random.h"
@@ -557,44 +558,39 @@ static int checkGrads(const std::vector<HostTensor> &grads,
   return pass ? 0 : kExitError;
 }
 
-/// `tmixc run --grad`: the forward with lse, then the two derived backward kernels on
-/// a random gradient of o (docs/training.md).
-static int runGrad(Runner &runner, const RunOptions &options,
-                   const cpu::ScheduleOverride &schedule, uint64_t seed,
-                   unsigned threads) {
-  auto attention = mlir::cast<mlir::tmix::AttentionOp>(runner.spec);
-  // The spec alone in a module of its own, with its derived kernels beside it.
-  mlir::OpBuilder builder(runner.spec->getContext());
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(runner.spec->getLoc());
-  builder.setInsertionPointToEnd(module->getBody());
-  builder.clone(*runner.spec);
-  {
+namespace {
+
+/// What `tmixc run --grad` does for either kind of spec: derive its backward kernels in
+/// a module of their own, launch them, draw or read the output gradients, write files,
+/// time.
+class GradRun {
+public:
+  GradRun(Runner &runner, const cpu::ScheduleOverride &schedule, uint64_t seed,
+          unsigned threads)
+      : runner(runner), options(runner.options), schedule(schedule), seed(seed),
+        pool(threads) {}
+
+  /// The spec alone in a module of its own, with its derived kernels beside it.
+  std::string derive() {
+    mlir::OpBuilder builder(runner.spec->getContext());
+    module = mlir::ModuleOp::create(runner.spec->getLoc());
+    builder.setInsertionPointToEnd(module->getBody());
+    builder.clone(*runner.spec);
     ErrorCollector errors(runner.spec->getContext());
     mlir::PassManager pm(runner.spec->getContext());
     pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+    pm.addPass(mlir::tmix::createDeriveRecurrenceGrad());
     if (mlir::failed(pm.run(*module)))
-      return fail("cannot derive the backward of '" + runner.signature.name +
-                  "': " + errors.str());
+      return "cannot derive the backward of '" + runner.signature.name + "': " + errors.str();
+    return {};
   }
-  std::string name = runner.signature.name;
-  Operation *forward = mlir::SymbolTable::lookupSymbolIn(
-      *module, attention.getNumSpecResults() == 2 ? name : name + "_forward");
-  // dq; dk and dv; and the gradients of the score's and sink's float extra arguments
-  // when they read any.
-  llvm::SmallVector<Operation *, 3> parts;
-  for (llvm::StringRef suffix : {"_grad_q", "_grad_kv", "_grad_params"})
-    if (Operation *part = mlir::SymbolTable::lookupSymbolIn(*module, name + suffix.str()))
-      parts.push_back(part);
-  std::vector<unsigned> paramArgs;
-  if (parts.size() == 3)
-    for (int64_t argument :
-         mlir::cast<mlir::tmix::AttentionGradOp>(parts[2]).getParamsAttr().asArrayRef())
-      paramArgs.push_back(static_cast<unsigned>(argument));
 
-  cpu::KernelCache cache;
-  rt::ThreadPool pool(threads);
-  auto launch = [&](Operation *spec, rt::Bindings &bindings,
-                    std::vector<HostTensor> &outputs) -> std::string {
+  Operation *lookup(const std::string &name) {
+    return mlir::SymbolTable::lookupSymbolIn(*module, name);
+  }
+
+  std::string launch(Operation *spec, rt::Bindings &bindings,
+                     std::vector<HostTensor> &outputs) {
     auto kernel = cache.getOrCompile(spec, schedule);
     if (!kernel)
       return "compiling '" + mlir::SymbolTable::getSymbolName(spec).str() +
@@ -603,21 +599,15 @@ static int runGrad(Runner &runner, const RunOptions &options,
     for (const rt::ParamDecl &result : signatureOf(spec).results)
       outputs.emplace_back(result.dtype, rt::shapeOf(result, bindings.sizes));
     return rt::launchOnCpu((*kernel)->program, (*kernel)->manifest, bindings, outputs, pool);
-  };
+  }
 
-  // The forward: o and lse.
-  std::vector<HostTensor> forwardOutputs;
-  if (std::string error = launch(forward, runner.bindings, forwardOutputs); !error.empty())
-    return fail(error);
-  // d_o (and d_lse, when the spec's outputs have lse: its loss may read it): DIR/<name>.npy
-  // under --inputs when there is one, else random.
-  const std::vector<rt::ParamDecl> &partArgs = signatureOf(parts[0]).args;
-  // `result`: the forward output (0: o, 1: lse) that `gradient` is the gradient of.
-  auto gradientOf = [&](const HostTensor &output, unsigned arg, unsigned result,
-                        HostTensor &gradient) -> std::string {
+  /// The gradient of the forward's output `result` (`output`), named `name` among the
+  /// backward's arguments: DIR/<name>.npy under --inputs when there is one, else random.
+  std::string outputGradient(const std::string &name, unsigned result,
+                             const HostTensor &output, HostTensor &gradient) {
     gradient = HostTensor(output.dtype(), output.shape());
     llvm::SmallString<256> path(options.inputs.value_or(""));
-    llvm::sys::path::append(path, partArgs[arg].name + ".npy");
+    llvm::sys::path::append(path, name + ".npy");
     if (!options.inputs || !llvm::sys::fs::exists(path)) {
       rt::fillRandom(gradient, seed + kOutputGradSeed + result, -1.0, 1.0);
       return {};
@@ -634,15 +624,98 @@ static int runGrad(Runner &runner, const RunOptions &options,
              "]";
     gradient = loaded.convertedTo(output.dtype());
     return {};
-  };
+  }
+
+  /// --outputs=DIR: every (name, tensor) as DIR/<name>.npy, all or none.
+  std::string write(llvm::ArrayRef<std::pair<std::string, const HostTensor *>> files) {
+    if (!options.outputs)
+      return {};
+    rt::AtomicFileSet set;
+    if (std::string error = set.createDirectories(*options.outputs); !error.empty())
+      return error;
+    for (auto &[file, tensor] : files) {
+      llvm::SmallString<256> path(*options.outputs);
+      llvm::sys::path::append(path, file + ".npy");
+      if (std::string error = set.write(path.str().str(), rt::serializeNpy(*tensor));
+          !error.empty())
+        return error;
+    }
+    return set.commit();
+  }
+
+  /// --bench: the medians of the forward and the backward, and their ratio.
+  void bench(llvm::function_ref<void()> forward, llvm::function_ref<void()> backward,
+             double backwardFlops) {
+    auto median = [&](llvm::function_ref<void()> run) {
+      std::vector<double> times;
+      for (int index = 0; index < kBenchRuns; ++index) {
+        auto start = std::chrono::steady_clock::now();
+        run();
+        times.push_back(std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
+      }
+      std::sort(times.begin(), times.end());
+      return times[times.size() / 2];
+    };
+    double forwardMs = median(forward), backwardMs = median(backward);
+    llvm::outs() << llvm::format("forward_ms=%.3f backward_ms=%.3f ratio=%.2f\n", forwardMs,
+                                 backwardMs, backwardMs / forwardMs)
+                 << llvm::format("time_ms=%.3f gflops=%.2f\n", backwardMs,
+                                 backwardFlops / (backwardMs * 1e6));
+  }
+
+  Runner &runner;
+  const RunOptions &options;
+
+private:
+  const cpu::ScheduleOverride &schedule;
+  uint64_t seed;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  cpu::KernelCache cache;
+  rt::ThreadPool pool;
+};
+
+} // namespace
+
+/// `tmixc run --grad` of an attention spec: the forward with lse, then the derived
+/// backward kernels on a random gradient of o (docs/training.md).
+static int runAttentionGrad(GradRun &run) {
+  Runner &runner = run.runner;
+  const RunOptions &options = run.options;
+  auto attention = mlir::cast<mlir::tmix::AttentionOp>(runner.spec);
+  std::string name = runner.signature.name;
+  Operation *forward =
+      run.lookup(attention.getNumSpecResults() == 2 ? name : name + "_forward");
+  // dq; dk and dv; and the gradients of the score's and sink's float extra arguments
+  // when they read any.
+  llvm::SmallVector<Operation *, 3> parts;
+  for (llvm::StringRef suffix : {"_grad_q", "_grad_kv", "_grad_params"})
+    if (Operation *part = run.lookup(name + suffix.str()))
+      parts.push_back(part);
+  std::vector<unsigned> paramArgs;
+  if (parts.size() == 3)
+    for (int64_t argument :
+         mlir::cast<mlir::tmix::AttentionGradOp>(parts[2]).getParamsAttr().asArrayRef())
+      paramArgs.push_back(static_cast<unsigned>(argument));
+
+  // The forward: o and lse.
+  std::vector<HostTensor> forwardOutputs;
+  if (std::string error = run.launch(forward, runner.bindings, forwardOutputs);
+      !error.empty())
+    return fail(error);
+  // d_o (and d_lse, when the spec's outputs have lse: its loss may read it).
+  const std::vector<rt::ParamDecl> &partArgs = signatureOf(parts[0]).args;
   size_t outputArg = runner.signature.args.size(); // o, lse, d_o, d_lse follow
   bool lseGrad = attention.getNumSpecResults() == 2;
   HostTensor outputGrad, lseGradient;
-  if (std::string error = gradientOf(forwardOutputs[0], outputArg + 2, 0, outputGrad);
+  if (std::string error =
+          run.outputGradient(partArgs[outputArg + 2].name, 0, forwardOutputs[0], outputGrad);
       !error.empty())
     return fail(error);
   if (lseGrad)
-    if (std::string error = gradientOf(forwardOutputs[1], outputArg + 3, 1, lseGradient);
+    if (std::string error = run.outputGradient(partArgs[outputArg + 3].name, 1,
+                                               forwardOutputs[1], lseGradient);
         !error.empty())
       return fail(error);
 
@@ -655,11 +728,10 @@ static int runGrad(Runner &runner, const RunOptions &options,
   gradBindings.scalars.resize(gradBindings.tensors.size(), 0.0);
   std::vector<HostTensor> grads, partOutputs;
   std::vector<std::string> names;
-  std::vector<double> times;
   auto backward = [&]() -> std::string {
     grads.clear();
     for (Operation *part : parts) {
-      if (std::string error = launch(part, gradBindings, partOutputs); !error.empty())
+      if (std::string error = run.launch(part, gradBindings, partOutputs); !error.empty())
         return error;
       grads.insert(grads.end(), partOutputs.begin(), partOutputs.end());
     }
@@ -671,30 +743,17 @@ static int runGrad(Runner &runner, const RunOptions &options,
     for (const rt::ParamDecl &result : signatureOf(part).results)
       names.push_back(result.name);
 
-  if (options.outputs) {
-    rt::AtomicFileSet files;
-    if (std::string error = files.createDirectories(*options.outputs); !error.empty())
-      return fail(error);
-    auto write = [&](const std::string &file, const HostTensor &tensor) {
-      llvm::SmallString<256> path(*options.outputs);
-      llvm::sys::path::append(path, file + ".npy");
-      return files.write(path.str().str(), rt::serializeNpy(tensor));
-    };
-    // o, lse and d_o under the backward's names for them, then the gradients.
-    std::vector<std::pair<std::string, const HostTensor *>> written = {
-        {partArgs[outputArg].name, &forwardOutputs[0]},
-        {partArgs[outputArg + 1].name, &forwardOutputs[1]},
-        {partArgs[outputArg + 2].name, &outputGrad}};
-    if (lseGrad)
-      written.push_back({partArgs[outputArg + 3].name, &lseGradient});
-    for (auto [index, grad] : llvm::enumerate(grads))
-      written.push_back({names[index], &grad});
-    for (auto &[file, tensor] : written)
-      if (std::string error = write(file, *tensor); !error.empty())
-        return fail(error);
-    if (std::string error = files.commit(); !error.empty())
-      return fail(error);
-  }
+  // o, lse and d_o under the backward's names for them, then the gradients.
+  std::vector<std::pair<std::string, const HostTensor *>> written = {
+      {partArgs[outputArg].name, &forwardOutputs[0]},
+      {partArgs[outputArg + 1].name, &forwardOutputs[1]},
+      {partArgs[outputArg + 2].name, &outputGrad}};
+  if (lseGrad)
+    written.push_back({partArgs[outputArg + 3].name, &lseGradient});
+  for (auto [index, grad] : llvm::enumerate(grads))
+    written.push_back({names[index], &grad});
+  if (std::string error = run.write(written); !error.empty())
+    return fail(error);
 
   int status = 0;
   if (options.check) {
@@ -710,26 +769,93 @@ static int runGrad(Runner &runner, const RunOptions &options,
     dtypes.resize(grads.size(), runner.signature.args[0].dtype);
     status = checkGrads(grads, names, dtypes, *reference);
   }
-  if (options.bench) {
-    auto median = [&](auto &&run) {
-      std::vector<double> times;
-      for (int index = 0; index < kBenchRuns; ++index) {
-        auto start = std::chrono::steady_clock::now();
-        run();
-        times.push_back(std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - start)
-                            .count());
-      }
-      std::sort(times.begin(), times.end());
-      return times[times.size() / 2];
-    };
-    double forwardMs = median([&] { (void)launch(forward, runner.bindings, forwardOutputs); });
-    double backwardMs = median([&] { (void)backward(); });
-    llvm::outs() << llvm::format("forward_ms=%.3f backward_ms=%.3f ratio=%.2f\n", forwardMs,
-                                 backwardMs, backwardMs / forwardMs)
-                 << llvm::format("time_ms=%.3f gflops=%.2f\n", backwardMs,
-                                 2.5 * runner.flopCount() / (backwardMs * 1e6));
+  if (options.bench)
+    run.bench([&] { (void)run.launch(forward, runner.bindings, forwardOutputs); },
+              [&] { (void)backward(); }, 2.5 * runner.flopCount());
+  return status;
+}
+
+/// `tmixc run --grad` of a recurrence: the forward, then its adjoint X_grad on random
+/// gradients of every output; the gradients shared by several parallel points summed
+/// (rt::reduceSharedGradient), then checked against central differences of the float64
+/// reference (docs/training.md).
+static int runRecurrenceGrad(GradRun &run) {
+  Runner &runner = run.runner;
+  const RunOptions &options = run.options;
+  std::string name = runner.signature.name;
+  Operation *forward = run.lookup(name), *adjoint = run.lookup(name + "_grad");
+  rt::SpecSignature adjointSignature = signatureOf(adjoint);
+
+  std::vector<HostTensor> forwardOutputs;
+  if (std::string error = run.launch(forward, runner.bindings, forwardOutputs);
+      !error.empty())
+    return fail(error);
+  size_t numArgs = runner.signature.args.size();
+  std::vector<HostTensor> outputGrads(forwardOutputs.size());
+  for (unsigned result = 0; result < forwardOutputs.size(); ++result)
+    if (std::string error =
+            run.outputGradient(adjointSignature.args[numArgs + result].name, result,
+                               forwardOutputs[result], outputGrads[result]);
+        !error.empty())
+      return fail(error);
+
+  // The adjoint: the forward's arguments, then the gradients of its outputs.
+  rt::Bindings gradBindings = runner.bindings;
+  for (const HostTensor &gradient : outputGrads)
+    gradBindings.tensors.push_back(gradient);
+  gradBindings.scalars.resize(gradBindings.tensors.size(), 0.0);
+  // Each result d_<x> is the gradient of argument x.
+  std::vector<unsigned> arguments;
+  std::vector<std::string> names;
+  for (const rt::ParamDecl &result : adjointSignature.results) {
+    auto found = llvm::find_if(runner.signature.args, [&](const rt::ParamDecl &arg) {
+      return "d_" + arg.name == result.name;
+    });
+    if (found == runner.signature.args.end())
+      return fail("internal error: the backward's result '" + result.name +
+                  "' is the gradient of no argument");
+    arguments.push_back(static_cast<unsigned>(found - runner.signature.args.begin()));
+    names.push_back(result.name);
   }
+  std::vector<HostTensor> partials, grads;
+  auto backward = [&]() -> std::string {
+    if (std::string error = run.launch(adjoint, gradBindings, partials); !error.empty())
+      return error;
+    grads.resize(partials.size());
+    for (auto [index, partial] : llvm::enumerate(partials))
+      if (std::string error = rt::reduceSharedGradient(
+              runner.signature, arguments[index], adjointSignature.results[index], partial,
+              gradBindings.sizes, grads[index]);
+          !error.empty())
+        return error;
+    return {};
+  };
+  if (std::string error = backward(); !error.empty())
+    return fail(error);
+
+  std::vector<std::pair<std::string, const HostTensor *>> written;
+  for (unsigned result = 0; result < forwardOutputs.size(); ++result) {
+    written.push_back({runner.signature.results[result].name, &forwardOutputs[result]});
+    written.push_back({adjointSignature.args[numArgs + result].name, &outputGrads[result]});
+  }
+  for (auto [index, grad] : llvm::enumerate(grads))
+    written.push_back({names[index], &grad});
+  if (std::string error = run.write(written); !error.empty())
+    return fail(error);
+
+  int status = 0;
+  if (options.check) {
+    auto reference = evaluateReferenceRecurrenceGrad(runner.spec, runner.bindings,
+                                                     outputGrads, arguments);
+    if (!reference)
+      return fail("reference evaluation failed: " + llvm::toString(reference.takeError()));
+    // Computed in f32 from inputs of the spec's dtypes: the bound of the outputs'.
+    std::vector<rt::DType> dtypes(grads.size(), runner.signature.results[0].dtype);
+    status = checkGrads(grads, names, dtypes, *reference);
+  }
+  if (options.bench)
+    run.bench([&] { (void)run.launch(forward, runner.bindings, forwardOutputs); },
+              [&] { (void)backward(); }, 3.0 * runner.flopCount());
   return status;
 }
 
@@ -756,9 +882,6 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
                 " specs: choose one with --kernel=NAME");
   }
   runner.signature = signatureOf(runner.spec);
-  if (options.grad && !mlir::isa<mlir::tmix::AttentionOp>(runner.spec))
-    return fail("--grad: backward kernels are derived for attention specs so far; '" +
-                runner.signature.name + "' is a recurrence");
 
   uint64_t seed = kDefaultSeed;
   if (options.seed && llvm::StringRef(*options.seed).getAsInteger(10, seed))
@@ -784,7 +907,11 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
     if (onGpu)
       return fail("--grad runs the backward kernels on the CPU so far (no --target=" +
                   target + ")");
-    return runGrad(runner, options, schedule, seed, threads);
+    GradRun run(runner, schedule, seed, threads);
+    if (std::string error = run.derive(); !error.empty())
+      return fail(error);
+    return mlir::isa<mlir::tmix::AttentionOp>(runner.spec) ? runAttentionGrad(run)
+                                                            : runRecurrenceGrad(run);
   }
   std::vector<HostTensor> outputs;
   if (std::string error = runner.allocateOutputs(outputs); !error.empty())

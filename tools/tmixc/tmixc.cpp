@@ -190,6 +190,7 @@ int deriveBackward(const Options &options, mlir::ModuleOp module, bool supported
   tmix::ErrorCollector errors(module->getContext());
   mlir::PassManager pm(module->getContext());
   pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+  pm.addPass(mlir::tmix::createDeriveRecurrenceGrad());
   if (mlir::failed(pm.run(module)))
     return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
   return 0;
