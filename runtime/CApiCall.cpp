@@ -2,6 +2,10 @@
 
 #include "runtime/CApiCall.h"
 
+#include "runtime/GradientReduction.h"
+
+#include <algorithm>
+
 using namespace tmix::rt;
 
 namespace {
@@ -190,5 +194,56 @@ CallError tmix::rt::launchCall(ProgramFn program, const KernelManifest &manifest
                                       call.sizes, outputViews, defaultThreadPool());
       !error.empty())
     return failWith(TMIX_ERROR_RUNTIME, error);
+  return {};
+}
+
+CallError tmix::rt::launchReducedGradientCall(ProgramFn program,
+                                              const KernelManifest &manifest,
+                                              const SpecSignature &reduced,
+                                              const BoundCall &call,
+                                              const tmix_tensor *outputs,
+                                              size_t numOutputs) {
+  std::vector<TensorView> outputViews;
+  if (CallError error =
+          checkOutputs(reduced, call, outputs, numOutputs, DeviceKind::Cpu, outputViews))
+    return error;
+  const SpecSignature &signature = manifest.signature;
+  std::vector<HostTensor> partials;
+  std::vector<TensorView> partialViews;
+  partials.reserve(signature.results.size());
+  for (const ParamDecl &result : signature.results) {
+    partials.emplace_back(result.dtype, shapeOf(result, call.sizes));
+    partialViews.push_back(TensorView::of(partials.back()));
+  }
+  if (std::string error = launchOnCpu(program, manifest, call.tensors, call.scalars,
+                                      call.sizes, partialViews, defaultThreadPool());
+      !error.empty())
+    return failWith(TMIX_ERROR_RUNTIME, error);
+  for (size_t index = 0; index < partials.size(); ++index) {
+    const ParamDecl &result = signature.results[index];
+    auto argument = std::find_if(signature.args.begin(), signature.args.end(),
+                                 [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
+    HostTensor gradient;
+    if (std::string error = reduceSharedGradient(
+            signature, static_cast<size_t>(argument - signature.args.begin()), result,
+            partials[index], call.sizes, gradient);
+        !error.empty())
+      return failWith(TMIX_ERROR_RUNTIME, error);
+    // Into the caller's (possibly strided) f32 output.
+    const TensorView &view = outputViews[index];
+    std::vector<int64_t> strides = view.storedStrides(), at(view.shape.size(), 0);
+    auto *data = static_cast<float *>(view.data);
+    for (int64_t e = 0; e < gradient.numElements(); ++e) {
+      int64_t offset = 0;
+      for (size_t dim = 0; dim < at.size(); ++dim)
+        offset += at[dim] * strides[dim];
+      data[offset] = static_cast<float>(gradient.get(e));
+      for (size_t dim = at.size(); dim-- > 0;) {
+        if (++at[dim] < view.shape[dim])
+          break;
+        at[dim] = 0;
+      }
+    }
+  }
   return {};
 }

@@ -50,6 +50,13 @@ CallError checkOutputs(const SpecSignature &signature, const BoundCall &call,
 CallError launchCall(ProgramFn program, const KernelManifest &manifest,
                      const BoundCall &call, const tmix_tensor *outputs, size_t numOutputs);
 
+/// launchCall for a recurrence's adjoint, whose callers see `reduced`
+/// (reducedGradientSignature): the program writes its per-point gradients into host
+/// buffers, which are summed (reduceSharedGradient) into `outputs`.
+CallError launchReducedGradientCall(ProgramFn program, const KernelManifest &manifest,
+                                    const SpecSignature &reduced, const BoundCall &call,
+                                    const tmix_tensor *outputs, size_t numOutputs);
+
 /// tmix.h's dtype codes as the runtime's, and back.
 DType dtypeOf(tmix_dtype dtype);
 tmix_dtype publicDtype(DType dtype);

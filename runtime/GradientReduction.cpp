@@ -2,6 +2,8 @@
 
 #include "runtime/GradientReduction.h"
 
+#include <algorithm>
+
 using namespace tmix::rt;
 
 namespace {
@@ -67,11 +69,10 @@ std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t 
     ++cursor;
   }
 
-  std::vector<double> sums(1, 0.0);
   int64_t count = 1;
   for (int64_t size : logicalSizes)
     count *= size;
-  sums.assign(static_cast<size_t>(count), 0.0);
+  std::vector<double> sums(static_cast<size_t>(count), 0.0);
   std::vector<int64_t> index(partialShape.size(), 0);
   for (int64_t e = 0; e < partial.numElements(); ++e) {
     int64_t target = 0;
@@ -106,4 +107,25 @@ std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t 
     }
   }
   return {};
+}
+
+SpecSignature tmix::rt::reducedGradientSignature(const SpecSignature &program) {
+  SpecSignature reduced = program;
+  for (ParamDecl &result : reduced.results) {
+    auto argument = std::find_if(program.args.begin(), program.args.end(),
+                                 [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
+    if (argument == program.args.end())
+      continue;
+    std::string name = result.name;
+    result = *argument;
+    result.name = name;
+    result.dtype = DType::F32;
+    result.defaultValue.reset();
+    if (!result.isTensor) {
+      result.isTensor = true;
+      result.dims = {DimDecl{"", 1, 0}};
+      result.layout.clear();
+    }
+  }
+  return reduced;
 }

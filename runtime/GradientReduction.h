@@ -26,6 +26,11 @@ std::string reduceSharedGradient(const SpecSignature &forward, size_t argument,
                                  const std::map<std::string, int64_t> &sizes,
                                  HostTensor &gradient);
 
+/// The signature a recurrence's adjoint shows its callers (the C API, Python): the
+/// program's, with each result d_<x> declared as argument x is (dims and layout), F32,
+/// and a scalar x's as [1]. `program`'s arguments begin with the forward's.
+SpecSignature reducedGradientSignature(const SpecSignature &program);
+
 } // namespace tmix::rt
 
 #endif // TMIX_RUNTIME_GRADIENTREDUCTION_H

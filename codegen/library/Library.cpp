@@ -15,9 +15,11 @@
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/KernelCache.h"
 #include "codegen/library/CudaKernels.h"
+#include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
 #include "runtime/CApiCall.h"
+#include "runtime/GradientReduction.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/SymbolTable.h"
@@ -123,7 +125,10 @@ struct tmix_kernel {
 
   const cpu::CompiledKernel *compiled; // owned by processCache(); null for GPU kernels
   std::unique_ptr<library::CudaKernel> cuda;
+  /// What callers see: the program's, but for a recurrence's adjoint (reducesGradients)
+  /// the gradients in their arguments' shapes.
   rt::SpecSignature signature;
+  bool reducesGradients = false;
 
   rt::DeviceKind device() const { return cuda ? rt::DeviceKind::Cuda : rt::DeviceKind::Cpu; }
   std::vector<DimTable> argDims, outputDims; // point into `signature`
@@ -145,18 +150,28 @@ void collectDiagnostic(const llvm::SMDiagnostic &diagnostic, void *context) {
 }
 
 /// Adds the backward kernels derived from the module's attention specs
-/// (tmix-derive-attention-grad), found by name but not listed: compiled only when asked
-/// for. Where a backward cannot be derived (an op without a derivative rule, a name
-/// taken), the module keeps its forward kernels alone, and asking for a backward
-/// kernel says that no spec has that name.
+/// (tmix-derive-attention-grad) and recurrences (tmix-derive-recurrence-grad), found by
+/// name but not listed: compiled only when asked for. Where a backward cannot be
+/// derived (an op without a derivative rule, a name taken), the module keeps the
+/// kernels it had, and asking for a backward kernel says that no spec has that name.
 void deriveBackward(ModuleState &state) {
-  mlir::OwningOpRef<mlir::ModuleOp> derived = state.module->clone();
   mlir::ScopedDiagnosticHandler quiet(&state.context,
                                       [](mlir::Diagnostic &) { return mlir::success(); });
-  mlir::PassManager pm(&state.context);
-  pm.addPass(mlir::tmix::createDeriveAttentionGrad());
-  if (mlir::succeeded(pm.run(*derived)))
-    state.module = std::move(derived);
+  for (bool attention : {true, false}) {
+    mlir::OwningOpRef<mlir::ModuleOp> derived = state.module->clone();
+    mlir::PassManager pm(&state.context);
+    pm.addPass(attention ? mlir::tmix::createDeriveAttentionGrad()
+                         : mlir::tmix::createDeriveRecurrenceGrad());
+    if (mlir::succeeded(pm.run(*derived)))
+      state.module = std::move(derived);
+  }
+}
+
+/// A recurrence's adjoint (X_grad): its callers get gradients of their arguments'
+/// shapes, summed over the parallel points that share them (reducedGradientSignature).
+bool isRecurrenceAdjoint(mlir::Operation *spec) {
+  auto recurrence = llvm::dyn_cast<mlir::tmix::RecurrenceOp>(spec);
+  return recurrence && recurrence.getForwardAttr();
 }
 
 tmix_status compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, tmix_module **out) {
@@ -311,6 +326,10 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, std::string("no spec named '") + name +
                                                      "' (the module has: " + known + ")");
   }
+  if (gpu && isRecurrenceAdjoint(spec))
+    return failWith(TMIX_ERROR_UNSUPPORTED,
+                    std::string("'") + name +
+                        "' is a recurrence's backward, which runs on the CPU so far");
   if (gpu) {
     // Compiled on its first launch, when the head dims are known.
     rt::SpecSignature signature = signatureOf(spec);
@@ -327,6 +346,12 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
       cache.kernels->getOrCompile(spec, cpu::ScheduleOverride());
   if (!compiled)
     return failWith(TMIX_ERROR_COMPILE, llvm::toString(compiled.takeError()));
+  if (isRecurrenceAdjoint(spec)) {
+    *kernel = new tmix_kernel(*compiled, nullptr,
+                              rt::reducedGradientSignature((*compiled)->manifest.signature));
+    (*kernel)->reducesGradients = true;
+    return TMIX_OK;
+  }
   *kernel = new tmix_kernel(*compiled, nullptr, (*compiled)->manifest.signature);
   return TMIX_OK;
 }
@@ -386,6 +411,13 @@ tmix_status tmix_kernel_launch(const tmix_kernel *kernel, const tmix_arg *args,
   rt::BoundCall call;
   if (rt::CallError error = rt::bindCall(signature, args, numArgs, call))
     return failWith(error);
+  if (kernel->reducesGradients) {
+    if (rt::CallError error = rt::launchReducedGradientCall(
+            kernel->compiled->program, kernel->compiled->manifest, signature, call, outputs,
+            numOutputs))
+      return failWith(error);
+    return TMIX_OK;
+  }
   if (rt::CallError error = rt::launchCall(kernel->compiled->program,
                                            kernel->compiled->manifest, call, outputs,
                                            numOutputs))

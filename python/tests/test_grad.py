@@ -28,14 +28,6 @@ attention causal(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D])
 }}
 """
 
-RECURRENCE = """
-recurrence running(x: f32[B, T]) -> y: f32[B, T] {
-  state h: f32
-  h = 0.5 * h + x[t]
-  y[t] = h
-}
-"""
-
 
 @pytest.fixture(scope="module", params=list(DTYPES))
 def dtype(request):
@@ -175,12 +167,3 @@ def test_what_has_no_gradient_is_named(mod, dtype):
         o.float().sum().backward()
     with pytest.raises(ValueError, match="out= does not record gradients"):
         mod["causal"](q, q, q, out=torch.empty_like(q))
-
-
-def test_recurrences_have_no_backward_yet():
-    kernel = tmix.compile(RECURRENCE, "rec.tmix")["running"]
-    x = torch.randn(2, 5, requires_grad=True)
-    y = kernel(x)
-    with pytest.raises(RuntimeError, match="no backward: backward kernels are derived for "
-                                           "attention specs so far"):
-        y.sum().backward()

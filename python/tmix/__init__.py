@@ -277,7 +277,7 @@ class Kernel:
 
     def _derived(self, part, namespace):
         """The PyTorch op of the derived kernel `<name>_<part>` (docs/training.md), or
-        None when the module has none (a recurrence, or no such part)."""
+        None when the module has none (no such part)."""
         try:
             kernel = self._module.kernel(f"{self.name}_{part}")
         except ValueError:
@@ -295,10 +295,13 @@ class Kernel:
         if o.is_cuda:
             raise RuntimeError(f"tmix: '{self.name}' has a backward on the CPU only so far "
                                "(the GPU backward kernels are to come)")
+        adjoint = self._derived("grad", namespace)
+        if adjoint is not None:
+            return self._recurrence_backward(ctx, values, [o] + saved, grads, adjoint)
         grad_q = self._derived("grad_q", namespace)
         if grad_q is None:
-            raise RuntimeError(f"tmix: '{self.name}' has no backward: backward kernels are "
-                               "derived for attention specs so far")
+            raise RuntimeError(f"tmix: '{self.name}' has no backward (its derivation "
+                               "failed: `tmixc emit --stage=spec --grad` says why)")
         if len(self.outputs) == 2:
             lse = saved.pop(0)
             d_lse = grads[1] if grads[1] is not None else torch.zeros_like(lse)
@@ -328,12 +331,32 @@ class Kernel:
                     "reads without a derivative); detach it")
         return tuple(result)
 
+    def _recurrence_backward(self, ctx, values, outputs, grads, adjoint):
+        """A recurrence's gradients: its adjoint X_grad (docs/training.md) on the
+        gradients of every output (zeros for those the loss does not read), which gives
+        each float argument's gradient in the argument's shape."""
+        torch = _torch()
+        d_outputs = [(g if g is not None else torch.zeros_like(o)).to(o.dtype).contiguous()
+                     for g, o in zip(grads, outputs)]
+        outs = adjoint[1](*values, *d_outputs)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        result = [None] * len(values)
+        for param, grad in zip(adjoint[0].outputs, outs):
+            index = self._index[param.name[len("d_"):]]
+            if self.args[index].is_tensor:
+                result[index] = grad.to(values[index].dtype)
+        for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
+            if needed and result[index] is None and self.args[index].is_tensor:
+                # A float tensor the steps never read: its outputs do not depend on it.
+                result[index] = torch.zeros_like(values[index])
+        return tuple(result)
+
     def torch_op(self, namespace="tmix"):
         """Registers this kernel as the PyTorch custom op `torch.ops.<namespace>.<name>`
         (a CPU implementation and a fake one, so that it traces under torch.compile) and
-        returns it. An attention spec's op has the derived backward (docs/training.md):
-        the gradients of q, k, v and of the float tensors its score and sink read, on
-        the CPU; a recurrence's backward raises."""
+        returns it. The op has the derived backward (docs/training.md), on the CPU: an
+        attention spec's gives the gradients of q, k, v and of the float tensors its
+        score and sink read; a recurrence's, those of every float tensor argument."""
         if self._op is not None:
             return self._op
         import torch

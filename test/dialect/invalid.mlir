@@ -1153,3 +1153,27 @@ tmix.recurrence @r(%v: !tmix.tensor<[H, T, K], f32>, %cu: !tmix.tensor<[N + 1], 
 // A dim's offset is positive.
 // expected-error @+1 {{the offset of a dimension must be positive}}
 func.func private @f(!tmix.tensor<[N + 0], i32>)
+
+// -----
+
+tmix.recurrence @not_an_adjoint(%x: !tmix.tensor<[B, T], f32>) -> (o: !tmix.tensor<[B, T], f32>) time "T" {
+  tmix.state "h" : f32
+  tmix.step {
+  ^bb0(%t: i64, %h: f32):
+    // expected-error @+1 {{'tmix.forward_state' op reads a forward state, so its recurrence must be the adjoint of one (`forward "X"`)}}
+    %s = tmix.forward_state "h" : f32
+    tmix.yield %s, %s : f32, f32
+  }
+}
+
+// -----
+
+tmix.recurrence @adjoint(%x: !tmix.tensor<[B, T], f32>) -> (o: !tmix.tensor<[B, T], f32>) time "T" forward "x" {
+  tmix.state "h" : f32
+  tmix.step {
+  ^bb0(%t: i64, %h: f32):
+    // expected-error @+1 {{'tmix.forward_state' op state type must be f32 or an f32 !tmix.tensor, got 'i64'}}
+    %s = tmix.forward_state "h" : i64
+    tmix.yield %h, %h : f32, f32
+  }
+}

@@ -208,3 +208,19 @@ tmix.recurrence @grouped(%k: !tmix.tensor<[B, G, T, K], f32>, %v: !tmix.tensor<[
     tmix.yield %k_t : !tmix.tensor<[K], f32>
   }
 }
+
+// The adjoint of a recurrence: `forward "X"` and X's state before the step.
+// CHECK-LABEL: tmix.recurrence @decay_grad(
+// CHECK-SAME: time "T" forward "decay"
+// CHECK: %{{.*}} = tmix.forward_state "h" : f32
+tmix.recurrence @decay_grad(%a: !tmix.tensor<[B, T], f32>, %d_y: !tmix.tensor<[B, T], f32>) -> (d_a: !tmix.tensor<[B, T], f32>) time "T" forward "decay" {
+  tmix.state "d_h" : f32
+  tmix.step {
+  ^bb0(%t: i64, %d_h: f32):
+    %h = tmix.forward_state "h" : f32
+    %g = tmix.slice %d_y[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %s = arith.addf %d_h, %g : f32
+    %da = arith.mulf %s, %h : f32
+    tmix.yield %s, %da : f32, f32
+  }
+}

@@ -247,3 +247,76 @@ tmix.recurrence @delta_chunked(%q: !tmix.tensor<[B, H, T, K], f32>, %k: !tmix.te
     tmix.yield %S1, %o : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
   }
 }
+
+// The adjoint of a recurrence (forward "decay", tmix-derive-recurrence-grad): one
+// program per point runs decay forward once, keeping h every 64 steps (a checkpoint
+// per span: ceil(T / 64) of them), then, span by span from the last, runs decay again
+// from the span's checkpoint keeping each h of the span (a 64-row window), and the
+// adjoint's steps over the span backwards, reading h_t from the window
+// (tmix.forward_state) and storing d_x[t], d_a[t]; d_h0 is the last d_h.
+// CHECK-LABEL: func.func @decay_grad(
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, T], grid = [B:1]>
+// CHECK: %[[ADJOINT:.*]] = memref.alloc() : memref<f32>
+// CHECK: memref.load %arg5[{{.*}}] : memref<?xf32>
+// CHECK: memref.store {{.*}}, %[[ADJOINT]][]
+// CHECK: %[[H:.*]] = memref.alloc() : memref<f32>
+// CHECK: %[[SPAN:.*]] = arith.constant 64 : index
+// CHECK: %[[SPANS:.*]] = arith.ceildivui %{{.*}}, %[[SPAN]] : index
+// CHECK: %[[CHECKPOINTS:.*]] = memref.alloc(%[[SPANS]]) : memref<?xf32>
+// CHECK: %[[WINDOW:.*]] = memref.alloc(%[[SPAN]]) : memref<?xf32>
+// CHECK: memref.load %arg3[{{.*}}] : memref<?xf32>
+// CHECK: memref.store {{.*}}, %[[H]][]
+// Forward, a checkpoint before every span:
+// CHECK: scf.for %[[T:.*]] =
+// CHECK: arith.remui %[[T]], %[[SPAN]]
+// CHECK: scf.if
+// CHECK: %[[ROW:.*]] = arith.divui %[[T]], %[[SPAN]]
+// CHECK: memref.store {{.*}}, %[[CHECKPOINTS]][%[[ROW]]]
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: memref.store {{.*}}, %[[H]][]
+// Backward, the last span first:
+// CHECK: scf.for %[[R:.*]] = %{{.*}} to %[[SPANS]]
+// CHECK: %[[LAST:.*]] = arith.subi %[[SPANS]], %{{.*}}
+// CHECK: %[[S:.*]] = arith.subi %[[LAST]], %[[R]]
+// CHECK: memref.load %[[CHECKPOINTS]][%[[S]]]
+// CHECK: scf.for %[[I:.*]] =
+// CHECK: memref.store {{.*}}, %[[WINDOW]][%[[I]]]
+// CHECK: scf.for
+// CHECK: memref.load %[[WINDOW]]
+// CHECK: memref.store {{.*}}, %[[H]][]
+// CHECK: memref.load %[[ADJOINT]][]
+// CHECK: memref.load %[[H]][]
+// CHECK: memref.load %arg4[
+// CHECK: memref.store {{.*}}, %arg6[
+// CHECK: memref.store {{.*}}, %arg7[
+// CHECK: memref.store {{.*}}, %[[ADJOINT]][]
+// CHECK: memref.load %[[ADJOINT]][]
+// CHECK: memref.store {{.*}}, %arg8[
+// CHECK: memref.dealloc %[[ADJOINT]]
+tmix.recurrence @decay(%x: !tmix.tensor<[B, T], f32>, %a: !tmix.tensor<[B, T], f32>, %h0: !tmix.tensor<[B], f32>) -> (y: !tmix.tensor<[B, T], f32>, hT: !tmix.tensor<[B], f32>) time "T" {
+  tmix.state "h" : f32 init %h0 : !tmix.tensor<[B], f32>
+  tmix.step {
+  ^bb0(%t: i64, %h: f32):
+    %0 = tmix.slice %a[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %1 = arith.mulf %0, %h : f32
+    %2 = tmix.slice %x[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %3 = arith.addf %1, %2 : f32
+    tmix.yield %3, %3 : f32, f32
+  }
+  tmix.final "hT" = "h"
+}
+tmix.recurrence @decay_grad(%x: !tmix.tensor<[B, T], f32>, %a: !tmix.tensor<[B, T], f32>, %h0: !tmix.tensor<[B], f32>, %d_y: !tmix.tensor<[B, T], f32>, %d_hT: !tmix.tensor<[B], f32>) -> (d_x: !tmix.tensor<[B, T], f32>, d_a: !tmix.tensor<[B, T], f32>, d_h0: !tmix.tensor<[B], f32>) time "T" forward "decay" {
+  tmix.state "d_h" : f32 init %d_hT : !tmix.tensor<[B], f32>
+  tmix.step {
+  ^bb0(%t: i64, %d_h: f32):
+    %0 = tmix.forward_state "h" : f32
+    %1 = tmix.slice %a[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %2 = tmix.slice %d_y[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %3 = arith.addf %d_h, %2 : f32
+    %4 = arith.mulf %3, %0 : f32
+    %5 = arith.mulf %3, %1 : f32
+    tmix.yield %5, %3, %4 : f32, f32, f32
+  }
+  tmix.final "d_h0" = "d_h"
+}
