@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/CApiCall.h"
+#include "runtime/GradientReduction.h"
 #include "runtime/cuda/GpuManifest.h"
 
 #include <map>
@@ -30,6 +31,7 @@ tmix_status failWith(tmix_status status, std::string message) {
 struct ParsedKernel {
   GpuManifest manifest;
   std::string error;
+  SpecSignature reducedSignature; // what callers of a recurrence's adjoint see
 };
 
 const ParsedKernel &parsedKernel(const char *text) {
@@ -42,6 +44,8 @@ const ParsedKernel &parsedKernel(const char *text) {
     slot->error = parseGpuManifest(text, slot->manifest);
     if (slot->error.empty() && slot->manifest.target != "cpu")
       slot->error = "a manifest for " + slot->manifest.target + ", not the CPU";
+    if (slot->manifest.kernel.sumsGradients)
+      slot->reducedSignature = reducedGradientSignature(slot->manifest.kernel.signature);
   }
   return *slot;
 }
@@ -64,6 +68,12 @@ tmix_status tmix_cpu_kernel_launch(const tmix_cpu_kernel *kernel, const tmix_arg
   BoundCall call;
   if (CallError error = bindCall(manifest.signature, args, numArgs, call))
     return failWith(error.status, error.message);
+  if (manifest.sumsGradients) {
+    if (CallError error = launchReducedGradientCall(
+            kernel->program, manifest, parsed.reducedSignature, call, outputs, numOutputs))
+      return failWith(error.status, error.message);
+    return TMIX_OK;
+  }
   if (CallError error = launchCall(kernel->program, manifest, call, outputs, numOutputs))
     return failWith(error.status, error.message);
   return TMIX_OK;

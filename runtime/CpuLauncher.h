@@ -30,6 +30,10 @@ struct KernelManifest {
   SpecSignature signature;
   std::vector<std::string> sizeSymbols; // the order of the program's sizes argument
   std::vector<GridDimDecl> grid;        // outermost first
+  /// A recurrence's adjoint (X_grad): the program writes the gradients that several
+  /// parallel points share per point, and its callers get them summed into their
+  /// arguments' shapes (reducedGradientSignature, launchReducedGradientCall).
+  bool sumsGradients = false;
 };
 
 /// The number of programs of the grid under bound sizes; nullopt when a symbol is not

@@ -165,6 +165,9 @@ llvm::Expected<LoweredSpec> lowerSpec(const cpu::SpecText &spec,
   // The manifest is read from the loop program, before the LLVM conversion drops the
   // attributes it carries.
   rt::SpecSignature signature = signatureOf(specOp);
+  // A recurrence's adjoint: its callers get the shared gradients summed.
+  auto recurrence = dyn_cast<mlir::tmix::RecurrenceOp>(specOp);
+  bool sumsGradients = recurrence && recurrence.getForwardAttr();
   if (failed(cpu::lowerToLoops(*lowered.module, schedule)))
     return lowered.failure("lowering '" + lowered.name + "' to loops failed");
   // Only the kernel's program is compiled.
@@ -174,6 +177,7 @@ llvm::Expected<LoweredSpec> lowerSpec(const cpu::SpecText &spec,
   lowered.manifest = ::tmix::kernelManifestOf(
       mlir::tmix::getKernelAbi(lowered.module->lookupSymbol<func::FuncOp>(lowered.name)),
       signature);
+  lowered.manifest.sumsGradients = sumsGradients;
   return lowered;
 }
 

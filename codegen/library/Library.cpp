@@ -125,10 +125,9 @@ struct tmix_kernel {
 
   const cpu::CompiledKernel *compiled; // owned by processCache(); null for GPU kernels
   std::unique_ptr<library::CudaKernel> cuda;
-  /// What callers see: the program's, but for a recurrence's adjoint (reducesGradients)
-  /// the gradients in their arguments' shapes.
+  /// What callers see: the program's, but for a recurrence's adjoint (the manifest's
+  /// sumsGradients) the gradients in their arguments' shapes.
   rt::SpecSignature signature;
-  bool reducesGradients = false;
 
   rt::DeviceKind device() const { return cuda ? rt::DeviceKind::Cuda : rt::DeviceKind::Cpu; }
   std::vector<DimTable> argDims, outputDims; // point into `signature`
@@ -167,8 +166,7 @@ void deriveBackward(ModuleState &state) {
   }
 }
 
-/// A recurrence's adjoint (X_grad): its callers get gradients of their arguments'
-/// shapes, summed over the parallel points that share them (reducedGradientSignature).
+/// A recurrence's adjoint (X_grad), whose kernel runs on the CPU only so far.
 bool isRecurrenceAdjoint(mlir::Operation *spec) {
   auto recurrence = llvm::dyn_cast<mlir::tmix::RecurrenceOp>(spec);
   return recurrence && recurrence.getForwardAttr();
@@ -346,10 +344,9 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
       cache.kernels->getOrCompile(spec, cpu::ScheduleOverride());
   if (!compiled)
     return failWith(TMIX_ERROR_COMPILE, llvm::toString(compiled.takeError()));
-  if (isRecurrenceAdjoint(spec)) {
+  if ((*compiled)->manifest.sumsGradients) {
     *kernel = new tmix_kernel(*compiled, nullptr,
                               rt::reducedGradientSignature((*compiled)->manifest.signature));
-    (*kernel)->reducesGradients = true;
     return TMIX_OK;
   }
   *kernel = new tmix_kernel(*compiled, nullptr, (*compiled)->manifest.signature);
@@ -411,7 +408,7 @@ tmix_status tmix_kernel_launch(const tmix_kernel *kernel, const tmix_arg *args,
   rt::BoundCall call;
   if (rt::CallError error = rt::bindCall(signature, args, numArgs, call))
     return failWith(error);
-  if (kernel->reducesGradients) {
+  if (kernel->compiled->manifest.sumsGradients) {
     if (rt::CallError error = rt::launchReducedGradientCall(
             kernel->compiled->program, kernel->compiled->manifest, signature, call, outputs,
             numOutputs))

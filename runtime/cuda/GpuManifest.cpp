@@ -25,7 +25,7 @@ constexpr std::string_view kMagic = "tmix-gpu-manifest 1";
 constexpr std::string_view kSingleRecords[] = {
     "kernel", "target",   "ptx",        "cubin", "object", "block_threads",
     "shared_bytes", "schedule", "specialize", "sizes", "grid", "groups", "spec",
-    "sequences"};
+    "sequences", "gradients"};
 /// Words of a memref descriptor: allocated and aligned pointers, offset, then a size
 /// and a stride per dimension.
 constexpr size_t kDescriptorWords = 3;
@@ -287,6 +287,12 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
     manifest.kernel.signature.isAttention = words[1] == "attention";
     return {};
   }
+  if (key == "gradients") { // gradients summed: a recurrence's adjoint (sumsGradients)
+    if (words.size() != 2 || words[1] != "summed")
+      return "'gradients' takes 'summed'";
+    manifest.kernel.sumsGradients = true;
+    return {};
+  }
   if (key == "ptx")
     return file(manifest.ptxFile);
   if (key == "cubin")
@@ -521,6 +527,8 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
   out << "target " << manifest.target << '\n';
   if (!manifest.kernel.signature.isAttention)
     out << "spec recurrence\n";
+  if (manifest.kernel.sumsGradients)
+    out << "gradients summed\n";
   if (!manifest.ptxFile.empty())
     out << "ptx " << manifest.ptxFile << '\n';
   if (!manifest.cubinFile.empty())

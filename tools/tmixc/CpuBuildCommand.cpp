@@ -16,6 +16,7 @@
 #include "codegen/cpu/CpuCompiler.h"
 #include "dialect/TmixOps.h"
 #include "runtime/AtomicFiles.h"
+#include "runtime/GradientReduction.h"
 #include "runtime/cuda/GpuManifest.h"
 
 #include "llvm/ADT/ScopeExit.h"
@@ -97,7 +98,11 @@ std::string headerOf(const std::vector<BuiltKernel> &kernels, const std::string 
      << "#ifndef " << guard << "\n#define " << guard << "\n\n#include \"tmix.h\"\n\n"
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n";
   for (const BuiltKernel &kernel : kernels) {
-    const rt::SpecSignature &signature = kernel.manifest.kernel.signature;
+    // A recurrence's adjoint returns its gradients in the arguments' shapes.
+    const rt::KernelManifest &manifest = kernel.manifest.kernel;
+    rt::SpecSignature signature = manifest.sumsGradients
+                                      ? rt::reducedGradientSignature(manifest.signature)
+                                      : manifest.signature;
     os << "\n/* " << signature.name << "(";
     bool first = true;
     for (const rt::ParamDecl &arg : signature.args) {
