@@ -143,7 +143,10 @@ const char *tmix_module_kernel_name(const tmix_module *module, size_t index);
     through libtmix_cuda's loader on CUDA device memory. The backward kernels derived
     from each attention spec X (docs/training.md) are found by their names too, on the
     CPU: X_forward (X with lse, when X has none), X_grad_q, X_grad_kv and, when X's
-    score or sink reads float extra arguments, X_grad_params. */
+    score or sink reads float extra arguments, X_grad_params; for each recurrence X,
+    X_grad: X's arguments and the gradients of its outputs in, the gradient of each
+    float argument out (named d_<argument>, f32, of the argument's shape; a scalar's as
+    [1]). */
 tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char *target,
                                tmix_kernel **kernel);
 void tmix_kernel_free(tmix_kernel *kernel);
