@@ -193,6 +193,78 @@ TEST(Library, ErrorsAreStatusesWithMessages) {
   tmix_module_free(module);
 }
 
+/// A recurrence's derived backward through the C API: X_grad takes X's arguments and the
+/// output's gradient and returns each float argument's gradient in the argument's shape:
+/// the rate a [C], shared by the batch, summed over it by the library. Checked against
+/// the adjoint written out here, into a strided output; on a GPU target it is refused.
+TEST(Library, RecurrenceBackwardReturnsArgumentShapedGradients) {
+  constexpr char source[] = R"(
+recurrence leaky(x: f32[B, C, T], a: f32[C]) -> y: f32[B, C, T] {
+  state h: f32
+  h = a * h + x[t]
+  y[t] = h
+})";
+  constexpr int64_t B = 3, C = 2, T = 75; // T past one 64-step checkpoint span
+  tmix_module *module = nullptr;
+  ASSERT_EQ(tmix_compile(source, std::strlen(source), "leaky.tmix", &module), TMIX_OK);
+  tmix_kernel *kernel = nullptr;
+  EXPECT_EQ(tmix_module_kernel(module, "leaky_grad", "sm_80", &kernel), TMIX_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(tmix_last_error()).find("runs on the CPU so far"), std::string::npos);
+  ASSERT_EQ(tmix_module_kernel(module, "leaky_grad", "cpu", &kernel), TMIX_OK) << tmix_last_error();
+  ASSERT_EQ(tmix_kernel_num_outputs(kernel), 2u);
+  tmix_param_info info;
+  ASSERT_EQ(tmix_kernel_output_info(kernel, 1, &info), TMIX_OK);
+  EXPECT_STREQ(info.name, "d_a");
+  ASSERT_EQ(info.rank, 1);
+  EXPECT_STREQ(info.dim_symbols[0], "C");
+
+  std::mt19937 random(3);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  std::vector<float> x(B * C * T), dy(B * C * T), a = {0.8f, -0.6f};
+  for (float &value : x)
+    value = uniform(random);
+  for (float &value : dy)
+    value = uniform(random);
+  int64_t xShape[] = {B, C, T}, aShape[] = {C};
+  tmix_tensor xView = {x.data(), TMIX_F32, 3, xShape, nullptr, TMIX_DEVICE_CPU, 0};
+  tmix_tensor aView = {a.data(), TMIX_F32, 1, aShape, nullptr, TMIX_DEVICE_CPU, 0};
+  tmix_tensor dyView = {dy.data(), TMIX_F32, 3, xShape, nullptr, TMIX_DEVICE_CPU, 0};
+  tmix_arg args[] = {{&xView, 0, 0}, {&aView, 0, 0}, {&dyView, 0, 0}};
+  // d_x into every other float of a buffer twice its size: a strided output.
+  std::vector<float> dx(2 * B * C * T, NAN), da(C, NAN);
+  int64_t dxStrides[] = {2 * C * T, 2 * T, 1};
+  int64_t daStrides[] = {1};
+  tmix_tensor outputs[] = {{dx.data(), TMIX_F32, 3, xShape, dxStrides, TMIX_DEVICE_CPU, 0},
+                           {da.data(), TMIX_F32, 1, aShape, daStrides, TMIX_DEVICE_CPU, 0}};
+  ASSERT_EQ(tmix_kernel_launch(kernel, args, 3, outputs, 2, nullptr), TMIX_OK)
+      << tmix_last_error();
+  double worst = 0;
+  std::vector<double> wantDa(C, 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      std::vector<double> h(T + 1, 0.0);
+      for (int64_t t = 0; t < T; ++t)
+        h[t + 1] = a[c] * h[t] + x[(b * C + c) * T + t];
+      double g = 0;
+      for (int64_t t = T - 1; t >= 0; --t) {
+        g += dy[(b * C + c) * T + t];
+        worst = std::max(worst, std::fabs(dx[b * 2 * C * T + c * 2 * T + t] - g));
+        wantDa[c] += g * h[t];
+        g *= a[c];
+      }
+    }
+  for (int64_t c = 0; c < C; ++c)
+    worst = std::max(worst, std::fabs(da[c] - wantDa[c]) / (1 + std::fabs(wantDa[c])));
+  EXPECT_LT(worst, 1e-4);
+  // The output declared as the argument: d_a of the per-point shape [B, C] is refused.
+  int64_t perPoint[] = {B, C};
+  outputs[1] = {da.data(), TMIX_F32, 2, perPoint, nullptr, TMIX_DEVICE_CPU, 0};
+  EXPECT_EQ(tmix_kernel_launch(kernel, args, 3, outputs, 2, nullptr),
+            TMIX_ERROR_INVALID_ARGUMENT);
+  tmix_kernel_free(kernel);
+  tmix_module_free(module);
+}
+
 /// The C++ API (tmix.hpp): owners, output shapes, and errors as exceptions.
 TEST(Library, CppApiOwnsHandlesAndThrows) {
   tmix::Module module = tmix::Module::compile(kSource, "windowed.tmix");
