@@ -743,6 +743,10 @@ Attribute RecurrenceOp::resolveGroup(Attribute dim) {
   return dim;
 }
 
+std::optional<unsigned> RecurrenceOp::getTimeDim(Type type) {
+  return findTimeDim(type, getTimeSymbol());
+}
+
 Type RecurrenceOp::getPerStepType(unsigned index) {
   Type type = getSpecResultTypes()[index];
   std::optional<unsigned> time = findTimeDim(type, getTimeSymbol());

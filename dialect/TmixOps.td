@@ -180,6 +180,9 @@ def Tmix_RecurrenceOp : Tmix_SpecOp<"recurrence"> {
     /// The value type of a per-step output at one step: its dims after the time
     /// dimension with element f32, or f32 when none (null without a time dimension).
     ::mlir::Type getPerStepType(unsigned index);
+    /// The position of the time symbol among the logical dims of `type`, when it is a
+    /// tensor that has it.
+    ::std::optional<unsigned> getTimeDim(::mlir::Type type);
   }];
 }
 

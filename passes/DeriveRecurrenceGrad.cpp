@@ -49,16 +49,6 @@ bool isFloatValue(Type type) {
   return isa<FloatType>(type);
 }
 
-std::optional<unsigned> timeDimOf(Type type, StringRef time) {
-  auto tensor = dyn_cast<SpecTensorType>(type);
-  if (!tensor)
-    return std::nullopt;
-  for (unsigned dim = 0; dim < tensor.getRank(); ++dim)
-    if (tensor.getSymbol(dim) == time)
-      return dim;
-  return std::nullopt;
-}
-
 /// What X's step reads of one argument, and the gradient it gets.
 struct ArgumentUse {
   enum Kind { PerStep, Constant, Initial };
@@ -381,6 +371,12 @@ FailureOr<SmallVector<ArgumentUse>> collectUses(RecurrenceOp forward) {
                           "gradient");
           return WalkResult::interrupt();
         }
+        if (!arg.getType().isF32()) {
+          op->emitOpError("reads the float scalar argument '")
+              << forward.getArgName(arg.getArgNumber()) << "' of type " << arg.getType()
+              << "; tmix derives the gradients of f32 scalars";
+          return WalkResult::interrupt();
+        }
         if (op->getParentOp() != forward.getStepOp()) {
           op->emitOpError("reads the float scalar argument '")
               << forward.getArgName(arg.getArgNumber())
@@ -409,7 +405,7 @@ FailureOr<SmallVector<ArgumentUse>> collectUses(RecurrenceOp forward) {
       llvm::append_range(dims, stepDims);
       use.resultType = SpecTensorType::get(context, dims, b.getF32Type());
     } else {
-      unsigned timeDim = *timeDimOf(source, time);
+      unsigned timeDim = *forward.getTimeDim(source);
       ArrayRef<Attribute> before = source.getDims().take_front(timeDim);
       bool grouped = llvm::any_of(
           before, [&](Attribute dim) { return forward.resolveGroup(dim) != dim; });
@@ -454,7 +450,7 @@ FailureOr<RecurrenceOp> buildGrad(OpBuilder &builder, RecurrenceOp forward,
                                "recurrences with one");
   auto leading = [&](Type type) {
     auto tensor = cast<SpecTensorType>(type);
-    return tensor.getDims().take_front(*timeDimOf(type, time));
+    return tensor.getDims().take_front(*forward.getTimeDim(type));
   };
   ArrayRef<Attribute> parallel = leading(forward.getSpecResultTypes()[perStepResults[0]]);
   auto first = llvm::find_if(uses, [&](const ArgumentUse &use) {

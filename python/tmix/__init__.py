@@ -296,7 +296,10 @@ class Kernel:
             raise RuntimeError(f"tmix: '{self.name}' has a backward on the CPU only so far "
                                "(the GPU backward kernels are to come)")
         adjoint = self._derived("grad", namespace)
-        if adjoint is not None:
+        # A recurrence's adjoint takes its arguments and its outputs' gradients (a spec
+        # of that name that does not is someone else's).
+        expected = [a.name for a in self.args] + ["d_" + out.name for out in self.outputs]
+        if adjoint is not None and [a.name for a in adjoint[0].args] == expected:
             return self._recurrence_backward(ctx, values, [o] + saved, grads, adjoint)
         grad_q = self._derived("grad_q", namespace)
         if grad_q is None:
