@@ -110,11 +110,30 @@ Value StepLowering::element(Value value, ArrayRef<Attribute> resultDims,
   auto type = dyn_cast<SpecTensorType>(value.getType());
   if (!type)
     return scalars.lookup(value);
+  if (fused.contains(value))
+    return fusedElement(value, indices); // of the reader's shape (readsOnce)
   Value buffer = buffers.lookup(value);
   // A vector over the rows of a matrix: a diagonal gate.
   if (type.getRank() == 1 && resultDims.size() == 2)
     return memref::LoadOp::create(b, buffer, indices.take_front(1));
   return memref::LoadOp::create(b, buffer, indices);
+}
+
+Value StepLowering::fusedElement(Value value, ValueRange indices) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Operation *producer = value.getDefiningOp();
+  if (auto outer = dyn_cast<OuterOp>(producer))
+    return arith::MulFOp::create(b, element(outer.getLhs(), {}, indices.take_front(1)),
+                                 element(outer.getRhs(), {}, indices.drop_front(1)));
+  auto map = cast<MapOp>(producer);
+  ArrayRef<Attribute> dims = map.getResult().getType().getDims();
+  IRMapping mapping = scalars;
+  Block &body = map.getBody().front();
+  for (auto [arg, input] : llvm::zip(body.getArguments(), map.getInputs()))
+    mapping.map(arg, element(input, dims, indices));
+  for (Operation &inner : body.without_terminator())
+    kb->cloneScalarOp(inner, mapping);
+  return mapping.lookup(body.getTerminator()->getOperand(0));
 }
 
 void StepLowering::lowerSlice(SliceOp slice) {
@@ -161,7 +180,7 @@ void StepLowering::lowerOp(Operation &stepOp) {
   Value zero = kb->index(0), one = kb->index(1);
   Value fzero = kb->f32(0.0);
   auto load = [&](Value value, ValueRange indices) {
-    return Value(memref::LoadOp::create(b, buffers.lookup(value), indices));
+    return element(value, {}, indices); // from its buffer, or fused
   };
   auto mul = [&](Value x, Value y) { return Value(arith::MulFOp::create(b, x, y)); };
   // Sums over a vector may be reassociated: LLVM then vectorises them.
@@ -251,7 +270,8 @@ void StepLowering::lowerOp(Operation &stepOp) {
   kb->cloneScalarOp(stepOp, scalars);
 }
 
-StepLowering::StepLowering(RecurrenceOp op) : op(op) {
+StepLowering::StepLowering(RecurrenceOp op, bool fuseElementwise)
+    : op(op), fuseElementwise(fuseElementwise) {
   SmallVector<GridDim> grid;
   for (Attribute dim : op.getParallelDims())
     grid.push_back({dim, 1});
@@ -267,7 +287,8 @@ StepLowering::StepLowering(RecurrenceOp op) : op(op) {
 }
 
 StepLowering::StepLowering(RecurrenceOp forward, StepLowering &adjoint)
-    : op(forward), kb(adjoint.kb), point(adjoint.point), timeSymbol(adjoint.timeSymbol) {
+    : op(forward), kb(adjoint.kb), point(adjoint.point), timeSymbol(adjoint.timeSymbol),
+      fuseElementwise(adjoint.fuseElementwise) {
   // forward's arguments are the adjoint's first ones: the same memrefs and scalars.
   Block &own = forward.getBodyBlock(), &host = adjoint.op.getBodyBlock();
   for (unsigned index = 0; index < own.getNumArguments(); ++index)
@@ -292,12 +313,34 @@ void StepLowering::allocateBuffers() {
     if (!dims.empty())
       buffers[body.getArgument(index + 1)] = stateBuffers.back();
   }
+  // A map or outer product whose one reader takes each of its elements once, where it
+  // is: a map of the same shape, a sum or dot, or the matrix of a matvec or vecmat.
+  auto readsOnce = [](Value value) {
+    if (!value.hasOneUse())
+      return false;
+    Operation *reader = *value.user_begin();
+    if (auto map = dyn_cast<MapOp>(reader))
+      return map.getResult().getType() == value.getType();
+    if (isa<SumOp, DotOp>(reader))
+      return true;
+    if (auto matvec = dyn_cast<MatVecOp>(reader))
+      return matvec.getLhs() == value;
+    if (auto vecmat = dyn_cast<VecMatOp>(reader))
+      return vecmat.getRhs() == value;
+    return false;
+  };
   for (Operation &inner : body) {
     if (isa<ForwardStateOp>(inner))
       continue; // read in place (bindForwardState)
-    for (Value result : inner.getResults())
-      if (auto type = dyn_cast<SpecTensorType>(result.getType()))
+    for (Value result : inner.getResults()) {
+      auto type = dyn_cast<SpecTensorType>(result.getType());
+      if (!type)
+        continue;
+      if (fuseElementwise && isa<MapOp, OuterOp>(inner) && readsOnce(result))
+        fused.insert(result);
+      else
         buffers[result] = allocate(type.getDims());
+    }
   }
 }
 
@@ -341,7 +384,8 @@ void StepLowering::beginStep(Value t) {
 
 void StepLowering::lowerOps(function_ref<bool(Operation *)> include) {
   for (Operation &inner : stepBody().without_terminator())
-    if (include(&inner))
+    if (include(&inner) &&
+        !(inner.getNumResults() == 1 && fused.contains(inner.getResult(0))))
       lowerOp(inner);
 }
 

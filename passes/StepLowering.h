@@ -49,12 +49,16 @@ SmallVector<Value> recurrenceIndices(ImplicitLocOpBuilder &b, ArrayRef<Attribute
 class StepLowering {
 public:
   /// Emits the program function of `op` (one program per parallel point), with the
-  /// state buffers initialised and a buffer for every value of the step.
-  explicit StepLowering(RecurrenceOp op);
+  /// state buffers initialised and a buffer for every value of the step. With
+  /// `fuseElementwise`, a map or outer product read element by element by one op only
+  /// (a same-shaped map, a sum, dot, matvec or vecmat) gets no buffer: its elements are
+  /// computed where they are read (a step-by-step program only: the chunked lowering
+  /// reads the step's buffers).
+  explicit StepLowering(RecurrenceOp op, bool fuseElementwise = false);
   /// The steps of `forward` inside the program of `adjoint`, the recurrence whose
   /// arguments begin with forward's (`forward "X"`): the same point, forward's own
-  /// buffers. They are allocated but not guarded: the caller allocates what else it
-  /// needs, calls the kernel's guardScratch(), then initStates().
+  /// buffers (fused as the adjoint's). They are allocated but not guarded: the caller
+  /// allocates what else it needs, calls the kernel's guardScratch(), then initStates().
   StepLowering(RecurrenceOp forward, StepLowering &adjoint);
   ~StepLowering();
 
@@ -113,6 +117,9 @@ private:
   void lowerMap(MapOp map);
 
   void allocateBuffers();
+  /// The element at `indices` of a fused value (fuseElementwise), computed from its
+  /// operands.
+  Value fusedElement(Value value, ValueRange indices);
 
   RecurrenceOp op;
   std::unique_ptr<KernelBuilder> ownedKernel;
@@ -126,6 +133,8 @@ private:
   SmallVector<Value> stateBuffers;
   SmallVector<SmallVector<Attribute>> stateDims;
   DenseMap<StringAttr, Value> forwardStates; // an adjoint's tmix.forward_state sources
+  bool fuseElementwise = false;
+  llvm::DenseSet<Value> fused; // values computed where they are read
 };
 
 } // namespace mlir::tmix

@@ -43,7 +43,9 @@ namespace {
 /// it (scratch buffers too large).
 LogicalResult lowerRecurrence(RecurrenceOp op, RecurrenceScheduleAttr schedule,
                               const RecurrenceProgramForm &program) {
-  StepLowering steps(op);
+  // Only a program without a chunk loop may fuse: the chunked lowering reads the
+  // step's buffers.
+  StepLowering steps(op, /*fuseElementwise=*/!program.chunkLoop);
   KernelBuilder &kb = steps.kernel();
   int64_t chunkSize = schedule.getChunk();
   auto recurrent = [&] {
@@ -84,7 +86,7 @@ constexpr int64_t kCheckpointSteps = 64;
 
 /// Emits the program of the adjoint `op` of `forward` (see the file comment).
 void lowerAdjoint(RecurrenceOp op, RecurrenceOp forward) {
-  StepLowering adjoint(op);
+  StepLowering adjoint(op, /*fuseElementwise=*/true);
   KernelBuilder &kb = adjoint.kernel();
   ImplicitLocOpBuilder &b = kb.builder();
   StepLowering primal(forward, adjoint);

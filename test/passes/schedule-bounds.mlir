@@ -59,9 +59,9 @@ tmix.attention @largest_tiles(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.t
 // -----
 
 
-// A fixed 4096 x 4096 state: its buffer, the outer product's and the map's are 64 MiB
-// each.
-// expected-error @+1 {{'tmix.recurrence' op needs 201375744 bytes of scratch buffers per program (chunk=64 and the fixed state and step dims), more than 67108864: choose a smaller chunk}}
+// A fixed 4096 x 4096 state: its buffer and the map's are 64 MiB each (the outer
+// product, read once by the map, is computed where it is read).
+// expected-error @+1 {{'tmix.recurrence' op needs 134266880 bytes of scratch buffers per program (chunk=64 and the fixed state and step dims), more than 67108864: choose a smaller chunk}}
 tmix.recurrence @huge_state(%k: !tmix.tensor<[B, H, T, 4096], f32>, %v: !tmix.tensor<[B, H, T, 4096], f32>)
     -> (o: !tmix.tensor<[B, H, T, 4096], f32>) time "T"
     attributes {tmix.schedule = #tmix.recurrence_schedule<form = "recurrent", chunk = 64>} {

@@ -4,7 +4,9 @@
 // the default). Gated linear attention with an initial and a final state: one program
 // per (b, h), the state initialised from h0, a buffer per vector/matrix value, the
 // diagonal gate broadcast over the rows, the output stored per step, the state written
-// back after the outputs, and the final state copied out.
+// back after the outputs, and the final state copied out. The decayed state and the
+// outer product, each read once by the map that adds them, have no buffer: one loop
+// over [K, V] computes S' = gate * S + k v^T.
 // CHECK-LABEL: func.func @gla(
 // CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, T, K, V], grid = [B:1, H:1]>
 // CHECK: %[[STATE:.*]] = memref.alloc({{.*}}) : memref<?x?xf32>
@@ -12,6 +14,11 @@
 // CHECK: memref.store {{.*}}, %[[STATE]]
 // CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step
 // CHECK: math.exp
+// CHECK: %[[OLD:.*]] = memref.load %[[STATE]][
+// CHECK-NEXT: %[[DECAYED:.*]] = arith.mulf %{{.*}}, %[[OLD]]
+// CHECK: %[[KV:.*]] = arith.mulf
+// CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[DECAYED]], %[[KV]]
+// CHECK-NEXT: memref.store %[[NEW]], %{{.*}}[
 // CHECK: arith.truncf {{.*}} : f32 to bf16
 // CHECK: memref.store {{.*}}, %arg6[{{.*}}, %[[T]], {{.*}}] : memref<?x?x?x?xbf16>
 // CHECK: memref.store {{.*}}, %[[STATE]]
