@@ -26,6 +26,11 @@ attention causal(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D])
     -> o: {dt}[B, H, N, D] {{
   mask = j <= i
 }}
+attention capped(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D],
+                 cap: f32 = 20.0, reach: f32 = 1000.0) -> o: {dt}[B, H, N, D] {{
+  mask  = j <= i && i - j < reach
+  score = softcap(s, cap)
+}}
 """
 
 
@@ -167,3 +172,60 @@ def test_what_has_no_gradient_is_named(mod, dtype):
         o.float().sum().backward()
     with pytest.raises(ValueError, match="out= does not record gradients"):
         mod["causal"](q, q, q, out=torch.empty_like(q))
+
+
+def capped_reference(q, k, v, cap, reach):
+    n = q.shape[2]
+    i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    s = cap * torch.tanh(s / cap)
+    s = s.masked_fill(~((j <= i) & (i - j < reach)), -math.inf)
+    return torch.softmax(s, -1) @ v
+
+
+def test_a_learnable_scalar_matches_float64_autograd(mod, dtype):
+    # FlexAttention's learnable scalars: a float scalar given as a tensor that requires
+    # grad gets its gradient (summed over every pair, in one order).
+    q, k, v = (randn(2, 3, 23, 16, seed=s, dtype=DTYPES[dtype]) for s in (50, 51, 52))
+    cap = torch.tensor(2.5, requires_grad=True)  # near the scores: a gradient of note
+    o = mod["capped"](q, k, v, cap)
+    (w,) = (torch.randn(o.shape, generator=torch.Generator().manual_seed(53)),)
+    (o.double() * w).sum().backward()
+    *theirs, cap64 = leaves(q, k, v, cap)
+    (capped_reference(*theirs, cap64, 1000.0) * w).sum().backward()
+    for got, want in zip((q, k, v), theirs):
+        check(dtype, got.grad, want.grad)
+    assert cap.grad.shape == cap.shape and cap.grad.dtype == cap.dtype
+    check(dtype, cap.grad, cap64.grad)
+    # A scalar tensor that does not require grad is a number; one the mask reads has no
+    # gradient, and says so.
+    reach = torch.tensor(5.0)
+    with torch.no_grad():
+        close = mod["capped"](q, k, v, cap, reach)
+    assert torch.allclose(close.double(), capped_reference(*leaves(q, k, v), 2.5, 5.0),
+                          atol=1e-2 if dtype == "bf16" else 1e-5)
+    o = mod["capped"](q, k, v, cap, reach.requires_grad_())
+    with pytest.raises(RuntimeError, match="'reach' of 'capped' has no gradient"):
+        o.float().sum().backward()
+
+
+@pytest.mark.filterwarnings("ignore:Input #")
+def test_gradcheck_of_a_learnable_scalar():
+    mod = tmix.compile(SPECS.format(dt="f32"), "grad_check_scalar.tmix")
+    op = mod["capped"].torch_op(namespace="tmix_gradcheck_scalar", learnable_scalars=True)
+    q, k, v = (randn(1, 2, 7, 8, seed=s) for s in (60, 61, 62))
+    cap = torch.tensor(1.5, requires_grad=True)
+    reach = torch.tensor(1000.0)
+    assert torch.autograd.gradcheck(op, (q, k, v, cap, reach), eps=1e-2, atol=5e-3,
+                                    rtol=5e-2)
+
+
+def test_what_a_scalar_takes(mod, dtype):
+    q = randn(1, 2, 6, 16, seed=70, dtype=DTYPES[dtype])
+    with pytest.raises(TypeError, match="scalar 'cap' \\(f32\\) must be a number or a "
+                                        "one-element float tensor, not Tensor"):
+        mod["capped"](q, q, q, torch.ones(2))
+    with pytest.raises(TypeError, match="scalar 'window' \\(i32\\) must be a number, "
+                                        "not Tensor"):
+        mod["swa"](q, q, q, window=torch.tensor(3))
+

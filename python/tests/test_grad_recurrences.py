@@ -246,3 +246,25 @@ def test_torch_compile_records_the_backward(mod, dtype):
     torch.compile(loss, fullgraph=True, backend="aot_eager")(q, k, v, g).backward()
     for got, want in zip((q, k, v, g), eager):
         assert torch.allclose(got.grad, want, rtol=1e-6, atol=1e-6)
+
+
+def test_a_learnable_scale(mod, dtype):
+    # fla's scale as a tensor that requires grad: its gradient sums every point's.
+    gen = torch.Generator().manual_seed(12)
+    q, k, v = (torch.randn(B, T, H, d, generator=gen).to(DTYPES[dtype]) for d in (K, K, V))
+    g = -torch.rand(B, T, H, K, generator=gen)
+    h0 = torch.randn(B, H, K, V, generator=gen)
+    scale = torch.tensor(0.4, requires_grad=True)
+    ours = [leaf(t) for t in (q, k, v, g, h0)]
+    o, ht = mod["gla"](ours[0], ours[1], ours[2], ours[3], scale, ours[4])
+    w_o, w_h = weights((B, T, H, V), (B, H, K, V), seed=13)
+    ((o.double() * w_o).sum() + (ht.double() * w_h).sum()).backward()
+    theirs = f64(q, k, v, g, h0)
+    (scale64,) = f64(scale)
+    o64, ht64 = gla_reference(*theirs[:4], scale64, theirs[4])
+    ((o64 * w_o).sum() + (ht64 * w_h).sum()).backward()
+    assert scale.grad.shape == () and scale.grad.dtype == torch.float32
+    check(dtype, scale.grad, scale64.grad)
+    for got, want in zip(ours, theirs):
+        check(dtype, got.grad, want.grad)
+

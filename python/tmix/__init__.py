@@ -71,6 +71,17 @@ def _torch():
     return sys.modules.get("torch")
 
 
+_FLOATS = ("f32", "f16", "bf16")
+
+
+def _is_scalar_tensor(param, value):
+    """Whether `value` is a one-element float torch tensor given for the float scalar
+    `param`: a learnable scalar when it requires grad (docs/training.md)."""
+    torch = _torch()
+    return (torch is not None and isinstance(value, torch.Tensor) and param.dtype in _FLOATS
+            and value.numel() == 1 and value.is_floating_point())
+
+
 _torch_codes = None  # torch dtype -> the C API's dtype code, made on first use
 
 
@@ -107,7 +118,7 @@ class Kernel:
         self.args = [_Param(*p) for p in handle.params(False)]
         self.outputs = [_Param(*p) for p in handle.params(True)]
         self._index = {p.name: i for i, p in enumerate(self.args)}
-        self._op = None
+        self._ops = {}  # learnable_scalars -> the PyTorch op
         # Where each output dim's size comes from: (argument, its dim, what to add) from
         # the first tensor argument that declares the symbol, or (None, None, literal).
         first = {}
@@ -155,8 +166,9 @@ class Kernel:
                 raise TypeError(f"'{param.name}' must be a tensor (numpy array, torch tensor "
                                 "or any DLPack tensor), not tuple")
             if not param.is_tensor and value is not None and not isinstance(
-                    value, (bool, int, float)):
-                raise TypeError(f"scalar '{param.name}' ({param.dtype}) must be a number, "
+                    value, (bool, int, float)) and not _is_scalar_tensor(param, value):
+                raise TypeError(f"scalar '{param.name}' ({param.dtype}) must be a number"
+                                f"{' or a one-element float tensor' if param.dtype in _FLOATS else ''}, "
                                 f"not {type(value).__name__}")
         return values
 
@@ -179,7 +191,16 @@ class Kernel:
                                  "without it, or under torch.no_grad()")
             filled = [param.default if value is None else value
                       for param, value in zip(self.args, values)]
-            return self.torch_op(self._module._namespace())(*filled)
+            if not any(not p.is_tensor and isinstance(v, torch.Tensor)
+                       for p, v in zip(self.args, filled)):
+                return self.torch_op(self._module._namespace())(*filled)
+            # A scalar given as a tensor: the op whose float scalars are tensors.
+            filled = [v if p.is_tensor or p.dtype not in _FLOATS or isinstance(v, torch.Tensor)
+                      else torch.tensor(float(v)) for p, v in zip(self.args, filled)]
+            return self.torch_op(self._module._namespace(), learnable_scalars=True)(*filled)
+        if torch is not None:
+            values = [v.item() if not p.is_tensor and isinstance(v, torch.Tensor) else v
+                      for p, v in zip(self.args, values)]
         return self._run(values, out)
 
     def _run(self, values, out):
@@ -249,9 +270,12 @@ class Kernel:
             result.append(out)
         return result
 
-    def _schema(self):
+    def _schema(self, learnable_scalars=False):
+        def learnable(param):
+            return learnable_scalars and not param.is_tensor and param.dtype in _FLOATS
+
         def default(param):
-            if not param.has_default:
+            if not param.has_default or learnable(param):
                 return ""
             value = param.default
             if param.dtype == "bool":
@@ -267,7 +291,7 @@ class Kernel:
         while trailing > 0 and not self.args[trailing - 1].is_tensor and default(
                 self.args[trailing - 1]):
             trailing -= 1
-        args = ", ".join(f"Tensor {p.name}" if p.is_tensor
+        args = ", ".join(f"Tensor {p.name}" if p.is_tensor or learnable(p)
                          else f"{_SCHEMA_TYPES[p.dtype]} {p.name}"
                               f"{default(p) if index >= trailing else ''}"
                          for index, p in enumerate(self.args))
@@ -322,16 +346,13 @@ class Kernel:
         if params is not None:
             outs = params[1](*call)
             outs = outs if isinstance(outs, tuple) else (outs,)
-            for param, grad in zip(params[0].outputs, outs):
-                index = self._index[param.name[len("d_"):]]
-                if self.args[index].is_tensor:
-                    result[index] = grad.to(values[index].dtype)
+            self._place_gradients(ctx, values, params[0].outputs, outs, result)
         for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
-            if needed and result[index] is None and self.args[index].is_tensor:
+            if needed and result[index] is None:
                 raise RuntimeError(
                     f"tmix: '{self.args[index].name}' of '{self.name}' has no gradient: "
-                    "only float tensors that the score or the sink reads have one (a mask "
-                    "reads without a derivative); detach it")
+                    "only float tensors and scalars that the score or the sink reads have "
+                    "one (a mask reads without a derivative); detach it")
         return tuple(result)
 
     def _recurrence_backward(self, ctx, values, outputs, grads, adjoint):
@@ -344,40 +365,59 @@ class Kernel:
         outs = adjoint[1](*values, *d_outputs)
         outs = outs if isinstance(outs, tuple) else (outs,)
         result = [None] * len(values)
-        for param, grad in zip(adjoint[0].outputs, outs):
+        self._place_gradients(ctx, values, adjoint[0].outputs, outs, result)
+        for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
+            if needed and result[index] is None:
+                # An argument the steps never read: its outputs do not depend on it.
+                shape, dtype = ((values[index].shape, values[index].dtype)
+                                if self.args[index].is_tensor else ctx.scalar_like[index])
+                result[index] = torch.zeros(shape, dtype=dtype)
+        return tuple(result)
+
+    def _place_gradients(self, ctx, values, params, grads, result):
+        """Each derived gradient `d_<arg>` into `result` at its argument: a tensor's in
+        its dtype, a learnable scalar's in its tensor's shape and dtype."""
+        for param, grad in zip(params, grads):
             index = self._index[param.name[len("d_"):]]
             if self.args[index].is_tensor:
                 result[index] = grad.to(values[index].dtype)
-        for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
-            if needed and result[index] is None and self.args[index].is_tensor:
-                # A float tensor the steps never read: its outputs do not depend on it.
-                result[index] = torch.zeros_like(values[index])
-        return tuple(result)
+            elif ctx.scalar_like[index] is not None:
+                shape, dtype = ctx.scalar_like[index]
+                result[index] = grad.reshape(shape).to(dtype)
 
-    def torch_op(self, namespace="tmix"):
+    def torch_op(self, namespace="tmix", learnable_scalars=False):
         """Registers this kernel as the PyTorch custom op `torch.ops.<namespace>.<name>`
         (a CPU implementation and a fake one, so that it traces under torch.compile) and
         returns it. The op has the derived backward (docs/training.md), on the CPU: an
         attention spec's gives the gradients of q, k, v and of the float tensors its
-        score and sink read; a recurrence's, those of every float tensor argument."""
-        if self._op is not None:
-            return self._op
+        score and sink read; a recurrence's, those of every float tensor argument. With
+        `learnable_scalars`, the op `<name>_learnable_scalars` takes the float scalar
+        arguments as one-element tensors and gives their gradients too (a call whose
+        scalar is a tensor that requires grad goes through it)."""
+        if self._ops.get(learnable_scalars) is not None:
+            return self._ops[learnable_scalars]
         import torch
-        qualname = f"{namespace}::{self.name}"
-        torch.library.define(qualname, self._schema())
+        name = self.name + ("_learnable_scalars" if learnable_scalars else "")
+        qualname = f"{namespace}::{name}"
+        torch.library.define(qualname, self._schema(learnable_scalars))
         kernel = self
+
+        def numbers(args):
+            # Trailing defaulted scalars may be absent (None: the default); tensors given
+            # for scalars are read as numbers.
+            values = list(args) + [None] * (len(kernel.args) - len(args))
+            return [v.item() if not p.is_tensor and isinstance(v, torch.Tensor) else v
+                    for p, v in zip(kernel.args, values)]
 
         def run(*args):
             # Below autograd (the op's outputs get their grad_fn from register_autograd);
             # the schema has checked and completed the arguments.
-            # Trailing defaulted scalars may be absent (None: the default).
-            values = list(args) + [None] * (len(kernel.args) - len(args))
-            return kernel._run(values, None)
+            return kernel._run(numbers(args), None)
 
         def fake(*args):
-            like = next(a for a in args if isinstance(a, torch.Tensor))
+            like = next(a for p, a in zip(kernel.args, args) if p.is_tensor)
             shapes = kernel.output_shapes_of(
-                [a.shape if isinstance(a, torch.Tensor) else None for a in args])
+                [a.shape if p.is_tensor else None for p, a in zip(kernel.args, args)])
             outs = tuple(like.new_empty(shape, dtype=getattr(torch, _TORCH_DTYPES[p.dtype]))
                          for p, shape in zip(kernel.outputs, shapes))
             return outs[0] if len(outs) == 1 else outs
@@ -386,7 +426,11 @@ class Kernel:
             inputs = list(inputs) + [None] * (len(kernel.args) - len(inputs))
             ctx.is_tensor = [p.is_tensor for p in kernel.args]
             ctx.scalars = [None if p.is_tensor else (p.default if v is None else v)
-                           for p, v in zip(kernel.args, inputs)]
+                           for p, v in zip(kernel.args, numbers(inputs))]
+            # The learnable scalars' shapes and dtypes, for their gradients.
+            ctx.scalar_like = [(v.shape, v.dtype) if not p.is_tensor and
+                               isinstance(v, torch.Tensor) else None
+                               for p, v in zip(kernel.args, inputs)]
             outputs = output if isinstance(output, tuple) else (output,)
             ctx.save_for_backward(*[v for p, v in zip(kernel.args, inputs) if p.is_tensor],
                                   *outputs)
@@ -398,8 +442,8 @@ class Kernel:
         torch.library.impl(qualname, "CUDA")(run)
         torch.library.register_fake(qualname)(fake)
         torch.library.register_autograd(qualname, backward, setup_context=setup_context)
-        self._op = getattr(getattr(torch.ops, namespace), self.name)
-        return self._op
+        self._ops[learnable_scalars] = getattr(getattr(torch.ops, namespace), name)
+        return self._ops[learnable_scalars]
 
 
 class Module:
