@@ -32,6 +32,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_DERIVERECURRENCEGRAD
@@ -483,10 +484,13 @@ FailureOr<RecurrenceOp> buildGrad(OpBuilder &builder, RecurrenceOp forward,
     resultNames.push_back(storage.back());
     resultTypes.push_back(use.resultType);
   }
-  for (StringRef taken : resultNames)
-    if (llvm::is_contained(argNames, taken))
-      return forward.emitOpError() << "derives the gradient '" << taken
-                                   << "', but an argument has that name";
+  // Every name once: an argument d_o beside an output o, or an output d_x beside an
+  // argument x, would make two of one name.
+  llvm::StringSet<> names;
+  for (StringRef taken : llvm::concat<StringRef>(argNames, resultNames))
+    if (!names.insert(taken).second)
+      return forward.emitOpError() << "derives its backward, whose argument or result '"
+                                   << taken << "' would have a name that is taken";
 
   auto grad = RecurrenceOp::create(builder, forward.getLoc(), name, argNames, argTypes,
                                    defaults, resultNames, resultTypes, time);

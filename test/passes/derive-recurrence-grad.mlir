@@ -164,3 +164,18 @@ tmix.recurrence @taken(%x: !tmix.tensor<[B, T], f32>) -> (o: !tmix.tensor<[B, T]
 }
 tmix.attention @taken_grad(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>, %v: !tmix.tensor<[B, H, M, 8], f32>) -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
 }
+
+// -----
+
+// expected-error @+1 {{'tmix.recurrence' op derives its backward, whose argument or result 'd_o' would have a name that is taken}}
+tmix.recurrence @clash(%x: !tmix.tensor<[B, T], f32>, %d_o: !tmix.tensor<[B, T], f32>) -> (o: !tmix.tensor<[B, T], f32>) time "T" {
+  tmix.state "h" : f32
+  tmix.step {
+  ^bb0(%t: i64, %h: f32):
+    %0 = tmix.slice %x[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %1 = tmix.slice %d_o[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %2 = arith.addf %h, %0 : f32
+    %3 = arith.mulf %2, %1 : f32
+    tmix.yield %3, %3 : f32, f32
+  }
+}
