@@ -61,10 +61,10 @@ std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t 
            !sameDim(partialDecl.dims[cursor], want) &&
            (grouped.empty() || partialDecl.dims[cursor].symbol != grouped))
       ++cursor;
-    if (cursor == partialDecl.dims.size() || logicalSizes[dim] <= 0)
+    if (cursor == partialDecl.dims.size() || logicalSizes[dim] < 0)
       return "the gradient of '" + decl.name + "' does not cover its dims";
     source[dim] = cursor;
-    if (!grouped.empty() && partialDecl.dims[cursor].symbol == grouped)
+    if (!grouped.empty() && partialDecl.dims[cursor].symbol == grouped && logicalSizes[dim])
       divisor[dim] = std::max<int64_t>(1, partialShape[cursor] / logicalSizes[dim]);
     ++cursor;
   }
