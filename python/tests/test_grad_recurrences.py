@@ -9,28 +9,10 @@ import torch
 
 import tmix
 from numerics import DTYPES, check
+from test_recurrences import SPECS as FORWARD_SPECS
 
-SPECS = """
-recurrence gla(q: {dt}[B, T, H, K], k: {dt}[B, T, H, K], v: {dt}[B, T, H, V],
-               g: f32[B, T, H, K], scale: f32, initial_state: f32[B, H, K, V])
-    -> (o: {dt}[B, T, H, V], final_state: f32[B, H, K, V]) {{
-  seq = T
-  state S: f32[K, V] = initial_state
-  S = exp(g[t]) * S + outer(k[t], v[t])
-  o[t] = (scale * q[t]) @ S
-  final_state = S
-}}
-recurrence gated_delta(q: {dt}[B, T, H, K], k: {dt}[B, T, H, K], v: {dt}[B, T, H, V],
-                       g: f32[B, T, H], beta: f32[B, T, H], scale: f32,
-                       initial_state: f32[B, H, K, V])
-    -> (o: {dt}[B, T, H, V], final_state: f32[B, H, K, V]) {{
-  seq = T
-  state S: f32[K, V] = initial_state
-  S = exp(g[t]) * S
-  S = S + beta[t] * outer(k[t], v[t] - k[t] @ S)
-  o[t] = (scale * q[t]) @ S
-  final_state = S
-}}
+# fla's GLA and Gated DeltaNet as test_recurrences.py spells them, and two more.
+SPECS = FORWARD_SPECS + """
 recurrence mamba2(x: {dt}[B, T, H, P], dt: f32[B, T, H], A: f32[H], Bm: {dt}[B, T, G, N],
                   Cm: {dt}[B, T, G, N], D: f32[H], unused: f32[H]) -> y: {dt}[B, T, H, P] {{
   seq = T

@@ -626,10 +626,14 @@ public:
     return {};
   }
 
-  /// --outputs=DIR: every (name, tensor) as DIR/<name>.npy, all or none.
-  std::string write(llvm::ArrayRef<std::pair<std::string, const HostTensor *>> files) {
+  /// --outputs=DIR: every (name, tensor) of `files`, then each gradient under its name,
+  /// as DIR/<name>.npy, all or none.
+  std::string write(std::vector<std::pair<std::string, const HostTensor *>> files,
+                    llvm::ArrayRef<std::string> names, llvm::ArrayRef<HostTensor> grads) {
     if (!options.outputs)
       return {};
+    for (auto [name, grad] : llvm::zip(names, grads))
+      files.push_back({name, &grad});
     rt::AtomicFileSet set;
     if (std::string error = set.createDirectories(*options.outputs); !error.empty())
       return error;
@@ -750,9 +754,7 @@ static int runAttentionGrad(GradRun &run) {
       {partArgs[outputArg + 2].name, &outputGrad}};
   if (lseGrad)
     written.push_back({partArgs[outputArg + 3].name, &lseGradient});
-  for (auto [index, grad] : llvm::enumerate(grads))
-    written.push_back({names[index], &grad});
-  if (std::string error = run.write(written); !error.empty())
+  if (std::string error = run.write(written, names, grads); !error.empty())
     return fail(error);
 
   int status = 0;
@@ -838,9 +840,7 @@ static int runRecurrenceGrad(GradRun &run) {
     written.push_back({runner.signature.results[result].name, &forwardOutputs[result]});
     written.push_back({adjointSignature.args[numArgs + result].name, &outputGrads[result]});
   }
-  for (auto [index, grad] : llvm::enumerate(grads))
-    written.push_back({names[index], &grad});
-  if (std::string error = run.write(written); !error.empty())
+  if (std::string error = run.write(written, names, grads); !error.empty())
     return fail(error);
 
   int status = 0;
