@@ -173,9 +173,6 @@ LogicalResult StepAdjoint::propagate(Operation &op) {
     return success();
   if (isa<SliceOp, ForwardStateOp>(op))
     return success(); // a leaf: collected by the caller
-  if (auto read = dyn_cast<ReadOp>(op))
-    return read.emitOpError("reads a float tensor element in a recurrence step; tmix does "
-                            "not derive gradients through such reads yet");
   if (auto map = dyn_cast<MapOp>(op))
     return propagateMap(map, bar);
   if (auto outer = dyn_cast<OuterOp>(op)) { // r = a b^T: da = r_bar b, db = a r_bar
