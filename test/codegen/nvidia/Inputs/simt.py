@@ -136,28 +136,29 @@ class Accesses:
         self.flying = 0  # elements in flight: no check while there are none
 
     def record(self, flat, threads, interval, write):
+        # `threads` are distinct (one access per active thread), so an element that
+        # `flat` names twice is accessed by two threads: scattering the thread ids and
+        # reading them back finds those elements without sorting.
         if ((self.write_interval.flat[flat] == interval) &
                 (self.writer.flat[flat] != threads)).any():
             raise EmulationError("race: another thread wrote this element since the last barrier")
-        unique, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
         if write:
             if ((self.read_interval.flat[flat] == interval) &
                     (self.reader.flat[flat] != threads)).any():
                 raise EmulationError("race: another thread read this element since the last barrier")
-            if (counts > 1).any():
+            self.writer.flat[flat] = threads
+            if (self.writer.flat[flat] != threads).any():
                 raise EmulationError("race: two threads write one element")
             self.write_interval.flat[flat] = interval
-            self.writer.flat[flat] = threads
             return
-        first = np.zeros(len(unique), np.int64)
-        first[inverse] = threads
-        several = np.zeros(len(unique), bool)
-        np.logical_or.at(several, inverse, threads != first[inverse])
-        reader = np.where(several, -2, first)
-        current = self.reader.flat[unique]
-        fresh = self.read_interval.flat[unique] != interval
-        self.reader.flat[unique] = np.where(fresh | (current == reader), reader, -2)
-        self.read_interval.flat[unique] = interval
+        # The element's reader before this access: itself when none read it in this
+        # interval; -2 (several) stays -2.
+        previous = np.where(self.read_interval.flat[flat] == interval,
+                            self.reader.flat[flat], threads)
+        self.reader.flat[flat] = threads
+        several = (self.reader.flat[flat] != threads) | (previous != threads)
+        self.reader.flat[flat[several]] = -2
+        self.read_interval.flat[flat] = interval
 
 
 class Cta:
