@@ -54,7 +54,12 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
   pm.addPass(mlir::tmix::createTileAttention());
   pm.addPass(mlir::tmix::createTileRecurrence());
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
-  pm.addPass(mlir::tmix::createLowerAttentionGradToLoops());
+  // The backward's micro-kernels take the vector shape the schedule was given (an
+  // ahead-of-time build's target CPU), else the host's.
+  mlir::tmix::LowerAttentionGradToLoopsOptions gradOptions;
+  gradOptions.lanes = schedule.lanes;
+  gradOptions.vectorRegisters = schedule.vectorRegisters;
+  pm.addPass(mlir::tmix::createLowerAttentionGradToLoops(gradOptions));
   pm.addPass(mlir::tmix::createLowerRecurrenceToLoops());
   return pm.run(module);
 }

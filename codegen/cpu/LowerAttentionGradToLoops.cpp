@@ -3,12 +3,17 @@
 // The CPU programs of the tmix.attention_grad kernels (tmix-derive-attention-grad),
 // FlashAttention-2's backward with the probabilities recomputed from the saved lse:
 //
-//   part "query", grid B x H x N/kRowsPerProgram: the program keeps its rows' q
-//   (rotated), dq, lse and D_i = d_o_i . o_i (- d_lse_i), and walks the keys tile by tile
-//   (empty tiles skipped, full ones without mask code, as the forward);
-//   part "key_value", grid B x HK x M/kKeysPerProgram: the program keeps its keys'
-//   k (rotated), dk and dv, and walks every query head of its KV head's group and
-//   their query rows tile by tile;
+//   part "query", grid B x H x N/W: the program keeps its W rows in vector lanes
+//   (LaneTiles.h, as the forward does): q^T (rotated), d_o^T, dq^T, lse and
+//   D_i = d_o_i . o_i (- d_lse_i), and walks the keys tile by tile (empty tiles
+//   skipped, full ones without mask code, as the forward). Per key tile:
+//     S^T = K q^T, dP^T = V d_o^T     register-blocked outer products;
+//     dS^T per pair                    a loop over (key, row), which LLVM vectorises;
+//     dq^T += K^T dS^T                 register-blocked over head-dim columns;
+//   part "key_value", grid B x HK x M/W: the program keeps its W keys in lanes: k^T
+//   (rotated), v^T, dk^T, dv^T, and walks every query head of its KV head's group and
+//   their rows tile by tile:
+//     S = Q k^T, dP = d_o v^T; P and dS per pair; dv^T += d_o^T P, dk^T += Q^T dS;
 //   part "params", grid over the batch and head dims its params own (or one program):
 //   the program zeroes its slices of the params' gradients and walks its (b, h)'s
 //   pairs as part "query" does, accumulating tmix.score_param_grad per pair and
@@ -21,13 +26,12 @@
 // and dq, dk are rotated back by rope's transpose. Each gradient element is summed by
 // one program in one order: the result does not depend on the thread count.
 //
-// The programs are loops on per-program buffers (their dot products vectorised by
-// LLVM): correct first. The tiled backward program and its micro-kernels are to come
-// (docs/training.md).
-//
 //===----------------------------------------------------------------------===//
 
 #include "codegen/cpu/Passes.h"
+
+#include "codegen/cpu/CpuTargetInfo.h"
+#include "codegen/cpu/LaneTiles.h"
 
 #include "dialect/ScheduleBounds.h"
 #include "dialect/TmixOps.h"
@@ -50,15 +54,15 @@ using namespace mlir::tmix;
 
 namespace {
 
-/// Query rows per program of part "query", keys per program of part "key_value", and
-/// the tile of the other side that one mask classification covers.
+/// The lanes of a program's own side: query rows (part "query") or keys (part
+/// "key_value"), rounded up to whole lane vectors; and the tile of the other side that
+/// one mask classification and one staging cover.
 constexpr int64_t kRowsPerProgram = 32;
-constexpr int64_t kKeysPerProgram = 32;
 constexpr int64_t kClassifiedTile = 64;
 
 class AttentionGradLowering {
 public:
-  explicit AttentionGradLowering(AttentionGradOp op) : op(op) {}
+  AttentionGradLowering(AttentionGradOp op, VectorShape vectors) : op(op), vectors(vectors) {}
   LogicalResult lower();
 
 private:
@@ -66,21 +70,21 @@ private:
   /// element by element into `store`; a copy without rope.
   void rotateRow(Value pos, bool back, function_ref<Value(Value d)> load,
                  function_ref<void(Value x, Value d)> store);
-  /// buffer[slot, :] = q or k row `pos` of (batch, head), rotated by rope.
-  void loadRotated(Value src, Value head, Value pos, Value buffer, Value slot);
-  /// dst[batch, head, pos, :] = buffer[slot, :] rotated back (rope's transpose).
-  void storeRotatedBack(Value buffer, Value slot, Value dst, Value head, Value pos);
+  /// q or k row `pos` of (batch, head), rotated by rope, element by element to `store`.
+  void loadRotated(Value src, Value head, Value pos, function_ref<void(Value x, Value d)> store);
+  /// dst[batch, head, pos, :] = the row that `load` reads, rotated back (rope's
+  /// transpose).
+  void storeRotatedBack(function_ref<Value(Value d)> load, Value dst, Value head, Value pos);
+  /// buffer[x, d] = src[batch, head, first + x, d] for x < count (rotated when `rotate`).
+  void stageRows(Value src, Value head, Value first, Value count, Value dims, bool rotate,
+                 Value buffer);
   /// sum_x a[x] b[x] over `count` elements, `load(x)` giving the two factors.
   Value dotProduct(Value count, function_ref<std::pair<Value, Value>(Value x)> load);
-  /// buffer[slot, x] += factor * element(x) for x < count.
-  void addScaled(Value buffer, Value slot, Value count, Value factor,
-                 function_ref<Value(Value x)> element);
-  void zeroRow(Value buffer, Value slot, Value count);
   /// D_i = d_o_i . o_i - d_lse_i of row i of query head `head`.
   Value outputDelta(Value head, Value i);
 
   /// The probability and the gradients of the pair (i, j) of query head `head`, from
-  /// the rotated q and k rows in `qRow` and `kRow`, the row's lse (log2 domain) and D_i;
+  /// q.k and d_o_i . v_j (the rotated rows'), the row's lse (log2 domain) and D_i;
   /// `masked`: the mask runs (a partial tile).
   struct PairGradient {
     Value probability; // P_ij
@@ -88,25 +92,28 @@ private:
     Value scoreGrad;   // the loss's gradient with respect to the score, P (dP - D)
     Value dotGrad;     // ... with respect to q.k
   };
-  /// A row of a per-program buffer: (buffer, slot).
-  using BufferRow = std::pair<Value, Value>;
-  PairGradient pairGradient(Value head, Value kvHead, Value i, Value j, BufferRow qRow,
-                            BufferRow kRow, Value lseLog2, Value delta, bool masked);
+  PairGradient pairGradient(Value head, Value i, Value j, Value qk, Value dp, Value lseLog2,
+                            Value delta, bool masked);
 
-  /// A tile of query rows [rowBegin, rowEnd) of one head and what the key walk keeps
-  /// per row: q rotated, lse (log2 domain), D.
-  struct QueryTile {
+  /// W query rows [rowBegin, rowEnd) of one head in lanes, and their key walk's
+  /// buffers: q^T [D, W] (rotated, zero past the last row), d_o^T [DV, W], lse (log2
+  /// domain) and D [W]; the staged key tile K [T, D] (rotated) and V [T, DV]; S^T and
+  /// dP^T (then dS^T) [T, W].
+  struct RowTile {
     Value head, kvHead, rowBegin, rowEnd, numRows;
-    Value qRows, kRow, rowLse, rowDelta; // buffers
+    Value qT, outputGradT, rowLse, rowDelta, kTile, vTile, scoresT, gradsT;
   };
-  /// Allocates a query tile's buffers (before the scratch guard).
-  QueryTile allocateQueryTile();
+  /// Allocates a row tile's buffers (before the scratch guard).
+  RowTile allocateRowTile();
   /// Stages the rows [rowBegin, rowEnd) of `head` into `tile`'s buffers.
-  void stageQueryTile(QueryTile &tile, Value head, Value rowBegin, Value rowEnd);
-  /// Every kept (row, key) pair of the tile, in key-tile, key, row order (the mask's
-  /// tile classes skip empty key tiles): `pairWork(r, j, pair)`.
-  void walkKeys(const QueryTile &tile,
-                function_ref<void(Value r, Value i, Value j, const PairGradient &)> pairWork);
+  void stageRowTile(RowTile &tile, Value head, Value rowBegin, Value rowEnd);
+  /// Walks the kept key tiles of `tile` (empty ones skipped): per tile, S^T and dP^T,
+  /// then `pairWork(jj, r, i, j, pair)` for every (key jj, row r) pair of it (key
+  /// j = keys + jj, row i = rowBegin + r), then `afterTile(keys, count)`.
+  void walkKeys(const RowTile &tile,
+                function_ref<void(Value jj, Value r, Value i, Value j, const PairGradient &)>
+                    pairWork,
+                function_ref<void(Value keys, Value count)> afterTile);
   /// Inlines a tmix.score_param_grad or tmix.sink_grad region: its tmix.accumulate ops
   /// add to the owned elements of the params' gradients.
   void inlineParamRegion(Region &region, ValueRange args);
@@ -116,7 +123,9 @@ private:
   void lowerParamsPart();
 
   AttentionGradOp op;
+  VectorShape vectors;
   std::unique_ptr<KernelBuilder> kb;
+  std::unique_ptr<LaneTiles> tiles;
   bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
   llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
   ScoreGradOp scoreGrad;
@@ -132,6 +141,9 @@ LogicalResult AttentionGradLowering::lower() {
   ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
   ArrayRef<Attribute> vDims = cast<SpecTensorType>(types[2]).getDims();
   bool query = op.isQueryPart();
+  // The program's own side in lanes: kRowsPerProgram rows (or keys), whole vectors.
+  int64_t groups = (kRowsPerProgram + vectors.lanes - 1) / vectors.lanes;
+  int64_t laneWidth = groups * vectors.lanes;
   SmallVector<GridDim> grid;
   if (op.isParamsPart()) {
     // Over the batch (head) dim when every param owns a dim indexed by exactly b (h).
@@ -147,11 +159,12 @@ LogicalResult AttentionGradLowering::lower() {
     if (grid.empty())
       grid.push_back({IntegerAttr::get(IntegerType::get(op.getContext(), 64), 1), 1});
   } else if (query) {
-    grid = {{qDims[0], 1}, {qDims[1], 1}, {qDims[2], kRowsPerProgram}};
+    grid = {{qDims[0], 1}, {qDims[1], 1}, {qDims[2], laneWidth}};
   } else {
-    grid = {{kDims[0], 1}, {kDims[1], 1}, {kDims[2], kKeysPerProgram}};
+    grid = {{kDims[0], 1}, {kDims[1], 1}, {kDims[2], laneWidth}};
   }
   kb = std::make_unique<KernelBuilder>(op, grid);
+  tiles = std::make_unique<LaneTiles>(*kb, vectors.lanes, groups, vectors.registers);
   ImplicitLocOpBuilder &b = kb->builder();
   scoreGrad = findStatement<ScoreGradOp>(op);
   rope = findStatement<RopeOp>(op);
@@ -211,25 +224,38 @@ void AttentionGradLowering::rotateRow(Value pos, bool back,
   });
 }
 
-void AttentionGradLowering::loadRotated(Value src, Value head, Value pos, Value buffer,
-                                        Value slot) {
+void AttentionGradLowering::loadRotated(Value src, Value head, Value pos,
+                                        function_ref<void(Value x, Value d)> store) {
   rotateRow(
-      pos, /*back=*/false,
-      [&](Value d) { return kb->loadF32(src, {batch, head, pos, d}); },
-      [&](Value x, Value d) {
-        memref::StoreOp::create(kb->builder(), x, buffer, ValueRange{slot, d});
-      });
+      pos, /*back=*/false, [&](Value d) { return kb->loadF32(src, {batch, head, pos, d}); },
+      store);
 }
 
-void AttentionGradLowering::storeRotatedBack(Value buffer, Value slot, Value dst,
+void AttentionGradLowering::storeRotatedBack(function_ref<Value(Value d)> load, Value dst,
                                              Value head, Value pos) {
-  rotateRow(
-      pos, /*back=*/true,
-      [&](Value d) {
-        return memref::LoadOp::create(kb->builder(), buffer, ValueRange{slot, d})
-            .getResult();
-      },
-      [&](Value x, Value d) { kb->storeF32(x, dst, {batch, head, pos, d}); });
+  rotateRow(pos, /*back=*/true, load,
+            [&](Value x, Value d) { kb->storeF32(x, dst, {batch, head, pos, d}); });
+}
+
+void AttentionGradLowering::stageRows(Value src, Value head, Value first, Value count,
+                                      Value dims, bool rotate, Value buffer) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  kb->loop(zero, count, one, {}, [&](Value x, ValueRange) {
+    Value pos = arith::AddIOp::create(b, first, x);
+    auto store = [&](Value element, Value d) {
+      memref::StoreOp::create(b, element, buffer, ValueRange{x, d});
+    };
+    if (rotate) {
+      loadRotated(src, head, pos, store);
+      return SmallVector<Value>{};
+    }
+    kb->loop(zero, dims, one, {}, [&](Value d, ValueRange) {
+      store(kb->loadF32(src, {batch, head, pos, d}), d);
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
 }
 
 Value AttentionGradLowering::dotProduct(
@@ -247,24 +273,6 @@ Value AttentionGradLowering::dotProduct(
                   })[0];
 }
 
-void AttentionGradLowering::addScaled(Value buffer, Value slot, Value count, Value factor,
-                                      function_ref<Value(Value x)> element) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  kb->loop(kb->index(0), count, kb->index(1), {}, [&](Value x, ValueRange) {
-    Value old = memref::LoadOp::create(b, buffer, ValueRange{slot, x});
-    Value sum = arith::AddFOp::create(b, old, arith::MulFOp::create(b, factor, element(x)));
-    memref::StoreOp::create(b, sum, buffer, ValueRange{slot, x});
-    return SmallVector<Value>{};
-  });
-}
-
-void AttentionGradLowering::zeroRow(Value buffer, Value slot, Value count) {
-  kb->loop(kb->index(0), count, kb->index(1), {}, [&](Value x, ValueRange) {
-    memref::StoreOp::create(kb->builder(), kb->f32(0.0), buffer, ValueRange{slot, x});
-    return SmallVector<Value>{};
-  });
-}
-
 Value AttentionGradLowering::outputDelta(Value head, Value i) {
   Value delta = dotProduct(numDV, [&](Value d) {
     return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
@@ -278,20 +286,9 @@ Value AttentionGradLowering::outputDelta(Value head, Value i) {
 }
 
 AttentionGradLowering::PairGradient
-AttentionGradLowering::pairGradient(Value head, Value kvHead, Value i, Value j,
-                                    BufferRow qRow, BufferRow kRow, Value lseLog2,
-                                    Value delta, bool masked) {
+AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk, Value dp,
+                                    Value lseLog2, Value delta, bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
-  auto element = [&](BufferRow row, Value d) {
-    return memref::LoadOp::create(b, row.first, ValueRange{row.second, d}).getResult();
-  };
-  Value qk = dotProduct(numD, [&](Value d) {
-    return std::pair{element(qRow, d), element(kRow, d)};
-  });
-  Value dp = dotProduct(numDV, [&](Value d) {
-    return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
-                     kb->loadF32(v, {batch, kvHead, j, d})};
-  });
   Value s = arith::MulFOp::create(b, scale, qk); // natural units
   // scoreElement reads the score in the units of the forward's softmax (scoreScale's)
   // and gives it in the log2 domain, -inf where dropped.
@@ -313,28 +310,45 @@ AttentionGradLowering::pairGradient(Value head, Value kvHead, Value i, Value j,
   return {p, s, scoreGradValue, arith::MulFOp::create(b, sGrad, scale)};
 }
 
-AttentionGradLowering::QueryTile AttentionGradLowering::allocateQueryTile() {
+AttentionGradLowering::RowTile AttentionGradLowering::allocateRowTile() {
   Type f32 = kb->builder().getF32Type();
-  int64_t dynamic = ShapedType::kDynamic;
-  QueryTile tile;
-  tile.qRows = kb->allocateScratch(MemRefType::get({kRowsPerProgram, dynamic}, f32), numD);
-  tile.kRow = kb->allocateScratch(MemRefType::get({1, dynamic}, f32), numD);
-  tile.rowLse = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
-  tile.rowDelta = kb->allocateScratch(MemRefType::get({kRowsPerProgram}, f32), {});
+  int64_t dynamic = ShapedType::kDynamic, width = tiles->width();
+  auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
+    return kb->allocateScratch(MemRefType::get(shape, f32), sizes);
+  };
+  RowTile tile;
+  tile.qT = allocate({dynamic, width}, numD);
+  tile.outputGradT = allocate({dynamic, width}, numDV);
+  tile.rowLse = allocate({width}, {});
+  tile.rowDelta = allocate({width}, {});
+  tile.kTile = allocate({kClassifiedTile, dynamic}, numD);
+  tile.vTile = allocate({kClassifiedTile, dynamic}, numDV);
+  tile.scoresT = allocate({kClassifiedTile, width}, {});
+  tile.gradsT = allocate({kClassifiedTile, width}, {});
   return tile;
 }
 
-void AttentionGradLowering::stageQueryTile(QueryTile &tile, Value head, Value rowBegin,
-                                           Value rowEnd) {
+void AttentionGradLowering::stageRowTile(RowTile &tile, Value head, Value rowBegin,
+                                         Value rowEnd) {
   ImplicitLocOpBuilder &b = kb->builder();
   tile.head = head;
   tile.kvHead = arith::DivUIOp::create(b, head, group);
   tile.rowBegin = rowBegin;
   tile.rowEnd = rowEnd;
   tile.numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
+  // Zero past the last row: those lanes' products stay finite and are never stored.
+  tiles->fill(tile.qT, numD, 0.0);
+  tiles->fill(tile.outputGradT, numDV, 0.0);
   kb->loop(kb->index(0), tile.numRows, kb->index(1), {}, [&](Value r, ValueRange) {
     Value i = arith::AddIOp::create(b, rowBegin, r);
-    loadRotated(q, head, i, tile.qRows, r);
+    loadRotated(q, head, i, [&](Value x, Value d) {
+      memref::StoreOp::create(b, x, tile.qT, ValueRange{d, r});
+    });
+    kb->loop(kb->index(0), numDV, kb->index(1), {}, [&](Value d, ValueRange) {
+      memref::StoreOp::create(b, kb->loadF32(outputGrad, {batch, head, i, d}),
+                              tile.outputGradT, ValueRange{d, r});
+      return SmallVector<Value>{};
+    });
     Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
                                           kb->f32(kLog2e));
     memref::StoreOp::create(b, lseLog2, tile.rowLse, ValueRange{r});
@@ -344,11 +358,13 @@ void AttentionGradLowering::stageQueryTile(QueryTile &tile, Value head, Value ro
 }
 
 void AttentionGradLowering::walkKeys(
-    const QueryTile &tile,
-    function_ref<void(Value r, Value i, Value j, const PairGradient &)> pairWork) {
+    const RowTile &tile,
+    function_ref<void(Value jj, Value r, Value i, Value j, const PairGradient &)> pairWork,
+    function_ref<void(Value keys, Value count)> afterTile) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
   Value last = arith::SubIOp::create(b, tile.rowEnd, one);
+  auto splatZero = [&](Value, int64_t) { return tiles->splat(0.0); };
   kb->loop(zero, numM, kb->index(kClassifiedTile), {}, [&](Value keys, ValueRange) {
     Value keysEnd = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, keys, kb->index(kClassifiedTile)), numM);
@@ -356,19 +372,36 @@ void AttentionGradLowering::walkKeys(
         classifyKeyTile(*kb, op, batch, tile.head, tile.rowBegin, last, keys,
                         arith::SubIOp::create(b, keysEnd, one));
     return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
-      kb->loop(keys, keysEnd, one, {}, [&](Value j, ValueRange) {
-        loadRotated(k, tile.kvHead, j, tile.kRow, zero);
+      Value count = arith::SubIOp::create(b, keysEnd, keys);
+      stageRows(k, tile.kvHead, keys, count, numD, /*rotate=*/true, tile.kTile);
+      stageRows(v, tile.kvHead, keys, count, numDV, /*rotate=*/false, tile.vTile);
+      // S^T[jj, :] = K[jj] . q^T and dP^T[jj, :] = V[jj] . d_o^T.
+      tiles->product(
+          tile.scoresT, count, numD, tile.qT,
+          [&](Value d, Value jj) -> Value {
+            return memref::LoadOp::create(b, tile.kTile, ValueRange{jj, d});
+          },
+          splatZero);
+      tiles->product(
+          tile.gradsT, count, numDV, tile.outputGradT,
+          [&](Value d, Value jj) -> Value {
+            return memref::LoadOp::create(b, tile.vTile, ValueRange{jj, d});
+          },
+          splatZero);
+      kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
+        Value j = arith::AddIOp::create(b, keys, jj);
         kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
           Value i = arith::AddIOp::create(b, tile.rowBegin, r);
+          Value qk = memref::LoadOp::create(b, tile.scoresT, ValueRange{jj, r});
+          Value dp = memref::LoadOp::create(b, tile.gradsT, ValueRange{jj, r});
           Value lseLog2 = memref::LoadOp::create(b, tile.rowLse, ValueRange{r});
           Value delta = memref::LoadOp::create(b, tile.rowDelta, ValueRange{r});
-          pairWork(r, i, j,
-                   pairGradient(tile.head, tile.kvHead, i, j, {tile.qRows, r},
-                                {tile.kRow, zero}, lseLog2, delta, masked));
+          pairWork(jj, r, i, j, pairGradient(tile.head, i, j, qk, dp, lseLog2, delta, masked));
           return SmallVector<Value>{};
         });
         return SmallVector<Value>{};
       });
+      afterTile(keys, count);
       return SmallVector<Value>{};
     });
   });
@@ -378,29 +411,40 @@ void AttentionGradLowering::lowerQueryPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value head = kb->gridIndex(1);
   Value zero = kb->index(0), one = kb->index(1);
-  Value rowBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(kRowsPerProgram));
-  Value rowEnd = arith::MinUIOp::create(
-      b, arith::AddIOp::create(b, rowBegin, kb->index(kRowsPerProgram)), numN);
+  Value width = kb->index(tiles->width());
+  Value rowBegin = arith::MulIOp::create(b, kb->gridIndex(2), width);
+  Value rowEnd =
+      arith::MinUIOp::create(b, arith::AddIOp::create(b, rowBegin, width), numN);
 
-  QueryTile tile = allocateQueryTile();
-  Value qGrad = kb->allocateScratch(
-      MemRefType::get({kRowsPerProgram, ShapedType::kDynamic}, b.getF32Type()), numD);
+  RowTile tile = allocateRowTile();
+  Value qGradT = kb->allocateScratch(
+      MemRefType::get({ShapedType::kDynamic, tiles->width()}, b.getF32Type()), numD);
   kb->guardScratch();
 
-  stageQueryTile(tile, head, rowBegin, rowEnd);
-  kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
-    zeroRow(qGrad, r, numD);
-    return SmallVector<Value>{};
-  });
-  walkKeys(tile, [&](Value r, Value, Value, const PairGradient &pair) {
-    addScaled(qGrad, r, numD, pair.dotGrad, [&](Value d) {
-      return memref::LoadOp::create(b, tile.kRow, ValueRange{zero, d}).getResult();
-    });
-  });
+  stageRowTile(tile, head, rowBegin, rowEnd);
+  tiles->fill(qGradT, numD, 0.0);
+  walkKeys(
+      tile,
+      [&](Value jj, Value r, Value, Value, const PairGradient &pair) {
+        memref::StoreOp::create(b, pair.dotGrad, tile.gradsT, ValueRange{jj, r});
+      },
+      // dq^T[d, :] += sum_jj K[jj, d] dS^T[jj, :].
+      [&](Value, Value count) {
+        tiles->product(
+            qGradT, numD, count, tile.gradsT,
+            [&](Value jj, Value d) -> Value {
+              return memref::LoadOp::create(b, tile.kTile, ValueRange{jj, d});
+            },
+            [&](Value d, int64_t g) { return tiles->load(qGradT, d, g); });
+      });
 
   Value dq = kb->resultMemRef(0);
   kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
-    storeRotatedBack(qGrad, r, dq, head, arith::AddIOp::create(b, rowBegin, r));
+    storeRotatedBack(
+        [&](Value d) {
+          return memref::LoadOp::create(b, qGradT, ValueRange{d, r}).getResult();
+        },
+        dq, head, arith::AddIOp::create(b, rowBegin, r));
     return SmallVector<Value>{};
   });
   kb->freeScratch();
@@ -457,7 +501,7 @@ void AttentionGradLowering::inlineParamRegion(Region &region, ValueRange args) {
 
 void AttentionGradLowering::lowerParamsPart() {
   ImplicitLocOpBuilder &b = kb->builder();
-  Value zero = kb->index(0), one = kb->index(1);
+  Value zero = kb->index(0), one = kb->index(1), width = kb->index(tiles->width());
   auto qDims = cast<SpecTensorType>(op.getSpecArgTypes()[0]).getDims();
   // The program's batches and heads: its own (split) or all.
   unsigned gridDim = 0;
@@ -502,7 +546,7 @@ void AttentionGradLowering::lowerParamsPart() {
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
   auto sinkParams = findStatement<SinkGradOp>(op);
   SinkOp sink = findStatement<SinkOp>(op);
-  QueryTile tile = allocateQueryTile();
+  RowTile tile = allocateRowTile();
   ArrayRef<int64_t> params = op.getParamsAttr().asArrayRef();
   for (int64_t argument : params)
     if (!isa<SpecTensorType>(op.getSpecArgTypes()[argument]))
@@ -533,15 +577,34 @@ void AttentionGradLowering::lowerParamsPart() {
         inlineParamRegion(sinkParams.getBody(), {b64, h64, arith::NegFOp::create(b, sum)});
       }
       if (scoreParams)
-        kb->loop(zero, numN, kb->index(kRowsPerProgram), {}, [&](Value rowBegin, ValueRange) {
-          Value rowEnd = arith::MinUIOp::create(
-              b, arith::AddIOp::create(b, rowBegin, kb->index(kRowsPerProgram)), numN);
-          stageQueryTile(tile, head, rowBegin, rowEnd);
-          walkKeys(tile, [&](Value, Value i, Value j, const PairGradient &pair) {
-            inlineParamRegion(scoreParams.getBody(),
-                              {b64, h64, kb->toI64(i), kb->toI64(j), pair.scaled,
-                               pair.scoreGrad});
-          });
+        kb->loop(zero, numN, width, {}, [&](Value rowBegin, ValueRange) {
+          Value rowEnd =
+              arith::MinUIOp::create(b, arith::AddIOp::create(b, rowBegin, width), numN);
+          stageRowTile(tile, head, rowBegin, rowEnd);
+          // The pairs' s and score gradients first, in the tile's buffers (a loop LLVM
+          // vectorises), then the region's sums into the params' gradients, pair by
+          // pair in the same order.
+          walkKeys(
+              tile,
+              [&](Value jj, Value r, Value, Value, const PairGradient &pair) {
+                memref::StoreOp::create(b, pair.scaled, tile.scoresT, ValueRange{jj, r});
+                memref::StoreOp::create(b, pair.scoreGrad, tile.gradsT, ValueRange{jj, r});
+              },
+              [&](Value keys, Value count) {
+                kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
+                  Value j64 = kb->toI64(arith::AddIOp::create(b, keys, jj));
+                  kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
+                    Value i64 = kb->toI64(arith::AddIOp::create(b, rowBegin, r));
+                    inlineParamRegion(
+                        scoreParams.getBody(),
+                        {b64, h64, i64, j64,
+                         memref::LoadOp::create(b, tile.scoresT, ValueRange{jj, r}),
+                         memref::LoadOp::create(b, tile.gradsT, ValueRange{jj, r})});
+                    return SmallVector<Value>{};
+                  });
+                  return SmallVector<Value>{};
+                });
+              });
           return SmallVector<Value>{};
         });
       return SmallVector<Value>{};
@@ -560,59 +623,108 @@ void AttentionGradLowering::lowerParamsPart() {
 void AttentionGradLowering::lowerKeyValuePart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
-  int64_t dynamic = ShapedType::kDynamic;
+  int64_t dynamic = ShapedType::kDynamic, width = tiles->width();
   Value kvHead = kb->gridIndex(1);
   Value zero = kb->index(0), one = kb->index(1);
 
-  Value keyBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(kKeysPerProgram));
+  Value keyBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(width));
   Value keyEnd = arith::MinUIOp::create(
-      b, arith::AddIOp::create(b, keyBegin, kb->index(kKeysPerProgram)), numM);
+      b, arith::AddIOp::create(b, keyBegin, kb->index(width)), numM);
   Value numKeys = arith::SubIOp::create(b, keyEnd, keyBegin);
 
-  Value kRows = kb->allocateScratch(MemRefType::get({kKeysPerProgram, dynamic}, f32), numD);
-  Value kGrad = kb->allocateScratch(MemRefType::get({kKeysPerProgram, dynamic}, f32), numD);
-  Value vGrad = kb->allocateScratch(MemRefType::get({kKeysPerProgram, dynamic}, f32), numDV);
-  Value qRow = kb->allocateScratch(MemRefType::get({1, dynamic}, f32), numD);
+  // The program's keys in lanes: k^T (rotated), v^T, dk^T, dv^T; per query tile of T
+  // rows: Q (rotated) [T, D], d_o [T, DV], lse and D [T], S then P [T, W], dP then
+  // dS [T, W].
+  auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
+    return kb->allocateScratch(MemRefType::get(shape, f32), sizes);
+  };
+  Value kT = allocate({dynamic, width}, numD), vT = allocate({dynamic, width}, numDV);
+  Value kGradT = allocate({dynamic, width}, numD);
+  Value vGradT = allocate({dynamic, width}, numDV);
+  Value qTile = allocate({kClassifiedTile, dynamic}, numD);
+  Value outputGradTile = allocate({kClassifiedTile, dynamic}, numDV);
+  Value tileLse = allocate({kClassifiedTile}, {});
+  Value tileDelta = allocate({kClassifiedTile}, {});
+  Value scores = allocate({kClassifiedTile, width}, {});
+  Value grads = allocate({kClassifiedTile, width}, {});
   kb->guardScratch();
 
+  // Zero past the last key: those lanes' products stay finite and are never stored.
+  tiles->fill(kT, numD, 0.0);
+  tiles->fill(vT, numDV, 0.0);
+  tiles->fill(kGradT, numD, 0.0);
+  tiles->fill(vGradT, numDV, 0.0);
   kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-    loadRotated(k, kvHead, arith::AddIOp::create(b, keyBegin, c), kRows, c);
-    zeroRow(kGrad, c, numD);
-    zeroRow(vGrad, c, numDV);
+    Value j = arith::AddIOp::create(b, keyBegin, c);
+    loadRotated(k, kvHead, j, [&](Value x, Value d) {
+      memref::StoreOp::create(b, x, kT, ValueRange{d, c});
+    });
+    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+      memref::StoreOp::create(b, kb->loadF32(v, {batch, kvHead, j, d}), vT,
+                              ValueRange{d, c});
+      return SmallVector<Value>{};
+    });
     return SmallVector<Value>{};
   });
 
+  auto splatZero = [&](Value, int64_t) { return tiles->splat(0.0); };
+  auto fromBuffer = [&](Value buffer) {
+    return [&b, buffer](Value d, Value row) -> Value {
+      return memref::LoadOp::create(b, buffer, ValueRange{row, d});
+    };
+  };
+  auto transposedFromBuffer = [&](Value buffer) {
+    return [&b, buffer](Value row, Value d) -> Value {
+      return memref::LoadOp::create(b, buffer, ValueRange{row, d});
+    };
+  };
   // Every query head of the group, in order: GQA's sum over the group is this loop.
   Value lastKey = arith::SubIOp::create(b, keyEnd, one);
   Value firstHead = arith::MulIOp::create(b, kvHead, group);
   kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
     Value head = arith::AddIOp::create(b, firstHead, g);
-    kb->loop(zero, numN, kb->index(kClassifiedTile), {}, [&](Value tile, ValueRange) {
-      Value tileEnd = arith::MinUIOp::create(
-          b, arith::AddIOp::create(b, tile, kb->index(kClassifiedTile)), numN);
+    kb->loop(zero, numN, kb->index(kClassifiedTile), {}, [&](Value rows, ValueRange) {
+      Value rowsEnd = arith::MinUIOp::create(
+          b, arith::AddIOp::create(b, rows, kb->index(kClassifiedTile)), numN);
       KeyTileClass tileClass =
-          classifyKeyTile(*kb, op, batch, head, tile, arith::SubIOp::create(b, tileEnd, one),
+          classifyKeyTile(*kb, op, batch, head, rows, arith::SubIOp::create(b, rowsEnd, one),
                           keyBegin, lastKey);
       return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
-        kb->loop(tile, tileEnd, one, {}, [&](Value i, ValueRange) {
-          loadRotated(q, head, i, qRow, zero);
+        Value count = arith::SubIOp::create(b, rowsEnd, rows);
+        stageRows(q, head, rows, count, numD, /*rotate=*/true, qTile);
+        stageRows(outputGrad, head, rows, count, numDV, /*rotate=*/false, outputGradTile);
+        kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+          Value i = arith::AddIOp::create(b, rows, ii);
           Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
                                                 kb->f32(kLog2e));
-          Value delta = outputDelta(head, i);
+          memref::StoreOp::create(b, lseLog2, tileLse, ValueRange{ii});
+          memref::StoreOp::create(b, outputDelta(head, i), tileDelta, ValueRange{ii});
+          return SmallVector<Value>{};
+        });
+        // S[ii, :] = Q[ii] . k^T and dP[ii, :] = d_o[ii] . v^T.
+        tiles->product(scores, count, numD, kT, fromBuffer(qTile), splatZero);
+        tiles->product(grads, count, numDV, vT, fromBuffer(outputGradTile), splatZero);
+        // P and dS in place of S and dP.
+        kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+          Value i = arith::AddIOp::create(b, rows, ii);
+          Value lseLog2 = memref::LoadOp::create(b, tileLse, ValueRange{ii});
+          Value delta = memref::LoadOp::create(b, tileDelta, ValueRange{ii});
           kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
             Value j = arith::AddIOp::create(b, keyBegin, c);
-            PairGradient pair = pairGradient(head, kvHead, i, j, {qRow, zero}, {kRows, c},
-                                             lseLog2, delta, masked);
-            addScaled(vGrad, c, numDV, pair.probability, [&](Value d) {
-              return kb->loadF32(outputGrad, {batch, head, i, d});
-            });
-            addScaled(kGrad, c, numD, pair.dotGrad, [&](Value d) {
-              return memref::LoadOp::create(b, qRow, ValueRange{zero, d}).getResult();
-            });
+            Value qk = memref::LoadOp::create(b, scores, ValueRange{ii, c});
+            Value dp = memref::LoadOp::create(b, grads, ValueRange{ii, c});
+            PairGradient pair = pairGradient(head, i, j, qk, dp, lseLog2, delta, masked);
+            memref::StoreOp::create(b, pair.probability, scores, ValueRange{ii, c});
+            memref::StoreOp::create(b, pair.dotGrad, grads, ValueRange{ii, c});
             return SmallVector<Value>{};
           });
           return SmallVector<Value>{};
         });
+        // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :]; dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
+        tiles->product(vGradT, numDV, count, scores, transposedFromBuffer(outputGradTile),
+                       [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });
+        tiles->product(kGradT, numD, count, grads, transposedFromBuffer(qTile),
+                       [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
         return SmallVector<Value>{};
       });
     });
@@ -622,9 +734,11 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value dk = kb->resultMemRef(0), dv = kb->resultMemRef(1);
   kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
     Value j = arith::AddIOp::create(b, keyBegin, c);
-    storeRotatedBack(kGrad, c, dk, kvHead, j);
+    storeRotatedBack(
+        [&](Value d) { return memref::LoadOp::create(b, kGradT, ValueRange{d, c}).getResult(); },
+        dk, kvHead, j);
     kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      kb->storeF32(memref::LoadOp::create(b, vGrad, ValueRange{c, d}), dv,
+      kb->storeF32(memref::LoadOp::create(b, vGradT, ValueRange{d, c}), dv,
                    {batch, kvHead, j, d});
       return SmallVector<Value>{};
     });
@@ -635,10 +749,19 @@ void AttentionGradLowering::lowerKeyValuePart() {
 
 struct LowerAttentionGradToLoops
     : tmix::impl::LowerAttentionGradToLoopsBase<LowerAttentionGradToLoops> {
+  using LowerAttentionGradToLoopsBase::LowerAttentionGradToLoopsBase;
+
   void runOnOperation() override {
+    // The host's vector shape unless the options set one (an ahead-of-time build for
+    // another CPU).
+    VectorShape shape = hostVectorShape();
+    if (lanes > 0)
+      shape.lanes = lanes;
+    if (vectorRegisters > 0)
+      shape.registers = vectorRegisters;
     for (AttentionGradOp grad :
          llvm::to_vector(getOperation().getOps<AttentionGradOp>())) {
-      if (failed(AttentionGradLowering(grad).lower()))
+      if (failed(AttentionGradLowering(grad, shape).lower()))
         return signalPassFailure();
       grad.erase();
       ++numLowered;

@@ -27,6 +27,7 @@
 #include "passes/KernelBuilder.h"
 #include "passes/KeyTiles.h"
 #include "codegen/cpu/CpuTargetInfo.h"
+#include "codegen/cpu/LaneTiles.h"
 #include "codegen/cpu/Passes.h"
 #include "dialect/ScheduleBounds.h"
 
@@ -35,7 +36,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/TypeSwitch.h"
-#include "llvm/ADT/bit.h"
 
 #include <cmath>
 
@@ -52,13 +52,6 @@ namespace {
 /// KV tiles per range of the first, coarse level of mask classification.
 constexpr int64_t kTilesPerRange = 8;
 
-/// The register block of a micro-kernel with `groups` lane vectors of rows: the most
-/// keys (or value columns) R such that the G*R accumulators, the G row vectors and the
-/// R broadcasts fit in the vector registers, with two to spare for LLVM.
-int64_t registerBlock(int64_t groups, int64_t registers) {
-  return std::max<int64_t>(1, (registers - 2 - groups) / (groups + 1));
-}
-
 /// The CPU's exponentials: math ops, which tmix-polynomial-math turns into inline
 /// polynomials that LLVM vectorises.
 Value mathExp2(ImplicitLocOpBuilder &b, Value x) { return math::Exp2Op::create(b, x); }
@@ -71,6 +64,7 @@ public:
                     AttentionOp op, AttentionScheduleAttr schedule)
       : program(program), form(form), op(op), blockM(schedule.getBlockM()), blockN(schedule.getBlockN()),
         lanes(schedule.getLanes()), groups((blockM + lanes - 1) / lanes),
+        vectorRegisters(schedule.getVectorRegisters()),
         valueColsPerBlock(registerBlock(groups, schedule.getVectorRegisters())),
         keysPerBlock(std::min(blockN, valueColsPerBlock)) {}
 
@@ -110,17 +104,6 @@ private:
   SmallVector<Value> softmaxTile();
   /// O^T = O^T * alpha + V^T P^T over the tile's `count` keys.
   void accumulateTile(Value tile, Value count, ValueRange alpha);
-  /// Value columns [first, first + width) of the accumulate micro-kernel.
-  void accumulateBlock(Value tile, Value first, int64_t width, Value count,
-                       ValueRange alpha);
-
-  /// The register-blocked outer products both micro-kernels are: for x in
-  /// [0, extent), acc[c * G + g] += rows[x, g-th lane vector] * broadcast(element(x, c))
-  /// for the width = inits.size() / G columns c; acc starts at `inits`.
-  SmallVector<Value> outerProducts(Value extent, ValueRange inits, Value rows,
-                                   function_ref<Value(Value x, int64_t c)> element);
-  /// Stores vectors[c * G + g] at buffer[rows[c], g-th lane vector].
-  void storeLanes(ValueRange vectors, Value buffer, ArrayRef<Value> rows);
 
   /// Rotates (RoPE) or copies src[prefix..., pos, :] and hands each element to
   /// `store(d, x)`.
@@ -134,12 +117,13 @@ private:
   SmallVector<Value> alpha;
   // One register block serves both micro-kernels: R value columns, and R keys
   // (fewer if the tile has fewer).
-  int64_t blockM, blockN, lanes, groups, valueColsPerBlock, keysPerBlock;
+  int64_t blockM, blockN, lanes, groups, vectorRegisters, valueColsPerBlock, keysPerBlock;
   // Whether the micro-kernels read K and V in place: f32 tensors (and K unrotated)
   // need no staging copy.
   bool kInPlace = false, vInPlace = false;
   VectorType laneType;
   std::unique_ptr<KernelBuilder> kb;
+  std::unique_ptr<LaneTiles> tiles;
   MaskOp maskOp;
   ScoreOp scoreOp;
   SinkOp sinkOp;
@@ -166,7 +150,8 @@ LogicalResult AttentionLowering::lower() {
       op, ArrayRef<GridDim>{{qDims[0], 1}, {qDims[1], 1}, {qDims[2], blockM}});
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
-  laneType = VectorType::get({lanes}, f32);
+  tiles = std::make_unique<LaneTiles>(*kb, lanes, groups, vectorRegisters);
+  laneType = tiles->laneType();
   maskOp = findStatement<MaskOp>(op);
   scoreOp = findStatement<ScoreOp>(op);
   sinkOp = findStatement<SinkOp>(op);
@@ -406,14 +391,14 @@ void AttentionLowering::scoreBlock(Value tile, Value first, int64_t width) {
       keyRows.push_back(arith::MinUIOp::create(
           b, arith::AddIOp::create(b, tile, keys.back()), lastRow));
   }
-  SmallVector<Value> sums = outerProducts(
+  SmallVector<Value> sums = tiles->outerProducts(
       numD, SmallVector<Value>(groups * width, splat(0.0)), qT,
       [&](Value d, int64_t jj) -> Value {
         if (kInPlace)
           return memref::LoadOp::create(b, k, ValueRange{bIdx, hkIdx, keyRows[jj], d});
         return memref::LoadOp::create(b, kTile, ValueRange{keys[jj], d});
       });
-  storeLanes(sums, scoresT, keys);
+  tiles->storeLanes(sums, scoresT, keys);
 }
 
 void AttentionLowering::modifyScores(Value tile, Value count, bool masked) {
@@ -488,77 +473,17 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
 
 void AttentionLowering::accumulateTile(Value tile, Value count, ValueRange alpha) {
   ImplicitLocOpBuilder &b = kb->builder();
-  // Whole blocks of value columns, then the remaining ones in blocks of halving widths
-  // (DV may be known only at run time): a remainder of 2 columns at D = 128 runs as
-  // one block of 2, not as two single columns that each reload the probabilities.
-  Value first = kb->index(0);
-  for (int64_t width = valueColsPerBlock; width >= 1;
-       width = width == valueColsPerBlock ? static_cast<int64_t>(llvm::bit_floor(uint64_t(width - 1))) : width / 2) {
-    Value step = kb->index(width);
-    Value end = arith::SubIOp::create(
-        b, numDV,
-        arith::RemUIOp::create(b, arith::SubIOp::create(b, numDV, first), step));
-    kb->loop(first, end, step, {}, [&](Value column, ValueRange) {
-      accumulateBlock(tile, column, width, count, alpha);
-      return SmallVector<Value>{};
-    });
-    first = end;
-    if (width == 1)
-      break;
-  }
-}
-
-void AttentionLowering::accumulateBlock(Value tile, Value first, int64_t width,
-                                        Value count, ValueRange alpha) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  SmallVector<Value> columns, inits;
-  for (int64_t c = 0; c < width; ++c) {
-    columns.push_back(arith::AddIOp::create(b, first, kb->index(c)));
-    for (int64_t g = 0; g < groups; ++g)
-      inits.push_back(arith::MulFOp::create(
-          b,
-          vector::LoadOp::create(b, laneType, accT, ValueRange{columns[c], laneOffset(g)}),
-          alpha[g]));
-  }
-  SmallVector<Value> sums =
-      outerProducts(count, inits, scoresT, [&](Value jj, int64_t c) -> Value {
+  tiles->product(
+      accT, numDV, count, scoresT,
+      [&](Value jj, Value column) -> Value {
         if (vInPlace)
           return memref::LoadOp::create(
-              b, v,
-              ValueRange{bIdx, hkIdx, arith::AddIOp::create(b, tile, jj), columns[c]});
-        return memref::LoadOp::create(b, vTile, ValueRange{jj, columns[c]});
+              b, v, ValueRange{bIdx, hkIdx, arith::AddIOp::create(b, tile, jj), column});
+        return memref::LoadOp::create(b, vTile, ValueRange{jj, column});
+      },
+      [&](Value column, int64_t g) -> Value {
+        return arith::MulFOp::create(b, tiles->load(accT, column, g), alpha[g]);
       });
-  storeLanes(sums, accT, columns);
-}
-
-SmallVector<Value>
-AttentionLowering::outerProducts(Value extent, ValueRange inits, Value rows,
-                                 function_ref<Value(Value x, int64_t c)> element) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  int64_t width = inits.size() / groups;
-  return kb->loop(kb->index(0), extent, kb->index(1), inits, [&](Value x, ValueRange acc) {
-    SmallVector<Value> rowVectors;
-    for (int64_t g = 0; g < groups; ++g)
-      rowVectors.push_back(
-          vector::LoadOp::create(b, laneType, rows, ValueRange{x, laneOffset(g)}));
-    SmallVector<Value> next(acc.begin(), acc.end());
-    for (int64_t c = 0; c < width; ++c) {
-      Value broadcast = vector::BroadcastOp::create(b, laneType, element(x, c));
-      for (int64_t g = 0; g < groups; ++g)
-        next[c * groups + g] =
-            vector::FMAOp::create(b, rowVectors[g], broadcast, next[c * groups + g]);
-    }
-    return next;
-  });
-}
-
-void AttentionLowering::storeLanes(ValueRange vectors, Value buffer,
-                                   ArrayRef<Value> rows) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  for (auto [c, row] : llvm::enumerate(rows))
-    for (int64_t g = 0; g < groups; ++g)
-      vector::StoreOp::create(b, vectors[c * groups + g], buffer,
-                              ValueRange{row, laneOffset(g)});
 }
 
 /// With RoPE, the half-split rotation of the pairs (a, c) at (p, p + D/2):

@@ -68,21 +68,30 @@ def LowerAttentionGradToLoops
   let description = [{
     Replaces each `tmix.attention_grad` (tmix-derive-attention-grad) by a `func.func`
     of the same name. Part "query": one program per (batch, head, 32 query rows),
-    which keeps its rows' rotated q, dq, lse and D = rowsum(d_o * o) and walks the
-    keys in tiles classified by the mask (empty ones skipped, full ones without mask
-    code). Part "key_value": one program per (batch, KV head, 32 keys), which walks
-    every query head of the group and its query rows the same way and sums dk and dv.
-    Per pair, the probability is recomputed from the saved lse, and the score's
-    derivative is the inlined `tmix.score_grad`. Part "params": one program per
-    (batch, head), batch, head or one, as the params' owned dims allow, which zeroes
-    its slices of their gradients and accumulates the inlined
-    `tmix.score_param_grad` and `tmix.sink_grad`. Loops on per-program buffers (the
-    dot products reassociable, for LLVM's vectoriser); every gradient element is
-    summed by one program in one order (deterministic at any thread count).
+    which keeps its rows in vector lanes (rotated q^T, d_o^T, dq^T, lse and
+    D = rowsum(d_o * o)) and walks the keys in tiles of 64 classified by the mask
+    (empty ones skipped, full ones without mask code): S^T = K q^T and dP^T = V d_o^T,
+    dS per pair, dq^T += K^T dS^T, the products register-blocked outer products of
+    lane vectors (LaneTiles.h). Part "key_value": one program per (batch, KV head, 32
+    keys), its keys in lanes, which walks every query head of the group and its query
+    rows the same way and sums dk and dv. Per pair, the probability is recomputed
+    from the saved lse, and the score's derivative is the inlined `tmix.score_grad`.
+    Part "params": one program per (batch, head), batch, head or one, as the params'
+    owned dims allow, which zeroes its slices of their gradients and accumulates the
+    inlined `tmix.score_param_grad` and `tmix.sink_grad` over part "query"'s walk.
+    Every gradient element is summed by one program in one order (deterministic at
+    any thread count).
   }];
+  let options = [
+    Option<"lanes", "lanes", "int64_t", /*default=*/"0",
+           "f32 lanes per vector register (0: the host's)">,
+    Option<"vectorRegisters", "vector-registers", "int64_t", /*default=*/"0",
+           "vector registers (0: the host's)">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
   let statistics = [
     Statistic<"numLowered", "num-lowered", "attention grad kernels lowered">,
   ];

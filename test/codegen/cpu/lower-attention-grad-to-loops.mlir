@@ -1,20 +1,32 @@
-// RUN: tmix-opt %s --tmix-lower-attention-grad-to-loops | FileCheck %s --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad
+// RUN: tmix-opt %s --tmix-lower-attention-grad-to-loops="lanes=16 vector-registers=32" | FileCheck %s --check-prefixes=CHECK,AVX512 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad
+// RUN: tmix-opt %s --tmix-lower-attention-grad-to-loops="lanes=8 vector-registers=16" | FileCheck %s --check-prefixes=CHECK,AVX2 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad
 
 // The two backward programs of a causal GQA spec (what tmix-derive-attention-grad
-// writes for it): the ABI signatures, the grids (queries of a query head; keys of a KV
-// head), per-program buffers, the mask's tile classes (empty tiles skipped, full ones
-// without mask code) and the probabilities recomputed from lse with exp2.
+// writes for it): the ABI signatures, the grids (32 queries of a query head; 32 keys
+// of a KV head), the program's own side in lanes ([?, 32] buffers: 2 vectors of 16
+// lanes, or 4 of 8), the other side staged in tiles of 64, the products as vector
+// FMAs of lane vectors (LaneTiles.h), the mask's tile classes (empty tiles skipped,
+// full ones without mask code) and the probabilities recomputed from lse with exp2.
 // CHECK-LABEL: func.func @c_grad_q(
 // CHECK-SAME: %arg0: i64, %arg1: memref<?x?x?x?xf32>, %arg2: memref<?x?x?x?xf32>, %arg3: memref<?x?x?x?xf32>,
 // CHECK-SAME: %arg4: memref<?x?x?x?xf32>, %arg5: memref<?x?x?xf32>, %arg6: memref<?x?x?x?xf32>, %arg7: memref<?x?x?x?xf32>, %arg8: memref<?xi64>)
 // CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:32]>
-// CHECK: memref.alloc({{.*}}) : memref<32x?xf32>
+// CHECK: memref.alloc({{.*}}) : memref<?x32xf32>
+// CHECK: memref.alloc({{.*}}) : memref<64x?xf32>
+// CHECK: memref.alloc() : memref<64x32xf32>
+// AVX512: vector.fma {{.*}} : vector<16xf32>
+// AVX2: vector.fma {{.*}} : vector<8xf32>
 // CHECK: math.exp2
+// CHECK: vector.fma
 // CHECK: tmix.tile_classes = ["partial", "full"]
 // CHECK: tmix.tile_classes = ["non-empty", "empty"]
 // CHECK: memref.dealloc
 // CHECK-LABEL: func.func @c_grad_kv(
 // CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, HK:1, M:32]>
+// CHECK: memref.alloc({{.*}}) : memref<?x32xf32>
+// CHECK: memref.alloc({{.*}}) : memref<64x?xf32>
+// AVX512: vector.fma {{.*}} : vector<16xf32>
+// AVX2: vector.fma {{.*}} : vector<8xf32>
 // CHECK: math.exp2
 // CHECK: tmix.tile_classes = ["partial", "full"]
 // CHECK: tmix.tile_classes = ["non-empty", "empty"]
