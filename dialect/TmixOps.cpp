@@ -608,16 +608,38 @@ static bool verifyParams(AttentionGradOp op) {
   return true;
 }
 
+SpecTensorType AttentionGradOp::getQueryPartialType(SpecTensorType q, int64_t splits) {
+  MLIRContext *context = q.getContext();
+  ArrayRef<Attribute> qDims = q.getDims();
+  SmallVector<Attribute> dims = {IntegerAttr::get(IntegerType::get(context, 64), splits),
+                                 qDims[0], qDims[1], qDims[3], qDims[2]};
+  return SpecTensorType::get(context, dims, Float32Type::get(context));
+}
+
+/// Whether `type` is a d_q_partial of q's: f32 [S, B, H, D, N] (q's logical dims, the
+/// last two swapped), S a positive literal, stored in that order.
+static bool isQueryPartial(Type type, SpecTensorType q) {
+  auto partial = llvm::dyn_cast<SpecTensorType>(type);
+  if (!partial || partial.getRank() != 5 || partial.isPermuted() ||
+      !partial.getElementType().isF32() ||
+      partial != AttentionGradOp::getQueryPartialType(
+                     q, partial.getStaticSize(0).value_or(1)))
+    return false;
+  std::optional<int64_t> splits = partial.getStaticSize(0);
+  return splits && *splits > 0;
+}
+
 LogicalResult AttentionGradOp::verify() {
   FunctionType type = getFunctionType();
-  unsigned least = getLseGrad() ? 7 : 6;
+  bool query = isQueryPart();
+  unsigned least = (getLseGrad() ? 7 : 6) + (query ? 1 : 0);
   if (type.getNumInputs() < least)
     return emitOpError() << "expects at least " << least << " arguments (q, k, v, o, lse, d_o"
-                         << (getLseGrad() ? ", d_lse" : "") << "), got " << type.getNumInputs();
+                         << (getLseGrad() ? ", d_lse" : "")
+                         << (query ? ", d_q_partial" : "") << "), got " << type.getNumInputs();
   if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
                              getBody(), /*firstExtraArg=*/3)))
     return failure();
-  bool query = isQueryPart();
   if (!query && !isParamsPart() && getPart() != kKeyValuePart)
     return emitOpError() << "part must be \"" << kQueryPart << "\", \"" << kKeyValuePart
                          << "\" or \"" << kParamsPart << "\", got \"" << getPart() << "\"";
@@ -646,12 +668,22 @@ LogicalResult AttentionGradOp::verify() {
                                : failure();
   if (getParamsAttr() || getOwnedAttr())
     return emitOpError("has params only in part \"params\"");
-  SmallVector<Type> expected =
-      query ? SmallVector<Type>{q} : SmallVector<Type>{k, v};
-  if (!llvm::equal(type.getResults(), expected))
+  if (query && !isQueryPartial(type.getInput(getQueryPartialArg()), q))
+    return emitOpError() << "part \"query\" takes d_q_partial last: an f32 !tmix.tensor of a "
+                            "literal count of key splits and q's dims [B, H, D, N], "
+                         << getQueryPartialType(q, 4) << " for 4, got "
+                         << type.getInput(getQueryPartialArg());
+  bool expectedTypes =
+      query ? llvm::equal(type.getResults(), SmallVector<Type>{q})
+            : type.getNumResults() == 3 && type.getResult(0) == k &&
+                  type.getResult(1) == v && isQueryPartial(type.getResult(2), q);
+  if (!expectedTypes)
     return emitOpError() << "part \"" << getPart() << "\" must produce "
-                         << formatTypes(expected) << ", got "
-                         << formatTypes(type.getResults());
+                         << (query ? formatTypes(SmallVector<Type>{q})
+                                   : formatTypes(SmallVector<Type>{
+                                         k, v, getQueryPartialType(q, 4)}) +
+                                         " (any positive count of key splits)")
+                         << ", got " << formatTypes(type.getResults());
   return verifyAttentionBody(*this, getBodyBlock(), Role{"q", q});
 }
 

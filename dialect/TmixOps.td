@@ -195,21 +195,26 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     the loss with respect to `o` (o's type), and with `lse_grad` (a forward that has
     lse among its outputs) `d_lse`, the gradient with respect to lse (lse's type):
     it joins as D_i - d_lse_i, since d lse_i / d s_ij = P_ij. Its body holds the forward's statements
-    and the derived `tmix.score_grad`. FlashAttention-2's algorithm, split into two
-    kernels so that every gradient element is written by one program, in one order
-    (deterministic, no atomics):
+    and the derived `tmix.score_grad`. FlashAttention-2's algorithm, with dq summed
+    per key split instead of by atomics, so that every gradient element is written by
+    one program, in one order (deterministic, no atomics):
 
     ```
     P_ij   = exp(score(b, h, i, j, scale * q_i . k_j) - lse_i)      (kept pairs)
     dP_ij  = d_o_i . v_j,   D_i = d_o_i . o_i
     dS_ij  = score_grad(b, h, i, j, s_ij, P_ij (dP_ij - D_i)) * scale
-    part "query":      dq_i = sum_j dS_ij k_j                          -> (dq)
     part "key_value":  dk_j = sum_(h in j's group, i) dS_ij q_i,
-                       dv_j = sum_(h, i) P_ij d_o_i                     -> (dk, dv)
+                       dv_j = sum_(h, i) P_ij d_o_i,
+                       d_q_partial[s, b, h, :, i] = sum_(j in split s) dS_ij k_j
+                                                             -> (dk, dv, d_q_partial)
+    part "query":      dq_i = sum_s d_q_partial[s, b, h, :, i]  -> (dq)
     ```
 
     with rope's rotation applied to q and k before the products and its transpose
-    to dq and dk after them.
+    to dq and dk after them. `d_q_partial` is f32 `[S, B, H, D, N]` (a literal count
+    S of key splits, then q's logical dims with the last two swapped: dq^T, its rows
+    contiguous): part "key_value"'s third result and part "query"'s last argument,
+    after d_o (and d_lse).
 
     Part "params" (only for a spec whose `score` or `sink` reads float extra
     arguments): the gradients of those arguments, in the order `params` lists their
@@ -237,10 +242,16 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     static constexpr ::llvm::StringLiteral kParamsPart = "params";
     bool isQueryPart() { return getPart() == kQueryPart; }
     bool isParamsPart() { return getPart() == kParamsPart; }
-    /// The forward's arguments come first, then o, lse, d_o and, with `lse_grad`, d_lse.
+    /// The forward's arguments come first, then o, lse, d_o, with `lse_grad` d_lse,
+    /// and in part "query" d_q_partial.
     unsigned getNumForwardArgs() {
-      return getFunctionType().getNumInputs() - (getLseGrad() ? 4 : 3);
+      return getFunctionType().getNumInputs() - (getLseGrad() ? 4 : 3) -
+             (isQueryPart() ? 1 : 0);
     }
+    /// Part "query": d_q_partial, its last argument.
+    unsigned getQueryPartialArg() { return getFunctionType().getNumInputs() - 1; }
+    /// The type of d_q_partial for q's type and `splits` key splits.
+    static SpecTensorType getQueryPartialType(SpecTensorType q, int64_t splits);
     unsigned getOutputArg() { return getNumForwardArgs(); }
     unsigned getLseArg() { return getNumForwardArgs() + 1; }
     unsigned getOutputGradArg() { return getNumForwardArgs() + 2; }

@@ -4,8 +4,10 @@
 //
 //   @X_forward   X with an lse output (only when X has none): the backward
 //                recomputes P_ij = exp(s_ij - lse_i) rather than storing P
-//   @X_grad_q    tmix.attention_grad part "query":     (X's args, o, lse, d_o) -> dq
-//   @X_grad_kv   tmix.attention_grad part "key_value": (X's args, o, lse, d_o) -> dk, dv
+//   @X_grad_kv   tmix.attention_grad part "key_value": (X's args, o, lse, d_o)
+//                -> dk, dv, d_q_partial (dq^T's sums per key split, f32 [S, B, H, D, N])
+//   @X_grad_q    tmix.attention_grad part "query": (X's args, o, lse, d_o, d_q_partial)
+//                -> dq, the partials summed in split order
 //                (and d_lse after d_o when X has lse among its outputs)
 //   @X_grad_params  part "params", when X's score or sink reads float extra arguments
 //                (bias tables, sink logits, scalars): their gradients
@@ -33,6 +35,12 @@ using namespace mlir;
 using namespace mlir::tmix;
 
 namespace {
+
+/// The key splits of part "key_value": its programs run per (batch, KV head, split),
+/// each summing dq over its split's keys into its slice of d_q_partial. More splits
+/// run more programs at once; each costs a copy of dq in f32. The count is fixed
+/// here, never by the thread count, so that the gradients are the same at any.
+constexpr int64_t kKeySplits = 4;
 
 /// The statements of `from` cloned into the (empty) body of `to`, whose first block
 /// arguments stand for `from`'s.
@@ -91,15 +99,26 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
     argNames.push_back("d_" + lseName);
     argTypes.push_back(lseType);
   }
-  SmallVector<Attribute> defaults(spec.getArgDefaults().getValue());
-  defaults.append(lseGrad ? 4 : 3, b.getUnitAttr());
-
   bool query = part == AttentionGradOp::kQueryPart;
+  SpecTensorType partialType = AttentionGradOp::getQueryPartialType(
+      cast<SpecTensorType>(forwardArgs[0]), kKeySplits);
+  std::string partialName = "d_" + spec.getArgName(0).str() + "_partial";
+  if (query) {
+    argNames.push_back(partialName);
+    argTypes.push_back(partialType);
+  }
+  SmallVector<Attribute> defaults(spec.getArgDefaults().getValue());
+  defaults.append(argTypes.size() - defaults.size(), b.getUnitAttr());
+
   SmallVector<std::string> resultNames;
   SmallVector<Type> resultTypes;
   for (unsigned index : query ? SmallVector<unsigned>{0} : SmallVector<unsigned>{1, 2}) {
     resultNames.push_back("d_" + spec.getArgName(index).str());
     resultTypes.push_back(forwardArgs[index]);
+  }
+  if (!query) {
+    resultNames.push_back(partialName);
+    resultTypes.push_back(partialType);
   }
 
   OperationState state(spec.getLoc(), AttentionGradOp::getOperationName());
@@ -142,11 +161,12 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
 /// arguments (null when they read none): their gradients, accumulated by the derived
 /// tmix.score_param_grad and tmix.sink_grad.
 FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
-                                           AttentionGradOp queryPart, StringRef name) {
-  // A copy of the query part's signature and statements, with the param regions
-  // instead of score_grad.
+                                           AttentionGradOp keyValuePart, StringRef name) {
+  // A copy of the key-value part's arguments and statements (the query part's take
+  // d_q_partial too), with the param regions instead of score_grad and the params'
+  // gradients as its results.
   OpBuilder::InsertionGuard guard(b);
-  auto params = cast<AttentionGradOp>(b.clone(*queryPart));
+  auto params = cast<AttentionGradOp>(b.clone(*keyValuePart));
   params.setSymName(name);
   params.setPart(AttentionGradOp::kParamsPart);
   for (ScoreGradOp scoreGrad :
@@ -248,7 +268,7 @@ struct DeriveAttentionGrad
         symbols.insert(forward);
         b.setInsertionPointAfter(forward);
       }
-      AttentionGradOp queryPart;
+      AttentionGradOp keyValuePart;
       for (auto [partName, part] : {std::pair{queryName, AttentionGradOp::kQueryPart},
                                     {keyValueName, AttentionGradOp::kKeyValuePart}}) {
         FailureOr<AttentionGradOp> grad =
@@ -257,10 +277,10 @@ struct DeriveAttentionGrad
           return signalPassFailure();
         symbols.insert(*grad);
         b.setInsertionPointAfter(*grad);
-        if (!queryPart)
-          queryPart = *grad;
+        keyValuePart = *grad;
       }
-      FailureOr<AttentionGradOp> params = buildParamsPart(b, spec, queryPart, paramsName);
+      FailureOr<AttentionGradOp> params =
+          buildParamsPart(b, spec, keyValuePart, paramsName);
       if (failed(params))
         return signalPassFailure();
       if (*params)

@@ -161,7 +161,9 @@ LogicalResult AttentionGradLowering::lower() {
   } else if (query) {
     grid = {{qDims[0], 1}, {qDims[1], 1}, {qDims[2], laneWidth}};
   } else {
-    grid = {{kDims[0], 1}, {kDims[1], 1}, {kDims[2], laneWidth}};
+    // A program per key split: d_q_partial's leading literal dim.
+    auto partial = cast<SpecTensorType>(op.getFunctionType().getResult(2));
+    grid = {{kDims[0], 1}, {kDims[1], 1}, {partial.getDims()[0], 1}};
   }
   kb = std::make_unique<KernelBuilder>(op, grid);
   tiles = std::make_unique<LaneTiles>(*kb, vectors.lanes, groups, vectors.registers);
@@ -411,35 +413,36 @@ void AttentionGradLowering::lowerQueryPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value head = kb->gridIndex(1);
   Value zero = kb->index(0), one = kb->index(1);
-  Value width = kb->index(tiles->width());
-  Value rowBegin = arith::MulIOp::create(b, kb->gridIndex(2), width);
-  Value rowEnd =
-      arith::MinUIOp::create(b, arith::AddIOp::create(b, rowBegin, width), numN);
-
-  RowTile tile = allocateRowTile();
+  int64_t width = tiles->width();
+  Value rowBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(width));
+  Value rowEnd = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, rowBegin, kb->index(width)), numN);
+  Value numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
+  Value partial = kb->argMemRef(op.getQueryPartialArg());
+  int64_t splits =
+      *cast<SpecTensorType>(op.getFunctionType().getInput(op.getQueryPartialArg()))
+           .getStaticSize(0);
   Value qGradT = kb->allocateScratch(
-      MemRefType::get({ShapedType::kDynamic, tiles->width()}, b.getF32Type()), numD);
+      MemRefType::get({ShapedType::kDynamic, width}, b.getF32Type()), numD);
   kb->guardScratch();
-
-  stageRowTile(tile, head, rowBegin, rowEnd);
-  tiles->fill(qGradT, numD, 0.0);
-  walkKeys(
-      tile,
-      [&](Value jj, Value r, Value, Value, const PairGradient &pair) {
-        memref::StoreOp::create(b, pair.dotGrad, tile.gradsT, ValueRange{jj, r});
-      },
-      // dq^T[d, :] += sum_jj K[jj, d] dS^T[jj, :].
-      [&](Value, Value count) {
-        tiles->product(
-            qGradT, numD, count, tile.gradsT,
-            [&](Value jj, Value d) -> Value {
-              return memref::LoadOp::create(b, tile.kTile, ValueRange{jj, d});
-            },
-            [&](Value d, int64_t g) { return tiles->load(qGradT, d, g); });
-      });
-
+  // dq^T of the rows = sum_s d_q_partial[s, b, h], the splits in order (a loop over
+  // contiguous rows, which LLVM vectorises); then dq_i = R_i^T dq_i.
+  kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+    kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+      Value i = arith::AddIOp::create(b, rowBegin, r);
+      Value sum;
+      for (int64_t split = 0; split < splits; ++split) {
+        Value term = memref::LoadOp::create(
+            b, partial, ValueRange{kb->index(split), batch, head, d, i});
+        sum = sum ? arith::AddFOp::create(b, sum, term).getResult() : term;
+      }
+      memref::StoreOp::create(b, sum, qGradT, ValueRange{d, r});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
   Value dq = kb->resultMemRef(0);
-  kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
+  kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
     storeRotatedBack(
         [&](Value d) {
           return memref::LoadOp::create(b, qGradT, ValueRange{d, r}).getResult();
@@ -624,17 +627,17 @@ void AttentionGradLowering::lowerKeyValuePart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
   int64_t dynamic = ShapedType::kDynamic, width = tiles->width();
-  Value kvHead = kb->gridIndex(1);
+  Value kvHead = kb->gridIndex(1), split = kb->gridIndex(2);
   Value zero = kb->index(0), one = kb->index(1);
+  Value dk = kb->resultMemRef(0), dv = kb->resultMemRef(1), partial = kb->resultMemRef(2);
+  Value splits = memref::DimOp::create(b, partial, 0);
+  Value firstHead = arith::MulIOp::create(b, kvHead, group);
+  // The query rows of a tile in lanes too, for dq: kClassifiedTile of them.
+  LaneTiles rowTiles(*kb, vectors.lanes, kClassifiedTile / vectors.lanes, vectors.registers);
 
-  Value keyBegin = arith::MulIOp::create(b, kb->gridIndex(2), kb->index(width));
-  Value keyEnd = arith::MinUIOp::create(
-      b, arith::AddIOp::create(b, keyBegin, kb->index(width)), numM);
-  Value numKeys = arith::SubIOp::create(b, keyEnd, keyBegin);
-
-  // The program's keys in lanes: k^T (rotated), v^T, dk^T, dv^T; per query tile of T
-  // rows: Q (rotated) [T, D], d_o [T, DV], lse and D [T], S then P [T, W], dP then
-  // dS [T, W].
+  // Per block of W keys (the program's keys in lanes): k^T (rotated), v^T, dk^T, dv^T;
+  // per query tile of T rows: Q (rotated) [T, D], d_o [T, DV], lse and D [T], S then P
+  // [T, W], dP then dS [T, W]; dS^T [W, T] and dq^T [D, T] (the rows in lanes).
   auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
     return kb->allocateScratch(MemRefType::get(shape, f32), sizes);
   };
@@ -647,21 +650,19 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value tileDelta = allocate({kClassifiedTile}, {});
   Value scores = allocate({kClassifiedTile, width}, {});
   Value grads = allocate({kClassifiedTile, width}, {});
+  Value gradsT = allocate({width, kClassifiedTile}, {});
+  Value qGradT = allocate({dynamic, kClassifiedTile}, numD);
   kb->guardScratch();
 
-  // Zero past the last key: those lanes' products stay finite and are never stored.
-  tiles->fill(kT, numD, 0.0);
-  tiles->fill(vT, numDV, 0.0);
-  tiles->fill(kGradT, numD, 0.0);
-  tiles->fill(vGradT, numDV, 0.0);
-  kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-    Value j = arith::AddIOp::create(b, keyBegin, c);
-    loadRotated(k, kvHead, j, [&](Value x, Value d) {
-      memref::StoreOp::create(b, x, kT, ValueRange{d, c});
-    });
-    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, kb->loadF32(v, {batch, kvHead, j, d}), vT,
-                              ValueRange{d, c});
+  // The program owns d_q_partial[split, b, h] (dq^T, [D, N]) for the heads of its
+  // group: zeroed first, then summed into block by block.
+  kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
+    Value head = arith::AddIOp::create(b, firstHead, g);
+    kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+      kb->loop(zero, numN, one, {}, [&](Value i, ValueRange) {
+        memref::StoreOp::create(b, kb->f32(0.0), partial, ValueRange{split, batch, head, d, i});
+        return SmallVector<Value>{};
+      });
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
@@ -678,68 +679,150 @@ void AttentionGradLowering::lowerKeyValuePart() {
       return memref::LoadOp::create(b, buffer, ValueRange{row, d});
     };
   };
-  // Every query head of the group, in order: GQA's sum over the group is this loop.
-  Value lastKey = arith::SubIOp::create(b, keyEnd, one);
-  Value firstHead = arith::MulIOp::create(b, kvHead, group);
-  kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
-    Value head = arith::AddIOp::create(b, firstHead, g);
-    kb->loop(zero, numN, kb->index(kClassifiedTile), {}, [&](Value rows, ValueRange) {
-      Value rowsEnd = arith::MinUIOp::create(
-          b, arith::AddIOp::create(b, rows, kb->index(kClassifiedTile)), numN);
-      KeyTileClass tileClass =
-          classifyKeyTile(*kb, op, batch, head, rows, arith::SubIOp::create(b, rowsEnd, one),
-                          keyBegin, lastKey);
-      return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
-        Value count = arith::SubIOp::create(b, rowsEnd, rows);
-        stageRows(q, head, rows, count, numD, /*rotate=*/true, qTile);
-        stageRows(outputGrad, head, rows, count, numDV, /*rotate=*/false, outputGradTile);
-        kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
-          Value i = arith::AddIOp::create(b, rows, ii);
-          Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
-                                                kb->f32(kLog2e));
-          memref::StoreOp::create(b, lseLog2, tileLse, ValueRange{ii});
-          memref::StoreOp::create(b, outputDelta(head, i), tileDelta, ValueRange{ii});
-          return SmallVector<Value>{};
-        });
-        // S[ii, :] = Q[ii] . k^T and dP[ii, :] = d_o[ii] . v^T.
-        tiles->product(scores, count, numD, kT, fromBuffer(qTile), splatZero);
-        tiles->product(grads, count, numDV, vT, fromBuffer(outputGradTile), splatZero);
-        // P and dS in place of S and dP.
-        kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
-          Value i = arith::AddIOp::create(b, rows, ii);
-          Value lseLog2 = memref::LoadOp::create(b, tileLse, ValueRange{ii});
-          Value delta = memref::LoadOp::create(b, tileDelta, ValueRange{ii});
-          kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-            Value j = arith::AddIOp::create(b, keyBegin, c);
-            Value qk = memref::LoadOp::create(b, scores, ValueRange{ii, c});
-            Value dp = memref::LoadOp::create(b, grads, ValueRange{ii, c});
-            PairGradient pair = pairGradient(head, i, j, qk, dp, lseLog2, delta, masked);
-            memref::StoreOp::create(b, pair.probability, scores, ValueRange{ii, c});
-            memref::StoreOp::create(b, pair.dotGrad, grads, ValueRange{ii, c});
-            return SmallVector<Value>{};
-          });
-          return SmallVector<Value>{};
-        });
-        // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :]; dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
-        tiles->product(vGradT, numDV, count, scores, transposedFromBuffer(outputGradTile),
-                       [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });
-        tiles->product(kGradT, numD, count, grads, transposedFromBuffer(qTile),
-                       [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
+  // d_q_partial[split, b, head, :, rows:rows + T] as a [D, T] buffer.
+  auto partialRows = [&](Value partial, Value split, Value head, Value rows) -> Value {
+    SmallVector<OpFoldResult> offsets = {split, batch, head, b.getIndexAttr(0), rows};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                       b.getIndexAttr(1), numD,
+                                       b.getIndexAttr(kClassifiedTile)};
+    SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
+    auto type = memref::SubViewOp::inferRankReducedResultType(
+        {ShapedType::kDynamic, kClassifiedTile}, cast<MemRefType>(partial.getType()), offsets,
+        sizes, strides);
+    return memref::SubViewOp::create(b, type, partial, offsets, sizes, strides);
+  };
+  // The split's blocks of W keys, every `splits`-th from the split's own: a causal
+  // mask's work spreads evenly over the splits.
+  Value blockKeys = kb->index(width);
+  Value splitStep = arith::MulIOp::create(b, splits, blockKeys);
+  Value firstKey = arith::MulIOp::create(b, split, blockKeys);
+  kb->loop(firstKey, numM, splitStep, {}, [&](Value keyBegin, ValueRange) {
+    Value keyEnd = arith::MinUIOp::create(b, arith::AddIOp::create(b, keyBegin, blockKeys), numM);
+    Value numKeys = arith::SubIOp::create(b, keyEnd, keyBegin);
+    // Zero past the last key: those lanes' products stay finite and are never stored.
+    tiles->fill(kT, numD, 0.0);
+    tiles->fill(vT, numDV, 0.0);
+    tiles->fill(kGradT, numD, 0.0);
+    tiles->fill(vGradT, numDV, 0.0);
+    kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+      Value j = arith::AddIOp::create(b, keyBegin, c);
+      loadRotated(k, kvHead, j, [&](Value x, Value d) {
+        memref::StoreOp::create(b, x, kT, ValueRange{d, c});
+      });
+      kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+        memref::StoreOp::create(b, kb->loadF32(v, {batch, kvHead, j, d}), vT,
+                                ValueRange{d, c});
         return SmallVector<Value>{};
       });
+      return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
-  });
 
-  Value dk = kb->resultMemRef(0), dv = kb->resultMemRef(1);
-  kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-    Value j = arith::AddIOp::create(b, keyBegin, c);
-    storeRotatedBack(
-        [&](Value d) { return memref::LoadOp::create(b, kGradT, ValueRange{d, c}).getResult(); },
-        dk, kvHead, j);
-    kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-      kb->storeF32(memref::LoadOp::create(b, vGradT, ValueRange{d, c}), dv,
-                   {batch, kvHead, j, d});
+    // Every query head of the group, in order: GQA's sum over the group is this loop.
+    Value lastKey = arith::SubIOp::create(b, keyEnd, one);
+    kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
+      Value head = arith::AddIOp::create(b, firstHead, g);
+      kb->loop(zero, numN, kb->index(kClassifiedTile), {}, [&](Value rows, ValueRange) {
+        Value rowsEnd = arith::MinUIOp::create(
+            b, arith::AddIOp::create(b, rows, kb->index(kClassifiedTile)), numN);
+        KeyTileClass tileClass = classifyKeyTile(
+            *kb, op, batch, head, rows, arith::SubIOp::create(b, rowsEnd, one), keyBegin,
+            lastKey);
+        return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
+          Value count = arith::SubIOp::create(b, rowsEnd, rows);
+          stageRows(q, head, rows, count, numD, /*rotate=*/true, qTile);
+          stageRows(outputGrad, head, rows, count, numDV, /*rotate=*/false, outputGradTile);
+          kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+            Value i = arith::AddIOp::create(b, rows, ii);
+            Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
+                                                  kb->f32(kLog2e));
+            memref::StoreOp::create(b, lseLog2, tileLse, ValueRange{ii});
+            memref::StoreOp::create(b, outputDelta(head, i), tileDelta, ValueRange{ii});
+            return SmallVector<Value>{};
+          });
+          // S[ii, :] = Q[ii] . k^T and dP[ii, :] = d_o[ii] . v^T.
+          tiles->product(scores, count, numD, kT, fromBuffer(qTile), splatZero);
+          tiles->product(grads, count, numDV, vT, fromBuffer(outputGradTile), splatZero);
+          // P and dS in place of S and dP.
+          kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+            Value i = arith::AddIOp::create(b, rows, ii);
+            Value lseLog2 = memref::LoadOp::create(b, tileLse, ValueRange{ii});
+            Value delta = memref::LoadOp::create(b, tileDelta, ValueRange{ii});
+            kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+              Value j = arith::AddIOp::create(b, keyBegin, c);
+              Value qk = memref::LoadOp::create(b, scores, ValueRange{ii, c});
+              Value dp = memref::LoadOp::create(b, grads, ValueRange{ii, c});
+              PairGradient pair = pairGradient(head, i, j, qk, dp, lseLog2, delta, masked);
+              memref::StoreOp::create(b, pair.probability, scores, ValueRange{ii, c});
+              memref::StoreOp::create(b, pair.dotGrad, grads, ValueRange{ii, c});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          // dS^T, for dq: a loop of its own, so that the one above stays contiguous.
+          kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+            kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+              memref::StoreOp::create(b, memref::LoadOp::create(b, grads, ValueRange{ii, c}),
+                                      gradsT, ValueRange{c, ii});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :]; dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
+          tiles->product(vGradT, numDV, count, scores, transposedFromBuffer(outputGradTile),
+                         [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });
+          tiles->product(kGradT, numD, count, grads, transposedFromBuffer(qTile),
+                         [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
+          // dq^T[d, rows:] += sum_c k[c, d] dS^T[c, :] over the block's keys (the tile's
+          // rows in lanes): a whole tile in place in d_q_partial, the last one of
+          // fewer rows through a buffer (its lanes past `count` are never added).
+          auto dotKeys = [&](Value c, Value d) -> Value {
+            return memref::LoadOp::create(b, kT, ValueRange{d, c});
+          };
+          Value wholeTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, count,
+                                                  kb->index(kClassifiedTile));
+          kb->ifElse(
+              wholeTile, {},
+              [&] {
+                Value rowsView = partialRows(partial, split, head, rows);
+                rowTiles.product(rowsView, numD, numKeys, gradsT, dotKeys,
+                                 [&](Value d, int64_t g) { return rowTiles.load(rowsView, d, g); });
+                return SmallVector<Value>{};
+              },
+              [&] {
+                rowTiles.product(qGradT, numD, numKeys, gradsT, dotKeys,
+                                 [&](Value, int64_t) { return rowTiles.splat(0.0); });
+                kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+                  kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+                    SmallVector<Value, 5> at = {split, batch, head, d,
+                                                arith::AddIOp::create(b, rows, ii)};
+                    Value old = memref::LoadOp::create(b, partial, at);
+                    Value term = memref::LoadOp::create(b, qGradT, ValueRange{d, ii});
+                    memref::StoreOp::create(b, arith::AddFOp::create(b, old, term), partial,
+                                            at);
+                    return SmallVector<Value>{};
+                  });
+                  return SmallVector<Value>{};
+                });
+                return SmallVector<Value>{};
+              });
+          return SmallVector<Value>{};
+        });
+      });
+      return SmallVector<Value>{};
+    });
+
+    kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+      Value j = arith::AddIOp::create(b, keyBegin, c);
+      storeRotatedBack(
+          [&](Value d) {
+            return memref::LoadOp::create(b, kGradT, ValueRange{d, c}).getResult();
+          },
+          dk, kvHead, j);
+      kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+        kb->storeF32(memref::LoadOp::create(b, vGradT, ValueRange{d, c}), dv,
+                     {batch, kvHead, j, d});
+        return SmallVector<Value>{};
+      });
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};

@@ -1,13 +1,15 @@
 // RUN: tmix-opt %s -split-input-file -verify-diagnostics | tmix-opt -split-input-file | FileCheck %s
 
-// tmix.attention_grad round-trips: the forward's arguments, then o, lse and d_o.
+// tmix.attention_grad round-trips: the forward's arguments, then o, lse and d_o (part
+// "query": and d_q_partial, dq^T's sums per key split).
 // CHECK-LABEL: tmix.attention_grad @g_grad_q(
-// CHECK-SAME: -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
+// CHECK-SAME: %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
 // CHECK: tmix.score_grad {
 // CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
 tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                               %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
-                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                              %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -33,7 +35,8 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 // expected-error @+1 {{'d_o' must have o's type '!tmix.tensor<[B, H, N, 4], f32>', got '!tmix.tensor<[B, H, N, 4], bf16>'}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>)
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>,
+                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
 }
 
@@ -42,13 +45,14 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 // expected-error @+1 {{'lse' must be an f32 !tmix.tensor of o's first three dims, got '!tmix.tensor<[B, H, M], f32>'}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %lse: !tmix.tensor<[B, H, M], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+                       %lse: !tmix.tensor<[B, H, M], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
 }
 
 // -----
 
-// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>), got (!tmix.tensor<[B, H, N, 8], f32>)}}
+// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>, !tmix.tensor<[4, B, H, 8, N], f32>) (any positive count of key splits), got (!tmix.tensor<[B, H, N, 8], f32>)}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
@@ -60,7 +64,8 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 // expected-error @+1 {{needs a tmix.score_grad exactly when it has a tmix.score}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -72,7 +77,8 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -159,7 +165,8 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>,
                        %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
-                       %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+                       %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" params [3] owned [-1, 0] {
 }
 
@@ -206,4 +213,35 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
     tmix.accumulate %s, %g : f32
     tmix.yield
   }
+}
+
+// -----
+
+// expected-error @+1 {{part "query" takes d_q_partial last: an f32 !tmix.tensor of a literal count of key splits and q's dims [B, H, D, N], '!tmix.tensor<[4, B, H, 8, N], f32>' for 4, got '!tmix.tensor<[4, B, H, N, 8], f32>'}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
+}
+
+// -----
+
+// expected-error @+1 {{part "query" takes d_q_partial last: an f32 !tmix.tensor of a literal count of key splits and q's dims [B, H, D, N], '!tmix.tensor<[4, B, H, 8, N], f32>' for 4, got '!tmix.tensor<[S, B, H, 8, N], f32>'}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %d_q_partial: !tmix.tensor<[S, B, H, 8, N], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
+}
+
+// -----
+
+// Part "key_value" with two key splits.
+// CHECK-LABEL: tmix.attention_grad @g_grad_kv(
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[2, B, H, 8, N], f32>) forward "g" part "key_value" {
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                               %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                               %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[2, B, H, 8, N], f32>) forward "g" part "key_value" {
 }

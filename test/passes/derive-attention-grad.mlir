@@ -3,6 +3,8 @@
 // A softcapped, windowed spec without lse: the forward with lse, then the two grad
 // kernels; each carries the statements and the derived score_grad, whose value is
 // g * cap * (1 - tanh(s / cap)^2) / cap (the tanh rule, the chain through the divide).
+// The key-value part gives dq's sums per key split, d_q_partial (f32 [4, B, H, D, N]),
+// which the query part takes last.
 tmix.attention @softcap(%q: !tmix.tensor<[B, H, N, 8], bf16>, %k: !tmix.tensor<[B, HK, M, 8], bf16>,
                         %v: !tmix.tensor<[B, HK, M, 4], bf16>, %cap: f32 = 3.0) -> (o: !tmix.tensor<[B, H, N, 4], bf16>) {
   tmix.mask {
@@ -26,7 +28,8 @@ tmix.attention @softcap(%q: !tmix.tensor<[B, H, N, 8], bf16>, %k: !tmix.tensor<[
 // CHECK: tmix.score
 // CHECK-NOT: tmix.score_grad
 // CHECK-LABEL: tmix.attention_grad @softcap_grad_q(
-// CHECK-SAME: %cap: f32 = 3.000000e+00, %o: !tmix.tensor<[B, H, N, 4], bf16>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>)
+// CHECK-SAME: %cap: f32 = 3.000000e+00, %o: !tmix.tensor<[B, H, N, 4], bf16>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>,
+// CHECK-SAME: %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
 // CHECK-SAME: -> (d_q: !tmix.tensor<[B, H, N, 8], bf16>) forward "softcap_forward" part "query"
 // CHECK: tmix.mask
 // CHECK: tmix.score
@@ -42,7 +45,8 @@ tmix.attention @softcap(%q: !tmix.tensor<[B, H, N, 8], bf16>, %k: !tmix.tensor<[
 // CHECK-NEXT:   %[[GS:.*]] = arith.divf %[[GX]], %cap
 // CHECK-NEXT:   tmix.yield %[[GS]] : f32
 // CHECK-LABEL: tmix.attention_grad @softcap_grad_kv(
-// CHECK-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], bf16>, d_v: !tmix.tensor<[B, HK, M, 4], bf16>) forward "softcap_forward" part "key_value"
+// CHECK-SAME: %d_o: !tmix.tensor<[B, H, N, 4], bf16>) -> (d_k: !tmix.tensor<[B, HK, M, 8], bf16>, d_v: !tmix.tensor<[B, HK, M, 4], bf16>,
+// CHECK-SAME: d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) forward "softcap_forward" part "key_value"
 // CHECK: tmix.score_grad
 
 // -----

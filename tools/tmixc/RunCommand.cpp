@@ -691,16 +691,15 @@ static int runAttentionGrad(GradRun &run) {
   std::string name = runner.signature.name;
   Operation *forward =
       run.lookup(attention.getNumSpecResults() == 2 ? name : name + "_forward");
-  // dq; dk and dv; and the gradients of the score's and sink's float extra arguments
-  // when they read any.
-  llvm::SmallVector<Operation *, 3> parts;
-  for (llvm::StringRef suffix : {"_grad_q", "_grad_kv", "_grad_params"})
-    if (Operation *part = run.lookup(name + suffix.str()))
-      parts.push_back(part);
+  // dk, dv and dq's partial sums per key split; dq from those; and the gradients of the
+  // score's and sink's float extra arguments when they read any.
+  Operation *keyValuePart = run.lookup(name + "_grad_kv");
+  Operation *queryPart = run.lookup(name + "_grad_q");
+  Operation *paramsPart = run.lookup(name + "_grad_params");
   std::vector<unsigned> paramArgs;
-  if (parts.size() == 3)
+  if (paramsPart)
     for (int64_t argument :
-         mlir::cast<mlir::tmix::AttentionGradOp>(parts[2]).getParamsAttr().asArrayRef())
+         mlir::cast<mlir::tmix::AttentionGradOp>(paramsPart).getParamsAttr().asArrayRef())
       paramArgs.push_back(static_cast<unsigned>(argument));
 
   // The forward: o and lse.
@@ -709,7 +708,7 @@ static int runAttentionGrad(GradRun &run) {
       !error.empty())
     return fail(error);
   // d_o (and d_lse, when the spec's outputs have lse: its loss may read it).
-  const std::vector<rt::ParamDecl> &partArgs = signatureOf(parts[0]).args;
+  const std::vector<rt::ParamDecl> &partArgs = signatureOf(keyValuePart).args;
   size_t outputArg = runner.signature.args.size(); // o, lse, d_o, d_lse follow
   bool lseGrad = attention.getNumSpecResults() == 2;
   HostTensor outputGrad, lseGradient;
@@ -730,12 +729,28 @@ static int runAttentionGrad(GradRun &run) {
   if (lseGrad)
     gradBindings.tensors.push_back(lseGradient);
   gradBindings.scalars.resize(gradBindings.tensors.size(), 0.0);
-  std::vector<HostTensor> grads, partOutputs;
+  // The query part takes d_q_partial after them: a slot moved in and out per run.
+  rt::Bindings queryBindings = gradBindings;
+  queryBindings.tensors.emplace_back();
+  queryBindings.scalars.resize(queryBindings.tensors.size(), 0.0);
+  // The gradients in argument order: dq, dk, dv, then the params'.
+  std::vector<HostTensor> grads, keyValueOutputs, partOutputs;
   std::vector<std::string> names;
   auto backward = [&]() -> std::string {
     grads.clear();
-    for (Operation *part : parts) {
-      if (std::string error = run.launch(part, gradBindings, partOutputs); !error.empty())
+    if (std::string error = run.launch(keyValuePart, gradBindings, keyValueOutputs);
+        !error.empty())
+      return error;
+    std::swap(queryBindings.tensors.back(), keyValueOutputs[2]);
+    std::string error = run.launch(queryPart, queryBindings, partOutputs);
+
+    std::swap(queryBindings.tensors.back(), keyValueOutputs[2]);
+    if (!error.empty())
+      return error;
+    grads = {std::move(partOutputs[0]), std::move(keyValueOutputs[0]),
+             std::move(keyValueOutputs[1])};
+    if (paramsPart) {
+      if (error = run.launch(paramsPart, gradBindings, partOutputs); !error.empty())
         return error;
       grads.insert(grads.end(), partOutputs.begin(), partOutputs.end());
     }
@@ -743,8 +758,11 @@ static int runAttentionGrad(GradRun &run) {
   };
   if (std::string error = backward(); !error.empty())
     return fail(error);
-  for (Operation *part : parts)
-    for (const rt::ParamDecl &result : signatureOf(part).results)
+  names.push_back(signatureOf(queryPart).results[0].name);
+  for (unsigned result : {0u, 1u})
+    names.push_back(signatureOf(keyValuePart).results[result].name);
+  if (paramsPart)
+    for (const rt::ParamDecl &result : signatureOf(paramsPart).results)
       names.push_back(result.name);
 
   // o, lse and d_o under the backward's names for them, then the gradients.

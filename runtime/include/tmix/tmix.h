@@ -142,8 +142,10 @@ const char *tmix_module_kernel_name(const tmix_module *module, size_t index);
     first launch with each set of head dims (they are fixed in its code) and runs
     through libtmix_cuda's loader on CUDA device memory. The backward kernels derived
     from each attention spec X (docs/training.md) are found by their names too, on the
-    CPU: X_forward (X with lse, when X has none), X_grad_q, X_grad_kv and, when X's
-    score or sink reads float extra arguments, X_grad_params; for each recurrence X,
+    CPU: X_forward (X with lse, when X has none), X_grad_kv (dk, dv and d_q_partial,
+    dq's sums per key split), X_grad_q (which takes d_q_partial last and gives dq: run
+    it after X_grad_kv) and, when X's score or sink reads float extra arguments,
+    X_grad_params; for each recurrence X,
     X_grad: X's arguments and the gradients of its outputs in, the gradient of each
     float argument out (named d_<argument>, f32, of the argument's shape; a scalar's as
     [1]). */
