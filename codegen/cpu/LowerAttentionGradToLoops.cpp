@@ -1,30 +1,33 @@
 //===- LowerAttentionGradToLoops.cpp - Attention backward as loop programs ===//
 //
 // The CPU programs of the tmix.attention_grad kernels (tmix-derive-attention-grad),
-// FlashAttention-2's backward with the probabilities recomputed from the saved lse:
+// FlashAttention-2's backward with the probabilities recomputed from the saved lse, in
+// its five products, with dq summed per key split instead of by atomics:
 //
-//   part "query", grid B x H x N/W: the program keeps its W rows in vector lanes
-//   (LaneTiles.h, as the forward does): q^T (rotated), d_o^T, dq^T, lse and
-//   D_i = d_o_i . o_i (- d_lse_i), and walks the keys tile by tile (empty tiles
-//   skipped, full ones without mask code, as the forward). Per key tile:
-//     S^T = K q^T, dP^T = V d_o^T     register-blocked outer products;
-//     dS^T per pair                    a loop over (key, row), which LLVM vectorises;
-//     dq^T += K^T dS^T                 register-blocked over head-dim columns;
-//   part "key_value", grid B x HK x M/W: the program keeps its W keys in lanes: k^T
-//   (rotated), v^T, dk^T, dv^T, and walks every query head of its KV head's group and
-//   their rows tile by tile:
-//     S = Q k^T, dP = d_o v^T; P and dS per pair; dv^T += d_o^T P, dk^T += Q^T dS;
+//   part "key_value", grid B x HK x S (S key splits, d_q_partial's leading dim): the
+//   program walks its split's blocks of W keys (every S-th block), the block's keys in
+//   vector lanes (LaneTiles.h, as the forward keeps its rows): k^T (rotated), v^T,
+//   dk^T, dv^T; for each query head of the group, its rows in tiles of T = 64
+//   (empty tiles skipped, full ones without mask code, as the forward):
+//     S = Q k^T, dP = d_o v^T              register-blocked outer products;
+//     P, dS per pair                        a loop over (row, key), vectorised by LLVM;
+//     dv^T += d_o^T P, dk^T += Q^T dS       register-blocked over head-dim columns;
+//     dq^T += k dS^T                        the tile's rows in lanes, summed in place
+//                                           into the split's slice of d_q_partial;
+//   part "query", grid B x H x N/W: dq^T = the splits' slices summed in order, then
+//   rotated back;
 //   part "params", grid over the batch and head dims its params own (or one program):
 //   the program zeroes its slices of the params' gradients and walks its (b, h)'s
-//   pairs as part "query" does, accumulating tmix.score_param_grad per pair and
-//   tmix.sink_grad per (b, h).
+//   pairs with W rows in lanes (S^T = K q^T, dP^T = V d_o^T per key tile), then adds
+//   tmix.score_param_grad's terms pair by pair, and tmix.sink_grad's per (b, h).
 //
 // Per kept pair (log2 domain as the forward, AttentionMath.h):
 //   t = score(scale q.k) log2(e),  P = exp2(t - lse log2(e))   (0 on a row that kept
-//   nothing), dS = score_grad(s, P (d_o_i . v_j - D_i)) scale
+//   nothing), dS = score_grad(s, P (d_o_i . v_j - D_i)) scale,  D_i = d_o_i . o_i
 //   dq_i += dS k_j;  dk_j += dS q_i;  dv_j += P d_o_i
 // and dq, dk are rotated back by rope's transpose. Each gradient element is summed by
-// one program in one order: the result does not depend on the thread count.
+// one program in one order, the split count fixed by the kernel's type: the result
+// does not depend on the thread count.
 //
 //===----------------------------------------------------------------------===//
 

@@ -67,20 +67,22 @@ def LowerAttentionGradToLoops
   let summary = "lower tmix.attention_grad to loop programs (the attention backward)";
   let description = [{
     Replaces each `tmix.attention_grad` (tmix-derive-attention-grad) by a `func.func`
-    of the same name. Part "query": one program per (batch, head, 32 query rows),
-    which keeps its rows in vector lanes (rotated q^T, d_o^T, dq^T, lse and
-    D = rowsum(d_o * o)) and walks the keys in tiles of 64 classified by the mask
-    (empty ones skipped, full ones without mask code): S^T = K q^T and dP^T = V d_o^T,
-    dS per pair, dq^T += K^T dS^T, the products register-blocked outer products of
-    lane vectors (LaneTiles.h). Part "key_value": one program per (batch, KV head, 32
-    keys), its keys in lanes, which walks every query head of the group and its query
-    rows the same way and sums dk and dv. Per pair, the probability is recomputed
-    from the saved lse, and the score's derivative is the inlined `tmix.score_grad`.
-    Part "params": one program per (batch, head), batch, head or one, as the params'
-    owned dims allow, which zeroes its slices of their gradients and accumulates the
-    inlined `tmix.score_param_grad` and `tmix.sink_grad` over part "query"'s walk.
-    Every gradient element is summed by one program in one order (deterministic at
-    any thread count).
+    of the same name. Part "key_value": one program per (batch, KV head, key split),
+    which walks its split's blocks of 32 keys (every S-th, S = d_q_partial's leading
+    dim), the keys in vector lanes (rotated k^T, v^T, dk^T, dv^T), and for each block
+    every query head of the group and its rows in tiles of 64 classified by the mask
+    (empty ones skipped, full ones without mask code): S = Q k^T, dP = d_o v^T, P and
+    dS per pair, dv^T += d_o^T P, dk^T += Q^T dS, and dq^T += k dS^T summed into the
+    split's slice of d_q_partial (the tile's rows in lanes); the products are
+    register-blocked outer products of lane vectors (LaneTiles.h). Part "query": one
+    program per (batch, head, 32 rows), which sums the splits' dq^T in order and
+    rotates back. Per pair, the probability is recomputed from the saved lse, and the
+    score's derivative is the inlined `tmix.score_grad`. Part "params": one program
+    per (batch, head), batch, head or one, as the params' owned dims allow, which
+    zeroes its slices of their gradients, walks the pairs with its rows in lanes
+    (S^T, dP^T), and accumulates the inlined `tmix.score_param_grad` and
+    `tmix.sink_grad`. Every gradient element is summed by one program in one order
+    (deterministic at any thread count).
   }];
   let options = [
     Option<"lanes", "lanes", "int64_t", /*default=*/"0",
