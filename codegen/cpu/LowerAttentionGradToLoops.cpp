@@ -635,8 +635,11 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value dk = kb->resultMemRef(0), dv = kb->resultMemRef(1), partial = kb->resultMemRef(2);
   Value splits = memref::DimOp::create(b, partial, 0);
   Value firstHead = arith::MulIOp::create(b, kvHead, group);
-  // The query rows of a tile in lanes too, for dq: kClassifiedTile of them.
-  LaneTiles rowTiles(*kb, vectors.lanes, kClassifiedTile / vectors.lanes, vectors.registers);
+  // The query rows of a tile in lanes too, for dq: T of them, kClassifiedTile rounded
+  // up to whole vectors.
+  int64_t rowGroups = (kClassifiedTile + vectors.lanes - 1) / vectors.lanes;
+  int64_t rowTile = rowGroups * vectors.lanes;
+  LaneTiles rowTiles(*kb, vectors.lanes, rowGroups, vectors.registers);
 
   // Per block of W keys (the program's keys in lanes): k^T (rotated), v^T, dk^T, dv^T;
   // per query tile of T rows: Q (rotated) [T, D], d_o [T, DV], lse and D [T], S then P
@@ -647,14 +650,14 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value kT = allocate({dynamic, width}, numD), vT = allocate({dynamic, width}, numDV);
   Value kGradT = allocate({dynamic, width}, numD);
   Value vGradT = allocate({dynamic, width}, numDV);
-  Value qTile = allocate({kClassifiedTile, dynamic}, numD);
-  Value outputGradTile = allocate({kClassifiedTile, dynamic}, numDV);
-  Value tileLse = allocate({kClassifiedTile}, {});
-  Value tileDelta = allocate({kClassifiedTile}, {});
-  Value scores = allocate({kClassifiedTile, width}, {});
-  Value grads = allocate({kClassifiedTile, width}, {});
-  Value gradsT = allocate({width, kClassifiedTile}, {});
-  Value qGradT = allocate({dynamic, kClassifiedTile}, numD);
+  Value qTile = allocate({rowTile, dynamic}, numD);
+  Value outputGradTile = allocate({rowTile, dynamic}, numDV);
+  Value tileLse = allocate({rowTile}, {});
+  Value tileDelta = allocate({rowTile}, {});
+  Value scores = allocate({rowTile, width}, {});
+  Value grads = allocate({rowTile, width}, {});
+  Value gradsT = allocate({width, rowTile}, {});
+  Value qGradT = allocate({dynamic, rowTile}, numD);
   kb->guardScratch();
 
   // The program owns d_q_partial[split, b, h] (dq^T, [D, N]) for the heads of its
@@ -687,10 +690,10 @@ void AttentionGradLowering::lowerKeyValuePart() {
     SmallVector<OpFoldResult> offsets = {split, batch, head, b.getIndexAttr(0), rows};
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
                                        b.getIndexAttr(1), numD,
-                                       b.getIndexAttr(kClassifiedTile)};
+                                       b.getIndexAttr(rowTile)};
     SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
     auto type = memref::SubViewOp::inferRankReducedResultType(
-        {ShapedType::kDynamic, kClassifiedTile}, cast<MemRefType>(partial.getType()), offsets,
+        {ShapedType::kDynamic, rowTile}, cast<MemRefType>(partial.getType()), offsets,
         sizes, strides);
     return memref::SubViewOp::create(b, type, partial, offsets, sizes, strides);
   };
@@ -724,9 +727,9 @@ void AttentionGradLowering::lowerKeyValuePart() {
     Value lastKey = arith::SubIOp::create(b, keyEnd, one);
     kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
       Value head = arith::AddIOp::create(b, firstHead, g);
-      kb->loop(zero, numN, kb->index(kClassifiedTile), {}, [&](Value rows, ValueRange) {
+      kb->loop(zero, numN, kb->index(rowTile), {}, [&](Value rows, ValueRange) {
         Value rowsEnd = arith::MinUIOp::create(
-            b, arith::AddIOp::create(b, rows, kb->index(kClassifiedTile)), numN);
+            b, arith::AddIOp::create(b, rows, kb->index(rowTile)), numN);
         KeyTileClass tileClass = classifyKeyTile(
             *kb, op, batch, head, rows, arith::SubIOp::create(b, rowsEnd, one), keyBegin,
             lastKey);
@@ -782,7 +785,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
             return memref::LoadOp::create(b, kT, ValueRange{d, c});
           };
           Value wholeTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, count,
-                                                  kb->index(kClassifiedTile));
+                                                  kb->index(rowTile));
           kb->ifElse(
               wholeTile, {},
               [&] {
