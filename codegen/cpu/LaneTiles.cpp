@@ -41,9 +41,9 @@ void LaneTiles::store(Value vector, Value buffer, Value row, int64_t g) {
     vector::StoreOp::create(b, vector, buffer, ValueRange{laneOffset(g)});
 }
 
-void LaneTiles::fill(Value buffer, Value count, double value) {
+void LaneTiles::fill(Value buffer, Value end, double value, Value begin) {
   Value lanesValue = splat(value);
-  kb.loop(kb.index(0), count, kb.index(1), {}, [&](Value x, ValueRange) {
+  kb.loop(begin ? begin : kb.index(0), end, kb.index(1), {}, [&](Value x, ValueRange) {
     for (int64_t g = 0; g < groupCount; ++g)
       store(lanesValue, buffer, x, g);
     return SmallVector<Value>{};

@@ -44,8 +44,8 @@ public:
   /// The g-th lane vector of buffer[row, :] (of buffer[:] without a row).
   Value load(Value buffer, Value row, int64_t g);
   void store(Value vector, Value buffer, Value row, int64_t g);
-  /// buffer[x, :] = value in every lane, for x in [0, count).
-  void fill(Value buffer, Value count, double value);
+  /// buffer[x, :] = value in every lane, for x in [begin, end) (begin: 0 when null).
+  void fill(Value buffer, Value end, double value, Value begin = Value());
 
   /// The register-blocked outer products: for x in [0, extent),
   /// acc[c * G + g] += rows[x, g-th lane vector] * broadcast(element(x, c)) for the

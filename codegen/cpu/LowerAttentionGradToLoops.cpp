@@ -78,11 +78,18 @@ private:
   /// dst[batch, head, pos, :] = the row that `load` reads, rotated back (rope's
   /// transpose).
   void storeRotatedBack(function_ref<Value(Value d)> load, Value dst, Value head, Value pos);
-  /// buffer[x, d] = src[batch, head, first + x, d] for x < count (rotated when `rotate`).
+  /// buffer[x, d] (buffer[d, x] when `lanes`: the rows in lanes) =
+  /// src[batch, head, first + x, d] for x < count, rotated when `rotate`.
   void stageRows(Value src, Value head, Value first, Value count, Value dims, bool rotate,
-                 Value buffer);
+                 Value buffer, bool lanes = false);
   /// sum_x a[x] b[x] over `count` elements, `load(x)` giving the two factors.
   Value dotProduct(Value count, function_ref<std::pair<Value, Value>(Value x)> load);
+  /// The key splits of d_q_partial: its leading literal dim.
+  int64_t querySplits() {
+    Type partial = op.isQueryPart() ? op.getFunctionType().getInput(op.getQueryPartialArg())
+                                    : op.getFunctionType().getResult(2);
+    return *cast<SpecTensorType>(partial).getStaticSize(0);
+  }
   /// D_i = d_o_i . o_i - d_lse_i of row i of query head `head`.
   Value outputDelta(Value head, Value i);
 
@@ -164,9 +171,9 @@ LogicalResult AttentionGradLowering::lower() {
   } else if (query) {
     grid = {{qDims[0], 1}, {qDims[1], 1}, {qDims[2], laneWidth}};
   } else {
-    // A program per key split: d_q_partial's leading literal dim.
-    auto partial = cast<SpecTensorType>(op.getFunctionType().getResult(2));
-    grid = {{kDims[0], 1}, {kDims[1], 1}, {partial.getDims()[0], 1}};
+    // A program per key split.
+    grid = {{kDims[0], 1}, {kDims[1], 1},
+            {IntegerAttr::get(IntegerType::get(op.getContext(), 64), querySplits()), 1}};
   }
   kb = std::make_unique<KernelBuilder>(op, grid);
   tiles = std::make_unique<LaneTiles>(*kb, vectors.lanes, groups, vectors.registers);
@@ -243,13 +250,13 @@ void AttentionGradLowering::storeRotatedBack(function_ref<Value(Value d)> load, 
 }
 
 void AttentionGradLowering::stageRows(Value src, Value head, Value first, Value count,
-                                      Value dims, bool rotate, Value buffer) {
+                                      Value dims, bool rotate, Value buffer, bool lanes) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
   kb->loop(zero, count, one, {}, [&](Value x, ValueRange) {
     Value pos = arith::AddIOp::create(b, first, x);
     auto store = [&](Value element, Value d) {
-      memref::StoreOp::create(b, element, buffer, ValueRange{x, d});
+      memref::StoreOp::create(b, element, buffer, lanes ? ValueRange{d, x} : ValueRange{x, d});
     };
     if (rotate) {
       loadRotated(src, head, pos, store);
@@ -344,16 +351,11 @@ void AttentionGradLowering::stageRowTile(RowTile &tile, Value head, Value rowBeg
   // Zero past the last row: those lanes' products stay finite and are never stored.
   tiles->fill(tile.qT, numD, 0.0);
   tiles->fill(tile.outputGradT, numDV, 0.0);
+  stageRows(q, head, rowBegin, tile.numRows, numD, /*rotate=*/true, tile.qT, /*lanes=*/true);
+  stageRows(outputGrad, head, rowBegin, tile.numRows, numDV, /*rotate=*/false,
+            tile.outputGradT, /*lanes=*/true);
   kb->loop(kb->index(0), tile.numRows, kb->index(1), {}, [&](Value r, ValueRange) {
     Value i = arith::AddIOp::create(b, rowBegin, r);
-    loadRotated(q, head, i, [&](Value x, Value d) {
-      memref::StoreOp::create(b, x, tile.qT, ValueRange{d, r});
-    });
-    kb->loop(kb->index(0), numDV, kb->index(1), {}, [&](Value d, ValueRange) {
-      memref::StoreOp::create(b, kb->loadF32(outputGrad, {batch, head, i, d}),
-                              tile.outputGradT, ValueRange{d, r});
-      return SmallVector<Value>{};
-    });
     Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
                                           kb->f32(kLog2e));
     memref::StoreOp::create(b, lseLog2, tile.rowLse, ValueRange{r});
@@ -422,9 +424,7 @@ void AttentionGradLowering::lowerQueryPart() {
       b, arith::AddIOp::create(b, rowBegin, kb->index(width)), numN);
   Value numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
   Value partial = kb->argMemRef(op.getQueryPartialArg());
-  int64_t splits =
-      *cast<SpecTensorType>(op.getFunctionType().getInput(op.getQueryPartialArg()))
-           .getStaticSize(0);
+  int64_t splits = querySplits();
   Value qGradT = kb->allocateScratch(
       MemRefType::get({ShapedType::kDynamic, width}, b.getF32Type()), numD);
   kb->guardScratch();
@@ -633,7 +633,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value kvHead = kb->gridIndex(1), split = kb->gridIndex(2);
   Value zero = kb->index(0), one = kb->index(1);
   Value dk = kb->resultMemRef(0), dv = kb->resultMemRef(1), partial = kb->resultMemRef(2);
-  Value splits = memref::DimOp::create(b, partial, 0);
+  int64_t splits = querySplits();
   Value firstHead = arith::MulIOp::create(b, kvHead, group);
   // The query rows of a tile in lanes too, for dq: T of them, kClassifiedTile rounded
   // up to whole vectors.
@@ -675,14 +675,16 @@ void AttentionGradLowering::lowerKeyValuePart() {
   });
 
   auto splatZero = [&](Value, int64_t) { return tiles->splat(0.0); };
-  auto fromBuffer = [&](Value buffer) {
-    return [&b, buffer](Value d, Value row) -> Value {
-      return memref::LoadOp::create(b, buffer, ValueRange{row, d});
+  // A product's element(x, col) read from a staged [T, D] tile: at [col, x] when the
+  // sum runs over D (S, dP), at [x, col] when it runs over the tile's rows (dk, dv).
+  auto columnRow = [&](Value buffer) {
+    return [&b, buffer](Value x, Value col) -> Value {
+      return memref::LoadOp::create(b, buffer, ValueRange{col, x});
     };
   };
-  auto transposedFromBuffer = [&](Value buffer) {
-    return [&b, buffer](Value row, Value d) -> Value {
-      return memref::LoadOp::create(b, buffer, ValueRange{row, d});
+  auto extentRow = [&](Value buffer) {
+    return [&b, buffer](Value x, Value col) -> Value {
+      return memref::LoadOp::create(b, buffer, ValueRange{x, col});
     };
   };
   // d_q_partial[split, b, head, :, rows:rows + T] as a [D, T] buffer.
@@ -700,7 +702,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
   // The split's blocks of W keys, every `splits`-th from the split's own: a causal
   // mask's work spreads evenly over the splits.
   Value blockKeys = kb->index(width);
-  Value splitStep = arith::MulIOp::create(b, splits, blockKeys);
+  Value splitStep = kb->index(splits * width);
   Value firstKey = arith::MulIOp::create(b, split, blockKeys);
   kb->loop(firstKey, numM, splitStep, {}, [&](Value keyBegin, ValueRange) {
     Value keyEnd = arith::MinUIOp::create(b, arith::AddIOp::create(b, keyBegin, blockKeys), numM);
@@ -710,18 +712,8 @@ void AttentionGradLowering::lowerKeyValuePart() {
     tiles->fill(vT, numDV, 0.0);
     tiles->fill(kGradT, numD, 0.0);
     tiles->fill(vGradT, numDV, 0.0);
-    kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-      Value j = arith::AddIOp::create(b, keyBegin, c);
-      loadRotated(k, kvHead, j, [&](Value x, Value d) {
-        memref::StoreOp::create(b, x, kT, ValueRange{d, c});
-      });
-      kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-        memref::StoreOp::create(b, kb->loadF32(v, {batch, kvHead, j, d}), vT,
-                                ValueRange{d, c});
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
-    });
+    stageRows(k, kvHead, keyBegin, numKeys, numD, /*rotate=*/true, kT, /*lanes=*/true);
+    stageRows(v, kvHead, keyBegin, numKeys, numDV, /*rotate=*/false, vT, /*lanes=*/true);
 
     // Every query head of the group, in order: GQA's sum over the group is this loop.
     Value lastKey = arith::SubIOp::create(b, keyEnd, one);
@@ -746,8 +738,8 @@ void AttentionGradLowering::lowerKeyValuePart() {
             return SmallVector<Value>{};
           });
           // S[ii, :] = Q[ii] . k^T and dP[ii, :] = d_o[ii] . v^T.
-          tiles->product(scores, count, numD, kT, fromBuffer(qTile), splatZero);
-          tiles->product(grads, count, numDV, vT, fromBuffer(outputGradTile), splatZero);
+          tiles->product(scores, count, numD, kT, columnRow(qTile), splatZero);
+          tiles->product(grads, count, numDV, vT, columnRow(outputGradTile), splatZero);
           // P and dS in place of S and dP.
           kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
             Value i = arith::AddIOp::create(b, rows, ii);
@@ -774,9 +766,9 @@ void AttentionGradLowering::lowerKeyValuePart() {
             return SmallVector<Value>{};
           });
           // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :]; dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
-          tiles->product(vGradT, numDV, count, scores, transposedFromBuffer(outputGradTile),
+          tiles->product(vGradT, numDV, count, scores, extentRow(outputGradTile),
                          [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });
-          tiles->product(kGradT, numD, count, grads, transposedFromBuffer(qTile),
+          tiles->product(kGradT, numD, count, grads, extentRow(qTile),
                          [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
           // dq^T[d, rows:] += sum_c k[c, d] dS^T[c, :] over the block's keys (the tile's
           // rows in lanes): a whole tile in place in d_q_partial, the last one of

@@ -34,7 +34,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -81,11 +80,7 @@ private:
   void emitFinalize();
 
   Value cst(double value) { return kb->f32(value); }
-  Value splat(double value) {
-    return arith::ConstantOp::create(kb->builder(),
-                                     DenseElementsAttr::get(laneType, float(value)));
-  }
-  Value laneOffset(int64_t g) { return kb->index(g * lanes); }
+  Value splat(double value) { return tiles->splat(value); }
 
   /// The class of the mask over the program's rows and the keys [first, end).
   KeyTileClass classifyKeys(Value first, Value end);
@@ -121,7 +116,6 @@ private:
   // Whether the micro-kernels read K and V in place: f32 tensors (and K unrotated)
   // need no staging copy.
   bool kInPlace = false, vInPlace = false;
-  VectorType laneType;
   std::unique_ptr<KernelBuilder> kb;
   std::unique_ptr<LaneTiles> tiles;
   MaskOp maskOp;
@@ -151,7 +145,6 @@ LogicalResult AttentionLowering::lower() {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
   tiles = std::make_unique<LaneTiles>(*kb, lanes, groups, vectorRegisters);
-  laneType = tiles->laneType();
   maskOp = findStatement<MaskOp>(op);
   scoreOp = findStatement<ScoreOp>(op);
   sinkOp = findStatement<SinkOp>(op);
@@ -220,19 +213,12 @@ void AttentionLowering::emitOps(Block &block, Value keyTile, Value keyCount,
                                 bool masked) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1);
-  auto forEachLaneVector = [&](Value buffer, Value count, Value value) {
-    kb->loop(zero, count, one, {}, [&](Value x, ValueRange) {
-      for (int64_t g = 0; g < groups; ++g)
-        vector::StoreOp::create(b, value, buffer, ValueRange{x, laneOffset(g)});
-      return SmallVector<Value>{};
-    });
-  };
   for (Operation &operation : block) {
     llvm::TypeSwitch<Operation *>(&operation)
         // Q^T, rotated and scaled once, zero in the lanes past the last row (their
         // scores stay finite and are never stored).
         .Case([&](tile::LoadQueryOp) {
-          forEachLaneVector(qT, numD, splat(0.0));
+          tiles->fill(qT, numD, 0.0);
           kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
             Value i = arith::AddIOp::create(b, rowBegin, r);
             loadRotatedRow(q, {bIdx, hIdx}, i, [&](Value d, Value x) {
@@ -244,10 +230,10 @@ void AttentionLowering::emitOps(Block &block, Value keyTile, Value keyCount,
         })
         // O^T = 0, m = -inf, l = 0.
         .Case([&](tile::SoftmaxInitOp) {
-          forEachLaneVector(accT, numDV, splat(0.0));
+          tiles->fill(accT, numDV, 0.0);
           for (int64_t g = 0; g < groups; ++g) {
-            vector::StoreOp::create(b, splat(-INFINITY), rowMax, ValueRange{laneOffset(g)});
-            vector::StoreOp::create(b, splat(0.0), rowSum, ValueRange{laneOffset(g)});
+            tiles->store(splat(-INFINITY), rowMax, Value(), g);
+            tiles->store(splat(0.0), rowSum, Value(), g);
           }
         })
         .Case([&](tile::KeyValueLoopOp loop) { emitKeyValueLoop(loop); })
@@ -419,36 +405,26 @@ void AttentionLowering::modifyScores(Value tile, Value count, bool masked) {
     });
   }
   // Keys past the end of the last tile are never kept.
-  Value negInf = splat(-INFINITY);
-  kb->loop(count, kb->index(blockN), one, {}, [&](Value jj, ValueRange) {
-    for (int64_t g = 0; g < groups; ++g)
-      vector::StoreOp::create(b, negInf, scoresT, ValueRange{jj, laneOffset(g)});
-    return SmallVector<Value>{};
-  });
+  tiles->fill(scoresT, kb->index(blockN), -INFINITY, /*begin=*/count);
 }
 
 SmallVector<Value> AttentionLowering::softmaxTile() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1), end = kb->index(blockN);
-  auto loadLanes = [&](Value buffer, Value row, int64_t g) -> Value {
-    if (row)
-      return vector::LoadOp::create(b, laneType, buffer, ValueRange{row, laneOffset(g)});
-    return vector::LoadOp::create(b, laneType, buffer, ValueRange{laneOffset(g)});
-  };
   SmallVector<Value> tileMax =
       kb->loop(zero, end, one, SmallVector<Value>(groups, splat(-INFINITY)),
                [&](Value jj, ValueRange mx) {
                  SmallVector<Value> next;
                  for (int64_t g = 0; g < groups; ++g)
                    next.push_back(arith::MaximumFOp::create(
-                       b, mx[g], loadLanes(scoresT, jj, g)));
+                       b, mx[g], tiles->load(scoresT, jj, g)));
                  return next;
                });
   // The online-softmax update (AttentionMath.h), a lane vector of rows at a time.
   SmallVector<RunningMax> update;
   SmallVector<Value> alpha;
   for (int64_t g = 0; g < groups; ++g) {
-    update.push_back(updateRunningMax(b, loadLanes(rowMax, Value(), g), tileMax[g], mathExp2));
+    update.push_back(updateRunningMax(b, tiles->load(rowMax, Value(), g), tileMax[g], mathExp2));
     alpha.push_back(update[g].alpha);
   }
   SmallVector<Value> tileSum =
@@ -456,17 +432,16 @@ SmallVector<Value> AttentionLowering::softmaxTile() {
                [&](Value jj, ValueRange sum) {
                  SmallVector<Value> next;
                  for (int64_t g = 0; g < groups; ++g) {
-                   Value p = softmaxProbability(b, update[g], loadLanes(scoresT, jj, g), mathExp2);
-                   vector::StoreOp::create(b, p, scoresT, ValueRange{jj, laneOffset(g)});
+                   Value p = softmaxProbability(b, update[g], tiles->load(scoresT, jj, g), mathExp2);
+                   tiles->store(p, scoresT, jj, g);
                    next.push_back(arith::AddFOp::create(b, sum[g], p));
                  }
                  return next;
                });
   for (int64_t g = 0; g < groups; ++g) {
-    Value l = loadLanes(rowSum, Value(), g);
-    vector::StoreOp::create(b, update[g].max, rowMax, ValueRange{laneOffset(g)});
-    vector::StoreOp::create(b, updateRunningSum(b, l, alpha[g], tileSum[g]), rowSum,
-                            ValueRange{laneOffset(g)});
+    Value l = tiles->load(rowSum, Value(), g);
+    tiles->store(update[g].max, rowMax, Value(), g);
+    tiles->store(updateRunningSum(b, l, alpha[g], tileSum[g]), rowSum, Value(), g);
   }
   return alpha;
 }
