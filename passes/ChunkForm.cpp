@@ -385,3 +385,40 @@ SmallVector<ChunkForm, 1> tmix::getChunkForms(RecurrenceOp op) {
   }
   return forms;
 }
+
+std::optional<SmallVector<ChunkForm, 1>>
+tmix::getChunkedAdjointForms(RecurrenceOp forward) {
+  SmallVector<ChunkForm, 1> forms = getChunkForms(forward);
+  // A gate given by value (not exp(x)) would get its gradient as the log's divided by
+  // the gate, which loses digits where the gate is small: those run step by step.
+  if (forms.empty() || forms.size() != forward.getStateOps().size() ||
+      llvm::any_of(forms, [](const ChunkForm &form) {
+        return form.delta || form.needsSign();
+      }))
+    return std::nullopt;
+  return forms;
+}
+
+SmallVector<Value> tmix::getChunkRoots(ArrayRef<ChunkForm> forms) {
+  llvm::SetVector<Value> roots;
+  for (const ChunkForm &form : forms) {
+    for (const ChunkFactor &factor : form.gate)
+      roots.insert(factor.value);
+    for (const RankOneTerm &term : form.terms) {
+      roots.insert(term.key);
+      roots.insert(term.value);
+      for (const ChunkFactor &factor : term.factors)
+        roots.insert(factor.value);
+    }
+    for (VecMatOp readout : form.readouts)
+      roots.insert(readout.getLhs());
+  }
+  return SmallVector<Value>(roots.begin(), roots.end());
+}
+
+SmallVector<VecMatOp> tmix::getChunkReadouts(ArrayRef<ChunkForm> forms) {
+  SmallVector<VecMatOp> readouts;
+  for (const ChunkForm &form : forms)
+    llvm::append_range(readouts, form.readouts);
+  return readouts;
+}

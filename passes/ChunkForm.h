@@ -99,6 +99,38 @@ std::string explainMissingChunkForms(RecurrenceOp op);
 /// form advances a chunk at a time.
 SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op);
 
+/// The chunk forms with which the adjoint of `forward` runs chunk by chunk: one for
+/// every state, each a decay (a scalar or a row gate, no delta rule) whose gate is a
+/// product of exp factors (log-space gates, as flash-linear-attention's; no sign to
+/// track). None otherwise: the adjoint then runs step by step.
+std::optional<SmallVector<ChunkForm, 1>> getChunkedAdjointForms(RecurrenceOp forward);
+
+/// The values of the step that the chunk forms `forms` read (each once, in order: per
+/// form its gate factors, each term's key, value and factors, each readout's query):
+/// what a chunked adjoint computes the gradients of, chunk by chunk, before the rest
+/// of the step's adjoint takes them over.
+SmallVector<Value> getChunkRoots(ArrayRef<ChunkForm> forms);
+
+/// The readouts of `forms`, in order.
+SmallVector<VecMatOp> getChunkReadouts(ArrayRef<ChunkForm> forms);
+
+/// How tmix-derive-recurrence-grad marks the adjoint step of a forward with chunked
+/// adjoint forms, for a target that runs it chunk by chunk (the CPU's
+/// codegen/cpu/ChunkedAdjoint.cpp); a step-by-step lowering ignores the marks.
+///
+/// On X's ops recomputed in the adjoint that only the chunk loops replace (the update
+/// chains, the readouts, tmix.forward_state): unit.
+inline constexpr llvm::StringLiteral kChunkPrimalAttr = "tmix.chunk_primal";
+/// On a recomputed readout: its index in getChunkReadouts.
+inline constexpr llvm::StringLiteral kChunkReadoutAttr = "tmix.chunk_readout";
+/// On the adjoint ops of the update chains and readouts: unit.
+inline constexpr llvm::StringLiteral kChunkAdjointAttr = "tmix.chunk_adjoint";
+/// On the op whose result is the chains' gradient of some roots (getChunkRoots): their
+/// indices (an i64 array).
+inline constexpr llvm::StringLiteral kChunkSeedsAttr = "tmix.chunk_seeds";
+/// On the op whose result is the gradient of some readouts' results: their indices.
+inline constexpr llvm::StringLiteral kChunkReadoutGradsAttr = "tmix.chunk_readout_grads";
+
 } // namespace mlir::tmix
 
 #endif // TMIX_PASSES_CHUNKFORM_H

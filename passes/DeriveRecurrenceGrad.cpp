@@ -14,6 +14,15 @@
 //   results    d_<x> for each float argument x read at t (per step), then d_<init> for
 //              each state's initial value (the last d_<S>), then the accumulators
 //
+// When every state of X has a chunk form that a chunked adjoint runs (a decay:
+// getChunkedAdjointForms, passes/ChunkForm.h), the adjoint's ops come in three groups,
+// marked for a target that runs the middle one chunk by chunk (ChunkForm.h's marks):
+// first the adjoint of the step ops after the readouts (which gives each readout's
+// gradient), then that of the update chains and readouts (chunk-parallel on the CPU),
+// whose gradients of the chains' roots (keys, values, queries, gate factors) are the
+// seeds of the last group, the adjoint of the ops that compute those roots. Any order
+// in which an op's adjoint follows its users' is reverse mode; this one is.
+//
 // A gradient is f32. One that several parallel points add to (a per-head constant under
 // the batch, Mamba2's B and C under their group's heads, a scalar) is returned per point,
 // in the logical order [parallel dims..., (T), own dims], and the caller sums it
@@ -25,6 +34,7 @@
 #include "passes/Passes.h"
 
 #include "dialect/TmixOps.h"
+#include "passes/ChunkForm.h"
 #include "passes/RegionGradient.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -59,6 +69,65 @@ struct ArgumentUse {
   Type resultType; // the gradient's type in X_grad's results
 };
 
+/// The ops of X's step a chunked adjoint runs chunk by chunk, and those that compute
+/// what they read.
+struct ChunkGroups {
+  SmallVector<ChunkForm, 1> forms;
+  /// The update chains, the rank-one terms and gate factors between them and their
+  /// roots (getChunkRoots), the readouts.
+  llvm::DenseSet<Operation *> chains;
+  /// The ops the roots need.
+  llvm::DenseSet<Operation *> producers;
+};
+
+/// The groups of `forward`'s step when its adjoint can run chunk by chunk: every state
+/// has a chunked adjoint form and nothing but the chains reads what the chains
+/// compute (a readout aside).
+std::optional<ChunkGroups> getChunkGroups(RecurrenceOp forward) {
+  std::optional<SmallVector<ChunkForm, 1>> forms = getChunkedAdjointForms(forward);
+  if (!forms)
+    return std::nullopt;
+  ChunkGroups groups{std::move(*forms), {}, {}};
+  Block &from = forward.getStepOp().getBody().front();
+  SmallVector<Value> roots = getChunkRoots(groups.forms);
+  llvm::DenseSet<Value> rootSet(roots.begin(), roots.end());
+  // The ops a set of values needs, within the step, not looking through `stop`.
+  auto closure = [&](SmallVector<Value> worklist, llvm::DenseSet<Operation *> &ops,
+                     const llvm::DenseSet<Value> &stop) {
+    while (!worklist.empty()) {
+      Value value = worklist.pop_back_val();
+      Operation *op = value.getDefiningOp();
+      if (stop.contains(value) || !op || op->getBlock() != &from || !ops.insert(op).second)
+        continue;
+      op->walk(
+          [&](Operation *nested) { llvm::append_range(worklist, nested->getOperands()); });
+    }
+  };
+  SmallVector<Value> chainValues;
+  for (const ChunkForm &form : groups.forms) {
+    for (Operation *op : form.chain)
+      llvm::append_range(chainValues, op->getResults());
+    for (VecMatOp readout : form.readouts) {
+      groups.chains.insert(readout);
+      chainValues.push_back(readout.getRhs());
+    }
+  }
+  closure(chainValues, groups.chains, rootSet);
+  closure(roots, groups.producers, {});
+  for (Operation *op : groups.chains) {
+    if (isa<VecMatOp>(op) && llvm::any_of(groups.forms, [&](const ChunkForm &form) {
+          return llvm::is_contained(form.readouts, op);
+        }))
+      continue;
+    if (groups.producers.contains(op))
+      return std::nullopt;
+    for (Operation *user : op->getUsers())
+      if (!groups.chains.contains(user) && !isa<YieldOp>(user))
+        return std::nullopt;
+  }
+  return groups;
+}
+
 /// The adjoint step: X's step recomputed, then reverse mode through its ops.
 class StepAdjoint {
 public:
@@ -78,11 +147,21 @@ private:
   LogicalResult propagate(Operation &op);
   LogicalResult propagateMap(MapOp op, Value bar);
 
+  /// Reverse mode through the ops of X's step for which `include` holds, last first.
+  LogicalResult propagateAll(Block &from, function_ref<bool(Operation *)> include);
+  /// Reverse mode in the three groups of a chunked adjoint (the file comment).
+  LogicalResult propagateChunked(Block &from, const struct ChunkGroups &groups);
+
   RecurrenceOp forward, grad;
   ImplicitLocOpBuilder &b;
   IRMapping primal;
   llvm::DenseSet<Value> active;
   llvm::DenseMap<Value, Value> adjoints;
+  /// While the chains' adjoint is built: the chunk roots, and their gradients from the
+  /// chains alone.
+  llvm::DenseSet<Value> chunkRoots;
+  llvm::DenseMap<Value, Value> chainAdjoints;
+  bool inChains = false;
 };
 
 Value StepAdjoint::map(ValueRange inputs, Type resultType,
@@ -117,7 +196,8 @@ Value StepAdjoint::sum(Value x, Value y) {
 void StepAdjoint::accumulate(Value source, Value contribution) {
   if (!isActive(source))
     return;
-  Value &slot = adjoints[source];
+  Value &slot = inChains && chunkRoots.contains(source) ? chainAdjoints[source]
+                                                         : adjoints[source];
   slot = slot ? sum(slot, contribution) : contribution;
 }
 
@@ -226,6 +306,60 @@ LogicalResult StepAdjoint::propagate(Operation &op) {
       [&](Value x, Value contribution) { accumulate(x, contribution); });
 }
 
+LogicalResult StepAdjoint::propagateAll(Block &from,
+                                        function_ref<bool(Operation *)> include) {
+  for (Operation &op : llvm::reverse(from.without_terminator()))
+    if (include(&op) && failed(propagate(op)))
+      return failure();
+  return success();
+}
+
+/// Appends `index` to the i64 array attribute `name` of `op`.
+static void appendIndex(Operation *op, StringRef name, int64_t index) {
+  SmallVector<int64_t> indices;
+  if (auto existing = op->getAttrOfType<DenseI64ArrayAttr>(name))
+    llvm::append_range(indices, existing.asArrayRef());
+  indices.push_back(index);
+  op->setAttr(name, DenseI64ArrayAttr::get(op->getContext(), indices));
+}
+
+LogicalResult StepAdjoint::propagateChunked(Block &from, const ChunkGroups &groups) {
+  const llvm::DenseSet<Operation *> &chains = groups.chains, &producers = groups.producers;
+  SmallVector<Value> roots = getChunkRoots(groups.forms);
+  if (failed(propagateAll(from, [&](Operation *op) {
+        return !chains.contains(op) && !producers.contains(op);
+      })))
+    return failure();
+  for (auto [index, readout] : llvm::enumerate(getChunkReadouts(groups.forms)))
+    if (Value bar = adjoints.lookup(readout.getResult()))
+      if (Operation *def = bar.getDefiningOp())
+        appendIndex(def, kChunkReadoutGradsAttr, index);
+
+  // The chains: their ops marked, their roots' gradients kept apart.
+  Block &into = *b.getInsertionBlock();
+  Operation *last = into.empty() ? nullptr : &into.back();
+  chunkRoots.insert(roots.begin(), roots.end());
+  inChains = true;
+  if (failed(propagateAll(from, [&](Operation *op) { return chains.contains(op); })))
+    return failure();
+  inChains = false;
+  for (Operation &op : llvm::make_range(
+           last ? std::next(Block::iterator(last)) : into.begin(), into.end()))
+    op.setAttr(kChunkAdjointAttr, b.getUnitAttr());
+  for (auto [index, root] : llvm::enumerate(roots)) {
+    Value seed = chainAdjoints.lookup(root);
+    if (!seed)
+      continue;
+    Operation *def = seed.getDefiningOp();
+    if (!def || !def->hasAttr(kChunkAdjointAttr))
+      return forward.emitOpError("has an update whose gradient tmix cannot seed chunk by "
+                                 "chunk");
+    appendIndex(def, kChunkSeedsAttr, index);
+    accumulate(root, seed);
+  }
+  return propagateAll(from, [&](Operation *op) { return producers.contains(op); });
+}
+
 LogicalResult StepAdjoint::build(ArrayRef<ArgumentUse> uses, unsigned numForwardStates) {
   Block &from = forward.getStepOp().getBody().front();
   Block &specArgs = forward.getBodyBlock();
@@ -237,8 +371,18 @@ LogicalResult StepAdjoint::build(ArrayRef<ArgumentUse> uses, unsigned numForward
   for (unsigned index = 0; index < specArgs.getNumArguments(); ++index)
     primal.map(specArgs.getArgument(index), gradSpecArgs.getArgument(index));
   primal.map(from.getArgument(0), into.getArgument(0));
+  std::optional<ChunkGroups> chunkGroups = getChunkGroups(forward);
+  llvm::DenseMap<Operation *, int64_t> chunkPrimal; // op -> readout index, or -1
+  if (chunkGroups) {
+    for (Operation *op : chunkGroups->chains)
+      chunkPrimal[op] = -1;
+    for (auto [index, readout] : llvm::enumerate(getChunkReadouts(chunkGroups->forms)))
+      chunkPrimal[readout] = index;
+  }
   for (auto [index, state] : llvm::enumerate(states)) {
     Value value = ForwardStateOp::create(b, state.getType(), state.getSymName());
+    if (chunkGroups)
+      value.getDefiningOp()->setAttr(kChunkPrimalAttr, b.getUnitAttr());
     primal.map(from.getArgument(index + 1), value);
     active.insert(from.getArgument(index + 1));
   }
@@ -256,7 +400,12 @@ LogicalResult StepAdjoint::build(ArrayRef<ArgumentUse> uses, unsigned numForward
       for (Value r : op.getResults())
         if (isFloatValue(r.getType()))
           active.insert(r);
-    b.clone(op, primal);
+    Operation *clone = b.clone(op, primal);
+    if (auto it = chunkPrimal.find(&op); it != chunkPrimal.end()) {
+      clone->setAttr(kChunkPrimalAttr, b.getUnitAttr());
+      if (it->second >= 0)
+        clone->setAttr(kChunkReadoutAttr, b.getI64IntegerAttr(it->second));
+    }
   }
 
   // Seeds: the new states get d_S (the step's block arguments), the outputs d_out[t].
@@ -273,9 +422,9 @@ LogicalResult StepAdjoint::build(ArrayRef<ArgumentUse> uses, unsigned numForward
   }
 
   // Reverse mode.
-  for (Operation &op : llvm::reverse(from.without_terminator()))
-    if (failed(propagate(op)))
-      return failure();
+  if (failed(chunkGroups ? propagateChunked(from, *chunkGroups)
+                         : propagateAll(from, [](Operation *) { return true; })))
+    return failure();
 
   // What the step yields: the states' adjoints at t, the accumulators, the gradients
   // of what was read at t.

@@ -99,6 +99,9 @@ public:
 
   /// The f32 buffer of a vector or matrix value of the step, or of a state.
   Value bufferOf(Value value) { return buffers.lookup(value); }
+  /// Sets the scalar `value` of the step to `scalar` for the current step, in place of
+  /// its op (a target that computes it otherwise).
+  void bindScalar(Value value, Value scalar) { scalars.map(value, scalar); }
   Value stateBuffer(unsigned index) { return stateBuffers[index]; }
   /// The scalar of `value` (scalar values), or its element at `indices` (a [K] vector
   /// read with the indices of a [K, V] matrix uses the row index).

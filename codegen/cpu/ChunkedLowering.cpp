@@ -33,112 +33,58 @@
 using namespace mlir;
 using namespace mlir::tmix;
 
-namespace {
+ChunkedSteps::ChunkedSteps(StepLowering &steps, ArrayRef<ChunkForm> forms,
+                           int64_t chunkSize)
+    : steps(steps), kb(steps.kernel()), b(kb.builder()), forms(forms),
+      chunkSize(chunkSize) {
+  collectOps();
+}
 
-/// The chunk buffers of one state: one row per step of the chunk.
-struct StateChunk {
-  const ChunkForm *form;
-  Value kSize, vSize, gateSize; // gateSize: K for a row gate, 1 for a scalar gate
-  // [C, gateSize]: the cumulative log of Γ as hi + lo (a float-float pair, so that the
-  // difference of two large cumulative logs keeps its low bits), and the sign of Γ.
-  Value logGate, logGateLow, sign;
-  SmallVector<Value> keys, values; // per term: [C, K], [C, V]
-  // Per term: [K, C], the keys transposed (scalar gate), or [C, K], the keys decayed
-  // to the row before the current sub-chunk (row gate).
-  SmallVector<Value> keysByColumn;
-  Value decayedKeys; // [C, K]: one term's keys decayed to the chunk's end
-  Value scores;      // [1, C]: the intra-chunk scores of one row
-  SmallVector<Value> queries, outputs; // per readout: [C, K], [C, V]
-  Value weights;                       // [max(C, K)]: the weights of one row sum
-  Value strengths;                     // delta rule: [C], b_i
-};
-
-class ChunkedLowering {
-public:
-  ChunkedLowering(StepLowering &steps, const RecurrenceProgramForm &program,
-                  int64_t chunkSize)
-      : steps(steps), kb(steps.kernel()), b(kb.builder()), program(program),
-        forms(program.forms), chunkSize(chunkSize) {}
-  void lower();
-
-private:
-  void collectOps();
-  void allocate();
-  void stage(StateChunk &chunk, Value row);
-  void stageDelta(StateChunk &chunk, Value row);
-  void solveDelta(StateChunk &chunk, Value length);
-  void readout(StateChunk &chunk, unsigned index, Value length);
-  void rowGateScores(StateChunk &chunk, unsigned term, Value queries, Value i);
-  void update(StateChunk &chunk, Value length);
-  /// The chunk buffers of the state a program op names.
-  StateChunk &chunkOf(Operation *op) {
-    for (const ChunkedStateOps &state : program.states)
-      if (state.solve == op || state.update == op ||
-          llvm::is_contained(state.readouts, op))
-        return chunks[state.formIndex];
-    llvm_unreachable("an op of the matched chunk loop names a chunked state");
-  }
-
-  // Arithmetic with the flags that let LLVM vectorise and contract.
-  static constexpr arith::FastMathFlags kFastAdd =
-      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, x, y, kFastAdd); }
-  Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
-  Value mul(Value x, Value y) {
-    return arith::MulFOp::create(b, x, y, arith::FastMathFlags::contract);
-  }
-  Value exp(Value x) { return math::ExpOp::create(b, x); }
-  Value load(Value buffer, ValueRange indices) {
-    return memref::LoadOp::create(b, buffer, indices);
-  }
-  void store(Value value, Value buffer, ValueRange indices) {
-    memref::StoreOp::create(b, value, buffer, indices);
-  }
-  /// log Γ_row at gate index g.
-  Value logOf(const StateChunk &chunk, Value row, Value g) {
-    return add(load(chunk.logGate, {row, g}), load(chunk.logGateLow, {row, g}));
-  }
-  /// log(Γ_to / Γ_from) = (hi_to - hi_from) + (lo_to - lo_from): the high parts of
-  /// nearby rows subtract exactly, so a small ratio after large decays stays exact.
-  Value logRatio(const StateChunk &chunk, Value to, Value from, Value g) {
-    Value high = sub(load(chunk.logGate, {to, g}), load(chunk.logGate, {from, g}));
-    Value low = sub(load(chunk.logGateLow, {to, g}), load(chunk.logGateLow, {from, g}));
-    return arith::AddFOp::create(b, high, low);
-  }
-  /// The log-gate row index: k for a row gate, 0 for a scalar one.
-  Value gateIndex(const StateChunk &chunk, Value k) {
-    return chunk.form->hasRowGate() ? k : kb.index(0);
-  }
-  /// for (iv = 0; iv < ub; ++iv)
-  void forRange(Value ub, function_ref<void(Value)> body) {
-    kb.loop(kb.index(0), ub, kb.index(1), {}, [&](Value iv, ValueRange) {
-      body(iv);
-      return SmallVector<Value>{};
-    });
-  }
-  /// sum over iv < ub of term(iv), reassociable.
-  Value sumRange(Value ub, function_ref<Value(Value)> term) {
-    return kb.loop(kb.index(0), ub, kb.index(1), {kb.f32(0.0)},
-                   [&](Value iv, ValueRange acc) {
-                     return SmallVector<Value>{add(acc[0], term(iv))};
-                   })[0];
-  }
-  /// The element of an independent factor, vector or scalar, at row k.
-  Value factorValue(const ChunkFactor &factor, Value k);
-
-  StepLowering &steps;
-  KernelBuilder &kb;
-  ImplicitLocOpBuilder &b;
-  const RecurrenceProgramForm &program;
-  ArrayRef<ChunkForm> forms;
-  int64_t chunkSize;
-  SmallVector<StateChunk, 1> chunks;
-  DenseSet<Operation *> stagedOps, stepOps;
-  DenseSet<unsigned> chunkedStates;
-};
+// Arithmetic with the flags that let LLVM vectorise and contract.
+static constexpr arith::FastMathFlags kFastAdd =
+    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+Value ChunkedSteps::add(Value x, Value y) { return arith::AddFOp::create(b, x, y, kFastAdd); }
+Value ChunkedSteps::sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+Value ChunkedSteps::mul(Value x, Value y) {
+  return arith::MulFOp::create(b, x, y, arith::FastMathFlags::contract);
+}
+Value ChunkedSteps::exp(Value x) { return math::ExpOp::create(b, x); }
+Value ChunkedSteps::load(Value buffer, ValueRange indices) {
+  return memref::LoadOp::create(b, buffer, indices);
+}
+void ChunkedSteps::store(Value value, Value buffer, ValueRange indices) {
+  memref::StoreOp::create(b, value, buffer, indices);
+}
+Value ChunkedSteps::logOf(const StateChunk &chunk, Value row, Value g) {
+  return add(load(chunk.logGate, {row, g}), load(chunk.logGateLow, {row, g}));
+}
+/// (hi_to - hi_from) + (lo_to - lo_from): the high parts of nearby rows subtract
+/// exactly, so a small ratio after large decays stays exact.
+Value ChunkedSteps::logRatio(const StateChunk &chunk, Value to, Value from, Value g) {
+  Value high = sub(load(chunk.logGate, {to, g}), load(chunk.logGate, {from, g}));
+  Value low = sub(load(chunk.logGateLow, {to, g}), load(chunk.logGateLow, {from, g}));
+  return arith::AddFOp::create(b, high, low);
+}
+Value ChunkedSteps::gateIndex(const StateChunk &chunk, Value k) {
+  return chunk.form->hasRowGate() ? k : kb.index(0);
+}
+/// for (iv = 0; iv < ub; ++iv)
+void ChunkedSteps::forRange(Value ub, function_ref<void(Value)> body) {
+  kb.loop(kb.index(0), ub, kb.index(1), {}, [&](Value iv, ValueRange) {
+    body(iv);
+    return SmallVector<Value>{};
+  });
+}
+/// sum over iv < ub of term(iv), reassociable.
+Value ChunkedSteps::sumRange(Value ub, function_ref<Value(Value)> term) {
+  return kb.loop(kb.index(0), ub, kb.index(1), {kb.f32(0.0)},
+                 [&](Value iv, ValueRange acc) {
+                   return SmallVector<Value>{add(acc[0], term(iv))};
+                 })[0];
+}
 
 /// The ops of the step body that `roots` need, not looking through `stop`.
-void collectBackward(Block &body, ArrayRef<Value> roots,
+static void collectBackward(Block &body, ArrayRef<Value> roots,
                      const DenseSet<Operation *> &stop, DenseSet<Operation *> &ops) {
   SmallVector<Value> worklist(roots.begin(), roots.end());
   while (!worklist.empty()) {
@@ -152,12 +98,12 @@ void collectBackward(Block &body, ArrayRef<Value> roots,
   }
 }
 
-void ChunkedLowering::collectOps() {
+void ChunkedSteps::collectOps() {
   Block &body = steps.stepBody();
   SmallVector<Value> stagedRoots;
   DenseSet<Operation *> replaced;
   for (const ChunkForm &form : forms) {
-    chunkedStates.insert(form.stateIndex);
+    chunked.insert(form.stateIndex);
     for (const ChunkFactor &factor : form.gate)
       stagedRoots.push_back(factor.value);
     for (const RankOneTerm &term : form.terms) {
@@ -170,21 +116,22 @@ void ChunkedLowering::collectOps() {
       for (const ChunkFactor &factor : form.delta->strength)
         stagedRoots.push_back(factor.value);
     }
+    collectBackward(body, stagedRoots, {}, stateStaged);
     for (VecMatOp readout : form.readouts) {
       stagedRoots.push_back(readout.getLhs());
       replaced.insert(readout);
     }
     replaced.insert(form.chain.begin(), form.chain.end());
   }
-  collectBackward(body, stagedRoots, {}, stagedOps);
+  collectBackward(body, stagedRoots, {}, staged);
   SmallVector<Value> stepRoots;
   for (auto [index, value] : llvm::enumerate(steps.stepYield().getValues()))
-    if (!chunkedStates.contains(index))
+    if (!chunked.contains(index))
       stepRoots.push_back(value);
-  collectBackward(body, stepRoots, replaced, stepOps);
+  collectBackward(body, stepRoots, replaced, rest);
 }
 
-void ChunkedLowering::allocate() {
+void ChunkedSteps::allocate() {
   Value rows = kb.index(chunkSize);
   auto type =
       MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
@@ -225,18 +172,18 @@ void ChunkedLowering::allocate() {
       chunk.strengths = kb.allocateScratch(vectorType, ValueRange{rows});
     Value most = arith::MaxUIOp::create(b, rows, chunk.kSize);
     chunk.weights = kb.allocateScratch(vectorType, ValueRange{most});
-    chunks.push_back(chunk);
+    stateChunks.push_back(chunk);
   }
 }
 
-Value ChunkedLowering::factorValue(const ChunkFactor &factor, Value k) {
+Value ChunkedSteps::factorValue(const ChunkFactor &factor, Value k) {
   bool vector = isa<SpecTensorType>(factor.value.getType());
   Value value = steps.element(factor.value, {}, vector ? ValueRange{k} : ValueRange{});
   return factor.isExp ? exp(value) : value;
 }
 
 /// Stages row `row` of the chunk buffers from the current step's values.
-void ChunkedLowering::stage(StateChunk &chunk, Value row) {
+void ChunkedSteps::stage(StateChunk &chunk, Value row) {
   const ChunkForm &form = *chunk.form;
   Value zero = kb.index(0), one = kb.index(1);
   Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, row, zero);
@@ -298,7 +245,7 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
       store(steps.element(term.value, {}, v), chunk.values[index], {row, v});
     });
   }
-  for (size_t index = 0; index < form.readouts.size(); ++index) {
+  for (size_t index = 0; index < form.readouts.size() && stagingReadouts; ++index) {
     VecMatOp readout = form.readouts[index];
     forRange(chunk.kSize, [&](Value k) {
       Value query = steps.element(readout.getLhs(), {}, k);
@@ -311,7 +258,7 @@ void ChunkedLowering::stage(StateChunk &chunk, Value row) {
 
 /// Delta rule: keys SG_i k_i (also by column), values v_i and strengths b_i (for the
 /// solve's right-hand sides).
-void ChunkedLowering::stageDelta(StateChunk &chunk, Value row) {
+void ChunkedSteps::stageDelta(StateChunk &chunk, Value row) {
   const DeltaTerm &delta = *chunk.form->delta;
   Value strength = kb.f32(1.0);
   for (const ChunkFactor &factor : delta.strength) {
@@ -337,7 +284,7 @@ void ChunkedLowering::stageDelta(StateChunk &chunk, Value row) {
 /// values, a row at a time; each sum over rows (the start state's prediction p_i, the
 /// keys' scores, the earlier w_s) is a row combination in vector FMAs. The readouts and
 /// the state update then treat w as the values of a scalar decay.
-void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
+void ChunkedSteps::solveDelta(StateChunk &chunk, Value length) {
   Value state = steps.stateBuffer(chunk.form->stateIndex);
   Value keys = chunk.keys[0], pseudo = chunk.values[0], zero = kb.index(0);
   auto lanes = VectorType::get({kRowLanes}, b.getF32Type());
@@ -387,7 +334,7 @@ void ChunkedLowering::solveDelta(StateChunk &chunk, Value length) {
 /// (a factor that underflows means the product does too), and the scores of those keys
 /// are plain dot products with the decayed keys. Keys of i's own sub-chunk take the
 /// exp per element.
-void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value queries,
+void ChunkedSteps::rowGateScores(StateChunk &chunk, unsigned term, Value queries,
                                     Value i) {
   Value keys = chunk.keys[term], decayedKeys = chunk.keysByColumn[term];
   Value zero = kb.index(0), one = kb.index(1), subChunk = kb.index(kSubChunk);
@@ -435,7 +382,7 @@ void ChunkedLowering::rowGateScores(StateChunk &chunk, unsigned term, Value quer
 }
 
 /// outputs[index][i] = (q_i ⊙ Γ_i) @ S0 + sum_{s <= i} scores(i, s) v_s.
-void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
+void ChunkedSteps::readout(StateChunk &chunk, unsigned index, Value length) {
   Value state = steps.stateBuffer(chunk.form->stateIndex);
   Value queries = chunk.queries[index], out = chunk.outputs[index];
   bool rowGate = chunk.form->hasRowGate();
@@ -477,7 +424,7 @@ void ChunkedLowering::readout(StateChunk &chunk, unsigned index, Value length) {
 }
 
 /// S = SG_L ⊙ (exp(LG_L) ⊙ S + sum_s exp(LG_L - LG_s) ⊙ k_s outer v_s).
-void ChunkedLowering::update(StateChunk &chunk, Value length) {
+void ChunkedSteps::update(StateChunk &chunk, Value length) {
   Value state = steps.stateBuffer(chunk.form->stateIndex);
   Value last = arith::SubIOp::create(b, length, kb.index(1));
   for (size_t term = 0; term < chunk.keys.size(); ++term) {
@@ -494,30 +441,61 @@ void ChunkedLowering::update(StateChunk &chunk, Value length) {
     });
     // ---- each row of S: decayed (first term), plus the decayed keys' outer products
     // ----
-    forRange(chunk.kSize, [&](Value k) {
-      Value scale = kb.f32(1.0);
-      if (term == 0) {
-        Value g = gateIndex(chunk, k);
-        scale = exp(logOf(chunk, last, g));
-        if (chunk.sign)
-          scale = mul(scale, load(chunk.sign, {last, g}));
+    // (kRowBlock rows of S at once: each value row loaded once for them)
+    forRowBlocks(kb, kb.index(0), chunk.kSize, [&](ArrayRef<Value> rows) {
+      SmallVector<Value> scales;
+      for (Value k : rows) {
+        Value scale = kb.f32(1.0);
+        if (term == 0) {
+          Value g = gateIndex(chunk, k);
+          scale = exp(logOf(chunk, last, g));
+          if (chunk.sign)
+            scale = mul(scale, load(chunk.sign, {last, g}));
+        }
+        scales.push_back(scale);
       }
-      combineRows(
-          kb, state, k, chunk.vSize, scale,
-          [&](Value s) {
-            return load(chunk.decayedKeys, {s, k});
-          },
-          chunk.values[term], length);
+      combineRowBlock(
+          kb, state, rows, chunk.vSize, scales,
+          [&](unsigned r, Value s) { return load(chunk.decayedKeys, {s, rows[r]}); },
+          chunk.values[term], kb.index(0), length);
     });
   }
 }
 
-void ChunkedLowering::lower() {
-  collectOps();
+void ChunkedSteps::stageChunk(Value start, Value length, bool readouts) {
+  stagingReadouts = readouts;
+  const DenseSet<Operation *> &ops = readouts ? staged : stateStaged;
+  forRange(length, [&](Value row) {
+    steps.beginStep(arith::AddIOp::create(b, start, row));
+    steps.lowerOps([&](Operation *op) { return ops.contains(op); });
+    for (StateChunk &state : stateChunks)
+      stage(state, row);
+  });
+}
+
+void mlir::tmix::lowerChunked(StepLowering &steps, const RecurrenceProgramForm &program,
+                              int64_t chunkSize) {
+  ChunkedSteps chunked(steps, program.forms, chunkSize);
+  KernelBuilder &kb = steps.kernel();
+  ImplicitLocOpBuilder &b = kb.builder();
   // The chunk buffers; the chunks run only once all are allocated (KernelBuilder's
   // status word).
-  allocate();
+  chunked.allocate();
   kb.guardScratch();
+  // The chunk buffers of the state a program op names.
+  auto chunkOf = [&](Operation *op) -> StateChunk & {
+    for (const ChunkedStateOps &state : program.states)
+      if (state.solve == op || state.update == op ||
+          llvm::is_contained(state.readouts, op))
+        return chunked.chunks()[state.formIndex];
+    llvm_unreachable("an op of the matched chunk loop names a chunked state");
+  };
+  auto forRange = [&](Value ub, function_ref<void(Value)> body) {
+    kb.loop(kb.index(0), ub, kb.index(1), {}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>{};
+    });
+  };
   Value numSteps = steps.numSteps();
   Value chunk = kb.index(chunkSize);
   kb.loop(kb.index(0), numSteps, chunk, {}, [&](Value start, ValueRange) {
@@ -529,48 +507,38 @@ void ChunkedLowering::lower() {
       llvm::TypeSwitch<Operation *>(&op)
           // ---- (1) stage what the chunk needs, step by step: the step values, the
           // cumulative gate logs (so gate_logs has nothing left to do) ----
-          .Case([&](tile::StageStepsOp) {
-            forRange(length, [&](Value row) {
-              steps.beginStep(arith::AddIOp::create(b, start, row));
-              steps.lowerOps([&](Operation *op) { return stagedOps.contains(op); });
-              for (StateChunk &state : chunks)
-                stage(state, row);
-            });
-          })
+          .Case([&](tile::StageStepsOp) { chunked.stageChunk(start, length); })
           // ---- (2) readouts from the start state (their scores a row at a time,
           // inside the readout), then the state at the chunk's end ----
-          .Case([&](tile::DeltaSolveOp solve) { solveDelta(chunkOf(solve), length); })
+          .Case([&](tile::DeltaSolveOp solve) { chunked.solveDelta(chunkOf(solve), length); })
           .Case([&](tile::ChunkReadoutOp readoutOp) {
-            readout(chunkOf(readoutOp), readoutOp.getReadout(), length);
+            chunked.readout(chunkOf(readoutOp), readoutOp.getReadout(), length);
           })
-          .Case([&](tile::StateUpdateOp updateOp) { update(chunkOf(updateOp), length); })
+          .Case([&](tile::StateUpdateOp updateOp) {
+            chunked.update(chunkOf(updateOp), length);
+          })
           .Case<tile::GateLogsOp, tile::ChunkScoresOp>([](Operation *) {})
           // ---- (3) the rest of each step, with the readouts from (2) ----
           .Case([&](tile::FinishStepsOp) {
             forRange(length, [&](Value row) {
               steps.beginStep(arith::AddIOp::create(b, start, row));
-              for (StateChunk &state : chunks)
+              for (StateChunk &state : chunked.chunks())
                 for (size_t index = 0; index < state.form->readouts.size(); ++index) {
                   VecMatOp readoutOp = state.form->readouts[index];
                   Value target = steps.bufferOf(readoutOp.getResult());
                   Value out = state.outputs[index];
-                  forRange(state.vSize,
-                           [&](Value v) { store(load(out, {row, v}), target, v); });
+                  forRange(state.vSize, [&](Value v) {
+                    memref::StoreOp::create(b, memref::LoadOp::create(b, out, {row, v}),
+                                            target, v);
+                  });
                 }
-              steps.lowerOps([&](Operation *op) { return stepOps.contains(op); });
+              steps.lowerOps([&](Operation *op) { return chunked.stepOps().contains(op); });
               steps.storeOutputs();
               steps.writeBackStates(
-                  [&](unsigned index) { return !chunkedStates.contains(index); });
+                  [&](unsigned index) { return !chunked.chunkedStates().contains(index); });
             });
           });
     return SmallVector<Value>{};
   });
   kb.freeScratch();
-}
-
-} // namespace
-
-void mlir::tmix::lowerChunked(StepLowering &steps, const RecurrenceProgramForm &program,
-                              int64_t chunkSize) {
-  ChunkedLowering(steps, program, chunkSize).lower();
 }

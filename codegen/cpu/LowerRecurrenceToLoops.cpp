@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/TmixOps.h"
+#include "codegen/cpu/ChunkedAdjoint.h"
 #include "codegen/cpu/ChunkedLowering.h"
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/Passes.h"
@@ -195,7 +196,15 @@ struct LowerRecurrenceToLoops
                              << "', which is not a recurrence of this module";
           return signalPassFailure();
         }
-        lowerAdjoint(spec, forward);
+        // Chunk by chunk where the derivation marked the adjoint for it, unless the
+        // schedule asks for the step-by-step form.
+        if (hasChunkedAdjointMarks(spec) &&
+            runnable->schedule.getForm() != "recurrent") {
+          if (failed(lowerChunkedAdjoint(spec, forward, runnable->schedule.getChunk())))
+            return signalPassFailure();
+        } else {
+          lowerAdjoint(spec, forward);
+        }
       } else if (failed(lowerRecurrence(spec, runnable->schedule, runnable->form))) {
         return signalPassFailure();
       }

@@ -29,6 +29,24 @@ inline constexpr int64_t kRowVectors = 4;
 void combineRows(KernelBuilder &kb, Value dst, Value dstRow, Value length, Value scale,
                  function_ref<Value(Value)> weight, Value rows, Value count);
 
+/// Output rows per block of combineRowBlock: with kRowVectors accumulators each, 16
+/// accumulators, 4 rows and a broadcast in AVX-512's 32 registers.
+inline constexpr int64_t kRowBlock = 4;
+
+/// combineRows for the output rows `dstRows` at once, over rows first .. first +
+/// count - 1 of `rows`: each row of `rows` is loaded once for all of them; `weight(r,
+/// s)` is the weight of row s in output row r. `scales`: none (start from 0), one for
+/// every row, or one per row.
+void combineRowBlock(KernelBuilder &kb, Value dst, ArrayRef<Value> dstRows, Value length,
+                     ArrayRef<Value> scales,
+                     function_ref<Value(unsigned r, Value s)> weight, Value rows,
+                     Value first, Value count);
+
+/// Calls `body` with rows begin .. end - 1 in blocks of kRowBlock, then the rest one
+/// at a time.
+void forRowBlocks(KernelBuilder &kb, Value begin, Value end,
+                  function_ref<void(ArrayRef<Value> rows)> body);
+
 /// dst[dstRow, 0:length] = finish(dst[dstRow, :], sum), where
 /// sum = sum_{s < count} weight(s) * rows[s, 0:length], accumulated from 0; `finish` is
 /// applied to each vector<kRowLanes x f32> of the row (the old lanes, the sum's), as the

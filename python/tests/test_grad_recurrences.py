@@ -108,6 +108,40 @@ def test_gla_matches_float64_autograd(mod, dtype):
         check(dtype, got.grad, want.grad)
 
 
+@pytest.mark.parametrize("t", [64, 65, 150])
+def test_chunked_backward_across_chunks(mod, dtype, t):
+    # GLA and Mamba2 take the chunked backward (chunks of 64 steps, sub-chunks of 16):
+    # lengths at, past and over two chunk boundaries, strong decays (a step's log decay
+    # down to -3: gates products far below f32's range across a chunk).
+    gen = torch.Generator().manual_seed(20 + t)
+    q, k, v = (torch.randn(1, t, 2, d, generator=gen).to(DTYPES[dtype]) for d in (K, K, V))
+    g = -3 * torch.rand(1, t, 2, K, generator=gen)
+    h0 = torch.randn(1, 2, K, V, generator=gen)
+    ours = [leaf(x) for x in (q, k, v, g, h0)]
+    o, ht = mod["gla"](ours[0], ours[1], ours[2], ours[3], 0.4, ours[4])
+    w_o, w_h = weights((1, t, 2, V), (1, 2, K, V), seed=21)
+    ((o.double() * w_o).sum() + (ht.double() * w_h).sum()).backward()
+    theirs = f64(q, k, v, g, h0)
+    o64, ht64 = gla_reference(*theirs[:4], 0.4, theirs[4])
+    ((o64 * w_o).sum() + (ht64 * w_h).sum()).backward()
+    for got, want in zip(ours, theirs):
+        check(dtype, got.grad, want.grad)
+
+    x = torch.randn(1, t, 4, 3, generator=gen).to(DTYPES[dtype])
+    dt = torch.rand(1, t, 4, generator=gen)
+    A = -2 * torch.rand(4, generator=gen)
+    Bm, Cm = (torch.randn(1, t, 2, 5, generator=gen).to(DTYPES[dtype]) for _ in range(2))
+    D = torch.randn(4, generator=gen)
+    ours = [leaf(x) for x in (x, dt, A, Bm, Cm, D)]
+    y = mod["mamba2"](*ours, torch.zeros(4))
+    (w_y,) = weights((1, t, 4, 3), seed=22)
+    (y.double() * w_y).sum().backward()
+    theirs = f64(x, dt, A, Bm, Cm, D)
+    (mamba2_reference(*theirs).double() * w_y).sum().backward()
+    for got, want in zip(ours, theirs):
+        check(dtype, got.grad, want.grad)
+
+
 def test_gated_delta_matches_float64_autograd(mod, dtype):
     gen = torch.Generator().manual_seed(3)
     q, v = (torch.randn(B, T, H, d, generator=gen).to(DTYPES[dtype]) for d in (K, V))

@@ -179,3 +179,111 @@ tmix.recurrence @clash(%x: !tmix.tensor<[B, T], f32>, %d_o: !tmix.tensor<[B, T],
     tmix.yield %3, %3 : f32, f32
   }
 }
+
+// -----
+
+// A decay whose adjoint runs chunk by chunk (docs/training.md): the ops come in three
+// groups, marked for the CPU's chunked adjoint. First the adjoint of what follows the
+// readout (o = r * z: the readout's gradient d_o * z, marked as readout 0's, and z's,
+// which reads the recomputed readout, marked as readout 0). Then the chains' adjoint,
+// every op marked, whose gradients of the roots (getChunkRoots: the gate's log g, the
+// key 2k, the value v, the query q) carry their root's index. Last, unmarked, the
+// adjoint of what computes the roots (k's, through 2k).
+tmix.recurrence @groups(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<[B, T, K], f32>, %v: !tmix.tensor<[B, T, V], f32>, %g: !tmix.tensor<[B, T, K], f32>, %z: !tmix.tensor<[B, T, V], f32>) -> (o: !tmix.tensor<[B, T, V], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %0 = tmix.slice %g[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %1 = tmix.map %0 : (!tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%x: f32):
+      %e = math.exp %x : f32
+      tmix.yield %e : f32
+    }
+    %2 = tmix.map %1, %S : (!tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %p = arith.mulf %x, %y : f32
+      tmix.yield %p : f32
+    }
+    %3 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %4 = tmix.map %3 : (!tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%x: f32):
+      %two = arith.constant 2.0 : f32
+      %p = arith.mulf %x, %two : f32
+      tmix.yield %p : f32
+    }
+    %5 = tmix.slice %v[%t] : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %6 = tmix.outer %4, %5 : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %7 = tmix.map %2, %6 : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %s = arith.addf %x, %y : f32
+      tmix.yield %s : f32
+    }
+    %8 = tmix.slice %q[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %9 = tmix.vecmat %8, %7 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %10 = tmix.slice %z[%t] : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %11 = tmix.map %9, %10 : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %p = arith.mulf %x, %y : f32
+      tmix.yield %p : f32
+    }
+    tmix.yield %7, %11 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}
+// CHECK-LABEL: tmix.recurrence @groups_grad(
+// CHECK: tmix.forward_state "S" {tmix.chunk_primal}
+// CHECK: %[[K:.*]] = tmix.slice %k
+// CHECK: %[[K2:.*]] = tmix.map %[[K]] :
+// CHECK: tmix.outer %[[K2]], %{{.*}} {tmix.chunk_primal}
+// CHECK: %[[R:.*]] = tmix.vecmat %{{.*}} {tmix.chunk_primal, tmix.chunk_readout = 0 : i64}
+// CHECK: %[[DO:.*]] = tmix.slice %d_o
+// CHECK: %[[DR:.*]] = tmix.map %{{.*}}, %[[DO]] {tmix.chunk_readout_grads = array<i64: 0>}
+// CHECK: %[[DZ:.*]] = tmix.map %[[R]], %{{.*}}, %[[DO]] :
+// CHECK: tmix.matvec %{{.*}}, %[[DR]] {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 3>}
+// CHECK: %[[DK2:.*]] = tmix.matvec {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 1>}
+// CHECK: tmix.vecmat {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 2>}
+// CHECK: tmix.map {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>}
+// CHECK: %[[DK:.*]] = tmix.map %[[K]], %[[DK2]] :
+// CHECK-NOT: chunk_adjoint
+// CHECK: tmix.yield %{{.*}}, %{{.*}}, %[[DK]], %{{.*}}, %{{.*}}, %[[DZ]] :
+
+// -----
+
+// The gate exp(g) is read outside the chain too (the output's sum(exp(g))): its
+// gradient is not the chains' alone, so the adjoint runs step by step, unmarked.
+tmix.recurrence @shared_gate(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<[B, T, K], f32>, %v: !tmix.tensor<[B, T, V], f32>, %g: !tmix.tensor<[B, T, K], f32>) -> (o: !tmix.tensor<[B, T, V], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %0 = tmix.slice %g[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %1 = tmix.map %0 : (!tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%x: f32):
+      %e = math.exp %x : f32
+      tmix.yield %e : f32
+    }
+    %2 = tmix.map %1, %S : (!tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %p = arith.mulf %x, %y : f32
+      tmix.yield %p : f32
+    }
+    %3 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %4 = tmix.slice %v[%t] : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %5 = tmix.outer %3, %4 : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %6 = tmix.map %2, %5 : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %s = arith.addf %x, %y : f32
+      tmix.yield %s : f32
+    }
+    %7 = tmix.slice %q[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %8 = tmix.vecmat %7, %6 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %9 = tmix.sum %1 : !tmix.tensor<[K], f32> -> f32
+    %10 = tmix.map %8, %9 : (!tmix.tensor<[V], f32>, f32) -> !tmix.tensor<[V], f32> {
+    ^bb0(%x: f32, %y: f32):
+      %p = arith.mulf %x, %y : f32
+      tmix.yield %p : f32
+    }
+    tmix.yield %6, %10 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}
+// CHECK-LABEL: tmix.recurrence @shared_gate_grad(
+// CHECK-NOT: tmix.chunk_
+// CHECK: tmix.yield {{.*}} : !tmix.tensor<[K, V], f32>,

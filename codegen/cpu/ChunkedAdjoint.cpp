@@ -1,0 +1,756 @@
+//===- ChunkedAdjoint.cpp - A decaying recurrence's backward, chunk by chunk ---===//
+//
+// For a chunk of L steps (rows i, s) of a state with chunk form (ChunkedLowering.cpp:
+// queries Q_r, keys K_j with their factors, values V_j, cumulative gate logs LG, all as
+// staged; the gates are exp factors, so no signs), start state S0 and the gradient dS
+// of the state after the chunk, with D_is = exp(LG_i - LG_s) (per key column under a
+// row gate) and the readouts' gradients dO_r:
+//
+//   dP_is   = dO_i . V_s                                        (s <= i)
+//   A_is    = sum_k Q_ik K_sk D_isk                             (the forward's scores)
+//   dQ_i    = exp(LG_i) ⊙ (S0 dO_i)          + sum_{s<=i} dP_is D_is ⊙ K_s
+//   dK_s    = Γ_L/Γ_s ⊙ (dS V_s)             + sum_{i>=s} dP_is D_is ⊙ Q_i
+//   dV_s    = (Γ_L/Γ_s ⊙ K_s)^T dS           + sum_{i>=s} A_is dO_i
+//   dS     <- Γ_L ⊙ dS + sum_i (exp(LG_i) ⊙ Q_i)^T dO_i          (dS before the chunk)
+//   dLG_i   = Q_i ⊙ dQ_i - K_i ⊙ dK_i                           (summed over the
+//             readouts, terms and, for a scalar gate, the key columns)
+//
+// summed over readouts r and terms j. The last is the gradient of the loss with respect
+// to the cumulative log at step i (it multiplies Q_i where Q_i appears and divides K_i);
+// the gradient of a step's own gate log is the sum of dLG over it and every later
+// step, a reverse cumulative sum carried from chunk to chunk, started by
+// sum_v S_T ⊙ dS_T for the final state. Gates clamped at kLogDecayFloor get none.
+//
+// Under a row gate, D_is has a factor per key column; as the forward, the pairs of
+// different sub-chunks go through the row r before i's sub-chunk,
+// D_is = exp(LG_i - LG_r) exp(LG_r - LG_s), products of decays that cannot overflow,
+// so their sums are row combinations; the pairs of one sub-chunk take an exp each.
+//
+// The program: the forward once, chunk by chunk, keeping each chunk's start state;
+// then the chunks from the last: the forward's chunk again (its staged rows, its
+// readouts when the adjoint reads them), the adjoint's ops that give the readouts'
+// gradients, step by step; the chunk's gradients above; then each step of the chunk,
+// last first, with the chains' gradients of keys, values, queries and gate factors
+// bound in place of the adjoint's chain ops (marked by tmix-derive-recurrence-grad),
+// the rest of the adjoint (what computes those roots, and everything around them).
+// Memory: O(T / chunk) states per program.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/cpu/ChunkedAdjoint.h"
+#include "codegen/cpu/ChunkedLowering.h"
+#include "codegen/cpu/VectorRows.h"
+#include "dialect/ScheduleBounds.h"
+#include "passes/ChunkForm.h"
+#include "passes/ChunkMath.h"
+#include "passes/StepLowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+bool mlir::tmix::hasChunkedAdjointMarks(RecurrenceOp op) {
+  bool marked = false;
+  op.getStepOp().walk([&](Operation *inner) {
+    marked |= inner->hasAttr(kChunkAdjointAttr);
+  });
+  return marked;
+}
+
+namespace {
+
+/// The gradient buffers of one state's chunk.
+struct ChunkGrads {
+  SmallVector<Value> outputGrads, queryGrads; // per readout: dO [C, V], dQ [C, K]
+  SmallVector<Value> keyGrads, valueGrads;    // per term: dK [C, K], dV [C, V]
+  Value valuesByColumn;                       // [V, C]: one term's values
+  Value stateByColumn, stateGradByColumn;     // [V, K]: S0 and dS transposed
+  Value pairGrads, pairScores;                // [C, C]: dP and A of one pair (r, j)
+  // A sub-chunk's rows i: E_i = exp(LG_i - LG_r) and Q_i ⊙ E_i; the earlier rows s:
+  // F_s = exp(LG_r - LG_s), K_s ⊙ F_s and the same transposed.
+  Value queryDecay, decayedQueries; // [C, K]
+  Value keyDecay, decayedKeys;      // [C, K]
+  Value decayedKeysByColumn;        // [K, C]
+  Value rowSums;                    // [C, K]: rows' sums before their decay
+  Value pairDecay;                  // [2, K]: D_is and K_s ⊙ D_is of one pair
+  Value logGrads;                   // [C, gateSize]: dLG
+  Value runningLogGrad;             // [gateSize]: sum of dLG over the later steps
+};
+
+class ChunkedAdjoint {
+public:
+  ChunkedAdjoint(RecurrenceOp op, RecurrenceOp forward, int64_t chunkSize)
+      : forms(*getChunkedAdjointForms(forward)), adjoint(op, /*fuseElementwise=*/false),
+        kb(adjoint.kernel()), b(kb.builder()), primal(forward, adjoint),
+        chunked(primal, forms, chunkSize), chunkSize(chunkSize) {}
+
+  void lower();
+  /// The bound every recurrence program keeps (dialect/ScheduleBounds.h).
+  LogicalResult checkScratch(RecurrenceOp op, int64_t chunkSize) {
+    if (kb.knownScratchBytes() <= static_cast<uint64_t>(kMaxProgramScratchBytes))
+      return success();
+    return op.emitOpError("needs ")
+           << kb.knownScratchBytes()
+           << " bytes of scratch buffers per program for its chunked backward (chunk="
+           << chunkSize << " and the fixed state and step dims), more than "
+           << kMaxProgramScratchBytes << ": choose a smaller chunk";
+  }
+
+private:
+  void collectMarks();
+  void allocate();
+  /// The readouts' gradients of the chunk's steps, into outputGrads.
+  void readoutGrads(Value start, Value length);
+  /// The chunk's gradients (the file comment) of state chunk `index`.
+  void chunkGrads(unsigned index, Value length);
+  void stateTerms(StateChunk &chunk, ChunkGrads &grads, Value length);
+  void pairTerms(StateChunk &chunk, ChunkGrads &grads, unsigned readout, unsigned term,
+                 Value length);
+  void logGrads(StateChunk &chunk, ChunkGrads &grads, Value length);
+  /// Binds the chains' gradients of the roots at step `start + row` (the primal's step
+  /// ops already lowered for it) to the adjoint's seeds.
+  void bindSeeds(Value row);
+  /// Calls `visit` for each role of `root` in the chunk forms (a gate factor, a term's
+  /// key, value or factor, a readout's query) with its gradient at element x of row
+  /// `row`; for a scalar root, x runs over `extent` columns that the sum covers.
+  using RoleVisitor =
+      function_ref<void(Value extent, function_ref<Value(Value x)> at)>;
+  void forEachRole(Value root, Value row, RoleVisitor visit);
+  /// Copies the chunk's readouts at `row` into the adjoint's recomputed readouts.
+  void bindReadouts(Value row);
+
+  Value add(Value x, Value y) {
+    return arith::AddFOp::create(b, x, y,
+                                 arith::FastMathFlags::reassoc |
+                                     arith::FastMathFlags::contract);
+  }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, x, y); }
+  Value mul(Value x, Value y) {
+    return arith::MulFOp::create(b, x, y, arith::FastMathFlags::contract);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, x); }
+  Value load(Value buffer, ValueRange indices) {
+    return memref::LoadOp::create(b, buffer, indices);
+  }
+  void store(Value value, Value buffer, ValueRange indices) {
+    memref::StoreOp::create(b, value, buffer, indices);
+  }
+  void forRange(Value lb, Value ub, function_ref<void(Value)> body) {
+    kb.loop(lb, ub, kb.index(1), {}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>{};
+    });
+  }
+  void forRange(Value ub, function_ref<void(Value)> body) {
+    forRange(kb.index(0), ub, body);
+  }
+  Value sumRange(Value ub, function_ref<Value(Value)> term) {
+    return kb.loop(kb.index(0), ub, kb.index(1), {kb.f32(0.0)},
+                   [&](Value iv, ValueRange acc) {
+                     return SmallVector<Value>{add(acc[0], term(iv))};
+                   })[0];
+  }
+  /// The primal value of a factor at key column k (its exp when isExp; not inverted).
+  Value factorValue(const ChunkFactor &factor, Value k) {
+    bool vector = isa<SpecTensorType>(factor.value.getType());
+    Value value = primal.element(factor.value, {}, vector ? ValueRange{k} : ValueRange{});
+    return factor.isExp ? exp(value) : value;
+  }
+  /// The factor as it multiplies: value or 1 / value.
+  Value factorTimes(const ChunkFactor &factor, Value k) {
+    Value value = factorValue(factor, k);
+    return factor.inverse ? Value(arith::DivFOp::create(b, kb.f32(1.0), value)) : value;
+  }
+  /// d(factorTimes) / d(factor.value) at key column k.
+  Value factorDerivative(const ChunkFactor &factor, Value k) {
+    Value value = factorValue(factor, k);
+    if (!factor.inverse)
+      return factor.isExp ? value : kb.f32(1.0);
+    // -1/u^2 du/dx: -exp(-x) for exp(x), -1/x^2 for x.
+    Value inverse = arith::DivFOp::create(b, kb.f32(1.0), value);
+    Value derivative = factor.isExp ? inverse : mul(inverse, inverse);
+    return arith::NegFOp::create(b, derivative);
+  }
+
+  SmallVector<ChunkForm, 1> forms;
+  StepLowering adjoint;
+  KernelBuilder &kb;
+  ImplicitLocOpBuilder &b;
+  StepLowering primal;
+  ChunkedSteps chunked;
+  int64_t chunkSize;
+  SmallVector<ChunkGrads, 1> grads;
+  SmallVector<Value> checkpoints; // per form: [chunks, K, V]
+
+  SmallVector<Value> roots;                        // getChunkRoots
+  SmallVector<Value> seeds;                        // per root: the adjoint's value
+  SmallVector<std::pair<unsigned, unsigned>> readouts; // (form, readout) per readout
+  SmallVector<Value> readoutValues, readoutGradValues; // per readout, or null
+  DenseSet<Operation *> replaced; // the chains' ops
+  // The adjoint's ops that dO needs; those each step runs after the seeds; the
+  // forward's ops that the seeds read.
+  DenseSet<Operation *> gradOps, stepOps, seedPrimalOps;
+};
+
+void ChunkedAdjoint::collectMarks() {
+  roots = getChunkRoots(forms);
+  seeds.assign(roots.size(), Value());
+  for (auto [formIndex, form] : llvm::enumerate(forms))
+    for (unsigned index = 0; index < form.readouts.size(); ++index)
+      readouts.push_back({static_cast<unsigned>(formIndex), index});
+  readoutValues.assign(readouts.size(), Value());
+  readoutGradValues.assign(readouts.size(), Value());
+  Block &body = adjoint.stepBody();
+  for (Operation &op : body.without_terminator()) {
+    if (op.hasAttr(kChunkPrimalAttr) || op.hasAttr(kChunkAdjointAttr))
+      replaced.insert(&op);
+    if (auto index = op.getAttrOfType<IntegerAttr>(kChunkReadoutAttr))
+      readoutValues[index.getInt()] = op.getResult(0);
+    if (auto indices = op.getAttrOfType<DenseI64ArrayAttr>(kChunkSeedsAttr))
+      for (int64_t index : indices.asArrayRef())
+        seeds[index] = op.getResult(0);
+    if (auto indices = op.getAttrOfType<DenseI64ArrayAttr>(kChunkReadoutGradsAttr))
+      for (int64_t index : indices.asArrayRef())
+        readoutGradValues[index] = op.getResult(0);
+  }
+  // The ops of `block` that `values` need, not looking through replaced ones.
+  auto closure = [&](Block &block, SmallVector<Value> worklist,
+                     DenseSet<Operation *> &ops) {
+    while (!worklist.empty()) {
+      Operation *op = worklist.pop_back_val().getDefiningOp();
+      if (!op || op->getBlock() != &block || replaced.contains(op) || !ops.insert(op).second)
+        continue;
+      op->walk(
+          [&](Operation *nested) { llvm::append_range(worklist, nested->getOperands()); });
+    }
+  };
+  SmallVector<Value> readoutGrads;
+  for (Value value : readoutGradValues)
+    if (value)
+      readoutGrads.push_back(value);
+  closure(body, readoutGrads, gradOps);
+  // After the seeds: what the step's outputs and accumulators need.
+  closure(body,
+          SmallVector<Value>(adjoint.stepYield().getValues().drop_front(primal.numStates())),
+          stepOps);
+  // The seeds read the gate factors (whether the forward clamped a step's log) and,
+  // where a term has factors, its key and factors.
+  SmallVector<Value> seedRoots;
+  for (const ChunkForm &form : forms) {
+    for (const ChunkFactor &factor : form.gate)
+      seedRoots.push_back(factor.value);
+    for (const RankOneTerm &term : form.terms)
+      if (!term.factors.empty()) {
+        seedRoots.push_back(term.key);
+        for (const ChunkFactor &factor : term.factors)
+          seedRoots.push_back(factor.value);
+      }
+  }
+  closure(primal.stepBody(), seedRoots, seedPrimalOps);
+}
+
+void ChunkedAdjoint::allocate() {
+  auto matrix =
+      MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, b.getF32Type());
+  auto alloc = [&](Value rows, Value cols) {
+    return kb.allocateScratch(matrix, ValueRange{rows, cols});
+  };
+  Value rows = kb.index(chunkSize);
+  Value numChunks = arith::CeilDivUIOp::create(b, adjoint.numSteps(), rows);
+  auto cube = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
+                              b.getF32Type());
+  for (const ChunkForm &form : forms) {
+    auto stateType = cast<SpecTensorType>(
+        primal.stepBody().getArgument(1 + form.stateIndex).getType());
+    Value kSize = kb.dimValue(stateType.getDims()[0]);
+    Value vSize = kb.dimValue(stateType.getDims()[1]);
+    Value gateSize = form.hasRowGate() ? kSize : kb.index(1);
+    checkpoints.push_back(kb.allocateScratch(cube, ValueRange{numChunks, kSize, vSize}));
+    ChunkGrads chunk;
+    for (size_t r = 0; r < form.readouts.size(); ++r) {
+      chunk.outputGrads.push_back(alloc(rows, vSize));
+      chunk.queryGrads.push_back(alloc(rows, kSize));
+    }
+    for (size_t j = 0; j < form.terms.size(); ++j) {
+      chunk.keyGrads.push_back(alloc(rows, kSize));
+      chunk.valueGrads.push_back(alloc(rows, vSize));
+    }
+    chunk.valuesByColumn = alloc(vSize, rows);
+    chunk.stateByColumn = alloc(vSize, kSize);
+    chunk.stateGradByColumn = alloc(vSize, kSize);
+    chunk.pairGrads = alloc(rows, rows);
+    chunk.pairScores = alloc(rows, rows);
+    chunk.queryDecay = alloc(rows, kSize);
+    chunk.decayedQueries = alloc(rows, kSize);
+    chunk.keyDecay = alloc(rows, kSize);
+    chunk.decayedKeys = alloc(rows, kSize);
+    chunk.decayedKeysByColumn = alloc(kSize, rows);
+    chunk.rowSums = alloc(rows, kSize);
+    chunk.pairDecay = alloc(kb.index(2), kSize);
+    chunk.logGrads = alloc(rows, gateSize);
+    chunk.runningLogGrad =
+        kb.allocateScratch(MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+                           ValueRange{gateSize});
+    grads.push_back(chunk);
+  }
+  chunked.allocate();
+}
+
+void ChunkedAdjoint::bindReadouts(Value row) {
+  for (auto [index, pair] : llvm::enumerate(readouts)) {
+    Value value = readoutValues[index];
+    if (!value)
+      continue;
+    StateChunk &chunk = chunked.chunks()[pair.first];
+    Value target = adjoint.bufferOf(value), out = chunk.outputs[pair.second];
+    forRange(chunk.vSize, [&](Value v) { store(load(out, {row, v}), target, v); });
+  }
+}
+
+void ChunkedAdjoint::readoutGrads(Value start, Value length) {
+  forRange(length, [&](Value row) {
+    adjoint.beginStep(arith::AddIOp::create(b, start, row));
+    bindReadouts(row);
+    adjoint.lowerOps([&](Operation *op) { return gradOps.contains(op); });
+    for (auto [index, pair] : llvm::enumerate(readouts)) {
+      StateChunk &chunk = chunked.chunks()[pair.first];
+      Value dO = grads[pair.first].outputGrads[pair.second];
+      Value bar = readoutGradValues[index];
+      forRange(chunk.vSize, [&](Value v) {
+        store(bar ? adjoint.element(bar, {}, v) : kb.f32(0.0), dO, {row, v});
+      });
+    }
+  });
+}
+
+/// The terms of S0 and dS: dQ, dK and dV start from them; then dS moves to the
+/// chunk's start.
+void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value length) {
+  const ChunkForm &form = *chunk.form;
+  Value state = primal.stateBuffer(form.stateIndex);
+  Value stateGrad = adjoint.stateBuffer(form.stateIndex);
+  Value last = arith::SubIOp::create(b, length, kb.index(1));
+  forRange(chunk.kSize, [&](Value k) {
+    forRange(chunk.vSize, [&](Value v) {
+      store(load(state, {k, v}), grads.stateByColumn, {v, k});
+      store(load(stateGrad, {k, v}), grads.stateGradByColumn, {v, k});
+    });
+  });
+  // ---- dQ_i = exp(LG_i) ⊙ (S0 dO_i); exp(LG_i) in queryDecay ----
+  forRange(length, [&](Value i) {
+    forRange(chunk.kSize, [&](Value k) {
+      Value decay = exp(chunked.logOf(chunk, i, chunked.gateIndex(chunk, k)));
+      store(decay, grads.queryDecay, {i, k});
+    });
+  });
+  for (auto [r, dQ] : llvm::enumerate(grads.queryGrads)) {
+    Value dO = grads.outputGrads[r];
+    forRowBlocks(kb, kb.index(0), length, [&](ArrayRef<Value> rows) {
+      combineRowBlock(
+          kb, dQ, rows, chunk.kSize, {},
+          [&](unsigned r, Value v) { return load(dO, {rows[r], v}); },
+          grads.stateByColumn, kb.index(0), chunk.vSize);
+    });
+    forRange(length, [&](Value i) {
+      forRange(chunk.kSize, [&](Value k) {
+        store(mul(load(dQ, {i, k}), load(grads.queryDecay, {i, k})), dQ, {i, k});
+      });
+    });
+  }
+  // ---- dK_s = Γ_L/Γ_s ⊙ (dS V_s), dV_s = (Γ_L/Γ_s ⊙ K_s)^T dS ----
+  for (auto [j, dK] : llvm::enumerate(grads.keyGrads)) {
+    Value keys = chunk.keys[j], values = chunk.values[j], dV = grads.valueGrads[j];
+    forRange(length, [&](Value s) {
+      forRange(chunk.kSize, [&](Value k) {
+        Value g = chunked.gateIndex(chunk, k);
+        Value decay = exp(chunked.logRatio(chunk, last, s, g));
+        store(decay, grads.keyDecay, {s, k});
+        store(mul(load(keys, {s, k}), decay), grads.decayedKeys, {s, k});
+      });
+    });
+    forRowBlocks(kb, kb.index(0), length, [&](ArrayRef<Value> rows) {
+      combineRowBlock(
+          kb, dV, rows, chunk.vSize, {},
+          [&](unsigned r, Value k) { return load(grads.decayedKeys, {rows[r], k}); },
+          stateGrad, kb.index(0), chunk.kSize);
+      combineRowBlock(
+          kb, dK, rows, chunk.kSize, {},
+          [&](unsigned r, Value v) { return load(values, {rows[r], v}); },
+          grads.stateGradByColumn, kb.index(0), chunk.vSize);
+    });
+    forRange(length, [&](Value s) {
+      forRange(chunk.kSize, [&](Value k) {
+        store(mul(load(dK, {s, k}), load(grads.keyDecay, {s, k})), dK, {s, k});
+      });
+    });
+  }
+  // ---- dS <- Γ_L ⊙ dS + sum_i (exp(LG_i) ⊙ Q_i)^T dO_i ----
+  forRange(chunk.kSize, [&](Value k) {
+    Value g = chunked.gateIndex(chunk, k);
+    Value scale = exp(chunked.logOf(chunk, last, g));
+    forRange(chunk.vSize, [&](Value v) {
+      store(mul(load(stateGrad, {k, v}), scale), stateGrad, {k, v});
+    });
+  });
+  for (auto [r, dO] : llvm::enumerate(grads.outputGrads)) {
+    Value queries = chunk.queries[r];
+    forRange(length, [&](Value i) {
+      forRange(chunk.kSize, [&](Value k) {
+        store(mul(load(queries, {i, k}), load(grads.queryDecay, {i, k})),
+              grads.decayedQueries, {i, k});
+      });
+    });
+    forRowBlocks(kb, kb.index(0), chunk.kSize, [&](ArrayRef<Value> rows) {
+      combineRowBlock(
+          kb, stateGrad, rows, chunk.vSize, kb.f32(1.0),
+          [&](unsigned r, Value i) { return load(grads.decayedQueries, {i, rows[r]}); },
+          dO, kb.index(0), length);
+    });
+  }
+}
+
+/// The intra-chunk terms of readout r and term j: dP, A; dQ_r, dK_j and dV_j added to.
+void ChunkedAdjoint::pairTerms(StateChunk &chunk, ChunkGrads &grads, unsigned r,
+                               unsigned j, Value length) {
+  Value queries = chunk.queries[r], keys = chunk.keys[j], values = chunk.values[j];
+  Value dO = grads.outputGrads[r], dQ = grads.queryGrads[r];
+  Value dK = grads.keyGrads[j], dV = grads.valueGrads[j];
+  Value dP = grads.pairGrads, scores = grads.pairScores;
+  Value zero = kb.index(0), one = kb.index(1);
+  // ---- dP_is = dO_i . V_s, s <= i ----
+  forRange(length, [&](Value s) {
+    forRange(chunk.vSize, [&](Value v) {
+      store(load(values, {s, v}), grads.valuesByColumn, {v, s});
+    });
+  });
+  // (a block's rows get the columns of its last row: past the diagonal, unread)
+  forRowBlocks(kb, zero, length, [&](ArrayRef<Value> rows) {
+    combineRowBlock(
+        kb, dP, rows, arith::AddIOp::create(b, rows.back(), one), {},
+        [&](unsigned r, Value v) { return load(dO, {rows[r], v}); }, grads.valuesByColumn,
+        zero, chunk.vSize);
+  });
+  Value subChunk = kb.index(kSubChunk);
+  kb.loop(zero, length, subChunk, {}, [&](Value first, ValueRange) {
+    Value end = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, subChunk), length);
+    Value rows = arith::SubIOp::create(b, end, first);
+    // ---- pairs with s in an earlier sub-chunk, through the row before this one ----
+    Value earlier = arith::CmpIOp::create(b, arith::CmpIPredicate::ne, first, zero);
+    kb.ifElse(earlier, {}, [&] {
+      Value reference = arith::SubIOp::create(b, first, one);
+      forRange(first, [&](Value s) {
+        forRange(chunk.kSize, [&](Value k) {
+          Value g = chunked.gateIndex(chunk, k);
+          Value decay = exp(chunked.logRatio(chunk, reference, s, g));
+          Value key = mul(load(keys, {s, k}), decay);
+          store(decay, grads.keyDecay, {s, k});
+          store(key, grads.decayedKeys, {s, k});
+          store(key, grads.decayedKeysByColumn, {k, s});
+        });
+      });
+      forRange(first, end, [&](Value i) {
+        forRange(chunk.kSize, [&](Value k) {
+          Value g = chunked.gateIndex(chunk, k);
+          Value decay = exp(chunked.logRatio(chunk, i, reference, g));
+          store(decay, grads.queryDecay, {i, k});
+          store(mul(load(queries, {i, k}), decay), grads.decayedQueries, {i, k});
+        });
+      });
+      forRowBlocks(kb, first, end, [&](ArrayRef<Value> block) {
+        // A_is = (Q_i ⊙ E_i) . (K_s ⊙ F_s)
+        combineRowBlock(
+            kb, scores, block, first, {},
+            [&](unsigned r, Value k) { return load(grads.decayedQueries, {block[r], k}); },
+            grads.decayedKeysByColumn, zero, chunk.kSize);
+        // dQ_i += E_i ⊙ sum_s dP_is (K_s ⊙ F_s)
+        combineRowBlock(
+            kb, grads.rowSums, block, chunk.kSize, {},
+            [&](unsigned r, Value s) { return load(dP, {block[r], s}); },
+            grads.decayedKeys, zero, first);
+      });
+      forRange(first, end, [&](Value i) {
+        forRange(chunk.kSize, [&](Value k) {
+          Value term = mul(load(grads.queryDecay, {i, k}), load(grads.rowSums, {i, k}));
+          store(add(load(dQ, {i, k}), term), dQ, {i, k});
+        });
+      });
+      // dK_s += F_s ⊙ sum_{i in this sub-chunk} dP_is (Q_i ⊙ E_i)
+      forRowBlocks(kb, zero, first, [&](ArrayRef<Value> block) {
+        combineRowBlock(
+            kb, grads.rowSums, block, chunk.kSize, {},
+            [&](unsigned r, Value i) { return load(dP, {i, block[r]}); },
+            grads.decayedQueries, first, rows);
+      });
+      forRange(first, [&](Value s) {
+        forRange(chunk.kSize, [&](Value k) {
+          Value term = mul(load(grads.keyDecay, {s, k}), load(grads.rowSums, {s, k}));
+          store(add(load(dK, {s, k}), term), dK, {s, k});
+        });
+      });
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
+    // ---- pairs within the sub-chunk, s <= i: an exp per element, in loops LLVM
+    // vectorises ----
+    forRange(first, end, [&](Value i) {
+      forRange(first, arith::AddIOp::create(b, i, one), [&](Value s) {
+        Value pairGrad = load(dP, {i, s});
+        forRange(chunk.kSize, [&](Value k) {
+          Value decay = exp(chunked.logRatio(chunk, i, s, chunked.gateIndex(chunk, k)));
+          store(decay, grads.pairDecay, {zero, k});
+          store(mul(load(keys, {s, k}), decay), grads.pairDecay, {one, k});
+        });
+        Value score = sumRange(chunk.kSize, [&](Value k) {
+          return mul(load(queries, {i, k}), load(grads.pairDecay, {one, k}));
+        });
+        store(score, scores, {i, s});
+        forRange(chunk.kSize, [&](Value k) {
+          Value term = mul(pairGrad, load(grads.pairDecay, {one, k}));
+          store(add(load(dQ, {i, k}), term), dQ, {i, k});
+        });
+        forRange(chunk.kSize, [&](Value k) {
+          Value query = mul(load(queries, {i, k}), load(grads.pairDecay, {zero, k}));
+          store(add(load(dK, {s, k}), mul(pairGrad, query)), dK, {s, k});
+        });
+      });
+    });
+    return SmallVector<Value>{};
+  });
+  // ---- dV_s += sum_{i >= s} A_is dO_i ----
+  // (a block's rows start at its first row: A_is with i < s counts as 0)
+  forRowBlocks(kb, zero, length, [&](ArrayRef<Value> block) {
+    combineRowBlock(
+        kb, dV, block, chunk.vSize, kb.f32(1.0),
+        [&](unsigned r, Value i) {
+          Value below = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, i, block[r]);
+          return Value(arith::SelectOp::create(b, below, kb.f32(0.0),
+                                               load(scores, {i, block[r]})));
+        },
+        dO, block.front(), arith::SubIOp::create(b, length, block.front()));
+  });
+}
+
+/// dLG_i = sum_r Q_i ⊙ dQ_i - sum_j K_i ⊙ dK_i (a scalar gate: summed over k).
+void ChunkedAdjoint::logGrads(StateChunk &chunk, ChunkGrads &grads, Value length) {
+  auto at = [&](Value i, Value k) {
+    Value total = kb.f32(0.0);
+    for (auto [r, dQ] : llvm::enumerate(grads.queryGrads))
+      total = add(total, mul(load(chunk.queries[r], {i, k}), load(dQ, {i, k})));
+    for (auto [j, dK] : llvm::enumerate(grads.keyGrads))
+      total = sub(total, mul(load(chunk.keys[j], {i, k}), load(dK, {i, k})));
+    return total;
+  };
+  Value zero = kb.index(0);
+  forRange(length, [&](Value i) {
+    if (chunk.form->hasRowGate())
+      forRange(chunk.kSize, [&](Value k) { store(at(i, k), grads.logGrads, {i, k}); });
+    else
+      store(sumRange(chunk.kSize, [&](Value k) { return at(i, k); }), grads.logGrads,
+            {i, zero});
+  });
+}
+
+void ChunkedAdjoint::chunkGrads(unsigned index, Value length) {
+  StateChunk &chunk = chunked.chunks()[index];
+  ChunkGrads &chunkGrads = grads[index];
+  stateTerms(chunk, chunkGrads, length);
+  for (unsigned r = 0; r < chunk.queries.size(); ++r)
+    for (unsigned j = 0; j < chunk.keys.size(); ++j)
+      pairTerms(chunk, chunkGrads, r, j, length);
+  logGrads(chunk, chunkGrads, length);
+}
+
+void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
+  for (auto [formIndex, form] : llvm::enumerate(forms)) {
+    StateChunk &chunk = chunked.chunks()[formIndex];
+    ChunkGrads &chunkGrads = grads[formIndex];
+    // ---- a gate factor exp(x) (or 1 / exp(x)): the step's log gradient, where its
+    // log is above the floor (negated for 1 / exp(x)) ----
+    for (const ChunkFactor &factor : form.gate) {
+      if (factor.value != root)
+        continue;
+      visit(chunk.gateSize, [&](Value g) -> Value {
+        StepGateLog log = stepGateLog(kb, form, [&](const ChunkFactor &each) {
+          bool eachVector = isa<SpecTensorType>(each.value.getType());
+          return primal.element(each.value, {}, eachVector ? ValueRange{g} : ValueRange{});
+        });
+        Value open = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, log.log,
+                                           kb.f32(kLogDecayFloor));
+        Value grad = arith::SelectOp::create(b, open, load(chunkGrads.runningLogGrad, g),
+                                             kb.f32(0.0));
+        return factor.inverse ? Value(arith::NegFOp::create(b, grad)) : grad;
+      });
+    }
+    for (auto [j, term] : llvm::enumerate(form.terms)) {
+      Value dK = chunkGrads.keyGrads[j];
+      // The gradient of the term's key times its factors (its negation undone).
+      auto keyGrad = [&](Value k) {
+        Value grad = load(dK, {row, k});
+        return term.negated ? Value(arith::NegFOp::create(b, grad)) : grad;
+      };
+      if (term.key == root)
+        visit(chunk.kSize, [&](Value k) {
+          Value grad = keyGrad(k);
+          for (const ChunkFactor &factor : term.factors)
+            grad = mul(grad, factorTimes(factor, k));
+          return grad;
+        });
+      if (term.value == root) {
+        Value dV = chunkGrads.valueGrads[j];
+        visit(chunk.vSize, [&](Value v) { return load(dV, {row, v}); });
+      }
+      for (auto [f, factor] : llvm::enumerate(term.factors)) {
+        if (factor.value != root)
+          continue;
+        visit(chunk.kSize, [&](Value k) {
+          Value grad = mul(keyGrad(k), primal.element(term.key, {}, k));
+          for (auto [other, otherFactor] : llvm::enumerate(term.factors))
+            grad = mul(grad, other == f ? factorDerivative(otherFactor, k)
+                                        : factorTimes(otherFactor, k));
+          return grad;
+        });
+      }
+    }
+    for (auto [r, readout] : llvm::enumerate(form.readouts)) {
+      if (readout.getLhs() != root)
+        continue;
+      Value dQ = chunkGrads.queryGrads[r];
+      visit(chunk.kSize, [&](Value k) { return load(dQ, {row, k}); });
+    }
+  }
+}
+
+void ChunkedAdjoint::bindSeeds(Value row) {
+  // The gate logs' gradients at this step: the running sum takes this step's term.
+  for (auto [formIndex, form] : llvm::enumerate(forms)) {
+    StateChunk &chunk = chunked.chunks()[formIndex];
+    ChunkGrads &chunkGrads = grads[formIndex];
+    forRange(chunk.gateSize, [&](Value g) {
+      Value running =
+          add(load(chunkGrads.runningLogGrad, g), load(chunkGrads.logGrads, {row, g}));
+      store(running, chunkGrads.runningLogGrad, g);
+    });
+  }
+  for (auto [rootIndex, root] : llvm::enumerate(roots)) {
+    Value seed = seeds[rootIndex];
+    if (!seed)
+      continue;
+    if (auto type = dyn_cast<SpecTensorType>(root.getType())) {
+      // A vector: the sum of its roles' gradients, element by element (the first
+      // stored, the others added).
+      Value buffer = adjoint.bufferOf(seed);
+      Value size = kb.dimValue(type.getDims()[0]);
+      bool first = true;
+      forEachRole(root, row, [&](Value, function_ref<Value(Value)> at) {
+        forRange(size, [&](Value x) {
+          store(first ? at(x) : add(load(buffer, x), at(x)), buffer, x);
+        });
+        first = false;
+      });
+      if (first) // no role: the chains do not read it
+        forRange(size, [&](Value x) { store(kb.f32(0.0), buffer, x); });
+      continue;
+    }
+    // A scalar: each role's gradient summed over the columns it scales.
+    Value total = kb.f32(0.0);
+    forEachRole(root, row, [&](Value extent, function_ref<Value(Value)> at) {
+      total = add(total, sumRange(extent, at));
+    });
+    adjoint.bindScalar(seed, total);
+  }
+}
+
+void ChunkedAdjoint::lower() {
+  collectMarks();
+  allocate();
+  kb.guardScratch();
+  primal.initStates();
+  Value one = kb.index(1);
+  Value steps = adjoint.numSteps(), chunk = kb.index(chunkSize);
+  Value numChunks = arith::CeilDivUIOp::create(b, steps, chunk);
+  auto chunkBounds = [&](Value index) {
+    Value start = arith::MulIOp::create(b, index, chunk);
+    Value length = arith::MinUIOp::create(b, chunk, arith::SubIOp::create(b, steps, start));
+    return std::make_pair(Value(start), Value(length));
+  };
+  auto copyState = [&](unsigned formIndex, Value chunkIndex, bool intoCheckpoint) {
+    StateChunk &state = chunked.chunks()[formIndex];
+    Value buffer = primal.stateBuffer(forms[formIndex].stateIndex);
+    Value checkpoint = checkpoints[formIndex];
+    forRange(state.kSize, [&](Value k) {
+      forRange(state.vSize, [&](Value v) {
+        if (intoCheckpoint)
+          store(load(buffer, {k, v}), checkpoint, {chunkIndex, k, v});
+        else
+          store(load(checkpoint, {chunkIndex, k, v}), buffer, {k, v});
+      });
+    });
+  };
+
+  // ---- the forward, keeping each chunk's start state ----
+  forRange(numChunks, [&](Value index) {
+    auto [start, length] = chunkBounds(index);
+    for (unsigned form = 0; form < forms.size(); ++form)
+      copyState(form, index, /*intoCheckpoint=*/true);
+    chunked.stageChunk(start, length, /*readouts=*/false);
+    for (StateChunk &state : chunked.chunks())
+      chunked.update(state, length);
+  });
+  // ---- the final state's term of the gate logs' gradients: sum_v S_T ⊙ dS_T ----
+  for (auto [formIndex, form] : llvm::enumerate(forms)) {
+    StateChunk &state = chunked.chunks()[formIndex];
+    Value running = grads[formIndex].runningLogGrad;
+    Value buffer = primal.stateBuffer(form.stateIndex);
+    Value gradBuffer = adjoint.stateBuffer(form.stateIndex);
+    forRange(state.gateSize, [&](Value g) { store(kb.f32(0.0), running, g); });
+    forRange(state.kSize, [&](Value k) {
+      Value g = chunked.gateIndex(state, k);
+      Value sum = sumRange(state.vSize, [&](Value v) {
+        return mul(load(buffer, {k, v}), load(gradBuffer, {k, v}));
+      });
+      store(add(load(running, g), sum), running, g);
+    });
+  }
+  // ---- the chunks, last first ----
+  bool readsReadouts = llvm::any_of(readoutValues, [](Value v) { return bool(v); });
+  forRange(numChunks, [&](Value reversed) {
+    Value index = arith::SubIOp::create(b, arith::SubIOp::create(b, numChunks, one), reversed);
+    auto [start, length] = chunkBounds(index);
+    for (unsigned form = 0; form < forms.size(); ++form)
+      copyState(form, index, /*intoCheckpoint=*/false);
+    chunked.stageChunk(start, length);
+    if (readsReadouts)
+      for (auto [formIndex, readout] : readouts)
+        chunked.readout(chunked.chunks()[formIndex], readout, length);
+    readoutGrads(start, length);
+    for (unsigned form = 0; form < forms.size(); ++form)
+      chunkGrads(form, length);
+    // ---- each step, last first: the roots' gradients, then the rest of the adjoint ----
+    forRange(length, [&](Value back) {
+      Value row = arith::SubIOp::create(b, arith::SubIOp::create(b, length, one), back);
+      Value t = arith::AddIOp::create(b, start, row);
+      primal.beginStep(t);
+      primal.lowerOps([&](Operation *op) { return seedPrimalOps.contains(op); });
+      adjoint.beginStep(t);
+      bindReadouts(row);
+      bindSeeds(row);
+      adjoint.lowerOps([&](Operation *op) { return stepOps.contains(op); });
+      adjoint.storeOutputs();
+      unsigned numForwardStates = primal.numStates();
+      adjoint.writeBackStates([&](unsigned state) { return state >= numForwardStates; });
+    });
+  });
+  primal.release();
+  adjoint.finish();
+}
+
+} // namespace
+
+LogicalResult mlir::tmix::lowerChunkedAdjoint(RecurrenceOp op, RecurrenceOp forward,
+                                              int64_t chunkSize) {
+  ChunkedAdjoint adjoint(op, forward, chunkSize);
+  adjoint.lower();
+  return adjoint.checkScratch(op, chunkSize);
+}
