@@ -153,6 +153,47 @@ private:
                      return SmallVector<Value>{add(acc[0], term(iv))};
                    })[0];
   }
+  /// dst[row, 0:cols] = sum_{x < count} weight(row, x) * rows[x, 0:cols] for the rows
+  /// in [begin, end), kRowBlock at a time.
+  void rowProducts(Value dst, Value begin, Value end, Value cols,
+                   function_ref<Value(Value row, Value x)> weight, Value rows,
+                   Value count) {
+    forRowBlocks(kb, begin, end, [&](ArrayRef<Value> block) {
+      combineRowBlock(
+          kb, dst, block, cols, {},
+          [&](unsigned r, Value x) { return weight(block[r], x); }, rows, Value(),
+          count);
+    });
+  }
+  /// dst[row, k] = factor[row, k] * sums[row, k] (plus dst[row, k] when `accumulate`)
+  /// for the rows in [begin, end) and k < cols.
+  void scaleRows(Value dst, Value begin, Value end, Value cols, Value factor, Value sums,
+                 bool accumulate) {
+    forRange(begin, end, [&](Value row) {
+      forRange(cols, [&](Value k) {
+        Value term = mul(load(factor, {row, k}), load(sums, {row, k}));
+        store(accumulate ? add(load(dst, {row, k}), term) : term, dst, {row, k});
+      });
+    });
+  }
+  /// For the rows x in [begin, end) and k < K: decay[x, k] = exp(LG_to(x) - LG_from(x))
+  /// at k's gate index, decayed[x, k] = source[x, k] * decay[x, k], also into
+  /// byColumn[k, x] when given.
+  void decayRows(StateChunk &chunk, Value begin, Value end, function_ref<Value(Value)> to,
+                 function_ref<Value(Value)> from, Value source, Value decay, Value decayed,
+                 Value byColumn = Value()) {
+    forRange(begin, end, [&](Value x) {
+      forRange(chunk.kSize, [&](Value k) {
+        Value g = chunked.gateIndex(chunk, k);
+        Value factor = exp(chunked.logRatio(chunk, to(x), from(x), g));
+        Value value = mul(load(source, {x, k}), factor);
+        store(factor, decay, {x, k});
+        store(value, decayed, {x, k});
+        if (byColumn)
+          store(value, byColumn, {k, x});
+      });
+    });
+  }
   /// The primal value of a factor at key column k (its exp when isExp; not inverted).
   Value factorValue(const ChunkFactor &factor, Value k) {
     bool vector = isa<SpecTensorType>(factor.value.getType());
@@ -332,7 +373,7 @@ void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value leng
   const ChunkForm &form = *chunk.form;
   Value state = primal.stateBuffer(form.stateIndex);
   Value stateGrad = adjoint.stateBuffer(form.stateIndex);
-  Value last = arith::SubIOp::create(b, length, kb.index(1));
+  Value zero = kb.index(0), last = arith::SubIOp::create(b, length, kb.index(1));
   forRange(chunk.kSize, [&](Value k) {
     forRange(chunk.vSize, [&](Value v) {
       store(load(state, {k, v}), grads.stateByColumn, {v, k});
@@ -348,44 +389,25 @@ void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value leng
   });
   for (auto [r, dQ] : llvm::enumerate(grads.queryGrads)) {
     Value dO = grads.outputGrads[r];
-    forRowBlocks(kb, kb.index(0), length, [&](ArrayRef<Value> rows) {
-      combineRowBlock(
-          kb, dQ, rows, chunk.kSize, {},
-          [&](unsigned r, Value v) { return load(dO, {rows[r], v}); },
-          grads.stateByColumn, kb.index(0), chunk.vSize);
-    });
-    forRange(length, [&](Value i) {
-      forRange(chunk.kSize, [&](Value k) {
-        store(mul(load(dQ, {i, k}), load(grads.queryDecay, {i, k})), dQ, {i, k});
-      });
-    });
+    rowProducts(
+        dQ, zero, length, chunk.kSize, [&](Value i, Value v) { return load(dO, {i, v}); },
+        grads.stateByColumn, chunk.vSize);
+    scaleRows(dQ, zero, length, chunk.kSize, grads.queryDecay, dQ, /*accumulate=*/false);
   }
   // ---- dK_s = Γ_L/Γ_s ⊙ (dS V_s), dV_s = (Γ_L/Γ_s ⊙ K_s)^T dS ----
   for (auto [j, dK] : llvm::enumerate(grads.keyGrads)) {
     Value keys = chunk.keys[j], values = chunk.values[j], dV = grads.valueGrads[j];
-    forRange(length, [&](Value s) {
-      forRange(chunk.kSize, [&](Value k) {
-        Value g = chunked.gateIndex(chunk, k);
-        Value decay = exp(chunked.logRatio(chunk, last, s, g));
-        store(decay, grads.keyDecay, {s, k});
-        store(mul(load(keys, {s, k}), decay), grads.decayedKeys, {s, k});
-      });
-    });
-    forRowBlocks(kb, kb.index(0), length, [&](ArrayRef<Value> rows) {
-      combineRowBlock(
-          kb, dV, rows, chunk.vSize, {},
-          [&](unsigned r, Value k) { return load(grads.decayedKeys, {rows[r], k}); },
-          stateGrad, kb.index(0), chunk.kSize);
-      combineRowBlock(
-          kb, dK, rows, chunk.kSize, {},
-          [&](unsigned r, Value v) { return load(values, {rows[r], v}); },
-          grads.stateGradByColumn, kb.index(0), chunk.vSize);
-    });
-    forRange(length, [&](Value s) {
-      forRange(chunk.kSize, [&](Value k) {
-        store(mul(load(dK, {s, k}), load(grads.keyDecay, {s, k})), dK, {s, k});
-      });
-    });
+    decayRows(
+        chunk, zero, length, [&](Value) { return last; }, [](Value s) { return s; }, keys,
+        grads.keyDecay, grads.decayedKeys);
+    rowProducts(
+        dV, zero, length, chunk.vSize,
+        [&](Value s, Value k) { return load(grads.decayedKeys, {s, k}); }, stateGrad,
+        chunk.kSize);
+    rowProducts(
+        dK, zero, length, chunk.kSize, [&](Value s, Value v) { return load(values, {s, v}); },
+        grads.stateGradByColumn, chunk.vSize);
+    scaleRows(dK, zero, length, chunk.kSize, grads.keyDecay, dK, /*accumulate=*/false);
   }
   // ---- dS <- Γ_L ⊙ dS + sum_i (exp(LG_i) ⊙ Q_i)^T dO_i ----
   forRange(chunk.kSize, [&](Value k) {
@@ -395,19 +417,19 @@ void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value leng
       store(mul(load(stateGrad, {k, v}), scale), stateGrad, {k, v});
     });
   });
-  for (auto [r, dO] : llvm::enumerate(grads.outputGrads)) {
-    Value queries = chunk.queries[r];
+  for (size_t r = 0; r < grads.outputGrads.size(); ++r) {
+    Value dO = grads.outputGrads[r], queries = chunk.queries[r];
     forRange(length, [&](Value i) {
       forRange(chunk.kSize, [&](Value k) {
         store(mul(load(queries, {i, k}), load(grads.queryDecay, {i, k})),
               grads.decayedQueries, {i, k});
       });
     });
-    forRowBlocks(kb, kb.index(0), chunk.kSize, [&](ArrayRef<Value> rows) {
+    forRowBlocks(kb, zero, chunk.kSize, [&](ArrayRef<Value> rows) {
       combineRowBlock(
           kb, stateGrad, rows, chunk.vSize, kb.f32(1.0),
           [&](unsigned r, Value i) { return load(grads.decayedQueries, {i, rows[r]}); },
-          dO, kb.index(0), length);
+          dO, Value(), length);
     });
   }
 }
@@ -431,7 +453,7 @@ void ChunkedAdjoint::pairTerms(StateChunk &chunk, ChunkGrads &grads, unsigned r,
     combineRowBlock(
         kb, dP, rows, arith::AddIOp::create(b, rows.back(), one), {},
         [&](unsigned r, Value v) { return load(dO, {rows[r], v}); }, grads.valuesByColumn,
-        zero, chunk.vSize);
+        Value(), chunk.vSize);
   });
   Value subChunk = kb.index(kSubChunk);
   kb.loop(zero, length, subChunk, {}, [&](Value first, ValueRange) {
@@ -441,42 +463,23 @@ void ChunkedAdjoint::pairTerms(StateChunk &chunk, ChunkGrads &grads, unsigned r,
     Value earlier = arith::CmpIOp::create(b, arith::CmpIPredicate::ne, first, zero);
     kb.ifElse(earlier, {}, [&] {
       Value reference = arith::SubIOp::create(b, first, one);
-      forRange(first, [&](Value s) {
-        forRange(chunk.kSize, [&](Value k) {
-          Value g = chunked.gateIndex(chunk, k);
-          Value decay = exp(chunked.logRatio(chunk, reference, s, g));
-          Value key = mul(load(keys, {s, k}), decay);
-          store(decay, grads.keyDecay, {s, k});
-          store(key, grads.decayedKeys, {s, k});
-          store(key, grads.decayedKeysByColumn, {k, s});
-        });
-      });
-      forRange(first, end, [&](Value i) {
-        forRange(chunk.kSize, [&](Value k) {
-          Value g = chunked.gateIndex(chunk, k);
-          Value decay = exp(chunked.logRatio(chunk, i, reference, g));
-          store(decay, grads.queryDecay, {i, k});
-          store(mul(load(queries, {i, k}), decay), grads.decayedQueries, {i, k});
-        });
-      });
-      forRowBlocks(kb, first, end, [&](ArrayRef<Value> block) {
-        // A_is = (Q_i ⊙ E_i) . (K_s ⊙ F_s)
-        combineRowBlock(
-            kb, scores, block, first, {},
-            [&](unsigned r, Value k) { return load(grads.decayedQueries, {block[r], k}); },
-            grads.decayedKeysByColumn, zero, chunk.kSize);
-        // dQ_i += E_i ⊙ sum_s dP_is (K_s ⊙ F_s)
-        combineRowBlock(
-            kb, grads.rowSums, block, chunk.kSize, {},
-            [&](unsigned r, Value s) { return load(dP, {block[r], s}); },
-            grads.decayedKeys, zero, first);
-      });
-      forRange(first, end, [&](Value i) {
-        forRange(chunk.kSize, [&](Value k) {
-          Value term = mul(load(grads.queryDecay, {i, k}), load(grads.rowSums, {i, k}));
-          store(add(load(dQ, {i, k}), term), dQ, {i, k});
-        });
-      });
+      decayRows(
+          chunk, zero, first, [&](Value) { return reference; }, [](Value s) { return s; },
+          keys, grads.keyDecay, grads.decayedKeys, grads.decayedKeysByColumn);
+      decayRows(
+          chunk, first, end, [](Value i) { return i; }, [&](Value) { return reference; },
+          queries, grads.queryDecay, grads.decayedQueries);
+      // A_is = (Q_i ⊙ E_i) . (K_s ⊙ F_s)
+      rowProducts(
+          scores, first, end, first,
+          [&](Value i, Value k) { return load(grads.decayedQueries, {i, k}); },
+          grads.decayedKeysByColumn, chunk.kSize);
+      // dQ_i += E_i ⊙ sum_s dP_is (K_s ⊙ F_s)
+      rowProducts(
+          grads.rowSums, first, end, chunk.kSize,
+          [&](Value i, Value s) { return load(dP, {i, s}); }, grads.decayedKeys, first);
+      scaleRows(dQ, first, end, chunk.kSize, grads.queryDecay, grads.rowSums,
+                /*accumulate=*/true);
       // dK_s += F_s ⊙ sum_{i in this sub-chunk} dP_is (Q_i ⊙ E_i)
       forRowBlocks(kb, zero, first, [&](ArrayRef<Value> block) {
         combineRowBlock(
@@ -484,12 +487,8 @@ void ChunkedAdjoint::pairTerms(StateChunk &chunk, ChunkGrads &grads, unsigned r,
             [&](unsigned r, Value i) { return load(dP, {i, block[r]}); },
             grads.decayedQueries, first, rows);
       });
-      forRange(first, [&](Value s) {
-        forRange(chunk.kSize, [&](Value k) {
-          Value term = mul(load(grads.keyDecay, {s, k}), load(grads.rowSums, {s, k}));
-          store(add(load(dK, {s, k}), term), dK, {s, k});
-        });
-      });
+      scaleRows(dK, zero, first, chunk.kSize, grads.keyDecay, grads.rowSums,
+                /*accumulate=*/true);
       return SmallVector<Value>{};
     }, [] { return SmallVector<Value>{}; });
     // ---- pairs within the sub-chunk, s <= i: an exp per element, in loops LLVM
@@ -563,7 +562,8 @@ void ChunkedAdjoint::chunkGrads(unsigned index, Value length) {
 }
 
 void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
-  for (auto [formIndex, form] : llvm::enumerate(forms)) {
+  for (size_t formIndex = 0; formIndex < forms.size(); ++formIndex) {
+    const ChunkForm &form = forms[formIndex];
     StateChunk &chunk = chunked.chunks()[formIndex];
     ChunkGrads &chunkGrads = grads[formIndex];
     // ---- a gate factor exp(x) (or 1 / exp(x)): the step's log gradient, where its
@@ -583,7 +583,8 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
         return factor.inverse ? Value(arith::NegFOp::create(b, grad)) : grad;
       });
     }
-    for (auto [j, term] : llvm::enumerate(form.terms)) {
+    for (size_t j = 0; j < form.terms.size(); ++j) {
+      const RankOneTerm &term = form.terms[j];
       Value dK = chunkGrads.keyGrads[j];
       // The gradient of the term's key times its factors (its negation undone).
       auto keyGrad = [&](Value k) {
@@ -601,8 +602,8 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
         Value dV = chunkGrads.valueGrads[j];
         visit(chunk.vSize, [&](Value v) { return load(dV, {row, v}); });
       }
-      for (auto [f, factor] : llvm::enumerate(term.factors)) {
-        if (factor.value != root)
+      for (size_t f = 0; f < term.factors.size(); ++f) {
+        if (term.factors[f].value != root)
           continue;
         visit(chunk.kSize, [&](Value k) {
           Value grad = mul(keyGrad(k), primal.element(term.key, {}, k));
@@ -613,8 +614,8 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
         });
       }
     }
-    for (auto [r, readout] : llvm::enumerate(form.readouts)) {
-      if (readout.getLhs() != root)
+    for (size_t r = 0; r < form.readouts.size(); ++r) {
+      if (VecMatOp(form.readouts[r]).getLhs() != root)
         continue;
       Value dQ = chunkGrads.queryGrads[r];
       visit(chunk.kSize, [&](Value k) { return load(dQ, {row, k}); });
@@ -691,7 +692,8 @@ void ChunkedAdjoint::lower() {
 
   // ---- the forward, keeping each chunk's start state ----
   forRange(numChunks, [&](Value index) {
-    auto [start, length] = chunkBounds(index);
+    Value start, length;
+    std::tie(start, length) = chunkBounds(index);
     for (unsigned form = 0; form < forms.size(); ++form)
       copyState(form, index, /*intoCheckpoint=*/true);
     chunked.stageChunk(start, length, /*readouts=*/false);
@@ -717,13 +719,14 @@ void ChunkedAdjoint::lower() {
   bool readsReadouts = llvm::any_of(readoutValues, [](Value v) { return bool(v); });
   forRange(numChunks, [&](Value reversed) {
     Value index = arith::SubIOp::create(b, arith::SubIOp::create(b, numChunks, one), reversed);
-    auto [start, length] = chunkBounds(index);
+    Value start, length;
+    std::tie(start, length) = chunkBounds(index);
     for (unsigned form = 0; form < forms.size(); ++form)
       copyState(form, index, /*intoCheckpoint=*/false);
     chunked.stageChunk(start, length);
     if (readsReadouts)
-      for (auto [formIndex, readout] : readouts)
-        chunked.readout(chunked.chunks()[formIndex], readout, length);
+      for (std::pair<unsigned, unsigned> readout : readouts)
+        chunked.readout(chunked.chunks()[readout.first], readout.second, length);
     readoutGrads(start, length);
     for (unsigned form = 0; form < forms.size(); ++form)
       chunkGrads(form, length);
@@ -748,8 +751,40 @@ void ChunkedAdjoint::lower() {
 
 } // namespace
 
+/// The marks of `op` name what the chunk forms of `forward` have (IR written by hand
+/// may say otherwise): one error on the first that does not.
+static LogicalResult verifyMarks(RecurrenceOp op, RecurrenceOp forward) {
+  std::optional<SmallVector<ChunkForm, 1>> forms = getChunkedAdjointForms(forward);
+  if (!forms)
+    return op.emitOpError("is marked for a chunked adjoint, but its forward '")
+           << forward.getSymName()
+           << "' has no chunked adjoint form (every state a log-space decay)";
+  size_t numRoots = getChunkRoots(*forms).size();
+  size_t numReadouts = getChunkReadouts(*forms).size();
+  WalkResult walk = op.getStepOp().walk([&](Operation *inner) {
+    auto inRange = [&](StringRef name, size_t count) {
+      auto indices = inner->getAttrOfType<DenseI64ArrayAttr>(name);
+      return !indices || llvm::all_of(indices.asArrayRef(), [&](int64_t index) {
+        return index >= 0 && static_cast<size_t>(index) < count;
+      });
+    };
+    auto readout = inner->getAttrOfType<IntegerAttr>(kChunkReadoutAttr);
+    if (inRange(kChunkSeedsAttr, numRoots) && inRange(kChunkReadoutGradsAttr, numReadouts) &&
+        (!readout || (readout.getInt() >= 0 &&
+                      static_cast<size_t>(readout.getInt()) < numReadouts)))
+      return WalkResult::advance();
+    inner->emitOpError("names a chunk root or readout that the forward '")
+        << forward.getSymName() << "' does not have (" << numRoots << " roots, "
+        << numReadouts << " readouts)";
+    return WalkResult::interrupt();
+  });
+  return failure(walk.wasInterrupted());
+}
+
 LogicalResult mlir::tmix::lowerChunkedAdjoint(RecurrenceOp op, RecurrenceOp forward,
                                               int64_t chunkSize) {
+  if (failed(verifyMarks(op, forward)))
+    return failure();
   ChunkedAdjoint adjoint(op, forward, chunkSize);
   adjoint.lower();
   return adjoint.checkScratch(op, chunkSize);

@@ -21,7 +21,8 @@ bool hasChunkedAdjointMarks(RecurrenceOp op);
 
 /// Emits the program of the adjoint `op` of `forward`, chunk by chunk (chunks of
 /// `chunkSize` steps). Requires hasChunkedAdjointMarks(op). Failure after an error on
-/// `op` when its fixed-size scratch buffers exceed a program's bound.
+/// `op` when its marks do not fit `forward`'s chunk forms, or when its fixed-size
+/// scratch buffers exceed a program's bound.
 LogicalResult lowerChunkedAdjoint(RecurrenceOp op, RecurrenceOp forward,
                                   int64_t chunkSize);
 

@@ -13,7 +13,9 @@
 // kCheckpointSteps steps; then for each span between checkpoints, last first, X runs
 // again from the checkpoint keeping each state of the span, and the adjoint's steps
 // run over the span backwards. Memory: O(T / kCheckpointSteps + kCheckpointSteps)
-// states per program, for two forward passes.
+// states per program, for two forward passes. An adjoint that
+// tmix-derive-recurrence-grad marked for it (log-space decays) runs chunk by chunk
+// instead (ChunkedAdjoint.h), unless its schedule's form is "recurrent".
 //
 //===----------------------------------------------------------------------===//
 
