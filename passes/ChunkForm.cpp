@@ -416,6 +416,18 @@ SmallVector<Value> tmix::getChunkRoots(ArrayRef<ChunkForm> forms) {
   return SmallVector<Value>(roots.begin(), roots.end());
 }
 
+void tmix::collectProducers(Block &block, ArrayRef<Value> roots,
+                            const DenseSet<Operation *> &stop, DenseSet<Operation *> &ops) {
+  SmallVector<Value> worklist(roots.begin(), roots.end());
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val().getDefiningOp();
+    if (!op || op->getBlock() != &block || stop.contains(op) || !ops.insert(op).second)
+      continue;
+    op->walk(
+        [&](Operation *nested) { llvm::append_range(worklist, nested->getOperands()); });
+  }
+}
+
 SmallVector<VecMatOp> tmix::getChunkReadouts(ArrayRef<ChunkForm> forms) {
   SmallVector<VecMatOp> readouts;
   for (const ChunkForm &form : forms)

@@ -111,6 +111,12 @@ std::optional<SmallVector<ChunkForm, 1>> getChunkedAdjointForms(RecurrenceOp for
 /// of the step's adjoint takes them over.
 SmallVector<Value> getChunkRoots(ArrayRef<ChunkForm> forms);
 
+/// Adds to `ops` the ops of `block` that `roots` need, transitively (operands of ops
+/// nested in their regions included), not looking through the ops in `stop`.
+void collectProducers(Block &block, ArrayRef<Value> roots,
+                      const llvm::DenseSet<Operation *> &stop,
+                      llvm::DenseSet<Operation *> &ops);
+
 /// The readouts of `forms`, in order.
 SmallVector<VecMatOp> getChunkReadouts(ArrayRef<ChunkForm> forms);
 

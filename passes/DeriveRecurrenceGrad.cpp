@@ -90,19 +90,11 @@ std::optional<ChunkGroups> getChunkGroups(RecurrenceOp forward) {
   ChunkGroups groups{std::move(*forms), {}, {}};
   Block &from = forward.getStepOp().getBody().front();
   SmallVector<Value> roots = getChunkRoots(groups.forms);
-  llvm::DenseSet<Value> rootSet(roots.begin(), roots.end());
-  // The ops a set of values needs, within the step, not looking through `stop`.
-  auto closure = [&](SmallVector<Value> worklist, llvm::DenseSet<Operation *> &ops,
-                     const llvm::DenseSet<Value> &stop) {
-    while (!worklist.empty()) {
-      Value value = worklist.pop_back_val();
-      Operation *op = value.getDefiningOp();
-      if (stop.contains(value) || !op || op->getBlock() != &from || !ops.insert(op).second)
-        continue;
-      op->walk(
-          [&](Operation *nested) { llvm::append_range(worklist, nested->getOperands()); });
-    }
-  };
+  // The chains reach down to the roots, not into what computes them.
+  llvm::DenseSet<Operation *> rootOps;
+  for (Value root : roots)
+    if (Operation *op = root.getDefiningOp())
+      rootOps.insert(op);
   SmallVector<Value> chainValues;
   for (const ChunkForm &form : groups.forms) {
     for (Operation *op : form.chain)
@@ -112,8 +104,8 @@ std::optional<ChunkGroups> getChunkGroups(RecurrenceOp forward) {
       chainValues.push_back(readout.getRhs());
     }
   }
-  closure(chainValues, groups.chains, rootSet);
-  closure(roots, groups.producers, {});
+  collectProducers(from, chainValues, rootOps, groups.chains);
+  collectProducers(from, roots, {}, groups.producers);
   for (Operation *op : groups.chains) {
     if (isa<VecMatOp>(op) && llvm::any_of(groups.forms, [&](const ChunkForm &form) {
           return llvm::is_contained(form.readouts, op);

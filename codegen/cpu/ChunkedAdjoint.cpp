@@ -194,20 +194,14 @@ private:
       });
     });
   }
-  /// The primal value of a factor at key column k (its exp when isExp; not inverted).
-  Value factorValue(const ChunkFactor &factor, Value k) {
-    bool vector = isa<SpecTensorType>(factor.value.getType());
-    Value value = primal.element(factor.value, {}, vector ? ValueRange{k} : ValueRange{});
-    return factor.isExp ? exp(value) : value;
-  }
   /// The factor as it multiplies: value or 1 / value.
   Value factorTimes(const ChunkFactor &factor, Value k) {
-    Value value = factorValue(factor, k);
+    Value value = chunked.factorValue(factor, k);
     return factor.inverse ? Value(arith::DivFOp::create(b, kb.f32(1.0), value)) : value;
   }
   /// d(factorTimes) / d(factor.value) at key column k.
   Value factorDerivative(const ChunkFactor &factor, Value k) {
-    Value value = factorValue(factor, k);
+    Value value = chunked.factorValue(factor, k);
     if (!factor.inverse)
       return factor.isExp ? value : kb.f32(1.0);
     // -1/u^2 du/dx: -exp(-x) for exp(x), -1/x^2 for x.
@@ -257,26 +251,15 @@ void ChunkedAdjoint::collectMarks() {
       for (int64_t index : indices.asArrayRef())
         readoutGradValues[index] = op.getResult(0);
   }
-  // The ops of `block` that `values` need, not looking through replaced ones.
-  auto closure = [&](Block &block, SmallVector<Value> worklist,
-                     DenseSet<Operation *> &ops) {
-    while (!worklist.empty()) {
-      Operation *op = worklist.pop_back_val().getDefiningOp();
-      if (!op || op->getBlock() != &block || replaced.contains(op) || !ops.insert(op).second)
-        continue;
-      op->walk(
-          [&](Operation *nested) { llvm::append_range(worklist, nested->getOperands()); });
-    }
-  };
-  SmallVector<Value> readoutGrads;
+  // The ops each runs, not those the chunk loops replace (or bind).
+  SmallVector<Value> bars;
   for (Value value : readoutGradValues)
     if (value)
-      readoutGrads.push_back(value);
-  closure(body, readoutGrads, gradOps);
+      bars.push_back(value);
+  collectProducers(body, bars, replaced, gradOps);
   // After the seeds: what the step's outputs and accumulators need.
-  closure(body,
-          SmallVector<Value>(adjoint.stepYield().getValues().drop_front(primal.numStates())),
-          stepOps);
+  SmallVector<Value> yielded(adjoint.stepYield().getValues().drop_front(primal.numStates()));
+  collectProducers(body, yielded, replaced, stepOps);
   // The seeds read the gate factors (whether the forward clamped a step's log) and,
   // where a term has factors, its key and factors.
   SmallVector<Value> seedRoots;
@@ -290,7 +273,7 @@ void ChunkedAdjoint::collectMarks() {
           seedRoots.push_back(factor.value);
       }
   }
-  closure(primal.stepBody(), seedRoots, seedPrimalOps);
+  collectProducers(primal.stepBody(), seedRoots, {}, seedPrimalOps);
 }
 
 void ChunkedAdjoint::allocate() {

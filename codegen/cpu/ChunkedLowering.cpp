@@ -83,21 +83,6 @@ Value ChunkedSteps::sumRange(Value ub, function_ref<Value(Value)> term) {
                  })[0];
 }
 
-/// The ops of the step body that `roots` need, not looking through `stop`.
-static void collectBackward(Block &body, ArrayRef<Value> roots,
-                     const DenseSet<Operation *> &stop, DenseSet<Operation *> &ops) {
-  SmallVector<Value> worklist(roots.begin(), roots.end());
-  while (!worklist.empty()) {
-    Operation *op = worklist.pop_back_val().getDefiningOp();
-    if (!op || op->getBlock() != &body || stop.contains(op) || !ops.insert(op).second)
-      continue;
-    op->walk([&](Operation *nested) {
-      for (Value operand : nested->getOperands())
-        worklist.push_back(operand);
-    });
-  }
-}
-
 void ChunkedSteps::collectOps() {
   Block &body = steps.stepBody();
   SmallVector<Value> stagedRoots;
@@ -116,19 +101,19 @@ void ChunkedSteps::collectOps() {
       for (const ChunkFactor &factor : form.delta->strength)
         stagedRoots.push_back(factor.value);
     }
-    collectBackward(body, stagedRoots, {}, stateStaged);
+    collectProducers(body, stagedRoots, {}, stateStaged);
     for (VecMatOp readout : form.readouts) {
       stagedRoots.push_back(readout.getLhs());
       replaced.insert(readout);
     }
     replaced.insert(form.chain.begin(), form.chain.end());
   }
-  collectBackward(body, stagedRoots, {}, staged);
+  collectProducers(body, stagedRoots, {}, staged);
   SmallVector<Value> stepRoots;
   for (auto [index, value] : llvm::enumerate(steps.stepYield().getValues()))
     if (!chunked.contains(index))
       stepRoots.push_back(value);
-  collectBackward(body, stepRoots, replaced, rest);
+  collectProducers(body, stepRoots, replaced, rest);
 }
 
 void ChunkedSteps::allocate() {
@@ -182,8 +167,9 @@ Value ChunkedSteps::factorValue(const ChunkFactor &factor, Value k) {
   return factor.isExp ? exp(value) : value;
 }
 
-/// Stages row `row` of the chunk buffers from the current step's values.
-void ChunkedSteps::stage(StateChunk &chunk, Value row) {
+/// Stages row `row` of the chunk buffers from the current step's values (the queries
+/// only with `readouts`).
+void ChunkedSteps::stage(StateChunk &chunk, Value row, bool readouts) {
   const ChunkForm &form = *chunk.form;
   Value zero = kb.index(0), one = kb.index(1);
   Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, row, zero);
@@ -245,7 +231,7 @@ void ChunkedSteps::stage(StateChunk &chunk, Value row) {
       store(steps.element(term.value, {}, v), chunk.values[index], {row, v});
     });
   }
-  for (size_t index = 0; index < form.readouts.size() && stagingReadouts; ++index) {
+  for (size_t index = 0; index < form.readouts.size() && readouts; ++index) {
     VecMatOp readout = form.readouts[index];
     forRange(chunk.kSize, [&](Value k) {
       Value query = steps.element(readout.getLhs(), {}, k);
@@ -463,13 +449,12 @@ void ChunkedSteps::update(StateChunk &chunk, Value length) {
 }
 
 void ChunkedSteps::stageChunk(Value start, Value length, bool readouts) {
-  stagingReadouts = readouts;
   const DenseSet<Operation *> &ops = readouts ? staged : stateStaged;
   forRange(length, [&](Value row) {
     steps.beginStep(arith::AddIOp::create(b, start, row));
     steps.lowerOps([&](Operation *op) { return ops.contains(op); });
     for (StateChunk &state : stateChunks)
-      stage(state, row);
+      stage(state, row, readouts);
   });
 }
 

@@ -4,7 +4,9 @@
 // steps run in chunks of C; within a chunk the readouts are an intra-chunk quadratic
 // part plus the chunk's start state, and the state moves to the chunk's end in one
 // update. Everything else of the step (other states, the outputs around the
-// readouts) still runs step by step inside the chunk.
+// readouts) still runs step by step inside the chunk. The chunk work itself
+// (ChunkedSteps: staging, readouts, the update) also serves the chunked adjoint
+// (ChunkedAdjoint.h), which reruns the forward a chunk at a time.
 //
 //===----------------------------------------------------------------------===//
 
@@ -73,15 +75,15 @@ public:
   Value logRatio(const StateChunk &chunk, Value to, Value from, Value g);
   /// The log-gate row index of column k: k for a row gate, 0 for a scalar one.
   Value gateIndex(const StateChunk &chunk, Value k);
+  /// The element of an independent factor of the current step, vector or scalar, at
+  /// row k: its exp when the factor is exp(x) (not inverted).
+  Value factorValue(const ChunkFactor &factor, Value k);
 
 private:
   void collectOps();
-  void stage(StateChunk &chunk, Value row);
+  void stage(StateChunk &chunk, Value row, bool readouts);
   void stageDelta(StateChunk &chunk, Value row);
   void rowGateScores(StateChunk &chunk, unsigned term, Value queries, Value i);
-  /// The element of an independent factor, vector or scalar, at row k.
-  Value factorValue(const ChunkFactor &factor, Value k);
-
   // Arithmetic with the flags that let LLVM vectorise and contract.
   Value add(Value x, Value y);
   Value sub(Value x, Value y);
@@ -99,7 +101,6 @@ private:
   int64_t chunkSize;
   SmallVector<StateChunk, 1> stateChunks;
   DenseSet<Operation *> staged, stateStaged, rest;
-  bool stagingReadouts = true;
   DenseSet<unsigned> chunked;
 };
 
