@@ -245,7 +245,8 @@ private:
       return false;
     ops.append({outer, difference, projection});
     form.chain.insert(ops.begin(), ops.end());
-    form.delta = DeltaTerm{outer.getLhs(), arith->operands[0], strength};
+    form.delta =
+        DeltaTerm{outer.getLhs(), arith->operands[0], strength, projection.getLhs()};
     return linear(gated, {}, false);
   }
 
@@ -392,9 +393,7 @@ tmix::getChunkedAdjointForms(RecurrenceOp forward) {
   // A gate given by value (not exp(x)) would get its gradient as the log's divided by
   // the gate, which loses digits where the gate is small: those run step by step.
   if (forms.empty() || forms.size() != forward.getStateOps().size() ||
-      llvm::any_of(forms, [](const ChunkForm &form) {
-        return form.delta || form.needsSign();
-      }))
+      llvm::any_of(forms, [](const ChunkForm &form) { return form.needsSign(); }))
     return std::nullopt;
   return forms;
 }
@@ -408,6 +407,13 @@ SmallVector<Value> tmix::getChunkRoots(ArrayRef<ChunkForm> forms) {
       roots.insert(term.key);
       roots.insert(term.value);
       for (const ChunkFactor &factor : term.factors)
+        roots.insert(factor.value);
+    }
+    if (form.delta) {
+      roots.insert(form.delta->key);
+      roots.insert(form.delta->projectionKey);
+      roots.insert(form.delta->value);
+      for (const ChunkFactor &factor : form.delta->strength)
         roots.insert(factor.value);
     }
     for (VecMatOp readout : form.readouts)

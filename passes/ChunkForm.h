@@ -52,6 +52,9 @@ struct RankOneTerm {
 struct DeltaTerm {
   Value key, value;
   SmallVector<ChunkFactor> strength;
+  /// The k of k_t^T (G_t S_{t-1}): `key`, or another slice of the same argument at
+  /// the same step.
+  Value projectionKey;
 };
 
 struct ChunkForm {
@@ -100,13 +103,15 @@ std::string explainMissingChunkForms(RecurrenceOp op);
 SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op);
 
 /// The chunk forms with which the adjoint of `forward` runs chunk by chunk: one for
-/// every state, each a decay (a scalar or a row gate, no delta rule) whose gate is a
-/// product of exp factors (log-space gates, as flash-linear-attention's; no sign to
-/// track). None otherwise: the adjoint then runs step by step.
+/// every state, each a decay (a scalar or a row gate) or a delta rule (a scalar gate,
+/// or none) whose gate is a product of exp factors (log-space gates, as
+/// flash-linear-attention's; no sign to track). None otherwise: the adjoint then runs
+/// step by step.
 std::optional<SmallVector<ChunkForm, 1>> getChunkedAdjointForms(RecurrenceOp forward);
 
 /// The values of the step that the chunk forms `forms` read (each once, in order: per
-/// form its gate factors, each term's key, value and factors, each readout's query):
+/// form its gate factors, each term's key, value and factors, the delta rule's key,
+/// projection key, value and strength factors, each readout's query):
 /// what a chunked adjoint computes the gradients of, chunk by chunk, before the rest
 /// of the step's adjoint takes them over.
 SmallVector<Value> getChunkRoots(ArrayRef<ChunkForm> forms);

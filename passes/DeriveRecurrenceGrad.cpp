@@ -14,14 +14,15 @@
 //   results    d_<x> for each float argument x read at t (per step), then d_<init> for
 //              each state's initial value (the last d_<S>), then the accumulators
 //
-// When every state of X has a chunk form that a chunked adjoint runs (a decay:
-// getChunkedAdjointForms, passes/ChunkForm.h), the adjoint's ops come in three groups,
-// marked for a target that runs the middle one chunk by chunk (ChunkForm.h's marks):
-// first the adjoint of the step ops after the readouts (which gives each readout's
-// gradient), then that of the update chains and readouts (chunk-parallel on the CPU),
-// whose gradients of the chains' roots (keys, values, queries, gate factors) are the
-// seeds of the last group, the adjoint of the ops that compute those roots. Any order
-// in which an op's adjoint follows its users' is reverse mode; this one is.
+// When every state of X has a chunk form that a chunked adjoint runs (a decay or a
+// delta rule: getChunkedAdjointForms, passes/ChunkForm.h), the adjoint's ops come in
+// three groups, marked for a target that runs the middle one chunk by chunk
+// (ChunkForm.h's marks): first the adjoint of the step ops after the readouts (which
+// gives each readout's gradient), then that of the update chains and readouts
+// (chunk-parallel on the CPU), whose gradients of the chains' roots (keys, values,
+// queries, gate factors, delta strengths) are the seeds of the last group, the adjoint
+// of the ops that compute those roots. Any order in which an op's adjoint follows its
+// users' is reverse mode; this one is.
 //
 // A gradient is f32. One that several parallel points add to (a per-head constant under
 // the batch, Mamba2's B and C under their group's heads, a scalar) is returned per point,

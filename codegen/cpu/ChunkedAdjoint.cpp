@@ -21,6 +21,24 @@
 // step, a reverse cumulative sum carried from chunk to chunk, started by
 // sum_v S_T ⊙ dS_T for the final state. Gates clamped at kLogDecayFloor get none.
 //
+// A delta rule (a scalar gate; passes/ChunkMath.h's WY solve) is the decay above with
+// the pseudo-values W in place of V (its one term's keys K, no factors), where
+// (I + A) W = R, A_is = b_i D_is (K_i . K_s) (s < i), R_i = b_i (V_i - P_i),
+// P_i = exp(LG_i) S0^T K_i. From the decay's gradient dW of the pseudo-values:
+//
+//   dR      = (I + A)^-T dW                     (back substitution, last row first)
+//   E_is    = -dR_i . W_s                       (dA, s < i)
+//   dV_i    = b_i dR_i
+//   db_i    = dR_i . (V_i - P_i) + sum_{s<i} E_is D_is (K_i . K_s)
+//   dK_i   += exp(LG_i) S0 dP_i + sum_{s<i} F_is K_s + sum_{i'>i} F_i'i K_i',
+//             dP_i = -b_i dR_i,  F_is = E_is b_i D_is
+//   dS     += sum_i exp(LG_i) K_i dP_i^T
+//   dLG_i  += P_i . dP_i + sum_{s<i} E_is A_is - sum_{i'>i} E_i'i A_i'i
+//
+// the last added to the decay's dLG_i, taken before (its K ⊙ dK is the decay's part of
+// dK). Scaling the state after a chunk is scaling the next step's gate, for the delta
+// rule as for a decay, so the running sum of dLG carries across chunks the same way.
+//
 // Under a row gate, D_is has a factor per key column; as the forward, the pairs of
 // different sub-chunks go through the row r before i's sub-chunk,
 // D_is = exp(LG_i - LG_r) exp(LG_r - LG_s), products of decays that cannot overflow,
@@ -78,6 +96,13 @@ struct ChunkGrads {
   Value pairDecay;                  // [2, K]: D_is and K_s ⊙ D_is of one pair
   Value logGrads;                   // [C, gateSize]: dLG
   Value runningLogGrad;             // [gateSize]: sum of dLG over the later steps
+  // The delta rule's WY solve (the file comment); pairGrads then holds -E, pairScores F.
+  Value stagedValues;    // [C, V]: V_i (the solve overwrites the chunk's with W)
+  Value projections;     // [C, V]: S0^T K_i
+  Value keyProducts;     // [C, C]: K_i . K_s
+  Value pairDecays;      // [C, C]: D_is = Γ_i / Γ_s below the diagonal, else 0
+  Value predictionGrads; // [C, V]: exp(LG_i) dP_i
+  Value strengthGrads;   // [C]: db_i
 };
 
 class ChunkedAdjoint {
@@ -110,6 +135,9 @@ private:
   void pairTerms(StateChunk &chunk, ChunkGrads &grads, unsigned readout, unsigned term,
                  Value length);
   void logGrads(StateChunk &chunk, ChunkGrads &grads, Value length);
+  /// The delta rule's terms (the file comment): dW in valueGrads becomes dV; dK, dLG
+  /// and dS added to; db.
+  void deltaGrads(StateChunk &chunk, ChunkGrads &grads, Value length);
   /// Binds the chains' gradients of the roots at step `start + row` (the primal's step
   /// ops already lowered for it) to the adjoint's seeds.
   void bindSeeds(Value row);
@@ -147,11 +175,13 @@ private:
   void forRange(Value ub, function_ref<void(Value)> body) {
     forRange(kb.index(0), ub, body);
   }
+  Value sumRange(Value lb, Value ub, function_ref<Value(Value)> term) {
+    return kb.loop(lb, ub, kb.index(1), {kb.f32(0.0)}, [&](Value iv, ValueRange acc) {
+      return SmallVector<Value>{add(acc[0], term(iv))};
+    })[0];
+  }
   Value sumRange(Value ub, function_ref<Value(Value)> term) {
-    return kb.loop(kb.index(0), ub, kb.index(1), {kb.f32(0.0)},
-                   [&](Value iv, ValueRange acc) {
-                     return SmallVector<Value>{add(acc[0], term(iv))};
-                   })[0];
+    return sumRange(kb.index(0), ub, term);
   }
   /// dst[row, 0:cols] = sum_{x < count} weight(row, x) * rows[x, 0:cols] for the rows
   /// in [begin, end), kRowBlock at a time.
@@ -272,6 +302,9 @@ void ChunkedAdjoint::collectMarks() {
         for (const ChunkFactor &factor : term.factors)
           seedRoots.push_back(factor.value);
       }
+    if (form.delta)
+      for (const ChunkFactor &factor : form.delta->strength)
+        seedRoots.push_back(factor.value);
   }
   collectProducers(primal.stepBody(), seedRoots, {}, seedPrimalOps);
 }
@@ -298,9 +331,18 @@ void ChunkedAdjoint::allocate() {
       chunk.outputGrads.push_back(alloc(rows, vSize));
       chunk.queryGrads.push_back(alloc(rows, kSize));
     }
-    for (size_t j = 0; j < form.terms.size(); ++j) {
+    for (size_t j = 0, e = form.delta ? 1 : form.terms.size(); j < e; ++j) {
       chunk.keyGrads.push_back(alloc(rows, kSize));
       chunk.valueGrads.push_back(alloc(rows, vSize));
+    }
+    if (form.delta) {
+      chunk.stagedValues = alloc(rows, vSize);
+      chunk.projections = alloc(rows, vSize);
+      chunk.keyProducts = alloc(rows, rows);
+      chunk.pairDecays = alloc(rows, rows);
+      chunk.predictionGrads = alloc(rows, vSize);
+      chunk.strengthGrads = kb.allocateScratch(
+          MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{rows});
     }
     chunk.valuesByColumn = alloc(vSize, rows);
     chunk.stateByColumn = alloc(vSize, kSize);
@@ -534,6 +576,141 @@ void ChunkedAdjoint::logGrads(StateChunk &chunk, ChunkGrads &grads, Value length
   });
 }
 
+void ChunkedAdjoint::deltaGrads(StateChunk &chunk, ChunkGrads &grads, Value length) {
+  Value state = primal.stateBuffer(chunk.form->stateIndex);
+  Value stateGrad = adjoint.stateBuffer(chunk.form->stateIndex);
+  Value keys = chunk.keys[0], pseudo = chunk.values[0], strengths = chunk.strengths;
+  Value dK = grads.keyGrads[0], dR = grads.valueGrads[0], dLG = grads.logGrads;
+  Value negatedE = grads.pairGrads, pairFactors = grads.pairScores;
+  Value zero = kb.index(0), one = kb.index(1);
+  // ---- K_i . K_s; D_is below the diagonal ----
+  rowProducts(
+      grads.keyProducts, zero, length, length,
+      [&](Value i, Value k) {
+        return load(keys, {i, k});
+      },
+      chunk.keysByColumn[0], chunk.kSize);
+  forRange(length, [&](Value i) {
+    forRange(i, [&](Value s) {
+      store(exp(chunked.logRatio(chunk, i, s, zero)), grads.pairDecays, {i, s});
+    });
+    forRange(i, length, [&](Value s) { store(kb.f32(0.0), grads.pairDecays, {i, s}); });
+  });
+  auto systemEntry = [&](Value i, Value s) {
+    Value score = mul(load(grads.pairDecays, {i, s}), load(grads.keyProducts, {i, s}));
+    return deltaSystemEntry(b, load(strengths, i), score, arith::FastMathFlags::contract);
+  };
+  // ---- dR = (I + A)^-T dW in place, last row first: dR_s = dW_s - sum_{i>s} A_is dR_i
+  forRange(length, [&](Value back) {
+    Value s = arith::SubIOp::create(b, arith::SubIOp::create(b, length, one), back);
+    Value first = arith::AddIOp::create(b, s, one);
+    combineRowBlock(
+        kb, dR, {s}, chunk.vSize, kb.f32(1.0),
+        [&](unsigned, Value i) {
+          return Value(arith::NegFOp::create(b, systemEntry(i, s)));
+        },
+        dR, first, arith::SubIOp::create(b, length, first));
+  });
+  // ---- S0^T K_i; -E_is = dR_i . W_s ----
+  rowProducts(
+      grads.projections, zero, length, chunk.vSize,
+      [&](Value i, Value k) {
+        return load(keys, {i, k});
+      },
+      state, chunk.kSize);
+  forRange(length, [&](Value s) {
+    forRange(chunk.vSize, [&](Value v) {
+      store(load(pseudo, {s, v}), grads.valuesByColumn, {v, s});
+    });
+  });
+  rowProducts(
+      negatedE, zero, length, length,
+      [&](Value i, Value v) {
+        return load(dR, {i, v});
+      },
+      grads.valuesByColumn, chunk.vSize);
+  // ---- per row: db_i, F_is, dLG_i's own terms ----
+  forRange(length, [&](Value i) {
+    Value strength = load(strengths, i);
+    Value decay = exp(chunked.logOf(chunk, i, zero));
+    Value residual = sumRange(chunk.vSize, [&](Value v) {
+      Value prediction = mul(decay, load(grads.projections, {i, v}));
+      return mul(load(dR, {i, v}), sub(load(grads.stagedValues, {i, v}), prediction));
+    });
+    // P_i . dP_i = -b_i exp(LG_i) (S0^T K_i . dR_i)
+    Value projected = sumRange(chunk.vSize, [&](Value v) {
+      return mul(load(grads.projections, {i, v}), load(dR, {i, v}));
+    });
+    Value own = arith::NegFOp::create(b, mul(mul(strength, decay), projected));
+    SmallVector<Value> sums =
+        kb.loop(zero, i, one, {residual, own}, [&](Value s, ValueRange acc) {
+          Value e = arith::NegFOp::create(b, load(negatedE, {i, s}));
+          Value pairDecay = load(grads.pairDecays, {i, s});
+          Value product = load(grads.keyProducts, {i, s});
+          Value factor = mul(mul(e, strength), pairDecay);
+          store(factor, pairFactors, {i, s});
+          return SmallVector<Value>{add(acc[0], mul(mul(e, pairDecay), product)),
+                                    add(acc[1], mul(factor, product))};
+        });
+    forRange(i, length, [&](Value s) { store(kb.f32(0.0), pairFactors, {i, s}); });
+    store(sums[0], grads.strengthGrads, i);
+    store(add(load(dLG, {i, zero}), sums[1]), dLG, {i, zero});
+  });
+  // ---- dLG_s -= sum_{i>s} E_is A_is ----
+  forRange(length, [&](Value s) {
+    Value later = sumRange(arith::AddIOp::create(b, s, one), length, [&](Value i) {
+      return mul(load(pairFactors, {i, s}), load(grads.keyProducts, {i, s}));
+    });
+    store(sub(load(dLG, {s, zero}), later), dLG, {s, zero});
+  });
+  // ---- exp(LG_i) dP_i = -exp(LG_i) b_i dR_i ----
+  forRange(length, [&](Value i) {
+    Value decay = exp(chunked.logOf(chunk, i, zero));
+    Value scale = arith::NegFOp::create(b, mul(decay, load(strengths, i)));
+    forRange(chunk.vSize, [&](Value v) {
+      store(mul(scale, load(dR, {i, v})), grads.predictionGrads, {i, v});
+    });
+  });
+  // ---- dK_i += S0 exp(LG_i) dP_i + sum_{s<i} F_is K_s + sum_{i'>i} F_i'i K_i' ----
+  forRowBlocks(kb, zero, length, [&](ArrayRef<Value> block) {
+    combineRowBlock(
+        kb, dK, block, chunk.kSize, kb.f32(1.0),
+        [&](unsigned r, Value v) {
+          return load(grads.predictionGrads, {block[r], v});
+        },
+        grads.stateByColumn, Value(), chunk.vSize);
+    // (F_is = 0 for s >= i: a block's rows share its last row's count)
+    combineRowBlock(
+        kb, dK, block, chunk.kSize, kb.f32(1.0),
+        [&](unsigned r, Value s) {
+          return load(pairFactors, {block[r], s});
+        },
+        keys, Value(), block.back());
+    combineRowBlock(
+        kb, dK, block, chunk.kSize, kb.f32(1.0),
+        [&](unsigned r, Value i) {
+          return load(pairFactors, {i, block[r]});
+        },
+        keys, block.front(), arith::SubIOp::create(b, length, block.front()));
+  });
+  // ---- dS += sum_i K_i (exp(LG_i) dP_i)^T ----
+  forRowBlocks(kb, zero, chunk.kSize, [&](ArrayRef<Value> rows) {
+    combineRowBlock(
+        kb, stateGrad, rows, chunk.vSize, kb.f32(1.0),
+        [&](unsigned r, Value i) {
+          return load(keys, {i, rows[r]});
+        },
+        grads.predictionGrads, Value(), length);
+  });
+  // ---- dV_i = b_i dR_i ----
+  forRange(length, [&](Value i) {
+    Value strength = load(strengths, i);
+    forRange(chunk.vSize, [&](Value v) {
+      store(mul(strength, load(dR, {i, v})), dR, {i, v});
+    });
+  });
+}
+
 void ChunkedAdjoint::chunkGrads(unsigned index, Value length) {
   StateChunk &chunk = chunked.chunks()[index];
   ChunkGrads &chunkGrads = grads[index];
@@ -542,6 +719,8 @@ void ChunkedAdjoint::chunkGrads(unsigned index, Value length) {
     for (unsigned j = 0; j < chunk.keys.size(); ++j)
       pairTerms(chunk, chunkGrads, r, j, length);
   logGrads(chunk, chunkGrads, length);
+  if (chunk.form->delta)
+    deltaGrads(chunk, chunkGrads, length);
 }
 
 void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
@@ -593,6 +772,27 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
           for (auto [other, otherFactor] : llvm::enumerate(term.factors))
             grad = mul(grad, other == f ? factorDerivative(otherFactor, k)
                                         : factorTimes(otherFactor, k));
+          return grad;
+        });
+      }
+    }
+    if (form.delta) {
+      // The key's total gradient goes to `key`; `projectionKey`, when another slice of
+      // it, gets none.
+      const DeltaTerm &delta = *form.delta;
+      Value dK = chunkGrads.keyGrads[0], dV = chunkGrads.valueGrads[0];
+      if (delta.key == root)
+        visit(chunk.kSize, [&](Value k) { return load(dK, {row, k}); });
+      if (delta.value == root)
+        visit(chunk.vSize, [&](Value v) { return load(dV, {row, v}); });
+      for (size_t f = 0; f < delta.strength.size(); ++f) {
+        if (delta.strength[f].value != root)
+          continue;
+        visit(kb.index(1), [&](Value) {
+          Value grad = load(chunkGrads.strengthGrads, row);
+          for (auto [other, otherFactor] : llvm::enumerate(delta.strength))
+            grad = mul(grad, other == f ? factorDerivative(otherFactor, Value())
+                                        : factorTimes(otherFactor, Value()));
           return grad;
         });
       }
@@ -680,8 +880,11 @@ void ChunkedAdjoint::lower() {
     for (unsigned form = 0; form < forms.size(); ++form)
       copyState(form, index, /*intoCheckpoint=*/true);
     chunked.stageChunk(start, length, /*readouts=*/false);
-    for (StateChunk &state : chunked.chunks())
+    for (StateChunk &state : chunked.chunks()) {
+      if (state.form->delta)
+        chunked.solveDelta(state, length);
       chunked.update(state, length);
+    }
   });
   // ---- the final state's term of the gate logs' gradients: sum_v S_T ⊙ dS_T ----
   for (auto [formIndex, form] : llvm::enumerate(forms)) {
@@ -707,6 +910,17 @@ void ChunkedAdjoint::lower() {
     for (unsigned form = 0; form < forms.size(); ++form)
       copyState(form, index, /*intoCheckpoint=*/false);
     chunked.stageChunk(start, length);
+    for (auto [formIndex, state] : llvm::enumerate(chunked.chunks())) {
+      if (!state.form->delta)
+        continue;
+      Value values = state.values[0], staged = grads[formIndex].stagedValues;
+      forRange(length, [&](Value i) {
+        forRange(state.vSize, [&](Value v) {
+          store(load(values, {i, v}), staged, {i, v});
+        });
+      });
+      chunked.solveDelta(state, length);
+    }
     if (readsReadouts)
       for (std::pair<unsigned, unsigned> readout : readouts)
         chunked.readout(chunked.chunks()[readout.first], readout.second, length);
@@ -741,7 +955,8 @@ static LogicalResult verifyMarks(RecurrenceOp op, RecurrenceOp forward) {
   if (!forms)
     return op.emitOpError("is marked for a chunked adjoint, but its forward '")
            << forward.getSymName()
-           << "' has no chunked adjoint form (every state a log-space decay)";
+           << "' has no chunked adjoint form (every state a log-space decay or delta "
+              "rule)";
   size_t numRoots = getChunkRoots(*forms).size();
   size_t numReadouts = getChunkReadouts(*forms).size();
   WalkResult walk = op.getStepOp().walk([&](Operation *inner) {

@@ -1,10 +1,11 @@
-//===- ChunkedAdjoint.h - A decaying recurrence's backward, chunk by chunk -*- C++ -*-===//
+//===- ChunkedAdjoint.h - A recurrence's backward, chunk by chunk -*- C++ -*-===//
 //
 // The CPU program of the adjoint `op` of `forward` when every state of forward is a
-// decay with a chunk form (getChunkedAdjointForms, passes/ChunkForm.h) and
-// tmix-derive-recurrence-grad marked op's step for it: the gradients of the chains'
-// keys, values, queries and gate logs are computed a chunk at a time, as matrix
-// products, in place of the adjoint's per-step outer products over the state.
+// decay or a delta rule with a chunk form in log space (getChunkedAdjointForms,
+// passes/ChunkForm.h) and tmix-derive-recurrence-grad marked op's step for it: the
+// gradients of the chains' keys, values, queries, gate logs and delta strengths are
+// computed a chunk at a time, as matrix products, in place of the adjoint's per-step
+// outer products over the state.
 //
 //===----------------------------------------------------------------------===//
 

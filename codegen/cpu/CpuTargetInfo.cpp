@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/cpu/CpuTargetInfo.h"
+#include "codegen/cpu/ChunkedAdjoint.h"
 
 #include "passes/ChunkForm.h"
 
@@ -75,7 +76,17 @@ public:
   std::string checkSchedule(RecurrenceOp op, RecurrenceScheduleAttr schedule,
                             const FixedSizes &) const override {
     // Every form and chunk in range runs, but the chunked form only with a state that
-    // has one: asked for, it must not quietly run step by step.
+    // has one: asked for, it must not quietly run step by step. An adjoint runs chunked
+    // where tmix-derive-recurrence-grad marked it so (its forward's states).
+    if (schedule.getForm() == "chunked" && op.getForward()) {
+      if (hasChunkedAdjointMarks(op))
+        return {};
+      return ("schedule form=chunked does not fit '" + op.getSymName() +
+              "': the states of its forward '" + *op.getForward() +
+              "' are not all log-space decays or delta rules with a chunk form, so its "
+              "adjoint runs step by step; use form=auto or form=recurrent")
+          .str();
+    }
     if (schedule.getForm() == "chunked" && getChunkForms(op).empty())
       return ("schedule form=chunked does not fit '" + op.getSymName() +
               "': no state has a chunk-parallel form (" + explainMissingChunkForms(op) +

@@ -110,7 +110,8 @@ def test_gla_matches_float64_autograd(mod, dtype):
 
 @pytest.mark.parametrize("t", [64, 65, 150])
 def test_chunked_backward_across_chunks(mod, dtype, t):
-    # GLA and Mamba2 take the chunked backward (chunks of 64 steps, sub-chunks of 16):
+    # GLA, Mamba2 and Gated DeltaNet take the chunked backward (chunks of 64 steps,
+    # sub-chunks of 16):
     # lengths at, past and over two chunk boundaries, strong decays (a step's log decay
     # down to -3: gates products far below f32's range across a chunk).
     gen = torch.Generator().manual_seed(20 + t)
@@ -138,6 +139,24 @@ def test_chunked_backward_across_chunks(mod, dtype, t):
     (y.double() * w_y).sum().backward()
     theirs = f64(x, dt, A, Bm, Cm, D)
     (mamba2_reference(*theirs).double() * w_y).sum().backward()
+    for got, want in zip(ours, theirs):
+        check(dtype, got.grad, want.grad)
+
+    # Gated DeltaNet's chunked backward (the WY solve's adjoint), unit keys, with a
+    # gradient on the final state too.
+    q, v = (torch.randn(1, t, 2, d, generator=gen).to(DTYPES[dtype]) for d in (K, V))
+    k = torch.nn.functional.normalize(torch.randn(1, t, 2, K, generator=gen), dim=-1)
+    k = k.to(DTYPES[dtype])
+    g = -3 * torch.rand(1, t, 2, generator=gen)
+    beta = torch.rand(1, t, 2, generator=gen)
+    h0 = torch.randn(1, 2, K, V, generator=gen)
+    ours = [leaf(x) for x in (q, k, v, g, beta, h0)]
+    o, ht = mod["gated_delta"](*ours[:5], 0.3, ours[5])
+    w_o, w_h = weights((1, t, 2, V), (1, 2, K, V), seed=23)
+    ((o.double() * w_o).sum() + (ht.double() * w_h).sum()).backward()
+    theirs = f64(q, k, v, g, beta, h0)
+    o64, ht64 = gated_delta_reference(*theirs[:5], 0.3, theirs[5])
+    ((o64 * w_o).sum() + (ht64 * w_h).sum()).backward()
     for got, want in zip(ours, theirs):
         check(dtype, got.grad, want.grad)
 

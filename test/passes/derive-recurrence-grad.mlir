@@ -287,3 +287,67 @@ tmix.recurrence @shared_gate(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<
 // CHECK-LABEL: tmix.recurrence @shared_gate_grad(
 // CHECK-NOT: tmix.chunk_
 // CHECK: tmix.yield {{.*}} : !tmix.tensor<[K, V], f32>,
+
+// -----
+
+// A gated delta rule: its key read twice (the outer product's and the projection's,
+// two slices of k), its value and strength, marked as the decays' chains are. The
+// seeds: the gate's log (0), the key (1), the projection's key (2; the chunk loops give
+// the key's whole gradient to 1 and none to 2), the value (3), the strength (4), the
+// query (5).
+tmix.recurrence @delta_rule(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<[B, T, K], f32>, %v: !tmix.tensor<[B, T, V], f32>, %g: !tmix.tensor<[B, T], f32>, %beta: !tmix.tensor<[B, T], f32>) -> (o: !tmix.tensor<[B, T, V], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %0 = tmix.slice %g[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %1 = math.exp %0 : f32
+    %2 = tmix.map %1, %S : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %3 = tmix.slice %beta[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %4 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %5 = tmix.slice %v[%t] : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %6 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %7 = tmix.vecmat %6, %2 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %8 = tmix.map %5, %7 : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.subf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %9 = tmix.outer %4, %8 : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %10 = tmix.map %3, %9 : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %11 = tmix.map %2, %10 : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %12 = tmix.slice %q[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %13 = tmix.vecmat %12, %11 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %11, %13 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}
+// CHECK-LABEL: tmix.recurrence @delta_rule_grad(
+// CHECK: %[[G:.*]] = tmix.slice %g
+// CHECK: math.exp %[[G]] {tmix.chunk_primal}
+// CHECK: %[[BETA:.*]] = tmix.slice %beta
+// CHECK: %[[K:.*]] = tmix.slice %k
+// CHECK: %[[V:.*]] = tmix.slice %v
+// CHECK: %[[K2:.*]] = tmix.slice %k
+// CHECK: tmix.vecmat %[[K2]], %{{.*}} {tmix.chunk_primal}
+// CHECK: tmix.outer %[[K]], %{{.*}} {tmix.chunk_primal}
+// CHECK: tmix.slice %d_o[%{{.*}}] {tmix.chunk_readout_grads = array<i64: 0>}
+// CHECK: tmix.matvec {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 5>}
+// CHECK: tmix.sum {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 4>}
+// CHECK: %[[DK:.*]] = tmix.matvec {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 1>}
+// CHECK: %[[DV:.*]] = tmix.vecmat %[[K]], {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 3>}
+// CHECK: %[[DK2:.*]] = tmix.matvec {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 2>}
+// CHECK: %[[DG:.*]] = arith.mulf {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>}
+// CHECK: %[[DKSUM:.*]] = tmix.map %[[DK]], %[[DK2]] :
+// CHECK-NOT: chunk_adjoint
+// CHECK: tmix.yield %{{.*}}, %{{.*}}, %[[DKSUM]], %[[DV]], %[[DG]], %{{.*}} :

@@ -486,3 +486,224 @@ tmix.recurrence @gla_like_grad_steps(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix
     tmix.yield %18, %10, %13, %14, %19 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32>, !tmix.tensor<[K], f32>
   }
 }
+
+// The adjoint of a gated delta rule (derive-recurrence-grad.mlir's @delta_rule_grad):
+// chunk by chunk as well, its WY solve's adjoint (the back substitution, the keys'
+// pairs) in row combinations; under form = "recurrent", step by step.
+// CHECK-LABEL: func.func @delta_rule_grad(
+// CHECK: math.exp
+// CHECK: :16 = scf.for
+// CHECK-LABEL: func.func @delta_rule_grad_steps(
+// CHECK-NOT: :16 = scf.for
+// CHECK: return
+tmix.recurrence @delta_rule(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<[B, T, K], f32>, %v: !tmix.tensor<[B, T, V], f32>, %g: !tmix.tensor<[B, T], f32>, %beta: !tmix.tensor<[B, T], f32>) -> (o: !tmix.tensor<[B, T, V], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[K, V], f32>):
+    %0 = tmix.slice %g[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %1 = math.exp %0 : f32
+    %2 = tmix.map %1, %S : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %3 = tmix.slice %beta[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %4 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %5 = tmix.slice %v[%t] : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %6 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %7 = tmix.vecmat %6, %2 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %8 = tmix.map %5, %7 : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.subf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %9 = tmix.outer %4, %8 : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %10 = tmix.map %3, %9 : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %11 = tmix.map %2, %10 : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %14 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %14 : f32
+    }
+    %12 = tmix.slice %q[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %13 = tmix.vecmat %12, %11 : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    tmix.yield %11, %13 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32>
+  }
+}
+tmix.recurrence @delta_rule_grad(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<[B, T, K], f32>, %v: !tmix.tensor<[B, T, V], f32>, %g: !tmix.tensor<[B, T], f32>, %beta: !tmix.tensor<[B, T], f32>, %d_o: !tmix.tensor<[B, T, V], f32>) -> (d_q: !tmix.tensor<[B, T, K], f32>, d_k: !tmix.tensor<[B, T, K], f32>, d_v: !tmix.tensor<[B, T, V], f32>, d_g: !tmix.tensor<[B, T], f32>, d_beta: !tmix.tensor<[B, T], f32>) time "T" forward "delta_rule" {
+  tmix.state "d_S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %d_S: !tmix.tensor<[K, V], f32>):
+    %0 = tmix.forward_state "S" {tmix.chunk_primal} : !tmix.tensor<[K, V], f32>
+    %1 = tmix.slice %g[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %2 = math.exp %1 {tmix.chunk_primal} : f32
+    %3 = tmix.map %2, %0 {tmix.chunk_primal} : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %4 = tmix.slice %beta[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %5 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %6 = tmix.slice %v[%t] : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %7 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %8 = tmix.vecmat %7, %3 {tmix.chunk_primal} : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %9 = tmix.map %6, %8 {tmix.chunk_primal} : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.subf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %10 = tmix.outer %5, %9 {tmix.chunk_primal} : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %11 = tmix.map %4, %10 {tmix.chunk_primal} : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %12 = tmix.map %3, %11 {tmix.chunk_primal} : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %13 = tmix.slice %q[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %14 = tmix.slice %d_o[%t] {tmix.chunk_readout_grads = array<i64: 0>} : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %15 = tmix.matvec %12, %14 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 5>} : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K], f32>
+    %16 = tmix.outer %13, %14 {tmix.chunk_adjoint} : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %17 = tmix.map %d_S, %16 {tmix.chunk_adjoint} : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %18 = tmix.map %4, %10, %17 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %19 = tmix.sum %18 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 4>} : !tmix.tensor<[K, V], f32> -> f32
+    %20 = tmix.map %4, %10, %17 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg0 : f32
+      tmix.yield %32 : f32
+    }
+    %21 = tmix.matvec %20, %9 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 1>} : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K], f32>
+    %22 = tmix.vecmat %5, %20 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 3>} : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %23 = tmix.map %6, %8, %22 {tmix.chunk_adjoint} : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.negf %arg2 : f32
+      tmix.yield %32 : f32
+    }
+    %24 = tmix.matvec %3, %23 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 2>} : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K], f32>
+    %25 = tmix.outer %7, %23 {tmix.chunk_adjoint} : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %26 = tmix.map %17, %25 {tmix.chunk_adjoint} : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %27 = tmix.map %2, %0, %26 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %28 = tmix.sum %27 {tmix.chunk_adjoint} : !tmix.tensor<[K, V], f32> -> f32
+    %29 = tmix.map %2, %0, %26 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg0 : f32
+      tmix.yield %32 : f32
+    }
+    %30 = arith.mulf %28, %2 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>} : f32
+    %31 = tmix.map %21, %24 : (!tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    tmix.yield %29, %15, %31, %22, %30, %19 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32>, f32, f32
+  }
+}
+tmix.recurrence @delta_rule_grad_steps(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<[B, T, K], f32>, %v: !tmix.tensor<[B, T, V], f32>, %g: !tmix.tensor<[B, T], f32>, %beta: !tmix.tensor<[B, T], f32>, %d_o: !tmix.tensor<[B, T, V], f32>) -> (d_q: !tmix.tensor<[B, T, K], f32>, d_k: !tmix.tensor<[B, T, K], f32>, d_v: !tmix.tensor<[B, T, V], f32>, d_g: !tmix.tensor<[B, T], f32>, d_beta: !tmix.tensor<[B, T], f32>) time "T" forward "delta_rule" attributes {tmix.schedule = #tmix.recurrence_schedule<form = "recurrent", chunk = 64>} {
+  tmix.state "d_S" : !tmix.tensor<[K, V], f32>
+  tmix.step {
+  ^bb0(%t: i64, %d_S: !tmix.tensor<[K, V], f32>):
+    %0 = tmix.forward_state "S" {tmix.chunk_primal} : !tmix.tensor<[K, V], f32>
+    %1 = tmix.slice %g[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %2 = math.exp %1 {tmix.chunk_primal} : f32
+    %3 = tmix.map %2, %0 {tmix.chunk_primal} : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %4 = tmix.slice %beta[%t] : !tmix.tensor<[B, T], f32> -> f32
+    %5 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %6 = tmix.slice %v[%t] : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %7 = tmix.slice %k[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %8 = tmix.vecmat %7, %3 {tmix.chunk_primal} : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %9 = tmix.map %6, %8 {tmix.chunk_primal} : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.subf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %10 = tmix.outer %5, %9 {tmix.chunk_primal} : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %11 = tmix.map %4, %10 {tmix.chunk_primal} : (f32, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.mulf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %12 = tmix.map %3, %11 {tmix.chunk_primal} : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %13 = tmix.slice %q[%t] : !tmix.tensor<[B, T, K], f32> -> !tmix.tensor<[K], f32>
+    %14 = tmix.slice %d_o[%t] {tmix.chunk_readout_grads = array<i64: 0>} : !tmix.tensor<[B, T, V], f32> -> !tmix.tensor<[V], f32>
+    %15 = tmix.matvec %12, %14 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 5>} : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K], f32>
+    %16 = tmix.outer %13, %14 {tmix.chunk_adjoint} : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %17 = tmix.map %d_S, %16 {tmix.chunk_adjoint} : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %18 = tmix.map %4, %10, %17 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %19 = tmix.sum %18 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 4>} : !tmix.tensor<[K, V], f32> -> f32
+    %20 = tmix.map %4, %10, %17 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg0 : f32
+      tmix.yield %32 : f32
+    }
+    %21 = tmix.matvec %20, %9 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 1>} : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K], f32>
+    %22 = tmix.vecmat %5, %20 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 3>} : !tmix.tensor<[K], f32>, !tmix.tensor<[K, V], f32> -> !tmix.tensor<[V], f32>
+    %23 = tmix.map %6, %8, %22 {tmix.chunk_adjoint} : (!tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>, !tmix.tensor<[V], f32>) -> !tmix.tensor<[V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.negf %arg2 : f32
+      tmix.yield %32 : f32
+    }
+    %24 = tmix.matvec %3, %23 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 2>} : !tmix.tensor<[K, V], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K], f32>
+    %25 = tmix.outer %7, %23 {tmix.chunk_adjoint} : !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32> -> !tmix.tensor<[K, V], f32>
+    %26 = tmix.map %17, %25 {tmix.chunk_adjoint} : (!tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %27 = tmix.map %2, %0, %26 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    %28 = tmix.sum %27 {tmix.chunk_adjoint} : !tmix.tensor<[K, V], f32> -> f32
+    %29 = tmix.map %2, %0, %26 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[K, V], f32>, !tmix.tensor<[K, V], f32>) -> !tmix.tensor<[K, V], f32> {
+    ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+      %32 = arith.mulf %arg2, %arg0 : f32
+      tmix.yield %32 : f32
+    }
+    %30 = arith.mulf %28, %2 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>} : f32
+    %31 = tmix.map %21, %24 : (!tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>) -> !tmix.tensor<[K], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %32 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %32 : f32
+    }
+    tmix.yield %29, %15, %31, %22, %30, %19 : !tmix.tensor<[K, V], f32>, !tmix.tensor<[K], f32>, !tmix.tensor<[K], f32>, !tmix.tensor<[V], f32>, f32, f32
+  }
+}
