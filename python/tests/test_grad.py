@@ -1,5 +1,6 @@
 """The derived backward through the PyTorch op (docs/training.md): gradients of q, k, v,
-of a bias table and of sink logits against torch autograd (float64, and SDPA in bf16),
+of a bias table and of sink logits against torch autograd (float64, through
+FlexAttention with a learnable score_mod table too, and SDPA in bf16),
 torch.autograd.gradcheck, a loss that reads lse, torch.compile, determinism, and the
 errors for what has no gradient."""
 
@@ -10,6 +11,7 @@ import torch
 
 import tmix
 from numerics import BOUNDS, DTYPES, check
+from torch.nn.attention.flex_attention import flex_attention
 
 SPECS = """
 attention swa(q: {dt}[B, H, N, D], k: {dt}[B, HK, N, D], v: {dt}[B, HK, N, D],
@@ -25,6 +27,12 @@ attention biased(q: {dt}[B, H, N, 16], k: {dt}[B, H, M, 16], v: {dt}[B, H, M, 8]
 attention causal(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D])
     -> o: {dt}[B, H, N, D] {{
   mask = j <= i
+}}
+attention flexible(q: {dt}[B, H, N, 16], k: {dt}[B, HK, M, 16], v: {dt}[B, HK, M, 8],
+                   bias: f32[H, R]) -> o: {dt}[B, H, N, 8] {{
+  scale = 0.25
+  mask  = j <= i
+  score = softcap(s, 20.0) + bias[h, i - j + M]
 }}
 attention capped(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D],
                  cap: f32 = 20.0, reach: f32 = 1000.0) -> o: {dt}[B, H, N, D] {{
@@ -98,6 +106,31 @@ def test_bias_table_sinks_and_softcap_match_float64_autograd(mod, dtype):
     for got, want in zip((q, k, v, bias, sinks), (rq, rk, rv, rbias, rsinks)):
         check(dtype, got.grad, want.grad)
     assert bias.grad.dtype == torch.float32
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without")
+def test_gqa_mask_softcap_and_a_learnable_table_match_flex_attention(mod, dtype):
+    # FlexAttention's own autograd (eager, float64) through a score_mod that reads a
+    # learnable bias table: the gradient FlexAttention users ask for, from an
+    # implementation that shares nothing with tmix's derivation.
+    b, h, hk, n, m = 2, 4, 2, 19, 30
+    q = randn(b, h, n, 16, seed=20, dtype=DTYPES[dtype])
+    k = randn(b, hk, m, 16, seed=21, dtype=DTYPES[dtype])
+    v = randn(b, hk, m, 8, seed=22, dtype=DTYPES[dtype])
+    bias = randn(h, n + m, seed=23)
+    w = torch.randn(b, h, n, 8, generator=torch.Generator().manual_seed(24))
+    (mod["flexible"](q, k, v, bias).float() * w).sum().backward()
+
+    rq, rk, rv, rbias = leaves(q, k, v, bias)
+
+    def score_mod(score, batch, head, i, j):
+        biased = 20.0 * torch.tanh(score / 20.0) + rbias[head, i - j + m]
+        return torch.where(j <= i, biased, -math.inf)
+
+    out = flex_attention(rq, rk, rv, score_mod=score_mod, scale=0.25, enable_gqa=True)
+    (out * w.double()).sum().backward()
+    for got, want in zip((q, k, v, bias), (rq, rk, rv, rbias)):
+        check(dtype, got.grad, want.grad)
 
 
 def test_bf16_gradients_are_as_close_as_torch_sdpa_in_bf16(dtype):
