@@ -460,23 +460,28 @@ static LogicalResult checkAgree(AttentionOp op, Role a, unsigned index, Role b,
 
 /// The statements: only statement ops, each at most once; rope needs an even D.
 /// A tmix.attention_grad's body also holds the derived statements of its part:
-/// tmix.score_grad (query, key_value), tmix.score_param_grad and tmix.sink_grad
-/// (params).
+/// tmix.score_grad (query, key_value), tmix.score_param_grad, tmix.sink_grad and
+/// tmix.scale_grad (params; there with the tmix.score_grad that the scale's gradient
+/// needs).
 static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
   auto grad = llvm::dyn_cast<AttentionGradOp>(op);
   bool params = grad && grad.isParamsPart();
   llvm::StringSet<> seen;
   for (Operation &statement : body) {
     StringRef name = statement.getName().getStringRef();
-    bool derived = grad && (params ? llvm::isa<ScoreParamGradOp, SinkGradOp>(statement)
-                                   : llvm::isa<ScoreGradOp>(statement));
+    bool derived = llvm::isa<ScoreGradOp>(statement);
+    if (params)
+      derived |= llvm::isa<ScoreParamGradOp, SinkGradOp, ScaleGradOp>(statement);
+    derived &= bool(grad);
     if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement) && !derived)
-      return op->emitOpError() << "body may only hold statements (tmix.scale, tmix.mask, "
-                                  "tmix.score, tmix.sink, tmix.rope"
-                               << (!grad    ? ""
-                                   : params ? ", tmix.score_param_grad, tmix.sink_grad"
-                                            : ", tmix.score_grad")
-                               << "), found '" << name << "'";
+      return op->emitOpError()
+             << "body may only hold statements (tmix.scale, tmix.mask, "
+                "tmix.score, tmix.sink, tmix.rope"
+             << (!grad    ? ""
+                 : params ? ", tmix.score_param_grad, tmix.sink_grad, tmix.scale_grad, "
+                            "tmix.score_grad"
+                          : ", tmix.score_grad")
+             << "), found '" << name << "'";
     if (!seen.insert(name).second)
       return op->emitOpError() << "'" << name << "' appears more than once";
     std::optional<int64_t> headDim = q.type.getStaticSize(3);
@@ -487,6 +492,11 @@ static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
       seen.contains(ScoreOp::getOperationName()) !=
           seen.contains(ScoreGradOp::getOperationName()))
     return op->emitOpError("needs a tmix.score_grad exactly when it has a tmix.score");
+  if (params && seen.contains(ScoreGradOp::getOperationName()) &&
+      !(seen.contains(ScaleGradOp::getOperationName()) &&
+        seen.contains(ScoreOp::getOperationName())))
+    return op->emitOpError("holds a tmix.score_grad in part \"params\" only beside a "
+                           "tmix.scale_grad and a tmix.score");
   return success();
 }
 
@@ -1026,6 +1036,7 @@ void SinkOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void ScoreGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void ScoreParamGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void SinkGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void ScaleGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void RopeOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void StepOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 
@@ -1062,6 +1073,13 @@ void SinkGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn se
     return;
   for (auto [arg, name] : llvm::zip(region.front().getArguments(), kNames))
     setNameFn(arg, name);
+}
+
+/// g.
+void ScaleGradOp::getAsmBlockArgumentNames(Region &region,
+                                           OpAsmSetValueNameFn setNameFn) {
+  if (!region.empty() && region.front().getNumArguments() == 1)
+    setNameFn(region.front().getArgument(0), "g");
 }
 
 /// The step's arguments: t, then the state names.
@@ -1113,6 +1131,11 @@ LogicalResult SinkGradOp::verify() {
   return verifyRegionSignature(
       *this, getBody(), {builder.getI64Type(), builder.getI64Type(), builder.getF32Type()},
       {});
+}
+
+LogicalResult ScaleGradOp::verify() {
+  Builder builder(getContext());
+  return verifyRegionSignature(*this, getBody(), {builder.getF32Type()}, {});
 }
 
 LogicalResult SinkOp::verify() {

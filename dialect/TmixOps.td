@@ -216,10 +216,10 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     contiguous): part "key_value"'s third result and part "query"'s last argument,
     after d_o (and d_lse).
 
-    Part "params" (only for a spec whose `score` or `sink` reads float extra
+    Part "params" (only for a spec whose `score`, `sink` or `scale` reads float extra
     arguments): the gradients of those arguments, in the order `params` lists their
     argument indices, as f32 tensors of their dims (`[1]` for a scalar). The body's
-    `tmix.score_param_grad` and `tmix.sink_grad` accumulate them. `owned` holds two
+    `tmix.score_param_grad`, `tmix.sink_grad` and `tmix.scale_grad` accumulate them. `owned` holds two
     entries per param: the position of the param's dim that every read indexes by
     exactly `b`, and the one indexed by exactly `h` (-1 for none); the kernel's grid
     runs over b (h) when every param has one, so that each program owns its slices
@@ -357,6 +357,25 @@ def Tmix_SinkGradOp : Tmix_StatementOp<"sink_grad", [Tmix_BlockArgNames]> {
     Only in a tmix.attention_grad part "params": given the gradient `g` of the loss
     with respect to the sink logit of (b, h), accumulates `g` times the logit's
     derivative with respect to what it reads (`tmix.accumulate`). Yields nothing.
+  }];
+}
+
+def Tmix_ScaleGradOp : Tmix_StatementOp<"scale_grad", [Tmix_BlockArgNames]> {
+  let summary = "the scale statement's gradients with respect to what it reads";
+  let description = [{
+    Only in a tmix.attention_grad part "params": given the gradient `g` of the loss
+    with respect to the scale (the sum over every pair of the gradient with respect
+    to its scaled score `s` times `dot(q, k)`), accumulates `g` times the scale's
+    derivative with respect to each float it reads (`tmix.accumulate`). Yields
+    nothing. The part then also holds the `tmix.score_grad` that `s`'s gradient needs.
+
+    ```mlir
+    tmix.scale_grad {
+    ^bb0(%g: f32):
+      tmix.accumulate %tau, %g : f32
+      tmix.yield
+    }
+    ```
   }];
 }
 
@@ -528,7 +547,7 @@ def Tmix_ReadOp : Tmix_Op<"read", [Pure]> {
 }
 
 def Tmix_AccumulateOp : Tmix_Op<"accumulate", [
-    ParentOneOf<["ScoreParamGradOp", "SinkGradOp"]>]> {
+    ParentOneOf<["ScoreParamGradOp", "SinkGradOp", "ScaleGradOp"]>]> {
   let summary = "adds to the gradient of a float argument of the spec";
   let description = [{
     `d_target[indices...] += value`, for a float tensor argument (one i64 index per
@@ -680,7 +699,8 @@ def Tmix_MapOp : Tmix_Op<"map", [Pure]> {
 
 def Tmix_YieldOp : Tmix_Op<"yield", [Pure, ReturnLike, Terminator,
     ParentOneOf<["ScaleOp", "MaskOp", "ScoreOp", "ScoreGradOp", "ScoreParamGradOp",
-                 "SinkOp", "SinkGradOp", "RopeOp", "StepOp", "MapOp"]>]> {
+                 "SinkOp", "SinkGradOp", "ScaleGradOp", "RopeOp", "StepOp",
+                 "MapOp"]>]> {
   let summary = "the values of a statement, step or map region";
   let description = [{
     Terminates the region of every statement op, of `tmix.step` and of `tmix.map`;

@@ -9,8 +9,8 @@
 //   @X_grad_q    tmix.attention_grad part "query": (X's args, o, lse, d_o, d_q_partial)
 //                -> dq, the partials summed in split order
 //                (and d_lse after d_o when X has lse among its outputs)
-//   @X_grad_params  part "params", when X's score or sink reads float extra arguments
-//                (bias tables, sink logits, scalars): their gradients
+//   @X_grad_params  part "params", when X's score, sink or scale reads float extra
+//                arguments (bias tables, sink logits, scalars): their gradients
 //
 // The two grad kernels carry X's statements, whose regions read X's arguments: they
 // are cloned with X's block arguments mapped to the grad op's, which start with the
@@ -157,21 +157,19 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
   return grad;
 }
 
-/// The part "params" of `spec`'s backward when its score or sink reads float extra
-/// arguments (null when they read none): their gradients, accumulated by the derived
-/// tmix.score_param_grad and tmix.sink_grad.
+/// The part "params" of `spec`'s backward when its score, sink or scale reads float
+/// extra arguments (null when they read none): their gradients, accumulated by the
+/// derived tmix.score_param_grad, tmix.sink_grad and tmix.scale_grad.
 FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
                                            AttentionGradOp keyValuePart, StringRef name) {
   // A copy of the key-value part's arguments and statements (the query part's take
-  // d_q_partial too), with the param regions instead of score_grad and the params'
-  // gradients as its results.
+  // d_q_partial too), with the param regions and the params' gradients as its
+  // results. It keeps the key-value part's score_grad only for a scale_grad: the
+  // scale's gradient sums the scaled scores' gradients, the score's others.
   OpBuilder::InsertionGuard guard(b);
   auto params = cast<AttentionGradOp>(b.clone(*keyValuePart));
   params.setSymName(name);
   params.setPart(AttentionGradOp::kParamsPart);
-  for (ScoreGradOp scoreGrad :
-       llvm::to_vector(params.getBodyBlock().getOps<ScoreGradOp>()))
-    scoreGrad.erase();
   IRMapping mapping;
   for (auto [source, target] : llvm::zip(spec.getBodyBlock().getArguments(),
                                          params.getBodyBlock().getArguments()))
@@ -189,6 +187,20 @@ FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
                                    /*params=*/true)))
       return failure();
   }
+  bool scaleGrad = false;
+  for (ScaleOp scale : spec.getBodyBlock().getOps<ScaleOp>()) {
+    auto grad = ScaleGradOp::create(inside, scale.getLoc());
+    if (failed(buildRegionGradient(scale.getBody(), grad.getBody(), mapping, std::nullopt,
+                                   /*params=*/true)))
+      return failure();
+    // A scale of constants and sizes has no gradient to sum.
+    scaleGrad = !grad.getBody().getOps<AccumulateOp>().empty();
+    if (!scaleGrad)
+      grad.erase();
+  }
+  if (!scaleGrad)
+    for (ScoreGradOp grad : llvm::to_vector(params.getBodyBlock().getOps<ScoreGradOp>()))
+      grad.erase();
 
   // The params, in argument order; per param the dim that every accumulation indexes
   // by exactly b (h) and that has q's batch (head) dim, or -1.

@@ -135,9 +135,10 @@ def DeriveAttentionGrad : Pass<"tmix-derive-attention-grad", "::mlir::ModuleOp">
       and the output's gradient d_o; results dq, and dk and dv. Each holds X's
       statements and, when X has a `score`, its derived vector-Jacobian product
       `tmix.score_grad` (passes/RegionGradient.h);
-    - `@X_grad_params`, when X's score or sink reads float extra arguments (bias
-      tables, sink logits, float scalars): their gradients (f32), accumulated by the
-      derived `tmix.score_param_grad` and `tmix.sink_grad`, in a grid over the batch
+    - `@X_grad_params`, when X's score, sink or scale reads float extra arguments
+      (bias tables, sink logits, float scalars): their gradients (f32), accumulated by
+      the derived `tmix.score_param_grad`, `tmix.sink_grad` and `tmix.scale_grad`, in a
+      grid over the batch
       and head dims that every param's reads index exactly, so that each program owns
       its slices.
 

@@ -220,6 +220,13 @@ LogicalResult mlir::tmix::buildRegionGradient(Region &source, Region &target,
         if (isa<FloatType>(result.getType()))
           active.insert(result);
   }
+  // y itself may be a value from above (`scale = tau`, `sink = s0`).
+  Value y = from.getTerminator()->getOperand(0);
+  if (params && isa<FloatType>(y.getType()) && y.getParentRegion() != &source &&
+      !llvm::is_contained(scalars, y)) {
+    scalars.push_back(y);
+    active.insert(y);
+  }
 
   // 2. The primal.
   IRMapping primal = outside;

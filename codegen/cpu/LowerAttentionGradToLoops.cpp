@@ -19,7 +19,8 @@
 //   part "params", grid over the batch and head dims its params own (or one program):
 //   the program zeroes its slices of the params' gradients and walks its (b, h)'s
 //   pairs with W rows in lanes (S^T = K q^T, dP^T = V d_o^T per key tile), then adds
-//   tmix.score_param_grad's terms pair by pair, and tmix.sink_grad's per (b, h).
+//   tmix.score_param_grad's terms pair by pair, and tmix.sink_grad's per (b, h);
+//   tmix.scale_grad once, with the sum over the pairs of s's gradient times q.k.
 //
 // Per kept pair (log2 domain as the forward, AttentionMath.h):
 //   t = score(scale q.k) log2(e),  P = exp2(t - lse log2(e))   (0 on a row that kept
@@ -100,7 +101,9 @@ private:
     Value probability; // P_ij
     Value scaled;      // s = scale q.k, natural units
     Value scoreGrad;   // the loss's gradient with respect to the score, P (dP - D)
+    Value scaledGrad;  // ... with respect to s (through the score statement)
     Value dotGrad;     // ... with respect to q.k
+    Value scaleTerm;   // ... with respect to the scale: this pair's term, s's times q.k
   };
   PairGradient pairGradient(Value head, Value i, Value j, Value qk, Value dp, Value lseLog2,
                             Value delta, bool masked);
@@ -319,7 +322,14 @@ AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk, Valu
                     ? kb->inlineRegion(scoreGrad.getBody(),
                                        {b64, h64, i64, j64, s, scoreGradValue})[0]
                     : scoreGradValue;
-  return {p, s, scoreGradValue, arith::MulFOp::create(b, sGrad, scale)};
+  PairGradient pair;
+  pair.probability = p;
+  pair.scaled = s;
+  pair.scoreGrad = scoreGradValue;
+  pair.scaledGrad = sGrad;
+  pair.dotGrad = arith::MulFOp::create(b, sGrad, scale);
+  pair.scaleTerm = arith::MulFOp::create(b, sGrad, qk);
+  return pair;
 }
 
 AttentionGradLowering::RowTile AttentionGradLowering::allocateRowTile() {
@@ -551,8 +561,17 @@ void AttentionGradLowering::lowerParamsPart() {
 
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
   auto sinkParams = findStatement<SinkGradOp>(op);
+  auto scaleParams = findStatement<ScaleGradOp>(op);
   SinkOp sink = findStatement<SinkOp>(op);
   RowTile tile = allocateRowTile();
+  // The scale's gradient: its pairs' terms per tile, summed in f64 (they cancel as a
+  // scalar's do, inlineParamRegion).
+  Value scaleTerms, scaleSum;
+  if (scaleParams) {
+    scaleTerms = kb->allocateScratch(
+        MemRefType::get({kClassifiedTile, tiles->width()}, b.getF32Type()), ValueRange{});
+    scaleSum = kb->allocateScratch(MemRefType::get({1}, b.getF64Type()), ValueRange{});
+  }
   ArrayRef<int64_t> params = op.getParamsAttr().asArrayRef();
   for (int64_t argument : params)
     if (!isa<SpecTensorType>(op.getSpecArgTypes()[argument]))
@@ -562,6 +581,9 @@ void AttentionGradLowering::lowerParamsPart() {
   for (auto [argument, sum] : scalarSums)
     memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)), sum,
                             ValueRange{zero});
+  if (scaleSum)
+    memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)),
+                            scaleSum, ValueRange{zero});
   kb->loop(range[0][0], range[0][1], one, {}, [&](Value batchIndex, ValueRange) {
     batch = batchIndex;
     kb->loop(range[1][0], range[1][1], one, {}, [&](Value head, ValueRange) {
@@ -582,7 +604,7 @@ void AttentionGradLowering::lowerParamsPart() {
         })[0];
         inlineParamRegion(sinkParams.getBody(), {b64, h64, arith::NegFOp::create(b, sum)});
       }
-      if (scoreParams)
+      if (scoreParams || scaleParams)
         kb->loop(zero, numN, width, {}, [&](Value rowBegin, ValueRange) {
           Value rowEnd =
               arith::MinUIOp::create(b, arith::AddIOp::create(b, rowBegin, width), numN);
@@ -595,17 +617,29 @@ void AttentionGradLowering::lowerParamsPart() {
               [&](Value jj, Value r, Value, Value, const PairGradient &pair) {
                 memref::StoreOp::create(b, pair.scaled, tile.scoresT, ValueRange{jj, r});
                 memref::StoreOp::create(b, pair.scoreGrad, tile.gradsT, ValueRange{jj, r});
+                if (scaleParams)
+                  memref::StoreOp::create(b, pair.scaleTerm, scaleTerms,
+                                          ValueRange{jj, r});
               },
               [&](Value keys, Value count) {
                 kb->loop(zero, count, one, {}, [&](Value jj, ValueRange) {
                   Value j64 = kb->toI64(arith::AddIOp::create(b, keys, jj));
                   kb->loop(zero, tile.numRows, one, {}, [&](Value r, ValueRange) {
                     Value i64 = kb->toI64(arith::AddIOp::create(b, rowBegin, r));
-                    inlineParamRegion(
-                        scoreParams.getBody(),
-                        {b64, h64, i64, j64,
-                         memref::LoadOp::create(b, tile.scoresT, ValueRange{jj, r}),
-                         memref::LoadOp::create(b, tile.gradsT, ValueRange{jj, r})});
+                    if (scoreParams)
+                      inlineParamRegion(
+                          scoreParams.getBody(),
+                          {b64, h64, i64, j64,
+                           memref::LoadOp::create(b, tile.scoresT, ValueRange{jj, r}),
+                           memref::LoadOp::create(b, tile.gradsT, ValueRange{jj, r})});
+                    if (scaleParams) {
+                      Value term32 =
+                          memref::LoadOp::create(b, scaleTerms, ValueRange{jj, r});
+                      Value term = arith::ExtFOp::create(b, b.getF64Type(), term32);
+                      Value old = memref::LoadOp::create(b, scaleSum, ValueRange{zero});
+                      memref::StoreOp::create(b, arith::AddFOp::create(b, old, term),
+                                              scaleSum, ValueRange{zero});
+                    }
                     return SmallVector<Value>{};
                   });
                   return SmallVector<Value>{};
@@ -617,6 +651,11 @@ void AttentionGradLowering::lowerParamsPart() {
     });
     return SmallVector<Value>{};
   });
+  if (scaleParams) {
+    Value total = memref::LoadOp::create(b, scaleSum, ValueRange{zero});
+    inlineParamRegion(scaleParams.getBody(),
+                      {arith::TruncFOp::create(b, b.getF32Type(), total)});
+  }
   for (auto [argument, sum] : scalarSums) {
     Value total = memref::LoadOp::create(b, sum, ValueRange{zero});
     Value out = kb->resultMemRef(llvm::find(params, argument) - params.begin());

@@ -81,7 +81,8 @@ def LowerAttentionGradToLoops
     per (batch, head), batch, head or one, as the params' owned dims allow, which
     zeroes its slices of their gradients, walks the pairs with its rows in lanes
     (S^T, dP^T), and accumulates the inlined `tmix.score_param_grad` and
-    `tmix.sink_grad`. Every gradient element is summed by one program in one order
+    `tmix.sink_grad`, and `tmix.scale_grad` once with the pairs' sum. Every gradient
+    element is summed by one program in one order
     (deterministic at any thread count).
   }];
   let options = [

@@ -34,6 +34,13 @@ attention flexible(q: {dt}[B, H, N, 16], k: {dt}[B, HK, M, 16], v: {dt}[B, HK, M
   mask  = j <= i
   score = softcap(s, 20.0) + bias[h, i - j + M]
 }}
+attention tempered(q: {dt}[B, H, N, 16], k: {dt}[B, HK, N, 16], v: {dt}[B, HK, N, 16],
+                   tau: f32 = 0.0, s0: f32 = 0.0) -> o: {dt}[B, H, N, 16] {{
+  scale = 0.25 * exp(tau)
+  mask  = j <= i
+  score = softcap(s, 4.0)
+  sink  = s0
+}}
 attention capped(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D],
                  cap: f32 = 20.0, reach: f32 = 1000.0) -> o: {dt}[B, H, N, D] {{
   mask  = j <= i && i - j < reach
@@ -240,6 +247,32 @@ def test_a_learnable_scalar_matches_float64_autograd(mod, dtype):
     o = mod["capped"](q, k, v, cap, reach.requires_grad_())
     with pytest.raises(RuntimeError, match="'reach' of 'capped' has no gradient"):
         o.float().sum().backward()
+
+
+def test_a_learnable_temperature_and_sink_match_float64_autograd(mod, dtype):
+    # A temperature read in the scale (the sum over every pair of the scaled score's
+    # gradient times q.k, through the softcap) and a scalar sink logit, under GQA.
+    q = randn(2, 4, 29, 16, seed=70, dtype=DTYPES[dtype])
+    k, v = (randn(2, 2, 29, 16, seed=s, dtype=DTYPES[dtype]) for s in (71, 72))
+    tau = torch.tensor(0.3, requires_grad=True)
+    s0 = torch.tensor(-0.5, requires_grad=True)
+    # A loss on o^2: the sink's gradient, -sum_i P_sink,i (d_o_i . o_i), then sums terms
+    # of one sign (with a random weight on o they would cancel, which bf16's rounded o
+    # and d_o turn into a large relative error of the small sum).
+    o = mod["tempered"](q, k, v, tau, s0)
+    o.double().square().sum().backward()
+    theirs = leaves(q, k, v, tau, s0)
+    rq, rk, rv, rtau, rs0 = theirs
+    ek, ev = rk.repeat_interleave(2, 1), rv.repeat_interleave(2, 1)
+    n = q.shape[2]
+    s = (rq @ ek.transpose(-1, -2)) * (0.25 * torch.exp(rtau))
+    s = (4.0 * torch.tanh(s / 4.0)).masked_fill(
+        torch.arange(n)[None, :] > torch.arange(n)[:, None], -math.inf)
+    s = torch.cat([s, rs0.expand(*s.shape[:-1], 1)], -1)
+    (torch.softmax(s, -1)[..., :n] @ ev).square().sum().backward()
+    for got, want in zip((q, k, v, tau, s0), theirs):
+        check(dtype, got.grad, want.grad)
+    assert tau.grad.shape == tau.shape and s0.grad.shape == s0.shape
 
 
 @pytest.mark.filterwarnings("ignore:Input #")

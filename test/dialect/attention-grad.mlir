@@ -131,6 +131,72 @@ tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmi
 
 // -----
 
+// A learnable temperature: part "params" holds tmix.scale_grad (g: the loss's gradient
+// with respect to the scale) and, for it, the score's tmix.score_grad.
+// CHECK-LABEL: tmix.attention_grad @t_grad_params(
+// CHECK: tmix.score_grad {
+// CHECK: tmix.scale_grad {
+// CHECK-NEXT: ^bb0(%g: f32):
+// CHECK-NEXT: tmix.accumulate %tau, %g : f32
+tmix.attention_grad @t_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, H, M, 4], f32>, %tau: f32,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_tau: !tmix.tensor<[1], f32>) forward "t" part "params" params [3] owned [-1, -1] {
+  tmix.scale {
+    tmix.yield %tau : f32
+  }
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = math.tanh %s : f32
+    tmix.yield %0 : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+  tmix.scale_grad {
+  ^bb0(%g: f32):
+    tmix.accumulate %tau, %g : f32
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{holds a tmix.score_grad in part "params" only beside a tmix.scale_grad and a tmix.score}}
+tmix.attention_grad @t_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, H, M, 4], f32>, %tau: f32,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_tau: !tmix.tensor<[1], f32>) forward "t" part "params" params [3] owned [-1, -1] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+}
+
+// -----
+
+tmix.attention_grad @t_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, H, M, 4], f32>, %tau: f32,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_tau: !tmix.tensor<[1], f32>) forward "t" part "params" params [3] owned [-1, -1] {
+  // expected-error @+1 {{'tmix.scale_grad' op block arguments must be (f32), got (i64, f32)}}
+  tmix.scale_grad {
+  ^bb0(%b: i64, %g: f32):
+    tmix.accumulate %tau, %g : f32
+    tmix.yield
+  }
+}
+
+// -----
+
 // expected-error @+1 {{the gradient of 'bias' must be '!tmix.tensor<[H, R], f32>', got '!tmix.tensor<[H, R], bf16>'}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], bf16>,

@@ -159,3 +159,72 @@ tmix.attention @learned(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B
 // CHECK-NEXT: ^bb0(%b: i64, %h: i64, %g: f32):
 // CHECK-NEXT:   tmix.accumulate %sinks[%h], %g : !tmix.tensor<[H], f32>
 // CHECK-NEXT:   tmix.yield
+
+// -----
+
+// A learnable temperature read in the scale, 0.25 * exp(tau), and a scalar sink logit
+// that its region yields as is: part "params" gets tmix.scale_grad, g * 0.25 * exp(tau)
+// (the exp rule), keeps the score's score_grad (the scale's gradient sums the scaled
+// scores' gradients times q.k), and the sink's gradient accumulates into s0 directly.
+tmix.attention @temperature(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                            %v: !tmix.tensor<[B, H, N, 8], f32>, %tau: f32, %s0: f32)
+    -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+  tmix.scale {
+    %c = arith.constant 0.25 : f32
+    %e = math.exp %tau : f32
+    %x = arith.mulf %c, %e : f32
+    tmix.yield %x : f32
+  }
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %t = math.tanh %s : f32
+    tmix.yield %t : f32
+  }
+  tmix.sink {
+  ^bb0(%b: i64, %h: i64):
+    tmix.yield %s0 : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @temperature_grad_params(
+// CHECK-SAME: -> (d_tau: !tmix.tensor<[1], f32>, d_s0: !tmix.tensor<[1], f32>)
+// CHECK-SAME: part "params" params [3, 4] owned [-1, -1, -1, -1]
+// CHECK: tmix.score_grad {
+// CHECK: tmix.score_param_grad {
+// CHECK: tmix.sink_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %g: f32):
+// CHECK-NEXT:   tmix.accumulate %s0, %g : f32
+// CHECK: tmix.scale_grad {
+// CHECK-NEXT: ^bb0(%g: f32):
+// CHECK-NEXT:   %[[C:.*]] = arith.constant 2.500000e-01
+// CHECK-NEXT:   %[[E:.*]] = math.exp %tau
+// CHECK-NEXT:   %[[GC:.*]] = arith.mulf %g, %[[C]]
+// CHECK-NEXT:   %[[GE:.*]] = arith.mulf %[[GC]], %[[E]]
+// CHECK-NEXT:   tmix.accumulate %tau, %[[GE]] : f32
+// CHECK-NEXT:   tmix.yield
+
+// -----
+
+// A scale of constants has no gradient: no scale_grad, and part "params" (here for the
+// sink) drops the score_grad.
+tmix.attention @fixed_scale(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                            %v: !tmix.tensor<[B, H, N, 8], f32>, %s0: f32)
+    -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+  tmix.scale {
+    %c = arith.constant 0.25 : f32
+    tmix.yield %c : f32
+  }
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %t = math.tanh %s : f32
+    tmix.yield %t : f32
+  }
+  tmix.sink {
+  ^bb0(%b: i64, %h: i64):
+    tmix.yield %s0 : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @fixed_scale_grad_params(
+// CHECK-NOT: tmix.score_grad
+// CHECK-NOT: tmix.scale_grad
+// CHECK: tmix.sink_grad {
+// CHECK-NOT: tmix.scale_grad
