@@ -910,10 +910,11 @@ void ChunkedAdjoint::lower() {
     for (unsigned form = 0; form < forms.size(); ++form)
       copyState(form, index, /*intoCheckpoint=*/false);
     chunked.stageChunk(start, length);
-    for (auto [formIndex, state] : llvm::enumerate(chunked.chunks())) {
+    for (unsigned form = 0; form < forms.size(); ++form) {
+      StateChunk &state = chunked.chunks()[form];
       if (!state.form->delta)
         continue;
-      Value values = state.values[0], staged = grads[formIndex].stagedValues;
+      Value values = state.values[0], staged = grads[form].stagedValues;
       forRange(length, [&](Value i) {
         forRange(state.vSize, [&](Value v) {
           store(load(values, {i, v}), staged, {i, v});
