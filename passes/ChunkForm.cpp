@@ -390,10 +390,14 @@ SmallVector<ChunkForm, 1> tmix::getChunkForms(RecurrenceOp op) {
 std::optional<SmallVector<ChunkForm, 1>>
 tmix::getChunkedAdjointForms(RecurrenceOp forward) {
   SmallVector<ChunkForm, 1> forms = getChunkForms(forward);
-  // A gate given by value (not exp(x)) would get its gradient as the log's divided by
-  // the gate, which loses digits where the gate is small: those run step by step.
+  // A row gate given by value (not exp(x)) would get its gradient as the log's divided
+  // by the gate, which loses digits where the gate is small; a scalar one gets it from
+  // sums whose every term carries the gate (codegen/cpu/ChunkedAdjoint.cpp), a row one
+  // would need them per key column: those run step by step.
   if (forms.empty() || forms.size() != forward.getStateOps().size() ||
-      llvm::any_of(forms, [](const ChunkForm &form) { return form.needsSign(); }))
+      llvm::any_of(forms, [](const ChunkForm &form) {
+        return form.needsSign() && form.hasRowGate();
+      }))
     return std::nullopt;
   return forms;
 }

@@ -103,10 +103,9 @@ std::string explainMissingChunkForms(RecurrenceOp op);
 SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op);
 
 /// The chunk forms with which the adjoint of `forward` runs chunk by chunk: one for
-/// every state, each a decay (a scalar or a row gate) or a delta rule (a scalar gate,
-/// or none) whose gate is a product of exp factors (log-space gates, as
-/// flash-linear-attention's; no sign to track). None otherwise: the adjoint then runs
-/// step by step.
+/// every state, each a decay or a delta rule (a scalar gate, or none) whose gate is a
+/// scalar (given by value or in log space) or a row gate of exp factors (log space, as
+/// flash-linear-attention's). None otherwise: the adjoint then runs step by step.
 std::optional<SmallVector<ChunkForm, 1>> getChunkedAdjointForms(RecurrenceOp forward);
 
 /// The values of the step that the chunk forms `forms` read (each once, in order: per

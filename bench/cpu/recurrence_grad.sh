@@ -4,7 +4,7 @@
 # (chunk by chunk, codegen/cpu/ChunkedAdjoint.cpp) and under --schedule=recurrent (the
 # step-by-step adjoint from checkpoints every 64 steps), against the forward, chunked
 # and step by step, for GLA and Gated DeltaNet (fla's form, its decay by its log g:
-# gated_delta_log). Each time is the median of tmixc's 7 --bench runs; each T is measured in
+# gated_delta_log; DSL.md's, by value: gated_delta). Each time is the median of tmixc's 7 --bench runs; each T is measured in
 # TMIX_ROUNDS rounds (default 3) and the table gives the medians over rounds of the
 # times and of the per-round ratios (the machine is shared and its load drifts).
 # Prints a markdown table; docs/benchmarks.md keeps the figures.
@@ -27,7 +27,7 @@ machine_line
 echo
 echo "| spec | T | forward, chunked | forward, step by step | backward | backward, step by step | step by step / backward | backward / chunked forward |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-for spec in gla gated_delta_log; do
+for spec in gla gated_delta_log gated_delta; do
   for t in "${lengths[@]}"; do
     chunked="" recurrent="" backward="" stepwise="" speedup="" per_chunked=""
     for ((round = 0; round < rounds; round++)); do

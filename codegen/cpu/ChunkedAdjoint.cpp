@@ -39,6 +39,23 @@
 // dK). Scaling the state after a chunk is scaling the next step's gate, for the delta
 // rule as for a decay, so the running sum of dLG carries across chunks the same way.
 //
+// A scalar gate given by value (`alpha[t] * S`, `gamma * S`; its sign tracked as the
+// forward does, SG folded into the staged keys and queries, so that the formulas above
+// hold for them and the state after the chunk carries SG_L) gets the gradient of a
+// step's gate from its log's, g_t / G_t. The running sum of dLG would give g_t as a
+// difference of terms that do not carry G_t, which loses its digits where G_t is
+// small; instead, per chunk, from sums whose every term carries G_t:
+//
+//   g_t = sum_{s<t<=i} W_is + sum_{i>=t} u_i + c_0 + sum_{s<t} c_s
+//   W_is = dP_is A_is (+ the delta rule's E_is A_is)       (the pairs straddling t)
+//   u_i  = Q_i . exp(LG_i) (S0 dO_i) (+ the delta rule's P_i . dP_i)  (rows at or
+//          after t, through the start state)
+//   c_0 = SG_L exp(LG_L) <S0, dS>,  c_s = K_s . SG_L Γ_L/Γ_s (dS V_s)  (the state after
+//          the chunk, through t)
+//
+// O(C^3) additions per chunk for the pairs. A row gate given by value would need the
+// same per key column: it runs step by step (getChunkedAdjointForms).
+//
 // Under a row gate, D_is has a factor per key column; as the forward, the pairs of
 // different sub-chunks go through the row r before i's sub-chunk,
 // D_is = exp(LG_i - LG_r) exp(LG_r - LG_s), products of decays that cannot overflow,
@@ -103,6 +120,13 @@ struct ChunkGrads {
   Value pairDecays;      // [C, C]: D_is = Γ_i / Γ_s below the diagonal, else 0
   Value predictionGrads; // [C, V]: exp(LG_i) dP_i
   Value strengthGrads;   // [C]: db_i
+  // A scalar gate given by value (the file comment): the terms of each step's gate log
+  // gradient, and that gradient.
+  Value pairLogTerms;  // [C, C]: W_is (+ the delta rule's E_is A_is), s < i
+  Value rowLogTerms;   // [C]: u_i (+ the delta rule's P_i . dP_i)
+  Value stateLogTerms; // [C]: c_s
+  Value endLogTerm;    // [1]: c_0
+  Value gateLogGrads;  // [C]: g_t
 };
 
 class ChunkedAdjoint {
@@ -138,6 +162,14 @@ private:
   /// The delta rule's terms (the file comment): dW in valueGrads becomes dV; dK, dLG
   /// and dS added to; db.
   void deltaGrads(StateChunk &chunk, ChunkGrads &grads, Value length);
+  /// A scalar gate given by value: g_t, each step's gate log gradient, from the terms
+  /// that carry its gate (the file comment).
+  void gateLogGrads(StateChunk &chunk, ChunkGrads &grads, Value length);
+  /// The sign of Γ at `row` (a scalar gate), or null when the form tracks none.
+  Value signAt(StateChunk &chunk, Value row) {
+    return chunk.sign ? load(chunk.sign, {row, kb.index(0)}) : Value();
+  }
+  Value timesSign(Value x, Value sign) { return sign ? mul(x, sign) : x; }
   /// Binds the chains' gradients of the roots at step `start + row` (the primal's step
   /// ops already lowered for it) to the adjoint's seeds.
   void bindSeeds(Value row);
@@ -344,6 +376,14 @@ void ChunkedAdjoint::allocate() {
       chunk.strengthGrads = kb.allocateScratch(
           MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{rows});
     }
+    if (form.needsSign()) {
+      auto vector = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
+      chunk.pairLogTerms = alloc(rows, rows);
+      chunk.rowLogTerms = kb.allocateScratch(vector, ValueRange{rows});
+      chunk.stateLogTerms = kb.allocateScratch(vector, ValueRange{rows});
+      chunk.endLogTerm = kb.allocateScratch(vector, ValueRange{kb.index(1)});
+      chunk.gateLogGrads = kb.allocateScratch(vector, ValueRange{rows});
+    }
     chunk.valuesByColumn = alloc(vSize, rows);
     chunk.stateByColumn = alloc(vSize, kSize);
     chunk.stateGradByColumn = alloc(vSize, kSize);
@@ -399,12 +439,25 @@ void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value leng
   Value state = primal.stateBuffer(form.stateIndex);
   Value stateGrad = adjoint.stateBuffer(form.stateIndex);
   Value zero = kb.index(0), last = arith::SubIOp::create(b, length, kb.index(1));
+  // A gate that may be negative: the state after the chunk is SG_L times the staged
+  // rows' sums (ChunkedLowering.cpp), so its terms carry SG_L.
+  Value endSign = signAt(chunk, last);
   forRange(chunk.kSize, [&](Value k) {
     forRange(chunk.vSize, [&](Value v) {
       store(load(state, {k, v}), grads.stateByColumn, {v, k});
       store(load(stateGrad, {k, v}), grads.stateGradByColumn, {v, k});
     });
   });
+  // ---- c_0 = SG_L exp(LG_L) <S0, dS> ----
+  if (grads.endLogTerm) {
+    Value sum = sumRange(chunk.kSize, [&](Value k) {
+      return sumRange(chunk.vSize, [&](Value v) {
+        return mul(load(state, {k, v}), load(stateGrad, {k, v}));
+      });
+    });
+    store(timesSign(mul(exp(chunked.logOf(chunk, last, zero)), sum), endSign),
+          grads.endLogTerm, zero);
+  }
   // ---- dQ_i = exp(LG_i) ⊙ (S0 dO_i); exp(LG_i) in queryDecay ----
   forRange(length, [&](Value i) {
     forRange(chunk.kSize, [&](Value k) {
@@ -419,25 +472,58 @@ void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value leng
         grads.stateByColumn, chunk.vSize);
     scaleRows(dQ, zero, length, chunk.kSize, grads.queryDecay, dQ, /*accumulate=*/false);
   }
+  // ---- u_i = sum_r Q_i . dQ_i (the start state's terms alone, so far) ----
+  if (grads.rowLogTerms)
+    forRange(length, [&](Value i) {
+      Value total = kb.f32(0.0);
+      for (size_t r = 0; r < grads.queryGrads.size(); ++r) {
+        Value queries = chunk.queries[r], dQ = grads.queryGrads[r];
+        total = add(total, sumRange(chunk.kSize, [&](Value k) {
+                      return mul(load(queries, {i, k}), load(dQ, {i, k}));
+                    }));
+      }
+      store(total, grads.rowLogTerms, i);
+    });
   // ---- dK_s = Γ_L/Γ_s ⊙ (dS V_s), dV_s = (Γ_L/Γ_s ⊙ K_s)^T dS ----
-  for (auto [j, dK] : llvm::enumerate(grads.keyGrads)) {
-    Value keys = chunk.keys[j], values = chunk.values[j], dV = grads.valueGrads[j];
+  for (size_t j = 0; j < grads.keyGrads.size(); ++j) {
+    Value keys = chunk.keys[j], values = chunk.values[j];
+    Value dK = grads.keyGrads[j], dV = grads.valueGrads[j];
     decayRows(
         chunk, zero, length, [&](Value) { return last; }, [](Value s) { return s; }, keys,
         grads.keyDecay, grads.decayedKeys);
     rowProducts(
         dV, zero, length, chunk.vSize,
-        [&](Value s, Value k) { return load(grads.decayedKeys, {s, k}); }, stateGrad,
-        chunk.kSize);
+        [&](Value s, Value k) {
+          return timesSign(load(grads.decayedKeys, {s, k}), endSign);
+        },
+        stateGrad, chunk.kSize);
     rowProducts(
         dK, zero, length, chunk.kSize, [&](Value s, Value v) { return load(values, {s, v}); },
         grads.stateGradByColumn, chunk.vSize);
     scaleRows(dK, zero, length, chunk.kSize, grads.keyDecay, dK, /*accumulate=*/false);
+    if (endSign)
+      forRange(length, [&](Value s) {
+        forRange(chunk.kSize, [&](Value k) {
+          store(mul(load(dK, {s, k}), endSign), dK, {s, k});
+        });
+      });
   }
+  // ---- c_s = sum_j K_s . dK_s (the state's terms alone, so far) ----
+  if (grads.stateLogTerms)
+    forRange(length, [&](Value s) {
+      Value total = kb.f32(0.0);
+      for (size_t j = 0; j < grads.keyGrads.size(); ++j) {
+        Value keys = chunk.keys[j], dK = grads.keyGrads[j];
+        total = add(total, sumRange(chunk.kSize, [&](Value k) {
+                      return mul(load(keys, {s, k}), load(dK, {s, k}));
+                    }));
+      }
+      store(total, grads.stateLogTerms, s);
+    });
   // ---- dS <- Γ_L ⊙ dS + sum_i (exp(LG_i) ⊙ Q_i)^T dO_i ----
   forRange(chunk.kSize, [&](Value k) {
     Value g = chunked.gateIndex(chunk, k);
-    Value scale = exp(chunked.logOf(chunk, last, g));
+    Value scale = timesSign(exp(chunked.logOf(chunk, last, g)), endSign);
     forRange(chunk.vSize, [&](Value v) {
       store(mul(load(stateGrad, {k, v}), scale), stateGrad, {k, v});
     });
@@ -554,6 +640,14 @@ void ChunkedAdjoint::pairTerms(StateChunk &chunk, ChunkGrads &grads, unsigned r,
         },
         dO, block.front(), arith::SubIOp::create(b, length, block.front()));
   });
+  // ---- W_is += dP_is A_is, s < i (a gate given by value) ----
+  if (grads.pairLogTerms)
+    forRange(length, [&](Value i) {
+      forRange(i, [&](Value s) {
+        Value term = mul(load(dP, {i, s}), load(scores, {i, s}));
+        store(add(load(grads.pairLogTerms, {i, s}), term), grads.pairLogTerms, {i, s});
+      });
+    });
 }
 
 /// dLG_i = sum_r Q_i ⊙ dQ_i - sum_j K_i ⊙ dK_i (a scalar gate: summed over k).
@@ -649,12 +743,17 @@ void ChunkedAdjoint::deltaGrads(StateChunk &chunk, ChunkGrads &grads, Value leng
           Value product = load(grads.keyProducts, {i, s});
           Value factor = mul(mul(e, strength), pairDecay);
           store(factor, pairFactors, {i, s});
+          if (grads.pairLogTerms) // E_is A_is
+            store(add(load(grads.pairLogTerms, {i, s}), mul(factor, product)),
+                  grads.pairLogTerms, {i, s});
           return SmallVector<Value>{add(acc[0], mul(mul(e, pairDecay), product)),
                                     add(acc[1], mul(factor, product))};
         });
     forRange(i, length, [&](Value s) { store(kb.f32(0.0), pairFactors, {i, s}); });
     store(sums[0], grads.strengthGrads, i);
     store(add(load(dLG, {i, zero}), sums[1]), dLG, {i, zero});
+    if (grads.rowLogTerms) // P_i . dP_i
+      store(add(load(grads.rowLogTerms, i), own), grads.rowLogTerms, i);
   });
   // ---- dLG_s -= sum_{i>s} E_is A_is ----
   forRange(length, [&](Value s) {
@@ -714,6 +813,12 @@ void ChunkedAdjoint::deltaGrads(StateChunk &chunk, ChunkGrads &grads, Value leng
 void ChunkedAdjoint::chunkGrads(unsigned index, Value length) {
   StateChunk &chunk = chunked.chunks()[index];
   ChunkGrads &chunkGrads = grads[index];
+  if (chunkGrads.pairLogTerms)
+    forRange(length, [&](Value i) {
+      forRange(length, [&](Value s) {
+        store(kb.f32(0.0), chunkGrads.pairLogTerms, {i, s});
+      });
+    });
   stateTerms(chunk, chunkGrads, length);
   for (unsigned r = 0; r < chunk.queries.size(); ++r)
     for (unsigned j = 0; j < chunk.keys.size(); ++j)
@@ -721,6 +826,26 @@ void ChunkedAdjoint::chunkGrads(unsigned index, Value length) {
   logGrads(chunk, chunkGrads, length);
   if (chunk.form->delta)
     deltaGrads(chunk, chunkGrads, length);
+  if (chunkGrads.gateLogGrads)
+    gateLogGrads(chunk, chunkGrads, length);
+}
+
+/// g_t = sum_{s<t<=i} W_is + sum_{i>=t} u_i + c_0 + sum_{s<t} c_s: every term carries
+/// step t's gate (a pair that straddles t, a row at or after t, the state after the
+/// chunk through t), so that g_t / G_t keeps its digits where G_t is small.
+void ChunkedAdjoint::gateLogGrads(StateChunk &chunk, ChunkGrads &grads, Value length) {
+  Value zero = kb.index(0);
+  Value end = load(grads.endLogTerm, zero);
+  forRange(length, [&](Value t) {
+    Value straddling = sumRange(t, [&](Value s) {
+      return sumRange(t, length, [&](Value i) {
+        return load(grads.pairLogTerms, {i, s});
+      });
+    });
+    Value rows = sumRange(t, length, [&](Value i) { return load(grads.rowLogTerms, i); });
+    Value before = sumRange(t, [&](Value s) { return load(grads.stateLogTerms, s); });
+    store(add(add(straddling, rows), add(end, before)), grads.gateLogGrads, t);
+  });
 }
 
 void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
@@ -728,20 +853,29 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
     const ChunkForm &form = forms[formIndex];
     StateChunk &chunk = chunked.chunks()[formIndex];
     ChunkGrads &chunkGrads = grads[formIndex];
-    // ---- a gate factor exp(x) (or 1 / exp(x)): the step's log gradient, where its
-    // log is above the floor (negated for 1 / exp(x)) ----
+    // The staged keys and queries carry the sign of Γ at their row (a gate that may be
+    // negative): the rule's own get it back.
+    Value sign = signAt(chunk, row);
+    // ---- a gate factor: the step's log gradient times d log|G| / d(value), where its
+    // log is above the floor: 1 for exp(x), 1 / f for a factor f, negated for an
+    // inverse. The log gradient: the running sum (log-space gates), or g_t (a scalar
+    // gate given by value) ----
     for (const ChunkFactor &factor : form.gate) {
       if (factor.value != root)
         continue;
       visit(chunk.gateSize, [&](Value g) -> Value {
-        StepGateLog log = stepGateLog(kb, form, [&](const ChunkFactor &each) {
+        auto element = [&](const ChunkFactor &each) {
           bool eachVector = isa<SpecTensorType>(each.value.getType());
           return primal.element(each.value, {}, eachVector ? ValueRange{g} : ValueRange{});
-        });
+        };
+        StepGateLog log = stepGateLog(kb, form, element);
         Value open = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, log.log,
                                            kb.f32(kLogDecayFloor));
-        Value grad = arith::SelectOp::create(b, open, load(chunkGrads.runningLogGrad, g),
-                                             kb.f32(0.0));
+        Value logGrad = chunkGrads.gateLogGrads ? load(chunkGrads.gateLogGrads, row)
+                                                : load(chunkGrads.runningLogGrad, g);
+        if (!factor.isExp)
+          logGrad = arith::DivFOp::create(b, logGrad, element(factor));
+        Value grad = arith::SelectOp::create(b, open, logGrad, kb.f32(0.0));
         return factor.inverse ? Value(arith::NegFOp::create(b, grad)) : grad;
       });
     }
@@ -750,7 +884,7 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
       Value dK = chunkGrads.keyGrads[j];
       // The gradient of the term's key times its factors (its negation undone).
       auto keyGrad = [&](Value k) {
-        Value grad = load(dK, {row, k});
+        Value grad = timesSign(load(dK, {row, k}), sign);
         return term.negated ? Value(arith::NegFOp::create(b, grad)) : grad;
       };
       if (term.key == root)
@@ -782,7 +916,7 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
       const DeltaTerm &delta = *form.delta;
       Value dK = chunkGrads.keyGrads[0], dV = chunkGrads.valueGrads[0];
       if (delta.key == root)
-        visit(chunk.kSize, [&](Value k) { return load(dK, {row, k}); });
+        visit(chunk.kSize, [&](Value k) { return timesSign(load(dK, {row, k}), sign); });
       if (delta.value == root)
         visit(chunk.vSize, [&](Value v) { return load(dV, {row, v}); });
       for (size_t f = 0; f < delta.strength.size(); ++f) {
@@ -801,7 +935,7 @@ void ChunkedAdjoint::forEachRole(Value root, Value row, RoleVisitor visit) {
       if (VecMatOp(form.readouts[r]).getLhs() != root)
         continue;
       Value dQ = chunkGrads.queryGrads[r];
-      visit(chunk.kSize, [&](Value k) { return load(dQ, {row, k}); });
+      visit(chunk.kSize, [&](Value k) { return timesSign(load(dQ, {row, k}), sign); });
     }
   }
 }
@@ -956,8 +1090,8 @@ static LogicalResult verifyMarks(RecurrenceOp op, RecurrenceOp forward) {
   if (!forms)
     return op.emitOpError("is marked for a chunked adjoint, but its forward '")
            << forward.getSymName()
-           << "' has no chunked adjoint form (every state a log-space decay or delta "
-              "rule)";
+           << "' has no chunked adjoint form (every state a decay or a delta rule, a "
+              "row gate in log space)";
   size_t numRoots = getChunkRoots(*forms).size();
   size_t numReadouts = getChunkReadouts(*forms).size();
   WalkResult walk = op.getStepOp().walk([&](Operation *inner) {

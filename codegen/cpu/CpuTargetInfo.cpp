@@ -82,9 +82,9 @@ public:
       if (hasChunkedAdjointMarks(op))
         return {};
       return ("schedule form=chunked does not fit '" + op.getSymName() +
-              "': the states of its forward '" + *op.getForward() +
-              "' are not all log-space decays or delta rules with a chunk form, so its "
-              "adjoint runs step by step; use form=auto or form=recurrent")
+              "': its forward '" + *op.getForward() +
+              "' has a state without a chunked adjoint form, so its adjoint runs step "
+              "by step; use form=auto or form=recurrent")
           .str();
     }
     if (schedule.getForm() == "chunked" && getChunkForms(op).empty())

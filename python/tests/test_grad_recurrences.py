@@ -20,6 +20,17 @@ recurrence mamba2(x: {dt}[B, T, H, P], dt: f32[B, T, H], A: f32[H], Bm: {dt}[B, 
   S = exp(dt[t] * A) * S + outer(Bm[t], dt[t] * x[t])
   y[t] = Cm[t] @ S + D * x[t]
 }}
+recurrence gated_delta_value(q: {dt}[B, T, H, K], k: {dt}[B, T, H, K], v: {dt}[B, T, H, V],
+                             alpha: f32[B, T, H], beta: f32[B, T, H],
+                             initial_state: f32[B, H, K, V])
+    -> (o: {dt}[B, T, H, V], final_state: f32[B, H, K, V]) {{
+  seq = T
+  state S: f32[K, V] = initial_state
+  S = alpha[t] * S
+  S = S + beta[t] * outer(k[t], v[t] - k[t] @ S)
+  o[t] = q[t] @ S
+  final_state = S
+}}
 recurrence gla_varlen(q: f32[1, T, H, K], k: f32[1, T, H, K], v: f32[1, T, H, V],
                       g: f32[1, T, H, K], cu_seqlens: i64[N + 1])
     -> o: f32[1, T, H, V] {{
@@ -60,10 +71,11 @@ def gla_reference(q, k, v, g, scale, h0):
     return torch.stack(outs, 1), S
 
 
-def gated_delta_reference(q, k, v, g, beta, scale, h0):
+def gated_delta_reference(q, k, v, g, beta, scale, h0, by_value=False):
     S, outs = h0, []
     for t in range(q.shape[1]):
-        S = torch.exp(g[:, t])[..., None, None] * S
+        gate = g[:, t] if by_value else torch.exp(g[:, t])
+        S = gate[..., None, None] * S
         kt = k[:, t]
         error = v[:, t] - torch.einsum("bhk,bhkv->bhv", kt, S)
         S = S + beta[:, t][..., None, None] * kt[..., None] * error[..., None, :]
@@ -110,8 +122,8 @@ def test_gla_matches_float64_autograd(mod, dtype):
 
 @pytest.mark.parametrize("t", [64, 65, 150])
 def test_chunked_backward_across_chunks(mod, dtype, t):
-    # GLA, Mamba2 and Gated DeltaNet take the chunked backward (chunks of 64 steps,
-    # sub-chunks of 16):
+    # GLA, Mamba2 and Gated DeltaNet (its gate in log space and by value) take the
+    # chunked backward (chunks of 64 steps, sub-chunks of 16):
     # lengths at, past and over two chunk boundaries, strong decays (a step's log decay
     # down to -3: gates products far below f32's range across a chunk).
     gen = torch.Generator().manual_seed(20 + t)
@@ -156,6 +168,18 @@ def test_chunked_backward_across_chunks(mod, dtype, t):
     ((o.double() * w_o).sum() + (ht.double() * w_h).sum()).backward()
     theirs = f64(q, k, v, g, beta, h0)
     o64, ht64 = gated_delta_reference(*theirs[:5], 0.3, theirs[5])
+    ((o64 * w_o).sum() + (ht64 * w_h).sum()).backward()
+    for got, want in zip(ours, theirs):
+        check(dtype, got.grad, want.grad)
+
+    # And with its gate given by value, as DSL.md writes it: of either sign, some near
+    # 0 (the chunked backward's sums that carry each step's gate).
+    alpha = 2 * torch.rand(1, t, 2, generator=gen) - 1
+    ours = [leaf(x) for x in (q, k, v, alpha, beta, h0)]
+    o, ht = mod["gated_delta_value"](*ours)
+    ((o.double() * w_o).sum() + (ht.double() * w_h).sum()).backward()
+    theirs = f64(q, k, v, alpha, beta, h0)
+    o64, ht64 = gated_delta_reference(*theirs[:5], 1.0, theirs[5], by_value=True)
     ((o64 * w_o).sum() + (ht64 * w_h).sum()).backward()
     for got, want in zip(ours, theirs):
         check(dtype, got.grad, want.grad)

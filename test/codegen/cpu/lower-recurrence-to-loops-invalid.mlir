@@ -3,7 +3,7 @@
 // The chunked adjoint's marks (tmix-derive-recurrence-grad, ChunkForm.h) must fit the
 // forward's chunk forms: IR written by hand that says otherwise is refused, not run.
 
-// The forward's gate is given by value (-g, not exp(g)): no chunked adjoint form.
+// The forward's row gate is given by value (-g, not exp(g)): no chunked adjoint form.
 tmix.recurrence @gla_like(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<[B, T, K], f32>, %v: !tmix.tensor<[B, T, V], f32>, %g: !tmix.tensor<[B, T, K], f32>) -> (o: !tmix.tensor<[B, T, V], f32>) time "T" {
   tmix.state "S" : !tmix.tensor<[K, V], f32>
   tmix.step {
