@@ -170,6 +170,21 @@ private:
     return chunk.sign ? load(chunk.sign, {row, kb.index(0)}) : Value();
   }
   Value timesSign(Value x, Value sign) { return sign ? mul(x, sign) : x; }
+  /// dst[i] = sum_x lhs[x][i, :] . rhs[x][i, :] over the pairs of [C, cols] buffers, for
+  /// the rows i < length.
+  void rowDots(Value dst, Value length, Value cols, ArrayRef<Value> lhs,
+               ArrayRef<Value> rhs) {
+    forRange(length, [&](Value i) {
+      Value total = kb.f32(0.0);
+      for (auto [left, right] : llvm::zip_equal(lhs, rhs)) {
+        Value l = left, r = right; // (C++17: no captures of structured bindings)
+        total = add(total, sumRange(cols, [&](Value k) {
+                      return mul(load(l, {i, k}), load(r, {i, k}));
+                    }));
+      }
+      store(total, dst, i);
+    });
+  }
   /// Binds the chains' gradients of the roots at step `start + row` (the primal's step
   /// ops already lowered for it) to the adjoint's seeds.
   void bindSeeds(Value row);
@@ -474,16 +489,7 @@ void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value leng
   }
   // ---- u_i = sum_r Q_i . dQ_i (the start state's terms alone, so far) ----
   if (grads.rowLogTerms)
-    forRange(length, [&](Value i) {
-      Value total = kb.f32(0.0);
-      for (size_t r = 0; r < grads.queryGrads.size(); ++r) {
-        Value queries = chunk.queries[r], dQ = grads.queryGrads[r];
-        total = add(total, sumRange(chunk.kSize, [&](Value k) {
-                      return mul(load(queries, {i, k}), load(dQ, {i, k}));
-                    }));
-      }
-      store(total, grads.rowLogTerms, i);
-    });
+    rowDots(grads.rowLogTerms, length, chunk.kSize, chunk.queries, grads.queryGrads);
   // ---- dK_s = Γ_L/Γ_s ⊙ (dS V_s), dV_s = (Γ_L/Γ_s ⊙ K_s)^T dS ----
   for (size_t j = 0; j < grads.keyGrads.size(); ++j) {
     Value keys = chunk.keys[j], values = chunk.values[j];
@@ -510,16 +516,7 @@ void ChunkedAdjoint::stateTerms(StateChunk &chunk, ChunkGrads &grads, Value leng
   }
   // ---- c_s = sum_j K_s . dK_s (the state's terms alone, so far) ----
   if (grads.stateLogTerms)
-    forRange(length, [&](Value s) {
-      Value total = kb.f32(0.0);
-      for (size_t j = 0; j < grads.keyGrads.size(); ++j) {
-        Value keys = chunk.keys[j], dK = grads.keyGrads[j];
-        total = add(total, sumRange(chunk.kSize, [&](Value k) {
-                      return mul(load(keys, {s, k}), load(dK, {s, k}));
-                    }));
-      }
-      store(total, grads.stateLogTerms, s);
-    });
+    rowDots(grads.stateLogTerms, length, chunk.kSize, chunk.keys, grads.keyGrads);
   // ---- dS <- Γ_L ⊙ dS + sum_i (exp(LG_i) ⊙ Q_i)^T dO_i ----
   forRange(chunk.kSize, [&](Value k) {
     Value g = chunked.gateIndex(chunk, k);
