@@ -720,10 +720,14 @@ void ChunkedAdjoint::deltaGrads(StateChunk &chunk, ChunkGrads &grads, Value leng
         return load(dR, {i, v});
       },
       grads.valuesByColumn, chunk.vSize);
-  // ---- per row: db_i, F_is, dLG_i's own terms ----
+  // ---- per row: exp(LG_i) dP_i = -exp(LG_i) b_i dR_i; db_i, F_is, dLG_i's own terms
   forRange(length, [&](Value i) {
     Value strength = load(strengths, i);
     Value decay = exp(chunked.logOf(chunk, i, zero));
+    Value scale = arith::NegFOp::create(b, mul(decay, strength));
+    forRange(chunk.vSize, [&](Value v) {
+      store(mul(scale, load(dR, {i, v})), grads.predictionGrads, {i, v});
+    });
     Value residual = sumRange(chunk.vSize, [&](Value v) {
       Value prediction = mul(decay, load(grads.projections, {i, v}));
       return mul(load(dR, {i, v}), sub(load(grads.stagedValues, {i, v}), prediction));
@@ -758,14 +762,6 @@ void ChunkedAdjoint::deltaGrads(StateChunk &chunk, ChunkGrads &grads, Value leng
       return mul(load(pairFactors, {i, s}), load(grads.keyProducts, {i, s}));
     });
     store(sub(load(dLG, {s, zero}), later), dLG, {s, zero});
-  });
-  // ---- exp(LG_i) dP_i = -exp(LG_i) b_i dR_i ----
-  forRange(length, [&](Value i) {
-    Value decay = exp(chunked.logOf(chunk, i, zero));
-    Value scale = arith::NegFOp::create(b, mul(decay, load(strengths, i)));
-    forRange(chunk.vSize, [&](Value v) {
-      store(mul(scale, load(dR, {i, v})), grads.predictionGrads, {i, v});
-    });
   });
   // ---- dK_i += S0 exp(LG_i) dP_i + sum_{s<i} F_is K_s + sum_{i'>i} F_i'i K_i' ----
   forRowBlocks(kb, zero, length, [&](ArrayRef<Value> block) {
