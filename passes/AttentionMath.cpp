@@ -164,3 +164,35 @@ std::pair<Value, Value> tmix::rotatePair(ImplicitLocOpBuilder &b, Value a, Value
                                        arith::MulFOp::create(b, a, sin));
   return {first, second};
 }
+
+PairGradient tmix::pairGradient(KernelBuilder &kb, Operation *op, Value scale,
+                                Value softmaxScale, Value batch, Value head, Value i,
+                                Value j, Value qk, Value dp, Value lseLog2, Value delta,
+                                bool masked, UnaryMathFn exp2,
+                                function_ref<Value()> keyBound) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type type = qk.getType();
+  Value s = arith::MulFOp::create(b, scale, qk); // natural units
+  // scoreElement reads the score in the units of the forward's softmax (scoreScale's)
+  // and gives it in the log2 domain, -inf where dropped.
+  Value scoreInput = arith::MulFOp::create(b, softmaxScale, qk);
+  Value t = scoreElement(kb, op, batch, head, i, j, scoreInput, masked, keyBound);
+  // A row that kept nothing has lse = -inf: its probabilities are 0, not NaN.
+  Value emptyRow = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, lseLog2,
+                                         f32ConstantOf(b, type, -INFINITY));
+  Value p = arith::SelectOp::create(b, emptyRow, f32ConstantOf(b, type, 0.0),
+                                    exp2(b, arith::SubFOp::create(b, t, lseLog2)));
+  Value scoreGradValue = arith::MulFOp::create(b, p, arith::SubFOp::create(b, dp, delta));
+  ScoreGradOp scoreGrad = findStatement<ScoreGradOp>(op);
+  Value sGrad = scoreGrad ? kb.inlineRegion(scoreGrad.getBody(),
+                                            {batch, head, i, j, s, scoreGradValue})[0]
+                          : scoreGradValue;
+  PairGradient pair;
+  pair.probability = p;
+  pair.scaled = s;
+  pair.scoreGrad = scoreGradValue;
+  pair.scaledGrad = sGrad;
+  pair.dotGrad = arith::MulFOp::create(b, sGrad, scale);
+  pair.scaleTerm = arith::MulFOp::create(b, sGrad, qk);
+  return pair;
+}

@@ -16,6 +16,9 @@
 //              nothing was kept
 //   rope       the half-split rotation of (a, c) at (p, p + D/2):
 //              (a cos - c sin, c cos + a sin) at angle pos * theta^(-2p/D)
+//   backward   per kept pair, from q.k, dP = d_o_i . v_j, the row's lse and
+//              D_i = d_o_i . o_i: P = exp2(score - lse log2 e) (0 on a row that kept
+//              nothing), dS = score_grad(s, P (dP - D_i)), and dS scale for q.k
 //
 // A NaN score makes m' NaN, and NaN counts as kept (an unordered compare), so that a
 // row that saw a NaN gives NaN outputs rather than those of an empty row.
@@ -109,6 +112,26 @@ Value ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim, Val
 
 /// The half-split rotation of the pair (a, c) by `angle`: (a cos - c sin, c cos + a sin).
 std::pair<Value, Value> rotatePair(ImplicitLocOpBuilder &b, Value a, Value c, Value angle);
+
+/// The probability and the gradients of one pair (i, j) of the backward.
+struct PairGradient {
+  Value probability; // P_ij
+  Value scaled;      // s = scale q.k, natural units
+  Value scoreGrad;   // the loss's gradient with respect to the score, P (dP - D)
+  Value scaledGrad;  // ... with respect to s (through the score statement)
+  Value dotGrad;     // ... with respect to q.k
+  Value scaleTerm;   // ... with respect to the scale: this pair's term, s's times q.k
+};
+
+/// The pair (i, j) of query head `head` of a tmix.attention_grad `op` (batch, head, i,
+/// j: i64) from `qk` = q_i . k_j (the rotated rows'), `dp` = d_o_i . v_j, the row's lse
+/// in the log2 domain and D_i (`delta`, d_lse already taken off). `scale` is the
+/// natural scale, `softmaxScale` the forward's (scoreScale); `masked` runs the mask and
+/// `keyBound` as scoreElement does.
+PairGradient pairGradient(KernelBuilder &kb, Operation *op, Value scale,
+                          Value softmaxScale, Value batch, Value head, Value i, Value j,
+                          Value qk, Value dp, Value lseLog2, Value delta, bool masked,
+                          UnaryMathFn exp2, function_ref<Value()> keyBound = nullptr);
 
 } // namespace mlir::tmix
 

@@ -94,17 +94,9 @@ private:
   /// D_i = d_o_i . o_i - d_lse_i of row i of query head `head`.
   Value outputDelta(Value head, Value i);
 
-  /// The probability and the gradients of the pair (i, j) of query head `head`, from
-  /// q.k and d_o_i . v_j (the rotated rows'), the row's lse (log2 domain) and D_i;
-  /// `masked`: the mask runs (a partial tile).
-  struct PairGradient {
-    Value probability; // P_ij
-    Value scaled;      // s = scale q.k, natural units
-    Value scoreGrad;   // the loss's gradient with respect to the score, P (dP - D)
-    Value scaledGrad;  // ... with respect to s (through the score statement)
-    Value dotGrad;     // ... with respect to q.k
-    Value scaleTerm;   // ... with respect to the scale: this pair's term, s's times q.k
-  };
+  /// The probability and the gradients of the pair (i, j) of query head `head`
+  /// (AttentionMath.h's pairGradient), from q.k and d_o_i . v_j (the rotated rows'),
+  /// the row's lse (log2 domain) and D_i; `masked`: the mask runs (a partial tile).
   PairGradient pairGradient(Value head, Value i, Value j, Value qk, Value dp, Value lseLog2,
                             Value delta, bool masked);
 
@@ -141,7 +133,6 @@ private:
   std::unique_ptr<LaneTiles> tiles;
   bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
   llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
-  ScoreGradOp scoreGrad;
   RopeOp rope;
   Value batch, numN, numM, numD, numDV, halfD, theta, group;
   Value scale, softmaxScale; // natural units; the forward's softmax's (AttentionMath.h)
@@ -181,7 +172,6 @@ LogicalResult AttentionGradLowering::lower() {
   kb = std::make_unique<KernelBuilder>(op, grid);
   tiles = std::make_unique<LaneTiles>(*kb, vectors.lanes, groups, vectors.registers);
   ImplicitLocOpBuilder &b = kb->builder();
-  scoreGrad = findStatement<ScoreGradOp>(op);
   rope = findStatement<RopeOp>(op);
   batch = op.isParamsPart() ? Value() : kb->gridIndex(0);
   numN = kb->dimValue(qDims[2]);
@@ -300,36 +290,15 @@ Value AttentionGradLowering::outputDelta(Value head, Value i) {
   return delta;
 }
 
-AttentionGradLowering::PairGradient
-AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk, Value dp,
-                                    Value lseLog2, Value delta, bool masked) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value s = arith::MulFOp::create(b, scale, qk); // natural units
-  // scoreElement reads the score in the units of the forward's softmax (scoreScale's)
-  // and gives it in the log2 domain, -inf where dropped.
-  Value scoreInput = arith::MulFOp::create(b, softmaxScale, qk);
-  Value b64 = kb->toI64(batch), h64 = kb->toI64(head), i64 = kb->toI64(i),
-        j64 = kb->toI64(j);
-  Value t = scoreElement(*kb, op, b64, h64, i64, j64, scoreInput, masked);
-  // A row that kept nothing has lse = -inf: its probabilities are 0, not NaN.
-  Value emptyRow =
-      arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, lseLog2, kb->f32(-INFINITY));
-  Value p = arith::SelectOp::create(
-      b, emptyRow, kb->f32(0.0),
-      math::Exp2Op::create(b, arith::SubFOp::create(b, t, lseLog2)));
-  Value scoreGradValue = arith::MulFOp::create(b, p, arith::SubFOp::create(b, dp, delta));
-  Value sGrad = scoreGrad
-                    ? kb->inlineRegion(scoreGrad.getBody(),
-                                       {b64, h64, i64, j64, s, scoreGradValue})[0]
-                    : scoreGradValue;
-  PairGradient pair;
-  pair.probability = p;
-  pair.scaled = s;
-  pair.scoreGrad = scoreGradValue;
-  pair.scaledGrad = sGrad;
-  pair.dotGrad = arith::MulFOp::create(b, sGrad, scale);
-  pair.scaleTerm = arith::MulFOp::create(b, sGrad, qk);
-  return pair;
+PairGradient AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk,
+                                                 Value dp, Value lseLog2, Value delta,
+                                                 bool masked) {
+  auto exp2 = [](ImplicitLocOpBuilder &b, Value x) -> Value {
+    return math::Exp2Op::create(b, x);
+  };
+  return tmix::pairGradient(*kb, op, scale, softmaxScale, kb->toI64(batch),
+                            kb->toI64(head), kb->toI64(i), kb->toI64(j), qk, dp, lseLog2,
+                            delta, masked, exp2);
 }
 
 AttentionGradLowering::RowTile AttentionGradLowering::allocateRowTile() {
