@@ -127,7 +127,7 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, StringRef na
 /// spec ::= `@`name `(` arg (`,` arg)* `)` `->` `(` result (`,` result)* `)`
 ///          [`time` string [`groups` dict] [`offsets` string]
 ///           [`forward` string]]                                 (tmix.recurrence)
-///          [`forward` string `part` string [`lse_grad`]
+///          [`forward` string `part` string [`lse_grad`] [`recompute_dq`]
 ///           [`params` array `owned` array]]                     (tmix.attention_grad)
 ///          [`attributes` dict]
 ///          region
@@ -212,6 +212,9 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
     result.addAttribute(AttentionGradOp::getPartAttrName(opName), builder.getStringAttr(part));
     if (succeeded(parser.parseOptionalKeyword("lse_grad")))
       result.addAttribute(AttentionGradOp::getLseGradAttrName(opName), builder.getUnitAttr());
+    if (succeeded(parser.parseOptionalKeyword("recompute_dq")))
+      result.addAttribute(AttentionGradOp::getRecomputeDqAttrName(opName),
+                          builder.getUnitAttr());
     if (succeeded(parser.parseOptionalKeyword("params"))) {
       Attribute params, owned;
       if (!(params = DenseI64ArrayAttr::parse(parser, Type())) ||
@@ -282,6 +285,8 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
     printer.printString(op.getPart());
     if (op.getLseGrad())
       printer << " lse_grad";
+    if (op.getRecomputeDq())
+      printer << " recompute_dq";
     if (op.getParamsAttr()) {
       printer << " params ";
       op.getParamsAttr().print(printer);
@@ -292,10 +297,10 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
         printer << "[]";
     }
   }
-  SmallVector<StringRef> elided{"sym_name",     "function_type", "arg_names", "arg_defaults",
-                                "result_names", "time_symbol",   "groups",    "offsets",
-                                "forward",      "part",          "params",    "owned",
-                                "lse_grad"};
+  SmallVector<StringRef> elided{
+      "sym_name",    "function_type", "arg_names", "arg_defaults", "result_names",
+      "time_symbol", "groups",        "offsets",   "forward",      "part",
+      "params",      "owned",         "lse_grad",  "recompute_dq"};
   printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
                                            elided);
   printer << ' ';
@@ -642,11 +647,15 @@ static bool isQueryPartial(Type type, SpecTensorType q) {
 LogicalResult AttentionGradOp::verify() {
   FunctionType type = getFunctionType();
   bool query = isQueryPart();
-  unsigned least = (getLseGrad() ? 7 : 6) + (query ? 1 : 0);
+  // The query part reads d_q_partial unless it recomputes dq from the pairs.
+  bool partial = !getRecomputeDq();
+  unsigned least = (getLseGrad() ? 7 : 6) + (query && partial ? 1 : 0);
   if (type.getNumInputs() < least)
-    return emitOpError() << "expects at least " << least << " arguments (q, k, v, o, lse, d_o"
+    return emitOpError() << "expects at least " << least
+                         << " arguments (q, k, v, o, lse, d_o"
                          << (getLseGrad() ? ", d_lse" : "")
-                         << (query ? ", d_q_partial" : "") << "), got " << type.getNumInputs();
+                         << (query && partial ? ", d_q_partial" : "") << "), got "
+                         << type.getNumInputs();
   if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
                              getBody(), /*firstExtraArg=*/3)))
     return failure();
@@ -678,6 +687,17 @@ LogicalResult AttentionGradOp::verify() {
                                : failure();
   if (getParamsAttr() || getOwnedAttr())
     return emitOpError("has params only in part \"params\"");
+  if (!partial) {
+    bool expected = query ? llvm::equal(type.getResults(), SmallVector<Type>{q})
+                          : llvm::equal(type.getResults(), SmallVector<Type>{k, v});
+    if (!expected)
+      return emitOpError() << "part \"" << getPart()
+                           << "\" with recompute_dq must produce "
+                           << formatTypes(query ? SmallVector<Type>{q}
+                                                : SmallVector<Type>{k, v})
+                           << ", got " << formatTypes(type.getResults());
+    return verifyAttentionBody(*this, getBodyBlock(), Role{"q", q});
+  }
   if (query && !isQueryPartial(type.getInput(getQueryPartialArg()), q))
     return emitOpError() << "part \"query\" takes d_q_partial last: an f32 !tmix.tensor of a "
                             "literal count of key splits and q's dims [B, H, D, N], "

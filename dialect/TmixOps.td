@@ -216,6 +216,10 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     contiguous): part "key_value"'s third result and part "query"'s last argument,
     after d_o (and d_lse).
 
+    With `recompute_dq` (the GPUs' choice) no d_q_partial passes between the parts:
+    part "key_value" produces (dk, dv), and part "query" recomputes P and dS for its
+    rows and sums dq_i = sum_j dS_ij k_j itself, its rows' keys in one order.
+
     Part "params" (only for a spec whose `score`, `sink` or `scale` reads float extra
     arguments): the gradients of those arguments, in the order `params` lists their
     argument indices, as f32 tensors of their dims (`[1]` for a scalar). The body's
@@ -234,7 +238,8 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
                        StrAttr:$part,
                        OptionalAttr<DenseI64ArrayAttr>:$params,
                        OptionalAttr<DenseI64ArrayAttr>:$owned,
-                       UnitAttr:$lse_grad);
+                       UnitAttr:$lse_grad,
+                       UnitAttr:$recompute_dq);
   let extraClassDeclaration = specClassDeclaration # [{
     /// The part names of the kernels.
     static constexpr ::llvm::StringLiteral kQueryPart = "query";
@@ -246,7 +251,7 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     /// and in part "query" d_q_partial.
     unsigned getNumForwardArgs() {
       return getFunctionType().getNumInputs() - (getLseGrad() ? 4 : 3) -
-             (isQueryPart() ? 1 : 0);
+             (isQueryPart() && !getRecomputeDq() ? 1 : 0);
     }
     /// Part "query": d_q_partial, its last argument.
     unsigned getQueryPartialArg() { return getFunctionType().getNumInputs() - 1; }

@@ -9,6 +9,8 @@
 //   @X_grad_q    tmix.attention_grad part "query": (X's args, o, lse, d_o, d_q_partial)
 //                -> dq, the partials summed in split order
 //                (and d_lse after d_o when X has lse among its outputs)
+//   (with recompute-dq, the GPUs' choice: no d_q_partial; part "query" sums
+//   dq_i = sum_j dS_ij k_j over its rows' pairs itself)
 //   @X_grad_params  part "params", when X's score, sink or scale reads float extra
 //                arguments (bias tables, sink logits, scalars): their gradients
 //
@@ -78,7 +80,7 @@ AttentionOp buildForwardWithLse(OpBuilder &b, AttentionOp spec, StringRef name) 
 /// One of the two grad kernels of `spec`.
 FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringRef name,
                                          StringRef part, StringRef forwardName,
-                                         Type lseType) {
+                                         Type lseType, bool recomputeDq) {
   MLIRContext *context = b.getContext();
   ArrayRef<Type> forwardArgs = spec.getSpecArgTypes();
   Type outputType = spec.getSpecResultTypes()[0];
@@ -103,7 +105,8 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
   SpecTensorType partialType = AttentionGradOp::getQueryPartialType(
       cast<SpecTensorType>(forwardArgs[0]), kKeySplits);
   std::string partialName = "d_" + spec.getArgName(0).str() + "_partial";
-  if (query) {
+  bool partial = !recomputeDq;
+  if (query && partial) {
     argNames.push_back(partialName);
     argTypes.push_back(partialType);
   }
@@ -116,7 +119,7 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
     resultNames.push_back("d_" + spec.getArgName(index).str());
     resultTypes.push_back(forwardArgs[index]);
   }
-  if (!query) {
+  if (!query && partial) {
     resultNames.push_back(partialName);
     resultTypes.push_back(partialType);
   }
@@ -135,6 +138,8 @@ FailureOr<AttentionGradOp> buildGradPart(OpBuilder &b, AttentionOp spec, StringR
   state.addAttribute("part", b.getStringAttr(part));
   if (lseGrad)
     state.addAttribute("lse_grad", b.getUnitAttr());
+  if (recomputeDq)
+    state.addAttribute("recompute_dq", b.getUnitAttr());
   Region *body = state.addRegion();
   Block *block = new Block();
   body->push_back(block);
@@ -170,6 +175,7 @@ FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
   auto params = cast<AttentionGradOp>(b.clone(*keyValuePart));
   params.setSymName(name);
   params.setPart(AttentionGradOp::kParamsPart);
+  params.setRecomputeDq(false);
   IRMapping mapping;
   for (auto [source, target] : llvm::zip(spec.getBodyBlock().getArguments(),
                                          params.getBodyBlock().getArguments()))
@@ -254,6 +260,7 @@ FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
 
 struct DeriveAttentionGrad
     : tmix::impl::DeriveAttentionGradBase<DeriveAttentionGrad> {
+  using DeriveAttentionGradBase::DeriveAttentionGradBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -284,7 +291,7 @@ struct DeriveAttentionGrad
       for (auto [partName, part] : {std::pair{queryName, AttentionGradOp::kQueryPart},
                                     {keyValueName, AttentionGradOp::kKeyValuePart}}) {
         FailureOr<AttentionGradOp> grad =
-            buildGradPart(b, spec, partName, part, forwardName, lseType);
+            buildGradPart(b, spec, partName, part, forwardName, lseType, recomputeDq);
         if (failed(grad))
           return signalPassFailure();
         symbols.insert(*grad);

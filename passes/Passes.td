@@ -144,7 +144,15 @@ def DeriveAttentionGrad : Pass<"tmix-derive-attention-grad", "::mlir::ModuleOp">
 
     An op of the score statement that has no derivative rule is an error at that op;
     a name that is taken already is an error at X.
+
+    How dq is summed is the target's choice: per key split, passed from part
+    "key_value" to part "query" in d_q_partial (the CPU's), or with `recompute-dq`
+    (the GPUs') recomputed by part "query" from its rows' pairs.
   }];
+  let options = [
+    Option<"recomputeDq", "recompute-dq", "bool", /*default=*/"false",
+           "part \"query\" recomputes dq from its rows' pairs (no d_q_partial)">,
+  ];
   let statistics = [
     Statistic<"numDerived", "num-derived", "attention specs given a backward">,
   ];

@@ -311,3 +311,32 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
     -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[2, B, H, 8, N], f32>) forward "g" part "key_value" {
 }
+
+// -----
+
+// With recompute_dq (the GPUs' parts) no d_q_partial passes between them: part
+// "key_value" produces (dk, dv), part "query" takes the forward's arguments, o, lse and
+// d_o only.
+// CHECK-LABEL: tmix.attention_grad @r_grad_q(
+// CHECK-SAME: %d_o: !tmix.tensor<[B, H, N, 4], f32>) -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "r" part "query" recompute_dq {
+// CHECK-LABEL: tmix.attention_grad @r_grad_kv(
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>) forward "r" part "key_value" recompute_dq {
+tmix.attention_grad @r_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                              %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "r" part "query" recompute_dq {
+}
+tmix.attention_grad @r_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                               %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                               %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>) forward "r" part "key_value" recompute_dq {
+}
+
+// -----
+
+// expected-error @+1 {{part "key_value" with recompute_dq must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>), got (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>, !tmix.tensor<[4, B, H, 8, N], f32>)}}
+tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                       %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                       %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) forward "f" part "key_value" recompute_dq {
+}

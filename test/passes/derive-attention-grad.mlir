@@ -1,4 +1,18 @@
 // RUN: tmix-opt %s -split-input-file -verify-diagnostics --tmix-derive-attention-grad | FileCheck %s
+// RUN: tmix-opt %s -split-input-file -verify-diagnostics --tmix-derive-attention-grad=recompute-dq=1 | FileCheck %s --check-prefix=RECOMPUTE
+
+// With recompute-dq (the GPUs' choice) no d_q_partial passes between the parts, which
+// say so; the params part (when there is one) is the same either way.
+// RECOMPUTE-LABEL: tmix.attention_grad @softcap_grad_q(
+// RECOMPUTE-SAME: %cap: f32 = 3.000000e+00, %o: !tmix.tensor<[B, H, N, 4], bf16>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>) -> (d_q: !tmix.tensor<[B, H, N, 8], bf16>) forward "softcap_forward" part "query" recompute_dq {
+// RECOMPUTE: tmix.score_grad
+// RECOMPUTE-LABEL: tmix.attention_grad @softcap_grad_kv(
+// RECOMPUTE-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], bf16>, d_v: !tmix.tensor<[B, HK, M, 4], bf16>) forward "softcap_forward" part "key_value" recompute_dq {
+// RECOMPUTE: tmix.score_grad
+// RECOMPUTE-NOT: d_q_partial
+// RECOMPUTE: part "params" params
+// RECOMPUTE-NOT: recompute_dq
+// RECOMPUTE-SAME: {
 
 // A softcapped, windowed spec without lse: the forward with lse, then the two grad
 // kernels; each carries the statements and the derived score_grad, whose value is
