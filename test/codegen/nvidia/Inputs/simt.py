@@ -38,6 +38,9 @@ import numpy as np
 
 THREADS = 128
 WARP = 32
+# A lane's group g and thread t in its group: lane = 4 g + t (the fragment layouts).
+LANE_G = np.arange(WARP) // 4
+LANE_T = np.arange(WARP) % 4
 
 
 class EmulationError(RuntimeError):
@@ -230,6 +233,13 @@ class Cta:
             if n == "arith.remui":
                 return x[0] % d
             return -(-x[0] // d)
+        if n in ("arith.floordivsi", "arith.divsi", "arith.remsi"):
+            # Signed (the spec's i64 index arithmetic: chunked masks' i / chunk).
+            d = np.where(x[1] == 0, 1, x[1])
+            if n == "arith.floordivsi":
+                return np.floor_divide(x[0], d)
+            quotient = np.trunc(x[0] / d).astype(np.int64)  # rounds toward zero
+            return quotient if n == "arith.divsi" else x[0] - quotient * d
         if n in ("arith.trunci", "arith.extsi", "arith.extui"):
             return x[0].astype(np.int64)
         if n == "arith.index_cast":
@@ -347,19 +357,28 @@ class Cta:
             src = x[1 + sizes[1]]
             src_idx = x[2 + sizes[1]:2 + sizes[1] + sizes[3]]
             src_count = x[-1] if sizes[4] else np.full(THREADS, count)
-            for lane in np.nonzero(mask)[0]:
-                d = tuple(int(i[lane]) for i in dst_idx)
-                s_ = tuple(int(i[lane]) for i in src_idx)
-                row = np.zeros(count, np.float32)
-                k = int(src_count[lane])
-                if k:
-                    row[:k] = src[s_[:-1]][s_[-1]:s_[-1] + k]
-                    assert row[:k].shape == (k,) and s_[-1] + k <= src.shape[-1]
-                idx = tuple(np.full(count, v) for v in d[:-1]) + (np.arange(d[-1], d[-1] + count),)
-                self.record(dst, idx, np.full(count, lane), write=True)
-                self.accesses[id(dst)].in_flight[idx] = lane
-                self.accesses[id(dst)].flying += count
-                self.uncommitted[lane].append((dst, idx, row))
+            lanes = np.nonzero(mask)[0]
+            if not len(lanes):
+                return np.zeros(THREADS)
+            # Per active lane: its `count` destination elements [lane, element] and the
+            # row it copies (zeros past its source count).
+            k = src_count[lanes].astype(np.int64)
+            first = src_idx[-1][lanes].astype(np.int64)
+            assert (first + k <= src.shape[-1]).all(), "cp.async source row past the tensor"
+            offsets = np.arange(count)
+            copied = offsets < k[:, None]
+            source = tuple(np.broadcast_to(i[lanes][:, None], (len(lanes), count))
+                           for i in src_idx[:-1]) + \
+                (np.where(copied, first[:, None] + offsets, first[:, None]),)
+            rows = np.where(copied, src[source], 0).astype(np.float32)
+            idx = tuple(np.broadcast_to(i[lanes][:, None], (len(lanes), count))
+                        for i in dst_idx[:-1]) + (dst_idx[-1][lanes][:, None] + offsets,)
+            flat_idx = tuple(i.ravel() for i in idx)
+            self.record(dst, flat_idx, np.repeat(lanes, count), write=True)
+            self.accesses[id(dst)].in_flight[flat_idx] = np.repeat(lanes, count)
+            self.accesses[id(dst)].flying += count * len(lanes)
+            for n_, lane in enumerate(lanes):
+                self.uncommitted[lane].append((dst, tuple(i[n_] for i in idx), rows[n_]))
             return np.zeros(THREADS)
         if n == "nvgpu.device_async_create_group":
             for lane in np.nonzero(mask)[0]:
@@ -373,14 +392,21 @@ class Cta:
                 return None
             if self.corrupt == "waitone":
                 keep += 1
+            landed = {}  # per destination: its (idx, row, lane) retired now
             for lane in np.nonzero(mask)[0]:
                 while len(self.groups[lane]) > keep:
                     for dst, idx, row in self.groups[lane].pop(0):
-                        self.accesses[id(dst)].in_flight[idx] = -1
-                        self.accesses[id(dst)].flying -= len(row)
-                        # Landed now: other threads read it after the next barrier.
-                        self.record(dst, idx, np.full(len(row), lane), write=True)
-                        dst[idx] = row
+                        landed.setdefault(id(dst), (dst, []))[1].append((idx, row, lane))
+            for dst, copies in landed.values():
+                idx = tuple(np.concatenate([c[0][axis] for c in copies])
+                            for axis in range(dst.ndim))
+                rows = np.concatenate([c[1] for c in copies])
+                lanes = np.concatenate([np.full(len(c[1]), c[2]) for c in copies])
+                self.accesses[id(dst)].in_flight[idx] = -1
+                self.accesses[id(dst)].flying -= len(rows)
+                # Landed now: other threads read it after the next barrier.
+                self.record(dst, idx, lanes, write=True)
+                dst[idx] = rows
             return None
         if n == "scf.yield":
             return x
@@ -462,55 +488,48 @@ class Cta:
                 yield lanes
 
     def ldmatrix(self, array, indices, transpose, mask):
-        """Row addresses array[lead..., row, col .. col + 7], one per lane."""
+        """Row addresses array[lead..., row, col .. col + 7], one per lane: lanes 8m ..
+        8m + 7 give the rows of 8 x 8 matrix m; lane 4g + t receives its (g, 2t .. 2t + 1)
+        (of the transpose with .trans)."""
         out = np.zeros((THREADS, 4, 2), np.float32)
         for lanes in self.warps(mask):
             lead = [i[lanes] for i in indices[:-2]]
             r, c = indices[-2][lanes], indices[-1][lanes]
-
-            def row(lane):
-                at = tuple(int(i[lane]) for i in lead)
-                plane = array[at]
-                columns = np.arange(c[lane], min(c[lane] + 8, plane.shape[-1]))
-                idx = tuple(np.full(len(columns), v) for v in at + (int(r[lane]),)) + (columns,)
-                self.record(array, idx, np.full(len(columns), lanes.start + lane), write=False)
-                return plane[r[lane], c[lane]:c[lane] + 8]
-
-            for m in range(4):
-                tile = np.stack([row(8 * m + i) for i in range(8)])
-                assert tile.shape == (8, 8), "ldmatrix row past the buffer"
-                if transpose:
-                    tile = tile.T
-                for lane in range(WARP):
-                    g, t = lane // 4, lane % 4
-                    out[lanes.start + lane, m] = tile[g, 2 * t:2 * t + 2]
+            assert (c + 8 <= array.shape[-1]).all(), "ldmatrix row past the buffer"
+            # Every lane's 8 elements, read by that lane: [lane, column].
+            columns = c[:, None] + np.arange(8)
+            idx = tuple(np.broadcast_to(i[:, None], (WARP, 8)) for i in lead + [r]) + (columns,)
+            self.record(array, tuple(i.ravel() for i in idx),
+                        np.repeat(lanes.start + np.arange(WARP), 8), write=False)
+            tiles = array[idx].reshape(4, 8, 8)  # [m, row, column]
+            if transpose:
+                tiles = tiles.transpose(0, 2, 1)
+            out[lanes] = tiles[:, LANE_G[:, None], 2 * LANE_T[:, None] + np.arange(2)] \
+                .transpose(1, 0, 2)
         return out
 
     def mma(self, a, b, c, mask):
+        """m16n8k16, the PTX ISA's fragment layouts (lane 4g + t), products in float64."""
         d = np.zeros((THREADS, 2, 2), np.float32)
+        g, t = LANE_G, LANE_T
         for lanes in self.warps(mask):
             A = np.zeros((16, 16), np.float64)
             B = np.zeros((16, 8), np.float64)
             C = np.zeros((16, 8), np.float64)
-            for lane in range(WARP):
-                g, t = lane // 4, lane % 4
-                L = lanes.start + lane
-                for i in range(2):
-                    A[g, 2 * t + i] = a[L, 0, i]
-                    A[g + 8, 2 * t + i] = a[L, 1, i]
-                    A[g, 2 * t + 8 + i] = a[L, 2, i]
-                    A[g + 8, 2 * t + 8 + i] = a[L, 3, i]
-                    B[2 * t + i, g] = b[L, 0, i]
-                    B[2 * t + 8 + i, g] = b[L, 1, i]
-                    C[g, 2 * t + i] = c[L, 0, i]
-                    C[g + 8, 2 * t + i] = c[L, 1, i]
+            aw, bw, cw = a[lanes], b[lanes], c[lanes]
+            for i in range(2):
+                A[g, 2 * t + i] = aw[:, 0, i]
+                A[g + 8, 2 * t + i] = aw[:, 1, i]
+                A[g, 2 * t + 8 + i] = aw[:, 2, i]
+                A[g + 8, 2 * t + 8 + i] = aw[:, 3, i]
+                B[2 * t + i, g] = bw[:, 0, i]
+                B[2 * t + 8 + i, g] = bw[:, 1, i]
+                C[g, 2 * t + i] = cw[:, 0, i]
+                C[g + 8, 2 * t + i] = cw[:, 1, i]
             D = A @ B + C
-            for lane in range(WARP):
-                g, t = lane // 4, lane % 4
-                L = lanes.start + lane
-                for i in range(2):
-                    d[L, 0, i] = D[g, 2 * t + i]
-                    d[L, 1, i] = D[g + 8, 2 * t + i]
+            for i in range(2):
+                d[lanes, 0, i] = D[g, 2 * t + i]
+                d[lanes, 1, i] = D[g + 8, 2 * t + i]
         return d
 
 
