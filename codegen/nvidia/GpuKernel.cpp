@@ -4,6 +4,8 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 using namespace mlir;
 
@@ -20,23 +22,25 @@ void tmix::recordSpecialized(MLIRContext *ctx, ArrayRef<Attribute> dims,
 }
 
 FailureOr<std::pair<int64_t, int64_t>>
-tmix::gpuHeadDims(AttentionOp op, const llvm::StringMap<int64_t> &fixed,
-                  SmallVectorImpl<NamedAttribute> &specialized) {
-  constexpr int64_t kMmaK = 16, kMaxHeadDim = 256;
-  auto types = op.getSpecArgTypes();
-  Attribute qDim = cast<SpecTensorType>(types[0]).getDims()[3];
-  Attribute vDim = cast<SpecTensorType>(types[2]).getDims()[3];
+tmix::gpuHeadDims(Operation *op, ArrayRef<Type> argTypes,
+                  const llvm::StringMap<int64_t> &fixed,
+                  SmallVectorImpl<NamedAttribute> &specialized, int64_t maxHeadDim) {
+  constexpr int64_t kMmaK = 16;
+  Attribute qDim = cast<SpecTensorType>(argTypes[0]).getDims()[3];
+  Attribute vDim = cast<SpecTensorType>(argTypes[2]).getDims()[3];
   std::optional<int64_t> d = fixedDim(qDim, fixed), dv = fixedDim(vDim, fixed);
   if (!d || !dv)
-    return op.emitOpError("the GPU code generator needs the head dims (D of q and k, DV "
-                          "of v) fixed at compile time; write them as literals "
-                          "(q: bf16[B, H, N, 128]) or fix the symbol (tmixc --sizes=D=128)");
-  recordSpecialized(op.getContext(), {qDim, vDim}, fixed, specialized);
+    return op->emitOpError(
+        "the GPU code generator needs the head dims (D of q and k, DV "
+        "of v) fixed at compile time; write them as literals "
+        "(q: bf16[B, H, N, 128]) or fix the symbol (tmixc --sizes=D=128)");
+  recordSpecialized(op->getContext(), {qDim, vDim}, fixed, specialized);
   for (int64_t dim : {*d, *dv})
-    if (dim % kMmaK != 0 || dim > kMaxHeadDim)
-      return op.emitOpError("the GPU code generator supports head dims that are "
-                            "multiples of 16 up to 256, not ")
-             << dim;
+    if (dim % kMmaK != 0 || dim > maxHeadDim)
+      return op->emitOpError("the GPU code generator supports head dims that are "
+                             "multiples of 16 up to ")
+             << maxHeadDim << (isa<AttentionGradOp>(op) ? " in the backward" : "")
+             << ", not " << dim;
   return std::make_pair(*d, *dv);
 }
 
@@ -103,4 +107,74 @@ gpu::GPUFuncOp tmix::moveProgramToKernel(func::FuncOp program, gpu::GPUModuleOp 
   ret.erase();
   program.erase();
   return kernel;
+}
+
+void tmix::stageRows(KernelBuilder &kb, int64_t threads, Type element, Value src,
+                     ValueRange prefix, Value pos0, Value count, Value tile, Value buffer,
+                     int64_t dim, function_ref<Value(Value pos, Value d)> load,
+                     SmallVectorImpl<Value> &tokens) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  auto idx = [&](int64_t v) { return kb.index(v); };
+  auto add = [&](Value x, Value y) { return arith::AddIOp::create(b, x, y); };
+  auto ult = [&](Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, y);
+  };
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  auto tileType = cast<MemRefType>(tile.getType());
+  int64_t rows = tileType.getDimSize(tileType.getRank() - 2);
+  auto at = [&](Value r, Value d) {
+    SmallVector<Value> indices;
+    if (buffer)
+      indices.push_back(buffer);
+    indices.append({r, d});
+    return indices;
+  };
+  if (!load && cast<MemRefType>(src.getType()).getElementType() == element) {
+    // ---- cp.async: 16 bytes (8 elements) per copy, rows past `count` zero-filled.
+    // rows * dim / 8 copies are an exact multiple of the CTA's threads (dim % 16 == 0),
+    // so each thread issues the same number, unrolled here. ----
+    constexpr int64_t kVector = 8;
+    int64_t chunksPerRow = dim / kVector;
+    Value last = arith::SubIOp::create(b, count, idx(1));
+    for (int64_t it = 0; it < rows * chunksPerRow / threads; ++it) {
+      Value chunk = add(tid, idx(it * threads));
+      Value r = arith::DivUIOp::create(b, chunk, idx(chunksPerRow));
+      Value d = arith::MulIOp::create(
+          b, arith::RemUIOp::create(b, chunk, idx(chunksPerRow)), idx(kVector));
+      // A zero-filled copy reads nothing, but its address stays inside the tensor.
+      Value pos = add(pos0, arith::MinUIOp::create(b, r, last));
+      Value srcElements = arith::SelectOp::create(b, ult(r, count), idx(kVector), idx(0));
+      SmallVector<Value> srcIndices(prefix.begin(), prefix.end());
+      srcIndices.append({pos, d});
+      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, at(r, d), src,
+          srcIndices, b.getIndexAttr(kVector), srcElements, b.getUnitAttr()));
+    }
+    return;
+  }
+  kb.loop(tid, idx(rows * dim), idx(threads), {}, [&](Value e, ValueRange) {
+    Value r = arith::DivUIOp::create(b, e, idx(dim));
+    Value d = arith::RemUIOp::create(b, e, idx(dim));
+    Value pos = add(pos0, r);
+    Value x = kb.ifElse(
+        ult(r, count), {b.getF32Type()},
+        [&] {
+          if (load)
+            return SmallVector<Value>{load(pos, d)};
+          SmallVector<Value> indices(prefix.begin(), prefix.end());
+          indices.append({pos, d});
+          return SmallVector<Value>{kb.loadF32(src, indices)};
+        },
+        [&] { return SmallVector<Value>{kb.f32(0.0)}; })[0];
+    memref::StoreOp::create(b, arith::TruncFOp::create(b, element, x), tile, at(r, d));
+    return SmallVector<Value>{};
+  });
+}
+
+void tmix::waitAsyncCopies(ImplicitLocOpBuilder &b, ArrayRef<Value> tokens) {
+  if (tokens.empty())
+    return;
+  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
+      b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
+  nvgpu::DeviceAsyncWaitOp::create(b, group, b.getI32IntegerAttr(0));
 }

@@ -16,8 +16,9 @@
 #include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
 #include "passes/AttentionProgramForm.h"
-#include "passes/RecurrenceProgramForm.h"
 #include "passes/FixedSizes.h"
+#include "passes/KernelBuilder.h"
+#include "passes/RecurrenceProgramForm.h"
 #include "passes/TargetInfo.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -36,13 +37,13 @@ void recordSpecialized(MLIRContext *ctx, ArrayRef<Attribute> dims,
                        const llvm::StringMap<int64_t> &fixed,
                        SmallVectorImpl<NamedAttribute> &specialized);
 
-/// The head dims (D of q and k, DV of v) of an attention spec for a tensor-core
-/// kernel: fixed at compile time, multiples of 16 up to 256; their symbols are
-/// recorded in `specialized`. Failure after an error on `op`.
+/// The head dims (D of q and k, DV of v) of an attention spec or attention_grad part
+/// `op` (its spec argument types `argTypes`) for a tensor-core kernel: fixed at
+/// compile time, multiples of 16 up to `maxHeadDim`; their symbols are recorded in
+/// `specialized`. Failure after an error on `op`.
 FailureOr<std::pair<int64_t, int64_t>>
-gpuHeadDims(AttentionOp op, const llvm::StringMap<int64_t> &fixed,
-            SmallVectorImpl<NamedAttribute> &specialized);
-
+gpuHeadDims(Operation *op, ArrayRef<Type> argTypes, const llvm::StringMap<int64_t> &fixed,
+            SmallVectorImpl<NamedAttribute> &specialized, int64_t maxHeadDim = 256);
 /// The module's gpu.module @tmix_kernels, made (and the module marked as a container
 /// of GPU modules) when absent.
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
@@ -137,6 +138,20 @@ private:
   Value base;
   int64_t offset = 0;
 };
+
+/// Copies rows [pos0, pos0 + count) of src[prefix..., pos, :] into the shared `tile`
+/// ([rows, dim + pad], or with `buffer` [buffers, rows, dim + pad]) as `element`,
+/// zeros past `count`, by the CTA's `threads` threads. A source of `element` type
+/// without `load` is copied with cp.async, 16 bytes a copy (its tokens appended to
+/// `tokens`, for one waitAsyncCopies after all of a tile's copies are issued); any
+/// other goes through registers, element by element: `load(pos, d)` when given (RoPE),
+/// else the source element widened to f32.
+void stageRows(KernelBuilder &kb, int64_t threads, Type element, Value src,
+               ValueRange prefix, Value pos0, Value count, Value tile, Value buffer,
+               int64_t dim, function_ref<Value(Value pos, Value d)> load,
+               SmallVectorImpl<Value> &tokens);
+/// Commits the copies of `tokens` as one group and waits for it (nothing when empty).
+void waitAsyncCopies(ImplicitLocOpBuilder &b, ArrayRef<Value> tokens);
 
 /// The launch parameters a kernel records for the manifest (in its #tmix.kernel, but
 /// the schedule).

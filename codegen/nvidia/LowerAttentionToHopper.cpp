@@ -218,7 +218,8 @@ private:
 LogicalResult HopperAttentionLowering::lower() {
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
-  FailureOr<std::pair<int64_t, int64_t>> dims = gpuHeadDims(op, fixed, specialized);
+  FailureOr<std::pair<int64_t, int64_t>> dims =
+      gpuHeadDims(op, op.getSpecArgTypes(), fixed, specialized);
   if (failed(dims))
     return failure();
   std::tie(headDim, valueDim) = *dims;

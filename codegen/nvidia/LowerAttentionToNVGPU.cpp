@@ -107,10 +107,6 @@ private:
   /// `buffer` (null for Q) selects the K/V buffer.
   void stage(Value src, ValueRange prefix, Value pos0, Value count, Value tile,
              Value buffer, int64_t dim, bool rotate, SmallVectorImpl<Value> &tokens);
-  /// Whether an operand of `element` type is staged with cp.async (16-bit, not rotated).
-  bool isAsyncCopied(Value src, bool rotate) const {
-    return !rotate && cast<MemRefType>(src.getType()).getElementType() == mmaType;
-  }
   /// Commits the copies of `tokens` as one group and waits for it.
   void waitAsync(ArrayRef<Value> tokens);
   Value ropeElement(Value src, ValueRange prefix, Value pos, Value d, int64_t dim);
@@ -148,7 +144,8 @@ private:
 LogicalResult NvgpuAttentionLowering::lower() {
   auto types = op.getSpecArgTypes();
   auto qType = cast<SpecTensorType>(types[0]);
-  FailureOr<std::pair<int64_t, int64_t>> dims = gpuHeadDims(op, fixed, specialized);
+  FailureOr<std::pair<int64_t, int64_t>> dims =
+      gpuHeadDims(op, op.getSpecArgTypes(), fixed, specialized);
   if (failed(dims))
     return failure();
   std::tie(headDim, valueDim) = *dims;
@@ -411,65 +408,15 @@ NvgpuAttentionLowering::State NvgpuAttentionLowering::pipelinedLoop(ValueRange i
 void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Value count,
                                    Value tile, Value buffer, int64_t dim, bool rotate,
                                    SmallVectorImpl<Value> &tokens) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  auto tileType = cast<MemRefType>(tile.getType());
-  int64_t rows = tileType.getDimSize(tileType.getRank() - 2);
-  auto at = [&](Value r, Value d) {
-    SmallVector<Value> indices;
-    if (buffer)
-      indices.push_back(buffer);
-    indices.append({r, d});
-    return indices;
+  auto rotated = [&](Value pos, Value d) {
+    return ropeElement(src, prefix, pos, d, dim);
   };
-  if (isAsyncCopied(src, rotate)) {
-    // ---- cp.async: 16 bytes (8 elements) per copy, rows past `count` zero-filled.
-    // rows * dim / 8 copies are an exact multiple of the CTA's threads (dim % 16 == 0),
-    // so each thread issues the same number, unrolled here. ----
-    constexpr int64_t kVector = 8;
-    int64_t chunksPerRow = dim / kVector;
-    Value last = arith::SubIOp::create(b, count, idx(1));
-    for (int64_t it = 0; it < rows * chunksPerRow / threads; ++it) {
-      Value chunk = add(tid, idx(it * threads));
-      Value r = arith::DivUIOp::create(b, chunk, idx(chunksPerRow));
-      Value d = mul(arith::RemUIOp::create(b, chunk, idx(chunksPerRow)), idx(kVector));
-      // A zero-filled copy reads nothing, but its address stays inside the tensor.
-      Value pos = add(pos0, arith::MinUIOp::create(b, r, last));
-      Value srcElements = arith::SelectOp::create(b, ult(r, count), idx(kVector), idx(0));
-      SmallVector<Value> srcIndices(prefix.begin(), prefix.end());
-      srcIndices.append({pos, d});
-      tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
-          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile, at(r, d), src,
-          srcIndices, b.getIndexAttr(kVector), srcElements, b.getUnitAttr()));
-    }
-    return;
-  }
-  kb->loop(tid, idx(rows * dim), idx(threads), {}, [&](Value e, ValueRange) {
-    Value r = arith::DivUIOp::create(b, e, idx(dim));
-    Value d = arith::RemUIOp::create(b, e, idx(dim));
-    Value pos = add(pos0, r);
-    Value x = kb->ifElse(
-        ult(r, count), {b.getF32Type()},
-        [&] {
-          if (rotate)
-            return SmallVector<Value>{ropeElement(src, prefix, pos, d, dim)};
-          SmallVector<Value> indices(prefix.begin(), prefix.end());
-          indices.append({pos, d});
-          return SmallVector<Value>{kb->loadF32(src, indices)};
-        },
-        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-    memref::StoreOp::create(b, arith::TruncFOp::create(b, mmaType, x), tile, at(r, d));
-    return SmallVector<Value>{};
-  });
+  stageRows(*kb, threads, mmaType, src, prefix, pos0, count, tile, buffer, dim,
+            rotate ? function_ref<Value(Value, Value)>(rotated) : nullptr, tokens);
 }
 
 void NvgpuAttentionLowering::waitAsync(ArrayRef<Value> tokens) {
-  if (tokens.empty())
-    return;
-  ImplicitLocOpBuilder &b = kb->builder();
-  Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
-      b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
-  nvgpu::DeviceAsyncWaitOp::create(b, group, b.getI32IntegerAttr(0));
+  waitAsyncCopies(kb->builder(), tokens);
 }
 
 /// Element d of the half-split rotation of src[prefix..., pos, :]: for p < D/2 with

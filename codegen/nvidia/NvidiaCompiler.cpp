@@ -109,6 +109,10 @@ LogicalResult nvidia::lowerToKernels(ModuleOp module, StringRef target,
   mlir::tmix::LowerRecurrenceToNVGPUOptions recurrenceOptions;
   recurrenceOptions.specialize.assign(specialize.begin(), specialize.end());
   lower.addPass(mlir::tmix::createLowerRecurrenceToNVGPU(recurrenceOptions));
+  // The attention backward (tmixc --grad): the mma.sync kernels on both targets.
+  mlir::tmix::LowerAttentionGradToNVGPUOptions gradOptions;
+  gradOptions.specialize.assign(specialize.begin(), specialize.end());
+  lower.addPass(mlir::tmix::createLowerAttentionGradToNVGPU(gradOptions));
   lower.addPass(mlir::tmix::createPolynomialMath());
   lower.addPass(createCanonicalizerPass());
   lower.addPass(createCSEPass());

@@ -50,6 +50,39 @@ def LowerAttentionToNVGPU : Pass<"tmix-lower-attention-to-nvgpu", "::mlir::Modul
   ];
 }
 
+def LowerAttentionGradToNVGPU : Pass<"tmix-lower-attention-grad-to-nvgpu", "::mlir::ModuleOp"> {
+  let summary = "lower the attention backward (tmix.attention_grad) to mma.sync kernels";
+  let description = [{
+    Replaces each `tmix.attention_grad` part "key_value" and "query" (derived with
+    `recompute-dq`) by a `gpu.func` kernel of the same name in the
+    `gpu.module @tmix_kernels`, FlashAttention-2's backward on m16n8k16 `mma.sync`
+    (valid on sm_80 and sm_90a), deterministic without atomics:
+    - part "key_value": one CTA of 4 warps per (batch, KV head, 64 keys), each warp
+      owning 16 keys; for every query head of the group and every tile of 64 query
+      rows the mask keeps for the CTA: S^T = K Q^T, dP^T = V d_o^T, P and dS per
+      element (passes/AttentionMath.h's pairGradient: the score's derivative, the
+      mask, lse), dv += P^T d_o, dk += dS^T Q;
+    - part "query": one CTA of 4 warps per (batch, head, 64 query rows): per KV tile,
+      S = Q K^T, dP = d_o V^T, dS, dq += dS K.
+    Tiles are staged as bf16 (f16 for f16 specs) in dynamic shared memory, 16-bit
+    operands with cp.async; tiles are classified as the forward's (KeyTiles.h). Head
+    dims: multiples of 16 up to 128, literals or fixed by `specialize`. Part
+    "params", rope and parts derived without `recompute-dq` are errors.
+  }];
+  let options = [
+    ListOption<"specialize", "specialize", "std::string",
+               "size symbols fixed at compile time, SYMBOL=VALUE (symbolic head dims)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "attention_grad parts lowered">,
+  ];
+}
+
 def LowerAttentionToHopper : Pass<"tmix-lower-attention-to-hopper", "::mlir::ModuleOp"> {
   let summary = "lower tile programs of attention to sm_90a kernels: TMA, mbarrier, wgmma, warp specialisation";
   let description = [{

@@ -924,7 +924,7 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
   if (options.grad) {
     if (onGpu)
       return fail("--grad runs the backward kernels on the CPU so far (no --target=" +
-                  target + ")");
+                  target + "; tmixc emit --grad --stage=kernel|ptx emits the GPU's)");
     GradRun run(runner, schedule, seed, threads);
     if (std::string error = run.derive(); !error.empty())
       return fail(error);

@@ -177,19 +177,30 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
   return 0;
 }
 
-/// --grad: adds the backward kernels derived from the module's attention specs beside
-/// them (docs/training.md). `supported`: the target (or stage) has them, which so far
-/// is the CPU's, and the spec stage of any. Returns 0, or the exit status after an error.
+/// --grad: adds the backward kernels derived from the module's specs beside them
+/// (docs/training.md). `supported`: the target (or stage) has them: the CPU's, the
+/// spec stage of any, and the GPUs' kernel and PTX stages for attention (the GPUs' part
+/// "query" recomputes dq, so they derive it with recompute-dq). Returns 0, or the exit
+/// status after an error.
 int deriveBackward(const Options &options, mlir::ModuleOp module, bool supported,
                    llvm::StringRef target) {
   if (!supported) {
-    llvm::errs() << "tmixc: --grad is not implemented yet for --target=" << target
-                 << " (the backward kernels run on the CPU so far)\n";
+    llvm::errs() << "tmixc: --grad is not implemented yet for this command with --target="
+                 << target << " (the GPU backward kernels are emitted, not run or built, "
+                 << "so far: tmixc emit --stage=kernel|ptx)\n";
+    return kExitNotImplemented;
+  }
+  bool onGpu = tmix::nvidia::isGpuTarget(target);
+  if (onGpu && !module.getOps<mlir::tmix::RecurrenceOp>().empty()) {
+    llvm::errs() << "tmixc: --grad with --target=" << target
+                 << ": the backward of recurrences runs on the CPU only so far\n";
     return kExitNotImplemented;
   }
   tmix::ErrorCollector errors(module->getContext());
   mlir::PassManager pm(module->getContext());
-  pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+  mlir::tmix::DeriveAttentionGradOptions attentionOptions;
+  attentionOptions.recomputeDq = onGpu;
+  pm.addPass(mlir::tmix::createDeriveAttentionGrad(attentionOptions));
   pm.addPass(mlir::tmix::createDeriveRecurrenceGrad());
   if (mlir::failed(pm.run(module)))
     return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
@@ -231,7 +242,7 @@ int emit(const Options &options, mlir::ModuleOp module) {
         !error.empty())
       return fail(error);
   if (options.grad)
-    if (int status = deriveBackward(options, module, onCpu || stage == "spec", target))
+    if (int status = deriveBackward(options, module, true, target))
       return status;
   if (stage == "ptx")
     return emitPtx(options, module, target, schedule);

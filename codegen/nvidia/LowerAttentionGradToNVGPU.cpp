@@ -1,0 +1,620 @@
+//===- LowerAttentionGradToNVGPU.cpp - Attention backward as mma.sync kernels ===//
+//
+// The GPU kernels of the tmix.attention_grad parts that tmix-derive-attention-grad
+// writes with recompute-dq: FlashAttention-2's backward with the probabilities
+// recomputed from the saved lse, deterministic without atomics because each gradient
+// element is summed by one CTA, in one order:
+//
+//   part "key_value", one CTA per (batch, KV head, tile of 64 keys), 4 warps of 16 keys:
+//     K and V staged once; for each query head of the group, for each tile of 64
+//     query rows that the mask does not empty for the CTA: Q, d_o, the rows' lse and
+//     D_i = d_o_i . o_i (- d_lse_i) staged, then per warp
+//       S^T = K Q^T, dP^T = V d_o^T        the keys as the mma's rows
+//       P^T, dS^T per element               AttentionMath.h's pairGradient
+//       dv += P^T d_o, dk += dS^T Q        P^T and dS^T's C fragments are A fragments
+//   part "query", one CTA per (batch, head, tile of 64 query rows), 4 warps of 16 rows:
+//     Q, d_o, lse and D staged once; for each KV tile not empty for the CTA:
+//       S = Q K^T, dP = d_o V^T, dS per element, dq += dS K
+//
+// Both run on the forward's vocabulary (WarpMma.h: ldmatrix, m16n8k16 mma.sync with
+// f32 accumulators, the C fragments of one product reused as the A fragments of the
+// next) and classify tiles as the forward does (KeyTiles.h): a tile empty for the CTA
+// is not staged, one empty for a warp is skipped, a full one runs without mask code;
+// a tile with keys past M or rows past N runs the mask code, which drops them. Rows
+// past N have lse = +inf, so that their probabilities are 0 in part "key_value".
+//
+// Fragment layouts as in LowerAttentionToNVGPU.cpp (lane = 4 g + t): a thread holds
+// rows g and g + 8 of its warp's 16 (query rows in part "query", keys in part
+// "key_value") and, per 8 columns, the two columns 2t and 2t + 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/nvidia/GpuKernel.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
+#include "codegen/nvidia/Passes.h"
+#include "codegen/nvidia/WarpMma.h"
+#include "dialect/TmixOps.h"
+#include "passes/AttentionMath.h"
+#include "passes/KernelBuilder.h"
+#include "passes/KeyTiles.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+
+namespace mlir::tmix {
+#define GEN_PASS_DEF_LOWERATTENTIONGRADTONVGPU
+#include "codegen/nvidia/Passes.h.inc"
+} // namespace mlir::tmix
+
+using namespace mlir;
+using namespace mlir::tmix;
+
+namespace {
+
+using sm80::kPad;
+using sm80::kWarpRows;
+constexpr int64_t kWarps = 4;
+constexpr int64_t kThreads = kWarps * kWarpThreads;
+/// Rows (part "query") or keys (part "key_value") per CTA, and the tile of the other
+/// side that one staging and one classification cover.
+constexpr int64_t kBlock = kWarps * kWarpRows;
+constexpr int64_t kMmaK = 16;
+constexpr int64_t kMmaN = 8;
+/// Head dims the kernels run: their accumulators (dk and dv, or dq, then S and dP) in
+/// registers without spills.
+constexpr int64_t kMaxHeadDim = 128;
+/// Part "key_value" sums dk and dv in one walk over the query rows up to this D + DV;
+/// above it, in two walks (dv, then dk), so that only one of them is in registers
+/// (ptxas spilled at D = DV = 128 with both, with tiles of 16 to 64 rows alike). The
+/// second walk recomputes S^T: 5 products per tile instead of 4, and takes the tile's
+/// rows 32 at a time.
+constexpr int64_t kOneWalkHeadDims = 128;
+
+Value exp2Approx(ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, x); }
+
+/// The shared part of the two kernels: operands, shared tiles, the lane geometry and
+/// the tile products in fragments.
+class AttentionGradKernel {
+public:
+  AttentionGradKernel(AttentionGradOp op, gpu::GPUModuleOp gpuModule,
+                      const llvm::StringMap<int64_t> &fixed)
+      : op(op), gpuModule(gpuModule), fixed(fixed) {}
+  LogicalResult lower();
+
+private:
+  using Fragments = SmallVector<Value>;
+
+  Value idx(int64_t v) { return kb->index(v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(kb->builder(), x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(kb->builder(), x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(kb->builder(), arith::CmpIPredicate::ult, x, y);
+  }
+  Value minIndex(Value x, Value y) { return arith::MinUIOp::create(kb->builder(), x, y); }
+  Value ldmatrix(Value tile, Value row, Value col, bool transpose) {
+    return warp::ldmatrixX4(kb->builder(), mmaType, tile, ValueRange{row, col},
+                            transpose);
+  }
+  Value mma(Value a, Value bFragment, Value c) {
+    return warp::mmaM16N8K16(kb->builder(), a, bFragment, c);
+  }
+  Fragments zeros(int64_t count);
+
+  /// Reads the operands, the head dims and the statements; checks what the kernels
+  /// run. Failure after an error on `op`.
+  LogicalResult prepare();
+  /// The thread's lane geometry and the shared tiles.
+  void buildGeometry();
+  /// Stages rows [pos0, pos0 + count) of src[batch, head, :, :] into `tile`.
+  void stageTile(Value src, Value head, Value pos0, Value count, Value tile, int64_t dim,
+                 SmallVectorImpl<Value> &tokens);
+  /// Stages the lse (log2 domain; +inf past N) and D (0 past N) of query rows
+  /// [pos0, pos0 + kBlock) of `head` into `rowLse` and `rowDelta`.
+  void stageRowStats(Value head, Value pos0);
+  /// A B^T, the scores' product: the warp's 16 rows of `aTile` (from `aRow`) times
+  /// rows [first, first + count) of `bTile` (the n side), summing over `dim` columns.
+  Fragments rowsTimesRowsT(Value aTile, Value bTile, int64_t dim, int64_t first = 0,
+                           int64_t count = kBlock);
+  /// acc += A B for A the columns of `frags` (C fragments rounded to the MMA type: 2
+  /// per 8 columns, [2 nt + r] the row half r) and B as many rows of `bTile` from
+  /// `first`, `dim` columns wide.
+  void accumulateProduct(ArrayRef<Value> frags, Value bTile, int64_t dim,
+                         MutableArrayRef<Value> acc, int64_t first = 0);
+  /// Stores accumulator fragments `acc` (rows g and g + 8 of the warp from `rowBase`,
+  /// `dim` columns) to dst[batch, head, row, :] where row < `rows`.
+  void storeRows(ArrayRef<Value> acc, Value dst, Value head, Value rowBase, Value rows,
+                 int64_t dim);
+
+  /// The pairs of one tile: `s` and `dp` are the products (rows x columns), the
+  /// element (nt, r, c) is row `rowBase` + the warp's g + 8 r and column `columnBase` +
+  /// `first` + 8 nt + 2t + c (`rowStat`'s column: `first` + 8 nt + 2t + c). Returns P
+  /// and the q.k gradient, rounded to the MMA type, 2 per 8 columns.
+  struct TileGrads {
+    Fragments probabilities, dotGrads;
+  };
+  TileGrads pairGrads(ArrayRef<Value> s, ArrayRef<Value> dp, Value head, bool keysAreRows,
+                      Value rowBase, Value columnBase, int64_t first, bool masked,
+                      function_ref<Value(Value column, int64_t r, bool lse)> rowStat);
+
+  void lowerKeyValuePart();
+  void lowerQueryPart();
+
+  AttentionGradOp op;
+  gpu::GPUModuleOp gpuModule;
+  const llvm::StringMap<int64_t> &fixed;
+  SmallVector<NamedAttribute> specialized;
+  std::unique_ptr<KernelBuilder> kb;
+  Type mmaType;
+  int64_t headDim = 0, valueDim = 0;
+  Value batch, numN, numM, group;
+  Value q, k, v, o, lse, outputGrad, lseGrad;
+  Value scale, softmaxScale;
+  // Shared memory: the 16-bit tiles, and the staged rows' lse and D.
+  Value qTile, outputGradTile, kTile, vTile, rowLse, rowDelta;
+  int64_t sharedBytes = 0;
+  // Lane geometry (see LowerAttentionToNVGPU.cpp's table).
+  Value warpRow, g, groupCol2;
+  Value aRow, aCol, bRow, bCol, tRow, tCol;
+};
+
+AttentionGradKernel::Fragments AttentionGradKernel::zeros(int64_t count) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  auto accType = VectorType::get({2, 2}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(accType, 0.0f));
+  return Fragments(count, zero);
+}
+
+LogicalResult AttentionGradKernel::prepare() {
+  if (op.isParamsPart())
+    return op.emitOpError("the gradients of float arguments read in score, sink or scale "
+                          "(part \"params\") run on the CPU only so far");
+  if (!op.getRecomputeDq())
+    return op.emitOpError("the GPU kernels sum dq by recomputing it in part \"query\": "
+                          "derive the backward with recompute-dq");
+  if (findStatement<RopeOp>(op))
+    return op.emitOpError("the GPU backward does not run rope yet (its gradients are "
+                          "rotated back on the CPU only so far)");
+  auto types = op.getSpecArgTypes();
+  FailureOr<std::pair<int64_t, int64_t>> dims =
+      gpuHeadDims(op, types, fixed, specialized, kMaxHeadDim);
+  if (failed(dims))
+    return failure();
+  std::tie(headDim, valueDim) = *dims;
+  Type element = cast<SpecTensorType>(types[0]).getElementType();
+  MLIRContext *ctx = op.getContext();
+  // As the forward: f16 specs run in f16, bf16 and f32 specs in bf16.
+  mmaType = element.isF16() ? Type(Float16Type::get(ctx)) : Type(BFloat16Type::get(ctx));
+  return success();
+}
+
+LogicalResult AttentionGradKernel::lower() {
+  if (failed(prepare()))
+    return failure();
+  auto types = op.getSpecArgTypes();
+  ArrayRef<Attribute> qDims = cast<SpecTensorType>(types[0]).getDims();
+  ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
+  bool query = op.isQueryPart();
+  ArrayRef<Attribute> own = query ? qDims : kDims;
+  kb = std::make_unique<KernelBuilder>(
+      op, ArrayRef<GridDim>{{own[0], 1}, {own[1], 1}, {own[2], kBlock}});
+  ImplicitLocOpBuilder &b = kb->builder();
+  batch = kb->gridIndex(0);
+  numN = kb->dimValue(qDims[2]);
+  numM = kb->dimValue(kDims[2]);
+  group = arith::DivUIOp::create(b, kb->dimValue(qDims[1]), kb->dimValue(kDims[1]));
+  q = kb->argMemRef(0);
+  k = kb->argMemRef(1);
+  v = kb->argMemRef(2);
+  o = kb->argMemRef(op.getOutputArg());
+  lse = kb->argMemRef(op.getLseArg());
+  outputGrad = kb->argMemRef(op.getOutputGradArg());
+  lseGrad = op.getLseGrad() ? kb->argMemRef(op.getLseGradArg()) : Value();
+  scale = naturalScale(*kb, op, b.getI64IntegerAttr(headDim));
+  softmaxScale = scoreScale(*kb, op, b.getI64IntegerAttr(headDim));
+  buildGeometry();
+  if (query)
+    lowerQueryPart();
+  else
+    lowerKeyValuePart();
+  auto schedule =
+      AttentionScheduleAttr::get(op.getContext(), kBlock, kBlock, 0, 0, kWarps, 1);
+  gpu::GPUFuncOp kernel = moveProgramToKernel(
+      kb->function(), gpuModule, {kThreads, sharedBytes, schedule, specialized});
+  // .maxnreg 255: without it ptxas settled on fewer registers and spilled in part
+  // "key_value" (168 registers and 16 bytes of spills for logit_softcap).
+  kernel->setAttr(
+      NVVM::NVVMDialect::getMaxnregAttrName(),
+      IntegerAttr::get(IntegerType::get(op.getContext(), 32), sm80::kMaxRegisters));
+  return success();
+}
+
+void AttentionGradKernel::buildGeometry() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, tid, idx(kWarpThreads));
+  Value lane = arith::RemUIOp::create(b, tid, idx(kWarpThreads));
+  g = arith::DivUIOp::create(b, lane, idx(4));
+  Value t = arith::RemUIOp::create(b, lane, idx(4));
+  Value lane8 = arith::RemUIOp::create(b, lane, idx(8));
+  Value lane16 = arith::RemUIOp::create(b, lane, idx(16));
+  Value half16 = mul(arith::DivUIOp::create(b, lane, idx(16)), idx(8));
+  Value half8 = mul(
+      arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(8)), idx(2)), idx(8));
+  warpRow = mul(warp, idx(kWarpRows));
+  groupCol2 = mul(t, idx(2));
+  // ldmatrix x4 row addresses: A (16 rows of the warp, column halves by lane / 16); B
+  // from rows of the n side (two n-tiles of 8, column halves by (lane / 8) % 2); B
+  // from rows of the k side, transposed (k halves by (lane / 8) % 2, n-tiles by
+  // lane / 16).
+  aRow = add(warpRow, lane16);
+  aCol = half16;
+  bRow = add(half16, lane8);
+  bCol = half8;
+  tRow = add(half8, lane8);
+  tCol = half16;
+
+  auto shared = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto tileType = [&](int64_t dim) {
+    return MemRefType::get({kBlock, dim + kPad}, mmaType, MemRefLayoutAttrInterface(),
+                           shared);
+  };
+  auto rowsType =
+      MemRefType::get({kBlock}, b.getF32Type(), MemRefLayoutAttrInterface(), shared);
+  SharedMemoryViews views(b);
+  qTile = views.view(tileType(headDim));
+  outputGradTile = views.view(tileType(valueDim));
+  kTile = views.view(tileType(headDim));
+  vTile = views.view(tileType(valueDim));
+  rowLse = views.view(rowsType);
+  rowDelta = views.view(rowsType);
+  sharedBytes = views.bytes();
+}
+
+void AttentionGradKernel::stageTile(Value src, Value head, Value pos0, Value count,
+                                    Value tile, int64_t dim,
+                                    SmallVectorImpl<Value> &tokens) {
+  stageRows(*kb, kThreads, mmaType, src, {batch, head}, pos0, count, tile, Value(), dim,
+            nullptr, tokens);
+}
+
+void AttentionGradKernel::stageRowStats(Value head, Value pos0) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type f32 = b.getF32Type();
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  kb->loop(tid, idx(kBlock), idx(kThreads), {}, [&](Value r, ValueRange) {
+    Value i = add(pos0, r);
+    SmallVector<Value> stats = kb->ifElse(
+        ult(i, numN), {f32, f32},
+        [&] {
+          Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
+                                                kb->f32(kLog2e));
+          Value delta = kb->loop(idx(0), idx(valueDim), idx(1), {kb->f32(0.0)},
+                                 [&](Value d, ValueRange sum) -> SmallVector<Value> {
+                                   Value product = arith::MulFOp::create(
+                                       b, kb->loadF32(outputGrad, {batch, head, i, d}),
+                                       kb->loadF32(o, {batch, head, i, d}));
+                                   return {arith::AddFOp::create(b, sum[0], product)};
+                                 })[0];
+          // d lse_i / d s_ij = P_ij: the gradient of lse joins every dS_ij as -D_i.
+          if (lseGrad)
+            delta =
+                arith::SubFOp::create(b, delta, kb->loadF32(lseGrad, {batch, head, i}));
+          return SmallVector<Value>{lseLog2, delta};
+        },
+        [&] {
+          return SmallVector<Value>{kb->f32(INFINITY), kb->f32(0.0)};
+        });
+    memref::StoreOp::create(b, stats[0], rowLse, r);
+    memref::StoreOp::create(b, stats[1], rowDelta, r);
+    return SmallVector<Value>{};
+  });
+}
+
+AttentionGradKernel::Fragments
+AttentionGradKernel::rowsTimesRowsT(Value aTile, Value bTile, int64_t dim, int64_t first,
+                                    int64_t count) {
+  Fragments acc = zeros(count / kMmaN);
+  for (int64_t kk = 0; kk < dim / kMmaK; ++kk) {
+    Value a = ldmatrix(aTile, aRow, add(aCol, idx(kk * kMmaK)), /*transpose=*/false);
+    for (int64_t np = 0; np < count / 16; ++np) {
+      Value bx4 =
+          ldmatrix(bTile, add(bRow, idx(first + np * 16)), add(bCol, idx(kk * kMmaK)),
+                   /*transpose=*/false);
+      acc[2 * np] = mma(a, warp::fragmentPair(kb->builder(), bx4, 0), acc[2 * np]);
+      acc[2 * np + 1] =
+          mma(a, warp::fragmentPair(kb->builder(), bx4, 1), acc[2 * np + 1]);
+    }
+  }
+  return acc;
+}
+
+void AttentionGradKernel::accumulateProduct(ArrayRef<Value> frags, Value bTile,
+                                            int64_t dim, MutableArrayRef<Value> acc,
+                                            int64_t first) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  auto aType = VectorType::get({4, 2}, mmaType);
+  for (int64_t kc = 0; kc < static_cast<int64_t>(frags.size()) / 4; ++kc) {
+    // The C fragments of n-tiles 2 kc and 2 kc + 1 are the A fragment of k-slice kc:
+    // slots (n-tile, row half) (0, 0), (0, 1), (1, 0), (1, 1).
+    Value a = arith::ConstantOp::create(b, DenseElementsAttr::get(aType, 0.0f));
+    for (int64_t slot = 0; slot < 4; ++slot)
+      a = vector::InsertOp::create(b, frags[(2 * kc + slot / 2) * 2 + slot % 2], a,
+                                   ArrayRef<int64_t>{slot});
+    for (int64_t np = 0; np < dim / 16; ++np) {
+      Value bx4 =
+          ldmatrix(bTile, add(tRow, idx(first + kc * kMmaK)), add(tCol, idx(np * 16)),
+                   /*transpose=*/true);
+      acc[2 * np] = mma(a, warp::fragmentPair(b, bx4, 0), acc[2 * np]);
+      acc[2 * np + 1] = mma(a, warp::fragmentPair(b, bx4, 1), acc[2 * np + 1]);
+    }
+  }
+}
+
+void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
+                                    Value rowBase, Value rows, int64_t dim) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  for (int64_t r = 0; r < 2; ++r) {
+    Value row = add(add(rowBase, warpRow), add(g, idx(8 * r)));
+    kb->ifElse(
+        ult(row, rows), {},
+        [&] {
+          for (int64_t nt = 0; nt < dim / kMmaN; ++nt)
+            for (int64_t c = 0; c < 2; ++c) {
+              Value x = vector::ExtractOp::create(b, acc[nt], ArrayRef<int64_t>{r, c});
+              kb->storeF32(x, dst,
+                           {batch, head, row, add(groupCol2, idx(nt * kMmaN + c))});
+            }
+          return SmallVector<Value>{};
+        },
+        [&] { return SmallVector<Value>{}; });
+  }
+}
+
+AttentionGradKernel::TileGrads AttentionGradKernel::pairGrads(
+    ArrayRef<Value> s, ArrayRef<Value> dp, Value head, bool keysAreRows, Value rowBase,
+    Value columnBase, int64_t first, bool masked,
+    function_ref<Value(Value column, int64_t r, bool lse)> rowStat) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type f32 = b.getF32Type();
+  auto pairType = VectorType::get({2}, f32);
+  auto roundedType = VectorType::get({2}, mmaType);
+  Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
+  TileGrads grads;
+  for (int64_t nt = 0; nt < static_cast<int64_t>(s.size()); ++nt)
+    for (int64_t r = 0; r < 2; ++r) {
+      Value row = add(add(rowBase, warpRow), add(g, idx(8 * r)));
+      Value p[2], ds[2];
+      for (int64_t c = 0; c < 2; ++c) {
+        Value offset = add(groupCol2, idx(first + nt * kMmaN + c));
+        Value column = add(columnBase, offset);
+        Value i = keysAreRows ? column : row, j = keysAreRows ? row : column;
+        auto inRange = [&] {
+          return arith::AndIOp::create(b, ult(i, numN), ult(j, numM));
+        };
+        Value qk = vector::ExtractOp::create(b, s[nt], ArrayRef<int64_t>{r, c});
+        Value dpValue = vector::ExtractOp::create(b, dp[nt], ArrayRef<int64_t>{r, c});
+        PairGradient pair =
+            pairGradient(*kb, op, scale, softmaxScale, b64, h64, kb->toI64(i),
+                         kb->toI64(j), qk, dpValue, rowStat(offset, r, /*lse=*/true),
+                         rowStat(offset, r, /*lse=*/false), masked, exp2Approx, inRange);
+        p[c] = pair.probability;
+        ds[c] = pair.dotGrad;
+      }
+      auto round = [&](Value x[2]) {
+        Value pairValue =
+            vector::FromElementsOp::create(b, pairType, ValueRange{x[0], x[1]});
+        return arith::TruncFOp::create(b, roundedType, pairValue);
+      };
+      grads.probabilities.push_back(round(p));
+      grads.dotGrads.push_back(round(ds));
+    }
+  return grads;
+}
+
+void AttentionGradKernel::lowerKeyValuePart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value kvHead = kb->gridIndex(1);
+  Value keyBegin = mul(kb->gridIndex(2), idx(kBlock));
+  Value keyEnd = minIndex(add(keyBegin, idx(kBlock)), numM);
+  Value keyLast = arith::SubIOp::create(b, keyEnd, idx(1));
+  Value warpKeyFirst = add(keyBegin, warpRow);
+  Value warpHasKeys = ult(warpKeyFirst, numM);
+  Value warpKeyLast =
+      arith::SubIOp::create(b, minIndex(add(warpKeyFirst, idx(kWarpRows)), numM), idx(1));
+  Value warpKeysPartial = ult(numM, add(warpKeyFirst, idx(kWarpRows)));
+
+  SmallVector<Value> tokens;
+  stageTile(k, kvHead, keyBegin, arith::SubIOp::create(b, keyEnd, keyBegin), kTile,
+            headDim, tokens);
+  stageTile(v, kvHead, keyBegin, arith::SubIOp::create(b, keyEnd, keyBegin), vTile,
+            valueDim, tokens);
+  waitAsyncCopies(b, tokens);
+
+  // One walk over the query heads of the group and their tiles of rows: sums dk
+  // (`keys`) and dv (`values`), in that order in the state, and stores them.
+  auto walk = [&](bool keys, bool values, int64_t columns) {
+    Fragments init;
+    if (keys)
+      init = zeros(headDim / kMmaN);
+    if (values) {
+      Fragments dvInit = zeros(valueDim / kMmaN);
+      init.append(dvInit.begin(), dvInit.end());
+    }
+    SmallVector<Type> stateTypes(init.size(), init.front().getType());
+    auto tile = [&](Value head, Value rowBegin, ValueRange st) -> Fragments {
+      Value rowEnd = minIndex(add(rowBegin, idx(kBlock)), numN);
+      Value rowLast = arith::SubIOp::create(b, rowEnd, idx(1));
+      Value ctaRun =
+          classifyKeyTile(*kb, op, batch, head, rowBegin, rowLast, keyBegin, keyLast).run;
+      if (!ctaRun)
+        ctaRun = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+      return kb->ifElse(
+          ctaRun, stateTypes,
+          [&]() -> Fragments {
+            // Every warp is done with the previous rows before they are overwritten;
+            // the copies land before any warp reads them.
+            gpu::BarrierOp::create(b);
+            SmallVector<Value> rowTokens;
+            Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
+            stageTile(q, head, rowBegin, count, qTile, headDim, rowTokens);
+            stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim,
+                      rowTokens);
+            stageRowStats(head, rowBegin);
+            waitAsyncCopies(b, rowTokens);
+            gpu::BarrierOp::create(b);
+            // Rows past N in a last, short tile are dropped by the mask code.
+            Value partial = arith::OrIOp::create(b, warpKeysPartial,
+                                                 ult(numN, add(rowBegin, idx(kBlock))));
+            KeyTileClass warpClass =
+                classifyKeyTile(*kb, op, batch, head, rowBegin, rowLast, warpKeyFirst,
+                                warpKeyLast, warpHasKeys, partial);
+            return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
+              auto rowStat = [&](Value column, int64_t, bool isLse) -> Value {
+                return memref::LoadOp::create(b, isLse ? rowLse : rowDelta, column);
+              };
+              Fragments next(st.begin(), st.end());
+              MutableArrayRef<Value> state(next);
+              // The rows [first, first + columns) of the staged tile.
+              for (int64_t first = 0; first < kBlock; first += columns) {
+                Fragments sT = rowsTimesRowsT(kTile, qTile, headDim, first, columns);
+                // dv reads P alone: without dk, dP^T is not needed (its uses fold away).
+                Fragments dpT =
+                    keys ? rowsTimesRowsT(vTile, outputGradTile, valueDim, first, columns)
+                         : zeros(sT.size());
+                TileGrads grads = pairGrads(sT, dpT, head, /*keysAreRows=*/true, keyBegin,
+                                            rowBegin, first, masked, rowStat);
+                if (values)
+                  accumulateProduct(grads.probabilities, outputGradTile, valueDim,
+                                    state.take_back(valueDim / kMmaN), first);
+                if (keys)
+                  accumulateProduct(grads.dotGrads, qTile, headDim,
+                                    state.take_front(headDim / kMmaN), first);
+              }
+              return next;
+            });
+          },
+          [&] { return Fragments(st); });
+    };
+    Fragments final = kb->loop(idx(0), group, idx(1), init,
+                               [&](Value member, ValueRange perHead) -> Fragments {
+                                 Value head = add(mul(kvHead, group), member);
+                                 return kb->loop(idx(0), numN, idx(kBlock), perHead,
+                                                 [&](Value rowBegin, ValueRange st) {
+                                                   return tile(head, rowBegin, st);
+                                                 });
+                               });
+    ArrayRef<Value> state(final);
+    if (keys)
+      storeRows(state.take_front(headDim / kMmaN), kb->resultMemRef(0), kvHead, keyBegin,
+                numM, headDim);
+    if (values)
+      storeRows(state.take_back(valueDim / kMmaN), kb->resultMemRef(1), kvHead, keyBegin,
+                numM, valueDim);
+  };
+  if (headDim + valueDim <= kOneWalkHeadDims) {
+    walk(/*keys=*/true, /*values=*/true, kBlock);
+  } else {
+    walk(/*keys=*/false, /*values=*/true, kBlock);
+    // dk's walk holds S^T and dP^T: half a tile of rows at a time.
+    walk(/*keys=*/true, /*values=*/false, kBlock / 2);
+  }
+}
+
+void AttentionGradKernel::lowerQueryPart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value head = kb->gridIndex(1);
+  Value kvHead = arith::DivUIOp::create(b, head, group);
+  Value rowBegin = mul(kb->gridIndex(2), idx(kBlock));
+  Value rowEnd = minIndex(add(rowBegin, idx(kBlock)), numN);
+  Value rowLast = arith::SubIOp::create(b, rowEnd, idx(1));
+  Value warpBegin = add(rowBegin, warpRow);
+  Value warpHasRows = ult(warpBegin, numN);
+  Value warpLast =
+      arith::SubIOp::create(b, minIndex(add(warpBegin, idx(kWarpRows)), numN), idx(1));
+
+  SmallVector<Value> tokens;
+  Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
+  stageTile(q, head, rowBegin, count, qTile, headDim, tokens);
+  stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim, tokens);
+  stageRowStats(head, rowBegin);
+  waitAsyncCopies(b, tokens);
+  gpu::BarrierOp::create(b);
+  // This thread's rows' lse and D, read once.
+  Value stats[2][2];
+  for (int64_t r = 0; r < 2; ++r) {
+    Value at = add(warpRow, add(g, idx(8 * r)));
+    stats[r][0] = memref::LoadOp::create(b, rowLse, at);
+    stats[r][1] = memref::LoadOp::create(b, rowDelta, at);
+  }
+
+  Fragments init = zeros(headDim / kMmaN);
+  SmallVector<Type> stateTypes(init.size(), init.front().getType());
+  Fragments final = kb->loop(
+      idx(0), numM, idx(kBlock), init, [&](Value keyBegin, ValueRange st) -> Fragments {
+        Value keyEnd = minIndex(add(keyBegin, idx(kBlock)), numM);
+        Value keyLast = arith::SubIOp::create(b, keyEnd, idx(1));
+        Value ctaRun =
+            classifyKeyTile(*kb, op, batch, head, rowBegin, rowLast, keyBegin, keyLast)
+                .run;
+        if (!ctaRun)
+          ctaRun = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+        return kb->ifElse(
+            ctaRun, stateTypes,
+            [&]() -> Fragments {
+              gpu::BarrierOp::create(b);
+              SmallVector<Value> keyTokens;
+              Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
+              stageTile(k, kvHead, keyBegin, keys, kTile, headDim, keyTokens);
+              stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, keyTokens);
+              waitAsyncCopies(b, keyTokens);
+              gpu::BarrierOp::create(b);
+              // Keys past M in a last, short tile are dropped by the mask code.
+              Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
+              KeyTileClass warpClass =
+                  classifyKeyTile(*kb, op, batch, head, warpBegin, warpLast, keyBegin,
+                                  keyLast, warpHasRows, keysPartial);
+              return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
+                Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
+                Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
+                auto rowStat = [&](Value, int64_t r, bool isLse) {
+                  return stats[r][isLse ? 0 : 1];
+                };
+                TileGrads grads = pairGrads(s, dp, head, /*keysAreRows=*/false, rowBegin,
+                                            keyBegin, /*first=*/0, masked, rowStat);
+                Fragments next(st.begin(), st.end());
+                accumulateProduct(grads.dotGrads, kTile, headDim, next);
+                return next;
+              });
+            },
+            [&] { return Fragments(st); });
+      });
+  storeRows(final, kb->resultMemRef(0), head, rowBegin, numN, headDim);
+}
+
+struct LowerAttentionGradToNVGPU
+    : tmix::impl::LowerAttentionGradToNVGPUBase<LowerAttentionGradToNVGPU> {
+  using LowerAttentionGradToNVGPUBase::LowerAttentionGradToNVGPUBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<AttentionGradOp> grads(module.getOps<AttentionGradOp>());
+    if (grads.empty())
+      return;
+    FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
+    if (failed(kernels))
+      return signalPassFailure();
+    for (AttentionGradOp grad : grads) {
+      if (failed(AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed).lower()))
+        return signalPassFailure();
+      grad.erase();
+      ++numLowered;
+    }
+  }
+};
+
+} // namespace

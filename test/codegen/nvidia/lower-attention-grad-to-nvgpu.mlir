@@ -1,0 +1,131 @@
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-derive-attention-grad=recompute-dq=1 --tmix-lower-attention-grad-to-nvgpu --canonicalize --cse | FileCheck %s --implicit-check-not=tmix.attention_grad --implicit-check-not=atomic
+// RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad --tmix-lower-attention-grad-to-nvgpu 2>&1 | FileCheck %s --check-prefix=SPLITS
+// RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad=recompute-dq=1 --tmix-lower-attention-grad-to-nvgpu=specialize=D=32 2>&1 | FileCheck %s --check-prefix=FIXED
+
+// Without recompute-dq the parts pass dq in d_q_partial, which the GPU kernels do not
+// sum: an error that says how to derive them.
+// SPLITS: error: 'tmix.attention_grad' op the GPU kernels sum dq by recomputing it in part "query": derive the backward with recompute-dq
+
+// A causal bf16 spec, D = DV = 64. Part "query": one CTA of 128 threads per 64 query
+// rows, registers up to 255 (.maxnreg), Q, d_o, K, V [64, 64 + 8] and the rows' lse
+// and D in dynamic shared memory; Q and d_o copied with cp.async and the rows' lse
+// (log2 domain) and D = d_o . o staged once; then the KV tiles the mask keeps for the
+// CTA, each staged between two barriers, classified per warp; dq stored at the end.
+// No atomics anywhere (the implicit check).
+// CHECK-LABEL: gpu.func @causal_grad_q(
+// CHECK-SAME: %arg0: memref<?x?x?x?xbf16>, %arg1: memref<?x?x?x?xbf16>, %arg2: memref<?x?x?x?xbf16>, %arg3: memref<?x?x?x?xbf16>, %arg4: memref<?x?x?xf32>, %arg5: memref<?x?x?x?xbf16>, %arg6: memref<?x?x?x?xbf16>, %arg7: memref<?xi64>) kernel
+// CHECK-SAME: nvvm.maxnreg = 255 : i32
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:64], threads = 128, shared_bytes = 37376>
+// CHECK-COUNT-4: memref.view {{.*}} to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: memref.view {{.*}} to memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK: nvgpu.device_async_copy %arg0
+// CHECK: nvgpu.device_async_copy %arg5
+// CHECK: scf.for %{{.*}} = %thread_id_x to %c64 step %c128
+// CHECK: arith.mulf {{.*}} : f32
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.for {{.*}} step %c64 iter_args({{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>)
+// CHECK: scf.if
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.device_async_copy %arg1
+// CHECK: nvgpu.device_async_copy %arg2
+// CHECK: nvgpu.device_async_wait
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
+// CHECK: nvvm.mma.sync
+// CHECK: ex2.approx.ftz.f32
+// dq += dS K: K read transposed.
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// The warp's tile classes: partial tiles with the mask, full ones without, empty ones
+// skipped.
+// CHECK: tmix.tile_classes = ["partial", "full"]
+// CHECK: tmix.tile_classes = ["non-empty", "empty"]
+// CHECK: memref.store {{.*}}, %arg6[
+// CHECK: gpu.return
+
+// Part "key_value": one CTA per 64 keys of a KV head; K and V staged once, then the
+// query heads of the group and their tiles of 64 rows (one walk summing dk and dv at
+// D + DV = 128), dk and dv stored at the end.
+// CHECK-LABEL: gpu.func @causal_grad_kv(
+// CHECK-SAME: %arg6: memref<?x?x?x?xbf16>, %arg7: memref<?x?x?x?xbf16>, %arg8: memref<?xi64>) kernel
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, HK:1, M:64], threads = 128, shared_bytes = 37376>
+// CHECK: nvgpu.device_async_copy %arg1
+// CHECK: nvgpu.device_async_copy %arg2
+// CHECK: %{{.*}}:16 = scf.for {{.*}} step %c1 iter_args
+// CHECK: scf.for {{.*}} step %c64 iter_args
+// CHECK: gpu.barrier
+// CHECK: nvgpu.device_async_copy %arg0
+// CHECK: nvgpu.device_async_copy %arg5
+// CHECK: gpu.barrier
+// CHECK: ex2.approx.ftz.f32
+// dv += P^T d_o and dk += dS^T Q: d_o and Q read transposed.
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// CHECK: tmix.tile_classes = ["non-empty", "empty"]
+// CHECK: memref.store {{.*}}, %arg6[
+// CHECK: memref.store {{.*}}, %arg7[
+// CHECK: gpu.return
+
+tmix.attention @causal(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, HK, M, 64], bf16>, %v: !tmix.tensor<[B, HK, M, 64], bf16>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.mask {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %0 = arith.cmpi sle, %j, %i : i64
+    tmix.yield %0 : i1
+  }
+}
+
+// -----
+
+// D = DV = 128 in f16, the forward with lse among its outputs (so d_lse joins D): part
+// "key_value" walks the rows twice, dv first (8 x 4 accumulators) and stored, then dk.
+// CHECK-LABEL: gpu.func @wide_grad_q(
+// CHECK-SAME: %arg6: memref<?x?x?xf32>, %arg7: memref<?x?x?x?xf16>
+// CHECK: arith.subf
+// CHECK-LABEL: gpu.func @wide_grad_kv(
+// CHECK: %{{.*}}:16 = scf.for
+// CHECK: memref.store {{.*}}, %arg8[
+// CHECK: %{{.*}}:16 = scf.for
+// CHECK: memref.store {{.*}}, %arg7[
+
+tmix.attention @wide(%q: !tmix.tensor<[B, H, N, 128], f16>, %k: !tmix.tensor<[B, HK, M, 128], f16>, %v: !tmix.tensor<[B, HK, M, 128], f16>) -> (o: !tmix.tensor<[B, H, N, 128], f16>, lse: !tmix.tensor<[B, H, N], f32>) {
+}
+
+// -----
+
+// A symbolic head dim fixed by `specialize`, recorded for the runtime to check (that
+// run fails on the other error cases, hence `not`).
+// FIXED-LABEL: gpu.func @symbolic_grad_q(
+// FIXED-SAME: specialized = {D = 32}>
+// FIXED: memref<64x40xbf16, #gpu.address_space<workgroup>>
+
+// expected-error@+1 {{the GPU code generator needs the head dims}}
+tmix.attention @symbolic(%q: !tmix.tensor<[B, H, N, D], bf16>, %k: !tmix.tensor<[B, H, N, D], bf16>, %v: !tmix.tensor<[B, H, N, D], bf16>) -> (o: !tmix.tensor<[B, H, N, D], bf16>) {
+}
+
+// -----
+
+// expected-error@+1 {{the GPU code generator supports head dims that are multiples of 16 up to 128 in the backward, not 256}}
+tmix.attention @too_wide(%q: !tmix.tensor<[B, H, N, 256], bf16>, %k: !tmix.tensor<[B, H, N, 256], bf16>, %v: !tmix.tensor<[B, H, N, 256], bf16>) -> (o: !tmix.tensor<[B, H, N, 256], bf16>) {
+}
+
+// -----
+
+// expected-error@+1 {{the GPU backward does not run rope yet}}
+tmix.attention @rotary(%q: !tmix.tensor<[B, H, N, 64], f16>, %k: !tmix.tensor<[B, H, N, 64], f16>, %v: !tmix.tensor<[B, H, N, 64], f16>) -> (o: !tmix.tensor<[B, H, N, 64], f16>) {
+  tmix.rope {
+    %cst = arith.constant 1.000000e+04 : f32
+    tmix.yield %cst : f32
+  }
+}
+
+// -----
+
+// The q, k and v parts lower; the params' gradients are refused.
+// expected-error@+1 {{the gradients of float arguments read in score, sink or scale (part "params") run on the CPU only so far}}
+tmix.attention @biased(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = tmix.read %bias[%h] : !tmix.tensor<[H], f32> -> f32
+    %1 = arith.addf %s, %0 : f32
+    tmix.yield %1 : f32
+  }
+}
