@@ -33,6 +33,27 @@ AttentionProgram tmix::readAttentionProgram(KernelBuilder &kb, AttentionOp op) {
   return program;
 }
 
+AttentionGradOperands tmix::readAttentionGradOperands(KernelBuilder &kb,
+                                                      AttentionGradOp op) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  auto types = op.getSpecArgTypes();
+  ArrayRef<Attribute> qDims = cast<SpecTensorType>(types[0]).getDims();
+  ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
+  AttentionGradOperands operands;
+  operands.numN = kb.dimValue(qDims[2]);
+  operands.numM = kb.dimValue(kDims[2]);
+  operands.group =
+      arith::DivUIOp::create(b, kb.dimValue(qDims[1]), kb.dimValue(kDims[1]));
+  operands.q = kb.argMemRef(0);
+  operands.k = kb.argMemRef(1);
+  operands.v = kb.argMemRef(2);
+  operands.o = kb.argMemRef(op.getOutputArg());
+  operands.lse = kb.argMemRef(op.getLseArg());
+  operands.outputGrad = kb.argMemRef(op.getOutputGradArg());
+  operands.lseGrad = op.getLseGrad() ? kb.argMemRef(op.getLseGradArg()) : Value();
+  return operands;
+}
+
 Value tmix::f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value) {
   if (auto vector = dyn_cast<VectorType>(type))
     return arith::ConstantOp::create(b,

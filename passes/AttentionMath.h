@@ -47,6 +47,18 @@ struct AttentionProgram {
 /// Reads the program's coordinates, lengths and operands from `kb`'s program.
 AttentionProgram readAttentionProgram(KernelBuilder &kb, AttentionOp op);
 
+/// What every target's program of a tmix.attention_grad part reads first (KernelBuilder's
+/// ABI): the lengths, the group size and the operands.
+struct AttentionGradOperands {
+  Value numN, numM;                  // query and key lengths (index)
+  Value group;                       // query heads per KV head, H / HK (index)
+  Value q, k, v, o, lse, outputGrad; // memrefs
+  Value lseGrad;                     // d_lse, null without lse_grad
+};
+
+/// Reads a tmix.attention_grad part's lengths and operands from `kb`'s program.
+AttentionGradOperands readAttentionGradOperands(KernelBuilder &kb, AttentionGradOp op);
+
 /// A target's exp2 or log2 of f32 scalars or vectors (math.exp2 on the CPU, which
 /// becomes a polynomial; ex2.approx on the GPUs).
 using UnaryMathFn = function_ref<Value(ImplicitLocOpBuilder &b, Value x)>;

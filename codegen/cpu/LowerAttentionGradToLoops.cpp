@@ -64,7 +64,7 @@ namespace {
 constexpr int64_t kRowsPerProgram = 32;
 constexpr int64_t kClassifiedTile = 64;
 
-class AttentionGradLowering {
+class AttentionGradLowering : AttentionGradOperands {
 public:
   AttentionGradLowering(AttentionGradOp op, VectorShape vectors) : op(op), vectors(vectors) {}
   LogicalResult lower();
@@ -134,9 +134,8 @@ private:
   bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
   llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
   RopeOp rope;
-  Value batch, numN, numM, numD, numDV, halfD, theta, group;
+  Value batch, numD, numDV, halfD, theta;
   Value scale, softmaxScale; // natural units; the forward's softmax's (AttentionMath.h)
-  Value q, k, v, o, lse, outputGrad, lseGrad;
 };
 
 LogicalResult AttentionGradLowering::lower() {
@@ -174,18 +173,9 @@ LogicalResult AttentionGradLowering::lower() {
   ImplicitLocOpBuilder &b = kb->builder();
   rope = findStatement<RopeOp>(op);
   batch = op.isParamsPart() ? Value() : kb->gridIndex(0);
-  numN = kb->dimValue(qDims[2]);
-  numM = kb->dimValue(kDims[2]);
+  static_cast<AttentionGradOperands &>(*this) = readAttentionGradOperands(*kb, op);
   numD = kb->dimValue(qDims[3]);
   numDV = kb->dimValue(vDims[3]);
-  group = arith::DivUIOp::create(b, kb->dimValue(qDims[1]), kb->dimValue(kDims[1]));
-  q = kb->argMemRef(0);
-  k = kb->argMemRef(1);
-  v = kb->argMemRef(2);
-  o = kb->argMemRef(op.getOutputArg());
-  lse = kb->argMemRef(op.getLseArg());
-  outputGrad = kb->argMemRef(op.getOutputGradArg());
-  lseGrad = op.getLseGrad() ? kb->argMemRef(op.getLseGradArg()) : Value();
   scale = naturalScale(*kb, op, numD);
   softmaxScale = scoreScale(*kb, op, numD);
   if (rope) {

@@ -80,7 +80,7 @@ Value exp2Approx(ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, 
 
 /// The shared part of the two kernels: operands, shared tiles, the lane geometry and
 /// the tile products in fragments.
-class AttentionGradKernel {
+class AttentionGradKernel : AttentionGradOperands {
 public:
   AttentionGradKernel(AttentionGradOp op, gpu::GPUModuleOp gpuModule,
                       const llvm::StringMap<int64_t> &fixed)
@@ -126,6 +126,23 @@ private:
   /// `first`, `dim` columns wide.
   void accumulateProduct(ArrayRef<Value> frags, Value bTile, int64_t dim,
                          MutableArrayRef<Value> acc, int64_t first = 0);
+  /// The CTA's own kBlock positions (query rows or keys: grid dim 2) of `length`, and
+  /// its warp's 16.
+  struct OwnBlock {
+    Value first, end, last;     // the CTA's [first, end), last = end - 1
+    Value warpFirst, warpLast;  // the warp's, clipped to `length`
+    Value warpAny, warpPartial; // i1: the warp has any; some are past `length`
+  };
+  OwnBlock ownBlock(Value length);
+  /// One tile of the other side for the whole CTA, of rows [rowFirst, rowLast] against
+  /// keys [keyFirst, keyLast] of query head `head`: skipped (`state` passed on) where
+  /// the mask empties it for the CTA; else `stage` issues its copies, between two
+  /// barriers (every warp is done with the previous tile before it is overwritten; the
+  /// copies land before any warp reads them), and `compute` gives the new state.
+  Fragments ctaTile(Value head, Value rowFirst, Value rowLast, Value keyFirst,
+                    Value keyLast, ValueRange state,
+                    function_ref<void(SmallVectorImpl<Value> &tokens)> stage,
+                    function_ref<Fragments()> compute);
   /// Stores accumulator fragments `acc` (rows g and g + 8 of the warp from `rowBase`,
   /// `dim` columns) to dst[batch, head, row, :] where row < `rows`.
   void storeRows(ArrayRef<Value> acc, Value dst, Value head, Value rowBase, Value rows,
@@ -152,8 +169,7 @@ private:
   std::unique_ptr<KernelBuilder> kb;
   Type mmaType;
   int64_t headDim = 0, valueDim = 0;
-  Value batch, numN, numM, group;
-  Value q, k, v, o, lse, outputGrad, lseGrad;
+  Value batch;
   Value scale, softmaxScale;
   // Shared memory: the 16-bit tiles, and the staged rows' lse and D.
   Value qTile, outputGradTile, kTile, vTile, rowLse, rowDelta;
@@ -205,16 +221,7 @@ LogicalResult AttentionGradKernel::lower() {
       op, ArrayRef<GridDim>{{own[0], 1}, {own[1], 1}, {own[2], kBlock}});
   ImplicitLocOpBuilder &b = kb->builder();
   batch = kb->gridIndex(0);
-  numN = kb->dimValue(qDims[2]);
-  numM = kb->dimValue(kDims[2]);
-  group = arith::DivUIOp::create(b, kb->dimValue(qDims[1]), kb->dimValue(kDims[1]));
-  q = kb->argMemRef(0);
-  k = kb->argMemRef(1);
-  v = kb->argMemRef(2);
-  o = kb->argMemRef(op.getOutputArg());
-  lse = kb->argMemRef(op.getLseArg());
-  outputGrad = kb->argMemRef(op.getOutputGradArg());
-  lseGrad = op.getLseGrad() ? kb->argMemRef(op.getLseGradArg()) : Value();
+  static_cast<AttentionGradOperands &>(*this) = readAttentionGradOperands(*kb, op);
   scale = naturalScale(*kb, op, b.getI64IntegerAttr(headDim));
   softmaxScale = scoreScale(*kb, op, b.getI64IntegerAttr(headDim));
   buildGeometry();
@@ -356,6 +363,43 @@ void AttentionGradKernel::accumulateProduct(ArrayRef<Value> frags, Value bTile,
   }
 }
 
+AttentionGradKernel::OwnBlock AttentionGradKernel::ownBlock(Value length) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  OwnBlock own;
+  own.first = mul(kb->gridIndex(2), idx(kBlock));
+  own.end = minIndex(add(own.first, idx(kBlock)), length);
+  own.last = arith::SubIOp::create(b, own.end, idx(1));
+  own.warpFirst = add(own.first, warpRow);
+  own.warpAny = ult(own.warpFirst, length);
+  Value warpEnd = add(own.warpFirst, idx(kWarpRows));
+  own.warpLast = arith::SubIOp::create(b, minIndex(warpEnd, length), idx(1));
+  own.warpPartial = ult(length, warpEnd);
+  return own;
+}
+
+AttentionGradKernel::Fragments
+AttentionGradKernel::ctaTile(Value head, Value rowFirst, Value rowLast, Value keyFirst,
+                             Value keyLast, ValueRange state,
+                             function_ref<void(SmallVectorImpl<Value> &tokens)> stage,
+                             function_ref<Fragments()> compute) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value run =
+      classifyKeyTile(*kb, op, batch, head, rowFirst, rowLast, keyFirst, keyLast).run;
+  if (!run)
+    run = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+  return kb->ifElse(
+      run, TypeRange(state),
+      [&]() -> Fragments {
+        gpu::BarrierOp::create(b);
+        SmallVector<Value> tokens;
+        stage(tokens);
+        waitAsyncCopies(b, tokens);
+        gpu::BarrierOp::create(b);
+        return compute();
+      },
+      [&] { return Fragments(state); });
+}
+
 void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
                                     Value rowBase, Value rows, int64_t dim) {
   ImplicitLocOpBuilder &b = kb->builder();
@@ -420,14 +464,8 @@ AttentionGradKernel::TileGrads AttentionGradKernel::pairGrads(
 void AttentionGradKernel::lowerKeyValuePart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value kvHead = kb->gridIndex(1);
-  Value keyBegin = mul(kb->gridIndex(2), idx(kBlock));
-  Value keyEnd = minIndex(add(keyBegin, idx(kBlock)), numM);
-  Value keyLast = arith::SubIOp::create(b, keyEnd, idx(1));
-  Value warpKeyFirst = add(keyBegin, warpRow);
-  Value warpHasKeys = ult(warpKeyFirst, numM);
-  Value warpKeyLast =
-      arith::SubIOp::create(b, minIndex(add(warpKeyFirst, idx(kWarpRows)), numM), idx(1));
-  Value warpKeysPartial = ult(numM, add(warpKeyFirst, idx(kWarpRows)));
+  OwnBlock own = ownBlock(numM);
+  Value keyBegin = own.first, keyEnd = own.end, keyLast = own.last;
 
   SmallVector<Value> tokens;
   stageTile(k, kvHead, keyBegin, arith::SubIOp::create(b, keyEnd, keyBegin), kTile,
@@ -450,56 +488,45 @@ void AttentionGradKernel::lowerKeyValuePart() {
     auto tile = [&](Value head, Value rowBegin, ValueRange st) -> Fragments {
       Value rowEnd = minIndex(add(rowBegin, idx(kBlock)), numN);
       Value rowLast = arith::SubIOp::create(b, rowEnd, idx(1));
-      Value ctaRun =
-          classifyKeyTile(*kb, op, batch, head, rowBegin, rowLast, keyBegin, keyLast).run;
-      if (!ctaRun)
-        ctaRun = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
-      return kb->ifElse(
-          ctaRun, stateTypes,
-          [&]() -> Fragments {
-            // Every warp is done with the previous rows before they are overwritten;
-            // the copies land before any warp reads them.
-            gpu::BarrierOp::create(b);
-            SmallVector<Value> rowTokens;
-            Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
-            stageTile(q, head, rowBegin, count, qTile, headDim, rowTokens);
-            stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim,
-                      rowTokens);
-            stageRowStats(head, rowBegin);
-            waitAsyncCopies(b, rowTokens);
-            gpu::BarrierOp::create(b);
-            // Rows past N in a last, short tile are dropped by the mask code.
-            Value partial = arith::OrIOp::create(b, warpKeysPartial,
-                                                 ult(numN, add(rowBegin, idx(kBlock))));
-            KeyTileClass warpClass =
-                classifyKeyTile(*kb, op, batch, head, rowBegin, rowLast, warpKeyFirst,
-                                warpKeyLast, warpHasKeys, partial);
-            return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
-              auto rowStat = [&](Value column, int64_t, bool isLse) -> Value {
-                return memref::LoadOp::create(b, isLse ? rowLse : rowDelta, column);
-              };
-              Fragments next(st.begin(), st.end());
-              MutableArrayRef<Value> state(next);
-              // The rows [first, first + columns) of the staged tile.
-              for (int64_t first = 0; first < kBlock; first += columns) {
-                Fragments sT = rowsTimesRowsT(kTile, qTile, headDim, first, columns);
-                // dv reads P alone: without dk, dP^T is not needed (its uses fold away).
-                Fragments dpT =
-                    keys ? rowsTimesRowsT(vTile, outputGradTile, valueDim, first, columns)
-                         : zeros(sT.size());
-                TileGrads grads = pairGrads(sT, dpT, head, /*keysAreRows=*/true, keyBegin,
-                                            rowBegin, first, masked, rowStat);
-                if (values)
-                  accumulateProduct(grads.probabilities, outputGradTile, valueDim,
-                                    state.take_back(valueDim / kMmaN), first);
-                if (keys)
-                  accumulateProduct(grads.dotGrads, qTile, headDim,
-                                    state.take_front(headDim / kMmaN), first);
-              }
-              return next;
-            });
-          },
-          [&] { return Fragments(st); });
+      auto stage = [&](SmallVectorImpl<Value> &tokens) {
+        Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
+        stageTile(q, head, rowBegin, count, qTile, headDim, tokens);
+        stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim, tokens);
+        stageRowStats(head, rowBegin);
+      };
+      auto compute = [&]() -> Fragments {
+        // Rows past N in a last, short tile are dropped by the mask code.
+        Value partial = arith::OrIOp::create(b, own.warpPartial,
+                                             ult(numN, add(rowBegin, idx(kBlock))));
+        KeyTileClass warpClass =
+            classifyKeyTile(*kb, op, batch, head, rowBegin, rowLast, own.warpFirst,
+                            own.warpLast, own.warpAny, partial);
+        return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
+          auto rowStat = [&](Value column, int64_t, bool isLse) -> Value {
+            return memref::LoadOp::create(b, isLse ? rowLse : rowDelta, column);
+          };
+          Fragments next(st.begin(), st.end());
+          MutableArrayRef<Value> state(next);
+          // The rows [first, first + columns) of the staged tile.
+          for (int64_t first = 0; first < kBlock; first += columns) {
+            Fragments sT = rowsTimesRowsT(kTile, qTile, headDim, first, columns);
+            // dv reads P alone: without dk, dP^T is not needed (its uses fold away).
+            Fragments dpT =
+                keys ? rowsTimesRowsT(vTile, outputGradTile, valueDim, first, columns)
+                     : zeros(sT.size());
+            TileGrads grads = pairGrads(sT, dpT, head, /*keysAreRows=*/true, keyBegin,
+                                        rowBegin, first, masked, rowStat);
+            if (values)
+              accumulateProduct(grads.probabilities, outputGradTile, valueDim,
+                                state.take_back(valueDim / kMmaN), first);
+            if (keys)
+              accumulateProduct(grads.dotGrads, qTile, headDim,
+                                state.take_front(headDim / kMmaN), first);
+          }
+          return next;
+        });
+      };
+      return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, st, stage, compute);
     };
     Fragments final = kb->loop(idx(0), group, idx(1), init,
                                [&](Value member, ValueRange perHead) -> Fragments {
@@ -530,13 +557,8 @@ void AttentionGradKernel::lowerQueryPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value head = kb->gridIndex(1);
   Value kvHead = arith::DivUIOp::create(b, head, group);
-  Value rowBegin = mul(kb->gridIndex(2), idx(kBlock));
-  Value rowEnd = minIndex(add(rowBegin, idx(kBlock)), numN);
-  Value rowLast = arith::SubIOp::create(b, rowEnd, idx(1));
-  Value warpBegin = add(rowBegin, warpRow);
-  Value warpHasRows = ult(warpBegin, numN);
-  Value warpLast =
-      arith::SubIOp::create(b, minIndex(add(warpBegin, idx(kWarpRows)), numN), idx(1));
+  OwnBlock own = ownBlock(numN);
+  Value rowBegin = own.first, rowEnd = own.end, rowLast = own.last;
 
   SmallVector<Value> tokens;
   Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
@@ -559,40 +581,32 @@ void AttentionGradKernel::lowerQueryPart() {
       idx(0), numM, idx(kBlock), init, [&](Value keyBegin, ValueRange st) -> Fragments {
         Value keyEnd = minIndex(add(keyBegin, idx(kBlock)), numM);
         Value keyLast = arith::SubIOp::create(b, keyEnd, idx(1));
-        Value ctaRun =
-            classifyKeyTile(*kb, op, batch, head, rowBegin, rowLast, keyBegin, keyLast)
-                .run;
-        if (!ctaRun)
-          ctaRun = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
-        return kb->ifElse(
-            ctaRun, stateTypes,
-            [&]() -> Fragments {
-              gpu::BarrierOp::create(b);
-              SmallVector<Value> keyTokens;
-              Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
-              stageTile(k, kvHead, keyBegin, keys, kTile, headDim, keyTokens);
-              stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, keyTokens);
-              waitAsyncCopies(b, keyTokens);
-              gpu::BarrierOp::create(b);
-              // Keys past M in a last, short tile are dropped by the mask code.
-              Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
-              KeyTileClass warpClass =
-                  classifyKeyTile(*kb, op, batch, head, warpBegin, warpLast, keyBegin,
-                                  keyLast, warpHasRows, keysPartial);
-              return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
-                Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
-                Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
-                auto rowStat = [&](Value, int64_t r, bool isLse) {
-                  return stats[r][isLse ? 0 : 1];
-                };
-                TileGrads grads = pairGrads(s, dp, head, /*keysAreRows=*/false, rowBegin,
-                                            keyBegin, /*first=*/0, masked, rowStat);
-                Fragments next(st.begin(), st.end());
-                accumulateProduct(grads.dotGrads, kTile, headDim, next);
-                return next;
-              });
-            },
-            [&] { return Fragments(st); });
+        auto stage = [&](SmallVectorImpl<Value> &tokens) {
+          Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
+          stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens);
+          stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
+        };
+        auto compute = [&]() -> Fragments {
+          // Keys past M in a last, short tile are dropped by the mask code.
+          Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
+          KeyTileClass warpClass =
+              classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast, keyBegin,
+                              keyLast, own.warpAny, keysPartial);
+          return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
+            Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
+            Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
+            auto rowStat = [&](Value, int64_t r, bool isLse) {
+              return stats[r][isLse ? 0 : 1];
+            };
+            TileGrads grads =
+                pairGrads(s, dp, head, /*keysAreRows=*/false, rowBegin, keyBegin,
+                          /*first=*/0, masked, rowStat);
+            Fragments next(st.begin(), st.end());
+            accumulateProduct(grads.dotGrads, kTile, headDim, next);
+            return next;
+          });
+        };
+        return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, st, stage, compute);
       });
   storeRows(final, kb->resultMemRef(0), head, rowBegin, numN, headDim);
 }
