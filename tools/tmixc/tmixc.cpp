@@ -180,10 +180,11 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
 /// --grad: adds the backward kernels derived from the module's specs beside them
 /// (docs/training.md). `supported`: the target (or stage) has them: the CPU's, the
 /// spec stage of any, and the GPUs' kernel and PTX stages for attention (the GPUs' part
-/// "query" recomputes dq, so they derive it with recompute-dq). Returns 0, or the exit
+/// "query" recomputes dq, so they derive it with recompute-dq). `gpuKernels`: the GPU
+/// kernels are built next, which recurrences' backward has not. Returns 0, or the exit
 /// status after an error.
 int deriveBackward(const Options &options, mlir::ModuleOp module, bool supported,
-                   llvm::StringRef target) {
+                   llvm::StringRef target, bool gpuKernels = false) {
   if (!supported) {
     llvm::errs() << "tmixc: --grad is not implemented yet for this command with --target="
                  << target << " (the GPU backward kernels are emitted, not run or built, "
@@ -191,7 +192,7 @@ int deriveBackward(const Options &options, mlir::ModuleOp module, bool supported
     return kExitNotImplemented;
   }
   bool onGpu = tmix::nvidia::isGpuTarget(target);
-  if (onGpu && !module.getOps<mlir::tmix::RecurrenceOp>().empty()) {
+  if (gpuKernels && !module.getOps<mlir::tmix::RecurrenceOp>().empty()) {
     llvm::errs() << "tmixc: --grad with --target=" << target
                  << ": the backward of recurrences runs on the CPU only so far\n";
     return kExitNotImplemented;
@@ -242,7 +243,8 @@ int emit(const Options &options, mlir::ModuleOp module) {
         !error.empty())
       return fail(error);
   if (options.grad)
-    if (int status = deriveBackward(options, module, true, target))
+    if (int status = deriveBackward(options, module, /*supported=*/true, target,
+                                    /*gpuKernels=*/!onCpu && stage != "spec"))
       return status;
   if (stage == "ptx")
     return emitPtx(options, module, target, schedule);
