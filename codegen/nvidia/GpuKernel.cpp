@@ -1,6 +1,7 @@
 //===- GpuKernel.cpp - What the GPU lowerings share -----------------------===//
 
 #include "codegen/nvidia/GpuKernel.h"
+#include "passes/AttentionMath.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -169,6 +170,23 @@ void tmix::stageRows(KernelBuilder &kb, int64_t threads, Type element, Value src
     memref::StoreOp::create(b, arith::TruncFOp::create(b, element, x), tile, at(r, d));
     return SmallVector<Value>{};
   });
+}
+
+Value tmix::ropeElement(KernelBuilder &kb, Value src, ValueRange prefix, Value pos,
+                        Value d, int64_t dim, Value theta) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value half = kb.index(dim / 2);
+  Value low = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, d, half);
+  Value p = arith::SelectOp::create(b, low, d, arith::SubIOp::create(b, d, half));
+  auto load = [&](Value at) {
+    SmallVector<Value> indices(prefix.begin(), prefix.end());
+    indices.append({pos, at});
+    return kb.loadF32(src, indices);
+  };
+  Value a = load(p), c = load(arith::AddIOp::create(b, p, half));
+  auto [first, second] =
+      rotatePair(b, a, c, ropeAngle(kb, pos, p, b.getI64IntegerAttr(dim), theta));
+  return arith::SelectOp::create(b, low, first, second);
 }
 
 void tmix::waitAsyncCopies(ImplicitLocOpBuilder &b, ArrayRef<Value> tokens) {

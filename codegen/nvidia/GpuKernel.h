@@ -150,6 +150,12 @@ void stageRows(KernelBuilder &kb, int64_t threads, Type element, Value src,
                ValueRange prefix, Value pos0, Value count, Value tile, Value buffer,
                int64_t dim, function_ref<Value(Value pos, Value d)> load,
                SmallVectorImpl<Value> &tokens);
+/// Element d of RoPE's half-split rotation of the row src[prefix..., pos, :] (`dim`
+/// wide, base `theta`): for p < dim / 2, with a = x[p] and c = x[p + dim / 2] at angle
+/// pos * theta^(-2p / dim), a cos - c sin at p and c cos + a sin at p + dim / 2
+/// (passes/AttentionMath.h's formulas).
+Value ropeElement(KernelBuilder &kb, Value src, ValueRange prefix, Value pos, Value d,
+                  int64_t dim, Value theta);
 /// Commits the copies of `tokens` as one group and waits for it (nothing when empty).
 void waitAsyncCopies(ImplicitLocOpBuilder &b, ArrayRef<Value> tokens);
 

@@ -21,7 +21,9 @@
 // next) and classify tiles as the forward does (KeyTiles.h): a tile empty for the CTA
 // is not staged, one empty for a warp is skipped, a full one runs without mask code;
 // a tile with keys past M or rows past N runs the mask code, which drops them. Rows
-// past N have lse = +inf, so that their probabilities are 0 in part "key_value".
+// past N have lse = +inf, so that their probabilities are 0 in part "key_value". With
+// rope, q and k are rotated as they are staged (through registers) and dq and dk
+// rotated back by rope's transpose as they are stored.
 //
 // Fragment layouts as in LowerAttentionToNVGPU.cpp (lane = 4 g + t): a thread holds
 // rows g and g + 8 of its warp's 16 (query rows in part "query", keys in part
@@ -111,9 +113,10 @@ private:
   LogicalResult prepare();
   /// The thread's lane geometry and the shared tiles.
   void buildGeometry();
-  /// Stages rows [pos0, pos0 + count) of src[batch, head, :, :] into `tile`.
+  /// Stages rows [pos0, pos0 + count) of src[batch, head, :, :] into `tile`, rotated
+  /// by rope at each row's position when `rotate` (q and k) and the spec has one.
   void stageTile(Value src, Value head, Value pos0, Value count, Value tile, int64_t dim,
-                 SmallVectorImpl<Value> &tokens);
+                 SmallVectorImpl<Value> &tokens, bool rotate = false);
   /// Stages the lse (log2 domain; +inf past N) and D (0 past N) of query rows
   /// [pos0, pos0 + kBlock) of `head` into `rowLse` and `rowDelta`.
   void stageRowStats(Value head, Value pos0);
@@ -144,9 +147,12 @@ private:
                     function_ref<void(SmallVectorImpl<Value> &tokens)> stage,
                     function_ref<Fragments()> compute);
   /// Stores accumulator fragments `acc` (rows g and g + 8 of the warp from `rowBase`,
-  /// `dim` columns) to dst[batch, head, row, :] where row < `rows`.
+  /// `dim` columns) to dst[batch, head, row, :] where row < `rows`; with `rotateBack`
+  /// (dq and dk, when the spec has rope) rotated by rope's transpose at each row's
+  /// position: columns p and p + dim / 2 are fragments nt and nt + dim / 16 of the same
+  /// thread.
   void storeRows(ArrayRef<Value> acc, Value dst, Value head, Value rowBase, Value rows,
-                 int64_t dim);
+                 int64_t dim, bool rotateBack = false);
 
   /// The pairs of one tile: `s` and `dp` are the products (rows x columns), the
   /// element (nt, r, c) is row `rowBase` + the warp's g + 8 r and column `columnBase` +
@@ -171,6 +177,7 @@ private:
   int64_t headDim = 0, valueDim = 0;
   Value batch;
   Value scale, softmaxScale;
+  Value theta; // rope's base, null without rope
   // Shared memory: the 16-bit tiles, and the staged rows' lse and D.
   Value qTile, outputGradTile, kTile, vTile, rowLse, rowDelta;
   int64_t sharedBytes = 0;
@@ -193,9 +200,6 @@ LogicalResult AttentionGradKernel::prepare() {
   if (!op.getRecomputeDq())
     return op.emitOpError("the GPU kernels sum dq by recomputing it in part \"query\": "
                           "derive the backward with recompute-dq");
-  if (findStatement<RopeOp>(op))
-    return op.emitOpError("the GPU backward does not run rope yet (its gradients are "
-                          "rotated back on the CPU only so far)");
   auto types = op.getSpecArgTypes();
   FailureOr<std::pair<int64_t, int64_t>> dims =
       gpuHeadDims(op, types, fixed, specialized, kMaxHeadDim);
@@ -224,6 +228,8 @@ LogicalResult AttentionGradKernel::lower() {
   static_cast<AttentionGradOperands &>(*this) = readAttentionGradOperands(*kb, op);
   scale = naturalScale(*kb, op, b.getI64IntegerAttr(headDim));
   softmaxScale = scoreScale(*kb, op, b.getI64IntegerAttr(headDim));
+  if (RopeOp rope = findStatement<RopeOp>(op))
+    theta = kb->inlineRegion(rope.getBody(), {})[0];
   buildGeometry();
   if (query)
     lowerQueryPart();
@@ -285,9 +291,13 @@ void AttentionGradKernel::buildGeometry() {
 
 void AttentionGradKernel::stageTile(Value src, Value head, Value pos0, Value count,
                                     Value tile, int64_t dim,
-                                    SmallVectorImpl<Value> &tokens) {
+                                    SmallVectorImpl<Value> &tokens, bool rotate) {
+  auto rotated = [&](Value pos, Value d) {
+    return ropeElement(*kb, src, {batch, head}, pos, d, dim, theta);
+  };
   stageRows(*kb, kThreads, mmaType, src, {batch, head}, pos0, count, tile, Value(), dim,
-            nullptr, tokens);
+            rotate && theta ? function_ref<Value(Value, Value)>(rotated) : nullptr,
+            tokens);
 }
 
 void AttentionGradKernel::stageRowStats(Value head, Value pos0) {
@@ -401,18 +411,32 @@ AttentionGradKernel::ctaTile(Value head, Value rowFirst, Value rowLast, Value ke
 }
 
 void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
-                                    Value rowBase, Value rows, int64_t dim) {
+                                    Value rowBase, Value rows, int64_t dim,
+                                    bool rotateBack) {
   ImplicitLocOpBuilder &b = kb->builder();
+  rotateBack &= theta != nullptr;
+  int64_t halfTiles = dim / 2 / kMmaN;
   for (int64_t r = 0; r < 2; ++r) {
     Value row = add(add(rowBase, warpRow), add(g, idx(8 * r)));
     kb->ifElse(
         ult(row, rows), {},
         [&] {
-          for (int64_t nt = 0; nt < dim / kMmaN; ++nt)
+          for (int64_t nt = 0; nt < (rotateBack ? halfTiles : dim / kMmaN); ++nt)
             for (int64_t c = 0; c < 2; ++c) {
+              Value column = add(groupCol2, idx(nt * kMmaN + c));
               Value x = vector::ExtractOp::create(b, acc[nt], ArrayRef<int64_t>{r, c});
-              kb->storeF32(x, dst,
-                           {batch, head, row, add(groupCol2, idx(nt * kMmaN + c))});
+              if (!rotateBack) {
+                kb->storeF32(x, dst, {batch, head, row, column});
+                continue;
+              }
+              // The rotation is orthogonal: its transpose rotates by the opposite angle.
+              Value partner = vector::ExtractOp::create(b, acc[nt + halfTiles],
+                                                        ArrayRef<int64_t>{r, c});
+              Value angle = arith::NegFOp::create(
+                  b, ropeAngle(*kb, row, column, b.getI64IntegerAttr(dim), theta));
+              auto [first, second] = rotatePair(b, x, partner, angle);
+              kb->storeF32(first, dst, {batch, head, row, column});
+              kb->storeF32(second, dst, {batch, head, row, add(column, idx(dim / 2))});
             }
           return SmallVector<Value>{};
         },
@@ -469,7 +493,7 @@ void AttentionGradKernel::lowerKeyValuePart() {
 
   SmallVector<Value> tokens;
   stageTile(k, kvHead, keyBegin, arith::SubIOp::create(b, keyEnd, keyBegin), kTile,
-            headDim, tokens);
+            headDim, tokens, /*rotate=*/true);
   stageTile(v, kvHead, keyBegin, arith::SubIOp::create(b, keyEnd, keyBegin), vTile,
             valueDim, tokens);
   waitAsyncCopies(b, tokens);
@@ -490,7 +514,7 @@ void AttentionGradKernel::lowerKeyValuePart() {
       Value rowLast = arith::SubIOp::create(b, rowEnd, idx(1));
       auto stage = [&](SmallVectorImpl<Value> &tokens) {
         Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
-        stageTile(q, head, rowBegin, count, qTile, headDim, tokens);
+        stageTile(q, head, rowBegin, count, qTile, headDim, tokens, /*rotate=*/true);
         stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim, tokens);
         stageRowStats(head, rowBegin);
       };
@@ -539,7 +563,7 @@ void AttentionGradKernel::lowerKeyValuePart() {
     ArrayRef<Value> state(final);
     if (keys)
       storeRows(state.take_front(headDim / kMmaN), kb->resultMemRef(0), kvHead, keyBegin,
-                numM, headDim);
+                numM, headDim, /*rotateBack=*/true);
     if (values)
       storeRows(state.take_back(valueDim / kMmaN), kb->resultMemRef(1), kvHead, keyBegin,
                 numM, valueDim);
@@ -562,7 +586,7 @@ void AttentionGradKernel::lowerQueryPart() {
 
   SmallVector<Value> tokens;
   Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
-  stageTile(q, head, rowBegin, count, qTile, headDim, tokens);
+  stageTile(q, head, rowBegin, count, qTile, headDim, tokens, /*rotate=*/true);
   stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim, tokens);
   stageRowStats(head, rowBegin);
   waitAsyncCopies(b, tokens);
@@ -583,7 +607,7 @@ void AttentionGradKernel::lowerQueryPart() {
         Value keyLast = arith::SubIOp::create(b, keyEnd, idx(1));
         auto stage = [&](SmallVectorImpl<Value> &tokens) {
           Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
-          stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens);
+          stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
           stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
         };
         auto compute = [&]() -> Fragments {
@@ -608,7 +632,8 @@ void AttentionGradKernel::lowerQueryPart() {
         };
         return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, st, stage, compute);
       });
-  storeRows(final, kb->resultMemRef(0), head, rowBegin, numN, headDim);
+  storeRows(final, kb->resultMemRef(0), head, rowBegin, numN, headDim,
+            /*rotateBack=*/true);
 }
 
 struct LowerAttentionGradToNVGPU

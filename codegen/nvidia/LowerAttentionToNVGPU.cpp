@@ -109,7 +109,6 @@ private:
              Value buffer, int64_t dim, bool rotate, SmallVectorImpl<Value> &tokens);
   /// Commits the copies of `tokens` as one group and waits for it.
   void waitAsync(ArrayRef<Value> tokens);
-  Value ropeElement(Value src, ValueRange prefix, Value pos, Value d, int64_t dim);
   /// One KV tile for this warp's 16 rows; `masked` applies the bounds and the mask.
   State computeTile(Value tile, Value buffer, ValueRange state, bool masked);
   /// This warp's part of KV tile `tile` (in K/V buffer `buffer`): skipped when empty for
@@ -409,7 +408,7 @@ void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Val
                                    Value tile, Value buffer, int64_t dim, bool rotate,
                                    SmallVectorImpl<Value> &tokens) {
   auto rotated = [&](Value pos, Value d) {
-    return ropeElement(src, prefix, pos, d, dim);
+    return ropeElement(*kb, src, prefix, pos, d, dim, theta);
   };
   stageRows(*kb, threads, mmaType, src, prefix, pos0, count, tile, buffer, dim,
             rotate ? function_ref<Value(Value, Value)>(rotated) : nullptr, tokens);
@@ -417,27 +416,6 @@ void NvgpuAttentionLowering::stage(Value src, ValueRange prefix, Value pos0, Val
 
 void NvgpuAttentionLowering::waitAsync(ArrayRef<Value> tokens) {
   waitAsyncCopies(kb->builder(), tokens);
-}
-
-/// Element d of the half-split rotation of src[prefix..., pos, :]: for p < D/2 with
-/// a = x[p], c = x[p + D/2] at angle pos * theta^(-2p/D): a cos - c sin at p and
-/// c cos + a sin at p + D/2.
-Value NvgpuAttentionLowering::ropeElement(Value src, ValueRange prefix, Value pos, Value d,
-                                          int64_t dim) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  Type f32 = b.getF32Type();
-  Value half = idx(dim / 2);
-  Value low = ult(d, half);
-  Value p = arith::SelectOp::create(b, low, d, arith::SubIOp::create(b, d, half));
-  auto load = [&](Value at) {
-    SmallVector<Value> indices(prefix.begin(), prefix.end());
-    indices.append({pos, at});
-    return kb->loadF32(src, indices);
-  };
-  Value a = load(p), c = load(add(p, half));
-  auto [first, second] =
-      rotatePair(b, a, c, ropeAngle(*kb, pos, p, b.getI64IntegerAttr(dim), theta));
-  return arith::SelectOp::create(b, low, first, second);
 }
 
 NvgpuAttentionLowering::State

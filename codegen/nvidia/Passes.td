@@ -66,8 +66,9 @@ def LowerAttentionGradToNVGPU : Pass<"tmix-lower-attention-grad-to-nvgpu", "::ml
       S = Q K^T, dP = d_o V^T, dS, dq += dS K.
     Tiles are staged as bf16 (f16 for f16 specs) in dynamic shared memory, 16-bit
     operands with cp.async; tiles are classified as the forward's (KeyTiles.h). Head
-    dims: multiples of 16 up to 128, literals or fixed by `specialize`. Part
-    "params", rope and parts derived without `recompute-dq` are errors.
+    dims: multiples of 16 up to 128, literals or fixed by `specialize`. With rope, q
+    and k are rotated as they are staged and dq and dk rotated back as they are
+    stored. Part "params" and parts derived without `recompute-dq` are errors.
   }];
   let options = [
     ListOption<"specialize", "specialize", "std::string",

@@ -109,7 +109,26 @@ tmix.attention @too_wide(%q: !tmix.tensor<[B, H, N, 256], bf16>, %k: !tmix.tenso
 
 // -----
 
-// expected-error@+1 {{the GPU backward does not run rope yet}}
+// RoPE: q and k rotated as they are staged (through registers: no cp.async of them),
+// d_o and v copied with cp.async; dq (and dk) rotated back by the opposite angle as
+// they are stored, column p with column p + 32 (fragments nt and nt + 4 of a thread).
+// CHECK-LABEL: gpu.func @rotary_grad_q(
+// CHECK-NOT: nvgpu.device_async_copy %arg0
+// CHECK: math.cos
+// CHECK: nvgpu.device_async_copy %arg5
+// CHECK-NOT: nvgpu.device_async_copy %arg1
+// CHECK: math.cos
+// CHECK: nvgpu.device_async_copy %arg2
+// CHECK: arith.negf
+// CHECK-NEXT: math.cos
+// CHECK: memref.store %{{.*}}, %arg6[%{{.*}}, %{{.*}}, %[[ROW:.*]], %[[LOW:.*]]] : memref<?x?x?x?xf16>
+// CHECK: memref.store %{{.*}}, %arg6[%{{.*}}, %{{.*}}, %[[ROW]], %{{.*}}] : memref<?x?x?x?xf16>
+// CHECK-LABEL: gpu.func @rotary_grad_kv(
+// CHECK-NOT: nvgpu.device_async_copy %arg1
+// CHECK: nvgpu.device_async_copy %arg2
+// CHECK: arith.negf
+// CHECK-NEXT: math.cos
+// CHECK: memref.store %{{.*}}, %arg6[
 tmix.attention @rotary(%q: !tmix.tensor<[B, H, N, 64], f16>, %k: !tmix.tensor<[B, H, N, 64], f16>, %v: !tmix.tensor<[B, H, N, 64], f16>) -> (o: !tmix.tensor<[B, H, N, 64], f16>) {
   tmix.rope {
     %cst = arith.constant 1.000000e+04 : f32
