@@ -117,9 +117,13 @@ private:
   /// by rope at each row's position when `rotate` (q and k) and the spec has one.
   void stageTile(Value src, Value head, Value pos0, Value count, Value tile, int64_t dim,
                  SmallVectorImpl<Value> &tokens, bool rotate = false);
-  /// Stages the lse (log2 domain; +inf past N) and D (0 past N) of query rows
-  /// [pos0, pos0 + kBlock) of `head` into `rowLse` and `rowDelta`.
-  void stageRowStats(Value head, Value pos0);
+  /// Stages the lse (log2 domain; +inf past N) and, `withDelta`, D (0 past N) of query
+  /// rows [pos0, pos0 + kBlock) of `head` into `rowLse` and `rowDelta`. dv's walk needs
+  /// no D (it reads P alone), and it is DV loads of d_o and o per row.
+  void stageRowStats(Value head, Value pos0, bool withDelta = true);
+  /// The end of the tile of kBlock positions from `first` clipped to `length`, and its
+  /// last position.
+  std::pair<Value, Value> tileEnd(Value first, Value length);
   /// A B^T, the scores' product: the warp's 16 rows of `aTile` (from `aRow`) times
   /// rows [first, first + count) of `bTile` (the n side), summing over `dim` columns.
   Fragments rowsTimesRowsT(Value aTile, Value bTile, int64_t dim, int64_t first = 0,
@@ -300,7 +304,12 @@ void AttentionGradKernel::stageTile(Value src, Value head, Value pos0, Value cou
             tokens);
 }
 
-void AttentionGradKernel::stageRowStats(Value head, Value pos0) {
+std::pair<Value, Value> AttentionGradKernel::tileEnd(Value first, Value length) {
+  Value end = minIndex(add(first, idx(kBlock)), length);
+  return {end, arith::SubIOp::create(kb->builder(), end, idx(1))};
+}
+
+void AttentionGradKernel::stageRowStats(Value head, Value pos0, bool withDelta) {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
@@ -311,6 +320,8 @@ void AttentionGradKernel::stageRowStats(Value head, Value pos0) {
         [&] {
           Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
                                                 kb->f32(kLog2e));
+          if (!withDelta)
+            return SmallVector<Value>{lseLog2, kb->f32(0.0)};
           Value delta = kb->loop(idx(0), idx(valueDim), idx(1), {kb->f32(0.0)},
                                  [&](Value d, ValueRange sum) -> SmallVector<Value> {
                                    Value product = arith::MulFOp::create(
@@ -377,8 +388,7 @@ AttentionGradKernel::OwnBlock AttentionGradKernel::ownBlock(Value length) {
   ImplicitLocOpBuilder &b = kb->builder();
   OwnBlock own;
   own.first = mul(kb->gridIndex(2), idx(kBlock));
-  own.end = minIndex(add(own.first, idx(kBlock)), length);
-  own.last = arith::SubIOp::create(b, own.end, idx(1));
+  std::tie(own.end, own.last) = tileEnd(own.first, length);
   own.warpFirst = add(own.first, warpRow);
   own.warpAny = ult(own.warpFirst, length);
   Value warpEnd = add(own.warpFirst, idx(kWarpRows));
@@ -510,13 +520,13 @@ void AttentionGradKernel::lowerKeyValuePart() {
     }
     SmallVector<Type> stateTypes(init.size(), init.front().getType());
     auto tile = [&](Value head, Value rowBegin, ValueRange st) -> Fragments {
-      Value rowEnd = minIndex(add(rowBegin, idx(kBlock)), numN);
-      Value rowLast = arith::SubIOp::create(b, rowEnd, idx(1));
+      Value rowEnd, rowLast;
+      std::tie(rowEnd, rowLast) = tileEnd(rowBegin, numN);
       auto stage = [&](SmallVectorImpl<Value> &tokens) {
         Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
         stageTile(q, head, rowBegin, count, qTile, headDim, tokens, /*rotate=*/true);
         stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim, tokens);
-        stageRowStats(head, rowBegin);
+        stageRowStats(head, rowBegin, /*withDelta=*/keys);
       };
       auto compute = [&]() -> Fragments {
         // Rows past N in a last, short tile are dropped by the mask code.
@@ -603,8 +613,8 @@ void AttentionGradKernel::lowerQueryPart() {
   SmallVector<Type> stateTypes(init.size(), init.front().getType());
   Fragments final = kb->loop(
       idx(0), numM, idx(kBlock), init, [&](Value keyBegin, ValueRange st) -> Fragments {
-        Value keyEnd = minIndex(add(keyBegin, idx(kBlock)), numM);
-        Value keyLast = arith::SubIOp::create(b, keyEnd, idx(1));
+        Value keyEnd, keyLast;
+        std::tie(keyEnd, keyLast) = tileEnd(keyBegin, numM);
         auto stage = [&](SmallVectorImpl<Value> &tokens) {
           Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
           stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
