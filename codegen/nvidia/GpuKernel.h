@@ -44,6 +44,7 @@ void recordSpecialized(MLIRContext *ctx, ArrayRef<Attribute> dims,
 FailureOr<std::pair<int64_t, int64_t>>
 gpuHeadDims(Operation *op, ArrayRef<Type> argTypes, const llvm::StringMap<int64_t> &fixed,
             SmallVectorImpl<NamedAttribute> &specialized, int64_t maxHeadDim = 256);
+
 /// The module's gpu.module @tmix_kernels, made (and the module marked as a container
 /// of GPU modules) when absent.
 gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module);
