@@ -223,6 +223,12 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
         return failure();
       result.addAttribute(AttentionGradOp::getParamsAttrName(opName), params);
       result.addAttribute(AttentionGradOp::getOwnedAttrName(opName), owned);
+      if (succeeded(parser.parseOptionalKeyword("split"))) {
+        Attribute split = DenseI64ArrayAttr::parse(parser, Type());
+        if (!split)
+          return failure();
+        result.addAttribute(AttentionGradOp::getSplitAttrName(opName), split);
+      }
     }
   }
   if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
@@ -295,12 +301,16 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
         op.getOwnedAttr().print(printer);
       else
         printer << "[]";
+      if (op.getSplitAttr()) {
+        printer << " split ";
+        op.getSplitAttr().print(printer);
+      }
     }
   }
   SmallVector<StringRef> elided{
       "sym_name",    "function_type", "arg_names", "arg_defaults", "result_names",
       "time_symbol", "groups",        "offsets",   "forward",      "part",
-      "params",      "owned",         "lse_grad",  "recompute_dq"};
+      "params",      "owned",         "split",     "lse_grad",     "recompute_dq"};
   printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
                                            elided);
   printer << ' ';
@@ -467,16 +477,19 @@ static LogicalResult checkAgree(AttentionOp op, Role a, unsigned index, Role b,
 /// A tmix.attention_grad's body also holds the derived statements of its part:
 /// tmix.score_grad (query, key_value), tmix.score_param_grad, tmix.sink_grad and
 /// tmix.scale_grad (params; there with the tmix.score_grad that the scale's gradient
-/// needs).
+/// needs); a part "key_value" that sums params per key split, tmix.score_param_grad.
 static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
   auto grad = llvm::dyn_cast<AttentionGradOp>(op);
   bool params = grad && grad.isParamsPart();
+  bool splitParams = grad && !params && grad.getParamsAttr();
   llvm::StringSet<> seen;
   for (Operation &statement : body) {
     StringRef name = statement.getName().getStringRef();
     bool derived = llvm::isa<ScoreGradOp>(statement);
     if (params)
       derived |= llvm::isa<ScoreParamGradOp, SinkGradOp, ScaleGradOp>(statement);
+    if (splitParams)
+      derived |= llvm::isa<ScoreParamGradOp>(statement);
     derived &= bool(grad);
     if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement) && !derived)
       return op->emitOpError()
@@ -485,7 +498,8 @@ static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
              << (!grad    ? ""
                  : params ? ", tmix.score_param_grad, tmix.sink_grad, tmix.scale_grad, "
                             "tmix.score_grad"
-                          : ", tmix.score_grad")
+                 : splitParams ? ", tmix.score_grad, tmix.score_param_grad"
+                               : ", tmix.score_grad")
              << "), found '" << name << "'";
     if (!seen.insert(name).second)
       return op->emitOpError() << "'" << name << "' appears more than once";
@@ -497,6 +511,8 @@ static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
       seen.contains(ScoreOp::getOperationName()) !=
           seen.contains(ScoreGradOp::getOperationName()))
     return op->emitOpError("needs a tmix.score_grad exactly when it has a tmix.score");
+  if (splitParams && !seen.contains(ScoreParamGradOp::getOperationName()))
+    return op->emitOpError("sums params per key split, but has no tmix.score_param_grad");
   if (params && seen.contains(ScoreGradOp::getOperationName()) &&
       !(seen.contains(ScaleGradOp::getOperationName()) &&
         seen.contains(ScoreOp::getOperationName())))
@@ -572,23 +588,17 @@ LogicalResult AttentionOp::verify() {
 // tmix.attention_grad
 //===----------------------------------------------------------------------===//
 
-/// Part "params": one f32 result per param (an extra float argument: its dims, or [1]
-/// for a scalar), two owned positions per param.
-static bool verifyParams(AttentionGradOp op) {
-  ArrayRef<int64_t> params = op.getParamsAttr() ? op.getParamsAttr().asArrayRef()
-                                                : ArrayRef<int64_t>();
+/// The params `op` lists: extra float arguments of the forward (tensors only when
+/// `tensorsOnly`), two owned positions each, -1 or one of the param's dims.
+static bool verifyParamList(AttentionGradOp op, bool tensorsOnly) {
+  ArrayRef<int64_t> params = op.getParamArgs();
   ArrayRef<int64_t> owned = op.getOwnedAttr() ? op.getOwnedAttr().asArrayRef()
                                               : ArrayRef<int64_t>();
-  FunctionType type = op.getFunctionType();
-  if (params.empty() || params.size() != type.getNumResults() ||
-      owned.size() != 2 * params.size()) {
-    op.emitOpError() << "part \"params\" needs one result per param and two owned "
-                        "positions per param, got "
-                     << params.size() << " params, " << type.getNumResults()
-                     << " results and " << owned.size() << " owned positions";
+  if (params.empty() || owned.size() != 2 * params.size()) {
+    op.emitOpError() << "needs two owned positions per param, got " << params.size()
+                     << " params and " << owned.size() << " owned positions";
     return false;
   }
-  Builder builder(op.getContext());
   for (auto [position, argument] : llvm::enumerate(params)) {
     if (argument < 3 || argument >= op.getNumForwardArgs()) {
       op.emitOpError() << "param " << argument
@@ -596,13 +606,52 @@ static bool verifyParams(AttentionGradOp op) {
                        << op.getNumForwardArgs() - 1 << ")";
       return false;
     }
-    Type argType = type.getInput(argument);
+    Type argType = op.getFunctionType().getInput(argument);
     auto tensor = llvm::dyn_cast<SpecTensorType>(argType);
-    if (tensor ? !tensor.isFloat() : !llvm::isa<FloatType>(argType)) {
+    if (tensor ? !tensor.isFloat() : tensorsOnly || !llvm::isa<FloatType>(argType)) {
       op.emitOpError() << "param '" << op.getArgName(argument)
-                       << "' is not a float tensor or scalar";
+                       << "' is not a float tensor" << (tensorsOnly ? "" : " or scalar");
       return false;
     }
+    unsigned rank = tensor ? tensor.getRank() : 0;
+    for (int64_t slot : owned.slice(2 * position, 2))
+      if (slot < -1 || slot >= static_cast<int64_t>(rank)) {
+        op.emitOpError() << "owned position " << slot << " of '"
+                         << op.getArgName(argument) << "' is not -1 or one of its "
+                         << rank << " dims";
+        return false;
+      }
+  }
+  return true;
+}
+
+/// The partial of param `position` (of `op`'s `params`) for `splits` key splits.
+static SpecTensorType paramPartialType(AttentionGradOp op, unsigned position,
+                                       int64_t splits) {
+  ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
+  FunctionType type = op.getFunctionType();
+  return AttentionGradOp::getParamPartialType(
+      llvm::cast<SpecTensorType>(type.getInput(op.getParamArgs()[position])),
+      llvm::cast<SpecTensorType>(type.getInput(1)), splits, owned[2 * position],
+      owned[2 * position + 1]);
+}
+
+/// Part "params": one f32 result per param (its dims, or [1] for a scalar); the
+/// `split` params (tensors among `params`, in its order) take their partials last.
+static bool verifyParams(AttentionGradOp op) {
+  if (!verifyParamList(op, /*tensorsOnly=*/false))
+    return false;
+  ArrayRef<int64_t> params = op.getParamArgs();
+  FunctionType type = op.getFunctionType();
+  if (params.size() != type.getNumResults()) {
+    op.emitOpError() << "part \"params\" needs one result per param, got "
+                     << params.size() << " params and " << type.getNumResults()
+                     << " results";
+    return false;
+  }
+  Builder builder(op.getContext());
+  for (auto [position, argument] : llvm::enumerate(params)) {
+    auto tensor = llvm::dyn_cast<SpecTensorType>(type.getInput(argument));
     Type expected =
         tensor ? SpecTensorType::get(op.getContext(), tensor.getDims(), builder.getF32Type())
                : SpecTensorType::get(op.getContext(), {builder.getI64IntegerAttr(1)},
@@ -612,15 +661,43 @@ static bool verifyParams(AttentionGradOp op) {
                        << expected << ", got " << type.getResult(position);
       return false;
     }
-    unsigned rank = tensor ? tensor.getRank() : 0;
-    for (int64_t slot : owned.slice(2 * position, 2))
-      if (slot < -1 || slot >= static_cast<int64_t>(rank)) {
-        op.emitOpError() << "owned position " << slot << " of '" << op.getArgName(argument)
-                         << "' is not -1 or one of its " << rank << " dims";
-        return false;
-      }
+  }
+  const int64_t *next = params.begin();
+  for (auto [index, argument] : llvm::enumerate(op.getSplitParams())) {
+    next = std::find(next, params.end(), argument);
+    if (next == params.end() || !llvm::isa<SpecTensorType>(type.getInput(argument))) {
+      op.emitOpError() << "split param " << argument
+                       << " is not a tensor among its params, in their order";
+      return false;
+    }
+    unsigned position = next++ - params.begin();
+    Type partial = type.getInput(op.getParamPartialArg() + index);
+    auto partialTensor = llvm::dyn_cast<SpecTensorType>(partial);
+    std::optional<int64_t> splits = partialTensor && partialTensor.getRank() > 0
+                                        ? partialTensor.getStaticSize(0)
+                                        : std::nullopt;
+    if (!splits || *splits < 1 || partial != paramPartialType(op, position, *splits)) {
+      op.emitOpError() << "takes the partial of '" << op.getArgName(argument) << "' as "
+                       << paramPartialType(op, position, 4) << " for 4 key splits, got "
+                       << partial;
+      return false;
+    }
   }
   return true;
+}
+
+SpecTensorType AttentionGradOp::getParamPartialType(SpecTensorType param,
+                                                    SpecTensorType k, int64_t splits,
+                                                    int64_t ownedBatch,
+                                                    int64_t ownedHead) {
+  MLIRContext *context = param.getContext();
+  SmallVector<Attribute> dims = {IntegerAttr::get(IntegerType::get(context, 64), splits)};
+  if (ownedBatch < 0)
+    dims.push_back(k.getDims()[0]);
+  if (ownedHead < 0)
+    dims.push_back(k.getDims()[1]);
+  llvm::append_range(dims, param.getDims());
+  return SpecTensorType::get(context, dims, Float32Type::get(context));
 }
 
 SpecTensorType AttentionGradOp::getQueryPartialType(SpecTensorType q, int64_t splits) {
@@ -649,19 +726,23 @@ LogicalResult AttentionGradOp::verify() {
   bool query = isQueryPart();
   // The query part reads d_q_partial unless it recomputes dq from the pairs.
   bool partial = !getRecomputeDq();
-  unsigned least = (getLseGrad() ? 7 : 6) + (query && partial ? 1 : 0);
+  unsigned least = (getLseGrad() ? 7 : 6) + (query && partial ? 1 : 0) +
+                   static_cast<unsigned>(getSplitParams().size());
   if (type.getNumInputs() < least)
     return emitOpError() << "expects at least " << least
                          << " arguments (q, k, v, o, lse, d_o"
                          << (getLseGrad() ? ", d_lse" : "")
-                         << (query && partial ? ", d_q_partial" : "") << "), got "
-                         << type.getNumInputs();
+                         << (query && partial ? ", d_q_partial" : "")
+                         << (getSplitAttr() ? ", the split params' partials" : "")
+                         << "), got " << type.getNumInputs();
   if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
                              getBody(), /*firstExtraArg=*/3)))
     return failure();
   if (!query && !isParamsPart() && getPart() != kKeyValuePart)
     return emitOpError() << "part must be \"" << kQueryPart << "\", \"" << kKeyValuePart
                          << "\" or \"" << kParamsPart << "\", got \"" << getPart() << "\"";
+  if (getSplitAttr() && !isParamsPart())
+    return emitOpError("has split params only in part \"params\"");
   // q [B, H, N, D], k [B, HK, M, D], v [B, HK, M, DV]; o and d_o [B, H, N, DV] of one
   // element type; lse [B, H, N] f32. The forward's verifier checked the rest.
   auto tensorAt = [&](unsigned index) {
@@ -685,8 +766,11 @@ LogicalResult AttentionGradOp::verify() {
   if (isParamsPart())
     return verifyParams(*this) ? verifyAttentionBody(*this, getBodyBlock(), Role{"q", q})
                                : failure();
-  if (getParamsAttr() || getOwnedAttr())
-    return emitOpError("has params only in part \"params\"");
+  if ((getParamsAttr() || getOwnedAttr()) && (query || !partial))
+    return emitOpError("has params only in part \"params\" and in part \"key_value\" "
+                       "with d_q_partial");
+  if (getParamsAttr() && !verifyParamList(*this, /*tensorsOnly=*/true))
+    return failure();
   if (!partial) {
     bool expected = query ? llvm::equal(type.getResults(), SmallVector<Type>{q})
                           : llvm::equal(type.getResults(), SmallVector<Type>{k, v});
@@ -703,17 +787,28 @@ LogicalResult AttentionGradOp::verify() {
                             "literal count of key splits and q's dims [B, H, D, N], "
                          << getQueryPartialType(q, 4) << " for 4, got "
                          << type.getInput(getQueryPartialArg());
-  bool expectedTypes =
-      query ? llvm::equal(type.getResults(), SmallVector<Type>{q})
-            : type.getNumResults() == 3 && type.getResult(0) == k &&
-                  type.getResult(1) == v && isQueryPartial(type.getResult(2), q);
+  // Part "key_value": dk, dv, d_q_partial, then its params' partials of as many splits.
+  size_t numParams = getParamArgs().size();
+  bool expectedTypes = query ? llvm::equal(type.getResults(), SmallVector<Type>{q})
+                             : type.getNumResults() == 3 + numParams &&
+                                   type.getResult(0) == k && type.getResult(1) == v &&
+                                   isQueryPartial(type.getResult(2), q);
   if (!expectedTypes)
     return emitOpError() << "part \"" << getPart() << "\" must produce "
                          << (query ? formatTypes(SmallVector<Type>{q})
                                    : formatTypes(SmallVector<Type>{
                                          k, v, getQueryPartialType(q, 4)}) +
-                                         " (any positive count of key splits)")
+                                         " (any positive count of key splits)" +
+                                         (numParams ? " and its params' partials" : ""))
                          << ", got " << formatTypes(type.getResults());
+  for (unsigned position = 0; position < numParams; ++position) {
+    int64_t splits = *cast<SpecTensorType>(type.getResult(2)).getStaticSize(0);
+    SpecTensorType expected = paramPartialType(*this, position, splits);
+    if (type.getResult(3 + position) != expected)
+      return emitOpError() << "the partial of '" << getArgName(getParamArgs()[position])
+                           << "' must be " << expected << ", got "
+                           << type.getResult(3 + position);
+  }
   return verifyAttentionBody(*this, getBodyBlock(), Role{"q", q});
 }
 

@@ -228,6 +228,16 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     exactly `b`, and the one indexed by exactly `h` (-1 for none); the kernel's grid
     runs over b (h) when every param has one, so that each program owns its slices
     and sums them in one order.
+
+    A part "key_value" with d_q_partial may sum the score's gradients of some params
+    per key split too, as it sums dq's (it has dS at hand; a pass of its own would
+    recompute P and dP): its `params` and `owned` list them, its body holds the
+    `tmix.score_param_grad` that accumulates them, and it produces one `d_x_partial`
+    per param after d_q_partial, f32 `[S, B, HK, x's dims]` without B when x owns a
+    batch dim and without HK when it owns a head dim (each program adds only to its
+    own slice). Part "params" then lists them in `split` and takes their partials
+    after d_o (and d_lse), in that order: such a gradient starts as its partials
+    summed in order, then its sink and scale terms join.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<FunctionType>:$function_type,
@@ -238,6 +248,7 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
                        StrAttr:$part,
                        OptionalAttr<DenseI64ArrayAttr>:$params,
                        OptionalAttr<DenseI64ArrayAttr>:$owned,
+                       OptionalAttr<DenseI64ArrayAttr>:$split,
                        UnitAttr:$lse_grad,
                        UnitAttr:$recompute_dq);
   let extraClassDeclaration = specClassDeclaration # [{
@@ -248,15 +259,32 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     bool isQueryPart() { return getPart() == kQueryPart; }
     bool isParamsPart() { return getPart() == kParamsPart; }
     /// The forward's arguments come first, then o, lse, d_o, with `lse_grad` d_lse,
-    /// and in part "query" d_q_partial.
+    /// in part "query" d_q_partial and in part "params" the `split` params' partials.
     unsigned getNumForwardArgs() {
       return getFunctionType().getNumInputs() - (getLseGrad() ? 4 : 3) -
-             (isQueryPart() && !getRecomputeDq() ? 1 : 0);
+             (isQueryPart() && !getRecomputeDq() ? 1 : 0) - getSplitParams().size();
     }
     /// Part "query": d_q_partial, its last argument.
     unsigned getQueryPartialArg() { return getFunctionType().getNumInputs() - 1; }
     /// The type of d_q_partial for q's type and `splits` key splits.
     static SpecTensorType getQueryPartialType(SpecTensorType q, int64_t splits);
+    /// The params listed by `params` (by `split`), empty without.
+    ::llvm::ArrayRef<int64_t> getParamArgs() {
+      return getParamsAttr() ? getParamsAttr().asArrayRef() : ::llvm::ArrayRef<int64_t>();
+    }
+    ::llvm::ArrayRef<int64_t> getSplitParams() {
+      return getSplitAttr() ? getSplitAttr().asArrayRef() : ::llvm::ArrayRef<int64_t>();
+    }
+    /// The per-key-split partial of a param of type `param` (a tensor) whose dims at
+    /// `ownedBatch` and `ownedHead` (-1: none) the reads index by exactly b and h:
+    /// f32 [S, B, HK, param's dims], without B (HK) where it owns one.
+    static SpecTensorType getParamPartialType(SpecTensorType param, SpecTensorType k,
+                                              int64_t splits, int64_t ownedBatch,
+                                              int64_t ownedHead);
+    /// Part "params": the first of the `split` params' partials.
+    unsigned getParamPartialArg() {
+      return getFunctionType().getNumInputs() - getSplitParams().size();
+    }
     unsigned getOutputArg() { return getNumForwardArgs(); }
     unsigned getLseArg() { return getNumForwardArgs() + 1; }
     unsigned getOutputGradArg() { return getNumForwardArgs() + 2; }
@@ -349,7 +377,8 @@ def Tmix_ScoreGradOp : Tmix_StatementOp<"score_grad", [Tmix_BlockArgNames]> {
 def Tmix_ScoreParamGradOp : Tmix_StatementOp<"score_param_grad", [Tmix_BlockArgNames]> {
   let summary = "the score statement's gradients with respect to extra arguments";
   let description = [{
-    Only in a tmix.attention_grad part "params": given the scaled score `s` of (b, h,
+    In a tmix.attention_grad part "params" (or "key_value", for the params it sums
+    per key split): given the scaled score `s` of (b, h,
     i, j) and the gradient `g` of the loss with respect to the score, accumulates `g`
     times the score's derivative with respect to each float tensor element and float
     scalar argument it reads (`tmix.accumulate`). Yields nothing.

@@ -13,6 +13,9 @@
 //   dq_i = sum_j dS_ij k_j over its rows' pairs itself)
 //   @X_grad_params  part "params", when X's score, sink or scale reads float extra
 //                arguments (bias tables, sink logits, scalars): their gradients
+//   (without recompute-dq, @X_grad_kv sums the score's gradients of small tensor
+//   params, such as a table [H, R], per key split beside dq's, into partials that
+//   @X_grad_params takes and sums in order: splitParamsByKey)
 //
 // The two grad kernels carry X's statements, whose regions read X's arguments: they
 // are cloned with X's block arguments mapped to the grad op's, which start with the
@@ -27,6 +30,7 @@
 #include "passes/RegionGradient.h"
 
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_DERIVEATTENTIONGRAD
@@ -258,6 +262,116 @@ FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
   return params;
 }
 
+/// Erases the tmix.accumulate ops of `region` whose target `erase` picks, then the
+/// computations only they used.
+void eraseAccumulates(Region &region, function_ref<bool(Value target)> erase) {
+  Block &body = region.front();
+  for (AccumulateOp op : llvm::to_vector(body.getOps<AccumulateOp>()))
+    if (erase(op.getTarget()))
+      op.erase();
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+    if (isOpTriviallyDead(&op))
+      op.erase();
+}
+
+/// Whether a param of type `type` is small enough to be summed per key split by part
+/// "key_value", its partials (a copy per split) held beside d_q_partial's: a tensor with
+/// at most one dim of a sequence's length (q's N or k's M). A table [H, R] or [H, M] is;
+/// a pair bias [B, H, N, M] keeps part "params"'s own pass over the pairs, and a scalar
+/// its sum in f64 there (its pairs' terms cancel).
+bool summedPerKeySplit(Type type, SpecTensorType q, SpecTensorType k) {
+  auto tensor = dyn_cast<SpecTensorType>(type);
+  if (!tensor)
+    return false;
+  return llvm::count_if(tensor.getDims(), [&](Attribute dim) {
+           return dim == q.getDims()[2] || dim == k.getDims()[2];
+         }) <= 1;
+}
+
+/// Moves the score's gradients of the small tensor params of `params` (summedPerKeySplit)
+/// into `keyValue`: it accumulates them per key split where it has dS, as it does dq's,
+/// and produces their partials after d_q_partial; `params` takes those (its `split`) and
+/// sums them in order instead of recomputing P and dP for them.
+void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
+                      AttentionOp spec) {
+  auto scoreParams = params.getBodyBlock().getOps<ScoreParamGradOp>();
+  if (scoreParams.empty())
+    return;
+  ScoreParamGradOp scoreParam = *scoreParams.begin();
+  auto q = cast<SpecTensorType>(spec.getSpecArgTypes()[0]);
+  auto k = cast<SpecTensorType>(spec.getSpecArgTypes()[1]);
+  Block &paramsBody = params.getBodyBlock();
+  // The candidates: params that the score reads (their accumulations in its region).
+  llvm::SmallDenseSet<unsigned> scoreReads;
+  scoreParam.walk([&](AccumulateOp op) {
+    scoreReads.insert(cast<BlockArgument>(op.getTarget()).getArgNumber());
+  });
+  ArrayRef<int64_t> all = params.getParamArgs();
+  ArrayRef<int64_t> allOwned = params.getOwnedAttr().asArrayRef();
+  SmallVector<int64_t> split, owned;
+  for (auto [position, argument] : llvm::enumerate(all))
+    if (scoreReads.contains(argument) &&
+        summedPerKeySplit(spec.getSpecArgTypes()[argument], q, k)) {
+      split.push_back(argument);
+      owned.append({allOwned[2 * position], allOwned[2 * position + 1]});
+    }
+  if (split.empty())
+    return;
+  auto isSplit = [&](Value target) {
+    return llvm::is_contained(split, cast<BlockArgument>(target).getArgNumber());
+  };
+  MLIRContext *context = spec.getContext();
+  Builder b(context);
+
+  // Part "key_value": the score_param_grad of the split params, and their partials.
+  {
+    IRMapping mapping;
+    Block &body = keyValue.getBodyBlock();
+    // The params part is a copy of this one: the same arguments so far.
+    for (auto [from, to] :
+         llvm::zip_equal(paramsBody.getArguments(), body.getArguments()))
+      mapping.map(from, to);
+    OpBuilder inside = OpBuilder::atBlockEnd(&body);
+    auto cloned = cast<ScoreParamGradOp>(inside.clone(*scoreParam, mapping));
+    eraseAccumulates(cloned.getBody(), [&](Value target) { return !isSplit(target); });
+    FunctionType type = keyValue.getFunctionType();
+    int64_t splits = *cast<SpecTensorType>(type.getResult(2)).getStaticSize(0);
+    SmallVector<Type> results(type.getResults());
+    SmallVector<Attribute> names(keyValue.getResultNames().getValue());
+    for (auto [position, argument] : llvm::enumerate(split)) {
+      results.push_back(AttentionGradOp::getParamPartialType(
+          cast<SpecTensorType>(spec.getSpecArgTypes()[argument]), k, splits,
+          owned[2 * position], owned[2 * position + 1]));
+      names.push_back(
+          b.getStringAttr("d_" + spec.getArgName(argument).str() + "_partial"));
+    }
+    keyValue.setFunctionType(FunctionType::get(context, type.getInputs(), results));
+    keyValue.setResultNamesAttr(b.getArrayAttr(names));
+    keyValue.setParamsAttr(b.getDenseI64ArrayAttr(split));
+    keyValue.setOwnedAttr(b.getDenseI64ArrayAttr(owned));
+  }
+
+  // Part "params": the split params' partials in, their score terms out.
+  eraseAccumulates(scoreParam.getBody(), isSplit);
+  if (scoreParam.getBody().getOps<AccumulateOp>().empty())
+    scoreParam.erase();
+  FunctionType type = params.getFunctionType();
+  SmallVector<Type> inputs(type.getInputs());
+  SmallVector<Attribute> names(params.getArgNames().getValue());
+  SmallVector<Attribute> defaults(params.getArgDefaults().getValue());
+  ArrayRef<Type> partialTypes = keyValue.getFunctionType().getResults().drop_front(3);
+  for (auto [argument, partialType] : llvm::zip(split, partialTypes)) {
+    inputs.push_back(partialType);
+    names.push_back(b.getStringAttr("d_" + spec.getArgName(argument).str() + "_partial"));
+    defaults.push_back(b.getUnitAttr());
+    paramsBody.addArgument(partialType, spec.getLoc());
+  }
+  params.setFunctionType(FunctionType::get(context, inputs, type.getResults()));
+  params.setArgNamesAttr(b.getArrayAttr(names));
+  params.setArgDefaultsAttr(b.getArrayAttr(defaults));
+  params.setSplitAttr(b.getDenseI64ArrayAttr(split));
+}
+
 struct DeriveAttentionGrad
     : tmix::impl::DeriveAttentionGradBase<DeriveAttentionGrad> {
   using DeriveAttentionGradBase::DeriveAttentionGradBase;
@@ -302,8 +416,12 @@ struct DeriveAttentionGrad
           buildParamsPart(b, spec, keyValuePart, paramsName);
       if (failed(params))
         return signalPassFailure();
-      if (*params)
+      if (*params) {
         symbols.insert(*params);
+        // A target that sums dq per key split sums the small params so too.
+        if (!recomputeDq)
+          splitParamsByKey(keyValuePart, *params, spec);
+      }
       ++numDerived;
     }
   }

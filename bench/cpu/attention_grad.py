@@ -3,16 +3,18 @@ figures, docs/benchmarks.md "Attention backward"). Run with the checkout's .venv
 a build:
 
     .venv/bin/python bench/cpu/attention_grad.py [--lengths 1024 4096] [--dims 64 128]
-        [--rounds 3] [--reps 5] [--threads N]
+        [--tables attention bias] [--rounds 3] [--reps 5] [--threads N]
 
 For f32 B=1 H=8, dense and causal, at each N and D: tmix's forward (the spec's kernel)
 and backward (its derived kernels X_grad_kv then X_grad_q, called as the autograd
 formula calls them, on the saved o and lse), PyTorch's scaled_dot_product_attention forward and
 backward (torch.autograd.grad on a retained graph: the backward alone), and
 FlexAttention's backward, torch.compile'd (its block mask built beforehand) where
-torch compiles it on the CPU. Then a learnable relative-position bias
-(examples/relative_bias.tmix): the backward with the bias table's gradient
-(X_grad_params too) against the same spec's backward without it. Each figure is the
+torch compiles it on the CPU. Then a relative-position bias table
+(examples/relative_bias.tmix's score): the backward with the table learnable (its
+gradient too: summed per key split by X_grad_kv, added up by X_grad_params) against
+the same spec's backward with the table frozen (an i32 table: the same read, no
+gradient). Each figure is the
 median over rounds of a median of `--reps` runs; the kernels of a row run interleaved,
 round by round, so that drift in the machine's load falls on all of them. Prints
 markdown tables.
@@ -126,35 +128,63 @@ def attention_table(args):
         print(f"\nFlexAttention's backward, torch.compile'd on the CPU: {flex_failure}")
 
 
+BIAS_SPEC = """
+attention learned_table(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64],
+                        bias: f32[H, R]) -> o: f32[B, H, N, 64] {
+  scale = 1.0
+  score = s + bias[h, i - j + N - 1]
+}
+
+attention frozen_table(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64],
+                       bias: i32[H, R]) -> o: f32[B, H, N, 64] {
+  scale = 1.0
+  score = s + bias[h, i - j + N - 1]
+}
+"""
+
+
 def bias_table(args):
-    module = tmix.compile_file(os.path.join(ROOT, "examples", "relative_bias.tmix"))
-    print("\n| relative_bias, N | grad_kv + grad_q | grad_params (the table's gradient) "
-          "| with / without the table's gradient |")
+    """examples/relative_bias.tmix's score with the table learnable (f32: its gradient
+    too) and frozen (i32: the same read and add, no gradient)."""
+    module = tmix.compile(BIAS_SPEC)
+    print("\n| relative bias, N | backward, frozen table | backward, learnable table "
+          "| learnable / frozen |")
     print("| --- | --- | --- | --- |")
     for n in args.lengths:
         torch.manual_seed(0)
         q, k, v = (torch.randn(1, 8, n, 64) for _ in range(3))
-        bias = torch.randn(8, 2 * n - 1) * 0.1
-        o, lse = module.kernel("relative_bias_forward")(q, k, v, bias)
-        d_o = torch.randn_like(o)
-        grad_kv, grad_q, grad_params = (module.kernel(f"relative_bias_{part}")
-                                        for part in ("grad_kv", "grad_q", "grad_params"))
+        tables = {"learned_table": torch.randn(8, 2 * n - 1) * 0.1,
+                  "frozen_table": torch.randint(-2, 3, (8, 2 * n - 1), dtype=torch.int32)}
+        columns = {}
+        for name, bias in tables.items():
+            o, lse = module.kernel(f"{name}_forward")(q, k, v, bias)
+            d_o = torch.randn_like(o)
+            grad_kv, grad_q = (module.kernel(f"{name}_{part}") for part in ("grad_kv", "grad_q"))
+            try:
+                grad_params = module.kernel(f"{name}_grad_params")
+            except ValueError:  # the frozen table has no gradient: no part "params"
+                grad_params = None
 
-        def without_table():
-            _, _, q_partial = grad_kv(q, k, v, bias, o, lse, d_o)
-            grad_q(q, k, v, bias, o, lse, d_o, q_partial)
-
-        t = rounds_of({"without": without_table,
-                       "grad_params": lambda: grad_params(q, k, v, bias, o, lse, d_o)},
-                      args.rounds, args.reps)
-        print(f"| {n} | {t['without']:.1f} ms | {t['grad_params']:.1f} ms "
-              f"| {(t['without'] + t['grad_params']) / t['without']:.2f}x |", flush=True)
+            # As the autograd formula calls them: the key-value part sums the table's
+            # gradient per key split beside dq's, part "params" adds those up.
+            def backward(bias=bias, o=o, lse=lse, d_o=d_o, grad_kv=grad_kv, grad_q=grad_q,
+                         grad_params=grad_params):
+                _, _, q_partial, *param_partials = grad_kv(q, k, v, bias, o, lse, d_o)
+                grad_q(q, k, v, bias, o, lse, d_o, q_partial)
+                if grad_params is not None:
+                    grad_params(q, k, v, bias, o, lse, d_o, *param_partials)
+            columns[name] = backward
+        t = rounds_of(columns, args.rounds, args.reps)
+        print(f"| {n} | {t['frozen_table']:.1f} ms | {t['learned_table']:.1f} ms "
+              f"| {t['learned_table'] / t['frozen_table']:.2f}x |", flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--dims", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--tables", nargs="+", choices=["attention", "bias"],
+                        default=["attention", "bias"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
@@ -168,8 +198,10 @@ def main():
     print(f"machine: {model}, {os.cpu_count()} cores; PyTorch {torch.__version__} on "
           f"{args.threads} threads; f32, B=1, H=8; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}")
     print()
-    attention_table(args)
-    bias_table(args)
+    if "attention" in args.tables:
+        attention_table(args)
+    if "bias" in args.tables:
+        bias_table(args)
 
 
 if __name__ == "__main__":

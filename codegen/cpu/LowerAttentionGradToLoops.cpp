@@ -14,10 +14,13 @@
 //     dv^T += d_o^T P, dk^T += Q^T dS       register-blocked over head-dim columns;
 //     dq^T += k dS^T                        the tile's rows in lanes, summed in place
 //                                           into the split's slice of d_q_partial;
+//     its params' terms (when it lists any)  pair by pair into its slices of their
+//                                           partials;
 //   part "query", grid B x H x N/W: dq^T = the splits' slices summed in order, then
 //   rotated back;
 //   part "params", grid over the batch and head dims its params own (or one program):
-//   the program zeroes its slices of the params' gradients and walks its (b, h)'s
+//   the program starts its slices of the params' gradients (at 0, or a split param's
+//   partials summed in order), and unless every param is split walks its (b, h)'s
 //   pairs with W rows in lanes (S^T = K q^T, dP^T = V d_o^T per key tile), then adds
 //   tmix.score_param_grad's terms pair by pair, and tmix.sink_grad's per (b, h);
 //   tmix.scale_grad once, with the sum over the pairs of s's gradient times q.k.
@@ -119,9 +122,21 @@ private:
                 function_ref<void(Value jj, Value r, Value i, Value j, const PairGradient &)>
                     pairWork,
                 function_ref<void(Value keys, Value count)> afterTile);
-  /// Inlines a tmix.score_param_grad or tmix.sink_grad region: its tmix.accumulate ops
-  /// add to the owned elements of the params' gradients.
+  /// Inlines a tmix.score_param_grad, tmix.sink_grad or tmix.scale_grad region: its
+  /// tmix.accumulate ops add to their params' `paramTargets` (a tensor's) or
+  /// `scalarSums` (a scalar's).
   void inlineParamRegion(Region &region, ValueRange args);
+  /// Where a param's terms go: the element at `prefix` then the param's indices of
+  /// `memref` (its gradient in part "params", its partial in part "key_value").
+  struct ParamTarget {
+    Value memref;
+    SmallVector<Value> prefix;
+  };
+
+  /// Part "key_value": zeroes the program's slices of its params' partials (key split
+  /// `split`, its batch, KV head `kvHead`'s query heads from `firstHead`) and points
+  /// `paramTargets` at them.
+  void startParamPartials(Value split, Value kvHead, Value firstHead);
 
   void lowerQueryPart();
   void lowerKeyValuePart();
@@ -133,6 +148,7 @@ private:
   std::unique_ptr<LaneTiles> tiles;
   bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
   llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
+  llvm::DenseMap<int64_t, ParamTarget> paramTargets; // per tensor param
   RopeOp rope;
   Value batch, numD, numDV, halfD, theta;
   Value scale, softmaxScale; // natural units; the forward's softmax's (AttentionMath.h)
@@ -427,7 +443,6 @@ void AttentionGradLowering::lowerQueryPart() {
 
 void AttentionGradLowering::inlineParamRegion(Region &region, ValueRange args) {
   ImplicitLocOpBuilder &b = kb->builder();
-  ArrayRef<int64_t> params = op.getParamsAttr().asArrayRef();
   IRMapping mapping = kb->scalarMapping();
   for (auto [arg, value] : llvm::zip(region.front().getArguments(), args))
     mapping.map(arg, value);
@@ -438,21 +453,8 @@ void AttentionGradLowering::inlineParamRegion(Region &region, ValueRange args) {
       continue;
     }
     unsigned argument = cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
-    Value out = kb->resultMemRef(llvm::find(params, argument) - params.begin());
     Value value = mapping.lookup(accumulate.getValue());
-    // An index outside the tensor adds nothing: the read it comes from gave 0.
-    SmallVector<Value> indices;
-    Value inBounds;
-    for (auto [dim, index] : llvm::enumerate(accumulate.getIndices())) {
-      Value i64 = mapping.lookup(index);
-      Value extent = kb->toI64(memref::DimOp::create(b, out, dim));
-      Value fits = arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, i64, kb->toI64(kb->index(0))),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i64, extent));
-      inBounds = inBounds ? arith::AndIOp::create(b, inBounds, fits).getResult() : fits;
-      indices.push_back(kb->toIndex(i64));
-    }
-    if (indices.empty()) {
+    if (accumulate.getIndices().empty()) {
       // A scalar's gradient sums every pair's term, which cancel (they sum to 0 over
       // a row): in f64, stored as f32 at the end (the one program owns it).
       Value sum = scalarSums.lookup(argument);
@@ -461,6 +463,22 @@ void AttentionGradLowering::inlineParamRegion(Region &region, ValueRange args) {
       memref::StoreOp::create(b, arith::AddFOp::create(b, old, wide), sum,
                               ValueRange{kb->index(0)});
       continue;
+    }
+    const ParamTarget &target = paramTargets.find(argument)->second;
+    Value out = target.memref;
+    // An index outside the tensor adds nothing: the read it comes from gave 0.
+    SmallVector<Value> indices(target.prefix);
+    Value inBounds;
+    for (Value index : accumulate.getIndices()) {
+      Value i64 = mapping.lookup(index);
+      Value extent = kb->toI64(memref::DimOp::create(b, out, indices.size()));
+      Value fits = arith::AndIOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, i64,
+                                kb->toI64(kb->index(0))),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i64, extent));
+      inBounds = inBounds ? arith::AndIOp::create(b, inBounds, fits).getResult() : fits;
+      indices.push_back(kb->toIndex(i64));
     }
     auto add = [&] {
       Value old = memref::LoadOp::create(b, out, indices);
@@ -492,30 +510,58 @@ void AttentionGradLowering::lowerParamsPart() {
     }
   }
 
-  // Zero the elements the program owns: the params' slices at its batch and head.
+  // Start the elements the program owns (the params' slices at its batch and head):
+  // at 0, or at the sum of their partials from part "key_value" (its `split` params),
+  // over the key splits and the batches and KV heads a partial has, in that order.
   ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
+  ArrayRef<int64_t> params = op.getParamArgs(), split = op.getSplitParams();
   for (unsigned param = 0; 2 * param < owned.size(); ++param) {
     Value out = kb->resultMemRef(param);
+    paramTargets[params[param]] = {out, {}};
+    const int64_t *splitAt = llvm::find(split, params[param]);
+    Value partial =
+        splitAt == split.end()
+            ? Value()
+            : kb->argMemRef(op.getParamPartialArg() + (splitAt - split.begin()));
     unsigned rank = cast<MemRefType>(out.getType()).getRank();
     SmallVector<Value> indices(rank);
-    std::function<void(unsigned)> zeroFrom = [&](unsigned dim) {
+    auto sumPartials = [&]() -> Value {
+      // The partial's leading dims: the splits, then B and HK unless owned.
+      unsigned leading = cast<MemRefType>(partial.getType()).getRank() - rank;
+      SmallVector<Value> at(leading);
+      std::function<Value(unsigned, Value)> sumFrom = [&](unsigned dim,
+                                                          Value acc) -> Value {
+        if (dim == leading) {
+          SmallVector<Value> full(at);
+          full.append(indices);
+          return arith::AddFOp::create(b, acc, memref::LoadOp::create(b, partial, full));
+        }
+        return kb->loop(zero, memref::DimOp::create(b, partial, dim), one, {acc},
+                        [&](Value x, ValueRange sums) {
+                          at[dim] = x;
+                          return SmallVector<Value>{sumFrom(dim + 1, sums[0])};
+                        })[0];
+      };
+      return sumFrom(0, kb->f32(0.0));
+    };
+    std::function<void(unsigned)> startFrom = [&](unsigned dim) {
       if (dim == rank) {
-        memref::StoreOp::create(b, kb->f32(0.0), out, indices);
+        memref::StoreOp::create(b, partial ? sumPartials() : kb->f32(0.0), out, indices);
         return;
       }
       for (unsigned which : {0u, 1u})
         if (splitParams[which] && owned[2 * param + which] == static_cast<int64_t>(dim)) {
           indices[dim] = range[which][0];
-          zeroFrom(dim + 1);
+          startFrom(dim + 1);
           return;
         }
       kb->loop(zero, memref::DimOp::create(b, out, dim), one, {}, [&](Value x, ValueRange) {
         indices[dim] = x;
-        zeroFrom(dim + 1);
+        startFrom(dim + 1);
         return SmallVector<Value>{};
       });
     };
-    zeroFrom(0);
+    startFrom(0);
   }
 
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
@@ -531,7 +577,6 @@ void AttentionGradLowering::lowerParamsPart() {
         MemRefType::get({kClassifiedTile, tiles->width()}, b.getF32Type()), ValueRange{});
     scaleSum = kb->allocateScratch(MemRefType::get({1}, b.getF64Type()), ValueRange{});
   }
-  ArrayRef<int64_t> params = op.getParamsAttr().asArrayRef();
   for (int64_t argument : params)
     if (!isa<SpecTensorType>(op.getSpecArgTypes()[argument]))
       scalarSums[argument] =
@@ -624,6 +669,51 @@ void AttentionGradLowering::lowerParamsPart() {
   kb->freeScratch();
 }
 
+void AttentionGradLowering::startParamPartials(Value split, Value kvHead,
+                                               Value firstHead) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value zero = kb->index(0), one = kb->index(1);
+  ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
+  for (auto [position, argument] : llvm::enumerate(op.getParamArgs())) {
+    Value partial = kb->resultMemRef(3 + position);
+    int64_t ownedBatch = owned[2 * position], ownedHead = owned[2 * position + 1];
+    // partial[split, (batch), (kvHead), the param's indices]: the program's own.
+    ParamTarget &target = paramTargets[argument];
+    target.memref = partial;
+    target.prefix = {split};
+    if (ownedBatch < 0)
+      target.prefix.push_back(batch);
+    if (ownedHead < 0)
+      target.prefix.push_back(kvHead);
+    // Zero it: the param's dims it owns at its batch and its group's heads.
+    unsigned rank = cast<MemRefType>(partial.getType()).getRank();
+    SmallVector<Value> indices(target.prefix);
+    indices.resize(rank);
+    unsigned first = target.prefix.size();
+    std::function<void(unsigned)> zeroFrom = [&](unsigned dim) {
+      if (dim == rank) {
+        memref::StoreOp::create(b, kb->f32(0.0), partial, indices);
+        return;
+      }
+      int64_t paramDim = static_cast<int64_t>(dim - first);
+      if (paramDim == ownedBatch) {
+        indices[dim] = batch;
+        return zeroFrom(dim + 1);
+      }
+      Value begin = paramDim == ownedHead ? firstHead : zero;
+      Value end = paramDim == ownedHead
+                      ? arith::AddIOp::create(b, firstHead, group).getResult()
+                      : memref::DimOp::create(b, partial, dim).getResult();
+      kb->loop(begin, end, one, {}, [&](Value x, ValueRange) {
+        indices[dim] = x;
+        zeroFrom(dim + 1);
+        return SmallVector<Value>{};
+      });
+    };
+    zeroFrom(first);
+  }
+}
+
 void AttentionGradLowering::lowerKeyValuePart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
@@ -656,7 +746,16 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value grads = allocate({rowTile, width}, {});
   Value gradsT = allocate({width, rowTile}, {});
   Value qGradT = allocate({dynamic, rowTile}, numD);
+  // The params it sums per key split: each pair's s and score gradient [T, W].
+  auto scoreParams = findStatement<ScoreParamGradOp>(op);
+  Value pairScores, pairScoreGrads;
+  if (scoreParams) {
+    pairScores = allocate({rowTile, width}, {});
+    pairScoreGrads = allocate({rowTile, width}, {});
+  }
   kb->guardScratch();
+  if (scoreParams)
+    startParamPartials(split, kvHead, firstHead);
 
   // The program owns d_q_partial[split, b, h] (dq^T, [D, N]) for the heads of its
   // group: zeroed first, then summed into block by block.
@@ -750,10 +849,33 @@ void AttentionGradLowering::lowerKeyValuePart() {
               PairGradient pair = pairGradient(head, i, j, qk, dp, lseLog2, delta, masked);
               memref::StoreOp::create(b, pair.probability, scores, ValueRange{ii, c});
               memref::StoreOp::create(b, pair.dotGrad, grads, ValueRange{ii, c});
+              if (scoreParams) {
+                memref::StoreOp::create(b, pair.scaled, pairScores, ValueRange{ii, c});
+                memref::StoreOp::create(b, pair.scoreGrad, pairScoreGrads,
+                                        ValueRange{ii, c});
+              }
               return SmallVector<Value>{};
             });
             return SmallVector<Value>{};
           });
+          // The params' terms, pair by pair (their sums index by i and j: a loop of
+          // its own, so that the one above stays vectorised).
+          if (scoreParams) {
+            Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
+            kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+              Value i64 = kb->toI64(arith::AddIOp::create(b, rows, ii));
+              kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+                Value j64 = kb->toI64(arith::AddIOp::create(b, keyBegin, c));
+                inlineParamRegion(
+                    scoreParams.getBody(),
+                    {b64, h64, i64, j64,
+                     memref::LoadOp::create(b, pairScores, ValueRange{ii, c}),
+                     memref::LoadOp::create(b, pairScoreGrads, ValueRange{ii, c})});
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
+          }
           // dS^T, for dq: a loop of its own, so that the one above stays contiguous.
           kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
             kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {

@@ -340,12 +340,14 @@ class Kernel:
         d_o = grads[0] if grads[0] is not None else torch.zeros_like(o)
         call = values + [o, lse, d_o.to(o.dtype).contiguous()] + tail
         result = [None] * len(values)
-        # dk, dv and dq's sums per key split; dq from those (docs/training.md).
-        result[1], result[2], q_partial = self._derived("grad_kv", namespace)[1](*call)
+        # dk, dv and dq's sums per key split (then those of the small params, summed
+        # per key split as dq's are); dq from those (docs/training.md).
+        result[1], result[2], q_partial, *param_partials = \
+            self._derived("grad_kv", namespace)[1](*call)
         result[0] = grad_q[1](*call, q_partial)
         params = self._derived("grad_params", namespace)
         if params is not None:
-            outs = params[1](*call)
+            outs = params[1](*call, *param_partials)
             outs = outs if isinstance(outs, tuple) else (outs,)
             self._place_gradients(ctx, values, params[0].outputs, outs, result)
         for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):

@@ -227,7 +227,7 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 
 // -----
 
-// expected-error @+1 {{has params only in part "params"}}
+// expected-error @+1 {{has params only in part "params" and in part "key_value" with d_q_partial}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>,
                        %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
@@ -339,4 +339,181 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
     -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) forward "f" part "key_value" recompute_dq {
+}
+
+// -----
+
+// Small params summed per key split: part "key_value" lists them (with their owned
+// positions) and gives their partials after d_q_partial, [S, B, HK, dims] without the
+// dims they own (bias owns a head dim: no HK); part "params" takes them last, `split`.
+// CHECK-LABEL: tmix.attention_grad @g_grad_kv(
+// CHECK-SAME: d_bias_partial: !tmix.tensor<[4, B, H, R], f32>, d_key_partial: !tmix.tensor<[4, B, HK, M], f32>) forward "g" part "key_value" params [3, 4] owned [-1, 0, -1, -1] {
+// CHECK: tmix.score_param_grad
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+        d_bias_partial: !tmix.tensor<[4, B, H, R], f32>, d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
+    forward "g" part "key_value" params [3, 4] owned [-1, 0, -1, -1] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.accumulate %bias[%h, %j], %g : !tmix.tensor<[H, R], f32>
+    tmix.accumulate %key[%j], %g : !tmix.tensor<[M], f32>
+    tmix.yield
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @g_grad_params(
+// CHECK-SAME: %d_key_partial: !tmix.tensor<[4, B, HK, M], f32>) -> (d_bias: !tmix.tensor<[H, R], f32>, d_key: !tmix.tensor<[M], f32>) forward "g" part "params" params [3, 4] owned [-1, 0, -1, -1] split [4] {
+tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                                   %d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
+    -> (d_bias: !tmix.tensor<[H, R], f32>, d_key: !tmix.tensor<[M], f32>)
+    forward "g" part "params" params [3, 4] owned [-1, 0, -1, -1] split [4] {
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.accumulate %bias[%h, %j], %g : !tmix.tensor<[H, R], f32>
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{the partial of 'key' must be '!tmix.tensor<[4, B, HK, M], f32>', got '!tmix.tensor<[4, B, M], f32>'}}
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+        d_bias_partial: !tmix.tensor<[4, B, H, R], f32>, d_key_partial: !tmix.tensor<[4, B, M], f32>)
+    forward "g" part "key_value" params [3, 4] owned [-1, 0, -1, -1] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.accumulate %bias[%h, %j], %g : !tmix.tensor<[H, R], f32>
+    tmix.accumulate %key[%j], %g : !tmix.tensor<[M], f32>
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, HK, M, 8], f32>, !tmix.tensor<[B, HK, M, 4], f32>, !tmix.tensor<[4, B, H, 8, N], f32>) (any positive count of key splits) and its params' partials, got}}
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+    forward "g" part "key_value" params [3] owned [-1, 0] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.accumulate %bias[%h, %j], %g : !tmix.tensor<[H, R], f32>
+    tmix.accumulate %key[%j], %g : !tmix.tensor<[M], f32>
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{sums params per key split, but has no tmix.score_param_grad}}
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+        d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
+    forward "g" part "key_value" params [4] owned [-1, -1] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    tmix.yield %s : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+}
+
+// -----
+
+// expected-error @+1 {{param 't' is not a float tensor}}
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %t: f32,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+        d_t_partial: !tmix.tensor<[4, B, HK, 1], f32>)
+    forward "g" part "key_value" params [3] owned [-1, -1] {
+}
+
+// -----
+
+// expected-error @+1 {{has params only in part "params" and in part "key_value" with d_q_partial}}
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>)
+    forward "g" part "key_value" recompute_dq params [4] owned [-1, -1] {
+}
+
+// -----
+
+// expected-error @+1 {{has split params only in part "params"}}
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+        d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
+    forward "g" part "key_value" params [4] owned [-1, -1] split [4] {
+}
+
+// -----
+
+// expected-error @+1 {{takes the partial of 'key' as '!tmix.tensor<[4, B, HK, M], f32>' for 4 key splits, got '!tmix.tensor<[S, B, HK, M], f32>'}}
+tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                                   %d_key_partial: !tmix.tensor<[S, B, HK, M], f32>)
+    -> (d_bias: !tmix.tensor<[H, R], f32>, d_key: !tmix.tensor<[M], f32>)
+    forward "g" part "params" params [3, 4] owned [-1, 0, -1, -1] split [4] {
+}
+
+// -----
+
+// expected-error @+1 {{split param 3 is not a tensor among its params, in their order}}
+tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                                   %d_key_partial: !tmix.tensor<[4, B, HK, M], f32>,
+                                   %d_bias_partial: !tmix.tensor<[4, B, H, R], f32>)
+    -> (d_bias: !tmix.tensor<[H, R], f32>, d_key: !tmix.tensor<[M], f32>)
+    forward "g" part "params" params [3, 4] owned [-1, 0, -1, -1] split [4, 3] {
 }

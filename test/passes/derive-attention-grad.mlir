@@ -154,25 +154,77 @@ tmix.attention @learned(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B
     tmix.yield %x : f32
   }
 }
+// The table is small (one dim of a sequence's length at most): part "key_value" sums
+// its score terms per key split, as dq's, into d_table_partial [4, B, H, R] (no HK:
+// the table owns a head dim), and part "params" starts d_table from those partials.
+// CHECK-LABEL: tmix.attention_grad @learned_grad_kv(
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, H, N, 8], f32>, d_v: !tmix.tensor<[B, H, N, 8], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>, d_table_partial: !tmix.tensor<[4, B, H, R], f32>)
+// CHECK-SAME: part "key_value" params [3] owned [-1, 0] {
+// CHECK: tmix.score_grad {
+// CHECK: tmix.score_param_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+// CHECK-NEXT:   %[[D:.*]] = arith.subi %i, %j
+// CHECK-NEXT:   tmix.accumulate %table[%h, %[[D]]], %g : !tmix.tensor<[H, R], f32>
+// CHECK-NEXT:   tmix.yield
 // CHECK-LABEL: tmix.attention_grad @learned_grad_params(
+// CHECK-SAME: %d_o: !tmix.tensor<[B, H, N, 8], f32>, %d_table_partial: !tmix.tensor<[4, B, H, R], f32>)
 // CHECK-SAME: -> (d_table: !tmix.tensor<[H, R], f32>, d_sinks: !tmix.tensor<[H], f32>, d_temperature: !tmix.tensor<[1], f32>)
-// CHECK-SAME: part "params" params [3, 4, 7] owned [-1, 0, -1, 0, -1, -1]
+// CHECK-SAME: part "params" params [3, 4, 7] owned [-1, 0, -1, 0, -1, -1] split [3] {
 // CHECK-NOT: tmix.score_grad
 // CHECK: tmix.score_param_grad {
 // CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
-// d/dT (s / T) = -(s / T) / T:
-// CHECK-NEXT:   %[[D:.*]] = arith.subi %i, %j
+// d/dT (s / T) = -(s / T) / T (the table's index is gone with its accumulation):
 // CHECK-NEXT:   %[[X:.*]] = arith.divf %s, %temperature
 // CHECK-NEXT:   %[[GX:.*]] = arith.mulf %g, %[[X]]
 // CHECK-NEXT:   %[[Q:.*]] = arith.divf %[[GX]], %temperature
 // CHECK-NEXT:   %[[DT:.*]] = arith.negf %[[Q]]
-// CHECK-NEXT:   tmix.accumulate %table[%h, %[[D]]], %g : !tmix.tensor<[H, R], f32>
 // CHECK-NEXT:   tmix.accumulate %temperature, %[[DT]] : f32
 // CHECK-NEXT:   tmix.yield
 // CHECK: tmix.sink_grad {
 // CHECK-NEXT: ^bb0(%b: i64, %h: i64, %g: f32):
 // CHECK-NEXT:   tmix.accumulate %sinks[%h], %g : !tmix.tensor<[H], f32>
 // CHECK-NEXT:   tmix.yield
+
+// -----
+
+// A pair bias [B, H, N, M] keeps part "params"'s own pass over the pairs (a copy per
+// key split would be four of its size); a key bias [M], shared by every batch and head,
+// is summed per key split into [4, B, HK, M]. With recompute-dq (the GPUs) nothing is
+// split: part "key_value" has no d_q_partial to sum beside.
+tmix.attention @biases(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                       %v: !tmix.tensor<[B, HK, M, 8], f32>, %pair: !tmix.tensor<[B, H, N, M], f32>,
+                       %key: !tmix.tensor<[M], f32>)
+    -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %p = tmix.read %pair[%b, %h, %i, %j] : !tmix.tensor<[B, H, N, M], f32> -> f32
+    %x = tmix.read %key[%j] : !tmix.tensor<[M], f32> -> f32
+    %t = arith.addf %s, %p : f32
+    %r = arith.addf %t, %x : f32
+    tmix.yield %r : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @biases_grad_kv(
+// CHECK-SAME: d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>, d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
+// CHECK-SAME: part "key_value" params [4] owned [-1, -1] {
+// CHECK: tmix.score_param_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+// CHECK-NEXT:   tmix.accumulate %key[%j], %g
+// CHECK-NEXT:   tmix.yield
+// CHECK-LABEL: tmix.attention_grad @biases_grad_params(
+// CHECK-SAME: %d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
+// CHECK-SAME: part "params" params [3, 4] owned [0, 1, -1, -1] split [4] {
+// CHECK: tmix.score_param_grad {
+// CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+// CHECK-NEXT:   tmix.accumulate %pair[%b, %h, %i, %j], %g
+// CHECK-NEXT:   tmix.yield
+// RECOMPUTE-LABEL: tmix.attention_grad @biases_grad_kv(
+// RECOMPUTE-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 8], f32>) forward "biases_forward" part "key_value" recompute_dq {
+// RECOMPUTE-NOT: score_param_grad
+// RECOMPUTE-LABEL: tmix.attention_grad @biases_grad_params(
+// RECOMPUTE-SAME: part "params" params [3, 4] owned [0, 1, -1, -1] {
+// RECOMPUTE: tmix.accumulate %pair
+// RECOMPUTE-NEXT: tmix.accumulate %key
 
 // -----
 

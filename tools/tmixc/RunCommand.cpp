@@ -691,7 +691,8 @@ static int runAttentionGrad(GradRun &run) {
   std::string name = runner.signature.name;
   Operation *forward =
       run.lookup(attention.getNumSpecResults() == 2 ? name : name + "_forward");
-  // dk, dv and dq's partial sums per key split; dq from those; and the gradients of the
+  // dk, dv and dq's partial sums per key split (and those of the small params, which
+  // the key split sums as it does dq's); dq from those; and the gradients of the
   // score's and sink's float extra arguments when they read any.
   Operation *keyValuePart = run.lookup(name + "_grad_kv");
   Operation *queryPart = run.lookup(name + "_grad_q");
@@ -729,10 +730,23 @@ static int runAttentionGrad(GradRun &run) {
   if (lseGrad)
     gradBindings.tensors.push_back(lseGradient);
   gradBindings.scalars.resize(gradBindings.tensors.size(), 0.0);
-  // The query part takes d_q_partial after them: a slot moved in and out per run.
+  // The query part takes d_q_partial after them, the params part its split params'
+  // partials: slots moved in and out per run.
   rt::Bindings queryBindings = gradBindings;
   queryBindings.tensors.emplace_back();
   queryBindings.scalars.resize(queryBindings.tensors.size(), 0.0);
+  size_t numParamPartials =
+      paramsPart
+          ? mlir::cast<mlir::tmix::AttentionGradOp>(paramsPart).getSplitParams().size()
+          : 0;
+  rt::Bindings paramsBindings = gradBindings;
+  paramsBindings.tensors.resize(gradBindings.tensors.size() + numParamPartials);
+  paramsBindings.scalars.resize(paramsBindings.tensors.size(), 0.0);
+  auto swapParamPartials = [&](std::vector<HostTensor> &keyValueOutputs) {
+    for (size_t index = 0; index < numParamPartials; ++index)
+      std::swap(paramsBindings.tensors[gradBindings.tensors.size() + index],
+                keyValueOutputs[3 + index]);
+  };
   // The gradients in argument order: dq, dk, dv, then the params'.
   std::vector<HostTensor> grads, keyValueOutputs, partOutputs;
   std::vector<std::string> names;
@@ -750,7 +764,10 @@ static int runAttentionGrad(GradRun &run) {
     grads = {std::move(partOutputs[0]), std::move(keyValueOutputs[0]),
              std::move(keyValueOutputs[1])};
     if (paramsPart) {
-      if (error = run.launch(paramsPart, gradBindings, partOutputs); !error.empty())
+      swapParamPartials(keyValueOutputs);
+      error = run.launch(paramsPart, paramsBindings, partOutputs);
+      swapParamPartials(keyValueOutputs);
+      if (!error.empty())
         return error;
       grads.insert(grads.end(), partOutputs.begin(), partOutputs.end());
     }

@@ -143,9 +143,10 @@ const char *tmix_module_kernel_name(const tmix_module *module, size_t index);
     through libtmix_cuda's loader on CUDA device memory. The backward kernels derived
     from each attention spec X (docs/training.md) are found by their names too, on the
     CPU: X_forward (X with lse, when X has none), X_grad_kv (dk, dv and d_q_partial,
-    dq's sums per key split), X_grad_q (which takes d_q_partial last and gives dq: run
-    it after X_grad_kv) and, when X's score or sink reads float extra arguments,
-    X_grad_params; for each recurrence X,
+    dq's sums per key split, then the partials of the small params it sums per key
+    split too), X_grad_q (which takes d_q_partial last and gives dq: run it after
+    X_grad_kv) and, when X's score or sink reads float extra arguments, X_grad_params
+    (which takes X_grad_kv's param partials last); for each recurrence X,
     X_grad: X's arguments and the gradients of its outputs in, the gradient of each
     float argument out (named d_<argument>, f32, of the argument's shape; a scalar's as
     [1]). */

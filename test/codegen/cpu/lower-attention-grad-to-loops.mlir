@@ -47,3 +47,55 @@ tmix.attention_grad @c_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
   }
 }
 
+
+// A bias table summed per key split (tmix-derive-attention-grad's split params): part
+// "key_value" zeroes its slice of d_bias_partial (split, batch, its group's heads),
+// keeps each pair's s and score gradient beside P and dS, then adds the region's
+// terms pair by pair into the slice, past a bounds check on the table's index. Part
+// "params" starts d_bias at the partials summed over the splits and the batches, in
+// that order, and walks no pairs (nothing else to sum).
+// CHECK-LABEL: func.func @r_grad_kv(
+// CHECK-SAME: %arg10: memref<?x?x?x?x?xf32>, %arg11: memref<?x?x?x?xf32>, %arg12: memref<?xi64>)
+// CHECK: memref.store %{{.*}}, %arg11[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : memref<?x?x?x?xf32>
+// CHECK: math.exp2
+// CHECK: scf.if
+// CHECK: memref.load %arg11[
+// CHECK: memref.store %{{.*}}, %arg11[
+// CHECK: memref.subview %arg10
+// CHECK-LABEL: func.func @r_grad_params(
+// CHECK-SAME: %arg8: memref<?x?x?x?xf32>, %arg9: memref<?x?xf32>, %arg10: memref<?xi64>)
+// CHECK-SAME: grid = [H:1]
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: memref.load %arg8[
+// CHECK: memref.store %{{.*}}, %arg9[
+// CHECK-NOT: math.exp2
+// CHECK: return
+tmix.attention_grad @r_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>, %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>) -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>, d_bias_partial: !tmix.tensor<[4, B, H, R], f32>) forward "r" part "key_value" params [3] owned [-1, 0] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %d = arith.subi %i, %j : i64
+    %x = tmix.read %bias[%h, %d] : !tmix.tensor<[H, R], f32> -> f32
+    %r = arith.addf %s, %x : f32
+    tmix.yield %r : f32
+  }
+  tmix.score_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.yield %g : f32
+  }
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    %d = arith.subi %i, %j : i64
+    tmix.accumulate %bias[%h, %d], %g : !tmix.tensor<[H, R], f32>
+    tmix.yield
+  }
+}
+tmix.attention_grad @r_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>, %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>, %d_bias_partial: !tmix.tensor<[4, B, H, R], f32>) -> (d_bias: !tmix.tensor<[H, R], f32>) forward "r" part "params" params [3] owned [-1, 0] split [3] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %d = arith.subi %i, %j : i64
+    %x = tmix.read %bias[%h, %d] : !tmix.tensor<[H, R], f32> -> f32
+    %r = arith.addf %s, %x : f32
+    tmix.yield %r : f32
+  }
+}
