@@ -738,10 +738,18 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value kT = allocate({dynamic, width}, numD), vT = allocate({dynamic, width}, numDV);
   Value kGradT = allocate({dynamic, width}, numD);
   Value vGradT = allocate({dynamic, width}, numDV);
-  Value qTile = allocate({rowTile, dynamic}, numD);
-  Value outputGradTile = allocate({rowTile, dynamic}, numDV);
-  Value tileLse = allocate({rowTile}, {});
-  Value tileDelta = allocate({rowTile}, {});
+  // Q and d_o of a row tile are read where they are when they are f32 and q is not
+  // rotated (a copy would only cost time), else staged: widened, rotated.
+  auto isF32 = [](Value memref) {
+    return cast<MemRefType>(memref.getType()).getElementType().isF32();
+  };
+  Value qTile = !rope && isF32(q) ? Value() : allocate({rowTile, dynamic}, numD);
+  Value outputGradTile =
+      isF32(outputGrad) ? Value() : allocate({rowTile, dynamic}, numDV);
+  // Every row's lse (log2 domain) and D of the group's heads, [group, N]: computed
+  // once, not once per block of keys (D is a dot product of DV).
+  Value rowLse = allocate({dynamic, dynamic}, {group, numN});
+  Value rowDelta = allocate({dynamic, dynamic}, {group, numN});
   Value scores = allocate({rowTile, width}, {});
   Value grads = allocate({rowTile, width}, {});
   Value gradsT = allocate({width, rowTile}, {});
@@ -761,6 +769,13 @@ void AttentionGradLowering::lowerKeyValuePart() {
   // group: zeroed first, then summed into block by block.
   kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
     Value head = arith::AddIOp::create(b, firstHead, g);
+    kb->loop(zero, numN, one, {}, [&](Value i, ValueRange) {
+      Value lseLog2 =
+          arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}), kb->f32(kLog2e));
+      memref::StoreOp::create(b, lseLog2, rowLse, ValueRange{g, i});
+      memref::StoreOp::create(b, outputDelta(head, i), rowDelta, ValueRange{g, i});
+      return SmallVector<Value>{};
+    });
     kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
       kb->loop(zero, numN, one, {}, [&](Value i, ValueRange) {
         memref::StoreOp::create(b, kb->f32(0.0), partial, ValueRange{split, batch, head, d, i});
@@ -772,17 +787,27 @@ void AttentionGradLowering::lowerKeyValuePart() {
   });
 
   auto splatZero = [&](Value, int64_t) { return tiles->splat(0.0); };
-  // A product's element(x, col) read from a staged [T, D] tile: at [col, x] when the
-  // sum runs over D (S, dP), at [x, col] when it runs over the tile's rows (dk, dv).
-  auto columnRow = [&](Value buffer) {
-    return [&b, buffer](Value x, Value col) -> Value {
-      return memref::LoadOp::create(b, buffer, ValueRange{col, x});
+  // Element (r, d) of a row tile's Q or d_o: from its staged [T, D] buffer, or from
+  // `source` itself at row rows + r of `head`.
+  using ElementFn = std::function<Value(Value r, Value d)>;
+  auto tileElement = [&](Value staged, Value source, Value head,
+                         Value rows) -> ElementFn {
+    if (staged)
+      return [&b, staged](Value r, Value d) -> Value {
+        return memref::LoadOp::create(b, staged, ValueRange{r, d});
+      };
+    return [&b, source, head, rows, batch = batch](Value r, Value d) -> Value {
+      return memref::LoadOp::create(
+          b, source, ValueRange{batch, head, arith::AddIOp::create(b, rows, r), d});
     };
   };
-  auto extentRow = [&](Value buffer) {
-    return [&b, buffer](Value x, Value col) -> Value {
-      return memref::LoadOp::create(b, buffer, ValueRange{x, col});
-    };
+  // A product's element(x, col) of a row tile: (col, x) when the sum runs over D (S,
+  // dP), (x, col) when it runs over the tile's rows (dk, dv).
+  auto columnRow = [](ElementFn element) {
+    return [element](Value x, Value col) { return element(col, x); };
+  };
+  auto extentRow = [](ElementFn element) {
+    return [element](Value x, Value col) { return element(x, col); };
   };
   // d_q_partial[split, b, head, :, rows:rows + T] as a [D, T] buffer.
   auto partialRows = [&](Value partial, Value split, Value head, Value rows) -> Value {
@@ -824,24 +849,23 @@ void AttentionGradLowering::lowerKeyValuePart() {
             lastKey);
         return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
           Value count = arith::SubIOp::create(b, rowsEnd, rows);
-          stageRows(q, head, rows, count, numD, /*rotate=*/true, qTile);
-          stageRows(outputGrad, head, rows, count, numDV, /*rotate=*/false, outputGradTile);
-          kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
-            Value i = arith::AddIOp::create(b, rows, ii);
-            Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
-                                                  kb->f32(kLog2e));
-            memref::StoreOp::create(b, lseLog2, tileLse, ValueRange{ii});
-            memref::StoreOp::create(b, outputDelta(head, i), tileDelta, ValueRange{ii});
-            return SmallVector<Value>{};
-          });
+          if (qTile)
+            stageRows(q, head, rows, count, numD, /*rotate=*/true, qTile);
+          if (outputGradTile)
+            stageRows(outputGrad, head, rows, count, numDV, /*rotate=*/false,
+                      outputGradTile);
+          ElementFn qElement = tileElement(qTile, q, head, rows);
+          ElementFn outputGradElement =
+              tileElement(outputGradTile, outputGrad, head, rows);
           // S[ii, :] = Q[ii] . k^T and dP[ii, :] = d_o[ii] . v^T.
-          tiles->product(scores, count, numD, kT, columnRow(qTile), splatZero);
-          tiles->product(grads, count, numDV, vT, columnRow(outputGradTile), splatZero);
+          tiles->product(scores, count, numD, kT, columnRow(qElement), splatZero);
+          tiles->product(grads, count, numDV, vT, columnRow(outputGradElement),
+                         splatZero);
           // P and dS in place of S and dP.
           kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
             Value i = arith::AddIOp::create(b, rows, ii);
-            Value lseLog2 = memref::LoadOp::create(b, tileLse, ValueRange{ii});
-            Value delta = memref::LoadOp::create(b, tileDelta, ValueRange{ii});
+            Value lseLog2 = memref::LoadOp::create(b, rowLse, ValueRange{g, i});
+            Value delta = memref::LoadOp::create(b, rowDelta, ValueRange{g, i});
             kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
               Value j = arith::AddIOp::create(b, keyBegin, c);
               Value qk = memref::LoadOp::create(b, scores, ValueRange{ii, c});
@@ -886,9 +910,9 @@ void AttentionGradLowering::lowerKeyValuePart() {
             return SmallVector<Value>{};
           });
           // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :]; dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
-          tiles->product(vGradT, numDV, count, scores, extentRow(outputGradTile),
+          tiles->product(vGradT, numDV, count, scores, extentRow(outputGradElement),
                          [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });
-          tiles->product(kGradT, numD, count, grads, extentRow(qTile),
+          tiles->product(kGradT, numD, count, grads, extentRow(qElement),
                          [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
           // dq^T[d, rows:] += sum_c k[c, d] dS^T[c, :] over the block's keys (the tile's
           // rows in lanes): a whole tile in place in d_q_partial, the last one of

@@ -8,8 +8,9 @@
 // tile classes (empty tiles skipped, full ones without mask code), the probabilities
 // recomputed from lse with exp2, the products as vector FMAs of lane vectors
 // (LaneTiles.h), and dq^T summed into d_q_partial through a [D, 64] view of it (the
-// tile's rows in lanes). Part "query": a program per 32 query rows, which sums the
-// splits' partials in order.
+// tile's rows in lanes). Q and d_o, f32 and not rotated, are read in place (no [64, D]
+// buffers); each row's lse and D are computed once per program ([group, N] buffers).
+// Part "query": a program per 32 query rows, which sums the splits' partials in order.
 // CHECK-LABEL: func.func @c_grad_q(
 // CHECK-SAME: %arg0: i64, %arg1: memref<?x?x?x?xf32>, %arg2: memref<?x?x?x?xf32>, %arg3: memref<?x?x?x?xf32>,
 // CHECK-SAME: %arg4: memref<?x?x?x?xf32>, %arg5: memref<?x?x?xf32>, %arg6: memref<?x?x?x?xf32>, %arg7: memref<?x?x?x?x?xf32>,
@@ -22,7 +23,9 @@
 // CHECK-SAME: %arg7: memref<?x?x?x?xf32>, %arg8: memref<?x?x?x?xf32>, %arg9: memref<?x?x?x?x?xf32>, %arg10: memref<?xi64>)
 // CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, HK:1, 4:1]>
 // CHECK: memref.alloc({{.*}}) : memref<?x32xf32>
-// CHECK: memref.alloc({{.*}}) : memref<64x?xf32>
+// CHECK: memref.alloc({{.*}}, {{.*}}) : memref<?x?xf32>
+// CHECK: memref.alloc({{.*}}, {{.*}}) : memref<?x?xf32>
+// CHECK-NOT: memref<64x?xf32>
 // CHECK: memref.alloc() : memref<32x64xf32>
 // AVX512: vector.fma {{.*}} : vector<16xf32>
 // AVX2: vector.fma {{.*}} : vector<8xf32>
