@@ -8,10 +8,12 @@
 //   program walks its split's blocks of W keys (every S-th block), the block's keys in
 //   vector lanes (LaneTiles.h, as the forward keeps its rows): k^T (rotated), v^T,
 //   dk^T, dv^T; for each query head of the group, its rows in tiles of T = 64
-//   (empty tiles skipped, full ones without mask code, as the forward):
+//   (empty tiles skipped, full ones without mask code, as the forward; Q and d_o read
+//   in place when f32 and not rotated, each row's lse and D computed once):
 //     S = Q k^T, dP = d_o v^T              register-blocked outer products;
 //     P, dS per pair                        a loop over (row, key), vectorised by LLVM;
 //     dv^T += d_o^T P, dk^T += Q^T dS       register-blocked over head-dim columns;
+//     dS^T                                  blocks of L x L lanes, shuffled in registers;
 //     dq^T += k dS^T                        the tile's rows in lanes, summed in place
 //                                           into the split's slice of d_q_partial;
 //     its params' terms (when it lists any)  pair by pair into its slices of their
@@ -762,6 +764,9 @@ void AttentionGradLowering::lowerKeyValuePart() {
     pairScoreGrads = allocate({rowTile, width}, {});
   }
   kb->guardScratch();
+  // dS's transpose copies whole blocks of lanes: finite values past a tile's rows and
+  // keys from the start.
+  tiles->fill(grads, kb->index(rowTile), 0.0);
   if (scoreParams)
     startParamPartials(split, kvHead, firstHead);
 
@@ -900,15 +905,9 @@ void AttentionGradLowering::lowerKeyValuePart() {
               return SmallVector<Value>{};
             });
           }
-          // dS^T, for dq: a loop of its own, so that the one above stays contiguous.
-          kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-            kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
-              memref::StoreOp::create(b, memref::LoadOp::create(b, grads, ValueRange{ii, c}),
-                                      gradsT, ValueRange{c, ii});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
+          // dS^T, for dq: by blocks of lanes, in registers (a loop of its own, so that
+          // the one above stays contiguous).
+          tiles->transpose(grads, gradsT, count, numKeys);
           // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :]; dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
           tiles->product(vGradT, numDV, count, scores, extentRow(outputGradElement),
                          [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });

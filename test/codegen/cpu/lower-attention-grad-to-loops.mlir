@@ -8,7 +8,7 @@
 // tile classes (empty tiles skipped, full ones without mask code), the probabilities
 // recomputed from lse with exp2, the products as vector FMAs of lane vectors
 // (LaneTiles.h), and dq^T summed into d_q_partial through a [D, 64] view of it (the
-// tile's rows in lanes). Q and d_o, f32 and not rotated, are read in place (no [64, D]
+// tile's rows in lanes; dS^T transposed in registers). Q and d_o, f32 and not rotated, are read in place (no [64, D]
 // buffers); each row's lse and D are computed once per program ([group, N] buffers).
 // Part "query": a program per 32 query rows, which sums the splits' partials in order.
 // CHECK-LABEL: func.func @c_grad_q(
@@ -30,6 +30,10 @@
 // AVX512: vector.fma {{.*}} : vector<16xf32>
 // AVX2: vector.fma {{.*}} : vector<8xf32>
 // CHECK: math.exp2
+// dS^T by blocks of lanes: four (three) rounds of shuffles.
+// AVX512-COUNT-64: vector.shuffle {{.*}} : vector<16xf32>, vector<16xf32>
+// AVX2-COUNT-24: vector.shuffle {{.*}} : vector<8xf32>, vector<8xf32>
+// CHECK-NOT: vector.shuffle
 // CHECK: memref.subview %arg9
 // CHECK: tmix.tile_classes = ["partial", "full"]
 // CHECK: tmix.tile_classes = ["non-empty", "empty"]
