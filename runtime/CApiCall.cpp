@@ -208,10 +208,32 @@ CallError tmix::rt::launchReducedGradientCall(ProgramFn program,
           checkOutputs(reduced, call, outputs, numOutputs, DeviceKind::Cpu, outputViews))
     return error;
   const SpecSignature &signature = manifest.signature;
+  // The argument of each result's gradient.
+  std::vector<size_t> arguments;
+  for (const ParamDecl &result : signature.results)
+    arguments.push_back(
+        static_cast<size_t>(std::find_if(signature.args.begin(), signature.args.end(),
+                                         [&](const ParamDecl &arg) {
+                                           return "d_" + arg.name == result.name;
+                                         }) -
+                            signature.args.begin()));
+  // A gradient that shares nothing (most: a per-step input's) is written by the program
+  // into the caller's output; the others into host buffers, summed after.
+  auto direct = [&](size_t index) {
+    const ParamDecl &result = signature.results[index];
+    return arguments[index] < signature.args.size() && result.dtype == DType::F32 &&
+           sharesNothing(signature.args[arguments[index]], result);
+  };
   std::vector<HostTensor> partials;
   std::vector<TensorView> partialViews;
   partials.reserve(signature.results.size());
-  for (const ParamDecl &result : signature.results) {
+  for (size_t index = 0; index < signature.results.size(); ++index) {
+    if (direct(index)) {
+      partials.emplace_back();
+      partialViews.push_back(outputViews[index]);
+      continue;
+    }
+    const ParamDecl &result = signature.results[index];
     partials.emplace_back(result.dtype, shapeOf(result, call.sizes));
     partialViews.push_back(TensorView::of(partials.back()));
   }
@@ -220,13 +242,12 @@ CallError tmix::rt::launchReducedGradientCall(ProgramFn program,
       !error.empty())
     return failWith(TMIX_ERROR_RUNTIME, error);
   for (size_t index = 0; index < partials.size(); ++index) {
+    if (direct(index))
+      continue;
     const ParamDecl &result = signature.results[index];
-    auto argument = std::find_if(signature.args.begin(), signature.args.end(),
-                                 [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
     HostTensor gradient;
-    if (std::string error = reduceSharedGradient(
-            signature, static_cast<size_t>(argument - signature.args.begin()), result,
-            partials[index], call.sizes, gradient);
+    if (std::string error = reduceSharedGradient(signature, arguments[index], result,
+                                                 partials[index], call.sizes, gradient);
         !error.empty())
       return failWith(TMIX_ERROR_RUNTIME, error);
     // Into the caller's (possibly strided) f32 output.

@@ -22,6 +22,13 @@ int64_t sizeOf(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) 
 
 } // namespace
 
+bool tmix::rt::sharesNothing(const ParamDecl &decl, const ParamDecl &partialDecl) {
+  return decl.isTensor && decl.layout == partialDecl.layout &&
+         decl.dims.size() == partialDecl.dims.size() &&
+         std::equal(decl.dims.begin(), decl.dims.end(), partialDecl.dims.begin(),
+                    sameDim);
+}
+
 std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t argument,
                                            const ParamDecl &partialDecl,
                                            const HostTensor &partial,
@@ -34,9 +41,7 @@ std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t 
   if (partial.shape() != partialShape)
     return "the gradient of '" + decl.name + "' does not have its declared shape";
   // Nothing shared: the argument's own dims (and layout).
-  if (decl.isTensor && decl.layout == partialDecl.layout &&
-      decl.dims.size() == partialDecl.dims.size() &&
-      std::equal(decl.dims.begin(), decl.dims.end(), partialDecl.dims.begin(), sameDim)) {
+  if (sharesNothing(decl, partialDecl)) {
     gradient = partial.convertedTo(DType::F32);
     return {};
   }

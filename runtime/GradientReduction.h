@@ -16,6 +16,11 @@
 
 namespace tmix::rt {
 
+/// Whether a backward's result declared by `partialDecl` is already the gradient of
+/// the argument declared by `decl`: a tensor of its dims and layout (one element per
+/// element, nothing shared to sum).
+bool sharesNothing(const ParamDecl &decl, const ParamDecl &partialDecl);
+
 /// The gradient of argument `argument` of the recurrence `forward` from `partial`, the
 /// backward's result for it declared by `partialDecl`: `partial` itself when it has the
 /// argument's dims, else its sums over the dims the argument lacks and over the points

@@ -327,3 +327,38 @@ def test_a_learnable_scale(mod, dtype):
     for got, want in zip(ours, theirs):
         check(dtype, got.grad, want.grad)
 
+
+
+def test_adjoints_write_every_element_of_the_callers_outputs(mod, dtype):
+    # The runtime hands an adjoint the caller's own output for a gradient that shares
+    # nothing (a per-step input's, the initial state's) and sums the others (Mamba2's A
+    # and D under the batch, Bm and Cm over their groups' heads, GLA's scale): outputs
+    # filled with NaN or zeros beforehand must come back the same. GLA runs chunk by
+    # chunk (T = 150: three chunks), Mamba2 too.
+    gen = torch.Generator().manual_seed(12)
+    dt_ = DTYPES[dtype]
+
+    def randn(*shape, to=dt_):
+        return torch.randn(*shape, generator=gen).to(to)
+
+    calls = {
+        "mamba2_grad": (randn(2, 37, 4, 3), torch.rand(2, 37, 4, generator=gen) * 0.5,
+                        -torch.rand(4, generator=gen), randn(2, 37, 2, 5), randn(2, 37, 2, 5),
+                        randn(4, to=torch.float32), torch.zeros(4), randn(2, 37, 4, 3)),
+        "gla_grad": (randn(2, 150, 3, 8) * 0.3, randn(2, 150, 3, 8) * 0.3, randn(2, 150, 3, 6),
+                     -torch.rand(2, 150, 3, 8, generator=gen) * 0.2, 0.7,
+                     randn(2, 3, 8, 6, to=torch.float32), randn(2, 150, 3, 6),
+                     randn(2, 3, 8, 6, to=torch.float32)),
+    }
+    for kernel, call in calls.items():
+        adjoint = mod.kernel(kernel)
+        fresh = adjoint(*call)
+        results = []
+        for fill in (float("nan"), 0.0):
+            outs = [torch.full_like(t, fill) for t in fresh]
+            adjoint(*call, out=outs)
+            results.append(outs)
+        names = [p.name for p in adjoint.outputs]
+        for name, first, second, want in zip(names, *results, fresh):
+            assert torch.equal(first, second), (kernel, name)
+            assert torch.equal(first, want), (kernel, name)
