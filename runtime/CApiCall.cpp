@@ -254,11 +254,12 @@ CallError tmix::rt::launchReducedGradientCall(ProgramFn program,
     const TensorView &view = outputViews[index];
     std::vector<int64_t> strides = view.storedStrides(), at(view.shape.size(), 0);
     auto *data = static_cast<float *>(view.data);
+    const auto *sums = static_cast<const float *>(gradient.data()); // F32
     for (int64_t e = 0; e < gradient.numElements(); ++e) {
       int64_t offset = 0;
       for (size_t dim = 0; dim < at.size(); ++dim)
         offset += at[dim] * strides[dim];
-      data[offset] = static_cast<float>(gradient.get(e));
+      data[offset] = sums[e];
       for (size_t dim = at.size(); dim-- > 0;) {
         if (++at[dim] < view.shape[dim])
           break;

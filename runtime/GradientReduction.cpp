@@ -78,13 +78,35 @@ std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t 
   for (int64_t size : logicalSizes)
     count *= size;
   std::vector<double> sums(static_cast<size_t>(count), 0.0);
-  std::vector<int64_t> index(partialShape.size(), 0);
-  for (int64_t e = 0; e < partial.numElements(); ++e) {
-    int64_t target = 0;
-    for (size_t dim = 0; dim < rank; ++dim)
-      target = target * logicalSizes[dim] + index[source[dim]] / divisor[dim];
-    sums[static_cast<size_t>(target)] += partial.get(e);
-    for (size_t dim = index.size(); dim-- > 0;) {
+  // Element index[] of the partial adds to sums[sum_p (index[p] / divisor) * weight[p]]:
+  // the argument's dim read from p weighs the logical sizes after it, a dim the
+  // argument lacks nothing. The partial is walked a row (its last dim) at a time.
+  size_t partialRank = partialShape.size();
+  std::vector<int64_t> weight(partialRank, 0), partialDivisor(partialRank, 1);
+  int64_t after = 1;
+  for (size_t dim = rank; dim-- > 0;) {
+    weight[source[dim]] = after;
+    partialDivisor[source[dim]] = divisor[dim];
+    after *= logicalSizes[dim];
+  }
+  int64_t rowLength = partialRank ? partialShape.back() : 1;
+  int64_t lastWeight = partialRank ? weight.back() : 0;
+  int64_t lastDivisor = partialRank ? partialDivisor.back() : 1;
+  const float *f32 = partial.dtype() == DType::F32
+                         ? static_cast<const float *>(partial.data())
+                         : nullptr;
+  std::vector<int64_t> index(partialRank, 0);
+  for (int64_t rowStart = 0; rowLength > 0 && rowStart < partial.numElements();
+       rowStart += rowLength) {
+    int64_t base = 0;
+    for (size_t dim = 0; dim + 1 < partialRank; ++dim)
+      base += index[dim] / partialDivisor[dim] * weight[dim];
+    for (int64_t x = 0; x < rowLength; ++x) {
+      int64_t e = rowStart + x;
+      sums[static_cast<size_t>(base + x / lastDivisor * lastWeight)] +=
+          f32 ? static_cast<double>(f32[e]) : partial.get(e);
+    }
+    for (size_t dim = partialRank ? partialRank - 1 : 0; dim-- > 0;) {
       if (++index[dim] < partialShape[dim])
         break;
       index[dim] = 0;
@@ -99,12 +121,13 @@ std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t 
   std::vector<int64_t> storedShape = shapeOf(decl, sizes);
   StridedView view = logicalView(decl, storedShape);
   gradient = HostTensor(DType::F32, storedShape);
+  auto *stored = static_cast<float *>(gradient.data());
   std::vector<int64_t> at(rank, 0);
   for (int64_t logical = 0; logical < count; ++logical) {
     int64_t offset = 0;
     for (size_t dim = 0; dim < rank; ++dim)
       offset += at[dim] * view.strides[dim];
-    gradient.set(offset, sums[static_cast<size_t>(logical)]);
+    stored[offset] = static_cast<float>(sums[static_cast<size_t>(logical)]);
     for (size_t dim = rank; dim-- > 0;) {
       if (++at[dim] < view.sizes[dim])
         break;

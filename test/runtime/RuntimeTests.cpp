@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Bindings.h"
+#include "runtime/GradientReduction.h"
 #include "runtime/HostTensor.h"
 #include "runtime/Random.h"
 #include "runtime/ThreadPool.h"
@@ -677,6 +678,49 @@ TEST(Random, IntegersCoverClosedRange) {
   fillRandom(wide, 9, -0x1p62, 0x1p62); // a span near 2^63 must not overflow
   for (int64_t i = 0; i < wide.numElements(); ++i)
     EXPECT_LE(std::fabs(wide.get(i)), 0x1p62);
+}
+
+TEST(GradientReduction, SumsGroupsAndMissingDimsInStoredOrder) {
+  // Bm: [B, G, N] stored as [B, N, G] (layout), read by head h at group h / (H / G);
+  // the adjoint's partial d_Bm is per point, [B, H, N]. A: [H], partial [B, H].
+  auto dim = [](const char *symbol) { return DimDecl{symbol, 0, 0}; };
+  SpecSignature forward;
+  forward.isAttention = false;
+  forward.groups = {{"G", "H"}};
+  ParamDecl bm{"Bm", DType::F32, true, {dim("B"), dim("N"), dim("G")}, {}, {0, 2, 1}};
+  ParamDecl a{"A", DType::F32, true, {dim("H")}, {}, {}};
+  forward.args = {bm, a};
+  std::map<std::string, int64_t> sizes = {{"B", 2}, {"H", 4}, {"G", 2}, {"N", 3}};
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    ParamDecl partialBm{"d_Bm", dtype, true, {dim("B"), dim("H"), dim("N")}, {}, {}};
+    HostTensor bmPartial(dtype, {2, 4, 3});
+    for (int64_t e = 0; e < bmPartial.numElements(); ++e)
+      bmPartial.set(e, static_cast<double>(e % 7) - 2.0);
+    HostTensor gradient;
+    ASSERT_EQ(reduceSharedGradient(forward, 0, partialBm, bmPartial, sizes, gradient),
+              "");
+    ASSERT_EQ(gradient.shape(), (std::vector<int64_t>{2, 3, 2}));
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t g = 0; g < 2; ++g)
+        for (int64_t n = 0; n < 3; ++n) {
+          double want = 0;
+          for (int64_t h = 2 * g; h < 2 * g + 2; ++h)
+            want += bmPartial.get((b * 4 + h) * 3 + n);
+          EXPECT_EQ(gradient.get((b * 3 + n) * 2 + g), want) << b << g << n;
+        }
+    ParamDecl partialA{"d_A", dtype, true, {dim("B"), dim("H")}, {}, {}};
+    HostTensor aPartial(dtype, {2, 4});
+    for (int64_t e = 0; e < 8; ++e)
+      aPartial.set(e, 0.5 * static_cast<double>(e));
+    ASSERT_EQ(reduceSharedGradient(forward, 1, partialA, aPartial, sizes, gradient), "");
+    ASSERT_EQ(gradient.shape(), (std::vector<int64_t>{4}));
+    for (int64_t h = 0; h < 4; ++h)
+      EXPECT_EQ(gradient.get(h), aPartial.get(h) + aPartial.get(4 + h)) << h;
+    // Nothing shared: the partial itself.
+    EXPECT_TRUE(sharesNothing(a, ParamDecl{"d_A", DType::F32, true, {dim("H")}, {}, {}}));
+    EXPECT_FALSE(sharesNothing(a, partialA));
+    EXPECT_FALSE(sharesNothing(bm, partialBm));
+  }
 }
 
 TEST(Random, PinnedValues) {
