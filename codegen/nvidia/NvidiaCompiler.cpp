@@ -135,6 +135,8 @@ nvidia::compileToPtx(ModuleOp module, StringRef target, ArrayRef<std::string> sp
   std::map<std::string, rt::SpecSignature> signatures;
   for (auto spec : module.getOps<mlir::tmix::AttentionOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
+  for (auto spec : module.getOps<mlir::tmix::AttentionGradOp>())
+    signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
   for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
 

@@ -133,7 +133,8 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
 
   SmallVector<SymbolOpInterface> specs;
   for (Operation &op : *module.getBody())
-    if (isa<mlir::tmix::AttentionOp, mlir::tmix::RecurrenceOp>(op))
+    if (isa<mlir::tmix::AttentionOp, mlir::tmix::AttentionGradOp,
+            mlir::tmix::RecurrenceOp>(op))
       specs.push_back(cast<SymbolOpInterface>(op));
   for (SymbolOpInterface spec : specs) {
     // Each spec is compiled alone: one PTX module, cubin and manifest per kernel.

@@ -565,12 +565,14 @@ namespace {
 /// time.
 class GradRun {
 public:
+  /// `gpuTarget`: the kernels run on the GPU of that target (empty: on the CPU).
   GradRun(Runner &runner, const cpu::ScheduleOverride &schedule, uint64_t seed,
-          unsigned threads)
+          unsigned threads, std::string gpuTarget = {})
       : runner(runner), options(runner.options), schedule(schedule), seed(seed),
-        pool(threads) {}
+        pool(threads), gpuTarget(std::move(gpuTarget)) {}
 
-  /// The spec alone in a module of its own, with its derived kernels beside it.
+  /// The spec alone in a module of its own, with its derived kernels beside it (for a
+  /// GPU, part "query" recomputes dq: docs/training.md).
   std::string derive() {
     mlir::OpBuilder builder(runner.spec->getContext());
     module = mlir::ModuleOp::create(runner.spec->getLoc());
@@ -578,7 +580,9 @@ public:
     builder.clone(*runner.spec);
     ErrorCollector errors(runner.spec->getContext());
     mlir::PassManager pm(runner.spec->getContext());
-    pm.addPass(mlir::tmix::createDeriveAttentionGrad());
+    mlir::tmix::DeriveAttentionGradOptions attentionOptions;
+    attentionOptions.recomputeDq = !gpuTarget.empty();
+    pm.addPass(mlir::tmix::createDeriveAttentionGrad(attentionOptions));
     pm.addPass(mlir::tmix::createDeriveRecurrenceGrad());
     if (mlir::failed(pm.run(*module)))
       return "cannot derive the backward of '" + runner.signature.name + "': " + errors.str();
@@ -591,6 +595,13 @@ public:
 
   std::string launch(Operation *spec, rt::Bindings &bindings,
                      std::vector<HostTensor> &outputs) {
+    if (!gpuTarget.empty()) {
+      // Compiled for the bound head dims, run, and the outputs copied back.
+      outputs.clear();
+      for (const rt::ParamDecl &result : signatureOf(spec).results)
+        outputs.emplace_back(result.dtype, rt::shapeOf(result, bindings.sizes));
+      return runOnGpu(spec, gpuTarget, bindings, schedule, outputs);
+    }
     auto kernel = cache.getOrCompile(spec, schedule);
     if (!kernel)
       return "compiling '" + mlir::SymbolTable::getSymbolName(spec).str() +
@@ -688,6 +699,7 @@ private:
   mlir::OwningOpRef<mlir::ModuleOp> module;
   cpu::KernelCache cache;
   rt::ThreadPool pool;
+  std::string gpuTarget;
 };
 
 } // namespace
@@ -740,10 +752,12 @@ static int runAttentionGrad(GradRun &run) {
   if (lseGrad)
     gradBindings.tensors.push_back(lseGradient);
   gradBindings.scalars.resize(gradBindings.tensors.size(), 0.0);
-  // The query part takes d_q_partial after them, the params part its split params'
-  // partials: slots moved in and out per run.
+  // The query part takes d_q_partial after them (unless it recomputes dq: a GPU's),
+  // the params part its split params' partials: slots moved in and out per run.
+  bool recomputeDq = mlir::cast<mlir::tmix::AttentionGradOp>(queryPart).getRecomputeDq();
   rt::Bindings queryBindings = gradBindings;
-  queryBindings.tensors.emplace_back();
+  if (!recomputeDq)
+    queryBindings.tensors.emplace_back();
   queryBindings.scalars.resize(queryBindings.tensors.size(), 0.0);
   size_t numParamPartials =
       paramsPart
@@ -765,10 +779,11 @@ static int runAttentionGrad(GradRun &run) {
     if (std::string error = run.launch(keyValuePart, gradBindings, keyValueOutputs);
         !error.empty())
       return error;
-    std::swap(queryBindings.tensors.back(), keyValueOutputs[2]);
+    if (!recomputeDq)
+      std::swap(queryBindings.tensors.back(), keyValueOutputs[2]);
     std::string error = run.launch(queryPart, queryBindings, partOutputs);
-
-    std::swap(queryBindings.tensors.back(), keyValueOutputs[2]);
+    if (!recomputeDq)
+      std::swap(queryBindings.tensors.back(), keyValueOutputs[2]);
     if (!error.empty())
       return error;
     grads = {std::move(partOutputs[0]), std::move(keyValueOutputs[0]),
@@ -958,14 +973,22 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
     threads = static_cast<unsigned>(count);
   }
   if (options.grad) {
-    if (onGpu)
-      return fail("--grad runs the backward kernels on the CPU so far (no --target=" +
-                  target + "; tmixc emit --grad --stage=kernel|ptx emits the GPU's)");
-    GradRun run(runner, schedule, seed, threads);
+    bool attention = mlir::isa<mlir::tmix::AttentionOp>(runner.spec);
+    if (onGpu && !attention) {
+      llvm::errs() << "tmixc: --grad with --target=" << target
+                   << ": the backward of recurrences runs on the CPU only so far\n";
+      return kExitNotImplemented;
+    }
+    GradRun run(runner, schedule, seed, threads, onGpu ? target : std::string());
     if (std::string error = run.derive(); !error.empty())
       return fail(error);
-    return mlir::isa<mlir::tmix::AttentionOp>(runner.spec) ? runAttentionGrad(run)
-                                                            : runRecurrenceGrad(run);
+    if (onGpu && run.lookup(runner.signature.name + "_grad_params")) {
+      llvm::errs() << "tmixc: --grad with --target=" << target
+                   << ": the gradients of float arguments read in score, sink or scale "
+                      "(part \"params\") run on the CPU only so far\n";
+      return kExitNotImplemented;
+    }
+    return attention ? runAttentionGrad(run) : runRecurrenceGrad(run);
   }
   std::vector<HostTensor> outputs;
   if (std::string error = runner.allocateOutputs(outputs); !error.empty())

@@ -20,6 +20,9 @@
 
 namespace tmix {
 
+/// tmixc's exit status for what is not implemented yet (1 is an error).
+constexpr int kExitNotImplemented = 2;
+
 struct RunOptions {
   std::string file;
   std::optional<std::string> kernel, sizes, target, seed, inputs, outputs, schedule,

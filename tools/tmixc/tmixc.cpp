@@ -40,7 +40,7 @@
 namespace {
 
 constexpr int kExitError = 1;
-constexpr int kExitNotImplemented = 2;
+using tmix::kExitNotImplemented;
 
 const char *const kUsage =
     "usage: tmixc check FILE.tmix\n"
@@ -178,19 +178,12 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
 }
 
 /// --grad: adds the backward kernels derived from the module's specs beside them
-/// (docs/training.md). `supported`: the target (or stage) has them: the CPU's, the
-/// spec stage of any, and the GPUs' kernel and PTX stages for attention (the GPUs' part
-/// "query" recomputes dq, so they derive it with recompute-dq). `gpuKernels`: the GPU
-/// kernels are built next, which recurrences' backward has not. Returns 0, or the exit
-/// status after an error.
-int deriveBackward(const Options &options, mlir::ModuleOp module, bool supported,
-                   llvm::StringRef target, bool gpuKernels = false) {
-  if (!supported) {
-    llvm::errs() << "tmixc: --grad is not implemented yet for this command with --target="
-                 << target << " (the GPU backward kernels are emitted, not run or built, "
-                 << "so far: tmixc emit --stage=kernel|ptx)\n";
-    return kExitNotImplemented;
-  }
+/// (docs/training.md); the GPUs' part "query" recomputes dq, so they derive it with
+/// recompute-dq. `gpuKernels`: the GPU kernels are built next, which the backward of
+/// recurrences and part "params" have not. Returns 0, or the exit status after an
+/// error.
+int deriveBackward(const Options &options, mlir::ModuleOp module, llvm::StringRef target,
+                   bool gpuKernels) {
   bool onGpu = tmix::nvidia::isGpuTarget(target);
   if (gpuKernels && !module.getOps<mlir::tmix::RecurrenceOp>().empty()) {
     llvm::errs() << "tmixc: --grad with --target=" << target
@@ -205,6 +198,15 @@ int deriveBackward(const Options &options, mlir::ModuleOp module, bool supported
   pm.addPass(mlir::tmix::createDeriveRecurrenceGrad());
   if (mlir::failed(pm.run(module)))
     return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
+  if (gpuKernels)
+    for (auto grad : module.getOps<mlir::tmix::AttentionGradOp>())
+      if (grad.isParamsPart()) {
+        llvm::errs() << "tmixc: --grad with --target=" << target
+                     << ": the gradients of float arguments read in score, sink or scale "
+                        "(part \"params\", '"
+                     << grad.getSymName() << "') run on the CPU only so far\n";
+        return kExitNotImplemented;
+      }
   return 0;
 }
 
@@ -243,7 +245,7 @@ int emit(const Options &options, mlir::ModuleOp module) {
         !error.empty())
       return fail(error);
   if (options.grad)
-    if (int status = deriveBackward(options, module, /*supported=*/true, target,
+    if (int status = deriveBackward(options, module, target,
                                     /*gpuKernels=*/!onCpu && stage != "spec"))
       return status;
   if (stage == "ptx")
@@ -383,8 +385,8 @@ int main(int argc, char **argv) {
         !error.empty())
       return fail(error);
   if (options.grad)
-    if (int status =
-            deriveBackward(options, *module, target == mlir::tmix::kCpuTarget, target))
+    if (int status = deriveBackward(options, *module, target,
+                                    /*gpuKernels=*/target != mlir::tmix::kCpuTarget))
       return status;
   if (target == mlir::tmix::kCpuTarget)
     return tmix::buildCpuArtifacts(*module, options.file, *options.output,
