@@ -90,6 +90,9 @@ void registerTargetsOnce() {
 struct ModuleState {
   mlir::MLIRContext context{mlir::MLIRContext::Threading::DISABLED};
   mlir::OwningOpRef<mlir::ModuleOp> module;
+  /// The attention backward in the GPUs' form (recompute-dq: no d_q_partial), derived
+  /// from `module`'s specs on the first GPU kernel of a backward part asked for.
+  mlir::OwningOpRef<mlir::ModuleOp> gpuBackward;
   std::vector<std::string> names;
   /// Serialises kernel lookups, which print the spec ops of `context`.
   std::mutex mutex;
@@ -164,6 +167,31 @@ void deriveBackward(ModuleState &state) {
     if (mlir::succeeded(pm.run(*derived)))
       state.module = std::move(derived);
   }
+}
+
+/// The spec named `name` in the attention backward's GPU form (parts derived with
+/// recompute-dq, docs/training.md), or null where it has none.
+mlir::Operation *gpuBackwardSpec(ModuleState &state, llvm::StringRef name) {
+  if (!state.gpuBackward) {
+    mlir::ScopedDiagnosticHandler quiet(
+        &state.context, [](mlir::Diagnostic &) { return mlir::success(); });
+    // The forward specs alone (the CPU's derived kernels would take their names).
+    mlir::OwningOpRef<mlir::ModuleOp> derived =
+        mlir::ModuleOp::create(state.module->getLoc());
+    mlir::OpBuilder builder = mlir::OpBuilder::atBlockEnd(derived->getBody());
+    for (mlir::Operation &op : *state.module->getBody())
+      if (auto attention = llvm::dyn_cast<mlir::tmix::AttentionOp>(op);
+          attention && llvm::is_contained(state.names, attention.getSymName()))
+        builder.clone(op);
+    mlir::PassManager pm(&state.context);
+    mlir::tmix::DeriveAttentionGradOptions options;
+    options.recomputeDq = true;
+    pm.addPass(mlir::tmix::createDeriveAttentionGrad(options));
+    if (mlir::failed(pm.run(*derived)))
+      derived = mlir::ModuleOp::create(state.module->getLoc());
+    state.gpuBackward = std::move(derived);
+  }
+  return mlir::SymbolTable::lookupSymbolIn(*state.gpuBackward, name);
 }
 
 /// A recurrence's adjoint (X_grad), whose kernel runs on the CPU only so far.
@@ -328,6 +356,16 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
     return failWith(TMIX_ERROR_UNSUPPORTED,
                     std::string("'") + name +
                         "' is a recurrence's backward, which runs on the CPU so far");
+  if (gpu && llvm::isa<mlir::tmix::AttentionGradOp>(spec)) {
+    // A GPU recomputes dq in part "query": its parts take and give no d_q_partial.
+    spec = gpuBackwardSpec(state, name);
+    auto part = llvm::dyn_cast_or_null<mlir::tmix::AttentionGradOp>(spec);
+    if (!part || part.isParamsPart())
+      return failWith(TMIX_ERROR_UNSUPPORTED,
+                      std::string("'") + name +
+                          "' (the gradients of float arguments read in score, sink or "
+                          "scale) runs on the CPU only so far");
+  }
   if (gpu) {
     // Compiled on its first launch, when the head dims are known.
     rt::SpecSignature signature = signatureOf(spec);

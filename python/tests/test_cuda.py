@@ -2,6 +2,7 @@
 cuda-device): the GPU kernel of the spec runs on the current stream, against SDPA in
 float64; the CPU kernel's results agree."""
 
+import pytest
 import torch
 
 import tmix
@@ -31,3 +32,37 @@ def test_cuda_tensors_run_on_the_gpu():
     check("bf16", o.cpu(), ref)
     o_cpu, lse_cpu = mod["causal_gqa"](q, k, v)
     check("bf16", lse.cpu(), lse_cpu)
+
+
+def test_backward_on_the_gpu_matches_the_cpus():
+    # The derived backward in the GPUs' form (part "query" recomputes dq), from
+    # .backward() on CUDA tensors, against the CPU's on the same inputs and against
+    # SDPA's autograd in float64; a learnable table on the GPU is refused by name.
+    mod = tmix.compile(SPEC.format(dt="bf16"), "cuda_grad.tmix")
+    gen = torch.Generator().manual_seed(1)
+    q = torch.randn(1, 8, 150, 128, generator=gen).bfloat16()
+    k, v = (torch.randn(1, 2, 150, 128, generator=gen).bfloat16() for _ in range(2))
+    w = torch.randn(1, 8, 150, 128, generator=gen)
+    grads = []
+    for device in ("cuda", "cpu"):
+        leaves = [x.to(device).requires_grad_() for x in (q, k, v)]
+        o, lse = mod["causal_gqa"](*leaves)
+        ((o.float() * w.to(device)).sum() + lse.sum()).backward()
+        grads.append([x.grad.cpu() for x in leaves])
+    rq, rk, rv = (x.double().requires_grad_() for x in (q, k, v))
+    ke, ve = (x.repeat_interleave(4, 1) for x in (rk, rv))
+    s = rq @ ke.transpose(-1, -2) / 128 ** 0.5
+    s = s.masked_fill(torch.ones(150, 150, dtype=torch.bool).triu(1), float("-inf"))
+    (((torch.softmax(s, -1) @ ve) * w.double()).sum() + torch.logsumexp(s, -1).sum()).backward()
+    for on_gpu, on_cpu, want in zip(*grads, (rq.grad, rk.grad, rv.grad)):
+        check("bf16", on_gpu, want)
+        check("bf16", on_gpu, on_cpu.double())
+    biased = tmix.compile("""
+attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
+  score = s + bias[h, i - j + N - 1]
+}""", "cuda_biased.tmix")
+    x = torch.randn(1, 2, 40, 64, device="cuda").bfloat16().requires_grad_()
+    table = torch.zeros(2, 79, device="cuda", requires_grad=True)
+    with pytest.raises(RuntimeError, match="run on the CPU only so far"):
+        biased["biased"](x, x, x, table).float().sum().backward()

@@ -295,3 +295,25 @@ def test_what_a_scalar_takes(mod, dtype):
                                         "not Tensor"):
         mod["swa"](q, q, q, window=torch.tensor(3))
 
+
+
+def test_the_gpus_parts_recompute_dq():
+    # On a GPU target the backward's parts are the GPUs' form (docs/training.md): part
+    # "key_value" gives dk and dv, part "query" recomputes dq (no d_q_partial between
+    # them); part "params" is refused by name. No device is needed to look them up.
+    mod = tmix.compile("""
+attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
+  score = s + bias[h, i - j + N - 1]
+}""", "gpu_parts.tmix")
+    for target, kv_outputs, q_args in (
+            ("cpu", ["d_k", "d_v", "d_q_partial", "d_bias_partial"], ["d_q_partial"]),
+            ("sm_80", ["d_k", "d_v"], []),
+            ("sm_90a", ["d_k", "d_v"], [])):
+        kv = mod.kernel("biased_grad_kv", target)
+        grad_q = mod.kernel("biased_grad_q", target)
+        assert [p.name for p in kv.outputs] == kv_outputs
+        assert [p.name for p in grad_q.args] == ["q", "k", "v", "bias", "o", "lse", "d_o"] + q_args
+        assert [p.name for p in grad_q.outputs] == ["d_q"]
+    with pytest.raises(ValueError, match="'biased_grad_params' .* runs on the CPU only so far"):
+        mod.kernel("biased_grad_params", "sm_90a")

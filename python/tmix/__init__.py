@@ -299,32 +299,35 @@ class Kernel:
                    else "(" + ", ".join("Tensor" for _ in self.outputs) + ")")
         return f"({args}) -> {returns}"
 
-    def _derived(self, part, namespace):
-        """The PyTorch op of the derived kernel `<name>_<part>` (docs/training.md), or
-        None when the module has none (no such part)."""
+    def _derived(self, part, namespace, target="cpu"):
+        """The PyTorch op of the derived kernel `<name>_<part>` (docs/training.md) for
+        `target`, or None when the module has none (no such part)."""
         try:
-            kernel = self._module.kernel(f"{self.name}_{part}")
+            kernel = self._module.kernel(f"{self.name}_{part}", target)
         except ValueError:
             return None
-        return kernel, kernel.torch_op(namespace)
+        # A GPU's parts have their own signatures (no d_q_partial): ops of their own.
+        return kernel, kernel.torch_op(namespace if target == "cpu" else namespace + "_cuda")
 
     def _backward(self, ctx, grads, namespace):
         """The gradients of the op's tensor inputs from those of its outputs: the
-        derived backward kernels, on the CPU."""
+        derived backward kernels, on the device of the saved tensors."""
         torch = _torch()
         saved = list(ctx.saved_tensors)
         values = [saved.pop(0) if is_tensor else scalar
                   for is_tensor, scalar in zip(ctx.is_tensor, ctx.scalars)]
         o = saved.pop(0)
-        if o.is_cuda:
-            raise RuntimeError(f"tmix: '{self.name}' has a backward on the CPU only so far "
-                               "(the GPU backward kernels are to come)")
         adjoint = self._derived("grad", namespace)
         # A recurrence's adjoint takes its arguments and its outputs' gradients (a spec
         # of that name that does not is someone else's).
         expected = [a.name for a in self.args] + ["d_" + out.name for out in self.outputs]
         if adjoint is not None and [a.name for a in adjoint[0].args] == expected:
+            if o.is_cuda:
+                raise RuntimeError(f"tmix: '{self.name}' is a recurrence, whose backward "
+                                   "runs on the CPU only so far")
             return self._recurrence_backward(ctx, values, [o] + saved, grads, adjoint)
+        if o.is_cuda:
+            return self._cuda_backward(ctx, values, o, saved, grads, namespace)
         grad_q = self._derived("grad_q", namespace)
         if grad_q is None:
             raise RuntimeError(f"tmix: '{self.name}' has no backward (its derivation "
@@ -350,6 +353,40 @@ class Kernel:
             outs = params[1](*call, *param_partials)
             outs = outs if isinstance(outs, tuple) else (outs,)
             self._place_gradients(ctx, values, params[0].outputs, outs, result)
+        for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
+            if needed and result[index] is None:
+                raise RuntimeError(
+                    f"tmix: '{self.args[index].name}' of '{self.name}' has no gradient: "
+                    "only float tensors and scalars that the score, the sink or the scale "
+                    "reads have one (a mask reads without a derivative); detach it")
+        return tuple(result)
+
+    def _cuda_backward(self, ctx, values, o, saved, grads, namespace):
+        """An attention spec's gradients on the GPU: its parts in the GPUs' form (part
+        "query" recomputes dq, docs/training.md), on the current stream."""
+        torch = _torch()
+        try:
+            params = self._module.kernel(f"{self.name}_grad_params")
+            learned = {p.name[len("d_"):] for p in params.outputs}
+        except ValueError:  # no part "params"
+            learned = set()
+        if any(needed and self.args[index].name in learned
+               for index, needed in enumerate(ctx.needs_input_grad[:len(values)])):
+            raise RuntimeError(f"tmix: the gradients of the float arguments that the score, "
+                               f"the sink or the scale of '{self.name}' reads run on the "
+                               "CPU only so far; detach them on the GPU")
+        if len(self.outputs) == 2:
+            lse = saved.pop(0)
+            d_lse = grads[1] if grads[1] is not None else torch.zeros_like(lse)
+            tail = [d_lse.contiguous()]
+        else:
+            lse = self._derived("forward", namespace, "cuda")[1](*values)[1]
+            tail = []
+        d_o = grads[0] if grads[0] is not None else torch.zeros_like(o)
+        call = values + [o, lse, d_o.to(o.dtype).contiguous()] + tail
+        result = [None] * len(values)
+        result[1], result[2] = self._derived("grad_kv", namespace, "cuda")[1](*call)
+        result[0] = self._derived("grad_q", namespace, "cuda")[1](*call)
         for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
             if needed and result[index] is None:
                 raise RuntimeError(
