@@ -149,7 +149,9 @@ const char *tmix_module_kernel_name(const tmix_module *module, size_t index);
     (which takes X_grad_kv's param partials last); for each recurrence X,
     X_grad: X's arguments and the gradients of its outputs in, the gradient of each
     float argument out (named d_<argument>, f32, of the argument's shape; a scalar's as
-    [1]). */
+    [1]). For a GPU target the attention parts are the GPUs' form: X_grad_kv gives dk
+    and dv, X_grad_q takes no d_q_partial (it recomputes dq); X_grad_params and a
+    recurrence's X_grad are the CPU's only (TMIX_ERROR_UNSUPPORTED). */
 tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char *target,
                                tmix_kernel **kernel);
 void tmix_kernel_free(tmix_kernel *kernel);
