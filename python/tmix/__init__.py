@@ -428,9 +428,10 @@ class Kernel:
     def torch_op(self, namespace="tmix", learnable_scalars=False):
         """Registers this kernel as the PyTorch custom op `torch.ops.<namespace>.<name>`
         (a CPU implementation and a fake one, so that it traces under torch.compile) and
-        returns it. The op has the derived backward (docs/training.md), on the CPU: an
-        attention spec's gives the gradients of q, k, v and of the float tensors its
-        score and sink read; a recurrence's, those of every float tensor argument. With
+        returns it. The op has the derived backward (docs/training.md): an attention
+        spec's gives the gradients of q, k, v (on the CPU or, for CUDA tensors, the GPU)
+        and of the float tensors its score and sink read (the CPU only); a
+        recurrence's, those of every float tensor argument (the CPU only). With
         `learnable_scalars`, the op `<name>_learnable_scalars` takes the float scalar
         arguments as one-element tensors and gives their gradients too (a call whose
         scalar is a tensor that requires grad goes through it)."""
