@@ -326,9 +326,21 @@ class Kernel:
                 raise RuntimeError(f"tmix: '{self.name}' is a recurrence, whose backward "
                                    "runs on the CPU only so far")
             return self._recurrence_backward(ctx, values, [o] + saved, grads, adjoint)
-        if o.is_cuda:
-            return self._cuda_backward(ctx, values, o, saved, grads, namespace)
-        grad_q = self._derived("grad_q", namespace)
+        # On a GPU the parts are the GPUs' form: part "query" recomputes dq
+        # (docs/training.md), and part "params" is the CPU's only.
+        target = "cuda" if o.is_cuda else "cpu"
+        if target == "cuda":
+            try:
+                params = self._module.kernel(f"{self.name}_grad_params")
+                learned = {p.name[len("d_"):] for p in params.outputs}
+            except ValueError:  # no part "params"
+                learned = set()
+            if any(needed and self.args[index].name in learned
+                   for index, needed in enumerate(ctx.needs_input_grad[:len(values)])):
+                raise RuntimeError(f"tmix: the gradients of the float arguments that the "
+                                   f"score, the sink or the scale of '{self.name}' reads "
+                                   "run on the CPU only so far; detach them on the GPU")
+        grad_q = self._derived("grad_q", namespace, target)
         if grad_q is None:
             raise RuntimeError(f"tmix: '{self.name}' has no backward (its derivation "
                                "failed: `tmixc emit --stage=spec --grad` says why)")
@@ -338,55 +350,25 @@ class Kernel:
             tail = [d_lse.contiguous()]
         else:
             # The spec has no lse output: the forward with lse recomputes it.
-            lse = self._derived("forward", namespace)[1](*values)[1]
+            lse = self._derived("forward", namespace, target)[1](*values)[1]
             tail = []
         d_o = grads[0] if grads[0] is not None else torch.zeros_like(o)
         call = values + [o, lse, d_o.to(o.dtype).contiguous()] + tail
         result = [None] * len(values)
-        # dk, dv and dq's sums per key split (then those of the small params, summed
-        # per key split as dq's are); dq from those (docs/training.md).
-        result[1], result[2], q_partial, *param_partials = \
-            self._derived("grad_kv", namespace)[1](*call)
-        result[0] = grad_q[1](*call, q_partial)
-        params = self._derived("grad_params", namespace)
-        if params is not None:
-            outs = params[1](*call, *param_partials)
-            outs = outs if isinstance(outs, tuple) else (outs,)
-            self._place_gradients(ctx, values, params[0].outputs, outs, result)
-        for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
-            if needed and result[index] is None:
-                raise RuntimeError(
-                    f"tmix: '{self.args[index].name}' of '{self.name}' has no gradient: "
-                    "only float tensors and scalars that the score, the sink or the scale "
-                    "reads have one (a mask reads without a derivative); detach it")
-        return tuple(result)
-
-    def _cuda_backward(self, ctx, values, o, saved, grads, namespace):
-        """An attention spec's gradients on the GPU: its parts in the GPUs' form (part
-        "query" recomputes dq, docs/training.md), on the current stream."""
-        torch = _torch()
-        try:
-            params = self._module.kernel(f"{self.name}_grad_params")
-            learned = {p.name[len("d_"):] for p in params.outputs}
-        except ValueError:  # no part "params"
-            learned = set()
-        if any(needed and self.args[index].name in learned
-               for index, needed in enumerate(ctx.needs_input_grad[:len(values)])):
-            raise RuntimeError(f"tmix: the gradients of the float arguments that the score, "
-                               f"the sink or the scale of '{self.name}' reads run on the "
-                               "CPU only so far; detach them on the GPU")
-        if len(self.outputs) == 2:
-            lse = saved.pop(0)
-            d_lse = grads[1] if grads[1] is not None else torch.zeros_like(lse)
-            tail = [d_lse.contiguous()]
+        key_value = self._derived("grad_kv", namespace, target)[1](*call)
+        if target == "cuda":
+            result[1], result[2] = key_value
+            result[0] = grad_q[1](*call)
         else:
-            lse = self._derived("forward", namespace, "cuda")[1](*values)[1]
-            tail = []
-        d_o = grads[0] if grads[0] is not None else torch.zeros_like(o)
-        call = values + [o, lse, d_o.to(o.dtype).contiguous()] + tail
-        result = [None] * len(values)
-        result[1], result[2] = self._derived("grad_kv", namespace, "cuda")[1](*call)
-        result[0] = self._derived("grad_q", namespace, "cuda")[1](*call)
+            # dk, dv and dq's sums per key split (then those of the small params,
+            # summed per key split as dq's are); dq from those (docs/training.md).
+            result[1], result[2], q_partial, *param_partials = key_value
+            result[0] = grad_q[1](*call, q_partial)
+            params = self._derived("grad_params", namespace)
+            if params is not None:
+                outs = params[1](*call, *param_partials)
+                outs = outs if isinstance(outs, tuple) else (outs,)
+                self._place_gradients(ctx, values, params[0].outputs, outs, result)
         for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
             if needed and result[index] is None:
                 raise RuntimeError(
