@@ -322,6 +322,9 @@ void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
   };
   MLIRContext *context = spec.getContext();
   Builder b(context);
+  auto partialName = [&](int64_t argument) {
+    return b.getStringAttr("d_" + spec.getArgName(argument).str() + "_partial");
+  };
 
   // Part "key_value": the score_param_grad of the split params, and their partials.
   {
@@ -342,8 +345,7 @@ void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
       results.push_back(AttentionGradOp::getParamPartialType(
           cast<SpecTensorType>(spec.getSpecArgTypes()[argument]), k, splits,
           owned[2 * position], owned[2 * position + 1]));
-      names.push_back(
-          b.getStringAttr("d_" + spec.getArgName(argument).str() + "_partial"));
+      names.push_back(partialName(argument));
     }
     keyValue.setFunctionType(FunctionType::get(context, type.getInputs(), results));
     keyValue.setResultNamesAttr(b.getArrayAttr(names));
@@ -362,7 +364,7 @@ void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
   ArrayRef<Type> partialTypes = keyValue.getFunctionType().getResults().drop_front(3);
   for (auto [argument, partialType] : llvm::zip(split, partialTypes)) {
     inputs.push_back(partialType);
-    names.push_back(b.getStringAttr("d_" + spec.getArgName(argument).str() + "_partial"));
+    names.push_back(partialName(argument));
     defaults.push_back(b.getUnitAttr());
     paramsBody.addArgument(partialType, spec.getLoc());
   }

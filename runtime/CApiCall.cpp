@@ -219,16 +219,18 @@ CallError tmix::rt::launchReducedGradientCall(ProgramFn program,
                             signature.args.begin()));
   // A gradient that shares nothing (most: a per-step input's) is written by the program
   // into the caller's output; the others into host buffers, summed after.
-  auto direct = [&](size_t index) {
+  std::vector<bool> direct;
+  for (size_t index = 0; index < signature.results.size(); ++index) {
     const ParamDecl &result = signature.results[index];
-    return arguments[index] < signature.args.size() && result.dtype == DType::F32 &&
-           sharesNothing(signature.args[arguments[index]], result);
-  };
+    direct.push_back(arguments[index] < signature.args.size() &&
+                     result.dtype == DType::F32 &&
+                     sharesNothing(signature.args[arguments[index]], result));
+  }
   std::vector<HostTensor> partials;
   std::vector<TensorView> partialViews;
   partials.reserve(signature.results.size());
   for (size_t index = 0; index < signature.results.size(); ++index) {
-    if (direct(index)) {
+    if (direct[index]) {
       partials.emplace_back();
       partialViews.push_back(outputViews[index]);
       continue;
@@ -242,7 +244,7 @@ CallError tmix::rt::launchReducedGradientCall(ProgramFn program,
       !error.empty())
     return failWith(TMIX_ERROR_RUNTIME, error);
   for (size_t index = 0; index < partials.size(); ++index) {
-    if (direct(index))
+    if (direct[index])
       continue;
     const ParamDecl &result = signature.results[index];
     HostTensor gradient;

@@ -69,6 +69,32 @@ namespace {
 constexpr int64_t kRowsPerProgram = 32;
 constexpr int64_t kClassifiedTile = 64;
 
+/// Calls `leaf` at every index of `memref` whose dims before `first` are `indices`'
+/// and whose dim d from `first` on runs over span(d) = [begin, end), or is begin alone
+/// where end is null.
+void forEachIndex(KernelBuilder &kb, Value memref, SmallVector<Value> indices,
+                  unsigned first,
+                  function_ref<std::pair<Value, Value>(unsigned dim)> span,
+                  function_ref<void(ValueRange indices)> leaf) {
+  unsigned rank = cast<MemRefType>(memref.getType()).getRank();
+  indices.resize(rank);
+  std::function<void(unsigned)> walk = [&](unsigned dim) {
+    if (dim == rank)
+      return leaf(indices);
+    auto [begin, end] = span(dim);
+    if (!end) {
+      indices[dim] = begin;
+      return walk(dim + 1);
+    }
+    kb.loop(begin, end, kb.index(1), {}, [&](Value x, ValueRange) {
+      indices[dim] = x;
+      walk(dim + 1);
+      return SmallVector<Value>{};
+    });
+  };
+  walk(first);
+}
+
 class AttentionGradLowering : AttentionGradOperands {
 public:
   AttentionGradLowering(AttentionGradOp op, VectorShape vectors) : op(op), vectors(vectors) {}
@@ -526,16 +552,16 @@ void AttentionGradLowering::lowerParamsPart() {
             ? Value()
             : kb->argMemRef(op.getParamPartialArg() + (splitAt - split.begin()));
     unsigned rank = cast<MemRefType>(out.getType()).getRank();
-    SmallVector<Value> indices(rank);
-    auto sumPartials = [&]() -> Value {
-      // The partial's leading dims: the splits, then B and HK unless owned.
+    // The partials of `element` summed over the partial's leading dims: the splits, then
+    // B and HK unless owned.
+    auto sumPartials = [&](ValueRange element) -> Value {
       unsigned leading = cast<MemRefType>(partial.getType()).getRank() - rank;
       SmallVector<Value> at(leading);
       std::function<Value(unsigned, Value)> sumFrom = [&](unsigned dim,
                                                           Value acc) -> Value {
         if (dim == leading) {
           SmallVector<Value> full(at);
-          full.append(indices);
+          full.append(element.begin(), element.end());
           return arith::AddFOp::create(b, acc, memref::LoadOp::create(b, partial, full));
         }
         return kb->loop(zero, memref::DimOp::create(b, partial, dim), one, {acc},
@@ -546,24 +572,18 @@ void AttentionGradLowering::lowerParamsPart() {
       };
       return sumFrom(0, kb->f32(0.0));
     };
-    std::function<void(unsigned)> startFrom = [&](unsigned dim) {
-      if (dim == rank) {
-        memref::StoreOp::create(b, partial ? sumPartials() : kb->f32(0.0), out, indices);
-        return;
-      }
-      for (unsigned which : {0u, 1u})
-        if (splitParams[which] && owned[2 * param + which] == static_cast<int64_t>(dim)) {
-          indices[dim] = range[which][0];
-          startFrom(dim + 1);
-          return;
-        }
-      kb->loop(zero, memref::DimOp::create(b, out, dim), one, {}, [&](Value x, ValueRange) {
-        indices[dim] = x;
-        startFrom(dim + 1);
-        return SmallVector<Value>{};
-      });
-    };
-    startFrom(0);
+    forEachIndex(
+        *kb, out, {}, 0,
+        [&](unsigned dim) -> std::pair<Value, Value> {
+          for (unsigned which : {0u, 1u})
+            if (splitParams[which] &&
+                owned[2 * param + which] == static_cast<int64_t>(dim))
+              return {range[which][0], Value()};
+          return {zero, memref::DimOp::create(b, out, dim)};
+        },
+        [&](ValueRange at) {
+          memref::StoreOp::create(b, partial ? sumPartials(at) : kb->f32(0.0), out, at);
+        });
   }
 
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
@@ -674,7 +694,7 @@ void AttentionGradLowering::lowerParamsPart() {
 void AttentionGradLowering::startParamPartials(Value split, Value kvHead,
                                                Value firstHead) {
   ImplicitLocOpBuilder &b = kb->builder();
-  Value zero = kb->index(0), one = kb->index(1);
+  Value zero = kb->index(0);
   ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
   for (auto [position, argument] : llvm::enumerate(op.getParamArgs())) {
     Value partial = kb->resultMemRef(3 + position);
@@ -688,31 +708,18 @@ void AttentionGradLowering::startParamPartials(Value split, Value kvHead,
     if (ownedHead < 0)
       target.prefix.push_back(kvHead);
     // Zero it: the param's dims it owns at its batch and its group's heads.
-    unsigned rank = cast<MemRefType>(partial.getType()).getRank();
-    SmallVector<Value> indices(target.prefix);
-    indices.resize(rank);
     unsigned first = target.prefix.size();
-    std::function<void(unsigned)> zeroFrom = [&](unsigned dim) {
-      if (dim == rank) {
-        memref::StoreOp::create(b, kb->f32(0.0), partial, indices);
-        return;
-      }
-      int64_t paramDim = static_cast<int64_t>(dim - first);
-      if (paramDim == ownedBatch) {
-        indices[dim] = batch;
-        return zeroFrom(dim + 1);
-      }
-      Value begin = paramDim == ownedHead ? firstHead : zero;
-      Value end = paramDim == ownedHead
-                      ? arith::AddIOp::create(b, firstHead, group).getResult()
-                      : memref::DimOp::create(b, partial, dim).getResult();
-      kb->loop(begin, end, one, {}, [&](Value x, ValueRange) {
-        indices[dim] = x;
-        zeroFrom(dim + 1);
-        return SmallVector<Value>{};
-      });
-    };
-    zeroFrom(first);
+    forEachIndex(
+        *kb, partial, target.prefix, first,
+        [&](unsigned dim) -> std::pair<Value, Value> {
+          int64_t paramDim = static_cast<int64_t>(dim - first);
+          if (paramDim == ownedBatch)
+            return {batch, Value()};
+          if (paramDim == ownedHead)
+            return {firstHead, arith::AddIOp::create(b, firstHead, group)};
+          return {zero, memref::DimOp::create(b, partial, dim)};
+        },
+        [&](ValueRange at) { memref::StoreOp::create(b, kb->f32(0.0), partial, at); });
   }
 }
 

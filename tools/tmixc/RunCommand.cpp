@@ -595,17 +595,6 @@ public:
 
   std::string launch(Operation *spec, rt::Bindings &bindings,
                      std::vector<HostTensor> &outputs) {
-    if (!gpuTarget.empty()) {
-      // Compiled for the bound head dims, run, and the outputs copied back.
-      outputs.clear();
-      for (const rt::ParamDecl &result : signatureOf(spec).results)
-        outputs.emplace_back(result.dtype, rt::shapeOf(result, bindings.sizes));
-      return runOnGpu(spec, gpuTarget, bindings, schedule, outputs);
-    }
-    auto kernel = cache.getOrCompile(spec, schedule);
-    if (!kernel)
-      return "compiling '" + mlir::SymbolTable::getSymbolName(spec).str() +
-             "' failed: " + llvm::toString(kernel.takeError());
     // The outputs of the last launch when they fit (a kernel writes every element of
     // its outputs): --bench times the kernels, not the allocation and zeroing of
     // their outputs.
@@ -619,6 +608,13 @@ public:
       for (const rt::ParamDecl &result : results)
         outputs.emplace_back(result.dtype, rt::shapeOf(result, bindings.sizes));
     }
+    // On a GPU: compiled for the bound head dims, run, and the outputs copied back.
+    if (!gpuTarget.empty())
+      return runOnGpu(spec, gpuTarget, bindings, schedule, outputs);
+    auto kernel = cache.getOrCompile(spec, schedule);
+    if (!kernel)
+      return "compiling '" + mlir::SymbolTable::getSymbolName(spec).str() +
+             "' failed: " + llvm::toString(kernel.takeError());
     return rt::launchOnCpu((*kernel)->program, (*kernel)->manifest, bindings, outputs, pool);
   }
 
