@@ -115,6 +115,49 @@ def test_bias_table_sinks_and_softcap_match_float64_autograd(mod, dtype):
     assert bias.grad.dtype == torch.float32
 
 
+def test_frozen_tables_skip_part_params(mod, dtype, monkeypatch):
+    # Part "params" (a third walk over the pairs for the sinks) runs only when a
+    # gradient it gives is asked for; q, k and v's gradients do not need it.
+    b, h, n, m = 1, 2, 19, 23
+    q = randn(b, h, n, 16, seed=14, dtype=DTYPES[dtype])
+    k = randn(b, h, m, 16, seed=15, dtype=DTYPES[dtype])
+    v = randn(b, h, m, 8, seed=16, dtype=DTYPES[dtype])
+    bias = randn(h, n + m, seed=17).detach()
+    sinks = randn(h, seed=18)
+    gate = torch.randn(m, generator=torch.Generator().manual_seed(19))
+    kernel = mod["biased"]
+    derived, calls = kernel._derived, []
+
+    def recording(part, *args):
+        found = derived(part, *args)
+        if found is None:
+            return None
+
+        def op(*inputs):
+            calls.append(part)
+            return found[1](*inputs)
+        return found[0], op
+    monkeypatch.setattr(kernel, "_derived", recording)
+
+    rq, rk, rv = leaves(q, k, v)
+    i, j = torch.arange(n)[:, None], torch.arange(m)[None, :]
+    s = rq @ rk.transpose(-1, -2) / 4.0
+    s = 20.0 * torch.tanh(s / 20.0) + bias.double()[:, i - j + m][None]
+    s = s.masked_fill(~(gate[j] > -1.5), -math.inf)
+    s = torch.cat([s, sinks.detach().double()[None, :, None, None].expand(b, h, n, 1)], -1)
+    (torch.softmax(s, -1)[..., :m] @ rv).sum().backward()
+
+    kernel(q, k, v, bias, sinks.detach(), gate).float().sum().backward()
+    assert "grad_kv" in calls and "grad_params" not in calls
+    for got, want in zip((q, k, v), (rq, rk, rv)):
+        check(dtype, got.grad, want.grad)
+    # The sinks learnable again: part "params" runs, and gives their gradient.
+    calls.clear()
+    kernel(q, k, v, bias, sinks, gate).float().sum().backward()
+    assert calls[-1] == "grad_params"
+    assert sinks.grad is not None and sinks.grad.abs().sum() > 0
+
+
 @pytest.mark.filterwarnings("ignore:flex_attention called without")
 def test_gqa_mask_softcap_and_a_learnable_table_match_flex_attention(mod, dtype):
     # FlexAttention's own autograd (eager, float64) through a score_mod that reads a

@@ -365,7 +365,9 @@ class Kernel:
             result[1], result[2], q_partial, *param_partials = key_value
             result[0] = grad_q[1](*call, q_partial)
             params = self._derived("grad_params", namespace)
-            if params is not None:
+            # Part "params" walks the pairs again (for a pair bias, a scalar, a sink):
+            # not when every argument it gives a gradient of is frozen.
+            if params is not None and self._any_needed(ctx, values, params[0].outputs):
                 outs = params[1](*call, *param_partials)
                 outs = outs if isinstance(outs, tuple) else (outs,)
                 self._place_gradients(ctx, values, params[0].outputs, outs, result)
@@ -395,6 +397,12 @@ class Kernel:
                                 if self.args[index].is_tensor else ctx.scalar_like[index])
                 result[index] = torch.zeros(shape, dtype=dtype)
         return tuple(result)
+
+    def _any_needed(self, ctx, values, params):
+        """Whether autograd asks for the gradient of any argument `d_<arg>` of
+        `params` names."""
+        return any(ctx.needs_input_grad[self._index[param.name[len("d_"):]]]
+                   for param in params)
 
     def _place_gradients(self, ctx, values, params, grads, result):
         """Each derived gradient `d_<arg>` into `result` at its argument: a tensor's in
