@@ -138,13 +138,16 @@ LogicalResult DotOp::verify() {
   ArrayRef<Attribute> lhs = getLhs().getType().getDims();
   ArrayRef<Attribute> rhs = getRhs().getType().getDims();
   ArrayRef<Attribute> result = getResult().getType().getDims();
+  Attribute lhsOuter = getTransposeLhs() ? lhs[1] : lhs[0];
+  Attribute lhsInner = getTransposeLhs() ? lhs[0] : lhs[1];
   Attribute rhsInner = getTransposeRhs() ? rhs[1] : rhs[0];
   Attribute rhsOuter = getTransposeRhs() ? rhs[0] : rhs[1];
-  if (lhs[1] != rhsInner)
-    return emitOpError() << "contracts lhs " << spell(lhs) << " with rhs " << spell(rhs)
-                         << (getTransposeRhs() ? " (transposed)" : "")
+  if (lhsInner != rhsInner)
+    return emitOpError() << "contracts lhs " << spell(lhs)
+                         << (getTransposeLhs() ? " (transposed)" : "") << " with rhs "
+                         << spell(rhs) << (getTransposeRhs() ? " (transposed)" : "")
                          << ": the inner extents differ";
-  SmallVector<Attribute> expected{lhs[0], rhsOuter};
+  SmallVector<Attribute> expected{lhsOuter, rhsOuter};
   if (result != ArrayRef<Attribute>(expected))
     return emitOpError() << "result must be " << spell(expected) << ", not "
                          << spell(result);
@@ -316,6 +319,193 @@ LogicalResult AttentionProgramOp::verifySymbolUses(SymbolTableCollection &symbol
   });
   return failure(result.wasInterrupted());
 }
+
+//===----------------------------------------------------------------------===//
+// The attention backward
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Checks a loop's body: block arguments `positions` index values then the carried
+/// tiles, ended by a yield of the carried tiles' types.
+LogicalResult verifyCarryingLoop(Operation *op, Block &block, ValueRange inits,
+                                 unsigned positions, StringRef what) {
+  SmallVector<Type> expected(positions, IndexType::get(op->getContext()));
+  llvm::append_range(expected, inits.getTypes());
+  if (block.getArgumentTypes() != ArrayRef<Type>(expected))
+    return op->emitOpError() << "body must take " << what
+                             << " as index values, then the carried tiles";
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return op->emitOpError("body must end in tmix_tile.yield");
+  if (yield.getValues().getTypes() != inits.getTypes())
+    return yield.emitOpError("must yield the carried tiles, of the loop's types");
+  if (op->getResultTypes() != inits.getTypes())
+    return op->emitOpError("results must be the carried tiles' types");
+  return success();
+}
+
+/// A tile of pairs [block_m, block_n] with one per-row value per row.
+LogicalResult verifyPairTile(Operation *op, Value pairs, Value rows) {
+  ArrayRef<Attribute> dims = cast<TileType>(pairs.getType()).getDims();
+  Builder b(op->getContext());
+  if (dims[0] != b.getStringAttr(kBlockM) || dims[1] != b.getStringAttr(kBlockN))
+    return op->emitOpError() << "applies to a tile of pairs [block_m, block_n], not "
+                             << spell(dims);
+  return verifySameRows(op, pairs, rows, "the pair tile", "the row values");
+}
+} // namespace
+
+void AttentionGradProgramOp::getAsmBlockArgumentNames(Region &region,
+                                                      OpAsmSetValueNameFn setNameFn) {
+  tmix::AttentionGradOp spec = getSpecOp();
+  bool keySide = spec && !spec.isQueryPart();
+  const char *names[] = {"batch", keySide ? "kv_head" : "head", keySide ? "key" : "row"};
+  for (auto [arg, name] : llvm::zip(region.getArguments(), names))
+    setNameFn(arg, name);
+}
+
+LogicalResult AttentionGradProgramOp::verifyRegions() {
+  Block &block = getBodyBlock();
+  if (block.getNumArguments() != 3 ||
+      !llvm::all_of(block.getArgumentTypes(), [](Type t) { return t.isIndex(); }))
+    return emitOpError("body must take (batch, head, first key or row) as three index "
+                       "values");
+  return success();
+}
+
+tmix::AttentionGradOp AttentionGradProgramOp::getSpecOp() {
+  return SymbolTable::lookupNearestSymbolFrom<tmix::AttentionGradOp>(*this,
+                                                                     getSpecAttr());
+}
+
+LogicalResult
+AttentionGradProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto spec =
+      symbolTable.lookupNearestSymbolFrom<tmix::AttentionGradOp>(*this, getSpecAttr());
+  if (!spec)
+    return emitOpError() << "names " << getSpecAttr()
+                         << ", which is not a tmix.attention_grad part";
+  if (spec.isParamsPart())
+    return emitOpError() << "names part \"params\" of " << getSpecAttr()
+                         << ", which has no tile program (the CPU runs it as it is)";
+  ArrayRef<Type> args = spec.getSpecArgTypes();
+  auto q = cast<SpecTensorType>(args[0]), v = cast<SpecTensorType>(args[2]);
+  for (Attribute dim : llvm::concat<const Attribute>(q.getDims(), v.getDims()))
+    if (isScheduleExtent(dim))
+      return emitOpError() << "cannot tile a spec with a size symbol named " << dim
+                           << ": the tile types reserve block_m, block_n and chunk";
+  Builder b(getContext());
+  Attribute blockM = b.getStringAttr(kBlockM), blockN = b.getStringAttr(kBlockN);
+  Attribute headDim = q.getDims()[3], valueDim = v.getDims()[3];
+  auto expectTile = [&](Operation *op, Value tile, Attribute rows, Attribute columns,
+                        StringRef what) -> LogicalResult {
+    SmallVector<Attribute> expected{rows, columns};
+    ArrayRef<Attribute> dims = cast<TileType>(tile.getType()).getDims();
+    if (dims != ArrayRef<Attribute>(expected))
+      return op->emitOpError() << what << " of " << getSpecAttr() << " is a tile "
+                               << spell(expected) << ", not " << spell(dims);
+    return success();
+  };
+  // Which ops the part may hold: the key side's in part "key_value", the query side's
+  // in part "query"; d_q_partial's only without recompute_dq.
+  bool keySide = !spec.isQueryPart(), partials = !spec.getRecomputeDq();
+  auto onlyIn = [&](Operation *op, bool allowed, StringRef where) -> LogicalResult {
+    if (!allowed)
+      return op->emitOpError() << "belongs in " << where << ", not in " << getSpecAttr();
+    return success();
+  };
+  WalkResult result = getBody().walk([&](Operation *op) -> WalkResult {
+    LogicalResult ok =
+        llvm::TypeSwitch<Operation *, LogicalResult>(op)
+            .Case([&](LoadKeysOp load) {
+              if (failed(onlyIn(load, keySide, "part \"key_value\"")) ||
+                  failed(expectTile(load, load.getKeys(), blockN, headDim, "a key tile")))
+                return failure();
+              return expectTile(load, load.getValues(), blockN, valueDim, "a value tile");
+            })
+            .Case([&](LoadKeyValueOp load) {
+              if (failed(expectTile(load, load.getKeys(), blockN, headDim, "a key tile")))
+                return failure();
+              return expectTile(load, load.getValues(), blockN, valueDim, "a value tile");
+            })
+            .Case([&](QueryLoopOp loop) {
+              return onlyIn(loop, keySide, "part \"key_value\"");
+            })
+            .Case([&](KeyLoopOp loop) {
+              return onlyIn(loop, !keySide && !partials,
+                            "part \"query\" with recompute_dq");
+            })
+            .Case([&](LoadQueryGradOp load) {
+              if (failed(expectTile(load, load.getQuery(), blockM, headDim, "the query")))
+                return failure();
+              return expectTile(load, load.getOutputGrad(), blockM, valueDim,
+                                "the output's gradient");
+            })
+            .Case([&](ParamGradsOp grads) {
+              return onlyIn(grads, keySide && !spec.getParamArgs().empty(),
+                            "a part \"key_value\" that sums params");
+            })
+            .Case([&](AccumulateQueryGradOp acc) {
+              if (failed(onlyIn(acc, keySide && partials,
+                                "part \"key_value\" without recompute_dq")))
+                return failure();
+              return expectTile(acc, acc.getTerms(), blockM, headDim, "dq's terms");
+            })
+            .Case([&](StoreKeyGradOp store) {
+              if (failed(onlyIn(store, keySide, "part \"key_value\"")) ||
+                  failed(expectTile(store, store.getKeyGrad(), blockN, headDim, "dk")))
+                return failure();
+              return expectTile(store, store.getValueGrad(), blockN, valueDim, "dv");
+            })
+            .Case([&](SumQueryPartialsOp sum) {
+              if (failed(onlyIn(sum, !keySide && partials,
+                                "part \"query\" without recompute_dq")))
+                return failure();
+              return expectTile(sum, sum.getQueryGrad(), blockM, headDim, "dq");
+            })
+            .Case([&](StoreQueryGradOp store) {
+              if (failed(onlyIn(store, !keySide, "part \"query\"")))
+                return failure();
+              return expectTile(store, store.getQueryGrad(), blockM, headDim, "dq");
+            })
+            .Default([](Operation *) { return success(); });
+    return failed(ok) ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
+void QueryLoopOp::getAsmBlockArgumentNames(Region &region,
+                                           OpAsmSetValueNameFn setNameFn) {
+  static constexpr const char *names[] = {"head", "row", "dk", "dv"};
+  for (auto [arg, name] : llvm::zip(region.getArguments(), names))
+    setNameFn(arg, name);
+}
+
+LogicalResult QueryLoopOp::verifyRegions() {
+  return verifyCarryingLoop(*this, getBodyBlock(), getInits(), 2,
+                            "(head, row): a query head of the group and the tile's "
+                            "first row,");
+}
+
+void KeyLoopOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  static constexpr const char *names[] = {"key", "dq"};
+  for (auto [arg, name] : llvm::zip(region.getArguments(), names))
+    setNameFn(arg, name);
+}
+
+LogicalResult KeyLoopOp::verifyRegions() {
+  return verifyCarryingLoop(*this, getBodyBlock(), getInits(), 1,
+                            "(key): the tile's first key,");
+}
+
+LogicalResult LoadQueryGradOp::verify() {
+  if (failed(verifySameRows(*this, getQuery(), getLse(), "the query", "the lse")))
+    return failure();
+  return verifySameRows(*this, getOutputGrad(), getLse(), "the output's gradient",
+                        "the lse");
+}
+
+LogicalResult PairGradOp::verify() { return verifyPairTile(*this, getDots(), getLse()); }
 
 //===----------------------------------------------------------------------===//
 // Recurrences

@@ -85,7 +85,8 @@ def TmixTile_LoadQueryOp : TmixTile_Op<"load_query",
   let assemblyFormat = "$batch `,` $head `,` $row attr-dict `:` type($query)";
 }
 
-def TmixTile_LoadKeyValueOp : TmixTile_Op<"load_kv", [HasParent<"KeyValueLoopOp">]> {
+def TmixTile_LoadKeyValueOp : TmixTile_Op<"load_kv",
+    [ParentOneOf<["KeyValueLoopOp", "KeyLoopOp"]>]> {
   let summary = "a KV tile: keys (rotated) and values";
   let description = [{
     Keys `[key, key + block_n)` of k and v at the batch and the KV head that query
@@ -155,8 +156,8 @@ def TmixTile_KeyValueLoopOp : TmixTile_Op<"kv_loop", [
 }
 
 def TmixTile_YieldOp : TmixTile_Op<"yield", [Pure, Terminator,
-                                             HasParent<"KeyValueLoopOp">]> {
-  let summary = "the state carried to the next KV tile";
+    ParentOneOf<["KeyValueLoopOp", "QueryLoopOp", "KeyLoopOp"]>]> {
+  let summary = "the state carried to the loop's next tile";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
@@ -165,14 +166,15 @@ def TmixTile_DotOp : TmixTile_Op<"dot", [Pure, DeclareOpInterfaceMethods<OpAsmOp
   let summary = "a tile product, optionally accumulated";
   let description = [{
     `lhs [M, K] x rhs [K, N] (+ acc [M, N])`; with `transpose_rhs`, rhs is `[N, K]`
-    (S = Q K^T).
+    (S = Q K^T); with `transpose_lhs`, lhs is `[K, M]` (the backward's dV = P^T dO).
 
     ```mlir
     %s = tmix_tile.dot %q, %k {transpose_rhs} : !tmix_tile.tile<[block_m, 64]>, !tmix_tile.tile<[block_n, 64]> -> !tmix_tile.tile<[block_m, block_n]>
     ```
   }];
   let arguments = (ins TmixTile_Tile:$lhs, TmixTile_Tile:$rhs,
-                       Optional<TmixTile_Tile>:$acc, UnitAttr:$transpose_rhs);
+                       Optional<TmixTile_Tile>:$acc, UnitAttr:$transpose_rhs,
+                       UnitAttr:$transpose_lhs);
   let results = (outs TmixTile_Tile:$result);
   let assemblyFormat = "$lhs `,` $rhs (`acc` $acc^)? attr-dict `:` type($lhs) `,` "
                        "type($rhs) (`,` type($acc)^)? `->` type($result)";
@@ -265,6 +267,229 @@ def TmixTile_MergeOp : TmixTile_Op<"merge", [Pure,
   let assemblyFormat = "$output `,` $lse `with` $other_output `,` $other_lse attr-dict "
                        "`:` type($output) `,` type($lse)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The attention backward
+//===----------------------------------------------------------------------===//
+
+def TmixTile_AttentionGradProgramOp : TmixTile_Op<"attention_grad", [
+    IsolatedFromAbove, SingleBlock, NoTerminator,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "one program of a derived backward part's grid, in tiles";
+  let description = [{
+    The program of one tile of the `tmix.attention_grad` part `spec`
+    (tmix-derive-attention-grad): its block's arguments are the batch, a head and the
+    tile's first position. Part "key_value" walks the query rows that read a tile of
+    `block_n` keys of a KV head and sums dk and dv:
+
+    ```
+    k, v = load_keys(batch, kv_head, key)
+    dk, dv = query_loop(batch, kv_head, key) carry(zeros, zeros) {
+    ^(head, row, dk, dv):
+      q, d_o, lse, delta = load_query_grad(batch, head, row)
+      p, ds = pair_grad(dot(q, k^T), dot(d_o, v^T), lse, delta) at (batch, head, row, key)
+      [param_grads(...)]                  the params the part sums per key split
+      [accumulate_dq(batch, head, row, dot(ds, k))]   without recompute_dq
+      yield dot(ds^T, q, dk), dot(p^T, d_o, dv)
+    }
+    store_key_grad(batch, kv_head, key, dk, dv)
+    ```
+
+    Part "query" gives a tile of `block_m` rows' dq: with recompute_dq (the GPUs')
+    its own walk over the keys, else the sum of the key splits' partials:
+
+    ```
+    q, d_o, lse, delta = load_query_grad(batch, head, row)
+    dq = key_loop(batch, head, row) carry(zeros) {
+    ^(key, dq):
+      k, v = load_kv(batch, head, key)
+      p, ds = pair_grad(dot(q, k^T), dot(d_o, v^T), lse, delta) at (batch, head, row, key)
+      yield dot(ds, k, dq)
+    }
+    store_query_grad(batch, head, row, dq)
+                       -- or, without recompute_dq --
+    store_query_grad(batch, head, row, sum_dq_partials(batch, head, row))
+    ```
+
+    The spec holds the statements the ops apply (rope, scale, score, mask and their
+    derivatives). A target may run several tiles in one program (the CPU's key splits:
+    every `splits`-th tile of keys, one d_q_partial slice each). Part "params" has no
+    tile program: it runs on the CPU alone (docs/training.md).
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$spec);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$spec attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+    ::mlir::Value getBatch() { return getBodyBlock().getArgument(0); }
+    /// The KV head (part "key_value") or the query head (part "query").
+    ::mlir::Value getHead() { return getBodyBlock().getArgument(1); }
+    /// The tile's first key (part "key_value") or first query row (part "query").
+    ::mlir::Value getFirst() { return getBodyBlock().getArgument(2); }
+    /// The part the program implements (its symbol resolved in the nearest symbol
+    /// table), or null.
+    ::mlir::tmix::AttentionGradOp getSpecOp();
+  }];
+}
+
+def TmixTile_ZerosOp : TmixTile_Op<"zeros", [Pure]> {
+  let summary = "a tile of zeros: a sum's start";
+  let results = (outs TmixTile_Tile:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
+
+def TmixTile_LoadKeysOp : TmixTile_Op<"load_keys",
+    [HasParent<"AttentionGradProgramOp">]> {
+  let summary = "a tile of keys (rotated) and values of one KV head";
+  let description = [{
+    Keys `[key, key + block_n)` of k and v at (batch, kv_head), as `[block_n, D]` and
+    `[block_n, DV]` tiles, the keys rotated by the spec's rope. Keys past M are finite
+    and never kept (`pair_grad` gives them P = dS = 0).
+  }];
+  let arguments = (ins Index:$batch, Index:$kv_head, Index:$key);
+  let results = (outs TmixTile_Tile:$keys, TmixTile_Tile:$values);
+  let assemblyFormat =
+      "$batch `,` $kv_head `,` $key attr-dict `:` type($keys) `,` type($values)";
+}
+
+def TmixTile_QueryLoopOp : TmixTile_Op<"query_loop", [
+    HasParent<"AttentionGradProgramOp">, SingleBlock,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "the walk over the query rows that read a tile of keys";
+  let description = [{
+    Runs the body for every query head of `kv_head`'s group (GQA), in order, and for
+    each the tiles of `block_m` rows `row = 0, block_m, ...` below N, carrying the
+    sums from one to the next. A tile where the spec's mask drops every pair with the
+    keys `[key, key + block_n)` is skipped; where it keeps every pair, `pair_grad`
+    runs without the mask (passes/KeyTiles.h).
+  }];
+  let arguments = (ins Index:$batch, Index:$kv_head, Index:$key,
+                       Variadic<TmixTile_Tile>:$inits);
+  let results = (outs Variadic<TmixTile_Tile>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$batch `,` $kv_head `,` $key `carry` `(` $inits `)` `:` "
+                       "type($inits) `->` type($results) attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
+def TmixTile_KeyLoopOp : TmixTile_Op<"key_loop", [
+    HasParent<"AttentionGradProgramOp">, SingleBlock,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "the walk over the KV tiles a tile of query rows reads";
+  let description = [{
+    Runs the body for the KV tiles `key = 0, block_n, ...` below M, carrying the sums
+    from one to the next; tiles are classified by the mask as `kv_loop`'s are.
+  }];
+  let arguments = (ins Index:$batch, Index:$head, Index:$row,
+                       Variadic<TmixTile_Tile>:$inits);
+  let results = (outs Variadic<TmixTile_Tile>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$batch `,` $head `,` $row `carry` `(` $inits `)` `:` "
+                       "type($inits) `->` type($results) attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
+def TmixTile_LoadQueryGradOp : TmixTile_Op<"load_query_grad", [
+    ParentOneOf<["AttentionGradProgramOp", "QueryLoopOp"]>,
+    AllTypesMatch<["lse", "delta"]>]> {
+  let summary = "a tile of query rows with what their gradients need";
+  let description = [{
+    Rows `[row, row + block_m)` at (batch, head): q rotated by the spec's rope (not
+    scaled: `pair_grad` scales), d_o, the forward's lse and D_i = d_o_i . o_i (minus
+    d_lse_i when the spec has `lse_grad`). Rows past N are 0 with lse = +inf, so that
+    they keep no pair.
+  }];
+  let arguments = (ins Index:$batch, Index:$head, Index:$row);
+  let results = (outs TmixTile_Tile:$query, TmixTile_Tile:$output_grad,
+                      TmixTile_Rows:$lse, TmixTile_Rows:$delta);
+  let assemblyFormat = "$batch `,` $head `,` $row attr-dict `:` type($query) `,` "
+                       "type($output_grad) `,` type($lse)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_PairGradOp : TmixTile_Op<"pair_grad", [
+    ParentOneOf<["QueryLoopOp", "KeyLoopOp"]>,
+    AllTypesMatch<["dots", "output_dots", "probabilities", "score_grads"]>,
+    AllTypesMatch<["lse", "delta"]>]> {
+  let summary = "each pair's probability and score gradient";
+  let description = [{
+    For the rows `i = row + r` and keys `j = key + c` of a tile, from q_i . k_j
+    (`dots`) and dP_ij = d_o_i . v_j (`output_dots`): s_ij the spec's score of the
+    scaled dot, P_ij = exp(s_ij - lse_i), and the gradient of q_i . k_j,
+    dS_ij = score'(P_ij (dP_ij - D_i)) * scale: the chain rule through the score
+    (AttentionMath.h's pairGradient). Both are 0 where the mask drops (i, j) (tiles
+    the loop classified as partial), past N or past M.
+  }];
+  let arguments = (ins TmixTile_Tile:$dots, TmixTile_Tile:$output_dots,
+                       TmixTile_Rows:$lse, TmixTile_Rows:$delta, Index:$batch,
+                       Index:$head, Index:$row, Index:$key);
+  let results = (outs TmixTile_Tile:$probabilities, TmixTile_Tile:$score_grads);
+  let assemblyFormat = "$dots `,` $output_dots `,` $lse `,` $delta `at` `(` $batch `,` "
+                       "$head `,` $row `,` $key `)` attr-dict `:` type($dots) `,` "
+                       "type($lse)";
+  let hasVerifier = 1;
+}
+
+def TmixTile_ParamGradsOp : TmixTile_Op<"param_grads", [HasParent<"QueryLoopOp">,
+    AllTypesMatch<["dots", "output_dots", "probabilities"]>]> {
+  let summary = "the score's learnable params' terms of each pair, per key split";
+  let description = [{
+    The spec's `tmix.score_param_grad` on each kept pair of the tile (its score s_ij
+    and the score's gradient P_ij (dP_ij - D_i)), added into the program's slices of
+    the params' partials (`d_x_partial`, one per key split: docs/training.md).
+  }];
+  let arguments = (ins TmixTile_Tile:$dots, TmixTile_Tile:$output_dots,
+                       TmixTile_Tile:$probabilities, TmixTile_Rows:$delta,
+                       Index:$batch, Index:$head, Index:$row, Index:$key);
+  let assemblyFormat = "$dots `,` $output_dots `,` $probabilities `,` $delta `at` `(` "
+                       "$batch `,` $head `,` $row `,` $key `)` attr-dict `:` "
+                       "type($dots) `,` type($delta)";
+}
+
+def TmixTile_AccumulateQueryGradOp : TmixTile_Op<"accumulate_dq",
+    [HasParent<"QueryLoopOp">]> {
+  let summary = "adds a tile's terms of dq into the key split's partial";
+  let description = [{
+    Adds `terms` (`[block_m, D]`: dS K over the tile's keys) into rows
+    `[row, row + block_m)` of the program's key split's `d_q_partial` at (batch,
+    head). Without recompute_dq only.
+  }];
+  let arguments = (ins Index:$batch, Index:$head, Index:$row, TmixTile_Tile:$terms);
+  let assemblyFormat = "$batch `,` $head `,` $row `,` $terms attr-dict `:` type($terms)";
+}
+
+def TmixTile_StoreKeyGradOp : TmixTile_Op<"store_key_grad",
+    [HasParent<"AttentionGradProgramOp">]> {
+  let summary = "stores a tile of keys' dk (rotated back) and dv";
+  let arguments = (ins Index:$batch, Index:$kv_head, Index:$key,
+                       TmixTile_Tile:$key_grad, TmixTile_Tile:$value_grad);
+  let assemblyFormat = "$batch `,` $kv_head `,` $key `,` $key_grad `,` $value_grad "
+                       "attr-dict `:` type($key_grad) `,` type($value_grad)";
+}
+
+def TmixTile_SumQueryPartialsOp : TmixTile_Op<"sum_dq_partials",
+    [HasParent<"AttentionGradProgramOp">]> {
+  let summary = "a tile of rows' dq: their key splits' partials summed in order";
+  let arguments = (ins Index:$batch, Index:$head, Index:$row);
+  let results = (outs TmixTile_Tile:$query_grad);
+  let assemblyFormat = "$batch `,` $head `,` $row attr-dict `:` type($query_grad)";
+}
+
+def TmixTile_StoreQueryGradOp : TmixTile_Op<"store_query_grad",
+    [HasParent<"AttentionGradProgramOp">]> {
+  let summary = "stores a tile of rows' dq, rotated back";
+  let arguments = (ins Index:$batch, Index:$head, Index:$row, TmixTile_Tile:$query_grad);
+  let assemblyFormat = "$batch `,` $head `,` $row `,` $query_grad attr-dict `:` "
+                       "type($query_grad)";
 }
 
 //===----------------------------------------------------------------------===//

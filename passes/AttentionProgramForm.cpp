@@ -10,57 +10,13 @@
 
 #include "passes/AttentionProgramForm.h"
 
-
 using namespace mlir;
 using namespace mlir::tmix;
 namespace tile = mlir::tmix::tile;
 
-namespace {
-
-/// Walks a block's ops in order, failing with one error at the first mismatch.
-class FormMatcher {
-public:
-  FormMatcher(Operation *anchor, StringRef target) : anchor(anchor), target(target) {}
-
-  /// The next op of `block`, which must be an OpTy.
-  template <typename OpTy> FailureOr<OpTy> next(Block::iterator &it, Block &block) {
-    if (it == block.end())
-      return fail(anchor, Twine("ends before its ") + OpTy::getOperationName());
-    Operation *op = &*it++;
-    if (auto typed = dyn_cast<OpTy>(op))
-      return typed;
-    return fail(op, Twine("is where the program's ") + OpTy::getOperationName() +
-                        " should be");
-  }
-  /// Checks that `block` has no op after `it`.
-  LogicalResult end(Block::iterator it, Block &block) {
-    if (it != block.end())
-      return fail(&*it, "follows the end of the program's form");
-    return success();
-  }
-  /// Checks that operand `value` of `user` is `expected`.
-  LogicalResult same(Operation *user, Value value, Value expected, StringRef what) {
-    if (value == expected)
-      return success();
-    return fail(user, Twine("takes an operand other than ") + what);
-  }
-
-  LogicalResult fail(Operation *op, const Twine &why) {
-    return op->emitOpError() << why << ": not the online-softmax program that "
-                             << target << "'s lowering runs (as tmix-tile-attention "
-                             << "writes it)";
-  }
-
-private:
-  Operation *anchor;
-  StringRef target;
-};
-
-} // namespace
-
 FailureOr<AttentionProgramForm> tmix::matchAttentionProgram(tile::AttentionProgramOp program,
                                                            StringRef target) {
-  FormMatcher m(program, target);
+  FormMatcher m(program, target, "the online-softmax program", "tmix-tile-attention");
   AttentionProgramForm form;
   Block &body = program.getBodyBlock();
   Value batch = program.getBatch(), head = program.getHead(), row = program.getRow();

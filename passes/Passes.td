@@ -81,6 +81,25 @@ def TileAttention : Pass<"tmix-tile-attention", "::mlir::ModuleOp"> {
   ];
 }
 
+def TileAttentionGrad : Pass<"tmix-tile-attention-grad", "::mlir::ModuleOp"> {
+  let summary = "write each derived attention backward part as a program of tile ops";
+  let description = [{
+    After every `tmix.attention_grad` part "key_value" and "query"
+    (tmix-derive-attention-grad), adds its `tmix_tile.attention_grad` program: part
+    "key_value" loads a tile of keys, walks the query rows that read it (every query
+    head of the group) carrying dk and dv (S = Q K^T and dP = d_o V^T, P and dS per
+    pair, dv += P^T d_o, dk += dS^T Q, and without recompute_dq dS K into the key
+    split's d_q_partial) and stores them; part "query" sums its rows' partials, or with
+    recompute_dq walks the keys carrying dq += dS K. Target-independent: the target
+    lowerings (codegen/<target>/) replace the program and its part by their kernels.
+    Part "params" has none (the CPU lowers it as it is).
+  }];
+  let dependentDialects = ["::mlir::tmix::tile::TmixTileDialect"];
+  let statistics = [
+    Statistic<"numTiled", "num-tiled", "backward parts tiled">,
+  ];
+}
+
 def TileRecurrence : Pass<"tmix-tile-recurrence", "::mlir::ModuleOp"> {
   let summary = "write each scheduled recurrence spec as a program of tile ops";
   let description = [{

@@ -58,6 +58,47 @@ LogicalResult checkEveryTiled(ModuleOp module, StringRef pass) {
   return success();
 }
 
+/// Walks a tile program's blocks op by op, failing with one error at the first op that
+/// is not the one `form` (what the program is: "the online-softmax program") has there,
+/// as `pass` writes it, so that `target`'s lowering may rely on every op and operand.
+class FormMatcher {
+public:
+  FormMatcher(Operation *anchor, StringRef target, StringRef form, StringRef pass)
+      : anchor(anchor), target(target), form(form), pass(pass) {}
+
+  /// The next op of `block`, which must be an OpTy.
+  template <typename OpTy> FailureOr<OpTy> next(Block::iterator &it, Block &block) {
+    if (it == block.end())
+      return fail(anchor, Twine("ends before its ") + OpTy::getOperationName());
+    Operation *op = &*it++;
+    if (auto typed = dyn_cast<OpTy>(op))
+      return typed;
+    return fail(op, Twine("is where the program's ") + OpTy::getOperationName() +
+                        " should be");
+  }
+  /// Checks that `block` has no op after `it`.
+  LogicalResult end(Block::iterator it, Block &block) {
+    if (it != block.end())
+      return fail(&*it, "follows the end of the program's form");
+    return success();
+  }
+  /// Checks that operand `value` of `user` is `expected`.
+  LogicalResult same(Operation *user, Value value, Value expected, StringRef what) {
+    if (value == expected)
+      return success();
+    return fail(user, Twine("takes an operand other than ") + what);
+  }
+
+  LogicalResult fail(Operation *op, const Twine &why) {
+    return op->emitOpError() << why << ": not " << form << " that " << target
+                             << "'s lowering runs (as " << pass << " writes it)";
+  }
+
+private:
+  Operation *anchor;
+  StringRef target, form, pass;
+};
+
 /// What every target's lowering checks of `program` before it emits anything: that it
 /// names a spec of its kind (`specKind`: "tmix.attention", ...), that `match(program,
 /// spec, target name)` finds its form, and that `target` can run its schedule with

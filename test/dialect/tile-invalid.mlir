@@ -288,3 +288,136 @@ func.func @scores_shape() {
   }
   return
 }
+
+// -----
+
+// The backward's ops (tmix-tile-attention-grad).
+
+func.func @dot_transposed_lhs(%p: !tmix_tile.tile<[block_m, block_n]>, %v: !tmix_tile.tile<[block_n, 32]>) {
+  // expected-error @+1 {{'tmix_tile.dot' op contracts lhs [block_m, block_n] (transposed) with rhs [block_n, 32]: the inner extents differ}}
+  %dv = tmix_tile.dot %p, %v {transpose_lhs} : !tmix_tile.tile<[block_m, block_n]>, !tmix_tile.tile<[block_n, 32]> -> !tmix_tile.tile<[block_n, 32]>
+  return
+}
+
+// -----
+
+tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                              %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" recompute_dq {
+}
+tmix_tile.attention_grad @g_grad_q {
+^bb0(%batch: index, %head: index, %row: index):
+  %q, %d_o, %lse, %delta = tmix_tile.load_query_grad %batch, %head, %row : !tmix_tile.tile<[block_m, 8]>, !tmix_tile.tile<[block_m, 4]>, !tmix_tile.rows<[block_m]>
+  %dq0 = tmix_tile.zeros : !tmix_tile.tile<[block_m, 8]>
+  %dq = tmix_tile.key_loop %batch, %head, %row carry(%dq0) : !tmix_tile.tile<[block_m, 8]> -> !tmix_tile.tile<[block_m, 8]> {
+  ^bb0(%key: index, %acc: !tmix_tile.tile<[block_m, 8]>):
+    %s = tmix_tile.dot %q, %q {transpose_rhs} : !tmix_tile.tile<[block_m, 8]>, !tmix_tile.tile<[block_m, 8]> -> !tmix_tile.tile<[block_m, block_m]>
+    // expected-error @+1 {{'tmix_tile.pair_grad' op applies to a tile of pairs [block_m, block_n], not [block_m, block_m]}}
+    %p, %ds = tmix_tile.pair_grad %s, %s, %lse, %delta at(%batch, %head, %row, %key) : !tmix_tile.tile<[block_m, block_m]>, !tmix_tile.rows<[block_m]>
+    tmix_tile.yield %acc : !tmix_tile.tile<[block_m, 8]>
+  }
+  tmix_tile.store_query_grad %batch, %head, %row, %dq : !tmix_tile.tile<[block_m, 8]>
+}
+
+// -----
+
+tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                              %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" recompute_dq {
+}
+tmix_tile.attention_grad @g_grad_q {
+^bb0(%batch: index, %head: index, %row: index):
+  %q, %d_o, %lse, %delta = tmix_tile.load_query_grad %batch, %head, %row : !tmix_tile.tile<[block_m, 8]>, !tmix_tile.tile<[block_m, 4]>, !tmix_tile.rows<[block_m]>
+  %dq0 = tmix_tile.zeros : !tmix_tile.tile<[block_m, 8]>
+  // expected-error @+1 {{'tmix_tile.key_loop' op body must take (key): the tile's first key, as index values, then the carried tiles}}
+  %dq = tmix_tile.key_loop %batch, %head, %row carry(%dq0) : !tmix_tile.tile<[block_m, 8]> -> !tmix_tile.tile<[block_m, 8]> {
+  ^bb0(%key: index):
+    tmix_tile.yield %dq0 : !tmix_tile.tile<[block_m, 8]>
+  }
+  tmix_tile.store_query_grad %batch, %head, %row, %dq : !tmix_tile.tile<[block_m, 8]>
+}
+
+// -----
+
+tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                              %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" recompute_dq {
+}
+tmix_tile.attention_grad @g_grad_q {
+^bb0(%batch: index, %head: index, %row: index):
+  %q, %d_o, %lse, %delta = tmix_tile.load_query_grad %batch, %head, %row : !tmix_tile.tile<[block_m, 8]>, !tmix_tile.tile<[block_m, 4]>, !tmix_tile.rows<[block_m]>
+  %dq0 = tmix_tile.zeros : !tmix_tile.tile<[block_m, 8]>
+  %dq = tmix_tile.key_loop %batch, %head, %row carry(%dq0) : !tmix_tile.tile<[block_m, 8]> -> !tmix_tile.tile<[block_m, 8]> {
+  ^bb0(%key: index, %acc: !tmix_tile.tile<[block_m, 8]>):
+    // expected-error @+1 {{'tmix_tile.yield' op must yield the carried tiles, of the loop's types}}
+    tmix_tile.yield %d_o : !tmix_tile.tile<[block_m, 4]>
+  }
+  tmix_tile.store_query_grad %batch, %head, %row, %dq : !tmix_tile.tile<[block_m, 8]>
+}
+
+// -----
+
+// With recompute_dq there is no d_q_partial to sum.
+tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                              %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                              %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" recompute_dq {
+}
+tmix_tile.attention_grad @g_grad_q {
+^bb0(%batch: index, %head: index, %row: index):
+  // expected-error @+1 {{'tmix_tile.sum_dq_partials' op belongs in part "query" without recompute_dq, not in @g_grad_q}}
+  %dq = tmix_tile.sum_dq_partials %batch, %head, %row : !tmix_tile.tile<[block_m, 8]>
+  tmix_tile.store_query_grad %batch, %head, %row, %dq : !tmix_tile.tile<[block_m, 8]>
+}
+
+// -----
+
+// The loads' tiles against the part's head dims: D = 8 for keys, DV = 4 for values.
+tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                               %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
+                               %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>)
+    forward "g" part "key_value" recompute_dq {
+}
+tmix_tile.attention_grad @g_grad_kv {
+^bb0(%batch: index, %kv_head: index, %key: index):
+  // expected-error @+1 {{'tmix_tile.load_keys' op a value tile of @g_grad_kv is a tile [block_n, 4], not [block_n, 8]}}
+  %k, %v = tmix_tile.load_keys %batch, %kv_head, %key : !tmix_tile.tile<[block_n, 8]>, !tmix_tile.tile<[block_n, 8]>
+}
+
+// -----
+
+tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H], f32>,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_bias: !tmix.tensor<[H], f32>) forward "g" part "params" params [3] owned [-1, 0] {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %x = tmix.read %bias[%h] : !tmix.tensor<[H], f32> -> f32
+    %r = arith.addf %s, %x : f32
+    tmix.yield %r : f32
+  }
+  tmix.score_param_grad {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
+    tmix.accumulate %bias[%h], %g : !tmix.tensor<[H], f32>
+    tmix.yield
+  }
+}
+// expected-error @+1 {{'tmix_tile.attention_grad' op names part "params" of @g_grad_params, which has no tile program (the CPU runs it as it is)}}
+tmix_tile.attention_grad @g_grad_params {
+^bb0(%batch: index, %head: index, %row: index):
+}
+
+// -----
+
+tmix.attention @f(%q: !tmix.tensor<[B, H, N, 64], f32>, %k: !tmix.tensor<[B, H, M, 64], f32>,
+                  %v: !tmix.tensor<[B, H, M, 64], f32>) -> (o: !tmix.tensor<[B, H, N, 64], f32>) {
+}
+// expected-error @+1 {{'tmix_tile.attention_grad' op names @f, which is not a tmix.attention_grad part}}
+tmix_tile.attention_grad @f {
+^bb0(%batch: index, %head: index, %row: index):
+}
