@@ -53,6 +53,7 @@ LogicalResult cpu::lowerToLoops(ModuleOp module, const cpu::ScheduleOverride &sc
   pm.addPass(mlir::tmix::createSchedule(mlir::tmix::kCpuTarget, schedule));
   pm.addPass(mlir::tmix::createTileAttention());
   pm.addPass(mlir::tmix::createTileRecurrence());
+  pm.addPass(mlir::tmix::createTileAttentionGrad());
   pm.addPass(mlir::tmix::createLowerAttentionToLoops());
   // The backward's micro-kernels take the vector shape the schedule was given (an
   // ahead-of-time build's target CPU), else the host's.

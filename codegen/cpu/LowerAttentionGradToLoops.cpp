@@ -44,6 +44,7 @@
 
 #include "dialect/ScheduleBounds.h"
 #include "dialect/TmixOps.h"
+#include "passes/AttentionGradProgramForm.h"
 #include "passes/AttentionMath.h"
 #include "passes/KeyTiles.h"
 
@@ -990,8 +991,21 @@ struct LowerAttentionGradToLoops
       shape.lanes = lanes;
     if (vectorRegisters > 0)
       shape.registers = vectorRegisters;
-    for (AttentionGradOp grad :
-         llvm::to_vector(getOperation().getOps<AttentionGradOp>())) {
+    // Parts "key_value" and "query" through their tile programs (matched, then their
+    // parts emitted as lane-tile loops); part "params" has none and is lowered as it is.
+    ModuleOp module = getOperation();
+    if (failed(checkEveryAttentionGradTiled(module)))
+      return signalPassFailure();
+    for (auto program : llvm::to_vector(module.getOps<tile::AttentionGradProgramOp>())) {
+      FailureOr<AttentionGradProgramForm> form =
+          matchAttentionGradProgram(program, kCpuTarget);
+      if (failed(form) || failed(AttentionGradLowering(form->spec, shape).lower()))
+        return signalPassFailure();
+      program.erase();
+      form->spec.erase();
+      ++numLowered;
+    }
+    for (AttentionGradOp grad : llvm::to_vector(module.getOps<AttentionGradOp>())) {
       if (failed(AttentionGradLowering(grad, shape).lower()))
         return signalPassFailure();
       grad.erase();

@@ -36,6 +36,7 @@
 #include "codegen/nvidia/Passes.h"
 #include "codegen/nvidia/WarpMma.h"
 #include "dialect/TmixOps.h"
+#include "passes/AttentionGradProgramForm.h"
 #include "passes/AttentionMath.h"
 #include "passes/KernelBuilder.h"
 #include "passes/KeyTiles.h"
@@ -654,10 +655,25 @@ struct LowerAttentionGradToNVGPU
     SmallVector<AttentionGradOp> grads(module.getOps<AttentionGradOp>());
     if (grads.empty())
       return;
+    if (failed(checkEveryAttentionGradTiled(module)))
+      return signalPassFailure();
     FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
     if (failed(kernels))
       return signalPassFailure();
-    for (AttentionGradOp grad : grads) {
+    // Each part's tile program, matched, then its part emitted as an mma.sync kernel;
+    // a part "params" (no program) reaches AttentionGradKernel's refusal.
+    for (auto program : llvm::to_vector(module.getOps<tile::AttentionGradProgramOp>())) {
+      FailureOr<AttentionGradProgramForm> form =
+          matchAttentionGradProgram(program, "the GPU");
+      if (failed(form) ||
+          failed(AttentionGradKernel(form->spec, kernels->gpuModule, kernels->fixed)
+                     .lower()))
+        return signalPassFailure();
+      program.erase();
+      form->spec.erase();
+      ++numLowered;
+    }
+    for (AttentionGradOp grad : llvm::to_vector(module.getOps<AttentionGradOp>())) {
       if (failed(AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed).lower()))
         return signalPassFailure();
       grad.erase();

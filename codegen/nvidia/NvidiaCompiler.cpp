@@ -95,6 +95,7 @@ LogicalResult nvidia::lowerToKernels(ModuleOp module, StringRef target,
   lower.addPass(mlir::tmix::createSchedule(target, schedule, specialize));
   lower.addPass(mlir::tmix::createTileAttention());
   lower.addPass(mlir::tmix::createTileRecurrence());
+  lower.addPass(mlir::tmix::createTileAttentionGrad());
   if (target == mlir::tmix::kSm90aTarget) {
     mlir::tmix::LowerAttentionToHopperOptions lowerOptions;
     lowerOptions.specialize.assign(specialize.begin(), specialize.end());

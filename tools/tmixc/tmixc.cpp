@@ -268,13 +268,14 @@ int emit(const Options &options, mlir::ModuleOp module) {
                 (errors.str().empty() ? " (internal error)" : ": " + errors.str()));
   };
   if (stage == "tiled") {
-    // The tiled level: each attention spec's tile program, the same for every target
-    // up to its schedule (docs/tiled-level.md). Recurrences keep their spec op and
-    // schedule until they have tile ops of their own.
+    // The tiled level: each spec's tile program, the same for every target up to its
+    // schedule (docs/tiled-level.md); with --grad, each backward part's too (the
+    // target's derivation chose its form: recompute_dq on the GPUs).
     mlir::PassManager pm(module->getContext());
     pm.addPass(mlir::tmix::createSchedule(target, schedule, specializations(options)));
     pm.addPass(mlir::tmix::createTileAttention());
     pm.addPass(mlir::tmix::createTileRecurrence());
+    pm.addPass(mlir::tmix::createTileAttentionGrad());
     if (mlir::failed(pm.run(module)))
       return lowering("the tiled level");
     module.print(llvm::outs());

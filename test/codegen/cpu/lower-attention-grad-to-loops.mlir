@@ -1,5 +1,5 @@
-// RUN: tmix-opt %s --tmix-lower-attention-grad-to-loops="lanes=16 vector-registers=32" | FileCheck %s --check-prefixes=CHECK,AVX512 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad
-// RUN: tmix-opt %s --tmix-lower-attention-grad-to-loops="lanes=8 vector-registers=16" | FileCheck %s --check-prefixes=CHECK,AVX2 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad
+// RUN: tmix-opt %s --tmix-tile-attention-grad --tmix-lower-attention-grad-to-loops="lanes=16 vector-registers=32" | FileCheck %s --check-prefixes=CHECK,AVX512 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad --implicit-check-not=tmix_tile
+// RUN: tmix-opt %s --tmix-tile-attention-grad --tmix-lower-attention-grad-to-loops="lanes=8 vector-registers=16" | FileCheck %s --check-prefixes=CHECK,AVX2 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad --implicit-check-not=tmix_tile
 
 // The two backward programs of a causal GQA spec (what tmix-derive-attention-grad
 // writes for it). Part "key_value": a program per (batch, KV head, key split: 4 here,

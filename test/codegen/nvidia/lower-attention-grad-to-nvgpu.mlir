@@ -1,6 +1,6 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-derive-attention-grad=recompute-dq=1 --tmix-lower-attention-grad-to-nvgpu --canonicalize --cse | FileCheck %s --implicit-check-not=tmix.attention_grad --implicit-check-not=atomic
-// RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad --tmix-lower-attention-grad-to-nvgpu 2>&1 | FileCheck %s --check-prefix=SPLITS
-// RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad=recompute-dq=1 --tmix-lower-attention-grad-to-nvgpu=specialize=D=32 2>&1 | FileCheck %s --check-prefix=FIXED
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-derive-attention-grad=recompute-dq=1 --tmix-tile-attention-grad --tmix-lower-attention-grad-to-nvgpu --canonicalize --cse | FileCheck %s --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix_tile --implicit-check-not=atomic
+// RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad --tmix-tile-attention-grad --tmix-lower-attention-grad-to-nvgpu 2>&1 | FileCheck %s --check-prefix=SPLITS
+// RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad=recompute-dq=1 --tmix-tile-attention-grad --tmix-lower-attention-grad-to-nvgpu=specialize=D=32 2>&1 | FileCheck %s --check-prefix=FIXED
 
 // Without recompute-dq the parts pass dq in d_q_partial, which the GPU kernels do not
 // sum: an error that says how to derive them.

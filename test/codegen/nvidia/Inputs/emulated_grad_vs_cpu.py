@@ -1,11 +1,12 @@
 """emulated_grad_vs_cpu.py SPEC KERNEL SIZES WORK [--fix=D=64] [--set=name=value]
 [--uniform=name=lo:hi] [--corrupt=WHAT]: the GPU backward of an attention spec
-(tmix-derive-attention-grad with recompute-dq, then tmix-lower-attention-grad-to-nvgpu,
-canonicalize, cse) run by the emulator (simt.py) on every CTA of its two kernels, part
-"key_value" (dk, dv) and part "query" (dq), against the CPU path's backward (tmixc run
---grad) on the same inputs, o, lse and d_o. Prints PASS/FAIL with ||emulated - cpu|| /
-||cpu|| per gradient (bound 1e-2: the operands and P, dS are rounded to 16 bits), or
-EMULATION ERROR and what the emulator found. Tools from PATH."""
+(tmix-derive-attention-grad with recompute-dq, tmix-tile-attention-grad, then
+tmix-lower-attention-grad-to-nvgpu, canonicalize, cse) run by the emulator (simt.py)
+on every CTA of its two kernels, part "key_value" (dk, dv) and part "query" (dq),
+against the CPU path's backward (tmixc run --grad) on the same inputs, o, lse and
+d_o. Prints PASS/FAIL with ||emulated - cpu|| / ||cpu|| per gradient (bound 1e-2: the
+operands and P, dS are rounded to 16 bits), or EMULATION ERROR and what the emulator
+found. Tools from PATH."""
 import math
 import os
 import re
@@ -71,7 +72,8 @@ def main():
     if fix:
         lower += "=specialize=" + ",".join(fix)
     kernel_ir = subprocess.run(
-        ["tmix-opt", "-", "--tmix-derive-attention-grad=recompute-dq=1", lower,
+        ["tmix-opt", "-", "--tmix-derive-attention-grad=recompute-dq=1",
+         "--tmix-tile-attention-grad", lower,
          "--canonicalize", "--cse", "--mlir-print-op-generic"],
         input=spec_ir, check=True, capture_output=True, text=True).stdout
     module = simt.parse(kernel_ir)
