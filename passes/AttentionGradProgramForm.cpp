@@ -21,6 +21,7 @@ public:
                   StringRef target)
       : m(program, target, "the backward program", "tmix-tile-attention-grad"),
         program(program), spec(spec) {
+    form.program = program;
     form.spec = spec;
   }
 

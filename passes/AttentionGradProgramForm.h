@@ -21,6 +21,7 @@ namespace mlir::tmix {
 /// The ops of a backward program, each the only one of its role; those a part does
 /// not hold are null.
 struct AttentionGradProgramForm {
+  tile::AttentionGradProgramOp program;
   AttentionGradOp spec;
   // Part "key_value": the key tile and the walk over the rows that read it.
   tile::LoadKeysOp loadKeys;

@@ -5,19 +5,22 @@
 // its five products, with dq summed per key split instead of by atomics:
 //
 //   part "key_value", grid B x HK x S (S key splits, d_q_partial's leading dim): the
-//   program walks its split's blocks of W keys (every S-th block), the block's keys in
-//   vector lanes (LaneTiles.h, as the forward keeps its rows): k^T (rotated), v^T,
-//   dk^T, dv^T; for each query head of the group, its rows in tiles of T = 64
-//   (empty tiles skipped, full ones without mask code, as the forward; Q and d_o read
-//   in place when f32 and not rotated, each row's lse and D computed once):
+//   program walks its split's blocks of W keys (every S-th block) and runs the part's
+//   tile program (tmix-tile-attention-grad) for each, op by op, the block's keys in
+//   vector lanes (LaneTiles.h, as the forward keeps its rows): load_keys and zeros
+//   give k^T (rotated), v^T, dk^T, dv^T; query_loop walks each query head of the
+//   group, its rows in tiles of T = 64 (empty tiles skipped, full ones without mask
+//   code, as the forward; Q and d_o read in place when f32 and not rotated, each row's
+//   lse and D computed once), and its body's ops are, per row tile:
 //     S = Q k^T, dP = d_o v^T              register-blocked outer products;
-//     P, dS per pair                        a loop over (row, key), vectorised by LLVM;
-//     dv^T += d_o^T P, dk^T += Q^T dS       register-blocked over head-dim columns;
-//     dS^T                                  blocks of L x L lanes, shuffled in registers;
-//     dq^T += k dS^T                        the tile's rows in lanes, summed in place
-//                                           into the split's slice of d_q_partial;
-//     its params' terms (when it lists any)  pair by pair into its slices of their
+//     pair_grad: P, dS per pair             a loop over (row, key), vectorised by LLVM;
+//     param_grads (when it lists params)    pair by pair into its slices of their
 //                                           partials;
+//     dS k, accumulate_dq                   dS^T by blocks of L x L lanes shuffled in
+//                                           registers, then dq^T += k dS^T, the tile's
+//                                           rows in lanes, summed in place into the
+//                                           split's slice of d_q_partial;
+//     dk^T += Q^T dS, dv^T += d_o^T P       register-blocked over head-dim columns;
 //   part "query", grid B x H x N/W: dq^T = the splits' slices summed in order, then
 //   rotated back;
 //   part "params", grid over the batch and head dims its params own (or one program):
@@ -51,6 +54,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 
@@ -98,7 +102,11 @@ void forEachIndex(KernelBuilder &kb, Value memref, SmallVector<Value> indices,
 
 class AttentionGradLowering : AttentionGradOperands {
 public:
-  AttentionGradLowering(AttentionGradOp op, VectorShape vectors) : op(op), vectors(vectors) {}
+  /// `form`: the part's matched tile program (parts "key_value" and "query"), or null
+  /// (part "params", which has none).
+  AttentionGradLowering(AttentionGradOp op, VectorShape vectors,
+                        AttentionGradProgramForm *form = nullptr)
+      : op(op), vectors(vectors), form(form) {}
   LogicalResult lower();
 
 private:
@@ -173,6 +181,7 @@ private:
 
   AttentionGradOp op;
   VectorShape vectors;
+  AttentionGradProgramForm *form;
   std::unique_ptr<KernelBuilder> kb;
   std::unique_ptr<LaneTiles> tiles;
   bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
@@ -839,41 +848,51 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value blockKeys = kb->index(width);
   Value splitStep = kb->index(splits * width);
   Value firstKey = arith::MulIOp::create(b, split, blockKeys);
-  kb->loop(firstKey, numM, splitStep, {}, [&](Value keyBegin, ValueRange) {
-    Value keyEnd = arith::MinUIOp::create(b, arith::AddIOp::create(b, keyBegin, blockKeys), numM);
-    Value numKeys = arith::SubIOp::create(b, keyEnd, keyBegin);
-    // Zero past the last key: those lanes' products stay finite and are never stored.
-    tiles->fill(kT, numD, 0.0);
-    tiles->fill(vT, numDV, 0.0);
-    tiles->fill(kGradT, numD, 0.0);
-    tiles->fill(vGradT, numDV, 0.0);
-    stageRows(k, kvHead, keyBegin, numKeys, numD, /*rotate=*/true, kT, /*lanes=*/true);
-    stageRows(v, kvHead, keyBegin, numKeys, numDV, /*rotate=*/false, vT, /*lanes=*/true);
-
-    // Every query head of the group, in order: GQA's sum over the group is this loop.
-    Value lastKey = arith::SubIOp::create(b, keyEnd, one);
-    kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
-      Value head = arith::AddIOp::create(b, firstHead, g);
-      kb->loop(zero, numN, kb->index(rowTile), {}, [&](Value rows, ValueRange) {
-        Value rowsEnd = arith::MinUIOp::create(
-            b, arith::AddIOp::create(b, rows, kb->index(rowTile)), numN);
-        KeyTileClass tileClass = classifyKeyTile(
-            *kb, op, batch, head, rows, arith::SubIOp::create(b, rowsEnd, one), keyBegin,
-            lastKey);
-        return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
-          Value count = arith::SubIOp::create(b, rowsEnd, rows);
+  // One step of the row walk's body for a row tile against a block of keys: the op
+  // `rowStep` of the program's query_loop, in program order.
+  struct RowTileState {
+    Value g, head, rows, count, keyBegin, numKeys;
+    bool masked;
+    ElementFn qElement, outputGradElement;
+  };
+  auto emitRowTileStep = [&](Operation &rowStep, RowTileState &tile) {
+    Value g = tile.g, head = tile.head, rows = tile.rows, count = tile.count;
+    Value keyBegin = tile.keyBegin, numKeys = tile.numKeys;
+    llvm::TypeSwitch<Operation *>(&rowStep)
+        .Case([&](tile::LoadQueryGradOp) {
+          // The rows' lse and D were computed once per program (rowLse, rowDelta).
           if (qTile)
             stageRows(q, head, rows, count, numD, /*rotate=*/true, qTile);
           if (outputGradTile)
             stageRows(outputGrad, head, rows, count, numDV, /*rotate=*/false,
                       outputGradTile);
-          ElementFn qElement = tileElement(qTile, q, head, rows);
-          ElementFn outputGradElement =
-              tileElement(outputGradTile, outputGrad, head, rows);
-          // S[ii, :] = Q[ii] . k^T and dP[ii, :] = d_o[ii] . v^T.
-          tiles->product(scores, count, numD, kT, columnRow(qElement), splatZero);
-          tiles->product(grads, count, numDV, vT, columnRow(outputGradElement),
-                         splatZero);
+          tile.qElement = tileElement(qTile, q, head, rows);
+          tile.outputGradElement = tileElement(outputGradTile, outputGrad, head, rows);
+        })
+        .Case([&](tile::DotOp dot) {
+          if (dot == form->dots) {
+            // S[ii, :] = Q[ii] . k^T.
+            tiles->product(scores, count, numD, kT, columnRow(tile.qElement), splatZero);
+          } else if (dot == form->outputDots) {
+            // dP[ii, :] = d_o[ii] . v^T.
+            tiles->product(grads, count, numDV, vT, columnRow(tile.outputGradElement),
+                           splatZero);
+          } else if (dot == form->queryGradTerms) {
+            // dS^T, for dq's terms (accumulate_dq): by blocks of lanes, in registers (a
+            // loop of its own, so that the pair loop stays contiguous).
+            tiles->transpose(grads, gradsT, count, numKeys);
+          } else if (dot == form->keyGrads) {
+            // dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
+            tiles->product(kGradT, numD, count, grads, extentRow(tile.qElement),
+                           [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
+          } else {
+            // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :].
+            tiles->product(vGradT, numDV, count, scores,
+                           extentRow(tile.outputGradElement),
+                           [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });
+          }
+        })
+        .Case([&](tile::PairGradOp) {
           // P and dS in place of S and dP.
           kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
             Value i = arith::AddIOp::create(b, rows, ii);
@@ -883,7 +902,8 @@ void AttentionGradLowering::lowerKeyValuePart() {
               Value j = arith::AddIOp::create(b, keyBegin, c);
               Value qk = memref::LoadOp::create(b, scores, ValueRange{ii, c});
               Value dp = memref::LoadOp::create(b, grads, ValueRange{ii, c});
-              PairGradient pair = pairGradient(head, i, j, qk, dp, lseLog2, delta, masked);
+              PairGradient pair =
+                  pairGradient(head, i, j, qk, dp, lseLog2, delta, tile.masked);
               memref::StoreOp::create(b, pair.probability, scores, ValueRange{ii, c});
               memref::StoreOp::create(b, pair.dotGrad, grads, ValueRange{ii, c});
               if (scoreParams) {
@@ -895,35 +915,29 @@ void AttentionGradLowering::lowerKeyValuePart() {
             });
             return SmallVector<Value>{};
           });
-          // The params' terms, pair by pair (their sums index by i and j: a loop of
-          // its own, so that the one above stays vectorised).
-          if (scoreParams) {
-            Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
-            kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
-              Value i64 = kb->toI64(arith::AddIOp::create(b, rows, ii));
-              kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-                Value j64 = kb->toI64(arith::AddIOp::create(b, keyBegin, c));
-                inlineParamRegion(
-                    scoreParams.getBody(),
-                    {b64, h64, i64, j64,
-                     memref::LoadOp::create(b, pairScores, ValueRange{ii, c}),
-                     memref::LoadOp::create(b, pairScoreGrads, ValueRange{ii, c})});
-                return SmallVector<Value>{};
-              });
+        })
+        .Case([&](tile::ParamGradsOp) {
+          // The params' terms, pair by pair (their sums index by i and j: a loop of its
+          // own, so that the pair loop stays vectorised).
+          Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
+          kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+            Value i64 = kb->toI64(arith::AddIOp::create(b, rows, ii));
+            kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+              Value j64 = kb->toI64(arith::AddIOp::create(b, keyBegin, c));
+              inlineParamRegion(
+                  scoreParams.getBody(),
+                  {b64, h64, i64, j64,
+                   memref::LoadOp::create(b, pairScores, ValueRange{ii, c}),
+                   memref::LoadOp::create(b, pairScoreGrads, ValueRange{ii, c})});
               return SmallVector<Value>{};
             });
-          }
-          // dS^T, for dq: by blocks of lanes, in registers (a loop of its own, so that
-          // the one above stays contiguous).
-          tiles->transpose(grads, gradsT, count, numKeys);
-          // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :]; dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
-          tiles->product(vGradT, numDV, count, scores, extentRow(outputGradElement),
-                         [&](Value d, int64_t g) { return tiles->load(vGradT, d, g); });
-          tiles->product(kGradT, numD, count, grads, extentRow(qElement),
-                         [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
+            return SmallVector<Value>{};
+          });
+        })
+        .Case([&](tile::AccumulateQueryGradOp) {
           // dq^T[d, rows:] += sum_c k[c, d] dS^T[c, :] over the block's keys (the tile's
-          // rows in lanes): a whole tile in place in d_q_partial, the last one of
-          // fewer rows through a buffer (its lanes past `count` are never added).
+          // rows in lanes): a whole tile in place in d_q_partial, the last one of fewer
+          // rows through a buffer (its lanes past `count` are never added).
           auto dotKeys = [&](Value c, Value d) -> Value {
             return memref::LoadOp::create(b, kT, ValueRange{d, c});
           };
@@ -954,26 +968,77 @@ void AttentionGradLowering::lowerKeyValuePart() {
                 });
                 return SmallVector<Value>{};
               });
-          return SmallVector<Value>{};
-        });
-      });
-      return SmallVector<Value>{};
-    });
+        })
+        .Case([&](tile::YieldOp) {});
+  };
 
-    kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
-      Value j = arith::AddIOp::create(b, keyBegin, c);
-      storeRotatedBack(
-          [&](Value d) {
-            return memref::LoadOp::create(b, kGradT, ValueRange{d, c}).getResult();
-          },
-          dk, kvHead, j);
-      kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
-        kb->storeF32(memref::LoadOp::create(b, vGradT, ValueRange{d, c}), dv,
-                     {batch, kvHead, j, d});
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
-    });
+  // Each block of the split's keys runs the part's tile program
+  // (AttentionGradProgramForm.h) op by op: the program's key tile is the block, its row
+  // walk every query head of the group and their row tiles, each op a step of the loops
+  // below.
+  kb->loop(firstKey, numM, splitStep, {}, [&](Value keyBegin, ValueRange) {
+    Value keyEnd =
+        arith::MinUIOp::create(b, arith::AddIOp::create(b, keyBegin, blockKeys), numM);
+    Value numKeys = arith::SubIOp::create(b, keyEnd, keyBegin);
+    Value lastKey = arith::SubIOp::create(b, keyEnd, one);
+    for (Operation &step : form->program.getBodyBlock()) {
+      llvm::TypeSwitch<Operation *>(&step)
+          .Case([&](tile::LoadKeysOp) {
+            // Zero past the last key: those lanes' products stay finite and are never
+            // stored.
+            tiles->fill(kT, numD, 0.0);
+            tiles->fill(vT, numDV, 0.0);
+            stageRows(k, kvHead, keyBegin, numKeys, numD, /*rotate=*/true, kT,
+                      /*lanes=*/true);
+            stageRows(v, kvHead, keyBegin, numKeys, numDV, /*rotate=*/false, vT,
+                      /*lanes=*/true);
+          })
+          .Case([&](tile::ZerosOp zeros) {
+            bool keyGrads = zeros.getResult() == form->queryLoop.getInits()[0];
+            tiles->fill(keyGrads ? kGradT : vGradT, keyGrads ? numD : numDV, 0.0);
+          })
+          .Case([&](tile::QueryLoopOp) {
+            // Every query head of the group, in order: GQA's sum over the group is this
+            // loop.
+            kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
+              Value head = arith::AddIOp::create(b, firstHead, g);
+              kb->loop(zero, numN, kb->index(rowTile), {}, [&](Value rows, ValueRange) {
+                Value rowsEnd = arith::MinUIOp::create(
+                    b, arith::AddIOp::create(b, rows, kb->index(rowTile)), numN);
+                KeyTileClass tileClass = classifyKeyTile(
+                    *kb, op, batch, head, rows, arith::SubIOp::create(b, rowsEnd, one),
+                    keyBegin, lastKey);
+                return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
+                  RowTileState tile{
+                      g,        head,    rows,   arith::SubIOp::create(b, rowsEnd, rows),
+                      keyBegin, numKeys, masked, {},
+                      {}};
+                  for (Operation &rowStep : form->queryLoop.getBodyBlock())
+                    emitRowTileStep(rowStep, tile);
+                  return SmallVector<Value>{};
+                });
+              });
+              return SmallVector<Value>{};
+            });
+          })
+          .Case([&](tile::StoreKeyGradOp) {
+            kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
+              Value j = arith::AddIOp::create(b, keyBegin, c);
+              storeRotatedBack(
+                  [&](Value d) {
+                    return memref::LoadOp::create(b, kGradT, ValueRange{d, c})
+                        .getResult();
+                  },
+                  dk, kvHead, j);
+              kb->loop(zero, numDV, one, {}, [&](Value d, ValueRange) {
+                kb->storeF32(memref::LoadOp::create(b, vGradT, ValueRange{d, c}), dv,
+                             {batch, kvHead, j, d});
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
+          });
+    }
     return SmallVector<Value>{};
   });
   kb->freeScratch();
@@ -999,7 +1064,8 @@ struct LowerAttentionGradToLoops
     for (auto program : llvm::to_vector(module.getOps<tile::AttentionGradProgramOp>())) {
       FailureOr<AttentionGradProgramForm> form =
           matchAttentionGradProgram(program, kCpuTarget);
-      if (failed(form) || failed(AttentionGradLowering(form->spec, shape).lower()))
+      if (failed(form) ||
+          failed(AttentionGradLowering(form->spec, shape, &*form).lower()))
         return signalPassFailure();
       program.erase();
       form->spec.erase();
