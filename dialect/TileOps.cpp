@@ -266,46 +266,80 @@ AttentionOp AttentionProgramOp::getSpecOp() {
   return SymbolTable::lookupNearestSymbolFrom<AttentionOp>(*this, getSpecAttr());
 }
 
+namespace {
+/// The tile shapes of an attention spec's programs (the forward's and its backward
+/// parts'): the spec's head dims D (q, k) and DV (v), checked once not to be named
+/// like the schedule's sizes, and each tile checked against the spec.
+struct SpecTileShapes {
+  Operation *program;
+  FlatSymbolRefAttr spec;
+  Attribute blockM, blockN, headDim, valueDim;
+
+  /// Fails after an error on `program` when a head dim of q or v (the spec's first
+  /// and third arguments, `args`) is named block_m, block_n or chunk.
+  static FailureOr<SpecTileShapes> get(Operation *program, FlatSymbolRefAttr spec,
+                                       ArrayRef<Type> args) {
+    auto q = cast<SpecTensorType>(args[0]), v = cast<SpecTensorType>(args[2]);
+    for (Attribute dim : llvm::concat<const Attribute>(q.getDims(), v.getDims()))
+      if (isScheduleExtent(dim))
+        return program->emitOpError()
+               << "cannot tile a spec with a size symbol named " << dim
+               << ": the tile types reserve block_m, block_n and chunk";
+    Builder b(program->getContext());
+    return SpecTileShapes{
+        program,        spec,          b.getStringAttr(kBlockM), b.getStringAttr(kBlockN),
+        q.getDims()[3], v.getDims()[3]};
+  }
+
+  /// Checks that `tile` (`what`, for the error) is [rows, columns].
+  LogicalResult expect(Operation *op, Value tile, Attribute rows, Attribute columns,
+                       StringRef what) const {
+    SmallVector<Attribute> expected{rows, columns};
+    ArrayRef<Attribute> dims = cast<TileType>(tile.getType()).getDims();
+    if (dims != ArrayRef<Attribute>(expected))
+      return op->emitOpError() << what << " of spec " << spec << " is a tile "
+                               << spell(expected) << ", not " << spell(dims);
+    return success();
+  }
+  /// A tile of keys [block_n, D] and one of values [block_n, DV] (or of their
+  /// gradients: `keysName`, `valuesName`).
+  LogicalResult expectKeyValue(Operation *op, Value keys, Value values,
+                               StringRef keysName = "a key tile",
+                               StringRef valuesName = "a value tile") const {
+    if (failed(expect(op, keys, blockN, headDim, keysName)))
+      return failure();
+    return expect(op, values, blockN, valueDim, valuesName);
+  }
+  /// A tile of query rows' [block_m, D] (`what`: q or its gradient).
+  LogicalResult expectRows(Operation *op, Value tile, StringRef what) const {
+    return expect(op, tile, blockM, headDim, what);
+  }
+};
+} // namespace
+
 LogicalResult AttentionProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto spec = symbolTable.lookupNearestSymbolFrom<AttentionOp>(*this, getSpecAttr());
   if (!spec)
     return emitOpError() << "names " << getSpecAttr()
                          << ", which is not a tmix.attention spec";
-  ArrayRef<Type> args = spec.getSpecArgTypes();
-  auto q = cast<SpecTensorType>(args[0]), v = cast<SpecTensorType>(args[2]);
-  for (Attribute dim : llvm::concat<const Attribute>(q.getDims(), v.getDims()))
-    if (isScheduleExtent(dim))
-      return emitOpError() << "cannot tile a spec with a size symbol named " << dim
-                           << ": the tile types reserve block_m, block_n and chunk";
-
   // What the loads give and the store takes, against the spec's dims.
-  Builder b(getContext());
-  Attribute blockM = b.getStringAttr(kBlockM), blockN = b.getStringAttr(kBlockN);
-  Attribute headDim = q.getDims()[3], valueDim = v.getDims()[3];
-  auto expectTile = [&](Operation *op, Value tile, Attribute rows, Attribute columns,
-                        StringRef what) -> LogicalResult {
-    SmallVector<Attribute> expected{rows, columns};
-    ArrayRef<Attribute> dims = cast<TileType>(tile.getType()).getDims();
-    if (dims != ArrayRef<Attribute>(expected))
-      return op->emitOpError() << what << " of spec " << getSpecAttr() << " is a tile "
-                               << spell(expected) << ", not " << spell(dims);
-    return success();
-  };
+  FailureOr<SpecTileShapes> shapes =
+      SpecTileShapes::get(*this, getSpecAttr(), spec.getSpecArgTypes());
+  if (failed(shapes))
+    return failure();
   bool specHasLse = spec.getNumSpecResults() == 2;
   WalkResult result = getBody().walk([&](Operation *op) -> WalkResult {
     LogicalResult ok =
         llvm::TypeSwitch<Operation *, LogicalResult>(op)
             .Case([&](LoadQueryOp load) {
-              return expectTile(load, load.getQuery(), blockM, headDim, "the query");
+              return shapes->expectRows(load, load.getQuery(), "the query");
             })
             .Case([&](LoadKeyValueOp load) {
-              if (failed(expectTile(load, load.getKeys(), blockN, headDim, "a key tile")))
-                return failure();
-              return expectTile(load, load.getValues(), blockN, valueDim, "a value tile");
+              return shapes->expectKeyValue(load, load.getKeys(), load.getValues());
             })
             .Case([&](StoreOp store) -> LogicalResult {
-              if (failed(expectTile(store, store.getOutput(), blockM, valueDim,
-                                    "the output")))
+              if (failed(shapes->expect(store, store.getOutput(), shapes->blockM,
+                                        shapes->valueDim, "the output")))
                 return failure();
               if (bool(store.getLse()) != specHasLse)
                 return store.emitOpError()
@@ -388,24 +422,10 @@ AttentionGradProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   if (spec.isParamsPart())
     return emitOpError() << "names part \"params\" of " << getSpecAttr()
                          << ", which has no tile program (the CPU runs it as it is)";
-  ArrayRef<Type> args = spec.getSpecArgTypes();
-  auto q = cast<SpecTensorType>(args[0]), v = cast<SpecTensorType>(args[2]);
-  for (Attribute dim : llvm::concat<const Attribute>(q.getDims(), v.getDims()))
-    if (isScheduleExtent(dim))
-      return emitOpError() << "cannot tile a spec with a size symbol named " << dim
-                           << ": the tile types reserve block_m, block_n and chunk";
-  Builder b(getContext());
-  Attribute blockM = b.getStringAttr(kBlockM), blockN = b.getStringAttr(kBlockN);
-  Attribute headDim = q.getDims()[3], valueDim = v.getDims()[3];
-  auto expectTile = [&](Operation *op, Value tile, Attribute rows, Attribute columns,
-                        StringRef what) -> LogicalResult {
-    SmallVector<Attribute> expected{rows, columns};
-    ArrayRef<Attribute> dims = cast<TileType>(tile.getType()).getDims();
-    if (dims != ArrayRef<Attribute>(expected))
-      return op->emitOpError() << what << " of " << getSpecAttr() << " is a tile "
-                               << spell(expected) << ", not " << spell(dims);
-    return success();
-  };
+  FailureOr<SpecTileShapes> shapes =
+      SpecTileShapes::get(*this, getSpecAttr(), spec.getSpecArgTypes());
+  if (failed(shapes))
+    return failure();
   // Which ops the part may hold: the key side's in part "key_value", the query side's
   // in part "query"; d_q_partial's only without recompute_dq.
   bool keySide = !spec.isQueryPart(), partials = !spec.getRecomputeDq();
@@ -418,15 +438,12 @@ AttentionGradProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
     LogicalResult ok =
         llvm::TypeSwitch<Operation *, LogicalResult>(op)
             .Case([&](LoadKeysOp load) {
-              if (failed(onlyIn(load, keySide, "part \"key_value\"")) ||
-                  failed(expectTile(load, load.getKeys(), blockN, headDim, "a key tile")))
+              if (failed(onlyIn(load, keySide, "part \"key_value\"")))
                 return failure();
-              return expectTile(load, load.getValues(), blockN, valueDim, "a value tile");
+              return shapes->expectKeyValue(load, load.getKeys(), load.getValues());
             })
             .Case([&](LoadKeyValueOp load) {
-              if (failed(expectTile(load, load.getKeys(), blockN, headDim, "a key tile")))
-                return failure();
-              return expectTile(load, load.getValues(), blockN, valueDim, "a value tile");
+              return shapes->expectKeyValue(load, load.getKeys(), load.getValues());
             })
             .Case([&](QueryLoopOp loop) {
               return onlyIn(loop, keySide, "part \"key_value\"");
@@ -436,10 +453,10 @@ AttentionGradProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
                             "part \"query\" with recompute_dq");
             })
             .Case([&](LoadQueryGradOp load) {
-              if (failed(expectTile(load, load.getQuery(), blockM, headDim, "the query")))
+              if (failed(shapes->expectRows(load, load.getQuery(), "the query")))
                 return failure();
-              return expectTile(load, load.getOutputGrad(), blockM, valueDim,
-                                "the output's gradient");
+              return shapes->expect(load, load.getOutputGrad(), shapes->blockM,
+                                    shapes->valueDim, "the output's gradient");
             })
             .Case([&](ParamGradsOp grads) {
               return onlyIn(grads, keySide && !spec.getParamArgs().empty(),
@@ -449,24 +466,24 @@ AttentionGradProgramOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
               if (failed(onlyIn(acc, keySide && partials,
                                 "part \"key_value\" without recompute_dq")))
                 return failure();
-              return expectTile(acc, acc.getTerms(), blockM, headDim, "dq's terms");
+              return shapes->expectRows(acc, acc.getTerms(), "dq's terms");
             })
             .Case([&](StoreKeyGradOp store) {
-              if (failed(onlyIn(store, keySide, "part \"key_value\"")) ||
-                  failed(expectTile(store, store.getKeyGrad(), blockN, headDim, "dk")))
+              if (failed(onlyIn(store, keySide, "part \"key_value\"")))
                 return failure();
-              return expectTile(store, store.getValueGrad(), blockN, valueDim, "dv");
+              return shapes->expectKeyValue(store, store.getKeyGrad(),
+                                            store.getValueGrad());
             })
             .Case([&](SumQueryPartialsOp sum) {
               if (failed(onlyIn(sum, !keySide && partials,
                                 "part \"query\" without recompute_dq")))
                 return failure();
-              return expectTile(sum, sum.getQueryGrad(), blockM, headDim, "dq");
+              return shapes->expectRows(sum, sum.getQueryGrad(), "dq");
             })
             .Case([&](StoreQueryGradOp store) {
               if (failed(onlyIn(store, !keySide, "part \"query\"")))
                 return failure();
-              return expectTile(store, store.getQueryGrad(), blockM, headDim, "dq");
+              return shapes->expectRows(store, store.getQueryGrad(), "dq");
             })
             .Default([](Operation *) { return success(); });
     return failed(ok) ? WalkResult::interrupt() : WalkResult::advance();

@@ -384,7 +384,7 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
 }
 tmix_tile.attention_grad @g_grad_kv {
 ^bb0(%batch: index, %kv_head: index, %key: index):
-  // expected-error @+1 {{'tmix_tile.load_keys' op a value tile of @g_grad_kv is a tile [block_n, 4], not [block_n, 8]}}
+  // expected-error @+1 {{'tmix_tile.load_keys' op a value tile of spec @g_grad_kv is a tile [block_n, 4], not [block_n, 8]}}
   %k, %v = tmix_tile.load_keys %batch, %kv_head, %key : !tmix_tile.tile<[block_n, 8]>, !tmix_tile.tile<[block_n, 8]>
 }
 
