@@ -67,10 +67,13 @@ def LowerAttentionGradToLoops
   let summary = "lower tmix.attention_grad to loop programs (the attention backward)";
   let description = [{
     Replaces each `tmix.attention_grad` (tmix-derive-attention-grad) by a `func.func`
-    of the same name. Part "key_value": one program per (batch, KV head, key split),
-    which walks its split's blocks of 32 keys (every S-th, S = d_q_partial's leading
-    dim), the keys in vector lanes (rotated k^T, v^T, dk^T, dv^T), and for each block
-    every query head of the group and its rows in tiles of 64 classified by the mask
+    of the same name; parts "key_value" and "query" with their tile programs
+    (tmix-tile-attention-grad: a part without one is an error), each checked against
+    its part's form first (passes/AttentionGradProgramForm.h). Part "key_value": one
+    program per (batch, KV head, key split), which walks its split's blocks of 32 keys
+    (every S-th, S = d_q_partial's leading dim) and runs the tile program for each, op
+    by op: the keys in vector lanes (rotated k^T, v^T, dk^T, dv^T), and every query
+    head of the group and its rows in tiles of 64 classified by the mask
     (empty ones skipped, full ones without mask code): S = Q k^T, dP = d_o v^T, P and
     dS per pair, dv^T += d_o^T P, dk^T += Q^T dS, and dq^T += k dS^T summed into the
     split's slice of d_q_partial (the tile's rows in lanes); the products are

@@ -54,9 +54,10 @@ def LowerAttentionGradToNVGPU : Pass<"tmix-lower-attention-grad-to-nvgpu", "::ml
   let summary = "lower the attention backward (tmix.attention_grad) to mma.sync kernels";
   let description = [{
     Replaces each `tmix.attention_grad` part "key_value" and "query" (derived with
-    `recompute-dq`) by a `gpu.func` kernel of the same name in the
-    `gpu.module @tmix_kernels`, FlashAttention-2's backward on m16n8k16 `mma.sync`
-    (valid on sm_80 and sm_90a), deterministic without atomics:
+    `recompute-dq`) and its tile program (tmix-tile-attention-grad, checked against
+    the part's form first: passes/AttentionGradProgramForm.h) by a `gpu.func` kernel of
+    the same name in the `gpu.module @tmix_kernels`, FlashAttention-2's backward on
+    m16n8k16 `mma.sync` (valid on sm_80 and sm_90a), deterministic without atomics:
     - part "key_value": one CTA of 4 warps per (batch, KV head, 64 keys), each warp
       owning 16 keys; for every query head of the group and every tile of 64 query
       rows the mask keeps for the CTA: S^T = K Q^T, dP^T = V d_o^T, P and dS per
