@@ -1064,8 +1064,17 @@ struct LowerAttentionGradToLoops
     for (auto program : llvm::to_vector(module.getOps<tile::AttentionGradProgramOp>())) {
       FailureOr<AttentionGradProgramForm> form =
           matchAttentionGradProgram(program, kCpuTarget);
-      if (failed(form) ||
-          failed(AttentionGradLowering(form->spec, shape, &*form).lower()))
+      if (failed(form))
+        return signalPassFailure();
+      // The CPU sums dq per key split: the GPUs' form, which recomputes it in part
+      // "query", has no d_q_partial for part "key_value" to write.
+      if (form->spec.getRecomputeDq()) {
+        form->spec.emitOpError("has recompute_dq, the GPUs' form: the CPU runs the "
+                               "backward with d_q_partial (tmix-derive-attention-grad "
+                               "without recompute-dq)");
+        return signalPassFailure();
+      }
+      if (failed(AttentionGradLowering(form->spec, shape, &*form).lower()))
         return signalPassFailure();
       program.erase();
       form->spec.erase();

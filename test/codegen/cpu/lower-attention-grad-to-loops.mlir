@@ -1,5 +1,9 @@
 // RUN: tmix-opt %s --tmix-tile-attention-grad --tmix-lower-attention-grad-to-loops="lanes=16 vector-registers=32" | FileCheck %s --check-prefixes=CHECK,AVX512 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad --implicit-check-not=tmix_tile
 // RUN: tmix-opt %s --tmix-tile-attention-grad --tmix-lower-attention-grad-to-loops="lanes=8 vector-registers=16" | FileCheck %s --check-prefixes=CHECK,AVX2 --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix.score_grad --implicit-check-not=tmix_tile
+// The GPUs' form (recompute_dq) is refused with one error, not lowered.
+// RUN: not tmix-opt %S/Inputs/attention-grad-plain.mlir --tmix-derive-attention-grad=recompute-dq=1 --tmix-tile-attention-grad --tmix-lower-attention-grad-to-loops 2>&1 | FileCheck %s --check-prefix=RECOMPUTE
+// RECOMPUTE: error: 'tmix.attention_grad' op has recompute_dq, the GPUs' form: the CPU runs the backward with d_q_partial (tmix-derive-attention-grad without recompute-dq)
+// RECOMPUTE-NOT: Stack dump
 
 // The two backward programs of a causal GQA spec (what tmix-derive-attention-grad
 // writes for it). Part "key_value": a program per (batch, KV head, key split: 4 here,
