@@ -3,7 +3,7 @@ figures, docs/benchmarks.md "Attention backward"). Run with the checkout's .venv
 a build:
 
     .venv/bin/python bench/cpu/attention_grad.py [--lengths 1024 4096] [--dims 64 128]
-        [--tables attention bias] [--rounds 3] [--reps 5] [--threads N]
+        [--tables attention bias pair] [--rounds 3] [--reps 5] [--threads N]
 
 For f32 B=1 H=8, dense and causal, at each N and D: tmix's forward (the spec's kernel)
 and backward (its derived kernels X_grad_kv then X_grad_q, called as the autograd
@@ -14,7 +14,9 @@ torch compiles it on the CPU. Then a relative-position bias table
 (examples/relative_bias.tmix's score): the backward with the table learnable (its
 gradient too: summed per key split by X_grad_kv, added up by X_grad_params) against
 the same spec's backward with the table frozen (an i32 table: the same read, no
-gradient). Each figure is the
+gradient). Then a pair bias [B, H, N, N] through the PyTorch op's autograd
+(`.backward()`), frozen against learnable: a frozen one skips part "params", the walk
+over every pair that its gradient needs. Each figure is the
 median over rounds of a median of `--reps` runs; the kernels of a row run interleaved,
 round by round, so that drift in the machine's load falls on all of them. Prints
 markdown tables.
@@ -179,12 +181,49 @@ def bias_table(args):
               f"| {t['learned_table'] / t['frozen_table']:.2f}x |", flush=True)
 
 
+PAIR_SPEC = """
+attention pair(q: f32[B, H, N, 64], k: f32[B, H, N, 64], v: f32[B, H, N, 64],
+               bias: f32[B, H, N, N]) -> o: f32[B, H, N, 64] {
+  score = s + bias[b, h, i, j]
+}
+"""
+
+
+def pair_table(args):
+    """A pair bias read in the score, through the PyTorch op: the backward with the bias
+    frozen (requires_grad False: part "params" is skipped) and learnable (part "params"
+    walks every pair again for its gradient)."""
+    op = tmix.compile(PAIR_SPEC)["pair"]
+    print("\n| pair bias, N | backward, frozen bias | backward, learnable bias "
+          "| learnable / frozen |")
+    print("| --- | --- | --- | --- |")
+    for n in args.lengths:
+        if n > 2048:  # [1, 8, N, N] f32: 512 MB at 4096
+            print(f"| {n} | (skipped: the bias alone is {8 * n * n * 4 >> 20} MB) | | |")
+            continue
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(1, 8, n, 64).requires_grad_() for _ in range(3))
+        biases = {"frozen": torch.randn(1, 8, n, n),
+                  "learnable": torch.randn(1, 8, n, n).requires_grad_()}
+        columns = {}
+        for name, bias in biases.items():
+            o = op(q, k, v, bias)
+
+            def backward(o=o, bias=bias):
+                torch.autograd.grad(o, [t for t in (q, k, v, bias) if t.requires_grad],
+                                    torch.ones_like(o), retain_graph=True)
+            columns[name] = backward
+        t = rounds_of(columns, args.rounds, args.reps)
+        print(f"| {n} | {t['frozen']:.1f} ms | {t['learnable']:.1f} ms "
+              f"| {t['learnable'] / t['frozen']:.2f}x |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--dims", type=int, nargs="+", default=[64, 128])
-    parser.add_argument("--tables", nargs="+", choices=["attention", "bias"],
-                        default=["attention", "bias"])
+    parser.add_argument("--tables", nargs="+", choices=["attention", "bias", "pair"],
+                        default=["attention", "bias", "pair"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
@@ -202,6 +241,8 @@ def main():
         attention_table(args)
     if "bias" in args.tables:
         bias_table(args)
+    if "pair" in args.tables:
+        pair_table(args)
 
 
 if __name__ == "__main__":
