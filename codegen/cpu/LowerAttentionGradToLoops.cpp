@@ -848,13 +848,16 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value blockKeys = kb->index(width);
   Value splitStep = kb->index(splits * width);
   Value firstKey = arith::MulIOp::create(b, split, blockKeys);
-  // One step of the row walk's body for a row tile against a block of keys: the op
-  // `rowStep` of the program's query_loop, in program order.
+  // A row tile of query head `head` (the g-th of the group) against a block of keys:
+  // where its rows and keys start and how many, whether the mask runs, and how its Q
+  // and d_o elements are read (set by load_query_grad).
   struct RowTileState {
     Value g, head, rows, count, keyBegin, numKeys;
     bool masked;
     ElementFn qElement, outputGradElement;
   };
+  // The op `rowStep` of the program's query_loop body for `tile`; the ops run in
+  // program order.
   auto emitRowTileStep = [&](Operation &rowStep, RowTileState &tile) {
     Value g = tile.g, head = tile.head, rows = tile.rows, count = tile.count;
     Value keyBegin = tile.keyBegin, numKeys = tile.numKeys;
@@ -1009,10 +1012,14 @@ void AttentionGradLowering::lowerKeyValuePart() {
                     *kb, op, batch, head, rows, arith::SubIOp::create(b, rowsEnd, one),
                     keyBegin, lastKey);
                 return runKeyTile(*kb, tileClass, {}, {}, [&](bool masked) {
-                  RowTileState tile{
-                      g,        head,    rows,   arith::SubIOp::create(b, rowsEnd, rows),
-                      keyBegin, numKeys, masked, {},
-                      {}};
+                  RowTileState tile;
+                  tile.g = g;
+                  tile.head = head;
+                  tile.rows = rows;
+                  tile.count = arith::SubIOp::create(b, rowsEnd, rows);
+                  tile.keyBegin = keyBegin;
+                  tile.numKeys = numKeys;
+                  tile.masked = masked;
                   for (Operation &rowStep : form->queryLoop.getBodyBlock())
                     emitRowTileStep(rowStep, tile);
                   return SmallVector<Value>{};
