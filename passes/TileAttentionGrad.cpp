@@ -41,8 +41,9 @@ namespace tile = mlir::tmix::tile;
 
 namespace {
 
-/// The tile types of a backward program, named by the schedule's block sizes and the
-/// spec's head dims.
+/// The tile types of a backward program: extents named block_m (query rows) and
+/// block_n (keys), whose values each target chooses (the CPU's 64 rows and 32 keys, the
+/// GPUs' 64 and 64), and the spec's head dims.
 struct GradTiles {
   Type query, outputGrad, keys, values, pairs, rows;
 
