@@ -120,6 +120,13 @@ std::string spell(ArrayRef<Attribute> dims) {
   return text;
 }
 
+/// Whether `block` takes exactly `count` arguments, all index values (a program's or a
+/// loop's coordinates).
+bool takesIndices(Block &block, unsigned count) {
+  return block.getNumArguments() == count &&
+         llvm::all_of(block.getArgumentTypes(), [](Type t) { return t.isIndex(); });
+}
+
 /// Checks that a tile's rows match a per-row value's extent.
 LogicalResult verifySameRows(Operation *op, Value tile, Value rows, StringRef tileName,
                              StringRef rowsName) {
@@ -256,8 +263,7 @@ void AttentionProgramOp::getAsmBlockArgumentNames(Region &region,
 
 LogicalResult AttentionProgramOp::verifyRegions() {
   Block &block = getBodyBlock();
-  if (block.getNumArguments() != 3 ||
-      !llvm::all_of(block.getArgumentTypes(), [](Type t) { return t.isIndex(); }))
+  if (!takesIndices(block, 3))
     return emitOpError("body must take (batch, head, row) as three index values");
   return success();
 }
@@ -400,8 +406,7 @@ void AttentionGradProgramOp::getAsmBlockArgumentNames(Region &region,
 
 LogicalResult AttentionGradProgramOp::verifyRegions() {
   Block &block = getBodyBlock();
-  if (block.getNumArguments() != 3 ||
-      !llvm::all_of(block.getArgumentTypes(), [](Type t) { return t.isIndex(); }))
+  if (!takesIndices(block, 3))
     return emitOpError("body must take (batch, head, first key or row) as three index "
                        "values");
   return success();
@@ -536,8 +541,7 @@ void ChunkLoopOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn s
 
 LogicalResult ChunkLoopOp::verifyRegions() {
   Block &block = getBodyBlock();
-  if (block.getNumArguments() != 2 ||
-      !llvm::all_of(block.getArgumentTypes(), [](Type t) { return t.isIndex(); }))
+  if (!takesIndices(block, 2))
     return emitOpError("body must take (start, length) as two index values: the chunk's "
                        "first step and its number of steps");
   return success();
