@@ -888,7 +888,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
             // dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
             tiles->product(kGradT, numD, count, grads, extentRow(tile.qElement),
                            [&](Value d, int64_t g) { return tiles->load(kGradT, d, g); });
-          } else {
+          } else if (dot == form->valueGrads) {
             // dv^T[d, :] += sum_ii d_o[ii, d] P[ii, :].
             tiles->product(vGradT, numDV, count, scores,
                            extentRow(tile.outputGradElement),

@@ -15,6 +15,7 @@
 #include "dialect/TileOps.h"
 #include "dialect/TmixAttrs.h"
 #include "dialect/TmixOps.h"
+#include "passes/AttentionGradProgramForm.h"
 #include "passes/AttentionProgramForm.h"
 #include "passes/FixedSizes.h"
 #include "passes/KernelBuilder.h"
@@ -59,7 +60,8 @@ FailureOr<KernelModule> prepareKernelModule(ModuleOp module,
                                             ArrayRef<std::string> specialize);
 
 /// What a GPU lowering checks of a tile program before it emits its kernel
-/// (AttentionProgramForm.h, RecurrenceProgramForm.h), by the program's kind.
+/// (AttentionProgramForm.h, RecurrenceProgramForm.h, AttentionGradProgramForm.h), by
+/// the program's kind. A backward program has no schedule: its form alone.
 inline FailureOr<RunnableAttentionProgram>
 checkRunnable(tile::AttentionProgramOp program, const TargetInfo &target,
              const FixedSizes &fixed) {
@@ -69,6 +71,23 @@ inline FailureOr<RunnableRecurrenceProgram>
 checkRunnable(tile::RecurrenceProgramOp program, const TargetInfo &target,
              const FixedSizes &fixed) {
   return checkRecurrenceProgram(program, target, fixed);
+}
+inline FailureOr<AttentionGradProgramForm>
+checkRunnable(tile::AttentionGradProgramOp program, const TargetInfo &target,
+              const FixedSizes &) {
+  return matchAttentionGradProgram(program, target.getName());
+}
+
+/// Fails after an error on the first spec of `module` that needs a program of
+/// ProgramOp's kind and has none, by the program's kind.
+inline LogicalResult checkEveryProgram(tile::AttentionProgramOp, ModuleOp module) {
+  return checkEveryAttentionTiled(module);
+}
+inline LogicalResult checkEveryProgram(tile::RecurrenceProgramOp, ModuleOp module) {
+  return checkEveryRecurrenceTiled(module);
+}
+inline LogicalResult checkEveryProgram(tile::AttentionGradProgramOp, ModuleOp module) {
+  return checkEveryAttentionGradTiled(module);
 }
 
 /// The body of each GPU lowering pass: every tile program of kind ProgramOp in
@@ -82,9 +101,7 @@ template <typename ProgramOp, typename Lower>
 FailureOr<int64_t> lowerProgramsToKernels(ModuleOp module, ArrayRef<std::string> specialize,
                                           const TargetInfo &target, bool reportEvery,
                                           Lower lower) {
-  constexpr bool isAttention = std::is_same_v<ProgramOp, tile::AttentionProgramOp>;
-  if (failed(isAttention ? checkEveryAttentionTiled(module)
-                         : checkEveryRecurrenceTiled(module)))
+  if (failed(checkEveryProgram(ProgramOp(), module)))
     return failure();
   SmallVector<ProgramOp> programs(module.getOps<ProgramOp>());
   if (programs.empty())

@@ -81,6 +81,18 @@ constexpr int64_t kOneWalkHeadDims = 128;
 
 Value exp2Approx(ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, x); }
 
+/// Fails after an error on a part the GPUs do not run: part "params", or a part derived
+/// without recompute-dq (its dq summed per key split).
+LogicalResult checkGpuPart(AttentionGradOp op) {
+  if (op.isParamsPart())
+    return op.emitOpError("the gradients of float arguments read in score, sink or scale "
+                          "(part \"params\") run on the CPU only so far");
+  if (!op.getRecomputeDq())
+    return op.emitOpError("the GPU kernels sum dq by recomputing it in part \"query\": "
+                          "derive the backward with recompute-dq");
+  return success();
+}
+
 /// The shared part of the two kernels: operands, shared tiles, the lane geometry and
 /// the tile products in fragments.
 class AttentionGradKernel : AttentionGradOperands {
@@ -199,12 +211,8 @@ AttentionGradKernel::Fragments AttentionGradKernel::zeros(int64_t count) {
 }
 
 LogicalResult AttentionGradKernel::prepare() {
-  if (op.isParamsPart())
-    return op.emitOpError("the gradients of float arguments read in score, sink or scale "
-                          "(part \"params\") run on the CPU only so far");
-  if (!op.getRecomputeDq())
-    return op.emitOpError("the GPU kernels sum dq by recomputing it in part \"query\": "
-                          "derive the backward with recompute-dq");
+  if (failed(checkGpuPart(op)))
+    return failure();
   auto types = op.getSpecArgTypes();
   FailureOr<std::pair<int64_t, int64_t>> dims =
       gpuHeadDims(op, types, fixed, specialized, kMaxHeadDim);
@@ -651,34 +659,22 @@ struct LowerAttentionGradToNVGPU
     : tmix::impl::LowerAttentionGradToNVGPUBase<LowerAttentionGradToNVGPU> {
   using LowerAttentionGradToNVGPUBase::LowerAttentionGradToNVGPUBase;
   void runOnOperation() override {
+    // Each part's tile program, matched, then its part emitted as an mma.sync kernel
+    // valid on both chips (its form is checked under sm_80's name).
     ModuleOp module = getOperation();
-    SmallVector<AttentionGradOp> grads(module.getOps<AttentionGradOp>());
-    if (grads.empty())
-      return;
-    if (failed(checkEveryAttentionGradTiled(module)))
+    FailureOr<int64_t> lowered = lowerProgramsToKernels<tile::AttentionGradProgramOp>(
+        module, specialize, getSm80TargetInfo(), /*reportEvery=*/false,
+        [](const AttentionGradProgramForm &form, gpu::GPUModuleOp gpuModule,
+           const llvm::StringMap<int64_t> &fixed) {
+          return AttentionGradKernel(form.spec, gpuModule, fixed).lower();
+        });
+    if (failed(lowered))
       return signalPassFailure();
-    FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
-    if (failed(kernels))
-      return signalPassFailure();
-    // Each part's tile program, matched, then its part emitted as an mma.sync kernel;
-    // a part "params" (no program) reaches AttentionGradKernel's refusal.
-    for (auto program : llvm::to_vector(module.getOps<tile::AttentionGradProgramOp>())) {
-      FailureOr<AttentionGradProgramForm> form =
-          matchAttentionGradProgram(program, "the GPU");
-      if (failed(form) ||
-          failed(AttentionGradKernel(form->spec, kernels->gpuModule, kernels->fixed)
-                     .lower()))
+    numLowered += *lowered;
+    // What is left has no program: part "params", which the GPUs do not run.
+    for (AttentionGradOp grad : module.getOps<AttentionGradOp>())
+      if (failed(checkGpuPart(grad)))
         return signalPassFailure();
-      program.erase();
-      form->spec.erase();
-      ++numLowered;
-    }
-    for (AttentionGradOp grad : llvm::to_vector(module.getOps<AttentionGradOp>())) {
-      if (failed(AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed).lower()))
-        return signalPassFailure();
-      grad.erase();
-      ++numLowered;
-    }
   }
 };
 

@@ -329,17 +329,14 @@ class Kernel:
         # On a GPU the parts are the GPUs' form: part "query" recomputes dq
         # (docs/training.md), and part "params" is the CPU's only.
         target = "cuda" if o.is_cuda else "cpu"
-        if target == "cuda":
-            try:
-                params = self._module.kernel(f"{self.name}_grad_params")
-                learned = {p.name[len("d_"):] for p in params.outputs}
-            except ValueError:  # no part "params"
-                learned = set()
-            if any(needed and self.args[index].name in learned
-                   for index, needed in enumerate(ctx.needs_input_grad[:len(values)])):
-                raise RuntimeError(f"tmix: the gradients of the float arguments that the "
-                                   f"score, the sink or the scale of '{self.name}' reads "
-                                   "run on the CPU only so far; detach them on the GPU")
+        # Part "params" walks the pairs again (for a pair bias, a scalar, a sink): run
+        # only when autograd asks for a gradient it gives.
+        params = self._derived("grad_params", namespace)
+        params_needed = params is not None and self._any_needed(ctx, params[0].outputs)
+        if target == "cuda" and params_needed:
+            raise RuntimeError(f"tmix: the gradients of the float arguments that the "
+                               f"score, the sink or the scale of '{self.name}' reads "
+                               "run on the CPU only so far; detach them on the GPU")
         grad_q = self._derived("grad_q", namespace, target)
         if grad_q is None:
             raise RuntimeError(f"tmix: '{self.name}' has no backward (its derivation "
@@ -364,10 +361,7 @@ class Kernel:
             # summed per key split as dq's are); dq from those (docs/training.md).
             result[1], result[2], q_partial, *param_partials = key_value
             result[0] = grad_q[1](*call, q_partial)
-            params = self._derived("grad_params", namespace)
-            # Part "params" walks the pairs again (for a pair bias, a scalar, a sink):
-            # not when every argument it gives a gradient of is frozen.
-            if params is not None and self._any_needed(ctx, values, params[0].outputs):
+            if params_needed:
                 outs = params[1](*call, *param_partials)
                 outs = outs if isinstance(outs, tuple) else (outs,)
                 self._place_gradients(ctx, values, params[0].outputs, outs, result)
@@ -398,7 +392,7 @@ class Kernel:
                 result[index] = torch.zeros(shape, dtype=dtype)
         return tuple(result)
 
-    def _any_needed(self, ctx, values, params):
+    def _any_needed(self, ctx, params):
         """Whether autograd asks for the gradient of any argument `d_<arg>` of
         `params` names."""
         return any(ctx.needs_input_grad[self._index[param.name[len("d_"):]]]
