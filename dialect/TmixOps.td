@@ -285,6 +285,15 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     unsigned getParamPartialArg() {
       return getFunctionType().getNumInputs() - getSplitParams().size();
     }
+    /// Part "params": whether its grid runs over q's batch (`which` = 0) or head (1)
+    /// dim, every param owning a dim that its reads index by exactly b (h).
+    bool splitsParamsBy(unsigned which) {
+      ::llvm::ArrayRef<int64_t> owned = getOwnedAttr().asArrayRef();
+      for (unsigned param = 0; 2 * param < owned.size(); ++param)
+        if (owned[2 * param + which] < 0)
+          return false;
+      return true;
+    }
     unsigned getOutputArg() { return getNumForwardArgs(); }
     unsigned getLseArg() { return getNumForwardArgs() + 1; }
     unsigned getOutputGradArg() { return getNumForwardArgs() + 2; }

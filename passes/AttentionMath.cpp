@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 #include <cmath>
 
@@ -52,6 +53,67 @@ AttentionGradOperands tmix::readAttentionGradOperands(KernelBuilder &kb,
   operands.outputGrad = kb.argMemRef(op.getOutputGradArg());
   operands.lseGrad = op.getLseGrad() ? kb.argMemRef(op.getLseGradArg()) : Value();
   return operands;
+}
+
+Value tmix::outputDelta(KernelBuilder &kb, const AttentionGradOperands &operands,
+                        Value batch, Value head, Value i, Value numDV,
+                        arith::FastMathFlags flags) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value delta = kb.loop(
+      kb.index(0), numDV, kb.index(1), {kb.f32(0.0)}, [&](Value d, ValueRange sum) {
+        Value product =
+            arith::MulFOp::create(b, kb.loadF32(operands.outputGrad, {batch, head, i, d}),
+                                  kb.loadF32(operands.o, {batch, head, i, d}), flags);
+        return SmallVector<Value>{arith::AddFOp::create(b, sum[0], product, flags)};
+      })[0];
+  if (operands.lseGrad)
+    delta =
+        arith::SubFOp::create(b, delta, kb.loadF32(operands.lseGrad, {batch, head, i}));
+  return delta;
+}
+
+void tmix::inlineParamGradRegion(
+    KernelBuilder &kb, Region &region, ValueRange args,
+    function_ref<ParamGradTarget(unsigned argument)> targetOf) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  IRMapping mapping = kb.scalarMapping();
+  for (auto [arg, value] : llvm::zip(region.front().getArguments(), args))
+    mapping.map(arg, value);
+  for (Operation &inner : region.front().without_terminator()) {
+    auto accumulate = dyn_cast<AccumulateOp>(inner);
+    if (!accumulate) {
+      kb.cloneScalarOp(inner, mapping);
+      continue;
+    }
+    ParamGradTarget target =
+        targetOf(cast<BlockArgument>(accumulate.getTarget()).getArgNumber());
+    Value value = mapping.lookup(accumulate.getValue());
+    Type element = cast<MemRefType>(target.memref.getType()).getElementType();
+    if (element != value.getType())
+      value = arith::ExtFOp::create(b, element, value);
+    SmallVector<Value> indices(target.prefix);
+    Value inBounds;
+    for (Value index : accumulate.getIndices()) {
+      Value i64 = mapping.lookup(index);
+      Value extent = kb.toI64(memref::DimOp::create(b, target.memref, indices.size()));
+      Value fits = arith::AndIOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, i64, kb.toI64(kb.index(0))),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i64, extent));
+      inBounds = inBounds ? arith::AndIOp::create(b, inBounds, fits).getResult() : fits;
+      indices.push_back(kb.toIndex(i64));
+    }
+    auto add = [&] {
+      Value old = memref::LoadOp::create(b, target.memref, indices);
+      memref::StoreOp::create(b, arith::AddFOp::create(b, old, value), target.memref,
+                              indices);
+      return SmallVector<Value>{};
+    };
+    if (inBounds)
+      kb.ifElse(inBounds, {}, add, [] { return SmallVector<Value>{}; });
+    else
+      add();
+  }
 }
 
 Value tmix::f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value) {
@@ -131,6 +193,16 @@ Value tmix::updateRunningSum(ImplicitLocOpBuilder &b, Value sum, Value alpha,
 Value tmix::sinkLogit(KernelBuilder &kb, SinkOp sink, Value batch, Value head) {
   Value logit = kb.inlineRegion(sink.getBody(), {batch, head})[0];
   return arith::MulFOp::create(kb.builder(), logit, kb.f32(kLog2e));
+}
+
+Value tmix::sinkGradTerm(ImplicitLocOpBuilder &b, Value sinkLog2, Value lseLog2,
+                         Value delta, UnaryMathFn exp2) {
+  Value emptyRow = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, lseLog2,
+                                         f32ConstantOf(b, lseLog2.getType(), -INFINITY));
+  Value probability =
+      arith::SelectOp::create(b, emptyRow, f32ConstantOf(b, lseLog2.getType(), 0.0),
+                              exp2(b, arith::SubFOp::create(b, sinkLog2, lseLog2)));
+  return arith::MulFOp::create(b, probability, delta);
 }
 
 RowResult tmix::finishRow(ImplicitLocOpBuilder &b, Value max, Value sum, Value sink,

@@ -31,6 +31,7 @@
 #include "passes/AttentionStatements.h"
 #include "passes/KernelBuilder.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/OpDefinition.h"
 
 namespace mlir::tmix {
@@ -58,6 +59,29 @@ struct AttentionGradOperands {
 
 /// Reads a tmix.attention_grad part's lengths and operands from `kb`'s program.
 AttentionGradOperands readAttentionGradOperands(KernelBuilder &kb, AttentionGradOp op);
+
+/// D_i = d_o_i . o_i - d_lse_i of row i (index) of (batch, head): the delta that every
+/// dS_ij of the row subtracts (d lse_i / d s_ij = P_ij: d_lse joins it), summed over
+/// the `numDV` value columns in a loop whose adds carry `flags` (reassoc lets the CPU
+/// vectorise it, in an order fixed at compile time).
+Value outputDelta(KernelBuilder &kb, const AttentionGradOperands &operands, Value batch,
+                  Value head, Value i, Value numDV,
+                  arith::FastMathFlags flags = arith::FastMathFlags::none);
+
+/// Where the terms of a float param's gradient go: a tensor's to `memref` at `prefix`
+/// then the param's indices (its gradient, or a partial with leading dims of its own);
+/// a scalar's to `memref`'s element at `prefix` (an f64 sum, or its f32 gradient).
+struct ParamGradTarget {
+  Value memref;
+  SmallVector<Value> prefix;
+};
+
+/// Inlines a tmix.score_param_grad, tmix.sink_grad or tmix.scale_grad region on `args`:
+/// each tmix.accumulate adds its value to the element of its param's target
+/// (`targetOf(argument number)`), in f64 where the target is; an index outside the
+/// tensor adds nothing (the read it comes from gave 0).
+void inlineParamGradRegion(KernelBuilder &kb, Region &region, ValueRange args,
+                           function_ref<ParamGradTarget(unsigned argument)> targetOf);
 
 /// A target's exp2 or log2 of f32 scalars or vectors (math.exp2 on the CPU, which
 /// becomes a polynomial; ex2.approx on the GPUs).
@@ -101,6 +125,13 @@ Value updateRunningSum(ImplicitLocOpBuilder &b, Value sum, Value alpha, Value ti
 
 /// The sink logit of (batch, head) in the log2 domain (i64 indices).
 Value sinkLogit(KernelBuilder &kb, SinkOp sink, Value batch, Value head);
+
+/// One row's term of the gradient of a sink logit: P_sink,i D_i, where P_sink,i =
+/// exp2(sink - lse_i log2 e) is the probability the row gave the sink (`sinkLog2` and
+/// `lseLog2` in the log2 domain; 0 on a row that kept nothing, lse = -inf) and D_i the
+/// row's delta (outputDelta). d loss / d sink = -(the sum of the rows' terms).
+Value sinkGradTerm(ImplicitLocOpBuilder &b, Value sinkLog2, Value lseLog2, Value delta,
+                   UnaryMathFn exp2);
 
 /// The end of a row: o = acc * factor, and what its lse needs.
 struct RowResult {

@@ -18,6 +18,8 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <functional>
+
 using namespace mlir;
 using namespace mlir::tmix;
 
@@ -238,6 +240,28 @@ KernelBuilder::loop(Value lb, Value ub, Value step, ValueRange inits,
   if (!inits.empty())
     scf::YieldOp::create(b, carried);
   return forOp.getResults();
+}
+
+void KernelBuilder::forEachIndex(Value memref, SmallVector<Value> indices, unsigned first,
+                                 function_ref<std::pair<Value, Value>(unsigned dim)> span,
+                                 function_ref<void(ValueRange indices)> leaf) {
+  unsigned rank = cast<MemRefType>(memref.getType()).getRank();
+  indices.resize(rank);
+  std::function<void(unsigned)> walk = [&](unsigned dim) {
+    if (dim == rank)
+      return leaf(indices);
+    auto [begin, end] = span(dim);
+    if (!end) {
+      indices[dim] = begin;
+      return walk(dim + 1);
+    }
+    loop(begin, end, index(1), {}, [&](Value x, ValueRange) {
+      indices[dim] = x;
+      walk(dim + 1);
+      return SmallVector<Value>{};
+    });
+  };
+  walk(first);
 }
 
 SmallVector<Value> KernelBuilder::ifElse(Value cond, TypeRange types,

@@ -90,6 +90,13 @@ public:
                             function_ref<SmallVector<Value>()> thenBody,
                             function_ref<SmallVector<Value>()> elseBody);
 
+  /// Calls `leaf` at every index of `memref` whose dims before `first` are `indices`'
+  /// and whose dim d from `first` on runs over span(d) = [begin, end), or is begin alone
+  /// where end is null: nested loops, the outermost dim first.
+  void forEachIndex(Value memref, SmallVector<Value> indices, unsigned first,
+                    function_ref<std::pair<Value, Value>(unsigned dim)> span,
+                    function_ref<void(ValueRange indices)> leaf);
+
   /// Inlines a single-block scalar region of the spec (mask, score, sink, scale, rope,
   /// a map body, ...) at the insertion point, with its block arguments bound to `args`;
   /// returns the yielded values. tmix.size and tmix.read become loads; spec arguments

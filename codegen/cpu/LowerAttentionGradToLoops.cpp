@@ -74,31 +74,8 @@ namespace {
 constexpr int64_t kRowsPerProgram = 32;
 constexpr int64_t kClassifiedTile = 64;
 
-/// Calls `leaf` at every index of `memref` whose dims before `first` are `indices`'
-/// and whose dim d from `first` on runs over span(d) = [begin, end), or is begin alone
-/// where end is null.
-void forEachIndex(KernelBuilder &kb, Value memref, SmallVector<Value> indices,
-                  unsigned first,
-                  function_ref<std::pair<Value, Value>(unsigned dim)> span,
-                  function_ref<void(ValueRange indices)> leaf) {
-  unsigned rank = cast<MemRefType>(memref.getType()).getRank();
-  indices.resize(rank);
-  std::function<void(unsigned)> walk = [&](unsigned dim) {
-    if (dim == rank)
-      return leaf(indices);
-    auto [begin, end] = span(dim);
-    if (!end) {
-      indices[dim] = begin;
-      return walk(dim + 1);
-    }
-    kb.loop(begin, end, kb.index(1), {}, [&](Value x, ValueRange) {
-      indices[dim] = x;
-      walk(dim + 1);
-      return SmallVector<Value>{};
-    });
-  };
-  walk(first);
-}
+/// The CPU's exp2: math.exp2, which becomes a polynomial.
+Value mathExp2(ImplicitLocOpBuilder &b, Value x) { return math::Exp2Op::create(b, x); }
 
 class AttentionGradLowering : AttentionGradOperands {
 public:
@@ -123,8 +100,6 @@ private:
   /// src[batch, head, first + x, d] for x < count, rotated when `rotate`.
   void stageRows(Value src, Value head, Value first, Value count, Value dims, bool rotate,
                  Value buffer, bool lanes = false);
-  /// sum_x a[x] b[x] over `count` elements, `load(x)` giving the two factors.
-  Value dotProduct(Value count, function_ref<std::pair<Value, Value>(Value x)> load);
   /// The key splits of d_q_partial: its leading literal dim.
   int64_t querySplits() {
     Type partial = op.isQueryPart() ? op.getFunctionType().getInput(op.getQueryPartialArg())
@@ -163,12 +138,6 @@ private:
   /// tmix.accumulate ops add to their params' `paramTargets` (a tensor's) or
   /// `scalarSums` (a scalar's).
   void inlineParamRegion(Region &region, ValueRange args);
-  /// Where a param's terms go: the element at `prefix` then the param's indices of
-  /// `memref` (its gradient in part "params", its partial in part "key_value").
-  struct ParamTarget {
-    Value memref;
-    SmallVector<Value> prefix;
-  };
 
   /// Part "key_value": zeroes the program's slices of its params' partials (key split
   /// `split`, its batch, KV head `kvHead`'s query heads from `firstHead`) and points
@@ -186,7 +155,8 @@ private:
   std::unique_ptr<LaneTiles> tiles;
   bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
   llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
-  llvm::DenseMap<int64_t, ParamTarget> paramTargets; // per tensor param
+  // Per tensor param: its gradient in part "params", its partial in part "key_value".
+  llvm::DenseMap<int64_t, ParamGradTarget> paramTargets;
   RopeOp rope;
   Value batch, numD, numDV, halfD, theta;
   Value scale, softmaxScale; // natural units; the forward's softmax's (AttentionMath.h)
@@ -204,13 +174,9 @@ LogicalResult AttentionGradLowering::lower() {
   SmallVector<GridDim> grid;
   if (op.isParamsPart()) {
     // Over the batch (head) dim when every param owns a dim indexed by exactly b (h).
-    ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
     for (unsigned which : {0u, 1u}) {
-      bool split = true;
-      for (unsigned param = 0; 2 * param < owned.size(); ++param)
-        split &= owned[2 * param + which] >= 0;
-      splitParams[which] = split;
-      if (split)
+      splitParams[which] = op.splitsParamsBy(which);
+      if (splitParams[which])
         grid.push_back({qDims[which], 1});
     }
     if (grid.empty())
@@ -307,42 +273,18 @@ void AttentionGradLowering::stageRows(Value src, Value head, Value first, Value 
   });
 }
 
-Value AttentionGradLowering::dotProduct(
-    Value count, function_ref<std::pair<Value, Value>(Value x)> load) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  return kb->loop(kb->index(0), count, kb->index(1), {kb->f32(0.0)},
-                  [&](Value x, ValueRange sum) {
-                    auto [lhs, rhs] = load(x);
-                    // Reassociable: LLVM vectorises the sum (in an order fixed at compile
-                    // time, so that results stay the same at any thread count).
-                    auto flags = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
-                    Value product = arith::MulFOp::create(b, lhs, rhs, flags);
-                    return SmallVector<Value>{
-                        arith::AddFOp::create(b, sum[0], product, flags)};
-                  })[0];
-}
-
 Value AttentionGradLowering::outputDelta(Value head, Value i) {
-  Value delta = dotProduct(numDV, [&](Value d) {
-    return std::pair{kb->loadF32(outputGrad, {batch, head, i, d}),
-                     kb->loadF32(o, {batch, head, i, d})};
-  });
-  // d lse_i / d s_ij = P_ij: the gradient of lse joins every dS_ij of the row as -D_i.
-  if (lseGrad)
-    delta = arith::SubFOp::create(kb->builder(), delta,
-                                  kb->loadF32(lseGrad, {batch, head, i}));
-  return delta;
+  return tmix::outputDelta(*kb, *this, batch, head, i, numDV,
+                           arith::FastMathFlags::reassoc |
+                               arith::FastMathFlags::contract);
 }
 
 PairGradient AttentionGradLowering::pairGradient(Value head, Value i, Value j, Value qk,
                                                  Value dp, Value lseLog2, Value delta,
                                                  bool masked) {
-  auto exp2 = [](ImplicitLocOpBuilder &b, Value x) -> Value {
-    return math::Exp2Op::create(b, x);
-  };
   return tmix::pairGradient(*kb, op, scale, softmaxScale, kb->toI64(batch),
                             kb->toI64(head), kb->toI64(i), kb->toI64(j), qk, dp, lseLog2,
-                            delta, masked, exp2);
+                            delta, masked, mathExp2);
 }
 
 AttentionGradLowering::RowTile AttentionGradLowering::allocateRowTile() {
@@ -480,54 +422,13 @@ void AttentionGradLowering::lowerQueryPart() {
 }
 
 void AttentionGradLowering::inlineParamRegion(Region &region, ValueRange args) {
-  ImplicitLocOpBuilder &b = kb->builder();
-  IRMapping mapping = kb->scalarMapping();
-  for (auto [arg, value] : llvm::zip(region.front().getArguments(), args))
-    mapping.map(arg, value);
-  for (Operation &inner : region.front().without_terminator()) {
-    auto accumulate = dyn_cast<AccumulateOp>(inner);
-    if (!accumulate) {
-      kb->cloneScalarOp(inner, mapping);
-      continue;
-    }
-    unsigned argument = cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
-    Value value = mapping.lookup(accumulate.getValue());
-    if (accumulate.getIndices().empty()) {
-      // A scalar's gradient sums every pair's term, which cancel (they sum to 0 over
-      // a row): in f64, stored as f32 at the end (the one program owns it).
-      Value sum = scalarSums.lookup(argument);
-      Value old = memref::LoadOp::create(b, sum, ValueRange{kb->index(0)});
-      Value wide = arith::ExtFOp::create(b, b.getF64Type(), value);
-      memref::StoreOp::create(b, arith::AddFOp::create(b, old, wide), sum,
-                              ValueRange{kb->index(0)});
-      continue;
-    }
-    const ParamTarget &target = paramTargets.find(argument)->second;
-    Value out = target.memref;
-    // An index outside the tensor adds nothing: the read it comes from gave 0.
-    SmallVector<Value> indices(target.prefix);
-    Value inBounds;
-    for (Value index : accumulate.getIndices()) {
-      Value i64 = mapping.lookup(index);
-      Value extent = kb->toI64(memref::DimOp::create(b, out, indices.size()));
-      Value fits = arith::AndIOp::create(
-          b,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, i64,
-                                kb->toI64(kb->index(0))),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i64, extent));
-      inBounds = inBounds ? arith::AndIOp::create(b, inBounds, fits).getResult() : fits;
-      indices.push_back(kb->toIndex(i64));
-    }
-    auto add = [&] {
-      Value old = memref::LoadOp::create(b, out, indices);
-      memref::StoreOp::create(b, arith::AddFOp::create(b, old, value), out, indices);
-      return SmallVector<Value>{};
-    };
-    if (inBounds)
-      kb->ifElse(inBounds, {}, add, [] { return SmallVector<Value>{}; });
-    else
-      add();
-  }
+  // A scalar's gradient sums every pair's term, which cancel (they sum to 0 over a row):
+  // in f64, stored as f32 at the end (the one program owns it).
+  inlineParamGradRegion(*kb, region, args, [&](unsigned argument) {
+    if (Value sum = scalarSums.lookup(argument))
+      return ParamGradTarget{sum, {kb->index(0)}};
+    return paramTargets.find(argument)->second;
+  });
 }
 
 void AttentionGradLowering::lowerParamsPart() {
@@ -582,8 +483,8 @@ void AttentionGradLowering::lowerParamsPart() {
       };
       return sumFrom(0, kb->f32(0.0));
     };
-    forEachIndex(
-        *kb, out, {}, 0,
+    kb->forEachIndex(
+        out, {}, 0,
         [&](unsigned dim) -> std::pair<Value, Value> {
           for (unsigned which : {0u, 1u})
             if (splitParams[which] &&
@@ -630,12 +531,7 @@ void AttentionGradLowering::lowerParamsPart() {
         Value sum = kb->loop(zero, numN, one, {kb->f32(0.0)}, [&](Value i, ValueRange acc) {
           Value lseLog2 = arith::MulFOp::create(b, kb->loadF32(lse, {batch, head, i}),
                                                 kb->f32(kLog2e));
-          Value emptyRow = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, lseLog2,
-                                                 kb->f32(-INFINITY));
-          Value p = arith::SelectOp::create(
-              b, emptyRow, kb->f32(0.0),
-              math::Exp2Op::create(b, arith::SubFOp::create(b, sinkLog2, lseLog2)));
-          Value term = arith::MulFOp::create(b, p, outputDelta(head, i));
+          Value term = sinkGradTerm(b, sinkLog2, lseLog2, outputDelta(head, i), mathExp2);
           return SmallVector<Value>{arith::AddFOp::create(b, acc[0], term)};
         })[0];
         inlineParamRegion(sinkParams.getBody(), {b64, h64, arith::NegFOp::create(b, sum)});
@@ -710,7 +606,7 @@ void AttentionGradLowering::startParamPartials(Value split, Value kvHead,
     Value partial = kb->resultMemRef(3 + position);
     int64_t ownedBatch = owned[2 * position], ownedHead = owned[2 * position + 1];
     // partial[split, (batch), (kvHead), the param's indices]: the program's own.
-    ParamTarget &target = paramTargets[argument];
+    ParamGradTarget &target = paramTargets[argument];
     target.memref = partial;
     target.prefix = {split};
     if (ownedBatch < 0)
@@ -719,8 +615,8 @@ void AttentionGradLowering::startParamPartials(Value split, Value kvHead,
       target.prefix.push_back(kvHead);
     // Zero it: the param's dims it owns at its batch and its group's heads.
     unsigned first = target.prefix.size();
-    forEachIndex(
-        *kb, partial, target.prefix, first,
+    kb->forEachIndex(
+        partial, target.prefix, first,
         [&](unsigned dim) -> std::pair<Value, Value> {
           int64_t paramDim = static_cast<int64_t>(dim - first);
           if (paramDim == ownedBatch)

@@ -15,6 +15,7 @@
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/cpu/KernelCache.h"
 #include "codegen/library/CudaKernels.h"
+#include "codegen/nvidia/ParamGradKernel.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
@@ -360,11 +361,16 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
     // A GPU recomputes dq in part "query": its parts take and give no d_q_partial.
     spec = gpuBackwardSpec(state, name);
     auto part = llvm::dyn_cast_or_null<mlir::tmix::AttentionGradOp>(spec);
-    if (!part || part.isParamsPart())
+    if (!part)
       return failWith(TMIX_ERROR_UNSUPPORTED,
                       std::string("'") + name +
-                          "' (the gradients of float arguments read in score, sink or "
-                          "scale) runs on the CPU only so far");
+                          "' has no GPU backward (its derivation "
+                          "failed: `tmixc emit --stage=spec --grad` "
+                          "says why)");
+    if (std::string limit =
+            part.isParamsPart() ? mlir::tmix::gpuParamsPartLimit(part) : "";
+        !limit.empty())
+      return failWith(TMIX_ERROR_UNSUPPORTED, std::string("'") + name + "': " + limit);
   }
   if (gpu) {
     // Compiled on its first launch, when the head dims are known.

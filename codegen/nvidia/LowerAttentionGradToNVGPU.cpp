@@ -33,6 +33,7 @@
 
 #include "codegen/nvidia/GpuKernel.h"
 #include "codegen/nvidia/NvidiaTargetInfo.h"
+#include "codegen/nvidia/ParamGradKernel.h"
 #include "codegen/nvidia/Passes.h"
 #include "codegen/nvidia/WarpMma.h"
 #include "dialect/TmixOps.h"
@@ -69,9 +70,12 @@ constexpr int64_t kThreads = kWarps * kWarpThreads;
 constexpr int64_t kBlock = kWarps * kWarpRows;
 constexpr int64_t kMmaK = 16;
 constexpr int64_t kMmaN = 8;
-/// Head dims the kernels run: their accumulators (dk and dv, or dq, then S and dP) in
-/// registers without spills.
-constexpr int64_t kMaxHeadDim = 128;
+/// Head dims the kernels run: the forward's (their accumulators, dk and dv or dq, in
+/// registers a block of columns at a time above kMaxAccumulatorColumns).
+constexpr int64_t kMaxHeadDim = 256;
+/// The widest accumulator a walk keeps in registers: dq, dk or dv wider than this are
+/// summed a block of columns per walk (columnBlocks), each walk recomputing S and dP.
+constexpr int64_t kMaxAccumulatorColumns = 128;
 /// Part "key_value" sums dk and dv in one walk over the query rows up to this D + DV;
 /// above it, in two walks (dv, then dk), so that only one of them is in registers
 /// (ptxas spilled at D = DV = 128 with both, with tiles of 16 to 64 rows alike). The
@@ -81,13 +85,44 @@ constexpr int64_t kOneWalkHeadDims = 128;
 
 Value exp2Approx(ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, x); }
 
-/// Fails after an error on a part the GPUs do not run: part "params", or a part derived
-/// without recompute-dq (its dq summed per key split).
+/// How a `dim`-wide accumulator (dq, dk or dv) is summed: in `count` blocks of columns,
+/// one walk over the other side per block. Block b holds the 16-column groups `groups`
+/// moved right by b * `step` columns. Up to kMaxAccumulatorColumns, one block of every
+/// group; above, the widest equal blocks that fit, whose walks are one loop (one copy
+/// of their code). With `pairHalves` (rope's dq and dk) a block takes the same groups
+/// of each half of the row, so that the columns p and p + dim / 2 that rope rotates
+/// together are fragments nt and nt + (its fragments / 2) of one thread (storeRows);
+/// prepare() keeps dim / 16 even there.
+struct ColumnBlocks {
+  SmallVector<int64_t> groups; // block 0's
+  int64_t step = 0;            // columns from one block to the next
+  int64_t count = 1;
+};
+
+ColumnBlocks columnBlocks(int64_t dim, bool pairHalves) {
+  ColumnBlocks blocks;
+  int64_t groups = dim / 16;
+  if (dim <= kMaxAccumulatorColumns) {
+    blocks.groups = llvm::to_vector(llvm::seq<int64_t>(0, groups));
+    return blocks;
+  }
+  int64_t halves = pairHalves ? 2 : 1, perHalf = groups / halves;
+  int64_t width = perHalf; // groups of each half per block: a divisor of perHalf
+  while (perHalf % width != 0 || halves * width * 16 > kMaxAccumulatorColumns)
+    --width;
+  for (int64_t half = 0; half < halves; ++half)
+    for (int64_t group = 0; group < width; ++group)
+      blocks.groups.push_back(half * perHalf + group);
+  blocks.step = width * 16;
+  blocks.count = perHalf / width;
+  return blocks;
+}
+
+/// Fails after an error on a part derived without recompute-dq: a part "query" or
+/// "key_value" whose dq is summed per key split, or a part "params" that takes the
+/// partials of its params summed so.
 LogicalResult checkGpuPart(AttentionGradOp op) {
-  if (op.isParamsPart())
-    return op.emitOpError("the gradients of float arguments read in score, sink or scale "
-                          "(part \"params\") run on the CPU only so far");
-  if (!op.getRecomputeDq())
+  if (op.isParamsPart() ? !op.getSplitParams().empty() : !op.getRecomputeDq())
     return op.emitOpError("the GPU kernels sum dq by recomputing it in part \"query\": "
                           "derive the backward with recompute-dq");
   return success();
@@ -143,9 +178,10 @@ private:
                            int64_t count = kBlock);
   /// acc += A B for A the columns of `frags` (C fragments rounded to the MMA type: 2
   /// per 8 columns, [2 nt + r] the row half r) and B as many rows of `bTile` from
-  /// `first`, `dim` columns wide.
-  void accumulateProduct(ArrayRef<Value> frags, Value bTile, int64_t dim,
-                         MutableArrayRef<Value> acc, int64_t first = 0);
+  /// `first`, restricted to the 16-column groups `groups` moved right by `base`
+  /// columns (acc: 2 fragments per group).
+  void accumulateProduct(ArrayRef<Value> frags, Value bTile, ArrayRef<int64_t> groups,
+                         Value base, MutableArrayRef<Value> acc, int64_t first = 0);
   /// The CTA's own kBlock positions (query rows or keys: grid dim 2) of `length`, and
   /// its warp's 16.
   struct OwnBlock {
@@ -163,13 +199,18 @@ private:
                     Value keyLast, ValueRange state,
                     function_ref<void(SmallVectorImpl<Value> &tokens)> stage,
                     function_ref<Fragments()> compute);
-  /// Stores accumulator fragments `acc` (rows g and g + 8 of the warp from `rowBase`,
-  /// `dim` columns) to dst[batch, head, row, :] where row < `rows`; with `rotateBack`
-  /// (dq and dk, when the spec has rope) rotated by rope's transpose at each row's
-  /// position: columns p and p + dim / 2 are fragments nt and nt + dim / 16 of the same
-  /// thread.
+  /// Stores accumulator fragments `acc` (rows g and g + 8 of the warp from `rowBase`;
+  /// the 16-column groups `groups` moved right by `base` columns of a `dim`-wide row) to
+  /// dst[batch, head, row, :] where row < `rows`; with `rotateBack` (dq and dk, when
+  /// the spec has rope) rotated by rope's transpose at each row's position: columns p
+  /// and p + dim / 2 are fragments nt and nt + (its fragments / 2) of the same thread
+  /// (columnBlocks pairs them so).
   void storeRows(ArrayRef<Value> acc, Value dst, Value head, Value rowBase, Value rows,
-                 int64_t dim, bool rotateBack = false);
+                 int64_t dim, ArrayRef<int64_t> groups, Value base,
+                 bool rotateBack = false);
+  /// `walk(base)` for each block of `blocks` (base: its first column), in a loop when
+  /// there are several.
+  void forEachBlock(const ColumnBlocks &blocks, function_ref<void(Value base)> walk);
 
   /// The pairs of one tile: `s` and `dp` are the products (rows x columns), the
   /// element (nt, r, c) is row `rowBase` + the warp's g + 8 r and column `columnBase` +
@@ -219,6 +260,12 @@ LogicalResult AttentionGradKernel::prepare() {
   if (failed(dims))
     return failure();
   std::tie(headDim, valueDim) = *dims;
+  // Wider than one walk's accumulator, rope's dq and dk are summed in blocks that take
+  // both columns of each rotated pair: whole 16-column groups of each half.
+  if (findStatement<RopeOp>(op) && headDim > kMaxAccumulatorColumns && headDim % 32 != 0)
+    return op.emitOpError("has rope and D = ")
+           << headDim << ": the GPU backward needs D a multiple of 32 above D = "
+           << kMaxAccumulatorColumns;
   Type element = cast<SpecTensorType>(types[0]).getElementType();
   MLIRContext *ctx = op.getContext();
   // As the forward: f16 specs run in f16, bf16 and f32 specs in bf16.
@@ -331,17 +378,7 @@ void AttentionGradKernel::stageRowStats(Value head, Value pos0, bool withDelta) 
                                                 kb->f32(kLog2e));
           if (!withDelta)
             return SmallVector<Value>{lseLog2, kb->f32(0.0)};
-          Value delta = kb->loop(idx(0), idx(valueDim), idx(1), {kb->f32(0.0)},
-                                 [&](Value d, ValueRange sum) -> SmallVector<Value> {
-                                   Value product = arith::MulFOp::create(
-                                       b, kb->loadF32(outputGrad, {batch, head, i, d}),
-                                       kb->loadF32(o, {batch, head, i, d}));
-                                   return {arith::AddFOp::create(b, sum[0], product)};
-                                 })[0];
-          // d lse_i / d s_ij = P_ij: the gradient of lse joins every dS_ij as -D_i.
-          if (lseGrad)
-            delta =
-                arith::SubFOp::create(b, delta, kb->loadF32(lseGrad, {batch, head, i}));
+          Value delta = outputDelta(*kb, *this, batch, head, i, idx(valueDim));
           return SmallVector<Value>{lseLog2, delta};
         },
         [&] {
@@ -372,8 +409,8 @@ AttentionGradKernel::rowsTimesRowsT(Value aTile, Value bTile, int64_t dim, int64
 }
 
 void AttentionGradKernel::accumulateProduct(ArrayRef<Value> frags, Value bTile,
-                                            int64_t dim, MutableArrayRef<Value> acc,
-                                            int64_t first) {
+                                            ArrayRef<int64_t> groups, Value base,
+                                            MutableArrayRef<Value> acc, int64_t first) {
   ImplicitLocOpBuilder &b = kb->builder();
   auto aType = VectorType::get({4, 2}, mmaType);
   for (int64_t kc = 0; kc < static_cast<int64_t>(frags.size()) / 4; ++kc) {
@@ -383,14 +420,25 @@ void AttentionGradKernel::accumulateProduct(ArrayRef<Value> frags, Value bTile,
     for (int64_t slot = 0; slot < 4; ++slot)
       a = vector::InsertOp::create(b, frags[(2 * kc + slot / 2) * 2 + slot % 2], a,
                                    ArrayRef<int64_t>{slot});
-    for (int64_t np = 0; np < dim / 16; ++np) {
+    for (int64_t np = 0; np < static_cast<int64_t>(groups.size()); ++np) {
       Value bx4 =
-          ldmatrix(bTile, add(tRow, idx(first + kc * kMmaK)), add(tCol, idx(np * 16)),
-                   /*transpose=*/true);
+          ldmatrix(bTile, add(tRow, idx(first + kc * kMmaK)),
+                   add(tCol, add(base, idx(groups[np] * 16))), /*transpose=*/true);
       acc[2 * np] = mma(a, warp::fragmentPair(b, bx4, 0), acc[2 * np]);
       acc[2 * np + 1] = mma(a, warp::fragmentPair(b, bx4, 1), acc[2 * np + 1]);
     }
   }
+}
+
+void AttentionGradKernel::forEachBlock(const ColumnBlocks &blocks,
+                                       function_ref<void(Value base)> walk) {
+  if (blocks.count == 1)
+    return walk(idx(0));
+  kb->loop(idx(0), idx(blocks.count * blocks.step), idx(blocks.step), {},
+           [&](Value base, ValueRange) {
+             walk(base);
+             return SmallVector<Value>{};
+           });
 }
 
 AttentionGradKernel::OwnBlock AttentionGradKernel::ownBlock(Value length) {
@@ -431,18 +479,21 @@ AttentionGradKernel::ctaTile(Value head, Value rowFirst, Value rowLast, Value ke
 
 void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
                                     Value rowBase, Value rows, int64_t dim,
+                                    ArrayRef<int64_t> groups, Value base,
                                     bool rotateBack) {
   ImplicitLocOpBuilder &b = kb->builder();
   rotateBack &= theta != nullptr;
-  int64_t halfTiles = dim / 2 / kMmaN;
+  int64_t tiles = static_cast<int64_t>(acc.size()), halfTiles = tiles / 2;
+  // Fragment nt holds 8 columns of 16-column group groups[nt / 2], from `base`.
+  auto firstColumn = [&](int64_t nt) { return groups[nt / 2] * 16 + nt % 2 * kMmaN; };
   for (int64_t r = 0; r < 2; ++r) {
     Value row = add(add(rowBase, warpRow), add(g, idx(8 * r)));
     kb->ifElse(
         ult(row, rows), {},
         [&] {
-          for (int64_t nt = 0; nt < (rotateBack ? halfTiles : dim / kMmaN); ++nt)
+          for (int64_t nt = 0; nt < (rotateBack ? halfTiles : tiles); ++nt)
             for (int64_t c = 0; c < 2; ++c) {
-              Value column = add(groupCol2, idx(nt * kMmaN + c));
+              Value column = add(base, add(groupCol2, idx(firstColumn(nt) + c)));
               Value x = vector::ExtractOp::create(b, acc[nt], ArrayRef<int64_t>{r, c});
               if (!rotateBack) {
                 kb->storeF32(x, dst, {batch, head, row, column});
@@ -453,6 +504,8 @@ void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
                                                         ArrayRef<int64_t>{r, c});
               Value angle = arith::NegFOp::create(
                   b, ropeAngle(*kb, row, column, b.getI64IntegerAttr(dim), theta));
+              assert(firstColumn(nt + halfTiles) == firstColumn(nt) + dim / 2 &&
+                     "a block pairs the columns that rope rotates together");
               auto [first, second] = rotatePair(b, x, partner, angle);
               kb->storeF32(first, dst, {batch, head, row, column});
               kb->storeF32(second, dst, {batch, head, row, add(column, idx(dim / 2))});
@@ -517,16 +570,14 @@ void AttentionGradKernel::lowerKeyValuePart() {
             valueDim, tokens);
   waitAsyncCopies(b, tokens);
 
-  // One walk over the query heads of the group and their tiles of rows: sums dk
-  // (`keys`) and dv (`values`), in that order in the state, and stores them.
-  auto walk = [&](bool keys, bool values, int64_t columns) {
-    Fragments init;
-    if (keys)
-      init = zeros(headDim / kMmaN);
-    if (values) {
-      Fragments dvInit = zeros(valueDim / kMmaN);
-      init.append(dvInit.begin(), dvInit.end());
-    }
+  // One walk over the query heads of the group and their tiles of rows: sums the
+  // columns `keyBlock` of dk and `valueBlock` of dv (either may be empty), in that order
+  // in the state, and stores them.
+  auto walk = [&](ArrayRef<int64_t> keyBlock, Value keyBase, ArrayRef<int64_t> valueBlock,
+                  Value valueBase, int64_t columns) {
+    bool keys = !keyBlock.empty(), values = !valueBlock.empty();
+    int64_t keyTiles = 2 * keyBlock.size(), valueTiles = 2 * valueBlock.size();
+    Fragments init = zeros(keyTiles + valueTiles);
     SmallVector<Type> stateTypes(init.size(), init.front().getType());
     auto tile = [&](Value head, Value rowBegin, ValueRange st) -> Fragments {
       Value rowEnd, rowLast;
@@ -560,11 +611,11 @@ void AttentionGradKernel::lowerKeyValuePart() {
             TileGrads grads = pairGrads(sT, dpT, head, /*keysAreRows=*/true, keyBegin,
                                         rowBegin, first, masked, rowStat);
             if (values)
-              accumulateProduct(grads.probabilities, outputGradTile, valueDim,
-                                state.take_back(valueDim / kMmaN), first);
+              accumulateProduct(grads.probabilities, outputGradTile, valueBlock,
+                                valueBase, state.take_back(valueTiles), first);
             if (keys)
-              accumulateProduct(grads.dotGrads, qTile, headDim,
-                                state.take_front(headDim / kMmaN), first);
+              accumulateProduct(grads.dotGrads, qTile, keyBlock, keyBase,
+                                state.take_front(keyTiles), first);
           }
           return next;
         });
@@ -581,19 +632,24 @@ void AttentionGradKernel::lowerKeyValuePart() {
                                });
     ArrayRef<Value> state(final);
     if (keys)
-      storeRows(state.take_front(headDim / kMmaN), kb->resultMemRef(0), kvHead, keyBegin,
-                numM, headDim, /*rotateBack=*/true);
+      storeRows(state.take_front(keyTiles), kb->resultMemRef(0), kvHead, keyBegin, numM,
+                headDim, keyBlock, keyBase, /*rotateBack=*/true);
     if (values)
-      storeRows(state.take_back(valueDim / kMmaN), kb->resultMemRef(1), kvHead, keyBegin,
-                numM, valueDim);
+      storeRows(state.take_back(valueTiles), kb->resultMemRef(1), kvHead, keyBegin, numM,
+                valueDim, valueBlock, valueBase);
   };
+  ColumnBlocks keyBlocks = columnBlocks(headDim, theta != nullptr);
+  ColumnBlocks valueBlocks = columnBlocks(valueDim, false);
   if (headDim + valueDim <= kOneWalkHeadDims) {
-    walk(/*keys=*/true, /*values=*/true, kBlock);
-  } else {
-    walk(/*keys=*/false, /*values=*/true, kBlock);
-    // dk's walk holds S^T and dP^T: half a tile of rows at a time.
-    walk(/*keys=*/true, /*values=*/false, kBlock / 2);
+    walk(keyBlocks.groups, idx(0), valueBlocks.groups, idx(0), kBlock);
+    return;
   }
+  forEachBlock(valueBlocks,
+               [&](Value base) { walk({}, Value(), valueBlocks.groups, base, kBlock); });
+  // dk's walks hold S^T and dP^T: half a tile of rows at a time.
+  forEachBlock(keyBlocks, [&](Value base) {
+    walk(keyBlocks.groups, base, {}, Value(), kBlock / 2);
+  });
 }
 
 void AttentionGradKernel::lowerQueryPart() {
@@ -618,41 +674,45 @@ void AttentionGradKernel::lowerQueryPart() {
     stats[r][1] = memref::LoadOp::create(b, rowDelta, at);
   }
 
-  Fragments init = zeros(headDim / kMmaN);
-  SmallVector<Type> stateTypes(init.size(), init.front().getType());
-  Fragments final = kb->loop(
-      idx(0), numM, idx(kBlock), init, [&](Value keyBegin, ValueRange st) -> Fragments {
-        Value keyEnd, keyLast;
-        std::tie(keyEnd, keyLast) = tileEnd(keyBegin, numM);
-        auto stage = [&](SmallVectorImpl<Value> &tokens) {
-          Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
-          stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
-          stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
-        };
-        auto compute = [&]() -> Fragments {
-          // Keys past M in a last, short tile are dropped by the mask code.
-          Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
-          KeyTileClass warpClass =
-              classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast, keyBegin,
-                              keyLast, own.warpAny, keysPartial);
-          return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
-            Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
-            Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
-            auto rowStat = [&](Value, int64_t r, bool isLse) {
-              return stats[r][isLse ? 0 : 1];
-            };
-            TileGrads grads =
-                pairGrads(s, dp, head, /*keysAreRows=*/false, rowBegin, keyBegin,
-                          /*first=*/0, masked, rowStat);
-            Fragments next(st.begin(), st.end());
-            accumulateProduct(grads.dotGrads, kTile, headDim, next);
-            return next;
-          });
-        };
-        return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, st, stage, compute);
-      });
-  storeRows(final, kb->resultMemRef(0), head, rowBegin, numN, headDim,
-            /*rotateBack=*/true);
+  // dq a block of columns per walk over the keys (all of them up to D = 128).
+  ColumnBlocks blocks = columnBlocks(headDim, theta != nullptr);
+  forEachBlock(blocks, [&](Value base) {
+    Fragments init = zeros(2 * blocks.groups.size());
+    SmallVector<Type> stateTypes(init.size(), init.front().getType());
+    Fragments final = kb->loop(
+        idx(0), numM, idx(kBlock), init, [&](Value keyBegin, ValueRange st) -> Fragments {
+          Value keyEnd, keyLast;
+          std::tie(keyEnd, keyLast) = tileEnd(keyBegin, numM);
+          auto stage = [&](SmallVectorImpl<Value> &tokens) {
+            Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
+            stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
+            stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
+          };
+          auto compute = [&]() -> Fragments {
+            // Keys past M in a last, short tile are dropped by the mask code.
+            Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
+            KeyTileClass warpClass =
+                classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast,
+                                keyBegin, keyLast, own.warpAny, keysPartial);
+            return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
+              Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
+              Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
+              auto rowStat = [&](Value, int64_t r, bool isLse) {
+                return stats[r][isLse ? 0 : 1];
+              };
+              TileGrads grads =
+                  pairGrads(s, dp, head, /*keysAreRows=*/false, rowBegin, keyBegin,
+                            /*first=*/0, masked, rowStat);
+              Fragments next(st.begin(), st.end());
+              accumulateProduct(grads.dotGrads, kTile, blocks.groups, base, next);
+              return next;
+            });
+          };
+          return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, st, stage, compute);
+        });
+    storeRows(final, kb->resultMemRef(0), head, rowBegin, numN, headDim, blocks.groups,
+              base, /*rotateBack=*/true);
+  });
 }
 
 struct LowerAttentionGradToNVGPU
@@ -671,10 +731,15 @@ struct LowerAttentionGradToNVGPU
     if (failed(lowered))
       return signalPassFailure();
     numLowered += *lowered;
-    // What is left has no program: part "params", which the GPUs do not run.
-    for (AttentionGradOp grad : module.getOps<AttentionGradOp>())
-      if (failed(checkGpuPart(grad)))
+    // What is left has no program: part "params" (ParamGradKernel.h), or a part that
+    // the GPUs do not run.
+    for (AttentionGradOp grad : llvm::to_vector(module.getOps<AttentionGradOp>())) {
+      if (failed(checkGpuPart(grad)) ||
+          failed(lowerParamGradKernel(grad, getOrCreateKernelModule(module))))
         return signalPassFailure();
+      grad.erase();
+      ++numLowered;
+    }
   }
 };
 

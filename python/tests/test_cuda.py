@@ -66,3 +66,58 @@ attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
     table = torch.zeros(2, 79, device="cuda", requires_grad=True)
     with pytest.raises(RuntimeError, match="run on the CPU only so far"):
         biased["biased"](x, x, x, table).float().sum().backward()
+
+
+def test_learned_sinks_backward_on_the_gpu():
+    # gpt-oss's learned sink logits: their gradient on the GPU (part "params", a CTA per
+    # head summing its rows in one order) against torch autograd in float64 and the
+    # CPU's, and the same bits on a second run.
+    mod = tmix.compile("""
+attention sinks(q: bf16[B, H, N, 64], k: bf16[B, HK, N, 64], v: bf16[B, HK, N, 64],
+                sinks: f32[H]) -> o: bf16[B, H, N, 64] {
+  mask = j <= i
+  sink = sinks[h]
+}""", "cuda_sinks.tmix")
+    gen = torch.Generator().manual_seed(3)
+    q = torch.randn(2, 4, 133, 64, generator=gen).bfloat16()
+    k, v = (torch.randn(2, 2, 133, 64, generator=gen).bfloat16() for _ in range(2))
+    sinks = torch.randn(4, generator=gen)
+    w = torch.randn(2, 4, 133, 64, generator=gen)
+    grads = []
+    for device in ("cuda", "cuda", "cpu"):
+        leaves = [x.to(device).requires_grad_() for x in (q, k, v, sinks)]
+        (mod["sinks"](*leaves).float() * w.to(device)).sum().backward()
+        grads.append([x.grad.cpu() for x in leaves])
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    rq, rk, rv, rs = (x.double().requires_grad_() for x in (q, k, v, sinks))
+    ke, ve = (x.repeat_interleave(2, 1) for x in (rk, rv))
+    s = rq @ ke.transpose(-1, -2) / 8
+    s = s.masked_fill(torch.ones(133, 133, dtype=torch.bool).triu(1), float("-inf"))
+    sink = rs.view(1, 4, 1, 1).expand(2, 4, 133, 1)
+    p = torch.softmax(torch.cat([s, sink], -1), -1)[..., :-1]
+    ((p @ ve) * w.double()).sum().backward()
+    for on_gpu, on_cpu, want in zip(grads[0], grads[2], (rq.grad, rk.grad, rv.grad, rs.grad)):
+        check("bf16", on_gpu, want)
+        check("bf16", on_gpu, on_cpu.double())
+
+
+def test_head_dim_256_backward_on_the_gpu():
+    # D = 256 with rope (Gemma): the GPU sums dq, dk and dv 128 columns per walk; its
+    # gradients against the CPU's on the same inputs.
+    mod = tmix.compile("""
+attention wide(q: bf16[B, H, N, 256], k: bf16[B, HK, N, 256], v: bf16[B, HK, N, 256])
+    -> o: bf16[B, H, N, 256] {
+  rope = 10000.0
+  mask = j <= i
+}""", "cuda_wide.tmix")
+    gen = torch.Generator().manual_seed(5)
+    q = torch.randn(1, 4, 97, 256, generator=gen).bfloat16()
+    k, v = (torch.randn(1, 2, 97, 256, generator=gen).bfloat16() for _ in range(2))
+    w = torch.randn(1, 4, 97, 256, generator=gen)
+    grads = []
+    for device in ("cuda", "cpu"):
+        leaves = [x.to(device).requires_grad_() for x in (q, k, v)]
+        (mod["wide"](*leaves).float() * w.to(device)).sum().backward()
+        grads.append([x.grad.cpu() for x in leaves])
+    for on_gpu, on_cpu in zip(*grads):
+        check("bf16", on_gpu, on_cpu.double())

@@ -343,7 +343,8 @@ def test_what_a_scalar_takes(mod, dtype):
 def test_the_gpus_parts_recompute_dq():
     # On a GPU target the backward's parts are the GPUs' form (docs/training.md): part
     # "key_value" gives dk and dv, part "query" recomputes dq (no d_q_partial between
-    # them); part "params" is refused by name. No device is needed to look them up.
+    # them); part "params" of a score's table is refused by name, a sink's is not. No
+    # device is needed to look them up.
     mod = tmix.compile("""
 attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
                  bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
@@ -358,5 +359,16 @@ attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
         assert [p.name for p in kv.outputs] == kv_outputs
         assert [p.name for p in grad_q.args] == ["q", "k", "v", "bias", "o", "lse", "d_o"] + q_args
         assert [p.name for p in grad_q.outputs] == ["d_q"]
-    with pytest.raises(ValueError, match="'biased_grad_params' .* runs on the CPU only so far"):
+    with pytest.raises(ValueError, match="'biased_grad_params': the gradients of float "
+                       "arguments read in score .* run on the CPU only so far"):
         mod.kernel("biased_grad_params", "sm_90a")
+    # A learned sink's part "params" runs on the GPUs: no partials in, its gradient out.
+    sinks = tmix.compile("""
+attention sinks(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                sinks: f32[H]) -> o: bf16[B, H, N, 64] {
+  sink = sinks[h]
+}""", "gpu_sinks.tmix")
+    for target in ("sm_80", "sm_90a"):
+        params = sinks.kernel("sinks_grad_params", target)
+        assert [p.name for p in params.args] == ["q", "k", "v", "sinks", "o", "lse", "d_o"]
+        assert [p.name for p in params.outputs] == ["d_sinks"]

@@ -326,17 +326,22 @@ class Kernel:
                 raise RuntimeError(f"tmix: '{self.name}' is a recurrence, whose backward "
                                    "runs on the CPU only so far")
             return self._recurrence_backward(ctx, values, [o] + saved, grads, adjoint)
-        # On a GPU the parts are the GPUs' form: part "query" recomputes dq
-        # (docs/training.md), and part "params" is the CPU's only.
+        # On a GPU the parts are the GPUs' form: part "query" recomputes dq and part
+        # "params" takes no partials (docs/training.md).
         target = "cuda" if o.is_cuda else "cpu"
         # Part "params" walks the pairs again (for a pair bias, a scalar, a sink): run
         # only when autograd asks for a gradient it gives.
         params = self._derived("grad_params", namespace)
         params_needed = params is not None and self._any_needed(ctx, params[0].outputs)
         if target == "cuda" and params_needed:
-            raise RuntimeError(f"tmix: the gradients of the float arguments that the "
-                               f"score, the sink or the scale of '{self.name}' reads "
-                               "run on the CPU only so far; detach them on the GPU")
+            try:
+                kernel = self._module.kernel(f"{self.name}_grad_params", target)
+            except ValueError as error:
+                # The GPUs sum a sink's gradients; those of a score's or a scale's
+                # reads need a sum per pair in one order, which they do not have yet.
+                raise RuntimeError(f"tmix: {error}; detach those arguments on the GPU, "
+                                   "or run the op on the CPU") from None
+            params = kernel, kernel.torch_op(namespace + "_cuda")
         grad_q = self._derived("grad_q", namespace, target)
         if grad_q is None:
             raise RuntimeError(f"tmix: '{self.name}' has no backward (its derivation "
@@ -356,15 +361,16 @@ class Kernel:
         if target == "cuda":
             result[1], result[2] = key_value
             result[0] = grad_q[1](*call)
+            param_partials = []
         else:
             # dk, dv and dq's sums per key split (then those of the small params,
             # summed per key split as dq's are); dq from those (docs/training.md).
             result[1], result[2], q_partial, *param_partials = key_value
             result[0] = grad_q[1](*call, q_partial)
-            if params_needed:
-                outs = params[1](*call, *param_partials)
-                outs = outs if isinstance(outs, tuple) else (outs,)
-                self._place_gradients(ctx, values, params[0].outputs, outs, result)
+        if params_needed:
+            outs = params[1](*call, *param_partials)
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            self._place_gradients(ctx, values, params[0].outputs, outs, result)
         for index, needed in enumerate(ctx.needs_input_grad[:len(values)]):
             if needed and result[index] is None:
                 raise RuntimeError(
@@ -414,7 +420,8 @@ class Kernel:
         (a CPU implementation and a fake one, so that it traces under torch.compile) and
         returns it. The op has the derived backward (docs/training.md): an attention
         spec's gives the gradients of q, k, v (on the CPU or, for CUDA tensors, the GPU)
-        and of the float tensors its score and sink read (the CPU only); a
+        and of the float tensors its score, sink and scale read (on a GPU, a sink's
+        only); a
         recurrence's, those of every float tensor argument (the CPU only). With
         `learnable_scalars`, the op `<name>_learnable_scalars` takes the float scalar
         arguments as one-element tensors and gives their gradients too (a call whose

@@ -10,17 +10,18 @@
 #include "codegen/Signature.h"
 #include "codegen/cpu/KernelCache.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
-#include "passes/TargetInfo.h"
+#include "codegen/nvidia/ParamGradKernel.h"
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
 #include "dialect/DimList.h"
-#include "dialect/TmixOps.h"
 #include "dialect/ScheduleBounds.h"
+#include "dialect/TmixOps.h"
+#include "passes/TargetInfo.h"
 #include "runtime/AtomicFiles.h"
 #include "runtime/GradientReduction.h"
 #include "runtime/Npy.h"
-#include "tools/tmixc/GpuRun.h"
 #include "runtime/Random.h"
+#include "tools/tmixc/GpuRun.h"
 
 #include "codegen/ErrorCollector.h"
 #include "mlir/IR/SymbolTable.h"
@@ -978,12 +979,13 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
     GradRun run(runner, schedule, seed, threads, onGpu ? target : std::string());
     if (std::string error = run.derive(); !error.empty())
       return fail(error);
-    if (onGpu && run.lookup(runner.signature.name + "_grad_params")) {
-      llvm::errs() << "tmixc: --grad with --target=" << target
-                   << ": the gradients of float arguments read in score, sink or scale "
-                      "(part \"params\") run on the CPU only so far\n";
-      return kExitNotImplemented;
-    }
+    if (auto params = mlir::dyn_cast_or_null<mlir::tmix::AttentionGradOp>(
+            run.lookup(runner.signature.name + "_grad_params"));
+        onGpu && params)
+      if (std::string limit = mlir::tmix::gpuParamsPartLimit(params); !limit.empty()) {
+        llvm::errs() << "tmixc: --grad with --target=" << target << ": " << limit << "\n";
+        return kExitNotImplemented;
+      }
     return attention ? runAttentionGrad(run) : runRecurrenceGrad(run);
   }
   std::vector<HostTensor> outputs;

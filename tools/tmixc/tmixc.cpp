@@ -11,6 +11,7 @@
 #include "codegen/cpu/CpuTargetInfo.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "codegen/nvidia/NvidiaTargetInfo.h"
+#include "codegen/nvidia/ParamGradKernel.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
@@ -180,8 +181,8 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
 /// --grad: adds the backward kernels derived from the module's specs beside them
 /// (docs/training.md); the GPUs' part "query" recomputes dq, so they derive it with
 /// recompute-dq. `gpuKernels`: the GPU kernels are built next, which the backward of
-/// recurrences and part "params" have not. Returns 0, or the exit status after an
-/// error.
+/// recurrences has not, nor part "params" for arguments read in score or scale. Returns
+/// 0, or the exit status after an error.
 int deriveBackward(const Options &options, mlir::ModuleOp module, llvm::StringRef target,
                    bool gpuKernels) {
   bool onGpu = tmix::nvidia::isGpuTarget(target);
@@ -200,11 +201,11 @@ int deriveBackward(const Options &options, mlir::ModuleOp module, llvm::StringRe
     return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
   if (gpuKernels)
     for (auto grad : module.getOps<mlir::tmix::AttentionGradOp>())
-      if (grad.isParamsPart()) {
-        llvm::errs() << "tmixc: --grad with --target=" << target
-                     << ": the gradients of float arguments read in score, sink or scale "
-                        "(part \"params\", '"
-                     << grad.getSymName() << "') run on the CPU only so far\n";
+      if (std::string limit =
+              grad.isParamsPart() ? mlir::tmix::gpuParamsPartLimit(grad) : "";
+          !limit.empty()) {
+        llvm::errs() << "tmixc: --grad with --target=" << target << ": '"
+                     << grad.getSymName() << "': " << limit << "\n";
         return kExitNotImplemented;
       }
   return 0;

@@ -103,8 +103,20 @@ tmix.attention @symbolic(%q: !tmix.tensor<[B, H, N, D], bf16>, %k: !tmix.tensor<
 
 // -----
 
-// expected-error@+1 {{the GPU code generator supports head dims that are multiples of 16 up to 128 in the backward, not 256}}
-tmix.attention @too_wide(%q: !tmix.tensor<[B, H, N, 256], bf16>, %k: !tmix.tensor<[B, H, N, 256], bf16>, %v: !tmix.tensor<[B, H, N, 256], bf16>) -> (o: !tmix.tensor<[B, H, N, 256], bf16>) {
+// expected-error@+1 {{the GPU code generator supports head dims that are multiples of 16 up to 256 in the backward, not 288}}
+tmix.attention @too_wide(%q: !tmix.tensor<[B, H, N, 288], bf16>, %k: !tmix.tensor<[B, H, N, 288], bf16>, %v: !tmix.tensor<[B, H, N, 288], bf16>) -> (o: !tmix.tensor<[B, H, N, 288], bf16>) {
+}
+
+// -----
+
+// Rope at D = 144: above 128 columns dq and dk are summed in blocks that hold both
+// columns of each rotated pair, whole 16-column groups of each half (72 is not).
+// expected-error@+1 {{has rope and D = 144: the GPU backward needs D a multiple of 32 above D = 128}}
+tmix.attention @rope_odd_groups(%q: !tmix.tensor<[B, H, N, 144], bf16>, %k: !tmix.tensor<[B, H, N, 144], bf16>, %v: !tmix.tensor<[B, H, N, 144], bf16>) -> (o: !tmix.tensor<[B, H, N, 144], bf16>) {
+  tmix.rope {
+    %cst = arith.constant 1.000000e+04 : f32
+    tmix.yield %cst : f32
+  }
 }
 
 // -----
@@ -138,13 +150,69 @@ tmix.attention @rotary(%q: !tmix.tensor<[B, H, N, 64], f16>, %k: !tmix.tensor<[B
 
 // -----
 
-// The q, k and v parts lower; the params' gradients are refused.
-// expected-error@+1 {{the gradients of float arguments read in score, sink or scale (part "params") run on the CPU only so far}}
+// The q, k and v parts lower; the gradients of a table the score reads are refused.
+// expected-error@+1 {{the gradients of float arguments read in score (part "params") run on the CPU only so far: their terms per pair need a sum in one order without atomics}}
 tmix.attention @biased(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
     %0 = tmix.read %bias[%h] : !tmix.tensor<[H], f32> -> f32
     %1 = arith.addf %s, %0 : f32
     tmix.yield %1 : f32
+  }
+}
+
+// -----
+
+// A learned sink per head: part "params" is a kernel of a CTA per head (sinks[h] owns
+// the head dim) that zeroes its element, then per batch sums the rows' terms
+// exp2(sink - lse_i log2 e) D_i, thread by thread and then in a fixed tree in shared
+// memory, and thread 0 adds their negated total.
+// CHECK-LABEL: gpu.func @sinks_grad_params(
+// CHECK-SAME: %[[SINKS:arg3]]: memref<?xf32>
+// CHECK-SAME: %[[OUT:arg7]]: memref<?xf32>
+// CHECK-SAME: grid = [H:1], threads = 128, shared_bytes = 512
+// CHECK: %[[HEAD:.*]] = arith.remui %block_id_x
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[LEADER:.*]] = arith.cmpi eq, %[[TID]], %c0
+// CHECK: scf.if %[[LEADER]] {
+// CHECK-NEXT: memref.store %{{.*}}, %[[OUT]][%[[HEAD]]]
+// CHECK: scf.for %[[BATCH:.*]] = %c0 to
+// CHECK: memref.load %[[SINKS]]
+// CHECK: scf.for %{{.*}} = %[[TID]] to %{{.*}} step %c128
+// CHECK: ex2.approx
+// CHECK: gpu.barrier
+// CHECK: arith.cmpi ult, %[[TID]], %c64
+// CHECK: gpu.barrier
+// CHECK: arith.cmpi ult, %[[TID]], %c1
+// CHECK: gpu.barrier
+// CHECK: scf.if %[[LEADER]] {
+// CHECK: arith.negf
+// CHECK: memref.store %{{.*}}, %[[OUT]][
+// CHECK: gpu.barrier
+tmix.attention @sinks(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %sinks: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.sink {
+  ^bb0(%b: i64, %h: i64):
+    %0 = tmix.read %sinks[%h] : !tmix.tensor<[H], f32> -> f32
+    tmix.yield %0 : f32
+  }
+}
+
+// -----
+
+// D = 256 with rope (Gemma): 128 columns of an accumulator per walk, the walks a loop
+// over the blocks. dq and dk (rope) take 64 columns of each half per block (block base
+// 0 then 64: columns [0, 64) and [128, 192), then [64, 128) and [192, 256)), dv 128
+// contiguous columns (base 0 then 128). Four 64 x 264 bf16 tiles: 135168 bytes.
+// CHECK-LABEL: gpu.func @gemma_grad_q(
+// CHECK-SAME: shared_bytes = 135680
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c64 {
+// CHECK-LABEL: gpu.func @gemma_grad_kv(
+// CHECK-SAME: shared_bytes = 135680
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c128 {
+// CHECK: scf.for %{{.*}} = %c0 to %c128 step %c64 {
+tmix.attention @gemma(%q: !tmix.tensor<[B, H, N, 256], bf16>, %k: !tmix.tensor<[B, H, N, 256], bf16>, %v: !tmix.tensor<[B, H, N, 256], bf16>) -> (o: !tmix.tensor<[B, H, N, 256], bf16>) {
+  tmix.rope {
+    %cst = arith.constant 1.000000e+04 : f32
+    tmix.yield %cst : f32
   }
 }

@@ -2,7 +2,8 @@
 [--uniform=name=lo:hi] [--corrupt=WHAT]: the GPU backward of an attention spec
 (tmix-derive-attention-grad with recompute-dq, tmix-tile-attention-grad, then
 tmix-lower-attention-grad-to-nvgpu, canonicalize, cse) run by the emulator (simt.py)
-on every CTA of its two kernels, part "key_value" (dk, dv) and part "query" (dq),
+on every CTA of its kernels, part "key_value" (dk, dv), part "query" (dq) and, when
+the spec has one, part "params" (the gradients of the float arguments its sink reads),
 against the CPU path's backward (tmixc run --grad) on the same inputs, o, lse and
 d_o. Prints PASS/FAIL with ||emulated - cpu|| / ||cpu|| per gradient (bound 1e-2: the
 operands and P, dS are rounded to 16 bits), or EMULATION ERROR and what the emulator
@@ -114,9 +115,18 @@ def main():
     emulate(module, kernel_ir, kernel + "_grad_kv", values + key_value_views, sizes, corrupt)
     query, query_views = gradients(args[:1])
     emulate(module, kernel_ir, kernel + "_grad_q", values + query_views, sizes, corrupt)
+    # Part "params": the gradients of the float arguments the sink reads, in argument
+    # order, those that the CPU path wrote.
+    params = [a for a in args[3:]
+              if os.path.exists(os.path.join(cpu, "d_" + a["name"] + ".npy"))]
+    param_grads = []
+    if params:
+        param_grads, param_views = gradients(params)
+        emulate(module, kernel_ir, kernel + "_grad_params", values + param_views, sizes,
+                corrupt)
 
     report, failed = [], False
-    for param, got in zip(args[:3], query + key_value):
+    for param, got in zip(args[:3] + params, query + key_value + param_grads):
         want = np.load(os.path.join(cpu, "d_" + param["name"] + ".npy")).astype(np.float64)
         error = np.linalg.norm(got.astype(np.float64) - want) / max(np.linalg.norm(want),
                                                                    1e-30)

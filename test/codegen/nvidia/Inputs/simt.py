@@ -312,6 +312,10 @@ class Cta:
             return view
         if n == "memref.load":
             return self.load(x[0], x[1:], mask)
+        if n == "memref.dim":
+            dim = int(x[1][0])
+            assert (x[1] == dim).all()
+            return np.full(THREADS, x[0].shape[dim], np.int64)
         if n == "memref.store":
             idx = self.indices(x[1], x[2:], mask)
             self.record(x[1], idx, np.nonzero(mask)[0], write=True)
