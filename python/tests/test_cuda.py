@@ -16,6 +16,18 @@ attention causal_gqa(q: {dt}[B, H, N, 128], k: {dt}[B, HK, N, 128], v: {dt}[B, H
 """
 
 
+def device_grads(op, inputs, devices, loss):
+    """Per device, the gradients (on the CPU) of `loss(op(*leaves), device)` for the
+    inputs moved there as leaves (detached first: `.to` the inputs' own device would
+    return them, and make the inputs themselves require a gradient)."""
+    grads = []
+    for device in devices:
+        leaves = [x.detach().to(device).requires_grad_() for x in inputs]
+        loss(op(*leaves), device).backward()
+        grads.append([x.grad.cpu() for x in leaves])
+    return grads
+
+
 def test_cuda_tensors_run_on_the_gpu():
     assert torch.cuda.is_available()
     mod = tmix.compile(SPEC.format(dt="bf16"), "cuda.tmix")
@@ -43,12 +55,9 @@ def test_backward_on_the_gpu_matches_the_cpus():
     q = torch.randn(1, 8, 150, 128, generator=gen).bfloat16()
     k, v = (torch.randn(1, 2, 150, 128, generator=gen).bfloat16() for _ in range(2))
     w = torch.randn(1, 8, 150, 128, generator=gen)
-    grads = []
-    for device in ("cuda", "cpu"):
-        leaves = [x.to(device).requires_grad_() for x in (q, k, v)]
-        o, lse = mod["causal_gqa"](*leaves)
-        ((o.float() * w.to(device)).sum() + lse.sum()).backward()
-        grads.append([x.grad.cpu() for x in leaves])
+    grads = device_grads(mod["causal_gqa"], (q, k, v), ("cuda", "cpu"),
+                         lambda out, device: (out[0].float() * w.to(device)).sum()
+                         + out[1].sum())
     rq, rk, rv = (x.double().requires_grad_() for x in (q, k, v))
     ke, ve = (x.repeat_interleave(4, 1) for x in (rk, rv))
     s = rq @ ke.transpose(-1, -2) / 128 ** 0.5
@@ -83,11 +92,8 @@ attention sinks(q: bf16[B, H, N, 64], k: bf16[B, HK, N, 64], v: bf16[B, HK, N, 6
     k, v = (torch.randn(2, 2, 133, 64, generator=gen).bfloat16() for _ in range(2))
     sinks = torch.randn(4, generator=gen)
     w = torch.randn(2, 4, 133, 64, generator=gen)
-    grads = []
-    for device in ("cuda", "cuda", "cpu"):
-        leaves = [x.to(device).requires_grad_() for x in (q, k, v, sinks)]
-        (mod["sinks"](*leaves).float() * w.to(device)).sum().backward()
-        grads.append([x.grad.cpu() for x in leaves])
+    grads = device_grads(mod["sinks"], (q, k, v, sinks), ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
     assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
     rq, rk, rv, rs = (x.double().requires_grad_() for x in (q, k, v, sinks))
     ke, ve = (x.repeat_interleave(2, 1) for x in (rk, rv))
@@ -114,10 +120,7 @@ attention wide(q: bf16[B, H, N, 256], k: bf16[B, HK, N, 256], v: bf16[B, HK, N, 
     q = torch.randn(1, 4, 97, 256, generator=gen).bfloat16()
     k, v = (torch.randn(1, 2, 97, 256, generator=gen).bfloat16() for _ in range(2))
     w = torch.randn(1, 4, 97, 256, generator=gen)
-    grads = []
-    for device in ("cuda", "cpu"):
-        leaves = [x.to(device).requires_grad_() for x in (q, k, v)]
-        (mod["wide"](*leaves).float() * w.to(device)).sum().backward()
-        grads.append([x.grad.cpu() for x in leaves])
+    grads = device_grads(mod["wide"], (q, k, v), ("cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
     for on_gpu, on_cpu in zip(*grads):
         check("bf16", on_gpu, on_cpu.double())
