@@ -15,6 +15,12 @@
 //   part "query", one CTA per (batch, head, tile of 64 query rows), 4 warps of 16 rows:
 //     Q, d_o, lse and D staged once; for each KV tile not empty for the CTA:
 //       S = Q K^T, dP = d_o V^T, dS per element, dq += dS K
+//   part "params" of pair biases (ParamGradKernel.h's pairOwnedParams): part "query"'s
+//     walk, its rows' elements zeroed first, each pair's term added to its own element
+//     instead of dq += dS K (a sink's part "params" is ParamGradKernel.cpp's)
+//
+// Head dims up to 256: an accumulator wider than 128 columns is summed a block of
+// columns per walk (ColumnBlocks), each walk recomputing S and dP.
 //
 // Both run on the forward's vocabulary (WarpMma.h: ldmatrix, m16n8k16 mma.sync with
 // f32 accumulators, the C fragments of one product reused as the A fragments of the
@@ -219,12 +225,18 @@ private:
   struct TileGrads {
     Fragments probabilities, dotGrads;
   };
-  TileGrads pairGrads(ArrayRef<Value> s, ArrayRef<Value> dp, Value head, bool keysAreRows,
-                      Value rowBase, Value columnBase, int64_t first, bool masked,
-                      function_ref<Value(Value column, int64_t r, bool lse)> rowStat);
+  /// `pairWork(i, j, pair)`, when given, runs for each element (index i and j).
+  TileGrads pairGrads(
+      ArrayRef<Value> s, ArrayRef<Value> dp, Value head, bool keysAreRows, Value rowBase,
+      Value columnBase, int64_t first, bool masked,
+      function_ref<Value(Value column, int64_t r, bool lse)> rowStat,
+      function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork = nullptr);
 
   void lowerKeyValuePart();
   void lowerQueryPart();
+  /// Part "params" of pair biases (pairOwnedParams): part "query"'s walk, each pair's
+  /// terms added to its own element by the thread that holds the pair.
+  void lowerPairParamsPart();
 
   AttentionGradOp op;
   gpu::GPUModuleOp gpuModule;
@@ -279,7 +291,8 @@ LogicalResult AttentionGradKernel::lower() {
   auto types = op.getSpecArgTypes();
   ArrayRef<Attribute> qDims = cast<SpecTensorType>(types[0]).getDims();
   ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
-  bool query = op.isQueryPart();
+  // Part "params" (pair biases) walks the keys of its rows as part "query" does.
+  bool query = op.isQueryPart() || op.isParamsPart();
   ArrayRef<Attribute> own = query ? qDims : kDims;
   kb = std::make_unique<KernelBuilder>(
       op, ArrayRef<GridDim>{{own[0], 1}, {own[1], 1}, {own[2], kBlock}});
@@ -291,7 +304,9 @@ LogicalResult AttentionGradKernel::lower() {
   if (RopeOp rope = findStatement<RopeOp>(op))
     theta = kb->inlineRegion(rope.getBody(), {})[0];
   buildGeometry();
-  if (query)
+  if (op.isParamsPart())
+    lowerPairParamsPart();
+  else if (query)
     lowerQueryPart();
   else
     lowerKeyValuePart();
@@ -519,7 +534,8 @@ void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
 AttentionGradKernel::TileGrads AttentionGradKernel::pairGrads(
     ArrayRef<Value> s, ArrayRef<Value> dp, Value head, bool keysAreRows, Value rowBase,
     Value columnBase, int64_t first, bool masked,
-    function_ref<Value(Value column, int64_t r, bool lse)> rowStat) {
+    function_ref<Value(Value column, int64_t r, bool lse)> rowStat,
+    function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork) {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
   auto pairType = VectorType::get({2}, f32);
@@ -545,6 +561,8 @@ AttentionGradKernel::TileGrads AttentionGradKernel::pairGrads(
                          rowStat(offset, r, /*lse=*/false), masked, exp2Approx, inRange);
         p[c] = pair.probability;
         ds[c] = pair.dotGrad;
+        if (pairWork)
+          pairWork(i, j, pair);
       }
       auto round = [&](Value x[2]) {
         Value pairValue =
@@ -715,6 +733,87 @@ void AttentionGradKernel::lowerQueryPart() {
   });
 }
 
+void AttentionGradKernel::lowerPairParamsPart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value head = kb->gridIndex(1);
+  Value kvHead = arith::DivUIOp::create(b, head, group);
+  OwnBlock own = ownBlock(numN);
+  Value rowBegin = own.first, rowEnd = own.end, rowLast = own.last;
+  ArrayRef<int64_t> params = op.getParamArgs();
+  SmallVector<SmallVector<unsigned>> owners = *pairOwnedParams(op);
+  Region &terms = findStatement<ScoreParamGradOp>(op).getBody();
+
+  // The CTA's elements of each param, (batch, head, its rows, every key), start at 0
+  // (the barrier below orders this before any thread adds to them): a key tile the
+  // mask skips leaves its pairs' elements so.
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value rows = arith::SubIOp::create(b, rowEnd, rowBegin);
+  for (auto [position, owner] : llvm::enumerate(owners)) {
+    Value out = kb->resultMemRef(position);
+    kb->loop(tid, mul(rows, numM), idx(kThreads), {}, [&](Value e, ValueRange) {
+      Value coordinates[4] = {batch, head,
+                              add(rowBegin, arith::DivUIOp::create(b, e, numM)),
+                              arith::RemUIOp::create(b, e, numM)};
+      SmallVector<Value> at;
+      for (unsigned argument : owner)
+        at.push_back(coordinates[argument]);
+      memref::StoreOp::create(b, kb->f32(0.0), out, at);
+      return SmallVector<Value>{};
+    });
+  }
+
+  SmallVector<Value> tokens;
+  stageTile(q, head, rowBegin, rows, qTile, headDim, tokens, /*rotate=*/true);
+  stageTile(outputGrad, head, rowBegin, rows, outputGradTile, valueDim, tokens);
+  stageRowStats(head, rowBegin);
+  waitAsyncCopies(b, tokens);
+  gpu::BarrierOp::create(b);
+  Value stats[2][2];
+  for (int64_t r = 0; r < 2; ++r) {
+    Value at = add(warpRow, add(g, idx(8 * r)));
+    stats[r][0] = memref::LoadOp::create(b, rowLse, at);
+    stats[r][1] = memref::LoadOp::create(b, rowDelta, at);
+  }
+  Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
+  kb->loop(idx(0), numM, idx(kBlock), {}, [&](Value keyBegin, ValueRange) -> Fragments {
+    Value keyEnd, keyLast;
+    std::tie(keyEnd, keyLast) = tileEnd(keyBegin, numM);
+    auto stage = [&](SmallVectorImpl<Value> &tokens) {
+      Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
+      stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
+      stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
+    };
+    auto compute = [&]() -> Fragments {
+      Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
+      KeyTileClass warpClass =
+          classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast, keyBegin,
+                          keyLast, own.warpAny, keysPartial);
+      return runKeyTile(*kb, warpClass, {}, {}, [&](bool masked) {
+        Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
+        Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
+        auto rowStat = [&](Value, int64_t r, bool isLse) {
+          return stats[r][isLse ? 0 : 1];
+        };
+        // Each pair's terms, into its own element (the region's reads check bounds).
+        pairGrads(
+            s, dp, head, /*keysAreRows=*/false, rowBegin, keyBegin, /*first=*/0, masked,
+            rowStat, [&](Value i, Value j, const PairGradient &pair) {
+              inlineParamGradRegion(
+                  *kb, terms,
+                  {b64, h64, kb->toI64(i), kb->toI64(j), pair.scaled, pair.scoreGrad},
+                  [&](unsigned argument) {
+                    return ParamGradTarget{
+                        kb->resultMemRef(llvm::find(params, argument) - params.begin()),
+                        {}};
+                  });
+            });
+        return Fragments{};
+      });
+    };
+    return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, {}, stage, compute);
+  });
+}
+
 struct LowerAttentionGradToNVGPU
     : tmix::impl::LowerAttentionGradToNVGPUBase<LowerAttentionGradToNVGPU> {
   using LowerAttentionGradToNVGPUBase::LowerAttentionGradToNVGPUBase;
@@ -734,8 +833,21 @@ struct LowerAttentionGradToNVGPU
     // What is left has no program: part "params" (ParamGradKernel.h), or a part that
     // the GPUs do not run.
     for (AttentionGradOp grad : llvm::to_vector(module.getOps<AttentionGradOp>())) {
-      if (failed(checkGpuPart(grad)) ||
-          failed(lowerParamGradKernel(grad, getOrCreateKernelModule(module))))
+      if (failed(checkGpuPart(grad)))
+        return signalPassFailure();
+      if (std::string limit = gpuParamsPartLimit(grad); !limit.empty()) {
+        grad.emitOpError(limit);
+        return signalPassFailure();
+      }
+      FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
+      if (failed(kernels))
+        return signalPassFailure();
+      // Pair biases: part "query"'s walk; a sink's: a sum over rows.
+      bool pairs = succeeded(pairOwnedParams(grad));
+      if (pairs
+              ? failed(
+                    AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed).lower())
+              : failed(lowerSinkGradKernel(grad, kernels->gpuModule)))
         return signalPassFailure();
       grad.erase();
       ++numLowered;

@@ -1,5 +1,6 @@
 //===- ParamGradKernel.cpp - Part "params" of the backward on GPUs -------===//
 //
+// A sink's gradients (pair biases' are part "query"'s walk, LowerAttentionGradToNVGPU):
 // d loss / d sink(b, h) = -sum_i P_sink,i D_i over the rows of (b, h)
 // (AttentionMath.h's sinkGradTerm), then the sink statement's derivative
 // (tmix.sink_grad) adds it to the gradients of the arguments the sink reads.
@@ -35,23 +36,69 @@ constexpr int64_t kThreads = kWarps * kWarpThreads;
 
 } // namespace
 
+FailureOr<SmallVector<SmallVector<unsigned>>>
+tmix::pairOwnedParams(AttentionGradOp part) {
+  auto scoreParams = findStatement<ScoreParamGradOp>(part);
+  if (!scoreParams)
+    return failure();
+  Block &body = scoreParams.getBody().front();
+  ArrayRef<Type> types = part.getSpecArgTypes();
+  // The extent that block argument 0..3 (b, h, i, j) runs over.
+  auto qDims = cast<SpecTensorType>(types[0]).getDims();
+  auto kDims = cast<SpecTensorType>(types[1]).getDims();
+  Attribute extents[4] = {qDims[0], qDims[1], qDims[2], kDims[2]};
+  SmallVector<SmallVector<unsigned>> owners;
+  for (int64_t argument : part.getParamArgs()) {
+    auto tensor = dyn_cast<SpecTensorType>(types[argument]);
+    std::optional<SmallVector<unsigned>> owner;
+    bool pairOwned = tensor && tensor.getRank() == 4;
+    scoreParams.walk([&](AccumulateOp accumulate) {
+      if (!pairOwned ||
+          cast<BlockArgument>(accumulate.getTarget()).getArgNumber() != argument)
+        return;
+      SmallVector<unsigned> these;
+      for (auto [dim, index] : llvm::enumerate(accumulate.getIndices())) {
+        auto arg = dyn_cast<BlockArgument>(index);
+        if (!arg || arg.getOwner() != &body || arg.getArgNumber() > 3 ||
+            tensor.getDims()[dim] != extents[arg.getArgNumber()] ||
+            llvm::is_contained(these, arg.getArgNumber())) {
+          pairOwned = false;
+          return;
+        }
+        these.push_back(arg.getArgNumber());
+      }
+      pairOwned &= !owner || *owner == these;
+      owner = these;
+    });
+    if (!pairOwned || !owner)
+      return failure();
+    owners.push_back(*owner);
+  }
+  return owners;
+}
+
 std::string tmix::gpuParamsPartLimit(AttentionGradOp part) {
-  auto readBy = [&](StringRef statement) {
-    return "the gradients of float arguments read in " + statement.str() +
-           " (part \"params\") run on the CPU only so far: their terms per pair need a "
-           "sum in one order without atomics, which the GPU kernels do not have yet";
-  };
-  if (findStatement<ScoreParamGradOp>(part))
-    return readBy("score");
+  std::string perPair = ": their terms per pair need a sum in one order without atomics, "
+                        "which the GPU kernels do not have yet";
   if (findStatement<ScaleGradOp>(part))
-    return readBy("scale");
+    return "the gradients of float arguments read in scale (part \"params\") run on the "
+           "CPU only so far" +
+           perPair;
+  if (!findStatement<ScoreParamGradOp>(part))
+    return "";
+  if (findStatement<SinkGradOp>(part))
+    return "the gradients of float arguments read in score and in sink together (part "
+           "\"params\") run on the CPU only so far";
+  if (failed(pairOwnedParams(part)))
+    return "the gradients of float arguments read in score (part \"params\") run on the "
+           "CPU only so far, but for pair biases read at exactly b, h, i and j of their "
+           "[B, H, N, M] (one element per pair)" +
+           perPair;
   return "";
 }
 
-LogicalResult tmix::lowerParamGradKernel(AttentionGradOp part,
-                                         gpu::GPUModuleOp gpuModule) {
-  if (std::string limit = gpuParamsPartLimit(part); !limit.empty())
-    return part.emitOpError(limit);
+LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
+                                        gpu::GPUModuleOp gpuModule) {
   SinkGradOp sinkGrad = findStatement<SinkGradOp>(part);
   SinkOp sink = findStatement<SinkOp>(part);
   if (!sinkGrad || !sink)

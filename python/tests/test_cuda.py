@@ -124,3 +124,27 @@ attention wide(q: bf16[B, H, N, 256], k: bf16[B, HK, N, 256], v: bf16[B, HK, N, 
                          lambda o, device: (o.float() * w.to(device)).sum())
     for on_gpu, on_cpu in zip(*grads):
         check("bf16", on_gpu, on_cpu.double())
+
+
+def test_pair_bias_backward_on_the_gpu():
+    # A pair bias [B, H, N, N] (AlphaFold-style): its gradient on the GPU (one element
+    # per pair, added in part "query"'s walk) against torch autograd in float64 and the
+    # CPU's, and the same bits on a second run.
+    mod = tmix.compile("""
+attention paired(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 pair: f32[B, H, N, N]) -> o: bf16[B, H, N, 64] {
+  score = s + pair[b, h, i, j]
+}""", "cuda_pair.tmix")
+    gen = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(2, 3, 75, 64, generator=gen).bfloat16() for _ in range(3))
+    pair = torch.randn(2, 3, 75, 75, generator=gen)
+    w = torch.randn(2, 3, 75, 64, generator=gen)
+    grads = device_grads(mod["paired"], (q, k, v, pair), ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    rq, rk, rv, rp = (x.double().requires_grad_() for x in (q, k, v, pair))
+    s = rq @ rk.transpose(-1, -2) / 8 + rp
+    ((torch.softmax(s, -1) @ rv) * w.double()).sum().backward()
+    for on_gpu, on_cpu, want in zip(grads[0], grads[2], (rq.grad, rk.grad, rv.grad, rp.grad)):
+        check("bf16", on_gpu, want)
+        check("bf16", on_gpu, on_cpu.double())

@@ -337,8 +337,9 @@ class Kernel:
             try:
                 kernel = self._module.kernel(f"{self.name}_grad_params", target)
             except ValueError as error:
-                # The GPUs sum a sink's gradients; those of a score's or a scale's
-                # reads need a sum per pair in one order, which they do not have yet.
+                # The GPUs give a sink's and pair biases' gradients; other reads of a
+                # score's or a scale's need a sum over pairs in one order, which they
+                # do not have yet.
                 raise RuntimeError(f"tmix: {error}; detach those arguments on the GPU, "
                                    "or run the op on the CPU") from None
             params = kernel, kernel.torch_op(namespace + "_cuda")
@@ -420,8 +421,8 @@ class Kernel:
         (a CPU implementation and a fake one, so that it traces under torch.compile) and
         returns it. The op has the derived backward (docs/training.md): an attention
         spec's gives the gradients of q, k, v (on the CPU or, for CUDA tensors, the GPU)
-        and of the float tensors its score, sink and scale read (on a GPU, a sink's
-        only); a
+        and of the float tensors its score, sink and scale read (on a GPU, a sink's and
+        pair biases' only); a
         recurrence's, those of every float tensor argument (the CPU only). With
         `learnable_scalars`, the op `<name>_learnable_scalars` takes the float scalar
         arguments as one-element tensors and gives their gradients too (a call whose

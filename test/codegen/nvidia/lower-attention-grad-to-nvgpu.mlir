@@ -151,7 +151,7 @@ tmix.attention @rotary(%q: !tmix.tensor<[B, H, N, 64], f16>, %k: !tmix.tensor<[B
 // -----
 
 // The q, k and v parts lower; the gradients of a table the score reads are refused.
-// expected-error@+1 {{the gradients of float arguments read in score (part "params") run on the CPU only so far: their terms per pair need a sum in one order without atomics}}
+// expected-error@+1 {{the gradients of float arguments read in score (part "params") run on the CPU only so far, but for pair biases read at exactly b, h, i and j of their [B, H, N, M] (one element per pair): their terms per pair need a sum in one order without atomics}}
 tmix.attention @biased(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -214,5 +214,48 @@ tmix.attention @gemma(%q: !tmix.tensor<[B, H, N, 256], bf16>, %k: !tmix.tensor<[
   tmix.rope {
     %cst = arith.constant 1.000000e+04 : f32
     tmix.yield %cst : f32
+  }
+}
+
+// -----
+
+// A pair bias [B, H, N, M] read at exactly (b, h, i, j): part "params" walks the keys
+// of its 64 rows as part "query" does (grid B x H x N/64), after zeroing its rows'
+// elements, and adds each pair's term (dS itself, here) to its own element: no sums
+// across pairs, no atomics.
+// CHECK-LABEL: gpu.func @pair_grad_params(
+// CHECK-SAME: %[[PAIR:arg7]]: memref<?x?x?x?xf32>
+// CHECK-SAME: grid = [B:1, H:1, N:64]
+// CHECK: scf.for %{{.*}} = %thread_id_x to %{{.*}} step %c128 {
+// CHECK: memref.store %cst{{.*}}, %[[PAIR]]
+// CHECK: gpu.barrier
+// CHECK: nvvm.mma.sync
+// CHECK: %[[OLD:.*]] = memref.load %[[PAIR]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]]
+// CHECK-NEXT: memref.store %[[NEW]], %[[PAIR]]
+tmix.attention @pair(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, M, 64], bf16>, %v: !tmix.tensor<[B, H, M, 64], bf16>, %pair: !tmix.tensor<[B, H, N, M], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = tmix.read %pair[%b, %h, %i, %j] : !tmix.tensor<[B, H, N, M], f32> -> f32
+    %1 = arith.addf %s, %0 : f32
+    tmix.yield %1 : f32
+  }
+}
+
+// -----
+
+// A sink's and a score's params together, and a scale's, stay on the CPU.
+// expected-error@+1 {{the gradients of float arguments read in score and in sink together (part "params") run on the CPU only so far}}
+tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %pair: !tmix.tensor<[B, H, N, N], f32>, %sinks: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = tmix.read %pair[%b, %h, %i, %j] : !tmix.tensor<[B, H, N, N], f32> -> f32
+    %1 = arith.addf %s, %0 : f32
+    tmix.yield %1 : f32
+  }
+  tmix.sink {
+  ^bb0(%b: i64, %h: i64):
+    %0 = tmix.read %sinks[%h] : !tmix.tensor<[H], f32> -> f32
+    tmix.yield %0 : f32
   }
 }

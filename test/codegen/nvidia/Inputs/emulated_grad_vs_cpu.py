@@ -3,7 +3,8 @@
 (tmix-derive-attention-grad with recompute-dq, tmix-tile-attention-grad, then
 tmix-lower-attention-grad-to-nvgpu, canonicalize, cse) run by the emulator (simt.py)
 on every CTA of its kernels, part "key_value" (dk, dv), part "query" (dq) and, when
-the spec has one, part "params" (the gradients of the float arguments its sink reads),
+the spec has one, part "params" (the gradients of the float arguments its sink or its
+score reads),
 against the CPU path's backward (tmixc run --grad) on the same inputs, o, lse and
 d_o. Prints PASS/FAIL with ||emulated - cpu|| / ||cpu|| per gradient (bound 1e-2: the
 operands and P, dS are rounded to 16 bits), or EMULATION ERROR and what the emulator
@@ -115,8 +116,8 @@ def main():
     emulate(module, kernel_ir, kernel + "_grad_kv", values + key_value_views, sizes, corrupt)
     query, query_views = gradients(args[:1])
     emulate(module, kernel_ir, kernel + "_grad_q", values + query_views, sizes, corrupt)
-    # Part "params": the gradients of the float arguments the sink reads, in argument
-    # order, those that the CPU path wrote.
+    # Part "params": the gradients of the float arguments the sink or the score reads,
+    # in argument order, those that the CPU path wrote.
     params = [a for a in args[3:]
               if os.path.exists(os.path.join(cpu, "d_" + a["name"] + ".npy"))]
     param_grads = []
