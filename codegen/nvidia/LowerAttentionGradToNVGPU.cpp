@@ -232,6 +232,18 @@ private:
       function_ref<Value(Value column, int64_t r, bool lse)> rowStat,
       function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork = nullptr);
 
+  /// Part "query"'s rows: Q (rotated), d_o, lse and D of the `rows` rows from
+  /// `rowBegin` of `head`, staged, then a barrier; `stats[r]`: the thread's row r's lse
+  /// and D.
+  void stageQueryRows(Value head, Value rowBegin, Value rows, Value (&stats)[2][2]);
+  /// Part "query"'s walk over the key tiles for the CTA's rows `own` of `head` (staged
+  /// by stageQueryRows): each tile not empty for the CTA staged, under each warp's
+  /// class, S, dP and the pairs' gradients (`pairWork` per pair), then
+  /// `step(grads, state)` the next state, from `init`.
+  Fragments walkKeyTiles(
+      Value head, const OwnBlock &own, const Value (&stats)[2][2], ValueRange init,
+      function_ref<Fragments(const TileGrads &grads, ValueRange state)> step,
+      function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork = nullptr);
   void lowerKeyValuePart();
   void lowerQueryPart();
   /// Part "params" of pair biases (pairOwnedParams): part "query"'s walk, each pair's
@@ -670,65 +682,76 @@ void AttentionGradKernel::lowerKeyValuePart() {
   });
 }
 
-void AttentionGradKernel::lowerQueryPart() {
+void AttentionGradKernel::stageQueryRows(Value head, Value rowBegin, Value rows,
+                                         Value (&stats)[2][2]) {
   ImplicitLocOpBuilder &b = kb->builder();
-  Value head = kb->gridIndex(1);
-  Value kvHead = arith::DivUIOp::create(b, head, group);
-  OwnBlock own = ownBlock(numN);
-  Value rowBegin = own.first, rowEnd = own.end, rowLast = own.last;
-
   SmallVector<Value> tokens;
-  Value count = arith::SubIOp::create(b, rowEnd, rowBegin);
-  stageTile(q, head, rowBegin, count, qTile, headDim, tokens, /*rotate=*/true);
-  stageTile(outputGrad, head, rowBegin, count, outputGradTile, valueDim, tokens);
+  stageTile(q, head, rowBegin, rows, qTile, headDim, tokens, /*rotate=*/true);
+  stageTile(outputGrad, head, rowBegin, rows, outputGradTile, valueDim, tokens);
   stageRowStats(head, rowBegin);
   waitAsyncCopies(b, tokens);
   gpu::BarrierOp::create(b);
-  // This thread's rows' lse and D, read once.
-  Value stats[2][2];
   for (int64_t r = 0; r < 2; ++r) {
     Value at = add(warpRow, add(g, idx(8 * r)));
     stats[r][0] = memref::LoadOp::create(b, rowLse, at);
     stats[r][1] = memref::LoadOp::create(b, rowDelta, at);
   }
+}
 
+AttentionGradKernel::Fragments AttentionGradKernel::walkKeyTiles(
+    Value head, const OwnBlock &own, const Value (&stats)[2][2], ValueRange init,
+    function_ref<Fragments(const TileGrads &grads, ValueRange state)> step,
+    function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value kvHead = arith::DivUIOp::create(b, head, group);
+  SmallVector<Type> stateTypes(init.getTypes());
+  return kb->loop(
+      idx(0), numM, idx(kBlock), init, [&](Value keyBegin, ValueRange st) -> Fragments {
+        Value keyEnd, keyLast;
+        std::tie(keyEnd, keyLast) = tileEnd(keyBegin, numM);
+        auto stage = [&](SmallVectorImpl<Value> &tokens) {
+          Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
+          stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
+          stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
+        };
+        auto compute = [&]() -> Fragments {
+          // Keys past M in a last, short tile are dropped by the mask code.
+          Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
+          KeyTileClass warpClass =
+              classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast, keyBegin,
+                              keyLast, own.warpAny, keysPartial);
+          return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
+            Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
+            Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
+            auto rowStat = [&](Value, int64_t r, bool isLse) {
+              return stats[r][isLse ? 0 : 1];
+            };
+            TileGrads grads = pairGrads(s, dp, head, /*keysAreRows=*/false, own.first,
+                                        keyBegin, /*first=*/0, masked, rowStat, pairWork);
+            return step(grads, st);
+          });
+        };
+        return ctaTile(head, own.first, own.last, keyBegin, keyLast, st, stage, compute);
+      });
+}
+
+void AttentionGradKernel::lowerQueryPart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Value head = kb->gridIndex(1);
+  OwnBlock own = ownBlock(numN);
+  Value stats[2][2];
+  stageQueryRows(head, own.first, arith::SubIOp::create(b, own.end, own.first), stats);
   // dq a block of columns per walk over the keys (all of them up to D = 128).
   ColumnBlocks blocks = columnBlocks(headDim, theta != nullptr);
   forEachBlock(blocks, [&](Value base) {
-    Fragments init = zeros(2 * blocks.groups.size());
-    SmallVector<Type> stateTypes(init.size(), init.front().getType());
-    Fragments final = kb->loop(
-        idx(0), numM, idx(kBlock), init, [&](Value keyBegin, ValueRange st) -> Fragments {
-          Value keyEnd, keyLast;
-          std::tie(keyEnd, keyLast) = tileEnd(keyBegin, numM);
-          auto stage = [&](SmallVectorImpl<Value> &tokens) {
-            Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
-            stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
-            stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
-          };
-          auto compute = [&]() -> Fragments {
-            // Keys past M in a last, short tile are dropped by the mask code.
-            Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
-            KeyTileClass warpClass =
-                classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast,
-                                keyBegin, keyLast, own.warpAny, keysPartial);
-            return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
-              Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
-              Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
-              auto rowStat = [&](Value, int64_t r, bool isLse) {
-                return stats[r][isLse ? 0 : 1];
-              };
-              TileGrads grads =
-                  pairGrads(s, dp, head, /*keysAreRows=*/false, rowBegin, keyBegin,
-                            /*first=*/0, masked, rowStat);
-              Fragments next(st.begin(), st.end());
-              accumulateProduct(grads.dotGrads, kTile, blocks.groups, base, next);
-              return next;
-            });
-          };
-          return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, st, stage, compute);
-        });
-    storeRows(final, kb->resultMemRef(0), head, rowBegin, numN, headDim, blocks.groups,
+    Fragments final = walkKeyTiles(head, own, stats, zeros(2 * blocks.groups.size()),
+                                   [&](const TileGrads &grads, ValueRange st) {
+                                     Fragments next(st.begin(), st.end());
+                                     accumulateProduct(grads.dotGrads, kTile,
+                                                       blocks.groups, base, next);
+                                     return next;
+                                   });
+    storeRows(final, kb->resultMemRef(0), head, own.first, numN, headDim, blocks.groups,
               base, /*rotateBack=*/true);
   });
 }
@@ -736,23 +759,21 @@ void AttentionGradKernel::lowerQueryPart() {
 void AttentionGradKernel::lowerPairParamsPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value head = kb->gridIndex(1);
-  Value kvHead = arith::DivUIOp::create(b, head, group);
   OwnBlock own = ownBlock(numN);
-  Value rowBegin = own.first, rowEnd = own.end, rowLast = own.last;
   ArrayRef<int64_t> params = op.getParamArgs();
   SmallVector<SmallVector<unsigned>> owners = *pairOwnedParams(op);
   Region &terms = findStatement<ScoreParamGradOp>(op).getBody();
 
   // The CTA's elements of each param, (batch, head, its rows, every key), start at 0
-  // (the barrier below orders this before any thread adds to them): a key tile the
-  // mask skips leaves its pairs' elements so.
+  // (stageQueryRows's barrier orders this before any thread adds to them): a key tile
+  // the mask skips leaves its pairs' elements so.
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value rows = arith::SubIOp::create(b, rowEnd, rowBegin);
+  Value rows = arith::SubIOp::create(b, own.end, own.first);
   for (auto [position, owner] : llvm::enumerate(owners)) {
     Value out = kb->resultMemRef(position);
     kb->loop(tid, mul(rows, numM), idx(kThreads), {}, [&](Value e, ValueRange) {
       Value coordinates[4] = {batch, head,
-                              add(rowBegin, arith::DivUIOp::create(b, e, numM)),
+                              add(own.first, arith::DivUIOp::create(b, e, numM)),
                               arith::RemUIOp::create(b, e, numM)};
       SmallVector<Value> at;
       for (unsigned argument : owner)
@@ -762,56 +783,21 @@ void AttentionGradKernel::lowerPairParamsPart() {
     });
   }
 
-  SmallVector<Value> tokens;
-  stageTile(q, head, rowBegin, rows, qTile, headDim, tokens, /*rotate=*/true);
-  stageTile(outputGrad, head, rowBegin, rows, outputGradTile, valueDim, tokens);
-  stageRowStats(head, rowBegin);
-  waitAsyncCopies(b, tokens);
-  gpu::BarrierOp::create(b);
   Value stats[2][2];
-  for (int64_t r = 0; r < 2; ++r) {
-    Value at = add(warpRow, add(g, idx(8 * r)));
-    stats[r][0] = memref::LoadOp::create(b, rowLse, at);
-    stats[r][1] = memref::LoadOp::create(b, rowDelta, at);
-  }
+  stageQueryRows(head, own.first, rows, stats);
   Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
-  kb->loop(idx(0), numM, idx(kBlock), {}, [&](Value keyBegin, ValueRange) -> Fragments {
-    Value keyEnd, keyLast;
-    std::tie(keyEnd, keyLast) = tileEnd(keyBegin, numM);
-    auto stage = [&](SmallVectorImpl<Value> &tokens) {
-      Value keys = arith::SubIOp::create(b, keyEnd, keyBegin);
-      stageTile(k, kvHead, keyBegin, keys, kTile, headDim, tokens, /*rotate=*/true);
-      stageTile(v, kvHead, keyBegin, keys, vTile, valueDim, tokens);
-    };
-    auto compute = [&]() -> Fragments {
-      Value keysPartial = ult(numM, add(keyBegin, idx(kBlock)));
-      KeyTileClass warpClass =
-          classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast, keyBegin,
-                          keyLast, own.warpAny, keysPartial);
-      return runKeyTile(*kb, warpClass, {}, {}, [&](bool masked) {
-        Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
-        Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
-        auto rowStat = [&](Value, int64_t r, bool isLse) {
-          return stats[r][isLse ? 0 : 1];
-        };
-        // Each pair's terms, into its own element (the region's reads check bounds).
-        pairGrads(
-            s, dp, head, /*keysAreRows=*/false, rowBegin, keyBegin, /*first=*/0, masked,
-            rowStat, [&](Value i, Value j, const PairGradient &pair) {
-              inlineParamGradRegion(
-                  *kb, terms,
-                  {b64, h64, kb->toI64(i), kb->toI64(j), pair.scaled, pair.scoreGrad},
-                  [&](unsigned argument) {
-                    return ParamGradTarget{
-                        kb->resultMemRef(llvm::find(params, argument) - params.begin()),
-                        {}};
-                  });
+  // Each pair's terms, into its own element (the region's reads check bounds).
+  walkKeyTiles(
+      head, own, stats, {}, [](const TileGrads &, ValueRange) { return Fragments{}; },
+      [&](Value i, Value j, const PairGradient &pair) {
+        inlineParamGradRegion(
+            *kb, terms,
+            {b64, h64, kb->toI64(i), kb->toI64(j), pair.scaled, pair.scoreGrad},
+            [&](unsigned argument) {
+              return ParamGradTarget{
+                  kb->resultMemRef(llvm::find(params, argument) - params.begin()), {}};
             });
-        return Fragments{};
       });
-    };
-    return ctaTile(head, rowBegin, rowLast, keyBegin, keyLast, {}, stage, compute);
-  });
 }
 
 struct LowerAttentionGradToNVGPU
