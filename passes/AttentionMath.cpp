@@ -72,6 +72,50 @@ Value tmix::outputDelta(KernelBuilder &kb, const AttentionGradOperands &operands
   return delta;
 }
 
+SmallVector<GridDim> tmix::paramsGrid(AttentionGradOp op) {
+  ArrayRef<Attribute> qDims = cast<SpecTensorType>(op.getSpecArgTypes()[0]).getDims();
+  SmallVector<GridDim> grid;
+  for (unsigned which : {0u, 1u})
+    if (op.splitsParamsBy(which))
+      grid.push_back({qDims[which], 1});
+  if (grid.empty())
+    grid.push_back({IntegerAttr::get(IntegerType::get(op.getContext(), 64), 1), 1});
+  return grid;
+}
+
+ParamsProgram tmix::readParamsProgram(KernelBuilder &kb, AttentionGradOp op) {
+  ArrayRef<Attribute> qDims = cast<SpecTensorType>(op.getSpecArgTypes()[0]).getDims();
+  ParamsProgram program;
+  unsigned gridDim = 0;
+  for (unsigned which : {0u, 1u}) {
+    program.split[which] = op.splitsParamsBy(which);
+    if (program.split[which]) {
+      program.begin[which] = kb.gridIndex(gridDim++);
+      program.end[which] =
+          arith::AddIOp::create(kb.builder(), program.begin[which], kb.index(1));
+    } else {
+      program.begin[which] = kb.index(0);
+      program.end[which] = kb.dimValue(qDims[which]);
+    }
+  }
+  return program;
+}
+
+void ParamsProgram::forEachOwned(KernelBuilder &kb, AttentionGradOp op, unsigned position,
+                                 Value out,
+                                 function_ref<void(ValueRange element)> leaf) const {
+  ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
+  kb.forEachIndex(
+      out, {}, 0,
+      [&](unsigned dim) -> std::pair<Value, Value> {
+        for (unsigned which : {0u, 1u})
+          if (split[which] && owned[2 * position + which] == static_cast<int64_t>(dim))
+            return {begin[which], Value()};
+        return {kb.index(0), memref::DimOp::create(kb.builder(), out, dim)};
+      },
+      leaf);
+}
+
 void tmix::inlineParamGradRegion(
     KernelBuilder &kb, Region &region, ValueRange args,
     function_ref<ParamGradTarget(unsigned argument)> targetOf) {

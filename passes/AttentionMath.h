@@ -69,6 +69,26 @@ Value outputDelta(KernelBuilder &kb, const AttentionGradOperands &operands, Valu
                   Value head, Value i, Value numDV,
                   arith::FastMathFlags flags = arith::FastMathFlags::none);
 
+/// Part "params"'s grid: over q's batch (head) dim where every param owns a dim that
+/// its reads index by exactly b (h) (AttentionGradOp::splitsParamsBy), or one program.
+SmallVector<GridDim> paramsGrid(AttentionGradOp op);
+
+/// What one program of part "params" (paramsGrid) covers: per dim (0: batch, 1: head)
+/// the range [begin, end), its grid index alone where the grid splits that dim, else
+/// all of it.
+struct ParamsProgram {
+  bool split[2];
+  Value begin[2], end[2];
+
+  /// `leaf(element)` at each element of param `position`'s gradient `out` that the
+  /// program owns: those at its batch and head where the param owns those dims.
+  void forEachOwned(KernelBuilder &kb, AttentionGradOp op, unsigned position, Value out,
+                    function_ref<void(ValueRange element)> leaf) const;
+};
+
+/// Reads the ranges of `kb`'s program of part "params" `op`.
+ParamsProgram readParamsProgram(KernelBuilder &kb, AttentionGradOp op);
+
 /// Where the terms of a float param's gradient go: a tensor's to `memref` at `prefix`
 /// then the param's indices (its gradient, or a partial with leading dims of its own);
 /// a scalar's to `memref`'s element at `prefix` (an f64 sum, or its f32 gradient).

@@ -153,7 +153,6 @@ private:
   AttentionGradProgramForm *form;
   std::unique_ptr<KernelBuilder> kb;
   std::unique_ptr<LaneTiles> tiles;
-  bool splitParams[2] = {false, false}; // part "params": a program per batch, per head
   llvm::DenseMap<int64_t, Value> scalarSums; // part "params": f64 sums of scalar params
   // Per tensor param: its gradient in part "params", its partial in part "key_value".
   llvm::DenseMap<int64_t, ParamGradTarget> paramTargets;
@@ -173,14 +172,7 @@ LogicalResult AttentionGradLowering::lower() {
   int64_t laneWidth = groups * vectors.lanes;
   SmallVector<GridDim> grid;
   if (op.isParamsPart()) {
-    // Over the batch (head) dim when every param owns a dim indexed by exactly b (h).
-    for (unsigned which : {0u, 1u}) {
-      splitParams[which] = op.splitsParamsBy(which);
-      if (splitParams[which])
-        grid.push_back({qDims[which], 1});
-    }
-    if (grid.empty())
-      grid.push_back({IntegerAttr::get(IntegerType::get(op.getContext(), 64), 1), 1});
+    grid = paramsGrid(op);
   } else if (query) {
     grid = {{qDims[0], 1}, {qDims[1], 1}, {qDims[2], laneWidth}};
   } else {
@@ -434,20 +426,7 @@ void AttentionGradLowering::inlineParamRegion(Region &region, ValueRange args) {
 void AttentionGradLowering::lowerParamsPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value zero = kb->index(0), one = kb->index(1), width = kb->index(tiles->width());
-  auto qDims = cast<SpecTensorType>(op.getSpecArgTypes()[0]).getDims();
-  // The program's batches and heads: its own (split) or all.
-  unsigned gridDim = 0;
-  Value range[2][2];
-  for (unsigned which : {0u, 1u}) {
-    if (splitParams[which]) {
-      Value index = kb->gridIndex(gridDim++);
-      range[which][0] = index;
-      range[which][1] = arith::AddIOp::create(b, index, one);
-    } else {
-      range[which][0] = zero;
-      range[which][1] = kb->dimValue(qDims[which]);
-    }
-  }
+  ParamsProgram program = readParamsProgram(*kb, op);
 
   // Start the elements the program owns (the params' slices at its batch and head):
   // at 0, or at the sum of their partials from part "key_value" (its `split` params),
@@ -483,18 +462,9 @@ void AttentionGradLowering::lowerParamsPart() {
       };
       return sumFrom(0, kb->f32(0.0));
     };
-    kb->forEachIndex(
-        out, {}, 0,
-        [&](unsigned dim) -> std::pair<Value, Value> {
-          for (unsigned which : {0u, 1u})
-            if (splitParams[which] &&
-                owned[2 * param + which] == static_cast<int64_t>(dim))
-              return {range[which][0], Value()};
-          return {zero, memref::DimOp::create(b, out, dim)};
-        },
-        [&](ValueRange at) {
-          memref::StoreOp::create(b, partial ? sumPartials(at) : kb->f32(0.0), out, at);
-        });
+    program.forEachOwned(*kb, op, param, out, [&](ValueRange at) {
+      memref::StoreOp::create(b, partial ? sumPartials(at) : kb->f32(0.0), out, at);
+    });
   }
 
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
@@ -521,9 +491,9 @@ void AttentionGradLowering::lowerParamsPart() {
   if (scaleSum)
     memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)),
                             scaleSum, ValueRange{zero});
-  kb->loop(range[0][0], range[0][1], one, {}, [&](Value batchIndex, ValueRange) {
+  kb->loop(program.begin[0], program.end[0], one, {}, [&](Value batchIndex, ValueRange) {
     batch = batchIndex;
-    kb->loop(range[1][0], range[1][1], one, {}, [&](Value head, ValueRange) {
+    kb->loop(program.begin[1], program.end[1], one, {}, [&](Value head, ValueRange) {
       Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
       if (sinkParams) {
         // d loss / d sink = -sum_i P_sink,i D_i, P_sink,i = exp2(sink - lse_i log2(e)).

@@ -105,20 +105,9 @@ LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
     return part.emitOpError("has no tmix.sink_grad: nothing for part \"params\" to sum");
 
   ArrayRef<Type> types = part.getSpecArgTypes();
-  ArrayRef<Attribute> qDims = cast<SpecTensorType>(types[0]).getDims();
   ArrayRef<Attribute> vDims = cast<SpecTensorType>(types[2]).getDims();
   MLIRContext *context = part.getContext();
-  SmallVector<GridDim> grid;
-  bool split[2];
-  for (unsigned which : {0u, 1u}) {
-    split[which] = part.splitsParamsBy(which);
-    if (split[which])
-      grid.push_back({qDims[which], 1});
-  }
-  if (grid.empty())
-    grid.push_back({IntegerAttr::get(IntegerType::get(context, 64), 1), 1});
-
-  KernelBuilder kb(part, grid);
+  KernelBuilder kb(part, paramsGrid(part));
   ImplicitLocOpBuilder &b = kb.builder();
   AttentionGradOperands operands = readAttentionGradOperands(kb, part);
   Value zero = kb.index(0), one = kb.index(1);
@@ -139,40 +128,22 @@ LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
   Value sums = views.view(
       MemRefType::get({kThreads}, b.getF32Type(), MemRefLayoutAttrInterface(), shared));
 
-  // The program's batches and heads: its own (split) or all.
-  Value range[2][2];
-  unsigned gridDim = 0;
-  for (unsigned which : {0u, 1u}) {
-    if (split[which]) {
-      range[which][0] = kb.gridIndex(gridDim++);
-      range[which][1] = arith::AddIOp::create(b, range[which][0], one);
-    } else {
-      range[which][0] = zero;
-      range[which][1] = kb.dimValue(qDims[which]);
-    }
-  }
+  ParamsProgram program = readParamsProgram(kb, part);
 
   // The slices the CTA owns start at 0 (thread 0 writes them, and adds to them below).
-  ArrayRef<int64_t> owned = part.getOwnedAttr().asArrayRef();
   ArrayRef<int64_t> params = part.getParamArgs();
   onLeader([&] {
     for (unsigned param = 0; param < params.size(); ++param) {
       Value out = kb.resultMemRef(param);
-      kb.forEachIndex(
-          out, {}, 0,
-          [&](unsigned dim) -> std::pair<Value, Value> {
-            for (unsigned which : {0u, 1u})
-              if (split[which] && owned[2 * param + which] == static_cast<int64_t>(dim))
-                return {range[which][0], Value()};
-            return {zero, memref::DimOp::create(b, out, dim)};
-          },
-          [&](ValueRange at) { memref::StoreOp::create(b, kb.f32(0.0), out, at); });
+      program.forEachOwned(kb, part, param, out, [&](ValueRange at) {
+        memref::StoreOp::create(b, kb.f32(0.0), out, at);
+      });
     }
   });
 
   auto exp2 = [](ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, x); };
-  kb.loop(range[0][0], range[0][1], one, {}, [&](Value batch, ValueRange) {
-    kb.loop(range[1][0], range[1][1], one, {}, [&](Value head, ValueRange) {
+  kb.loop(program.begin[0], program.end[0], one, {}, [&](Value batch, ValueRange) {
+    kb.loop(program.begin[1], program.end[1], one, {}, [&](Value head, ValueRange) {
       Value b64 = kb.toI64(batch), h64 = kb.toI64(head);
       Value sinkLog2 = sinkLogit(kb, sink, b64, h64);
       Value own =
