@@ -116,10 +116,9 @@ void ParamsProgram::forEachOwned(KernelBuilder &kb, AttentionGradOp op, unsigned
       leaf);
 }
 
-void tmix::inlineParamGradRegion(
+void tmix::inlineParamGradTerms(
     KernelBuilder &kb, Region &region, ValueRange args,
-    function_ref<ParamGradTarget(unsigned argument)> targetOf) {
-  ImplicitLocOpBuilder &b = kb.builder();
+    function_ref<void(AccumulateOp accumulate, Value value, ValueRange indices)> term) {
   IRMapping mapping = kb.scalarMapping();
   for (auto [arg, value] : llvm::zip(region.front().getArguments(), args))
     mapping.map(arg, value);
@@ -129,35 +128,51 @@ void tmix::inlineParamGradRegion(
       kb.cloneScalarOp(inner, mapping);
       continue;
     }
-    ParamGradTarget target =
-        targetOf(cast<BlockArgument>(accumulate.getTarget()).getArgNumber());
-    Value value = mapping.lookup(accumulate.getValue());
-    Type element = cast<MemRefType>(target.memref.getType()).getElementType();
-    if (element != value.getType())
-      value = arith::ExtFOp::create(b, element, value);
-    SmallVector<Value> indices(target.prefix);
-    Value inBounds;
-    for (Value index : accumulate.getIndices()) {
-      Value i64 = mapping.lookup(index);
-      Value extent = kb.toI64(memref::DimOp::create(b, target.memref, indices.size()));
-      Value fits = arith::AndIOp::create(
-          b,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, i64, kb.toI64(kb.index(0))),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i64, extent));
-      inBounds = inBounds ? arith::AndIOp::create(b, inBounds, fits).getResult() : fits;
-      indices.push_back(kb.toIndex(i64));
-    }
-    auto add = [&] {
-      Value old = memref::LoadOp::create(b, target.memref, indices);
-      memref::StoreOp::create(b, arith::AddFOp::create(b, old, value), target.memref,
-                              indices);
-      return SmallVector<Value>{};
-    };
-    if (inBounds)
-      kb.ifElse(inBounds, {}, add, [] { return SmallVector<Value>{}; });
-    else
-      add();
+    SmallVector<Value> indices;
+    for (Value index : accumulate.getIndices())
+      indices.push_back(mapping.lookup(index));
+    term(accumulate, mapping.lookup(accumulate.getValue()), indices);
   }
+}
+
+void tmix::addParamGradTerm(KernelBuilder &kb, const ParamGradTarget &target,
+                            ValueRange indices, Value value) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type element = cast<MemRefType>(target.memref.getType()).getElementType();
+  if (element != value.getType())
+    value = isa<Float64Type>(element)
+                ? arith::ExtFOp::create(b, element, value).getResult()
+                : arith::TruncFOp::create(b, element, value).getResult();
+  SmallVector<Value> at(target.prefix);
+  Value inBounds;
+  for (Value i64 : indices) {
+    Value extent = kb.toI64(memref::DimOp::create(b, target.memref, at.size()));
+    Value fits = arith::AndIOp::create(
+        b,
+        arith::CmpIOp::create(b, arith::CmpIPredicate::sge, i64, kb.toI64(kb.index(0))),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i64, extent));
+    inBounds = inBounds ? arith::AndIOp::create(b, inBounds, fits).getResult() : fits;
+    at.push_back(kb.toIndex(i64));
+  }
+  auto add = [&] {
+    Value old = memref::LoadOp::create(b, target.memref, at);
+    memref::StoreOp::create(b, arith::AddFOp::create(b, old, value), target.memref, at);
+    return SmallVector<Value>{};
+  };
+  if (inBounds)
+    kb.ifElse(inBounds, {}, add, [] { return SmallVector<Value>{}; });
+  else
+    add();
+}
+
+void tmix::inlineParamGradRegion(
+    KernelBuilder &kb, Region &region, ValueRange args,
+    function_ref<ParamGradTarget(unsigned argument)> targetOf) {
+  inlineParamGradTerms(
+      kb, region, args, [&](AccumulateOp accumulate, Value value, ValueRange indices) {
+        unsigned argument = cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
+        addParamGradTerm(kb, targetOf(argument), indices, value);
+      });
 }
 
 Value tmix::f32ConstantOf(ImplicitLocOpBuilder &b, Type type, double value) {

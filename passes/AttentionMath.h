@@ -97,6 +97,19 @@ struct ParamGradTarget {
   SmallVector<Value> prefix;
 };
 
+/// Inlines a tmix.score_param_grad, tmix.sink_grad or tmix.scale_grad region on `args`,
+/// with `term(accumulate, value, indices)` in place of each tmix.accumulate: its value
+/// (f32) and the i64 indices of its element, as the region computes them.
+void inlineParamGradTerms(
+    KernelBuilder &kb, Region &region, ValueRange args,
+    function_ref<void(AccumulateOp accumulate, Value value, ValueRange indices)> term);
+
+/// Adds `value` (f32 or f64) to the element at `indices` (i64) of `target`, converted
+/// to its element type; an index outside the tensor adds nothing (the read it comes
+/// from gave 0).
+void addParamGradTerm(KernelBuilder &kb, const ParamGradTarget &target,
+                      ValueRange indices, Value value);
+
 /// Inlines a tmix.score_param_grad, tmix.sink_grad or tmix.scale_grad region on `args`:
 /// each tmix.accumulate adds its value to the element of its param's target
 /// (`targetOf(argument number)`), in f64 where the target is; an index outside the

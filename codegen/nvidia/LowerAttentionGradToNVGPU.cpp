@@ -17,7 +17,14 @@
 //       S = Q K^T, dP = d_o V^T, dS per element, dq += dS K
 //   part "params" of pair biases (ParamGradKernel.h's pairOwnedParams): part "query"'s
 //     walk, its rows' elements zeroed first, each pair's term added to its own element
-//     instead of dq += dS K (a sink's part "params" is ParamGradKernel.cpp's)
+//     instead of dq += dS K
+//   part "params" summed per program (ParamsKernelKind::ProgramSums), one CTA per
+//     program of paramsGrid: for each (b, h) it covers, the sink's rows, then part
+//     "query"'s walk over every tile of rows, instead of dq += dS K each pair's terms
+//     summed by the thread (an element of b and h alone, and the scale's; the CTA's
+//     fixed tree after the walk) or stored to a tile in shared memory (an element
+//     a i + b j + c, summed after the tile by the thread that owns it, row by row)
+//   (a sink's part "params" alone is ParamGradKernel.cpp's)
 //
 // Head dims up to 256: an accumulator wider than 128 columns is summed a block of
 // columns per walk (ColumnBlocks), each walk recomputing S and dP.
@@ -188,14 +195,14 @@ private:
   /// columns (acc: 2 fragments per group).
   void accumulateProduct(ArrayRef<Value> frags, Value bTile, ArrayRef<int64_t> groups,
                          Value base, MutableArrayRef<Value> acc, int64_t first = 0);
-  /// The CTA's own kBlock positions (query rows or keys: grid dim 2) of `length`, and
+  /// The CTA's own kBlock positions (query rows or keys) from `first` of `length`, and
   /// its warp's 16.
   struct OwnBlock {
     Value first, end, last;     // the CTA's [first, end), last = end - 1
     Value warpFirst, warpLast;  // the warp's, clipped to `length`
     Value warpAny, warpPartial; // i1: the warp has any; some are past `length`
   };
-  OwnBlock ownBlock(Value length);
+  OwnBlock ownBlock(Value first, Value length);
   /// One tile of the other side for the whole CTA, of rows [rowFirst, rowLast] against
   /// keys [keyFirst, keyLast] of query head `head`: skipped (`state` passed on) where
   /// the mask empties it for the CTA; else `stage` issues its copies, between two
@@ -225,30 +232,57 @@ private:
   struct TileGrads {
     Fragments probabilities, dotGrads;
   };
-  /// `pairWork(i, j, pair)`, when given, runs for each element (index i and j).
+  /// Where a pair of a tile is: its indices i and j, and its row and column among the
+  /// tile's (those of the products, rows x columns).
+  struct PairAt {
+    Value i, j, tileRow, tileColumn;
+  };
+  /// `pairWork(at, pair)`, when given, runs for each element.
   TileGrads pairGrads(
       ArrayRef<Value> s, ArrayRef<Value> dp, Value head, bool keysAreRows, Value rowBase,
       Value columnBase, int64_t first, bool masked,
       function_ref<Value(Value column, int64_t r, bool lse)> rowStat,
-      function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork = nullptr);
+      function_ref<void(const PairAt &at, const PairGradient &pair)> pairWork = nullptr);
 
   /// Part "query"'s rows: Q (rotated), d_o, lse and D of the `rows` rows from
   /// `rowBegin` of `head`, staged, then a barrier; `stats[r]`: the thread's row r's lse
   /// and D.
   void stageQueryRows(Value head, Value rowBegin, Value rows, Value (&stats)[2][2]);
+  /// What runs for each pair of a tile in walkKeyTiles, on the walk's state.
+  using PairWork =
+      function_ref<void(const PairAt &at, const PairGradient &pair, Fragments &state)>;
   /// Part "query"'s walk over the key tiles for the CTA's rows `own` of `head` (staged
   /// by stageQueryRows): each tile not empty for the CTA staged, under each warp's
-  /// class, S, dP and the pairs' gradients (`pairWork` per pair), then
-  /// `step(grads, state)` the next state, from `init`.
-  Fragments walkKeyTiles(
-      Value head, const OwnBlock &own, const Value (&stats)[2][2], ValueRange init,
-      function_ref<Fragments(const TileGrads &grads, ValueRange state)> step,
-      function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork = nullptr);
+  /// class, S, dP and the pairs' gradients (`pairWork` per pair, on the state), then
+  /// `step(grads, state)` the next state, from `init`. `beforeTile()` and
+  /// `afterTile(keyBegin)`, when given, run on every thread of the CTA around each tile
+  /// it does not skip (afterTile may hold barriers).
+  Fragments
+  walkKeyTiles(Value head, const OwnBlock &own, const Value (&stats)[2][2],
+               ValueRange init,
+               function_ref<Fragments(const TileGrads &grads, ValueRange state)> step,
+               PairWork pairWork = nullptr, function_ref<void()> beforeTile = nullptr,
+               function_ref<void(Value keyBegin)> afterTile = nullptr);
   void lowerKeyValuePart();
   void lowerQueryPart();
   /// Part "params" of pair biases (pairOwnedParams): part "query"'s walk, each pair's
   /// terms added to its own element by the thread that holds the pair.
   void lowerPairParamsPart();
+  /// Part "params" summed per program (ParamsKernelKind::ProgramSums): the program's
+  /// (b, h, tile of rows) in one flat loop; the sink's rows on a (b, h)'s first tile;
+  /// part "query"'s walk of each tile, each pair's terms summed by its thread in f64
+  /// (TermClass::Program, and the scale's: the CTA's sumOverCta on the (b, h)'s last
+  /// tile, thread 0 adding the totals) or stored to a tile of terms (PairAffine:
+  /// addPairAffineTerms after each key tile).
+  void lowerProgramSumsPart();
+  /// The terms of PairAffine accumulate `of` in `tile` (64 rows from `rowBegin` x 64
+  /// keys from `keyBegin`) added to their elements of `target`: each element e = a i +
+  /// b j + c that the tile touches (`elementAtOrigin`: the element's indices at i = j =
+  /// 0, so c at the affine dim) is owned by thread (e - the lowest) % kThreads, which
+  /// sums its terms over the tile's rows (keys where b = 0) in order.
+  void addPairAffineTerms(const AccumulateClass &of, Value tile,
+                          ArrayRef<Value> elementAtOrigin, const ParamGradTarget &target,
+                          Value rowBegin, Value keyBegin, Value tid);
 
   AttentionGradOp op;
   gpu::GPUModuleOp gpuModule;
@@ -262,6 +296,10 @@ private:
   Value theta; // rope's base, null without rope
   // Shared memory: the 16-bit tiles, and the staged rows' lse and D.
   Value qTile, outputGradTile, kTile, vTile, rowLse, rowDelta;
+  Value ctaSums; // part "params": sumOverCta's, f64
+  // ProgramSums: the score's accumulates' classes, and a tile of terms per PairAffine.
+  SmallVector<AccumulateClass> termClasses;
+  SmallVector<Value> pairTerms;
   int64_t sharedBytes = 0;
   // Lane geometry (see LowerAttentionToNVGPU.cpp's table).
   Value warpRow, g, groupCol2;
@@ -303,20 +341,32 @@ LogicalResult AttentionGradKernel::lower() {
   auto types = op.getSpecArgTypes();
   ArrayRef<Attribute> qDims = cast<SpecTensorType>(types[0]).getDims();
   ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
-  // Part "params" (pair biases) walks the keys of its rows as part "query" does.
+  // Part "params" walks the keys of its rows as part "query" does: pair biases in
+  // part "query"'s grid, per-program sums in paramsGrid's (a CTA walks every row).
   bool query = op.isQueryPart() || op.isParamsPart();
+  std::string why;
+  bool programSums =
+      op.isParamsPart() && gpuParamsKernel(op, why) == ParamsKernelKind::ProgramSums;
   ArrayRef<Attribute> own = query ? qDims : kDims;
   kb = std::make_unique<KernelBuilder>(
-      op, ArrayRef<GridDim>{{own[0], 1}, {own[1], 1}, {own[2], kBlock}});
+      op, programSums ? paramsGrid(op)
+                      : SmallVector<GridDim>{{own[0], 1}, {own[1], 1}, {own[2], kBlock}});
   ImplicitLocOpBuilder &b = kb->builder();
-  batch = kb->gridIndex(0);
+  if (!programSums)
+    batch = kb->gridIndex(0);
+  else if (auto scoreParams = findStatement<ScoreParamGradOp>(op))
+    scoreParams.walk([&](AccumulateOp accumulate) {
+      termClasses.push_back(classifyAccumulate(accumulate));
+    });
   static_cast<AttentionGradOperands &>(*this) = readAttentionGradOperands(*kb, op);
   scale = naturalScale(*kb, op, b.getI64IntegerAttr(headDim));
   softmaxScale = scoreScale(*kb, op, b.getI64IntegerAttr(headDim));
   if (RopeOp rope = findStatement<RopeOp>(op))
     theta = kb->inlineRegion(rope.getBody(), {})[0];
   buildGeometry();
-  if (op.isParamsPart())
+  if (programSums)
+    lowerProgramSumsPart();
+  else if (op.isParamsPart())
     lowerPairParamsPart();
   else if (query)
     lowerQueryPart();
@@ -373,6 +423,14 @@ void AttentionGradKernel::buildGeometry() {
   vTile = views.view(tileType(valueDim));
   rowLse = views.view(rowsType);
   rowDelta = views.view(rowsType);
+  if (op.isParamsPart())
+    ctaSums = views.view(
+        MemRefType::get({kThreads}, b.getF64Type(), MemRefLayoutAttrInterface(), shared));
+  // Rows of 65: an owner walks its element's diagonal, row by row.
+  for (const AccumulateClass &of : termClasses)
+    if (of.kind == TermClass::PairAffine)
+      pairTerms.push_back(views.view(MemRefType::get(
+          {kBlock, kBlock + 1}, b.getF32Type(), MemRefLayoutAttrInterface(), shared)));
   sharedBytes = views.bytes();
 }
 
@@ -468,10 +526,10 @@ void AttentionGradKernel::forEachBlock(const ColumnBlocks &blocks,
            });
 }
 
-AttentionGradKernel::OwnBlock AttentionGradKernel::ownBlock(Value length) {
+AttentionGradKernel::OwnBlock AttentionGradKernel::ownBlock(Value first, Value length) {
   ImplicitLocOpBuilder &b = kb->builder();
   OwnBlock own;
-  own.first = mul(kb->gridIndex(2), idx(kBlock));
+  own.first = first;
   std::tie(own.end, own.last) = tileEnd(own.first, length);
   own.warpFirst = add(own.first, warpRow);
   own.warpAny = ult(own.warpFirst, length);
@@ -547,7 +605,7 @@ AttentionGradKernel::TileGrads AttentionGradKernel::pairGrads(
     ArrayRef<Value> s, ArrayRef<Value> dp, Value head, bool keysAreRows, Value rowBase,
     Value columnBase, int64_t first, bool masked,
     function_ref<Value(Value column, int64_t r, bool lse)> rowStat,
-    function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork) {
+    function_ref<void(const PairAt &at, const PairGradient &pair)> pairWork) {
   ImplicitLocOpBuilder &b = kb->builder();
   Type f32 = b.getF32Type();
   auto pairType = VectorType::get({2}, f32);
@@ -574,7 +632,7 @@ AttentionGradKernel::TileGrads AttentionGradKernel::pairGrads(
         p[c] = pair.probability;
         ds[c] = pair.dotGrad;
         if (pairWork)
-          pairWork(i, j, pair);
+          pairWork(PairAt{i, j, add(warpRow, add(g, idx(8 * r))), offset}, pair);
       }
       auto round = [&](Value x[2]) {
         Value pairValue =
@@ -590,7 +648,7 @@ AttentionGradKernel::TileGrads AttentionGradKernel::pairGrads(
 void AttentionGradKernel::lowerKeyValuePart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value kvHead = kb->gridIndex(1);
-  OwnBlock own = ownBlock(numM);
+  OwnBlock own = ownBlock(mul(kb->gridIndex(2), idx(kBlock)), numM);
   Value keyBegin = own.first, keyEnd = own.end, keyLast = own.last;
 
   SmallVector<Value> tokens;
@@ -701,7 +759,8 @@ void AttentionGradKernel::stageQueryRows(Value head, Value rowBegin, Value rows,
 AttentionGradKernel::Fragments AttentionGradKernel::walkKeyTiles(
     Value head, const OwnBlock &own, const Value (&stats)[2][2], ValueRange init,
     function_ref<Fragments(const TileGrads &grads, ValueRange state)> step,
-    function_ref<void(Value i, Value j, const PairGradient &pair)> pairWork) {
+    PairWork pairWork, function_ref<void()> beforeTile,
+    function_ref<void(Value keyBegin)> afterTile) {
   ImplicitLocOpBuilder &b = kb->builder();
   Value kvHead = arith::DivUIOp::create(b, head, group);
   SmallVector<Type> stateTypes(init.getTypes());
@@ -720,16 +779,29 @@ AttentionGradKernel::Fragments AttentionGradKernel::walkKeyTiles(
           KeyTileClass warpClass =
               classifyKeyTile(*kb, op, batch, head, own.warpFirst, own.warpLast, keyBegin,
                               keyLast, own.warpAny, keysPartial);
-          return runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
-            Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
-            Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
+          if (beforeTile)
+            beforeTile();
+          Fragments next = runKeyTile(*kb, warpClass, stateTypes, st, [&](bool masked) {
             auto rowStat = [&](Value, int64_t r, bool isLse) {
               return stats[r][isLse ? 0 : 1];
             };
-            TileGrads grads = pairGrads(s, dp, head, /*keysAreRows=*/false, own.first,
-                                        keyBegin, /*first=*/0, masked, rowStat, pairWork);
-            return step(grads, st);
+            Fragments state(st.begin(), st.end());
+            auto eachPair = [&](const PairAt &at, const PairGradient &pair) {
+              pairWork(at, pair, state);
+            };
+            Fragments s = rowsTimesRowsT(qTile, kTile, headDim);
+            Fragments dp = rowsTimesRowsT(outputGradTile, vTile, valueDim);
+            TileGrads grads = pairGrads(
+                s, dp, head, /*keysAreRows=*/false, own.first, keyBegin, /*first=*/0,
+                masked, rowStat,
+                pairWork
+                    ? function_ref<void(const PairAt &, const PairGradient &)>(eachPair)
+                    : nullptr);
+            return step(grads, state);
           });
+          if (afterTile)
+            afterTile(keyBegin);
+          return next;
         };
         return ctaTile(head, own.first, own.last, keyBegin, keyLast, st, stage, compute);
       });
@@ -738,7 +810,7 @@ AttentionGradKernel::Fragments AttentionGradKernel::walkKeyTiles(
 void AttentionGradKernel::lowerQueryPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value head = kb->gridIndex(1);
-  OwnBlock own = ownBlock(numN);
+  OwnBlock own = ownBlock(mul(kb->gridIndex(2), idx(kBlock)), numN);
   Value stats[2][2];
   stageQueryRows(head, own.first, arith::SubIOp::create(b, own.end, own.first), stats);
   // dq a block of columns per walk over the keys (all of them up to D = 128).
@@ -759,7 +831,7 @@ void AttentionGradKernel::lowerQueryPart() {
 void AttentionGradKernel::lowerPairParamsPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value head = kb->gridIndex(1);
-  OwnBlock own = ownBlock(numN);
+  OwnBlock own = ownBlock(mul(kb->gridIndex(2), idx(kBlock)), numN);
   ArrayRef<int64_t> params = op.getParamArgs();
   SmallVector<SmallVector<unsigned>> owners = *pairOwnedParams(op);
   Region &terms = findStatement<ScoreParamGradOp>(op).getBody();
@@ -769,8 +841,9 @@ void AttentionGradKernel::lowerPairParamsPart() {
   // the mask skips leaves its pairs' elements so.
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value rows = arith::SubIOp::create(b, own.end, own.first);
-  for (auto [position, owner] : llvm::enumerate(owners)) {
+  for (unsigned position = 0; position < owners.size(); ++position) {
     Value out = kb->resultMemRef(position);
+    ArrayRef<unsigned> owner = owners[position];
     kb->loop(tid, mul(rows, numM), idx(kThreads), {}, [&](Value e, ValueRange) {
       Value coordinates[4] = {batch, head,
                               add(own.first, arith::DivUIOp::create(b, e, numM)),
@@ -789,15 +862,305 @@ void AttentionGradKernel::lowerPairParamsPart() {
   // Each pair's terms, into its own element (the region's reads check bounds).
   walkKeyTiles(
       head, own, stats, {}, [](const TileGrads &, ValueRange) { return Fragments{}; },
-      [&](Value i, Value j, const PairGradient &pair) {
+      [&](const PairAt &at, const PairGradient &pair, Fragments &) {
         inlineParamGradRegion(
             *kb, terms,
-            {b64, h64, kb->toI64(i), kb->toI64(j), pair.scaled, pair.scoreGrad},
+            {b64, h64, kb->toI64(at.i), kb->toI64(at.j), pair.scaled, pair.scoreGrad},
             [&](unsigned argument) {
               return ParamGradTarget{
                   kb->resultMemRef(llvm::find(params, argument) - params.begin()), {}};
             });
       });
+}
+
+void AttentionGradKernel::lowerProgramSumsPart() {
+  ImplicitLocOpBuilder &b = kb->builder();
+  ArrayRef<Type> types = op.getSpecArgTypes();
+  ArrayRef<int64_t> params = op.getParamArgs();
+  auto scoreParams = findStatement<ScoreParamGradOp>(op);
+  auto scaleParams = findStatement<ScaleGradOp>(op);
+  auto sinkParams = findStatement<SinkGradOp>(op);
+  SinkOp sink = findStatement<SinkOp>(op);
+  Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i64 = b.getI64Type();
+  Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+  auto targetOf = [&](unsigned argument) {
+    Value out = kb->resultMemRef(llvm::find(params, argument) - params.begin());
+    if (isa<SpecTensorType>(types[argument]))
+      return ParamGradTarget{out, {}};
+    return ParamGradTarget{out, {idx(0)}};
+  };
+  auto argumentOf = [](AccumulateOp accumulate) {
+    return cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
+  };
+
+  // The slices the CTA owns start at 0 (thread 0 writes them; the others add to them
+  // after stageQueryRows's barrier, thread 0 after sumOverCta's).
+  ParamsProgram program = readParamsProgram(*kb, op);
+  onCtaLeader(*kb, tid, [&] {
+    for (unsigned param = 0; param < params.size(); ++param) {
+      Value out = kb->resultMemRef(param);
+      program.forEachOwned(*kb, op, param, out, [&](ValueRange at) {
+        memref::StoreOp::create(b, kb->f32(0.0), out, at);
+      });
+    }
+  });
+
+  // The score's tmix.accumulate ops, in region order, and where each keeps its terms:
+  // a TermClass::Program one in the walk's state (a sum per thread), a PairAffine one
+  // in its tile of shared memory (pairTerms). The scale's sum is the state's last.
+  SmallVector<AccumulateOp> accumulates;
+  if (scoreParams)
+    scoreParams.walk([&](AccumulateOp accumulate) { accumulates.push_back(accumulate); });
+  SmallVector<unsigned> slotOf;
+  unsigned numSums = 0, numTiles = 0;
+  for (const AccumulateClass &of : termClasses)
+    slotOf.push_back(of.kind == TermClass::Program ? numSums++ : numTiles++);
+  if (scaleParams)
+    ++numSums;
+  Value one = idx(1);
+
+  // One flat loop over (b, h, tile of rows), in that order: nested loops kept some 25
+  // more registers live across them (ptxas spilled), as LLVM derived values of their
+  // induction variables; divisions of one index give it none. The first tile of a
+  // (b, h) runs the sink's rows and starts the sums, its last adds their totals (the
+  // branches are the same for every thread).
+  Value batches = arith::SubIOp::create(b, program.end[0], program.begin[0]);
+  Value heads = arith::SubIOp::create(b, program.end[1], program.begin[1]);
+  Value rowTiles = arith::CeilDivUIOp::create(b, numN, idx(kBlock));
+  Value perBatch = mul(heads, rowTiles);
+  auto walkTile = [&](Value index, ValueRange carried) -> Fragments {
+    batch = add(program.begin[0], arith::DivUIOp::create(b, index, perBatch));
+    Value head =
+        add(program.begin[1],
+            arith::RemUIOp::create(b, arith::DivUIOp::create(b, index, rowTiles), heads));
+    Value rowTile = arith::RemUIOp::create(b, index, rowTiles);
+    Value rowBegin = mul(rowTile, idx(kBlock));
+    Value firstTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, rowTile, idx(0));
+    Value lastTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, rowTile,
+                                           arith::SubIOp::create(b, rowTiles, one));
+    Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
+    auto noResults = [] { return SmallVector<Value>{}; };
+    if (sinkParams)
+      kb->ifElse(
+          firstTile, {},
+          [&] {
+            Value own = sinkRowsTerm(*kb, *this, sink, batch, head, idx(valueDim), tid);
+            Value total =
+                sumOverCta(*kb, ctaSums, tid, arith::ExtFOp::create(b, f64, own));
+            onCtaLeader(*kb, tid, [&] {
+              Value negated =
+                  arith::NegFOp::create(b, arith::TruncFOp::create(b, f32, total));
+              inlineParamGradRegion(*kb, sinkParams.getBody(), {b64, h64, negated},
+                                    targetOf);
+            });
+            return SmallVector<Value>{};
+          },
+          noResults);
+    if (numSums == 0 && numTiles == 0)
+      return Fragments(carried);
+    // Each accumulate's element at (b, h) and i = j = 0: a Program one's element, and
+    // a PairAffine one's other indices and its c.
+    SmallVector<SmallVector<Value>> elementAt;
+    if (scoreParams) {
+      Value zero32 = kb->f32(0.0), zeroI64 = arith::ConstantIntOp::create(b, i64, 0);
+      inlineParamGradTerms(*kb, scoreParams.getBody(),
+                           {b64, h64, zeroI64, zeroI64, zero32, zero32},
+                           [&](AccumulateOp, Value, ValueRange indices) {
+                             elementAt.emplace_back(indices.begin(), indices.end());
+                           });
+    }
+    // The sums start at 0 on a (b, h)'s first tile; the scale's total runs on.
+    Fragments st;
+    for (unsigned slot = 0; slot < numSums; ++slot)
+      st.push_back(arith::SelectOp::create(b, firstTile, zero64, carried[slot]));
+
+    // Every warp is done with the last tile of rows before the next is staged.
+    gpu::BarrierOp::create(b);
+    OwnBlock own = ownBlock(rowBegin, numN);
+    Value stats[2][2];
+    stageQueryRows(head, rowBegin, arith::SubIOp::create(b, own.end, own.first), stats);
+    auto pairWork = [&](const PairAt &at, const PairGradient &pair, Fragments &state) {
+      auto addTo = [&](Value &sum, Value term) {
+        sum = arith::AddFOp::create(b, sum, arith::ExtFOp::create(b, f64, term));
+      };
+      unsigned term = 0;
+      if (scoreParams)
+        inlineParamGradTerms(
+            *kb, scoreParams.getBody(),
+            {b64, h64, kb->toI64(at.i), kb->toI64(at.j), pair.scaled, pair.scoreGrad},
+            [&](AccumulateOp, Value value, ValueRange) {
+              unsigned slot = slotOf[term];
+              if (termClasses[term++].kind == TermClass::Program) {
+                addTo(state[slot], value);
+                return;
+              }
+              memref::StoreOp::create(b, value, pairTerms[slot],
+                                      ValueRange{at.tileRow, at.tileColumn});
+            });
+      if (scaleParams)
+        addTo(state[numSums - 1], pair.scaleTerm);
+    };
+    // A warp that skips a tile leaves its pairs' terms at 0: each thread zeroes its
+    // own before the warp's class decides.
+    auto beforeTile = [&] {
+      for (Value tile : pairTerms)
+        for (int64_t nt = 0; nt < kBlock / kMmaN; ++nt)
+          for (int64_t r = 0; r < 2; ++r)
+            for (int64_t c = 0; c < 2; ++c)
+              memref::StoreOp::create(b, kb->f32(0.0), tile,
+                                      ValueRange{add(warpRow, add(g, idx(8 * r))),
+                                                 add(groupCol2, idx(nt * kMmaN + c))});
+    };
+    auto afterTile = [&](Value keyBegin) {
+      gpu::BarrierOp::create(b);
+      for (auto [k, accumulate] : llvm::enumerate(accumulates))
+        if (termClasses[k].kind == TermClass::PairAffine) {
+          addPairAffineTerms(termClasses[k], pairTerms[slotOf[k]], elementAt[k],
+                             targetOf(argumentOf(accumulate)), rowBegin, keyBegin, tid);
+          // The next accumulate's owners may add to the same elements.
+          gpu::BarrierOp::create(b);
+        }
+    };
+    Fragments sums = walkKeyTiles(
+        head, own, stats, st,
+        [](const TileGrads &, ValueRange state) { return Fragments(state); }, pairWork,
+        numTiles ? function_ref<void()>(beforeTile) : nullptr,
+        numTiles ? function_ref<void(Value)>(afterTile) : nullptr);
+    if (numSums == 0)
+      return Fragments(carried);
+    // The last tile of a (b, h): the sums over the CTA, the Program elements' totals by
+    // thread 0 at their elements, and the scale's into its total.
+    Fragments ended = kb->ifElse(
+        lastTile, TypeRange(ValueRange(carried)),
+        [&]() -> Fragments {
+          SmallVector<Value> totals;
+          for (Value sum : sums)
+            totals.push_back(sumOverCta(*kb, ctaSums, tid, sum));
+          onCtaLeader(*kb, tid, [&] {
+            for (auto [k, accumulate] : llvm::enumerate(accumulates))
+              if (termClasses[k].kind == TermClass::Program)
+                addParamGradTerm(*kb, targetOf(argumentOf(accumulate)), elementAt[k],
+                                 totals[slotOf[k]]);
+          });
+          Fragments next(sums);
+          if (scaleParams)
+            next.push_back(arith::AddFOp::create(b, carried[numSums], totals.back()));
+          return next;
+        },
+        [&]() -> Fragments {
+          Fragments next(sums);
+          if (scaleParams)
+            next.push_back(carried[numSums]);
+          return next;
+        });
+    return ended;
+  };
+
+  // The state: the sums, then the scale's total over the program.
+  Fragments init(numSums, zero64);
+  if (scaleParams)
+    init.push_back(zero64);
+  Fragments final = kb->loop(idx(0), mul(batches, perBatch), one, init, walkTile);
+  // The scale's gradient: the sum over every pair of the program, once.
+  if (scaleParams)
+    onCtaLeader(*kb, tid, [&] {
+      inlineParamGradRegion(*kb, scaleParams.getBody(),
+                            {arith::TruncFOp::create(b, f32, final.back())}, targetOf);
+    });
+}
+
+void AttentionGradKernel::addPairAffineTerms(const AccumulateClass &of, Value tile,
+                                             ArrayRef<Value> elementAtOrigin,
+                                             const ParamGradTarget &target,
+                                             Value rowBegin, Value keyBegin, Value tid) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type i64 = b.getI64Type();
+  auto constant = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, i64, v).getResult();
+  };
+  auto plus = [&](Value x, Value y) {
+    return arith::AddIOp::create(b, x, y).getResult();
+  };
+  auto minus = [&](Value x, Value y) {
+    return arith::SubIOp::create(b, x, y).getResult();
+  };
+  auto times = [&](Value x, int64_t f) {
+    return arith::MulIOp::create(b, x, constant(f)).getResult();
+  };
+  auto max = [&](Value x, Value y) {
+    return arith::MaxSIOp::create(b, x, y).getResult();
+  };
+  auto min = [&](Value x, Value y) {
+    return arith::MinSIOp::create(b, x, y).getResult();
+  };
+  int64_t a = of.affine.row, bj = of.affine.key;
+  Value c = elementAtOrigin[of.affine.dim];
+  Value i0 = kb->toI64(rowBegin), j0 = kb->toI64(keyBegin);
+  // The tile's elements run between its corners' e = a i + b j + c.
+  auto element = [&](int64_t di, int64_t dj) {
+    return plus(plus(times(plus(i0, constant(di)), a), times(plus(j0, constant(dj)), bj)),
+                c);
+  };
+  Value lowest = element(0, 0), highest = lowest;
+  for (auto [di, dj] : {std::pair<int64_t, int64_t>{0, kBlock - 1},
+                        {kBlock - 1, 0},
+                        {kBlock - 1, kBlock - 1}}) {
+    Value corner = element(di, dj);
+    lowest = min(lowest, corner);
+    highest = max(highest, corner);
+  }
+  Value count = kb->toIndex(plus(minus(highest, lowest), constant(1)));
+  Value last = constant(kBlock - 1);
+  kb->loop(tid, count, idx(kThreads), {}, [&](Value o, ValueRange) {
+    Value e = plus(lowest, kb->toI64(o));
+    Value offset = minus(e, c); // a i + b j
+    // Its terms in the tile, one per row (per key where b = 0), in order: the tile's
+    // column (row) of row (key) x is start - step x, for x in [first, end).
+    Value start, first = constant(0), end = constant(kBlock);
+    int64_t step = 0;
+    if (bj != 0) {
+      // j = b (e - c - a i) at i = i0 + x: column b (offset - a i0) - j0 - a b x.
+      start = minus(times(minus(offset, times(i0, a)), bj), j0);
+      step = a * bj;
+      if (step > 0) { // 0 <= start - step x <= 63
+        first = arith::CeilDivSIOp::create(b, minus(start, last), constant(step));
+        end = plus(arith::FloorDivSIOp::create(b, start, constant(step)), constant(1));
+      } else if (step < 0) { // 0 <= start + |step| x <= 63
+        first = arith::CeilDivSIOp::create(b, minus(constant(0), start), constant(-step));
+        end = plus(arith::FloorDivSIOp::create(b, minus(last, start), constant(-step)),
+                   constant(1));
+      } else { // a = 0: column start on every row, if in the tile
+        Value inTile = arith::AndIOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, start, constant(0)),
+            arith::CmpIOp::create(b, arith::CmpIPredicate::sle, start, last));
+        end = arith::SelectOp::create(b, inTile, end, constant(0));
+      }
+    } else {
+      // i = a (e - c): row a offset - i0 on every key, if in the tile.
+      start = minus(times(offset, a), i0);
+      Value inTile = arith::AndIOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, start, constant(0)),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::sle, start, last));
+      end = arith::SelectOp::create(b, inTile, end, constant(0));
+    }
+    first = max(first, constant(0));
+    end = max(min(end, constant(kBlock)), first);
+    Value sum = kb->loop(kb->toIndex(first), kb->toIndex(end), idx(1), {kb->f32(0.0)},
+                         [&](Value x, ValueRange acc) -> Fragments {
+                           Value other =
+                               kb->toIndex(minus(start, times(kb->toI64(x), step)));
+                           Value at[2] = {x, other};
+                           if (bj == 0)
+                             std::swap(at[0], at[1]);
+                           Value term = memref::LoadOp::create(b, tile, ValueRange(at));
+                           return {arith::AddFOp::create(b, acc[0], term)};
+                         })[0];
+    SmallVector<Value> at(elementAtOrigin);
+    at[of.affine.dim] = e;
+    addParamGradTerm(*kb, target, at, sum);
+    return SmallVector<Value>{};
+  });
 }
 
 struct LowerAttentionGradToNVGPU
@@ -828,12 +1191,12 @@ struct LowerAttentionGradToNVGPU
       FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
       if (failed(kernels))
         return signalPassFailure();
-      // Pair biases: part "query"'s walk; a sink's: a sum over rows.
-      bool pairs = succeeded(pairOwnedParams(grad));
-      if (pairs
-              ? failed(
-                    AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed).lower())
-              : failed(lowerSinkGradKernel(grad, kernels->gpuModule)))
+      // A sink's alone: a sum over rows; else part "query"'s walk.
+      std::string why;
+      if (gpuParamsKernel(grad, why) == ParamsKernelKind::Sink
+              ? failed(lowerSinkGradKernel(grad, kernels->gpuModule))
+              : failed(AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed)
+                           .lower()))
         return signalPassFailure();
       grad.erase();
       ++numLowered;

@@ -1,17 +1,20 @@
 //===- ParamGradKernel.cpp - Part "params" of the backward on GPUs -------===//
 //
-// A sink's gradients (pair biases' are part "query"'s walk, LowerAttentionGradToNVGPU):
+// Which kernel runs a part "params" on the GPUs (gpuParamsKernel), the CTA-wide sums
+// the kernels share, and a sink's gradients alone (pair biases' and the per-program
+// sums' are part "query"'s walk, LowerAttentionGradToNVGPU):
 // d loss / d sink(b, h) = -sum_i P_sink,i D_i over the rows of (b, h)
 // (AttentionMath.h's sinkGradTerm), then the sink statement's derivative
 // (tmix.sink_grad) adds it to the gradients of the arguments the sink reads.
 //
-// One CTA of kThreads threads per program of part "params"'s grid: over q's batch
-// (head) dim when every param owns a dim indexed by exactly b (h), as on the CPU, so
-// that each CTA alone writes its slices. The CTA zeroes them, then for each (b, h) it
-// covers, in order: thread t sums the terms of rows t, t + kThreads, ... in row order,
-// the CTA adds the threads' sums in a fixed tree in shared memory, and thread 0 adds
-// the total through the sink_grad region. Every sum has one order, fixed by the sizes:
-// the gradients are the same bits run after run, with no atomics.
+// One CTA of kParamsThreads threads per program of part "params"'s grid: over q's
+// batch (head) dim when every param owns a dim indexed by exactly b (h), as on the CPU,
+// so that each CTA alone writes its slices. The CTA zeroes them, then for each (b, h)
+// it covers, in order: thread t sums the terms of rows t, t + kParamsThreads, ... in
+// row order, the CTA adds the threads' sums in a fixed tree in shared memory
+// (sumOverCta), and thread 0 adds the total through the sink_grad region. Every sum has
+// one order, fixed by the sizes: the gradients are the same bits run after run, with
+// no atomics.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,19 +28,16 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace mlir::tmix;
 
 namespace {
 
-constexpr int64_t kWarps = 4;
-constexpr int64_t kThreads = kWarps * kWarpThreads;
-
-} // namespace
-
-FailureOr<SmallVector<SmallVector<unsigned>>>
-tmix::pairOwnedParams(AttentionGradOp part) {
+/// pairOwnedParams for the params `params` (arguments of `part`).
+FailureOr<SmallVector<SmallVector<unsigned>>> pairOwners(AttentionGradOp part,
+                                                         ArrayRef<int64_t> params) {
   auto scoreParams = findStatement<ScoreParamGradOp>(part);
   if (!scoreParams)
     return failure();
@@ -48,7 +48,7 @@ tmix::pairOwnedParams(AttentionGradOp part) {
   auto kDims = cast<SpecTensorType>(types[1]).getDims();
   Attribute extents[4] = {qDims[0], qDims[1], qDims[2], kDims[2]};
   SmallVector<SmallVector<unsigned>> owners;
-  for (int64_t argument : part.getParamArgs()) {
+  for (int64_t argument : params) {
     auto tensor = dyn_cast<SpecTensorType>(types[argument]);
     std::optional<SmallVector<unsigned>> owner;
     bool pairOwned = tensor && tensor.getRank() == 4;
@@ -77,24 +77,205 @@ tmix::pairOwnedParams(AttentionGradOp part) {
   return owners;
 }
 
+} // namespace
+
+FailureOr<SmallVector<SmallVector<unsigned>>>
+tmix::pairOwnedParams(AttentionGradOp part) {
+  return pairOwners(part, part.getParamArgs());
+}
+
+namespace {
+
+/// The coefficients (a, b) of i and j when `value`, an i64 of a tmix.score_param_grad's
+/// region `body`, is a i + b j + c with constants a and b and c free of the pair (of i,
+/// j, s and g: block arguments 2..5); none when it is not.
+std::optional<std::pair<int64_t, int64_t>> pairCoefficients(Value value, Block *body) {
+  using Coefficients = std::pair<int64_t, int64_t>;
+  if (auto arg = dyn_cast<BlockArgument>(value)) {
+    if (arg.getOwner() != body)
+      return Coefficients{0, 0};
+    switch (arg.getArgNumber()) {
+    case 2: return Coefficients{1, 0};
+    case 3: return Coefficients{0, 1};
+    case 4:
+    case 5: return std::nullopt;
+    default: return Coefficients{0, 0};
+    }
+  }
+  Operation *def = value.getDefiningOp();
+  if (!def || !body->getParent()->isAncestor(def->getParentRegion()))
+    return Coefficients{0, 0};
+  SmallVector<Coefficients> operands;
+  bool nested = false;
+  def->walk([&](Operation *inner) { nested |= inner != def; });
+  if (nested) // a region's values: free of the pair only if nothing in it reads one
+    return std::nullopt;
+  for (Value operand : def->getOperands()) {
+    std::optional<Coefficients> of = pairCoefficients(operand, body);
+    if (!of)
+      return std::nullopt;
+    operands.push_back(*of);
+  }
+  bool free = llvm::all_of(operands, [](Coefficients c) {
+    return c == Coefficients{0, 0};
+  });
+  if (free)
+    return Coefficients{0, 0};
+  // Overflow-checked: a coefficient past a few million is no index of a tensor anyway.
+  auto bounded = [](int64_t x) { return x > -(1 << 20) && x < (1 << 20); };
+  if (isa<arith::AddIOp, arith::SubIOp>(def)) {
+    int64_t sign = isa<arith::SubIOp>(def) ? -1 : 1;
+    Coefficients sum{operands[0].first + sign * operands[1].first,
+                     operands[0].second + sign * operands[1].second};
+    if (bounded(sum.first) && bounded(sum.second))
+      return sum;
+    return std::nullopt;
+  }
+  if (isa<arith::MulIOp>(def)) {
+    for (unsigned side : {0u, 1u}) {
+      IntegerAttr factor;
+      if (operands[side] != Coefficients{0, 0} ||
+          !matchPattern(def->getOperand(side), m_Constant(&factor)))
+        continue;
+      int64_t f = factor.getInt();
+      if (!bounded(f))
+        return std::nullopt;
+      Coefficients product{operands[1 - side].first * f, operands[1 - side].second * f};
+      if (bounded(product.first) && bounded(product.second))
+        return product;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+AccumulateClass tmix::classifyAccumulate(AccumulateOp accumulate) {
+  Block *body = accumulate->getBlock();
+  AccumulateClass result;
+  for (auto [dim, index] : llvm::enumerate(accumulate.getIndices())) {
+    std::optional<std::pair<int64_t, int64_t>> of = pairCoefficients(index, body);
+    if (!of)
+      return {};
+    if (*of == std::pair<int64_t, int64_t>{0, 0})
+      continue;
+    auto [row, key] = *of;
+    // One index of the pair's, and one pair per row (b = +-1) or per key (b = 0, a =
+    // +-1) for each of its elements: the inverse that the owner of an element needs.
+    bool perRow = key == 1 || key == -1, perKey = key == 0 && (row == 1 || row == -1);
+    if (result.kind == TermClass::PairAffine || !(perRow || perKey))
+      return {};
+    result.kind = TermClass::PairAffine;
+    result.affine = {static_cast<unsigned>(dim), row, key};
+  }
+  if (result.kind != TermClass::PairAffine)
+    result.kind = TermClass::Program;
+  return result;
+}
+
+FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
+                                                  std::string &why) {
+  auto scoreParams = findStatement<ScoreParamGradOp>(part);
+  bool sink = static_cast<bool>(findStatement<SinkGradOp>(part));
+  bool scale = static_cast<bool>(findStatement<ScaleGradOp>(part));
+  if (!scoreParams && !scale)
+    return ParamsKernelKind::Sink;
+  bool walked = true;
+  int64_t pairAffine = 0;
+  SmallVector<int64_t> scoreTargets;
+  if (scoreParams)
+    scoreParams.walk([&](AccumulateOp accumulate) {
+      AccumulateClass of = classifyAccumulate(accumulate);
+      walked &= of.kind != TermClass::Other;
+      pairAffine += of.kind == TermClass::PairAffine;
+      unsigned argument = cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
+      if (!llvm::is_contained(scoreTargets, argument))
+        scoreTargets.push_back(argument);
+    });
+  if (walked && pairAffine <= kMaxPairAffineTerms)
+    return ParamsKernelKind::ProgramSums;
+  if (walked) {
+    why = "the gradients of float arguments read in score (part \"params\") at more "
+          "than " +
+          std::to_string(kMaxPairAffineTerms) +
+          " elements that depend on i or j run on the CPU only so far (the GPU kernel "
+          "keeps a tile of terms per read in shared memory)";
+    return failure();
+  }
+  if (succeeded(pairOwners(part, scoreTargets))) {
+    if (!sink && !scale && succeeded(pairOwnedParams(part)))
+      return ParamsKernelKind::PairOwned;
+    why = "the gradients of pair biases together with those of what the sink or the "
+          "scale reads (part \"params\") run on the CPU only so far";
+    return failure();
+  }
+  why = "the gradients of float arguments read in score (part \"params\") run on the "
+        "GPUs where each index of an element is a i + b j + c with constants a and b, "
+        "b = 1 or -1 (or a = 1 or -1 and b = 0) in at most one index (a relative-"
+        "position table, a per-key bias: each element has one pair per row, or per "
+        "key), or where the element is the pair's own (pair biases at exactly b, h, i "
+        "and j of their [B, H, N, M]); other indices (T5's buckets, int() of a float) "
+        "run on the CPU only so far: their elements' many terms need a sum in one "
+        "order without atomics, which the GPU kernels do not have yet";
+  return failure();
+}
+
 std::string tmix::gpuParamsPartLimit(AttentionGradOp part) {
-  std::string perPair = ": their terms per pair need a sum in one order without atomics, "
-                        "which the GPU kernels do not have yet";
-  if (findStatement<ScaleGradOp>(part))
-    return "the gradients of float arguments read in scale (part \"params\") run on the "
-           "CPU only so far" +
-           perPair;
-  if (!findStatement<ScoreParamGradOp>(part))
-    return "";
-  if (findStatement<SinkGradOp>(part))
-    return "the gradients of float arguments read in score and in sink together (part "
-           "\"params\") run on the CPU only so far";
-  if (failed(pairOwnedParams(part)))
-    return "the gradients of float arguments read in score (part \"params\") run on the "
-           "CPU only so far, but for pair biases read at exactly b, h, i and j of their "
-           "[B, H, N, M] (one element per pair)" +
-           perPair;
-  return "";
+  std::string why;
+  return succeeded(gpuParamsKernel(part, why)) ? "" : why;
+}
+
+Value tmix::sumOverCta(KernelBuilder &kb, Value sums, Value tid, Value value) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  memref::StoreOp::create(b, value, sums, tid);
+  gpu::BarrierOp::create(b);
+  // sums[t] += sums[t + stride] for t < stride, halving: a fixed tree.
+  for (int64_t stride = kParamsThreads / 2; stride >= 1; stride /= 2) {
+    Value lower =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tid, kb.index(stride));
+    kb.ifElse(
+        lower, {},
+        [&] {
+          Value other = arith::AddIOp::create(b, tid, kb.index(stride));
+          Value sum = arith::AddFOp::create(b, memref::LoadOp::create(b, sums, tid),
+                                            memref::LoadOp::create(b, sums, other));
+          memref::StoreOp::create(b, sum, sums, tid);
+          return SmallVector<Value>{};
+        },
+        [] { return SmallVector<Value>{}; });
+    gpu::BarrierOp::create(b);
+  }
+  Value total = memref::LoadOp::create(b, sums, kb.index(0));
+  // Every thread has read the total before any writes the next sum's terms.
+  gpu::BarrierOp::create(b);
+  return total;
+}
+
+Value tmix::sinkRowsTerm(KernelBuilder &kb, const AttentionGradOperands &operands,
+                         SinkOp sink, Value batch, Value head, Value numDV, Value tid) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value sinkLog2 = sinkLogit(kb, sink, kb.toI64(batch), kb.toI64(head));
+  auto exp2 = [](ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, x); };
+  return kb.loop(tid, operands.numN, kb.index(kParamsThreads), {kb.f32(0.0)},
+                 [&](Value i, ValueRange acc) {
+                   Value lseLog2 = arith::MulFOp::create(
+                       b, kb.loadF32(operands.lse, {batch, head, i}), kb.f32(kLog2e));
+                   Value delta = outputDelta(kb, operands, batch, head, i, numDV);
+                   Value term = sinkGradTerm(b, sinkLog2, lseLog2, delta, exp2);
+                   return SmallVector<Value>{arith::AddFOp::create(b, acc[0], term)};
+                 })[0];
+}
+
+void tmix::onCtaLeader(KernelBuilder &kb, Value tid, function_ref<void()> body) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, kb.index(0));
+  kb.ifElse(
+      leader, {},
+      [&] {
+        body();
+        return SmallVector<Value>{};
+      },
+      [] { return SmallVector<Value>{}; });
 }
 
 LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
@@ -113,26 +294,22 @@ LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
   Value zero = kb.index(0), one = kb.index(1);
   Value numDV = kb.dimValue(vDims[3]);
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, zero);
-  auto onLeader = [&](function_ref<void()> body) {
-    kb.ifElse(
-        leader, {},
-        [&] {
-          body();
-          return SmallVector<Value>{};
-        },
-        [] { return SmallVector<Value>{}; });
-  };
   auto shared = gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
   SharedMemoryViews views(b);
-  Value sums = views.view(
-      MemRefType::get({kThreads}, b.getF32Type(), MemRefLayoutAttrInterface(), shared));
+  Value sums = views.view(MemRefType::get({kParamsThreads}, b.getF32Type(),
+                                          MemRefLayoutAttrInterface(), shared));
 
   ParamsProgram program = readParamsProgram(kb, part);
+  ArrayRef<int64_t> params = part.getParamArgs();
+  auto targetOf = [&](unsigned argument) {
+    Value out = kb.resultMemRef(llvm::find(params, argument) - params.begin());
+    if (isa<SpecTensorType>(types[argument]))
+      return ParamGradTarget{out, {}};
+    return ParamGradTarget{out, {zero}};
+  };
 
   // The slices the CTA owns start at 0 (thread 0 writes them, and adds to them below).
-  ArrayRef<int64_t> params = part.getParamArgs();
-  onLeader([&] {
+  onCtaLeader(kb, tid, [&] {
     for (unsigned param = 0; param < params.size(); ++param) {
       Value out = kb.resultMemRef(param);
       program.forEachOwned(kb, part, param, out, [&](ValueRange at) {
@@ -141,59 +318,25 @@ LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
     }
   });
 
-  auto exp2 = [](ImplicitLocOpBuilder &b, Value x) { return warp::exp2Approx(b, x); };
   kb.loop(program.begin[0], program.end[0], one, {}, [&](Value batch, ValueRange) {
     kb.loop(program.begin[1], program.end[1], one, {}, [&](Value head, ValueRange) {
-      Value b64 = kb.toI64(batch), h64 = kb.toI64(head);
-      Value sinkLog2 = sinkLogit(kb, sink, b64, h64);
-      Value own =
-          kb.loop(tid, operands.numN, kb.index(kThreads), {kb.f32(0.0)},
-                  [&](Value i, ValueRange acc) {
-                    Value lseLog2 = arith::MulFOp::create(
-                        b, kb.loadF32(operands.lse, {batch, head, i}), kb.f32(kLog2e));
-                    Value delta = outputDelta(kb, operands, batch, head, i, numDV);
-                    Value term = sinkGradTerm(b, sinkLog2, lseLog2, delta, exp2);
-                    return SmallVector<Value>{arith::AddFOp::create(b, acc[0], term)};
-                  })[0];
-      memref::StoreOp::create(b, own, sums, tid);
-      gpu::BarrierOp::create(b);
-      // sums[t] += sums[t + stride] for t < stride, halving: a fixed tree.
-      for (int64_t stride = kThreads / 2; stride >= 1; stride /= 2) {
-        Value lower =
-            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tid, kb.index(stride));
-        kb.ifElse(
-            lower, {},
-            [&] {
-              Value other = arith::AddIOp::create(b, tid, kb.index(stride));
-              Value sum = arith::AddFOp::create(b, memref::LoadOp::create(b, sums, tid),
-                                                memref::LoadOp::create(b, sums, other));
-              memref::StoreOp::create(b, sum, sums, tid);
-              return SmallVector<Value>{};
-            },
-            [] { return SmallVector<Value>{}; });
-        gpu::BarrierOp::create(b);
-      }
-      onLeader([&] {
-        Value total = memref::LoadOp::create(b, sums, zero);
-        // The CTA owns the slices it adds to: the element at each param's owned dims.
+      Value own = sinkRowsTerm(kb, operands, sink, batch, head, numDV, tid);
+      Value total = sumOverCta(kb, sums, tid, own);
+      // The CTA owns the slices it adds to: the element at each param's owned dims.
+      onCtaLeader(kb, tid, [&] {
         inlineParamGradRegion(
-            kb, sinkGrad.getBody(), {b64, h64, arith::NegFOp::create(b, total)},
-            [&](unsigned argument) {
-              Value out = kb.resultMemRef(llvm::find(params, argument) - params.begin());
-              if (isa<SpecTensorType>(types[argument]))
-                return ParamGradTarget{out, {}};
-              return ParamGradTarget{out, {zero}};
-            });
+            kb, sinkGrad.getBody(),
+            {kb.toI64(batch), kb.toI64(head), arith::NegFOp::create(b, total)}, targetOf);
       });
-      // Thread 0 reads sums[0] before any thread writes the next (b, h)'s.
-      gpu::BarrierOp::create(b);
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
   });
 
   // The schedule attribute records the CTA's shape (the grad kernels' blocks, 4 warps).
-  auto schedule = AttentionScheduleAttr::get(context, 64, 64, 0, 0, kWarps, 1);
-  moveProgramToKernel(kb.function(), gpuModule, {kThreads, views.bytes(), schedule, {}});
+  auto schedule =
+      AttentionScheduleAttr::get(context, 64, 64, 0, 0, kParamsThreads / kWarpThreads, 1);
+  moveProgramToKernel(kb.function(), gpuModule,
+                      {kParamsThreads, views.bytes(), schedule, {}});
   return success();
 }

@@ -1,11 +1,13 @@
 //===- ParamGradKernel.h - Part "params" of the backward on GPUs -*- C++ -*-===//
 //
 // The GPU kernels of a derived attention backward's part "params" (DeriveAttentionGrad):
-// the gradients of the float arguments that the spec's sink reads (gpt-oss's learned
-// sink logits), here, and those of pair biases (one element per pair), in part
-// "query"'s walk (LowerAttentionGradToNVGPU.cpp). Other arguments read in score, and
-// those read in scale, sum terms of many pairs, in an order without atomics that these
-// kernels do not have yet: such a part is refused.
+// which kernel runs a part (gpuParamsKernel); the gradients of the float arguments that
+// the spec's sink reads alone (gpt-oss's learned sink logits), here; those of pair
+// biases (one element per pair) and of params summed per program (ProgramSums: per-head
+// slopes, scalars, relative-position tables), in part "query"'s walk
+// (LowerAttentionGradToNVGPU.cpp). Arguments read in score at other elements that
+// depend on i or j (T5's buckets) have many pairs per row for an element, which these
+// kernels do not sum yet: such a part is refused.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +15,7 @@
 #define TMIX_CODEGEN_NVIDIA_PARAMGRADKERNEL_H
 
 #include "dialect/TmixOps.h"
+#include "passes/AttentionMath.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
@@ -20,9 +23,59 @@
 
 namespace mlir::tmix {
 
-/// Why the GPUs cannot run part "params" `part`, or "" when they can: when what it
-/// differentiates is a sink (lowerSinkGradKernel), or pair biases alone
-/// (pairOwnedParams; part "query"'s walk, LowerAttentionGradToNVGPU.cpp).
+/// Threads per CTA of the part "params" kernels (4 warps).
+constexpr int64_t kParamsThreads = 128;
+
+/// How the GPUs run a part "params".
+enum class ParamsKernelKind {
+  /// What the sink reads alone: a sum over the rows per (b, h) (lowerSinkGradKernel).
+  Sink,
+  /// Pair biases alone (pairOwnedParams): part "query"'s walk, each pair's terms added
+  /// to its own element (LowerAttentionGradToNVGPU.cpp).
+  PairOwned,
+  /// Params read in score at elements of TermClass Program or PairAffine (a per-head
+  /// slope, a learnable cap, a relative-position table), those the scale reads and
+  /// those the sink reads: one CTA per program of paramsGrid walks the pairs of its
+  /// (b, h) as part "query" does, summing each element's terms in one order
+  /// (LowerAttentionGradToNVGPU.cpp).
+  ProgramSums,
+};
+
+/// How the GPUs add a score's terms to one tmix.accumulate's elements (ProgramSums).
+enum class TermClass {
+  /// Its element depends on b and h alone: a sum per thread, then the CTA's.
+  Program,
+  /// One index is a i + b j + c (constants a and b; c free of the pair), with b = +-1
+  /// (one pair per row for each element: a relative-position table, a per-key bias)
+  /// or a = +-1 and b = 0 (one per key: a per-query bias), the others depend on b and
+  /// h alone: each tile's terms in shared memory, then each element's, in row (key)
+  /// order, by the thread that owns it.
+  PairAffine,
+  /// Anything else: not run on the GPUs.
+  Other,
+};
+
+/// A tmix.accumulate's class, and for PairAffine its index that depends on the pair.
+struct AccumulateClass {
+  TermClass kind = TermClass::Other;
+  struct {
+    unsigned dim = 0;
+    int64_t row = 0, key = 0; // a and b
+  } affine;
+};
+
+/// The class of `accumulate`, in a tmix.score_param_grad.
+AccumulateClass classifyAccumulate(AccumulateOp accumulate);
+
+/// The most PairAffine tmix.accumulate ops the ProgramSums kernel runs (a tile of
+/// terms in shared memory each).
+constexpr int64_t kMaxPairAffineTerms = 4;
+
+/// The kernel that runs part "params" `part` on the GPUs, or failure with why none
+/// does in `why`.
+FailureOr<ParamsKernelKind> gpuParamsKernel(AttentionGradOp part, std::string &why);
+
+/// Why the GPUs cannot run part "params" `part` (gpuParamsKernel), or "" when they can.
 std::string gpuParamsPartLimit(AttentionGradOp part);
 
 /// When every param of part "params" `part` is read in score, at exactly b, h, i and j
@@ -31,7 +84,22 @@ std::string gpuParamsPartLimit(AttentionGradOp part);
 /// score's block argument (0..3: b, h, i, j) that indexes each of its dims.
 FailureOr<SmallVector<SmallVector<unsigned>>> pairOwnedParams(AttentionGradOp part);
 
-/// Lowers part "params" `part` of a sink (gpuParamsPartLimit) to a kernel of
+/// The sum of each thread's `value` (f32 or f64) over the CTA's kParamsThreads
+/// threads, in a fixed tree in `sums` (workgroup memory of kParamsThreads elements of
+/// its type): the same bits run after run. Every thread gets it; every thread must
+/// call it (it has barriers).
+Value sumOverCta(KernelBuilder &kb, Value sums, Value tid, Value value);
+
+/// Thread `tid`'s share of the gradient of the sink logit of (batch, head) (index):
+/// the terms P_sink,i D_i of rows tid, tid + kParamsThreads, ... in row order
+/// (sinkGradTerm; d loss / d sink is minus their sum over the CTA).
+Value sinkRowsTerm(KernelBuilder &kb, const AttentionGradOperands &operands, SinkOp sink,
+                   Value batch, Value head, Value numDV, Value tid);
+
+/// Runs `body` on thread 0 of the CTA alone.
+void onCtaLeader(KernelBuilder &kb, Value tid, function_ref<void()> body);
+
+/// Lowers part "params" `part` of a sink (ParamsKernelKind::Sink) to a kernel of
 /// `gpuModule`.
 LogicalResult lowerSinkGradKernel(AttentionGradOp part, gpu::GPUModuleOp gpuModule);
 

@@ -66,15 +66,47 @@ def test_backward_on_the_gpu_matches_the_cpus():
     for on_gpu, on_cpu, want in zip(*grads, (rq.grad, rk.grad, rv.grad)):
         check("bf16", on_gpu, want)
         check("bf16", on_gpu, on_cpu.double())
-    biased = tmix.compile("""
-attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
-                 bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
-  score = s + bias[h, i - j + N - 1]
-}""", "cuda_biased.tmix")
+    bucketed = tmix.compile("""
+attention bucketed(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                   bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
+  score = s + bias[h, (i - j) / 4 + N]
+}""", "cuda_bucketed.tmix")
     x = torch.randn(1, 2, 40, 64, device="cuda").bfloat16().requires_grad_()
-    table = torch.zeros(2, 79, device="cuda", requires_grad=True)
+    table = torch.zeros(2, 80, device="cuda", requires_grad=True)
     with pytest.raises(RuntimeError, match="run on the CPU only so far"):
-        biased["biased"](x, x, x, table).float().sum().backward()
+        bucketed["bucketed"](x, x, x, table).float().sum().backward()
+
+
+def test_relative_position_table_backward_on_the_gpu():
+    # A relative-position table (T5's, buckets expanded): its gradient on the GPU (each
+    # tile's terms in shared memory, each element summed by the thread that owns it, in
+    # row order) against torch autograd in float64 and the CPU's, and the same bits on
+    # a second run.
+    mod = tmix.compile("""
+attention relative(q: bf16[B, H, N, 64], k: bf16[B, HK, M, 64], v: bf16[B, HK, M, 64],
+                   bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
+  mask = j <= i + 20
+  score = s + bias[h, i - j + M - 1]
+}""", "cuda_relative.tmix")
+    gen = torch.Generator().manual_seed(11)
+    n, m = 140, 97
+    q = torch.randn(2, 4, n, 64, generator=gen).bfloat16()
+    k, v = (torch.randn(2, 2, m, 64, generator=gen).bfloat16() for _ in range(2))
+    bias = torch.randn(4, n + m - 1, generator=gen)
+    w = torch.randn(2, 4, n, 64, generator=gen)
+    grads = device_grads(mod["relative"], (q, k, v, bias), ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    leaves = [x.double().requires_grad_() for x in (q, k, v, bias)]
+    rq, rk, rv, rbias = leaves
+    ke, ve = (x.repeat_interleave(2, 1) for x in (rk, rv))
+    i, j = torch.arange(n).view(-1, 1), torch.arange(m).view(1, -1)
+    s = rq @ ke.transpose(-1, -2) / 8 + rbias[:, i - j + m - 1].unsqueeze(0)
+    s = s.masked_fill(j > i + 20, float("-inf"))
+    ((torch.softmax(s, -1) @ ve) * w.double()).sum().backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        check("bf16", on_gpu, leaf.grad)
+        check("bf16", on_gpu, on_cpu.double())
 
 
 def test_learned_sinks_backward_on_the_gpu():
@@ -105,6 +137,54 @@ attention sinks(q: bf16[B, H, N, 64], k: bf16[B, HK, N, 64], v: bf16[B, HK, N, 6
     for on_gpu, on_cpu, want in zip(grads[0], grads[2], (rq.grad, rk.grad, rv.grad, rs.grad)):
         check("bf16", on_gpu, want)
         check("bf16", on_gpu, on_cpu.double())
+
+
+def test_learned_slopes_temperature_cap_and_sinks_backward_on_the_gpu():
+    # Params summed per program (part "params", one CTA here, as tau and cap are shared
+    # by every (b, h): it walks all the pairs, each thread summing its terms in f64, then
+    # the CTA in a fixed tree): per-head ALiBi slopes, a temperature read in the scale, a
+    # softcap cap and sink logits, against torch autograd in float64 and the CPU's, and
+    # the same bits on a second run.
+    mod = tmix.compile("""
+attention learned(q: bf16[B, H, N, 64], k: bf16[B, HK, N, 64], v: bf16[B, HK, N, 64],
+                  slopes: f32[H], sinks: f32[H], tau: f32 = 0.6, cap: f32 = 2.5)
+    -> o: bf16[B, H, N, 64] {
+  scale = 0.25 * exp(tau) / 8.0
+  mask = j <= i
+  score = softcap(s, cap) - slopes[h] * (i - j)
+  sink = sinks[h]
+}""", "cuda_learned.tmix")
+    gen = torch.Generator().manual_seed(9)
+    q = torch.randn(2, 4, 101, 64, generator=gen).bfloat16()
+    k, v = (torch.randn(2, 2, 101, 64, generator=gen).bfloat16() for _ in range(2))
+    slopes = 0.1 * torch.rand(4, generator=gen)
+    sinks = torch.randn(4, generator=gen)
+    tau, cap = torch.tensor(0.6), torch.tensor(2.5)
+    w = torch.randn(2, 4, 101, 64, generator=gen)
+    grads = device_grads(mod["learned"], (q, k, v, slopes, sinks, tau, cap),
+                         ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    leaves = [x.double().requires_grad_() for x in (q, k, v, slopes, sinks, tau, cap)]
+    rq, rk, rv, rslopes, rsinks, rtau, rcap = leaves
+    ke, ve = (x.repeat_interleave(2, 1) for x in (rk, rv))
+    s = rq @ ke.transpose(-1, -2) * (0.25 * torch.exp(rtau) / 8)
+    distance = (torch.arange(101).view(-1, 1) - torch.arange(101).view(1, -1)).double()
+    s = rcap * torch.tanh(s / rcap) - rslopes.view(1, 4, 1, 1) * distance
+    s = s.masked_fill(torch.ones(101, 101, dtype=torch.bool).triu(1), float("-inf"))
+    sink = rsinks.view(1, 4, 1, 1).expand(2, 4, 101, 1)
+    p = torch.softmax(torch.cat([s, sink], -1), -1)[..., :-1]
+    ((p @ ve) * w.double()).sum().backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        check("bf16", on_gpu, on_cpu.double())
+        if leaf.dim() == 0:
+            # tau's and cap's: sums over every pair whose terms cancel, which o's
+            # rounding to bf16 moves by about 2% from float64 (the CPU's as well; 1e-6
+            # with f32 operands there).
+            error = ((on_gpu.double() - leaf.grad).norm() / leaf.grad.norm()).item()
+            assert error < 5e-2, error
+        else:
+            check("bf16", on_gpu, leaf.grad)
 
 
 def test_head_dim_256_backward_on_the_gpu():

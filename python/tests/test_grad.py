@@ -343,8 +343,9 @@ def test_what_a_scalar_takes(mod, dtype):
 def test_the_gpus_parts_recompute_dq():
     # On a GPU target the backward's parts are the GPUs' form (docs/training.md): part
     # "key_value" gives dk and dv, part "query" recomputes dq (no d_q_partial between
-    # them); part "params" of a score's table is refused by name, a sink's is not. No
-    # device is needed to look them up.
+    # them); part "params" of a table read through buckets is refused by name, a sink's,
+    # a relative-position table's and a per-head slope's are not. No device is needed
+    # to look them up.
     mod = tmix.compile("""
 attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
                  bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
@@ -359,9 +360,19 @@ attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
         assert [p.name for p in kv.outputs] == kv_outputs
         assert [p.name for p in grad_q.args] == ["q", "k", "v", "bias", "o", "lse", "d_o"] + q_args
         assert [p.name for p in grad_q.outputs] == ["d_q"]
-    with pytest.raises(ValueError, match="'biased_grad_params': the gradients of float "
+    # A relative-position table's part "params" runs on the GPUs (no partials in); a
+    # table read through buckets (no a i + b j + c) is refused by name.
+    params = mod.kernel("biased_grad_params", "sm_90a")
+    assert [p.name for p in params.args] == ["q", "k", "v", "bias", "o", "lse", "d_o"]
+    assert [p.name for p in params.outputs] == ["d_bias"]
+    bucketed = tmix.compile("""
+attention bucketed(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                   bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
+  score = s + bias[h, (i - j) / 4 + N]
+}""", "gpu_bucketed.tmix")
+    with pytest.raises(ValueError, match="'bucketed_grad_params': the gradients of float "
                        "arguments read in score .* run on the CPU only so far"):
-        mod.kernel("biased_grad_params", "sm_90a")
+        bucketed.kernel("bucketed_grad_params", "sm_90a")
     # A learned sink's part "params" runs on the GPUs: no partials in, its gradient out.
     sinks = tmix.compile("""
 attention sinks(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
@@ -372,3 +383,14 @@ attention sinks(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64]
         params = sinks.kernel("sinks_grad_params", target)
         assert [p.name for p in params.args] == ["q", "k", "v", "sinks", "o", "lse", "d_o"]
         assert [p.name for p in params.outputs] == ["d_sinks"]
+    # So does that of params summed per program (a per-head slope, a learnable cap).
+    sums = tmix.compile("""
+attention sloped(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 slopes: f32[H], cap: f32 = 2.5) -> o: bf16[B, H, N, 64] {
+  score = softcap(s, cap) - slopes[h] * (i - j)
+}""", "gpu_sums.tmix")
+    for target in ("sm_80", "sm_90a"):
+        params = sums.kernel("sloped_grad_params", target)
+        assert [p.name for p in params.args] == ["q", "k", "v", "slopes", "cap", "o", "lse",
+                                                 "d_o"]
+        assert [p.name for p in params.outputs] == ["d_slopes", "d_cap"]

@@ -337,9 +337,10 @@ class Kernel:
             try:
                 kernel = self._module.kernel(f"{self.name}_grad_params", target)
             except ValueError as error:
-                # The GPUs give a sink's and pair biases' gradients; other reads of a
-                # score's or a scale's need a sum over pairs in one order, which they
-                # do not have yet.
+                # The GPUs give the gradients of a sink's params, of pair biases and of
+                # params whose elements depend on (b, h) alone; a score's reads at an
+                # element that depends on i or j (a relative-position table) need a
+                # sum over the pairs of many CTAs in one order, which they do not have.
                 raise RuntimeError(f"tmix: {error}; detach those arguments on the GPU, "
                                    "or run the op on the CPU") from None
             params = kernel, kernel.torch_op(namespace + "_cuda")

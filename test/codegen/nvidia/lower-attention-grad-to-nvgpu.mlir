@@ -150,8 +150,39 @@ tmix.attention @rotary(%q: !tmix.tensor<[B, H, N, 64], f16>, %k: !tmix.tensor<[B
 
 // -----
 
-// The q, k and v parts lower; the gradients of a table the score reads are refused.
-// expected-error@+1 {{the gradients of float arguments read in score (part "params") run on the CPU only so far, but for pair biases read at exactly b, h, i and j of their [B, H, N, M] (one element per pair): their terms per pair need a sum in one order without atomics}}
+// A per-head bias (the element its terms go to depends on h alone): part "params" is a
+// kernel of a CTA per head (bias[h] owns the head dim) that zeroes its element, then
+// walks its (batch, tile of 64 rows) in one flat loop: the sum restarts at 0 on a
+// batch's first tile; a barrier, then each tile walked as part "query" does, each
+// thread summing its pairs' terms in f64; on a batch's last tile the CTA adds the
+// threads' sums in a fixed tree in shared memory, and thread 0 adds the total.
+// CHECK-LABEL: gpu.func @biased_grad_params(
+// CHECK-SAME: %[[OUT:arg7]]: memref<?xf32>
+// CHECK-SAME: grid = [H:1], threads = 128
+// CHECK: %[[HEAD:.*]] = arith.remui %block_id_x
+// CHECK: %[[LEADER:.*]] = arith.cmpi eq, %thread_id_x, %c0
+// CHECK: scf.if %[[LEADER]] {
+// CHECK-NEXT: memref.store %{{.*}}, %[[OUT]][%[[HEAD]]]
+// CHECK: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args(%[[SUM:.*]] = %cst{{.*}}) -> (f64) {
+// CHECK: %[[TILE:.*]] = arith.remui %{{.*}}, %[[TILES]]
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[TILE]], %c0
+// CHECK: %[[LAST:.*]] = arith.cmpi eq, %[[TILE]]
+// CHECK: arith.select %[[FIRST]], %cst{{.*}}, %[[SUM]] : f64
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvvm.mma.sync
+// CHECK: %[[TERM:.*]] = arith.extf %{{.*}} : f32 to f64
+// CHECK-NEXT: arith.addf %{{.*}}, %[[TERM]] : f64
+// CHECK: scf.if %[[LAST]] {
+// CHECK: arith.cmpi ult, %thread_id_x, %c64
+// CHECK: arith.cmpi ult, %thread_id_x, %c1 :
+// CHECK: %[[TOTAL:.*]] = memref.load %{{.*}}[%c0] : memref<128xf64, #gpu.address_space<workgroup>>
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: scf.if %[[LEADER]] {
+// CHECK-NEXT: %[[TOTAL32:.*]] = arith.truncf %[[TOTAL]] : f64 to f32
+// CHECK: %[[OLD:.*]] = memref.load %[[OUT]][%[[HEAD]]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]], %[[TOTAL32]]
+// CHECK-NEXT: memref.store %[[NEW]], %[[OUT]][%[[HEAD]]]
 tmix.attention @biased(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -183,12 +214,13 @@ tmix.attention @biased(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[
 // CHECK: gpu.barrier
 // CHECK: arith.cmpi ult, %[[TID]], %c64
 // CHECK: gpu.barrier
-// CHECK: arith.cmpi ult, %[[TID]], %c1
+// CHECK: arith.cmpi ult, %[[TID]], %c1 :
 // CHECK: gpu.barrier
-// CHECK: scf.if %[[LEADER]] {
+// CHECK-NEXT: memref.load %{{.*}}[%c0]
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: scf.if %[[LEADER]] {
 // CHECK: arith.negf
 // CHECK: memref.store %{{.*}}, %[[OUT]][
-// CHECK: gpu.barrier
 tmix.attention @sinks(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %sinks: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.sink {
   ^bb0(%b: i64, %h: i64):
@@ -244,8 +276,61 @@ tmix.attention @pair(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B,
 
 // -----
 
-// A sink's and a score's params together, and a scale's, stay on the CPU.
-// expected-error@+1 {{the gradients of float arguments read in score and in sink together (part "params") run on the CPU only so far}}
+// A relative-position table (its elements' index i - j + N: one pair per row): each
+// tile's terms in shared memory [64, 65] (a store per pair, after each thread zeroed
+// its own), then, after a barrier, each element of the band the tile touches summed by
+// the thread that owns it over the rows that hold one of its pairs, in order, and added
+// to the table; a barrier after.
+// CHECK-LABEL: gpu.func @relative_grad_params(
+// CHECK-SAME: %[[TABLE:arg7]]: memref<?x?xf32>
+// CHECK-SAME: grid = [H:1]
+// CHECK: %[[TERMS:.*]] = memref.view {{.*}} to memref<64x65xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.store %cst{{.*}}, %[[TERMS]]
+// CHECK: nvvm.mma.sync
+// CHECK: memref.store %{{.*}}, %[[TERMS]]
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %thread_id_x to %{{.*}} step %c128 {
+// CHECK: scf.for %[[ROW:.*]] = %{{.*}} to %{{.*}} step %c1 iter_args(%{{.*}} = %cst{{.*}}) -> (f32) {
+// CHECK: memref.load %[[TERMS]][%[[ROW]], %{{.*}}]
+// CHECK: %[[OLD:.*]] = memref.load %[[TABLE]]
+// CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]]
+// CHECK-NEXT: memref.store %[[NEW]], %[[TABLE]]
+// CHECK: gpu.barrier
+tmix.attention @relative(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H, R], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = arith.subi %i, %j : i64
+    %1 = tmix.size "N" : i64
+    %2 = arith.addi %0, %1 : i64
+    %3 = tmix.read %bias[%h, %2] : !tmix.tensor<[H, R], f32> -> f32
+    %4 = arith.addf %s, %3 : f32
+    tmix.yield %4 : f32
+  }
+}
+
+// -----
+
+// Buckets of distances (not a i + b j + c): each element sums the terms of many pairs
+// per row, which the GPU kernels do not do yet.
+// expected-error@+1 {{the gradients of float arguments read in score (part "params") run on the GPUs where each index of an element is a i + b j + c with constants a and b, b = 1 or -1 (or a = 1 or -1 and b = 0) in at most one index}}
+tmix.attention @bucketed(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H, R], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = arith.subi %i, %j : i64
+    %c4 = arith.constant 4 : i64
+    %1 = arith.divsi %0, %c4 : i64
+    %2 = tmix.size "N" : i64
+    %3 = arith.addi %1, %2 : i64
+    %4 = tmix.read %bias[%h, %3] : !tmix.tensor<[H, R], f32> -> f32
+    %5 = arith.addf %s, %4 : f32
+    tmix.yield %5 : f32
+  }
+}
+
+// -----
+
+// Pair biases beside a sink's params stay on the CPU.
+// expected-error@+1 {{the gradients of pair biases together with those of what the sink or the scale reads (part "params") run on the CPU only so far}}
 tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %pair: !tmix.tensor<[B, H, N, N], f32>, %sinks: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):

@@ -233,11 +233,14 @@ class Cta:
             if n == "arith.remui":
                 return x[0] % d
             return -(-x[0] // d)
-        if n in ("arith.floordivsi", "arith.divsi", "arith.remsi"):
-            # Signed (the spec's i64 index arithmetic: chunked masks' i / chunk).
+        if n in ("arith.floordivsi", "arith.ceildivsi", "arith.divsi", "arith.remsi"):
+            # Signed (the spec's i64 index arithmetic: chunked masks' i / chunk; the
+            # rows of a tile that hold an element's terms).
             d = np.where(x[1] == 0, 1, x[1])
             if n == "arith.floordivsi":
                 return np.floor_divide(x[0], d)
+            if n == "arith.ceildivsi":
+                return -np.floor_divide(-x[0], d)
             quotient = np.trunc(x[0] / d).astype(np.int64)  # rounds toward zero
             return quotient if n == "arith.divsi" else x[0] - quotient * d
         if n in ("arith.trunci", "arith.extsi", "arith.extui"):
