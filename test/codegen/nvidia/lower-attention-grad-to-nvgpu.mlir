@@ -329,6 +329,33 @@ tmix.attention @bucketed(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor
 
 // -----
 
+// Five reads at elements a i + b j + c: a tile of terms in shared memory each is more
+// than the kernel keeps (4).
+// expected-error@+1 {{the gradients of float arguments read in score (part "params") at more than 4 elements that depend on i or j run on the CPU only so far (the GPU kernel keeps a tile of terms per read in shared memory)}}
+tmix.attention @five_reads(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H, R], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %c1 = arith.constant 1 : i64
+    %j1 = arith.addi %j, %c1 : i64
+    %j2 = arith.addi %j1, %c1 : i64
+    %j3 = arith.addi %j2, %c1 : i64
+    %j4 = arith.addi %j3, %c1 : i64
+    %0 = tmix.read %bias[%h, %j] : !tmix.tensor<[H, R], f32> -> f32
+    %1 = tmix.read %bias[%h, %j1] : !tmix.tensor<[H, R], f32> -> f32
+    %2 = tmix.read %bias[%h, %j2] : !tmix.tensor<[H, R], f32> -> f32
+    %3 = tmix.read %bias[%h, %j3] : !tmix.tensor<[H, R], f32> -> f32
+    %4 = tmix.read %bias[%h, %j4] : !tmix.tensor<[H, R], f32> -> f32
+    %5 = arith.addf %s, %0 : f32
+    %6 = arith.addf %5, %1 : f32
+    %7 = arith.addf %6, %2 : f32
+    %8 = arith.addf %7, %3 : f32
+    %9 = arith.addf %8, %4 : f32
+    tmix.yield %9 : f32
+  }
+}
+
+// -----
+
 // Pair biases beside a sink's params stay on the CPU.
 // expected-error@+1 {{the gradients of pair biases together with those of what the sink or the scale reads (part "params") run on the CPU only so far}}
 tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %pair: !tmix.tensor<[B, H, N, N], f32>, %sinks: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
