@@ -607,6 +607,13 @@ def Tmix_AccumulateOp : Tmix_Op<"accumulate", [
     $target (`[` $indices^ `]`)? `,` $value attr-dict `:` qualified(type($target))
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The number of the spec argument it adds to (the verifier checks that the target
+    /// is one).
+    unsigned getTargetArgument() {
+      return ::llvm::cast<::mlir::BlockArgument>(getTarget()).getArgNumber();
+    }
+  }];
 }
 
 def Tmix_SliceOp : Tmix_Op<"slice", [Pure]> {

@@ -170,8 +170,7 @@ void tmix::inlineParamGradRegion(
     function_ref<ParamGradTarget(unsigned argument)> targetOf) {
   inlineParamGradTerms(
       kb, region, args, [&](AccumulateOp accumulate, Value value, ValueRange indices) {
-        unsigned argument = cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
-        addParamGradTerm(kb, targetOf(argument), indices, value);
+        addParamGradTerm(kb, targetOf(accumulate.getTargetArgument()), indices, value);
       });
 }
 

@@ -303,9 +303,7 @@ void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
   Block &paramsBody = params.getBodyBlock();
   // The candidates: params that the score reads (their accumulations in its region).
   llvm::SmallDenseSet<unsigned> scoreReads;
-  scoreParam.walk([&](AccumulateOp op) {
-    scoreReads.insert(cast<BlockArgument>(op.getTarget()).getArgNumber());
-  });
+  scoreParam.walk([&](AccumulateOp op) { scoreReads.insert(op.getTargetArgument()); });
   ArrayRef<int64_t> all = params.getParamArgs();
   ArrayRef<int64_t> allOwned = params.getOwnedAttr().asArrayRef();
   SmallVector<int64_t> split, owned;

@@ -145,9 +145,12 @@ LogicalResult checkGpuPart(AttentionGradOp op) {
 /// the tile products in fragments.
 class AttentionGradKernel : AttentionGradOperands {
 public:
+  /// `paramsKind`: how part "params" `op` runs (gpuParamsKernel); none for the other
+  /// parts.
   AttentionGradKernel(AttentionGradOp op, gpu::GPUModuleOp gpuModule,
-                      const llvm::StringMap<int64_t> &fixed)
-      : op(op), gpuModule(gpuModule), fixed(fixed) {}
+                      const llvm::StringMap<int64_t> &fixed,
+                      std::optional<ParamsKernelKind> paramsKind = std::nullopt)
+      : op(op), gpuModule(gpuModule), fixed(fixed), paramsKind(paramsKind) {}
   LogicalResult lower();
 
 private:
@@ -287,6 +290,7 @@ private:
   AttentionGradOp op;
   gpu::GPUModuleOp gpuModule;
   const llvm::StringMap<int64_t> &fixed;
+  std::optional<ParamsKernelKind> paramsKind;
   SmallVector<NamedAttribute> specialized;
   std::unique_ptr<KernelBuilder> kb;
   Type mmaType;
@@ -344,9 +348,7 @@ LogicalResult AttentionGradKernel::lower() {
   // Part "params" walks the keys of its rows as part "query" does: pair biases in
   // part "query"'s grid, per-program sums in paramsGrid's (a CTA walks every row).
   bool query = op.isQueryPart() || op.isParamsPart();
-  std::string why;
-  bool programSums =
-      op.isParamsPart() && gpuParamsKernel(op, why) == ParamsKernelKind::ProgramSums;
+  bool programSums = paramsKind == ParamsKernelKind::ProgramSums;
   ArrayRef<Attribute> own = query ? qDims : kDims;
   kb = std::make_unique<KernelBuilder>(
       op, programSums ? paramsGrid(op)
@@ -832,7 +834,6 @@ void AttentionGradKernel::lowerPairParamsPart() {
   ImplicitLocOpBuilder &b = kb->builder();
   Value head = kb->gridIndex(1);
   OwnBlock own = ownBlock(mul(kb->gridIndex(2), idx(kBlock)), numN);
-  ArrayRef<int64_t> params = op.getParamArgs();
   SmallVector<SmallVector<unsigned>> owners = *pairOwnedParams(op);
   Region &terms = findStatement<ScoreParamGradOp>(op).getBody();
 
@@ -866,17 +867,12 @@ void AttentionGradKernel::lowerPairParamsPart() {
         inlineParamGradRegion(
             *kb, terms,
             {b64, h64, kb->toI64(at.i), kb->toI64(at.j), pair.scaled, pair.scoreGrad},
-            [&](unsigned argument) {
-              return ParamGradTarget{
-                  kb->resultMemRef(llvm::find(params, argument) - params.begin()), {}};
-            });
+            [&](unsigned argument) { return paramsPartTarget(*kb, op, argument); });
       });
 }
 
 void AttentionGradKernel::lowerProgramSumsPart() {
   ImplicitLocOpBuilder &b = kb->builder();
-  ArrayRef<Type> types = op.getSpecArgTypes();
-  ArrayRef<int64_t> params = op.getParamArgs();
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
   auto scaleParams = findStatement<ScaleGradOp>(op);
   auto sinkParams = findStatement<SinkGradOp>(op);
@@ -884,27 +880,12 @@ void AttentionGradKernel::lowerProgramSumsPart() {
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Type f32 = b.getF32Type(), f64 = b.getF64Type(), i64 = b.getI64Type();
   Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
-  auto targetOf = [&](unsigned argument) {
-    Value out = kb->resultMemRef(llvm::find(params, argument) - params.begin());
-    if (isa<SpecTensorType>(types[argument]))
-      return ParamGradTarget{out, {}};
-    return ParamGradTarget{out, {idx(0)}};
-  };
-  auto argumentOf = [](AccumulateOp accumulate) {
-    return cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
-  };
+  auto targetOf = [&](unsigned argument) { return paramsPartTarget(*kb, op, argument); };
 
   // The slices the CTA owns start at 0 (thread 0 writes them; the others add to them
   // after stageQueryRows's barrier, thread 0 after sumOverCta's).
   ParamsProgram program = readParamsProgram(*kb, op);
-  onCtaLeader(*kb, tid, [&] {
-    for (unsigned param = 0; param < params.size(); ++param) {
-      Value out = kb->resultMemRef(param);
-      program.forEachOwned(*kb, op, param, out, [&](ValueRange at) {
-        memref::StoreOp::create(b, kb->f32(0.0), out, at);
-      });
-    }
-  });
+  zeroOwnedSlices(*kb, op, program, tid);
 
   // The score's tmix.accumulate ops, in region order, and where each keeps its terms:
   // a TermClass::Program one in the walk's state (a sum per thread), a PairAffine one
@@ -1017,7 +998,8 @@ void AttentionGradKernel::lowerProgramSumsPart() {
       for (auto [k, accumulate] : llvm::enumerate(accumulates))
         if (termClasses[k].kind == TermClass::PairAffine) {
           addPairAffineTerms(termClasses[k], pairTerms[slotOf[k]], elementAt[k],
-                             targetOf(argumentOf(accumulate)), rowBegin, keyBegin, tid);
+                             targetOf(accumulate.getTargetArgument()), rowBegin, keyBegin,
+                             tid);
           // The next accumulate's owners may add to the same elements.
           gpu::BarrierOp::create(b);
         }
@@ -1040,8 +1022,8 @@ void AttentionGradKernel::lowerProgramSumsPart() {
           onCtaLeader(*kb, tid, [&] {
             for (auto [k, accumulate] : llvm::enumerate(accumulates))
               if (termClasses[k].kind == TermClass::Program)
-                addParamGradTerm(*kb, targetOf(argumentOf(accumulate)), elementAt[k],
-                                 totals[slotOf[k]]);
+                addParamGradTerm(*kb, targetOf(accumulate.getTargetArgument()),
+                                 elementAt[k], totals[slotOf[k]]);
           });
           Fragments next(sums);
           if (scaleParams)
@@ -1184,19 +1166,21 @@ struct LowerAttentionGradToNVGPU
     for (AttentionGradOp grad : llvm::to_vector(module.getOps<AttentionGradOp>())) {
       if (failed(checkGpuPart(grad)))
         return signalPassFailure();
-      if (std::string limit = gpuParamsPartLimit(grad); !limit.empty()) {
-        grad.emitOpError(limit);
+      std::string why;
+      FailureOr<ParamsKernelKind> kind = gpuParamsKernel(grad, why);
+      if (failed(kind)) {
+        grad.emitOpError(why);
         return signalPassFailure();
       }
       FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
       if (failed(kernels))
         return signalPassFailure();
       // A sink's alone: a sum over rows; else part "query"'s walk.
-      std::string why;
-      if (gpuParamsKernel(grad, why) == ParamsKernelKind::Sink
+      if (*kind == ParamsKernelKind::Sink
               ? failed(lowerSinkGradKernel(grad, kernels->gpuModule))
-              : failed(AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed)
-                           .lower()))
+              : failed(
+                    AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed, *kind)
+                        .lower()))
         return signalPassFailure();
       grad.erase();
       ++numLowered;

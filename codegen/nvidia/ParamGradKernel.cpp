@@ -53,8 +53,7 @@ FailureOr<SmallVector<SmallVector<unsigned>>> pairOwners(AttentionGradOp part,
     std::optional<SmallVector<unsigned>> owner;
     bool pairOwned = tensor && tensor.getRank() == 4;
     scoreParams.walk([&](AccumulateOp accumulate) {
-      if (!pairOwned ||
-          cast<BlockArgument>(accumulate.getTarget()).getArgNumber() != argument)
+      if (!pairOwned || accumulate.getTargetArgument() != argument)
         return;
       SmallVector<unsigned> these;
       for (auto [dim, index] : llvm::enumerate(accumulate.getIndices())) {
@@ -121,7 +120,7 @@ std::optional<std::pair<int64_t, int64_t>> pairCoefficients(Value value, Block *
   });
   if (free)
     return Coefficients{0, 0};
-  // Overflow-checked: a coefficient past a few million is no index of a tensor anyway.
+  // Bounded, so that nothing overflows: a coefficient past a million indexes no tensor.
   auto bounded = [](int64_t x) { return x > -(1 << 20) && x < (1 << 20); };
   if (isa<arith::AddIOp, arith::SubIOp>(def)) {
     int64_t sign = isa<arith::SubIOp>(def) ? -1 : 1;
@@ -188,9 +187,8 @@ FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
       AccumulateClass of = classifyAccumulate(accumulate);
       walked &= of.kind != TermClass::Other;
       pairAffine += of.kind == TermClass::PairAffine;
-      unsigned argument = cast<BlockArgument>(accumulate.getTarget()).getArgNumber();
-      if (!llvm::is_contained(scoreTargets, argument))
-        scoreTargets.push_back(argument);
+      if (!llvm::is_contained(scoreTargets, accumulate.getTargetArgument()))
+        scoreTargets.push_back(accumulate.getTargetArgument());
     });
   if (walked && pairAffine <= kMaxPairAffineTerms)
     return ParamsKernelKind::ProgramSums;
@@ -266,6 +264,27 @@ Value tmix::sinkRowsTerm(KernelBuilder &kb, const AttentionGradOperands &operand
                  })[0];
 }
 
+ParamGradTarget tmix::paramsPartTarget(KernelBuilder &kb, AttentionGradOp part,
+                                       unsigned argument) {
+  ArrayRef<int64_t> params = part.getParamArgs();
+  Value out = kb.resultMemRef(llvm::find(params, argument) - params.begin());
+  if (isa<SpecTensorType>(part.getSpecArgTypes()[argument]))
+    return ParamGradTarget{out, {}};
+  return ParamGradTarget{out, {kb.index(0)}};
+}
+
+void tmix::zeroOwnedSlices(KernelBuilder &kb, AttentionGradOp part,
+                           const ParamsProgram &program, Value tid) {
+  onCtaLeader(kb, tid, [&] {
+    for (unsigned param = 0; param < part.getParamArgs().size(); ++param) {
+      Value out = kb.resultMemRef(param);
+      program.forEachOwned(kb, part, param, out, [&](ValueRange at) {
+        memref::StoreOp::create(kb.builder(), kb.f32(0.0), out, at);
+      });
+    }
+  });
+}
+
 void tmix::onCtaLeader(KernelBuilder &kb, Value tid, function_ref<void()> body) {
   ImplicitLocOpBuilder &b = kb.builder();
   Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, kb.index(0));
@@ -291,7 +310,7 @@ LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
   KernelBuilder kb(part, paramsGrid(part));
   ImplicitLocOpBuilder &b = kb.builder();
   AttentionGradOperands operands = readAttentionGradOperands(kb, part);
-  Value zero = kb.index(0), one = kb.index(1);
+  Value one = kb.index(1);
   Value numDV = kb.dimValue(vDims[3]);
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   auto shared = gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
@@ -300,23 +319,9 @@ LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
                                           MemRefLayoutAttrInterface(), shared));
 
   ParamsProgram program = readParamsProgram(kb, part);
-  ArrayRef<int64_t> params = part.getParamArgs();
-  auto targetOf = [&](unsigned argument) {
-    Value out = kb.resultMemRef(llvm::find(params, argument) - params.begin());
-    if (isa<SpecTensorType>(types[argument]))
-      return ParamGradTarget{out, {}};
-    return ParamGradTarget{out, {zero}};
-  };
-
-  // The slices the CTA owns start at 0 (thread 0 writes them, and adds to them below).
-  onCtaLeader(kb, tid, [&] {
-    for (unsigned param = 0; param < params.size(); ++param) {
-      Value out = kb.resultMemRef(param);
-      program.forEachOwned(kb, part, param, out, [&](ValueRange at) {
-        memref::StoreOp::create(b, kb.f32(0.0), out, at);
-      });
-    }
-  });
+  auto targetOf = [&](unsigned argument) { return paramsPartTarget(kb, part, argument); };
+  // Thread 0 adds to the slices below.
+  zeroOwnedSlices(kb, part, program, tid);
 
   kb.loop(program.begin[0], program.end[0], one, {}, [&](Value batch, ValueRange) {
     kb.loop(program.begin[1], program.end[1], one, {}, [&](Value head, ValueRange) {

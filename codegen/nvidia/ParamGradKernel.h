@@ -99,6 +99,16 @@ Value sinkRowsTerm(KernelBuilder &kb, const AttentionGradOperands &operands, Sin
 /// Runs `body` on thread 0 of the CTA alone.
 void onCtaLeader(KernelBuilder &kb, Value tid, function_ref<void()> body);
 
+/// Where a GPU kernel of part "params" `part` adds the terms of argument `argument`'s
+/// gradient: its result, at the param's indices (a tensor) or at 0 (a scalar's [1]).
+ParamGradTarget paramsPartTarget(KernelBuilder &kb, AttentionGradOp part,
+                                 unsigned argument);
+
+/// Zeroes, on thread 0, the elements of every param's gradient that `program` owns
+/// (ParamsProgram::forEachOwned), before the CTA adds to them; thread `tid`.
+void zeroOwnedSlices(KernelBuilder &kb, AttentionGradOp part,
+                     const ParamsProgram &program, Value tid);
+
 /// Lowers part "params" `part` of a sink (ParamsKernelKind::Sink) to a kernel of
 /// `gpuModule`.
 LogicalResult lowerSinkGradKernel(AttentionGradOp part, gpu::GPUModuleOp gpuModule);
