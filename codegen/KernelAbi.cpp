@@ -60,5 +60,8 @@ rt::GpuManifest(::tmix::gpuManifestOf)(KernelAttr abi, rt::SpecSignature signatu
     decl.swizzleBytes = map.getSwizzle();
     manifest.tensorMaps.push_back(decl);
   }
+  manifest.workspaceWords = abi.getWorkspaceWords();
+  for (StringAttr symbol : abi.getWorkspacePer())
+    manifest.workspacePer.push_back(symbol.getValue().str());
   return manifest;
 }

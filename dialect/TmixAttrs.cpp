@@ -172,6 +172,8 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
   int64_t sharedBytes = 0;
   SmallVector<NamedAttribute> specialized;
   SmallVector<TensorMapAttr> tensorMaps;
+  int64_t workspaceWords = 0;
+  SmallVector<StringAttr> workspacePer;
 
   auto parseSymbol = [&]() -> ParseResult {
     std::string symbol;
@@ -237,9 +239,24 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
         return {};
       next();
     }
-    if (more &&
-        (parser.parseKeyword("tensor_maps") || parser.parseEqual() ||
-         parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseTensorMap)))
+    if (more && succeeded(parser.parseOptionalKeyword("tensor_maps"))) {
+      if (parser.parseEqual() ||
+          parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseTensorMap))
+        return {};
+      next();
+    }
+    auto parsePer = [&]() -> ParseResult {
+      std::string symbol;
+      if (parser.parseKeywordOrString(&symbol))
+        return failure();
+      workspacePer.push_back(StringAttr::get(context, symbol));
+      return success();
+    };
+    if (more && (parser.parseKeyword("workspace") || parser.parseEqual() ||
+                 parser.parseInteger(workspaceWords)))
+      return {};
+    if (more && succeeded(parser.parseOptionalKeyword("per")) &&
+        parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parsePer))
       return {};
   }
   if (parser.parseGreater())
@@ -247,7 +264,8 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
   DictionaryAttr specializedAttr =
       specialized.empty() ? DictionaryAttr() : DictionaryAttr::get(context, specialized);
   return getChecked([&] { return parser.emitError(loc); }, context, sizes, grid, threads,
-                    sharedBytes, specializedAttr, tensorMaps);
+                    sharedBytes, specializedAttr, tensorMaps, workspaceWords,
+                    workspacePer);
 }
 
 void KernelAttr::print(AsmPrinter &printer) const {
@@ -280,6 +298,16 @@ void KernelAttr::print(AsmPrinter &printer) const {
                           [&](TensorMapAttr map) { printer.printAttribute(map); });
     printer << "]";
   }
+  if (getWorkspaceWords() != 0) {
+    printer << ", workspace = " << getWorkspaceWords();
+    if (!getWorkspacePer().empty()) {
+      printer << " per [";
+      llvm::interleaveComma(getWorkspacePer(), printer, [&](StringAttr symbol) {
+        printer.printKeywordOrString(symbol);
+      });
+      printer << "]";
+    }
+  }
   printer << ">";
 }
 
@@ -287,7 +315,9 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  ArrayRef<StringAttr> sizes, ArrayRef<GridDimAttr> grid,
                                  std::optional<int64_t> threads, int64_t sharedBytes,
                                  DictionaryAttr specialized,
-                                 ArrayRef<TensorMapAttr> tensorMaps) {
+                                 ArrayRef<TensorMapAttr> tensorMaps,
+                                 int64_t workspaceWords,
+                                 ArrayRef<StringAttr> workspacePer) {
   auto isSizeSymbol = [&](StringAttr symbol) {
     return llvm::is_contained(sizes, symbol);
   };
@@ -313,11 +343,12 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   }
 
   // ---- the GPU launch ----
-  bool hasGpuParts =
-      sharedBytes != 0 || (specialized && !specialized.empty()) || !tensorMaps.empty();
+  bool hasGpuParts = sharedBytes != 0 || (specialized && !specialized.empty()) ||
+                     !tensorMaps.empty() || workspaceWords != 0;
   if (!threads && hasGpuParts)
-    return emitError() << "shared_bytes, specialized and tensor_maps are parts of a GPU "
-                          "launch: they need threads";
+    return emitError()
+           << "shared_bytes, specialized, tensor_maps and workspace are parts "
+              "of a GPU launch: they need threads";
   // The runtime launches (blocks, 1, 1) from the grid's product, never an empty one.
   if (threads && grid.empty())
     return emitError() << "a GPU kernel's grid needs at least one dimension";
@@ -351,6 +382,18 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
         return emitError() << "tensor maps #" << earlier << " and #" << index
                            << " read the same argument " << map.getArg();
   }
+  if (workspaceWords < 0 || workspaceWords > limits::kMaxLiteral ||
+      (workspaceWords == 0 && !workspacePer.empty()))
+    return emitError() << "workspace words must be in 1.." << limits::kMaxLiteral
+                       << ", got " << workspaceWords;
+  for (auto [index, symbol] : llvm::enumerate(workspacePer)) {
+    if (!symbol || !isSizeSymbol(symbol))
+      return emitError() << "workspace size '"
+                         << (symbol ? symbol.getValue() : StringRef())
+                         << "' is not a size symbol of the kernel";
+    if (llvm::is_contained(workspacePer.take_front(index), symbol))
+      return emitError() << "workspace size '" << symbol.getValue() << "' appears twice";
+  }
   return success();
 }
 
@@ -360,7 +403,8 @@ KernelAttr KernelAttr::getProgram(MLIRContext *context, ArrayRef<StringRef> size
   for (StringRef symbol : sizes)
     symbols.push_back(StringAttr::get(context, symbol));
   return get(context, symbols, grid, /*threads=*/std::nullopt, /*shared_bytes=*/0,
-             /*specialized=*/DictionaryAttr(), /*tensor_maps=*/{});
+             /*specialized=*/DictionaryAttr(), /*tensor_maps=*/{}, /*workspace_words=*/0,
+             /*workspace_per=*/{});
 }
 
 KernelAttr KernelAttr::withLaunch(int64_t threads, int64_t sharedBytes,
@@ -369,12 +413,17 @@ KernelAttr KernelAttr::withLaunch(int64_t threads, int64_t sharedBytes,
                                        ? DictionaryAttr()
                                        : DictionaryAttr::get(getContext(), specialized);
   return get(getContext(), getSizes(), getGrid(), threads, sharedBytes, specializedAttr,
-             getTensorMaps());
+             getTensorMaps(), getWorkspaceWords(), getWorkspacePer());
 }
 
 KernelAttr KernelAttr::withTensorMaps(ArrayRef<TensorMapAttr> maps) const {
   return get(getContext(), getSizes(), getGrid(), getThreads(), getSharedBytes(),
-             getSpecialized(), maps);
+             getSpecialized(), maps, getWorkspaceWords(), getWorkspacePer());
+}
+
+KernelAttr KernelAttr::withWorkspace(int64_t words, ArrayRef<StringAttr> per) const {
+  return get(getContext(), getSizes(), getGrid(), getThreads(), getSharedBytes(),
+             getSpecialized(), getTensorMaps(), words, per);
 }
 
 KernelAttr mlir::tmix::getKernelAbi(Operation *op) {
@@ -398,7 +447,8 @@ static LogicalResult verifyKernelAbi(Operation *op, Attribute value) {
   auto emitError = [&] { return op->emitOpError(); };
   if (failed(KernelAttr::verify(emitError, abi.getSizes(), abi.getGrid(),
                                 abi.getThreads(), abi.getSharedBytes(),
-                                abi.getSpecialized(), abi.getTensorMaps())))
+                                abi.getSpecialized(), abi.getTensorMaps(),
+                                abi.getWorkspaceWords(), abi.getWorkspacePer())))
     return failure();
   unsigned arguments = function.getNumArguments();
   for (TensorMapAttr map : abi.getTensorMaps())

@@ -119,7 +119,11 @@ def Tmix_KernelAttr : Tmix_Attr<"Kernel", "kernel"> {
     - `specialized`: the size symbols fixed at compile time, with their values (a
       launch with other values is refused);
     - `tensor_maps`: the TMA descriptors it reads, in the order of its descriptor
-      array (sm_90a).
+      array (sm_90a);
+    - `workspace = W per [S...]`: a launch's scratch memory in global memory, W 64-bit
+      words per unit of the product of the size symbols S (none: W words), after one
+      word per CTA; the runtime gives each launch its own, the per-CTA words zeroed
+      (the kernel takes it as a `memref<?xi64>` after the loop program's ABI).
 
     ```mlir
     #tmix.kernel<sizes = [B, H, N, HK, M], grid = [B:1, H:1, N:4]>
@@ -127,21 +131,26 @@ def Tmix_KernelAttr : Tmix_Attr<"Kernel", "kernel"> {
                  shared_bytes = 51200, specialized = {D = 128},
                  tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128],
                                                  swizzle = 128>]>
+    #tmix.kernel<sizes = [B, H, N], grid = [H:1, 64:1], threads = 128,
+                 shared_bytes = 1024, workspace = 192 per [B, H]>
     ```
 
     The verifier rejects what the runtime would: symbols that are not identifiers or
     appear twice, a grid dimension or specialised size naming no size symbol, tiles,
     literal dims and specialised values outside 1..2^31 - 1, threads outside 1..1024,
     shared bytes beyond the largest target's opt-in limit, TMA boxes outside 1..256,
-    swizzles other than 0, 32, 64 and 128, GPU launch parts without `threads`, and a
-    GPU kernel without a grid.
+    swizzles other than 0, 32, 64 and 128, workspace words outside 1..2^31 - 1 or per
+    symbols that are not size symbols (or appear twice), GPU launch parts without
+    `threads`, and a GPU kernel without a grid.
   }];
   let parameters = (ins ArrayRefParameter<"StringAttr">:$sizes,
                         ArrayRefParameter<"GridDimAttr">:$grid,
                         OptionalParameter<"std::optional<int64_t>">:$threads,
                         DefaultValuedParameter<"int64_t", "0">:$shared_bytes,
                         OptionalParameter<"DictionaryAttr">:$specialized,
-                        OptionalArrayRefParameter<"TensorMapAttr">:$tensor_maps);
+                        OptionalArrayRefParameter<"TensorMapAttr">:$tensor_maps,
+                        DefaultValuedParameter<"int64_t", "0">:$workspace_words,
+                        OptionalArrayRefParameter<"StringAttr">:$workspace_per);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
@@ -154,6 +163,8 @@ def Tmix_KernelAttr : Tmix_Attr<"Kernel", "kernel"> {
                           ArrayRef<NamedAttribute> specialized) const;
     /// This ABI with the TMA descriptors its kernel reads.
     KernelAttr withTensorMaps(ArrayRef<TensorMapAttr> maps) const;
+    /// This ABI with a workspace of `words` per unit of the product of `per`.
+    KernelAttr withWorkspace(int64_t words, ArrayRef<StringAttr> per) const;
   }];
 }
 

@@ -49,6 +49,7 @@ public:
 
   /// The index of grid dimension `dim` of this program.
   Value gridIndex(unsigned dim) { return gridIndices[dim]; }
+  unsigned numGridDims() const { return gridIndices.size(); }
   /// The value of a dimension (literal or size symbol) as an index.
   Value dimValue(Attribute dim);
   Value sizeValue(StringRef symbol);

@@ -2,8 +2,8 @@
 //
 // The GPU kernels of the tmix.attention_grad parts that tmix-derive-attention-grad
 // writes with recompute-dq: FlashAttention-2's backward with the probabilities
-// recomputed from the saved lse, deterministic without atomics because each gradient
-// element is summed by one CTA, in one order:
+// recomputed from the saved lse, deterministic without float atomics because each
+// gradient element is summed in one order, by one CTA:
 //
 //   part "key_value", one CTA per (batch, KV head, tile of 64 keys), 4 warps of 16 keys:
 //     K and V staged once; for each query head of the group, for each tile of 64
@@ -23,7 +23,10 @@
 //     "query"'s walk over every tile of rows, instead of dq += dS K each pair's terms
 //     summed by the thread (an element of b and h alone, and the scale's; the CTA's
 //     fixed tree after the walk) or stored to a tile in shared memory (an element
-//     a i + b j + c, summed after the tile by the thread that owns it, row by row)
+//     a i + b j + c, summed after the tile by the thread that owns it, row by row);
+//     without the latter, kParamsRowSplits CTAs per program, each walking a piece of
+//     its (b, h, tile of rows), their sums through the launch's workspace, added in
+//     piece order by the program's last CTA (the one atomic: a counter)
 //   (a sink's part "params" alone is ParamGradKernel.cpp's)
 //
 // Head dims up to 256: an accumulator wider than 128 columns is summed a block of
@@ -278,6 +281,17 @@ private:
   /// tile, thread 0 adding the totals) or stored to a tile of terms (PairAffine:
   /// addPairAffineTerms after each key tile).
   void lowerProgramSumsPart();
+  /// Split rows: counts the CTA in (thread 0, an atomic add to the program's counter);
+  /// the program's last CTA sums each (b, h)'s pieces from the workspace in split
+  /// order, group by group, and hands the totals to `addTotals` (with the scale's
+  /// running total), then the scale's total to `addScaleTotal`.
+  void sumPieces(
+      const ParamsProgram &program, Value groups, Value rowTiles, Value programTiles,
+      Value programIndex,
+      function_ref<Value(Value group, Value piece, unsigned slot)> slotWord, Value tid,
+      function_ref<void(Value b64, Value h64, ArrayRef<Value> totals, Value &scaleTotal)>
+          addTotals,
+      function_ref<void(Value scaleTotal)> addScaleTotal);
   /// The terms of PairAffine accumulate `of` in `tile` (64 rows from `rowBegin` x 64
   /// keys from `keyBegin`) added to their elements of `target`: each element e = a i +
   /// b j + c that the tile touches (`elementAtOrigin`: the element's indices at i = j =
@@ -303,6 +317,11 @@ private:
   Value ctaSums; // part "params": sumOverCta's, f64
   // ProgramSums: the score's accumulates' classes, and a tile of terms per PairAffine.
   SmallVector<AccumulateClass> termClasses;
+  // ProgramSums without PairAffine terms: rows split over kParamsRowSplits CTAs per
+  // program, each piece's sums (workspaceSlots of them) in the launch's workspace.
+  bool splitRows = false;
+  Value workspace;
+  int64_t workspaceSlots = 0;
   SmallVector<Value> pairTerms;
   int64_t sharedBytes = 0;
   // Lane geometry (see LowerAttentionToNVGPU.cpp's table).
@@ -349,17 +368,28 @@ LogicalResult AttentionGradKernel::lower() {
   // part "query"'s grid, per-program sums in paramsGrid's (a CTA walks every row).
   bool query = op.isQueryPart() || op.isParamsPart();
   bool programSums = paramsKind == ParamsKernelKind::ProgramSums;
+  if (programSums)
+    if (auto scoreParams = findStatement<ScoreParamGradOp>(op))
+      scoreParams.walk([&](AccumulateOp accumulate) {
+        termClasses.push_back(classifyAccumulate(accumulate));
+      });
+  splitRows = programSums && llvm::none_of(termClasses, [](const AccumulateClass &of) {
+                return of.kind == TermClass::PairAffine;
+              });
   ArrayRef<Attribute> own = query ? qDims : kDims;
-  kb = std::make_unique<KernelBuilder>(
-      op, programSums ? paramsGrid(op)
-                      : SmallVector<GridDim>{{own[0], 1}, {own[1], 1}, {own[2], kBlock}});
+  SmallVector<GridDim> grid =
+      programSums ? paramsGrid(op)
+                  : SmallVector<GridDim>{{own[0], 1}, {own[1], 1}, {own[2], kBlock}};
+  if (splitRows)
+    grid.push_back(
+        {IntegerAttr::get(IntegerType::get(op.getContext(), 64), kParamsRowSplits), 1});
+  kb = std::make_unique<KernelBuilder>(op, grid);
   ImplicitLocOpBuilder &b = kb->builder();
+  auto workspaceType = MemRefType::get({ShapedType::kDynamic}, b.getI64Type());
   if (!programSums)
     batch = kb->gridIndex(0);
-  else if (auto scoreParams = findStatement<ScoreParamGradOp>(op))
-    scoreParams.walk([&](AccumulateOp accumulate) {
-      termClasses.push_back(classifyAccumulate(accumulate));
-    });
+  if (splitRows)
+    workspace = kb->function().getBody().front().addArgument(workspaceType, op.getLoc());
   static_cast<AttentionGradOperands &>(*this) = readAttentionGradOperands(*kb, op);
   scale = naturalScale(*kb, op, b.getI64IntegerAttr(headDim));
   softmaxScale = scoreScale(*kb, op, b.getI64IntegerAttr(headDim));
@@ -377,7 +407,21 @@ LogicalResult AttentionGradKernel::lower() {
   auto schedule =
       AttentionScheduleAttr::get(op.getContext(), kBlock, kBlock, 0, 0, kWarps, 1);
   gpu::GPUFuncOp kernel = moveProgramToKernel(
-      kb->function(), gpuModule, {kThreads, sharedBytes, schedule, specialized});
+      kb->function(), gpuModule, {kThreads, sharedBytes, schedule, specialized},
+      splitRows ? ArrayRef<Type>(workspaceType) : ArrayRef<Type>());
+  if (splitRows) {
+    // The pieces' sums: kParamsRowSplits x workspaceSlots words per (b, h) (literal
+    // batch and head dims folded into the count).
+    int64_t words = kParamsRowSplits * workspaceSlots;
+    SmallVector<StringAttr> per;
+    for (Attribute dim : qDims.take_front(2)) {
+      if (auto symbol = dyn_cast<StringAttr>(dim))
+        per.push_back(symbol);
+      else
+        words *= cast<IntegerAttr>(dim).getInt();
+    }
+    setKernelAbi(kernel, getKernelAbi(kernel).withWorkspace(words, per));
+  }
   // .maxnreg 255: without it ptxas settled on fewer registers and spilled in part
   // "key_value" (168 registers and 16 bytes of spills for logit_softcap).
   kernel->setAttr(
@@ -883,13 +927,16 @@ void AttentionGradKernel::lowerProgramSumsPart() {
   auto targetOf = [&](unsigned argument) { return paramsPartTarget(*kb, op, argument); };
 
   // The slices the CTA owns start at 0 (thread 0 writes them; the others add to them
-  // after stageQueryRows's barrier, thread 0 after sumOverCta's).
+  // after stageQueryRows's barrier, thread 0 after sumOverCta's). Split rows: the CTA
+  // that sums the pieces zeroes them, below.
   ParamsProgram program = readParamsProgram(*kb, op);
-  zeroOwnedSlices(*kb, op, program, tid);
+  if (!splitRows)
+    zeroOwnedSlices(*kb, op, program, tid);
 
   // The score's tmix.accumulate ops, in region order, and where each keeps its terms:
   // a TermClass::Program one in the walk's state (a sum per thread), a PairAffine one
-  // in its tile of shared memory (pairTerms). The scale's sum is the state's last.
+  // in its tile of shared memory (pairTerms). The scale's sum follows the Program
+  // ones; split rows add the sink's (each thread's rows of it) after them.
   SmallVector<AccumulateOp> accumulates;
   if (scoreParams)
     scoreParams.walk([&](AccumulateOp accumulate) { accumulates.push_back(accumulate); });
@@ -899,49 +946,46 @@ void AttentionGradKernel::lowerProgramSumsPart() {
     slotOf.push_back(of.kind == TermClass::Program ? numSums++ : numTiles++);
   if (scaleParams)
     ++numSums;
+  unsigned scaleSlot = numSums - 1, sinkSlot = numSums;
+  bool sinkInState = splitRows && sinkParams;
+  workspaceSlots = numSums + (sinkInState ? 1 : 0);
   Value one = idx(1);
 
   // One flat loop over (b, h, tile of rows), in that order: nested loops kept some 25
   // more registers live across them (ptxas spilled), as LLVM derived values of their
   // induction variables; divisions of one index give it none. The first tile of a
   // (b, h) runs the sink's rows and starts the sums, its last adds their totals (the
-  // branches are the same for every thread).
+  // branches are the same for every thread). Split rows: the CTA walks its piece of
+  // the program's tiles, [split * tiles / splits, (split + 1) * tiles / splits), and
+  // a piece of a (b, h) starts and ends its sums where the range does too.
   Value batches = arith::SubIOp::create(b, program.end[0], program.begin[0]);
   Value heads = arith::SubIOp::create(b, program.end[1], program.begin[1]);
   Value rowTiles = arith::CeilDivUIOp::create(b, numN, idx(kBlock));
   Value perBatch = mul(heads, rowTiles);
-  auto walkTile = [&](Value index, ValueRange carried) -> Fragments {
-    batch = add(program.begin[0], arith::DivUIOp::create(b, index, perBatch));
-    Value head =
-        add(program.begin[1],
-            arith::RemUIOp::create(b, arith::DivUIOp::create(b, index, rowTiles), heads));
-    Value rowTile = arith::RemUIOp::create(b, index, rowTiles);
-    Value rowBegin = mul(rowTile, idx(kBlock));
-    Value firstTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, rowTile, idx(0));
-    Value lastTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, rowTile,
-                                           arith::SubIOp::create(b, rowTiles, one));
-    Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
-    auto noResults = [] { return SmallVector<Value>{}; };
-    if (sinkParams)
-      kb->ifElse(
-          firstTile, {},
-          [&] {
-            Value own = sinkRowsTerm(*kb, *this, sink, batch, head, idx(valueDim), tid);
-            Value total =
-                sumOverCta(*kb, ctaSums, tid, arith::ExtFOp::create(b, f64, own));
-            onCtaLeader(*kb, tid, [&] {
-              Value negated =
-                  arith::NegFOp::create(b, arith::TruncFOp::create(b, f32, total));
-              inlineParamGradRegion(*kb, sinkParams.getBody(), {b64, h64, negated},
-                                    targetOf);
-            });
-            return SmallVector<Value>{};
-          },
-          noResults);
-    if (numSums == 0 && numTiles == 0)
-      return Fragments(carried);
-    // Each accumulate's element at (b, h) and i = j = 0: a Program one's element, and
-    // a PairAffine one's other indices and its c.
+  Value programTiles = mul(batches, perBatch);
+  Value splits = idx(kParamsRowSplits);
+  Value split, rangeBegin = idx(0), rangeEnd = programTiles;
+  if (splitRows) {
+    split = kb->gridIndex(kb->numGridDims() - 1);
+    rangeBegin = arith::DivUIOp::create(b, mul(split, programTiles), splits);
+    rangeEnd = arith::DivUIOp::create(b, mul(add(split, one), programTiles), splits);
+  }
+  Value programIndex, blocks;
+  if (splitRows) {
+    programIndex =
+        arith::DivUIOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::x), splits);
+    blocks = gpu::GridDimOp::create(b, gpu::Dimension::x);
+  }
+  Value groups = mul(batches, heads);
+  // The workspace word of a piece's slot: after a counter per CTA, the slots of
+  // (program, group of the program (b, h), split).
+  auto slotWord = [&](Value group, Value piece, unsigned slot) {
+    Value row = add(mul(add(mul(programIndex, groups), group), splits), piece);
+    return add(blocks, add(mul(row, idx(workspaceSlots)), idx(slot)));
+  };
+  // Each accumulate's element at (b, h) and i = j = 0: a Program one's element, and
+  // a PairAffine one's other indices and its c.
+  auto elementsAt = [&](Value b64, Value h64) {
     SmallVector<SmallVector<Value>> elementAt;
     if (scoreParams) {
       Value zero32 = kb->f32(0.0), zeroI64 = arith::ConstantIntOp::create(b, i64, 0);
@@ -951,10 +995,64 @@ void AttentionGradKernel::lowerProgramSumsPart() {
                              elementAt.emplace_back(indices.begin(), indices.end());
                            });
     }
-    // The sums start at 0 on a (b, h)'s first tile; the scale's total runs on.
+    return elementAt;
+  };
+  auto addSinkTotal = [&](Value b64, Value h64, Value total) {
+    Value negated = arith::NegFOp::create(b, arith::TruncFOp::create(b, f32, total));
+    inlineParamGradRegion(*kb, sinkParams.getBody(), {b64, h64, negated}, targetOf);
+  };
+  auto walkTile = [&](Value index, ValueRange carried) -> Fragments {
+    Value group = arith::DivUIOp::create(b, index, rowTiles);
+    batch = add(program.begin[0], arith::DivUIOp::create(b, index, perBatch));
+    Value head = add(program.begin[1], arith::RemUIOp::create(b, group, heads));
+    Value rowTile = arith::RemUIOp::create(b, index, rowTiles);
+    Value rowBegin = mul(rowTile, idx(kBlock));
+    Value firstTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, rowTile, idx(0));
+    Value lastTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, rowTile,
+                                           arith::SubIOp::create(b, rowTiles, one));
+    Value pieceStarts = firstTile, pieceEnds = lastTile;
+    if (splitRows) {
+      pieceStarts = arith::OrIOp::create(
+          b, firstTile,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::eq, index, rangeBegin));
+      pieceEnds = arith::OrIOp::create(
+          b, lastTile,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::eq, index,
+                                arith::SubIOp::create(b, rangeEnd, one)));
+    }
+    Value b64 = kb->toI64(batch), h64 = kb->toI64(head);
+    auto noResults = [] { return SmallVector<Value>{}; };
+    // The sink's rows: summed and added at once, or (split rows) each thread's share
+    // kept in the state, 0 in the (b, h)'s other pieces.
+    Value sinkShare;
+    if (sinkParams && !splitRows)
+      kb->ifElse(
+          firstTile, {},
+          [&] {
+            Value own = sinkRowsTerm(*kb, *this, sink, batch, head, idx(valueDim), tid);
+            Value total =
+                sumOverCta(*kb, ctaSums, tid, arith::ExtFOp::create(b, f64, own));
+            onCtaLeader(*kb, tid, [&] { addSinkTotal(b64, h64, total); });
+            return SmallVector<Value>{};
+          },
+          noResults);
+    if (sinkInState)
+      sinkShare = kb->ifElse(
+          firstTile, {f64},
+          [&]() -> SmallVector<Value> {
+            return {arith::ExtFOp::create(
+                b, f64, sinkRowsTerm(*kb, *this, sink, batch, head, idx(valueDim), tid))};
+          },
+          [&]() -> SmallVector<Value> { return {zero64}; })[0];
+    if (numSums == 0 && numTiles == 0 && !sinkInState)
+      return Fragments(carried);
+    SmallVector<SmallVector<Value>> elementAt = elementsAt(b64, h64);
+    // The sums start at 0 on a piece's first tile; the scale's total runs on.
     Fragments st;
     for (unsigned slot = 0; slot < numSums; ++slot)
-      st.push_back(arith::SelectOp::create(b, firstTile, zero64, carried[slot]));
+      st.push_back(arith::SelectOp::create(b, pieceStarts, zero64, carried[slot]));
+    if (sinkInState)
+      st.push_back(arith::SelectOp::create(b, pieceStarts, sinkShare, carried[sinkSlot]));
 
     // Every warp is done with the last tile of rows before the next is staged.
     gpu::BarrierOp::create(b);
@@ -980,7 +1078,7 @@ void AttentionGradKernel::lowerProgramSumsPart() {
                                       ValueRange{at.tileRow, at.tileColumn});
             });
       if (scaleParams)
-        addTo(state[numSums - 1], pair.scaleTerm);
+        addTo(state[scaleSlot], pair.scaleTerm);
     };
     // A warp that skips a tile leaves its pairs' terms at 0: each thread zeroes its
     // own before the warp's class decides.
@@ -1004,11 +1102,33 @@ void AttentionGradKernel::lowerProgramSumsPart() {
           gpu::BarrierOp::create(b);
         }
     };
-    Fragments sums = walkKeyTiles(
-        head, own, stats, st,
-        [](const TileGrads &, ValueRange state) { return Fragments(state); }, pairWork,
-        numTiles ? function_ref<void()>(beforeTile) : nullptr,
-        numTiles ? function_ref<void(Value)>(afterTile) : nullptr);
+    Fragments sums =
+        numSums + numTiles == 0
+            ? st
+            : walkKeyTiles(
+                  head, own, stats, st,
+                  [](const TileGrads &, ValueRange state) { return Fragments(state); },
+                  pairWork, numTiles ? function_ref<void()>(beforeTile) : nullptr,
+                  numTiles ? function_ref<void(Value)>(afterTile) : nullptr);
+    if (splitRows) {
+      // The piece's last tile: its sums over the CTA, stored by thread 0 in its slots.
+      kb->ifElse(
+          pieceEnds, {},
+          [&] {
+            SmallVector<Value> totals;
+            for (Value sum : sums)
+              totals.push_back(sumOverCta(*kb, ctaSums, tid, sum));
+            onCtaLeader(*kb, tid, [&] {
+              for (auto [slot, total] : llvm::enumerate(totals))
+                memref::StoreOp::create(
+                    b, arith::BitcastOp::create(b, i64, total), workspace,
+                    slotWord(group, split, static_cast<unsigned>(slot)));
+            });
+            return SmallVector<Value>{};
+          },
+          noResults);
+      return sums;
+    }
     if (numSums == 0)
       return Fragments(carried);
     // The last tile of a (b, h): the sums over the CTA, the Program elements' totals by
@@ -1039,17 +1159,114 @@ void AttentionGradKernel::lowerProgramSumsPart() {
     return ended;
   };
 
+  if (splitRows) {
+    // The state: each piece's sums (no total runs over the pieces).
+    kb->loop(rangeBegin, rangeEnd, one, Fragments(workspaceSlots, zero64), walkTile);
+    sumPieces(
+        program, groups, rowTiles, programTiles, programIndex, slotWord, tid,
+        [&](Value b64, Value h64, ArrayRef<Value> totals, Value &scaleTotal) {
+          if (sinkParams)
+            addSinkTotal(b64, h64, totals[sinkSlot]);
+          SmallVector<SmallVector<Value>> elementAt = elementsAt(b64, h64);
+          for (auto [k, accumulate] : llvm::enumerate(accumulates))
+            addParamGradTerm(*kb, targetOf(accumulate.getTargetArgument()), elementAt[k],
+                             totals[slotOf[k]]);
+          if (scaleParams)
+            scaleTotal = arith::AddFOp::create(b, scaleTotal, totals[scaleSlot]);
+        },
+        [&](Value scaleTotal) {
+          if (scaleParams)
+            inlineParamGradRegion(*kb, scaleParams.getBody(),
+                                  {arith::TruncFOp::create(b, f32, scaleTotal)},
+                                  targetOf);
+        });
+    return;
+  }
   // The state: the sums, then the scale's total over the program.
   Fragments init(numSums, zero64);
   if (scaleParams)
     init.push_back(zero64);
-  Fragments final = kb->loop(idx(0), mul(batches, perBatch), one, init, walkTile);
+  Fragments final = kb->loop(idx(0), programTiles, one, init, walkTile);
   // The scale's gradient: the sum over every pair of the program, once.
   if (scaleParams)
     onCtaLeader(*kb, tid, [&] {
       inlineParamGradRegion(*kb, scaleParams.getBody(),
                             {arith::TruncFOp::create(b, f32, final.back())}, targetOf);
     });
+}
+
+void AttentionGradKernel::sumPieces(
+    const ParamsProgram &program, Value groups, Value rowTiles, Value programTiles,
+    Value programIndex,
+    function_ref<Value(Value group, Value piece, unsigned slot)> slotWord, Value tid,
+    function_ref<void(Value b64, Value h64, ArrayRef<Value> totals, Value &scaleTotal)>
+        addTotals,
+    function_ref<void(Value scaleTotal)> addScaleTotal) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type f64 = b.getF64Type(), i64 = b.getI64Type();
+  Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+  Value one = idx(1), splits = idx(kParamsRowSplits);
+  // Thread 0, which stored the CTA's slots, counts it in; the last of the program's
+  // CTAs sums. A fence before the count and one after it (PTX's release and acquire
+  // patterns around a relaxed atom.add) make every slot stored before a count visible
+  // to the CTA that counts last.
+  auto gpuFence = [&] { NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); };
+  onCtaLeader(*kb, tid, [&] {
+    gpuFence();
+    Value counted = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
+                                                arith::ConstantIntOp::create(b, i64, 1),
+                                                workspace, ValueRange{programIndex});
+    Value last =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, counted,
+                              arith::ConstantIntOp::create(b, i64, kParamsRowSplits - 1));
+    kb->ifElse(
+        last, {},
+        [&] {
+          gpuFence();
+          // Thread 0 alone: no other thread of this CTA writes the slices.
+          zeroOwnedSlices(*kb, op, program, tid);
+          Value heads = arith::SubIOp::create(b, program.end[1], program.begin[1]);
+          // Group by group in order; in each, the pieces of the splits whose ranges
+          // meet its tiles [first, last], in split order: tile x lies in split
+          // floor(((x + 1) * splits - 1) / tiles) (the last whose range starts at or
+          // before x; the empty ones before it start there too).
+          auto splitOf = [&](Value tile) {
+            return arith::DivUIOp::create(
+                b, arith::SubIOp::create(b, mul(add(tile, one), splits), one),
+                programTiles);
+          };
+          Value scaleTotal = kb->loop(
+              idx(0), groups, one, {zero64},
+              [&](Value group, ValueRange carried) -> SmallVector<Value> {
+                Value first = mul(group, rowTiles);
+                Value lastTile = arith::SubIOp::create(b, add(first, rowTiles), one);
+                SmallVector<Value> totals =
+                    kb->loop(splitOf(first), add(splitOf(lastTile), one), one,
+                             SmallVector<Value>(workspaceSlots, zero64),
+                             [&](Value piece, ValueRange sums) -> SmallVector<Value> {
+                               SmallVector<Value> next;
+                               for (auto [slot, sum] : llvm::enumerate(sums)) {
+                                 Value word = memref::LoadOp::create(
+                                     b, workspace,
+                                     slotWord(group, piece, static_cast<unsigned>(slot)));
+                                 next.push_back(arith::AddFOp::create(
+                                     b, sum, arith::BitcastOp::create(b, f64, word)));
+                               }
+                               return next;
+                             });
+                Value batch =
+                    add(program.begin[0], arith::DivUIOp::create(b, group, heads));
+                Value head =
+                    add(program.begin[1], arith::RemUIOp::create(b, group, heads));
+                Value total = carried[0];
+                addTotals(kb->toI64(batch), kb->toI64(head), totals, total);
+                return {total};
+              })[0];
+          addScaleTotal(scaleTotal);
+          return SmallVector<Value>{};
+        },
+        [] { return SmallVector<Value>{}; });
+  });
 }
 
 void AttentionGradKernel::addPairAffineTerms(const AccumulateClass &of, Value tile,

@@ -25,6 +25,10 @@ namespace mlir::tmix {
 
 /// Threads per CTA of the part "params" kernels (4 warps).
 constexpr int64_t kParamsThreads = 128;
+/// CTAs per program of a ProgramSums kernel without PairAffine terms: each walks one
+/// of as many contiguous pieces of the program's (b, h, tile of rows), and the last
+/// to finish sums the pieces in order (a scalar's gradient fills 64 SMs, not one).
+constexpr int64_t kParamsRowSplits = 64;
 
 /// How the GPUs run a part "params".
 enum class ParamsKernelKind {
@@ -35,9 +39,10 @@ enum class ParamsKernelKind {
   PairOwned,
   /// Params read in score at elements of TermClass Program or PairAffine (a per-head
   /// slope, a learnable cap, a relative-position table), those the scale reads and
-  /// those the sink reads: one CTA per program of paramsGrid walks the pairs of its
-  /// (b, h) as part "query" does, summing each element's terms in one order
-  /// (LowerAttentionGradToNVGPU.cpp).
+  /// those the sink reads: each program of paramsGrid walks the pairs of its (b, h)
+  /// as part "query" does, summing each element's terms in one order; on one CTA, or
+  /// without PairAffine terms on kParamsRowSplits CTAs whose sums meet in the launch's
+  /// workspace (LowerAttentionGradToNVGPU.cpp).
   ProgramSums,
 };
 

@@ -167,13 +167,12 @@ std::string tmix::rt::cudaGridOf(const GpuManifest &manifest,
   return {};
 }
 
-std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
-                                       const std::vector<DeviceTensor> &tensors,
-                                       const std::vector<double> &scalars,
-                                       const std::map<std::string, int64_t> &bound,
-                                       unsigned long long sizesAddress,
-                                       KernelParams &params,
-                                       unsigned long long tensorMapsAddress) {
+std::string tmix::rt::packKernelParams(
+    const GpuManifest &manifest, const std::vector<DeviceTensor> &tensors,
+    const std::vector<double> &scalars, const std::map<std::string, int64_t> &bound,
+    unsigned long long sizesAddress, KernelParams &params,
+    unsigned long long tensorMapsAddress, unsigned long long workspaceAddress,
+    int64_t workspaceWords) {
   const SpecSignature &signature = manifest.kernel.signature;
   size_t numArgs = signature.args.size();
   if (tensors.size() != numArgs + signature.results.size())
@@ -225,17 +224,28 @@ std::string tmix::rt::packKernelParams(const GpuManifest &manifest,
       return "kernel '" + signature.name + "' reads TMA descriptors, but none were given";
     params.words.push_back(tensorMapsAddress);
   }
+  if (manifest.workspaceWords != 0) {
+    if (workspaceAddress == 0 || workspaceWords <= 0)
+      return "kernel '" + signature.name + "' takes a workspace, but none was given";
+    if (std::string error = pushDescriptor(params, ParamDecl{"workspace"},
+                                           workspaceAddress, {workspaceWords});
+        !error.empty())
+      return error;
+  }
   for (uint64_t &word : params.words)
     params.pointers.push_back(&word);
   return {};
 }
 
-/// One launch's buffer: the TMA descriptors (64-byte aligned, at offset 0) then the
-/// sizes array, in device memory, and the host words they are copied from. The copy,
-/// the launch and `done` are enqueued on the launch's stream in that order, so the
-/// buffer (host and device side) is free again once `done` has fired.
+/// One launch's buffer: the TMA descriptors (64-byte aligned, at offset 0), the sizes
+/// array, then the workspace (its per-CTA words, then the rest), in device memory, and
+/// the host words they are copied from (up to the per-CTA words, zeros). The copy, the
+/// launch and `done` are enqueued on the launch's stream in that order, so the buffer
+/// (host and device side) is free again once `done` has fired.
 struct CudaKernel::LaunchBuffer {
   CUdeviceptr device = 0;
+  /// The words allocated at `device` (grown for a larger workspace).
+  size_t deviceWords = 0;
   std::vector<uint64_t> host;
   CUevent done = nullptr;
   /// Set when recording `done` failed: the buffer may still be in use, forever.
@@ -392,8 +402,9 @@ std::string CudaKernel::acquireBuffer(Driver &driver, LaunchBuffer *&buffer) {
     fresh->host.assign(manifest_.tensorMaps.size() * kTensorMapWords +
                            std::max<size_t>(manifest_.kernel.sizeSymbols.size(), 1),
                        0);
+    fresh->deviceWords = fresh->host.size();
     if (CUresult result =
-            driver.cuMemAlloc(&fresh->device, fresh->host.size() * sizeof(uint64_t));
+            driver.cuMemAlloc(&fresh->device, fresh->deviceWords * sizeof(uint64_t));
         result != kCudaSuccess)
       return driver.error(result, "cuMemAlloc");
     if (fresh->device % tensormap::kAlignment != 0) {
@@ -470,9 +481,15 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
   CudaGrid grid;
   if (std::string error = cudaGridOf(manifest_, bound, grid); !error.empty())
     return error;
+  int64_t blocks = int64_t(grid.x) * grid.y * grid.z;
+  int64_t workspaceWords = 0;
+  if (std::string error = workspaceWordsOf(manifest_, bound, blocks, workspaceWords);
+      !error.empty())
+    return error;
   KernelParams params;
-  if (std::string error = packKernelParams(manifest_, tensors, scalars, bound,
-                                           kPlaceholderAddress, params, kPlaceholderAddress);
+  if (std::string error = packKernelParams(
+          manifest_, tensors, scalars, bound, kPlaceholderAddress, params,
+          kPlaceholderAddress, kPlaceholderAddress, workspaceWords);
       !error.empty())
     return error;
   for (const TensorMapDecl &map : manifest_.tensorMaps) {
@@ -504,16 +521,39 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
   if (std::string bufferError = acquireBuffer(*driver, buffer); !bufferError.empty())
     return bufferError;
   buffer->sequence = ++launches_;
-  // The buffer's host words: descriptors, then sizes. Untouched until `done` fires, so
-  // the asynchronous copy reads them whenever the stream gets to it.
-  std::copy(tensorMaps.begin(), tensorMaps.end(), buffer->host.begin());
+  // The buffer's host words: descriptors, sizes, then the workspace's per-CTA words
+  // (zeros). Untouched until `done` fires, so the asynchronous copy reads them whenever
+  // the stream gets to it.
   size_t sizesOffset = tensorMaps.size();
+  size_t workspaceOffset = sizesOffset + std::max<size_t>(sizes.size(), 1);
+  size_t zeroed = workspaceWords == 0 ? 0 : static_cast<size_t>(blocks);
+  buffer->host.assign(workspaceOffset + zeroed, 0);
+  std::copy(tensorMaps.begin(), tensorMaps.end(), buffer->host.begin());
   for (size_t index = 0; index < sizes.size(); ++index)
     buffer->host[sizesOffset + index] = static_cast<uint64_t>(sizes[index]);
+  size_t neededWords = workspaceOffset + static_cast<size_t>(workspaceWords);
+  if (neededWords > buffer->deviceWords) {
+    // A larger workspace than this buffer's launches had: the buffer is free (its last
+    // launch finished), so its memory is replaced.
+    CUdeviceptr grown = 0;
+    if (CUresult result = driver->cuMemAlloc(&grown, neededWords * sizeof(uint64_t));
+        result != kCudaSuccess)
+      return driver->error(result, "cuMemAlloc");
+    if (grown % tensormap::kAlignment != 0) {
+      driver->cuMemFree(grown);
+      return "cuMemAlloc gave an address that is not " +
+             std::to_string(tensormap::kAlignment) + "-byte aligned";
+    }
+    driver->cuMemFree(buffer->device);
+    buffer->device = grown;
+    buffer->deviceWords = neededWords;
+  }
   CUdeviceptr sizesAddress = buffer->device + sizesOffset * sizeof(uint64_t);
-  if (std::string packError =
-          packKernelParams(manifest_, tensors, scalars, bound, sizesAddress, params,
-                           tensorMaps.empty() ? 0 : buffer->device);
+  CUdeviceptr workspaceAddress =
+      workspaceWords == 0 ? 0 : buffer->device + workspaceOffset * sizeof(uint64_t);
+  if (std::string packError = packKernelParams(
+          manifest_, tensors, scalars, bound, sizesAddress, params,
+          tensorMaps.empty() ? 0 : buffer->device, workspaceAddress, workspaceWords);
       !packError.empty())
     return packError;
   auto cudaStream = static_cast<CUstream>(stream);

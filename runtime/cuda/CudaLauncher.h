@@ -6,9 +6,10 @@
 // packs the kernel ABI (memref descriptors expanded into words), loads the module
 // (cubin when the device takes it, else the PTX, compiled by the driver), raises the
 // dynamic shared-memory limit when the kernel needs more than 48 KiB, and launches the
-// manifest's grid. Each launch gets its own device buffer for the sizes array and the
-// TMA descriptors, written in stream order, so launches on several streams never share
-// one. No MLIR, no CUDA headers.
+// manifest's grid. Each launch gets its own device buffer for the sizes array, the
+// TMA descriptors and the workspace (its per-CTA words zeroed by the same copy),
+// written in stream order, so launches on several streams never share one. No MLIR,
+// no CUDA headers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -69,7 +70,9 @@ std::string cudaGridOf(const GpuManifest &manifest, const std::map<std::string, 
 /// match the declared ones under `bound`) or one f64/i64 word (scalars, range-checked
 /// by checkScalarValue), per result a descriptor, then the descriptor of the sizes
 /// array at `sizesAddress`, then, for a kernel with TMA descriptors, their device
-/// address `tensorMapsAddress`. Tensors are contiguous (row-major) and 16-byte aligned.
+/// address `tensorMapsAddress`, then, for a kernel with a workspace, the descriptor of
+/// its `workspaceWords` words at `workspaceAddress`. Tensors are contiguous (row-major)
+/// and 16-byte aligned.
 /// `tensors` holds one entry per argument (ignored for scalars) then one per result;
 /// `scalars` one per argument. Pure: no driver call. Returns an error or empty.
 std::string packKernelParams(const GpuManifest &manifest,
@@ -77,7 +80,9 @@ std::string packKernelParams(const GpuManifest &manifest,
                              const std::vector<double> &scalars,
                              const std::map<std::string, int64_t> &bound,
                              unsigned long long sizesAddress, KernelParams &params,
-                             unsigned long long tensorMapsAddress = 0);
+                             unsigned long long tensorMapsAddress = 0,
+                             unsigned long long workspaceAddress = 0,
+                             int64_t workspaceWords = 0);
 
 /// Launches in flight at once per kernel, each holding one of its launch buffers; a
 /// launch beyond waits for the oldest to finish.

@@ -23,9 +23,9 @@ namespace {
 constexpr std::string_view kMagic = "tmix-gpu-manifest 1";
 /// Records that a manifest holds at most once (`arg`, `result` and `tma` repeat).
 constexpr std::string_view kSingleRecords[] = {
-    "kernel", "target",   "ptx",        "cubin", "object", "block_threads",
-    "shared_bytes", "schedule", "specialize", "sizes", "grid", "groups", "spec",
-    "sequences", "gradients"};
+    "kernel",       "target",    "ptx",        "cubin",    "object", "block_threads",
+    "shared_bytes", "schedule",  "specialize", "sizes",    "grid",   "groups",
+    "spec",         "sequences", "gradients",  "workspace"};
 /// Words of a memref descriptor: allocated and aligned pointers, offset, then a size
 /// and a stride per dimension.
 constexpr size_t kDescriptorWords = 3;
@@ -293,6 +293,21 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
     manifest.kernel.sumsGradients = true;
     return {};
   }
+  if (key == "workspace") { // workspace WORDS SYMBOL...
+    if (words.size() < 2 || !parseInt(words[1], manifest.workspaceWords) ||
+        manifest.workspaceWords < 1 || manifest.workspaceWords > limits::kMaxLiteral)
+      return "'workspace' takes a number of words in 1.." +
+             std::to_string(limits::kMaxLiteral) + ", then size symbols";
+    for (size_t index = 2; index < words.size(); ++index) {
+      if (!isSymbol(words[index]))
+        return "bad size symbol '" + words[index] + "'";
+      for (const std::string &symbol : manifest.workspacePer)
+        if (symbol == words[index])
+          return "workspace symbol '" + symbol + "' given twice";
+      manifest.workspacePer.push_back(words[index]);
+    }
+    return {};
+  }
   if (key == "ptx")
     return file(manifest.ptxFile);
   if (key == "cubin")
@@ -396,9 +411,35 @@ size_t tmix::rt::kernelParamWords(const GpuManifest &manifest) {
       words += param.isTensor ? kDescriptorWords + 2 * param.dims.size() : 1;
   if (!manifest.tensorMaps.empty())
     ++words;
+  if (manifest.workspaceWords != 0)
+    words += kDescriptorWords + 2; // rank 1
   return words;
 }
 
+std::string tmix::rt::workspaceWordsOf(const GpuManifest &manifest,
+                                       const std::map<std::string, int64_t> &bound,
+                                       int64_t blocks, int64_t &words) {
+  words = 0;
+  if (manifest.workspaceWords == 0)
+    return {};
+  std::string named = std::to_string(manifest.workspaceWords);
+  int64_t total = manifest.workspaceWords;
+  bool overflow = false;
+  for (const std::string &symbol : manifest.workspacePer) {
+    auto found = bound.find(symbol);
+    if (found == bound.end())
+      return "workspace symbol '" + symbol + "' is not bound";
+    named += " x " + symbol + "=" + std::to_string(found->second);
+    overflow = overflow || __builtin_mul_overflow(total, found->second, &total);
+  }
+  overflow = overflow || __builtin_add_overflow(total, blocks, &total);
+  if (overflow || total > limits::kMaxWorkspaceWords)
+    return "kernel '" + manifest.kernel.signature.name + "' needs a workspace of " +
+           named + " words after " + std::to_string(blocks) +
+           " (one per CTA): more than " + std::to_string(limits::kMaxWorkspaceWords);
+  words = total;
+  return {};
+}
 
 std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
   const SpecSignature &signature = manifest.kernel.signature;
@@ -420,9 +461,9 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
       return "missing 'object'";
     if (!manifest.ptxFile.empty() || !manifest.cubinFile.empty() ||
         manifest.blockThreads != 0 || manifest.sharedBytes != 0 ||
-        !manifest.tensorMaps.empty())
-      return "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes' or "
-             "'tma'";
+        !manifest.tensorMaps.empty() || manifest.workspaceWords != 0)
+      return "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes', 'tma' "
+             "or 'workspace'";
   } else {
     if (!manifest.objectFile.empty())
       return "'object' is for cpu kernels, not " + manifest.target;
@@ -468,6 +509,12 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
   for (const GridDimDecl &dim : manifest.kernel.grid)
     if (!known(dim.dim))
       return "grid symbol '" + dim.dim.symbol + "' is not in 'sizes'";
+  for (const std::string &symbol : manifest.workspacePer)
+    if (!known(DimDecl{symbol, 0}))
+      return "workspace symbol '" + symbol + "' is not in 'sizes'";
+  if (manifest.workspaceWords < 0 || manifest.workspaceWords > limits::kMaxLiteral ||
+      (manifest.workspaceWords == 0 && !manifest.workspacePer.empty()))
+    return "'workspace' words must be in 1.." + std::to_string(limits::kMaxLiteral);
   for (const auto &[group, grouped] : signature.groups)
     if (!known(DimDecl{group, 0}) || !known(DimDecl{grouped, 0}))
       return "group '" + group + ":" + grouped + "' names a symbol not in 'sizes'";
@@ -573,6 +620,12 @@ std::string tmix::rt::writeGpuManifest(const GpuManifest &manifest) {
       out << "none";
     else
       out << map.swizzleBytes;
+    out << '\n';
+  }
+  if (manifest.workspaceWords != 0) {
+    out << "workspace " << manifest.workspaceWords;
+    for (const std::string &symbol : manifest.workspacePer)
+      out << ' ' << symbol;
     out << '\n';
   }
   return out.str();

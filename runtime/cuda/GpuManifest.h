@@ -25,6 +25,9 @@
 //   arg window scalar i32 default=4096
 //   result o tensor f16 B H N 64
 //   tma q f16 box=64x128 swizzle=128    sm_90a only: one TMA descriptor per record
+//   workspace 192 B H                   scratch in global memory per launch: one word
+//                                       per CTA, zeroed, then 192 words per unit of
+//                                       B x H (the symbols optional)
 //
 // The kernel ABI is the loop program's (passes/KernelBuilder.h) without the program
 // id: per tensor a memref descriptor of its logical view (allocated and aligned
@@ -35,7 +38,10 @@
 // bytes each, in record order), which the runtime encodes at launch with
 // cuTensorMapEncodeTiled over the named 4-D argument [B, H, N, D] (dims innermost
 // first: D, N, H, B; a box of COLUMNSxROWS elements over D and N, 1 over H and B;
-// the swizzle in bytes, 0 for none; out-of-range elements read as zeros).
+// the swizzle in bytes, 0 for none; out-of-range elements read as zeros). A kernel
+// with a `workspace` record takes last a descriptor of it (memref<?xi64>): a buffer of
+// the launch's own, its first word per CTA zero at the launch (counters), the words
+// after them left as the last launch wrote them (the kernel writes before it reads).
 //
 // A manifest is input, not trusted: the parser checks every record's syntax and range,
 // that each single record appears once, and that the ABI it describes is consistent
@@ -51,6 +57,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -80,6 +87,10 @@ struct GpuManifest {
   std::vector<std::pair<std::string, int64_t>> specialized;
   /// TMA descriptors, in the order of the kernel's descriptor array (sm_90a).
   std::vector<TensorMapDecl> tensorMaps;
+  /// The workspace: after a word per CTA, workspaceWords 64-bit words per unit of the
+  /// product of workspacePer (size symbols); none when workspaceWords is 0.
+  int64_t workspaceWords = 0;
+  std::vector<std::string> workspacePer;
 };
 
 /// What a manifest may hold: far beyond what tmix generates, and within what the CUDA
@@ -102,6 +113,8 @@ constexpr int64_t kMaxLiteral = (int64_t(1) << 31) - 1;
 constexpr size_t kMaxRank = 8;
 /// cuLaunchKernel's portable budget for kernel parameters.
 constexpr size_t kMaxParamBytes = 4096;
+/// A launch's workspace: 2^30 words (8 GiB), far beyond what tmix's kernels ask.
+constexpr int64_t kMaxWorkspaceWords = int64_t(1) << 30;
 } // namespace manifest_limits
 
 /// The opt-in dynamic shared memory per CTA of `target` (sm_80, sm_90a), or 0.
@@ -109,9 +122,16 @@ int64_t maxSharedBytes(std::string_view target);
 
 /// The 64-bit words of the kernel ABI the manifest describes (passes/KernelBuilder.h):
 /// a descriptor per tensor (3 + 2 x rank), a word per scalar, the sizes descriptor, and
-/// the TMA descriptors' address when there are `tma` records.
+/// the TMA descriptors' address when there are `tma` records, the workspace's
+/// descriptor when there is a `workspace` record.
 size_t kernelParamWords(const GpuManifest &manifest);
 
+/// The words of a launch's workspace under `bound` sizes with `blocks` CTAs: blocks +
+/// workspaceWords x prod(workspacePer), overflow-checked and at most
+/// manifest_limits::kMaxWorkspaceWords. Returns an error naming the sizes, or empty.
+std::string workspaceWordsOf(const GpuManifest &manifest,
+                             const std::map<std::string, int64_t> &bound, int64_t blocks,
+                             int64_t &words);
 
 /// The cross-record checks of a parsed manifest (also for manifests built in memory):
 /// required records, unique names, symbols in `sizes`, shared memory within the target,

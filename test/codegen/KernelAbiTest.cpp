@@ -144,7 +144,8 @@ TEST(KernelAbi, VerifierRejectsWhatOnlyBuildersMake) {
                           [&] {
                             EXPECT_FALSE(mlir::tmix::KernelAttr::getChecked(
                                 emitError, &context, {n}, {grid}, /*threads=*/128,
-                                /*shared_bytes=*/0, i32Value, /*tensor_maps=*/{}));
+                                /*shared_bytes=*/0, i32Value, /*tensor_maps=*/{},
+                                /*workspace_words=*/0, /*workspace_per=*/{}));
                           }),
             "specialized size 'N' must be an i64, got 64 : i32");
 }

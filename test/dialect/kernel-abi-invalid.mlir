@@ -64,7 +64,7 @@ func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid =
 
 // -----
 
-// expected-error @+1 {{shared_bytes, specialized and tensor_maps are parts of a GPU launch: they need threads}}
+// expected-error @+1 {{shared_bytes, specialized, tensor_maps and workspace are parts of a GPU launch: they need threads}}
 func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], shared_bytes = 1024>}
 
 // -----
@@ -110,7 +110,7 @@ func.func private @f(i64) attributes {tmix.kernel = #tmix.kernel<sizes = [], gri
 // -----
 
 // The launch parts come in their printed order.
-// expected-error @+1 {{expected 'tensor_maps'}}
+// expected-error @+1 {{expected 'workspace'}}
 func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [], shared_bytes = 0, threads = 128>}
 
 // -----
@@ -127,3 +127,24 @@ module attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = []>} {}
 
 // expected-error @+1 {{tensor map argument 2 is not an argument of the kernel (it has 2)}}
 func.func private @f(i64, i64) attributes {tmix.kernel = #tmix.kernel<sizes = [], grid = [1:1], threads = 384, shared_bytes = 0, tensor_maps = [#tmix.tensor_map<arg = 2, box = [64, 64], swizzle = 128>]>}
+
+// -----
+
+// expected-error @+1 {{workspace words must be in 1..2147483647, got -8}}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [B], grid = [B:1], threads = 128, shared_bytes = 0, workspace = -8 per [B]>}
+
+// -----
+
+// expected-error @+1 {{workspace size 'H' is not a size symbol of the kernel}}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [B], grid = [B:1], threads = 128, shared_bytes = 0, workspace = 8 per [B, H]>}
+
+// -----
+
+// expected-error @+1 {{workspace size 'B' appears twice}}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [B], grid = [B:1], threads = 128, shared_bytes = 0, workspace = 8 per [B, B]>}
+
+// -----
+
+// A workspace is a part of the GPU launch.
+// expected-error @+1 {{shared_bytes, specialized, tensor_maps and workspace are parts of a GPU launch: they need threads}}
+func.func private @f() attributes {tmix.kernel = #tmix.kernel<sizes = [B], grid = [B:1], workspace = 8>}

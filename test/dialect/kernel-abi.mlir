@@ -32,6 +32,17 @@ func.func private @hopper(memref<?x?x?x?xbf16>, memref<?x?x?x?xbf16>, memref<?xi
                 tensor_maps = [#tmix.tensor_map<arg = 0, box = [64, 128], swizzle = 128>,
                                #tmix.tensor_map<arg = 1, box = [64, 64], swizzle = 0>]>}
 
+// A workspace per unit of B * H, and one without symbols.
+// CHECK-LABEL: func.func private @workspace(
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, N], grid = [H:1, 64:1], threads = 128, shared_bytes = 1024, workspace = 192 per [B, H]>}
+func.func private @workspace(memref<?xi64>, memref<?xi64>)
+    attributes {tmix.kernel = #tmix.kernel<sizes = [B, H, N], grid = [H:1, 64:1], threads = 128,
+                shared_bytes = 1024, workspace = 192 per [B, "H"]>}
+// CHECK-LABEL: func.func private @fixed_workspace(
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [N], grid = [64:1], threads = 128, shared_bytes = 0, workspace = 8>}
+func.func private @fixed_workspace(memref<?xi64>, memref<?xi64>)
+    attributes {tmix.kernel = #tmix.kernel<sizes = [N], grid = [64:1], threads = 128, workspace = 8>}
+
 // The parts on their own.
 // CHECK-LABEL: func.func private @parts(
 // CHECK-SAME: dim = #tmix.grid_dim<N:64>, map = #tmix.tensor_map<arg = 2, box = [32, 16], swizzle = 64>

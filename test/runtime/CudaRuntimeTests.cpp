@@ -128,10 +128,14 @@ TEST(GpuManifest, CpuKernelsHaveAnObjectAndNoCudaRecords) {
   EXPECT_EQ(with("object causal.cpu.o", "object ../causal.cpu.o"),
             "line 4: 'object' must be a file name in the manifest's directory, not "
             "'../causal.cpu.o'");
-  EXPECT_EQ(with("object causal.cpu.o", "object causal.cpu.o\nptx causal.ptx"),
-            "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes' or 'tma'");
-  EXPECT_EQ(with("object causal.cpu.o", "object causal.cpu.o\nblock_threads 128"),
-            "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes' or 'tma'");
+  EXPECT_EQ(
+      with("object causal.cpu.o", "object causal.cpu.o\nptx causal.ptx"),
+      "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes', 'tma' or "
+      "'workspace'");
+  EXPECT_EQ(
+      with("object causal.cpu.o", "object causal.cpu.o\nblock_threads 128"),
+      "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes', 'tma' or "
+      "'workspace'");
   EXPECT_EQ(errorWith("target sm_80", "target sm_80\nobject causal.o"),
             "'object' is for cpu kernels, not sm_80");
 }
@@ -991,6 +995,113 @@ TEST_F(HostileFiles, HopperLaunchesGetTheirOwnDescriptors) {
   // The sizes follow the three descriptors in the same buffer.
   EXPECT_EQ(fake.launches[1].words[fake.paramWords - 5], second + 3 * 128);
   EXPECT_EQ(cuda::FakeCuda::deviceWords(second + 3 * 128, 5), sizes);
+}
+
+/// kCausal with a workspace of 3 words per unit of B x H after a word per CTA; its
+/// kernel takes the workspace's descriptor last.
+std::string workspaceManifest() { return std::string(kCausal) + "workspace 3 B H\n"; }
+const std::string kWorkspacePtx = ptxWithParams("causal", kCausalParamWords + 5);
+
+TEST(GpuManifest, ParsesAndWritesAWorkspace) {
+  GpuManifest manifest = parsed(workspaceManifest());
+  EXPECT_EQ(manifest.workspaceWords, 3);
+  EXPECT_EQ(manifest.workspacePer, (std::vector<std::string>{"B", "H"}));
+  EXPECT_EQ(parsed(writeGpuManifest(manifest)).workspacePer, manifest.workspacePer);
+  EXPECT_NE(writeGpuManifest(manifest).find("\nworkspace 3 B H\n"), std::string::npos);
+  EXPECT_EQ(kernelParamWords(manifest), kCausalParamWords + 5);
+  GpuManifest fixed = parsed(std::string(kCausal) + "workspace 8\n");
+  EXPECT_TRUE(fixed.workspacePer.empty());
+  auto with = [](const std::string &record) {
+    GpuManifest manifest;
+    return parseGpuManifest(std::string(kCausal) + record, manifest);
+  };
+  EXPECT_THAT(with("workspace\n"), HasSubstr("'workspace' takes a number of words in "
+                                             "1..2147483647, then size symbols"));
+  EXPECT_THAT(with("workspace 0 B\n"), HasSubstr("'workspace' takes a number of words"));
+  EXPECT_THAT(with("workspace 2147483648\n"), HasSubstr("'workspace' takes a number"));
+  EXPECT_THAT(with("workspace 8 B B\n"), HasSubstr("workspace symbol 'B' given twice"));
+  EXPECT_EQ(with("workspace 8 T\n"), "workspace symbol 'T' is not in 'sizes'");
+  EXPECT_THAT(with("workspace 8\nworkspace 8\n"), HasSubstr("'workspace' given twice"));
+  EXPECT_EQ(
+      errorWith("object causal.cpu.o", "object causal.cpu.o\nworkspace 8", kCpuCausal),
+      "a cpu kernel has no 'ptx', 'cubin', 'block_threads', 'shared_bytes', 'tma' or "
+      "'workspace'");
+}
+
+TEST(CudaLauncher, WorkspaceWordsAreCountedWithOverflowChecks) {
+  GpuManifest manifest = parsed(workspaceManifest());
+  std::map<std::string, int64_t> bound{{"B", 2}, {"H", 8}};
+  int64_t words = 0;
+  ASSERT_EQ(workspaceWordsOf(manifest, bound, 40, words), "");
+  EXPECT_EQ(words, 40 + 3 * 2 * 8);
+  bound["H"] = int64_t(1) << 62;
+  EXPECT_EQ(workspaceWordsOf(manifest, bound, 40, words),
+            "kernel 'causal' needs a workspace of 3 x B=2 x H=4611686018427387904 words "
+            "after 40 (one per CTA): more than 1073741824");
+  bound["H"] = int64_t(1) << 28;
+  EXPECT_THAT(workspaceWordsOf(manifest, bound, 40, words),
+              HasSubstr("more than 1073741824"));
+  // The descriptor comes last, and a kernel that takes one must be given one.
+  bound = {{"B", 1}, {"H", 2}, {"N", 64}, {"HK", 2}, {"M", 64}};
+  std::vector<DeviceTensor> tensors{{0x1000, {1, 2, 64, 128}}, {0x2000, {1, 2, 64, 128}},
+                                    {0x3000, {1, 2, 64, 128}}, {0, {}},
+                                    {0x4000, {1, 2, 64, 128}}, {0x5000, {1, 2, 64}}};
+  KernelParams params;
+  ASSERT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 1}, bound, 0x6000, params, 0,
+                             0x7000, 12),
+            "");
+  ASSERT_EQ(params.words.size(), kCausalParamWords + 5);
+  std::vector<uint64_t> descriptor(params.words.end() - 5, params.words.end());
+  EXPECT_EQ(descriptor, (std::vector<uint64_t>{0x7000, 0x7000, 0, 12, 1}));
+  EXPECT_EQ(packKernelParams(manifest, tensors, {0, 0, 0, 1}, bound, 0x6000, params),
+            "kernel 'causal' takes a workspace, but none was given");
+}
+
+TEST_F(HostileFiles, WorkspacesArePerLaunchWithTheirCountersZeroed) {
+  write("causal.manifest", workspaceManifest());
+  write("causal.sm_80.ptx", kWorkspacePtx);
+  std::unique_ptr<CudaKernel> kernel;
+  ASSERT_EQ(CudaKernel::load(manifestPath, kernel), "");
+  fake.paramWords = kCausalParamWords + 5;
+  auto tensors = [](int64_t b, int64_t h) {
+    return std::vector<DeviceTensor>{{0x1000, {b, h, 64, 128}}, {0x2000, {b, h, 64, 128}},
+                                     {0x3000, {b, h, 64, 128}}, {0, {}},
+                                     {0x4000, {b, h, 64, 128}}, {0x5000, {b, h, 64}}};
+  };
+  auto workspaceOf = [&](size_t launch) {
+    const std::vector<uint64_t> &words = fake.launches[launch].words;
+    return std::make_pair(words[words.size() - 4],
+                          words[words.size() - 2]); // aligned, size
+  };
+  ASSERT_EQ(kernel->launch(tensors(1, 2), {0, 0, 0, 1}, {1, 2, 64, 2, 64}, nullptr), "");
+  // 2 CTAs (B x H x N / 64), then 3 x 1 x 2 words.
+  auto [first, firstWords] = workspaceOf(0);
+  EXPECT_EQ(firstWords, 2u + 6);
+  // After the sizes, in the same buffer; its counters zeroed by the launch's copy.
+  EXPECT_EQ(first, fake.launches[0].words[kCausalParamWords - 4] + 5 * 8);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(first, 2), (std::vector<int64_t>{0, 0}));
+  // As a kernel would: its counters counted, its slots written.
+  std::vector<int64_t> written{2, 2, 7, 7, 7, 7, 7, 7};
+  std::memcpy(reinterpret_cast<void *>(first), written.data(), 8 * written.size());
+  fake.finishAll();
+  // The buffer again, grown for a larger launch: new memory, counters zero again.
+  ASSERT_EQ(kernel->launch(tensors(4, 8), {0, 0, 0, 1}, {4, 8, 64, 8, 64}, nullptr), "");
+  auto [grown, grownWords] = workspaceOf(1);
+  EXPECT_EQ(grownWords, 32u + 3 * 32);
+  EXPECT_NE(grown, first);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(grown, 32), std::vector<int64_t>(32, 0));
+  fake.finishAll();
+  // A smaller launch reuses it: counters zeroed, the other words as the kernel left them.
+  std::memcpy(reinterpret_cast<void *>(grown), written.data(), 8 * written.size());
+  ASSERT_EQ(kernel->launch(tensors(1, 2), {0, 0, 0, 1}, {1, 2, 64, 2, 64}, nullptr), "");
+  auto [again, againWords] = workspaceOf(2);
+  EXPECT_EQ(again, grown);
+  EXPECT_EQ(againWords, 8u);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(again, 8),
+            (std::vector<int64_t>{0, 0, 7, 7, 7, 7, 7, 7}));
+  // A launch in flight keeps its workspace: the next one gets another buffer.
+  ASSERT_EQ(kernel->launch(tensors(1, 2), {0, 0, 0, 1}, {1, 2, 64, 2, 64}, nullptr), "");
+  EXPECT_NE(workspaceOf(3).first, again);
 }
 
 TEST(HostileScalars, FloatScalars) {

@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-derive-attention-grad=recompute-dq=1 --tmix-tile-attention-grad --tmix-lower-attention-grad-to-nvgpu --canonicalize --cse | FileCheck %s --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix_tile --implicit-check-not=atomic
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-derive-attention-grad=recompute-dq=1 --tmix-tile-attention-grad --tmix-lower-attention-grad-to-nvgpu --canonicalize --cse | FileCheck %s --implicit-check-not=tmix.attention_grad --implicit-check-not=tmix_tile --implicit-check-not="atomic_rmw addf"
 // RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad --tmix-tile-attention-grad --tmix-lower-attention-grad-to-nvgpu 2>&1 | FileCheck %s --check-prefix=SPLITS
 // RUN: not tmix-opt %s --split-input-file --tmix-derive-attention-grad=recompute-dq=1 --tmix-tile-attention-grad --tmix-lower-attention-grad-to-nvgpu=specialize=D=32 2>&1 | FileCheck %s --check-prefix=FIXED
 
@@ -150,36 +150,70 @@ tmix.attention @rotary(%q: !tmix.tensor<[B, H, N, 64], f16>, %k: !tmix.tensor<[B
 
 // -----
 
-// A per-head bias (the element its terms go to depends on h alone): part "params" is a
-// kernel of a CTA per head (bias[h] owns the head dim) that zeroes its element, then
-// walks its (batch, tile of 64 rows) in one flat loop: the sum restarts at 0 on a
-// batch's first tile; a barrier, then each tile walked as part "query" does, each
-// thread summing its pairs' terms in f64; on a batch's last tile the CTA adds the
-// threads' sums in a fixed tree in shared memory, and thread 0 adds the total.
+// A per-head bias (the element its terms go to depends on h alone): part "params" runs
+// 64 CTAs per head (bias[h] owns the head dim), each walking one of 64 pieces of the
+// head's (batch, tile of 64 rows) in one flat loop: the sum restarts at 0 where a
+// batch or the piece starts; a barrier, then each tile walked as part "query" does,
+// each thread summing its pairs' terms in f64; where a batch or the piece ends the CTA
+// adds the threads' sums in a fixed tree in shared memory and thread 0 stores the
+// total in the workspace, after a counter per CTA, at ((head, batch) x 64 + piece).
+// Then thread 0 counts the CTA in (fences around a relaxed integer add: the only
+// atomic), and the head's last CTA zeroes bias's gradient and adds, batch by batch,
+// the sum of the pieces that meet the batch's tiles, in piece order.
 // CHECK-LABEL: gpu.func @biased_grad_params(
-// CHECK-SAME: %[[OUT:arg7]]: memref<?xf32>
-// CHECK-SAME: grid = [H:1], threads = 128
-// CHECK: %[[HEAD:.*]] = arith.remui %block_id_x
-// CHECK: %[[LEADER:.*]] = arith.cmpi eq, %thread_id_x, %c0
-// CHECK: scf.if %[[LEADER]] {
-// CHECK-NEXT: memref.store %{{.*}}, %[[OUT]][%[[HEAD]]]
+// CHECK-SAME: %[[OUT:arg7]]: memref<?xf32>, %{{.*}}: memref<?xi64>, %[[WORK:arg9]]: memref<?xi64>)
+// CHECK-SAME: grid = [H:1, 64:1], threads = 128, shared_bytes = {{[0-9]+}}, workspace = 64 per [B, H]>
+// CHECK: %[[PIECE:.*]] = arith.remui %block_id_x, %c64
+// CHECK: %[[PROGRAM:.*]] = arith.divui %block_id_x, %c64
+// CHECK: %[[HEAD:.*]] = arith.remui %[[PROGRAM]]
 // CHECK: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c64
-// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1 iter_args(%[[SUM:.*]] = %cst{{.*}}) -> (f64) {
-// CHECK: %[[TILE:.*]] = arith.remui %{{.*}}, %[[TILES]]
+// CHECK: %[[ALL:.*]] = arith.muli %{{.*}}, %[[TILES]]
+// CHECK: %[[BEGIN:.*]] = arith.divui %{{.*}}, %c64
+// CHECK: %[[END:.*]] = arith.divui %{{.*}}, %c64
+// CHECK: %[[BLOCKS:.*]] = gpu.grid_dim x
+// CHECK: scf.for %[[AT:.*]] = %[[BEGIN]] to %[[END]] step %c1 iter_args(%[[SUM:.*]] = %cst{{.*}}) -> (f64) {
+// CHECK: %[[BATCH:.*]] = arith.divui %[[AT]], %[[TILES]]
+// CHECK: %[[TILE:.*]] = arith.remui %[[AT]], %[[TILES]]
 // CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[TILE]], %c0
 // CHECK: %[[LAST:.*]] = arith.cmpi eq, %[[TILE]]
-// CHECK: arith.select %[[FIRST]], %cst{{.*}}, %[[SUM]] : f64
+// CHECK: %[[PIECE_FIRST:.*]] = arith.cmpi eq, %[[AT]], %[[BEGIN]]
+// CHECK: %[[STARTS:.*]] = arith.ori %[[FIRST]], %[[PIECE_FIRST]]
+// CHECK: %[[ENDS:.*]] = arith.ori %[[LAST]], %{{.*}} : i1
+// CHECK: arith.select %[[STARTS]], %cst{{.*}}, %[[SUM]] : f64
 // CHECK-NEXT: gpu.barrier
 // CHECK: nvvm.mma.sync
 // CHECK: %[[TERM:.*]] = arith.extf %{{.*}} : f32 to f64
 // CHECK-NEXT: arith.addf %{{.*}}, %[[TERM]] : f64
-// CHECK: scf.if %[[LAST]] {
+// CHECK: scf.if %[[ENDS]] {
 // CHECK: arith.cmpi ult, %thread_id_x, %c64
-// CHECK: arith.cmpi ult, %thread_id_x, %c1 :
 // CHECK: %[[TOTAL:.*]] = memref.load %{{.*}}[%c0] : memref<128xf64, #gpu.address_space<workgroup>>
 // CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: %[[LEADER:.*]] = arith.cmpi eq, %thread_id_x, %c0
 // CHECK-NEXT: scf.if %[[LEADER]] {
-// CHECK-NEXT: %[[TOTAL32:.*]] = arith.truncf %[[TOTAL]] : f64 to f32
+// CHECK-NEXT: %[[BITS:.*]] = arith.bitcast %[[TOTAL]] : f64 to i64
+// CHECK-NEXT: %[[ROW:.*]] = arith.muli %[[PROGRAM]]
+// CHECK-NEXT: %[[GROUP:.*]] = arith.addi %[[ROW]], %[[BATCH]]
+// CHECK-NEXT: %[[SLOT:.*]] = arith.muli %[[GROUP]], %c64
+// CHECK-NEXT: %[[OWN:.*]] = arith.addi %[[SLOT]], %[[PIECE]]
+// CHECK-NEXT: %[[WORD:.*]] = arith.addi %[[BLOCKS]], %[[OWN]]
+// CHECK-NEXT: memref.store %[[BITS]], %[[WORK]][%[[WORD]]] : memref<?xi64>
+// CHECK: scf.if %[[LEADER2:.*]] {
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: %[[COUNTED:.*]] = memref.atomic_rmw addi %c1_i64, %[[WORK]][%[[PROGRAM]]]
+// CHECK-NEXT: %[[LAST_CTA:.*]] = arith.cmpi eq, %[[COUNTED]], %c63_i64
+// CHECK-NEXT: scf.if %[[LAST_CTA]] {
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: scf.if %[[LEADER2]] {
+// CHECK-NEXT: memref.store %{{.*}}, %[[OUT]][%[[HEAD]]]
+// CHECK: scf.for %[[GROUP2:.*]] = %c0 to
+// CHECK: %[[FROM:.*]] = arith.divui %{{.*}}, %[[ALL]]
+// CHECK: %[[TO:.*]] = arith.divui %{{.*}}, %[[ALL]]
+// CHECK-NEXT: %[[PAST:.*]] = arith.addi %[[TO]], %c1
+// CHECK-NEXT: %[[PIECES:.*]] = scf.for %[[P:.*]] = %[[FROM]] to %[[PAST]] step %c1 iter_args(%[[ACC:.*]] = %cst{{.*}}) -> (f64) {
+// CHECK: %[[STORED:.*]] = memref.load %[[WORK]][%{{.*}}] : memref<?xi64>
+// CHECK-NEXT: %[[PART:.*]] = arith.bitcast %[[STORED]] : i64 to f64
+// CHECK-NEXT: arith.addf %[[ACC]], %[[PART]] : f64
+// CHECK: %[[TOTAL32:.*]] = arith.truncf %[[PIECES]] : f64 to f32
 // CHECK: %[[OLD:.*]] = memref.load %[[OUT]][%[[HEAD]]]
 // CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]], %[[TOTAL32]]
 // CHECK-NEXT: memref.store %[[NEW]], %[[OUT]][%[[HEAD]]]

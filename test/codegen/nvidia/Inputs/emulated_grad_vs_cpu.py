@@ -27,28 +27,51 @@ TOLERANCE = 1e-2
 
 def kernel_launch(kernel_ir, name):
     """The size symbols and the grid (dim, tile) pairs of kernel `name`'s #tmix.kernel,
-    and its shared bytes."""
+    its shared bytes, and its workspace (words, per symbols), or None."""
     header = re.search(r'sym_name = "' + name + r'".*', kernel_ir)
     assert header, f"no kernel {name} in the lowered IR"
     abi = re.search(r"#tmix\.kernel<sizes = \[([^\]]*)\], grid = \[([^\]]*)\].*?"
-                    r"shared_bytes = (\d+)", header.group(0))
+                    r"shared_bytes = (\d+)([^>]*)>", header.group(0))
     symbols = [s.strip() for s in abi.group(1).split(",") if s.strip()]
     grid = [entry.strip().rsplit(":", 1) for entry in abi.group(2).split(",")]
-    return symbols, grid, int(abi.group(3))
+    workspace = None
+    words = re.search(r"workspace = (\d+)(?: per \[([^\]]*)\])?", abi.group(4))
+    if words:
+        workspace = (int(words.group(1)),
+                     [s.strip() for s in (words.group(2) or "").split(",") if s.strip()])
+    return symbols, grid, int(abi.group(3)), workspace
 
 
-def emulate(module, kernel_ir, name, values, sizes, corrupt):
-    symbols, grid, shared_bytes = kernel_launch(kernel_ir, name)
+def emulate(module, kernel_ir, name, values, sizes, corrupt, order_seed=None,
+            workspace_words=None):
+    """Runs every CTA of kernel `name`. A kernel with a workspace gets one (its per-CTA
+    counters zero, its other words `workspace_words` when given: the last launch's, as
+    the runtime leaves them), and its CTAs run in the order of a permutation drawn with
+    `order_seed`, so that any of a program's CTAs may be the last. Returns the
+    workspace."""
+    symbols, grid, shared_bytes, workspace = kernel_launch(kernel_ir, name)
     size_values = np.array([sizes[s] for s in symbols], np.int64)
     blocks = math.prod(-(-(int(d) if d.isdigit() else sizes[d]) // int(t)) for d, t in grid)
     function = simt.find_kernel(module, name)
-    for block in range(blocks):
+    args = values + [size_values]
+    order = range(blocks)
+    words = None
+    if workspace:
+        count, per = workspace
+        total = blocks + count * math.prod(sizes[s] for s in per)
+        words = np.zeros(total, np.int64) if workspace_words is None else workspace_words
+        assert words.size == total
+        words[:blocks] = 0
+        args.append(words)
+        order = np.random.default_rng(order_seed).permutation(blocks)
+    for block in order:
         try:
-            simt.Cta(function, values + [size_values], block, shared_bytes,
-                     corrupt=corrupt).run()
+            simt.Cta(function, args, int(block), shared_bytes, corrupt=corrupt,
+                     blocks=blocks).run()
         except simt.EmulationError as error:
             print(f"EMULATION ERROR ({name}, CTA {block}): {error}")
             sys.exit(1)
+    return words
 
 
 def main():
@@ -123,8 +146,20 @@ def main():
     param_grads = []
     if params:
         param_grads, param_views = gradients(params)
-        emulate(module, kernel_ir, kernel + "_grad_params", values + param_views, sizes,
-                corrupt)
+        name = kernel + "_grad_params"
+        words = emulate(module, kernel_ir, name, values + param_views, sizes, corrupt, 1)
+        if words is not None:
+            # Rows split over CTAs: a second launch, its CTAs in another order over the
+            # first's stale workspace, must give the same bits.
+            first = [grad.copy() for grad in param_grads]
+            for grad in param_grads:
+                grad.fill(np.nan)
+            emulate(module, kernel_ir, name, values + param_views, sizes, corrupt, 2, words)
+            for param, before, after in zip(params, first, param_grads):
+                if not np.array_equal(before, after, equal_nan=True):
+                    print(f"FAIL {kernel} grad: d_{param['name']} differs between two "
+                          "launches whose CTAs ran in different orders")
+                    sys.exit(1)
 
     report, failed = [], False
     for param, got in zip(args[:3] + params, query + key_value + param_grads):

@@ -165,8 +165,9 @@ class Accesses:
 
 
 class Cta:
-    def __init__(self, kernel, args, block_id, shared_bytes, corrupt=None):
+    def __init__(self, kernel, args, block_id, shared_bytes, corrupt=None, blocks=1):
         self.kernel, self.block_id, self.shared_bytes = kernel, block_id, shared_bytes
+        self.blocks = blocks
         assert corrupt in (None, "nowait", "waitone"), f"no such fault: {corrupt}"
         self.corrupt = corrupt
         self.views = []
@@ -245,6 +246,11 @@ class Cta:
             return quotient if n == "arith.divsi" else x[0] - quotient * d
         if n in ("arith.trunci", "arith.extsi", "arith.extui"):
             return x[0].astype(np.int64)
+        if n == "arith.bitcast":
+            t = result_type(op)
+            assert t in ("i64", "f64"), "only 64-bit bitcasts are emulated"
+            return np.asarray(x[0], np.int64 if t == "f64" else np.float64).view(
+                np.float64 if t == "f64" else np.int64)
         if n == "arith.index_cast":
             return x[0].astype(np.int64)
         if n == "arith.cmpi":
@@ -294,6 +300,23 @@ class Cta:
             return np.arange(THREADS, dtype=np.int64)
         if n == "gpu.block_id":
             return np.full(THREADS, self.block_id, np.int64)
+        if n == "gpu.grid_dim":
+            return np.full(THREADS, self.blocks, np.int64)
+        if n == "nvvm.memory.barrier":
+            # One CTA runs at a time and each sees every earlier one's writes: the
+            # order the fences give on a GPU is this emulator's order.
+            return None
+        if n == "memref.atomic_rmw":
+            # Integer add (arith::AtomicRMWKind::addi = 1) on global memory: each active
+            # thread in turn, in thread order, gets the old value.
+            assert re.search(r"kind = 1 :", p), "only atomic addi is emulated"
+            array, old = x[1], np.zeros(THREADS, x[1].dtype)
+            idx = self.indices(array, x[2:], mask)
+            for position, thread in enumerate(np.nonzero(mask)[0]):
+                at = tuple(i[position] for i in idx)
+                old[thread] = array[at]
+                array[at] += x[0][thread]
+            return old
         if n == "gpu.barrier":
             assert mask.all(), "barrier under divergence"
             self.interval += 1
