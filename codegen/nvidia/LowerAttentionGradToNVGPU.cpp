@@ -23,7 +23,8 @@
 //     "query"'s walk over every tile of rows, instead of dq += dS K each pair's terms
 //     summed by the thread (an element of b and h alone, and the scale's; the CTA's
 //     fixed tree after the walk) or stored to a tile in shared memory (an element
-//     a i + b j + c, summed after the tile by the thread that owns it, row by row);
+//     a i + b j + c, summed after the tile by the thread that owns it, row by row; any
+//     other element of the pair, with it, summed window by window of elements);
 //     without the latter, kParamsRowSplits CTAs per program, each walking a piece of
 //     its (b, h, tile of rows), their sums through the launch's workspace, added in
 //     piece order by the program's last CTA (the one atomic: a counter)
@@ -86,6 +87,8 @@ constexpr int64_t kThreads = kWarps * kWarpThreads;
 constexpr int64_t kBlock = kWarps * kWarpRows;
 constexpr int64_t kMmaK = 16;
 constexpr int64_t kMmaN = 8;
+/// A Gathered accumulate's element where no pair of a tile was walked.
+constexpr int64_t kNoElement = std::numeric_limits<int64_t>::max();
 /// Head dims the kernels run: the forward's (their accumulators, dk and dv or dq, in
 /// registers a block of columns at a time above kMaxAccumulatorColumns).
 constexpr int64_t kMaxHeadDim = 256;
@@ -300,6 +303,16 @@ private:
   void addPairAffineTerms(const AccumulateClass &of, Value tile,
                           ArrayRef<Value> elementAtOrigin, const ParamGradTarget &target,
                           Value rowBegin, Value keyBegin, Value tid);
+  /// The terms of Gathered accumulate `of` in `tile`, at their elements of the dim
+  /// that depends on the pair in `elements` (kNoElement where no pair was walked),
+  /// added to their elements of `target`: from the tile's lowest element to its
+  /// highest (the CTA's min and max trees), kGatherWindow at a time, each thread sums
+  /// its entries (t + kThreads m, m in order) into its row of the window; after a
+  /// barrier, thread t sums the rows' column t in thread order and adds it to element
+  /// lowest + kGatherWindow x window + t.
+  void addGatheredTerms(const AccumulateClass &of, Value tile, Value elements,
+                        ArrayRef<Value> elementAtOrigin, const ParamGradTarget &target,
+                        Value tid);
 
   AttentionGradOp op;
   gpu::GPUModuleOp gpuModule;
@@ -323,6 +336,10 @@ private:
   Value workspace;
   int64_t workspaceSlots = 0;
   SmallVector<Value> pairTerms;
+  // Gathered: per tile of terms its tile of elements (null for PairAffine), the
+  // threads' window sums and the CTA's reductions of elements.
+  SmallVector<Value> pairElements;
+  Value windowSums, ctaElements;
   int64_t sharedBytes = 0;
   // Lane geometry (see LowerAttentionToNVGPU.cpp's table).
   Value warpRow, g, groupCol2;
@@ -373,8 +390,8 @@ LogicalResult AttentionGradKernel::lower() {
       scoreParams.walk([&](AccumulateOp accumulate) {
         termClasses.push_back(classifyAccumulate(accumulate));
       });
-  splitRows = programSums && llvm::none_of(termClasses, [](const AccumulateClass &of) {
-                return of.kind == TermClass::PairAffine;
+  splitRows = programSums && llvm::all_of(termClasses, [](const AccumulateClass &of) {
+                return of.kind == TermClass::Program;
               });
   ArrayRef<Attribute> own = query ? qDims : kDims;
   SmallVector<GridDim> grid =
@@ -472,11 +489,28 @@ void AttentionGradKernel::buildGeometry() {
   if (op.isParamsPart())
     ctaSums = views.view(
         MemRefType::get({kThreads}, b.getF64Type(), MemRefLayoutAttrInterface(), shared));
-  // Rows of 65: an owner walks its element's diagonal, row by row.
-  for (const AccumulateClass &of : termClasses)
-    if (of.kind == TermClass::PairAffine)
-      pairTerms.push_back(views.view(MemRefType::get(
-          {kBlock, kBlock + 1}, b.getF32Type(), MemRefLayoutAttrInterface(), shared)));
+  // Rows of 65: an owner walks its element's diagonal, row by row. A Gathered
+  // accumulate's elements beside its terms; the rows of the threads' window sums
+  // padded to an odd length (an owner reads a column of them).
+  bool gathers = false;
+  for (const AccumulateClass &of : termClasses) {
+    if (of.kind != TermClass::PairAffine && of.kind != TermClass::Gathered)
+      continue;
+    pairTerms.push_back(views.view(MemRefType::get({kBlock, kBlock + 1}, b.getF32Type(),
+                                                   MemRefLayoutAttrInterface(), shared)));
+    bool gathered = of.kind == TermClass::Gathered;
+    gathers |= gathered;
+    pairElements.push_back(
+        gathered ? views.view(MemRefType::get({kBlock, kBlock}, b.getI64Type(),
+                                              MemRefLayoutAttrInterface(), shared))
+                 : Value());
+  }
+  if (gathers) {
+    windowSums = views.view(MemRefType::get({kThreads, kGatherWindow + 1}, b.getF32Type(),
+                                            MemRefLayoutAttrInterface(), shared));
+    ctaElements = views.view(
+        MemRefType::get({kThreads}, b.getI64Type(), MemRefLayoutAttrInterface(), shared));
+  }
   sharedBytes = views.bytes();
 }
 
@@ -1068,39 +1102,54 @@ void AttentionGradKernel::lowerProgramSumsPart() {
         inlineParamGradTerms(
             *kb, scoreParams.getBody(),
             {b64, h64, kb->toI64(at.i), kb->toI64(at.j), pair.scaled, pair.scoreGrad},
-            [&](AccumulateOp, Value value, ValueRange) {
+            [&](AccumulateOp, Value value, ValueRange indices) {
               unsigned slot = slotOf[term];
-              if (termClasses[term++].kind == TermClass::Program) {
+              const AccumulateClass &of = termClasses[term++];
+              if (of.kind == TermClass::Program) {
                 addTo(state[slot], value);
                 return;
               }
-              memref::StoreOp::create(b, value, pairTerms[slot],
-                                      ValueRange{at.tileRow, at.tileColumn});
+              ValueRange tileAt{at.tileRow, at.tileColumn};
+              memref::StoreOp::create(b, value, pairTerms[slot], tileAt);
+              if (of.kind == TermClass::Gathered)
+                memref::StoreOp::create(b, indices[of.affine.dim], pairElements[slot],
+                                        tileAt);
             });
       if (scaleParams)
         addTo(state[scaleSlot], pair.scaleTerm);
     };
     // A warp that skips a tile leaves its pairs' terms at 0: each thread zeroes its
     // own before the warp's class decides.
+    // A Gathered accumulate's elements there are kNoElement (none).
     auto beforeTile = [&] {
-      for (Value tile : pairTerms)
+      Value none = arith::ConstantIntOp::create(b, i64, kNoElement);
+      for (auto [tile, elements] : llvm::zip(pairTerms, pairElements))
         for (int64_t nt = 0; nt < kBlock / kMmaN; ++nt)
           for (int64_t r = 0; r < 2; ++r)
-            for (int64_t c = 0; c < 2; ++c)
-              memref::StoreOp::create(b, kb->f32(0.0), tile,
-                                      ValueRange{add(warpRow, add(g, idx(8 * r))),
-                                                 add(groupCol2, idx(nt * kMmaN + c))});
+            for (int64_t c = 0; c < 2; ++c) {
+              Value at[] = {add(warpRow, add(g, idx(8 * r))),
+                            add(groupCol2, idx(nt * kMmaN + c))};
+              memref::StoreOp::create(b, kb->f32(0.0), tile, at);
+              if (elements)
+                memref::StoreOp::create(b, none, elements, at);
+            }
     };
     auto afterTile = [&](Value keyBegin) {
       gpu::BarrierOp::create(b);
-      for (auto [k, accumulate] : llvm::enumerate(accumulates))
-        if (termClasses[k].kind == TermClass::PairAffine) {
+      for (auto [k, accumulate] : llvm::enumerate(accumulates)) {
+        TermClass kind = termClasses[k].kind;
+        if (kind == TermClass::PairAffine)
           addPairAffineTerms(termClasses[k], pairTerms[slotOf[k]], elementAt[k],
                              targetOf(accumulate.getTargetArgument()), rowBegin, keyBegin,
                              tid);
-          // The next accumulate's owners may add to the same elements.
-          gpu::BarrierOp::create(b);
-        }
+        else if (kind == TermClass::Gathered)
+          addGatheredTerms(termClasses[k], pairTerms[slotOf[k]], pairElements[slotOf[k]],
+                           elementAt[k], targetOf(accumulate.getTargetArgument()), tid);
+        else
+          continue;
+        // The next accumulate's owners may add to the same elements.
+        gpu::BarrierOp::create(b);
+      }
     };
     Fragments sums =
         numSums + numTiles == 0
@@ -1266,6 +1315,104 @@ void AttentionGradKernel::sumPieces(
           return SmallVector<Value>{};
         },
         [] { return SmallVector<Value>{}; });
+  });
+}
+
+void AttentionGradKernel::addGatheredTerms(const AccumulateClass &of, Value tile,
+                                           Value elements,
+                                           ArrayRef<Value> elementAtOrigin,
+                                           const ParamGradTarget &target, Value tid) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  Type i64 = b.getI64Type();
+  auto constant = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, i64, v).getResult();
+  };
+  Value none = constant(kNoElement);
+  // Thread t's entries of the tile: k = t + kThreads m (row-major), m in order.
+  constexpr int64_t kEntries = kBlock * kBlock / kThreads;
+  auto entry = [&](Value m) -> std::pair<Value, Value> {
+    Value k = add(tid, mul(m, idx(kThreads)));
+    return {arith::DivUIOp::create(b, k, idx(kBlock)),
+            arith::RemUIOp::create(b, k, idx(kBlock))};
+  };
+  // The tile's lowest and highest elements (those of the pairs walked).
+  Fragments bounds = kb->loop(
+      idx(0), idx(kEntries), idx(1),
+      {none, constant(std::numeric_limits<int64_t>::min())},
+      [&](Value m, ValueRange range) -> Fragments {
+        auto [row, column] = entry(m);
+        Value e = memref::LoadOp::create(b, elements, ValueRange{row, column});
+        Value walked = arith::CmpIOp::create(b, arith::CmpIPredicate::ne, e, none);
+        return {arith::MinSIOp::create(b, range[0], e),
+                arith::SelectOp::create(b, walked, arith::MaxSIOp::create(b, range[1], e),
+                                        range[1])};
+      });
+  Value lowest = reduceOverCta(*kb, ctaElements, tid, bounds[0], [&](Value x, Value y) {
+    return arith::MinSIOp::create(b, x, y).getResult();
+  });
+  Value highest = reduceOverCta(*kb, ctaElements, tid, bounds[1], [&](Value x, Value y) {
+    return arith::MaxSIOp::create(b, x, y).getResult();
+  });
+  // Windows of kGatherWindow elements from the lowest (none when no pair was walked).
+  Value windows = arith::SelectOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, lowest, highest),
+      arith::AddIOp::create(
+          b,
+          arith::DivUIOp::create(b, arith::SubIOp::create(b, highest, lowest),
+                                 constant(kGatherWindow)),
+          constant(1)),
+      constant(0));
+  kb->loop(idx(0), kb->toIndex(windows), idx(1), {}, [&](Value window, ValueRange) {
+    Value base = arith::AddIOp::create(
+        b, lowest, arith::MulIOp::create(b, kb->toI64(window), constant(kGatherWindow)));
+    // The thread's row: its entries in the window, summed in order.
+    for (int64_t w = 0; w < kGatherWindow; ++w)
+      memref::StoreOp::create(b, kb->f32(0.0), windowSums, ValueRange{tid, idx(w)});
+    kb->loop(idx(0), idx(kEntries), idx(1), {}, [&](Value m, ValueRange) {
+      auto [row, column] = entry(m);
+      Value offset = arith::SubIOp::create(
+          b, memref::LoadOp::create(b, elements, ValueRange{row, column}), base);
+      // Unsigned: below the window is past it, and so is kNoElement.
+      Value inWindow = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, offset,
+                                             constant(kGatherWindow));
+      kb->ifElse(
+          inWindow, {},
+          [&] {
+            Value at[] = {tid, kb->toIndex(offset)};
+            Value sum = arith::AddFOp::create(
+                b, memref::LoadOp::create(b, windowSums, at),
+                memref::LoadOp::create(b, tile, ValueRange{row, column}));
+            memref::StoreOp::create(b, sum, windowSums, at);
+            return Fragments{};
+          },
+          [] { return Fragments{}; });
+      return Fragments{};
+    });
+    gpu::BarrierOp::create(b);
+    // Element base + t: the rows' column t summed in thread order, by thread t.
+    Value element = arith::AddIOp::create(b, base, kb->toI64(tid));
+    Value owner = arith::AndIOp::create(
+        b, ult(tid, idx(kGatherWindow)),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::sle, element, highest));
+    kb->ifElse(
+        owner, {},
+        [&] {
+          Value sum = kb->loop(
+              idx(0), idx(kThreads), idx(1), {kb->f32(0.0)},
+              [&](Value thread, ValueRange acc) -> Fragments {
+                return {arith::AddFOp::create(
+                    b, acc[0],
+                    memref::LoadOp::create(b, windowSums, ValueRange{thread, tid}))};
+              })[0];
+          SmallVector<Value> at(elementAtOrigin);
+          at[of.affine.dim] = element;
+          addParamGradTerm(*kb, target, at, sum);
+          return Fragments{};
+        },
+        [] { return Fragments{}; });
+    // Every owner has read the rows before they are zeroed for the next window.
+    gpu::BarrierOp::create(b);
+    return Fragments{};
   });
 }
 

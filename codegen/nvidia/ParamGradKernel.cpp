@@ -152,23 +152,27 @@ std::optional<std::pair<int64_t, int64_t>> pairCoefficients(Value value, Block *
 AccumulateClass tmix::classifyAccumulate(AccumulateOp accumulate) {
   Block *body = accumulate->getBlock();
   AccumulateClass result;
+  result.kind = TermClass::Program;
   for (auto [dim, index] : llvm::enumerate(accumulate.getIndices())) {
     std::optional<std::pair<int64_t, int64_t>> of = pairCoefficients(index, body);
-    if (!of)
+    if (of && *of == std::pair<int64_t, int64_t>{0, 0})
+      continue;
+    // A second index that depends on the pair: many elements per row, on two dims.
+    if (result.kind != TermClass::Program)
       return {};
-    if (*of == std::pair<int64_t, int64_t>{0, 0})
+    result.kind = TermClass::Gathered;
+    result.affine.dim = static_cast<unsigned>(dim);
+    if (!of)
       continue;
     auto [row, key] = *of;
-    // One index of the pair's, and one pair per row (b = +-1) or per key (b = 0, a =
-    // +-1) for each of its elements: the inverse that the owner of an element needs.
+    // One pair per row (b = +-1) or per key (b = 0, a = +-1) for each of its
+    // elements: the inverse that the owner of an element needs.
     bool perRow = key == 1 || key == -1, perKey = key == 0 && (row == 1 || row == -1);
-    if (result.kind == TermClass::PairAffine || !(perRow || perKey))
-      return {};
-    result.kind = TermClass::PairAffine;
-    result.affine = {static_cast<unsigned>(dim), row, key};
+    if (perRow || perKey) {
+      result.kind = TermClass::PairAffine;
+      result.affine = {static_cast<unsigned>(dim), row, key};
+    }
   }
-  if (result.kind != TermClass::PairAffine)
-    result.kind = TermClass::Program;
   return result;
 }
 
@@ -180,24 +184,28 @@ FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
   if (!scoreParams && !scale)
     return ParamsKernelKind::Sink;
   bool walked = true;
-  int64_t pairAffine = 0;
+  int64_t tiles = 0, gathered = 0;
   SmallVector<int64_t> scoreTargets;
   if (scoreParams)
     scoreParams.walk([&](AccumulateOp accumulate) {
       AccumulateClass of = classifyAccumulate(accumulate);
       walked &= of.kind != TermClass::Other;
-      pairAffine += of.kind == TermClass::PairAffine;
+      tiles += of.kind == TermClass::PairAffine || of.kind == TermClass::Gathered;
+      gathered += of.kind == TermClass::Gathered;
       if (!llvm::is_contained(scoreTargets, accumulate.getTargetArgument()))
         scoreTargets.push_back(accumulate.getTargetArgument());
     });
-  if (walked && pairAffine <= kMaxPairAffineTerms)
+  if (walked && tiles <= kMaxPairAffineTerms && gathered <= kMaxGatheredTerms)
     return ParamsKernelKind::ProgramSums;
   if (walked) {
     why = "the gradients of float arguments read in score (part \"params\") at more "
           "than " +
           std::to_string(kMaxPairAffineTerms) +
-          " elements that depend on i or j run on the CPU only so far (the GPU kernel "
-          "keeps a tile of terms per read in shared memory)";
+          " elements that depend on i or j, or at more than " +
+          std::to_string(kMaxGatheredTerms) +
+          " that are not a i + b j + c with b = 1 or -1 (or a = 1 or -1 and b = 0), run "
+          "on the CPU only so far (the GPU kernel keeps a tile of terms per read in "
+          "shared memory)";
     return failure();
   }
   if (succeeded(pairOwners(part, scoreTargets))) {
@@ -208,13 +216,11 @@ FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
     return failure();
   }
   why = "the gradients of float arguments read in score (part \"params\") run on the "
-        "GPUs where each index of an element is a i + b j + c with constants a and b, "
-        "b = 1 or -1 (or a = 1 or -1 and b = 0) in at most one index (a relative-"
-        "position table, a per-key bias: each element has one pair per row, or per "
-        "key), or where the element is the pair's own (pair biases at exactly b, h, i "
-        "and j of their [B, H, N, M]); other indices (T5's buckets, int() of a float) "
-        "run on the CPU only so far: their elements' many terms need a sum in one "
-        "order without atomics, which the GPU kernels do not have yet";
+        "GPUs where at most one index of an element depends on i or j (a relative-"
+        "position table, T5's buckets, a per-key bias), or where the element is the "
+        "pair's own (pair biases at exactly b, h, i and j of their [B, H, N, M]); "
+        "elements with two or more indices that depend on the pair run on the CPU only "
+        "so far";
   return failure();
 }
 
@@ -223,11 +229,13 @@ std::string tmix::gpuParamsPartLimit(AttentionGradOp part) {
   return succeeded(gpuParamsKernel(part, why)) ? "" : why;
 }
 
-Value tmix::sumOverCta(KernelBuilder &kb, Value sums, Value tid, Value value) {
+Value tmix::reduceOverCta(KernelBuilder &kb, Value buffer, Value tid, Value value,
+                          function_ref<Value(Value, Value)> combine) {
   ImplicitLocOpBuilder &b = kb.builder();
-  memref::StoreOp::create(b, value, sums, tid);
+  memref::StoreOp::create(b, value, buffer, tid);
   gpu::BarrierOp::create(b);
-  // sums[t] += sums[t + stride] for t < stride, halving: a fixed tree.
+  // buffer[t] = combine(buffer[t], buffer[t + stride]) for t < stride, halving: a
+  // fixed tree.
   for (int64_t stride = kParamsThreads / 2; stride >= 1; stride /= 2) {
     Value lower =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tid, kb.index(stride));
@@ -235,18 +243,24 @@ Value tmix::sumOverCta(KernelBuilder &kb, Value sums, Value tid, Value value) {
         lower, {},
         [&] {
           Value other = arith::AddIOp::create(b, tid, kb.index(stride));
-          Value sum = arith::AddFOp::create(b, memref::LoadOp::create(b, sums, tid),
-                                            memref::LoadOp::create(b, sums, other));
-          memref::StoreOp::create(b, sum, sums, tid);
+          Value combined = combine(memref::LoadOp::create(b, buffer, tid),
+                                   memref::LoadOp::create(b, buffer, other));
+          memref::StoreOp::create(b, combined, buffer, tid);
           return SmallVector<Value>{};
         },
         [] { return SmallVector<Value>{}; });
     gpu::BarrierOp::create(b);
   }
-  Value total = memref::LoadOp::create(b, sums, kb.index(0));
-  // Every thread has read the total before any writes the next sum's terms.
+  Value total = memref::LoadOp::create(b, buffer, kb.index(0));
+  // Every thread has read the total before any writes the next reduction's values.
   gpu::BarrierOp::create(b);
   return total;
+}
+
+Value tmix::sumOverCta(KernelBuilder &kb, Value sums, Value tid, Value value) {
+  return reduceOverCta(kb, sums, tid, value, [&](Value x, Value y) -> Value {
+    return arith::AddFOp::create(kb.builder(), x, y);
+  });
 }
 
 Value tmix::sinkRowsTerm(KernelBuilder &kb, const AttentionGradOperands &operands,

@@ -4,10 +4,9 @@
 // which kernel runs a part (gpuParamsKernel); the gradients of the float arguments that
 // the spec's sink reads alone (gpt-oss's learned sink logits), here; those of pair
 // biases (one element per pair) and of params summed per program (ProgramSums: per-head
-// slopes, scalars, relative-position tables), in part "query"'s walk
-// (LowerAttentionGradToNVGPU.cpp). Arguments read in score at other elements that
-// depend on i or j (T5's buckets) have many pairs per row for an element, which these
-// kernels do not sum yet: such a part is refused.
+// slopes, scalars, relative-position tables, T5's buckets), in part "query"'s walk
+// (LowerAttentionGradToNVGPU.cpp). Elements with two or more indices that depend on i
+// or j (a pooled pair bias) are not summed yet: such a part is refused.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,11 +55,19 @@ enum class TermClass {
   /// h alone: each tile's terms in shared memory, then each element's, in row (key)
   /// order, by the thread that owns it.
   PairAffine,
-  /// Anything else: not run on the GPUs.
+  /// One index is any other function of the pair (T5's buckets, (i - j) / 4, a i + b j
+  /// + c with |b| > 1), the others depend on b and h alone: each tile's terms and
+  /// elements in shared memory, then, window by window of kGatherWindow elements over
+  /// the tile's lowest to highest, each thread's entries summed in order into a row of
+  /// its own and the rows summed in thread order by the element's owner.
+  Gathered,
+  /// Two or more indices that depend on the pair (other than a pair bias's own
+  /// element, ParamsKernelKind::PairOwned): not run on the GPUs.
   Other,
 };
 
-/// A tmix.accumulate's class, and for PairAffine its index that depends on the pair.
+/// A tmix.accumulate's class, and for PairAffine and Gathered its index that depends
+/// on the pair (and for PairAffine the coefficients of i and j in it).
 struct AccumulateClass {
   TermClass kind = TermClass::Other;
   struct {
@@ -72,9 +79,13 @@ struct AccumulateClass {
 /// The class of `accumulate`, in a tmix.score_param_grad.
 AccumulateClass classifyAccumulate(AccumulateOp accumulate);
 
-/// The most PairAffine tmix.accumulate ops the ProgramSums kernel runs (a tile of
-/// terms in shared memory each).
+/// The most PairAffine and Gathered tmix.accumulate ops the ProgramSums kernel runs
+/// (a tile of terms in shared memory each), and of those the most Gathered ones (a
+/// tile of their elements each, 32 KiB).
 constexpr int64_t kMaxPairAffineTerms = 4;
+constexpr int64_t kMaxGatheredTerms = 2;
+/// The elements a Gathered accumulate's tile sums at once (its threads' rows).
+constexpr int64_t kGatherWindow = 32;
 
 /// The kernel that runs part "params" `part` on the GPUs, or failure with why none
 /// does in `why`.
@@ -89,10 +100,13 @@ std::string gpuParamsPartLimit(AttentionGradOp part);
 /// score's block argument (0..3: b, h, i, j) that indexes each of its dims.
 FailureOr<SmallVector<SmallVector<unsigned>>> pairOwnedParams(AttentionGradOp part);
 
-/// The sum of each thread's `value` (f32 or f64) over the CTA's kParamsThreads
-/// threads, in a fixed tree in `sums` (workgroup memory of kParamsThreads elements of
-/// its type): the same bits run after run. Every thread gets it; every thread must
-/// call it (it has barriers).
+/// `combine` of each thread's `value` over the CTA's kParamsThreads threads, in a
+/// fixed tree in `buffer` (workgroup memory of kParamsThreads elements of its type):
+/// the same bits run after run. Every thread gets it; every thread must call it (it
+/// has barriers).
+Value reduceOverCta(KernelBuilder &kb, Value buffer, Value tid, Value value,
+                    function_ref<Value(Value, Value)> combine);
+/// reduceOverCta's sum of an f32 or f64 `value`.
 Value sumOverCta(KernelBuilder &kb, Value sums, Value tid, Value value);
 
 /// Thread `tid`'s share of the gradient of the sink logit of (batch, head) (index):

@@ -49,7 +49,8 @@ def test_cuda_tensors_run_on_the_gpu():
 def test_backward_on_the_gpu_matches_the_cpus():
     # The derived backward in the GPUs' form (part "query" recomputes dq), from
     # .backward() on CUDA tensors, against the CPU's on the same inputs and against
-    # SDPA's autograd in float64; a learnable table on the GPU is refused by name.
+    # SDPA's autograd in float64; a pair bias pooled 2 x 2 on the GPU is refused by
+    # name.
     mod = tmix.compile(SPEC.format(dt="bf16"), "cuda_grad.tmix")
     gen = torch.Generator().manual_seed(1)
     q = torch.randn(1, 8, 150, 128, generator=gen).bfloat16()
@@ -66,15 +67,54 @@ def test_backward_on_the_gpu_matches_the_cpus():
     for on_gpu, on_cpu, want in zip(*grads, (rq.grad, rk.grad, rv.grad)):
         check("bf16", on_gpu, want)
         check("bf16", on_gpu, on_cpu.double())
-    bucketed = tmix.compile("""
-attention bucketed(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
-                   bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
-  score = s + bias[h, (i - j) / 4 + N]
-}""", "cuda_bucketed.tmix")
+    pooled = tmix.compile("""
+attention pooled(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 pair: f32[B, H, P, P]) -> o: bf16[B, H, N, 64] {
+  score = s + pair[b, h, i / 2, j / 2]
+}""", "cuda_pooled.tmix")
     x = torch.randn(1, 2, 40, 64, device="cuda").bfloat16().requires_grad_()
-    table = torch.zeros(2, 80, device="cuda", requires_grad=True)
+    pair = torch.zeros(1, 2, 20, 20, device="cuda", requires_grad=True)
     with pytest.raises(RuntimeError, match="run on the CPU only so far"):
-        bucketed["bucketed"](x, x, x, table).float().sum().backward()
+        pooled["pooled"](x, x, x, pair).float().sum().backward()
+
+
+def t5_buckets(n, m):
+    """T5's bidirectional buckets of i - j as the spec below computes them (f32 logs)."""
+    d = (torch.arange(n).view(-1, 1) - torch.arange(m).view(1, -1)).abs()
+    far = (torch.log(d.float() / 8.0) / torch.log(torch.tensor(12.5)) * 8.0).int() + 8
+    near = torch.where(d < 8, d, far.clamp(max=15))
+    return near + 16 * (torch.arange(n).view(-1, 1) < torch.arange(m).view(1, -1))
+
+
+def test_t5_buckets_backward_on_the_gpu():
+    # T5's relative attention bias with its buckets computed in the spec: many pairs
+    # per row for each element, summed on the GPU window by window in one order. Its
+    # gradient against torch autograd in float64 and the CPU's, and the same bits on a
+    # second run.
+    mod = tmix.compile("""
+attention t5(q: bf16[B, H, N, 64], k: bf16[B, HK, M, 64], v: bf16[B, HK, M, 64],
+             rel: f32[H, 32]) -> o: bf16[B, H, N, 64] {
+  scale = 1.0
+  let d = abs(i - j)
+  score = s + rel[h, (i < j ? 16 : 0) + (d < 8 ? d : min(8 + int(log(d / 8.0) / log(12.5) * 8.0), 15))]
+}""", "cuda_t5.tmix")
+    gen = torch.Generator().manual_seed(12)
+    n, m = 150, 131
+    q = torch.randn(2, 4, n, 64, generator=gen).bfloat16() * 0.2
+    k, v = (torch.randn(2, 2, m, 64, generator=gen).bfloat16() for _ in range(2))
+    rel = torch.randn(4, 32, generator=gen)
+    w = torch.randn(2, 4, n, 64, generator=gen)
+    grads = device_grads(mod["t5"], (q, k, v, rel), ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    leaves = [x.double().requires_grad_() for x in (q, k, v, rel)]
+    rq, rk, rv, rrel = leaves
+    ke, ve = (x.repeat_interleave(2, 1) for x in (rk, rv))
+    s = rq @ ke.transpose(-1, -2) + rrel[:, t5_buckets(n, m)].unsqueeze(0)
+    ((torch.softmax(s, -1) @ ve) * w.double()).sum().backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        check("bf16", on_gpu, leaf.grad)
+        check("bf16", on_gpu, on_cpu.double())
 
 
 def test_relative_position_table_backward_on_the_gpu():

@@ -343,9 +343,9 @@ def test_what_a_scalar_takes(mod, dtype):
 def test_the_gpus_parts_recompute_dq():
     # On a GPU target the backward's parts are the GPUs' form (docs/training.md): part
     # "key_value" gives dk and dv, part "query" recomputes dq (no d_q_partial between
-    # them); part "params" of a table read through buckets is refused by name, a sink's,
-    # a relative-position table's and a per-head slope's are not. No device is needed
-    # to look them up.
+    # them); part "params" of a pooled pair bias (two indices that depend on the pair)
+    # is refused by name; a sink's, a relative-position table's, a bucketed table's and
+    # a per-head slope's are not. No device is needed to look them up.
     mod = tmix.compile("""
 attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
                  bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
@@ -360,8 +360,9 @@ attention biased(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
         assert [p.name for p in kv.outputs] == kv_outputs
         assert [p.name for p in grad_q.args] == ["q", "k", "v", "bias", "o", "lse", "d_o"] + q_args
         assert [p.name for p in grad_q.outputs] == ["d_q"]
-    # A relative-position table's part "params" runs on the GPUs (no partials in); a
-    # table read through buckets (no a i + b j + c) is refused by name.
+    # A relative-position table's part "params" runs on the GPUs (no partials in), and
+    # so does a table read through buckets (no a i + b j + c); a pair bias pooled 2 x 2
+    # is refused by name.
     params = mod.kernel("biased_grad_params", "sm_90a")
     assert [p.name for p in params.args] == ["q", "k", "v", "bias", "o", "lse", "d_o"]
     assert [p.name for p in params.outputs] == ["d_bias"]
@@ -370,9 +371,18 @@ attention bucketed(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 
                    bias: f32[H, R]) -> o: bf16[B, H, N, 64] {
   score = s + bias[h, (i - j) / 4 + N]
 }""", "gpu_bucketed.tmix")
-    with pytest.raises(ValueError, match="'bucketed_grad_params': the gradients of float "
-                       "arguments read in score .* run on the CPU only so far"):
-        bucketed.kernel("bucketed_grad_params", "sm_90a")
+    for target in ("sm_80", "sm_90a"):
+        params = bucketed.kernel("bucketed_grad_params", target)
+        assert [p.name for p in params.outputs] == ["d_bias"]
+    pooled = tmix.compile("""
+attention pooled(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 pair: f32[B, H, P, P]) -> o: bf16[B, H, N, 64] {
+  score = s + pair[b, h, i / 2, j / 2]
+}""", "gpu_pooled.tmix")
+    with pytest.raises(ValueError, match="'pooled_grad_params': the gradients of float "
+                       "arguments read in score .* two or more indices that depend on the "
+                       "pair run on the CPU only so far"):
+        pooled.kernel("pooled_grad_params", "sm_90a")
     # A learned sink's part "params" runs on the GPUs: no partials in, its gradient out.
     sinks = tmix.compile("""
 attention sinks(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],

@@ -344,9 +344,60 @@ tmix.attention @relative(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor
 
 // -----
 
-// Buckets of distances (not a i + b j + c): each element sums the terms of many pairs
-// per row, which the GPU kernels do not do yet.
-// expected-error@+1 {{the gradients of float arguments read in score (part "params") run on the GPUs where each index of an element is a i + b j + c with constants a and b, b = 1 or -1 (or a = 1 or -1 and b = 0) in at most one index}}
+// Buckets of distances (not a i + b j + c: many pairs per row for each element,
+// TermClass::Gathered): a CTA per head; each pair's term and element go to shared
+// tiles (kNoElement, the largest i64, where no pair was walked); after the key tile,
+// the CTA's lowest and highest elements (min and max trees); then window by window of
+// 32 elements from the lowest, each thread adds its entries (t + 128 m, m in order)
+// that fall in the window (an unsigned compare: below it is past it) into its row of
+// sums, and after a barrier thread t < 32 sums column t over the 128 rows in order and
+// adds it to element lowest + 32 w + t.
+// CHECK-LABEL: gpu.func @bucketed_grad_params(
+// CHECK-SAME: %[[TABLE:arg7]]: memref<?x?xf32>
+// CHECK-SAME: grid = [H:1], threads = 128
+// CHECK-NOT: workspace
+// CHECK: %[[NONE:.*]] = arith.constant 9223372036854775807 : i64
+// CHECK: %[[TERMS:.*]] = memref.view {{.*}} to memref<64x65xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[ELEMENTS:.*]] = memref.view {{.*}} to memref<64x64xi64, #gpu.address_space<workgroup>>
+// CHECK: %[[ROWS:.*]] = memref.view {{.*}} to memref<128x33xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[BOUNDS:.*]] = memref.view {{.*}} to memref<128xi64, #gpu.address_space<workgroup>>
+// CHECK: memref.store %[[NONE]], %[[ELEMENTS]]
+// CHECK: %[[BUCKET:.*]] = arith.divsi %{{.*}}, %c4_i64
+// CHECK: %[[ELEMENT:.*]] = arith.addi %[[BUCKET]]
+// CHECK: memref.store %{{.*}}, %[[TERMS]][%[[R:.*]], %[[C:.*]]] :
+// CHECK-NEXT: memref.store %[[ELEMENT]], %[[ELEMENTS]][%[[R]], %[[C]]] :
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args(%[[LOW:.*]] = %[[NONE]], %[[HIGH:.*]] = %c-9223372036854775808_i64)
+// CHECK: %[[E:.*]] = memref.load %[[ELEMENTS]]
+// CHECK-NEXT: %[[WALKED:.*]] = arith.cmpi ne, %[[E]], %[[NONE]]
+// CHECK-NEXT: arith.minsi %[[LOW]], %[[E]]
+// CHECK-NEXT: %[[MAX:.*]] = arith.maxsi %[[HIGH]], %[[E]]
+// CHECK-NEXT: arith.select %[[WALKED]], %[[MAX]], %[[HIGH]]
+// CHECK: arith.minsi
+// CHECK: %[[LOWEST:.*]] = memref.load %[[BOUNDS]][%c0]
+// CHECK: arith.maxsi
+// CHECK: %[[HIGHEST:.*]] = memref.load %[[BOUNDS]][%c0]
+// CHECK: %[[ANY:.*]] = arith.cmpi sle, %[[LOWEST]], %[[HIGHEST]]
+// CHECK-NEXT: %[[SPREAD:.*]] = arith.subi %[[HIGHEST]], %[[LOWEST]]
+// CHECK-NEXT: %[[FULL:.*]] = arith.divui %[[SPREAD]], %c32_i64
+// CHECK-NEXT: %[[COUNT:.*]] = arith.addi %[[FULL]], %c1_i64
+// CHECK-NEXT: %[[WINDOWS:.*]] = arith.select %[[ANY]], %[[COUNT]], %c0_i64
+// CHECK: scf.for %[[W:.*]] = %c0 to
+// CHECK: %[[BASE:.*]] = arith.addi %[[LOWEST]]
+// CHECK: memref.store %{{.*}}, %[[ROWS]][%thread_id_x, %c31]
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 {
+// CHECK: %[[OFFSET:.*]] = arith.subi %{{.*}}, %[[BASE]] : i64
+// CHECK-NEXT: %[[IN:.*]] = arith.cmpi ult, %[[OFFSET]], %c32_i64 : i64
+// CHECK-NEXT: scf.if %[[IN]] {
+// CHECK: memref.load %[[ROWS]][%thread_id_x,
+// CHECK: gpu.barrier
+// CHECK: %[[OWNED:.*]] = arith.addi %[[BASE]]
+// CHECK-NEXT: %[[REAL:.*]] = arith.cmpi sle, %[[OWNED]], %[[HIGHEST]]
+// CHECK: scf.for %[[T:.*]] = %c0 to %c128 step %c1 iter_args(
+// CHECK-NEXT: memref.load %[[ROWS]][%[[T]], %thread_id_x]
+// CHECK: %[[OLD:.*]] = memref.load %[[TABLE]]
+// CHECK-NEXT: arith.addf %[[OLD]]
+// CHECK-NEXT: memref.store %{{.*}}, %[[TABLE]]
+// CHECK: gpu.barrier
 tmix.attention @bucketed(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H, R], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -365,7 +416,7 @@ tmix.attention @bucketed(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor
 
 // Five reads at elements a i + b j + c: a tile of terms in shared memory each is more
 // than the kernel keeps (4).
-// expected-error@+1 {{the gradients of float arguments read in score (part "params") at more than 4 elements that depend on i or j run on the CPU only so far (the GPU kernel keeps a tile of terms per read in shared memory)}}
+// expected-error@+1 {{the gradients of float arguments read in score (part "params") at more than 4 elements that depend on i or j, or at more than 2 that are not a i + b j + c with b = 1 or -1 (or a = 1 or -1 and b = 0), run on the CPU only so far (the GPU kernel keeps a tile of terms per read in shared memory)}}
 tmix.attention @five_reads(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H, R], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -403,5 +454,50 @@ tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.t
   ^bb0(%b: i64, %h: i64):
     %0 = tmix.read %sinks[%h] : !tmix.tensor<[H], f32> -> f32
     tmix.yield %0 : f32
+  }
+}
+
+// -----
+
+// A pair bias pooled 2 x 2: two indices of its element depend on the pair.
+// expected-error@+1 {{elements with two or more indices that depend on the pair run on the CPU only so far}}
+tmix.attention @pooled(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %pair: !tmix.tensor<[B, H, P, P], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %c2 = arith.constant 2 : i64
+    %0 = arith.divsi %i, %c2 : i64
+    %1 = arith.divsi %j, %c2 : i64
+    %2 = tmix.read %pair[%b, %h, %0, %1] : !tmix.tensor<[B, H, P, P], f32> -> f32
+    %3 = arith.addf %s, %2 : f32
+    tmix.yield %3 : f32
+  }
+}
+
+// -----
+
+// Three reads through buckets: a tile of elements (32 KiB) each is more than the
+// kernel keeps (2).
+// expected-error@+1 {{or at more than 2 that are not a i + b j + c}}
+tmix.attention @three_buckets(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %bias: !tmix.tensor<[H, R], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = arith.subi %i, %j : i64
+    %c2 = arith.constant 2 : i64
+    %c3 = arith.constant 3 : i64
+    %c4 = arith.constant 4 : i64
+    %n = tmix.size "N" : i64
+    %1 = arith.divsi %0, %c2 : i64
+    %2 = arith.addi %1, %n : i64
+    %3 = arith.divsi %0, %c3 : i64
+    %4 = arith.addi %3, %n : i64
+    %5 = arith.divsi %0, %c4 : i64
+    %6 = arith.addi %5, %n : i64
+    %7 = tmix.read %bias[%h, %2] : !tmix.tensor<[H, R], f32> -> f32
+    %8 = tmix.read %bias[%h, %4] : !tmix.tensor<[H, R], f32> -> f32
+    %9 = tmix.read %bias[%h, %6] : !tmix.tensor<[H, R], f32> -> f32
+    %10 = arith.addf %s, %7 : f32
+    %11 = arith.addf %10, %8 : f32
+    %12 = arith.addf %11, %9 : f32
+    tmix.yield %12 : f32
   }
 }

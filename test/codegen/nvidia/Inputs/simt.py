@@ -116,9 +116,15 @@ def memref_shape(type_text):
     return [int(d) for d in m.group(1).split("x")], m.group(2)
 
 
+def unsigned(compare):
+    """`compare` of 64-bit integers as unsigned (a negative value is above 2^63)."""
+    return lambda a, b: compare(np.asarray(a, np.int64).view(np.uint64),
+                                np.asarray(b, np.int64).view(np.uint64))
+
+
 CMPI = {0: np.equal, 1: np.not_equal, 2: np.less, 3: np.less_equal, 4: np.greater,
-        5: np.greater_equal, 6: np.less, 7: np.less_equal, 8: np.greater,
-        9: np.greater_equal}
+        5: np.greater_equal, 6: unsigned(np.less), 7: unsigned(np.less_equal),
+        8: unsigned(np.greater), 9: unsigned(np.greater_equal)}
 # arith.cmpf predicates by number; une (13, numpy's not_equal: true for NaN) keeps a
 # NaN row max "kept" in the online softmax, so that NaN propagates.
 CMPF = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal,
@@ -282,6 +288,7 @@ class Cta:
             return np.trunc(x[0]).astype(np.int64)
         if n.startswith("math."):
             f = {"math.exp": np.exp, "math.log": np.log, "math.absf": np.abs,
+                 "math.absi": np.abs,
                  "math.exp2": np.exp2, "math.log2": np.log2, "math.sqrt": np.sqrt,
                  "math.tanh": np.tanh, "math.cos": np.cos, "math.sin": np.sin,
                  "math.log1p": np.log1p, "math.expm1": np.expm1,
@@ -328,12 +335,13 @@ class Cta:
             offset = int(x[1][0])
             assert (x[1] == offset).all()
             size = int(np.prod(shape)) * (2 if element in ("bf16", "f16") else
-                                          8 if element == "f64" else 4)
+                                          8 if element in ("f64", "i64") else 4)
             assert offset + size <= self.shared_bytes, "view past the shared bytes"
             for begin, end in self.views:
                 assert offset >= end or offset + size <= begin, "overlapping views"
             self.views.append((offset, offset + size))
-            view = np.zeros(shape, np.float64 if element == "f64" else np.float32)
+            view = np.zeros(shape, {"f64": np.float64, "i64": np.int64}.get(element,
+                                                                            np.float32))
             self.accesses[id(view)] = Accesses(shape)
             return view
         if n == "memref.load":
