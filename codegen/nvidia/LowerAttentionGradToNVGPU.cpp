@@ -281,8 +281,10 @@ private:
   /// (b, h, tile of rows) in one flat loop; the sink's rows on a (b, h)'s first tile;
   /// part "query"'s walk of each tile, each pair's terms summed by its thread in f64
   /// (TermClass::Program, and the scale's: the CTA's sumOverCta on the (b, h)'s last
-  /// tile, thread 0 adding the totals) or stored to a tile of terms (PairAffine:
-  /// addPairAffineTerms after each key tile).
+  /// tile, thread 0 adding the totals) or stored to a tile of terms (PairAffine and
+  /// Gathered: addPairAffineTerms and addGatheredTerms after each key tile). With
+  /// Program terms alone (splitRows), each CTA walks a piece of the program's tiles and
+  /// its sums go through the workspace (sumPieces).
   void lowerProgramSumsPart();
   /// Split rows: counts the CTA in (thread 0, an atomic add to the program's counter);
   /// the program's last CTA sums each (b, h)'s pieces from the workspace in split
@@ -303,6 +305,10 @@ private:
   void addPairAffineTerms(const AccumulateClass &of, Value tile,
                           ArrayRef<Value> elementAtOrigin, const ParamGradTarget &target,
                           Value rowBegin, Value keyBegin, Value tid);
+  /// The element `index` of Gathered accumulate `of` (`accumulate`) as its tile of
+  /// elements keeps it: kNoElement outside the param's dim (the read gave 0, and the
+  /// add would drop it), so that a tile's elements span at most the dim's extent.
+  Value gatheredElement(const AccumulateClass &of, AccumulateOp accumulate, Value index);
   /// The terms of Gathered accumulate `of` in `tile`, at their elements of the dim
   /// that depends on the pair in `elements` (kNoElement where no pair was walked),
   /// added to their elements of `target`: from the tile's lowest element to its
@@ -328,9 +334,10 @@ private:
   // Shared memory: the 16-bit tiles, and the staged rows' lse and D.
   Value qTile, outputGradTile, kTile, vTile, rowLse, rowDelta;
   Value ctaSums; // part "params": sumOverCta's, f64
-  // ProgramSums: the score's accumulates' classes, and a tile of terms per PairAffine.
+  // ProgramSums: the score's accumulates' classes, and a tile of terms per PairAffine
+  // or Gathered one.
   SmallVector<AccumulateClass> termClasses;
-  // ProgramSums without PairAffine terms: rows split over kParamsRowSplits CTAs per
+  // ProgramSums with Program terms alone: rows split over kParamsRowSplits CTAs per
   // program, each piece's sums (workspaceSlots of them) in the launch's workspace.
   bool splitRows = false;
   Value workspace;
@@ -968,9 +975,9 @@ void AttentionGradKernel::lowerProgramSumsPart() {
     zeroOwnedSlices(*kb, op, program, tid);
 
   // The score's tmix.accumulate ops, in region order, and where each keeps its terms:
-  // a TermClass::Program one in the walk's state (a sum per thread), a PairAffine one
-  // in its tile of shared memory (pairTerms). The scale's sum follows the Program
-  // ones; split rows add the sink's (each thread's rows of it) after them.
+  // a TermClass::Program one in the walk's state (a sum per thread), a PairAffine or
+  // Gathered one in its tile of shared memory (pairTerms). The scale's sum follows the
+  // Program ones; split rows add the sink's (each thread's rows of it) after them.
   SmallVector<AccumulateOp> accumulates;
   if (scoreParams)
     scoreParams.walk([&](AccumulateOp accumulate) { accumulates.push_back(accumulate); });
@@ -998,14 +1005,11 @@ void AttentionGradKernel::lowerProgramSumsPart() {
   Value perBatch = mul(heads, rowTiles);
   Value programTiles = mul(batches, perBatch);
   Value splits = idx(kParamsRowSplits);
-  Value split, rangeBegin = idx(0), rangeEnd = programTiles;
+  Value split, rangeBegin = idx(0), rangeEnd = programTiles, programIndex, blocks;
   if (splitRows) {
     split = kb->gridIndex(kb->numGridDims() - 1);
     rangeBegin = arith::DivUIOp::create(b, mul(split, programTiles), splits);
     rangeEnd = arith::DivUIOp::create(b, mul(add(split, one), programTiles), splits);
-  }
-  Value programIndex, blocks;
-  if (splitRows) {
     programIndex =
         arith::DivUIOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::x), splits);
     blocks = gpu::GridDimOp::create(b, gpu::Dimension::x);
@@ -1109,11 +1113,12 @@ void AttentionGradKernel::lowerProgramSumsPart() {
                 addTo(state[slot], value);
                 return;
               }
-              ValueRange tileAt{at.tileRow, at.tileColumn};
+              Value tileAt[] = {at.tileRow, at.tileColumn};
               memref::StoreOp::create(b, value, pairTerms[slot], tileAt);
               if (of.kind == TermClass::Gathered)
-                memref::StoreOp::create(b, indices[of.affine.dim], pairElements[slot],
-                                        tileAt);
+                memref::StoreOp::create(
+                    b, gatheredElement(of, accumulates[term - 1], indices[of.affine.dim]),
+                    pairElements[slot], tileAt);
             });
       if (scaleParams)
         addTo(state[scaleSlot], pair.scaleTerm);
@@ -1316,6 +1321,21 @@ void AttentionGradKernel::sumPieces(
         },
         [] { return SmallVector<Value>{}; });
   });
+}
+
+Value AttentionGradKernel::gatheredElement(const AccumulateClass &of,
+                                           AccumulateOp accumulate, Value index) {
+  ImplicitLocOpBuilder &b = kb->builder();
+  ParamGradTarget target = paramsPartTarget(*kb, op, accumulate.getTargetArgument());
+  Value extent = kb->toI64(
+      memref::DimOp::create(b, target.memref, target.prefix.size() + of.affine.dim));
+  Value inside = arith::AndIOp::create(
+      b,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::sge, index,
+                            arith::ConstantIntOp::create(b, b.getI64Type(), 0)),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::slt, index, extent));
+  return arith::SelectOp::create(
+      b, inside, index, arith::ConstantIntOp::create(b, b.getI64Type(), kNoElement));
 }
 
 void AttentionGradKernel::addGatheredTerms(const AccumulateClass &of, Value tile,

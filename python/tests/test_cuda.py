@@ -78,6 +78,23 @@ attention pooled(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
         pooled["pooled"](x, x, x, pair).float().sum().backward()
 
 
+def check_table_backward(op, inputs, w, scores):
+    """The gradients of (op(*inputs) * w).sum() for inputs q, k, v (GQA) and a table: on
+    the GPU twice (the same bits) and on the CPU, the GPU's against the CPU's and
+    against torch autograd in float64 through softmax(scores(q, k, table)) (k and v
+    repeated to q's heads)."""
+    grads = device_grads(op, inputs, ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    leaves = [x.double().requires_grad_() for x in inputs]
+    rq, rk, rv, table = leaves
+    ke, ve = (x.repeat_interleave(rq.shape[1] // rk.shape[1], 1) for x in (rk, rv))
+    ((torch.softmax(scores(rq, ke, table), -1) @ ve) * w.double()).sum().backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        check("bf16", on_gpu, leaf.grad)
+        check("bf16", on_gpu, on_cpu.double())
+
+
 def t5_buckets(n, m):
     """T5's bidirectional buckets of i - j as the spec below computes them (f32 logs)."""
     d = (torch.arange(n).view(-1, 1) - torch.arange(m).view(1, -1)).abs()
@@ -104,17 +121,9 @@ attention t5(q: bf16[B, H, N, 64], k: bf16[B, HK, M, 64], v: bf16[B, HK, M, 64],
     k, v = (torch.randn(2, 2, m, 64, generator=gen).bfloat16() for _ in range(2))
     rel = torch.randn(4, 32, generator=gen)
     w = torch.randn(2, 4, n, 64, generator=gen)
-    grads = device_grads(mod["t5"], (q, k, v, rel), ("cuda", "cuda", "cpu"),
-                         lambda o, device: (o.float() * w.to(device)).sum())
-    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
-    leaves = [x.double().requires_grad_() for x in (q, k, v, rel)]
-    rq, rk, rv, rrel = leaves
-    ke, ve = (x.repeat_interleave(2, 1) for x in (rk, rv))
-    s = rq @ ke.transpose(-1, -2) + rrel[:, t5_buckets(n, m)].unsqueeze(0)
-    ((torch.softmax(s, -1) @ ve) * w.double()).sum().backward()
-    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
-        check("bf16", on_gpu, leaf.grad)
-        check("bf16", on_gpu, on_cpu.double())
+    buckets = t5_buckets(n, m)
+    check_table_backward(mod["t5"], (q, k, v, rel), w, lambda rq, ke, table: (
+        rq @ ke.transpose(-1, -2) + table[:, buckets].unsqueeze(0)))
 
 
 def test_relative_position_table_backward_on_the_gpu():
@@ -134,19 +143,10 @@ attention relative(q: bf16[B, H, N, 64], k: bf16[B, HK, M, 64], v: bf16[B, HK, M
     k, v = (torch.randn(2, 2, m, 64, generator=gen).bfloat16() for _ in range(2))
     bias = torch.randn(4, n + m - 1, generator=gen)
     w = torch.randn(2, 4, n, 64, generator=gen)
-    grads = device_grads(mod["relative"], (q, k, v, bias), ("cuda", "cuda", "cpu"),
-                         lambda o, device: (o.float() * w.to(device)).sum())
-    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
-    leaves = [x.double().requires_grad_() for x in (q, k, v, bias)]
-    rq, rk, rv, rbias = leaves
-    ke, ve = (x.repeat_interleave(2, 1) for x in (rk, rv))
     i, j = torch.arange(n).view(-1, 1), torch.arange(m).view(1, -1)
-    s = rq @ ke.transpose(-1, -2) / 8 + rbias[:, i - j + m - 1].unsqueeze(0)
-    s = s.masked_fill(j > i + 20, float("-inf"))
-    ((torch.softmax(s, -1) @ ve) * w.double()).sum().backward()
-    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
-        check("bf16", on_gpu, leaf.grad)
-        check("bf16", on_gpu, on_cpu.double())
+    check_table_backward(mod["relative"], (q, k, v, bias), w, lambda rq, ke, table: (
+        rq @ ke.transpose(-1, -2) / 8 + table[:, i - j + m - 1].unsqueeze(0)).masked_fill(
+            j > i + 20, float("-inf")))
 
 
 def test_learned_sinks_backward_on_the_gpu():

@@ -777,6 +777,17 @@ protected:
     std::unique_ptr<CudaKernel> kernel;
     return CudaKernel::load(path, kernel);
   }
+  /// The kernel of `manifest` and `ptx` (of `paramWords` parameters) in place of
+  /// kCausal's, loaded against the fake driver; null after a failed assertion.
+  std::unique_ptr<CudaKernel> loadedWith(const std::string &manifest,
+                                         const std::string &ptx, size_t paramWords) {
+    write("causal.manifest", manifest);
+    write("causal.sm_80.ptx", ptx);
+    std::unique_ptr<CudaKernel> kernel;
+    EXPECT_EQ(CudaKernel::load(manifestPath, kernel), "");
+    fake.paramWords = paramWords;
+    return kernel;
+  }
   std::string dir, manifestPath;
   cuda::FakeCuda fake;
 };
@@ -971,11 +982,9 @@ TEST_F(HostileFiles, TheDevicesSharedMemoryLimitIsChecked) {
 }
 
 TEST_F(HostileFiles, HopperLaunchesGetTheirOwnDescriptors) {
-  write("causal.manifest", hopperManifest());
-  write("causal.sm_80.ptx", kHopperPtx);
-  std::unique_ptr<CudaKernel> kernel;
-  ASSERT_EQ(CudaKernel::load(manifestPath, kernel), "");
-  fake.paramWords = 3 * 11 + 1 + 11 + 9 + 5 + 1;
+  std::unique_ptr<CudaKernel> kernel =
+      loadedWith(hopperManifest(), kHopperPtx, 3 * 11 + 1 + 11 + 9 + 5 + 1);
+  ASSERT_NE(kernel, nullptr);
   auto tensors = [](uint64_t base) {
     return std::vector<DeviceTensor>{{base, {1, 2, 64, 128}},      {base + 0x100000, {1, 2, 64, 128}},
                                      {base + 0x200000, {1, 2, 64, 128}}, {0, {}},
@@ -1058,11 +1067,9 @@ TEST(CudaLauncher, WorkspaceWordsAreCountedWithOverflowChecks) {
 }
 
 TEST_F(HostileFiles, WorkspacesArePerLaunchWithTheirCountersZeroed) {
-  write("causal.manifest", workspaceManifest());
-  write("causal.sm_80.ptx", kWorkspacePtx);
-  std::unique_ptr<CudaKernel> kernel;
-  ASSERT_EQ(CudaKernel::load(manifestPath, kernel), "");
-  fake.paramWords = kCausalParamWords + 5;
+  std::unique_ptr<CudaKernel> kernel =
+      loadedWith(workspaceManifest(), kWorkspacePtx, kCausalParamWords + 5);
+  ASSERT_NE(kernel, nullptr);
   auto tensors = [](int64_t b, int64_t h) {
     return std::vector<DeviceTensor>{{0x1000, {b, h, 64, 128}}, {0x2000, {b, h, 64, 128}},
                                      {0x3000, {b, h, 64, 128}}, {0, {}},

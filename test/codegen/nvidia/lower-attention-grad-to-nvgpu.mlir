@@ -346,7 +346,8 @@ tmix.attention @relative(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor
 
 // Buckets of distances (not a i + b j + c: many pairs per row for each element,
 // TermClass::Gathered): a CTA per head; each pair's term and element go to shared
-// tiles (kNoElement, the largest i64, where no pair was walked); after the key tile,
+// tiles (kNoElement, the largest i64, where no pair was walked or the element is
+// outside the table, so that a tile's elements span at most it); after the key tile,
 // the CTA's lowest and highest elements (min and max trees); then window by window of
 // 32 elements from the lowest, each thread adds its entries (t + 128 m, m in order)
 // that fall in the window (an unsigned compare: below it is past it) into its row of
@@ -365,7 +366,9 @@ tmix.attention @relative(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor
 // CHECK: %[[BUCKET:.*]] = arith.divsi %{{.*}}, %c4_i64
 // CHECK: %[[ELEMENT:.*]] = arith.addi %[[BUCKET]]
 // CHECK: memref.store %{{.*}}, %[[TERMS]][%[[R:.*]], %[[C:.*]]] :
-// CHECK-NEXT: memref.store %[[ELEMENT]], %[[ELEMENTS]][%[[R]], %[[C]]] :
+// CHECK-NEXT: %[[EXTENT:.*]] = memref.dim %[[TABLE]], %c1
+// CHECK: %[[KEPT:.*]] = arith.select %{{.*}}, %[[ELEMENT]], %[[NONE]] : i64
+// CHECK-NEXT: memref.store %[[KEPT]], %[[ELEMENTS]][%[[R]], %[[C]]] :
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c1 iter_args(%[[LOW:.*]] = %[[NONE]], %[[HIGH:.*]] = %c-9223372036854775808_i64)
 // CHECK: %[[E:.*]] = memref.load %[[ELEMENTS]]
 // CHECK-NEXT: %[[WALKED:.*]] = arith.cmpi ne, %[[E]], %[[NONE]]
