@@ -7,7 +7,7 @@ def _dim(text):
 
 def parse_manifest(path):
     m = {"args": [], "results": [], "schedule": {}, "specialize": {}, "sizes": [],
-         "grid": [], "cubin": None, "tma": []}
+         "grid": [], "cubin": None, "tma": [], "workspace": None}
     with open(path) as f:
         lines = [l.split("#")[0].strip() for l in f]
     lines = [l for l in lines if l]
@@ -41,6 +41,10 @@ def parse_manifest(path):
             swizzle = words[3][len("swizzle="):]
             m["tma"].append({"arg": words[0], "dtype": words[1], "box": (int(columns), int(rows)),
                              "swizzle": 0 if swizzle == "none" else int(swizzle)})
+        elif key == "workspace":
+            # Scratch per launch (words per unit of the product of the size symbols),
+            # which libtmix_cuda allocates; kept here so that a dump shows it.
+            m["workspace"] = {"words": int(words[0]), "per": words[1:]}
         else:
             raise ValueError(f"{path}: unknown record '{key}'")
     return m
