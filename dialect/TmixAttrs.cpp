@@ -175,12 +175,16 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
   int64_t workspaceWords = 0;
   SmallVector<StringAttr> workspacePer;
 
-  auto parseSymbol = [&]() -> ParseResult {
-    std::string symbol;
-    if (parser.parseKeywordOrString(&symbol))
-      return failure();
-    sizes.push_back(StringAttr::get(context, symbol));
-    return success();
+  // `[A, "B", ...]`: size symbols, bare or quoted, into `symbols`.
+  auto parseSymbols = [&](SmallVectorImpl<StringAttr> &symbols) {
+    return parser.parseCommaSeparatedList(
+        AsmParser::Delimiter::Square, [&]() -> ParseResult {
+          std::string symbol;
+          if (parser.parseKeywordOrString(&symbol))
+            return failure();
+          symbols.push_back(StringAttr::get(context, symbol));
+          return success();
+        });
   };
   auto parseGridDim = [&]() -> ParseResult {
     GridDimAttr dim = parseGridDimBody(parser);
@@ -214,8 +218,8 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
   };
 
   if (parser.parseLess() || parser.parseKeyword("sizes") || parser.parseEqual() ||
-      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseSymbol) ||
-      parser.parseComma() || parser.parseKeyword("grid") || parser.parseEqual() ||
+      parseSymbols(sizes) || parser.parseComma() || parser.parseKeyword("grid") ||
+      parser.parseEqual() ||
       parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parseGridDim))
     return {};
   // The GPU launch parts, each optional, in their printed order.
@@ -245,18 +249,11 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
         return {};
       next();
     }
-    auto parsePer = [&]() -> ParseResult {
-      std::string symbol;
-      if (parser.parseKeywordOrString(&symbol))
-        return failure();
-      workspacePer.push_back(StringAttr::get(context, symbol));
-      return success();
-    };
     if (more && (parser.parseKeyword("workspace") || parser.parseEqual() ||
                  parser.parseInteger(workspaceWords)))
       return {};
     if (more && succeeded(parser.parseOptionalKeyword("per")) &&
-        parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, parsePer))
+        parseSymbols(workspacePer))
       return {};
   }
   if (parser.parseGreater())
@@ -269,10 +266,16 @@ Attribute KernelAttr::parse(AsmParser &parser, Type) {
 }
 
 void KernelAttr::print(AsmPrinter &printer) const {
-  printer << "<sizes = [";
-  llvm::interleaveComma(getSizes(), printer,
-                        [&](StringAttr symbol) { printer.printKeywordOrString(symbol); });
-  printer << "], grid = [";
+  auto printSymbols = [&](ArrayRef<StringAttr> symbols) {
+    printer << "[";
+    llvm::interleaveComma(symbols, printer, [&](StringAttr symbol) {
+      printer.printKeywordOrString(symbol);
+    });
+    printer << "]";
+  };
+  printer << "<sizes = ";
+  printSymbols(getSizes());
+  printer << ", grid = [";
   llvm::interleaveComma(getGrid(), printer,
                         [&](GridDimAttr dim) { printGridDimBody(printer, dim); });
   printer << "]";
@@ -301,11 +304,8 @@ void KernelAttr::print(AsmPrinter &printer) const {
   if (getWorkspaceWords() != 0) {
     printer << ", workspace = " << getWorkspaceWords();
     if (!getWorkspacePer().empty()) {
-      printer << " per [";
-      llvm::interleaveComma(getWorkspacePer(), printer, [&](StringAttr symbol) {
-        printer.printKeywordOrString(symbol);
-      });
-      printer << "]";
+      printer << " per ";
+      printSymbols(getWorkspacePer());
     }
   }
   printer << ">";

@@ -305,10 +305,10 @@ private:
   void addPairAffineTerms(const AccumulateClass &of, Value tile,
                           ArrayRef<Value> elementAtOrigin, const ParamGradTarget &target,
                           Value rowBegin, Value keyBegin, Value tid);
-  /// The element `index` of Gathered accumulate `of` (`accumulate`) as its tile of
-  /// elements keeps it: kNoElement outside the param's dim (the read gave 0, and the
-  /// add would drop it), so that a tile's elements span at most the dim's extent.
-  Value gatheredElement(const AccumulateClass &of, AccumulateOp accumulate, Value index);
+  /// The element `index` of a Gathered accumulate as its tile of elements keeps it:
+  /// kNoElement outside [0, `extent`) of the param's dim (the read gave 0, and the add
+  /// would drop it), so that a tile's elements span at most the dim.
+  Value gatheredElement(Value index, Value extent);
   /// The terms of Gathered accumulate `of` in `tile`, at their elements of the dim
   /// that depends on the pair in `elements` (kNoElement where no pair was walked),
   /// added to their elements of `target`: from the tile's lowest element to its
@@ -987,6 +987,14 @@ void AttentionGradKernel::lowerProgramSumsPart() {
     slotOf.push_back(of.kind == TermClass::Program ? numSums++ : numTiles++);
   if (scaleParams)
     ++numSums;
+  // A Gathered accumulate's extent along its pair dim, read once (by tile slot).
+  SmallVector<Value> gatheredExtents(numTiles);
+  for (auto [k, accumulate] : llvm::enumerate(accumulates))
+    if (termClasses[k].kind == TermClass::Gathered) {
+      ParamGradTarget target = targetOf(accumulate.getTargetArgument());
+      gatheredExtents[slotOf[k]] = kb->toI64(memref::DimOp::create(
+          b, target.memref, target.prefix.size() + termClasses[k].pairDim));
+    }
   unsigned scaleSlot = numSums - 1, sinkSlot = numSums;
   bool sinkInState = splitRows && sinkParams;
   workspaceSlots = numSums + (sinkInState ? 1 : 0);
@@ -1084,7 +1092,10 @@ void AttentionGradKernel::lowerProgramSumsPart() {
           [&]() -> SmallVector<Value> { return {zero64}; })[0];
     if (numSums == 0 && numTiles == 0 && !sinkInState)
       return Fragments(carried);
-    SmallVector<SmallVector<Value>> elementAt = elementsAt(b64, h64);
+    // Split rows add their totals in sumPieces, which reads the elements itself.
+    SmallVector<SmallVector<Value>> elementAt;
+    if (!splitRows)
+      elementAt = elementsAt(b64, h64);
     // The sums start at 0 on a piece's first tile; the scale's total runs on.
     Fragments st;
     for (unsigned slot = 0; slot < numSums; ++slot)
@@ -1117,7 +1128,7 @@ void AttentionGradKernel::lowerProgramSumsPart() {
               memref::StoreOp::create(b, value, pairTerms[slot], tileAt);
               if (of.kind == TermClass::Gathered)
                 memref::StoreOp::create(
-                    b, gatheredElement(of, accumulates[term - 1], indices[of.affine.dim]),
+                    b, gatheredElement(indices[of.pairDim], gatheredExtents[slot]),
                     pairElements[slot], tileAt);
             });
       if (scaleParams)
@@ -1323,12 +1334,8 @@ void AttentionGradKernel::sumPieces(
   });
 }
 
-Value AttentionGradKernel::gatheredElement(const AccumulateClass &of,
-                                           AccumulateOp accumulate, Value index) {
+Value AttentionGradKernel::gatheredElement(Value index, Value extent) {
   ImplicitLocOpBuilder &b = kb->builder();
-  ParamGradTarget target = paramsPartTarget(*kb, op, accumulate.getTargetArgument());
-  Value extent = kb->toI64(
-      memref::DimOp::create(b, target.memref, target.prefix.size() + of.affine.dim));
   Value inside = arith::AndIOp::create(
       b,
       arith::CmpIOp::create(b, arith::CmpIPredicate::sge, index,
@@ -1425,7 +1432,7 @@ void AttentionGradKernel::addGatheredTerms(const AccumulateClass &of, Value tile
                     memref::LoadOp::create(b, windowSums, ValueRange{thread, tid}))};
               })[0];
           SmallVector<Value> at(elementAtOrigin);
-          at[of.affine.dim] = element;
+          at[of.pairDim] = element;
           addParamGradTerm(*kb, target, at, sum);
           return Fragments{};
         },
@@ -1461,7 +1468,7 @@ void AttentionGradKernel::addPairAffineTerms(const AccumulateClass &of, Value ti
     return arith::MinSIOp::create(b, x, y).getResult();
   };
   int64_t a = of.affine.row, bj = of.affine.key;
-  Value c = elementAtOrigin[of.affine.dim];
+  Value c = elementAtOrigin[of.pairDim];
   Value i0 = kb->toI64(rowBegin), j0 = kb->toI64(keyBegin);
   // The tile's elements run between its corners' e = a i + b j + c.
   auto element = [&](int64_t di, int64_t dj) {
@@ -1523,7 +1530,7 @@ void AttentionGradKernel::addPairAffineTerms(const AccumulateClass &of, Value ti
                            return {arith::AddFOp::create(b, acc[0], term)};
                          })[0];
     SmallVector<Value> at(elementAtOrigin);
-    at[of.affine.dim] = e;
+    at[of.pairDim] = e;
     addParamGradTerm(*kb, target, at, sum);
     return SmallVector<Value>{};
   });

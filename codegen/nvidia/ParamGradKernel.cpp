@@ -161,7 +161,7 @@ AccumulateClass tmix::classifyAccumulate(AccumulateOp accumulate) {
     if (result.kind != TermClass::Program)
       return {};
     result.kind = TermClass::Gathered;
-    result.affine.dim = static_cast<unsigned>(dim);
+    result.pairDim = static_cast<unsigned>(dim);
     if (!of)
       continue;
     auto [row, key] = *of;
@@ -170,7 +170,7 @@ AccumulateClass tmix::classifyAccumulate(AccumulateOp accumulate) {
     bool perRow = key == 1 || key == -1, perKey = key == 0 && (row == 1 || row == -1);
     if (perRow || perKey) {
       result.kind = TermClass::PairAffine;
-      result.affine = {static_cast<unsigned>(dim), row, key};
+      result.affine = {row, key};
     }
   }
   return result;

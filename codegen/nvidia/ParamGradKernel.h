@@ -70,8 +70,8 @@ enum class TermClass {
 /// on the pair (and for PairAffine the coefficients of i and j in it).
 struct AccumulateClass {
   TermClass kind = TermClass::Other;
+  unsigned pairDim = 0;
   struct {
-    unsigned dim = 0;
     int64_t row = 0, key = 0; // a and b
   } affine;
 };

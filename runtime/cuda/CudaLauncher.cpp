@@ -254,6 +254,21 @@ struct CudaKernel::LaunchBuffer {
   uint64_t sequence = 0;
 };
 
+/// `words` 64-bit words of device memory for a launch buffer, aligned for the TMA
+/// descriptors at its start.
+static std::string allocateLaunchWords(Driver &driver, size_t words,
+                                       CUdeviceptr &device) {
+  if (CUresult result = driver.cuMemAlloc(&device, words * sizeof(uint64_t));
+      result != kCudaSuccess)
+    return driver.error(result, "cuMemAlloc");
+  if (device % tensormap::kAlignment != 0) {
+    driver.cuMemFree(device);
+    return "cuMemAlloc gave an address that is not " +
+           std::to_string(tensormap::kAlignment) + "-byte aligned";
+  }
+  return {};
+}
+
 CudaKernel::CudaKernel() = default;
 
 std::string CudaKernel::load(const std::string &manifestPath,
@@ -403,15 +418,10 @@ std::string CudaKernel::acquireBuffer(Driver &driver, LaunchBuffer *&buffer) {
                            std::max<size_t>(manifest_.kernel.sizeSymbols.size(), 1),
                        0);
     fresh->deviceWords = fresh->host.size();
-    if (CUresult result =
-            driver.cuMemAlloc(&fresh->device, fresh->deviceWords * sizeof(uint64_t));
-        result != kCudaSuccess)
-      return driver.error(result, "cuMemAlloc");
-    if (fresh->device % tensormap::kAlignment != 0) {
-      driver.cuMemFree(fresh->device);
-      return "cuMemAlloc gave an address that is not " +
-             std::to_string(tensormap::kAlignment) + "-byte aligned";
-    }
+    if (std::string error =
+            allocateLaunchWords(driver, fresh->deviceWords, fresh->device);
+        !error.empty())
+      return error;
     if (CUresult result = driver.cuEventCreate(&fresh->done, kEventDisableTiming);
         result != kCudaSuccess) {
       driver.cuMemFree(fresh->device);
@@ -536,14 +546,9 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
     // A larger workspace than this buffer's launches had: the buffer is free (its last
     // launch finished), so its memory is replaced.
     CUdeviceptr grown = 0;
-    if (CUresult result = driver->cuMemAlloc(&grown, neededWords * sizeof(uint64_t));
-        result != kCudaSuccess)
-      return driver->error(result, "cuMemAlloc");
-    if (grown % tensormap::kAlignment != 0) {
-      driver->cuMemFree(grown);
-      return "cuMemAlloc gave an address that is not " +
-             std::to_string(tensormap::kAlignment) + "-byte aligned";
-    }
+    if (std::string error = allocateLaunchWords(*driver, neededWords, grown);
+        !error.empty())
+      return error;
     driver->cuMemFree(buffer->device);
     buffer->device = grown;
     buffer->deviceWords = neededWords;

@@ -224,6 +224,21 @@ std::string parseTensorMap(const std::vector<std::string> &words, TensorMapDecl 
   return {};
 }
 
+/// Size symbols `words[from..]` appended to `symbols`, each an identifier and once
+/// (`what` names them in the errors).
+std::string symbolList(const std::vector<std::string> &words, size_t from,
+                       const std::string &what, std::vector<std::string> &symbols) {
+  for (size_t index = from; index < words.size(); ++index) {
+    if (!isSymbol(words[index]))
+      return "bad size symbol '" + words[index] + "'";
+    for (const std::string &symbol : symbols)
+      if (symbol == words[index])
+        return what + " '" + symbol + "' given twice";
+    symbols.push_back(words[index]);
+  }
+  return {};
+}
+
 /// `schedule|specialize NAME=INT...`, each name once.
 std::string parseNamedValues(const std::vector<std::string> &words, int64_t low,
                              std::vector<std::pair<std::string, int64_t>> &entries) {
@@ -298,15 +313,7 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
         manifest.workspaceWords < 1 || manifest.workspaceWords > limits::kMaxLiteral)
       return "'workspace' takes a number of words in 1.." +
              std::to_string(limits::kMaxLiteral) + ", then size symbols";
-    for (size_t index = 2; index < words.size(); ++index) {
-      if (!isSymbol(words[index]))
-        return "bad size symbol '" + words[index] + "'";
-      for (const std::string &symbol : manifest.workspacePer)
-        if (symbol == words[index])
-          return "workspace symbol '" + symbol + "' given twice";
-      manifest.workspacePer.push_back(words[index]);
-    }
-    return {};
+    return symbolList(words, 2, "workspace symbol", manifest.workspacePer);
   }
   if (key == "ptx")
     return file(manifest.ptxFile);
@@ -322,18 +329,8 @@ std::string parseLine(const std::vector<std::string> &words, GpuManifest &manife
     return parseNamedValues(words, 0, manifest.schedule);
   if (key == "specialize")
     return parseNamedValues(words, 1, manifest.specialized);
-  if (key == "sizes") {
-    std::vector<std::string> &symbols = manifest.kernel.sizeSymbols;
-    for (size_t index = 1; index < words.size(); ++index) {
-      if (!isSymbol(words[index]))
-        return "bad size symbol '" + words[index] + "'";
-      for (const std::string &symbol : symbols)
-        if (symbol == words[index])
-          return "size symbol '" + symbol + "' given twice";
-      symbols.push_back(words[index]);
-    }
-    return {};
-  }
+  if (key == "sizes")
+    return symbolList(words, 1, "size symbol", manifest.kernel.sizeSymbols);
   if (key == "groups") { // groups G:P ...: G read in place of parallel dim P
     for (size_t index = 1; index < words.size(); ++index) {
       size_t colon = words[index].find(':');
