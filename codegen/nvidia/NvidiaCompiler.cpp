@@ -105,6 +105,11 @@ LogicalResult nvidia::lowerToKernels(ModuleOp module, StringRef target,
     lowerOptions.specialize.assign(specialize.begin(), specialize.end());
     lower.addPass(mlir::tmix::createLowerAttentionToNVGPU(lowerOptions));
   }
+  // A recurrence's backward (tmixc --grad) first: the forward lowering takes every
+  // recurrence program left.
+  mlir::tmix::LowerRecurrenceGradToNVGPUOptions recurrenceGradOptions;
+  recurrenceGradOptions.specialize.assign(specialize.begin(), specialize.end());
+  lower.addPass(mlir::tmix::createLowerRecurrenceGradToNVGPU(recurrenceGradOptions));
   // Recurrences: the mma.sync kernel on both targets (wgmma gains little at the
   // chunk's 64 x 64 products).
   mlir::tmix::LowerRecurrenceToNVGPUOptions recurrenceOptions;
@@ -120,9 +125,34 @@ LogicalResult nvidia::lowerToKernels(ModuleOp module, StringRef target,
   return lower.run(module);
 }
 
+/// compileToPtx, keeping only the kernel named `only` when given.
+static FailureOr<nvidia::GpuKernels>
+compileKernels(ModuleOp module, StringRef target, ArrayRef<std::string> specialize,
+               const mlir::tmix::ScheduleOverride &schedule, StringRef only);
+
 FailureOr<nvidia::GpuKernels>
 nvidia::compileToPtx(ModuleOp module, StringRef target, ArrayRef<std::string> specialize,
                      const mlir::tmix::ScheduleOverride &schedule) {
+  return compileKernels(module, target, specialize, schedule, {});
+}
+
+FailureOr<nvidia::GpuKernels>
+nvidia::compileSpecToPtx(Operation *spec, StringRef target,
+                         ArrayRef<std::string> specialize,
+                         const mlir::tmix::ScheduleOverride &schedule) {
+  OwningOpRef<ModuleOp> single = ModuleOp::create(spec->getLoc());
+  single->getBody()->push_back(spec->clone());
+  auto adjoint = dyn_cast<mlir::tmix::RecurrenceOp>(spec);
+  if (StringAttr forward = adjoint ? adjoint.getForwardAttr() : StringAttr())
+    if (Operation *found = SymbolTable::lookupNearestSymbolFrom(spec, forward))
+      single->getBody()->push_back(found->clone());
+  return compileKernels(*single, target, specialize, schedule,
+                        SymbolTable::getSymbolName(spec).getValue());
+}
+
+static FailureOr<nvidia::GpuKernels>
+compileKernels(ModuleOp module, StringRef target, ArrayRef<std::string> specialize,
+               const mlir::tmix::ScheduleOverride &schedule, StringRef only) {
   MLIRContext *context = module.getContext();
   DialectRegistry registry;
   registerAllExtensions(registry);
@@ -141,10 +171,19 @@ nvidia::compileToPtx(ModuleOp module, StringRef target, ArrayRef<std::string> sp
   for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
 
-  if (failed(lowerToKernels(module, target, specialize, schedule)))
+  if (failed(nvidia::lowerToKernels(module, target, specialize, schedule)))
     return failure();
 
-  GpuKernels result;
+  if (!only.empty()) {
+    SmallVector<gpu::GPUFuncOp> others;
+    module.walk([&](gpu::GPUFuncOp kernel) {
+      if (kernel.getName() != only)
+        others.push_back(kernel);
+    });
+    for (gpu::GPUFuncOp kernel : others)
+      kernel.erase();
+  }
+  nvidia::GpuKernels result;
   module.walk([&](gpu::GPUFuncOp kernel) {
     result.kernels.push_back(
         manifestOf(kernel, signatures[kernel.getName().str()], target));

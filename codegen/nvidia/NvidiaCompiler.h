@@ -48,6 +48,14 @@ compileToPtx(mlir::ModuleOp module, llvm::StringRef target,
              llvm::ArrayRef<std::string> specialize = {},
              const mlir::tmix::ScheduleOverride &schedule = {});
 
+/// Compiles the one spec `spec` (a symbol of a module) for `target` in a module of its
+/// own: its kernel alone, which a recurrence's adjoint builds from its forward (cloned
+/// beside it, its kernel dropped). Arguments and errors as compileToPtx's.
+mlir::FailureOr<GpuKernels>
+compileSpecToPtx(mlir::Operation *spec, llvm::StringRef target,
+                 llvm::ArrayRef<std::string> specialize = {},
+                 const mlir::tmix::ScheduleOverride &schedule = {});
+
 /// Writes the PTX of `kernels` and the manifest of its first kernel (naming the PTX) as
 /// DIR/STEM.ptx and DIR/STEM.manifest, what the CUDA runtime loads a kernel from, and
 /// sets `manifestPath`. Returns an error or empty.

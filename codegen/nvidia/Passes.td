@@ -179,4 +179,48 @@ def LowerRecurrenceToNVGPU : Pass<"tmix-lower-recurrence-to-nvgpu", "::mlir::Mod
   ];
 }
 
+def LowerRecurrenceGradToNVGPU
+    : Pass<"tmix-lower-recurrence-grad-to-nvgpu", "::mlir::ModuleOp"> {
+  let summary = "lower a decaying recurrence's adjoint X_grad to an sm_80 kernel";
+  let description = [{
+    Replaces each adjoint `tmix.recurrence @X_grad` (tmix-derive-recurrence-grad,
+    marked for the chunked adjoint) and its tile program by a `gpu.func` kernel of the
+    same name in the `gpu.module @tmix_kernels`: the chunk-parallel backward of
+    codegen/cpu/ChunkedAdjoint.cpp for a forward that `tmix-lower-recurrence-to-nvgpu`
+    runs with a decay (one matrix state S [K, V], a scalar or row gate in log space,
+    one rank-one term, one readout q @ S). The grid is the forward's (parallel dims,
+    then ceil(V / Vb)); each CTA of 128 threads runs the forward once keeping the
+    chunks' start states in the launch's workspace, then the chunks from the last:
+
+    | phase  | what                                                        |
+    |--------|-------------------------------------------------------------|
+    | stage  | LG [64, G], q, k [64, K], v, dO [64, Vb], S0 [K, Vb]         |
+    | scores | A = q k^T ⊙ exp(LG_i - LG_s), s <= i                         |
+    | dV     | (exp(LG_L - LG_s) k_s)^T dS + A^T dO                        |
+    | dP     | dO v^T (⊙ exp(LG_i - LG_s) for a scalar gate)                |
+    | dQ, dK | the block's shares, and dLG = q ⊙ dQ - k ⊙ dK, to the workspace |
+    | dS     | exp(LG_L) ⊙ dS + (exp(LG) ⊙ q)^T dO                           |
+
+    as f32 loops over shared memory, a thread per element. The point's last CTA (a
+    counter per point in the workspace) adds the blocks' shares in block order, sums
+    dLG over the later steps and evaluates every per-step output and accumulator of
+    the adjoint element by element with the chains' gradients bound: deterministic.
+    What it cannot run (a delta rule, vector states, gates given by value, several
+    readouts, an adjoint that needs more than the chains' gradients element by
+    element) is an error at the adjoint. The kernel ABI is the forward's plus the
+    workspace (`workspace = W per [parallel dims..., T]`).
+  }];
+  let options = [
+    ListOption<"specialize", "specialize", "std::string",
+               "size symbols fixed at compile time, SYMBOL=VALUE (symbolic state dims)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect"];
+  let statistics = [
+    Statistic<"numLowered", "num-lowered", "recurrence adjoints lowered">,
+  ];
+}
+
 #endif // TMIX_CODEGEN_NVIDIA_PASSES_TD

@@ -20,9 +20,21 @@ SmallVector<Value> StepElements::outerIndices(ArrayRef<Attribute> dims, Value ti
   return recurrenceIndices(kb.builder(), dims, point, timeSymbol, time, inner);
 }
 
+StepElements::StepElements(RecurrenceOp op, KernelBuilder &kb, RecurrenceOp host)
+    : kb(kb), point(ParallelPoint::of(host, kb)),
+      timeSymbol(StringAttr::get(op.getContext(), op.getTimeSymbol())) {
+  IRMapping hostScalars = kb.scalarMapping();
+  Block &own = op.getBodyBlock(), &hostBody = host.getBodyBlock();
+  for (unsigned index = 0; index < own.getNumArguments(); ++index)
+    if (Value value = hostScalars.lookupOrNull(hostBody.getArgument(index)))
+      scalarArgs.map(own.getArgument(index), value);
+}
+
 Value StepElements::at(Value value, ValueRange indices) {
   if (Value bound = bindings.lookupOrNull(value))
     return bound;
+  if (auto element = elementBindings.find(value); element != elementBindings.end())
+    return element->second(indices);
   if (Value scalar = scalarArgs.lookupOrNull(value))
     return scalar; // a scalar argument of the spec
   if (auto arg = dyn_cast<BlockArgument>(value)) {
@@ -97,8 +109,10 @@ Value StepElements::factorProduct(ArrayRef<ChunkFactor> factors, Value k, Value 
   return product;
 }
 
-/// Whether `op` reads, through the step's ops, a state (a step argument past t).
-static bool readsState(Block &body, Operation *op) {
+/// Whether `op` reads, through the step's ops up to the leaves, a state (a step
+/// argument past t).
+static bool readsState(Block &body, Operation *op,
+                       function_ref<bool(Operation *)> isLeaf) {
   SmallVector<Value> worklist(op->getOperands().begin(), op->getOperands().end());
   DenseSet<Value> seen;
   while (!worklist.empty()) {
@@ -111,7 +125,7 @@ static bool readsState(Block &body, Operation *op) {
       continue;
     }
     Operation *def = value.getDefiningOp();
-    if (def->getBlock() != &body)
+    if (def->getBlock() != &body || isLeaf(def))
       continue;
     llvm::append_range(worklist, def->getOperands());
     // Values a map's body reads from the step.
@@ -138,7 +152,7 @@ Operation *StepElements::firstNonElementwise(Block &body, ArrayRef<Value> roots,
     // (`at` has one element of a state bound at a time, not the vector).
     if (isa<SumOp, DotOp>(op) &&
         (cast<SpecTensorType>(op->getOperand(0).getType()).getRank() != 1 ||
-         readsState(body, op)))
+         readsState(body, op, isLeaf)))
       return op;
     if (auto map = dyn_cast<MapOp>(op)) {
       if (map.getResult().getType().getRank() > 1)

@@ -18,6 +18,8 @@
 #include "passes/KernelBuilder.h"
 #include "passes/StepLowering.h"
 
+#include <functional>
+
 namespace mlir::tmix {
 
 class StepElements {
@@ -25,6 +27,10 @@ public:
   /// For the step region of `op` in the program `kb` builds, whose grid dimensions
   /// 0 .. n-1 are the recurrence's parallel dims.
   StepElements(RecurrenceOp op, KernelBuilder &kb);
+  /// For the step region of `op` in the program `kb` builds for `host`, whose first
+  /// arguments are op's (a forward in its adjoint's program): op's scalar arguments
+  /// are host's.
+  StepElements(RecurrenceOp op, KernelBuilder &kb, RecurrenceOp host);
 
   /// The number of steps of the program's point (T, or its packed sequence's).
   Value numSteps() const { return point.numSteps; }
@@ -35,6 +41,13 @@ public:
   /// Binds a step value (a readout, a dot, a vector state before or after the step) to
   /// the scalar `element`: its element at the index being evaluated.
   void bind(Value value, Value element) { bindings.map(value, element); }
+  /// Binds a step value to the function that gives its element at any indices (a
+  /// vector read inside a reduction is read at the reduction's index, not the one being
+  /// evaluated). Replaces an earlier binding of `value`.
+  using ElementFn = std::function<Value(ValueRange indices)>;
+  void bindElements(Value value, ElementFn element) {
+    elementBindings[value] = std::move(element);
+  }
 
   /// The element of step value `value` at `indices` (none for a scalar), as f32 (i64
   /// for the step index).
@@ -55,6 +68,7 @@ private:
   ParallelPoint point;
   StringAttr timeSymbol;
   IRMapping scalarArgs, bindings;
+  llvm::DenseMap<Value, ElementFn> elementBindings;
   Value stepTime;
 };
 

@@ -138,12 +138,10 @@ int ::tmix::buildGpuArtifacts(ModuleOp module, const std::string &file,
       specs.push_back(cast<SymbolOpInterface>(op));
   for (SymbolOpInterface spec : specs) {
     // Each spec is compiled alone: one PTX module, cubin and manifest per kernel.
-    OwningOpRef<ModuleOp> single = ModuleOp::create(module.getLoc());
-    single->getBody()->push_back(spec->clone());
     // A pass's error (a head dim not fixed, a schedule the kernel cannot run): one line.
-    ::tmix::ErrorCollector errors(single->getContext());
+    ::tmix::ErrorCollector errors(module.getContext());
     FailureOr<::tmix::nvidia::GpuKernels> kernels =
-        ::tmix::nvidia::compileToPtx(*single, target, specialize, schedule);
+        ::tmix::nvidia::compileSpecToPtx(spec, target, specialize, schedule);
     if (failed(kernels))
       return fail("cannot generate PTX for '" + file + "'" +
                   (errors.str().empty() ? " (internal error)" : ": " + errors.str()));

@@ -22,12 +22,10 @@ auto ::tmix::runOnGpu(Operation *spec, llvm::StringRef target, rt::Bindings &bin
   std::vector<std::string> specialize;
   for (const auto &[symbol, value] : bindings.sizes)
     specialize.push_back(symbol + "=" + std::to_string(value));
-  OwningOpRef<ModuleOp> module = ModuleOp::create(spec->getLoc());
-  module->getBody()->push_back(spec->clone());
   // A pass's error (a schedule the kernel cannot run) is the user's: one line.
-  ErrorCollector errors(module->getContext());
+  ErrorCollector errors(spec->getContext());
   FailureOr<nvidia::GpuKernels> kernels =
-      nvidia::compileToPtx(*module, target, specialize, schedule);
+      nvidia::compileSpecToPtx(spec, target, specialize, schedule);
   if (failed(kernels))
     return "cannot generate PTX" +
            (errors.str().empty() ? std::string(" (internal error)") : ": " + errors.str());

@@ -11,6 +11,7 @@
 #include "codegen/cpu/KernelCache.h"
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "codegen/nvidia/ParamGradKernel.h"
+#include "codegen/nvidia/RecurrenceGradKernel.h"
 #include "codegen/reference/ReferenceEvaluator.h"
 #include "codegen/reference/RegionInterpreter.h"
 #include "dialect/DimList.h"
@@ -971,14 +972,19 @@ int tmix::runSpec(mlir::ModuleOp module, const RunOptions &options) {
   }
   if (options.grad) {
     bool attention = mlir::isa<mlir::tmix::AttentionOp>(runner.spec);
-    if (onGpu && !attention) {
-      llvm::errs() << "tmixc: --grad with --target=" << target
-                   << ": the backward of recurrences runs on the CPU only so far\n";
-      return kExitNotImplemented;
-    }
     GradRun run(runner, schedule, seed, threads, onGpu ? target : std::string());
     if (std::string error = run.derive(); !error.empty())
       return fail(error);
+    if (auto adjoint = mlir::dyn_cast_or_null<mlir::tmix::RecurrenceOp>(
+            run.lookup(runner.signature.name + "_grad"));
+        onGpu && adjoint)
+      if (std::string limit = mlir::tmix::gpuRecurrenceGradLimit(
+              adjoint,
+              mlir::cast<mlir::tmix::RecurrenceOp>(run.lookup(runner.signature.name)));
+          !limit.empty()) {
+        llvm::errs() << "tmixc: --grad with --target=" << target << ": " << limit << "\n";
+        return kExitNotImplemented;
+      }
     if (auto params = mlir::dyn_cast_or_null<mlir::tmix::AttentionGradOp>(
             run.lookup(runner.signature.name + "_grad_params"));
         onGpu && params)

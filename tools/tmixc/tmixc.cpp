@@ -12,6 +12,7 @@
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "codegen/nvidia/ParamGradKernel.h"
+#include "codegen/nvidia/RecurrenceGradKernel.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
@@ -180,17 +181,12 @@ int emitPtx(const Options &options, mlir::ModuleOp module, llvm::StringRef targe
 
 /// --grad: adds the backward kernels derived from the module's specs beside them
 /// (docs/training.md); the GPUs' part "query" recomputes dq, so they derive it with
-/// recompute-dq. `gpuKernels`: the GPU kernels are built next, which the backward of
-/// recurrences has not, nor part "params" for arguments read in score or scale. Returns
-/// 0, or the exit status after an error.
+/// recompute-dq. `gpuKernels`: the GPU kernels are built next, which do not run every
+/// recurrence's adjoint nor every part "params" yet (exit status 2). Returns 0, or the
+/// exit status after an error.
 int deriveBackward(const Options &options, mlir::ModuleOp module, llvm::StringRef target,
                    bool gpuKernels) {
   bool onGpu = tmix::nvidia::isGpuTarget(target);
-  if (gpuKernels && !module.getOps<mlir::tmix::RecurrenceOp>().empty()) {
-    llvm::errs() << "tmixc: --grad with --target=" << target
-                 << ": the backward of recurrences runs on the CPU only so far\n";
-    return kExitNotImplemented;
-  }
   tmix::ErrorCollector errors(module->getContext());
   mlir::PassManager pm(module->getContext());
   mlir::tmix::DeriveAttentionGradOptions attentionOptions;
@@ -199,6 +195,18 @@ int deriveBackward(const Options &options, mlir::ModuleOp module, llvm::StringRe
   pm.addPass(mlir::tmix::createDeriveRecurrenceGrad());
   if (mlir::failed(pm.run(module)))
     return fail("cannot derive the backward of '" + options.file + "': " + errors.str());
+  if (gpuKernels)
+    for (auto grad : module.getOps<mlir::tmix::RecurrenceOp>()) {
+      mlir::StringAttr forwardName = grad.getForwardAttr();
+      if (!forwardName)
+        continue;
+      auto forward = module.lookupSymbol<mlir::tmix::RecurrenceOp>(forwardName);
+      if (std::string limit = mlir::tmix::gpuRecurrenceGradLimit(grad, forward);
+          !limit.empty()) {
+        llvm::errs() << "tmixc: --grad with --target=" << target << ": " << limit << "\n";
+        return kExitNotImplemented;
+      }
+    }
   if (gpuKernels)
     for (auto grad : module.getOps<mlir::tmix::AttentionGradOp>())
       if (std::string limit =

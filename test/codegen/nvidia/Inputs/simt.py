@@ -254,7 +254,13 @@ class Cta:
             return x[0].astype(np.int64)
         if n == "arith.bitcast":
             t = result_type(op)
-            assert t in ("i64", "f64"), "only 64-bit bitcasts are emulated"
+            if t in ("i32", "f32"):
+                # An f32 kept in the low half of an i64 word (its high half 0): the
+                # recurrence backward's workspace.
+                if t == "i32":
+                    return np.asarray(x[0], np.float32).view(np.uint32).astype(np.int64)
+                return np.asarray(x[0], np.int64).astype(np.uint32).view(np.float32)
+            assert t in ("i64", "f64"), "only 32- and 64-bit bitcasts are emulated"
             return np.asarray(x[0], np.int64 if t == "f64" else np.float64).view(
                 np.float64 if t == "f64" else np.int64)
         if n == "arith.index_cast":

@@ -1,0 +1,1064 @@
+//===- LowerRecurrenceGradToNVGPU.cpp - A decaying recurrence's backward on sm_80 -===//
+//
+// The adjoint `X_grad` of a recurrence X (tmix-derive-recurrence-grad, marked for the
+// chunked adjoint) as one gpu.func, the chunk-parallel backward of ChunkedAdjoint.cpp
+// (the CPU's; same formulas, same log-space gates) for what the forward kernel
+// (LowerRecurrenceToNVGPU.cpp) runs with a decay: one matrix state S [K, V] with a
+// scalar or row gate in log space, one rank-one term, one readout q @ S. For a chunk of
+// C = 64 steps (rows i, s) with start state S0, the gradient dS of the state after it,
+// the readout's gradients dO, cumulative gate logs LG and D_is = exp(LG_i - LG_s) (per
+// key column under a row gate; L the chunk's last row):
+//
+//   A_is  = sum_k q_ik k_sk D_isk                      (s <= i, the forward's scores)
+//   dP_is = dO_i . v_s                                 (s <= i)
+//   dV_s  = (exp(LG_L - LG_s) ⊙ k_s)^T dS + sum_{i>=s} A_is dO_i
+//   dQ_i  = exp(LG_i) ⊙ (S0 dO_i) + sum_{s<=i} dP_is D_is ⊙ k_s
+//   dK_s  = exp(LG_L - LG_s) ⊙ (dS v_s) + sum_{i>=s} dP_is D_is ⊙ q_i
+//   dLG_i = q_i ⊙ dQ_i - k_i ⊙ dK_i                    (summed over k for a scalar gate)
+//   dS   <- exp(LG_L) ⊙ dS + sum_i (exp(LG_i) ⊙ q_i)^T dO_i   (before the chunk)
+//
+// and a step's gate log gradient is the sum of dLG over it and every later step,
+// started by sum_v S_T ⊙ dS_T. Every factor above is a decay (<= 1) for gates <= 1.
+//
+// The grid is the forward's: one CTA of 128 threads per (parallel point, block of Vb
+// value columns). dV, dS and the start states are the block's own; dQ, dK and dLG are
+// sums over the value columns, so each CTA writes its share to the launch's workspace,
+// and the point's last CTA (a counter per point, as part "params" of the attention
+// backward does) adds the shares in block order, runs the reverse sum of dLG and
+// evaluates the adjoint's per-step outputs element by element (StepElements) with the
+// chains' gradients bound in place of its chain ops: the same bits whatever order the
+// CTAs run in. A CTA:
+//
+//   (1) forward: the chunks in order from S = init, each chunk's start state kept in
+//       the workspace (O(T / C) states); S += (k ⊙ exp(LG_L - LG_s))^T v per chunk;
+//   (2) backward: the chunks from the last, dS from d_<S>'s init (the final state's
+//       gradient): stage LG, q, k, v, dO and S0, then A, dV, dP, dQ / dK / dLG (into
+//       the workspace), dS (each a phase between barriers);
+//   (3) count: the last of the point's CTAs sums the shares per chunk from the last,
+//       scans dLG backwards, and writes every per-step output and accumulator.
+//
+// This first form runs the products as f32 loops over shared memory, a thread per
+// element (mma.sync operands are the next step): exact f32 arithmetic, 16 KiB per
+// [64, 64] buffer. What it does not run (a delta rule, vector states beside S, gates
+// given by value, more than one readout, an adjoint that needs more than elements of
+// the chains' gradients) is an error at the adjoint.
+//
+// The workspace (f32 values in the low half of each i64 word), per parallel point and
+// step of its T: dQ, dK and dLG shares [Vblocks, T, K] each, dV [T, V] and the start
+// states [Vblocks, T K Vb / C] (chunk c > 0 at c - 1; T / C covers the chunks after
+// the first).
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/nvidia/GpuKernel.h"
+#include "codegen/nvidia/NvidiaTargetInfo.h"
+#include "codegen/nvidia/ParamGradKernel.h"
+#include "codegen/nvidia/Passes.h"
+#include "codegen/nvidia/RecurrenceGradKernel.h"
+#include "codegen/nvidia/RecurrenceKernelPlan.h"
+#include "codegen/nvidia/StepElements.h"
+#include "codegen/nvidia/WarpMma.h"
+#include "dialect/TmixOps.h"
+#include "passes/AttentionStatements.h"
+#include "passes/ChunkForm.h"
+#include "passes/ChunkMath.h"
+#include "passes/KernelBuilder.h"
+#include "passes/StepLowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace mlir::tmix {
+#define GEN_PASS_DEF_LOWERRECURRENCEGRADTONVGPU
+#include "codegen/nvidia/Passes.h.inc"
+} // namespace mlir::tmix
+
+using namespace mlir;
+using namespace mlir::tmix;
+using namespace mlir::tmix::recurrence_kernel;
+
+namespace {
+
+/// What the adjoint's step needs besides the chains (tmix-derive-recurrence-grad's
+/// marks) and what the kernel evaluates of it.
+struct AdjointMarks {
+  SmallVector<Value> roots; // getChunkRoots, forward values
+  SmallVector<Value> seeds; // per root: the adjoint value bound to its gradient
+  Value readoutGrad;        // the readout's gradient (dO), or null: 0
+  /// The accumulators (adjoint states past d_<S>): the state and its increment.
+  struct Accumulator {
+    unsigned state;
+    Value increment;
+  };
+  SmallVector<Accumulator> accumulators;
+};
+
+class RecurrenceGradKernel {
+public:
+  RecurrenceGradKernel(RecurrenceOp op, RecurrenceOp forward,
+                       RecurrenceScheduleAttr schedule, gpu::GPUModuleOp gpuModule,
+                       const llvm::StringMap<int64_t> &fixed)
+      : op(op), forward(forward), schedule(schedule), gpuModule(gpuModule), fixed(fixed) {
+  }
+
+  LogicalResult lower();
+
+private:
+  LogicalResult analyse();
+  void buildBody();
+  void forwardPass();
+  void backwardPass();
+  void sumShares();
+
+  // ---- phases ----
+  /// LG[row, g] for the chunk's rows (one thread per gate column; rows past the last
+  /// step carry the last log on).
+  void stageLogGates(Value start, Value length);
+  /// The staged key of `row` at column k: k_k times the term's factors (negated).
+  Value stagedKey(Value k);
+  /// The chunk's start state into `state`: the init for chunk 0, else its checkpoint.
+  void loadStartState(Value chunk);
+
+  // ---- the per-step gradients of the last CTA ----
+  void bindSeeds(Value row, Value start);
+  Value rootGradAt(unsigned rootIndex, Value row, Value start, Value x);
+
+  // ---- the workspace ----
+  Value wsLoad(Value word);
+  void wsStore(Value value, Value word);
+  Value shareWord(unsigned region, Value block, Value t, Value k);
+  Value valueGradWord(Value t, Value v);
+  Value checkpointWord(Value chunk, Value k, Value v);
+  /// Sum over the value blocks of share `region` at (t, k).
+  Value sharesAt(unsigned region, Value t, Value k);
+
+  // ---- small vocabulary ----
+  ImplicitLocOpBuilder &builder() { return kb->builder(); }
+  Value idx(int64_t v) { return kb->index(v); }
+  Value cst(double v) { return kb->f32(v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(builder(), x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(builder(), x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(builder(), x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(builder(), x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(builder(), x, y); }
+  Value ult(Value x, Value y) {
+    return arith::CmpIOp::create(builder(), arith::CmpIPredicate::ult, x, y);
+  }
+  Value ule(Value x, Value y) {
+    return arith::CmpIOp::create(builder(), arith::CmpIPredicate::ule, x, y);
+  }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(builder(), x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(builder(), x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(builder(), x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(builder(), x, y); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(builder(), c, x, y);
+  }
+  /// exp(x) as ex2.approx(x log2 e), as the forward kernel.
+  Value exp(Value x) { return warp::exp2Approx(builder(), fmul(x, cst(kLog2e))); }
+  Value load(Value buffer, ValueRange indices) {
+    return memref::LoadOp::create(builder(), buffer, indices);
+  }
+  void store(Value value, Value buffer, ValueRange indices) {
+    memref::StoreOp::create(builder(), value, buffer, indices);
+  }
+  void barrier() { gpu::BarrierOp::create(builder()); }
+  /// body(e) for e = tid, tid + 128, ... below `count`.
+  void forThreads(Value count, function_ref<void(Value)> body) {
+    kb->loop(tid, count, idx(kThreads), {}, [&](Value e, ValueRange) {
+      body(e);
+      return SmallVector<Value>{};
+    });
+  }
+  /// body() where `cond` holds.
+  void when(Value cond, function_ref<void()> body) {
+    kb->ifElse(
+        cond, {},
+        [&] {
+          body();
+          return SmallVector<Value>{};
+        },
+        [] { return SmallVector<Value>{}; });
+  }
+  /// sum_{x in [lb, ub)} term(x), in order.
+  Value sumRange(Value lb, Value ub, function_ref<Value(Value)> term) {
+    return kb->loop(lb, ub, idx(1), {cst(0.0)}, [&](Value x, ValueRange acc) {
+      return SmallVector<Value>{fadd(acc[0], term(x))};
+    })[0];
+  }
+  /// The gate column of key column k.
+  Value gateColumn(Value k) { return plan.form.hasRowGate() ? k : idx(0); }
+  Value logAt(Value row, Value k) { return load(logGate, {row, gateColumn(k)}); }
+  Value lastRow() { return idx(kChunk - 1); }
+
+  RecurrenceOp op, forward;
+  RecurrenceScheduleAttr schedule;
+  gpu::GPUModuleOp gpuModule;
+  const llvm::StringMap<int64_t> &fixed;
+  RecurrenceKernelPlan plan;
+  AdjointMarks marks;
+  std::unique_ptr<KernelBuilder> kb;
+  std::unique_ptr<StepElements> primal, adjoint;
+  int64_t valueBlocks = 0, sharedBytes = 0;
+  /// Words per parallel point and step (the file comment's layout).
+  int64_t wordsPerStep = 0;
+  /// Packed sequences: the first parallel dim is the sequence's, its steps in T.
+  bool packedSequences = false;
+
+  // Kernel values.
+  Value tid, numSteps, numChunks, valueBegin, block, pointCounter, slabStart;
+  Value workspace;
+  // Shared memory (f32): LG [C, G], q and k [C, K], v and dO [C, Vb], S and dS [K, Vb],
+  // pairs [C, C] (A, then dP), the end terms [K], the running log gradients [G], the
+  // accumulators' rows [n, C] and totals [n], the last-CTA flag [1].
+  Value logGate, queries, keys, values, outputGrads, state, stateGrad, pairs;
+  Value endTerms, running, accumulatorRows, accumulatorTotals, flag;
+};
+
+// ---- analysis ----
+
+/// What the kernel needs of the adjoint `grad` of `forward`, in `marks`; or why it
+/// does not run it (a phrase for "not yet for ..."), independent of the sizes.
+static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
+                                  AdjointMarks &marks) {
+  if (forward.getStateOps().size() != 1)
+    return "more than one state";
+  SmallVector<ChunkForm, 1> forms = getChunkForms(forward);
+  if (forms.size() != 1)
+    return "a state without a chunk form";
+  const ChunkForm &form = forms.front();
+  if (form.delta)
+    return "a delta rule (the adjoint of its WY solve)";
+  if (form.needsSign())
+    return "a gate given by value (its sign, and g_t / G_t)";
+  if (form.terms.size() != 1)
+    return "more than one rank-one term";
+  if (form.readouts.size() != 1)
+    return "more than one readout of the state";
+
+  Block &body = grad.getStepOp().getBody().front();
+  bool marked = false;
+  grad.getStepOp().walk(
+      [&](Operation *inner) { marked |= inner->hasAttr(kChunkAdjointAttr); });
+  if (!marked)
+    return "an adjoint not marked for the chunked form (tmix-derive-recurrence-grad "
+           "marks those of chunkable forwards)";
+  marks.roots = getChunkRoots(forms);
+  marks.seeds.assign(marks.roots.size(), Value());
+  DenseSet<Operation *> seedOps;
+  for (Operation &inner : body.without_terminator()) {
+    if (auto indices = inner.getAttrOfType<DenseI64ArrayAttr>(kChunkSeedsAttr))
+      for (int64_t index : indices.asArrayRef()) {
+        if (index < 0 || static_cast<size_t>(index) >= marks.seeds.size())
+          return "marks naming chunk roots that the forward does not have";
+        marks.seeds[index] = inner.getResult(0);
+        seedOps.insert(&inner);
+      }
+    if (auto indices = inner.getAttrOfType<DenseI64ArrayAttr>(kChunkReadoutGradsAttr))
+      if (!indices.empty())
+        marks.readoutGrad = inner.getResult(0);
+  }
+
+  // The adjoint's states: d_<S> first (the forward has one state), then scalar
+  // accumulators, each `acc + increment`.
+  SmallVector<StateOp, 4> states = grad.getStateOps();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  for (unsigned index = 1; index < states.size(); ++index) {
+    Value next = yield.getValues()[index];
+    auto addition = next.getDefiningOp<arith::AddFOp>();
+    Value arg = body.getArgument(1 + index);
+    if (isa<SpecTensorType>(states[index].getType()) || !addition ||
+        (addition.getLhs() != arg && addition.getRhs() != arg))
+      return ("a gradient summed over the steps that is not a scalar ('" +
+              states[index].getSymName() + "')")
+          .str();
+    marks.accumulators.push_back(
+        {index, addition.getLhs() == arg ? addition.getRhs() : addition.getLhs()});
+  }
+  // Everything the kernel evaluates element by element: the readout's gradient, the
+  // per-step outputs and the accumulators' increments, through the seeds.
+  SmallVector<Value> evaluated;
+  if (marks.readoutGrad)
+    evaluated.push_back(marks.readoutGrad);
+  for (Value value : yield.getValues().drop_front(states.size())) {
+    if (auto type = dyn_cast<SpecTensorType>(value.getType()); type && type.getRank() > 1)
+      return "a per-step gradient of a matrix";
+    evaluated.push_back(value);
+  }
+  for (const AdjointMarks::Accumulator &acc : marks.accumulators)
+    evaluated.push_back(acc.increment);
+  if (Operation *blocker = StepElements::firstNonElementwise(
+          body, evaluated, [&](Operation *inner) { return seedOps.contains(inner); }))
+    return ("an adjoint that needs '" + blocker->getName().getStringRef() +
+            "' besides the chains' gradients, element by element")
+        .str();
+  return {};
+}
+
+LogicalResult RecurrenceGradKernel::analyse() {
+  FailureOr<RecurrenceKernelPlan> planned = planRecurrenceKernel(forward, fixed);
+  if (failed(planned))
+    return failure();
+  plan = std::move(*planned);
+  if (std::string why = analyseAdjoint(op, forward, marks); !why.empty())
+    return op.emitOpError(gpuRecurrenceGradLimit(op, forward));
+
+  // ---- shared memory (buildBody's views) ----
+  valueBlocks = plan.valueDim / plan.valueBlock;
+  int64_t k = plan.keyDim, vb = plan.valueBlock, g = plan.gateColumns;
+  int64_t accumulators = std::max<int64_t>(1, marks.accumulators.size());
+  int64_t floats = kChunk * g + 2 * kChunk * k + 2 * kChunk * vb + 2 * k * vb +
+                   kChunk * kChunk + k + g + accumulators * (kChunk + 1) + 1;
+  sharedBytes = floats * 4;
+  if (sharedBytes > kMaxSharedBytesSm80)
+    return op.emitOpError("the GPU backward needs ")
+           << sharedBytes << " bytes of shared memory for a state [" << k << ", "
+           << plan.valueDim << "] (value blocks of " << vb << "), more than sm_80's "
+           << kMaxSharedBytesSm80;
+  wordsPerStep = 3 * valueBlocks * k + plan.valueDim + k * plan.valueDim / kChunk;
+  return success();
+}
+
+// ---- the workspace ----
+
+Value RecurrenceGradKernel::wsLoad(Value word) {
+  ImplicitLocOpBuilder &b = builder();
+  Value wide = load(workspace, {word});
+  Value bits = arith::TruncIOp::create(b, b.getI32Type(), wide);
+  return arith::BitcastOp::create(b, b.getF32Type(), bits);
+}
+
+void RecurrenceGradKernel::wsStore(Value value, Value word) {
+  ImplicitLocOpBuilder &b = builder();
+  Value bits = arith::BitcastOp::create(b, b.getI32Type(), value);
+  store(arith::ExtUIOp::create(b, b.getI64Type(), bits), workspace, {word});
+}
+
+/// Regions 0, 1, 2: the dQ, dK and dLG shares [Vblocks, T, K] of the point.
+Value RecurrenceGradKernel::shareWord(unsigned region, Value blockIndex, Value t,
+                                      Value k) {
+  Value share = mul(numSteps, idx(valueBlocks * plan.keyDim));
+  Value row = add(mul(blockIndex, numSteps), t);
+  return add(slabStart, add(mul(share, idx(region)), add(mul(row, idx(plan.keyDim)), k)));
+}
+
+Value RecurrenceGradKernel::valueGradWord(Value t, Value v) {
+  Value shares = mul(numSteps, idx(3 * valueBlocks * plan.keyDim));
+  return add(slabStart, add(shares, add(mul(t, idx(plan.valueDim)), v)));
+}
+
+Value RecurrenceGradKernel::checkpointWord(Value chunk, Value k, Value v) {
+  Value before = mul(numSteps, idx(3 * valueBlocks * plan.keyDim + plan.valueDim));
+  int64_t perState = plan.keyDim * plan.valueBlock;
+  // This block's (T / C) states, chunk c at c - 1.
+  Value blockStates = mul(block, mul(numSteps, idx(perState / kChunk)));
+  Value at =
+      add(mul(sub(chunk, idx(1)), idx(perState)), add(mul(k, idx(plan.valueBlock)), v));
+  return add(slabStart, add(before, add(blockStates, at)));
+}
+
+Value RecurrenceGradKernel::sharesAt(unsigned region, Value t, Value k) {
+  return sumRange(idx(0), idx(valueBlocks), [&](Value blockIndex) {
+    return wsLoad(shareWord(region, blockIndex, t, k));
+  });
+}
+
+// ---- phases ----
+
+void RecurrenceGradKernel::stageLogGates(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+  forThreads(idx(plan.gateColumns), [&](Value column) {
+    kb->loop(idx(0), idx(kChunk), idx(1), {zero64}, [&](Value row, ValueRange carried) {
+      Value log = kb->ifElse(
+          ult(row, length), {f32},
+          [&] {
+            primal->setStep(add(start, row));
+            StepGateLog gate =
+                stepGateLog(*kb, plan.form, [&](const ChunkFactor &factor) {
+                  bool vector = isa<SpecTensorType>(factor.value.getType());
+                  return primal->at(factor.value,
+                                    vector ? ValueRange{column} : ValueRange{});
+                });
+            return SmallVector<Value>{gate.log};
+          },
+          // Past the last step: log 1 = 0, so the last row's Γ carries on.
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      Value sum = fadd(carried[0], arith::ExtFOp::create(b, f64, log));
+      store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
+      return SmallVector<Value>{sum};
+    });
+  });
+}
+
+Value RecurrenceGradKernel::stagedKey(Value k) {
+  const RankOneTerm &term = plan.form.terms[0];
+  Value key = primal->factorProduct(term.factors, k, primal->at(term.key, k));
+  return term.negated ? Value(arith::NegFOp::create(builder(), key)) : key;
+}
+
+void RecurrenceGradKernel::loadStartState(Value chunk) {
+  ImplicitLocOpBuilder &b = builder();
+  Value init = forward.getStateOps()[0].getInit();
+  forThreads(idx(plan.keyDim * plan.valueBlock), [&](Value e) {
+    Value k = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
+    Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, chunk, idx(0));
+    Value value = kb->ifElse(
+        first, {b.getF32Type()},
+        [&] {
+          if (!init)
+            return SmallVector<Value>{cst(0.0)};
+          ArrayRef<Attribute> dims = cast<SpecTensorType>(init.getType()).getDims();
+          return SmallVector<Value>{
+              kb->loadF32(kb->argMemRef(cast<BlockArgument>(init).getArgNumber()),
+                          primal->outerIndices(dims, {}, {k, add(valueBegin, v)}))};
+        },
+        [&] { return SmallVector<Value>{wsLoad(checkpointWord(chunk, k, v))}; })[0];
+    store(value, state, {k, v});
+  });
+}
+
+/// (1) The forward, chunk by chunk, each start state after the first into the
+/// workspace; `state` holds S_T after it.
+void RecurrenceGradKernel::forwardPass() {
+  ImplicitLocOpBuilder &b = builder();
+  loadStartState(idx(0));
+  kb->loop(idx(0), numChunks, idx(1), {}, [&](Value chunk, ValueRange) {
+    Value start = mul(chunk, idx(kChunk));
+    Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
+    // The state's elements are each thread's own from loadStartState on: no barrier
+    // between its update and its checkpoint.
+    when(arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, chunk, idx(0)), [&] {
+      forThreads(idx(plan.keyDim * plan.valueBlock), [&](Value e) {
+        Value k = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
+        wsStore(load(state, {k, v}), checkpointWord(chunk, k, v));
+      });
+    });
+    barrier(); // the last chunk's rows are read
+    stageLogGates(start, length);
+    barrier();
+    // Keys decayed to the chunk's end, values: the update's two operands.
+    forThreads(idx(kChunk * plan.keyDim), [&](Value e) {
+      Value row = div(e, idx(plan.keyDim)), k = rem(e, idx(plan.keyDim));
+      Value key = kb->ifElse(
+          ult(row, length), {b.getF32Type()},
+          [&] {
+            primal->setStep(add(start, row));
+            Value decay = exp(fsub(logAt(lastRow(), k), logAt(row, k)));
+            return SmallVector<Value>{fmul(stagedKey(k), decay)};
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(key, keys, {row, k});
+    });
+    forThreads(idx(kChunk * plan.valueBlock), [&](Value e) {
+      Value row = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
+      Value value = kb->ifElse(
+          ult(row, length), {b.getF32Type()},
+          [&] {
+            primal->setStep(add(start, row));
+            return SmallVector<Value>{primal->at(plan.updateValue(), add(valueBegin, v))};
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(value, values, {row, v});
+    });
+    barrier();
+    forThreads(idx(plan.keyDim * plan.valueBlock), [&](Value e) {
+      Value k = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
+      Value decayed = fmul(exp(logAt(lastRow(), k)), load(state, {k, v}));
+      Value added = sumRange(idx(0), length, [&](Value s) {
+        return fmul(load(keys, {s, k}), load(values, {s, v}));
+      });
+      store(fadd(decayed, added), state, {k, v});
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+/// (2) The chunks from the last: dV, dS and this block's shares of dQ, dK, dLG.
+void RecurrenceGradKernel::backwardPass() {
+  ImplicitLocOpBuilder &b = builder();
+  Type f32 = b.getF32Type();
+  int64_t kDim = plan.keyDim, vDim = plan.valueBlock;
+  bool rowGate = plan.form.hasRowGate();
+  // The final state's term of the gate logs' gradients: sum_v S_T ⊙ dS_T.
+  barrier();
+  forThreads(idx(kDim), [&](Value k) {
+    store(sumRange(idx(0), idx(vDim),
+                   [&](Value v) {
+                     return fmul(load(state, {k, v}), load(stateGrad, {k, v}));
+                   }),
+          endTerms, {k});
+  });
+  kb->loop(idx(0), numChunks, idx(1), {}, [&](Value reversed, ValueRange) {
+    Value chunk = sub(sub(numChunks, idx(1)), reversed);
+    Value start = mul(chunk, idx(kChunk));
+    Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
+    barrier(); // the last chunk's buffers are read
+    // ---- stage: LG, q, k, v, dO and S0 ----
+    loadStartState(chunk);
+    stageLogGates(start, length);
+    forThreads(idx(kChunk * kDim), [&](Value e) {
+      Value row = div(e, idx(kDim)), k = rem(e, idx(kDim));
+      SmallVector<Value> qk = kb->ifElse(
+          ult(row, length), {f32, f32},
+          [&] {
+            primal->setStep(add(start, row));
+            return SmallVector<Value>{primal->at(plan.readoutOp.getLhs(), k),
+                                      stagedKey(k)};
+          },
+          [&] {
+            return SmallVector<Value>{cst(0.0), cst(0.0)};
+          });
+      store(qk[0], queries, {row, k});
+      store(qk[1], keys, {row, k});
+    });
+    forThreads(idx(kChunk * vDim), [&](Value e) {
+      Value row = div(e, idx(vDim)), v = rem(e, idx(vDim));
+      SmallVector<Value> rowValues = kb->ifElse(
+          ult(row, length), {f32, f32},
+          [&] {
+            Value t = add(start, row), column = add(valueBegin, v);
+            primal->setStep(t);
+            adjoint->setStep(t);
+            Value value = primal->at(plan.updateValue(), column);
+            Value grad =
+                marks.readoutGrad ? adjoint->at(marks.readoutGrad, column) : cst(0.0);
+            return SmallVector<Value>{value, grad};
+          },
+          [&] {
+            return SmallVector<Value>{cst(0.0), cst(0.0)};
+          });
+      store(rowValues[0], values, {row, v});
+      store(rowValues[1], outputGrads, {row, v});
+    });
+    barrier();
+    // D_is at key column k (s <= i): exp(LG_i - LG_s).
+    auto decay = [&](Value i, Value s, Value k) {
+      return exp(fsub(logAt(i, k), logAt(s, k)));
+    };
+    // ---- A, the forward's scores ----
+    forThreads(idx(kChunk * kChunk), [&](Value e) {
+      Value i = div(e, idx(kChunk)), s = rem(e, idx(kChunk));
+      Value score = kb->ifElse(
+          andI(ule(s, i), ult(i, length)), {f32},
+          [&] {
+            Value sum = sumRange(idx(0), idx(kDim), [&](Value k) {
+              Value term = fmul(load(queries, {i, k}), load(keys, {s, k}));
+              return rowGate ? fmul(term, decay(i, s, k)) : term;
+            });
+            return SmallVector<Value>{rowGate ? sum : fmul(sum, decay(i, s, idx(0)))};
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(score, pairs, {i, s});
+    });
+    barrier();
+    // ---- dV_s = (exp(LG_L - LG_s) ⊙ k_s)^T dS + sum_{i>=s} A_is dO_i ----
+    forThreads(idx(kChunk * vDim), [&](Value e) {
+      Value s = div(e, idx(vDim)), v = rem(e, idx(vDim));
+      when(ult(s, length), [&] {
+        Value fromState = sumRange(idx(0), idx(kDim), [&](Value k) {
+          Value term = fmul(load(keys, {s, k}), load(stateGrad, {k, v}));
+          return rowGate ? fmul(term, exp(fsub(logAt(lastRow(), k), logAt(s, k)))) : term;
+        });
+        if (!rowGate)
+          fromState =
+              fmul(fromState, exp(fsub(logAt(lastRow(), idx(0)), logAt(s, idx(0)))));
+        Value fromPairs = sumRange(s, length, [&](Value i) {
+          return fmul(load(pairs, {i, s}), load(outputGrads, {i, v}));
+        });
+        wsStore(fadd(fromState, fromPairs),
+                valueGradWord(add(start, s), add(valueBegin, v)));
+      });
+    });
+    barrier();
+    // ---- dP_is = dO_i . v_s (times D_is for a scalar gate) ----
+    forThreads(idx(kChunk * kChunk), [&](Value e) {
+      Value i = div(e, idx(kChunk)), s = rem(e, idx(kChunk));
+      Value grad = kb->ifElse(
+          andI(ule(s, i), ult(i, length)), {f32},
+          [&] {
+            Value dot = sumRange(idx(0), idx(vDim), [&](Value v) {
+              return fmul(load(outputGrads, {i, v}), load(values, {s, v}));
+            });
+            return SmallVector<Value>{rowGate ? dot : fmul(dot, decay(i, s, idx(0)))};
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(grad, pairs, {i, s});
+    });
+    barrier();
+    // ---- this block's shares of dQ_i, dK_i and dLG_i ----
+    Value lastStep = sub(numSteps, idx(1));
+    forThreads(idx(kChunk * kDim), [&](Value e) {
+      Value i = div(e, idx(kDim)), k = rem(e, idx(kDim));
+      when(ult(i, length), [&] {
+        Value g = gateColumn(k);
+        Value startTerm =
+            fmul(exp(load(logGate, {i, g})), sumRange(idx(0), idx(vDim), [&](Value v) {
+                   return fmul(load(state, {k, v}), load(outputGrads, {i, v}));
+                 }));
+        Value fromKeys = sumRange(idx(0), add(i, idx(1)), [&](Value s) {
+          Value term = fmul(load(pairs, {i, s}), load(keys, {s, k}));
+          return rowGate ? fmul(term, decay(i, s, k)) : term;
+        });
+        Value dq = fadd(startTerm, fromKeys);
+        Value endTerm =
+            fmul(exp(fsub(load(logGate, {lastRow(), g}), load(logGate, {i, g}))),
+                 sumRange(idx(0), idx(vDim), [&](Value v) {
+                   return fmul(load(stateGrad, {k, v}), load(values, {i, v}));
+                 }));
+        Value fromQueries = sumRange(i, length, [&](Value later) {
+          Value term = fmul(load(pairs, {later, i}), load(queries, {later, k}));
+          return rowGate ? fmul(term, decay(later, i, k)) : term;
+        });
+        Value dk = fadd(endTerm, fromQueries);
+        Value t = add(start, i);
+        Value dlg = fsub(fmul(load(queries, {i, k}), dq), fmul(load(keys, {i, k}), dk));
+        // The final state's term enters at the last step.
+        Value last = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, t, lastStep);
+        dlg = fadd(dlg, select(last, load(endTerms, {k}), cst(0.0)));
+        wsStore(dq, shareWord(0, block, t, k));
+        wsStore(dk, shareWord(1, block, t, k));
+        wsStore(dlg, shareWord(2, block, t, k));
+      });
+    });
+    barrier();
+    // ---- dS before the chunk: exp(LG_L) ⊙ dS + sum_i (exp(LG_i) ⊙ q_i)^T dO_i ----
+    forThreads(idx(kDim * vDim), [&](Value e) {
+      Value k = div(e, idx(vDim)), v = rem(e, idx(vDim));
+      Value g = gateColumn(k);
+      Value kept = fmul(exp(load(logGate, {lastRow(), g})), load(stateGrad, {k, v}));
+      Value added = sumRange(idx(0), length, [&](Value i) {
+        return fmul(fmul(exp(load(logGate, {i, g})), load(queries, {i, k})),
+                    load(outputGrads, {i, v}));
+      });
+      store(fadd(kept, added), stateGrad, {k, v});
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+// ---- the per-step gradients ----
+
+/// The gradient of root `rootIndex` at step start + row and element x of a vector
+/// root (null for a scalar one, whose gradient sums its roles over their columns):
+/// ChunkedAdjoint.cpp's forEachRole for a decay without signs.
+Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value start,
+                                       Value x) {
+  ImplicitLocOpBuilder &b = builder();
+  Value root = marks.roots[rootIndex];
+  const ChunkForm &form = plan.form;
+  Value t = add(start, row);
+  Value total = cst(0.0);
+  // A role whose gradient at column c is at(c) over `extent` columns.
+  auto role = [&](int64_t extent, function_ref<Value(Value)> at) {
+    total = fadd(total, x ? at(x) : sumRange(idx(0), idx(extent), at));
+  };
+  auto factorValue = [&](const ChunkFactor &factor, Value k) {
+    bool vector = isa<SpecTensorType>(factor.value.getType());
+    return primal->at(factor.value, vector ? ValueRange{k} : ValueRange{});
+  };
+  auto factorTimes = [&](const ChunkFactor &factor, Value k) {
+    Value value = factorValue(factor, k);
+    if (factor.isExp)
+      value = math::ExpOp::create(b, value);
+    return factor.inverse ? Value(arith::DivFOp::create(b, cst(1.0), value)) : value;
+  };
+  // d(factorTimes) / d(factor.value).
+  auto factorDerivative = [&](const ChunkFactor &factor, Value k) {
+    Value value = factorValue(factor, k);
+    if (factor.isExp)
+      value = math::ExpOp::create(b, value);
+    if (!factor.inverse)
+      return factor.isExp ? value : cst(1.0);
+    Value inverse = arith::DivFOp::create(b, cst(1.0), value);
+    Value derivative = factor.isExp ? inverse : fmul(inverse, inverse);
+    return Value(arith::NegFOp::create(b, derivative));
+  };
+  for (const ChunkFactor &factor : form.gate) {
+    if (factor.value != root)
+      continue;
+    role(plan.gateColumns, [&](Value g) -> Value {
+      StepGateLog log = stepGateLog(
+          *kb, form, [&](const ChunkFactor &each) { return factorValue(each, g); });
+      Value open = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, log.log,
+                                         cst(kLogDecayFloor));
+      Value logGrad = load(logGate, {row, g});
+      if (!factor.isExp)
+        logGrad = arith::DivFOp::create(b, logGrad, factorValue(factor, g));
+      Value grad = select(open, logGrad, cst(0.0));
+      return factor.inverse ? Value(arith::NegFOp::create(b, grad)) : grad;
+    });
+  }
+  const RankOneTerm &term = form.terms[0];
+  auto keyGrad = [&](Value k) {
+    Value grad = sharesAt(1, t, k);
+    return term.negated ? Value(arith::NegFOp::create(b, grad)) : grad;
+  };
+  if (term.key == root)
+    role(plan.keyDim, [&](Value k) {
+      Value grad = keyGrad(k);
+      for (const ChunkFactor &factor : term.factors)
+        grad = fmul(grad, factorTimes(factor, k));
+      return grad;
+    });
+  if (term.value == root)
+    role(plan.valueDim, [&](Value v) { return wsLoad(valueGradWord(t, v)); });
+  for (size_t f = 0; f < term.factors.size(); ++f) {
+    if (term.factors[f].value != root)
+      continue;
+    role(plan.keyDim, [&](Value k) {
+      Value grad = fmul(keyGrad(k), primal->at(term.key, k));
+      for (auto [other, otherFactor] : llvm::enumerate(term.factors))
+        grad = fmul(grad, other == f ? factorDerivative(otherFactor, k)
+                                     : factorTimes(otherFactor, k));
+      return grad;
+    });
+  }
+  if (plan.readoutOp.getLhs() == root)
+    role(plan.keyDim, [&](Value k) { return sharesAt(0, t, k); });
+  return total;
+}
+
+void RecurrenceGradKernel::bindSeeds(Value row, Value start) {
+  Value t = add(start, row);
+  primal->setStep(t);
+  adjoint->setStep(t);
+  for (auto [rootIndex, seed] : llvm::enumerate(marks.seeds)) {
+    if (!seed)
+      continue;
+    unsigned index = rootIndex;
+    bool vector = isa<SpecTensorType>(marks.roots[index].getType());
+    adjoint->bindElements(seed, [this, index, row, start, vector](ValueRange at) {
+      return rootGradAt(index, row, start, vector ? at[0] : Value());
+    });
+  }
+}
+
+/// (3) The point's last CTA: dLG's reverse sum and the adjoint's outputs, per chunk
+/// from the last, from the blocks' shares in block order.
+void RecurrenceGradKernel::sumShares() {
+  ImplicitLocOpBuilder &b = builder();
+  Type f32 = b.getF32Type();
+  Block &body = op.getStepOp().getBody().front();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  size_t numStates = op.getStateOps().size();
+  auto resultTypes = op.getSpecResultTypes();
+  int64_t gates = plan.gateColumns;
+  forThreads(idx(gates), [&](Value g) { store(cst(0.0), running, {g}); });
+  forThreads(idx(marks.accumulators.size()),
+             [&](Value a) { store(cst(0.0), accumulatorTotals, {a}); });
+  kb->loop(idx(0), numChunks, idx(1), {}, [&](Value reversed, ValueRange) {
+    Value chunk = sub(sub(numChunks, idx(1)), reversed);
+    Value start = mul(chunk, idx(kChunk));
+    Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
+    barrier(); // the last chunk's gradients and rows are read
+    // dLG per row and gate column: the blocks' shares (a scalar gate's over k too).
+    forThreads(idx(kChunk * gates), [&](Value e) {
+      Value row = div(e, idx(gates)), g = rem(e, idx(gates));
+      Value sum = kb->ifElse(
+          ult(row, length), {f32},
+          [&] {
+            Value t = add(start, row);
+            if (plan.form.hasRowGate())
+              return SmallVector<Value>{sharesAt(2, t, g)};
+            return SmallVector<Value>{sumRange(
+                idx(0), idx(plan.keyDim), [&](Value k) { return sharesAt(2, t, k); })};
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(sum, logGate, {row, g});
+    });
+    barrier();
+    // The running sum over this and every later step, last row first.
+    forThreads(idx(gates), [&](Value g) {
+      Value total = kb->loop(idx(0), idx(kChunk), idx(1), {load(running, {g})},
+                             [&](Value back, ValueRange carried) {
+                               Value row = sub(lastRow(), back);
+                               Value sum = fadd(carried[0], load(logGate, {row, g}));
+                               store(sum, logGate, {row, g});
+                               return SmallVector<Value>{sum};
+                             })[0];
+      store(total, running, {g});
+    });
+    barrier();
+    // The per-step outputs, element by element.
+    for (auto [position, perStepResult] : llvm::enumerate(op.getPerStepResults())) {
+      unsigned result = perStepResult; // (C++17: no captures of structured bindings)
+      Value value = yield.getValues()[numStates + position];
+      auto type = dyn_cast<SpecTensorType>(value.getType());
+      // A vector's elements (a dim fixed or not), or a scalar's one.
+      Value extent = type ? kb->dimValue(type.getDims()[0]) : idx(1);
+      ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
+      forThreads(mul(idx(kChunk), extent), [&](Value e) {
+        Value row = div(e, extent), x = rem(e, extent);
+        when(ult(row, length), [&] {
+          bindSeeds(row, start);
+          Value element = adjoint->at(value, type ? ValueRange{x} : ValueRange{});
+          kb->storeF32(element, kb->resultMemRef(result),
+                       adjoint->outerIndices(outDims, adjoint->step(),
+                                             type ? ValueRange{x} : ValueRange{}));
+        });
+      });
+    }
+    // The accumulators' increments per row, then added in step order (last first, as
+    // the CPU's adjoint).
+    for (auto [a, acc] : llvm::enumerate(marks.accumulators)) {
+      Value increment = acc.increment;
+      Value slot = idx(a);
+      forThreads(idx(kChunk), [&](Value row) {
+        Value value = kb->ifElse(
+            ult(row, length), {f32},
+            [&] {
+              bindSeeds(row, start);
+              return SmallVector<Value>{adjoint->at(increment, {})};
+            },
+            [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+        store(value, accumulatorRows, {slot, row});
+      });
+    }
+    if (!marks.accumulators.empty()) {
+      barrier();
+      onCtaLeader(*kb, tid, [&] {
+        for (size_t a = 0; a < marks.accumulators.size(); ++a) {
+          Value slot = idx(a);
+          Value total =
+              kb->loop(idx(0), length, idx(1), {load(accumulatorTotals, {slot})},
+                       [&](Value back, ValueRange carried) {
+                         Value row = sub(sub(length, idx(1)), back);
+                         return SmallVector<Value>{
+                             fadd(carried[0], load(accumulatorRows, {slot, row}))};
+                       })[0];
+          store(total, accumulatorTotals, {slot});
+        }
+      });
+    }
+    return SmallVector<Value>{};
+  });
+  barrier();
+  // The accumulators' finals.
+  SmallVector<StateOp, 4> states = op.getStateOps();
+  onCtaLeader(*kb, tid, [&] {
+    for (unsigned result = 0; result < resultTypes.size(); ++result) {
+      FinalOp final = op.getFinalOp(result);
+      if (!final)
+        continue;
+      for (auto [a, acc] : llvm::enumerate(marks.accumulators)) {
+        if (states[acc.state].getSymName() != final.getState())
+          continue;
+        ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
+        kb->storeF32(load(accumulatorTotals, {idx(a)}), kb->resultMemRef(result),
+                     adjoint->outerIndices(outDims, {}, {}));
+      }
+    }
+  });
+}
+
+void RecurrenceGradKernel::buildBody() {
+  ImplicitLocOpBuilder &b = builder();
+  MLIRContext *ctx = op.getContext();
+  workspace = kb->function().getBody().front().addArgument(
+      MemRefType::get({ShapedType::kDynamic}, b.getI64Type()), op.getLoc());
+  adjoint = std::make_unique<StepElements>(op, *kb);
+  primal = std::make_unique<StepElements>(forward, *kb, op);
+  tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  unsigned parallel = op.getParallelDims().size();
+  block = kb->gridIndex(parallel);
+  valueBegin = mul(block, idx(plan.valueBlock));
+  numSteps = adjoint->numSteps();
+  numChunks = arith::CeilDivUIOp::create(b, numSteps, idx(kChunk));
+
+  // ---- the workspace: a counter per CTA (the point's is its first block's), then
+  // the points' slabs: [parallel dims but a packed sequence's, T] x wordsPerStep ----
+  Value blocks = gpu::GridDimOp::create(b, gpu::Dimension::x);
+  pointCounter = div(gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(valueBlocks));
+  ParallelPoint point = ParallelPoint::of(op, *kb);
+  packedSequences = bool(point.firstStep);
+  Value slab = idx(0);
+  for (unsigned dim = point.firstStep ? 1 : 0; dim < parallel; ++dim)
+    slab = add(mul(slab, kb->dimValue(point.dims[dim])), point.indices[dim]);
+  Value firstStep = point.firstStep ? point.firstStep : idx(0);
+  Value allSteps = kb->sizeValue(op.getTimeSymbol());
+  slabStart = add(blocks, mul(add(mul(slab, allSteps), firstStep), idx(wordsPerStep)));
+
+  // ---- shared memory ----
+  auto sharedSpace = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto type = [&](int64_t rows, int64_t cols) {
+    return MemRefType::get({rows, cols}, b.getF32Type(), MemRefLayoutAttrInterface(),
+                           sharedSpace);
+  };
+  auto vectorType = [&](int64_t size) {
+    return MemRefType::get({size}, b.getF32Type(), MemRefLayoutAttrInterface(),
+                           sharedSpace);
+  };
+  int64_t kDim = plan.keyDim, vDim = plan.valueBlock;
+  int64_t numAccumulators = std::max<int64_t>(1, marks.accumulators.size());
+  SharedMemoryViews shared(b);
+  logGate = shared.view(type(kChunk, plan.gateColumns));
+  queries = shared.view(type(kChunk, kDim));
+  keys = shared.view(type(kChunk, kDim));
+  values = shared.view(type(kChunk, vDim));
+  outputGrads = shared.view(type(kChunk, vDim));
+  state = shared.view(type(kDim, vDim));
+  stateGrad = shared.view(type(kDim, vDim));
+  pairs = shared.view(type(kChunk, kChunk));
+  endTerms = shared.view(vectorType(kDim));
+  running = shared.view(vectorType(plan.gateColumns));
+  accumulatorRows = shared.view(type(numAccumulators, kChunk));
+  accumulatorTotals = shared.view(vectorType(numAccumulators));
+  flag = shared.view(vectorType(1));
+  assert(shared.bytes() == sharedBytes && "the views cover the allocation");
+
+  // ---- dS from the final state's gradient (d_<S>'s init) or 0 ----
+  Value gradInit = op.getStateOps()[0].getInit();
+  forThreads(idx(kDim * vDim), [&](Value e) {
+    Value k = div(e, idx(vDim)), v = rem(e, idx(vDim));
+    Value value = cst(0.0);
+    if (gradInit) {
+      ArrayRef<Attribute> dims = cast<SpecTensorType>(gradInit.getType()).getDims();
+      value = kb->loadF32(kb->argMemRef(cast<BlockArgument>(gradInit).getArgNumber()),
+                          adjoint->outerIndices(dims, {}, {k, add(valueBegin, v)}));
+    }
+    store(value, stateGrad, {k, v});
+  });
+  forwardPass();
+  backwardPass();
+  barrier();
+  // d_<init>: dS before the first chunk, this block's columns.
+  auto resultTypes = op.getSpecResultTypes();
+  StringRef stateName = op.getStateOps()[0].getSymName();
+  for (unsigned result = 0; result < resultTypes.size(); ++result) {
+    FinalOp final = op.getFinalOp(result);
+    if (!final || final.getState() != stateName)
+      continue;
+    ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
+    forThreads(idx(kDim * vDim), [&](Value e) {
+      Value k = div(e, idx(vDim)), v = rem(e, idx(vDim));
+      kb->storeF32(load(stateGrad, {k, v}), kb->resultMemRef(result),
+                   adjoint->outerIndices(outDims, {}, {k, add(valueBegin, v)}));
+    });
+  }
+
+  // ---- (3) count this CTA in; the point's last sums ----
+  // Every thread's shares are visible GPU-wide before the count (each fences its
+  // stores; the barrier orders them before thread 0's atomic), and the last CTA's
+  // reads follow its own fence.
+  auto gpuFence = [&] { NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); };
+  gpuFence();
+  barrier();
+  onCtaLeader(*kb, tid, [&] {
+    Type i64 = b.getI64Type();
+    Value counted = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
+                                                arith::ConstantIntOp::create(b, i64, 1),
+                                                workspace, ValueRange{pointCounter});
+    Value last =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, counted,
+                              arith::ConstantIntOp::create(b, i64, valueBlocks - 1));
+    store(select(last, cst(1.0), cst(0.0)), flag, {idx(0)});
+  });
+  barrier();
+  Value isLast =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, load(flag, {idx(0)}), cst(1.0));
+  when(isLast, [&] {
+    gpuFence();
+    sumShares();
+  });
+}
+
+LogicalResult RecurrenceGradKernel::lower() {
+  if (failed(analyse()))
+    return failure();
+  SmallVector<GridDim> grid;
+  for (Attribute dim : op.getParallelDims())
+    grid.push_back({dim, 1});
+  grid.push_back({plan.stateType.getDims()[1], plan.valueBlock});
+  kb = std::make_unique<KernelBuilder>(op, grid);
+  buildBody();
+  ImplicitLocOpBuilder &b = builder();
+  auto workspaceType = MemRefType::get({ShapedType::kDynamic}, b.getI64Type());
+  gpu::GPUFuncOp kernel = moveProgramToKernel(
+      kb->function(), gpuModule, {kThreads, sharedBytes, schedule, plan.specialized},
+      ArrayRef<Type>(workspaceType));
+  // The workspace: wordsPerStep per parallel point and step (literal dims folded
+  // into the count; a packed sequence's steps are counted in T).
+  int64_t words = wordsPerStep;
+  SmallVector<StringAttr> per;
+  SmallVector<Attribute> dims = op.getParallelDims();
+  for (Attribute dim : ArrayRef<Attribute>(dims).drop_front(packedSequences ? 1 : 0)) {
+    if (auto symbol = dyn_cast<StringAttr>(dim))
+      per.push_back(symbol);
+    else
+      words *= cast<IntegerAttr>(dim).getInt();
+  }
+  per.push_back(StringAttr::get(op.getContext(), op.getTimeSymbol()));
+  setKernelAbi(kernel, getKernelAbi(kernel).withWorkspace(words, per));
+  kernel->setAttr(
+      NVVM::NVVMDialect::getMaxnregAttrName(),
+      IntegerAttr::get(IntegerType::get(op.getContext(), 32), sm80::kMaxRegisters));
+  return success();
+}
+
+struct LowerRecurrenceGradToNVGPU
+    : tmix::impl::LowerRecurrenceGradToNVGPUBase<LowerRecurrenceGradToNVGPU> {
+  using LowerRecurrenceGradToNVGPUBase::LowerRecurrenceGradToNVGPUBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<tile::RecurrenceProgramOp> programs;
+    for (auto program : module.getOps<tile::RecurrenceProgramOp>()) {
+      auto spec = SymbolTable::lookupNearestSymbolFrom<RecurrenceOp>(
+          program, program.getSpecAttr());
+      if (spec && spec.getForwardAttr())
+        programs.push_back(program);
+    }
+    if (programs.empty())
+      return;
+    FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
+    if (failed(kernels))
+      return signalPassFailure();
+    bool anyFailed = false;
+    for (tile::RecurrenceProgramOp program : programs) {
+      FailureOr<RunnableRecurrenceProgram> runnable =
+          checkRecurrenceProgram(program, getSm80TargetInfo(), kernels->fixed);
+      if (failed(runnable)) {
+        anyFailed = true;
+        continue;
+      }
+      RecurrenceOp grad = runnable->spec;
+      auto forward =
+          SymbolTable::lookupNearestSymbolFrom<RecurrenceOp>(grad, grad.getForwardAttr());
+      if (!forward || forward.getForwardAttr()) {
+        grad.emitOpError("names a forward '")
+            << grad.getForwardAttr().getValue()
+            << "' that is not a recurrence of the module";
+        anyFailed = true;
+        continue;
+      }
+      if (failed(RecurrenceGradKernel(grad, forward, runnable->schedule,
+                                      kernels->gpuModule, kernels->fixed)
+                     .lower())) {
+        anyFailed = true;
+        continue;
+      }
+      program.erase();
+      grad.erase();
+      ++numLowered;
+    }
+    if (anyFailed)
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+std::string tmix::gpuRecurrenceGradLimit(RecurrenceOp grad, RecurrenceOp forward) {
+  AdjointMarks marks;
+  std::string why = analyseAdjoint(grad, forward, marks);
+  if (why.empty())
+    return why;
+  return "the backward of '" + forward.getSymName().str() +
+         "' runs on the GPUs for one matrix state with a decay (a scalar or row gate in "
+         "log space, one rank-one term, one readout q @ S); with " +
+         why + ", it runs on the CPU only so far";
+}
