@@ -4,7 +4,8 @@
 // chunked adjoint) as one gpu.func, the chunk-parallel backward of ChunkedAdjoint.cpp
 // (the CPU's; same formulas, same log-space gates) for what the forward kernel
 // (LowerRecurrenceToNVGPU.cpp) runs with a decay: one matrix state S [K, V] with a
-// scalar or row gate in log space, one rank-one term, one readout q @ S. For a chunk of
+// scalar or row gate in log space, one rank-one term or a delta rule, one readout
+// q @ S. For a chunk of
 // C = 64 steps (rows i, s) with start state S0, the gradient dS of the state after it,
 // the readout's gradients dO, cumulative gate logs LG and D_is = exp(LG_i - LG_s) (per
 // key column under a row gate; L the chunk's last row):
@@ -20,8 +21,18 @@
 // and a step's gate log gradient is the sum of dLG over it and every later step,
 // started by sum_v S_T ⊙ dS_T. Every factor above is a decay (<= 1) for gates <= 1.
 //
-// The grid is the forward's: one CTA of 128 threads per (parallel point, block of Vb
-// value columns). dV, dS and the start states are the block's own; dQ, dK and dLG are
+// A delta rule (a scalar gate) is the decay above with the pseudo-values W of its WY
+// solve (I + A) W = R in place of v (A_is = b_i D_is k_i . k_s for s < i, R_i =
+// b_i (v_i - P_i), P_i = exp(LG_i) S0^T k_i: the forward kernel's solve, here in f32),
+// and the solve's adjoint after it (ChunkedAdjoint.cpp's formulas): dR = (I + A)^-T dW
+// by back substitution, E_is = -dR_i . W_s, dV_i = b_i dR_i, db_i, and the solve's
+// terms of dK, dLG and dS. Every sum over the value columns (E, db, the projection's
+// terms) is a block's share like dQ's.
+//
+// The grid is the forward's (a delta rule's: blocks of 32 value columns at K = 64, 16
+// at K = 128, for its five more buffers): one CTA of 128 threads per (parallel point,
+// block of Vb value columns). dV, dS and the start states are the block's own; dQ, dK,
+// dLG (and db) are
 // sums over the value columns, so each CTA writes its share to the launch's workspace,
 // and the point's last CTA (a counter per point, as part "params" of the attention
 // backward does) adds the shares in block order, runs the reverse sum of dLG and
@@ -32,21 +43,22 @@
 //   (1) forward: the chunks in order from S = init, each chunk's start state kept in
 //       the workspace (O(T / C) states); S += (k ⊙ exp(LG_L - LG_s))^T v per chunk;
 //   (2) backward: the chunks from the last, dS from d_<S>'s init (the final state's
-//       gradient): stage LG, q, k, v, dO and S0, then A, dV, dP, dQ / dK / dLG (into
-//       the workspace), dS (each a phase between barriers);
+//       gradient): stage LG, q, k, v, dO and S0, then A (and the solve), dV, dP (and
+//       dR), E, dQ / dK / dLG (into the workspace), dS (each a phase between
+//       barriers);
 //   (3) count: the last of the point's CTAs sums the shares per chunk from the last,
 //       scans dLG backwards, and writes every per-step output and accumulator.
 //
 // This first form runs the products as f32 loops over shared memory, a thread per
 // element (mma.sync operands are the next step): exact f32 arithmetic, 16 KiB per
-// [64, 64] buffer. What it does not run (a delta rule, vector states beside S, gates
-// given by value, more than one readout, an adjoint that needs more than elements of
-// the chains' gradients) is an error at the adjoint.
+// [64, 64] buffer. What it does not run (vector states beside S, gates given by value,
+// more than one readout, an adjoint that needs more than elements of the chains'
+// gradients) is an error at the adjoint.
 //
 // The workspace (f32 values in the low half of each i64 word), per parallel point and
-// step of its T: dQ, dK and dLG shares [Vblocks, T, K] each, dV [T, V] and the start
+// step of its T: dQ, dK and dLG shares [Vblocks, T, K] each, dV [T, V], the start
 // states [Vblocks, T K Vb / C] (chunk c > 0 at c - 1; T / C covers the chunks after
-// the first).
+// the first) and a delta rule's db shares [Vblocks, T].
 //
 //===----------------------------------------------------------------------===//
 
@@ -121,6 +133,15 @@ private:
   Value stagedKey(Value k);
   /// The chunk's start state into `state`: the init for chunk 0, else its checkpoint.
   void loadStartState(Value chunk);
+  /// The update's rows: keys (decayed to the chunk's end when `decayed`; needs LG),
+  /// values and, for a delta rule, strengths; zero past the last step.
+  void stageUpdateRows(Value start, Value length, bool decayed);
+  /// A delta rule's WY system (b_i D_is k_i . k_s, s < i), projections P_i and
+  /// right-hand sides b_i (v_i - P_i) (in `pseudoValues`), from the undecayed keys and
+  /// the start state.
+  void stageSystem();
+  /// The forward substitution: `pseudoValues` becomes W.
+  void solveForward();
 
   // ---- the per-step gradients of the last CTA ----
   void bindSeeds(Value row, Value start);
@@ -132,6 +153,8 @@ private:
   Value shareWord(unsigned region, Value block, Value t, Value k);
   Value valueGradWord(Value t, Value v);
   Value checkpointWord(Value chunk, Value k, Value v);
+  /// A delta rule's: block `blockIndex`'s share of db at step t.
+  Value strengthShareWord(Value blockIndex, Value t);
   /// Sum over the value blocks of share `region` at (t, k).
   Value sharesAt(unsigned region, Value t, Value k);
 
@@ -202,7 +225,10 @@ private:
   AdjointMarks marks;
   std::unique_ptr<KernelBuilder> kb;
   std::unique_ptr<StepElements> primal, adjoint;
-  int64_t valueBlocks = 0, sharedBytes = 0;
+  /// Value columns per CTA (Vb) and CTAs per point.
+  int64_t valueBlock = 0, valueBlocks = 0, sharedBytes = 0;
+  /// A delta rule: its WY solve and the solve's adjoint.
+  bool delta = false;
   /// Words per parallel point and step (the file comment's layout).
   int64_t wordsPerStep = 0;
   /// Packed sequences: the first parallel dim is the sequence's, its steps in T.
@@ -216,6 +242,9 @@ private:
   // accumulators' rows [n, C] and totals [n], the last-CTA flag [1].
   Value logGate, queries, keys, values, outputGrads, state, stateGrad, pairs;
   Value endTerms, running, accumulatorRows, accumulatorTotals, flag;
+  // A delta rule's: b [C], the pseudo-values W, the projections P and dW (then dR)
+  // [C, Vb], the WY system and its gradient E [C, C].
+  Value strengths, pseudoValues, projections, valueGrads, system, systemGrads;
 };
 
 // ---- analysis ----
@@ -230,11 +259,9 @@ static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
   if (forms.size() != 1)
     return "a state without a chunk form";
   const ChunkForm &form = forms.front();
-  if (form.delta)
-    return "a delta rule (the adjoint of its WY solve)";
   if (form.needsSign())
     return "a gate given by value (its sign, and g_t / G_t)";
-  if (form.terms.size() != 1)
+  if (!form.delta && form.terms.size() != 1)
     return "more than one rank-one term";
   if (form.readouts.size() != 1)
     return "more than one readout of the state";
@@ -306,19 +333,29 @@ LogicalResult RecurrenceGradKernel::analyse() {
   if (std::string why = analyseAdjoint(op, forward, marks); !why.empty())
     return op.emitOpError(gpuRecurrenceGradLimit(op, forward));
 
+  // The value block: the forward's, or for a delta rule (three more [C, Vb] buffers
+  // and two [C, C]) 32 at K = 64, 16 at K = 128.
+  delta = plan.form.delta.has_value();
+  valueBlock = plan.valueBlock;
+  if (delta)
+    valueBlock = plan.keyDim == 64 && plan.valueDim % 32 == 0 ? 32 : 16;
+  valueBlocks = plan.valueDim / valueBlock;
+
   // ---- shared memory (buildBody's views) ----
-  valueBlocks = plan.valueDim / plan.valueBlock;
-  int64_t k = plan.keyDim, vb = plan.valueBlock, g = plan.gateColumns;
+  int64_t k = plan.keyDim, vb = valueBlock, g = plan.gateColumns;
   int64_t accumulators = std::max<int64_t>(1, marks.accumulators.size());
   int64_t floats = kChunk * g + 2 * kChunk * k + 2 * kChunk * vb + 2 * k * vb +
                    kChunk * kChunk + k + g + accumulators * (kChunk + 1) + 1;
+  if (delta)
+    floats += kChunk + 3 * kChunk * vb + 2 * kChunk * kChunk;
   sharedBytes = floats * 4;
   if (sharedBytes > kMaxSharedBytesSm80)
     return op.emitOpError("the GPU backward needs ")
            << sharedBytes << " bytes of shared memory for a state [" << k << ", "
            << plan.valueDim << "] (value blocks of " << vb << "), more than sm_80's "
            << kMaxSharedBytesSm80;
-  wordsPerStep = 3 * valueBlocks * k + plan.valueDim + k * plan.valueDim / kChunk;
+  wordsPerStep = 3 * valueBlocks * k + plan.valueDim + k * plan.valueDim / kChunk +
+                 (delta ? valueBlocks : 0);
   return success();
 }
 
@@ -352,12 +389,17 @@ Value RecurrenceGradKernel::valueGradWord(Value t, Value v) {
 
 Value RecurrenceGradKernel::checkpointWord(Value chunk, Value k, Value v) {
   Value before = mul(numSteps, idx(3 * valueBlocks * plan.keyDim + plan.valueDim));
-  int64_t perState = plan.keyDim * plan.valueBlock;
+  int64_t perState = plan.keyDim * valueBlock;
   // This block's (T / C) states, chunk c at c - 1.
   Value blockStates = mul(block, mul(numSteps, idx(perState / kChunk)));
-  Value at =
-      add(mul(sub(chunk, idx(1)), idx(perState)), add(mul(k, idx(plan.valueBlock)), v));
+  Value at = add(mul(sub(chunk, idx(1)), idx(perState)), add(mul(k, idx(valueBlock)), v));
   return add(slabStart, add(before, add(blockStates, at)));
+}
+
+Value RecurrenceGradKernel::strengthShareWord(Value blockIndex, Value t) {
+  Value before = mul(numSteps, idx(3 * valueBlocks * plan.keyDim + plan.valueDim +
+                                   plan.keyDim * plan.valueDim / kChunk));
+  return add(slabStart, add(before, add(mul(blockIndex, numSteps), t)));
 }
 
 Value RecurrenceGradKernel::sharesAt(unsigned region, Value t, Value k) {
@@ -396,16 +438,104 @@ void RecurrenceGradKernel::stageLogGates(Value start, Value length) {
 }
 
 Value RecurrenceGradKernel::stagedKey(Value k) {
+  if (delta)
+    return primal->at(plan.updateKey(), k);
   const RankOneTerm &term = plan.form.terms[0];
   Value key = primal->factorProduct(term.factors, k, primal->at(term.key, k));
   return term.negated ? Value(arith::NegFOp::create(builder(), key)) : key;
 }
 
+void RecurrenceGradKernel::stageUpdateRows(Value start, Value length, bool decayed) {
+  ImplicitLocOpBuilder &b = builder();
+  forThreads(idx(kChunk * plan.keyDim), [&](Value e) {
+    Value row = div(e, idx(plan.keyDim)), k = rem(e, idx(plan.keyDim));
+    Value key = kb->ifElse(
+        ult(row, length), {b.getF32Type()},
+        [&] {
+          primal->setStep(add(start, row));
+          Value staged = stagedKey(k);
+          if (decayed)
+            staged = fmul(staged, exp(fsub(logAt(lastRow(), k), logAt(row, k))));
+          return SmallVector<Value>{staged};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    store(key, keys, {row, k});
+  });
+  forThreads(idx(kChunk * valueBlock), [&](Value e) {
+    Value row = div(e, idx(valueBlock)), v = rem(e, idx(valueBlock));
+    Value value = kb->ifElse(
+        ult(row, length), {b.getF32Type()},
+        [&] {
+          primal->setStep(add(start, row));
+          return SmallVector<Value>{primal->at(plan.updateValue(), add(valueBegin, v))};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    store(value, values, {row, v});
+  });
+  if (!delta)
+    return;
+  // b = 0 past the last step: those rows' pseudo-values are 0.
+  forThreads(idx(kChunk), [&](Value row) {
+    Value strength = kb->ifElse(
+        ult(row, length), {b.getF32Type()},
+        [&] {
+          primal->setStep(add(start, row));
+          return SmallVector<Value>{
+              primal->factorProduct(plan.form.delta->strength, Value(), cst(1.0))};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    store(strength, strengths, {row});
+  });
+}
+
+void RecurrenceGradKernel::stageSystem() {
+  // D_is = exp(LG_i - LG_s), the gate a scalar.
+  forThreads(idx(kChunk * kChunk), [&](Value e) {
+    Value i = div(e, idx(kChunk)), s = rem(e, idx(kChunk));
+    Value entry = kb->ifElse(
+        ult(s, i), {builder().getF32Type()},
+        [&] {
+          Value dot = sumRange(idx(0), idx(plan.keyDim), [&](Value k) {
+            return fmul(load(keys, {i, k}), load(keys, {s, k}));
+          });
+          Value decay = exp(fsub(logAt(i, idx(0)), logAt(s, idx(0))));
+          return SmallVector<Value>{fmul(load(strengths, {i}), fmul(decay, dot))};
+        },
+        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+    store(entry, system, {i, s});
+  });
+  // P_i = exp(LG_i) S0^T k_i; the right-hand side b_i (v_i - P_i) into the
+  // pseudo-values.
+  forThreads(idx(kChunk * valueBlock), [&](Value e) {
+    Value i = div(e, idx(valueBlock)), v = rem(e, idx(valueBlock));
+    Value projection =
+        fmul(exp(logAt(i, idx(0))), sumRange(idx(0), idx(plan.keyDim), [&](Value k) {
+               return fmul(load(state, {k, v}), load(keys, {i, k}));
+             }));
+    store(projection, projections, {i, v});
+    store(fmul(load(strengths, {i}), fsub(load(values, {i, v}), projection)),
+          pseudoValues, {i, v});
+  });
+}
+
+void RecurrenceGradKernel::solveForward() {
+  // Thread v owns column v of every row: no barrier between rows.
+  forThreads(idx(valueBlock), [&](Value v) {
+    kb->loop(idx(0), idx(kChunk), idx(1), {}, [&](Value i, ValueRange) {
+      Value earlier = sumRange(idx(0), i, [&](Value s) {
+        return fmul(load(system, {i, s}), load(pseudoValues, {s, v}));
+      });
+      store(fsub(load(pseudoValues, {i, v}), earlier), pseudoValues, {i, v});
+      return SmallVector<Value>{};
+    });
+  });
+}
+
 void RecurrenceGradKernel::loadStartState(Value chunk) {
   ImplicitLocOpBuilder &b = builder();
   Value init = forward.getStateOps()[0].getInit();
-  forThreads(idx(plan.keyDim * plan.valueBlock), [&](Value e) {
-    Value k = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
+  forThreads(idx(plan.keyDim * valueBlock), [&](Value e) {
+    Value k = div(e, idx(valueBlock)), v = rem(e, idx(valueBlock));
     Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, chunk, idx(0));
     Value value = kb->ifElse(
         first, {b.getF32Type()},
@@ -433,44 +563,38 @@ void RecurrenceGradKernel::forwardPass() {
     // The state's elements are each thread's own from loadStartState on: no barrier
     // between its update and its checkpoint.
     when(arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, chunk, idx(0)), [&] {
-      forThreads(idx(plan.keyDim * plan.valueBlock), [&](Value e) {
-        Value k = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
+      forThreads(idx(plan.keyDim * valueBlock), [&](Value e) {
+        Value k = div(e, idx(valueBlock)), v = rem(e, idx(valueBlock));
         wsStore(load(state, {k, v}), checkpointWord(chunk, k, v));
       });
     });
     barrier(); // the last chunk's rows are read
     stageLogGates(start, length);
+    if (delta) {
+      // The WY solve for the pseudo-values (the keys as they are), then the keys
+      // decayed to the chunk's end in place.
+      stageUpdateRows(start, length, /*decayed=*/false);
+      barrier();
+      stageSystem();
+      barrier();
+      solveForward();
+      forThreads(idx(kChunk * plan.keyDim), [&](Value e) {
+        Value row = div(e, idx(plan.keyDim)), k = rem(e, idx(plan.keyDim));
+        Value decay = exp(fsub(logAt(lastRow(), k), logAt(row, k)));
+        store(fmul(load(keys, {row, k}), decay), keys, {row, k});
+      });
+    } else {
+      barrier();
+      // Keys decayed to the chunk's end, values: the update's two operands.
+      stageUpdateRows(start, length, /*decayed=*/true);
+    }
     barrier();
-    // Keys decayed to the chunk's end, values: the update's two operands.
-    forThreads(idx(kChunk * plan.keyDim), [&](Value e) {
-      Value row = div(e, idx(plan.keyDim)), k = rem(e, idx(plan.keyDim));
-      Value key = kb->ifElse(
-          ult(row, length), {b.getF32Type()},
-          [&] {
-            primal->setStep(add(start, row));
-            Value decay = exp(fsub(logAt(lastRow(), k), logAt(row, k)));
-            return SmallVector<Value>{fmul(stagedKey(k), decay)};
-          },
-          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-      store(key, keys, {row, k});
-    });
-    forThreads(idx(kChunk * plan.valueBlock), [&](Value e) {
-      Value row = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
-      Value value = kb->ifElse(
-          ult(row, length), {b.getF32Type()},
-          [&] {
-            primal->setStep(add(start, row));
-            return SmallVector<Value>{primal->at(plan.updateValue(), add(valueBegin, v))};
-          },
-          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-      store(value, values, {row, v});
-    });
-    barrier();
-    forThreads(idx(plan.keyDim * plan.valueBlock), [&](Value e) {
-      Value k = div(e, idx(plan.valueBlock)), v = rem(e, idx(plan.valueBlock));
+    Value updateValues = delta ? pseudoValues : values;
+    forThreads(idx(plan.keyDim * valueBlock), [&](Value e) {
+      Value k = div(e, idx(valueBlock)), v = rem(e, idx(valueBlock));
       Value decayed = fmul(exp(logAt(lastRow(), k)), load(state, {k, v}));
       Value added = sumRange(idx(0), length, [&](Value s) {
-        return fmul(load(keys, {s, k}), load(values, {s, v}));
+        return fmul(load(keys, {s, k}), load(updateValues, {s, v}));
       });
       store(fadd(decayed, added), state, {k, v});
     });
@@ -478,11 +602,12 @@ void RecurrenceGradKernel::forwardPass() {
   });
 }
 
-/// (2) The chunks from the last: dV, dS and this block's shares of dQ, dK, dLG.
+/// (2) The chunks from the last: dV, dS and this block's shares of dQ, dK, dLG (and,
+/// for a delta rule, of db).
 void RecurrenceGradKernel::backwardPass() {
   ImplicitLocOpBuilder &b = builder();
   Type f32 = b.getF32Type();
-  int64_t kDim = plan.keyDim, vDim = plan.valueBlock;
+  int64_t kDim = plan.keyDim, vDim = valueBlock;
   bool rowGate = plan.form.hasRowGate();
   // The final state's term of the gate logs' gradients: sum_v S_T ⊙ dS_T.
   barrier();
@@ -498,49 +623,40 @@ void RecurrenceGradKernel::backwardPass() {
     Value start = mul(chunk, idx(kChunk));
     Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
     barrier(); // the last chunk's buffers are read
-    // ---- stage: LG, q, k, v, dO and S0 ----
+    // ---- stage: LG, q, k, v (and b), dO and S0 ----
     loadStartState(chunk);
     stageLogGates(start, length);
+    stageUpdateRows(start, length, /*decayed=*/false);
     forThreads(idx(kChunk * kDim), [&](Value e) {
       Value row = div(e, idx(kDim)), k = rem(e, idx(kDim));
-      SmallVector<Value> qk = kb->ifElse(
-          ult(row, length), {f32, f32},
+      Value query = kb->ifElse(
+          ult(row, length), {f32},
           [&] {
             primal->setStep(add(start, row));
-            return SmallVector<Value>{primal->at(plan.readoutOp.getLhs(), k),
-                                      stagedKey(k)};
+            return SmallVector<Value>{primal->at(plan.readoutOp.getLhs(), k)};
           },
-          [&] {
-            return SmallVector<Value>{cst(0.0), cst(0.0)};
-          });
-      store(qk[0], queries, {row, k});
-      store(qk[1], keys, {row, k});
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(query, queries, {row, k});
     });
     forThreads(idx(kChunk * vDim), [&](Value e) {
       Value row = div(e, idx(vDim)), v = rem(e, idx(vDim));
-      SmallVector<Value> rowValues = kb->ifElse(
-          ult(row, length), {f32, f32},
+      Value grad = kb->ifElse(
+          ult(row, length), {f32},
           [&] {
-            Value t = add(start, row), column = add(valueBegin, v);
-            primal->setStep(t);
-            adjoint->setStep(t);
-            Value value = primal->at(plan.updateValue(), column);
-            Value grad =
-                marks.readoutGrad ? adjoint->at(marks.readoutGrad, column) : cst(0.0);
-            return SmallVector<Value>{value, grad};
+            adjoint->setStep(add(start, row));
+            return SmallVector<Value>{
+                marks.readoutGrad ? adjoint->at(marks.readoutGrad, add(valueBegin, v))
+                                  : cst(0.0)};
           },
-          [&] {
-            return SmallVector<Value>{cst(0.0), cst(0.0)};
-          });
-      store(rowValues[0], values, {row, v});
-      store(rowValues[1], outputGrads, {row, v});
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(grad, outputGrads, {row, v});
     });
     barrier();
     // D_is at key column k (s <= i): exp(LG_i - LG_s).
     auto decay = [&](Value i, Value s, Value k) {
       return exp(fsub(logAt(i, k), logAt(s, k)));
     };
-    // ---- A, the forward's scores ----
+    // ---- A, the forward's scores (and the delta rule's system, right-hand sides) ----
     forThreads(idx(kChunk * kChunk), [&](Value e) {
       Value i = div(e, idx(kChunk)), s = rem(e, idx(kChunk));
       Value score = kb->ifElse(
@@ -555,24 +671,39 @@ void RecurrenceGradKernel::backwardPass() {
           [&] { return SmallVector<Value>{cst(0.0)}; })[0];
       store(score, pairs, {i, s});
     });
+    if (delta) {
+      stageSystem();
+      barrier();
+      solveForward();
+    }
+    // The values of the decay's formulas: v, or the delta rule's pseudo-values w.
+    Value chunkValues = delta ? pseudoValues : values;
     barrier();
-    // ---- dV_s = (exp(LG_L - LG_s) ⊙ k_s)^T dS + sum_{i>=s} A_is dO_i ----
+    // ---- dV_s (dW_s) = (exp(LG_L - LG_s) ⊙ k_s)^T dS + sum_{i>=s} A_is dO_i ----
     forThreads(idx(kChunk * vDim), [&](Value e) {
       Value s = div(e, idx(vDim)), v = rem(e, idx(vDim));
-      when(ult(s, length), [&] {
-        Value fromState = sumRange(idx(0), idx(kDim), [&](Value k) {
-          Value term = fmul(load(keys, {s, k}), load(stateGrad, {k, v}));
-          return rowGate ? fmul(term, exp(fsub(logAt(lastRow(), k), logAt(s, k)))) : term;
-        });
-        if (!rowGate)
-          fromState =
-              fmul(fromState, exp(fsub(logAt(lastRow(), idx(0)), logAt(s, idx(0)))));
-        Value fromPairs = sumRange(s, length, [&](Value i) {
-          return fmul(load(pairs, {i, s}), load(outputGrads, {i, v}));
-        });
-        wsStore(fadd(fromState, fromPairs),
-                valueGradWord(add(start, s), add(valueBegin, v)));
-      });
+      Value grad = kb->ifElse(
+          ult(s, length), {f32},
+          [&] {
+            Value fromState = sumRange(idx(0), idx(kDim), [&](Value k) {
+              Value term = fmul(load(keys, {s, k}), load(stateGrad, {k, v}));
+              return rowGate ? fmul(term, exp(fsub(logAt(lastRow(), k), logAt(s, k))))
+                             : term;
+            });
+            if (!rowGate)
+              fromState =
+                  fmul(fromState, exp(fsub(logAt(lastRow(), idx(0)), logAt(s, idx(0)))));
+            Value fromPairs = sumRange(s, length, [&](Value i) {
+              return fmul(load(pairs, {i, s}), load(outputGrads, {i, v}));
+            });
+            return SmallVector<Value>{fadd(fromState, fromPairs)};
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      if (delta)
+        store(grad, valueGrads, {s, v});
+      else
+        when(ult(s, length),
+             [&] { wsStore(grad, valueGradWord(add(start, s), add(valueBegin, v))); });
     });
     barrier();
     // ---- dP_is = dO_i . v_s (times D_is for a scalar gate) ----
@@ -582,16 +713,61 @@ void RecurrenceGradKernel::backwardPass() {
           andI(ule(s, i), ult(i, length)), {f32},
           [&] {
             Value dot = sumRange(idx(0), idx(vDim), [&](Value v) {
-              return fmul(load(outputGrads, {i, v}), load(values, {s, v}));
+              return fmul(load(outputGrads, {i, v}), load(chunkValues, {s, v}));
             });
             return SmallVector<Value>{rowGate ? dot : fmul(dot, decay(i, s, idx(0)))};
           },
           [&] { return SmallVector<Value>{cst(0.0)}; })[0];
       store(grad, pairs, {i, s});
     });
+    if (delta) {
+      // dR = (I + A)^-T dW: back substitution, thread v owning column v.
+      forThreads(idx(vDim), [&](Value v) {
+        kb->loop(idx(0), idx(kChunk), idx(1), {}, [&](Value back, ValueRange) {
+          Value i = sub(lastRow(), back);
+          Value later = sumRange(add(i, idx(1)), idx(kChunk), [&](Value after) {
+            return fmul(load(system, {after, i}), load(valueGrads, {after, v}));
+          });
+          store(fsub(load(valueGrads, {i, v}), later), valueGrads, {i, v});
+          return SmallVector<Value>{};
+        });
+      });
+      barrier();
+      // E_is = -dR_i . w_s (s < i), the block's share; dV_i = b_i dR_i.
+      forThreads(idx(kChunk * kChunk), [&](Value e) {
+        Value i = div(e, idx(kChunk)), s = rem(e, idx(kChunk));
+        Value grad = kb->ifElse(
+            ult(s, i), {f32},
+            [&] {
+              Value dot = sumRange(idx(0), idx(vDim), [&](Value v) {
+                return fmul(load(valueGrads, {i, v}), load(pseudoValues, {s, v}));
+              });
+              return SmallVector<Value>{arith::NegFOp::create(b, dot)};
+            },
+            [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+        store(grad, systemGrads, {i, s});
+      });
+      forThreads(idx(kChunk * vDim), [&](Value e) {
+        Value i = div(e, idx(vDim)), v = rem(e, idx(vDim));
+        when(ult(i, length), [&] {
+          wsStore(fmul(load(strengths, {i}), load(valueGrads, {i, v})),
+                  valueGradWord(add(start, i), add(valueBegin, v)));
+        });
+      });
+    }
     barrier();
-    // ---- this block's shares of dQ_i, dK_i and dLG_i ----
+    // ---- this block's shares of dQ_i, dK_i and dLG_i (and db_i) ----
     Value lastStep = sub(numSteps, idx(1));
+    // The delta rule's dP_i = -b_i dR_i at column v.
+    auto projectionGrad = [&](Value i, Value v) {
+      return arith::NegFOp::create(b,
+                                   fmul(load(strengths, {i}), load(valueGrads, {i, v})));
+    };
+    // F_is = E_is b_i D_is (s < i).
+    auto systemFactor = [&](Value i, Value s) {
+      return fmul(fmul(load(systemGrads, {i, s}), load(strengths, {i})),
+                  decay(i, s, idx(0)));
+    };
     forThreads(idx(kChunk * kDim), [&](Value e) {
       Value i = div(e, idx(kDim)), k = rem(e, idx(kDim));
       when(ult(i, length), [&] {
@@ -608,7 +784,7 @@ void RecurrenceGradKernel::backwardPass() {
         Value endTerm =
             fmul(exp(fsub(load(logGate, {lastRow(), g}), load(logGate, {i, g}))),
                  sumRange(idx(0), idx(vDim), [&](Value v) {
-                   return fmul(load(stateGrad, {k, v}), load(values, {i, v}));
+                   return fmul(load(stateGrad, {k, v}), load(chunkValues, {i, v}));
                  }));
         Value fromQueries = sumRange(i, length, [&](Value later) {
           Value term = fmul(load(pairs, {later, i}), load(queries, {later, k}));
@@ -617,6 +793,38 @@ void RecurrenceGradKernel::backwardPass() {
         Value dk = fadd(endTerm, fromQueries);
         Value t = add(start, i);
         Value dlg = fsub(fmul(load(queries, {i, k}), dq), fmul(load(keys, {i, k}), dk));
+        if (delta) {
+          // The solve's adjoint: the projection's and the system's terms of dK; of dLG,
+          // once per row (at k = 0; the scalar gate's sum runs over k).
+          Value projection =
+              fmul(exp(logAt(i, idx(0))), sumRange(idx(0), idx(vDim), [&](Value v) {
+                     return fmul(load(state, {k, v}), projectionGrad(i, v));
+                   }));
+          Value earlier = sumRange(idx(0), i, [&](Value s) {
+            return fmul(systemFactor(i, s), load(keys, {s, k}));
+          });
+          Value later = sumRange(add(i, idx(1)), length, [&](Value after) {
+            return fmul(systemFactor(after, i), load(keys, {after, k}));
+          });
+          dk = fadd(dk, fadd(projection, fadd(earlier, later)));
+          Value rowTerms = kb->ifElse(
+              arith::CmpIOp::create(b, arith::CmpIPredicate::eq, k, idx(0)), {f32},
+              [&] {
+                Value fromProjection = sumRange(idx(0), idx(vDim), [&](Value v) {
+                  return fmul(load(projections, {i, v}), projectionGrad(i, v));
+                });
+                Value fromEarlier = sumRange(idx(0), i, [&](Value s) {
+                  return fmul(load(systemGrads, {i, s}), load(system, {i, s}));
+                });
+                Value fromLater = sumRange(add(i, idx(1)), length, [&](Value after) {
+                  return fmul(load(systemGrads, {after, i}), load(system, {after, i}));
+                });
+                return SmallVector<Value>{
+                    fadd(fromProjection, fsub(fromEarlier, fromLater))};
+              },
+              [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+          dlg = fadd(dlg, rowTerms);
+        }
         // The final state's term enters at the last step.
         Value last = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, t, lastStep);
         dlg = fadd(dlg, select(last, load(endTerms, {k}), cst(0.0)));
@@ -625,15 +833,36 @@ void RecurrenceGradKernel::backwardPass() {
         wsStore(dlg, shareWord(2, block, t, k));
       });
     });
+    if (delta) {
+      // db_i = dR_i . (v_i - P_i) + sum_{s<i} E_is D_is (k_i . k_s), the block's share.
+      forThreads(idx(kChunk), [&](Value i) {
+        when(ult(i, length), [&] {
+          Value fromValues = sumRange(idx(0), idx(vDim), [&](Value v) {
+            return fmul(load(valueGrads, {i, v}),
+                        fsub(load(values, {i, v}), load(projections, {i, v})));
+          });
+          Value fromSystem = sumRange(idx(0), i, [&](Value s) {
+            Value dot = sumRange(idx(0), idx(kDim), [&](Value k) {
+              return fmul(load(keys, {i, k}), load(keys, {s, k}));
+            });
+            return fmul(fmul(load(systemGrads, {i, s}), decay(i, s, idx(0))), dot);
+          });
+          wsStore(fadd(fromValues, fromSystem), strengthShareWord(block, add(start, i)));
+        });
+      });
+    }
     barrier();
-    // ---- dS before the chunk: exp(LG_L) ⊙ dS + sum_i (exp(LG_i) ⊙ q_i)^T dO_i ----
+    // ---- dS before the chunk: exp(LG_L) ⊙ dS + sum_i (exp(LG_i) ⊙ q_i)^T dO_i (and
+    // the delta rule's sum_i exp(LG_i) k_i dP_i^T) ----
     forThreads(idx(kDim * vDim), [&](Value e) {
       Value k = div(e, idx(vDim)), v = rem(e, idx(vDim));
       Value g = gateColumn(k);
       Value kept = fmul(exp(load(logGate, {lastRow(), g})), load(stateGrad, {k, v}));
       Value added = sumRange(idx(0), length, [&](Value i) {
-        return fmul(fmul(exp(load(logGate, {i, g})), load(queries, {i, k})),
-                    load(outputGrads, {i, v}));
+        Value term = fmul(load(queries, {i, k}), load(outputGrads, {i, v}));
+        if (delta)
+          term = fadd(term, fmul(load(keys, {i, k}), projectionGrad(i, v)));
+        return fmul(exp(load(logGate, {i, g})), term);
       });
       store(fadd(kept, added), stateGrad, {k, v});
     });
@@ -693,30 +922,53 @@ Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value star
       return factor.inverse ? Value(arith::NegFOp::create(b, grad)) : grad;
     });
   }
-  const RankOneTerm &term = form.terms[0];
-  auto keyGrad = [&](Value k) {
-    Value grad = sharesAt(1, t, k);
-    return term.negated ? Value(arith::NegFOp::create(b, grad)) : grad;
-  };
-  if (term.key == root)
-    role(plan.keyDim, [&](Value k) {
-      Value grad = keyGrad(k);
-      for (const ChunkFactor &factor : term.factors)
-        grad = fmul(grad, factorTimes(factor, k));
-      return grad;
-    });
-  if (term.value == root)
-    role(plan.valueDim, [&](Value v) { return wsLoad(valueGradWord(t, v)); });
-  for (size_t f = 0; f < term.factors.size(); ++f) {
-    if (term.factors[f].value != root)
-      continue;
-    role(plan.keyDim, [&](Value k) {
-      Value grad = fmul(keyGrad(k), primal->at(term.key, k));
-      for (auto [other, otherFactor] : llvm::enumerate(term.factors))
-        grad = fmul(grad, other == f ? factorDerivative(otherFactor, k)
-                                     : factorTimes(otherFactor, k));
-      return grad;
-    });
+  if (form.delta) {
+    // The key's total gradient goes to `key`; `projectionKey`, when another slice of
+    // it, gets none.
+    const DeltaTerm &rule = *form.delta;
+    if (rule.key == root)
+      role(plan.keyDim, [&](Value k) { return sharesAt(1, t, k); });
+    if (rule.value == root)
+      role(plan.valueDim, [&](Value v) { return wsLoad(valueGradWord(t, v)); });
+    for (size_t f = 0; f < rule.strength.size(); ++f) {
+      if (rule.strength[f].value != root)
+        continue;
+      role(1, [&](Value) {
+        Value grad = sumRange(idx(0), idx(valueBlocks), [&](Value blockIndex) {
+          return wsLoad(strengthShareWord(blockIndex, t));
+        });
+        for (auto [other, otherFactor] : llvm::enumerate(rule.strength))
+          grad = fmul(grad, other == f ? factorDerivative(otherFactor, Value())
+                                       : factorTimes(otherFactor, Value()));
+        return grad;
+      });
+    }
+  }
+  for (const RankOneTerm &term : form.terms) {
+    auto keyGrad = [&](Value k) {
+      Value grad = sharesAt(1, t, k);
+      return term.negated ? Value(arith::NegFOp::create(b, grad)) : grad;
+    };
+    if (term.key == root)
+      role(plan.keyDim, [&](Value k) {
+        Value grad = keyGrad(k);
+        for (const ChunkFactor &factor : term.factors)
+          grad = fmul(grad, factorTimes(factor, k));
+        return grad;
+      });
+    if (term.value == root)
+      role(plan.valueDim, [&](Value v) { return wsLoad(valueGradWord(t, v)); });
+    for (size_t f = 0; f < term.factors.size(); ++f) {
+      if (term.factors[f].value != root)
+        continue;
+      role(plan.keyDim, [&](Value k) {
+        Value grad = fmul(keyGrad(k), primal->at(term.key, k));
+        for (auto [other, otherFactor] : llvm::enumerate(term.factors))
+          grad = fmul(grad, other == f ? factorDerivative(otherFactor, k)
+                                       : factorTimes(otherFactor, k));
+        return grad;
+      });
+    }
   }
   if (plan.readoutOp.getLhs() == root)
     role(plan.keyDim, [&](Value k) { return sharesAt(0, t, k); });
@@ -866,7 +1118,7 @@ void RecurrenceGradKernel::buildBody() {
   tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   unsigned parallel = op.getParallelDims().size();
   block = kb->gridIndex(parallel);
-  valueBegin = mul(block, idx(plan.valueBlock));
+  valueBegin = mul(block, idx(valueBlock));
   numSteps = adjoint->numSteps();
   numChunks = arith::CeilDivUIOp::create(b, numSteps, idx(kChunk));
 
@@ -893,7 +1145,7 @@ void RecurrenceGradKernel::buildBody() {
     return MemRefType::get({size}, b.getF32Type(), MemRefLayoutAttrInterface(),
                            sharedSpace);
   };
-  int64_t kDim = plan.keyDim, vDim = plan.valueBlock;
+  int64_t kDim = plan.keyDim, vDim = valueBlock;
   int64_t numAccumulators = std::max<int64_t>(1, marks.accumulators.size());
   SharedMemoryViews shared(b);
   logGate = shared.view(type(kChunk, plan.gateColumns));
@@ -909,6 +1161,14 @@ void RecurrenceGradKernel::buildBody() {
   accumulatorRows = shared.view(type(numAccumulators, kChunk));
   accumulatorTotals = shared.view(vectorType(numAccumulators));
   flag = shared.view(vectorType(1));
+  if (delta) {
+    strengths = shared.view(vectorType(kChunk));
+    pseudoValues = shared.view(type(kChunk, vDim));
+    projections = shared.view(type(kChunk, vDim));
+    valueGrads = shared.view(type(kChunk, vDim));
+    system = shared.view(type(kChunk, kChunk));
+    systemGrads = shared.view(type(kChunk, kChunk));
+  }
   assert(shared.bytes() == sharedBytes && "the views cover the allocation");
 
   // ---- dS from the final state's gradient (d_<S>'s init) or 0 ----
@@ -973,7 +1233,7 @@ LogicalResult RecurrenceGradKernel::lower() {
   SmallVector<GridDim> grid;
   for (Attribute dim : op.getParallelDims())
     grid.push_back({dim, 1});
-  grid.push_back({plan.stateType.getDims()[1], plan.valueBlock});
+  grid.push_back({plan.stateType.getDims()[1], valueBlock});
   kb = std::make_unique<KernelBuilder>(op, grid);
   buildBody();
   ImplicitLocOpBuilder &b = builder();
@@ -1058,7 +1318,7 @@ std::string tmix::gpuRecurrenceGradLimit(RecurrenceOp grad, RecurrenceOp forward
   if (why.empty())
     return why;
   return "the backward of '" + forward.getSymName().str() +
-         "' runs on the GPUs for one matrix state with a decay (a scalar or row gate in "
-         "log space, one rank-one term, one readout q @ S); with " +
+         "' runs on the GPUs for one matrix state with a decay or a delta rule (a scalar "
+         "or row gate in log space, one readout q @ S); with " +
          why + ", it runs on the CPU only so far";
 }

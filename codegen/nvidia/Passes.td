@@ -187,10 +187,11 @@ def LowerRecurrenceGradToNVGPU
     marked for the chunked adjoint) and its tile program by a `gpu.func` kernel of the
     same name in the `gpu.module @tmix_kernels`: the chunk-parallel backward of
     codegen/cpu/ChunkedAdjoint.cpp for a forward that `tmix-lower-recurrence-to-nvgpu`
-    runs with a decay (one matrix state S [K, V], a scalar or row gate in log space,
-    one rank-one term, one readout q @ S). The grid is the forward's (parallel dims,
-    then ceil(V / Vb)); each CTA of 128 threads runs the forward once keeping the
-    chunks' start states in the launch's workspace, then the chunks from the last:
+    runs with a decay or a delta rule (one matrix state S [K, V], a scalar or row gate
+    in log space, one rank-one term or a delta rule, one readout q @ S). The grid is
+    the forward's (parallel dims, then ceil(V / Vb); a delta rule's Vb is 32 at K = 64,
+    16 at K = 128); each CTA of 128 threads runs the forward once keeping the chunks'
+    start states in the launch's workspace, then the chunks from the last:
 
     | phase  | what                                                        |
     |--------|-------------------------------------------------------------|
@@ -201,12 +202,13 @@ def LowerRecurrenceGradToNVGPU
     | dQ, dK | the block's shares, and dLG = q ⊙ dQ - k ⊙ dK, to the workspace |
     | dS     | exp(LG_L) ⊙ dS + (exp(LG) ⊙ q)^T dO                           |
 
-    as f32 loops over shared memory, a thread per element. The point's last CTA (a
+    (a delta rule: W from the WY solve in place of v, then dR = (I + A)^-T dW by back
+    substitution, E = -dR W^T, and the solve's terms of dV, db, dK, dLG and dS) as f32
+    loops over shared memory, a thread per element. The point's last CTA (a
     counter per point in the workspace) adds the blocks' shares in block order, sums
     dLG over the later steps and evaluates every per-step output and accumulator of
     the adjoint element by element with the chains' gradients bound: deterministic.
-    What it cannot run (a delta rule, vector states, gates given by value, several
-    readouts, an adjoint that needs more than the chains' gradients element by
+    What it cannot run (vector states, gates given by value, several readouts, an adjoint that needs more than the chains' gradients element by
     element) is an error at the adjoint. The kernel ABI is the forward's plus the
     workspace (`workspace = W per [parallel dims..., T]`).
   }];

@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad"
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad" --implicit-check-not="tmix.recurrence @delta_grad"
 
 // GLA's adjoint (a row gate exp(g), an initial and a final state) at K = V = 64: one
 // kernel, the forward's grid (B, H, one block of 64 value columns), the workspace
@@ -263,7 +263,26 @@ module {
 
 // -----
 
-// A delta rule: not yet (its WY solve's adjoint).
+// A delta rule (no gate) at K = V = 64: blocks of 32 value columns, five more shared
+// buffers (b [64], W, P and dW / dR [64, 32], the WY system and its gradient E
+// [64, 64]), a db share per (block, step) in the workspace (514 words per (b, h, t)).
+// The forward substitution and, backwards, the back substitution: a thread per value
+// column walking the 64 rows.
+// CHECK-LABEL: gpu.func @delta_grad(
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, T], grid = [B:1, H:1, 64:32], threads = 128, shared_bytes = 140300, workspace = 514 per [B, H, T]>
+// CHECK: memref.view {{.*}} to memref<64x1xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-4: memref.view {{.*}} to memref<64x32xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<1xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-3: memref.view {{.*}} to memref<64x32xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.view
+// CHECK: scf.for %{{.*}} = %thread_id_x to %c32{{.*}} step %c128
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c1
+// CHECK: memref.atomic_rmw addi
+// CHECK: gpu.return
 module {
   tmix.recurrence @delta(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %beta: !tmix.tensor<[B, H, T], f32>) -> (o: !tmix.tensor<[B, H, T, 64], bf16>) time "T" {
     tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "delta"}
@@ -295,7 +314,6 @@ module {
       tmix.yield %8, %10 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
     }
   }
-  // expected-error @below {{the backward of 'delta' runs on the GPUs for one matrix state with a decay (a scalar or row gate in log space, one rank-one term, one readout q @ S); with a delta rule (the adjoint of its WY solve), it runs on the CPU only so far}}
   tmix.recurrence @delta_grad(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %beta: !tmix.tensor<[B, H, T], f32>, %d_o: !tmix.tensor<[B, H, T, 64], bf16>) -> (d_q: !tmix.tensor<[B, H, T, 64], f32>, d_k: !tmix.tensor<[B, H, T, 64], f32>, d_v: !tmix.tensor<[B, H, T, 64], f32>, d_beta: !tmix.tensor<[B, H, T], f32>) time "T" forward "delta" {
     tmix.state "d_S" : !tmix.tensor<[64, 64], f32>
     tmix.step {
@@ -573,6 +591,80 @@ module {
       }
       %18 = arith.mulf %16, %2 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>} : f32
       tmix.yield %17, %10, %13, %14, %18 : !tmix.tensor<[256, 64], f32>, !tmix.tensor<[256], f32>, !tmix.tensor<[256], f32>, !tmix.tensor<[64], f32>, f32
+    }
+  }
+}
+
+// -----
+
+// A gate given by value (gamma[t] * S): not yet (its sign, and g_t / G_t).
+module {
+  tmix.recurrence @byvalue(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %gamma: !tmix.tensor<[B, H, T], f32>) -> (o: !tmix.tensor<[B, H, T, 64], bf16>) time "T" {
+    tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+    tmix.step {
+    ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>):
+      %0 = tmix.slice %gamma[%t] : !tmix.tensor<[B, H, T], f32> -> f32
+      %1 = tmix.map %0, %S : (f32, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %8 = arith.mulf %arg0, %arg1 : f32
+        tmix.yield %8 : f32
+      }
+      %2 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %3 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %4 = tmix.outer %2, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %5 = tmix.map %1, %4 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %8 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %8 : f32
+      }
+      %6 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %7 = tmix.vecmat %6, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      tmix.yield %5, %7 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+    }
+  }
+  // expected-error @below {{with a gate given by value (its sign, and g_t / G_t), it runs on the CPU only so far}}
+  tmix.recurrence @byvalue_grad(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %gamma: !tmix.tensor<[B, H, T], f32>, %d_o: !tmix.tensor<[B, H, T, 64], bf16>) -> (d_q: !tmix.tensor<[B, H, T, 64], f32>, d_k: !tmix.tensor<[B, H, T, 64], f32>, d_v: !tmix.tensor<[B, H, T, 64], f32>, d_gamma: !tmix.tensor<[B, H, T], f32>) time "T" forward "byvalue" {
+    tmix.state "d_S" : !tmix.tensor<[64, 64], f32>
+    tmix.step {
+    ^bb0(%t: i64, %d_S: !tmix.tensor<[64, 64], f32>):
+      %0 = tmix.forward_state "S" {tmix.chunk_primal} : !tmix.tensor<[64, 64], f32>
+      %1 = tmix.slice %gamma[%t] : !tmix.tensor<[B, H, T], f32> -> f32
+      %2 = tmix.map %1, %0 {tmix.chunk_primal} : (f32, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %17 = arith.mulf %arg0, %arg1 : f32
+        tmix.yield %17 : f32
+      }
+      %3 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %4 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %5 = tmix.outer %3, %4 {tmix.chunk_primal} : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %6 = tmix.map %2, %5 {tmix.chunk_primal} : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %17 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %17 : f32
+      }
+      %7 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %8 = tmix.slice %d_o[%t] {tmix.chunk_readout_grads = array<i64: 0>} : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %9 = tmix.matvec %6, %8 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 3>} : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %10 = tmix.outer %7, %8 {tmix.chunk_adjoint} : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %11 = tmix.map %d_S, %10 {tmix.chunk_adjoint} : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %17 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %17 : f32
+      }
+      %12 = tmix.matvec %11, %4 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 1>} : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %13 = tmix.vecmat %3, %11 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 2>} : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      %14 = tmix.map %1, %0, %11 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+        %17 = arith.mulf %arg2, %arg1 : f32
+        tmix.yield %17 : f32
+      }
+      %15 = tmix.sum %14 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>} : !tmix.tensor<[64, 64], f32> -> f32
+      %16 = tmix.map %1, %0, %11 {tmix.chunk_adjoint} : (f32, !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+        %17 = arith.mulf %arg2, %arg0 : f32
+        tmix.yield %17 : f32
+      }
+      tmix.yield %16, %9, %12, %13, %15 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, f32
     }
   }
 }
