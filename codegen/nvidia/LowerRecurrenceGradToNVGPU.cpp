@@ -4,8 +4,8 @@
 // chunked adjoint) as one gpu.func, the chunk-parallel backward of ChunkedAdjoint.cpp
 // (the CPU's; same formulas, same log-space gates) for what the forward kernel
 // (LowerRecurrenceToNVGPU.cpp) runs with a decay: one matrix state S [K, V] with a
-// scalar or row gate in log space, one rank-one term or a delta rule, one readout
-// q @ S. For a chunk of
+// scalar or row gate in log space or a scalar gate given by value, one rank-one term
+// or a delta rule, one readout q @ S. For a chunk of
 // C = 64 steps (rows i, s) with start state S0, the gradient dS of the state after it,
 // the readout's gradients dO, cumulative gate logs LG and D_is = exp(LG_i - LG_s) (per
 // key column under a row gate; L the chunk's last row):
@@ -29,6 +29,14 @@
 // terms of dK, dLG and dS. Every sum over the value columns (E, db, the projection's
 // terms) is a block's share like dQ's.
 //
+// A scalar gate given by value (RetNet's gamma * S, of either sign) tracks the sign SG
+// of Γ as the forward kernel does, folded into the staged q and k (the formulas above
+// hold for them, the state after a chunk carries SG_L), and each step's gate log
+// gradient is g_t, from sums whose every term carries G_t (ChunkedAdjoint.cpp: the
+// pairs straddling t, the rows at or after t through S0, the state after the chunk
+// through t), a block's share per step in place of dLG's; the roots' gradients get
+// g_t / G_t.
+//
 // The grid is the forward's (a delta rule's: blocks of 32 value columns at K = 64, 16
 // at K = 128, for its five more buffers): one CTA of 128 threads per (parallel point,
 // block of Vb value columns). dV, dS and the start states are the block's own; dQ, dK,
@@ -51,9 +59,9 @@
 //
 // This first form runs the products as f32 loops over shared memory, a thread per
 // element (mma.sync operands are the next step): exact f32 arithmetic, 16 KiB per
-// [64, 64] buffer. What it does not run (vector states beside S, gates given by value,
-// more than one readout, an adjoint that needs more than elements of the chains'
-// gradients) is an error at the adjoint.
+// [64, 64] buffer. What it does not run (vector states beside S, row gates given by
+// value, more than one readout, an adjoint that needs more than elements of the
+// chains' gradients) is an error at the adjoint.
 //
 // The workspace (f32 values in the low half of each i64 word), per parallel point and
 // step of its T: dQ, dK and dLG shares [Vblocks, T, K] each, dV [T, V], the start
@@ -129,8 +137,22 @@ private:
   /// LG[row, g] for the chunk's rows (one thread per gate column; rows past the last
   /// step carry the last log on).
   void stageLogGates(Value start, Value length);
-  /// The staged key of `row` at column k: k_k times the term's factors (negated).
-  Value stagedKey(Value k);
+  /// The staged key of `row` (its step bound) at column k: k_k times the term's
+  /// factors (negated), times the sign of Γ at the row when the gate has one.
+  Value stagedKey(Value row, Value k);
+  /// q_i . k_s (s <= i) of a gate given by value: in its own buffer, or for a delta
+  /// rule above the diagonal of the WY system's (s < i only is read).
+  void storeScoreDot(Value dot, Value i, Value s) {
+    if (delta)
+      when(ult(s, i), [&] { store(dot, system, {s, i}); });
+    else
+      store(dot, scoreDots, {i, s});
+  }
+  Value loadScoreDot(Value i, Value s) {
+    return delta ? load(system, {s, i}) : load(scoreDots, {i, s});
+  }
+  /// The sign of Γ at `row` of the chunk (1 without signs).
+  Value signAt(Value row) { return signs ? load(signs, {row, idx(0)}) : cst(1.0); }
   /// The chunk's start state into `state`: the init for chunk 0, else its checkpoint.
   void loadStartState(Value chunk);
   /// The update's rows: keys (decayed to the chunk's end when `decayed`; needs LG),
@@ -229,6 +251,9 @@ private:
   int64_t valueBlock = 0, valueBlocks = 0, sharedBytes = 0;
   /// A delta rule: its WY solve and the solve's adjoint.
   bool delta = false;
+  /// A gate given by value: the signs of Γ tracked, and each step's gate log gradient
+  /// g_t from terms that carry G_t (ChunkedAdjoint.cpp).
+  bool signed_ = false;
   /// Words per parallel point and step (the file comment's layout).
   int64_t wordsPerStep = 0;
   /// Packed sequences: the first parallel dim is the sequence's, its steps in T.
@@ -245,6 +270,10 @@ private:
   // A delta rule's: b [C], the pseudo-values W, the projections P and dW (then dR)
   // [C, Vb], the WY system and its gradient E [C, C].
   Value strengths, pseudoValues, projections, valueGrads, system, systemGrads;
+  // A gate given by value: the signs of Γ [C, 1], the scores' dot products q_i . k_s
+  // [C, C], and the terms of each step's gate log gradient g_t: per row u_i and c_s
+  // [C], the end's c_0 [1].
+  Value signs, scoreDots, rowLogTerms, stateLogTerms, endLogTerm;
 };
 
 // ---- analysis ----
@@ -259,10 +288,10 @@ static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
   if (forms.size() != 1)
     return "a state without a chunk form";
   const ChunkForm &form = forms.front();
-  if (form.needsSign())
-    return "a gate given by value (its sign, and g_t / G_t)";
   if (!form.delta && form.terms.size() != 1)
     return "more than one rank-one term";
+  if (form.needsSign() && form.hasRowGate())
+    return "a row gate given by value";
   if (form.readouts.size() != 1)
     return "more than one readout of the state";
 
@@ -336,6 +365,7 @@ LogicalResult RecurrenceGradKernel::analyse() {
   // The value block: the forward's, or for a delta rule (three more [C, Vb] buffers
   // and two [C, C]) 32 at K = 64, 16 at K = 128.
   delta = plan.form.delta.has_value();
+  signed_ = plan.form.needsSign();
   valueBlock = plan.valueBlock;
   if (delta)
     valueBlock = plan.keyDim == 64 && plan.valueDim % 32 == 0 ? 32 : 16;
@@ -348,6 +378,8 @@ LogicalResult RecurrenceGradKernel::analyse() {
                    kChunk * kChunk + k + g + accumulators * (kChunk + 1) + 1;
   if (delta)
     floats += kChunk + 3 * kChunk * vb + 2 * kChunk * kChunk;
+  if (signed_)
+    floats += kChunk + (delta ? 0 : kChunk * kChunk) + 2 * kChunk + 1;
   sharedBytes = floats * 4;
   if (sharedBytes > kMaxSharedBytesSm80)
     return op.emitOpError("the GPU backward needs ")
@@ -415,34 +447,43 @@ void RecurrenceGradKernel::stageLogGates(Value start, Value length) {
   Type f32 = b.getF32Type(), f64 = b.getF64Type();
   Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
   forThreads(idx(plan.gateColumns), [&](Value column) {
-    kb->loop(idx(0), idx(kChunk), idx(1), {zero64}, [&](Value row, ValueRange carried) {
-      Value log = kb->ifElse(
-          ult(row, length), {f32},
-          [&] {
-            primal->setStep(add(start, row));
-            StepGateLog gate =
-                stepGateLog(*kb, plan.form, [&](const ChunkFactor &factor) {
-                  bool vector = isa<SpecTensorType>(factor.value.getType());
-                  return primal->at(factor.value,
-                                    vector ? ValueRange{column} : ValueRange{});
-                });
-            return SmallVector<Value>{gate.log};
-          },
-          // Past the last step: log 1 = 0, so the last row's Γ carries on.
-          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-      Value sum = fadd(carried[0], arith::ExtFOp::create(b, f64, log));
-      store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
-      return SmallVector<Value>{sum};
-    });
+    kb->loop(idx(0), idx(kChunk), idx(1), {zero64, cst(1.0)},
+             [&](Value row, ValueRange carried) {
+               SmallVector<Value> step = kb->ifElse(
+                   ult(row, length), {f32, f32},
+                   [&] {
+                     primal->setStep(add(start, row));
+                     StepGateLog gate =
+                         stepGateLog(*kb, plan.form, [&](const ChunkFactor &factor) {
+                           bool vector = isa<SpecTensorType>(factor.value.getType());
+                           return primal->at(factor.value,
+                                             vector ? ValueRange{column} : ValueRange{});
+                         });
+                     return SmallVector<Value>{gate.log, gate.sign};
+                   },
+                   // Past the last step: log 1 = 0, so the last row's Γ carries on.
+                   [&] {
+                     return SmallVector<Value>{cst(0.0), cst(1.0)};
+                   });
+               Value sum = fadd(carried[0], arith::ExtFOp::create(b, f64, step[0]));
+               store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
+               Value sign = fmul(carried[1], step[1]);
+               if (signs)
+                 store(sign, signs, {row, column});
+               return SmallVector<Value>{sum, sign};
+             });
   });
 }
 
-Value RecurrenceGradKernel::stagedKey(Value k) {
-  if (delta)
-    return primal->at(plan.updateKey(), k);
-  const RankOneTerm &term = plan.form.terms[0];
-  Value key = primal->factorProduct(term.factors, k, primal->at(term.key, k));
-  return term.negated ? Value(arith::NegFOp::create(builder(), key)) : key;
+Value RecurrenceGradKernel::stagedKey(Value row, Value k) {
+  Value key = primal->at(plan.updateKey(), k);
+  if (!delta) {
+    const RankOneTerm &term = plan.form.terms[0];
+    key = primal->factorProduct(term.factors, k, key);
+    if (term.negated)
+      key = arith::NegFOp::create(builder(), key);
+  }
+  return signs ? fmul(load(signs, {row, idx(0)}), key) : key;
 }
 
 void RecurrenceGradKernel::stageUpdateRows(Value start, Value length, bool decayed) {
@@ -453,7 +494,7 @@ void RecurrenceGradKernel::stageUpdateRows(Value start, Value length, bool decay
         ult(row, length), {b.getF32Type()},
         [&] {
           primal->setStep(add(start, row));
-          Value staged = stagedKey(k);
+          Value staged = stagedKey(row, k);
           if (decayed)
             staged = fmul(staged, exp(fsub(logAt(lastRow(), k), logAt(row, k))));
           return SmallVector<Value>{staged};
@@ -489,20 +530,17 @@ void RecurrenceGradKernel::stageUpdateRows(Value start, Value length, bool decay
 }
 
 void RecurrenceGradKernel::stageSystem() {
-  // D_is = exp(LG_i - LG_s), the gate a scalar.
+  // D_is = exp(LG_i - LG_s), the gate a scalar. Below the diagonal only: nothing reads
+  // the rest (a gate given by value keeps the scores' dot products there).
   forThreads(idx(kChunk * kChunk), [&](Value e) {
     Value i = div(e, idx(kChunk)), s = rem(e, idx(kChunk));
-    Value entry = kb->ifElse(
-        ult(s, i), {builder().getF32Type()},
-        [&] {
-          Value dot = sumRange(idx(0), idx(plan.keyDim), [&](Value k) {
-            return fmul(load(keys, {i, k}), load(keys, {s, k}));
-          });
-          Value decay = exp(fsub(logAt(i, idx(0)), logAt(s, idx(0))));
-          return SmallVector<Value>{fmul(load(strengths, {i}), fmul(decay, dot))};
-        },
-        [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-    store(entry, system, {i, s});
+    when(ult(s, i), [&] {
+      Value dot = sumRange(idx(0), idx(plan.keyDim), [&](Value k) {
+        return fmul(load(keys, {i, k}), load(keys, {s, k}));
+      });
+      Value decay = exp(fsub(logAt(i, idx(0)), logAt(s, idx(0))));
+      store(fmul(load(strengths, {i}), fmul(decay, dot)), system, {i, s});
+    });
   });
   // P_i = exp(LG_i) S0^T k_i; the right-hand side b_i (v_i - P_i) into the
   // pseudo-values.
@@ -570,6 +608,8 @@ void RecurrenceGradKernel::forwardPass() {
     });
     barrier(); // the last chunk's rows are read
     stageLogGates(start, length);
+    if (signs)
+      barrier(); // the staged rows carry the signs
     if (delta) {
       // The WY solve for the pseudo-values (the keys as they are), then the keys
       // decayed to the chunk's end in place.
@@ -589,6 +629,7 @@ void RecurrenceGradKernel::forwardPass() {
       stageUpdateRows(start, length, /*decayed=*/true);
     }
     barrier();
+    // S = SG_L (exp(LG_L) S + (k ⊙ exp(LG_L - LG_s))^T v), SG_L = 1 without signs.
     Value updateValues = delta ? pseudoValues : values;
     forThreads(idx(plan.keyDim * valueBlock), [&](Value e) {
       Value k = div(e, idx(valueBlock)), v = rem(e, idx(valueBlock));
@@ -596,7 +637,7 @@ void RecurrenceGradKernel::forwardPass() {
       Value added = sumRange(idx(0), length, [&](Value s) {
         return fmul(load(keys, {s, k}), load(updateValues, {s, v}));
       });
-      store(fadd(decayed, added), state, {k, v});
+      store(fmul(signAt(lastRow()), fadd(decayed, added)), state, {k, v});
     });
     return SmallVector<Value>{};
   });
@@ -626,6 +667,8 @@ void RecurrenceGradKernel::backwardPass() {
     // ---- stage: LG, q, k, v (and b), dO and S0 ----
     loadStartState(chunk);
     stageLogGates(start, length);
+    if (signs)
+      barrier(); // the staged rows carry the signs
     stageUpdateRows(start, length, /*decayed=*/false);
     forThreads(idx(kChunk * kDim), [&](Value e) {
       Value row = div(e, idx(kDim)), k = rem(e, idx(kDim));
@@ -633,7 +676,8 @@ void RecurrenceGradKernel::backwardPass() {
           ult(row, length), {f32},
           [&] {
             primal->setStep(add(start, row));
-            return SmallVector<Value>{primal->at(plan.readoutOp.getLhs(), k)};
+            return SmallVector<Value>{
+                fmul(signAt(row), primal->at(plan.readoutOp.getLhs(), k))};
           },
           [&] { return SmallVector<Value>{cst(0.0)}; })[0];
       store(query, queries, {row, k});
@@ -666,6 +710,8 @@ void RecurrenceGradKernel::backwardPass() {
               Value term = fmul(load(queries, {i, k}), load(keys, {s, k}));
               return rowGate ? fmul(term, decay(i, s, k)) : term;
             });
+            if (signed_)
+              storeScoreDot(sum, i, s);
             return SmallVector<Value>{rowGate ? sum : fmul(sum, decay(i, s, idx(0)))};
           },
           [&] { return SmallVector<Value>{cst(0.0)}; })[0];
@@ -691,8 +737,8 @@ void RecurrenceGradKernel::backwardPass() {
                              : term;
             });
             if (!rowGate)
-              fromState =
-                  fmul(fromState, exp(fsub(logAt(lastRow(), idx(0)), logAt(s, idx(0)))));
+              fromState = fmul(fmul(signAt(lastRow()), fromState),
+                               exp(fsub(logAt(lastRow(), idx(0)), logAt(s, idx(0)))));
             Value fromPairs = sumRange(s, length, [&](Value i) {
               return fmul(load(pairs, {i, s}), load(outputGrads, {i, v}));
             });
@@ -782,7 +828,8 @@ void RecurrenceGradKernel::backwardPass() {
         });
         Value dq = fadd(startTerm, fromKeys);
         Value endTerm =
-            fmul(exp(fsub(load(logGate, {lastRow(), g}), load(logGate, {i, g}))),
+            fmul(fmul(signAt(lastRow()),
+                      exp(fsub(load(logGate, {lastRow(), g}), load(logGate, {i, g})))),
                  sumRange(idx(0), idx(vDim), [&](Value v) {
                    return fmul(load(stateGrad, {k, v}), load(chunkValues, {i, v}));
                  }));
@@ -830,9 +877,58 @@ void RecurrenceGradKernel::backwardPass() {
         dlg = fadd(dlg, select(last, load(endTerms, {k}), cst(0.0)));
         wsStore(dq, shareWord(0, block, t, k));
         wsStore(dk, shareWord(1, block, t, k));
-        wsStore(dlg, shareWord(2, block, t, k));
+        // (A gate given by value: region 2 holds g_t's shares, below.)
+        if (!signed_)
+          wsStore(dlg, shareWord(2, block, t, k));
       });
     });
+    if (signed_) {
+      // The terms of g_t that carry G_t (ChunkedAdjoint.cpp): per row, u_i = q_i .
+      // exp(LG_i) (S0 dO_i) (+ P_i . dP_i) and c_s = k_s . SG_L Γ_L/Γ_s (dS v_s); the
+      // end's c_0 = SG_L exp(LG_L) <S0, dS>. The block's shares, as the sums' are.
+      Value endSign = signAt(lastRow());
+      forThreads(idx(kChunk), [&](Value i) {
+        SmallVector<Value> terms = kb->ifElse(
+            ult(i, length), {f32, f32},
+            [&] {
+              Value u = sumRange(idx(0), idx(kDim), [&](Value k) {
+                return fmul(load(queries, {i, k}),
+                            sumRange(idx(0), idx(vDim), [&](Value v) {
+                              return fmul(load(state, {k, v}), load(outputGrads, {i, v}));
+                            }));
+              });
+              u = fmul(exp(logAt(i, idx(0))), u);
+              if (delta)
+                u = fadd(u, sumRange(idx(0), idx(vDim), [&](Value v) {
+                           return fmul(load(projections, {i, v}), projectionGrad(i, v));
+                         }));
+              Value c = sumRange(idx(0), idx(kDim), [&](Value k) {
+                return fmul(
+                    load(keys, {i, k}), sumRange(idx(0), idx(vDim), [&](Value v) {
+                      return fmul(load(stateGrad, {k, v}), load(chunkValues, {i, v}));
+                    }));
+              });
+              c = fmul(
+                  fmul(endSign, exp(fsub(logAt(lastRow(), idx(0)), logAt(i, idx(0))))),
+                  c);
+              return SmallVector<Value>{u, c};
+            },
+            [&] {
+              return SmallVector<Value>{cst(0.0), cst(0.0)};
+            });
+        store(terms[0], rowLogTerms, {i});
+        store(terms[1], stateLogTerms, {i});
+      });
+      onCtaLeader(*kb, tid, [&] {
+        Value inner = sumRange(idx(0), idx(kDim), [&](Value k) {
+          return sumRange(idx(0), idx(vDim), [&](Value v) {
+            return fmul(load(state, {k, v}), load(stateGrad, {k, v}));
+          });
+        });
+        store(fmul(fmul(endSign, exp(logAt(lastRow(), idx(0)))), inner), endLogTerm,
+              {idx(0)});
+      });
+    }
     if (delta) {
       // db_i = dR_i . (v_i - P_i) + sum_{s<i} E_is D_is (k_i . k_s), the block's share.
       forThreads(idx(kChunk), [&](Value i) {
@@ -857,7 +953,8 @@ void RecurrenceGradKernel::backwardPass() {
     forThreads(idx(kDim * vDim), [&](Value e) {
       Value k = div(e, idx(vDim)), v = rem(e, idx(vDim));
       Value g = gateColumn(k);
-      Value kept = fmul(exp(load(logGate, {lastRow(), g})), load(stateGrad, {k, v}));
+      Value kept = fmul(fmul(signAt(lastRow()), exp(load(logGate, {lastRow(), g}))),
+                        load(stateGrad, {k, v}));
       Value added = sumRange(idx(0), length, [&](Value i) {
         Value term = fmul(load(queries, {i, k}), load(outputGrads, {i, v}));
         if (delta)
@@ -866,6 +963,25 @@ void RecurrenceGradKernel::backwardPass() {
       });
       store(fadd(kept, added), stateGrad, {k, v});
     });
+    if (signed_) {
+      // g_t = sum_{s<t<=i} W_is + sum_{i>=t} u_i + c_0 + sum_{s<t} c_s, W_is = dP_is A_is
+      // (+ E_is A_is of the delta rule's system): the block's share of each step's.
+      forThreads(length, [&](Value t) {
+        Value straddling = sumRange(idx(0), t, [&](Value s) {
+          return sumRange(t, length, [&](Value i) {
+            Value term = fmul(load(pairs, {i, s}), loadScoreDot(i, s));
+            if (delta)
+              term = fadd(term, fmul(load(systemGrads, {i, s}), load(system, {i, s})));
+            return term;
+          });
+        });
+        Value rows = sumRange(t, length, [&](Value i) { return load(rowLogTerms, {i}); });
+        Value before =
+            sumRange(idx(0), t, [&](Value s) { return load(stateLogTerms, {s}); });
+        Value g = fadd(fadd(straddling, rows), fadd(load(endLogTerm, {idx(0)}), before));
+        wsStore(g, shareWord(2, block, add(start, t), idx(0)));
+      });
+    }
     return SmallVector<Value>{};
   });
 }
@@ -927,7 +1043,7 @@ Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value star
     // it, gets none.
     const DeltaTerm &rule = *form.delta;
     if (rule.key == root)
-      role(plan.keyDim, [&](Value k) { return sharesAt(1, t, k); });
+      role(plan.keyDim, [&](Value k) { return fmul(signAt(row), sharesAt(1, t, k)); });
     if (rule.value == root)
       role(plan.valueDim, [&](Value v) { return wsLoad(valueGradWord(t, v)); });
     for (size_t f = 0; f < rule.strength.size(); ++f) {
@@ -945,8 +1061,10 @@ Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value star
     }
   }
   for (const RankOneTerm &term : form.terms) {
+    // The staged keys and queries carry the sign of Γ at their row: the roots' own
+    // get it back.
     auto keyGrad = [&](Value k) {
-      Value grad = sharesAt(1, t, k);
+      Value grad = fmul(signAt(row), sharesAt(1, t, k));
       return term.negated ? Value(arith::NegFOp::create(b, grad)) : grad;
     };
     if (term.key == root)
@@ -971,7 +1089,7 @@ Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value star
     }
   }
   if (plan.readoutOp.getLhs() == root)
-    role(plan.keyDim, [&](Value k) { return sharesAt(0, t, k); });
+    role(plan.keyDim, [&](Value k) { return fmul(signAt(row), sharesAt(0, t, k)); });
   return total;
 }
 
@@ -1008,14 +1126,20 @@ void RecurrenceGradKernel::sumShares() {
     Value start = mul(chunk, idx(kChunk));
     Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
     barrier(); // the last chunk's gradients and rows are read
-    // dLG per row and gate column: the blocks' shares (a scalar gate's over k too).
+    if (signed_) {
+      // The signs of Γ, for the staged keys' and queries' gradients.
+      stageLogGates(start, length);
+      barrier();
+    }
+    // dLG per row and gate column: the blocks' shares (a scalar gate's over k too); a
+    // gate given by value: g_t's shares.
     forThreads(idx(kChunk * gates), [&](Value e) {
       Value row = div(e, idx(gates)), g = rem(e, idx(gates));
       Value sum = kb->ifElse(
           ult(row, length), {f32},
           [&] {
             Value t = add(start, row);
-            if (plan.form.hasRowGate())
+            if (plan.form.hasRowGate() || signed_)
               return SmallVector<Value>{sharesAt(2, t, g)};
             return SmallVector<Value>{sumRange(
                 idx(0), idx(plan.keyDim), [&](Value k) { return sharesAt(2, t, k); })};
@@ -1024,8 +1148,8 @@ void RecurrenceGradKernel::sumShares() {
       store(sum, logGate, {row, g});
     });
     barrier();
-    // The running sum over this and every later step, last row first.
-    forThreads(idx(gates), [&](Value g) {
+    // The running sum over this and every later step, last row first (g_t needs none).
+    forThreads(idx(signed_ ? 0 : gates), [&](Value g) {
       Value total = kb->loop(idx(0), idx(kChunk), idx(1), {load(running, {g})},
                              [&](Value back, ValueRange carried) {
                                Value row = sub(lastRow(), back);
@@ -1161,6 +1285,14 @@ void RecurrenceGradKernel::buildBody() {
   accumulatorRows = shared.view(type(numAccumulators, kChunk));
   accumulatorTotals = shared.view(vectorType(numAccumulators));
   flag = shared.view(vectorType(1));
+  if (signed_) {
+    signs = shared.view(type(kChunk, 1));
+    if (!delta)
+      scoreDots = shared.view(type(kChunk, kChunk));
+    rowLogTerms = shared.view(vectorType(kChunk));
+    stateLogTerms = shared.view(vectorType(kChunk));
+    endLogTerm = shared.view(vectorType(1));
+  }
   if (delta) {
     strengths = shared.view(vectorType(kChunk));
     pseudoValues = shared.view(type(kChunk, vDim));
@@ -1318,7 +1450,7 @@ std::string tmix::gpuRecurrenceGradLimit(RecurrenceOp grad, RecurrenceOp forward
   if (why.empty())
     return why;
   return "the backward of '" + forward.getSymName().str() +
-         "' runs on the GPUs for one matrix state with a decay or a delta rule (a scalar "
-         "or row gate in log space, one readout q @ S); with " +
+         "' runs on the GPUs for one matrix state with a decay or a delta rule (a gate "
+         "in log space, or a scalar one given by value; one readout q @ S); with " +
          why + ", it runs on the CPU only so far";
 }

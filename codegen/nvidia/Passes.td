@@ -188,7 +188,8 @@ def LowerRecurrenceGradToNVGPU
     same name in the `gpu.module @tmix_kernels`: the chunk-parallel backward of
     codegen/cpu/ChunkedAdjoint.cpp for a forward that `tmix-lower-recurrence-to-nvgpu`
     runs with a decay or a delta rule (one matrix state S [K, V], a scalar or row gate
-    in log space, one rank-one term or a delta rule, one readout q @ S). The grid is
+    in log space or a scalar gate given by value, one rank-one term or a delta rule,
+    one readout q @ S). The grid is
     the forward's (parallel dims, then ceil(V / Vb); a delta rule's Vb is 32 at K = 64,
     16 at K = 128); each CTA of 128 threads runs the forward once keeping the chunks'
     start states in the launch's workspace, then the chunks from the last:
@@ -208,8 +209,10 @@ def LowerRecurrenceGradToNVGPU
     counter per point in the workspace) adds the blocks' shares in block order, sums
     dLG over the later steps and evaluates every per-step output and accumulator of
     the adjoint element by element with the chains' gradients bound: deterministic.
-    What it cannot run (vector states, gates given by value, several readouts, an adjoint that needs more than the chains' gradients element by
-    element) is an error at the adjoint. The kernel ABI is the forward's plus the
+    A scalar gate given by value has its signs folded into q and k, and each step's
+    gate log gradient from terms that carry the gate. What it cannot run (vector
+    states, row gates given by value, several readouts, an adjoint that needs more
+    than the chains' gradients element by element) is an error at the adjoint. The kernel ABI is the forward's plus the
     workspace (`workspace = W per [parallel dims..., T]`).
   }];
   let options = [

@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad" --implicit-check-not="tmix.recurrence @delta_grad"
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad" --implicit-check-not="tmix.recurrence @delta_grad" --implicit-check-not="tmix.recurrence @byvalue_grad"
 
 // GLA's adjoint (a row gate exp(g), an initial and a final state) at K = V = 64: one
 // kernel, the forward's grid (B, H, one block of 64 value columns), the workspace
@@ -597,7 +597,21 @@ module {
 
 // -----
 
-// A gate given by value (gamma[t] * S): not yet (its sign, and g_t / G_t).
+// A gate given by value (gamma[t] * S, of either sign): the signs of Γ [64, 1] beside
+// LG, and for each step's gate log gradient g_t (from terms that carry G_t) the scores'
+// dot products [64, 64], the rows' and the states' terms [64] and the end's [1].
+// CHECK-LABEL: gpu.func @byvalue_grad(
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, T], grid = [B:1, H:1, 64:64], threads = 128, shared_bytes = 132624, workspace = 320 per [B, H, T]>
+// CHECK: memref.view {{.*}} to memref<64x1xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-7: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<1xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x1xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64x64xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<1xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.view
+// CHECK: gpu.return
 module {
   tmix.recurrence @byvalue(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %gamma: !tmix.tensor<[B, H, T], f32>) -> (o: !tmix.tensor<[B, H, T, 64], bf16>) time "T" {
     tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
@@ -622,7 +636,6 @@ module {
       tmix.yield %5, %7 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
     }
   }
-  // expected-error @below {{with a gate given by value (its sign, and g_t / G_t), it runs on the CPU only so far}}
   tmix.recurrence @byvalue_grad(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %gamma: !tmix.tensor<[B, H, T], f32>, %d_o: !tmix.tensor<[B, H, T, 64], bf16>) -> (d_q: !tmix.tensor<[B, H, T, 64], f32>, d_k: !tmix.tensor<[B, H, T, 64], f32>, d_v: !tmix.tensor<[B, H, T, 64], f32>, d_gamma: !tmix.tensor<[B, H, T], f32>) time "T" forward "byvalue" {
     tmix.state "d_S" : !tmix.tensor<[64, 64], f32>
     tmix.step {
@@ -665,6 +678,210 @@ module {
         tmix.yield %17 : f32
       }
       tmix.yield %16, %9, %12, %13, %15 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, f32
+    }
+  }
+}
+
+// -----
+
+// A row gate given by value: not yet (g_t per key column).
+module {
+  tmix.recurrence @rowvalue(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %a: !tmix.tensor<[B, H, T, 64], f32>) -> (o: !tmix.tensor<[B, H, T, 64], bf16>) time "T" {
+    tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "diagonal_decay"}
+    tmix.step {
+    ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>):
+      %0 = tmix.slice %a[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %1 = tmix.map %0, %S : (!tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %8 = arith.mulf %arg0, %arg1 : f32
+        tmix.yield %8 : f32
+      }
+      %2 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %3 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %4 = tmix.outer %2, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %5 = tmix.map %1, %4 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %8 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %8 : f32
+      }
+      %6 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %7 = tmix.vecmat %6, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      tmix.yield %5, %7 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
+    }
+  }
+  // expected-error @below {{with a row gate given by value, it runs on the CPU only so far}}
+  tmix.recurrence @rowvalue_grad(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %a: !tmix.tensor<[B, H, T, 64], f32>, %d_o: !tmix.tensor<[B, H, T, 64], bf16>) -> (d_q: !tmix.tensor<[B, H, T, 64], f32>, d_k: !tmix.tensor<[B, H, T, 64], f32>, d_v: !tmix.tensor<[B, H, T, 64], f32>, d_a: !tmix.tensor<[B, H, T, 64], f32>) time "T" forward "rowvalue" {
+    tmix.state "d_S" : !tmix.tensor<[64, 64], f32>
+    tmix.step {
+    ^bb0(%t: i64, %d_S: !tmix.tensor<[64, 64], f32>):
+      %0 = tmix.forward_state "S" : !tmix.tensor<[64, 64], f32>
+      %1 = tmix.slice %a[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %2 = tmix.map %1, %0 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %18 = arith.mulf %arg0, %arg1 : f32
+        tmix.yield %18 : f32
+      }
+      %3 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %4 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %5 = tmix.outer %3, %4 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %6 = tmix.map %2, %5 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %18 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %18 : f32
+      }
+      %7 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %8 = tmix.slice %d_o[%t] : !tmix.tensor<[B, H, T, 64], bf16> -> !tmix.tensor<[64], f32>
+      %9 = tmix.matvec %6, %8 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %10 = tmix.outer %7, %8 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %11 = tmix.map %d_S, %10 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %18 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %18 : f32
+      }
+      %12 = tmix.matvec %11, %4 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %13 = tmix.vecmat %3, %11 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      %14 = tmix.map %1, %0, %11 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+        %18 = arith.mulf %arg2, %arg1 : f32
+        tmix.yield %18 : f32
+      }
+      %cst = arith.constant 1.000000e+00 : f32
+      %15 = tmix.map %cst : (f32) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32):
+        tmix.yield %arg0 : f32
+      }
+      %16 = tmix.matvec %14, %15 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %17 = tmix.map %1, %0, %11 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+        %18 = arith.mulf %arg2, %arg0 : f32
+        tmix.yield %18 : f32
+      }
+      tmix.yield %17, %9, %12, %13, %16 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>
+    }
+  }
+}
+
+// -----
+
+// A vector state beside the matrix state (linear attention's normaliser): not yet.
+module {
+  tmix.recurrence @normaliser(%q: !tmix.tensor<[B, H, T, 64], f32>, %k: !tmix.tensor<[B, H, T, 64], f32>, %v: !tmix.tensor<[B, H, T, 64], f32>) -> (o: !tmix.tensor<[B, H, T, 64], f32>) time "T" {
+    tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+    tmix.state "z" : !tmix.tensor<[64], f32> {tmix.update_class = "scalar_decay"}
+    tmix.step {
+    ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>, %z: !tmix.tensor<[64], f32>):
+      %0 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %1 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %12 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %12 : f32
+      }
+      %4 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %5 = tmix.map %z, %4 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %12 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %12 : f32
+      }
+      %6 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %7 = tmix.vecmat %6, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      %8 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %9 = tmix.dot %8, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> f32
+      %cst = arith.constant 1.000000e+00 : f32
+      %10 = arith.addf %9, %cst : f32
+      %11 = tmix.map %7, %10 : (!tmix.tensor<[64], f32>, f32) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %12 = arith.divf %arg0, %arg1 : f32
+        tmix.yield %12 : f32
+      }
+      tmix.yield %3, %5, %11 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>
+    }
+  }
+  // expected-error @below {{with more than one state, it runs on the CPU only so far}}
+  tmix.recurrence @normaliser_grad(%q: !tmix.tensor<[B, H, T, 64], f32>, %k: !tmix.tensor<[B, H, T, 64], f32>, %v: !tmix.tensor<[B, H, T, 64], f32>, %d_o: !tmix.tensor<[B, H, T, 64], f32>) -> (d_q: !tmix.tensor<[B, H, T, 64], f32>, d_k: !tmix.tensor<[B, H, T, 64], f32>, d_v: !tmix.tensor<[B, H, T, 64], f32>) time "T" forward "normaliser" {
+    tmix.state "d_S" : !tmix.tensor<[64, 64], f32>
+    tmix.state "d_z" : !tmix.tensor<[64], f32>
+    tmix.step {
+    ^bb0(%t: i64, %d_S: !tmix.tensor<[64, 64], f32>, %d_z: !tmix.tensor<[64], f32>):
+      %0 = tmix.forward_state "S" : !tmix.tensor<[64, 64], f32>
+      %1 = tmix.forward_state "z" : !tmix.tensor<[64], f32>
+      %2 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %3 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %4 = tmix.outer %2, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %5 = tmix.map %0, %4 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      %6 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %7 = tmix.map %1, %6 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      %8 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %9 = tmix.vecmat %8, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      %10 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %11 = tmix.dot %10, %7 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> f32
+      %cst = arith.constant 1.000000e+00 : f32
+      %12 = arith.addf %11, %cst : f32
+      %13 = tmix.slice %d_o[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+      %14 = tmix.map %9, %12, %13 : (!tmix.tensor<[64], f32>, f32, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+        %27 = arith.divf %arg2, %arg1 : f32
+        %cst_0 = arith.constant 0.000000e+00 : f32
+        %28 = arith.cmpf oeq, %arg2, %cst_0 : f32
+        %29 = arith.select %28, %cst_0, %27 : f32
+        tmix.yield %29 : f32
+      }
+      %15 = tmix.map %9, %12, %13 : (!tmix.tensor<[64], f32>, f32, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
+        %27 = arith.divf %arg0, %arg1 : f32
+        %28 = arith.mulf %arg2, %27 : f32
+        %29 = arith.divf %28, %arg1 : f32
+        %30 = arith.negf %29 : f32
+        %cst_0 = arith.constant 0.000000e+00 : f32
+        %31 = arith.cmpf oeq, %arg2, %cst_0 : f32
+        %32 = arith.select %31, %cst_0, %30 : f32
+        tmix.yield %32 : f32
+      }
+      %16 = tmix.sum %15 : !tmix.tensor<[64], f32> -> f32
+      %17 = tmix.map %16, %7 : (f32, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.mulf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      %18 = tmix.map %16, %10 : (f32, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.mulf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      %19 = tmix.map %d_z, %18 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      %20 = tmix.matvec %5, %14 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %21 = tmix.outer %8, %14 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %22 = tmix.map %d_S, %21 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      %23 = tmix.matvec %22, %3 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %24 = tmix.vecmat %2, %22 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      %25 = tmix.map %20, %17 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      %26 = tmix.map %23, %19 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      ^bb0(%arg0: f32, %arg1: f32):
+        %27 = arith.addf %arg0, %arg1 : f32
+        tmix.yield %27 : f32
+      }
+      tmix.yield %22, %19, %25, %26, %24 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>
     }
   }
 }
