@@ -59,14 +59,18 @@
 //
 // This first form runs the products as f32 loops over shared memory, a thread per
 // element (mma.sync operands are the next step): exact f32 arithmetic, 16 KiB per
-// [64, 64] buffer. What it does not run (vector states beside S, row gates given by
-// value, more than one readout, an adjoint that needs more than elements of the
-// chains' gradients) is an error at the adjoint.
+// [64, 64] buffer. An adjoint that reads the readout r = q @ S (an output r *
+// sigmoid(r), an output gate) gets it recomputed per chunk from the scores and S0
+// (dO after the scores), and from the workspace in the last CTA. What it does not run
+// (vector states beside S, row gates given by value, more than one readout, an
+// adjoint that needs more than elements of the chains' gradients) is an error at the
+// adjoint.
 //
 // The workspace (f32 values in the low half of each i64 word), per parallel point and
 // step of its T: dQ, dK and dLG shares [Vblocks, T, K] each, dV [T, V], the start
 // states [Vblocks, T K Vb / C] (chunk c > 0 at c - 1; T / C covers the chunks after
-// the first) and a delta rule's db shares [Vblocks, T].
+// the first), a delta rule's db shares [Vblocks, T] and, when the adjoint reads it, the
+// readout [T, V].
 //
 //===----------------------------------------------------------------------===//
 
@@ -108,6 +112,7 @@ struct AdjointMarks {
   SmallVector<Value> roots; // getChunkRoots, forward values
   SmallVector<Value> seeds; // per root: the adjoint value bound to its gradient
   Value readoutGrad;        // the readout's gradient (dO), or null: 0
+  Value readout;            // the readout q @ S as the adjoint reads it, or null
   /// The accumulators (adjoint states past d_<S>): the state and its increment.
   struct Accumulator {
     unsigned state;
@@ -177,6 +182,8 @@ private:
   Value checkpointWord(Value chunk, Value k, Value v);
   /// A delta rule's: block `blockIndex`'s share of db at step t.
   Value strengthShareWord(Value blockIndex, Value t);
+  /// An adjoint that reads the readout: its value at step t, column v.
+  Value readoutWord(Value t, Value v);
   /// Sum over the value blocks of share `region` at (t, k).
   Value sharesAt(unsigned region, Value t, Value k);
 
@@ -316,6 +323,8 @@ static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
     if (auto indices = inner.getAttrOfType<DenseI64ArrayAttr>(kChunkReadoutGradsAttr))
       if (!indices.empty())
         marks.readoutGrad = inner.getResult(0);
+    if (inner.hasAttr(kChunkReadoutAttr))
+      marks.readout = inner.getResult(0);
   }
 
   // The adjoint's states: d_<S> first (the forward has one state), then scalar
@@ -346,11 +355,31 @@ static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
   }
   for (const AdjointMarks::Accumulator &acc : marks.accumulators)
     evaluated.push_back(acc.increment);
-  if (Operation *blocker = StepElements::firstNonElementwise(
-          body, evaluated, [&](Operation *inner) { return seedOps.contains(inner); }))
+  // The seeds and the readout (recomputed per element of a block's columns) are the
+  // leaves.
+  Operation *readoutOp = marks.readout ? marks.readout.getDefiningOp() : nullptr;
+  auto isLeaf = [&](Operation *inner) {
+    return seedOps.contains(inner) || inner == readoutOp;
+  };
+  if (Operation *blocker = StepElements::firstNonElementwise(body, evaluated, isLeaf))
     return ("an adjoint that needs '" + blocker->getName().getStringRef() +
             "' besides the chains' gradients, element by element")
         .str();
+  // A block has its own columns of the readout: dO must read it element by element, at
+  // the element being evaluated (no sum over it). The last CTA has all of them.
+  if (marks.readout && marks.readoutGrad) {
+    DenseSet<Operation *> leaves(seedOps.begin(), seedOps.end()), needed;
+    leaves.insert(readoutOp);
+    collectProducers(body, {marks.readoutGrad}, leaves, needed);
+    for (Operation *inner : needed)
+      if (isa<SumOp, DotOp>(inner)) {
+        DenseSet<Operation *> reduced;
+        SmallVector<Value> operands(inner->getOperands());
+        collectProducers(body, operands, seedOps, reduced);
+        if (reduced.contains(readoutOp))
+          return "a sum over the readout q @ S in its gradient";
+      }
+  }
   return {};
 }
 
@@ -387,7 +416,7 @@ LogicalResult RecurrenceGradKernel::analyse() {
            << plan.valueDim << "] (value blocks of " << vb << "), more than sm_80's "
            << kMaxSharedBytesSm80;
   wordsPerStep = 3 * valueBlocks * k + plan.valueDim + k * plan.valueDim / kChunk +
-                 (delta ? valueBlocks : 0);
+                 (delta ? valueBlocks : 0) + (marks.readout ? plan.valueDim : 0);
   return success();
 }
 
@@ -432,6 +461,13 @@ Value RecurrenceGradKernel::strengthShareWord(Value blockIndex, Value t) {
   Value before = mul(numSteps, idx(3 * valueBlocks * plan.keyDim + plan.valueDim +
                                    plan.keyDim * plan.valueDim / kChunk));
   return add(slabStart, add(before, add(mul(blockIndex, numSteps), t)));
+}
+
+Value RecurrenceGradKernel::readoutWord(Value t, Value v) {
+  Value before = mul(numSteps, idx(3 * valueBlocks * plan.keyDim + plan.valueDim +
+                                   plan.keyDim * plan.valueDim / kChunk +
+                                   (delta ? valueBlocks : 0)));
+  return add(slabStart, add(before, add(mul(t, idx(plan.valueDim)), v)));
 }
 
 Value RecurrenceGradKernel::sharesAt(unsigned region, Value t, Value k) {
@@ -682,19 +718,26 @@ void RecurrenceGradKernel::backwardPass() {
           [&] { return SmallVector<Value>{cst(0.0)}; })[0];
       store(query, queries, {row, k});
     });
-    forThreads(idx(kChunk * vDim), [&](Value e) {
-      Value row = div(e, idx(vDim)), v = rem(e, idx(vDim));
-      Value grad = kb->ifElse(
-          ult(row, length), {f32},
-          [&] {
-            adjoint->setStep(add(start, row));
-            return SmallVector<Value>{
-                marks.readoutGrad ? adjoint->at(marks.readoutGrad, add(valueBegin, v))
-                                  : cst(0.0)};
-          },
-          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
-      store(grad, outputGrads, {row, v});
-    });
+    // dO_i, the adjoint's gradient of the readout, element by element; after the
+    // scores when it reads the readout (below).
+    auto stageOutputGrads = [&](function_ref<void(Value row, Value v)> bindReadout) {
+      forThreads(idx(kChunk * vDim), [&](Value e) {
+        Value row = div(e, idx(vDim)), v = rem(e, idx(vDim));
+        Value grad = kb->ifElse(
+            ult(row, length), {f32},
+            [&] {
+              adjoint->setStep(add(start, row));
+              bindReadout(row, v);
+              return SmallVector<Value>{
+                  marks.readoutGrad ? adjoint->at(marks.readoutGrad, add(valueBegin, v))
+                                    : cst(0.0)};
+            },
+            [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+        store(grad, outputGrads, {row, v});
+      });
+    };
+    if (!marks.readout)
+      stageOutputGrads([](Value, Value) {});
     barrier();
     // D_is at key column k (s <= i): exp(LG_i - LG_s).
     auto decay = [&](Value i, Value s, Value k) {
@@ -725,6 +768,24 @@ void RecurrenceGradKernel::backwardPass() {
     // The values of the decay's formulas: v, or the delta rule's pseudo-values w.
     Value chunkValues = delta ? pseudoValues : values;
     barrier();
+    if (marks.readout) {
+      // The readout O_i = sum_{s<=i} A_is v_s + exp(LG_i) ⊙ q_i S0 (the forward's), into
+      // the workspace for the last CTA, and dO from it.
+      stageOutputGrads([&](Value row, Value v) {
+        Value fromPairs = sumRange(idx(0), add(row, idx(1)), [&](Value s) {
+          return fmul(load(pairs, {row, s}), load(chunkValues, {s, v}));
+        });
+        Value fromState = sumRange(idx(0), idx(kDim), [&](Value k) {
+          return fmul(fmul(exp(logAt(row, k)), load(queries, {row, k})),
+                      load(state, {k, v}));
+        });
+        Value readout = fadd(fromPairs, fromState);
+        wsStore(readout, readoutWord(add(start, row), add(valueBegin, v)));
+        // (Read element by element: at the element being evaluated.)
+        adjoint->bindElements(marks.readout, [readout](ValueRange) { return readout; });
+      });
+      barrier();
+    }
     // ---- dV_s (dW_s) = (exp(LG_L - LG_s) ⊙ k_s)^T dS + sum_{i>=s} A_is dO_i ----
     forThreads(idx(kChunk * vDim), [&](Value e) {
       Value s = div(e, idx(vDim)), v = rem(e, idx(vDim));
@@ -1097,6 +1158,10 @@ void RecurrenceGradKernel::bindSeeds(Value row, Value start) {
   Value t = add(start, row);
   primal->setStep(t);
   adjoint->setStep(t);
+  if (marks.readout)
+    adjoint->bindElements(marks.readout, [this, t](ValueRange at) {
+      return wsLoad(readoutWord(t, at[0]));
+    });
   for (auto [rootIndex, seed] : llvm::enumerate(marks.seeds)) {
     if (!seed)
       continue;

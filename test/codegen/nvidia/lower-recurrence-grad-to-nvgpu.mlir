@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad" --implicit-check-not="tmix.recurrence @delta_grad" --implicit-check-not="tmix.recurrence @byvalue_grad"
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad" --implicit-check-not="tmix.recurrence @delta_grad" --implicit-check-not="tmix.recurrence @byvalue_grad" --implicit-check-not="tmix.recurrence @gated_grad"
 
 // GLA's adjoint (a row gate exp(g), an initial and a final state) at K = V = 64: one
 // kernel, the forward's grid (B, H, one block of 64 value columns), the workspace
@@ -386,8 +386,12 @@ module {
 
 // -----
 
-// An output that reads the readout (r * sigmoid(r)): its gradient needs the readout,
-// which the kernel does not recompute yet.
+// An output that reads the readout (r * sigmoid(r)): each block recomputes its columns
+// of r per chunk, after the scores (r = A v + exp(LG) q S0), for dO, and keeps them in
+// the workspace (64 more words per (b, h, t)) for the last CTA's gradients.
+// CHECK-LABEL: gpu.func @gated_grad(
+// CHECK-SAME: workspace = 384 per [B, H, T]>
+// CHECK: gpu.return
 module {
   tmix.recurrence @gated(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %g: !tmix.tensor<[B, H, T], f32>) -> (o: !tmix.tensor<[B, H, T, 64], bf16>) time "T" {
     tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
@@ -427,7 +431,6 @@ module {
       tmix.yield %6, %10 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>
     }
   }
-  // expected-error @below {{with an adjoint that needs 'tmix.vecmat' besides the chains' gradients, element by element, it runs on the CPU only so far}}
   tmix.recurrence @gated_grad(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %g: !tmix.tensor<[B, H, T], f32>, %d_o: !tmix.tensor<[B, H, T, 64], bf16>) -> (d_q: !tmix.tensor<[B, H, T, 64], f32>, d_k: !tmix.tensor<[B, H, T, 64], f32>, d_v: !tmix.tensor<[B, H, T, 64], f32>, d_g: !tmix.tensor<[B, H, T], f32>) time "T" forward "gated" {
     tmix.state "d_S" : !tmix.tensor<[64, 64], f32>
     tmix.step {
