@@ -282,6 +282,13 @@ SmallVector<Value> KernelBuilder::ifElse(Value cond, TypeRange types,
   return ifOp.getResults();
 }
 
+void KernelBuilder::ifThen(Value cond, function_ref<void()> body) {
+  auto ifOp = scf::IfOp::create(b, TypeRange(), cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  body();
+}
+
 /// tmix.read: out-of-bounds indices read 0 (false), so no kernel touches memory
 /// outside its arguments.
 Value KernelBuilder::readElement(Operation *op, IRMapping &mapping) {

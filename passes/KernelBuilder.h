@@ -90,6 +90,8 @@ public:
   SmallVector<Value> ifElse(Value cond, TypeRange types,
                             function_ref<SmallVector<Value>()> thenBody,
                             function_ref<SmallVector<Value>()> elseBody);
+  /// if (cond) body(), no values.
+  void ifThen(Value cond, function_ref<void()> body);
 
   /// Calls `leaf` at every index of `memref` whose dims before `first` are `indices`'
   /// and whose dim d from `first` on runs over span(d) = [begin, end), or is begin alone

@@ -5,6 +5,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
@@ -195,4 +196,19 @@ void tmix::waitAsyncCopies(ImplicitLocOpBuilder &b, ArrayRef<Value> tokens) {
   Value group = nvgpu::DeviceAsyncCreateGroupOp::create(
       b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tokens);
   nvgpu::DeviceAsyncWaitOp::create(b, group, b.getI32IntegerAttr(0));
+}
+
+void tmix::gpuFence(ImplicitLocOpBuilder &b) {
+  NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU);
+}
+
+Value tmix::countCtaIn(ImplicitLocOpBuilder &b, Value workspace, Value counter,
+                       int64_t expected) {
+  Type i64 = b.getI64Type();
+  gpuFence(b);
+  Value counted = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
+                                              arith::ConstantIntOp::create(b, i64, 1),
+                                              workspace, ValueRange{counter});
+  return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, counted,
+                               arith::ConstantIntOp::create(b, i64, expected - 1));
 }

@@ -141,6 +141,18 @@ FailureOr<int64_t> lowerAttentionKernels(ModuleOp module, ArrayRef<std::string> 
       });
 }
 
+/// A GPU-scope memory fence (membar.gl).
+void gpuFence(ImplicitLocOpBuilder &b);
+
+/// Counts the calling thread's CTA in at word `counter` of the launch's `workspace` (the
+/// runtime zeroes the per-CTA counters): a GPU-scope fence, then a relaxed atom.add
+/// (PTX's release pattern: the stores made before, with a barrier ordering the CTA's
+/// others before the call, are visible to whichever CTA counts last). Returns whether
+/// this CTA is the last of `expected`; that one fences again (the acquire side) before
+/// it reads the others' stores.
+Value countCtaIn(ImplicitLocOpBuilder &b, Value workspace, Value counter,
+                 int64_t expected);
+
 /// Consecutive views of a kernel's dynamic shared memory (gpu.dynamic_shared_memory,
 /// made where this is constructed): each view starts where the last one ended.
 class SharedMemoryViews {

@@ -1275,19 +1275,12 @@ void AttentionGradKernel::sumPieces(
   // CTAs sums. A fence before the count and one after it (PTX's release and acquire
   // patterns around a relaxed atom.add) make every slot stored before a count visible
   // to the CTA that counts last.
-  auto gpuFence = [&] { NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); };
   onCtaLeader(*kb, tid, [&] {
-    gpuFence();
-    Value counted = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
-                                                arith::ConstantIntOp::create(b, i64, 1),
-                                                workspace, ValueRange{programIndex});
-    Value last =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, counted,
-                              arith::ConstantIntOp::create(b, i64, kParamsRowSplits - 1));
+    Value last = countCtaIn(b, workspace, programIndex, kParamsRowSplits);
     kb->ifElse(
         last, {},
         [&] {
-          gpuFence();
+          gpuFence(b);
           // Thread 0 alone: no other thread of this CTA writes the slices.
           zeroOwnedSlices(*kb, op, program, tid);
           Value heads = arith::SubIOp::create(b, program.end[1], program.begin[1]);
@@ -1396,7 +1389,8 @@ void AttentionGradKernel::addGatheredTerms(const AccumulateClass &of, Value tile
     for (int64_t w = 0; w < kGatherWindow; ++w)
       memref::StoreOp::create(b, kb->f32(0.0), windowSums, ValueRange{tid, idx(w)});
     kb->loop(idx(0), idx(kEntries), idx(1), {}, [&](Value m, ValueRange) {
-      auto [row, column] = entry(m);
+      Value row, column; // (C++17: no captures of structured bindings)
+      std::tie(row, column) = entry(m);
       Value offset = arith::SubIOp::create(
           b, memref::LoadOp::create(b, elements, ValueRange{row, column}), base);
       // Unsigned: below the window is past it, and so is kNoElement.

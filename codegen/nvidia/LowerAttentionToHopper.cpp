@@ -160,15 +160,7 @@ private:
   Value toI32(Value index) {
     return arith::IndexCastOp::create(kb->builder(), kb->builder().getI32Type(), index);
   }
-  void when(Value cond, function_ref<void()> body) {
-    kb->ifElse(
-        cond, {},
-        [&] {
-          body();
-          return SmallVector<Value>{};
-        },
-        [&] { return SmallVector<Value>{}; });
-  }
+  void when(Value cond, function_ref<void()> body) { kb->ifThen(cond, body); }
 
   // ---- shared memory ----
   /// The shared-window address (i64) of byte `offset` past the aligned base, plus

@@ -1,14 +1,14 @@
-//===- LowerRecurrenceGradToNVGPU.cpp - A decaying recurrence's backward on sm_80 -===//
+//===- LowerRecurrenceGradToNVGPU.cpp - A chunked recurrence's backward, sm_80 --===//
 //
 // The adjoint `X_grad` of a recurrence X (tmix-derive-recurrence-grad, marked for the
 // chunked adjoint) as one gpu.func, the chunk-parallel backward of ChunkedAdjoint.cpp
 // (the CPU's; same formulas, same log-space gates) for what the forward kernel
 // (LowerRecurrenceToNVGPU.cpp) runs with a decay: one matrix state S [K, V] with a
-// scalar or row gate in log space or a scalar gate given by value, one rank-one term
-// or a delta rule, one readout q @ S. For a chunk of
-// C = 64 steps (rows i, s) with start state S0, the gradient dS of the state after it,
-// the readout's gradients dO, cumulative gate logs LG and D_is = exp(LG_i - LG_s) (per
-// key column under a row gate; L the chunk's last row):
+// scalar or row gate in log space or a scalar gate given by value, one rank-one term or
+// a delta rule, one readout q @ S. For a chunk of C = 64 steps (rows i, s) with start
+// state S0, the gradient dS of the state after it, the readout's gradients dO,
+// cumulative gate logs LG and D_is = exp(LG_i - LG_s) (per key column under a row gate;
+// L the chunk's last row):
 //
 //   A_is  = sum_k q_ik k_sk D_isk                      (s <= i, the forward's scores)
 //   dP_is = dO_i . v_s                                 (s <= i)
@@ -40,12 +40,11 @@
 // The grid is the forward's (a delta rule's: blocks of 32 value columns at K = 64, 16
 // at K = 128, for its five more buffers): one CTA of 128 threads per (parallel point,
 // block of Vb value columns). dV, dS and the start states are the block's own; dQ, dK,
-// dLG (and db) are
-// sums over the value columns, so each CTA writes its share to the launch's workspace,
-// and the point's last CTA (a counter per point, as part "params" of the attention
-// backward does) adds the shares in block order, runs the reverse sum of dLG and
-// evaluates the adjoint's per-step outputs element by element (StepElements) with the
-// chains' gradients bound in place of its chain ops: the same bits whatever order the
+// dLG (and db) are sums over the value columns, so each CTA writes its share to the
+// launch's workspace, and the point's last CTA (a counter per point, as part "params" of
+// the attention backward does) adds the shares in block order, runs the reverse sum of
+// dLG and evaluates the adjoint's per-step outputs element by element (StepElements) with
+// the chains' gradients bound in place of its chain ops: the same bits whatever order the
 // CTAs run in. A CTA:
 //
 //   (1) forward: the chunks in order from S = init, each chunk's start state kept in
@@ -139,8 +138,8 @@ private:
   void sumShares();
 
   // ---- phases ----
-  /// LG[row, g] for the chunk's rows (one thread per gate column; rows past the last
-  /// step carry the last log on).
+  /// LG[row, g] (and the signs of Γ) for the chunk's rows (one thread per gate
+  /// column; rows past the last step carry the last log on).
   void stageLogGates(Value start, Value length);
   /// The staged key of `row` (its step bound) at column k: k_k times the term's
   /// factors (negated), times the sign of Γ at the row when the gate has one.
@@ -177,7 +176,7 @@ private:
   // ---- the workspace ----
   Value wsLoad(Value word);
   void wsStore(Value value, Value word);
-  Value shareWord(unsigned region, Value block, Value t, Value k);
+  Value shareWord(unsigned region, Value blockIndex, Value t, Value k);
   Value valueGradWord(Value t, Value v);
   Value checkpointWord(Value chunk, Value k, Value v);
   /// A delta rule's: block `blockIndex`'s share of db at step t.
@@ -225,16 +224,7 @@ private:
       return SmallVector<Value>{};
     });
   }
-  /// body() where `cond` holds.
-  void when(Value cond, function_ref<void()> body) {
-    kb->ifElse(
-        cond, {},
-        [&] {
-          body();
-          return SmallVector<Value>{};
-        },
-        [] { return SmallVector<Value>{}; });
-  }
+  void when(Value cond, function_ref<void()> body) { kb->ifThen(cond, body); }
   /// sum_{x in [lb, ub)} term(x), in order.
   Value sumRange(Value lb, Value ub, function_ref<Value(Value)> term) {
     return kb->loop(lb, ub, idx(1), {cst(0.0)}, [&](Value x, ValueRange acc) {
@@ -1402,24 +1392,17 @@ void RecurrenceGradKernel::buildBody() {
   // Every thread's shares are visible GPU-wide before the count (each fences its
   // stores; the barrier orders them before thread 0's atomic), and the last CTA's
   // reads follow its own fence.
-  auto gpuFence = [&] { NVVM::MembarOp::create(b, NVVM::MemScopeKind::GPU); };
-  gpuFence();
+  gpuFence(b);
   barrier();
   onCtaLeader(*kb, tid, [&] {
-    Type i64 = b.getI64Type();
-    Value counted = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi,
-                                                arith::ConstantIntOp::create(b, i64, 1),
-                                                workspace, ValueRange{pointCounter});
-    Value last =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, counted,
-                              arith::ConstantIntOp::create(b, i64, valueBlocks - 1));
+    Value last = countCtaIn(b, workspace, pointCounter, valueBlocks);
     store(select(last, cst(1.0), cst(0.0)), flag, {idx(0)});
   });
   barrier();
   Value isLast =
       arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, load(flag, {idx(0)}), cst(1.0));
   when(isLast, [&] {
-    gpuFence();
+    gpuFence(b);
     sumShares();
   });
 }

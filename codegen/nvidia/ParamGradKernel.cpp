@@ -302,13 +302,7 @@ void tmix::zeroOwnedSlices(KernelBuilder &kb, AttentionGradOp part,
 void tmix::onCtaLeader(KernelBuilder &kb, Value tid, function_ref<void()> body) {
   ImplicitLocOpBuilder &b = kb.builder();
   Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, kb.index(0));
-  kb.ifElse(
-      leader, {},
-      [&] {
-        body();
-        return SmallVector<Value>{};
-      },
-      [] { return SmallVector<Value>{}; });
+  kb.ifThen(leader, body);
 }
 
 LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,

@@ -103,16 +103,7 @@ def main():
         input=spec_ir, check=True, capture_output=True, text=True).stdout
     module = simt.parse(kernel_ir)
 
-    defaults = {}
-    for line in open(manifest):
-        words = line.split()
-        if words and words[0] == "arg":
-            for w in words:
-                if w.startswith("default="):
-                    defaults[words[1]] = float(w[len("default="):])
-    for entry in sets:
-        name, value = entry[len("--set="):].split("=")
-        defaults[name] = float(value)
+    defaults = gpu_vs_cpu.scalar_values(manifest, sets)
 
     def load(param, folder, name):
         stored = np.load(os.path.join(folder, name + ".npy")).astype(np.float32)

@@ -62,6 +62,21 @@ def options(extra):
     return fix, sets, uniform
 
 
+def scalar_values(manifest, sets):
+    """The scalar arguments' values: the manifest's defaults, --set=x=1 on top."""
+    values = {}
+    for line in open(manifest):
+        words = line.split()
+        if words and words[0] == "arg":
+            for w in words:
+                if w.startswith("default="):
+                    values[words[1]] = float(w[len("default="):])
+    for entry in sets:
+        name, value = entry[len("--set="):].split("=")
+        values[name] = float(value)
+    return values
+
+
 def make_inputs(args, sizes, uniform, inputs):
     """Random inputs for the tensor arguments of a manifest, as .npy files in `inputs`."""
     rng = np.random.default_rng(7)
