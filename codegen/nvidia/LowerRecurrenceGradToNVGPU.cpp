@@ -1094,7 +1094,7 @@ Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value star
     // it, gets none.
     const DeltaTerm &rule = *form.delta;
     if (rule.key == root)
-      role(plan.keyDim, [&](Value k) { return fmul(signAt(row), sharesAt(1, t, k)); });
+      role(plan.keyDim, [&](Value k) { return fmul(signAt(row), load(keys, {row, k})); });
     if (rule.value == root)
       role(plan.valueDim, [&](Value v) { return wsLoad(valueGradWord(t, v)); });
     for (size_t f = 0; f < rule.strength.size(); ++f) {
@@ -1115,7 +1115,7 @@ Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value star
     // The staged keys and queries carry the sign of Γ at their row: the roots' own
     // get it back.
     auto keyGrad = [&](Value k) {
-      Value grad = fmul(signAt(row), sharesAt(1, t, k));
+      Value grad = fmul(signAt(row), load(keys, {row, k}));
       return term.negated ? Value(arith::NegFOp::create(b, grad)) : grad;
     };
     if (term.key == root)
@@ -1140,7 +1140,9 @@ Value RecurrenceGradKernel::rootGradAt(unsigned rootIndex, Value row, Value star
     }
   }
   if (plan.readoutOp.getLhs() == root)
-    role(plan.keyDim, [&](Value k) { return fmul(signAt(row), sharesAt(0, t, k)); });
+    role(plan.keyDim, [&](Value k) {
+      return fmul(signAt(row), load(queries, {row, k}));
+    });
   return total;
 }
 
@@ -1201,6 +1203,16 @@ void RecurrenceGradKernel::sumShares() {
           },
           [&] { return SmallVector<Value>{cst(0.0)}; })[0];
       store(sum, logGate, {row, g});
+    });
+    // dQ and dK, the blocks' shares summed once per element: the outputs read them
+    // wherever the adjoint does (an l2norm's adjoint reads every column per element).
+    forThreads(idx(kChunk * plan.keyDim), [&](Value e) {
+      Value row = div(e, idx(plan.keyDim)), k = rem(e, idx(plan.keyDim));
+      when(ult(row, length), [&] {
+        Value t = add(start, row);
+        store(sharesAt(0, t, k), queries, {row, k});
+        store(sharesAt(1, t, k), keys, {row, k});
+      });
     });
     barrier();
     // The running sum over this and every later step, last row first (g_t needs none).
