@@ -250,7 +250,7 @@ private:
   bool delta = false;
   /// A gate given by value: the signs of Γ tracked, and each step's gate log gradient
   /// g_t from terms that carry G_t (ChunkedAdjoint.cpp).
-  bool signed_ = false;
+  bool signedGate = false;
   /// Words per parallel point and step (the file comment's layout).
   int64_t wordsPerStep = 0;
   /// Packed sequences: the first parallel dim is the sequence's, its steps in T.
@@ -384,7 +384,7 @@ LogicalResult RecurrenceGradKernel::analyse() {
   // The value block: the forward's, or for a delta rule (three more [C, Vb] buffers
   // and two [C, C]) 32 at K = 64, 16 at K = 128.
   delta = plan.form.delta.has_value();
-  signed_ = plan.form.needsSign();
+  signedGate = plan.form.needsSign();
   valueBlock = plan.valueBlock;
   if (delta)
     valueBlock = plan.keyDim == 64 && plan.valueDim % 32 == 0 ? 32 : 16;
@@ -397,7 +397,7 @@ LogicalResult RecurrenceGradKernel::analyse() {
                    kChunk * kChunk + k + g + accumulators * (kChunk + 1) + 1;
   if (delta)
     floats += kChunk + 3 * kChunk * vb + 2 * kChunk * kChunk;
-  if (signed_)
+  if (signedGate)
     floats += kChunk + (delta ? 0 : kChunk * kChunk) + 2 * kChunk + 1;
   sharedBytes = floats * 4;
   if (sharedBytes > kMaxSharedBytesSm80)
@@ -743,7 +743,7 @@ void RecurrenceGradKernel::backwardPass() {
               Value term = fmul(load(queries, {i, k}), load(keys, {s, k}));
               return rowGate ? fmul(term, decay(i, s, k)) : term;
             });
-            if (signed_)
+            if (signedGate)
               storeScoreDot(sum, i, s);
             return SmallVector<Value>{rowGate ? sum : fmul(sum, decay(i, s, idx(0)))};
           },
@@ -929,11 +929,11 @@ void RecurrenceGradKernel::backwardPass() {
         wsStore(dq, shareWord(0, block, t, k));
         wsStore(dk, shareWord(1, block, t, k));
         // (A gate given by value: region 2 holds g_t's shares, below.)
-        if (!signed_)
+        if (!signedGate)
           wsStore(dlg, shareWord(2, block, t, k));
       });
     });
-    if (signed_) {
+    if (signedGate) {
       // The terms of g_t that carry G_t (ChunkedAdjoint.cpp): per row, u_i = q_i .
       // exp(LG_i) (S0 dO_i) (+ P_i . dP_i) and c_s = k_s . SG_L Γ_L/Γ_s (dS v_s); the
       // end's c_0 = SG_L exp(LG_L) <S0, dS>. The block's shares, as the sums' are.
@@ -1014,7 +1014,7 @@ void RecurrenceGradKernel::backwardPass() {
       });
       store(fadd(kept, added), stateGrad, {k, v});
     });
-    if (signed_) {
+    if (signedGate) {
       // g_t = sum_{s<t<=i} W_is + sum_{i>=t} u_i + c_0 + sum_{s<t} c_s, W_is = dP_is A_is
       // (+ E_is A_is of the delta rule's system): the block's share of each step's.
       forThreads(length, [&](Value t) {
@@ -1183,7 +1183,7 @@ void RecurrenceGradKernel::sumShares() {
     Value start = mul(chunk, idx(kChunk));
     Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
     barrier(); // the last chunk's gradients and rows are read
-    if (signed_) {
+    if (signedGate) {
       // The signs of Γ, for the staged keys' and queries' gradients.
       stageLogGates(start, length);
       barrier();
@@ -1196,7 +1196,7 @@ void RecurrenceGradKernel::sumShares() {
           ult(row, length), {f32},
           [&] {
             Value t = add(start, row);
-            if (plan.form.hasRowGate() || signed_)
+            if (plan.form.hasRowGate() || signedGate)
               return SmallVector<Value>{sharesAt(2, t, g)};
             return SmallVector<Value>{sumRange(
                 idx(0), idx(plan.keyDim), [&](Value k) { return sharesAt(2, t, k); })};
@@ -1216,7 +1216,7 @@ void RecurrenceGradKernel::sumShares() {
     });
     barrier();
     // The running sum over this and every later step, last row first (g_t needs none).
-    forThreads(idx(signed_ ? 0 : gates), [&](Value g) {
+    forThreads(idx(signedGate ? 0 : gates), [&](Value g) {
       Value total = kb->loop(idx(0), idx(kChunk), idx(1), {load(running, {g})},
                              [&](Value back, ValueRange carried) {
                                Value row = sub(lastRow(), back);
@@ -1352,7 +1352,7 @@ void RecurrenceGradKernel::buildBody() {
   accumulatorRows = shared.view(type(numAccumulators, kChunk));
   accumulatorTotals = shared.view(vectorType(numAccumulators));
   flag = shared.view(vectorType(1));
-  if (signed_) {
+  if (signedGate) {
     signs = shared.view(type(kChunk, 1));
     if (!delta)
       scoreDots = shared.view(type(kChunk, kChunk));
