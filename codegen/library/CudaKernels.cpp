@@ -107,8 +107,10 @@ rt::CallError CudaKernel::artifactFor(const std::map<std::string, int64_t> &size
   if (!module)
     return failWith(TMIX_ERROR_RUNTIME, "internal error: the spec of '" + signature.name +
                                             "' does not parse in a private context");
+  // The spec is the text's last op (a recurrence's adjoint has its forward before it:
+  // cpu::printSpec).
   mlir::FailureOr<nvidia::GpuKernels> kernels =
-      nvidia::compileToPtx(*module, target, specialize, {});
+      nvidia::compileSpecToPtx(&module->getBody()->back(), target, specialize, {});
   if (mlir::failed(kernels))
     return failWith(TMIX_ERROR_COMPILE, "cannot compile '" + signature.name + "' for " +
                                             target + ": " +

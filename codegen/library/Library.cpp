@@ -16,6 +16,7 @@
 #include "codegen/cpu/KernelCache.h"
 #include "codegen/library/CudaKernels.h"
 #include "codegen/nvidia/ParamGradKernel.h"
+#include "codegen/nvidia/RecurrenceGradKernel.h"
 #include "dialect/TmixOps.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
@@ -195,10 +196,18 @@ mlir::Operation *gpuBackwardSpec(ModuleState &state, llvm::StringRef name) {
   return mlir::SymbolTable::lookupSymbolIn(*state.gpuBackward, name);
 }
 
-/// A recurrence's adjoint (X_grad), whose kernel runs on the CPU only so far.
-bool isRecurrenceAdjoint(mlir::Operation *spec) {
-  auto recurrence = llvm::dyn_cast<mlir::tmix::RecurrenceOp>(spec);
-  return recurrence && recurrence.getForwardAttr();
+/// Why the GPU kernel does not run `spec`, a recurrence's adjoint (X_grad), yet (a
+/// vector state, a row gate given by value: gpuRecurrenceGradLimit); empty when it
+/// does, or when `spec` is no adjoint.
+std::string gpuAdjointLimit(mlir::Operation *spec) {
+  auto adjoint = llvm::dyn_cast<mlir::tmix::RecurrenceOp>(spec);
+  if (!adjoint || !adjoint.getForwardAttr())
+    return {};
+  auto forward = mlir::SymbolTable::lookupNearestSymbolFrom<mlir::tmix::RecurrenceOp>(
+      spec, adjoint.getForwardAttr());
+  if (!forward)
+    return "its forward is not in the module";
+  return mlir::tmix::gpuRecurrenceGradLimit(adjoint, forward);
 }
 
 tmix_status compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, tmix_module **out) {
@@ -353,10 +362,9 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
     return failWith(TMIX_ERROR_INVALID_ARGUMENT, std::string("no spec named '") + name +
                                                      "' (the module has: " + known + ")");
   }
-  if (gpu && isRecurrenceAdjoint(spec))
-    return failWith(TMIX_ERROR_UNSUPPORTED,
-                    std::string("'") + name +
-                        "' is a recurrence's backward, which runs on the CPU so far");
+  if (gpu)
+    if (std::string limit = gpuAdjointLimit(spec); !limit.empty())
+      return failWith(TMIX_ERROR_UNSUPPORTED, std::string("'") + name + "': " + limit);
   if (gpu && llvm::isa<mlir::tmix::AttentionGradOp>(spec)) {
     // A GPU recomputes dq in part "query": its parts take and give no d_q_partial.
     spec = gpuBackwardSpec(state, name);
@@ -373,8 +381,12 @@ tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char
       return failWith(TMIX_ERROR_UNSUPPORTED, std::string("'") + name + "': " + limit);
   }
   if (gpu) {
-    // Compiled on its first launch, when the head dims are known.
+    // Compiled on its first launch, when the head dims are known. A recurrence's
+    // adjoint gives its gradients in the arguments' shapes, summed on the device.
     rt::SpecSignature signature = signatureOf(spec);
+    if (auto adjoint = llvm::dyn_cast<mlir::tmix::RecurrenceOp>(spec);
+        adjoint && adjoint.getForwardAttr())
+      signature = rt::reducedGradientSignature(signature);
     *kernel = new tmix_kernel(nullptr,
                               std::make_unique<library::CudaKernel>(cpu::printSpec(spec),
                                                                     gpuTarget, signature),

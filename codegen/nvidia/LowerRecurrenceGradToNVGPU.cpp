@@ -74,6 +74,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/nvidia/GpuKernel.h"
+#include "codegen/nvidia/GradientSumKernel.h"
 #include "codegen/nvidia/NvidiaTargetInfo.h"
 #include "codegen/nvidia/ParamGradKernel.h"
 #include "codegen/nvidia/Passes.h"
@@ -1493,6 +1494,8 @@ struct LowerRecurrenceGradToNVGPU
         anyFailed = true;
         continue;
       }
+      // Its callers get the shared gradients summed by the module's sum kernel.
+      getOrCreateGradientSumKernel(kernels->gpuModule);
       program.erase();
       grad.erase();
       ++numLowered;

@@ -38,6 +38,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <set>
 
 using namespace mlir;
 namespace rt = ::tmix::rt;
@@ -164,12 +165,16 @@ compileKernels(ModuleOp module, StringRef target, ArrayRef<std::string> speciali
   context->appendDialectRegistry(registry);
 
   std::map<std::string, rt::SpecSignature> signatures;
+  std::set<std::string> adjoints; // a recurrence's adjoint: gradients summed
   for (auto spec : module.getOps<mlir::tmix::AttentionOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
   for (auto spec : module.getOps<mlir::tmix::AttentionGradOp>())
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
-  for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>())
+  for (auto spec : module.getOps<mlir::tmix::RecurrenceOp>()) {
     signatures[spec.getSymName().str()] = ::tmix::signatureOf(spec);
+    if (spec.getForwardAttr())
+      adjoints.insert(spec.getSymName().str());
+  }
 
   if (failed(nvidia::lowerToKernels(module, target, specialize, schedule)))
     return failure();
@@ -177,7 +182,7 @@ compileKernels(ModuleOp module, StringRef target, ArrayRef<std::string> speciali
   if (!only.empty()) {
     SmallVector<gpu::GPUFuncOp> others;
     module.walk([&](gpu::GPUFuncOp kernel) {
-      if (kernel.getName() != only)
+      if (kernel.getName() != only && kernel.getName() != rt::kGradientSumKernel)
         others.push_back(kernel);
     });
     for (gpu::GPUFuncOp kernel : others)
@@ -185,8 +190,11 @@ compileKernels(ModuleOp module, StringRef target, ArrayRef<std::string> speciali
   }
   nvidia::GpuKernels result;
   module.walk([&](gpu::GPUFuncOp kernel) {
+    if (kernel.getName() == rt::kGradientSumKernel)
+      return; // an adjoint's helper, launched with it (GpuManifest.h)
     result.kernels.push_back(
         manifestOf(kernel, signatures[kernel.getName().str()], target));
+    result.kernels.back().kernel.sumsGradients = adjoints.count(kernel.getName().str());
   });
 
   PassManager toPtx(context);

@@ -268,3 +268,71 @@ attention paired(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
     for on_gpu, on_cpu, want in zip(grads[0], grads[2], (rq.grad, rk.grad, rv.grad, rp.grad)):
         check("bf16", on_gpu, want)
         check("bf16", on_gpu, on_cpu.double())
+
+
+def test_recurrence_backward_on_the_gpu():
+    # A recurrence's backward on the GPU (tmix-lower-recurrence-grad-to-nvgpu, then the
+    # device's sums of the gradients several points share) from .backward() on CUDA
+    # tensors: Mamba2 with two groups (B and C summed over their heads, A and D over
+    # the batch, an argument the steps never read) and GLA with an initial state and a
+    # gradient on the final one, at state dims 64, T past two chunks. The GPU twice
+    # (the same bits), against the CPU's and against torch autograd through the
+    # float64 step-by-step recurrences of test_grad_recurrences.py.
+    from test_grad_recurrences import SPECS, gla_reference, mamba2_reference
+    mod = tmix.compile(SPECS.format(dt="f32"), "cuda_recurrences.tmix")
+    gen = torch.Generator().manual_seed(8)
+    b, t, h, g, n, p = 2, 150, 4, 2, 64, 64
+    x = torch.randn(b, t, h, p, generator=gen)
+    dt = torch.rand(b, t, h, generator=gen) * 0.1
+    A = -torch.rand(h, generator=gen)
+    Bm, Cm = (torch.randn(b, t, g, n, generator=gen) / 8 for _ in range(2))
+    D, unused = torch.randn(h, generator=gen), torch.randn(h, generator=gen)
+    w = torch.randn(b, t, h, p, generator=gen)
+    inputs = (x, dt, A, Bm, Cm, D, unused)
+    grads = device_grads(mod["mamba2"], inputs, ("cuda", "cuda", "cpu"),
+                         lambda y, device: (y * w.to(device)).sum())
+    assert all(torch.equal(a, c) for a, c in zip(grads[0], grads[1]))
+    leaves = [x_.double().requires_grad_() for x_ in inputs[:6]]
+    (mamba2_reference(*leaves) * w.double()).sum().backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        assert on_gpu.shape == leaf.shape
+        check("f32", on_gpu, leaf.grad)
+        check("f32", on_gpu, on_cpu.double())
+    assert torch.equal(grads[0][6], torch.zeros(h))
+
+    k_dim = v_dim = 64
+    q, k = (torch.randn(b, t, h, k_dim, generator=gen) / 8 for _ in range(2))
+    v = torch.randn(b, t, h, v_dim, generator=gen)
+    gate = -torch.rand(b, t, h, k_dim, generator=gen) * 0.2
+    h0 = torch.randn(b, h, k_dim, v_dim, generator=gen)
+    w_o, w_s = torch.randn(b, t, h, v_dim, generator=gen), torch.randn(b, h, k_dim, v_dim,
+                                                                       generator=gen)
+    inputs = (q, k, v, gate, h0)
+    grads = device_grads(lambda q_, k_, v_, g_, h_: mod["gla"](q_, k_, v_, g_, 0.4, h_),
+                         inputs, ("cuda", "cuda", "cpu"),
+                         lambda out, device: (out[0] * w_o.to(device)).sum()
+                         + (out[1] * w_s.to(device)).sum())
+    assert all(torch.equal(a, c) for a, c in zip(grads[0], grads[1]))
+    leaves = [x_.double().requires_grad_() for x_ in inputs]
+    o, ht = gla_reference(*leaves[:4], 0.4, leaves[4])
+    ((o * w_o.double()).sum() + (ht * w_s.double()).sum()).backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        check("f32", on_gpu, leaf.grad)
+        check("f32", on_gpu, on_cpu.double())
+
+
+def test_recurrence_backward_the_gpu_does_not_run_says_why():
+    # Linear attention's normaliser (a vector state beside S): the GPU's backward does
+    # not run it yet, and says so, naming the CPU.
+    mod = tmix.compile("""
+recurrence normalised(q: f32[B, H, T, 64], k: f32[B, H, T, 64], v: f32[B, H, T, 64])
+    -> o: f32[B, H, T, 64] {
+  state S: f32[64, 64]
+  state z: f32[64]
+  S = S + outer(k[t], v[t])
+  z = z + k[t]
+  o[t] = (q[t] @ S) / (dot(q[t], z) + 1e-6)
+}""", "cuda_normalised.tmix")
+    q = torch.randn(1, 2, 30, 64, device="cuda").abs().requires_grad_()
+    with pytest.raises(RuntimeError, match="it runs on the CPU only so far"):
+        mod["normalised"](q, q, q).sum().backward()

@@ -362,3 +362,28 @@ def test_adjoints_write_every_element_of_the_callers_outputs(mod, dtype):
         for name, first, second, want in zip(names, *results, fresh):
             assert torch.equal(first, second), (kernel, name)
             assert torch.equal(first, want), (kernel, name)
+
+
+def test_gpu_kernels_of_the_backward(mod, dtype):
+    # Without a GPU: a recurrence's backward for a GPU target is the CPU's call (each
+    # gradient in its argument's shape: the device sums what several points share),
+    # and one the GPU kernel does not run yet (a vector state beside S) says why.
+    for target in ("sm_80", "sm_90a"):
+        adjoint = mod.kernel("mamba2_grad", target)
+        assert [p.name for p in adjoint.outputs] == [p.name for p in
+                                                     mod.kernel("mamba2_grad").outputs]
+        for param, on_cpu in zip(adjoint.outputs, mod.kernel("mamba2_grad").outputs):
+            assert param.declared() == on_cpu.declared()
+        shapes = {p.name: p.declared() for p in adjoint.outputs}
+        assert shapes["d_A"] == "f32[H]" and shapes["d_Bm"] == "f32[B, T, G, N]"
+    normalised = tmix.compile("""
+recurrence normalised(q: f32[B, H, T, 64], k: f32[B, H, T, 64], v: f32[B, H, T, 64])
+    -> o: f32[B, H, T, 64] {
+  state S: f32[64, 64]
+  state z: f32[64]
+  S = S + outer(k[t], v[t])
+  z = z + k[t]
+  o[t] = (q[t] @ S) / (dot(q[t], z) + 1e-6)
+}""", "gpu_normalised.tmix")
+    with pytest.raises(ValueError, match="with more than one state, it runs on the CPU"):
+        normalised.kernel("normalised_grad", "sm_80")

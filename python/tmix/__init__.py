@@ -317,18 +317,24 @@ class Kernel:
         values = [saved.pop(0) if is_tensor else scalar
                   for is_tensor, scalar in zip(ctx.is_tensor, ctx.scalars)]
         o = saved.pop(0)
+        target = "cuda" if o.is_cuda else "cpu"
         adjoint = self._derived("grad", namespace)
         # A recurrence's adjoint takes its arguments and its outputs' gradients (a spec
         # of that name that does not is someone else's).
         expected = [a.name for a in self.args] + ["d_" + out.name for out in self.outputs]
         if adjoint is not None and [a.name for a in adjoint[0].args] == expected:
-            if o.is_cuda:
-                raise RuntimeError(f"tmix: '{self.name}' is a recurrence, whose backward "
-                                   "runs on the CPU only so far")
+            if target == "cuda":
+                try:
+                    kernel = self._module.kernel(f"{self.name}_grad", target)
+                except ValueError as error:
+                    # What the GPU kernel does not run yet (a vector state, a row gate
+                    # given by value) says so.
+                    raise RuntimeError(f"tmix: {error}; run the op on the CPU") from None
+                # The gradients shared by several points come summed on the device.
+                adjoint = kernel, kernel.torch_op(namespace + "_cuda")
             return self._recurrence_backward(ctx, values, [o] + saved, grads, adjoint)
         # On a GPU the parts are the GPUs' form: part "query" recomputes dq and part
         # "params" takes no partials (docs/training.md).
-        target = "cuda" if o.is_cuda else "cpu"
         # Part "params" walks the pairs again (for a pair bias, a scalar, a sink): run
         # only when autograd asks for a gradient it gives.
         params = self._derived("grad_params", namespace)
@@ -397,7 +403,7 @@ class Kernel:
                 # An argument the steps never read: its outputs do not depend on it.
                 shape, dtype = ((values[index].shape, values[index].dtype)
                                 if self.args[index].is_tensor else ctx.scalar_like[index])
-                result[index] = torch.zeros(shape, dtype=dtype)
+                result[index] = torch.zeros(shape, dtype=dtype, device=outputs[0].device)
         return tuple(result)
 
     def _any_needed(self, ctx, params):
@@ -422,9 +428,10 @@ class Kernel:
         (a CPU implementation and a fake one, so that it traces under torch.compile) and
         returns it. The op has the derived backward (docs/training.md): an attention
         spec's gives the gradients of q, k, v (on the CPU or, for CUDA tensors, the GPU)
-        and of the float tensors its score, sink and scale read (on a GPU, a sink's and
-        pair biases' only); a
-        recurrence's, those of every float tensor argument (the CPU only). With
+        and of the float tensors its score, sink and scale read (on a GPU, a sink's,
+        pair biases' and tables' with one index that depends on the pair); a
+        recurrence's, those of every float tensor argument (on a GPU, for the
+        recurrences its backward kernel runs: docs/training.md). With
         `learnable_scalars`, the op `<name>_learnable_scalars` takes the float scalar
         arguments as one-element tensors and gives their gradients too (a call whose
         scalar is a tensor that requires grad goes through it)."""

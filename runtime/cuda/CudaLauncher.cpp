@@ -2,6 +2,7 @@
 
 #include "runtime/cuda/CudaLauncher.h"
 
+#include "runtime/GradientReduction.h"
 #include "runtime/cuda/CudaDriver.h"
 #include "runtime/cuda/TensorMap.h"
 #include "runtime/cuda/tmix_cuda.h"
@@ -237,6 +238,63 @@ std::string tmix::rt::packKernelParams(
   return {};
 }
 
+SpecSignature tmix::rt::callerSignature(const GpuManifest &manifest) {
+  return manifest.kernel.sumsGradients
+             ? reducedGradientSignature(manifest.kernel.signature)
+             : manifest.kernel.signature;
+}
+
+std::string tmix::rt::gradientSumLaunches(const GpuManifest &manifest,
+                                          const std::map<std::string, int64_t> &bound,
+                                          std::vector<GradientSumLaunch> &sums,
+                                          int64_t &partialWords, int64_t &planWords) {
+  sums.clear();
+  partialWords = planWords = 0;
+  if (!manifest.kernel.sumsGradients)
+    return {};
+  const SpecSignature &signature = manifest.kernel.signature;
+  for (size_t index = 0; index < signature.results.size(); ++index) {
+    const ParamDecl &result = signature.results[index];
+    auto argument = std::find_if(
+        signature.args.begin(), signature.args.end(),
+        [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
+    if (argument == signature.args.end())
+      return "result '" + result.name + "' of kernel '" + signature.name +
+             "' is the gradient of no argument";
+    if (sharesNothing(*argument, result))
+      continue; // written by the kernel into the caller's tensor
+    GradientSumLaunch sum;
+    sum.result = index;
+    sum.partialShape = shapeOf(result, bound);
+    GradientSum plan;
+    if (std::string error = planGradientSum(
+            signature, static_cast<size_t>(argument - signature.args.begin()), result,
+            bound, plan);
+        !error.empty())
+      return error;
+    sum.plan = plan.encode();
+    sum.count = plan.count();
+    if ((sum.count + kGradientSumThreads - 1) / kGradientSumThreads > kMaxCudaGridX)
+      return "the gradient '" + result.name + "' of kernel '" + signature.name +
+             "' has " + std::to_string(sum.count) +
+             " elements: more than a CUDA grid of " + std::to_string(kMaxCudaGridX) +
+             " blocks of " + std::to_string(kGradientSumThreads) + " sums at once";
+    int64_t elements = 1; // below 2^61: sizesFromList checked its bytes
+    for (int64_t size : sum.partialShape)
+      elements *= size;
+    // Two f32 a word, each partial from a 16-byte boundary.
+    int64_t words = (elements + 3) / 4 * 2;
+    sum.partialWord = partialWords;
+    sum.planWord = planWords;
+    if (__builtin_add_overflow(partialWords, words, &partialWords) ||
+        __builtin_add_overflow(planWords, static_cast<int64_t>(sum.plan.size()),
+                               &planWords))
+      return "the gradients of kernel '" + signature.name + "' need more than 2^63 words";
+    sums.push_back(std::move(sum));
+  }
+  return {};
+}
+
 /// One launch's buffer: the TMA descriptors (64-byte aligned, at offset 0), the sizes
 /// array, then the workspace (its per-CTA words, then the rest), in device memory, and
 /// the host words they are copied from (up to the per-CTA words, zeros). The copy, the
@@ -291,8 +349,7 @@ std::string CudaKernel::load(const GpuArtifact &artifact,
     if (std::string reason = checkCubinImage(artifact.cubin); !reason.empty())
       return path + ": the cubin is not a complete ELF file (" + reason + ")";
   if (!artifact.ptx.empty())
-    if (std::string reason = checkPtxImage(artifact.ptx, artifact.manifest.kernel.signature.name,
-                                           kernelParamWords(artifact.manifest));
+    if (std::string reason = checkPtxEntries(artifact.ptx, artifact.manifest);
         !reason.empty())
       return path + ": the PTX " + reason;
   std::string error;
@@ -340,6 +397,14 @@ std::string CudaKernel::load(const GpuArtifact &artifact,
       return driver->error(result, "cuFuncSetAttribute");
   }
   loaded->function_ = function;
+  loaded->signature_ = callerSignature(manifest);
+  if (manifest.kernel.sumsGradients) {
+    CUfunction sum = nullptr;
+    if (CUresult result = driver->cuModuleGetFunction(&sum, module, kGradientSumKernel);
+        result != kCudaSuccess)
+      return driver->error(result, "cuModuleGetFunction");
+    loaded->sumFunction_ = sum;
+  }
   kernel = std::move(loaded);
   return {};
 }
@@ -496,9 +561,32 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
   if (std::string error = workspaceWordsOf(manifest_, bound, blocks, workspaceWords);
       !error.empty())
     return error;
+  // A `gradients summed` kernel writes its shared gradients per point into words of
+  // the launch's own, summed into the caller's tensors after it.
+  std::vector<GradientSumLaunch> sums;
+  int64_t partialWords = 0, planWords = 0;
+  if (std::string error =
+          gradientSumLaunches(manifest_, bound, sums, partialWords, planWords);
+      !error.empty())
+    return error;
+  std::vector<DeviceTensor> kernelTensors = tensors;
+  size_t numArgs = signature_.args.size();
+  for (const GradientSumLaunch &sum : sums) {
+    const ParamDecl &gradient = signature_.results[sum.result];
+    if (numArgs + sum.result >= tensors.size())
+      break; // packKernelParams reports the count
+    const DeviceTensor &given = tensors[numArgs + sum.result];
+    if (given.shape != shapeOf(gradient, bound))
+      return "tensor '" + gradient.name + "' does not have its declared shape " +
+             declaredShapeString(gradient);
+    if (given.address == 0 || given.address % kTensorAlignment != 0)
+      return "tensor '" + gradient.name + "' has a null or unaligned device address";
+    kernelTensors[numArgs + sum.result] =
+        DeviceTensor{kPlaceholderAddress, sum.partialShape};
+  }
   KernelParams params;
   if (std::string error = packKernelParams(
-          manifest_, tensors, scalars, bound, kPlaceholderAddress, params,
+          manifest_, kernelTensors, scalars, bound, kPlaceholderAddress, params,
           kPlaceholderAddress, kPlaceholderAddress, workspaceWords);
       !error.empty())
     return error;
@@ -531,17 +619,25 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
   if (std::string bufferError = acquireBuffer(*driver, buffer); !bufferError.empty())
     return bufferError;
   buffer->sequence = ++launches_;
-  // The buffer's host words: descriptors, sizes, then the workspace's per-CTA words
-  // (zeros). Untouched until `done` fires, so the asynchronous copy reads them whenever
-  // the stream gets to it.
+  // The buffer's host words: descriptors, sizes, the sums' plans, then the workspace's
+  // per-CTA words (zeros); after them the rest of the workspace and the sums' partials.
+  // Untouched until `done` fires, so the asynchronous copy reads them whenever the
+  // stream gets to it.
   size_t sizesOffset = tensorMaps.size();
-  size_t workspaceOffset = sizesOffset + std::max<size_t>(sizes.size(), 1);
+  size_t plansOffset = sizesOffset + std::max<size_t>(sizes.size(), 1);
+  size_t workspaceOffset = plansOffset + static_cast<size_t>(planWords);
   size_t zeroed = workspaceWords == 0 ? 0 : static_cast<size_t>(blocks);
   buffer->host.assign(workspaceOffset + zeroed, 0);
   std::copy(tensorMaps.begin(), tensorMaps.end(), buffer->host.begin());
   for (size_t index = 0; index < sizes.size(); ++index)
     buffer->host[sizesOffset + index] = static_cast<uint64_t>(sizes[index]);
-  size_t neededWords = workspaceOffset + static_cast<size_t>(workspaceWords);
+  for (const GradientSumLaunch &sum : sums)
+    std::copy(sum.plan.begin(), sum.plan.end(),
+              buffer->host.begin() + static_cast<ptrdiff_t>(plansOffset + sum.planWord));
+  // Even: the partials start 16-byte aligned.
+  size_t partialsOffset =
+      (workspaceOffset + static_cast<size_t>(workspaceWords) + 1) / 2 * 2;
+  size_t neededWords = partialsOffset + static_cast<size_t>(partialWords);
   if (neededWords > buffer->deviceWords) {
     // A larger workspace than this buffer's launches had: the buffer is free (its last
     // launch finished), so its memory is replaced.
@@ -553,11 +649,17 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
     buffer->device = grown;
     buffer->deviceWords = neededWords;
   }
+  auto wordAddress = [&](size_t word) {
+    return buffer->device + word * sizeof(uint64_t);
+  };
+  for (const GradientSumLaunch &sum : sums)
+    kernelTensors[numArgs + sum.result].address =
+        wordAddress(partialsOffset + static_cast<size_t>(sum.partialWord));
   CUdeviceptr sizesAddress = buffer->device + sizesOffset * sizeof(uint64_t);
   CUdeviceptr workspaceAddress =
       workspaceWords == 0 ? 0 : buffer->device + workspaceOffset * sizeof(uint64_t);
   if (std::string packError = packKernelParams(
-          manifest_, tensors, scalars, bound, sizesAddress, params,
+          manifest_, kernelTensors, scalars, bound, sizesAddress, params,
           tensorMaps.empty() ? 0 : buffer->device, workspaceAddress, workspaceWords);
       !packError.empty())
     return packError;
@@ -572,6 +674,29 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
       static_cast<unsigned>(manifest_.blockThreads), 1, 1,
       static_cast<unsigned>(manifest_.sharedBytes), cudaStream, params.pointers.data(),
       nullptr);
+  // Then each shared gradient's sum, in stream order after the kernel.
+  for (size_t index = 0; index < sums.size() && launched == kCudaSuccess; ++index) {
+    const GradientSumLaunch &sum = sums[index];
+    KernelParams sumParams;
+    auto push = [&](unsigned long long address, int64_t count) {
+      // Rank-1 descriptors, within the sizes checked above: no error to report.
+      (void)pushDescriptor(sumParams, ParamDecl{"sum"}, address, {count});
+    };
+    int64_t partialElements = 1;
+    for (int64_t size : sum.partialShape)
+      partialElements *= size;
+    push(kernelTensors[numArgs + sum.result].address, partialElements);
+    push(tensors[numArgs + sum.result].address, sum.count);
+    push(wordAddress(plansOffset + static_cast<size_t>(sum.planWord)),
+         static_cast<int64_t>(sum.plan.size()));
+    for (uint64_t &word : sumParams.words)
+      sumParams.pointers.push_back(&word);
+    auto sumBlocks = static_cast<unsigned>((sum.count + kGradientSumThreads - 1) /
+                                           kGradientSumThreads);
+    launched = driver->cuLaunchKernel(static_cast<CUfunction>(sumFunction_), sumBlocks, 1,
+                                      1, static_cast<unsigned>(kGradientSumThreads), 1, 1,
+                                      0, cudaStream, sumParams.pointers.data(), nullptr);
+  }
   // Recorded even when the launch failed: the copy was enqueued and reads the buffer.
   if (CUresult result = driver->cuEventRecord(buffer->done, cudaStream);
       result != kCudaSuccess) {
@@ -671,7 +796,10 @@ std::string tmix::rt::launchOnCuda(const GpuArtifact &artifact, Bindings &bindin
     if (!uploadError.empty())
       return release(), uploadError;
   }
-  for (const ParamDecl &result : signature.results)
+  // The results as the kernel's callers see them (a recurrence adjoint's gradients in
+  // their arguments' shapes).
+  const SpecSignature &caller = kernel->signature();
+  for (const ParamDecl &result : caller.results)
     if (std::string uploadError = upload(nullptr, result); !uploadError.empty())
       return release(), uploadError;
   if (std::string launchError = kernel->launch(tensors, scalars, sizes, nullptr);
@@ -681,7 +809,7 @@ std::string tmix::rt::launchOnCuda(const GpuArtifact &artifact, Bindings &bindin
     return release(), driver->error(result, "cuCtxSynchronize");
   // The host outputs only now: the device held them, so their size is a real one.
   outputs.clear();
-  for (const ParamDecl &result : signature.results)
+  for (const ParamDecl &result : caller.results)
     outputs.emplace_back(result.dtype, shapeOf(result, bound));
   for (size_t index = 0; index < outputs.size(); ++index) {
     const DeviceTensor &tensor = tensors[signature.args.size() + index];
@@ -718,7 +846,7 @@ extern "C" int tmix_cuda_launch(const char *manifest_path, const uint64_t *tenso
         return report(message);
   }
   const GpuManifest &manifest = (*kernel)->manifest();
-  const SpecSignature &signature = manifest.kernel.signature;
+  const SpecSignature &signature = (*kernel)->signature();
   size_t numSizes = manifest.kernel.sizeSymbols.size();
   if (!tensors || !scalars || (numSizes > 0 && !sizes))
     return report("tmix_cuda_launch: null tensors, scalars or sizes for kernel '" +

@@ -84,6 +84,31 @@ std::string packKernelParams(const GpuManifest &manifest,
                              unsigned long long workspaceAddress = 0,
                              int64_t workspaceWords = 0);
 
+/// A kernel with `gradients summed` (GpuManifest.h): how one of its results that is not
+/// already its argument's gradient is summed into the caller's tensor. The kernel
+/// writes the per-point partial into words of the launch's own (after its workspace);
+/// kGradientSumKernel then reads it with the plan (words after the sizes).
+struct GradientSumLaunch {
+  size_t result = 0;                 // the result's index
+  std::vector<int64_t> partialShape; // its declared, per-point, shape (F32)
+  int64_t partialWord = 0;           // its first word, from the partials' start
+  std::vector<int64_t> plan;         // GradientSum::encode (GradientReduction.h)
+  int64_t planWord = 0;              // the plan's first word, from the plans' start
+  int64_t count = 0;                 // the gradient's elements: one thread each
+};
+
+/// The sums of a `gradients summed` kernel under `bound` sizes, and the words their
+/// partials and plans take (partials 16-byte aligned); nothing for another kernel.
+/// Checks each sum's grid against kMaxCudaGridX. Pure. Returns an error or empty.
+std::string gradientSumLaunches(const GpuManifest &manifest,
+                                const std::map<std::string, int64_t> &bound,
+                                std::vector<GradientSumLaunch> &sums,
+                                int64_t &partialWords, int64_t &planWords);
+
+/// The signature a kernel's callers see: a `gradients summed` kernel's results in
+/// their arguments' shapes (reducedGradientSignature), else the manifest's.
+SpecSignature callerSignature(const GpuManifest &manifest);
+
 /// Launches in flight at once per kernel, each holding one of its launch buffers; a
 /// launch beyond waits for the oldest to finish.
 constexpr size_t kMaxLaunchesInFlight = 64;
@@ -101,9 +126,12 @@ public:
   ~CudaKernel();
 
   const GpuManifest &manifest() const { return manifest_; }
+  /// The signature of launch()'s tensors (callerSignature).
+  const SpecSignature &signature() const { return signature_; }
   /// Launches on `stream` (null: the default stream) with device tensors (arguments,
-  /// then results), scalars per argument and sizes in manifest order. Every check runs
-  /// before the first driver call of the launch.
+  /// then results, as signature() declares them), scalars per argument and sizes in
+  /// manifest order. Every check runs before the first driver call of the launch. A
+  /// `gradients summed` kernel's shared gradients are summed on `stream` after it.
   std::string launch(const std::vector<DeviceTensor> &tensors,
                      const std::vector<double> &scalars, const std::vector<int64_t> &sizes,
                      void *stream);
@@ -118,7 +146,9 @@ private:
                                  const std::map<std::string, int64_t> &bound, void *stream);
 
   GpuManifest manifest_;
+  SpecSignature signature_;
   void *function_ = nullptr;
+  void *sumFunction_ = nullptr; // kGradientSumKernel, for `gradients summed`
   /// Launch buffers: TMA descriptors then the sizes array, in device memory, with a
   /// host copy that stays untouched until the event recorded after the launch fires.
   std::mutex mutex_;

@@ -223,6 +223,17 @@ static std::string checkPtxParams(std::string_view text, size_t open, size_t par
   return {};
 }
 
+std::string tmix::rt::checkPtxEntries(std::string_view text,
+                                      const GpuManifest &manifest) {
+  if (std::string reason =
+          checkPtxImage(text, manifest.kernel.signature.name, kernelParamWords(manifest));
+      !reason.empty())
+    return reason;
+  if (manifest.kernel.sumsGradients)
+    return checkPtxImage(text, kGradientSumKernel, kGradientSumParamWords);
+  return {};
+}
+
 std::string tmix::rt::checkPtxImage(std::string_view text, std::string_view kernel,
                                     size_t paramWords) {
   // The driver takes PTX as a C string: a NUL would cut it short.
@@ -287,9 +298,7 @@ std::string tmix::rt::readGpuArtifact(const std::string &manifestPath, GpuArtifa
     if (std::string error = readImage(dir, realDir, manifest.ptxFile, what, artifact.ptx);
         !error.empty())
       return error;
-    if (std::string reason = checkPtxImage(artifact.ptx, manifest.kernel.signature.name,
-                                           kernelParamWords(manifest));
-        !reason.empty())
+    if (std::string reason = checkPtxEntries(artifact.ptx, manifest); !reason.empty())
       return what + " '" + dir + "/" + manifest.ptxFile + "' " + reason;
   }
   return {};

@@ -47,6 +47,10 @@ std::string checkCubinImage(std::string_view image);
 std::string checkPtxImage(std::string_view text, std::string_view kernel,
                           size_t paramWords);
 
+/// checkPtxImage for the entry points `manifest` launches: its kernel, and for
+/// `gradients summed` kGradientSumKernel (kGradientSumParamWords).
+std::string checkPtxEntries(std::string_view text, const GpuManifest &manifest);
+
 /// Reads and parses (validates) the manifest at `path`. Errors: "cannot read the
 /// manifest ...", "PATH: line N: ...".
 std::string readGpuManifest(const std::string &path, GpuManifest &manifest);

@@ -8,6 +8,7 @@
 
 #include "runtime/cuda/GpuManifest.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -536,6 +537,19 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
       return "'sequences' needs a recurrence, an i32 or i64 [N+1] offsets tensor and a "
              "time symbol in 'sizes'";
   }
+  // Summed gradients: each result d_<x> is argument x's (on a GPU, in f32: the sum
+  // kernel reads f32 partials).
+  if (manifest.kernel.sumsGradients)
+    for (const ParamDecl &result : signature.results) {
+      bool named = std::any_of(
+          signature.args.begin(), signature.args.end(),
+          [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
+      if (!named)
+        return "'gradients summed', but result '" + result.name +
+               "' is the gradient of no argument";
+      if (!cpu && result.dtype != DType::F32)
+        return "'gradients summed' on a GPU takes f32 results, not '" + result.name + "'";
+    }
   // A TMA descriptor covers a distinct 4-D tensor argument of its dtype, on sm_90a.
   if (!manifest.tensorMaps.empty() && manifest.target != "sm_90a")
     return "'tma' records are for sm_90a kernels, not " + manifest.target;

@@ -28,6 +28,8 @@
 //   workspace 192 B H                   scratch in global memory per launch: one word
 //                                       per CTA, zeroed, then 192 words per unit of
 //                                       B x H (the symbols optional)
+//   gradients summed                    a recurrence's adjoint: its results are the
+//                                       arguments' gradients (see below)
 //
 // The kernel ABI is the loop program's (passes/KernelBuilder.h) without the program
 // id: per tensor a memref descriptor of its logical view (allocated and aligned
@@ -42,6 +44,16 @@
 // with a `workspace` record takes last a descriptor of it (memref<?xi64>): a buffer of
 // the launch's own, its first word per CTA zero at the launch (counters), the words
 // after them left as the last launch wrote them (the kernel writes before it reads).
+//
+// A kernel with `gradients summed` (a recurrence's adjoint X_grad) writes the gradients
+// that several parallel points share (a per-head constant under the batch, Mamba2's B
+// and C under their group's heads, a scalar) per point, as its `result` records
+// declare them; its callers give and get each in its argument's shape (F32). The
+// launcher gives the kernel buffers of its own for those, then sums each into the
+// caller's with the module's second entry point, kGradientSumKernel (codegen/nvidia/
+// GradientSumKernel.h): kGradientSumThreads threads a CTA, a thread per element of the
+// gradient, taking the descriptors (memref<?xf32>) of the partial and of the gradient
+// and (memref<?xi64>) of its plan's words (GradientSum::encode, GradientReduction.h).
 //
 // A manifest is input, not trusted: the parser checks every record's syntax and range,
 // that each single record appears once, and that the ABI it describes is consistent
@@ -92,6 +104,12 @@ struct GpuManifest {
   int64_t workspaceWords = 0;
   std::vector<std::string> workspacePer;
 };
+
+/// The entry point that sums a recurrence adjoint's shared gradients, and its CTA.
+constexpr const char *kGradientSumKernel = "tmix_gradient_sum";
+constexpr int64_t kGradientSumThreads = 128;
+/// Its parameters: three rank-1 memref descriptors of 5 words.
+constexpr size_t kGradientSumParamWords = 3 * 5;
 
 /// What a manifest may hold: far beyond what tmix generates, and within what the CUDA
 /// driver and the kernel ABI take.

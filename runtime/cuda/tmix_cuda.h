@@ -1,8 +1,10 @@
 /*===- tmix_cuda.h - C API of the tmix CUDA runtime ------------------------===*
  *
  * What the headers written by `tmixc build` call. Tensors are device addresses (one
- * per argument, 0 for scalar arguments, then one per result), scalars are doubles (one
- * per argument, unused for tensors), sizes follow the manifest's `sizes` line. Returns
+ * per argument, 0 for scalar arguments, then one per result: for a manifest with
+ * `gradients summed`, a recurrence's adjoint, f32 of its argument's shape), scalars are
+ * doubles (one per argument, unused for tensors), sizes follow the manifest's `sizes`
+ * line. Returns
  * 0 on success, else 1 with a message in `error` (which names the CUDA error, or says
  * "no CUDA device").
  *

@@ -1111,6 +1111,111 @@ TEST_F(HostileFiles, WorkspacesArePerLaunchWithTheirCountersZeroed) {
   EXPECT_NE(workspaceOf(3).first, again);
 }
 
+/// A recurrence's adjoint: d_x is x's gradient as it is, d_A [B, H] sums into A's [H].
+const char *const kSummedGradients = R"(tmix-gpu-manifest 1
+kernel ssd_grad
+target sm_80
+spec recurrence
+gradients summed
+ptx causal.sm_80.ptx
+block_threads 128
+shared_bytes 1024
+sizes B H T P
+grid B:1 H:1
+arg x tensor f32 B H T P
+arg A tensor f32 H
+arg d_y tensor f32 B H T P
+result d_x tensor f32 B H T P
+result d_A tensor f32 B H
+workspace 4 B H T
+)";
+
+TEST(GpuManifest, SummedGradientsNameTheirArgumentsInF32) {
+  GpuManifest manifest = parsed(kSummedGradients);
+  EXPECT_TRUE(manifest.kernel.sumsGradients);
+  EXPECT_NE(writeGpuManifest(manifest).find("\ngradients summed\n"), std::string::npos);
+  // Callers see A's gradient in A's shape.
+  EXPECT_EQ(callerSignature(manifest).results[1].dims.size(), 1u);
+  EXPECT_EQ(callerSignature(parsed(kCausal)).results[0].dims.size(), 4u);
+  EXPECT_EQ(errorWith("result d_A tensor f32", "result d_B tensor f32", kSummedGradients),
+            "'gradients summed', but result 'd_B' is the gradient of no argument");
+  EXPECT_EQ(
+      errorWith("result d_A tensor f32", "result d_A tensor bf16", kSummedGradients),
+      "'gradients summed' on a GPU takes f32 results, not 'd_A'");
+  // One sum (d_x is x's gradient as it is): A's h from d_A's [b, h], its 6 partials in
+  // 4 words (two a word, 16-byte aligned), a 7-word plan.
+  std::vector<GradientSumLaunch> sums;
+  int64_t partialWords = 0, planWords = 0;
+  std::map<std::string, int64_t> bound = {{"B", 2}, {"H", 3}, {"T", 5}, {"P", 4}};
+  ASSERT_EQ(gradientSumLaunches(manifest, bound, sums, partialWords, planWords), "");
+  ASSERT_EQ(sums.size(), 1u);
+  EXPECT_EQ(sums[0].result, 1u);
+  EXPECT_EQ(sums[0].partialShape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(sums[0].count, 3);
+  EXPECT_EQ(partialWords, 4);
+  EXPECT_EQ(planWords, 7);
+  // More elements than a grid of 2^31 - 1 CTAs sums.
+  bound["H"] = int64_t(1) << 39;
+  EXPECT_THAT(gradientSumLaunches(manifest, bound, sums, partialWords, planWords),
+              HasSubstr("'d_A' of kernel 'ssd_grad' has 549755813888 elements: more than "
+                        "a CUDA grid of 2147483647 blocks"));
+  // No sums for other kernels.
+  ASSERT_EQ(
+      gradientSumLaunches(parsed(kCausal), {{"B", 1}}, sums, partialWords, planWords),
+      "");
+  EXPECT_TRUE(sums.empty());
+}
+
+TEST_F(HostileFiles, SummedGradientsGetPartialsOfTheLaunchThenASumEach) {
+  GpuManifest manifest = parsed(kSummedGradients);
+  std::string adjoint = ptxWithParams("ssd_grad", kernelParamWords(manifest));
+  // The module must hold the sum's entry point too.
+  write("causal.manifest", kSummedGradients);
+  write("causal.sm_80.ptx", adjoint);
+  EXPECT_THAT(load(manifestPath), HasSubstr("has no '.entry tmix_gradient_sum'"));
+  fake.paramWordsOf[kGradientSumKernel] = kGradientSumParamWords;
+  std::unique_ptr<CudaKernel> kernel = loadedWith(
+      kSummedGradients,
+      adjoint +
+          ptxWithParams(kGradientSumKernel, kGradientSumParamWords)
+              .substr(std::string("//\n.version 8.0\n.target sm_80\n.address_size 64\n")
+                          .size()),
+      kernelParamWords(manifest));
+  ASSERT_NE(kernel, nullptr);
+  std::vector<DeviceTensor> tensors{{0x1000, {2, 3, 5, 4}},
+                                    {0x2000, {3}},
+                                    {0x3000, {2, 3, 5, 4}},
+                                    {0x4000, {2, 3, 5, 4}},
+                                    {0x5000, {3}}};
+  std::vector<int64_t> sizes{2, 3, 5, 4};
+  ASSERT_EQ(kernel->launch(tensors, {0, 0, 0}, sizes, nullptr), "");
+  ASSERT_EQ(fake.launches.size(), 2u);
+  const std::vector<uint64_t> &main = fake.launches[0].words;
+  // x, A, d_y, then d_x in the caller's tensor and d_A [B, H] in the launch's words.
+  EXPECT_EQ(main[27], 0x4000u);
+  uint64_t partial = main[38];
+  EXPECT_EQ(std::vector<uint64_t>(main.begin() + 40, main.begin() + 45),
+            (std::vector<uint64_t>{0, 2, 3, 3, 1}));
+  EXPECT_EQ(partial % 16, 0u);
+  // After the workspace (6 CTAs, then 4 x 2 x 3 x 5 words).
+  uint64_t workspace = main[main.size() - 4];
+  EXPECT_GE(partial, workspace + (6 + 120) * 8);
+  const cuda::FakeCuda::Launch &sum = fake.launches[1];
+  EXPECT_EQ(sum.function, kGradientSumKernel);
+  EXPECT_EQ((std::vector<unsigned>{sum.grid[0], sum.block[0], sum.sharedBytes}),
+            (std::vector<unsigned>{1, 128, 0}));
+  EXPECT_EQ(std::vector<uint64_t>(sum.words.begin(), sum.words.begin() + 10),
+            (std::vector<uint64_t>{partial, partial, 0, 6, 1, 0x5000, 0x5000, 0, 3, 1}));
+  // The plan (GradientSum::encode), copied with the sizes: A's h from d_A's [b, h].
+  EXPECT_EQ(sum.words[13], 7u);
+  EXPECT_EQ(cuda::FakeCuda::deviceWords(sum.words[10], 7),
+            (std::vector<int64_t>{1, 1, 3, 1, 1, 2, 3}));
+  // The caller gives A's gradient in A's shape.
+  tensors[4].shape = {2, 3};
+  EXPECT_EQ(kernel->launch(tensors, {0, 0, 0}, sizes, nullptr),
+            "tensor 'd_A' does not have its declared shape [H]");
+}
+
 TEST(HostileScalars, FloatScalars) {
   ParamDecl eps{"eps", DType::F32, false, {}, std::nullopt};
   EXPECT_EQ(checkScalarValue(eps, NAN), "scalar 'eps' is NaN");

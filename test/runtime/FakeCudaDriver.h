@@ -13,6 +13,7 @@
 
 #include "runtime/cuda/CudaDriver.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -33,6 +34,7 @@ public:
     unsigned sharedBytes;
     CUstream stream;
     std::vector<uint64_t> words;
+    std::string function; // the entry point's name
   };
   /// One host-to-device copy.
   struct Copy {
@@ -70,18 +72,29 @@ public:
       *module = reinterpret_cast<CUmodule>(uintptr_t(0x100));
       return kCudaSuccess;
     };
-    table.cuModuleGetFunction = [](CUfunction *function, CUmodule, const char *) {
+    table.cuModuleGetFunction = [](CUfunction *function, CUmodule, const char *name) {
       count();
-      *function = reinterpret_cast<CUfunction>(uintptr_t(0x200));
+      // A handle per entry point's name: 0x200, 0x201, ... in the order asked for.
+      std::vector<std::string> &names = current()->functionNames;
+      auto found = std::find(names.begin(), names.end(), name);
+      if (found == names.end())
+        found = names.insert(names.end(), name);
+      *function =
+          reinterpret_cast<CUfunction>(uintptr_t(0x200 + (found - names.begin())));
       return kCudaSuccess;
     };
     table.cuFuncSetAttribute = [](CUfunction, int, int) { return count(), kCudaSuccess; };
-    table.cuLaunchKernel = [](CUfunction, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-                              unsigned by, unsigned bz, unsigned shared, CUstream stream,
-                              void **params, void **) {
+    table.cuLaunchKernel = [](CUfunction function, unsigned gx, unsigned gy, unsigned gz,
+                              unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                              CUstream stream, void **params, void **) {
       count();
-      Launch launch{{gx, gy, gz}, {bx, by, bz}, shared, stream, {}};
-      for (size_t index = 0; index < current()->paramWords; ++index)
+      const std::string &name =
+          current()->functionNames.at(reinterpret_cast<uintptr_t>(function) - 0x200);
+      Launch launch{{gx, gy, gz}, {bx, by, bz}, shared, stream, {}, name};
+      auto words = current()->paramWordsOf.find(name);
+      size_t paramWords =
+          words == current()->paramWordsOf.end() ? current()->paramWords : words->second;
+      for (size_t index = 0; index < paramWords; ++index)
         launch.words.push_back(*static_cast<uint64_t *>(params[index]));
       current()->launches.push_back(launch);
       return kCudaSuccess;
@@ -175,6 +188,8 @@ public:
                                 {kDeviceAttrComputeMajor, 9},
                                 {kDeviceAttrComputeMinor, 0}};
   size_t paramWords = 0;
+  std::map<std::string, size_t> paramWordsOf; // by entry point, where not paramWords
+  std::vector<std::string> functionNames;     // cuModuleGetFunction's, by handle
   int calls = 0; // every entry point but cuGetErrorName
   std::vector<std::string> moduleLoads; // the first 4 bytes of each image
   std::vector<Launch> launches;

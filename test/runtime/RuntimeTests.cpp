@@ -723,6 +723,35 @@ TEST(GradientReduction, SumsGroupsAndMissingDimsInStoredOrder) {
   }
 }
 
+TEST(GradientReduction, PlansTheSumsTheGpusRun) {
+  // The words tmix_gradient_sum reads (GradientReduction.h): Bm [B, G, N] stored as
+  // [B, N, G], from the per-point [B, H, N]; a scalar from [B, H].
+  auto dim = [](const char *symbol) { return DimDecl{symbol, 0, 0}; };
+  SpecSignature forward;
+  forward.isAttention = false;
+  forward.groups = {{"G", "H"}};
+  forward.args = {
+      ParamDecl{"Bm", DType::F32, true, {dim("B"), dim("N"), dim("G")}, {}, {0, 2, 1}},
+      ParamDecl{"scale", DType::F32, false, {}, {}, {}}};
+  std::map<std::string, int64_t> sizes = {{"B", 2}, {"H", 6}, {"G", 2}, {"N", 5}};
+  GradientSum plan;
+  ParamDecl partialBm{"d_Bm", DType::F32, true, {dim("B"), dim("H"), dim("N")}, {}, {}};
+  ASSERT_EQ(planGradientSum(forward, 0, partialBm, sizes, plan), "");
+  // Logical [B, G, N]: stored strides (G innermost) 10, 1, 2; partial strides 30,
+  // 3 heads x 5, 1; summed: the 3 heads of a group, 5 apart.
+  EXPECT_EQ(plan.encode(),
+            (std::vector<int64_t>{3, 1, 2, 2, 5, 10, 1, 2, 30, 15, 1, 3, 5}));
+  EXPECT_EQ(plan.count(), 20);
+  EXPECT_EQ(plan.terms(), 3);
+  ParamDecl partialScale{"d_scale", DType::F32, true, {dim("B"), dim("H")}, {}, {}};
+  ASSERT_EQ(planGradientSum(forward, 1, partialScale, sizes, plan), "");
+  EXPECT_EQ(plan.encode(), (std::vector<int64_t>{0, 2, 2, 6, 6, 1}));
+  EXPECT_EQ(plan.count(), 1);
+  // A permuted partial is not summed.
+  partialBm.layout = {0, 2, 1};
+  EXPECT_NE(planGradientSum(forward, 0, partialBm, sizes, plan), "");
+}
+
 TEST(Random, PinnedValues) {
   // Pins fillRandom's mapping from draws to values: a change here changes every
   // seeded input the tests and `tmixc run --seed` have used.

@@ -12,6 +12,7 @@
 #include "codegen/nvidia/NvidiaCompiler.h"
 #include "dialect/TmixOps.h"
 #include "runtime/AtomicFiles.h"
+#include "runtime/GradientReduction.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SmallString.h"
@@ -66,7 +67,11 @@ std::string declString(const rt::ParamDecl &decl) {
 /// The C header: one static inline function that packs device pointers, scalars and
 /// sizes for tmix_cuda_launch.
 std::string headerOf(const rt::GpuManifest &manifest, const std::string &stem) {
-  const rt::SpecSignature &signature = manifest.kernel.signature;
+  // A recurrence's adjoint takes and gives its gradients in the arguments' shapes.
+  rt::SpecSignature signature =
+      manifest.kernel.sumsGradients
+          ? rt::reducedGradientSignature(manifest.kernel.signature)
+          : manifest.kernel.signature;
   std::string guard = "TMIX_KERNEL_" + stem + "_H";
   for (char &c : guard)
     c = std::isalnum(static_cast<unsigned char>(c)) ? std::toupper(c) : '_';

@@ -21,7 +21,9 @@
 namespace tmix {
 
 /// Compiles `spec` for `target` (bound head dims fixed) and launches it with `bindings`
-/// (sizes already bound) and the values of `--schedule`; `outputs` receive the results.
+/// (sizes already bound) and the values of `--schedule`; `outputs` receive the results
+/// as the kernel's callers see them (a recurrence's adjoint: each gradient in its
+/// argument's shape, summed on the device).
 /// Returns an error or empty.
 std::string runOnGpu(mlir::Operation *spec, llvm::StringRef target,
                      rt::Bindings &bindings, const mlir::tmix::ScheduleOverride &schedule,

@@ -591,6 +591,9 @@ public:
     return {};
   }
 
+  /// Whether the kernels run on a GPU.
+  bool onGpu() const { return !gpuTarget.empty(); }
+
   Operation *lookup(const std::string &name) {
     return mlir::SymbolTable::lookupSymbolIn(*module, name);
   }
@@ -885,9 +888,11 @@ static int runRecurrenceGrad(GradRun &run) {
     for (auto [index, partial] : llvm::enumerate(partials)) {
       const rt::ParamDecl &result = adjointSignature.results[index];
       // A gradient that shares nothing is the program's result itself (no copy; the
-      // last run's buffer goes back for the next).
-      if (partial.dtype() == rt::DType::F32 &&
-          rt::sharesNothing(runner.signature.args[arguments[index]], result)) {
+      // last run's buffer goes back for the next); the GPUs sum the others on the
+      // device (runtime/cuda/GpuManifest.h, `gradients summed`).
+      if (run.onGpu() ||
+          (partial.dtype() == rt::DType::F32 &&
+           rt::sharesNothing(runner.signature.args[arguments[index]], result))) {
         std::swap(grads[index], partial);
         continue;
       }

@@ -17,7 +17,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -196,7 +198,8 @@ TEST(Library, ErrorsAreStatusesWithMessages) {
 /// A recurrence's derived backward through the C API: X_grad takes X's arguments and the
 /// output's gradient and returns each float argument's gradient in the argument's shape:
 /// the rate a [C], shared by the batch, summed over it by the library. Checked against
-/// the adjoint written out here, into a strided output; on a GPU target it is refused.
+/// the adjoint written out here, into a strided output; on a GPU target it is refused
+/// (a scalar state).
 TEST(Library, RecurrenceBackwardReturnsArgumentShapedGradients) {
   constexpr char source[] = R"(
 recurrence leaky(x: f32[B, C, T], a: f32[C]) -> y: f32[B, C, T] {
@@ -209,7 +212,10 @@ recurrence leaky(x: f32[B, C, T], a: f32[C]) -> y: f32[B, C, T] {
   ASSERT_EQ(tmix_compile(source, std::strlen(source), "leaky.tmix", &module), TMIX_OK);
   tmix_kernel *kernel = nullptr;
   EXPECT_EQ(tmix_module_kernel(module, "leaky_grad", "sm_80", &kernel), TMIX_ERROR_UNSUPPORTED);
-  EXPECT_NE(std::string(tmix_last_error()).find("runs on the CPU so far"), std::string::npos);
+  // A scalar state has no chunk form: its backward is the CPU's alone.
+  EXPECT_NE(std::string(tmix_last_error()).find("it runs on the CPU only so far"),
+            std::string::npos)
+      << tmix_last_error();
   ASSERT_EQ(tmix_module_kernel(module, "leaky_grad", "cpu", &kernel), TMIX_OK) << tmix_last_error();
   ASSERT_EQ(tmix_kernel_num_outputs(kernel), 2u);
   tmix_param_info info;
@@ -399,6 +405,114 @@ TEST(Library, GpuKernelsLaunchThroughTheCudaLoader) {
   }
   EXPECT_EQ(fake.launches.size(), 2u);
   EXPECT_EQ(fake.moduleLoads.size(), 1u); // one set of head dims: one kernel
+  tmix_kernel_free(kernel);
+  tmix_module_free(module);
+}
+
+/// A recurrence's backward on a GPU, against the fake CUDA driver: X_grad compiles for
+/// sm_80 (the adjoint and the module's sum kernel), its callers give the gradients in
+/// the arguments' shapes (A's and Dskip's [H], Bm's and Cm's [B, T, N], shared by the
+/// heads), and a launch is the adjoint, then a sum per shared gradient into the
+/// caller's tensor, on the caller's stream.
+TEST(Library, GpuRecurrenceBackwardSumsSharedGradientsOnTheDevice) {
+  constexpr char source[] = R"(
+recurrence ssd(x: f32[B, H, T, P], dt: f32[B, H, T], A: f32[H], Bm: f32[B, T, N],
+               Cm: f32[B, T, N], Dskip: f32[H]) -> y: f32[B, H, T, P] {
+  state S: f32[N, P]
+  S = exp(dt[t] * A) * S + outer(Bm[t], dt[t] * x[t])
+  y[t] = Cm[t] @ S + Dskip * x[t]
+})";
+  tmix::rt::cuda::FakeCuda fake;
+  fake.paramWordsOf["tmix_gradient_sum"] = 15; // three rank-1 descriptors
+  tmix_module *module = nullptr;
+  ASSERT_EQ(tmix_compile(source, std::strlen(source), "ssd.tmix", &module), TMIX_OK);
+  tmix_kernel *kernel = nullptr;
+  ASSERT_EQ(tmix_module_kernel(module, "ssd_grad", "sm_80", &kernel), TMIX_OK)
+      << tmix_last_error();
+  constexpr int64_t B = 2, H = 3, T = 70, P = 64, N = 64;
+  static std::vector<float> memory(1 << 22);
+  float *next = memory.data();
+  std::vector<std::vector<int64_t>> shapes;
+  shapes.reserve(16);
+  auto tensor = [&](std::vector<int64_t> shape) {
+    int64_t elements = 1;
+    for (int64_t size : shape)
+      elements *= size;
+    shapes.push_back(std::move(shape));
+    tmix_tensor view = {next,
+                        TMIX_F32,
+                        static_cast<int>(shapes.back().size()),
+                        shapes.back().data(),
+                        nullptr,
+                        TMIX_DEVICE_CUDA,
+                        0};
+    next += (elements + 3) / 4 * 4;
+    return view;
+  };
+  std::vector<tmix_tensor> inputs = {tensor({B, H, T, P}), tensor({B, H, T}), tensor({H}),
+                                     tensor({B, T, N}),    tensor({B, T, N}), tensor({H}),
+                                     tensor({B, H, T, P})};
+  std::vector<tmix_arg> args;
+  for (tmix_tensor &input : inputs)
+    args.push_back({&input, 0, 0});
+  // Each output in its argument's shape, by name.
+  std::map<std::string, std::vector<int64_t>> wanted = {
+      {"d_x", {B, H, T, P}}, {"d_dt", {B, H, T}}, {"d_A", {H}},
+      {"d_Bm", {B, T, N}},   {"d_Cm", {B, T, N}}, {"d_Dskip", {H}}};
+  ASSERT_EQ(tmix_kernel_num_outputs(kernel), wanted.size());
+  std::vector<tmix_tensor> outputs;
+  std::map<std::string, size_t> outputOf;
+  for (size_t index = 0; index < wanted.size(); ++index) {
+    tmix_param_info info;
+    ASSERT_EQ(tmix_kernel_output_info(kernel, index, &info), TMIX_OK);
+    ASSERT_EQ(wanted.count(info.name), 1u) << info.name;
+    ASSERT_EQ(static_cast<size_t>(info.rank), wanted[info.name].size()) << info.name;
+    outputOf[info.name] = index;
+    outputs.push_back(tensor(wanted[info.name]));
+  }
+  void *stream = reinterpret_cast<void *>(uintptr_t(0x78));
+  ASSERT_EQ(tmix_kernel_launch(kernel, args.data(), args.size(), outputs.data(),
+                               outputs.size(), stream),
+            TMIX_OK)
+      << tmix_last_error();
+  // The adjoint, then a sum for each of A, Bm, Cm and Dskip (x's and dt's gradients
+  // are the adjoint's own).
+  ASSERT_EQ(fake.launches.size(), 5u);
+  EXPECT_EQ(fake.launches[0].function, "ssd_grad");
+  struct Sum {
+    uint64_t partialElements, count;
+  };
+  std::map<uintptr_t, Sum> sums = {
+      {reinterpret_cast<uintptr_t>(outputs[outputOf["d_A"]].data), {B * H, H}},
+      {reinterpret_cast<uintptr_t>(outputs[outputOf["d_Bm"]].data),
+       {B * H * T * N, B * T * N}},
+      {reinterpret_cast<uintptr_t>(outputs[outputOf["d_Cm"]].data),
+       {B * H * T * N, B * T * N}},
+      {reinterpret_cast<uintptr_t>(outputs[outputOf["d_Dskip"]].data), {B * H, H}}};
+  std::set<uint64_t> partials, gradients;
+  for (size_t index = 1; index < fake.launches.size(); ++index) {
+    const tmix::rt::cuda::FakeCuda::Launch &launch = fake.launches[index];
+    EXPECT_EQ(launch.function, "tmix_gradient_sum");
+    EXPECT_EQ(launch.stream, stream);
+    ASSERT_EQ(sums.count(launch.words[5]), 1u) << "a sum into no output";
+    const Sum &sum = sums[launch.words[5]];
+    EXPECT_EQ(launch.grid[0], (sum.count + 127) / 128);
+    EXPECT_EQ(launch.words[3], sum.partialElements);
+    EXPECT_EQ(launch.words[8], sum.count);
+    partials.insert(launch.words[0]);
+    gradients.insert(launch.words[5]);
+  }
+  EXPECT_EQ(partials.size(), 4u); // a buffer each
+  EXPECT_EQ(gradients.size(), 4u);
+  // A's gradient in its per-point shape is refused.
+  int64_t perPoint[] = {B, H};
+  outputs[outputOf["d_A"]].rank = 2;
+  outputs[outputOf["d_A"]].shape = perPoint;
+  EXPECT_EQ(tmix_kernel_launch(kernel, args.data(), args.size(), outputs.data(),
+                               outputs.size(), stream),
+            TMIX_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(tmix_last_error()).find("'d_A'"), std::string::npos)
+      << tmix_last_error();
   tmix_kernel_free(kernel);
   tmix_module_free(module);
 }

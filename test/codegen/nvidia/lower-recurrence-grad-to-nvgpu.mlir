@@ -56,6 +56,21 @@
 // CHECK: gpu.return
 // CHECK-NOT: nvvm.mma.sync
 // CHECK-NOT: atomic_rmw addf
+// The module's sum of shared gradients (a thread per element of the gradient, its
+// terms in double), once.
+// CHECK-LABEL: gpu.func @tmix_gradient_sum(
+// CHECK-SAME: %[[PARTIAL:.*]]: memref<?xf32>, %[[GRADIENT:.*]]: memref<?xf32>, %[[PLAN:.*]]: memref<?xi64>) kernel
+// CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
+// CHECK: scf.for
+// CHECK: arith.remui
+// CHECK: scf.if
+// CHECK: scf.for
+// CHECK: memref.load %[[PARTIAL]]
+// CHECK: arith.extf {{.*}} : f32 to f64
+// CHECK: arith.addf {{.*}} : f64
+// CHECK: arith.truncf {{.*}} : f64 to f32
+// CHECK: memref.store {{.*}}, %[[GRADIENT]]
+// CHECK-NOT: gpu.func @tmix_gradient_sum
 
 module {
   tmix.recurrence @gla(%q: !tmix.tensor<[B, H, T, 64], bf16>, %k: !tmix.tensor<[B, H, T, 64], bf16>, %v: !tmix.tensor<[B, H, T, 64], bf16>, %g: !tmix.tensor<[B, H, T, 64], f32>, %h0: !tmix.tensor<[B, H, 64, 64], f32>) -> (o: !tmix.tensor<[B, H, T, 64], bf16>, ht: !tmix.tensor<[B, H, 64, 64], f32>) time "T" {
