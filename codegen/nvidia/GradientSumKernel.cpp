@@ -39,6 +39,35 @@ public:
   Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
 
+  /// Decomposes `linear` row-major (the last dim fastest) over the sizes of the
+  /// argument's dims (`summed` false) or of the summed dims: what is left of it (0
+  /// exactly when it was below their product), then per (list, start) of `strides`
+  /// start + sum_d index[d] * list[d] over the same dims.
+  SmallVector<Value> walk(bool summed, Value linear,
+                          ArrayRef<std::pair<int64_t, Value>> strides) {
+    Value dims = summed ? summedRank : rank;
+    auto entry = [&](int64_t list, Value dim) {
+      return summed ? summedList(list, dim) : argumentList(list, dim);
+    };
+    SmallVector<Value> inits = {linear};
+    for (const auto &[list, start] : strides)
+      inits.push_back(start);
+    Value one = index(1);
+    auto loop = scf::ForOp::create(b, index(0), dims, one, inits);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value dim = arith::SubIOp::create(b, arith::SubIOp::create(b, dims, one),
+                                      loop.getInductionVar());
+    Value left = loop.getRegionIterArg(0), size = entry(0, dim);
+    Value at = arith::RemUIOp::create(b, left, size);
+    SmallVector<Value> next = {arith::DivUIOp::create(b, left, size)};
+    for (auto [position, stride] : llvm::enumerate(strides))
+      next.push_back(
+          add(loop.getRegionIterArg(position + 1), mul(at, entry(stride.first, dim))));
+    scf::YieldOp::create(b, next);
+    return SmallVector<Value>(loop.getResults());
+  }
+
   Value rank, summedRank;
 
 private:
@@ -70,64 +99,36 @@ gpu::GPUFuncOp mlir::tmix::getOrCreateGradientSumKernel(gpu::GPUModuleOp gpuModu
   PlanWords w(b, plan);
   Value zero = w.index(0), one = w.index(1);
 
-  // This thread's element e, as its index over the argument's dims (row-major, the
-  // last dim first): its partial's first term and its place in the gradient. What is
-  // left of e after the dims is 0 exactly when e is below the count.
+  // This thread's element e of the gradient, as its index over the argument's dims:
+  // its first term in the partial and its place in the gradient (lists 2 and 1).
   Value element = w.add(w.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
                               w.index(::tmix::rt::kGradientSumThreads)),
                         gpu::ThreadIdOp::create(b, gpu::Dimension::x));
-  auto walk = scf::ForOp::create(b, zero, w.rank, one, ValueRange{element, zero, zero});
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(walk.getBody());
-    Value dim = arith::SubIOp::create(b, arith::SubIOp::create(b, w.rank, one),
-                                      walk.getInductionVar());
-    Value left = walk.getRegionIterArg(0), size = w.argumentList(0, dim);
-    Value at = arith::RemUIOp::create(b, left, size);
-    Value base = w.add(walk.getRegionIterArg(1), w.mul(at, w.argumentList(2, dim)));
-    Value place = w.add(walk.getRegionIterArg(2), w.mul(at, w.argumentList(1, dim)));
-    scf::YieldOp::create(b,
-                         ValueRange{arith::DivUIOp::create(b, left, size), base, place});
-  }
-  Value inRange =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, walk.getResult(0), zero);
+  SmallVector<Value> at = w.walk(/*summed=*/false, element, {{2, zero}, {1, zero}});
+  Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, at[0], zero);
   auto ifInRange = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
   b.setInsertionPointToStart(ifInRange.thenBlock());
-  Value terms = one;
+  auto count = scf::ForOp::create(b, zero, w.summedRank, one, ValueRange{one});
   {
-    auto count = scf::ForOp::create(b, zero, w.summedRank, one, ValueRange{one});
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(count.getBody());
     scf::YieldOp::create(
         b, w.mul(count.getRegionIterArg(0), w.summedList(0, count.getInductionVar())));
-    terms = count.getResult(0);
   }
   // The terms in the plan's order (the last summed dim fastest), added in double.
   Value start = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
-  auto sum = scf::ForOp::create(b, zero, terms, one, ValueRange{start});
+  auto sum = scf::ForOp::create(b, zero, count.getResult(0), one, ValueRange{start});
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(sum.getBody());
-    auto offset = scf::ForOp::create(
-        b, zero, w.summedRank, one, ValueRange{sum.getInductionVar(), walk.getResult(1)});
-    {
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(offset.getBody());
-      Value dim = arith::SubIOp::create(b, arith::SubIOp::create(b, w.summedRank, one),
-                                        offset.getInductionVar());
-      Value left = offset.getRegionIterArg(0), size = w.summedList(0, dim);
-      Value at = arith::RemUIOp::create(b, left, size);
-      scf::YieldOp::create(b, ValueRange{arith::DivUIOp::create(b, left, size),
-                                         w.add(offset.getRegionIterArg(1),
-                                               w.mul(at, w.summedList(1, dim)))});
-    }
-    Value term = memref::LoadOp::create(b, partial, offset.getResult(1));
+    Value offset = w.walk(/*summed=*/true, sum.getInductionVar(), {{1, at[1]}})[1];
+    Value term = memref::LoadOp::create(b, partial, offset);
     Value wide = arith::ExtFOp::create(b, b.getF64Type(), term);
     scf::YieldOp::create(
         b, arith::AddFOp::create(b, sum.getRegionIterArg(0), wide).getResult());
   }
   Value narrow = arith::TruncFOp::create(b, b.getF32Type(), sum.getResult(0));
-  memref::StoreOp::create(b, narrow, gradient, walk.getResult(2));
+  memref::StoreOp::create(b, narrow, gradient, at[2]);
   b.setInsertionPointToEnd(&entry);
   gpu::ReturnOp::create(b);
   return kernel;
