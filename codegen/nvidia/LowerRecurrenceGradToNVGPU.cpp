@@ -470,36 +470,8 @@ Value RecurrenceGradKernel::sharesAt(unsigned region, Value t, Value k) {
 // ---- phases ----
 
 void RecurrenceGradKernel::stageLogGates(Value start, Value length) {
-  ImplicitLocOpBuilder &b = builder();
-  Type f32 = b.getF32Type(), f64 = b.getF64Type();
-  Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
-  forThreads(idx(plan.gateColumns), [&](Value column) {
-    kb->loop(idx(0), idx(kChunk), idx(1), {zero64, cst(1.0)},
-             [&](Value row, ValueRange carried) {
-               SmallVector<Value> step = kb->ifElse(
-                   ult(row, length), {f32, f32},
-                   [&] {
-                     primal->setStep(add(start, row));
-                     StepGateLog gate =
-                         stepGateLog(*kb, plan.form, [&](const ChunkFactor &factor) {
-                           bool vector = isa<SpecTensorType>(factor.value.getType());
-                           return primal->at(factor.value,
-                                             vector ? ValueRange{column} : ValueRange{});
-                         });
-                     return SmallVector<Value>{gate.log, gate.sign};
-                   },
-                   // Past the last step: log 1 = 0, so the last row's Γ carries on.
-                   [&] {
-                     return SmallVector<Value>{cst(0.0), cst(1.0)};
-                   });
-               Value sum = fadd(carried[0], arith::ExtFOp::create(b, f64, step[0]));
-               store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
-               Value sign = fmul(carried[1], step[1]);
-               if (signs)
-                 store(sign, signs, {row, column});
-               return SmallVector<Value>{sum, sign};
-             });
-  });
+  stageChunkGateLogs(*kb, *primal, plan.form, plan.gateColumns, kChunk, tid, kThreads,
+                     start, length, logGate, signs);
 }
 
 Value RecurrenceGradKernel::stagedKey(Value row, Value k) {

@@ -241,42 +241,10 @@ std::pair<Value, Value> NvgpuRecurrenceLowering::bPairTransposed(Value tile, Val
 
 // ---- (1) staging ----
 
-/// LG[i, g] = sum_{j <= i} max(log |G_j[g]|, floor), SG[i, g] = prod sign(G_j[g]), one
-/// thread per gate column, summed in f64 and stored as f32: the MMA operands are 16-bit,
-/// so the CPU path's hi + lo pair would buy no accuracy here.
+/// LG and SG of the chunk (stageChunkGateLogs).
 void NvgpuRecurrenceLowering::stageLogGates(Value start, Value length) {
-  ImplicitLocOpBuilder &b = builder();
-  Type f32 = b.getF32Type(), f64 = b.getF64Type();
-  Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
-  kb->loop(tid, idx(plan.gateColumns), idx(kThreads), {}, [&](Value column, ValueRange) {
-    kb->loop(
-        idx(0), idx(kChunk), idx(1), {zero64, cst(1.0)},
-        [&](Value row, ValueRange carried) {
-          SmallVector<Value> step = kb->ifElse(
-              ult(row, length), {f32, f32},
-              [&] {
-                stepElements->setStep(add(start, row));
-                StepGateLog gate = stepGateLog(*kb, plan.form, [&](const ChunkFactor &factor) {
-                  bool vector = isa<SpecTensorType>(factor.value.getType());
-                  return stepElements->at(factor.value,
-                                          vector ? ValueRange{column} : ValueRange{});
-                });
-                return SmallVector<Value>{gate.log, gate.sign};
-              },
-              // Past the last step: log 1 = 0, so the last row's Γ carries on.
-              [&] {
-                return SmallVector<Value>{cst(0.0), cst(1.0)};
-              });
-          Value sum = arith::AddFOp::create(b, carried[0],
-                                            arith::ExtFOp::create(b, f64, step[0]));
-          store(arith::TruncFOp::create(b, f32, sum), logGate, {row, column});
-          Value sign = fmul(carried[1], step[1]);
-          if (signs)
-            store(sign, signs, {row, column});
-          return SmallVector<Value>{sum, sign};
-        });
-    return SmallVector<Value>{};
-  });
+  stageChunkGateLogs(*kb, *stepElements, plan.form, plan.gateColumns, kChunk, tid,
+                     kThreads, start, length, logGate, signs);
 }
 
 /// q̂_i = SG_i q_i and k̂_s = SG_s (factors) k_s as f32 rows, v_s as the MMA type (the

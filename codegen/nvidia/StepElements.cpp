@@ -1,10 +1,12 @@
 //===- StepElements.cpp - A recurrence step's values, element by element --===//
 
 #include "codegen/nvidia/StepElements.h"
+#include "passes/ChunkMath.h"
 #include "passes/StepLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/DenseSet.h"
 
 using namespace mlir;
@@ -164,4 +166,47 @@ Operation *StepElements::firstNonElementwise(Block &body, ArrayRef<Value> roots,
     llvm::append_range(worklist, op->getOperands());
   }
   return nullptr;
+}
+
+void mlir::tmix::stageChunkGateLogs(KernelBuilder &kb, StepElements &elements,
+                                    const ChunkForm &form, int64_t gateColumns,
+                                    int64_t chunk, Value tid, int64_t threads,
+                                    Value start, Value length, Value logGate,
+                                    Value signs) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type f32 = b.getF32Type(), f64 = b.getF64Type();
+  Value zero64 = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+  kb.loop(
+      tid, kb.index(gateColumns), kb.index(threads), {}, [&](Value column, ValueRange) {
+        kb.loop(kb.index(0), kb.index(chunk), kb.index(1), {zero64, kb.f32(1.0)},
+                [&](Value row, ValueRange carried) {
+                  Value inChunk =
+                      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, length);
+                  SmallVector<Value> step = kb.ifElse(
+                      inChunk, {f32, f32},
+                      [&] {
+                        elements.setStep(arith::AddIOp::create(b, start, row));
+                        StepGateLog gate =
+                            stepGateLog(kb, form, [&](const ChunkFactor &factor) {
+                              bool vector = isa<SpecTensorType>(factor.value.getType());
+                              return elements.at(factor.value, vector ? ValueRange{column}
+                                                                      : ValueRange{});
+                            });
+                        return SmallVector<Value>{gate.log, gate.sign};
+                      },
+                      // Past the last step: log 1 = 0, so the last row's Γ carries on.
+                      [&] {
+                        return SmallVector<Value>{kb.f32(0.0), kb.f32(1.0)};
+                      });
+                  Value sum = arith::AddFOp::create(
+                      b, carried[0], arith::ExtFOp::create(b, f64, step[0]));
+                  memref::StoreOp::create(b, arith::TruncFOp::create(b, f32, sum),
+                                          logGate, ValueRange{row, column});
+                  Value sign = arith::MulFOp::create(b, carried[1], step[1]);
+                  if (signs)
+                    memref::StoreOp::create(b, sign, signs, ValueRange{row, column});
+                  return SmallVector<Value>{sum, sign};
+                });
+        return SmallVector<Value>{};
+      });
 }

@@ -72,6 +72,18 @@ private:
   Value stepTime;
 };
 
+/// Stages a chunk's cumulative gate logs and signs for the recurrence kernels (the
+/// forward's and its adjoint's), a thread per gate column (the CTA's `threads` threads
+/// from `tid`): LG[i, g] = sum_{j <= i} max(log |G_j[g]|, floor) and SG[i, g] = prod
+/// sign(G_j[g]) for the `chunk` rows from step `start`, `elements` evaluating `form`'s
+/// gate factors (rows past `length` add log 1, so the last row's Γ carries on), summed
+/// in f64 and stored as f32 into `logGate` [chunk, gateColumns] and, when given,
+/// `signs`: the MMA operands are 16-bit, so the CPU path's hi + lo pair would buy no
+/// accuracy here.
+void stageChunkGateLogs(KernelBuilder &kb, StepElements &elements, const ChunkForm &form,
+                        int64_t gateColumns, int64_t chunk, Value tid, int64_t threads,
+                        Value start, Value length, Value logGate, Value signs);
+
 } // namespace mlir::tmix
 
 #endif // TMIX_CODEGEN_NVIDIA_STEPELEMENTS_H
