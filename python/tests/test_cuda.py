@@ -324,15 +324,8 @@ def test_recurrence_backward_on_the_gpu():
 def test_recurrence_backward_the_gpu_does_not_run_says_why():
     # Linear attention's normaliser (a vector state beside S): the GPU's backward does
     # not run it yet, and says so, naming the CPU.
-    mod = tmix.compile("""
-recurrence normalised(q: f32[B, H, T, 64], k: f32[B, H, T, 64], v: f32[B, H, T, 64])
-    -> o: f32[B, H, T, 64] {
-  state S: f32[64, 64]
-  state z: f32[64]
-  S = S + outer(k[t], v[t])
-  z = z + k[t]
-  o[t] = (q[t] @ S) / (dot(q[t], z) + 1e-6)
-}""", "cuda_normalised.tmix")
+    from test_grad_recurrences import NORMALISED
+    mod = tmix.compile(NORMALISED, "cuda_normalised.tmix")
     q = torch.randn(1, 2, 30, 64, device="cuda").abs().requires_grad_()
     with pytest.raises(RuntimeError, match="it runs on the CPU only so far"):
         mod["normalised"](q, q, q).sum().backward()

@@ -41,6 +41,18 @@ recurrence gla_varlen(q: f32[1, T, H, K], k: f32[1, T, H, K], v: f32[1, T, H, V]
 }}
 """
 
+# Linear attention with its normaliser, a vector state beside S, at state dims 64: the
+# GPUs' backward does not run it yet.
+NORMALISED = """
+recurrence normalised(q: f32[B, H, T, 64], k: f32[B, H, T, 64], v: f32[B, H, T, 64])
+    -> o: f32[B, H, T, 64] {
+  state S: f32[64, 64]
+  state z: f32[64]
+  S = S + outer(k[t], v[t])
+  z = z + k[t]
+  o[t] = (q[t] @ S) / (dot(q[t], z) + 1e-6)
+}"""
+
 B, T, H, K, V = 2, 21, 3, 6, 5
 
 
@@ -376,14 +388,6 @@ def test_gpu_kernels_of_the_backward(mod, dtype):
             assert param.declared() == on_cpu.declared()
         shapes = {p.name: p.declared() for p in adjoint.outputs}
         assert shapes["d_A"] == "f32[H]" and shapes["d_Bm"] == "f32[B, T, G, N]"
-    normalised = tmix.compile("""
-recurrence normalised(q: f32[B, H, T, 64], k: f32[B, H, T, 64], v: f32[B, H, T, 64])
-    -> o: f32[B, H, T, 64] {
-  state S: f32[64, 64]
-  state z: f32[64]
-  S = S + outer(k[t], v[t])
-  z = z + k[t]
-  o[t] = (q[t] @ S) / (dot(q[t], z) + 1e-6)
-}""", "gpu_normalised.tmix")
+    normalised = tmix.compile(NORMALISED, "gpu_normalised.tmix")
     with pytest.raises(ValueError, match="with more than one state, it runs on the CPU"):
         normalised.kernel("normalised_grad", "sm_80")
