@@ -17,7 +17,7 @@ import math
 import os
 import sys
 
-from manifest import parse_manifest
+from manifest import caller_results, parse_manifest, shape_of
 import recurrences
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,7 +64,7 @@ class Kernel:
             else:
                 ptrs.append(0)
                 values.append(float(scalars[a["name"]]))
-        ptrs += [tensors[r["name"]].data_ptr() for r in m["results"]]
+        ptrs += [tensors[r["name"]].data_ptr() for r in caller_results(m)]
         size_list = [sizes[s] for s in m["sizes"]]
         error = ctypes.create_string_buffer(1024)
         status = self.lib.tmix_cuda_launch(
@@ -81,10 +81,6 @@ def torch_dtype(name):
     return {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
             "i32": torch.int32, "i64": torch.int64, "bool": torch.bool,
             "f64": torch.float64}[name]
-
-
-def shape_of(param, sizes):
-    return [sizes[d] if isinstance(d, str) else d for d in param["dims"]]
 
 
 def rel_err(out, ref):
@@ -139,18 +135,25 @@ def check(kernel, data_dir):
     sizes = dict(kv.split("=") for kv in open(f"{data_dir}/sizes.txt").read().strip().split(","))
     sizes = {key: int(value) for key, value in sizes.items()}
     inputs, scalars = {}, {}
+    # The values make_inputs.py chose for the scalars without a default.
+    given = {}
+    if os.path.exists(f"{data_dir}/scalars.txt"):
+        given = dict(line.strip().split("=") for line in open(f"{data_dir}/scalars.txt")
+                     if line.strip())
     for a in m["args"]:
         if a["tensor"]:
             inputs[a["name"]] = load_npy(f"{data_dir}/{a['name']}.npy").to(
                 DEVICE, torch_dtype(a["dtype"]))
         else:
-            scalars[a["name"]] = a["default"] if a["default"] is not None else 0.0
+            scalars[a["name"]] = (float(given[a["name"]]) if a["name"] in given else
+                                  a["default"] if a["default"] is not None else 0.0)
+    results = caller_results(m)
     outputs = {r["name"]: torch.zeros(shape_of(r, sizes), dtype=torch_dtype(r["dtype"]),
-                                      device=DEVICE) for r in m["results"]}
+                                      device=DEVICE) for r in results}
     kernel({**inputs, **outputs}, scalars, sizes)
     synchronize()
     errors = {}
-    for r in m["results"]:
+    for r in results:
         expected = load_npy(f"{data_dir}/expected/{r['name']}.npy").to(DEVICE)
         errors[r["name"]] = rel_err(outputs[r["name"]], expected)
     if kernel.name in TORCH_MASKS:

@@ -1,14 +1,15 @@
 """Random inputs for one kernel of bench/gpu, from its manifest: float tensors from a
 normal distribution (rounded to bf16 so that every path sees the same values), the
-integer tensors the examples use (document ids, key lengths) with their meaning.
-Prints the --sizes string. Usage: make_inputs.py MANIFEST DIR"""
+integer tensors the examples use (document ids, key lengths, packed sequences' offsets)
+with their meaning, and DIR/scalars.txt: a value for each scalar without a default
+(NAME=VALUE lines). Prints the --sizes string. Usage: make_inputs.py MANIFEST DIR"""
 import sys
 
 import numpy as np
 
-from manifest import parse_manifest
+from manifest import parse_manifest, shape_of
 
-SIZES = {"B": 1, "H": 4, "HK": 2, "N": 200, "M": 233, "R": 399, "D": 64, "T": 300}
+SIZES = {"B": 1, "H": 4, "HK": 2, "G": 2, "N": 200, "M": 233, "R": 399, "D": 64, "T": 300}
 
 
 def sigmoid(x):
@@ -30,6 +31,10 @@ RECURRENCE_INPUTS = {
 }
 
 
+# Scalars without a default (scalars.txt): fla's query scale as fla's tests draw it.
+SCALARS = {"scale": 0.125}
+
+
 def bf16_round(x):
     bits = x.astype(np.float32).view(np.uint32)
     bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
@@ -42,14 +47,24 @@ def main():
     sizes.update(manifest["specialize"])
     if "R" in sizes and "N" in sizes:
         sizes["R"] = 2 * sizes["N"] - 1  # relative-bias tables cover i - j + N - 1
+    sequences = manifest["sequences"]
+    if sequences:
+        # Packed sequences: three of them, their offsets [N + 1] from 0 to T.
+        offsets = next(a for a in manifest["args"] if a["name"] == sequences["offsets"])
+        sizes[offsets["dims"][0].partition("+")[0]] = 3
     rng = np.random.default_rng(0)
     names = {arg["name"] for arg in manifest["args"]}
     recurrence, delta_rule = "T" in sizes, "beta" in names
     for arg in manifest["args"]:
         if not arg["tensor"]:
             continue
-        shape = [sizes[d] if isinstance(d, str) else d for d in arg["dims"]]
-        if arg["dtype"] in ("i32", "i64"):
+        shape = shape_of(arg, sizes)
+        if sequences and arg["name"] == sequences["offsets"]:
+            total = sizes[sequences["time"]]
+            cuts = np.sort(rng.choice(np.arange(1, total), shape[0] - 2, replace=False))
+            value = np.concatenate([[0], cuts, [total]]).astype(
+                np.int64 if arg["dtype"] == "i64" else np.int32)
+        elif arg["dtype"] in ("i32", "i64"):
             if arg["name"] == "doc":  # sorted document ids: a few packed documents
                 ids = np.sort(rng.integers(0, 4, size=shape), axis=-1)
                 value = ids.astype(np.int32)
@@ -64,6 +79,11 @@ def main():
                 value /= np.linalg.norm(value, axis=-1, keepdims=True)
             value = bf16_round(value)
         np.save(f"{out}/{arg['name']}.npy", value)
+    # Scalars without a default (fla's scale): a value for every path, one per line.
+    with open(f"{out}/scalars.txt", "w") as f:
+        for arg in manifest["args"]:
+            if not arg["tensor"] and arg["default"] is None:
+                f.write(f"{arg['name']}={SCALARS.get(arg['name'], 0.5)}\n")
     print(",".join(f"{k}={v}" for k, v in sizes.items()))
 
 

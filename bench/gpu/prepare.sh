@@ -53,8 +53,10 @@ for file in "${specs[@]}"; do
     mkdir -p "$dir"
     sizes=$(/usr/bin/python3 bench/gpu/make_inputs.py "$manifest" "$dir")
     echo "$sizes" > "$dir/sizes.txt"
+    sets=()
+    while IFS= read -r scalar; do sets+=("--set=$scalar"); done < "$dir/scalars.txt"
     "$tmixc" run "$file" --kernel="$kernel" --sizes="$sizes" --inputs="$dir" \
-      --outputs="$dir/expected" --check | tail -n 1 | sed "s/^/$kernel: /"
+      --outputs="$dir/expected" --check "${sets[@]}" | tail -n 1 | sed "s/^/$kernel: /"
   done
 done
 # The recurrences' peer, carried as a wheel (pinned: the version bench.py was written

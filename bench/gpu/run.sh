@@ -18,11 +18,14 @@ if [ "${TMIX_USE_CMAKE:-1}" = 1 ] && command -v cmake >/dev/null; then
 else
   mkdir -p "$build/lib"
   lib=$build/lib/libtmix_cuda.so
-  ${CXX:-c++} -std=c++17 -O2 -fPIC -shared -I. runtime/AtomicFiles.cpp runtime/Bindings.cpp runtime/CpuLauncher.cpp \
-    runtime/HostTensor.cpp runtime/Npy.cpp runtime/Random.cpp runtime/ThreadPool.cpp \
-    runtime/cuda/GpuManifest.cpp runtime/cuda/CudaDriver.cpp runtime/cuda/CudaLauncher.cpp \
-    runtime/cuda/TensorMap.cpp \
-    -ldl -lpthread -o "$lib"
+  # libtmix_cuda's sources (runtime/CMakeLists.txt, runtime/cuda/CMakeLists.txt); a
+  # file missing here is an error now (--no-undefined), not when Python loads the library.
+  ${CXX:-c++} -std=c++17 -O2 -fPIC -shared -I. runtime/AtomicFiles.cpp runtime/Bindings.cpp \
+    runtime/CpuLauncher.cpp runtime/GradientReduction.cpp runtime/HostTensor.cpp \
+    runtime/Npy.cpp runtime/Random.cpp runtime/TensorView.cpp runtime/ThreadPool.cpp \
+    runtime/cuda/GpuArtifact.cpp runtime/cuda/GpuManifest.cpp runtime/cuda/CudaDriver.cpp \
+    runtime/cuda/CudaLauncher.cpp runtime/cuda/TensorMap.cpp \
+    -ldl -lpthread -Wl,--no-undefined -o "$lib"
 fi
 echo "bench/gpu: runtime built: $lib"
 python=${PYTHON:-python3}
