@@ -335,6 +335,15 @@ def main():
     except Exception as error:
         print(f"recurrence timing failed: {type(error).__name__}: {error}")
         failures += 1
+    sys.stdout.flush()
+
+    try:
+        rows = recurrences.backward_headline(kernels, args, time_ms, rel_err, DEVICE)
+        recurrences.print_backward_table(rows)
+        failures += not all(r.get("err_fla", 0.0) < TOLERANCE for r in rows)
+    except Exception as error:
+        print(f"recurrence backward timing failed: {type(error).__name__}: {error}")
+        failures += 1
     return 1 if failures else 0
 
 

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import bench  # noqa: E402
-from manifest import parse_manifest  # noqa: E402
+from manifest import caller_results, parse_manifest  # noqa: E402
 
 
 def spec_file(kernel):
@@ -38,7 +38,11 @@ class CpuKernel:
     def __init__(self, lib, path):
         self.path, self.m = path, parse_manifest(path)
         self.name = self.m["kernel"]
-        self.spec = spec_file(self.name)
+        # A recurrence's backward X_grad is `tmixc run X --grad`, its output's gradient
+        # read from the inputs folder.
+        self.run_as = (self.name[:-len("_grad")] if self.m["gradients_summed"]
+                       else self.name)
+        self.spec = spec_file(self.run_as)
 
     def __call__(self, tensors, scalars, sizes):
         import numpy as np
@@ -47,12 +51,16 @@ class CpuKernel:
             for arg in self.m["args"]:
                 if arg["tensor"]:
                     t = tensors[arg["name"]]
-                    t = t.float() if t.is_floating_point() else t.to(torch.int32)
+                    # Integers in their declared width (i64 sequence offsets).
+                    t = t.float() if t.is_floating_point() else t.to(
+                        torch.int64 if arg["dtype"] == "i64" else torch.int32)
                     np.save(f"{work}/{arg['name']}.npy", t.numpy())
-            command = [self.tmixc, "run", self.spec, f"--kernel={self.name}",
+            command = [self.tmixc, "run", self.spec, f"--kernel={self.run_as}",
                        # like the launch: the manifest's size symbols only
                        "--sizes=" + ",".join(f"{k}={sizes[k]}" for k in self.m["sizes"]),
                        f"--inputs={work}", f"--outputs={work}/out"]
+            if self.run_as != self.name:
+                command.append("--grad")
             for arg in self.m["args"]:  # like the launch: the manifest's scalars only
                 if not arg["tensor"] and arg["name"] in scalars:
                     value = scalars[arg["name"]]
@@ -60,7 +68,7 @@ class CpuKernel:
                         value = int(value)
                     command.append(f"--set={arg['name']}={value}")
             subprocess.run(command, check=True, capture_output=True, text=True)
-            for result in self.m["results"]:
+            for result in caller_results(self.m):
                 out = torch.from_numpy(np.load(f"{work}/out/{result['name']}.npy"))
                 tensors[result["name"]].copy_(out.to(tensors[result["name"]].dtype))
 

@@ -2,14 +2,15 @@
 normal distribution (rounded to bf16 so that every path sees the same values), the
 integer tensors the examples use (document ids, key lengths, packed sequences' offsets)
 with their meaning, and DIR/scalars.txt: a value for each scalar without a default
-(NAME=VALUE lines). Prints the --sizes string. Usage: make_inputs.py MANIFEST DIR"""
+(NAME=VALUE lines). Prints the --sizes string.
+Usage: make_inputs.py MANIFEST DIR [SYMBOL=VALUE ...] (sizes other than SIZES')"""
 import sys
 
 import numpy as np
 
 from manifest import parse_manifest, shape_of
 
-SIZES = {"B": 1, "H": 4, "HK": 2, "G": 2, "N": 200, "M": 233, "R": 399, "D": 64, "T": 300}
+SIZES = {"B": 1, "H": 4, "HK": 2, "G": 2, "N": 200, "M": 233, "R": 399, "D": 64, "T": 150}
 
 
 def sigmoid(x):
@@ -45,6 +46,8 @@ def main():
     manifest, out = parse_manifest(sys.argv[1]), sys.argv[2]
     sizes = {s: SIZES.get(s, 64) for s in manifest["sizes"]}
     sizes.update(manifest["specialize"])
+    # SYMBOL=VALUE arguments after DIR: other sizes than SIZES' (smaller data).
+    sizes.update({k: int(v) for k, v in (a.split("=") for a in sys.argv[3:])})
     if "R" in sizes and "N" in sizes:
         sizes["R"] = 2 * sizes["N"] - 1  # relative-bias tables cover i - j + N - 1
     sequences = manifest["sequences"]

@@ -22,7 +22,11 @@ rm -rf "$out" && mkdir -p "$out/data"
 # Examples whose head dim (or recurrence state size) is a symbol are fixed here.
 declare -A fixed=([alibi_bias]=D=64 [gqa]=D=128 [mqa_decode]=D=128 [gla]=K=64,V=64
                   [retnet]=K=64,V=64 [ssd]=N=64,P=64 [gated_delta]=K=128,V=128
-                  [linear_attention]=K=64,V=64)
+                  [linear_attention]=K=64,V=64 [fla_delta_net]=K=64,V=64
+                  [fla_gated_delta]=K=64,V=64 [fla_gla]=K=64,V=64
+                  [fla_gla_varlen]=K=64,V=64 [fla_linear_attn]=K=64,V=64
+                  [fla_mamba2]=N=64,P=64 [fla_retnet]=K=64,V=64
+                  [fla_simple_gla]=K=64,V=64)
 specs=()
 for file in examples/*.tmix bench/gpu/attention_bf16.tmix bench/gpu/recurrences_bf16.tmix; do
   grep -q '^\(attention\|recurrence\)' "$file" || continue
@@ -43,6 +47,12 @@ for target in $TARGETS; do
   done
 done
 
+# The bench recurrences' backward (X_grad beside X; the other examples' backward is
+# checked by the emulator and ptxas on the development machine).
+for target in $TARGETS; do
+  "$tmixc" build bench/gpu/recurrences_bf16.tmix --grad --target="$target" -o "$out/$target"
+done
+
 # Correctness data: inputs at awkward sizes (N = 200, M = 233: partial tiles), CPU
 # outputs.
 for file in "${specs[@]}"; do
@@ -58,6 +68,35 @@ for file in "${specs[@]}"; do
     "$tmixc" run "$file" --kernel="$kernel" --sizes="$sizes" --inputs="$dir" \
       --outputs="$dir/expected" --check "${sets[@]}" | tail -n 1 | sed "s/^/$kernel: /"
   done
+done
+# The backward X_grad: inputs for X and the gradient of its output (tmixc run --grad
+# draws it), the CPU path's gradients expected (its chunked adjoint, itself checked
+# against central differences of the float64 reference in the test suite).
+for manifest in "$out"/${TARGETS%% *}/*_grad.*.manifest; do
+  [ -e "$manifest" ] || continue
+  kernel=$(sed -n 's/^kernel //p' "$manifest")
+  forward=${kernel%_grad}
+  file=bench/gpu/recurrences_bf16.tmix
+  grep -q "^recurrence $forward(" "$file" || continue
+  dir=$out/data/$kernel
+  rm -rf "$dir" && mkdir -p "$dir"
+  # Two heads and T = 130 (two chunks and a partial one): the artifacts are carried to
+  # the GPU machine, 64 MiB at most.
+  /usr/bin/python3 bench/gpu/make_inputs.py "${manifest/_grad./.}" "$dir" H=2 T=130 \
+    > "$dir/sizes.txt"
+  sets=()
+  while IFS= read -r scalar; do sets+=("--set=$scalar"); done < "$dir/scalars.txt"
+  "$tmixc" run "$file" --kernel="$forward" --grad --sizes="$(cat "$dir/sizes.txt")" \
+    --inputs="$dir" --outputs="$dir/run" "${sets[@]}" >/dev/null
+  mkdir -p "$dir/expected"
+  for result in $(sed -n 's/^result \([^ ]*\) .*/\1/p' "$manifest"); do
+    mv "$dir/run/$result.npy" "$dir/expected/"
+  done
+  for arg in $(sed -n 's/^arg \([^ ]*\) .*/\1/p' "$manifest"); do
+    [ -e "$dir/$arg.npy" ] || mv "$dir/run/$arg.npy" "$dir/"
+  done
+  rm -rf "$dir/run"
+  echo "$kernel: the CPU path's gradients"
 done
 # The recurrences' peer, carried as a wheel (pinned: the version bench.py was written
 # against).

@@ -7,7 +7,9 @@ no query scale (fla is called with scale=1), so both compute the same function o
 same inputs. fla uses [B, T, H, D] tensors; they are transposed copies, made before
 timing. Accuracy: tmix against fla on the whole output, and both against a float32
 step-by-step PyTorch reference on the first REF_STEPS steps of two heads (the outputs
-of a causal recurrence depend only on the steps before them).
+of a causal recurrence depend only on the steps before them). The backward (each
+kernel's X_grad, when carried): tmix's against fla's through torch autograd on the same
+inputs and output gradient, each gradient compared.
 """
 import math
 
@@ -151,3 +153,60 @@ def print_table(rows):
 def all_pass(rows, tolerance):
     return all(r["err_ref"] < tolerance and r.get("err_fla", 0.0) < tolerance
                and math.isfinite(r["err_ref"]) for r in rows)
+
+
+GRAD_NAMES = {"gla_bf16": ("q", "k", "v", "g"), "gated_delta_bf16": ("q", "k", "v", "g", "beta")}
+
+
+def backward_headline(kernels, args, time_ms, rel_err, device="cuda"):
+    """One row per recurrence whose backward X_grad is carried: tmix's X_grad against
+    fla's backward (torch.autograd.grad through chunk_gla / chunk_gated_delta_rule, the
+    forward's graph kept), times and the largest relative difference of a gradient."""
+    import torch
+    B, H, T, D = args.rec_batch, args.rec_heads, args.rec_length, 128
+    gen = torch.Generator(device=device).manual_seed(2)
+    rows = []
+    for name in KERNELS:
+        kernel = kernels.get(name + "_grad")
+        if kernel is None:
+            continue
+        x = make_inputs(name, B, H, T, D, device, gen)
+        d_o = torch.randn(B, H, T, D, device=device, generator=gen).to(torch.bfloat16)
+        grads = {f"d_{n}": torch.empty(x[n].shape, device=device, dtype=torch.float32)
+                 for n in GRAD_NAMES[name]}
+        tensors = {**x, "d_o": d_o, **grads}
+        sizes = {"B": B, "H": H, "T": T}
+        row = {"kernel": name + "_grad", "shape": f"B={B} H={H} T={T} K=V={D}"}
+        row["tmix_ms"] = time_ms(lambda: kernel(tensors, {}, sizes), args.reps)
+        fla, why = fla_function(name)
+        if fla is None:
+            row["fla_ms"] = f"n/a ({why})"
+        else:
+            prepare, run = fla
+            leaves = [t.requires_grad_() for t in prepare(x)]
+            o = run(leaves)
+            d_o_fla = d_o.transpose(1, 2).contiguous()
+            theirs = torch.autograd.grad(o, leaves, d_o_fla, retain_graph=True)
+            row["err_fla"] = max(rel_err(grads[f"d_{n}"], g.transpose(1, 2))
+                                 for n, g in zip(GRAD_NAMES[name], theirs))
+            row["fla_ms"] = time_ms(
+                lambda: torch.autograd.grad(o, leaves, d_o_fla, retain_graph=True), args.reps)
+            del o, leaves, theirs
+        row["tokens_per_s"] = B * T / (row["tmix_ms"] / 1e3)
+        rows.append(row)
+        del x, d_o, grads, tensors
+    return rows
+
+
+def print_backward_table(rows):
+    def ms(value):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    print("\n| backward | shape | tmix ms | Mtok/s | fla ms | fla / tmix | "
+          "max rel_err of a gradient vs fla |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        ratio = f"{r['fla_ms'] / r['tmix_ms']:.2f}" if isinstance(r["fla_ms"], float) else ""
+        err = f"{r['err_fla']:.2e}" if "err_fla" in r else ""
+        print(f"| {r['kernel']} | {r['shape']} | {ms(r['tmix_ms'])} | "
+              f"{r['tokens_per_s'] / 1e6:.1f} | {ms(r['fla_ms'])} | {ratio} | {err} |")
