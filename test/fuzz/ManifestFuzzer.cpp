@@ -88,6 +88,30 @@ void launchArithmetic(const GpuManifest &manifest, uint64_t seed) {
     return;
   CudaGrid grid;
   (void)cudaGridOf(manifest, bound, grid);
+  // A recurrence adjoint's sums (`gradients summed`) read inside their partials only
+  // and write inside the caller's gradients only.
+  std::vector<GradientSumLaunch> sums;
+  int64_t partialWords = 0, planWords = 0;
+  if (gradientSumLaunches(manifest, bound, sums, partialWords, planWords).empty())
+    for (const GradientSumLaunch &sum : sums) {
+      const std::vector<int64_t> &plan = sum.plan;
+      size_t rank = static_cast<size_t>(plan[0]), summed = static_cast<size_t>(plan[1]);
+      if (plan.size() != 2 + 3 * rank + 2 * summed)
+        finding("a gradient sum's plan has the wrong number of words", "", "");
+      __int128 lastRead = 0, lastWrite = 0, elements = 1;
+      for (size_t dim = 0; dim < rank; ++dim) {
+        lastWrite += __int128(plan[2 + dim] - 1) * plan[2 + rank + dim];
+        lastRead += __int128(plan[2 + dim] - 1) * plan[2 + 2 * rank + dim];
+      }
+      for (size_t dim = 0; dim < summed; ++dim)
+        lastRead +=
+            __int128(plan[2 + 3 * rank + dim] - 1) * plan[2 + 3 * rank + summed + dim];
+      for (int64_t size : sum.partialShape)
+        elements *= size;
+      if (lastRead >= elements || lastWrite >= sum.count)
+        finding("a gradient sum reads or writes out of bounds", "",
+                "result " + std::to_string(sum.result));
+    }
   std::vector<DeviceTensor> tensors;
   std::vector<double> scalars;
   for (const auto *params : {&signature.args, &signature.results})
