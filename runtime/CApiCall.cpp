@@ -211,12 +211,7 @@ CallError tmix::rt::launchReducedGradientCall(ProgramFn program,
   // The argument of each result's gradient.
   std::vector<size_t> arguments;
   for (const ParamDecl &result : signature.results)
-    arguments.push_back(
-        static_cast<size_t>(std::find_if(signature.args.begin(), signature.args.end(),
-                                         [&](const ParamDecl &arg) {
-                                           return "d_" + arg.name == result.name;
-                                         }) -
-                            signature.args.begin()));
+    arguments.push_back(gradientArgument(signature, result));
   // A gradient that shares nothing (most: a per-step input's) is written by the program
   // into the caller's output; the others into host buffers, summed after.
   std::vector<bool> direct;

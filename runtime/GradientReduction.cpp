@@ -22,6 +22,14 @@ int64_t sizeOf(const DimDecl &dim, const std::map<std::string, int64_t> &sizes) 
 
 } // namespace
 
+size_t tmix::rt::gradientArgument(const SpecSignature &signature,
+                                  const ParamDecl &result) {
+  auto argument =
+      std::find_if(signature.args.begin(), signature.args.end(),
+                   [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
+  return static_cast<size_t>(argument - signature.args.begin());
+}
+
 bool tmix::rt::sharesNothing(const ParamDecl &decl, const ParamDecl &partialDecl) {
   return decl.isTensor && decl.layout == partialDecl.layout &&
          decl.dims.size() == partialDecl.dims.size() &&
@@ -166,12 +174,11 @@ std::string tmix::rt::reduceSharedGradient(const SpecSignature &forward, size_t 
 SpecSignature tmix::rt::reducedGradientSignature(const SpecSignature &program) {
   SpecSignature reduced = program;
   for (ParamDecl &result : reduced.results) {
-    auto argument = std::find_if(program.args.begin(), program.args.end(),
-                                 [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
-    if (argument == program.args.end())
+    size_t argument = gradientArgument(program, result);
+    if (argument == program.args.size())
       continue;
     std::string name = result.name;
-    result = *argument;
+    result = program.args[argument];
     result.name = name;
     result.dtype = DType::F32;
     result.defaultValue.reset();

@@ -16,6 +16,10 @@
 
 namespace tmix::rt {
 
+/// The index of the argument of `signature` whose gradient a backward's result
+/// `result` is (named d_<argument>), or signature.args.size() when it is none's.
+size_t gradientArgument(const SpecSignature &signature, const ParamDecl &result);
+
 /// Whether a backward's result declared by `partialDecl` is already the gradient of
 /// the argument declared by `decl`: a tensor of its dims and layout (one element per
 /// element, nothing shared to sum).

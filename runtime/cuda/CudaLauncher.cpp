@@ -255,21 +255,17 @@ std::string tmix::rt::gradientSumLaunches(const GpuManifest &manifest,
   const SpecSignature &signature = manifest.kernel.signature;
   for (size_t index = 0; index < signature.results.size(); ++index) {
     const ParamDecl &result = signature.results[index];
-    auto argument = std::find_if(
-        signature.args.begin(), signature.args.end(),
-        [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
-    if (argument == signature.args.end())
+    size_t argument = gradientArgument(signature, result);
+    if (argument == signature.args.size())
       return "result '" + result.name + "' of kernel '" + signature.name +
              "' is the gradient of no argument";
-    if (sharesNothing(*argument, result))
+    if (sharesNothing(signature.args[argument], result))
       continue; // written by the kernel into the caller's tensor
     GradientSumLaunch sum;
     sum.result = index;
     sum.partialShape = shapeOf(result, bound);
     GradientSum plan;
-    if (std::string error = planGradientSum(
-            signature, static_cast<size_t>(argument - signature.args.begin()), result,
-            bound, plan);
+    if (std::string error = planGradientSum(signature, argument, result, bound, plan);
         !error.empty())
       return error;
     sum.plan = plan.encode();
@@ -279,11 +275,11 @@ std::string tmix::rt::gradientSumLaunches(const GpuManifest &manifest,
              "' has " + std::to_string(sum.count) +
              " elements: more than a CUDA grid of " + std::to_string(kMaxCudaGridX) +
              " blocks of " + std::to_string(kGradientSumThreads) + " sums at once";
-    int64_t elements = 1; // below 2^61: sizesFromList checked its bytes
+    sum.partialElements = 1; // below 2^61: sizesFromList checked its bytes
     for (int64_t size : sum.partialShape)
-      elements *= size;
+      sum.partialElements *= size;
     // Two f32 a word, each partial from a 16-byte boundary.
-    int64_t words = (elements + 3) / 4 * 2;
+    int64_t words = (sum.partialElements + 3) / 4 * 2;
     sum.partialWord = partialWords;
     sum.planWord = planWords;
     if (__builtin_add_overflow(partialWords, words, &partialWords) ||
@@ -682,10 +678,7 @@ std::string CudaKernel::launch(const std::vector<DeviceTensor> &tensors,
       // Rank-1 descriptors, within the sizes checked above: no error to report.
       (void)pushDescriptor(sumParams, ParamDecl{"sum"}, address, {count});
     };
-    int64_t partialElements = 1;
-    for (int64_t size : sum.partialShape)
-      partialElements *= size;
-    push(kernelTensors[numArgs + sum.result].address, partialElements);
+    push(kernelTensors[numArgs + sum.result].address, sum.partialElements);
     push(tensors[numArgs + sum.result].address, sum.count);
     push(wordAddress(plansOffset + static_cast<size_t>(sum.planWord)),
          static_cast<int64_t>(sum.plan.size()));

@@ -91,6 +91,7 @@ std::string packKernelParams(const GpuManifest &manifest,
 struct GradientSumLaunch {
   size_t result = 0;                 // the result's index
   std::vector<int64_t> partialShape; // its declared, per-point, shape (F32)
+  int64_t partialElements = 0;       // the product of partialShape
   int64_t partialWord = 0;           // its first word, from the partials' start
   std::vector<int64_t> plan;         // GradientSum::encode (GradientReduction.h)
   int64_t planWord = 0;              // the plan's first word, from the plans' start

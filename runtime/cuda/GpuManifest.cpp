@@ -8,6 +8,8 @@
 
 #include "runtime/cuda/GpuManifest.h"
 
+#include "runtime/GradientReduction.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -541,10 +543,7 @@ std::string tmix::rt::validateGpuManifest(const GpuManifest &manifest) {
   // kernel reads f32 partials).
   if (manifest.kernel.sumsGradients)
     for (const ParamDecl &result : signature.results) {
-      bool named = std::any_of(
-          signature.args.begin(), signature.args.end(),
-          [&](const ParamDecl &arg) { return "d_" + arg.name == result.name; });
-      if (!named)
+      if (gradientArgument(signature, result) == signature.args.size())
         return "'gradients summed', but result '" + result.name +
                "' is the gradient of no argument";
       if (!cpu && result.dtype != DType::F32)

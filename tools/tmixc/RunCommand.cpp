@@ -871,13 +871,11 @@ static int runRecurrenceGrad(GradRun &run) {
   std::vector<unsigned> arguments;
   std::vector<std::string> names;
   for (const rt::ParamDecl &result : adjointSignature.results) {
-    auto found = llvm::find_if(runner.signature.args, [&](const rt::ParamDecl &arg) {
-      return "d_" + arg.name == result.name;
-    });
-    if (found == runner.signature.args.end())
+    size_t argument = rt::gradientArgument(runner.signature, result);
+    if (argument == runner.signature.args.size())
       return fail("internal error: the backward's result '" + result.name +
                   "' is the gradient of no argument");
-    arguments.push_back(static_cast<unsigned>(found - runner.signature.args.begin()));
+    arguments.push_back(static_cast<unsigned>(argument));
     names.push_back(result.name);
   }
   std::vector<HostTensor> partials, grads;
