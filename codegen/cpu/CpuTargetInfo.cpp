@@ -114,6 +114,15 @@ VectorShape tmix::hostVectorShape() {
   return vectorShapeOf(features.lookup("avx512f"), features.lookup("avx2"));
 }
 
+void tmix::preferLaneWidth(func::FuncOp program, VectorShape shape) {
+  // LLVM's function attribute, carried to the llvm.func by the func-to-llvm lowering.
+  MLIRContext *context = program.getContext();
+  Builder b(context);
+  std::string bits = std::to_string(shape.lanes * 32);
+  program->setAttr("passthrough",
+                   b.getArrayAttr({b.getStrArrayAttr({"prefer-vector-width", bits})}));
+}
+
 const TargetInfo &tmix::getCpuTargetInfo() {
   static const CpuTargetInfo host(hostVectorShape());
   return host;

@@ -11,6 +11,8 @@
 
 #include "passes/TargetInfo.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 namespace mlir::tmix {
 
 /// f32 lanes per vector register and the vector register count of a CPU.
@@ -24,6 +26,11 @@ struct VectorShape {
 VectorShape hostVectorShape();
 /// The vector shape of a CPU with these features ("avx512f", "avx2", ...: LLVM's names).
 VectorShape vectorShapeOf(bool hasAvx512, bool hasAvx2);
+
+/// Asks LLVM to vectorise the loops of `program` that it vectorises itself (those
+/// not written with vector ops) at the shape's full register width, the lanes of its
+/// micro-kernels: LLVM's cost model prefers 256 bits on AVX-512 CPUs.
+void preferLaneWidth(func::FuncOp program, VectorShape shape);
 
 /// The host CPU's TargetInfo (its vector shape is the host's), registered as
 /// kCpuTarget by registerCpuTargetInfo().

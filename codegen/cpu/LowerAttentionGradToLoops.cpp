@@ -13,7 +13,8 @@
 //   code, as the forward; Q and d_o read in place when f32 and not rotated, each row's
 //   lse and D computed once), and its body's ops are, per row tile:
 //     S = Q k^T, dP = d_o v^T              register-blocked outer products;
-//     pair_grad: P, dS per pair             a loop over (row, key), vectorised by LLVM;
+//     pair_grad: P, dS per pair             a loop over (row, key), vectorised by LLVM
+//                                           at the lanes' width (preferLaneWidth);
 //     param_grads (when it lists params)    pair by pair into its slices of their
 //                                           partials;
 //     dS k, accumulate_dq                   dS^T by blocks of L x L lanes shuffled in
@@ -182,6 +183,7 @@ LogicalResult AttentionGradLowering::lower() {
   }
   kb = std::make_unique<KernelBuilder>(op, grid);
   tiles = std::make_unique<LaneTiles>(*kb, vectors.lanes, groups, vectors.registers);
+  preferLaneWidth(kb->function(), vectors);
   ImplicitLocOpBuilder &b = kb->builder();
   rope = findStatement<RopeOp>(op);
   batch = op.isParamsPart() ? Value() : kb->gridIndex(0);
