@@ -476,8 +476,9 @@ static LogicalResult checkAgree(AttentionOp op, Role a, unsigned index, Role b,
 /// The statements: only statement ops, each at most once; rope needs an even D.
 /// A tmix.attention_grad's body also holds the derived statements of its part:
 /// tmix.score_grad (query, key_value), tmix.score_param_grad, tmix.sink_grad and
-/// tmix.scale_grad (params; there with the tmix.score_grad that the scale's gradient
-/// needs); a part "key_value" that sums params per key split, tmix.score_param_grad.
+/// tmix.scale_grad and tmix.rope_grad (params; there with the tmix.score_grad that the
+/// scale's gradient needs); a part "key_value" that sums params per key split,
+/// tmix.score_param_grad or tmix.rope_grad or both.
 static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
   auto grad = llvm::dyn_cast<AttentionGradOp>(op);
   bool params = grad && grad.isParamsPart();
@@ -487,9 +488,10 @@ static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
     StringRef name = statement.getName().getStringRef();
     bool derived = llvm::isa<ScoreGradOp>(statement);
     if (params)
-      derived |= llvm::isa<ScoreParamGradOp, SinkGradOp, ScaleGradOp>(statement);
+      derived |=
+          llvm::isa<ScoreParamGradOp, SinkGradOp, ScaleGradOp, RopeGradOp>(statement);
     if (splitParams)
-      derived |= llvm::isa<ScoreParamGradOp>(statement);
+      derived |= llvm::isa<ScoreParamGradOp, RopeGradOp>(statement);
     derived &= bool(grad);
     if (!llvm::isa<ScaleOp, MaskOp, ScoreOp, SinkOp, RopeOp>(statement) && !derived)
       return op->emitOpError()
@@ -497,9 +499,10 @@ static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
                 "tmix.score, tmix.sink, tmix.rope"
              << (!grad    ? ""
                  : params ? ", tmix.score_param_grad, tmix.sink_grad, tmix.scale_grad, "
-                            "tmix.score_grad"
-                 : splitParams ? ", tmix.score_grad, tmix.score_param_grad"
-                               : ", tmix.score_grad")
+                            "tmix.rope_grad, tmix.score_grad"
+                 : splitParams
+                     ? ", tmix.score_grad, tmix.score_param_grad, tmix.rope_grad"
+                     : ", tmix.score_grad")
              << "), found '" << name << "'";
     if (!seen.insert(name).second)
       return op->emitOpError() << "'" << name << "' appears more than once";
@@ -511,8 +514,13 @@ static LogicalResult verifyAttentionBody(Operation *op, Block &body, Role q) {
       seen.contains(ScoreOp::getOperationName()) !=
           seen.contains(ScoreGradOp::getOperationName()))
     return op->emitOpError("needs a tmix.score_grad exactly when it has a tmix.score");
-  if (splitParams && !seen.contains(ScoreParamGradOp::getOperationName()))
-    return op->emitOpError("sums params per key split, but has no tmix.score_param_grad");
+  if (splitParams && !seen.contains(ScoreParamGradOp::getOperationName()) &&
+      !seen.contains(RopeGradOp::getOperationName()))
+    return op->emitOpError("sums params per key split, but has no tmix.score_param_grad "
+                           "or tmix.rope_grad");
+  if (seen.contains(RopeGradOp::getOperationName()) &&
+      !seen.contains(RopeOp::getOperationName()))
+    return op->emitOpError("holds a tmix.rope_grad without a tmix.rope");
   if (params && seen.contains(ScoreGradOp::getOperationName()) &&
       !(seen.contains(ScaleGradOp::getOperationName()) &&
         seen.contains(ScoreOp::getOperationName())))
@@ -588,9 +596,9 @@ LogicalResult AttentionOp::verify() {
 // tmix.attention_grad
 //===----------------------------------------------------------------------===//
 
-/// The params `op` lists: extra float arguments of the forward (tensors only when
-/// `tensorsOnly`), two owned positions each, -1 or one of the param's dims.
-static bool verifyParamList(AttentionGradOp op, bool tensorsOnly) {
+/// The params `op` lists: extra float arguments of the forward (tensors or scalars),
+/// two owned positions each, -1 or one of the param's dims.
+static bool verifyParamList(AttentionGradOp op) {
   ArrayRef<int64_t> params = op.getParamArgs();
   ArrayRef<int64_t> owned = op.getOwnedAttr() ? op.getOwnedAttr().asArrayRef()
                                               : ArrayRef<int64_t>();
@@ -608,9 +616,9 @@ static bool verifyParamList(AttentionGradOp op, bool tensorsOnly) {
     }
     Type argType = op.getFunctionType().getInput(argument);
     auto tensor = llvm::dyn_cast<SpecTensorType>(argType);
-    if (tensor ? !tensor.isFloat() : tensorsOnly || !llvm::isa<FloatType>(argType)) {
+    if (tensor ? !tensor.isFloat() : !llvm::isa<FloatType>(argType)) {
       op.emitOpError() << "param '" << op.getArgName(argument)
-                       << "' is not a float tensor" << (tensorsOnly ? "" : " or scalar");
+                       << "' is not a float tensor or scalar";
       return false;
     }
     unsigned rank = tensor ? tensor.getRank() : 0;
@@ -631,7 +639,7 @@ static SpecTensorType paramPartialType(AttentionGradOp op, unsigned position,
   ArrayRef<int64_t> owned = op.getOwnedAttr().asArrayRef();
   FunctionType type = op.getFunctionType();
   return AttentionGradOp::getParamPartialType(
-      llvm::cast<SpecTensorType>(type.getInput(op.getParamArgs()[position])),
+      AttentionGradOp::getParamGradType(type.getInput(op.getParamArgs()[position])),
       llvm::cast<SpecTensorType>(type.getInput(1)), splits, owned[2 * position],
       owned[2 * position + 1]);
 }
@@ -639,7 +647,7 @@ static SpecTensorType paramPartialType(AttentionGradOp op, unsigned position,
 /// Part "params": one f32 result per param (its dims, or [1] for a scalar); the
 /// `split` params (tensors among `params`, in its order) take their partials last.
 static bool verifyParams(AttentionGradOp op) {
-  if (!verifyParamList(op, /*tensorsOnly=*/false))
+  if (!verifyParamList(op))
     return false;
   ArrayRef<int64_t> params = op.getParamArgs();
   FunctionType type = op.getFunctionType();
@@ -649,13 +657,8 @@ static bool verifyParams(AttentionGradOp op) {
                      << " results";
     return false;
   }
-  Builder builder(op.getContext());
   for (auto [position, argument] : llvm::enumerate(params)) {
-    auto tensor = llvm::dyn_cast<SpecTensorType>(type.getInput(argument));
-    Type expected =
-        tensor ? SpecTensorType::get(op.getContext(), tensor.getDims(), builder.getF32Type())
-               : SpecTensorType::get(op.getContext(), {builder.getI64IntegerAttr(1)},
-                                     builder.getF32Type());
+    Type expected = AttentionGradOp::getParamGradType(type.getInput(argument));
     if (type.getResult(position) != expected) {
       op.emitOpError() << "the gradient of '" << op.getArgName(argument) << "' must be "
                        << expected << ", got " << type.getResult(position);
@@ -665,9 +668,9 @@ static bool verifyParams(AttentionGradOp op) {
   const int64_t *next = params.begin();
   for (auto [index, argument] : llvm::enumerate(op.getSplitParams())) {
     next = std::find(next, params.end(), argument);
-    if (next == params.end() || !llvm::isa<SpecTensorType>(type.getInput(argument))) {
+    if (next == params.end()) {
       op.emitOpError() << "split param " << argument
-                       << " is not a tensor among its params, in their order";
+                       << " is not among its params, in their order";
       return false;
     }
     unsigned position = next++ - params.begin();
@@ -684,6 +687,19 @@ static bool verifyParams(AttentionGradOp op) {
     }
   }
   return true;
+}
+
+bool AttentionGradOp::sumsScoreParams() {
+  return !getBodyBlock().getOps<ScoreParamGradOp>().empty();
+}
+
+SpecTensorType AttentionGradOp::getParamGradType(Type param) {
+  MLIRContext *context = param.getContext();
+  Type f32 = Float32Type::get(context);
+  if (auto tensor = llvm::dyn_cast<SpecTensorType>(param))
+    return SpecTensorType::get(context, tensor.getDims(), f32);
+  return SpecTensorType::get(context,
+                             {IntegerAttr::get(IntegerType::get(context, 64), 1)}, f32);
 }
 
 SpecTensorType AttentionGradOp::getParamPartialType(SpecTensorType param,
@@ -769,7 +785,7 @@ LogicalResult AttentionGradOp::verify() {
   if ((getParamsAttr() || getOwnedAttr()) && (query || !partial))
     return emitOpError("has params only in part \"params\" and in part \"key_value\" "
                        "with d_q_partial");
-  if (getParamsAttr() && !verifyParamList(*this, /*tensorsOnly=*/true))
+  if (getParamsAttr() && !verifyParamList(*this))
     return failure();
   if (!partial) {
     bool expected = query ? llvm::equal(type.getResults(), SmallVector<Type>{q})
@@ -1153,6 +1169,7 @@ void ScoreParamGradOp::build(OpBuilder &, OperationState &state) { state.addRegi
 void SinkGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void ScaleGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void RopeOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
+void RopeGradOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 void StepOp::build(OpBuilder &, OperationState &state) { state.addRegion(); }
 
 /// The index names of attention statement regions: b h i j, then s for score, then g
@@ -1193,6 +1210,12 @@ void SinkGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn se
 /// g.
 void ScaleGradOp::getAsmBlockArgumentNames(Region &region,
                                            OpAsmSetValueNameFn setNameFn) {
+  if (!region.empty() && region.front().getNumArguments() == 1)
+    setNameFn(region.front().getArgument(0), "g");
+}
+
+/// g.
+void RopeGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
   if (!region.empty() && region.front().getNumArguments() == 1)
     setNameFn(region.front().getArgument(0), "g");
 }
@@ -1249,6 +1272,11 @@ LogicalResult SinkGradOp::verify() {
 }
 
 LogicalResult ScaleGradOp::verify() {
+  Builder builder(getContext());
+  return verifyRegionSignature(*this, getBody(), {builder.getF32Type()}, {});
+}
+
+LogicalResult RopeGradOp::verify() {
   Builder builder(getContext());
   return verifyRegionSignature(*this, getBody(), {builder.getF32Type()}, {});
 }

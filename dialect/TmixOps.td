@@ -278,6 +278,11 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     /// The per-key-split partial of a param of type `param` (a tensor) whose dims at
     /// `ownedBatch` and `ownedHead` (-1: none) the reads index by exactly b and h:
     /// f32 [S, B, HK, param's dims], without B (HK) where it owns one.
+    /// Part "key_value": whether it sums the score's params per pair
+    /// (a tmix.score_param_grad; rope's theta it sums per row instead).
+    bool sumsScoreParams();
+    /// The gradient of a param of type `param`: its dims in f32 ([1] for a scalar).
+    static SpecTensorType getParamGradType(::mlir::Type param);
     static SpecTensorType getParamPartialType(SpecTensorType param, SpecTensorType k,
                                               int64_t splits, int64_t ownedBatch,
                                               int64_t ownedHead);
@@ -416,6 +421,26 @@ def Tmix_ScaleGradOp : Tmix_StatementOp<"scale_grad", [Tmix_BlockArgNames]> {
     tmix.scale_grad {
     ^bb0(%g: f32):
       tmix.accumulate %tau, %g : f32
+      tmix.yield
+    }
+    ```
+  }];
+}
+
+def Tmix_RopeGradOp : Tmix_StatementOp<"rope_grad", [Tmix_BlockArgNames]> {
+  let summary = "the rope statement's gradients with respect to what it reads";
+  let description = [{
+    Given the gradient `g` of the loss with respect to rope's theta (the sum over the
+    rotated rows of q and k of their gradients times their angles' derivatives),
+    accumulates `g` times theta's derivative with respect to each float it reads
+    (`tmix.accumulate`). Yields nothing. In a tmix.attention_grad part "params", or in
+    a part "key_value" that sums params per key split: there each program's share of
+    `g` (its keys' rows of k, its split's share of q's) goes into the partials.
+
+    ```mlir
+    tmix.rope_grad {
+    ^bb0(%g: f32):
+      tmix.accumulate %theta, %g : f32
       tmix.yield
     }
     ```
@@ -590,7 +615,7 @@ def Tmix_ReadOp : Tmix_Op<"read", [Pure]> {
 }
 
 def Tmix_AccumulateOp : Tmix_Op<"accumulate", [
-    ParentOneOf<["ScoreParamGradOp", "SinkGradOp", "ScaleGradOp"]>]> {
+    ParentOneOf<["ScoreParamGradOp", "SinkGradOp", "ScaleGradOp", "RopeGradOp"]>]> {
   let summary = "adds to the gradient of a float argument of the spec";
   let description = [{
     `d_target[indices...] += value`, for a float tensor argument (one i64 index per
@@ -749,7 +774,8 @@ def Tmix_MapOp : Tmix_Op<"map", [Pure]> {
 
 def Tmix_YieldOp : Tmix_Op<"yield", [Pure, ReturnLike, Terminator,
     ParentOneOf<["ScaleOp", "MaskOp", "ScoreOp", "ScoreGradOp", "ScoreParamGradOp",
-                 "SinkOp", "SinkGradOp", "ScaleGradOp", "RopeOp", "StepOp",
+                 "SinkOp", "SinkGradOp", "ScaleGradOp", "RopeOp", "RopeGradOp",
+                 "StepOp",
                  "MapOp"]>]> {
   let summary = "the values of a statement, step or map region";
   let description = [{

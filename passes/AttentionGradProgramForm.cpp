@@ -138,7 +138,7 @@ private:
     if (failed(matchPairs(rows, at, row, key, load->getKeys(), load->getValues())))
       return failure();
     auto pair = form.pairGrad;
-    if (!spec.getParamArgs().empty()) {
+    if (spec.sumsScoreParams()) {
       auto params = m.next<tile::ParamGradsOp>(at, rows);
       if (failed(params) ||
           failed(coordinates(*params, params->getBatch(), params->getHead(),

@@ -316,6 +316,32 @@ std::pair<Value, Value> tmix::rotatePair(ImplicitLocOpBuilder &b, Value a, Value
   return {first, second};
 }
 
+Value tmix::ropeThetaTerm(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
+                          Value theta, Value y1, Value y2, Value dy1, Value dy2) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type f64 = b.getF64Type();
+  auto wide = [&](Value x) { return arith::ExtFOp::create(b, f64, x).getResult(); };
+  Value pf = arith::UIToFPOp::create(b, f64, kb.toI64(p));
+  Value df;
+  if (auto literal = dyn_cast<Attribute>(headDim))
+    df = arith::ConstantOp::create(
+        b, b.getF64FloatAttr(static_cast<double>(cast<IntegerAttr>(literal).getInt())));
+  else
+    df = arith::UIToFPOp::create(b, f64, kb.toI64(cast<Value>(headDim)));
+  // d a / d theta = -(2p/D) a / theta, a the angle the rotation used.
+  Value angle = wide(ropeAngle(kb, pos, p, headDim, theta));
+  Value slope = arith::DivFOp::create(
+      b,
+      arith::MulFOp::create(
+          b,
+          arith::DivFOp::create(b, arith::MulFOp::create(b, pf, wide(kb.f32(-2.0))), df),
+          angle),
+      wide(theta));
+  Value byAngle = arith::SubFOp::create(b, arith::MulFOp::create(b, wide(dy2), wide(y1)),
+                                        arith::MulFOp::create(b, wide(dy1), wide(y2)));
+  return arith::MulFOp::create(b, byAngle, slope);
+}
+
 PairGradient tmix::pairGradient(KernelBuilder &kb, Operation *op, Value scale,
                                 Value softmaxScale, Value batch, Value head, Value i,
                                 Value j, Value qk, Value dp, Value lseLog2, Value delta,

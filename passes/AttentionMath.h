@@ -15,11 +15,14 @@
 //              o = acc * alpha / l, lse = (m + log2 l) ln 2; o = 0, lse = -inf where
 //              nothing was kept
 //   rope       the half-split rotation of (a, c) at (p, p + D/2):
-//              (a cos - c sin, c cos + a sin) at angle pos * theta^(-2p/D)
+//              (a cos - c sin, c cos + a sin) at angle pos * theta^(-2p/D);
+//              theta's gradient: sum over the rotated rows y of q and k and their
+//              pairs of (dy[p + D/2] y[p] - dy[p] y[p + D/2]) (-(2p/D) angle / theta)
 //   backward   per kept pair, from q.k, dP = d_o_i . v_j, the row's lse and
 //              D_i = d_o_i . o_i: P = exp2(score - lse log2 e) (0 on a row that kept
 //              nothing), dS = score_grad(s, P (dP - D_i)), and dS scale for q.k;
-//              a sink's gradient -sum_i P_sink,i D_i, P_sink,i = exp2(sink - lse_i log2 e)
+//              a sink's gradient -sum_i P_sink,i D_i, P_sink,i = exp2(sink - lse_i log2
+//              e)
 //
 // A NaN score makes m' NaN, and NaN counts as kept (an unordered compare), so that a
 // row that saw a NaN gives NaN outputs rather than those of an empty row.
@@ -189,6 +192,14 @@ Value ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim, Val
 
 /// The half-split rotation of the pair (a, c) by `angle`: (a cos - c sin, c cos + a sin).
 std::pair<Value, Value> rotatePair(ImplicitLocOpBuilder &b, Value a, Value c, Value angle);
+
+/// Pair p's term of the loss's gradient with respect to rope's theta through one
+/// rotated row (q at i, or k at j: `pos`), from the rotated pair (y1, y2) = (y[p],
+/// y[p + D/2]) and the loss's gradient (dy1, dy2) with respect to it: y's derivative
+/// by its angle a is (-y2, y1), and a = pos theta^(-2p/D) has d a / d theta =
+/// -(2p/D) a / theta, so the term is (dy2 y1 - dy1 y2) (-(2p/D) a / theta). f64.
+Value ropeThetaTerm(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
+                    Value theta, Value y1, Value y2, Value dy1, Value dy2);
 
 /// The probability and the gradients of one pair (i, j) of the backward.
 struct PairGradient {

@@ -11,11 +11,11 @@
 //                (and d_lse after d_o when X has lse among its outputs)
 //   (with recompute-dq, the GPUs' choice: no d_q_partial; part "query" sums
 //   dq_i = sum_j dS_ij k_j over its rows' pairs itself)
-//   @X_grad_params  part "params", when X's score, sink or scale reads float extra
-//                arguments (bias tables, sink logits, scalars): their gradients
+//   @X_grad_params  part "params", when X's score, sink, scale or rope reads float
+//                extra arguments (bias tables, sink logits, scalars): their gradients
 //   (without recompute-dq, @X_grad_kv sums the score's gradients of small tensor
-//   params, such as a table [H, R], per key split beside dq's, into partials that
-//   @X_grad_params takes and sums in order: splitParamsByKey)
+//   params, such as a table [H, R], and rope's theta's per key split beside dq's, into
+//   partials that @X_grad_params takes and sums in order: splitParamsByKey)
 //
 // The two grad kernels carry X's statements, whose regions read X's arguments: they
 // are cloned with X's block arguments mapped to the grad op's, which start with the
@@ -197,6 +197,17 @@ FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
                                    /*params=*/true)))
       return failure();
   }
+  // rope's theta: its gradient is a sum over the rotated rows of q and k, which the
+  // targets take from dq and dk before they rotate them back.
+  for (RopeOp rope : spec.getBodyBlock().getOps<RopeOp>()) {
+    auto grad = RopeGradOp::create(inside, rope.getLoc());
+    if (failed(buildRegionGradient(rope.getBody(), grad.getBody(), mapping, std::nullopt,
+                                   /*params=*/true)))
+      return failure();
+    // A theta of constants has no gradient to sum.
+    if (grad.getBody().getOps<AccumulateOp>().empty())
+      grad.erase();
+  }
   bool scaleGrad = false;
   for (ScaleOp scale : spec.getBodyBlock().getOps<ScaleOp>()) {
     auto grad = ScaleGradOp::create(inside, scale.getLoc());
@@ -291,32 +302,43 @@ bool summedPerKeySplit(Type type, SpecTensorType q, SpecTensorType k) {
 /// Moves the score's gradients of the small tensor params of `params` (summedPerKeySplit)
 /// into `keyValue`: it accumulates them per key split where it has dS, as it does dq's,
 /// and produces their partials after d_q_partial; `params` takes those (its `split`) and
-/// sums them in order instead of recomputing P and dP for them.
+/// sums them in order instead of recomputing P and dP for them. rope's theta goes the
+/// same way, whole: `keyValue` has its split's share of dq and its keys' dk, from which
+/// it sums its programs' shares of theta's gradient.
 void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
                       AttentionOp spec) {
-  auto scoreParams = params.getBodyBlock().getOps<ScoreParamGradOp>();
-  if (scoreParams.empty())
+  Block &paramsBody = params.getBodyBlock();
+  auto scoreParams = paramsBody.getOps<ScoreParamGradOp>();
+  ScoreParamGradOp scoreParam = scoreParams.empty() ? nullptr : *scoreParams.begin();
+  auto ropeParams = paramsBody.getOps<RopeGradOp>();
+  RopeGradOp ropeParam = ropeParams.empty() ? nullptr : *ropeParams.begin();
+  if (!scoreParam && !ropeParam)
     return;
-  ScoreParamGradOp scoreParam = *scoreParams.begin();
   auto q = cast<SpecTensorType>(spec.getSpecArgTypes()[0]);
   auto k = cast<SpecTensorType>(spec.getSpecArgTypes()[1]);
-  Block &paramsBody = params.getBodyBlock();
-  // The candidates: params that the score reads (their accumulations in its region).
-  llvm::SmallDenseSet<unsigned> scoreReads;
-  scoreParam.walk([&](AccumulateOp op) { scoreReads.insert(op.getTargetArgument()); });
+  // The candidates: small tensors that the score reads, and what rope reads.
+  llvm::SmallDenseSet<unsigned> scoreSplit, ropeReads;
+  if (scoreParam)
+    scoreParam.walk([&](AccumulateOp op) {
+      if (summedPerKeySplit(spec.getSpecArgTypes()[op.getTargetArgument()], q, k))
+        scoreSplit.insert(op.getTargetArgument());
+    });
+  if (ropeParam)
+    ropeParam.walk([&](AccumulateOp op) { ropeReads.insert(op.getTargetArgument()); });
   ArrayRef<int64_t> all = params.getParamArgs();
   ArrayRef<int64_t> allOwned = params.getOwnedAttr().asArrayRef();
   SmallVector<int64_t> split, owned;
   for (auto [position, argument] : llvm::enumerate(all))
-    if (scoreReads.contains(argument) &&
-        summedPerKeySplit(spec.getSpecArgTypes()[argument], q, k)) {
+    if (scoreSplit.contains(argument) || ropeReads.contains(argument)) {
       split.push_back(argument);
       owned.append({allOwned[2 * position], allOwned[2 * position + 1]});
     }
   if (split.empty())
     return;
-  auto isSplit = [&](Value target) {
-    return llvm::is_contained(split, cast<BlockArgument>(target).getArgNumber());
+  // A score's accumulation moves when its target is a small tensor (a scalar the score
+  // reads stays in part "params", summed in f64 there, even if rope reads it too).
+  auto isScoreSplit = [&](Value target) {
+    return scoreSplit.contains(cast<BlockArgument>(target).getArgNumber());
   };
   MLIRContext *context = spec.getContext();
   Builder b(context);
@@ -333,15 +355,20 @@ void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
          llvm::zip_equal(paramsBody.getArguments(), body.getArguments()))
       mapping.map(from, to);
     OpBuilder inside = OpBuilder::atBlockEnd(&body);
-    auto cloned = cast<ScoreParamGradOp>(inside.clone(*scoreParam, mapping));
-    eraseAccumulates(cloned.getBody(), [&](Value target) { return !isSplit(target); });
+    if (scoreParam && !scoreSplit.empty()) {
+      auto cloned = cast<ScoreParamGradOp>(inside.clone(*scoreParam, mapping));
+      eraseAccumulates(cloned.getBody(),
+                       [&](Value target) { return !isScoreSplit(target); });
+    }
+    if (ropeParam)
+      inside.clone(*ropeParam, mapping);
     FunctionType type = keyValue.getFunctionType();
     int64_t splits = *cast<SpecTensorType>(type.getResult(2)).getStaticSize(0);
     SmallVector<Type> results(type.getResults());
     SmallVector<Attribute> names(keyValue.getResultNames().getValue());
     for (auto [position, argument] : llvm::enumerate(split)) {
       results.push_back(AttentionGradOp::getParamPartialType(
-          cast<SpecTensorType>(spec.getSpecArgTypes()[argument]), k, splits,
+          AttentionGradOp::getParamGradType(spec.getSpecArgTypes()[argument]), k, splits,
           owned[2 * position], owned[2 * position + 1]));
       names.push_back(partialName(argument));
     }
@@ -351,10 +378,14 @@ void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
     keyValue.setOwnedAttr(b.getDenseI64ArrayAttr(owned));
   }
 
-  // Part "params": the split params' partials in, their score terms out.
-  eraseAccumulates(scoreParam.getBody(), isSplit);
-  if (scoreParam.getBody().getOps<AccumulateOp>().empty())
-    scoreParam.erase();
+  // Part "params": the split params' partials in, their score and rope terms out.
+  if (scoreParam) {
+    eraseAccumulates(scoreParam.getBody(), isScoreSplit);
+    if (scoreParam.getBody().getOps<AccumulateOp>().empty())
+      scoreParam.erase();
+  }
+  if (ropeParam)
+    ropeParam.erase();
   FunctionType type = params.getFunctionType();
   SmallVector<Type> inputs(type.getInputs());
   SmallVector<Attribute> names(params.getArgNames().getValue());

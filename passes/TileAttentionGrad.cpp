@@ -109,7 +109,7 @@ void buildKeyValueProgram(OpBuilder &b, Location loc, AttentionGradOp spec,
                                               types.rows, types.rows, batch, head, row);
     PairTile pair = pairTile(b, loc, types, rows, kv.getKeys(), kv.getValues(), batch,
                              head, row, key);
-    if (!spec.getParamArgs().empty())
+    if (spec.sumsScoreParams())
       tile::ParamGradsOp::create(b, loc, pair.dots, pair.outputDots, pair.probabilities,
                                  rows.getDelta(), batch, head, row, key);
     if (!spec.getRecomputeDq()) {

@@ -57,6 +57,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <array>
 #include <cmath>
 
 namespace mlir::tmix {
@@ -487,9 +488,14 @@ void AttentionGradLowering::lowerParamsPart() {
       scalarSums[argument] =
           kb->allocateScratch(MemRefType::get({1}, b.getF64Type()), ValueRange{});
   kb->guardScratch();
-  for (auto [argument, sum] : scalarSums)
-    memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)), sum,
+  // A scalar's sum starts from its gradient so far: its partials' sum (rope's theta's,
+  // when rope reads it too), or 0.
+  for (auto [argument, sum] : scalarSums) {
+    Value out = kb->resultMemRef(llvm::find(params, argument) - params.begin());
+    Value start = memref::LoadOp::create(b, out, ValueRange{zero});
+    memref::StoreOp::create(b, arith::ExtFOp::create(b, b.getF64Type(), start), sum,
                             ValueRange{zero});
+  }
   if (scaleSum)
     memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)),
                             scaleSum, ValueRange{zero});
@@ -598,6 +604,9 @@ void AttentionGradLowering::startParamPartials(Value split, Value kvHead,
           return {zero, memref::DimOp::create(b, partial, dim)};
         },
         [&](ValueRange at) { memref::StoreOp::create(b, kb->f32(0.0), partial, at); });
+    // A scalar's partial ends in its gradient's one element.
+    if (!isa<SpecTensorType>(op.getFunctionType().getInput(argument)))
+      target.prefix.push_back(zero);
   }
 }
 
@@ -648,12 +657,34 @@ void AttentionGradLowering::lowerKeyValuePart() {
     pairScores = allocate({rowTile, width}, {});
     pairScoreGrads = allocate({rowTile, width}, {});
   }
+  // rope's theta: the program's share of its gradient, in f64 (ropeThetaTerm).
+  auto ropeParams = findStatement<RopeGradOp>(op);
+  Value thetaSum;
+  if (ropeParams)
+    thetaSum = kb->allocateScratch(MemRefType::get({1}, b.getF64Type()), ValueRange{});
   kb->guardScratch();
   // dS's transpose copies whole blocks of lanes: finite values past a tile's rows and
   // keys from the start.
   tiles->fill(grads, kb->index(rowTile), 0.0);
-  if (scoreParams)
+  if (scoreParams || ropeParams)
     startParamPartials(split, kvHead, firstHead);
+  // Adds the terms of a rotated row (pos) to thetaSum: pair p's rotated elements and
+  // their gradients from `pairAt(p, p + D/2)`.
+  auto addThetaTerms = [&](Value pos,
+                           function_ref<std::array<Value, 4>(Value p, Value p2)> pairAt) {
+    Value sum =
+        kb->loop(zero, halfD, one, {memref::LoadOp::create(b, thetaSum, zero)},
+                 [&](Value p, ValueRange acc) {
+                   auto [y1, y2, dy1, dy2] =
+                       pairAt(p, arith::AddIOp::create(b, p, halfD));
+                   Value term = ropeThetaTerm(*kb, pos, p, numD, theta, y1, y2, dy1, dy2);
+                   return SmallVector<Value>{arith::AddFOp::create(b, acc[0], term)};
+                 })[0];
+    memref::StoreOp::create(b, sum, thetaSum, zero);
+  };
+  if (ropeParams)
+    memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)),
+                            thetaSum, zero);
 
   // The program owns d_q_partial[split, b, h] (dq^T, [D, N]) for the heads of its
   // group: zeroed first, then summed into block by block.
@@ -899,6 +930,15 @@ void AttentionGradLowering::lowerKeyValuePart() {
           .Case([&](tile::StoreKeyGradOp) {
             kb->loop(zero, numKeys, one, {}, [&](Value c, ValueRange) {
               Value j = arith::AddIOp::create(b, keyBegin, c);
+              // Key j's terms of theta's gradient: k rotated and dk before it is
+              // rotated back.
+              if (ropeParams)
+                addThetaTerms(j, [&](Value p, Value p2) -> std::array<Value, 4> {
+                  auto at = [&](Value buffer, Value d) -> Value {
+                    return memref::LoadOp::create(b, buffer, ValueRange{d, c});
+                  };
+                  return {at(kT, p), at(kT, p2), at(kGradT, p), at(kGradT, p2)};
+                });
               storeRotatedBack(
                   [&](Value d) {
                     return memref::LoadOp::create(b, kGradT, ValueRange{d, c})
@@ -916,6 +956,31 @@ void AttentionGradLowering::lowerKeyValuePart() {
     }
     return SmallVector<Value>{};
   });
+  if (ropeParams) {
+    // The rows' terms of theta's gradient, from the split's share of dq (its slice of
+    // d_q_partial, before part "query" sums the splits and rotates them back): dq's
+    // terms are linear in it. Then the program's share into theta's partial.
+    kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
+      Value head = arith::AddIOp::create(b, firstHead, g);
+      kb->loop(zero, numN, one, {}, [&](Value i, ValueRange) {
+        addThetaTerms(i, [&](Value p, Value p2) -> std::array<Value, 4> {
+          auto [y1, y2] = rotatePair(b, kb->loadF32(q, {batch, head, i, p}),
+                                     kb->loadF32(q, {batch, head, i, p2}),
+                                     ropeAngle(*kb, i, p, numD, theta));
+          auto grad = [&](Value d) -> Value {
+            return memref::LoadOp::create(b, partial,
+                                          ValueRange{split, batch, head, d, i});
+          };
+          return {y1, y2, grad(p), grad(p2)};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    Value total = memref::LoadOp::create(b, thetaSum, zero);
+    inlineParamRegion(ropeParams.getBody(),
+                      {arith::TruncFOp::create(b, b.getF32Type(), total)});
+  }
   kb->freeScratch();
 }
 

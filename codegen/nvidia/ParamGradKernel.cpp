@@ -178,6 +178,11 @@ AccumulateClass tmix::classifyAccumulate(AccumulateOp accumulate) {
 
 FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
                                                   std::string &why) {
+  if (findStatement<RopeGradOp>(part)) {
+    why = "the gradient of what rope reads (its theta: part \"params\") runs on the CPU "
+          "only so far (the CPU sums it from dq and dk before they are rotated back)";
+    return failure();
+  }
   auto scoreParams = findStatement<ScoreParamGradOp>(part);
   bool sink = static_cast<bool>(findStatement<SinkGradOp>(part));
   bool scale = static_cast<bool>(findStatement<ScaleGradOp>(part));

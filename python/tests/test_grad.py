@@ -41,6 +41,11 @@ attention tempered(q: {dt}[B, H, N, 16], k: {dt}[B, HK, N, 16], v: {dt}[B, HK, N
   score = softcap(s, 4.0)
   sink  = s0
 }}
+attention rotated(q: {dt}[B, H, N, 16], k: {dt}[B, HK, N, 16], v: {dt}[B, HK, N, 8],
+                  base: f32 = 100.0) -> o: {dt}[B, H, N, 8] {{
+  rope = base * base
+  mask = j <= i
+}}
 attention capped(q: {dt}[B, H, N, D], k: {dt}[B, H, N, D], v: {dt}[B, H, N, D],
                  cap: f32 = 20.0, reach: f32 = 1000.0) -> o: {dt}[B, H, N, D] {{
   mask  = j <= i && i - j < reach
@@ -318,6 +323,55 @@ def test_a_learnable_temperature_and_sink_match_float64_autograd(mod, dtype):
     assert tau.grad.shape == tau.shape and s0.grad.shape == s0.shape
 
 
+def rotated_reference(q, k, v, theta):
+    """RoPE (half-split, angle pos theta^(-2p/D)) on q and k, then causal attention."""
+    def rope(x):
+        half = x.shape[-1] // 2
+        pos = torch.arange(x.shape[-2], dtype=x.dtype)[:, None]
+        angle = pos * theta ** (-2 * torch.arange(half, dtype=x.dtype) / x.shape[-1])
+        a, c = x[..., :half], x[..., half:]
+        return torch.cat([a * angle.cos() - c * angle.sin(),
+                          c * angle.cos() + a * angle.sin()], -1)
+    groups = q.shape[1] // k.shape[1]
+    k, v = rope(k).repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)
+    n = q.shape[2]
+    s = rope(q) @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    s = s.masked_fill(torch.arange(n)[None, :] > torch.arange(n)[:, None], -math.inf)
+    return torch.softmax(s, -1) @ v
+
+
+def test_a_learnable_rope_theta_matches_float64_autograd(mod, dtype):
+    # rope's theta as a learnable scalar (here through theta = base^2): its gradient
+    # sums every rotated row's, from dq and dk before they are rotated back; under GQA.
+    q = randn(2, 4, 37, 16, seed=80, dtype=DTYPES[dtype])
+    k, v = (randn(2, 2, 37, s, seed=seed, dtype=DTYPES[dtype]) for s, seed in ((16, 81),
+                                                                               (8, 82)))
+    base = torch.tensor(7.0, requires_grad=True)
+    o = mod["rotated"](q, k, v, base)
+    w = torch.randn(o.shape, generator=torch.Generator().manual_seed(83))
+    (o.double() * w).sum().backward()
+    theirs = leaves(q, k, v, base)
+    (rotated_reference(*theirs[:3], theirs[3] * theirs[3]) * w).sum().backward()
+    for got, want in zip((q, k, v, base), theirs):
+        check(dtype, got.grad, want.grad)
+    assert base.grad.shape == base.shape and base.grad.dtype == base.dtype
+    # The same bits run after run (thread counts: test/e2e/grad-attention-rope.test).
+    first = base.grad.clone()
+    base.grad = None
+    (mod["rotated"](q, k, v, base).double() * w).sum().backward()
+    assert torch.equal(first, base.grad)
+
+
+@pytest.mark.filterwarnings("ignore:Input #")
+def test_gradcheck_of_a_learnable_rope_theta():
+    mod = tmix.compile(SPECS.format(dt="f32"), "grad_check_rope.tmix")
+    op = mod["rotated"].torch_op(namespace="tmix_gradcheck_rope", learnable_scalars=True)
+    q = randn(1, 2, 9, 16, seed=84)
+    k, v = randn(1, 1, 9, 16, seed=85), randn(1, 1, 9, 8, seed=86)
+    base = torch.tensor(3.0, requires_grad=True)
+    assert torch.autograd.gradcheck(op, (q, k, v, base), eps=1e-2, atol=5e-3, rtol=5e-2)
+
+
 @pytest.mark.filterwarnings("ignore:Input #")
 def test_gradcheck_of_a_learnable_scalar():
     mod = tmix.compile(SPECS.format(dt="f32"), "grad_check_scalar.tmix")
@@ -383,6 +437,17 @@ attention pooled(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
                        "arguments read in score .* two or more indices that depend on the "
                        "pair run on the CPU only so far"):
         pooled.kernel("pooled_grad_params", "sm_90a")
+    # rope's theta likewise: the CPU sums its gradient from dq and dk before they are
+    # rotated back, which the GPUs' part "key_value" (no d_q_partial) does not have.
+    rotated = tmix.compile("""
+attention spun(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+               theta: f32 = 10000.0) -> o: bf16[B, H, N, 64] {
+  rope = theta
+}""", "gpu_rope.tmix")
+    with pytest.raises(ValueError, match="'spun_grad_params': the gradient of what rope "
+                       "reads .* runs on the CPU only so far"):
+        rotated.kernel("spun_grad_params", "sm_90a")
+    assert [p.name for p in rotated.kernel("spun_grad_params", "cpu").outputs] == ["d_theta"]
     # A learned sink's part "params" runs on the GPUs: no partials in, its gradient out.
     sinks = tmix.compile("""
 attention sinks(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],

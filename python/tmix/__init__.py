@@ -383,8 +383,8 @@ class Kernel:
             if needed and result[index] is None:
                 raise RuntimeError(
                     f"tmix: '{self.args[index].name}' of '{self.name}' has no gradient: "
-                    "only float tensors and scalars that the score, the sink or the scale "
-                    "reads have one (a mask reads without a derivative); detach it")
+                    "only float tensors and scalars that the score, the sink, the scale "
+                    "or rope reads have one (a mask reads without a derivative); detach it")
         return tuple(result)
 
     def _recurrence_backward(self, ctx, values, outputs, grads, adjoint):

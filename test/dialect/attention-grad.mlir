@@ -460,9 +460,9 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
 
 // -----
 
-// expected-error @+1 {{param 't' is not a float tensor}}
+// expected-error @+1 {{param 't' is not a float tensor or scalar}}
 tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
-                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %t: f32,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %t: i32,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
     -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
@@ -507,7 +507,7 @@ tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmi
 
 // -----
 
-// expected-error @+1 {{split param 3 is not a tensor among its params, in their order}}
+// expected-error @+1 {{split param 3 is not among its params, in their order}}
 tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
                                    %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
                                    %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
@@ -516,4 +516,61 @@ tmix.attention_grad @g_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmi
                                    %d_bias_partial: !tmix.tensor<[4, B, H, R], f32>)
     -> (d_bias: !tmix.tensor<[H, R], f32>, d_key: !tmix.tensor<[M], f32>)
     forward "g" part "params" params [3, 4] owned [-1, 0, -1, -1] split [4, 3] {
+}
+
+// -----
+
+// A scalar summed per key split: rope's theta, its partial [S, B, HK, 1].
+// CHECK-LABEL: tmix.attention_grad @r_grad_kv
+// CHECK: tmix.rope_grad {
+// CHECK-NEXT: ^bb0(%g: f32):
+tmix.attention_grad @r_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+        d_theta_partial: !tmix.tensor<[4, B, HK, 1], f32>)
+    forward "r" part "key_value" params [3] owned [-1, -1] {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+  tmix.rope_grad {
+  ^bb0(%g: f32):
+    tmix.accumulate %theta, %g : f32
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{holds a tmix.rope_grad without a tmix.rope}}
+tmix.attention_grad @r_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+        d_theta_partial: !tmix.tensor<[4, B, HK, 1], f32>)
+    forward "r" part "key_value" params [3] owned [-1, -1] {
+  tmix.rope_grad {
+  ^bb0(%g: f32):
+    tmix.accumulate %theta, %g : f32
+    tmix.yield
+  }
+}
+
+// -----
+
+tmix.attention_grad @r_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                   %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                                   %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                   %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_theta: !tmix.tensor<[1], f32>)
+    forward "r" part "params" params [3] owned [-1, -1] {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+  // expected-error @+1 {{'tmix.rope_grad' op block arguments must be (f32), got ()}}
+  tmix.rope_grad {
+    tmix.yield
+  }
 }

@@ -294,3 +294,53 @@ tmix.attention @fixed_scale(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tenso
 // CHECK-NOT: tmix.scale_grad
 // CHECK: tmix.sink_grad {
 // CHECK-NOT: tmix.scale_grad
+
+// -----
+
+// rope's theta, a learnable scalar (theta = base * base): tmix.rope_grad accumulates
+// g * 2 base. Summing dq per key split, part "key_value" sums its programs' shares of
+// theta's gradient beside dq's (a partial [S, B, HK, 1], whose rope_grad moves there;
+// no param_grads step: the score has no params), and part "params" sums the partials
+// in order. The GPUs' form (recompute-dq) keeps tmix.rope_grad in part "params".
+// A theta of constants has none.
+tmix.attention @spun(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                     %v: !tmix.tensor<[B, HK, M, 4], f32>, %base: f32)
+    -> (o: !tmix.tensor<[B, H, N, 4], f32>) {
+  tmix.rope {
+    %t = arith.mulf %base, %base : f32
+    tmix.yield %t : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @spun_grad_kv(
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>, d_base_partial: !tmix.tensor<[4, B, HK, 1], f32>)
+// CHECK-SAME: part "key_value" params [3] owned [-1, -1] {
+// CHECK: tmix.rope_grad {
+// CHECK-NEXT: ^bb0(%g: f32):
+// CHECK-DAG:    %[[GB:.*]] = arith.mulf %g, %base
+// CHECK-DAG:    %[[BG:.*]] = arith.mulf %g, %base
+// CHECK:        tmix.accumulate %base
+// CHECK-LABEL: tmix.attention_grad @spun_grad_params(
+// CHECK-SAME: %d_base_partial: !tmix.tensor<[4, B, HK, 1], f32>) -> (d_base: !tmix.tensor<[1], f32>)
+// CHECK-SAME: part "params" params [3] owned [-1, -1] split [3] {
+// CHECK-NOT: tmix.rope_grad
+// CHECK: }
+// RECOMPUTE-LABEL: tmix.attention_grad @spun_grad_kv(
+// RECOMPUTE-NOT: tmix.rope_grad
+// RECOMPUTE-LABEL: tmix.attention_grad @spun_grad_params(
+// RECOMPUTE-SAME: -> (d_base: !tmix.tensor<[1], f32>)
+// RECOMPUTE: tmix.rope_grad {
+// RECOMPUTE: tmix.accumulate %base
+
+// -----
+
+tmix.attention @fixed_theta(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, N, 8], f32>,
+                            %v: !tmix.tensor<[B, H, N, 8], f32>)
+    -> (o: !tmix.tensor<[B, H, N, 8], f32>) {
+  tmix.rope {
+    %t = arith.constant 1.000000e+04 : f32
+    tmix.yield %t : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @fixed_theta_grad_kv(
+// CHECK-NOT: tmix.rope_grad
+// CHECK-NOT: @fixed_theta_grad_params

@@ -77,3 +77,22 @@ tmix.attention @biases(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 // GPU: tmix_tile.store_key_grad
 // GPU-LABEL: tmix.attention_grad @biases_grad_params(
 // GPU-NOT: tmix_tile.attention_grad
+
+// rope's theta as a param: part "key_value" sums its gradient per row (from dq's and
+// dk's partial sums), not per pair: its program has no param_grads.
+tmix.attention @spun(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                     %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32)
+    -> (o: !tmix.tensor<[B, H, N, 4], f32>) {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+}
+// CHECK-LABEL: tmix.attention @spun(
+// CHECK-LABEL: tmix.attention_grad @spun_grad_kv(
+// CHECK-SAME: params [3]
+// CHECK: tmix_tile.attention_grad @spun_grad_kv {
+// CHECK-NOT: param_grads
+// CHECK: tmix_tile.accumulate_dq
+// CHECK-NOT: param_grads
+// CHECK: tmix_tile.store_key_grad
+// GPU-LABEL: tmix.attention @spun(
