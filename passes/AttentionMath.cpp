@@ -289,8 +289,8 @@ Value tmix::rowLogSumExp(ImplicitLocOpBuilder &b, const RowResult &row, UnaryMat
   return arith::SelectOp::create(b, row.empty, f32ConstantOf(b, type, -INFINITY), value);
 }
 
-Value tmix::ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
-                      Value theta) {
+/// -(2p/D) in f32: the exponent of theta in pair p's frequency.
+static Value ropeExponent(KernelBuilder &kb, Value p, OpFoldResult headDim) {
   ImplicitLocOpBuilder &b = kb.builder();
   Type f32 = b.getF32Type();
   Value pf = arith::UIToFPOp::create(b, f32, kb.toI64(p));
@@ -299,10 +299,16 @@ Value tmix::ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDi
     df = kb.f32(static_cast<double>(cast<IntegerAttr>(literal).getInt()));
   else
     df = arith::UIToFPOp::create(b, f32, kb.toI64(cast<Value>(headDim)));
-  Value exponent = arith::DivFOp::create(b, arith::MulFOp::create(b, kb.f32(-2.0), pf), df);
+  return arith::DivFOp::create(b, arith::MulFOp::create(b, kb.f32(-2.0), pf), df);
+}
+
+Value tmix::ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
+                      Value theta) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value exponent = ropeExponent(kb, p, headDim);
   Value frequency = math::Exp2Op::create(
       b, arith::MulFOp::create(b, exponent, math::Log2Op::create(b, theta)));
-  Value position = arith::UIToFPOp::create(b, f32, kb.toI64(pos));
+  Value position = arith::UIToFPOp::create(b, b.getF32Type(), kb.toI64(pos));
   return arith::MulFOp::create(b, position, frequency);
 }
 
@@ -319,23 +325,14 @@ std::pair<Value, Value> tmix::rotatePair(ImplicitLocOpBuilder &b, Value a, Value
 Value tmix::ropeThetaTerm(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
                           Value theta, Value y1, Value y2, Value dy1, Value dy2) {
   ImplicitLocOpBuilder &b = kb.builder();
-  Type f64 = b.getF64Type();
-  auto wide = [&](Value x) { return arith::ExtFOp::create(b, f64, x).getResult(); };
-  Value pf = arith::UIToFPOp::create(b, f64, kb.toI64(p));
-  Value df;
-  if (auto literal = dyn_cast<Attribute>(headDim))
-    df = arith::ConstantOp::create(
-        b, b.getF64FloatAttr(static_cast<double>(cast<IntegerAttr>(literal).getInt())));
-  else
-    df = arith::UIToFPOp::create(b, f64, kb.toI64(cast<Value>(headDim)));
+  auto wide = [&](Value x) {
+    return arith::ExtFOp::create(b, b.getF64Type(), x).getResult();
+  };
   // d a / d theta = -(2p/D) a / theta, a the angle the rotation used.
-  Value angle = wide(ropeAngle(kb, pos, p, headDim, theta));
   Value slope = arith::DivFOp::create(
       b,
-      arith::MulFOp::create(
-          b,
-          arith::DivFOp::create(b, arith::MulFOp::create(b, pf, wide(kb.f32(-2.0))), df),
-          angle),
+      arith::MulFOp::create(b, wide(ropeExponent(kb, p, headDim)),
+                            wide(ropeAngle(kb, pos, p, headDim, theta))),
       wide(theta));
   Value byAngle = arith::SubFOp::create(b, arith::MulFOp::create(b, wide(dy2), wide(y1)),
                                         arith::MulFOp::create(b, wide(dy1), wide(y2)));

@@ -21,8 +21,8 @@
 //   backward   per kept pair, from q.k, dP = d_o_i . v_j, the row's lse and
 //              D_i = d_o_i . o_i: P = exp2(score - lse log2 e) (0 on a row that kept
 //              nothing), dS = score_grad(s, P (dP - D_i)), and dS scale for q.k;
-//              a sink's gradient -sum_i P_sink,i D_i, P_sink,i = exp2(sink - lse_i log2
-//              e)
+//              a sink's gradient -sum_i P_sink,i D_i,
+//              P_sink,i = exp2(sink - lse_i log2 e)
 //
 // A NaN score makes m' NaN, and NaN counts as kept (an unordered compare), so that a
 // row that saw a NaN gives NaN outputs rather than those of an empty row.

@@ -241,10 +241,7 @@ FailureOr<AttentionGradOp> buildParamsPart(OpBuilder &b, AttentionOp spec,
     indices.push_back(argument);
     Type type = spec.getSpecArgTypes()[argument];
     auto tensor = dyn_cast<SpecTensorType>(type);
-    resultTypes.push_back(
-        tensor ? SpecTensorType::get(b.getContext(), tensor.getDims(), b.getF32Type())
-               : SpecTensorType::get(b.getContext(), {b.getI64IntegerAttr(1)},
-                                     b.getF32Type()));
+    resultTypes.push_back(AttentionGradOp::getParamGradType(type));
     resultNames.push_back(b.getStringAttr("d_" + spec.getArgName(argument).str()));
     for (unsigned which : {0u, 1u}) { // b, then h: the regions' block arguments 0 and 1
       int64_t position = -1;
