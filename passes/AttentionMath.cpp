@@ -302,14 +302,21 @@ static Value ropeExponent(KernelBuilder &kb, Value p, OpFoldResult headDim) {
   return arith::DivFOp::create(b, arith::MulFOp::create(b, kb.f32(-2.0), pf), df);
 }
 
-Value tmix::ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
-                      Value theta) {
+Value tmix::ropeFrequency(KernelBuilder &kb, Value p, OpFoldResult headDim, Value theta) {
   ImplicitLocOpBuilder &b = kb.builder();
-  Value exponent = ropeExponent(kb, p, headDim);
-  Value frequency = math::Exp2Op::create(
-      b, arith::MulFOp::create(b, exponent, math::Log2Op::create(b, theta)));
+  return math::Exp2Op::create(b, arith::MulFOp::create(b, ropeExponent(kb, p, headDim),
+                                                       math::Log2Op::create(b, theta)));
+}
+
+Value tmix::ropeAngleAt(KernelBuilder &kb, Value pos, Value frequency) {
+  ImplicitLocOpBuilder &b = kb.builder();
   Value position = arith::UIToFPOp::create(b, b.getF32Type(), kb.toI64(pos));
   return arith::MulFOp::create(b, position, frequency);
+}
+
+Value tmix::ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
+                      Value theta) {
+  return ropeAngleAt(kb, pos, ropeFrequency(kb, p, headDim, theta));
 }
 
 std::pair<Value, Value> tmix::rotatePair(ImplicitLocOpBuilder &b, Value a, Value c,
@@ -322,21 +329,24 @@ std::pair<Value, Value> tmix::rotatePair(ImplicitLocOpBuilder &b, Value a, Value
   return {first, second};
 }
 
-Value tmix::ropeThetaTerm(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
-                          Value theta, Value y1, Value y2, Value dy1, Value dy2) {
+Value tmix::ropeThetaSlope(KernelBuilder &kb, Value p, OpFoldResult headDim,
+                           Value theta) {
   ImplicitLocOpBuilder &b = kb.builder();
+  Type f64 = b.getF64Type();
+  return arith::DivFOp::create(
+      b, arith::ExtFOp::create(b, f64, ropeExponent(kb, p, headDim)),
+      arith::ExtFOp::create(b, f64, theta));
+}
+
+Value tmix::ropeThetaTerm(ImplicitLocOpBuilder &b, Value angle, Value slope, Value y1,
+                          Value y2, Value dy1, Value dy2) {
   auto wide = [&](Value x) {
     return arith::ExtFOp::create(b, b.getF64Type(), x).getResult();
   };
-  // d a / d theta = -(2p/D) a / theta, a the angle the rotation used.
-  Value slope = arith::DivFOp::create(
-      b,
-      arith::MulFOp::create(b, wide(ropeExponent(kb, p, headDim)),
-                            wide(ropeAngle(kb, pos, p, headDim, theta))),
-      wide(theta));
+  // d a / d theta = -(2p/D) a / theta = slope a.
   Value byAngle = arith::SubFOp::create(b, arith::MulFOp::create(b, wide(dy2), wide(y1)),
                                         arith::MulFOp::create(b, wide(dy1), wide(y2)));
-  return arith::MulFOp::create(b, byAngle, slope);
+  return arith::MulFOp::create(b, byAngle, arith::MulFOp::create(b, slope, wide(angle)));
 }
 
 PairGradient tmix::pairGradient(KernelBuilder &kb, Operation *op, Value scale,

@@ -187,19 +187,26 @@ Value rowLogSumExp(ImplicitLocOpBuilder &b, const RowResult &row, UnaryMathFn lo
 
 /// The RoPE angle of pair p (index) at position `pos` (index):
 /// pos * theta^(-2p/D) = pos * exp2(-(2p/D) log2 theta), `headDim` D a literal or a
-/// run-time index.
+/// run-time index. It is ropeAngleAt(pos, ropeFrequency(p)): a program that rotates
+/// many rows may compute the frequencies once.
 Value ropeAngle(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim, Value theta);
+/// Pair p's frequency theta^(-2p/D) (f32).
+Value ropeFrequency(KernelBuilder &kb, Value p, OpFoldResult headDim, Value theta);
+/// The angle at `pos` (index) of a pair of frequency `frequency`.
+Value ropeAngleAt(KernelBuilder &kb, Value pos, Value frequency);
 
 /// The half-split rotation of the pair (a, c) by `angle`: (a cos - c sin, c cos + a sin).
 std::pair<Value, Value> rotatePair(ImplicitLocOpBuilder &b, Value a, Value c, Value angle);
 
 /// Pair p's term of the loss's gradient with respect to rope's theta through one
-/// rotated row (q at i, or k at j: `pos`), from the rotated pair (y1, y2) = (y[p],
-/// y[p + D/2]) and the loss's gradient (dy1, dy2) with respect to it: y's derivative
-/// by its angle a is (-y2, y1), and a = pos theta^(-2p/D) has d a / d theta =
-/// -(2p/D) a / theta, so the term is (dy2 y1 - dy1 y2) (-(2p/D) a / theta). f64.
-Value ropeThetaTerm(KernelBuilder &kb, Value pos, Value p, OpFoldResult headDim,
-                    Value theta, Value y1, Value y2, Value dy1, Value dy2);
+/// rotated row (q at i, or k at j), from the pair's angle a there, the rotated pair
+/// (y1, y2) = (y[p], y[p + D/2]) and the loss's gradient (dy1, dy2) with respect to
+/// it: y's derivative by a is (-y2, y1), and a = pos theta^(-2p/D) has d a / d theta =
+/// slope a, slope = -(2p/D) / theta (ropeThetaSlope, f64), so the term is
+/// (dy2 y1 - dy1 y2) slope a, in f64.
+Value ropeThetaSlope(KernelBuilder &kb, Value p, OpFoldResult headDim, Value theta);
+Value ropeThetaTerm(ImplicitLocOpBuilder &b, Value angle, Value slope, Value y1, Value y2,
+                    Value dy1, Value dy2);
 
 /// The probability and the gradients of one pair (i, j) of the backward.
 struct PairGradient {

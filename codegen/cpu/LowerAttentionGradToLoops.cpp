@@ -657,11 +657,15 @@ void AttentionGradLowering::lowerKeyValuePart() {
     pairScores = allocate({rowTile, width}, {});
     pairScoreGrads = allocate({rowTile, width}, {});
   }
-  // rope's theta: the program's share of its gradient, in f64 (ropeThetaTerm).
+  // rope's theta: the program's share of its gradient, in f64 (ropeThetaTerm), and
+  // per pair p its frequency and slope, computed once.
   auto ropeParams = findStatement<RopeGradOp>(op);
-  Value thetaSum;
-  if (ropeParams)
+  Value thetaSum, frequencies, slopes;
+  if (ropeParams) {
     thetaSum = kb->allocateScratch(MemRefType::get({1}, b.getF64Type()), ValueRange{});
+    frequencies = allocate({dynamic}, halfD);
+    slopes = kb->allocateScratch(MemRefType::get({dynamic}, b.getF64Type()), halfD);
+  }
   kb->guardScratch();
   // dS's transpose copies whole blocks of lanes: finite values past a tile's rows and
   // keys from the start.
@@ -669,22 +673,32 @@ void AttentionGradLowering::lowerKeyValuePart() {
   if (scoreParams || ropeParams)
     startParamPartials(split, kvHead, firstHead);
   // Adds the terms of a rotated row (pos) to thetaSum: pair p's rotated elements and
-  // their gradients from `pairAt(p, p + D/2)`.
-  auto addThetaTerms = [&](Value pos,
-                           function_ref<std::array<Value, 4>(Value p, Value p2)> pairAt) {
-    Value sum =
-        kb->loop(zero, halfD, one, {memref::LoadOp::create(b, thetaSum, zero)},
-                 [&](Value p, ValueRange acc) {
-                   auto [y1, y2, dy1, dy2] =
-                       pairAt(p, arith::AddIOp::create(b, p, halfD));
-                   Value term = ropeThetaTerm(*kb, pos, p, numD, theta, y1, y2, dy1, dy2);
-                   return SmallVector<Value>{arith::AddFOp::create(b, acc[0], term)};
-                 })[0];
-    memref::StoreOp::create(b, sum, thetaSum, zero);
-  };
-  if (ropeParams)
+  // their gradients from `pairAt(p, p + D/2, angle)`.
+  auto addThetaTerms =
+      [&](Value pos,
+          function_ref<std::array<Value, 4>(Value p, Value p2, Value angle)> pairAt) {
+        Value sum = kb->loop(
+            zero, halfD, one, {memref::LoadOp::create(b, thetaSum, zero)},
+            [&](Value p, ValueRange acc) {
+              Value angle =
+                  ropeAngleAt(*kb, pos, memref::LoadOp::create(b, frequencies, p));
+              auto [y1, y2, dy1, dy2] =
+                  pairAt(p, arith::AddIOp::create(b, p, halfD), angle);
+              Value term = ropeThetaTerm(b, angle, memref::LoadOp::create(b, slopes, p),
+                                         y1, y2, dy1, dy2);
+              return SmallVector<Value>{arith::AddFOp::create(b, acc[0], term)};
+            })[0];
+        memref::StoreOp::create(b, sum, thetaSum, zero);
+      };
+  if (ropeParams) {
     memref::StoreOp::create(b, arith::ConstantOp::create(b, b.getF64FloatAttr(0.0)),
                             thetaSum, zero);
+    kb->loop(zero, halfD, one, {}, [&](Value p, ValueRange) {
+      memref::StoreOp::create(b, ropeFrequency(*kb, p, numD, theta), frequencies, p);
+      memref::StoreOp::create(b, ropeThetaSlope(*kb, p, numD, theta), slopes, p);
+      return SmallVector<Value>{};
+    });
+  }
 
   // The program owns d_q_partial[split, b, h] (dq^T, [D, N]) for the heads of its
   // group: zeroed first, then summed into block by block.
@@ -933,7 +947,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
               // Key j's terms of theta's gradient: k rotated and dk before it is
               // rotated back.
               if (ropeParams)
-                addThetaTerms(j, [&](Value p, Value p2) -> std::array<Value, 4> {
+                addThetaTerms(j, [&](Value p, Value p2, Value) -> std::array<Value, 4> {
                   auto at = [&](Value buffer, Value d) -> Value {
                     return memref::LoadOp::create(b, buffer, ValueRange{d, c});
                   };
@@ -963,10 +977,9 @@ void AttentionGradLowering::lowerKeyValuePart() {
     kb->loop(zero, group, one, {}, [&](Value g, ValueRange) {
       Value head = arith::AddIOp::create(b, firstHead, g);
       kb->loop(zero, numN, one, {}, [&](Value i, ValueRange) {
-        addThetaTerms(i, [&](Value p, Value p2) -> std::array<Value, 4> {
+        addThetaTerms(i, [&](Value p, Value p2, Value angle) -> std::array<Value, 4> {
           auto [y1, y2] = rotatePair(b, kb->loadF32(q, {batch, head, i, p}),
-                                     kb->loadF32(q, {batch, head, i, p2}),
-                                     ropeAngle(*kb, i, p, numD, theta));
+                                     kb->loadF32(q, {batch, head, i, p2}), angle);
           auto grad = [&](Value d) -> Value {
             return memref::LoadOp::create(b, partial,
                                           ValueRange{split, batch, head, d, i});
