@@ -462,6 +462,17 @@ tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.t
 
 // -----
 
+// rope's theta: the CPU sums its gradient from dq and dk before they are rotated back
+// (d_q_partial); the GPUs' part "params" refuses it.
+// expected-error@+1 {{the gradient of what rope reads (its theta: part "params") runs on the CPU only so far (the CPU sums it from dq and dk before they are rotated back)}}
+tmix.attention @learned_theta(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %theta: f32) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+}
+
+// -----
+
 // A pair bias pooled 2 x 2: two indices of its element depend on the pair.
 // expected-error@+1 {{elements with two or more indices that depend on the pair run on the CPU only so far}}
 tmix.attention @pooled(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %pair: !tmix.tensor<[B, H, P, P], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
