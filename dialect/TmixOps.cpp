@@ -720,12 +720,12 @@ SpecTensorType AttentionGradOp::getQueryPartialType(SpecTensorType q, int64_t sp
   MLIRContext *context = q.getContext();
   ArrayRef<Attribute> qDims = q.getDims();
   SmallVector<Attribute> dims = {IntegerAttr::get(IntegerType::get(context, 64), splits),
-                                 qDims[0], qDims[1], qDims[3], qDims[2]};
+                                 qDims[0], qDims[1], qDims[2], qDims[3]};
   return SpecTensorType::get(context, dims, Float32Type::get(context));
 }
 
-/// Whether `type` is a d_q_partial of q's: f32 [S, B, H, D, N] (q's logical dims, the
-/// last two swapped), S a positive literal, stored in that order.
+/// Whether `type` is a d_q_partial of q's: f32 [S, B, H, N, D] (q's logical dims after
+/// the splits), S a positive literal, stored in that order.
 static bool isQueryPartial(Type type, SpecTensorType q) {
   auto partial = llvm::dyn_cast<SpecTensorType>(type);
   if (!partial || partial.getRank() != 5 || partial.isPermuted() ||
@@ -799,10 +799,11 @@ LogicalResult AttentionGradOp::verify() {
     return verifyAttentionBody(*this, getBodyBlock(), Role{"q", q});
   }
   if (query && !isQueryPartial(type.getInput(getQueryPartialArg()), q))
-    return emitOpError() << "part \"query\" takes d_q_partial last: an f32 !tmix.tensor of a "
-                            "literal count of key splits and q's dims [B, H, D, N], "
-                         << getQueryPartialType(q, 4) << " for 4, got "
-                         << type.getInput(getQueryPartialArg());
+    return emitOpError()
+           << "part \"query\" takes d_q_partial last: an f32 !tmix.tensor of a "
+              "literal count of key splits and q's dims [B, H, N, D], "
+           << getQueryPartialType(q, 4) << " for 4, got "
+           << type.getInput(getQueryPartialArg());
   // Part "key_value": dk, dv, d_q_partial, then its params' partials of as many splits.
   size_t numParams = getParamArgs().size();
   bool expectedTypes = query ? llvm::equal(type.getResults(), SmallVector<Type>{q})

@@ -205,16 +205,15 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     dS_ij  = score_grad(b, h, i, j, s_ij, P_ij (dP_ij - D_i)) * scale
     part "key_value":  dk_j = sum_(h in j's group, i) dS_ij q_i,
                        dv_j = sum_(h, i) P_ij d_o_i,
-                       d_q_partial[s, b, h, :, i] = sum_(j in split s) dS_ij k_j
+                       d_q_partial[s, b, h, i, :] = sum_(j in split s) dS_ij k_j
                                                              -> (dk, dv, d_q_partial)
-    part "query":      dq_i = sum_s d_q_partial[s, b, h, :, i]  -> (dq)
+    part "query":      dq_i = sum_s d_q_partial[s, b, h, i, :]  -> (dq)
     ```
 
     with rope's rotation applied to q and k before the products and its transpose
-    to dq and dk after them. `d_q_partial` is f32 `[S, B, H, D, N]` (a literal count
-    S of key splits, then q's logical dims with the last two swapped: dq^T, its rows
-    contiguous): part "key_value"'s third result and part "query"'s last argument,
-    after d_o (and d_lse).
+    to dq and dk after them. `d_q_partial` is f32 `[S, B, H, N, D]` (a literal count
+    S of key splits, then q's logical dims: dq, each row's head dim contiguous): part
+    "key_value"'s third result and part "query"'s last argument, after d_o (and d_lse).
 
     With `recompute_dq` (the GPUs' choice) no d_q_partial passes between the parts:
     part "key_value" produces (dk, dv), and part "query" recomputes P and dS for its

@@ -5,7 +5,7 @@
 //   @X_forward   X with an lse output (only when X has none): the backward
 //                recomputes P_ij = exp(s_ij - lse_i) rather than storing P
 //   @X_grad_kv   tmix.attention_grad part "key_value": (X's args, o, lse, d_o)
-//                -> dk, dv, d_q_partial (dq^T's sums per key split, f32 [S, B, H, D, N])
+//                -> dk, dv, d_q_partial (dq's sums per key split, f32 [S, B, H, N, D])
 //   @X_grad_q    tmix.attention_grad part "query": (X's args, o, lse, d_o, d_q_partial)
 //                -> dq, the partials summed in split order
 //                (and d_lse after d_o when X has lse among its outputs)

@@ -8,21 +8,21 @@
 //   program walks its split's blocks of W keys (every S-th block) and runs the part's
 //   tile program (tmix-tile-attention-grad) for each, op by op, the block's keys in
 //   vector lanes (LaneTiles.h, as the forward keeps its rows): load_keys and zeros
-//   give k^T (rotated), v^T, dk^T, dv^T; query_loop walks each query head of the
-//   group, its rows in tiles of T = 64 (empty tiles skipped, full ones without mask
-//   code, as the forward; Q and d_o read in place when f32 and not rotated, each row's
-//   lse and D computed once), and its body's ops are, per row tile:
+//   give k^T (rotated), v^T, dk^T, dv^T and K (rotated, for dq); query_loop walks each
+//   query head of the group, its rows in tiles of T = 64 (empty tiles skipped, full ones
+//   without mask code, as the forward; Q and d_o read in place when f32 and not rotated,
+//   each row's lse and D computed once), and its body's ops are, per row tile:
 //     S = Q k^T, dP = d_o v^T              register-blocked outer products;
 //     pair_grad: P, dS per pair             a loop over (row, key), vectorised by LLVM
 //                                           at the lanes' width (preferLaneWidth);
 //     param_grads (when it lists params)    pair by pair into its slices of their
 //                                           partials;
-//     dS k, accumulate_dq                   dS^T by blocks of L x L lanes shuffled in
-//                                           registers, then dq^T += k dS^T, the tile's
-//                                           rows in lanes, summed in place into the
-//                                           split's slice of d_q_partial;
+//     dS k, accumulate_dq                   dq += dS K, the head dim in lanes (W at a
+//                                           time, from the block's K staged row by
+//                                           row), summed in place into the split's
+//                                           slice of d_q_partial;
 //     dk^T += Q^T dS, dv^T += d_o^T P       register-blocked over head-dim columns;
-//   part "query", grid B x H x N/W: dq^T = the splits' slices summed in order, then
+//   part "query", grid B x H x N/W: dq = the splits' slices summed in order, then
 //   rotated back;
 //   part "params", grid over the batch and head dims its params own (or one program):
 //   the program starts its slices of the params' gradients (at 0, or a split param's
@@ -70,10 +70,12 @@ using namespace mlir::tmix;
 
 namespace {
 
-/// The lanes of a program's own side: query rows (part "query") or keys (part
-/// "key_value"), rounded up to whole lane vectors; and the tile of the other side that
-/// one mask classification and one staging cover.
-constexpr int64_t kRowsPerProgram = 32;
+/// The lane vectors of a program's own side, W = 4 L: its query rows (part "query")
+/// or its block of keys (part "key_value"; 64 on AVX-512, 32 on AVX2). Four keep the
+/// products' register blocks at 4 x R accumulators on every vector width, and a wide
+/// block of keys walks Q, d_o and d_q_partial fewer times. Then the tile of the other
+/// side that one mask classification and one staging cover.
+constexpr int64_t kVectorsPerProgram = 4;
 constexpr int64_t kClassifiedTile = 64;
 
 /// The CPU's exp2: math.exp2, which becomes a polynomial.
@@ -169,8 +171,8 @@ LogicalResult AttentionGradLowering::lower() {
   ArrayRef<Attribute> kDims = cast<SpecTensorType>(types[1]).getDims();
   ArrayRef<Attribute> vDims = cast<SpecTensorType>(types[2]).getDims();
   bool query = op.isQueryPart();
-  // The program's own side in lanes: kRowsPerProgram rows (or keys), whole vectors.
-  int64_t groups = (kRowsPerProgram + vectors.lanes - 1) / vectors.lanes;
+  // The program's own side in lanes: W rows (or keys).
+  int64_t groups = kVectorsPerProgram;
   int64_t laneWidth = groups * vectors.lanes;
   SmallVector<GridDim> grid;
   if (op.isParamsPart()) {
@@ -385,21 +387,21 @@ void AttentionGradLowering::lowerQueryPart() {
   Value numRows = arith::SubIOp::create(b, rowEnd, rowBegin);
   Value partial = kb->argMemRef(op.getQueryPartialArg());
   int64_t splits = querySplits();
-  Value qGradT = kb->allocateScratch(
-      MemRefType::get({ShapedType::kDynamic, width}, b.getF32Type()), numD);
+  Value qGrad = kb->allocateScratch(
+      MemRefType::get({width, ShapedType::kDynamic}, b.getF32Type()), numD);
   kb->guardScratch();
-  // dq^T of the rows = sum_s d_q_partial[s, b, h], the splits in order (a loop over
-  // contiguous rows, which LLVM vectorises); then dq_i = R_i^T dq_i.
-  kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
-    kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
-      Value i = arith::AddIOp::create(b, rowBegin, r);
+  // dq of the rows = sum_s d_q_partial[s, b, h], the splits in order (a loop over
+  // a row's contiguous head dim, which LLVM vectorises); then dq_i = R_i^T dq_i.
+  kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
+    Value i = arith::AddIOp::create(b, rowBegin, r);
+    kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
       Value sum;
       for (int64_t split = 0; split < splits; ++split) {
         Value term = memref::LoadOp::create(
-            b, partial, ValueRange{kb->index(split), batch, head, d, i});
+            b, partial, ValueRange{kb->index(split), batch, head, i, d});
         sum = sum ? arith::AddFOp::create(b, sum, term).getResult() : term;
       }
-      memref::StoreOp::create(b, sum, qGradT, ValueRange{d, r});
+      memref::StoreOp::create(b, sum, qGrad, ValueRange{r, d});
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
@@ -408,7 +410,7 @@ void AttentionGradLowering::lowerQueryPart() {
   kb->loop(zero, numRows, one, {}, [&](Value r, ValueRange) {
     storeRotatedBack(
         [&](Value d) {
-          return memref::LoadOp::create(b, qGradT, ValueRange{d, r}).getResult();
+          return memref::LoadOp::create(b, qGrad, ValueRange{r, d}).getResult();
         },
         dq, head, arith::AddIOp::create(b, rowBegin, r));
     return SmallVector<Value>{};
@@ -619,19 +621,20 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value dk = kb->resultMemRef(0), dv = kb->resultMemRef(1), partial = kb->resultMemRef(2);
   int64_t splits = querySplits();
   Value firstHead = arith::MulIOp::create(b, kvHead, group);
-  // The query rows of a tile in lanes too, for dq: T of them, kClassifiedTile rounded
-  // up to whole vectors.
-  int64_t rowGroups = (kClassifiedTile + vectors.lanes - 1) / vectors.lanes;
-  int64_t rowTile = rowGroups * vectors.lanes;
-  LaneTiles rowTiles(*kb, vectors.lanes, rowGroups, vectors.registers);
+  int64_t rowTile = kClassifiedTile;
+  // dq's head dim in chunks of W lanes (a key tile's width): D rounded up to them.
+  Value paddedD = arith::MulIOp::create(
+      b, arith::CeilDivUIOp::create(b, numD, kb->index(width)), kb->index(width));
 
-  // Per block of W keys (the program's keys in lanes): k^T (rotated), v^T, dk^T, dv^T;
-  // per query tile of T rows: Q (rotated) [T, D], d_o [T, DV], lse and D [T], S then P
-  // [T, W], dP then dS [T, W]; dS^T [W, T] and dq^T [D, T] (the rows in lanes).
+  // Per block of W keys (the program's keys in lanes): k^T (rotated), v^T, dk^T, dv^T,
+  // and K (rotated) [W, D padded to chunks of W lanes] for dq; per query tile of T
+  // rows: Q (rotated) [T, D], d_o [T, DV], lse and D [T], S then P [T, W], dP then dS
+  // [T, W]; a chunk of dq [T, W] when D is not whole chunks.
   auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
     return kb->allocateScratch(MemRefType::get(shape, f32), sizes);
   };
   Value kT = allocate({dynamic, width}, numD), vT = allocate({dynamic, width}, numDV);
+  Value kRows = allocate({width, dynamic}, paddedD);
   Value kGradT = allocate({dynamic, width}, numD);
   Value vGradT = allocate({dynamic, width}, numDV);
   // Q and d_o of a row tile are read where they are when they are f32 and q is not
@@ -648,8 +651,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value rowDelta = allocate({dynamic, dynamic}, {group, numN});
   Value scores = allocate({rowTile, width}, {});
   Value grads = allocate({rowTile, width}, {});
-  Value gradsT = allocate({width, rowTile}, {});
-  Value qGradT = allocate({dynamic, rowTile}, numD);
+  Value qGradChunk = allocate({rowTile, width}, {});
   // The params it sums per key split: each pair's s and score gradient [T, W].
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
   Value pairScores, pairScoreGrads;
@@ -667,9 +669,14 @@ void AttentionGradLowering::lowerKeyValuePart() {
     slopes = kb->allocateScratch(MemRefType::get({dynamic}, b.getF64Type()), halfD);
   }
   kb->guardScratch();
-  // dS's transpose copies whole blocks of lanes: finite values past a tile's rows and
-  // keys from the start.
-  tiles->fill(grads, kb->index(rowTile), 0.0);
+  // K's lanes past D are read by dq's last chunk of lanes (and never stored): zeros.
+  kb->loop(zero, kb->index(width), one, {}, [&](Value c, ValueRange) {
+    kb->loop(numD, paddedD, one, {}, [&](Value d, ValueRange) {
+      memref::StoreOp::create(b, kb->f32(0.0), kRows, ValueRange{c, d});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
   if (scoreParams || ropeParams)
     startParamPartials(split, kvHead, firstHead);
   // Adds the terms of a rotated row (pos) to thetaSum: pair p's rotated elements and
@@ -711,9 +718,10 @@ void AttentionGradLowering::lowerKeyValuePart() {
       memref::StoreOp::create(b, outputDelta(head, i), rowDelta, ValueRange{g, i});
       return SmallVector<Value>{};
     });
-    kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
-      kb->loop(zero, numN, one, {}, [&](Value i, ValueRange) {
-        memref::StoreOp::create(b, kb->f32(0.0), partial, ValueRange{split, batch, head, d, i});
+    kb->loop(zero, numN, one, {}, [&](Value i, ValueRange) {
+      kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+        memref::StoreOp::create(b, kb->f32(0.0), partial,
+                                ValueRange{split, batch, head, i, d});
         return SmallVector<Value>{};
       });
       return SmallVector<Value>{};
@@ -744,17 +752,26 @@ void AttentionGradLowering::lowerKeyValuePart() {
   auto extentRow = [](ElementFn element) {
     return [element](Value x, Value col) { return element(x, col); };
   };
-  // d_q_partial[split, b, head, :, rows:rows + T] as a [D, T] buffer.
-  auto partialRows = [&](Value partial, Value split, Value head, Value rows) -> Value {
-    SmallVector<OpFoldResult> offsets = {split, batch, head, b.getIndexAttr(0), rows};
+  // d_q_partial[split, b, head, rows:rows + count, chunk:chunk + W] as a [count, W]
+  // buffer (its rows' chunk of head-dim lanes).
+  auto partialChunk = [&](Value head, Value rows, Value count, Value chunk) -> Value {
+    SmallVector<OpFoldResult> offsets = {split, batch, head, rows, chunk};
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                       b.getIndexAttr(1), numD,
-                                       b.getIndexAttr(rowTile)};
+                                       b.getIndexAttr(1), count, b.getIndexAttr(width)};
     SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
     auto type = memref::SubViewOp::inferRankReducedResultType(
-        {ShapedType::kDynamic, rowTile}, cast<MemRefType>(partial.getType()), offsets,
+        {ShapedType::kDynamic, width}, cast<MemRefType>(partial.getType()), offsets,
         sizes, strides);
     return memref::SubViewOp::create(b, type, partial, offsets, sizes, strides);
+  };
+  // K's chunk of W head-dim lanes from `chunk`, [W keys, W].
+  auto keyChunk = [&](Value chunk) -> Value {
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), chunk};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(width), b.getIndexAttr(width)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    auto type = memref::SubViewOp::inferRankReducedResultType(
+        {width, width}, cast<MemRefType>(kRows.getType()), offsets, sizes, strides);
+    return memref::SubViewOp::create(b, type, kRows, offsets, sizes, strides);
   };
   // The split's blocks of W keys, every `splits`-th from the split's own: a causal
   // mask's work spreads evenly over the splits.
@@ -794,9 +811,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
             tiles->product(grads, count, numDV, vT, columnRow(tile.outputGradElement),
                            splatZero);
           } else if (dot == form->queryGradTerms) {
-            // dS^T, for dq's terms (accumulate_dq): by blocks of lanes, in registers (a
-            // loop of its own, so that the pair loop stays contiguous).
-            tiles->transpose(grads, gradsT, count, numKeys);
+            // dS k: summed into d_q_partial as it is computed (accumulate_dq).
           } else if (dot == form->keyGrads) {
             // dk^T[d, :] += sum_ii Q[ii, d] dS[ii, :].
             tiles->product(kGradT, numD, count, grads, extentRow(tile.qElement),
@@ -851,39 +866,49 @@ void AttentionGradLowering::lowerKeyValuePart() {
           });
         })
         .Case([&](tile::AccumulateQueryGradOp) {
-          // dq^T[d, rows:] += sum_c k[c, d] dS^T[c, :] over the block's keys (the tile's
-          // rows in lanes): a whole tile in place in d_q_partial, the last one of fewer
-          // rows through a buffer (its lanes past `count` are never added).
-          auto dotKeys = [&](Value c, Value d) -> Value {
-            return memref::LoadOp::create(b, kT, ValueRange{d, c});
+          // dq[rows + ii, :] += sum_c dS[ii, c] k[c, :] over the block's keys, the head
+          // dim in lanes, W at a time: in place in d_q_partial, a last chunk short of W
+          // lanes through a buffer (its lanes past D are never added).
+          auto dotGrads = [&](Value c, Value ii) -> Value {
+            return memref::LoadOp::create(b, grads, ValueRange{ii, c});
           };
-          Value wholeTile = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, count,
-                                                  kb->index(rowTile));
-          kb->ifElse(
-              wholeTile, {},
-              [&] {
-                Value rowsView = partialRows(partial, split, head, rows);
-                rowTiles.product(rowsView, numD, numKeys, gradsT, dotKeys,
-                                 [&](Value d, int64_t g) { return rowTiles.load(rowsView, d, g); });
-                return SmallVector<Value>{};
-              },
-              [&] {
-                rowTiles.product(qGradT, numD, numKeys, gradsT, dotKeys,
-                                 [&](Value, int64_t) { return rowTiles.splat(0.0); });
-                kb->loop(zero, numD, one, {}, [&](Value d, ValueRange) {
+          kb->loop(zero, numD, kb->index(width), {}, [&](Value chunk, ValueRange) {
+            Value chunkEnd = arith::MinUIOp::create(
+                b, arith::AddIOp::create(b, chunk, kb->index(width)), numD);
+            Value lanes = arith::SubIOp::create(b, chunkEnd, chunk);
+            Value wholeChunk = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lanes,
+                                                     kb->index(width));
+            Value keys = keyChunk(chunk);
+            kb->ifElse(
+                wholeChunk, {},
+                [&] {
+                  Value rowsView = partialChunk(head, rows, count, chunk);
+                  tiles->product(
+                      rowsView, count, numKeys, keys, dotGrads,
+                      [&](Value ii, int64_t g) { return tiles->load(rowsView, ii, g); });
+                  return SmallVector<Value>{};
+                },
+                [&] {
+                  tiles->product(qGradChunk, count, numKeys, keys, dotGrads,
+                                 [&](Value, int64_t) { return tiles->splat(0.0); });
                   kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
-                    SmallVector<Value, 5> at = {split, batch, head, d,
-                                                arith::AddIOp::create(b, rows, ii)};
-                    Value old = memref::LoadOp::create(b, partial, at);
-                    Value term = memref::LoadOp::create(b, qGradT, ValueRange{d, ii});
-                    memref::StoreOp::create(b, arith::AddFOp::create(b, old, term), partial,
-                                            at);
+                    kb->loop(zero, lanes, one, {}, [&](Value x, ValueRange) {
+                      SmallVector<Value, 5> at = {split, batch, head,
+                                                  arith::AddIOp::create(b, rows, ii),
+                                                  arith::AddIOp::create(b, chunk, x)};
+                      Value old = memref::LoadOp::create(b, partial, at);
+                      Value term =
+                          memref::LoadOp::create(b, qGradChunk, ValueRange{ii, x});
+                      memref::StoreOp::create(b, arith::AddFOp::create(b, old, term),
+                                              partial, at);
+                      return SmallVector<Value>{};
+                    });
                     return SmallVector<Value>{};
                   });
                   return SmallVector<Value>{};
                 });
-                return SmallVector<Value>{};
-              });
+            return SmallVector<Value>{};
+          });
         })
         .Case([&](tile::YieldOp) {});
   };
@@ -908,6 +933,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
                       /*lanes=*/true);
             stageRows(v, kvHead, keyBegin, numKeys, numDV, /*rotate=*/false, vT,
                       /*lanes=*/true);
+            stageRows(k, kvHead, keyBegin, numKeys, numD, /*rotate=*/true, kRows);
           })
           .Case([&](tile::ZerosOp zeros) {
             bool keyGrads = zeros.getResult() == form->queryLoop.getInits()[0];
@@ -982,7 +1008,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
                                      kb->loadF32(q, {batch, head, i, p2}), angle);
           auto grad = [&](Value d) -> Value {
             return memref::LoadOp::create(b, partial,
-                                          ValueRange{split, batch, head, d, i});
+                                          ValueRange{split, batch, head, i, d});
           };
           return {y1, y2, grad(p), grad(p2)};
         });

@@ -70,15 +70,16 @@ def LowerAttentionGradToLoops
     of the same name; parts "key_value" and "query" with their tile programs
     (tmix-tile-attention-grad: a part without one is an error), each checked against
     its part's form first (passes/AttentionGradProgramForm.h). Part "key_value": one
-    program per (batch, KV head, key split), which walks its split's blocks of 32 keys
-    (every S-th, S = d_q_partial's leading dim) and runs the tile program for each, op
-    by op: the keys in vector lanes (rotated k^T, v^T, dk^T, dv^T), and every query
+    program per (batch, KV head, key split), which walks its split's blocks of W keys
+    (4 lane vectors; every S-th block, S = d_q_partial's leading dim) and runs the tile program for each, op
+    by op: the keys in vector lanes (rotated k^T, v^T, dk^T, dv^T; K row by row for
+    dq), and every query
     head of the group and its rows in tiles of 64 classified by the mask
     (empty ones skipped, full ones without mask code): S = Q k^T, dP = d_o v^T, P and
-    dS per pair, dv^T += d_o^T P, dk^T += Q^T dS, and dq^T += k dS^T summed into the
-    split's slice of d_q_partial (the tile's rows in lanes); the products are
+    dS per pair, dv^T += d_o^T P, dk^T += Q^T dS, and dq += dS K summed into the
+    split's slice of d_q_partial (the head dim in lanes, W at a time); the products are
     register-blocked outer products of lane vectors (LaneTiles.h). Part "query": one
-    program per (batch, head, 32 rows), which sums the splits' dq^T in order and
+    program per (batch, head, W rows), which sums the splits' dq in order and
     rotates back. Per pair, the probability is recomputed from the saved lse, and the
     score's derivative is the inlined `tmix.score_grad`. Part "params": one program
     per (batch, head), batch, head or one, as the params' owned dims allow, which

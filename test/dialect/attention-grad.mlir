@@ -3,13 +3,13 @@
 // tmix.attention_grad round-trips: the forward's arguments, then o, lse and d_o (part
 // "query": and d_q_partial, dq^T's sums per key split).
 // CHECK-LABEL: tmix.attention_grad @g_grad_q(
-// CHECK-SAME: %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
+// CHECK-SAME: %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>) -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
 // CHECK: tmix.score_grad {
 // CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
 tmix.attention_grad @g_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                               %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                               %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
-                              %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+                              %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -36,7 +36,7 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>,
-                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+                       %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
 }
 
@@ -46,13 +46,13 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, M], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+                       %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
 }
 
 // -----
 
-// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>, !tmix.tensor<[4, B, H, 8, N], f32>) (any positive count of key splits), got (!tmix.tensor<[B, H, N, 8], f32>)}}
+// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>, !tmix.tensor<[4, B, H, N, 8], f32>) (any positive count of key splits), got (!tmix.tensor<[B, H, N, 8], f32>)}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
@@ -65,7 +65,7 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+                       %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -78,7 +78,7 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+                       %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -232,7 +232,7 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>,
                        %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                        %d_o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+                       %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "g" part "query" params [3] owned [-1, 0] {
 }
 
@@ -283,21 +283,21 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 
 // -----
 
-// expected-error @+1 {{part "query" takes d_q_partial last: an f32 !tmix.tensor of a literal count of key splits and q's dims [B, H, D, N], '!tmix.tensor<[4, B, H, 8, N], f32>' for 4, got '!tmix.tensor<[4, B, H, N, 8], f32>'}}
+// expected-error @+1 {{part "query" takes d_q_partial last: an f32 !tmix.tensor of a literal count of key splits and q's dims [B, H, N, D], '!tmix.tensor<[4, B, H, N, 8], f32>' for 4, got '!tmix.tensor<[4, B, H, 8, N], f32>'}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
+                       %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
 }
 
 // -----
 
-// expected-error @+1 {{part "query" takes d_q_partial last: an f32 !tmix.tensor of a literal count of key splits and q's dims [B, H, D, N], '!tmix.tensor<[4, B, H, 8, N], f32>' for 4, got '!tmix.tensor<[S, B, H, 8, N], f32>'}}
+// expected-error @+1 {{part "query" takes d_q_partial last: an f32 !tmix.tensor of a literal count of key splits and q's dims [B, H, N, D], '!tmix.tensor<[4, B, H, N, 8], f32>' for 4, got '!tmix.tensor<[S, B, H, N, 8], f32>'}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>,
-                       %d_q_partial: !tmix.tensor<[S, B, H, 8, N], f32>)
+                       %d_q_partial: !tmix.tensor<[S, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "f" part "query" {
 }
 
@@ -305,11 +305,11 @@ tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
 
 // Part "key_value" with two key splits.
 // CHECK-LABEL: tmix.attention_grad @g_grad_kv(
-// CHECK-SAME: -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[2, B, H, 8, N], f32>) forward "g" part "key_value" {
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[2, B, H, N, 8], f32>) forward "g" part "key_value" {
 tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                                %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                                %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[2, B, H, 8, N], f32>) forward "g" part "key_value" {
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[2, B, H, N, 8], f32>) forward "g" part "key_value" {
 }
 
 // -----
@@ -334,11 +334,11 @@ tmix.attention_grad @r_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
 
 // -----
 
-// expected-error @+1 {{part "key_value" with recompute_dq must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>), got (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>, !tmix.tensor<[4, B, H, 8, N], f32>)}}
+// expected-error @+1 {{part "key_value" with recompute_dq must produce (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>), got (!tmix.tensor<[B, H, M, 8], f32>, !tmix.tensor<[B, H, M, 4], f32>, !tmix.tensor<[4, B, H, N, 8], f32>)}}
 tmix.attention_grad @g(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>,
                        %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>,
                        %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) forward "f" part "key_value" recompute_dq {
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>) forward "f" part "key_value" recompute_dq {
 }
 
 // -----
@@ -353,7 +353,7 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>,
         d_bias_partial: !tmix.tensor<[4, B, H, R], f32>, d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
     forward "g" part "key_value" params [3, 4] owned [-1, 0, -1, -1] {
   tmix.score {
@@ -394,7 +394,7 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>,
         d_bias_partial: !tmix.tensor<[4, B, H, R], f32>, d_key_partial: !tmix.tensor<[4, B, M], f32>)
     forward "g" part "key_value" params [3, 4] owned [-1, 0, -1, -1] {
   tmix.score {
@@ -415,12 +415,12 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
 
 // -----
 
-// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, HK, M, 8], f32>, !tmix.tensor<[B, HK, M, 4], f32>, !tmix.tensor<[4, B, H, 8, N], f32>) (any positive count of key splits) and its params' partials, got}}
+// expected-error @+1 {{part "key_value" must produce (!tmix.tensor<[B, HK, M, 8], f32>, !tmix.tensor<[B, HK, M, 4], f32>, !tmix.tensor<[4, B, H, N, 8], f32>) (any positive count of key splits) and its params' partials, got}}
 tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     forward "g" part "key_value" params [3] owned [-1, 0] {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -445,7 +445,7 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>,
         d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
     forward "g" part "key_value" params [4] owned [-1, -1] {
   tmix.score {
@@ -465,7 +465,7 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %t: i32,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>,
         d_t_partial: !tmix.tensor<[4, B, HK, 1], f32>)
     forward "g" part "key_value" params [3] owned [-1, -1] {
 }
@@ -488,7 +488,7 @@ tmix.attention_grad @g_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %bias: !tmix.tensor<[H, R], f32>, %key: !tmix.tensor<[M], f32>,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>,
         d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
     forward "g" part "key_value" params [4] owned [-1, -1] split [4] {
 }
@@ -528,7 +528,7 @@ tmix.attention_grad @r_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>,
         d_theta_partial: !tmix.tensor<[4, B, HK, 1], f32>)
     forward "r" part "key_value" params [3] owned [-1, -1] {
   tmix.rope {
@@ -548,7 +548,7 @@ tmix.attention_grad @r_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.te
                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>,
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>,
         d_theta_partial: !tmix.tensor<[4, B, HK, 1], f32>)
     forward "r" part "key_value" params [3] owned [-1, -1] {
   tmix.rope_grad {

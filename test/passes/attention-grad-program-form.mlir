@@ -8,7 +8,7 @@
 
 // dk summed from P rather than dS.
 tmix.attention_grad @a_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>, %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) forward "a" part "key_value" {
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>) forward "a" part "key_value" {
 }
 tmix_tile.attention_grad @a_grad_kv {
 ^bb0(%batch: index, %kv_head: index, %key: index):
@@ -36,7 +36,7 @@ tmix_tile.attention_grad @a_grad_kv {
 // Without recompute_dq, dq's terms must go to d_q_partial: a program that drops them
 // would lose dq.
 tmix.attention_grad @a_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>, %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>)
-    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) forward "a" part "key_value" {
+    -> (d_k: !tmix.tensor<[B, H, M, 8], f32>, d_v: !tmix.tensor<[B, H, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>) forward "a" part "key_value" {
 }
 tmix_tile.attention_grad @a_grad_kv {
 ^bb0(%batch: index, %kv_head: index, %key: index):
@@ -83,7 +83,7 @@ tmix_tile.attention_grad @a_grad_q {
 // -----
 
 // Part "query" storing its rows at another position than the program's.
-tmix.attention_grad @a_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>, %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>, %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+tmix.attention_grad @a_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>, %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>, %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "a" part "query" {
 }
 tmix_tile.attention_grad @a_grad_q {
@@ -96,6 +96,6 @@ tmix_tile.attention_grad @a_grad_q {
 // -----
 
 // expected-error @+1 {{'tmix.attention_grad' op has no tile program: run tmix-tile-attention-grad first}}
-tmix.attention_grad @a_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>, %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>, %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+tmix.attention_grad @a_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H, M, 8], f32>, %v: !tmix.tensor<[B, H, M, 4], f32>, %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], f32>, %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
     -> (d_q: !tmix.tensor<[B, H, N, 8], f32>) forward "a" part "query" {
 }

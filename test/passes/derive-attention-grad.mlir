@@ -17,7 +17,7 @@
 // A softcapped, windowed spec without lse: the forward with lse, then the two grad
 // kernels; each carries the statements and the derived score_grad, whose value is
 // g * cap * (1 - tanh(s / cap)^2) / cap (the tanh rule, the chain through the divide).
-// The key-value part gives dq's sums per key split, d_q_partial (f32 [4, B, H, D, N]),
+// The key-value part gives dq's sums per key split, d_q_partial (f32 [4, B, H, N, D]),
 // which the query part takes last.
 tmix.attention @softcap(%q: !tmix.tensor<[B, H, N, 8], bf16>, %k: !tmix.tensor<[B, HK, M, 8], bf16>,
                         %v: !tmix.tensor<[B, HK, M, 4], bf16>, %cap: f32 = 3.0) -> (o: !tmix.tensor<[B, H, N, 4], bf16>) {
@@ -43,7 +43,7 @@ tmix.attention @softcap(%q: !tmix.tensor<[B, H, N, 8], bf16>, %k: !tmix.tensor<[
 // CHECK-NOT: tmix.score_grad
 // CHECK-LABEL: tmix.attention_grad @softcap_grad_q(
 // CHECK-SAME: %cap: f32 = 3.000000e+00, %o: !tmix.tensor<[B, H, N, 4], bf16>, %lse: !tmix.tensor<[B, H, N], f32>, %d_o: !tmix.tensor<[B, H, N, 4], bf16>,
-// CHECK-SAME: %d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>)
+// CHECK-SAME: %d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
 // CHECK-SAME: -> (d_q: !tmix.tensor<[B, H, N, 8], bf16>) forward "softcap_forward" part "query"
 // CHECK: tmix.mask
 // CHECK: tmix.score
@@ -60,7 +60,7 @@ tmix.attention @softcap(%q: !tmix.tensor<[B, H, N, 8], bf16>, %k: !tmix.tensor<[
 // CHECK-NEXT:   tmix.yield %[[GS]] : f32
 // CHECK-LABEL: tmix.attention_grad @softcap_grad_kv(
 // CHECK-SAME: %d_o: !tmix.tensor<[B, H, N, 4], bf16>) -> (d_k: !tmix.tensor<[B, HK, M, 8], bf16>, d_v: !tmix.tensor<[B, HK, M, 4], bf16>,
-// CHECK-SAME: d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>) forward "softcap_forward" part "key_value"
+// CHECK-SAME: d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>) forward "softcap_forward" part "key_value"
 // CHECK: tmix.score_grad
 
 // -----
@@ -158,7 +158,7 @@ tmix.attention @learned(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B
 // its score terms per key split, as dq's, into d_table_partial [4, B, H, R] (no HK:
 // the table owns a head dim), and part "params" starts d_table from those partials.
 // CHECK-LABEL: tmix.attention_grad @learned_grad_kv(
-// CHECK-SAME: -> (d_k: !tmix.tensor<[B, H, N, 8], f32>, d_v: !tmix.tensor<[B, H, N, 8], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>, d_table_partial: !tmix.tensor<[4, B, H, R], f32>)
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, H, N, 8], f32>, d_v: !tmix.tensor<[B, H, N, 8], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>, d_table_partial: !tmix.tensor<[4, B, H, R], f32>)
 // CHECK-SAME: part "key_value" params [3] owned [-1, 0] {
 // CHECK: tmix.score_grad {
 // CHECK: tmix.score_param_grad {
@@ -205,7 +205,7 @@ tmix.attention @biases(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B,
   }
 }
 // CHECK-LABEL: tmix.attention_grad @biases_grad_kv(
-// CHECK-SAME: d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>, d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
+// CHECK-SAME: d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>, d_key_partial: !tmix.tensor<[4, B, HK, M], f32>)
 // CHECK-SAME: part "key_value" params [4] owned [-1, -1] {
 // CHECK: tmix.score_param_grad {
 // CHECK-NEXT: ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32, %g: f32):
@@ -312,7 +312,7 @@ tmix.attention @spun(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H
   }
 }
 // CHECK-LABEL: tmix.attention_grad @spun_grad_kv(
-// CHECK-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, 8, N], f32>, d_base_partial: !tmix.tensor<[4, B, HK, 1], f32>)
+// CHECK-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>, d_base_partial: !tmix.tensor<[4, B, HK, 1], f32>)
 // CHECK-SAME: part "key_value" params [3] owned [-1, -1] {
 // CHECK: tmix.rope_grad {
 // CHECK-NEXT: ^bb0(%g: f32):
