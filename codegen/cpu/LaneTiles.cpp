@@ -42,64 +42,6 @@ void LaneTiles::store(Value vector, Value buffer, Value row, int64_t g) {
     vector::StoreOp::create(b, vector, buffer, ValueRange{laneOffset(g)});
 }
 
-void LaneTiles::transpose(Value src, Value dst, Value rows, Value cols) {
-  ImplicitLocOpBuilder &b = kb.builder();
-  int64_t lanes = laneCount;
-  if (!llvm::isPowerOf2_64(lanes)) {
-    // No shuffle rounds for L that is not a power of two: element by element.
-    kb.loop(kb.index(0), cols, kb.index(1), {}, [&](Value c, ValueRange) {
-      kb.loop(kb.index(0), rows, kb.index(1), {}, [&](Value r, ValueRange) {
-        memref::StoreOp::create(b, memref::LoadOp::create(b, src, ValueRange{r, c}), dst,
-                                ValueRange{c, r});
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
-    });
-    return;
-  }
-  Value lanesValue = kb.index(lanes);
-  auto blocksOf = [&](Value count) {
-    return arith::CeilDivUIOp::create(b, count, lanesValue).getResult();
-  };
-  kb.loop(kb.index(0), blocksOf(rows), kb.index(1), {}, [&](Value rowBlock, ValueRange) {
-    Value firstRow = arith::MulIOp::create(b, rowBlock, lanesValue);
-    kb.loop(kb.index(0), blocksOf(cols), kb.index(1), {},
-            [&](Value colBlock, ValueRange) {
-              Value firstCol = arith::MulIOp::create(b, colBlock, lanesValue);
-              SmallVector<Value> block;
-              for (int64_t r = 0; r < lanes; ++r) {
-                Value row = arith::AddIOp::create(b, firstRow, kb.index(r));
-                block.push_back(vector::LoadOp::create(b, vectorType, src,
-                                                       ValueRange{row, firstCol}));
-              }
-              // Swap the off-diagonal s x s blocks of every 2s x 2s block, for s = L/2 ..
-              // 1: row i (bit s clear) takes row i+s's left half of each pair of
-              // s-columns, and row i+s takes row i's right half.
-              for (int64_t s = lanes / 2; s >= 1; s /= 2) {
-                SmallVector<int64_t> upper, lower;
-                for (int64_t j = 0; j < lanes; ++j) {
-                  bool high = j & s;
-                  upper.push_back(high ? lanes + j - s : j);
-                  lower.push_back(high ? lanes + j : j + s);
-                }
-                for (int64_t i = 0; i < lanes; ++i) {
-                  if (i & s)
-                    continue;
-                  Value top = block[i], bottom = block[i + s];
-                  block[i] = vector::ShuffleOp::create(b, top, bottom, upper);
-                  block[i + s] = vector::ShuffleOp::create(b, top, bottom, lower);
-                }
-              }
-              for (int64_t c = 0; c < lanes; ++c) {
-                Value col = arith::AddIOp::create(b, firstCol, kb.index(c));
-                vector::StoreOp::create(b, block[c], dst, ValueRange{col, firstRow});
-              }
-              return SmallVector<Value>{};
-            });
-    return SmallVector<Value>{};
-  });
-}
-
 void LaneTiles::fill(Value buffer, Value end, double value, Value begin) {
   Value lanesValue = splat(value);
   kb.loop(begin ? begin : kb.index(0), end, kb.index(1), {}, [&](Value x, ValueRange) {

@@ -47,13 +47,6 @@ public:
   /// buffer[x, :] = value in every lane, for x in [begin, end) (begin: 0 when null).
   void fill(Value buffer, Value end, double value, Value begin = Value());
 
-  /// dst[c, r] = src[r, c] for r < rows and c < cols, by blocks of L x L elements
-  /// when L is a power of two: L vector loads, log2(L) rounds of L two-source
-  /// shuffles, L vector stores (element by element otherwise). Both buffers are f32
-  /// with static dims that are multiples of L; the elements of a block past `rows` or
-  /// `cols` are copied too (src must hold finite values there).
-  void transpose(Value src, Value dst, Value rows, Value cols);
-
   /// The register-blocked outer products: for x in [0, extent),
   /// acc[c * G + g] += rows[x, g-th lane vector] * broadcast(element(x, c)) for the
   /// inits.size() / G columns c; acc starts at `inits`.

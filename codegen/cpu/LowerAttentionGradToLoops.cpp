@@ -55,10 +55,12 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <array>
 #include <cmath>
+#include <optional>
 
 namespace mlir::tmix {
 #define GEN_PASS_DEF_LOWERATTENTIONGRADTOLOOPS
@@ -622,14 +624,31 @@ void AttentionGradLowering::lowerKeyValuePart() {
   int64_t splits = querySplits();
   Value firstHead = arith::MulIOp::create(b, kvHead, group);
   int64_t rowTile = kClassifiedTile;
-  // dq's head dim in chunks of W lanes (a key tile's width): D rounded up to them.
-  Value paddedD = arith::MulIOp::create(
-      b, arith::CeilDivUIOp::create(b, numD, kb->index(width)), kb->index(width));
+  // dq's head dim in lanes, in chunks of C = G' vectors: a fixed D in whole chunks
+  // where G' <= 4 allows (D = 32 on 16 lanes: 2), else its rest padded (D = 8 on 16
+  // lanes: a chunk of 16); a size symbol's in chunks of W. D rounded up to chunks.
+  int64_t chunkGroups = kVectorsPerProgram;
+  std::optional<int64_t> fixedD = getConstantIntValue(numD);
+  if (fixedD) {
+    int64_t vectorsOfD = llvm::divideCeil(*fixedD, vectors.lanes);
+    chunkGroups = std::min(kVectorsPerProgram, vectorsOfD);
+    for (int64_t g = kVectorsPerProgram; g >= 1; --g)
+      if (*fixedD % (g * vectors.lanes) == 0) {
+        chunkGroups = g;
+        break;
+      }
+  }
+  LaneTiles chunkTiles(*kb, vectors.lanes, chunkGroups, vectors.registers);
+  int64_t chunkWidth = chunkTiles.width();
+  bool raggedChunks = !fixedD || *fixedD % chunkWidth != 0;
+  Value paddedD =
+      arith::MulIOp::create(b, arith::CeilDivUIOp::create(b, numD, kb->index(chunkWidth)),
+                            kb->index(chunkWidth));
 
   // Per block of W keys (the program's keys in lanes): k^T (rotated), v^T, dk^T, dv^T,
-  // and K (rotated) [W, D padded to chunks of W lanes] for dq; per query tile of T
-  // rows: Q (rotated) [T, D], d_o [T, DV], lse and D [T], S then P [T, W], dP then dS
-  // [T, W]; a chunk of dq [T, W] when D is not whole chunks.
+  // and K (rotated) [W, D padded to chunks] for dq; per query tile of T rows: Q
+  // (rotated) [T, D], d_o [T, DV], lse and D [T], S then P [T, W], dP then dS [T, W];
+  // a chunk of dq [T, C] when D is not whole chunks.
   auto allocate = [&](ArrayRef<int64_t> shape, ValueRange sizes) {
     return kb->allocateScratch(MemRefType::get(shape, f32), sizes);
   };
@@ -651,7 +670,7 @@ void AttentionGradLowering::lowerKeyValuePart() {
   Value rowDelta = allocate({dynamic, dynamic}, {group, numN});
   Value scores = allocate({rowTile, width}, {});
   Value grads = allocate({rowTile, width}, {});
-  Value qGradChunk = allocate({rowTile, width}, {});
+  Value qGradChunk = raggedChunks ? allocate({rowTile, chunkWidth}, {}) : Value();
   // The params it sums per key split: each pair's s and score gradient [T, W].
   auto scoreParams = findStatement<ScoreParamGradOp>(op);
   Value pairScores, pairScoreGrads;
@@ -752,25 +771,26 @@ void AttentionGradLowering::lowerKeyValuePart() {
   auto extentRow = [](ElementFn element) {
     return [element](Value x, Value col) { return element(x, col); };
   };
-  // d_q_partial[split, b, head, rows:rows + count, chunk:chunk + W] as a [count, W]
+  // d_q_partial[split, b, head, rows:rows + count, chunk:chunk + C] as a [count, C]
   // buffer (its rows' chunk of head-dim lanes).
   auto partialChunk = [&](Value head, Value rows, Value count, Value chunk) -> Value {
     SmallVector<OpFoldResult> offsets = {split, batch, head, rows, chunk};
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                       b.getIndexAttr(1), count, b.getIndexAttr(width)};
+                                       b.getIndexAttr(1), count,
+                                       b.getIndexAttr(chunkWidth)};
     SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
     auto type = memref::SubViewOp::inferRankReducedResultType(
-        {ShapedType::kDynamic, width}, cast<MemRefType>(partial.getType()), offsets,
+        {ShapedType::kDynamic, chunkWidth}, cast<MemRefType>(partial.getType()), offsets,
         sizes, strides);
     return memref::SubViewOp::create(b, type, partial, offsets, sizes, strides);
   };
-  // K's chunk of W head-dim lanes from `chunk`, [W keys, W].
+  // K's chunk of C head-dim lanes from `chunk`, [W keys, C].
   auto keyChunk = [&](Value chunk) -> Value {
     SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), chunk};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(width), b.getIndexAttr(width)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(width), b.getIndexAttr(chunkWidth)};
     SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
     auto type = memref::SubViewOp::inferRankReducedResultType(
-        {width, width}, cast<MemRefType>(kRows.getType()), offsets, sizes, strides);
+        {width, chunkWidth}, cast<MemRefType>(kRows.getType()), offsets, sizes, strides);
     return memref::SubViewOp::create(b, type, kRows, offsets, sizes, strides);
   };
   // The split's blocks of W keys, every `splits`-th from the split's own: a causal
@@ -867,46 +887,49 @@ void AttentionGradLowering::lowerKeyValuePart() {
         })
         .Case([&](tile::AccumulateQueryGradOp) {
           // dq[rows + ii, :] += sum_c dS[ii, c] k[c, :] over the block's keys, the head
-          // dim in lanes, W at a time: in place in d_q_partial, a last chunk short of W
+          // dim in lanes, C at a time: in place in d_q_partial, a last chunk short of C
           // lanes through a buffer (its lanes past D are never added).
           auto dotGrads = [&](Value c, Value ii) -> Value {
             return memref::LoadOp::create(b, grads, ValueRange{ii, c});
           };
-          kb->loop(zero, numD, kb->index(width), {}, [&](Value chunk, ValueRange) {
-            Value chunkEnd = arith::MinUIOp::create(
-                b, arith::AddIOp::create(b, chunk, kb->index(width)), numD);
-            Value lanes = arith::SubIOp::create(b, chunkEnd, chunk);
-            Value wholeChunk = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lanes,
-                                                     kb->index(width));
+          kb->loop(zero, numD, kb->index(chunkWidth), {}, [&](Value chunk, ValueRange) {
             Value keys = keyChunk(chunk);
-            kb->ifElse(
-                wholeChunk, {},
-                [&] {
-                  Value rowsView = partialChunk(head, rows, count, chunk);
-                  tiles->product(
-                      rowsView, count, numKeys, keys, dotGrads,
-                      [&](Value ii, int64_t g) { return tiles->load(rowsView, ii, g); });
-                  return SmallVector<Value>{};
-                },
-                [&] {
-                  tiles->product(qGradChunk, count, numKeys, keys, dotGrads,
-                                 [&](Value, int64_t) { return tiles->splat(0.0); });
-                  kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
-                    kb->loop(zero, lanes, one, {}, [&](Value x, ValueRange) {
-                      SmallVector<Value, 5> at = {split, batch, head,
-                                                  arith::AddIOp::create(b, rows, ii),
-                                                  arith::AddIOp::create(b, chunk, x)};
-                      Value old = memref::LoadOp::create(b, partial, at);
-                      Value term =
-                          memref::LoadOp::create(b, qGradChunk, ValueRange{ii, x});
-                      memref::StoreOp::create(b, arith::AddFOp::create(b, old, term),
-                                              partial, at);
-                      return SmallVector<Value>{};
-                    });
-                    return SmallVector<Value>{};
-                  });
+            auto inPlace = [&] {
+              Value rowsView = partialChunk(head, rows, count, chunk);
+              chunkTiles.product(
+                  rowsView, count, numKeys, keys, dotGrads,
+                  [&](Value ii, int64_t g) { return chunkTiles.load(rowsView, ii, g); });
+              return SmallVector<Value>{};
+            };
+            if (!raggedChunks) {
+              inPlace();
+              return SmallVector<Value>{};
+            }
+            Value lanes = arith::SubIOp::create(
+                b,
+                arith::MinUIOp::create(
+                    b, arith::AddIOp::create(b, chunk, kb->index(chunkWidth)), numD),
+                chunk);
+            Value wholeChunk = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lanes,
+                                                     kb->index(chunkWidth));
+            kb->ifElse(wholeChunk, {}, inPlace, [&] {
+              chunkTiles.product(qGradChunk, count, numKeys, keys, dotGrads,
+                                 [&](Value, int64_t) { return chunkTiles.splat(0.0); });
+              kb->loop(zero, count, one, {}, [&](Value ii, ValueRange) {
+                kb->loop(zero, lanes, one, {}, [&](Value x, ValueRange) {
+                  SmallVector<Value, 5> at = {split, batch, head,
+                                              arith::AddIOp::create(b, rows, ii),
+                                              arith::AddIOp::create(b, chunk, x)};
+                  Value old = memref::LoadOp::create(b, partial, at);
+                  Value term = memref::LoadOp::create(b, qGradChunk, ValueRange{ii, x});
+                  memref::StoreOp::create(b, arith::AddFOp::create(b, old, term), partial,
+                                          at);
                   return SmallVector<Value>{};
                 });
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
             return SmallVector<Value>{};
           });
         })

@@ -11,9 +11,10 @@
 // in 16 lanes, 32 in 8: [?, W] buffers) the query rows in staged tiles of 64, the
 // mask's tile classes (empty tiles skipped, full ones without mask code), the
 // probabilities recomputed from lse with exp2, the products as vector FMAs of lane
-// vectors (LaneTiles.h), and dq summed into d_q_partial through a [rows, W] view of its
-// rows, the head dim in lanes, from K staged row by row ([W, D padded to W]): no
-// transpose. Q and d_o, f32 and not rotated, are read in place (no [64, D] buffers);
+// vectors (LaneTiles.h), and dq summed into d_q_partial through a [rows, C] view of its
+// rows, the head dim in lanes C at a time, from K staged row by row ([W, D padded to
+// C]): no transpose. D = 8 here: C is one vector, in place on 8 lanes; on 16 the
+// chunk is padded and its 8 lanes go through a [64, 16] buffer. Q and d_o, f32 and not rotated, are read in place (no [64, D] buffers);
 // each row's lse and D are computed once per program ([group, N] buffers).
 // Part "query": a program per W query rows, which sums the splits' partials in order.
 // CHECK-LABEL: func.func @c_grad_q(
@@ -40,14 +41,19 @@
 // CHECK: memref.alloc({{.*}}, {{.*}}) : memref<?x?xf32>
 // CHECK: memref.alloc({{.*}}, {{.*}}) : memref<?x?xf32>
 // CHECK-NOT: memref<64x?xf32>
-// AVX512-COUNT-3: memref.alloc() : memref<64x64xf32>
-// AVX2-COUNT-3: memref.alloc() : memref<64x32xf32>
+// AVX512-COUNT-2: memref.alloc() : memref<64x64xf32>
+// AVX512-NEXT: memref.alloc() : memref<64x16xf32>
+// AVX2-COUNT-2: memref.alloc() : memref<64x32xf32>
+// AVX2-NOT: memref<64x8xf32>
 // AVX512: vector.fma {{.*}} : vector<16xf32>
 // AVX2: vector.fma {{.*}} : vector<8xf32>
 // CHECK: math.exp2
 // CHECK-NOT: vector.shuffle
-// AVX512: memref.subview %arg9[{{.*}}] [1, 1, 1, %{{.*}}, 64] [1, 1, 1, 1, 1] : memref<?x?x?x?x?xf32> to memref<?x64xf32, strided<[?, 1], offset: ?>>
-// AVX2: memref.subview %arg9[{{.*}}] [1, 1, 1, %{{.*}}, 32] [1, 1, 1, 1, 1] : memref<?x?x?x?x?xf32> to memref<?x32xf32, strided<[?, 1], offset: ?>>
+// AVX512: memref.subview %arg9[{{.*}}] [1, 1, 1, %{{.*}}, 16] [1, 1, 1, 1, 1] : memref<?x?x?x?x?xf32> to memref<?x16xf32, strided<[?, 1], offset: ?>>
+// AVX512: vector.store %{{.*}} : memref<64x16xf32>, vector<16xf32>
+// AVX512: memref.load %{{.*}} : memref<64x16xf32>
+// AVX2: memref.subview %arg9[{{.*}}] [1, 1, 1, %{{.*}}, 8] [1, 1, 1, 1, 1] : memref<?x?x?x?x?xf32> to memref<?x8xf32, strided<[?, 1], offset: ?>>
+// AVX2-NOT: memref<64x8xf32>
 // CHECK: tmix.tile_classes = ["partial", "full"]
 // CHECK: tmix.tile_classes = ["non-empty", "empty"]
 // CHECK: memref.dealloc
