@@ -128,7 +128,8 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, StringRef na
 ///          [`time` string [`groups` dict] [`offsets` string]
 ///           [`forward` string]]                                 (tmix.recurrence)
 ///          [`forward` string `part` string [`lse_grad`] [`recompute_dq`]
-///           [`params` array `owned` array]]                     (tmix.attention_grad)
+///           [`rope_rows`] [`params` array `owned` array
+///           [`split` array]]]                                   (tmix.attention_grad)
 ///          [`attributes` dict]
 ///          region
 /// arg ::= `%`name `:` type [`=` literal]
@@ -215,6 +216,9 @@ static ParseResult parseSpec(OpAsmParser &parser, OperationState &result, bool h
     if (succeeded(parser.parseOptionalKeyword("recompute_dq")))
       result.addAttribute(AttentionGradOp::getRecomputeDqAttrName(opName),
                           builder.getUnitAttr());
+    if (succeeded(parser.parseOptionalKeyword("rope_rows")))
+      result.addAttribute(AttentionGradOp::getRopeRowsAttrName(opName),
+                          builder.getUnitAttr());
     if (succeeded(parser.parseOptionalKeyword("params"))) {
       Attribute params, owned;
       if (!(params = DenseI64ArrayAttr::parse(parser, Type())) ||
@@ -293,6 +297,8 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
       printer << " lse_grad";
     if (op.getRecomputeDq())
       printer << " recompute_dq";
+    if (op.getRopeRows())
+      printer << " rope_rows";
     if (op.getParamsAttr()) {
       printer << " params ";
       op.getParamsAttr().print(printer);
@@ -308,9 +314,10 @@ static void printSpec(OpAsmPrinter &printer, SpecOp op) {
     }
   }
   SmallVector<StringRef> elided{
-      "sym_name",    "function_type", "arg_names", "arg_defaults", "result_names",
-      "time_symbol", "groups",        "offsets",   "forward",      "part",
-      "params",      "owned",         "split",     "lse_grad",     "recompute_dq"};
+      "sym_name",     "function_type", "arg_names",    "arg_defaults",
+      "result_names", "time_symbol",   "groups",       "offsets",
+      "forward",      "part",          "params",       "owned",
+      "split",        "lse_grad",      "recompute_dq", "rope_rows"};
   printer.printOptionalAttrDictWithKeyword(op->getDiscardableAttrDictionary().getValue(),
                                            elided);
   printer << ' ';
@@ -686,6 +693,18 @@ static bool verifyParams(AttentionGradOp op) {
       return false;
     }
   }
+  if (op.getRopeRows()) {
+    for (auto [offset, name, role] :
+         {std::tuple{0u, "d_rope_k", 1u}, {1u, "d_rope_q", 0u}}) {
+      Type expected = AttentionGradOp::getRopeRowsType(
+          llvm::cast<SpecTensorType>(type.getInput(role)));
+      Type got = type.getInput(op.getRopeRowsArg() + offset);
+      if (got != expected) {
+        op.emitOpError() << "takes '" << name << "' as " << expected << ", got " << got;
+        return false;
+      }
+    }
+  }
   return true;
 }
 
@@ -724,6 +743,12 @@ SpecTensorType AttentionGradOp::getQueryPartialType(SpecTensorType q, int64_t sp
   return SpecTensorType::get(context, dims, Float32Type::get(context));
 }
 
+SpecTensorType AttentionGradOp::getRopeRowsType(SpecTensorType x) {
+  MLIRContext *context = x.getContext();
+  return SpecTensorType::get(context, x.getDims().take_front(3),
+                             Float32Type::get(context));
+}
+
 /// Whether `type` is a d_q_partial of q's: f32 [S, B, H, N, D] (q's logical dims after
 /// the splits), S a positive literal, stored in that order.
 static bool isQueryPartial(Type type, SpecTensorType q) {
@@ -742,15 +767,17 @@ LogicalResult AttentionGradOp::verify() {
   bool query = isQueryPart();
   // The query part reads d_q_partial unless it recomputes dq from the pairs.
   bool partial = !getRecomputeDq();
+  bool ropeRowsIn = isParamsPart() && getRopeRows();
   unsigned least = (getLseGrad() ? 7 : 6) + (query && partial ? 1 : 0) +
-                   static_cast<unsigned>(getSplitParams().size());
+                   static_cast<unsigned>(getSplitParams().size()) + (ropeRowsIn ? 2 : 0);
   if (type.getNumInputs() < least)
     return emitOpError() << "expects at least " << least
                          << " arguments (q, k, v, o, lse, d_o"
                          << (getLseGrad() ? ", d_lse" : "")
                          << (query && partial ? ", d_q_partial" : "")
                          << (getSplitAttr() ? ", the split params' partials" : "")
-                         << "), got " << type.getNumInputs();
+                         << (ropeRowsIn ? ", d_rope_k, d_rope_q" : "") << "), got "
+                         << type.getNumInputs();
   if (failed(verifySignature(*this, type, getArgNames(), getArgDefaults(), getResultNames(),
                              getBody(), /*firstExtraArg=*/3)))
     return failure();
@@ -759,6 +786,17 @@ LogicalResult AttentionGradOp::verify() {
                          << "\" or \"" << kParamsPart << "\", got \"" << getPart() << "\"";
   if (getSplitAttr() && !isParamsPart())
     return emitOpError("has split params only in part \"params\"");
+  // rope_rows: the GPUs' form (no d_q_partial to sum theta's terms into) of a rope
+  // whose theta has a gradient.
+  if (getRopeRows()) {
+    if (isParamsPart() ? static_cast<bool>(getSplitAttr()) : !getRecomputeDq())
+      return emitOpError("has rope_rows only with recompute_dq (part \"params\": "
+                         "without split params)");
+    if (isParamsPart() ? getBodyBlock().getOps<RopeGradOp>().empty()
+                       : getBodyBlock().getOps<RopeOp>().empty())
+      return emitOpError() << "has rope_rows but no "
+                           << (isParamsPart() ? "tmix.rope_grad" : "tmix.rope");
+  }
   // q [B, H, N, D], k [B, HK, M, D], v [B, HK, M, DV]; o and d_o [B, H, N, DV] of one
   // element type; lse [B, H, N] f32. The forward's verifier checked the rest.
   auto tensorAt = [&](unsigned index) {
@@ -788,14 +826,14 @@ LogicalResult AttentionGradOp::verify() {
   if (getParamsAttr() && !verifyParamList(*this))
     return failure();
   if (!partial) {
-    bool expected = query ? llvm::equal(type.getResults(), SmallVector<Type>{q})
-                          : llvm::equal(type.getResults(), SmallVector<Type>{k, v});
-    if (!expected)
-      return emitOpError() << "part \"" << getPart()
-                           << "\" with recompute_dq must produce "
-                           << formatTypes(query ? SmallVector<Type>{q}
-                                                : SmallVector<Type>{k, v})
-                           << ", got " << formatTypes(type.getResults());
+    SmallVector<Type> expected = query ? SmallVector<Type>{q} : SmallVector<Type>{k, v};
+    if (getRopeRows())
+      expected.push_back(getRopeRowsType(query ? q : k));
+    if (!llvm::equal(type.getResults(), expected))
+      return emitOpError() << "part \"" << getPart() << "\" with recompute_dq"
+                           << (getRopeRows() ? " and rope_rows" : "") << " must produce "
+                           << formatTypes(expected) << ", got "
+                           << formatTypes(type.getResults());
     return verifyAttentionBody(*this, getBodyBlock(), Role{"q", q});
   }
   if (query && !isQueryPartial(type.getInput(getQueryPartialArg()), q))

@@ -237,6 +237,13 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     own slice). Part "params" then lists them in `split` and takes their partials
     after d_o (and d_lse), in that order: such a gradient starts as its partials
     summed in order, then its sink and scale terms join.
+
+    With `rope_rows` (the GPUs' form, recompute_dq, for a rope whose theta reads float
+    arguments): part "key_value" produces `d_rope_k`, f32 `[B, HK, M]`, after (dk, dv)
+    and part "query" `d_rope_q`, f32 `[B, H, N]`, after dq: each row's term of the
+    loss's gradient with respect to rope's theta (its pairs' terms, summed as it stores
+    the row rotated back). Part "params" takes them last, k's then q's, sums them in
+    order and hands the total to its tmix.rope_grad.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<FunctionType>:$function_type,
@@ -249,7 +256,8 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
                        OptionalAttr<DenseI64ArrayAttr>:$owned,
                        OptionalAttr<DenseI64ArrayAttr>:$split,
                        UnitAttr:$lse_grad,
-                       UnitAttr:$recompute_dq);
+                       UnitAttr:$recompute_dq,
+                       UnitAttr:$rope_rows);
   let extraClassDeclaration = specClassDeclaration # [{
     /// The part names of the kernels.
     static constexpr ::llvm::StringLiteral kQueryPart = "query";
@@ -258,11 +266,18 @@ def Tmix_AttentionGradOp : Tmix_SpecOp<"attention_grad"> {
     bool isQueryPart() { return getPart() == kQueryPart; }
     bool isParamsPart() { return getPart() == kParamsPart; }
     /// The forward's arguments come first, then o, lse, d_o, with `lse_grad` d_lse,
-    /// in part "query" d_q_partial and in part "params" the `split` params' partials.
+    /// in part "query" d_q_partial and in part "params" the `split` params' partials,
+    /// or with `rope_rows` d_rope_k and d_rope_q.
     unsigned getNumForwardArgs() {
       return getFunctionType().getNumInputs() - (getLseGrad() ? 4 : 3) -
-             (isQueryPart() && !getRecomputeDq() ? 1 : 0) - getSplitParams().size();
+             (isQueryPart() && !getRecomputeDq() ? 1 : 0) - getSplitParams().size() -
+             (isParamsPart() && getRopeRows() ? 2 : 0);
     }
+    /// `rope_rows`: the type of the rows' terms of theta's gradient for q or k, f32 of
+    /// its first three dims ([B, H, N] or [B, HK, M]).
+    static SpecTensorType getRopeRowsType(SpecTensorType x);
+    /// Part "params" with `rope_rows`: d_rope_k, then d_rope_q.
+    unsigned getRopeRowsArg() { return getFunctionType().getNumInputs() - 2; }
     /// Part "query": d_q_partial, its last argument.
     unsigned getQueryPartialArg() { return getFunctionType().getNumInputs() - 1; }
     /// The type of d_q_partial for q's type and `splits` key splits.

@@ -15,7 +15,9 @@
 //                extra arguments (bias tables, sink logits, scalars): their gradients
 //   (without recompute-dq, @X_grad_kv sums the score's gradients of small tensor
 //   params, such as a table [H, R], and rope's theta's per key split beside dq's, into
-//   partials that @X_grad_params takes and sums in order: splitParamsByKey)
+//   partials that @X_grad_params takes and sums in order: splitParamsByKey; with it,
+//   rope's theta is summed per row instead, by @X_grad_kv and @X_grad_q as they store
+//   dk and dq: addRopeRows)
 //
 // The two grad kernels carry X's statements, whose regions read X's arguments: they
 // are cloned with X's block arguments mapped to the grad op's, which start with the
@@ -400,6 +402,46 @@ void splitParamsByKey(AttentionGradOp keyValue, AttentionGradOp params,
   params.setSplitAttr(b.getDenseI64ArrayAttr(split));
 }
 
+/// The GPUs' form of rope's theta (recompute_dq: no d_q_partial to sum it per key split
+/// into): `keyValue` and `query` produce each row's term of its gradient (d_rope_k,
+/// d_rope_q), which `params` takes last and sums for its tmix.rope_grad.
+void addRopeRows(AttentionGradOp query, AttentionGradOp keyValue, AttentionGradOp params,
+                 AttentionOp spec) {
+  if (params.getBodyBlock().getOps<RopeGradOp>().empty())
+    return;
+  MLIRContext *context = spec.getContext();
+  Builder b(context);
+  auto rowsOf = [&](unsigned argument) {
+    return AttentionGradOp::getRopeRowsType(
+        cast<SpecTensorType>(spec.getSpecArgTypes()[argument]));
+  };
+  for (auto [part, argument, name] :
+       {std::tuple{keyValue, 1u, "d_rope_k"}, {query, 0u, "d_rope_q"}}) {
+    FunctionType type = part.getFunctionType();
+    SmallVector<Type> results(type.getResults());
+    SmallVector<Attribute> names(part.getResultNames().getValue());
+    results.push_back(rowsOf(argument));
+    names.push_back(b.getStringAttr(name));
+    part.setFunctionType(FunctionType::get(context, type.getInputs(), results));
+    part.setResultNamesAttr(b.getArrayAttr(names));
+    part.setRopeRows(true);
+  }
+  FunctionType type = params.getFunctionType();
+  SmallVector<Type> inputs(type.getInputs());
+  SmallVector<Attribute> names(params.getArgNames().getValue());
+  SmallVector<Attribute> defaults(params.getArgDefaults().getValue());
+  for (auto [argument, name] : {std::pair{1u, "d_rope_k"}, {0u, "d_rope_q"}}) {
+    inputs.push_back(rowsOf(argument));
+    names.push_back(b.getStringAttr(name));
+    defaults.push_back(b.getUnitAttr());
+    params.getBodyBlock().addArgument(rowsOf(argument), spec.getLoc());
+  }
+  params.setFunctionType(FunctionType::get(context, inputs, type.getResults()));
+  params.setArgNamesAttr(b.getArrayAttr(names));
+  params.setArgDefaultsAttr(b.getArrayAttr(defaults));
+  params.setRopeRows(true);
+}
+
 struct DeriveAttentionGrad
     : tmix::impl::DeriveAttentionGradBase<DeriveAttentionGrad> {
   using DeriveAttentionGradBase::DeriveAttentionGradBase;
@@ -429,7 +471,7 @@ struct DeriveAttentionGrad
         symbols.insert(forward);
         b.setInsertionPointAfter(forward);
       }
-      AttentionGradOp keyValuePart;
+      AttentionGradOp queryPart, keyValuePart;
       for (auto [partName, part] : {std::pair{queryName, AttentionGradOp::kQueryPart},
                                     {keyValueName, AttentionGradOp::kKeyValuePart}}) {
         FailureOr<AttentionGradOp> grad =
@@ -438,7 +480,7 @@ struct DeriveAttentionGrad
           return signalPassFailure();
         symbols.insert(*grad);
         b.setInsertionPointAfter(*grad);
-        keyValuePart = *grad;
+        (part == AttentionGradOp::kQueryPart ? queryPart : keyValuePart) = *grad;
       }
       FailureOr<AttentionGradOp> params =
           buildParamsPart(b, spec, keyValuePart, paramsName);
@@ -449,6 +491,8 @@ struct DeriveAttentionGrad
         // A target that sums dq per key split sums the small params so too.
         if (!recomputeDq)
           splitParamsByKey(keyValuePart, *params, spec);
+        else
+          addRopeRows(queryPart, keyValuePart, *params, spec);
       }
       ++numDerived;
     }

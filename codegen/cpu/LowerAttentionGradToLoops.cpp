@@ -1083,6 +1083,13 @@ struct LowerAttentionGradToLoops
       ++numLowered;
     }
     for (AttentionGradOp grad : llvm::to_vector(module.getOps<AttentionGradOp>())) {
+      // The GPUs' part "params" sums rope's theta from rows that the CPU's parts do not
+      // write (they sum it per key split).
+      if (grad.getRopeRows()) {
+        grad.emitOpError("has rope_rows, the GPUs' form: the CPU sums rope's theta per "
+                         "key split (tmix-derive-attention-grad without recompute-dq)");
+        return signalPassFailure();
+      }
       if (failed(AttentionGradLowering(grad, shape).lower()))
         return signalPassFailure();
       grad.erase();

@@ -64,6 +64,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
@@ -226,10 +227,14 @@ private:
   /// dst[batch, head, row, :] where row < `rows`; with `rotateBack` (dq and dk, when
   /// the spec has rope) rotated by rope's transpose at each row's position: columns p
   /// and p + dim / 2 are fragments nt and nt + (its fragments / 2) of the same thread
-  /// (columnBlocks pairs them so).
+  /// (columnBlocks pairs them so). `thetaRows` (rope_rows; with rotateBack): each row's
+  /// term of the gradient of rope's theta goes to thetaRows[batch, head, row], from the
+  /// pairs rotated back and the row of `source` (q or k) at them; a block of columns
+  /// after the first (base > 0) adds its pairs' to the earlier blocks'.
   void storeRows(ArrayRef<Value> acc, Value dst, Value head, Value rowBase, Value rows,
                  int64_t dim, ArrayRef<int64_t> groups, Value base,
-                 bool rotateBack = false);
+                 bool rotateBack = false, Value source = nullptr,
+                 Value thetaRows = nullptr);
   /// `walk(base)` for each block of `blocks` (base: its first column), in a loop when
   /// there are several.
   void forEachBlock(const ColumnBlocks &blocks, function_ref<void(Value base)> walk);
@@ -651,40 +656,86 @@ AttentionGradKernel::ctaTile(Value head, Value rowFirst, Value rowLast, Value ke
 
 void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
                                     Value rowBase, Value rows, int64_t dim,
-                                    ArrayRef<int64_t> groups, Value base,
-                                    bool rotateBack) {
+                                    ArrayRef<int64_t> groups, Value base, bool rotateBack,
+                                    Value source, Value thetaRows) {
   ImplicitLocOpBuilder &b = kb->builder();
   rotateBack &= theta != nullptr;
+  assert((!thetaRows || (rotateBack && source)) && "theta's rows need rope and a source");
   int64_t tiles = static_cast<int64_t>(acc.size()), halfTiles = tiles / 2;
   // Fragment nt holds 8 columns of 16-column group groups[nt / 2], from `base`.
   auto firstColumn = [&](int64_t nt) { return groups[nt / 2] * 16 + nt % 2 * kMmaN; };
+  Type f32 = b.getF32Type();
   for (int64_t r = 0; r < 2; ++r) {
     Value row = add(add(rowBase, warpRow), add(g, idx(8 * r)));
-    kb->ifElse(
-        ult(row, rows), {},
-        [&] {
-          for (int64_t nt = 0; nt < (rotateBack ? halfTiles : tiles); ++nt)
-            for (int64_t c = 0; c < 2; ++c) {
-              Value column = add(base, add(groupCol2, idx(firstColumn(nt) + c)));
-              Value x = vector::ExtractOp::create(b, acc[nt], ArrayRef<int64_t>{r, c});
-              if (!rotateBack) {
-                kb->storeF32(x, dst, {batch, head, row, column});
-                continue;
-              }
-              // The rotation is orthogonal: its transpose rotates by the opposite angle.
-              Value partner = vector::ExtractOp::create(b, acc[nt + halfTiles],
-                                                        ArrayRef<int64_t>{r, c});
-              Value angle = arith::NegFOp::create(
-                  b, ropeAngle(*kb, row, column, b.getI64IntegerAttr(dim), theta));
-              assert(firstColumn(nt + halfTiles) == firstColumn(nt) + dim / 2 &&
-                     "a block pairs the columns that rope rotates together");
-              auto [first, second] = rotatePair(b, x, partner, angle);
-              kb->storeF32(first, dst, {batch, head, row, column});
-              kb->storeF32(second, dst, {batch, head, row, add(column, idx(dim / 2))});
-            }
-          return SmallVector<Value>{};
-        },
-        [&] { return SmallVector<Value>{}; });
+    Value inRange = ult(row, rows);
+    // The row's elements, rotated back, and (thetaRows) its term of theta's gradient.
+    SmallVector<std::pair<Value, Value>> elements; // (column, value)
+    Value thetaTerm;
+    auto rowElements = [&] {
+      for (int64_t nt = 0; nt < (rotateBack ? halfTiles : tiles); ++nt)
+        for (int64_t c = 0; c < 2; ++c) {
+          Value column = add(base, add(groupCol2, idx(firstColumn(nt) + c)));
+          Value x = vector::ExtractOp::create(b, acc[nt], ArrayRef<int64_t>{r, c});
+          if (!rotateBack) {
+            elements.push_back({column, x});
+            continue;
+          }
+          assert(firstColumn(nt + halfTiles) == firstColumn(nt) + dim / 2 &&
+                 "a block pairs the columns that rope rotates together");
+          Value partner =
+              vector::ExtractOp::create(b, acc[nt + halfTiles], ArrayRef<int64_t>{r, c});
+          Value angle = ropeAngle(*kb, row, column, b.getI64IntegerAttr(dim), theta);
+          // The rotation is orthogonal: its transpose rotates by the opposite angle.
+          auto [first, second] =
+              rotatePair(b, x, partner, arith::NegFOp::create(b, angle));
+          Value partnerColumn = add(column, idx(dim / 2));
+          elements.append({{column, first}, {partnerColumn, second}});
+          if (!thetaRows)
+            continue;
+          // ropeThetaTerm's cross product of the rotated pair and its gradient is that
+          // of the pair before rotation and the gradient rotated back (one rotation of
+          // both): q or k as read, and dq or dk as stored. Rows past the end read row 0.
+          Value at = arith::SelectOp::create(b, inRange, row, idx(0));
+          Value y1 = kb->loadF32(source, {batch, head, at, column});
+          Value y2 = kb->loadF32(source, {batch, head, at, partnerColumn});
+          Value slope = ropeThetaSlope(*kb, column, b.getI64IntegerAttr(dim), theta);
+          Value term = ropeThetaTerm(b, angle, slope, y1, y2, first, second);
+          thetaTerm = thetaTerm ? arith::AddFOp::create(b, thetaTerm, term) : term;
+        }
+    };
+    // theta's rows: every lane computes its row's, since the quad's shuffles need all
+    // of them; else the elements are computed where they are stored (ptxas allocated
+    // registers worse for dk with them computed before the branch: 24 bytes spilled by
+    // part "key_value" at D = 128 on sm_90a).
+    Value rowTerm;
+    if (thetaRows) {
+      rowElements();
+      rowTerm = warp::quadReduce(b, arith::TruncFOp::create(b, f32, thetaTerm),
+                                 /*isMax=*/false);
+    }
+    kb->ifThen(inRange, [&] {
+      if (!thetaRows)
+        rowElements();
+      for (auto [column, value] : elements)
+        kb->storeF32(value, dst, {batch, head, row, column});
+      if (!thetaRows)
+        return;
+      // Lane 4g of the quad stores the row's term, the same bits in every lane.
+      Value leader =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::eq, groupCol2, idx(0));
+      kb->ifThen(leader, [&] {
+        if (isConstantIntValue(base, 0))
+          return kb->storeF32(rowTerm, thetaRows, {batch, head, row});
+        Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, base, idx(0));
+        Value earlier = kb->ifElse(
+            first, {f32}, [&]() -> SmallVector<Value> { return {kb->f32(0.0)}; },
+            [&]() -> SmallVector<Value> {
+              return {kb->loadF32(thetaRows, {batch, head, row})};
+            })[0];
+        kb->storeF32(arith::AddFOp::create(b, earlier, rowTerm), thetaRows,
+                     {batch, head, row});
+      });
+    });
   }
 }
 
@@ -808,7 +859,8 @@ void AttentionGradKernel::lowerKeyValuePart() {
     ArrayRef<Value> state(final);
     if (keys)
       storeRows(state.take_front(keyTiles), kb->resultMemRef(0), kvHead, keyBegin, numM,
-                headDim, keyBlock, keyBase, /*rotateBack=*/true);
+                headDim, keyBlock, keyBase, /*rotateBack=*/true, k,
+                op.getRopeRows() ? kb->resultMemRef(2) : Value());
     if (values)
       storeRows(state.take_back(valueTiles), kb->resultMemRef(1), kvHead, keyBegin, numM,
                 valueDim, valueBlock, valueBase);
@@ -911,7 +963,8 @@ void AttentionGradKernel::lowerQueryPart() {
                                      return next;
                                    });
     storeRows(final, kb->resultMemRef(0), head, own.first, numN, headDim, blocks.groups,
-              base, /*rotateBack=*/true);
+              base, /*rotateBack=*/true, q,
+              op.getRopeRows() ? kb->resultMemRef(1) : Value());
   });
 }
 
@@ -1560,9 +1613,9 @@ struct LowerAttentionGradToNVGPU
       FailureOr<KernelModule> kernels = prepareKernelModule(module, specialize);
       if (failed(kernels))
         return signalPassFailure();
-      // A sink's alone: a sum over rows; else part "query"'s walk.
-      if (*kind == ParamsKernelKind::Sink
-              ? failed(lowerSinkGradKernel(grad, kernels->gpuModule))
+      // A sink's or rope's alone: sums over rows; else part "query"'s walk.
+      if (*kind == ParamsKernelKind::RowSums
+              ? failed(lowerRowSumsKernel(grad, kernels->gpuModule))
               : failed(
                     AttentionGradKernel(grad, kernels->gpuModule, kernels->fixed, *kind)
                         .lower()))

@@ -1,11 +1,13 @@
 //===- ParamGradKernel.cpp - Part "params" of the backward on GPUs -------===//
 //
 // Which kernel runs a part "params" on the GPUs (gpuParamsKernel), the CTA-wide sums
-// the kernels share, and a sink's gradients alone (pair biases' and the per-program
-// sums' are part "query"'s walk, LowerAttentionGradToNVGPU):
-// d loss / d sink(b, h) = -sum_i P_sink,i D_i over the rows of (b, h)
-// (AttentionMath.h's sinkGradTerm), then the sink statement's derivative
-// (tmix.sink_grad) adds it to the gradients of the arguments the sink reads.
+// the kernels share, and the gradients of what a sink and rope read alone (pair
+// biases' and the per-program sums' are part "query"'s walk,
+// LowerAttentionGradToNVGPU): d loss / d sink(b, h) = -sum_i P_sink,i D_i over the rows
+// of (b, h) (AttentionMath.h's sinkGradTerm), then the sink statement's derivative
+// (tmix.sink_grad) adds it to the gradients of the arguments the sink reads; d loss /
+// d theta = the sum of the rows' terms that parts "key_value" and "query" stored
+// (rope_rows: d_rope_k, then d_rope_q, in order, in f64), then tmix.rope_grad.
 //
 // One CTA of kParamsThreads threads per program of part "params"'s grid: over q's
 // batch (head) dim when every param owns a dim indexed by exactly b (h), as on the CPU,
@@ -178,16 +180,22 @@ AccumulateClass tmix::classifyAccumulate(AccumulateOp accumulate) {
 
 FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
                                                   std::string &why) {
-  if (findStatement<RopeGradOp>(part)) {
-    why = "the gradient of what rope reads (its theta: part \"params\") runs on the CPU "
-          "only so far (the CPU sums it from dq and dk before they are rotated back)";
+  bool rope = static_cast<bool>(findStatement<RopeGradOp>(part));
+  if (rope && !part.getRopeRows()) {
+    why = "the GPUs sum the gradient of what rope reads from the rows' terms of parts "
+          "\"key_value\" and \"query\": derive the backward with recompute-dq";
     return failure();
   }
   auto scoreParams = findStatement<ScoreParamGradOp>(part);
   bool sink = static_cast<bool>(findStatement<SinkGradOp>(part));
   bool scale = static_cast<bool>(findStatement<ScaleGradOp>(part));
   if (!scoreParams && !scale)
-    return ParamsKernelKind::Sink;
+    return ParamsKernelKind::RowSums;
+  if (rope) {
+    why = "the gradient of what rope reads beside those of float arguments read in "
+          "score or scale (part \"params\") runs on the CPU only so far";
+    return failure();
+  }
   bool walked = true;
   int64_t tiles = 0, gathered = 0;
   SmallVector<int64_t> scoreTargets;
@@ -310,12 +318,19 @@ void tmix::onCtaLeader(KernelBuilder &kb, Value tid, function_ref<void()> body) 
   kb.ifThen(leader, body);
 }
 
-LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
-                                        gpu::GPUModuleOp gpuModule) {
+LogicalResult tmix::lowerRowSumsKernel(AttentionGradOp part, gpu::GPUModuleOp gpuModule) {
   SinkGradOp sinkGrad = findStatement<SinkGradOp>(part);
   SinkOp sink = findStatement<SinkOp>(part);
-  if (!sinkGrad || !sink)
-    return part.emitOpError("has no tmix.sink_grad: nothing for part \"params\" to sum");
+  RopeGradOp ropeGrad = findStatement<RopeGradOp>(part);
+  if (sinkGrad && !sink)
+    return part.emitOpError("has a tmix.sink_grad without a tmix.sink");
+  if (!sinkGrad && !ropeGrad)
+    return part.emitOpError(
+        "has no tmix.sink_grad or tmix.rope_grad: nothing for part \"params\" to sum");
+  // theta's gradient sums every row: one program, which owns every param.
+  if (ropeGrad && (part.splitsParamsBy(0) || part.splitsParamsBy(1)))
+    return part.emitOpError("sums rope's rows in a grid over b or h: theta reads "
+                            "neither (owned must be -1 for what rope reads)");
 
   ArrayRef<Type> types = part.getSpecArgTypes();
   ArrayRef<Attribute> vDims = cast<SpecTensorType>(types[2]).getDims();
@@ -328,28 +343,73 @@ LogicalResult tmix::lowerSinkGradKernel(AttentionGradOp part,
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   auto shared = gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
   SharedMemoryViews views(b);
-  Value sums = views.view(MemRefType::get({kParamsThreads}, b.getF32Type(),
-                                          MemRefLayoutAttrInterface(), shared));
+  Type f64 = b.getF64Type();
+  Value sums =
+      views.view(MemRefType::get({kParamsThreads}, ropeGrad ? f64 : b.getF32Type(),
+                                 MemRefLayoutAttrInterface(), shared));
 
   ParamsProgram program = readParamsProgram(kb, part);
   auto targetOf = [&](unsigned argument) { return paramsPartTarget(kb, part, argument); };
   // Thread 0 adds to the slices below.
   zeroOwnedSlices(kb, part, program, tid);
 
-  kb.loop(program.begin[0], program.end[0], one, {}, [&](Value batch, ValueRange) {
-    kb.loop(program.begin[1], program.end[1], one, {}, [&](Value head, ValueRange) {
-      Value own = sinkRowsTerm(kb, operands, sink, batch, head, numDV, tid);
-      Value total = sumOverCta(kb, sums, tid, own);
-      // The CTA owns the slices it adds to: the element at each param's owned dims.
-      onCtaLeader(kb, tid, [&] {
-        inlineParamGradRegion(
-            kb, sinkGrad.getBody(),
-            {kb.toI64(batch), kb.toI64(head), arith::NegFOp::create(b, total)}, targetOf);
+  if (sinkGrad)
+    kb.loop(program.begin[0], program.end[0], one, {}, [&](Value batch, ValueRange) {
+      kb.loop(program.begin[1], program.end[1], one, {}, [&](Value head, ValueRange) {
+        Value own = sinkRowsTerm(kb, operands, sink, batch, head, numDV, tid);
+        if (ropeGrad) // one buffer for both sums
+          own = arith::ExtFOp::create(b, f64, own);
+        Value total = sumOverCta(kb, sums, tid, own);
+        if (ropeGrad)
+          total = arith::TruncFOp::create(b, b.getF32Type(), total);
+        // The CTA owns the slices it adds to: the element at each param's owned dims.
+        onCtaLeader(kb, tid, [&] {
+          inlineParamGradRegion(
+              kb, sinkGrad.getBody(),
+              {kb.toI64(batch), kb.toI64(head), arith::NegFOp::create(b, total)},
+              targetOf);
+        });
+        return SmallVector<Value>{};
       });
       return SmallVector<Value>{};
     });
-    return SmallVector<Value>{};
-  });
+
+  // rope's theta reads no b or h: the grid is one program, which sums every row's term,
+  // thread t those of rows t, t + kParamsThreads, ... of each (b, h) in order, of
+  // d_rope_k then of d_rope_q.
+  if (ropeGrad) {
+    Value thread = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+    unsigned first = part.getRopeRowsArg();
+    for (unsigned argument : {first, first + 1}) {
+      Value rows = kb.argMemRef(argument);
+      ArrayRef<Attribute> dims =
+          cast<SpecTensorType>(part.getFunctionType().getInput(argument)).getDims();
+      auto loopOver = [&](Attribute dim, Value from, Value step, Value acc,
+                          function_ref<Value(Value at, Value acc)> body) {
+        return kb.loop(from, kb.dimValue(dim), step, {acc},
+                       [&](Value at, ValueRange carried) {
+                         return SmallVector<Value>{body(at, carried[0])};
+                       })[0];
+      };
+      thread = loopOver(dims[0], kb.index(0), one, thread, [&](Value batch, Value acc) {
+        return loopOver(dims[1], kb.index(0), one, acc, [&](Value head, Value acc) {
+          return loopOver(
+              dims[2], tid, kb.index(kParamsThreads), acc, [&](Value row, Value acc) {
+                Value term =
+                    memref::LoadOp::create(b, rows, ValueRange{batch, head, row});
+                return arith::AddFOp::create(b, acc, arith::ExtFOp::create(b, f64, term))
+                    .getResult();
+              });
+        });
+      });
+    }
+    Value total = sumOverCta(kb, sums, tid, thread);
+    onCtaLeader(kb, tid, [&] {
+      inlineParamGradRegion(kb, ropeGrad.getBody(),
+                            {arith::TruncFOp::create(b, b.getF32Type(), total)},
+                            targetOf);
+    });
+  }
 
   // The schedule attribute records the CTA's shape (the grad kernels' blocks, 4 warps).
   auto schedule =

@@ -5,8 +5,10 @@
 // the spec's sink reads alone (gpt-oss's learned sink logits), here; those of pair
 // biases (one element per pair) and of params summed per program (ProgramSums: per-head
 // slopes, scalars, relative-position tables, T5's buckets), in part "query"'s walk
-// (LowerAttentionGradToNVGPU.cpp). Elements with two or more indices that depend on i
-// or j (a pooled pair bias) are not summed yet: such a part is refused.
+// (LowerAttentionGradToNVGPU.cpp); rope's theta's from the rows' terms that parts
+// "query" and "key_value" store (rope_rows), here. Elements with two or more indices
+// that depend on i or j (a pooled pair bias) are not summed yet, nor rope's theta
+// beside the score's or the scale's params: such a part is refused.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,8 +33,9 @@ constexpr int64_t kParamsRowSplits = 64;
 
 /// How the GPUs run a part "params".
 enum class ParamsKernelKind {
-  /// What the sink reads alone: a sum over the rows per (b, h) (lowerSinkGradKernel).
-  Sink,
+  /// What the sink and rope read alone: sums over the rows, per (b, h) for the sink,
+  /// of rope_rows' terms for rope's theta (lowerRowSumsKernel).
+  RowSums,
   /// Pair biases alone (pairOwnedParams): part "query"'s walk, each pair's terms added
   /// to its own element (LowerAttentionGradToNVGPU.cpp).
   PairOwned,
@@ -128,9 +131,9 @@ ParamGradTarget paramsPartTarget(KernelBuilder &kb, AttentionGradOp part,
 void zeroOwnedSlices(KernelBuilder &kb, AttentionGradOp part,
                      const ParamsProgram &program, Value tid);
 
-/// Lowers part "params" `part` of a sink (ParamsKernelKind::Sink) to a kernel of
-/// `gpuModule`.
-LogicalResult lowerSinkGradKernel(AttentionGradOp part, gpu::GPUModuleOp gpuModule);
+/// Lowers part "params" `part` of a sink, a rope or both (ParamsKernelKind::RowSums)
+/// to a kernel of `gpuModule`.
+LogicalResult lowerRowSumsKernel(AttentionGradOp part, gpu::GPUModuleOp gpuModule);
 
 } // namespace mlir::tmix
 

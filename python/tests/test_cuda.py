@@ -179,6 +179,51 @@ attention sinks(q: bf16[B, H, N, 64], k: bf16[B, HK, N, 64], v: bf16[B, HK, N, 6
         check("bf16", on_gpu, on_cpu.double())
 
 
+def test_learnable_rope_theta_backward_on_the_gpu():
+    # rope's theta as a learnable scalar on the GPU: parts "key_value" and "query" store
+    # each row's term of its gradient (rope_rows), part "params" sums them in order;
+    # against torch autograd in float64 and the CPU's, and the same bits on a second run.
+    mod = tmix.compile("""
+attention spun(q: bf16[B, H, N, 64], k: bf16[B, HK, N, 64], v: bf16[B, HK, N, 64],
+               theta: f32 = 10000.0) -> o: bf16[B, H, N, 64] {
+  rope = theta
+  mask = j <= i
+}""", "cuda_rope_theta.tmix")
+    gen = torch.Generator().manual_seed(9)
+    n = 117
+    q = torch.randn(2, 4, n, 64, generator=gen).bfloat16()
+    k, v = (torch.randn(2, 2, n, 64, generator=gen).bfloat16() for _ in range(2))
+    theta = torch.tensor(5000.0)
+    w = torch.randn(2, 4, n, 64, generator=gen)
+    grads = device_grads(mod["spun"], (q, k, v, theta), ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o.float() * w.to(device)).sum())
+    assert all(torch.equal(a, b) for a, b in zip(grads[0], grads[1]))
+    leaves = [x.double().requires_grad_() for x in (q, k, v, theta)]
+    rq, rk, rv, rtheta = leaves
+
+    def rope(x):
+        pos = torch.arange(n, dtype=torch.float64)[:, None]
+        angle = pos * rtheta ** (-2 * torch.arange(32, dtype=torch.float64) / 64)
+        a, c = x[..., :32], x[..., 32:]
+        return torch.cat([a * angle.cos() - c * angle.sin(),
+                          c * angle.cos() + a * angle.sin()], -1)
+    ke, ve = rope(rk).repeat_interleave(2, 1), rv.repeat_interleave(2, 1)
+    s = (rope(rq) @ ke.transpose(-1, -2) / 8).masked_fill(
+        torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
+    ((torch.softmax(s, -1) @ ve) * w.double()).sum().backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        if leaf.dim() == 0:
+            # theta's: a sum over every rotated row of terms whose q and k sides nearly
+            # cancel, each with the error of 16-bit products (tmixc's check scales its
+            # bound so): a few percent at most from float64 and the CPU's.
+            for other in (leaf.grad, on_cpu.double()):
+                error = ((on_gpu.double() - other).abs() / other.abs()).item()
+                assert error < 5e-2, error
+        else:
+            check("bf16", on_gpu, leaf.grad)
+            check("bf16", on_gpu, on_cpu.double())
+
+
 def test_learned_slopes_temperature_cap_and_sinks_backward_on_the_gpu():
     # Params summed per program (part "params", one CTA here, as tau and cap are shared
     # by every (b, h): it walks all the pairs, each thread summing its terms in f64, then

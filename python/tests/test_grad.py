@@ -437,17 +437,34 @@ attention pooled(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
                        "arguments read in score .* two or more indices that depend on the "
                        "pair run on the CPU only so far"):
         pooled.kernel("pooled_grad_params", "sm_90a")
-    # rope's theta likewise: the CPU sums its gradient from dq and dk before they are
-    # rotated back, which the GPUs' part "key_value" (no d_q_partial) does not have.
+    # rope's theta: on the GPUs parts "key_value" and "query" give each row's term of
+    # its gradient (rope_rows), which part "params" takes last and sums; beside a score
+    # that reads float arguments too it is refused.
     rotated = tmix.compile("""
 attention spun(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
                theta: f32 = 10000.0) -> o: bf16[B, H, N, 64] {
   rope = theta
+}
+
+attention shared(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 theta: f32 = 10000.0, bias: f32[H]) -> o: bf16[B, H, N, 64] {
+  rope = theta
+  score = s + bias[h]
 }""", "gpu_rope.tmix")
-    with pytest.raises(ValueError, match="'spun_grad_params': the gradient of what rope "
-                       "reads .* runs on the CPU only so far"):
-        rotated.kernel("spun_grad_params", "sm_90a")
+    assert [p.name for p in rotated.kernel("spun_grad_kv", "sm_80").outputs] == [
+        "d_k", "d_v", "d_rope_k"]
+    assert [p.name for p in rotated.kernel("spun_grad_q", "sm_80").outputs] == [
+        "d_q", "d_rope_q"]
+    params = rotated.kernel("spun_grad_params", "sm_90a")
+    assert [p.name for p in params.args][-2:] == ["d_rope_k", "d_rope_q"]
+    assert [p.name for p in params.outputs] == ["d_theta"]
+    with pytest.raises(ValueError, match="'shared_grad_params': the gradient of what rope "
+                       "reads beside those of float arguments read in score or scale .* "
+                       "runs on the CPU only so far"):
+        rotated.kernel("shared_grad_params", "sm_90a")
+    # The CPU's form sums theta's terms per key split: no rows.
     assert [p.name for p in rotated.kernel("spun_grad_params", "cpu").outputs] == ["d_theta"]
+    assert [p.name for p in rotated.kernel("spun_grad_q", "cpu").outputs] == ["d_q"]
     # A learned sink's part "params" runs on the GPUs: no partials in, its gradient out.
     sinks = tmix.compile("""
 attention sinks(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],

@@ -334,7 +334,7 @@ class Kernel:
                 adjoint = kernel, kernel.torch_op(namespace + "_cuda")
             return self._recurrence_backward(ctx, values, [o] + saved, grads, adjoint)
         # On a GPU the parts are the GPUs' form: part "query" recomputes dq and part
-        # "params" takes no partials (docs/training.md).
+        # "params" takes no partials, but rope's rows' terms (docs/training.md).
         # Part "params" walks the pairs again (for a pair bias, a scalar, a sink): run
         # only when autograd asks for a gradient it gives.
         params = self._derived("grad_params", namespace)
@@ -367,9 +367,13 @@ class Kernel:
         result = [None] * len(values)
         key_value = self._derived("grad_kv", namespace, target)[1](*call)
         if target == "cuda":
-            result[1], result[2] = key_value
-            result[0] = grad_q[1](*call)
-            param_partials = []
+            # With a learnable rope theta (rope_rows) each part also gives its rows'
+            # terms of theta's gradient, which part "params" sums: k's, then q's.
+            result[1], result[2], *param_partials = key_value
+            query = grad_q[1](*call)
+            query = query if isinstance(query, tuple) else (query,)
+            result[0], *rows_of_q = query
+            param_partials += rows_of_q
         else:
             # dk, dv and dq's sums per key split (then those of the small params,
             # summed per key split as dq's are); dq from those (docs/training.md).

@@ -574,3 +574,142 @@ tmix.attention_grad @r_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmi
     tmix.yield
   }
 }
+
+// -----
+
+// rope_rows (the GPUs' form of a learnable rope theta): part "query" produces each
+// row's term of theta's gradient after dq, part "key_value" after dv, and part "params"
+// takes them last, k's then q's.
+// CHECK-LABEL: tmix.attention_grad @rr_grad_q(
+// CHECK-SAME: -> (d_q: !tmix.tensor<[B, H, N, 8], f32>, d_rope_q: !tmix.tensor<[B, H, N], f32>) forward "rr" part "query" recompute_dq rope_rows {
+tmix.attention_grad @rr_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>, d_rope_q: !tmix.tensor<[B, H, N], f32>)
+    forward "rr" part "query" recompute_dq rope_rows {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @rr_grad_kv(
+// CHECK-SAME: d_rope_k: !tmix.tensor<[B, HK, M], f32>) forward "rr" part "key_value" recompute_dq rope_rows {
+tmix.attention_grad @rr_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_rope_k: !tmix.tensor<[B, HK, M], f32>)
+    forward "rr" part "key_value" recompute_dq rope_rows {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+}
+// CHECK-LABEL: tmix.attention_grad @rr_grad_params(
+// CHECK-SAME: %d_rope_k: !tmix.tensor<[B, HK, M], f32>, %d_rope_q: !tmix.tensor<[B, H, N], f32>) -> (d_theta: !tmix.tensor<[1], f32>) forward "rr" part "params" rope_rows params [3] owned [-1, -1] {
+tmix.attention_grad @rr_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                    %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                                    %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                    %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                                    %d_rope_k: !tmix.tensor<[B, HK, M], f32>, %d_rope_q: !tmix.tensor<[B, H, N], f32>)
+    -> (d_theta: !tmix.tensor<[1], f32>)
+    forward "rr" part "params" rope_rows params [3] owned [-1, -1] {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+  tmix.rope_grad {
+  ^bb0(%g: f32):
+    tmix.accumulate %theta, %g : f32
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{has rope_rows only with recompute_dq (part "params": without split params)}}
+tmix.attention_grad @rr_grad_kv(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                                %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_q_partial: !tmix.tensor<[4, B, H, N, 8], f32>)
+    forward "rr" part "key_value" rope_rows {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+}
+
+// -----
+
+// expected-error @+1 {{has rope_rows but no tmix.rope}}
+tmix.attention_grad @rr_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>, d_rope_q: !tmix.tensor<[B, H, N], f32>)
+    forward "rr" part "query" recompute_dq rope_rows {
+}
+
+// -----
+
+// expected-error @+1 {{part "query" with recompute_dq and rope_rows must produce (!tmix.tensor<[B, H, N, 8], f32>, !tmix.tensor<[B, H, N], f32>), got (!tmix.tensor<[B, H, N, 8], f32>, !tmix.tensor<[B, HK, M], f32>)}}
+tmix.attention_grad @rr_grad_q(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                               %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                               %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                               %d_o: !tmix.tensor<[B, H, N, 4], f32>)
+    -> (d_q: !tmix.tensor<[B, H, N, 8], f32>, d_rope_q: !tmix.tensor<[B, HK, M], f32>)
+    forward "rr" part "query" recompute_dq rope_rows {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+}
+
+// -----
+
+// expected-error @+1 {{takes 'd_rope_k' as '!tmix.tensor<[B, HK, M], f32>', got '!tmix.tensor<[B, H, N], f32>'}}
+tmix.attention_grad @rr_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                    %v: !tmix.tensor<[B, HK, M, 4], f32>, %theta: f32,
+                                    %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                    %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                                    %d_rope_q: !tmix.tensor<[B, H, N], f32>, %d_rope_k: !tmix.tensor<[B, HK, M], f32>)
+    -> (d_theta: !tmix.tensor<[1], f32>)
+    forward "rr" part "params" rope_rows params [3] owned [-1, -1] {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+  tmix.rope_grad {
+  ^bb0(%g: f32):
+    tmix.accumulate %theta, %g : f32
+    tmix.yield
+  }
+}
+
+// -----
+
+// expected-error @+1 {{expects at least 8 arguments (q, k, v, o, lse, d_o, d_rope_k, d_rope_q), got 7}}
+tmix.attention_grad @rr_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                    %v: !tmix.tensor<[B, HK, M, 4], f32>,
+                                    %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                    %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                                    %d_rope_k: !tmix.tensor<[B, HK, M], f32>)
+    -> (d_theta: !tmix.tensor<[1], f32>)
+    forward "rr" part "params" rope_rows {
+  tmix.rope {
+    %c = arith.constant 1.0e4 : f32
+    tmix.yield %c : f32
+  }
+}
+
+// -----
+
+// expected-error @+1 {{has rope_rows but no tmix.rope_grad}}
+tmix.attention_grad @rr_grad_params(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
+                                    %v: !tmix.tensor<[B, HK, M, 4], f32>,
+                                    %o: !tmix.tensor<[B, H, N, 4], f32>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                    %d_o: !tmix.tensor<[B, H, N, 4], f32>,
+                                    %d_rope_k: !tmix.tensor<[B, HK, M], f32>, %d_rope_q: !tmix.tensor<[B, H, N], f32>)
+    -> ()
+    forward "rr" part "params" rope_rows {
+  tmix.rope {
+    %c = arith.constant 1.0e4 : f32
+    tmix.yield %c : f32
+  }
+}

@@ -301,8 +301,10 @@ tmix.attention @fixed_scale(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tenso
 // g * 2 base. Summing dq per key split, part "key_value" sums its programs' shares of
 // theta's gradient beside dq's (a partial [S, B, HK, 1], whose rope_grad moves there;
 // no param_grads step: the score has no params), and part "params" sums the partials
-// in order. The GPUs' form (recompute-dq) keeps tmix.rope_grad in part "params".
-// A theta of constants has none.
+// in order. The GPUs' form (recompute-dq) keeps tmix.rope_grad in part "params", and
+// its three parts have rope_rows: parts "query" and "key_value" produce each row's term
+// of theta's gradient (d_rope_q [B, H, N], d_rope_k [B, HK, M]), which part "params"
+// takes last, k's first. A theta of constants has none.
 tmix.attention @spun(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, HK, M, 8], f32>,
                      %v: !tmix.tensor<[B, HK, M, 4], f32>, %base: f32)
     -> (o: !tmix.tensor<[B, H, N, 4], f32>) {
@@ -324,10 +326,14 @@ tmix.attention @spun(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tensor<[B, H
 // CHECK-SAME: part "params" params [3] owned [-1, -1] split [3] {
 // CHECK-NOT: tmix.rope_grad
 // CHECK: }
+// RECOMPUTE-LABEL: tmix.attention_grad @spun_grad_q(
+// RECOMPUTE-SAME: -> (d_q: !tmix.tensor<[B, H, N, 8], f32>, d_rope_q: !tmix.tensor<[B, H, N], f32>) forward "spun_forward" part "query" recompute_dq rope_rows {
 // RECOMPUTE-LABEL: tmix.attention_grad @spun_grad_kv(
+// RECOMPUTE-SAME: -> (d_k: !tmix.tensor<[B, HK, M, 8], f32>, d_v: !tmix.tensor<[B, HK, M, 4], f32>, d_rope_k: !tmix.tensor<[B, HK, M], f32>) forward "spun_forward" part "key_value" recompute_dq rope_rows {
 // RECOMPUTE-NOT: tmix.rope_grad
 // RECOMPUTE-LABEL: tmix.attention_grad @spun_grad_params(
-// RECOMPUTE-SAME: -> (d_base: !tmix.tensor<[1], f32>)
+// RECOMPUTE-SAME: %d_rope_k: !tmix.tensor<[B, HK, M], f32>, %d_rope_q: !tmix.tensor<[B, H, N], f32>) -> (d_base: !tmix.tensor<[1], f32>)
+// RECOMPUTE-SAME: part "params" rope_rows params [3] owned [-1, -1] {
 // RECOMPUTE: tmix.rope_grad {
 // RECOMPUTE: tmix.accumulate %base
 
@@ -344,3 +350,6 @@ tmix.attention @fixed_theta(%q: !tmix.tensor<[B, H, N, 8], f32>, %k: !tmix.tenso
 // CHECK-LABEL: tmix.attention_grad @fixed_theta_grad_kv(
 // CHECK-NOT: tmix.rope_grad
 // CHECK-NOT: @fixed_theta_grad_params
+// RECOMPUTE-LABEL: tmix.attention_grad @fixed_theta_grad_q(
+// RECOMPUTE-NOT: rope_rows
+// RECOMPUTE-NOT: @fixed_theta_grad_params

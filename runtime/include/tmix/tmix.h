@@ -151,10 +151,12 @@ const char *tmix_module_kernel_name(const tmix_module *module, size_t index);
     float argument out (named d_<argument>, f32, of the argument's shape; a scalar's as
     [1]). For a GPU target the attention parts are the GPUs' form: X_grad_kv gives dk
     and dv, X_grad_q takes no d_q_partial (it recomputes dq), X_grad_params takes no
-    partials; a recurrence's X_grad is the CPU's call, the gradients shared by several
-    points summed on the device after it, on the same stream. What a GPU kernel does
-    not run yet (part "params" for some reads, a recurrence's vector states) is
-    TMIX_ERROR_UNSUPPORTED, with the reason. */
+    partials; with a learnable rope theta X_grad_kv also gives d_rope_k and X_grad_q
+    d_rope_q (each row's term of theta's gradient), which X_grad_params takes last, in
+    that order (run it after both); a recurrence's X_grad is the CPU's call, the
+    gradients shared by several points summed on the device after it, on the same
+    stream. What a GPU kernel does not run yet (part "params" for some reads, a
+    recurrence's vector states) is TMIX_ERROR_UNSUPPORTED, with the reason. */
 tmix_status tmix_module_kernel(tmix_module *module, const char *name, const char *target,
                                tmix_kernel **kernel);
 void tmix_kernel_free(tmix_kernel *kernel);

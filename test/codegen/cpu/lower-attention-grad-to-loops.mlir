@@ -4,6 +4,9 @@
 // RUN: not tmix-opt %S/Inputs/attention-grad-plain.mlir --tmix-derive-attention-grad=recompute-dq=1 --tmix-tile-attention-grad --tmix-lower-attention-grad-to-loops 2>&1 | FileCheck %s --check-prefix=RECOMPUTE
 // RECOMPUTE: error: 'tmix.attention_grad' op has recompute_dq, the GPUs' form: the CPU runs the backward with d_q_partial (tmix-derive-attention-grad without recompute-dq)
 // RECOMPUTE-NOT: Stack dump
+// RUN: not tmix-opt %S/Inputs/attention-grad-rope-rows.mlir --tmix-lower-attention-grad-to-loops 2>&1 | FileCheck %s --check-prefix=ROPEROWS
+// ROPEROWS: error: 'tmix.attention_grad' op has rope_rows, the GPUs' form: the CPU sums rope's theta per key split (tmix-derive-attention-grad without recompute-dq)
+// ROPEROWS-NOT: Stack dump
 
 // The two backward programs of a causal GQA spec (what tmix-derive-attention-grad
 // writes for it). Part "key_value": a program per (batch, KV head, key split: 4 here,

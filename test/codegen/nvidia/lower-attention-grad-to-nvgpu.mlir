@@ -462,12 +462,57 @@ tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.t
 
 // -----
 
-// rope's theta: the CPU sums its gradient from dq and dk before they are rotated back
-// (d_q_partial); the GPUs' part "params" refuses it.
-// expected-error@+1 {{the gradient of what rope reads (its theta: part "params") runs on the CPU only so far (the CPU sums it from dq and dk before they are rotated back)}}
+// rope's theta (rope_rows): parts "query" and "key_value" sum each row's term of its
+// gradient over the thread's pairs in f64 as they rotate dq and dk back, then over the
+// quad's four lanes (two xor shuffles, every lane, before the branch on the row), and
+// lane 4g stores it to their last result, d_rope_q [B, H, N] or d_rope_k; part
+// "params", one CTA, sums d_rope_k's rows then d_rope_q's, thread t rows t, t + 128,
+// ... of each (b, h) in f64, then the CTA's tree, and thread 0 hands the total to the
+// rope_grad region.
+// CHECK-LABEL: gpu.func @learned_theta_grad_q(
+// CHECK-SAME: %[[QROWS:[a-z0-9]+]]: memref<?x?x?xf32>, %{{[a-z0-9]+}}: memref<?xi64>)
+// CHECK: %[[TERM:[0-9]+]] = arith.truncf %{{[0-9]+}} : f64 to f32
+// CHECK-NEXT: gpu.shuffle  xor %[[TERM]], %c1_i32
+// CHECK: gpu.shuffle  xor %{{.*}}, %c2_i32
+// CHECK: %[[ROW:.*]] = arith.addf
+// CHECK: scf.if
+// CHECK: arith.cmpi eq, %{{.*}}, %c0 : index
+// CHECK-NEXT: scf.if
+// CHECK-NEXT: memref.store %[[ROW]], %[[QROWS]]
+// CHECK-LABEL: gpu.func @learned_theta_grad_kv(
+// CHECK-SAME: %[[KROWS:[a-z0-9]+]]: memref<?x?x?xf32>, %{{[a-z0-9]+}}: memref<?xi64>)
+// CHECK: gpu.shuffle  xor
+// CHECK: memref.store %{{.*}}, %[[KROWS]]
+// CHECK-LABEL: gpu.func @learned_theta_grad_params(
+// CHECK-SAME: %[[THETA:[a-z0-9]+]]: f64,
+// CHECK-SAME: %[[KIN:[a-z0-9]+]]: memref<?x?x?xf32>, %[[QIN:[a-z0-9]+]]: memref<?x?x?xf32>, %[[DTHETA:[a-z0-9]+]]: memref<?xf32>
+// CHECK: scf.for %{{.*}} = %thread_id_x to %{{.*}} step %c128
+// CHECK: memref.load %[[KIN]]
+// CHECK: arith.extf %{{.*}} : f32 to f64
+// CHECK: scf.for %{{.*}} = %thread_id_x to %{{.*}} step %c128
+// CHECK: memref.load %[[QIN]]
+// CHECK: gpu.barrier
+// CHECK: arith.truncf %{{.*}} : f64 to f32
+// CHECK: memref.store %{{.*}}, %[[DTHETA]]
 tmix.attention @learned_theta(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %theta: f32) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.rope {
     tmix.yield %theta : f32
+  }
+}
+
+// -----
+
+// rope's theta beside the score's float arguments stays on the CPU.
+// expected-error@+1 {{the gradient of what rope reads beside those of float arguments read in score or scale (part "params") runs on the CPU only so far}}
+tmix.attention @theta_and_slopes(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %theta: f32, %slopes: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
+  tmix.rope {
+    tmix.yield %theta : f32
+  }
+  tmix.score {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
+    %0 = tmix.read %slopes[%h] : !tmix.tensor<[H], f32> -> f32
+    %1 = arith.addf %s, %0 : f32
+    tmix.yield %1 : f32
   }
 }
 
@@ -513,5 +558,30 @@ tmix.attention @three_buckets(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.t
     %11 = arith.addf %10, %8 : f32
     %12 = arith.addf %11, %9 : f32
     tmix.yield %12 : f32
+  }
+}
+
+// -----
+
+// A hand-written part "params" that claims rope's theta per batch: the rows' sum is one
+// program's, over every (b, h).
+// expected-error@+1 {{sums rope's rows in a grid over b or h: theta reads neither (owned must be -1 for what rope reads)}}
+tmix.attention_grad @claimed_grad_params(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>,
+                                         %v: !tmix.tensor<[B, H, N, 64], bf16>, %t: !tmix.tensor<[B], f32>,
+                                         %o: !tmix.tensor<[B, H, N, 64], bf16>, %lse: !tmix.tensor<[B, H, N], f32>,
+                                         %d_o: !tmix.tensor<[B, H, N, 64], bf16>,
+                                         %d_rope_k: !tmix.tensor<[B, H, N], f32>, %d_rope_q: !tmix.tensor<[B, H, N], f32>)
+    -> (d_t: !tmix.tensor<[B], f32>)
+    forward "claimed" part "params" rope_rows params [3] owned [0, -1] {
+  tmix.rope {
+    %c0 = arith.constant 0 : i64
+    %0 = tmix.read %t[%c0] : !tmix.tensor<[B], f32> -> f32
+    tmix.yield %0 : f32
+  }
+  tmix.rope_grad {
+  ^bb0(%g: f32):
+    %c0 = arith.constant 0 : i64
+    tmix.accumulate %t[%c0], %g : !tmix.tensor<[B], f32>
+    tmix.yield
   }
 }
