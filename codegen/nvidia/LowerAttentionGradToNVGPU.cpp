@@ -402,7 +402,9 @@ LogicalResult AttentionGradKernel::lower() {
       scoreParams.walk([&](AccumulateOp accumulate) {
         termClasses.push_back(classifyAccumulate(accumulate));
       });
-  splitRows = programSums && llvm::all_of(termClasses, [](const AccumulateClass &of) {
+  // rope's theta sums every row after the walk, on the CTA that owns it: no pieces.
+  splitRows = programSums && !findStatement<RopeGradOp>(op) &&
+              llvm::all_of(termClasses, [](const AccumulateClass &of) {
                 return of.kind == TermClass::Program;
               });
   ArrayRef<Attribute> own = query ? qDims : kDims;
@@ -1311,6 +1313,10 @@ void AttentionGradKernel::lowerProgramSumsPart() {
       inlineParamGradRegion(*kb, scaleParams.getBody(),
                             {arith::TruncFOp::create(b, f32, final.back())}, targetOf);
     });
+  // rope's theta (rope_rows; one program, paramsGrid's, as theta reads no b or h): the
+  // rows' terms that parts "key_value" and "query" stored.
+  if (auto ropeGrad = findStatement<RopeGradOp>(op))
+    addRopeRowsGradient(*kb, op, ropeGrad, ctaSums, tid);
 }
 
 void AttentionGradKernel::sumPieces(

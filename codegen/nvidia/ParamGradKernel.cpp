@@ -186,16 +186,17 @@ FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
           "\"key_value\" and \"query\": derive the backward with recompute-dq";
     return failure();
   }
+  // theta's gradient sums every row: one program, which owns every param.
+  if (rope && (part.splitsParamsBy(0) || part.splitsParamsBy(1))) {
+    why = "sums rope's rows in a grid over b or h: theta reads neither (owned must be "
+          "-1 for what rope reads)";
+    return failure();
+  }
   auto scoreParams = findStatement<ScoreParamGradOp>(part);
   bool sink = static_cast<bool>(findStatement<SinkGradOp>(part));
   bool scale = static_cast<bool>(findStatement<ScaleGradOp>(part));
   if (!scoreParams && !scale)
     return ParamsKernelKind::RowSums;
-  if (rope) {
-    why = "the gradient of what rope reads beside those of float arguments read in "
-          "score or scale (part \"params\") runs on the CPU only so far";
-    return failure();
-  }
   bool walked = true;
   int64_t tiles = 0, gathered = 0;
   SmallVector<int64_t> scoreTargets;
@@ -222,10 +223,10 @@ FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
     return failure();
   }
   if (succeeded(pairOwners(part, scoreTargets))) {
-    if (!sink && !scale && succeeded(pairOwnedParams(part)))
+    if (!sink && !scale && !rope && succeeded(pairOwnedParams(part)))
       return ParamsKernelKind::PairOwned;
-    why = "the gradients of pair biases together with those of what the sink or the "
-          "scale reads (part \"params\") run on the CPU only so far";
+    why = "the gradients of pair biases together with those of what the sink, the "
+          "scale or rope reads (part \"params\") run on the CPU only so far";
     return failure();
   }
   why = "the gradients of float arguments read in score (part \"params\") run on the "
@@ -318,6 +319,45 @@ void tmix::onCtaLeader(KernelBuilder &kb, Value tid, function_ref<void()> body) 
   kb.ifThen(leader, body);
 }
 
+void tmix::addRopeRowsGradient(KernelBuilder &kb, AttentionGradOp part,
+                               RopeGradOp ropeGrad, Value sums, Value tid) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type f64 = b.getF64Type();
+  Value one = kb.index(1);
+  // Thread t sums rows t, t + kParamsThreads, ... of each (b, h) in order, of d_rope_k
+  // then of d_rope_q.
+  Value thread = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
+  unsigned first = part.getRopeRowsArg();
+  for (unsigned argument : {first, first + 1}) {
+    Value rows = kb.argMemRef(argument);
+    ArrayRef<Attribute> dims =
+        cast<SpecTensorType>(part.getFunctionType().getInput(argument)).getDims();
+    auto loopOver = [&](Attribute dim, Value from, Value step, Value acc,
+                        function_ref<Value(Value at, Value acc)> body) {
+      return kb.loop(from, kb.dimValue(dim), step, {acc},
+                     [&](Value at, ValueRange carried) {
+                       return SmallVector<Value>{body(at, carried[0])};
+                     })[0];
+    };
+    thread = loopOver(dims[0], kb.index(0), one, thread, [&](Value batch, Value acc) {
+      return loopOver(dims[1], kb.index(0), one, acc, [&](Value head, Value acc) {
+        return loopOver(
+            dims[2], tid, kb.index(kParamsThreads), acc, [&](Value row, Value acc) {
+              Value term = memref::LoadOp::create(b, rows, ValueRange{batch, head, row});
+              return arith::AddFOp::create(b, acc, arith::ExtFOp::create(b, f64, term))
+                  .getResult();
+            });
+      });
+    });
+  }
+  Value total = sumOverCta(kb, sums, tid, thread);
+  onCtaLeader(kb, tid, [&] {
+    inlineParamGradRegion(
+        kb, ropeGrad.getBody(), {arith::TruncFOp::create(b, b.getF32Type(), total)},
+        [&](unsigned argument) { return paramsPartTarget(kb, part, argument); });
+  });
+}
+
 LogicalResult tmix::lowerRowSumsKernel(AttentionGradOp part, gpu::GPUModuleOp gpuModule) {
   SinkGradOp sinkGrad = findStatement<SinkGradOp>(part);
   SinkOp sink = findStatement<SinkOp>(part);
@@ -327,10 +367,6 @@ LogicalResult tmix::lowerRowSumsKernel(AttentionGradOp part, gpu::GPUModuleOp gp
   if (!sinkGrad && !ropeGrad)
     return part.emitOpError(
         "has no tmix.sink_grad or tmix.rope_grad: nothing for part \"params\" to sum");
-  // theta's gradient sums every row: one program, which owns every param.
-  if (ropeGrad && (part.splitsParamsBy(0) || part.splitsParamsBy(1)))
-    return part.emitOpError("sums rope's rows in a grid over b or h: theta reads "
-                            "neither (owned must be -1 for what rope reads)");
 
   ArrayRef<Type> types = part.getSpecArgTypes();
   ArrayRef<Attribute> vDims = cast<SpecTensorType>(types[2]).getDims();
@@ -374,42 +410,8 @@ LogicalResult tmix::lowerRowSumsKernel(AttentionGradOp part, gpu::GPUModuleOp gp
       return SmallVector<Value>{};
     });
 
-  // rope's theta reads no b or h: the grid is one program, which sums every row's term,
-  // thread t those of rows t, t + kParamsThreads, ... of each (b, h) in order, of
-  // d_rope_k then of d_rope_q.
-  if (ropeGrad) {
-    Value thread = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
-    unsigned first = part.getRopeRowsArg();
-    for (unsigned argument : {first, first + 1}) {
-      Value rows = kb.argMemRef(argument);
-      ArrayRef<Attribute> dims =
-          cast<SpecTensorType>(part.getFunctionType().getInput(argument)).getDims();
-      auto loopOver = [&](Attribute dim, Value from, Value step, Value acc,
-                          function_ref<Value(Value at, Value acc)> body) {
-        return kb.loop(from, kb.dimValue(dim), step, {acc},
-                       [&](Value at, ValueRange carried) {
-                         return SmallVector<Value>{body(at, carried[0])};
-                       })[0];
-      };
-      thread = loopOver(dims[0], kb.index(0), one, thread, [&](Value batch, Value acc) {
-        return loopOver(dims[1], kb.index(0), one, acc, [&](Value head, Value acc) {
-          return loopOver(
-              dims[2], tid, kb.index(kParamsThreads), acc, [&](Value row, Value acc) {
-                Value term =
-                    memref::LoadOp::create(b, rows, ValueRange{batch, head, row});
-                return arith::AddFOp::create(b, acc, arith::ExtFOp::create(b, f64, term))
-                    .getResult();
-              });
-        });
-      });
-    }
-    Value total = sumOverCta(kb, sums, tid, thread);
-    onCtaLeader(kb, tid, [&] {
-      inlineParamGradRegion(kb, ropeGrad.getBody(),
-                            {arith::TruncFOp::create(b, b.getF32Type(), total)},
-                            targetOf);
-    });
-  }
+  if (ropeGrad)
+    addRopeRowsGradient(kb, part, ropeGrad, sums, tid);
 
   // The schedule attribute records the CTA's shape (the grad kernels' blocks, 4 warps).
   auto schedule =

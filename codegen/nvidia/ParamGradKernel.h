@@ -8,7 +8,7 @@
 // (LowerAttentionGradToNVGPU.cpp); rope's theta's from the rows' terms that parts
 // "query" and "key_value" store (rope_rows), here. Elements with two or more indices
 // that depend on i or j (a pooled pair bias) are not summed yet, nor rope's theta
-// beside the score's or the scale's params: such a part is refused.
+// beside pair biases: such a part is refused.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,7 +44,8 @@ enum class ParamsKernelKind {
   /// those the sink reads: each program of paramsGrid walks the pairs of its (b, h)
   /// as part "query" does, summing each element's terms in one order; on one CTA, or
   /// without PairAffine terms on kParamsRowSplits CTAs whose sums meet in the launch's
-  /// workspace (LowerAttentionGradToNVGPU.cpp).
+  /// workspace (LowerAttentionGradToNVGPU.cpp); rope's theta beside them after the
+  /// walk (addRopeRowsGradient), on one CTA.
   ProgramSums,
 };
 
@@ -130,6 +131,14 @@ ParamGradTarget paramsPartTarget(KernelBuilder &kb, AttentionGradOp part,
 /// (ParamsProgram::forEachOwned), before the CTA adds to them; thread `tid`.
 void zeroOwnedSlices(KernelBuilder &kb, AttentionGradOp part,
                      const ParamsProgram &program, Value tid);
+
+/// Adds to what `rope` (part "params" `part`'s tmix.rope_grad, with rope_rows) reads the
+/// sum of its d_rope_k's and d_rope_q's rows, in f64: thread `tid` sums rows tid, tid
+/// + kParamsThreads, ... of each (b, h) in order, then the CTA's fixed tree in `sums`
+/// (workgroup f64 of kParamsThreads), and thread 0 runs the region. Every thread of
+/// the CTA calls it, after the slices are zeroed.
+void addRopeRowsGradient(KernelBuilder &kb, AttentionGradOp part, RopeGradOp rope,
+                         Value sums, Value tid);
 
 /// Lowers part "params" `part` of a sink, a rope or both (ParamsKernelKind::RowSums)
 /// to a kernel of `gpuModule`.

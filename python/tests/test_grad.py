@@ -438,8 +438,9 @@ attention pooled(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
                        "pair run on the CPU only so far"):
         pooled.kernel("pooled_grad_params", "sm_90a")
     # rope's theta: on the GPUs parts "key_value" and "query" give each row's term of
-    # its gradient (rope_rows), which part "params" takes last and sums; beside a score
-    # that reads float arguments too it is refused.
+    # its gradient (rope_rows), which part "params" takes last and sums (after its walk
+    # of the pairs where the score reads float arguments too); beside pair biases it
+    # is refused.
     rotated = tmix.compile("""
 attention spun(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
                theta: f32 = 10000.0) -> o: bf16[B, H, N, 64] {
@@ -447,9 +448,15 @@ attention spun(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
 }
 
 attention shared(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
-                 theta: f32 = 10000.0, bias: f32[H]) -> o: bf16[B, H, N, 64] {
+                 theta: f32 = 10000.0, slopes: f32[H]) -> o: bf16[B, H, N, 64] {
   rope = theta
-  score = s + bias[h]
+  score = s - slopes[h] * (i - j)
+}
+
+attention paired(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64],
+                 theta: f32 = 10000.0, pair: f32[B, H, N, N]) -> o: bf16[B, H, N, 64] {
+  rope = theta
+  score = s + pair[b, h, i, j]
 }""", "gpu_rope.tmix")
     assert [p.name for p in rotated.kernel("spun_grad_kv", "sm_80").outputs] == [
         "d_k", "d_v", "d_rope_k"]
@@ -458,10 +465,13 @@ attention shared(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
     params = rotated.kernel("spun_grad_params", "sm_90a")
     assert [p.name for p in params.args][-2:] == ["d_rope_k", "d_rope_q"]
     assert [p.name for p in params.outputs] == ["d_theta"]
-    with pytest.raises(ValueError, match="'shared_grad_params': the gradient of what rope "
-                       "reads beside those of float arguments read in score or scale .* "
-                       "runs on the CPU only so far"):
-        rotated.kernel("shared_grad_params", "sm_90a")
+    shared = rotated.kernel("shared_grad_params", "sm_90a")
+    assert [p.name for p in shared.args][-2:] == ["d_rope_k", "d_rope_q"]
+    assert [p.name for p in shared.outputs] == ["d_theta", "d_slopes"]
+    with pytest.raises(ValueError, match="'paired_grad_params': the gradients of pair "
+                       "biases together with those of what the sink, the scale or rope "
+                       "reads .* run on the CPU only so far"):
+        rotated.kernel("paired_grad_params", "sm_90a")
     # The CPU's form sums theta's terms per key split: no rows.
     assert [p.name for p in rotated.kernel("spun_grad_params", "cpu").outputs] == ["d_theta"]
     assert [p.name for p in rotated.kernel("spun_grad_q", "cpu").outputs] == ["d_q"]

@@ -444,8 +444,8 @@ tmix.attention @five_reads(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tens
 
 // -----
 
-// Pair biases beside a sink's params stay on the CPU.
-// expected-error@+1 {{the gradients of pair biases together with those of what the sink or the scale reads (part "params") run on the CPU only so far}}
+// Pair biases beside a sink's params stay on the CPU, as beside rope's theta.
+// expected-error@+1 {{the gradients of pair biases together with those of what the sink, the scale or rope reads (part "params") run on the CPU only so far}}
 tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %pair: !tmix.tensor<[B, H, N, N], f32>, %sinks: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
@@ -502,8 +502,16 @@ tmix.attention @learned_theta(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.t
 
 // -----
 
-// rope's theta beside the score's float arguments stays on the CPU.
-// expected-error@+1 {{the gradient of what rope reads beside those of float arguments read in score or scale (part "params") runs on the CPU only so far}}
+// rope's theta beside per-head slopes that the score reads: part "params" walks every
+// pair on one CTA (no row splits, no workspace), then sums the rows' terms of theta.
+// CHECK-LABEL: gpu.func @theta_and_slopes_grad_params(
+// CHECK-SAME: %[[KIN:[a-z0-9]+]]: memref<?x?x?xf32>, %[[QIN:[a-z0-9]+]]: memref<?x?x?xf32>, %{{[a-z0-9]+}}: memref<?xf32>, %{{[a-z0-9]+}}: memref<?xf32>, %{{[a-z0-9]+}}: memref<?xi64>)
+// CHECK-SAME: grid = [1:1]
+// CHECK: nvvm.mma.sync
+// CHECK: memref.load %[[KIN]]
+// CHECK: memref.load %[[QIN]]
+// CHECK: gpu.barrier
+// CHECK: gpu.return
 tmix.attention @theta_and_slopes(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %theta: f32, %slopes: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.rope {
     tmix.yield %theta : f32
