@@ -1,7 +1,7 @@
 """emulated_grad_vs_cpu.py SPEC KERNEL SIZES WORK [--fix=D=64] [--set=name=value]
-[--uniform=name=lo:hi] [--corrupt=WHAT] [--rope-theta=T]: the GPU backward of an attention spec
-(tmix-derive-attention-grad with recompute-dq, tmix-tile-attention-grad, then
-tmix-lower-attention-grad-to-nvgpu, canonicalize, cse) run by the emulator (simt.py)
+[--uniform=name=lo:hi] [--corrupt=WHAT] [--rope-theta=T]: the GPU backward of an
+attention spec (tmix-derive-attention-grad with recompute-dq, tmix-tile-attention-grad,
+then tmix-lower-attention-grad-to-nvgpu, canonicalize, cse) run by the emulator (simt.py)
 on every CTA of its kernels, part "key_value" (dk, dv), part "query" (dq) and, when
 the spec has one, part "params" (the gradients of the float arguments its sink, its
 score or its rope reads; rope's from the rows' terms that the other two store),
@@ -146,11 +146,12 @@ def main():
     key_value, key_value_views = gradients(args[1:3])
     query, query_views = gradients(args[:1])
     rows = [np.full(view.shape[:3], np.nan, np.float32)
-            for view in (key_value_views[0], query_views[0])] if rope_rows else [None, None]
-    emulate(module, kernel_ir, kernel + "_grad_kv",
-            values + key_value_views + rows[:1] * rope_rows, sizes, corrupt)
-    emulate(module, kernel_ir, kernel + "_grad_q", values + query_views + rows[1:] * rope_rows,
+            for view in (key_value_views[0], query_views[0])] if rope_rows else []
+    key_rows, query_rows = rows[:1], rows[1:]  # empty without rope_rows
+    emulate(module, kernel_ir, kernel + "_grad_kv", values + key_value_views + key_rows,
             sizes, corrupt)
+    emulate(module, kernel_ir, kernel + "_grad_q", values + query_views + query_rows, sizes,
+            corrupt)
     # Part "params": the gradients of the float arguments the sink or the score reads,
     # in argument order, those that the CPU path wrote.
     params = [a for a in args[3:]
@@ -159,7 +160,7 @@ def main():
     if params:
         param_grads, param_views = gradients(params)
         name = kernel + "_grad_params"
-        params_in = values + (rows if rope_rows else []) + param_views
+        params_in = values + rows + param_views
         words = emulate(module, kernel_ir, name, params_in, sizes, corrupt, 1)
         if words is not None:
             # Rows split over CTAs: a second launch, its CTAs in another order over the
