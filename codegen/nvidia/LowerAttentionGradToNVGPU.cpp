@@ -673,6 +673,10 @@ void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
     // The row's elements, rotated back, and (thetaRows) its term of theta's gradient.
     SmallVector<std::pair<Value, Value>> elements; // (column, value)
     Value thetaTerm;
+    // The row of `source` that theta's terms read: rows past the end read row 0.
+    Value sourceRow = thetaRows
+                          ? arith::SelectOp::create(b, inRange, row, idx(0)).getResult()
+                          : Value();
     auto rowElements = [&] {
       for (int64_t nt = 0; nt < (rotateBack ? halfTiles : tiles); ++nt)
         for (int64_t c = 0; c < 2; ++c) {
@@ -696,10 +700,9 @@ void AttentionGradKernel::storeRows(ArrayRef<Value> acc, Value dst, Value head,
             continue;
           // ropeThetaTerm's cross product of the rotated pair and its gradient is that
           // of the pair before rotation and the gradient rotated back (one rotation of
-          // both): q or k as read, and dq or dk as stored. Rows past the end read row 0.
-          Value at = arith::SelectOp::create(b, inRange, row, idx(0));
-          Value y1 = kb->loadF32(source, {batch, head, at, column});
-          Value y2 = kb->loadF32(source, {batch, head, at, partnerColumn});
+          // both): q or k as read, and dq or dk as stored.
+          Value y1 = kb->loadF32(source, {batch, head, sourceRow, column});
+          Value y2 = kb->loadF32(source, {batch, head, sourceRow, partnerColumn});
           Value slope = ropeThetaSlope(*kb, column, b.getI64IntegerAttr(dim), theta);
           Value term = ropeThetaTerm(b, angle, slope, y1, y2, first, second);
           thetaTerm = thetaTerm ? arith::AddFOp::create(b, thetaTerm, term) : term;

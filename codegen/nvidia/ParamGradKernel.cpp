@@ -326,19 +326,19 @@ void tmix::addRopeRowsGradient(KernelBuilder &kb, AttentionGradOp part,
   Value one = kb.index(1);
   // Thread t sums rows t, t + kParamsThreads, ... of each (b, h) in order, of d_rope_k
   // then of d_rope_q.
+  auto loopOver = [&](Attribute dim, Value from, Value step, Value acc,
+                      function_ref<Value(Value at, Value acc)> body) {
+    return kb.loop(from, kb.dimValue(dim), step, {acc},
+                   [&](Value at, ValueRange carried) {
+                     return SmallVector<Value>{body(at, carried[0])};
+                   })[0];
+  };
   Value thread = arith::ConstantOp::create(b, b.getF64FloatAttr(0.0));
   unsigned first = part.getRopeRowsArg();
   for (unsigned argument : {first, first + 1}) {
     Value rows = kb.argMemRef(argument);
     ArrayRef<Attribute> dims =
         cast<SpecTensorType>(part.getFunctionType().getInput(argument)).getDims();
-    auto loopOver = [&](Attribute dim, Value from, Value step, Value acc,
-                        function_ref<Value(Value at, Value acc)> body) {
-      return kb.loop(from, kb.dimValue(dim), step, {acc},
-                     [&](Value at, ValueRange carried) {
-                       return SmallVector<Value>{body(at, carried[0])};
-                     })[0];
-    };
     thread = loopOver(dims[0], kb.index(0), one, thread, [&](Value batch, Value acc) {
       return loopOver(dims[1], kb.index(0), one, acc, [&](Value head, Value acc) {
         return loopOver(
