@@ -388,13 +388,19 @@ SmallVector<ChunkForm, 1> tmix::getChunkForms(RecurrenceOp op) {
 }
 
 std::optional<SmallVector<ChunkForm, 1>>
-tmix::getChunkedAdjointForms(RecurrenceOp forward) {
+tmix::getChunkedAdjointForms(RecurrenceOp forward, bool vectorStatesBeside) {
   SmallVector<ChunkForm, 1> forms = getChunkForms(forward);
+  size_t vectorStates = 0;
+  if (vectorStatesBeside)
+    vectorStates = llvm::count_if(forward.getStateOps(), [](StateOp state) {
+      auto type = dyn_cast<SpecTensorType>(state.getType());
+      return type && type.getRank() == 1;
+    });
   // A row gate given by value (not exp(x)) would get its gradient as the log's divided
   // by the gate, which loses digits where the gate is small; a scalar one gets it from
   // sums whose every term carries the gate (codegen/cpu/ChunkedAdjoint.cpp), a row one
   // would need them per key column: those run step by step.
-  if (forms.empty() || forms.size() != forward.getStateOps().size() ||
+  if (forms.empty() || forms.size() + vectorStates != forward.getStateOps().size() ||
       llvm::any_of(forms, [](const ChunkForm &form) {
         return form.needsSign() && form.hasRowGate();
       }))

@@ -106,7 +106,13 @@ SmallVector<ChunkForm, 1> getChunkForms(RecurrenceOp op);
 /// every state, each a decay or a delta rule (a scalar gate, or none) whose gate is a
 /// scalar (given by value or in log space) or a row gate of exp factors (log space, as
 /// flash-linear-attention's). None otherwise: the adjoint then runs step by step.
-std::optional<SmallVector<ChunkForm, 1>> getChunkedAdjointForms(RecurrenceOp forward);
+///
+/// With `vectorStatesBeside`, states that are vectors (linear attention's normaliser)
+/// may have none: their adjoint runs step by step beside the chunks (the GPU kernel,
+/// codegen/nvidia/LowerRecurrenceGradToNVGPU.cpp); the CPU's chunked adjoint takes
+/// only forwards without them.
+std::optional<SmallVector<ChunkForm, 1>>
+getChunkedAdjointForms(RecurrenceOp forward, bool vectorStatesBeside = false);
 
 /// The values of the step that the chunk forms `forms` read (each once, in order: per
 /// form its gate factors, each term's key, value and factors, the delta rule's key,

@@ -14,11 +14,13 @@
 //   results    d_<x> for each float argument x read at t (per step), then d_<init> for
 //              each state's initial value (the last d_<S>), then the accumulators
 //
-// When every state of X has a chunk form that a chunked adjoint runs (a decay or a
-// delta rule: getChunkedAdjointForms, passes/ChunkForm.h), the adjoint's ops come in
-// three groups, marked for a target that runs the middle one chunk by chunk
-// (ChunkForm.h's marks): first the adjoint of the step ops after the readouts (which
-// gives each readout's gradient), then that of the update chains and readouts
+// When every state of X but vectors has a chunk form that a chunked adjoint runs (a
+// decay or a delta rule: getChunkedAdjointForms, passes/ChunkForm.h), the adjoint's
+// ops come in three groups, marked for a target that runs the middle one chunk by
+// chunk (ChunkForm.h's marks): first the adjoint of the step ops after the readouts
+// (which gives each readout's gradient) and of the vector states' ops (linear
+// attention's normaliser: the GPU kernel runs them step by step beside the chunks; the
+// CPU runs such an adjoint step by step), then that of the update chains and readouts
 // (chunk-parallel on the CPU), whose gradients of the chains' roots (keys, values,
 // queries, gate factors, delta strengths) are the seeds of the last group, the adjoint
 // of the ops that compute those roots. Any order in which an op's adjoint follows its
@@ -82,10 +84,11 @@ struct ChunkGroups {
 };
 
 /// The groups of `forward`'s step when its adjoint can run chunk by chunk: every state
-/// has a chunked adjoint form and nothing but the chains reads what the chains
-/// compute (a readout aside).
+/// but vectors has a chunked adjoint form and nothing but the chains reads what the
+/// chains compute (a readout aside). A vector state's ops are in the first group.
 std::optional<ChunkGroups> getChunkGroups(RecurrenceOp forward) {
-  std::optional<SmallVector<ChunkForm, 1>> forms = getChunkedAdjointForms(forward);
+  std::optional<SmallVector<ChunkForm, 1>> forms =
+      getChunkedAdjointForms(forward, /*vectorStatesBeside=*/true);
   if (!forms)
     return std::nullopt;
   ChunkGroups groups{std::move(*forms), {}, {}};
@@ -374,7 +377,10 @@ LogicalResult StepAdjoint::build(ArrayRef<ArgumentUse> uses, unsigned numForward
   }
   for (auto [index, state] : llvm::enumerate(states)) {
     Value value = ForwardStateOp::create(b, state.getType(), state.getSymName());
-    if (chunkGroups)
+    // (A vector state beside the chunks runs step by step: its value is read.)
+    if (chunkGroups && llvm::any_of(chunkGroups->forms, [&](const ChunkForm &form) {
+          return form.stateIndex == index;
+        }))
       value.getDefiningOp()->setAttr(kChunkPrimalAttr, b.getUnitAttr());
     primal.map(from.getArgument(index + 1), value);
     active.insert(from.getArgument(index + 1));

@@ -95,6 +95,18 @@ bool mlir::tmix::hasChunkedAdjointMarks(RecurrenceOp op) {
   return marked;
 }
 
+bool mlir::tmix::runsChunkedAdjointOnCpu(RecurrenceOp op) {
+  if (!hasChunkedAdjointMarks(op))
+    return false;
+  // The derivation marks every state's tmix.forward_state a chunk primal but a vector
+  // state's beside the chunks, whose value the adjoint reads step by step.
+  WalkResult vectorBeside = op.getStepOp().walk([](ForwardStateOp read) {
+    return read->hasAttr(kChunkPrimalAttr) ? WalkResult::advance()
+                                           : WalkResult::interrupt();
+  });
+  return !vectorBeside.wasInterrupted();
+}
+
 namespace {
 
 /// The gradient buffers of one state's chunk.

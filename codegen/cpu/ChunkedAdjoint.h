@@ -20,6 +20,12 @@ namespace mlir::tmix {
 /// chunked adjoint (ChunkForm.h's marks).
 bool hasChunkedAdjointMarks(RecurrenceOp op);
 
+/// Whether the CPU lowers the adjoint `op` chunk by chunk (lowerChunkedAdjoint, which
+/// checks the marks against the forward): marked, unless its forward has vector states
+/// beside the chunked ones (an unmarked tmix.forward_state), which only the GPU kernel
+/// runs beside the chunks so far: the CPU runs that adjoint step by step.
+bool runsChunkedAdjointOnCpu(RecurrenceOp op);
+
 /// Emits the program of the adjoint `op` of `forward`, chunk by chunk (chunks of
 /// `chunkSize` steps). Requires hasChunkedAdjointMarks(op). Failure after an error on
 /// `op` when its marks do not fit `forward`'s chunk forms, or when its fixed-size

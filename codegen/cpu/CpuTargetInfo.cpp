@@ -79,7 +79,7 @@ public:
     // has one: asked for, it must not quietly run step by step. An adjoint runs chunked
     // where tmix-derive-recurrence-grad marked it so (its forward's states).
     if (schedule.getForm() == "chunked" && op.getForward()) {
-      if (hasChunkedAdjointMarks(op))
+      if (runsChunkedAdjointOnCpu(op))
         return {};
       return ("schedule form=chunked does not fit '" + op.getSymName() +
               "': its forward '" + *op.getForward() +

@@ -200,7 +200,7 @@ struct LowerRecurrenceToLoops
         }
         // Chunk by chunk where the derivation marked the adjoint for it, unless the
         // schedule asks for the step-by-step form.
-        if (hasChunkedAdjointMarks(spec) &&
+        if (runsChunkedAdjointOnCpu(spec) &&
             runnable->schedule.getForm() != "recurrent") {
           if (failed(lowerChunkedAdjoint(spec, forward, runnable->schedule.getChunk())))
             return signalPassFailure();

@@ -69,6 +69,13 @@ Value tmix::SharedMemoryViews::view(MemRefType type) {
   return region;
 }
 
+Value tmix::SharedMemoryViews::alias(MemRefType type, int64_t at) {
+  assert(at + type.getNumElements() * type.getElementTypeBitWidth() / 8 <= offset &&
+         "an alias lies within the views so far");
+  return memref::ViewOp::create(b, type, base, arith::ConstantIndexOp::create(b, at),
+                                ValueRange{});
+}
+
 FailureOr<tmix::KernelModule> tmix::prepareKernelModule(ModuleOp module,
                                                   ArrayRef<std::string> specialize) {
   FailureOr<llvm::StringMap<int64_t>> fixed = parseSpecializations(module, specialize);

@@ -160,6 +160,9 @@ public:
   explicit SharedMemoryViews(ImplicitLocOpBuilder &b);
   /// The next `type` (a memref in the workgroup address space) of the allocation.
   Value view(MemRefType type);
+  /// `type` at byte `at` of the views so far: an alias of buffers that a later phase
+  /// of the kernel no longer reads.
+  Value alias(MemRefType type, int64_t at);
   /// The bytes of the views so far.
   int64_t bytes() const { return offset; }
 

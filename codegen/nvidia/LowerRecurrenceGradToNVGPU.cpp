@@ -60,16 +60,25 @@
 // element (mma.sync operands are the next step): exact f32 arithmetic, 16 KiB per
 // [64, 64] buffer. An adjoint that reads the readout r = q @ S (an output r *
 // sigmoid(r), an output gate) gets it recomputed per chunk from the scores and S0
-// (dO after the scores), and from the workspace in the last CTA. What it does not run
-// (vector states beside S, row gates given by value, more than one readout, an
-// adjoint that needs more than elements of the chains' gradients) is an error at the
-// adjoint.
+// (dO after the scores), and from the workspace in the last CTA.
+//
+// Vector states beside S (linear attention's normaliser z, updated element by element
+// and read through dot, as the forward kernel runs them) run step by step: the
+// derivation puts their adjoint ops with those after the readouts. The forward pass
+// checkpoints them per chunk; each chunk of (2) and (3) scans them from the checkpoint
+// (a thread per element) and computes the dots the adjoint reads (o = r / (q . z +
+// eps): dO reads them); the last CTA then scans each vector's adjoint state d_z from
+// the chunk's last row and evaluates the outputs with z, d_z and the dots bound per
+// row, the roots' gradients being the seeds plus the vectors' terms. What the kernel
+// does not run (row gates given by value, more than one readout, an adjoint that needs
+// more than elements of the chains' gradients) is an error at the adjoint.
 //
 // The workspace (f32 values in the low half of each i64 word), per parallel point and
 // step of its T: dQ, dK and dLG shares [Vblocks, T, K] each, dV [T, V], the start
 // states [Vblocks, T K Vb / C] (chunk c > 0 at c - 1; T / C covers the chunks after
-// the first), a delta rule's db shares [Vblocks, T] and, when the adjoint reads it, the
-// readout [T, V].
+// the first), a delta rule's db shares [Vblocks, T], when the adjoint reads it, the
+// readout [T, V], and the vector states' checkpoints [Vblocks, T / C, n] (rounded up
+// to whole words per step).
 //
 //===----------------------------------------------------------------------===//
 
@@ -119,6 +128,22 @@ struct AdjointMarks {
     Value increment;
   };
   SmallVector<Accumulator> accumulators;
+  /// The forward's state the chunks run (the others are vectors).
+  unsigned matrixState = 0;
+  /// A vector state of the forward beside it, run step by step (linear attention's
+  /// normaliser): its value before the step as the adjoint reads it
+  /// (tmix.forward_state, or null when unread), and the adjoint's state d_<it>: the
+  /// step argument and what the step yields for it.
+  struct VectorAdjoint {
+    unsigned state;
+    Value primal;
+    BlockArgument arg;
+    Value next;
+  };
+  SmallVector<VectorAdjoint> vectors;
+  /// The dot products over the vector states that the adjoint reads (the outputs'
+  /// normalisers), computed once per step.
+  SmallVector<DotOp> dots;
 };
 
 class RecurrenceGradKernel {
@@ -170,6 +195,20 @@ private:
   /// The forward substitution: `pseudoValues` becomes W.
   void solveForward();
 
+  // ---- vector states beside the matrix state ----
+  /// Their values before the chunk (row C of the histories): the inits for chunk 0,
+  /// else this block's checkpoints.
+  void loadVectorStarts(Value chunk);
+  /// The chunk's histories, then the dots per step (a barrier between).
+  void scanVectors(Value start, Value length);
+  /// Binds, for the adjoint's evaluations at `row` of the chunk, the vector states
+  /// before the step, the dots and (`withGrads`) the adjoint's vector states.
+  void bindVectorRows(Value row, bool withGrads);
+  /// The last CTA: the adjoint's vector states over the chunk, last row first, from
+  /// row C of their histories (the later chunk's first), into rows 0 .. C - 1 (each
+  /// the state before its step's adjoint) and back into row C.
+  void scanVectorGrads(Value start, Value length);
+
   // ---- the per-step gradients of the last CTA ----
   void bindSeeds(Value row, Value start);
   Value rootGradAt(unsigned rootIndex, Value row, Value start, Value x);
@@ -184,6 +223,9 @@ private:
   Value strengthShareWord(Value blockIndex, Value t);
   /// An adjoint that reads the readout: its value at step t, column v.
   Value readoutWord(Value t, Value v);
+  /// This block's checkpoint of vector state `vector` (marks.vectors' order) before
+  /// `chunk` (> 0), element k.
+  Value vectorCheckpointWord(Value chunk, unsigned vector, Value k);
   /// Sum over the value blocks of share `region` at (t, k).
   Value sharesAt(unsigned region, Value t, Value k);
 
@@ -252,10 +294,14 @@ private:
   /// A gate given by value: the signs of Γ tracked, and each step's gate log gradient
   /// g_t from terms that carry G_t (ChunkedAdjoint.cpp).
   bool signedGate = false;
-  /// Words per parallel point and step (the file comment's layout).
-  int64_t wordsPerStep = 0;
+  /// Words per parallel point and step (the file comment's layout), and those before
+  /// the readouts' and the vector states' regions.
+  int64_t wordsPerStep = 0, readoutWordsAt = 0, vectorWordsAt = 0;
   /// Packed sequences: the first parallel dim is the sequence's, its steps in T.
   bool packedSequences = false;
+  /// The vector states' elements (all of them) and their offsets in a checkpoint.
+  int64_t vectorElements = 0;
+  SmallVector<int64_t> vectorOffsets;
 
   // Kernel values.
   Value tid, numSteps, numChunks, valueBegin, block, pointCounter, slabStart;
@@ -272,20 +318,61 @@ private:
   // [C, C], and the terms of each step's gate log gradient g_t: per row u_i and c_s
   // [C], the end's c_0 [1].
   Value signs, scoreDots, rowLogTerms, stateLogTerms, endLogTerm;
+  // Vector states: per state, its values over the chunk [C + 1, n] (row i before step
+  // i, row C after the chunk) and its gradients' (the last CTA's); the dots [dots, C].
+  SmallVector<Value> histories, gradHistories;
+  Value dotRows;
 };
 
 // ---- analysis ----
+
+/// Whether `values` read, through the ops of `body` up to those in `leaves`, a step
+/// argument past t (an adjoint state) or an op for which `reads` holds.
+static bool readsAny(Block &body, ArrayRef<Value> values,
+                     const DenseSet<Operation *> &leaves,
+                     function_ref<bool(Operation *)> reads) {
+  auto isState = [&](Value value) {
+    auto arg = dyn_cast<BlockArgument>(value);
+    return arg && arg.getOwner() == &body && arg.getArgNumber() > 0;
+  };
+  if (llvm::any_of(values, isState))
+    return true;
+  DenseSet<Operation *> needed;
+  collectProducers(body, values, leaves, needed);
+  for (Operation *op : needed) {
+    if (reads(op))
+      return true;
+    WalkResult walk = op->walk([&](Operation *inner) {
+      return llvm::any_of(inner->getOperands(), isState) ? WalkResult::interrupt()
+                                                         : WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return true;
+  }
+  return false;
+}
 
 /// What the kernel needs of the adjoint `grad` of `forward`, in `marks`; or why it
 /// does not run it (a phrase for "not yet for ..."), independent of the sizes.
 static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
                                   AdjointMarks &marks) {
-  if (forward.getStateOps().size() != 1)
-    return "more than one state";
+  SmallVector<StateOp, 4> forwardStates = forward.getStateOps();
   SmallVector<ChunkForm, 1> forms = getChunkForms(forward);
-  if (forms.size() != 1)
+  if (forms.empty())
     return "a state without a chunk form";
+  if (forms.size() > 1)
+    return "more than one matrix state";
   const ChunkForm &form = forms.front();
+  marks.matrixState = form.stateIndex;
+  for (auto [index, state] : llvm::enumerate(forwardStates)) {
+    if (index == form.stateIndex)
+      continue;
+    auto type = dyn_cast<SpecTensorType>(state.getType());
+    if (!type)
+      return "a scalar state";
+    if (type.getRank() != 1)
+      return "a state without a chunk form";
+  }
   if (!form.delta && form.terms.size() != 1)
     return "more than one rank-one term";
   if (form.needsSign() && form.hasRowGate())
@@ -318,11 +405,27 @@ static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
       marks.readout = inner.getResult(0);
   }
 
-  // The adjoint's states: d_<S> first (the forward has one state), then scalar
-  // accumulators, each `acc + increment`.
+  // The adjoint's states: d_<X> for each state X of the forward (d_<S>, the vectors'),
+  // then scalar accumulators, each `acc + increment`.
   SmallVector<StateOp, 4> states = grad.getStateOps();
   auto yield = cast<YieldOp>(body.getTerminator());
-  for (unsigned index = 1; index < states.size(); ++index) {
+  unsigned numForwardStates = forwardStates.size();
+  if (states.size() < numForwardStates)
+    return "an adjoint without the forward's states";
+  DenseSet<Operation *> vectorPrimals;
+  for (unsigned index = 0; index < numForwardStates; ++index) {
+    if (index == form.stateIndex)
+      continue;
+    AdjointMarks::VectorAdjoint vector{index, Value(), body.getArgument(1 + index),
+                                       yield.getValues()[index]};
+    for (auto read : body.getOps<ForwardStateOp>())
+      if (read.getState() == forwardStates[index].getSymName()) {
+        vector.primal = read.getResult();
+        vectorPrimals.insert(read);
+      }
+    marks.vectors.push_back(vector);
+  }
+  for (unsigned index = numForwardStates; index < states.size(); ++index) {
     Value next = yield.getValues()[index];
     auto addition = next.getDefiningOp<arith::AddFOp>();
     Value arg = body.getArgument(1 + index);
@@ -336,9 +439,37 @@ static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
   }
   // Everything the kernel evaluates element by element: the readout's gradient, the
   // per-step outputs and the accumulators' increments, through the seeds.
+  Operation *readoutOp = marks.readout ? marks.readout.getDefiningOp() : nullptr;
+  // The dot products over the vector states that read nothing of the adjoint: once
+  // per step (each reads a whole vector).
+  for (auto dot : body.getOps<DotOp>()) {
+    SmallVector<Value> operands(dot->getOperands());
+    if (!readsAny(body, operands, {},
+                  [&](Operation *inner) { return vectorPrimals.contains(inner); }))
+      continue;
+    if (!readsAny(body, operands, {}, [&](Operation *inner) {
+          return seedOps.contains(inner) || inner == readoutOp ||
+                 inner->hasAttr(kChunkAdjointAttr);
+        }))
+      marks.dots.push_back(dot);
+  }
+  DenseSet<Operation *> bound(seedOps.begin(), seedOps.end());
+  bound.insert(vectorPrimals.begin(), vectorPrimals.end());
+  for (DotOp dot : marks.dots)
+    bound.insert(dot);
+  if (readoutOp)
+    bound.insert(readoutOp);
+  // Every CTA stages dO from a step's own values; the vectors' gradients are the last
+  // CTA's.
+  if (marks.readoutGrad &&
+      readsAny(body, {marks.readoutGrad}, bound, [](Operation *) { return false; }))
+    return "a readout gradient that reads a vector state's gradient";
+
   SmallVector<Value> evaluated;
   if (marks.readoutGrad)
     evaluated.push_back(marks.readoutGrad);
+  for (const AdjointMarks::VectorAdjoint &vector : marks.vectors)
+    evaluated.push_back(vector.next);
   for (Value value : yield.getValues().drop_front(states.size())) {
     if (auto type = dyn_cast<SpecTensorType>(value.getType()); type && type.getRank() > 1)
       return "a per-step gradient of a matrix";
@@ -346,12 +477,9 @@ static std::string analyseAdjoint(RecurrenceOp grad, RecurrenceOp forward,
   }
   for (const AdjointMarks::Accumulator &acc : marks.accumulators)
     evaluated.push_back(acc.increment);
-  // The seeds and the readout (recomputed per element of a block's columns) are the
-  // leaves.
-  Operation *readoutOp = marks.readout ? marks.readout.getDefiningOp() : nullptr;
-  auto isLeaf = [&](Operation *inner) {
-    return seedOps.contains(inner) || inner == readoutOp;
-  };
+  // The seeds, the readout (recomputed per element of a block's columns), the vector
+  // states and their dots are the leaves.
+  auto isLeaf = [&](Operation *inner) { return bound.contains(inner); };
   if (Operation *blocker = StepElements::firstNonElementwise(body, evaluated, isLeaf))
     return ("an adjoint that needs '" + blocker->getName().getStringRef() +
             "' besides the chains' gradients, element by element")
@@ -400,14 +528,27 @@ LogicalResult RecurrenceGradKernel::analyse() {
     floats += kChunk + 3 * kChunk * vb + 2 * kChunk * kChunk;
   if (signedGate)
     floats += kChunk + (delta ? 0 : kChunk * kChunk) + 2 * kChunk + 1;
+  // Vector states: their histories and dots; their gradients' histories over the
+  // buffers the last CTA does not read (v, dO, S, dS, the pairs) when they fit there.
+  for (const RecurrenceKernelPlan::VectorState &vector : plan.vectorStates) {
+    vectorOffsets.push_back(vectorElements);
+    vectorElements += vector.size;
+  }
+  int64_t historyFloats = (kChunk + 1) * vectorElements;
+  floats += historyFloats + kChunk * static_cast<int64_t>(marks.dots.size());
+  int64_t deadInSums = 2 * kChunk * vb + 2 * k * vb + kChunk * kChunk;
+  if (historyFloats > deadInSums)
+    floats += historyFloats;
   sharedBytes = floats * 4;
   if (sharedBytes > kMaxSharedBytesSm80)
     return op.emitOpError("the GPU backward needs ")
            << sharedBytes << " bytes of shared memory for a state [" << k << ", "
            << plan.valueDim << "] (value blocks of " << vb << "), more than sm_80's "
            << kMaxSharedBytesSm80;
-  wordsPerStep = 3 * valueBlocks * k + plan.valueDim + k * plan.valueDim / kChunk +
-                 (delta ? valueBlocks : 0) + (marks.readout ? plan.valueDim : 0);
+  readoutWordsAt = 3 * valueBlocks * k + plan.valueDim + k * plan.valueDim / kChunk +
+                   (delta ? valueBlocks : 0);
+  vectorWordsAt = readoutWordsAt + (marks.readout ? plan.valueDim : 0);
+  wordsPerStep = vectorWordsAt + llvm::divideCeil(valueBlocks * vectorElements, kChunk);
   return success();
 }
 
@@ -455,10 +596,18 @@ Value RecurrenceGradKernel::strengthShareWord(Value blockIndex, Value t) {
 }
 
 Value RecurrenceGradKernel::readoutWord(Value t, Value v) {
-  Value before = mul(numSteps, idx(3 * valueBlocks * plan.keyDim + plan.valueDim +
-                                   plan.keyDim * plan.valueDim / kChunk +
-                                   (delta ? valueBlocks : 0)));
+  Value before = mul(numSteps, idx(readoutWordsAt));
   return add(slabStart, add(before, add(mul(t, idx(plan.valueDim)), v)));
+}
+
+Value RecurrenceGradKernel::vectorCheckpointWord(Value chunk, unsigned vector, Value k) {
+  Value before = mul(numSteps, idx(vectorWordsAt));
+  // This block's floor(T / C) checkpoints (chunk c at c - 1), each of every vector.
+  Value perCheckpoint = idx(vectorElements);
+  Value blockStates = mul(block, mul(div(numSteps, idx(kChunk)), perCheckpoint));
+  Value at =
+      add(mul(sub(chunk, idx(1)), perCheckpoint), add(idx(vectorOffsets[vector]), k));
+  return add(slabStart, add(before, add(blockStates, at)));
 }
 
 Value RecurrenceGradKernel::sharesAt(unsigned region, Value t, Value k) {
@@ -570,7 +719,7 @@ void RecurrenceGradKernel::solveForward() {
 
 void RecurrenceGradKernel::loadStartState(Value chunk) {
   ImplicitLocOpBuilder &b = builder();
-  Value init = forward.getStateOps()[0].getInit();
+  Value init = forward.getStateOps()[marks.matrixState].getInit();
   forThreads(idx(plan.keyDim * valueBlock), [&](Value e) {
     Value k = div(e, idx(valueBlock)), v = rem(e, idx(valueBlock));
     Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, chunk, idx(0));
@@ -589,14 +738,129 @@ void RecurrenceGradKernel::loadStartState(Value chunk) {
   });
 }
 
+// ---- vector states ----
+
+void RecurrenceGradKernel::loadVectorStarts(Value chunk) {
+  ImplicitLocOpBuilder &b = builder();
+  Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, chunk, idx(0));
+  for (auto [index, vector] : llvm::enumerate(plan.vectorStates)) {
+    Value init = forward.getStateOps()[vector.index].getInit();
+    Value history = histories[index];
+    unsigned position = index;
+    forThreads(idx(vector.size), [&](Value k) {
+      Value value = kb->ifElse(
+          first, {b.getF32Type()},
+          [&] {
+            if (!init)
+              return SmallVector<Value>{cst(0.0)};
+            ArrayRef<Attribute> dims = cast<SpecTensorType>(init.getType()).getDims();
+            return SmallVector<Value>{
+                kb->loadF32(kb->argMemRef(cast<BlockArgument>(init).getArgNumber()),
+                            primal->outerIndices(dims, {}, {k}))};
+          },
+          [&] {
+            return SmallVector<Value>{wsLoad(vectorCheckpointWord(chunk, position, k))};
+          })[0];
+      store(value, history, {idx(kChunk), k});
+    });
+  }
+}
+
+void RecurrenceGradKernel::scanVectors(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  // (Each thread scans the elements it loaded: no barrier before.)
+  for (auto [vector, history] : llvm::zip(plan.vectorStates, histories))
+    scanChunkVectorState(*kb, *primal, vector.arg, vector.next, vector.size, kChunk, tid,
+                         kThreads, start, length, history);
+  if (marks.dots.empty())
+    return;
+  barrier();
+  for (auto [index, dot] : llvm::enumerate(marks.dots)) {
+    Value size = kb->dimValue(cast<SpecTensorType>(dot.getLhs().getType()).getDims()[0]);
+    Value slot = idx(index);
+    forThreads(idx(kChunk), [&](Value row) {
+      Value sum = kb->ifElse(
+          ult(row, length), {b.getF32Type()},
+          [&] {
+            adjoint->setStep(add(start, row));
+            bindVectorRows(row, /*withGrads=*/false);
+            return SmallVector<Value>{sumRange(idx(0), size, [&](Value k) {
+              return fmul(adjoint->at(dot.getLhs(), k), adjoint->at(dot.getRhs(), k));
+            })};
+          },
+          [&] { return SmallVector<Value>{cst(0.0)}; })[0];
+      store(sum, dotRows, {slot, row});
+    });
+  }
+}
+
+void RecurrenceGradKernel::bindVectorRows(Value row, bool withGrads) {
+  for (auto [vector, history] : llvm::zip(marks.vectors, histories))
+    if (vector.primal)
+      adjoint->bindElements(vector.primal, [this, history, row](ValueRange at) {
+        return load(history, {row, at[0]});
+      });
+  for (auto [index, dot] : llvm::enumerate(marks.dots)) {
+    int64_t slot = index;
+    adjoint->bindElements(dot.getResult(), [this, slot, row](ValueRange) {
+      return load(dotRows, {idx(slot), row});
+    });
+  }
+  if (withGrads)
+    for (auto [vector, gradHistory] : llvm::zip(marks.vectors, gradHistories))
+      adjoint->bindElements(vector.arg, [this, gradHistory, row](ValueRange at) {
+        return load(gradHistory, {row, at[0]});
+      });
+}
+
+void RecurrenceGradKernel::scanVectorGrads(Value start, Value length) {
+  ImplicitLocOpBuilder &b = builder();
+  for (auto [index, vector] : llvm::enumerate(marks.vectors)) {
+    Value gradHistory = gradHistories[index];
+    BlockArgument arg = vector.arg;
+    Value next = vector.next;
+    forThreads(idx(plan.vectorStates[index].size), [&](Value k) {
+      Value incoming = load(gradHistory, {idx(kChunk), k});
+      Value carried = kb->loop(idx(0), idx(kChunk), idx(1), {incoming},
+                               [&](Value back, ValueRange grad) {
+                                 Value row = sub(lastRow(), back);
+                                 return kb->ifElse(
+                                     ult(row, length), {b.getF32Type()},
+                                     [&] {
+                                       store(grad[0], gradHistory, {row, k});
+                                       bindSeeds(row, start);
+                                       adjoint->bind(arg, grad[0]);
+                                       return SmallVector<Value>{adjoint->at(next, k)};
+                                     },
+                                     [&] { return SmallVector<Value>{grad[0]}; });
+                               })[0];
+      store(carried, gradHistory, {idx(kChunk), k});
+    });
+  }
+}
+
 /// (1) The forward, chunk by chunk, each start state after the first into the
 /// workspace; `state` holds S_T after it.
 void RecurrenceGradKernel::forwardPass() {
   ImplicitLocOpBuilder &b = builder();
   loadStartState(idx(0));
+  loadVectorStarts(idx(0));
   kb->loop(idx(0), numChunks, idx(1), {}, [&](Value chunk, ValueRange) {
     Value start = mul(chunk, idx(kChunk));
     Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
+    // The vector states: each thread checkpoints and scans its own elements.
+    for (auto [index, vector] : llvm::enumerate(plan.vectorStates)) {
+      Value history = histories[index];
+      unsigned position = index;
+      when(arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, chunk, idx(0)), [&] {
+        forThreads(idx(vector.size), [&](Value k) {
+          wsStore(load(history, {idx(kChunk), k}),
+                  vectorCheckpointWord(chunk, position, k));
+        });
+      });
+      scanChunkVectorState(*kb, *primal, vector.arg, vector.next, vector.size, kChunk,
+                           tid, kThreads, start, length, history);
+    }
     // The state's elements are each thread's own from loadStartState on: no barrier
     // between its update and its checkpoint.
     when(arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, chunk, idx(0)), [&] {
@@ -663,6 +927,12 @@ void RecurrenceGradKernel::backwardPass() {
     Value start = mul(chunk, idx(kChunk));
     Value length = arith::MinUIOp::create(b, idx(kChunk), sub(numSteps, start));
     barrier(); // the last chunk's buffers are read
+    // ---- the vector states over the chunk and the dots (dO reads them) ----
+    if (!plan.vectorStates.empty()) {
+      loadVectorStarts(chunk);
+      scanVectors(start, length);
+      barrier();
+    }
     // ---- stage: LG, q, k, v (and b), dO and S0 ----
     loadStartState(chunk);
     stageLogGates(start, length);
@@ -690,6 +960,7 @@ void RecurrenceGradKernel::backwardPass() {
             ult(row, length), {f32},
             [&] {
               adjoint->setStep(add(start, row));
+              bindVectorRows(row, /*withGrads=*/false);
               bindReadout(row, v);
               return SmallVector<Value>{
                   marks.readoutGrad ? adjoint->at(marks.readoutGrad, add(valueBegin, v))
@@ -1123,6 +1394,7 @@ void RecurrenceGradKernel::bindSeeds(Value row, Value start) {
   Value t = add(start, row);
   primal->setStep(t);
   adjoint->setStep(t);
+  bindVectorRows(row, /*withGrads=*/true);
   if (marks.readout)
     adjoint->bindElements(marks.readout, [this, t](ValueRange at) {
       return wsLoad(readoutWord(t, at[0]));
@@ -1151,6 +1423,22 @@ void RecurrenceGradKernel::sumShares() {
   forThreads(idx(gates), [&](Value g) { store(cst(0.0), running, {g}); });
   forThreads(idx(marks.accumulators.size()),
              [&](Value a) { store(cst(0.0), accumulatorTotals, {a}); });
+  // The vectors' gradients after the last step: the final states' gradients, or 0.
+  SmallVector<StateOp, 4> states = op.getStateOps();
+  for (auto [vector, planned, gradHistory] :
+       llvm::zip(marks.vectors, plan.vectorStates, gradHistories)) {
+    Value init = states[vector.state].getInit();
+    Value history = gradHistory;
+    forThreads(idx(planned.size), [&](Value k) {
+      Value value = cst(0.0);
+      if (init) {
+        ArrayRef<Attribute> dims = cast<SpecTensorType>(init.getType()).getDims();
+        value = kb->loadF32(kb->argMemRef(cast<BlockArgument>(init).getArgNumber()),
+                            adjoint->outerIndices(dims, {}, {k}));
+      }
+      store(value, history, {idx(kChunk), k});
+    });
+  }
   kb->loop(idx(0), numChunks, idx(1), {}, [&](Value reversed, ValueRange) {
     Value chunk = sub(sub(numChunks, idx(1)), reversed);
     Value start = mul(chunk, idx(kChunk));
@@ -1200,6 +1488,14 @@ void RecurrenceGradKernel::sumShares() {
       store(total, running, {g});
     });
     barrier();
+    // The vector states over the chunk, then their gradients, last row first.
+    if (!marks.vectors.empty()) {
+      loadVectorStarts(chunk);
+      scanVectors(start, length);
+      barrier();
+      scanVectorGrads(start, length);
+      barrier();
+    }
     // The per-step outputs, element by element.
     for (auto [position, perStepResult] : llvm::enumerate(op.getPerStepResults())) {
       unsigned result = perStepResult; // (C++17: no captures of structured bindings)
@@ -1254,8 +1550,24 @@ void RecurrenceGradKernel::sumShares() {
     return SmallVector<Value>{};
   });
   barrier();
+  // The vector states' initial values' gradients: their gradients before step 0.
+  for (unsigned result = 0; result < resultTypes.size(); ++result) {
+    FinalOp final = op.getFinalOp(result);
+    if (!final)
+      continue;
+    for (auto [vector, planned, gradHistory] :
+         llvm::zip(marks.vectors, plan.vectorStates, gradHistories)) {
+      if (states[vector.state].getSymName() != final.getState())
+        continue;
+      ArrayRef<Attribute> outDims = cast<SpecTensorType>(resultTypes[result]).getDims();
+      Value history = gradHistory;
+      forThreads(idx(planned.size), [&](Value k) {
+        kb->storeF32(load(history, {idx(kChunk), k}), kb->resultMemRef(result),
+                     adjoint->outerIndices(outDims, {}, {k}));
+      });
+    }
+  }
   // The accumulators' finals.
-  SmallVector<StateOp, 4> states = op.getStateOps();
   onCtaLeader(*kb, tid, [&] {
     for (unsigned result = 0; result < resultTypes.size(); ++result) {
       FinalOp final = op.getFinalOp(result);
@@ -1315,6 +1627,7 @@ void RecurrenceGradKernel::buildBody() {
   logGate = shared.view(type(kChunk, plan.gateColumns));
   queries = shared.view(type(kChunk, kDim));
   keys = shared.view(type(kChunk, kDim));
+  int64_t deadInSums = shared.bytes(); // values .. pairs: the chunks' products only
   values = shared.view(type(kChunk, vDim));
   outputGrads = shared.view(type(kChunk, vDim));
   state = shared.view(type(kDim, vDim));
@@ -1341,10 +1654,25 @@ void RecurrenceGradKernel::buildBody() {
     system = shared.view(type(kChunk, kChunk));
     systemGrads = shared.view(type(kChunk, kChunk));
   }
+  for (const RecurrenceKernelPlan::VectorState &vector : plan.vectorStates)
+    histories.push_back(shared.view(type(kChunk + 1, vector.size)));
+  if (!marks.dots.empty())
+    dotRows = shared.view(type(marks.dots.size(), kChunk));
+  int64_t deadBytes = 4 * (2 * kChunk * vDim + 2 * kDim * vDim + kChunk * kChunk);
+  bool gradsOverDead = 4 * (kChunk + 1) * vectorElements <= deadBytes;
+  for (const RecurrenceKernelPlan::VectorState &vector : plan.vectorStates) {
+    MemRefType historyType = type(kChunk + 1, vector.size);
+    if (gradsOverDead) {
+      gradHistories.push_back(shared.alias(historyType, deadInSums));
+      deadInSums += 4 * (kChunk + 1) * vector.size;
+    } else {
+      gradHistories.push_back(shared.view(historyType));
+    }
+  }
   assert(shared.bytes() == sharedBytes && "the views cover the allocation");
 
   // ---- dS from the final state's gradient (d_<S>'s init) or 0 ----
-  Value gradInit = op.getStateOps()[0].getInit();
+  Value gradInit = op.getStateOps()[marks.matrixState].getInit();
   forThreads(idx(kDim * vDim), [&](Value e) {
     Value k = div(e, idx(vDim)), v = rem(e, idx(vDim));
     Value value = cst(0.0);
@@ -1360,7 +1688,7 @@ void RecurrenceGradKernel::buildBody() {
   barrier();
   // d_<init>: dS before the first chunk, this block's columns.
   auto resultTypes = op.getSpecResultTypes();
-  StringRef stateName = op.getStateOps()[0].getSymName();
+  StringRef stateName = op.getStateOps()[marks.matrixState].getSymName();
   for (unsigned result = 0; result < resultTypes.size(); ++result) {
     FinalOp final = op.getFinalOp(result);
     if (!final || final.getState() != stateName)
@@ -1486,6 +1814,7 @@ std::string tmix::gpuRecurrenceGradLimit(RecurrenceOp grad, RecurrenceOp forward
     return why;
   return "the backward of '" + forward.getSymName().str() +
          "' runs on the GPUs for one matrix state with a decay or a delta rule (a gate "
-         "in log space, or a scalar one given by value; one readout q @ S); with " +
+         "in log space, or a scalar one given by value; one readout q @ S) and vector "
+         "states read through dot (linear attention's normaliser); with " +
          why + ", it runs on the CPU only so far";
 }

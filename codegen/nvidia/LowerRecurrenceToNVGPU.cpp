@@ -315,28 +315,9 @@ void NvgpuRecurrenceLowering::stageRows(Value start, Value length) {
 /// Vector states, step by step: thread k scans element k of each over the chunk's
 /// steps (past the last step it stays), from row C (the last chunk's end) on.
 void NvgpuRecurrenceLowering::scanVectorStates(Value start, Value length) {
-  ImplicitLocOpBuilder &b = builder();
-  for (size_t index = 0; index < histories.size(); ++index) {
-    const RecurrenceKernelPlan::VectorState &vector = plan.vectorStates[index];
-    Value history = histories[index];
-    kb->loop(tid, idx(vector.size), idx(kThreads), {}, [&](Value k, ValueRange) {
-      Value before = load(history, {idx(kChunk), k});
-      store(before, history, {idx(0), k});
-      kb->loop(idx(0), idx(kChunk), idx(1), {before}, [&](Value row, ValueRange carried) {
-        Value after = kb->ifElse(
-            ult(row, length), {b.getF32Type()},
-            [&] {
-              stepElements->setStep(add(start, row));
-              stepElements->bind(vector.arg, carried[0]);
-              return SmallVector<Value>{stepElements->at(vector.next, k)};
-            },
-            [&] { return SmallVector<Value>{carried[0]}; })[0];
-        store(after, history, {add(row, idx(1)), k});
-        return SmallVector<Value>{after};
-      });
-      return SmallVector<Value>{};
-    });
-  }
+  for (auto [vector, history] : llvm::zip(plan.vectorStates, histories))
+    scanChunkVectorState(*kb, *stepElements, vector.arg, vector.next, vector.size, kChunk,
+                         tid, kThreads, start, length, history);
 }
 
 void NvgpuRecurrenceLowering::bindVectorStates(Value row, Value k) {

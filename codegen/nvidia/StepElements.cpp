@@ -210,3 +210,30 @@ void mlir::tmix::stageChunkGateLogs(KernelBuilder &kb, StepElements &elements,
         return SmallVector<Value>{};
       });
 }
+
+void mlir::tmix::scanChunkVectorState(KernelBuilder &kb, StepElements &elements,
+                                      Value arg, Value next, int64_t size, int64_t chunk,
+                                      Value tid, int64_t threads, Value start,
+                                      Value length, Value history) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value end = kb.index(chunk);
+  kb.loop(tid, kb.index(size), kb.index(threads), {}, [&](Value k, ValueRange) {
+    Value before = memref::LoadOp::create(b, history, ValueRange{end, k});
+    memref::StoreOp::create(b, before, history, ValueRange{kb.index(0), k});
+    kb.loop(kb.index(0), end, kb.index(1), {before}, [&](Value row, ValueRange carried) {
+      Value inChunk = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, length);
+      Value after = kb.ifElse(
+          inChunk, {b.getF32Type()},
+          [&] {
+            elements.setStep(arith::AddIOp::create(b, start, row));
+            elements.bind(arg, carried[0]);
+            return SmallVector<Value>{elements.at(next, k)};
+          },
+          [&] { return SmallVector<Value>{carried[0]}; })[0];
+      memref::StoreOp::create(b, after, history,
+                              ValueRange{arith::AddIOp::create(b, row, kb.index(1)), k});
+      return SmallVector<Value>{after};
+    });
+    return SmallVector<Value>{};
+  });
+}

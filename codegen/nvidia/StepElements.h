@@ -40,12 +40,16 @@ public:
   Value step() const { return stepTime; }
   /// Binds a step value (a readout, a dot, a vector state before or after the step) to
   /// the scalar `element`: its element at the index being evaluated.
-  void bind(Value value, Value element) { bindings.map(value, element); }
+  void bind(Value value, Value element) {
+    elementBindings.erase(value);
+    bindings.map(value, element);
+  }
   /// Binds a step value to the function that gives its element at any indices (a
   /// vector read inside a reduction is read at the reduction's index, not the one being
   /// evaluated). Replaces an earlier binding of `value`.
   using ElementFn = std::function<Value(ValueRange indices)>;
   void bindElements(Value value, ElementFn element) {
+    bindings.erase(value);
     elementBindings[value] = std::move(element);
   }
 
@@ -71,6 +75,16 @@ private:
   llvm::DenseMap<Value, ElementFn> elementBindings;
   Value stepTime;
 };
+
+/// Scans a vector state over a chunk of the recurrence kernels, a thread per element
+/// (the CTA's `threads` threads from `tid`): row `chunk` of `history` ([chunk + 1,
+/// size]) holds the state before the chunk; row i gets it before step start + i, row
+/// i + 1 after it (past `length` it stays). `arg` is the state's step argument and
+/// `next` what the step yields for it, evaluated by `elements`. Each thread reads and
+/// writes only its own elements.
+void scanChunkVectorState(KernelBuilder &kb, StepElements &elements, Value arg,
+                          Value next, int64_t size, int64_t chunk, Value tid,
+                          int64_t threads, Value start, Value length, Value history);
 
 /// Stages a chunk's cumulative gate logs and signs for the recurrence kernels (the
 /// forward's and its adjoint's), a thread per gate column (the CTA's `threads` threads

@@ -372,11 +372,47 @@ def test_recurrence_backward_on_the_gpu():
         check("f32", on_gpu, on_cpu.double())
 
 
-def test_recurrence_backward_the_gpu_does_not_run_says_why():
-    # Linear attention's normaliser (a vector state beside S): the GPU's backward does
-    # not run it yet, and says so, naming the CPU.
+def normalised_reference(q, k, v, eps=1e-6):
+    """Linear attention with its normaliser (test_grad_recurrences.NORMALISED), step
+    by step in the inputs' dtype."""
+    state = q.new_zeros(*q.shape[:2], q.shape[-1], v.shape[-1])
+    norm = q.new_zeros(*q.shape[:2], q.shape[-1])
+    out = []
+    for step in range(q.shape[2]):
+        state = state + k[:, :, step, :, None] * v[:, :, step, None, :]
+        norm = norm + k[:, :, step]
+        readout = torch.einsum("bhk,bhkv->bhv", q[:, :, step], state)
+        out.append(readout / ((q[:, :, step] * norm).sum(-1, keepdim=True) + eps))
+    return torch.stack(out, 2)
+
+
+def test_normalised_recurrence_backward_on_the_gpu():
+    # Linear attention's normaliser z (a vector state beside S, run step by step in the
+    # kernel) at T past two chunks: the GPU twice (the same bits), against the CPU's
+    # step-by-step adjoint and torch autograd through the float64 steps. q and k drawn
+    # positive (as elu + 1 gives them), so that the normaliser stays away from 0.
     from test_grad_recurrences import NORMALISED
     mod = tmix.compile(NORMALISED, "cuda_normalised.tmix")
-    q = torch.randn(1, 2, 30, 64, device="cuda").abs().requires_grad_()
-    with pytest.raises(RuntimeError, match="it runs on the CPU only so far"):
-        mod["normalised"](q, q, q).sum().backward()
+    gen = torch.Generator().manual_seed(9)
+    q, k = (torch.rand(2, 3, 130, 64, generator=gen) for _ in range(2))
+    v, w = (torch.randn(2, 3, 130, 64, generator=gen) for _ in range(2))
+    grads = device_grads(mod["normalised"], (q, k, v), ("cuda", "cuda", "cpu"),
+                         lambda o, device: (o * w.to(device)).sum())
+    assert all(torch.equal(a, c) for a, c in zip(grads[0], grads[1]))
+    leaves = [x.double().requires_grad_() for x in (q, k, v)]
+    (normalised_reference(*leaves) * w.double()).sum().backward()
+    for on_gpu, on_cpu, leaf in zip(grads[0], grads[2], leaves):
+        check("f32", on_gpu, leaf.grad)
+        check("f32", on_gpu, on_cpu.double())
+
+
+def test_recurrence_backward_the_gpu_does_not_run_says_why():
+    # A row gate given by value (HGRN's form over a matrix state): the GPU's backward
+    # does not run it yet, and says so, naming the CPU.
+    from test_grad_recurrences import ROW_GATED
+    mod = tmix.compile(ROW_GATED, "cuda_row_gated.tmix")
+    q = torch.randn(1, 2, 30, 64, device="cuda").requires_grad_()
+    g = torch.rand(1, 2, 30, 64, device="cuda")
+    with pytest.raises(RuntimeError, match="with a row gate given by value, it runs on "
+                                           "the CPU only so far"):
+        mod["row_gated"](q, q, q, g).sum().backward()

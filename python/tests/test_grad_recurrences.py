@@ -53,6 +53,16 @@ recurrence normalised(q: f32[B, H, T, 64], k: f32[B, H, T, 64], v: f32[B, H, T, 
   o[t] = (q[t] @ S) / (dot(q[t], z) + 1e-6)
 }"""
 
+# A row gate given by value (HGRN's form over a matrix state): the GPUs' backward
+# does not run it yet.
+ROW_GATED = """
+recurrence row_gated(q: f32[B, H, T, 64], k: f32[B, H, T, 64], v: f32[B, H, T, 64],
+                     g: f32[B, H, T, 64]) -> o: f32[B, H, T, 64] {
+  state S: f32[64, 64]
+  S = g[t] * S + outer(k[t], v[t])
+  o[t] = q[t] @ S
+}"""
+
 B, T, H, K, V = 2, 21, 3, 6, 5
 
 
@@ -379,7 +389,7 @@ def test_adjoints_write_every_element_of_the_callers_outputs(mod, dtype):
 def test_gpu_kernels_of_the_backward(mod, dtype):
     # Without a GPU: a recurrence's backward for a GPU target is the CPU's call (each
     # gradient in its argument's shape: the device sums what several points share),
-    # and one the GPU kernel does not run yet (a vector state beside S) says why.
+    # and one the GPU kernel does not run yet (a row gate given by value) says why.
     for target in ("sm_80", "sm_90a"):
         adjoint = mod.kernel("mamba2_grad", target)
         assert [p.name for p in adjoint.outputs] == [p.name for p in
@@ -388,6 +398,13 @@ def test_gpu_kernels_of_the_backward(mod, dtype):
             assert param.declared() == on_cpu.declared()
         shapes = {p.name: p.declared() for p in adjoint.outputs}
         assert shapes["d_A"] == "f32[H]" and shapes["d_Bm"] == "f32[B, T, G, N]"
+    # Linear attention's normaliser (a vector state beside S): the GPU's kernel
+    # exists; its outputs are the CPU's.
     normalised = tmix.compile(NORMALISED, "gpu_normalised.tmix")
-    with pytest.raises(ValueError, match="with more than one state, it runs on the CPU"):
-        normalised.kernel("normalised_grad", "sm_80")
+    on_gpu = normalised.kernel("normalised_grad", "sm_80")
+    assert [(p.name, p.declared()) for p in on_gpu.outputs] == [
+        (p.name, p.declared()) for p in normalised.kernel("normalised_grad").outputs]
+    row_gated = tmix.compile(ROW_GATED, "gpu_row_gated.tmix")
+    with pytest.raises(ValueError, match="with a row gate given by value, it runs on the "
+                                         "CPU"):
+        row_gated.kernel("row_gated_grad", "sm_80")

@@ -290,6 +290,59 @@ tmix.recurrence @shared_gate(%q: !tmix.tensor<[B, T, K], f32>, %k: !tmix.tensor<
 
 // -----
 
+// A vector state beside the matrix state (linear attention's normaliser z, read through
+// dot(q, z)): the adjoint is marked for S's chunks, z's ops (its update, the dot) and
+// their adjoint with the ops after the readouts (unmarked: a target runs them step by
+// step), z's forward_state not a chunk primal; the query's and the key's gradients are
+// the chains' seeds plus z's terms.
+tmix.recurrence @normaliser(%q: !tmix.tensor<[B, H, T, 64], f32>, %k: !tmix.tensor<[B, H, T, 64], f32>, %v: !tmix.tensor<[B, H, T, 64], f32>) -> (o: !tmix.tensor<[B, H, T, 64], f32>) time "T" {
+  tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.state "z" : !tmix.tensor<[64], f32> {tmix.update_class = "scalar_decay"}
+  tmix.step {
+  ^bb0(%t: i64, %S: !tmix.tensor<[64, 64], f32>, %z: !tmix.tensor<[64], f32>):
+    %0 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+    %1 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+    %2 = tmix.outer %0, %1 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+    %3 = tmix.map %S, %2 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %12 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %12 : f32
+    }
+    %4 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+    %5 = tmix.map %z, %4 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %12 = arith.addf %arg0, %arg1 : f32
+      tmix.yield %12 : f32
+    }
+    %6 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+    %7 = tmix.vecmat %6, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+    %8 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
+    %9 = tmix.dot %8, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> f32
+    %cst = arith.constant 1.000000e+00 : f32
+    %10 = arith.addf %9, %cst : f32
+    %11 = tmix.map %7, %10 : (!tmix.tensor<[64], f32>, f32) -> !tmix.tensor<[64], f32> {
+    ^bb0(%arg0: f32, %arg1: f32):
+      %12 = arith.divf %arg0, %arg1 : f32
+      tmix.yield %12 : f32
+    }
+    tmix.yield %3, %5, %11 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>
+  }
+}
+// CHECK-LABEL: tmix.recurrence @normaliser_grad(
+// CHECK: tmix.forward_state "S" {tmix.chunk_primal}
+// CHECK-NEXT: %[[Z:.*]] = tmix.forward_state "z" :
+// CHECK: %[[ZNEXT:.*]] = tmix.map %[[Z]], %{{.*}} : (
+// CHECK: tmix.vecmat {{.*}} {tmix.chunk_primal, tmix.chunk_readout = 0 : i64}
+// CHECK: %[[DOT:.*]] = tmix.dot %{{.*}}, %[[ZNEXT]] :
+// CHECK: tmix.map {{.*}} {tmix.chunk_readout_grads = array<i64: 0>}
+// CHECK: %[[DZ:.*]] = tmix.map %d_z, %{{.*}} : (
+// CHECK: %[[SEEDQ:.*]] = tmix.matvec {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 2>}
+// CHECK: %[[SEEDK:.*]] = tmix.matvec {{.*}} {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>}
+// CHECK: tmix.map %[[SEEDK]], %[[DZ]] : (
+// CHECK: tmix.yield %{{.*}}, %[[DZ]], {{.*}} : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>,
+
+// -----
+
 // A gated delta rule: its key read twice (the outer product's and the projection's,
 // two slices of k), its value and strength, marked as the decays' chains are. The
 // seeds: the gate's log (0), the key (1), the projection's key (2; the chunk loops give

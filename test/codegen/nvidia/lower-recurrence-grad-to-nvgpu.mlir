@@ -1,4 +1,4 @@
-// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad" --implicit-check-not="tmix.recurrence @delta_grad" --implicit-check-not="tmix.recurrence @byvalue_grad" --implicit-check-not="tmix.recurrence @gated_grad"
+// RUN: tmix-opt %s --split-input-file --verify-diagnostics --tmix-schedule=target=sm_80 --tmix-tile-recurrence --tmix-lower-recurrence-grad-to-nvgpu | FileCheck %s --implicit-check-not="tmix.recurrence @gla_grad" --implicit-check-not="tmix.recurrence @sgla_grad" --implicit-check-not="tmix.recurrence @delta_grad" --implicit-check-not="tmix.recurrence @byvalue_grad" --implicit-check-not="tmix.recurrence @gated_grad" --implicit-check-not="tmix.recurrence @normaliser_grad"
 
 // GLA's adjoint (a row gate exp(g), an initial and a final state) at K = V = 64: one
 // kernel, the forward's grid (B, H, one block of 64 value columns), the workspace
@@ -781,7 +781,25 @@ module {
 
 // -----
 
-// A vector state beside the matrix state (linear attention's normaliser): not yet.
+// A vector state beside the matrix state (linear attention's normaliser z, read by the
+// output through a dot; the derivation's marks as tmix-derive-recurrence-grad writes
+// them): the workspace adds this block's checkpoint of z per chunk (385 = 384 + 64 / 64
+// words per step); shared memory adds z's history [C + 1, 64] and the dots [1, C]
+// after the other views, and the last CTA's history of d_z lies over the buffers only
+// the chunks' products read (v, dO, S, dS, the pairs: from byte 33024, after LG, q and
+// k). Each phase scans z over the chunk from its checkpoint (f32 words in the low
+// half), then the dots; the last CTA scans d_z from the last row.
+// CHECK-LABEL: gpu.func @normaliser_grad(
+// CHECK-SAME: tmix.kernel = #tmix.kernel<sizes = [B, H, T], grid = [B:1, H:1, 64:64], threads = 128, shared_bytes = 132364, workspace = 385 per [B, H, T]>
+// CHECK: %[[SHARED:.*]] = gpu.dynamic_shared_memory
+// CHECK-COUNT-8: memref.view %[[SHARED]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x{{1|64}}xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.view %[[SHARED]][%c115468][] : {{.*}} to memref<65x64xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: arith.constant 132108
+// CHECK-NEXT: memref.view %[[SHARED]][%c132108][] : {{.*}} to memref<1x64xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: arith.constant 33024
+// CHECK-NEXT: memref.view %[[SHARED]][%c33024{{.*}}][] : {{.*}} to memref<65x64xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.view
+// CHECK: gpu.return
 module {
   tmix.recurrence @normaliser(%q: !tmix.tensor<[B, H, T, 64], f32>, %k: !tmix.tensor<[B, H, T, 64], f32>, %v: !tmix.tensor<[B, H, T, 64], f32>) -> (o: !tmix.tensor<[B, H, T, 64], f32>) time "T" {
     tmix.state "S" : !tmix.tensor<[64, 64], f32> {tmix.update_class = "scalar_decay"}
@@ -816,18 +834,17 @@ module {
       tmix.yield %3, %5, %11 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>
     }
   }
-  // expected-error @below {{with more than one state, it runs on the CPU only so far}}
   tmix.recurrence @normaliser_grad(%q: !tmix.tensor<[B, H, T, 64], f32>, %k: !tmix.tensor<[B, H, T, 64], f32>, %v: !tmix.tensor<[B, H, T, 64], f32>, %d_o: !tmix.tensor<[B, H, T, 64], f32>) -> (d_q: !tmix.tensor<[B, H, T, 64], f32>, d_k: !tmix.tensor<[B, H, T, 64], f32>, d_v: !tmix.tensor<[B, H, T, 64], f32>) time "T" forward "normaliser" {
     tmix.state "d_S" : !tmix.tensor<[64, 64], f32>
     tmix.state "d_z" : !tmix.tensor<[64], f32>
     tmix.step {
     ^bb0(%t: i64, %d_S: !tmix.tensor<[64, 64], f32>, %d_z: !tmix.tensor<[64], f32>):
-      %0 = tmix.forward_state "S" : !tmix.tensor<[64, 64], f32>
+      %0 = tmix.forward_state "S" {tmix.chunk_primal} : !tmix.tensor<[64, 64], f32>
       %1 = tmix.forward_state "z" : !tmix.tensor<[64], f32>
       %2 = tmix.slice %k[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
       %3 = tmix.slice %v[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
-      %4 = tmix.outer %2, %3 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
-      %5 = tmix.map %0, %4 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      %4 = tmix.outer %2, %3 {tmix.chunk_primal} : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %5 = tmix.map %0, %4 {tmix.chunk_primal} : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
       ^bb0(%arg0: f32, %arg1: f32):
         %27 = arith.addf %arg0, %arg1 : f32
         tmix.yield %27 : f32
@@ -839,13 +856,13 @@ module {
         tmix.yield %27 : f32
       }
       %8 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
-      %9 = tmix.vecmat %8, %5 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      %9 = tmix.vecmat %8, %5 {tmix.chunk_primal, tmix.chunk_readout = 0 : i64} : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
       %10 = tmix.slice %q[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
       %11 = tmix.dot %10, %7 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> f32
       %cst = arith.constant 1.000000e+00 : f32
       %12 = arith.addf %11, %cst : f32
       %13 = tmix.slice %d_o[%t] : !tmix.tensor<[B, H, T, 64], f32> -> !tmix.tensor<[64], f32>
-      %14 = tmix.map %9, %12, %13 : (!tmix.tensor<[64], f32>, f32, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
+      %14 = tmix.map %9, %12, %13 {tmix.chunk_readout_grads = array<i64: 0>} : (!tmix.tensor<[64], f32>, f32, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
       ^bb0(%arg0: f32, %arg1: f32, %arg2: f32):
         %27 = arith.divf %arg2, %arg1 : f32
         %cst_0 = arith.constant 0.000000e+00 : f32
@@ -880,15 +897,15 @@ module {
         %27 = arith.addf %arg0, %arg1 : f32
         tmix.yield %27 : f32
       }
-      %20 = tmix.matvec %5, %14 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
-      %21 = tmix.outer %8, %14 : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
-      %22 = tmix.map %d_S, %21 : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
+      %20 = tmix.matvec %5, %14 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 2>} : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %21 = tmix.outer %8, %14 {tmix.chunk_adjoint} : !tmix.tensor<[64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64, 64], f32>
+      %22 = tmix.map %d_S, %21 {tmix.chunk_adjoint} : (!tmix.tensor<[64, 64], f32>, !tmix.tensor<[64, 64], f32>) -> !tmix.tensor<[64, 64], f32> {
       ^bb0(%arg0: f32, %arg1: f32):
         %27 = arith.addf %arg0, %arg1 : f32
         tmix.yield %27 : f32
       }
-      %23 = tmix.matvec %22, %3 : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
-      %24 = tmix.vecmat %2, %22 : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
+      %23 = tmix.matvec %22, %3 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 0>} : !tmix.tensor<[64, 64], f32>, !tmix.tensor<[64], f32> -> !tmix.tensor<[64], f32>
+      %24 = tmix.vecmat %2, %22 {tmix.chunk_adjoint, tmix.chunk_seeds = array<i64: 1>} : !tmix.tensor<[64], f32>, !tmix.tensor<[64, 64], f32> -> !tmix.tensor<[64], f32>
       %25 = tmix.map %20, %17 : (!tmix.tensor<[64], f32>, !tmix.tensor<[64], f32>) -> !tmix.tensor<[64], f32> {
       ^bb0(%arg0: f32, %arg1: f32):
         %27 = arith.addf %arg0, %arg1 : f32
@@ -903,3 +920,4 @@ module {
     }
   }
 }
+

@@ -136,12 +136,19 @@ class Accesses:
     """Who wrote and who read each element of a shared view in the current interval
     between barriers (thread -2: several readers)."""
 
-    def __init__(self, shape):
-        self.write_interval = np.full(shape, -1)
-        self.writer = np.full(shape, -1)
-        self.read_interval = np.full(shape, -1)
-        self.reader = np.full(shape, -1)
-        self.in_flight = np.full(shape, -1)  # the thread whose cp.async writes it, or -1
+    def __init__(self, shape, over=None, at=0):
+        # A view over words of the CTA's f32 shared memory (`over`: their Accesses,
+        # from word `at`) shares their records, so that views aliasing one buffer
+        # (a later phase reusing it) see each other's accesses.
+        def records():
+            if over is None:
+                return [np.full(shape, -1) for _ in range(5)]
+            count = int(np.prod(shape))
+            return [getattr(over, name)[at:at + count].reshape(shape)
+                    for name in ("write_interval", "writer", "read_interval", "reader",
+                                 "in_flight")]
+        (self.write_interval, self.writer, self.read_interval, self.reader,
+         self.in_flight) = records()  # in_flight: the thread whose cp.async writes it
         self.flying = 0  # elements in flight: no check while there are none
 
     def record(self, flat, threads, interval, write):
@@ -176,7 +183,8 @@ class Cta:
         self.blocks = blocks
         assert corrupt in (None, "nowait", "waitone"), f"no such fault: {corrupt}"
         self.corrupt = corrupt
-        self.views = []
+        self.views = []  # (begin, end) bytes of the views other than f32 words
+        self.word_views, self.words, self.word_accesses = [], None, None
         self.accesses = {}  # id(shared view) -> Accesses
         self.interval = 0
         self.env = dict(zip(kernel.regions[0][0], args))
@@ -343,7 +351,20 @@ class Cta:
             size = int(np.prod(shape)) * (2 if element in ("bf16", "f16") else
                                           8 if element in ("f64", "i64") else 4)
             assert offset + size <= self.shared_bytes, "view past the shared bytes"
-            for begin, end in self.views:
+            if element == "f32" and offset % 4 == 0:
+                # f32 views are windows of one array of the shared words: views that
+                # alias (a buffer reused by a later phase) share their elements.
+                if self.words is None:
+                    self.words = np.zeros(self.shared_bytes // 4, np.float32)
+                    self.word_accesses = Accesses((self.shared_bytes // 4,))
+                at = offset // 4
+                view = self.words[at:at + size // 4].reshape(shape)
+                self.accesses[id(view)] = Accesses(shape, self.word_accesses, at)
+                self.word_views.append((offset, offset + size))
+                for begin, end in self.views:
+                    assert offset >= end or offset + size <= begin, "overlapping views"
+                return view
+            for begin, end in self.views + self.word_views:
                 assert offset >= end or offset + size <= begin, "overlapping views"
             self.views.append((offset, offset + size))
             view = np.zeros(shape, {"f64": np.float64, "i64": np.int64}.get(element,
