@@ -988,6 +988,8 @@ void AttentionGradKernel::lowerPairParamsPart() {
   for (unsigned position = 0; position < owners.size(); ++position) {
     Value out = kb->resultMemRef(position);
     ArrayRef<unsigned> owner = owners[position];
+    if (owner.empty())
+      continue; // rope's theta, below
     kb->loop(tid, mul(rows, numM), idx(kThreads), {}, [&](Value e, ValueRange) {
       Value coordinates[4] = {batch, head,
                               add(own.first, arith::DivUIOp::create(b, e, numM)),
@@ -1012,6 +1014,29 @@ void AttentionGradKernel::lowerPairParamsPart() {
             {b64, h64, kb->toI64(at.i), kb->toI64(at.j), pair.scaled, pair.scoreGrad},
             [&](unsigned argument) { return paramsPartTarget(*kb, op, argument); });
       });
+
+  // rope's theta (a scalar) sums every row of rope_rows: the grid's first CTA, after
+  // its walk, from 0.
+  RopeGradOp ropeGrad = findStatement<RopeGradOp>(op);
+  if (!ropeGrad)
+    return;
+  auto isZero = [&](Value index) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, index, idx(0));
+  };
+  Value first = arith::AndIOp::create(
+      b, isZero(kb->gridIndex(0)),
+      arith::AndIOp::create(b, isZero(kb->gridIndex(1)), isZero(kb->gridIndex(2))));
+  kb->ifThen(first, [&] {
+    onCtaLeader(*kb, tid, [&] {
+      ArrayRef<int64_t> params = op.getParamArgs();
+      for (unsigned position = 0; position < owners.size(); ++position)
+        if (owners[position].empty()) {
+          ParamGradTarget target = paramsPartTarget(*kb, op, params[position]);
+          memref::StoreOp::create(b, kb->f32(0.0), target.memref, target.prefix);
+        }
+    });
+    addRopeRowsGradient(*kb, op, ropeGrad, ctaSums, tid);
+  });
 }
 
 void AttentionGradKernel::lowerProgramSumsPart() {

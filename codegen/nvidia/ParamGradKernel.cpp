@@ -37,6 +37,17 @@ using namespace mlir::tmix;
 
 namespace {
 
+/// The params that the tmix.rope_grad of `part` adds to (rope's theta).
+SmallVector<int64_t> ropeTargets(AttentionGradOp part) {
+  SmallVector<int64_t> targets;
+  if (auto ropeGrad = findStatement<RopeGradOp>(part))
+    ropeGrad.walk([&](AccumulateOp accumulate) {
+      if (!llvm::is_contained(targets, accumulate.getTargetArgument()))
+        targets.push_back(accumulate.getTargetArgument());
+    });
+  return targets;
+}
+
 /// pairOwnedParams for the params `params` (arguments of `part`).
 FailureOr<SmallVector<SmallVector<unsigned>>> pairOwners(AttentionGradOp part,
                                                          ArrayRef<int64_t> params) {
@@ -82,7 +93,20 @@ FailureOr<SmallVector<SmallVector<unsigned>>> pairOwners(AttentionGradOp part,
 
 FailureOr<SmallVector<SmallVector<unsigned>>>
 tmix::pairOwnedParams(AttentionGradOp part) {
-  return pairOwners(part, part.getParamArgs());
+  SmallVector<int64_t> rope = ropeTargets(part), pairs;
+  for (int64_t argument : part.getParamArgs())
+    if (!llvm::is_contained(rope, argument))
+      pairs.push_back(argument);
+  FailureOr<SmallVector<SmallVector<unsigned>>> owners = pairOwners(part, pairs);
+  if (failed(owners))
+    return failure();
+  // What rope reads owns no element (and is read in no score, or it would be a pair
+  // bias too): empty.
+  SmallVector<SmallVector<unsigned>> all;
+  auto pair = owners->begin();
+  for (int64_t argument : part.getParamArgs())
+    all.push_back(llvm::is_contained(rope, argument) ? SmallVector<unsigned>() : *pair++);
+  return all;
 }
 
 namespace {
@@ -223,10 +247,14 @@ FailureOr<ParamsKernelKind> tmix::gpuParamsKernel(AttentionGradOp part,
     return failure();
   }
   if (succeeded(pairOwners(part, scoreTargets))) {
-    if (!sink && !scale && !rope && succeeded(pairOwnedParams(part)))
+    // rope's theta beside them: the grid's first CTA sums its rows after its walk.
+    bool ropeApart = llvm::none_of(ropeTargets(part), [&](int64_t argument) {
+      return llvm::is_contained(scoreTargets, argument);
+    });
+    if (!sink && !scale && ropeApart && succeeded(pairOwnedParams(part)))
       return ParamsKernelKind::PairOwned;
-    why = "the gradients of pair biases together with those of what the sink, the "
-          "scale or rope reads (part \"params\") run on the CPU only so far";
+    why = "the gradients of pair biases together with those of what the sink or the "
+          "scale reads (part \"params\") run on the CPU only so far";
     return failure();
   }
   why = "the gradients of float arguments read in score (part \"params\") run on the "

@@ -7,8 +7,8 @@
 // slopes, scalars, relative-position tables, T5's buckets), in part "query"'s walk
 // (LowerAttentionGradToNVGPU.cpp); rope's theta's from the rows' terms that parts
 // "query" and "key_value" store (rope_rows), here. Elements with two or more indices
-// that depend on i or j (a pooled pair bias) are not summed yet, nor rope's theta
-// beside pair biases: such a part is refused.
+// that depend on i or j (a pooled pair bias) are not summed yet, nor a sink's or a
+// scale's params beside pair biases: such a part is refused.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,7 +36,8 @@ enum class ParamsKernelKind {
   /// What the sink and rope read alone: sums over the rows, per (b, h) for the sink,
   /// of rope_rows' terms for rope's theta (lowerRowSumsKernel).
   RowSums,
-  /// Pair biases alone (pairOwnedParams): part "query"'s walk, each pair's terms added
+  /// Pair biases (pairOwnedParams), and rope's theta beside them summed by the grid's
+  /// first CTA after its walk: part "query"'s walk, each pair's terms added
   /// to its own element (LowerAttentionGradToNVGPU.cpp).
   PairOwned,
   /// Params read in score at elements of TermClass Program or PairAffine (a per-head
@@ -98,10 +99,11 @@ FailureOr<ParamsKernelKind> gpuParamsKernel(AttentionGradOp part, std::string &w
 /// Why the GPUs cannot run part "params" `part` (gpuParamsKernel), or "" when they can.
 std::string gpuParamsPartLimit(AttentionGradOp part);
 
-/// When every param of part "params" `part` is read in score, at exactly b, h, i and j
-/// of dims [B, H, N, M] (q's batch, head and length, k's length) in some order, so that
-/// each pair's terms go to an element of its own: per param (in `params` order), the
-/// score's block argument (0..3: b, h, i, j) that indexes each of its dims.
+/// When every param of part "params" `part` but rope's is read in score, at exactly b,
+/// h, i and j of dims [B, H, N, M] (q's batch, head and length, k's length) in some
+/// order, so that each pair's terms go to an element of its own: per param (in `params`
+/// order), the score's block argument (0..3: b, h, i, j) that indexes each of its dims
+/// (none for what rope reads).
 FailureOr<SmallVector<SmallVector<unsigned>>> pairOwnedParams(AttentionGradOp part);
 
 /// `combine` of each thread's `value` over the CTA's kParamsThreads threads, in a

@@ -468,10 +468,10 @@ attention paired(q: bf16[B, H, N, 64], k: bf16[B, H, N, 64], v: bf16[B, H, N, 64
     shared = rotated.kernel("shared_grad_params", "sm_90a")
     assert [p.name for p in shared.args][-2:] == ["d_rope_k", "d_rope_q"]
     assert [p.name for p in shared.outputs] == ["d_theta", "d_slopes"]
-    with pytest.raises(ValueError, match="'paired_grad_params': the gradients of pair "
-                       "biases together with those of what the sink, the scale or rope "
-                       "reads .* run on the CPU only so far"):
-        rotated.kernel("paired_grad_params", "sm_90a")
+    # Beside a pair bias: part "params" in part "query"'s grid, theta from the rows.
+    paired = rotated.kernel("paired_grad_params", "sm_90a")
+    assert [p.name for p in paired.args][-2:] == ["d_rope_k", "d_rope_q"]
+    assert [p.name for p in paired.outputs] == ["d_theta", "d_pair"]
     # The CPU's form sums theta's terms per key split: no rows.
     assert [p.name for p in rotated.kernel("spun_grad_params", "cpu").outputs] == ["d_theta"]
     assert [p.name for p in rotated.kernel("spun_grad_q", "cpu").outputs] == ["d_q"]

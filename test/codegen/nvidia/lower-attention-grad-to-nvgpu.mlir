@@ -444,8 +444,9 @@ tmix.attention @five_reads(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tens
 
 // -----
 
-// Pair biases beside a sink's params stay on the CPU, as beside rope's theta.
-// expected-error@+1 {{the gradients of pair biases together with those of what the sink, the scale or rope reads (part "params") run on the CPU only so far}}
+// Pair biases beside a sink's params stay on the CPU (rope's theta beside them runs:
+// emulated-attention-grad.test).
+// expected-error@+1 {{the gradients of pair biases together with those of what the sink or the scale reads (part "params") run on the CPU only so far}}
 tmix.attention @pair_and_sink(%q: !tmix.tensor<[B, H, N, 64], bf16>, %k: !tmix.tensor<[B, H, N, 64], bf16>, %v: !tmix.tensor<[B, H, N, 64], bf16>, %pair: !tmix.tensor<[B, H, N, N], f32>, %sinks: !tmix.tensor<[H], f32>) -> (o: !tmix.tensor<[B, H, N, 64], bf16>) {
   tmix.score {
   ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %s: f32):
