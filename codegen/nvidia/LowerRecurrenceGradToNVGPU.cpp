@@ -229,6 +229,16 @@ private:
   /// Sum over the value blocks of share `region` at (t, k).
   Value sharesAt(unsigned region, Value t, Value k);
 
+  /// Element `inner` of a state's initial value `init` (an argument, or null: 0) at
+  /// the CTA's parallel point.
+  Value initElement(Value init, ValueRange inner) {
+    if (!init)
+      return cst(0.0);
+    ArrayRef<Attribute> dims = cast<SpecTensorType>(init.getType()).getDims();
+    return kb->loadF32(kb->argMemRef(cast<BlockArgument>(init).getArgNumber()),
+                       adjoint->outerIndices(dims, {}, inner));
+  }
+
   // ---- small vocabulary ----
   ImplicitLocOpBuilder &builder() { return kb->builder(); }
   Value idx(int64_t v) { return kb->index(v); }
@@ -302,6 +312,9 @@ private:
   /// The vector states' elements (all of them) and their offsets in a checkpoint.
   int64_t vectorElements = 0;
   SmallVector<int64_t> vectorOffsets;
+  /// Whether the last CTA's histories of the vectors' gradients lie over the buffers
+  /// only the chunks' products read (v, dO, S, dS, the pairs), else past the views.
+  bool gradHistoriesOverProducts = false;
 
   // Kernel values.
   Value tid, numSteps, numChunks, valueBegin, block, pointCounter, slabStart;
@@ -536,8 +549,9 @@ LogicalResult RecurrenceGradKernel::analyse() {
   }
   int64_t historyFloats = (kChunk + 1) * vectorElements;
   floats += historyFloats + kChunk * static_cast<int64_t>(marks.dots.size());
-  int64_t deadInSums = 2 * kChunk * vb + 2 * k * vb + kChunk * kChunk;
-  if (historyFloats > deadInSums)
+  gradHistoriesOverProducts =
+      historyFloats <= 2 * kChunk * vb + 2 * k * vb + kChunk * kChunk;
+  if (!gradHistoriesOverProducts)
     floats += historyFloats;
   sharedBytes = floats * 4;
   if (sharedBytes > kMaxSharedBytesSm80)
@@ -726,12 +740,7 @@ void RecurrenceGradKernel::loadStartState(Value chunk) {
     Value value = kb->ifElse(
         first, {b.getF32Type()},
         [&] {
-          if (!init)
-            return SmallVector<Value>{cst(0.0)};
-          ArrayRef<Attribute> dims = cast<SpecTensorType>(init.getType()).getDims();
-          return SmallVector<Value>{
-              kb->loadF32(kb->argMemRef(cast<BlockArgument>(init).getArgNumber()),
-                          primal->outerIndices(dims, {}, {k, add(valueBegin, v)}))};
+          return SmallVector<Value>{initElement(init, {k, add(valueBegin, v)})};
         },
         [&] { return SmallVector<Value>{wsLoad(checkpointWord(chunk, k, v))}; })[0];
     store(value, state, {k, v});
@@ -750,14 +759,7 @@ void RecurrenceGradKernel::loadVectorStarts(Value chunk) {
     forThreads(idx(vector.size), [&](Value k) {
       Value value = kb->ifElse(
           first, {b.getF32Type()},
-          [&] {
-            if (!init)
-              return SmallVector<Value>{cst(0.0)};
-            ArrayRef<Attribute> dims = cast<SpecTensorType>(init.getType()).getDims();
-            return SmallVector<Value>{
-                kb->loadF32(kb->argMemRef(cast<BlockArgument>(init).getArgNumber()),
-                            primal->outerIndices(dims, {}, {k}))};
-          },
+          [&] { return SmallVector<Value>{initElement(init, {k})}; },
           [&] {
             return SmallVector<Value>{wsLoad(vectorCheckpointWord(chunk, position, k))};
           })[0];
@@ -1430,13 +1432,7 @@ void RecurrenceGradKernel::sumShares() {
     Value init = states[vector.state].getInit();
     Value history = gradHistory;
     forThreads(idx(planned.size), [&](Value k) {
-      Value value = cst(0.0);
-      if (init) {
-        ArrayRef<Attribute> dims = cast<SpecTensorType>(init.getType()).getDims();
-        value = kb->loadF32(kb->argMemRef(cast<BlockArgument>(init).getArgNumber()),
-                            adjoint->outerIndices(dims, {}, {k}));
-      }
-      store(value, history, {idx(kChunk), k});
+      store(initElement(init, {k}), history, {idx(kChunk), k});
     });
   }
   kb->loop(idx(0), numChunks, idx(1), {}, [&](Value reversed, ValueRange) {
@@ -1627,7 +1623,7 @@ void RecurrenceGradKernel::buildBody() {
   logGate = shared.view(type(kChunk, plan.gateColumns));
   queries = shared.view(type(kChunk, kDim));
   keys = shared.view(type(kChunk, kDim));
-  int64_t deadInSums = shared.bytes(); // values .. pairs: the chunks' products only
+  int64_t productsAt = shared.bytes(); // values .. pairs: read by the chunks' products
   values = shared.view(type(kChunk, vDim));
   outputGrads = shared.view(type(kChunk, vDim));
   state = shared.view(type(kDim, vDim));
@@ -1658,13 +1654,11 @@ void RecurrenceGradKernel::buildBody() {
     histories.push_back(shared.view(type(kChunk + 1, vector.size)));
   if (!marks.dots.empty())
     dotRows = shared.view(type(marks.dots.size(), kChunk));
-  int64_t deadBytes = 4 * (2 * kChunk * vDim + 2 * kDim * vDim + kChunk * kChunk);
-  bool gradsOverDead = 4 * (kChunk + 1) * vectorElements <= deadBytes;
   for (const RecurrenceKernelPlan::VectorState &vector : plan.vectorStates) {
     MemRefType historyType = type(kChunk + 1, vector.size);
-    if (gradsOverDead) {
-      gradHistories.push_back(shared.alias(historyType, deadInSums));
-      deadInSums += 4 * (kChunk + 1) * vector.size;
+    if (gradHistoriesOverProducts) {
+      gradHistories.push_back(shared.alias(historyType, productsAt));
+      productsAt += 4 * (kChunk + 1) * vector.size;
     } else {
       gradHistories.push_back(shared.view(historyType));
     }
@@ -1675,13 +1669,7 @@ void RecurrenceGradKernel::buildBody() {
   Value gradInit = op.getStateOps()[marks.matrixState].getInit();
   forThreads(idx(kDim * vDim), [&](Value e) {
     Value k = div(e, idx(vDim)), v = rem(e, idx(vDim));
-    Value value = cst(0.0);
-    if (gradInit) {
-      ArrayRef<Attribute> dims = cast<SpecTensorType>(gradInit.getType()).getDims();
-      value = kb->loadF32(kb->argMemRef(cast<BlockArgument>(gradInit).getArgNumber()),
-                          adjoint->outerIndices(dims, {}, {k, add(valueBegin, v)}));
-    }
-    store(value, stateGrad, {k, v});
+    store(initElement(gradInit, {k, add(valueBegin, v)}), stateGrad, {k, v});
   });
   forwardPass();
   backwardPass();
